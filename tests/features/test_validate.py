@@ -1,0 +1,142 @@
+"""Validation: every row kept or set aside with a reason; clear errors on bad columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import schema as s
+from features import validate as v
+from features.errors import KizunaInputError
+
+
+def raw_rows() -> pd.DataFrame:
+    # One row per reason, plus two good purchases and one return.
+    return pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", None, "c", "c", "c", "c", "c", "d", "a", "e", "e"],
+            "order_id": ["o1", "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o1", "o10", None],
+            "item_id": ["x", "y", "x", "x", "x", "x", "x", "x", "x", "x", "y", "x", "x"],
+            "timestamp": [
+                "2024-01-01 10:00", "2024-01-01 10:00", "2024-01-02", "2024-01-03", "not a date",
+                "2024-01-05", "2024-01-06", "2024-01-07", "2024-03-01", "2024-01-09",
+                "2024-01-01 10:00", "2024-01-10", "2024-01-11",
+            ],
+            "quantity": [2, 1, -1, 1, 1, "many", 1, 0, 1, 1, 1, 3, 1],
+            "unit_price": [5.0, 3.0, 5.0, 5.0, 5.0, 5.0, -2.0, 5.0, 5.0, 0.0, 3.0, 2.0, 2.0],
+        }
+    )
+
+
+def test_every_row_is_accounted_for_with_its_reason():
+    result = v.validate_transactions(raw_rows(), as_of="2024-02-01")
+    report = result.report
+    assert report.input_rows == 13
+    assert report.kept_rows == 4  # rows 0, 1, 2 (return), 11
+    assert report.kept_returns == 1 and report.kept_purchases == 3
+    assert report.set_aside == {
+        v.MISSING_CUSTOMER_ID: 1,
+        v.MISSING_ORDER_ID: 1,
+        v.UNPARSEABLE_TIMESTAMP: 1,
+        v.UNPARSEABLE_QUANTITY: 1,
+        v.NON_POSITIVE_PRICE: 2,  # -2.0 and 0.0
+        v.ZERO_QUANTITY: 1,
+        v.AT_OR_AFTER_AS_OF: 1,
+        v.DUPLICATE_ROW: 1,
+    }
+    assert report.balanced
+    assert sorted(result.kept[s.ROW_ID]) == [0, 1, 2, 11]
+    assert sorted(result.set_aside[s.ROW_ID]) == [3, 4, 5, 6, 7, 8, 9, 10, 12]
+    reasons = dict(zip(result.set_aside[s.ROW_ID], result.set_aside[s.REASON], strict=True))
+    assert reasons[10] == v.DUPLICATE_ROW and reasons[8] == v.AT_OR_AFTER_AS_OF
+
+
+def test_kept_rows_are_typed_with_revenue_and_return_flag():
+    kept = v.validate_transactions(raw_rows(), as_of="2024-02-01").kept.set_index(s.ROW_ID)
+    assert kept.loc[0, s.REVENUE] == 10.0  # 2 x 5.0
+    assert kept.loc[2, s.REVENUE] == -5.0 and kept.loc[2, s.IS_RETURN]
+    assert not kept.loc[0, s.IS_RETURN]
+    assert kept[s.TIMESTAMP].dtype == "datetime64[ns]"
+    assert kept.loc[0, s.TIMESTAMP] == pd.Timestamp("2024-01-01 10:00")
+    assert pd.api.types.is_string_dtype(kept[s.CUSTOMER_ID].dtype)
+
+
+def test_as_of_is_exclusive_and_data_end_inclusive():
+    raw = pd.DataFrame(
+        {"customer_id": ["a", "a", "a"], "order_id": ["1", "2", "3"], "item_id": ["x"] * 3,
+         "timestamp": ["2024-01-01", "2024-01-02", "2024-01-03"], "quantity": [1, 1, 1],
+         "unit_price": [1.0, 1.0, 1.0]}
+    )
+    by_as_of = v.validate_transactions(raw, as_of="2024-01-02").report
+    assert by_as_of.kept_rows == 1 and by_as_of.set_aside == {v.AT_OR_AFTER_AS_OF: 2}
+    by_end = v.validate_transactions(raw, data_end="2024-01-02").report
+    assert by_end.kept_rows == 2 and by_end.set_aside == {v.AFTER_DATA_END: 1}
+
+
+def test_adapter_flag_marks_cancellations_as_returns():
+    raw = pd.DataFrame(
+        {"customer_id": ["a", "a"], "order_id": ["1", "C2"], "item_id": ["x", "x"],
+         "timestamp": ["2024-01-01", "2024-01-02"], "quantity": [1, 1], "unit_price": [1.0, 1.0],
+         s.IS_RETURN: [False, True]}
+    )
+    kept = v.validate_transactions(raw).kept
+    assert kept[s.IS_RETURN].tolist() == [False, True]
+
+
+def test_zero_prices_can_be_allowed_but_negative_never():
+    raw = pd.DataFrame(
+        {"customer_id": ["a", "a"], "order_id": ["1", "2"], "item_id": ["x", "x"],
+         "timestamp": ["2024-01-01", "2024-01-02"], "quantity": [1, 1], "unit_price": [0.0, -1.0]}
+    )
+    report = v.validate_transactions(raw, allow_zero_price=True).report
+    assert report.kept_rows == 1 and report.set_aside == {v.NON_POSITIVE_PRICE: 1}
+
+
+def test_float_customer_ids_lose_their_decimal_point():
+    raw = pd.DataFrame(
+        {"customer_id": [17850.0, np.nan], "order_id": ["1", "2"], "item_id": ["x", "x"],
+         "timestamp": ["2024-01-01", "2024-01-02"], "quantity": [1, 1], "unit_price": [1.0, 1.0]}
+    )
+    result = v.validate_transactions(raw)
+    assert result.kept[s.CUSTOMER_ID].tolist() == ["17850"]
+    assert result.report.set_aside == {v.MISSING_CUSTOMER_ID: 1}
+
+
+def test_missing_required_column_names_it():
+    raw = raw_rows().drop(columns=["unit_price"])
+    with pytest.raises(KizunaInputError, match="unit_price"):
+        v.validate_transactions(raw)
+
+
+def test_a_column_of_the_wrong_type_fails_naming_the_column_and_values():
+    raw = raw_rows()
+    raw["timestamp"] = ["red", "green"] * 6 + ["blue"]
+    with pytest.raises(KizunaInputError) as info:
+        v.validate_transactions(raw)
+    message = str(info.value)
+    assert "'timestamp'" in message and "'red'" in message
+    assert info.value.column == "timestamp"
+
+
+def test_timezone_aware_timestamps_become_naive_utc():
+    raw = pd.DataFrame(
+        {"customer_id": ["a"], "order_id": ["1"], "item_id": ["x"],
+         "timestamp": ["2024-01-01T10:00:00+09:00"], "quantity": [1], "unit_price": [1.0]}
+    )
+    kept = v.validate_transactions(raw).kept
+    assert kept.loc[0, s.TIMESTAMP] == pd.Timestamp("2024-01-01 01:00")
+
+
+def test_empty_input_balances():
+    raw = raw_rows().iloc[:0]
+    report = v.validate_transactions(raw).report
+    assert report.input_rows == 0 and report.kept_rows == 0 and report.balanced
+
+
+def test_report_serialises_to_plain_json_types():
+    import json
+
+    report = v.validate_transactions(raw_rows()).report.to_dict()
+    again = json.loads(json.dumps(report))
+    assert again["input_rows"] == 13 and again["balanced"] is True

@@ -1,0 +1,71 @@
+"""Reading sources: CSV, Parquet, DataFrames, column maps, experiment data sections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features import schema as s
+from features.errors import KizunaInputError
+from features.validate import validate_transactions
+from training.data import read_transactions, resolve_source
+
+EXPORT = pd.DataFrame(
+    {"CustNo": ["007", "008"], "Invoice": ["1", "2"], "SKU": ["x", "y"],
+     "When": ["2024-01-01", "2024-01-02"], "Qty": [1, 2], "Price": [9.5, 1.0]}
+)
+MAPPING = {"customer_id": "CustNo", "order_id": "Invoice", "item_id": "SKU",
+           "timestamp": "When", "quantity": "Qty", "unit_price": "Price"}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
+def test_a_mapped_export_loads_from_every_file_type(tmp_path: Path, suffix: str):
+    path = tmp_path / f"export{suffix}"
+    if suffix == ".parquet":
+        EXPORT.to_parquet(path)
+    else:
+        EXPORT.to_csv(path, index=False)
+    raw = read_transactions(path, column_map=MAPPING)
+    kept = validate_transactions(raw.frame).kept
+    assert kept[s.CUSTOMER_ID].tolist() == ["007", "008"]  # leading zeros survive CSV
+    assert kept[s.REVENUE].tolist() == [9.5, 2.0]
+
+
+def test_a_dataframe_passes_through():
+    raw = read_transactions(EXPORT, column_map=MAPPING)
+    assert set(s.TRANSACTION_REQUIRED) <= set(raw.frame.columns)
+
+
+def test_a_map_naming_a_missing_column_says_so():
+    with pytest.raises(KizunaInputError, match="Cust_No"):
+        read_transactions(EXPORT, column_map={**MAPPING, "customer_id": "Cust_No"})
+
+
+def test_unknown_file_type_and_missing_file_are_clear(tmp_path: Path):
+    with pytest.raises(KizunaInputError, match="no such file"):
+        read_transactions(tmp_path / "nope.csv")
+    (tmp_path / "data.xlsx").write_text("x")
+    with pytest.raises(KizunaInputError, match="file type"):
+        read_transactions(tmp_path / "data.xlsx")
+
+
+def test_experiment_data_section_resolves_paths_against_the_file(tmp_path: Path):
+    (tmp_path / "exp").mkdir()
+    EXPORT.to_csv(tmp_path / "orders.csv", index=False)
+    config = tmp_path / "exp" / "e.yaml"
+    config.write_text(
+        "data:\n  transactions: ../orders.csv\n  column_map:\n"
+        + "".join(f"    {k}: {v}\n" for k, v in MAPPING.items())
+    )
+    data = resolve_source(None, config=config)
+    assert data.transactions == (tmp_path / "orders.csv").resolve()
+    assert dict(data.column_map) == MAPPING
+
+
+def test_a_misspelled_setting_is_named(tmp_path: Path):
+    config = tmp_path / "e.yaml"
+    config.write_text("data:\n  transactions: x.csv\n  fromat: cdnow\n")
+    with pytest.raises(KizunaInputError, match="fromat"):
+        resolve_source(None, config=config)

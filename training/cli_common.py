@@ -1,0 +1,46 @@
+"""What the CLI commands share: console, options, JSON and report printing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+console = Console()
+
+FormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="canonical | online-retail | cdnow")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+ColumnMapOpt = Annotated[
+    Path | None,
+    typer.Option("--column-map", help="YAML file {canonical_name: your_column} for canonical CSVs."),
+]
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def print_reconciliation(report: dict[str, Any]) -> None:
+    """Print where every input row went."""
+    from features.validate import REASON_TEXT
+
+    table = Table(title="Row reconciliation", show_footer=False)
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    table.add_row("input", f"{report['input_rows']:,}")
+    table.add_row("kept: purchases", f"{report['kept_purchases']:,}")
+    table.add_row("kept: returns and cancellations (flagged)", f"{report['kept_returns']:,}")
+    for reason, count in report["set_aside"].items():
+        table.add_row(f"set aside: {REASON_TEXT.get(reason, reason)}", f"{count:,}")
+    status = "[green]balanced[/green]" if report["balanced"] else "[red]DOES NOT BALANCE[/red]"
+    table.add_row("kept + set aside", f"{report['kept_rows'] + report['set_aside_rows']:,} {status}")
+    console.print(table)
+

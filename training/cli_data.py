@@ -1,0 +1,192 @@
+"""Data commands: ``kizuna generate``, ``kizuna validate``, ``kizuna features``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from features.errors import KizunaInputError
+from training.cli_common import (
+    ColumnMapOpt,
+    FormatOpt,
+    JsonOpt,
+    console,
+    emit_json,
+    print_reconciliation,
+)
+from training.progress import step
+
+SourceArg = Annotated[
+    Path | None, typer.Argument(help="Transactions file (.csv, .csv.gz, .txt, .parquet).")
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Experiment YAML whose `data:` section names the source."),
+]
+
+
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the Parquet files.")] = Path(
+        "data/shop"
+    ),
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 5_000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same shop.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate a seeded synthetic shop with known ground truth."""
+    from features.synthetic import ShopConfig, generate_shop
+    from training.shop_io import write_shop
+
+    config = ShopConfig(n_customers=customers, seed=seed)
+    with step(f"generating a shop of {customers:,} customers (seed {seed})", quiet=as_json):
+        shop = generate_shop(config)
+    with step(f"writing Parquet to {out}", quiet=as_json):
+        paths = write_shop(shop, out)
+    summary = {
+        "out": str(out),
+        "seed": seed,
+        "files": {k: str(v) for k, v in paths.items()},
+        "transactions": len(shop.transactions),
+        "customers": len(shop.customers),
+        "items": len(shop.items),
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    table = Table(title="Synthetic shop")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("file")
+    for name in ("transactions", "customers", "items", "truth"):
+        table.add_row(name, f"{len(getattr(shop, name)):,}", str(paths[name]))
+    console.print(table)
+
+
+def validate(
+    source: SourceArg = None,
+    format: FormatOpt = "canonical",
+    column_map: ColumnMapOpt = None,
+    config: ConfigOpt = None,
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", help="Set aside rows at or after this instant.")
+    ] = None,
+    set_aside_out: Annotated[
+        Path | None, typer.Option("--set-aside-out", help="Write the set-aside rows (Parquet).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a transactions file and account for every row."""
+    from training.data import load_transactions, resolve_source
+
+    data = resolve_source(source, format=format, column_map=column_map, config=config)
+    validated = load_transactions(data, as_of=as_of, quiet=as_json)
+    report = validated.report.to_dict()
+    if set_aside_out is not None:
+        write_set_aside(validated.set_aside, set_aside_out)
+    if as_json:
+        emit_json({"source": str(data.transactions), "format": data.format, "report": report})
+        return
+    print_reconciliation(report)
+
+
+def features(
+    source: SourceArg = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", help="Features use only events strictly before this instant."),
+    ] = None,
+    format: FormatOpt = "canonical",
+    column_map: ColumnMapOpt = None,
+    config: ConfigOpt = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option(help="Also build labels over [as_of, as_of + horizon days)."),
+    ] = None,
+    lookback: Annotated[
+        int, typer.Option(help="Churn population: bought in the last N days before as_of.")
+    ] = 365,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "data/features"
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """Build point-in-time customer features (and labels) and write Parquet."""
+    from features.pipeline import customer_features, customer_labels
+    from training.data import load_tables, load_transactions, resolve_source
+
+    data = resolve_source(source, format=format, column_map=column_map, config=config)
+    if as_of is None:
+        raise KizunaInputError("--as-of is required: features use only events before it")
+    as_of_ts = pd.Timestamp(as_of)
+    window_end = as_of_ts if horizon is None else as_of_ts + pd.Timedelta(days=horizon)
+    validated = load_transactions(data, as_of=window_end, quiet=as_json)
+    items, customers = load_tables(data)
+    with step(f"building features as of {as_of_ts}", quiet=as_json):
+        frame = customer_features(validated.kept, as_of_ts, customers=customers, items=items)
+    labels = None
+    if horizon is not None:
+        with step(f"building labels over {horizon} days", quiet=as_json):
+            labels = customer_labels(
+                validated.kept, as_of_ts, horizon_days=horizon, lookback_days=lookback
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    with step(f"writing {out}", quiet=as_json):
+        frame.to_parquet(out / "features.parquet")
+        if labels is not None:
+            labels.to_parquet(out / "labels.parquet")
+        write_set_aside(validated.set_aside, out / "set_aside.parquet")
+        report = validated.report.to_dict()
+        (out / "reconciliation.json").write_text(pd.Series(report).to_json(indent=2))
+    summary = feature_summary(frame, labels)
+    if as_json:
+        emit_json({"out": str(out), "as_of": as_of_ts, "report": report, **summary})
+        return
+    print_reconciliation(report)
+    print_feature_summary(summary)
+
+
+def write_set_aside(frame: pd.DataFrame, path: Path) -> None:
+    """Write set-aside rows as text columns, so mixed raw types always serialise."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.astype("string").to_parquet(path)
+
+
+def feature_summary(frame: pd.DataFrame, labels: pd.DataFrame | None) -> dict:
+    from features import schema as s
+
+    summary: dict = {
+        "customers": len(frame),
+        "feature_columns": list(map(str, frame.columns)),
+    }
+    if s.SEGMENT in frame.columns:
+        summary["segments"] = {str(k): int(v) for k, v in frame[s.SEGMENT].value_counts().items()}
+    if labels is not None:
+        summary["labelled_customers"] = int(labels[s.CHURN].notna().sum())
+        summary["churn_rate"] = float(labels[s.CHURN].mean())
+        summary["future_value_total"] = float(labels[s.FUTURE_VALUE].sum())
+    return summary
+
+
+def print_feature_summary(summary: dict) -> None:
+    console.print(
+        f"[bold]{summary['customers']:,}[/bold] customers × "
+        f"[bold]{len(summary['feature_columns'])}[/bold] features"
+    )
+    if "segments" in summary:
+        table = Table(title="RFM segments")
+        table.add_column("segment")
+        table.add_column("customers", justify="right")
+        for name, count in summary["segments"].items():
+            table.add_row(name, f"{count:,}")
+        console.print(table)
+    if "churn_rate" in summary:
+        console.print(
+            f"labels: {summary['labelled_customers']:,} customers in the churn population, "
+            f"churn rate {summary['churn_rate']:.1%}, "
+            f"future value {summary['future_value_total']:,.2f}"
+        )

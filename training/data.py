@@ -1,0 +1,187 @@
+"""Reading sources at the edge: CSV, Parquet or a DataFrame, in a known format."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from features import schema as s
+from features.adapters import (
+    CDNOW_MASTER_COLUMNS,
+    CDNOW_SAMPLE_COLUMNS,
+    ONLINE_RETAIL_COLUMNS,
+    from_cdnow,
+    from_online_retail,
+)
+from features.contract import apply_column_map
+from features.errors import KizunaInputError
+from features.tables import validate_customers, validate_items
+from features.validate import ValidatedTransactions, validate_transactions
+from training.config import DataConfig, parse_model, read_yaml
+from training.progress import step
+
+Format = Literal["canonical", "online-retail", "cdnow"]
+FORMATS: tuple[str, ...] = ("canonical", "online-retail", "cdnow")
+Source = str | Path | pd.DataFrame
+
+
+@dataclass(frozen=True)
+class RawTransactions:
+    """A transactions table in canonical column names, not yet validated.
+
+    Attributes
+    ----------
+    frame
+        Shape (n_rows, n_columns), one row per input line.
+    validate_kwargs
+        Format-specific options for :func:`features.validate.validate_transactions`.
+    """
+
+    frame: pd.DataFrame
+    validate_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def read_transactions(
+    source: Source, *, format: Format = "canonical", column_map: Mapping[str, str] | None = None
+) -> RawTransactions:
+    """Read a transactions source and map it onto the canonical columns.
+
+    Parameters
+    ----------
+    source
+        A ``.csv``/``.csv.gz``/``.txt``/``.parquet`` path, or a DataFrame.
+    format
+        ``canonical`` (optionally with ``column_map``), ``online-retail`` or
+        ``cdnow`` (master file with header, or the sample file without one).
+    column_map
+        ``{canonical_name: source_column}`` for ``canonical`` sources.
+    """
+    if format == "canonical":
+        ids = None
+        if column_map is not None:
+            ids = {column_map.get(c, c) for c in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)}
+        frame = read_table(source, string_columns=ids or {s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID})
+        return RawTransactions(apply_column_map(frame, column_map))
+    if column_map:
+        raise KizunaInputError(f"a column_map applies to canonical sources, not to {format!r}")
+    if format == "online-retail":
+        frame = read_table(source, string_columns={"InvoiceNo", "StockCode", "Description"})
+        _check_format(frame, ONLINE_RETAIL_COLUMNS, format)
+        return RawTransactions(
+            from_online_retail(frame), {"timestamp_format": "%Y-%m-%d %H:%M:%S"}
+        )
+    if format == "cdnow":
+        return RawTransactions(from_cdnow(_read_cdnow(source)), {"allow_zero_price": True})
+    raise KizunaInputError(f"unknown format {format!r}; expected one of {FORMATS}")
+
+
+def read_table(source: Source, *, string_columns: set[str] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file, or pass a DataFrame through.
+
+    ``string_columns`` are read as text so that ids such as ``"00042"`` keep
+    their leading zeros.
+    """
+    if isinstance(source, pd.DataFrame):
+        return source
+    path = Path(source)
+    if not path.exists():
+        raise KizunaInputError(f"no such file: {path}")
+    name = path.name.lower()
+    if name.endswith(".parquet") or name.endswith(".pq"):
+        return pd.read_parquet(path)
+    if any(name.endswith(ext) for ext in (".csv", ".csv.gz", ".txt", ".tsv", ".csv.zip")):
+        sep = "\t" if ".tsv" in name else ","
+        header = pd.read_csv(path, sep=sep, nrows=0).columns
+        dtype = {c: "string" for c in header if string_columns and c in string_columns}
+        try:
+            return pd.read_csv(path, sep=sep, dtype=dtype, low_memory=False)
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise KizunaInputError(f"cannot parse {path} as CSV: {exc}") from None
+    raise KizunaInputError(
+        f"cannot tell the file type of {path}; use .csv, .csv.gz, .txt or .parquet"
+    )
+
+
+def _read_cdnow(source: Source) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source
+    path = Path(source)
+    if not path.exists():
+        raise KizunaInputError(f"no such file: {path}")
+    first = path.read_text().lstrip().split("\n", 1)[0].split()
+    has_header = bool(first) and not first[0].isdigit()
+    names = None if has_header else (
+        CDNOW_SAMPLE_COLUMNS if len(first) == 5 else CDNOW_MASTER_COLUMNS
+    )
+    frame = pd.read_csv(
+        path, sep=r"\s+", header=0 if has_header else None, names=names, dtype="string"
+    )
+    _check_format(frame, CDNOW_MASTER_COLUMNS, "cdnow")
+    return frame
+
+
+def _check_format(frame: pd.DataFrame, expected: tuple[str, ...], format: str) -> None:
+    missing = [c for c in expected if c not in frame.columns]
+    if missing:
+        raise KizunaInputError(
+            f"this does not look like the {format!r} format: it lacks {missing}, "
+            f"and has {list(map(str, frame.columns))}",
+            column=missing[0],
+        )
+
+
+def resolve_source(
+    source: Path | None,
+    *,
+    format: str = "canonical",
+    column_map: Path | None = None,
+    config: Path | None = None,
+) -> DataConfig:
+    """Turn CLI arguments (a file, or an experiment's ``data:`` section) into a DataConfig."""
+    if config is not None:
+        if source is not None:
+            raise KizunaInputError("give either a source file or --config, not both")
+        raw = read_yaml(config)
+        if "data" not in raw:
+            raise KizunaInputError(f"{config} has no `data:` section")
+        data = parse_model(DataConfig, raw["data"], source=f"{config} (data)")
+        return data.resolved(Path(config).resolve().parent)
+    if source is None:
+        raise KizunaInputError("give a transactions file, or an experiment with --config")
+    mapping = {} if column_map is None else read_yaml(column_map)
+    return parse_model(
+        DataConfig,
+        {"transactions": source, "format": format, "column_map": mapping},
+        source="the command line",
+    )
+
+
+def load_transactions(
+    data: DataConfig, *, as_of: Any = None, quiet: bool = False
+) -> ValidatedTransactions:
+    """Read and validate the transactions that ``data`` names, showing progress."""
+    with step(f"reading {data.transactions} ({data.format})", quiet=quiet):
+        raw = read_transactions(data.transactions, format=data.format, column_map=data.column_map)
+    with step(f"validating {len(raw.frame):,} rows", quiet=quiet):
+        return validate_transactions(
+            raw.frame, as_of=as_of, data_end=data.data_end, **raw.validate_kwargs
+        )
+
+
+def load_tables(data: DataConfig) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Read and validate the optional items and customers tables."""
+    items = customers = None
+    if data.items is not None:
+        frame = read_table(data.items, string_columns={data.items_column_map.get(s.ITEM_ID, s.ITEM_ID)})
+        items = validate_items(apply_column_map(frame, data.items_column_map, table="items"))
+    if data.customers is not None:
+        key = data.customers_column_map.get(s.CUSTOMER_ID, s.CUSTOMER_ID)
+        frame = read_table(data.customers, string_columns={key})
+        customers = validate_customers(
+            apply_column_map(frame, data.customers_column_map, table="customers")
+        )
+    return items, customers
