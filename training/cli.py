@@ -7,7 +7,7 @@ import sys
 import typer
 
 from features.errors import KizunaInputError
-from training import cli_data
+from training import cli_data, cli_train
 from training.progress import err_console
 
 app = typer.Typer(
@@ -19,6 +19,9 @@ app = typer.Typer(
 app.command("generate")(cli_data.generate)
 app.command("validate")(cli_data.validate)
 app.command("features")(cli_data.features)
+app.command("train")(cli_train.train)
+app.command("promote")(cli_train.promote)
+app.command("demo")(cli_train.demo)
 
 
 def main() -> None:
@@ -28,3 +31,7 @@ def main() -> None:
     except KizunaInputError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -73,3 +73,89 @@ def parse_model(model: type[Frozen], data: dict[str, Any], *, source: str) -> An
             for err in exc.errors()
         ]
         raise KizunaInputError(f"{source} has invalid settings:\n" + "\n".join(lines)) from None
+
+
+class SplitConfig(Frozen):
+    """The time-based holdout.
+
+    Features use events before ``as_of``; labels and recommendation ground
+    truth come from ``[as_of, as_of + horizon_days)``. Churn and LTV models
+    train on ``train_snapshots`` earlier snapshots, spaced ``horizon_days``
+    apart, and are calibrated on the snapshot just before the test one, so no
+    training label overlaps the holdout.
+    """
+
+    as_of: date
+    horizon_days: int = 90
+    lookback_days: int = 365
+    train_snapshots: int = 3
+
+
+class SearchConfig(Frozen):
+    """An optional grid: each combination runs as a nested MLflow run."""
+
+    grid: dict[str, list[Any]] = {}
+    max_runs: int = 12
+
+
+class RecommenderConfig(Frozen):
+    enabled: bool = True
+    model: str = "hybrid"
+    params: dict[str, Any] = {}
+    candidates: list[str] = ["global_popularity", "personal_popularity", "als", "bpr",
+                             "item_knn_cosine", "item_knn_bm25"]
+    k: int = 10
+    primary_metric: str = "ndcg_at_10"
+    primary_mode: Literal["all", "new"] = "all"
+
+
+class ChurnConfig(Frozen):
+    enabled: bool = True
+    mode: Literal["non_contractual", "contractual"] = "non_contractual"
+    label_col: str = "churned"
+    params: dict[str, Any] = {}
+    search: SearchConfig | None = None
+    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    primary_metric: str = "roc_auc"
+
+
+class LTVConfig(Frozen):
+    enabled: bool = True
+    params: dict[str, Any] = {}
+    search: SearchConfig | None = None
+    primary_metric: str = "normalised_gini"
+
+
+class BTYDConfig(Frozen):
+    """Buy-till-you-die settings: the time unit of BG/NBD and Gamma-Gamma."""
+
+    enabled: bool = True
+    time_unit: Literal["D", "W"] = "W"
+    discount_rate: float = 0.01  # per time unit
+
+
+class TrackingConfig(Frozen):
+    experiment_name: str | None = None
+    register_models: bool = True
+
+
+class ExperimentConfig(Frozen):
+    """One experiment file: data, split, models and tracking."""
+
+    name: str
+    description: str = ""
+    seed: int = 0
+    data: DataConfig
+    split: SplitConfig
+    recommender: RecommenderConfig = RecommenderConfig()
+    churn: ChurnConfig = ChurnConfig()
+    ltv: LTVConfig = LTVConfig()
+    btyd: BTYDConfig = BTYDConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """Read an experiment YAML into a frozen, validated config with resolved paths."""
+    path = Path(path)
+    config = parse_model(ExperimentConfig, read_yaml(path), source=str(path))
+    return config.model_copy(update={"data": config.data.resolved(path.resolve().parent)})

@@ -1,0 +1,333 @@
+"""A simulated marketing campaign on the synthetic shop, with the true uplift of every customer.
+
+The story (one offer, e.g. a win-back coupon, sent at ``as_of``; outcome window
+``(as_of, as_of + horizon]``):
+
+1. *Who is in it.* Every customer with a purchase before ``as_of``. Their
+   observable features are what kizuna computes at ``as_of``
+   (:func:`features.pipeline.customer_features`): a model sees exactly these.
+2. *Assignment.* Deterministic by hash of (campaign id, customer id)
+   (:mod:`features.control_groups`): ``control_share`` of customers are held out.
+3. *Baseline.* Without the offer, the customer buys in the window with
+   probability ``p0 = alive(as_of) * (1 - exp(-lambda * horizon))``: the shop's
+   own latent BG/NBD state (dropout, purchase rate per week). Nobody observes
+   it; a churn model estimates ``1 - p0``. (From a plain customer frame, ``p0``
+   comes from a ``p_control`` column, or ``0.85 * exp(-recency_days / 150)``.)
+4. *Response to the offer*, driven by observable features, with a hidden
+   per-customer factor ``eta ~ LogNormal(mean 1, sigma = noise_sigma)``:
+
+   - persuasion ``phi+ = persuade_max * lapse(recency) * habit(frequency) * eta+``:
+     ``lapse`` is a bump in log recency days peaking at ``persuade_peak_days``
+     (drifting away, still reachable; too recent needs no nudge, too long ago is
+     gone), ``habit = 1 - exp(-(orders - 1) / persuade_orders_scale)`` (a habit
+     to rekindle; one-time buyers have none);
+   - annoyance ``phi- = annoy_max * exp(-(orders - 1) / annoy_orders_scale
+     - recency / annoy_days) * eta-``:
+     new customers who just paid full price and are chased with a discount
+     feel cheated and stay away;
+
+   and ``p1 = p0 * (1 - phi-) + (1 - p0) * phi+``: the offer wins a share
+   ``phi+`` of those who would not have bought and loses a share ``phi-`` of those
+   who would. The true uplift is ``tau = p1 - p0``.
+5. *Potential outcomes and archetypes.* One uniform ``u`` per customer gives
+   both ``y0 = u < p0`` and ``y1 = u < p1``, so each customer has a realised
+   classic type: sure thing (buys either way), persuadable (buys only if
+   offered), sleeping dog (buys only if *not* offered), lost cause (never buys).
+   The observed outcome is ``y1`` if treated, else ``y0``.
+6. *Revenue.* A buyer spends one basket ``z ~ Gamma(spend_p, 1 / nu)`` (the
+   shop's Gamma-Gamma spend, mean ``spend_p / nu``; from a frame:
+   ``monetary_mean``), the same with or without the offer: the offer changes
+   whether, not how much. Revenue is gross, before the coupon's discount;
+   later orders in the window are not simulated.
+7. *Economics* (for the truth's profit column): profit is ``margin`` of
+   revenue; treating costs ``fixed_cost`` per contact plus ``discount_share`` of
+   the basket when the treated customer buys. The expected incremental profit
+   of treating a customer is ``(margin * tau - discount_share * p1) * E[z] - fixed_cost``:
+   sure things lose the discount, lost causes the contact, sleeping dogs
+   their margin too, and only persuadables (enough of them) pay.
+
+Churn risk and uplift differ on purpose: lost causes have the highest churn
+risk and no uplift, so targeting by churn alone spends on them, while uplift
+targeting finds the lapsing repeat customers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features import schema as s
+from features.behaviour import MONETARY_MEAN, RECENCY_DAYS
+from features.control_groups import in_control
+from features.errors import KizunaInputError
+from features.synthetic import (
+    DROPOUT_TIME,
+    PURCHASE_RATE,
+    SPEND_SCALE,
+    Shop,
+)
+
+# Outcomes columns (the campaign-outcomes file format).
+CAMPAIGN_ID = "campaign_id"
+OFFER_ID = "offer_id"
+TREATED = "treated"
+OUTCOME = "outcome"
+REVENUE = "revenue"
+OUTCOME_COLUMNS: tuple[str, ...] = (s.CUSTOMER_ID, CAMPAIGN_ID, OFFER_ID, TREATED, OUTCOME, REVENUE)
+
+# Truth columns.
+ARCHETYPE = "archetype"
+LIKELY_ARCHETYPE = "likely_archetype"
+P_CONTROL = "p_control"
+P_TREATED = "p_treated"
+TRUE_UPLIFT = "true_uplift"
+EXPECTED_BASKET = "expected_basket"
+TRUE_REVENUE_UPLIFT = "true_revenue_uplift"
+TRUE_PROFIT_UPLIFT = "true_profit_uplift"
+Y_CONTROL = "y_control"
+Y_TREATED = "y_treated"
+BASKET = "basket"
+ALIVE_AT_AS_OF = "alive_at_as_of"
+
+SURE_THING = "sure_thing"
+PERSUADABLE = "persuadable"
+SLEEPING_DOG = "sleeping_dog"
+LOST_CAUSE = "lost_cause"
+ARCHETYPES: tuple[str, ...] = (PERSUADABLE, SURE_THING, LOST_CAUSE, SLEEPING_DOG)
+
+_DEFAULT_SPEND_SHAPE = 6.0  # basket shape when simulating from a plain frame
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """Everything that shapes a simulated campaign (see the module docstring)."""
+
+    campaign_id: str = "synthetic-winback"
+    offer_id: str = "winback_15"
+    horizon_days: float = 90.0
+    control_share: float = 0.5
+    persuade_max: float = 0.5
+    persuade_peak_days: float = 120.0
+    persuade_width: float = 0.6  # standard deviation of the bump, in log days
+    persuade_orders_scale: float = 2.0
+    annoy_max: float = 0.6
+    annoy_days: float = 60.0
+    annoy_orders_scale: float = 1.5
+    noise_sigma: float = 0.3
+    margin: float = 0.35
+    discount_share: float = 0.15
+    fixed_cost: float = 0.5
+
+    def __post_init__(self) -> None:
+        def bad(name: str, rule: str) -> KizunaInputError:
+            return KizunaInputError(rule, column=name, values=[getattr(self, name)])
+
+        for name in ("horizon_days", "persuade_peak_days", "persuade_width",
+                     "persuade_orders_scale", "annoy_days", "annoy_orders_scale"):
+            if not getattr(self, name) > 0:
+                raise bad(name, "must be positive")
+        for name in ("control_share", "persuade_max", "annoy_max", "margin", "discount_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise bad(name, "must be in [0, 1]")
+        if self.noise_sigma < 0 or self.fixed_cost < 0:
+            raise bad("noise_sigma" if self.noise_sigma < 0 else "fixed_cost",
+                      "must not be negative")
+
+
+@dataclass(frozen=True)
+class SimulatedCampaign:
+    """A simulated campaign: what a user would have, and the truth.
+
+    Attributes
+    ----------
+    outcomes
+        One row per customer, columns :data:`OUTCOME_COLUMNS`: ``treated``
+        (bool), ``outcome`` (0/1: bought in the window), ``revenue`` (gross).
+    truth
+        Same rows: ``archetype`` (realised type), ``likely_archetype`` (most
+        probable type), ``p_control``, ``p_treated``, ``true_uplift``,
+        ``expected_basket``, ``true_revenue_uplift``, ``true_profit_uplift``
+        (expected, with the config's economics), both potential outcomes
+        ``y_control``/``y_treated``, the ``basket`` and (from a shop)
+        ``alive_at_as_of``.
+    features
+        The observable customer features at ``as_of``, indexed by customer id
+        (same order as the rows above).
+    config
+        The configuration used.
+    """
+
+    outcomes: pd.DataFrame
+    truth: pd.DataFrame
+    features: pd.DataFrame
+    config: CampaignConfig
+
+
+def simulate_campaign(
+    source: Shop | pd.DataFrame,
+    config: CampaignConfig | None = None,
+    *,
+    as_of: pd.Timestamp | str | None = None,
+    seed: int = 0,
+) -> SimulatedCampaign:
+    """Simulate one offer sent to every customer at ``as_of``, with a control group.
+
+    Parameters
+    ----------
+    source
+        A :class:`~features.synthetic.Shop` (features are built from its
+        transactions; the baseline and spend come from its latent truth), or a
+        customer frame indexed by (or with a column) ``customer_id`` with
+        ``recency_days``, ``frequency`` and ``monetary_mean``, and optionally
+        ``p_control``.
+    config
+        Campaign parameters; :class:`CampaignConfig()` by default.
+    as_of
+        Send time; defaults to the shop's end (the campaign follows its
+        history). Ignored for a frame.
+    seed
+        Seed of the outcome draws (assignment depends on the ids and campaign
+        id only).
+
+    Returns
+    -------
+    SimulatedCampaign
+    """
+    cfg = CampaignConfig() if config is None else config
+    if isinstance(source, Shop):
+        features, p0, expected_basket, spend_shape, alive = _from_shop(source, cfg, as_of)
+    elif isinstance(source, pd.DataFrame):
+        features, p0, expected_basket = _from_frame(source)
+        spend_shape, alive = _DEFAULT_SPEND_SHAPE, None
+    else:
+        raise KizunaInputError(f"expected a Shop or a customer frame, got {type(source).__name__}")
+    n = len(features)
+    if n == 0:
+        raise KizunaInputError("no customers to run the campaign on", column=s.CUSTOMER_ID)
+    rng = np.random.default_rng(seed)
+    days = np.maximum(features[RECENCY_DAYS].to_numpy(dtype=float), 1.0)
+    orders = features[s.FREQUENCY].to_numpy(dtype=float)
+    sigma = cfg.noise_sigma
+    eta_plus = rng.lognormal(-sigma**2 / 2, sigma, n)
+    eta_minus = rng.lognormal(-sigma**2 / 2, sigma, n)
+    lapse = np.exp(-np.log(days / cfg.persuade_peak_days) ** 2 / (2 * cfg.persuade_width**2))
+    habit = 1.0 - np.exp(-(orders - 1.0) / cfg.persuade_orders_scale)
+    phi_plus = np.clip(cfg.persuade_max * lapse * habit * eta_plus, 0.0, 0.95)
+    newness = np.exp(-(orders - 1.0) / cfg.annoy_orders_scale - days / cfg.annoy_days)
+    phi_minus = np.clip(cfg.annoy_max * newness * eta_minus, 0.0, 0.95)
+    p1 = p0 * (1.0 - phi_minus) + (1.0 - p0) * phi_plus
+    tau = p1 - p0
+    u = rng.random(n)
+    y0, y1 = u < p0, u < p1
+    basket = rng.gamma(spend_shape, expected_basket / spend_shape)
+    ids = features.index.astype("str")
+    treated = ~in_control(ids, cfg.campaign_id, cfg.control_share)
+    outcome = np.where(treated, y1, y0)
+    archetype = np.select(
+        [y0 & y1, y1 & ~y0, y0 & ~y1], [SURE_THING, PERSUADABLE, SLEEPING_DOG], LOST_CAUSE
+    )
+    # Type probabilities under the shared-u coupling.
+    probs = np.column_stack([
+        np.maximum(p1 - p0, 0), np.minimum(p0, p1), 1 - np.maximum(p0, p1), np.maximum(p0 - p1, 0)
+    ])  # fmt: skip
+    likely = np.array(ARCHETYPES, dtype=object)[np.argmax(probs, axis=1)]
+    outcomes = pd.DataFrame({
+        s.CUSTOMER_ID: pd.array(ids, dtype="str"),
+        CAMPAIGN_ID: pd.array([cfg.campaign_id] * n, dtype="str"),
+        OFFER_ID: pd.array([cfg.offer_id] * n, dtype="str"),
+        TREATED: treated,
+        OUTCOME: outcome.astype(np.int8),
+        REVENUE: np.where(outcome, basket, 0.0),
+    })  # fmt: skip
+    truth = pd.DataFrame({
+        s.CUSTOMER_ID: pd.array(ids, dtype="str"),
+        ARCHETYPE: pd.array(archetype, dtype="str"),
+        LIKELY_ARCHETYPE: pd.array(likely, dtype="str"),
+        P_CONTROL: p0,
+        P_TREATED: p1,
+        TRUE_UPLIFT: tau,
+        EXPECTED_BASKET: expected_basket,
+        TRUE_REVENUE_UPLIFT: tau * expected_basket,
+        TRUE_PROFIT_UPLIFT: true_profit_uplift(
+            p0, p1, expected_basket, margin=cfg.margin, discount_share=cfg.discount_share,
+            fixed_cost=cfg.fixed_cost,
+        ),
+        Y_CONTROL: y0.astype(np.int8),
+        Y_TREATED: y1.astype(np.int8),
+        BASKET: basket,
+    })  # fmt: skip
+    if alive is not None:
+        truth[ALIVE_AT_AS_OF] = alive
+    return SimulatedCampaign(outcomes=outcomes, truth=truth, features=features, config=cfg)
+
+
+def true_profit_uplift(
+    p_control: np.ndarray, p_treated: np.ndarray, expected_basket: np.ndarray, *,
+    margin: float, discount_share: float, fixed_cost: float,
+) -> np.ndarray:  # fmt: skip
+    """Expected incremental profit of treating, shape (n,):
+    ``(margin * (p1 - p0) - discount_share * p1) * basket - fixed_cost``."""
+    p0, p1 = np.asarray(p_control, float), np.asarray(p_treated, float)
+    return (margin * (p1 - p0) - discount_share * p1) * np.asarray(expected_basket, float) - fixed_cost
+
+
+def _from_shop(
+    shop: Shop, cfg: CampaignConfig, as_of: pd.Timestamp | str | None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, float, np.ndarray]:
+    from features.pipeline import customer_features
+    from features.validate import validate_transactions
+
+    end = shop.config.end_ts
+    as_of_ts = end if as_of is None else pd.Timestamp(as_of)
+    if as_of_ts > end:
+        raise KizunaInputError(f"as_of must not be after the shop's end ({end})",
+                               column="as_of", values=[as_of])
+    kept = validate_transactions(shop.transactions).kept
+    features = customer_features(kept, as_of_ts)
+    features.index = features.index.astype("str")
+    truth = shop.truth.set_index(s.CUSTOMER_ID)
+    truth.index = truth.index.astype("str")
+    truth = truth.loc[features.index]
+    dropout = truth[DROPOUT_TIME]
+    alive = (dropout.isna() | (dropout >= as_of_ts)).to_numpy()
+    rate = truth[PURCHASE_RATE].to_numpy(dtype=float)
+    p0 = alive * (1.0 - np.exp(-rate * cfg.horizon_days / 7.0))
+    spend_shape = shop.config.spend_p
+    # Gamma(spend_p, rate nu) has mean spend_p / nu: the shop's true mean order value.
+    expected = spend_shape / truth[SPEND_SCALE].to_numpy(dtype=float)
+    return features, p0, expected, spend_shape, alive
+
+
+def _from_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    table = frame.set_index(s.CUSTOMER_ID) if s.CUSTOMER_ID in frame.columns else frame
+    table = table.copy()
+    table.index = table.index.astype("str")
+    if table.index.has_duplicates:
+        raise KizunaInputError("each customer must appear once", column=s.CUSTOMER_ID,
+                               values=table.index[table.index.duplicated()])
+    for col in (RECENCY_DAYS, s.FREQUENCY, MONETARY_MEAN):
+        if col not in table.columns:
+            raise KizunaInputError(
+                f"a customer frame needs {[RECENCY_DAYS, s.FREQUENCY, MONETARY_MEAN]}", column=col
+            )
+        values = pd.to_numeric(table[col], errors="coerce")
+        bad = values.isna() | (values < 0) | ~np.isfinite(values)
+        if bad.any():
+            raise KizunaInputError("expected non-negative numbers", column=col,
+                                   values=table[col][bad].unique())
+        table[col] = values.astype(float)
+    if (table[s.FREQUENCY] < 1).any():
+        raise KizunaInputError("frequency counts orders and must be at least 1",
+                               column=s.FREQUENCY, values=table[s.FREQUENCY][table[s.FREQUENCY] < 1])
+    if P_CONTROL in table.columns:
+        p0 = pd.to_numeric(table[P_CONTROL], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(p0).any() or ((p0 < 0) | (p0 > 1)).any():
+            raise KizunaInputError("must be probabilities in [0, 1]", column=P_CONTROL,
+                                   values=table[P_CONTROL][~((p0 >= 0) & (p0 <= 1))])
+    else:
+        p0 = 0.85 * np.exp(-table[RECENCY_DAYS].to_numpy(dtype=float) / 150.0)
+    expected = np.maximum(table[MONETARY_MEAN].to_numpy(dtype=float), 1e-9)
+    # The baseline is truth, not a feature: a model must not see it.
+    return table.drop(columns=[P_CONTROL], errors="ignore"), p0, expected

@@ -1,0 +1,91 @@
+"""The customer feature frame: behaviour vector, BTYD summary, RFM scores and segment.
+
+One row per customer with a purchase before ``as_of``; everything is built
+from events strictly before ``as_of`` (the parts each guard that themselves).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features import schema as s
+from features.behaviour import MONETARY_TOTAL, RECENCY_DAYS, behaviour_vector
+from features.labels import churn_labels, future_value
+from features.rfm import rfm_summary
+from features.segments import rfm_scores, rfm_segments
+
+BTYD_PREFIX = "btyd_"
+TIME_SCALERS = {"D": 1.0, "W": 7.0}
+
+
+def btyd_columns() -> list[str]:
+    """Names of the BTYD summary columns in the feature frame."""
+    return [BTYD_PREFIX + c for c in (s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE)]
+
+
+def customer_features(
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    *,
+    customers: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    btyd_unit: str = "W",
+) -> pd.DataFrame:
+    """Build every per-customer feature as of ``as_of``.
+
+    Parameters
+    ----------
+    transactions
+        Validated transactions (``ValidatedTransactions.kept``), shape (n_rows, k).
+    as_of
+        Exclusive cutoff: only events strictly before it are used.
+    customers, items
+        Optional validated tables (indexed by id) for attributes and categories.
+    btyd_unit
+        ``"W"`` or ``"D"``: the unit of the BTYD summary (days, divided by 7
+        for weeks, with same-day purchases merged: the Fader-Hardie convention).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_customers, n_features), indexed by customer id (sorted):
+        the behaviour vector, ``btyd_frequency``/``btyd_recency``/``btyd_T``/
+        ``btyd_monetary_value``, ``r_score``/``f_score``/``m_score``/
+        ``rfm_score`` (recency in days, frequency in orders, monetary as total
+        spend) and ``segment``.
+    """
+    as_of = pd.Timestamp(as_of)
+    behaviour = behaviour_vector(transactions, as_of, customers=customers, items=items)
+    purchases = transactions[~transactions[s.IS_RETURN]]
+    summary = rfm_summary(
+        purchases, as_of, time_unit="D", time_scaler=TIME_SCALERS[btyd_unit]
+    ).add_prefix(BTYD_PREFIX)
+    scores = rfm_scores(
+        behaviour, recency_col=RECENCY_DAYS, t_col=None, frequency_col=s.FREQUENCY,
+        monetary_col=MONETARY_TOTAL,
+    )
+    frame = behaviour.join(summary, how="left").join(scores, how="left")
+    frame[s.SEGMENT] = rfm_segments(scores)
+    return frame
+
+
+def customer_labels(
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    *,
+    horizon_days: int,
+    lookback_days: int = 365,
+) -> pd.DataFrame:
+    """Churn and future value over ``[as_of, as_of + horizon)`` for the active population.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by customer id: ``churn`` (1 = no purchase in the window) and
+        ``future_value`` (net revenue in the window), for customers with a
+        purchase in the ``lookback_days`` before ``as_of``.
+    """
+    churn = churn_labels(transactions, as_of, horizon_days, lookback_days)
+    churn = churn.set_index(s.CUSTOMER_ID)[[s.CHURN]]
+    value = future_value(transactions, as_of, horizon_days, customers=churn.index)
+    return churn.join(value)

@@ -1,0 +1,393 @@
+"""Buy-till-you-die RFM summary: frequency, recency, T and monetary value.
+
+The summary is the input of BG/NBD, Pareto/NBD and Gamma-Gamma models and of
+RFM scoring (:mod:`features.segments`). It follows the convention of
+lifetimes' ``summary_data_from_transaction_data`` and pymc-marketing's
+``pymc_marketing.clv.utils.rfm_summary`` value for value, computed with
+NumPy on integer period numbers rather than with pandas periods and groupby.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features import schema as s
+from features.errors import KizunaInputError
+
+# Period length of each supported time unit, as a NumPy timedelta unit. Months
+# and years have no fixed length, so "recency in months" would be ambiguous.
+TIME_UNITS = {"W": "W", "D": "D", "h": "h", "min": "m", "s": "s"}
+# pandas' weekly periods ("W" = "W-SUN") run Monday..Sunday; 1970-01-05 is a Monday.
+_FIRST_MONDAY_DAYS = 4
+
+SUMMARY_COLUMNS = (s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE)
+
+
+def rfm_summary(
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    *,
+    time_unit: str = "D",
+    time_scaler: float = 1.0,
+    customer_col: str = s.CUSTOMER_ID,
+    timestamp_col: str = s.TIMESTAMP,
+    monetary_col: str | None = s.REVENUE,
+    return_col: str | None = s.IS_RETURN,
+) -> pd.DataFrame:
+    """Summarise each customer's purchases before ``as_of`` for BTYD models.
+
+    Purchases in the same period (``time_unit``) are merged into one, their
+    values summed. Then, per customer, with periods numbered in ``time_unit``:
+
+    - ``frequency`` = number of distinct purchase periods - 1 (repeat periods);
+    - ``recency`` = last purchase period - first purchase period;
+    - ``T`` = observation period - first purchase period;
+    - ``monetary_value`` = mean value of the repeat periods (the first period
+      excluded), 0 when ``frequency`` is 0.
+
+    ``recency`` and ``T`` are divided by ``time_scaler`` (days with
+    ``time_scaler=7`` become weeks); ``frequency`` stays a count.
+
+    Only rows with timestamp strictly before ``as_of`` are used, and the
+    observation period is the period holding the last instant before
+    ``as_of``. So with ``as_of`` at the start of a period this equals
+    lifetimes / pymc-marketing with ``observation_period_end`` set to the
+    period before ``as_of``; for example::
+
+        rfm_summary(df, as_of="1997-10-01", time_unit="D", time_scaler=7)
+        # == lifetimes.utils.summary_data_from_transaction_data(
+        #        df, "customer_id", "timestamp", monetary_value_col="revenue",
+        #        observation_period_end="1997-09-30", freq="D", freq_multiplier=7)
+        # == pymc_marketing.clv.utils.rfm_summary(
+        #        df, "customer_id", "timestamp", monetary_value_col="revenue",
+        #        observation_period_end="1997-09-30", time_unit="D", time_scaler=7
+        #    ).set_index("customer_id")
+
+    Frequency, recency and T are identical; so is monetary_value unless a
+    period holds three or more rows, whose sum may then differ from theirs
+    in the last bit (about 1e-16 relative) as they add rows in (timestamp,
+    value) order and kizuna in input order (on CDNOW: 4 of 23,570 customers
+    at 1997-10-01). With
+    ``as_of`` inside a period, it equals them run on the rows before
+    ``as_of`` with ``observation_period_end = as_of - 1 tick``: the last
+    period counts as observed although it is only partly so.
+
+    Parameters
+    ----------
+    transactions
+        Shape (n_rows, n_columns), with ``customer_col``, ``timestamp_col``
+        (tz-naive datetime64, no missing values) and, unless None,
+        ``monetary_col`` (numeric). Typically the ``kept`` frame of
+        :func:`features.validate.validate_transactions`.
+    as_of
+        Exclusive cutoff; rows at or after it are ignored whatever they hold.
+    time_unit
+        Period length: ``"W"`` (Monday to Sunday, as pandas' ``"W"``),
+        ``"D"``, ``"h"``, ``"min"`` or ``"s"``.
+    time_scaler
+        Positive divisor of ``recency`` and ``T`` (lifetimes'
+        ``freq_multiplier``, pymc-marketing's ``time_scaler``).
+    customer_col, timestamp_col
+        Column names.
+    monetary_col
+        Value column; None leaves out ``monetary_value``.
+    return_col
+        If this column is present, rows where it is True (returns and
+        cancellations) are left out: the summary counts purchases. None
+        keeps every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_customers, 4) float64, columns ``frequency``, ``recency``,
+        ``T``, ``monetary_value`` (3 without ``monetary_col``), indexed by
+        customer id (sorted) named ``customer_col``; one row per customer
+        with at least one purchase before ``as_of``.
+    """
+    _check_arguments(transactions, time_unit, time_scaler,
+                     [customer_col, timestamp_col] + ([monetary_col] if monetary_col else []))
+    cutoff = _as_of(as_of)
+    ticks, tick_unit = _ticks(transactions[timestamp_col], timestamp_col)
+    limit = _first_tick_at_or_after(cutoff, tick_unit)
+    used = ticks < limit
+    if return_col is not None and return_col in transactions.columns:
+        used &= ~transactions[return_col].fillna(False).to_numpy(dtype=bool)
+
+    # Factorizing every row once and filtering integer codes is cheaper than
+    # taking the string ids of the used rows first.
+    codes, uniques = pd.factorize(transactions[customer_col], sort=True)
+    every_row = bool(used.all())  # the usual case: no copies needed
+    if not every_row:
+        codes, ticks = codes[used], ticks[used]
+    if (codes < 0).any():
+        raise KizunaInputError(
+            "customer id is missing in some rows (index labels shown)",
+            column=customer_col, values=transactions.index[used][codes < 0],
+        )
+    value = None
+    if monetary_col:
+        value = _numeric(transactions[monetary_col], monetary_col)
+        value = value if every_row else value[used]
+        if not np.isfinite(value).all():
+            raise KizunaInputError(
+                "monetary value is missing or infinite in some rows (index labels shown)",
+                column=monetary_col, values=transactions.index[used][~np.isfinite(value)],
+            )
+    # Drop customers whose only rows are at/after as_of, keeping sorted order.
+    present = np.zeros(len(uniques), dtype=bool)
+    present[codes] = True
+    if not present.all():
+        codes = (np.cumsum(present) - 1)[codes]
+        uniques = uniques[present]
+    index = pd.Index(uniques, name=customer_col)
+
+    period = _period(ticks, tick_unit, time_unit)
+    observed = _period(np.array([limit - 1]), tick_unit, time_unit)[0]
+    out = _summarise(codes, period, observed, len(index), time_scaler, value)
+    return pd.DataFrame(out, index=index)
+
+
+def _summarise(
+    codes: np.ndarray,
+    period: np.ndarray,
+    observed: int,
+    n_customers: int,
+    time_scaler: float,
+    value: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """The summary columns from per-row customer codes and period numbers.
+
+    Parameters
+    ----------
+    codes, period
+        Shape (n_rows,) ints: customer code in ``[0, n_customers)`` (each
+        present at least once) and period number of each used row.
+    observed
+        Period number of the observation period.
+    value
+        Shape (n_rows,) float64, or None for no ``monetary_value``.
+
+    Returns
+    -------
+    dict
+        Column name -> shape (n_customers,) float64 array.
+    """
+    columns = SUMMARY_COLUMNS if value is not None else SUMMARY_COLUMNS[:3]
+    if codes.size == 0:
+        return {c: np.zeros(0) for c in columns}
+    first_period = period.min()
+    span = int(period.max() - first_period) + 1
+    # One int64 key per (customer, period); sorting it groups each customer's
+    # rows by period, periods ascending.
+    key = codes.astype(np.int64)
+    key *= span
+    key += period
+    key -= first_period
+    order, sorted_key = _stable_sort(key)
+    is_start = np.empty(len(sorted_key), dtype=bool)
+    is_start[0] = True
+    np.not_equal(sorted_key[1:], sorted_key[:-1], out=is_start[1:])
+    pair_start = np.flatnonzero(is_start)  # first sorted row of each (customer, period)
+    pair_key = sorted_key[pair_start]
+    pair_customer, pair_period = np.divmod(pair_key, span)
+    pair_period += first_period
+
+    n_periods = np.bincount(pair_customer, minlength=n_customers)
+    first_pair = np.concatenate(([0], np.cumsum(n_periods)[:-1]))
+    first = pair_period[first_pair]
+    last = pair_period[first_pair + n_periods - 1]
+    frequency = n_periods - 1
+    # Same float operations as lifetimes: periods as float, then / time_scaler.
+    out = {
+        s.FREQUENCY: frequency.astype(np.float64),
+        s.RECENCY: (last - first).astype(np.float64) / time_scaler,
+        s.T: (observed - first).astype(np.float64) / time_scaler,
+    }
+    if value is not None:
+        pair_value = np.add.reduceat(value[order], pair_start)
+        out[s.MONETARY_VALUE] = _repeat_mean(pair_value, first_pair, frequency)
+    return out
+
+
+def _stable_sort(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stable argsort of non-negative int64 ``key``, and the sorted keys.
+
+    Packing the row number into the low bits and sorting plain int64 values
+    is about 2.5x faster than ``np.argsort``; used whenever the bits fit.
+    """
+    n = len(key)
+    row_bits = max(int(n - 1).bit_length(), 1)
+    if int(key.max()).bit_length() + row_bits > 62:
+        order = np.argsort(key, kind="stable")
+        return order, key[order]
+    packed = (key << row_bits) | np.arange(n, dtype=np.int64)
+    packed.sort()
+    return packed & ((1 << row_bits) - 1), packed >> row_bits
+
+
+def _check_arguments(
+    transactions: pd.DataFrame, time_unit: str, time_scaler: float, needed: list[str]
+) -> None:
+    if not isinstance(transactions, pd.DataFrame):
+        raise KizunaInputError(
+            f"transactions must be a pandas DataFrame, got {type(transactions).__name__}"
+        )
+    if time_unit not in TIME_UNITS:
+        raise KizunaInputError(
+            f"time_unit must be one of {list(TIME_UNITS)}", column="time_unit",
+            values=[time_unit],
+        )
+    if (isinstance(time_scaler, bool) or not isinstance(time_scaler, (int, float, np.number))
+            or not np.isfinite(time_scaler) or time_scaler <= 0):
+        raise KizunaInputError(
+            "time_scaler must be a positive number", column="time_scaler", values=[time_scaler]
+        )
+    missing = [c for c in needed if c not in transactions.columns]
+    if missing:
+        raise KizunaInputError(
+            f"transactions lack column(s) {missing}; they have "
+            f"{list(map(str, transactions.columns))}",
+            column=missing[0],
+        )
+
+
+def _repeat_mean(
+    pair_value: np.ndarray, first_pair: np.ndarray, frequency: np.ndarray
+) -> np.ndarray:
+    """Mean value of each customer's repeat periods, rounded as pandas rounds it.
+
+    The references average the repeat periods in period order with pandas'
+    compensated (Kahan) groupby mean (their first periods are NaN, which
+    keeps pandas off its reduceat path). Means of one or two terms round the
+    same way with plain sums, so only longer histories take the Kahan loop.
+    Their period sums (``np.add.reduceat`` in (timestamp, value) order) are
+    matched exactly when no period has more than two rows; otherwise
+    ``pair_value`` may differ from theirs in the last bit, because putting
+    every row in that order would cost a full lexsort.
+
+    Parameters
+    ----------
+    pair_value
+        Shape (n_pairs,): value of each (customer, period), customers
+        contiguous, periods ascending.
+    first_pair, frequency
+        Shape (n_customers,): each customer's first pair and repeat periods.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,) float64; 0 for customers without repeat periods.
+    """
+    repeat = pair_value.copy()
+    repeat[first_pair] = 0.0  # the first period is not a repeat purchase
+    total = np.add.reduceat(repeat, first_pair)
+    many = np.flatnonzero(frequency >= 3)
+    if many.size:
+        total[many] = _kahan_sums(pair_value, first_pair[many] + 1, frequency[many])
+    return np.divide(total, frequency, out=np.zeros(len(frequency)), where=frequency > 0)
+
+
+def _kahan_sums(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Kahan sums of ``values[starts[g]:starts[g] + counts[g]]`` for each group g.
+
+    Steps through the k-th term of every group at once, as pandas' groupby
+    does row by row; the loop runs max(counts) times over shrinking slices.
+    """
+    order = np.argsort(-counts, kind="stable")
+    starts, counts = starts[order], counts[order]
+    total = np.zeros(len(counts))
+    compensation = np.zeros(len(counts))
+    neg_counts = -counts  # ascending, for counting the groups longer than k
+    for k in range(int(counts[0])):
+        m = int(np.searchsorted(neg_counts, -k, side="left"))
+        y = values[starts[:m] + k] - compensation[:m]
+        t = total[:m] + y
+        compensation[:m] = (t - total[:m]) - y
+        total[:m] = t
+    out = np.empty_like(total)
+    out[order] = total
+    return out
+
+
+def _as_of(as_of: pd.Timestamp | str) -> pd.Timestamp:
+    try:
+        cutoff = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as err:
+        raise KizunaInputError("as_of is not a timestamp", column="as_of", values=[as_of]) from err
+    if cutoff is pd.NaT:
+        raise KizunaInputError("as_of is missing (NaT)", column="as_of")
+    if cutoff.tzinfo is not None:
+        raise KizunaInputError(
+            "as_of must be tz-naive like the transactions' timestamps",
+            column="as_of", values=[as_of],
+        )
+    return cutoff
+
+
+def _ticks(ts: pd.Series, column: str) -> tuple[np.ndarray, str]:
+    """Timestamps as int64 ticks since the epoch, and the tick unit."""
+    dtype = ts.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or getattr(dtype, "tz", None) is not None:
+        raise KizunaInputError(
+            f"timestamps must be tz-naive, got {dtype}; convert them, e.g. "
+            ".dt.tz_convert('UTC').dt.tz_localize(None)",
+            column=column, values=ts.head(3),
+        )
+    if not pd.api.types.is_datetime64_any_dtype(dtype):
+        raise KizunaInputError(
+            f"timestamps must be datetime64, got {dtype}; parse them with "
+            "features.validate.validate_transactions or pandas.to_datetime",
+            column=column, values=ts.head(3),
+        )
+    values = ts.to_numpy()
+    if values.dtype.kind != "M":  # e.g. a pyarrow timestamp column
+        values = ts.to_numpy(dtype="datetime64[ns]")
+    tick_unit, count = np.datetime_data(values.dtype)
+    if count != 1:
+        values = values.astype("datetime64[ns]")
+        tick_unit = "ns"
+    nat = np.isnat(values)
+    if nat.any():
+        raise KizunaInputError(
+            "timestamps are missing (NaT) in some rows (index labels shown)",
+            column=column, values=ts.index[nat],
+        )
+    return values.view(np.int64), tick_unit
+
+
+def _first_tick_at_or_after(cutoff: pd.Timestamp, tick_unit: str) -> int:
+    """``as_of`` in ticks, rounded up: a row is before ``as_of`` iff its tick is below it."""
+    exact = cutoff.to_datetime64()
+    as_of_unit, _ = np.datetime_data(exact.dtype)
+    # Exact integer arithmetic, as as_of may be finer than the ticks or out of their range.
+    ns = int(exact.view(np.int64)) * _ns_per(as_of_unit)
+    limit = -(-ns // _ns_per(tick_unit))
+    int64 = np.iinfo(np.int64)
+    return min(max(limit, int64.min + 2), int64.max)
+
+
+def _ns_per(unit: str) -> int:
+    return int(np.timedelta64(1, unit) // np.timedelta64(1, "ns"))
+
+
+def _period(ticks: np.ndarray, tick_unit: str, time_unit: str) -> np.ndarray:
+    """Integer period numbers; consecutive periods differ by 1."""
+    step = int(np.timedelta64(1, TIME_UNITS[time_unit]).astype(f"timedelta64[{tick_unit}]")
+               .view(np.int64))
+    if time_unit == "W":
+        origin = int(np.timedelta64(_FIRST_MONDAY_DAYS, "D")
+                     .astype(f"timedelta64[{tick_unit}]").view(np.int64))
+        return np.floor_divide(ticks - origin, step)
+    return np.floor_divide(ticks, step)
+
+
+def _numeric(values: pd.Series, column: str) -> np.ndarray:
+    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
+        values.dtype
+    ):
+        raise KizunaInputError(
+            f"monetary values must be numeric, got {values.dtype}",
+            column=column, values=values.head(3),
+        )
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)

@@ -1,0 +1,320 @@
+"""Shared contract for the buy-till-you-die (BTYD) estimators.
+
+Every BTYD model here is fitted by maximum likelihood on per-customer summary
+arrays (see :mod:`features.schema`: ``frequency``, ``recency``, ``T``,
+``monetary_value``).  This module holds what they share:
+
+* :class:`BTYDModel`, the abstract base: ``fit`` / ``params_`` /
+  ``log_likelihood_`` / ``n_iter_`` / ``check_is_fitted``;
+* input validation that raises :class:`features.errors.KizunaInputError`
+  naming the offending argument;
+* the optimiser driver: L-BFGS-B in log-parameter space with an analytic
+  gradient, on rows aggregated into unique patterns with weights.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from threadpoolctl import threadpool_limits
+
+from features.errors import KizunaInputError
+
+# (log_params, *data_columns, weights, penalizer_coef) -> (objective, gradient)
+Objective = Callable[..., tuple[float, np.ndarray]]
+
+
+class BTYDModel(BaseEstimator, ABC):
+    """Abstract base of the BTYD estimators (scikit-learn conventions).
+
+    A :class:`sklearn.base.BaseEstimator`, so ``get_params``, ``set_params``,
+    ``clone`` and the repr work as for any scikit-learn estimator.
+
+    ``__init__`` only stores hyper-parameters; ``fit`` validates the inputs,
+    estimates the parameters by maximum likelihood and returns ``self``.
+
+    Parameters
+    ----------
+    penalizer_coef
+        L2 penalty on the natural-scale parameters, added to the *mean*
+        negative log-likelihood (lifetimes' convention), so its effect does
+        not grow with the number of customers.  0 gives the plain MLE.
+    tol
+        Convergence tolerance of L-BFGS-B (both ``ftol`` and ``gtol``).
+    max_iter
+        Maximum number of L-BFGS-B iterations.
+
+    Attributes
+    ----------
+    params_ : dict[str, float]
+        Fitted parameters, keyed by :attr:`param_names`.
+    log_likelihood_ : float
+        Total (summed over customers) log-likelihood at ``params_``,
+        without the penalty.
+    n_iter_ : int
+        Number of optimiser iterations.
+    converged_ : bool
+        Whether the optimiser reported success.
+    """
+
+    param_names: tuple[str, ...] = ()
+
+    def __init__(
+        self, penalizer_coef: float = 0.0, tol: float = 1e-10, max_iter: int = 500
+    ) -> None:
+        self.penalizer_coef = penalizer_coef
+        self.tol = tol
+        self.max_iter = max_iter
+
+    @abstractmethod
+    def fit(self, *arrays: Any) -> BTYDModel:
+        """Estimate the parameters from per-customer summary arrays."""
+
+    # -- shared machinery ------------------------------------------------------
+
+    def check_is_fitted(self) -> None:
+        """Raise :class:`sklearn.exceptions.NotFittedError` before ``fit``."""
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet; call fit() first."
+            )
+
+    def _param_array(self) -> np.ndarray:
+        self.check_is_fitted()
+        return np.array([self.params_[name] for name in self.param_names], dtype=float)
+
+    def _check_hyperparameters(self) -> None:
+        check_number("penalizer_coef", self.penalizer_coef, minimum=0.0)
+        check_number("tol", self.tol, minimum=0.0, strict=True)
+        check_number("max_iter", self.max_iter, minimum=1.0, integer=True)
+
+    def _optimise(
+        self,
+        objective: Objective,
+        start: np.ndarray,
+        columns: Sequence[np.ndarray],
+        weights: np.ndarray,
+    ) -> None:
+        """Minimise ``objective`` over log-parameters and store the results.
+
+        ``objective(log_params, *columns, weights, penalizer_coef)`` returns
+        the penalised mean negative log-likelihood and its gradient with
+        respect to the log-parameters.
+        """
+        self._check_hyperparameters()
+        args = (*columns, weights, float(self.penalizer_coef))
+        # One BLAS thread: the problem is tiny (4 parameters, a few thousand
+        # patterns), and threaded BLAS calls inside L-BFGS-B cost more than
+        # they save, erratically so on a busy machine (5x spread measured).
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = minimize(
+                objective,
+                np.log(start),
+                args=args,
+                jac=True,
+                method="L-BFGS-B",
+                # Bounds in log space keep exp() finite while the line search
+                # explores; the optimum of any sane dataset is far inside them.
+                bounds=[(-30.0, 30.0)] * len(start),
+                options={"ftol": self.tol, "gtol": self.tol, "maxiter": int(self.max_iter)},
+            )
+        params = np.exp(result.x)
+        self.params_ = {
+            name: float(value) for name, value in zip(self.param_names, params, strict=True)
+        }
+        unpenalised, _ = objective(result.x, *columns, weights, 0.0)
+        self.log_likelihood_ = float(-unpenalised * weights.sum())
+        self.n_iter_ = int(result.nit)
+        self.converged_ = bool(result.success)
+        if not result.success:
+            warnings.warn(
+                f"{type(self).__name__} did not converge: {result.message}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+
+# -- validation -----------------------------------------------------------------
+
+
+def as_float_array(values: Any, name: str) -> np.ndarray:
+    """Return ``values`` as a finite 1-D float array, shape (n,).
+
+    Raises
+    ------
+    KizunaInputError
+        If the values are not numeric, not 1-D, empty, NaN or infinite.
+    """
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        sample = np.asarray(values, dtype=object).ravel()[:5]
+        raise KizunaInputError("must be numeric", column=name, values=sample) from None
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.ndim != 1:
+        raise KizunaInputError(
+            f"must be one-dimensional, shape (n_customers,); got shape {array.shape}", column=name
+        )
+    if array.size == 0:
+        raise KizunaInputError("is empty", column=name)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        raise KizunaInputError(
+            f"has {int(bad.sum())} NaN or infinite values at positions",
+            column=name,
+            values=np.flatnonzero(bad),
+        )
+    return array
+
+
+def check_non_negative(array: np.ndarray, name: str) -> None:
+    """Raise if any value is negative, showing a few of them."""
+    negative = array < 0
+    if negative.any():
+        raise KizunaInputError(
+            f"has {int(negative.sum())} negative values", column=name, values=array[negative]
+        )
+
+
+def check_same_length(**arrays: np.ndarray) -> None:
+    """Raise if the named arrays do not all have the same length."""
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{name}={n}" for name, n in lengths.items())
+        raise KizunaInputError(
+            f"arrays must have the same length (one entry per customer); got {described}",
+            column=next(iter(arrays)),
+        )
+
+
+def check_frequency(frequency: np.ndarray, name: str = "frequency") -> None:
+    """Raise unless ``frequency`` holds non-negative whole numbers."""
+    check_non_negative(frequency, name)
+    fractional = frequency != np.round(frequency)
+    if fractional.any():
+        raise KizunaInputError(
+            "must count repeat purchase periods (whole numbers)",
+            column=name,
+            values=frequency[fractional],
+        )
+
+
+def validate_rfm(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate the (frequency, recency, T) summary of a BG/NBD-type model.
+
+    Parameters
+    ----------
+    frequency, recency, T
+        Array-likes of shape (n_customers,): repeat purchases, time from the
+        first to the last purchase, time from the first purchase to the end
+        of the observation period (same time unit for both).
+
+    Returns
+    -------
+    tuple of three float arrays, shape (n_customers,)
+
+    Raises
+    ------
+    KizunaInputError
+        On NaN/infinite or negative values, fractional frequency, mismatched
+        lengths, ``recency > T`` or ``recency > 0`` with ``frequency == 0``.
+    """
+    x = as_float_array(frequency, "frequency")
+    t_x = as_float_array(recency, "recency")
+    big_t = as_float_array(T, "T")
+    check_same_length(frequency=x, recency=t_x, T=big_t)
+    check_frequency(x)
+    check_non_negative(t_x, "recency")
+    check_non_negative(big_t, "T")
+    # isclose tolerates recency and T computed by different float routes.
+    after_end = (t_x > big_t) & ~np.isclose(t_x, big_t)
+    if after_end.any():
+        raise KizunaInputError(
+            f"is larger than T for {int(after_end.sum())} customers (last purchase after the "
+            "end of the observation period) at positions",
+            column="recency",
+            values=np.flatnonzero(after_end),
+        )
+    orphan = (x == 0) & (t_x > 0)
+    if orphan.any():
+        raise KizunaInputError(
+            f"is > 0 for {int(orphan.sum())} customers with frequency 0 (no repeat purchase "
+            "means no time between first and last purchase) at positions",
+            column="recency",
+            values=np.flatnonzero(orphan),
+        )
+    return x, np.minimum(t_x, big_t), big_t
+
+
+def check_number(
+    name: str, value: Any, *, minimum: float, strict: bool = False, integer: bool = False
+) -> None:
+    """Raise unless ``value`` is a finite number >= ``minimum`` (> if ``strict``)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = np.nan
+    ok = np.isfinite(number) and (number > minimum if strict else number >= minimum)
+    if integer:
+        ok = ok and number == int(number)
+    if not ok:
+        kind = "an integer" if integer else "a finite number"
+        raise KizunaInputError(
+            f"must be {kind} {'>' if strict else '>='} {minimum:g}", column=name, values=[value]
+        )
+
+
+def validate_time(t: Any, name: str = "t") -> np.ndarray:
+    """Validate a non-negative, finite time (scalar or array); return a float array."""
+    try:
+        array = np.asarray(t, dtype=float)
+    except (TypeError, ValueError):
+        raise KizunaInputError(
+            "must be numeric", column=name, values=np.ravel(np.asarray(t, dtype=object))
+        ) from None
+    bad = ~np.isfinite(array) | (array < 0)
+    if bad.any():
+        raise KizunaInputError("must be finite and >= 0", column=name, values=array[bad])
+    return array
+
+
+def aggregate_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Collapse identical rows into unique patterns with counts as weights.
+
+    Summary data repeat a lot (CDNOW master: 23,570 customers but a few
+    thousand distinct (frequency, recency, T)), and the likelihood only
+    depends on the pattern, so fitting on the patterns is exact and fast.
+
+    Returns
+    -------
+    (unique columns, each shape (n_patterns,); weights, shape (n_patterns,))
+    """
+    # Code each column separately and combine the codes into one int64 key:
+    # np.unique(axis=0) sorts rows as opaque bytes and is ~20x slower.
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        values, codes = np.unique(column, return_inverse=True)
+        key = key * len(values) + codes
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
+    return [column[first] for column in columns], counts.astype(float)
+
+
+def require_columns(frame: Any, columns: Sequence[str]) -> None:
+    """Raise unless ``frame`` is a DataFrame holding all ``columns``."""
+    if not isinstance(frame, pd.DataFrame):
+        raise KizunaInputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KizunaInputError(
+            f"is missing from the RFM frame, whose columns are {list(frame.columns)}",
+            column=missing[0],
+        )

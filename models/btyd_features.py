@@ -1,0 +1,67 @@
+"""Buy-till-you-die outputs as features: P(alive), expected purchases and value.
+
+The churn and LTV models take these next to the behaviour vector, and the
+LTV baseline is the last column on its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features import schema as s
+from models.bgnbd import BetaGeoModel
+from models.gamma_gamma import GammaGammaModel
+
+P_ALIVE = "p_alive"
+EXPECTED_PURCHASES = "expected_purchases"
+EXPECTED_SPEND = "expected_spend"
+EXPECTED_VALUE = "btyd_expected_value"
+BTYD_OUTPUTS = (P_ALIVE, EXPECTED_PURCHASES, EXPECTED_SPEND, EXPECTED_VALUE)
+
+
+def btyd_features(
+    summary: pd.DataFrame,
+    bgnbd: BetaGeoModel,
+    horizon_periods: float,
+    *,
+    gamma_gamma: GammaGammaModel | None = None,
+    frequency_col: str = s.FREQUENCY,
+    recency_col: str = s.RECENCY,
+    t_col: str = s.T,
+    monetary_col: str = s.MONETARY_VALUE,
+) -> pd.DataFrame:
+    """P(alive), expected repeat purchases over the horizon, and their value.
+
+    Parameters
+    ----------
+    summary
+        BTYD summary, shape (n_customers, 4+), in the unit ``bgnbd`` was fit in.
+    bgnbd
+        A fitted BG/NBD model.
+    horizon_periods
+        Horizon in the summary's time unit (e.g. 90 days = 12.86 weeks).
+    gamma_gamma
+        A fitted Gamma-Gamma model; without it the value columns are omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index as ``summary``: ``p_alive``, ``expected_purchases`` and,
+        with ``gamma_gamma``, ``expected_spend`` (per purchase) and
+        ``btyd_expected_value`` (= purchases x spend, undiscounted).
+    """
+    x = summary[frequency_col].to_numpy(dtype=float)
+    t_x = summary[recency_col].to_numpy(dtype=float)
+    big_t = summary[t_col].to_numpy(dtype=float)
+    out = pd.DataFrame(index=summary.index)
+    out[P_ALIVE] = bgnbd.probability_alive(x, t_x, big_t)
+    out[EXPECTED_PURCHASES] = bgnbd.conditional_expected_purchases(horizon_periods, x, t_x, big_t)
+    if gamma_gamma is not None:
+        m = summary[monetary_col].to_numpy(dtype=float)
+        # Gamma-Gamma is defined on positive spend; a zero or negative mean
+        # (one-time buyers, refunds) falls back to the population mean.
+        spend = gamma_gamma.conditional_expected_average_profit(np.where(m > 0, x, 0), np.where(m > 0, m, 0))
+        out[EXPECTED_SPEND] = spend
+        out[EXPECTED_VALUE] = out[EXPECTED_PURCHASES] * spend
+    return out

@@ -1,0 +1,204 @@
+"""TabularPreprocessor and label checks on tiny frames worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import KizunaInputError
+from models.tabular import (
+    TabularPreprocessor,
+    check_binary_labels,
+    check_target,
+    fit_booster,
+    normalise_text,
+)
+
+
+def _mixed() -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": ["u1", "u2", "u3"],
+        "n": pd.array([1, 2, None], dtype="Int64"),
+        "f": [0.5, np.nan, 2.0],
+        "b": [True, False, True],
+        "c": ["a", " b", ""],
+        "s": pd.array(["x", "y", "x"], dtype="string"),
+        "cat": pd.Categorical(["lo", "hi", "lo"]),
+        "num_txt": ["1.5", " ", "3"],
+        "when": pd.to_datetime(["1970-01-02", "1970-01-11", None]),
+        "wait": pd.to_timedelta(["12h", "2D", None]),
+        "empty": ["", " ", None],
+        "zip": [17850.0, 200.0, 17850.0],
+    })
+
+
+@pytest.fixture
+def fitted() -> TabularPreprocessor:
+    return TabularPreprocessor(drop=("id",), categorical=("zip",)).fit(_mixed())
+
+
+def test_column_kinds_and_categories(fitted: TabularPreprocessor) -> None:
+    assert fitted.dtypes_ == {
+        "n": "numeric", "f": "numeric", "b": "bool", "c": "category", "s": "category",
+        "cat": "category", "num_txt": "numeric_text", "when": "days", "wait": "duration",
+        "empty": "empty", "zip": "category",
+    }
+    assert fitted.categories_ == {
+        "c": ["a", "b"], "s": ["x", "y"], "cat": ["hi", "lo"], "zip": ["17850", "200"],
+    }
+    assert fitted.dropped_ == ["id"]
+    assert list(fitted.feature_names_in_) == list(fitted.dtypes_)
+
+
+def test_transform_values(fitted: TabularPreprocessor) -> None:
+    out = fitted.transform(_mixed())
+    np.testing.assert_array_equal(out["n"], [1.0, 2.0, np.nan])
+    np.testing.assert_array_equal(out["b"], [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(out["num_txt"], [1.5, np.nan, 3.0])
+    np.testing.assert_array_equal(out["when"], [1.0, 10.0, np.nan])  # days since 1970-01-01
+    np.testing.assert_array_equal(out["wait"], [0.5, 2.0, np.nan])
+    assert out["empty"].isna().all()
+    assert out["c"].tolist()[:2] == ["a", "b"] and pd.isna(out["c"].iloc[2])  # " b" stripped
+    assert out["zip"].tolist() == ["17850", "200", "17850"]
+    assert all(
+        isinstance(out[c].dtype, pd.CategoricalDtype) for c in ("c", "s", "cat", "zip")
+    )
+    assert out.drop(columns=["c", "s", "cat", "zip"]).dtypes.eq("float64").all()
+    assert out.index.equals(_mixed().index)
+
+
+def test_unseen_categories_become_missing_and_integer_codes_match(
+    fitted: TabularPreprocessor,
+) -> None:
+    request = _mixed().head(2).assign(c=["zzz", "a"], zip=[17850, 999])
+    out = fitted.transform(request)
+    assert pd.isna(out["c"].iloc[0]) and out["c"].iloc[1] == "a"
+    assert out["zip"].iloc[0] == "17850" and pd.isna(out["zip"].iloc[1])
+    assert list(out["c"].cat.categories) == ["a", "b"]
+
+
+def test_serving_json_text_is_parsed_like_training(fitted: TabularPreprocessor) -> None:
+    request = _mixed().head(1).astype(object).assign(
+        n="7", f="0.25", b="false", when="1970-01-03", wait="1 days 06:00:00"
+    )
+    out = fitted.transform(request)
+    assert out[["n", "f", "b", "when", "wait"]].iloc[0].tolist() == [7.0, 0.25, 0.0, 2.0, 1.25]
+
+
+def test_text_in_a_numeric_column_is_named(fitted: TabularPreprocessor) -> None:
+    with pytest.raises(KizunaInputError, match=r"'f'.*'abc'"):
+        fitted.transform(_mixed().astype({"f": object}).assign(f=[1.0, "abc", 2.0]))
+
+
+def test_missing_columns_are_all_named(fitted: TabularPreprocessor) -> None:
+    with pytest.raises(KizunaInputError, match=r"\['n', 'zip'\]"):
+        fitted.transform(_mixed().drop(columns=["zip", "n"]))
+
+
+def test_dropped_and_extra_columns_are_not_required(fitted: TabularPreprocessor) -> None:
+    request = _mixed().drop(columns=["id"]).assign(extra=1)
+    pd.testing.assert_frame_equal(
+        fitted.transform(request[request.columns[::-1]]), fitted.transform(_mixed())
+    )
+
+
+def test_datetimes_can_be_dropped() -> None:
+    pre = TabularPreprocessor(datetimes="drop").fit(_mixed()[["f", "when", "wait"]])
+    assert list(pre.feature_names_in_) == ["f"] and pre.dropped_ == ["when", "wait"]
+
+
+def test_max_categories_keeps_the_most_frequent() -> None:
+    X = pd.DataFrame({"c": ["a", "a", "a", "b", "b", "c", "d"]})
+    pre = TabularPreprocessor(max_categories=2).fit(X)
+    assert pre.categories_["c"] == ["a", "b"]
+    assert pre.transform(X)["c"].isna().tolist() == [False] * 5 + [True] * 2
+
+
+def test_unsafe_names_are_made_lightgbm_safe_and_trainable() -> None:
+    X = pd.DataFrame({"Monthly charges ($)": [1.0, 2.0, 3.0, 4.0] * 10,
+                      "a b": [0.0, 1.0] * 20, "a_b": [1.0, 0.0] * 20, '{"x":1}': 1.0})
+    pre = TabularPreprocessor().fit(X)
+    assert pre.feature_names_ == ["Monthly_charges_($)", "a_b", "a_b__2", "__x__1_"]
+    assert pre.input_name("a_b__2") == "a_b"
+    booster = fit_booster({"objective": "regression", "verbosity": -1, "min_data_in_leaf": 2},
+                          pre.transform(X), np.arange(40.0), num_boost_round=2)
+    assert booster.feature_name() == pre.feature_names_
+
+
+def test_infinite_values_are_refused() -> None:
+    with pytest.raises(KizunaInputError, match="'r'.*infinite"):
+        TabularPreprocessor().fit(pd.DataFrame({"r": [1.0, np.inf]}))
+
+
+@pytest.mark.parametrize(
+    ("X", "message"),
+    [
+        (pd.DataFrame({"a": []}), "empty"),
+        (pd.DataFrame([[1, 2]], columns=["a", "a"]), "unique"),
+        (pd.DataFrame({"a": [1]}), "no feature columns"),
+    ],
+)
+def test_unusable_tables_are_refused(X: pd.DataFrame, message: str) -> None:
+    drop = ("a",) if message == "no feature columns" else ()
+    with pytest.raises(KizunaInputError, match=message):
+        TabularPreprocessor(drop=drop).fit(X)
+
+
+def test_unknown_config_columns_are_named() -> None:
+    with pytest.raises(KizunaInputError, match="'customer_id'"):
+        TabularPreprocessor(drop=("customer_id",)).fit(pd.DataFrame({"a": [1.0]}))
+
+
+def test_normalise_text_spells_whole_floats_as_integers() -> None:
+    out = normalise_text(pd.Series([17850.0, 1.5, np.nan]))
+    assert out.tolist()[:2] == ["17850", "1.5"] and pd.isna(out.iloc[2])
+    mixed = normalise_text(pd.Series([3.0, " x ", None], dtype=object))
+    assert mixed.tolist()[:2] == ["3", "x"] and pd.isna(mixed.iloc[2])
+
+
+def test_binary_labels() -> None:
+    np.testing.assert_array_equal(check_binary_labels([True, False], n_rows=2), [1, 0])
+    np.testing.assert_array_equal(check_binary_labels(["1", "0"], n_rows=2), [1, 0])
+    with pytest.raises(KizunaInputError, match="'yes'"):
+        check_binary_labels(["yes", "no"], n_rows=2)
+    with pytest.raises(KizunaInputError, match="missing"):
+        check_binary_labels([1.0, np.nan], n_rows=2)
+    with pytest.raises(KizunaInputError, match="both classes"):
+        check_binary_labels([1, 1], n_rows=2)
+
+
+def test_regression_target() -> None:
+    np.testing.assert_array_equal(check_target([0, 2.5], n_rows=2), [0.0, 2.5])
+    with pytest.raises(KizunaInputError, match="1 missing or infinite"):
+        check_target([0.0, np.inf], n_rows=2)
+
+
+def test_early_stopping_keeps_only_the_best_iteration() -> None:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=400)})
+    y = X["x"].to_numpy() + rng.normal(size=400)
+    X_val = pd.DataFrame({"x": rng.normal(size=400)})
+    y_val = X_val["x"].to_numpy() + rng.normal(size=400)
+    params = {"objective": "regression", "verbosity": -1, "learning_rate": 0.5,
+              "num_leaves": 31, "min_data_in_leaf": 2, "num_threads": 1}
+    booster = fit_booster(params, X, y, X_val=X_val, y_val=y_val, num_boost_round=200,
+                          early_stopping_rounds=5)
+    assert booster.num_trees() < 200
+    full = fit_booster(params, X, y, num_boost_round=booster.num_trees())
+    np.testing.assert_allclose(booster.predict(X_val), full.predict(X_val))
+
+
+def test_matrix_and_frame_give_the_same_booster_predictions() -> None:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=300), "c": rng.choice(["a", "b", "c", ""], 300)})
+    y = X["x"].to_numpy() + (X["c"] == "b") * 2.0
+    pre = TabularPreprocessor().fit(X)
+    booster = fit_booster({"objective": "regression", "verbosity": -1, "min_data_in_leaf": 5,
+                           "num_threads": 1}, pre.transform(X), y, num_boost_round=20)
+    request = X.head(20).assign(c=["zzz"] * 5 + X["c"].head(15).tolist())  # unseen included
+    matrix = pre.transform_matrix(request)
+    assert matrix.shape == (20, 2) and np.isnan(matrix[:5, 1]).all()
+    np.testing.assert_array_equal(booster.predict(matrix), booster.predict(pre.transform(request)))
+    np.testing.assert_array_equal(booster.predict(matrix, pred_contrib=True),
+                                  booster.predict(pre.transform(request), pred_contrib=True))

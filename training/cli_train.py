@@ -1,0 +1,120 @@
+"""Training commands: ``kizuna train``, ``kizuna promote``, ``kizuna demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from training.cli_common import JsonOpt, console, emit_json
+
+DEMO_EXPERIMENT = Path(__file__).resolve().parents[1] / "experiments" / "demo.yaml"
+METRIC_COLUMNS = {
+    "recommender": ["ndcg_at_10", "recall_at_10", "precision_at_10", "map_at_10",
+                    "new_ndcg_at_10", "new_recall_at_10", "coverage"],
+    "churn": ["roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile",
+              "capture_rate_top_decile"],
+    "ltv": ["spearman", "normalised_gini", "mae", "rmse", "total_revenue_error"],
+}
+
+
+def train(
+    experiment: Annotated[Path, typer.Argument(help="Experiment YAML, e.g. experiments/demo.yaml.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Run an experiment: validate, build features, train, evaluate, log to MLflow, register."""
+    from training.config import load_experiment
+    from training.pipeline import run_experiment
+
+    config = load_experiment(experiment)
+    result = run_experiment(config, quiet=as_json)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    print_comparison(result)
+
+
+def print_comparison(result) -> None:  # noqa: ANN001 - ExperimentResult, imported lazily
+    """One table per model kind (metrics as rows, models as columns), then the registry moves."""
+    table = result.comparison()
+    for kind, rows in table.groupby("kind", sort=False):
+        metrics = [c for c in METRIC_COLUMNS.get(kind, []) if c in rows.columns
+                   and rows[c].notna().any()]
+        primary = rows["primary"].iloc[0]
+        out = Table(title=f"{kind}: kizuna against baselines on the holdout")
+        out.add_column("metric")
+        for name in rows["model"]:
+            out.add_column(str(name).replace("baseline: ", "baseline\n"), justify="right")
+        for metric in metrics:
+            label = f"[bold]{metric}[/bold] (primary)" if metric == primary else metric
+            out.add_row(label, *(_fmt(v) for v in rows[metric]))
+        console.print(out)
+    for decision in result.registry.values():
+        console.print(f"[bold]{decision.name}[/bold] v{decision.version} → "
+                      f"[cyan]@{decision.alias}[/cyan]: {decision.reason}")
+    console.print(f"MLflow run {result.run_id} (tracking store: {_store()})")
+
+
+def _store() -> str:
+    from training.tracking import tracking_uri
+
+    return tracking_uri()
+
+
+def _fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def promote(
+    model: Annotated[str, typer.Argument(help="recommender | churn | ltv, or a registered name.")],
+    version: Annotated[int, typer.Argument(help="Registry version to point the alias at.")],
+    alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a registry alias (champion by default) to a version by hand."""
+    from training import tracking
+
+    tracking.setup_mlflow_uri()
+    name = tracking.REGISTERED_NAMES.get(model, model)
+    moved = tracking.promote(name, version, alias)
+    if as_json:
+        emit_json(moved)
+        return
+    console.print(f"{name}@{alias}: v{moved['previous_version']} → v{moved['version']}")
+
+
+def demo(
+    experiment: Annotated[Path, typer.Option(help="Experiment to run.")] = DEMO_EXPERIMENT,
+    customers: Annotated[int, typer.Option(help="Synthetic customers.")] = 5_000,
+    seed: Annotated[int, typer.Option(help="Shop seed.")] = 0,
+) -> None:
+    """The main job: generate a synthetic shop, build its features, train and register models."""
+    from features.synthetic import ShopConfig, generate_shop
+    from training.cli_data import feature_summary, print_feature_summary
+    from training.config import load_experiment
+    from training.data import load_tables, load_transactions
+    from training.pipeline import run_experiment
+    from training.progress import step
+    from training.shop_io import write_shop
+    from training.cli_common import print_reconciliation
+    from features.pipeline import customer_features, customer_labels
+
+    config = load_experiment(experiment)
+    shop_dir = Path(config.data.transactions).parent
+    with step(f"generating a synthetic shop of {customers:,} customers into {shop_dir}"):
+        write_shop(generate_shop(ShopConfig(n_customers=customers, seed=seed)), shop_dir)
+    validated = load_transactions(config.data)
+    print_reconciliation(validated.report.to_dict())
+    items, known = load_tables(config.data)
+    as_of = pd.Timestamp(config.split.as_of)
+    with step(f"building customer features as of {as_of.date()}"):
+        frame = customer_features(validated.kept, as_of, customers=known, items=items)
+        labels = customer_labels(validated.kept, as_of, horizon_days=config.split.horizon_days,
+                                 lookback_days=config.split.lookback_days)
+    print_feature_summary(feature_summary(frame, labels))
+    print_comparison(run_experiment(config))

@@ -1,0 +1,260 @@
+"""``kizuna train``: load → validate → features → train → evaluate → log → register."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from features.errors import KizunaInputError
+from training import tracking
+from training.artifacts import save_bundle
+from training.config import ExperimentConfig
+from training.data import load_tables, load_transactions
+from training.progress import step
+from training.snapshots import build_snapshot, snapshot_dates
+from training.train_tabular import TabularResult, train_churn, train_contractual_churn, train_ltv
+
+
+@dataclass
+class ExperimentResult:
+    """What one ``kizuna train`` run did: metrics per model and registry decisions."""
+
+    name: str
+    run_id: str
+    fingerprint: dict[str, Any]
+    results: dict[str, Any] = field(default_factory=dict)
+    registry: dict[str, tracking.AliasDecision] = field(default_factory=dict)
+
+    def comparison(self) -> pd.DataFrame:
+        """One row per (model kind, model or baseline) with its metrics."""
+        rows = []
+        for kind, result in self.results.items():
+            rows.append({"kind": kind, "model": "kizuna", "primary": result.primary_metric,
+                         **result.metrics})
+            for name, metrics in result.baselines.items():
+                rows.append({"kind": kind, "model": f"baseline: {name}",
+                             "primary": result.primary_metric, **metrics})
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "experiment": self.name,
+            "run_id": self.run_id,
+            "fingerprint": self.fingerprint,
+            "models": {
+                kind: {"primary_metric": r.primary_metric, "metrics": r.metrics,
+                       "baselines": r.baselines}
+                for kind, r in self.results.items()
+            },
+            "registry": {kind: vars(d) for kind, d in self.registry.items()},
+        }
+
+
+def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> ExperimentResult:
+    """Run one experiment end to end and return its results.
+
+    Parameters
+    ----------
+    config
+        A loaded experiment (see :func:`training.config.load_experiment`).
+    quiet
+        No progress output (for ``--json`` and tests).
+    """
+    import mlflow
+
+    split = config.split
+    as_of = pd.Timestamp(split.as_of)
+    data = config.data
+    validated = load_transactions(data, as_of=None, quiet=quiet)
+    tx = validated.kept
+    if tx.empty:
+        raise KizunaInputError(f"no usable transactions in {data.transactions}")
+    items, customers = load_tables(data)
+    fingerprint = tracking.dataset_fingerprint(
+        tx, source=f"{data.format}:{Path(data.transactions).name}", as_of=as_of
+    )
+    holdout_id = _holdout_id(fingerprint, split.horizon_days)
+
+    experiment_name = config.tracking.experiment_name or f"kizuna-{config.name}"
+    tracking.setup_mlflow(experiment_name)
+    with mlflow.start_run(run_name=config.name) as run:
+        mlflow.set_tags({**fingerprint, "git_commit": tracking.git_commit(),
+                         "holdout_id": holdout_id, "kizuna_experiment": config.name})
+        mlflow.log_params(_flatten(config.model_dump(mode="json")))
+        mlflow.log_dict(config.model_dump(mode="json"), "config/experiment.json")
+        mlflow.log_dict(validated.report.to_dict(), "data/reconciliation.json")
+        result = ExperimentResult(config.name, run.info.run_id, fingerprint)
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            _train_all(config, tx, items, customers, result, quiet=quiet)
+        for kind, outcome in result.results.items():
+            _log_result(kind, outcome, result, holdout_id=holdout_id, config=config)
+    return result
+
+
+def _train_all(
+    config: ExperimentConfig, tx: pd.DataFrame, items: pd.DataFrame | None,
+    customers: pd.DataFrame | None, result: ExperimentResult, *, quiet: bool,
+) -> None:
+    split = config.split
+    as_of = pd.Timestamp(split.as_of)
+    if config.recommender.enabled:
+        from training.train_recommender import train_recommender
+
+        with step("training and evaluating recommenders", quiet=quiet):
+            result.results["recommender"] = train_recommender(
+                tx, as_of, split.horizon_days, config.recommender, seed=config.seed, items=items,
+                customers=customers,
+            )
+    if config.churn.enabled and config.churn.mode == "contractual":
+        if customers is None:
+            raise KizunaInputError("contractual churn needs a customers table (data.customers)")
+        with step("training contractual churn", quiet=quiet):
+            result.results["churn"] = train_contractual_churn(
+                customers, config.churn, seed=config.seed
+            )
+    tabular_kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
+    if config.churn.mode == "contractual":
+        tabular_kinds = [k for k in tabular_kinds if k != "churn"]
+    if not tabular_kinds:
+        return
+    train_dates, val_date, test_date = snapshot_dates(
+        as_of, split.horizon_days, split.train_snapshots
+    )
+    with step(f"building {len(train_dates) + 2} feature/label snapshots", quiet=quiet):
+        snaps = [
+            build_snapshot(
+                tx, date, horizon_days=split.horizon_days, lookback_days=split.lookback_days,
+                btyd_unit=config.btyd.time_unit, customers=customers, items=items,
+            )
+            for date in [*train_dates, val_date, test_date]
+        ]
+    train, val, test = [s for s in snaps[:-2] if len(s.X)], snaps[-2], snaps[-1]
+    if not train or val.X.empty or test.X.empty:
+        raise KizunaInputError(
+            f"not enough history for snapshots {[str(d.date()) for d in train_dates]}, "
+            f"validation {val_date.date()} and test {test_date.date()}: move split.as_of later "
+            "or reduce split.train_snapshots / split.horizon_days"
+        )
+    common = {"seed": config.seed, "btyd_unit": config.btyd.time_unit,
+              "horizon_days": split.horizon_days}
+    if "churn" in tabular_kinds:
+        with step("training churn against its baseline", quiet=quiet):
+            result.results["churn"] = train_churn(train, val, test, config.churn, **common)
+    if "ltv" in tabular_kinds:
+        with step("training LTV against BG/NBD + Gamma-Gamma", quiet=quiet):
+            result.results["ltv"] = train_ltv(train, val, test, config.ltv, **common)
+
+
+def _log_result(
+    kind: str, outcome: Any, result: ExperimentResult, *, holdout_id: str,
+    config: ExperimentConfig,
+) -> None:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from training.pyfunc import BundleModel
+
+    mlflow.log_metrics({k: float(v) for k, v in outcome.metrics.items()})
+    for name, metrics in outcome.baselines.items():
+        mlflow.log_metrics({f"baseline_{name}_{k}": float(v) for k, v in metrics.items()})
+    mlflow.log_metrics({k: float(v) for k, v in outcome.extra_metrics.items()})
+    for filename, figure in outcome.figures.items():
+        mlflow.log_figure(figure, f"plots/{filename}")
+    bundle = outcome.bundle
+    for name, model in (("bgnbd", getattr(bundle, "bgnbd", None)),
+                        ("gg", getattr(bundle, "gamma_gamma", None))):
+        if model is not None and kind in ("churn", "ltv"):
+            mlflow.log_metrics({f"{name}_{k}": float(v) for k, v in model.params_.items()})
+    for i, record in enumerate(outcome.search):
+        if len(outcome.search) > 1:
+            with mlflow.start_run(run_name=f"{kind}-search-{i}", nested=True):
+                mlflow.log_params({f"{kind}.{k}": v for k, v in record["params"].items()})
+                mlflow.log_metrics({f"val_{k}": float(v) for k, v in record["validation"].items()})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_bundle(bundle, Path(tmp) / kind)
+        example = _plain(outcome.input_example)
+        output = BundleModel(kind)
+        output.bundle = bundle
+        signature = infer_signature(example, output.predict(None, example)) if example is not None else None
+        info = mlflow.pyfunc.log_model(
+            name=kind, python_model=BundleModel(kind), artifacts={"bundle": str(path)},
+            signature=signature, input_example=example, pip_requirements=_requirements(),
+        )
+    if not config.tracking.register_models:
+        return
+    metric_value = outcome.metrics[outcome.primary_metric]
+    decision = tracking.register_version(
+        info.model_uri, tracking.REGISTERED_NAMES[kind],
+        metric_name=outcome.primary_metric, metric_value=metric_value,
+        holdout_id=f"{holdout_id}:{kind}:{_kind_key(kind, config)}",
+        higher_is_better=outcome.higher_is_better,
+        tags={"run_id": result.run_id, "experiment": config.name},
+    )
+    result.registry[kind] = decision
+
+
+def _requirements() -> list[str]:
+    """kizuna's runtime dependencies at their installed versions.
+
+    Given explicitly because MLflow's inference imports the model in a
+    subprocess, which costs several seconds per model.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "lightgbm", "implicit",
+             "threadpoolctl", "joblib", "mlflow", "pydantic", "pyyaml"]
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pins
+
+
+def _plain(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """An input example MLflow can type: categoricals and pandas strings as plain text."""
+    if frame is None:
+        return None
+    frame = frame.reset_index(drop=True)
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame
+
+
+def _kind_key(kind: str, config: ExperimentConfig) -> str:
+    """What else must match for two versions' metrics to be comparable."""
+    if kind == "recommender":
+        return f"k={config.recommender.k}:{config.recommender.primary_mode}"
+    if kind == "churn":
+        return f"{config.churn.mode}:lookback={config.split.lookback_days}"
+    return f"lookback={config.split.lookback_days}"
+
+
+def _holdout_id(fingerprint: dict[str, Any], horizon_days: int) -> str:
+    key = json.dumps({**fingerprint, "horizon_days": horizon_days}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config -> ``{"churn.params.num_leaves": "7", ...}`` (MLflow params are flat)."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = str(value)[:500]
+    return flat

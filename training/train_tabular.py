@@ -1,0 +1,232 @@
+"""Train and evaluate the churn and LTV models against their baselines.
+
+Both follow one recipe: fit candidates on the training snapshots, choose
+hyperparameters on the validation snapshot (early stopping and probability
+calibration use it too), then score the test snapshot once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.errors import KizunaInputError
+from models.btyd_features import EXPECTED_VALUE
+from models.churn import ChurnClassifier, RFMLogisticBaseline
+from models.ltv import LTVRegressor
+from training import metrics_tabular as mt
+from training import plots
+from training.artifacts import TabularBundle
+from training.config import ChurnConfig, LTVConfig, SearchConfig
+from training.snapshots import Snapshot, stack
+
+LOWER_IS_BETTER = {"brier", "log_loss", "mae", "rmse"}
+
+
+@dataclass
+class TabularResult:
+    """What training one tabular model produced, ready to be logged.
+
+    ``metrics`` are the chosen model's on the test snapshot; ``baselines``
+    maps each baseline's name to its metrics on the same rows; ``search``
+    lists every candidate's parameters and validation metrics.
+    """
+
+    kind: str
+    bundle: TabularBundle
+    metrics: dict[str, float]
+    baselines: dict[str, dict[str, float]]
+    primary_metric: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    search: list[dict[str, Any]] = field(default_factory=list)
+    input_example: pd.DataFrame | None = None
+    extra_metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.primary_metric not in LOWER_IS_BETTER
+
+
+def _threads(n_rows: int) -> int:
+    """LightGBM threads: OpenMP's spin-waiting makes 2 threads far slower than 1 on
+    small data or a busy machine, so use 2 only where the data pays for them."""
+    return 2 if n_rows >= 200_000 else 1
+
+
+def grid(search: SearchConfig | None, seed: int) -> list[dict[str, Any]]:
+    """Parameter combinations to try (the defaults alone without a search)."""
+    if search is None or not search.grid:
+        return [{}]
+    keys = sorted(search.grid)
+    combos = [dict(zip(keys, values, strict=True))
+              for values in itertools.product(*(search.grid[k] for k in keys))]
+    if len(combos) > search.max_runs:
+        rng = np.random.default_rng(seed)
+        combos = [combos[i] for i in sorted(rng.choice(len(combos), search.max_runs, replace=False))]
+    return combos
+
+
+def _select(
+    make: Callable[[dict[str, Any]], Any],
+    combos: list[dict[str, Any]],
+    fit: Callable[[Any], Any],
+    score: Callable[[Any], dict[str, float]],
+    primary: str,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Fit each combination, score it on validation, keep the best by ``primary``."""
+    sign = -1.0 if primary in LOWER_IS_BETTER else 1.0
+    best, best_value, records = None, -np.inf, []
+    for params in combos:
+        model = fit(make(params))
+        val = score(model)
+        if primary not in val:
+            raise KizunaInputError(f"unknown primary metric {primary!r}; have {sorted(val)}")
+        records.append({"params": params, "validation": val})
+        if sign * val[primary] > best_value:
+            best, best_value = model, sign * val[primary]
+    return best, records
+
+
+def train_churn(
+    train: list[Snapshot], val: Snapshot, test: Snapshot, config: ChurnConfig, *, seed: int,
+    btyd_unit: str, horizon_days: int, baseline_columns: list[str] | None = None,
+    baseline_name: str = "rfm_logistic",
+) -> TabularResult:
+    """LightGBM churn model against logistic regression on RFM (or on ``baseline_columns``)."""
+    X, y, _ = stack(train)
+    calibration = None if config.calibration == "none" else config.calibration
+
+    def make(params: dict[str, Any]) -> ChurnClassifier:
+        return ChurnClassifier(**{"random_state": seed, "n_jobs": _threads(len(X)),
+                                  "calibration": calibration, **config.params, **params})
+
+    def fit(model: Any) -> Any:
+        return model.fit(X, y, X_val=val.X, y_val=val.churn)
+
+    model, search = _select(
+        make, grid(config.search, seed), fit,
+        lambda m: mt.classification_report(val.churn, m.predict_proba(val.X)[:, 1]),
+        config.primary_metric,
+    )
+    baseline = RFMLogisticBaseline(columns=baseline_columns).fit(X, y, X_val=val.X, y_val=val.churn)
+    p_model = model.predict_proba(test.X)[:, 1]
+    p_base = baseline.predict_proba(test.X)[:, 1]
+    scores = {"kizuna": p_model, baseline_name: p_base}
+    figures = {
+        "churn_roc.png": plots.roc_figure(test.churn.to_numpy(), scores),
+        "churn_calibration.png": plots.calibration_figure(test.churn.to_numpy(), scores),
+        "churn_gains.png": plots.gains_figure(test.churn.to_numpy(), scores),
+    }
+    return TabularResult(
+        kind="churn",
+        bundle=TabularBundle(
+            model=model, feature_columns=list(X.columns), bgnbd=test.bgnbd,
+            gamma_gamma=test.gamma_gamma, btyd_unit=btyd_unit, horizon_days=horizon_days,
+            trained_until=val.as_of,
+        ),
+        metrics=mt.classification_report(test.churn, p_model),
+        baselines={baseline_name: mt.classification_report(test.churn, p_base)},
+        primary_metric=config.primary_metric,
+        figures=figures,
+        search=search,
+        input_example=test.X.head(5),
+        extra_metrics={"churn_rate_test": float(test.churn.mean()),
+                       "churn_rows_train": float(len(X)), "churn_rows_test": float(len(test.X))},
+    )
+
+
+def train_ltv(
+    train: list[Snapshot], val: Snapshot, test: Snapshot, config: LTVConfig, *, seed: int,
+    btyd_unit: str, horizon_days: int,
+) -> TabularResult:
+    """LightGBM horizon-revenue model against BG/NBD + Gamma-Gamma."""
+    X, _, y = stack(train)
+
+    def make(params: dict[str, Any]) -> LTVRegressor:
+        return LTVRegressor(**{"random_state": seed, "n_jobs": _threads(len(X)), **config.params,
+                               **params})
+
+    def fit(model: Any) -> Any:
+        return model.fit(X, y, X_val=val.X, y_val=val.value)
+
+    model, search = _select(
+        make, grid(config.search, seed), fit,
+        lambda m: mt.regression_report(val.value, m.predict(val.X)), config.primary_metric,
+    )
+    predicted = model.predict(test.X)
+    baselines = {}
+    tables = {"kizuna": mt.decile_calibration(test.value, predicted)}
+    if EXPECTED_VALUE in test.X.columns:
+        btyd = test.X[EXPECTED_VALUE].fillna(0.0).to_numpy()
+        baselines["bgnbd_gamma_gamma"] = mt.regression_report(test.value, btyd)
+        tables["bgnbd_gamma_gamma"] = mt.decile_calibration(test.value, btyd)
+    # The naive "same as the last horizon" forecast: the bar any model must clear.
+    recent = f"revenue_{horizon_days}d"
+    if recent in test.X.columns:
+        baselines["last_period"] = mt.regression_report(test.value, test.X[recent].to_numpy())
+    return TabularResult(
+        kind="ltv",
+        bundle=TabularBundle(
+            model=model, feature_columns=list(X.columns), bgnbd=test.bgnbd,
+            gamma_gamma=test.gamma_gamma, btyd_unit=btyd_unit, horizon_days=horizon_days,
+            trained_until=val.as_of,
+        ),
+        metrics=mt.regression_report(test.value, predicted),
+        baselines=baselines,
+        primary_metric=config.primary_metric,
+        figures={"ltv_decile_calibration.png": plots.decile_calibration_figure(tables)},
+        search=search,
+        input_example=test.X.head(5),
+        extra_metrics={"ltv_clipped_targets": float(getattr(model, "n_clipped_", 0))},
+    )
+
+
+def train_contractual_churn(
+    customers: pd.DataFrame, config: ChurnConfig, *, seed: int, features: pd.DataFrame | None = None
+) -> TabularResult:
+    """Churn from a customer table with a label column and any attribute columns.
+
+    The split is by ``signup_date`` when the table has one (oldest 60% train,
+    next 20% validation, newest 20% test: later customers are the future),
+    else a seeded stratified 60/20/20 split.
+    """
+    from features import schema as s
+    from features.labels import contractual_churn_labels
+    from sklearn.model_selection import train_test_split
+
+    labels = contractual_churn_labels(customers, label_col=config.label_col)
+    y = labels.set_index(s.CUSTOMER_ID)[s.CHURN]
+    X = customers.drop(columns=[config.label_col, s.PREFERRED_CATEGORIES], errors="ignore")
+    if features is not None:
+        X = X.join(features, how="left")
+    y = y.reindex(X.index).astype(int)
+    if s.SIGNUP_DATE in X.columns and X[s.SIGNUP_DATE].notna().all():
+        order = np.argsort(X[s.SIGNUP_DATE].to_numpy(), kind="stable")
+        n = len(order)
+        parts = np.split(order, [int(0.6 * n), int(0.8 * n)])
+        tr, va, te = (X.index[p] for p in parts)
+    else:
+        tr, rest = train_test_split(X.index, test_size=0.4, random_state=seed, stratify=y)
+        va, te = train_test_split(rest, test_size=0.5, random_state=seed, stratify=y.loc[rest])
+    empty = pd.Series(dtype=float)
+    snap = lambda idx: Snapshot(pd.NaT, X.loc[idx], y.loc[idx], empty, None, None)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c].dtype)
+                   and not pd.api.types.is_bool_dtype(X[c].dtype)]
+        if not numeric:
+            raise KizunaInputError("contractual churn needs at least one numeric attribute "
+                                   "for its logistic baseline", column=config.label_col)
+        result = train_churn([snap(tr)], snap(va), snap(te), config, seed=seed, btyd_unit="W",
+                             horizon_days=0, baseline_columns=numeric,
+                             baseline_name="logistic_numeric")
+    bundle = result.bundle
+    result.bundle = TabularBundle(model=bundle.model, feature_columns=bundle.feature_columns,
+                                  mode="contractual")
+    return result
