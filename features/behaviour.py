@@ -220,7 +220,9 @@ def behaviour_vector(
 
     keep = np.flatnonzero(has_orders)
     index = pd.Index(cust_ids.take(keep), name=customer_col)
-    out = pd.DataFrame({name: values[keep] for name, values in cols.items()}, index=index)
+    # copy=False: the columns are fresh arrays; consolidating them would copy them again.
+    out = pd.DataFrame({name: values[keep] for name, values in cols.items()}, index=index,
+                       copy=False)  # fmt: skip
     if customers is not None:
         out = _join_customers(out, customers, as_of_ts, customer_col, signup_col)
     return out

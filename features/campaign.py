@@ -270,7 +270,8 @@ def true_profit_uplift(
     """Expected incremental profit of treating, shape (n,):
     ``(margin * (p1 - p0) - discount_share * p1) * basket - fixed_cost``."""
     p0, p1 = np.asarray(p_control, float), np.asarray(p_treated, float)
-    return (margin * (p1 - p0) - discount_share * p1) * np.asarray(expected_basket, float) - fixed_cost
+    basket = np.asarray(expected_basket, float)
+    return (margin * (p1 - p0) - discount_share * p1) * basket - fixed_cost
 
 
 def _from_shop(
@@ -320,7 +321,8 @@ def _from_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarr
         table[col] = values.astype(float)
     if (table[s.FREQUENCY] < 1).any():
         raise KizunaInputError("frequency counts orders and must be at least 1",
-                               column=s.FREQUENCY, values=table[s.FREQUENCY][table[s.FREQUENCY] < 1])
+                               column=s.FREQUENCY,
+                               values=table[s.FREQUENCY][table[s.FREQUENCY] < 1])
     if P_CONTROL in table.columns:
         p0 = pd.to_numeric(table[P_CONTROL], errors="coerce").to_numpy(dtype=float)
         if np.isnan(p0).any() or ((p0 < 0) | (p0 > 1)).any():

@@ -62,5 +62,5 @@ SEGMENT = "segment"
 
 # --- labels --------------------------------------------------------------------
 AS_OF = "as_of"
-CHURN = "churn"  # 1 = no purchase in (as_of, as_of + horizon]
-FUTURE_VALUE = "future_value"  # net revenue in (as_of, as_of + horizon]
+CHURN = "churn"  # 1 = no purchase in [as_of, as_of + horizon)
+FUTURE_VALUE = "future_value"  # net revenue in [as_of, as_of + horizon)

@@ -117,11 +117,9 @@ def rfm_scores(
     r = _scores(-since_last, ties)
     f = _scores(col[frequency_col], ties)
     m = _scores(col[monetary_col], ties)
-    text = (np.char.add(np.char.add(r.astype(str), f.astype(str)), m.astype(str))
-            if len(r) else np.array([], dtype=str))
+    text = pd.array((100 * r + 10 * f + m).astype(str), dtype="string")  # digits r, f, m
     return pd.DataFrame(
-        {s.R_SCORE: r, s.F_SCORE: f, s.M_SCORE: m, s.RFM_SCORE: pd.array(text, dtype="string")},
-        index=summary.index,
+        {s.R_SCORE: r, s.F_SCORE: f, s.M_SCORE: m, s.RFM_SCORE: text}, index=summary.index
     )
 
 

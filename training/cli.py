@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
+import typing
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from features.errors import KizunaInputError
-from training import cli_data, cli_train
+from training import cli_data, cli_offers, cli_serve, cli_train
 from training.progress import err_console
 
 app = typer.Typer(
@@ -16,12 +20,45 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def group_callback(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Let a command also head a group: it runs only when no subcommand is named.
+
+    ``kizuna score --out crm.csv`` runs the CRM export itself, while
+    ``kizuna score offers ...`` runs the subcommand instead.
+    """
+    hints = typing.get_type_hints(command, include_extras=True)
+    signature = inspect.signature(command)
+    params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=typer.Context)]
+    params += [p.replace(annotation=hints[p.name]) for p in signature.parameters.values()]
+
+    def callback(ctx: typer.Context, **kwargs: Any) -> None:
+        if ctx.invoked_subcommand is None:
+            command(**kwargs)
+
+    callback.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    callback.__annotations__ = {"ctx": typer.Context, **{p.name: hints[p.name] for p in params[1:]}}
+    callback.__doc__ = command.__doc__
+    callback.__name__ = command.__name__
+    return callback
+
+
+score_app = typer.Typer(invoke_without_command=True, add_completion=False,
+                        pretty_exceptions_enable=False)
+score_app.callback()(group_callback(cli_serve.score))
+score_app.command("offers")(cli_offers.score_offers)
+
 app.command("generate")(cli_data.generate)
 app.command("validate")(cli_data.validate)
 app.command("features")(cli_data.features)
 app.command("train")(cli_train.train)
 app.command("promote")(cli_train.promote)
 app.command("demo")(cli_train.demo)
+app.command("serve")(cli_serve.serve)
+app.add_typer(score_app, name="score", help="CRM batch export; `kizuna score offers` for offers.")
+app.command("evaluate-campaign")(cli_offers.evaluate_campaign)
 
 
 def main() -> None:

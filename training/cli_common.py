@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 
-console = Console()
+# Comparison tables are wide; a pipe or CI log would otherwise wrap them at 80 columns.
+console = Console(width=max(Console().width, 150))
 
 FormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="canonical | online-retail | cdnow")

@@ -1,4 +1,4 @@
-"""Offer commands: ``kizuna score-offers`` (batch next-best offers) and ``kizuna evaluate-campaign``.
+"""Offer commands: ``kizuna score-offers`` (batch next-best offers), ``kizuna evaluate-campaign``.
 
 ``score-offers`` reads customer scores from one table (Parquet or CSV), one
 row per customer: ``customer_id`` (column or index), ``churn_probability``,
@@ -63,7 +63,7 @@ def read_offers(path: str | Path, *, margin: float | None = None) -> OfferCatalo
 
 def resolve_offers(offers: Path | None, config: Path | None, *, margin: float | None = None
                    ) -> tuple[OfferCatalogue, Path]:
-    """The catalogue from ``--offers``, or from the experiment's ``offers:`` key (relative to it)."""
+    """The catalogue from ``--offers``, or the experiment's ``offers:`` key (relative to it)."""
     from training.config import read_yaml
 
     if offers is None and config is None:
@@ -132,7 +132,8 @@ def score_offers(
     channel: Annotated[str | None, typer.Option(help="Channel asking, e.g. email.")] = None,
     k: Annotated[int, typer.Option("--k", "-k", help="Offers per customer, best first.")] = 1,
     campaign_id: Annotated[
-        str | None, typer.Option("--campaign-id", help="Campaign id (for control groups and the log).")
+        str | None,
+        typer.Option("--campaign-id", help="Campaign id (for control groups and the log)."),
     ] = None,
     control_share: Annotated[
         float, typer.Option("--control-share", help="Share held out as control, by hash.")

@@ -18,6 +18,7 @@ METRIC_COLUMNS = {
     "churn": ["roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile",
               "capture_rate_top_decile"],
     "ltv": ["spearman", "normalised_gini", "mae", "rmse", "total_revenue_error"],
+    "uplift": ["qini", "auuc", "uplift_at_30"],
 }
 
 

@@ -27,7 +27,7 @@ class DataConfig(Frozen):
     ``{customer_id: CustNo, timestamp: OrderDate}``.
     """
 
-    transactions: Path
+    transactions: Path | None = None
     format: Literal["canonical", "online-retail", "cdnow"] = "canonical"
     column_map: dict[str, str] = {}
     items: Path | None = None
@@ -102,9 +102,13 @@ class RecommenderConfig(Frozen):
     enabled: bool = True
     model: str = "hybrid"
     params: dict[str, Any] = {}
-    candidates: list[str] = ["global_popularity", "personal_popularity", "als", "bpr",
-                             "item_knn_cosine", "item_knn_bm25"]
+    candidates: list[str] = ["global_popularity", "trending_popularity", "personal_popularity",
+                             "als", "bpr", "item_knn_cosine", "item_knn_bm25"]
     k: int = 10
+    # Choose the hybrid's blend weights on the validation split (as_of - horizon);
+    # search.grid overrides the weight grid, params fix the other settings.
+    tune_weights: bool = True
+    search: SearchConfig | None = None
     primary_metric: str = "ndcg_at_10"
     primary_mode: Literal["all", "new"] = "all"
 
@@ -134,6 +138,20 @@ class BTYDConfig(Frozen):
     discount_rate: float = 0.01  # per time unit
 
 
+class UpliftConfig(Frozen):
+    """Learned uplift of offers, from a campaign with a control group.
+
+    ``outcomes`` is a file with customer_id, offer_id, treated, outcome and
+    revenue (see ``kizuna evaluate-campaign``); ``simulate`` instead runs the
+    synthetic campaign on the holdout customers (demo data only).
+    """
+
+    enabled: bool = False
+    outcomes: Path | None = None
+    simulate: bool = False
+    learner: Literal["x", "t"] = "x"
+
+
 class TrackingConfig(Frozen):
     experiment_name: str | None = None
     register_models: bool = True
@@ -152,10 +170,18 @@ class ExperimentConfig(Frozen):
     ltv: LTVConfig = LTVConfig()
     btyd: BTYDConfig = BTYDConfig()
     tracking: TrackingConfig = TrackingConfig()
+    uplift: UpliftConfig = UpliftConfig()
+    offers: Path | None = None  # offer catalogue (YAML or CSV) for next-best offers
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
     """Read an experiment YAML into a frozen, validated config with resolved paths."""
     path = Path(path)
     config = parse_model(ExperimentConfig, read_yaml(path), source=str(path))
-    return config.model_copy(update={"data": config.data.resolved(path.resolve().parent)})
+    base = path.resolve().parent
+    def anchor(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else (base / p).resolve()
+
+    uplift = config.uplift.model_copy(update={"outcomes": anchor(config.uplift.outcomes)})
+    return config.model_copy(update={"data": config.data.resolved(base),
+                                     "offers": anchor(config.offers), "uplift": uplift})

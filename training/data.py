@@ -164,6 +164,8 @@ def load_transactions(
     data: DataConfig, *, as_of: Any = None, quiet: bool = False
 ) -> ValidatedTransactions:
     """Read and validate the transactions that ``data`` names, showing progress."""
+    if data.transactions is None:
+        raise KizunaInputError("this command needs a transactions source (data.transactions)")
     with step(f"reading {data.transactions} ({data.format})", quiet=quiet):
         raw = read_transactions(data.transactions, format=data.format, column_map=data.column_map)
     with step(f"validating {len(raw.frame):,} rows", quiet=quiet):
@@ -172,8 +174,14 @@ def load_transactions(
         )
 
 
-def load_tables(data: DataConfig) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Read and validate the optional items and customers tables."""
+def load_tables(
+    data: DataConfig, *, label_col: str | None = None
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Read and validate the optional items and customers tables.
+
+    ``label_col`` names a contractual churn label in the customers table,
+    which is then checked and turned into 0/1.
+    """
     items = customers = None
     if data.items is not None:
         frame = read_table(data.items, string_columns={data.items_column_map.get(s.ITEM_ID, s.ITEM_ID)})
@@ -182,6 +190,7 @@ def load_tables(data: DataConfig) -> tuple[pd.DataFrame | None, pd.DataFrame | N
         key = data.customers_column_map.get(s.CUSTOMER_ID, s.CUSTOMER_ID)
         frame = read_table(data.customers, string_columns={key})
         customers = validate_customers(
-            apply_column_map(frame, data.customers_column_map, table="customers")
+            apply_column_map(frame, data.customers_column_map, table="customers"),
+            label_col=label_col,
         )
     return items, customers

@@ -73,14 +73,28 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
     split = config.split
     as_of = pd.Timestamp(split.as_of)
     data = config.data
-    validated = load_transactions(data, as_of=None, quiet=quiet)
-    tx = validated.kept
-    if tx.empty:
-        raise KizunaInputError(f"no usable transactions in {data.transactions}")
-    items, customers = load_tables(data)
-    fingerprint = tracking.dataset_fingerprint(
-        tx, source=f"{data.format}:{Path(data.transactions).name}", as_of=as_of
-    )
+    contractual = config.churn.enabled and config.churn.mode == "contractual"
+    items, customers = load_tables(data, label_col=config.churn.label_col if contractual else None)
+    report: dict[str, Any] = {}
+    if data.transactions is not None:
+        validated = load_transactions(data, as_of=None, quiet=quiet)
+        tx, report = validated.kept, validated.report.to_dict()
+        if tx.empty:
+            raise KizunaInputError(f"no usable transactions in {data.transactions}")
+        fingerprint = tracking.dataset_fingerprint(
+            tx, source=f"{data.format}:{Path(data.transactions).name}", as_of=as_of
+        )
+    else:
+        if customers is None or config.churn.mode != "contractual":
+            raise KizunaInputError(
+                "data.transactions is required unless the experiment is contractual churn "
+                "on a customers table (churn.mode: contractual, data.customers)"
+            )
+        tx = None
+        fingerprint = tracking.dataset_fingerprint(
+            customers.reset_index(), source=f"customers:{Path(data.customers).name}",
+            as_of=as_of,
+        )
     holdout_id = _holdout_id(fingerprint, split.horizon_days)
 
     experiment_name = config.tracking.experiment_name or f"kizuna-{config.name}"
@@ -90,7 +104,7 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
                          "holdout_id": holdout_id, "kizuna_experiment": config.name})
         mlflow.log_params(_flatten(config.model_dump(mode="json")))
         mlflow.log_dict(config.model_dump(mode="json"), "config/experiment.json")
-        mlflow.log_dict(validated.report.to_dict(), "data/reconciliation.json")
+        mlflow.log_dict(report, "data/reconciliation.json")
         result = ExperimentResult(config.name, run.info.run_id, fingerprint)
         with threadpool_limits(1, "blas"), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -101,11 +115,20 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
 
 
 def _train_all(
-    config: ExperimentConfig, tx: pd.DataFrame, items: pd.DataFrame | None,
+    config: ExperimentConfig, tx: pd.DataFrame | None, items: pd.DataFrame | None,
     customers: pd.DataFrame | None, result: ExperimentResult, *, quiet: bool,
 ) -> None:
     split = config.split
     as_of = pd.Timestamp(split.as_of)
+    if config.churn.enabled and config.churn.mode == "contractual":
+        if customers is None:
+            raise KizunaInputError("contractual churn needs a customers table (data.customers)")
+        with step("training contractual churn", quiet=quiet):
+            result.results["churn"] = train_contractual_churn(
+                customers, config.churn, seed=config.seed
+            )
+    if tx is None:
+        return
     if config.recommender.enabled:
         from training.train_recommender import train_recommender
 
@@ -114,17 +137,10 @@ def _train_all(
                 tx, as_of, split.horizon_days, config.recommender, seed=config.seed, items=items,
                 customers=customers,
             )
-    if config.churn.enabled and config.churn.mode == "contractual":
-        if customers is None:
-            raise KizunaInputError("contractual churn needs a customers table (data.customers)")
-        with step("training contractual churn", quiet=quiet):
-            result.results["churn"] = train_contractual_churn(
-                customers, config.churn, seed=config.seed
-            )
     tabular_kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
     if config.churn.mode == "contractual":
         tabular_kinds = [k for k in tabular_kinds if k != "churn"]
-    if not tabular_kinds:
+    if not tabular_kinds and not config.uplift.enabled:
         return
     train_dates, val_date, test_date = snapshot_dates(
         as_of, split.horizon_days, split.train_snapshots
@@ -152,6 +168,15 @@ def _train_all(
     if "ltv" in tabular_kinds:
         with step("training LTV against BG/NBD + Gamma-Gamma", quiet=quiet):
             result.results["ltv"] = train_ltv(train, val, test, config.ltv, **common)
+    if config.uplift.enabled:
+        from training.train_uplift import train_uplift
+
+        churn = result.results.get("churn")
+        with step("learning offer uplift from the campaign", quiet=quiet):
+            result.results["uplift"] = train_uplift(
+                test.X, config.uplift, seed=config.seed,
+                churn_model=None if churn is None else churn.bundle.model,
+            )
 
 
 def _log_result(
@@ -180,9 +205,13 @@ def _log_result(
                 mlflow.log_params({f"{kind}.{k}": v for k, v in record["params"].items()})
                 mlflow.log_metrics({f"val_{k}": float(v) for k, v in record["validation"].items()})
 
+    if kind == "uplift":  # no registry model: the offer decision loads it from the run
+        with tempfile.TemporaryDirectory() as tmp:
+            mlflow.log_artifact(str(save_bundle(bundle, Path(tmp) / kind)), "uplift")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = save_bundle(bundle, Path(tmp) / kind)
-        example = _plain(outcome.input_example)
+        example = outcome.input_example
         output = BundleModel(kind)
         output.bundle = bundle
         signature = infer_signature(example, output.predict(None, example)) if example is not None else None
@@ -220,18 +249,6 @@ def _requirements() -> list[str]:
         except PackageNotFoundError:
             continue
     return pins
-
-
-def _plain(frame: pd.DataFrame | None) -> pd.DataFrame | None:
-    """An input example MLflow can type: categoricals and pandas strings as plain text."""
-    if frame is None:
-        return None
-    frame = frame.reset_index(drop=True)
-    for column in frame.columns:
-        dtype = frame[column].dtype
-        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-    return frame
 
 
 def _kind_key(kind: str, config: ExperimentConfig) -> str:

@@ -93,3 +93,25 @@ def recall_at_k_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> F
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def qini_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Figure:
+    """Qini curves (incremental responders by number targeted) per scorer.
+
+    ``curves`` maps a name to ``(outcome, treated, score)``, each shape (n,).
+    """
+    from training.metrics_uplift import qini_curve
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    last = None
+    for name, (y, t, score) in curves.items():
+        k, gain = qini_curve(y, t, score)
+        ax.plot(k, gain, label=name)
+        last = (k, gain)
+    if last is not None:
+        k, gain = last
+        ax.plot([0, k[-1]], [0, gain[-1]], ls=":", color="grey", label="random")
+    ax.set(xlabel="customers targeted", ylabel="incremental responders", title="Qini")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -53,6 +53,18 @@ class TabularResult:
         return self.primary_metric not in LOWER_IS_BETTER
 
 
+def plain_example(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """An input example MLflow can type: categoricals and pandas strings as plain text."""
+    if frame is None:
+        return None
+    frame = frame.reset_index(drop=True)
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame
+
+
 def _threads(n_rows: int) -> int:
     """LightGBM threads: OpenMP's spin-waiting makes 2 threads far slower than 1 on
     small data or a busy machine, so use 2 only where the data pays for them."""
@@ -135,7 +147,7 @@ def train_churn(
         primary_metric=config.primary_metric,
         figures=figures,
         search=search,
-        input_example=test.X.head(5),
+        input_example=plain_example(test.X.head(5)),
         extra_metrics={"churn_rate_test": float(test.churn.mean()),
                        "churn_rows_train": float(len(X)), "churn_rows_test": float(len(test.X))},
     )
@@ -182,7 +194,7 @@ def train_ltv(
         primary_metric=config.primary_metric,
         figures={"ltv_decile_calibration.png": plots.decile_calibration_figure(tables)},
         search=search,
-        input_example=test.X.head(5),
+        input_example=plain_example(test.X.head(5)),
         extra_metrics={"ltv_clipped_targets": float(getattr(model, "n_clipped_", 0))},
     )
 
@@ -212,8 +224,11 @@ def train_contractual_churn(
         parts = np.split(order, [int(0.6 * n), int(0.8 * n)])
         tr, va, te = (X.index[p] for p in parts)
     else:
-        tr, rest = train_test_split(X.index, test_size=0.4, random_state=seed, stratify=y)
-        va, te = train_test_split(rest, test_size=0.5, random_state=seed, stratify=y.loc[rest])
+        labels = y.to_numpy()
+        positions = np.arange(len(X))
+        tr, rest = train_test_split(positions, test_size=0.4, random_state=seed, stratify=labels)
+        va, te = train_test_split(rest, test_size=0.5, random_state=seed, stratify=labels[rest])
+        tr, va, te = (X.index[p] for p in (tr, va, te))
     empty = pd.Series(dtype=float)
     snap = lambda idx: Snapshot(pd.NaT, X.loc[idx], y.loc[idx], empty, None, None)  # noqa: E731
     with warnings.catch_warnings():

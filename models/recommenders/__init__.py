@@ -1,0 +1,32 @@
+"""Recommenders on integer user / item codes; see :mod:`models.recommenders.base`.
+
+``HybridRecommender`` is the default, served model. The others are the
+baselines it is measured against, and the cold-start fallback.
+"""
+
+from models.recommenders.base import PAD_ITEM, Recommender, top_k
+from models.recommenders.cold_start import ColdStartRecommender
+from models.recommenders.hybrid import COMPONENTS, Explained, HybridRecommender
+from models.recommenders.implicit_models import (
+    ALSRecommender,
+    BM25Weights,
+    BPRRecommender,
+    ItemKNNRecommender,
+)
+from models.recommenders.popularity import PersonalPopularityRecommender, PopularityRecommender
+
+__all__ = [
+    "ALSRecommender",
+    "BM25Weights",
+    "BPRRecommender",
+    "COMPONENTS",
+    "ColdStartRecommender",
+    "Explained",
+    "HybridRecommender",
+    "ItemKNNRecommender",
+    "PAD_ITEM",
+    "PersonalPopularityRecommender",
+    "PopularityRecommender",
+    "Recommender",
+    "top_k",
+]

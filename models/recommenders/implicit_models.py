@@ -1,0 +1,320 @@
+"""Collaborative filtering from ``implicit``: ALS, BPR and item-item nearest neighbours.
+
+``implicit`` does the fitting (its CPU classes, so it never probes for a GPU);
+scoring is a batched matrix product here, so every model goes through the same
+masking and top-k code in :mod:`models.recommenders.base`. BLAS is pinned to
+one thread around implicit's calls: implicit's own threads already use the
+cores, and a BLAS thread pool on top makes ALS about 10x slower.
+
+Each model weighs the raw counts it is given itself (BM25 for ALS and the
+BM25 item-kNN), so every model in an evaluation can be fitted on the same
+count matrix.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from implicit.cpu.bpr import BayesianPersonalizedRanking
+from implicit.nearest_neighbours import (
+    ItemItemRecommender,
+    bm25_weight,
+    normalize,
+    tfidf_weight,
+)
+from threadpoolctl import threadpool_limits
+
+from features.errors import KizunaInputError
+from models.recommenders.base import Recommender, check_user_items
+
+
+class BM25Weights:
+    """implicit's ``bm25_weight`` with users as documents, reusable on new rows.
+
+    ``fit_transform(X)`` equals ``implicit.nearest_neighbours.bm25_weight(X,
+    K1, B)``; ``transform`` weighs rows of users unseen at fit time with the
+    fitted item idf and average history length.
+
+    Parameters
+    ----------
+    k1, b
+        BM25 saturation and length normalisation.
+    """
+
+    def __init__(self, k1: float, b: float) -> None:
+        self.k1 = k1
+        self.b = b
+
+    def fit_transform(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        n_users = X.shape[0]
+        buyers = np.bincount(X.indices, minlength=X.shape[1])
+        self.idf_ = np.log(max(n_users, 1)) - np.log1p(buyers)
+        lengths = np.asarray(X.sum(axis=1)).ravel()
+        self.average_length_ = float(lengths.mean()) if n_users else 1.0
+        return self.transform(X)
+
+    def transform(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        X = sp.csr_matrix(X, dtype=np.float64)
+        lengths = np.asarray(X.sum(axis=1)).ravel()
+        norm = (1.0 - self.b) + self.b * lengths / max(self.average_length_, 1e-12)
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        data = X.data * (self.k1 + 1.0) / (self.k1 * norm[rows] + X.data) * self.idf_[X.indices]
+        out = sp.csr_matrix((data.astype(np.float32), X.indices, X.indptr), shape=X.shape)
+        return out
+
+
+class ALSRecommender(Recommender):
+    """Implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008) via implicit.
+
+    Parameters
+    ----------
+    factors, regularization, alpha, iterations
+        implicit's ``AlternatingLeastSquares`` parameters.
+    weighting
+        ``"bm25"`` (default; implicit's ``bm25_weight`` with ``bm25_k1``,
+        ``bm25_b``) or ``"none"`` (raw counts as confidence).
+    random_state
+        Seed of the factor initialisation; same seed, same model.
+    num_threads
+        implicit's threads (0 = all cores). ALS is deterministic for any value.
+
+    Attributes
+    ----------
+    user_factors_, item_factors_
+        Shapes (n_users, factors) and (n_items, factors), float32.
+    """
+
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.01,
+        alpha: float = 1.0,
+        iterations: int = 15,
+        weighting: Literal["bm25", "none"] = "bm25",
+        bm25_k1: float = 100.0,
+        bm25_b: float = 0.8,
+        random_state: int | None = 0,
+        num_threads: int = 1,
+    ) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.weighting = weighting
+        self.bm25_k1 = bm25_k1
+        self.bm25_b = bm25_b
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def _fit(
+        self, user_items: sp.csr_matrix, recent: np.ndarray | None, categories: np.ndarray | None
+    ) -> None:
+        _check_choice(self.weighting, ("bm25", "none"), "weighting")
+        self.weights_ = BM25Weights(self.bm25_k1, self.bm25_b) if self.weighting == "bm25" else None
+        weighted = user_items if self.weights_ is None else self.weights_.fit_transform(user_items)
+        # implicit checks the BLAS thread pool when the model is built, so the
+        # limit must already be in place.
+        with threadpool_limits(1, "blas"):
+            self.model_ = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.random_state,
+                num_threads=self.num_threads,
+            )
+            self.model_.fit(weighted, show_progress=False)
+        self.user_factors_ = self.model_.user_factors
+        self.item_factors_ = self.model_.item_factors
+
+    def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        factors = self._user_factors(user_codes, user_items)
+        return factors.astype(np.float64) @ self.item_factors_.T.astype(np.float64)
+
+    def update_user(self, user_code: int, row: sp.csr_matrix) -> None:
+        """Re-solve one known user's factors from a new history row (in place).
+
+        For serving: after new purchases, the user's recommendations move
+        without a refit. ``row`` is a raw-count ``csr_matrix`` of shape
+        (1, n_items); the item factors stay fixed.
+        """
+        self.check_is_fitted()
+        if not 0 <= int(user_code) < self.user_factors_.shape[0]:
+            raise KizunaInputError(
+                f"must be a fitted user's code in [0, {self.user_factors_.shape[0]})",
+                column="user_code", values=[user_code],
+            )  # fmt: skip
+        rows = check_user_items(row, name="row")
+        if rows.shape != (1, self.item_factors_.shape[0]):
+            raise KizunaInputError(
+                f"must have shape (1, {self.item_factors_.shape[0]}), got {rows.shape}",
+                column="row",
+            )
+        self.user_factors_[int(user_code)] = self._user_factors(np.array([-1]), rows)[0]
+
+    def _user_factors(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        known = (user_codes >= 0) & (user_codes < self.user_factors_.shape[0])
+        out = np.zeros((len(user_codes), self.user_factors_.shape[1]), dtype=np.float32)
+        out[known] = self.user_factors_[user_codes[known]]
+        new = np.flatnonzero(~known)
+        if new.size:
+            # A user unseen at fit time is solved against the fixed item factors.
+            rows = user_items[new]
+            if self.weights_ is not None:
+                rows = self.weights_.transform(rows)
+            with threadpool_limits(1, "blas"):
+                out[new] = self.model_.recalculate_user(new, sp.csr_matrix(rows, dtype=np.float32))
+        return out
+
+    def _similar(self, item_codes: np.ndarray) -> np.ndarray:
+        return _cosine(self.item_factors_, item_codes)
+
+
+class BPRRecommender(Recommender):
+    """Bayesian Personalised Ranking (Rendle et al. 2009) via implicit.
+
+    Uses only which items a user bought, not how often. Users unseen at fit
+    time get the average user factor (close to ranking by the learned item
+    bias).
+
+    Parameters
+    ----------
+    factors, learning_rate, regularization, iterations
+        implicit's ``BayesianPersonalizedRanking`` parameters.
+    random_state
+        Seed of initialisation and sampling.
+    num_threads
+        implicit's threads; keep 1 for reproducible results (with more, the
+        stochastic updates race).
+
+    Attributes
+    ----------
+    user_factors_, item_factors_
+        Shapes (n_users, factors + 1), (n_items, factors + 1): the last column
+        holds implicit's item bias (user side fixed at 1).
+    """
+
+    def __init__(
+        self,
+        factors: int = 64,
+        learning_rate: float = 0.01,
+        regularization: float = 0.01,
+        iterations: int = 100,
+        random_state: int | None = 0,
+        num_threads: int = 1,
+    ) -> None:
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.iterations = iterations
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def _fit(
+        self, user_items: sp.csr_matrix, recent: np.ndarray | None, categories: np.ndarray | None
+    ) -> None:
+        binary = user_items.copy()
+        binary.data = (binary.data > 0).astype(np.float32)
+        binary.eliminate_zeros()
+        with threadpool_limits(1, "blas"):
+            model = BayesianPersonalizedRanking(
+                factors=self.factors,
+                learning_rate=self.learning_rate,
+                regularization=self.regularization,
+                iterations=self.iterations,
+                random_state=self.random_state,
+                num_threads=self.num_threads,
+            )
+            model.fit(binary, show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors)
+        self.item_factors_ = np.asarray(model.item_factors)
+        self.mean_user_factor_ = self.user_factors_.mean(axis=0)
+
+    def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        known = (user_codes >= 0) & (user_codes < self.user_factors_.shape[0])
+        rows = self.user_factors_[np.where(known, user_codes, 0)]
+        factors = np.where(known[:, None], rows, self.mean_user_factor_)
+        return factors.astype(np.float64) @ self.item_factors_.T.astype(np.float64)
+
+    def _similar(self, item_codes: np.ndarray) -> np.ndarray:
+        return _cosine(self.item_factors_[:, :-1], item_codes)
+
+
+class ItemKNNRecommender(Recommender):
+    """Item-item nearest neighbours: score = sum over the user's items of count x similarity.
+
+    Parameters
+    ----------
+    neighbours
+        Similar items kept per item (implicit's ``K``).
+    similarity
+        ``"bm25"`` (implicit's ``BM25Recommender``: items as documents
+        weighted by BM25, then dot products), ``"cosine"`` or ``"tfidf"``.
+    bm25_k1, bm25_b
+        BM25 parameters (implicit's ``BM25Recommender`` defaults).
+    num_threads
+        implicit's threads for the similarity computation.
+
+    Attributes
+    ----------
+    similarity_
+        ``csr_matrix`` (n_items, n_items): row ``i`` holds item ``i``'s
+        ``neighbours`` most similar items (including itself).
+    """
+
+    def __init__(
+        self,
+        neighbours: int = 100,
+        similarity: Literal["bm25", "cosine", "tfidf"] = "bm25",
+        bm25_k1: float = 1.2,
+        bm25_b: float = 0.75,
+        num_threads: int = 1,
+    ) -> None:
+        self.neighbours = neighbours
+        self.similarity = similarity
+        self.bm25_k1 = bm25_k1
+        self.bm25_b = bm25_b
+        self.num_threads = num_threads
+
+    def _fit(
+        self, user_items: sp.csr_matrix, recent: np.ndarray | None, categories: np.ndarray | None
+    ) -> None:
+        _check_choice(self.similarity, ("bm25", "cosine", "tfidf"), "similarity")
+        # The same item-side weightings as implicit's CosineRecommender,
+        # TFIDFRecommender and BM25Recommender, made CSR here because
+        # all_pairs_knn warns on (and converts) anything else.
+        item_users = user_items.T
+        if self.similarity == "bm25":
+            weighted = bm25_weight(item_users, self.bm25_k1, self.bm25_b).T
+        elif self.similarity == "tfidf":
+            weighted = normalize(tfidf_weight(item_users)).T
+        else:
+            weighted = normalize(item_users).T
+        knn = ItemItemRecommender(K=self.neighbours, num_threads=self.num_threads)
+        with threadpool_limits(1, "blas"):
+            knn.fit(sp.csr_matrix(weighted, dtype=np.float64), show_progress=False)
+        self.similarity_ = sp.csr_matrix(knn.similarity, dtype=np.float64)
+        self.similarity_.eliminate_zeros()
+
+    def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        # implicit's NearestNeighboursScorer, batched: row . similarity.
+        return (sp.csr_matrix(user_items, dtype=np.float64) @ self.similarity_).toarray()
+
+    def _similar(self, item_codes: np.ndarray) -> np.ndarray:
+        return self.similarity_[item_codes].toarray()
+
+
+def _cosine(factors: np.ndarray, item_codes: np.ndarray) -> np.ndarray:
+    f = np.asarray(factors, dtype=np.float64)
+    norms = np.linalg.norm(f, axis=1)
+    norms[norms == 0] = 1.0
+    unit = f / norms[:, None]
+    return unit[item_codes] @ unit.T
+
+
+def _check_choice(value: object, allowed: tuple[str, ...], name: str) -> None:
+    if value not in allowed:
+        raise KizunaInputError(f"must be one of {list(allowed)}", column=name, values=[value])

@@ -1,0 +1,335 @@
+"""Uplift meta-learners on LightGBM: how much an offer changes each customer's outcome.
+
+Uplift (the conditional average treatment effect) is
+``tau(x) = E[Y | X=x, offered] - E[Y | X=x, not offered]``. It is never observed
+for one customer (each is either offered or not), so it is learned from a
+randomised campaign (treated and control groups) with a meta-learner, which
+turns ordinary supervised models into an effect estimate:
+
+- :class:`TLearner` fits one outcome model per group and subtracts them:
+  ``tau(x) = mu1(x) - mu0(x)``. Simple; each model sees only half the data and
+  their errors do not cancel, so small effects are noisy.
+- :class:`XLearner` (Kunzel et al., 2019) starts from the T-learner's models,
+  imputes each customer's effect with the *other* group's model
+  (treated: ``D1 = y - mu0(x)``; control: ``D0 = mu1(x) - y``), regresses those
+  on x in each group, and blends the two: ``tau = g * tau0 + (1 - g) * tau1``
+  with ``g`` the propensity (share treated). Better when effects are smooth
+  and groups unequal.
+
+Both follow one contract (:class:`UpliftLearner`): ``fit(X, treatment, y)``,
+``predict_uplift(X) -> (n,)``, ``predict_outcomes(X) -> (n, 2)`` (untreated,
+treated). ``y`` is 0/1 (retained, purchased: uplift is a change in probability)
+or a number (revenue). Features go through :class:`models.tabular.TabularPreprocessor`,
+so any feature table works. Seeds fix the result; threads default to 1 (the
+models are small, and the machine is shared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
+
+from features import schema as s
+from features.errors import KizunaInputError
+from models.tabular import TabularPreprocessor, as_frame, check_binary_labels, check_target
+
+Outcome = Literal["auto", "binary", "continuous"]
+_MIN_GROUP_ROWS = 20
+
+
+class UpliftLearner(BaseEstimator):
+    """What the meta-learners share: checks, preprocessing, LightGBM settings.
+
+    Parameters
+    ----------
+    outcome
+        ``"binary"`` (0/1: LightGBM ``binary``, uplift in probability),
+        ``"continuous"`` (squared error) or ``"auto"`` (binary when ``y`` holds
+        only 0 and 1).
+    n_estimators, learning_rate, num_leaves, min_child_samples, reg_lambda,
+    colsample_bytree
+        LightGBM settings of every component model. Defaults are deliberately
+        regularised: an effect is a difference of noisy estimates.
+    drop, categorical
+        Passed to :class:`~models.tabular.TabularPreprocessor`.
+    random_state
+        Seed; component ``i`` uses ``random_state + i``.
+    n_jobs
+        LightGBM threads for training and prediction.
+
+    Attributes
+    ----------
+    preprocessor_ : TabularPreprocessor
+    outcome_ : str
+        ``"binary"`` or ``"continuous"``.
+    treated_share_ : float
+        Share of treated rows at fit.
+    feature_names_in_ : numpy.ndarray
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        *,
+        outcome: Outcome = "auto",
+        n_estimators: int = 100,
+        learning_rate: float = 0.05,
+        num_leaves: int = 7,
+        min_child_samples: int = 100,
+        reg_lambda: float = 1.0,
+        colsample_bytree: float = 1.0,
+        drop: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.outcome = outcome
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
+        self.colsample_bytree = colsample_bytree
+        self.drop = drop
+        self.categorical = categorical
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # -- contract --------------------------------------------------------------------
+    def fit(self, X: Any, treatment: Any, y: Any) -> UpliftLearner:
+        """Fit on features ``X`` (n, p), 0/1 ``treatment`` (n,) and outcome ``y`` (n,)."""
+        X = as_frame(X)
+        t = check_binary_labels(treatment, n_rows=len(X), name="treatment").astype(bool)
+        for group, rows in (("treated", t), ("control", ~t)):
+            if rows.sum() < _MIN_GROUP_ROWS:
+                raise KizunaInputError(
+                    f"the {group} group has {int(rows.sum())} rows; uplift needs at least "
+                    f"{_MIN_GROUP_ROWS} in each group", column="treatment",
+                )  # fmt: skip
+        self.outcome_ = self._outcome_kind(y, len(X))
+        yv = (check_binary_labels(y, n_rows=len(X), name="outcome").astype(float)
+              if self.outcome_ == "binary" else check_target(y, n_rows=len(X), name="outcome"))
+        if self.n_estimators < 1:
+            raise KizunaInputError("n_estimators must be at least 1", column="n_estimators")
+        pre = TabularPreprocessor(drop=self.drop, categorical=self.categorical).fit(X)
+        self.preprocessor_ = pre
+        self.feature_names_in_ = pre.feature_names_in_
+        self.n_features_in_ = pre.n_features_in_
+        self.treated_share_ = float(t.mean())
+        self._fit_components(pre.transform(X), t, yv)
+        return self
+
+    def predict_uplift(self, X: Any) -> np.ndarray:
+        """Estimated effect of treating, shape (n,): a change in probability (binary)
+        or in the outcome's units (continuous)."""
+        return self._uplift(self._matrix(X))
+
+    def predict_outcomes(self, X: Any) -> np.ndarray:
+        """Shape (n, 2): expected outcome without (column 0) and with (column 1) treatment,
+        from the first-stage models."""
+        M = self._matrix(X)
+        return np.column_stack([self._predict(self.model_control_, M),
+                                self._predict(self.model_treated_, M)])
+
+    # -- for subclasses --------------------------------------------------------------
+    def _fit_components(self, Xt: pd.DataFrame, t: np.ndarray, y: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _uplift(self, M: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _outcome_kind(self, y: Any, n: int) -> str:
+        if self.outcome not in ("auto", "binary", "continuous"):
+            raise KizunaInputError(
+                f"outcome must be 'auto', 'binary' or 'continuous', got {self.outcome!r}",
+                column="outcome",
+            )
+        if self.outcome != "auto":
+            return self.outcome
+        values = pd.to_numeric(pd.Series(np.asarray(y).ravel()), errors="coerce")
+        return "binary" if values.notna().all() and values.isin([0, 1]).all() else "continuous"
+
+    def _params(self, objective: str, seed_offset: int) -> dict[str, Any]:
+        return {
+            "objective": objective,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "lambda_l2": self.reg_lambda,
+            "feature_fraction": self.colsample_bytree,
+            "seed": self.random_state + seed_offset,
+            "deterministic": True,
+            "force_col_wise": True,
+            "num_threads": self.n_jobs,
+            "verbosity": -1,
+        }
+
+    def _train(
+        self, Xt: pd.DataFrame, y: np.ndarray, objective: str, seed_offset: int
+    ) -> lgb.Booster:
+        data = lgb.Dataset(Xt, label=y, free_raw_data=True)
+        return lgb.train(self._params(objective, seed_offset), data,
+                         num_boost_round=self.n_estimators)
+
+    def _outcome_objective(self) -> str:
+        return "binary" if self.outcome_ == "binary" else "regression"
+
+    def _predict(self, booster: lgb.Booster, M: np.ndarray | pd.DataFrame) -> np.ndarray:
+        return np.asarray(booster.predict(M, num_threads=self.n_jobs), dtype=float)
+
+    def _matrix(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "preprocessor_")
+        return self.preprocessor_.transform_matrix(as_frame(X))
+
+
+class TLearner(UpliftLearner):
+    """Two-model learner: ``tau(x) = mu1(x) - mu0(x)``.
+
+    Attributes
+    ----------
+    model_control_, model_treated_ : lightgbm.Booster
+        Outcome models fitted on the control and on the treated rows.
+    """
+
+    def _fit_components(self, Xt: pd.DataFrame, t: np.ndarray, y: np.ndarray) -> None:
+        objective = self._outcome_objective()
+        self.model_control_ = self._train(Xt[~t], y[~t], objective, 0)
+        self.model_treated_ = self._train(Xt[t], y[t], objective, 1)
+
+    def _uplift(self, M: np.ndarray) -> np.ndarray:
+        return self._predict(self.model_treated_, M) - self._predict(self.model_control_, M)
+
+
+class XLearner(UpliftLearner):
+    """X-learner (Kunzel et al., 2019): imputed effects regressed per group, then blended.
+
+    Parameters
+    ----------
+    propensity
+        Probability of treatment, the blending weight ``g``; ``None`` uses the
+        share treated at fit (right for a randomised campaign).
+    outcome, n_estimators, learning_rate, num_leaves, min_child_samples, reg_lambda,
+    colsample_bytree, drop, categorical, random_state, n_jobs
+        As in :class:`UpliftLearner`.
+
+    Attributes
+    ----------
+    model_control_, model_treated_ : lightgbm.Booster
+        First-stage outcome models.
+    effect_control_, effect_treated_ : lightgbm.Booster
+        Second-stage models of the imputed effects ``D0`` and ``D1``.
+    propensity_ : float
+    """
+
+    def __init__(
+        self,
+        *,
+        propensity: float | None = None,
+        outcome: Outcome = "auto",
+        n_estimators: int = 100,
+        learning_rate: float = 0.05,
+        num_leaves: int = 7,
+        min_child_samples: int = 100,
+        reg_lambda: float = 1.0,
+        colsample_bytree: float = 1.0,
+        drop: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        super().__init__(
+            outcome=outcome, n_estimators=n_estimators, learning_rate=learning_rate,
+            num_leaves=num_leaves, min_child_samples=min_child_samples, reg_lambda=reg_lambda,
+            colsample_bytree=colsample_bytree, drop=drop, categorical=categorical,
+            random_state=random_state, n_jobs=n_jobs,
+        )
+        self.propensity = propensity
+
+    def _fit_components(self, Xt: pd.DataFrame, t: np.ndarray, y: np.ndarray) -> None:
+        g = self.treated_share_ if self.propensity is None else float(self.propensity)
+        if not 0.0 < g < 1.0:
+            raise KizunaInputError("propensity must be strictly between 0 and 1",
+                                   column="propensity", values=[self.propensity])
+        self.propensity_ = g
+        objective = self._outcome_objective()
+        self.model_control_ = self._train(Xt[~t], y[~t], objective, 0)
+        self.model_treated_ = self._train(Xt[t], y[t], objective, 1)
+        # Each group's effect is imputed with the model of the *other* group, which
+        # never saw these rows: no in-sample optimism.
+        d_treated = y[t] - self._predict(self.model_control_, Xt[t])
+        d_control = self._predict(self.model_treated_, Xt[~t]) - y[~t]
+        self.effect_treated_ = self._train(Xt[t], d_treated, "regression", 2)
+        self.effect_control_ = self._train(Xt[~t], d_control, "regression", 3)
+
+    def _uplift(self, M: np.ndarray) -> np.ndarray:
+        g = self.propensity_
+        return g * self._predict(self.effect_control_, M) + (1 - g) * self._predict(
+            self.effect_treated_, M
+        )
+
+
+def fit_uplift_by_offer(
+    features: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    learner: UpliftLearner,
+    *,
+    customer_col: str = s.CUSTOMER_ID,
+    offer_col: str = "offer_id",
+    treated_col: str = "treated",
+    outcome_col: str = "outcome",
+) -> dict[str, UpliftLearner]:
+    """Fit one clone of ``learner`` per offer of a campaign's outcomes.
+
+    Parameters
+    ----------
+    features
+        Shape (n_customers, p), indexed by customer id (or with a
+        ``customer_col`` column, which is not used as a feature).
+    outcomes
+        One row per customer and offer: ``customer_col``, ``offer_col``,
+        ``treated_col`` (0/1) and ``outcome_col``.
+
+    Returns
+    -------
+    dict
+        ``offer_id -> fitted learner``, ready for
+        :func:`models.next_best_offer.decide` (``uplift=``).
+    """
+    table = features.set_index(customer_col) if customer_col in features.columns else features
+    table = table.set_axis(table.index.astype("str"), axis=0)  # a copy: the caller's stays
+    if table.index.has_duplicates:
+        raise KizunaInputError("features must have one row per customer", column=customer_col)
+    for col in (customer_col, offer_col, treated_col, outcome_col):
+        if col not in outcomes.columns:
+            raise KizunaInputError("the outcomes frame lacks a column", column=col)
+    fitted: dict[str, UpliftLearner] = {}
+    for offer_id, rows in outcomes.groupby(offer_col, sort=True):
+        pos = table.index.get_indexer(rows[customer_col].astype("str"))
+        if (pos < 0).any():
+            missing = rows[customer_col].to_numpy()[pos < 0]
+            raise KizunaInputError("outcomes name customers without features",
+                                   column=customer_col, values=missing)
+        model = clone(learner)
+        model.fit(table.iloc[pos], rows[treated_col].to_numpy(), rows[outcome_col].to_numpy())
+        fitted[str(offer_id)] = model
+    return fitted
+
+
+def uplift_frame(models: Mapping[str, UpliftLearner], features: pd.DataFrame,
+                 *, customer_col: str = s.CUSTOMER_ID) -> pd.DataFrame:
+    """Long frame ``customer_id, offer_id, uplift`` of every model on every customer."""
+    table = features.set_index(customer_col) if customer_col in features.columns else features
+    parts = [
+        pd.DataFrame({customer_col: table.index.astype("str"), "offer_id": offer_id,
+                      "uplift": model.predict_uplift(table)})
+        for offer_id, model in models.items()
+    ]
+    if not parts:
+        return pd.DataFrame({customer_col: [], "offer_id": [], "uplift": []})
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,109 @@
+"""build_interactions on the tiny shop of test_behaviour, weights worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from implicit.nearest_neighbours import bm25_weight, tfidf_weight
+
+from features.errors import KizunaInputError
+from features.interactions import Interactions, build_interactions
+from tests.features.test_behaviour import AS_OF, DAY, make_tx, tiny_transactions
+
+# Purchases before AS_OF (returns left out): users a, b, c; items x, y, z.
+# Distinct orders per pair: a-x in o1, o2, o3 -> 3; a-y o1 -> 1; a-z o3 -> 1;
+# b-y o4 -> 1; c-z o6 -> 1. (e only returned, so it is not a user.)
+COUNTS = np.array([[3, 1, 1], [0, 1, 0], [0, 0, 1]], dtype=float)
+
+
+def test_counts_are_distinct_orders_per_user_and_item():
+    # A second line of x in o2 and a big quantity must not count again.
+    extra = make_tx([("a", "o2", "x", AS_OF - 100 * DAY, 50, 10, "books")])
+    tx = pd.concat([tiny_transactions(), extra], ignore_index=True)
+    inter = build_interactions(tx, AS_OF)
+    assert isinstance(inter, Interactions)
+    assert list(inter.user_ids) == ["a", "b", "c"]
+    assert list(inter.item_ids) == ["x", "y", "z"]
+    assert isinstance(inter.matrix, sp.csr_matrix)
+    assert inter.matrix.dtype == np.float32
+    assert inter.matrix.has_canonical_format
+    np.testing.assert_array_equal(inter.matrix.toarray(), COUNTS)
+    assert inter.n_dropped_rows == 0
+
+
+def test_log_weighting():
+    inter = build_interactions(tiny_transactions(), AS_OF, weighting="log")
+    expected = np.where(COUNTS > 0, np.log1p(COUNTS), 0)  # a-x: log(4) = 1.386...
+    np.testing.assert_allclose(inter.matrix.toarray(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("weighting", ["bm25", "tfidf"])
+def test_bm25_and_tfidf_equal_implicit_on_the_same_counts(weighting):
+    inter = build_interactions(tiny_transactions(), AS_OF, weighting=weighting,
+                               bm25_k1=1.2, bm25_b=0.75)  # fmt: skip
+    counts = sp.csr_matrix(COUNTS)
+    ref = bm25_weight(counts, K1=1.2, B=0.75) if weighting == "bm25" else tfidf_weight(counts)
+    np.testing.assert_allclose(inter.matrix.toarray(), ref.toarray(), rtol=1e-6)
+    # Structure unchanged: the weights live on the purchased pairs only.
+    assert inter.matrix.nnz == 5
+
+
+def test_time_decay_by_hand():
+    inter = build_interactions(tiny_transactions(), AS_OF, half_life_days=100)
+    half = 0.5
+    expected = np.zeros((3, 3))
+    expected[0, 0] = half**2 + half**1 + half**0.3  # a-x: orders 200, 100 and 30 days old
+    expected[0, 1] = half**2  # a-y: o1, 200 days
+    expected[0, 2] = half**0.3  # a-z: o3 is dated by its earliest line, 30 days
+    expected[1, 1] = half**0.095  # b-y: 9.5 days
+    expected[2, 2] = half**4  # c-z: 400 days
+    np.testing.assert_allclose(inter.matrix.toarray(), expected, rtol=1e-6)
+    log_decayed = build_interactions(tiny_transactions(), AS_OF, half_life_days=100,
+                                     weighting="log")  # fmt: skip
+    np.testing.assert_allclose(log_decayed.matrix.toarray(), np.log1p(expected), rtol=1e-6)
+
+
+def test_reusing_the_maps_drops_unknown_users_and_items():
+    train = build_interactions(tiny_transactions(), AS_OF)
+    extra = make_tx([("a", "o9", "w", AS_OF + DAY, 1, 3, "toys")])  # unknown item w
+    tx = pd.concat([tiny_transactions(), extra], ignore_index=True)
+    later = build_interactions(tx, AS_OF + 20 * DAY, user_ids=train.user_ids,
+                               item_ids=train.item_ids)  # fmt: skip
+    assert later.user_ids.equals(train.user_ids) and later.item_ids.equals(train.item_ids)
+    # New since AS_OF: b-x (o5 at AS_OF), c-z (o7), d-x (o8, d unknown), a-w (w unknown).
+    expected = COUNTS.copy()
+    expected[1, 0] += 1
+    expected[2, 2] += 1
+    np.testing.assert_array_equal(later.matrix.toarray(), expected)
+    assert later.n_dropped_rows == 2
+
+
+def test_a_given_map_keeps_its_order():
+    inter = build_interactions(tiny_transactions(), AS_OF, user_ids=["c", "b", "a"],
+                               item_ids=["z", "y", "x"])  # fmt: skip
+    np.testing.assert_array_equal(inter.matrix.toarray(), COUNTS[::-1, ::-1])
+
+
+def test_code_helpers():
+    inter = build_interactions(tiny_transactions(), AS_OF)
+    np.testing.assert_array_equal(inter.user_codes(["b", "zz", "a"]), [1, -1, 0])
+    np.testing.assert_array_equal(inter.item_codes(pd.Series(["z", "x"])), [2, 0])
+    assert inter.shape == (3, 3)
+
+
+def test_nothing_before_as_of_gives_an_empty_matrix():
+    for weighting in ("count", "bm25"):
+        inter = build_interactions(tiny_transactions(), AS_OF - 1000 * DAY, weighting=weighting)
+        assert inter.shape == (0, 0) and inter.matrix.nnz == 0
+
+
+def test_bad_arguments_raise():
+    tx = tiny_transactions()
+    with pytest.raises(KizunaInputError, match="weighting"):
+        build_interactions(tx, AS_OF, weighting="pmi")
+    with pytest.raises(KizunaInputError, match="half_life_days"):
+        build_interactions(tx, AS_OF, half_life_days=0)
+    with pytest.raises(KizunaInputError, match="repeated"):
+        build_interactions(tx, AS_OF, user_ids=["a", "a"])

@@ -1,0 +1,327 @@
+"""Next-best offer: expected values by hand, eligibility, no-offer, and caps that hold."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import KizunaInputError
+from models.contact_log import contact_blocks, contacts_from_decisions, empty_log
+from models.next_best_offer import decide, decide_one
+from models.offers import NO_OFFER, load_offers
+
+NOW = pd.Timestamp("2025-03-01")
+
+RAW = {
+    "margin": 0.5,
+    "offers": [
+        {"offer_id": "wb", "type": "win_back", "save_rate": 0.2,
+         "cost": {"fixed": 1.0, "discount_share": 0.1},
+         "eligibility": {"churn_probability": {"min": 0.3}}, "caps": {"cooldown_days": 60}},
+        {"offer_id": "loy", "type": "loyalty_reward", "save_rate": 0.1, "cost": {"fixed": 3.0},
+         "eligibility": {"segments": ["Champions"], "channels": ["app"]}},
+        {"offer_id": "xs", "type": "cross_sell", "incremental_share": 0.5, "max_items": 2,
+         "cost": {"fixed": 0.5}},
+    ],
+}  # fmt: skip
+CAT = load_offers(RAW)
+
+
+def customers() -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": ["a", "b", "c"],
+        "segment": ["At risk", "Champions", "Lost"],
+        "churn_probability": [0.8, 0.1, 0.5],
+        "predicted_ltv": [100.0, 200.0, 5.0],
+        "days_since_last_purchase": [100.0, 10.0, 400.0],
+        "monetary_mean": [40.0, 50.0, 5.0],
+    })  # fmt: skip
+
+
+def candidates() -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "zz"],
+        "item_id": ["i1", "i2", "i3", "i4", "i9"],
+        "p_purchase": [0.2, 0.5, 0.1, 0.3, 0.9],
+        "margin_value": [10.0, 4.0, 50.0, 1.0, 99.0],
+    })  # fmt: skip
+
+
+def test_expected_values_and_ranking_by_hand() -> None:
+    d = decide(customers(), CAT, product_candidates=candidates(), k=3)
+    a = d[d["customer_id"] == "a"]
+    assert list(a["offer_id"]) == ["wb", "xs"]  # loy: wrong segment
+    assert list(a["rank"]) == [1, 2]
+    wb, xs = a.iloc[0], a.iloc[1]
+    # wb: uplift 0.8 * 0.2 = 0.16; benefit 0.5 * 100 * 0.16 = 8; P(buy | offered) = 0.2 + 0.16;
+    # cost 1 + 0.1 * 40 * 0.36 = 2.44.
+    assert wb["retention_uplift"] == pytest.approx(0.16)
+    assert wb["expected_benefit"] == pytest.approx(8.0)
+    assert wb["expected_cost"] == pytest.approx(2.44)
+    assert wb["expected_value"] == pytest.approx(5.56)
+    assert wb["uplift_source"] == "assumed" and wb["items"] == []
+    # xs: item values 2.0, 2.0, 5.0 -> top two i3 (5.0) and i1 (2.0, first of the tie);
+    # benefit 0.5 * 7 = 3.5, cost 0.5.
+    assert xs["items"] == ["i3", "i1"]
+    assert xs["expected_value"] == pytest.approx(3.0)
+    assert np.isnan(xs["retention_uplift"]) and xs["uplift_source"] == "recommender"
+    assert any("cross-sell 'xs'" in r for r in xs["reasons"])
+    assert any("save rate 20%" in r for r in wb["reasons"])
+
+
+def test_k_limits_the_rows() -> None:
+    d = decide(customers(), CAT, product_candidates=candidates(), k=1)
+    assert list(d["customer_id"]) == ["a", "b", "c"]
+    assert d.loc[d["customer_id"] == "a", "offer_id"].item() == "wb"
+    with pytest.raises(KizunaInputError, match="k must"):
+        decide(customers(), CAT, k=0)
+
+
+def test_no_offer_when_nothing_has_positive_value() -> None:
+    d = decide(customers(), CAT, product_candidates=candidates(), channel="app", k=3)
+    b = d[d["customer_id"] == "b"].iloc[0]
+    # loy: uplift 0.1 * 0.1 = 0.01, benefit 0.5 * 200 * 0.01 = 1 < 3; xs: 0.5 * 0.3 < 0.5;
+    # wb: churn 0.1 below its 0.3 minimum.
+    assert b["offer_id"] == NO_OFFER and b["expected_value"] == 0.0 and b["rank"] == 1
+    assert "nothing has a positive expected value" in b["reasons"][0]
+    assert "'xs'" in b["reasons"][1] and "-0.35" in b["reasons"][1]
+    c = d[d["customer_id"] == "c"].iloc[0]
+    # wb: benefit 0.5 * 5 * 0.1 = 0.25 < 1 + 0.1 * 5 * 0.6; no candidates for c.
+    assert c["offer_id"] == NO_OFFER
+    assert (d.groupby("customer_id").size() >= 1).all()
+
+
+def test_eligibility_rules() -> None:
+    raw = {"offers": [{"offer_id": "r", "type": "discount", "save_rate": 0.5,
+                       "eligibility": {"segments": ["At risk", "Lost"],
+                                       "churn_probability": {"min": 0.2, "max": 0.9},
+                                       "min_ltv": 10,
+                                       "days_since_last_purchase": {"min": 30, "max": 365},
+                                       "channels": ["email"]}}]}  # fmt: skip
+    cust = customers()
+    cust.loc[3] = ["d", "At risk", 0.5, 50.0, np.nan, 10.0]  # unknown recency fails the days rule
+    chosen = decide(cust, raw, channel="email").set_index("customer_id")["offer_id"]
+    # a: eligible; b: wrong segment; c: ltv 5 < 10 and 400 days > 365; d: days unknown.
+    assert chosen.to_dict() == {"a": "r", "b": NO_OFFER, "c": NO_OFFER, "d": NO_OFFER}
+    assert (decide(cust, raw, channel="sms")["offer_id"] == NO_OFFER).all()
+    assert decide(cust, raw, channel=None).set_index("customer_id").loc["a", "offer_id"] == "r"
+    reason = decide(cust, raw, channel="sms")["reasons"].iloc[0][0]
+    assert "none is eligible" in reason and "channel 'sms'" in reason
+
+
+def log_of(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["customer_id", "offer_id", "contacted_at"]).assign(
+        contacted_at=lambda f: pd.to_datetime(f["contacted_at"])
+    )
+
+
+def test_cooldown_blocks_the_same_offer() -> None:
+    recent = log_of([("a", "wb", "2025-01-30")])  # 30 days before NOW, cooldown 60
+    d = decide(customers(), CAT, product_candidates=candidates(), contact_log=recent, now=NOW)
+    assert d.set_index("customer_id").loc["a", "offer_id"] == "xs"
+    older = log_of([("a", "wb", "2024-12-30")])  # 61 days
+    d = decide(customers(), CAT, product_candidates=candidates(), contact_log=older, now=NOW)
+    assert d.set_index("customer_id").loc["a", "offer_id"] == "wb"
+    future = log_of([("a", "wb", "2025-03-05")])  # after now: ignored
+    d = decide(customers(), CAT, product_candidates=candidates(), contact_log=future, now=NOW)
+    assert d.set_index("customer_id").loc["a", "offer_id"] == "wb"
+    with pytest.raises(KizunaInputError, match="now"):
+        decide(customers(), CAT, contact_log=recent)
+
+
+def test_offer_cap_and_contact_policy() -> None:
+    raw = {**RAW, "offers": [{**RAW["offers"][0], "caps": {"max_contacts": 2, "period_days": 90}}]}
+    two = log_of([("a", "wb", "2025-02-01"), ("a", "wb", "2025-01-01")])
+    assert decide(customers(), raw, contact_log=two, now=NOW)["offer_id"].iloc[0] == NO_OFFER
+    reasons = decide(customers(), raw, contact_log=two, now=NOW)["reasons"].iloc[0]
+    assert "cap of 2" in reasons[1]
+    one_in = log_of([("a", "wb", "2025-02-01"), ("a", "wb", "2024-11-01")])  # 2nd outside 90 d
+    assert decide(customers(), raw, contact_log=one_in, now=NOW)["offer_id"].iloc[0] == "wb"
+    policy = {**RAW, "contact_policy": {"max_contacts": 1, "period_days": 30}}
+    other = log_of([("a", "retired_offer", "2025-02-20")])  # any contact counts
+    d = decide(customers(), policy, product_candidates=candidates(), contact_log=other, now=NOW)
+    a = d[d["customer_id"] == "a"].iloc[0]
+    assert a["offer_id"] == NO_OFFER and "contact policy" in a["reasons"][1]
+    gap = {**RAW, "contact_policy": {"min_days_between": 14}}
+    d = decide(customers(), gap, product_candidates=candidates(), contact_log=other, now=NOW)
+    assert d.set_index("customer_id").loc["a", "offer_id"] == NO_OFFER
+    no_offer_rows = log_of([("a", NO_OFFER, "2025-02-28")])  # a no-offer is not a contact
+    d = decide(customers(), gap, product_candidates=candidates(), contact_log=no_offer_rows,
+               now=NOW)
+    assert d.set_index("customer_id").loc["a", "offer_id"] == "wb"
+
+
+def test_learned_uplift_replaces_the_save_rate() -> None:
+    up = pd.DataFrame({"customer_id": ["a"], "offer_id": ["wb"], "uplift": [0.3]})
+    a = decide(customers(), CAT, uplift=up).iloc[0]
+    # benefit 0.5 * 100 * 0.3 = 15; P(buy | offered) 0.2 + 0.3; cost 1 + 0.1 * 40 * 0.5 = 3.
+    assert a["uplift_source"] == "learned"
+    assert a["expected_value"] == pytest.approx(12.0)
+    assert "learned uplift +30.0%" in a["reasons"][1]
+    # A customer the model thinks reacts badly (a sleeping dog) gets nothing.
+    dog = pd.DataFrame({"customer_id": ["a"], "offer_id": ["wb"], "uplift": [-0.1]})
+    assert decide(customers(), CAT, uplift=dog)["offer_id"].iloc[0] == NO_OFFER
+
+
+class FixedModel:
+    def __init__(self, values: list[float]) -> None:
+        self.values = np.asarray(values)
+        self.seen: list[str] = []
+
+    def predict_uplift(self, X: pd.DataFrame) -> np.ndarray:
+        self.seen = list(X.columns)
+        return self.values
+
+
+def test_uplift_models_and_numbers() -> None:
+    model = FixedModel([0.3, 0.0, 0.0])
+    d = decide(customers(), CAT, uplift={"wb": model})
+    assert d["expected_value"].iloc[0] == pytest.approx(12.0)
+    assert "monetary_mean" in model.seen  # the model reads its features from the frame
+    d = decide(customers(), CAT, uplift={"wb": 0.3})
+    assert d["expected_value"].iloc[0] == pytest.approx(12.0)
+    with pytest.raises(KizunaInputError, match="retention offers"):
+        decide(customers(), CAT, uplift={"xs": 0.1})
+    with pytest.raises(KizunaInputError, match="not in the catalogue"):
+        decide(customers(), CAT, uplift={"nope": 0.1})
+    with pytest.raises(KizunaInputError, match="returned 2 values"):
+        decide(customers(), CAT, uplift={"wb": FixedModel([0.1, 0.2])})
+
+
+def test_expected_ltv_basis_values_the_customer_if_kept() -> None:
+    cat = load_offers(RAW, ltv_basis="expected")
+    a = decide(customers(), cat).iloc[0]
+    # Value at stake 100 / (1 - 0.8) = 500; benefit 0.5 * 500 * 0.16 = 40.
+    assert a["expected_benefit"] == pytest.approx(40.0)
+    assert "value if retained 500.00" in a["reasons"][0]
+
+
+def test_product_candidates_with_price_margin_discount_and_type() -> None:
+    raw = {"offers": [
+        {"offer_id": "up", "type": "upsell", "max_items": 1, "cost": {"discount_share": 0.2}},
+        {"offer_id": "x2", "type": "cross_sell", "max_items": 5},
+    ]}  # fmt: skip
+    cands = pd.DataFrame({"customer_id": ["a", "a", "a"], "item_id": ["u1", "u2", "x1"],
+                          "p_purchase": [0.5, 0.4, 0.1], "price": [20.0, 100.0, 10.0],
+                          "margin": [0.5, 0.5, 0.5],
+                          "offer_type": ["upsell", "upsell", "cross_sell"]})
+    d = decide(customers().iloc[:1], raw, product_candidates=cands, k=2)
+    up = d[d["offer_id"] == "up"].iloc[0]
+    # u2 is worth 0.4 * 50 = 20 > u1's 0.5 * 10; discount 0.2 * 0.4 * 100 = 8.
+    assert up["items"] == ["u2"] and up["expected_value"] == pytest.approx(20.0 - 8.0)
+    x2 = d[d["offer_id"] == "x2"].iloc[0]
+    assert x2["items"] == ["x1"] and x2["expected_value"] == pytest.approx(0.1 * 5.0)
+    with pytest.raises(KizunaInputError, match="price"):
+        decide(customers(), raw, product_candidates=cands.drop(columns=["price", "margin"])
+               .assign(margin_value=1.0))
+    with pytest.raises(KizunaInputError, match="P\\(purchase\\)"):
+        decide(customers(), raw, product_candidates=cands.assign(p_purchase=1.5))
+
+
+def test_decide_one_matches_the_batch_and_is_json_ready() -> None:
+    import json
+
+    row = customers().iloc[0].to_dict()
+    one = decide_one(row, CAT, product_candidates=candidates().iloc[:3].drop(columns="customer_id")
+                     .to_dict("records"), k=2, now=NOW, contact_log=[])
+    batch = decide(customers(), CAT, product_candidates=candidates(), k=2)
+    batch = batch[batch["customer_id"] == "a"]
+    assert [r["offer_id"] for r in one] == list(batch["offer_id"])
+    assert [r["expected_value"] for r in one] == pytest.approx(list(batch["expected_value"]))
+    json.dumps(one)
+    assert one[1]["retention_uplift"] is None and one[1]["items"] == ["i3", "i1"]
+
+
+def test_bad_customer_inputs_fail_loudly() -> None:
+    with pytest.raises(KizunaInputError, match="churn_probability"):
+        decide(customers().assign(churn_probability=[0.5, 1.2, 0.1]), CAT)
+    with pytest.raises(KizunaInputError, match="predicted_ltv"):
+        decide(customers().drop(columns="predicted_ltv"), CAT)
+    with pytest.raises(KizunaInputError, match="appear once"):
+        decide(pd.concat([customers(), customers()]), CAT)
+    with pytest.raises(KizunaInputError, match="missing"):
+        decide(customers().assign(predicted_ltv=[1.0, np.nan, 2.0]), CAT)
+
+
+def test_customer_id_may_be_the_index() -> None:
+    d = decide(customers().set_index("customer_id"), CAT, k=1)
+    assert list(d["customer_id"]) == ["a", "b", "c"]
+
+
+def test_caps_and_cooldowns_hold_over_a_season_of_daily_runs() -> None:
+    """Decide every day for 120 days, log what is sent, and audit the log afterwards."""
+    rng = np.random.default_rng(7)
+    n = 300
+    cust = pd.DataFrame({
+        "customer_id": [f"c{i:03d}" for i in range(n)],
+        "segment": rng.choice(["At risk", "Champions", "Lost"], n),
+        "churn_probability": rng.uniform(0.2, 0.95, n),
+        "predicted_ltv": rng.gamma(2.0, 80.0, n),
+        "days_since_last_purchase": rng.uniform(0, 400, n),
+    })  # fmt: skip
+    raw = {
+        "margin": 0.5,
+        "contact_policy": {"max_contacts": 3, "period_days": 30, "min_days_between": 4},
+        "offers": [
+            {"offer_id": "wb", "type": "win_back", "save_rate": 0.3, "cost": {"fixed": 0.5},
+             "caps": {"cooldown_days": 21, "max_contacts": 2, "period_days": 60}},
+            {"offer_id": "disc", "type": "discount", "save_rate": 0.2, "cost": {"fixed": 0.2},
+             "caps": {"cooldown_days": 10}},
+            {"offer_id": "xs", "type": "cross_sell", "cost": {"fixed": 0.05},
+             "caps": {"cooldown_days": 7, "max_contacts": 1, "period_days": 14}},
+        ],
+    }  # fmt: skip
+    cat = load_offers(raw)
+    cands = pd.DataFrame({"customer_id": cust["customer_id"], "item_id": "i1",
+                          "p_purchase": rng.uniform(0, 0.5, n), "margin_value": 5.0})
+    log = empty_log()
+    start = pd.Timestamp("2025-01-01")
+    for day in range(120):
+        now = start + pd.Timedelta(days=day)
+        d = decide(cust, cat, product_candidates=cands, contact_log=log, now=now, k=2,
+                   explain=False)
+        log = pd.concat([log, contacts_from_decisions(d, now)], ignore_index=True)
+    assert len(log) > 1000  # the policy, not a lack of value, is what limits contacts
+    log = log.sort_values(["customer_id", "contacted_at"])
+    days = (log["contacted_at"] - start).dt.days.to_numpy()
+    ids, offer_ids = log["customer_id"].to_numpy(), log["offer_id"].to_numpy()
+    for cid in np.unique(ids):
+        t = days[ids == cid]
+        assert (np.diff(t) >= 4).all(), cid  # min_days_between
+        for d0 in t:  # at most 3 contacts in any 30 days
+            assert ((t >= d0) & (t < d0 + 30)).sum() <= 3, cid
+        for offer in cat.offers:
+            to = days[(ids == cid) & (offer_ids == offer.offer_id)]
+            assert (np.diff(to) >= offer.caps.cooldown_days).all(), (cid, offer.offer_id)
+            if offer.caps.max_contacts is not None:
+                for d0 in to:
+                    window = (to >= d0) & (to < d0 + offer.caps.period_days)
+                    assert window.sum() <= offer.caps.max_contacts, (cid, offer.offer_id)
+    # And the pure blocker agrees at the end: nobody at the policy cap is offered anything.
+    end = start + pd.Timedelta(days=120)
+    blocks = contact_blocks(log, cust["customer_id"], cat, end)
+    final = decide(cust, cat, product_candidates=cands, contact_log=log, now=end)
+    assert (final.loc[blocks.policy, "offer_id"] == NO_OFFER).all()
+
+
+@pytest.mark.slow
+def test_a_million_customers_in_one_batch() -> None:
+    rng = np.random.default_rng(0)
+    n = 1_000_000
+    cust = pd.DataFrame({
+        "customer_id": pd.array([f"C{i:08d}" for i in range(n)], dtype="str"),
+        "segment": rng.choice(["At risk", "Champions", "Lost"], n),
+        "churn_probability": rng.random(n), "predicted_ltv": rng.gamma(2, 50, n),
+        "days_since_last_purchase": rng.uniform(0, 500, n), "monetary_mean": rng.gamma(6, 8, n),
+    })  # fmt: skip
+    cands = pd.DataFrame({"customer_id": cust["customer_id"].to_numpy()[rng.integers(0, n, 3 * n)],
+                          "item_id": "i", "p_purchase": rng.random(3 * n) * 0.3,
+                          "margin_value": rng.gamma(2, 5, 3 * n)})
+    start = time.perf_counter()
+    d = decide(cust, CAT, product_candidates=cands, k=2)
+    elapsed = time.perf_counter() - start
+    assert d["customer_id"].nunique() == n
+    assert elapsed < 120, elapsed

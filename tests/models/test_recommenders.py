@@ -1,0 +1,319 @@
+"""Recommenders: the shared contract for each, plus hand-worked and reference checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from implicit.nearest_neighbours import BM25Recommender, bm25_weight
+from threadpoolctl import threadpool_limits
+
+from features.errors import KizunaInputError
+from models.recommenders import (
+    COMPONENTS,
+    ALSRecommender,
+    BM25Weights,
+    BPRRecommender,
+    ColdStartRecommender,
+    HybridRecommender,
+    ItemKNNRecommender,
+    PersonalPopularityRecommender,
+    PopularityRecommender,
+    top_k,
+)
+from models.recommenders.hybrid import ITEM_KNN, REPURCHASE, TRENDING
+from tests.models.recommender_contract import RecommenderContract, make_category_data
+
+# --- the contract, once per model ------------------------------------------------------
+
+
+class TestPopularityContract(RecommenderContract):
+    personalised = False
+
+    def make_model(self) -> PopularityRecommender:
+        return PopularityRecommender()
+
+
+class TestTrendingPopularityContract(RecommenderContract):
+    personalised = False
+
+    def make_model(self) -> PopularityRecommender:
+        return PopularityRecommender(trending=True)
+
+
+class TestPersonalPopularityContract(RecommenderContract):
+    def make_model(self) -> PersonalPopularityRecommender:
+        return PersonalPopularityRecommender()
+
+
+class TestALSContract(RecommenderContract):
+    def make_model(self) -> ALSRecommender:
+        return ALSRecommender(factors=8, iterations=10, regularization=0.1)
+
+
+class TestBPRContract(RecommenderContract):
+    def make_model(self) -> BPRRecommender:
+        return BPRRecommender(factors=8, iterations=60, learning_rate=0.05)
+
+
+class TestItemKNNBM25Contract(RecommenderContract):
+    def make_model(self) -> ItemKNNRecommender:
+        return ItemKNNRecommender(neighbours=20)
+
+
+class TestItemKNNCosineContract(RecommenderContract):
+    def make_model(self) -> ItemKNNRecommender:
+        return ItemKNNRecommender(neighbours=20, similarity="cosine")
+
+
+class TestHybridContract(RecommenderContract):
+    # The trending term (recent sales of all categories) dilutes new items.
+    min_category_share = 0.55
+    def make_model(self) -> HybridRecommender:
+        return HybridRecommender(als_factors=8, knn_neighbours=20)
+
+
+class TestColdStartContract(RecommenderContract):
+    personalised = False
+
+    def make_model(self) -> ColdStartRecommender:
+        return ColdStartRecommender()
+
+
+# --- shared top-k machinery -------------------------------------------------------------
+
+
+def test_top_k_orders_pads_and_breaks_ties_by_the_given_order() -> None:
+    scores = np.array([[0.5, 2.0, 2.0, -np.inf], [1.0, 1.0, 1.0, 1.0]])
+    items, vals = top_k(scores.copy(), 3)
+    np.testing.assert_array_equal(items, [[1, 2, 0], [0, 1, 2]])
+    np.testing.assert_array_equal(vals[0], [2.0, 2.0, 0.5])
+    # Preferred order 3, 2, 1, 0: ties go to 2 before 1, and 3 before the rest.
+    items, _ = top_k(scores.copy(), 3, np.array([3, 2, 1, 0]))
+    np.testing.assert_array_equal(items, [[2, 1, 0], [3, 2, 1]])
+    items, vals = top_k(scores.copy(), 6)
+    np.testing.assert_array_equal(items[0], [1, 2, 0, -1, -1, -1])
+    assert np.isneginf(vals[0, 3:]).all()
+
+
+# --- popularity -------------------------------------------------------------------------
+
+# Three users, four items; worked by hand below.
+TINY = sp.csr_matrix(np.array([[2, 1, 0, 0], [0, 1, 0, 1], [1, 1, 0, 3]], dtype=np.float32))
+
+
+def test_global_popularity_by_hand() -> None:
+    # Column sums: 3, 3, 0, 4 -> item 3, then 0 and 1 tied (lower code first), then 2.
+    model = PopularityRecommender().fit(TINY)
+    items, scores = model.recommend(np.arange(3), TINY, 4)
+    np.testing.assert_array_equal(items[0], [3, 0, 1, 2])
+    np.testing.assert_array_equal(scores[0], [4, 3, 3, 0])
+    items, _ = model.recommend(np.arange(3), TINY, 4, exclude_seen=True)
+    np.testing.assert_array_equal(items[1], [0, 2, -1, -1])
+    # Buyers: 2, 3, 0, 2 -> item 1 first, then 0 and 3 tied: all-time sales put 3 first.
+    by_buyers = PopularityRecommender(count="customers").fit(TINY)
+    np.testing.assert_array_equal(by_buyers.recommend(np.arange(1), TINY[:1], 4)[0][0],
+                                  [1, 3, 0, 2])  # fmt: skip
+
+
+def test_trending_popularity_uses_recent_sales_and_falls_back() -> None:
+    recent = np.array([0.0, 5.0, 1.0, 0.0])
+    model = PopularityRecommender(trending=True).fit(TINY, recent_items=recent)
+    # Recent 1 > 2 > (3, 0 tied at 0, all-time sales 4 > 3).
+    np.testing.assert_array_equal(model.recommend(np.arange(1), TINY[:1], 4)[0][0], [1, 2, 3, 0])
+    no_recent = PopularityRecommender(trending=True).fit(TINY)
+    np.testing.assert_array_equal(no_recent.popularity_, [3, 3, 0, 4])
+
+
+def test_personal_popularity_by_hand() -> None:
+    model = PersonalPopularityRecommender().fit(TINY)
+    items, scores = model.recommend(np.arange(3), TINY, 3)
+    # User 0: item 0 (2) then item 1 (1); user 2: item 3 (3), then 0 and 1 tied
+    # at 1: all-time sales tie too (3, 3), so the lower code.
+    np.testing.assert_array_equal(items, [[0, 1, -1], [3, 1, -1], [3, 0, 1]])
+    np.testing.assert_array_equal(scores[0], [2, 1, -np.inf])
+    assert (model.recommend(np.arange(3), TINY, 3, exclude_seen=True)[0] == -1).all()
+
+
+# --- implicit models against implicit itself ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> dict[str, Any]:
+    return make_category_data(seed=3)
+
+
+def test_bm25_weights_equal_implicit_and_reuse_fitted_statistics(synthetic) -> None:
+    X = synthetic["train"]
+    weights = BM25Weights(k1=100.0, b=0.8)
+    ours = weights.fit_transform(X)
+    theirs = bm25_weight(X, K1=100.0, B=0.8).tocsr()
+    np.testing.assert_allclose(ours.toarray(), theirs.toarray(), rtol=1e-5, atol=1e-6)
+    # The same rows weighed later use the fitted idf and average length.
+    np.testing.assert_allclose(weights.transform(X[:7]).toarray(), ours[:7].toarray(), rtol=1e-6)
+
+
+def test_item_knn_matches_implicit_bm25_recommender(synthetic) -> None:
+    X = synthetic["train"]
+    users = np.arange(50)
+    ref = BM25Recommender(K=30, K1=1.2, B=0.75, num_threads=1)
+    with threadpool_limits(1, "blas"), pytest.warns(Warning):  # implicit warns on its COO input
+        ref.fit(X, show_progress=False)
+    ref_items, ref_scores = ref.recommend(users, X[users], N=10, filter_already_liked_items=True)
+    ours = ItemKNNRecommender(neighbours=30).fit(X)
+    items, scores = ours.recommend(users, X[users], 10, exclude_seen=True)
+    np.testing.assert_allclose(scores, ref_scores, rtol=1e-6)
+    # Identical scores may be listed in another order; compare the sets per score.
+    same = (items == ref_items) | np.isclose(scores, ref_scores)
+    assert same.all()
+
+
+def test_als_matches_implicit_for_the_same_seed(synthetic) -> None:
+    X = synthetic["train"]
+    users = np.arange(50)
+    with threadpool_limits(1, "blas"):
+        ref = AlternatingLeastSquares(factors=8, iterations=5, random_state=7, num_threads=1)
+        ref.fit(bm25_weight(X, K1=100, B=0.8).tocsr(), show_progress=False)
+        ref_items, _ = ref.recommend(users, X[users], N=5, filter_already_liked_items=False)
+    ours = ALSRecommender(factors=8, iterations=5, random_state=7).fit(X)
+    items, _ = ours.recommend(users, X[users], 5)
+    assert (items == ref_items).mean() > 0.95  # float32 vs float64 products may swap near-ties
+
+
+def test_als_folds_in_an_unseen_user_from_history(synthetic) -> None:
+    """A user unseen at fit time (code -1) is solved from the given history."""
+    X = synthetic["train"]
+    model = ALSRecommender(factors=8, iterations=10, regularization=0.1).fit(X[:250])
+    users = np.arange(250, 300)
+    items, _ = model.recommend(np.full(50, -1), X[users], 10, exclude_seen=True)
+    share = (synthetic["item_category"][items] == synthetic["preferred"][users, None]).mean()
+    assert share > 0.5  # chance is 1/6
+
+
+def test_als_update_user_equals_folding_in(synthetic) -> None:
+    X = synthetic["train"]
+    model = ALSRecommender(factors=8, iterations=10).fit(X)
+    new_row = X[[7]] + X[[8]]
+    folded, _ = model.recommend(np.array([-1]), new_row, 10)
+    model.update_user(3, new_row)
+    updated, _ = model.recommend(np.array([3]), new_row, 10)
+    np.testing.assert_array_equal(updated, folded)
+    with pytest.raises(KizunaInputError, match="user_code"):
+        model.update_user(-1, new_row)
+
+
+# --- hybrid -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hybrid(synthetic) -> HybridRecommender:
+    return HybridRecommender(als_factors=8, knn_neighbours=20).fit(
+        synthetic["train"], recent_items=synthetic["train"][-50:]
+    )
+
+
+def test_hybrid_new_mode_does_not_depend_on_the_repurchase_weight(synthetic, hybrid) -> None:
+    users = np.arange(80)
+    rows = synthetic["train"][users]
+    without = HybridRecommender(**{**hybrid.get_params(), "repurchase_weight": 0.0}).fit(
+        synthetic["train"], recent_items=synthetic["train"][-50:]
+    )
+    a = hybrid.recommend(users, rows, 10, exclude_seen=True)
+    b = without.recommend(users, rows, 10, exclude_seen=True)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_allclose(a[1], b[1])
+
+
+def test_hybrid_repurchase_ranks_the_most_bought_item_first() -> None:
+    # Two users, 3 items; user 0 bought item 2 five times: with repurchase
+    # weight 1 and small collaborative weights it must come first.
+    X = sp.csr_matrix(np.array([[0, 1, 5], [1, 1, 0], [1, 0, 1]], dtype=np.float32))
+    model = HybridRecommender(item_knn_weight=0.1, als_weight=0.0, trending_weight=0.1).fit(X)
+    explained = model.recommend_with_reasons(np.array([0]), X[:1], 3)
+    assert explained.item_codes[0, 0] == 2
+    assert explained.component[0, 0] == REPURCHASE
+
+
+def test_hybrid_reasons_are_consistent(synthetic, hybrid) -> None:
+    users = np.arange(100)
+    rows = synthetic["train"][users]
+    explained = hybrid.recommend_with_reasons(users, rows, 10)
+    plain = hybrid.recommend(users, rows, 10)
+    np.testing.assert_array_equal(explained.item_codes, plain[0])
+    np.testing.assert_allclose(explained.scores, plain[1])
+    seen = rows.toarray() > 0
+    r, c = np.nonzero(explained.item_codes >= 0)
+    picked = explained.item_codes[r, c]
+    component = explained.component[r, c]
+    assert set(np.unique(component)) <= set(range(len(COMPONENTS)))
+    # "Bought before" only for items the user bought.
+    assert seen[r[component == REPURCHASE], picked[component == REPURCHASE]].all()
+    # "Similar to X": X is in the user's history; other reasons have no anchor.
+    anchor = explained.anchor_item[r, c]
+    knn = component == ITEM_KNN
+    assert knn.any()
+    assert seen[r[knn], anchor[knn]].all()
+    assert (anchor[~knn] == -1).all()
+    # New items only: no repurchase reasons left.
+    new = hybrid.recommend_with_reasons(users, rows, 10, exclude_seen=True)
+    assert not (new.component == REPURCHASE).any()
+
+
+def test_hybrid_reason_is_trending_when_only_popularity_speaks() -> None:
+    X = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 1, 0, 0]], dtype=np.float32))
+    model = HybridRecommender(als_weight=0.0).fit(X, recent_items=np.array([0, 0, 0, 9.0]))
+    # An empty history: only the trending term scores, item 3 first.
+    explained = model.recommend_with_reasons(
+        np.array([-1]), sp.csr_matrix((1, 4), dtype=np.float32), 2
+    )
+    assert explained.item_codes[0, 0] == 3
+    assert (explained.component[0] == TRENDING).all()
+
+
+def test_hybrid_rejects_bad_weights(synthetic) -> None:
+    with pytest.raises(KizunaInputError, match="weights"):
+        HybridRecommender(repurchase_weight=0, item_knn_weight=0, als_weight=0,
+                          trending_weight=0).fit(synthetic["train"])  # fmt: skip
+    with pytest.raises(KizunaInputError, match="weights"):
+        HybridRecommender(als_weight=-1).fit(synthetic["train"])
+
+
+def test_hybrid_similar_items_share_the_category(synthetic, hybrid) -> None:
+    query = np.arange(30)
+    items, _ = hybrid.similar_items(query, 5)
+    cat = synthetic["item_category"]
+    assert (cat[items] == cat[query][:, None]).mean() > 0.7  # chance 1/6
+
+
+# --- cold start -------------------------------------------------------------------------
+
+
+def test_cold_start_by_hand() -> None:
+    categories = np.array(["toys", "home", "toys", "home", "garden"])
+    X = sp.csr_matrix(np.array([[1, 1, 1, 1, 1], [0, 2, 0, 0, 0]], dtype=np.float32))
+    recent = np.array([1.0, 0.0, 4.0, 2.0, 3.0])
+    model = ColdStartRecommender().fit(X, recent_items=recent, item_categories=categories)
+    items, scores = model.recommend_for_categories(
+        ["toys", ["home", "garden"], None, "nothing-known|", "toys|garden"], k=3
+    )
+    # toys: 2 (4), 0 (1), then the best other item by recent sales: 4 (3).
+    np.testing.assert_array_equal(items[0], [2, 0, 4])
+    np.testing.assert_allclose(scores[0], [2 + 4 / 4, 2 + 1 / 4, 3 / 4])
+    # home|garden: 4 (3), 3 (2), 1 (0).
+    np.testing.assert_array_equal(items[1], [4, 3, 1])
+    # No usable preference: trending overall.
+    np.testing.assert_array_equal(items[2], [2, 4, 3])
+    np.testing.assert_array_equal(items[3], [2, 4, 3])
+    np.testing.assert_array_equal(items[4], [2, 4, 0])
+    strict = ColdStartRecommender(fill_from_other_categories=False).fit(
+        X, recent_items=recent, item_categories=categories
+    )
+    np.testing.assert_array_equal(strict.recommend_for_categories(["toys"], 3)[0][0], [2, 0, -1])
+    # Plain recommend, and no categories at all: trending for everyone.
+    bare = ColdStartRecommender().fit(X, recent_items=recent)
+    np.testing.assert_array_equal(bare.recommend_for_categories(["toys"], 3)[0][0], [2, 4, 3])
+    with pytest.raises(KizunaInputError, match="preferred_categories"):
+        model.recommend_for_categories("toys", 3)

@@ -1,0 +1,150 @@
+"""`kizuna train` end to end on a small synthetic shop, into a throwaway MLflow store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.synthetic import ShopConfig, generate_shop
+from training import tracking
+from training.config import load_experiment
+from training.pipeline import run_experiment
+from training.shop_io import write_shop
+
+EXPERIMENT = """
+name: tiny
+seed: 0
+data:
+  transactions: shop/transactions.parquet
+  items: shop/items.parquet
+  customers: shop/customers.parquet
+split: {{as_of: 2024-10-01, horizon_days: 90, train_snapshots: 2}}
+recommender: {{enabled: {reco}, candidates: [global_popularity, personal_popularity]}}
+churn:
+  params: {{num_leaves: 7, min_child_samples: 30, n_estimators: 200}}
+ltv:
+  params: {{base_value_col: btyd_expected_value, num_leaves: 4, min_child_samples: 30,
+           n_estimators: 200}}
+tracking: {{experiment_name: kizuna-test}}
+"""
+
+
+@pytest.fixture(scope="module")
+def shop_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("exp")
+    write_shop(generate_shop(ShopConfig(n_customers=1_500, seed=1)), folder / "shop")
+    return folder
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv(tracking.DATA_DIR_ENV, str(tmp_path))
+    return tmp_path
+
+
+def experiment(folder: Path, *, reco: bool = False) -> Path:
+    path = folder / f"tiny_{reco}.yaml"
+    path.write_text(EXPERIMENT.format(reco=str(reco).lower()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(shop_dir, tmp_path_factory):
+    """The same experiment run twice into one fresh store: (first, second)."""
+    folder = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+        patch.setenv(tracking.DATA_DIR_ENV, str(folder))
+        config = load_experiment(experiment(shop_dir))
+        first = run_experiment(config, quiet=True)
+        second = run_experiment(config, quiet=True)
+        yield first, second
+
+
+def test_train_logs_metrics_baselines_params_and_registers_champions(trained):
+    import mlflow
+
+    result, _ = trained
+    run = mlflow.get_run(result.run_id)
+    metrics = run.data.metrics
+    for name in ("roc_auc", "pr_auc", "brier", "lift_top_decile", "baseline_rfm_logistic_roc_auc",
+                 "mae", "rmse", "spearman", "normalised_gini",
+                 "baseline_bgnbd_gamma_gamma_normalised_gini",
+                 "bgnbd_r", "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "gg_p", "gg_q", "gg_v"):
+        assert name in metrics, name
+    tags = run.data.tags
+    assert tags["dataset_rows"] == str(result.fingerprint["dataset_rows"])
+    assert len(tags["dataset_hash"]) == 16 and tags["as_of"] == "2024-10-01"
+    assert tags["git_commit"]
+    assert run.data.params["split.horizon_days"] == "90"
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "plots")}
+    assert {"plots/churn_roc.png", "plots/churn_calibration.png", "plots/churn_gains.png",
+            "plots/ltv_decile_calibration.png"} <= artifacts
+    assert result.registry["churn"].alias == tracking.CHAMPION
+    assert result.registry["ltv"].alias == tracking.CHAMPION
+    # The churn model must beat its baseline on this shop, where behaviour carries signal.
+    assert metrics["roc_auc"] > metrics["baseline_rfm_logistic_roc_auc"]
+
+
+def test_same_config_and_seed_give_the_same_metrics_and_a_tie_stays_challenger(trained):
+    first, second = trained
+    for kind in ("churn", "ltv"):
+        assert first.results[kind].metrics == second.results[kind].metrics
+        # Equal on the same holdout is not better: the champion keeps its alias.
+        assert second.registry[kind].alias == tracking.CHALLENGER
+        assert second.registry[kind].champion_version == first.registry[kind].version
+
+
+def test_registered_champion_loads_and_predicts_like_the_trained_model(trained):
+    import mlflow
+
+    outcome = trained[0].results["churn"]
+    loaded = mlflow.pyfunc.load_model("models:/kizuna-churn@champion")
+    example = outcome.input_example
+    expected = outcome.bundle.model.predict_proba(example)[:, 1]
+    got = loaded.predict(example)["churn_probability"].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_promote_moves_the_alias_by_hand(trained):
+    from features.errors import KizunaInputError
+
+    moved = tracking.promote("kizuna-churn", 2)
+    assert moved == {"name": "kizuna-churn", "alias": "champion", "version": 2,
+                     "previous_version": 1}
+    assert int(tracking.current_alias_version("kizuna-churn", "champion").version) == 2
+    with pytest.raises(KizunaInputError, match="no version 99"):
+        tracking.promote("kizuna-churn", 99)
+
+
+def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
+    rng = np.random.default_rng(0)
+    n = 3_000
+    tenure = rng.integers(1, 72, n)
+    charges = rng.uniform(20, 120, n)
+    plan = rng.choice(["month-to-month", "one year", "two year"], n)
+    logit = -1.0 - 0.04 * tenure + 0.02 * charges + 1.5 * (plan == "month-to-month")
+    churned = rng.random(n) < 1 / (1 + np.exp(-logit))
+    table = pd.DataFrame({
+        "CustomerID": [f"K{i:05d}" for i in range(n)],
+        "Churn": np.where(churned, "Yes", "No"),
+        "tenure": tenure,
+        "MonthlyCharges": [f"{c:.2f}" if i % 50 else " " for i, c in enumerate(charges)],
+        "Contract": plan,
+        "Notes": "",
+    })
+    table.to_csv(tmp_path / "telco.csv", index=False)
+    (tmp_path / "telco.yaml").write_text(
+        "name: telco\ndata:\n  customers: telco.csv\n  customers_column_map: {customer_id: CustomerID}\n"
+        "split: {as_of: 2024-01-01}\nrecommender: {enabled: false}\nltv: {enabled: false}\n"
+        "churn: {mode: contractual, label_col: Churn, params: {n_estimators: 200}}\n"
+    )
+    result = run_experiment(load_experiment(tmp_path / "telco.yaml"), quiet=True)
+    churn = result.results["churn"]
+    assert churn.metrics["roc_auc"] > 0.7
+    assert "logistic_numeric" in churn.baselines
+    assert result.registry["churn"].alias == tracking.CHAMPION

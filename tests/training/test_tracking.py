@@ -1,0 +1,37 @@
+"""Champion/challenger rule and run metadata, without a tracking server."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from training.tracking import CHALLENGER, CHAMPION, dataset_fingerprint, decide_alias
+
+
+def test_no_champion_means_the_new_version_is_champion():
+    assert decide_alias(0.5, champion_metric=None)[0] == CHAMPION
+
+
+def test_strictly_better_wins_and_a_tie_does_not():
+    assert decide_alias(0.81, champion_metric=0.80)[0] == CHAMPION
+    assert decide_alias(0.80, champion_metric=0.80)[0] == CHALLENGER
+    assert decide_alias(0.79, champion_metric=0.80)[0] == CHALLENGER
+
+
+def test_lower_is_better_metrics_flip_the_comparison():
+    assert decide_alias(10.0, champion_metric=12.0, higher_is_better=False)[0] == CHAMPION
+    assert decide_alias(13.0, champion_metric=12.0, higher_is_better=False)[0] == CHALLENGER
+
+
+def test_a_nan_metric_never_takes_the_champion_alias():
+    assert decide_alias(math.nan, champion_metric=0.8)[0] == CHALLENGER
+
+
+def test_fingerprint_changes_with_any_value_and_records_rows_and_as_of():
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    first = dataset_fingerprint(frame, source="s", as_of="2024-01-01")
+    assert first["dataset_rows"] == 3 and first["as_of"] == "2024-01-01"
+    changed = frame.assign(b=["x", "y", "w"])
+    assert dataset_fingerprint(changed, source="s", as_of="2024-01-01")["dataset_hash"] != first["dataset_hash"]
+    assert dataset_fingerprint(frame, source="s", as_of="2024-01-01") == first

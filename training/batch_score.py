@@ -1,0 +1,235 @@
+"""CRM batch export: churn, value, segment and top-k recommendations for every customer.
+
+The served model set and customer state (:func:`serving.state.load_served`) are
+scored in chunks of customers, and each chunk is written before the next is
+made, so memory holds the state plus one chunk, whatever the customer count.
+Targets: a ``.csv`` / ``.parquet`` file, or a table behind a SQLAlchemy URL
+(``sqlite:///crm.sqlite``, ``postgresql://user@host/db``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import schema as s
+from features.errors import KizunaInputError
+from models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
+
+DEFAULT_TABLE = "customer_scores"
+REC_SEP = "|"
+
+#: Output columns and their types: every chunk is cast to these, so file
+#: schemas and SQL column types never depend on what one chunk happens to hold.
+COLUMNS: dict[str, str] = {
+    s.CUSTOMER_ID: "string",
+    "segment": "string",
+    "rfm_score": "string",
+    "recency_days": "float64",
+    "frequency": "Int64",
+    "monetary_total": "float64",
+    "churn_probability": "float64",
+    "risk_band": "string",
+    "predicted_value": "float64",
+    "p_alive": "float64",
+    "expected_orders": "float64",
+    "recommendations": "string",
+    "model_versions": "string",
+    "as_of": "datetime64[us]",
+}
+
+
+def score_chunks(
+    served: Any,
+    *,
+    k: int = 10,
+    chunk_size: int = 20_000,
+    bands: tuple[float, float] = (0.3, 0.6),
+    in_stock_only: bool = True,
+) -> Iterator[pd.DataFrame]:
+    """Score every customer with a purchase history, ``chunk_size`` at a time.
+
+    Parameters
+    ----------
+    served
+        A :class:`serving.state.Served` snapshot.
+    k
+        Recommendations per customer (new items only: purchased ones excluded).
+
+    Yields
+    ------
+    pandas.DataFrame
+        Up to ``chunk_size`` rows with the :data:`COLUMNS`; ``recommendations``
+        holds item ids joined by ``|``, best first.
+    """
+    from serving.scoring import risk_band
+
+    if chunk_size < 1 or k < 1:
+        raise KizunaInputError("chunk_size and k must be positive")
+    st = served.state
+    models = served.models
+    versions = ",".join(f"{kind}={v}" for kind, v in served.versions.items() if v is not None)
+    mask = st.catalogue.in_stock.copy() if in_stock_only else None
+    ids = st.features.index
+    for lo in range(0, len(ids), chunk_size):
+        chunk = ids[lo:lo + chunk_size]
+        feats = st.features.iloc[lo:lo + chunk_size]
+        out = pd.DataFrame({
+            s.CUSTOMER_ID: chunk.astype(str),
+            "segment": feats[s.SEGMENT].astype("string").to_numpy(),
+            "rfm_score": feats[s.RFM_SCORE].astype("string").to_numpy(),
+            "recency_days": feats["recency_days"].to_numpy(dtype=float),
+            "frequency": feats[s.FREQUENCY].to_numpy(),
+            "monetary_total": feats["monetary_total"].to_numpy(dtype=float),
+        })
+        if models.churn is not None:
+            proba = _predict(st.frames["churn"], chunk, models.churn,
+                             lambda m, X: m.predict_proba(X)[:, 1])
+            out["churn_probability"] = proba
+            out["risk_band"] = [None if np.isnan(p) else risk_band(p, bands) for p in proba]
+        if models.ltv is not None:
+            frame = st.frames["ltv"]
+            out["predicted_value"] = _predict(frame, chunk, models.ltv, lambda m, X: m.predict(X))
+            pos = frame.index.get_indexer(chunk)
+            for name, col in (("p_alive", P_ALIVE), ("expected_orders", EXPECTED_PURCHASES)):
+                if col in frame.columns:
+                    values = frame[col].to_numpy(dtype=float)
+                    out[name] = np.where(pos >= 0, values[np.maximum(pos, 0)], np.nan)
+        if models.recommender is not None:
+            out["recommendations"] = _recommendations(st, chunk, lo, k, mask)
+        out["model_versions"] = versions
+        out["as_of"] = st.as_of
+        yield conform(out)
+
+
+def _predict(frame: pd.DataFrame, ids: pd.Index, bundle: Any,
+             predict: Callable[[Any, pd.DataFrame], np.ndarray]) -> np.ndarray:
+    pos = frame.index.get_indexer(ids)
+    out = np.full(len(ids), np.nan)
+    known = pos >= 0
+    if known.any():
+        X = frame.iloc[pos[known]][bundle.feature_columns]
+        out[known] = predict(bundle.model, X)
+    return out
+
+
+def _recommendations(st: Any, chunk: pd.Index, lo: int, k: int,
+                     mask: np.ndarray | None) -> list[str]:
+    positions = np.arange(lo, lo + len(chunk))
+    rows = st.history_rows(positions)
+    codes = np.array([st.recommender_code(c) for c in chunk], dtype=np.int64)
+    items, _ = st.recommender.model.recommend(codes, rows, k, exclude_seen=True, item_mask=mask)
+    names = st.catalogue.item_ids.to_numpy(dtype=object)
+    return [REC_SEP.join(names[row[row >= 0]]) for row in items]
+
+
+def conform(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every :data:`COLUMNS` entry, in order and type (absent model outputs as nulls)."""
+    out = pd.DataFrame(index=frame.index)
+    for col, dtype in COLUMNS.items():
+        values = frame[col] if col in frame.columns else pd.Series(pd.NA, index=frame.index)
+        if dtype.startswith("datetime"):
+            out[col] = pd.to_datetime(values).astype(dtype)
+        elif dtype == "float64":
+            out[col] = pd.to_numeric(values, errors="coerce").astype(dtype)
+        else:
+            out[col] = values.astype(dtype)
+    return out
+
+
+def is_sql_url(target: str) -> bool:
+    return "://" in target
+
+
+def write_chunks(chunks: Iterator[pd.DataFrame], target: str, *, table: str = DEFAULT_TABLE,
+                 on_chunk: Callable[[int], None] | None = None) -> int:
+    """Write chunks to a CSV or Parquet file, or a SQL table (replaced); return the row count.
+
+    Parameters
+    ----------
+    target
+        A path ending in ``.csv`` / ``.csv.gz`` / ``.parquet``, or a SQLAlchemy URL.
+    on_chunk
+        Called with each chunk's row count (progress).
+    """
+    if is_sql_url(target):
+        return _write_sql(chunks, target, table, on_chunk)
+    path = Path(target)
+    name = path.name.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if name.endswith(".parquet"):
+        return _write_parquet(chunks, path, on_chunk)
+    if name.endswith(".csv") or name.endswith(".csv.gz"):
+        return _write_csv(chunks, path, on_chunk)
+    raise KizunaInputError(f"cannot tell the output type of {target}: use .csv, .csv.gz, "
+                           ".parquet or a SQLAlchemy URL such as sqlite:///crm.sqlite")
+
+
+def _write_csv(chunks: Iterator[pd.DataFrame], path: Path,
+               on_chunk: Callable[[int], None] | None) -> int:
+    import gzip
+
+    total = 0
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "wt", newline="", encoding="utf-8") as handle:
+        for i, chunk in enumerate(chunks):
+            chunk.to_csv(handle, index=False, header=i == 0)
+            total += len(chunk)
+            if on_chunk:
+                on_chunk(len(chunk))
+    return total
+
+
+def _write_parquet(chunks: Iterator[pd.DataFrame], path: Path,
+                   on_chunk: Callable[[int], None] | None) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    total = 0
+    writer = None
+    try:
+        for chunk in chunks:
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            total += len(chunk)
+            if on_chunk:
+                on_chunk(len(chunk))
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # no customers: still leave a readable, empty file
+        pq.write_table(pa.Table.from_pandas(conform(pd.DataFrame()), preserve_index=False), path)
+    return total
+
+
+def _write_sql(chunks: Iterator[pd.DataFrame], url: str, table: str,
+               on_chunk: Callable[[int], None] | None) -> int:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise KizunaInputError(f"cannot use the SQL target {url!r}: {exc}") from None
+    total = 0
+    try:
+        # One transaction: readers see the old table or the new one, never half.
+        with engine.begin() as conn:
+            first = True
+            for chunk in chunks:
+                chunk.to_sql(table, conn, if_exists="replace" if first else "append",
+                             index=False, chunksize=5_000)
+                first = False
+                total += len(chunk)
+                if on_chunk:
+                    on_chunk(len(chunk))
+            if first:
+                conform(pd.DataFrame()).to_sql(table, conn, if_exists="replace", index=False)
+    finally:
+        engine.dispose()
+    return total

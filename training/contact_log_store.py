@@ -1,0 +1,109 @@
+"""The durable contact log: append the contacts made, read them back for the caps.
+
+Two formats, chosen by the file's suffix:
+
+- ``.csv``: one line per contact, header written with the first rows; simple
+  to inspect and to ship to a CRM, but a crash mid-write can leave a torn last
+  line (which :func:`read_contact_log` reports).
+- ``.db`` / ``.sqlite`` / ``.sqlite3``: an SQLite table ``contacts``, appended in one
+  transaction, so a run's contacts are either all in or all out; use it when
+  several jobs write.
+
+Columns: ``customer_id``, ``offer_id``, ``contacted_at`` (ISO timestamp),
+``channel``, ``campaign_id`` (see :mod:`models.contact_log`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+
+from features import schema as s
+from features.errors import KizunaInputError
+from models.contact_log import CONTACTED_AT, LOG_COLUMNS, empty_log
+
+TABLE = "contacts"
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def _is_sqlite(path: Path) -> bool:
+    if path.suffix.lower() in SQLITE_SUFFIXES:
+        return True
+    if path.suffix.lower() == ".csv":
+        return False
+    raise KizunaInputError(
+        f"contact log {path}: use a .csv file or an SQLite file ({', '.join(SQLITE_SUFFIXES)})"
+    )
+
+
+def append_contacts(path: str | Path, contacts: pd.DataFrame) -> int:
+    """Append contact rows to the log at ``path`` (created if missing); return rows written."""
+    path = Path(path)
+    missing = [c for c in LOG_COLUMNS if c not in contacts.columns]
+    if missing:
+        raise KizunaInputError(f"contacts need columns {list(LOG_COLUMNS)}", column=missing[0])
+    rows = contacts.loc[:, list(LOG_COLUMNS)].copy()
+    if len(rows) == 0:
+        return 0
+    rows[CONTACTED_AT] = pd.to_datetime(rows[CONTACTED_AT]).dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    rows = rows.astype(object).where(rows.notna(), None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if _is_sqlite(path):
+        with sqlite3.connect(path) as conn:  # one transaction: all rows or none
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (customer_id TEXT NOT NULL, "
+                "offer_id TEXT NOT NULL, contacted_at TEXT NOT NULL, channel TEXT, "
+                "campaign_id TEXT)"
+            )
+            conn.executemany(
+                f"INSERT INTO {TABLE} ({', '.join(LOG_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
+                rows.itertuples(index=False, name=None),
+            )
+        return len(rows)
+    new = not path.exists() or path.stat().st_size == 0
+    rows.to_csv(path, mode="a", header=new, index=False)
+    return len(rows)
+
+
+def read_contact_log(path: str | Path, *, since: pd.Timestamp | str | None = None) -> pd.DataFrame:
+    """Read the log (an empty log if the file does not exist yet).
+
+    Parameters
+    ----------
+    since
+        Keep only contacts at or after this time (older ones cannot block
+        anything shorter than ``now - since``).
+    """
+    path = Path(path)
+    if not path.exists():
+        return empty_log()
+    if _is_sqlite(path):
+        with sqlite3.connect(path) as conn:
+            exists = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name=?", (TABLE,)
+            ).fetchone()
+            if not exists:
+                return empty_log()
+            frame = pd.read_sql_query(f"SELECT * FROM {TABLE}", conn)
+    else:
+        try:
+            frame = pd.read_csv(path, dtype={s.CUSTOMER_ID: str, "offer_id": str,
+                                             s.CHANNEL: str, "campaign_id": str})
+        except pd.errors.ParserError as exc:
+            raise KizunaInputError(f"contact log {path} is not valid CSV: {exc}") from None
+    missing = [c for c in LOG_COLUMNS[:3] if c not in frame.columns]
+    if missing:
+        raise KizunaInputError(f"contact log {path} lacks columns", column=missing[0])
+    times = pd.to_datetime(frame[CONTACTED_AT], errors="coerce", format="ISO8601")
+    if times.isna().any():
+        raise KizunaInputError(f"contact log {path} has unreadable times", column=CONTACTED_AT,
+                               values=frame.loc[times.isna(), CONTACTED_AT].unique())
+    frame[CONTACTED_AT] = times.astype("datetime64[us]")
+    for col in (s.CUSTOMER_ID, "offer_id", s.CHANNEL, "campaign_id"):
+        if col in frame.columns:
+            frame[col] = frame[col].astype("str")
+    if since is not None:
+        frame = frame.loc[frame[CONTACTED_AT] >= pd.Timestamp(since)].reset_index(drop=True)
+    return frame

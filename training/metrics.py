@@ -1,0 +1,276 @@
+"""Evaluation metrics, one section per model family.
+
+Ranking metrics (recommenders)
+    Recommendations are an integer array of item codes, shape (n_users, k),
+    best first, ``-1`` (any negative code) for padding. The ground truth is,
+    per user, the set of relevant item codes: a list of arrays, or a sparse
+    matrix whose non-zero cells are relevant (shape (n_users, n_codes)).
+    Relevance is binary. Truth codes may lie outside the recommender's
+    catalogue (items first sold after training): they count in the size of the
+    truth but can never be hit. Users with an empty truth are left out of the
+    averages (their metrics are undefined); ``ranking_metrics`` reports how
+    many users were averaged.
+
+Classification and regression metrics are in :mod:`training.metrics_tabular`
+until they move to a section here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from features.errors import KizunaInputError
+
+# =====================================================================================
+# Ranking metrics (recommenders)
+# =====================================================================================
+
+Truth = Sequence[np.ndarray] | sp.spmatrix
+
+RANKING_METRICS: tuple[str, ...] = (
+    "precision", "recall", "ndcg", "map", "coverage", "mean_popularity", "n_users",
+)  # fmt: skip
+
+
+def hit_matrix(
+    recommended: Any, truth: Truth, k: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which recommendations are relevant, and how many relevant items each user has.
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    hits : ndarray, shape (n, k) bool
+    n_relevant : ndarray, shape (n,) int64 (distinct relevant codes)
+    """
+    recs = _check_recommended(recommended)
+    n, width = recs.shape
+    k = width if k is None else _check_cutoff(k, width)
+    recs = recs[:, :k]
+    rows, codes = _truth_pairs(truth, n)
+    n_relevant = np.bincount(rows, minlength=n).astype(np.int64)
+    span = int(max(codes.max(initial=-1), recs.max(initial=-1))) + 1
+    truth_keys = rows * span + codes  # unique and sorted by construction
+    rec_keys = np.arange(n, dtype=np.int64)[:, None] * span + recs
+    pos = np.searchsorted(truth_keys, rec_keys)
+    pos = np.minimum(pos, max(truth_keys.size - 1, 0))
+    hits = (recs >= 0) & (truth_keys.size > 0)
+    if truth_keys.size:
+        hits &= truth_keys[pos] == rec_keys
+    return hits, n_relevant
+
+
+def precision_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
+    """Mean over users of hits@k / k."""
+    hits, n_rel = hit_matrix(recommended, truth, k)
+    return _mean(hits.sum(axis=1) / hits.shape[1], n_rel)
+
+
+def recall_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
+    """Mean over users of hits@k / |truth| (not capped at k)."""
+    hits, n_rel = hit_matrix(recommended, truth, k)
+    return _mean(hits.sum(axis=1) / np.maximum(n_rel, 1), n_rel)
+
+
+def ndcg_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
+    """Mean NDCG@k with binary relevance.
+
+    DCG = sum over ranks r = 1..k of hit_r / log2(r + 1); the ideal DCG puts
+    ``min(k, |truth|)`` hits at the top.
+    """
+    hits, n_rel = hit_matrix(recommended, truth, k)
+    return _mean(_ndcg_rows(hits, n_rel), n_rel)
+
+
+def map_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
+    """Mean average precision@k: sum of precision@r at each hit r, over min(k, |truth|)."""
+    hits, n_rel = hit_matrix(recommended, truth, k)
+    return _mean(_ap_rows(hits, n_rel), n_rel)
+
+
+def catalogue_coverage(recommended: Any, n_items: int, k: int | None = None) -> float:
+    """Share of the catalogue's ``n_items`` that appear in anyone's top-k."""
+    recs = _check_recommended(recommended)
+    k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
+    if not isinstance(n_items, (int, np.integer)) or n_items < 1:
+        raise KizunaInputError("must be a positive integer", column="n_items", values=[n_items])
+    shown = recs[:, :k]
+    shown = shown[(shown >= 0) & (shown < n_items)]
+    return float(np.unique(shown).size / n_items)
+
+
+def mean_popularity(recommended: Any, item_popularity: Any, k: int | None = None) -> float:
+    """Mean ``item_popularity`` (e.g. share of customers who bought it) of recommended items.
+
+    Parameters
+    ----------
+    recommended
+        Shape (n, width); padding is skipped.
+    item_popularity
+        Shape (n_items,), indexed by item code.
+    """
+    recs = _check_recommended(recommended)
+    k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
+    pop = np.asarray(item_popularity, dtype=np.float64)
+    if pop.ndim != 1:
+        raise KizunaInputError("must be 1-D, one value per item", column="item_popularity")
+    shown = recs[:, :k]
+    shown = shown[shown >= 0]
+    if shown.size and shown.max() >= pop.size:
+        raise KizunaInputError(
+            f"has {pop.size} items but a recommended code is {int(shown.max())}",
+            column="item_popularity",
+        )
+    return float(pop[shown].mean()) if shown.size else float("nan")
+
+
+def per_user_ranking_metrics(
+    recommended: Any, truth: Truth, k: int | None = None
+) -> dict[str, np.ndarray]:
+    """Precision, recall, NDCG and AP at k for each user, shape (n,) each.
+
+    Users with an empty truth get NaN. For paired comparisons of two models
+    (bootstrap over users) and per-segment breakdowns.
+    """
+    hits, n_rel = hit_matrix(recommended, truth, k)
+    kk = hits.shape[1]
+    n_hits = hits.sum(axis=1)
+    out = {
+        "precision": n_hits / kk,
+        "recall": n_hits / np.maximum(n_rel, 1),
+        "ndcg": _ndcg_rows(hits, n_rel),
+        "map": _ap_rows(hits, n_rel),
+    }
+    empty = n_rel == 0
+    for values in out.values():
+        values[empty] = np.nan
+    return out
+
+
+def ranking_metrics(
+    recommended: Any,
+    truth: Truth,
+    *,
+    k: int | None = None,
+    n_items: int | None = None,
+    item_popularity: Any = None,
+) -> dict[str, float]:
+    """Every ranking metric at once (one hit computation).
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``ndcg``, ``map`` (means over users with a
+        non-empty truth), ``n_users`` (how many), and ``coverage`` /
+        ``mean_popularity`` when ``n_items`` / ``item_popularity`` are given
+        (over all rows of ``recommended``).
+    """
+    per_user = per_user_ranking_metrics(recommended, truth, k)
+    kk = np.asarray(recommended).shape[1] if k is None else k
+    counted = ~np.isnan(per_user["ndcg"])
+    out = {
+        name: float(values[counted].mean()) if counted.any() else float("nan")
+        for name, values in per_user.items()
+    }
+    out["n_users"] = float(counted.sum())
+    if n_items is not None:
+        out["coverage"] = catalogue_coverage(recommended, n_items, kk)
+    if item_popularity is not None:
+        out["mean_popularity"] = mean_popularity(recommended, item_popularity, kk)
+    return out
+
+
+def _ndcg_rows(hits: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
+    k = hits.shape[1]
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = hits @ discount
+    ideal = np.concatenate([[0.0], np.cumsum(discount)])[np.minimum(n_rel, k)]
+    return np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
+
+
+def _ap_rows(hits: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
+    k = hits.shape[1]
+    precision_at_r = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
+    total = (precision_at_r * hits).sum(axis=1)
+    denom = np.minimum(n_rel, k)
+    return np.divide(total, denom, out=np.zeros_like(total), where=denom > 0)
+
+
+def _mean(per_user: np.ndarray, n_rel: np.ndarray) -> float:
+    keep = n_rel > 0
+    return float(per_user[keep].mean()) if keep.any() else float("nan")
+
+
+def _check_recommended(recommended: Any) -> np.ndarray:
+    recs = np.asarray(recommended)
+    if recs.ndim != 2 or not (recs.size == 0 or np.issubdtype(recs.dtype, np.integer)):
+        raise KizunaInputError(
+            f"must be a 2-D integer array (users x k), got {recs.dtype} {recs.shape}",
+            column="recommended",
+        )
+    recs = recs.astype(np.int64, copy=False)
+    if recs.shape[1] > 1:
+        ordered = np.sort(recs, axis=1)
+        dup = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+        if dup.any():
+            rows = np.flatnonzero(dup.any(axis=1))
+            raise KizunaInputError(
+                f"{rows.size} rows recommend the same item twice (rows shown)",
+                column="recommended", values=rows,
+            )  # fmt: skip
+    return recs
+
+
+def _check_cutoff(k: Any, width: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= width:
+        raise KizunaInputError(f"must be an integer in [1, {width}]", column="k", values=[k])
+    return int(k)
+
+
+def _truth_pairs(truth: Truth, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (row, code) pairs of the truth, sorted by row then code."""
+    if sp.issparse(truth):
+        m = sp.csr_matrix(truth)
+        if m.shape[0] != n:
+            raise KizunaInputError(
+                f"has {m.shape[0]} rows but there are {n} recommendation rows", column="truth"
+            )
+        m = m.copy()
+        m.sum_duplicates()
+        m.eliminate_zeros()
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(m.indptr))
+        return rows, m.indices.astype(np.int64)
+    if isinstance(truth, np.ndarray) and truth.dtype != object and truth.ndim == 2:
+        raise KizunaInputError(
+            "pass a list of arrays (one per user) or a sparse matrix, not a 2-D array",
+            column="truth",
+        )
+    if len(truth) != n:
+        raise KizunaInputError(
+            f"has {len(truth)} users but there are {n} recommendation rows", column="truth"
+        )
+    arrays = [np.asarray(t).ravel() for t in truth]
+    sizes = np.array([a.size for a in arrays], dtype=np.int64)
+    codes = np.concatenate(arrays) if arrays else np.array([], dtype=np.int64)
+    if codes.size and not np.issubdtype(codes.dtype, np.integer):
+        raise KizunaInputError("must hold integer item codes", column="truth", values=codes[:5])
+    codes = codes.astype(np.int64, copy=False)
+    if codes.size and codes.min() < 0:
+        raise KizunaInputError("item codes must be >= 0", column="truth",
+                               values=codes[codes < 0])  # fmt: skip
+    rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    span = int(codes.max(initial=0)) + 1
+    keys = np.unique(rows * span + codes)
+    return keys // span, keys % span

@@ -1,0 +1,254 @@
+"""Train and evaluate the recommenders on a time split, then refit the served one on all data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import schema as s
+from features.errors import KizunaInputError
+from features.interactions import build_interactions
+from models.recommenders import HybridRecommender
+from training import plots
+from training.artifacts import RecommenderBundle
+from training.config import RecommenderConfig
+from training.metrics import ranking_metrics
+from training.recommender_eval import (
+    DEFAULT_MODEL,
+    _item_categories,
+    default_models,
+    evaluate_recommenders,
+    holdout_split,
+)
+
+TREND_DAYS = 7
+RECALL_KS = (1, 2, 3, 5, 10, 20, 30, 50)
+# Served models read purchase histories in this weighting (distinct orders per item).
+INTERACTION_PARAMS: dict[str, Any] = {"weighting": "count"}
+REPORTED = ("precision", "recall", "ndcg", "map", "coverage", "mean_popularity")
+
+
+@dataclass
+class RecommenderResult:
+    """Holdout metrics of the served model and of each baseline, and the refit bundle.
+
+    Metric names: ``ndcg_at_10`` etc. for the ``all`` mode, ``new_ndcg_at_10``
+    for the ``new`` mode (already-bought items excluded).
+    """
+
+    bundle: RecommenderBundle
+    metrics: dict[str, float]
+    baselines: dict[str, dict[str, float]]
+    primary_metric: str
+    figures: dict[str, Any]
+    kind: str = "recommender"
+    higher_is_better: bool = True
+    search: list[dict[str, Any]] = field(default_factory=list)
+    input_example: pd.DataFrame | None = None
+    extra_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def train_recommender(
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp,
+    horizon_days: int,
+    config: RecommenderConfig,
+    *,
+    seed: int,
+    items: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
+) -> RecommenderResult:
+    """Evaluate the configured model against the candidates, then refit it on everything.
+
+    Parameters
+    ----------
+    transactions
+        Validated transactions (all of them: the holdout is cut inside).
+    as_of, horizon_days
+        The time split: fit before ``as_of``, ground truth in the horizon after.
+    config
+        Which model is served (``model``, ``params``) and which are baselines.
+    """
+    if config.model != DEFAULT_MODEL:
+        raise KizunaInputError(f"the served recommender is {DEFAULT_MODEL!r}",
+                               column="recommender.model", values=[config.model])
+    available = default_models(random_state=seed)
+    unknown = [c for c in config.candidates if c not in available or c == DEFAULT_MODEL]
+    if unknown:
+        raise KizunaInputError(
+            f"unknown recommender candidates; choose from {sorted(set(available) - {DEFAULT_MODEL})}",
+            column="recommender.candidates", values=unknown,
+        )
+    search: list[dict[str, Any]] = []
+    if config.tune_weights:
+        weights, search = tune_blend(
+            transactions, as_of - pd.Timedelta(days=horizon_days), horizon_days, config, seed=seed
+        )
+        config = config.model_copy(update={"params": {**config.params, **weights}})
+    served = HybridRecommender(**{"random_state": seed, **config.params})
+    models = {DEFAULT_MODEL: served, **{c: available[c] for c in config.candidates}}
+    holdout = holdout_split(transactions, as_of, horizon_days, trend_days=TREND_DAYS)
+    if len(holdout.user_codes) == 0:
+        raise KizunaInputError(f"no customer bought both before {as_of.date()} and in the "
+                               f"{horizon_days} days after: move split.as_of")
+    table = evaluate_recommenders(models, holdout, k=config.k)
+    per_model = {name: _named(rows, config.k) for name, rows in table.groupby("model")}
+    primary = config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
+    if primary not in per_model[DEFAULT_MODEL]:
+        raise KizunaInputError(f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
+                               column="recommender.primary_metric", values=[primary])
+    figure = plots.recall_at_k_figure(_recall_curves(models, holdout))
+    bundle = refit_for_serving(transactions, config, seed=seed, items=items)
+    sample = bundle.user_ids[: min(5, len(bundle.user_ids))]
+    return RecommenderResult(
+        bundle=bundle,
+        metrics=per_model.pop(DEFAULT_MODEL),
+        baselines=per_model,
+        primary_metric=primary,
+        figures={"recommender_recall_at_k.png": figure},
+        search=search,
+        input_example=pd.DataFrame({s.CUSTOMER_ID: np.asarray(sample, dtype=object)}),
+        extra_metrics={"recommender_eval_customers": float(len(holdout.user_codes)),
+                       "recommender_items": float(holdout.n_items),
+                       **{f"hybrid_{k}": float(v) for k, v in config.params.items()
+                          if k in WEIGHT_NAMES}},
+    )
+
+
+def refit_for_serving(
+    transactions: pd.DataFrame, config: RecommenderConfig, *, seed: int,
+    items: pd.DataFrame | None = None,
+) -> RecommenderBundle:
+    """Fit the served model on every purchase, with the id maps and history it needs."""
+    purchases = transactions[~transactions[s.IS_RETURN]]
+    end = purchases[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
+    history = build_interactions(transactions, end, **INTERACTION_PARAMS)
+    recent = build_interactions(
+        transactions[transactions[s.TIMESTAMP] >= end - pd.Timedelta(days=TREND_DAYS)], end,
+        user_ids=history.user_ids, item_ids=history.item_ids, **INTERACTION_PARAMS,
+    ).matrix
+    categories = _categories(transactions, history.item_ids, items)
+    model = HybridRecommender(**{"random_state": seed, **config.params})
+    model.fit(history.matrix, recent_items=recent,
+              item_categories=None if categories is None else categories.to_numpy())
+    return RecommenderBundle(
+        model=model, item_ids=history.item_ids, user_ids=history.user_ids,
+        interaction_params=dict(INTERACTION_PARAMS), item_categories=categories,
+        history=history.matrix, trained_until=end,
+    )
+
+
+def _categories(
+    transactions: pd.DataFrame, item_ids: pd.Index, items: pd.DataFrame | None
+) -> pd.Series | None:
+    """Category per item code: the catalogue's, else the most frequent in transactions."""
+    if items is not None and s.CATEGORY in items.columns:
+        return items[s.CATEGORY].reindex(item_ids).astype("string").reset_index(drop=True)
+    if s.CATEGORY in transactions.columns:
+        values = _item_categories(transactions, item_ids, s.ITEM_ID, s.CATEGORY)
+        return pd.Series(values, dtype="string")
+    return None
+
+
+def _named(rows: pd.DataFrame, k: int) -> dict[str, float]:
+    """Long evaluation rows -> ``{"ndcg_at_10": ..., "new_ndcg_at_10": ...}``."""
+    out: dict[str, float] = {}
+    for _, row in rows.iterrows():
+        metric = row["metric"]
+        if metric not in REPORTED:
+            continue
+        name = f"{metric}_at_{k}" if metric in ("precision", "recall", "ndcg", "map") else metric
+        out[name if row["mode"] == "all" else f"new_{name}"] = float(row["value"])
+    return out
+
+
+def _recall_curves(models: dict[str, Any], holdout: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Recall@k against k in the ``all`` mode, for each fitted model."""
+    users = holdout.user_codes
+    history = holdout.train.matrix[users]
+    curves = {}
+    for name, model in models.items():
+        recs, _ = model.recommend(users, history, max(RECALL_KS), exclude_seen=False)
+        recalls = [ranking_metrics(recs[:, :k], holdout.truth["all"], k=k,
+                                   n_items=holdout.n_items)["recall"] for k in RECALL_KS]
+        curves[name] = (np.array(RECALL_KS), np.array(recalls))
+    return curves
+
+
+# The blend weights tried on the validation split; each component on its own is in the grid.
+# Rankings do not change when every weight is scaled, so repurchase is on or off.
+DEFAULT_WEIGHT_GRID: dict[str, list[float]] = {
+    "repurchase_weight": [0.0, 1.0],
+    "item_knn_weight": [0.0, 0.25, 0.5, 1.0],
+    "als_weight": [0.0, 0.25, 0.5],
+    "trending_weight": [0.0, 0.2, 0.4],
+}
+TUNING_USERS = 1_500
+WEIGHT_NAMES = ("repurchase_weight", "item_knn_weight", "als_weight", "trending_weight")
+
+
+def tune_blend(
+    transactions: pd.DataFrame,
+    val_as_of: pd.Timestamp,
+    horizon_days: int,
+    config: RecommenderConfig,
+    *,
+    seed: int,
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Choose the hybrid's blend weights on a validation split before the test one.
+
+    The components are fit once and scored once (``component_scores``); each
+    weight combination only re-blends them, so a grid of ~100 costs seconds.
+    The objective is the mean over both modes of NDCG@k relative to the best
+    combination in that mode, so neither mode is sacrificed to the other.
+
+    Returns
+    -------
+    (weights, records)
+        The chosen weights and one record per combination (params, validation metrics).
+    """
+    from models.recommenders.base import top_k
+
+    grid = {**DEFAULT_WEIGHT_GRID, **(config.search.grid if config.search else {})}
+    holdout = holdout_split(transactions, val_as_of, horizon_days, trend_days=TREND_DAYS)
+    users = holdout.user_codes
+    if len(users) == 0:
+        return {}, []
+    if len(users) > TUNING_USERS:
+        users = np.sort(np.random.default_rng(seed).choice(users, TUNING_USERS, replace=False))
+    rows_kept = np.searchsorted(holdout.user_codes, users)
+    fixed = {k: v for k, v in config.params.items() if k not in WEIGHT_NAMES}
+    probe = HybridRecommender(**{"random_state": seed, **fixed,
+                                 **dict.fromkeys(WEIGHT_NAMES, 1.0)})
+    probe.fit(holdout.train.matrix, recent_items=holdout.recent,
+              item_categories=holdout.item_categories)
+    history = holdout.train.matrix[users]
+    components = probe.component_scores(users, history)  # (4, n, n_items), weights 1
+    seen = history.toarray() > 0
+    truth = {mode: holdout.truth[mode][rows_kept] for mode in ("all", "new")}
+    combos = [dict(zip(WEIGHT_NAMES, values, strict=True)) for values in
+              _product([grid[name] for name in WEIGHT_NAMES]) if any(values)]
+    records = []
+    for weights in combos:
+        blend = np.tensordot(np.array([weights[n] for n in WEIGHT_NAMES]), components, axes=1)
+        metrics = {}
+        for mode in ("all", "new"):
+            scores = np.where(seen, -np.inf, blend) if mode == "new" else blend
+            recs, _ = top_k(scores, config.k, probe.tiebreak_order_)
+            metrics[f"{mode}_ndcg_at_{config.k}"] = ranking_metrics(
+                recs, truth[mode], k=config.k)["ndcg"]
+        records.append({"params": weights, "validation": metrics})
+    best = {m: max(r["validation"][m] for r in records) for m in records[0]["validation"]}
+    def objective(record: dict[str, Any]) -> float:
+        return float(np.mean([record["validation"][m] / best[m] for m in best if best[m] > 0]))
+    chosen = max(records, key=objective)
+    return dict(chosen["params"]), records
+
+
+def _product(lists: list[list[float]]) -> list[tuple[float, ...]]:
+    import itertools
+
+    return list(itertools.product(*lists))
