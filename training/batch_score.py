@@ -145,6 +145,14 @@ def is_sql_url(target: str) -> bool:
     return "://" in target
 
 
+def check_target(target: str) -> None:
+    """Refuse an output the writers cannot produce, before any scoring work."""
+    name = target.lower()
+    if not (is_sql_url(target) or name.endswith((".csv", ".csv.gz", ".parquet"))):
+        raise KizunaInputError(f"cannot tell the output type of {target}: use .csv, .csv.gz, "
+                               ".parquet or a SQLAlchemy URL such as sqlite:///crm.sqlite")
+
+
 def write_chunks(chunks: Iterator[pd.DataFrame], target: str, *, table: str = DEFAULT_TABLE,
                  on_chunk: Callable[[int], None] | None = None) -> int:
     """Write chunks to a CSV or Parquet file, or a SQL table (replaced); return the row count.
@@ -156,17 +164,14 @@ def write_chunks(chunks: Iterator[pd.DataFrame], target: str, *, table: str = DE
     on_chunk
         Called with each chunk's row count (progress).
     """
+    check_target(target)
     if is_sql_url(target):
         return _write_sql(chunks, target, table, on_chunk)
     path = Path(target)
-    name = path.name.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
-    if name.endswith(".parquet"):
+    if path.name.lower().endswith(".parquet"):
         return _write_parquet(chunks, path, on_chunk)
-    if name.endswith(".csv") or name.endswith(".csv.gz"):
-        return _write_csv(chunks, path, on_chunk)
-    raise KizunaInputError(f"cannot tell the output type of {target}: use .csv, .csv.gz, "
-                           ".parquet or a SQLAlchemy URL such as sqlite:///crm.sqlite")
+    return _write_csv(chunks, path, on_chunk)
 
 
 def _write_csv(chunks: Iterator[pd.DataFrame], path: Path,

@@ -86,17 +86,18 @@ def score(
     from serving.config import Settings
     from serving.events import EventStore
     from serving.state import load_served
-    from training.batch_score import score_chunks, write_chunks
+    from training.batch_score import check_target, score_chunks, write_chunks
     from training.tracking import data_dir
 
     settings = Settings.from_env()
     target = out or f"sqlite:///{data_dir() / 'crm.sqlite'}"
+    check_target(target)
     store_path = event_store or settings.event_store
     store = EventStore(store_path) if Path(store_path).exists() else None
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
     with step(f"loading models ({models}, {alias}) and customer state", quiet=as_json):
-        served = load_served(models, alias=alias, store=store)
+        served = load_served(models, alias=alias, store=store, live=False)
     n = served.state.n_customers
     chunks = score_chunks(served, k=k, chunk_size=chunk_size, bands=settings.risk_bands)
     if as_json:

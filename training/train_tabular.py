@@ -137,11 +137,7 @@ def train_churn(
     }
     return TabularResult(
         kind="churn",
-        bundle=TabularBundle(
-            model=model, feature_columns=list(X.columns), bgnbd=test.bgnbd,
-            gamma_gamma=test.gamma_gamma, btyd_unit=btyd_unit, horizon_days=horizon_days,
-            trained_until=val.as_of,
-        ),
+        bundle=_bundle(model, X, val, test, btyd_unit=btyd_unit, horizon_days=horizon_days),
         metrics=mt.classification_report(test.churn, p_model),
         baselines={baseline_name: mt.classification_report(test.churn, p_base)},
         primary_metric=config.primary_metric,
@@ -184,11 +180,7 @@ def train_ltv(
         baselines["last_period"] = mt.regression_report(test.value, test.X[recent].to_numpy())
     return TabularResult(
         kind="ltv",
-        bundle=TabularBundle(
-            model=model, feature_columns=list(X.columns), bgnbd=test.bgnbd,
-            gamma_gamma=test.gamma_gamma, btyd_unit=btyd_unit, horizon_days=horizon_days,
-            trained_until=val.as_of,
-        ),
+        bundle=_bundle(model, X, val, test, btyd_unit=btyd_unit, horizon_days=horizon_days),
         metrics=mt.regression_report(test.value, predicted),
         baselines=baselines,
         primary_metric=config.primary_metric,
@@ -196,6 +188,18 @@ def train_ltv(
         search=search,
         input_example=plain_example(test.X.head(5)),
         extra_metrics={"ltv_clipped_targets": float(getattr(model, "n_clipped_", 0))},
+    )
+
+
+def _bundle(
+    model: Any, X: pd.DataFrame, val: Snapshot, test: Snapshot, *, btyd_unit: str,
+    horizon_days: int,
+) -> TabularBundle:
+    """The served model with the BTYD models of the latest snapshot, which make its inputs."""
+    return TabularBundle(
+        model=model, feature_columns=list(X.columns), bgnbd=test.bgnbd,
+        gamma_gamma=test.gamma_gamma, btyd_unit=btyd_unit, horizon_days=horizon_days,
+        trained_until=val.as_of,
     )
 
 
