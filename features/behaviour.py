@@ -123,8 +123,8 @@ def behaviour_vector(
           ``[as_of - w, as_of)``.
         - ``gap_mean_days``, ``gap_std_days``: days between consecutive orders
           (NaN with a single order). ``recency_ratio = recency_days /
-          gap_mean_days``: about 1 when the next order is "due"; NaN for
-          one-order customers and when all orders share one instant.
+          max(gap_mean_days, 1)``: about 1 when the next order is "due"; NaN
+          for one-order customers and when all orders share one instant.
         - ``revenue_trend``, ``order_trend``: ``(a - b) / (a + b)`` in [-1, 1]
           with ``a`` the last ``trend_days`` and ``b`` the ``trend_days``
           before; 0 when both are 0.
@@ -453,7 +453,9 @@ def _order_features(
     cols[GAP_MEAN_DAYS] = gap_mean
     cols[GAP_STD_DAYS] = gap_std
     with np.errstate(divide="ignore", invalid="ignore"):
-        cols[RECENCY_RATIO] = np.where(gap_mean > 0, recency / gap_mean, np.nan)
+        # Two orders an hour apart are one visit: a usual gap under a day counts as a
+        # day, or the ratio explodes into the thousands for such customers.
+        cols[RECENCY_RATIO] = np.where(gap_mean > 0, recency / np.maximum(gap_mean, 1.0), np.nan)
     recent = age <= trend_days * DAY_NS
     prior = ~recent & (age <= 2 * trend_days * DAY_NS)
     cols[REVENUE_TREND] = _trend(per_customer(recent, order_rev), per_customer(prior, order_rev))

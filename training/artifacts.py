@@ -40,6 +40,12 @@ class RecommenderBundle:
         ``interaction_params`` weighting: the rows ``recommend`` takes.
     trained_until
         The model saw events strictly before this instant.
+    item_prices
+        Median unit price per item code, shape (n_items,), for offer values.
+    purchase_rate_by_rank
+        Shape (k,): on the holdout, the share of customers who bought the
+        new item recommended at rank r (``new`` mode) within the horizon: a
+        calibrated P(purchase) for a next-best-offer's product candidates.
     """
 
     model: Any
@@ -49,6 +55,8 @@ class RecommenderBundle:
     item_categories: pd.Series | None = None
     history: Any = None
     trained_until: pd.Timestamp | None = None
+    item_prices: Any = None
+    purchase_rate_by_rank: Any = None
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ def serve(
     env["KIZUNA_EVENT_STORE"] = str((event_store or Settings.from_env().event_store).resolve())
     env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
     err_console.print(f"serving {models} ({alias}) on http://{host}:{port}  "
-                      f"[dim]docs: http://{host}:{port}/docs  ready: /readyz[/dim]")
+                      f"[dim]API docs: http://{host}:{port}/ (OpenAPI: /docs.json), "
+                      f"ready: /readyz[/dim]")
     command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host,
                "--port", str(port)]
     try:
@@ -84,7 +85,7 @@ def score(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from serving.config import Settings
-    from serving.events import EventStore
+    from training.event_store import EventStore
     from serving.state import load_served
     from training.batch_score import check_target, score_chunks, write_chunks
     from training.tracking import data_dir

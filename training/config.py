@@ -35,6 +35,8 @@ class DataConfig(Frozen):
     customers: Path | None = None
     customers_column_map: dict[str, str] = {}
     data_end: date | None = None
+    # The service's purchase-event store; default: events.sqlite in the data folder.
+    events: Path | None = None
 
     def resolved(self, base: Path) -> DataConfig:
         """Return a copy with relative paths anchored at ``base``."""
@@ -43,7 +45,7 @@ class DataConfig(Frozen):
 
         updates = {
             key: anchor(getattr(self, key))
-            for key in ("transactions", "items", "customers")
+            for key in ("transactions", "items", "customers", "events")
             if getattr(self, key) is not None and not getattr(self, key).is_absolute()
         }
         return self.model_copy(update=updates)

@@ -160,14 +160,42 @@ def resolve_source(
     )
 
 
+def event_store_path(data: DataConfig) -> Path:
+    """Where the service appends purchase events, as the service resolves it.
+
+    ``data.events``, else ``$KIZUNA_EVENT_STORE``, else ``events.sqlite`` in the data folder.
+    """
+    import os
+
+    from training.tracking import data_dir
+
+    if data.events is not None:
+        return Path(data.events)
+    return Path(os.environ.get("KIZUNA_EVENT_STORE") or data_dir() / "events.sqlite")
+
+
 def load_transactions(
-    data: DataConfig, *, as_of: Any = None, quiet: bool = False
+    data: DataConfig, *, as_of: Any = None, quiet: bool = False, with_events: bool = True
 ) -> ValidatedTransactions:
-    """Read and validate the transactions that ``data`` names, showing progress."""
+    """Read and validate the transactions that ``data`` names, showing progress.
+
+    With ``with_events``, purchases that the service stored through
+    ``/events`` (:func:`event_store_path`) are appended first, so the next
+    training run includes them; they are validated and counted like any row.
+    """
+    from training.event_store import SEQ, read_events
+
     if data.transactions is None:
         raise KizunaInputError("this command needs a transactions source (data.transactions)")
     with step(f"reading {data.transactions} ({data.format})", quiet=quiet):
         raw = read_transactions(data.transactions, format=data.format, column_map=data.column_map)
+    events = read_events(event_store_path(data)) if with_events else None
+    if events is not None and len(events):
+        with step(f"appending {len(events):,} stored purchase events", quiet=quiet):
+            raw = RawTransactions(
+                pd.concat([raw.frame, events.drop(columns=[SEQ])], ignore_index=True),
+                {k: v for k, v in raw.validate_kwargs.items() if k != "timestamp_format"},
+            )
     with step(f"validating {len(raw.frame):,} rows", quiet=quiet):
         return validate_transactions(
             raw.frame, as_of=as_of, data_end=data.data_end, **raw.validate_kwargs

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+
 import numpy as np
 import pandas as pd
 
@@ -164,8 +165,8 @@ def register_version(
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    # register_model prints "Successfully registered ..." on stdout, which --json must not carry.
-    with contextlib.redirect_stdout(io.StringIO()):
+    # register_model prints "Successfully registered ..."; kizuna reports the alias move itself.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         version = mlflow.register_model(model_uri, name)
     number = int(version.version)
     all_tags = {"holdout_id": holdout_id, "primary_metric": metric_name,
@@ -225,3 +226,70 @@ def promote(name: str, version: int, alias: str = CHAMPION) -> dict[str, Any]:
     client.set_registered_model_alias(name, alias, str(version))
     return {"name": name, "alias": alias, "version": int(version),
             "previous_version": None if before is None else int(before.version)}
+
+
+def load_champions(alias: str = CHAMPION) -> Any:
+    """The model set that ``<name>@alias`` points to, from the registry at the tracking URI.
+
+    Each registered version's bundle is downloaded once and unpickled; the
+    experiment config comes from the run that produced the churn model (else
+    the first model found), so the service can read the same data. Only
+    champions of the experiment that registered the newest one are loaded.
+
+    Returns
+    -------
+    training.artifacts.ChampionModels
+        Kinds without a version under ``alias`` are None.
+    """
+    import tempfile
+
+    import mlflow
+
+    from features.errors import KizunaInputError
+    from training.artifacts import ChampionModels, load_bundle
+    from training.config import ExperimentConfig
+
+    setup_mlflow_uri()
+    found_versions = {kind: current_alias_version(name, alias)
+                      for kind, name in REGISTERED_NAMES.items()}
+    # One service serves one dataset: keep the champions trained by the same
+    # experiment as the newest one, and say which others were left out.
+    newest = max((v for v in found_versions.values() if v is not None),
+                 key=lambda v: int(v.creation_timestamp), default=None)
+    home = None if newest is None else newest.tags.get("experiment")
+    for kind, version in found_versions.items():
+        if version is not None and version.tags.get("experiment") != home:
+            logging.getLogger("kizuna").warning(
+                "%s@%s (v%s) was trained by experiment %r, not %r: not served",
+                REGISTERED_NAMES[kind], alias, version.version,
+                version.tags.get("experiment"), home)
+            found_versions[kind] = None
+    bundles: dict[str, Any] = {}
+    versions: dict[str, int] = {}
+    runs: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, name in REGISTERED_NAMES.items():
+            version = found_versions[kind]
+            if version is None:
+                bundles[kind] = None
+                continue
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version.version}", dst_path=f"{tmp}/{kind}"
+            )
+            found = sorted(Path(local).rglob("bundle.joblib"))
+            if not found:
+                raise KizunaInputError(f"{name} v{version.version} holds no kizuna bundle")
+            bundles[kind] = load_bundle(found[0])
+            versions[kind] = int(version.version)
+            runs[kind] = version.run_id
+        if not versions:
+            raise KizunaInputError(
+                f"no model has the alias @{alias} in the registry at {tracking_uri()}: "
+                "run `kizuna train <experiment.yaml>` first"
+            )
+        run_id = runs.get("churn") or next(iter(runs.values()))
+        config_path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="config/experiment.json", dst_path=f"{tmp}/config"
+        )
+        experiment = ExperimentConfig.model_validate_json(Path(config_path).read_text())
+    return ChampionModels(**bundles, versions=versions, experiment=experiment)

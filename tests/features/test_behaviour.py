@@ -290,3 +290,17 @@ def test_other_id_dtypes_give_the_same_features(dtype, bv):
     out = behaviour_vector(tx, AS_OF)
     assert not isinstance(out.index.dtype, pd.CategoricalDtype)
     pd.testing.assert_frame_equal(out, bv, check_index_type=False)
+
+
+def test_recency_ratio_counts_a_usual_gap_under_a_day_as_one_day():
+    # Two orders an hour apart, the last 10 days before as_of: the usual gap is
+    # 1/24 day, floored at 1 day, so the ratio is 10, not 240.
+    tx = pd.DataFrame({
+        "customer_id": ["a", "a"], "order_id": ["1", "2"], "item_id": ["x", "x"],
+        "timestamp": pd.to_datetime(["2024-01-21 09:00", "2024-01-21 10:00"]),
+        "quantity": [1.0, 1.0], "unit_price": [1.0, 1.0], "revenue": [1.0, 1.0],
+        "is_return": [False, False],
+    })
+    row = behaviour_vector(tx, pd.Timestamp("2024-01-31 10:00")).loc["a"]
+    assert row["gap_mean_days"] == pytest.approx(1 / 24)
+    assert row["recency_ratio"] == pytest.approx(10.0)

@@ -1,0 +1,123 @@
+"""Service settings, read once from environment variables.
+
+=============================  =============================================  ==============
+variable                       meaning                                        default
+=============================  =============================================  ==============
+``KIZUNA_MODEL_SOURCE``        ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  ``registry``
+                               or a folder written by ``save_champions``
+``KIZUNA_MODEL_ALIAS``         registry alias to serve                        ``champion``
+``KIZUNA_API_KEY``             if set, every endpoint but the health probes   unset
+                               needs it (``X-API-Key`` or ``Authorization:
+                               Bearer``)
+``KIZUNA_EVENT_STORE``         SQLite file of purchase events                 ``$KIZUNA_DATA_DIR/events.sqlite``
+``KIZUNA_MAX_BODY_BYTES``      largest request body accepted (413 above)      2,000,000
+``KIZUNA_MAX_BATCH``           most customer ids in one request (422 above)   10,000
+``KIZUNA_MAX_EVENTS``          most event lines in one request (422 above)    1,000
+``KIZUNA_RELOAD_POLL_SECONDS`` check the registry for new champions this      0 (off)
+                               often
+``KIZUNA_RISK_BANDS``          churn probability cut points low|medium|high   ``0.3,0.6``
+=============================  =============================================  ==============
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from features.errors import KizunaInputError
+
+REGISTRY = "registry"
+
+# Fixed limits of the request schemas (they appear in the OpenAPI document).
+MAX_K = 100
+MAX_ID_LENGTH = 200
+MAX_LIST_ITEMS = 1_000  # exclude_items, categories
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment."""
+
+    model_source: str = REGISTRY
+    model_alias: str = "champion"
+    api_key: str | None = None
+    event_store: Path = Path("data/events.sqlite")
+    max_body_bytes: int = 2_000_000
+    max_batch: int = 10_000
+    max_events: int = 1_000
+    reload_poll_seconds: float = 0.0
+    risk_bands: tuple[float, float] = (0.3, 0.6)
+    # Offer catalogue for /next_best_offer; default: the champions' experiment's `offers:`.
+    offers: Path | None = None
+    contact_log: Path = Path("data/contacts.sqlite")
+
+    @property
+    def from_registry(self) -> bool:
+        return self.model_source == REGISTRY
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings; a malformed value raises :class:`KizunaInputError` naming it."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("KIZUNA_DATA_DIR", "data"))
+        # A folder that does not exist is reported by the loader, so that a
+        # service started too early still answers its health probes.
+        source = env.get("KIZUNA_MODEL_SOURCE", REGISTRY).strip() or REGISTRY
+        return cls(
+            model_source=source,
+            model_alias=env.get("KIZUNA_MODEL_ALIAS", "champion").strip() or "champion",
+            api_key=env.get("KIZUNA_API_KEY") or None,
+            event_store=Path(env.get("KIZUNA_EVENT_STORE") or data_dir / "events.sqlite"),
+            max_body_bytes=_positive_int(env, "KIZUNA_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_batch=_positive_int(env, "KIZUNA_MAX_BATCH", cls.max_batch),
+            max_events=_positive_int(env, "KIZUNA_MAX_EVENTS", cls.max_events),
+            reload_poll_seconds=_non_negative_float(
+                env, "KIZUNA_RELOAD_POLL_SECONDS", cls.reload_poll_seconds
+            ),
+            risk_bands=_risk_bands(env.get("KIZUNA_RISK_BANDS")),
+            offers=Path(env["KIZUNA_OFFERS"]) if env.get("KIZUNA_OFFERS") else None,
+            contact_log=Path(env.get("KIZUNA_CONTACT_LOG") or data_dir / "contacts.sqlite"),
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise KizunaInputError("must be a whole number", column=name, values=[raw]) from None
+    if value < 1:
+        raise KizunaInputError("must be at least 1", column=name, values=[raw])
+    return value
+
+
+def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise KizunaInputError("must be a number of seconds", column=name, values=[raw]) from None
+    if not value >= 0:
+        raise KizunaInputError("must not be negative", column=name, values=[raw])
+    return value
+
+
+def _risk_bands(raw: str | None) -> tuple[float, float]:
+    if raw is None or raw.strip() == "":
+        return Settings.risk_bands
+    try:
+        low, high = (float(x) for x in raw.split(","))
+    except ValueError:
+        raise KizunaInputError(
+            "must be two probabilities 'low,high', e.g. 0.3,0.6", column="KIZUNA_RISK_BANDS",
+            values=[raw],
+        ) from None
+    if not 0 < low < high < 1:
+        raise KizunaInputError("needs 0 < low < high < 1", column="KIZUNA_RISK_BANDS", values=[raw])
+    return low, high

@@ -1,0 +1,266 @@
+"""Request and response models of the service, with their limits.
+
+Every model forbids unknown fields (a misspelt option is an error, not a
+silent default) and hides input values in validation errors, so a refused
+request never writes customer data to the log. Batch sizes are checked by
+the service against ``KIZUNA_MAX_BATCH`` / ``KIZUNA_MAX_EVENTS`` (422 with a
+message); the schema shows them as ``maxItems``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from serving.config import MAX_ID_LENGTH, MAX_K, MAX_LIST_ITEMS, Settings
+
+_LIMITS = Settings.from_env()
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                      max_length=MAX_ID_LENGTH)]
+Versions = dict[str, int | str | None]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True,
+                              coerce_numbers_to_str=True)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- recommendations -----------------------------------------------------------------
+
+
+class RecommendRequest(Request):
+    """Top-k items for one customer, with filters."""
+
+    customer_id: Id
+    k: int = Field(10, ge=1, le=MAX_K, description="How many items, 1 to 100.")
+    exclude_purchased: bool = Field(True, description="Leave out items the customer bought.")
+    exclude_items: list[Id] = Field(default_factory=list, max_length=MAX_LIST_ITEMS,
+                                    description="Items never to return (e.g. in the basket).")
+    categories: list[Id] | None = Field(None, min_length=1, max_length=MAX_LIST_ITEMS,
+                                        description="Only items of these categories.")
+    in_stock_only: bool = Field(True, description="Only items the catalogue has in stock.")
+
+
+class RecommendedItem(Response):
+    item_id: str
+    score: float
+    reason: str = Field(description="Why: 'bought before', 'similar to X', 'popular in category Y', ...")
+    name: str | None = None
+    category: str | None = None
+
+
+class RecommendResponse(Response):
+    customer_id: str
+    items: list[RecommendedItem]
+    fallback: bool = Field(description="True when the cold-start fallback answered "
+                                       "(stated preferences, then trending items).")
+    model_versions: Versions
+
+
+class SimilarItemsRequest(Request):
+    item_id: Id
+    k: int = Field(10, ge=1, le=MAX_K)
+    in_stock_only: bool = False
+    categories: list[Id] | None = Field(None, min_length=1, max_length=MAX_LIST_ITEMS)
+
+
+class SimilarItem(Response):
+    item_id: str
+    score: float
+    name: str | None = None
+    category: str | None = None
+
+
+class SimilarItemsResponse(Response):
+    item_id: str
+    items: list[SimilarItem]
+    model_versions: Versions
+
+
+# --- churn and value -------------------------------------------------------------------
+
+
+class CustomerBatchRequest(Request):
+    customer_ids: list[Id] = Field(
+        json_schema_extra={"minItems": 1, "maxItems": _LIMITS.max_batch},
+        description=f"1 to {_LIMITS.max_batch:,} customer ids (KIZUNA_MAX_BATCH).",
+    )
+
+
+class ChurnRequest(CustomerBatchRequest):
+    top_reasons: int = Field(3, ge=0, le=10, description="Reasons per customer (0 = none).")
+
+
+class Reason(Response):
+    feature: str
+    phrase: str
+    contribution: float
+    value: float | int | str | bool | None = None
+
+
+class ChurnScore(Response):
+    customer_id: str
+    known: bool = Field(description="False: no purchase history; the scores are null.")
+    churn_probability: float | None = None
+    risk_band: Literal["low", "medium", "high"] | None = None
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class ChurnResponse(Response):
+    results: list[ChurnScore]
+    unknown: int = Field(description="How many ids have no history.")
+    horizon_days: int | None = None
+    model_versions: Versions
+
+
+class LTVRequest(CustomerBatchRequest):
+    pass
+
+
+class LTVScore(Response):
+    customer_id: str
+    known: bool
+    predicted_value: float | None = Field(None, description="Net revenue expected over the horizon.")
+    p_alive: float | None = None
+    expected_orders: float | None = Field(None, description="Expected orders over the horizon (BG/NBD).")
+
+
+class LTVResponse(Response):
+    results: list[LTVScore]
+    unknown: int
+    horizon_days: int | None = None
+    model_versions: Versions
+
+
+class CustomerRequest(Request):
+    customer_id: Id
+
+
+class CustomerProfile(Response):
+    customer_id: str
+    known: bool
+    as_of: datetime | None = None
+    recency_days: float | None = None
+    frequency: int | None = None
+    monetary_total: float | None = None
+    monetary_mean: float | None = None
+    r_score: int | None = None
+    f_score: int | None = None
+    m_score: int | None = None
+    rfm_score: str | None = None
+    segment: str | None = None
+    churn_probability: float | None = None
+    risk_band: Literal["low", "medium", "high"] | None = None
+    predicted_value: float | None = None
+    p_alive: float | None = None
+    expected_orders: float | None = None
+    horizon_days: int | None = None
+    stated_preferences: list[str] = Field(default_factory=list)
+    model_versions: Versions
+
+
+# --- events ----------------------------------------------------------------------------
+
+
+class PurchaseEvent(Request):
+    """One order line in the transactions contract (negative quantity = return)."""
+
+    customer_id: Id
+    order_id: Id
+    item_id: Id
+    timestamp: datetime = Field(description="ISO 8601; with a zone it is converted to UTC.")
+    quantity: float = Field(allow_inf_nan=False)
+    unit_price: float = Field(allow_inf_nan=False)
+    channel: Id | None = None
+    category: Id | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _naive_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is not None:
+            from datetime import timezone
+
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        if not 1970 <= value.year <= 2200:
+            raise ValueError("timestamp must lie between the years 1970 and 2200")
+        return value
+
+
+class EventsRequest(Request):
+    events: list[PurchaseEvent] = Field(
+        json_schema_extra={"minItems": 1, "maxItems": _LIMITS.max_events},
+        description=f"1 to {_LIMITS.max_events:,} lines (KIZUNA_MAX_EVENTS).",
+    )
+
+
+class EventsResponse(Response):
+    request_id: str
+    stored: int = Field(description="Lines written to the event store.")
+    duplicates: int = Field(description="Lines already stored, skipped (safe retries).")
+    customers_updated: int
+    model_versions: Versions
+
+
+# --- operations --------------------------------------------------------------------------
+
+
+class ReloadResponse(Response):
+    reloaded: bool
+    message: str
+    model_versions: Versions
+    previous_versions: Versions
+    error: str | None = None
+
+
+class StatusResponse(Response):
+    ready: bool
+    model_source: str
+    model_versions: Versions
+    as_of: datetime | None = None
+    customers: int = 0
+    items: int = 0
+    events_applied: int = 0
+    loaded_at: datetime | None = None
+    last_reload_error: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class NextBestOfferRequest(Request):
+    """The best offer (or none) for one customer, from the experiment's offer catalogue."""
+
+    customer_id: Id
+    k: int = Field(1, ge=1, le=10, description="Offers to return, best first, 1 to 10.")
+    channel: Id | None = Field(None, description="Channel asking, e.g. email, web, app.")
+    campaign_id: Id | None = Field(None, description="With control_share: the control split.")
+    control_share: float = Field(0.0, ge=0.0, lt=1.0,
+                                 description="Share of customers held out as a control group.")
+    record: bool = Field(False, description="Log the top offer as a contact (caps, cooldowns).")
+
+
+class OfferDecision(Response):
+    rank: int
+    offer_id: str
+    offer_type: str | None = None
+    expected_value: float
+    expected_benefit: float | None = None
+    expected_cost: float | None = None
+    retention_uplift: float | None = None
+    uplift_source: str | None = None
+    items: list[str] = []
+    reasons: list[str] = []
+
+
+class NextBestOfferResponse(Response):
+    customer_id: str
+    known: bool
+    group: Literal["treated", "control"] = "treated"
+    decisions: list[OfferDecision]
+    recorded: bool = False
+    model_versions: dict[str, int | str | None]

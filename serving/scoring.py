@@ -1,0 +1,380 @@
+"""Pure functions from the served models and customer state to responses.
+
+Nothing here knows about HTTP: each function takes a :class:`serving.state.Served`
+and a validated request model and returns a response model, or raises
+:class:`ServingError` with the status the service should answer with. So all
+the decisions (risk bands, reasons, filters, the cold-start fallback) are
+unit-testable without a server.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import schema as s
+from features.errors import KizunaInputError
+from models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
+from models.reasons import lightgbm_contributions, top_reasons
+from serving import schemas as api
+from serving.state import Catalogue, CustomerState, Served
+
+BOUGHT_BEFORE = "bought before"
+SIMILAR_TO = "similar to {}"
+CUSTOMERS_LIKE_YOU = "popular with customers like you"
+POPULAR_IN = "popular in category {}"
+TRENDING = "trending now"
+
+# Component names of models.recommenders.hybrid.COMPONENTS -> reason kind.
+_COMPONENT_REASON = {"repurchase": "bought", "item_knn": "similar", "als": "like_you",
+                     "trending": "popular"}
+
+
+class ServingError(Exception):
+    """A request the service refuses, with the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# --- shared helpers --------------------------------------------------------------------
+
+
+def risk_band(probability: float, bands: tuple[float, float]) -> str:
+    """``low`` below ``bands[0]``, ``high`` from ``bands[1]``, ``medium`` between."""
+    low, high = bands
+    if probability >= high:
+        return "high"
+    return "medium" if probability >= low else "low"
+
+
+def _number(value: Any) -> float | None:
+    """A JSON-safe float: NaN and infinities become None."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _require(served: Served, kind: str) -> Any:
+    bundle = getattr(served.models, kind)
+    if bundle is None:
+        raise ServingError(503, f"no {kind} model is loaded: the model set has none "
+                                "(train one, or check KIZUNA_MODEL_SOURCE)")
+    return bundle
+
+
+def _check_batch(ids: list[str], limit: int) -> None:
+    if not 1 <= len(ids) <= limit:
+        raise ServingError(422, f"customer_ids must hold 1 to {limit:,} ids, got {len(ids):,} "
+                                "(KIZUNA_MAX_BATCH); split the batch")
+
+
+def _item_fields(cat: Catalogue, code: int) -> dict[str, Any]:
+    return {"item_id": str(cat.item_ids[code]), "name": cat.names[code],
+            "category": cat.categories[code]}
+
+
+def _item_label(cat: Catalogue, code: int) -> str:
+    name = cat.names[code]
+    return f"{name} ({cat.item_ids[code]})" if name else str(cat.item_ids[code])
+
+
+# --- recommendations -----------------------------------------------------------------------
+
+
+def recommend(served: Served, req: api.RecommendRequest) -> api.RecommendResponse:
+    """Top-k items for one customer; the cold-start fallback for customers without history."""
+    st = served.state
+    cat = st.catalogue
+    try:
+        mask = cat.mask(categories=req.categories, in_stock_only=req.in_stock_only,
+                        exclude_items=req.exclude_items)
+    except KizunaInputError as exc:
+        raise ServingError(422, str(exc)) from None
+    pos = st.position(req.customer_id)
+    rec = served.models.recommender
+    picks: list[tuple[int, float, str]] = []
+    fallback = True
+    if pos >= 0 and rec is not None:
+        row = st.history_rows(np.array([pos]))
+        if row.nnz:
+            picks = _personal(served, req, row, mask)
+            fallback = False
+    if fallback:
+        picks = _cold_start(st, req.customer_id, req.k, mask)
+    elif len(picks) < req.k:
+        # The model ran out of items it may score (e.g. a neighbour model and a
+        # short history): top up with trending items, scored 0 as fill-ins.
+        allowed = mask.copy()
+        allowed[[code for code, _, _ in picks]] = False
+        if req.exclude_purchased:
+            allowed[st.history_rows(np.array([pos])).indices] = False
+        picks += [(code, 0.0, reason)
+                  for code, _, reason in _cold_start(st, None, req.k - len(picks), allowed)]
+    items = [api.RecommendedItem(score=score, reason=reason, **_item_fields(cat, code))
+             for code, score, reason in picks]
+    return api.RecommendResponse(customer_id=req.customer_id, items=items, fallback=fallback,
+                                 model_versions=served.versions)
+
+
+def _personal(served: Served, req: api.RecommendRequest, row: Any,
+              mask: np.ndarray) -> list[tuple[int, float, str]]:
+    st = served.state
+    rec = served.models.recommender
+    user = np.array([st.recommender_code(req.customer_id)], dtype=np.int64)
+    model = rec.model
+    if hasattr(model, "recommend_with_reasons"):
+        from models.recommenders.hybrid import COMPONENTS
+
+        out = model.recommend_with_reasons(user, row, req.k, exclude_seen=req.exclude_purchased,
+                                           item_mask=mask)
+        kinds = [[_COMPONENT_REASON.get(COMPONENTS[c], "popular") if c >= 0 else None
+                  for c in out.component[0]]]
+        codes, scores, anchors = out.item_codes, out.scores, out.anchor_item
+    else:
+        codes, scores = model.recommend(user, row, req.k, exclude_seen=req.exclude_purchased,
+                                        item_mask=mask)
+        kinds = [[None] * codes.shape[1]]
+        anchors = np.full(codes.shape, -1)
+    seen = set(row.indices.tolist())
+    picks = []
+    for j, code in enumerate(codes[0]):
+        if code < 0:
+            break
+        reason = _reason(st.catalogue, int(code), kinds[0][j], int(anchors[0][j]), seen)
+        picks.append((int(code), float(scores[0][j]), reason))
+    return picks
+
+
+def _reason(cat: Catalogue, code: int, kind: str | None, anchor: int, seen: set[int]) -> str:
+    """The short reason shown next to a recommended item."""
+    if kind == "bought" or (kind is None and code in seen):
+        return BOUGHT_BEFORE
+    if kind == "similar" and anchor >= 0:
+        return SIMILAR_TO.format(_item_label(cat, anchor))
+    if kind == "like_you" or kind is None:
+        return CUSTOMERS_LIKE_YOU
+    category = cat.categories[code]
+    return POPULAR_IN.format(category) if category else TRENDING
+
+
+def _cold_start(st: CustomerState, customer_id: str | None, k: int,
+                mask: np.ndarray) -> list[tuple[int, float, str]]:
+    """Stated preferences first, then trending: items and reasons."""
+    prefs = st.preferences.get(customer_id, []) if customer_id is not None else []
+    codes, scores = st.cold_start.recommend_for_categories([prefs], k, item_mask=mask)
+    wanted = {p.casefold() for p in prefs}
+    cat = st.catalogue
+    picks = []
+    for code, score in zip(codes[0], scores[0], strict=True):
+        if code < 0:
+            break
+        category = cat.categories[code]
+        in_pref = category is not None and category.casefold() in wanted
+        reason = POPULAR_IN.format(category) if in_pref or (category and not wanted) else TRENDING
+        picks.append((int(code), float(score), reason))
+    return picks
+
+
+def similar_items(served: Served, req: api.SimilarItemsRequest) -> api.SimilarItemsResponse:
+    """Items bought together with one item ("customers who bought this also bought")."""
+    st = served.state
+    cat = st.catalogue
+    code = int(cat.codes([req.item_id])[0])
+    if code < 0:
+        raise ServingError(404, "unknown item_id: the served catalogue has no such item")
+    try:
+        mask = cat.mask(categories=req.categories, in_stock_only=req.in_stock_only)
+    except KizunaInputError as exc:
+        raise ServingError(422, str(exc)) from None
+    rec = served.models.recommender
+    if rec is not None:
+        codes, scores = rec.model.similar_items(np.array([code]), req.k, item_mask=mask)
+        codes, scores = codes[0], scores[0]
+    else:
+        codes, scores = _co_purchase(st, code, req.k, mask)
+    items = [api.SimilarItem(score=float(sc), **_item_fields(cat, int(c)))
+             for c, sc in zip(codes, scores, strict=True) if c >= 0]
+    return api.SimilarItemsResponse(item_id=req.item_id, items=items,
+                                    model_versions=served.versions)
+
+
+def _co_purchase(st: CustomerState, code: int, k: int,
+                 mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of buyer sets, for a model set without a recommender."""
+    buyers = st.buyers()
+    counts = np.asarray((buyers[:, [code]].T @ buyers).todense()).ravel().astype(float)
+    sizes = np.asarray(buyers.sum(axis=0)).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sim = np.where(sizes > 0, counts / np.sqrt(sizes * max(sizes[code], 1)), 0.0)
+    sim[code] = -np.inf
+    sim[~mask] = -np.inf
+    sim[sim <= 0] = -np.inf
+    order = np.argsort(-sim, kind="stable")[:k]
+    order = order[np.isfinite(sim[order])]
+    return order, sim[order]
+
+
+# --- churn, value, profile --------------------------------------------------------------------
+
+
+def churn_scores(served: Served, req: api.ChurnRequest, *, max_batch: int,
+                 bands: tuple[float, float]) -> api.ChurnResponse:
+    """Calibrated churn probability, risk band and reasons per id; unknown ids flagged."""
+    _check_batch(req.customer_ids, max_batch)
+    bundle = _require(served, "churn")
+    st = served.state
+    pos = _positions(st.frames["churn"].index, req.customer_ids)
+    known = np.flatnonzero(pos >= 0)
+    proba: np.ndarray = np.empty(0)
+    reasons: list[list[dict[str, Any]]] = []
+    if known.size:
+        proba = predict_rows(st, "churn", bundle, pos[known])
+        if req.top_reasons:
+            reasons = reasons_for_rows(st, "churn", bundle, pos[known], req.top_reasons)
+    # Plain dicts validated in one call: per-object construction would cost
+    # more than the scoring for a batch of 10,000.
+    results: list[dict[str, Any]] = [
+        {"customer_id": cid, "known": False} for cid in req.customer_ids]
+    for j, i in enumerate(known):
+        p = float(proba[j])
+        results[i] = {"customer_id": req.customer_ids[i], "known": True,
+                      "churn_probability": p, "risk_band": risk_band(p, bands),
+                      "reasons": reasons[j] if reasons else []}
+    return api.ChurnResponse.model_validate({
+        "results": results, "unknown": len(results) - int(known.size),
+        "horizon_days": bundle.horizon_days, "model_versions": served.versions})
+
+
+def ltv_scores(served: Served, req: api.LTVRequest, *, max_batch: int) -> api.LTVResponse:
+    """Predicted horizon value, P(alive) and expected orders per id; unknown ids flagged."""
+    _check_batch(req.customer_ids, max_batch)
+    bundle = _require(served, "ltv")
+    st = served.state
+    frame = st.frames["ltv"]
+    pos = _positions(frame.index, req.customer_ids)
+    known = np.flatnonzero(pos >= 0)
+    results: list[dict[str, Any]] = [
+        {"customer_id": cid, "known": False} for cid in req.customer_ids]
+    if known.size:
+        value = predict_rows(st, "ltv", bundle, pos[known])
+        alive = _column(frame, P_ALIVE, pos[known])
+        orders = _column(frame, EXPECTED_PURCHASES, pos[known])
+        for j, i in enumerate(known):
+            results[i] = {"customer_id": req.customer_ids[i], "known": True,
+                          "predicted_value": _number(value[j]), "p_alive": _number(alive[j]),
+                          "expected_orders": _number(orders[j])}
+    return api.LTVResponse.model_validate({
+        "results": results, "unknown": len(results) - int(known.size),
+        "horizon_days": bundle.horizon_days, "model_versions": served.versions})
+
+
+def _positions(index: pd.Index, ids: list[str]) -> np.ndarray:
+    """Row of each id, -1 if absent; one id by hash lookup (``get_indexer`` costs 0.1 ms)."""
+    if len(ids) == 1:
+        try:
+            loc = index.get_loc(ids[0])
+        except KeyError:
+            return np.array([-1])
+        return np.array([loc if isinstance(loc, int | np.integer) else -1])
+    return index.get_indexer(ids)
+
+
+def _column(frame: Any, name: str, rows: np.ndarray) -> np.ndarray:
+    if name in frame.columns:
+        return _cells(frame, name, rows).astype(float)
+    return np.full(len(rows), np.nan)
+
+
+def _cells(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """``frame[name]`` at positions ``rows``, without taking the (string) index along."""
+    column = frame[name]
+    if isinstance(column.dtype, np.dtype):
+        return column.to_numpy()[rows]  # a view of the column, then a small copy
+    return np.asarray(column.array[rows], dtype=object)
+
+
+def predict_rows(st: CustomerState, kind: str, bundle: Any, rows: np.ndarray) -> np.ndarray:
+    """Churn probability (``kind="churn"``) or horizon value (``"ltv"``) of frame rows.
+
+    With a precomputed booster matrix the rows go straight to the model's
+    matrix path (the DataFrame conversion is most of a one-row request's
+    cost); otherwise through the public ``predict_proba`` / ``predict``.
+    Both give the same numbers.
+    """
+    model = bundle.model
+    matrix = st.matrices.get(kind)
+    if kind == "churn":
+        if matrix is not None and hasattr(model, "_proba"):
+            return np.asarray(model._proba(matrix[rows]), dtype=float)
+        X = st.frames[kind].iloc[rows][bundle.feature_columns]
+        return model.predict_proba(X)[:, 1]
+    if matrix is not None and hasattr(model, "_value"):
+        return np.asarray(model._value(matrix[rows]), dtype=float)
+    return np.asarray(model.predict(st.frames[kind].iloc[rows][bundle.feature_columns]))
+
+
+def reasons_for_rows(st: CustomerState, kind: str, bundle: Any, rows: np.ndarray,
+                     top_n: int) -> list[list[dict[str, Any]]]:
+    """Up to ``top_n`` reasons per row that push the score up, strongest first.
+
+    Cached per customer until their features change (see
+    :meth:`CustomerState.cached_rows`); computed from the booster matrix, and
+    only the columns that are some row's top ``top_n`` contributors are
+    phrased (phrasing is the costly part).
+    """
+    model = bundle.model
+    matrix = st.matrices.get(kind)
+    frame = st.frames[kind]
+    if matrix is None or not hasattr(model, "reference_"):
+        return model.predict_with_reasons(frame.iloc[rows][bundle.feature_columns],
+                                          top_n=top_n)[1]
+
+    def compute(missing: np.ndarray) -> list[list[dict[str, Any]]]:
+        contrib = lightgbm_contributions(model.booster_, matrix[missing], num_threads=1)
+        k = min(top_n, contrib.shape[1])
+        wanted = np.unique(np.argsort(-contrib, axis=1, kind="stable")[:, :k])
+        names = [str(c) for c in np.asarray(model.feature_names_in_)[wanted]]
+        values = pd.DataFrame({name: _cells(frame, name, missing) for name in names})
+        return top_reasons(contrib[:, wanted], values, reference=model.reference_, top_n=top_n)
+
+    return st.cached_rows(("reasons", kind, top_n), rows, compute)
+
+
+def customer_profile(served: Served, req: api.CustomerRequest, *,
+                     bands: tuple[float, float]) -> api.CustomerProfile:
+    """RFM values, scores, segment and every model score of one customer."""
+    st = served.state
+    cid = req.customer_id
+    prefs = st.preferences.get(cid, [])
+    pos = st.position(cid)
+    if pos < 0:
+        return api.CustomerProfile(customer_id=cid, known=False, stated_preferences=prefs,
+                                   model_versions=served.versions)
+    row = st.features.iloc[pos]
+    out: dict[str, Any] = {
+        "recency_days": _number(row.get("recency_days")),
+        "frequency": int(row[s.FREQUENCY]),
+        "monetary_total": _number(row.get("monetary_total")),
+        "monetary_mean": _number(row.get("monetary_mean")),
+        "r_score": int(row[s.R_SCORE]), "f_score": int(row[s.F_SCORE]),
+        "m_score": int(row[s.M_SCORE]), "rfm_score": str(row[s.RFM_SCORE]),
+        "segment": None if row[s.SEGMENT] is None else str(row[s.SEGMENT]),
+    }
+    if served.models.churn is not None and cid in st.frames["churn"].index:
+        churn = churn_scores(served, api.ChurnRequest(customer_ids=[cid], top_reasons=0),
+                             max_batch=1, bands=bands).results[0]
+        out.update(churn_probability=churn.churn_probability, risk_band=churn.risk_band)
+    if served.models.ltv is not None and cid in st.frames["ltv"].index:
+        ltv = ltv_scores(served, api.LTVRequest(customer_ids=[cid]), max_batch=1)
+        out.update(predicted_value=ltv.results[0].predicted_value,
+                   p_alive=ltv.results[0].p_alive, expected_orders=ltv.results[0].expected_orders,
+                   horizon_days=ltv.horizon_days)
+    return api.CustomerProfile(customer_id=cid, known=True, as_of=st.as_of.to_pydatetime(),
+                               stated_preferences=prefs, model_versions=served.versions, **out)

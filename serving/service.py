@@ -1,0 +1,258 @@
+"""kizuna's BentoML service: recommendations, churn, value and profiles over HTTP.
+
+Start it with ``kizuna serve`` or ``bentoml serve serving.service:KizunaService``
+(settings: :mod:`serving.config`). The endpoints are thin: they take the
+current snapshot (:class:`serving.state.Live`) and call a pure function in
+:mod:`serving.scoring`. Models load in the background at start-up; ``/readyz``
+turns green when they and the customer state are in memory, and until then
+the endpoints answer 503.
+
+The endpoints are ``async`` and score small requests on the event loop
+itself: a one-customer answer takes about a millisecond, and handing it to a
+worker thread cost several more (a GIL hand-off per request). Large batches,
+event writes (an fsync) and reloads go to threads, so the loop stays free.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import bentoml
+import pandas as pd
+from starlette.responses import JSONResponse
+from threadpoolctl import threadpool_limits
+
+from features.errors import KizunaInputError
+from models.contact_log import contacts_from_decisions
+from serving import offers, scoring
+from training.cli_offers import read_offers
+from training.contact_log_store import append_contacts, read_contact_log
+from serving.auth import ApiKeyMiddleware, RequestLimitMiddleware
+from serving.config import Settings
+from training.event_store import EventStore, check_events
+from serving.schemas import (
+    NextBestOfferRequest,
+    NextBestOfferResponse,
+    ChurnRequest,
+    ChurnResponse,
+    CustomerProfile,
+    CustomerRequest,
+    EventsRequest,
+    EventsResponse,
+    LTVRequest,
+    LTVResponse,
+    RecommendRequest,
+    RecommendResponse,
+    ReloadResponse,
+    SimilarItemsRequest,
+    SimilarItemsResponse,
+    StatusResponse,
+)
+from serving.state import Live, ReloadOutcome
+
+# A child of bentoml's logger, so its records go through the server's log configuration.
+logger = logging.getLogger("bentoml.kizuna")
+SETTINGS = Settings.from_env()
+#: Batches up to this many ids are scored on the event loop; larger ones in a thread.
+INLINE_BATCH = 100
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+# BentoML's request timeout keeps a timer (and the request's context) alive for the
+# whole timeout even after the answer, so a long one fills the heap at high rates
+# and slows garbage collection; BentoML's default of 60 s is kept.
+@bentoml.service(name="kizuna", workers=1, traffic={"timeout": 60})
+class KizunaService:
+    """Champion models from the MLflow registry (or a folder), with live customer state."""
+
+    def __init__(self) -> None:
+        # BLAS thread pools fight the request threads for 2 cores; one thread each.
+        threadpool_limits(1)
+        # A reload computes in a thread for seconds; a shorter GIL switch interval
+        # (default 5 ms) keeps the event loop answering meanwhile.
+        sys.setswitchinterval(0.001)
+        # Each request leaves objects alive for the request timeout (BentoML's timer);
+        # with the default thresholds a full collection walks them every few seconds
+        # and stalls every request in flight for tens of milliseconds. Snapshots are
+        # frozen out of the collector's sight after each load (serving.state).
+        gc.set_threshold(50_000, 20, 100)
+        self.settings = SETTINGS
+        self.store = EventStore(SETTINGS.event_store)
+        self.live = Live(SETTINGS.model_source, alias=SETTINGS.model_alias, store=self.store)
+        self._batch_limiter: anyio.CapacityLimiter | None = None
+        threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
+        if SETTINGS.reload_poll_seconds > 0:
+            threading.Thread(target=self._poll, name="kizuna-poll", daemon=True).start()
+
+    def __is_ready__(self) -> bool:
+        return self.live.ready
+
+    # -- endpoints -------------------------------------------------------------------
+    @bentoml.api
+    async def recommend(self, request: RecommendRequest, /) -> RecommendResponse:
+        """Top-k items for a customer, each with a score and a short reason."""
+        return self._answer(scoring.recommend, request)
+
+    @bentoml.api
+    async def similar_items(self, request: SimilarItemsRequest, /) -> SimilarItemsResponse:
+        """Items bought together with an item."""
+        return self._answer(scoring.similar_items, request)
+
+    @bentoml.api
+    async def churn_score(self, request: ChurnRequest, /) -> ChurnResponse:
+        """Calibrated churn probability, risk band and top reasons per customer."""
+        return await self._answer_batch(scoring.churn_scores, request,
+                                        max_batch=self.settings.max_batch,
+                                        bands=self.settings.risk_bands)
+
+    @bentoml.api
+    async def ltv(self, request: LTVRequest, /) -> LTVResponse:
+        """Predicted value over the horizon, P(alive) and expected orders per customer."""
+        return await self._answer_batch(scoring.ltv_scores, request,
+                                        max_batch=self.settings.max_batch)
+
+    @bentoml.api
+    async def customer(self, request: CustomerRequest, /) -> CustomerProfile:
+        """A customer's RFM values, scores, segment and every model score."""
+        return self._answer(scoring.customer_profile, request, bands=self.settings.risk_bands)
+
+    @bentoml.api
+    async def next_best_offer(self, request: NextBestOfferRequest, /) -> NextBestOfferResponse:
+        """The offer worth most for this customer now (or none), with its expected value."""
+        served = self.live.current()
+        if served is None:
+            return self._answer(None, request)  # the 503 answer
+        try:
+            catalogue = self._catalogue(served)
+        except KizunaInputError as exc:
+            return _error(503, f"no offer catalogue: {exc}")
+        now = pd.Timestamp.now()
+        contacts = read_contact_log(self.settings.contact_log, since=now - pd.Timedelta(days=400))
+        contacts = contacts[contacts["customer_id"].astype(str) == request.customer_id]
+        answer = self._answer(offers.next_best_offer, request, catalogue=catalogue,
+                              contacts=contacts, now=now, bands=self.settings.risk_bands)
+        if not isinstance(answer, tuple):
+            return answer
+        response, raw = answer
+        if request.record and raw:
+            sent = contacts_from_decisions(pd.DataFrame(raw).assign(customer_id=request.customer_id),
+                                           now, channel=request.channel,
+                                           campaign_id=request.campaign_id)
+            await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
+            response.recorded = len(sent) > 0
+        return response
+
+    def _catalogue(self, served: Any) -> Any:
+        """The offer catalogue: KIZUNA_OFFERS, else the champions' experiment's, read once."""
+        path = self.settings.offers
+        if path is None and served.models.experiment is not None:
+            path = served.models.experiment.offers
+        if path is None:
+            raise KizunaInputError("set KIZUNA_OFFERS or `offers:` in the experiment")
+        if getattr(self, "_catalogue_cache", (None, None))[0] != path:
+            self._catalogue_cache = (path, read_offers(path))
+        return self._catalogue_cache[1]
+
+    @bentoml.api
+    async def events(self, request: EventsRequest, /) -> EventsResponse:
+        """Store new purchase lines durably; they take effect at once."""
+        if not 1 <= len(request.events) <= self.settings.max_events:
+            return _error(422, f"events must hold 1 to {self.settings.max_events:,} lines, got "
+                               f"{len(request.events):,} (KIZUNA_MAX_EVENTS); split the batch")
+        try:
+            lines = check_events(pd.DataFrame([e.model_dump() for e in request.events]))
+        except KizunaInputError as exc:
+            return _error(422, str(exc))
+        # The fsync and the feature updates run off the event loop.
+        result, updated = await anyio.to_thread.run_sync(self.live.ingest, lines)
+        if logger.isEnabledFor(logging.DEBUG):  # ids only, and only at debug level
+            logger.debug("stored %d event lines for customers %s", len(result.stored),
+                         sorted(set(result.stored["customer_id"].astype(str))))
+        served = self.live.served
+        return EventsResponse(request_id=result.request_id, stored=len(result.stored),
+                              duplicates=result.duplicates, customers_updated=updated,
+                              model_versions=served.versions if served else {})
+
+    @bentoml.api
+    async def reload(self) -> ReloadResponse:
+        """Load the models the aliases point to now and swap them in atomically."""
+        outcome = await anyio.to_thread.run_sync(self.live.load)
+        self._log_outcome(outcome)
+        return ReloadResponse(reloaded=outcome.reloaded, message=outcome.message,
+                              model_versions=outcome.versions,
+                              previous_versions=outcome.previous_versions, error=outcome.error)
+
+    @bentoml.api
+    async def status(self) -> StatusResponse:
+        """What is loaded: versions, data as-of, sizes, the last reload error."""
+        served = self.live.served
+        base = {"ready": served is not None, "model_source": self.settings.model_source,
+                "last_reload_error": self.live.last_error}
+        if served is None:
+            return StatusResponse(model_versions={}, **base)
+        st = served.state
+        return StatusResponse(
+            model_versions=served.versions, as_of=st.as_of.to_pydatetime(),
+            customers=st.n_customers, items=st.catalogue.n_items,
+            events_applied=st.events_applied, loaded_at=served.loaded_at.to_pydatetime(),
+            details={"event_seq": st.last_event_seq}, **base,
+        )
+
+    # -- plumbing --------------------------------------------------------------------
+    def _answer(self, fn: Callable[..., Any], request: Any, **kwargs: Any) -> Any:
+        """Call ``fn(served, request)`` on the current snapshot; refusals become JSON errors."""
+        served = self.live.current()
+        if served is None:
+            detail = f": {self.live.last_error}" if self.live.last_error else ""
+            return _error(503, f"models are not loaded yet{detail}")
+        try:
+            return fn(served, request, **kwargs)
+        except scoring.ServingError as exc:
+            return _error(exc.status, exc.message)
+        except KizunaInputError as exc:
+            return _error(422, str(exc))
+
+    async def _answer_batch(self, fn: Callable[..., Any], request: Any, **kwargs: Any) -> Any:
+        if len(request.customer_ids) <= INLINE_BATCH:
+            return self._answer(fn, request, **kwargs)
+        # One batch thread: concurrent batches queue instead of fighting over the GIL.
+        if self._batch_limiter is None:
+            self._batch_limiter = anyio.CapacityLimiter(1)
+        return await anyio.to_thread.run_sync(
+            functools.partial(self._answer, fn, request, **kwargs), limiter=self._batch_limiter)
+
+    def _load(self) -> None:
+        self._log_outcome(self.live.load())
+
+    def _poll(self) -> None:
+        while True:
+            time.sleep(self.settings.reload_poll_seconds)
+            try:
+                if self.live.upstream_changed():
+                    self._log_outcome(self.live.load())
+            except Exception:  # noqa: BLE001 - polling must never stop the service
+                logger.exception("checking for new champion versions failed")
+
+    @staticmethod
+    def _log_outcome(outcome: ReloadOutcome) -> None:
+        if outcome.reloaded:
+            logger.info("%s: %s", outcome.message, outcome.versions)
+        else:
+            logger.error("%s %s", outcome.message, outcome.error or "")
+
+
+# Outermost first: an unauthenticated request is refused before its body is read.
+KizunaService.add_asgi_middleware(ApiKeyMiddleware, api_key=SETTINGS.api_key)
+KizunaService.add_asgi_middleware(RequestLimitMiddleware, max_body_bytes=SETTINGS.max_body_bytes)

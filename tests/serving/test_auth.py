@@ -1,0 +1,106 @@
+"""API key, body size and media type guards, and the settings they read."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette now prefers httpx2 for its test client
+    from starlette.testclient import TestClient
+
+from features.errors import KizunaInputError
+from serving.auth import ApiKeyMiddleware, RequestLimitMiddleware, key_matches, presented_key
+from serving.config import Settings
+
+KEY = "s3cret-key"
+
+
+def app_with(api_key: str | None = KEY, max_body_bytes: int = 100) -> TestClient:
+    async def echo(request: Request) -> JSONResponse:
+        body = await request.body()
+        return JSONResponse({"bytes": len(body)})
+
+    async def probe(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/echo", echo, methods=["POST"]),
+                            Route("/readyz", probe), Route("/livez", probe)])
+    app.add_middleware(RequestLimitMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(ApiKeyMiddleware, api_key=api_key)  # added last = outermost
+    return TestClient(app)
+
+
+def test_presented_key_reads_both_headers():
+    assert presented_key([(b"X-API-Key", b" k1 ")]) == b"k1"
+    assert presented_key([(b"authorization", b"Bearer k2")]) == b"k2"
+    assert presented_key([(b"authorization", b"Basic abc")]) is None
+    assert presented_key([]) is None
+
+
+def test_key_matches_only_the_exact_key():
+    assert key_matches(KEY.encode(), KEY)
+    assert not key_matches(KEY.encode()[:-1], KEY)
+    assert not key_matches(KEY.encode() + b"x", KEY)
+    assert not key_matches(None, KEY)
+
+
+def test_requests_without_the_key_get_401():
+    client = app_with()
+    assert client.post("/echo", json={}).status_code == 401
+    assert client.post("/echo", json={}, headers={"X-API-Key": "wrong"}).status_code == 401
+    ok = client.post("/echo", json={}, headers={"Authorization": f"Bearer {KEY}"})
+    assert ok.status_code == 200
+
+
+def test_health_probes_need_no_key():
+    client = app_with()
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/livez").status_code == 200
+
+
+def test_no_key_configured_means_open():
+    assert app_with(api_key=None).post("/echo", json={}).status_code == 200
+
+
+def test_oversized_bodies_get_413_with_the_limit():
+    client = app_with(api_key=None)
+    resp = client.post("/echo", content=b"x" * 101, headers={"content-type": "application/json"})
+    assert resp.status_code == 413 and "100" in resp.json()["error"]
+    chunked = client.post("/echo", content=iter([b"x" * 60, b"x" * 60]),
+                          headers={"content-type": "application/json"})
+    assert chunked.status_code == 413
+    fits = client.post("/echo", content=b"x" * 100, headers={"content-type": "application/json"})
+    assert fits.json() == {"bytes": 100}
+
+
+def test_non_json_bodies_get_415():
+    client = app_with(api_key=None)
+    resp = client.post("/echo", data={"a": "b"})
+    assert resp.status_code == 415 and "application/json" in resp.json()["error"]
+    assert client.post("/echo", content=b"{}",
+                       headers={"content-type": "application/problem+json"}).status_code == 200
+
+
+def test_settings_from_env_read_and_check_values(tmp_path):
+    env = {"KIZUNA_MODEL_SOURCE": str(tmp_path), "KIZUNA_API_KEY": "k", "KIZUNA_MAX_BATCH": "5",
+           "KIZUNA_RISK_BANDS": "0.2,0.7", "KIZUNA_DATA_DIR": str(tmp_path)}
+    settings = Settings.from_env(env)
+    assert settings.model_source == str(tmp_path) and not settings.from_registry
+    assert settings.max_batch == 5 and settings.risk_bands == (0.2, 0.7)
+    assert settings.event_store == tmp_path / "events.sqlite"
+    assert Settings.from_env({}).from_registry and Settings.from_env({}).api_key is None
+
+
+@pytest.mark.parametrize("name, value", [
+    ("KIZUNA_MAX_BATCH", "0"), ("KIZUNA_MAX_BATCH", "many"),
+    ("KIZUNA_RISK_BANDS", "0.7,0.2"), ("KIZUNA_RELOAD_POLL_SECONDS", "-1"),
+])
+def test_settings_name_the_bad_variable(name, value):
+    with pytest.raises(KizunaInputError, match=name):
+        Settings.from_env({name: value})

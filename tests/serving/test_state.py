@@ -1,0 +1,225 @@
+"""Customer state: incremental updates from events, weighting, reloads and catch-up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from implicit.nearest_neighbours import bm25_weight, tfidf_weight
+
+from features import schema as s
+from features.segments import rfm_scores
+from serving import schemas as api
+from serving import scoring
+from training.event_store import EventStore, check_events
+from serving.state import Live, RowWeigher, _population_score, load_served, refresh_user_factors
+
+
+@pytest.fixture
+def live(model_set, tmp_path):
+    """A freshly loaded snapshot (tests here change it) with its own event store."""
+    live = Live(str(model_set.folder), store=EventStore(tmp_path / "events.sqlite"))
+    assert live.load().reloaded
+    return live
+
+
+def purchase(customer: str, item: str, when: pd.Timestamp, order: str = "NEW-1") -> pd.DataFrame:
+    raw = pd.DataFrame({s.CUSTOMER_ID: [customer], s.ORDER_ID: [order], s.ITEM_ID: [item],
+                        s.TIMESTAMP: [when], s.QUANTITY: [2.0], s.UNIT_PRICE: [4.5]})
+    return check_events(raw, now=when + pd.Timedelta(days=1))
+
+
+def test_row_weigher_matches_implicit_on_the_population():
+    rng = np.random.default_rng(0)
+    counts = sp.random(30, 12, density=0.3, format="csr", random_state=rng, dtype=np.float64)
+    counts.data = np.ceil(counts.data * 4)
+    for weighting, reference in (("bm25", lambda X: bm25_weight(X, K1=100, B=0.8)),
+                                 ("tfidf", tfidf_weight)):
+        weigh = RowWeigher.fit(counts, {"weighting": weighting})
+        expected = sp.csr_matrix(reference(counts)).toarray()
+        np.testing.assert_allclose(weigh(counts[[4, 17]]).toarray(), expected[[4, 17]],
+                                   rtol=1e-5)
+
+
+def test_population_score_matches_rfm_scores():
+    values = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0])
+    frame = pd.DataFrame({"rec": -values, s.FREQUENCY: values, "m": values})
+    expected = rfm_scores(frame, recency_col="rec", t_col=None, monetary_col="m")[s.F_SCORE]
+    assert _population_score(np.sort(values), values).tolist() == expected.tolist()
+
+
+def test_a_purchase_updates_recency_history_and_exclusions(live):
+    served = live.current()
+    st = served.state
+    cid = str(st.features[s.FREQUENCY].idxmax())
+    before = st.features.loc[cid].copy()
+    top = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=1)).items[0].item_id
+    live.ingest(purchase(cid, top, st.as_of + pd.Timedelta(hours=3)))
+    after = st.features.loc[cid]
+    assert after["recency_days"] < 1e-6 < before["recency_days"]
+    assert after[s.FREQUENCY] == before[s.FREQUENCY] + 1
+    assert after[s.R_SCORE] == 5
+    assert after["monetary_total"] == pytest.approx(before["monetary_total"] + 9.0)
+    assert st.frames["churn"].loc[cid, "recency_days"] < 1e-6
+    row = st.history_rows(np.array([st.position(cid)]))
+    assert st.catalogue.codes([top])[0] in row.indices
+    again = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=5))
+    assert top not in {i.item_id for i in again.items}
+
+
+def test_a_new_customer_becomes_known_after_a_purchase(live):
+    served = live.current()
+    st = served.state
+    item = str(st.catalogue.item_ids[0])
+    assert scoring.recommend(served, api.RecommendRequest(customer_id="NEWBIE")).fallback
+    live.ingest(purchase("NEWBIE", item, st.as_of - pd.Timedelta(days=2)))
+    assert st.position("NEWBIE") == st.n_customers - 1
+    out = scoring.recommend(served, api.RecommendRequest(customer_id="NEWBIE", k=3))
+    assert not out.fallback and item not in {i.item_id for i in out.items}
+    churn = scoring.churn_scores(served, api.ChurnRequest(customer_ids=["NEWBIE"]), max_batch=5,
+                                 bands=(0.3, 0.6))
+    assert churn.results[0].known and churn.results[0].churn_probability is not None
+    profile = scoring.customer_profile(served, api.CustomerRequest(customer_id="NEWBIE"),
+                                       bands=(0.3, 0.6))
+    assert profile.frequency == 1 and profile.recency_days == pytest.approx(2.0)
+
+
+def test_refresh_user_factors_resolves_a_known_customer(live):
+    st = live.current().state
+    model = st.recommender.model
+    cid = str(st.features.index[0])
+    code = st.recommender_code(cid)
+    before = model.als_.user_factors_[code].copy()
+    row = st.history_rows(np.array([st.position(cid)])).copy()
+    row.data = row.data * 5
+    assert refresh_user_factors(model, code, row)
+    assert not np.allclose(before, model.als_.user_factors_[code])
+    assert not refresh_user_factors(model, -1, row)  # unseen users are solved per call
+
+
+def test_events_stored_by_another_process_are_folded_in(model_set, tmp_path):
+    path = tmp_path / "shared.sqlite"
+    a = Live(str(model_set.folder), store=EventStore(path))
+    b = Live(str(model_set.folder), store=EventStore(path))
+    a.load(), b.load()
+    cid = str(a.served.state.features.index[5])
+    item = str(a.served.state.catalogue.item_ids[1])
+    a.ingest(purchase(cid, item, a.served.state.as_of + pd.Timedelta(hours=1)))
+    st = b.current().state
+    assert st.features.loc[cid, "recency_days"] < 1e-6 and st.last_event_seq == 1
+
+
+def test_events_stored_during_a_reload_reach_the_new_snapshot(live, monkeypatch, tmp_path):
+    import serving.state as state_module
+
+    cid = str(live.served.state.features.index[7])
+    item = str(live.served.state.catalogue.item_ids[2])
+    when = live.served.state.as_of + pd.Timedelta(hours=1)
+    original = state_module.load_served
+
+    def slow_load(*args, **kwargs):
+        new = original(*args, **kwargs)
+        # Arrives after the new state read the store, before the swap.
+        EventStore(live.store.path).append(purchase(cid, item, when))
+        return new
+
+    monkeypatch.setattr(state_module, "load_served", slow_load)
+    assert live.load().reloaded
+    assert live.served.state.features.loc[cid, "recency_days"] < 1e-6
+
+
+def test_a_failed_reload_keeps_the_old_snapshot(live, tmp_path):
+    old = live.served
+    live.source = str(tmp_path / "no-such-folder")
+    outcome = live.load()
+    assert not outcome.reloaded and "not found" in outcome.error
+    assert live.served is old and live.last_error == outcome.error
+
+
+def test_load_served_refuses_a_model_set_without_experiment(model_set, tmp_path):
+    import shutil
+
+    from features.errors import KizunaInputError
+
+    folder = tmp_path / "bare"
+    shutil.copytree(model_set.folder, folder)
+    (folder / "experiment.json").unlink()
+    with pytest.raises(KizunaInputError, match="no experiment"):
+        load_served(str(folder))
+
+
+def test_one_request_updates_several_customers_at_once(live):
+    st = live.current().state
+    old = str(st.features.index[9])
+    item = str(st.catalogue.item_ids[3])
+    when = st.as_of - pd.Timedelta(hours=5)
+    lines = pd.concat([purchase(old, item, when, order="M-1"), purchase("FRESH", item, when,
+                                                                      order="M-2")])
+    _, updated = live.ingest(lines)
+    assert updated == 2
+    for cid in (old, "FRESH"):
+        assert st.features.loc[cid, "recency_days"] == pytest.approx(5 / 24)
+        assert st.catalogue.codes([item])[0] in st.history_rows(
+            np.array([st.position(cid)])).indices
+
+
+def test_cached_reason_contributions_are_refreshed_by_events(live):
+    from models.reasons import lightgbm_contributions
+
+    served = live.current()
+    st = served.state
+    cid = str(st.features["recency_days"].idxmax())
+    request = api.ChurnRequest(customer_ids=[cid], top_reasons=10)
+    before = scoring.churn_scores(served, request, max_batch=5, bands=(0.3, 0.6)).results[0]
+    live.ingest(purchase(cid, str(st.catalogue.item_ids[0]), st.as_of + pd.Timedelta(hours=1)))
+    after = scoring.churn_scores(served, request, max_batch=5, bands=(0.3, 0.6)).results[0]
+    pos = st.position(cid)
+    fresh = lightgbm_contributions(served.models.churn.model.booster_,
+                                   st.matrices["churn"][[pos]])[0]
+    got = {r.feature: r.contribution for r in after.reasons}
+    names = list(served.models.churn.model.feature_names_in_)
+    for feature, value in got.items():
+        assert value == pytest.approx(fresh[names.index(feature)], rel=1e-5, abs=1e-6)
+    assert after.churn_probability != before.churn_probability
+
+
+def test_cached_rows_compute_each_row_once_and_stay_bounded(live, monkeypatch):
+    import serving.state as state_module
+
+    st = live.current().state
+    calls = []
+
+    def compute(rows):
+        calls.append(rows.tolist())
+        return [f"r{r}" for r in rows]
+
+    assert st.cached_rows(("k",), np.array([3, 1, 3]), compute) == ["r3", "r1", "r3"]
+    assert st.cached_rows(("k",), np.array([1, 2]), compute) == ["r1", "r2"]
+    assert calls == [[3, 1], [2]]
+    monkeypatch.setattr(state_module, "REASON_CACHE_ROWS", 3)
+    st.cached_rows(("k",), np.array([7]), compute)  # a fourth row: the cache starts over
+    assert st.cached_rows(("k",), np.array([1]), compute) == ["r1"] and calls[-1] == [1]
+
+
+def test_upstream_changed_follows_the_folder_versions(live, model_set, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "models"
+    shutil.copytree(model_set.folder, folder)
+    live.source = str(folder)
+    assert not live.upstream_changed()
+    (folder / "versions.json").write_text(json.dumps({"recommender": 1, "churn": 2, "ltv": 1}))
+    assert live.upstream_changed()
+    assert live.load().versions["churn"] == 2 and not live.upstream_changed()
+
+
+def test_item_names_come_from_the_most_frequent_line_description():
+    from serving.state import _line_names
+
+    lines = pd.DataFrame({s.ITEM_ID: ["A", "A", "A", "B"],
+                          "description": ["HEART HOLDER ", "HEART HOLDER", "heart", None]})
+    names = _line_names(lines)
+    assert names.to_dict() == {"A": "HEART HOLDER"}
+    assert _line_names(lines.drop(columns="description")) is None

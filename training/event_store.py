@@ -1,0 +1,242 @@
+"""The embedded purchase-event store: one SQLite file, appended to durably.
+
+Lines arrive through the service's ``/events`` endpoint in the transactions
+contract. Each request is validated as a whole first (pydantic types, then
+:func:`features.validate.validate_transactions`); only a request whose every
+line is kept is written, in one transaction, so a malformed request writes
+nothing. The file is in WAL mode with ``synchronous=FULL``: when ``append``
+returns, the lines survive a crash of the process or the machine.
+
+An exact repeat of a stored line (same customer, order, item, timestamp,
+quantity and price) is ignored, so a client may retry a request safely.
+
+Training reads the store with :func:`read_events` and appends the lines to
+its transactions, so the next ``kizuna train`` includes them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import schema as s
+from features.errors import KizunaInputError
+from features.validate import REASON_TEXT, validate_transactions
+
+SEQ = "seq"
+EVENT_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY, s.UNIT_PRICE,
+                 s.CHANNEL, s.CATEGORY)
+_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS events (
+    {SEQ} INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    unit_price REAL NOT NULL,
+    channel TEXT,
+    category TEXT,
+    UNIQUE (customer_id, order_id, item_id, timestamp, quantity, unit_price)
+)
+"""
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What :meth:`EventStore.append` did.
+
+    ``stored`` holds the new lines (validated, canonical, with ``seq``);
+    ``duplicates`` counts lines already in the store, which were skipped.
+    """
+
+    request_id: str
+    stored: pd.DataFrame
+    duplicates: int
+
+
+def check_events(raw: pd.DataFrame, *, max_future: pd.Timedelta = pd.Timedelta(days=1),
+                 now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Validate event lines as one unit: every line is kept, or the whole set is refused.
+
+    Parameters
+    ----------
+    raw
+        Shape (n, k): the transactions-contract columns (channel and category optional).
+    max_future
+        A timestamp later than ``now + max_future`` is refused (a wrong clock or unit).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Validated lines, shape (n, ...), as :func:`validate_transactions` keeps them.
+
+    Raises
+    ------
+    KizunaInputError
+        Naming each refused line (position in the request) and why.
+    """
+    if len(raw) == 0:
+        raise KizunaInputError("no event lines given")
+    checked = validate_transactions(raw)
+    if len(checked.set_aside):
+        problems = [
+            f"line {int(row)}: {REASON_TEXT.get(reason, reason)}"
+            for row, reason in zip(checked.set_aside[s.ROW_ID], checked.set_aside[s.REASON],
+                                   strict=True)
+        ]
+        shown = "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
+        raise KizunaInputError(f"{len(problems)} of {len(raw)} event lines refused, "
+                               f"nothing was stored: {shown}")
+    kept = checked.kept
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else now
+    future = kept[s.TIMESTAMP] > now + max_future
+    if future.any():
+        rows = np.flatnonzero(future.to_numpy())[:10]
+        raise KizunaInputError(
+            f"event timestamps lie in the future (lines {', '.join(map(str, rows))}); "
+            "send UTC timestamps of purchases that happened; nothing was stored"
+        )
+    return kept
+
+
+class EventStore:
+    """Append-only purchase lines in a SQLite file (created on first use).
+
+    Thread-safe: one connection guarded by a lock (SQLite serialises writers
+    anyway). Several processes may share the file; each sees the others'
+    lines through :meth:`changed` and :meth:`read`.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
+                                     isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute(_SCHEMA)
+        self._data_version = self._version()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def append(self, lines: pd.DataFrame) -> AppendResult:
+        """Store validated lines (see :func:`check_events`) in one transaction.
+
+        Returns the lines actually added (repeats of stored lines are skipped)
+        with their sequence numbers.
+        """
+        request_id = uuid.uuid4().hex
+        received = datetime.now(timezone.utc).strftime(_TS_FORMAT)
+        rows = _to_rows(lines)
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                before = cur.execute(f"SELECT COALESCE(MAX({SEQ}), 0) FROM events").fetchone()[0]
+                cur.executemany(
+                    "INSERT OR IGNORE INTO events (request_id, received_at, customer_id, "
+                    "order_id, item_id, timestamp, quantity, unit_price, channel, category) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(request_id, received, *row) for row in rows],
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            stored = self._read_locked(after=before, request_id=request_id)
+            self._data_version = self._version()
+        return AppendResult(request_id, stored, duplicates=len(rows) - len(stored))
+
+    def read(self, after: int = 0) -> pd.DataFrame:
+        """Stored lines with ``seq > after``, in order: canonical raw columns plus ``seq``."""
+        with self._lock:
+            self._data_version = self._version()
+            return self._read_locked(after=after)
+
+    def last_seq(self) -> int:
+        with self._lock:
+            return int(self._conn.execute(
+                f"SELECT COALESCE(MAX({SEQ}), 0) FROM events").fetchone()[0])
+
+    def changed(self) -> bool:
+        """Whether another connection wrote since this one last looked (a cheap check)."""
+        with self._lock:
+            return self._version() != self._data_version
+
+    def _version(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def _read_locked(self, *, after: int, request_id: str | None = None) -> pd.DataFrame:
+        query = f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events WHERE {SEQ} > ?"
+        params: list[Any] = [after]
+        if request_id is not None:
+            query += " AND request_id = ?"
+            params.append(request_id)
+        rows = self._conn.execute(query + f" ORDER BY {SEQ}", params).fetchall()
+        return _to_frame(rows)
+
+
+def read_events(path: str | Path, *, after: int = 0) -> pd.DataFrame:
+    """All stored lines of an event store file, for training (empty if there is no file).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``seq`` and the transactions contract (``customer_id``,
+        ``order_id``, ``item_id``, ``timestamp``, ``quantity``, ``unit_price``,
+        ``channel``, ``category``), ready for ``validate_transactions``.
+    """
+    path = Path(path)
+    if not path.exists():
+        return _to_frame([])
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events WHERE {SEQ} > ? ORDER BY {SEQ}",
+            (after,),
+        ).fetchall()
+    except sqlite3.OperationalError:  # a file without the table: nothing stored yet
+        rows = []
+    finally:
+        conn.close()
+    return _to_frame(rows)
+
+
+def _to_rows(lines: pd.DataFrame) -> list[tuple[Any, ...]]:
+    ts = pd.to_datetime(lines[s.TIMESTAMP]).dt.strftime(_TS_FORMAT)
+    cols = [lines[s.CUSTOMER_ID].astype(str), lines[s.ORDER_ID].astype(str),
+            lines[s.ITEM_ID].astype(str), ts, lines[s.QUANTITY].astype(float),
+            lines[s.UNIT_PRICE].astype(float)]
+    for optional in (s.CHANNEL, s.CATEGORY):
+        if optional in lines.columns:
+            cols.append(lines[optional].astype(object).where(lines[optional].notna(), None))
+        else:
+            cols.append(pd.Series([None] * len(lines), index=lines.index, dtype=object))
+    return list(zip(*(c.tolist() for c in cols), strict=True))
+
+
+def _to_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=[SEQ, *EVENT_COLUMNS])
+    frame[SEQ] = frame[SEQ].astype(np.int64)
+    for col in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.CHANNEL, s.CATEGORY):
+        frame[col] = frame[col].astype("string")
+    frame[s.TIMESTAMP] = pd.to_datetime(frame[s.TIMESTAMP], format=_TS_FORMAT)
+    for col in (s.QUANTITY, s.UNIT_PRICE):
+        frame[col] = frame[col].astype(float)
+    return frame
