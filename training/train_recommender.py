@@ -101,7 +101,9 @@ def train_recommender(
         raise KizunaInputError(f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
                                column="recommender.primary_metric", values=[primary])
     figure = plots.recall_at_k_figure(_recall_curves(models, holdout))
-    bundle = refit_for_serving(transactions, config, seed=seed, items=items)
+    bundle = refit_for_serving(transactions, config, seed=seed, items=items,
+                               purchase_rate_by_rank=_purchase_rate_by_rank(served, holdout,
+                                                                             config.k))
     sample = bundle.user_ids[: min(5, len(bundle.user_ids))]
     return RecommenderResult(
         bundle=bundle,
@@ -120,7 +122,7 @@ def train_recommender(
 
 def refit_for_serving(
     transactions: pd.DataFrame, config: RecommenderConfig, *, seed: int,
-    items: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None, purchase_rate_by_rank: np.ndarray | None = None,
 ) -> RecommenderBundle:
     """Fit the served model on every purchase, with the id maps and history it needs."""
     purchases = transactions[~transactions[s.IS_RETURN]]
@@ -138,7 +140,26 @@ def refit_for_serving(
         model=model, item_ids=history.item_ids, user_ids=history.user_ids,
         interaction_params=dict(INTERACTION_PARAMS), item_categories=categories,
         history=history.matrix, trained_until=end,
+        item_prices=_median_prices(purchases, history.item_ids),
+        purchase_rate_by_rank=purchase_rate_by_rank,
     )
+
+
+def _median_prices(purchases: pd.DataFrame, item_ids: pd.Index) -> np.ndarray:
+    """Median unit price per item code, shape (n_items,)."""
+    prices = purchases.groupby(s.ITEM_ID, observed=True)[s.UNIT_PRICE].median()
+    return prices.reindex(item_ids).to_numpy(dtype=float)
+
+
+def _purchase_rate_by_rank(model: Any, holdout: Any, k: int) -> np.ndarray:
+    """Share of holdout customers who bought the new item recommended at each rank, (k,)."""
+    from training.metrics import hit_matrix
+
+    users = holdout.user_codes
+    recs, _ = model.recommend(users, holdout.train.matrix[users], k, exclude_seen=True)
+    # Every evaluated customer counts, including those who bought nothing new: a miss.
+    hits, _ = hit_matrix(recs, holdout.truth["new"], k)
+    return hits.mean(axis=0)
 
 
 def _categories(

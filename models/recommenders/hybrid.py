@@ -238,13 +238,21 @@ class HybridRecommender(Recommender):
             return out
         # Row p of `pairs` = the user's counts times the similarity of each
         # history item j to the recommended item.
-        to_target = self.item_knn_.similarity_.T.tocsr()[items[r, c]]
+        to_target = self._similarity_to()[items[r, c]]
         pairs = sp.csr_matrix(to_target.multiply(rows[r])).tocsr()
         pairs.eliminate_zeros()
         has = np.diff(pairs.indptr) > 0
         best = np.asarray(pairs.argmax(axis=1)).ravel()
         out[r[has], c[has]] = best[has]
         return out
+
+    def _similarity_to(self) -> sp.csr_matrix:
+        """sim(j, i) indexed by the target item i (the transpose, built once, not per request)."""
+        cached = getattr(self, "_similarity_to_cache", None)
+        if cached is None or cached[0] is not self.item_knn_:
+            cached = (self.item_knn_, self.item_knn_.similarity_.T.tocsr())
+            self._similarity_to_cache = cached
+        return cached[1]
 
     def _similar(self, item_codes: np.ndarray) -> np.ndarray:
         w = self._weights()

@@ -59,7 +59,7 @@ def trained(shop_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         patch.setenv(tracking.DATA_DIR_ENV, str(folder))
-        config = load_experiment(experiment(shop_dir))
+        config = load_experiment(experiment(shop_dir, reco=True))
         first = run_experiment(config, quiet=True)
         second = run_experiment(config, quiet=True)
         yield first, second
@@ -86,13 +86,19 @@ def test_train_logs_metrics_baselines_params_and_registers_champions(trained):
             "plots/ltv_decile_calibration.png"} <= artifacts
     assert result.registry["churn"].alias == tracking.CHAMPION
     assert result.registry["ltv"].alias == tracking.CHAMPION
+    assert result.registry["recommender"].alias == tracking.CHAMPION
+    for name in ("ndcg_at_10", "new_ndcg_at_10", "recall_at_10", "map_at_10", "coverage",
+                 "baseline_personal_popularity_ndcg_at_10",
+                 "baseline_global_popularity_new_ndcg_at_10", "hybrid_item_knn_weight"):
+        assert name in metrics, name
+    assert "plots/recommender_recall_at_k.png" in artifacts
     # The churn model must beat its baseline on this shop, where behaviour carries signal.
     assert metrics["roc_auc"] > metrics["baseline_rfm_logistic_roc_auc"]
 
 
 def test_same_config_and_seed_give_the_same_metrics_and_a_tie_stays_challenger(trained):
     first, second = trained
-    for kind in ("churn", "ltv"):
+    for kind in ("recommender", "churn", "ltv"):
         assert first.results[kind].metrics == second.results[kind].metrics
         # Equal on the same holdout is not better: the champion keeps its alias.
         assert second.registry[kind].alias == tracking.CHALLENGER
@@ -108,6 +114,16 @@ def test_registered_champion_loads_and_predicts_like_the_trained_model(trained):
     expected = outcome.bundle.model.predict_proba(example)[:, 1]
     got = loaded.predict(example)["churn_probability"].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_champions_load_back_from_the_registry_as_one_model_set(trained):
+    champions = tracking.load_champions()
+    assert champions.versions == {"recommender": 1, "churn": 1, "ltv": 1}
+    assert champions.experiment.name == "tiny"
+    bundle = champions.recommender
+    assert bundle.history.shape == (len(bundle.user_ids), len(bundle.item_ids))
+    assert bundle.purchase_rate_by_rank.shape == (10,)
+    assert np.all(np.diff(bundle.purchase_rate_by_rank) <= 0.05)  # roughly falling with rank
 
 
 def test_promote_moves_the_alias_by_hand(trained):
