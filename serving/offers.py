@@ -77,6 +77,15 @@ def next_best_offer(
     ), raw
 
 
+def log_window_days(catalogue: OfferCatalogue) -> float:
+    """How far back the contact log can matter: the longest cooldown or cap period."""
+    policy = catalogue.contact_policy
+    days = [policy.period_days, policy.min_days_between]
+    for offer in catalogue.offers:
+        days += [offer.caps.cooldown_days, offer.caps.period_days]
+    return float(max(days)) + 1.0
+
+
 def product_candidates(served: Served, customer_id: str, catalogue: OfferCatalogue) -> list[dict]:
     """The recommender's new-item picks with P(purchase) and profit per purchase."""
     bundle = served.models.recommender

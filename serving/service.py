@@ -139,7 +139,8 @@ class KizunaService:
         except KizunaInputError as exc:
             return _error(503, f"no offer catalogue: {exc}")
         now = pd.Timestamp.now()
-        contacts = read_contact_log(self.settings.contact_log, since=now - pd.Timedelta(days=400))
+        window = pd.Timedelta(days=offers.log_window_days(catalogue))
+        contacts = read_contact_log(self.settings.contact_log, since=now - window)
         contacts = contacts[contacts["customer_id"].astype(str) == request.customer_id]
         answer = self._answer(offers.next_best_offer, request, catalogue=catalogue,
                               contacts=contacts, now=now, bands=self.settings.risk_bands)

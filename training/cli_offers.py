@@ -1,6 +1,6 @@
-"""Offer commands: ``kizuna score-offers`` (batch next-best offers), ``kizuna evaluate-campaign``.
+"""Offer commands: ``kizuna score offers`` (batch next-best offers), ``kizuna evaluate-campaign``.
 
-``score-offers`` reads customer scores from one table (Parquet or CSV), one
+``score offers`` reads customer scores from one table (Parquet or CSV), one
 row per customer: ``customer_id`` (column or index), ``churn_probability``,
 ``predicted_ltv``, ``days_since_last_purchase`` (``recency_days`` is used when
 absent), and optionally ``segment`` and ``monetary_mean`` (the basket a
@@ -12,7 +12,7 @@ decision log), and can append the contacts it makes to the contact log.
 ``evaluate-campaign`` reads an outcomes table (customer_id, offer_id, treated,
 outcome, revenue) and reports uplift and incremental profit with intervals;
 with ``--features`` it also learns per-offer uplift models, measures them on a
-holdout (Qini, AUUC) and can save them for ``score-offers --uplift``.
+holdout (Qini, AUUC) and can save them for ``score offers --uplift``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from features import schema as s
 from features.errors import KizunaInputError
 from models.offers import OfferCatalogue, load_offers
 from training.cli_common import JsonOpt, console, emit_json
-from training.progress import step
+from training.progress import err_console, step
 
 OffersOpt = Annotated[
     Path | None,
@@ -81,8 +81,8 @@ def resolve_offers(offers: Path | None, config: Path | None, *, margin: float | 
 
 def read_scores(path: Path) -> pd.DataFrame:
     """Customer scores with ``customer_id`` as a column and days since the last purchase."""
-    from features.behaviour import RECENCY_DAYS
-    from models.next_best_offer import DAYS_SINCE_LAST_PURCHASE
+    from features.behaviour import MONETARY_MEAN, RECENCY_DAYS
+    from models.next_best_offer import CHURN_PROBABILITY, DAYS_SINCE_LAST_PURCHASE, PREDICTED_LTV
     from training.data import read_table
 
     frame = read_table(path, string_columns={s.CUSTOMER_ID})
@@ -93,6 +93,19 @@ def read_scores(path: Path) -> pd.DataFrame:
             raise KizunaInputError(f"{path} has no {s.CUSTOMER_ID!r} column", column=s.CUSTOMER_ID)
     if DAYS_SINCE_LAST_PURCHASE not in frame.columns and RECENCY_DAYS in frame.columns:
         frame[DAYS_SINCE_LAST_PURCHASE] = frame[RECENCY_DAYS]
+    # `kizuna score` (the CRM export) names LTV predicted_value and has totals, not means.
+    if PREDICTED_LTV not in frame.columns and "predicted_value" in frame.columns:
+        frame[PREDICTED_LTV] = frame["predicted_value"]
+    if MONETARY_MEAN not in frame.columns and {"monetary_total", "frequency"} <= set(frame.columns):
+        frame[MONETARY_MEAN] = frame["monetary_total"] / frame["frequency"].astype(float)
+    if CHURN_PROBABILITY in frame.columns:
+        unscored = frame[CHURN_PROBABILITY].isna()
+        if unscored.any():
+            # Outside the churn population (no purchase in the lookback window): no
+            # score to value an offer on, so they are left out, and counted.
+            err_console.print(f"{int(unscored.sum()):,} customers have no churn score "
+                              "(outside the model's population) and get no offer decision")
+            frame = frame.loc[~unscored].reset_index(drop=True)
     return frame
 
 

@@ -34,16 +34,15 @@ def fitted(model_class: type, **params: float):
 
 
 def read_cdnow(path: Path) -> pd.DataFrame:
-    """Raw CDNOW file -> columns customer_id, date (datetime64), dollar_value."""
-    if path.name == "CDNOW_sample.txt":
-        names = ["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"]
-        raw = pd.read_csv(
-            path, sep=r"\s+", header=None, names=names, dtype={"customer_id": str, "date": str}
-        )
-    else:
-        raw = pd.read_csv(path, sep=r"\s+", dtype={"customer_id": str, "date": str})
-    raw["date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
-    return raw[["customer_id", "date", "dollar_value"]]
+    """A CDNOW file through kizuna's adapter -> customer_id, date (datetime64), dollar_value."""
+    from features.validate import validate_transactions
+    from training.data import read_transactions
+
+    raw = read_transactions(path, format="cdnow")
+    kept = validate_transactions(raw.frame, **raw.validate_kwargs).kept
+    return kept.rename(columns={"timestamp": "date", "revenue": "dollar_value"})[
+        ["customer_id", "date", "dollar_value"]
+    ]
 
 
 def cdnow_summary(path: Path, as_of: str, time_unit: str, time_scaler: float) -> pd.DataFrame:
