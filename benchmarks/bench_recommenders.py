@@ -10,18 +10,17 @@ purchases before 2011-09-10 and scores the next 90 days (1,919 returning
 customers), then times the hybrid's fit + evaluation against BM25 item-kNN's
 (median of ``--repeats`` runs, ratio in the same run).
 
-``tune`` grid-searches the hybrid's blend weights on three *earlier* splits
-(as_of 2011-04-13, 2011-05-13 and 2011-06-12, each with a 90-day truth window,
-the last one ending at the test as_of), maximising the mean, over splits and
-both modes, of NDCG@10 relative to the best single model of that split and
-mode. The defaults of ``HybridRecommender`` come from this search; the test
-holdout is not used.
+``tune`` runs the pipeline's blend search (``training.train_recommender.tune_blend``)
+on three *earlier* splits (as_of 2011-04-13, 2011-05-13 and 2011-06-12, each
+with a 90-day truth window, the last one ending at the test as_of) and prints
+the weights each would choose and their gain over the best single model. The
+pipeline itself tunes on the last of them (test as_of - 90 days); the
+defaults of ``HybridRecommender`` are its choice. The test holdout is not used.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
 import sys
 import time
@@ -34,16 +33,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from features.validate import validate_transactions  # noqa: E402
-from models.recommenders import HybridRecommender, ItemKNNRecommender, top_k  # noqa: E402
+from models.recommenders import HybridRecommender, ItemKNNRecommender  # noqa: E402
 from models.recommenders.hybrid import COMPONENTS  # noqa: E402
+from training.config import RecommenderConfig  # noqa: E402
 from training.data import read_transactions  # noqa: E402
-from training.metrics import per_user_ranking_metrics, ranking_metrics  # noqa: E402
+from training.metrics import per_user_ranking_metrics  # noqa: E402
 from training.recommender_eval import (  # noqa: E402
     default_models,
     evaluate_recommenders,
     holdout_split,
     margins,
 )
+from training.train_recommender import tune_blend  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets" / "online_retail" / "online_retail_2010_2011.csv.gz"
 TEST_AS_OF = "2011-09-10"
@@ -125,71 +126,37 @@ def _bootstrap_margins(models, holdout, results: pd.DataFrame, n_boot: int = 200
 
 
 def tune(tx: pd.DataFrame) -> None:
-    """Grid search on the validation splits; prints the best configurations."""
-    grid = {"power": (0.0, 0.25, 0.5), "item_knn": (0.25, 0.5, 1.0),
-            "als": (0.0, 0.1, 0.25, 0.5), "trending": (0.0, 0.05, 0.1, 0.2, 0.4)}  # fmt: skip
-    results = []
+    """The pipeline's weight search (``tune_blend``) on each validation split.
+
+    Prints the weights each split would choose and their validation NDCG@10
+    relative to the best single model of that split and mode. Components are
+    those of ``COMPONENTS``; the first five weights blend any item, the
+    ``new_`` ones new items only.
+    """
+    chosen = []
     for as_of in VALIDATION_AS_OF:
         holdout = holdout_split(tx, as_of, HORIZON)
         singles = evaluate_recommenders(
             {k: m for k, m in default_models().items() if k != "hybrid"}, holdout
         )
         best = singles[singles.metric == "ndcg"].groupby("mode")["value"].max()
-        print(f"validation {as_of}: {len(holdout.user_codes)} customers; best single NDCG@10 "
-              f"all {best['all']:.4f}, new {best['new']:.4f}", flush=True)  # fmt: skip
-        results.append(_grid(holdout, grid, best))
-    table = results[0]
-    for other in results[1:]:
-        table = table.merge(other, on=["power", "item_knn", "als", "trending"])
-    gains = [c for c in table.columns if c.startswith(("all ", "new "))]
-    table["mean_gain"] = table[gains].mean(axis=1)
-    table["min_gain"] = table[gains].min(axis=1)
+        t0 = time.perf_counter()
+        weights, records = tune_blend(tx, pd.Timestamp(as_of), HORIZON, RecommenderConfig(),
+                                      seed=0)  # fmt: skip
+        seconds = time.perf_counter() - t0
+        row = {"as_of": as_of, "customers": len(holdout.user_codes), "tune_s": round(seconds, 1)}
+        for mode in ("all", "new"):
+            value = max(r["validation"][f"{mode}_ndcg_at_10"] for r in records
+                        if r["mode"] == mode)  # fmt: skip
+            row[f"{mode} ndcg"] = value
+            row[f"{mode} gain"] = value / best[mode] - 1
+        chosen.append({**row, **weights})
+        print(f"validation {as_of}: {len(records)} combinations in {seconds:.1f} s", flush=True)
+    table = pd.DataFrame(chosen)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
-        print(table.sort_values("mean_gain", ascending=False).head(10).round(4).to_string(
-            index=False))
-    print(f"gain = NDCG@10 / best single model - 1 per split and mode; components "
-          f"{COMPONENTS}; repurchase weight fixed at 1; pick: highest mean_gain")
-
-
-def _grid(holdout, grid: dict[str, tuple[float, ...]], best: pd.Series) -> pd.DataFrame:
-    """Relative NDCG@10 gain of every blend on one split, both modes."""
-    X, users = holdout.train.matrix, holdout.user_codes
-    history = X[users]
-    unit = HybridRecommender(
-        repurchase_weight=1, item_knn_weight=1, als_weight=1, trending_weight=1,
-        repurchase_trend_power=0,
-    ).fit(X, recent_items=holdout.recent)  # fmt: skip
-    parts = unit.component_scores(users, history)
-    own = history.toarray()
-    seen = own > 0
-    # A tiny popularity term stands in for the tie-break of recommend(); the
-    # plain argpartition top-10 is ~5x faster than top_k over the grid.
-    tiebreak = 1e-9 * unit.item_popularity_ / unit.item_popularity_.max()
-
-    def ndcg(scores: np.ndarray, mode: str) -> float:
-        scores = scores + tiebreak
-        if mode == "new":
-            scores[seen] = -np.inf
-        top = np.argpartition(-scores, 10, axis=1)[:, :10]
-        rank = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-        recs = np.take_along_axis(top, rank, axis=1)
-        return ranking_metrics(recs, holdout.truth[mode], k=10)["ndcg"]
-
-    label = holdout.as_of.date()
-    new_cache: dict[tuple[float, float, float], float] = {}
-    rows = []
-    for power in grid["power"]:
-        boosted = own * (1.0 + unit.trend_)[None, :] ** power
-        top = boosted.max(axis=1, keepdims=True)
-        repurchase = np.divide(boosted, top, out=np.zeros_like(boosted), where=top > 0)
-        for wk, wa, wt in itertools.product(grid["item_knn"], grid["als"], grid["trending"]):
-            collab = wk * parts[1] + wa * parts[2] + wt * parts[3]
-            if (wk, wa, wt) not in new_cache:
-                new_cache[(wk, wa, wt)] = ndcg(collab, "new") / best["new"] - 1
-            rows.append({"power": power, "item_knn": wk, "als": wa, "trending": wt,
-                         f"all {label}": ndcg(repurchase + collab, "all") / best["all"] - 1,
-                         f"new {label}": new_cache[(wk, wa, wt)]})  # fmt: skip
-    return pd.DataFrame(rows)
+        print(table.round(4).to_string(index=False))
+    print(f"gain = NDCG@10 of the chosen blend / best single model - 1 (split and mode); "
+          f"components {COMPONENTS}")
 
 
 def main() -> None:

@@ -24,13 +24,14 @@ from serving.state import Catalogue, CustomerState, Served
 
 BOUGHT_BEFORE = "bought before"
 SIMILAR_TO = "similar to {}"
+BOUGHT_TOGETHER = "often bought together with {}"
 CUSTOMERS_LIKE_YOU = "popular with customers like you"
 POPULAR_IN = "popular in category {}"
 TRENDING = "trending now"
 
 # Component names of models.recommenders.hybrid.COMPONENTS -> reason kind.
 _COMPONENT_REASON = {"repurchase": "bought", "item_knn": "similar", "als": "like_you",
-                     "trending": "popular"}
+                     "trending": "popular", "ease": "together"}
 
 
 class ServingError(Exception):
@@ -158,6 +159,8 @@ def _reason(cat: Catalogue, code: int, kind: str | None, anchor: int, seen: set[
         return BOUGHT_BEFORE
     if kind == "similar" and anchor >= 0:
         return SIMILAR_TO.format(_item_label(cat, anchor))
+    if kind == "together" and anchor >= 0:
+        return BOUGHT_TOGETHER.format(_item_label(cat, anchor))
     if kind == "like_you" or kind is None:
         return CUSTOMERS_LIKE_YOU
     category = cat.categories[code]

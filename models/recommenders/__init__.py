@@ -6,6 +6,7 @@ baselines it is measured against, and the cold-start fallback.
 
 from models.recommenders.base import PAD_ITEM, Recommender, top_k
 from models.recommenders.cold_start import ColdStartRecommender
+from models.recommenders.ease import EASERecommender
 from models.recommenders.hybrid import COMPONENTS, Explained, HybridRecommender
 from models.recommenders.implicit_models import (
     ALSRecommender,
@@ -21,6 +22,7 @@ __all__ = [
     "BPRRecommender",
     "COMPONENTS",
     "ColdStartRecommender",
+    "EASERecommender",
     "Explained",
     "HybridRecommender",
     "ItemKNNRecommender",

@@ -10,7 +10,10 @@ validation, masking, top-k selection and padding:
 * ``_score(user_codes, user_items)`` returns dense scores, shape
   (n, n_items); ``-inf`` means "never recommend this item to this user";
 * ``_similar(item_codes)`` returns dense item-to-item scores, shape
-  (n, n_items).
+  (n, n_items);
+* optionally ``_score_for(user_codes, user_items, exclude_seen)``, for a
+  model that scores differently when only new items are wanted (default:
+  ``_score``).
 
 Output conventions (all models):
 
@@ -218,6 +221,12 @@ class Recommender(BaseEstimator):
     def _similar(self, item_codes: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _score_for(
+        self, user_codes: np.ndarray, user_items: sp.csr_matrix, exclude_seen: bool
+    ) -> np.ndarray:
+        """Scores for a request; models that rank new items differently override this."""
+        return self._score(user_codes, user_items)
+
     # --- shared machinery -------------------------------------------------------------
 
     def _masked_scores(
@@ -229,7 +238,7 @@ class Recommender(BaseEstimator):
         scores: np.ndarray | None = None,
     ) -> np.ndarray:
         """Scores (computed, or a copy of those given) with excluded cells at ``-inf``."""
-        source = self._score(codes, rows) if scores is None else scores
+        source = self._score_for(codes, rows, exclude_seen) if scores is None else scores
         scores = np.array(source, dtype=np.float64)
         if exclude_seen:
             seen_rows = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))

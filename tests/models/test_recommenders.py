@@ -18,13 +18,14 @@ from models.recommenders import (
     BM25Weights,
     BPRRecommender,
     ColdStartRecommender,
+    EASERecommender,
     HybridRecommender,
     ItemKNNRecommender,
     PersonalPopularityRecommender,
     PopularityRecommender,
     top_k,
 )
-from models.recommenders.hybrid import ITEM_KNN, REPURCHASE, TRENDING
+from models.recommenders.hybrid import EASE, ITEM_KNN, REASONS, REPURCHASE, TRENDING
 from tests.models.recommender_contract import RecommenderContract, make_category_data
 
 # --- the contract, once per model ------------------------------------------------------
@@ -67,6 +68,11 @@ class TestItemKNNBM25Contract(RecommenderContract):
 class TestItemKNNCosineContract(RecommenderContract):
     def make_model(self) -> ItemKNNRecommender:
         return ItemKNNRecommender(neighbours=20, similarity="cosine")
+
+
+class TestEASEContract(RecommenderContract):
+    def make_model(self) -> EASERecommender:
+        return EASERecommender(neighbours=20)
 
 
 class TestHybridContract(RecommenderContract):
@@ -205,6 +211,65 @@ def test_als_update_user_equals_folding_in(synthetic) -> None:
         model.update_user(-1, new_row)
 
 
+# --- EASE -------------------------------------------------------------------------------
+
+# Four users, two items: Gram matrix [[3, 1], [1, 2]] (item 0 bought by three
+# users, item 1 by two, both by one).
+EASE_X = sp.csr_matrix(np.array([[1, 1], [1, 0], [4, 0], [0, 1]], dtype=np.float32))
+
+
+def test_ease_two_items_by_hand() -> None:
+    # lambda = 1: G + I = [[4, 1], [1, 3]], P = [[3, -1], [-1, 4]] / 11, and
+    # B_ij = -P_ij / P_jj: B_01 = (1/11) / (4/11) = 1/4, B_10 = (1/11) / (3/11) = 1/3.
+    # That is the ridge slope of one item on the other: G_01 / (G_ii + lambda).
+    # Counts are binarised (user 2's 4 counts as 1).
+    model = EASERecommender(regularization=1.0, neighbours=None).fit(EASE_X)
+    np.testing.assert_allclose(model.weights_.toarray(), [[0, 1 / 4], [1 / 3, 0]], rtol=1e-12)
+    # A user who bought item 0 (any number of times) scores item 1 at B_01.
+    scores = model.score_items(np.array([-1]), sp.csr_matrix(np.array([[5.0, 0.0]])))
+    np.testing.assert_allclose(scores, [[0.0, 0.25]])
+    items, vals = model.recommend(np.array([1]), EASE_X[[1]], 2, exclude_seen=True)
+    np.testing.assert_array_equal(items, [[1, -1]])
+    np.testing.assert_allclose(vals[0, 0], 0.25)
+
+
+def test_ease_columns_are_ridge_regressions_on_the_other_items(synthetic) -> None:
+    """Column j of B = ridge regression (no intercept) of item j on all other items."""
+    from sklearn.linear_model import Ridge
+
+    X = synthetic["train"][:, :15]
+    X = X[np.diff(X.indptr) > 0]
+    binary = (X.toarray() > 0).astype(np.float64)
+    lam = 5.0
+    model = EASERecommender(regularization=lam, neighbours=None).fit(X)
+    B = model.weights_.toarray()
+    for j in (0, 3, 14):
+        others = np.delete(np.arange(15), j)
+        ridge = Ridge(alpha=lam, fit_intercept=False).fit(binary[:, others], binary[:, j])
+        np.testing.assert_allclose(B[others, j], ridge.coef_, rtol=1e-7, atol=1e-10)
+        assert B[j, j] == 0.0
+
+
+def test_ease_keeps_the_largest_weights_per_item(synthetic) -> None:
+    X = synthetic["train"][:, :15]
+    full = EASERecommender(regularization=5.0, neighbours=None).fit(X).weights_.toarray()
+    pruned = EASERecommender(regularization=5.0, neighbours=3).fit(X).weights_.toarray()
+    for j in range(15):
+        kept = np.flatnonzero(pruned[:, j])
+        assert len(kept) == 3
+        np.testing.assert_allclose(pruned[kept, j], full[kept, j])
+        # Every dropped weight is no larger in magnitude than every kept one.
+        dropped = np.setdiff1d(np.arange(15), kept)
+        assert np.abs(full[dropped, j]).max() <= np.abs(full[kept, j]).min()
+
+
+def test_ease_refuses_a_catalogue_above_max_items() -> None:
+    with pytest.raises(KizunaInputError, match="max_items"):
+        EASERecommender(max_items=1).fit(EASE_X)
+    with pytest.raises(KizunaInputError, match="regularization"):
+        EASERecommender(regularization=0.0).fit(EASE_X)
+
+
 # --- hybrid -----------------------------------------------------------------------------
 
 
@@ -317,3 +382,60 @@ def test_cold_start_by_hand() -> None:
     np.testing.assert_array_equal(bare.recommend_for_categories(["toys"], 3)[0][0], [2, 4, 3])
     with pytest.raises(KizunaInputError, match="preferred_categories"):
         model.recommend_for_categories("toys", 3)
+
+
+def test_hybrid_new_items_use_their_own_blend() -> None:
+    # User 0 bought items 0 and 1; item 2 co-occurs with them, item 3 sells now.
+    X = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]],
+                               dtype=np.float32))  # fmt: skip
+    recent = np.array([0.0, 0.0, 0.0, 5.0])
+    params = dict(als_weight=0.0, ease_weight=0.0, new_als_weight=0.0, new_ease_weight=0.0)
+    # Any items: the kNN picks item 2 first among the new ones; new items
+    # only: with only the trending weight, item 3 (recent sales) comes first.
+    model = HybridRecommender(repurchase_weight=0.0, item_knn_weight=1.0, trending_weight=0.0,
+                              new_item_knn_weight=0.0, new_trending_weight=1.0,
+                              **params).fit(X, recent_items=recent)  # fmt: skip
+    row = X[[0]]
+    anything, _ = model.recommend(np.array([0]), row, 4)
+    assert list(anything[0]).index(2) < list(anything[0]).index(3)
+    new, new_scores = model.recommend(np.array([0]), row, 2, exclude_seen=True)
+    np.testing.assert_array_equal(new, [[3, 2]])
+    np.testing.assert_allclose(new_scores, [[1.0, 0.0]])
+    explained = model.recommend_with_reasons(np.array([0]), row, 2, exclude_seen=True)
+    np.testing.assert_array_equal(explained.item_codes, new)
+    assert (explained.component == TRENDING).all()
+    # The blend's parts add up to the score in each mode.
+    for exclude in (False, True):
+        parts = model.component_scores(np.array([0]), row, exclude_seen=exclude)
+        np.testing.assert_allclose(parts.sum(axis=0), model._score_for(np.array([0]), row,
+                                                                     exclude))  # fmt: skip
+
+
+def test_hybrid_ease_reasons_name_a_bought_item(synthetic) -> None:
+    model = HybridRecommender(item_knn_weight=0.0, als_weight=0.0, trending_weight=0.0,
+                              ease_weight=1.0, new_item_knn_weight=0.0, new_als_weight=0.0,
+                              new_trending_weight=0.05, new_ease_weight=1.0)  # fmt: skip
+    model.fit(synthetic["train"])
+    users = np.arange(60)
+    rows = synthetic["train"][users]
+    explained = model.recommend_with_reasons(users, rows, 10, exclude_seen=True)
+    r, c = np.nonzero(explained.component == EASE)
+    assert r.size > 0.9 * explained.component.size
+    seen = rows.toarray() > 0
+    anchors = explained.anchor_item[r, c]
+    assert (anchors >= 0).all() and seen[r, anchors].all()
+    # The anchor is the bought item with the largest EASE weight to the pick.
+    B = model.ease_.weights_.toarray()
+    picks = explained.item_codes[r, c]
+    best = np.where(seen[r], B[:, picks].T, -np.inf).max(axis=1)
+    np.testing.assert_allclose(B[anchors, picks], best)
+    assert "{item}" in REASONS["ease"]
+
+
+def test_hybrid_leaves_ease_out_above_max_items(synthetic) -> None:
+    with pytest.warns(UserWarning, match="ease_max_items"):
+        model = HybridRecommender(als_factors=8, ease_max_items=10).fit(synthetic["train"])
+    assert model.ease_ is None
+    parts = model.component_scores(np.arange(5), synthetic["train"][:5], exclude_seen=True)
+    assert not parts[EASE].any()
+    assert model.recommend(np.arange(5), synthetic["train"][:5], 5, exclude_seen=True)[0].min() >= 0

@@ -11,8 +11,8 @@ from serving import scoring
 from serving.scoring import ServingError, risk_band
 
 BANDS = (0.3, 0.6)
-REASON_PREFIXES = ("bought before", "similar to ", "popular with customers like you",
-                   "popular in category ", "trending now")
+REASON_PREFIXES = ("bought before", "similar to ", "often bought together with ",
+                   "popular with customers like you", "popular in category ", "trending now")
 
 
 def heavy_buyer(served) -> str:
@@ -52,10 +52,11 @@ def test_bought_before_items_come_back_when_allowed(served):
 def test_similar_to_reasons_name_an_item_the_customer_bought(served):
     st = served.state
     named = []
+    prefixes = ("similar to ", "often bought together with ")  # item-kNN and EASE picks
     for cid in st.features.index[:80]:
         out = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=10))
-        named += [(cid, i.reason) for i in out.items if i.reason.startswith("similar to ")]
-    assert named, "no item-kNN reason in 80 customers"
+        named += [(cid, i.reason) for i in out.items if i.reason.startswith(prefixes)]
+    assert named, "no item-to-item reason in 80 customers"
     for cid, reason in named:
         anchor = reason.rsplit("(", 1)[-1].rstrip(")")
         assert anchor in purchased(served, cid)

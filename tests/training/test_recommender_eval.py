@@ -164,3 +164,82 @@ def test_online_retail_reference_table(online_retail_path) -> None:
     # The served hybrid beats every single model in both modes.
     found = margins(res)
     assert (found["margin"] > 0).all(), found
+
+
+# --- blend tuning (training.train_recommender.tune_blend) -------------------------------
+
+
+def test_candidates_are_the_union_of_each_components_top_items() -> None:
+    from training.train_recommender import _candidates
+
+    # Two components, two users, five items; top 2 of each component.
+    unit = np.array([
+        [[0.9, 0.8, 0.0, 0.0, 0.1], [0.0, 0.0, 0.5, 0.4, 0.3]],
+        [[0.0, 0.9, 0.8, 0.0, 0.0], [0.0, 0.0, 0.9, 0.8, 0.0]],
+    ])  # fmt: skip
+    cols, valid = _candidates(unit, 2, None)
+    # User 0: {0, 1} | {1, 2}; user 1: {2, 3} | {2, 3} -> padded to width 3.
+    np.testing.assert_array_equal(cols[0][valid[0]], [0, 1, 2])
+    np.testing.assert_array_equal(cols[1][valid[1]], [2, 3])
+    assert cols.shape == (2, 3) and valid[1].sum() == 2
+    # Excluding user 0's item 1 moves each component's top 2 down the list.
+    exclude = np.zeros((2, 5), dtype=bool)
+    exclude[0, 1] = True
+    cols, valid = _candidates(unit, 2, exclude)
+    np.testing.assert_array_equal(cols[0][valid[0]], [0, 2, 4])
+
+
+def _synthetic_log(as_of: pd.Timestamp, days: int) -> pd.DataFrame:
+    """Purchases of make_category_data: ``train`` before as_of, ``future`` in the window."""
+    from tests.models.recommender_contract import make_category_data
+
+    data = make_category_data(n_users=150, n_items=40, purchases=10, seed=1)
+    frames = []
+    for name, start in (("train", as_of - pd.Timedelta(days=60)), ("future", as_of)):
+        coo = data[name].tocoo()
+        rng = np.random.default_rng(len(name))
+        offset = rng.integers(0, days * 24, size=coo.nnz)
+        frames.append(pd.DataFrame({
+            s.CUSTOMER_ID: [f"c{u}" for u in coo.row],
+            s.ORDER_ID: [f"{name}{u}-{o}" for u, o in zip(coo.row, offset // 24, strict=True)],
+            s.ITEM_ID: [f"i{i:02d}" for i in coo.col],
+            s.TIMESTAMP: start + pd.to_timedelta(offset, unit="h"),
+        }))  # fmt: skip
+    df = pd.concat(frames, ignore_index=True)
+    df[s.QUANTITY] = 1.0
+    df[s.UNIT_PRICE] = 2.0
+    df[s.REVENUE] = 2.0
+    df[s.IS_RETURN] = False
+    for col in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID):
+        df[col] = df[col].astype("string")
+    return df
+
+
+def test_tune_blend_picks_each_modes_best_and_matches_a_full_evaluation(monkeypatch) -> None:
+    from models.recommenders import HybridRecommender
+    from training import train_recommender
+    from training.config import RecommenderConfig
+    from training.train_recommender import DEFAULT_WEIGHT_GRID, WEIGHT_NAMES, tune_blend
+
+    # Candidates: each component's top 12 of the 40 items, so the shortcut is exercised.
+    monkeypatch.setattr(train_recommender, "TUNING_CANDIDATES", 12)
+
+    as_of = pd.Timestamp("2024-03-01")
+    tx = _synthetic_log(as_of, 30)
+    params = {"als_factors": 8, "knn_neighbours": 20}
+    weights, records = tune_blend(tx, as_of, 30, RecommenderConfig(params=params), seed=0)
+    assert set(weights) == set(WEIGHT_NAMES)
+    assert all(weights[name] in DEFAULT_WEIGHT_GRID[name] for name in WEIGHT_NAMES)
+    for mode in ("all", "new"):
+        values = [r["validation"][f"{mode}_ndcg_at_10"] for r in records if r["mode"] == mode]
+        chosen = next(r for r in records if r["mode"] == mode
+                      and all(weights[k] == v for k, v in r["params"].items()))  # fmt: skip
+        assert chosen["validation"][f"{mode}_ndcg_at_10"] == max(values)
+    # The candidate shortcut gives what recommend() gives for the chosen weights.
+    holdout = holdout_split(tx, as_of, 30, trend_days=7)
+    model = HybridRecommender(**params, **weights)
+    res = evaluate_recommenders({"hybrid": model}, holdout)
+    ndcg = res[res.metric == "ndcg"].set_index("mode")["value"]
+    for mode in ("all", "new"):
+        best = max(r["validation"][f"{mode}_ndcg_at_10"] for r in records if r["mode"] == mode)
+        assert ndcg[mode] == pytest.approx(best, abs=1e-9)
