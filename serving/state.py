@@ -32,19 +32,18 @@ import scipy.sparse as sp
 from features import schema as s
 from features.errors import KizunaInputError
 from features.interactions import build_interactions
-from features.pipeline import TIME_SCALERS, btyd_columns, customer_features
+from features.pipeline import customer_features
 from features.segments import N_SCORES, rfm_segments
 from features.validate import validate_transactions
-from models.btyd_features import btyd_features
 from models.recommenders.cold_start import ColdStartRecommender
 from training.artifacts import ChampionModels, RecommenderBundle, TabularBundle
+from training.snapshots import with_btyd_outputs
 
 TRENDING_DAYS = 30
 REASON_CACHE_ROWS = 200_000
 _TX_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY, s.UNIT_PRICE,
                s.REVENUE, s.IS_RETURN, s.CHANNEL, s.CATEGORY)
 # Columns of the feature frame that are not model inputs (as in training.snapshots).
-_NON_FEATURES = (s.RFM_SCORE,)
 _RECENCY, _MONETARY = "recency_days", "monetary_total"
 
 
@@ -221,14 +220,8 @@ def tabular_frame(features: pd.DataFrame, bundle: TabularBundle) -> pd.DataFrame
         Shape (n, p'): every column of ``features`` but the non-features, with
         ``p_alive``, ``expected_purchases`` ... when the bundle has BG/NBD.
     """
-    frame = features
-    if bundle.bgnbd is not None:
-        summary = features[btyd_columns()].set_axis(
-            [s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1)
-        horizon = bundle.horizon_days / TIME_SCALERS[bundle.btyd_unit]
-        frame = features.join(btyd_features(summary, bundle.bgnbd, horizon,
-                                            gamma_gamma=bundle.gamma_gamma))
-    frame = frame.drop(columns=[c for c in _NON_FEATURES if c in frame.columns])
+    frame = with_btyd_outputs(features, bundle.bgnbd, bundle.gamma_gamma,
+                              horizon_days=bundle.horizon_days, btyd_unit=bundle.btyd_unit)
     missing = [c for c in bundle.feature_columns if c not in frame.columns]
     if missing:
         raise KizunaInputError(

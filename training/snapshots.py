@@ -81,15 +81,37 @@ def model_inputs(
     frame = customer_features(
         transactions, as_of, customers=customers, items=items, btyd_unit=btyd_unit
     )
-    summary = frame[btyd_columns()].set_axis(
-        [s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1
-    )
     if bgnbd is None:
-        bgnbd, gamma_gamma = fit_btyd(summary)
+        bgnbd, gamma_gamma = fit_btyd(btyd_summary(frame))
+    X = with_btyd_outputs(frame, bgnbd, gamma_gamma, horizon_days=horizon_days,
+                          btyd_unit=btyd_unit)
+    return X, bgnbd, gamma_gamma
+
+
+def btyd_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """The feature frame's ``btyd_*`` columns under the BTYD models' names."""
+    return frame[btyd_columns()].set_axis([s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1)
+
+
+def with_btyd_outputs(
+    frame: pd.DataFrame,
+    bgnbd: BetaGeoModel | None,
+    gamma_gamma: GammaGammaModel | None,
+    *,
+    horizon_days: int,
+    btyd_unit: str = "W",
+) -> pd.DataFrame:
+    """Model inputs from a feature frame: BTYD outputs joined on, non-features dropped.
+
+    Training (each snapshot) and serving (the live state) both call this, so
+    the churn and LTV models see the same columns in both places.
+    """
     if bgnbd is not None:
         horizon = horizon_days / TIME_SCALERS[btyd_unit]
-        frame = frame.join(btyd_features(summary, bgnbd, horizon, gamma_gamma=gamma_gamma))
-    return frame.drop(columns=[c for c in NON_FEATURES if c in frame.columns]), bgnbd, gamma_gamma
+        frame = frame.join(
+            btyd_features(btyd_summary(frame), bgnbd, horizon, gamma_gamma=gamma_gamma)
+        )
+    return frame.drop(columns=[c for c in NON_FEATURES if c in frame.columns])
 
 
 def fit_btyd(summary: pd.DataFrame) -> tuple[BetaGeoModel | None, GammaGammaModel | None]:
