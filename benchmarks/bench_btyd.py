@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.rfm import rfm_summary
-from models.btyd import BetaGeoModel, GammaGammaModel
+from kizuna.features.rfm import rfm_summary
+from kizuna.models.btyd import BetaGeoModel, GammaGammaModel
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "cdnow"
 
@@ -43,8 +43,8 @@ except ImportError:  # the project venv does not carry lifetimes
 
 def read_cdnow(path: Path) -> pd.DataFrame:
     """A CDNOW file through kizuna's adapter -> customer_id, date (datetime64), dollar_value."""
-    from features.validate import validate_transactions
-    from training.data import read_transactions
+    from kizuna.features.validate import validate_transactions
+    from kizuna.training.data import read_transactions
 
     raw = read_transactions(path, format="cdnow")
     kept = validate_transactions(raw.frame, **raw.validate_kwargs).kept

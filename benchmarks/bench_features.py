@@ -40,11 +40,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from kizuna.features import schema as s
 
-from features import schema as s  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 AS_OF = pd.Timestamp("2024-12-31")  # the shop covers [2023-01-01, 2025-01-01)
 STEPS = ("behaviour", "interactions", "pandas peer")
@@ -64,8 +62,8 @@ def ensure_data(n_rows: int, cache: Path) -> tuple[Path, Path]:
     cust_path = cache / f"shop_{n_rows}_customers.parquet"
     if tx_path.exists() and cust_path.exists():
         return tx_path, cust_path
-    from features.synthetic import ShopConfig, config_for_transactions, generate_shop
-    from features.validate import validate_transactions
+    from kizuna.features.validate import validate_transactions
+    from kizuna.simulators.synthetic import ShopConfig, config_for_transactions, generate_shop
 
     t0 = time.perf_counter()
     # rate_alpha=9 gives about 10 lines per customer, so 10M lines ~ 1M customers.
@@ -84,13 +82,13 @@ def ensure_data(n_rows: int, cache: Path) -> tuple[Path, Path]:
 
 
 def run_behaviour(tx: pd.DataFrame, customers: pd.DataFrame) -> object:
-    from features.behaviour import behaviour_vector
+    from kizuna.features.behaviour import behaviour_vector
 
     return behaviour_vector(tx, AS_OF, customers=customers)
 
 
 def run_interactions(tx: pd.DataFrame, customers: pd.DataFrame) -> object:
-    from features.interactions import build_interactions
+    from kizuna.features.interactions import build_interactions
 
     return build_interactions(tx, AS_OF, weighting="bm25", half_life_days=90)
 

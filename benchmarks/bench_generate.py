@@ -28,10 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from features.synthetic import (  # noqa: E402
+from kizuna.simulators.synthetic import (
     ShopConfig,
     _draw_catalogue,
     _draw_customers,
@@ -39,6 +36,8 @@ from features.synthetic import (  # noqa: E402
     config_for_transactions,
     generate_shop,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _peak_rss_gb() -> float:
@@ -63,7 +62,7 @@ def worker(config_json: str, write: bool) -> dict:
         "peak_rss_gb": _peak_rss_gb(),
     }
     if write:
-        from training.shop_io import write_shop
+        from kizuna.training.shop_io import write_shop
 
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
@@ -147,7 +146,7 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    for size, config, results in rows:
+    for size, _config, results in rows:
         wall = statistics.median(r["seconds"] for r in results)
         first = results[0]
         peak = max(r["peak_rss_gb"] for r in results)

@@ -29,22 +29,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from features.validate import validate_transactions  # noqa: E402
-from models.recommenders import HybridRecommender, ItemKNNRecommender  # noqa: E402
-from models.recommenders.hybrid import COMPONENTS  # noqa: E402
-from training.config import RecommenderConfig  # noqa: E402
-from training.data import read_transactions  # noqa: E402
-from training.metrics import per_user_ranking_metrics  # noqa: E402
-from training.recommender_eval import (  # noqa: E402
+from kizuna.features.validate import validate_transactions
+from kizuna.models.recommenders import HybridRecommender, ItemKNNRecommender
+from kizuna.models.recommenders.hybrid import COMPONENTS
+from kizuna.training.config import RecommenderConfig
+from kizuna.training.data import read_transactions
+from kizuna.training.metrics import per_user_ranking_metrics
+from kizuna.training.recommender_eval import (
     default_models,
     evaluate_recommenders,
     holdout_split,
     margins,
 )
-from training.train_recommender import tune_blend  # noqa: E402
+from kizuna.training.train_recommender import tune_blend
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT.parent / "shared" / "datasets" / "online_retail" / "online_retail_2010_2011.csv.gz"
 TEST_AS_OF = "2011-09-10"
@@ -69,8 +68,10 @@ def load() -> pd.DataFrame:
 
 def table(tx: pd.DataFrame, repeats: int) -> None:
     holdout = holdout_split(tx, TEST_AS_OF, HORIZON)
-    print(f"test holdout {TEST_AS_OF} + {HORIZON} d: {len(holdout.user_codes)} customers, "
-          f"{holdout.n_items} items, {len(holdout.new_item_ids)} new in the window")
+    print(
+        f"test holdout {TEST_AS_OF} + {HORIZON} d: {len(holdout.user_codes)} customers, "
+        f"{holdout.n_items} items, {len(holdout.new_item_ids)} new in the window"
+    )
     models = default_models()
     results = evaluate_recommenders(models, holdout)
     wide = results.pivot_table(index="model", columns=["metric", "mode"], values="value")
@@ -88,8 +89,10 @@ def table(tx: pd.DataFrame, repeats: int) -> None:
     reference_best = {"all": 0.348, "new": 0.109}
     hyb = results.query("model == 'hybrid' and metric == 'ndcg'").set_index("mode")["value"]
     for mode, best in reference_best.items():
-        print(f"  {mode}: hybrid {hyb[mode]:.4f} vs best single model in the reference table "
-              f"{best:.3f} -> {hyb[mode] / best - 1:+.1%} (target +10%: {1.1 * best:.4f})")
+        print(
+            f"  {mode}: hybrid {hyb[mode]:.4f} vs best single model in the reference table "
+            f"{best:.3f} -> {hyb[mode] / best - 1:+.1%} (target +10%: {1.1 * best:.4f})"
+        )
 
     print(f"\nfit + evaluate (both modes), median of {repeats} runs:")
     for name, make in (("hybrid", HybridRecommender), ("item_knn_bm25", ItemKNNRecommender)):
@@ -121,8 +124,10 @@ def _bootstrap_margins(models, holdout, results: pd.DataFrame, n_boot: int = 200
         idx = rng.integers(0, a.size, size=(n_boot, a.size))
         ratios = a[idx].mean(axis=1) / b[idx].mean(axis=1) - 1
         lo, hi = np.percentile(ratios, [2.5, 97.5])
-        print(f"  {mode}: {a.mean() / b.mean() - 1:+.1%} over {row['best_baseline']} "
-              f"(95% interval {lo:+.1%} to {hi:+.1%}, n={a.size})")
+        print(
+            f"  {mode}: {a.mean() / b.mean() - 1:+.1%} over {row['best_baseline']} "
+            f"(95% interval {lo:+.1%} to {hi:+.1%}, n={a.size})"
+        )
 
 
 def tune(tx: pd.DataFrame) -> None:
@@ -155,8 +160,10 @@ def tune(tx: pd.DataFrame) -> None:
     table = pd.DataFrame(chosen)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(table.round(4).to_string(index=False))
-    print(f"gain = NDCG@10 of the chosen blend / best single model - 1 (split and mode); "
-          f"components {COMPONENTS}")
+    print(
+        f"gain = NDCG@10 of the chosen blend / best single model - 1 (split and mode); "
+        f"components {COMPONENTS}"
+    )
 
 
 def main() -> None:

@@ -32,18 +32,12 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-try:
-    import features  # noqa: F401
-except ImportError:  # run as a script without kizuna installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from features import schema as s
-from features.rfm import SUMMARY_COLUMNS, rfm_summary
+from kizuna.features import schema as s
+from kizuna.features.rfm import SUMMARY_COLUMNS, rfm_summary
 
 try:
     from importlib.metadata import version
@@ -58,13 +52,14 @@ except ImportError:  # the project venv does not carry pymc-marketing
 COLUMNS = list(SUMMARY_COLUMNS)
 
 
-def purchases(n_lines: int, data: str = "shop",
-              seed: int = 0) -> tuple[pd.DataFrame, pd.Timestamp, str]:
+def purchases(
+    n_lines: int, data: str = "shop", seed: int = 0
+) -> tuple[pd.DataFrame, pd.Timestamp, str]:
     """About ``n_lines`` purchase lines: customer_id, timestamp, revenue; as_of; source."""
     if data == "numpy":
         return _numpy_purchases(n_lines, seed) + ("NumPy generator, rows in random order",)
     try:
-        from features.synthetic import ShopConfig, config_for_transactions, generate_shop
+        from kizuna.simulators.synthetic import ShopConfig, config_for_transactions, generate_shop
     except ImportError as err:  # e.g. no pyarrow in this venv
         return _numpy_purchases(n_lines, seed) + (f"NumPy generator ({err})",)
     cfg = config_for_transactions(n_lines, ShopConfig(seed=seed))
@@ -102,8 +97,12 @@ def kizuna(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 def pymc(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     # as_of is a midnight, so its exclusive cutoff is the inclusive end of the day before.
     out = pymc_rfm_summary(
-        df, s.CUSTOMER_ID, s.TIMESTAMP, monetary_value_col=s.REVENUE,
-        observation_period_end=as_of - pd.Timedelta(days=1), time_unit="D",
+        df,
+        s.CUSTOMER_ID,
+        s.TIMESTAMP,
+        monetary_value_col=s.REVENUE,
+        observation_period_end=as_of - pd.Timedelta(days=1),
+        time_unit="D",
     )
     return out.set_index("customer_id")[COLUMNS]
 
@@ -133,15 +132,17 @@ def check(name: str, got: pd.DataFrame, expected: pd.DataFrame, *, rtol: float) 
     """Assert equal summaries; return how many monetary values are not bit-identical."""
     got = got.set_axis(got.index.astype(str)).rename_axis(s.CUSTOMER_ID)
     expected = expected.set_axis(expected.index.astype(str)).rename_axis(s.CUSTOMER_ID)
-    pd.testing.assert_frame_equal(got[COLUMNS[:3]], expected[COLUMNS[:3]], check_exact=True,
-                                  check_index_type=False, obj=name)
+    pd.testing.assert_frame_equal(
+        got[COLUMNS[:3]], expected[COLUMNS[:3]], check_exact=True, check_index_type=False, obj=name
+    )
     a, b = got[s.MONETARY_VALUE].to_numpy(), expected[s.MONETARY_VALUE].to_numpy()
     np.testing.assert_allclose(a, b, rtol=rtol, atol=0, err_msg=name)
     return int((a != b).sum())
 
 
-def timed(peers: dict[str, Callable[[], pd.DataFrame]], runs: int,
-          slow_seconds: float) -> tuple[dict[str, tuple[float, int]], dict[str, pd.DataFrame]]:
+def timed(
+    peers: dict[str, Callable[[], pd.DataFrame]], runs: int, slow_seconds: float
+) -> tuple[dict[str, tuple[float, int]], dict[str, pd.DataFrame]]:
     """Median seconds and run count per peer, and each peer's last output.
 
     Runs go round-robin over the peers, so that a burst of load from other
@@ -162,28 +163,43 @@ def timed(peers: dict[str, Callable[[], pd.DataFrame]], runs: int,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000000,10000000",
-                        help="comma-separated line counts (default: 1M and 10M)")
+    parser.add_argument(
+        "--sizes",
+        default="1000000,10000000",
+        help="comma-separated line counts (default: 1M and 10M)",
+    )
     parser.add_argument("--runs", default="5,3", help="runs per size (default: 5 at 1M, 3 at 10M)")
-    parser.add_argument("--data", choices=("shop", "numpy"), default="shop",
-                        help="generate_shop lines (default) or uniform random NumPy rows")
-    parser.add_argument("--slow-seconds", type=float, default=60.0,
-                        help="a peer slower than this in one run is not run again")
+    parser.add_argument(
+        "--data",
+        choices=("shop", "numpy"),
+        default="shop",
+        help="generate_shop lines (default) or uniform random NumPy rows",
+    )
+    parser.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=60.0,
+        help="a peer slower than this in one run is not run again",
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     runs = [int(x) for x in args.runs.split(",")]
     runs += [runs[-1]] * (len(sizes) - len(runs))
     if pymc_rfm_summary is None:
-        print("pymc-marketing is not importable here (ImportError): timing kizuna and pandas "
-              "only. See the module docstring for a venv that has it.\n")
+        print(
+            "pymc-marketing is not importable here (ImportError): timing kizuna and pandas "
+            "only. See the module docstring for a venv that has it.\n"
+        )
 
     rows, checks = [], []
     for i, (n_lines, n_runs) in enumerate(zip(sizes, runs, strict=True)):
         df, as_of, source = purchases(n_lines, args.data)
-        peers = {"kizuna rfm_summary": lambda df=df: kizuna(df, as_of),
-                 "pandas groupby": lambda df=df: pandas_groupby(df, as_of)}
+        peers = {
+            "kizuna rfm_summary": lambda df=df, as_of=as_of: kizuna(df, as_of),
+            "pandas groupby": lambda df=df, as_of=as_of: pandas_groupby(df, as_of),
+        }
         if pymc_rfm_summary is not None:
-            peers[f"{PYMC} rfm_summary"] = lambda df=df: pymc(df, as_of)
+            peers[f"{PYMC} rfm_summary"] = lambda df=df, as_of=as_of: pymc(df, as_of)
         if i == 0:  # warm-up: imports and caches
             for fn in peers.values():
                 fn()
@@ -194,10 +210,12 @@ def main() -> int:
         ours = outputs.pop("kizuna rfm_summary")
         for name, out in outputs.items():
             differ = check(name, out, ours, rtol=1e-12 if name == "pandas groupby" else 1e-14)
-            checks.append(f"{len(df):,} lines, {name}: frequency, recency, T identical; "
-                          f"monetary_value bit-identical for {len(ours) - differ:,} of "
-                          f"{len(ours):,} customers, the rest within "
-                          f"{'1e-12' if name == 'pandas groupby' else '1e-14'} relative")
+            checks.append(
+                f"{len(df):,} lines, {name}: frequency, recency, T identical; "
+                f"monetary_value bit-identical for {len(ours) - differ:,} of "
+                f"{len(ours):,} customers, the rest within "
+                f"{'1e-12' if name == 'pandas groupby' else '1e-14'} relative"
+            )
         rows.append((len(df), len(ours), n_runs, timings))
         del df, ours, outputs
 
@@ -207,8 +225,10 @@ def main() -> int:
         base = timings["kizuna rfm_summary"][0]
         for name, (seconds, n) in timings.items():
             note = f"1 (one run took > {args.slow_seconds:.0f} s)" if n < n_runs else str(n)
-            print(f"| {n_rows:,} | {n_customers:,} | {name} | {seconds:.3f} | {note} | "
-                  f"{seconds / base:.1f}x |")
+            print(
+                f"| {n_rows:,} | {n_customers:,} | {name} | {seconds:.3f} | {note} | "
+                f"{seconds / base:.1f}x |"
+            )
         if pymc_rfm_summary is None:
             print(f"| {n_rows:,} | {n_customers:,} | {PYMC} | not importable | | |")
     print("\nOutputs checked against kizuna's:")

@@ -53,8 +53,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(command: list[str], env: dict[str, str], ready_url: str, log: Path,
-          timeout: float = 300) -> subprocess.Popen:
+def start(
+    command: list[str], env: dict[str, str], ready_url: str, log: Path, timeout: float = 300
+) -> subprocess.Popen:
     import httpx
 
     with log.open("ab") as out:
@@ -96,15 +97,18 @@ def pyfunc_for_churn(folder: Path, out: Path, example: Any) -> str:
     import mlflow
     from mlflow.models import infer_signature
 
-    from training.artifacts import load_bundle
-    from training.pyfunc import BundleModel
+    from kizuna.training.artifacts import load_bundle
+    from kizuna.training.pyfunc import BundleModel
 
     wrapper = BundleModel("churn")
     wrapper.bundle = load_bundle(folder / "churn")
     signature = infer_signature(example, wrapper.predict(None, example))
-    mlflow.pyfunc.save_model(out, python_model=BundleModel("churn"),
-                             artifacts={"bundle": str(folder / "churn" / "bundle.joblib")},
-                             signature=signature)
+    mlflow.pyfunc.save_model(
+        out,
+        python_model=BundleModel("churn"),
+        artifacts={"bundle": str(folder / "churn" / "bundle.joblib")},
+        signature=signature,
+    )
     return str(out)
 
 
@@ -117,8 +121,9 @@ async def _post(session: Any, url: str, body: bytes, headers: dict[str, str]) ->
         return resp.status
 
 
-async def open_loop(url: str, bodies: Callable[[int], bytes], headers: dict[str, str],
-                    rate: float, duration: float) -> dict[str, float]:
+async def open_loop(
+    url: str, bodies: Callable[[int], bytes], headers: dict[str, str], rate: float, duration: float
+) -> dict[str, float]:
     """Send at a fixed rate; latency counts from each request's scheduled time."""
     import aiohttp
 
@@ -143,12 +148,22 @@ async def open_loop(url: str, bodies: Callable[[int], bytes], headers: dict[str,
 
         await asyncio.gather(*(one(i) for i in range(n)))
     lat = np.array(latencies)
-    return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
-            "max": float(lat.max()), "rps": rate, "errors": errors}
+    return {
+        "p50": float(np.percentile(lat, 50)),
+        "p99": float(np.percentile(lat, 99)),
+        "max": float(lat.max()),
+        "rps": rate,
+        "errors": errors,
+    }
 
 
-async def closed_loop(url: str, bodies: Callable[[int], bytes], headers: dict[str, str],
-                      concurrency: int, duration: float) -> dict[str, float]:
+async def closed_loop(
+    url: str,
+    bodies: Callable[[int], bytes],
+    headers: dict[str, str],
+    concurrency: int,
+    duration: float,
+) -> dict[str, float]:
     """``concurrency`` clients each sending the next request when the last returns."""
     import aiohttp
 
@@ -174,8 +189,13 @@ async def closed_loop(url: str, bodies: Callable[[int], bytes], headers: dict[st
         await asyncio.gather(*(client() for _ in range(concurrency)))
         elapsed = loop.time() - start_t
     lat = np.array(latencies)
-    return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
-            "max": float(lat.max()), "rps": len(lat) / elapsed, "errors": errors}
+    return {
+        "p50": float(np.percentile(lat, 50)),
+        "p99": float(np.percentile(lat, 99)),
+        "max": float(lat.max()),
+        "rps": len(lat) / elapsed,
+        "errors": errors,
+    }
 
 
 def floor(fn: Callable[[int], Any], n: int = 2000) -> dict[str, float]:
@@ -187,16 +207,23 @@ def floor(fn: Callable[[int], Any], n: int = 2000) -> dict[str, float]:
         fn(i)
         times.append((time.perf_counter() - t0) * 1000)
     lat = np.array(times)
-    return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
-            "max": float(lat.max()), "rps": 1000 / float(lat.mean()), "errors": 0}
+    return {
+        "p50": float(np.percentile(lat, 50)),
+        "p99": float(np.percentile(lat, 99)),
+        "max": float(lat.max()),
+        "rps": 1000 / float(lat.mean()),
+        "errors": 0,
+    }
 
 
 # --- main --------------------------------------------------------------------------------
 
 
 def median_rows(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    return {name: {key: statistics.median(run[name][key] for run in runs)
-                   for key in runs[0][name]} for name in runs[0]}
+    return {
+        name: {key: statistics.median(run[name][key] for run in runs) for key in runs[0][name]}
+        for name in runs[0]
+    }
 
 
 def print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
@@ -204,8 +231,10 @@ def print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
     print("| scenario | p50 ms | p99 ms | max ms | req/s | errors |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, r in rows.items():
-        print(f"| {name} | {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} | "
-              f"{r['rps']:,.0f} | {r['errors']:.0f} |")
+        print(
+            f"| {name} | {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} | "
+            f"{r['rps']:,.0f} | {r['errors']:.0f} |"
+        )
 
 
 def main() -> None:
@@ -224,9 +253,9 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-    from serving import schemas as api
-    from serving import scoring
-    from serving.state import load_served
+    from kizuna.serving import schemas as api
+    from kizuna.serving import scoring
+    from kizuna.serving.state import load_served
 
     work = Path(tempfile.mkdtemp(prefix="kizuna-bench-"))
     source = args.models
@@ -234,10 +263,15 @@ def main() -> None:
         sys.path.insert(0, str(ROOT))
         from tests.serving.conftest import build_model_set
 
-        print(f"building a synthetic model set ({args.synthetic_customers:,} customers) ...",
-              file=sys.stderr)
-        source = str(build_model_set(work / "models", n_customers=args.synthetic_customers,
-                                     n_items=400).folder)
+        print(
+            f"building a synthetic model set ({args.synthetic_customers:,} customers) ...",
+            file=sys.stderr,
+        )
+        source = str(
+            build_model_set(
+                work / "models", n_customers=args.synthetic_customers, n_items=400
+            ).folder
+        )
         label = f"synthetic shop, {args.synthetic_customers:,} customers"
     else:
         label = source if source == "registry" else f"model folder {source}"
@@ -250,24 +284,59 @@ def main() -> None:
     features = st.frames["churn"][bundle.feature_columns]
 
     # --- servers, side by side ---
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "BENTOML_HOME": str(work / "bentoml-home"),
-           "KIZUNA_MODEL_SOURCE": source, "KIZUNA_API_KEY": API_KEY,
-           "KIZUNA_EVENT_STORE": str(work / "events.sqlite")}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "BENTOML_HOME": str(work / "bentoml-home"),
+        "KIZUNA_MODEL_SOURCE": source,
+        "KIZUNA_API_KEY": API_KEY,
+        "KIZUNA_EVENT_STORE": str(work / "events.sqlite"),
+    }
     k_port, m_port = free_port(), free_port()
     if source == "registry":
         model_uri = "models:/kizuna-churn@champion"
     else:
         model_uri = pyfunc_for_churn(Path(source), work / "churn-pyfunc", features.iloc[:5])
-    kizuna = start([sys.executable, "-m", "bentoml", "serve", "serving.service:KizunaService",
-                    "--host", "127.0.0.1", "--port", str(k_port)], env,
-                   f"http://127.0.0.1:{k_port}/readyz", work / "kizuna.log")
+    kizuna = start(
+        [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            "kizuna.serving.service:KizunaService",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(k_port),
+        ],
+        env,
+        f"http://127.0.0.1:{k_port}/readyz",
+        work / "kizuna.log",
+    )
     try:
-        mlflow_srv = start([str(Path(sys.executable).parent / "mlflow"), "models", "serve",
-                            "-m", model_uri, "--env-manager", "local", "-h", "127.0.0.1",
-                            "-p", str(m_port), "-w", "1"], env,
-                           f"http://127.0.0.1:{m_port}/ping", work / "mlflow.log")
+        mlflow_srv = start(
+            [
+                str(Path(sys.executable).parent / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                model_uri,
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(m_port),
+                "-w",
+                "1",
+            ],
+            env,
+            f"http://127.0.0.1:{m_port}/ping",
+            work / "mlflow.log",
+        )
     except BaseException:
         stop(kizuna)
         raise
@@ -287,13 +356,20 @@ def main() -> None:
     churn1000 = json.dumps({"customer_ids": batch}).encode()
     churn1000_bare = json.dumps({"customer_ids": batch, "top_reasons": 0}).encode()
     positions = [int(order[j % len(ids)]) for j in range(1000)]
-    mlflow1000 = json.dumps({"dataframe_split": {
-        "columns": rows_json["columns"], "data": [rows_json["data"][p] for p in positions]}}).encode()
+    mlflow1000 = json.dumps(
+        {
+            "dataframe_split": {
+                "columns": rows_json["columns"],
+                "data": [rows_json["data"][p] for p in positions],
+            }
+        }
+    ).encode()
 
     def mlflow1_body(i: int) -> bytes:
         row = rows_json["data"][int(order[i % len(ids)])]
-        return json.dumps({"dataframe_split": {"columns": rows_json["columns"],
-                                               "data": [row]}}).encode()
+        return json.dumps(
+            {"dataframe_split": {"columns": rows_json["columns"], "data": [row]}}
+        ).encode()
 
     scenarios_open = {
         "kizuna /recommend (k=10)": (f"{kurl}/recommend", rec_body, kh),
@@ -303,8 +379,11 @@ def main() -> None:
     scenarios_closed = {
         **scenarios_open,
         "kizuna /churn_score, 1,000 ids": (f"{kurl}/churn_score", lambda i: churn1000, kh),
-        "kizuna /churn_score, 1,000 ids, no reasons": (f"{kurl}/churn_score",
-                                                       lambda i: churn1000_bare, kh),
+        "kizuna /churn_score, 1,000 ids, no reasons": (
+            f"{kurl}/churn_score",
+            lambda i: churn1000_bare,
+            kh,
+        ),
         "mlflow /invocations, 1,000 rows": (f"{murl}/invocations", lambda i: mlflow1000, mh),
     }
 
@@ -315,25 +394,42 @@ def main() -> None:
     def rec_model(i: int) -> Any:
         cid = ids[order[i % len(ids)]]
         pos = st.position(cid)
-        return model.recommend_with_reasons(np.array([st.recommender_code(cid)]),
-                                            st.history_rows(np.array([pos])), 10,
-                                            exclude_seen=True, item_mask=mask)
+        return model.recommend_with_reasons(
+            np.array([st.recommender_code(cid)]),
+            st.history_rows(np.array([pos])),
+            10,
+            exclude_seen=True,
+            item_mask=mask,
+        )
 
     matrix = st.matrices["churn"]
     floors = {
         "recommender model call (1 customer, k=10)": floor(rec_model),
-        "recommend, scoring function (no HTTP)": floor(lambda i: scoring.recommend(
-            served, api.RecommendRequest(customer_id=ids[order[i % len(ids)]]))),
+        "recommend, scoring function (no HTTP)": floor(
+            lambda i: scoring.recommend(
+                served, api.RecommendRequest(customer_id=ids[order[i % len(ids)]])
+            )
+        ),
         "churn booster + calibration (1 row)": floor(
-            lambda i: bundle.model._proba(matrix[[order[i % len(ids)]]])),
+            lambda i: bundle.model._proba(matrix[[order[i % len(ids)]]])
+        ),
         "churn predict_proba on a 1-row DataFrame (pyfunc path)": floor(
-            lambda i: bundle.model.predict_proba(features.iloc[[order[i % len(ids)]]]), n=500),
-        "churn_score, scoring function, 1 id (no HTTP)": floor(lambda i: scoring.churn_scores(
-            served, api.ChurnRequest(customer_ids=[ids[order[i % len(ids)]]]),
-            max_batch=10_000, bands=(0.3, 0.6))),
-        "churn_score, scoring function, 1,000 ids (no HTTP)": floor(lambda i: scoring.churn_scores(
-            served, api.ChurnRequest(customer_ids=batch), max_batch=10_000,
-            bands=(0.3, 0.6)), n=20),
+            lambda i: bundle.model.predict_proba(features.iloc[[order[i % len(ids)]]]), n=500
+        ),
+        "churn_score, scoring function, 1 id (no HTTP)": floor(
+            lambda i: scoring.churn_scores(
+                served,
+                api.ChurnRequest(customer_ids=[ids[order[i % len(ids)]]]),
+                max_batch=10_000,
+                bands=(0.3, 0.6),
+            )
+        ),
+        "churn_score, scoring function, 1,000 ids (no HTTP)": floor(
+            lambda i: scoring.churn_scores(
+                served, api.ChurnRequest(customer_ids=batch), max_batch=10_000, bands=(0.3, 0.6)
+            ),
+            n=20,
+        ),
     }
 
     # This process holds a loaded state too: keep the collector from pausing the generator.
@@ -346,8 +442,10 @@ def main() -> None:
     try:
         # Open loops first: closed loops leave the server's heap full of BentoML's
         # per-request timeout timers for a minute, which would slow the next scenario.
-        probe = {name: asyncio.run(closed_loop(url, body, h, args.concurrency, 2.0))["rps"]
-                 for name, (url, body, h) in scenarios_open.items()}
+        probe = {
+            name: asyncio.run(closed_loop(url, body, h, args.concurrency, 2.0))["rps"]
+            for name, (url, body, h) in scenarios_open.items()
+        }
         for run in range(args.runs):
             print(f"open loop, run {run + 1}/{args.runs} ...", file=sys.stderr)
             opened = {}
@@ -360,37 +458,55 @@ def main() -> None:
             open_runs.append(opened)
         for run in range(args.runs):
             print(f"closed loop, run {run + 1}/{args.runs} ...", file=sys.stderr)
-            closed_runs.append({name: asyncio.run(closed_loop(url, body, h, args.concurrency,
-                                                              args.duration))
-                                for name, (url, body, h) in scenarios_closed.items()})
+            closed_runs.append(
+                {
+                    name: asyncio.run(closed_loop(url, body, h, args.concurrency, args.duration))
+                    for name, (url, body, h) in scenarios_closed.items()
+                }
+            )
     finally:
         stop(kizuna)
         stop(mlflow_srv)
 
     print(f"\n## kizuna serving benchmark: {label}\n")
-    print(f"{os.cpu_count()} cores; one server worker each; load generator in the same machine; "
-          f"median of {args.runs} runs of {args.duration:.0f} s; versions {served.versions}; "
-          f"{len(ids):,} customers, {st.catalogue.n_items:,} items.")
+    print(
+        f"{os.cpu_count()} cores; one server worker each; load generator in the same machine; "
+        f"median of {args.runs} runs of {args.duration:.0f} s; versions {served.versions}; "
+        f"{len(ids):,} customers, {st.catalogue.n_items:,} items."
+    )
     common = set.intersection(*(set(r) for r in open_runs)) if open_runs else set()
-    print_table(f"Open loop at {args.rate:.0f} req/s (latency from the scheduled send time)",
-                median_rows([{k: r[k] for k in r if k in common} for r in open_runs]))
+    print_table(
+        f"Open loop at {args.rate:.0f} req/s (latency from the scheduled send time)",
+        median_rows([{k: r[k] for k in r if k in common} for r in open_runs]),
+    )
     for name, capacity in saturated.items():
-        print(f"\n{name}: not run at {args.rate:.0f} req/s, its capacity in a 2 s "
-              f"closed-loop probe was {capacity:,.0f} req/s")
+        print(
+            f"\n{name}: not run at {args.rate:.0f} req/s, its capacity in a 2 s "
+            f"closed-loop probe was {capacity:,.0f} req/s"
+        )
     closed = median_rows(closed_runs)
     print_table(f"Closed loop, {args.concurrency} concurrent clients (maximum throughput)", closed)
     print_table("The call alone, in process (no HTTP)", floors)
-    ratio1 = (closed["kizuna /churn_score, 1 id"]["rps"]
-              / closed["mlflow /invocations, 1 row"]["rps"])
-    ratio1000 = (closed["kizuna /churn_score, 1,000 ids"]["rps"]
-                 / closed["mlflow /invocations, 1,000 rows"]["rps"])
-    ratio_bare = (closed["kizuna /churn_score, 1,000 ids, no reasons"]["rps"]
-                  / closed["mlflow /invocations, 1,000 rows"]["rps"])
-    print(f"\nThroughput ratio kizuna / mlflow models serve (same churn model): "
-          f"1 id {ratio1:.1f}x; 1,000 ids {ratio1000:.1f}x with reasons, "
-          f"{ratio_bare:.1f}x without")
-    print(f"(kizuna answers with reasons and risk bands from a customer id; mlflow takes the "
-          f"feature rows and returns probabilities.) Logs: {work}")
+    ratio1 = (
+        closed["kizuna /churn_score, 1 id"]["rps"] / closed["mlflow /invocations, 1 row"]["rps"]
+    )
+    ratio1000 = (
+        closed["kizuna /churn_score, 1,000 ids"]["rps"]
+        / closed["mlflow /invocations, 1,000 rows"]["rps"]
+    )
+    ratio_bare = (
+        closed["kizuna /churn_score, 1,000 ids, no reasons"]["rps"]
+        / closed["mlflow /invocations, 1,000 rows"]["rps"]
+    )
+    print(
+        f"\nThroughput ratio kizuna / mlflow models serve (same churn model): "
+        f"1 id {ratio1:.1f}x; 1,000 ids {ratio1000:.1f}x with reasons, "
+        f"{ratio_bare:.1f}x without"
+    )
+    print(
+        f"(kizuna answers with reasons and risk bands from a customer id; mlflow takes the "
+        f"feature rows and returns probabilities.) Logs: {work}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,11 +24,20 @@ KIZUNA = Path(sys.executable).with_name("kizuna")
 
 def one_run(experiment: Path) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "KIZUNA_DATA_DIR": tmp, "OPENBLAS_NUM_THREADS": "1",
-               "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
+        env = {
+            **os.environ,
+            "KIZUNA_DATA_DIR": tmp,
+            "OPENBLAS_NUM_THREADS": "1",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
+        }
         start = time.perf_counter()
-        subprocess.run([str(KIZUNA), "train", str(experiment), "--json"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(KIZUNA), "train", str(experiment), "--json"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return time.perf_counter() - start
 
 
@@ -38,13 +47,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--budget", type=float, default=90.0, help="seconds")
     args = parser.parse_args()
-    print(f"| experiment | runs | median s | min s | max s | budget s | within |")
+    print("| experiment | runs | median s | min s | max s | budget s | within |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for experiment in args.experiments:
         times = [one_run(experiment.resolve()) for _ in range(args.runs)]
         median = statistics.median(times)
-        print(f"| {experiment.name} | {args.runs} | {median:.1f} | {min(times):.1f} | "
-              f"{max(times):.1f} | {args.budget:.0f} | {'yes' if median <= args.budget else 'NO'} |")
+        print(
+            f"| {experiment.name} | {args.runs} | {median:.1f} | {min(times):.1f} | "
+            f"{max(times):.1f} | {args.budget:.0f} | {'yes' if median <= args.budget else 'NO'} |"
+        )
 
 
 if __name__ == "__main__":

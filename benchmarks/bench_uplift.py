@@ -30,17 +30,24 @@ import time
 
 import numpy as np
 
-from features.campaign import CampaignConfig, simulate_campaign
-from features.control_groups import hash_units
-from features.synthetic import ShopConfig, generate_shop
-from models.churn import ChurnClassifier
-from models.next_best_offer import decide
-from models.offers import load_offers
-from models.uplift import TLearner, XLearner
-from training.metrics_uplift import auuc, qini_coefficient, uplift_at_k
+from kizuna.features.control_groups import hash_units
+from kizuna.models.churn import ChurnClassifier
+from kizuna.models.next_best_offer import decide
+from kizuna.models.offers import load_offers
+from kizuna.models.uplift import TLearner, XLearner
+from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
+from kizuna.simulators.synthetic import ShopConfig, generate_shop
+from kizuna.training.metrics_uplift import auuc, qini_coefficient, uplift_at_k
 
-POLICIES = ("uplift (X-learner)", "uplift (T-learner)", "assumed save rate", "churn only",
-            "churn oracle", "random", "best possible")
+POLICIES = (
+    "uplift (X-learner)",
+    "uplift (T-learner)",
+    "assumed save rate",
+    "churn only",
+    "churn oracle",
+    "random",
+    "best possible",
+)
 SCORES = ("X-learner", "T-learner", "churn model", "true uplift")
 
 
@@ -58,8 +65,14 @@ def one_run(n_customers: int, run: int, budgets: list[float]) -> dict:
         "T-learner": TLearner(random_state=run).fit(X[train], t[train], y[train]),
     }
     control = train & (t == 0)
-    churn_model = ChurnClassifier(n_estimators=100, num_leaves=7, min_child_samples=100,
-                                  calibration=None, n_jobs=1, random_state=run)
+    churn_model = ChurnClassifier(
+        n_estimators=100,
+        num_leaves=7,
+        min_child_samples=100,
+        calibration=None,
+        n_jobs=1,
+        random_state=run,
+    )
     churn_model.fit(X[control], 1 - y[control])
     fit_seconds = time.perf_counter() - start
     tx = X[test]
@@ -68,9 +81,20 @@ def one_run(n_customers: int, run: int, budgets: list[float]) -> dict:
         churn_probability=churn, predicted_ltv=tx["monetary_mean"].to_numpy(),
         days_since_last_purchase=tx["recency_days"].to_numpy(),
     )  # fmt: skip
-    catalogue = load_offers({"margin": cfg.margin, "offers": [{
-        "offer_id": cfg.offer_id, "type": "win_back", "save_rate": 0.15,
-        "cost": {"fixed": cfg.fixed_cost, "discount_share": cfg.discount_share}}]})
+    catalogue = load_offers(
+        {
+            "margin": cfg.margin,
+            "offers": [
+                {
+                    "offer_id": cfg.offer_id,
+                    "type": "win_back",
+                    "save_rate": 0.15,
+                    "cost": {"fixed": cfg.fixed_cost, "discount_share": cfg.discount_share},
+                }
+            ],
+        }
+    )
+
     def values(uplift: dict | None) -> np.ndarray:
         decided = decide(scores, catalogue, uplift=uplift, explain=False)
         return decided["expected_value"].to_numpy()
@@ -84,8 +108,12 @@ def one_run(n_customers: int, run: int, budgets: list[float]) -> dict:
     true_churn = 1 - truth.loc[test, "p_control"].to_numpy()
     rng = np.random.default_rng(run)
     tie_break = rng.random(profit.size)
-    out: dict = {"profit": {}, "contacts": {}, "fit_seconds": fit_seconds,
-                 "n_test": int(test.sum())}
+    out: dict = {
+        "profit": {},
+        "contacts": {},
+        "fit_seconds": fit_seconds,
+        "n_test": int(test.sum()),
+    }
     for budget in budgets:
         n = int(budget * profit.size)
         picks = {}
@@ -130,14 +158,22 @@ def main() -> None:
     parser.add_argument("--budgets", type=float, nargs="+", default=[0.1, 0.2])
     args = parser.parse_args()
     runs = [one_run(args.customers, r, args.budgets) for r in range(args.runs)]
-    print(f"Synthetic campaign: {args.customers:,} customers per shop, {args.runs} runs "
-          f"(shop seeds 100..{99 + args.runs}); test half about {runs[0]['n_test']:,} "
-          "customers. Median [min, max] over runs.\n")
-    print("True incremental profit of the customers each policy contacts, at equal budget "
-          "(contacts allowed = budget x test customers):\n")
-    header = "| policy | " + " | ".join(
-        f"profit @ {b:.0%} | contacts @ {b:.0%} | vs churn only @ {b:.0%}" for b in args.budgets
-    ) + " |"
+    print(
+        f"Synthetic campaign: {args.customers:,} customers per shop, {args.runs} runs "
+        f"(shop seeds 100..{99 + args.runs}); test half about {runs[0]['n_test']:,} "
+        "customers. Median [min, max] over runs.\n"
+    )
+    print(
+        "True incremental profit of the customers each policy contacts, at equal budget "
+        "(contacts allowed = budget x test customers):\n"
+    )
+    header = (
+        "| policy | "
+        + " | ".join(
+            f"profit @ {b:.0%} | contacts @ {b:.0%} | vs churn only @ {b:.0%}" for b in args.budgets
+        )
+        + " |"
+    )
     print(header)
     print("|" + "---|" * (1 + 3 * len(args.budgets)))
     for policy in POLICIES:
@@ -148,19 +184,25 @@ def main() -> None:
             cont = [r["contacts"][b][policy] for r in runs]
             cells += [_med(prof, ",.0f"), _med(cont, ",.0f"), _med(diff, "+,.0f")]
         print(f"| {policy} | " + " | ".join(cells) + " |")
-    print("\nRanking quality on the test half (normalised Qini: 0 random, 1 perfect; AUUC in "
-          "purchases per customer; uplift@10%: treated minus control purchase rate in the top "
-          "10 %):\n")
+    print(
+        "\nRanking quality on the test half (normalised Qini: 0 random, 1 perfect; AUUC in "
+        "purchases per customer; uplift@10%: treated minus control purchase rate in the top "
+        "10 %):\n"
+    )
     print("| score | Qini | AUUC | uplift@10% |")
     print("|---|---|---|---|")
     for name in SCORES:
         vals = [r["ranking"][name] for r in runs]
-        print(f"| {name} | {_med([v['qini'] for v in vals], '.3f')} | "
-              f"{_med([v['auuc'] for v in vals], '.4f')} | "
-              f"{_med([v['uplift@10%'] for v in vals], '+.3f')} |")
-    print(f"\nRandom orderings: Qini sd {_med([r['null_qini_sd'] for r in runs], '.3f')} "
-          "(50 shuffles per run). Fit time (X + T learners and churn model, training half): "
-          f"{_med([r['fit_seconds'] for r in runs], '.1f')} s.")
+        print(
+            f"| {name} | {_med([v['qini'] for v in vals], '.3f')} | "
+            f"{_med([v['auuc'] for v in vals], '.4f')} | "
+            f"{_med([v['uplift@10%'] for v in vals], '+.3f')} |"
+        )
+    print(
+        f"\nRandom orderings: Qini sd {_med([r['null_qini_sd'] for r in runs], '.3f')} "
+        "(50 shuffles per run). Fit time (X + T learners and churn model, training half): "
+        f"{_med([r['fit_seconds'] for r in runs], '.1f')} s."
+    )
 
 
 if __name__ == "__main__":

@@ -11,12 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.contract import require_columns
+from kizuna.features import schema as s
+from kizuna.features.contract import require_columns
 
 ONLINE_RETAIL_COLUMNS = (
-    "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-    "CustomerID", "Country",
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
 )
 CDNOW_MASTER_COLUMNS = ("customer_id", "date", "number_of_cds", "dollar_value")
 CDNOW_SAMPLE_COLUMNS = ("customer_id", "sample_id", "date", "number_of_cds", "dollar_value")

@@ -29,8 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features import schema as s
-from features.errors import KizunaInputError
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
 
 DAY_NS = 86_400 * 10**9
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
@@ -165,8 +165,9 @@ def behaviour_vector(
     # The string columns dominate the cost; their factorizations (pyarrow, GIL
     # released) run side by side.
     jobs = {
-        "cust": lambda: factorize_ids(col(customer_col, in_before), column=customer_col,
-                                      sort=True, runs=True),  # fmt: skip
+        "cust": lambda: factorize_ids(
+            col(customer_col, in_before), column=customer_col, sort=True, runs=True
+        ),  # fmt: skip
         "order": lambda: factorize_ids(col(order_col, in_buy), column=order_col),
         "item": lambda: factorize_ids(col(item_col, in_buy), column=item_col),
     }
@@ -417,8 +418,13 @@ def order_codes(code: np.ndarray, cust: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _order_features(
-    order_cust: np.ndarray, order_ts: np.ndarray, order_rev: np.ndarray, n_cust: int,
-    as_of: int, windows: tuple[int, ...], trend_days: int,
+    order_cust: np.ndarray,
+    order_ts: np.ndarray,
+    order_rev: np.ndarray,
+    n_cust: int,
+    as_of: int,
+    windows: tuple[int, ...],
+    trend_days: int,
 ) -> dict[str, np.ndarray]:
     """Per-customer features from the order table (one entry per order), shape (n_cust,) each."""
     freq = np.bincount(order_cust, minlength=n_cust)
@@ -464,7 +470,10 @@ def _order_features(
 
 
 def _gaps(
-    order_cust: np.ndarray, order_ts: np.ndarray, first: np.ndarray, last: np.ndarray,
+    order_cust: np.ndarray,
+    order_ts: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
     freq: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and population std of days between consecutive orders, NaN with < 2 orders."""
@@ -561,7 +570,10 @@ def _categories_via_items(
 
 
 def _join_customers(
-    out: pd.DataFrame, customers: pd.DataFrame, as_of: pd.Timestamp, customer_col: str,
+    out: pd.DataFrame,
+    customers: pd.DataFrame,
+    as_of: pd.Timestamp,
+    customer_col: str,
     signup_col: str,
 ) -> pd.DataFrame:
     table = _keyed(customers, customer_col, table="customers")
@@ -585,9 +597,11 @@ def _join_customers(
         if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
             numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
             extra[col] = np.where(found, numbers[take], np.nan)
-        elif isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(
-            values.dtype
-        ) or values.dtype == object:
+        elif (
+            isinstance(values.dtype, pd.CategoricalDtype)
+            or pd.api.types.is_string_dtype(values.dtype)
+            or values.dtype == object
+        ):
             # Categories from the whole table, so every snapshot shares them.
             cats = values.astype("category")
             codes = np.where(found, cats.cat.codes.to_numpy()[take], -1)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 
 def apply_column_map(
@@ -41,8 +41,9 @@ def apply_column_map(
             values=missing,
         )
     clashes = [
-        dst for dst, src in column_map.items() if dst in df.columns and dst != src
-        and dst not in column_map.values()
+        dst
+        for dst, src in column_map.items()
+        if dst in df.columns and dst != src and dst not in column_map.values()
     ]
     if clashes:
         raise KizunaInputError(
@@ -98,9 +99,7 @@ def ids_to_str(values: pd.Series) -> pd.Series:
 
 def to_number(values: pd.Series) -> pd.Series:
     """Parse numbers; what does not parse becomes NaN. Shape (n,) float64."""
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
-        values.dtype
-    ):
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.astype("float64")
     return pd.to_numeric(values.astype("string").str.strip(), errors="coerce").astype("float64")
 

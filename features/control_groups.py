@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.errors import KizunaInputError
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
 
 TREATED = "treated"
 CONTROL = "control"
@@ -51,8 +51,9 @@ def hash_units(customer_ids: Iterable[Any], campaign_id: str) -> np.ndarray:
         Shape (n,), float64 in ``[0, 1)``. About 1 microsecond per id.
     """
     if not isinstance(campaign_id, str) or not campaign_id:
-        raise KizunaInputError("campaign id must be non-empty text", column="campaign_id",
-                               values=[campaign_id])
+        raise KizunaInputError(
+            "campaign id must be non-empty text", column="campaign_id", values=[campaign_id]
+        )
     prefix = (campaign_id + _SEP).encode()
     ids = _as_text(customer_ids)
     digests = b"".join(
@@ -98,15 +99,22 @@ def assign_groups(
 def _check_share(share: float) -> float:
     value = float(share)
     if not 0.0 <= value <= 1.0:
-        raise KizunaInputError("control share must be in [0, 1]", column="control_share",
-                               values=[share])
+        raise KizunaInputError(
+            "control share must be in [0, 1]", column="control_share", values=[share]
+        )
     return value
 
 
 def _as_text(customer_ids: Iterable[Any]) -> list[str]:
-    values = pd.Series(list(customer_ids) if not isinstance(customer_ids, pd.Series | pd.Index
-                                                            | np.ndarray) else customer_ids)
+    values = pd.Series(
+        list(customer_ids)
+        if not isinstance(customer_ids, pd.Series | pd.Index | np.ndarray)
+        else customer_ids
+    )
     if values.isna().any():
-        raise KizunaInputError("customer ids must not be missing", column=s.CUSTOMER_ID,
-                               values=values[values.isna()].index)
+        raise KizunaInputError(
+            "customer ids must not be missing",
+            column=s.CUSTOMER_ID,
+            values=values[values.isna()].index,
+        )
     return [str(v) for v in values.tolist()]

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import schema as s
-from features.behaviour import (
+from kizuna.features import schema as s
+from kizuna.features.behaviour import (
     DAY_NS,
     as_of_timestamp,
     bool_values,
@@ -29,7 +29,7 @@ from features.behaviour import (
     run_parallel,
     timestamps_ns,
 )
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 Weighting = Literal["count", "log", "bm25", "tfidf"]
 WEIGHTINGS: tuple[str, ...] = ("count", "log", "bm25", "tfidf")
@@ -240,13 +240,18 @@ def _weigh(counts: sp.csr_matrix, weighting: str, k1: float, b: float) -> sp.csr
 
 
 def _encode(
-    values: pd.api.extensions.ExtensionArray, ids: Iterable[str] | None, *, column: str,
+    values: pd.api.extensions.ExtensionArray,
+    ids: Iterable[str] | None,
+    *,
+    column: str,
     runs: bool = False,
 ) -> tuple[np.ndarray, pd.Index]:
     if ids is None:
         return factorize_ids(values, column=column, sort=True, runs=runs)
-    index = ids if isinstance(ids, pd.Index) else pd.Index(
-        ids if hasattr(ids, "__len__") else list(ids)
+    index = (
+        ids
+        if isinstance(ids, pd.Index)
+        else pd.Index(ids if hasattr(ids, "__len__") else list(ids))
     )
     if index.hasnans:
         raise KizunaInputError("the id map has missing ids", column=column)

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.behaviour import (
+from kizuna.features import schema as s
+from kizuna.features.behaviour import (
     DAY_NS,
     _keyed,
     as_of_timestamp,
@@ -31,7 +31,7 @@ from features.behaviour import (
     require_transaction_columns,
     timestamps_ns,
 )
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 
 def churn_labels(

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features import schema as s
-from features.behaviour import MONETARY_TOTAL, RECENCY_DAYS, behaviour_vector
-from features.labels import churn_labels, future_value
-from features.rfm import rfm_summary
-from features.segments import rfm_scores, rfm_segments
+from kizuna.features import schema as s
+from kizuna.features.behaviour import MONETARY_TOTAL, RECENCY_DAYS, behaviour_vector
+from kizuna.features.labels import churn_labels, future_value
+from kizuna.features.rfm import rfm_summary
+from kizuna.features.segments import rfm_scores, rfm_segments
 
 BTYD_PREFIX = "btyd_"
 TIME_SCALERS = {"D": 1.0, "W": 7.0}
@@ -61,7 +61,10 @@ def customer_features(
         purchases, as_of, time_unit="D", time_scaler=TIME_SCALERS[btyd_unit]
     ).add_prefix(BTYD_PREFIX)
     scores = rfm_scores(
-        behaviour, recency_col=RECENCY_DAYS, t_col=None, frequency_col=s.FREQUENCY,
+        behaviour,
+        recency_col=RECENCY_DAYS,
+        t_col=None,
+        frequency_col=s.FREQUENCY,
         monetary_col=MONETARY_TOTAL,
     )
     frame = behaviour.join(summary, how="left").join(scores, how="left")

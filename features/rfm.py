@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.errors import KizunaInputError
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
 
 # Period length of each supported time unit, as a NumPy timedelta unit. Months
 # and years have no fixed length, so "recency in months" would be ambiguous.
@@ -105,8 +105,12 @@ def rfm_summary(
         customer id (sorted) named ``customer_col``; one row per customer
         with at least one purchase before ``as_of``.
     """
-    _check_arguments(transactions, time_unit, time_scaler,
-                     [customer_col, timestamp_col] + ([monetary_col] if monetary_col else []))
+    _check_arguments(
+        transactions,
+        time_unit,
+        time_scaler,
+        [customer_col, timestamp_col] + ([monetary_col] if monetary_col else []),
+    )
     cutoff = _as_of(as_of)
     ticks, tick_unit = _ticks(transactions[timestamp_col], timestamp_col)
     limit = _first_tick_at_or_after(cutoff, tick_unit)
@@ -123,7 +127,8 @@ def rfm_summary(
     if (codes < 0).any():
         raise KizunaInputError(
             "customer id is missing in some rows (index labels shown)",
-            column=customer_col, values=transactions.index[used][codes < 0],
+            column=customer_col,
+            values=transactions.index[used][codes < 0],
         )
     value = None
     if monetary_col:
@@ -132,7 +137,8 @@ def rfm_summary(
         if not np.isfinite(value).all():
             raise KizunaInputError(
                 "monetary value is missing or infinite in some rows (index labels shown)",
-                column=monetary_col, values=transactions.index[used][~np.isfinite(value)],
+                column=monetary_col,
+                values=transactions.index[used][~np.isfinite(value)],
             )
     # Drop customers whose only rows are at/after as_of, keeping sorted order.
     present = np.zeros(len(uniques), dtype=bool)
@@ -235,11 +241,16 @@ def _check_arguments(
         )
     if time_unit not in TIME_UNITS:
         raise KizunaInputError(
-            f"time_unit must be one of {list(TIME_UNITS)}", column="time_unit",
+            f"time_unit must be one of {list(TIME_UNITS)}",
+            column="time_unit",
             values=[time_unit],
         )
-    if (isinstance(time_scaler, bool) or not isinstance(time_scaler, (int, float, np.number))
-            or not np.isfinite(time_scaler) or time_scaler <= 0):
+    if (
+        isinstance(time_scaler, bool)
+        or not isinstance(time_scaler, (int, float, np.number))
+        or not np.isfinite(time_scaler)
+        or time_scaler <= 0
+    ):
         raise KizunaInputError(
             "time_scaler must be a positive number", column="time_scaler", values=[time_scaler]
         )
@@ -320,7 +331,8 @@ def _as_of(as_of: pd.Timestamp | str) -> pd.Timestamp:
     if cutoff.tzinfo is not None:
         raise KizunaInputError(
             "as_of must be tz-naive like the transactions' timestamps",
-            column="as_of", values=[as_of],
+            column="as_of",
+            values=[as_of],
         )
     return cutoff
 
@@ -332,13 +344,15 @@ def _ticks(ts: pd.Series, column: str) -> tuple[np.ndarray, str]:
         raise KizunaInputError(
             f"timestamps must be tz-naive, got {dtype}; convert them, e.g. "
             ".dt.tz_convert('UTC').dt.tz_localize(None)",
-            column=column, values=ts.head(3),
+            column=column,
+            values=ts.head(3),
         )
     if not pd.api.types.is_datetime64_any_dtype(dtype):
         raise KizunaInputError(
             f"timestamps must be datetime64, got {dtype}; parse them with "
             "features.validate.validate_transactions or pandas.to_datetime",
-            column=column, values=ts.head(3),
+            column=column,
+            values=ts.head(3),
         )
     values = ts.to_numpy()
     if values.dtype.kind != "M":  # e.g. a pyarrow timestamp column
@@ -351,7 +365,8 @@ def _ticks(ts: pd.Series, column: str) -> tuple[np.ndarray, str]:
     if nat.any():
         raise KizunaInputError(
             "timestamps are missing (NaT) in some rows (index labels shown)",
-            column=column, values=ts.index[nat],
+            column=column,
+            values=ts.index[nat],
         )
     return values.view(np.int64), tick_unit
 
@@ -373,21 +388,24 @@ def _ns_per(unit: str) -> int:
 
 def _period(ticks: np.ndarray, tick_unit: str, time_unit: str) -> np.ndarray:
     """Integer period numbers; consecutive periods differ by 1."""
-    step = int(np.timedelta64(1, TIME_UNITS[time_unit]).astype(f"timedelta64[{tick_unit}]")
-               .view(np.int64))
+    step = int(
+        np.timedelta64(1, TIME_UNITS[time_unit]).astype(f"timedelta64[{tick_unit}]").view(np.int64)
+    )
     if time_unit == "W":
-        origin = int(np.timedelta64(_FIRST_MONDAY_DAYS, "D")
-                     .astype(f"timedelta64[{tick_unit}]").view(np.int64))
+        origin = int(
+            np.timedelta64(_FIRST_MONDAY_DAYS, "D")
+            .astype(f"timedelta64[{tick_unit}]")
+            .view(np.int64)
+        )
         return np.floor_divide(ticks - origin, step)
     return np.floor_divide(ticks, step)
 
 
 def _numeric(values: pd.Series, column: str) -> np.ndarray:
-    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
-        values.dtype
-    ):
+    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         raise KizunaInputError(
             f"monetary values must be numeric, got {values.dtype}",
-            column=column, values=values.head(3),
+            column=column,
+            values=values.head(3),
         )
     return values.to_numpy(dtype=np.float64, na_value=np.nan)

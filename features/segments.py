@@ -12,8 +12,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.errors import KizunaInputError
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
 
 N_SCORES = 5  # quintiles
 TIES = ("min", "first")
@@ -169,7 +169,8 @@ def rfm_segments(
     codes = grid[r - 1, fm_scores(f, m) - 1]
     return pd.Series(
         pd.Categorical.from_codes(codes, categories=list(SEGMENTS)),
-        index=scores.index, name=s.SEGMENT,
+        index=scores.index,
+        name=s.SEGMENT,
     )
 
 
@@ -194,8 +195,11 @@ def segment_grid() -> pd.DataFrame:
         Shape (5, 5): index ``r_score`` 5..1, columns fm score 1..5.
     """
     names = np.asarray(SEGMENTS, dtype=object)[segment_grid_codes()]
-    grid = pd.DataFrame(names, index=pd.Index(range(1, N_SCORES + 1), name=s.R_SCORE),
-                        columns=pd.Index(range(1, N_SCORES + 1), name="fm_score"))
+    grid = pd.DataFrame(
+        names,
+        index=pd.Index(range(1, N_SCORES + 1), name=s.R_SCORE),
+        columns=pd.Index(range(1, N_SCORES + 1), name="fm_score"),
+    )
     return grid.iloc[::-1]
 
 
@@ -212,13 +216,17 @@ def _scores(values: np.ndarray, ties: str) -> np.ndarray:
 
 def _values(values: pd.Series, column: str) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-        raise KizunaInputError(f"must be numeric, got {values.dtype}", column=column,
-                               values=values.head(3))
+        raise KizunaInputError(
+            f"must be numeric, got {values.dtype}", column=column, values=values.head(3)
+        )
     out = values.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(out)
     if bad.any():
-        raise KizunaInputError("has missing or infinite values (index labels shown)",
-                               column=column, values=values.index[bad])
+        raise KizunaInputError(
+            "has missing or infinite values (index labels shown)",
+            column=column,
+            values=values.index[bad],
+        )
     return out
 
 
@@ -226,6 +234,7 @@ def _score_values(values: pd.Series, column: str) -> np.ndarray:
     out = _values(values, column)
     bad = (out != np.round(out)) | (out < 1) | (out > N_SCORES)
     if bad.any():
-        raise KizunaInputError(f"scores must be whole numbers in 1..{N_SCORES}",
-                               column=column, values=values[bad])
+        raise KizunaInputError(
+            f"scores must be whole numbers in 1..{N_SCORES}", column=column, values=values[bad]
+        )
     return out.astype(np.int64)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.contract import check_coercible, ids_to_str, require_columns, to_number, to_timestamp
-from features.errors import KizunaInputError
+from kizuna.features import schema as s
+from kizuna.features.contract import (
+    check_coercible,
+    ids_to_str,
+    require_columns,
+    to_number,
+    to_timestamp,
+)
+from kizuna.features.errors import KizunaInputError
 
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
@@ -41,13 +47,17 @@ def validate_items(raw: pd.DataFrame, *, item_col: str = s.ITEM_ID) -> pd.DataFr
             check_coercible(out[col], parsed, column=col, kind="numbers", max_bad_share=0.0)
             out[col] = parsed
     if s.PRICE in out.columns and (out[s.PRICE] < 0).any():
-        raise KizunaInputError("prices must not be negative", column=s.PRICE,
-                               values=out.loc[out[s.PRICE] < 0, s.PRICE])
+        raise KizunaInputError(
+            "prices must not be negative", column=s.PRICE, values=out.loc[out[s.PRICE] < 0, s.PRICE]
+        )
     if s.MARGIN in out.columns:
         bad = (out[s.MARGIN] < 0) | (out[s.MARGIN] > 1)
         if bad.any():
-            raise KizunaInputError("margin is a share of the price, between 0 and 1",
-                                   column=s.MARGIN, values=out.loc[bad, s.MARGIN])
+            raise KizunaInputError(
+                "margin is a share of the price, between 0 and 1",
+                column=s.MARGIN,
+                values=out.loc[bad, s.MARGIN],
+            )
     if s.IN_STOCK in out.columns:
         out[s.IN_STOCK] = _to_bool(out[s.IN_STOCK], column=s.IN_STOCK, default=True)
     return out.set_index(item_col)
@@ -76,8 +86,9 @@ def validate_customers(
     _require_unique_ids(out, customer_col, table="customers")
     if s.SIGNUP_DATE in out.columns:
         parsed = to_timestamp(out[s.SIGNUP_DATE])
-        check_coercible(out[s.SIGNUP_DATE], parsed, column=s.SIGNUP_DATE, kind="dates",
-                        max_bad_share=0.0)
+        check_coercible(
+            out[s.SIGNUP_DATE], parsed, column=s.SIGNUP_DATE, kind="dates", max_bad_share=0.0
+        )
         out[s.SIGNUP_DATE] = parsed
     if s.PREFERRED_CATEGORIES in out.columns:
         out[s.PREFERRED_CATEGORIES] = ids_to_str(out[s.PREFERRED_CATEGORIES])
@@ -93,8 +104,9 @@ def _require_unique_ids(df: pd.DataFrame, col: str, *, table: str) -> None:
         raise KizunaInputError(f"{int(missing.sum())} {table} rows have no id", column=col)
     dup = df[col].duplicated()
     if dup.any():
-        raise KizunaInputError(f"ids must be unique in the {table} table", column=col,
-                               values=df.loc[dup, col].unique())
+        raise KizunaInputError(
+            f"ids must be unique in the {table} table", column=col, values=df.loc[dup, col].unique()
+        )
 
 
 def _to_bool(values: pd.Series, *, column: str, default: bool | None) -> pd.Series:
@@ -109,7 +121,10 @@ def _to_bool(values: pd.Series, *, column: str, default: bool | None) -> pd.Seri
     if default is None:
         bad |= blank
     if bad.any():
-        raise KizunaInputError("expected true/false, yes/no or 1/0", column=column,
-                               values=values[bad.to_numpy()].unique())
+        raise KizunaInputError(
+            "expected true/false, yes/no or 1/0",
+            column=column,
+            values=values[bad.to_numpy()].unique(),
+        )
     out = np.where(blank.to_numpy(), bool(default), truth.to_numpy())
     return pd.Series(out, index=values.index, dtype=bool)

@@ -8,9 +8,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.contract import check_coercible, ids_to_str, require_columns, to_number, to_timestamp
-from features.errors import KizunaInputError
+from kizuna.features import schema as s
+from kizuna.features.contract import (
+    check_coercible,
+    ids_to_str,
+    require_columns,
+    to_number,
+    to_timestamp,
+)
+from kizuna.features.errors import KizunaInputError
 
 # Reasons, in the order they are checked: a row gets the first that applies.
 MISSING_CUSTOMER_ID = "missing_customer_id"
@@ -167,12 +173,15 @@ def validate_transactions(
     ts = to_timestamp(raw[timestamp_col], fmt=timestamp_format)
     qty = to_number(raw[quantity_col])
     price = to_number(raw[price_col])
-    bad_ts = check_coercible(raw[timestamp_col], ts, column=timestamp_col, kind="timestamps",
-                             max_bad_share=max_bad_share)
-    check_coercible(raw[quantity_col], qty, column=quantity_col, kind="numbers",
-                    max_bad_share=max_bad_share)
-    check_coercible(raw[price_col], price, column=price_col, kind="numbers",
-                    max_bad_share=max_bad_share)
+    bad_ts = check_coercible(
+        raw[timestamp_col], ts, column=timestamp_col, kind="timestamps", max_bad_share=max_bad_share
+    )
+    check_coercible(
+        raw[quantity_col], qty, column=quantity_col, kind="numbers", max_bad_share=max_bad_share
+    )
+    check_coercible(
+        raw[price_col], price, column=price_col, kind="numbers", max_bad_share=max_bad_share
+    )
     del bad_ts  # missing and unparseable timestamps share one reason
 
     as_of_ts = None if as_of is None else pd.Timestamp(as_of)

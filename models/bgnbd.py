@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, expit, gammaln, hyp2f1, psi
 
-from features.schema import FREQUENCY, RECENCY, T as T_COL
-from models.btyd_base import (
+from kizuna.features.schema import FREQUENCY, RECENCY
+from kizuna.features.schema import T as T_COL
+from kizuna.models.btyd_base import (
     BTYDModel,
     aggregate_rows,
     require_columns,

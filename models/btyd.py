@@ -19,8 +19,8 @@ Example
 ...     horizon_periods=12, discount_rate=0.01, period_length=52 / 12)
 """
 
-from models.bgnbd import BetaGeoModel
-from models.btyd_base import BTYDModel
-from models.gamma_gamma import GammaGammaModel, customer_lifetime_value
+from kizuna.models.bgnbd import BetaGeoModel
+from kizuna.models.btyd_base import BTYDModel
+from kizuna.models.gamma_gamma import GammaGammaModel, customer_lifetime_value
 
 __all__ = ["BTYDModel", "BetaGeoModel", "GammaGammaModel", "customer_lifetime_value"]

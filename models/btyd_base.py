@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from threadpoolctl import threadpool_limits
 
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 # (log_params, *data_columns, weights, penalizer_coef) -> (objective, gradient)
 Objective = Callable[..., tuple[float, np.ndarray]]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from models.bgnbd import BetaGeoModel
-from models.gamma_gamma import GammaGammaModel
+from kizuna.features import schema as s
+from kizuna.models.bgnbd import BetaGeoModel
+from kizuna.models.gamma_gamma import GammaGammaModel
 
 P_ALIVE = "p_alive"
 EXPECTED_PURCHASES = "expected_purchases"
@@ -61,7 +61,9 @@ def btyd_features(
         m = summary[monetary_col].to_numpy(dtype=float)
         # Gamma-Gamma is defined on positive spend; a zero or negative mean
         # (one-time buyers, refunds) falls back to the population mean.
-        spend = gamma_gamma.conditional_expected_average_profit(np.where(m > 0, x, 0), np.where(m > 0, m, 0))
+        spend = gamma_gamma.conditional_expected_average_profit(
+            np.where(m > 0, x, 0), np.where(m > 0, m, 0)
+        )
         out[EXPECTED_SPEND] = spend
         out[EXPECTED_VALUE] = out[EXPECTED_PURCHASES] * spend
     return out

@@ -29,9 +29,9 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from features.errors import KizunaInputError
-from models.reasons import reference_points, top_reasons
-from models.tabular import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.reasons import reference_points, top_reasons
+from kizuna.models.tabular import (
     BoostedTabularModel,
     TabularPreprocessor,
     as_frame,

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.errors import KizunaInputError
-from models.offers import NO_OFFER, OfferCatalogue
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.offers import NO_OFFER, OfferCatalogue
 
 OFFER_ID = "offer_id"
 CONTACTED_AT = "contacted_at"
@@ -206,8 +206,11 @@ def positions(keys: pd.Index, query: Any) -> np.ndarray:
     on text ids (1M customers, 3M lookups in about a second).
     """
     key_values = np.asarray(keys, dtype=object)
-    q = query.to_numpy(dtype=object, na_value=None) if isinstance(query, pd.Series | pd.Index) \
+    q = (
+        query.to_numpy(dtype=object, na_value=None)
+        if isinstance(query, pd.Series | pd.Index)
         else np.asarray(query, dtype=object)
+    )
     codes, _ = pd.factorize(np.concatenate([key_values, q]))
     n = key_values.size
     found = codes[n:]
@@ -216,8 +219,10 @@ def positions(keys: pd.Index, query: Any) -> np.ndarray:
 
 def _timestamps(values: pd.Series, column: str) -> np.ndarray:
     """Shape (n,) int64 nanoseconds since the epoch; bad or missing values fail."""
-    parsed = values if pd.api.types.is_datetime64_any_dtype(values.dtype) else pd.to_datetime(
-        values, errors="coerce"
+    parsed = (
+        values
+        if pd.api.types.is_datetime64_any_dtype(values.dtype)
+        else pd.to_datetime(values, errors="coerce")
     )
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln, psi
 
-from features.errors import KizunaInputError
-from features.schema import FREQUENCY, MONETARY_VALUE
-from models.bgnbd import BetaGeoModel, _conditional_expected_purchases
-from models.btyd_base import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.schema import FREQUENCY, MONETARY_VALUE
+from kizuna.models.bgnbd import BetaGeoModel, _conditional_expected_purchases
+from kizuna.models.btyd_base import (
     BTYDModel,
     aggregate_rows,
     as_float_array,

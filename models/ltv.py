@@ -19,8 +19,8 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.base import RegressorMixin
 
-from features.errors import KizunaInputError
-from models.tabular import BoostedTabularModel, as_frame, check_target
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.tabular import BoostedTabularModel, as_frame, check_target
 
 Objective = Literal["tweedie", "poisson", "regression", "huber"]
 # Objectives whose likelihood is defined only for non-negative targets (log link).
@@ -140,11 +140,14 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         self.base_floor_ = None
         if self.base_value_col is not None:
             if self.objective not in _NON_NEGATIVE:
-                raise KizunaInputError("base_value_col needs a log-link objective (tweedie or "
-                                       "poisson)", column="base_value_col")
+                raise KizunaInputError(
+                    "base_value_col needs a log-link objective (tweedie or poisson)",
+                    column="base_value_col",
+                )
             if self.base_value_col not in X.columns:
-                raise KizunaInputError("the base value column is not among the features",
-                                       column=self.base_value_col)
+                raise KizunaInputError(
+                    "the base value column is not among the features", column=self.base_value_col
+                )
             # A customer the prior model writes off still gets a small margin to grow from.
             self.base_floor_ = max(0.01 * float(np.mean(y_arr)), 1e-6)
         if (X_val is None) != (y_val is None):
@@ -155,8 +158,14 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
             y_val_arr, _ = self._clip_target(
                 check_target(y_val, n_rows=len(X_val), name="validation target")
             )
-        self._fit_booster(X, y_arr, X_val, y_val_arr, params,
-                          init_score=None if self.base_floor_ is None else self._base_margin)
+        self._fit_booster(
+            X,
+            y_arr,
+            X_val,
+            y_val_arr,
+            params,
+            init_score=None if self.base_floor_ is None else self._base_margin,
+        )
         return self
 
     def _base_margin(self, M: np.ndarray) -> np.ndarray | float:

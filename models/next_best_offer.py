@@ -44,11 +44,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.behaviour import MONETARY_MEAN
-from features.errors import KizunaInputError
-from models.contact_log import ContactBlocks, contact_blocks, positions
-from models.offers import MIN_RETENTION, NO_OFFER, Offer, OfferCatalogue, load_offers
+from kizuna.features import schema as s
+from kizuna.features.behaviour import MONETARY_MEAN
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.contact_log import ContactBlocks, contact_blocks, positions
+from kizuna.models.offers import MIN_RETENTION, NO_OFFER, Offer, OfferCatalogue, load_offers
 
 # Customer-score columns (what the churn, LTV and feature pipelines produce).
 CHURN_PROBABILITY = "churn_probability"
@@ -181,11 +181,13 @@ def decide(
     )  # fmt: skip
     n, m = len(cust.ids), len(catalogue.offers)
     if contact_log is not None and len(contact_log) and now is None:
-        raise KizunaInputError("a contact log needs `now` to apply cooldowns and caps",
-                               column="now")
+        raise KizunaInputError(
+            "a contact log needs `now` to apply cooldowns and caps", column="now"
+        )
     eligible = _eligibility(cust, catalogue, channel)
-    blocks = contact_blocks(contact_log, cust.ids, catalogue,
-                            pd.Timestamp(0) if now is None else now)
+    blocks = contact_blocks(
+        contact_log, cust.ids, catalogue, pd.Timestamp(0) if now is None else now
+    )
     learned = _learned_uplift(uplift, customers, cust.ids, catalogue)
     products = _product_values(product_candidates, cust.ids, catalogue)
     benefit, cost, delta, source = _values(cust, catalogue, learned, products)
@@ -285,16 +287,31 @@ def decide_one(
     frame[customer_col] = frame[customer_col].astype("str")
     cands = None
     if product_candidates is not None:
-        cands = (product_candidates.copy() if isinstance(product_candidates, pd.DataFrame)
-                 else pd.DataFrame(list(product_candidates)))
+        cands = (
+            product_candidates.copy()
+            if isinstance(product_candidates, pd.DataFrame)
+            else pd.DataFrame(list(product_candidates))
+        )
         if len(cands) and customer_col not in cands.columns:
             cands[customer_col] = cid
     log = None
     if contact_log is not None:
-        log = (contact_log if isinstance(contact_log, pd.DataFrame)
-               else pd.DataFrame(list(contact_log)))
-    out = decide(frame, offers, product_candidates=cands, contact_log=log, now=now,
-                 channel=channel, k=k, uplift=uplift, **columns)
+        log = (
+            contact_log
+            if isinstance(contact_log, pd.DataFrame)
+            else pd.DataFrame(list(contact_log))
+        )
+    out = decide(
+        frame,
+        offers,
+        product_candidates=cands,
+        contact_log=log,
+        now=now,
+        channel=channel,
+        k=k,
+        uplift=uplift,
+        **columns,
+    )
     rows = []
     for rec in out.to_dict("records"):
         rec[RANK] = int(rec[RANK])
@@ -353,18 +370,25 @@ def _customer_arrays(
         raise KizunaInputError("customer ids must not be missing", column=customer_col)
     index = pd.Index(ids.astype("str").to_numpy(dtype=object), dtype=object)
     if index.has_duplicates:
-        raise KizunaInputError("each customer must appear once", column=customer_col,
-                               values=index[index.duplicated()].unique())
+        raise KizunaInputError(
+            "each customer must appear once",
+            column=customer_col,
+            values=index[index.duplicated()].unique(),
+        )
     churn = _numbers(_column(customers, churn_col), churn_col, allow_nan=False)
     outside = (churn < 0) | (churn > 1)
     if outside.any():
-        raise KizunaInputError("churn probabilities must be in [0, 1]", column=churn_col,
-                               values=churn[outside])
+        raise KizunaInputError(
+            "churn probabilities must be in [0, 1]", column=churn_col, values=churn[outside]
+        )
     ltv = _numbers(_column(customers, ltv_col), ltv_col, allow_nan=False)
     days = _numbers(_column(customers, days_col), days_col, allow_nan=True)
     seg_values = _column(customers, segment_col, required=False)
-    segment = (np.full(len(index), "", dtype=object) if seg_values is None
-               else seg_values.astype("str").fillna("").to_numpy(dtype=object))
+    segment = (
+        np.full(len(index), "", dtype=object)
+        if seg_values is None
+        else seg_values.astype("str").fillna("").to_numpy(dtype=object)
+    )
     basket_values = _column(customers, basket_col, required=False)
     basket = ltv.copy()
     if basket_values is not None:
@@ -408,8 +432,9 @@ def _learned_uplift(
 
     def column_of(offer_id: Any) -> int:
         if offer_id not in column_by_offer:
-            raise KizunaInputError("uplift given for an offer not in the catalogue",
-                                   column=OFFER_ID, values=[offer_id])
+            raise KizunaInputError(
+                "uplift given for an offer not in the catalogue", column=OFFER_ID, values=[offer_id]
+            )
         j = column_by_offer[offer_id]
         if catalogue.offers[j].is_product:
             raise KizunaInputError(
@@ -421,8 +446,9 @@ def _learned_uplift(
     if isinstance(uplift, pd.DataFrame):
         for col in (s.CUSTOMER_ID, OFFER_ID, UPLIFT):
             if col not in uplift.columns:
-                raise KizunaInputError("an uplift frame needs customer_id, offer_id, uplift",
-                                       column=col)
+                raise KizunaInputError(
+                    "an uplift frame needs customer_id, offer_id, uplift", column=col
+                )
         values = _numbers(uplift[UPLIFT], UPLIFT, allow_nan=True)
         rows = positions(ids, uplift[s.CUSTOMER_ID].astype("str"))
         offer_ids = uplift[OFFER_ID].astype("str").to_numpy(dtype=object)
@@ -451,8 +477,9 @@ def _learned_uplift(
                     column=UPLIFT,
                 )
     else:
-        raise KizunaInputError("uplift must be a frame or a mapping offer_id -> model",
-                               column=UPLIFT)
+        raise KizunaInputError(
+            "uplift must be a frame or a mapping offer_id -> model", column=UPLIFT
+        )
     return np.clip(out, -1.0, 1.0)
 
 
@@ -464,8 +491,14 @@ def _product_values(
     product_offers = [(j, o) for j, o in enumerate(catalogue.offers) if o.is_product]
     if not product_offers:
         return {}
-    empty = _Products(np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.zeros(n, np.int64),
-                      np.array([], dtype=object), np.array([]))
+    empty = _Products(
+        np.zeros(n),
+        np.zeros(n),
+        np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
+        np.array([], dtype=object),
+        np.array([]),
+    )
     if candidates is None or len(candidates) == 0:
         return {j: empty for j, _ in product_offers}
     for col in (s.CUSTOMER_ID, s.ITEM_ID, P_PURCHASE):
@@ -476,10 +509,14 @@ def _product_values(
             )  # fmt: skip
     p = _numbers(candidates[P_PURCHASE], P_PURCHASE, allow_nan=False)
     if ((p < 0) | (p > 1)).any():
-        raise KizunaInputError("P(purchase) must be in [0, 1]", column=P_PURCHASE,
-                               values=p[(p < 0) | (p > 1)])
-    price = (_numbers(candidates[s.PRICE], s.PRICE, allow_nan=False)
-             if s.PRICE in candidates.columns else None)
+        raise KizunaInputError(
+            "P(purchase) must be in [0, 1]", column=P_PURCHASE, values=p[(p < 0) | (p > 1)]
+        )
+    price = (
+        _numbers(candidates[s.PRICE], s.PRICE, allow_nan=False)
+        if s.PRICE in candidates.columns
+        else None
+    )
     if MARGIN_VALUE in candidates.columns:
         margin_value = _numbers(candidates[MARGIN_VALUE], MARGIN_VALUE, allow_nan=False)
     elif price is not None and s.MARGIN in candidates.columns:
@@ -491,8 +528,11 @@ def _product_values(
         )
     cust = positions(ids, candidates[s.CUSTOMER_ID].astype("str"))
     item = candidates[s.ITEM_ID].astype("str").to_numpy(dtype=object)
-    kind = (candidates[CANDIDATE_OFFER_TYPE].astype("str").to_numpy(dtype=object)
-            if CANDIDATE_OFFER_TYPE in candidates.columns else None)
+    kind = (
+        candidates[CANDIDATE_OFFER_TYPE].astype("str").to_numpy(dtype=object)
+        if CANDIDATE_OFFER_TYPE in candidates.columns
+        else None
+    )
     value = p * margin_value
     # One sort for every product offer: by customer, best value first.
     known = np.flatnonzero(cust >= 0)
@@ -565,8 +605,9 @@ def value_at_stake(ltv: np.ndarray, churn: np.ndarray, basis: str) -> np.ndarray
     return ltv / np.maximum(1.0 - churn, MIN_RETENTION)
 
 
-def _items(row_cust: np.ndarray, row_offer: np.ndarray, products: dict[int, _Products], *,
-           n_rows: int) -> list[list[str]]:
+def _items(
+    row_cust: np.ndarray, row_offer: np.ndarray, products: dict[int, _Products], *, n_rows: int
+) -> list[list[str]]:
     items: list[list[str]] = [[] for _ in range(n_rows)]
     for j, prod in products.items():
         rows = np.flatnonzero(row_offer == j)
@@ -611,8 +652,9 @@ def _reasons(
                 minlength=c.size,
             ).tolist()
             inc = offer.incremental_share
-            for r, ni, eb, b, co, e in zip(rows.tolist(), n_items, exp_buy, ben, cst, ev,
-                                           strict=True):
+            for r, ni, eb, b, co, e in zip(
+                rows.tolist(), n_items, exp_buy, ben, cst, ev, strict=True
+            ):
                 out[r] = [
                     f"{offer.type.replace('_', '-')} '{offer.offer_id}': {ni} recommended "
                     f"item(s), {eb:.2f} expected purchases",
@@ -627,11 +669,14 @@ def _reasons(
         d = delta[c, j].tolist()
         learned = (source[c, j] == 1).tolist()
         rate = float(offer.save_rate)
-        for r, sg, ch, lv, dd, le, b, co, e in zip(rows.tolist(), seg, churn, ltv, d, learned,
-                                                   ben, cst, ev, strict=True):
-            how = (f"learned uplift {dd:+.1%} in retention (replaces the assumed {rate:.0%} "
-                   "save rate)" if le else
-                   f"assumed save rate {rate:.0%} of the churn risk: retention {dd:+.1%}")
+        for r, sg, ch, lv, dd, le, b, co, e in zip(
+            rows.tolist(), seg, churn, ltv, d, learned, ben, cst, ev, strict=True
+        ):
+            how = (
+                f"learned uplift {dd:+.1%} in retention (replaces the assumed {rate:.0%} save rate)"
+                if le
+                else f"assumed save rate {rate:.0%} of the churn risk: retention {dd:+.1%}"
+            )
             out[r] = [
                 f"{offer.type.replace('_', '-')} '{offer.offer_id}': segment "
                 f"'{sg or 'unknown'}', churn risk {ch:.0%}, value if retained {_money(lv)}",
@@ -640,8 +685,9 @@ def _reasons(
             ]
     none_rows = np.flatnonzero(row_offer < 0)
     if none_rows.size:
-        texts = _no_offer_reasons(cust, catalogue, row_cust[none_rows], eligible, blocks,
-                                  masked, benefit, cost, channel)
+        texts = _no_offer_reasons(
+            cust, catalogue, row_cust[none_rows], eligible, blocks, masked, benefit, cost, channel
+        )
         for r, t in zip(none_rows.tolist(), texts, strict=True):
             out[r] = t
     return out
@@ -658,8 +704,10 @@ def _gather(values: np.ndarray, start: np.ndarray, count: np.ndarray) -> np.ndar
 
 def _cost_text(cost: float, fixed: float, discount: float) -> str:
     if discount > 0:
-        return (f"expected cost {_money(cost)}: {_money(fixed)} per contact + {discount:.0%} "
-                "discount on the expected purchase")
+        return (
+            f"expected cost {_money(cost)}: {_money(fixed)} per contact + {discount:.0%} "
+            "discount on the expected purchase"
+        )
     return f"cost {_money(cost)} per contact"
 
 
@@ -682,18 +730,23 @@ def _no_offer_reasons(
         if not any_eligible[i]:
             days = cust.days[ci]
             where = f", channel '{channel}'" if channel else ""
-            texts.append([
-                "no offer: none is eligible (segment "
-                f"'{cust.segment[ci] or 'unknown'}', churn risk {cust.churn[ci]:.0%}, "
-                f"predicted value {_money(cust.ltv[ci])}, "
-                f"{'unknown' if np.isnan(days) else f'{days:.0f}'} days since the last "
-                f"purchase{where})"
-            ])
+            texts.append(
+                [
+                    "no offer: none is eligible (segment "
+                    f"'{cust.segment[ci] or 'unknown'}', churn risk {cust.churn[ci]:.0%}, "
+                    f"predicted value {_money(cust.ltv[ci])}, "
+                    f"{'unknown' if np.isnan(days) else f'{days:.0f}'} days since the last "
+                    f"purchase{where})"
+                ]
+            )
             continue
         reasons = []
         if blocks.policy[ci]:
-            gap = (f", at least {policy.min_days_between:g} days between contacts"
-                   if policy.min_days_between else "")
+            gap = (
+                f", at least {policy.min_days_between:g} days between contacts"
+                if policy.min_days_between
+                else ""
+            )
             reasons.append(
                 f"contact policy: {int(recent[i])} contact(s) in the last "
                 f"{policy.period_days:g} days (max {policy.max_contacts or 'unlimited'}{gap})"
@@ -703,11 +756,15 @@ def _no_offer_reasons(
             offer = catalogue.offers[j]
             ago = blocks.last_contact[ci, j]
             if blocks.cooldown[ci, j]:
-                reasons.append(f"'{ids[j]}' is in its cooldown: made {ago:.0f} day(s) ago, "
-                               f"cooldown {offer.caps.cooldown_days:g} days")
+                reasons.append(
+                    f"'{ids[j]}' is in its cooldown: made {ago:.0f} day(s) ago, "
+                    f"cooldown {offer.caps.cooldown_days:g} days"
+                )
             else:
-                reasons.append(f"'{ids[j]}' reached its cap of {offer.caps.max_contacts} "
-                               f"contact(s) per {offer.caps.period_days:g} days")
+                reasons.append(
+                    f"'{ids[j]}' reached its cap of {offer.caps.max_contacts} "
+                    f"contact(s) per {offer.caps.period_days:g} days"
+                )
         if allowed_any[i]:
             j = best[i]
             reasons.append(
@@ -715,8 +772,11 @@ def _no_offer_reasons(
                 f"against a cost of {_money(cost[ci, j])} "
                 f"(expected value {_money(benefit[ci, j] - cost[ci, j])})"
             )
-        reasons.insert(0, "no offer: nothing has a positive expected value" if allowed_any[i]
-                       else "no offer: every eligible offer is blocked by a cap")
+        reasons.insert(
+            0,
+            "no offer: nothing has a positive expected value"
+            if allowed_any[i]
+            else "no offer: every eligible offer is blocked by a cap",
+        )
         texts.append(reasons)
     return texts
-

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 NO_OFFER = "no_offer"
 
@@ -381,6 +381,7 @@ def _from_row(row: Mapping[str, Any], position: int) -> dict[str, Any]:
     put(elig, "segments", listed("segments"))
     put(elig, "channels", listed("channels"))
     put(elig, "min_ltv", v.get("min_ltv"))
+
     def bounds(low: str, high: str) -> dict[str, Any]:
         return {k: v[c] for k, c in (("min", low), ("max", high)) if v.get(c) is not None}
 

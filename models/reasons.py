@@ -20,7 +20,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,8 @@ def phrase_table(extra: Mapping[str, Sequence[str]] | None = None) -> tuple[Phra
         if len(texts) not in (2, 3) or not all(isinstance(t, str) for t in texts):
             raise KizunaInputError(
                 "a reason phrase needs [high, low] or [high, low, missing] texts",
-                column=str(pattern), values=texts,
+                column=str(pattern),
+                values=texts,
             )
         try:
             re.compile(pattern)
@@ -251,8 +252,9 @@ _FIELDS = ("value", "days", "pct")
 class _Speaker:
     """One column's phrasing, with its name and pattern groups filled in once."""
 
-    def __init__(self, feature: str, phrases: Sequence[Phrase],
-                 reference: tuple[float, float] | None) -> None:
+    def __init__(
+        self, feature: str, phrases: Sequence[Phrase], reference: tuple[float, float] | None
+    ) -> None:
         phrase, groups = _match(feature, phrases)
         self.name = humanise(feature)
         self.reference = reference
@@ -398,11 +400,13 @@ def top_reasons(
                 # the stronger one speaks, the next distinct reason takes the slot.
                 continue
             said.add(phrase)
-            row.append({
-                "feature": columns[j],
-                "phrase": phrase,
-                "contribution": float(contributions[i, j]),
-                "value": value,
-            })
+            row.append(
+                {
+                    "feature": columns[j],
+                    "phrase": phrase,
+                    "contribution": float(contributions[i, j]),
+                    "value": value,
+                }
+            )
         out.append(row)
     return out

@@ -32,8 +32,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from features.errors import KizunaInputError
-from models.reasons import lightgbm_contributions, phrase_table, reference_points, top_reasons
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.reasons import (
+    lightgbm_contributions,
+    phrase_table,
+    reference_points,
+    top_reasons,
+)
 
 # LightGBM refuses these in feature names (they break its JSON model dump).
 _UNSAFE_NAME = re.compile(r'[\s\[\]{}",:]')
@@ -94,7 +99,7 @@ def _spell_whole_float(value: Any) -> Any:
 
 def _is_text_like(dtype: Any) -> bool:
     return (
-        dtype == object
+        dtype == np.dtype(object)
         or pd.api.types.is_string_dtype(dtype)
         or isinstance(dtype, pd.CategoricalDtype)
     )
@@ -313,8 +318,9 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                 # Unseen categories get code -1 (NaN): the set is fixed at fit.
                 lookup = self.category_codes_[col]
                 text = normalise_text(X[col]).to_numpy(dtype=object, na_value=None)
-                values = np.fromiter((lookup.get(v, -1) for v in text), dtype=np.int64,
-                                     count=len(text))
+                values = np.fromiter(
+                    (lookup.get(v, -1) for v in text), dtype=np.int64, count=len(text)
+                )
             elif kind == "empty":
                 values = self._empty(X[col], col)
             else:
@@ -564,9 +570,13 @@ class BoostedTabularModel(BaseEstimator):
         Xt = pre.transform(X)
         Xv = None if X_val is None else pre.transform(as_frame(X_val))
         self.preprocessor_ = pre  # init_score reads it to find its column
-        margins = (None, None) if init_score is None else (
-            init_score(pre.transform_matrix(X)),
-            None if X_val is None else init_score(pre.transform_matrix(as_frame(X_val))),
+        margins = (
+            (None, None)
+            if init_score is None
+            else (
+                init_score(pre.transform_matrix(X)),
+                None if X_val is None else init_score(pre.transform_matrix(as_frame(X_val))),
+            )
         )
         self.booster_ = fit_booster(
             params,
@@ -583,9 +593,7 @@ class BoostedTabularModel(BaseEstimator):
         self.feature_names_in_ = pre.feature_names_in_
         self.n_features_in_ = pre.n_features_in_
         self.n_iterations_ = self.booster_.num_trees()
-        self.reference_ = reference_points(
-            Xt.set_axis(list(pre.feature_names_in_), axis=1)
-        )
+        self.reference_ = reference_points(Xt.set_axis(list(pre.feature_names_in_), axis=1))
         return Xt, Xv
 
     def _transform(self, X: Any) -> np.ndarray:
@@ -612,7 +620,11 @@ class BoostedTabularModel(BaseEstimator):
     def _reasons(self, M: np.ndarray, *, top_n: int, sign: int) -> list[list[dict[str, Any]]]:
         contrib = lightgbm_contributions(self.booster_, M, num_threads=self.num_threads)
         return top_reasons(
-            contrib, self._values(M), reference=self.reference_, top_n=top_n, sign=sign,
+            contrib,
+            self._values(M),
+            reference=self.reference_,
+            top_n=top_n,
+            sign=sign,
             phrases=phrase_table(self.reason_phrases),
         )
 

@@ -35,9 +35,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from features import schema as s
-from features.errors import KizunaInputError
-from models.tabular import TabularPreprocessor, as_frame, check_binary_labels, check_target
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.tabular import TabularPreprocessor, as_frame, check_binary_labels, check_target
 
 Outcome = Literal["auto", "binary", "continuous"]
 _MIN_GROUP_ROWS = 20
@@ -113,8 +113,11 @@ class UpliftLearner(BaseEstimator):
                     f"{_MIN_GROUP_ROWS} in each group", column="treatment",
                 )  # fmt: skip
         self.outcome_ = self._outcome_kind(y, len(X))
-        yv = (check_binary_labels(y, n_rows=len(X), name="outcome").astype(float)
-              if self.outcome_ == "binary" else check_target(y, n_rows=len(X), name="outcome"))
+        yv = (
+            check_binary_labels(y, n_rows=len(X), name="outcome").astype(float)
+            if self.outcome_ == "binary"
+            else check_target(y, n_rows=len(X), name="outcome")
+        )
         if self.n_estimators < 1:
             raise KizunaInputError("n_estimators must be at least 1", column="n_estimators")
         pre = TabularPreprocessor(drop=self.drop, categorical=self.categorical).fit(X)
@@ -134,8 +137,9 @@ class UpliftLearner(BaseEstimator):
         """Shape (n, 2): expected outcome without (column 0) and with (column 1) treatment,
         from the first-stage models."""
         M = self._matrix(X)
-        return np.column_stack([self._predict(self.model_control_, M),
-                                self._predict(self.model_treated_, M)])
+        return np.column_stack(
+            [self._predict(self.model_control_, M), self._predict(self.model_treated_, M)]
+        )
 
     # -- for subclasses --------------------------------------------------------------
     def _fit_components(self, Xt: pd.DataFrame, t: np.ndarray, y: np.ndarray) -> None:
@@ -174,8 +178,9 @@ class UpliftLearner(BaseEstimator):
         self, Xt: pd.DataFrame, y: np.ndarray, objective: str, seed_offset: int
     ) -> lgb.Booster:
         data = lgb.Dataset(Xt, label=y, free_raw_data=True)
-        return lgb.train(self._params(objective, seed_offset), data,
-                         num_boost_round=self.n_estimators)
+        return lgb.train(
+            self._params(objective, seed_offset), data, num_boost_round=self.n_estimators
+        )
 
     def _outcome_objective(self) -> str:
         return "binary" if self.outcome_ == "binary" else "regression"
@@ -244,18 +249,28 @@ class XLearner(UpliftLearner):
         n_jobs: int = 1,
     ) -> None:
         super().__init__(
-            outcome=outcome, n_estimators=n_estimators, learning_rate=learning_rate,
-            num_leaves=num_leaves, min_child_samples=min_child_samples, reg_lambda=reg_lambda,
-            colsample_bytree=colsample_bytree, drop=drop, categorical=categorical,
-            random_state=random_state, n_jobs=n_jobs,
+            outcome=outcome,
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_child_samples=min_child_samples,
+            reg_lambda=reg_lambda,
+            colsample_bytree=colsample_bytree,
+            drop=drop,
+            categorical=categorical,
+            random_state=random_state,
+            n_jobs=n_jobs,
         )
         self.propensity = propensity
 
     def _fit_components(self, Xt: pd.DataFrame, t: np.ndarray, y: np.ndarray) -> None:
         g = self.treated_share_ if self.propensity is None else float(self.propensity)
         if not 0.0 < g < 1.0:
-            raise KizunaInputError("propensity must be strictly between 0 and 1",
-                                   column="propensity", values=[self.propensity])
+            raise KizunaInputError(
+                "propensity must be strictly between 0 and 1",
+                column="propensity",
+                values=[self.propensity],
+            )
         self.propensity_ = g
         objective = self._outcome_objective()
         self.model_control_ = self._train(Xt[~t], y[~t], objective, 0)
@@ -313,21 +328,31 @@ def fit_uplift_by_offer(
         pos = table.index.get_indexer(rows[customer_col].astype("str"))
         if (pos < 0).any():
             missing = rows[customer_col].to_numpy()[pos < 0]
-            raise KizunaInputError("outcomes name customers without features",
-                                   column=customer_col, values=missing)
+            raise KizunaInputError(
+                "outcomes name customers without features", column=customer_col, values=missing
+            )
         model = clone(learner)
         model.fit(table.iloc[pos], rows[treated_col].to_numpy(), rows[outcome_col].to_numpy())
         fitted[str(offer_id)] = model
     return fitted
 
 
-def uplift_frame(models: Mapping[str, UpliftLearner], features: pd.DataFrame,
-                 *, customer_col: str = s.CUSTOMER_ID) -> pd.DataFrame:
+def uplift_frame(
+    models: Mapping[str, UpliftLearner],
+    features: pd.DataFrame,
+    *,
+    customer_col: str = s.CUSTOMER_ID,
+) -> pd.DataFrame:
     """Long frame ``customer_id, offer_id, uplift`` of every model on every customer."""
     table = features.set_index(customer_col) if customer_col in features.columns else features
     parts = [
-        pd.DataFrame({customer_col: table.index.astype("str"), "offer_id": offer_id,
-                      "uplift": model.predict_uplift(table)})
+        pd.DataFrame(
+            {
+                customer_col: table.index.astype("str"),
+                "offer_id": offer_id,
+                "uplift": model.predict_uplift(table),
+            }
+        )
         for offer_id, model in models.items()
     ]
     if not parts:

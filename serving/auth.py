@@ -45,15 +45,24 @@ def key_matches(presented: bytes | None, expected: str) -> bool:
     return hmac.compare_digest(presented, expected.encode())
 
 
-async def send_json(send: Send, status: int, payload: dict[str, Any],
-                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_json(
+    send: Send,
+    status: int,
+    payload: dict[str, Any],
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     body = json.dumps(payload).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()), *(headers or [])],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -82,9 +91,12 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         await send_json(
-            send, 401,
-            {"error": "missing or invalid API key: send it in the X-API-Key header "
-                      "or as Authorization: Bearer <key>"},
+            send,
+            401,
+            {
+                "error": "missing or invalid API key: send it in the X-API-Key header "
+                "or as Authorization: Bearer <key>"
+            },
             headers=[(b"www-authenticate", b'Bearer realm="kizuna"')],
         )
 
@@ -107,9 +119,14 @@ class RequestLimitMiddleware:
         headers = dict(scope.get("headers", []))
         media_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
         if media_type and media_type != b"application/json" and not media_type.endswith(b"+json"):
-            await send_json(send, 415, {
-                "error": f"send JSON with Content-Type: application/json, "
-                         f"not {media_type.decode('latin-1')[:80]!r}"})
+            await send_json(
+                send,
+                415,
+                {
+                    "error": f"send JSON with Content-Type: application/json, "
+                    f"not {media_type.decode('latin-1')[:80]!r}"
+                },
+            )
             return
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -142,5 +159,7 @@ class RequestLimitMiddleware:
         await self.app(scope, replay, send)
 
     def _too_large(self, size: int) -> dict[str, Any]:
-        return {"error": f"request body too large: {size:,} bytes, the limit is "
-                         f"{self.max_body_bytes:,} (KIZUNA_MAX_BODY_BYTES); split the batch"}
+        return {
+            "error": f"request body too large: {size:,} bytes, the limit is "
+            f"{self.max_body_bytes:,} (KIZUNA_MAX_BODY_BYTES); split the batch"
+        }

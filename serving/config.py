@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 REGISTRY = "registry"
 
@@ -115,7 +115,8 @@ def _risk_bands(raw: str | None) -> tuple[float, float]:
         low, high = (float(x) for x in raw.split(","))
     except ValueError:
         raise KizunaInputError(
-            "must be two probabilities 'low,high', e.g. 0.3,0.6", column="KIZUNA_RISK_BANDS",
+            "must be two probabilities 'low,high', e.g. 0.3,0.6",
+            column="KIZUNA_RISK_BANDS",
             values=[raw],
         ) from None
     if not 0 < low < high < 1:

@@ -18,45 +18,67 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.behaviour import MONETARY_MEAN
-from features.control_groups import in_control
-from models.next_best_offer import (
+from kizuna.features import schema as s
+from kizuna.features.behaviour import MONETARY_MEAN
+from kizuna.features.control_groups import in_control
+from kizuna.models.next_best_offer import (
     CHURN_PROBABILITY,
     DAYS_SINCE_LAST_PURCHASE,
     P_PURCHASE,
     PREDICTED_LTV,
     decide_one,
 )
-from models.offers import OfferCatalogue
-from serving import schemas as api
-from serving.scoring import customer_profile, recommend
-from serving.state import Served
+from kizuna.models.offers import OfferCatalogue
+from kizuna.serving import schemas as api
+from kizuna.serving.scoring import customer_profile, recommend
+from kizuna.serving.state import Served
 
 CANDIDATES = 10
 
 
 def next_best_offer(
-    served: Served, req: api.NextBestOfferRequest, *, catalogue: OfferCatalogue,
-    contacts: pd.DataFrame, now: pd.Timestamp, bands: tuple[float, float],
+    served: Served,
+    req: api.NextBestOfferRequest,
+    *,
+    catalogue: OfferCatalogue,
+    contacts: pd.DataFrame,
+    now: pd.Timestamp,
+    bands: tuple[float, float],
 ) -> tuple[api.NextBestOfferResponse, list[dict[str, Any]]]:
     """Decide for one customer; also return the raw decisions (for the contact log)."""
     cid = req.customer_id
-    if req.campaign_id and req.control_share > 0 and in_control(
-        pd.Series([cid]), req.campaign_id, req.control_share
-    )[0]:
+    if (
+        req.campaign_id
+        and req.control_share > 0
+        and in_control(pd.Series([cid]), req.campaign_id, req.control_share)[0]
+    ):
         return api.NextBestOfferResponse(
-            customer_id=cid, known=served.state.position(cid) >= 0, group="control",
-            decisions=[api.OfferDecision(rank=1, offer_id="no_offer", expected_value=0.0,
-                                         reasons=["held out in the campaign's control group"])],
+            customer_id=cid,
+            known=served.state.position(cid) >= 0,
+            group="control",
+            decisions=[
+                api.OfferDecision(
+                    rank=1,
+                    offer_id="no_offer",
+                    expected_value=0.0,
+                    reasons=["held out in the campaign's control group"],
+                )
+            ],
             model_versions=served.versions,
         ), []
     profile = customer_profile(served, api.CustomerRequest(customer_id=cid), bands=bands)
     if not profile.known or profile.churn_probability is None:
         return api.NextBestOfferResponse(
-            customer_id=cid, known=profile.known,
-            decisions=[api.OfferDecision(rank=1, offer_id="no_offer", expected_value=0.0,
-                                         reasons=["no purchase history to value an offer on"])],
+            customer_id=cid,
+            known=profile.known,
+            decisions=[
+                api.OfferDecision(
+                    rank=1,
+                    offer_id="no_offer",
+                    expected_value=0.0,
+                    reasons=["no purchase history to value an offer on"],
+                )
+            ],
             model_versions=served.versions,
         ), []
     customer = {
@@ -68,12 +90,19 @@ def next_best_offer(
         MONETARY_MEAN: profile.monetary_mean or 0.0,
     }
     raw = decide_one(
-        customer, catalogue, product_candidates=product_candidates(served, cid, catalogue),
-        contact_log=contacts, now=now, channel=req.channel, k=req.k,
+        customer,
+        catalogue,
+        product_candidates=product_candidates(served, cid, catalogue),
+        contact_log=contacts,
+        now=now,
+        channel=req.channel,
+        k=req.k,
     )
     return api.NextBestOfferResponse(
-        customer_id=cid, known=True,
-        decisions=[_decision(row) for row in raw], model_versions=served.versions,
+        customer_id=cid,
+        known=True,
+        decisions=[_decision(row) for row in raw],
+        model_versions=served.versions,
     ), raw
 
 
@@ -91,8 +120,9 @@ def product_candidates(served: Served, customer_id: str, catalogue: OfferCatalog
     bundle = served.models.recommender
     if bundle is None or bundle.purchase_rate_by_rank is None or bundle.item_prices is None:
         return []
-    picks = recommend(served, api.RecommendRequest(customer_id=customer_id, k=CANDIDATES,
-                                                   exclude_purchased=True))
+    picks = recommend(
+        served, api.RecommendRequest(customer_id=customer_id, k=CANDIDATES, exclude_purchased=True)
+    )
     rates = np.asarray(bundle.purchase_rate_by_rank, dtype=float)
     codes = bundle.item_ids.get_indexer([item.item_id for item in picks.items])
     out = []
@@ -100,17 +130,27 @@ def product_candidates(served: Served, customer_id: str, catalogue: OfferCatalog
         price = float(bundle.item_prices[code]) if code >= 0 else float("nan")
         if rank >= len(rates) or not np.isfinite(price):
             continue
-        out.append({s.ITEM_ID: item.item_id, P_PURCHASE: float(rates[rank]), s.PRICE: price,
-                    s.MARGIN: catalogue.margin})
+        out.append(
+            {
+                s.ITEM_ID: item.item_id,
+                P_PURCHASE: float(rates[rank]),
+                s.PRICE: price,
+                s.MARGIN: catalogue.margin,
+            }
+        )
     return out
 
 
 def _decision(row: dict[str, Any]) -> api.OfferDecision:
     return api.OfferDecision(
-        rank=int(row["rank"]), offer_id=str(row["offer_id"]), offer_type=row.get("offer_type"),
+        rank=int(row["rank"]),
+        offer_id=str(row["offer_id"]),
+        offer_type=row.get("offer_type"),
         expected_value=float(row["expected_value"]),
-        expected_benefit=row.get("expected_benefit"), expected_cost=row.get("expected_cost"),
-        retention_uplift=row.get("retention_uplift"), uplift_source=row.get("uplift_source"),
+        expected_benefit=row.get("expected_benefit"),
+        expected_cost=row.get("expected_cost"),
+        retention_uplift=row.get("retention_uplift"),
+        uplift_source=row.get("uplift_source"),
         items=[str(i) for i in row.get("items") or []],
         reasons=[str(r) for r in row.get("reasons") or []],
     )

@@ -9,23 +9,23 @@ message); the schema shows them as ``maxItems``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from serving.config import MAX_ID_LENGTH, MAX_K, MAX_LIST_ITEMS, Settings
+from kizuna.serving.config import MAX_ID_LENGTH, MAX_K, MAX_LIST_ITEMS, Settings
 
 _LIMITS = Settings.from_env()
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                      max_length=MAX_ID_LENGTH)]
+Id = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH)
+]
 Versions = dict[str, int | str | None]
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True,
-                              coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, coerce_numbers_to_str=True)
 
 
 class Response(BaseModel):
@@ -41,17 +41,23 @@ class RecommendRequest(Request):
     customer_id: Id
     k: int = Field(10, ge=1, le=MAX_K, description="How many items, 1 to 100.")
     exclude_purchased: bool = Field(True, description="Leave out items the customer bought.")
-    exclude_items: list[Id] = Field(default_factory=list, max_length=MAX_LIST_ITEMS,
-                                    description="Items never to return (e.g. in the basket).")
-    categories: list[Id] | None = Field(None, min_length=1, max_length=MAX_LIST_ITEMS,
-                                        description="Only items of these categories.")
+    exclude_items: list[Id] = Field(
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description="Items never to return (e.g. in the basket).",
+    )
+    categories: list[Id] | None = Field(
+        None, min_length=1, max_length=MAX_LIST_ITEMS, description="Only items of these categories."
+    )
     in_stock_only: bool = Field(True, description="Only items the catalogue has in stock.")
 
 
 class RecommendedItem(Response):
     item_id: str
     score: float
-    reason: str = Field(description="Why: 'bought before', 'similar to X', 'popular in category Y', ...")
+    reason: str = Field(
+        description="Why: 'bought before', 'similar to X', 'popular in category Y', ..."
+    )
     name: str | None = None
     category: str | None = None
 
@@ -59,8 +65,10 @@ class RecommendedItem(Response):
 class RecommendResponse(Response):
     customer_id: str
     items: list[RecommendedItem]
-    fallback: bool = Field(description="True when the cold-start fallback answered "
-                                       "(stated preferences, then trending items).")
+    fallback: bool = Field(
+        description="True when the cold-start fallback answered "
+        "(stated preferences, then trending items)."
+    )
     model_versions: Versions
 
 
@@ -127,9 +135,13 @@ class LTVRequest(CustomerBatchRequest):
 class LTVScore(Response):
     customer_id: str
     known: bool
-    predicted_value: float | None = Field(None, description="Net revenue expected over the horizon.")
+    predicted_value: float | None = Field(
+        None, description="Net revenue expected over the horizon."
+    )
     p_alive: float | None = None
-    expected_orders: float | None = Field(None, description="Expected orders over the horizon (BG/NBD).")
+    expected_orders: float | None = Field(
+        None, description="Expected orders over the horizon (BG/NBD)."
+    )
 
 
 class LTVResponse(Response):
@@ -185,9 +197,7 @@ class PurchaseEvent(Request):
     @classmethod
     def _naive_utc(cls, value: datetime) -> datetime:
         if value.tzinfo is not None:
-            from datetime import timezone
-
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         if not 1970 <= value.year <= 2200:
             raise ValueError("timestamp must lie between the years 1970 and 2200")
         return value
@@ -239,8 +249,9 @@ class NextBestOfferRequest(Request):
     k: int = Field(1, ge=1, le=10, description="Offers to return, best first, 1 to 10.")
     channel: Id | None = Field(None, description="Channel asking, e.g. email, web, app.")
     campaign_id: Id | None = Field(None, description="With control_share: the control split.")
-    control_share: float = Field(0.0, ge=0.0, lt=1.0,
-                                 description="Share of customers held out as a control group.")
+    control_share: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Share of customers held out as a control group."
+    )
     record: bool = Field(False, description="Log the top offer as a contact (caps, cooldowns).")
 
 

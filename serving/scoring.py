@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.errors import KizunaInputError
-from models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
-from models.reasons import lightgbm_contributions, top_reasons
-from serving import schemas as api
-from serving.state import Catalogue, CustomerState, Served
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
+from kizuna.models.reasons import lightgbm_contributions, top_reasons
+from kizuna.serving import schemas as api
+from kizuna.serving.state import Catalogue, CustomerState, Served
 
 BOUGHT_BEFORE = "bought before"
 SIMILAR_TO = "similar to {}"
@@ -30,8 +30,13 @@ POPULAR_IN = "popular in category {}"
 TRENDING = "trending now"
 
 # Component names of models.recommenders.hybrid.COMPONENTS -> reason kind.
-_COMPONENT_REASON = {"repurchase": "bought", "item_knn": "similar", "als": "like_you",
-                     "trending": "popular", "ease": "together"}
+_COMPONENT_REASON = {
+    "repurchase": "bought",
+    "item_knn": "similar",
+    "als": "like_you",
+    "trending": "popular",
+    "ease": "together",
+}
 
 
 class ServingError(Exception):
@@ -65,20 +70,29 @@ def _number(value: Any) -> float | None:
 def _require(served: Served, kind: str) -> Any:
     bundle = getattr(served.models, kind)
     if bundle is None:
-        raise ServingError(503, f"no {kind} model is loaded: the model set has none "
-                                "(train one, or check KIZUNA_MODEL_SOURCE)")
+        raise ServingError(
+            503,
+            f"no {kind} model is loaded: the model set has none "
+            "(train one, or check KIZUNA_MODEL_SOURCE)",
+        )
     return bundle
 
 
 def _check_batch(ids: list[str], limit: int) -> None:
     if not 1 <= len(ids) <= limit:
-        raise ServingError(422, f"customer_ids must hold 1 to {limit:,} ids, got {len(ids):,} "
-                                "(KIZUNA_MAX_BATCH); split the batch")
+        raise ServingError(
+            422,
+            f"customer_ids must hold 1 to {limit:,} ids, got {len(ids):,} "
+            "(KIZUNA_MAX_BATCH); split the batch",
+        )
 
 
 def _item_fields(cat: Catalogue, code: int) -> dict[str, Any]:
-    return {"item_id": str(cat.item_ids[code]), "name": cat.names[code],
-            "category": cat.categories[code]}
+    return {
+        "item_id": str(cat.item_ids[code]),
+        "name": cat.names[code],
+        "category": cat.categories[code],
+    }
 
 
 def _item_label(cat: Catalogue, code: int) -> str:
@@ -94,8 +108,11 @@ def recommend(served: Served, req: api.RecommendRequest) -> api.RecommendRespons
     st = served.state
     cat = st.catalogue
     try:
-        mask = cat.mask(categories=req.categories, in_stock_only=req.in_stock_only,
-                        exclude_items=req.exclude_items)
+        mask = cat.mask(
+            categories=req.categories,
+            in_stock_only=req.in_stock_only,
+            exclude_items=req.exclude_items,
+        )
     except KizunaInputError as exc:
         raise ServingError(422, str(exc)) from None
     pos = st.position(req.customer_id)
@@ -116,31 +133,43 @@ def recommend(served: Served, req: api.RecommendRequest) -> api.RecommendRespons
         allowed[[code for code, _, _ in picks]] = False
         if req.exclude_purchased:
             allowed[st.history_rows(np.array([pos])).indices] = False
-        picks += [(code, 0.0, reason)
-                  for code, _, reason in _cold_start(st, None, req.k - len(picks), allowed)]
-    items = [api.RecommendedItem(score=score, reason=reason, **_item_fields(cat, code))
-             for code, score, reason in picks]
-    return api.RecommendResponse(customer_id=req.customer_id, items=items, fallback=fallback,
-                                 model_versions=served.versions)
+        picks += [
+            (code, 0.0, reason)
+            for code, _, reason in _cold_start(st, None, req.k - len(picks), allowed)
+        ]
+    items = [
+        api.RecommendedItem(score=score, reason=reason, **_item_fields(cat, code))
+        for code, score, reason in picks
+    ]
+    return api.RecommendResponse(
+        customer_id=req.customer_id, items=items, fallback=fallback, model_versions=served.versions
+    )
 
 
-def _personal(served: Served, req: api.RecommendRequest, row: Any,
-              mask: np.ndarray) -> list[tuple[int, float, str]]:
+def _personal(
+    served: Served, req: api.RecommendRequest, row: Any, mask: np.ndarray
+) -> list[tuple[int, float, str]]:
     st = served.state
     rec = served.models.recommender
     user = np.array([st.recommender_code(req.customer_id)], dtype=np.int64)
     model = rec.model
     if hasattr(model, "recommend_with_reasons"):
-        from models.recommenders.hybrid import COMPONENTS
+        from kizuna.models.recommenders.hybrid import COMPONENTS
 
-        out = model.recommend_with_reasons(user, row, req.k, exclude_seen=req.exclude_purchased,
-                                           item_mask=mask)
-        kinds = [[_COMPONENT_REASON.get(COMPONENTS[c], "popular") if c >= 0 else None
-                  for c in out.component[0]]]
+        out = model.recommend_with_reasons(
+            user, row, req.k, exclude_seen=req.exclude_purchased, item_mask=mask
+        )
+        kinds = [
+            [
+                _COMPONENT_REASON.get(COMPONENTS[c], "popular") if c >= 0 else None
+                for c in out.component[0]
+            ]
+        ]
         codes, scores, anchors = out.item_codes, out.scores, out.anchor_item
     else:
-        codes, scores = model.recommend(user, row, req.k, exclude_seen=req.exclude_purchased,
-                                        item_mask=mask)
+        codes, scores = model.recommend(
+            user, row, req.k, exclude_seen=req.exclude_purchased, item_mask=mask
+        )
         kinds = [[None] * codes.shape[1]]
         anchors = np.full(codes.shape, -1)
     seen = set(row.indices.tolist())
@@ -167,8 +196,9 @@ def _reason(cat: Catalogue, code: int, kind: str | None, anchor: int, seen: set[
     return POPULAR_IN.format(category) if category else TRENDING
 
 
-def _cold_start(st: CustomerState, customer_id: str | None, k: int,
-                mask: np.ndarray) -> list[tuple[int, float, str]]:
+def _cold_start(
+    st: CustomerState, customer_id: str | None, k: int, mask: np.ndarray
+) -> list[tuple[int, float, str]]:
     """Stated preferences first, then trending: items and reasons."""
     prefs = st.preferences.get(customer_id, []) if customer_id is not None else []
     codes, scores = st.cold_start.recommend_for_categories([prefs], k, item_mask=mask)
@@ -202,14 +232,19 @@ def similar_items(served: Served, req: api.SimilarItemsRequest) -> api.SimilarIt
         codes, scores = codes[0], scores[0]
     else:
         codes, scores = _co_purchase(st, code, req.k, mask)
-    items = [api.SimilarItem(score=float(sc), **_item_fields(cat, int(c)))
-             for c, sc in zip(codes, scores, strict=True) if c >= 0]
-    return api.SimilarItemsResponse(item_id=req.item_id, items=items,
-                                    model_versions=served.versions)
+    items = [
+        api.SimilarItem(score=float(sc), **_item_fields(cat, int(c)))
+        for c, sc in zip(codes, scores, strict=True)
+        if c >= 0
+    ]
+    return api.SimilarItemsResponse(
+        item_id=req.item_id, items=items, model_versions=served.versions
+    )
 
 
-def _co_purchase(st: CustomerState, code: int, k: int,
-                 mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _co_purchase(
+    st: CustomerState, code: int, k: int, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Cosine of buyer sets, for a model set without a recommender."""
     buyers = st.buyers()
     counts = np.asarray((buyers[:, [code]].T @ buyers).todense()).ravel().astype(float)
@@ -227,8 +262,9 @@ def _co_purchase(st: CustomerState, code: int, k: int,
 # --- churn, value, profile --------------------------------------------------------------------
 
 
-def churn_scores(served: Served, req: api.ChurnRequest, *, max_batch: int,
-                 bands: tuple[float, float]) -> api.ChurnResponse:
+def churn_scores(
+    served: Served, req: api.ChurnRequest, *, max_batch: int, bands: tuple[float, float]
+) -> api.ChurnResponse:
     """Calibrated churn probability, risk band and reasons per id; unknown ids flagged."""
     _check_batch(req.customer_ids, max_batch)
     bundle = _require(served, "churn")
@@ -244,15 +280,25 @@ def churn_scores(served: Served, req: api.ChurnRequest, *, max_batch: int,
     # Plain dicts validated in one call: per-object construction would cost
     # more than the scoring for a batch of 10,000.
     results: list[dict[str, Any]] = [
-        {"customer_id": cid, "known": False} for cid in req.customer_ids]
+        {"customer_id": cid, "known": False} for cid in req.customer_ids
+    ]
     for j, i in enumerate(known):
         p = float(proba[j])
-        results[i] = {"customer_id": req.customer_ids[i], "known": True,
-                      "churn_probability": p, "risk_band": risk_band(p, bands),
-                      "reasons": reasons[j] if reasons else []}
-    return api.ChurnResponse.model_validate({
-        "results": results, "unknown": len(results) - int(known.size),
-        "horizon_days": bundle.horizon_days, "model_versions": served.versions})
+        results[i] = {
+            "customer_id": req.customer_ids[i],
+            "known": True,
+            "churn_probability": p,
+            "risk_band": risk_band(p, bands),
+            "reasons": reasons[j] if reasons else [],
+        }
+    return api.ChurnResponse.model_validate(
+        {
+            "results": results,
+            "unknown": len(results) - int(known.size),
+            "horizon_days": bundle.horizon_days,
+            "model_versions": served.versions,
+        }
+    )
 
 
 def ltv_scores(served: Served, req: api.LTVRequest, *, max_batch: int) -> api.LTVResponse:
@@ -264,18 +310,28 @@ def ltv_scores(served: Served, req: api.LTVRequest, *, max_batch: int) -> api.LT
     pos = _positions(frame.index, req.customer_ids)
     known = np.flatnonzero(pos >= 0)
     results: list[dict[str, Any]] = [
-        {"customer_id": cid, "known": False} for cid in req.customer_ids]
+        {"customer_id": cid, "known": False} for cid in req.customer_ids
+    ]
     if known.size:
         value = predict_rows(st, "ltv", bundle, pos[known])
         alive = _column(frame, P_ALIVE, pos[known])
         orders = _column(frame, EXPECTED_PURCHASES, pos[known])
         for j, i in enumerate(known):
-            results[i] = {"customer_id": req.customer_ids[i], "known": True,
-                          "predicted_value": _number(value[j]), "p_alive": _number(alive[j]),
-                          "expected_orders": _number(orders[j])}
-    return api.LTVResponse.model_validate({
-        "results": results, "unknown": len(results) - int(known.size),
-        "horizon_days": bundle.horizon_days, "model_versions": served.versions})
+            results[i] = {
+                "customer_id": req.customer_ids[i],
+                "known": True,
+                "predicted_value": _number(value[j]),
+                "p_alive": _number(alive[j]),
+                "expected_orders": _number(orders[j]),
+            }
+    return api.LTVResponse.model_validate(
+        {
+            "results": results,
+            "unknown": len(results) - int(known.size),
+            "horizon_days": bundle.horizon_days,
+            "model_versions": served.versions,
+        }
+    )
 
 
 def _positions(index: pd.Index, ids: list[str]) -> np.ndarray:
@@ -323,8 +379,9 @@ def predict_rows(st: CustomerState, kind: str, bundle: Any, rows: np.ndarray) ->
     return np.asarray(model.predict(st.frames[kind].iloc[rows][bundle.feature_columns]))
 
 
-def reasons_for_rows(st: CustomerState, kind: str, bundle: Any, rows: np.ndarray,
-                     top_n: int) -> list[list[dict[str, Any]]]:
+def reasons_for_rows(
+    st: CustomerState, kind: str, bundle: Any, rows: np.ndarray, top_n: int
+) -> list[list[dict[str, Any]]]:
     """Up to ``top_n`` reasons per row that push the score up, strongest first.
 
     Cached per customer until their features change (see
@@ -336,8 +393,7 @@ def reasons_for_rows(st: CustomerState, kind: str, bundle: Any, rows: np.ndarray
     matrix = st.matrices.get(kind)
     frame = st.frames[kind]
     if matrix is None or not hasattr(model, "reference_"):
-        return model.predict_with_reasons(frame.iloc[rows][bundle.feature_columns],
-                                          top_n=top_n)[1]
+        return model.predict_with_reasons(frame.iloc[rows][bundle.feature_columns], top_n=top_n)[1]
 
     def compute(missing: np.ndarray) -> list[list[dict[str, Any]]]:
         contrib = lightgbm_contributions(model.booster_, matrix[missing], num_threads=1)
@@ -350,34 +406,48 @@ def reasons_for_rows(st: CustomerState, kind: str, bundle: Any, rows: np.ndarray
     return st.cached_rows(("reasons", kind, top_n), rows, compute)
 
 
-def customer_profile(served: Served, req: api.CustomerRequest, *,
-                     bands: tuple[float, float]) -> api.CustomerProfile:
+def customer_profile(
+    served: Served, req: api.CustomerRequest, *, bands: tuple[float, float]
+) -> api.CustomerProfile:
     """RFM values, scores, segment and every model score of one customer."""
     st = served.state
     cid = req.customer_id
     prefs = st.preferences.get(cid, [])
     pos = st.position(cid)
     if pos < 0:
-        return api.CustomerProfile(customer_id=cid, known=False, stated_preferences=prefs,
-                                   model_versions=served.versions)
+        return api.CustomerProfile(
+            customer_id=cid, known=False, stated_preferences=prefs, model_versions=served.versions
+        )
     row = st.features.iloc[pos]
     out: dict[str, Any] = {
         "recency_days": _number(row.get("recency_days")),
         "frequency": int(row[s.FREQUENCY]),
         "monetary_total": _number(row.get("monetary_total")),
         "monetary_mean": _number(row.get("monetary_mean")),
-        "r_score": int(row[s.R_SCORE]), "f_score": int(row[s.F_SCORE]),
-        "m_score": int(row[s.M_SCORE]), "rfm_score": str(row[s.RFM_SCORE]),
+        "r_score": int(row[s.R_SCORE]),
+        "f_score": int(row[s.F_SCORE]),
+        "m_score": int(row[s.M_SCORE]),
+        "rfm_score": str(row[s.RFM_SCORE]),
         "segment": None if row[s.SEGMENT] is None else str(row[s.SEGMENT]),
     }
     if served.models.churn is not None and cid in st.frames["churn"].index:
-        churn = churn_scores(served, api.ChurnRequest(customer_ids=[cid], top_reasons=0),
-                             max_batch=1, bands=bands).results[0]
+        churn = churn_scores(
+            served, api.ChurnRequest(customer_ids=[cid], top_reasons=0), max_batch=1, bands=bands
+        ).results[0]
         out.update(churn_probability=churn.churn_probability, risk_band=churn.risk_band)
     if served.models.ltv is not None and cid in st.frames["ltv"].index:
         ltv = ltv_scores(served, api.LTVRequest(customer_ids=[cid]), max_batch=1)
-        out.update(predicted_value=ltv.results[0].predicted_value,
-                   p_alive=ltv.results[0].p_alive, expected_orders=ltv.results[0].expected_orders,
-                   horizon_days=ltv.horizon_days)
-    return api.CustomerProfile(customer_id=cid, known=True, as_of=st.as_of.to_pydatetime(),
-                               stated_preferences=prefs, model_versions=served.versions, **out)
+        out.update(
+            predicted_value=ltv.results[0].predicted_value,
+            p_alive=ltv.results[0].p_alive,
+            expected_orders=ltv.results[0].expected_orders,
+            horizon_days=ltv.horizon_days,
+        )
+    return api.CustomerProfile(
+        customer_id=cid,
+        known=True,
+        as_of=st.as_of.to_pydatetime(),
+        stated_preferences=prefs,
+        model_versions=served.versions,
+        **out,
+    )

@@ -31,17 +31,12 @@ import pandas as pd
 from starlette.responses import JSONResponse
 from threadpoolctl import threadpool_limits
 
-from features.errors import KizunaInputError
-from models.contact_log import contacts_from_decisions
-from serving import offers, scoring
-from training.cli_offers import read_offers
-from training.contact_log_store import append_contacts, read_contact_log
-from serving.auth import ApiKeyMiddleware, RequestLimitMiddleware
-from serving.config import Settings
-from training.event_store import EventStore, check_events
-from serving.schemas import (
-    NextBestOfferRequest,
-    NextBestOfferResponse,
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.contact_log import contacts_from_decisions
+from kizuna.serving import offers, scoring
+from kizuna.serving.auth import ApiKeyMiddleware, RequestLimitMiddleware
+from kizuna.serving.config import Settings
+from kizuna.serving.schemas import (
     ChurnRequest,
     ChurnResponse,
     CustomerProfile,
@@ -50,6 +45,8 @@ from serving.schemas import (
     EventsResponse,
     LTVRequest,
     LTVResponse,
+    NextBestOfferRequest,
+    NextBestOfferResponse,
     RecommendRequest,
     RecommendResponse,
     ReloadResponse,
@@ -57,7 +54,10 @@ from serving.schemas import (
     SimilarItemsResponse,
     StatusResponse,
 )
-from serving.state import Live, ReloadOutcome
+from kizuna.serving.state import Live, ReloadOutcome
+from kizuna.training.cli_offers import read_offers
+from kizuna.training.contact_log_store import append_contacts, read_contact_log
+from kizuna.training.event_store import EventStore, check_events
 
 # A child of bentoml's logger, so its records go through the server's log configuration.
 logger = logging.getLogger("bentoml.kizuna")
@@ -113,15 +113,19 @@ class KizunaService:
     @bentoml.api
     async def churn_score(self, request: ChurnRequest, /) -> ChurnResponse:
         """Calibrated churn probability, risk band and top reasons per customer."""
-        return await self._answer_batch(scoring.churn_scores, request,
-                                        max_batch=self.settings.max_batch,
-                                        bands=self.settings.risk_bands)
+        return await self._answer_batch(
+            scoring.churn_scores,
+            request,
+            max_batch=self.settings.max_batch,
+            bands=self.settings.risk_bands,
+        )
 
     @bentoml.api
     async def ltv(self, request: LTVRequest, /) -> LTVResponse:
         """Predicted value over the horizon, P(alive) and expected orders per customer."""
-        return await self._answer_batch(scoring.ltv_scores, request,
-                                        max_batch=self.settings.max_batch)
+        return await self._answer_batch(
+            scoring.ltv_scores, request, max_batch=self.settings.max_batch
+        )
 
     @bentoml.api
     async def customer(self, request: CustomerRequest, /) -> CustomerProfile:
@@ -142,15 +146,24 @@ class KizunaService:
         window = pd.Timedelta(days=offers.log_window_days(catalogue))
         contacts = read_contact_log(self.settings.contact_log, since=now - window)
         contacts = contacts[contacts["customer_id"].astype(str) == request.customer_id]
-        answer = self._answer(offers.next_best_offer, request, catalogue=catalogue,
-                              contacts=contacts, now=now, bands=self.settings.risk_bands)
+        answer = self._answer(
+            offers.next_best_offer,
+            request,
+            catalogue=catalogue,
+            contacts=contacts,
+            now=now,
+            bands=self.settings.risk_bands,
+        )
         if not isinstance(answer, tuple):
             return answer
         response, raw = answer
         if request.record and raw:
-            sent = contacts_from_decisions(pd.DataFrame(raw).assign(customer_id=request.customer_id),
-                                           now, channel=request.channel,
-                                           campaign_id=request.campaign_id)
+            sent = contacts_from_decisions(
+                pd.DataFrame(raw).assign(customer_id=request.customer_id),
+                now,
+                channel=request.channel,
+                campaign_id=request.campaign_id,
+            )
             await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
             response.recorded = len(sent) > 0
         return response
@@ -170,8 +183,11 @@ class KizunaService:
     async def events(self, request: EventsRequest, /) -> EventsResponse:
         """Store new purchase lines durably; they take effect at once."""
         if not 1 <= len(request.events) <= self.settings.max_events:
-            return _error(422, f"events must hold 1 to {self.settings.max_events:,} lines, got "
-                               f"{len(request.events):,} (KIZUNA_MAX_EVENTS); split the batch")
+            return _error(
+                422,
+                f"events must hold 1 to {self.settings.max_events:,} lines, got "
+                f"{len(request.events):,} (KIZUNA_MAX_EVENTS); split the batch",
+            )
         try:
             lines = check_events(pd.DataFrame([e.model_dump() for e in request.events]))
         except KizunaInputError as exc:
@@ -179,36 +195,54 @@ class KizunaService:
         # The fsync and the feature updates run off the event loop.
         result, updated = await anyio.to_thread.run_sync(self.live.ingest, lines)
         if logger.isEnabledFor(logging.DEBUG):  # ids only, and only at debug level
-            logger.debug("stored %d event lines for customers %s", len(result.stored),
-                         sorted(set(result.stored["customer_id"].astype(str))))
+            logger.debug(
+                "stored %d event lines for customers %s",
+                len(result.stored),
+                sorted(set(result.stored["customer_id"].astype(str))),
+            )
         served = self.live.served
-        return EventsResponse(request_id=result.request_id, stored=len(result.stored),
-                              duplicates=result.duplicates, customers_updated=updated,
-                              model_versions=served.versions if served else {})
+        return EventsResponse(
+            request_id=result.request_id,
+            stored=len(result.stored),
+            duplicates=result.duplicates,
+            customers_updated=updated,
+            model_versions=served.versions if served else {},
+        )
 
     @bentoml.api
     async def reload(self) -> ReloadResponse:
         """Load the models the aliases point to now and swap them in atomically."""
         outcome = await anyio.to_thread.run_sync(self.live.load)
         self._log_outcome(outcome)
-        return ReloadResponse(reloaded=outcome.reloaded, message=outcome.message,
-                              model_versions=outcome.versions,
-                              previous_versions=outcome.previous_versions, error=outcome.error)
+        return ReloadResponse(
+            reloaded=outcome.reloaded,
+            message=outcome.message,
+            model_versions=outcome.versions,
+            previous_versions=outcome.previous_versions,
+            error=outcome.error,
+        )
 
     @bentoml.api
     async def status(self) -> StatusResponse:
         """What is loaded: versions, data as-of, sizes, the last reload error."""
         served = self.live.served
-        base = {"ready": served is not None, "model_source": self.settings.model_source,
-                "last_reload_error": self.live.last_error}
+        base = {
+            "ready": served is not None,
+            "model_source": self.settings.model_source,
+            "last_reload_error": self.live.last_error,
+        }
         if served is None:
             return StatusResponse(model_versions={}, **base)
         st = served.state
         return StatusResponse(
-            model_versions=served.versions, as_of=st.as_of.to_pydatetime(),
-            customers=st.n_customers, items=st.catalogue.n_items,
-            events_applied=st.events_applied, loaded_at=served.loaded_at.to_pydatetime(),
-            details={"event_seq": st.last_event_seq}, **base,
+            model_versions=served.versions,
+            as_of=st.as_of.to_pydatetime(),
+            customers=st.n_customers,
+            items=st.catalogue.n_items,
+            events_applied=st.events_applied,
+            loaded_at=served.loaded_at.to_pydatetime(),
+            details={"event_seq": st.last_event_seq},
+            **base,
         )
 
     # -- plumbing --------------------------------------------------------------------
@@ -232,7 +266,8 @@ class KizunaService:
         if self._batch_limiter is None:
             self._batch_limiter = anyio.CapacityLimiter(1)
         return await anyio.to_thread.run_sync(
-            functools.partial(self._answer, fn, request, **kwargs), limiter=self._batch_limiter)
+            functools.partial(self._answer, fn, request, **kwargs), limiter=self._batch_limiter
+        )
 
     def _load(self) -> None:
         self._log_outcome(self.live.load())

@@ -29,20 +29,30 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import schema as s
-from features.errors import KizunaInputError
-from features.interactions import build_interactions
-from features.pipeline import customer_features
-from features.segments import N_SCORES, rfm_segments
-from features.validate import validate_transactions
-from models.recommenders.cold_start import ColdStartRecommender
-from training.artifacts import ChampionModels, RecommenderBundle, TabularBundle
-from training.snapshots import with_btyd_outputs
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.interactions import build_interactions
+from kizuna.features.pipeline import customer_features
+from kizuna.features.segments import N_SCORES, rfm_segments
+from kizuna.features.validate import validate_transactions
+from kizuna.models.recommenders.cold_start import ColdStartRecommender
+from kizuna.training.artifacts import ChampionModels, RecommenderBundle, TabularBundle
+from kizuna.training.snapshots import with_btyd_outputs
 
 TRENDING_DAYS = 30
 REASON_CACHE_ROWS = 200_000
-_TX_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY, s.UNIT_PRICE,
-               s.REVENUE, s.IS_RETURN, s.CHANNEL, s.CATEGORY)
+_TX_COLUMNS = (
+    s.CUSTOMER_ID,
+    s.ORDER_ID,
+    s.ITEM_ID,
+    s.TIMESTAMP,
+    s.QUANTITY,
+    s.UNIT_PRICE,
+    s.REVENUE,
+    s.IS_RETURN,
+    s.CHANNEL,
+    s.CATEGORY,
+)
 # Columns of the feature frame that are not model inputs (as in training.snapshots).
 _RECENCY, _MONETARY = "recency_days", "monetary_total"
 
@@ -113,7 +123,9 @@ class Catalogue:
         if categories:
             unknown = [c for c in categories if c.casefold() not in self._by_category]
             if unknown:
-                known = ", ".join(self.category_names[:30]) or "none: the catalogue has no categories"
+                known = (
+                    ", ".join(self.category_names[:30]) or "none: the catalogue has no categories"
+                )
                 raise KizunaInputError(f"unknown categories {unknown[:5]}; known: {known}")
             chosen = np.zeros(self.n_items, dtype=bool)
             for c in categories:
@@ -158,10 +170,14 @@ def build_catalogue(
         # The most frequent category of each item's lines fills what the bundle lacks.
         lines = purchases[[s.ITEM_ID, s.CATEGORY]].dropna()
         if len(lines):
-            top = (lines.groupby([s.ITEM_ID, s.CATEGORY], observed=True).size()
-                   .rename("n").reset_index()
-                   .sort_values(["n", s.CATEGORY], ascending=[False, True], kind="stable")
-                   .drop_duplicates(s.ITEM_ID))
+            top = (
+                lines.groupby([s.ITEM_ID, s.CATEGORY], observed=True)
+                .size()
+                .rename("n")
+                .reset_index()
+                .sort_values(["n", s.CATEGORY], ascending=[False, True], kind="stable")
+                .drop_duplicates(s.ITEM_ID)
+            )
             pos = item_ids.get_indexer(top[s.ITEM_ID].astype(str))
             fill = pos >= 0
             for p, c in zip(pos[fill], top[s.CATEGORY].to_numpy()[fill], strict=True):
@@ -185,13 +201,17 @@ def build_catalogue(
             has_stock = True
             stock = items[s.IN_STOCK].to_numpy(dtype=object)[ok]
             in_stock[pos[ok]] = [bool(v) if not pd.isna(v) else True for v in stock]
-    return Catalogue(item_ids=item_ids, names=names, categories=categories, in_stock=in_stock,
-                     recent_buyers=_recent_buyers(purchases, as_of, item_ids),
-                     has_stock=has_stock)
+    return Catalogue(
+        item_ids=item_ids,
+        names=names,
+        categories=categories,
+        in_stock=in_stock,
+        recent_buyers=_recent_buyers(purchases, as_of, item_ids),
+        has_stock=has_stock,
+    )
 
 
-def _recent_buyers(purchases: pd.DataFrame, as_of: pd.Timestamp,
-                   item_ids: pd.Index) -> np.ndarray:
+def _recent_buyers(purchases: pd.DataFrame, as_of: pd.Timestamp, item_ids: pd.Index) -> np.ndarray:
     """Distinct buyers per item in the ``TRENDING_DAYS`` before ``as_of``, shape (n_items,)."""
     n = len(item_ids)
     codes = item_ids.get_indexer(purchases[s.ITEM_ID].astype(str))
@@ -220,8 +240,13 @@ def tabular_frame(features: pd.DataFrame, bundle: TabularBundle) -> pd.DataFrame
         Shape (n, p'): every column of ``features`` but the non-features, with
         ``p_alive``, ``expected_purchases`` ... when the bundle has BG/NBD.
     """
-    frame = with_btyd_outputs(features, bundle.bgnbd, bundle.gamma_gamma,
-                              horizon_days=bundle.horizon_days, btyd_unit=bundle.btyd_unit)
+    frame = with_btyd_outputs(
+        features,
+        bundle.bgnbd,
+        bundle.gamma_gamma,
+        horizon_days=bundle.horizon_days,
+        btyd_unit=bundle.btyd_unit,
+    )
     missing = [c for c in bundle.feature_columns if c not in frame.columns]
     if missing:
         raise KizunaInputError(
@@ -263,8 +288,13 @@ class RowWeigher:
         df = np.bincount(counts.indices, minlength=n_items)
         idf = np.log(max(n_users, 1)) - np.log1p(df)
         lengths = np.asarray(counts.sum(axis=1)).ravel()
-        return cls(weighting, idf=idf, average_length=float(lengths.mean()) if n_users else 1.0,
-                   k1=float(params.get("bm25_k1", 100.0)), b=float(params.get("bm25_b", 0.8)))
+        return cls(
+            weighting,
+            idf=idf,
+            average_length=float(lengths.mean()) if n_users else 1.0,
+            k1=float(params.get("bm25_k1", 100.0)),
+            b=float(params.get("bm25_b", 0.8)),
+        )
 
     def __call__(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         out = sp.csr_matrix(counts, dtype=np.float64, copy=True)
@@ -276,8 +306,12 @@ class RowWeigher:
             length = np.asarray(out.sum(axis=1)).ravel()
             norm = (1.0 - self.b) + self.b * length / self.average_length
             row_of = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
-            out.data = (out.data * (self.k1 + 1.0) / (self.k1 * norm[row_of] + out.data)
-                        * self.idf[out.indices])
+            out.data = (
+                out.data
+                * (self.k1 + 1.0)
+                / (self.k1 * norm[row_of] + out.data)
+                * self.idf[out.indices]
+            )
         out = sp.csr_matrix(out, dtype=np.float32)
         out.sort_indices()
         return out
@@ -367,12 +401,13 @@ class CustomerState:
         positions = np.asarray(positions, dtype=np.int64)
         if not self.overrides or not any(int(p) in self.overrides for p in positions):
             return self.history[positions]
-        rows = [self.overrides.get(int(p)) if int(p) in self.overrides else self.history[int(p)]
-                for p in positions]
+        rows = [
+            self.overrides.get(int(p)) if int(p) in self.overrides else self.history[int(p)]
+            for p in positions
+        ]
         return sp.vstack(rows, format="csr")
 
-    def cached_rows(self, key: tuple[Any, ...], rows: np.ndarray,
-                    compute: Any) -> list[Any]:
+    def cached_rows(self, key: tuple[Any, ...], rows: np.ndarray, compute: Any) -> list[Any]:
         """Per-customer results that only change with the customer's features, cached.
 
         Reason codes cost far more than the score (TreeSHAP contributions and
@@ -412,8 +447,9 @@ class CustomerState:
             Sequence number of the last line, remembered for catch-up.
         """
         if not self.live:
-            raise KizunaInputError("this snapshot was built for batch scoring (live=False): "
-                                   "it cannot take events")
+            raise KizunaInputError(
+                "this snapshot was built for batch scoring (live=False): it cannot take events"
+            )
         if len(lines) == 0:
             if last_seq is not None:
                 self.last_event_seq = max(self.last_event_seq, last_seq)
@@ -432,7 +468,7 @@ class CustomerState:
         parts = []
         i = self._tx_index.get_indexer([customer_id])[0]
         if i >= 0:
-            parts.append(self.transactions.iloc[self._tx_starts[i]:self._tx_starts[i + 1]])
+            parts.append(self.transactions.iloc[self._tx_starts[i] : self._tx_starts[i + 1]])
         parts.extend(self._extra.get(customer_id, []))
         if not parts:
             return self.transactions.iloc[:0]
@@ -442,8 +478,9 @@ class CustomerState:
         """Recompute every derived row of ``customers`` from all their lines, in one pass."""
         rows = pd.concat([self.customer_rows(c) for c in customers], ignore_index=True)
         unit = next((b.btyd_unit for b in self.bundles.values()), "W")
-        feats = customer_features(rows, self.as_of, customers=self.customers, items=self.items,
-                                  btyd_unit=unit)
+        feats = customer_features(
+            rows, self.as_of, customers=self.customers, items=self.items, btyd_unit=unit
+        )
         # Customers with returns only have nothing to score yet.
         feats = self._rescore(feats.loc[[c for c in customers if c in feats.index]])
         if feats.empty:
@@ -451,8 +488,9 @@ class CustomerState:
         ids = [str(c) for c in feats.index]
         behavioural = {k: b for k, b in self.bundles.items() if b.mode != "contractual"}
         inputs = {kind: tabular_frame(feats, bundle) for kind, bundle in behavioural.items()}
-        matrix_rows = {kind: input_matrix(bundle, inputs[kind])
-                       for kind, bundle in behavioural.items()}
+        matrix_rows = {
+            kind: input_matrix(bundle, inputs[kind]) for kind, bundle in behavioural.items()
+        }
         pos = self.positions(ids)
         old, new = np.flatnonzero(pos >= 0), np.flatnonzero(pos < 0)
         for j in old:
@@ -491,16 +529,26 @@ class CustomerState:
         m = _population_score(pop["m"], feats[_MONETARY].to_numpy(dtype=float))
         out = feats.copy()
         out[s.R_SCORE], out[s.F_SCORE], out[s.M_SCORE] = r, f, m
-        out[s.RFM_SCORE] = pd.array([f"{a}{b}{c}" for a, b, c in zip(r, f, m, strict=True)],
-                                    dtype="string")
+        out[s.RFM_SCORE] = pd.array(
+            [f"{a}{b}{c}" for a, b, c in zip(r, f, m, strict=True)], dtype="string"
+        )
         out[s.SEGMENT] = rfm_segments(out)
         return out
 
     def _interaction_rows(self, customers: list[str], rows: pd.DataFrame) -> sp.csr_matrix:
-        params = {k: v for k, v in self.interaction_params.items()
-                  if k not in ("weighting", "bm25_k1", "bm25_b")}
-        counts = build_interactions(rows, self.as_of, weighting="count", user_ids=customers,
-                                    item_ids=self.catalogue.item_ids, **params).matrix
+        params = {
+            k: v
+            for k, v in self.interaction_params.items()
+            if k not in ("weighting", "bm25_k1", "bm25_b")
+        }
+        counts = build_interactions(
+            rows,
+            self.as_of,
+            weighting="count",
+            user_ids=customers,
+            item_ids=self.catalogue.item_ids,
+            **params,
+        ).matrix
         return self.weigher(counts)
 
 
@@ -548,30 +596,55 @@ def build_state(
     unit = next((b.btyd_unit for b in bundles.values()), "W")
     features = customer_features(tx, as_of, customers=customers, items=items, btyd_unit=unit)
     frames = {kind: _model_frame(features, b, customers) for kind, b in bundles.items()}
-    matrices = {kind: input_matrix(b, frames[kind]) if live else None
-                for kind, b in bundles.items()}
+    matrices = {
+        kind: input_matrix(b, frames[kind]) if live else None for kind, b in bundles.items()
+    }
 
     rec = models.recommender
     params = dict(rec.interaction_params) if rec is not None else {}
-    catalogue = build_catalogue(tx, as_of, item_ids=None if rec is None else rec.item_ids,
-                                items=items, recommender=rec, line_names=line_names)
+    catalogue = build_catalogue(
+        tx,
+        as_of,
+        item_ids=None if rec is None else rec.item_ids,
+        items=items,
+        recommender=rec,
+        line_names=line_names,
+    )
     count_params = {k: v for k, v in params.items() if k not in ("weighting", "bm25_k1", "bm25_b")}
-    counts = build_interactions(tx, as_of, weighting="count", user_ids=features.index,
-                                item_ids=catalogue.item_ids, **count_params).matrix
+    counts = build_interactions(
+        tx,
+        as_of,
+        weighting="count",
+        user_ids=features.index,
+        item_ids=catalogue.item_ids,
+        **count_params,
+    ).matrix
     weigher = RowWeigher.fit(counts, params)
     history = weigher(counts)
     cold_start = ColdStartRecommender().fit(
-        counts, recent_items=catalogue.recent_buyers,
+        counts,
+        recent_items=catalogue.recent_buyers,
         item_categories=pd.array(catalogue.categories, dtype="string"),
     )
     return CustomerState(
-        as_of=as_of, features=features, frames=frames, matrices=matrices, catalogue=catalogue,
+        as_of=as_of,
+        features=features,
+        frames=frames,
+        matrices=matrices,
+        catalogue=catalogue,
         history=history,
-        preferences=_preferences(customers), bundles=bundles, recommender=rec,
-        interaction_params=params, weigher=weigher,
+        preferences=_preferences(customers),
+        bundles=bundles,
+        recommender=rec,
+        interaction_params=params,
+        weigher=weigher,
         transactions=_sorted_by_customer(tx) if live else tx.iloc[:0],
-        customers=customers, items=items, last_event_seq=last_event_seq,
-        events_applied=n_events, cold_start=cold_start, live=live,
+        customers=customers,
+        items=items,
+        last_event_seq=last_event_seq,
+        events_applied=n_events,
+        cold_start=cold_start,
+        live=live,
     )
 
 
@@ -602,14 +675,17 @@ def refresh_user_factors(model: Any, user_code: int, row: sp.csr_matrix) -> bool
     return changed
 
 
-def _model_frame(features: pd.DataFrame, bundle: TabularBundle,
-                 customers: pd.DataFrame | None) -> pd.DataFrame:
+def _model_frame(
+    features: pd.DataFrame, bundle: TabularBundle, customers: pd.DataFrame | None
+) -> pd.DataFrame:
     if bundle.mode != "contractual":
         return tabular_frame(features, bundle)
     # A contractual model reads the customers table, not purchase behaviour.
     if customers is None:
-        raise KizunaInputError("the contractual churn model needs the customers table "
-                               "(data.customers in the experiment)")
+        raise KizunaInputError(
+            "the contractual churn model needs the customers table "
+            "(data.customers in the experiment)"
+        )
     missing = [c for c in bundle.feature_columns if c not in customers.columns]
     if missing:
         raise KizunaInputError(f"the customers table lacks model columns {missing[:5]}")
@@ -623,11 +699,18 @@ def _line_names(transactions: pd.DataFrame) -> pd.Series | None:
     lines = transactions[[s.ITEM_ID, "description"]].dropna()
     if lines.empty:
         return None
-    top = (lines.groupby([s.ITEM_ID, "description"], observed=True).size().rename("n")
-           .reset_index().sort_values(["n", "description"], ascending=[False, True],
-                                      kind="stable").drop_duplicates(s.ITEM_ID))
-    return pd.Series(top["description"].astype(str).str.strip().to_numpy(dtype=object),
-                     index=top[s.ITEM_ID].astype(str).to_numpy())
+    top = (
+        lines.groupby([s.ITEM_ID, "description"], observed=True)
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values(["n", "description"], ascending=[False, True], kind="stable")
+        .drop_duplicates(s.ITEM_ID)
+    )
+    return pd.Series(
+        top["description"].astype(str).str.strip().to_numpy(dtype=object),
+        index=top[s.ITEM_ID].astype(str).to_numpy(),
+    )
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
@@ -701,23 +784,29 @@ class Served:
     @property
     def versions(self) -> dict[str, int | str | None]:
         """Registry version per model kind; None for a kind the set lacks."""
-        return {kind: (self.models.versions.get(kind) if getattr(self.models, kind) is not None
-                       else None) for kind in ("recommender", "churn", "ltv")}
+        return {
+            kind: (
+                self.models.versions.get(kind) if getattr(self.models, kind) is not None else None
+            )
+            for kind in ("recommender", "churn", "ltv")
+        }
 
 
 def load_models(source: str, *, alias: str = "champion") -> ChampionModels:
     """The model set at ``source``: ``"registry"`` (MLflow aliases) or a local folder."""
     from pathlib import Path
 
-    from training.artifacts import load_champions_from_folder
+    from kizuna.training.artifacts import load_champions_from_folder
 
     if source == "registry":
-        from training import tracking
+        from kizuna.training import tracking
 
         loader = getattr(tracking, "load_champions", None)
         if loader is None:
-            raise KizunaInputError("this kizuna cannot read the registry yet "
-                                   "(training.tracking.load_champions is missing)")
+            raise KizunaInputError(
+                "this kizuna cannot read the registry yet "
+                "(training.tracking.load_champions is missing)"
+            )
         return loader(alias=alias)
     return load_champions_from_folder(Path(source))
 
@@ -727,12 +816,12 @@ def source_versions(source: str, alias: str = "champion") -> dict[str, Any]:
     import json
     from pathlib import Path
 
-    from training.artifacts import VERSIONS_FILE
+    from kizuna.training.artifacts import VERSIONS_FILE
 
     if source == "registry":
         import mlflow
 
-        from training import tracking
+        from kizuna.training import tracking
 
         mlflow.set_tracking_uri(tracking.tracking_uri())
         out = {}
@@ -753,8 +842,9 @@ def prepare_models(models: ChampionModels) -> None:
             bundle.model.num_threads = 1
 
 
-def load_served(source: str, *, alias: str = "champion", store: Any = None,
-                live: bool = True) -> Served:
+def load_served(
+    source: str, *, alias: str = "champion", store: Any = None, live: bool = True
+) -> Served:
     """Load the model set and build its customer state from its experiment's data.
 
     Parameters
@@ -766,20 +856,29 @@ def load_served(source: str, *, alias: str = "champion", store: Any = None,
     live
         See :func:`build_state` (False for batch scoring).
     """
-    from training.data import load_tables, load_transactions
+    from kizuna.training.data import load_tables, load_transactions
 
     models = load_models(source, alias=alias)
     prepare_models(models)
     if models.experiment is None:
-        raise KizunaInputError("the model set records no experiment, so the customer data "
-                               "it was trained on cannot be found")
+        raise KizunaInputError(
+            "the model set records no experiment, so the customer data "
+            "it was trained on cannot be found"
+        )
     data = models.experiment.data
     kept = load_transactions(data, quiet=True).kept  # the set-aside rows are not needed
     items, customers = load_tables(data)
     events = store.read() if store is not None else None
     last_seq = int(events["seq"].max()) if events is not None and len(events) else 0
-    state = build_state(models, transactions=kept, events=events, items=items,
-                        customers=customers, last_event_seq=last_seq, live=live)
+    state = build_state(
+        models,
+        transactions=kept,
+        events=events,
+        items=items,
+        customers=customers,
+        last_event_seq=last_seq,
+        live=live,
+    )
     return Served(models=models, state=state, loaded_at=pd.Timestamp.now(tz="UTC"))
 
 
@@ -848,16 +947,18 @@ class Live:
         """Build a new snapshot and swap it in; on failure keep serving the old one."""
         previous = self.served.versions if self.served is not None else {}
         if not self._reload_lock.acquire(blocking=False):
-            return ReloadOutcome(False, "a reload is already running; try again shortly",
-                                 previous, previous)
+            return ReloadOutcome(
+                False, "a reload is already running; try again shortly", previous, previous
+            )
         try:
             try:
                 new = load_served(self.source, alias=self.alias, store=self.store)
             except Exception as exc:  # noqa: BLE001 - any failure keeps the old models serving
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 kept = "kept serving the previous models" if self.served else "no models loaded"
-                return ReloadOutcome(False, f"reload failed; {kept}", previous, previous,
-                                     error=self.last_error)
+                return ReloadOutcome(
+                    False, f"reload failed; {kept}", previous, previous, error=self.last_error
+                )
             with self._apply_lock:
                 self._catch_up(new)
                 self.served = new

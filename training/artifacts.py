@@ -15,7 +15,7 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from training.config import ExperimentConfig
+from kizuna.training.config import ExperimentConfig
 
 BUNDLE_FILE = "bundle.joblib"
 
@@ -150,7 +150,7 @@ def load_champions_from_folder(folder: Path) -> ChampionModels:
     """Read a model set written by :func:`save_champions` (models absent stay None)."""
     import json
 
-    from features.errors import KizunaInputError
+    from kizuna.features.errors import KizunaInputError
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -164,6 +164,7 @@ def load_champions_from_folder(folder: Path) -> ChampionModels:
     experiment_path = folder / EXPERIMENT_FILE
     experiment = (
         ExperimentConfig.model_validate_json(experiment_path.read_text())
-        if experiment_path.exists() else None
+        if experiment_path.exists()
+        else None
     )
     return ChampionModels(**bundles, versions=versions, experiment=experiment)

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.errors import KizunaInputError
-from models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
 
 DEFAULT_TABLE = "customer_scores"
 REC_SEP = "|"
@@ -66,7 +66,7 @@ def score_chunks(
         Up to ``chunk_size`` rows with the :data:`COLUMNS`; ``recommendations``
         holds item ids joined by ``|``, best first.
     """
-    from serving.scoring import risk_band
+    from kizuna.serving.scoring import risk_band
 
     if chunk_size < 1 or k < 1:
         raise KizunaInputError("chunk_size and k must be positive")
@@ -76,19 +76,22 @@ def score_chunks(
     mask = st.catalogue.in_stock.copy() if in_stock_only else None
     ids = st.features.index
     for lo in range(0, len(ids), chunk_size):
-        chunk = ids[lo:lo + chunk_size]
-        feats = st.features.iloc[lo:lo + chunk_size]
-        out = pd.DataFrame({
-            s.CUSTOMER_ID: chunk.astype(str),
-            "segment": feats[s.SEGMENT].astype("string").to_numpy(),
-            "rfm_score": feats[s.RFM_SCORE].astype("string").to_numpy(),
-            "recency_days": feats["recency_days"].to_numpy(dtype=float),
-            "frequency": feats[s.FREQUENCY].to_numpy(),
-            "monetary_total": feats["monetary_total"].to_numpy(dtype=float),
-        })
+        chunk = ids[lo : lo + chunk_size]
+        feats = st.features.iloc[lo : lo + chunk_size]
+        out = pd.DataFrame(
+            {
+                s.CUSTOMER_ID: chunk.astype(str),
+                "segment": feats[s.SEGMENT].astype("string").to_numpy(),
+                "rfm_score": feats[s.RFM_SCORE].astype("string").to_numpy(),
+                "recency_days": feats["recency_days"].to_numpy(dtype=float),
+                "frequency": feats[s.FREQUENCY].to_numpy(),
+                "monetary_total": feats["monetary_total"].to_numpy(dtype=float),
+            }
+        )
         if models.churn is not None:
-            proba = _predict(st.frames["churn"], chunk, models.churn,
-                             lambda m, X: m.predict_proba(X)[:, 1])
+            proba = _predict(
+                st.frames["churn"], chunk, models.churn, lambda m, X: m.predict_proba(X)[:, 1]
+            )
             out["churn_probability"] = proba
             out["risk_band"] = [None if np.isnan(p) else risk_band(p, bands) for p in proba]
         if models.ltv is not None:
@@ -106,8 +109,12 @@ def score_chunks(
         yield conform(out)
 
 
-def _predict(frame: pd.DataFrame, ids: pd.Index, bundle: Any,
-             predict: Callable[[Any, pd.DataFrame], np.ndarray]) -> np.ndarray:
+def _predict(
+    frame: pd.DataFrame,
+    ids: pd.Index,
+    bundle: Any,
+    predict: Callable[[Any, pd.DataFrame], np.ndarray],
+) -> np.ndarray:
     pos = frame.index.get_indexer(ids)
     out = np.full(len(ids), np.nan)
     known = pos >= 0
@@ -117,8 +124,9 @@ def _predict(frame: pd.DataFrame, ids: pd.Index, bundle: Any,
     return out
 
 
-def _recommendations(st: Any, chunk: pd.Index, lo: int, k: int,
-                     mask: np.ndarray | None) -> list[str]:
+def _recommendations(
+    st: Any, chunk: pd.Index, lo: int, k: int, mask: np.ndarray | None
+) -> list[str]:
     positions = np.arange(lo, lo + len(chunk))
     rows = st.history_rows(positions)
     codes = np.array([st.recommender_code(c) for c in chunk], dtype=np.int64)
@@ -149,12 +157,19 @@ def check_target(target: str) -> None:
     """Refuse an output the writers cannot produce, before any scoring work."""
     name = target.lower()
     if not (is_sql_url(target) or name.endswith((".csv", ".csv.gz", ".parquet"))):
-        raise KizunaInputError(f"cannot tell the output type of {target}: use .csv, .csv.gz, "
-                               ".parquet or a SQLAlchemy URL such as sqlite:///crm.sqlite")
+        raise KizunaInputError(
+            f"cannot tell the output type of {target}: use .csv, .csv.gz, "
+            ".parquet or a SQLAlchemy URL such as sqlite:///crm.sqlite"
+        )
 
 
-def write_chunks(chunks: Iterator[pd.DataFrame], target: str, *, table: str = DEFAULT_TABLE,
-                 on_chunk: Callable[[int], None] | None = None) -> int:
+def write_chunks(
+    chunks: Iterator[pd.DataFrame],
+    target: str,
+    *,
+    table: str = DEFAULT_TABLE,
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
     """Write chunks to a CSV or Parquet file, or a SQL table (replaced); return the row count.
 
     Parameters
@@ -174,8 +189,9 @@ def write_chunks(chunks: Iterator[pd.DataFrame], target: str, *, table: str = DE
     return _write_csv(chunks, path, on_chunk)
 
 
-def _write_csv(chunks: Iterator[pd.DataFrame], path: Path,
-               on_chunk: Callable[[int], None] | None) -> int:
+def _write_csv(
+    chunks: Iterator[pd.DataFrame], path: Path, on_chunk: Callable[[int], None] | None
+) -> int:
     import gzip
 
     total = 0
@@ -189,8 +205,9 @@ def _write_csv(chunks: Iterator[pd.DataFrame], path: Path,
     return total
 
 
-def _write_parquet(chunks: Iterator[pd.DataFrame], path: Path,
-                   on_chunk: Callable[[int], None] | None) -> int:
+def _write_parquet(
+    chunks: Iterator[pd.DataFrame], path: Path, on_chunk: Callable[[int], None] | None
+) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -213,8 +230,9 @@ def _write_parquet(chunks: Iterator[pd.DataFrame], path: Path,
     return total
 
 
-def _write_sql(chunks: Iterator[pd.DataFrame], url: str, table: str,
-               on_chunk: Callable[[int], None] | None) -> int:
+def _write_sql(
+    chunks: Iterator[pd.DataFrame], url: str, table: str, on_chunk: Callable[[int], None] | None
+) -> int:
     import sqlalchemy as sa
 
     try:
@@ -227,8 +245,13 @@ def _write_sql(chunks: Iterator[pd.DataFrame], url: str, table: str,
         with engine.begin() as conn:
             first = True
             for chunk in chunks:
-                chunk.to_sql(table, conn, if_exists="replace" if first else "append",
-                             index=False, chunksize=5_000)
+                chunk.to_sql(
+                    table,
+                    conn,
+                    if_exists="replace" if first else "append",
+                    index=False,
+                    chunksize=5_000,
+                )
                 first = False
                 total += len(chunk)
                 if on_chunk:

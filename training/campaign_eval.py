@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from features import schema as s
-from features.control_groups import hash_units
-from features.errors import KizunaInputError
-from models.offers import OfferCatalogue
+from kizuna.features import schema as s
+from kizuna.features.control_groups import hash_units
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.offers import OfferCatalogue
 
 ALL = "all"
 OFFER_ID, TREATED, OUTCOME, REVENUE = "offer_id", "treated", "outcome", "revenue"
@@ -86,8 +86,9 @@ def evaluate_campaign(
         (+ ``_low``, ``_high``) and ``profit_per_treated``.
     """
     if not 0 < confidence < 1:
-        raise KizunaInputError("confidence must be in (0, 1)", column="confidence",
-                               values=[confidence])
+        raise KizunaInputError(
+            "confidence must be in (0, 1)", column="confidence", values=[confidence]
+        )
     frame = _checked(outcomes, offer_col, treated_col, outcome_col, revenue_col)
     offers = frame[offer_col].to_numpy(dtype=object)
     fixed, discount = _costs(offers, catalogue, costs)
@@ -114,8 +115,9 @@ def evaluate_campaign(
     return pd.DataFrame(rows)
 
 
-def _checked(outcomes: pd.DataFrame, offer_col: str, treated_col: str, outcome_col: str,
-             revenue_col: str) -> pd.DataFrame:
+def _checked(
+    outcomes: pd.DataFrame, offer_col: str, treated_col: str, outcome_col: str, revenue_col: str
+) -> pd.DataFrame:
     if not isinstance(outcomes, pd.DataFrame):
         raise KizunaInputError("outcomes must be a table", column=outcome_col)
     for col in (offer_col, treated_col, outcome_col, revenue_col):
@@ -133,14 +135,18 @@ def _checked(outcomes: pd.DataFrame, offer_col: str, treated_col: str, outcome_c
     y = pd.to_numeric(frame[outcome_col], errors="coerce")
     bad = y.isna() | ~y.isin([0, 1])
     if bad.any():
-        raise KizunaInputError("outcomes must be 0 or 1", column=outcome_col,
-                               values=frame[outcome_col][bad].unique())
+        raise KizunaInputError(
+            "outcomes must be 0 or 1", column=outcome_col, values=frame[outcome_col][bad].unique()
+        )
     frame[outcome_col] = y
     r = pd.to_numeric(frame[revenue_col], errors="coerce")
     bad = r.isna() | ~np.isfinite(r)
     if bad.any():
-        raise KizunaInputError("revenue must be numbers (0 when nothing was bought)",
-                               column=revenue_col, values=frame[revenue_col][bad].unique())
+        raise KizunaInputError(
+            "revenue must be numbers (0 when nothing was bought)",
+            column=revenue_col,
+            values=frame[revenue_col][bad].unique(),
+        )
     frame[revenue_col] = r.astype(float)
     return frame
 
@@ -150,24 +156,42 @@ def treated_flags(values: pd.Series, *, column: str = TREATED) -> np.ndarray:
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.to_numpy(dtype=bool)
     text = values.astype("str").str.strip().str.lower()
-    mapped = text.map({"treated": True, "treatment": True, "control": False, "1": True,
-                       "0": False, "true": True, "false": False, "1.0": True, "0.0": False})
+    mapped = text.map(
+        {
+            "treated": True,
+            "treatment": True,
+            "control": False,
+            "1": True,
+            "0": False,
+            "true": True,
+            "false": False,
+            "1.0": True,
+            "0.0": False,
+        }
+    )
     bad = mapped.isna()
     if bad.any():
-        raise KizunaInputError("expected treated/control, true/false or 1/0", column=column,
-                               values=values[bad.to_numpy()].unique())
+        raise KizunaInputError(
+            "expected treated/control, true/false or 1/0",
+            column=column,
+            values=values[bad.to_numpy()].unique(),
+        )
     return mapped.to_numpy(dtype=bool)
 
 
-def _costs(offers: np.ndarray, catalogue: OfferCatalogue | None,
-           costs: Mapping[str, tuple[float, float]] | None) -> tuple[np.ndarray, np.ndarray]:
+def _costs(
+    offers: np.ndarray,
+    catalogue: OfferCatalogue | None,
+    costs: Mapping[str, tuple[float, float]] | None,
+) -> tuple[np.ndarray, np.ndarray]:
     table: dict[str, tuple[float, float]] = {}
     if catalogue is not None:
         table = {o.offer_id: (o.cost.fixed, o.cost.discount_share) for o in catalogue.offers}
         unknown = sorted(set(offers) - set(table))
         if unknown:
-            raise KizunaInputError("outcomes name offers the catalogue lacks", column=OFFER_ID,
-                                   values=unknown)
+            raise KizunaInputError(
+                "outcomes name offers the catalogue lacks", column=OFFER_ID, values=unknown
+            )
     elif costs is not None:
         table = {str(k): (float(v[0]), float(v[1])) for k, v in costs.items()}
     fixed = np.array([table.get(o, (0.0, 0.0))[0] for o in offers], dtype=float)
@@ -270,21 +294,26 @@ def learn_uplift(
         ``qini`` (normalised coefficient), ``auuc``, ``uplift_at_30``
         (treated minus control outcome in the top 30 %) and the row counts.
     """
-    from models.uplift import TLearner, XLearner, fit_uplift_by_offer
-    from training.metrics_uplift import auuc, qini_coefficient, uplift_at_k
+    from kizuna.models.uplift import TLearner, XLearner, fit_uplift_by_offer
+    from kizuna.training.metrics_uplift import auuc, qini_coefficient, uplift_at_k
 
     kinds = {"x": XLearner, "t": TLearner}
     if learner not in kinds:
         raise KizunaInputError("learner must be 'x' or 't'", column="learner", values=[learner])
     if not 0 < holdout_share < 1:
-        raise KizunaInputError("holdout share must be in (0, 1)", column="holdout_share",
-                               values=[holdout_share])
+        raise KizunaInputError(
+            "holdout share must be in (0, 1)", column="holdout_share", values=[holdout_share]
+        )
     frame = outcomes.copy()
     frame[treated_col] = treated_flags(frame[treated_col], column=treated_col).astype(int)
     base = kinds[learner](random_state=seed)
     held = hash_units(frame[customer_col].astype("str"), f"uplift-holdout-{seed}") < holdout_share
-    kw = dict(customer_col=customer_col, offer_col=offer_col, treated_col=treated_col,
-              outcome_col=outcome_col)
+    kw = dict(
+        customer_col=customer_col,
+        offer_col=offer_col,
+        treated_col=treated_col,
+        outcome_col=outcome_col,
+    )
     trial = fit_uplift_by_offer(features, frame[~held], base, **kw)
     table = features.set_index(customer_col) if customer_col in features.columns else features
     table = table.set_axis(table.index.astype("str"), axis=0)

@@ -10,9 +10,9 @@ from typing import Any
 
 import typer
 
-from features.errors import KizunaInputError
-from training import cli_data, cli_offers, cli_serve, cli_train
-from training.progress import err_console
+from kizuna.features.errors import KizunaInputError
+from kizuna.training import cli_data, cli_offers, cli_serve, cli_train
+from kizuna.training.progress import err_console
 
 app = typer.Typer(
     help="kizuna: relationship-marketing ML from a raw order log.",
@@ -30,8 +30,9 @@ def group_callback(command: Callable[..., Any]) -> Callable[..., Any]:
     """
     hints = typing.get_type_hints(command, include_extras=True)
     signature = inspect.signature(command)
-    params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                annotation=typer.Context)]
+    params = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    ]
     params += [p.replace(annotation=hints[p.name]) for p in signature.parameters.values()]
 
     def callback(ctx: typer.Context, **kwargs: Any) -> None:
@@ -45,8 +46,9 @@ def group_callback(command: Callable[..., Any]) -> Callable[..., Any]:
     return callback
 
 
-score_app = typer.Typer(invoke_without_command=True, add_completion=False,
-                        pretty_exceptions_enable=False)
+score_app = typer.Typer(
+    invoke_without_command=True, add_completion=False, pretty_exceptions_enable=False
+)
 score_app.callback()(group_callback(cli_serve.score))
 score_app.command("offers")(cli_offers.score_offers)
 

@@ -11,17 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-
 # Comparison tables are wide; a pipe or CI log would otherwise wrap them at 80 columns.
 console = Console(width=max(Console().width, 150))
 
-FormatOpt = Annotated[
-    str, typer.Option("--format", "-f", help="canonical | online-retail | cdnow")
-]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="canonical | online-retail | cdnow")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 ColumnMapOpt = Annotated[
     Path | None,
-    typer.Option("--column-map", help="YAML file {canonical_name: your_column} for canonical CSVs."),
+    typer.Option(
+        "--column-map", help="YAML file {canonical_name: your_column} for canonical CSVs."
+    ),
 ]
 
 
@@ -31,7 +30,7 @@ def emit_json(payload: dict[str, Any]) -> None:
 
 def print_reconciliation(report: dict[str, Any]) -> None:
     """Print where every input row went."""
-    from features.validate import REASON_TEXT
+    from kizuna.features.validate import REASON_TEXT
 
     table = Table(title="Row reconciliation", show_footer=False)
     table.add_column("rows")
@@ -42,6 +41,7 @@ def print_reconciliation(report: dict[str, Any]) -> None:
     for reason, count in report["set_aside"].items():
         table.add_row(f"set aside: {REASON_TEXT.get(reason, reason)}", f"{count:,}")
     status = "[green]balanced[/green]" if report["balanced"] else "[red]DOES NOT BALANCE[/red]"
-    table.add_row("kept + set aside", f"{report['kept_rows'] + report['set_aside_rows']:,} {status}")
+    table.add_row(
+        "kept + set aside", f"{report['kept_rows'] + report['set_aside_rows']:,} {status}"
+    )
     console.print(table)
-

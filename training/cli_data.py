@@ -10,8 +10,8 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from features.errors import KizunaInputError
-from training.cli_common import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.cli_common import (
     ColumnMapOpt,
     FormatOpt,
     JsonOpt,
@@ -19,7 +19,7 @@ from training.cli_common import (
     emit_json,
     print_reconciliation,
 )
-from training.progress import step
+from kizuna.training.progress import step
 
 SourceArg = Annotated[
     Path | None, typer.Argument(help="Transactions file (.csv, .csv.gz, .txt, .parquet).")
@@ -39,8 +39,8 @@ def generate(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a seeded synthetic shop with known ground truth."""
-    from features.synthetic import ShopConfig, generate_shop
-    from training.shop_io import write_shop
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training.shop_io import write_shop
 
     config = ShopConfig(n_customers=customers, seed=seed)
     with step(f"generating a shop of {customers:,} customers (seed {seed})", quiet=as_json):
@@ -81,7 +81,7 @@ def validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a transactions file and account for every row."""
-    from training.data import load_transactions, resolve_source
+    from kizuna.training.data import load_transactions, resolve_source
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)
     validated = load_transactions(data, as_of=as_of, quiet=as_json)
@@ -116,8 +116,8 @@ def features(
     as_json: JsonOpt = False,
 ) -> None:
     """Build point-in-time customer features (and labels) and write Parquet."""
-    from features.pipeline import customer_features, customer_labels
-    from training.data import load_tables, load_transactions, resolve_source
+    from kizuna.features.pipeline import customer_features, customer_labels
+    from kizuna.training.data import load_tables, load_transactions, resolve_source
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)
     if as_of is None:
@@ -157,7 +157,7 @@ def write_set_aside(frame: pd.DataFrame, path: Path) -> None:
 
 
 def feature_summary(frame: pd.DataFrame, labels: pd.DataFrame | None) -> dict:
-    from features import schema as s
+    from kizuna.features import schema as s
 
     summary: dict = {
         "customers": len(frame),

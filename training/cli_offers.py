@@ -25,11 +25,11 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from features import schema as s
-from features.errors import KizunaInputError
-from models.offers import OfferCatalogue, load_offers
-from training.cli_common import JsonOpt, console, emit_json
-from training.progress import err_console, step
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.offers import OfferCatalogue, load_offers
+from kizuna.training.cli_common import JsonOpt, console, emit_json
+from kizuna.training.progress import err_console, step
 
 OffersOpt = Annotated[
     Path | None,
@@ -47,7 +47,7 @@ MarginOpt = Annotated[
 
 def read_offers(path: str | Path, *, margin: float | None = None) -> OfferCatalogue:
     """Read an offer catalogue file: YAML (mapping with ``offers:``) or CSV (one row per offer)."""
-    from training.config import read_yaml
+    from kizuna.training.config import read_yaml
 
     path = Path(path)
     if not path.exists():
@@ -61,14 +61,17 @@ def read_offers(path: str | Path, *, margin: float | None = None) -> OfferCatalo
     raise KizunaInputError(f"offer catalogue {path}: use .yaml, .yml or .csv")
 
 
-def resolve_offers(offers: Path | None, config: Path | None, *, margin: float | None = None
-                   ) -> tuple[OfferCatalogue, Path]:
+def resolve_offers(
+    offers: Path | None, config: Path | None, *, margin: float | None = None
+) -> tuple[OfferCatalogue, Path]:
     """The catalogue from ``--offers``, or the experiment's ``offers:`` key (relative to it)."""
-    from training.config import read_yaml
+    from kizuna.training.config import read_yaml
 
     if offers is None and config is None:
-        raise KizunaInputError("give an offer catalogue with --offers, or an experiment with "
-                               "an `offers:` entry with --config")
+        raise KizunaInputError(
+            "give an offer catalogue with --offers, or an experiment with "
+            "an `offers:` entry with --config"
+        )
     if offers is None:
         raw = read_yaml(config)
         if "offers" not in raw:
@@ -81,9 +84,13 @@ def resolve_offers(offers: Path | None, config: Path | None, *, margin: float | 
 
 def read_scores(path: Path) -> pd.DataFrame:
     """Customer scores with ``customer_id`` as a column and days since the last purchase."""
-    from features.behaviour import MONETARY_MEAN, RECENCY_DAYS
-    from models.next_best_offer import CHURN_PROBABILITY, DAYS_SINCE_LAST_PURCHASE, PREDICTED_LTV
-    from training.data import read_table
+    from kizuna.features.behaviour import MONETARY_MEAN, RECENCY_DAYS
+    from kizuna.models.next_best_offer import (
+        CHURN_PROBABILITY,
+        DAYS_SINCE_LAST_PURCHASE,
+        PREDICTED_LTV,
+    )
+    from kizuna.training.data import read_table
 
     frame = read_table(path, string_columns={s.CUSTOMER_ID})
     if s.CUSTOMER_ID not in frame.columns:
@@ -103,14 +110,16 @@ def read_scores(path: Path) -> pd.DataFrame:
         if unscored.any():
             # Outside the churn population (no purchase in the lookback window): no
             # score to value an offer on, so they are left out, and counted.
-            err_console.print(f"{int(unscored.sum()):,} customers have no churn score "
-                              "(outside the model's population) and get no offer decision")
+            err_console.print(
+                f"{int(unscored.sum()):,} customers have no churn score "
+                "(outside the model's population) and get no offer decision"
+            )
             frame = frame.loc[~unscored].reset_index(drop=True)
     return frame
 
 
 def _read_uplift(path: Path) -> Any:
-    from training.data import read_table
+    from kizuna.training.data import read_table
 
     if path.suffix.lower() == ".joblib":
         import joblib
@@ -128,16 +137,20 @@ def score_offers(
     config: ConfigOpt = None,
     candidates: Annotated[
         Path | None,
-        typer.Option(help="Product candidates: customer_id, item_id, p_purchase, margin_value "
-                          "(or price and margin)."),
+        typer.Option(
+            help="Product candidates: customer_id, item_id, p_purchase, margin_value "
+            "(or price and margin)."
+        ),
     ] = None,
     contact_log: Annotated[
         Path | None, typer.Option("--contact-log", help="Contact log (.csv or .db/.sqlite).")
     ] = None,
     uplift: Annotated[
         Path | None,
-        typer.Option(help="Learned uplift: a table customer_id, offer_id, uplift, or the "
-                          ".joblib models that evaluate-campaign --models-out writes."),
+        typer.Option(
+            help="Learned uplift: a table customer_id, offer_id, uplift, or the "
+            ".joblib models that evaluate-campaign --models-out writes."
+        ),
     ] = None,
     now: Annotated[
         datetime | None, typer.Option(help="Decision time for cooldowns and caps (default: now).")
@@ -161,16 +174,17 @@ def score_offers(
     as_json: JsonOpt = False,
 ) -> None:
     """Decide the next-best offer for every customer in a scores table."""
-    from features.control_groups import CONTROL, GROUP, TREATED, in_control
-    from models.contact_log import contacts_from_decisions
-    from models.next_best_offer import OFFER_ID, RANK, decide
-    from models.offers import NO_OFFER
-    from training.contact_log_store import append_contacts, read_contact_log
+    from kizuna.features.control_groups import CONTROL, GROUP, TREATED, in_control
+    from kizuna.models.contact_log import contacts_from_decisions
+    from kizuna.models.next_best_offer import OFFER_ID, RANK, decide
+    from kizuna.models.offers import NO_OFFER
+    from kizuna.training.contact_log_store import append_contacts, read_contact_log
 
     catalogue, offers_path = resolve_offers(offers, config, margin=margin)
     if control_share > 0 and not campaign_id:
-        raise KizunaInputError("a control group needs --campaign-id (the hash uses it)",
-                               column="campaign_id")
+        raise KizunaInputError(
+            "a control group needs --campaign-id (the hash uses it)", column="campaign_id"
+        )
     if log_contacts and contact_log is None:
         raise KizunaInputError("--log-contacts needs --contact-log", column="contact_log")
     now_ts = pd.Timestamp(now) if now is not None else pd.Timestamp.now().floor("s")
@@ -178,20 +192,29 @@ def score_offers(
         table = read_scores(scores)
         cands = None
         if candidates is not None:
-            from training.data import read_table
+            from kizuna.training.data import read_table
 
             cands = read_table(candidates, string_columns={s.CUSTOMER_ID, s.ITEM_ID})
         log = read_contact_log(contact_log) if contact_log is not None else None
         learned = _read_uplift(uplift) if uplift is not None else None
     with step(f"deciding offers for {len(table):,} customers", quiet=as_json):
-        decisions = decide(table, catalogue, product_candidates=cands, contact_log=log,
-                           now=now_ts, channel=channel, k=k, uplift=learned)
+        decisions = decide(
+            table,
+            catalogue,
+            product_candidates=cands,
+            contact_log=log,
+            now=now_ts,
+            channel=channel,
+            k=k,
+            uplift=learned,
+        )
     ids = decisions[s.CUSTOMER_ID]
-    control = (in_control(ids, campaign_id, control_share) if control_share > 0
-               else pd.Series(False, index=decisions.index).to_numpy())
-    decisions[GROUP] = pd.array(
-        [CONTROL if c else TREATED for c in control.tolist()], dtype="str"
+    control = (
+        in_control(ids, campaign_id, control_share)
+        if control_share > 0
+        else pd.Series(False, index=decisions.index).to_numpy()
     )
+    decisions[GROUP] = pd.array([CONTROL if c else TREATED for c in control.tolist()], dtype="str")
     decisions["campaign_id"] = pd.array([campaign_id] * len(decisions), dtype="str")
     decisions["decided_at"] = now_ts
     decisions[s.CHANNEL] = pd.array([channel] * len(decisions), dtype="str")
@@ -200,8 +223,9 @@ def score_offers(
         decisions.to_parquet(out, index=False)
     logged = 0
     if log_contacts:
-        contacts = contacts_from_decisions(decisions, now_ts, channel=channel,
-                                           campaign_id=campaign_id)
+        contacts = contacts_from_decisions(
+            decisions, now_ts, channel=channel, campaign_id=campaign_id
+        )
         logged = append_contacts(contact_log, contacts)
     first = decisions[decisions[RANK] == 1]
     sent = first[(first[OFFER_ID] != NO_OFFER) & (first[GROUP] == TREATED)]
@@ -235,8 +259,10 @@ def score_offers(
 
 def evaluate_campaign(
     outcomes: Annotated[
-        Path, typer.Argument(help="Outcomes (.csv/.parquet): customer_id, offer_id, treated, "
-                                  "outcome, revenue.")
+        Path,
+        typer.Argument(
+            help="Outcomes (.csv/.parquet): customer_id, offer_id, treated, outcome, revenue."
+        ),
     ],
     offers: OffersOpt = None,
     config: ConfigOpt = None,
@@ -253,9 +279,9 @@ def evaluate_campaign(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure a campaign against its control group: uplift, revenue, incremental profit."""
-    from training.campaign_eval import evaluate_campaign as evaluate
-    from training.campaign_eval import learn_uplift
-    from training.data import read_table
+    from kizuna.training.campaign_eval import evaluate_campaign as evaluate
+    from kizuna.training.campaign_eval import learn_uplift
+    from kizuna.training.data import read_table
 
     catalogue = None
     if offers is not None or config is not None:
@@ -276,8 +302,7 @@ def evaluate_campaign(
             models_out.parent.mkdir(parents=True, exist_ok=True)
             joblib.dump(models, models_out, compress=3)
     if as_json:
-        payload: dict[str, Any] = {"confidence": confidence,
-                                   "offers": _records(report)}
+        payload: dict[str, Any] = {"confidence": confidence, "offers": _records(report)}
         if learned is not None:
             payload["learned_uplift"] = _records(learned)
             payload["models_out"] = None if models_out is None else str(models_out)
@@ -289,8 +314,14 @@ def evaluate_campaign(
         for col in ("offer_id", "n_train", "n_holdout", "qini", "auuc", "uplift_at_30"):
             t.add_column(col, justify="left" if col == "offer_id" else "right")
         for r in learned.to_dict("records"):
-            t.add_row(str(r["offer_id"]), f"{r['n_train']:,}", f"{r['n_holdout']:,}",
-                      f"{r['qini']:.3f}", f"{r['auuc']:.4f}", f"{r['uplift_at_30']:+.3f}")
+            t.add_row(
+                str(r["offer_id"]),
+                f"{r['n_train']:,}",
+                f"{r['n_holdout']:,}",
+                f"{r['qini']:.3f}",
+                f"{r['auuc']:.4f}",
+                f"{r['uplift_at_30']:+.3f}",
+            )
         console.print(t)
 
 
@@ -304,8 +335,14 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _print_report(report: pd.DataFrame, confidence: float) -> None:
     level = f"{confidence:.0%}"
     t = Table(title=f"Campaign results ({level} intervals)")
-    for col in ("offer", "treated", "control", "retention uplift", "revenue uplift / customer",
-                "incremental profit"):
+    for col in (
+        "offer",
+        "treated",
+        "control",
+        "retention uplift",
+        "revenue uplift / customer",
+        "incremental profit",
+    ):
         t.add_column(col, justify="left" if col == "offer" else "right")
     for r in report.to_dict("records"):
         t.add_row(

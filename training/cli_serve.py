@@ -10,31 +10,39 @@ from typing import Annotated
 
 import typer
 
-from training.cli_common import JsonOpt, console, emit_json
-from training.progress import err_console, step
+from kizuna.training.cli_common import JsonOpt, console, emit_json
+from kizuna.training.progress import err_console, step
 
-SERVICE = "serving.service:KizunaService"
+SERVICE = "kizuna.serving.service:KizunaService"
 
 ModelsOpt = Annotated[
     str,
-    typer.Option("--models", "-m",
-                 help="'registry' (the MLflow registry at MLFLOW_TRACKING_URI) or a model folder."),
+    typer.Option(
+        "--models",
+        "-m",
+        help="'registry' (the MLflow registry at MLFLOW_TRACKING_URI) or a model folder.",
+    ),
 ]
 AliasOpt = Annotated[str, typer.Option("--alias", help="Registry alias to serve.")]
 EventStoreOpt = Annotated[
     Path | None,
-    typer.Option("--event-store", help="SQLite event store (default $KIZUNA_DATA_DIR/events.sqlite)."),
+    typer.Option(
+        "--event-store", help="SQLite event store (default $KIZUNA_DATA_DIR/events.sqlite)."
+    ),
 ]
 
 
 def serve(
     models: ModelsOpt = "registry",
     alias: AliasOpt = "champion",
-    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 3000,
     event_store: EventStoreOpt = None,
     reload_poll: Annotated[
-        float, typer.Option("--reload-poll", help="Check for new champions every N seconds (0 = off).")
+        float,
+        typer.Option("--reload-poll", help="Check for new champions every N seconds (0 = off)."),
     ] = 0.0,
 ) -> None:
     """Start the BentoML service (recommendations, churn, LTV, profiles, events).
@@ -42,11 +50,13 @@ def serve(
     The API key, body and batch limits come from KIZUNA_API_KEY,
     KIZUNA_MAX_BODY_BYTES, KIZUNA_MAX_BATCH and KIZUNA_MAX_EVENTS.
     """
-    from features.errors import KizunaInputError
-    from serving.config import Settings
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.serving.config import Settings
 
     if models != "registry" and not Path(models).is_dir():
-        raise KizunaInputError(f"--models must be 'registry' or a model folder; {models} is neither")
+        raise KizunaInputError(
+            f"--models must be 'registry' or a model folder; {models} is neither"
+        )
     env = dict(os.environ)
     env["KIZUNA_MODEL_SOURCE"] = models if models == "registry" else str(Path(models).resolve())
     env["KIZUNA_MODEL_ALIAS"] = alias
@@ -54,11 +64,22 @@ def serve(
     # Absolute paths: the server resolves nothing against a working directory.
     env["KIZUNA_EVENT_STORE"] = str((event_store or Settings.from_env().event_store).resolve())
     env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
-    err_console.print(f"serving {models} ({alias}) on http://{host}:{port}  "
-                      f"[dim]API docs: http://{host}:{port}/ (OpenAPI: /docs.json), "
-                      f"ready: /readyz[/dim]")
-    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host,
-               "--port", str(port)]
+    err_console.print(
+        f"serving {models} ({alias}) on http://{host}:{port}  "
+        f"[dim]API docs: http://{host}:{port}/ (OpenAPI: /docs.json), "
+        f"ready: /readyz[/dim]"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        SERVICE,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     try:
         code = subprocess.call(command, env=env)
     except KeyboardInterrupt:
@@ -69,26 +90,31 @@ def serve(
 def score(
     out: Annotated[
         str,
-        typer.Option("--out", "-o",
-                     help="A .csv/.csv.gz/.parquet file, or a SQLAlchemy URL "
-                          "(sqlite:///crm.sqlite, postgresql://user@host/db)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="A .csv/.csv.gz/.parquet file, or a SQLAlchemy URL "
+            "(sqlite:///crm.sqlite, postgresql://user@host/db).",
+        ),
     ] = "",
     table: Annotated[str, typer.Option(help="SQL table name (replaced).")] = "customer_scores",
     models: ModelsOpt = "registry",
     alias: AliasOpt = "champion",
     k: Annotated[int, typer.Option(min=1, max=100, help="Recommendations per customer.")] = 10,
-    chunk_size: Annotated[int, typer.Option(min=1, help="Customers scored and written at a time.")] = 20_000,
+    chunk_size: Annotated[
+        int, typer.Option(min=1, help="Customers scored and written at a time.")
+    ] = 20_000,
     event_store: EventStoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write churn, LTV, segment and top-k recommendations of every customer (CRM export)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from serving.config import Settings
-    from training.event_store import EventStore
-    from serving.state import load_served
-    from training.batch_score import check_target, score_chunks, write_chunks
-    from training.tracking import data_dir
+    from kizuna.serving.config import Settings
+    from kizuna.serving.state import load_served
+    from kizuna.training.batch_score import check_target, score_chunks, write_chunks
+    from kizuna.training.event_store import EventStore
+    from kizuna.training.tracking import data_dir
 
     settings = Settings.from_env()
     target = out or f"sqlite:///{data_dir() / 'crm.sqlite'}"
@@ -104,22 +130,34 @@ def score(
     if as_json:
         rows = write_chunks(chunks, target, table=table)
     else:
-        columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())
+        columns = (
+            *Progress.get_default_columns()[:1],
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=err_console) as progress:
             task = progress.add_task("scoring customers", total=n)
-            rows = write_chunks(chunks, target, table=table,
-                                on_chunk=lambda m: progress.advance(task, m))
-    summary = {"out": target, "table": table if "://" in target else None, "rows": rows,
-               "model_versions": served.versions, "as_of": str(served.state.as_of)}
+            rows = write_chunks(
+                chunks, target, table=table, on_chunk=lambda m: progress.advance(task, m)
+            )
+    summary = {
+        "out": target,
+        "table": table if "://" in target else None,
+        "rows": rows,
+        "model_versions": served.versions,
+        "as_of": str(served.state.as_of),
+    }
     if as_json:
         emit_json(summary)
         return
-    console.print(f"wrote [bold]{rows:,}[/bold] customers to {target}"
-                  + (f" (table {table})" if "://" in target else ""))
+    console.print(
+        f"wrote [bold]{rows:,}[/bold] customers to {target}"
+        + (f" (table {table})" if "://" in target else "")
+    )
 
 
 def _tracking_uri() -> str:
-    from training.tracking import tracking_uri
+    from kizuna.training.tracking import tracking_uri
 
     return tracking_uri()

@@ -9,26 +9,41 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from training.cli_common import JsonOpt, console, emit_json
+from kizuna.training.cli_common import JsonOpt, console, emit_json
 
 DEMO_EXPERIMENT = Path(__file__).resolve().parents[1] / "experiments" / "demo.yaml"
 METRIC_COLUMNS = {
-    "recommender": ["ndcg_at_10", "recall_at_10", "precision_at_10", "map_at_10",
-                    "new_ndcg_at_10", "new_recall_at_10", "coverage"],
-    "churn": ["roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile",
-              "capture_rate_top_decile"],
+    "recommender": [
+        "ndcg_at_10",
+        "recall_at_10",
+        "precision_at_10",
+        "map_at_10",
+        "new_ndcg_at_10",
+        "new_recall_at_10",
+        "coverage",
+    ],
+    "churn": [
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "lift_top_decile",
+        "capture_rate_top_decile",
+    ],
     "ltv": ["spearman", "normalised_gini", "mae", "rmse", "total_revenue_error"],
     "uplift": ["qini", "auuc", "uplift_at_30"],
 }
 
 
 def train(
-    experiment: Annotated[Path, typer.Argument(help="Experiment YAML, e.g. experiments/demo.yaml.")],
+    experiment: Annotated[
+        Path, typer.Argument(help="Experiment YAML, e.g. experiments/demo.yaml.")
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Run an experiment: validate, build features, train, evaluate, log to MLflow, register."""
-    from training.config import load_experiment
-    from training.pipeline import run_experiment
+    from kizuna.training.config import load_experiment
+    from kizuna.training.pipeline import run_experiment
 
     config = load_experiment(experiment)
     result = run_experiment(config, quiet=as_json)
@@ -42,8 +57,9 @@ def print_comparison(result) -> None:  # noqa: ANN001 - ExperimentResult, import
     """One table per model kind (metrics as rows, models as columns), then the registry moves."""
     table = result.comparison()
     for kind, rows in table.groupby("kind", sort=False):
-        metrics = [c for c in METRIC_COLUMNS.get(kind, []) if c in rows.columns
-                   and rows[c].notna().any()]
+        metrics = [
+            c for c in METRIC_COLUMNS.get(kind, []) if c in rows.columns and rows[c].notna().any()
+        ]
         primary = rows["primary"].iloc[0]
         out = Table(title=f"{kind}: kizuna against baselines on the holdout")
         out.add_column("metric")
@@ -54,13 +70,15 @@ def print_comparison(result) -> None:  # noqa: ANN001 - ExperimentResult, import
             out.add_row(label, *(_fmt(v) for v in rows[metric]))
         console.print(out)
     for decision in result.registry.values():
-        console.print(f"[bold]{decision.name}[/bold] v{decision.version} → "
-                      f"[cyan]@{decision.alias}[/cyan]: {decision.reason}")
+        console.print(
+            f"[bold]{decision.name}[/bold] v{decision.version} → "
+            f"[cyan]@{decision.alias}[/cyan]: {decision.reason}"
+        )
     console.print(f"MLflow run {result.run_id} (tracking store: {_store()})")
 
 
 def _store() -> str:
-    from training.tracking import tracking_uri
+    from kizuna.training.tracking import tracking_uri
 
     return tracking_uri()
 
@@ -78,7 +96,7 @@ def promote(
     as_json: JsonOpt = False,
 ) -> None:
     """Move a registry alias (champion by default) to a version by hand."""
-    from training import tracking
+    from kizuna.training import tracking
 
     tracking.setup_mlflow_uri()
     name = tracking.REGISTERED_NAMES.get(model, model)
@@ -95,15 +113,15 @@ def demo(
     seed: Annotated[int, typer.Option(help="Shop seed.")] = 0,
 ) -> None:
     """The main job: generate a synthetic shop, build its features, train and register models."""
-    from features.synthetic import ShopConfig, generate_shop
-    from training.cli_data import feature_summary, print_feature_summary
-    from training.config import load_experiment
-    from training.data import load_tables, load_transactions
-    from training.pipeline import run_experiment
-    from training.progress import step
-    from training.shop_io import write_shop
-    from training.cli_common import print_reconciliation
-    from features.pipeline import customer_features, customer_labels
+    from kizuna.features.pipeline import customer_features, customer_labels
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training.cli_common import print_reconciliation
+    from kizuna.training.cli_data import feature_summary, print_feature_summary
+    from kizuna.training.config import load_experiment
+    from kizuna.training.data import load_tables, load_transactions
+    from kizuna.training.pipeline import run_experiment
+    from kizuna.training.progress import step
+    from kizuna.training.shop_io import write_shop
 
     config = load_experiment(experiment)
     shop_dir = Path(config.data.transactions).parent
@@ -115,7 +133,11 @@ def demo(
     as_of = pd.Timestamp(config.split.as_of)
     with step(f"building customer features as of {as_of.date()}"):
         frame = customer_features(validated.kept, as_of, customers=known, items=items)
-        labels = customer_labels(validated.kept, as_of, horizon_days=config.split.horizon_days,
-                                 lookback_days=config.split.lookback_days)
+        labels = customer_labels(
+            validated.kept,
+            as_of,
+            horizon_days=config.split.horizon_days,
+            lookback_days=config.split.lookback_days,
+        )
     print_feature_summary(feature_summary(frame, labels))
     print_comparison(run_experiment(config))

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 
 class Frozen(BaseModel):
@@ -40,6 +40,7 @@ class DataConfig(Frozen):
 
     def resolved(self, base: Path) -> DataConfig:
         """Return a copy with relative paths anchored at ``base``."""
+
         def anchor(p: Path | None) -> Path | None:
             return None if p is None or p.is_absolute() else (base / p).resolve()
 
@@ -104,8 +105,15 @@ class RecommenderConfig(Frozen):
     enabled: bool = True
     model: str = "hybrid"
     params: dict[str, Any] = {}
-    candidates: list[str] = ["global_popularity", "trending_popularity", "personal_popularity",
-                             "als", "bpr", "item_knn_cosine", "item_knn_bm25"]
+    candidates: list[str] = [
+        "global_popularity",
+        "trending_popularity",
+        "personal_popularity",
+        "als",
+        "bpr",
+        "item_knn_cosine",
+        "item_knn_bm25",
+    ]
     k: int = 10
     # Choose the hybrid's blend weights on the validation split (as_of - horizon);
     # search.grid overrides the weight grid, params fix the other settings.
@@ -181,9 +189,15 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
     path = Path(path)
     config = parse_model(ExperimentConfig, read_yaml(path), source=str(path))
     base = path.resolve().parent
+
     def anchor(p: Path | None) -> Path | None:
         return p if p is None or p.is_absolute() else (base / p).resolve()
 
     uplift = config.uplift.model_copy(update={"outcomes": anchor(config.uplift.outcomes)})
-    return config.model_copy(update={"data": config.data.resolved(base),
-                                     "offers": anchor(config.offers), "uplift": uplift})
+    return config.model_copy(
+        update={
+            "data": config.data.resolved(base),
+            "offers": anchor(config.offers),
+            "uplift": uplift,
+        }
+    )

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from features import schema as s
-from features.errors import KizunaInputError
-from models.contact_log import CONTACTED_AT, LOG_COLUMNS, empty_log
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.contact_log import CONTACTED_AT, LOG_COLUMNS, empty_log
 
 TABLE = "contacts"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -89,8 +89,10 @@ def read_contact_log(path: str | Path, *, since: pd.Timestamp | str | None = Non
             frame = pd.read_sql_query(f"SELECT * FROM {TABLE}", conn)
     else:
         try:
-            frame = pd.read_csv(path, dtype={s.CUSTOMER_ID: str, "offer_id": str,
-                                             s.CHANNEL: str, "campaign_id": str})
+            frame = pd.read_csv(
+                path,
+                dtype={s.CUSTOMER_ID: str, "offer_id": str, s.CHANNEL: str, "campaign_id": str},
+            )
         except pd.errors.ParserError as exc:
             raise KizunaInputError(f"contact log {path} is not valid CSV: {exc}") from None
     missing = [c for c in LOG_COLUMNS[:3] if c not in frame.columns]
@@ -98,8 +100,11 @@ def read_contact_log(path: str | Path, *, since: pd.Timestamp | str | None = Non
         raise KizunaInputError(f"contact log {path} lacks columns", column=missing[0])
     times = pd.to_datetime(frame[CONTACTED_AT], errors="coerce", format="ISO8601")
     if times.isna().any():
-        raise KizunaInputError(f"contact log {path} has unreadable times", column=CONTACTED_AT,
-                               values=frame.loc[times.isna(), CONTACTED_AT].unique())
+        raise KizunaInputError(
+            f"contact log {path} has unreadable times",
+            column=CONTACTED_AT,
+            values=frame.loc[times.isna(), CONTACTED_AT].unique(),
+        )
     frame[CONTACTED_AT] = times.astype("datetime64[us]")
     for col in (s.CUSTOMER_ID, "offer_id", s.CHANNEL, "campaign_id"):
         if col in frame.columns:

@@ -9,20 +9,20 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from features import schema as s
-from features.adapters import (
+from kizuna.features import schema as s
+from kizuna.features.adapters import (
     CDNOW_MASTER_COLUMNS,
     CDNOW_SAMPLE_COLUMNS,
     ONLINE_RETAIL_COLUMNS,
     from_cdnow,
     from_online_retail,
 )
-from features.contract import apply_column_map
-from features.errors import KizunaInputError
-from features.tables import validate_customers, validate_items
-from features.validate import ValidatedTransactions, validate_transactions
-from training.config import DataConfig, parse_model, read_yaml
-from training.progress import step
+from kizuna.features.contract import apply_column_map
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.tables import validate_customers, validate_items
+from kizuna.features.validate import ValidatedTransactions, validate_transactions
+from kizuna.training.config import DataConfig, parse_model, read_yaml
+from kizuna.training.progress import step
 
 Format = Literal["canonical", "online-retail", "cdnow"]
 FORMATS: tuple[str, ...] = ("canonical", "online-retail", "cdnow")
@@ -71,9 +71,7 @@ def read_transactions(
     if format == "online-retail":
         frame = read_table(source, string_columns={"InvoiceNo", "StockCode", "Description"})
         _check_format(frame, ONLINE_RETAIL_COLUMNS, format)
-        return RawTransactions(
-            from_online_retail(frame), {"timestamp_format": "%Y-%m-%d %H:%M:%S"}
-        )
+        return RawTransactions(from_online_retail(frame), {"timestamp_format": "%Y-%m-%d %H:%M:%S"})
     if format == "cdnow":
         return RawTransactions(from_cdnow(_read_cdnow(source)), {"allow_zero_price": True})
     raise KizunaInputError(f"unknown format {format!r}; expected one of {FORMATS}")
@@ -114,8 +112,8 @@ def _read_cdnow(source: Source) -> pd.DataFrame:
         raise KizunaInputError(f"no such file: {path}")
     first = path.read_text().lstrip().split("\n", 1)[0].split()
     has_header = bool(first) and not first[0].isdigit()
-    names = None if has_header else (
-        CDNOW_SAMPLE_COLUMNS if len(first) == 5 else CDNOW_MASTER_COLUMNS
+    names = (
+        None if has_header else (CDNOW_SAMPLE_COLUMNS if len(first) == 5 else CDNOW_MASTER_COLUMNS)
     )
     frame = pd.read_csv(
         path, sep=r"\s+", header=0 if has_header else None, names=names, dtype="string"
@@ -167,7 +165,7 @@ def event_store_path(data: DataConfig) -> Path:
     """
     import os
 
-    from training.tracking import data_dir
+    from kizuna.training.tracking import data_dir
 
     if data.events is not None:
         return Path(data.events)
@@ -183,7 +181,7 @@ def load_transactions(
     ``/events`` (:func:`event_store_path`) are appended first, so the next
     training run includes them; they are validated and counted like any row.
     """
-    from training.event_store import SEQ, read_events
+    from kizuna.training.event_store import SEQ, read_events
 
     if data.transactions is None:
         raise KizunaInputError("this command needs a transactions source (data.transactions)")
@@ -212,7 +210,9 @@ def load_tables(
     """
     items = customers = None
     if data.items is not None:
-        frame = read_table(data.items, string_columns={data.items_column_map.get(s.ITEM_ID, s.ITEM_ID)})
+        frame = read_table(
+            data.items, string_columns={data.items_column_map.get(s.ITEM_ID, s.ITEM_ID)}
+        )
         items = validate_items(apply_column_map(frame, data.items_column_map, table="items"))
     if data.customers is not None:
         key = data.customers_column_map.get(s.CUSTOMER_ID, s.CUSTOMER_ID)

@@ -20,20 +20,28 @@ import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.errors import KizunaInputError
-from features.validate import REASON_TEXT, validate_transactions
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.validate import REASON_TEXT, validate_transactions
 
 SEQ = "seq"
-EVENT_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY, s.UNIT_PRICE,
-                 s.CHANNEL, s.CATEGORY)
+EVENT_COLUMNS = (
+    s.CUSTOMER_ID,
+    s.ORDER_ID,
+    s.ITEM_ID,
+    s.TIMESTAMP,
+    s.QUANTITY,
+    s.UNIT_PRICE,
+    s.CHANNEL,
+    s.CATEGORY,
+)
 _TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 _SCHEMA = f"""
@@ -67,8 +75,12 @@ class AppendResult:
     duplicates: int
 
 
-def check_events(raw: pd.DataFrame, *, max_future: pd.Timedelta = pd.Timedelta(days=1),
-                 now: pd.Timestamp | None = None) -> pd.DataFrame:
+def check_events(
+    raw: pd.DataFrame,
+    *,
+    max_future: pd.Timedelta = pd.Timedelta(days=1),
+    now: pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """Validate event lines as one unit: every line is kept, or the whole set is refused.
 
     Parameters
@@ -94,12 +106,14 @@ def check_events(raw: pd.DataFrame, *, max_future: pd.Timedelta = pd.Timedelta(d
     if len(checked.set_aside):
         problems = [
             f"line {int(row)}: {REASON_TEXT.get(reason, reason)}"
-            for row, reason in zip(checked.set_aside[s.ROW_ID], checked.set_aside[s.REASON],
-                                   strict=True)
+            for row, reason in zip(
+                checked.set_aside[s.ROW_ID], checked.set_aside[s.REASON], strict=True
+            )
         ]
         shown = "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
-        raise KizunaInputError(f"{len(problems)} of {len(raw)} event lines refused, "
-                               f"nothing was stored: {shown}")
+        raise KizunaInputError(
+            f"{len(problems)} of {len(raw)} event lines refused, nothing was stored: {shown}"
+        )
     kept = checked.kept
     now = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else now
     future = kept[s.TIMESTAMP] > now + max_future
@@ -124,8 +138,9 @@ class EventStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
-                                     isolation_level=None)
+        self._conn = sqlite3.connect(
+            self.path, check_same_thread=False, timeout=30, isolation_level=None
+        )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(_SCHEMA)
@@ -142,7 +157,7 @@ class EventStore:
         with their sequence numbers.
         """
         request_id = uuid.uuid4().hex
-        received = datetime.now(timezone.utc).strftime(_TS_FORMAT)
+        received = datetime.now(UTC).strftime(_TS_FORMAT)
         rows = _to_rows(lines)
         with self._lock:
             cur = self._conn.cursor()
@@ -171,8 +186,9 @@ class EventStore:
 
     def last_seq(self) -> int:
         with self._lock:
-            return int(self._conn.execute(
-                f"SELECT COALESCE(MAX({SEQ}), 0) FROM events").fetchone()[0])
+            return int(
+                self._conn.execute(f"SELECT COALESCE(MAX({SEQ}), 0) FROM events").fetchone()[0]
+            )
 
     def changed(self) -> bool:
         """Whether another connection wrote since this one last looked (a cheap check)."""
@@ -220,9 +236,14 @@ def read_events(path: str | Path, *, after: int = 0) -> pd.DataFrame:
 
 def _to_rows(lines: pd.DataFrame) -> list[tuple[Any, ...]]:
     ts = pd.to_datetime(lines[s.TIMESTAMP]).dt.strftime(_TS_FORMAT)
-    cols = [lines[s.CUSTOMER_ID].astype(str), lines[s.ORDER_ID].astype(str),
-            lines[s.ITEM_ID].astype(str), ts, lines[s.QUANTITY].astype(float),
-            lines[s.UNIT_PRICE].astype(float)]
+    cols = [
+        lines[s.CUSTOMER_ID].astype(str),
+        lines[s.ORDER_ID].astype(str),
+        lines[s.ITEM_ID].astype(str),
+        ts,
+        lines[s.QUANTITY].astype(float),
+        lines[s.UNIT_PRICE].astype(float),
+    ]
     for optional in (s.CHANNEL, s.CATEGORY):
         if optional in lines.columns:
             cols.append(lines[optional].astype(object).where(lines[optional].notna(), None))

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 # =====================================================================================
 # Ranking metrics (recommenders)

@@ -16,15 +16,13 @@ from scipy.stats import spearmanr
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
-)
-from sklearn.metrics import log_loss as _sk_log_loss
-from sklearn.metrics import (
     mean_absolute_error,
     roc_auc_score,
     root_mean_squared_error,
 )
+from sklearn.metrics import log_loss as _sk_log_loss
 
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 # Probabilities are clipped this far from 0 and 1 for log loss, so one
 # confident mistake costs a large but finite amount.
@@ -65,11 +63,13 @@ def _binary(y_true: Any, y_score: Any, *, need_both: bool = True) -> tuple[np.nd
 def _probabilities(y_prob: np.ndarray) -> None:
     bad = (y_prob < 0) | (y_prob > 1)
     if bad.any():
-        raise KizunaInputError("probabilities must lie in [0, 1]", column="y_prob",
-                               values=y_prob[bad])
+        raise KizunaInputError(
+            "probabilities must lie in [0, 1]", column="y_prob", values=y_prob[bad]
+        )
 
 
 # --- classification ------------------------------------------------------------
+
 
 def roc_auc(y_true: Any, y_score: Any) -> float:
     """Area under the ROC curve: chance a churner outranks a stayer (ties count half)."""
@@ -141,6 +141,7 @@ def classification_report(y_true: Any, y_prob: Any) -> dict[str, float]:
 
 
 # --- regression ----------------------------------------------------------------
+
 
 def mae(y_true: Any, y_pred: Any) -> float:
     """Mean absolute error."""
@@ -225,8 +226,9 @@ def total_revenue_error(y_true: Any, y_pred: Any) -> float:
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     total = t.sum()
     if total == 0:
-        raise KizunaInputError("actual revenue totals 0, so a relative error is undefined",
-                               column="y_true")
+        raise KizunaInputError(
+            "actual revenue totals 0, so a relative error is undefined", column="y_true"
+        )
     return float((p.sum() - total) / total)
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 
 def _inputs(y: Any, treatment: Any, score: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,12 +45,14 @@ def _inputs(y: Any, treatment: Any, score: Any) -> tuple[np.ndarray, np.ndarray,
     if y.size == 0:
         raise KizunaInputError("no rows to evaluate", column="y")
     if not np.isin(t, [0, 1]).all():
-        raise KizunaInputError("treatment must be 0/1", column="treatment",
-                               values=np.unique(t[~np.isin(t, [0, 1])]))
+        raise KizunaInputError(
+            "treatment must be 0/1", column="treatment", values=np.unique(t[~np.isin(t, [0, 1])])
+        )
     for name, arr in (("y", y), ("score", sc)):
         if not np.isfinite(arr).all():
-            raise KizunaInputError("must be finite numbers", column=name,
-                                   values=arr[~np.isfinite(arr)])
+            raise KizunaInputError(
+                "must be finite numbers", column=name, values=arr[~np.isfinite(arr)]
+            )
     t = t.astype(float)
     if t.sum() == 0 or t.sum() == t.size:
         raise KizunaInputError("needs both treated and control rows", column="treatment")

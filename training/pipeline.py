@@ -13,14 +13,18 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from features.errors import KizunaInputError
-from training import tracking
-from training.artifacts import save_bundle
-from training.config import ExperimentConfig
-from training.data import load_tables, load_transactions
-from training.progress import step
-from training.snapshots import build_snapshot, snapshot_dates
-from training.train_tabular import TabularResult, train_churn, train_contractual_churn, train_ltv
+from kizuna.features.errors import KizunaInputError
+from kizuna.training import tracking
+from kizuna.training.artifacts import save_bundle
+from kizuna.training.config import ExperimentConfig
+from kizuna.training.data import load_tables, load_transactions
+from kizuna.training.progress import step
+from kizuna.training.snapshots import build_snapshot, snapshot_dates
+from kizuna.training.train_tabular import (
+    train_churn,
+    train_contractual_churn,
+    train_ltv,
+)
 
 
 @dataclass
@@ -37,11 +41,23 @@ class ExperimentResult:
         """One row per (model kind, model or baseline) with its metrics."""
         rows = []
         for kind, result in self.results.items():
-            rows.append({"kind": kind, "model": "kizuna", "primary": result.primary_metric,
-                         **result.metrics})
+            rows.append(
+                {
+                    "kind": kind,
+                    "model": "kizuna",
+                    "primary": result.primary_metric,
+                    **result.metrics,
+                }
+            )
             for name, metrics in result.baselines.items():
-                rows.append({"kind": kind, "model": f"baseline: {name}",
-                             "primary": result.primary_metric, **metrics})
+                rows.append(
+                    {
+                        "kind": kind,
+                        "model": f"baseline: {name}",
+                        "primary": result.primary_metric,
+                        **metrics,
+                    }
+                )
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
@@ -50,8 +66,11 @@ class ExperimentResult:
             "run_id": self.run_id,
             "fingerprint": self.fingerprint,
             "models": {
-                kind: {"primary_metric": r.primary_metric, "metrics": r.metrics,
-                       "baselines": r.baselines}
+                kind: {
+                    "primary_metric": r.primary_metric,
+                    "metrics": r.metrics,
+                    "baselines": r.baselines,
+                }
                 for kind, r in self.results.items()
             },
             "registry": {kind: vars(d) for kind, d in self.registry.items()},
@@ -92,7 +111,8 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
             )
         tx = None
         fingerprint = tracking.dataset_fingerprint(
-            customers.reset_index(), source=f"customers:{Path(data.customers).name}",
+            customers.reset_index(),
+            source=f"customers:{Path(data.customers).name}",
             as_of=as_of,
         )
     holdout_id = _holdout_id(fingerprint, split.horizon_days)
@@ -100,8 +120,14 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
     experiment_name = config.tracking.experiment_name or f"kizuna-{config.name}"
     tracking.setup_mlflow(experiment_name)
     with mlflow.start_run(run_name=config.name) as run:
-        mlflow.set_tags({**fingerprint, "git_commit": tracking.git_commit(),
-                         "holdout_id": holdout_id, "kizuna_experiment": config.name})
+        mlflow.set_tags(
+            {
+                **fingerprint,
+                "git_commit": tracking.git_commit(),
+                "holdout_id": holdout_id,
+                "kizuna_experiment": config.name,
+            }
+        )
         mlflow.log_params(_flatten(config.model_dump(mode="json")))
         mlflow.log_dict(config.model_dump(mode="json"), "config/experiment.json")
         mlflow.log_dict(report, "data/reconciliation.json")
@@ -115,8 +141,13 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
 
 
 def _train_all(
-    config: ExperimentConfig, tx: pd.DataFrame | None, items: pd.DataFrame | None,
-    customers: pd.DataFrame | None, result: ExperimentResult, *, quiet: bool,
+    config: ExperimentConfig,
+    tx: pd.DataFrame | None,
+    items: pd.DataFrame | None,
+    customers: pd.DataFrame | None,
+    result: ExperimentResult,
+    *,
+    quiet: bool,
 ) -> None:
     split = config.split
     as_of = pd.Timestamp(split.as_of)
@@ -130,11 +161,16 @@ def _train_all(
     if tx is None:
         return
     if config.recommender.enabled:
-        from training.train_recommender import train_recommender
+        from kizuna.training.train_recommender import train_recommender
 
         with step("training and evaluating recommenders", quiet=quiet):
             result.results["recommender"] = train_recommender(
-                tx, as_of, split.horizon_days, config.recommender, seed=config.seed, items=items,
+                tx,
+                as_of,
+                split.horizon_days,
+                config.recommender,
+                seed=config.seed,
+                items=items,
                 customers=customers,
             )
     tabular_kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
@@ -148,8 +184,13 @@ def _train_all(
     with step(f"building {len(train_dates) + 2} feature/label snapshots", quiet=quiet):
         snaps = [
             build_snapshot(
-                tx, date, horizon_days=split.horizon_days, lookback_days=split.lookback_days,
-                btyd_unit=config.btyd.time_unit, customers=customers, items=items,
+                tx,
+                date,
+                horizon_days=split.horizon_days,
+                lookback_days=split.lookback_days,
+                btyd_unit=config.btyd.time_unit,
+                customers=customers,
+                items=items,
             )
             for date in [*train_dates, val_date, test_date]
         ]
@@ -160,8 +201,11 @@ def _train_all(
             f"validation {val_date.date()} and test {test_date.date()}: move split.as_of later "
             "or reduce split.train_snapshots / split.horizon_days"
         )
-    common = {"seed": config.seed, "btyd_unit": config.btyd.time_unit,
-              "horizon_days": split.horizon_days}
+    common = {
+        "seed": config.seed,
+        "btyd_unit": config.btyd.time_unit,
+        "horizon_days": split.horizon_days,
+    }
     if "churn" in tabular_kinds:
         with step("training churn against its baseline", quiet=quiet):
             result.results["churn"] = train_churn(train, val, test, config.churn, **common)
@@ -169,24 +213,30 @@ def _train_all(
         with step("training LTV against BG/NBD + Gamma-Gamma", quiet=quiet):
             result.results["ltv"] = train_ltv(train, val, test, config.ltv, **common)
     if config.uplift.enabled:
-        from training.train_uplift import train_uplift
+        from kizuna.training.train_uplift import train_uplift
 
         churn = result.results.get("churn")
         with step("learning offer uplift from the campaign", quiet=quiet):
             result.results["uplift"] = train_uplift(
-                test.X, config.uplift, seed=config.seed,
+                test.X,
+                config.uplift,
+                seed=config.seed,
                 churn_model=None if churn is None else churn.bundle.model,
             )
 
 
 def _log_result(
-    kind: str, outcome: Any, result: ExperimentResult, *, holdout_id: str,
+    kind: str,
+    outcome: Any,
+    result: ExperimentResult,
+    *,
+    holdout_id: str,
     config: ExperimentConfig,
 ) -> None:
     import mlflow
     from mlflow.models import infer_signature
 
-    from training.pyfunc import BundleModel
+    from kizuna.training.pyfunc import BundleModel
 
     mlflow.log_metrics({k: float(v) for k, v in outcome.metrics.items()})
     for name, metrics in outcome.baselines.items():
@@ -195,8 +245,10 @@ def _log_result(
     for filename, figure in outcome.figures.items():
         mlflow.log_figure(figure, f"plots/{filename}")
     bundle = outcome.bundle
-    for name, model in (("bgnbd", getattr(bundle, "bgnbd", None)),
-                        ("gg", getattr(bundle, "gamma_gamma", None))):
+    for name, model in (
+        ("bgnbd", getattr(bundle, "bgnbd", None)),
+        ("gg", getattr(bundle, "gamma_gamma", None)),
+    ):
         if model is not None and kind in ("churn", "ltv"):
             mlflow.log_metrics({f"{name}_{k}": float(v) for k, v in model.params_.items()})
     for i, record in enumerate(outcome.search):
@@ -214,17 +266,25 @@ def _log_result(
         example = outcome.input_example
         output = BundleModel(kind)
         output.bundle = bundle
-        signature = infer_signature(example, output.predict(None, example)) if example is not None else None
+        signature = (
+            infer_signature(example, output.predict(None, example)) if example is not None else None
+        )
         info = mlflow.pyfunc.log_model(
-            name=kind, python_model=BundleModel(kind), artifacts={"bundle": str(path)},
-            signature=signature, input_example=example, pip_requirements=_requirements(),
+            name=kind,
+            python_model=BundleModel(kind),
+            artifacts={"bundle": str(path)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=_requirements(),
         )
     if not config.tracking.register_models:
         return
     metric_value = outcome.metrics[outcome.primary_metric]
     decision = tracking.register_version(
-        info.model_uri, tracking.REGISTERED_NAMES[kind],
-        metric_name=outcome.primary_metric, metric_value=metric_value,
+        info.model_uri,
+        tracking.REGISTERED_NAMES[kind],
+        metric_name=outcome.primary_metric,
+        metric_value=metric_value,
         holdout_id=f"{holdout_id}:{kind}:{_kind_key(kind, config)}",
         higher_is_better=outcome.higher_is_better,
         tags={"run_id": result.run_id, "experiment": config.name},
@@ -240,8 +300,20 @@ def _requirements() -> list[str]:
     """
     from importlib.metadata import PackageNotFoundError, version
 
-    names = ["numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "lightgbm", "implicit",
-             "threadpoolctl", "joblib", "mlflow", "pydantic", "pyyaml"]
+    names = [
+        "numpy",
+        "scipy",
+        "pandas",
+        "pyarrow",
+        "scikit-learn",
+        "lightgbm",
+        "implicit",
+        "threadpoolctl",
+        "joblib",
+        "mlflow",
+        "pydantic",
+        "pyyaml",
+    ]
     pins = []
     for name in names:
         try:

@@ -29,7 +29,9 @@ def roc_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     return fig
 
 
-def calibration_figure(y_true: np.ndarray, probas: Mapping[str, np.ndarray], bins: int = 10) -> Figure:
+def calibration_figure(
+    y_true: np.ndarray, probas: Mapping[str, np.ndarray], bins: int = 10
+) -> Figure:
     """Reliability diagram: mean predicted against observed rate, by quantile bin."""
     from sklearn.calibration import calibration_curve
 
@@ -57,8 +59,11 @@ def gains_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure
         lift = [d.mean() / max(y.mean(), 1e-12) for d in deciles]
         lift_ax.plot(range(1, 11), lift, marker="o", label=name)
     gain_ax.plot([0, 1], [0, 1], ls=":", color="grey")
-    gain_ax.set(xlabel="share of customers targeted", ylabel="share of churners captured",
-                title="Cumulative gains")
+    gain_ax.set(
+        xlabel="share of customers targeted",
+        ylabel="share of churners captured",
+        title="Cumulative gains",
+    )
     lift_ax.axhline(1.0, ls=":", color="grey")
     lift_ax.set(xlabel="decile (1 = highest score)", ylabel="lift", title="Lift by decile")
     gain_ax.legend(fontsize=8)
@@ -73,12 +78,25 @@ def decile_calibration_figure(tables: Mapping[str, pd.DataFrame]) -> Figure:
     """
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for name, table in tables.items():
-        line = ax.plot(table["decile"], table["mean_predicted"], marker="o", ls="--",
-                       label=f"{name}: predicted")
-        ax.plot(table["decile"], table["mean_actual"], marker="s",
-                color=line[0].get_color(), label=f"{name}: actual")
-    ax.set(xlabel="predicted decile (1 = lowest)", ylabel="mean horizon revenue",
-           title="LTV decile calibration")
+        line = ax.plot(
+            table["decile"],
+            table["mean_predicted"],
+            marker="o",
+            ls="--",
+            label=f"{name}: predicted",
+        )
+        ax.plot(
+            table["decile"],
+            table["mean_actual"],
+            marker="s",
+            color=line[0].get_color(),
+            label=f"{name}: actual",
+        )
+    ax.set(
+        xlabel="predicted decile (1 = lowest)",
+        ylabel="mean horizon revenue",
+        title="LTV decile calibration",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -100,7 +118,7 @@ def qini_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]])
 
     ``curves`` maps a name to ``(outcome, treated, score)``, each shape (n,).
     """
-    from training.metrics_uplift import qini_curve
+    from kizuna.training.metrics_uplift import qini_curve
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     last = None

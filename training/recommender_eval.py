@@ -30,16 +30,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import schema as s
-from features.behaviour import (
+from kizuna.features import schema as s
+from kizuna.features.behaviour import (
     DAY_NS,
     as_of_timestamp,
     require_transaction_columns,
     timestamps_ns,
 )
-from features.errors import KizunaInputError
-from features.interactions import Interactions, build_interactions
-from models.recommenders import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.interactions import Interactions, build_interactions
+from kizuna.models.recommenders import (
     ALSRecommender,
     BPRRecommender,
     HybridRecommender,
@@ -48,7 +48,7 @@ from models.recommenders import (
     PopularityRecommender,
     Recommender,
 )
-from training.metrics import ranking_metrics
+from kizuna.training.metrics import ranking_metrics
 
 MODES: tuple[str, ...] = ("all", "new")
 BASELINES: tuple[str, ...] = (

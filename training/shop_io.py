@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.errors import KizunaInputError
-from features.synthetic import Shop, ShopConfig
+from kizuna.features.errors import KizunaInputError
+from kizuna.simulators.synthetic import Shop, ShopConfig
 
 TABLES: tuple[str, ...] = ("transactions", "items", "customers", "truth", "item_truth")
 _CONFIG_KEY = b"kizuna.shop_config"

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features import schema as s
-from features.pipeline import TIME_SCALERS, btyd_columns, customer_features, customer_labels
-from models.bgnbd import BetaGeoModel
-from models.btyd_features import btyd_features
-from models.gamma_gamma import GammaGammaModel
+from kizuna.features import schema as s
+from kizuna.features.pipeline import TIME_SCALERS, btyd_columns, customer_features, customer_labels
+from kizuna.models.bgnbd import BetaGeoModel
+from kizuna.models.btyd_features import btyd_features
+from kizuna.models.gamma_gamma import GammaGammaModel
 
 # Columns of the feature frame that are not model inputs: text duplicates of scores.
 NON_FEATURES = (s.RFM_SCORE,)
@@ -83,8 +83,7 @@ def model_inputs(
     )
     if bgnbd is None:
         bgnbd, gamma_gamma = fit_btyd(btyd_summary(frame))
-    X = with_btyd_outputs(frame, bgnbd, gamma_gamma, horizon_days=horizon_days,
-                          btyd_unit=btyd_unit)
+    X = with_btyd_outputs(frame, bgnbd, gamma_gamma, horizon_days=horizon_days, btyd_unit=btyd_unit)
     return X, bgnbd, gamma_gamma
 
 
@@ -144,16 +143,24 @@ def build_snapshot(
 ) -> Snapshot:
     """Features (as of ``as_of``) and labels (``[as_of, as_of + horizon)``) of the active population."""
     X, bgnbd, gamma_gamma = model_inputs(
-        transactions, as_of, horizon_days=horizon_days, btyd_unit=btyd_unit,
-        customers=customers, items=items,
+        transactions,
+        as_of,
+        horizon_days=horizon_days,
+        btyd_unit=btyd_unit,
+        customers=customers,
+        items=items,
     )
     labels = customer_labels(
         transactions, as_of, horizon_days=horizon_days, lookback_days=lookback_days
     )
     X = X.loc[labels.index]
     return Snapshot(
-        as_of=as_of, X=X, churn=labels[s.CHURN], value=labels[s.FUTURE_VALUE],
-        bgnbd=bgnbd, gamma_gamma=gamma_gamma,
+        as_of=as_of,
+        X=X,
+        churn=labels[s.CHURN],
+        value=labels[s.FUTURE_VALUE],
+        bgnbd=bgnbd,
+        gamma_gamma=gamma_gamma,
     )
 
 

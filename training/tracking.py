@@ -11,12 +11,10 @@ import io
 import logging
 import os
 import subprocess
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
 
 import numpy as np
 import pandas as pd
@@ -102,8 +100,11 @@ def git_commit() -> str:
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-            capture_output=True, text=True, check=True,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -169,8 +170,12 @@ def register_version(
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         version = mlflow.register_model(model_uri, name)
     number = int(version.version)
-    all_tags = {"holdout_id": holdout_id, "primary_metric": metric_name,
-                "primary_metric_value": repr(float(metric_value)), **(tags or {})}
+    all_tags = {
+        "holdout_id": holdout_id,
+        "primary_metric": metric_name,
+        "primary_metric_value": repr(float(metric_value)),
+        **(tags or {}),
+    }
     for key, value in all_tags.items():
         client.set_model_version_tag(name, str(number), key, str(value))
 
@@ -178,9 +183,10 @@ def register_version(
     champion_metric = None
     reason_prefix = ""
     if champion is not None:
-        if champion.tags.get("holdout_id") == holdout_id and champion.tags.get(
-            "primary_metric"
-        ) == metric_name:
+        if (
+            champion.tags.get("holdout_id") == holdout_id
+            and champion.tags.get("primary_metric") == metric_name
+        ):
             champion_metric = float(champion.tags["primary_metric_value"])
         else:
             reason_prefix = f"champion v{champion.version} was evaluated on another holdout; "
@@ -215,7 +221,7 @@ def promote(name: str, version: int, alias: str = CHAMPION) -> dict[str, Any]:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from features.errors import KizunaInputError
+    from kizuna.features.errors import KizunaInputError
 
     client = MlflowClient()
     try:
@@ -224,8 +230,12 @@ def promote(name: str, version: int, alias: str = CHAMPION) -> dict[str, Any]:
         raise KizunaInputError(f"model {name!r} has no version {version}") from None
     before = current_alias_version(name, alias)
     client.set_registered_model_alias(name, alias, str(version))
-    return {"name": name, "alias": alias, "version": int(version),
-            "previous_version": None if before is None else int(before.version)}
+    return {
+        "name": name,
+        "alias": alias,
+        "version": int(version),
+        "previous_version": None if before is None else int(before.version),
+    }
 
 
 def load_champions(alias: str = CHAMPION) -> Any:
@@ -245,24 +255,32 @@ def load_champions(alias: str = CHAMPION) -> Any:
 
     import mlflow
 
-    from features.errors import KizunaInputError
-    from training.artifacts import ChampionModels, load_bundle
-    from training.config import ExperimentConfig
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.training.artifacts import ChampionModels, load_bundle
+    from kizuna.training.config import ExperimentConfig
 
     setup_mlflow_uri()
-    found_versions = {kind: current_alias_version(name, alias)
-                      for kind, name in REGISTERED_NAMES.items()}
+    found_versions = {
+        kind: current_alias_version(name, alias) for kind, name in REGISTERED_NAMES.items()
+    }
     # One service serves one dataset: keep the champions trained by the same
     # experiment as the newest one, and say which others were left out.
-    newest = max((v for v in found_versions.values() if v is not None),
-                 key=lambda v: int(v.creation_timestamp), default=None)
+    newest = max(
+        (v for v in found_versions.values() if v is not None),
+        key=lambda v: int(v.creation_timestamp),
+        default=None,
+    )
     home = None if newest is None else newest.tags.get("experiment")
     for kind, version in found_versions.items():
         if version is not None and version.tags.get("experiment") != home:
             logging.getLogger("kizuna").warning(
                 "%s@%s (v%s) was trained by experiment %r, not %r: not served",
-                REGISTERED_NAMES[kind], alias, version.version,
-                version.tags.get("experiment"), home)
+                REGISTERED_NAMES[kind],
+                alias,
+                version.version,
+                version.tags.get("experiment"),
+                home,
+            )
             found_versions[kind] = None
     bundles: dict[str, Any] = {}
     versions: dict[str, int] = {}

@@ -8,15 +8,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.errors import KizunaInputError
-from features.interactions import build_interactions
-from models.recommenders import HybridRecommender
-from training import plots
-from training.artifacts import RecommenderBundle
-from training.config import RecommenderConfig
-from training.metrics import ranking_metrics
-from training.recommender_eval import (
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.interactions import build_interactions
+from kizuna.models.recommenders import HybridRecommender
+from kizuna.training import plots
+from kizuna.training.artifacts import RecommenderBundle
+from kizuna.training.config import RecommenderConfig
+from kizuna.training.metrics import ranking_metrics
+from kizuna.training.recommender_eval import (
     DEFAULT_MODEL,
     _item_categories,
     default_models,
@@ -73,14 +73,18 @@ def train_recommender(
         Which model is served (``model``, ``params``) and which are baselines.
     """
     if config.model != DEFAULT_MODEL:
-        raise KizunaInputError(f"the served recommender is {DEFAULT_MODEL!r}",
-                               column="recommender.model", values=[config.model])
+        raise KizunaInputError(
+            f"the served recommender is {DEFAULT_MODEL!r}",
+            column="recommender.model",
+            values=[config.model],
+        )
     available = default_models(random_state=seed)
     unknown = [c for c in config.candidates if c not in available or c == DEFAULT_MODEL]
     if unknown:
         raise KizunaInputError(
             f"unknown recommender candidates; choose from {sorted(set(available) - {DEFAULT_MODEL})}",
-            column="recommender.candidates", values=unknown,
+            column="recommender.candidates",
+            values=unknown,
         )
     search: list[dict[str, Any]] = []
     if config.tune_weights:
@@ -92,18 +96,29 @@ def train_recommender(
     models = {DEFAULT_MODEL: served, **{c: available[c] for c in config.candidates}}
     holdout = holdout_split(transactions, as_of, horizon_days, trend_days=TREND_DAYS)
     if len(holdout.user_codes) == 0:
-        raise KizunaInputError(f"no customer bought both before {as_of.date()} and in the "
-                               f"{horizon_days} days after: move split.as_of")
+        raise KizunaInputError(
+            f"no customer bought both before {as_of.date()} and in the "
+            f"{horizon_days} days after: move split.as_of"
+        )
     table = evaluate_recommenders(models, holdout, k=config.k)
     per_model = {name: _named(rows, config.k) for name, rows in table.groupby("model")}
-    primary = config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
+    primary = (
+        config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
+    )
     if primary not in per_model[DEFAULT_MODEL]:
-        raise KizunaInputError(f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
-                               column="recommender.primary_metric", values=[primary])
+        raise KizunaInputError(
+            f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
+            column="recommender.primary_metric",
+            values=[primary],
+        )
     figure = plots.recall_at_k_figure(_recall_curves(models, holdout))
-    bundle = refit_for_serving(transactions, config, seed=seed, items=items,
-                               purchase_rate_by_rank=_purchase_rate_by_rank(served, holdout,
-                                                                             config.k))
+    bundle = refit_for_serving(
+        transactions,
+        config,
+        seed=seed,
+        items=items,
+        purchase_rate_by_rank=_purchase_rate_by_rank(served, holdout, config.k),
+    )
     sample = bundle.user_ids[: min(5, len(bundle.user_ids))]
     return RecommenderResult(
         bundle=bundle,
@@ -113,33 +128,48 @@ def train_recommender(
         figures={"recommender_recall_at_k.png": figure},
         search=search,
         input_example=pd.DataFrame({s.CUSTOMER_ID: np.asarray(sample, dtype=object)}),
-        extra_metrics={"recommender_eval_customers": float(len(holdout.user_codes)),
-                       "recommender_items": float(holdout.n_items),
-                       **{f"hybrid_{k}": float(v) for k, v in config.params.items()
-                          if k in WEIGHT_NAMES}},
+        extra_metrics={
+            "recommender_eval_customers": float(len(holdout.user_codes)),
+            "recommender_items": float(holdout.n_items),
+            **{f"hybrid_{k}": float(v) for k, v in config.params.items() if k in WEIGHT_NAMES},
+        },
     )
 
 
 def refit_for_serving(
-    transactions: pd.DataFrame, config: RecommenderConfig, *, seed: int,
-    items: pd.DataFrame | None = None, purchase_rate_by_rank: np.ndarray | None = None,
+    transactions: pd.DataFrame,
+    config: RecommenderConfig,
+    *,
+    seed: int,
+    items: pd.DataFrame | None = None,
+    purchase_rate_by_rank: np.ndarray | None = None,
 ) -> RecommenderBundle:
     """Fit the served model on every purchase, with the id maps and history it needs."""
     purchases = transactions[~transactions[s.IS_RETURN]]
     end = purchases[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
     history = build_interactions(transactions, end, **INTERACTION_PARAMS)
     recent = build_interactions(
-        transactions[transactions[s.TIMESTAMP] >= end - pd.Timedelta(days=TREND_DAYS)], end,
-        user_ids=history.user_ids, item_ids=history.item_ids, **INTERACTION_PARAMS,
+        transactions[transactions[s.TIMESTAMP] >= end - pd.Timedelta(days=TREND_DAYS)],
+        end,
+        user_ids=history.user_ids,
+        item_ids=history.item_ids,
+        **INTERACTION_PARAMS,
     ).matrix
     categories = _categories(transactions, history.item_ids, items)
     model = HybridRecommender(**{"random_state": seed, **config.params})
-    model.fit(history.matrix, recent_items=recent,
-              item_categories=None if categories is None else categories.to_numpy())
+    model.fit(
+        history.matrix,
+        recent_items=recent,
+        item_categories=None if categories is None else categories.to_numpy(),
+    )
     return RecommenderBundle(
-        model=model, item_ids=history.item_ids, user_ids=history.user_ids,
-        interaction_params=dict(INTERACTION_PARAMS), item_categories=categories,
-        history=history.matrix, trained_until=end,
+        model=model,
+        item_ids=history.item_ids,
+        user_ids=history.user_ids,
+        interaction_params=dict(INTERACTION_PARAMS),
+        item_categories=categories,
+        history=history.matrix,
+        trained_until=end,
         item_prices=_median_prices(purchases, history.item_ids),
         purchase_rate_by_rank=purchase_rate_by_rank,
     )
@@ -153,7 +183,7 @@ def _median_prices(purchases: pd.DataFrame, item_ids: pd.Index) -> np.ndarray:
 
 def _purchase_rate_by_rank(model: Any, holdout: Any, k: int) -> np.ndarray:
     """Share of holdout customers who bought the new item recommended at each rank, (k,)."""
-    from training.metrics import hit_matrix
+    from kizuna.training.metrics import hit_matrix
 
     users = holdout.user_codes
     recs, _ = model.recommend(users, holdout.train.matrix[users], k, exclude_seen=True)
@@ -186,15 +216,21 @@ def _named(rows: pd.DataFrame, k: int) -> dict[str, float]:
     return out
 
 
-def _recall_curves(models: dict[str, Any], holdout: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _recall_curves(
+    models: dict[str, Any], holdout: Any
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Recall@k against k in the ``all`` mode, for each fitted model."""
     users = holdout.user_codes
     history = holdout.train.matrix[users]
     curves = {}
     for name, model in models.items():
         recs, _ = model.recommend(users, history, max(RECALL_KS), exclude_seen=False)
-        recalls = [ranking_metrics(recs[:, :k], holdout.truth["all"], k=k,
-                                   n_items=holdout.n_items)["recall"] for k in RECALL_KS]
+        recalls = [
+            ranking_metrics(recs[:, :k], holdout.truth["all"], k=k, n_items=holdout.n_items)[
+                "recall"
+            ]
+            for k in RECALL_KS
+        ]
         curves[name] = (np.array(RECALL_KS), np.array(recalls))
     return curves
 
@@ -256,10 +292,10 @@ def tune_blend(
         users = np.sort(np.random.default_rng(seed).choice(users, TUNING_USERS, replace=False))
     rows_kept = np.searchsorted(holdout.user_codes, users)
     fixed = {k: v for k, v in config.params.items() if k not in WEIGHT_NAMES}
-    probe = HybridRecommender(**{"random_state": seed, **fixed,
-                                 **dict.fromkeys(WEIGHT_NAMES, 1.0)})
-    probe.fit(holdout.train.matrix, recent_items=holdout.recent,
-              item_categories=holdout.item_categories)
+    probe = HybridRecommender(**{"random_state": seed, **fixed, **dict.fromkeys(WEIGHT_NAMES, 1.0)})
+    probe.fit(
+        holdout.train.matrix, recent_items=holdout.recent, item_categories=holdout.item_categories
+    )
     if probe.ease_ is None:  # too many items: the weight changes nothing
         grid["ease_weight"] = grid["new_ease_weight"] = [0.0]
     history = holdout.train.matrix[users]
@@ -296,8 +332,13 @@ def tune_blend(
             recs = np.where(np.take_along_axis(valid, top, axis=1),
                             np.take_along_axis(cols, top, axis=1), -1)  # fmt: skip
             value = ranking_metrics(recs, truth, k=kk)["ndcg"]
-            records.append({"mode": mode, "params": weights,
-                            "validation": {f"{mode}_ndcg_at_{config.k}": value}})
+            records.append(
+                {
+                    "mode": mode,
+                    "params": weights,
+                    "validation": {f"{mode}_ndcg_at_{config.k}": value},
+                }
+            )
             if value > best_value:  # ties keep the earlier, smaller weights
                 best_value, chosen_mode = value, weights
         if best_value > -np.inf:
@@ -328,8 +369,11 @@ def _candidates(
     rows = np.arange(n)[:, None]
     for part in unit:
         scores = part if exclude is None else np.where(exclude, -np.inf, part)
-        top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk] if kk < n_items else \
-            np.broadcast_to(np.arange(n_items), (n, n_items))
+        top = (
+            np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+            if kk < n_items
+            else np.broadcast_to(np.arange(n_items), (n, n_items))
+        )
         chosen[rows, top] = True
     if exclude is not None:
         chosen &= ~exclude

@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import KizunaInputError
-from models.btyd_features import EXPECTED_VALUE
-from models.churn import ChurnClassifier, RFMLogisticBaseline
-from models.ltv import LTVRegressor
-from training import metrics_tabular as mt
-from training import plots
-from training.artifacts import TabularBundle
-from training.config import ChurnConfig, LTVConfig, SearchConfig
-from training.snapshots import Snapshot, stack
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.btyd_features import EXPECTED_VALUE
+from kizuna.models.churn import ChurnClassifier, RFMLogisticBaseline
+from kizuna.models.ltv import LTVRegressor
+from kizuna.training import metrics_tabular as mt
+from kizuna.training import plots
+from kizuna.training.artifacts import TabularBundle
+from kizuna.training.config import ChurnConfig, LTVConfig, SearchConfig
+from kizuna.training.snapshots import Snapshot, stack
 
 LOWER_IS_BETTER = {"brier", "log_loss", "mae", "rmse"}
 
@@ -76,11 +76,15 @@ def grid(search: SearchConfig | None, seed: int) -> list[dict[str, Any]]:
     if search is None or not search.grid:
         return [{}]
     keys = sorted(search.grid)
-    combos = [dict(zip(keys, values, strict=True))
-              for values in itertools.product(*(search.grid[k] for k in keys))]
+    combos = [
+        dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(search.grid[k] for k in keys))
+    ]
     if len(combos) > search.max_runs:
         rng = np.random.default_rng(seed)
-        combos = [combos[i] for i in sorted(rng.choice(len(combos), search.max_runs, replace=False))]
+        combos = [
+            combos[i] for i in sorted(rng.choice(len(combos), search.max_runs, replace=False))
+        ]
     return combos
 
 
@@ -106,8 +110,15 @@ def _select(
 
 
 def train_churn(
-    train: list[Snapshot], val: Snapshot, test: Snapshot, config: ChurnConfig, *, seed: int,
-    btyd_unit: str, horizon_days: int, baseline_columns: list[str] | None = None,
+    train: list[Snapshot],
+    val: Snapshot,
+    test: Snapshot,
+    config: ChurnConfig,
+    *,
+    seed: int,
+    btyd_unit: str,
+    horizon_days: int,
+    baseline_columns: list[str] | None = None,
     baseline_name: str = "rfm_logistic",
 ) -> TabularResult:
     """LightGBM churn model against logistic regression on RFM (or on ``baseline_columns``)."""
@@ -115,14 +126,23 @@ def train_churn(
     calibration = None if config.calibration == "none" else config.calibration
 
     def make(params: dict[str, Any]) -> ChurnClassifier:
-        return ChurnClassifier(**{"random_state": seed, "n_jobs": _threads(len(X)),
-                                  "calibration": calibration, **config.params, **params})
+        return ChurnClassifier(
+            **{
+                "random_state": seed,
+                "n_jobs": _threads(len(X)),
+                "calibration": calibration,
+                **config.params,
+                **params,
+            }
+        )
 
     def fit(model: Any) -> Any:
         return model.fit(X, y, X_val=val.X, y_val=val.churn)
 
     model, search = _select(
-        make, grid(config.search, seed), fit,
+        make,
+        grid(config.search, seed),
+        fit,
         lambda m: mt.classification_report(val.churn, m.predict_proba(val.X)[:, 1]),
         config.primary_metric,
     )
@@ -144,28 +164,41 @@ def train_churn(
         figures=figures,
         search=search,
         input_example=plain_example(test.X.head(5)),
-        extra_metrics={"churn_rate_test": float(test.churn.mean()),
-                       "churn_rows_train": float(len(X)), "churn_rows_test": float(len(test.X))},
+        extra_metrics={
+            "churn_rate_test": float(test.churn.mean()),
+            "churn_rows_train": float(len(X)),
+            "churn_rows_test": float(len(test.X)),
+        },
     )
 
 
 def train_ltv(
-    train: list[Snapshot], val: Snapshot, test: Snapshot, config: LTVConfig, *, seed: int,
-    btyd_unit: str, horizon_days: int,
+    train: list[Snapshot],
+    val: Snapshot,
+    test: Snapshot,
+    config: LTVConfig,
+    *,
+    seed: int,
+    btyd_unit: str,
+    horizon_days: int,
 ) -> TabularResult:
     """LightGBM horizon-revenue model against BG/NBD + Gamma-Gamma."""
     X, _, y = stack(train)
 
     def make(params: dict[str, Any]) -> LTVRegressor:
-        return LTVRegressor(**{"random_state": seed, "n_jobs": _threads(len(X)), **config.params,
-                               **params})
+        return LTVRegressor(
+            **{"random_state": seed, "n_jobs": _threads(len(X)), **config.params, **params}
+        )
 
     def fit(model: Any) -> Any:
         return model.fit(X, y, X_val=val.X, y_val=val.value)
 
     model, search = _select(
-        make, grid(config.search, seed), fit,
-        lambda m: mt.regression_report(val.value, m.predict(val.X)), config.primary_metric,
+        make,
+        grid(config.search, seed),
+        fit,
+        lambda m: mt.regression_report(val.value, m.predict(val.X)),
+        config.primary_metric,
     )
     predicted = model.predict(test.X)
     baselines = {}
@@ -192,13 +225,22 @@ def train_ltv(
 
 
 def _bundle(
-    model: Any, X: pd.DataFrame, val: Snapshot, test: Snapshot, *, btyd_unit: str,
+    model: Any,
+    X: pd.DataFrame,
+    val: Snapshot,
+    test: Snapshot,
+    *,
+    btyd_unit: str,
     horizon_days: int,
 ) -> TabularBundle:
     """The served model with the BTYD models of the latest snapshot, which make its inputs."""
     return TabularBundle(
-        model=model, feature_columns=list(X.columns), bgnbd=test.bgnbd,
-        gamma_gamma=test.gamma_gamma, btyd_unit=btyd_unit, horizon_days=horizon_days,
+        model=model,
+        feature_columns=list(X.columns),
+        bgnbd=test.bgnbd,
+        gamma_gamma=test.gamma_gamma,
+        btyd_unit=btyd_unit,
+        horizon_days=horizon_days,
         trained_until=val.as_of,
     )
 
@@ -212,9 +254,10 @@ def train_contractual_churn(
     next 20% validation, newest 20% test: later customers are the future),
     else a seeded stratified 60/20/20 split.
     """
-    from features import schema as s
-    from features.labels import contractual_churn_labels
     from sklearn.model_selection import train_test_split
+
+    from kizuna.features import schema as s
+    from kizuna.features.labels import contractual_churn_labels
 
     labels = contractual_churn_labels(customers, label_col=config.label_col)
     y = labels.set_index(s.CUSTOMER_ID)[s.CHURN]
@@ -237,15 +280,30 @@ def train_contractual_churn(
     snap = lambda idx: Snapshot(pd.NaT, X.loc[idx], y.loc[idx], empty, None, None)  # noqa: E731
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c].dtype)
-                   and not pd.api.types.is_bool_dtype(X[c].dtype)]
+        numeric = [
+            c
+            for c in X.columns
+            if pd.api.types.is_numeric_dtype(X[c].dtype)
+            and not pd.api.types.is_bool_dtype(X[c].dtype)
+        ]
         if not numeric:
-            raise KizunaInputError("contractual churn needs at least one numeric attribute "
-                                   "for its logistic baseline", column=config.label_col)
-        result = train_churn([snap(tr)], snap(va), snap(te), config, seed=seed, btyd_unit="W",
-                             horizon_days=0, baseline_columns=numeric,
-                             baseline_name="logistic_numeric")
+            raise KizunaInputError(
+                "contractual churn needs at least one numeric attribute for its logistic baseline",
+                column=config.label_col,
+            )
+        result = train_churn(
+            [snap(tr)],
+            snap(va),
+            snap(te),
+            config,
+            seed=seed,
+            btyd_unit="W",
+            horizon_days=0,
+            baseline_columns=numeric,
+            baseline_name="logistic_numeric",
+        )
     bundle = result.bundle
-    result.bundle = TabularBundle(model=bundle.model, feature_columns=bundle.feature_columns,
-                                  mode="contractual")
+    result.bundle = TabularBundle(
+        model=bundle.model, feature_columns=bundle.feature_columns, mode="contractual"
+    )
     return result

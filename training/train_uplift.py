@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import KizunaInputError
-from training import plots
-from training.campaign_eval import learn_uplift
-from training.config import UpliftConfig
-from training.metrics_uplift import auuc, qini_coefficient, uplift_at_k
+from kizuna.features.errors import KizunaInputError
+from kizuna.training import plots
+from kizuna.training.campaign_eval import learn_uplift
+from kizuna.training.config import UpliftConfig
+from kizuna.training.metrics_uplift import auuc, qini_coefficient, uplift_at_k
 
 
 @dataclass
@@ -37,19 +37,25 @@ class UpliftResult:
 def campaign_outcomes(config: UpliftConfig, features: pd.DataFrame, *, seed: int) -> pd.DataFrame:
     """The outcomes to learn from: the configured file, or a simulated campaign."""
     if config.outcomes is not None:
-        from training.data import read_table
+        from kizuna.training.data import read_table
 
         return read_table(config.outcomes, string_columns={"customer_id", "offer_id"})
     if config.simulate:
-        from features.campaign import simulate_campaign
+        from kizuna.simulators.campaign import simulate_campaign
 
         return simulate_campaign(features, seed=seed).outcomes
-    raise KizunaInputError("uplift.enabled needs uplift.outcomes (a campaign file) or "
-                           "uplift.simulate: true (synthetic data)")
+    raise KizunaInputError(
+        "uplift.enabled needs uplift.outcomes (a campaign file) or "
+        "uplift.simulate: true (synthetic data)"
+    )
 
 
 def train_uplift(
-    features: pd.DataFrame, config: UpliftConfig, *, seed: int, churn_model: Any = None,
+    features: pd.DataFrame,
+    config: UpliftConfig,
+    *,
+    seed: int,
+    churn_model: Any = None,
 ) -> UpliftResult:
     """Fit uplift per offer; score it and churn-probability targeting on the same holdout.
 
@@ -62,8 +68,9 @@ def train_uplift(
     """
     outcomes = campaign_outcomes(config, features, seed=seed)
     holdout: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    models, table = learn_uplift(features, outcomes, learner=config.learner, seed=seed,
-                                 holdout=holdout)
+    models, table = learn_uplift(
+        features, outcomes, learner=config.learner, seed=seed, holdout=holdout
+    )
     metrics: dict[str, float] = {}
     baseline: dict[str, float] = {}
     curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -78,24 +85,30 @@ def train_uplift(
             baseline.update(_scores(y, t, churn, prefix))
             curves[f"churn score {offer_id}"] = (y, t, churn)
     return UpliftResult(
-        bundle=models, metrics=metrics,
+        bundle=models,
+        metrics=metrics,
         baselines={"churn_score": baseline} if baseline else {},
         figures={"uplift_qini.png": plots.qini_figure(curves)},
-        extra_metrics={"uplift_rows": float(len(outcomes)),
-                       "uplift_holdout_rows": float(table["n_holdout"].sum())},
+        extra_metrics={
+            "uplift_rows": float(len(outcomes)),
+            "uplift_holdout_rows": float(table["n_holdout"].sum()),
+        },
     )
 
 
 def _scores(y: np.ndarray, t: np.ndarray, score: np.ndarray, prefix: str) -> dict[str, float]:
     if not 0 < t.sum() < t.size:
         return {}
-    return {f"{prefix}qini": qini_coefficient(y, t, score), f"{prefix}auuc": auuc(y, t, score),
-            f"{prefix}uplift_at_30": uplift_at_k(y, t, score, 0.3)}
+    return {
+        f"{prefix}qini": qini_coefficient(y, t, score),
+        f"{prefix}auuc": auuc(y, t, score),
+        f"{prefix}uplift_at_30": uplift_at_k(y, t, score, 0.3),
+    }
 
 
 def _holdout_ids(outcomes: pd.DataFrame, offer_id: str, n: int, seed: int) -> pd.Index:
     """The held-out customers of ``learn_uplift``, in its order (same hash rule)."""
-    from features.control_groups import hash_units
+    from kizuna.features.control_groups import hash_units
 
     held = hash_units(outcomes["customer_id"].astype("str"), f"uplift-holdout-{seed}") < 0.3
     rows = outcomes[held & (outcomes["offer_id"].astype("str") == offer_id)]

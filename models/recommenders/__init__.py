@@ -4,17 +4,20 @@
 baselines it is measured against, and the cold-start fallback.
 """
 
-from models.recommenders.base import PAD_ITEM, Recommender, top_k
-from models.recommenders.cold_start import ColdStartRecommender
-from models.recommenders.ease import EASERecommender
-from models.recommenders.hybrid import COMPONENTS, Explained, HybridRecommender
-from models.recommenders.implicit_models import (
+from kizuna.models.recommenders.base import PAD_ITEM, Recommender, top_k
+from kizuna.models.recommenders.cold_start import ColdStartRecommender
+from kizuna.models.recommenders.ease import EASERecommender
+from kizuna.models.recommenders.hybrid import COMPONENTS, Explained, HybridRecommender
+from kizuna.models.recommenders.implicit_models import (
     ALSRecommender,
     BM25Weights,
     BPRRecommender,
     ItemKNNRecommender,
 )
-from models.recommenders.popularity import PersonalPopularityRecommender, PopularityRecommender
+from kizuna.models.recommenders.popularity import (
+    PersonalPopularityRecommender,
+    PopularityRecommender,
+)
 
 __all__ = [
     "ALSRecommender",

@@ -41,7 +41,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from features.errors import KizunaInputError
+from kizuna.features.errors import KizunaInputError
 
 # Dense score blocks are computed this many cells at a time, so a large
 # catalogue never needs an (n_users, n_items) array in memory at once.

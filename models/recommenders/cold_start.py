@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import schema as s
-from features.errors import KizunaInputError
-from models.recommenders.base import PAD_ITEM, Recommender, _blocks, check_k, top_k
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders.base import PAD_ITEM, Recommender, _blocks, check_k, top_k
 
 
 class ColdStartRecommender(Recommender):

@@ -27,8 +27,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from features.errors import KizunaInputError
-from models.recommenders.base import Recommender
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders.base import Recommender
 
 
 class EASERecommender(Recommender):
@@ -75,7 +75,8 @@ class EASERecommender(Recommender):
             raise KizunaInputError("must be a positive number", column="regularization",
                                    values=[lam])  # fmt: skip
         if self.neighbours is not None and (
-            isinstance(self.neighbours, bool) or not isinstance(self.neighbours, (int, np.integer))
+            isinstance(self.neighbours, bool)
+            or not isinstance(self.neighbours, (int, np.integer))
             or self.neighbours < 1
         ):
             raise KizunaInputError("must be a positive integer or None", column="neighbours",
@@ -97,7 +98,9 @@ class EASERecommender(Recommender):
 
 
 def ease_weights(
-    user_items: sp.csr_matrix, regularization: float, neighbours: int | None = None,
+    user_items: sp.csr_matrix,
+    regularization: float,
+    neighbours: int | None = None,
     num_threads: int = 1,
 ) -> sp.csr_matrix:
     """EASE's ``B`` for a users x items matrix (binarised), pruned to ``neighbours`` per column.

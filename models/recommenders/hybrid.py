@@ -56,16 +56,16 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from features.errors import KizunaInputError
-from models.recommenders.base import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders.base import (
     PAD_ITEM,
     Recommender,
     _blocks,
     per_user_max_scale,
     top_k,
 )
-from models.recommenders.ease import EASERecommender, _binary
-from models.recommenders.implicit_models import ALSRecommender, ItemKNNRecommender
+from kizuna.models.recommenders.ease import EASERecommender, _binary
+from kizuna.models.recommenders.implicit_models import ALSRecommender, ItemKNNRecommender
 
 #: Component ids in :class:`Explained` ``component``, in this order (new ones are appended).
 COMPONENTS: tuple[str, ...] = ("repurchase", "item_knn", "als", "trending", "ease")
@@ -317,9 +317,7 @@ class HybridRecommender(Recommender):
             anchor[lo:hi] = self._anchors(rows[lo:hi], b_items, b_component)
         return Explained(items, scores, component, anchor)
 
-    def _anchors(
-        self, rows: sp.csr_matrix, items: np.ndarray, component: np.ndarray
-    ) -> np.ndarray:
+    def _anchors(self, rows: sp.csr_matrix, items: np.ndarray, component: np.ndarray) -> np.ndarray:
         """The history item j contributing most to each item-kNN / EASE pick.
 
         item-kNN: argmax over the user's items j of count(j) x sim(j, item);

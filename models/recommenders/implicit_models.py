@@ -27,8 +27,8 @@ from implicit.nearest_neighbours import (
 )
 from threadpoolctl import threadpool_limits
 
-from features.errors import KizunaInputError
-from models.recommenders.base import Recommender, check_user_items
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders.base import Recommender, check_user_items
 
 
 class BM25Weights:

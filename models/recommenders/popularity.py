@@ -7,8 +7,8 @@ from typing import ClassVar, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from features.errors import KizunaInputError
-from models.recommenders.base import Recommender
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders.base import Recommender
 
 
 class PopularityRecommender(Recommender):
@@ -61,7 +61,7 @@ class PopularityRecommender(Recommender):
 
 
 class PersonalPopularityRecommender(Recommender):
-    """"Buy again": the user's own most-bought items, ties by global popularity.
+    """ "Buy again": the user's own most-bought items, ties by global popularity.
 
     The score is the user's purchase strength (the row of ``user_items`` given
     to ``recommend``); items the user never bought are never recommended, so
@@ -81,6 +81,4 @@ class PersonalPopularityRecommender(Recommender):
         return dense
 
     def _similar(self, item_codes: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(
-            self.item_popularity_, (len(item_codes), self.item_popularity_.size)
-        )
+        return np.broadcast_to(self.item_popularity_, (len(item_codes), self.item_popularity_.size))

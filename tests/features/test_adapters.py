@@ -5,25 +5,28 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.adapters import from_cdnow, from_online_retail
-from features.errors import KizunaInputError
-from features.validate import (
+from kizuna.features import schema as s
+from kizuna.features.adapters import from_cdnow, from_online_retail
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.validate import (
     DUPLICATE_ROW,
     MISSING_CUSTOMER_ID,
     NON_POSITIVE_PRICE,
     validate_transactions,
 )
-from training.data import read_transactions
+from kizuna.training.data import read_transactions
 
 
 def test_online_retail_maps_columns_and_flags_cancellations():
     raw = pd.DataFrame(
         {
-            "InvoiceNo": ["536365", "C536379"], "StockCode": ["85123A", "D"],
-            "Description": ["HEART", "Discount"], "Quantity": [6, -1],
+            "InvoiceNo": ["536365", "C536379"],
+            "StockCode": ["85123A", "D"],
+            "Description": ["HEART", "Discount"],
+            "Quantity": [6, -1],
             "InvoiceDate": ["2010-12-01 08:26:00", "2010-12-01 09:41:00"],
-            "UnitPrice": [2.55, 27.5], "CustomerID": [17850.0, 14527.0],
+            "UnitPrice": [2.55, 27.5],
+            "CustomerID": [17850.0, 14527.0],
             "Country": ["United Kingdom", "United Kingdom"],
         }
     )
@@ -41,8 +44,12 @@ def test_online_retail_without_its_columns_says_which_are_missing():
 
 def test_cdnow_lines_are_separate_orders_of_cds():
     raw = pd.DataFrame(
-        {"customer_id": ["00001", "00001", "00001"], "date": ["19970101", "19970101", "19970102"],
-         "number_of_cds": ["2", "2", "1"], "dollar_value": ["29.33", "29.33", "0.00"]}
+        {
+            "customer_id": ["00001", "00001", "00001"],
+            "date": ["19970101", "19970101", "19970102"],
+            "number_of_cds": ["2", "2", "1"],
+            "dollar_value": ["29.33", "29.33", "0.00"],
+        }
     )
     result = validate_transactions(from_cdnow(raw), allow_zero_price=True)
     kept = result.kept

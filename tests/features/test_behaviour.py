@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.behaviour import behaviour_vector
-from features.errors import KizunaInputError
+from kizuna.features import schema as s
+from kizuna.features.behaviour import behaviour_vector
+from kizuna.features.errors import KizunaInputError
 
 AS_OF = pd.Timestamp("2024-04-01")
 DAY = pd.Timedelta(days=1)
@@ -246,8 +246,10 @@ def test_as_of_exclusive_changes_nothing_for_earlier_rows(bv):
         (lambda df: df.drop(columns=[s.REVENUE]), s.REVENUE),
         (lambda df: df.assign(**{s.TIMESTAMP: df[s.TIMESTAMP].astype(str)}), s.TIMESTAMP),
         (lambda df: df.assign(**{s.IS_RETURN: df[s.IS_RETURN].astype(int)}), s.IS_RETURN),
-        (lambda df: df.assign(**{s.CUSTOMER_ID: df[s.CUSTOMER_ID].mask(df.index == 0)}),
-         s.CUSTOMER_ID),
+        (
+            lambda df: df.assign(**{s.CUSTOMER_ID: df[s.CUSTOMER_ID].mask(df.index == 0)}),
+            s.CUSTOMER_ID,
+        ),
         (lambda df: df.assign(**{s.REVENUE: df[s.REVENUE].mask(df.index == 0)}), s.REVENUE),
     ],
 )
@@ -264,14 +266,14 @@ def test_bad_as_of_raises():
 
 
 def test_sorted_and_dense_pair_counting_agree(monkeypatch, bv):
-    import features.behaviour as behaviour
+    import kizuna.features.behaviour as behaviour
 
     monkeypatch.setattr(behaviour, "_DENSE_CELLS", 0)  # force the sort path everywhere
     pd.testing.assert_frame_equal(behaviour_vector(tiny_transactions(), AS_OF), bv)
 
 
 def test_factorize_ids_with_runs_matches_plain_factorize():
-    from features.behaviour import factorize_ids
+    from kizuna.features.behaviour import factorize_ids
 
     rng = np.random.default_rng(0)
     ids = pd.array(np.repeat(rng.choice(list("pqrstu"), 200), rng.integers(1, 4, 200)),
@@ -295,12 +297,18 @@ def test_other_id_dtypes_give_the_same_features(dtype, bv):
 def test_recency_ratio_counts_a_usual_gap_under_a_day_as_one_day():
     # Two orders an hour apart, the last 10 days before as_of: the usual gap is
     # 1/24 day, floored at 1 day, so the ratio is 10, not 240.
-    tx = pd.DataFrame({
-        "customer_id": ["a", "a"], "order_id": ["1", "2"], "item_id": ["x", "x"],
-        "timestamp": pd.to_datetime(["2024-01-21 09:00", "2024-01-21 10:00"]),
-        "quantity": [1.0, 1.0], "unit_price": [1.0, 1.0], "revenue": [1.0, 1.0],
-        "is_return": [False, False],
-    })
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "order_id": ["1", "2"],
+            "item_id": ["x", "x"],
+            "timestamp": pd.to_datetime(["2024-01-21 09:00", "2024-01-21 10:00"]),
+            "quantity": [1.0, 1.0],
+            "unit_price": [1.0, 1.0],
+            "revenue": [1.0, 1.0],
+            "is_return": [False, False],
+        }
+    )
     row = behaviour_vector(tx, pd.Timestamp("2024-01-31 10:00")).loc["a"]
     assert row["gap_mean_days"] == pytest.approx(1 / 24)
     assert row["recency_ratio"] == pytest.approx(10.0)

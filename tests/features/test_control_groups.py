@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.control_groups import CONTROL, TREATED, assign_groups, hash_units, in_control
-from features.errors import KizunaInputError
+from kizuna.features.control_groups import CONTROL, TREATED, assign_groups, hash_units, in_control
+from kizuna.features.errors import KizunaInputError
 
 IDS = [f"C{i:07d}" for i in range(20_000)]
 
@@ -29,8 +29,9 @@ def test_same_answer_in_another_process_with_another_hash_seed() -> None:
         "print(repr(hash_units(['C0000001', 'abc', '42'], 'camp').tolist()))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert eval(out.stdout) == hash_units(["C0000001", "abc", "42"], "camp").tolist()
 
 

@@ -8,8 +8,8 @@ import pytest
 import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight, tfidf_weight
 
-from features.errors import KizunaInputError
-from features.interactions import Interactions, build_interactions
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.interactions import Interactions, build_interactions
 from tests.features.test_behaviour import AS_OF, DAY, make_tx, tiny_transactions
 
 # Purchases before AS_OF (returns left out): users a, b, c; items x, y, z.

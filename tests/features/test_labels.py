@@ -12,10 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.behaviour import behaviour_vector
-from features.errors import KizunaInputError
-from features.labels import churn_labels, contractual_churn_labels, future_value, stack_snapshots
+from kizuna.features import schema as s
+from kizuna.features.behaviour import behaviour_vector
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.labels import (
+    churn_labels,
+    contractual_churn_labels,
+    future_value,
+    stack_snapshots,
+)
 from tests.features.test_behaviour import AS_OF, DAY, make_tx, tiny_transactions
 
 

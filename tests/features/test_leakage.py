@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.behaviour import behaviour_vector
-from features.interactions import build_interactions
-from features.labels import churn_labels, future_value
-from features.synthetic import ShopConfig, generate_shop
-from features.validate import validate_transactions
+from kizuna.features import schema as s
+from kizuna.features.behaviour import behaviour_vector
+from kizuna.features.interactions import build_interactions
+from kizuna.features.labels import churn_labels, future_value
+from kizuna.features.validate import validate_transactions
+from kizuna.simulators.synthetic import ShopConfig, generate_shop
 
 AS_OF = pd.Timestamp("2024-03-15 12:00")
 HORIZON = 60
@@ -105,7 +105,7 @@ def test_interactions_ignore_events_at_or_after_as_of(tx, polluted, weighting, h
 
 
 def test_rfm_summary_ignores_events_at_or_after_as_of(tx, polluted):
-    rfm = pytest.importorskip("features.rfm", reason="features/rfm.py not written yet")
+    rfm = pytest.importorskip("kizuna.features.rfm", reason="features/rfm.py not written yet")
     pd.testing.assert_frame_equal(
         rfm.rfm_summary(polluted, AS_OF), rfm.rfm_summary(tx, AS_OF), check_exact=True
     )

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.errors import KizunaInputError
-from features.rfm import rfm_summary
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.rfm import rfm_summary
 
 REFERENCE = Path(__file__).resolve().parent / "reference" / "cdnow_rfm_reference.json"
 REFERENCE_CASES = ("calibration_days", "calibration_weeks", "full_days", "full_weeks")
@@ -26,10 +26,12 @@ def assert_same_summary(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     A period of three or more rows is summed in input order here and in
     (timestamp, value) order by the references, which can move the last bit.
     """
-    pd.testing.assert_frame_equal(got[COLUMNS[:3]], expected[COLUMNS[:3]], check_exact=True,
-                                  check_index_type=False)
-    np.testing.assert_allclose(got[s.MONETARY_VALUE], expected[s.MONETARY_VALUE],
-                               rtol=1e-14, atol=0)
+    pd.testing.assert_frame_equal(
+        got[COLUMNS[:3]], expected[COLUMNS[:3]], check_exact=True, check_index_type=False
+    )
+    np.testing.assert_allclose(
+        got[s.MONETARY_VALUE], expected[s.MONETARY_VALUE], rtol=1e-14, atol=0
+    )
 
 
 def _tx(rows: list[tuple[str, str, float, bool]]) -> pd.DataFrame:
@@ -238,8 +240,13 @@ def _read_cdnow(path: Path) -> pd.DataFrame:
 
 def _summarise_raw(raw: pd.DataFrame, case: dict) -> pd.DataFrame:
     return rfm_summary(
-        raw, case["as_of"], time_unit=case["time_unit"], time_scaler=case["time_scaler"],
-        customer_col="customer_id", timestamp_col="date", monetary_col="dollar_value",
+        raw,
+        case["as_of"],
+        time_unit=case["time_unit"],
+        time_scaler=case["time_scaler"],
+        customer_col="customer_id",
+        timestamp_col="date",
+        monetary_col="dollar_value",
     )
 
 
@@ -248,7 +255,9 @@ def _stats(summary: pd.DataFrame, quantiles: list[str]) -> dict:
     for col in COLUMNS:
         v = summary[col].to_numpy()
         out[col] = {
-            "sum": float(v.sum()), "min": float(v.min()), "max": float(v.max()),
+            "sum": float(v.sum()),
+            "min": float(v.min()),
+            "max": float(v.max()),
             "nonzero": int(np.count_nonzero(v)),
             "quantiles": {q: float(np.quantile(v, float(q))) for q in quantiles},
         }
@@ -287,8 +296,8 @@ def test_cdnow_equals_lifetimes_and_pymc_marketing(cdnow_master_path, reference,
 @pytest.mark.dataset
 @pytest.mark.parametrize("name", ["calibration_weeks", "full_days"])
 def test_cdnow_through_the_adapter_and_validation(cdnow_master_path, reference, name):
-    from features.adapters import from_cdnow
-    from features.validate import validate_transactions
+    from kizuna.features.adapters import from_cdnow
+    from kizuna.features.validate import validate_transactions
 
     case = reference[name]
     raw = pd.read_csv(cdnow_master_path, sep=r"\s+", dtype=str)
@@ -298,8 +307,9 @@ def test_cdnow_through_the_adapter_and_validation(cdnow_master_path, reference, 
     # which the 10-decimal digest absorbs.
     assert digest(got) == case["sha256"]["pymc-marketing"]
     exact = _summarise_raw(_read_cdnow(cdnow_master_path), case)
-    pd.testing.assert_frame_equal(got[COLUMNS[:3]], exact[COLUMNS[:3]], check_exact=True,
-                                  check_index_type=False)
+    pd.testing.assert_frame_equal(
+        got[COLUMNS[:3]], exact[COLUMNS[:3]], check_exact=True, check_index_type=False
+    )
     np.testing.assert_allclose(got[s.MONETARY_VALUE], exact[s.MONETARY_VALUE], rtol=1e-13)
 
 
@@ -314,19 +324,30 @@ def test_cdnow_through_the_adapter_and_validation(cdnow_master_path, reference, 
         ("1997-10-01", "1997-09-30", "W", 1.0),
     ],
 )
-def test_cdnow_equals_pymc_marketing_directly(cdnow_master_path, as_of, end, time_unit,
-                                              time_scaler):
+def test_cdnow_equals_pymc_marketing_directly(
+    cdnow_master_path, as_of, end, time_unit, time_scaler
+):
     clv = pytest.importorskip("pymc_marketing.clv.utils")
     raw = _read_cdnow(cdnow_master_path)
     # 1997-09-30 is a Tuesday: pymc-marketing would keep that whole week, through
     # Sunday Oct 5, so it gets only the rows before as_of (a no-op for whole days).
     expected = clv.rfm_summary(
-        raw[raw["date"] < as_of], "customer_id", "date", monetary_value_col="dollar_value",
-        observation_period_end=end, time_unit=time_unit, time_scaler=time_scaler,
+        raw[raw["date"] < as_of],
+        "customer_id",
+        "date",
+        monetary_value_col="dollar_value",
+        observation_period_end=end,
+        time_unit=time_unit,
+        time_scaler=time_scaler,
     ).set_index("customer_id")[COLUMNS]
     got = rfm_summary(
-        raw, as_of, time_unit=time_unit, time_scaler=time_scaler, customer_col="customer_id",
-        timestamp_col="date", monetary_col="dollar_value",
+        raw,
+        as_of,
+        time_unit=time_unit,
+        time_scaler=time_scaler,
+        customer_col="customer_id",
+        timestamp_col="date",
+        monetary_col="dollar_value",
     )
     assert_same_summary(got, expected)
 
@@ -340,8 +361,8 @@ def test_sub_day_timestamps_equal_pymc_marketing(time_unit):
     df = pd.DataFrame(
         {
             "customer_id": pd.array(rng.integers(0, 3000, n).astype(str), dtype="str"),
-            "ts": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 200 * 86400, n),
-                                                                unit="s"),
+            "ts": pd.Timestamp("2023-01-01")
+            + pd.to_timedelta(rng.integers(0, 200 * 86400, n), unit="s"),
             "value": np.round(rng.gamma(2.0, 20.0, n), 2),
         }
     )
@@ -350,11 +371,21 @@ def test_sub_day_timestamps_equal_pymc_marketing(time_unit):
     # before as_of, and the last instant before as_of as its end.
     before = df[df["ts"] < as_of]
     expected = clv.rfm_summary(
-        before, "customer_id", "ts", monetary_value_col="value",
-        observation_period_end=as_of - pd.Timedelta(1, "ns"), time_unit=time_unit,
+        before,
+        "customer_id",
+        "ts",
+        monetary_value_col="value",
+        observation_period_end=as_of - pd.Timedelta(1, "ns"),
+        time_unit=time_unit,
     ).set_index("customer_id")[COLUMNS]
-    got = rfm_summary(df, as_of, time_unit=time_unit, customer_col="customer_id",
-                      timestamp_col="ts", monetary_col="value")
+    got = rfm_summary(
+        df,
+        as_of,
+        time_unit=time_unit,
+        customer_col="customer_id",
+        timestamp_col="ts",
+        monetary_col="value",
+    )
     assert_same_summary(got, expected)
 
 
@@ -364,11 +395,22 @@ def test_cdnow_equals_lifetimes_directly(cdnow_master_path):
     utils = pytest.importorskip("lifetimes.utils")
     raw = _read_cdnow(cdnow_master_path)
     expected = utils.summary_data_from_transaction_data(
-        raw, "customer_id", "date", monetary_value_col="dollar_value",
-        observation_period_end="1997-09-30", freq="D", freq_multiplier=7,
+        raw,
+        "customer_id",
+        "date",
+        monetary_value_col="dollar_value",
+        observation_period_end="1997-09-30",
+        freq="D",
+        freq_multiplier=7,
     )[COLUMNS]
-    got = rfm_summary(raw, "1997-10-01", time_scaler=7, customer_col="customer_id",
-                      timestamp_col="date", monetary_col="dollar_value")
+    got = rfm_summary(
+        raw,
+        "1997-10-01",
+        time_scaler=7,
+        customer_col="customer_id",
+        timestamp_col="date",
+        monetary_col="dollar_value",
+    )
     assert_same_summary(got, expected)
     # Only the 4 customers with a day of three or more purchases differ at all.
     assert (got[s.MONETARY_VALUE] != expected[s.MONETARY_VALUE]).sum() <= 4

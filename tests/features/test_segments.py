@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.errors import KizunaInputError
-from features.segments import (
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.segments import (
     SEGMENT_RULES,
     SEGMENTS,
     fm_scores,
@@ -20,8 +20,17 @@ from features.segments import (
 )
 
 NAMED = (
-    "Champions", "Loyal", "Potential loyalists", "New", "Promising", "Need attention",
-    "About to sleep", "At risk", "Can't lose them", "Hibernating", "Lost",
+    "Champions",
+    "Loyal",
+    "Potential loyalists",
+    "New",
+    "Promising",
+    "Need attention",
+    "About to sleep",
+    "At risk",
+    "Can't lose them",
+    "Hibernating",
+    "Lost",
 )
 
 
@@ -29,7 +38,8 @@ def _summary(frequency, recency, t, monetary) -> pd.DataFrame:
     index = pd.Index([f"c{i}" for i in range(len(frequency))], name=s.CUSTOMER_ID)
     return pd.DataFrame(
         {s.FREQUENCY: frequency, s.RECENCY: recency, s.T: t, s.MONETARY_VALUE: monetary},
-        index=index, dtype=float,
+        index=index,
+        dtype=float,
     )
 
 
@@ -79,8 +89,13 @@ def test_recency_column_can_already_be_time_since_last_purchase():
     features = pd.DataFrame(
         {"days_since_last": [30.0, 1.0, 400.0], "orders": [1, 5, 2], "spend": [10.0, 90.0, 40.0]}
     )
-    got = rfm_scores(features, recency_col="days_since_last", t_col=None,
-                     frequency_col="orders", monetary_col="spend")
+    got = rfm_scores(
+        features,
+        recency_col="days_since_last",
+        t_col=None,
+        frequency_col="orders",
+        monetary_col="spend",
+    )
     # n=3: b=0,1,2 -> 1, 2, 4. Recent is good: 1 day -> 4, 30 -> 2, 400 -> 1.
     assert got[s.R_SCORE].tolist() == [2, 4, 1]
     assert got[s.F_SCORE].tolist() == [1, 4, 2]
@@ -89,8 +104,11 @@ def test_recency_column_can_already_be_time_since_last_purchase():
 
 def test_every_r_fm_cell_is_in_exactly_one_rule():
     for r, fm in itertools.product(range(1, 6), repeat=2):
-        hits = [rule.segment for rule in SEGMENT_RULES
-                if rule.r[0] <= r <= rule.r[1] and rule.fm[0] <= fm <= rule.fm[1]]
+        hits = [
+            rule.segment
+            for rule in SEGMENT_RULES
+            if rule.r[0] <= r <= rule.r[1] and rule.fm[0] <= fm <= rule.fm[1]
+        ]
         assert len(hits) == 1, (r, fm, hits)
 
 
@@ -141,8 +159,13 @@ def test_scores_then_segments_end_to_end():
     got = rfm_segments(rfm_scores(summary))
     # Scores from the first test: 111 Lost, 344 Loyal, 422 Potential loyalists,
     # 255 Can't lose them, 533 Potential loyalists.
-    assert got.tolist() == ["Lost", "Loyal", "Potential loyalists", "Can't lose them",
-                            "Potential loyalists"]
+    assert got.tolist() == [
+        "Lost",
+        "Loyal",
+        "Potential loyalists",
+        "Can't lose them",
+        "Potential loyalists",
+    ]
 
 
 def test_empty_summary_gives_empty_scores_and_segments():

@@ -5,15 +5,22 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.errors import KizunaInputError
-from features.tables import validate_customers, validate_items
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.tables import validate_customers, validate_items
 
 
 def test_items_are_typed_and_indexed():
     items = validate_items(
-        pd.DataFrame({"item_id": [1.0, 2.0], "price": ["3.5", "4"], "margin": [0.3, 0.5],
-                      "in_stock": ["yes", None], "category": ["tea", "cups"]})
+        pd.DataFrame(
+            {
+                "item_id": [1.0, 2.0],
+                "price": ["3.5", "4"],
+                "margin": [0.3, 0.5],
+                "in_stock": ["yes", None],
+                "category": ["tea", "cups"],
+            }
+        )
     )
     assert items.index.tolist() == ["1", "2"]
     assert items[s.PRICE].tolist() == [3.5, 4.0]
@@ -38,8 +45,14 @@ def test_bad_items_name_the_column(frame, column):
 
 def test_customers_with_a_contractual_label():
     customers = validate_customers(
-        pd.DataFrame({"customer_id": ["a", "b", "c"], "signup_date": ["2024-01-01", None, "2024-02-01"],
-                      "churned": ["Yes", "no", "1"], "plan": ["gold", "", None]}),
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "b", "c"],
+                "signup_date": ["2024-01-01", None, "2024-02-01"],
+                "churned": ["Yes", "no", "1"],
+                "plan": ["gold", "", None],
+            }
+        ),
         label_col="churned",
     )
     assert customers["churned"].tolist() == [1, 0, 1]
@@ -49,5 +62,6 @@ def test_customers_with_a_contractual_label():
 
 def test_blank_labels_are_errors_not_guesses():
     with pytest.raises(KizunaInputError, match="churned"):
-        validate_customers(pd.DataFrame({"customer_id": ["a"], "churned": [None]}),
-                           label_col="churned")
+        validate_customers(
+            pd.DataFrame({"customer_id": ["a"], "churned": [None]}), label_col="churned"
+        )

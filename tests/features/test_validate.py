@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features import validate as v
-from features.errors import KizunaInputError
+from kizuna.features import schema as s
+from kizuna.features import validate as v
+from kizuna.features.errors import KizunaInputError
 
 
 def raw_rows() -> pd.DataFrame:
@@ -16,12 +16,36 @@ def raw_rows() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_id": ["a", "a", "b", None, "c", "c", "c", "c", "c", "d", "a", "e", "e"],
-            "order_id": ["o1", "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o1", "o10", None],
+            "order_id": [
+                "o1",
+                "o1",
+                "o2",
+                "o3",
+                "o4",
+                "o5",
+                "o6",
+                "o7",
+                "o8",
+                "o9",
+                "o1",
+                "o10",
+                None,
+            ],
             "item_id": ["x", "y", "x", "x", "x", "x", "x", "x", "x", "x", "y", "x", "x"],
             "timestamp": [
-                "2024-01-01 10:00", "2024-01-01 10:00", "2024-01-02", "2024-01-03", "not a date",
-                "2024-01-05", "2024-01-06", "2024-01-07", "2024-03-01", "2024-01-09",
-                "2024-01-01 10:00", "2024-01-10", "2024-01-11",
+                "2024-01-01 10:00",
+                "2024-01-01 10:00",
+                "2024-01-02",
+                "2024-01-03",
+                "not a date",
+                "2024-01-05",
+                "2024-01-06",
+                "2024-01-07",
+                "2024-03-01",
+                "2024-01-09",
+                "2024-01-01 10:00",
+                "2024-01-10",
+                "2024-01-11",
             ],
             "quantity": [2, 1, -1, 1, 1, "many", 1, 0, 1, 1, 1, 3, 1],
             "unit_price": [5.0, 3.0, 5.0, 5.0, 5.0, 5.0, -2.0, 5.0, 5.0, 0.0, 3.0, 2.0, 2.0],
@@ -64,9 +88,14 @@ def test_kept_rows_are_typed_with_revenue_and_return_flag():
 
 def test_as_of_is_exclusive_and_data_end_inclusive():
     raw = pd.DataFrame(
-        {"customer_id": ["a", "a", "a"], "order_id": ["1", "2", "3"], "item_id": ["x"] * 3,
-         "timestamp": ["2024-01-01", "2024-01-02", "2024-01-03"], "quantity": [1, 1, 1],
-         "unit_price": [1.0, 1.0, 1.0]}
+        {
+            "customer_id": ["a", "a", "a"],
+            "order_id": ["1", "2", "3"],
+            "item_id": ["x"] * 3,
+            "timestamp": ["2024-01-01", "2024-01-02", "2024-01-03"],
+            "quantity": [1, 1, 1],
+            "unit_price": [1.0, 1.0, 1.0],
+        }
     )
     by_as_of = v.validate_transactions(raw, as_of="2024-01-02").report
     assert by_as_of.kept_rows == 1 and by_as_of.set_aside == {v.AT_OR_AFTER_AS_OF: 2}
@@ -76,9 +105,15 @@ def test_as_of_is_exclusive_and_data_end_inclusive():
 
 def test_adapter_flag_marks_cancellations_as_returns():
     raw = pd.DataFrame(
-        {"customer_id": ["a", "a"], "order_id": ["1", "C2"], "item_id": ["x", "x"],
-         "timestamp": ["2024-01-01", "2024-01-02"], "quantity": [1, 1], "unit_price": [1.0, 1.0],
-         s.IS_RETURN: [False, True]}
+        {
+            "customer_id": ["a", "a"],
+            "order_id": ["1", "C2"],
+            "item_id": ["x", "x"],
+            "timestamp": ["2024-01-01", "2024-01-02"],
+            "quantity": [1, 1],
+            "unit_price": [1.0, 1.0],
+            s.IS_RETURN: [False, True],
+        }
     )
     kept = v.validate_transactions(raw).kept
     assert kept[s.IS_RETURN].tolist() == [False, True]
@@ -86,8 +121,14 @@ def test_adapter_flag_marks_cancellations_as_returns():
 
 def test_zero_prices_can_be_allowed_but_negative_never():
     raw = pd.DataFrame(
-        {"customer_id": ["a", "a"], "order_id": ["1", "2"], "item_id": ["x", "x"],
-         "timestamp": ["2024-01-01", "2024-01-02"], "quantity": [1, 1], "unit_price": [0.0, -1.0]}
+        {
+            "customer_id": ["a", "a"],
+            "order_id": ["1", "2"],
+            "item_id": ["x", "x"],
+            "timestamp": ["2024-01-01", "2024-01-02"],
+            "quantity": [1, 1],
+            "unit_price": [0.0, -1.0],
+        }
     )
     report = v.validate_transactions(raw, allow_zero_price=True).report
     assert report.kept_rows == 1 and report.set_aside == {v.NON_POSITIVE_PRICE: 1}
@@ -95,8 +136,14 @@ def test_zero_prices_can_be_allowed_but_negative_never():
 
 def test_float_customer_ids_lose_their_decimal_point():
     raw = pd.DataFrame(
-        {"customer_id": [17850.0, np.nan], "order_id": ["1", "2"], "item_id": ["x", "x"],
-         "timestamp": ["2024-01-01", "2024-01-02"], "quantity": [1, 1], "unit_price": [1.0, 1.0]}
+        {
+            "customer_id": [17850.0, np.nan],
+            "order_id": ["1", "2"],
+            "item_id": ["x", "x"],
+            "timestamp": ["2024-01-01", "2024-01-02"],
+            "quantity": [1, 1],
+            "unit_price": [1.0, 1.0],
+        }
     )
     result = v.validate_transactions(raw)
     assert result.kept[s.CUSTOMER_ID].tolist() == ["17850"]
@@ -121,8 +168,14 @@ def test_a_column_of_the_wrong_type_fails_naming_the_column_and_values():
 
 def test_timezone_aware_timestamps_become_naive_utc():
     raw = pd.DataFrame(
-        {"customer_id": ["a"], "order_id": ["1"], "item_id": ["x"],
-         "timestamp": ["2024-01-01T10:00:00+09:00"], "quantity": [1], "unit_price": [1.0]}
+        {
+            "customer_id": ["a"],
+            "order_id": ["1"],
+            "item_id": ["x"],
+            "timestamp": ["2024-01-01T10:00:00+09:00"],
+            "quantity": [1],
+            "unit_price": [1.0],
+        }
     )
     kept = v.validate_transactions(raw).kept
     assert kept.loc[0, s.TIMESTAMP] == pd.Timestamp("2024-01-01 01:00")

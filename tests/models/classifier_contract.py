@@ -23,8 +23,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from features.errors import KizunaInputError
-from training.metrics_tabular import roc_auc, spearman
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.metrics_tabular import roc_auc, spearman
 
 
 def make_churn_data(
@@ -41,15 +41,17 @@ def make_churn_data(
     X : (n, 7) DataFrame, y : (n,) int 0/1, p : (n,) true churn probability.
     """
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({
-        "recency_days": rng.exponential(60.0, n),
-        "trend": rng.normal(0.0, 1.0, n),
-        "frequency": rng.poisson(3.0, n).astype(float),
-        "monetary_mean": rng.lognormal(3.0, 0.5, n),
-        "orders_90d": rng.poisson(1.0, n).astype(float),
-        "noise": rng.normal(0.0, 1.0, n),
-        "channel": rng.choice(["web", "store", "app"], n),
-    })
+    X = pd.DataFrame(
+        {
+            "recency_days": rng.exponential(60.0, n),
+            "trend": rng.normal(0.0, 1.0, n),
+            "frequency": rng.poisson(3.0, n).astype(float),
+            "monetary_mean": rng.lognormal(3.0, 0.5, n),
+            "orders_90d": rng.poisson(1.0, n).astype(float),
+            "noise": rng.normal(0.0, 1.0, n),
+            "channel": rng.choice(["web", "store", "app"], n),
+        }
+    )
     logit = -1.0 + recency_coef * (X["recency_days"] - 60.0) + trend_coef * X["trend"] + shift
     p = 1.0 / (1.0 + np.exp(-logit.to_numpy()))
     y = (rng.random(n) < p).astype(int)
@@ -67,13 +69,15 @@ def make_ltv_data(n: int, *, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.nd
     X : (n, 5) DataFrame, y : (n,) spend >= 0, expected : (n,) true E[spend].
     """
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({
-        "recency_days": rng.exponential(60.0, n),
-        "frequency": rng.poisson(3.0, n).astype(float),
-        "monetary_mean": rng.lognormal(3.0, 0.5, n),
-        "noise": rng.normal(0.0, 1.0, n),
-        "channel": rng.choice(["web", "store", "app"], n),
-    })
+    X = pd.DataFrame(
+        {
+            "recency_days": rng.exponential(60.0, n),
+            "frequency": rng.poisson(3.0, n).astype(float),
+            "monetary_mean": rng.lognormal(3.0, 0.5, n),
+            "noise": rng.normal(0.0, 1.0, n),
+            "channel": rng.choice(["web", "store", "app"], n),
+        }
+    )
     p_buy = 1.0 / (1.0 + np.exp(-(1.0 - 0.03 * X["recency_days"] + 0.3 * X["frequency"])))
     mean = X["monetary_mean"] * (1.0 + 0.5 * X["frequency"])
     buy = rng.random(n) < p_buy.to_numpy()
@@ -107,15 +111,16 @@ class _Contract:
         X, y = case.make_data(cls.n_train, seed=0)
         X_val, y_val = case.make_data(cls.n_train, seed=1)
         X_test, y_test = case.make_data(cls.n_test, seed=2)
-        return {"X": X, "y": y, "X_val": X_val, "y_val": y_val, "X_test": X_test,
-                "y_test": y_test}
+        return {"X": X, "y": y, "X_val": X_val, "y_val": y_val, "X_test": X_test, "y_test": y_test}
 
     @pytest.fixture(scope="class")
     @classmethod
     def fitted(cls, data: dict[str, Any]) -> Any:
         """One fit per test class, shared by the tests that only read it."""
-        return cls().make_estimator().fit(
-            data["X"], data["y"], X_val=data["X_val"], y_val=data["y_val"]
+        return (
+            cls()
+            .make_estimator()
+            .fit(data["X"], data["y"], X_val=data["X_val"], y_val=data["y_val"])
         )
 
     def test_fit_returns_self(self, data: dict[str, Any]) -> None:

@@ -22,8 +22,8 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from features.errors import KizunaInputError
-from models.recommenders import Recommender
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders import Recommender
 
 
 def make_category_data(
@@ -194,17 +194,13 @@ class RecommenderContract:
         items, _ = fitted.recommend(users, data["train"][users], 10, item_mask=mask)
         assert np.all(mask[items[items >= 0]])
 
-    def test_k_larger_than_catalogue_pads(
-        self, fitted: Recommender, data: dict[str, Any]
-    ) -> None:
+    def test_k_larger_than_catalogue_pads(self, fitted: Recommender, data: dict[str, Any]) -> None:
         k = fitted.n_items_ + 5
         items, scores = fitted.recommend(np.arange(3), data["train"][:3], k)
         assert items.shape == (3, k)
         assert np.all(items[:, -5:] == -1) and np.all(np.isneginf(scores[:, -5:]))
 
-    def test_empty_history_and_unseen_user(
-        self, fitted: Recommender, data: dict[str, Any]
-    ) -> None:
+    def test_empty_history_and_unseen_user(self, fitted: Recommender, data: dict[str, Any]) -> None:
         empty = sp.csr_matrix((2, fitted.n_items_), dtype=np.float32)
         items, scores = fitted.recommend(np.array([0, -1]), empty, 5)
         assert items.shape == (2, 5)
@@ -231,9 +227,7 @@ class RecommenderContract:
 
     # --- learning ---------------------------------------------------------------------
 
-    def test_learns_category_preferences(
-        self, fitted: Recommender, data: dict[str, Any]
-    ) -> None:
+    def test_learns_category_preferences(self, fitted: Recommender, data: dict[str, Any]) -> None:
         """Top-10 new items concentrate on each user's preferred category."""
         if not self.personalised or fitted.only_seen_items:
             pytest.skip("not a personalised model of new items")

@@ -13,11 +13,11 @@ from scipy.special import hyp2f1
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from features.errors import KizunaInputError
-from features.rfm import rfm_summary
-from models import bgnbd, gamma_gamma
-from models.btyd import BetaGeoModel, BTYDModel, GammaGammaModel, customer_lifetime_value
-from models.btyd_base import aggregate_rows
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.rfm import rfm_summary
+from kizuna.models import bgnbd, gamma_gamma
+from kizuna.models.btyd import BetaGeoModel, BTYDModel, GammaGammaModel, customer_lifetime_value
+from kizuna.models.btyd_base import aggregate_rows
 from tests.conftest import CDNOW_MASTER, CDNOW_SAMPLE, require_dataset
 
 FHL_PARAMS = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -35,8 +35,8 @@ def fitted(model_class: type, **params: float):
 
 def read_cdnow(path: Path) -> pd.DataFrame:
     """A CDNOW file through kizuna's adapter -> customer_id, date (datetime64), dollar_value."""
-    from features.validate import validate_transactions
-    from training.data import read_transactions
+    from kizuna.features.validate import validate_transactions
+    from kizuna.training.data import read_transactions
 
     raw = read_transactions(path, format="cdnow")
     kept = validate_transactions(raw.frame, **raw.validate_kwargs).kept
@@ -242,8 +242,8 @@ def test_bgnbd_gradient_matches_finite_differences(penalizer):
         point = np.asarray(point, dtype=float)
         args = (x, t_x, T, w, penalizer)
         error = check_grad(
-            lambda z: bgnbd._negative_log_likelihood(z, *args)[0],
-            lambda z: bgnbd._negative_log_likelihood(z, *args)[1],
+            lambda z, args=args: bgnbd._negative_log_likelihood(z, *args)[0],
+            lambda z, args=args: bgnbd._negative_log_likelihood(z, *args)[1],
             point,
         )
         scale = np.linalg.norm(bgnbd._negative_log_likelihood(point, *args)[1]) + 1.0

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import KizunaInputError
-from features.tables import validate_customers
-from models.churn import ChurnClassifier, RFMLogisticBaseline, ScoreCalibrator
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.tables import validate_customers
+from kizuna.models.churn import ChurnClassifier, RFMLogisticBaseline, ScoreCalibrator
+from kizuna.training.metrics_tabular import brier, roc_auc
 from tests.models.classifier_contract import ClassifierContract, make_churn_data
-from training.metrics_tabular import brier, roc_auc
 
 FAST = {"n_estimators": 80, "learning_rate": 0.1, "num_leaves": 7, "n_jobs": 1}
 
@@ -47,8 +47,9 @@ def churn_model(drifted: dict) -> ChurnClassifier:
     return ChurnClassifier(**FAST).fit(X, y, X_val=X_val, y_val=y_val)
 
 
-def test_auc_and_brier_close_to_the_true_probabilities(drifted: dict,
-                                                       churn_model: ChurnClassifier) -> None:
+def test_auc_and_brier_close_to_the_true_probabilities(
+    drifted: dict, churn_model: ChurnClassifier
+) -> None:
     X_test, y_test, p_true = drifted["test"]
     p = churn_model.predict_proba(X_test)[:, 1]
     bayes_auc = roc_auc(y_test, p_true)  # the best any model can do on these labels
@@ -71,8 +72,9 @@ def test_calibration_on_the_later_snapshot_corrects_base_rate_drift(drifted: dic
     assert p_true.mean() - raw.predict_proba(X_test)[:, 1].mean() > 0.05
 
 
-def test_lightgbm_beats_the_rfm_baseline_when_trend_matters(drifted: dict,
-                                                            churn_model: ChurnClassifier) -> None:
+def test_lightgbm_beats_the_rfm_baseline_when_trend_matters(
+    drifted: dict, churn_model: ChurnClassifier
+) -> None:
     X, y, _ = drifted["train"]
     X_val, y_val, _ = drifted["val"]
     X_test, y_test, _ = drifted["test"]
@@ -86,15 +88,17 @@ def test_lightgbm_beats_the_rfm_baseline_when_trend_matters(drifted: dict,
 
 def test_reason_codes_name_the_true_driver(churn_model: ChurnClassifier) -> None:
     # Two made-up customers: one lapsed with a flat trend, one recent with falling spend.
-    X = pd.DataFrame({
-        "recency_days": [250.0, 5.0],
-        "trend": [0.0, -2.5],
-        "frequency": [3.0, 3.0],
-        "monetary_mean": [20.0, 20.0],
-        "orders_90d": [1.0, 1.0],
-        "noise": [0.0, 0.0],
-        "channel": ["web", "web"],
-    })
+    X = pd.DataFrame(
+        {
+            "recency_days": [250.0, 5.0],
+            "trend": [0.0, -2.5],
+            "frequency": [3.0, 3.0],
+            "monetary_mean": [20.0, 20.0],
+            "orders_90d": [1.0, 1.0],
+            "noise": [0.0, 0.0],
+            "channel": ["web", "web"],
+        }
+    )
     proba, reasons = churn_model.predict_with_reasons(X, top_n=3)
     assert proba.shape == (2,) and np.all(proba > 0.5)
     lapsed, falling = reasons
@@ -117,12 +121,14 @@ def test_rfm_baseline_reasons_follow_its_coefficients(drifted: dict) -> None:
 def test_baseline_reads_the_btyd_summary_when_rfm_columns_are_absent() -> None:
     rng = np.random.default_rng(3)
     n = 600
-    X = pd.DataFrame({
-        "frequency": rng.poisson(2, n).astype(float),
-        "recency": rng.uniform(0, 200, n),
-        "T": rng.uniform(200, 400, n),
-        "monetary_value": rng.gamma(2, 20, n),
-    })
+    X = pd.DataFrame(
+        {
+            "frequency": rng.poisson(2, n).astype(float),
+            "recency": rng.uniform(0, 200, n),
+            "T": rng.uniform(200, 400, n),
+            "monetary_value": rng.gamma(2, 20, n),
+        }
+    )
     # Lapsed = long gap between last purchase and now.
     y = (rng.random(n) < 1 / (1 + np.exp(-(X["T"] - X["recency"] - 200) / 40))).astype(int)
     model = RFMLogisticBaseline(calibration=None).fit(X, y)
@@ -139,17 +145,20 @@ def test_baseline_without_rfm_columns_says_which_it_needs() -> None:
 def test_early_stopping_keeps_the_best_iteration(drifted: dict) -> None:
     X, y, _ = drifted["train"]
     X_val, y_val, _ = drifted["val"]
-    model = ChurnClassifier(n_estimators=400, learning_rate=0.3, num_leaves=15, n_jobs=1,
-                            early_stopping_rounds=10).fit(X, y, X_val=X_val, y_val=y_val)
+    model = ChurnClassifier(
+        n_estimators=400, learning_rate=0.3, num_leaves=15, n_jobs=1, early_stopping_rounds=10
+    ).fit(X, y, X_val=X_val, y_val=y_val)
     assert model.n_iterations_ < 400
     assert model.booster_.num_trees() == model.n_iterations_
 
 
-def test_booster_serves_directly_with_one_thread(churn_model: ChurnClassifier,
-                                                 drifted: dict) -> None:
+def test_booster_serves_directly_with_one_thread(
+    churn_model: ChurnClassifier, drifted: dict
+) -> None:
     X_test = drifted["test"][0].head(1)
-    raw = churn_model.booster_.predict(churn_model.preprocessor_.transform(X_test),
-                                       raw_score=True, num_threads=1)
+    raw = churn_model.booster_.predict(
+        churn_model.preprocessor_.transform(X_test), raw_score=True, num_threads=1
+    )
     expected = churn_model.calibrator_.transform(raw)
     np.testing.assert_allclose(churn_model.predict_proba(X_test)[:, 1], expected)
 
@@ -182,6 +191,7 @@ def test_validation_labels_must_come_with_validation_features(drifted: dict) -> 
 
 # --- contractual mode ------------------------------------------------------------
 
+
 def _customer_table(n: int, *, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     """A raw contractual export: id, yes/no label and messy attribute columns.
 
@@ -196,18 +206,21 @@ def _customer_table(n: int, *, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     churned = rng.random(n) < p
     charges_text = np.round(charges, 2).astype(str).astype(object)
     charges_text[rng.random(n) < 0.05] = " "  # blanks, as in real exports
-    table = pd.DataFrame({
-        "CustomerID": [f"C{seed}-{i:05d}" for i in range(n)],
-        "Plan Type": plan,
-        "tenure_months": tenure,
-        "MonthlyCharges": charges_text,
-        "City": rng.choice(["  Osaka", "Tokyo ", "Kyoto", "Nagoya"], n),
-        "Notes": [""] * n,
-        "paperless": rng.random(n) < 0.5,
-        "signup_date": (pd.Timestamp("2020-01-01")
-                        + pd.to_timedelta(rng.integers(0, 900, n), unit="D")).astype(str),
-        "Churn": np.where(churned, "Yes", "No"),
-    })
+    table = pd.DataFrame(
+        {
+            "CustomerID": [f"C{seed}-{i:05d}" for i in range(n)],
+            "Plan Type": plan,
+            "tenure_months": tenure,
+            "MonthlyCharges": charges_text,
+            "City": rng.choice(["  Osaka", "Tokyo ", "Kyoto", "Nagoya"], n),
+            "Notes": [""] * n,
+            "paperless": rng.random(n) < 0.5,
+            "signup_date": (
+                pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D")
+            ).astype(str),
+            "Churn": np.where(churned, "Yes", "No"),
+        }
+    )
     return table, p
 
 
@@ -248,5 +261,6 @@ def test_contractual_table_trains_with_configuration_only() -> None:
 def test_a_bad_reason_phrase_table_fails_at_fit(drifted: dict) -> None:
     X, y, _ = drifted["train"]
     with pytest.raises(KizunaInputError, match="recency_days"):
-        ChurnClassifier(**FAST, calibration=None,
-                        reason_phrases={"recency_days": ["only one text"]}).fit(X, y)
+        ChurnClassifier(
+            **FAST, calibration=None, reason_phrases={"recency_days": ["only one text"]}
+        ).fit(X, y)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import KizunaInputError
-from models.ltv import LTVRegressor
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.ltv import LTVRegressor
+from kizuna.training.metrics_tabular import normalised_gini, rmse, spearman, total_revenue_error
 from tests.models.classifier_contract import RegressorContract, make_ltv_data
-from training.metrics_tabular import normalised_gini, rmse, spearman, total_revenue_error
 
 FAST = {"n_estimators": 150, "learning_rate": 0.1, "num_leaves": 7, "n_jobs": 1}
 
@@ -65,8 +65,9 @@ def test_btyd_features_are_used_and_phrased() -> None:
     y = np.where(alive, rng.gamma(2.0, 25.0, n), 0.0)
     model = LTVRegressor(**FAST).fit(X, y)
     assert model.feature_importance().index[0] == "p_alive"
-    value, reasons = model.predict_with_reasons(pd.DataFrame({"p_alive": [0.97],
-                                                              "frequency": [2.0]}))
+    value, reasons = model.predict_with_reasons(
+        pd.DataFrame({"p_alive": [0.97], "frequency": [2.0]})
+    )
     assert value[0] > y.mean()
     assert reasons[0][0]["phrase"] == "Purchase pattern looks active (P(alive) 97%)"
 
@@ -93,8 +94,10 @@ def test_squared_error_predictions_are_floored_at_zero() -> None:
 
 @pytest.mark.parametrize(
     ("params", "column"),
-    [({"objective": "gamma"}, "objective"), ({"tweedie_variance_power": 2.0},
-                                               "tweedie_variance_power")],
+    [
+        ({"objective": "gamma"}, "objective"),
+        ({"tweedie_variance_power": 2.0}, "tweedie_variance_power"),
+    ],
 )
 def test_bad_settings_name_the_setting(params: dict, column: str) -> None:
     X = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
@@ -112,13 +115,17 @@ def test_boosting_from_a_prior_value_column_improves_on_the_prior():
     y = np.where(rng.random(n) < 0.5, 0.0, rng.gamma(2.0, mean / 2.0 / 0.5))
     X = pd.DataFrame({"x": x, "prior": prior})
     half = n // 2
-    model = LTVRegressor(base_value_col="prior", n_estimators=200, num_leaves=4, random_state=0,
-                         n_jobs=1).fit(X[:half], y[:half], X_val=X[half:], y_val=y[half:])
+    model = LTVRegressor(
+        base_value_col="prior", n_estimators=200, num_leaves=4, random_state=0, n_jobs=1
+    ).fit(X[:half], y[:half], X_val=X[half:], y_val=y[half:])
     predicted = model.predict(X[half:])
     assert (predicted > 0).all()
     from scipy.stats import spearmanr
 
-    assert spearmanr(predicted, mean[half:]).statistic > spearmanr(prior[half:], mean[half:]).statistic + 0.05
+    assert (
+        spearmanr(predicted, mean[half:]).statistic
+        > spearmanr(prior[half:], mean[half:]).statistic + 0.05
+    )
 
 
 def test_a_prior_value_column_needs_a_log_link_and_must_exist():

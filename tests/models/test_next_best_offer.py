@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import KizunaInputError
-from models.contact_log import contact_blocks, contacts_from_decisions, empty_log
-from models.next_best_offer import decide, decide_one
-from models.offers import NO_OFFER, load_offers
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.contact_log import contact_blocks, contacts_from_decisions, empty_log
+from kizuna.models.next_best_offer import decide, decide_one
+from kizuna.models.offers import NO_OFFER, load_offers
 
 NOW = pd.Timestamp("2025-03-01")
 
@@ -149,8 +149,9 @@ def test_offer_cap_and_contact_policy() -> None:
     d = decide(customers(), gap, product_candidates=candidates(), contact_log=other, now=NOW)
     assert d.set_index("customer_id").loc["a", "offer_id"] == NO_OFFER
     no_offer_rows = log_of([("a", NO_OFFER, "2025-02-28")])  # a no-offer is not a contact
-    d = decide(customers(), gap, product_candidates=candidates(), contact_log=no_offer_rows,
-               now=NOW)
+    d = decide(
+        customers(), gap, product_candidates=candidates(), contact_log=no_offer_rows, now=NOW
+    )
     assert d.set_index("customer_id").loc["a", "offer_id"] == "wb"
 
 
@@ -204,10 +205,16 @@ def test_product_candidates_with_price_margin_discount_and_type() -> None:
         {"offer_id": "up", "type": "upsell", "max_items": 1, "cost": {"discount_share": 0.2}},
         {"offer_id": "x2", "type": "cross_sell", "max_items": 5},
     ]}  # fmt: skip
-    cands = pd.DataFrame({"customer_id": ["a", "a", "a"], "item_id": ["u1", "u2", "x1"],
-                          "p_purchase": [0.5, 0.4, 0.1], "price": [20.0, 100.0, 10.0],
-                          "margin": [0.5, 0.5, 0.5],
-                          "offer_type": ["upsell", "upsell", "cross_sell"]})
+    cands = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a"],
+            "item_id": ["u1", "u2", "x1"],
+            "p_purchase": [0.5, 0.4, 0.1],
+            "price": [20.0, 100.0, 10.0],
+            "margin": [0.5, 0.5, 0.5],
+            "offer_type": ["upsell", "upsell", "cross_sell"],
+        }
+    )
     d = decide(customers().iloc[:1], raw, product_candidates=cands, k=2)
     up = d[d["offer_id"] == "up"].iloc[0]
     # u2 is worth 0.4 * 50 = 20 > u1's 0.5 * 10; discount 0.2 * 0.4 * 100 = 8.
@@ -215,8 +222,11 @@ def test_product_candidates_with_price_margin_discount_and_type() -> None:
     x2 = d[d["offer_id"] == "x2"].iloc[0]
     assert x2["items"] == ["x1"] and x2["expected_value"] == pytest.approx(0.1 * 5.0)
     with pytest.raises(KizunaInputError, match="price"):
-        decide(customers(), raw, product_candidates=cands.drop(columns=["price", "margin"])
-               .assign(margin_value=1.0))
+        decide(
+            customers(),
+            raw,
+            product_candidates=cands.drop(columns=["price", "margin"]).assign(margin_value=1.0),
+        )
     with pytest.raises(KizunaInputError, match="P\\(purchase\\)"):
         decide(customers(), raw, product_candidates=cands.assign(p_purchase=1.5))
 
@@ -225,8 +235,14 @@ def test_decide_one_matches_the_batch_and_is_json_ready() -> None:
     import json
 
     row = customers().iloc[0].to_dict()
-    one = decide_one(row, CAT, product_candidates=candidates().iloc[:3].drop(columns="customer_id")
-                     .to_dict("records"), k=2, now=NOW, contact_log=[])
+    one = decide_one(
+        row,
+        CAT,
+        product_candidates=candidates().iloc[:3].drop(columns="customer_id").to_dict("records"),
+        k=2,
+        now=NOW,
+        contact_log=[],
+    )
     batch = decide(customers(), CAT, product_candidates=candidates(), k=2)
     batch = batch[batch["customer_id"] == "a"]
     assert [r["offer_id"] for r in one] == list(batch["offer_id"])
@@ -275,14 +291,21 @@ def test_caps_and_cooldowns_hold_over_a_season_of_daily_runs() -> None:
         ],
     }  # fmt: skip
     cat = load_offers(raw)
-    cands = pd.DataFrame({"customer_id": cust["customer_id"], "item_id": "i1",
-                          "p_purchase": rng.uniform(0, 0.5, n), "margin_value": 5.0})
+    cands = pd.DataFrame(
+        {
+            "customer_id": cust["customer_id"],
+            "item_id": "i1",
+            "p_purchase": rng.uniform(0, 0.5, n),
+            "margin_value": 5.0,
+        }
+    )
     log = empty_log()
     start = pd.Timestamp("2025-01-01")
     for day in range(120):
         now = start + pd.Timedelta(days=day)
-        d = decide(cust, cat, product_candidates=cands, contact_log=log, now=now, k=2,
-                   explain=False)
+        d = decide(
+            cust, cat, product_candidates=cands, contact_log=log, now=now, k=2, explain=False
+        )
         log = pd.concat([log, contacts_from_decisions(d, now)], ignore_index=True)
     assert len(log) > 1000  # the policy, not a lack of value, is what limits contacts
     log = log.sort_values(["customer_id", "contacted_at"])
@@ -317,9 +340,14 @@ def test_a_million_customers_in_one_batch() -> None:
         "churn_probability": rng.random(n), "predicted_ltv": rng.gamma(2, 50, n),
         "days_since_last_purchase": rng.uniform(0, 500, n), "monetary_mean": rng.gamma(6, 8, n),
     })  # fmt: skip
-    cands = pd.DataFrame({"customer_id": cust["customer_id"].to_numpy()[rng.integers(0, n, 3 * n)],
-                          "item_id": "i", "p_purchase": rng.random(3 * n) * 0.3,
-                          "margin_value": rng.gamma(2, 5, 3 * n)})
+    cands = pd.DataFrame(
+        {
+            "customer_id": cust["customer_id"].to_numpy()[rng.integers(0, n, 3 * n)],
+            "item_id": "i",
+            "p_purchase": rng.random(3 * n) * 0.3,
+            "margin_value": rng.gamma(2, 5, 3 * n),
+        }
+    )
     start = time.perf_counter()
     d = decide(cust, CAT, product_candidates=cands, k=2)
     elapsed = time.perf_counter() - start

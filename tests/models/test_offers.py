@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from features.errors import KizunaInputError
-from models.offers import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.offers import (
     CSV_COLUMNS,
     NO_OFFER,
     OfferCatalogue,
@@ -88,8 +88,10 @@ def test_catalogue_passes_through_and_overrides_apply() -> None:
         ({"cost": {"fixed": -1}}, r"offer 'winback'.*cost\.fixed"),
         ({"cost": {"discount_share": 1.0}}, r"offer 'winback'.*cost\.discount_share"),
         ({"type": "coupon"}, r"offer 'winback'.*field type"),
-        ({"eligibility": {"churn_probability": {"min": 0.8, "max": 0.2}}},
-         r"offer 'winback'.*churn_probability"),
+        (
+            {"eligibility": {"churn_probability": {"min": 0.8, "max": 0.2}}},
+            r"offer 'winback'.*churn_probability",
+        ),
         ({"eligibility": {"segments": "At risk"}}, r"offer 'winback'.*segments"),
         ({"caps": {"max_contacts": 0}}, r"offer 'winback'.*caps\.max_contacts"),
         ({"colour": "red"}, r"offer 'winback'.*colour"),

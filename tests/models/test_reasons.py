@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import KizunaInputError
-from models.reasons import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.reasons import (
     Phrase,
     describe,
     format_number,
@@ -34,16 +34,24 @@ REF = (60.0, 80.0)  # (median, mean)
         ("revenue_365d", 1234.5, (300.0, 400.0), "High spend in the last 365 days (1,234)"),
         ("monetary_mean", 12.5, (20.0, 25.0), "Small average order (12.50)"),
         ("return_rate", 0.35, (0.05, 0.1), "Returns much of what they buy (35%)"),
-        ("p_alive", 0.12, (0.7, 0.6),
-         "Purchase pattern suggests they may have lapsed (P(alive) 12%)"),
+        (
+            "p_alive",
+            0.12,
+            (0.7, 0.6),
+            "Purchase pattern suggests they may have lapsed (P(alive) 12%)",
+        ),
         ("recency", 10.0, (100.0, 90.0), "Stopped buying soon after the first order"),
         ("T", 900.0, (300.0, 320.0), "Long-standing customer"),
         ("revenue_trend", -1.0, (-1.0, -0.4), "Spending is falling"),  # tie -> mean
         ("order_trend", 0.5, (0.0, 0.0), "Ordering more often lately"),
         ("frequency", 1.0, (2.0, 3.1), "Few orders (1)"),
         ("tenure_days", 12.2, (300.0, 320.0), "New customer (first order 12 days ago)"),
-        ("gap_mean_days", 95.0, (30.0, 41.0),
-         "Long gaps between orders (every 95 days on average)"),
+        (
+            "gap_mean_days",
+            95.0,
+            (30.0, 41.0),
+            "Long gaps between orders (every 95 days on average)",
+        ),
         ("recency_ratio", 2.5, (1.0, 1.3), "Next order is overdue (2.50 times the usual gap)"),
         ("top_category_share", 0.9, (0.5, 0.55), "Buys mostly from one category (90%)"),
         ("expected_purchases_90d", 0.2, (1.0, 1.4), "Few purchases expected (0.20)"),
@@ -67,8 +75,9 @@ def test_binary_flag_at_its_median_reads_by_the_mean() -> None:
 
 
 def test_custom_phrase_table_wins_over_the_default() -> None:
-    table = (Phrase(r"nps_score", "Says they love us ({value})",
-                    "Unhappy in the survey ({value})"),)
+    table = (
+        Phrase(r"nps_score", "Says they love us ({value})", "Unhappy in the survey ({value})"),
+    )
     assert describe("nps_score", 2.0, (7.0, 6.5), phrases=table) == "Unhappy in the survey (2)"
 
 
@@ -81,21 +90,26 @@ def test_humanise_and_format() -> None:
 
 
 def test_top_reasons_ranks_positive_contributions() -> None:
-    values = pd.DataFrame({"recency_days": [200.0, 10.0], "trend": [-1.0, 1.0],
-                           "noise": [0.0, 0.0]})
-    contrib = np.array([[0.8, 0.3, -0.5],
-                        [-0.2, -0.1, 0.05]])
+    values = pd.DataFrame(
+        {"recency_days": [200.0, 10.0], "trend": [-1.0, 1.0], "noise": [0.0, 0.0]}
+    )
+    contrib = np.array([[0.8, 0.3, -0.5], [-0.2, -0.1, 0.05]])
     ref = {"recency_days": (60.0, 70.0), "trend": (0.0, 0.0), "noise": (0.0, 0.0)}
     up = top_reasons(contrib, values, reference=ref, top_n=3)
     assert [r["feature"] for r in up[0]] == ["recency_days", "trend"]
-    assert up[0][0] == {"feature": "recency_days", "phrase": "Long time since last purchase "
-                        "(200 days)", "contribution": 0.8, "value": 200.0}
+    assert up[0][0] == {
+        "feature": "recency_days",
+        "phrase": "Long time since last purchase (200 days)",
+        "contribution": 0.8,
+        "value": 200.0,
+    }
     assert up[0][1]["phrase"] == "Spending is falling"
     assert [r["feature"] for r in up[1]] == ["noise"]  # only one pushes up
     # sign=-1: what keeps the score down, strongest first, contribution kept negative.
     down = top_reasons(contrib, values, reference=ref, top_n=1, sign=-1)
-    assert down[0] == [{"feature": "noise", "phrase": "Noise is high (0)", "contribution": -0.5,
-                        "value": 0.0}]
+    assert down[0] == [
+        {"feature": "noise", "phrase": "Noise is high (0)", "contribution": -0.5, "value": 0.0}
+    ]
     assert down[1][0]["feature"] == "recency_days"
     assert down[1][0]["phrase"] == "Bought recently (10 days ago)"
 
@@ -103,8 +117,9 @@ def test_top_reasons_ranks_positive_contributions() -> None:
 def test_missing_values_are_reported_as_none() -> None:
     values = pd.DataFrame({"x": [np.nan]})
     reasons = top_reasons(np.array([[0.4]]), values, reference={"x": (1.0, 1.0)})
-    assert reasons == [[{"feature": "x", "phrase": "X is unknown", "contribution": 0.4,
-                         "value": None}]]
+    assert reasons == [
+        [{"feature": "x", "phrase": "X is unknown", "contribution": 0.4, "value": None}]
+    ]
 
 
 def test_reference_points_skip_categories() -> None:
@@ -116,8 +131,11 @@ def test_lightgbm_contributions_add_up_to_the_raw_score() -> None:
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
     y = (X["a"] + 0.1 * rng.normal(size=300) > 0).astype(int)
-    booster = lgb.train({"objective": "binary", "verbosity": -1, "num_threads": 1},
-                        lgb.Dataset(X, label=y), num_boost_round=10)
+    booster = lgb.train(
+        {"objective": "binary", "verbosity": -1, "num_threads": 1},
+        lgb.Dataset(X, label=y),
+        num_boost_round=10,
+    )
     contrib = lightgbm_contributions(booster, X)
     assert contrib.shape == (300, 2)
     bias = booster.predict(X, pred_contrib=True)[:, -1]
@@ -138,11 +156,11 @@ def test_phrase_table_from_experiment_config() -> None:
 
 def test_a_phrase_is_said_once_per_row() -> None:
     # One-order customer: both gap features read "Only one order so far".
-    values = pd.DataFrame({"gap_mean_days": [np.nan], "recency_ratio": [np.nan],
-                           "recency_days": [120.0]})
+    values = pd.DataFrame(
+        {"gap_mean_days": [np.nan], "recency_ratio": [np.nan], "recency_days": [120.0]}
+    )
     contrib = np.array([[0.5, 0.4, 0.3]])
-    ref = {"gap_mean_days": (30.0, 35.0), "recency_ratio": (1.0, 1.1),
-           "recency_days": (40.0, 50.0)}
+    ref = {"gap_mean_days": (30.0, 35.0), "recency_ratio": (1.0, 1.1), "recency_days": (40.0, 50.0)}
     reasons = top_reasons(contrib, values, reference=ref, top_n=2)
     assert [(r["feature"], r["phrase"]) for r in reasons[0]] == [
         ("gap_mean_days", "Only one order so far"),

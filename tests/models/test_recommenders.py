@@ -11,8 +11,8 @@ from implicit.cpu.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import BM25Recommender, bm25_weight
 from threadpoolctl import threadpool_limits
 
-from features.errors import KizunaInputError
-from models.recommenders import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders import (
     COMPONENTS,
     ALSRecommender,
     BM25Weights,
@@ -25,7 +25,7 @@ from models.recommenders import (
     PopularityRecommender,
     top_k,
 )
-from models.recommenders.hybrid import EASE, ITEM_KNN, REASONS, REPURCHASE, TRENDING
+from kizuna.models.recommenders.hybrid import EASE, ITEM_KNN, REASONS, REPURCHASE, TRENDING
 from tests.models.recommender_contract import RecommenderContract, make_category_data
 
 # --- the contract, once per model ------------------------------------------------------
@@ -78,6 +78,7 @@ class TestEASEContract(RecommenderContract):
 class TestHybridContract(RecommenderContract):
     # The trending term (recent sales of all categories) dilutes new items.
     min_category_share = 0.55
+
     def make_model(self) -> HybridRecommender:
         return HybridRecommender(als_factors=8, knn_neighbours=20)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import KizunaInputError
-from models.tabular import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.tabular import (
     TabularPreprocessor,
     check_binary_labels,
     check_target,
@@ -17,20 +17,22 @@ from models.tabular import (
 
 
 def _mixed() -> pd.DataFrame:
-    return pd.DataFrame({
-        "id": ["u1", "u2", "u3"],
-        "n": pd.array([1, 2, None], dtype="Int64"),
-        "f": [0.5, np.nan, 2.0],
-        "b": [True, False, True],
-        "c": ["a", " b", ""],
-        "s": pd.array(["x", "y", "x"], dtype="string"),
-        "cat": pd.Categorical(["lo", "hi", "lo"]),
-        "num_txt": ["1.5", " ", "3"],
-        "when": pd.to_datetime(["1970-01-02", "1970-01-11", None]),
-        "wait": pd.to_timedelta(["12h", "2D", None]),
-        "empty": ["", " ", None],
-        "zip": [17850.0, 200.0, 17850.0],
-    })
+    return pd.DataFrame(
+        {
+            "id": ["u1", "u2", "u3"],
+            "n": pd.array([1, 2, None], dtype="Int64"),
+            "f": [0.5, np.nan, 2.0],
+            "b": [True, False, True],
+            "c": ["a", " b", ""],
+            "s": pd.array(["x", "y", "x"], dtype="string"),
+            "cat": pd.Categorical(["lo", "hi", "lo"]),
+            "num_txt": ["1.5", " ", "3"],
+            "when": pd.to_datetime(["1970-01-02", "1970-01-11", None]),
+            "wait": pd.to_timedelta(["12h", "2D", None]),
+            "empty": ["", " ", None],
+            "zip": [17850.0, 200.0, 17850.0],
+        }
+    )
 
 
 @pytest.fixture
@@ -40,12 +42,23 @@ def fitted() -> TabularPreprocessor:
 
 def test_column_kinds_and_categories(fitted: TabularPreprocessor) -> None:
     assert fitted.dtypes_ == {
-        "n": "numeric", "f": "numeric", "b": "bool", "c": "category", "s": "category",
-        "cat": "category", "num_txt": "numeric_text", "when": "days", "wait": "duration",
-        "empty": "empty", "zip": "category",
+        "n": "numeric",
+        "f": "numeric",
+        "b": "bool",
+        "c": "category",
+        "s": "category",
+        "cat": "category",
+        "num_txt": "numeric_text",
+        "when": "days",
+        "wait": "duration",
+        "empty": "empty",
+        "zip": "category",
     }
     assert fitted.categories_ == {
-        "c": ["a", "b"], "s": ["x", "y"], "cat": ["hi", "lo"], "zip": ["17850", "200"],
+        "c": ["a", "b"],
+        "s": ["x", "y"],
+        "cat": ["hi", "lo"],
+        "zip": ["17850", "200"],
     }
     assert fitted.dropped_ == ["id"]
     assert list(fitted.feature_names_in_) == list(fitted.dtypes_)
@@ -61,9 +74,7 @@ def test_transform_values(fitted: TabularPreprocessor) -> None:
     assert out["empty"].isna().all()
     assert out["c"].tolist()[:2] == ["a", "b"] and pd.isna(out["c"].iloc[2])  # " b" stripped
     assert out["zip"].tolist() == ["17850", "200", "17850"]
-    assert all(
-        isinstance(out[c].dtype, pd.CategoricalDtype) for c in ("c", "s", "cat", "zip")
-    )
+    assert all(isinstance(out[c].dtype, pd.CategoricalDtype) for c in ("c", "s", "cat", "zip"))
     assert out.drop(columns=["c", "s", "cat", "zip"]).dtypes.eq("float64").all()
     assert out.index.equals(_mixed().index)
 
@@ -79,8 +90,11 @@ def test_unseen_categories_become_missing_and_integer_codes_match(
 
 
 def test_serving_json_text_is_parsed_like_training(fitted: TabularPreprocessor) -> None:
-    request = _mixed().head(1).astype(object).assign(
-        n="7", f="0.25", b="false", when="1970-01-03", wait="1 days 06:00:00"
+    request = (
+        _mixed()
+        .head(1)
+        .astype(object)
+        .assign(n="7", f="0.25", b="false", when="1970-01-03", wait="1 days 06:00:00")
     )
     out = fitted.transform(request)
     assert out[["n", "f", "b", "when", "wait"]].iloc[0].tolist() == [7.0, 0.25, 0.0, 2.0, 1.25]
@@ -116,13 +130,23 @@ def test_max_categories_keeps_the_most_frequent() -> None:
 
 
 def test_unsafe_names_are_made_lightgbm_safe_and_trainable() -> None:
-    X = pd.DataFrame({"Monthly charges ($)": [1.0, 2.0, 3.0, 4.0] * 10,
-                      "a b": [0.0, 1.0] * 20, "a_b": [1.0, 0.0] * 20, '{"x":1}': 1.0})
+    X = pd.DataFrame(
+        {
+            "Monthly charges ($)": [1.0, 2.0, 3.0, 4.0] * 10,
+            "a b": [0.0, 1.0] * 20,
+            "a_b": [1.0, 0.0] * 20,
+            '{"x":1}': 1.0,
+        }
+    )
     pre = TabularPreprocessor().fit(X)
     assert pre.feature_names_ == ["Monthly_charges_($)", "a_b", "a_b__2", "__x__1_"]
     assert pre.input_name("a_b__2") == "a_b"
-    booster = fit_booster({"objective": "regression", "verbosity": -1, "min_data_in_leaf": 2},
-                          pre.transform(X), np.arange(40.0), num_boost_round=2)
+    booster = fit_booster(
+        {"objective": "regression", "verbosity": -1, "min_data_in_leaf": 2},
+        pre.transform(X),
+        np.arange(40.0),
+        num_boost_round=2,
+    )
     assert booster.feature_name() == pre.feature_names_
 
 
@@ -180,10 +204,17 @@ def test_early_stopping_keeps_only_the_best_iteration() -> None:
     y = X["x"].to_numpy() + rng.normal(size=400)
     X_val = pd.DataFrame({"x": rng.normal(size=400)})
     y_val = X_val["x"].to_numpy() + rng.normal(size=400)
-    params = {"objective": "regression", "verbosity": -1, "learning_rate": 0.5,
-              "num_leaves": 31, "min_data_in_leaf": 2, "num_threads": 1}
-    booster = fit_booster(params, X, y, X_val=X_val, y_val=y_val, num_boost_round=200,
-                          early_stopping_rounds=5)
+    params = {
+        "objective": "regression",
+        "verbosity": -1,
+        "learning_rate": 0.5,
+        "num_leaves": 31,
+        "min_data_in_leaf": 2,
+        "num_threads": 1,
+    }
+    booster = fit_booster(
+        params, X, y, X_val=X_val, y_val=y_val, num_boost_round=200, early_stopping_rounds=5
+    )
     assert booster.num_trees() < 200
     full = fit_booster(params, X, y, num_boost_round=booster.num_trees())
     np.testing.assert_allclose(booster.predict(X_val), full.predict(X_val))
@@ -194,11 +225,17 @@ def test_matrix_and_frame_give_the_same_booster_predictions() -> None:
     X = pd.DataFrame({"x": rng.normal(size=300), "c": rng.choice(["a", "b", "c", ""], 300)})
     y = X["x"].to_numpy() + (X["c"] == "b") * 2.0
     pre = TabularPreprocessor().fit(X)
-    booster = fit_booster({"objective": "regression", "verbosity": -1, "min_data_in_leaf": 5,
-                           "num_threads": 1}, pre.transform(X), y, num_boost_round=20)
+    booster = fit_booster(
+        {"objective": "regression", "verbosity": -1, "min_data_in_leaf": 5, "num_threads": 1},
+        pre.transform(X),
+        y,
+        num_boost_round=20,
+    )
     request = X.head(20).assign(c=["zzz"] * 5 + X["c"].head(15).tolist())  # unseen included
     matrix = pre.transform_matrix(request)
     assert matrix.shape == (20, 2) and np.isnan(matrix[:5, 1]).all()
     np.testing.assert_array_equal(booster.predict(matrix), booster.predict(pre.transform(request)))
-    np.testing.assert_array_equal(booster.predict(matrix, pred_contrib=True),
-                                  booster.predict(pre.transform(request), pred_contrib=True))
+    np.testing.assert_array_equal(
+        booster.predict(matrix, pred_contrib=True),
+        booster.predict(pre.transform(request), pred_contrib=True),
+    )

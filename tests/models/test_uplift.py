@@ -20,15 +20,15 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from features.campaign import CampaignConfig, simulate_campaign
-from features.control_groups import hash_units
-from features.errors import KizunaInputError
-from features.synthetic import ShopConfig, generate_shop
-from models.churn import ChurnClassifier
-from models.next_best_offer import decide
-from models.offers import load_offers
-from models.uplift import TLearner, XLearner, fit_uplift_by_offer, uplift_frame
-from training.metrics_uplift import qini_coefficient
+from kizuna.features.control_groups import hash_units
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.churn import ChurnClassifier
+from kizuna.models.next_best_offer import decide
+from kizuna.models.offers import load_offers
+from kizuna.models.uplift import TLearner, XLearner, fit_uplift_by_offer, uplift_frame
+from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
+from kizuna.simulators.synthetic import ShopConfig, generate_shop
+from kizuna.training.metrics_uplift import qini_coefficient
 
 BUDGET = 0.10  # share of test customers that may be contacted
 
@@ -91,8 +91,9 @@ def test_uplift_targeting_beats_churn_targeting_at_equal_budget(split, learners)
     y = o["outcome"].to_numpy()
     control = train & ~o["treated"].to_numpy()
     # Churn-only: a churn model on the same features, fitted where nothing was offered.
-    churn_model = ChurnClassifier(n_estimators=100, num_leaves=7, min_child_samples=100,
-                                  calibration=None, n_jobs=1).fit(X[control], 1 - y[control])
+    churn_model = ChurnClassifier(
+        n_estimators=100, num_leaves=7, min_child_samples=100, calibration=None, n_jobs=1
+    ).fit(X[control], 1 - y[control])
     test_X = X[~train]
     churn = churn_model.predict_proba(test_X)[:, 1]
     scores = test_X.reset_index().assign(
@@ -100,9 +101,19 @@ def test_uplift_targeting_beats_churn_targeting_at_equal_budget(split, learners)
         predicted_ltv=test_X["monetary_mean"].to_numpy(),  # value of a kept customer: a basket
         days_since_last_purchase=test_X["recency_days"].to_numpy(),
     )
-    catalogue = load_offers({"margin": cfg.margin, "offers": [{
-        "offer_id": cfg.offer_id, "type": "win_back", "save_rate": 0.15,
-        "cost": {"fixed": cfg.fixed_cost, "discount_share": cfg.discount_share}}]})
+    catalogue = load_offers(
+        {
+            "margin": cfg.margin,
+            "offers": [
+                {
+                    "offer_id": cfg.offer_id,
+                    "type": "win_back",
+                    "save_rate": 0.15,
+                    "cost": {"fixed": cfg.fixed_cost, "discount_share": cfg.discount_share},
+                }
+            ],
+        }
+    )
     true_profit = sim.truth.loc[~train, "true_profit_uplift"].to_numpy()
     n_contacts = int(BUDGET * len(scores))
 
@@ -168,8 +179,9 @@ def test_bad_inputs_fail_loudly() -> None:
 def test_fit_per_offer_and_the_uplift_frame() -> None:
     rng = np.random.default_rng(0)
     n = 400
-    features = pd.DataFrame({"x": rng.random(n)}, index=pd.Index([f"c{i}" for i in range(n)],
-                                                                  name="customer_id"))
+    features = pd.DataFrame(
+        {"x": rng.random(n)}, index=pd.Index([f"c{i}" for i in range(n)], name="customer_id")
+    )
     outcomes = pd.DataFrame({
         "customer_id": features.index, "offer_id": np.where(np.arange(n) < 200, "a", "b"),
         "treated": np.arange(n) % 2, "outcome": rng.integers(0, 2, n),

@@ -34,35 +34,57 @@ class ModelSet:
     transactions: pd.DataFrame  # the shop's raw transactions
 
 
-def build_model_set(folder: Path, *, seed: int = 1, n_customers: int = 400, n_items: int = 60,
-                    versions: dict[str, int] | None = None, shop_dir: Path | None = None) -> ModelSet:
+def build_model_set(
+    folder: Path,
+    *,
+    seed: int = 1,
+    n_customers: int = 400,
+    n_items: int = 60,
+    versions: dict[str, int] | None = None,
+    shop_dir: Path | None = None,
+) -> ModelSet:
     """Write a complete model set (recommender, churn, LTV) to ``folder``.
 
     ``shop_dir`` reuses the data of another set (so a second version serves
     the same customers).
     """
-    from features import schema as s
-    from features.interactions import build_interactions
-    from features.pipeline import customer_labels
-    from features.synthetic import ShopConfig, generate_shop
-    from features.validate import validate_transactions
-    from models.churn import ChurnClassifier
-    from models.ltv import LTVRegressor
-    from models.recommenders import HybridRecommender
-    from training.artifacts import ChampionModels, RecommenderBundle, TabularBundle, save_champions
-    from training.config import DataConfig, ExperimentConfig, SplitConfig
-    from training.data import load_tables
-    from training.shop_io import write_shop
-    from training.snapshots import model_inputs
+    from kizuna.features import schema as s
+    from kizuna.features.interactions import build_interactions
+    from kizuna.features.pipeline import customer_labels
+    from kizuna.features.validate import validate_transactions
+    from kizuna.models.churn import ChurnClassifier
+    from kizuna.models.ltv import LTVRegressor
+    from kizuna.models.recommenders import HybridRecommender
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training.artifacts import (
+        ChampionModels,
+        RecommenderBundle,
+        TabularBundle,
+        save_champions,
+    )
+    from kizuna.training.config import DataConfig, ExperimentConfig, SplitConfig
+    from kizuna.training.data import load_tables
+    from kizuna.training.shop_io import write_shop
+    from kizuna.training.snapshots import model_inputs
 
     folder = Path(folder)
     if shop_dir is None:
         shop_dir = folder.parent / f"{folder.name}-shop"
-        shop = generate_shop(ShopConfig(n_customers=n_customers, n_items=n_items, seed=seed,
-                                        start="2023-01-01", end="2024-07-01"))
+        shop = generate_shop(
+            ShopConfig(
+                n_customers=n_customers,
+                n_items=n_items,
+                seed=seed,
+                start="2023-01-01",
+                end="2024-07-01",
+            )
+        )
         write_shop(shop, shop_dir)
-    data = DataConfig(transactions=shop_dir / "transactions.parquet",
-                      items=shop_dir / "items.parquet", customers=shop_dir / "customers.parquet")
+    data = DataConfig(
+        transactions=shop_dir / "transactions.parquet",
+        items=shop_dir / "items.parquet",
+        customers=shop_dir / "customers.parquet",
+    )
     raw = pd.read_parquet(data.transactions)
     tx = validate_transactions(raw).kept
     items, customers = load_tables(data)
@@ -71,8 +93,15 @@ def build_model_set(folder: Path, *, seed: int = 1, n_customers: int = 400, n_it
     t_train = t_val - pd.Timedelta(days=HORIZON_DAYS)
 
     def snapshot(as_of: pd.Timestamp, bgnbd=None, gamma_gamma=None):
-        X, bg, gg = model_inputs(tx, as_of, horizon_days=HORIZON_DAYS, customers=customers,
-                                 items=items, bgnbd=bgnbd, gamma_gamma=gamma_gamma)
+        X, bg, gg = model_inputs(
+            tx,
+            as_of,
+            horizon_days=HORIZON_DAYS,
+            customers=customers,
+            items=items,
+            bgnbd=bgnbd,
+            gamma_gamma=gamma_gamma,
+        )
         labels = customer_labels(tx, as_of, horizon_days=HORIZON_DAYS)
         return X.loc[labels.index], labels, bg, gg
 
@@ -82,30 +111,49 @@ def build_model_set(folder: Path, *, seed: int = 1, n_customers: int = 400, n_it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         churn = ChurnClassifier(n_estimators=40, calibration="sigmoid", n_jobs=1).fit(
-            X_tr, y_tr[s.CHURN], X_val=X_va, y_val=y_va[s.CHURN])
+            X_tr, y_tr[s.CHURN], X_val=X_va, y_val=y_va[s.CHURN]
+        )
         ltv = LTVRegressor(n_estimators=40, n_jobs=1).fit(
-            X_tr, y_tr[s.FUTURE_VALUE], X_val=X_va, y_val=y_va[s.FUTURE_VALUE])
-    tabular = dict(feature_columns=columns, bgnbd=bgnbd, gamma_gamma=gamma_gamma,
-                   btyd_unit="W", horizon_days=HORIZON_DAYS, trained_until=t_train)
+            X_tr, y_tr[s.FUTURE_VALUE], X_val=X_va, y_val=y_va[s.FUTURE_VALUE]
+        )
+    tabular = dict(
+        feature_columns=columns,
+        bgnbd=bgnbd,
+        gamma_gamma=gamma_gamma,
+        btyd_unit="W",
+        horizon_days=HORIZON_DAYS,
+        trained_until=t_train,
+    )
 
     params = {"weighting": "count"}
     inter = build_interactions(tx, end, **params)
-    recent = build_interactions(tx, end, **params, user_ids=inter.user_ids,
-                                item_ids=inter.item_ids, half_life_days=14.0)
+    recent = build_interactions(
+        tx, end, **params, user_ids=inter.user_ids, item_ids=inter.item_ids, half_life_days=14.0
+    )
     categories = items[s.CATEGORY].reindex(inter.item_ids).to_numpy(dtype=object)
     recommender = HybridRecommender(als_factors=8, als_iterations=3, knn_neighbours=20).fit(
-        inter.matrix, recent_items=recent.matrix, item_categories=categories)
-    experiment = ExperimentConfig(name="serving-test", data=data,
-                                  split=SplitConfig(as_of=t_val.date(), horizon_days=HORIZON_DAYS),
-                                  offers=ROOT / "experiments" / "offers_demo.yaml")
+        inter.matrix, recent_items=recent.matrix, item_categories=categories
+    )
+    experiment = ExperimentConfig(
+        name="serving-test",
+        data=data,
+        split=SplitConfig(as_of=t_val.date(), horizon_days=HORIZON_DAYS),
+        offers=ROOT / "experiments" / "offers_demo.yaml",
+    )
     prices = tx.groupby(s.ITEM_ID)[s.UNIT_PRICE].median().reindex(inter.item_ids).to_numpy()
     champions = ChampionModels(
         recommender=RecommenderBundle(
-            model=recommender, item_ids=inter.item_ids, user_ids=inter.user_ids,
-            interaction_params=params, item_categories=pd.Series(categories),
-            history=inter.matrix, trained_until=end, item_prices=prices,
+            model=recommender,
+            item_ids=inter.item_ids,
+            user_ids=inter.user_ids,
+            interaction_params=params,
+            item_categories=pd.Series(categories),
+            history=inter.matrix,
+            trained_until=end,
+            item_prices=prices,
             # what training measures on its holdout; a plausible decreasing rate here
-            purchase_rate_by_rank=np.linspace(0.2, 0.02, 10)),
+            purchase_rate_by_rank=np.linspace(0.2, 0.02, 10),
+        ),
         churn=TabularBundle(model=churn, **tabular),
         ltv=TabularBundle(model=ltv, **tabular),
         versions=versions or {"recommender": 1, "churn": 1, "ltv": 1},
@@ -145,15 +193,28 @@ class Server:
 
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bentoml", "serve", "serving.service:KizunaService",
-                 "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "bentoml",
+                    "serve",
+                    "kizuna.serving.service:KizunaService",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n"
-                                   f"{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{self.url}{probe}", timeout=2).status_code == 200:
                     return self
@@ -192,8 +253,12 @@ class Server:
 
 def start_server(env_overrides: dict[str, str], log: Path, *, probe: str = "/readyz") -> Server:
     """``bentoml serve`` on a free loopback port; returns once ``probe`` is green."""
-    env = {**os.environ, "BENTOML_HOME": str(log.parent / "bentoml-home"),
-           "OMP_NUM_THREADS": "1", **env_overrides}
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(log.parent / "bentoml-home"),
+        "OMP_NUM_THREADS": "1",
+        **env_overrides,
+    }
     return Server(free_port(), env, log).start(probe=probe)
 
 
@@ -207,14 +272,17 @@ def server(model_set: ModelSet, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
     folder = tmp_path_factory.mktemp("server")
     shutil.copytree(model_set.folder, folder / "models")
-    srv = start_server({
-        "KIZUNA_MODEL_SOURCE": str(folder / "models"),
-        "KIZUNA_EVENT_STORE": str(folder / "events.sqlite"),
-        "KIZUNA_CONTACT_LOG": str(folder / "contacts.sqlite"),
-        "KIZUNA_API_KEY": API_KEY,
-        "KIZUNA_MAX_BATCH": "2000",
-        "KIZUNA_MAX_BODY_BYTES": "200000",
-    }, folder / "server.log")
+    srv = start_server(
+        {
+            "KIZUNA_MODEL_SOURCE": str(folder / "models"),
+            "KIZUNA_EVENT_STORE": str(folder / "events.sqlite"),
+            "KIZUNA_CONTACT_LOG": str(folder / "contacts.sqlite"),
+            "KIZUNA_API_KEY": API_KEY,
+            "KIZUNA_MAX_BATCH": "2000",
+            "KIZUNA_MAX_BODY_BYTES": "200000",
+        },
+        folder / "server.log",
+    )
     yield srv
     srv.stop()
 
@@ -230,8 +298,8 @@ def client(server: Server):
 @pytest.fixture(scope="session")
 def served(model_set: ModelSet, tmp_path_factory: pytest.TempPathFactory):
     """The same model set loaded in-process, for the scoring unit tests."""
-    from training.event_store import EventStore
-    from serving.state import load_served
+    from kizuna.serving.state import load_served
+    from kizuna.training.event_store import EventStore
 
     store = EventStore(tmp_path_factory.mktemp("inproc") / "events.sqlite")
     return load_served(str(model_set.folder), store=store)

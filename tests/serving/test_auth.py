@@ -14,9 +14,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette now prefers httpx2 for its test client
     from starlette.testclient import TestClient
 
-from features.errors import KizunaInputError
-from serving.auth import ApiKeyMiddleware, RequestLimitMiddleware, key_matches, presented_key
-from serving.config import Settings
+from kizuna.features.errors import KizunaInputError
+from kizuna.serving.auth import ApiKeyMiddleware, RequestLimitMiddleware, key_matches, presented_key
+from kizuna.serving.config import Settings
 
 KEY = "s3cret-key"
 
@@ -29,8 +29,13 @@ def app_with(api_key: str | None = KEY, max_body_bytes: int = 100) -> TestClient
     async def probe(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    app = Starlette(routes=[Route("/echo", echo, methods=["POST"]),
-                            Route("/readyz", probe), Route("/livez", probe)])
+    app = Starlette(
+        routes=[
+            Route("/echo", echo, methods=["POST"]),
+            Route("/readyz", probe),
+            Route("/livez", probe),
+        ]
+    )
     app.add_middleware(RequestLimitMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, api_key=api_key)  # added last = outermost
     return TestClient(app)
@@ -72,8 +77,9 @@ def test_oversized_bodies_get_413_with_the_limit():
     client = app_with(api_key=None)
     resp = client.post("/echo", content=b"x" * 101, headers={"content-type": "application/json"})
     assert resp.status_code == 413 and "100" in resp.json()["error"]
-    chunked = client.post("/echo", content=iter([b"x" * 60, b"x" * 60]),
-                          headers={"content-type": "application/json"})
+    chunked = client.post(
+        "/echo", content=iter([b"x" * 60, b"x" * 60]), headers={"content-type": "application/json"}
+    )
     assert chunked.status_code == 413
     fits = client.post("/echo", content=b"x" * 100, headers={"content-type": "application/json"})
     assert fits.json() == {"bytes": 100}
@@ -83,13 +89,22 @@ def test_non_json_bodies_get_415():
     client = app_with(api_key=None)
     resp = client.post("/echo", data={"a": "b"})
     assert resp.status_code == 415 and "application/json" in resp.json()["error"]
-    assert client.post("/echo", content=b"{}",
-                       headers={"content-type": "application/problem+json"}).status_code == 200
+    assert (
+        client.post(
+            "/echo", content=b"{}", headers={"content-type": "application/problem+json"}
+        ).status_code
+        == 200
+    )
 
 
 def test_settings_from_env_read_and_check_values(tmp_path):
-    env = {"KIZUNA_MODEL_SOURCE": str(tmp_path), "KIZUNA_API_KEY": "k", "KIZUNA_MAX_BATCH": "5",
-           "KIZUNA_RISK_BANDS": "0.2,0.7", "KIZUNA_DATA_DIR": str(tmp_path)}
+    env = {
+        "KIZUNA_MODEL_SOURCE": str(tmp_path),
+        "KIZUNA_API_KEY": "k",
+        "KIZUNA_MAX_BATCH": "5",
+        "KIZUNA_RISK_BANDS": "0.2,0.7",
+        "KIZUNA_DATA_DIR": str(tmp_path),
+    }
     settings = Settings.from_env(env)
     assert settings.model_source == str(tmp_path) and not settings.from_registry
     assert settings.max_batch == 5 and settings.risk_bands == (0.2, 0.7)
@@ -97,10 +112,15 @@ def test_settings_from_env_read_and_check_values(tmp_path):
     assert Settings.from_env({}).from_registry and Settings.from_env({}).api_key is None
 
 
-@pytest.mark.parametrize("name, value", [
-    ("KIZUNA_MAX_BATCH", "0"), ("KIZUNA_MAX_BATCH", "many"),
-    ("KIZUNA_RISK_BANDS", "0.7,0.2"), ("KIZUNA_RELOAD_POLL_SECONDS", "-1"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("KIZUNA_MAX_BATCH", "0"),
+        ("KIZUNA_MAX_BATCH", "many"),
+        ("KIZUNA_RISK_BANDS", "0.7,0.2"),
+        ("KIZUNA_RELOAD_POLL_SECONDS", "-1"),
+    ],
+)
 def test_settings_name_the_bad_variable(name, value):
     with pytest.raises(KizunaInputError, match=name):
         Settings.from_env({name: value})

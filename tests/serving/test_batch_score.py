@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from features import schema as s
-from features.errors import KizunaInputError
-from serving import schemas as api
-from serving import scoring
-from training.batch_score import COLUMNS, REC_SEP, score_chunks, write_chunks
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.serving import schemas as api
+from kizuna.serving import scoring
+from kizuna.training.batch_score import COLUMNS, REC_SEP, score_chunks, write_chunks
 
 
 def test_chunks_cover_every_customer_once(served):
@@ -25,8 +25,9 @@ def test_chunks_cover_every_customer_once(served):
 def test_scores_agree_with_the_online_endpoints(served):
     frame = pd.concat(score_chunks(served, k=5, chunk_size=64)).set_index(s.CUSTOMER_ID)
     ids = [str(c) for c in served.state.features.index[[0, 10, 99]]]
-    churn = scoring.churn_scores(served, api.ChurnRequest(customer_ids=ids, top_reasons=0),
-                                 max_batch=10, bands=(0.3, 0.6))
+    churn = scoring.churn_scores(
+        served, api.ChurnRequest(customer_ids=ids, top_reasons=0), max_batch=10, bands=(0.3, 0.6)
+    )
     ltv = scoring.ltv_scores(served, api.LTVRequest(customer_ids=ids), max_batch=10)
     for cid, c, v in zip(ids, churn.results, ltv.results, strict=True):
         assert frame.loc[cid, "churn_probability"] == pytest.approx(c.churn_probability)

@@ -9,16 +9,29 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from features.errors import KizunaInputError
-from training.event_store import EventStore, check_events
-from training.cli import app
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.cli import app
+from kizuna.training.event_store import EventStore, check_events
 
 
 def test_score_writes_every_customer_to_sqlite(model_set, tmp_path, monkeypatch):
     monkeypatch.setenv("KIZUNA_EVENT_STORE", str(tmp_path / "none.sqlite"))
     url = f"sqlite:///{tmp_path / 'crm.sqlite'}"
-    result = CliRunner().invoke(app, ["score", "--models", str(model_set.folder), "--out", url,
-                                      "--k", "4", "--chunk-size", "64", "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--models",
+            str(model_set.folder),
+            "--out",
+            url,
+            "--k",
+            "4",
+            "--chunk-size",
+            "64",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     engine = sa.create_engine(url)
@@ -31,14 +44,22 @@ def test_score_writes_every_customer_to_sqlite(model_set, tmp_path, monkeypatch)
 
 def test_score_includes_stored_events(model_set, tmp_path, monkeypatch):
     store_path = tmp_path / "events.sqlite"
-    raw = pd.DataFrame({"customer_id": ["BRAND-NEW"], "order_id": ["E1"], "item_id": ["I00001"],
-                        "timestamp": [pd.Timestamp("2024-06-30 12:00")], "quantity": [1.0],
-                        "unit_price": [3.0]})
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["BRAND-NEW"],
+            "order_id": ["E1"],
+            "item_id": ["I00001"],
+            "timestamp": [pd.Timestamp("2024-06-30 12:00")],
+            "quantity": [1.0],
+            "unit_price": [3.0],
+        }
+    )
     EventStore(store_path).append(check_events(raw, now=pd.Timestamp("2024-07-01")))
     monkeypatch.setenv("KIZUNA_EVENT_STORE", str(store_path))
     out = tmp_path / "scores.csv"
-    result = CliRunner().invoke(app, ["score", "--models", str(model_set.folder), "--out",
-                                      str(out), "--json"])
+    result = CliRunner().invoke(
+        app, ["score", "--models", str(model_set.folder), "--out", str(out), "--json"]
+    )
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(out)
     assert "BRAND-NEW" in set(scores["customer_id"])
@@ -52,8 +73,17 @@ def test_serve_refuses_a_missing_model_folder(tmp_path):
 
 def test_score_refuses_an_unknown_output_type(model_set, tmp_path, monkeypatch):
     monkeypatch.setenv("KIZUNA_EVENT_STORE", str(tmp_path / "none.sqlite"))
-    result = CliRunner().invoke(app, ["score", "--models", str(model_set.folder), "--out",
-                                      str(tmp_path / "scores.xlsx"), "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--models",
+            str(model_set.folder),
+            "--out",
+            str(tmp_path / "scores.xlsx"),
+            "--json",
+        ],
+    )
     assert isinstance(result.exception, KizunaInputError)
 
 
@@ -72,8 +102,14 @@ def test_bentoml_build_makes_a_bento(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "BENTOML_HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "bentoml", "build", "--output", "tag"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "bentoml", "build", "--output", "tag"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     bentos = list((tmp_path / "bentos" / "kizuna").glob("*/src/serving/service.py"))
     assert len(bentos) == 1

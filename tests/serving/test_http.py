@@ -102,8 +102,15 @@ def test_status_and_openapi(client, raw):
     status = client.status()
     assert status["ready"] and status["customers"] > 0
     spec = raw.get("/docs.json").json()
-    for path in ("/recommend", "/similar_items", "/churn_score", "/ltv", "/customer",
-                 "/events", "/reload"):
+    for path in (
+        "/recommend",
+        "/similar_items",
+        "/churn_score",
+        "/ltv",
+        "/customer",
+        "/events",
+        "/reload",
+    ):
         assert "post" in spec["paths"][path]
 
 
@@ -111,8 +118,14 @@ def test_events_take_effect_at_once(client, known):
     cid = known[4]
     item = client.recommend({"customer_id": cid, "k": 1})["items"][0]["item_id"]
     when = pd.Timestamp(client.status()["as_of"]) + pd.Timedelta(hours=2)
-    event = {"customer_id": cid, "order_id": "HTTP-1", "item_id": item,
-             "timestamp": when.isoformat(), "quantity": 1, "unit_price": 3.5}
+    event = {
+        "customer_id": cid,
+        "order_id": "HTTP-1",
+        "item_id": item,
+        "timestamp": when.isoformat(),
+        "quantity": 1,
+        "unit_price": 3.5,
+    }
     out = client.events({"events": [event]})
     assert out["stored"] == 1 and out["customers_updated"] == 1
     assert client.events({"events": [event]})["duplicates"] == 1  # a retry stores nothing
@@ -135,8 +148,12 @@ BAD_REQUESTS = [
     ("/recommend", {"customer_id": ""}, 400, "empty id"),
     ("/recommend", {"customer_id": "x" * 10_000}, 400, "very long id"),
     ("/recommend", {"customer_id": "C1", "kk": 3}, 400, "unknown field"),
-    ("/recommend", {"customer_id": "C1", "categories": ["no-such-category"]}, 422,
-     "unknown category"),
+    (
+        "/recommend",
+        {"customer_id": "C1", "categories": ["no-such-category"]},
+        422,
+        "unknown category",
+    ),
     ("/recommend", {"customer_id": "C1", "exclude_items": "I1"}, 400, "list given as string"),
     ("/similar_items", {"item_id": "no-such-item"}, 404, "unknown item"),
     ("/churn_score", {"customer_ids": []}, 422, "empty batch"),
@@ -150,8 +167,9 @@ BAD_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize("path, body, status, case", BAD_REQUESTS,
-                         ids=[case for *_, case in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    "path, body, status, case", BAD_REQUESTS, ids=[case for *_, case in BAD_REQUESTS]
+)
 def test_bad_input_is_a_clear_4xx(raw, path, body, status, case):
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     resp = raw.post(path, content=content, headers={"content-type": "application/json"})
@@ -161,11 +179,21 @@ def test_bad_input_is_a_clear_4xx(raw, path, body, status, case):
 
 def test_invalid_events_write_nothing(client, raw):
     before = client.status()["details"]["event_seq"]
-    good = {"customer_id": MARKER, "order_id": "X1", "item_id": "I00001",
-            "timestamp": "2024-07-01T10:00:00", "quantity": 1, "unit_price": 2.0}
-    for bad_line in ({**good, "unit_price": 0}, {**good, "quantity": 0},
-                     {**good, "timestamp": "2999-01-01T00:00:00"},
-                     {**good, "timestamp": "not a date"}, {**good, "quantity": "NaN"}):
+    good = {
+        "customer_id": MARKER,
+        "order_id": "X1",
+        "item_id": "I00001",
+        "timestamp": "2024-07-01T10:00:00",
+        "quantity": 1,
+        "unit_price": 2.0,
+    }
+    for bad_line in (
+        {**good, "unit_price": 0},
+        {**good, "quantity": 0},
+        {**good, "timestamp": "2999-01-01T00:00:00"},
+        {**good, "timestamp": "not a date"},
+        {**good, "quantity": "NaN"},
+    ):
         resp = raw.post("/events", json={"events": [good, bad_line]})
         assert 400 <= resp.status_code < 500, resp.text
     assert client.status()["details"]["event_seq"] == before
@@ -212,9 +240,20 @@ def test_events_survive_a_crash_and_restart(server, client, known):
     cid = known[6]
     item = client.recommend({"customer_id": cid, "k": 1})["items"][0]["item_id"]
     when = pd.Timestamp(client.status()["as_of"]) + pd.Timedelta(hours=1)
-    out = client.events({"events": [{"customer_id": cid, "order_id": "CRASH-1", "item_id": item,
-                                      "timestamp": when.isoformat(), "quantity": 2,
-                                      "unit_price": 1.25}]})
+    out = client.events(
+        {
+            "events": [
+                {
+                    "customer_id": cid,
+                    "order_id": "CRASH-1",
+                    "item_id": item,
+                    "timestamp": when.isoformat(),
+                    "quantity": 2,
+                    "unit_price": 1.25,
+                }
+            ]
+        }
+    )
     assert out["stored"] == 1
     loaded_before = client.status()["loaded_at"]
     server.restart(crash=True)  # SIGKILL right after the 200: no clean shutdown
@@ -235,8 +274,10 @@ def _traffic(url: str, known: list[str], stop: threading.Event, seen: list) -> N
         i = 0
         while not stop.is_set():
             cid = known[i % len(known)]
-            for path, body in (("/recommend", {"customer_id": cid, "k": 5}),
-                               ("/churn_score", {"customer_ids": [cid]})):
+            for path, body in (
+                ("/recommend", {"customer_id": cid, "k": 5}),
+                ("/churn_score", {"customer_ids": [cid]}),
+            ):
                 resp = c.post(path, json=body)
                 seen.append((resp.status_code, resp.json().get("model_versions")))
             i += 1
@@ -247,8 +288,9 @@ def test_hot_reload_under_traffic_fails_no_request(server, raw, known):
     versions_file = folder / "versions.json"
     original = versions_file.read_text()
     stop, seen = threading.Event(), []
-    threads = [threading.Thread(target=_traffic, args=(server.url, known, stop, seen))
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=_traffic, args=(server.url, known, stop, seen)) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     try:
@@ -288,9 +330,14 @@ def test_hot_reload_under_traffic_fails_no_request(server, raw, known):
 def test_readyz_stays_red_while_nothing_can_load(tmp_path):
     from tests.serving.conftest import start_server
 
-    srv = start_server({"KIZUNA_MODEL_SOURCE": str(tmp_path / "no-models"),
-                        "KIZUNA_EVENT_STORE": str(tmp_path / "events.sqlite")},
-                       tmp_path / "server.log", probe="/livez")
+    srv = start_server(
+        {
+            "KIZUNA_MODEL_SOURCE": str(tmp_path / "no-models"),
+            "KIZUNA_EVENT_STORE": str(tmp_path / "events.sqlite"),
+        },
+        tmp_path / "server.log",
+        probe="/livez",
+    )
     try:
         time.sleep(1.0)
         assert httpx.get(srv.url + "/readyz").status_code == 503
@@ -335,12 +382,13 @@ def test_next_best_offer_records_a_contact_and_the_caps_hold(client, known):
 
 
 def test_next_best_offer_holds_out_a_control_group_and_unknown_customers(client, known):
-    from features.control_groups import in_control
+    from kizuna.features.control_groups import in_control
 
     ids = pd.Series(known[:50])
     held = ids[in_control(ids, "spring", 0.5)].iloc[0]
-    out = client.next_best_offer({"customer_id": held, "campaign_id": "spring",
-                                  "control_share": 0.5})
+    out = client.next_best_offer(
+        {"customer_id": held, "campaign_id": "spring", "control_share": 0.5}
+    )
     assert out["group"] == "control" and out["decisions"][0]["offer_id"] == "no_offer"
     unknown = client.next_best_offer({"customer_id": "nobody-at-all"})
     assert unknown["known"] is False and unknown["decisions"][0]["offer_id"] == "no_offer"

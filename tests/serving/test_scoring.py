@@ -5,14 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features import schema as s
-from serving import schemas as api
-from serving import scoring
-from serving.scoring import ServingError, risk_band
+from kizuna.features import schema as s
+from kizuna.serving import schemas as api
+from kizuna.serving import scoring
+from kizuna.serving.scoring import ServingError, risk_band
 
 BANDS = (0.3, 0.6)
-REASON_PREFIXES = ("bought before", "similar to ", "often bought together with ",
-                   "popular with customers like you", "popular in category ", "trending now")
+REASON_PREFIXES = (
+    "bought before",
+    "similar to ",
+    "often bought together with ",
+    "popular with customers like you",
+    "popular in category ",
+    "trending now",
+)
 
 
 def heavy_buyer(served) -> str:
@@ -27,7 +33,13 @@ def purchased(served, customer_id: str) -> set[str]:
 
 def test_risk_bands_split_at_the_cut_points():
     assert [risk_band(p, BANDS) for p in (0.0, 0.29, 0.3, 0.59, 0.6, 1.0)] == [
-        "low", "low", "medium", "medium", "high", "high"]
+        "low",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
+    ]
 
 
 def test_recommend_gives_k_new_items_with_reasons(served):
@@ -43,8 +55,9 @@ def test_recommend_gives_k_new_items_with_reasons(served):
 
 def test_bought_before_items_come_back_when_allowed(served):
     cid = heavy_buyer(served)
-    out = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=5,
-                                                         exclude_purchased=False))
+    out = scoring.recommend(
+        served, api.RecommendRequest(customer_id=cid, k=5, exclude_purchased=False)
+    )
     again = [i for i in out.items if i.reason == "bought before"]
     assert again and {i.item_id for i in again} <= purchased(served, cid)
 
@@ -65,8 +78,12 @@ def test_similar_to_reasons_name_an_item_the_customer_bought(served):
 def test_filters_restrict_categories_and_exclude_items(served):
     cid = heavy_buyer(served)
     first = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=3)).items[0].item_id
-    out = scoring.recommend(served, api.RecommendRequest(
-        customer_id=cid, k=5, categories=["Electronics"], exclude_items=[first]))
+    out = scoring.recommend(
+        served,
+        api.RecommendRequest(
+            customer_id=cid, k=5, categories=["Electronics"], exclude_items=[first]
+        ),
+    )
     assert out.items and all(i.category == "electronics" for i in out.items)
     assert first not in {i.item_id for i in out.items}
 
@@ -75,15 +92,17 @@ def test_in_stock_only_drops_out_of_stock_items(served, monkeypatch):
     cid = heavy_buyer(served)
     cat = served.state.catalogue
     top = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=3)).items
-    loose_before = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=3,
-                                                                  in_stock_only=False)).items
+    loose_before = scoring.recommend(
+        served, api.RecommendRequest(customer_id=cid, k=3, in_stock_only=False)
+    ).items
     stock = cat.in_stock.copy()
     stock[cat.codes([i.item_id for i in top])] = False
     monkeypatch.setattr(cat, "in_stock", stock)
     kept = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=3))
     assert not {i.item_id for i in top} & {i.item_id for i in kept.items}
-    loose = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=3,
-                                                           in_stock_only=False))
+    loose = scoring.recommend(
+        served, api.RecommendRequest(customer_id=cid, k=3, in_stock_only=False)
+    )
     assert [i.item_id for i in loose.items] == [i.item_id for i in loose_before]
 
 
@@ -96,9 +115,10 @@ def test_unknown_category_is_a_422(served):
 def test_a_narrow_filter_returns_fewer_items_not_an_error(served):
     cid = heavy_buyer(served)
     garden = int((served.state.catalogue.categories == "garden").sum())
-    out = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=50,
-                                                         categories=["garden"],
-                                                         exclude_purchased=False))
+    out = scoring.recommend(
+        served,
+        api.RecommendRequest(customer_id=cid, k=50, categories=["garden"], exclude_purchased=False),
+    )
     assert len(out.items) == garden
 
 
@@ -132,12 +152,14 @@ def test_similar_items_excludes_the_item_and_unknown_is_404(served):
 def test_churn_scores_match_the_model_and_flag_unknown_ids(served):
     st = served.state
     ids = [str(st.features.index[0]), "ghost", str(st.features.index[1]), "ghost"]
-    out = scoring.churn_scores(served, api.ChurnRequest(customer_ids=ids, top_reasons=2),
-                               max_batch=10, bands=BANDS)
+    out = scoring.churn_scores(
+        served, api.ChurnRequest(customer_ids=ids, top_reasons=2), max_batch=10, bands=BANDS
+    )
     assert [r.known for r in out.results] == [True, False, True, False] and out.unknown == 2
     bundle = served.models.churn
     expected = bundle.model.predict_proba(
-        st.frames["churn"].loc[[ids[0], ids[2]], bundle.feature_columns])[:, 1]
+        st.frames["churn"].loc[[ids[0], ids[2]], bundle.feature_columns]
+    )[:, 1]
     got = [out.results[0].churn_probability, out.results[2].churn_probability]
     np.testing.assert_allclose(got, expected)
     for r in (out.results[0], out.results[2]):
@@ -148,8 +170,9 @@ def test_churn_scores_match_the_model_and_flag_unknown_ids(served):
 def test_batches_outside_the_limits_are_422(served):
     for ids in ([], ["a"] * 11):
         with pytest.raises(ServingError) as err:
-            scoring.churn_scores(served, api.ChurnRequest(customer_ids=ids), max_batch=10,
-                                 bands=BANDS)
+            scoring.churn_scores(
+                served, api.ChurnRequest(customer_ids=ids), max_batch=10, bands=BANDS
+            )
         assert err.value.status == 422
 
 
@@ -160,7 +183,8 @@ def test_ltv_matches_the_model_and_btyd_outputs(served):
     bundle = served.models.ltv
     frame = st.frames["ltv"].loc[[cid]]
     assert out.results[0].predicted_value == pytest.approx(
-        bundle.model.predict(frame[bundle.feature_columns])[0])
+        bundle.model.predict(frame[bundle.feature_columns])[0]
+    )
     assert out.results[0].p_alive == pytest.approx(frame["p_alive"].iloc[0])
     assert not out.results[1].known and out.horizon_days == 90
 
@@ -173,25 +197,28 @@ def test_profile_puts_rfm_and_scores_together(served):
     assert prof.known and prof.frequency == row[s.FREQUENCY]
     assert prof.segment == row[s.SEGMENT] and prof.rfm_score == row[s.RFM_SCORE]
     assert 0 < prof.churn_probability < 1 and prof.predicted_value >= 0
-    unknown = scoring.customer_profile(served, api.CustomerRequest(customer_id="ghost"),
-                                       bands=BANDS)
+    unknown = scoring.customer_profile(
+        served, api.CustomerRequest(customer_id="ghost"), bands=BANDS
+    )
     assert not unknown.known and unknown.segment is None
 
 
 def test_a_model_that_runs_out_of_items_is_topped_up_with_trending(served):
     from dataclasses import replace
 
-    from models.recommenders import PersonalPopularityRecommender
+    from kizuna.models.recommenders import PersonalPopularityRecommender
 
     rec = served.models.recommender
     buy_again = PersonalPopularityRecommender().fit(rec.history)
-    other = replace(served, models=replace(served.models,
-                                           recommender=replace(rec, model=buy_again)))
+    other = replace(
+        served, models=replace(served.models, recommender=replace(rec, model=buy_again))
+    )
     cid = heavy_buyer(served)
     bought = purchased(served, cid)
     out = scoring.recommend(other, api.RecommendRequest(customer_id=cid, k=5))
     assert not out.fallback and len(out.items) == 5
     assert all(i.score == 0.0 for i in out.items) and not {i.item_id for i in out.items} & bought
-    again = scoring.recommend(other, api.RecommendRequest(customer_id=cid, k=3,
-                                                          exclude_purchased=False))
+    again = scoring.recommend(
+        other, api.RecommendRequest(customer_id=cid, k=3, exclude_purchased=False)
+    )
     assert all(i.reason == "bought before" and i.item_id in bought for i in again.items)

@@ -8,12 +8,18 @@ import pytest
 import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight, tfidf_weight
 
-from features import schema as s
-from features.segments import rfm_scores
-from serving import schemas as api
-from serving import scoring
-from training.event_store import EventStore, check_events
-from serving.state import Live, RowWeigher, _population_score, load_served, refresh_user_factors
+from kizuna.features import schema as s
+from kizuna.features.segments import rfm_scores
+from kizuna.serving import schemas as api
+from kizuna.serving import scoring
+from kizuna.serving.state import (
+    Live,
+    RowWeigher,
+    _population_score,
+    load_served,
+    refresh_user_factors,
+)
+from kizuna.training.event_store import EventStore, check_events
 
 
 @pytest.fixture
@@ -25,8 +31,16 @@ def live(model_set, tmp_path):
 
 
 def purchase(customer: str, item: str, when: pd.Timestamp, order: str = "NEW-1") -> pd.DataFrame:
-    raw = pd.DataFrame({s.CUSTOMER_ID: [customer], s.ORDER_ID: [order], s.ITEM_ID: [item],
-                        s.TIMESTAMP: [when], s.QUANTITY: [2.0], s.UNIT_PRICE: [4.5]})
+    raw = pd.DataFrame(
+        {
+            s.CUSTOMER_ID: [customer],
+            s.ORDER_ID: [order],
+            s.ITEM_ID: [item],
+            s.TIMESTAMP: [when],
+            s.QUANTITY: [2.0],
+            s.UNIT_PRICE: [4.5],
+        }
+    )
     return check_events(raw, now=when + pd.Timedelta(days=1))
 
 
@@ -34,12 +48,13 @@ def test_row_weigher_matches_implicit_on_the_population():
     rng = np.random.default_rng(0)
     counts = sp.random(30, 12, density=0.3, format="csr", random_state=rng, dtype=np.float64)
     counts.data = np.ceil(counts.data * 4)
-    for weighting, reference in (("bm25", lambda X: bm25_weight(X, K1=100, B=0.8)),
-                                 ("tfidf", tfidf_weight)):
+    for weighting, reference in (
+        ("bm25", lambda X: bm25_weight(X, K1=100, B=0.8)),
+        ("tfidf", tfidf_weight),
+    ):
         weigh = RowWeigher.fit(counts, {"weighting": weighting})
         expected = sp.csr_matrix(reference(counts)).toarray()
-        np.testing.assert_allclose(weigh(counts[[4, 17]]).toarray(), expected[[4, 17]],
-                                   rtol=1e-5)
+        np.testing.assert_allclose(weigh(counts[[4, 17]]).toarray(), expected[[4, 17]], rtol=1e-5)
 
 
 def test_population_score_matches_rfm_scores():
@@ -77,11 +92,13 @@ def test_a_new_customer_becomes_known_after_a_purchase(live):
     assert st.position("NEWBIE") == st.n_customers - 1
     out = scoring.recommend(served, api.RecommendRequest(customer_id="NEWBIE", k=3))
     assert not out.fallback and item not in {i.item_id for i in out.items}
-    churn = scoring.churn_scores(served, api.ChurnRequest(customer_ids=["NEWBIE"]), max_batch=5,
-                                 bands=(0.3, 0.6))
+    churn = scoring.churn_scores(
+        served, api.ChurnRequest(customer_ids=["NEWBIE"]), max_batch=5, bands=(0.3, 0.6)
+    )
     assert churn.results[0].known and churn.results[0].churn_probability is not None
-    profile = scoring.customer_profile(served, api.CustomerRequest(customer_id="NEWBIE"),
-                                       bands=(0.3, 0.6))
+    profile = scoring.customer_profile(
+        served, api.CustomerRequest(customer_id="NEWBIE"), bands=(0.3, 0.6)
+    )
     assert profile.frequency == 1 and profile.recency_days == pytest.approx(2.0)
 
 
@@ -111,7 +128,7 @@ def test_events_stored_by_another_process_are_folded_in(model_set, tmp_path):
 
 
 def test_events_stored_during_a_reload_reach_the_new_snapshot(live, monkeypatch, tmp_path):
-    import serving.state as state_module
+    import kizuna.serving.state as state_module
 
     cid = str(live.served.state.features.index[7])
     item = str(live.served.state.catalogue.item_ids[2])
@@ -140,7 +157,7 @@ def test_a_failed_reload_keeps_the_old_snapshot(live, tmp_path):
 def test_load_served_refuses_a_model_set_without_experiment(model_set, tmp_path):
     import shutil
 
-    from features.errors import KizunaInputError
+    from kizuna.features.errors import KizunaInputError
 
     folder = tmp_path / "bare"
     shutil.copytree(model_set.folder, folder)
@@ -154,18 +171,20 @@ def test_one_request_updates_several_customers_at_once(live):
     old = str(st.features.index[9])
     item = str(st.catalogue.item_ids[3])
     when = st.as_of - pd.Timedelta(hours=5)
-    lines = pd.concat([purchase(old, item, when, order="M-1"), purchase("FRESH", item, when,
-                                                                      order="M-2")])
+    lines = pd.concat(
+        [purchase(old, item, when, order="M-1"), purchase("FRESH", item, when, order="M-2")]
+    )
     _, updated = live.ingest(lines)
     assert updated == 2
     for cid in (old, "FRESH"):
         assert st.features.loc[cid, "recency_days"] == pytest.approx(5 / 24)
-        assert st.catalogue.codes([item])[0] in st.history_rows(
-            np.array([st.position(cid)])).indices
+        assert (
+            st.catalogue.codes([item])[0] in st.history_rows(np.array([st.position(cid)])).indices
+        )
 
 
 def test_cached_reason_contributions_are_refreshed_by_events(live):
-    from models.reasons import lightgbm_contributions
+    from kizuna.models.reasons import lightgbm_contributions
 
     served = live.current()
     st = served.state
@@ -175,8 +194,9 @@ def test_cached_reason_contributions_are_refreshed_by_events(live):
     live.ingest(purchase(cid, str(st.catalogue.item_ids[0]), st.as_of + pd.Timedelta(hours=1)))
     after = scoring.churn_scores(served, request, max_batch=5, bands=(0.3, 0.6)).results[0]
     pos = st.position(cid)
-    fresh = lightgbm_contributions(served.models.churn.model.booster_,
-                                   st.matrices["churn"][[pos]])[0]
+    fresh = lightgbm_contributions(served.models.churn.model.booster_, st.matrices["churn"][[pos]])[
+        0
+    ]
     got = {r.feature: r.contribution for r in after.reasons}
     names = list(served.models.churn.model.feature_names_in_)
     for feature, value in got.items():
@@ -185,7 +205,7 @@ def test_cached_reason_contributions_are_refreshed_by_events(live):
 
 
 def test_cached_rows_compute_each_row_once_and_stay_bounded(live, monkeypatch):
-    import serving.state as state_module
+    import kizuna.serving.state as state_module
 
     st = live.current().state
     calls = []
@@ -216,10 +236,14 @@ def test_upstream_changed_follows_the_folder_versions(live, model_set, tmp_path)
 
 
 def test_item_names_come_from_the_most_frequent_line_description():
-    from serving.state import _line_names
+    from kizuna.serving.state import _line_names
 
-    lines = pd.DataFrame({s.ITEM_ID: ["A", "A", "A", "B"],
-                          "description": ["HEART HOLDER ", "HEART HOLDER", "heart", None]})
+    lines = pd.DataFrame(
+        {
+            s.ITEM_ID: ["A", "A", "A", "B"],
+            "description": ["HEART HOLDER ", "HEART HOLDER", "heart", None],
+        }
+    )
     names = _line_names(lines)
     assert names.to_dict() == {"A": "HEART HOLDER"}
     assert _line_names(lines.drop(columns="description")) is None

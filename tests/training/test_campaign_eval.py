@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from features.campaign import CampaignConfig, simulate_campaign
-from features.control_groups import hash_units
-from features.errors import KizunaInputError
-from features.synthetic import ShopConfig, generate_shop
-from models.offers import load_offers
-from training.campaign_eval import evaluate_campaign, learn_uplift, treated_flags
-from training.metrics_uplift import qini_coefficient
+from kizuna.features.control_groups import hash_units
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.offers import load_offers
+from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
+from kizuna.simulators.synthetic import ShopConfig, generate_shop
+from kizuna.training.campaign_eval import evaluate_campaign, learn_uplift, treated_flags
+from kizuna.training.metrics_uplift import qini_coefficient
 
 Z95 = 1.959963984540054
 
@@ -71,8 +71,15 @@ def test_incremental_profit_after_costs_by_hand() -> None:
 
 
 def test_pooled_row_over_offers() -> None:
-    b = pd.DataFrame({"customer_id": ["d0", "d1", "d2"], "offer_id": ["B"] * 3,
-                      "treated": [1, 1, 0], "outcome": [1, 0, 0], "revenue": [40.0, 0.0, 0.0]})
+    b = pd.DataFrame(
+        {
+            "customer_id": ["d0", "d1", "d2"],
+            "offer_id": ["B"] * 3,
+            "treated": [1, 1, 0],
+            "outcome": [1, 0, 0],
+            "revenue": [40.0, 0.0, 0.0],
+        }
+    )
     report = evaluate_campaign(pd.concat([tiny(), b]), catalogue=CATALOGUE)
     assert list(report["offer_id"]) == ["A", "B", "all"]
     pooled = report.iloc[-1]

@@ -11,11 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from features.campaign import CampaignConfig, simulate_campaign
-from features.errors import KizunaInputError
-from models.contact_log import empty_log
-from training import cli_offers
-from training.contact_log_store import append_contacts, read_contact_log
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.contact_log import empty_log
+from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
+from kizuna.training import cli_offers
+from kizuna.training.contact_log_store import append_contacts, read_contact_log
 
 OFFERS_YAML = """
 margin: 0.5
@@ -68,8 +68,18 @@ def run(*args: str) -> dict:
 
 def test_score_offers_writes_decisions_and_logs_contacts(files) -> None:
     out, log = files["dir"] / "d.parquet", files["dir"] / "log.csv"
-    common = [str(files["scores"]), "--offers", str(files["offers"]), "--contact-log", str(log),
-              "--log-contacts", "--campaign-id", "spring", "--control-share", "0.2"]
+    common = [
+        str(files["scores"]),
+        "--offers",
+        str(files["offers"]),
+        "--contact-log",
+        str(log),
+        "--log-contacts",
+        "--campaign-id",
+        "spring",
+        "--control-share",
+        "0.2",
+    ]
     first = run("score-offers", *common, "--now", "2025-01-01", "--out", str(out), "-k", "2")
     decisions = pd.read_parquet(out)
     rank1 = decisions[decisions["rank"] == 1]
@@ -91,8 +101,16 @@ def test_score_offers_reads_the_catalogue_named_by_an_experiment(files) -> None:
     experiment = files["dir"] / "exp.yaml"
     experiment.write_text("name: x\noffers: offers.yaml\n")
     out = files["dir"] / "d.parquet"
-    summary = run("score-offers", str(files["scores"]), "--config", str(experiment),
-                  "--out", str(out), "--now", "2025-01-01")
+    summary = run(
+        "score-offers",
+        str(files["scores"]),
+        "--config",
+        str(experiment),
+        "--out",
+        str(out),
+        "--now",
+        "2025-01-01",
+    )
     assert summary["offers_file"].endswith("offers.yaml")
 
 
@@ -100,22 +118,46 @@ def test_score_offers_errors(files) -> None:
     with pytest.raises(KizunaInputError, match="--offers"):
         runner.invoke(app, ["score-offers", str(files["scores"])], catch_exceptions=False)
     with pytest.raises(KizunaInputError, match="campaign-id"):
-        runner.invoke(app, ["score-offers", str(files["scores"]), "--offers", str(files["offers"]),
-                            "--control-share", "0.1"], catch_exceptions=False)
+        runner.invoke(
+            app,
+            [
+                "score-offers",
+                str(files["scores"]),
+                "--offers",
+                str(files["offers"]),
+                "--control-share",
+                "0.1",
+            ],
+            catch_exceptions=False,
+        )
 
 
 def test_evaluate_campaign_and_learned_uplift_feed_score_offers(files) -> None:
     frame = customer_frame(3000, seed=1)
-    sim = simulate_campaign(frame[["customer_id", "recency_days", "frequency", "monetary_mean"]],
-                            CampaignConfig(offer_id="wb"), seed=2)
+    sim = simulate_campaign(
+        frame[["customer_id", "recency_days", "frequency", "monetary_mean"]],
+        CampaignConfig(offer_id="wb"),
+        seed=2,
+    )
     outcomes = files["dir"] / "outcomes.csv"
     sim.outcomes.assign(treated=np.where(sim.outcomes["treated"], "treated", "control")).to_csv(
-        outcomes, index=False)
+        outcomes, index=False
+    )
     features = files["dir"] / "features.parquet"
     sim.features.to_parquet(features)
     models = files["dir"] / "uplift.joblib"
-    report = run("evaluate-campaign", str(outcomes), "--offers", str(files["offers"]),
-                 "--features", str(features), "--learner", "t", "--models-out", str(models))
+    report = run(
+        "evaluate-campaign",
+        str(outcomes),
+        "--offers",
+        str(files["offers"]),
+        "--features",
+        str(features),
+        "--learner",
+        "t",
+        "--models-out",
+        str(models),
+    )
     rows = {r["offer_id"]: r for r in report["offers"]}
     assert set(rows) == {"wb", "all"}
     wb = rows["wb"]
@@ -127,8 +169,18 @@ def test_evaluate_campaign_and_learned_uplift_feed_score_offers(files) -> None:
     scores = files["dir"] / "scores2.parquet"
     frame.to_parquet(scores)
     out = files["dir"] / "d2.parquet"
-    run("score-offers", str(scores), "--offers", str(files["offers"]), "--uplift", str(models),
-        "--out", str(out), "--now", "2025-01-01")
+    run(
+        "score-offers",
+        str(scores),
+        "--offers",
+        str(files["offers"]),
+        "--uplift",
+        str(models),
+        "--out",
+        str(out),
+        "--now",
+        "2025-01-01",
+    )
     decided = pd.read_parquet(out)
     assert (decided.loc[decided["offer_id"] == "wb", "uplift_source"] == "learned").all()
 

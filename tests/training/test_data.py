@@ -7,17 +7,29 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.errors import KizunaInputError
-from features.validate import validate_transactions
-from training.data import read_transactions, resolve_source
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.validate import validate_transactions
+from kizuna.training.data import read_transactions, resolve_source
 
 EXPORT = pd.DataFrame(
-    {"CustNo": ["007", "008"], "Invoice": ["1", "2"], "SKU": ["x", "y"],
-     "When": ["2024-01-01", "2024-01-02"], "Qty": [1, 2], "Price": [9.5, 1.0]}
+    {
+        "CustNo": ["007", "008"],
+        "Invoice": ["1", "2"],
+        "SKU": ["x", "y"],
+        "When": ["2024-01-01", "2024-01-02"],
+        "Qty": [1, 2],
+        "Price": [9.5, 1.0],
+    }
 )
-MAPPING = {"customer_id": "CustNo", "order_id": "Invoice", "item_id": "SKU",
-           "timestamp": "When", "quantity": "Qty", "unit_price": "Price"}
+MAPPING = {
+    "customer_id": "CustNo",
+    "order_id": "Invoice",
+    "item_id": "SKU",
+    "timestamp": "When",
+    "quantity": "Qty",
+    "unit_price": "Price",
+}
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])

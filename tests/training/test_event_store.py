@@ -7,9 +7,9 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.errors import KizunaInputError
-from training.event_store import EventStore, check_events, read_events
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.event_store import EventStore, check_events, read_events
 
 
 def lines(**overrides) -> pd.DataFrame:
@@ -32,11 +32,14 @@ def test_check_events_keeps_valid_lines_and_flags_returns():
     assert kept[s.IS_RETURN].tolist() == [False, False, True]
 
 
-@pytest.mark.parametrize("column, values, reason", [
-    (s.UNIT_PRICE, [5.0, 0.0, 5.0], "line 1: unit price is zero or negative"),
-    (s.QUANTITY, [1.0, 2.0, 0.0], "line 2: quantity is zero"),
-    (s.CUSTOMER_ID, ["C1", None, "C2"], "line 1: no customer id"),
-])
+@pytest.mark.parametrize(
+    "column, values, reason",
+    [
+        (s.UNIT_PRICE, [5.0, 0.0, 5.0], "line 1: unit price is zero or negative"),
+        (s.QUANTITY, [1.0, 2.0, 0.0], "line 2: quantity is zero"),
+        (s.CUSTOMER_ID, ["C1", None, "C2"], "line 1: no customer id"),
+    ],
+)
 def test_one_bad_line_refuses_the_whole_request(column, values, reason):
     with pytest.raises(KizunaInputError, match=reason) as err:
         check_events(lines(**{column: values}), now=pd.Timestamp("2024-07-10"))
@@ -87,7 +90,7 @@ def test_store_is_in_wal_mode_with_full_sync(tmp_path):
 
 
 def test_a_failing_insert_rolls_back_the_whole_request(tmp_path, monkeypatch):
-    import training.event_store as events
+    import kizuna.training.event_store as events
 
     store = EventStore(tmp_path / "ev.sqlite")
     valid = check_events(lines(), now=pd.Timestamp("2024-07-10"))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from features.errors import KizunaInputError
-from training.metrics import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.metrics import (
     catalogue_coverage,
     hit_matrix,
     map_at_k,

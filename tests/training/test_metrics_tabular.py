@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import KizunaInputError
-from training.metrics_tabular import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.metrics_tabular import (
     brier,
     capture_rate_top_decile,
     classification_report,
@@ -71,14 +71,21 @@ def test_top_decile_size_and_ties() -> None:
     assert capture_rate_top_decile(y, np.ones(30)) == pytest.approx(3 / 4)
     assert lift_top_decile(y[::-1], np.ones(30)) == 0.0
     # 11 rows -> ceil(1.1) = 2.
-    assert capture_rate_top_decile([1, 1] + [0] * 8 + [1], [1.0, 0.9] + [0.0] * 9) == \
-        pytest.approx(2 / 3)
+    assert capture_rate_top_decile([1, 1] + [0] * 8 + [1], [1.0, 0.9] + [0.0] * 9) == pytest.approx(
+        2 / 3
+    )
 
 
 def test_classification_report_has_every_metric() -> None:
     report = classification_report([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
-    assert set(report) == {"roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile",
-                           "capture_rate_top_decile"}
+    assert set(report) == {
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "lift_top_decile",
+        "capture_rate_top_decile",
+    }
     assert report["roc_auc"] == 0.75
 
 
@@ -144,10 +151,17 @@ def test_decile_calibration_table() -> None:
     assert table.iloc[-1].tolist() == [10, 0.5, 1.0, 2]
     # Fewer rows than bins: one row per group, empty groups left out.
     small = decile_calibration([5.0, 0.0, 1.0], [0.2, 0.9, 0.5])
-    pd.testing.assert_frame_equal(small, pd.DataFrame({
-        "decile": [1, 2, 3], "mean_predicted": [0.9, 0.5, 0.2], "mean_actual": [0.0, 1.0, 5.0],
-        "count": [1, 1, 1],
-    }))
+    pd.testing.assert_frame_equal(
+        small,
+        pd.DataFrame(
+            {
+                "decile": [1, 2, 3],
+                "mean_predicted": [0.9, 0.5, 0.2],
+                "mean_actual": [0.0, 1.0, 5.0],
+                "count": [1, 1, 1],
+            }
+        ),
+    )
     # 12 rows in 10 bins: the first two bins take the spare rows.
     assert decile_calibration(np.ones(12), np.arange(12.0))["count"].tolist() == [2, 2] + [1] * 8
 

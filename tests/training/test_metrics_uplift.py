@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.errors import KizunaInputError
-from training.metrics_uplift import (
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.metrics_uplift import (
     auuc,
     qini_coefficient,
     qini_curve,

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.synthetic import ShopConfig, generate_shop
-from training import tracking
-from training.config import load_experiment
-from training.pipeline import run_experiment
-from training.shop_io import write_shop
+from kizuna.simulators.synthetic import ShopConfig, generate_shop
+from kizuna.training import tracking
+from kizuna.training.config import load_experiment
+from kizuna.training.pipeline import run_experiment
+from kizuna.training.shop_io import write_shop
 
 EXPERIMENT = """
 name: tiny
@@ -71,10 +71,25 @@ def test_train_logs_metrics_baselines_params_and_registers_champions(trained):
     result, _ = trained
     run = mlflow.get_run(result.run_id)
     metrics = run.data.metrics
-    for name in ("roc_auc", "pr_auc", "brier", "lift_top_decile", "baseline_rfm_logistic_roc_auc",
-                 "mae", "rmse", "spearman", "normalised_gini",
-                 "baseline_bgnbd_gamma_gamma_normalised_gini",
-                 "bgnbd_r", "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "gg_p", "gg_q", "gg_v"):
+    for name in (
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "lift_top_decile",
+        "baseline_rfm_logistic_roc_auc",
+        "mae",
+        "rmse",
+        "spearman",
+        "normalised_gini",
+        "baseline_bgnbd_gamma_gamma_normalised_gini",
+        "bgnbd_r",
+        "bgnbd_alpha",
+        "bgnbd_a",
+        "bgnbd_b",
+        "gg_p",
+        "gg_q",
+        "gg_v",
+    ):
         assert name in metrics, name
     tags = run.data.tags
     assert tags["dataset_rows"] == str(result.fingerprint["dataset_rows"])
@@ -82,14 +97,25 @@ def test_train_logs_metrics_baselines_params_and_registers_champions(trained):
     assert tags["git_commit"]
     assert run.data.params["split.horizon_days"] == "90"
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "plots")}
-    assert {"plots/churn_roc.png", "plots/churn_calibration.png", "plots/churn_gains.png",
-            "plots/ltv_decile_calibration.png"} <= artifacts
+    assert {
+        "plots/churn_roc.png",
+        "plots/churn_calibration.png",
+        "plots/churn_gains.png",
+        "plots/ltv_decile_calibration.png",
+    } <= artifacts
     assert result.registry["churn"].alias == tracking.CHAMPION
     assert result.registry["ltv"].alias == tracking.CHAMPION
     assert result.registry["recommender"].alias == tracking.CHAMPION
-    for name in ("ndcg_at_10", "new_ndcg_at_10", "recall_at_10", "map_at_10", "coverage",
-                 "baseline_personal_popularity_ndcg_at_10",
-                 "baseline_global_popularity_new_ndcg_at_10", "hybrid_item_knn_weight"):
+    for name in (
+        "ndcg_at_10",
+        "new_ndcg_at_10",
+        "recall_at_10",
+        "map_at_10",
+        "coverage",
+        "baseline_personal_popularity_ndcg_at_10",
+        "baseline_global_popularity_new_ndcg_at_10",
+        "hybrid_item_knn_weight",
+    ):
         assert name in metrics, name
     assert "plots/recommender_recall_at_k.png" in artifacts
     # The churn model must beat its baseline on this shop, where behaviour carries signal.
@@ -127,11 +153,15 @@ def test_champions_load_back_from_the_registry_as_one_model_set(trained):
 
 
 def test_promote_moves_the_alias_by_hand(trained):
-    from features.errors import KizunaInputError
+    from kizuna.features.errors import KizunaInputError
 
     moved = tracking.promote("kizuna-churn", 2)
-    assert moved == {"name": "kizuna-churn", "alias": "champion", "version": 2,
-                     "previous_version": 1}
+    assert moved == {
+        "name": "kizuna-churn",
+        "alias": "champion",
+        "version": 2,
+        "previous_version": 1,
+    }
     assert int(tracking.current_alias_version("kizuna-churn", "champion").version) == 2
     with pytest.raises(KizunaInputError, match="no version 99"):
         tracking.promote("kizuna-churn", 99)
@@ -145,14 +175,16 @@ def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
     plan = rng.choice(["month-to-month", "one year", "two year"], n)
     logit = -1.0 - 0.04 * tenure + 0.02 * charges + 1.5 * (plan == "month-to-month")
     churned = rng.random(n) < 1 / (1 + np.exp(-logit))
-    table = pd.DataFrame({
-        "CustomerID": [f"K{i:05d}" for i in range(n)],
-        "Churn": np.where(churned, "Yes", "No"),
-        "tenure": tenure,
-        "MonthlyCharges": [f"{c:.2f}" if i % 50 else " " for i, c in enumerate(charges)],
-        "Contract": plan,
-        "Notes": "",
-    })
+    table = pd.DataFrame(
+        {
+            "CustomerID": [f"K{i:05d}" for i in range(n)],
+            "Churn": np.where(churned, "Yes", "No"),
+            "tenure": tenure,
+            "MonthlyCharges": [f"{c:.2f}" if i % 50 else " " for i, c in enumerate(charges)],
+            "Contract": plan,
+            "Notes": "",
+        }
+    )
     table.to_csv(tmp_path / "telco.csv", index=False)
     (tmp_path / "telco.yaml").write_text(
         "name: telco\ndata:\n  customers: telco.csv\n  customers_column_map: {customer_id: CustomerID}\n"

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.errors import KizunaInputError
-from models.recommenders import PersonalPopularityRecommender, PopularityRecommender
-from training.recommender_eval import (
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders import PersonalPopularityRecommender, PopularityRecommender
+from kizuna.training.recommender_eval import (
     default_models,
     evaluate_recommenders,
     holdout_split,
@@ -68,7 +68,10 @@ def test_holdout_split_by_hand() -> None:
 
 def test_rows_outside_the_windows_change_nothing() -> None:
     base = holdout_split(_log(), AS_OF, 10)
-    extra = [("A", "o9", "z", "2024-01-25", 1.0, False), ("B", "o10", "v", "2024-01-20", 1.0, False)]
+    extra = [
+        ("A", "o9", "z", "2024-01-25", 1.0, False),
+        ("B", "o10", "v", "2024-01-20", 1.0, False),
+    ]
     later = holdout_split(_log(extra), AS_OF, 10)
     np.testing.assert_array_equal(later.train.matrix.toarray(), base.train.matrix.toarray())
     for mode in ("all", "new"):
@@ -110,12 +113,14 @@ def test_item_categories_take_each_items_most_common_category() -> None:
 
 
 def test_margins_pick_the_best_other_model() -> None:
-    res = pd.DataFrame({
-        "model": ["hybrid", "knn", "pop", "hybrid", "knn"],
-        "mode": ["all", "all", "all", "new", "new"],
-        "metric": "ndcg",
-        "value": [0.44, 0.40, 0.10, 0.12, 0.10],
-    })
+    res = pd.DataFrame(
+        {
+            "model": ["hybrid", "knn", "pop", "hybrid", "knn"],
+            "mode": ["all", "all", "all", "new", "new"],
+            "metric": "ndcg",
+            "value": [0.44, 0.40, 0.10, 0.12, 0.10],
+        }
+    )
     out = margins(res)
     assert out.loc["all", "best_baseline"] == "knn"
     assert out.loc["all", "margin"] == pytest.approx(0.10)
@@ -147,8 +152,8 @@ REFERENCE = {
 @pytest.mark.slow
 @pytest.mark.dataset
 def test_online_retail_reference_table(online_retail_path) -> None:
-    from features.validate import validate_transactions
-    from training.data import read_transactions
+    from kizuna.features.validate import validate_transactions
+    from kizuna.training.data import read_transactions
 
     raw = read_transactions(online_retail_path, format="online-retail")
     tx = validate_transactions(raw.frame, **raw.validate_kwargs).kept
@@ -170,7 +175,7 @@ def test_online_retail_reference_table(online_retail_path) -> None:
 
 
 def test_candidates_are_the_union_of_each_components_top_items() -> None:
-    from training.train_recommender import _candidates
+    from kizuna.training.train_recommender import _candidates
 
     # Two components, two users, five items; top 2 of each component.
     unit = np.array([
@@ -216,10 +221,10 @@ def _synthetic_log(as_of: pd.Timestamp, days: int) -> pd.DataFrame:
 
 
 def test_tune_blend_picks_each_modes_best_and_matches_a_full_evaluation(monkeypatch) -> None:
-    from models.recommenders import HybridRecommender
-    from training import train_recommender
-    from training.config import RecommenderConfig
-    from training.train_recommender import DEFAULT_WEIGHT_GRID, WEIGHT_NAMES, tune_blend
+    from kizuna.models.recommenders import HybridRecommender
+    from kizuna.training import train_recommender
+    from kizuna.training.config import RecommenderConfig
+    from kizuna.training.train_recommender import DEFAULT_WEIGHT_GRID, WEIGHT_NAMES, tune_blend
 
     # Candidates: each component's top 12 of the 40 items, so the shortcut is exercised.
     monkeypatch.setattr(train_recommender, "TUNING_CANDIDATES", 12)

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from training.tracking import CHALLENGER, CHAMPION, dataset_fingerprint, decide_alias
+from kizuna.training.tracking import CHALLENGER, CHAMPION, dataset_fingerprint, decide_alias
 
 
 def test_no_champion_means_the_new_version_is_champion():
@@ -33,5 +33,8 @@ def test_fingerprint_changes_with_any_value_and_records_rows_and_as_of():
     first = dataset_fingerprint(frame, source="s", as_of="2024-01-01")
     assert first["dataset_rows"] == 3 and first["as_of"] == "2024-01-01"
     changed = frame.assign(b=["x", "y", "w"])
-    assert dataset_fingerprint(changed, source="s", as_of="2024-01-01")["dataset_hash"] != first["dataset_hash"]
+    assert (
+        dataset_fingerprint(changed, source="s", as_of="2024-01-01")["dataset_hash"]
+        != first["dataset_hash"]
+    )
     assert dataset_fingerprint(frame, source="s", as_of="2024-01-01") == first

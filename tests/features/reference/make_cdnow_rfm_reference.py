@@ -62,10 +62,18 @@ def describe(summary: pd.DataFrame) -> dict:
 def pick_customers(raw: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
     """A few telling customers: first ids, same-day repeats, extremes."""
     same_day = raw[raw.duplicated(["customer_id", "date"], keep=False)]["customer_id"]
-    picks = ["00001", "00002", "00003", "00005", str(same_day.iloc[0]),
-             str(same_day.iloc[len(same_day) // 2]),
-             str(summary["frequency"].idxmax()), str(summary["monetary_value"].idxmax()),
-             str(summary["recency"].idxmax()), str(summary.index[-1])]
+    picks = [
+        "00001",
+        "00002",
+        "00003",
+        "00005",
+        str(same_day.iloc[0]),
+        str(same_day.iloc[len(same_day) // 2]),
+        str(summary["frequency"].idxmax()),
+        str(summary["monetary_value"].idxmax()),
+        str(summary["recency"].idxmax()),
+        str(summary.index[-1]),
+    ]
     return list(dict.fromkeys(p for p in picks if p in summary.index))
 
 
@@ -79,21 +87,36 @@ def main() -> None:
         "source": "shared/datasets/cdnow/CDNOW_master.txt",
         "generated_by": "tests/features/reference/make_cdnow_rfm_reference.py",
         "digest": "sha256 of lines '<customer_id>,<frequency>,<recency>,<T>,<monetary_value>' "
-                  "sorted by customer id, values formatted '%.10f', each line ending in a newline",
+        "sorted by customer id, values formatted '%.10f', each line ending in a newline",
         "libraries": {
-            "pymc-marketing": version("pymc-marketing"), "lifetimes": version("lifetimes"),
-            "pandas": version("pandas"), "numpy": version("numpy"),
+            "pymc-marketing": version("pymc-marketing"),
+            "lifetimes": version("lifetimes"),
+            "pandas": version("pandas"),
+            "numpy": version("numpy"),
             "python": sys.version.split()[0],
         },
         "cases": {},
     }
     for name, end, as_of, scaler in CASES:
-        pymc = rfm_summary(raw, "customer_id", "date", monetary_value_col="dollar_value",
-                           observation_period_end=end, time_unit="D", time_scaler=scaler)
+        pymc = rfm_summary(
+            raw,
+            "customer_id",
+            "date",
+            monetary_value_col="dollar_value",
+            observation_period_end=end,
+            time_unit="D",
+            time_scaler=scaler,
+        )
         pymc = pymc.set_index("customer_id")[list(COLUMNS)]
         lt = summary_data_from_transaction_data(
-            raw, "customer_id", "date", monetary_value_col="dollar_value",
-            observation_period_end=end, freq="D", freq_multiplier=scaler)[list(COLUMNS)]
+            raw,
+            "customer_id",
+            "date",
+            monetary_value_col="dollar_value",
+            observation_period_end=end,
+            freq="D",
+            freq_multiplier=scaler,
+        )[list(COLUMNS)]
         assert pymc.index.equals(lt.index)
         frt = ["frequency", "recency", "T"]
         np.testing.assert_array_equal(pymc[frt], lt[frt])
@@ -106,11 +129,11 @@ def main() -> None:
             "time_scaler": scaler,
             "calls": {
                 "pymc-marketing": f"rfm_summary(raw, 'customer_id', 'date', monetary_value_col="
-                                  f"'dollar_value', observation_period_end='{end}', "
-                                  f"time_unit='D', time_scaler={scaler})",
+                f"'dollar_value', observation_period_end='{end}', "
+                f"time_unit='D', time_scaler={scaler})",
                 "lifetimes": f"summary_data_from_transaction_data(raw, 'customer_id', 'date', "
-                             f"monetary_value_col='dollar_value', observation_period_end='{end}', "
-                             f"freq='D', freq_multiplier={scaler})",
+                f"monetary_value_col='dollar_value', observation_period_end='{end}', "
+                f"freq='D', freq_multiplier={scaler})",
             },
             "sha256": {"pymc-marketing": digest(pymc), "lifetimes": digest(lt)},
             "stats": describe(pymc),

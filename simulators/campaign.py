@@ -58,11 +58,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features import schema as s
-from features.behaviour import MONETARY_MEAN, RECENCY_DAYS
-from features.control_groups import in_control
-from features.errors import KizunaInputError
-from features.synthetic import (
+from kizuna.features import schema as s
+from kizuna.features.behaviour import MONETARY_MEAN, RECENCY_DAYS
+from kizuna.features.control_groups import in_control
+from kizuna.features.errors import KizunaInputError
+from kizuna.simulators.synthetic import (
     DROPOUT_TIME,
     PURCHASE_RATE,
     SPEND_SCALE,
@@ -124,16 +124,23 @@ class CampaignConfig:
         def bad(name: str, rule: str) -> KizunaInputError:
             return KizunaInputError(rule, column=name, values=[getattr(self, name)])
 
-        for name in ("horizon_days", "persuade_peak_days", "persuade_width",
-                     "persuade_orders_scale", "annoy_days", "annoy_orders_scale"):
+        for name in (
+            "horizon_days",
+            "persuade_peak_days",
+            "persuade_width",
+            "persuade_orders_scale",
+            "annoy_days",
+            "annoy_orders_scale",
+        ):
             if not getattr(self, name) > 0:
                 raise bad(name, "must be positive")
         for name in ("control_share", "persuade_max", "annoy_max", "margin", "discount_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise bad(name, "must be in [0, 1]")
         if self.noise_sigma < 0 or self.fixed_cost < 0:
-            raise bad("noise_sigma" if self.noise_sigma < 0 else "fixed_cost",
-                      "must not be negative")
+            raise bad(
+                "noise_sigma" if self.noise_sigma < 0 else "fixed_cost", "must not be negative"
+            )
 
 
 @dataclass(frozen=True)
@@ -210,9 +217,9 @@ def simulate_campaign(
     days = np.maximum(features[RECENCY_DAYS].to_numpy(dtype=float), 1.0)
     orders = features[s.FREQUENCY].to_numpy(dtype=float)
     sigma = cfg.noise_sigma
-    eta_plus = rng.lognormal(-sigma**2 / 2, sigma, n)
-    eta_minus = rng.lognormal(-sigma**2 / 2, sigma, n)
-    lapse = np.exp(-np.log(days / cfg.persuade_peak_days) ** 2 / (2 * cfg.persuade_width**2))
+    eta_plus = rng.lognormal(-(sigma**2) / 2, sigma, n)
+    eta_minus = rng.lognormal(-(sigma**2) / 2, sigma, n)
+    lapse = np.exp(-(np.log(days / cfg.persuade_peak_days) ** 2) / (2 * cfg.persuade_width**2))
     habit = 1.0 - np.exp(-(orders - 1.0) / cfg.persuade_orders_scale)
     phi_plus = np.clip(cfg.persuade_max * lapse * habit * eta_plus, 0.0, 0.95)
     newness = np.exp(-(orders - 1.0) / cfg.annoy_orders_scale - days / cfg.annoy_days)
@@ -277,14 +284,15 @@ def true_profit_uplift(
 def _from_shop(
     shop: Shop, cfg: CampaignConfig, as_of: pd.Timestamp | str | None
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, float, np.ndarray]:
-    from features.pipeline import customer_features
-    from features.validate import validate_transactions
+    from kizuna.features.pipeline import customer_features
+    from kizuna.features.validate import validate_transactions
 
     end = shop.config.end_ts
     as_of_ts = end if as_of is None else pd.Timestamp(as_of)
     if as_of_ts > end:
-        raise KizunaInputError(f"as_of must not be after the shop's end ({end})",
-                               column="as_of", values=[as_of])
+        raise KizunaInputError(
+            f"as_of must not be after the shop's end ({end})", column="as_of", values=[as_of]
+        )
     kept = validate_transactions(shop.transactions).kept
     features = customer_features(kept, as_of_ts)
     features.index = features.index.astype("str")
@@ -306,8 +314,11 @@ def _from_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarr
     table = table.copy()
     table.index = table.index.astype("str")
     if table.index.has_duplicates:
-        raise KizunaInputError("each customer must appear once", column=s.CUSTOMER_ID,
-                               values=table.index[table.index.duplicated()])
+        raise KizunaInputError(
+            "each customer must appear once",
+            column=s.CUSTOMER_ID,
+            values=table.index[table.index.duplicated()],
+        )
     for col in (RECENCY_DAYS, s.FREQUENCY, MONETARY_MEAN):
         if col not in table.columns:
             raise KizunaInputError(
@@ -316,18 +327,24 @@ def _from_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarr
         values = pd.to_numeric(table[col], errors="coerce")
         bad = values.isna() | (values < 0) | ~np.isfinite(values)
         if bad.any():
-            raise KizunaInputError("expected non-negative numbers", column=col,
-                                   values=table[col][bad].unique())
+            raise KizunaInputError(
+                "expected non-negative numbers", column=col, values=table[col][bad].unique()
+            )
         table[col] = values.astype(float)
     if (table[s.FREQUENCY] < 1).any():
-        raise KizunaInputError("frequency counts orders and must be at least 1",
-                               column=s.FREQUENCY,
-                               values=table[s.FREQUENCY][table[s.FREQUENCY] < 1])
+        raise KizunaInputError(
+            "frequency counts orders and must be at least 1",
+            column=s.FREQUENCY,
+            values=table[s.FREQUENCY][table[s.FREQUENCY] < 1],
+        )
     if P_CONTROL in table.columns:
         p0 = pd.to_numeric(table[P_CONTROL], errors="coerce").to_numpy(dtype=float)
         if np.isnan(p0).any() or ((p0 < 0) | (p0 > 1)).any():
-            raise KizunaInputError("must be probabilities in [0, 1]", column=P_CONTROL,
-                                   values=table[P_CONTROL][~((p0 >= 0) & (p0 <= 1))])
+            raise KizunaInputError(
+                "must be probabilities in [0, 1]",
+                column=P_CONTROL,
+                values=table[P_CONTROL][~((p0 >= 0) & (p0 <= 1))],
+            )
     else:
         p0 = 0.85 * np.exp(-table[RECENCY_DAYS].to_numpy(dtype=float) / 150.0)
     expected = np.maximum(table[MONETARY_MEAN].to_numpy(dtype=float), 1e-9)

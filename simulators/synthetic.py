@@ -61,8 +61,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features import schema as s
-from features.errors import KizunaInputError
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
 
 CATEGORY_NAMES: tuple[str, ...] = (
     "apparel",
@@ -730,7 +730,7 @@ def _item_truth_frame(cat: dict[str, np.ndarray]) -> pd.DataFrame:
 def _top_category_strings(
     cfg: ShopConfig, cust: dict[str, np.ndarray]
 ) -> pd.arrays.ArrowStringArray:
-    """"a|b|c" of each customer's top n_focus latent categories, best first."""
+    """ "a|b|c" of each customer's top n_focus latent categories, best first."""
     top, n_focus = cust["top"], cust["n_focus"]
     base = cfg.n_categories + 1
     used = np.arange(top.shape[1])[None, :] < n_focus[:, None]

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.campaign import (
+from kizuna.features.control_groups import in_control
+from kizuna.features.errors import KizunaInputError
+from kizuna.simulators.campaign import (
     ARCHETYPES,
     CampaignConfig,
     simulate_campaign,
     true_profit_uplift,
 )
-from features.control_groups import in_control
-from features.errors import KizunaInputError
-from features.synthetic import ShopConfig, generate_shop
+from kizuna.simulators.synthetic import ShopConfig, generate_shop
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,14 @@ def test_assignment_is_the_hash_control_group(campaign) -> None:
     o = campaign.outcomes
     control = in_control(o["customer_id"], campaign.config.campaign_id, 0.5)
     np.testing.assert_array_equal(o["treated"].to_numpy(), ~control)
-    assert set(o.columns) == {"customer_id", "campaign_id", "offer_id", "treated", "outcome",
-                              "revenue"}
+    assert set(o.columns) == {
+        "customer_id",
+        "campaign_id",
+        "offer_id",
+        "treated",
+        "outcome",
+        "revenue",
+    }
 
 
 def test_outcomes_follow_the_potential_outcomes(campaign) -> None:
@@ -63,8 +69,8 @@ def test_outcomes_follow_the_potential_outcomes(campaign) -> None:
     cfg = campaign.config
     np.testing.assert_allclose(
         t["true_profit_uplift"],
-        (cfg.margin * t["true_uplift"] - cfg.discount_share * t["p_treated"])
-        * t["expected_basket"] - cfg.fixed_cost,
+        (cfg.margin * t["true_uplift"] - cfg.discount_share * t["p_treated"]) * t["expected_basket"]
+        - cfg.fixed_cost,
     )
 
 
@@ -124,18 +130,33 @@ def test_the_randomised_difference_estimates_the_true_mean_uplift(campaign) -> N
 
 def test_true_profit_uplift_by_hand() -> None:
     # (0.35 * 0.2 - 0.15 * 0.5) * 40 - 0.5 = (0.07 - 0.075) * 40 - 0.5 = -0.7
-    got = true_profit_uplift(np.array([0.3]), np.array([0.5]), np.array([40.0]), margin=0.35,
-                             discount_share=0.15, fixed_cost=0.5)
+    got = true_profit_uplift(
+        np.array([0.3]),
+        np.array([0.5]),
+        np.array([40.0]),
+        margin=0.35,
+        discount_share=0.15,
+        fixed_cost=0.5,
+    )
     assert got[0] == pytest.approx(-0.7)
 
 
 def test_bad_inputs_fail_loudly(shop) -> None:
     with pytest.raises(KizunaInputError, match="monetary_mean"):
-        simulate_campaign(pd.DataFrame({"customer_id": ["a"], "recency_days": [1.0],
-                                        "frequency": [1.0]}))
+        simulate_campaign(
+            pd.DataFrame({"customer_id": ["a"], "recency_days": [1.0], "frequency": [1.0]})
+        )
     with pytest.raises(KizunaInputError, match="frequency"):
-        simulate_campaign(pd.DataFrame({"customer_id": ["a"], "recency_days": [1.0],
-                                        "frequency": [0.0], "monetary_mean": [5.0]}))
+        simulate_campaign(
+            pd.DataFrame(
+                {
+                    "customer_id": ["a"],
+                    "recency_days": [1.0],
+                    "frequency": [0.0],
+                    "monetary_mean": [5.0],
+                }
+            )
+        )
     with pytest.raises(KizunaInputError, match="as_of"):
         simulate_campaign(shop, as_of="2030-01-01")
     with pytest.raises(KizunaInputError, match="control_share"):

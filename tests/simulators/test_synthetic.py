@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema as s
-from features.errors import KizunaInputError
-from features.synthetic import (
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.simulators.synthetic import (
     ALIVE_AT_END,
     DROPOUT_PROB,
     DROPOUT_TIME,
@@ -29,12 +29,10 @@ from features.synthetic import (
     config_for_transactions,
     generate_shop,
 )
-from training.shop_io import read_shop, write_shop
+from kizuna.training.shop_io import read_shop, write_shop
 
 SMALL = ShopConfig(n_customers=300, n_items=40, n_categories=6, seed=3)
-MEDIUM = ShopConfig(
-    n_customers=20_000, n_cold_start_customers=200, n_cold_start_items=15, seed=7
-)
+MEDIUM = ShopConfig(n_customers=20_000, n_cold_start_customers=200, n_cold_start_items=15, seed=7)
 FRAMES = ("transactions", "items", "customers", "truth", "item_truth")
 WEEK_SECONDS = 7 * 86_400
 

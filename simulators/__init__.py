@@ -1,0 +1,1 @@
+"""Simulators: a seeded synthetic shop and marketing campaign with known ground truth."""
