@@ -6,6 +6,7 @@ from events strictly before ``as_of`` (the parts each guard that themselves).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
@@ -54,22 +55,71 @@ def customer_features(
         ``rfm_score`` (recency in days, frequency in orders, monetary as total
         spend) and ``segment``.
     """
+    frame = customer_base_features(
+        transactions, as_of, customers=customers, items=items, btyd_unit=btyd_unit
+    )
+    return with_rfm_scores(frame)
+
+
+def customer_base_features(
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    *,
+    customers: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    btyd_unit: str = "W",
+) -> pd.DataFrame:
+    """The per-customer part of :func:`customer_features`: behaviour vector and BTYD summary.
+
+    Each row depends on that customer's transactions only, so any partition of
+    customers (a shard) gives the same rows. Same arguments as
+    :func:`customer_features`; shape (n_customers, n_features - 5).
+    """
     as_of = pd.Timestamp(as_of)
     behaviour = behaviour_vector(transactions, as_of, customers=customers, items=items)
     purchases = transactions[~transactions[s.IS_RETURN]]
     summary = rfm_summary(
         purchases, as_of, time_unit="D", time_scaler=TIME_SCALERS[btyd_unit]
     ).add_prefix(BTYD_PREFIX)
+    return behaviour.join(summary, how="left")
+
+
+def rfm_score_inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The values the quintile scores rank, higher = better: columns ``r``, ``f``, ``m``.
+
+    Shape (n_customers, 3): minus days since the last purchase, orders, total
+    spend. Their population cut points (:func:`features.segments.cut_points`)
+    let :func:`with_rfm_scores` score one shard at a time.
+    """
+    return pd.DataFrame(
+        {
+            "r": -frame[RECENCY_DAYS].to_numpy(dtype=float),
+            "f": frame[s.FREQUENCY].to_numpy(dtype=float),
+            "m": frame[MONETARY_TOTAL].to_numpy(dtype=float),
+        },
+        index=frame.index,
+    )
+
+
+def with_rfm_scores(
+    frame: pd.DataFrame, *, cuts: dict[str, np.ndarray] | None = None
+) -> pd.DataFrame:
+    """Join the RFM scores and segment onto :func:`customer_base_features` output.
+
+    ``cuts`` are the population's cut points of :func:`rfm_score_inputs`
+    when ``frame`` is one shard of it; None scores ``frame`` as the population.
+    """
     scores = rfm_scores(
-        behaviour,
+        frame,
         recency_col=RECENCY_DAYS,
         t_col=None,
         frequency_col=s.FREQUENCY,
         monetary_col=MONETARY_TOTAL,
+        cuts=cuts,
     )
-    frame = behaviour.join(summary, how="left").join(scores, how="left")
-    frame[s.SEGMENT] = rfm_segments(scores)
-    return frame
+    out = frame.join(scores, how="left")
+    out[s.SEGMENT] = rfm_segments(scores)
+    return out
 
 
 def customer_labels(

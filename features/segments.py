@@ -61,6 +61,7 @@ def rfm_scores(
     recency_col: str = s.RECENCY,
     t_col: str | None = s.T,
     monetary_col: str = s.MONETARY_VALUE,
+    cuts: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Score recency, frequency and monetary value 1..5 by quintile.
 
@@ -93,6 +94,11 @@ def rfm_scores(
     frequency_col, recency_col, t_col, monetary_col
         Column names; ``t_col=None`` takes ``recency_col`` as time since
         the last purchase.
+    cuts
+        Population cut points ``{"r": ..., "f": ..., "m": ...}`` (each from
+        :func:`cut_points`, with recency negated) when ``summary`` holds only
+        part of the population (a shard); ``ties="min"`` only. None: the
+        population is ``summary`` itself.
 
     Returns
     -------
@@ -114,9 +120,13 @@ def rfm_scores(
         )
     col = {c: _values(summary[c], c) for c in names}
     since_last = col[recency_col] if t_col is None else col[t_col] - col[recency_col]
-    r = _scores(-since_last, ties)
-    f = _scores(col[frequency_col], ties)
-    m = _scores(col[monetary_col], ties)
+    if cuts is not None and ties != "min":
+        raise KizunaInputError("population cut points apply to ties='min' only", column="ties")
+    values = {"r": -since_last, "f": col[frequency_col], "m": col[monetary_col]}
+    if cuts is None:
+        r, f, m = (_scores(values[key], ties) for key in "rfm")
+    else:
+        r, f, m = (scores_from_cuts(values[key], cuts[key]) for key in "rfm")
     text = pd.array((100 * r + 10 * f + m).astype(str), dtype="string")  # digits r, f, m
     return pd.DataFrame(
         {s.R_SCORE: r, s.F_SCORE: f, s.M_SCORE: m, s.RFM_SCORE: text}, index=summary.index
@@ -203,14 +213,43 @@ def segment_grid() -> pd.DataFrame:
     return grid.iloc[::-1]
 
 
+def cut_ranks(n: int) -> np.ndarray:
+    """0-based ranks of the order statistics that bound the quintile scores.
+
+    With ``ties="min"`` a value scores ``1 + floor(5 b / n)``, ``b`` the count
+    of strictly smaller values, so it scores at least ``s`` exactly when it
+    exceeds the value of rank ``ceil((s - 1) n / 5) - 1``. Shape (4,) for
+    ``n >= 1`` (scores 2..5), (0,) for ``n == 0``.
+    """
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    need = -((-np.arange(1, N_SCORES, dtype=np.int64) * n) // N_SCORES)  # ceil((s-1) n / 5)
+    return need - 1
+
+
+def cut_points(values: np.ndarray) -> np.ndarray:
+    """The population's cut points for :func:`scores_from_cuts`. Shape (n,) -> (4,)."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.sort(values)[cut_ranks(len(values))]
+
+
+def scores_from_cuts(values: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """Scores 1..5: one plus the number of cut points strictly below each value.
+
+    Shapes (n,), (4,) -> (n,) int64. With the cut points of the whole
+    population this equals the ``ties="min"`` quintile score in it, for
+    any subset of its values (a shard).
+    """
+    return 1 + np.searchsorted(np.asarray(cuts), np.asarray(values), side="left").astype(np.int64)
+
+
 def _scores(values: np.ndarray, ties: str) -> np.ndarray:
     """Scores 1..5, higher for higher values. Shape (n,) -> (n,) int64."""
     n = len(values)
     if ties == "min":
-        below = np.searchsorted(np.sort(values), values, side="left")
-    else:
-        below = np.empty(n, dtype=np.int64)
-        below[np.argsort(values, kind="stable")] = np.arange(n)
+        return scores_from_cuts(values, cut_points(values))
+    below = np.empty(n, dtype=np.int64)
+    below[np.argsort(values, kind="stable")] = np.arange(n)
     return 1 + (N_SCORES * below.astype(np.int64)) // max(n, 1)
 
 

@@ -281,17 +281,31 @@ class RowWeigher:
 
     @classmethod
     def fit(cls, counts: sp.csr_matrix, params: dict[str, Any]) -> RowWeigher:
+        n_users, n_items = counts.shape
+        return cls.from_stats(
+            n_users,
+            np.bincount(counts.indices, minlength=n_items),
+            float(counts.sum(dtype=np.float64)),
+            params,
+        )
+
+    @classmethod
+    def from_stats(
+        cls, n_users: int, item_users: np.ndarray, total: float, params: dict[str, Any]
+    ) -> RowWeigher:
+        """From population sums: users, users per item (shape (n_items,)), total count.
+
+        Sums over any partition of the users (shards) give the same weigher as
+        :meth:`fit` on the whole matrix.
+        """
         weighting = params.get("weighting", "count")
         if weighting not in ("bm25", "tfidf"):
             return cls(weighting)
-        n_users, n_items = counts.shape
-        df = np.bincount(counts.indices, minlength=n_items)
-        idf = np.log(max(n_users, 1)) - np.log1p(df)
-        lengths = np.asarray(counts.sum(axis=1)).ravel()
+        idf = np.log(max(n_users, 1)) - np.log1p(np.asarray(item_users))
         return cls(
             weighting,
             idf=idf,
-            average_length=float(lengths.mean()) if n_users else 1.0,
+            average_length=total / n_users if n_users else 1.0,
             k1=float(params.get("bm25_k1", 100.0)),
             b=float(params.get("bm25_b", 0.8)),
         )

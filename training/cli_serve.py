@@ -105,9 +105,23 @@ def score(
         int, typer.Option(min=1, help="Customers scored and written at a time.")
     ] = 20_000,
     event_store: EventStoreOpt = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="pandas, or spark: --out is then a Parquet folder (partitioned by "
+            "segment) or a jdbc: URL; churn and LTV run through mlflow.pyfunc.spark_udf.",
+        ),
+    ] = "pandas",
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write churn, LTV, segment and top-k recommendations of every customer (CRM export)."""
+    if engine != "pandas":
+        _score_spark(out, table, models, alias, k, engine, spark_master, as_json)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from kizuna.serving.config import Settings
@@ -155,6 +169,42 @@ def score(
         f"wrote [bold]{rows:,}[/bold] customers to {target}"
         + (f" (table {table})" if "://" in target else "")
     )
+
+
+def _score_spark(
+    out: str,
+    table: str,
+    models: str,
+    alias: str,
+    k: int,
+    engine: str,
+    spark_master: str | None,
+    as_json: bool,
+) -> None:
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.serving.config import Settings
+    from kizuna.training.engines.spark_score import score as score_spark
+
+    if engine != "spark":
+        raise KizunaInputError(f"unknown engine {engine!r}; expected pandas or spark")
+    if not out:
+        raise KizunaInputError("--engine spark needs --out: a Parquet folder or a jdbc: URL")
+    if models == "registry":
+        os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
+    summary = score_spark(
+        models,
+        alias=alias,
+        out=out,
+        k=k,
+        bands=Settings.from_env().risk_bands,
+        master=spark_master,
+        jdbc_table=table,
+        quiet=as_json,
+    )
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(f"wrote [bold]{summary['rows']:,}[/bold] customers to {out}")
 
 
 def _tracking_uri() -> str:
