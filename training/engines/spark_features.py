@@ -88,7 +88,7 @@ def customer_features(
         out[SHARD] = shard[SHARD].iloc[0] if len(shard) else 0
         return out
 
-    probe = _probe_schema(kept, base)
+    probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
     out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.DISK_ONLY)
     n = out.count()
     ranks = cut_ranks(n)
@@ -108,7 +108,9 @@ def customer_features(
     frame = sharded.drop(SHARD)
     labels = None
     if horizon_days is not None:
-        labels = out.filter(F.col(s.CHURN).isNotNull()).select(s.CUSTOMER_ID, *LABELS)
+        labels = out.filter(F.col(s.CHURN).isNotNull()).select(
+            s.CUSTOMER_ID, F.col(s.CHURN).cast("tinyint").alias(s.CHURN), s.FUTURE_VALUE
+        )
     return SparkFeatures(frame=frame, labels=labels, cuts=cuts, sharded=sharded)
 
 
@@ -168,8 +170,13 @@ def _categories(customers: pd.DataFrame | None) -> dict[str, pd.CategoricalDtype
     return out
 
 
-def _probe_schema(frame: Any, grouped: Any, mapped: Any = None) -> Any:
-    """The output schema of a shard function, from running it on a few rows on the driver."""
+def _probe_schema(
+    frame: Any, grouped: Any, mapped: Any = None, *, floats: tuple[str, ...] = ()
+) -> Any:
+    """The output schema of a shard function, from running it on a few rows on the driver.
+
+    ``floats`` are float columns whose sample may happen to hold only whole numbers.
+    """
     import pyarrow as pa
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -182,7 +189,9 @@ def _probe_schema(frame: Any, grouped: Any, mapped: Any = None) -> Any:
     fields = []
     for f in schema:
         t = f.type
-        if pa.types.is_timestamp(t):
+        if f.name in floats:
+            t = pa.float64()
+        elif pa.types.is_timestamp(t):
             t = pa.timestamp("us")
         elif pa.types.is_large_string(t) or pa.types.is_string(t) or pa.types.is_null(t):
             t = pa.string()

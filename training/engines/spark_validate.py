@@ -129,6 +129,8 @@ def validate_shard(
 ) -> pd.DataFrame:
     """One shard: adapter and validation, as the pandas engine runs them on the whole table."""
     shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
+    # Input order, so that the first of a set of duplicates is the one kept, as in pandas.
+    shard = shard.sort_values(ROW, kind="stable")
     raw = shard[raw_cols].reset_index(drop=True)
     positions = shard[ROW].to_numpy(dtype=np.int64)
     canonical = adapter(raw)
