@@ -108,7 +108,8 @@ def read_frame(spark: Any, source: Any, *, string_columns: set[str]) -> Any:
             dtype={c: "string" for c in string_columns},
             low_memory=False,
         )
-        frame = spark.read.csv(str(path), sep=sep, header=True, inferSchema=False)
+        # RFC 4180 quoting, as pandas reads it: a quote inside quotes is doubled.
+        frame = spark.read.csv(str(path), sep=sep, header=True, escape='"', inferSchema=False)
         casts = []
         for col in frame.columns:
             dtype = sample[col].dtype if col in sample.columns else None

@@ -87,10 +87,11 @@ def validate(
     raw_cols = [c for c in frame.columns if c != ROW]
     sample = raw.adapter(frame.limit(0).toPandas()[raw_cols])
     extras = [c for c in sample.columns if c not in KEPT_TYPES and c != s.IS_RETURN]
+    aside_cols = list(map(str, sample.columns))  # set-aside rows as the validator saw them
     schema = ", ".join(
         [f"`{c}` {t}" for c, t in KEPT_TYPES.items()]
         + [f"`{c}` string" for c in extras]
-        + [f"`{RAW_PREFIX}{c}` string" for c in raw_cols]
+        + [f"`{RAW_PREFIX}{c}` string" for c in aside_cols]
         + [f"`{s.REASON}` string", f"`{KIND}` int", f"`{SHARD}` int"]
         + [f"`{STAT_COLUMN}` string", f"`{STAT_PRESENT}` long", f"`{STAT_BAD}` long"]
     )
@@ -100,20 +101,28 @@ def validate(
     def run(shard: pd.DataFrame) -> pd.DataFrame:
         return validate_shard(shard, adapter, raw_cols, extras, kwargs)
 
+    def no_customer_rows(batches: Any) -> Any:
+        for batch in batches:
+            rows = adapter(batch[raw_cols].reset_index(drop=True))
+            out = rows.astype("string").add_prefix(RAW_PREFIX)
+            out[s.ROW_ID] = batch[ROW].to_numpy()
+            out[s.REASON] = "missing_customer_id"
+            yield arrow_safe(out)
+
     sharded = frame.filter(~missing).withColumn(SHARD, shard_key(customer, shards))
     # One partition per shard: the groupBy below then needs no second exchange.
     sharded = sharded.repartition(shards, SHARD)
     out = sharded.groupBy(SHARD).applyInPandas(run, schema)
     out = out.persist(StorageLevel.DISK_ONLY)
     _check_columns(out)
-    no_customer = frame.filter(missing).select(
-        *[F.col(c).cast("string").alias(RAW_PREFIX + c) for c in raw_cols],
-        F.col(ROW).alias(s.ROW_ID),
-        F.lit("missing_customer_id").alias(s.REASON),
+    aside_schema = ", ".join(
+        [f"`{RAW_PREFIX}{c}` string" for c in aside_cols]
+        + [f"`{s.ROW_ID}` long", f"`{s.REASON}` string"]
     )
+    no_customer = frame.filter(missing).mapInPandas(no_customer_rows, aside_schema)
     kept = out.filter(F.col(KIND) == KEPT).select(*KEPT_TYPES, *extras, SHARD)
     aside = out.filter(F.col(KIND) == ASIDE).select(
-        *[RAW_PREFIX + c for c in raw_cols], s.ROW_ID, s.REASON
+        *[RAW_PREFIX + c for c in aside_cols], s.ROW_ID, s.REASON
     )
     set_aside = aside.unionByName(no_customer)
     report = _reconcile(out, n_rows, no_customer.count(), as_of, data_end)
@@ -140,8 +149,9 @@ def validate_shard(
     for col in extras:
         kept[col] = kept[col].astype("string")
     kept[KIND] = KEPT
-    aside_pos = validated.set_aside[s.ROW_ID].to_numpy()
-    aside = raw.iloc[aside_pos].astype("string").add_prefix(RAW_PREFIX).reset_index(drop=True)
+    aside = validated.set_aside
+    aside_pos = aside[s.ROW_ID].to_numpy()
+    aside = aside.drop(columns=[s.ROW_ID, s.REASON]).astype("string").add_prefix(RAW_PREFIX)
     aside[s.ROW_ID] = positions[aside_pos]
     aside[s.REASON] = validated.set_aside[s.REASON].to_numpy()
     aside[KIND] = ASIDE
@@ -149,7 +159,7 @@ def validate_shard(
     stats[KIND] = STATS
     out = pd.concat([kept, aside, stats], ignore_index=True)
     out[SHARD] = shard_id
-    columns = [*KEPT_TYPES, *extras, *(RAW_PREFIX + c for c in raw_cols)]
+    columns = [*KEPT_TYPES, *extras, *(RAW_PREFIX + str(c) for c in canonical.columns)]
     columns += [s.REASON, KIND, SHARD, STAT_COLUMN, STAT_PRESENT, STAT_BAD]
     return arrow_safe(out.reindex(columns=columns))
 
