@@ -195,5 +195,7 @@ def _probe_schema(
             t = pa.timestamp("us")
         elif pa.types.is_large_string(t) or pa.types.is_string(t) or pa.types.is_null(t):
             t = pa.string()
+        elif pa.types.is_list(t) or pa.types.is_large_list(t):
+            t = pa.list_(pa.string())  # item ids and reasons; empty lists type as null
         fields.append(pa.field(f.name, t))
     return from_arrow_schema(pa.schema(fields))
