@@ -220,28 +220,19 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         self.classes_ = np.array([0, 1])
         return self
 
-    def _proba(self, M: np.ndarray | pd.DataFrame) -> np.ndarray:
+    def predict_matrix(self, M: np.ndarray) -> np.ndarray:
+        """Calibrated churn probability per row of :meth:`transform_matrix` output, shape (n,)."""
+        check_is_fitted(self, "booster_")
         score = self._raw_score(M)
         return expit(score) if self.calibrator_ is None else self.calibrator_.transform(score)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated churn probabilities, shape (n, 2): columns P(stay), P(churn)."""
-        return _proba_2col(self._proba(self._transform(X)))
+        return _proba_2col(self.predict_matrix(self.transform_matrix(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """0/1 at probability 0.5, shape (n,). Campaigns rank by probability instead."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
-
-    def predict_with_reasons(
-        self, X: Any, top_n: int = 3
-    ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        """Churn probability (n,) and, per row, up to ``top_n`` reasons it is high.
-
-        Reasons are dicts ``{"feature", "phrase", "contribution", "value"}``,
-        ``contribution`` in log-odds of the uncalibrated score, largest first.
-        """
-        M = self._transform(X)
-        return self._proba(M), self._reasons(M, top_n=top_n, sign=1)
 
 
 # --- baseline -------------------------------------------------------------------
@@ -340,50 +331,59 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
         if X_val is not None:
             X_val = as_frame(X_val)
             y_val_arr = check_binary_labels(y_val, n_rows=len(X_val), name="validation label")
-            score_val = self._score(self._standardised(X_val))
+            score_val = self._score(self.transform_matrix(X_val))
         self.calibrator_ = _calibrate(self.calibration, score_val, y_val_arr)
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = pre.feature_names_in_
         self.n_features_in_ = pre.n_features_in_
         return self
 
-    def _standardised(self, X: Any) -> tuple[pd.DataFrame, np.ndarray]:
+    def transform_matrix(self, X: Any) -> np.ndarray:
+        """The RFM columns of ``X`` (n, p) as floats, shape (n, k), before any scaling."""
         check_is_fitted(self, "model_")
-        Xt = self.preprocessor_.transform(as_frame(X))
-        logs = _signed_log1p(Xt.to_numpy(dtype=float))
+        return self.preprocessor_.transform(as_frame(X)).to_numpy(dtype=float)
+
+    def _standardised(self, M: np.ndarray) -> np.ndarray:
+        logs = _signed_log1p(np.asarray(M, dtype=float))
         logs = np.where(np.isnan(logs), self.fill_, logs)
-        return Xt, (logs - self.center_) / self.scale_
+        return (logs - self.center_) / self.scale_
 
-    def _score(self, standardised: tuple[pd.DataFrame, np.ndarray]) -> np.ndarray:
-        return self.model_.decision_function(standardised[1])
+    def _score(self, M: np.ndarray) -> np.ndarray:
+        return self.model_.decision_function(self._standardised(M))
 
-    def _proba(self, standardised: tuple[pd.DataFrame, np.ndarray]) -> np.ndarray:
-        score = self._score(standardised)
+    def predict_matrix(self, M: np.ndarray) -> np.ndarray:
+        """Churn probability per row of :meth:`transform_matrix` output, shape (n,)."""
+        check_is_fitted(self, "model_")
+        score = self._score(M)
         return expit(score) if self.calibrator_ is None else self.calibrator_.transform(score)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Churn probabilities, shape (n, 2): columns P(stay), P(churn)."""
-        return _proba_2col(self._proba(self._standardised(X)))
+        return _proba_2col(self.predict_matrix(self.transform_matrix(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """0/1 at probability 0.5, shape (n,)."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
-    def predict_with_reasons(
-        self, X: Any, top_n: int = 3
-    ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        """Churn probability (n,) and up to ``top_n`` reasons per row.
+    def reasons_matrix(self, M: np.ndarray, *, top_n: int = 3) -> list[list[dict[str, Any]]]:
+        """Up to ``top_n`` reasons per row of ``M`` (n, k) that churn is likely.
 
         A feature's contribution is coefficient x standardised log value: how
         far it moves the log-odds from those of an average customer.
         """
-        Xt, z = self._standardised(X)
-        contrib = z * self.model_.coef_[0]
-        reasons = top_reasons(
-            contrib,
-            Xt.set_axis(list(self.preprocessor_.feature_names_in_), axis=1),
+        check_is_fitted(self, "model_")
+        M = np.asarray(M, dtype=float)
+        return top_reasons(
+            self._standardised(M) * self.model_.coef_[0],
+            pd.DataFrame(M, columns=list(self.preprocessor_.feature_names_in_)),
             reference=self.reference_,
             top_n=top_n,
             sign=1,
         )
-        return self._proba((Xt, z)), reasons
+
+    def predict_with_reasons(
+        self, X: Any, top_n: int = 3
+    ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+        """Churn probability (n,) and up to ``top_n`` reasons per row (see :meth:`reasons_matrix`)."""
+        M = self.transform_matrix(X)
+        return self.predict_matrix(M), self.reasons_matrix(M, top_n=top_n)

@@ -596,10 +596,45 @@ class BoostedTabularModel(BaseEstimator):
         self.reference_ = reference_points(Xt.set_axis(list(pre.feature_names_in_), axis=1))
         return Xt, Xv
 
-    def _transform(self, X: Any) -> np.ndarray:
-        """Booster input as a float matrix, shape (n, p) (see ``transform_matrix``)."""
+    def transform_matrix(self, X: Any) -> np.ndarray:
+        """Booster input for ``X`` (n, p) as a float matrix, shape (n, p).
+
+        Serving keeps these rows per customer and calls :meth:`predict_matrix`
+        and :meth:`reasons_matrix` on them, skipping the DataFrame conversion.
+        """
         check_is_fitted(self, "booster_")
         return self.preprocessor_.transform_matrix(as_frame(X))
+
+    def predict_matrix(self, M: np.ndarray) -> np.ndarray:
+        """The model's score per row of a :meth:`transform_matrix` output, shape (n,)."""
+        raise NotImplementedError
+
+    def reasons_matrix(self, M: np.ndarray, *, top_n: int = 3) -> list[list[dict[str, Any]]]:
+        """Up to ``top_n`` reasons per row of ``M`` (n, p) that the score is high.
+
+        The one place reasons are phrased: :meth:`predict_with_reasons`, the
+        service and the CRM export all call it, so custom ``reason_phrases``
+        read the same everywhere. Reasons are dicts ``{"feature", "phrase",
+        "contribution", "value"}``, contribution in raw booster units, largest first.
+        """
+        check_is_fitted(self, "booster_")
+        M = np.asarray(M, dtype=np.float64)
+        contrib = lightgbm_contributions(self.booster_, M, num_threads=self.num_threads)
+        return top_reasons(
+            contrib,
+            self._values(M),
+            reference=self.reference_,
+            top_n=top_n,
+            sign=1,
+            phrases=phrase_table(self.reason_phrases),
+        )
+
+    def predict_with_reasons(
+        self, X: Any, top_n: int = 3
+    ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+        """Score (n,) and, per row, up to ``top_n`` reasons it is high (see :meth:`reasons_matrix`)."""
+        M = self.transform_matrix(X)
+        return self.predict_matrix(M), self.reasons_matrix(M, top_n=top_n)
 
     def _raw_score(self, M: np.ndarray | pd.DataFrame) -> np.ndarray:
         return np.asarray(self.booster_.predict(M, raw_score=True, num_threads=self.num_threads))
@@ -616,17 +651,6 @@ class BoostedTabularModel(BaseEstimator):
             else:
                 cols[col] = M[:, j]
         return pd.DataFrame(cols)
-
-    def _reasons(self, M: np.ndarray, *, top_n: int, sign: int) -> list[list[dict[str, Any]]]:
-        contrib = lightgbm_contributions(self.booster_, M, num_threads=self.num_threads)
-        return top_reasons(
-            contrib,
-            self._values(M),
-            reference=self.reference_,
-            top_n=top_n,
-            sign=sign,
-            phrases=phrase_table(self.reason_phrases),
-        )
 
     def feature_importance(self, importance_type: str = "gain") -> pd.Series:
         """Importance per input column, shape (p,), descending."""

@@ -10,7 +10,6 @@ from kizuna.models.recommenders.ease import EASERecommender
 from kizuna.models.recommenders.hybrid import COMPONENTS, Explained, HybridRecommender
 from kizuna.models.recommenders.implicit_models import (
     ALSRecommender,
-    BM25Weights,
     BPRRecommender,
     ItemKNNRecommender,
 )
@@ -21,7 +20,6 @@ from kizuna.models.recommenders.popularity import (
 
 __all__ = [
     "ALSRecommender",
-    "BM25Weights",
     "BPRRecommender",
     "COMPONENTS",
     "ColdStartRecommender",

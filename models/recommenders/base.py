@@ -201,6 +201,39 @@ class Recommender(BaseEstimator):
         codes, rows, _, _ = self._check_request(user_codes, user_items, 1, None)
         return np.array(self._score(codes, rows), dtype=np.float64)
 
+    def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
+        """Refresh what the model keeps of one fitted user after new purchases (in place).
+
+        For serving: a known customer's recommendations follow their new
+        history without a refit. ``row`` is the user's raw-count history,
+        ``csr_matrix`` of shape (1, n_items). Models that keep nothing per
+        user (they read the history row on every call) only check the
+        arguments; factor models re-solve the user's factors against the
+        fixed item factors.
+
+        Returns
+        -------
+        bool
+            Whether anything kept per user changed.
+        """
+        self.check_user_row(user_code, row)
+        return False
+
+    def check_user_row(self, user_code: int, row: Any) -> sp.csr_matrix:
+        """``row`` as a (1, n_items) CSR after checking ``user_code`` is a fitted user's."""
+        self.check_is_fitted()
+        if not 0 <= int(user_code) < self.n_users_:
+            raise KizunaInputError(
+                f"must be a fitted user's code in [0, {self.n_users_})",
+                column="user_code", values=[user_code],
+            )  # fmt: skip
+        rows = check_user_items(row, name="row")
+        if rows.shape != (1, self.n_items_):
+            raise KizunaInputError(
+                f"must have shape (1, {self.n_items_}), got {rows.shape}", column="row"
+            )
+        return rows
+
     def check_is_fitted(self) -> None:
         """Raise :class:`sklearn.exceptions.NotFittedError` before ``fit``."""
         if not hasattr(self, "n_items_"):

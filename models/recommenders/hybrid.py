@@ -368,15 +368,14 @@ class HybridRecommender(Recommender):
         # Popularity only orders what co-purchases leave tied (the base tie-break).
         return out
 
-    def update_user(self, user_code: int, row: sp.csr_matrix) -> None:
+    def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
         """Refresh a known user's ALS factors from a new history row (in place).
 
         The other components read the history row on every call and need
-        nothing. See :meth:`ALSRecommender.update_user`.
+        nothing. See :meth:`Recommender.update_user`.
         """
-        self.check_is_fitted()
-        if self.als_ is not None:
-            self.als_.update_user(user_code, row)
+        rows = self.check_user_row(user_code, row)
+        return self.als_ is not None and self.als_.update_user(user_code, rows)
 
     def _weights(self, *, exclude_seen: bool = False) -> np.ndarray:
         """Blend weights in :data:`COMPONENTS` order, shape (len(COMPONENTS),)."""
