@@ -10,11 +10,11 @@ import pytest
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.rfm_scoring import rfm_scores
 from kizuna.features.segments import (
     SEGMENT_RULES,
     SEGMENTS,
     fm_scores,
-    rfm_scores,
     rfm_segments,
     segment_grid,
 )

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight, tfidf_weight
 
 from kizuna.features import schema as s
-from kizuna.features.segments import rfm_scores
+from kizuna.features.rfm_scoring import rfm_scores
 from kizuna.serving import schemas as api
 from kizuna.serving import scoring
 from kizuna.serving.state import (
