@@ -78,7 +78,7 @@ def one_run(n_customers: int, run: int, budgets: list[float]) -> dict:
     tx = X[test]
     churn = churn_model.predict_proba(tx)[:, 1]
     scores = tx.reset_index().assign(
-        churn_probability=churn, predicted_ltv=tx["monetary_mean"].to_numpy(),
+        churn_probability=churn, predicted_value=tx["monetary_mean"].to_numpy(),
         days_since_last_purchase=tx["recency_days"].to_numpy(),
     )  # fmt: skip
     catalogue = load_offers(

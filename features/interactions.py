@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import (
+from kizuna.features.columnar import (
     DAY_NS,
     as_of_timestamp,
     bool_values,

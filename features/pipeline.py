@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import MONETARY_TOTAL, RECENCY_DAYS, behaviour_vector
+from kizuna.features.behaviour import behaviour_vector
 from kizuna.features.labels import churn_labels, future_value
 from kizuna.features.rfm import rfm_summary
 from kizuna.features.rfm_scoring import RFMScorer
@@ -21,7 +21,7 @@ TIME_SCALERS = {"D": 1.0, "W": 7.0}
 
 def btyd_columns() -> list[str]:
     """Names of the BTYD summary columns in the feature frame."""
-    return [BTYD_PREFIX + c for c in (s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE)]
+    return [BTYD_PREFIX + c for c in (s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE)]
 
 
 def customer_features(
@@ -75,7 +75,10 @@ def behaviour_rfm_scorer() -> RFMScorer:
     changed customers' rows with it later.
     """
     return RFMScorer(
-        recency_col=RECENCY_DAYS, t_col=None, frequency_col=s.FREQUENCY, monetary_col=MONETARY_TOTAL
+        recency_col=s.RECENCY_DAYS,
+        t_col=None,
+        frequency_col=s.FREQUENCY,
+        monetary_col=s.MONETARY_TOTAL,
     )
 
 

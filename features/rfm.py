@@ -21,7 +21,7 @@ TIME_UNITS = {"W": "W", "D": "D", "h": "h", "min": "m", "s": "s"}
 # pandas' weekly periods ("W" = "W-SUN") run Monday..Sunday; 1970-01-05 is a Monday.
 _FIRST_MONDAY_DAYS = 4
 
-SUMMARY_COLUMNS = (s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE)
+SUMMARY_COLUMNS = (s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE)
 
 
 def rfm_summary(
@@ -206,7 +206,7 @@ def _summarise(
     frequency = n_periods - 1
     # Same float operations as lifetimes: periods as float, then / time_scaler.
     out = {
-        s.FREQUENCY: frequency.astype(np.float64),
+        s.REPEAT_PERIODS: frequency.astype(np.float64),
         s.RECENCY: (last - first).astype(np.float64) / time_scaler,
         s.T: (observed - first).astype(np.float64) / time_scaler,
     }

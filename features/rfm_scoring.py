@@ -24,7 +24,7 @@ def rfm_scores(
     summary: pd.DataFrame,
     *,
     ties: str = "min",
-    frequency_col: str = s.FREQUENCY,
+    frequency_col: str = s.REPEAT_PERIODS,
     recency_col: str = s.RECENCY,
     t_col: str | None = s.T,
     monetary_col: str = s.MONETARY_VALUE,
@@ -104,7 +104,7 @@ class RFMScorer(BaseEstimator):
     def __init__(
         self,
         *,
-        frequency_col: str = s.FREQUENCY,
+        frequency_col: str = s.REPEAT_PERIODS,
         recency_col: str = s.RECENCY,
         t_col: str | None = s.T,
         monetary_col: str = s.MONETARY_VALUE,

@@ -7,7 +7,7 @@ only parses the already-read data into frozen, validated models.
 YAML shape (every field but ``offer_id`` and ``type`` has a default)::
 
     margin: 0.35                 # share of revenue and of predicted LTV kept as profit
-    ltv_basis: expected          # predicted_ltv already counts churn (kizuna's LTV model)
+    ltv_basis: expected          # predicted_value already counts churn (kizuna's LTV model)
     contact_policy:              # across all offers, per customer
       max_contacts: 2            #   at most 2 contacts ...
       period_days: 30            #   ... in any 30 days
@@ -110,7 +110,7 @@ class CostModel(_Frozen):
 class Eligibility(_Frozen):
     """Who may receive an offer. Empty lists and missing bounds mean 'no restriction'.
 
-    ``min_ltv`` compares with ``predicted_ltv`` as the customers frame gives it
+    ``min_ltv`` compares with ``predicted_value`` as the customers frame gives it
     (before any ``ltv_basis`` conversion); a customer with an unknown
     ``days_since_last_purchase`` fails a days rule.
     """
@@ -221,11 +221,11 @@ class OfferCatalogue(_Frozen):
     contact_policy
         Per-customer caps across offers.
     ltv_basis
-        What ``predicted_ltv`` means. ``"if_retained"``: the value of the
+        What ``predicted_value`` means. ``"if_retained"``: the value of the
         customer if kept (used as is). ``"expected"``: expected value with the
         churn risk already in it, as kizuna's LTV model predicts (horizon
         revenue, zero for churners); the value at stake is then
-        ``predicted_ltv / (1 - churn_probability)``, with ``1 - churn`` floored at
+        ``predicted_value / (1 - churn_probability)``, with ``1 - churn`` floored at
         :data:`MIN_RETENTION` so that a near-certain churner's value stays finite.
     """
 

@@ -40,12 +40,12 @@ def test_a_new_row_scores_as_it_would_among_the_population():
     for i in rng.integers(0, 500, 20):
         for bump in (0.0, 1.0, 50.0):  # the customer bought again / spent more
             row = population.iloc[[i]].copy()
-            row[s.FREQUENCY] += bump
+            row[s.REPEAT_PERIODS] += bump
             row[s.MONETARY_VALUE] += 10 * bump
             got = scorer.score(row)
             # By hand: 1 + floor(5 * b / n), b = population values strictly below, at most 5.
             for col, values, value in (
-                (s.F_SCORE, population[s.FREQUENCY], row[s.FREQUENCY].iloc[0]),
+                (s.F_SCORE, population[s.REPEAT_PERIODS], row[s.REPEAT_PERIODS].iloc[0]),
                 (s.M_SCORE, population[s.MONETARY_VALUE], row[s.MONETARY_VALUE].iloc[0]),
             ):
                 below = int((values.to_numpy() < value).sum())

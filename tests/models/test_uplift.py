@@ -98,7 +98,7 @@ def test_uplift_targeting_beats_churn_targeting_at_equal_budget(split, learners)
     churn = churn_model.predict_proba(test_X)[:, 1]
     scores = test_X.reset_index().assign(
         churn_probability=churn,
-        predicted_ltv=test_X["monetary_mean"].to_numpy(),  # value of a kept customer: a basket
+        predicted_value=test_X["monetary_mean"].to_numpy(),  # value of a kept customer: a basket
         days_since_last_purchase=test_X["recency_days"].to_numpy(),
     )
     catalogue = load_offers(
