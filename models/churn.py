@@ -30,13 +30,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.reasons import reference_points, top_reasons
-from kizuna.models.tabular import (
-    BoostedTabularModel,
-    TabularPreprocessor,
-    as_frame,
-    check_binary_labels,
-)
+from kizuna.models.tabular import BoostedTabularModel, check_binary_labels
 
 Calibration = Literal["auto", "isotonic", "sigmoid"] | None
 

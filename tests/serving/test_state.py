@@ -60,7 +60,9 @@ def test_row_weigher_matches_implicit_on_the_population():
 def test_population_score_matches_rfm_scores():
     values = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0])
     frame = pd.DataFrame({"rec": -values, s.FREQUENCY: values, "m": values})
-    expected = rfm_scores(frame, recency_col="rec", t_col=None, monetary_col="m")[s.F_SCORE]
+    expected = rfm_scores(
+        frame, recency_col="rec", t_col=None, frequency_col=s.FREQUENCY, monetary_col="m"
+    )[s.F_SCORE]
     assert _population_score(np.sort(values), values).tolist() == expected.tolist()
 
 
