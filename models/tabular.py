@@ -17,12 +17,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
-from kizuna.models.reasons import (
-    lightgbm_contributions,
-    phrase_table,
-    reference_points,
-    top_reasons,
-)
+from kizuna.models.reason_phrases import phrase_table
+from kizuna.models.reasons import lightgbm_contributions, reference_points, top_reasons
 
 
 def check_binary_labels(y: Any, *, n_rows: int, name: str = "label") -> np.ndarray:
