@@ -33,7 +33,7 @@ import numpy as np
 from kizuna.features.control_groups import hash_units
 from kizuna.models.churn import ChurnClassifier
 from kizuna.models.next_best_offer import decide
-from kizuna.models.offers import load_offers
+from kizuna.models.offer_loading import load_offers
 from kizuna.models.uplift import TLearner, XLearner
 from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
 from kizuna.simulators.synthetic import ShopConfig, generate_shop

@@ -28,7 +28,8 @@ from rich.table import Table
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.offers import OfferCatalogue, load_offers
+from kizuna.models.offer_loading import load_offers
+from kizuna.models.offers import OfferCatalogue
 from kizuna.training.cli_common import JsonOpt, console, emit_json
 from kizuna.training.progress import err_console, step
 

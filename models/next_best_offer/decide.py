@@ -94,7 +94,7 @@ def decide(
         columns are kept for uplift models, which read their features from here.
     offers
         An :class:`~models.offers.OfferCatalogue`, or what
-        :func:`~models.offers.load_offers` parses.
+        :func:`~models.offer_loading.load_offers` parses.
     product_candidates
         Shape (r, >= 3): ``customer_id``, ``item_id``, ``p_purchase`` in [0, 1],
         and ``margin_value`` (profit per purchase) or ``price`` and ``margin``

@@ -12,7 +12,8 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import positions
-from kizuna.models.offers import Offer, OfferCatalogue, load_offers
+from kizuna.models.offer_loading import load_offers
+from kizuna.models.offers import Offer, OfferCatalogue
 
 
 class UpliftPredictor(Protocol):

@@ -57,15 +57,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.recommenders.base import (
-    PAD_ITEM,
-    Recommender,
-    _blocks,
-    per_user_max_scale,
-    top_k,
-)
+from kizuna.models.recommenders.base import Recommender
 from kizuna.models.recommenders.ease import EASERecommender, _binary
 from kizuna.models.recommenders.implicit_models import ALSRecommender, ItemKNNRecommender
+from kizuna.models.recommenders.ranking import PAD_ITEM, blocks, per_user_max_scale, top_k
 
 #: Component ids in :class:`Explained` ``component``, in this order (new ones are appended).
 COMPONENTS: tuple[str, ...] = ("repurchase", "item_knn", "als", "trending", "ease")
@@ -302,7 +297,7 @@ class HybridRecommender(Recommender):
         scores = np.full((n, k), -np.inf)
         component = np.full((n, k), -1, dtype=np.int8)
         anchor = np.full((n, k), PAD_ITEM, dtype=np.int64)
-        for lo, hi in _blocks(n, self.n_items_):
+        for lo, hi in blocks(n, self.n_items_):
             parts = self.component_scores(codes[lo:hi], rows[lo:hi], exclude_seen=exclude_seen)
             total = parts.sum(axis=0)
             blocked = self._masked_scores(codes[lo:hi], rows[lo:hi], exclude_seen, mask, total)

@@ -11,7 +11,8 @@ import pytest
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import contact_blocks, contacts_from_decisions, empty_log
 from kizuna.models.next_best_offer import decide, decide_one
-from kizuna.models.offers import NO_OFFER, load_offers
+from kizuna.models.offer_loading import load_offers
+from kizuna.models.offers import NO_OFFER
 
 NOW = pd.Timestamp("2025-03-01")
 

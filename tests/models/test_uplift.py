@@ -24,7 +24,7 @@ from kizuna.features.control_groups import hash_units
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.churn import ChurnClassifier
 from kizuna.models.next_best_offer import decide
-from kizuna.models.offers import load_offers
+from kizuna.models.offer_loading import load_offers
 from kizuna.models.uplift import TLearner, XLearner, fit_uplift_by_offer, uplift_frame
 from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
 from kizuna.simulators.synthetic import ShopConfig, generate_shop
