@@ -50,7 +50,7 @@ def customer_features(
     -------
     pandas.DataFrame
         Shape (n_customers, n_features), indexed by customer id (sorted):
-        the behaviour vector, ``btyd_frequency``/``btyd_recency``/``btyd_T``/
+        the behaviour vector, ``btyd_repeat_periods``/``btyd_recency``/``btyd_T``/
         ``btyd_monetary_value``, ``r_score``/``f_score``/``m_score``/
         ``rfm_score`` (recency in days, frequency in orders, monetary as total
         spend) and ``segment``.

@@ -141,8 +141,8 @@ class BetaGeoModel(BTYDModel):
 
     Examples
     --------
-    >>> model = BetaGeoModel().fit(rfm["frequency"], rfm["recency"], rfm["T"])  # doctest: +SKIP
-    >>> model.probability_alive(rfm["frequency"], rfm["recency"], rfm["T"])  # doctest: +SKIP
+    >>> model = BetaGeoModel().fit(rfm["repeat_periods"], rfm["recency"], rfm["T"])  # doctest: +SKIP
+    >>> model.probability_alive(rfm["repeat_periods"], rfm["recency"], rfm["T"])  # doctest: +SKIP
     """
 
     param_names = PARAM_NAMES
