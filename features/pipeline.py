@@ -6,14 +6,14 @@ from events strictly before ``as_of`` (the parts each guard that themselves).
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import MONETARY_TOTAL, RECENCY_DAYS, behaviour_vector
+from kizuna.features.behaviour import behaviour_vector
 from kizuna.features.labels import churn_labels, future_value
 from kizuna.features.rfm import rfm_summary
-from kizuna.features.segments import rfm_scores, rfm_segments
+from kizuna.features.rfm_scoring import RFMScorer
+from kizuna.features.segments import rfm_segments
 
 BTYD_PREFIX = "btyd_"
 TIME_SCALERS = {"D": 1.0, "W": 7.0}
@@ -21,7 +21,7 @@ TIME_SCALERS = {"D": 1.0, "W": 7.0}
 
 def btyd_columns() -> list[str]:
     """Names of the BTYD summary columns in the feature frame."""
-    return [BTYD_PREFIX + c for c in (s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE)]
+    return [BTYD_PREFIX + c for c in (s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE)]
 
 
 def customer_features(
@@ -50,7 +50,7 @@ def customer_features(
     -------
     pandas.DataFrame
         Shape (n_customers, n_features), indexed by customer id (sorted):
-        the behaviour vector, ``btyd_frequency``/``btyd_recency``/``btyd_T``/
+        the behaviour vector, ``btyd_repeat_periods``/``btyd_recency``/``btyd_T``/
         ``btyd_monetary_value``, ``r_score``/``f_score``/``m_score``/
         ``rfm_score`` (recency in days, frequency in orders, monetary as total
         spend) and ``segment``.
@@ -72,7 +72,7 @@ def customer_base_features(
     """The per-customer part of :func:`customer_features`: behaviour vector and BTYD summary.
 
     Each row depends on that customer's transactions only, so any partition of
-    customers (a shard) gives the same rows. Same arguments as
+    the customers (a shard) gives the same rows. Same arguments as
     :func:`customer_features`; shape (n_customers, n_features - 5).
     """
     as_of = pd.Timestamp(as_of)
@@ -84,42 +84,52 @@ def customer_base_features(
     return behaviour.join(summary, how="left")
 
 
-def rfm_score_inputs(frame: pd.DataFrame) -> pd.DataFrame:
-    """The values the quintile scores rank, higher = better: columns ``r``, ``f``, ``m``.
+def with_rfm_scores(frame: pd.DataFrame, scorer: RFMScorer | None = None) -> pd.DataFrame:
+    """Join the RFM scores and segment onto :func:`customer_base_features` output.
 
-    Shape (n_customers, 3): minus days since the last purchase, orders, total
-    spend. Their population cut points (:func:`features.segments.cut_points`)
-    let :func:`with_rfm_scores` score one shard at a time.
+    ``scorer``: a fitted :func:`behaviour_rfm_scorer` whose cut points come from
+    the whole population, when ``frame`` is one shard of it; None fits one on
+    ``frame`` itself.
     """
+    if scorer is None:
+        scorer = behaviour_rfm_scorer().fit(frame)
+    scores = scorer.score(frame)
+    out = frame.join(scores, how="left")
+    out[s.SEGMENT] = rfm_segments(scores)
+    return out
+
+
+def rfm_score_inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The values the quintile scores rank, higher = better, shape (n_customers, 3).
+
+    Columns ``r_score``, ``f_score``, ``m_score`` (the keys of
+    ``RFMScorer.cuts_``): minus days since the last purchase, orders, total
+    spend. Their population cut points fit a scorer for every shard.
+    """
+    scorer = behaviour_rfm_scorer()
     return pd.DataFrame(
         {
-            "r": -frame[RECENCY_DAYS].to_numpy(dtype=float),
-            "f": frame[s.FREQUENCY].to_numpy(dtype=float),
-            "m": frame[MONETARY_TOTAL].to_numpy(dtype=float),
+            s.R_SCORE: -frame[scorer.recency_col].to_numpy(dtype=float),
+            s.F_SCORE: frame[scorer.frequency_col].to_numpy(dtype=float),
+            s.M_SCORE: frame[scorer.monetary_col].to_numpy(dtype=float),
         },
         index=frame.index,
     )
 
 
-def with_rfm_scores(
-    frame: pd.DataFrame, *, cuts: dict[str, np.ndarray] | None = None
-) -> pd.DataFrame:
-    """Join the RFM scores and segment onto :func:`customer_base_features` output.
+def behaviour_rfm_scorer() -> RFMScorer:
+    """The (unfitted) RFM scorer of the feature frame: days since the last
+    purchase, orders and total spend, as :func:`customer_features` scores them.
 
-    ``cuts`` are the population's cut points of :func:`rfm_score_inputs`
-    when ``frame`` is one shard of it; None scores ``frame`` as the population.
+    Fit it on the population's feature frame once (at training) and score
+    changed customers' rows with it later.
     """
-    scores = rfm_scores(
-        frame,
-        recency_col=RECENCY_DAYS,
+    return RFMScorer(
+        recency_col=s.RECENCY_DAYS,
         t_col=None,
         frequency_col=s.FREQUENCY,
-        monetary_col=MONETARY_TOTAL,
-        cuts=cuts,
+        monetary_col=s.MONETARY_TOTAL,
     )
-    out = frame.join(scores, how="left")
-    out[s.SEGMENT] = rfm_segments(scores)
-    return out
 
 
 def customer_labels(

@@ -10,11 +10,11 @@ import pytest
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.rfm_scoring import rfm_scores
 from kizuna.features.segments import (
     SEGMENT_RULES,
     SEGMENTS,
     fm_scores,
-    rfm_scores,
     rfm_segments,
     segment_grid,
 )
@@ -37,7 +37,7 @@ NAMED = (
 def _summary(frequency, recency, t, monetary) -> pd.DataFrame:
     index = pd.Index([f"c{i}" for i in range(len(frequency))], name=s.CUSTOMER_ID)
     return pd.DataFrame(
-        {s.FREQUENCY: frequency, s.RECENCY: recency, s.T: t, s.MONETARY_VALUE: monetary},
+        {s.REPEAT_PERIODS: frequency, s.RECENCY: recency, s.T: t, s.MONETARY_VALUE: monetary},
         index=index,
         dtype=float,
     )
@@ -180,30 +180,8 @@ def test_bad_input_raises():
         rfm_scores(summary, ties="average")
     with pytest.raises(KizunaInputError, match="monetary_value"):
         rfm_scores(summary.drop(columns=s.MONETARY_VALUE))
-    with pytest.raises(KizunaInputError, match="frequency.*missing"):
-        rfm_scores(summary.assign(frequency=[np.nan, 1.0]))
+    with pytest.raises(KizunaInputError, match="repeat_periods.*missing"):
+        rfm_scores(summary.assign(**{s.REPEAT_PERIODS: [np.nan, 1.0]}))
     scores = pd.DataFrame({s.R_SCORE: [0], s.F_SCORE: [1], s.M_SCORE: [6]})
     with pytest.raises(KizunaInputError, match="r_score.*1..5"):
         rfm_segments(scores)
-
-
-def test_shards_scored_with_population_cut_points_equal_the_whole():
-    from kizuna.features.segments import cut_points, cut_ranks, scores_from_cuts
-
-    # 11 values, ties included: b = values strictly below; score = 1 + floor(5 b / 11).
-    values = np.array([0, 0, 0, 1, 1, 2, 3, 3, 5, 8, 13], dtype=float)
-    assert cut_ranks(11).tolist() == [2, 4, 6, 8]  # ceil(s * 11 / 5) - 1 for s = 1..4
-    assert cut_points(values).tolist() == [0.0, 1.0, 3.0, 5.0]
-    by_hand = [1, 1, 1, 2, 2, 3, 3, 3, 4, 5, 5]  # b = 0,0,0,3,3,5,6,6,8,9,10
-    whole = pd.DataFrame({"recency": -values, "frequency": values, "monetary": values})
-    scores = rfm_scores(whole, recency_col="recency", t_col=None, frequency_col="frequency",
-                        monetary_col="monetary")  # fmt: skip
-    assert scores[s.F_SCORE].tolist() == by_hand
-    cuts = {key: cut_points(values) for key in "fm"}
-    cuts["r"] = cut_points(values)  # r ranks minus days since, here minus "recency" = values
-    for shard in (slice(0, 4), slice(4, 11)):
-        part = rfm_scores(whole.iloc[shard], recency_col="recency", t_col=None,
-                          frequency_col="frequency", monetary_col="monetary", cuts=cuts)  # fmt: skip
-        pd.testing.assert_frame_equal(part, scores.iloc[shard])
-    assert scores_from_cuts(values, cut_points(values)).tolist() == by_hand
-    assert cut_ranks(0).size == 0

@@ -18,17 +18,19 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.pipeline import (
+    behaviour_rfm_scorer,
     customer_base_features,
     customer_labels,
     rfm_score_inputs,
     with_rfm_scores,
 )
-from kizuna.features.segments import cut_ranks
+from kizuna.features.rfm_scoring import quintile_ranks
 from kizuna.training.engines.spark_session import arrow_safe
 from kizuna.training.engines.spark_stats import order_statistics
 from kizuna.training.engines.spark_validate import SHARD
 
-SCORE_INPUTS = ("r", "f", "m")
+INPUT_PREFIX = "__in_"  # the values each RFM score ranks, for the population's cut points
+SCORE_INPUTS = tuple(INPUT_PREFIX + c for c in (s.R_SCORE, s.F_SCORE, s.M_SCORE))
 LABELS = (s.CHURN, s.FUTURE_VALUE)
 
 
@@ -37,11 +39,11 @@ class SparkFeatures:
     """``frame``: one row per customer (``customer_id`` column, then the features, as
     :func:`features.pipeline.customer_features`); ``labels``: ``customer_id``,
     ``churn``, ``future_value`` for the churn population (None without a horizon);
-    ``cuts``: the quintile cut points used."""
+    ``scorer``: the RFM scorer with the population's cut points."""
 
     frame: Any
     labels: Any
-    cuts: dict[str, np.ndarray]
+    scorer: Any
     sharded: Any = None  # ``frame`` with ``__shard``, for joins by shard
 
 
@@ -78,7 +80,7 @@ def customer_features(
         cust, itm = tables.value
         tx = _typed(shard)
         frame = customer_base_features(tx, as_of, customers=cust, items=itm, **kwargs)
-        frame = frame.join(rfm_score_inputs(frame))
+        frame = frame.join(rfm_score_inputs(frame).add_prefix(INPUT_PREFIX))
         if horizon_days is not None:
             labels = customer_labels(
                 tx, as_of, horizon_days=horizon_days, lookback_days=lookback_days
@@ -91,15 +93,22 @@ def customer_features(
     probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
     out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.DISK_ONLY)
     n = out.count()
-    ranks = cut_ranks(n)
-    cuts = {key: order_statistics(out, key, ranks, n) for key in SCORE_INPUTS}
+    scorer = behaviour_rfm_scorer()
+    # The population's cut points, as RFMScorer.fit computes them from all customers.
+    scorer.cuts_ = {
+        col[len(INPUT_PREFIX) :]: order_statistics(out, col, quintile_ranks(n), n)
+        if n
+        else np.full(len(quintile_ranks(1)), np.inf)
+        for col in SCORE_INPUTS
+    }
+    scorer.n_customers_ = n
     feature_cols = [c for c in out.columns if c not in (*SCORE_INPUTS, *LABELS, SHARD)]
     categories = _categories(customers)
 
     def score(batches: Any) -> Any:
         for batch in batches:
             frame = _from_spark_frame(batch[feature_cols], categories)
-            scored = _to_spark_frame(with_rfm_scores(frame, cuts=cuts))
+            scored = _to_spark_frame(with_rfm_scores(frame, scorer))
             scored[SHARD] = batch[SHARD].to_numpy()
             yield scored
 
@@ -111,7 +120,7 @@ def customer_features(
         labels = out.filter(F.col(s.CHURN).isNotNull()).select(
             s.CUSTOMER_ID, F.col(s.CHURN).cast("tinyint").alias(s.CHURN), s.FUTURE_VALUE
         )
-    return SparkFeatures(frame=frame, labels=labels, cuts=cuts, sharded=sharded)
+    return SparkFeatures(frame=frame, labels=labels, scorer=scorer, sharded=sharded)
 
 
 def to_pandas_features(frame: Any, customers: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -109,7 +109,7 @@ def test_online_retail_matches_the_pandas_engine(spark, online_retail_path, tmp_
 
 
 def test_order_statistics_are_exact_beyond_the_driver_path(spark, monkeypatch):
-    from kizuna.features.segments import cut_points, cut_ranks
+    from kizuna.features.rfm_scoring import quintile_cuts, quintile_ranks
     from kizuna.training.engines import spark_stats
 
     rng = np.random.default_rng(0)
@@ -117,5 +117,5 @@ def test_order_statistics_are_exact_beyond_the_driver_path(spark, monkeypatch):
     values[:1_500] = 0.0
     frame = spark.createDataFrame(pd.DataFrame({"v": values}))
     monkeypatch.setattr(spark_stats, "DRIVER_ROWS", 0)  # force the bracketing path
-    got = spark_stats.order_statistics(frame, "v", cut_ranks(len(values)), len(values))
-    np.testing.assert_array_equal(got, cut_points(values))
+    got = spark_stats.order_statistics(frame, "v", quintile_ranks(len(values)), len(values))
+    np.testing.assert_array_equal(got, quintile_cuts(values))

@@ -11,8 +11,8 @@ import yaml
 
 from kizuna.features import schema as s
 from kizuna.features.segments import SEGMENTS
-from kizuna.models.next_best_offer import RANK, decide
-from kizuna.models.offers import load_offers
+from kizuna.models.next_best_offer import decide
+from kizuna.models.offer_loading import load_offers
 
 pytestmark = pytest.mark.spark
 OFFERS = Path(__file__).resolve().parents[3] / "experiments" / "offers_demo.yaml"
@@ -48,7 +48,7 @@ def test_offers_per_shard_equal_the_whole_table(spark):
     got = decide_offers(
         spark.createDataFrame(scores), catalogue, contact_log=log, now=NOW, k=2, shards=3
     ).toPandas()
-    key = [s.CUSTOMER_ID, RANK]
+    key = [s.CUSTOMER_ID, s.RANK]
     expected = expected.sort_values(key).reset_index(drop=True)
     got = got.sort_values(key).reset_index(drop=True)[list(expected.columns)]
     assert len(got) == len(expected) and got[s.CUSTOMER_ID].nunique() == n
