@@ -37,7 +37,7 @@ def decide_offers(
     ----------
     scores
         Spark DataFrame with the columns :func:`decide` reads (``customer_id``,
-        ``segment``, ``churn_probability``, ``predicted_ltv``,
+        ``segment``, ``churn_probability``, ``predicted_value``,
         ``days_since_last_purchase``, optionally ``monetary_mean``...).
     catalogue, now, channel, k, uplift, contact_log, product_candidates, explain
         As :func:`models.next_best_offer.decide`.

@@ -28,10 +28,10 @@ def test_offers_per_shard_equal_the_whole_table(spark):
         {
             s.CUSTOMER_ID: [f"C{i:04d}" for i in range(n)],
             s.SEGMENT: rng.choice(list(SEGMENTS), n),
-            "churn_probability": rng.uniform(0, 1, n),
-            "predicted_ltv": rng.gamma(2.0, 80.0, n),
-            "days_since_last_purchase": rng.integers(0, 400, n).astype(float),
-            "monetary_mean": rng.gamma(2.0, 30.0, n),
+            s.CHURN_PROBABILITY: rng.uniform(0, 1, n),
+            s.PREDICTED_VALUE: rng.gamma(2.0, 80.0, n),
+            s.DAYS_SINCE_LAST_PURCHASE: rng.integers(0, 400, n).astype(float),
+            s.MONETARY_MEAN: rng.gamma(2.0, 30.0, n),
         }
     )
     catalogue = load_offers(yaml.safe_load(OFFERS.read_text()))
