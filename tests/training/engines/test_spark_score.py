@@ -66,3 +66,21 @@ def test_registry_champions_score_the_same_through_spark_udf(
     monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))
     register_folder(model_folder, tmp_path / "artifacts")
     assert_exports_match(pandas_export("registry"), spark_export("registry", tmp_path / "crm"))
+
+
+def test_score_command_with_the_spark_engine(spark, model_folder, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    out = tmp_path / "crm"
+    args = ["score", "--models", str(model_folder), "--engine", "spark", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    written = pd.read_parquet(out)
+    assert summary["rows"] == len(written) == written[s.CUSTOMER_ID].nunique()
+    assert written["recommendations"].str.split("|").map(len).eq(3).all()
+    assert any(out.glob("segment=*"))  # partitioned by segment
