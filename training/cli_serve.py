@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from kizuna.training.cli_common import JsonOpt, console, emit_json
+from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.progress import err_console, step
 
 SERVICE = "kizuna.serving.service:KizunaService"
@@ -106,6 +106,7 @@ def score(
     ] = 20_000,
     event_store: EventStoreOpt = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write churn, LTV, segment and top-k recommendations of every customer (CRM export)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -123,7 +124,7 @@ def score(
     store = EventStore(store_path) if Path(store_path).exists() else None
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
-    with step(f"loading models ({models}, {alias}) and customer state", quiet=as_json):
+    with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
         served = load_served(models, alias=alias, store=store, live=False)
     n = served.state.n_customers
     chunks = score_chunks(served, k=k, chunk_size=chunk_size, bands=settings.risk_bands)
