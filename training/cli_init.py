@@ -66,6 +66,8 @@ def experiment_yaml(proposal: Any, *, out: Path, name: str) -> str:
     from kizuna.training.sniff import describe
 
     source = Path(os.path.relpath(proposal.path.resolve(), out.resolve().parent))
+    if source.parts[:2] == ("..", ".."):  # far away: an absolute path reads better
+        source = proposal.path.resolve()
     reading = proposal.reading
     lines = [
         f"# Written by `kizuna init {proposal.path.name}`: a proposal; check the lines marked CHECK.",
@@ -74,7 +76,8 @@ def experiment_yaml(proposal: Any, *, out: Path, name: str) -> str:
         f"description: {json.dumps(f'first experiment on {proposal.path.name}')}",
         "seed: 0",
         "data:",
-        f"  transactions: {json.dumps(str(source))}   # relative to this file",
+        f"  transactions: {json.dumps(str(source))}"
+        + ("" if source.is_absolute() else "   # relative to this file"),
         "  format: canonical",
     ]
     if reading.file_format is not None:

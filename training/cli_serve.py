@@ -44,6 +44,9 @@ def serve(
         float,
         typer.Option("--reload-poll", help="Check for new champions every N seconds (0 = off)."),
     ] = 0.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where the service listens as JSON on stdout.")
+    ] = False,
 ) -> None:
     """Start the BentoML service (recommendations, churn, LTV, profiles, events).
 
@@ -64,6 +67,19 @@ def serve(
     # Absolute paths: the server resolves nothing against a working directory.
     env["KIZUNA_EVENT_STORE"] = str((event_store or Settings.from_env().event_store).resolve())
     env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
+    if as_json:
+        base = f"http://{host}:{port}"
+        emit_json(
+            {
+                "url": base,
+                "models": models,
+                "alias": alias,
+                "docs": f"{base}/docs.json",
+                "ready": f"{base}/readyz",
+                "event_store": env["KIZUNA_EVENT_STORE"],
+            }
+        )
+        sys.stdout.flush()
     err_console.print(
         f"serving {models} ({alias}) on http://{host}:{port}  "
         f"[dim]API docs: http://{host}:{port}/ (OpenAPI: /docs.json), "

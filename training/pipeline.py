@@ -93,7 +93,12 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
     as_of = None if split.as_of is None else pd.Timestamp(split.as_of)
     data = config.data
     contractual = config.churn.enabled and config.churn.mode == "contractual"
-    items, customers = load_tables(data, label_col=config.churn.label_col if contractual else None)
+    with step(
+        "reading the items and customers tables", quiet=quiet or not (data.items or data.customers)
+    ):
+        items, customers = load_tables(
+            data, label_col=config.churn.label_col if contractual else None
+        )
     report: dict[str, Any] = {}
     if data.transactions is not None:
         validated = load_transactions(data, as_of=None, quiet=quiet)
@@ -122,7 +127,8 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
     holdout_id = _holdout_id(fingerprint, split.horizon_days)
 
     experiment_name = config.tracking.experiment_name or f"kizuna-{config.name}"
-    tracking.setup_mlflow(experiment_name)
+    with step(f"opening the MLflow store ({tracking.tracking_uri()})", quiet=quiet):
+        tracking.setup_mlflow(experiment_name)
     with mlflow.start_run(run_name=config.name) as run:
         mlflow.set_tags(
             {

@@ -51,12 +51,14 @@ def step(title: str, *, quiet: bool = False) -> Iterator[None]:
                 done.set()
                 thread.join()
     else:
-        err_console.print(f"… {title}", highlight=False)
+        err_console.print(f"… {title}", highlight=False, soft_wrap=True)
 
         def beat() -> None:
             while not done.wait(HEARTBEAT_S):
                 elapsed = time.perf_counter() - start
-                err_console.print(f"… still {title} ({elapsed:.0f} s)", highlight=False)
+                err_console.print(
+                    f"… still {title} ({elapsed:.0f} s)", highlight=False, soft_wrap=True
+                )
 
         thread = threading.Thread(target=beat, name="kizuna-heartbeat", daemon=True)
         thread.start()
@@ -68,4 +70,5 @@ def step(title: str, *, quiet: bool = False) -> Iterator[None]:
     err_console.print(
         f"[green]✓[/green] {title} [dim]({time.perf_counter() - start:.1f} s)[/dim]",
         highlight=False,
+        soft_wrap=True,
     )
