@@ -196,3 +196,18 @@ def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
     assert churn.metrics["roc_auc"] > 0.7
     assert "logistic_numeric" in churn.baselines
     assert result.registry["churn"].alias == tracking.CHAMPION
+
+
+def test_the_run_has_importance_shap_precision_recall_and_residual_plots(trained):
+    import mlflow
+
+    result, _ = trained
+    plots = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "plots")}
+    for kind in ("churn", "ltv"):
+        assert f"plots/{kind}_importance_gain.png" in plots
+        assert f"plots/{kind}_shap_summary.png" in plots
+    assert {"plots/churn_precision_recall.png", "plots/ltv_residuals.png"} <= plots
+    version = mlflow.MlflowClient().get_model_version(
+        "kizuna-churn", result.registry["churn"].version
+    )
+    assert "roc_auc" in version.description and "tiny" in version.description
