@@ -48,23 +48,26 @@ def main() -> None:
         lines = [(time.perf_counter() - start, line.rstrip()) for line in proc.stderr]
         code = proc.wait()
     total = time.perf_counter() - start
-    between, step_longest, step_name = 0.0, 0.0, ""
-    last_end, opened = 0.0, {}
+    between, where, step_longest, step_name = 0.0, "start", 0.0, ""
+    last_end, last_title, opened = 0.0, "start", {}
     for t, line in lines:
         if line.startswith("… ") and not line.startswith("… still"):
-            between = max(between, t - last_end)
+            if t - last_end > between:
+                between, where = t - last_end, f"after {last_title}"
             opened[line[2:]] = t
         elif line.startswith("✓ "):
             last_end = t
             title = line[2:].rsplit(" (", 1)[0]
+            last_title = title
             began = opened.pop(title, t)
             if t - began > step_longest:
                 step_longest, step_name = t - began, title
-    between = max(between, total - last_end)
-    print(f"| experiment | exit | total s | longest gap between steps s | longest step s |")
+    if total - last_end > between:
+        between, where = total - last_end, f"after {last_title}, to exit"
+    print("| experiment | exit | total s | longest gap between steps s | longest step s |")
     print("|---|---|---|---|---|")
     print(
-        f"| {args.experiment} | {code} | {total:.1f} | {between:.2f} | "
+        f"| {args.experiment} | {code} | {total:.1f} | {between:.2f} ({where}) | "
         f"{step_longest:.1f} ({step_name}) |"
     )
 

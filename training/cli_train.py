@@ -43,10 +43,15 @@ def train(
     quiet: QuietOpt = False,
 ) -> None:
     """Run an experiment: validate, build features, train, evaluate, log to MLflow, register."""
-    from kizuna.training.config import load_experiment
-    from kizuna.training.pipeline import run_experiment
+    from kizuna.training.progress import step
 
-    config = load_experiment(experiment)
+    with step(f"loading {experiment} and the training libraries", quiet=quiet):
+        import mlflow  # noqa: F401 - a slow import, done under the progress line
+
+        from kizuna.training.config import load_experiment
+        from kizuna.training.pipeline import run_experiment
+
+        config = load_experiment(experiment)
     result = run_experiment(config, quiet=quiet)
     if as_json:
         emit_json(result.to_dict())

@@ -124,7 +124,8 @@ def parse_model(model: type[Frozen], data: dict[str, Any], *, source: str) -> An
         return model.model_validate(data)
     except ValidationError as exc:
         lines = [
-            f"  {'.'.join(map(str, err['loc'])) or '(top level)'}: {err['msg']}"
+            f"  {'.'.join(map(str, err['loc'])) or '(top level)'}: "
+            + err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         ]
         raise KizunaInputError(f"{source} has invalid settings:\n" + "\n".join(lines)) from None

@@ -149,6 +149,8 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
             for kind, outcome in result.results.items():
                 with step(f"logging {kind} to MLflow and registering it", quiet=quiet):
                     _log_result(kind, outcome, result, holdout_id=holdout_id, config=config)
+        with step("closing the MLflow run", quiet=quiet):
+            mlflow.end_run()
     return result
 
 
