@@ -108,12 +108,17 @@ def validate_customers(
 
 
 def _numbers_as_text(values: pd.Series) -> bool:
-    """A text column whose every non-blank value is a number (``" 12.5"``, ``""``)."""
+    """A text column whose every non-blank value is a number (``" 12.5"``, ``""``).
+
+    Values with a leading zero (``"01234"``) mark a code and keep the column text.
+    """
     if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
         return False
     text = values.astype("string").str.strip()
     present = text.notna() & (text != "")
     if not present.any():
+        return False
+    if text[present].str.match(r"^0\d").any():  # "01234": a code (postcode, id), not a number
         return False
     return bool(pd.to_numeric(text[present], errors="coerce").notna().all())
 

@@ -81,7 +81,15 @@ def sniff(path: Path) -> Proposal:
     guess = next(g for g in guesses if g.name == time_col)
     rule = guess.rule or TimestampRule()
     times = read_table(path, reading=reading, string_columns={time_col})[time_col]
-    parsed = parse_timestamps(times, rule, column=time_col).dropna()
+    try:
+        parsed = parse_timestamps(times, rule, column=time_col).dropna()
+    except KizunaInputError:
+        if rule.dayfirst is not None or rule.format or rule.epoch:
+            raise
+        # Day and month cannot be told apart: the file is written without the setting (so
+        # validation names it), and either order gives the date range for the split.
+        parsed = parse_timestamps(times, TimestampRule(dayfirst=True), column=time_col).dropna()
+        notes[s.TIMESTAMP] = "day and month cannot be told apart: add dayfirst: true or false"
     if parsed.empty:
         raise KizunaInputError(f"column {time_col!r} holds no readable timestamps", column=time_col)
     start, end = parsed.min(), parsed.max()

@@ -65,3 +65,23 @@ def test_blank_labels_are_errors_not_guesses():
         validate_customers(
             pd.DataFrame({"customer_id": ["a"], "churned": [None]}), label_col="churned"
         )
+
+
+def test_customer_numbers_written_as_text_with_blanks_become_numbers_but_codes_stay_text():
+    import pandas as pd
+
+    from kizuna.features.tables import validate_customers
+
+    out = validate_customers(
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "b", "c"],
+                "fee": ["12.5", " ", "7"],
+                "postcode": ["01234", "98765", ""],
+                "plan": ["x", "y", "x"],
+            }
+        )
+    )
+    assert out["fee"].tolist()[0] == 12.5 and pd.isna(out["fee"].iloc[1])
+    assert out["postcode"].tolist()[:2] == ["01234", "98765"]
+    assert out["plan"].tolist() == ["x", "y", "x"]

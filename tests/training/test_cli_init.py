@@ -114,3 +114,19 @@ def test_the_epoch_log_without_init_fails_with_the_setting_to_add(tmp_path: Path
 
     with pytest.raises(KizunaInputError, match="epoch: s"):
         load_transactions(load_experiment(tmp_path / "x.yaml").data, quiet=True)
+
+
+def test_init_with_undecidable_day_month_writes_the_file_and_names_the_setting(tmp_path: Path):
+    source = tmp_path / "orders.csv"
+    source.write_text(
+        "CustNo,Invoice,SKU,Date,Qty,Price\n"
+        + "".join(
+            f"C{i % 30},O{i},I{i % 40},{1 + i % 12:02d}/{1 + i % 11:02d}/2024,1,2.5\n"
+            for i in range(300)
+        )
+    )
+    out = tmp_path / "mine.yaml"
+    result = CliRunner().invoke(app, ["init", str(source), "--out", str(out)])
+    assert result.exit_code != 0 and "dayfirst: true" in str(result.exception)
+    text = out.read_text()
+    assert "CHECK: day and month cannot be told apart" in text and "\n  dayfirst:" not in text
