@@ -75,10 +75,9 @@ def validate_customers(
 
     ``signup_date`` becomes a timestamp; ``preferred_categories`` stays text
     (categories separated by ``|``); ``label_col``, when given, must hold
-    0/1, true/false or yes/no and becomes 0/1. Attribute columns pass through,
-    except that a text column holding only numbers and blanks becomes numbers
-    (blank -> NaN), so a model sees it as numeric. ``timestamp_rule`` says how
-    ``signup_date`` is written (ISO text by default).
+    0/1, true/false or yes/no and becomes 0/1. Attribute columns pass through
+    (see :func:`numbers_as_text` for numbers written as text). ``timestamp_rule``
+    says how ``signup_date`` is written (ISO text by default).
 
     Returns
     -------
@@ -100,14 +99,10 @@ def validate_customers(
     if label_col is not None:
         require_columns(out, (label_col,), table="customers")
         out[label_col] = _to_bool(out[label_col], column=label_col, default=None).astype("int8")
-    skip = {customer_col, s.SIGNUP_DATE, s.PREFERRED_CATEGORIES, label_col}
-    for col in out.columns:
-        if col not in skip and _numbers_as_text(out[col]):
-            out[col] = to_number(out[col])
     return out.set_index(customer_col)
 
 
-def _numbers_as_text(values: pd.Series) -> bool:
+def numbers_as_text(values: pd.Series) -> bool:
     """A text column whose every non-blank value is a number (``" 12.5"``, ``""``).
 
     Values with a leading zero (``"01234"``) mark a code and keep the column text.

@@ -269,6 +269,7 @@ def train_contractual_churn(
     """
     from kizuna.features import schema as s
     from kizuna.features.labels import contractual_churn_labels
+    from kizuna.features.tables import numbers_as_text
 
     split = split or SplitConfig()
     labels = contractual_churn_labels(customers, label_col=config.label_col)
@@ -285,8 +286,11 @@ def train_contractual_churn(
         numeric = [
             c
             for c in X.columns
-            if pd.api.types.is_numeric_dtype(X[c].dtype)
-            and not pd.api.types.is_bool_dtype(X[c].dtype)
+            if (
+                pd.api.types.is_numeric_dtype(X[c].dtype)
+                and not pd.api.types.is_bool_dtype(X[c].dtype)
+            )
+            or numbers_as_text(X[c])  # an export's " 12.50" and blanks: numbers too
         ]
         if not numeric:
             raise KizunaInputError(
