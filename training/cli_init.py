@@ -89,7 +89,7 @@ def experiment_yaml(proposal: Any, *, out: Path, name: str) -> str:
         lines.append(f"  columns: {json.dumps(list(reading.columns))}")
     rule = proposal.rule
     if rule.epoch:
-        lines.append(f"  epoch: {rule.epoch}          # Unix times in {rule.describe()}")
+        lines.append(f"  epoch: {rule.epoch}          # the times are {rule.describe()}")
     elif rule.format:
         lines.append(f"  timestamp_format: {json.dumps(rule.format)}")
     elif rule.dayfirst is not None:

@@ -202,6 +202,7 @@ def test_the_run_has_importance_shap_precision_recall_and_residual_plots(trained
     import mlflow
 
     result, _ = trained
+    tracking.setup_mlflow_uri()  # another test may have pointed MLflow at its own store
     plots = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "plots")}
     for kind in ("churn", "ltv"):
         assert f"plots/{kind}_importance_gain.png" in plots
