@@ -100,6 +100,8 @@ def experiment_yaml(proposal: Any, *, out: Path, name: str) -> str:
     lines.append("  column_map:")
     for target, spec in proposal.column_map.items():
         value = spec if isinstance(spec, int | float) else json.dumps(spec)
+        if isinstance(spec, dict):
+            value = "{" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in spec.items()) + "}"
         note = proposal.notes.get(target)
         comment = f"   # CHECK: {note}" if note else ""
         lines.append(f"    {target}: {value}{comment}")
@@ -112,6 +114,7 @@ def experiment_yaml(proposal: Any, *, out: Path, name: str) -> str:
         "  lookback_days: 365",
         f"  train_snapshots: {proposal.train_snapshots}",
         "recommender:",
+        f"  enabled: {'false' if isinstance(proposal.column_map['item_id'], dict) else 'true'}",
         "  k: 10",
         "churn:",
         "  mode: non_contractual",

@@ -113,13 +113,15 @@ def _reading(path: Path) -> ReadOptions:
     lines = [line for line in raw.splitlines() if line.strip()][:50]
     if not lines:
         raise KizunaInputError(f"{path} is empty")
-    try:
-        delimiter = csv.Sniffer().sniff("\n".join(lines), delimiters=_DELIMITERS + " ").delimiter
-    except csv.Error:
-        counts = {d: lines[0].count(d) for d in _DELIMITERS}
-        delimiter = max(counts, key=counts.get) if max(counts.values()) else ","
-    if delimiter == " ":
-        delimiter = r"\s+"
+    counts = {d: lines[0].count(d) for d in _DELIMITERS}
+    widths = {len(line.split()) for line in lines}
+    if not max(counts.values()) and len(widths) == 1 and widths.pop() > 1:
+        delimiter = r"\s+"  # columns aligned with runs of spaces (CDNOW, fixed-width dumps)
+    else:
+        try:
+            delimiter = csv.Sniffer().sniff("\n".join(lines), delimiters=_DELIMITERS).delimiter
+        except csv.Error:
+            delimiter = max(counts, key=counts.get) if max(counts.values()) else ","
     kind = "tsv" if delimiter == "\t" else "csv"
     return ReadOptions(file_format=kind, delimiter=None if delimiter in ",\t" else delimiter)
 
@@ -257,6 +259,10 @@ def _roles(guesses: list[ColumnGuess], *, n_rows: int) -> tuple[dict[str, Any], 
             for g in guesses
             if g.name not in taken and g.kind in ("integer", "text") and g.distinct > 20
         ]
+        if not ids and role == s.ITEM_ID:
+            out[role] = {"value": "item"}  # a purchase log without products (CDNOW)
+            notes[role] = "no item column: every line is one item 'item'; no recommender"
+            continue
         if not ids:
             raise KizunaInputError(f"found no column that could be the {role}")
         out[role] = ids[0].name

@@ -130,3 +130,15 @@ def test_init_with_undecidable_day_month_writes_the_file_and_names_the_setting(t
     assert result.exit_code != 0 and "dayfirst: true" in str(result.exception)
     text = out.read_text()
     assert "CHECK: day and month cannot be told apart" in text and "\n  dayfirst:" not in text
+
+
+@pytest.mark.dataset
+def test_init_on_cdnow_aligns_columns_by_spaces_and_has_no_item(tmp_path: Path, cdnow_master_path):
+    payload = init(cdnow_master_path, tmp_path / "cdnow.yaml")
+    assert payload["column_map"]["item_id"] == {"value": "item"}
+    assert (
+        payload["column_map"]["timestamp"] == "date" and payload["timestamp"] == "format '%Y%m%d'"
+    )
+    assert payload["report"]["input_rows"] == 69_659 and payload["report"]["balanced"]
+    config = load_experiment(tmp_path / "cdnow.yaml")
+    assert not config.recommender.enabled
