@@ -15,6 +15,9 @@ variable                       meaning                                        de
 ``KIZUNA_MAX_EVENTS``          most event lines in one request (422 above)    1,000
 ``KIZUNA_RELOAD_POLL_SECONDS`` check the registry for new champions this      0 (off)
                                often
+``KIZUNA_EXPERIMENT``          the experiment whose champions the registry    the only one
+                               source serves
+``KIZUNA_MAX_EVENT_VALUE``     largest quantity or unit price of an event     1,000,000
 ``KIZUNA_RISK_BANDS``          churn probability cut points low|medium|high   ``0.3,0.6``
 =============================  =============================================  ==============
 """
@@ -52,6 +55,8 @@ class Settings:
     # Offer catalogue for /next_best_offer; default: the champions' experiment's `offers:`.
     offers: Path | None = None
     contact_log: Path = Path("data/contacts.sqlite")
+    experiment: str | None = None
+    max_event_value: float = 1_000_000.0
 
     @property
     def from_registry(self) -> bool:
@@ -79,6 +84,8 @@ class Settings:
             risk_bands=_risk_bands(env.get("KIZUNA_RISK_BANDS")),
             offers=Path(env["KIZUNA_OFFERS"]) if env.get("KIZUNA_OFFERS") else None,
             contact_log=Path(env.get("KIZUNA_CONTACT_LOG") or data_dir / "contacts.sqlite"),
+            experiment=(env.get("KIZUNA_EXPERIMENT") or "").strip() or None,
+            max_event_value=_positive_float(env, "KIZUNA_MAX_EVENT_VALUE", cls.max_event_value),
         )
 
 
@@ -92,6 +99,13 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise KizunaInputError("must be a whole number", column=name, values=[raw]) from None
     if value < 1:
         raise KizunaInputError("must be at least 1", column=name, values=[raw])
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _non_negative_float(env, name, default)
+    if not 0 < value < float("inf"):
+        raise KizunaInputError("must be a positive finite number", column=name, values=[value])
     return value
 
 

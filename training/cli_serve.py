@@ -111,9 +111,9 @@ def score(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from kizuna.serving.config import Settings
+    from kizuna.serving.event_store import EventStore
     from kizuna.serving.state import load_served
     from kizuna.training.batch_score import check_target, score_chunks, write_chunks
-    from kizuna.training.event_store import EventStore
     from kizuna.training.tracking import data_dir
 
     settings = Settings.from_env()

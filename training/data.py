@@ -181,7 +181,7 @@ def load_transactions(
     ``/events`` (:func:`event_store_path`) are appended first, so the next
     training run includes them; they are validated and counted like any row.
     """
-    from kizuna.training.event_store import SEQ, read_events
+    from kizuna.serving.event_store import SEQ, read_events
 
     if data.transactions is None:
         raise KizunaInputError("this command needs a transactions source (data.transactions)")

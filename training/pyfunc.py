@@ -12,7 +12,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from kizuna.training.artifacts import load_bundle
+from kizuna.serving.model_store import load_bundle
 
 
 class BundleModel(mlflow.pyfunc.PythonModel):

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.serving.event_store import EventStore, check_events
 from kizuna.training.cli import app
-from kizuna.training.event_store import EventStore, check_events
 
 
 def test_score_writes_every_customer_to_sqlite(model_set, tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from kizuna.features import schema as s
 from kizuna.features.segments import rfm_scores
 from kizuna.serving import schemas as api
 from kizuna.serving import scoring
+from kizuna.serving.event_store import EventStore, check_events
 from kizuna.serving.state import (
     Live,
     RowWeigher,
@@ -19,7 +20,6 @@ from kizuna.serving.state import (
     load_served,
     refresh_user_factors,
 )
-from kizuna.training.event_store import EventStore, check_events
 
 
 @pytest.fixture
@@ -236,7 +236,7 @@ def test_upstream_changed_follows_the_folder_versions(live, model_set, tmp_path)
 
 
 def test_item_names_come_from_the_most_frequent_line_description():
-    from kizuna.serving.state import _line_names
+    from kizuna.serving.catalogue import item_names_from_lines as _line_names
 
     lines = pd.DataFrame(
         {

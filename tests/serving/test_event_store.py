@@ -9,7 +9,7 @@ import pytest
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.training.event_store import EventStore, check_events, read_events
+from kizuna.serving.event_store import EventStore, check_events, read_events
 
 
 def lines(**overrides) -> pd.DataFrame:
@@ -90,7 +90,7 @@ def test_store_is_in_wal_mode_with_full_sync(tmp_path):
 
 
 def test_a_failing_insert_rolls_back_the_whole_request(tmp_path, monkeypatch):
-    import kizuna.training.event_store as events
+    import kizuna.serving.event_store as events
 
     store = EventStore(tmp_path / "ev.sqlite")
     valid = check_events(lines(), now=pd.Timestamp("2024-07-10"))
