@@ -17,6 +17,7 @@ from kizuna.models.bundles import RecommenderBundle
 
 TRENDING_DAYS = 30
 
+
 @dataclass
 class Catalogue:
     """Items by code (the recommender's item map when there is one).

@@ -63,8 +63,8 @@ class CustomerState:
         (n_customers, n_items), aligned with ``features``; rows changed by
         events live in ``overrides``.
     log
-        The snapshot's transaction lines (memory-mapped); None for a
-        read-only state (batch scoring), which cannot take events.
+        The snapshot's transaction lines (memory-mapped); a state without
+        one cannot take events.
     population
         Sorted R, F, M values of the snapshot's population (quintile cut points).
     """
@@ -173,10 +173,8 @@ class CustomerState:
         last_seq
             Sequence number of the last line, remembered for catch-up.
         """
-        if not self.live:
-            raise KizunaInputError(
-                "this snapshot was loaded for batch scoring (live=False): it cannot take events"
-            )
+        if self.log is None:
+            raise KizunaInputError("this state has no transaction log: it cannot take events")
         if len(lines) == 0:
             if last_seq is not None:
                 self.last_event_seq = max(self.last_event_seq, last_seq)

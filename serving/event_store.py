@@ -235,11 +235,35 @@ class EventStore:
             self._data_version = self._version()
         return AppendResult(request_id, stored, duplicates=len(rows) - len(stored))
 
-    def read(self, after: int = 0) -> pd.DataFrame:
-        """Stored lines with ``seq > after``, in order: canonical raw columns plus ``seq``."""
+    def read(
+        self, after: int = 0, *, upto: int | None = None, customer: str | None = None
+    ) -> pd.DataFrame:
+        """Stored lines with ``after < seq <= upto`` (of one customer), in order.
+
+        Canonical raw columns plus ``seq``.
+        """
         with self._lock:
             self._data_version = self._version()
-            return self._read_locked(after=after)
+            return self._read_locked(after=after, upto=upto, customer=customer)
+
+    def count(self, after: int = 0, *, upto: int | None = None, customer: str | None = None) -> int:
+        """How many stored lines :meth:`read` would return."""
+        where, params = _where(after, upto, customer)
+        with self._lock:
+            return int(
+                self._conn.execute(f"SELECT COUNT(*) FROM events {where}", params).fetchone()[0]
+            )
+
+    def purge(self, upto: int) -> int:
+        """Delete every line with ``seq <= upto``; return how many were deleted.
+
+        Sequence numbers are never reused (AUTOINCREMENT), so a snapshot's
+        ``last_event_seq`` keeps its meaning after a purge.
+        """
+        with self._lock:
+            cur = self._conn.execute(f"DELETE FROM events WHERE {SEQ} <= ?", (int(upto),))
+            self._data_version = self._version()
+            return int(cur.rowcount)
 
     def last_seq(self) -> int:
         with self._lock:
@@ -255,14 +279,31 @@ class EventStore:
     def _version(self) -> int:
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
-    def _read_locked(self, *, after: int, request_id: str | None = None) -> pd.DataFrame:
-        query = f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events WHERE {SEQ} > ?"
-        params: list[Any] = [after]
+    def _read_locked(
+        self,
+        *,
+        after: int,
+        upto: int | None = None,
+        customer: str | None = None,
+        request_id: str | None = None,
+    ) -> pd.DataFrame:
+        where, params = _where(after, upto, customer)
         if request_id is not None:
-            query += " AND request_id = ?"
+            where += " AND request_id = ?"
             params.append(request_id)
-        rows = self._conn.execute(query + f" ORDER BY {SEQ}", params).fetchall()
-        return _to_frame(rows)
+        query = f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events {where} ORDER BY {SEQ}"
+        return _to_frame(self._conn.execute(query, params).fetchall())
+
+
+def _where(after: int, upto: int | None, customer: str | None) -> tuple[str, list[Any]]:
+    clause, params = f"WHERE {SEQ} > ?", [int(after)]
+    if upto is not None:
+        clause += f" AND {SEQ} <= ?"
+        params.append(int(upto))
+    if customer is not None:
+        clause += " AND customer_id = ?"
+        params.append(str(customer))
+    return clause, params
 
 
 def read_events(path: str | Path, *, after: int = 0) -> pd.DataFrame:

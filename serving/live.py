@@ -133,16 +133,16 @@ def load_served(
         See :func:`model_folder`.
     store
         A :class:`serving.event_store.EventStore`; its lines after the
-        snapshot's ``last_event_seq`` are applied (live states only).
+        snapshot's ``last_event_seq`` are applied.
     live
-        False for batch scoring: a read-only state (no events).
+        False for batch scoring: no booster matrices (less memory).
     """
     folder = model_folder(source, alias=alias, experiment=experiment)
     models = model_store.load_champions_from_folder(folder)
     prepare_models(models)
     state = load_snapshot(folder / model_store.SNAPSHOT_DIR, models, live=live)
     served = Served(models=models, state=state, loaded_at=pd.Timestamp.now(tz="UTC"), folder=folder)
-    if live and store is not None:
+    if store is not None:
         apply_stored_events(served, store)
     return served
 

@@ -102,9 +102,7 @@ def load_champions_from_folder(folder: Path) -> ChampionModels:
     versions = _read_json(folder / VERSIONS_FILE, {})
     kinds = _read_json(folder / KINDS_FILE, [k for k, b in bundles.items() if b is not None])
     experiment = read_experiment_info(folder / EXPERIMENT_FILE, folder / SNAPSHOT_DIR / "offers")
-    return ChampionModels(
-        **bundles, versions=versions, experiment=experiment, kinds=tuple(kinds)
-    )
+    return ChampionModels(**bundles, versions=versions, experiment=experiment, kinds=tuple(kinds))
 
 
 def _read_json(path: Path, default: Any) -> Any:
@@ -197,7 +195,11 @@ def download_version(name: str, version: int | str, dst: Path) -> Path:
 
 
 def fetch_from_registry(
-    experiment: str | None, dst: Path, *, alias: str = CHAMPION
+    experiment: str | None,
+    dst: Path,
+    *,
+    alias: str = CHAMPION,
+    with_snapshot: bool = True,
 ) -> tuple[Path, str]:
     """Copy an experiment's ``@alias`` models and snapshot into a folder model set.
 
@@ -211,7 +213,7 @@ def fetch_from_registry(
     """
     import shutil
 
-    name = resolve_experiment(experiment)
+    name = resolve_experiment(experiment) if with_snapshot else str(experiment)
     dst = Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
     versions: dict[str, int] = {}
@@ -219,7 +221,7 @@ def fetch_from_registry(
     run_id = None
     for kind, reg in registered_names(name).items():
         version = alias_version(reg, alias)
-        if version is None:
+        if version is None or (kind == SNAPSHOT_KIND and not with_snapshot):
             continue
         local = download_version(reg, version.version, dst / f".download-{kind}")
         if kind == SNAPSHOT_KIND:
@@ -238,7 +240,7 @@ def fetch_from_registry(
             run_id = run_id or version.run_id
         versions[kind] = int(version.version)
         shutil.rmtree(dst / f".download-{kind}", ignore_errors=True)
-    if SNAPSHOT_KIND not in versions:
+    if with_snapshot and SNAPSHOT_KIND not in versions:
         raise KizunaInputError(
             f"{registered_name(name, SNAPSHOT_KIND)} has no @{alias}: run `kizuna train` "
             "or `kizuna snapshot` for this experiment"

@@ -96,12 +96,13 @@ def load_snapshot(folder: Path, models: ChampionModels, *, live: bool = True) ->
     models
         The served model set; the model inputs are made with its bundles.
     live
-        False (batch scoring) skips the booster matrices and the transaction
-        log: the state answers reads but cannot take events.
+        False (batch scoring) skips the booster matrices (scores then go
+        through the models' public API), in less memory.
     """
     folder = Path(folder)
     manifest = read_manifest(folder)
-    features = pd.read_parquet(folder / FEATURES_FILE)
+    # A copy: the arrays Arrow hands over are read-only, and events update rows in place.
+    features = pd.read_parquet(folder / FEATURES_FILE).copy(deep=True)
     features.index = features.index.astype(str).astype(object)
     customers = _optional_table(folder / CUSTOMERS_FILE)
     items = _optional_table(folder / ITEMS_FILE)
@@ -137,7 +138,7 @@ def load_snapshot(folder: Path, models: ChampionModels, *, live: bool = True) ->
         recommender=rec,
         interaction_params=dict(fitted.get("interaction_params", {})),
         weigher=weigher,
-        log=TransactionLog(folder) if live else None,
+        log=TransactionLog(folder),
         customers=customers,
         items=items,
         last_event_seq=int(manifest.get("last_event_seq", 0)),

@@ -60,4 +60,3 @@ class RowWeigher:
         out = sp.csr_matrix(out, dtype=np.float32)
         out.sort_indices()
         return out
-

@@ -128,7 +128,7 @@ def test_events_stored_by_another_process_are_folded_in(model_set, tmp_path):
 
 
 def test_events_stored_during_a_reload_reach_the_new_snapshot(live, monkeypatch, tmp_path):
-    import kizuna.serving.state as state_module
+    import kizuna.serving.live as state_module
 
     cid = str(live.served.state.features.index[7])
     item = str(live.served.state.catalogue.item_ids[2])
@@ -154,16 +154,36 @@ def test_a_failed_reload_keeps_the_old_snapshot(live, tmp_path):
     assert live.served is old and live.last_error == outcome.error
 
 
-def test_load_served_refuses_a_model_set_without_experiment(model_set, tmp_path):
+def test_load_served_refuses_a_model_set_without_snapshot(model_set, tmp_path):
     import shutil
 
     from kizuna.features.errors import KizunaInputError
 
     folder = tmp_path / "bare"
     shutil.copytree(model_set.folder, folder)
-    (folder / "experiment.json").unlink()
-    with pytest.raises(KizunaInputError, match="no experiment"):
+    shutil.rmtree(folder / "snapshot")
+    with pytest.raises(KizunaInputError, match="no customer snapshot"):
         load_served(str(folder))
+
+
+def test_the_service_state_never_reads_the_order_log(model_set, tmp_path):
+    """The models and the snapshot are all it needs: the raw data may be gone."""
+    import shutil
+
+    folder = tmp_path / "moved"
+    shutil.copytree(model_set.folder, folder)
+    shop = tmp_path / "shop-copy"
+    shutil.copytree(model_set.shop_dir, shop)
+    shutil.rmtree(model_set.shop_dir)
+    try:
+        served = load_served(str(folder), store=EventStore(tmp_path / "events.sqlite"))
+        assert served.state.n_customers > 0
+        cid = str(served.state.features.index[3])
+        item = str(served.state.catalogue.item_ids[1])
+        when = served.state.as_of + pd.Timedelta(hours=1)
+        assert served.state.apply_events(purchase(cid, item, when)) == [cid]
+    finally:
+        shutil.copytree(shop, model_set.shop_dir)
 
 
 def test_one_request_updates_several_customers_at_once(live):
@@ -205,7 +225,7 @@ def test_cached_reason_contributions_are_refreshed_by_events(live):
 
 
 def test_cached_rows_compute_each_row_once_and_stay_bounded(live, monkeypatch):
-    import kizuna.serving.state as state_module
+    import kizuna.serving.customer_state as state_module
 
     st = live.current().state
     calls = []

@@ -135,7 +135,7 @@ def test_registered_champion_loads_and_predicts_like_the_trained_model(trained):
     import mlflow
 
     outcome = trained[0].results["churn"]
-    loaded = mlflow.pyfunc.load_model("models:/kizuna-churn@champion")
+    loaded = mlflow.pyfunc.load_model("models:/kizuna-tiny-churn@champion")
     example = outcome.input_example
     expected = outcome.bundle.model.predict_proba(example)[:, 1]
     got = loaded.predict(example)["churn_probability"].to_numpy()
@@ -143,8 +143,12 @@ def test_registered_champion_loads_and_predicts_like_the_trained_model(trained):
 
 
 def test_champions_load_back_from_the_registry_as_one_model_set(trained):
-    champions = tracking.load_champions()
-    assert champions.versions == {"recommender": 1, "churn": 1, "ltv": 1}
+    from kizuna.serving.live import load_models
+
+    champions = load_models("registry")
+    # The second run's models lost the tie, so its snapshot (v2) serves the v1 models.
+    assert champions.versions == {"recommender": 1, "churn": 1, "ltv": 1, "snapshot": 2}
+    assert champions.kinds == ("recommender", "churn", "ltv")
     assert champions.experiment.name == "tiny"
     bundle = champions.recommender
     assert bundle.history.shape == (len(bundle.user_ids), len(bundle.item_ids))
@@ -155,16 +159,16 @@ def test_champions_load_back_from_the_registry_as_one_model_set(trained):
 def test_promote_moves_the_alias_by_hand(trained):
     from kizuna.features.errors import KizunaInputError
 
-    moved = tracking.promote("kizuna-churn", 2)
+    moved = tracking.promote("kizuna-tiny-churn", 2)
     assert moved == {
-        "name": "kizuna-churn",
+        "name": "kizuna-tiny-churn",
         "alias": "champion",
         "version": 2,
         "previous_version": 1,
     }
-    assert int(tracking.current_alias_version("kizuna-churn", "champion").version) == 2
+    assert int(tracking.current_alias_version("kizuna-tiny-churn", "champion").version) == 2
     with pytest.raises(KizunaInputError, match="no version 99"):
-        tracking.promote("kizuna-churn", 99)
+        tracking.promote("kizuna-tiny-churn", 99)
 
 
 def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
