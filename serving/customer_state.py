@@ -28,7 +28,7 @@ from kizuna.models.bundles import RecommenderBundle, TabularBundle
 from kizuna.serving.catalogue import Catalogue
 from kizuna.serving.model_inputs import (
     input_matrix,
-    refresh_user_factors,
+    refresh_users_factors,
     rescore,
     rfm_population,
     set_rows,
@@ -61,7 +61,7 @@ class CustomerState:
     history
         Weighted interaction rows over the catalogue's items, shape
         (n_customers, n_items), aligned with ``features``; rows changed by
-        events live in ``overrides``.
+        events live in ``patch`` (``overrides`` maps position -> patch row).
     log
         The snapshot's transaction lines (memory-mapped); a state without
         one cannot take events.
@@ -85,13 +85,14 @@ class CustomerState:
     items: pd.DataFrame | None = None
     last_event_seq: int = 0
     events_applied: int = 0
-    overrides: dict[int, sp.csr_matrix] = field(default_factory=dict)
+    overrides: dict[int, int] = field(default_factory=dict)
     cold_start: Any = None
     population: dict[str, np.ndarray] | None = None
     live: bool = True
 
     def __post_init__(self) -> None:
-        self._extra: dict[str, list[pd.DataFrame]] = {}
+        self._events: pd.DataFrame | None = None  # event lines applied since the snapshot
+        self.patch = sp.csr_matrix((0, self.history.shape[1]), dtype=self.history.dtype)
         if self.population is None:
             self.population = rfm_population(self.features)
         self._buyers: sp.csc_matrix | None = None
@@ -126,13 +127,19 @@ class CustomerState:
     def history_rows(self, positions: np.ndarray) -> sp.csr_matrix:
         """Interaction rows of customers at ``positions`` (>= 0), shape (n, n_items)."""
         positions = np.asarray(positions, dtype=np.int64)
-        if not self.overrides or not any(int(p) in self.overrides for p in positions):
+        overrides, patch = self.overrides, self.patch
+        if not overrides:
             return self.history[positions]
-        rows = [
-            self.overrides.get(int(p)) if int(p) in self.overrides else self.history[int(p)]
-            for p in positions
-        ]
-        return sp.vstack(rows, format="csr")
+        slot = np.fromiter((overrides.get(int(p), -1) for p in positions), np.int64, len(positions))
+        changed = slot >= 0
+        if not changed.any():
+            return self.history[positions]
+        stacked = sp.vstack([self.history[positions[~changed]], patch[slot[changed]]], format="csr")
+        order = np.empty(len(positions), dtype=np.int64)
+        n_base = int((~changed).sum())
+        order[~changed] = np.arange(n_base)
+        order[changed] = n_base + np.arange(int(changed.sum()))
+        return stacked[order]
 
     def cached_rows(self, key: tuple[Any, ...], rows: np.ndarray, compute: Any) -> list[Any]:
         """Per-customer results that only change with the customer's features, cached.
@@ -180,8 +187,9 @@ class CustomerState:
                 self.last_event_seq = max(self.last_event_seq, last_seq)
             return []
         lines = _clip_to(canonical(lines), self.as_of)
-        for customer, rows in lines.groupby(s.CUSTOMER_ID, sort=False, observed=True):
-            self._extra.setdefault(str(customer), []).append(rows)
+        self._events = (
+            lines if self._events is None else pd.concat([self._events, lines], ignore_index=True)
+        )
         updated = self._refresh([str(c) for c in pd.unique(lines[s.CUSTOMER_ID])])
         self.events_applied += len(lines)
         if last_seq is not None:
@@ -196,7 +204,8 @@ class CustomerState:
         """Snapshot lines (one read of the mapped log) plus event lines of ``customers``."""
         base = self.log.lines(customers) if self.log is not None else None
         parts = [base] if base is not None else []
-        parts += [frame for c in customers for frame in self._extra.get(c, [])]
+        if self._events is not None:
+            parts.append(self._events[self._events[s.CUSTOMER_ID].isin(customers).to_numpy()])
         parts = [p for p in parts if len(p)]
         if not parts:
             return base if base is not None else pd.DataFrame(columns=[s.CUSTOMER_ID])
@@ -242,11 +251,15 @@ class CustomerState:
             for p in pos:
                 cache.pop(int(p), None)
         history = self._interaction_rows(ids, rows)
-        for j, customer in enumerate(ids):
-            row = history[j]
-            self.overrides[int(pos[j])] = row
-            if self.recommender is not None:
-                refresh_user_factors(self.recommender.model, self.recommender_code(customer), row)
+        # Replaced, not changed in place: a reader holds the old pair.
+        offset = self.patch.shape[0]
+        overrides = dict(self.overrides)
+        overrides.update(zip((int(p) for p in pos), range(offset, offset + len(ids)), strict=True))
+        self.patch = sp.vstack([self.patch, history.astype(self.patch.dtype)], format="csr")
+        self.overrides = overrides
+        if self.recommender is not None:
+            codes = self.recommender.user_ids.get_indexer(ids)
+            refresh_users_factors(self.recommender.model, codes, history)
         return ids
 
     def _interaction_rows(self, customers: list[str], rows: pd.DataFrame) -> sp.csr_matrix:

@@ -121,7 +121,8 @@ def load_snapshot(folder: Path, models: ChampionModels, *, live: bool = True) ->
             "rebuild it with `kizuna snapshot` for the served models"
         )
     bundles = {kind: b for kind in ("churn", "ltv") if (b := getattr(models, kind)) is not None}
-    frames = {kind: model_frame(features, b, customers) for kind, b in bundles.items()}
+    # Copies consolidate each frame's blocks, so an event's row update is one write per dtype.
+    frames = {kind: model_frame(features, b, customers).copy() for kind, b in bundles.items()}
     matrices = {
         kind: input_matrix(b, frames[kind]) if live else None for kind, b in bundles.items()
     }

@@ -378,6 +378,12 @@ class HybridRecommender(Recommender):
         if self.als_ is not None:
             self.als_.update_user(user_code, row)
 
+    def update_users(self, user_codes: np.ndarray, rows: sp.csr_matrix) -> None:
+        """Refresh several known users' ALS factors at once (in place); see :meth:`update_user`."""
+        self.check_is_fitted()
+        if self.als_ is not None:
+            self.als_.update_users(user_codes, rows)
+
     def _weights(self, *, exclude_seen: bool = False) -> np.ndarray:
         """Blend weights in :data:`COMPONENTS` order, shape (len(COMPONENTS),)."""
         base = np.array(

@@ -155,6 +155,32 @@ class ALSRecommender(Recommender):
             )
         self.user_factors_[int(user_code)] = self._user_factors(np.array([-1]), rows)[0]
 
+    def update_users(self, user_codes: np.ndarray, rows: sp.csr_matrix) -> None:
+        """Re-solve several known users' factors at once (in place); see :meth:`update_user`.
+
+        Parameters
+        ----------
+        user_codes
+            Fitted users' codes, shape (n,).
+        rows
+            Their new raw-count history rows, ``csr_matrix`` of shape (n, n_items).
+        """
+        self.check_is_fitted()
+        codes = np.asarray(user_codes, dtype=np.int64)
+        if codes.size and not ((codes >= 0).all() and (codes < self.user_factors_.shape[0]).all()):
+            raise KizunaInputError(
+                f"must be fitted users' codes in [0, {self.user_factors_.shape[0]})",
+                column="user_codes", values=codes[(codes < 0) | (codes >= self.user_factors_.shape[0])][:5].tolist(),
+            )  # fmt: skip
+        rows = check_user_items(rows, name="rows")
+        if rows.shape != (codes.size, self.item_factors_.shape[0]):
+            raise KizunaInputError(
+                f"must have shape ({codes.size}, {self.item_factors_.shape[0]}), got {rows.shape}",
+                column="rows",
+            )
+        if codes.size:
+            self.user_factors_[codes] = self._user_factors(np.full(codes.size, -1), rows)
+
     def _user_factors(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         known = (user_codes >= 0) & (user_codes < self.user_factors_.shape[0])
         out = np.zeros((len(user_codes), self.user_factors_.shape[1]), dtype=np.float32)
