@@ -112,9 +112,10 @@ def check_bounds(raw: pd.DataFrame, *, max_value: float = MAX_VALUE) -> None:
         values = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         bad = ~np.isfinite(values) | (np.abs(values) > max_value)
         bad &= raw[col].notna().to_numpy()
+        given = raw[col].tolist()
         for i in np.flatnonzero(bad):
             problems.append(
-                f"line {int(i)}: {col} {raw[col].iloc[i]!r} is not a finite number "
+                f"line {int(i)}: {col} {given[i]!r} is not a finite number "
                 f"within ±{max_value:,.0f}"
             )
     if problems:
