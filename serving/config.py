@@ -1,10 +1,14 @@
 """Service settings, read once from environment variables.
 
+Without ``KIZUNA_MODEL_SOURCE`` the service reads the registry when
+``MLFLOW_TRACKING_URI`` is set, else a ``bento_models`` folder baked into a
+Bento, else the registry in ``$KIZUNA_DATA_DIR``.
+
 =============================  =============================================  ==============
 variable                       meaning                                        default
 =============================  =============================================  ==============
-``KIZUNA_MODEL_SOURCE``        ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  ``registry``
-                               or a folder written by ``save_champions``
+``KIZUNA_MODEL_SOURCE``        ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  see below
+                               or a model folder (``kizuna export``)
 ``KIZUNA_MODEL_ALIAS``         registry alias to serve                        ``champion``
 ``KIZUNA_API_KEY``             if set, every endpoint but the health probes   unset
                                needs it (``X-API-Key`` or ``Authorization:
@@ -32,6 +36,9 @@ from pathlib import Path
 from kizuna.features.errors import KizunaInputError
 
 REGISTRY = "registry"
+#: A model folder baked into a Bento (``kizuna export --out bento_models``), found from the
+#: working directory the Bento's service starts in.
+BUNDLED_MODELS = "bento_models"
 
 # Fixed limits of the request schemas (they appear in the OpenAPI document).
 MAX_K = 100
@@ -69,7 +76,7 @@ class Settings:
         data_dir = Path(env.get("KIZUNA_DATA_DIR", "data"))
         # A folder that does not exist is reported by the loader, so that a
         # service started too early still answers its health probes.
-        source = env.get("KIZUNA_MODEL_SOURCE", REGISTRY).strip() or REGISTRY
+        source = _model_source(env)
         return cls(
             model_source=source,
             model_alias=env.get("KIZUNA_MODEL_ALIAS", "champion").strip() or "champion",
@@ -87,6 +94,18 @@ class Settings:
             experiment=(env.get("KIZUNA_EXPERIMENT") or "").strip() or None,
             max_event_value=_positive_float(env, "KIZUNA_MAX_EVENT_VALUE", cls.max_event_value),
         )
+
+
+def _model_source(env: Mapping[str, str]) -> str:
+    """KIZUNA_MODEL_SOURCE; else the registry when MLFLOW_TRACKING_URI is set; else a
+    baked-in ``bento_models`` folder when there is one; else the registry."""
+    source = (env.get("KIZUNA_MODEL_SOURCE") or "").strip()
+    if source:
+        return source
+    bundled = Path(BUNDLED_MODELS)
+    if not env.get("MLFLOW_TRACKING_URI") and (bundled / "versions.json").exists():
+        return str(bundled.resolve())
+    return REGISTRY
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

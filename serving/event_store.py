@@ -115,8 +115,7 @@ def check_bounds(raw: pd.DataFrame, *, max_value: float = MAX_VALUE) -> None:
         given = raw[col].tolist()
         for i in np.flatnonzero(bad):
             problems.append(
-                f"line {int(i)}: {col} {given[i]!r} is not a finite number "
-                f"within ±{max_value:,.0f}"
+                f"line {int(i)}: {col} {given[i]!r} is not a finite number within ±{max_value:,.0f}"
             )
     if problems:
         _refuse(problems, len(raw))
