@@ -141,3 +141,60 @@ def test_online_retail_float_ids_and_stored_text_ids_stay_one_customer(tmp_path,
     assert last_seq == 1
     assert sorted(pd.unique(kept[s.CUSTOMER_ID].astype(str))) == ["13047", "17850"]
     assert len(kept) == 3  # two file lines and the event, once
+
+
+@pytest.mark.dataset
+def test_online_retail_events_reload_restart_and_rebuild_keep_every_customer(
+    online_retail_path, tmp_path
+):
+    """The issue's case: the README's /events line, then a reload, a restart and a rebuild."""
+    from kizuna.training.config import DataConfig
+    from kizuna.training.data import load_tables, load_transactions_and_events
+
+    data = DataConfig(
+        transactions=online_retail_path, format="online-retail", events=tmp_path / "ev.sqlite"
+    )
+    validated, seq = load_transactions_and_events(data, quiet=True)
+    folder = tmp_path / "models"
+    save_champions(NO_MODELS, folder)
+    write_snapshot(folder / "snapshot", NO_MODELS, validated.kept, last_event_seq=seq)
+    store = EventStore(tmp_path / "ev.sqlite")
+    live = Live(str(folder), store=store)
+    assert live.load().reloaded
+    before = live.served.state.features.copy()
+    n = len(before)
+    readme_line = pd.DataFrame(
+        {
+            s.CUSTOMER_ID: ["12347"],
+            s.ORDER_ID: ["A1"],
+            s.ITEM_ID: ["22423"],
+            s.TIMESTAMP: [pd.Timestamp("2011-12-10T10:00:00")],
+            s.QUANTITY: [2.0],
+            s.UNIT_PRICE: [12.75],
+        }
+    )
+    live.ingest(check_events(readme_line))
+    expected = before.loc["12347", "monetary_total"] + 25.5
+    others = before.drop(index="12347")[["frequency", "monetary_total"]]
+
+    def check(state) -> None:
+        f = state.features
+        assert len(f) == n and not any(str(c).endswith(".0") for c in f.index)
+        assert f.loc["12347", "monetary_total"] == pytest.approx(expected)
+        pd.testing.assert_frame_equal(f.drop(index="12347")[others.columns], others)
+
+    check(live.served.state)
+    assert live.load().reloaded  # /reload
+    check(live.served.state)
+    restarted = Live(str(folder), store=EventStore(tmp_path / "ev.sqlite"))  # a restart
+    assert restarted.load().reloaded
+    check(restarted.served.state)
+    # `kizuna train` / `kizuna snapshot` read the same store once: still one customer 12347.
+    validated, seq = load_transactions_and_events(data, quiet=True)
+    assert seq == 1
+    write_snapshot(folder / "snapshot", NO_MODELS, validated.kept, last_event_seq=seq)
+    rebuilt = Live(str(folder), store=EventStore(tmp_path / "ev.sqlite"))
+    assert rebuilt.load().reloaded
+    assert rebuilt.served.state.events_applied == 0
+    assert len(rebuilt.served.state.features) == n
+    assert load_tables(data) == (None, None)

@@ -267,3 +267,15 @@ def test_item_names_come_from_the_most_frequent_line_description():
     names = _line_names(lines)
     assert names.to_dict() == {"A": "HEART HOLDER"}
     assert _line_names(lines.drop(columns="description")) is None
+
+
+def test_not_ready_with_a_reason_when_a_trained_kind_is_missing(model_set, tmp_path):
+    import shutil
+
+    folder = tmp_path / "partial"
+    shutil.copytree(model_set.folder, folder)
+    shutil.rmtree(folder / "ltv")  # kinds.json still says the experiment trained ltv
+    live = Live(str(folder), store=EventStore(tmp_path / "events.sqlite"))
+    assert live.load().reloaded
+    assert not live.ready
+    assert "ltv" in live.not_ready_reason()

@@ -200,3 +200,46 @@ def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
     assert churn.metrics["roc_auc"] > 0.7
     assert "logistic_numeric" in churn.baselines
     assert result.registry["churn"].alias == tracking.CHAMPION
+
+
+def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(trained, tmp_path):
+    from kizuna.serving.live import load_served
+    from kizuna.serving.model_store import fetch_from_registry, registry_experiments
+
+    first, second = trained
+    assert first.registry["snapshot"].name == "kizuna-tiny-snapshot"
+    assert second.registry["snapshot"].alias == tracking.CHAMPION
+    assert registry_experiments() == ["tiny"]
+    folder, name = fetch_from_registry(None, tmp_path / "export")
+    assert name == "tiny"
+    served = load_served(str(folder))
+    assert served.versions == {
+        kind: int(tracking.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
+        for kind in ("recommender", "churn", "ltv")
+    }
+    assert served.models.kinds == ("recommender", "churn", "ltv")
+    assert served.state.n_customers > 1_000 and not served.missing_kinds
+
+
+def test_training_another_experiment_never_moves_this_ones_champions(trained, shop_dir):
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.serving.model_store import registry_experiments, resolve_experiment
+
+    before = {
+        kind: int(tracking.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
+        for kind in ("recommender", "churn", "ltv", "snapshot")
+    }
+    path = shop_dir / "other.yaml"
+    path.write_text(EXPERIMENT.format(reco="false").replace("name: tiny", "name: other"))
+    other = run_experiment(load_experiment(path), quiet=True)
+    assert other.registry["churn"].name == "kizuna-other-churn"
+    assert other.registry["churn"].alias == tracking.CHAMPION  # its own, first champion
+    after = {
+        kind: int(tracking.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
+        for kind in before
+    }
+    assert after == before
+    assert registry_experiments() == ["other", "tiny"]
+    with pytest.raises(KizunaInputError, match="several experiments are registered"):
+        resolve_experiment(None)
+    assert resolve_experiment("other") == "other"
