@@ -13,7 +13,8 @@ import pytest
 
 from tests.serving.conftest import ROOT, free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# About half a minute: run with the other integration tests (a clean clone needs no setup).
+pytestmark = pytest.mark.integration
 
 SOURCES = ("features", "models", "serving", "training", "simulators")
 
