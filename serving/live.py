@@ -97,16 +97,13 @@ def load_models(
 def source_versions(
     source: str, alias: str = "champion", experiment: str | None = None
 ) -> dict[str, Any]:
-    """Version per model kind that ``source`` offers now, without loading any model."""
+    """Version per kind (models and snapshot) that ``source`` offers now, loading nothing."""
     if source == model_store.REGISTRY:
-        name = model_store.resolve_experiment(experiment)
-        found = model_store.registry_versions(name, alias)
-        return {k: v for k, v in found.items() if k in MODEL_KINDS}
+        return model_store.registry_versions(model_store.resolve_experiment(experiment), alias)
     import json
 
     path = Path(source) / model_store.VERSIONS_FILE
-    found = json.loads(path.read_text()) if path.exists() else {}
-    return {k: v for k, v in found.items() if k in MODEL_KINDS}
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def prepare_models(models: ChampionModels) -> None:
@@ -228,7 +225,7 @@ class Live:
     def upstream_changed(self) -> bool:
         """Whether the source now names other versions than the ones served (for polling)."""
         served = self.served
-        serving = {k: v for k, v in (served.versions if served else {}).items() if v is not None}
+        serving = dict(served.models.versions) if served else {}
         return source_versions(self.source, self.alias, self.experiment) != serving
 
     def current(self) -> Served | None:
