@@ -7,11 +7,12 @@ cold-start recommender, the RFM population; the service only reads.
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
 
-import joblib
+import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
@@ -24,7 +25,7 @@ from kizuna.models.recommenders.cold_start import ColdStartRecommender
 from kizuna.serving import snapshot as fmt
 from kizuna.serving.catalogue import build_catalogue, item_names_from_lines
 from kizuna.serving.customer_state import WEIGHTING_KEYS
-from kizuna.serving.model_inputs import rfm_population
+from kizuna.serving.model_inputs import input_matrix, model_frame, rfm_population
 from kizuna.serving.transaction_log import canonical, write_transaction_log
 from kizuna.serving.weighting import RowWeigher
 
@@ -123,7 +124,18 @@ def write_snapshot(
     for table, name in ((customers, fmt.CUSTOMERS_FILE), (items, fmt.ITEMS_FILE)):
         if table is not None:
             table.to_parquet(folder / name)
-    joblib.dump(fitted, folder / fmt.FITTED_FILE)
+    with (folder / fmt.FITTED_FILE).open("wb") as f:
+        pickle.dump(fitted, f, protocol=5)
+    input_matrices = {}
+    for kind in ("churn", "ltv"):
+        bundle = getattr(models, kind)
+        version = models.versions.get(kind)
+        if bundle is None or version is None:
+            continue
+        matrix = input_matrix(bundle, model_frame(features, bundle, customers))
+        if matrix is not None:
+            np.save(folder / fmt.INPUTS_FILE.format(kind=kind), matrix)
+            input_matrices[kind] = version
     n_lines = write_transaction_log(tx, folder)
     if offers is not None and Path(offers).exists():
         (folder / fmt.OFFERS_DIR).mkdir()
@@ -140,6 +152,7 @@ def write_snapshot(
         "has_stock": bool(catalogue.has_stock),
         "created_at": pd.Timestamp.now(tz="UTC").isoformat(),
         "model_versions": {k: v for k, v in models.versions.items() if k != "snapshot"},
+        "input_matrices": input_matrices,
         "run_id": run_id,
     }
     (folder / fmt.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))

@@ -279,3 +279,13 @@ def test_not_ready_with_a_reason_when_a_trained_kind_is_missing(model_set, tmp_p
     assert live.load().reloaded
     assert not live.ready
     assert "ltv" in live.not_ready_reason()
+
+
+def test_booster_inputs_stored_in_the_snapshot_equal_the_ones_computed(model_set):
+    from kizuna.serving.model_inputs import input_matrix
+
+    served = load_served(str(model_set.folder))
+    st = served.state
+    assert (model_set.folder / "snapshot" / "inputs_churn.npy").exists()
+    for kind, bundle in st.bundles.items():
+        np.testing.assert_array_equal(st.matrices[kind], input_matrix(bundle, st.frames[kind]))
