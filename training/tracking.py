@@ -109,7 +109,7 @@ class AliasDecision:
     version: int
     alias: str
     reason: str
-    new_metric: float
+    new_metric: float | None  # None for a snapshot: it has no metric
     champion_metric: float | None = None
     champion_version: int | None = None
 
@@ -247,6 +247,6 @@ def register_snapshot(
         version=number,
         alias=alias,
         reason="built for the current champions",
-        new_metric=float("nan"),
+        new_metric=None,
         champion_version=None if before is None else int(before.version),
     )
