@@ -8,6 +8,7 @@ answer time over the runs, and the same batch applied in-process (validation,
 store append and feature update, no HTTP) for comparison.
 
     .venv/bin/python benchmarks/bench_events.py --customers 20000 --runs 5
+    .venv/bin/python benchmarks/bench_events.py --models DIR   # an existing model folder
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--lines", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--models", type=Path, default=None, help="A model folder with snapshot (else built)."
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import warnings
@@ -59,8 +63,11 @@ def main() -> None:
 
     threadpool_limits(1)
     work = Path(tempfile.mkdtemp(prefix="kizuna-bench-events-"))
-    print(f"building a model set of {args.customers:,} customers ...", file=sys.stderr)
-    folder = build_model_set(work / "models", n_customers=args.customers, n_items=400).folder
+    if args.models is None:
+        print(f"building a model set of {args.customers:,} customers ...", file=sys.stderr)
+        folder = build_model_set(work / "models", n_customers=args.customers, n_items=400).folder
+    else:
+        folder = args.models
 
     live = Live(str(folder), store=EventStore(work / "inproc.sqlite"))
     assert live.load().reloaded, live.last_error
@@ -105,7 +112,8 @@ def main() -> None:
 
     print(
         f"\n{args.lines:,}-line event batches for known customers, "
-        f"synthetic shop of {args.customers:,} customers ({os.cpu_count()} cores)\n"
+        f"synthetic shop of {st.n_customers:,} customers, {st.catalogue.n_items:,} items "
+        f"({os.cpu_count()} cores)\n"
     )
     print("| path | median s | min s | max s | runs |")
     print("|---|---|---|---|---|")
