@@ -27,7 +27,7 @@ def btyd_features(
     horizon_periods: float,
     *,
     gamma_gamma: GammaGammaModel | None = None,
-    frequency_col: str = s.FREQUENCY,
+    frequency_col: str = s.REPEAT_PERIODS,
     recency_col: str = s.RECENCY,
     t_col: str = s.T,
     monetary_col: str = s.MONETARY_VALUE,
@@ -76,7 +76,9 @@ NON_FEATURES = (s.RFM_SCORE,)
 
 def btyd_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """The feature frame's ``btyd_*`` columns under the BTYD models' names, shape (n, 4)."""
-    return frame[btyd_columns()].set_axis([s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1)
+    return frame[btyd_columns()].set_axis(
+        [s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1
+    )
 
 
 def with_btyd_outputs(

@@ -22,23 +22,22 @@ import scipy.sparse as sp
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.interactions import build_interactions
-from kizuna.features.pipeline import customer_features
+from kizuna.features.interactions import InteractionWeigher, build_interactions
+from kizuna.features.pipeline import behaviour_rfm_scorer, customer_features
+from kizuna.features.rfm_scoring import RFMScorer
+from kizuna.features.segments import rfm_segments
 from kizuna.models.bundles import RecommenderBundle, TabularBundle
 from kizuna.serving.catalogue import Catalogue
 from kizuna.serving.model_inputs import (
     input_matrix,
     refresh_users_factors,
-    rescore,
-    rfm_population,
     set_rows,
     tabular_frame,
 )
 from kizuna.serving.transaction_log import TransactionLog, canonical
-from kizuna.serving.weighting import RowWeigher
+from kizuna.serving.weighting import WEIGHTING_KEYS
 
 REASON_CACHE_ROWS = 200_000
-WEIGHTING_KEYS = ("weighting", "bm25_k1", "bm25_b")
 
 
 @dataclass
@@ -65,8 +64,9 @@ class CustomerState:
     log
         The snapshot's transaction lines (memory-mapped); a state without
         one cannot take events.
-    population
-        Sorted R, F, M values of the snapshot's population (quintile cut points).
+    rfm_scorer
+        The RFM quintile cut points of the snapshot's population (fitted
+        when the snapshot was written); changed customers are scored with it.
     """
 
     as_of: pd.Timestamp
@@ -79,7 +79,7 @@ class CustomerState:
     bundles: dict[str, TabularBundle]
     recommender: RecommenderBundle | None
     interaction_params: dict[str, Any]
-    weigher: RowWeigher
+    weigher: InteractionWeigher
     log: TransactionLog | None = None
     customers: pd.DataFrame | None = None
     items: pd.DataFrame | None = None
@@ -87,14 +87,14 @@ class CustomerState:
     events_applied: int = 0
     overrides: dict[int, int] = field(default_factory=dict)
     cold_start: Any = None
-    population: dict[str, np.ndarray] | None = None
+    rfm_scorer: RFMScorer | None = None
     live: bool = True
 
     def __post_init__(self) -> None:
         self._events: pd.DataFrame | None = None  # event lines applied since the snapshot
         self.patch = sp.csr_matrix((0, self.history.shape[1]), dtype=self.history.dtype)
-        if self.population is None:
-            self.population = rfm_population(self.features)
+        if self.rfm_scorer is None:
+            self.rfm_scorer = behaviour_rfm_scorer().fit(self.features)
         self._buyers: sp.csc_matrix | None = None
         self._row_cache: dict[tuple[Any, ...], dict[int, Any]] = {}
 
@@ -222,7 +222,9 @@ class CustomerState:
         feats = feats.loc[[c for c in customers if c in feats.index]]
         if feats.empty:
             return []
-        feats = rescore(feats, self.population)
+        scores = self.rfm_scorer.score(feats)
+        feats = feats.assign(**{c: scores[c] for c in scores.columns})
+        feats[s.SEGMENT] = rfm_segments(scores)
         ids = [str(c) for c in feats.index]
         behavioural = {k: b for k, b in self.bundles.items() if b.mode != "contractual"}
         inputs = {kind: tabular_frame(feats, bundle) for kind, bundle in behavioural.items()}
@@ -272,7 +274,7 @@ class CustomerState:
             item_ids=self.catalogue.item_ids,
             **params,
         ).matrix
-        return self.weigher(counts)
+        return self.weigher.transform(counts)
 
 
 def _clip_to(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

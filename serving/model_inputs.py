@@ -12,9 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.segments import N_SCORES, rfm_segments
 from kizuna.models.btyd_features import with_btyd_outputs
 from kizuna.models.bundles import TabularBundle
 
@@ -60,30 +58,14 @@ def input_matrix(bundle: TabularBundle, frame: pd.DataFrame) -> np.ndarray | Non
 
 
 def refresh_user_factors(model: Any, user_code: int, row: sp.csr_matrix) -> bool:
-    """Re-solve a known customer's latent factors from their new history row.
+    """Refresh what the recommender keeps of a known customer after new purchases.
 
-    Factor models (ALS, alone or inside the hybrid) keep one factor row per
-    training customer; after new purchases that row is re-solved against the
-    fixed item factors, as implicit's ``recalculate_user`` does, so the
-    customer's recommendations move at once. Models without user factors
-    read the history row on every call and need nothing. Returns whether a
-    factor row was changed.
+    ``user_code`` -1 (a customer the model never saw) needs nothing: models
+    solve unseen users from their row on each call. Returns whether anything changed.
     """
     if user_code < 0:
-        return False  # unseen at fit time: factor models solve from the row on each call
-    if hasattr(model, "update_user"):
-        model.update_user(user_code, row)
-        return True
-    changed = False
-    for part in (model, getattr(model, "als_", None)):
-        factors = getattr(part, "user_factors_", None)
-        solve = getattr(part, "_user_factors", None)
-        if factors is None or solve is None or not hasattr(part, "model_"):
-            continue
-        if user_code < factors.shape[0]:
-            factors[user_code] = solve(np.array([-1]), row)[0]
-            changed = True
-    return changed
+        return False
+    return bool(model.update_user(user_code, row))
 
 
 def model_frame(
@@ -101,41 +83,6 @@ def model_frame(
     if missing:
         raise KizunaInputError(f"the customers table lacks model columns {missing[:5]}")
     return customers
-
-
-def rfm_population(features: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Sorted R, F, M values of the population, each shape (n,): the quintile cut points.
-
-    Computed once when the snapshot is written; events rescore single
-    customers against it (:func:`rescore`), as ``features.segments.rfm_scores``
-    would have scored them in the whole population.
-    """
-    return {
-        "r": np.sort(-features[RECENCY].to_numpy(dtype=float)),
-        "f": np.sort(features[s.FREQUENCY].to_numpy(dtype=float)),
-        "m": np.sort(features[MONETARY].to_numpy(dtype=float)),
-    }
-
-
-def population_score(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Quintile score 1..5 as ``features.segments.rfm_scores`` (ties 'min') gives it."""
-    n = max(len(sorted_values), 1)
-    below = np.searchsorted(sorted_values, values, side="left")
-    return np.minimum(1 + (N_SCORES * below.astype(np.int64)) // n, N_SCORES)
-
-
-def rescore(feats: pd.DataFrame, population: dict[str, np.ndarray]) -> pd.DataFrame:
-    """R, F, M scores, RFM code and segment of ``feats`` against ``population``."""
-    r = population_score(population["r"], -feats[RECENCY].to_numpy(dtype=float))
-    f = population_score(population["f"], feats[s.FREQUENCY].to_numpy(dtype=float))
-    m = population_score(population["m"], feats[MONETARY].to_numpy(dtype=float))
-    out = feats.copy()
-    out[s.R_SCORE], out[s.F_SCORE], out[s.M_SCORE] = r, f, m
-    out[s.RFM_SCORE] = pd.array(
-        [f"{a}{b}{c}" for a, b, c in zip(r, f, m, strict=True)], dtype="string"
-    )
-    out[s.SEGMENT] = rfm_segments(out)
-    return out
 
 
 def set_rows(frame: pd.DataFrame, positions: np.ndarray, rows: pd.DataFrame) -> None:
@@ -174,7 +121,4 @@ def refresh_users_factors(model: Any, user_codes: np.ndarray, rows: sp.csr_matri
     known = np.flatnonzero(codes >= 0)
     if known.size == 0:
         return 0
-    if hasattr(model, "update_users"):
-        model.update_users(codes[known], rows[known])
-        return int(known.size)
-    return sum(refresh_user_factors(model, int(codes[j]), rows[j]) for j in known)
+    return int(model.update_users(codes[known], rows[known]))

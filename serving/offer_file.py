@@ -9,7 +9,8 @@ import pandas as pd
 import yaml
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.offers import OfferCatalogue, load_offers
+from kizuna.models.offer_loading import load_offers
+from kizuna.models.offers import OfferCatalogue
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ Layout (``FORMAT_VERSION`` 1)::
     history_counts.npz            purchase counts (n_customers, n_items) CSR, rows as features
     catalogue.parquet             item_id, name, category, in_stock, recent_buyers
     customers.parquet, items.parquet   the validated optional tables (when the data has them)
-    fitted.pkl                    weigher, cold-start recommender, RFM population, preferences
+    fitted.pkl                    weigher, cold-start recommender, RFM scorer, preferences
                                   (pickle protocol 5: joblib's Python unpickler took 30x longer)
     inputs_<kind>.npy             the booster input matrix of each tabular model the snapshot was
                                   built for (used when the served version is that version)
@@ -146,7 +146,7 @@ def load_snapshot(folder: Path, models: ChampionModels, *, live: bool = True) ->
         frames=frames,
         matrices=matrices,
         catalogue=catalogue,
-        history=weigher(counts),
+        history=weigher.transform(counts),
         preferences=fitted.get("preferences", {}),
         bundles=bundles,
         recommender=rec,
@@ -157,6 +157,6 @@ def load_snapshot(folder: Path, models: ChampionModels, *, live: bool = True) ->
         items=items,
         last_event_seq=int(manifest.get("last_event_seq", 0)),
         cold_start=fitted.get("cold_start"),
-        population=fitted.get("population"),
+        rfm_scorer=fitted.get("rfm_scorer"),
         live=live,
     )

@@ -20,16 +20,9 @@ from kizuna.serving.live import (
     prepare_models,
     source_versions,
 )
-from kizuna.serving.model_inputs import (
-    input_matrix,
-    population_score,
-    refresh_user_factors,
-    tabular_frame,
-)
+from kizuna.serving.model_inputs import input_matrix, refresh_user_factors, tabular_frame
 from kizuna.serving.snapshot import load_snapshot
-from kizuna.serving.weighting import RowWeigher
-
-_population_score = population_score  # the old private name, for existing tests
+from kizuna.serving.weighting import fit_weigher
 
 __all__ = [
     "REASON_CACHE_ROWS",
@@ -38,7 +31,6 @@ __all__ = [
     "CustomerState",
     "Live",
     "ReloadOutcome",
-    "RowWeigher",
     "Served",
     "apply_stored_events",
     "build_catalogue",
@@ -46,7 +38,7 @@ __all__ = [
     "load_models",
     "load_served",
     "load_snapshot",
-    "population_score",
+    "fit_weigher",
     "prepare_models",
     "refresh_user_factors",
     "source_versions",

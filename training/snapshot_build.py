@@ -1,7 +1,7 @@
 """Writing the customer snapshot the service answers from (the reading side is serving.snapshot).
 
 Everything fitted is fitted here, once: the interaction weighting, the
-cold-start recommender, the RFM population; the service only reads.
+cold-start recommender, the RFM quintile cut points; the service only reads.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ import scipy.sparse as sp
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.interactions import build_interactions
-from kizuna.features.pipeline import customer_features
+from kizuna.features.pipeline import behaviour_rfm_scorer, customer_features
 from kizuna.models.bundles import ChampionModels
 from kizuna.models.recommenders.cold_start import ColdStartRecommender
 from kizuna.serving import snapshot as fmt
 from kizuna.serving.catalogue import build_catalogue, item_names_from_lines
-from kizuna.serving.customer_state import WEIGHTING_KEYS
-from kizuna.serving.model_inputs import input_matrix, model_frame, rfm_population
+from kizuna.serving.model_inputs import input_matrix, model_frame
 from kizuna.serving.transaction_log import canonical, write_transaction_log
-from kizuna.serving.weighting import RowWeigher
+from kizuna.serving.weighting import WEIGHTING_KEYS, fit_weigher
 
 
 def snapshot_as_of(transactions: pd.DataFrame) -> pd.Timestamp:
@@ -100,13 +99,13 @@ def write_snapshot(
         **{k: v for k, v in params.items() if k not in WEIGHTING_KEYS},
     ).matrix
     fitted = {
-        "weigher": RowWeigher.fit(counts, params),
+        "weigher": fit_weigher(counts, params),
         "cold_start": ColdStartRecommender().fit(
             counts,
             recent_items=catalogue.recent_buyers,
             item_categories=pd.array(catalogue.categories, dtype="string"),
         ),
-        "population": rfm_population(features),
+        "rfm_scorer": behaviour_rfm_scorer().fit(features),
         "preferences": preferences(customers),
         "interaction_params": params,
     }

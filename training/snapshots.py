@@ -94,12 +94,12 @@ def fit_btyd(summary: pd.DataFrame) -> tuple[BetaGeoModel | None, GammaGammaMode
 
     from sklearn.exceptions import ConvergenceWarning
 
-    if len(summary) < 20 or (summary[s.FREQUENCY] > 0).sum() < 10:
+    if len(summary) < 20 or (summary[s.REPEAT_PERIODS] > 0).sum() < 10:
         return None, None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         bgnbd = BetaGeoModel().fit_frame(summary)
-        repeat = summary[(summary[s.FREQUENCY] > 0) & (summary[s.MONETARY_VALUE] > 0)]
+        repeat = summary[(summary[s.REPEAT_PERIODS] > 0) & (summary[s.MONETARY_VALUE] > 0)]
         gamma_gamma = GammaGammaModel().fit_frame(repeat) if len(repeat) >= 10 else None
     if gamma_gamma is not None and gamma_gamma.params_["q"] <= 1.0:
         gamma_gamma = None  # infinite population mean spend: unusable

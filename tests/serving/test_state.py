@@ -9,14 +9,12 @@ import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight, tfidf_weight
 
 from kizuna.features import schema as s
-from kizuna.features.segments import rfm_scores
 from kizuna.serving import schemas as api
 from kizuna.serving import scoring
 from kizuna.serving.event_store import EventStore, check_events
 from kizuna.serving.state import (
     Live,
-    RowWeigher,
-    _population_score,
+    fit_weigher,
     load_served,
     refresh_user_factors,
 )
@@ -44,7 +42,7 @@ def purchase(customer: str, item: str, when: pd.Timestamp, order: str = "NEW-1")
     return check_events(raw, now=when + pd.Timedelta(days=1))
 
 
-def test_row_weigher_matches_implicit_on_the_population():
+def test_served_weigher_matches_implicit_on_the_population():
     rng = np.random.default_rng(0)
     counts = sp.random(30, 12, density=0.3, format="csr", random_state=rng, dtype=np.float64)
     counts.data = np.ceil(counts.data * 4)
@@ -52,16 +50,23 @@ def test_row_weigher_matches_implicit_on_the_population():
         ("bm25", lambda X: bm25_weight(X, K1=100, B=0.8)),
         ("tfidf", tfidf_weight),
     ):
-        weigh = RowWeigher.fit(counts, {"weighting": weighting})
+        weigh = fit_weigher(counts, {"weighting": weighting})
         expected = sp.csr_matrix(reference(counts)).toarray()
-        np.testing.assert_allclose(weigh(counts[[4, 17]]).toarray(), expected[[4, 17]], rtol=1e-5)
+        got = weigh.transform(counts[[4, 17]]).toarray()
+        np.testing.assert_allclose(got, expected[[4, 17]], rtol=1e-5)
 
 
-def test_population_score_matches_rfm_scores():
-    values = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0])
-    frame = pd.DataFrame({"rec": -values, s.FREQUENCY: values, "m": values})
-    expected = rfm_scores(frame, recency_col="rec", t_col=None, monetary_col="m")[s.F_SCORE]
-    assert _population_score(np.sort(values), values).tolist() == expected.tolist()
+def test_an_event_rescores_rfm_against_the_snapshot_population(live):
+    """Unchanged rows keep the scores customer_features gave; a changed row is scored
+    against the population's cut points learned when the snapshot was written."""
+    st = live.current().state
+    cid = str(st.features.index[5])
+    item = str(st.catalogue.item_ids[0])
+    live.ingest(purchase(cid, item, st.as_of + pd.Timedelta(hours=1)))
+    expected = st.rfm_scorer.score(st.features.loc[[cid]])
+    for col in (s.R_SCORE, s.F_SCORE, s.M_SCORE, s.RFM_SCORE):
+        assert st.features.loc[cid, col] == expected[col].iloc[0]
+    assert st.features.loc[cid, s.R_SCORE] == 5  # bought just now: the most recent quintile
 
 
 def test_a_purchase_updates_recency_history_and_exclusions(live):
