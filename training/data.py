@@ -147,7 +147,7 @@ def event_store_path(data: DataConfig) -> Path:
     """
     import os
 
-    from kizuna.training.tracking import data_dir
+    from kizuna.serving.model_store import data_dir
 
     if data.events is not None:
         return Path(data.events)
@@ -162,8 +162,23 @@ def load_transactions(
     With ``with_events``, purchases that the service stored through
     ``/events`` (:func:`event_store_path`) are appended first, so the next
     training run includes them; they are validated and counted like any row.
+    See :func:`load_transactions_and_events` for the last sequence number read.
     """
-    from kizuna.training.event_store import SEQ, read_events
+    return load_transactions_and_events(data, as_of=as_of, quiet=quiet, with_events=with_events)[0]
+
+
+def load_transactions_and_events(
+    data: DataConfig, *, as_of: Any = None, quiet: bool = False, with_events: bool = True
+) -> tuple[ValidatedTransactions, int]:
+    """:func:`load_transactions`, plus the last event ``seq`` it includes (0 without events).
+
+    The store is read once, so a snapshot built from the result includes
+    exactly the lines up to that ``seq``; the service applies only later ones.
+    Ids of both sources are made text first, so an id read as a number in the
+    file (``17850.0``) and the same id stored as text (``"17850"``) stay one customer.
+    """
+    from kizuna.features.contract import ids_to_str
+    from kizuna.serving.event_store import SEQ, read_events
 
     if data.transactions is None:
         raise KizunaInputError("this command needs a transactions source (data.transactions)")
@@ -178,18 +193,24 @@ def load_transactions(
     if data.format == "canonical":
         kwargs["timestamp_rule"] = data.timestamp_rule
     events = read_events(event_store_path(data)) if with_events else None
+    last_seq = 0
     if events is not None and len(events):
+        last_seq = int(events[SEQ].max())
         with step(f"appending {len(events):,} stored purchase events", quiet=quiet):
             # The file's own timestamp rule applies to the file's rows; stored events
             # are ISO text. Parse both first, so one column of datetimes is validated.
             frame = raw.frame.copy()
+            for col in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID):
+                if col in frame.columns:
+                    frame[col] = ids_to_str(frame[col])
             frame[s.TIMESTAMP] = parse_timestamp_column(frame, rule=_rule_of(kwargs))
             stored = events.drop(columns=[SEQ])
             stored[s.TIMESTAMP] = parse_timestamps(stored[s.TIMESTAMP])
             raw = RawTransactions(pd.concat([frame, stored], ignore_index=True), {})
             kwargs = {k: v for k, v in kwargs.items() if k == "allow_zero_price"}
     with step(f"validating {len(raw.frame):,} rows", quiet=quiet):
-        return validate_transactions(raw.frame, as_of=as_of, data_end=data.data_end, **kwargs)
+        validated = validate_transactions(raw.frame, as_of=as_of, data_end=data.data_end, **kwargs)
+    return validated, last_seq
 
 
 def _rule_of(kwargs: dict[str, Any]) -> TimestampRule:

@@ -138,5 +138,5 @@ def test_registered_versions_have_descriptions(tmp_path: Path):
     )
     kizuna("train", "churn.yaml", "--quiet", cwd=tmp_path)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    version = mlflow.MlflowClient().get_model_version("kizuna-churn", "1")
+    version = mlflow.MlflowClient().get_model_version("kizuna-accounts-churn", "1")
     assert "subscription churn" in version.description and "roc_auc" in version.description
