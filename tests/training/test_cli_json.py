@@ -35,8 +35,10 @@ def _commands() -> list[list[str]]:
     group = typer.main.get_command(app)
     out = []
     for name, command in group.commands.items():
-        out.append([name])
-        out += [[name, sub] for sub in getattr(command, "commands", {})]
+        subcommands = getattr(command, "commands", {})
+        if not subcommands or getattr(command, "invoke_without_command", False):
+            out.append([name])  # a command, or a group that also runs by itself
+        out += [[name, sub] for sub in subcommands]
     return out
 
 
