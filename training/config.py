@@ -30,6 +30,37 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+FileFormat = Literal["csv", "tsv", "parquet", "jsonl"]
+
+
+def check_read_settings(
+    file_format: str | None, delimiter: str | None, header: bool, columns: list[str] | None
+) -> None:
+    """Raise ``ValueError`` on settings that cannot read a file together."""
+    if not header and not columns:
+        raise ValueError("header: false needs `columns: [...]`, the file's column names")
+    if header and columns:
+        raise ValueError("`columns` names a headerless file's columns; add `header: false`")
+    if file_format == "parquet" and (delimiter or not header):
+        raise ValueError("delimiter and header apply to text files, not parquet")
+    if delimiter is not None and len(delimiter) != 1 and delimiter != r"\s+":
+        raise ValueError("delimiter is one character (e.g. ';' or '\\t')")
+
+
+class ReadSettings(Frozen):
+    """How to read the items or customers file when its name does not say (see DataConfig)."""
+
+    file_format: FileFormat | None = None
+    delimiter: str | None = None
+    header: bool = True
+    columns: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ReadSettings:
+        check_read_settings(self.file_format, self.delimiter, self.header, self.columns)
+        return self
+
+
 class DataConfig(Frozen):
     """Where the data is and how to read it.
 
@@ -38,9 +69,10 @@ class DataConfig(Frozen):
     order_id: "{CustNo}-{When}"}`` (see :mod:`features.column_map`);
     ``items_column_map`` and ``customers_column_map`` do the same for the
     other tables. ``file_format``, ``delimiter``, ``header`` and ``columns``
-    say how to read the transactions file when its name does not; the
-    timestamp settings say how its dates are written (ISO 8601 text by
-    default) and apply to ``signup_date`` too.
+    say how to read the transactions file when its name does not
+    (``items_reading`` and ``customers_reading`` hold the same for the other
+    files); the timestamp settings say how its dates are written (ISO 8601
+    text by default) and apply to ``signup_date`` too.
     """
 
     transactions: Path | None = None
@@ -53,13 +85,15 @@ class DataConfig(Frozen):
     data_end: date | None = None
     # The service's purchase-event store; default: events.sqlite in the data folder.
     events: Path | None = None
-    file_format: Literal["csv", "tsv", "parquet", "jsonl"] | None = None
+    file_format: FileFormat | None = None
     delimiter: str | None = None
     header: bool = True
     columns: list[str] | None = None
     timestamp_format: str | None = None
     dayfirst: bool | None = None
     epoch: Literal["s", "ms"] | None = None
+    items_reading: ReadSettings | None = None
+    customers_reading: ReadSettings | None = None
 
     @field_validator("column_map", "items_column_map", "customers_column_map")
     @classmethod
@@ -71,14 +105,7 @@ class DataConfig(Frozen):
 
     @model_validator(mode="after")
     def _check_reading(self) -> DataConfig:
-        if not self.header and not self.columns:
-            raise ValueError("header: false needs `columns: [...]`, the file's column names")
-        if self.header and self.columns:
-            raise ValueError("`columns` names a headerless file's columns; add `header: false`")
-        if self.file_format == "parquet" and (self.delimiter or not self.header):
-            raise ValueError("delimiter and header apply to text files, not parquet")
-        if self.delimiter is not None and len(self.delimiter) != 1 and self.delimiter != r"\s+":
-            raise ValueError("delimiter is one character (e.g. ';' or '\\t')")
+        check_read_settings(self.file_format, self.delimiter, self.header, self.columns)
         if sum(x is not None for x in (self.timestamp_format, self.epoch)) > 1 or (
             self.dayfirst is not None and (self.timestamp_format or self.epoch)
         ):

@@ -243,11 +243,13 @@ def load_tables(
     items = customers = None
     if data.items is not None:
         ids = source_columns(data.items_column_map, (s.ITEM_ID,))
-        frame = read_table(data.items, string_columns=ids)
+        reading = reading_options(data.items_reading) if data.items_reading else None
+        frame = read_table(data.items, string_columns=ids, reading=reading)
         items = validate_items(apply_column_map(frame, data.items_column_map, table="items"))
     if data.customers is not None:
         ids = source_columns(data.customers_column_map, (s.CUSTOMER_ID,))
-        frame = read_table(data.customers, string_columns=ids)
+        reading = reading_options(data.customers_reading) if data.customers_reading else None
+        frame = read_table(data.customers, string_columns=ids, reading=reading)
         customers = validate_customers(
             apply_column_map(frame, data.customers_column_map, table="customers"),
             label_col=label_col,

@@ -54,3 +54,27 @@ def test_an_unknown_extension_names_the_formats_and_the_setting(tmp_path: Path):
         read_table(path)
     text = str(err.value)
     assert ".tsv" in text and ".csv" in text and "file_format" in text and "header: false" in text
+
+
+def test_a_headerless_customers_file_reads_with_its_own_settings(tmp_path: Path):
+    from kizuna.training.config import DataConfig
+    from kizuna.training.data import load_tables
+
+    (tmp_path / "people.dat").write_text("007;2024-01-05;basic\n008;2024-02-01;pro\n")
+    data = DataConfig.model_validate(
+        {
+            "customers": str(tmp_path / "people.dat"),
+            "customers_reading": {
+                "file_format": "csv",
+                "delimiter": ";",
+                "header": False,
+                "columns": ["id", "joined", "plan"],
+            },
+            "customers_column_map": {"customer_id": "id", "signup_date": "joined"},
+        }
+    )
+    _, customers = load_tables(data)
+    assert customers.index.tolist() == ["007", "008"]  # the first line is a customer, zeros kept
+    assert customers["signup_date"].iloc[1] == pd.Timestamp("2024-02-01")
+    with pytest.raises(ValueError, match="header: false needs"):
+        DataConfig.model_validate({"customers_reading": {"header": False}})
