@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from kizuna.training.cli_common import JsonOpt, console, emit_json
+from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.progress import err_console, step
 
 SERVICE = "kizuna.serving.service:KizunaService"
@@ -24,6 +24,13 @@ ModelsOpt = Annotated[
     ),
 ]
 AliasOpt = Annotated[str, typer.Option("--alias", help="Registry alias to serve.")]
+ExperimentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--experiment",
+        help="Experiment whose champions to serve from the registry (default: the only one).",
+    ),
+]
 EventStoreOpt = Annotated[
     Path | None,
     typer.Option(
@@ -35,6 +42,7 @@ EventStoreOpt = Annotated[
 def serve(
     models: ModelsOpt = "registry",
     alias: AliasOpt = "champion",
+    experiment: ExperimentOpt = None,
     host: Annotated[
         str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")
     ] = "127.0.0.1",
@@ -44,6 +52,9 @@ def serve(
         float,
         typer.Option("--reload-poll", help="Check for new champions every N seconds (0 = off)."),
     ] = 0.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where the service listens as JSON on stdout.")
+    ] = False,
 ) -> None:
     """Start the BentoML service (recommendations, churn, LTV, profiles, events).
 
@@ -60,10 +71,30 @@ def serve(
     env = dict(os.environ)
     env["KIZUNA_MODEL_SOURCE"] = models if models == "registry" else str(Path(models).resolve())
     env["KIZUNA_MODEL_ALIAS"] = alias
+    if models == "registry":
+        from kizuna.serving.model_store import resolve_experiment
+
+        env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
+        os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
+        # Fail here, in one line, rather than in a server that never turns ready.
+        env["KIZUNA_EXPERIMENT"] = resolve_experiment(experiment)
     env["KIZUNA_RELOAD_POLL_SECONDS"] = str(reload_poll)
     # Absolute paths: the server resolves nothing against a working directory.
     env["KIZUNA_EVENT_STORE"] = str((event_store or Settings.from_env().event_store).resolve())
     env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
+    if as_json:
+        base = f"http://{host}:{port}"
+        emit_json(
+            {
+                "url": base,
+                "models": models,
+                "alias": alias,
+                "docs": f"{base}/docs.json",
+                "ready": f"{base}/readyz",
+                "event_store": env["KIZUNA_EVENT_STORE"],
+            }
+        )
+        sys.stdout.flush()
     err_console.print(
         f"serving {models} ({alias}) on http://{host}:{port}  "
         f"[dim]API docs: http://{host}:{port}/ (OpenAPI: /docs.json), "
@@ -100,34 +131,52 @@ def score(
     table: Annotated[str, typer.Option(help="SQL table name (replaced).")] = "customer_scores",
     models: ModelsOpt = "registry",
     alias: AliasOpt = "champion",
+    experiment: ExperimentOpt = None,
     k: Annotated[int, typer.Option(min=1, max=100, help="Recommendations per customer.")] = 10,
     chunk_size: Annotated[
         int, typer.Option(min=1, help="Customers scored and written at a time.")
     ] = 20_000,
     event_store: EventStoreOpt = None,
     engine: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--engine",
-            help="pandas, or spark: --out is then a Parquet folder (partitioned by "
-            "segment) or a jdbc: URL; churn and LTV run through mlflow.pyfunc.spark_udf.",
+            help="pandas (default), or spark: scores the data of --config on Spark; --out is "
+            "then a Parquet folder (partitioned by segment) or a jdbc: URL; churn and LTV run "
+            "through mlflow.pyfunc.spark_udf.",
         ),
-    ] = "pandas",
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Experiment YAML: the data, engine and spark settings."
+        ),
+    ] = None,
     spark_master: Annotated[
         str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
     ] = None,
+    reasons: Annotated[
+        int,
+        typer.Option(
+            min=0, max=10, help="Churn reasons per customer (0 = none; costs TreeSHAP time)."
+        ),
+    ] = 0,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write churn, LTV, segment and top-k recommendations of every customer (CRM export)."""
-    if engine != "pandas":
-        _score_spark(out, table, models, alias, k, engine, spark_master, as_json)
+    from kizuna.training.engines.settings import resolve_engine
+
+    engine, spark = resolve_engine(engine, config)
+    if engine == "spark":
+        _score_spark(out, table, models, alias, k, config, spark, spark_master, experiment, as_json)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from kizuna.serving.config import Settings
+    from kizuna.serving.event_store import EventStore
     from kizuna.serving.state import load_served
     from kizuna.training.batch_score import check_target, score_chunks, write_chunks
-    from kizuna.training.event_store import EventStore
     from kizuna.training.tracking import data_dir
 
     settings = Settings.from_env()
@@ -137,10 +186,12 @@ def score(
     store = EventStore(store_path) if Path(store_path).exists() else None
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
-    with step(f"loading models ({models}, {alias}) and customer state", quiet=as_json):
-        served = load_served(models, alias=alias, store=store, live=False)
+    with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
+        served = load_served(models, alias=alias, store=store, live=False, experiment=experiment)
     n = served.state.n_customers
-    chunks = score_chunks(served, k=k, chunk_size=chunk_size, bands=settings.risk_bands)
+    chunks = score_chunks(
+        served, k=k, chunk_size=chunk_size, bands=settings.risk_bands, reasons=reasons
+    )
     if as_json:
         rows = write_chunks(chunks, target, table=table)
     else:
@@ -177,18 +228,22 @@ def _score_spark(
     models: str,
     alias: str,
     k: int,
-    engine: str,
+    config: Path | None,
+    spark: dict,
     spark_master: str | None,
+    experiment: str | None,
     as_json: bool,
 ) -> None:
     from kizuna.features.errors import KizunaInputError
     from kizuna.serving.config import Settings
+    from kizuna.training.config import load_experiment
     from kizuna.training.engines.spark_score import score as score_spark
 
-    if engine != "spark":
-        raise KizunaInputError(f"unknown engine {engine!r}; expected pandas or spark")
     if not out:
         raise KizunaInputError("--engine spark needs --out: a Parquet folder or a jdbc: URL")
+    if config is None:
+        raise KizunaInputError("--engine spark scores the data of an experiment: give -c FILE")
+    experiment_config = load_experiment(config)
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
     summary = score_spark(
@@ -197,7 +252,10 @@ def _score_spark(
         out=out,
         k=k,
         bands=Settings.from_env().risk_bands,
+        data=experiment_config.data,
+        settings=spark,
         master=spark_master,
+        experiment=experiment or (experiment_config.name if models == "registry" else None),
         jdbc_table=table,
         quiet=as_json,
     )
@@ -208,6 +266,6 @@ def _score_spark(
 
 
 def _tracking_uri() -> str:
-    from kizuna.training.tracking import tracking_uri
+    from kizuna.serving.model_store import tracking_uri
 
     return tracking_uri()

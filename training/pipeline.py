@@ -14,10 +14,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.training import tracking
+from kizuna.training import run_notes, tracking
 from kizuna.training.artifacts import save_bundle
 from kizuna.training.config import ExperimentConfig
-from kizuna.training.data import load_tables, load_transactions
+from kizuna.training.data import load_tables, load_transactions_and_events
 from kizuna.training.progress import step
 from kizuna.training.snapshots import build_snapshot, snapshot_dates
 from kizuna.training.train_tabular import (
@@ -90,13 +90,19 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
     import mlflow
 
     split = config.split
-    as_of = pd.Timestamp(split.as_of)
+    as_of = None if split.as_of is None else pd.Timestamp(split.as_of)
     data = config.data
     contractual = config.churn.enabled and config.churn.mode == "contractual"
-    items, customers = load_tables(data, label_col=config.churn.label_col if contractual else None)
+    with step(
+        "reading the items and customers tables", quiet=quiet or not (data.items or data.customers)
+    ):
+        items, customers = load_tables(
+            data, label_col=config.churn.label_col if contractual else None
+        )
     report: dict[str, Any] = {}
+    last_seq = 0
     if data.transactions is not None:
-        validated = load_transactions(data, as_of=None, quiet=quiet)
+        validated, last_seq = load_transactions_and_events(data, as_of=None, quiet=quiet)
         tx, report = validated.kept, validated.report.to_dict()
         if tx.empty:
             raise KizunaInputError(f"no usable transactions in {data.transactions}")
@@ -115,10 +121,15 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
             source=f"customers:{Path(data.customers).name}",
             as_of=as_of,
         )
+        fingerprint["split"] = (
+            f"{split.by}:val={split.validation_share}:test={split.test_share}"
+            f":seed={config.seed if split.seed is None else split.seed}"
+        )
     holdout_id = _holdout_id(fingerprint, split.horizon_days)
 
     experiment_name = config.tracking.experiment_name or f"kizuna-{config.name}"
-    tracking.setup_mlflow(experiment_name)
+    with step(f"opening the MLflow store ({tracking.tracking_uri()})", quiet=quiet):
+        tracking.setup_mlflow(experiment_name)
     with mlflow.start_run(run_name=config.name) as run:
         mlflow.set_tags(
             {
@@ -132,12 +143,66 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
         mlflow.log_dict(config.model_dump(mode="json"), "config/experiment.json")
         mlflow.log_dict(report, "data/reconciliation.json")
         result = ExperimentResult(config.name, run.info.run_id, fingerprint)
-        with threadpool_limits(1, "blas"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            _train_all(config, tx, items, customers, result, quiet=quiet)
-        for kind, outcome in result.results.items():
-            _log_result(kind, outcome, result, holdout_id=holdout_id, config=config)
+        with run_notes.record_failure():
+            with threadpool_limits(1, "blas"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                _train_all(config, tx, items, customers, result, quiet=quiet)
+            for kind, outcome in result.results.items():
+                with step(f"logging {kind} to MLflow and registering it", quiet=quiet):
+                    _log_result(kind, outcome, result, holdout_id=holdout_id, config=config)
+            if tx is not None:
+                with step("writing and registering the customer snapshot", quiet=quiet):
+                    _log_snapshot(config, result, tx, items, customers, last_seq, fingerprint)
+        with step("closing the MLflow run", quiet=quiet):
+            mlflow.end_run()
     return result
+
+
+def _log_snapshot(
+    config: ExperimentConfig,
+    result: ExperimentResult,
+    tx: pd.DataFrame,
+    items: pd.DataFrame | None,
+    customers: pd.DataFrame | None,
+    last_seq: int,
+    fingerprint: dict[str, Any],
+) -> None:
+    """The customer snapshot of this run's data, for the experiment's champions after it.
+
+    Registered, it is built for the current champions (this run's models where
+    they won, the earlier champions where they did not) and takes ``champion``;
+    unregistered, it is built for this run's models and only logged.
+    """
+    from kizuna.models.bundles import MODEL_KINDS, ChampionModels
+    from kizuna.training.snapshot_job import champion_models, log_snapshot
+
+    kinds = tuple(k for k in MODEL_KINDS if k in result.results)
+    register = config.tracking.register_models
+    if register:
+        fresh = {
+            k: (result.registry[k].version, result.results[k].bundle)
+            for k in kinds
+            if k in result.registry
+        }
+        models = champion_models(config.name, fresh=fresh, kinds=kinds)
+    else:
+        models = ChampionModels(
+            **{k: result.results[k].bundle if k in kinds else None for k in MODEL_KINDS},
+            kinds=kinds,
+        )
+    _, decision = log_snapshot(
+        models,
+        tx,
+        config=config,
+        items=items,
+        customers=customers,
+        last_event_seq=last_seq,
+        fingerprint=fingerprint,
+        run_id=result.run_id,
+        register=register,
+    )
+    if decision is not None:
+        result.registry["snapshot"] = decision
 
 
 def _train_all(
@@ -150,16 +215,16 @@ def _train_all(
     quiet: bool,
 ) -> None:
     split = config.split
-    as_of = pd.Timestamp(split.as_of)
     if config.churn.enabled and config.churn.mode == "contractual":
         if customers is None:
             raise KizunaInputError("contractual churn needs a customers table (data.customers)")
         with step("training contractual churn", quiet=quiet):
             result.results["churn"] = train_contractual_churn(
-                customers, config.churn, seed=config.seed
+                customers, config.churn, seed=config.seed, split=split
             )
     if tx is None:
         return
+    as_of = pd.Timestamp(split.as_of)
     if config.recommender.enabled:
         from kizuna.training.train_recommender import train_recommender
 
@@ -282,12 +347,21 @@ def _log_result(
     metric_value = outcome.metrics[outcome.primary_metric]
     decision = tracking.register_version(
         info.model_uri,
-        tracking.REGISTERED_NAMES[kind],
+        tracking.registered_name(config.name, kind),
         metric_name=outcome.primary_metric,
         metric_value=metric_value,
         holdout_id=f"{holdout_id}:{kind}:{_kind_key(kind, config)}",
         higher_is_better=outcome.higher_is_better,
-        tags={"run_id": result.run_id, "experiment": config.name},
+        tags={
+            "run_id": result.run_id,
+            "experiment": config.name,
+            "kinds": ",".join(k for k in ("recommender", "churn", "ltv") if k in result.results),
+        },
+    )
+    run_notes.describe_version(
+        decision.name,
+        decision.version,
+        run_notes.version_description(kind, outcome, result.fingerprint, config, decision),
     )
     result.registry[kind] = decision
 

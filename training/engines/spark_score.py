@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
@@ -35,8 +36,10 @@ def score(
     out: str,
     k: int = 10,
     bands: tuple[float, float] = (0.3, 0.6),
+    data: Any = None,
     settings: dict | None = None,
     master: str | None = None,
+    experiment: str | None = None,
     jdbc_table: str = "customer_scores",
     quiet: bool = False,
 ) -> dict:
@@ -44,8 +47,13 @@ def score(
 
     Parameters
     ----------
-    source, alias
-        ``"registry"`` (MLflow aliases) or a model folder, as ``kizuna serve``.
+    source, alias, experiment
+        ``"registry"`` (MLflow aliases of ``experiment``) or a model folder, as
+        ``kizuna serve``.
+    data
+        The experiment's ``data:`` (:class:`training.config.DataConfig`): the
+        lines to score, read with Spark (the pandas engine reads the snapshot
+        that training wrote from the same data instead).
     out
         A folder for partitioned Parquet, or a ``jdbc:`` URL (table ``jdbc_table``).
 
@@ -63,14 +71,13 @@ def score(
     from kizuna.training.engines.spark_features import customer_features
     from kizuna.training.progress import step
 
+    if data is None or data.transactions is None:
+        raise KizunaInputError(
+            "the Spark engine scores the data it reads: give the experiment file (-c)"
+        )
     with step(f"loading models ({source}, {alias})", quiet=quiet):
-        models = load_models(source, alias=alias)
+        models = load_models(source, alias=alias, experiment=experiment)
         prepare_models(models)
-    if models.experiment is None:
-        raise KizunaInputError("the model set records no experiment, so its data cannot be found")
-    data = models.experiment.data
-    if settings is None:
-        settings = models.experiment.spark.model_dump()
     validated = spark_engine.validate(data, settings=settings, master=master, quiet=quiet)
     kept = validated.kept.persist(StorageLevel.DISK_ONLY)
     last = kept.filter(~F.col(s.IS_RETURN)).agg(F.max(s.TIMESTAMP)).collect()[0][0]
@@ -92,7 +99,7 @@ def score(
         kind: models.versions.get(kind) if getattr(models, kind) is not None else None
         for kind in ("recommender", "churn", "ltv")
     }
-    scored = _model_scores(frame, models, bundles, source, customers)
+    scored = _model_scores(frame, models, bundles, source, customers, experiment)
     if models.recommender is not None:
         recs = _recommendations(kept, frame, models.recommender, items, as_of, k)
         scored = scored.join(recs, on=s.CUSTOMER_ID, how="left")
@@ -112,7 +119,12 @@ def score(
 
 
 def _model_scores(
-    frame: Any, models: Any, bundles: dict, source: str, customers: pd.DataFrame | None
+    frame: Any,
+    models: Any,
+    bundles: dict,
+    source: str,
+    customers: pd.DataFrame | None,
+    experiment: str | None,
 ) -> Any:
     """Features plus ``churn_probability``, ``predicted_value``, ``p_alive``, ``expected_orders``."""
     from pyspark.sql import functions as F
@@ -146,7 +158,7 @@ def _model_scores(
     schema = _probe_schema(frame.select(*base), None, model_frames)
     wide = frame.select(*base).mapInPandas(model_frames, schema)
     for kind, cols in inputs.items():
-        udf = _predictor(spark, kind, models, bundles[kind], source)
+        udf = _predictor(spark, kind, models, bundles[kind], source, experiment)
         named = [F.col(c).alias(c.split("__", 1)[1]) for c in cols]
         target = "churn_probability" if kind == "churn" else "predicted_value"
         wide = wide.withColumn(target, udf(F.struct(*named)))
@@ -160,14 +172,17 @@ def _plain(values: pd.Series) -> Any:
     return values.to_numpy()
 
 
-def _predictor(spark: Any, kind: str, models: Any, bundle: Any, source: str) -> Any:
+def _predictor(
+    spark: Any, kind: str, models: Any, bundle: Any, source: str, experiment: str | None
+) -> Any:
     """A Spark UDF of the model: the registered pyfunc, or the folder's bundle in it."""
-    if source == "registry":
+    from kizuna.serving import model_store
+
+    if source == model_store.REGISTRY:
         import mlflow.pyfunc
 
-        from kizuna.training import tracking
-
-        uri = f"models:/{tracking.REGISTERED_NAMES[kind]}/{models.versions[kind]}"
+        name = model_store.registered_name(model_store.resolve_experiment(experiment), kind)
+        uri = f"models:/{name}/{models.versions[kind]}"
         return mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
     from pyspark.sql.functions import pandas_udf
 
@@ -195,13 +210,12 @@ def _recommendations(
     """
     from pyspark.sql import functions as F
 
-    from kizuna.serving.state import RowWeigher, build_catalogue
+    from kizuna.serving.state import build_catalogue
+    from kizuna.serving.weighting import WEIGHTING_KEYS, fit_weigher
 
     spark = kept.sparkSession
     params = dict(bundle.interaction_params)
-    count_params = {
-        k_: v for k_, v in params.items() if k_ not in ("weighting", "bm25_k1", "bm25_b")
-    }
+    count_params = {k_: v for k_, v in params.items() if k_ not in WEIGHTING_KEYS}
     empty = pd.DataFrame(
         {
             s.CUSTOMER_ID: pd.Series(dtype="string"),
@@ -252,7 +266,11 @@ def _recommendations(
     n_users = sum(int(p["n_users"]) for p in parts)
     total = sum(float(p["total"]) for p in parts)
     item_users = np.sum([np.asarray(p["item_users"], dtype=np.int64) for p in parts], axis=0)
-    weigher = RowWeigher.from_stats(n_users, item_users, total, params)
+    # The weigher fit_weigher fits on all customers' counts, from the shards' sums.
+    weigher = fit_weigher(sp.csr_matrix((0, len(item_ids))), params)
+    if weigher.idf_ is not None:
+        weigher.idf_ = np.log(max(n_users, 1)) - np.log1p(item_users)
+    weigher.average_length_ = total / n_users if n_users else 1.0
     mask = catalogue.in_stock.copy()
     names = item_ids.to_numpy(dtype=object)
 
@@ -261,7 +279,7 @@ def _recommendations(
 
         users = users_of(feats)
         rec = shared.value
-        history = weigher(counts_of(tx, users))
+        history = weigher.transform(counts_of(tx, users))
         codes = rec.user_ids.get_indexer(users).astype(np.int64)
         top, _ = rec.model.recommend(codes, history, k, exclude_seen=True, item_mask=mask)
         lists = [REC_SEP.join(names[row[row >= 0]]) for row in top]

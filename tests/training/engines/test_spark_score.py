@@ -7,6 +7,7 @@ top-k by shard with the recommender broadcast.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -19,10 +20,22 @@ K = 5
 
 
 @pytest.fixture(scope="module")
-def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_set(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from tests.serving.conftest import build_model_set
 
-    return build_model_set(tmp_path_factory.mktemp("spark-models") / "models").folder
+    return build_model_set(tmp_path_factory.mktemp("spark-models") / "models")
+
+
+def shop_data(model_set: Any) -> Any:
+    """The data the model set's snapshot was built from, which Spark reads again."""
+    from kizuna.training.config import DataConfig
+
+    shop = model_set.shop_dir
+    return DataConfig(
+        transactions=shop / "transactions.parquet",
+        items=shop / "items.parquet",
+        customers=shop / "customers.parquet",
+    )
 
 
 def pandas_export(source: str) -> pd.DataFrame:
@@ -33,10 +46,10 @@ def pandas_export(source: str) -> pd.DataFrame:
     return pd.concat(score_chunks(served, k=K)).set_index(s.CUSTOMER_ID)
 
 
-def spark_export(source: str, out: Path) -> pd.DataFrame:
+def spark_export(source: str, out: Path, data: Any, experiment: str | None = None) -> pd.DataFrame:
     from kizuna.training.engines.spark_score import score
 
-    summary = score(source, out=str(out), k=K, quiet=True)
+    summary = score(source, out=str(out), k=K, data=data, experiment=experiment, quiet=True)
     frame = pd.read_parquet(out).set_index(s.CUSTOMER_ID)
     assert summary["rows"] == len(frame)
     return frame
@@ -50,33 +63,47 @@ def assert_exports_match(expected: pd.DataFrame, got: pd.DataFrame) -> None:
     assert expected["churn_probability"].notna().all() and expected["predicted_value"].notna().all()
 
 
-def test_folder_models_score_the_same(spark, model_folder, tmp_path):
-    assert_exports_match(
-        pandas_export(str(model_folder)), spark_export(str(model_folder), tmp_path / "crm")
-    )
+def test_folder_models_score_the_same(spark, model_set, tmp_path):
+    """The pandas export reads the snapshot training wrote; Spark recomputes it from the data."""
+    folder = str(model_set.folder)
+    expected = pandas_export(folder)
+    assert_exports_match(expected, spark_export(folder, tmp_path / "crm", shop_data(model_set)))
 
 
 @pytest.mark.integration
 def test_registry_champions_score_the_same_through_spark_udf(
-    spark, model_folder, tmp_path, monkeypatch
+    spark, model_set, tmp_path, monkeypatch
 ):
     from tests.training.engines.registry import register_folder
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))
-    register_folder(model_folder, tmp_path / "artifacts")
-    assert_exports_match(pandas_export("registry"), spark_export("registry", tmp_path / "crm"))
+    data = shop_data(model_set)
+    register_folder(model_set.folder, data, tmp_path / "artifacts")
+    expected = pandas_export("registry")
+    got = spark_export("registry", tmp_path / "crm", data, experiment="spark-test")
+    assert_exports_match(expected, got)
 
 
-def test_score_command_with_the_spark_engine(spark, model_folder, tmp_path):
+def test_score_command_with_the_spark_engine(spark, model_set, tmp_path):
     import json
 
+    import yaml
     from typer.testing import CliRunner
 
     from kizuna.training.cli import app
 
+    data = shop_data(model_set)
+    experiment = {
+        "name": "spark-score",
+        "data": {k: str(getattr(data, k)) for k in ("transactions", "items", "customers")},
+        "split": {"as_of": "2024-04-01"},
+        "engine": "spark",
+    }
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(experiment))
     out = tmp_path / "crm"
-    args = ["score", "--models", str(model_folder), "--engine", "spark", "--out", str(out)]
+    args = ["score", "--models", str(model_set.folder), "-c", str(config), "--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--k", "3", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{") :])
