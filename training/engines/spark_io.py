@@ -43,6 +43,9 @@ class SparkRaw:
     customer_col: str
     adapter: Callable[[pd.DataFrame], pd.DataFrame]
     validate_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: ``customer_col`` is the customer id as it is (not built by an expression), so
+    #: a row where it is blank is ``missing_customer_id`` before any shard sees it.
+    direct_customer: bool = True
 
 
 def _identity(frame: pd.DataFrame) -> pd.DataFrame:
@@ -51,8 +54,12 @@ def _identity(frame: pd.DataFrame) -> pd.DataFrame:
 
 def read_raw(spark: Any, data: DataConfig) -> SparkRaw:
     """Read the transactions that ``data`` names, with input positions."""
+    from functools import partial
+
+    from pyspark.sql import functions as F
+
     from kizuna.features.adapters import from_cdnow, from_online_retail
-    from kizuna.features.contract import apply_column_map
+    from kizuna.features.column_map import apply_column_map, parse_source, source_columns
 
     source = data.transactions
     if source is None:
@@ -71,15 +78,30 @@ def read_raw(spark: Any, data: DataConfig) -> SparkRaw:
             from_online_retail,
             {"timestamp_format": "%Y-%m-%d %H:%M:%S"},
         )
-    column_map = dict(data.column_map)
-    ids = {column_map.get(c, c) for c in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)}
+    column_map = dict(data.column_map) or None
+    ids = source_columns(column_map, (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)) or {
+        s.CUSTOMER_ID,
+        s.ORDER_ID,
+        s.ITEM_ID,
+    }
     frame = read_frame(spark, source, string_columns=ids)
-    missing = [src for src in column_map.values() if src not in frame.columns]
-    if missing:  # the same message as the pandas engine
-        apply_column_map(pd.DataFrame(columns=frame.columns), column_map)
-    for dst, src in column_map.items():
-        frame = frame.withColumnRenamed(src, dst)
-    return SparkRaw(with_row_ids(frame), s.CUSTOMER_ID, _identity)
+    # The column map runs per shard, by the pandas engine's function; checked here once.
+    apply_column_map(frame.limit(0).toPandas(), column_map)
+    feeds = sorted(source_columns(column_map, (s.CUSTOMER_ID,))) or [s.CUSTOMER_ID]
+    key = feeds[0]
+    if len(feeds) > 1:  # a customer id built from several columns: shard on all of them
+        key = "__customer_key"
+        frame = frame.withColumn(key, F.concat_ws("\u0001", *[F.col(c) for c in feeds]))
+    adapter = partial(apply_column_map, column_map=column_map) if column_map else _identity
+    if key == "__customer_key":
+        adapter = partial(_without, key, adapter)
+    spec = (column_map or {}).get(s.CUSTOMER_ID)
+    direct = spec is None or parse_source(spec, target=s.CUSTOMER_ID).kind == "column"
+    return SparkRaw(with_row_ids(frame), key, adapter, direct_customer=direct)
+
+
+def _without(column: str, adapter: Callable, frame: pd.DataFrame) -> pd.DataFrame:
+    return adapter(frame.drop(columns=[column], errors="ignore"))
 
 
 def read_frame(spark: Any, source: Any, *, string_columns: set[str]) -> Any:

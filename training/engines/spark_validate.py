@@ -84,6 +84,8 @@ def validate(
     customer = F.col(raw.customer_col)
     # Rows without a customer id get that reason, the first one checked, without a shuffle.
     missing = customer.isNull() | (F.trim(customer.cast("string")) == "")
+    if not raw.direct_customer:
+        missing = F.lit(False)  # the id is built per shard; the validator decides
     raw_cols = [c for c in frame.columns if c != ROW]
     sample = raw.adapter(frame.limit(0).toPandas()[raw_cols])
     extras = [c for c in sample.columns if c not in KEPT_TYPES and c != s.IS_RETURN]
