@@ -52,6 +52,8 @@ class Settings:
     # Offer catalogue for /next_best_offer; default: the champions' experiment's `offers:`.
     offers: Path | None = None
     contact_log: Path = Path("data/contacts.sqlite")
+    # The HTML page /report serves (written by `kizuna report --out`).
+    report: Path | None = Path("data/report.html")
 
     @property
     def from_registry(self) -> bool:
@@ -79,6 +81,7 @@ class Settings:
             risk_bands=_risk_bands(env.get("KIZUNA_RISK_BANDS")),
             offers=Path(env["KIZUNA_OFFERS"]) if env.get("KIZUNA_OFFERS") else None,
             contact_log=Path(env.get("KIZUNA_CONTACT_LOG") or data_dir / "contacts.sqlite"),
+            report=Path(env.get("KIZUNA_REPORT") or data_dir / "report.html"),
         )
 
 

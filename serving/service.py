@@ -28,15 +28,19 @@ import anyio
 import anyio.to_thread
 import bentoml
 import pandas as pd
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from threadpoolctl import threadpool_limits
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import contacts_from_decisions
 from kizuna.serving import offers, scoring
+from kizuna.serving.audience import AudienceError, audience_response
+from kizuna.serving.attribution import RecommendationLog, new_id, store_path, version_label
 from kizuna.serving.auth import ApiKeyMiddleware, RequestLimitMiddleware
 from kizuna.serving.config import Settings
 from kizuna.serving.schemas import (
+    AudienceRequest,
+    AudienceResponse,
     ChurnRequest,
     ChurnResponse,
     CustomerProfile,
@@ -91,6 +95,7 @@ class KizunaService:
         self.settings = SETTINGS
         self.store = EventStore(SETTINGS.event_store)
         self.live = Live(SETTINGS.model_source, alias=SETTINGS.model_alias, store=self.store)
+        self.recommendation_log = RecommendationLog(store_path(SETTINGS.contact_log))
         self._batch_limiter: anyio.CapacityLimiter | None = None
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
         if SETTINGS.reload_poll_seconds > 0:
@@ -103,12 +108,14 @@ class KizunaService:
     @bentoml.api
     async def recommend(self, request: RecommendRequest, /) -> RecommendResponse:
         """Top-k items for a customer, each with a score and a short reason."""
-        return self._answer(scoring.recommend, request)
+        answer = self._answer(scoring.recommend, request)
+        return await self._log_shown("recommend", answer, customer_id=request.customer_id)
 
     @bentoml.api
     async def similar_items(self, request: SimilarItemsRequest, /) -> SimilarItemsResponse:
         """Items bought together with an item."""
-        return self._answer(scoring.similar_items, request)
+        answer = self._answer(scoring.similar_items, request)
+        return await self._log_shown("similar_items", answer, anchor_item=request.item_id)
 
     @bentoml.api
     async def churn_score(self, request: ChurnRequest, /) -> ChurnResponse:
@@ -166,7 +173,15 @@ class KizunaService:
             )
             await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
             response.recorded = len(sent) > 0
-        return response
+        return await self._log_shown(
+            "next_best_offer",
+            response,
+            customer_id=request.customer_id,
+            offer_id=response.decisions[0].offer_id if response.decisions else None,
+            grp=response.group,
+            campaign_id=request.campaign_id,
+            channel=request.channel,
+        )
 
     def _catalogue(self, served: Any) -> Any:
         """The offer catalogue: KIZUNA_OFFERS, else the champions' experiment's, read once."""
@@ -189,11 +204,14 @@ class KizunaService:
                 f"{len(request.events):,} (KIZUNA_MAX_EVENTS); split the batch",
             )
         try:
-            lines = check_events(pd.DataFrame([e.model_dump() for e in request.events]))
+            given = pd.DataFrame([e.model_dump() for e in request.events])
+            lines = check_events(given.drop(columns=["recommendation_id"]))
         except KizunaInputError as exc:
             return _error(422, str(exc))
         # The fsync and the feature updates run off the event loop.
         result, updated = await anyio.to_thread.run_sync(self.live.ingest, lines)
+        if given["recommendation_id"].notna().any():  # purchases that came from an answer
+            await anyio.to_thread.run_sync(self.recommendation_log.record_conversions, given)
         if logger.isEnabledFor(logging.DEBUG):  # ids only, and only at debug level
             logger.debug(
                 "stored %d event lines for customers %s",
@@ -208,6 +226,25 @@ class KizunaService:
             customers_updated=updated,
             model_versions=served.versions if served else {},
         )
+
+    @bentoml.api
+    async def audience(self, request: AudienceRequest, /) -> AudienceResponse:
+        """Customers most likely to buy an item or a category soon, with scores and reasons."""
+        served = self.live.current()
+        if served is None:
+            return self._answer(None, request)  # the 503 answer
+        try:
+            return await anyio.to_thread.run_sync(audience_response, served, request)
+        except AudienceError as exc:
+            return _error(exc.status, exc.message)
+
+    @bentoml.api(route="/report", input_spec=None)
+    async def report(self) -> Any:
+        """The latest relationship report (``kizuna report``) as HTML."""
+        path = self.settings.report
+        if path is None or not path.exists():
+            return _error(404, "no report yet: run `kizuna report EXPERIMENT --out data/report.html`")
+        return HTMLResponse(await anyio.to_thread.run_sync(path.read_text))
 
     @bentoml.api
     async def reload(self) -> ReloadResponse:
@@ -246,6 +283,27 @@ class KizunaService:
         )
 
     # -- plumbing --------------------------------------------------------------------
+    async def _log_shown(self, placement: str, answer: Any, **fields: Any) -> Any:
+        """Give an answer its recommendation_id and log what it showed (off the event loop)."""
+        if isinstance(answer, JSONResponse):
+            return answer
+        answer.recommendation_id = new_id()
+        kinds = ("churn", "ltv", "recommender") if placement == "next_best_offer" else ("recommender",)
+        shown = (
+            [d.offer_id for d in answer.decisions]
+            if placement == "next_best_offer"
+            else [i.item_id for i in answer.items]
+        )
+        row = {
+            "recommendation_id": answer.recommendation_id,
+            "placement": placement,
+            "model_version": version_label(answer.model_versions, kinds),
+            "items": shown,
+            **fields,
+        }
+        await anyio.to_thread.run_sync(self.recommendation_log.record_shown, row)
+        return answer
+
     def _answer(self, fn: Callable[..., Any], request: Any, **kwargs: Any) -> Any:
         """Call ``fn(served, request)`` on the current snapshot; refusals become JSON errors."""
         served = self.live.current()

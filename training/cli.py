@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.training import cli_data, cli_offers, cli_serve, cli_train
+from kizuna.training import cli_data, cli_offers, cli_report, cli_serve, cli_train
 from kizuna.training.progress import err_console
 
 app = typer.Typer(
@@ -51,6 +51,7 @@ score_app = typer.Typer(
 )
 score_app.callback()(group_callback(cli_serve.score))
 score_app.command("offers")(cli_offers.score_offers)
+score_app.command("audience")(cli_report.score_audience)
 
 app.command("generate")(cli_data.generate)
 app.command("validate")(cli_data.validate)
@@ -61,6 +62,8 @@ app.command("demo")(cli_train.demo)
 app.command("serve")(cli_serve.serve)
 app.add_typer(score_app, name="score", help="CRM batch export; `kizuna score offers` for offers.")
 app.command("evaluate-campaign")(cli_offers.evaluate_campaign)
+app.command("report")(cli_report.report)
+app.command("attribution")(cli_report.attribution)
 
 
 def main() -> None:

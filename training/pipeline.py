@@ -18,6 +18,8 @@ from kizuna.training import tracking
 from kizuna.training.artifacts import save_bundle
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.data import load_tables, load_transactions
+from kizuna.training.audience_eval import evaluate_audiences
+from kizuna.training.next_order_eval import evaluate_next_order
 from kizuna.training.progress import step
 from kizuna.training.snapshots import build_snapshot, snapshot_dates
 from kizuna.training.train_tabular import (
@@ -36,6 +38,8 @@ class ExperimentResult:
     fingerprint: dict[str, Any]
     results: dict[str, Any] = field(default_factory=dict)
     registry: dict[str, tracking.AliasDecision] = field(default_factory=dict)
+    #: Next-order predictions on the holdout (``next_order_*`` metrics).
+    next_order: dict[str, float] = field(default_factory=dict)
 
     def comparison(self) -> pd.DataFrame:
         """One row per (model kind, model or baseline) with its metrics."""
@@ -74,6 +78,7 @@ class ExperimentResult:
                 for kind, r in self.results.items()
             },
             "registry": {kind: vars(d) for kind, d in self.registry.items()},
+            "next_order": {k: v for k, v in self.next_order.items() if "_bin" not in k},
         }
 
 
@@ -137,6 +142,8 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
             _train_all(config, tx, items, customers, result, quiet=quiet)
         for kind, outcome in result.results.items():
             _log_result(kind, outcome, result, holdout_id=holdout_id, config=config)
+        if result.next_order:
+            mlflow.log_metrics(result.next_order)
     return result
 
 
@@ -201,6 +208,22 @@ def _train_all(
             f"validation {val_date.date()} and test {test_date.date()}: move split.as_of later "
             "or reduce split.train_snapshots / split.horizon_days"
         )
+    with step("evaluating next-order predictions on the holdout", quiet=quiet):
+        result.next_order = evaluate_next_order(
+            tx, test.X, test.bgnbd, test.as_of,
+            horizon_days=split.horizon_days, btyd_unit=config.btyd.time_unit,
+        )  # fmt: skip
+    recommender = result.results.get("recommender")
+    if recommender is not None and recommender.evaluation is not None:
+        with step("evaluating audiences on the holdout", quiet=quiet):
+            model, holdout = recommender.evaluation
+            recommender.extra_metrics.update(
+                evaluate_audiences(
+                    model, holdout, tx, test.X, test.bgnbd,
+                    horizon_days=split.horizon_days, btyd_unit=config.btyd.time_unit,
+                )  # fmt: skip
+            )
+            recommender.evaluation = None  # not needed after this: free the memory
     common = {
         "seed": config.seed,
         "btyd_unit": config.btyd.time_unit,
