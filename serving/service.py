@@ -28,7 +28,7 @@ import anyio
 import anyio.to_thread
 import bentoml
 import pandas as pd
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import JSONResponse
 from threadpoolctl import threadpool_limits
 
 from kizuna.features.errors import KizunaInputError
@@ -38,6 +38,7 @@ from kizuna.serving.audience import AudienceError, audience_response
 from kizuna.serving.attribution import RecommendationLog, new_id, store_path, version_label
 from kizuna.serving.auth import ApiKeyMiddleware, RequestLimitMiddleware
 from kizuna.serving.config import Settings
+from kizuna.serving.report_app import ReportApp
 from kizuna.serving.schemas import (
     AudienceRequest,
     AudienceResponse,
@@ -238,14 +239,6 @@ class KizunaService:
         except AudienceError as exc:
             return _error(exc.status, exc.message)
 
-    @bentoml.api(route="/report", input_spec=None)
-    async def report(self) -> Any:
-        """The latest relationship report (``kizuna report``) as HTML."""
-        path = self.settings.report
-        if path is None or not path.exists():
-            return _error(404, "no report yet: run `kizuna report EXPERIMENT --out data/report.html`")
-        return HTMLResponse(await anyio.to_thread.run_sync(path.read_text))
-
     @bentoml.api
     async def reload(self) -> ReloadResponse:
         """Load the models the aliases point to now and swap them in atomically."""
@@ -350,3 +343,4 @@ class KizunaService:
 # Outermost first: an unauthenticated request is refused before its body is read.
 KizunaService.add_asgi_middleware(ApiKeyMiddleware, api_key=SETTINGS.api_key)
 KizunaService.add_asgi_middleware(RequestLimitMiddleware, max_body_bytes=SETTINGS.max_body_bytes)
+KizunaService.mount_asgi_app(ReportApp(SETTINGS.report), path="/report")

@@ -23,7 +23,7 @@ from scipy import stats
 
 from kizuna.features import schema as s
 
-KEYS = ["placement", "offer_id", "model_version"]
+KEYS = ["placement", "campaign_id", "offer_id", "model_version"]
 COLUMNS = [
     *KEYS, "impressions", "conversions", "conversion_rate", "attributed_revenue",
     "treated_customers", "control_customers", "incremental_effect", "incremental_low",
@@ -61,6 +61,7 @@ def attribute(
     shown = shown[shown["shown_at"] >= pd.Timestamp(since)].copy()
     shown["offer_id"] = shown["offer_id"].fillna("-")
     shown["grp"] = shown["grp"].fillna("treated")
+    shown["campaign_id"] = shown["campaign_id"].fillna("-") if "campaign_id" in shown else "-"
     conv = conversions.assign(timestamp=pd.to_datetime(conversions["timestamp"])) if len(conversions) else pd.DataFrame(columns=["recommendation_id", "timestamp", "revenue"])
     joined = conv.merge(shown[["recommendation_id", "shown_at"]], on="recommendation_id")
     in_window = joined[(joined["timestamp"] >= joined["shown_at"]) & (joined["timestamp"] < joined["shown_at"] + window)]
@@ -69,18 +70,23 @@ def attribute(
     shown["revenue"] = shown["recommendation_id"].map(per_answer).fillna(0.0)
     if purchases is not None:
         shown["bought"] = _bought_within(shown, purchases, window)
+    # A campaign's control group (shown nothing) is the counterfactual of all its
+    # treated customers: the effect is per campaign, shown on each of its rows.
+    effects = {}
+    if purchases is not None:
+        for campaign, group in shown[shown["campaign_id"] != "-"].groupby("campaign_id"):
+            effects[campaign] = _incremental(group, confidence)
     rows = []
-    for key, group in shown.groupby(KEYS, sort=True, dropna=False):
-        treated = group[group["grp"] != "control"]
-        n = len(treated)
+    treated_rows = shown[shown["grp"] != "control"]
+    for key, group in treated_rows.groupby(KEYS, sort=True, dropna=False):
         row = dict(zip(KEYS, key, strict=True))
         row.update(
-            impressions=n,
-            conversions=int(treated["converted"].sum()),
-            conversion_rate=float(treated["converted"].mean()) if n else np.nan,
-            attributed_revenue=float(treated["revenue"].sum()),
+            impressions=len(group),
+            conversions=int(group["converted"].sum()),
+            conversion_rate=float(group["converted"].mean()),
+            attributed_revenue=float(group["revenue"].sum()),
+            **effects.get(row["campaign_id"], {}),
         )
-        row.update(_incremental(group, confidence) if purchases is not None else {})
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
