@@ -89,7 +89,9 @@ def monthly_kpis(
     if orders.empty:
         return pd.DataFrame(columns=columns, index=pd.PeriodIndex([], freq="M", name="month"))
     month = orders[s.TIMESTAMP].dt.to_period("M")
-    months = pd.period_range(month.min(), (end - pd.Timedelta(1, "ns")).to_period("M"), name="month")
+    months = pd.period_range(
+        month.min(), (end - pd.Timedelta(1, "ns")).to_period("M"), name="month"
+    )
     by_month = orders.groupby(month)
     out = pd.DataFrame(index=months)
     out[ACTIVE] = by_month[s.CUSTOMER_ID].nunique().reindex(months, fill_value=0)
@@ -176,7 +178,12 @@ def _cohort_tables(transactions: pd.DataFrame, as_of: Any) -> tuple[pd.DataFrame
     cohorts = pd.period_range(cohort.min(), last, name="cohort")
     offsets = list(range(len(cohorts)))
     frame = pd.DataFrame(
-        {"cohort": cohort, "offset": offset, "cust": orders[s.CUSTOMER_ID], "rev": orders[s.REVENUE]}
+        {
+            "cohort": cohort,
+            "offset": offset,
+            "cust": orders[s.CUSTOMER_ID],
+            "rev": orders[s.REVENUE],
+        }
     )
     size = frame.groupby("cohort")["cust"].nunique().reindex(cohorts)
     active = frame.groupby(["cohort", "offset"])["cust"].nunique().unstack(fill_value=0)
@@ -223,7 +230,9 @@ def segment_summary(segments: pd.Series, revenue: pd.Series) -> pd.DataFrame:
     ]
 
 
-def segment_transitions(before: pd.Series, now: pd.Series, *, missing: str = "(new)") -> pd.DataFrame:
+def segment_transitions(
+    before: pd.Series, now: pd.Series, *, missing: str = "(new)"
+) -> pd.DataFrame:
     """How customers moved between segments: counts, rows = before, columns = now.
 
     Customers present only ``now`` appear in the ``missing`` row (they had no

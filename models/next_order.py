@@ -60,7 +60,9 @@ def probability_of_order(
     x, t_x, big_t = validate_rfm(frequency, recency, T)
     horizon = validate_time(t)
     p = bgnbd.params_
-    none_if_alive = np.exp((p["r"] + x) * (np.log(p["alpha"] + big_t) - np.log(p["alpha"] + big_t + horizon)))
+    none_if_alive = np.exp(
+        (p["r"] + x) * (np.log(p["alpha"] + big_t) - np.log(p["alpha"] + big_t + horizon))
+    )
     return bgnbd.probability_alive(x, t_x, big_t) * (1.0 - none_if_alive)
 
 
@@ -147,5 +149,7 @@ def next_order(
     out[NEXT_ORDER_DAYS] = days
     out[BTYD_DAYS] = btyd_days
     out[RHYTHM_DAYS] = rhythm
-    out[NEXT_ORDER_DATE] = (pd.Timestamp(as_of) + pd.to_timedelta(np.round(days), unit="D")).normalize()
+    out[NEXT_ORDER_DATE] = (
+        pd.Timestamp(as_of) + pd.to_timedelta(np.round(days), unit="D")
+    ).normalize()
     return out

@@ -62,7 +62,11 @@ def p_order_all(served: Any, horizon_days: int) -> np.ndarray:
     freq, rec, big_t, _ = btyd_columns()
     part = frame.iloc[pos[ok]]
     out[ok] = probability_of_order(
-        bundle.bgnbd, horizon_days / TIME_SCALERS[bundle.btyd_unit], part[freq], part[rec], part[big_t]
+        bundle.bgnbd,
+        horizon_days / TIME_SCALERS[bundle.btyd_unit],
+        part[freq],
+        part[rec],
+        part[big_t],
     )
     return out
 
@@ -73,7 +77,10 @@ def recent_buyers(st: Any, targets: np.ndarray, days: float) -> np.ndarray:
         return np.zeros(st.n_customers, bool)
     tx = st.transactions
     items = set(np.asarray(st.catalogue.item_ids, dtype=object)[targets].astype(str))
-    recent = tx[(tx[s.TIMESTAMP] >= st.as_of - pd.Timedelta(days=days)) & tx[s.ITEM_ID].astype(str).isin(items)]
+    recent = tx[
+        (tx[s.TIMESTAMP] >= st.as_of - pd.Timedelta(days=days))
+        & tx[s.ITEM_ID].astype(str).isin(items)
+    ]
     return st.features.index.isin(set(recent[s.CUSTOMER_ID].astype(str)))
 
 
@@ -108,7 +115,9 @@ def audience_frame(
         scores = rec.model.score_items(codes[pos], st.history_rows(pos))
         aff[pos], rank[pos] = affinity(scores, targets)
     excluded = recent_buyers(st, targets, exclude_days)
-    out = top_audience(st.features.index, aff, p_order_all(served, horizon_days), excluded, n, rank=rank)
+    out = top_audience(
+        st.features.index, aff, p_order_all(served, horizon_days), excluded, n, rank=rank
+    )
     rows = st.positions(out[s.CUSTOMER_ID].tolist())
     history = st.history_rows(rows) if len(rows) else None
     out["bought_before"] = (
@@ -133,7 +142,12 @@ def audience_response(served: Any, req: Any) -> Any:
             "score": float(row["score"]),
             "affinity": float(row["affinity"]),
             "p_order": float(row["p_order"]),
-            "reasons": reasons(row, horizon_days=req.horizon_days, n_items=n_items, bought_before=bool(row["bought_before"])),
+            "reasons": reasons(
+                row,
+                horizon_days=req.horizon_days,
+                n_items=n_items,
+                bought_before=bool(row["bought_before"]),
+            ),
         }
         for _, row in frame.iterrows()
     ]

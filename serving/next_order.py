@@ -9,7 +9,13 @@ import pandas as pd
 
 from kizuna.features.behaviour import FREQUENCY, GAP_MEAN_DAYS, RECENCY_DAYS
 from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
-from kizuna.models.next_order import DEFAULT_HORIZONS, NEXT_ORDER_DATE, NEXT_ORDER_DAYS, P_ORDER, next_order
+from kizuna.models.next_order import (
+    DEFAULT_HORIZONS,
+    NEXT_ORDER_DATE,
+    NEXT_ORDER_DAYS,
+    P_ORDER,
+    next_order,
+)
 
 #: Response fields, in order.
 FIELDS = (NEXT_ORDER_DATE, NEXT_ORDER_DAYS, *(P_ORDER.format(h) for h in DEFAULT_HORIZONS))

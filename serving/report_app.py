@@ -27,8 +27,10 @@ class ReportApp:
             response: Any = JSONResponse({"error": "use GET"}, status_code=405)
         elif self.path is None or not self.path.is_file():
             response = JSONResponse(
-                {"error": "no report yet: run `kizuna report EXPERIMENT --out` to the file "
-                 "KIZUNA_REPORT names (default data/report.html)"},
+                {
+                    "error": "no report yet: run `kizuna report EXPERIMENT --out` to the file "
+                    "KIZUNA_REPORT names (default data/report.html)"
+                },
                 status_code=404,
             )
         else:

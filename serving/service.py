@@ -34,8 +34,8 @@ from threadpoolctl import threadpool_limits
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import contacts_from_decisions
 from kizuna.serving import offers, scoring
-from kizuna.serving.audience import AudienceError, audience_response
 from kizuna.serving.attribution import RecommendationLog, new_id, store_path, version_label
+from kizuna.serving.audience import AudienceError, audience_response
 from kizuna.serving.auth import ApiKeyMiddleware, RequestLimitMiddleware
 from kizuna.serving.config import Settings
 from kizuna.serving.report_app import ReportApp
@@ -281,7 +281,9 @@ class KizunaService:
         if isinstance(answer, JSONResponse):
             return answer
         answer.recommendation_id = new_id()
-        kinds = ("churn", "ltv", "recommender") if placement == "next_best_offer" else ("recommender",)
+        kinds = (
+            ("churn", "ltv", "recommender") if placement == "next_best_offer" else ("recommender",)
+        )
         shown = (
             [d.offer_id for d in answer.decisions]
             if placement == "next_best_offer"

@@ -62,9 +62,16 @@ def attribute(
     shown["offer_id"] = shown["offer_id"].fillna("-")
     shown["grp"] = shown["grp"].fillna("treated")
     shown["campaign_id"] = shown["campaign_id"].fillna("-") if "campaign_id" in shown else "-"
-    conv = conversions.assign(timestamp=pd.to_datetime(conversions["timestamp"])) if len(conversions) else pd.DataFrame(columns=["recommendation_id", "timestamp", "revenue"])
+    conv = (
+        conversions.assign(timestamp=pd.to_datetime(conversions["timestamp"]))
+        if len(conversions)
+        else pd.DataFrame(columns=["recommendation_id", "timestamp", "revenue"])
+    )
     joined = conv.merge(shown[["recommendation_id", "shown_at"]], on="recommendation_id")
-    in_window = joined[(joined["timestamp"] >= joined["shown_at"]) & (joined["timestamp"] < joined["shown_at"] + window)]
+    in_window = joined[
+        (joined["timestamp"] >= joined["shown_at"])
+        & (joined["timestamp"] < joined["shown_at"] + window)
+    ]
     per_answer = in_window.groupby("recommendation_id")["revenue"].sum()
     shown["converted"] = shown["recommendation_id"].isin(per_answer.index)
     shown["revenue"] = shown["recommendation_id"].map(per_answer).fillna(0.0)
@@ -91,14 +98,24 @@ def attribute(
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
-def _bought_within(shown: pd.DataFrame, purchases: pd.DataFrame, window: pd.Timedelta) -> np.ndarray:
+def _bought_within(
+    shown: pd.DataFrame, purchases: pd.DataFrame, window: pd.Timedelta
+) -> np.ndarray:
     """Per answer: did its customer buy anything in [shown_at, shown_at + window)?"""
     p = purchases[[s.CUSTOMER_ID, s.TIMESTAMP]].assign(
-        **{s.CUSTOMER_ID: purchases[s.CUSTOMER_ID].astype(str), s.TIMESTAMP: pd.to_datetime(purchases[s.TIMESTAMP])}
+        **{
+            s.CUSTOMER_ID: purchases[s.CUSTOMER_ID].astype(str),
+            s.TIMESTAMP: pd.to_datetime(purchases[s.TIMESTAMP]),
+        }
     )
-    left = shown[["recommendation_id", "customer_id", "shown_at"]].assign(customer_id=shown["customer_id"].astype(str))
+    left = shown[["recommendation_id", "customer_id", "shown_at"]].assign(
+        customer_id=shown["customer_id"].astype(str)
+    )
     pairs = left.merge(p, on=s.CUSTOMER_ID)
-    hit = pairs[(pairs[s.TIMESTAMP] >= pairs["shown_at"]) & (pairs[s.TIMESTAMP] < pairs["shown_at"] + window)]
+    hit = pairs[
+        (pairs[s.TIMESTAMP] >= pairs["shown_at"])
+        & (pairs[s.TIMESTAMP] < pairs["shown_at"] + window)
+    ]
     return shown["recommendation_id"].isin(set(hit["recommendation_id"])).to_numpy()
 
 
@@ -113,7 +130,12 @@ def _incremental(group: pd.DataFrame, confidence: float) -> dict[str, Any]:
     diff = t.mean() - c.mean()
     se = np.sqrt(t.mean() * (1 - t.mean()) / len(t) + c.mean() * (1 - c.mean()) / len(c))
     z = stats.norm.ppf(0.5 + confidence / 2)
-    return {**out, "incremental_effect": diff, "incremental_low": diff - z * se, "incremental_high": diff + z * se}
+    return {
+        **out,
+        "incremental_effect": diff,
+        "incremental_low": diff - z * se,
+        "incremental_high": diff + z * se,
+    }
 
 
 def attribution_report(
@@ -135,4 +157,11 @@ def attribution_report(
         events = read_events(Path(events_path))
         if events is not None and len(events):
             purchases = events
-    return attribute(shown, conversions, since=since, window_days=window_days, purchases=purchases, confidence=confidence)
+    return attribute(
+        shown,
+        conversions,
+        since=since,
+        window_days=window_days,
+        purchases=purchases,
+        confidence=confidence,
+    )

@@ -60,10 +60,11 @@ def evaluate_audiences(
         return {}
     freq, rec, big_t, _ = btyd_columns()
     part = X.loc[population]
-    p_order = probability_of_order(bgnbd, horizon_days / TIME_SCALERS[btyd_unit], part[freq], part[rec], part[big_t])
+    p_order = probability_of_order(
+        bgnbd, horizon_days / TIME_SCALERS[btyd_unit], part[freq], part[rec], part[big_t]
+    )
     # Who bought what in the horizon: truth rows are the evaluated users.
     truth = holdout.truth["all"][:, : holdout.n_items].tocsc()
-    bought = np.zeros((len(user_ids),), dtype=np.int64)
     pos_of_user = pd.Series(np.arange(len(users)), index=users)
     eval_rows = pos_of_user.reindex(holdout.user_codes).to_numpy()
     buyers_per_item = np.zeros(holdout.n_items)
@@ -72,7 +73,9 @@ def evaluate_audiences(
     buyers_per_item[: len(counts)] = counts
     targets = np.argsort(-buyers_per_item, kind="stable")[:n_targets]
     targets = targets[buyers_per_item[targets] > 0]
-    recent = _recent_buyers(transactions, holdout.as_of, exclude_days, population, item_ids[targets])
+    recent = _recent_buyers(
+        transactions, holdout.as_of, exclude_days, population, item_ids[targets]
+    )
     history = holdout.train.matrix[users]
     aff = np.full((len(targets), len(users)), np.nan)
     for lo in range(0, len(users), CHUNK):
@@ -82,7 +85,12 @@ def evaluate_audiences(
             mask = np.zeros(holdout.n_items, bool)
             mask[item] = True
             aff[t, sl] = affinity(scores, mask)[0]
-    precision: dict[str, list[float]] = {"kizuna": [], "affinity": [], "p_order": [], "base_rate": []}
+    precision: dict[str, list[float]] = {
+        "kizuna": [],
+        "affinity": [],
+        "p_order": [],
+        "base_rate": [],
+    }
     for t, item in enumerate(targets):
         did_buy = np.zeros(len(users), bool)
         col = truth[:, item]
@@ -105,7 +113,9 @@ def evaluate_audiences(
     return out
 
 
-def _recent_buyers(tx: pd.DataFrame, as_of: pd.Timestamp, days: float, population: pd.Index, items: pd.Index) -> np.ndarray:
+def _recent_buyers(
+    tx: pd.DataFrame, as_of: pd.Timestamp, days: float, population: pd.Index, items: pd.Index
+) -> np.ndarray:
     """Bool (n_population, n_items): bought the item in the ``days`` before ``as_of``."""
     t = pd.to_datetime(tx[s.TIMESTAMP])
     window = tx[(t >= as_of - pd.Timedelta(days=days)) & (t < as_of)]

@@ -12,15 +12,31 @@ from kizuna.training.cli_common import JsonOpt, console, emit_json
 
 
 def report(
-    experiment: Annotated[Path, typer.Argument(help="Experiment YAML whose data the report reads.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
-    since: Annotated[str | None, typer.Option(help="Earlier date for segment moves (default: one horizon back).")] = None,
-    repeat_days: Annotated[int | None, typer.Option(min=1, help="Repeat-purchase window (default: the horizon).")] = None,
-    models: Annotated[str, typer.Option(help="`registry`, a model folder, or `none`.")] = "registry",
+    experiment: Annotated[
+        Path, typer.Argument(help="Experiment YAML whose data the report reads.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    since: Annotated[
+        str | None, typer.Option(help="Earlier date for segment moves (default: one horizon back).")
+    ] = None,
+    repeat_days: Annotated[
+        int | None, typer.Option(min=1, help="Repeat-purchase window (default: the horizon).")
+    ] = None,
+    models: Annotated[
+        str, typer.Option(help="`registry`, a model folder, or `none`.")
+    ] = "registry",
     alias: Annotated[str, typer.Option(help="Registry alias of the models.")] = "champion",
-    campaign: Annotated[Path | None, typer.Option(help="`evaluate-campaign --json` output or outcomes file.")] = None,
-    contact_log: Annotated[Path | None, typer.Option(help="Contact log (default: KIZUNA_CONTACT_LOG).")] = None,
-    recommendation_log: Annotated[Path | None, typer.Option(help="Recommendation log (default: KIZUNA_CONTACT_LOG's store).")] = None,
+    campaign: Annotated[
+        Path | None, typer.Option(help="`evaluate-campaign --json` output or outcomes file.")
+    ] = None,
+    contact_log: Annotated[
+        Path | None, typer.Option(help="Contact log (default: KIZUNA_CONTACT_LOG).")
+    ] = None,
+    recommendation_log: Annotated[
+        Path | None, typer.Option(help="Recommendation log (default: KIZUNA_CONTACT_LOG's store).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the relationship report: KPIs, cohorts, segments, value at risk, model health,
@@ -48,16 +64,28 @@ def report(
     if as_json:
         emit_json(summary)
         return
-    console.print(f"wrote [bold]{out}[/bold]: {len(summary['sections'])} sections, {len(summary['plots'])} plots")
+    console.print(
+        f"wrote [bold]{out}[/bold]: {len(summary['sections'])} sections, {len(summary['plots'])} plots"
+    )
     for note in summary["notes"]:
         console.print(f"  note: {note}", highlight=False)
 
 
 def attribution(
     since: Annotated[str, typer.Option(help="Answers shown at or after this date (ISO).")],
-    window_days: Annotated[float, typer.Option(min=0, help="Days after an answer a purchase counts.")] = 7.0,
-    contact_log: Annotated[Path | None, typer.Option(help="Contact log whose store holds the recommendation log (default: KIZUNA_CONTACT_LOG).")] = None,
-    event_store: Annotated[Path | None, typer.Option(help="Purchases for control-group comparisons (default: KIZUNA_EVENT_STORE).")] = None,
+    window_days: Annotated[
+        float, typer.Option(min=0, help="Days after an answer a purchase counts.")
+    ] = 7.0,
+    contact_log: Annotated[
+        Path | None,
+        typer.Option(
+            help="Contact log whose store holds the recommendation log (default: KIZUNA_CONTACT_LOG)."
+        ),
+    ] = None,
+    event_store: Annotated[
+        Path | None,
+        typer.Option(help="Purchases for control-group comparisons (default: KIZUNA_EVENT_STORE)."),
+    ] = None,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Interval level.")] = 0.95,
     as_json: JsonOpt = False,
 ) -> None:
@@ -86,9 +114,13 @@ def attribution(
         return
     t = Table(title=f"Attribution since {start.date()} (purchases within {window_days:g} days)")
     for col in table.columns:
-        t.add_column(col, justify="left" if col in ("placement", "offer_id", "model_version") else "right")
+        t.add_column(
+            col, justify="left" if col in ("placement", "offer_id", "model_version") else "right"
+        )
     for row in table.itertuples(index=False):
-        t.add_row(*["" if pd.isna(v) else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+        t.add_row(
+            *["" if pd.isna(v) else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+        )
     console.print(t)
 
 
@@ -102,10 +134,16 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def score_audience(
     item: Annotated[str | None, typer.Option(help="The item to find buyers for.")] = None,
     category: Annotated[str | None, typer.Option(help="Or a category.")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="A .csv or .parquet file.")] = Path("audience.csv"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="A .csv or .parquet file.")] = Path(
+        "audience.csv"
+    ),
     n: Annotated[int, typer.Option(min=1, help="Audience size.")] = 1000,
-    horizon_days: Annotated[int, typer.Option(min=1, max=365, help="Days ahead for P(order).")] = 90,
-    exclude_days: Annotated[int, typer.Option(min=0, help="Leave out who bought it in these last days.")] = 30,
+    horizon_days: Annotated[
+        int, typer.Option(min=1, max=365, help="Days ahead for P(order).")
+    ] = 90,
+    exclude_days: Annotated[
+        int, typer.Option(min=0, help="Leave out who bought it in these last days.")
+    ] = 30,
     models: Annotated[str, typer.Option(help="`registry` or a model folder.")] = "registry",
     alias: Annotated[str, typer.Option(help="Registry alias.")] = "champion",
     as_json: JsonOpt = False,
@@ -122,7 +160,8 @@ def score_audience(
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise KizunaInputError(f"--out must end in .csv or .parquet, got {out.name}")
     with step(f"loading models ({models}, {alias}) and customer state", quiet=as_json):
-        served = load_served(models, alias=alias, live=False)
+        # live: the state keeps the purchase lines, which say who bought the target recently
+        served = load_served(models, alias=alias, live=True)
     try:
         with step("scoring the audience", quiet=as_json):
             frame, excluded, _ = audience_frame(
@@ -133,13 +172,29 @@ def score_audience(
         raise KizunaInputError(exc.message) from None
     n_items = served.state.catalogue.n_items
     frame["reasons"] = [
-        "; ".join(reasons(r, horizon_days=horizon_days, n_items=n_items, bought_before=bool(r["bought_before"])))
+        "; ".join(
+            reasons(
+                r,
+                horizon_days=horizon_days,
+                n_items=n_items,
+                bought_before=bool(r["bought_before"]),
+            )
+        )
         for _, r in frame.iterrows()
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False) if out.suffix.lower() == ".parquet" else frame.to_csv(out, index=False)
-    summary = {"out": str(out), "rows": len(frame), "excluded_recent_buyers": excluded, "model_versions": served.versions}
+    frame.to_parquet(out, index=False) if out.suffix.lower() == ".parquet" else frame.to_csv(
+        out, index=False
+    )
+    summary = {
+        "out": str(out),
+        "rows": len(frame),
+        "excluded_recent_buyers": excluded,
+        "model_versions": served.versions,
+    }
     if as_json:
         emit_json(summary)
         return
-    console.print(f"wrote [bold]{len(frame):,}[/bold] customers to {out} ({excluded:,} recent buyers left out)")
+    console.print(
+        f"wrote [bold]{len(frame):,}[/bold] customers to {out} ({excluded:,} recent buyers left out)"
+    )

@@ -22,10 +22,19 @@ from kizuna.features import schema as s
 from kizuna.features.behaviour import FREQUENCY, GAP_MEAN_DAYS, RECENCY_DAYS
 from kizuna.features.kpis import orders_before
 from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
-from kizuna.models.next_order import BTYD_DAYS, DEFAULT_HORIZONS, NEXT_ORDER_DAYS, P_ORDER, RHYTHM_DAYS, next_order
+from kizuna.models.next_order import (
+    BTYD_DAYS,
+    DEFAULT_HORIZONS,
+    NEXT_ORDER_DAYS,
+    P_ORDER,
+    RHYTHM_DAYS,
+    next_order,
+)
 
 
-def days_to_next_order(transactions: pd.DataFrame, as_of: pd.Timestamp, customer_ids: pd.Index) -> pd.Series:
+def days_to_next_order(
+    transactions: pd.DataFrame, as_of: pd.Timestamp, customer_ids: pd.Index
+) -> pd.Series:
     """Days from ``as_of`` to each customer's first order at or after it (NaN: none in the data)."""
     end = pd.Timestamp(transactions[s.TIMESTAMP].max()) + pd.Timedelta(days=1)
     orders = orders_before(transactions, end)
@@ -82,6 +91,10 @@ def evaluate_next_order(
         truth = actual[came_back]
         rhythm = pred[RHYTHM_DAYS].to_numpy()
         rhythm = np.where(np.isnan(rhythm), pred[BTYD_DAYS].to_numpy(), rhythm)
-        for name, guess in (("", pred[NEXT_ORDER_DAYS].to_numpy()), ("_btyd", pred[BTYD_DAYS].to_numpy()), ("_rhythm", rhythm)):
+        for name, guess in (
+            ("", pred[NEXT_ORDER_DAYS].to_numpy()),
+            ("_btyd", pred[BTYD_DAYS].to_numpy()),
+            ("_rhythm", rhythm),
+        ):
             out[f"next_order_mae_days{name}"] = float(np.mean(np.abs(guess[came_back] - truth)))
     return out

@@ -16,9 +16,9 @@ from threadpoolctl import threadpool_limits
 from kizuna.features.errors import KizunaInputError
 from kizuna.training import tracking
 from kizuna.training.artifacts import save_bundle
+from kizuna.training.audience_eval import evaluate_audiences
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.data import load_tables, load_transactions
-from kizuna.training.audience_eval import evaluate_audiences
 from kizuna.training.next_order_eval import evaluate_next_order
 from kizuna.training.progress import step
 from kizuna.training.snapshots import build_snapshot, snapshot_dates
@@ -219,8 +219,13 @@ def _train_all(
             model, holdout = recommender.evaluation
             recommender.extra_metrics.update(
                 evaluate_audiences(
-                    model, holdout, tx, test.X, test.bgnbd,
-                    horizon_days=split.horizon_days, btyd_unit=config.btyd.time_unit,
+                    model,
+                    holdout,
+                    tx,
+                    test.X,
+                    test.bgnbd,
+                    horizon_days=split.horizon_days,
+                    btyd_unit=config.btyd.time_unit,
                 )  # fmt: skip
             )
             recommender.evaluation = None  # not needed after this: free the memory

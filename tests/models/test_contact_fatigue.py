@@ -25,7 +25,9 @@ def test_fatigue_counts_customers_at_the_global_cap_across_offers_and_channels()
             # y: the second contact is 40 days old -> one in the period, not capped;
             # z: one contact -> not capped. A contact after `now` never counts.
             "offer_id": ["a", "b", "a", "a", "b"],
-            "contacted_at": pd.to_datetime(["2024-03-20", "2024-03-25", "2024-03-28", "2024-02-20", "2024-04-05"]),
+            "contacted_at": pd.to_datetime(
+                ["2024-03-20", "2024-03-25", "2024-03-28", "2024-02-20", "2024-04-05"]
+            ),
             "channel": ["email", "app", "email", "email", "web"],
         }
     )

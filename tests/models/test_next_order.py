@@ -62,7 +62,9 @@ def test_probability_matches_the_simulated_process() -> None:
 
 
 def test_rhythm_and_blend() -> None:
-    np.testing.assert_allclose(rhythm_wait_days([30.0, 30.0, np.nan], [10.0, 45.0, 3.0]), [20.0, 0.0, np.nan])
+    np.testing.assert_allclose(
+        rhythm_wait_days([30.0, 30.0, np.nan], [10.0, 45.0, 3.0]), [20.0, 0.0, np.nan]
+    )
     np.testing.assert_allclose(blend_weights([0, 1, 3], 3.0), [0.0, 0.25, 0.5])
     summary = pd.DataFrame(
         {

@@ -80,7 +80,10 @@ def test_audience_for_an_item(http, model_set) -> None:
     assert all(any("chance of an order" in r for r in p["reasons"]) for p in people)
     # nobody who bought it in the last 60 days of the data
     t = pd.to_datetime(tx["timestamp"])
-    recent = tx[(t >= t.max().normalize() + pd.Timedelta(days=1) - pd.Timedelta(days=60)) & (tx["item_id"].astype(str) == item)]
+    recent = tx[
+        (t >= t.max().normalize() + pd.Timedelta(days=1) - pd.Timedelta(days=60))
+        & (tx["item_id"].astype(str) == item)
+    ]
     assert not {p["customer_id"] for p in people} & set(recent["customer_id"].astype(str))
     assert body["excluded_recent_buyers"] == recent["customer_id"].nunique()
     assert http.post("/audience", json={"category": "no-such-category"}).status_code == 404

@@ -21,7 +21,19 @@ def _shown() -> pd.DataFrame:
         ("o4", "2024-01-01", "next_best_offer", "g", "no_offer", "control", "churn=1,ltv=1", "c1"),
         ("old", "2023-06-01", "recommend", "a", None, None, "recommender=1", None),
     ]
-    return pd.DataFrame(rows, columns=["recommendation_id", "shown_at", "placement", "customer_id", "offer_id", "grp", "model_version", "campaign_id"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "recommendation_id",
+            "shown_at",
+            "placement",
+            "customer_id",
+            "offer_id",
+            "grp",
+            "model_version",
+            "campaign_id",
+        ],
+    )
 
 
 def test_conversions_count_only_within_the_window() -> None:
@@ -46,9 +58,14 @@ def test_conversions_count_only_within_the_window() -> None:
 
 def test_incremental_effect_against_the_control_group() -> None:
     purchases = pd.DataFrame(
-        {"customer_id": ["d", "e", "f"], "timestamp": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-05"])}
+        {
+            "customer_id": ["d", "e", "f"],
+            "timestamp": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-05"]),
+        }
     )
-    conversions = pd.DataFrame({"recommendation_id": ["o1"], "timestamp": ["2024-01-02"], "revenue": [30.0]})
+    conversions = pd.DataFrame(
+        {"recommendation_id": ["o1"], "timestamp": ["2024-01-02"], "revenue": [30.0]}
+    )
     out = attribute(_shown(), conversions, since="2024-01-01", window_days=7, purchases=purchases)
     offers = out[out["placement"] == "next_best_offer"]
     # control answers are no impressions: one row, the treated "winback" offer of campaign c1

@@ -30,11 +30,16 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
     from kizuna.training.shop_io import write_shop
 
     folder = tmp_path_factory.mktemp("report")
-    shop = generate_shop(ShopConfig(n_customers=300, n_items=40, seed=3, start="2023-01-01", end="2024-07-01"))
+    shop = generate_shop(
+        ShopConfig(n_customers=300, n_items=40, seed=3, start="2023-01-01", end="2024-07-01")
+    )
     write_shop(shop, folder / "shop")
     config = ExperimentConfig(
         name="report-test",
-        data=DataConfig(transactions=folder / "shop" / "transactions.parquet", items=folder / "shop" / "items.parquet"),
+        data=DataConfig(
+            transactions=folder / "shop" / "transactions.parquet",
+            items=folder / "shop" / "items.parquet",
+        ),
         split=SplitConfig(as_of="2024-04-01", horizon_days=60),
     )
     return build_report(config, ReportOptions(models=None), quiet=True)
@@ -93,7 +98,9 @@ def test_report_renders_in_headless_chromium(report_page, tmp_path: Path) -> Non
 
     chromium = _chromium()
     if chromium is None:
-        pytest.skip("Chromium not found (install Debian's `chromium` package: apt-get install -y chromium)")
+        pytest.skip(
+            "Chromium not found (install Debian's `chromium` package: apt-get install -y chromium)"
+        )
     page, summary = report_page
     ARTIFACTS.mkdir(exist_ok=True)
     plain = ARTIFACTS / "report.html"
@@ -107,7 +114,13 @@ def test_report_renders_in_headless_chromium(report_page, tmp_path: Path) -> Non
         "--virtual-time-budget=5000", "--window-size=1280,2400",
     ]  # fmt: skip
     env = {**os.environ, "HOME": str(tmp_path)}
-    dom = subprocess.run([*flags, "--dump-dom", checked.as_uri()], capture_output=True, text=True, timeout=120, env=env)
+    dom = subprocess.run(
+        [*flags, "--dump-dom", checked.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     match = re.search(r'<pre id="kizuna-check">(.*?)</pre>', dom.stdout, re.S)
     assert match, "the check script did not run: " + dom.stderr[-2000:]
@@ -119,6 +132,12 @@ def test_report_renders_in_headless_chromium(report_page, tmp_path: Path) -> Non
     assert [line for line in dom.stderr.splitlines() if ":CONSOLE(" in line] == []
     shot = ARTIFACTS / "report.png"
     shot.unlink(missing_ok=True)
-    done = subprocess.run([*flags, f"--screenshot={shot}", plain.as_uri()], capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run(
+        [*flags, f"--screenshot={shot}", plain.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.exists() and shot.stat().st_size > 10_000

@@ -48,7 +48,9 @@ class ReportOptions:
     attribution_store: Path | None = None
 
 
-def build_report(config: ExperimentConfig, options: ReportOptions, *, quiet: bool = False) -> tuple[str, dict[str, Any]]:
+def build_report(
+    config: ExperimentConfig, options: ReportOptions, *, quiet: bool = False
+) -> tuple[str, dict[str, Any]]:
     """The page's HTML and a summary (sections, plots, notes) for the CLI."""
     from kizuna.features.pipeline import customer_features
     from kizuna.training.data import load_tables, load_transactions
@@ -61,7 +63,9 @@ def build_report(config: ExperimentConfig, options: ReportOptions, *, quiet: boo
     since = options.since if options.since is not None else as_of - pd.Timedelta(days=horizon)
     with step(f"computing KPIs, cohorts and segments as of {as_of.date()}", quiet=quiet):
         sections = [
-            sec.kpi_section(tx, as_of, repeat_days=options.repeat_days or horizon, churn_days=horizon),
+            sec.kpi_section(
+                tx, as_of, repeat_days=options.repeat_days or horizon, churn_days=horizon
+            ),
             sec.cohort_section(tx, as_of),
         ]
         now = customer_features(tx, as_of, customers=customers, items=items)
@@ -104,7 +108,9 @@ def build_report(config: ExperimentConfig, options: ReportOptions, *, quiet: boo
     return page, summary
 
 
-def _scores(options: ReportOptions, *, quiet: bool) -> tuple[pd.DataFrame | None, dict[str, list[str]], str | None]:
+def _scores(
+    options: ReportOptions, *, quiet: bool
+) -> tuple[pd.DataFrame | None, dict[str, list[str]], str | None]:
     from kizuna.features.errors import KizunaInputError
     from kizuna.serving.state import load_served
     from kizuna.training.report.sources import customer_scores
@@ -118,7 +124,9 @@ def _scores(options: ReportOptions, *, quiet: bool) -> tuple[pd.DataFrame | None
     return scores, reasons, None
 
 
-def _next_order_tables(metrics: dict[str, float]) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def _next_order_tables(
+    metrics: dict[str, float],
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     if not metrics:
         return None, None
     rows = {k.removeprefix("next_order_"): v for k, v in metrics.items() if "_bin" not in k}
@@ -164,7 +172,9 @@ def _attribution_section(path: Path | None, since: pd.Timestamp) -> sec.Section:
     )
 
 
-def _fatigue_section(config: ExperimentConfig, log_path: Path | None, customer_ids: pd.Index, as_of: pd.Timestamp) -> sec.Section:
+def _fatigue_section(
+    config: ExperimentConfig, log_path: Path | None, customer_ids: pd.Index, as_of: pd.Timestamp
+) -> sec.Section:
     table = None
     if config.offers is not None and log_path is not None and log_path.exists():
         from kizuna.models.contact_log import fatigue_summary
@@ -173,9 +183,18 @@ def _fatigue_section(config: ExperimentConfig, log_path: Path | None, customer_i
 
         catalogue = read_offers(config.offers)
         now = pd.Timestamp.now() if log_path.exists() else as_of
-        log = read_contact_log(log_path, since=now - pd.Timedelta(days=catalogue.contact_policy.period_days + catalogue.contact_policy.min_days_between))
+        log = read_contact_log(
+            log_path,
+            since=now
+            - pd.Timedelta(
+                days=catalogue.contact_policy.period_days
+                + catalogue.contact_policy.min_days_between
+            ),
+        )
         summary = fatigue_summary(log, customer_ids, catalogue, now)
-        table = pd.DataFrame({"value": pd.Series(summary, dtype=object)}).rename_axis("contact policy")
+        table = pd.DataFrame({"value": pd.Series(summary, dtype=object)}).rename_axis(
+            "contact policy"
+        )
     return sec.table_section(
         "fatigue",
         "Contact fatigue",

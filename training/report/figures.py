@@ -81,7 +81,11 @@ def cumulative_revenue_figure(table: pd.DataFrame, max_lines: int = 12) -> Figur
     rows = table.iloc[-max_lines:]
     for cohort, row in rows.iterrows():
         ax.plot(row.index, row.to_numpy(dtype=float), marker=".", label=str(cohort))
-    ax.set(xlabel="months since first order", ylabel="revenue per customer", title="Cumulative revenue per customer by cohort")
+    ax.set(
+        xlabel="months since first order",
+        ylabel="revenue per customer",
+        title="Cumulative revenue per customer by cohort",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
@@ -123,6 +127,12 @@ def calibration_table_figure(table: pd.DataFrame, *, title: str) -> Figure:
     ax = fig.subplots()
     ax.plot(table["predicted"], table["observed"], marker="o", color=_BLUE)
     ax.plot([0, 1], [0, 1], ls=":", color="grey")
-    ax.set(xlabel="predicted probability", ylabel="observed rate", title=title, xlim=(0, 1), ylim=(0, 1))
+    ax.set(
+        xlabel="predicted probability",
+        ylabel="observed rate",
+        title=title,
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     fig.tight_layout()
     return fig

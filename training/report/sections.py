@@ -43,9 +43,13 @@ class Section:
     plots: list[tuple[str, str]] = field(default_factory=list)
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Tables above the plots (model health: the numbers first).
+    tables_first: bool = False
 
 
-def kpi_section(transactions: pd.DataFrame, as_of: pd.Timestamp, *, repeat_days: int, churn_days: int) -> Section:
+def kpi_section(
+    transactions: pd.DataFrame, as_of: pd.Timestamp, *, repeat_days: int, churn_days: int
+) -> Section:
     monthly = kpis.monthly_kpis(transactions, as_of, repeat_days=repeat_days, churn_days=churn_days)
     table = monthly.tail(13).copy()
     table.index = table.index.astype(str)
@@ -62,7 +66,9 @@ def kpi_section(transactions: pd.DataFrame, as_of: pd.Timestamp, *, repeat_days:
     )
 
 
-def cohort_section(transactions: pd.DataFrame, as_of: pd.Timestamp, *, max_cohorts: int = 24) -> Section:
+def cohort_section(
+    transactions: pd.DataFrame, as_of: pd.Timestamp, *, max_cohorts: int = 24
+) -> Section:
     retention = kpis.cohort_retention(transactions, as_of).iloc[-max_cohorts:]
     revenue = kpis.cohort_revenue(transactions, as_of).iloc[-max_cohorts:]
     retention = retention.dropna(axis=1, how="all")
@@ -73,14 +79,21 @@ def cohort_section(transactions: pd.DataFrame, as_of: pd.Timestamp, *, max_cohor
         "Share of each month's new customers who order again in each later month, and the "
         "revenue a cohort's customer has brought in so far.",
         plots=[
-            ("cohort-retention", fg.to_svg(fg.heatmap_figure(retention, title="Retention by cohort", fmt="{:.0%}"))),
+            (
+                "cohort-retention",
+                fg.to_svg(fg.heatmap_figure(retention, title="Retention by cohort", fmt="{:.0%}")),
+            ),
             ("cohort-revenue", fg.to_svg(fg.cumulative_revenue_figure(revenue))),
         ],
     )
 
 
 def segment_section(
-    now: pd.DataFrame, before: pd.DataFrame | None, revenue: pd.Series, *, since: pd.Timestamp | None
+    now: pd.DataFrame,
+    before: pd.DataFrame | None,
+    revenue: pd.Series,
+    *,
+    since: pd.Timestamp | None,
 ) -> Section:
     summary = kpis.segment_summary(now[s.SEGMENT], revenue)
     section = Section(
@@ -97,7 +110,9 @@ def segment_section(
     return section
 
 
-def value_section(scores: pd.DataFrame | None, reasons: dict[str, list[str]], *, top: int = 20) -> Section:
+def value_section(
+    scores: pd.DataFrame | None, reasons: dict[str, list[str]], *, top: int = 20
+) -> Section:
     """LTV by segment and the customers most worth keeping (value × churn probability)."""
     section = Section(
         "value",
@@ -114,7 +129,14 @@ def value_section(scores: pd.DataFrame | None, reasons: dict[str, list[str]], *,
         if g["predicted_value"].notna().any()
     }
     section.plots.append(
-        ("ltv-by-segment", fg.to_svg(fg.box_figure(groups, title="Predicted value by segment", ylabel="predicted revenue")))
+        (
+            "ltv-by-segment",
+            fg.to_svg(
+                fg.box_figure(
+                    groups, title="Predicted value by segment", ylabel="predicted revenue"
+                )
+            ),
+        )
     )
     if "churn_probability" in scores.columns:
         keep = worth_keeping(scores, top=top)
@@ -139,17 +161,25 @@ def health_section(health: list[dict[str, Any]]) -> Section:
         "Model health",
         "Each champion's metrics on the time-based holdout of the run that trained it, "
         "against the baselines measured on the same holdout.",
+        tables_first=True,
     )
     if not health:
         section.notes.append("No champion in the registry: run `kizuna train`.")
     for entry in health:
-        section.tables.append((f"{entry['kind']} (version {entry['version']}, primary metric {entry['primary']})", entry["metrics"]))
+        section.tables.append(
+            (
+                f"{entry['kind']} (version {entry['version']}, primary metric {entry['primary']})",
+                entry["metrics"],
+            )
+        )
         for plot_id, markup in entry.get("plots", []):
             section.plots.append((plot_id, markup))
     return section
 
 
-def next_order_section(evaluation: pd.DataFrame | None, calibration: pd.DataFrame | None) -> Section:
+def next_order_section(
+    evaluation: pd.DataFrame | None, calibration: pd.DataFrame | None
+) -> Section:
     section = Section(
         "next-order",
         "Next-order predictions on the holdout",
@@ -162,12 +192,17 @@ def next_order_section(evaluation: pd.DataFrame | None, calibration: pd.DataFram
     section.tables.append(("Holdout figures", _rounded(evaluation)))
     if calibration is not None and len(calibration):
         section.plots.append(
-            ("next-order-calibration", fg.to_svg(fg.calibration_table_figure(calibration, title="P(order in 90 days)")))
+            (
+                "next-order-calibration",
+                fg.to_svg(fg.calibration_table_figure(calibration, title="P(order in 90 days)")),
+            )
         )
     return section
 
 
-def table_section(key: str, title: str, intro: str, table: pd.DataFrame | None, *, missing: str) -> Section:
+def table_section(
+    key: str, title: str, intro: str, table: pd.DataFrame | None, *, missing: str
+) -> Section:
     """A section that is one table (campaigns, attribution, contact fatigue)."""
     section = Section(key, title, intro)
     if table is None or table.empty:
@@ -181,7 +216,9 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}")
+            out[col] = out[col].map(
+                lambda v: "" if pd.isna(v) else f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
+            )
     return out
 
 

@@ -87,11 +87,18 @@ def _plots(client: Any, run_id: str, names: tuple[str, ...]) -> list[tuple[str, 
             except Exception:  # noqa: BLE001 - an older run without this plot
                 continue
             data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-            out.append((name.removesuffix(".png"), f'<img alt="{name}" src="data:image/png;base64,{data}">'))
+            out.append(
+                (
+                    name.removesuffix(".png"),
+                    f'<img alt="{name}" src="data:image/png;base64,{data}">',
+                )
+            )
     return out
 
 
-def customer_scores(served: Any, *, top_reasons: int = 3, top: int = 20) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+def customer_scores(
+    served: Any, *, top_reasons: int = 3, top: int = 20
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Churn and LTV of every customer from the loaded champions, and churn reasons for
     the ``top`` customers by value at risk."""
     import numpy as np
@@ -119,7 +126,9 @@ def read_campaign(path: Path) -> pd.DataFrame:
     if path.suffix.lower() == ".json":
         payload = json.loads(path.read_text())
         if "offers" not in payload:
-            raise KizunaInputError(f"{path}: not `kizuna evaluate-campaign --json` output (no 'offers')")
+            raise KizunaInputError(
+                f"{path}: not `kizuna evaluate-campaign --json` output (no 'offers')"
+            )
         frame = pd.DataFrame(payload["offers"])
     else:
         from kizuna.training.campaign_eval import evaluate_campaign
