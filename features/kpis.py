@@ -79,9 +79,10 @@ def monthly_kpis(
     Returns
     -------
     pandas.DataFrame
-        Index: month (``Period[M]``) from the first order's month to the month
-        before ``as_of`` (a partial last month is included, flagged by NaN rates
-        whose windows do not fit); columns :data:`KPI_COLUMNS`.
+        Index: month (``Period[M]``) from the first order's month to the last
+        month that ends before ``as_of`` (a partial month would look like a
+        drop); columns :data:`KPI_COLUMNS`. Rates whose windows do not fit
+        before ``as_of`` are NaN.
     """
     end = as_of_timestamp(as_of)
     orders = orders_before(transactions, end)
@@ -89,9 +90,7 @@ def monthly_kpis(
     if orders.empty:
         return pd.DataFrame(columns=columns, index=pd.PeriodIndex([], freq="M", name="month"))
     month = orders[s.TIMESTAMP].dt.to_period("M")
-    months = pd.period_range(
-        month.min(), (end - pd.Timedelta(1, "ns")).to_period("M"), name="month"
-    )
+    months = pd.period_range(month.min(), end.to_period("M") - 1, name="month")
     by_month = orders.groupby(month)
     out = pd.DataFrame(index=months)
     out[ACTIVE] = by_month[s.CUSTOMER_ID].nunique().reindex(months, fill_value=0)

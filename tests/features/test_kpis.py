@@ -96,3 +96,8 @@ def test_segment_summary_and_transitions() -> None:
     assert moves.loc["Champions", "Champions"] == 1
     assert moves.loc["(new)", "New"] == 1
     assert moves.to_numpy().sum() == 4
+
+
+def test_a_partial_last_month_is_left_out_of_the_monthly_kpis(shop: pd.DataFrame) -> None:
+    out = kpis.monthly_kpis(shop, "2024-03-15", repeat_days=30, churn_days=30)
+    assert [str(m) for m in out.index] == ["2024-01", "2024-02"]
