@@ -45,6 +45,58 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
     return build_report(config, ReportOptions(models=None), quiet=True)
 
 
+def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path: Path) -> None:
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training.cli import app
+    from kizuna.training.shop_io import write_shop
+
+    shop = generate_shop(
+        ShopConfig(n_customers=150, n_items=20, seed=5, start="2023-06-01", end="2024-06-01")
+    )
+    write_shop(shop, tmp_path / "shop")
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(
+        yaml.safe_dump(
+            {
+                "name": "cli-report",
+                "data": {"transactions": "shop/transactions.parquet", "format": "canonical"},
+                "split": {"as_of": "2024-03-01", "horizon_days": 60},
+            }
+        )
+    )
+    out = tmp_path / "out" / "report.html"
+    runner = CliRunner()
+    done = runner.invoke(
+        app, ["report", str(experiment), "--out", str(out), "--models", "none", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["out"] == str(out) and out.read_text().startswith("<!DOCTYPE html>")
+    assert summary["plots"] == list(PLOTS)
+    bad = runner.invoke(
+        app, ["attribution", "--since", "not-a-date", "--contact-log", str(tmp_path / "c.sqlite")]
+    )
+    assert isinstance(bad.exception, KizunaInputError)
+    empty = runner.invoke(
+        app,
+        [
+            "attribution",
+            "--since",
+            "2024-01-01",
+            "--json",
+            "--contact-log",
+            str(tmp_path / "c.sqlite"),
+        ],
+    )
+    assert empty.exit_code == 0 and json.loads(empty.stdout)["rows"] == []
+
+
 def test_report_has_every_section_and_plot(report_page) -> None:
     page, summary = report_page
     assert summary["sections"] == list(SECTIONS)
