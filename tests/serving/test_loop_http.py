@@ -111,3 +111,23 @@ def test_report_is_served_behind_the_api_key(server) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "kizuna report" in page.text
+
+
+def test_global_contact_cap_holds_across_channels(http, model_set) -> None:
+    # offers_demo.yaml: at most 2 contacts in 30 days and a week between two, whatever the
+    # offer and channel. The first customer who gets an offer by email gets none by app.
+    purchases = model_set.transactions[model_set.transactions["quantity"] > 0]
+    for cid in purchases["customer_id"].astype(str).unique()[-60:]:
+        first = http.post(
+            "/next_best_offer", json={"customer_id": cid, "channel": "email", "record": True}
+        ).json()
+        if first["recorded"]:
+            break
+    else:
+        pytest.skip("no customer of the test shop is eligible for an offer")
+    second = http.post(
+        "/next_best_offer", json={"customer_id": cid, "channel": "app", "record": True}
+    ).json()
+    assert second["decisions"][0]["offer_id"] == "no_offer"
+    assert any("contact policy" in r for r in second["decisions"][0]["reasons"])
+    assert second["recorded"] is False

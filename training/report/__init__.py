@@ -89,7 +89,7 @@ def build_report(
         sections.append(sec.next_order_section(*_next_order_tables(next_order_metrics)))
     sections.append(_campaign_section(options.campaign))
     sections.append(_attribution_section(options.attribution_store, since))
-    sections.append(_fatigue_section(config, options.contact_log, now.index, as_of))
+    sections.append(_fatigue_section(config, options.contact_log, now.index))
     for note in notes:
         sections[0].notes.append(note)
     page = render(
@@ -173,7 +173,7 @@ def _attribution_section(path: Path | None, since: pd.Timestamp) -> sec.Section:
 
 
 def _fatigue_section(
-    config: ExperimentConfig, log_path: Path | None, customer_ids: pd.Index, as_of: pd.Timestamp
+    config: ExperimentConfig, log_path: Path | None, customer_ids: pd.Index
 ) -> sec.Section:
     table = None
     if config.offers is not None and log_path is not None and log_path.exists():
@@ -182,15 +182,11 @@ def _fatigue_section(
         from kizuna.training.contact_log_store import read_contact_log
 
         catalogue = read_offers(config.offers)
-        now = pd.Timestamp.now() if log_path.exists() else as_of
-        log = read_contact_log(
-            log_path,
-            since=now
-            - pd.Timedelta(
-                days=catalogue.contact_policy.period_days
-                + catalogue.contact_policy.min_days_between
-            ),
-        )
+        # Contacts are logged at the wall-clock time they were made: the cap applies now.
+        now = pd.Timestamp.now()
+        policy = catalogue.contact_policy
+        window = pd.Timedelta(days=max(policy.period_days, policy.min_days_between))
+        log = read_contact_log(log_path, since=now - window)
         summary = fatigue_summary(log, customer_ids, catalogue, now)
         table = pd.DataFrame({"value": pd.Series(summary, dtype=object)}).rename_axis(
             "contact policy"
