@@ -110,13 +110,13 @@ class KizunaService:
     async def recommend(self, request: RecommendRequest, /) -> RecommendResponse:
         """Top-k items for a customer, each with a score and a short reason."""
         answer = self._answer(scoring.recommend, request)
-        return await self._log_shown("recommend", answer, customer_id=request.customer_id)
+        return self._log_shown("recommend", answer, customer_id=request.customer_id)
 
     @bentoml.api
     async def similar_items(self, request: SimilarItemsRequest, /) -> SimilarItemsResponse:
         """Items bought together with an item."""
         answer = self._answer(scoring.similar_items, request)
-        return await self._log_shown("similar_items", answer, anchor_item=request.item_id)
+        return self._log_shown("similar_items", answer, anchor_item=request.item_id)
 
     @bentoml.api
     async def churn_score(self, request: ChurnRequest, /) -> ChurnResponse:
@@ -174,7 +174,7 @@ class KizunaService:
             )
             await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
             response.recorded = len(sent) > 0
-        return await self._log_shown(
+        return self._log_shown(
             "next_best_offer",
             response,
             customer_id=request.customer_id,
@@ -276,7 +276,7 @@ class KizunaService:
         )
 
     # -- plumbing --------------------------------------------------------------------
-    async def _log_shown(self, placement: str, answer: Any, **fields: Any) -> Any:
+    def _log_shown(self, placement: str, answer: Any, **fields: Any) -> Any:
         """Give an answer its recommendation_id and log what it showed (off the event loop)."""
         if isinstance(answer, JSONResponse):
             return answer
@@ -296,7 +296,7 @@ class KizunaService:
             "items": shown,
             **fields,
         }
-        await anyio.to_thread.run_sync(self.recommendation_log.record_shown, row)
+        self.recommendation_log.submit(row)  # queued: a background thread commits it
         return answer
 
     def _answer(self, fn: Callable[..., Any], request: Any, **kwargs: Any) -> Any:
