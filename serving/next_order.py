@@ -55,6 +55,7 @@ def next_order_rows(served: Any, rows: np.ndarray) -> pd.DataFrame | None:
         gap_col=GAP_MEAN_DAYS,
         recency_days_col=RECENCY_DAYS,
         orders_col=FREQUENCY,
+        prior_gaps=getattr(bundle, "next_order_prior_gaps", 3.0),  # older bundles: the default
     )
     return out[list(FIELDS)]
 

@@ -43,6 +43,52 @@ def days_to_next_order(
     return ((first - as_of) / pd.Timedelta(days=1)).reindex(customer_ids.astype(str))
 
 
+#: Candidate weights of the population model against the rhythm (0: rhythm only
+#: wherever there is one; 1e9: BG/NBD only).
+PRIOR_GAPS_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 1e9)
+
+
+def choose_prior_gaps(
+    transactions: pd.DataFrame,
+    X: pd.DataFrame,
+    bgnbd: Any,
+    as_of: pd.Timestamp,
+    *,
+    horizon_days: int,
+    btyd_unit: str,
+    grid: tuple[float, ...] = PRIOR_GAPS_GRID,
+) -> float:
+    """The blend weight with the lowest MAE in days at ``as_of`` (the validation snapshot).
+
+    Only orders in ``[as_of, as_of + horizon_days)`` are read, so a validation
+    ``as_of`` one horizon before the test one never sees the test window.
+    """
+    if bgnbd is None or X.empty:
+        return 3.0
+    actual = days_to_next_order(transactions, as_of, X.index).to_numpy()
+    came_back = actual < horizon_days
+    if not came_back.any():
+        return 3.0
+    errors = []
+    for prior in grid:
+        pred = _predict(X, bgnbd, as_of, btyd_unit, prior)
+        errors.append(
+            np.mean(np.abs(pred[NEXT_ORDER_DAYS].to_numpy()[came_back] - actual[came_back]))
+        )
+    return float(grid[int(np.argmin(errors))])
+
+
+def _predict(
+    X: pd.DataFrame, bgnbd: Any, as_of: pd.Timestamp, btyd_unit: str, prior: float
+) -> pd.DataFrame:
+    freq, rec, big_t, _ = btyd_columns()
+    return next_order(
+        bgnbd, X, as_of, days_per_unit=TIME_SCALERS[btyd_unit], frequency_col=freq,
+        recency_col=rec, t_col=big_t, gap_col=GAP_MEAN_DAYS, recency_days_col=RECENCY_DAYS,
+        orders_col=FREQUENCY, prior_gaps=prior,
+    )  # fmt: skip
+
+
 def evaluate_next_order(
     transactions: pd.DataFrame,
     X: pd.DataFrame,
@@ -51,6 +97,7 @@ def evaluate_next_order(
     *,
     horizon_days: int,
     btyd_unit: str,
+    prior_gaps: float = 3.0,
     bins: int = 10,
 ) -> dict[str, float]:
     """Holdout metrics (module docstring) as flat ``next_order_*`` names for MLflow.
@@ -65,14 +112,12 @@ def evaluate_next_order(
     """
     if bgnbd is None or X.empty:
         return {}
-    freq, rec, big_t, _ = btyd_columns()
-    pred = next_order(
-        bgnbd, X, as_of, days_per_unit=TIME_SCALERS[btyd_unit], frequency_col=freq,
-        recency_col=rec, t_col=big_t, gap_col=GAP_MEAN_DAYS, recency_days_col=RECENCY_DAYS,
-        orders_col=FREQUENCY,
-    )  # fmt: skip
+    pred = _predict(X, bgnbd, as_of, btyd_unit, prior_gaps)
     actual = days_to_next_order(transactions, as_of, X.index).to_numpy()
-    out: dict[str, float] = {"next_order_customers": float(len(X))}
+    out: dict[str, float] = {
+        "next_order_customers": float(len(X)),
+        "next_order_prior_gaps": prior_gaps,
+    }
     for h in DEFAULT_HORIZONS:
         p = pred[P_ORDER.format(h)].to_numpy()
         y = (actual < h).astype(float)  # NaN (no later order) compares False

@@ -6,7 +6,7 @@ import hashlib
 import json
 import tempfile
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from kizuna.training.artifacts import save_bundle
 from kizuna.training.audience_eval import evaluate_audiences
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.data import load_tables, load_transactions
-from kizuna.training.next_order_eval import evaluate_next_order
+from kizuna.training.next_order_eval import choose_prior_gaps, evaluate_next_order
 from kizuna.training.progress import step
 from kizuna.training.snapshots import build_snapshot, snapshot_dates
 from kizuna.training.train_tabular import (
@@ -208,10 +208,15 @@ def _train_all(
             f"validation {val_date.date()} and test {test_date.date()}: move split.as_of later "
             "or reduce split.train_snapshots / split.horizon_days"
         )
+    unit = config.btyd.time_unit
     with step("evaluating next-order predictions on the holdout", quiet=quiet):
+        # the blend weight is chosen on the validation snapshot, judged on the test one
+        prior_gaps = choose_prior_gaps(
+            tx, val.X, val.bgnbd, val.as_of, horizon_days=split.horizon_days, btyd_unit=unit
+        )
         result.next_order = evaluate_next_order(
             tx, test.X, test.bgnbd, test.as_of,
-            horizon_days=split.horizon_days, btyd_unit=config.btyd.time_unit,
+            horizon_days=split.horizon_days, btyd_unit=unit, prior_gaps=prior_gaps,
         )  # fmt: skip
     recommender = result.results.get("recommender")
     if recommender is not None and recommender.evaluation is not None:
@@ -240,6 +245,10 @@ def _train_all(
     if "ltv" in tabular_kinds:
         with step("training LTV against BG/NBD + Gamma-Gamma", quiet=quiet):
             result.results["ltv"] = train_ltv(train, val, test, config.ltv, **common)
+    for kind in ("churn", "ltv"):  # the served next-order dates use the chosen blend
+        if kind in tabular_kinds and hasattr(result.results[kind].bundle, "next_order_prior_gaps"):
+            outcome = result.results[kind]
+            outcome.bundle = replace(outcome.bundle, next_order_prior_gaps=prior_gaps)
     if config.uplift.enabled:
         from kizuna.training.train_uplift import train_uplift
 
