@@ -101,3 +101,16 @@ def test_segment_summary_and_transitions() -> None:
 def test_a_partial_last_month_is_left_out_of_the_monthly_kpis(shop: pd.DataFrame) -> None:
     out = kpis.monthly_kpis(shop, "2024-03-15", repeat_days=30, churn_days=30)
     assert [str(m) for m in out.index] == ["2024-01", "2024-02"]
+
+
+def test_events_at_or_after_as_of_change_nothing(shop: pd.DataFrame) -> None:
+    future = _lines(
+        [
+            ("Z", "f1", "2024-04-01T00:00:00", 1e6, False),  # a new customer exactly at as_of
+            ("A", "f2", "2024-05-01T00:00:00", 5.0, False),
+            ("C", "f3", "2024-04-03T00:00:00", -20.0, True),
+        ]
+    )
+    more = pd.concat([shop, future], ignore_index=True)
+    for fn in (kpis.monthly_kpis, kpis.cohort_retention, kpis.cohort_revenue):
+        pd.testing.assert_frame_equal(fn(shop, "2024-04-01"), fn(more, "2024-04-01"))
