@@ -41,10 +41,13 @@ def report(
 ) -> None:
     """Write the relationship report: KPIs, cohorts, segments, value at risk, model health,
     campaigns, attribution and contact fatigue, in one self-contained HTML file."""
+    from kizuna.features.errors import KizunaInputError
     from kizuna.serving.config import Settings
     from kizuna.training.config import load_experiment
     from kizuna.training.report import ReportOptions, build_report
 
+    if campaign is not None and not campaign.is_file():  # fail before minutes of work
+        raise KizunaInputError(f"--campaign {campaign}: no such file")
     settings = Settings.from_env()
     config = load_experiment(experiment)
     log = contact_log or settings.contact_log

@@ -123,6 +123,8 @@ def customer_scores(
 
 def read_campaign(path: Path) -> pd.DataFrame:
     """Campaign results: ``kizuna evaluate-campaign --json`` output, or an outcomes file."""
+    if not path.is_file():
+        raise KizunaInputError(f"--campaign {path}: no such file")
     if path.suffix.lower() == ".json":
         payload = json.loads(path.read_text())
         if "offers" not in payload:
