@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import as_of_timestamp, require_transaction_columns
+from kizuna.features.columnar import as_of_timestamp, require_transaction_columns
 
 ACTIVE = "active_customers"
 NEW = "new_customers"

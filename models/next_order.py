@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kizuna.features import schema as s
 from kizuna.models.bgnbd import BetaGeoModel
 from kizuna.models.btyd_base import as_float_array, validate_rfm, validate_time
 
@@ -102,12 +103,12 @@ def next_order(
     days_per_unit: float,
     horizons: tuple[int, ...] = DEFAULT_HORIZONS,
     prior_gaps: float = 3.0,
-    frequency_col: str = "frequency",
-    recency_col: str = "recency",
-    t_col: str = "T",
-    gap_col: str = "gap_mean_days",
-    recency_days_col: str = "recency_days",
-    orders_col: str = "orders",
+    frequency_col: str = s.REPEAT_PERIODS,
+    recency_col: str = s.RECENCY,
+    t_col: str = s.T,
+    gap_col: str = s.GAP_MEAN_DAYS,
+    recency_days_col: str = s.RECENCY_DAYS,
+    orders_col: str = s.FREQUENCY,
 ) -> pd.DataFrame:
     """Next-order predictions for every customer of ``summary``.
 

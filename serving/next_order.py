@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kizuna.features.behaviour import FREQUENCY, GAP_MEAN_DAYS, RECENCY_DAYS
+from kizuna.features import schema as s
 from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
 from kizuna.models.next_order import (
     DEFAULT_HORIZONS,
@@ -52,9 +52,9 @@ def next_order_rows(served: Any, rows: np.ndarray) -> pd.DataFrame | None:
         frequency_col=freq,
         recency_col=rec,
         t_col=big_t,
-        gap_col=GAP_MEAN_DAYS,
-        recency_days_col=RECENCY_DAYS,
-        orders_col=FREQUENCY,
+        gap_col=s.GAP_MEAN_DAYS,
+        recency_days_col=s.RECENCY_DAYS,
+        orders_col=s.FREQUENCY,
         prior_gaps=getattr(bundle, "next_order_prior_gaps", 3.0),  # older bundles: the default
     )
     return out[list(FIELDS)]

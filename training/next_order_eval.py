@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import FREQUENCY, GAP_MEAN_DAYS, RECENCY_DAYS
 from kizuna.features.kpis import orders_before
 from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
 from kizuna.models.next_order import (
@@ -84,8 +83,8 @@ def _predict(
     freq, rec, big_t, _ = btyd_columns()
     return next_order(
         bgnbd, X, as_of, days_per_unit=TIME_SCALERS[btyd_unit], frequency_col=freq,
-        recency_col=rec, t_col=big_t, gap_col=GAP_MEAN_DAYS, recency_days_col=RECENCY_DAYS,
-        orders_col=FREQUENCY, prior_gaps=prior,
+        recency_col=rec, t_col=big_t, gap_col=s.GAP_MEAN_DAYS, recency_days_col=s.RECENCY_DAYS,
+        orders_col=s.FREQUENCY, prior_gaps=prior,
     )  # fmt: skip
 
 

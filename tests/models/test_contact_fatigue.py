@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kizuna.models.contact_log import fatigue_summary
-from kizuna.models.offers import load_offers
+from kizuna.models.offer_loading import load_offers
 
 
 def test_fatigue_counts_customers_at_the_global_cap_across_offers_and_channels() -> None:

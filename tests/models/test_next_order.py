@@ -68,12 +68,12 @@ def test_rhythm_and_blend() -> None:
     np.testing.assert_allclose(blend_weights([0, 1, 3], 3.0), [0.0, 0.25, 0.5])
     summary = pd.DataFrame(
         {
-            "frequency": [0.0, 3.0],
+            "repeat_periods": [0.0, 3.0],
             "recency": [0.0, 3.0],
             "T": [1.0, 4.0],
             "gap_mean_days": [np.nan, 7.0],
             "recency_days": [7.0, 7.0],
-            "orders": [1, 4],
+            "frequency": [1, 4],  # orders
         },
         index=["one-off", "weekly"],
     )
