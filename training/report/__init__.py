@@ -88,7 +88,7 @@ def build_report(
         sections.append(sec.health_section(health))
         sections.append(sec.next_order_section(*_next_order_tables(next_order_metrics)))
     sections.append(_campaign_section(options.campaign))
-    sections.append(_attribution_section(options.attribution_store, since))
+    sections.append(_attribution_section(options.attribution_store, since, config))
     sections.append(_fatigue_section(config, options.contact_log, now.index))
     for note in notes:
         sections[0].notes.append(note)
@@ -155,12 +155,16 @@ def _campaign_section(path: Path | None) -> sec.Section:
     )
 
 
-def _attribution_section(path: Path | None, since: pd.Timestamp) -> sec.Section:
+def _attribution_section(
+    path: Path | None, since: pd.Timestamp, config: ExperimentConfig
+) -> sec.Section:
     table = None
     if path is not None and path.exists():
         from kizuna.training.attribution import attribution_report
+        from kizuna.training.data import event_store_path
 
-        table = attribution_report(path, since=since)
+        # the stored purchases give the control groups' outcomes
+        table = attribution_report(path, since=since, events_path=event_store_path(config.data))
     return sec.table_section(
         "attribution",
         "What recommendations led to purchases",

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from kizuna.features import kpis
@@ -213,18 +212,18 @@ def table_section(
 
 
 def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Floats as text: blanks for NaN, counts whole, small values to 4 significant digits."""
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].map(
-                lambda v: "" if pd.isna(v) else f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
-            )
+            whole = bool(out[col].dropna().map(float.is_integer).all())
+            out[col] = out[col].map(lambda v: _number(v, whole))
     return out
 
 
-def quantile_calibration(p: np.ndarray, y: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    """Mean predicted and observed rate per quantile bin of ``p``; shape (<= bins, 3)."""
-    frame = pd.DataFrame({"p": p, "y": y}).dropna()
-    frame["bin"] = pd.qcut(frame["p"].rank(method="first"), bins, labels=False)
-    out = frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size"))
-    return out.reset_index(drop=True)
+def _number(v: float, whole: bool) -> str:
+    if pd.isna(v):
+        return ""
+    if whole:
+        return f"{v:,.0f}"
+    return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
