@@ -217,7 +217,7 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             whole = bool(out[col].dropna().map(float.is_integer).all())
-            out[col] = out[col].map(lambda v: _number(v, whole))
+            out[col] = [_number(v, whole) for v in out[col]]
     return out
 
 
