@@ -71,17 +71,21 @@ def p_order_all(served: Any, horizon_days: int) -> np.ndarray:
     return out
 
 
-def recent_buyers(st: Any, targets: np.ndarray, days: float) -> np.ndarray:
-    """Bool, shape (n_customers,): bought a target item in the ``days`` before as_of."""
-    if days <= 0:
-        return np.zeros(st.n_customers, bool)
-    tx = st.transactions
+def recent_buyers(st: Any, customer_ids: list[str], targets: np.ndarray, days: float) -> np.ndarray:
+    """Bool, shape (len(customer_ids),): bought a target item in the ``days`` before as_of."""
+    if days <= 0 or not customer_ids:
+        return np.zeros(len(customer_ids), bool)
+    lines = st.customers_lines(customer_ids)
+    if len(lines) == 0:
+        return np.zeros(len(customer_ids), bool)
     items = set(np.asarray(st.catalogue.item_ids, dtype=object)[targets].astype(str))
-    recent = tx[
-        (tx[s.TIMESTAMP] >= st.as_of - pd.Timedelta(days=days))
-        & tx[s.ITEM_ID].astype(str).isin(items)
-    ]
-    return st.features.index.isin(set(recent[s.CUSTOMER_ID].astype(str)))
+    when = pd.to_datetime(lines[s.TIMESTAMP])
+    hit = (when >= st.as_of - pd.Timedelta(days=days)) & lines[s.ITEM_ID].astype(str).isin(items)
+    if s.QUANTITY in lines.columns:
+        hit &= lines[s.QUANTITY].astype(float) > 0
+    return np.isin(
+        np.asarray(customer_ids, dtype=object), lines.loc[hit, s.CUSTOMER_ID].astype(str).unique()
+    )
 
 
 def audience_frame(
@@ -99,7 +103,8 @@ def audience_frame(
     -------
     (audience, excluded, targets)
         ``audience``: :func:`models.audience.top_audience` columns plus
-        ``bought_before``; ``excluded``: customers left out as recent buyers.
+        ``bought_before``; ``excluded``: recent buyers skipped while filling it
+        (customers ranked above the last member who bought the target recently).
     """
     rec = served.models.recommender
     if rec is None:
@@ -114,16 +119,41 @@ def audience_frame(
         pos = np.arange(lo, min(lo + CHUNK, n_cust))
         scores = rec.model.score_items(codes[pos], st.history_rows(pos))
         aff[pos], rank[pos] = affinity(scores, targets)
-    excluded = recent_buyers(st, targets, exclude_days)
-    out = top_audience(
-        st.features.index, aff, p_order_all(served, horizon_days), excluded, n, rank=rank
-    )
+    p_order = p_order_all(served, horizon_days)
+    excluded = _skip_recent_buyers(st, aff * p_order, targets, exclude_days, n)
+    out = top_audience(st.features.index, aff, p_order, excluded, n, rank=rank)
     rows = st.positions(out[s.CUSTOMER_ID].tolist())
     history = st.history_rows(rows) if len(rows) else None
     out["bought_before"] = (
         np.asarray(history[:, targets].sum(axis=1)).ravel() > 0 if history is not None else []
     )
     return out, int(excluded.sum()), targets
+
+
+def _skip_recent_buyers(
+    st: Any, score: np.ndarray, targets: np.ndarray, days: float, n: int
+) -> np.ndarray:
+    """Bool over customers: the recent buyers met while walking down the ranking to fill ``n``.
+
+    Only the customers the audience could reach are looked up (their lines are
+    read in blocks), not the whole history.
+    """
+    excluded = np.zeros(len(score), bool)
+    ids = np.asarray(st.features.index, dtype=object)
+    finite = np.flatnonzero(np.isfinite(score))
+    order = finite[np.argsort(-score[finite], kind="stable")]
+    kept, block = 0, max(2 * n, 256)
+    for lo in range(0, len(order), block):
+        idx = order[lo : lo + block]
+        flags = recent_buyers(st, [str(i) for i in ids[idx]], targets, days)
+        for i, flag in zip(idx, flags, strict=True):
+            if flag:
+                excluded[i] = True
+            else:
+                kept += 1
+                if kept == n:
+                    return excluded
+    return excluded
 
 
 def audience_response(served: Any, req: Any) -> Any:

@@ -149,13 +149,16 @@ def score_audience(
     ] = 30,
     models: Annotated[str, typer.Option(help="`registry` or a model folder.")] = "registry",
     alias: Annotated[str, typer.Option(help="Registry alias.")] = "champion",
+    experiment: Annotated[
+        str | None, typer.Option(help="Registered experiment (default: the only one).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The customers most likely to buy an item or category soon, for the CRM."""
     from kizuna.features.errors import KizunaInputError
     from kizuna.models.audience import reasons
     from kizuna.serving.audience import AudienceError, audience_frame
-    from kizuna.serving.state import load_served
+    from kizuna.serving.live import load_served
     from kizuna.training.progress import step
 
     if (item is None) == (category is None):
@@ -164,7 +167,7 @@ def score_audience(
         raise KizunaInputError(f"--out must end in .csv or .parquet, got {out.name}")
     with step(f"loading models ({models}, {alias}) and customer state", quiet=as_json):
         # live: the state keeps the purchase lines, which say who bought the target recently
-        served = load_served(models, alias=alias, live=True)
+        served = load_served(models, alias=alias, live=True, experiment=experiment)
     try:
         with step("scoring the audience", quiet=as_json):
             frame, excluded, _ = audience_frame(

@@ -76,7 +76,7 @@ def build_report(
     next_order_metrics: dict[str, float] = {}
     notes: list[str] = []
     if options.models is not None:
-        scores, reasons, served_note = _scores(options, quiet=quiet)
+        scores, reasons, served_note = _scores(options, config.name, quiet=quiet)
         if served_note:
             notes.append(served_note)
         sections.append(sec.value_section(scores, reasons))
@@ -84,7 +84,7 @@ def build_report(
             from kizuna.training.report.sources import model_health
 
             with step("reading the champions' runs from MLflow", quiet=quiet):
-                health, next_order_metrics = model_health(options.alias)
+                health, next_order_metrics = model_health(config.name, options.alias)
         sections.append(sec.health_section(health))
         sections.append(sec.next_order_section(*_next_order_tables(next_order_metrics)))
     sections.append(_campaign_section(options.campaign))
@@ -109,15 +109,17 @@ def build_report(
 
 
 def _scores(
-    options: ReportOptions, *, quiet: bool
+    options: ReportOptions, experiment: str, *, quiet: bool
 ) -> tuple[pd.DataFrame | None, dict[str, list[str]], str | None]:
     from kizuna.features.errors import KizunaInputError
-    from kizuna.serving.state import load_served
+    from kizuna.serving.live import load_served
     from kizuna.training.report.sources import customer_scores
 
     try:
         with step(f"loading the {options.alias} models and scoring customers", quiet=quiet):
-            served = load_served(options.models, alias=options.alias, live=False)
+            served = load_served(
+                options.models, alias=options.alias, live=False, experiment=experiment
+            )
             scores, reasons = customer_scores(served)
     except KizunaInputError as exc:
         return None, {}, f"model sections left out: {exc}"
@@ -182,8 +184,8 @@ def _fatigue_section(
     table = None
     if config.offers is not None and log_path is not None and log_path.exists():
         from kizuna.models.contact_log import fatigue_summary
-        from kizuna.training.cli_offers import read_offers
-        from kizuna.training.contact_log_store import read_contact_log
+        from kizuna.serving.contact_store import read_contact_log
+        from kizuna.serving.offer_file import read_offers
 
         catalogue = read_offers(config.offers)
         # Contacts are logged at the wall-clock time they were made: the cap applies now.

@@ -30,7 +30,9 @@ HEALTH_PLOTS = {
 NEXT_ORDER_METRIC = re.compile(r"^next_order_")
 
 
-def model_health(alias: str = "champion") -> tuple[list[dict[str, Any]], dict[str, float]]:
+def model_health(
+    experiment: str, alias: str = "champion"
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Per champion: its version, metrics against baselines and plots from its run.
 
     Returns
@@ -41,14 +43,15 @@ def model_health(alias: str = "champion") -> tuple[list[dict[str, Any]], dict[st
     """
     from mlflow import MlflowClient
 
+    from kizuna.serving.model_store import registered_name
     from kizuna.training import tracking
 
     tracking.setup_mlflow_uri()
     client = MlflowClient()
     entries: list[dict[str, Any]] = []
     next_order: dict[str, float] = {}
-    for kind, name in tracking.REGISTERED_NAMES.items():
-        version = tracking.current_alias_version(name, alias)
+    for kind in HEALTH_METRICS:
+        version = tracking.current_alias_version(registered_name(experiment, kind), alias)
         if version is None or not version.run_id:
             continue
         run = client.get_run(version.run_id)
