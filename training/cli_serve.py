@@ -121,6 +121,12 @@ def score(
         int, typer.Option(min=1, help="Customers scored and written at a time.")
     ] = 20_000,
     event_store: EventStoreOpt = None,
+    reasons: Annotated[
+        int,
+        typer.Option(
+            min=0, max=10, help="Churn reasons per customer (0 = none; costs TreeSHAP time)."
+        ),
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Write churn, LTV, segment and top-k recommendations of every customer (CRM export)."""
@@ -142,7 +148,9 @@ def score(
     with step(f"loading models ({models}, {alias}) and customer state", quiet=as_json):
         served = load_served(models, alias=alias, store=store, live=False, experiment=experiment)
     n = served.state.n_customers
-    chunks = score_chunks(served, k=k, chunk_size=chunk_size, bands=settings.risk_bands)
+    chunks = score_chunks(
+        served, k=k, chunk_size=chunk_size, bands=settings.risk_bands, reasons=reasons
+    )
     if as_json:
         rows = write_chunks(chunks, target, table=table)
     else:
