@@ -99,7 +99,7 @@ def score(
         kind: models.versions.get(kind) if getattr(models, kind) is not None else None
         for kind in ("recommender", "churn", "ltv")
     }
-    scored = _model_scores(frame, models, bundles, source, customers, experiment)
+    scored = _model_scores(frame, models, bundles, source, customers, experiment, as_of)
     if models.recommender is not None:
         recs = _recommendations(kept, frame, models.recommender, items, as_of, k)
         scored = scored.join(recs, on=s.CUSTOMER_ID, how="left")
@@ -125,6 +125,7 @@ def _model_scores(
     source: str,
     customers: pd.DataFrame | None,
     experiment: str | None,
+    as_of: pd.Timestamp,
 ) -> Any:
     """Features plus ``churn_probability``, ``predicted_value``, ``p_alive``, ``expected_orders``."""
     from pyspark.sql import functions as F
@@ -140,12 +141,36 @@ def _model_scores(
     inputs = {kind: [f"{kind}__{c}" for c in b.feature_columns] for kind, b in bundles.items()}
     extra = [(P_ALIVE, "p_alive"), (EXPECTED_PURCHASES, "expected_orders")]
 
+    from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
+    from kizuna.models.next_order import next_order
+    from kizuna.serving.next_order import FIELDS
+
+    # Next-order predictions from the BG/NBD of LTV's bundle, else churn's (serving.next_order).
+    btyd_kind = next((k for k in ("ltv", "churn") if getattr(bundles.get(k), "bgnbd", None)), None)
+
     def model_frames(batches: Any) -> Any:
         for batch in batches:
             feats = _from_spark_frame(batch[base], categories)
             out = batch[base].copy()
             for kind, bundle in shared.value.items():
                 mf = tabular_frame(feats, bundle)
+                if kind == btyd_kind:
+                    freq, rec, big_t, _ = btyd_columns()
+                    predicted = next_order(
+                        bundle.bgnbd,
+                        mf,
+                        as_of,
+                        days_per_unit=TIME_SCALERS[bundle.btyd_unit],
+                        frequency_col=freq,
+                        recency_col=rec,
+                        t_col=big_t,
+                        gap_col=s.GAP_MEAN_DAYS,
+                        recency_days_col=s.RECENCY_DAYS,
+                        orders_col=s.FREQUENCY,
+                        prior_gaps=getattr(bundle, "next_order_prior_gaps", 3.0),
+                    )
+                    for col in FIELDS:
+                        out[col] = predicted[col].to_numpy()
                 for col in bundle.feature_columns:
                     out[f"{kind}__{col}"] = _plain(mf[col])
                 if kind == "ltv":
