@@ -95,7 +95,7 @@ class SplitConfig(Frozen):
 
 
 class SearchConfig(Frozen):
-    """An optional grid: each combination runs as a nested MLflow run."""
+    """An optional grid; every combination and its validation score are logged as one table."""
 
     grid: dict[str, list[Any]] = {}
     max_runs: int = 12
@@ -129,7 +129,7 @@ class ChurnConfig(Frozen):
     label_col: str = "churned"
     params: dict[str, Any] = {}
     search: SearchConfig | None = None
-    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
     primary_metric: str = "roc_auc"
 
 

@@ -19,6 +19,8 @@ from kizuna.training.artifacts import save_bundle
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.data import load_tables, load_transactions
 from kizuna.training.progress import step
+from kizuna.training.search_log import log_search
+from kizuna.training.selection import best_rival
 from kizuna.training.snapshots import build_snapshot, snapshot_dates
 from kizuna.training.train_tabular import (
     train_churn,
@@ -41,10 +43,12 @@ class ExperimentResult:
         """One row per (model kind, model or baseline) with its metrics."""
         rows = []
         for kind, result in self.results.items():
+            selection = getattr(result, "selection", None)
+            served = selection is not None and selection.baseline_served
             rows.append(
                 {
                     "kind": kind,
-                    "model": "kizuna",
+                    "model": f"served: {selection.served}" if served else "kizuna",
                     "primary": result.primary_metric,
                     **result.metrics,
                 }
@@ -70,6 +74,8 @@ class ExperimentResult:
                     "primary_metric": r.primary_metric,
                     "metrics": r.metrics,
                     "baselines": r.baselines,
+                    "served": getattr(getattr(r, "selection", None), "served", "kizuna"),
+                    "selection": getattr(getattr(r, "selection", None), "reason", ""),
                 }
                 for kind, r in self.results.items()
             },
@@ -136,7 +142,8 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
             warnings.simplefilter("ignore", UserWarning)
             _train_all(config, tx, items, customers, result, quiet=quiet)
         for kind, outcome in result.results.items():
-            _log_result(kind, outcome, result, holdout_id=holdout_id, config=config)
+            with step(f"logging and registering the {kind} model", quiet=quiet):
+                _log_result(kind, outcome, result, holdout_id=holdout_id, config=config)
     return result
 
 
@@ -251,11 +258,13 @@ def _log_result(
     ):
         if model is not None and kind in ("churn", "ltv"):
             mlflow.log_metrics({f"{name}_{k}": float(v) for k, v in model.params_.items()})
-    for i, record in enumerate(outcome.search):
-        if len(outcome.search) > 1:
-            with mlflow.start_run(run_name=f"{kind}-search-{i}", nested=True):
-                mlflow.log_params({f"{kind}.{k}": v for k, v in record["params"].items()})
-                mlflow.log_metrics({f"val_{k}": float(v) for k, v in record["validation"].items()})
+    log_search(kind, outcome.search)
+    selection = getattr(outcome, "selection", None)
+    if selection is not None:
+        mlflow.set_tags({f"{kind}.served": selection.served, f"{kind}.selection": selection.reason})
+        mlflow.log_metrics(
+            {f"val_{kind}_{name}_{selection.metric}": v for name, v in selection.validation.items()}
+        )
 
     if kind == "uplift":  # no registry model: the offer decision loads it from the run
         with tempfile.TemporaryDirectory() as tmp:
@@ -287,7 +296,18 @@ def _log_result(
         metric_value=metric_value,
         holdout_id=f"{holdout_id}:{kind}:{_kind_key(kind, config)}",
         higher_is_better=outcome.higher_is_better,
-        tags={"run_id": result.run_id, "experiment": config.name},
+        tags={
+            "run_id": result.run_id,
+            "experiment": config.name,
+            "served_model": "kizuna" if selection is None else selection.served,
+            "selection": "" if selection is None else selection.reason,
+        },
+        baseline=best_rival(
+            outcome.baselines,
+            metric=outcome.primary_metric,
+            served="kizuna" if selection is None else selection.served,
+            higher_is_better=outcome.higher_is_better,
+        ),
     )
     result.registry[kind] = decision
 

@@ -133,3 +133,19 @@ def qini_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]])
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def search_figure(table: pd.DataFrame, scores: list[str]) -> Figure:
+    """Validation score of every search combination, sorted, one line per score column.
+
+    ``table`` has one row per combination (see ``training.search_log.search_table``);
+    a combination has NaN in the score columns of other modes.
+    """
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for column in scores:
+        values = np.sort(table[column].dropna().to_numpy(dtype=float))[::-1]
+        ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=column)
+    ax.set(xlabel="combination (best first)", ylabel="validation score", title="Search")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

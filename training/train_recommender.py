@@ -23,6 +23,7 @@ from kizuna.training.recommender_eval import (
     evaluate_recommenders,
     holdout_split,
 )
+from kizuna.training.selection import TUNED, Selection, choose_served
 
 TREND_DAYS = 7
 RECALL_KS = (1, 2, 3, 5, 10, 20, 30, 50)
@@ -49,6 +50,7 @@ class RecommenderResult:
     search: list[dict[str, Any]] = field(default_factory=list)
     input_example: pd.DataFrame | None = None
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    selection: Selection | None = None
 
 
 def train_recommender(
@@ -87,13 +89,21 @@ def train_recommender(
             values=unknown,
         )
     search: list[dict[str, Any]] = []
+    val_as_of = as_of - pd.Timedelta(days=horizon_days)
+    validation = holdout_split(transactions, val_as_of, horizon_days, trend_days=TREND_DAYS)
     if config.tune_weights:
         weights, search = tune_blend(
-            transactions, as_of - pd.Timedelta(days=horizon_days), horizon_days, config, seed=seed
+            transactions, val_as_of, horizon_days, config, seed=seed, holdout=validation
         )
         config = config.model_copy(update={"params": {**config.params, **weights}})
-    served = HybridRecommender(**{"random_state": seed, **config.params})
-    models = {DEFAULT_MODEL: served, **{c: available[c] for c in config.candidates}}
+    primary = (
+        config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
+    )
+    selection = _select_on_validation(validation, config, primary, seed=seed)
+    models = {
+        DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params}),
+        **{c: default_models(random_state=seed)[c] for c in config.candidates},
+    }
     holdout = holdout_split(transactions, as_of, horizon_days, trend_days=TREND_DAYS)
     if len(holdout.user_codes) == 0:
         raise KizunaInputError(
@@ -102,15 +112,14 @@ def train_recommender(
         )
     table = evaluate_recommenders(models, holdout, k=config.k)
     per_model = {name: _named(rows, config.k) for name, rows in table.groupby("model")}
-    primary = (
-        config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
-    )
     if primary not in per_model[DEFAULT_MODEL]:
         raise KizunaInputError(
             f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
             column="recommender.primary_metric",
             values=[primary],
         )
+    served_name = DEFAULT_MODEL if selection.served == TUNED else selection.served
+    served = models[served_name]
     figure = plots.recall_at_k_figure(_recall_curves(models, holdout))
     bundle = refit_for_serving(
         transactions,
@@ -118,11 +127,14 @@ def train_recommender(
         seed=seed,
         items=items,
         purchase_rate_by_rank=_purchase_rate_by_rank(served, holdout, config.k),
+        model_name=served_name,
     )
     sample = bundle.user_ids[: min(5, len(bundle.user_ids))]
+    tuned = per_model.pop(DEFAULT_MODEL)
     return RecommenderResult(
         bundle=bundle,
-        metrics=per_model.pop(DEFAULT_MODEL),
+        metrics=tuned if served_name == DEFAULT_MODEL else dict(per_model[served_name]),
+        selection=selection,
         baselines=per_model,
         primary_metric=primary,
         figures={"recommender_recall_at_k.png": figure},
@@ -132,8 +144,38 @@ def train_recommender(
             "recommender_eval_customers": float(len(holdout.user_codes)),
             "recommender_items": float(holdout.n_items),
             **{f"hybrid_{k}": float(v) for k, v in config.params.items() if k in WEIGHT_NAMES},
+            **{f"hybrid_{k}": float(v) for k, v in tuned.items()},
         },
     )
+
+
+def _select_on_validation(
+    validation: Any, config: RecommenderConfig, primary: str, *, seed: int
+) -> Selection:
+    """Score the tuned hybrid and every candidate on the validation split; choose the served.
+
+    Candidates without a value for ``primary`` (personal popularity in the
+    ``new`` mode) take no part. No validation customers: the hybrid is served.
+    """
+    if len(validation.user_codes) == 0:
+        return Selection(TUNED, primary, {}, "no validation customers: the tuned model is served")
+    models = {
+        DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params}),
+        **{c: default_models(random_state=seed)[c] for c in config.candidates},
+    }
+    table = evaluate_recommenders(models, validation, k=config.k)
+    values = {
+        (TUNED if name == DEFAULT_MODEL else name): named[primary]
+        for name, rows in table.groupby("model")
+        if primary in (named := _named(rows, config.k))
+    }
+    if TUNED not in values:
+        raise KizunaInputError(
+            f"unknown primary metric; have {sorted(_named(table, config.k))}",
+            column="recommender.primary_metric",
+            values=[primary],
+        )
+    return choose_served(values, metric=primary)
 
 
 def refit_for_serving(
@@ -143,8 +185,12 @@ def refit_for_serving(
     seed: int,
     items: pd.DataFrame | None = None,
     purchase_rate_by_rank: np.ndarray | None = None,
+    model_name: str = DEFAULT_MODEL,
 ) -> RecommenderBundle:
-    """Fit the served model on every purchase, with the id maps and history it needs."""
+    """Fit the served model (the hybrid or the named baseline) on every purchase.
+
+    The bundle holds the id maps and history the model needs.
+    """
     purchases = transactions[~transactions[s.IS_RETURN]]
     end = purchases[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
     history = build_interactions(transactions, end, **INTERACTION_PARAMS)
@@ -156,7 +202,10 @@ def refit_for_serving(
         **INTERACTION_PARAMS,
     ).matrix
     categories = _categories(transactions, history.item_ids, items)
-    model = HybridRecommender(**{"random_state": seed, **config.params})
+    if model_name == DEFAULT_MODEL:
+        model = HybridRecommender(**{"random_state": seed, **config.params})
+    else:
+        model = default_models(random_state=seed)[model_name]
     model.fit(
         history.matrix,
         recent_items=recent,
@@ -268,6 +317,7 @@ def tune_blend(
     config: RecommenderConfig,
     *,
     seed: int,
+    holdout: Any = None,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Choose the hybrid's blend weights on a validation split before the test one.
 
@@ -284,7 +334,8 @@ def tune_blend(
         ``params``, validation metrics).
     """
     grid = {**DEFAULT_WEIGHT_GRID, **(config.search.grid if config.search else {})}
-    holdout = holdout_split(transactions, val_as_of, horizon_days, trend_days=TREND_DAYS)
+    if holdout is None:
+        holdout = holdout_split(transactions, val_as_of, horizon_days, trend_days=TREND_DAYS)
     users = holdout.user_codes
     if len(users) == 0:
         return {}, []
