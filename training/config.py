@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kizuna.features.errors import KizunaInputError
 
@@ -121,6 +121,11 @@ class RecommenderConfig(Frozen):
     search: SearchConfig | None = None
     primary_metric: str = "ndcg_at_10"
     primary_mode: Literal["all", "new"] = "all"
+    # "time": fit before as_of, judge on the horizon after (validation one horizon earlier).
+    # "random_user": hold out holdout_fraction of each customer's distinct items at random
+    # (full ranking, training items excluded), as published benchmarks do.
+    protocol: Literal["time", "random_user"] = "time"
+    holdout_fraction: float = Field(0.2, gt=0, lt=1)
 
 
 class ChurnConfig(Frozen):

@@ -90,7 +90,17 @@ def train_recommender(
         )
     search: list[dict[str, Any]] = []
     val_as_of = as_of - pd.Timedelta(days=horizon_days)
-    validation = holdout_split(transactions, val_as_of, horizon_days, trend_days=TREND_DAYS)
+    if config.protocol == "random_user":
+        from kizuna.training.random_holdout import random_user_split
+
+        end = transactions[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
+        everything = build_interactions(transactions, end)
+        frac = config.holdout_fraction
+        holdout = random_user_split(everything, fraction=frac, seed=seed)
+        validation = random_user_split(holdout.train, fraction=frac, seed=seed + 1)
+    else:
+        holdout = holdout_split(transactions, as_of, horizon_days, trend_days=TREND_DAYS)
+        validation = holdout_split(transactions, val_as_of, horizon_days, trend_days=TREND_DAYS)
     if config.tune_weights:
         weights, search = tune_blend(
             transactions, val_as_of, horizon_days, config, seed=seed, holdout=validation
@@ -104,7 +114,6 @@ def train_recommender(
         DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params}),
         **{c: default_models(random_state=seed)[c] for c in config.candidates},
     }
-    holdout = holdout_split(transactions, as_of, horizon_days, trend_days=TREND_DAYS)
     if len(holdout.user_codes) == 0:
         raise KizunaInputError(
             f"no customer bought both before {as_of.date()} and in the "

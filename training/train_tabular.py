@@ -20,6 +20,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.models.baselines import AttributeLogisticBaseline, ColumnForecast
 from kizuna.models.btyd_features import EXPECTED_VALUE
 from kizuna.models.churn import ChurnClassifier, RFMLogisticBaseline
+from kizuna.models.intervals import BinnedQuantileInterval, coverage
 from kizuna.models.ltv import LTVRegressor
 from kizuna.training import metrics_tabular as mt
 from kizuna.training import plots
@@ -251,6 +252,8 @@ def train_ltv(
         if name == "bgnbd_gamma_gamma":
             tables[name] = mt.decile_calibration(test.value, values)
     tuned_metrics = mt.regression_report(test.value, predicted)
+    band = BinnedQuantileInterval(0.1, 0.9).fit(served.predict(val.X), val.value.to_numpy())
+    low, high = band.predict(served.predict(test.X))
     return TabularResult(
         kind="ltv",
         bundle=_bundle(served, X, val, test, btyd_unit=btyd_unit, horizon_days=horizon_days),
@@ -263,6 +266,9 @@ def train_ltv(
         extra_metrics={
             "ltv_clipped_targets": float(getattr(model, "n_clipped_", 0)),
             **{f"lightgbm_{k}": v for k, v in tuned_metrics.items()},
+            # P10-P90 band from validation residuals; coverage should be near 0.8.
+            "interval_p10_p90_coverage": coverage(low, high, test.value.to_numpy()),
+            "interval_p10_p90_mean_width": float(np.mean(high - low)),
         },
         selection=selection,
     )

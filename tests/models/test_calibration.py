@@ -61,3 +61,19 @@ def test_a_decreasing_sigmoid_fit_falls_back_to_the_raw_probability():
 def test_unknown_method_is_rejected():
     with pytest.raises(KizunaInputError, match="calibration"):
         ScoreCalibrator("platt")
+
+
+def test_binned_interval_covers_its_nominal_share_on_fresh_data():
+    from kizuna.models.intervals import BinnedQuantileInterval, coverage
+
+    rng = np.random.default_rng(7)
+
+    def draw(n):
+        predicted = rng.gamma(2.0, 50.0, n)
+        return predicted, predicted * rng.gamma(4.0, 0.25, n)
+
+    band = BinnedQuantileInterval(0.1, 0.9, n_bins=10).fit(*draw(20_000))
+    predicted, actual = draw(20_000)
+    low, high = band.predict(predicted)
+    assert np.all(low <= high)
+    assert abs(coverage(low, high, actual) - 0.8) < 0.02

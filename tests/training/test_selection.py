@@ -125,3 +125,35 @@ def test_attribute_logistic_baseline_uses_every_attribute_unless_dropped(drop):
     auc = roc_auc_score(y[2000:], proba)
     assert auc > (0.75 if not drop else 0.6)
     assert all(len(r) <= 2 for r in reasons)
+
+
+def test_random_user_protocol_holds_out_items_and_serves_the_best_on_validation(tmp_path):
+    from kizuna.features.interactions import build_interactions
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training.config import RecommenderConfig
+    from kizuna.training.random_holdout import random_user_split
+    from kizuna.training.train_recommender import train_recommender
+
+    from kizuna.features.validate import validate_transactions
+
+    shop = generate_shop(ShopConfig(n_customers=600, seed=3))
+    tx = validate_transactions(shop.transactions).kept
+    history = build_interactions(tx, tx["timestamp"].max() + pd.Timedelta(seconds=1))
+    split = random_user_split(history, fraction=0.3, seed=0)
+    train, truth = split.train.matrix, split.truth["all"]
+    assert train.nnz + truth.nnz == history.matrix.nnz
+    assert truth.multiply(train[split.user_codes]).nnz == 0  # held-out items are unseen
+    assert np.all(np.diff(train[split.user_codes].indptr) > 0)  # nobody loses everything
+    config = RecommenderConfig(
+        protocol="random_user",
+        primary_mode="new",
+        candidates=["global_popularity", "item_knn_bm25"],
+        tune_weights=False,
+    )
+    result = train_recommender(tx, pd.Timestamp("2024-10-01"), 90, config, seed=0)
+    values = result.selection.validation
+    assert values[result.selection.served] == max(values.values())
+    served = result.selection.served
+    if served != TUNED:
+        assert result.metrics == result.baselines[served]
+        assert type(result.bundle.model).__name__ != "HybridRecommender"
