@@ -74,6 +74,7 @@ class ExperimentResult:
                     "primary_metric": r.primary_metric,
                     "metrics": r.metrics,
                     "baselines": r.baselines,
+                    "extra_metrics": r.extra_metrics,
                     "served": getattr(getattr(r, "selection", None), "served", "kizuna"),
                     "selection": getattr(getattr(r, "selection", None), "reason", ""),
                 }

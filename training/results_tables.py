@@ -115,6 +115,13 @@ def render(summary: dict[str, Any]) -> str:
     for kind in ("churn", "ltv"):
         if kind in models:
             parts.append(tabular_table(models, kind))
+    ltv = models.get("ltv", {}).get("extra_metrics", {})
+    if "interval_p10_p90_coverage" in ltv:
+        parts.append(
+            f"- LTV P10–P90 band (from validation residuals): holdout coverage "
+            f"{ltv['interval_p10_p90_coverage']:.3f} (nominal 0.800), mean width "
+            f"{ltv['interval_p10_p90_mean_width']:,.1f}"
+        )
     for kind, decision in summary.get("registry", {}).items():
         parts.append(
             f"- registry, {kind}: v{decision['version']} @{decision['alias']} ({decision['reason']})"

@@ -129,12 +129,11 @@ def test_attribute_logistic_baseline_uses_every_attribute_unless_dropped(drop):
 
 def test_random_user_protocol_holds_out_items_and_serves_the_best_on_validation(tmp_path):
     from kizuna.features.interactions import build_interactions
+    from kizuna.features.validate import validate_transactions
     from kizuna.simulators.synthetic import ShopConfig, generate_shop
     from kizuna.training.config import RecommenderConfig
     from kizuna.training.random_holdout import random_user_split
     from kizuna.training.train_recommender import train_recommender
-
-    from kizuna.features.validate import validate_transactions
 
     shop = generate_shop(ShopConfig(n_customers=600, seed=3))
     tx = validate_transactions(shop.transactions).kept
