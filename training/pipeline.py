@@ -171,16 +171,16 @@ def _train_all(
     if config.recommender.enabled:
         from kizuna.training.train_recommender import train_recommender
 
-        with step("training and evaluating recommenders", quiet=quiet):
-            result.results["recommender"] = train_recommender(
-                tx,
-                as_of,
-                split.horizon_days,
-                config.recommender,
-                seed=config.seed,
-                items=items,
-                customers=customers,
-            )
+        result.results["recommender"] = train_recommender(
+            tx,
+            as_of,
+            split.horizon_days,
+            config.recommender,
+            seed=config.seed,
+            items=items,
+            customers=customers,
+            progress=lambda title: step(title, quiet=quiet),
+        )
     tabular_kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
     if config.churn.mode == "contractual":
         tabular_kinds = [k for k in tabular_kinds if k != "churn"]
