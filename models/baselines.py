@@ -26,8 +26,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.calibration import Calibration, fit_calibrator
+from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.reasons import reference_points, top_reasons
-from kizuna.models.tabular import TabularPreprocessor, as_frame, check_binary_labels
+from kizuna.models.tabular import check_binary_labels
 
 
 class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):

@@ -15,7 +15,8 @@ import pytest
 
 from kizuna.models.baselines import AttributeLogisticBaseline, ColumnForecast
 from kizuna.models.btyd_features import EXPECTED_VALUE
-from kizuna.models.churn import ChurnClassifier, RFMLogisticBaseline
+from kizuna.models.churn import ChurnClassifier
+from kizuna.models.churn_baseline import RFMLogisticBaseline
 from kizuna.training.config import ChurnConfig, LTVConfig
 from kizuna.training.selection import TUNED, best_rival, choose_served
 from kizuna.training.snapshots import Snapshot
