@@ -163,3 +163,34 @@ class RequestLimitMiddleware:
             "error": f"request body too large: {size:,} bytes, the limit is "
             f"{self.max_body_bytes:,} (KIZUNA_MAX_BODY_BYTES); split the batch"
         }
+
+
+class Readiness:
+    """Where :class:`ReadinessMiddleware` asks why the service is not ready.
+
+    The service sets ``live`` (a :class:`serving.live.Live`) when it starts.
+    """
+
+    def __init__(self) -> None:
+        self.live: Any = None
+
+    def reason(self) -> str | None:
+        if self.live is None:
+            return "the service is starting"
+        return self.live.not_ready_reason()
+
+
+class ReadinessMiddleware:
+    """Answer ``/readyz`` with 503 and the reason in the body while not ready."""
+
+    def __init__(self, app: ASGIApp, readiness: Readiness) -> None:
+        self.app = app
+        self.readiness = readiness
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path", "") == "/readyz":
+            reason = self.readiness.reason()
+            if reason is not None:
+                await send_json(send, 503, {"ready": False, "reason": reason})
+                return
+        await self.app(scope, receive, send)

@@ -1,10 +1,14 @@
 """Service settings, read once from environment variables.
 
+Without ``KIZUNA_MODEL_SOURCE`` the service reads the registry when
+``MLFLOW_TRACKING_URI`` is set, else a ``bento_models`` folder baked into a
+Bento, else the registry in ``$KIZUNA_DATA_DIR``.
+
 =============================  =============================================  ==============
 variable                       meaning                                        default
 =============================  =============================================  ==============
-``KIZUNA_MODEL_SOURCE``        ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  ``registry``
-                               or a folder written by ``save_champions``
+``KIZUNA_MODEL_SOURCE``        ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  see below
+                               or a model folder (``kizuna export``)
 ``KIZUNA_MODEL_ALIAS``         registry alias to serve                        ``champion``
 ``KIZUNA_API_KEY``             if set, every endpoint but the health probes   unset
                                needs it (``X-API-Key`` or ``Authorization:
@@ -15,6 +19,9 @@ variable                       meaning                                        de
 ``KIZUNA_MAX_EVENTS``          most event lines in one request (422 above)    1,000
 ``KIZUNA_RELOAD_POLL_SECONDS`` check the registry for new champions this      0 (off)
                                often
+``KIZUNA_EXPERIMENT``          the experiment whose champions the registry    the only one
+                               source serves
+``KIZUNA_MAX_EVENT_VALUE``     largest quantity or unit price of an event     1,000,000
 ``KIZUNA_RISK_BANDS``          churn probability cut points low|medium|high   ``0.3,0.6``
 =============================  =============================================  ==============
 """
@@ -29,6 +36,9 @@ from pathlib import Path
 from kizuna.features.errors import KizunaInputError
 
 REGISTRY = "registry"
+#: A model folder baked into a Bento (``kizuna export --out bento_models``), found from the
+#: working directory the Bento's service starts in.
+BUNDLED_MODELS = "bento_models"
 
 # Fixed limits of the request schemas (they appear in the OpenAPI document).
 MAX_K = 100
@@ -52,6 +62,8 @@ class Settings:
     # Offer catalogue for /next_best_offer; default: the champions' experiment's `offers:`.
     offers: Path | None = None
     contact_log: Path = Path("data/contacts.sqlite")
+    experiment: str | None = None
+    max_event_value: float = 1_000_000.0
 
     @property
     def from_registry(self) -> bool:
@@ -64,7 +76,7 @@ class Settings:
         data_dir = Path(env.get("KIZUNA_DATA_DIR", "data"))
         # A folder that does not exist is reported by the loader, so that a
         # service started too early still answers its health probes.
-        source = env.get("KIZUNA_MODEL_SOURCE", REGISTRY).strip() or REGISTRY
+        source = _model_source(env)
         return cls(
             model_source=source,
             model_alias=env.get("KIZUNA_MODEL_ALIAS", "champion").strip() or "champion",
@@ -79,7 +91,21 @@ class Settings:
             risk_bands=_risk_bands(env.get("KIZUNA_RISK_BANDS")),
             offers=Path(env["KIZUNA_OFFERS"]) if env.get("KIZUNA_OFFERS") else None,
             contact_log=Path(env.get("KIZUNA_CONTACT_LOG") or data_dir / "contacts.sqlite"),
+            experiment=(env.get("KIZUNA_EXPERIMENT") or "").strip() or None,
+            max_event_value=_positive_float(env, "KIZUNA_MAX_EVENT_VALUE", cls.max_event_value),
         )
+
+
+def _model_source(env: Mapping[str, str]) -> str:
+    """KIZUNA_MODEL_SOURCE; else the registry when MLFLOW_TRACKING_URI is set; else a
+    baked-in ``bento_models`` folder when there is one; else the registry."""
+    source = (env.get("KIZUNA_MODEL_SOURCE") or "").strip()
+    if source:
+        return source
+    bundled = Path(BUNDLED_MODELS)
+    if not env.get("MLFLOW_TRACKING_URI") and (bundled / "versions.json").exists():
+        return str(bundled.resolve())
+    return REGISTRY
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -92,6 +118,13 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise KizunaInputError("must be a whole number", column=name, values=[raw]) from None
     if value < 1:
         raise KizunaInputError("must be at least 1", column=name, values=[raw])
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _non_negative_float(env, name, default)
+    if not 0 < value < float("inf"):
+        raise KizunaInputError("must be a positive finite number", column=name, values=[value])
     return value
 
 

@@ -1,6 +1,6 @@
 """kizuna's BentoML service: recommendations, churn, value and profiles over HTTP.
 
-Start it with ``kizuna serve`` or ``bentoml serve serving.service:KizunaService``
+Start it with ``kizuna serve`` or ``bentoml serve kizuna.serving.service:KizunaService``
 (settings: :mod:`serving.config`). The endpoints are thin: they take the
 current snapshot (:class:`serving.state.Live`) and call a pure function in
 :mod:`serving.scoring`. Models load in the background at start-up; ``/readyz``
@@ -34,8 +34,17 @@ from threadpoolctl import threadpool_limits
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import contacts_from_decisions
 from kizuna.serving import offers, scoring
-from kizuna.serving.auth import ApiKeyMiddleware, RequestLimitMiddleware
+from kizuna.serving.auth import (
+    ApiKeyMiddleware,
+    Readiness,
+    ReadinessMiddleware,
+    RequestLimitMiddleware,
+)
 from kizuna.serving.config import Settings
+from kizuna.serving.contact_store import append_contacts, read_contact_log
+from kizuna.serving.event_store import EventStore, check_events
+from kizuna.serving.live import Live, ReloadOutcome
+from kizuna.serving.offer_file import read_offers
 from kizuna.serving.schemas import (
     ChurnRequest,
     ChurnResponse,
@@ -54,14 +63,12 @@ from kizuna.serving.schemas import (
     SimilarItemsResponse,
     StatusResponse,
 )
-from kizuna.serving.state import Live, ReloadOutcome
-from kizuna.training.cli_offers import read_offers
-from kizuna.training.contact_log_store import append_contacts, read_contact_log
-from kizuna.training.event_store import EventStore, check_events
 
 # A child of bentoml's logger, so its records go through the server's log configuration.
 logger = logging.getLogger("bentoml.kizuna")
 SETTINGS = Settings.from_env()
+#: What /readyz reports when not ready (the middleware reads the service's Live).
+READINESS = Readiness()
 #: Batches up to this many ids are scored on the event loop; larger ones in a thread.
 INLINE_BATCH = 100
 
@@ -90,7 +97,13 @@ class KizunaService:
         gc.set_threshold(50_000, 20, 100)
         self.settings = SETTINGS
         self.store = EventStore(SETTINGS.event_store)
-        self.live = Live(SETTINGS.model_source, alias=SETTINGS.model_alias, store=self.store)
+        self.live = Live(
+            SETTINGS.model_source,
+            alias=SETTINGS.model_alias,
+            store=self.store,
+            experiment=SETTINGS.experiment,
+        )
+        READINESS.live = self.live
         self._batch_limiter: anyio.CapacityLimiter | None = None
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
         if SETTINGS.reload_poll_seconds > 0:
@@ -189,7 +202,10 @@ class KizunaService:
                 f"{len(request.events):,} (KIZUNA_MAX_EVENTS); split the batch",
             )
         try:
-            lines = check_events(pd.DataFrame([e.model_dump() for e in request.events]))
+            lines = check_events(
+                pd.DataFrame([e.model_dump() for e in request.events]),
+                max_value=self.settings.max_event_value,
+            )
         except KizunaInputError as exc:
             return _error(422, str(exc))
         # The fsync and the feature updates run off the event loop.
@@ -250,8 +266,7 @@ class KizunaService:
         """Call ``fn(served, request)`` on the current snapshot; refusals become JSON errors."""
         served = self.live.current()
         if served is None:
-            detail = f": {self.live.last_error}" if self.live.last_error else ""
-            return _error(503, f"models are not loaded yet{detail}")
+            return _error(503, self.live.not_ready_reason() or "models are not loaded yet")
         try:
             return fn(served, request, **kwargs)
         except scoring.ServingError as exc:
@@ -290,5 +305,6 @@ class KizunaService:
 
 
 # Outermost first: an unauthenticated request is refused before its body is read.
+KizunaService.add_asgi_middleware(ReadinessMiddleware, readiness=READINESS)
 KizunaService.add_asgi_middleware(ApiKeyMiddleware, api_key=SETTINGS.api_key)
 KizunaService.add_asgi_middleware(RequestLimitMiddleware, max_body_bytes=SETTINGS.max_body_bytes)
