@@ -64,6 +64,8 @@ class Settings:
     contact_log: Path = Path("data/contacts.sqlite")
     experiment: str | None = None
     max_event_value: float = 1_000_000.0
+    # The HTML page /report serves (written by `kizuna report --out`).
+    report: Path | None = Path("data/report.html")
 
     @property
     def from_registry(self) -> bool:
@@ -93,6 +95,7 @@ class Settings:
             contact_log=Path(env.get("KIZUNA_CONTACT_LOG") or data_dir / "contacts.sqlite"),
             experiment=(env.get("KIZUNA_EXPERIMENT") or "").strip() or None,
             max_event_value=_positive_float(env, "KIZUNA_MAX_EVENT_VALUE", cls.max_event_value),
+            report=Path(env.get("KIZUNA_REPORT") or data_dir / "report.html"),
         )
 
 

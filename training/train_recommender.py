@@ -53,6 +53,8 @@ class RecommenderResult:
     input_example: pd.DataFrame | None = None
     extra_metrics: dict[str, float] = field(default_factory=dict)
     selection: Selection | None = None
+    #: (served model fitted before as_of, the holdout): for the audience evaluation.
+    evaluation: tuple[Any, Any] | None = None
 
 
 def train_recommender(
@@ -159,6 +161,7 @@ def train_recommender(
             **{f"hybrid_{k}": float(v) for k, v in config.params.items() if k in WEIGHT_NAMES},
             **{f"hybrid_{k}": float(v) for k, v in tuned.items()},
         },
+        evaluation=(served, holdout),
     )
 
 
