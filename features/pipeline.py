@@ -55,16 +55,66 @@ def customer_features(
         ``rfm_score`` (recency in days, frequency in orders, monetary as total
         spend) and ``segment``.
     """
+    frame = customer_base_features(
+        transactions, as_of, customers=customers, items=items, btyd_unit=btyd_unit
+    )
+    return with_rfm_scores(frame)
+
+
+def customer_base_features(
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    *,
+    customers: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    btyd_unit: str = "W",
+) -> pd.DataFrame:
+    """The per-customer part of :func:`customer_features`: behaviour vector and BTYD summary.
+
+    Each row depends on that customer's transactions only, so any partition of
+    the customers (a shard) gives the same rows. Same arguments as
+    :func:`customer_features`; shape (n_customers, n_features - 5).
+    """
     as_of = pd.Timestamp(as_of)
     behaviour = behaviour_vector(transactions, as_of, customers=customers, items=items)
     purchases = transactions[~transactions[s.IS_RETURN]]
     summary = rfm_summary(
         purchases, as_of, time_unit="D", time_scaler=TIME_SCALERS[btyd_unit]
     ).add_prefix(BTYD_PREFIX)
-    scores = behaviour_rfm_scorer().fit(behaviour).score(behaviour)
-    frame = behaviour.join(summary, how="left").join(scores, how="left")
-    frame[s.SEGMENT] = rfm_segments(scores)
-    return frame
+    return behaviour.join(summary, how="left")
+
+
+def with_rfm_scores(frame: pd.DataFrame, scorer: RFMScorer | None = None) -> pd.DataFrame:
+    """Join the RFM scores and segment onto :func:`customer_base_features` output.
+
+    ``scorer``: a fitted :func:`behaviour_rfm_scorer` whose cut points come from
+    the whole population, when ``frame`` is one shard of it; None fits one on
+    ``frame`` itself.
+    """
+    if scorer is None:
+        scorer = behaviour_rfm_scorer().fit(frame)
+    scores = scorer.score(frame)
+    out = frame.join(scores, how="left")
+    out[s.SEGMENT] = rfm_segments(scores)
+    return out
+
+
+def rfm_score_inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The values the quintile scores rank, higher = better, shape (n_customers, 3).
+
+    Columns ``r_score``, ``f_score``, ``m_score`` (the keys of
+    ``RFMScorer.cuts_``): minus days since the last purchase, orders, total
+    spend. Their population cut points fit a scorer for every shard.
+    """
+    scorer = behaviour_rfm_scorer()
+    return pd.DataFrame(
+        {
+            s.R_SCORE: -frame[scorer.recency_col].to_numpy(dtype=float),
+            s.F_SCORE: frame[scorer.frequency_col].to_numpy(dtype=float),
+            s.M_SCORE: frame[scorer.monetary_col].to_numpy(dtype=float),
+        },
+        index=frame.index,
+    )
 
 
 def behaviour_rfm_scorer() -> RFMScorer:

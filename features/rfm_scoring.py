@@ -155,8 +155,16 @@ def quintile_cuts(values: np.ndarray) -> np.ndarray:
     n = len(ordered)
     if n == 0:
         return np.full(N_SCORES - 1, np.inf)
-    at = -(-np.arange(1, N_SCORES) * n // N_SCORES) - 1  # ceil(j n / 5) - 1
-    return ordered[at]
+    return ordered[quintile_ranks(n)]
+
+
+def quintile_ranks(n: int) -> np.ndarray:
+    """0-based ranks of the cut points in a sorted population of ``n >= 1``, shape (4,).
+
+    ``ceil(j n / 5) - 1`` for j = 1..4; an engine that sorts a population
+    elsewhere (Spark) reads its cut points at these ranks.
+    """
+    return -(-np.arange(1, N_SCORES) * n // N_SCORES) - 1
 
 
 def _score(cuts: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -29,6 +29,22 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Experiment YAML whose `data:` section names the source."),
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="pandas (default) or spark (pip install 'kizuna[spark]'; Java 17+). "
+        "Default: the experiment's `engine:`, else pandas.",
+    ),
+]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL (default: the experiment's spark.master, an active "
+        "session, else local[*]).",
+    ),
+]
 
 
 def generate(
@@ -80,17 +96,35 @@ def validate(
     set_aside_out: Annotated[
         Path | None, typer.Option("--set-aside-out", help="Write the set-aside rows (Parquet).")
     ] = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Validate a transactions file and account for every row."""
     from kizuna.training.data import load_transactions, resolve_source
+    from kizuna.training.engines.settings import resolve_engine
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)
+    engine, spark = resolve_engine(engine, config)
+    if engine == "spark":
+        from kizuna.training.engines import spark_engine
+
+        validated = spark_engine.validate(
+            data, as_of=as_of, settings=spark, master=spark_master, quiet=quiet
+        )
+        if set_aside_out is not None:
+            spark_engine.write_set_aside(validated.set_aside, set_aside_out)
+        _report_validation(data, validated.report.to_dict(), as_json)
+        return
     validated = load_transactions(data, as_of=as_of, quiet=quiet)
     report = validated.report.to_dict()
     if set_aside_out is not None:
         write_set_aside(validated.set_aside, set_aside_out)
+    _report_validation(data, report, as_json)
+
+
+def _report_validation(data: object, report: dict, as_json: bool) -> None:
     if as_json:
         emit_json({"source": str(data.transactions), "format": data.format, "report": report})
         return
@@ -116,17 +150,36 @@ def features(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
         "data/features"
     ),
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Build point-in-time customer features (and labels) and write Parquet."""
     from kizuna.features.pipeline import customer_features, customer_labels
     from kizuna.training.data import load_tables, load_transactions, resolve_source
+    from kizuna.training.engines.settings import resolve_engine
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)
     if as_of is None:
         raise KizunaInputError("--as-of is required: features use only events before it")
     as_of_ts = pd.Timestamp(as_of)
+    engine, spark = resolve_engine(engine, config)
+    if engine == "spark":
+        from kizuna.training.engines import spark_engine
+
+        report, _, summary = spark_engine.features(
+            data,
+            as_of_ts,
+            horizon=horizon,
+            lookback=lookback,
+            out=out,
+            settings=spark,
+            master=spark_master,
+            quiet=quiet,
+        )
+        _report_features(out, as_of_ts, report, summary, as_json)
+        return
     window_end = as_of_ts if horizon is None else as_of_ts + pd.Timedelta(days=horizon)
     validated = load_transactions(data, as_of=window_end, quiet=quiet)
     items, customers = load_tables(data)
@@ -146,9 +199,14 @@ def features(
         write_set_aside(validated.set_aside, out / "set_aside.parquet")
         report = validated.report.to_dict()
         (out / "reconciliation.json").write_text(pd.Series(report).to_json(indent=2))
-    summary = feature_summary(frame, labels)
+    _report_features(out, as_of_ts, report, feature_summary(frame, labels), as_json)
+
+
+def _report_features(
+    out: Path, as_of: pd.Timestamp, report: dict, summary: dict, as_json: bool
+) -> None:
     if as_json:
-        emit_json({"out": str(out), "as_of": as_of_ts, "report": report, **summary})
+        emit_json({"out": str(out), "as_of": as_of, "report": report, **summary})
         return
     print_reconciliation(report)
     print_feature_summary(summary)

@@ -137,6 +137,24 @@ def score(
         int, typer.Option(min=1, help="Customers scored and written at a time.")
     ] = 20_000,
     event_store: EventStoreOpt = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="pandas (default), or spark: scores the data of --config on Spark; --out is "
+            "then a Parquet folder (partitioned by segment) or a jdbc: URL; churn and LTV run "
+            "through mlflow.pyfunc.spark_udf.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Experiment YAML: the data, engine and spark settings."
+        ),
+    ] = None,
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
+    ] = None,
     reasons: Annotated[
         int,
         typer.Option(
@@ -147,6 +165,12 @@ def score(
     quiet: QuietOpt = False,
 ) -> None:
     """Write churn, LTV, segment and top-k recommendations of every customer (CRM export)."""
+    from kizuna.training.engines.settings import resolve_engine
+
+    engine, spark = resolve_engine(engine, config)
+    if engine == "spark":
+        _score_spark(out, table, models, alias, k, config, spark, spark_master, experiment, as_json)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from kizuna.serving.config import Settings
@@ -196,6 +220,49 @@ def score(
         f"wrote [bold]{rows:,}[/bold] customers to {target}"
         + (f" (table {table})" if "://" in target else "")
     )
+
+
+def _score_spark(
+    out: str,
+    table: str,
+    models: str,
+    alias: str,
+    k: int,
+    config: Path | None,
+    spark: dict,
+    spark_master: str | None,
+    experiment: str | None,
+    as_json: bool,
+) -> None:
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.serving.config import Settings
+    from kizuna.training.config import load_experiment
+    from kizuna.training.engines.spark_score import score as score_spark
+
+    if not out:
+        raise KizunaInputError("--engine spark needs --out: a Parquet folder or a jdbc: URL")
+    if config is None:
+        raise KizunaInputError("--engine spark scores the data of an experiment: give -c FILE")
+    experiment_config = load_experiment(config)
+    if models == "registry":
+        os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
+    summary = score_spark(
+        models,
+        alias=alias,
+        out=out,
+        k=k,
+        bands=Settings.from_env().risk_bands,
+        data=experiment_config.data,
+        settings=spark,
+        master=spark_master,
+        experiment=experiment or (experiment_config.name if models == "registry" else None),
+        jdbc_table=table,
+        quiet=as_json,
+    )
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(f"wrote [bold]{summary['rows']:,}[/bold] customers to {out}")
 
 
 def _tracking_uri() -> str:

@@ -255,6 +255,20 @@ class TrackingConfig(Frozen):
     register_models: bool = True
 
 
+class SparkConfig(Frozen):
+    """Spark settings for ``engine: spark`` (see SCALING.md).
+
+    ``master`` defaults to ``local[*]`` (or the active session when kizuna is
+    called as a library); ``conf`` holds any ``spark.*`` keys, e.g.
+    ``{spark.executor.memory: 8g}``; ``shards`` is the number of customer-hash
+    shards (0: one per ~500k input rows, at least the default parallelism).
+    """
+
+    master: str | None = None
+    conf: dict[str, str] = {}
+    shards: int = 0
+
+
 class ExperimentConfig(Frozen):
     """One experiment file: data, split, models and tracking."""
 
@@ -270,6 +284,9 @@ class ExperimentConfig(Frozen):
     tracking: TrackingConfig = TrackingConfig()
     uplift: UpliftConfig = UpliftConfig()
     offers: Path | None = None  # offer catalogue (YAML or CSV) for next-best offers
+    # Engine of the per-customer data work (validate, features, score); training is pandas.
+    engine: Literal["pandas", "spark"] = "pandas"
+    spark: SparkConfig = SparkConfig()
 
     @model_validator(mode="after")
     def _as_of_for_transactions(self) -> ExperimentConfig:

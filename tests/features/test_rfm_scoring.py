@@ -85,3 +85,38 @@ def test_sklearn_rules_and_input_errors():
     bad.loc[bad.index[0], s.T] = np.nan
     with pytest.raises(KizunaInputError, match=s.T):
         fitted.score(bad)
+
+
+def test_shards_scored_with_the_population_cut_points_equal_the_whole():
+    """The Spark engine's path: cut points read at quintile_ranks, each shard scored with them."""
+    from kizuna.features.pipeline import behaviour_rfm_scorer, rfm_score_inputs, with_rfm_scores
+    from kizuna.features.rfm_scoring import quintile_cuts, quintile_ranks
+
+    # 11 customers, ties included: b = values strictly below; score = 1 + floor(5 b / 11).
+    values = np.array([0, 0, 0, 1, 1, 2, 3, 3, 5, 8, 13], dtype=float)
+    assert quintile_ranks(11).tolist() == [2, 4, 6, 8]  # ceil(j * 11 / 5) - 1, j = 1..4
+    assert quintile_cuts(values).tolist() == [0.0, 1.0, 3.0, 5.0]
+    frame = pd.DataFrame(
+        {s.RECENCY_DAYS: 20.0 - values, s.FREQUENCY: values, s.MONETARY_TOTAL: values},
+        index=pd.Index([f"c{i}" for i in range(11)], name=s.CUSTOMER_ID),
+    )
+    whole = with_rfm_scores(frame)
+    assert whole[s.F_SCORE].tolist() == [
+        1,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+        3,
+        4,
+        5,
+        5,
+    ]  # b = 0,0,0,3,3,5,6,6,8,9,10
+    inputs = rfm_score_inputs(frame)
+    scorer = behaviour_rfm_scorer()
+    scorer.cuts_ = {col: np.sort(inputs[col].to_numpy())[quintile_ranks(11)] for col in inputs}
+    scorer.n_customers_ = 11
+    shards = [with_rfm_scores(frame.iloc[part], scorer) for part in (slice(0, 4), slice(4, 11))]
+    pd.testing.assert_frame_equal(pd.concat(shards), whole)

@@ -1,0 +1,113 @@
+"""``kizuna score --engine spark`` writes the same export as the pandas engine.
+
+Churn and LTV through ``mlflow.pyfunc.spark_udf`` on the registered champions,
+top-k by shard with the recommender broadcast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from kizuna.features import schema as s
+from tests.training.engines.compare import assert_frames_match
+
+pytestmark = pytest.mark.spark
+K = 5
+
+
+@pytest.fixture(scope="module")
+def model_set(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from tests.serving.conftest import build_model_set
+
+    return build_model_set(tmp_path_factory.mktemp("spark-models") / "models")
+
+
+def shop_data(model_set: Any) -> Any:
+    """The data the model set's snapshot was built from, which Spark reads again."""
+    from kizuna.training.config import DataConfig
+
+    shop = model_set.shop_dir
+    return DataConfig(
+        transactions=shop / "transactions.parquet",
+        items=shop / "items.parquet",
+        customers=shop / "customers.parquet",
+    )
+
+
+def pandas_export(source: str) -> pd.DataFrame:
+    from kizuna.serving.state import load_served
+    from kizuna.training.batch_score import score_chunks
+
+    served = load_served(source, live=False)
+    return pd.concat(score_chunks(served, k=K)).set_index(s.CUSTOMER_ID)
+
+
+def spark_export(source: str, out: Path, data: Any, experiment: str | None = None) -> pd.DataFrame:
+    from kizuna.training.engines.spark_score import score
+
+    summary = score(source, out=str(out), k=K, data=data, experiment=experiment, quiet=True)
+    frame = pd.read_parquet(out).set_index(s.CUSTOMER_ID)
+    assert summary["rows"] == len(frame)
+    return frame
+
+
+def assert_exports_match(expected: pd.DataFrame, got: pd.DataFrame) -> None:
+    got = got[expected.columns]  # the partition column comes back last
+    got["segment"] = got["segment"].astype("string")
+    assert_frames_match(expected, got)
+    assert expected["recommendations"].str.split("|").map(len).eq(K).all()
+    assert expected["churn_probability"].notna().all() and expected["predicted_value"].notna().all()
+
+
+def test_folder_models_score_the_same(spark, model_set, tmp_path):
+    """The pandas export reads the snapshot training wrote; Spark recomputes it from the data."""
+    folder = str(model_set.folder)
+    expected = pandas_export(folder)
+    assert_exports_match(expected, spark_export(folder, tmp_path / "crm", shop_data(model_set)))
+
+
+@pytest.mark.integration
+def test_registry_champions_score_the_same_through_spark_udf(
+    spark, model_set, tmp_path, monkeypatch
+):
+    from tests.training.engines.registry import register_folder
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))
+    data = shop_data(model_set)
+    register_folder(model_set.folder, data, tmp_path / "artifacts")
+    expected = pandas_export("registry")
+    got = spark_export("registry", tmp_path / "crm", data, experiment="spark-test")
+    assert_exports_match(expected, got)
+
+
+def test_score_command_with_the_spark_engine(spark, model_set, tmp_path):
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    data = shop_data(model_set)
+    experiment = {
+        "name": "spark-score",
+        "data": {k: str(getattr(data, k)) for k in ("transactions", "items", "customers")},
+        "split": {"as_of": "2024-04-01"},
+        "engine": "spark",
+    }
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(experiment))
+    out = tmp_path / "crm"
+    args = ["score", "--models", str(model_set.folder), "-c", str(config), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    written = pd.read_parquet(out)
+    assert summary["rows"] == len(written) == written[s.CUSTOMER_ID].nunique()
+    assert written["recommendations"].str.split("|").map(len).eq(3).all()
+    assert any(out.glob("segment=*"))  # partitioned by segment

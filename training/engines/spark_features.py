@@ -1,0 +1,210 @@
+"""Customer features and labels on Spark, through the same pure functions as pandas.
+
+Validated lines are sharded by customer; each shard runs
+:func:`features.pipeline.customer_base_features` (behaviour vector, BTYD
+summary) and :func:`features.pipeline.customer_labels` in pandas. The quintile
+scores need the whole population: their cut points are exact order statistics
+over all customers (:func:`training.engines.spark_stats.order_statistics`), and
+each shard is then scored by :func:`features.pipeline.with_rfm_scores` with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kizuna.features import schema as s
+from kizuna.features.pipeline import (
+    behaviour_rfm_scorer,
+    customer_base_features,
+    customer_labels,
+    rfm_score_inputs,
+    with_rfm_scores,
+)
+from kizuna.features.rfm_scoring import quintile_ranks
+from kizuna.training.engines.spark_session import arrow_safe
+from kizuna.training.engines.spark_stats import order_statistics
+from kizuna.training.engines.spark_validate import SHARD
+
+INPUT_PREFIX = "__in_"  # the values each RFM score ranks, for the population's cut points
+SCORE_INPUTS = tuple(INPUT_PREFIX + c for c in (s.R_SCORE, s.F_SCORE, s.M_SCORE))
+LABELS = (s.CHURN, s.FUTURE_VALUE)
+
+
+@dataclass
+class SparkFeatures:
+    """``frame``: one row per customer (``customer_id`` column, then the features, as
+    :func:`features.pipeline.customer_features`); ``labels``: ``customer_id``,
+    ``churn``, ``future_value`` for the churn population (None without a horizon);
+    ``scorer``: the RFM scorer with the population's cut points."""
+
+    frame: Any
+    labels: Any
+    scorer: Any
+    sharded: Any = None  # ``frame`` with ``__shard``, for joins by shard
+
+
+def customer_features(
+    kept: Any,
+    as_of: pd.Timestamp,
+    *,
+    customers: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    btyd_unit: str = "W",
+    horizon_days: int | None = None,
+    lookback_days: int = 365,
+) -> SparkFeatures:
+    """The feature frame (and labels) of every customer, on Spark.
+
+    Parameters
+    ----------
+    kept
+        Spark DataFrame of validated lines with ``__shard`` (from
+        :func:`training.engines.spark_validate.validate`): every line of a
+        customer in one shard.
+    customers, items
+        Validated optional tables (pandas, as :func:`training.data.load_tables`
+        returns them), broadcast to every shard.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    spark = kept.sparkSession
+    tables = spark.sparkContext.broadcast((customers, items))
+    kwargs = {"btyd_unit": btyd_unit}
+
+    def base(shard: pd.DataFrame) -> pd.DataFrame:
+        cust, itm = tables.value
+        tx = _typed(shard)
+        frame = customer_base_features(tx, as_of, customers=cust, items=itm, **kwargs)
+        frame = frame.join(rfm_score_inputs(frame).add_prefix(INPUT_PREFIX))
+        if horizon_days is not None:
+            labels = customer_labels(
+                tx, as_of, horizon_days=horizon_days, lookback_days=lookback_days
+            )
+            frame = frame.join(labels[list(LABELS)], how="left")
+        out = _to_spark_frame(frame)
+        out[SHARD] = shard[SHARD].iloc[0] if len(shard) else 0
+        return out
+
+    probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
+    out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.DISK_ONLY)
+    n = out.count()
+    scorer = behaviour_rfm_scorer()
+    # The population's cut points, as RFMScorer.fit computes them from all customers.
+    scorer.cuts_ = {
+        col[len(INPUT_PREFIX) :]: order_statistics(out, col, quintile_ranks(n), n)
+        if n
+        else np.full(len(quintile_ranks(1)), np.inf)
+        for col in SCORE_INPUTS
+    }
+    scorer.n_customers_ = n
+    feature_cols = [c for c in out.columns if c not in (*SCORE_INPUTS, *LABELS, SHARD)]
+    categories = _categories(customers)
+
+    def score(batches: Any) -> Any:
+        for batch in batches:
+            frame = _from_spark_frame(batch[feature_cols], categories)
+            scored = _to_spark_frame(with_rfm_scores(frame, scorer))
+            scored[SHARD] = batch[SHARD].to_numpy()
+            yield scored
+
+    scored_schema = _probe_schema(out.select(*feature_cols, SHARD), None, score)
+    sharded = out.select(*feature_cols, SHARD).mapInPandas(score, scored_schema)
+    frame = sharded.drop(SHARD)
+    labels = None
+    if horizon_days is not None:
+        labels = out.filter(F.col(s.CHURN).isNotNull()).select(
+            s.CUSTOMER_ID, F.col(s.CHURN).cast("tinyint").alias(s.CHURN), s.FUTURE_VALUE
+        )
+    return SparkFeatures(frame=frame, labels=labels, scorer=scorer, sharded=sharded)
+
+
+def to_pandas_features(frame: Any, customers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A Spark feature frame as the pandas engine returns it: indexed by id, sorted."""
+    from kizuna.features.segments import SEGMENTS
+
+    pdf = _from_spark_frame(frame.toPandas(), _categories(customers))
+    if s.SEGMENT in pdf.columns:
+        pdf[s.SEGMENT] = pd.Categorical(pdf[s.SEGMENT], categories=list(SEGMENTS))
+    return pdf.sort_index()
+
+
+def _typed(shard: pd.DataFrame) -> pd.DataFrame:
+    tx = shard.drop(columns=[SHARD]).reset_index(drop=True)
+    tx[s.TIMESTAMP] = tx[s.TIMESTAMP].astype("datetime64[ns]")
+    tx[s.IS_RETURN] = tx[s.IS_RETURN].astype(bool)
+    for col in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID):
+        tx[col] = tx[col].astype("string")
+    return tx
+
+
+def _to_spark_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Index to a column; categoricals to text (Spark has no categorical type)."""
+    out = frame.reset_index()
+    out = out.rename(columns={out.columns[0]: s.CUSTOMER_ID})
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype) or out[col].dtype == object:
+            out[col] = out[col].astype("string")
+    return arrow_safe(out)
+
+
+def _from_spark_frame(
+    pdf: pd.DataFrame, categories: dict[str, pd.CategoricalDtype]
+) -> pd.DataFrame:
+    out = pdf.set_index(s.CUSTOMER_ID)
+    out.index = out.index.astype("string")
+    for col, dtype in categories.items():
+        if col in out.columns:
+            out[col] = out[col].astype(dtype)
+    return out
+
+
+def _categories(customers: pd.DataFrame | None) -> dict[str, pd.CategoricalDtype]:
+    """Category dtypes of text customer attributes, from the whole table (as behaviour does)."""
+    if customers is None:
+        return {}
+    out = {}
+    for col in customers.columns:
+        values = customers[col]
+        if (
+            isinstance(values.dtype, pd.CategoricalDtype)
+            or pd.api.types.is_string_dtype(values.dtype)
+            or values.dtype == object
+        ):
+            out[col] = values.astype("category").dtype
+    return out
+
+
+def _probe_schema(
+    frame: Any, grouped: Any, mapped: Any = None, *, floats: tuple[str, ...] = ()
+) -> Any:
+    """The output schema of a shard function, from running it on a few rows on the driver.
+
+    ``floats`` are float columns whose sample may happen to hold only whole numbers.
+    """
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    sample = frame.limit(2_000).toPandas()
+    if grouped is not None:
+        out = grouped(sample)
+    else:
+        out = next(iter(mapped(iter([sample]))))
+    schema = pa.Schema.from_pandas(out, preserve_index=False)
+    fields = []
+    for f in schema:
+        t = f.type
+        if f.name in floats:
+            t = pa.float64()
+        elif pa.types.is_timestamp(t):
+            t = pa.timestamp("us")
+        elif pa.types.is_large_string(t) or pa.types.is_string(t) or pa.types.is_null(t):
+            t = pa.string()
+        elif pa.types.is_list(t) or pa.types.is_large_list(t):
+            t = pa.list_(pa.string())  # item ids and reasons; empty lists type as null
+        fields.append(pa.field(f.name, t))
+    return from_arrow_schema(pa.schema(fields))

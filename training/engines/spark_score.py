@@ -1,0 +1,336 @@
+"""The CRM export on Spark: churn, LTV, segment and top-k items for every customer.
+
+* Features: :mod:`training.engines.spark_features`, as of the day after the
+  last line (the service's clock, as :func:`serving.state.build_state`).
+* Model inputs per shard: :func:`serving.state.tabular_frame` (the BTYD
+  outputs of the bundle's fitted BG/NBD and Gamma-Gamma).
+* Churn and LTV: ``mlflow.pyfunc.spark_udf`` on the registered versions that
+  the alias points to (``env_manager="local"``); a model folder runs the same
+  pyfunc class (:class:`training.pyfunc.BundleModel`) in a pandas UDF.
+* Top-k: per shard, the shard's interaction rows weighed with the population's
+  statistics (:meth:`serving.state.RowWeigher.from_stats`), and the fitted
+  recommender, broadcast, recommends.
+* Output: partitioned Parquet (a folder), or a JDBC table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.engines.spark_session import arrow_safe
+from kizuna.training.engines.spark_validate import SHARD
+
+STATS_SCHEMA = "n_users long, total double, item_users array<long>"
+
+
+def score(
+    source: str,
+    *,
+    alias: str = "champion",
+    out: str,
+    k: int = 10,
+    bands: tuple[float, float] = (0.3, 0.6),
+    data: Any = None,
+    settings: dict | None = None,
+    master: str | None = None,
+    experiment: str | None = None,
+    jdbc_table: str = "customer_scores",
+    quiet: bool = False,
+) -> dict:
+    """Score every customer with the served model set on Spark and write the export.
+
+    Parameters
+    ----------
+    source, alias, experiment
+        ``"registry"`` (MLflow aliases of ``experiment``) or a model folder, as
+        ``kizuna serve``.
+    data
+        The experiment's ``data:`` (:class:`training.config.DataConfig`): the
+        lines to score, read with Spark (the pandas engine reads the snapshot
+        that training wrote from the same data instead).
+    out
+        A folder for partitioned Parquet, or a ``jdbc:`` URL (table ``jdbc_table``).
+
+    Returns
+    -------
+    dict
+        ``rows``, ``out``, ``model_versions``, ``as_of``.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from kizuna.serving.state import load_models, prepare_models
+    from kizuna.training.data import load_tables
+    from kizuna.training.engines import spark_engine
+    from kizuna.training.engines.spark_features import customer_features
+    from kizuna.training.progress import step
+
+    if data is None or data.transactions is None:
+        raise KizunaInputError(
+            "the Spark engine scores the data it reads: give the experiment file (-c)"
+        )
+    with step(f"loading models ({source}, {alias})", quiet=quiet):
+        models = load_models(source, alias=alias, experiment=experiment)
+        prepare_models(models)
+    validated = spark_engine.validate(data, settings=settings, master=master, quiet=quiet)
+    kept = validated.kept.persist(StorageLevel.DISK_ONLY)
+    last = kept.filter(~F.col(s.IS_RETURN)).agg(F.max(s.TIMESTAMP)).collect()[0][0]
+    if last is None:
+        raise KizunaInputError("the data source holds no purchases: nothing to score")
+    as_of = pd.Timestamp(last).floor("D") + pd.Timedelta(days=1)
+    items, customers = load_tables(data)
+    bundles = {kind: b for kind in ("churn", "ltv") if (b := getattr(models, kind)) is not None}
+    for kind, bundle in bundles.items():
+        if bundle.mode == "contractual":
+            raise KizunaInputError(
+                f"the {kind} model is contractual: score it with --engine pandas"
+            )
+    unit = next((b.btyd_unit for b in bundles.values()), "W")
+    with step(f"features as of {as_of.date()} on Spark", quiet=quiet):
+        feats = customer_features(kept, as_of, customers=customers, items=items, btyd_unit=unit)
+        frame = feats.sharded.persist(StorageLevel.DISK_ONLY)
+    versions = {
+        kind: models.versions.get(kind) if getattr(models, kind) is not None else None
+        for kind in ("recommender", "churn", "ltv")
+    }
+    scored = _model_scores(frame, models, bundles, source, customers, experiment, as_of)
+    if models.recommender is not None:
+        recs = _recommendations(kept, frame, models.recommender, items, as_of, k)
+        scored = scored.join(recs, on=s.CUSTOMER_ID, how="left")
+    export = _export(scored, versions, as_of, bands)
+    with step(f"writing {out}", quiet=quiet):
+        if out.startswith("jdbc:"):
+            export.write.mode("overwrite").jdbc(out, jdbc_table)
+        else:
+            export.write.mode("overwrite").partitionBy("segment").parquet(out)
+    rows = frame.count()
+    return {
+        "out": out,
+        "rows": rows,
+        "model_versions": versions,
+        "as_of": str(as_of),
+    }
+
+
+def _model_scores(
+    frame: Any,
+    models: Any,
+    bundles: dict,
+    source: str,
+    customers: pd.DataFrame | None,
+    experiment: str | None,
+    as_of: pd.Timestamp,
+) -> Any:
+    """Features plus ``churn_probability``, ``predicted_value``, ``p_alive``, ``expected_orders``."""
+    from pyspark.sql import functions as F
+
+    from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
+    from kizuna.serving.state import tabular_frame
+    from kizuna.training.engines.spark_features import _categories, _from_spark_frame
+
+    spark = frame.sparkSession
+    categories = _categories(customers)
+    shared = spark.sparkContext.broadcast(bundles)
+    base = [c for c in frame.columns if c != SHARD]
+    inputs = {kind: [f"{kind}__{c}" for c in b.feature_columns] for kind, b in bundles.items()}
+    extra = [(P_ALIVE, "p_alive"), (EXPECTED_PURCHASES, "expected_orders")]
+
+    from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
+    from kizuna.models.next_order import next_order
+    from kizuna.serving.next_order import FIELDS
+
+    # Next-order predictions from the BG/NBD of LTV's bundle, else churn's (serving.next_order).
+    btyd_kind = next((k for k in ("ltv", "churn") if getattr(bundles.get(k), "bgnbd", None)), None)
+
+    def model_frames(batches: Any) -> Any:
+        for batch in batches:
+            feats = _from_spark_frame(batch[base], categories)
+            out = batch[base].copy()
+            for kind, bundle in shared.value.items():
+                mf = tabular_frame(feats, bundle)
+                if kind == btyd_kind:
+                    freq, rec, big_t, _ = btyd_columns()
+                    predicted = next_order(
+                        bundle.bgnbd,
+                        mf,
+                        as_of,
+                        days_per_unit=TIME_SCALERS[bundle.btyd_unit],
+                        frequency_col=freq,
+                        recency_col=rec,
+                        t_col=big_t,
+                        gap_col=s.GAP_MEAN_DAYS,
+                        recency_days_col=s.RECENCY_DAYS,
+                        orders_col=s.FREQUENCY,
+                        prior_gaps=getattr(bundle, "next_order_prior_gaps", 3.0),
+                    )
+                    for col in FIELDS:
+                        out[col] = predicted[col].to_numpy()
+                for col in bundle.feature_columns:
+                    out[f"{kind}__{col}"] = _plain(mf[col])
+                if kind == "ltv":
+                    for col, name in extra:
+                        out[name] = mf[col].to_numpy(float) if col in mf.columns else np.nan
+            yield arrow_safe(out)
+
+    from kizuna.training.engines.spark_features import _probe_schema
+
+    schema = _probe_schema(frame.select(*base), None, model_frames)
+    wide = frame.select(*base).mapInPandas(model_frames, schema)
+    for kind, cols in inputs.items():
+        udf = _predictor(spark, kind, models, bundles[kind], source, experiment)
+        named = [F.col(c).alias(c.split("__", 1)[1]) for c in cols]
+        target = "churn_probability" if kind == "churn" else "predicted_value"
+        wide = wide.withColumn(target, udf(F.struct(*named)))
+    return wide.drop(*[c for cols in inputs.values() for c in cols])
+
+
+def _plain(values: pd.Series) -> Any:
+    """Model input column as Spark can carry it: categoricals as text."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype("string")
+    return values.to_numpy()
+
+
+def _predictor(
+    spark: Any, kind: str, models: Any, bundle: Any, source: str, experiment: str | None
+) -> Any:
+    """A Spark UDF of the model: the registered pyfunc, or the folder's bundle in it."""
+    from kizuna.serving import model_store
+
+    if source == model_store.REGISTRY:
+        import mlflow.pyfunc
+
+        name = model_store.registered_name(model_store.resolve_experiment(experiment), kind)
+        uri = f"models:/{name}/{models.versions[kind]}"
+        return mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
+    from pyspark.sql.functions import pandas_udf
+
+    from kizuna.training.pyfunc import BundleModel
+
+    model = BundleModel(kind)
+    model.bundle = bundle
+    shared = spark.sparkContext.broadcast(model)
+
+    @pandas_udf("double")
+    def predict(rows: pd.DataFrame) -> pd.Series:
+        out = shared.value.predict(None, rows)
+        return pd.Series(out.iloc[:, 0].to_numpy(dtype=float))
+
+    return predict
+
+
+def _recommendations(
+    kept: Any, frame: Any, bundle: Any, items: pd.DataFrame | None, as_of: pd.Timestamp, k: int
+) -> Any:
+    """``customer_id``, ``recommendations``: top-k new items per customer, by shard.
+
+    Pass 1 sums each shard's interaction statistics into the population's row
+    weigher; pass 2 weighs each shard's rows with it and recommends.
+    """
+    from pyspark.sql import functions as F
+
+    from kizuna.serving.state import build_catalogue
+    from kizuna.serving.weighting import WEIGHTING_KEYS, fit_weigher
+
+    spark = kept.sparkSession
+    params = dict(bundle.interaction_params)
+    count_params = {k_: v for k_, v in params.items() if k_ not in WEIGHTING_KEYS}
+    empty = pd.DataFrame(
+        {
+            s.CUSTOMER_ID: pd.Series(dtype="string"),
+            s.ITEM_ID: pd.Series(dtype="string"),
+            s.TIMESTAMP: pd.Series(dtype="datetime64[ns]"),
+            s.IS_RETURN: pd.Series(dtype=bool),
+        }
+    )
+    # Only the item map and stock matter for the export; no line is needed for them.
+    catalogue = build_catalogue(
+        empty, as_of, item_ids=bundle.item_ids, items=items, recommender=bundle
+    )
+    item_ids = catalogue.item_ids
+    shared = spark.sparkContext.broadcast(bundle)
+    cols = [c for c in kept.columns]
+
+    def counts_of(tx: pd.DataFrame, users: pd.Index) -> Any:
+        from kizuna.features.interactions import build_interactions
+        from kizuna.training.engines.spark_features import _typed
+
+        return build_interactions(
+            _typed(tx[cols]),
+            as_of,
+            weighting="count",
+            user_ids=users,
+            item_ids=item_ids,
+            **count_params,
+        ).matrix
+
+    def users_of(feats: pd.DataFrame) -> pd.Index:
+        return pd.Index(feats[s.CUSTOMER_ID].astype(str).sort_values().to_numpy())
+
+    def stats(tx: pd.DataFrame, feats: pd.DataFrame) -> pd.DataFrame:
+        users = users_of(feats)
+        counts = counts_of(tx, users)
+        item_users = np.bincount(counts.indices, minlength=len(item_ids)).astype(np.int64)
+        return pd.DataFrame(
+            {
+                "n_users": [len(users)],
+                "total": [float(counts.sum(dtype=np.float64))],
+                "item_users": [item_users],
+            }
+        )
+
+    ids = frame.select(s.CUSTOMER_ID, SHARD)
+    grouped = kept.groupBy(SHARD).cogroup(ids.groupBy(SHARD))
+    parts = grouped.applyInPandas(stats, STATS_SCHEMA).collect()
+    n_users = sum(int(p["n_users"]) for p in parts)
+    total = sum(float(p["total"]) for p in parts)
+    item_users = np.sum([np.asarray(p["item_users"], dtype=np.int64) for p in parts], axis=0)
+    # The weigher fit_weigher fits on all customers' counts, from the shards' sums.
+    weigher = fit_weigher(sp.csr_matrix((0, len(item_ids))), params)
+    if weigher.idf_ is not None:
+        weigher.idf_ = np.log(max(n_users, 1)) - np.log1p(item_users)
+    weigher.average_length_ = total / n_users if n_users else 1.0
+    mask = catalogue.in_stock.copy()
+    names = item_ids.to_numpy(dtype=object)
+
+    def recommend(tx: pd.DataFrame, feats: pd.DataFrame) -> pd.DataFrame:
+        from kizuna.training.batch_score import REC_SEP
+
+        users = users_of(feats)
+        rec = shared.value
+        history = weigher.transform(counts_of(tx, users))
+        codes = rec.user_ids.get_indexer(users).astype(np.int64)
+        top, _ = rec.model.recommend(codes, history, k, exclude_seen=True, item_mask=mask)
+        lists = [REC_SEP.join(names[row[row >= 0]]) for row in top]
+        return pd.DataFrame({s.CUSTOMER_ID: users.astype(object), "recommendations": lists})
+
+    schema = f"{s.CUSTOMER_ID} string, recommendations string"
+    return grouped.applyInPandas(recommend, schema).select(s.CUSTOMER_ID, F.col("recommendations"))
+
+
+def _export(scored: Any, versions: dict, as_of: pd.Timestamp, bands: tuple[float, float]) -> Any:
+    """The export rows in :data:`training.batch_score.COLUMNS`, by the same ``conform``."""
+    from kizuna.serving.scoring import risk_band
+    from kizuna.training.batch_score import COLUMNS, conform
+    from kizuna.training.engines.spark_features import _probe_schema
+
+    text = ",".join(f"{kind}={v}" for kind, v in versions.items() if v is not None)
+    keep = [c for c in COLUMNS if c in scored.columns]
+
+    def rows(batches: Any) -> Any:
+        for batch in batches:
+            out = batch[keep].copy()
+            if "churn_probability" in out.columns:
+                proba = out["churn_probability"].to_numpy(dtype=float)
+                out["risk_band"] = [None if np.isnan(p) else risk_band(p, bands) for p in proba]
+            out["model_versions"] = text
+            out["as_of"] = as_of
+            yield arrow_safe(conform(out))
+
+    return scored.select(*keep).mapInPandas(rows, _probe_schema(scored.select(*keep), None, rows))
