@@ -6,9 +6,9 @@ state from the raw order log at every start. "After" is this checkout, which
 reads the models and the customer snapshot only.
 
 For each ``--customers`` size, one synthetic shop and one model set are built
-with the old code (``tests.serving.conftest.build_model_set``); the same
-fitted models are re-saved in this checkout's layout with a snapshot of the
-same lines, so both services serve identical models and customers. Each
+with the old code (``tests.serving.conftest.build_model_set``), and the same
+kinds of model are fitted on the same shop by this checkout's code, with a
+snapshot of the same lines, so both services serve the same customers. Each
 server is started ``--runs`` times on loopback; the table shows the median
 start time and the peak RSS of the server's whole process tree (sampled
 every 0.1 s). ``--lines-factor`` adds an "after" row whose snapshot holds
@@ -25,9 +25,6 @@ and items with more lines per customer.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.abc
-import importlib.util
 import os
 import statistics
 import subprocess
@@ -37,27 +34,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OLD_PACKAGES = ("features", "models", "serving", "training")
-
-
-class _OldNames(importlib.abc.MetaPathFinder):
-    """Resolve the old top-level module names in pickles (``training.artifacts``) to kizuna.*."""
-
-    def find_spec(self, name, path=None, target=None):  # noqa: ANN001, ANN201
-        if name.split(".")[0] not in OLD_PACKAGES:
-            return None
-        return importlib.util.spec_from_loader(name, _AliasLoader(f"kizuna.{name}"))
-
-
-class _AliasLoader(importlib.abc.Loader):
-    def __init__(self, target: str) -> None:
-        self.target = target
-
-    def create_module(self, spec):  # noqa: ANN001, ANN201
-        return importlib.import_module(self.target)
-
-    def exec_module(self, module) -> None:  # noqa: ANN001
-        return None
 
 
 def build_old(args: argparse.Namespace, folder: Path, n: int) -> None:
@@ -71,46 +47,40 @@ def build_old(args: argparse.Namespace, folder: Path, n: int) -> None:
 
 
 def convert(old: Path, new: Path, *, lines_factor: int = 1) -> None:
-    """The old set's fitted models in this checkout's layout, with a snapshot of its shop."""
-    import joblib
+    """This checkout's model set, fitted on the old set's shop, with a snapshot of its lines.
+
+    Both services then serve the same customers, items and kinds of model; the
+    models are refitted by this checkout's code (the old pickles name classes
+    that no longer exist). With ``lines_factor`` > 1 the ``x1`` set's models
+    get a snapshot holding every customer's lines that many times.
+    """
     import pandas as pd
 
     from kizuna.features import schema as s
+    from kizuna.features.tables import validate_customers, validate_items
     from kizuna.features.validate import validate_transactions
-    from kizuna.models.bundles import ChampionModels, RecommenderBundle, TabularBundle
+    from kizuna.serving.model_store import load_champions_from_folder
     from kizuna.training.artifacts import save_champions
     from kizuna.training.snapshot_build import write_snapshot
+    from tests.serving.conftest import build_model_set
 
-    if not any(isinstance(f, _OldNames) for f in sys.meta_path):
-        sys.meta_path.insert(0, _OldNames())
-    bundles = {}
-    for kind, cls in (
-        ("recommender", RecommenderBundle),
-        ("churn", TabularBundle),
-        ("ltv", TabularBundle),
-    ):
-        b = joblib.load(old / kind / "bundle.joblib")
-        bundles[kind] = cls(**vars(b))
-    models = ChampionModels(**bundles, versions={"recommender": 1, "churn": 1, "ltv": 1})
-    save_champions(models, new)
     shop = old.parent / f"{old.name}-shop"
+    if lines_factor == 1:
+        build_model_set(new, shop_dir=shop)
+        return
+    models = load_champions_from_folder(new.parent / new.name.replace(f"-x{lines_factor}", "-x1"))
+    save_champions(models, new)
     raw = pd.read_parquet(shop / "transactions.parquet")
-    if lines_factor > 1:
-        raw = pd.concat(
-            [raw.assign(**{s.ORDER_ID: raw[s.ORDER_ID] + f"-{i}"}) for i in range(lines_factor)],
-            ignore_index=True,
-        )
-    tx = validate_transactions(raw).kept
-    items = pd.read_parquet(shop / "items.parquet")
-    customers = pd.read_parquet(shop / "customers.parquet")
-    from kizuna.features.tables import validate_customers, validate_items
-
+    raw = pd.concat(
+        [raw.assign(**{s.ORDER_ID: raw[s.ORDER_ID] + f"-{i}"}) for i in range(lines_factor)],
+        ignore_index=True,
+    )
     write_snapshot(
         new / "snapshot",
         models,
-        tx,
-        items=validate_items(items),
-        customers=validate_customers(customers),
+        validate_transactions(raw).kept,
+        items=validate_items(pd.read_parquet(shop / "items.parquet")),
+        customers=validate_customers(pd.read_parquet(shop / "customers.parquet")),
     )
 
 
