@@ -135,7 +135,8 @@ class Settings(BaseSettings):
             given = {
                 name[len(ENV_PREFIX) :].lower(): value
                 for name, value in environ.items()
-                if name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX) :].lower() in cls.model_fields
+                if name.startswith(ENV_PREFIX)
+                and name[len(ENV_PREFIX) :].lower() in cls.model_fields
             }
             # model_validate reads only `given`, never the process environment.
             return cls.model_validate(given)

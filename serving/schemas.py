@@ -246,6 +246,10 @@ class StatusResponse(Response):
     events_applied: int = 0
     loaded_at: datetime | None = None
     last_reload_error: str | None = None
+    degraded: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model kinds that failed to load (their endpoints answer 503) -> cause.",
+    )
     details: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -34,8 +34,11 @@ from threadpoolctl import threadpool_limits
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import contacts_from_decisions
 from kizuna.serving import offers, scoring
-from kizuna.serving.auth import ApiKeyMiddleware, RequestLimitMiddleware
 from kizuna.serving.config import Settings
+from kizuna.serving.connections import use_header_timeout
+from kizuna.serving.middleware import KizunaGuards, bounded_metric_labels
+from kizuna.serving.openapi import DocumentedErrors
+from kizuna.serving.probes import Probes
 from kizuna.serving.schemas import (
     ChurnRequest,
     ChurnResponse,
@@ -61,13 +64,18 @@ from kizuna.training.event_store import EventStore, check_events
 
 # A child of bentoml's logger, so its records go through the server's log configuration.
 logger = logging.getLogger("bentoml.kizuna")
-SETTINGS = Settings.from_env()
 #: Batches up to this many ids are scored on the event loop; larger ones in a thread.
 INLINE_BATCH = 100
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _field_error(loc: str, message: str) -> JSONResponse:
+    """422 in the shape of :mod:`serving.validation`'s answers, for a value the models refuse."""
+    detail = [{"loc": loc, "msg": message, "type": "value_error"}]
+    return JSONResponse({"error": f"1 invalid field: {loc}: {message}", "detail": detail}, 422)
 
 
 # BentoML's request timeout keeps a timer (and the request's context) alive for the
@@ -88,16 +96,20 @@ class KizunaService:
         # and stalls every request in flight for tens of milliseconds. Snapshots are
         # frozen out of the collector's sight after each load (serving.state).
         gc.set_threshold(50_000, 20, 100)
-        self.settings = SETTINGS
-        self.store = EventStore(SETTINGS.event_store)
-        self.live = Live(SETTINGS.model_source, alias=SETTINGS.model_alias, store=self.store)
+        self.settings = settings = Settings.from_env()
+        self.store = EventStore(settings.event_store)
+        self.live = Live(settings.model_source, alias=settings.model_alias, store=self.store)
         self._batch_limiter: anyio.CapacityLimiter | None = None
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
-        if SETTINGS.reload_poll_seconds > 0:
+        if settings.reload_poll_seconds > 0:
             threading.Thread(target=self._poll, name="kizuna-poll", daemon=True).start()
 
     def __is_ready__(self) -> bool:
-        return self.live.ready
+        return self.readiness()[0]
+
+    def readiness(self) -> tuple[bool, str | None, dict[str, str]]:
+        """(ready, why not, degraded model kinds -> cause), for ``/readyz``."""
+        return self.live.readiness()
 
     # -- endpoints -------------------------------------------------------------------
     @bentoml.api
@@ -142,6 +154,10 @@ class KizunaService:
             catalogue = self._catalogue(served)
         except KizunaInputError as exc:
             return _error(503, f"no offer catalogue: {exc}")
+        channels = offers.known_channels(catalogue)
+        if request.channel is not None and channels and request.channel not in channels:
+            known = ", ".join(channels)
+            return _field_error("body.channel", f"unknown channel; known: {known}")
         now = pd.Timestamp.now()
         window = pd.Timedelta(days=offers.log_window_days(catalogue))
         contacts = read_contact_log(self.settings.contact_log, since=now - window)
@@ -204,23 +220,33 @@ class KizunaService:
         return EventsResponse(
             request_id=result.request_id,
             stored=len(result.stored),
-            duplicates=result.duplicates,
+            # repeats of stored lines + exact repeats within this request (kept once)
+            duplicates=result.duplicates + len(request.events) - len(lines),
             customers_updated=updated,
             model_versions=served.versions if served else {},
         )
 
     @bentoml.api
     async def reload(self) -> ReloadResponse:
-        """Load the models the aliases point to now and swap them in atomically."""
+        """Load the models the aliases point to now and swap them in atomically.
+
+        A failed reload answers 503 (409 while another reload runs) naming the
+        model kind, version and cause; the previous models keep serving.
+        """
         outcome = await anyio.to_thread.run_sync(self.live.load)
         self._log_outcome(outcome)
-        return ReloadResponse(
+        answer = ReloadResponse(
             reloaded=outcome.reloaded,
             message=outcome.message,
             model_versions=outcome.versions,
             previous_versions=outcome.previous_versions,
             error=outcome.error,
         )
+        if outcome.reloaded:
+            return answer
+        status = 409 if outcome.busy else 503
+        text = f"{outcome.message}: {outcome.error}" if outcome.error else outcome.message
+        return JSONResponse({"error": text, **answer.model_dump()}, status_code=status)
 
     @bentoml.api
     async def status(self) -> StatusResponse:
@@ -230,6 +256,7 @@ class KizunaService:
             "ready": served is not None,
             "model_source": self.settings.model_source,
             "last_reload_error": self.live.last_error,
+            "degraded": dict(self.live.degraded),
         }
         if served is None:
             return StatusResponse(model_versions={}, **base)
@@ -289,6 +316,10 @@ class KizunaService:
             logger.error("%s %s", outcome.message, outcome.error or "")
 
 
-# Outermost first: an unauthenticated request is refused before its body is read.
-KizunaService.add_asgi_middleware(ApiKeyMiddleware, api_key=SETTINGS.api_key)
-KizunaService.add_asgi_middleware(RequestLimitMiddleware, max_body_bytes=SETTINGS.max_body_bytes)
+# Registered here, built (and settings read) when a worker builds its app. Outermost
+# first: probes, then CORS, the API key, limits, validation, then the OpenAPI document.
+KizunaService.add_asgi_middleware(Probes)
+KizunaService.add_asgi_middleware(KizunaGuards)
+KizunaService.add_asgi_middleware(DocumentedErrors)
+bounded_metric_labels(f"/{name}" for name in KizunaService.apis)
+use_header_timeout()

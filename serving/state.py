@@ -902,6 +902,7 @@ class ReloadOutcome:
     versions: dict[str, Any]
     previous_versions: dict[str, Any]
     error: str | None = None
+    busy: bool = False  # refused because another reload was running
 
 
 class Live:
@@ -929,6 +930,21 @@ class Live:
     def ready(self) -> bool:
         return self.served is not None
 
+    @property
+    def degraded(self) -> dict[str, str]:
+        """Model kinds of the served set that failed to load -> cause (their endpoints 503)."""
+        served = self.served
+        return dict(getattr(served.models, "broken", {}) or {}) if served is not None else {}
+
+    def readiness(self) -> tuple[bool, str | None, dict[str, str]]:
+        """(ready, why not, degraded kinds): what ``/readyz`` reports."""
+        if self.served is None:
+            why = self.last_error or "models are still loading"
+            return False, f"no models loaded: {why}", {}
+        if self.store is not None and getattr(self.store, "fault", None):
+            return False, f"event store unavailable: {self.store.fault}", self.degraded
+        return True, None, self.degraded
+
     def upstream_changed(self) -> bool:
         """Whether the source now names other versions than the ones served (for polling)."""
         served = self.served
@@ -948,14 +964,26 @@ class Live:
         previous = self.served.versions if self.served is not None else {}
         if not self._reload_lock.acquire(blocking=False):
             return ReloadOutcome(
-                False, "a reload is already running; try again shortly", previous, previous
+                False,
+                "a reload is already running; try again shortly",
+                previous,
+                previous,
+                busy=True,
             )
         try:
+            kept = "kept serving the previous models" if self.served else "no models loaded"
             try:
                 new = load_served(self.source, alias=self.alias, store=self.store)
             except Exception as exc:  # noqa: BLE001 - any failure keeps the old models serving
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                kept = "kept serving the previous models" if self.served else "no models loaded"
+                return ReloadOutcome(
+                    False, f"reload failed; {kept}", previous, previous, error=self.last_error
+                )
+            broken = getattr(new.models, "broken", {}) or {}
+            if broken and self.served is not None:
+                # A partly broken set never replaces a working one; at start-up it
+                # serves what loaded (the broken kinds' endpoints answer 503).
+                self.last_error = "; ".join(broken.values())
                 return ReloadOutcome(
                     False, f"reload failed; {kept}", previous, previous, error=self.last_error
                 )
@@ -963,7 +991,7 @@ class Live:
                 self._catch_up(new)
                 self.served = new
             _settle_memory()
-            self.last_error = None
+            self.last_error = "; ".join(broken.values()) or None
             same = "versions unchanged" if new.versions == previous else "new versions"
             return ReloadOutcome(True, f"reloaded ({same})", new.versions, previous)
         finally:

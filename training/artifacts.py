@@ -103,6 +103,8 @@ class ChampionModels:
     ltv: TabularBundle | None
     versions: dict[str, int] = field(default_factory=dict)
     experiment: ExperimentConfig | None = None
+    #: Kinds whose file could not be loaded -> why (naming kind, version and file).
+    broken: dict[str, str] = field(default_factory=dict)
 
 
 def save_bundle(bundle: Any, folder: Path) -> Path:
@@ -155,16 +157,29 @@ def load_champions_from_folder(folder: Path) -> ChampionModels:
     folder = Path(folder)
     if not folder.is_dir():
         raise KizunaInputError(f"model folder not found: {folder}")
-    bundles = {
-        kind: load_bundle(folder / kind) if (folder / kind / BUNDLE_FILE).exists() else None
-        for kind in MODEL_KINDS
-    }
     versions_path = folder / VERSIONS_FILE
     versions = json.loads(versions_path.read_text()) if versions_path.exists() else {}
+    bundles: dict[str, Any] = {}
+    broken: dict[str, str] = {}
+    for kind in MODEL_KINDS:
+        path = folder / kind / BUNDLE_FILE
+        bundles[kind] = None
+        if not path.exists():
+            continue
+        try:
+            bundles[kind] = load_bundle(path)
+        except Exception as exc:  # noqa: BLE001 - one unreadable file must not hide the others
+            cause = str(exc) or "the file is truncated or corrupt"
+            broken[kind] = (
+                f"{kind} model version {versions.get(kind, '?')} ({path}) cannot be loaded: "
+                f"{cause} ({type(exc).__name__})"
+            )
+    if broken and all(bundles[k] is None for k in MODEL_KINDS):
+        raise KizunaInputError("; ".join(broken.values()))
     experiment_path = folder / EXPERIMENT_FILE
     experiment = (
         ExperimentConfig.model_validate_json(experiment_path.read_text())
         if experiment_path.exists()
         else None
     )
-    return ChampionModels(**bundles, versions=versions, experiment=experiment)
+    return ChampionModels(**bundles, versions=versions, experiment=experiment, broken=broken)

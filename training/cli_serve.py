@@ -66,7 +66,8 @@ def serve(
     env["KIZUNA_MODEL_ALIAS"] = alias
     env["KIZUNA_RELOAD_POLL_SECONDS"] = str(reload_poll)
     # Absolute paths: the server resolves nothing against a working directory.
-    env["KIZUNA_EVENT_STORE"] = str((event_store or Settings.from_env().event_store).resolve())
+    settings = Settings.from_env()
+    env["KIZUNA_EVENT_STORE"] = str((event_store or settings.event_store).resolve())
     env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
     err_console.print(
         f"serving {models} ({alias}) on http://{host}:{port}  "
@@ -83,6 +84,9 @@ def serve(
         host,
         "--port",
         str(port),
+        # An idle keep-alive connection is closed after this many seconds.
+        "--timeout-keep-alive",
+        str(max(1, round(settings.header_timeout))),
     ]
     raise typer.Exit(run_until_signalled(command, env=env))
 

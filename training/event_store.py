@@ -29,7 +29,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.validate import REASON_TEXT, validate_transactions
+from kizuna.features.validate import DUPLICATE_ROW, REASON_TEXT, validate_transactions
 
 SEQ = "seq"
 EVENT_COLUMNS = (
@@ -93,7 +93,8 @@ def check_events(
     Returns
     -------
     pandas.DataFrame
-        Validated lines, shape (n, ...), as :func:`validate_transactions` keeps them.
+        Validated lines, shape (m, ...), as :func:`validate_transactions` keeps them;
+        m < n when lines repeat an earlier line of ``raw`` exactly (kept once).
 
     Raises
     ------
@@ -103,12 +104,13 @@ def check_events(
     if len(raw) == 0:
         raise KizunaInputError("no event lines given")
     checked = validate_transactions(raw)
-    if len(checked.set_aside):
+    # Exact repeats within the request follow training's duplicate_row rule: the
+    # first is kept, the repeats are skipped (and counted as duplicates), not refused.
+    refused = checked.set_aside[checked.set_aside[s.REASON] != DUPLICATE_ROW]
+    if len(refused):
         problems = [
             f"line {int(row)}: {REASON_TEXT.get(reason, reason)}"
-            for row, reason in zip(
-                checked.set_aside[s.ROW_ID], checked.set_aside[s.REASON], strict=True
-            )
+            for row, reason in zip(refused[s.ROW_ID], refused[s.REASON], strict=True)
         ]
         shown = "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
         raise KizunaInputError(
