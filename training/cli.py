@@ -101,7 +101,9 @@ def main() -> None:
     try:
         app()
     except user_error_types() as exc:
-        err_console.print(f"[bold red]error:[/bold red] {one_line(exc)}", highlight=False)
+        err_console.print(
+            f"[bold red]error:[/bold red] {one_line(exc)}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)
 
 
