@@ -58,6 +58,7 @@ from kizuna.serving.schemas import (
     StatusResponse,
 )
 from kizuna.serving.state import Live, ReloadOutcome
+from kizuna.serving.store_guard import GuardedStore, StoreUnavailable
 from kizuna.training.cli_offers import read_offers
 from kizuna.training.contact_log_store import append_contacts, read_contact_log
 from kizuna.training.event_store import EventStore, check_events
@@ -97,7 +98,10 @@ class KizunaService:
         # frozen out of the collector's sight after each load (serving.state).
         gc.set_threshold(50_000, 20, 100)
         self.settings = settings = Settings.from_env()
-        self.store = EventStore(settings.event_store)
+        # Opened lazily: a bad path or a full disk is a 503 and a /readyz reason, not a
+        # worker that dies before it answers /livez.
+        path = settings.event_store
+        self.store = GuardedStore(lambda: EventStore(path), path)
         self.live = Live(settings.model_source, alias=settings.model_alias, store=self.store)
         self._batch_limiter: anyio.CapacityLimiter | None = None
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
@@ -109,7 +113,11 @@ class KizunaService:
 
     def readiness(self) -> tuple[bool, str | None, dict[str, str]]:
         """(ready, why not, degraded model kinds -> cause), for ``/readyz``."""
-        return self.live.readiness()
+        ready, reason, degraded = self.live.readiness()
+        fault = self.store.check()
+        if ready and fault is not None:
+            return False, f"event store unavailable: {fault}", degraded
+        return ready, reason, degraded
 
     # -- endpoints -------------------------------------------------------------------
     @bentoml.api
@@ -209,7 +217,10 @@ class KizunaService:
         except KizunaInputError as exc:
             return _error(422, str(exc))
         # The fsync and the feature updates run off the event loop.
-        result, updated = await anyio.to_thread.run_sync(self.live.ingest, lines)
+        try:
+            result, updated = await anyio.to_thread.run_sync(self.live.ingest, lines)
+        except StoreUnavailable as exc:
+            return _error(503, str(exc))
         if logger.isEnabledFor(logging.DEBUG):  # ids only, and only at debug level
             logger.debug(
                 "stored %d event lines for customers %s",

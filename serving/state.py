@@ -941,8 +941,6 @@ class Live:
         if self.served is None:
             why = self.last_error or "models are still loading"
             return False, f"no models loaded: {why}", {}
-        if self.store is not None and getattr(self.store, "fault", None):
-            return False, f"event store unavailable: {self.store.fault}", self.degraded
         return True, None, self.degraded
 
     def upstream_changed(self) -> bool:
