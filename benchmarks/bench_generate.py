@@ -30,12 +30,10 @@ import numpy as np
 
 from kizuna.simulators.synthetic import (
     ShopConfig,
-    _draw_catalogue,
-    _draw_customers,
-    _simulate_orders,
     config_for_transactions,
     generate_shop,
 )
+from kizuna.simulators.synthetic.draws import draw_catalogue, draw_customers, simulate_orders
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,8 +79,8 @@ def run_in_subprocess(config: ShopConfig, write: bool) -> dict:
 
 def _traits(config: ShopConfig) -> tuple[np.random.Generator, dict]:
     rng = np.random.default_rng(config.seed)
-    cat = _draw_catalogue(config, rng)
-    return rng, _draw_customers(config, rng, cat["category_popularity"])
+    cat = draw_catalogue(config, rng)
+    return rng, draw_customers(config, rng, cat["category_popularity"])
 
 
 def loop_order_times(config: ShopConfig, rng: np.random.Generator, cust: dict) -> int:
@@ -104,7 +102,7 @@ def loop_order_times(config: ShopConfig, rng: np.random.Generator, cust: dict) -
 
 def vector_order_times(config: ShopConfig, rng: np.random.Generator, cust: dict) -> int:
     """The generator's own step: order times, values and channels for all customers."""
-    return int(_simulate_orders(config, rng, cust)["cust"].size)
+    return int(simulate_orders(config, rng, cust)["cust"].size)
 
 
 def _median_time(fn, config: ShopConfig, repeats: int) -> tuple[float, int]:

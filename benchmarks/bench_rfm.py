@@ -120,7 +120,7 @@ def pandas_groupby(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     observed = (as_of - pd.Timedelta(1, "us")).floor("D")
     return pd.DataFrame(
         {
-            s.FREQUENCY: frequency.astype(float),
+            s.REPEAT_PERIODS: frequency.astype(float),
             s.RECENCY: (stats["last"] - stats["first"]).dt.days.astype(float),
             s.T: (observed - stats["first"]).dt.days.astype(float),
             s.MONETARY_VALUE: repeat.groupby(daily[s.CUSTOMER_ID]).mean().fillna(0.0),

@@ -33,7 +33,7 @@ import numpy as np
 from kizuna.features.control_groups import hash_units
 from kizuna.models.churn import ChurnClassifier
 from kizuna.models.next_best_offer import decide
-from kizuna.models.offers import load_offers
+from kizuna.models.offer_loading import load_offers
 from kizuna.models.uplift import TLearner, XLearner
 from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
 from kizuna.simulators.synthetic import ShopConfig, generate_shop
@@ -78,7 +78,7 @@ def one_run(n_customers: int, run: int, budgets: list[float]) -> dict:
     tx = X[test]
     churn = churn_model.predict_proba(tx)[:, 1]
     scores = tx.reset_index().assign(
-        churn_probability=churn, predicted_ltv=tx["monetary_mean"].to_numpy(),
+        churn_probability=churn, predicted_value=tx["monetary_mean"].to_numpy(),
         days_since_last_purchase=tx["recency_days"].to_numpy(),
     )  # fmt: skip
     catalogue = load_offers(

@@ -19,50 +19,34 @@ Definitions
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from kizuna.features import schema as s
+from kizuna.features.columnar import (
+    DAY_NS,
+    as_of_timestamp,
+    bool_values,
+    distinct_per_row,
+    factorize_ids,
+    numeric_values,
+    order_codes,
+    require_transaction_columns,
+    run_parallel,
+    timestamps_ns,
+)
+from kizuna.features.customer_attributes import (
+    categories_via_items,
+    join_customer_attributes,
+    keyed_table,
+)
 from kizuna.features.errors import KizunaInputError
 
-DAY_NS = 86_400 * 10**9
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
 TREND_DAYS = 90
-# Threads for the independent string factorizations (the target machine has 2 cores).
-THREADS = min(2, os.cpu_count() or 1)
-# Count tables up to this many cells are dense (1M customers x 12 categories fits).
-_DENSE_CELLS = 20_000_000
-
-# Feature columns (windowed ones are built from DEFAULT_WINDOWS / the windows argument).
-RECENCY_DAYS = "recency_days"
-# Distinct orders; not the repeat-period count that rfm_summary calls frequency.
-FREQUENCY = "frequency"
-MONETARY_TOTAL = "monetary_total"
-MONETARY_MEAN = "monetary_mean"
-MONETARY_STD = "monetary_std"
-TENURE_DAYS = "tenure_days"
-GAP_MEAN_DAYS = "gap_mean_days"
-GAP_STD_DAYS = "gap_std_days"
-RECENCY_RATIO = "recency_ratio"
-REVENUE_TREND = "revenue_trend"
-ORDER_TREND = "order_trend"
-BASKET_LINES = "basket_lines_mean"
-BASKET_QUANTITY = "basket_quantity_mean"
-DISTINCT_ITEMS = "distinct_items"
-DISTINCT_CATEGORIES = "distinct_categories"
-TOP_CATEGORY_SHARE = "top_category_share"
-RETURN_RATE = "return_rate"
-SIGNUP_TENURE_DAYS = "signup_tenure_days"
-
-# Customer-table columns that are not features: a free-text list and the label.
-_NOT_ATTRIBUTES = (s.PREFERRED_CATEGORIES, s.CHURN_LABEL)
 
 
 def behaviour_vector(
@@ -146,7 +130,7 @@ def behaviour_vector(
     windows = _check_windows(windows, trend_days)
     has_category = category_col in transactions.columns
     if not has_category and items is not None:
-        items_table = _keyed(items, item_col, table="items")
+        items_table = keyed_table(items, item_col, table="items")
         has_category = category_col in items_table.columns
     else:
         items_table = None
@@ -191,33 +175,31 @@ def behaviour_vector(
 
     cols = _order_features(order_cust, order_ts, order_rev, n_cust, as_of_ts.value, windows,
                            trend_days)  # fmt: skip
-    freq = cols[FREQUENCY]
+    freq = cols[s.FREQUENCY]
     has_orders = freq > 0
     f = np.where(has_orders, freq, 1).astype(float)  # customers with only returns: no 0/0
 
     # --- per customer, from purchase lines -------------------------------------
-    cols[BASKET_LINES] = np.bincount(c, minlength=n_cust) / f
-    cols[BASKET_QUANTITY] = np.bincount(c, weights=qty, minlength=n_cust) / f
+    cols[s.BASKET_LINES] = np.bincount(c, minlength=n_cust) / f
+    cols[s.BASKET_QUANTITY] = np.bincount(c, weights=qty, minlength=n_cust) / f
     item_code, item_ids = codes["item"]
-    cols[DISTINCT_ITEMS] = _distinct_per_row(c, item_code, n_cust, len(item_ids), top=False)[0]
+    cols[s.DISTINCT_ITEMS] = distinct_per_row(c, item_code, n_cust, len(item_ids), top=False)[0]
     returned = -np.bincount(cust_all[ret], weights=revenue[before & is_ret], minlength=n_cust)
-    total = cols[MONETARY_TOTAL]
+    total = cols[s.MONETARY_TOTAL]
     with np.errstate(divide="ignore", invalid="ignore"):
-        cols[RETURN_RATE] = np.where(
+        cols[s.RETURN_RATE] = np.where(
             returned == 0, 0.0, np.where(total > 0, returned / total, np.nan)
         )
     if has_category:
         if items_table is None:
             cat_code, cat_ids = codes["cat"]
         else:
-            cat_code, cat_ids = _categories_via_items(
-                items_table, category_col, item_ids, item_code
-            )
+            cat_code, cat_ids = categories_via_items(items_table, category_col, item_ids, item_code)
         known = cat_code >= 0
-        distinct, top, n_lines = _distinct_per_row(c[known], cat_code[known], n_cust, len(cat_ids))
-        cols[DISTINCT_CATEGORIES] = distinct
+        distinct, top, n_lines = distinct_per_row(c[known], cat_code[known], n_cust, len(cat_ids))
+        cols[s.DISTINCT_CATEGORIES] = distinct
         with np.errstate(divide="ignore", invalid="ignore"):
-            cols[TOP_CATEGORY_SHARE] = np.where(n_lines > 0, top / n_lines, np.nan)
+            cols[s.TOP_CATEGORY_SHARE] = np.where(n_lines > 0, top / n_lines, np.nan)
 
     keep = np.flatnonzero(has_orders)
     index = pd.Index(cust_ids.take(keep), name=customer_col)
@@ -225,145 +207,8 @@ def behaviour_vector(
     out = pd.DataFrame({name: values[keep] for name, values in cols.items()}, index=index,
                        copy=False)  # fmt: skip
     if customers is not None:
-        out = _join_customers(out, customers, as_of_ts, customer_col, signup_col)
+        out = join_customer_attributes(out, customers, as_of_ts, customer_col, signup_col)
     return out
-
-
-# --- shared helpers (also used by features.interactions and features.labels) -------
-
-
-def as_of_timestamp(as_of: Any, *, name: str = "as_of") -> pd.Timestamp:
-    """``as_of`` as a naive nanosecond ``pd.Timestamp``; raise on NaT or time zones."""
-    try:
-        ts = pd.Timestamp(as_of)
-    except (ValueError, TypeError) as exc:
-        raise KizunaInputError(
-            f"must be a timestamp ({exc})", column=name, values=[as_of]
-        ) from None
-    if ts is pd.NaT:
-        raise KizunaInputError("must be a timestamp, not missing", column=name, values=[as_of])
-    if ts.tzinfo is not None:
-        raise KizunaInputError(
-            "must be naive (UTC clock, no time zone), like the validated timestamps",
-            column=name, values=[as_of],
-        )  # fmt: skip
-    return ts.as_unit("ns")
-
-
-def require_transaction_columns(df: Any, required: Sequence[str]) -> None:
-    """Raise naming the required columns a transactions frame lacks."""
-    if not isinstance(df, pd.DataFrame):
-        raise KizunaInputError(f"transactions must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [col for col in required if col not in df.columns]
-    if missing:
-        raise KizunaInputError(
-            f"the transactions lack required column(s) {missing}; pass validated "
-            "transactions (features.validate.validate_transactions adds revenue and "
-            "is_return) or name your columns with the *_col arguments",
-            column=missing[0],
-        )
-
-
-def timestamps_ns(values: pd.Series, *, column: str) -> np.ndarray:
-    """Naive datetimes as int64 nanoseconds, shape (n,); raise on other types or NaT."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype) or not pd.api.types.is_datetime64_dtype(
-        values.dtype
-    ):
-        raise KizunaInputError(
-            f"must be naive datetime64 (got {values.dtype}); validate the transactions first",
-            column=column, values=values.head(3),
-        )  # fmt: skip
-    out = values.to_numpy(dtype="datetime64[ns]").view(np.int64)
-    nat = out == np.iinfo(np.int64).min
-    if nat.any():
-        raise KizunaInputError(f"{int(nat.sum())} timestamps are missing", column=column)
-    return out
-
-
-def bool_values(values: pd.Series, *, column: str) -> np.ndarray:
-    """A boolean column as a numpy bool array; raise on missing or non-boolean values."""
-    if not pd.api.types.is_bool_dtype(values.dtype):
-        raise KizunaInputError(f"must be boolean (got {values.dtype})", column=column,
-                               values=values.head(3))  # fmt: skip
-    if values.hasnans:
-        raise KizunaInputError("must not have missing values", column=column)
-    return values.to_numpy(dtype=bool)
-
-
-def numeric_values(values: Any, *, column: str) -> np.ndarray:
-    """A numeric column (Series or extension array) as float64, shape (n,)."""
-    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-        raise KizunaInputError(f"must be numeric (got {values.dtype})", column=column)
-    out = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    if not np.isfinite(out).all():
-        raise KizunaInputError("must be finite numbers", column=column,
-                               values=out[~np.isfinite(out)][:5])  # fmt: skip
-    return out
-
-
-def factorize_ids(
-    values: Any,
-    *,
-    column: str,
-    sort: bool = False,
-    allow_missing: bool = False,
-    runs: bool = False,
-) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes (shape (n,), int64) and the distinct ids, sorted if asked.
-
-    Missing ids raise unless ``allow_missing`` (then their code is -1). With
-    ``runs``, equal neighbours are collapsed first and only the first value of
-    each run is hashed: a customer id repeats on every line of an order, so
-    this halves the hashing on a typical order log, and costs one comparison
-    pass when it does not help.
-    """
-    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
-        # Plain values, so that ids sort by value and the index is not categorical.
-        values = pd.Series(values).astype(values.dtype.categories.dtype).array
-    if isinstance(values, pd.arrays.NumpyExtensionArray):
-        values = values.to_numpy()  # pd.factorize(sort=True) rejects the wrapper
-    starts = _run_starts(values) if runs else None
-    if starts is not None:
-        run_codes, uniques = pd.factorize(values.take(starts), sort=sort)
-        run_of_row = np.zeros(len(values), dtype=np.int64)
-        run_of_row[starts[1:]] = 1
-        codes = run_codes.astype(np.int64, copy=False)[np.cumsum(run_of_row)]
-    else:
-        codes, uniques = pd.factorize(values, sort=sort)
-        codes = codes.astype(np.int64, copy=False)
-    if not allow_missing and codes.size and codes.min() < 0:
-        raise KizunaInputError(f"{int((codes < 0).sum())} rows have no id", column=column)
-    return codes, pd.Index(uniques)
-
-
-def id_positions(values: Any, ids: pd.Index) -> np.ndarray:
-    """Position of each of ``values`` in the unique ``ids``, -1 when absent. Shape (n,) int64.
-
-    String ids go through pyarrow's hash lookup, several times faster than
-    ``Index.get_indexer`` on millions of strings.
-    """
-    values = values.array if isinstance(values, (pd.Series, pd.Index)) else values
-    if isinstance(getattr(values, "dtype", None), pd.StringDtype) and isinstance(
-        ids.dtype, pd.StringDtype
-    ):
-        found = pc.index_in(
-            pa.array(values).cast(pa.large_string()),
-            value_set=pa.array(ids.array).cast(pa.large_string()),
-        )
-        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    return ids.get_indexer(values).astype(np.int64, copy=False)
-
-
-def run_parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run independent jobs on up to ``THREADS`` threads; results by job name.
-
-    Worth it for pyarrow and NumPy kernels, which release the GIL.
-    """
-    if THREADS <= 1 or len(jobs) <= 1:
-        return {name: job() for name, job in jobs.items()}
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        futures = {name: pool.submit(job) for name, job in jobs.items()}
-        return {name: future.result() for name, future in futures.items()}
 
 
 # --- internals -----------------------------------------------------------------
@@ -372,19 +217,6 @@ def run_parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
 def _selector(mask: np.ndarray) -> np.ndarray | None:
     """``mask``, or None when it keeps every row (so the column need not be copied)."""
     return None if mask.all() else mask
-
-
-def _run_starts(values: Any) -> np.ndarray | None:
-    """Start positions of runs of equal values, or None when runs would not pay."""
-    n = len(values)
-    # Only for pyarrow-backed strings, where the comparison is one vectorised kernel.
-    dtype = getattr(values, "dtype", None)
-    if n < 2 or not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
-        return None
-    arr = values.__arrow_array__()
-    differs = pc.not_equal(arr[1:], arr[:-1]).fill_null(True)
-    starts = np.flatnonzero(np.concatenate([[True], differs.to_numpy(zero_copy_only=False)]))
-    return starts if starts.size <= 0.7 * n else None
 
 
 def _check_windows(windows: Sequence[int], trend_days: int) -> tuple[int, ...]:
@@ -400,21 +232,6 @@ def _check_windows(windows: Sequence[int], trend_days: int) -> tuple[int, ...]:
 
 def _days(ns: np.ndarray) -> np.ndarray:
     return ns / DAY_NS
-
-
-def order_codes(code: np.ndarray, cust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of distinct (customer, order id) pairs, shape (n,), and each order's customer.
-
-    ``code`` are order-id codes. Order ids are normally unique to a customer;
-    when one is shared, the pair is re-keyed so two customers never share an order.
-    """
-    owner = np.empty(int(code.max()) + 1 if code.size else 0, dtype=np.int64)
-    owner[code] = cust
-    if not np.array_equal(owner[code], cust):
-        code = pd.factorize(code * (int(cust.max()) + 1) + cust)[0].astype(np.int64)
-        owner = np.empty(int(code.max()) + 1, dtype=np.int64)
-        owner[code] = cust
-    return code, owner
 
 
 def _order_features(
@@ -438,12 +255,12 @@ def _order_features(
     np.maximum.at(last, order_cust, order_ts)
     recency = _days(as_of - last)
     cols: dict[str, np.ndarray] = {
-        RECENCY_DAYS: recency,
-        FREQUENCY: freq,
-        MONETARY_TOTAL: total,
-        MONETARY_MEAN: mean,
-        MONETARY_STD: np.sqrt(np.bincount(order_cust, weights=dev * dev, minlength=n_cust) / f),
-        TENURE_DAYS: _days(as_of - first),
+        s.RECENCY_DAYS: recency,
+        s.FREQUENCY: freq,
+        s.MONETARY_TOTAL: total,
+        s.MONETARY_MEAN: mean,
+        s.MONETARY_STD: np.sqrt(np.bincount(order_cust, weights=dev * dev, minlength=n_cust) / f),
+        s.TENURE_DAYS: _days(as_of - first),
     }
     age = as_of - order_ts  # > 0 for every order
 
@@ -456,16 +273,16 @@ def _order_features(
         cols[f"orders_{w}d"] = per_customer(inside).astype(np.int64)
         cols[f"revenue_{w}d"] = per_customer(inside, order_rev)
     gap_mean, gap_std = _gaps(order_cust, order_ts, first, last, freq)
-    cols[GAP_MEAN_DAYS] = gap_mean
-    cols[GAP_STD_DAYS] = gap_std
+    cols[s.GAP_MEAN_DAYS] = gap_mean
+    cols[s.GAP_STD_DAYS] = gap_std
     with np.errstate(divide="ignore", invalid="ignore"):
         # Two orders an hour apart are one visit: a usual gap under a day counts as a
         # day, or the ratio explodes into the thousands for such customers.
-        cols[RECENCY_RATIO] = np.where(gap_mean > 0, recency / np.maximum(gap_mean, 1.0), np.nan)
+        cols[s.RECENCY_RATIO] = np.where(gap_mean > 0, recency / np.maximum(gap_mean, 1.0), np.nan)
     recent = age <= trend_days * DAY_NS
     prior = ~recent & (age <= 2 * trend_days * DAY_NS)
-    cols[REVENUE_TREND] = _trend(per_customer(recent, order_rev), per_customer(prior, order_rev))
-    cols[ORDER_TREND] = _trend(per_customer(recent), per_customer(prior))
+    cols[s.REVENUE_TREND] = _trend(per_customer(recent, order_rev), per_customer(prior, order_rev))
+    cols[s.ORDER_TREND] = _trend(per_customer(recent), per_customer(prior))
     return cols
 
 
@@ -505,112 +322,3 @@ def _trend(recent: np.ndarray, prior: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(both > 0, (recent - prior) / both, 0.0)
     return np.clip(out, -1.0, 1.0)
-
-
-def _distinct_per_row(
-    rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int, *, top: bool = True
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """Per row code: distinct column codes, the count of the most frequent one, all counts.
-
-    A dense count table when it is small (few categories); otherwise one sort of
-    the int64 keys ``row * n_cols + col`` (faster than building a sparse count
-    matrix). ``top=False`` skips the most-frequent count in the sorted path.
-    """
-    total = np.bincount(rows, minlength=n_rows)
-    if n_rows * n_cols <= _DENSE_CELLS:
-        table = np.bincount(rows * n_cols + cols, minlength=n_rows * n_cols).reshape(n_rows, n_cols)
-        most = table.max(axis=1) if n_cols else np.zeros(n_rows, dtype=np.int64)
-        return np.count_nonzero(table, axis=1).astype(np.int64), most, total
-    if n_rows * n_cols >= 2**62:  # pragma: no cover - beyond any table that fits in memory
-        raise KizunaInputError("too many distinct ids to count pairs", column="ids")
-    keys = np.sort(rows * n_cols + cols)
-    new = np.empty(keys.size, dtype=bool)
-    new[:1] = True
-    np.not_equal(keys[1:], keys[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    pair_row = keys[starts] // n_cols
-    distinct = np.bincount(pair_row, minlength=n_rows)
-    if not top:
-        return distinct, None, total
-    counts = np.diff(np.append(starts, keys.size))
-    most = np.zeros(n_rows, dtype=np.int64)
-    np.maximum.at(most, pair_row, counts)
-    return distinct, most, total
-
-
-def _keyed(df: pd.DataFrame, key: str, *, table: str) -> pd.DataFrame:
-    """``df`` indexed by its ``key`` ids (a column or already the index); ids unique."""
-    if not isinstance(df, pd.DataFrame):
-        raise KizunaInputError(f"the {table} table must be a pandas DataFrame")
-    if key in df.columns:
-        out = df.set_index(key)
-    elif df.index.name == key:
-        out = df
-    else:
-        raise KizunaInputError(
-            f"the {table} table needs its ids in a column or index named {key!r}", column=key
-        )
-    if out.index.hasnans:
-        raise KizunaInputError(f"the {table} table has rows without an id", column=key)
-    if not out.index.is_unique:
-        raise KizunaInputError(f"ids must be unique in the {table} table", column=key,
-                               values=out.index[out.index.duplicated()].unique())  # fmt: skip
-    return out
-
-
-def _categories_via_items(
-    items: pd.DataFrame, category_col: str, item_ids: pd.Index, item_code: np.ndarray
-) -> tuple[np.ndarray, pd.Index]:
-    """Category code of each purchase line (-1 unknown) from the item catalogue."""
-    cat_code, cat_ids = factorize_ids(items[category_col].array, column=category_col,
-                                      allow_missing=True)  # fmt: skip
-    pos = id_positions(item_ids, items.index)
-    per_item = np.where(pos >= 0, np.append(cat_code, -1)[pos], -1)
-    return per_item[item_code], cat_ids
-
-
-def _join_customers(
-    out: pd.DataFrame,
-    customers: pd.DataFrame,
-    as_of: pd.Timestamp,
-    customer_col: str,
-    signup_col: str,
-) -> pd.DataFrame:
-    table = _keyed(customers, customer_col, table="customers")
-    pos = id_positions(out.index, table.index)
-    found = pos >= 0
-    take = np.where(found, pos, 0)
-    extra: dict[str, Any] = {}
-    for col in table.columns:
-        values = table[col]
-        if col in _NOT_ATTRIBUTES:
-            continue
-        if col == signup_col:
-            if not pd.api.types.is_datetime64_dtype(values.dtype):
-                raise KizunaInputError(f"must be naive datetime64 (got {values.dtype})",
-                                       column=col, values=values.head(3))  # fmt: skip
-            signup = values.to_numpy(dtype="datetime64[ns]")[take]
-            days = (as_of.to_datetime64() - signup) / np.timedelta64(1, "D")
-            # NaN when unknown or not before as_of (NaT compares False too).
-            extra[SIGNUP_TENURE_DAYS] = np.where(found & (days > 0), days, np.nan)
-            continue
-        if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
-            numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-            extra[col] = np.where(found, numbers[take], np.nan)
-        elif (
-            isinstance(values.dtype, pd.CategoricalDtype)
-            or pd.api.types.is_string_dtype(values.dtype)
-            or values.dtype == object
-        ):
-            # Categories from the whole table, so every snapshot shares them.
-            cats = values.astype("category")
-            codes = np.where(found, cats.cat.codes.to_numpy()[take], -1)
-            extra[col] = pd.Categorical.from_codes(codes, dtype=cats.dtype)
-        # datetimes and other types: skipped, since a date may describe the future
-    clash = [name for name in extra if name in out.columns]
-    if clash:
-        raise KizunaInputError(
-            "customer attributes clash with behaviour feature names; rename them",
-            column=clash[0], values=clash,
-        )  # fmt: skip
-    return out.assign(**extra)

@@ -28,9 +28,6 @@ from kizuna.features.errors import KizunaInputError
 
 TREATED = "treated"
 CONTROL = "control"
-GROUP = "group"
-HASH_UNIT = "hash_unit"
-CAMPAIGN_ID = "campaign_id"
 
 _SEP = "\x1f"  # unit separator: ids cannot run into each other ("a"+"bc" vs "ab"+"c")
 
@@ -90,9 +87,9 @@ def assign_groups(
     control = units < _check_share(control_share)
     return pd.DataFrame({
         customer_col: pd.array(ids, dtype="str"),
-        CAMPAIGN_ID: pd.array([campaign_id] * len(ids), dtype="str"),
-        GROUP: pd.array(np.where(control, CONTROL, TREATED), dtype="str"),
-        HASH_UNIT: units,
+        s.CAMPAIGN_ID: pd.array([campaign_id] * len(ids), dtype="str"),
+        s.GROUP: pd.array(np.where(control, CONTROL, TREATED), dtype="str"),
+        s.HASH_UNIT: units,
     })  # fmt: skip
 
 

@@ -16,9 +16,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import (
+from kizuna.features.columnar import (
     DAY_NS,
     as_of_timestamp,
     bool_values,
@@ -101,10 +103,9 @@ def build_interactions(
         Exclusive snapshot instant: only ``timestamp < as_of`` is used.
     weighting
         ``"count"``: distinct orders containing the item; ``"log"``:
-        ``log1p(count)``; ``"bm25"`` / ``"tfidf"``: implicit's
-        ``bm25_weight`` / ``tfidf_weight`` applied to the counts (users are the
-        documents, items the terms; note that BM25's idf is negative for an
-        item bought by nearly every user, as in implicit).
+        ``log1p(count)``; ``"bm25"`` / ``"tfidf"``: equal to implicit's
+        ``bm25_weight`` / ``tfidf_weight`` of the counts (see
+        :class:`InteractionWeigher`, which weighs new rows the same way).
     half_life_days
         If given, each (order, item) purchase counts ``0.5 ** (age_days /
         half_life_days)`` instead of 1, ``age_days`` measured from the order's
@@ -169,7 +170,7 @@ def build_interactions(
         age_days = (as_of_ts.value - basket_ts[pair_b]) / DAY_NS
         weight = 0.5 ** (age_days / float(half_life_days))
     counts = _sum_to_csr(pair_u, pair_i, weight, n_users, n_items)
-    matrix = _weigh(counts, weighting, bm25_k1, bm25_b)
+    matrix = InteractionWeigher(weighting, k1=bm25_k1, b=bm25_b).fit_transform(counts)
     return Interactions(
         matrix=matrix,
         user_ids=user_index,
@@ -218,25 +219,75 @@ def _sum_to_csr(
     return sp.csr_matrix((data, col, indptr), shape=(n_rows, n_cols))
 
 
-def _weigh(counts: sp.csr_matrix, weighting: str, k1: float, b: float) -> sp.csr_matrix:
-    if weighting == "count":
-        out = counts
-    elif weighting == "log":
-        out = counts.copy()
-        out.data = np.log1p(out.data)
-    else:
-        # Imported here: implicit is heavy and only these two weightings need it.
-        from implicit.nearest_neighbours import bm25_weight, tfidf_weight
+class InteractionWeigher(TransformerMixin, BaseEstimator):
+    """Count, log, BM25 or TF-IDF weighting of user x item counts, reusable on new rows.
 
-        if counts.nnz == 0:
-            out = counts
-        elif weighting == "bm25":
-            out = bm25_weight(counts, K1=k1, B=b).tocsr()
-        else:
-            out = tfidf_weight(counts).tocsr()
-    out = sp.csr_matrix(out, dtype=np.float32)
-    out.sort_indices()
-    return out
+    Users are the documents and items the terms, as in implicit's
+    ``bm25_weight`` / ``tfidf_weight``: ``fit(counts).transform(counts)``
+    equals them on the full matrix, and ``transform(rows)`` weighs any rows
+    (a customer's refreshed history, users unseen at fit) with the fitted
+    population statistics, as if they were rows of that matrix.
+
+    Parameters
+    ----------
+    weighting
+        ``"count"`` (as is), ``"log"`` (``log1p``), ``"bm25"`` or ``"tfidf"``.
+    k1, b
+        BM25 saturation and length normalisation (implicit's defaults).
+
+    Attributes
+    ----------
+    idf_ : numpy.ndarray or None
+        Shape (n_items,): ``log(n_users) - log1p(users with the item)``; None
+        for ``count`` and ``log`` (BM25's idf is negative for an item nearly
+        every user bought, as in implicit).
+    average_length_ : float
+        Mean row sum of the fitted counts (BM25's length normaliser).
+    n_items_ : int
+    """
+
+    def __init__(self, weighting: Weighting = "count", k1: float = 100.0, b: float = 0.8) -> None:
+        self.weighting = weighting
+        self.k1 = k1
+        self.b = b
+
+    def fit(self, counts: sp.spmatrix, y: object = None) -> InteractionWeigher:
+        """Learn item idf and the mean row length from ``counts`` (n_users, n_items)."""
+        if self.weighting not in WEIGHTINGS:
+            raise KizunaInputError(f"must be one of {list(WEIGHTINGS)}", column="weighting",
+                                   values=[self.weighting])  # fmt: skip
+        X = sp.csr_matrix(counts, dtype=np.float64)
+        n_users, self.n_items_ = X.shape
+        self.idf_ = None
+        if self.weighting in ("bm25", "tfidf"):
+            users_with = np.bincount(X.indices, minlength=self.n_items_)
+            self.idf_ = np.log(max(n_users, 1)) - np.log1p(users_with)
+        lengths = np.asarray(X.sum(axis=1)).ravel()
+        self.average_length_ = float(lengths.mean()) if n_users else 1.0
+        return self
+
+    def transform(self, rows: sp.spmatrix) -> sp.csr_matrix:
+        """Weighted ``rows`` (n, n_items), canonical float32 CSR of the same pattern."""
+        check_is_fitted(self, "n_items_")
+        X = sp.csr_matrix(rows, dtype=np.float64, copy=True)
+        if X.shape[1] != self.n_items_:
+            raise KizunaInputError(
+                f"rows have {X.shape[1]} items; the weigher was fitted on {self.n_items_}",
+                column="rows",
+            )
+        if self.weighting == "log":
+            X.data = np.log1p(X.data)
+        elif self.weighting == "tfidf":
+            X.data = np.sqrt(X.data) * self.idf_[X.indices]
+        elif self.weighting == "bm25":
+            lengths = np.asarray(X.sum(axis=1)).ravel()
+            norm = (1.0 - self.b) + self.b * lengths / max(self.average_length_, 1e-12)
+            row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+            X.data = X.data * (self.k1 + 1.0) / (self.k1 * norm[row_of] + X.data)
+            X.data *= self.idf_[X.indices]
+        out = sp.csr_matrix(X, dtype=np.float32)
+        out.sort_indices()
+        return out
 
 
 def _encode(

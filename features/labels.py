@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import (
+from kizuna.features.columnar import (
     DAY_NS,
-    _keyed,
     as_of_timestamp,
     bool_values,
     factorize_ids,
@@ -31,6 +30,7 @@ from kizuna.features.behaviour import (
     require_transaction_columns,
     timestamps_ns,
 )
+from kizuna.features.customer_attributes import keyed_table
 from kizuna.features.errors import KizunaInputError
 
 
@@ -105,7 +105,7 @@ def contractual_churn_labels(
         Shape (n_customers, 2): ``customer_col`` and ``churn`` (int8), sorted
         by customer id.
     """
-    table = _keyed(customers, customer_col, table="customers")
+    table = keyed_table(customers, customer_col, table="customers")
     if label_col not in table.columns:
         raise KizunaInputError("the customers table has no churn label column", column=label_col)
     values = table[label_col]
@@ -246,7 +246,7 @@ def _positive_days(days: float, name: str) -> int:
 
 def _customer_index(customers: Any, customer_col: str) -> pd.Index:
     if isinstance(customers, pd.DataFrame):
-        index = _keyed(customers, customer_col, table="customers").index
+        index = keyed_table(customers, customer_col, table="customers").index
     else:
         index = pd.Index(customers if hasattr(customers, "__len__") else list(customers))
         if index.hasnans or not index.is_unique:

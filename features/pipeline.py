@@ -9,10 +9,11 @@ from __future__ import annotations
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import MONETARY_TOTAL, RECENCY_DAYS, behaviour_vector
+from kizuna.features.behaviour import behaviour_vector
 from kizuna.features.labels import churn_labels, future_value
 from kizuna.features.rfm import rfm_summary
-from kizuna.features.segments import rfm_scores, rfm_segments
+from kizuna.features.rfm_scoring import RFMScorer
+from kizuna.features.segments import rfm_segments
 
 BTYD_PREFIX = "btyd_"
 TIME_SCALERS = {"D": 1.0, "W": 7.0}
@@ -20,7 +21,7 @@ TIME_SCALERS = {"D": 1.0, "W": 7.0}
 
 def btyd_columns() -> list[str]:
     """Names of the BTYD summary columns in the feature frame."""
-    return [BTYD_PREFIX + c for c in (s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE)]
+    return [BTYD_PREFIX + c for c in (s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE)]
 
 
 def customer_features(
@@ -49,7 +50,7 @@ def customer_features(
     -------
     pandas.DataFrame
         Shape (n_customers, n_features), indexed by customer id (sorted):
-        the behaviour vector, ``btyd_frequency``/``btyd_recency``/``btyd_T``/
+        the behaviour vector, ``btyd_repeat_periods``/``btyd_recency``/``btyd_T``/
         ``btyd_monetary_value``, ``r_score``/``f_score``/``m_score``/
         ``rfm_score`` (recency in days, frequency in orders, monetary as total
         spend) and ``segment``.
@@ -60,16 +61,25 @@ def customer_features(
     summary = rfm_summary(
         purchases, as_of, time_unit="D", time_scaler=TIME_SCALERS[btyd_unit]
     ).add_prefix(BTYD_PREFIX)
-    scores = rfm_scores(
-        behaviour,
-        recency_col=RECENCY_DAYS,
-        t_col=None,
-        frequency_col=s.FREQUENCY,
-        monetary_col=MONETARY_TOTAL,
-    )
+    scores = behaviour_rfm_scorer().fit(behaviour).score(behaviour)
     frame = behaviour.join(summary, how="left").join(scores, how="left")
     frame[s.SEGMENT] = rfm_segments(scores)
     return frame
+
+
+def behaviour_rfm_scorer() -> RFMScorer:
+    """The (unfitted) RFM scorer of the feature frame: days since the last
+    purchase, orders and total spend, as :func:`customer_features` scores them.
+
+    Fit it on the population's feature frame once (at training) and score
+    changed customers' rows with it later.
+    """
+    return RFMScorer(
+        recency_col=s.RECENCY_DAYS,
+        t_col=None,
+        frequency_col=s.FREQUENCY,
+        monetary_col=s.MONETARY_TOTAL,
+    )
 
 
 def customer_labels(

@@ -1,7 +1,7 @@
-"""Buy-till-you-die RFM summary: frequency, recency, T and monetary value.
+"""Buy-till-you-die RFM summary: repeat periods (lifetimes' frequency), recency, T, monetary value.
 
 The summary is the input of BG/NBD, Pareto/NBD and Gamma-Gamma models and of
-RFM scoring (:mod:`features.segments`). It follows the convention of
+RFM scoring (:mod:`features.rfm_scoring`). It follows the convention of
 lifetimes' ``summary_data_from_transaction_data`` and pymc-marketing's
 ``pymc_marketing.clv.utils.rfm_summary`` value for value, computed with
 NumPy on integer period numbers rather than with pandas periods and groupby.
@@ -14,14 +14,9 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.periods import TIME_UNITS, first_tick_at_or_after, period_numbers, time_ticks
 
-# Period length of each supported time unit, as a NumPy timedelta unit. Months
-# and years have no fixed length, so "recency in months" would be ambiguous.
-TIME_UNITS = {"W": "W", "D": "D", "h": "h", "min": "m", "s": "s"}
-# pandas' weekly periods ("W" = "W-SUN") run Monday..Sunday; 1970-01-05 is a Monday.
-_FIRST_MONDAY_DAYS = 4
-
-SUMMARY_COLUMNS = (s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE)
+SUMMARY_COLUMNS = (s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE)
 
 
 def rfm_summary(
@@ -40,14 +35,14 @@ def rfm_summary(
     Purchases in the same period (``time_unit``) are merged into one, their
     values summed. Then, per customer, with periods numbered in ``time_unit``:
 
-    - ``frequency`` = number of distinct purchase periods - 1 (repeat periods);
+    - ``repeat_periods`` (lifetimes' ``frequency``) = number of distinct purchase periods - 1 (repeat periods);
     - ``recency`` = last purchase period - first purchase period;
     - ``T`` = observation period - first purchase period;
     - ``monetary_value`` = mean value of the repeat periods (the first period
-      excluded), 0 when ``frequency`` is 0.
+      excluded), 0 when ``repeat_periods`` is 0.
 
     ``recency`` and ``T`` are divided by ``time_scaler`` (days with
-    ``time_scaler=7`` become weeks); ``frequency`` stays a count.
+    ``time_scaler=7`` become weeks); ``repeat_periods`` stays a count.
 
     Only rows with timestamp strictly before ``as_of`` are used, and the
     observation period is the period holding the last instant before
@@ -100,7 +95,7 @@ def rfm_summary(
     Returns
     -------
     pandas.DataFrame
-        Shape (n_customers, 4) float64, columns ``frequency``, ``recency``,
+        Shape (n_customers, 4) float64, columns ``repeat_periods``, ``recency``,
         ``T``, ``monetary_value`` (3 without ``monetary_col``), indexed by
         customer id (sorted) named ``customer_col``; one row per customer
         with at least one purchase before ``as_of``.
@@ -112,8 +107,8 @@ def rfm_summary(
         [customer_col, timestamp_col] + ([monetary_col] if monetary_col else []),
     )
     cutoff = _as_of(as_of)
-    ticks, tick_unit = _ticks(transactions[timestamp_col], timestamp_col)
-    limit = _first_tick_at_or_after(cutoff, tick_unit)
+    ticks, tick_unit = time_ticks(transactions[timestamp_col], timestamp_col)
+    limit = first_tick_at_or_after(cutoff, tick_unit)
     used = ticks < limit
     if return_col is not None and return_col in transactions.columns:
         used &= ~transactions[return_col].fillna(False).to_numpy(dtype=bool)
@@ -148,8 +143,8 @@ def rfm_summary(
         uniques = uniques[present]
     index = pd.Index(uniques, name=customer_col)
 
-    period = _period(ticks, tick_unit, time_unit)
-    observed = _period(np.array([limit - 1]), tick_unit, time_unit)[0]
+    period = period_numbers(ticks, tick_unit, time_unit)
+    observed = period_numbers(np.array([limit - 1]), tick_unit, time_unit)[0]
     out = _summarise(codes, period, observed, len(index), time_scaler, value)
     return pd.DataFrame(out, index=index)
 
@@ -206,7 +201,7 @@ def _summarise(
     frequency = n_periods - 1
     # Same float operations as lifetimes: periods as float, then / time_scaler.
     out = {
-        s.FREQUENCY: frequency.astype(np.float64),
+        s.REPEAT_PERIODS: frequency.astype(np.float64),
         s.RECENCY: (last - first).astype(np.float64) / time_scaler,
         s.T: (observed - first).astype(np.float64) / time_scaler,
     }
@@ -335,70 +330,6 @@ def _as_of(as_of: pd.Timestamp | str) -> pd.Timestamp:
             values=[as_of],
         )
     return cutoff
-
-
-def _ticks(ts: pd.Series, column: str) -> tuple[np.ndarray, str]:
-    """Timestamps as int64 ticks since the epoch, and the tick unit."""
-    dtype = ts.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype) or getattr(dtype, "tz", None) is not None:
-        raise KizunaInputError(
-            f"timestamps must be tz-naive, got {dtype}; convert them, e.g. "
-            ".dt.tz_convert('UTC').dt.tz_localize(None)",
-            column=column,
-            values=ts.head(3),
-        )
-    if not pd.api.types.is_datetime64_any_dtype(dtype):
-        raise KizunaInputError(
-            f"timestamps must be datetime64, got {dtype}; parse them with "
-            "features.validate.validate_transactions or pandas.to_datetime",
-            column=column,
-            values=ts.head(3),
-        )
-    values = ts.to_numpy()
-    if values.dtype.kind != "M":  # e.g. a pyarrow timestamp column
-        values = ts.to_numpy(dtype="datetime64[ns]")
-    tick_unit, count = np.datetime_data(values.dtype)
-    if count != 1:
-        values = values.astype("datetime64[ns]")
-        tick_unit = "ns"
-    nat = np.isnat(values)
-    if nat.any():
-        raise KizunaInputError(
-            "timestamps are missing (NaT) in some rows (index labels shown)",
-            column=column,
-            values=ts.index[nat],
-        )
-    return values.view(np.int64), tick_unit
-
-
-def _first_tick_at_or_after(cutoff: pd.Timestamp, tick_unit: str) -> int:
-    """``as_of`` in ticks, rounded up: a row is before ``as_of`` iff its tick is below it."""
-    exact = cutoff.to_datetime64()
-    as_of_unit, _ = np.datetime_data(exact.dtype)
-    # Exact integer arithmetic, as as_of may be finer than the ticks or out of their range.
-    ns = int(exact.view(np.int64)) * _ns_per(as_of_unit)
-    limit = -(-ns // _ns_per(tick_unit))
-    int64 = np.iinfo(np.int64)
-    return min(max(limit, int64.min + 2), int64.max)
-
-
-def _ns_per(unit: str) -> int:
-    return int(np.timedelta64(1, unit) // np.timedelta64(1, "ns"))
-
-
-def _period(ticks: np.ndarray, tick_unit: str, time_unit: str) -> np.ndarray:
-    """Integer period numbers; consecutive periods differ by 1."""
-    step = int(
-        np.timedelta64(1, TIME_UNITS[time_unit]).astype(f"timedelta64[{tick_unit}]").view(np.int64)
-    )
-    if time_unit == "W":
-        origin = int(
-            np.timedelta64(_FIRST_MONDAY_DAYS, "D")
-            .astype(f"timedelta64[{tick_unit}]")
-            .view(np.int64)
-        )
-        return np.floor_divide(ticks - origin, step)
-    return np.floor_divide(ticks, step)
 
 
 def _numeric(values: pd.Series, column: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""RFM scores (quintiles 1..5) and the named customer segments built on them.
+"""The named customer segments built on RFM scores (see :mod:`features.rfm_scoring`).
 
 The segment table is data (:data:`SEGMENT_RULES`), defined once so that
 documentation can print it and tests can check that every score combination
@@ -14,9 +14,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-
-N_SCORES = 5  # quintiles
-TIES = ("min", "first")
+from kizuna.features.rfm_scoring import N_SCORES, finite_values
 
 
 class SegmentRule(NamedTuple):
@@ -51,76 +49,6 @@ SEGMENT_RULES: tuple[SegmentRule, ...] = (
     SegmentRule("Lost", (1, 1), (1, 2), "the least recent, rarely and little"),
 )
 SEGMENTS: tuple[str, ...] = tuple(rule.segment for rule in SEGMENT_RULES)
-
-
-def rfm_scores(
-    summary: pd.DataFrame,
-    *,
-    ties: str = "min",
-    frequency_col: str = s.FREQUENCY,
-    recency_col: str = s.RECENCY,
-    t_col: str | None = s.T,
-    monetary_col: str = s.MONETARY_VALUE,
-) -> pd.DataFrame:
-    """Score recency, frequency and monetary value 1..5 by quintile.
-
-    Recency is scored on time since the last purchase, so the most recent
-    customers get ``r_score`` 5. From an :func:`features.rfm.rfm_summary`
-    it is ``T - recency`` (observation period minus last purchase period,
-    in the summary's units: days since the last purchase, counted from the
-    day before ``as_of``); a features frame that already holds time since
-    the last purchase passes that column as ``recency_col`` with
-    ``t_col=None``. Higher frequency and monetary value score higher. With
-    an rfm_summary, one-time buyers have ``monetary_value`` 0 (repeat
-    purchases only), so they get ``m_score`` 1; pass another column as
-    ``monetary_col`` (e.g. total spend) to score spend differently.
-
-    Ties are deterministic. ``ties="min"`` (default): a customer's score is
-    ``1 + floor(5 * b / n)`` where ``b`` is the number of customers with a
-    strictly worse value, so equal values always share a score, the worst
-    value always scores 1, and a large tie group can skip scores. On CDNOW
-    the 60% of customers with frequency 0 at 1997-10-01 all get ``f_score``
-    1, and frequency 1 scores 3. ``ties="first"``: exact quintiles of
-    ``rank(method="first")`` (equal values ordered by their row), so each
-    score holds n/5 customers but equal values may score differently.
-
-    Parameters
-    ----------
-    summary
-        Shape (n_customers, k) with the named columns, no missing values.
-    ties
-        ``"min"`` or ``"first"``, see above.
-    frequency_col, recency_col, t_col, monetary_col
-        Column names; ``t_col=None`` takes ``recency_col`` as time since
-        the last purchase.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Shape (n_customers, 4), same index: ``r_score``, ``f_score``,
-        ``m_score`` (int64 in 1..5) and ``rfm_score`` (string such as
-        ``"545"``).
-    """
-    if ties not in TIES:
-        raise KizunaInputError(f"ties must be one of {TIES}", column="ties", values=[ties])
-    if not isinstance(summary, pd.DataFrame):
-        raise KizunaInputError(f"summary must be a pandas DataFrame, got {type(summary).__name__}")
-    names = [c for c in (frequency_col, recency_col, t_col, monetary_col) if c is not None]
-    missing = [c for c in names if c not in summary.columns]
-    if missing:
-        raise KizunaInputError(
-            f"summary lacks column(s) {missing}; it has {list(map(str, summary.columns))}",
-            column=missing[0],
-        )
-    col = {c: _values(summary[c], c) for c in names}
-    since_last = col[recency_col] if t_col is None else col[t_col] - col[recency_col]
-    r = _scores(-since_last, ties)
-    f = _scores(col[frequency_col], ties)
-    m = _scores(col[monetary_col], ties)
-    text = pd.array((100 * r + 10 * f + m).astype(str), dtype="string")  # digits r, f, m
-    return pd.DataFrame(
-        {s.R_SCORE: r, s.F_SCORE: f, s.M_SCORE: m, s.RFM_SCORE: text}, index=summary.index
-    )
 
 
 def fm_scores(f_score: np.ndarray, m_score: np.ndarray) -> np.ndarray:
@@ -203,35 +131,8 @@ def segment_grid() -> pd.DataFrame:
     return grid.iloc[::-1]
 
 
-def _scores(values: np.ndarray, ties: str) -> np.ndarray:
-    """Scores 1..5, higher for higher values. Shape (n,) -> (n,) int64."""
-    n = len(values)
-    if ties == "min":
-        below = np.searchsorted(np.sort(values), values, side="left")
-    else:
-        below = np.empty(n, dtype=np.int64)
-        below[np.argsort(values, kind="stable")] = np.arange(n)
-    return 1 + (N_SCORES * below.astype(np.int64)) // max(n, 1)
-
-
-def _values(values: pd.Series, column: str) -> np.ndarray:
-    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-        raise KizunaInputError(
-            f"must be numeric, got {values.dtype}", column=column, values=values.head(3)
-        )
-    out = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        raise KizunaInputError(
-            "has missing or infinite values (index labels shown)",
-            column=column,
-            values=values.index[bad],
-        )
-    return out
-
-
 def _score_values(values: pd.Series, column: str) -> np.ndarray:
-    out = _values(values, column)
+    out = finite_values(values, column)
     bad = (out != np.round(out)) | (out < 1) | (out > N_SCORES)
     if bad.any():
         raise KizunaInputError(

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, expit, gammaln, hyp2f1, psi
 
-from kizuna.features.schema import FREQUENCY, RECENCY
+from kizuna.features.schema import RECENCY, REPEAT_PERIODS
 from kizuna.features.schema import T as T_COL
 from kizuna.models.btyd_base import (
     BTYDModel,
@@ -141,8 +141,8 @@ class BetaGeoModel(BTYDModel):
 
     Examples
     --------
-    >>> model = BetaGeoModel().fit(rfm["frequency"], rfm["recency"], rfm["T"])  # doctest: +SKIP
-    >>> model.probability_alive(rfm["frequency"], rfm["recency"], rfm["T"])  # doctest: +SKIP
+    >>> model = BetaGeoModel().fit(rfm["repeat_periods"], rfm["recency"], rfm["T"])  # doctest: +SKIP
+    >>> model.probability_alive(rfm["repeat_periods"], rfm["recency"], rfm["T"])  # doctest: +SKIP
     """
 
     param_names = PARAM_NAMES
@@ -174,7 +174,7 @@ class BetaGeoModel(BTYDModel):
         self,
         rfm: pd.DataFrame,
         *,
-        frequency_col: str = FREQUENCY,
+        frequency_col: str = REPEAT_PERIODS,
         recency_col: str = RECENCY,
         T_col: str = T_COL,
     ) -> BetaGeoModel:

@@ -7,7 +7,7 @@ Import from here; the implementation is split by model:
 * :mod:`models.gamma_gamma` - :class:`GammaGammaModel` and
   :func:`customer_lifetime_value`.
 
-Inputs are per-customer RFM summaries (``features.schema``: ``frequency``,
+Inputs are per-customer RFM summaries (``features.schema``: ``repeat_periods``,
 ``recency``, ``T``, ``monetary_value``), e.g. from ``features.rfm.rfm_summary``.
 
 Example
@@ -15,7 +15,7 @@ Example
 >>> bgnbd = BetaGeoModel().fit_frame(rfm)                         # doctest: +SKIP
 >>> spend = GammaGammaModel().fit_frame(rfm)                      # doctest: +SKIP
 >>> clv = spend.customer_lifetime_value(                           # doctest: +SKIP
-...     bgnbd, rfm["frequency"], rfm["recency"], rfm["T"], rfm["monetary_value"],
+...     bgnbd, rfm["repeat_periods"], rfm["recency"], rfm["T"], rfm["monetary_value"],
 ...     horizon_periods=12, discount_rate=0.01, period_length=52 / 12)
 """
 

@@ -1,7 +1,7 @@
 """Shared contract for the buy-till-you-die (BTYD) estimators.
 
 Every BTYD model here is fitted by maximum likelihood on per-customer summary
-arrays (see :mod:`features.schema`: ``frequency``, ``recency``, ``T``,
+arrays (see :mod:`features.schema`: ``repeat_periods``, ``recency``, ``T``,
 ``monetary_value``).  This module holds what they share:
 
 * :class:`BTYDModel`, the abstract base: ``fit`` / ``params_`` /

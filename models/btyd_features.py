@@ -26,7 +26,7 @@ def btyd_features(
     horizon_periods: float,
     *,
     gamma_gamma: GammaGammaModel | None = None,
-    frequency_col: str = s.FREQUENCY,
+    frequency_col: str = s.REPEAT_PERIODS,
     recency_col: str = s.RECENCY,
     t_col: str = s.T,
     monetary_col: str = s.MONETARY_VALUE,

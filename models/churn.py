@@ -1,4 +1,6 @@
-"""Churn classifiers: LightGBM with calibrated probabilities and reason codes, and an RFM baseline.
+"""Churn classifiers: LightGBM with calibrated probabilities and reason codes.
+
+The RFM baseline it must beat is in :mod:`models.churn_baseline`.
 
 Both follow one contract (see tests/models/classifier_contract.py):
 ``fit(X, y, *, X_val=None, y_val=None)``, ``predict_proba(X) -> (n, 2)``,
@@ -22,21 +24,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.reasons import reference_points, top_reasons
-from kizuna.models.tabular import (
-    BoostedTabularModel,
-    TabularPreprocessor,
-    as_frame,
-    check_binary_labels,
-)
+from kizuna.models.preprocessing import as_frame
+from kizuna.models.tabular import BoostedTabularModel, check_binary_labels
 
 Calibration = Literal["auto", "isotonic", "sigmoid"] | None
 
@@ -92,7 +88,7 @@ class ScoreCalibrator:
         return np.clip(proba, _PROBA_EPS, 1 - _PROBA_EPS)
 
 
-def _calibrate(
+def calibrate(
     calibration: Calibration, score_val: np.ndarray | None, y_val: np.ndarray | None
 ) -> ScoreCalibrator | None:
     if calibration is None:
@@ -109,7 +105,7 @@ def _calibrate(
     return ScoreCalibrator(calibration).fit(score_val, y_val)
 
 
-def _proba_2col(p: np.ndarray) -> np.ndarray:
+def proba_2col(p: np.ndarray) -> np.ndarray:
     return np.column_stack([1.0 - p, p])
 
 
@@ -216,174 +212,20 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         params = self._lgb_params(objective="binary", metric="binary_logloss")
         _, Xv = self._fit_booster(X, y, X_val, y_val_arr, params)
         score_val = None if Xv is None else self._raw_score(Xv)
-        self.calibrator_ = _calibrate(self.calibration, score_val, y_val_arr)
+        self.calibrator_ = calibrate(self.calibration, score_val, y_val_arr)
         self.classes_ = np.array([0, 1])
         return self
 
-    def _proba(self, M: np.ndarray | pd.DataFrame) -> np.ndarray:
+    def predict_matrix(self, M: np.ndarray) -> np.ndarray:
+        """Calibrated churn probability per row of :meth:`transform_matrix` output, shape (n,)."""
+        check_is_fitted(self, "booster_")
         score = self._raw_score(M)
         return expit(score) if self.calibrator_ is None else self.calibrator_.transform(score)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated churn probabilities, shape (n, 2): columns P(stay), P(churn)."""
-        return _proba_2col(self._proba(self._transform(X)))
+        return proba_2col(self.predict_matrix(self.transform_matrix(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """0/1 at probability 0.5, shape (n,). Campaigns rank by probability instead."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
-
-    def predict_with_reasons(
-        self, X: Any, top_n: int = 3
-    ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        """Churn probability (n,) and, per row, up to ``top_n`` reasons it is high.
-
-        Reasons are dicts ``{"feature", "phrase", "contribution", "value"}``,
-        ``contribution`` in log-odds of the uncalibrated score, largest first.
-        """
-        M = self._transform(X)
-        return self._proba(M), self._reasons(M, top_n=top_n, sign=1)
-
-
-# --- baseline -------------------------------------------------------------------
-
-#: Column sets the baseline looks for, in order: behaviour RFM, then the BTYD summary.
-RFM_COLUMN_SETS: tuple[tuple[str, ...], ...] = (
-    ("recency_days", "frequency", "monetary_mean"),
-    ("frequency", "recency", "T", "monetary_value"),
-)
-
-
-def _signed_log1p(x: np.ndarray) -> np.ndarray:
-    # Net spend can be negative (returns); the sign survives and the scale is tamed.
-    return np.sign(x) * np.log1p(np.abs(x))
-
-
-class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
-    """Logistic regression on log1p RFM columns: the baseline the LightGBM model must beat.
-
-    Parameters
-    ----------
-    columns
-        RFM columns to use; ``None`` picks the first set of
-        :data:`RFM_COLUMN_SETS` that ``X`` holds.
-    C
-        Inverse L2 strength of the logistic regression.
-    calibration
-        As in :class:`ChurnClassifier`.
-
-    Attributes
-    ----------
-    columns_ : tuple of str
-        The columns used.
-    center_, scale_ : numpy.ndarray
-        Shape (k,): mean and std of the log1p columns (after filling NaN).
-    fill_ : numpy.ndarray
-        Shape (k,): training medians of the log1p columns, used for NaN.
-    model_ : sklearn.linear_model.LogisticRegression
-    calibrator_ : ScoreCalibrator or None
-    """
-
-    def __init__(
-        self,
-        *,
-        columns: Sequence[str] | None = None,
-        C: float = 1.0,
-        calibration: Calibration = "auto",
-    ) -> None:
-        self.columns = columns
-        self.C = C
-        self.calibration = calibration
-
-    def _pick_columns(self, X: pd.DataFrame) -> tuple[str, ...]:
-        if self.columns is not None:
-            return tuple(self.columns)
-        for candidate in RFM_COLUMN_SETS:
-            if all(c in X.columns for c in candidate):
-                return candidate
-        raise KizunaInputError(
-            f"the RFM baseline needs one of the column sets {list(RFM_COLUMN_SETS)}; "
-            f"the table has {list(map(str, X.columns))}. Pass columns= to choose others"
-        )
-
-    def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None) -> RFMLogisticBaseline:
-        """Fit on ``X`` (n, p) and labels ``y`` (n,); calibrate on the later ``X_val``/``y_val``."""
-        X = as_frame(X)
-        y = check_binary_labels(y, n_rows=len(X))
-        if (X_val is None) != (y_val is None):
-            raise KizunaInputError("give both X_val and y_val, or neither", column="X_val")
-        self.columns_ = self._pick_columns(X)
-        missing = [c for c in self.columns_ if c not in X.columns]
-        if missing:
-            raise KizunaInputError(
-                f"the RFM baseline's columns are missing: {missing}", column=missing[0]
-            )
-        pre = TabularPreprocessor().fit(X.loc[:, list(self.columns_)])
-        not_numeric = [c for c, k in pre.dtypes_.items() if k == "category"]
-        if not_numeric:
-            raise KizunaInputError(
-                "RFM columns must be numbers",
-                column=not_numeric[0],
-                values=X[not_numeric[0]].dropna().unique(),
-            )
-        self.preprocessor_ = pre
-        Xt = pre.transform(X)
-        logs = _signed_log1p(Xt.to_numpy(dtype=float))
-        self.fill_ = np.nan_to_num(np.nanmedian(logs, axis=0))
-        logs = np.where(np.isnan(logs), self.fill_, logs)
-        self.center_ = logs.mean(axis=0)
-        scale = logs.std(axis=0)
-        self.scale_ = np.where(scale > 0, scale, 1.0)
-        self.model_ = LogisticRegression(C=self.C, max_iter=1000)
-        self.model_.fit((logs - self.center_) / self.scale_, y)
-        self.reference_ = reference_points(Xt.set_axis(list(pre.feature_names_in_), axis=1))
-        score_val = y_val_arr = None
-        if X_val is not None:
-            X_val = as_frame(X_val)
-            y_val_arr = check_binary_labels(y_val, n_rows=len(X_val), name="validation label")
-            score_val = self._score(self._standardised(X_val))
-        self.calibrator_ = _calibrate(self.calibration, score_val, y_val_arr)
-        self.classes_ = np.array([0, 1])
-        self.feature_names_in_ = pre.feature_names_in_
-        self.n_features_in_ = pre.n_features_in_
-        return self
-
-    def _standardised(self, X: Any) -> tuple[pd.DataFrame, np.ndarray]:
-        check_is_fitted(self, "model_")
-        Xt = self.preprocessor_.transform(as_frame(X))
-        logs = _signed_log1p(Xt.to_numpy(dtype=float))
-        logs = np.where(np.isnan(logs), self.fill_, logs)
-        return Xt, (logs - self.center_) / self.scale_
-
-    def _score(self, standardised: tuple[pd.DataFrame, np.ndarray]) -> np.ndarray:
-        return self.model_.decision_function(standardised[1])
-
-    def _proba(self, standardised: tuple[pd.DataFrame, np.ndarray]) -> np.ndarray:
-        score = self._score(standardised)
-        return expit(score) if self.calibrator_ is None else self.calibrator_.transform(score)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Churn probabilities, shape (n, 2): columns P(stay), P(churn)."""
-        return _proba_2col(self._proba(self._standardised(X)))
-
-    def predict(self, X: Any) -> np.ndarray:
-        """0/1 at probability 0.5, shape (n,)."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
-
-    def predict_with_reasons(
-        self, X: Any, top_n: int = 3
-    ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        """Churn probability (n,) and up to ``top_n`` reasons per row.
-
-        A feature's contribution is coefficient x standardised log value: how
-        far it moves the log-odds from those of an average customer.
-        """
-        Xt, z = self._standardised(X)
-        contrib = z * self.model_.coef_[0]
-        reasons = top_reasons(
-            contrib,
-            Xt.set_axis(list(self.preprocessor_.feature_names_in_), axis=1),
-            reference=self.reference_,
-            top_n=top_n,
-            sign=1,
-        )
-        return self._proba((Xt, z)), reasons

@@ -31,11 +31,7 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.offers import NO_OFFER, OfferCatalogue
 
-OFFER_ID = "offer_id"
-CONTACTED_AT = "contacted_at"
-CAMPAIGN_ID = "campaign_id"
-GROUP = "group"  # "treated" or "control"
-LOG_COLUMNS: tuple[str, ...] = (s.CUSTOMER_ID, OFFER_ID, CONTACTED_AT, s.CHANNEL, CAMPAIGN_ID)
+LOG_COLUMNS: tuple[str, ...] = (s.CUSTOMER_ID, s.OFFER_ID, s.CONTACTED_AT, s.CHANNEL, s.CAMPAIGN_ID)
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -74,10 +70,10 @@ def empty_log() -> pd.DataFrame:
     """A contact log with no rows and the right dtypes."""
     return pd.DataFrame({
         s.CUSTOMER_ID: pd.Series([], dtype="str"),
-        OFFER_ID: pd.Series([], dtype="str"),
-        CONTACTED_AT: pd.Series([], dtype="datetime64[us]"),
+        s.OFFER_ID: pd.Series([], dtype="str"),
+        s.CONTACTED_AT: pd.Series([], dtype="datetime64[us]"),
         s.CHANNEL: pd.Series([], dtype="str"),
-        CAMPAIGN_ID: pd.Series([], dtype="str"),
+        s.CAMPAIGN_ID: pd.Series([], dtype="str"),
     })  # fmt: skip
 
 
@@ -88,8 +84,8 @@ def contact_blocks(
     now: pd.Timestamp | str,
     *,
     customer_col: str = s.CUSTOMER_ID,
-    offer_col: str = OFFER_ID,
-    time_col: str = CONTACTED_AT,
+    offer_col: str = s.OFFER_ID,
+    time_col: str = s.CONTACTED_AT,
 ) -> ContactBlocks:
     """Apply cooldowns and caps of ``catalogue`` to ``log`` for the given customers.
 
@@ -184,18 +180,18 @@ def contacts_from_decisions(
     now
         Contact time written to the log.
     """
-    keep = (decisions["rank"] == 1) & (decisions[OFFER_ID] != NO_OFFER)
-    if GROUP in decisions.columns:
-        keep &= decisions[GROUP] != "control"
+    keep = (decisions["rank"] == 1) & (decisions[s.OFFER_ID] != NO_OFFER)
+    if s.GROUP in decisions.columns:
+        keep &= decisions[s.GROUP] != "control"
     sent = decisions.loc[keep]
     n = len(sent)
     chan = sent[s.CHANNEL] if s.CHANNEL in sent.columns else pd.Series([channel] * n, dtype="str")
     return pd.DataFrame({
         s.CUSTOMER_ID: sent[s.CUSTOMER_ID].astype("str").to_numpy(),
-        OFFER_ID: sent[OFFER_ID].astype("str").to_numpy(),
-        CONTACTED_AT: np.full(n, pd.Timestamp(now).as_unit("us").to_datetime64()),
+        s.OFFER_ID: sent[s.OFFER_ID].astype("str").to_numpy(),
+        s.CONTACTED_AT: np.full(n, pd.Timestamp(now).as_unit("us").to_datetime64()),
         s.CHANNEL: pd.array(np.asarray(chan, dtype=object), dtype="str"),
-        CAMPAIGN_ID: pd.array([campaign_id] * n, dtype="str"),
+        s.CAMPAIGN_ID: pd.array([campaign_id] * n, dtype="str"),
     })  # fmt: skip
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.special import gammaln, psi
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.schema import FREQUENCY, MONETARY_VALUE
+from kizuna.features.schema import MONETARY_VALUE, REPEAT_PERIODS
 from kizuna.models.bgnbd import BetaGeoModel, _conditional_expected_purchases
 from kizuna.models.btyd_base import (
     BTYDModel,
@@ -162,7 +162,7 @@ class GammaGammaModel(BTYDModel):
         self,
         rfm: pd.DataFrame,
         *,
-        frequency_col: str = FREQUENCY,
+        frequency_col: str = REPEAT_PERIODS,
         monetary_col: str = MONETARY_VALUE,
     ) -> GammaGammaModel:
         """Fit on an RFM summary frame, using only its rows with frequency > 0.

@@ -18,9 +18,11 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.tabular import BoostedTabularModel, as_frame, check_target
+from kizuna.models.preprocessing import as_frame
+from kizuna.models.tabular import BoostedTabularModel, check_target
 
 Objective = Literal["tweedie", "poisson", "regression", "huber"]
 # Objectives whose likelihood is defined only for non-negative targets (log link).
@@ -176,7 +178,9 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         base = np.nan_to_num(M[:, column], nan=0.0)
         return np.log(np.maximum(base, self.base_floor_))
 
-    def _value(self, M: np.ndarray) -> np.ndarray:
+    def predict_matrix(self, M: np.ndarray) -> np.ndarray:
+        """Expected horizon revenue per row of :meth:`transform_matrix` output, shape (n,), >= 0."""
+        check_is_fitted(self, "booster_")
         if getattr(self, "base_floor_", None) is not None:
             raw = self.booster_.predict(M, raw_score=True, num_threads=self.num_threads)
             return np.exp(np.asarray(raw, dtype=float) + self._base_margin(M))
@@ -186,15 +190,4 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
 
     def predict(self, X: Any) -> np.ndarray:
         """Expected horizon revenue, shape (n,), >= 0."""
-        return self._value(self._transform(X))
-
-    def predict_with_reasons(
-        self, X: Any, top_n: int = 3
-    ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        """Expected revenue (n,) and, per row, up to ``top_n`` reasons it is high.
-
-        Contributions are in the booster's raw units (log revenue for
-        tweedie/poisson).
-        """
-        M = self._transform(X)
-        return self._value(M), self._reasons(M, top_n=top_n, sign=1)
+        return self.predict_matrix(self.transform_matrix(X))

@@ -37,7 +37,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.tabular import TabularPreprocessor, as_frame, check_binary_labels, check_target
+from kizuna.models.preprocessing import TabularPreprocessor, as_frame
+from kizuna.models.tabular import check_binary_labels, check_target
 
 Outcome = Literal["auto", "binary", "continuous"]
 _MIN_GROUP_ROWS = 20

@@ -19,15 +19,8 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import MONETARY_MEAN
 from kizuna.features.control_groups import in_control
-from kizuna.models.next_best_offer import (
-    CHURN_PROBABILITY,
-    DAYS_SINCE_LAST_PURCHASE,
-    P_PURCHASE,
-    PREDICTED_LTV,
-    decide_one,
-)
+from kizuna.models.next_best_offer import decide_one
 from kizuna.models.offers import OfferCatalogue
 from kizuna.serving import schemas as api
 from kizuna.serving.scoring import customer_profile, recommend
@@ -84,10 +77,10 @@ def next_best_offer(
     customer = {
         s.CUSTOMER_ID: cid,
         s.SEGMENT: profile.segment,
-        CHURN_PROBABILITY: profile.churn_probability,
-        PREDICTED_LTV: profile.predicted_value or 0.0,
-        DAYS_SINCE_LAST_PURCHASE: profile.recency_days,
-        MONETARY_MEAN: profile.monetary_mean or 0.0,
+        s.CHURN_PROBABILITY: profile.churn_probability,
+        s.PREDICTED_VALUE: profile.predicted_value or 0.0,
+        s.DAYS_SINCE_LAST_PURCHASE: profile.recency_days,
+        s.MONETARY_MEAN: profile.monetary_mean or 0.0,
     }
     raw = decide_one(
         customer,
@@ -138,7 +131,7 @@ def product_candidates(served: Served, customer_id: str, catalogue: OfferCatalog
         out.append(
             {
                 s.ITEM_ID: item.item_id,
-                P_PURCHASE: float(rates[rank]),
+                s.P_PURCHASE: float(rates[rank]),
                 s.PRICE: price,
                 s.MARGIN: catalogue.margin,
             }

@@ -18,7 +18,6 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
-from kizuna.models.reasons import lightgbm_contributions, top_reasons
 from kizuna.serving import schemas as api
 from kizuna.serving.state import Catalogue, CustomerState, Served
 
@@ -362,21 +361,19 @@ def _cells(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
 def predict_rows(st: CustomerState, kind: str, bundle: Any, rows: np.ndarray) -> np.ndarray:
     """Churn probability (``kind="churn"``) or horizon value (``"ltv"``) of frame rows.
 
-    With a precomputed booster matrix the rows go straight to the model's
-    matrix path (the DataFrame conversion is most of a one-row request's
-    cost); otherwise through the public ``predict_proba`` / ``predict``.
+    With a precomputed input matrix the rows go straight to the model's
+    public ``predict_matrix`` (the DataFrame conversion is most of a one-row
+    request's cost); otherwise through ``predict_proba`` / ``predict``.
     Both give the same numbers.
     """
     model = bundle.model
     matrix = st.matrices.get(kind)
+    if matrix is not None:
+        return np.asarray(model.predict_matrix(matrix[rows]), dtype=float)
+    X = st.frames[kind].iloc[rows][bundle.feature_columns]
     if kind == "churn":
-        if matrix is not None and hasattr(model, "_proba"):
-            return np.asarray(model._proba(matrix[rows]), dtype=float)
-        X = st.frames[kind].iloc[rows][bundle.feature_columns]
         return model.predict_proba(X)[:, 1]
-    if matrix is not None and hasattr(model, "_value"):
-        return np.asarray(model._value(matrix[rows]), dtype=float)
-    return np.asarray(model.predict(st.frames[kind].iloc[rows][bundle.feature_columns]))
+    return np.asarray(model.predict(X))
 
 
 def reasons_for_rows(
@@ -384,24 +381,18 @@ def reasons_for_rows(
 ) -> list[list[dict[str, Any]]]:
     """Up to ``top_n`` reasons per row that push the score up, strongest first.
 
-    Cached per customer until their features change (see
-    :meth:`CustomerState.cached_rows`); computed from the booster matrix, and
-    only the columns that are some row's top ``top_n`` contributors are
-    phrased (phrasing is the costly part).
+    The model's own ``reasons_matrix`` phrases them (the same call as its
+    ``predict_with_reasons``), cached per customer until their features
+    change (see :meth:`CustomerState.cached_rows`).
     """
     model = bundle.model
     matrix = st.matrices.get(kind)
-    frame = st.frames[kind]
-    if matrix is None or not hasattr(model, "reference_"):
-        return model.predict_with_reasons(frame.iloc[rows][bundle.feature_columns], top_n=top_n)[1]
+    if matrix is None:
+        X = st.frames[kind].iloc[rows][bundle.feature_columns]
+        return model.predict_with_reasons(X, top_n=top_n)[1]
 
     def compute(missing: np.ndarray) -> list[list[dict[str, Any]]]:
-        contrib = lightgbm_contributions(model.booster_, matrix[missing], num_threads=1)
-        k = min(top_n, contrib.shape[1])
-        wanted = np.unique(np.argsort(-contrib, axis=1, kind="stable")[:, :k])
-        names = [str(c) for c in np.asarray(model.feature_names_in_)[wanted]]
-        values = pd.DataFrame({name: _cells(frame, name, missing) for name in names})
-        return top_reasons(contrib[:, wanted], values, reference=model.reference_, top_n=top_n)
+        return model.reasons_matrix(matrix[missing], top_n=top_n)
 
     return st.cached_rows(("reasons", kind, top_n), rows, compute)
 

@@ -59,7 +59,6 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import MONETARY_MEAN, RECENCY_DAYS
 from kizuna.features.control_groups import in_control
 from kizuna.features.errors import KizunaInputError
 from kizuna.simulators.synthetic import (
@@ -70,12 +69,14 @@ from kizuna.simulators.synthetic import (
 )
 
 # Outcomes columns (the campaign-outcomes file format).
-CAMPAIGN_ID = "campaign_id"
-OFFER_ID = "offer_id"
-TREATED = "treated"
-OUTCOME = "outcome"
-REVENUE = "revenue"
-OUTCOME_COLUMNS: tuple[str, ...] = (s.CUSTOMER_ID, CAMPAIGN_ID, OFFER_ID, TREATED, OUTCOME, REVENUE)
+OUTCOME_COLUMNS: tuple[str, ...] = (
+    s.CUSTOMER_ID,
+    s.CAMPAIGN_ID,
+    s.OFFER_ID,
+    s.TREATED,
+    s.OUTCOME,
+    s.REVENUE,
+)
 
 # Truth columns.
 ARCHETYPE = "archetype"
@@ -214,7 +215,7 @@ def simulate_campaign(
     if n == 0:
         raise KizunaInputError("no customers to run the campaign on", column=s.CUSTOMER_ID)
     rng = np.random.default_rng(seed)
-    days = np.maximum(features[RECENCY_DAYS].to_numpy(dtype=float), 1.0)
+    days = np.maximum(features[s.RECENCY_DAYS].to_numpy(dtype=float), 1.0)
     orders = features[s.FREQUENCY].to_numpy(dtype=float)
     sigma = cfg.noise_sigma
     eta_plus = rng.lognormal(-(sigma**2) / 2, sigma, n)
@@ -242,11 +243,11 @@ def simulate_campaign(
     likely = np.array(ARCHETYPES, dtype=object)[np.argmax(probs, axis=1)]
     outcomes = pd.DataFrame({
         s.CUSTOMER_ID: pd.array(ids, dtype="str"),
-        CAMPAIGN_ID: pd.array([cfg.campaign_id] * n, dtype="str"),
-        OFFER_ID: pd.array([cfg.offer_id] * n, dtype="str"),
-        TREATED: treated,
-        OUTCOME: outcome.astype(np.int8),
-        REVENUE: np.where(outcome, basket, 0.0),
+        s.CAMPAIGN_ID: pd.array([cfg.campaign_id] * n, dtype="str"),
+        s.OFFER_ID: pd.array([cfg.offer_id] * n, dtype="str"),
+        s.TREATED: treated,
+        s.OUTCOME: outcome.astype(np.int8),
+        s.REVENUE: np.where(outcome, basket, 0.0),
     })  # fmt: skip
     truth = pd.DataFrame({
         s.CUSTOMER_ID: pd.array(ids, dtype="str"),
@@ -319,10 +320,11 @@ def _from_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarr
             column=s.CUSTOMER_ID,
             values=table.index[table.index.duplicated()],
         )
-    for col in (RECENCY_DAYS, s.FREQUENCY, MONETARY_MEAN):
+    for col in (s.RECENCY_DAYS, s.FREQUENCY, s.MONETARY_MEAN):
         if col not in table.columns:
             raise KizunaInputError(
-                f"a customer frame needs {[RECENCY_DAYS, s.FREQUENCY, MONETARY_MEAN]}", column=col
+                f"a customer frame needs {[s.RECENCY_DAYS, s.FREQUENCY, s.MONETARY_MEAN]}",
+                column=col,
             )
         values = pd.to_numeric(table[col], errors="coerce")
         bad = values.isna() | (values < 0) | ~np.isfinite(values)
@@ -346,7 +348,7 @@ def _from_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarr
                 values=table[P_CONTROL][~((p0 >= 0) & (p0 <= 1))],
             )
     else:
-        p0 = 0.85 * np.exp(-table[RECENCY_DAYS].to_numpy(dtype=float) / 150.0)
-    expected = np.maximum(table[MONETARY_MEAN].to_numpy(dtype=float), 1e-9)
+        p0 = 0.85 * np.exp(-table[s.RECENCY_DAYS].to_numpy(dtype=float) / 150.0)
+    expected = np.maximum(table[s.MONETARY_MEAN].to_numpy(dtype=float), 1e-9)
     # The baseline is truth, not a feature: a model must not see it.
     return table.drop(columns=[P_CONTROL], errors="ignore"), p0, expected

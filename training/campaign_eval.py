@@ -41,7 +41,6 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.models.offers import OfferCatalogue
 
 ALL = "all"
-OFFER_ID, TREATED, OUTCOME, REVENUE = "offer_id", "treated", "outcome", "revenue"
 
 
 def evaluate_campaign(
@@ -51,10 +50,10 @@ def evaluate_campaign(
     costs: Mapping[str, tuple[float, float]] | None = None,
     margin: float | None = None,
     confidence: float = 0.95,
-    offer_col: str = OFFER_ID,
-    treated_col: str = TREATED,
-    outcome_col: str = OUTCOME,
-    revenue_col: str = REVENUE,
+    offer_col: str = s.OFFER_ID,
+    treated_col: str = s.TREATED,
+    outcome_col: str = s.OUTCOME,
+    revenue_col: str = s.REVENUE,
 ) -> pd.DataFrame:
     """Uplift in retention and revenue and incremental profit, per offer and pooled.
 
@@ -105,7 +104,7 @@ def evaluate_campaign(
     for name, rows_of in groups:
         t, c = rows_of & treated, rows_of & ~treated
         rows.append({
-            OFFER_ID: name,
+            s.OFFER_ID: name,
             **_retention(y[t], y[c], confidence),
             **_revenue(revenue[t], revenue[c], confidence),
             "cost_fixed": float(fixed[t].sum()),
@@ -151,7 +150,7 @@ def _checked(
     return frame
 
 
-def treated_flags(values: pd.Series, *, column: str = TREATED) -> np.ndarray:
+def treated_flags(values: pd.Series, *, column: str = s.TREATED) -> np.ndarray:
     """Shape (n,) bool from bool, 0/1, or the text treated/control (any case)."""
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.to_numpy(dtype=bool)
@@ -190,7 +189,7 @@ def _costs(
         unknown = sorted(set(offers) - set(table))
         if unknown:
             raise KizunaInputError(
-                "outcomes name offers the catalogue lacks", column=OFFER_ID, values=unknown
+                "outcomes name offers the catalogue lacks", column=s.OFFER_ID, values=unknown
             )
     elif costs is not None:
         table = {str(k): (float(v[0]), float(v[1])) for k, v in costs.items()}
@@ -264,9 +263,9 @@ def learn_uplift(
     holdout_share: float = 0.3,
     seed: int = 0,
     customer_col: str = s.CUSTOMER_ID,
-    offer_col: str = OFFER_ID,
-    treated_col: str = TREATED,
-    outcome_col: str = OUTCOME,
+    offer_col: str = s.OFFER_ID,
+    treated_col: str = s.TREATED,
+    outcome_col: str = s.OUTCOME,
     holdout: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Learn per-offer uplift models and measure them on a held-out share of customers.
@@ -326,7 +325,7 @@ def learn_uplift(
             holdout[offer_id] = (y, t, np.asarray(score, dtype=float))
         ok = 0 < t.sum() < t.size
         rows.append({
-            OFFER_ID: offer_id, "n_train": int((~held & (frame[offer_col] == offer_id)).sum()),
+            s.OFFER_ID: offer_id, "n_train": int((~held & (frame[offer_col] == offer_id)).sum()),
             "n_holdout": int(len(test)),
             "qini": qini_coefficient(y, t, score) if ok else np.nan,
             "auuc": auuc(y, t, score) if ok else np.nan,

@@ -2,7 +2,8 @@
 
 ``score offers`` reads customer scores from one table (Parquet or CSV), one
 row per customer: ``customer_id`` (column or index), ``churn_probability``,
-``predicted_ltv``, ``days_since_last_purchase`` (``recency_days`` is used when
+``predicted_value`` (``predicted_ltv`` is read as it too),
+``days_since_last_purchase`` (``recency_days`` is used when
 absent), and optionally ``segment`` and ``monetary_mean`` (the basket a
 discount applies to), plus any feature columns learned uplift models need. A
 ``kizuna features`` frame joined with the churn and LTV scores is exactly that.
@@ -27,9 +28,13 @@ from rich.table import Table
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.offers import OfferCatalogue, load_offers
+from kizuna.models.offer_loading import load_offers
+from kizuna.models.offers import OfferCatalogue
 from kizuna.training.cli_common import JsonOpt, console, emit_json
 from kizuna.training.progress import err_console, step
+
+#: The LTV column of score tables written before the column registry (now predicted_value).
+LEGACY_PREDICTED_VALUE = "predicted_ltv"
 
 OffersOpt = Annotated[
     Path | None,
@@ -84,12 +89,6 @@ def resolve_offers(
 
 def read_scores(path: Path) -> pd.DataFrame:
     """Customer scores with ``customer_id`` as a column and days since the last purchase."""
-    from kizuna.features.behaviour import MONETARY_MEAN, RECENCY_DAYS
-    from kizuna.models.next_best_offer import (
-        CHURN_PROBABILITY,
-        DAYS_SINCE_LAST_PURCHASE,
-        PREDICTED_LTV,
-    )
     from kizuna.training.data import read_table
 
     frame = read_table(path, string_columns={s.CUSTOMER_ID})
@@ -98,15 +97,18 @@ def read_scores(path: Path) -> pd.DataFrame:
             frame = frame.reset_index()
         else:
             raise KizunaInputError(f"{path} has no {s.CUSTOMER_ID!r} column", column=s.CUSTOMER_ID)
-    if DAYS_SINCE_LAST_PURCHASE not in frame.columns and RECENCY_DAYS in frame.columns:
-        frame[DAYS_SINCE_LAST_PURCHASE] = frame[RECENCY_DAYS]
-    # `kizuna score` (the CRM export) names LTV predicted_value and has totals, not means.
-    if PREDICTED_LTV not in frame.columns and "predicted_value" in frame.columns:
-        frame[PREDICTED_LTV] = frame["predicted_value"]
-    if MONETARY_MEAN not in frame.columns and {"monetary_total", "frequency"} <= set(frame.columns):
-        frame[MONETARY_MEAN] = frame["monetary_total"] / frame["frequency"].astype(float)
-    if CHURN_PROBABILITY in frame.columns:
-        unscored = frame[CHURN_PROBABILITY].isna()
+    if s.DAYS_SINCE_LAST_PURCHASE not in frame.columns and s.RECENCY_DAYS in frame.columns:
+        frame[s.DAYS_SINCE_LAST_PURCHASE] = frame[s.RECENCY_DAYS]
+    # Score tables written before the column registry named the LTV predicted_ltv.
+    if s.PREDICTED_VALUE not in frame.columns and LEGACY_PREDICTED_VALUE in frame.columns:
+        frame[s.PREDICTED_VALUE] = frame[LEGACY_PREDICTED_VALUE]
+    # `kizuna score` (the CRM export) has totals, not means.
+    if s.MONETARY_MEAN not in frame.columns and {s.MONETARY_TOTAL, s.FREQUENCY} <= set(
+        frame.columns
+    ):
+        frame[s.MONETARY_MEAN] = frame[s.MONETARY_TOTAL] / frame[s.FREQUENCY].astype(float)
+    if s.CHURN_PROBABILITY in frame.columns:
+        unscored = frame[s.CHURN_PROBABILITY].isna()
         if unscored.any():
             # Outside the churn population (no purchase in the lookback window): no
             # score to value an offer on, so they are left out, and counted.
@@ -181,9 +183,9 @@ def score_offers(
     as_json: JsonOpt = False,
 ) -> None:
     """Decide the next-best offer for every customer in a scores table."""
-    from kizuna.features.control_groups import CONTROL, GROUP, TREATED, in_control
+    from kizuna.features.control_groups import CONTROL, TREATED, in_control
     from kizuna.models.contact_log import contacts_from_decisions
-    from kizuna.models.next_best_offer import OFFER_ID, RANK, decide
+    from kizuna.models.next_best_offer import decide
     from kizuna.models.offers import NO_OFFER
     from kizuna.training.contact_log_store import append_contacts, read_contact_log
 
@@ -221,7 +223,9 @@ def score_offers(
         if control_share > 0
         else pd.Series(False, index=decisions.index).to_numpy()
     )
-    decisions[GROUP] = pd.array([CONTROL if c else TREATED for c in control.tolist()], dtype="str")
+    decisions[s.GROUP] = pd.array(
+        [CONTROL if c else TREATED for c in control.tolist()], dtype="str"
+    )
     decisions["campaign_id"] = pd.array([campaign_id] * len(decisions), dtype="str")
     decisions["decided_at"] = now_ts
     decisions[s.CHANNEL] = pd.array([channel] * len(decisions), dtype="str")
@@ -234,17 +238,17 @@ def score_offers(
             decisions, now_ts, channel=channel, campaign_id=campaign_id
         )
         logged = append_contacts(contact_log, contacts)
-    first = decisions[decisions[RANK] == 1]
-    sent = first[(first[OFFER_ID] != NO_OFFER) & (first[GROUP] == TREATED)]
+    first = decisions[decisions[s.RANK] == 1]
+    sent = first[(first[s.OFFER_ID] != NO_OFFER) & (first[s.GROUP] == TREATED)]
     summary = {
         "out": str(out),
         "offers_file": str(offers_path),
         "now": now_ts,
         "customers": int(first.shape[0]),
         "decision_rows": int(len(decisions)),
-        "control": int((first[GROUP] == CONTROL).sum()),
-        "no_offer": int((first[OFFER_ID] == NO_OFFER).sum()),
-        "offers": {str(k_): int(v) for k_, v in first[OFFER_ID].value_counts().items()},
+        "control": int((first[s.GROUP] == CONTROL).sum()),
+        "no_offer": int((first[s.OFFER_ID] == NO_OFFER).sum()),
+        "offers": {str(k_): int(v) for k_, v in first[s.OFFER_ID].value_counts().items()},
         "expected_value_sent": float(sent["expected_value"].sum()),
         "contacts_logged": logged,
     }
@@ -255,7 +259,7 @@ def score_offers(
     table_out.add_column("offer")
     table_out.add_column("customers (rank 1)", justify="right")
     table_out.add_column("expected value", justify="right")
-    for offer_id, rows in first.groupby(OFFER_ID, sort=True):
+    for offer_id, rows in first.groupby(s.OFFER_ID, sort=True):
         table_out.add_row(str(offer_id), f"{len(rows):,}", f"{rows['expected_value'].sum():,.2f}")
     console.print(table_out)
     console.print(

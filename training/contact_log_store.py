@@ -22,7 +22,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.contact_log import CONTACTED_AT, LOG_COLUMNS, empty_log
+from kizuna.models.contact_log import LOG_COLUMNS, empty_log
 
 TABLE = "contacts"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -47,7 +47,7 @@ def append_contacts(path: str | Path, contacts: pd.DataFrame) -> int:
     rows = contacts.loc[:, list(LOG_COLUMNS)].copy()
     if len(rows) == 0:
         return 0
-    rows[CONTACTED_AT] = pd.to_datetime(rows[CONTACTED_AT]).dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    rows[s.CONTACTED_AT] = pd.to_datetime(rows[s.CONTACTED_AT]).dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
     rows = rows.astype(object).where(rows.notna(), None)
     path.parent.mkdir(parents=True, exist_ok=True)
     if _is_sqlite(path):
@@ -98,17 +98,17 @@ def read_contact_log(path: str | Path, *, since: pd.Timestamp | str | None = Non
     missing = [c for c in LOG_COLUMNS[:3] if c not in frame.columns]
     if missing:
         raise KizunaInputError(f"contact log {path} lacks columns", column=missing[0])
-    times = pd.to_datetime(frame[CONTACTED_AT], errors="coerce", format="ISO8601")
+    times = pd.to_datetime(frame[s.CONTACTED_AT], errors="coerce", format="ISO8601")
     if times.isna().any():
         raise KizunaInputError(
             f"contact log {path} has unreadable times",
-            column=CONTACTED_AT,
-            values=frame.loc[times.isna(), CONTACTED_AT].unique(),
+            column=s.CONTACTED_AT,
+            values=frame.loc[times.isna(), s.CONTACTED_AT].unique(),
         )
-    frame[CONTACTED_AT] = times.astype("datetime64[us]")
+    frame[s.CONTACTED_AT] = times.astype("datetime64[us]")
     for col in (s.CUSTOMER_ID, "offer_id", s.CHANNEL, "campaign_id"):
         if col in frame.columns:
             frame[col] = frame[col].astype("str")
     if since is not None:
-        frame = frame.loc[frame[CONTACTED_AT] >= pd.Timestamp(since)].reset_index(drop=True)
+        frame = frame.loc[frame[s.CONTACTED_AT] >= pd.Timestamp(since)].reset_index(drop=True)
     return frame

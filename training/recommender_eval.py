@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from kizuna.features import schema as s
-from kizuna.features.behaviour import (
+from kizuna.features.columnar import (
     DAY_NS,
     as_of_timestamp,
     require_transaction_columns,

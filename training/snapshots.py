@@ -89,7 +89,9 @@ def model_inputs(
 
 def btyd_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """The feature frame's ``btyd_*`` columns under the BTYD models' names."""
-    return frame[btyd_columns()].set_axis([s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1)
+    return frame[btyd_columns()].set_axis(
+        [s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1
+    )
 
 
 def with_btyd_outputs(
@@ -119,12 +121,12 @@ def fit_btyd(summary: pd.DataFrame) -> tuple[BetaGeoModel | None, GammaGammaMode
 
     from sklearn.exceptions import ConvergenceWarning
 
-    if len(summary) < 20 or (summary[s.FREQUENCY] > 0).sum() < 10:
+    if len(summary) < 20 or (summary[s.REPEAT_PERIODS] > 0).sum() < 10:
         return None, None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         bgnbd = BetaGeoModel().fit_frame(summary)
-        repeat = summary[(summary[s.FREQUENCY] > 0) & (summary[s.MONETARY_VALUE] > 0)]
+        repeat = summary[(summary[s.REPEAT_PERIODS] > 0) & (summary[s.MONETARY_VALUE] > 0)]
         gamma_gamma = GammaGammaModel().fit_frame(repeat) if len(repeat) >= 10 else None
     if gamma_gamma is not None and gamma_gamma.params_["q"] <= 1.0:
         gamma_gamma = None  # infinite population mean spend: unusable

@@ -4,13 +4,12 @@
 baselines it is measured against, and the cold-start fallback.
 """
 
-from kizuna.models.recommenders.base import PAD_ITEM, Recommender, top_k
+from kizuna.models.recommenders.base import Recommender
 from kizuna.models.recommenders.cold_start import ColdStartRecommender
 from kizuna.models.recommenders.ease import EASERecommender
 from kizuna.models.recommenders.hybrid import COMPONENTS, Explained, HybridRecommender
 from kizuna.models.recommenders.implicit_models import (
     ALSRecommender,
-    BM25Weights,
     BPRRecommender,
     ItemKNNRecommender,
 )
@@ -18,10 +17,10 @@ from kizuna.models.recommenders.popularity import (
     PersonalPopularityRecommender,
     PopularityRecommender,
 )
+from kizuna.models.recommenders.ranking import PAD_ITEM, top_k
 
 __all__ = [
     "ALSRecommender",
-    "BM25Weights",
     "BPRRecommender",
     "COMPONENTS",
     "ColdStartRecommender",

@@ -42,12 +42,15 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from kizuna.features.errors import KizunaInputError
-
-# Dense score blocks are computed this many cells at a time, so a large
-# catalogue never needs an (n_users, n_items) array in memory at once.
-_BLOCK_CELLS = 2_000_000
-
-PAD_ITEM = -1
+from kizuna.models.recommenders.ranking import (
+    PAD_ITEM,
+    blocks,
+    check_codes,
+    check_k,
+    check_user_items,
+    item_vector,
+    top_k,
+)
 
 
 class Recommender(BaseEstimator):
@@ -148,7 +151,7 @@ class Recommender(BaseEstimator):
         codes, rows, k, mask = self._check_request(user_codes, user_items, k, item_mask)
         out_items = np.full((len(codes), k), PAD_ITEM, dtype=np.int64)
         out_scores = np.full((len(codes), k), -np.inf)
-        for lo, hi in _blocks(len(codes), self.n_items_):
+        for lo, hi in blocks(len(codes), self.n_items_):
             scores = self._masked_scores(codes[lo:hi], rows[lo:hi], exclude_seen, mask)
             out_items[lo:hi], out_scores[lo:hi] = top_k(scores, k, self.tiebreak_order_)
         return out_items, out_scores
@@ -183,7 +186,7 @@ class Recommender(BaseEstimator):
         mask = self._check_mask(item_mask)
         out_items = np.full((len(items), k), PAD_ITEM, dtype=np.int64)
         out_scores = np.full((len(items), k), -np.inf)
-        for lo, hi in _blocks(len(items), self.n_items_):
+        for lo, hi in blocks(len(items), self.n_items_):
             block = items[lo:hi]
             scores = np.array(self._similar(block), dtype=np.float64)
             scores[np.arange(len(block)), block] = -np.inf
@@ -200,6 +203,39 @@ class Recommender(BaseEstimator):
         """
         codes, rows, _, _ = self._check_request(user_codes, user_items, 1, None)
         return np.array(self._score(codes, rows), dtype=np.float64)
+
+    def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
+        """Refresh what the model keeps of one fitted user after new purchases (in place).
+
+        For serving: a known customer's recommendations follow their new
+        history without a refit. ``row`` is the user's raw-count history,
+        ``csr_matrix`` of shape (1, n_items). Models that keep nothing per
+        user (they read the history row on every call) only check the
+        arguments; factor models re-solve the user's factors against the
+        fixed item factors.
+
+        Returns
+        -------
+        bool
+            Whether anything kept per user changed.
+        """
+        self.check_user_row(user_code, row)
+        return False
+
+    def check_user_row(self, user_code: int, row: Any) -> sp.csr_matrix:
+        """``row`` as a (1, n_items) CSR after checking ``user_code`` is a fitted user's."""
+        self.check_is_fitted()
+        if not 0 <= int(user_code) < self.n_users_:
+            raise KizunaInputError(
+                f"must be a fitted user's code in [0, {self.n_users_})",
+                column="user_code", values=[user_code],
+            )  # fmt: skip
+        rows = check_user_items(row, name="row")
+        if rows.shape != (1, self.n_items_):
+            raise KizunaInputError(
+                f"must have shape (1, {self.n_items_}), got {rows.shape}", column="row"
+            )
+        return rows
 
     def check_is_fitted(self) -> None:
         """Raise :class:`sklearn.exceptions.NotFittedError` before ``fit``."""
@@ -273,134 +309,3 @@ class Recommender(BaseEstimator):
                 column="item_mask",
             )
         return mask
-
-
-# --- helpers shared by the recommenders ----------------------------------------------
-
-
-def check_user_items(matrix: Any, *, name: str) -> sp.csr_matrix:
-    """A 2-D sparse matrix of finite, non-negative values, as canonical float32 CSR."""
-    if not sp.issparse(matrix) or matrix.ndim != 2:
-        raise KizunaInputError(
-            f"must be a 2-D scipy sparse matrix (users x items), got {type(matrix).__name__}",
-            column=name,
-        )
-    out = sp.csr_matrix(matrix, dtype=np.float32)
-    if not out.has_canonical_format:
-        out = out.copy()
-        out.sum_duplicates()
-    bad = ~np.isfinite(out.data) | (out.data < 0)
-    if bad.any():
-        raise KizunaInputError(
-            "must hold finite, non-negative interaction strengths", column=name,
-            values=out.data[bad],
-        )  # fmt: skip
-    return out
-
-
-def item_vector(values: Any, n_items: int) -> np.ndarray:
-    """Per-item totals, shape (n_items,) float64, from a sparse matrix or a vector."""
-    if sp.issparse(values):
-        if values.ndim != 2 or values.shape[1] != n_items:
-            raise KizunaInputError(
-                f"needs {n_items} item columns, got shape {values.shape}", column="recent_items"
-            )
-        out = np.asarray(values.sum(axis=0), dtype=np.float64).ravel()
-    else:
-        out = np.asarray(values, dtype=np.float64)
-        if out.shape != (n_items,):
-            raise KizunaInputError(
-                f"needs shape ({n_items},), got {out.shape}", column="recent_items"
-            )
-    bad = ~np.isfinite(out) | (out < 0)
-    if bad.any():
-        raise KizunaInputError("must be finite and non-negative", column="recent_items",
-                               values=out[bad])  # fmt: skip
-    return out
-
-
-def check_codes(codes: Any, name: str) -> np.ndarray:
-    """Integer codes, shape (n,) int64."""
-    arr = np.asarray(codes)
-    if arr.ndim != 1 or not (arr.size == 0 or np.issubdtype(arr.dtype, np.integer)):
-        raise KizunaInputError(
-            f"must be a 1-D array of integer codes, got {arr.dtype} {arr.shape}", column=name
-        )
-    return arr.astype(np.int64, copy=False)
-
-
-def check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise KizunaInputError("must be a positive integer", column="k", values=[k])
-    return int(k)
-
-
-def top_k(
-    scores: np.ndarray, k: int, order: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Best ``k`` columns of each row, best first; ``-inf`` cells come back as -1.
-
-    Parameters
-    ----------
-    scores
-        Shape (n, n_items) float; ``-inf`` = not allowed. NaN counts as ``-inf``.
-    k
-        Columns to return; more than ``n_items`` pads with -1 / ``-inf``.
-    order
-        Tie-break: a permutation of the item codes, preferred first, shape
-        (n_items,). Default: lower code first.
-
-    Returns
-    -------
-    items : (n, k) int64, scores : (n, k) float64
-    """
-    n, n_items = scores.shape
-    scores = np.where(np.isnan(scores), -np.inf, scores)
-    if order is not None:
-        scores = scores[:, order]
-    kk = min(k, n_items)
-    if kk < n_items:
-        # argpartition picks an arbitrary member of a tie at the cut, so only the
-        # cut value is taken from it; ties at the cut go to the first columns.
-        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        cut = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
-        better = scores > cut
-        equal = scores == cut
-        need = kk - better.sum(axis=1, keepdims=True)
-        chosen = better | equal
-        # Only rows with more ties at the cut than places left need the (costly)
-        # running count; with continuous scores that is rarely any row.
-        crowded = np.flatnonzero(equal.sum(axis=1) > need[:, 0])
-        if crowded.size:
-            sub = equal[crowded]
-            chosen[crowded] = better[crowded] | (sub & (np.cumsum(sub, axis=1) <= need[crowded]))
-        cols = np.nonzero(chosen)[1].reshape(n, kk)
-    else:
-        cols = np.broadcast_to(np.arange(n_items), (n, n_items))
-    vals = np.take_along_axis(scores, cols, axis=1)
-    rank = np.argsort(-vals, axis=1, kind="stable")
-    items = np.take_along_axis(cols, rank, axis=1).astype(np.int64)
-    vals = np.take_along_axis(vals, rank, axis=1)
-    if order is not None:
-        items = np.asarray(order, dtype=np.int64)[items]
-    items[np.isneginf(vals)] = PAD_ITEM
-    if kk < k:
-        items = np.hstack([items, np.full((n, k - kk), PAD_ITEM, dtype=np.int64)])
-        vals = np.hstack([vals, np.full((n, k - kk), -np.inf)])
-    return items, vals
-
-
-def per_user_max_scale(scores: np.ndarray) -> np.ndarray:
-    """Clip at 0 and divide each row by its maximum, so a user's best item scores 1.
-
-    Rows without a positive score become all zero. Shape (n, n_items) -> same.
-    """
-    out = np.maximum(scores, 0.0)
-    top = out.max(axis=1, keepdims=True) if out.shape[1] else np.zeros((out.shape[0], 1))
-    np.divide(out, top, out=out, where=top > 0)
-    return out
-
-
-def _blocks(n_rows: int, n_cols: int) -> list[tuple[int, int]]:
-    step = max(1, _BLOCK_CELLS // max(n_cols, 1))
-    return [(lo, min(lo + step, n_rows)) for lo in range(0, n_rows, step)]

@@ -17,7 +17,8 @@ import scipy.sparse as sp
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.recommenders.base import PAD_ITEM, Recommender, _blocks, check_k, top_k
+from kizuna.models.recommenders.base import Recommender
+from kizuna.models.recommenders.ranking import PAD_ITEM, blocks, check_k, top_k
 
 
 class ColdStartRecommender(Recommender):
@@ -103,7 +104,7 @@ class ColdStartRecommender(Recommender):
         n = wanted.shape[0]
         out_items = np.full((n, k), PAD_ITEM, dtype=np.int64)
         out_scores = np.full((n, k), -np.inf)
-        for lo, hi in _blocks(n, self.n_items_):
+        for lo, hi in blocks(n, self.n_items_):
             cat = self.item_category_codes_
             in_pref = np.zeros((hi - lo, self.n_items_), dtype=bool)
             has_cat = cat >= 0

@@ -57,15 +57,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.recommenders.base import (
-    PAD_ITEM,
-    Recommender,
-    _blocks,
-    per_user_max_scale,
-    top_k,
-)
+from kizuna.models.recommenders.base import Recommender
 from kizuna.models.recommenders.ease import EASERecommender, _binary
 from kizuna.models.recommenders.implicit_models import ALSRecommender, ItemKNNRecommender
+from kizuna.models.recommenders.ranking import PAD_ITEM, blocks, per_user_max_scale, top_k
 
 #: Component ids in :class:`Explained` ``component``, in this order (new ones are appended).
 COMPONENTS: tuple[str, ...] = ("repurchase", "item_knn", "als", "trending", "ease")
@@ -302,7 +297,7 @@ class HybridRecommender(Recommender):
         scores = np.full((n, k), -np.inf)
         component = np.full((n, k), -1, dtype=np.int8)
         anchor = np.full((n, k), PAD_ITEM, dtype=np.int64)
-        for lo, hi in _blocks(n, self.n_items_):
+        for lo, hi in blocks(n, self.n_items_):
             parts = self.component_scores(codes[lo:hi], rows[lo:hi], exclude_seen=exclude_seen)
             total = parts.sum(axis=0)
             blocked = self._masked_scores(codes[lo:hi], rows[lo:hi], exclude_seen, mask, total)
@@ -368,15 +363,14 @@ class HybridRecommender(Recommender):
         # Popularity only orders what co-purchases leave tied (the base tie-break).
         return out
 
-    def update_user(self, user_code: int, row: sp.csr_matrix) -> None:
+    def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
         """Refresh a known user's ALS factors from a new history row (in place).
 
         The other components read the history row on every call and need
-        nothing. See :meth:`ALSRecommender.update_user`.
+        nothing. See :meth:`Recommender.update_user`.
         """
-        self.check_is_fitted()
-        if self.als_ is not None:
-            self.als_.update_user(user_code, row)
+        rows = self.check_user_row(user_code, row)
+        return self.als_ is not None and self.als_.update_user(user_code, rows)
 
     def _weights(self, *, exclude_seen: bool = False) -> np.ndarray:
         """Blend weights in :data:`COMPONENTS` order, shape (len(COMPONENTS),)."""

@@ -28,42 +28,8 @@ from implicit.nearest_neighbours import (
 from threadpoolctl import threadpool_limits
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.recommenders.base import Recommender, check_user_items
-
-
-class BM25Weights:
-    """implicit's ``bm25_weight`` with users as documents, reusable on new rows.
-
-    ``fit_transform(X)`` equals ``implicit.nearest_neighbours.bm25_weight(X,
-    K1, B)``; ``transform`` weighs rows of users unseen at fit time with the
-    fitted item idf and average history length.
-
-    Parameters
-    ----------
-    k1, b
-        BM25 saturation and length normalisation.
-    """
-
-    def __init__(self, k1: float, b: float) -> None:
-        self.k1 = k1
-        self.b = b
-
-    def fit_transform(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        n_users = X.shape[0]
-        buyers = np.bincount(X.indices, minlength=X.shape[1])
-        self.idf_ = np.log(max(n_users, 1)) - np.log1p(buyers)
-        lengths = np.asarray(X.sum(axis=1)).ravel()
-        self.average_length_ = float(lengths.mean()) if n_users else 1.0
-        return self.transform(X)
-
-    def transform(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        X = sp.csr_matrix(X, dtype=np.float64)
-        lengths = np.asarray(X.sum(axis=1)).ravel()
-        norm = (1.0 - self.b) + self.b * lengths / max(self.average_length_, 1e-12)
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        data = X.data * (self.k1 + 1.0) / (self.k1 * norm[rows] + X.data) * self.idf_[X.indices]
-        out = sp.csr_matrix((data.astype(np.float32), X.indices, X.indptr), shape=X.shape)
-        return out
+from kizuna.features.interactions import InteractionWeigher
+from kizuna.models.recommenders.base import Recommender
 
 
 class ALSRecommender(Recommender):
@@ -113,7 +79,11 @@ class ALSRecommender(Recommender):
         self, user_items: sp.csr_matrix, recent: np.ndarray | None, categories: np.ndarray | None
     ) -> None:
         _check_choice(self.weighting, ("bm25", "none"), "weighting")
-        self.weights_ = BM25Weights(self.bm25_k1, self.bm25_b) if self.weighting == "bm25" else None
+        self.weights_ = (
+            InteractionWeigher("bm25", k1=self.bm25_k1, b=self.bm25_b).fit(user_items)
+            if self.weighting == "bm25"
+            else None
+        )
         weighted = user_items if self.weights_ is None else self.weights_.fit_transform(user_items)
         # implicit checks the BLAS thread pool when the model is built, so the
         # limit must already be in place.
@@ -134,26 +104,15 @@ class ALSRecommender(Recommender):
         factors = self._user_factors(user_codes, user_items)
         return factors.astype(np.float64) @ self.item_factors_.T.astype(np.float64)
 
-    def update_user(self, user_code: int, row: sp.csr_matrix) -> None:
-        """Re-solve one known user's factors from a new history row (in place).
+    def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
+        """Re-solve one known user's factors from a new raw-count history row (in place).
 
-        For serving: after new purchases, the user's recommendations move
-        without a refit. ``row`` is a raw-count ``csr_matrix`` of shape
-        (1, n_items); the item factors stay fixed.
+        As implicit's ``recalculate_user``, against the fixed item factors.
+        See :meth:`Recommender.update_user`.
         """
-        self.check_is_fitted()
-        if not 0 <= int(user_code) < self.user_factors_.shape[0]:
-            raise KizunaInputError(
-                f"must be a fitted user's code in [0, {self.user_factors_.shape[0]})",
-                column="user_code", values=[user_code],
-            )  # fmt: skip
-        rows = check_user_items(row, name="row")
-        if rows.shape != (1, self.item_factors_.shape[0]):
-            raise KizunaInputError(
-                f"must have shape (1, {self.item_factors_.shape[0]}), got {rows.shape}",
-                column="row",
-            )
+        rows = self.check_user_row(user_code, row)
         self.user_factors_[int(user_code)] = self._user_factors(np.array([-1]), rows)[0]
+        return True
 
     def _user_factors(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         known = (user_codes >= 0) & (user_codes < self.user_factors_.shape[0])

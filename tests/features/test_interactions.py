@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight, tfidf_weight
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.interactions import Interactions, build_interactions
+from kizuna.features.interactions import Interactions, InteractionWeigher, build_interactions
 from tests.features.test_behaviour import AS_OF, DAY, make_tx, tiny_transactions
 
 # Purchases before AS_OF (returns left out): users a, b, c; items x, y, z.
@@ -107,3 +107,61 @@ def test_bad_arguments_raise():
         build_interactions(tx, AS_OF, half_life_days=0)
     with pytest.raises(KizunaInputError, match="repeated"):
         build_interactions(tx, AS_OF, user_ids=["a", "a"])
+
+
+# --- the one weighting transformer ---------------------------------------------------
+
+
+def _random_counts(seed: int = 0, shape: tuple[int, int] = (300, 80)) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    dense = rng.poisson(0.3, shape) * (rng.random(shape) < 0.2)
+    dense[:, -1] = 0  # an item nobody bought
+    return sp.csr_matrix(dense.astype(np.float64))
+
+
+@pytest.mark.parametrize(
+    ("weighting", "reference"),
+    [
+        ("bm25", lambda X: bm25_weight(X, K1=100.0, B=0.8)),
+        ("bm25", None),  # k1 / b other than the defaults, below
+        ("tfidf", tfidf_weight),
+    ],
+)
+def test_weigher_equals_implicit_on_the_full_matrix(weighting, reference):
+    X = _random_counts()
+    if reference is None:
+        weigher = InteractionWeigher("bm25", k1=1.2, b=0.75)
+        reference = lambda M: bm25_weight(M, K1=1.2, B=0.75)  # noqa: E731
+    else:
+        weigher = InteractionWeigher(weighting)
+    ours = weigher.fit_transform(X)
+    theirs = sp.csr_matrix(reference(X.copy()), dtype=np.float32)
+    assert ours.dtype == np.float32 and ours.has_canonical_format
+    np.testing.assert_allclose(ours.toarray(), theirs.toarray(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("weighting", ["count", "log", "bm25", "tfidf"])
+def test_weigher_weighs_new_rows_as_the_population(weighting):
+    """A row weighed alone (serving's refreshed history) equals its row in the full matrix."""
+    X = _random_counts(seed=1)
+    weigher = InteractionWeigher(weighting).fit(X)
+    full = weigher.transform(X)
+    for i in (0, 5, 123):
+        np.testing.assert_array_equal(weigher.transform(X[[i]]).toarray(), full[[i]].toarray())
+    assert [k for k in vars(InteractionWeigher(weighting)) if k.endswith("_")] == []
+
+
+def test_weigher_by_hand_and_input_errors():
+    # COUNTS: 3 users, item x bought by 1 user, y by 2, z by 2; row sums 5, 1, 1.
+    weigher = InteractionWeigher("tfidf").fit(sp.csr_matrix(COUNTS))
+    np.testing.assert_allclose(weigher.idf_, np.log(3) - np.log1p([1, 2, 2]))
+    assert weigher.average_length_ == pytest.approx(7 / 3)
+    np.testing.assert_allclose(
+        weigher.transform(sp.csr_matrix([[4.0, 0, 0]])).toarray(),
+        [[2 * (np.log(3) - np.log(2)), 0, 0]],
+        rtol=1e-6,
+    )
+    with pytest.raises(KizunaInputError, match="weighting"):
+        InteractionWeigher("nope").fit(sp.csr_matrix(COUNTS))
+    with pytest.raises(KizunaInputError, match="items"):
+        weigher.transform(sp.csr_matrix(np.ones((1, 4))))

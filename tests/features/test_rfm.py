@@ -16,7 +16,9 @@ from kizuna.features.rfm import rfm_summary
 
 REFERENCE = Path(__file__).resolve().parent / "reference" / "cdnow_rfm_reference.json"
 REFERENCE_CASES = ("calibration_days", "calibration_weeks", "full_days", "full_weeks")
-COLUMNS = [s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE]
+COLUMNS = [s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE]
+# The reference file keeps lifetimes' names; lifetimes calls repeat periods "frequency".
+LIFETIMES_NAMES = dict(zip(COLUMNS, ("frequency", "recency", "T", "monetary_value"), strict=True))
 AS_OF = pd.Timestamp("2024-01-11")  # exclusive: the observation period is 2024-01-10
 
 
@@ -144,7 +146,7 @@ def test_returns_are_left_out_unless_return_col_is_none(tx):
 
 def test_without_monetary_column(tx):
     got = rfm_summary(tx.drop(columns=s.REVENUE), AS_OF, monetary_col=None)
-    assert list(got.columns) == [s.FREQUENCY, s.RECENCY, s.T]
+    assert list(got.columns) == [s.REPEAT_PERIODS, s.RECENCY, s.T]
     pd.testing.assert_frame_equal(got, rfm_summary(tx, AS_OF)[got.columns])
 
 
@@ -280,11 +282,11 @@ def test_cdnow_equals_lifetimes_and_pymc_marketing(cdnow_master_path, reference,
     got = _summarise_raw(_read_cdnow(cdnow_master_path), case)
     # Same columns, same float operations: identical, not just close.
     assert digest(got) == case["sha256"]["pymc-marketing"] == case["sha256"]["lifetimes"]
-    quantiles = list(case["stats"][s.FREQUENCY]["quantiles"])
+    quantiles = list(case["stats"][LIFETIMES_NAMES[s.REPEAT_PERIODS]]["quantiles"])
     stats = _stats(got, quantiles)
     assert stats["n_customers"] == case["stats"]["n_customers"]
     for col in COLUMNS:
-        expected = case["stats"][col]
+        expected = case["stats"][LIFETIMES_NAMES[col]]
         assert stats[col]["nonzero"] == expected["nonzero"], col
         for field in ("sum", "min", "max"):
             assert stats[col][field] == pytest.approx(expected[field], rel=1e-13), (col, field)

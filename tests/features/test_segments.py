@@ -10,11 +10,11 @@ import pytest
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.rfm_scoring import rfm_scores
 from kizuna.features.segments import (
     SEGMENT_RULES,
     SEGMENTS,
     fm_scores,
-    rfm_scores,
     rfm_segments,
     segment_grid,
 )
@@ -37,7 +37,7 @@ NAMED = (
 def _summary(frequency, recency, t, monetary) -> pd.DataFrame:
     index = pd.Index([f"c{i}" for i in range(len(frequency))], name=s.CUSTOMER_ID)
     return pd.DataFrame(
-        {s.FREQUENCY: frequency, s.RECENCY: recency, s.T: t, s.MONETARY_VALUE: monetary},
+        {s.REPEAT_PERIODS: frequency, s.RECENCY: recency, s.T: t, s.MONETARY_VALUE: monetary},
         index=index,
         dtype=float,
     )
@@ -180,8 +180,8 @@ def test_bad_input_raises():
         rfm_scores(summary, ties="average")
     with pytest.raises(KizunaInputError, match="monetary_value"):
         rfm_scores(summary.drop(columns=s.MONETARY_VALUE))
-    with pytest.raises(KizunaInputError, match="frequency.*missing"):
-        rfm_scores(summary.assign(frequency=[np.nan, 1.0]))
+    with pytest.raises(KizunaInputError, match="repeat_periods.*missing"):
+        rfm_scores(summary.assign(**{s.REPEAT_PERIODS: [np.nan, 1.0]}))
     scores = pd.DataFrame({s.R_SCORE: [0], s.F_SCORE: [1], s.M_SCORE: [6]})
     with pytest.raises(KizunaInputError, match="r_score.*1..5"):
         rfm_segments(scores)

@@ -180,6 +180,25 @@ class _Contract:
                 assert r["feature"] in set(fitted.feature_names_in_)
                 assert isinstance(r["phrase"], str) and r["phrase"]
 
+    def test_matrix_path_equals_frame_path(self, fitted: Any, data: dict[str, Any]) -> None:
+        """Serving keeps ``transform_matrix`` rows and scores them with ``predict_matrix``."""
+        X = data["X_test"].head(200)
+        M = fitted.transform_matrix(X)
+        assert M.shape[0] == len(X) and M.dtype == np.float64
+        np.testing.assert_array_equal(fitted.predict_matrix(M), self.score(fitted, X))
+        np.testing.assert_array_equal(fitted.predict_matrix(M[3:4]), self.score(fitted, X)[3:4])
+
+    def test_reasons_matrix_equals_predict_with_reasons(
+        self, fitted: Any, data: dict[str, Any]
+    ) -> None:
+        """One reasons method: the serving path and the model's own method agree exactly."""
+        X = data["X_test"].head(40)
+        _, reasons = fitted.predict_with_reasons(X, top_n=3)
+        M = fitted.transform_matrix(X)
+        assert fitted.reasons_matrix(M, top_n=3) == reasons
+        # row by row (as the service's per-customer cache asks) gives the same
+        assert [fitted.reasons_matrix(M[i : i + 1], top_n=3)[0] for i in range(5)] == reasons[:5]
+
 
 class ClassifierContract(_Contract):
     """Contract of the churn classifiers: ``fit(X, y, *, X_val, y_val)``, ``predict_proba``."""

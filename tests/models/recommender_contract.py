@@ -216,6 +216,33 @@ class RecommenderContract:
             one, _ = fitted.recommend(np.array([u]), data["train"][[u]], 8, exclude_seen=True)
             np.testing.assert_array_equal(one[0], batch[j])
 
+    def test_update_user_follows_the_new_history(
+        self, fitted: Recommender, data: dict[str, Any]
+    ) -> None:
+        """``update_user`` (serving's refresh after new purchases) on every model family.
+
+        A model that keeps something per user and changed it now ranks the
+        user as it ranks an unseen user with that history (folding in); one
+        that keeps nothing ranks exactly as before the call.
+        """
+        model = pickle.loads(pickle.dumps(fitted))  # the fixture is shared: update a copy
+        new_row = data["train"][[7]] + data["train"][[8]]
+        before, _ = model.recommend(np.array([3]), new_row, 10)
+        changed = model.update_user(3, new_row)
+        assert isinstance(changed, bool)
+        after, _ = model.recommend(np.array([3]), new_row, 10)
+        if changed:
+            folded, _ = model.recommend(np.array([-1]), new_row, 10)
+            np.testing.assert_array_equal(after, folded)
+        else:
+            np.testing.assert_array_equal(after, before)
+        with pytest.raises(KizunaInputError, match="user_code"):
+            model.update_user(-1, new_row)
+        with pytest.raises(KizunaInputError, match="user_code"):
+            model.update_user(model.n_users_, new_row)
+        with pytest.raises(KizunaInputError, match="row"):
+            model.update_user(3, data["train"][[7, 8]])
+
     def test_similar_items_exclude_the_query(self, fitted: Recommender) -> None:
         query = np.array([0, 7, 50])
         items, scores = fitted.similar_items(query, 6)

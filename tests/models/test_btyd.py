@@ -100,7 +100,7 @@ def test_expected_purchases_match_reference_on_cdnow_sample(sample_rfm):
 def test_gamma_gamma_reproduces_fader_hardie_on_cdnow_sample(sample_rfm):
     # monetary_value = mean dollar value of the repeat purchase days (same-day
     # purchases summed, first purchase day excluded), calibration period only.
-    repeat = sample_rfm[sample_rfm["frequency"] > 0]
+    repeat = sample_rfm[sample_rfm["repeat_periods"] > 0]
     assert len(repeat) == 946
     model = GammaGammaModel().fit_frame(sample_rfm)
     assert model.params_["p"] == pytest.approx(6.25, abs=0.005)
@@ -399,10 +399,16 @@ def test_aggregate_rows_counts_patterns():
 
 
 def test_fit_frame_equals_fit(simulated):
-    frame = pd.DataFrame({k: simulated[k] for k in ("frequency", "recency", "T")})
+    frame = pd.DataFrame(
+        {
+            "repeat_periods": simulated["frequency"],
+            "recency": simulated["recency"],
+            "T": simulated["T"],
+        }
+    )
     assert (
         BetaGeoModel().fit_frame(frame).params_
-        == BetaGeoModel().fit(frame["frequency"], frame["recency"], frame["T"]).params_
+        == BetaGeoModel().fit(frame["repeat_periods"], frame["recency"], frame["T"]).params_
     )
     renamed = frame.rename(columns={"T": "age"})
     assert (
@@ -417,16 +423,16 @@ def test_gamma_gamma_fit_frame_uses_repeat_customers_only():
     rng = np.random.default_rng(5)
     x = rng.poisson(1.5, 500).astype(float)
     m = np.where(x > 0, rng.gamma(4.0, 5.0, 500), 0.0)
-    frame = pd.DataFrame({"frequency": x, "monetary_value": m})
-    repeat = frame[frame["frequency"] > 0]
+    frame = pd.DataFrame({"repeat_periods": x, "monetary_value": m})
+    repeat = frame[frame["repeat_periods"] > 0]
     from_frame = GammaGammaModel().fit_frame(frame)
     assert from_frame.converged_
     assert (
         from_frame.params_
-        == GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"]).params_
+        == GammaGammaModel().fit(repeat["repeat_periods"], repeat["monetary_value"]).params_
     )
     with pytest.raises(KizunaInputError, match="repeat customers") as info:
-        GammaGammaModel().fit(frame["frequency"], frame["monetary_value"])
+        GammaGammaModel().fit(frame["repeat_periods"], frame["monetary_value"])
     assert info.value.column == "frequency"
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.tables import validate_customers
-from kizuna.models.churn import ChurnClassifier, RFMLogisticBaseline, ScoreCalibrator
+from kizuna.models.churn import ChurnClassifier, ScoreCalibrator
+from kizuna.models.churn_baseline import RFMLogisticBaseline
 from kizuna.training.metrics_tabular import brier, roc_auc
 from tests.models.classifier_contract import ClassifierContract, make_churn_data
 
@@ -123,7 +124,7 @@ def test_baseline_reads_the_btyd_summary_when_rfm_columns_are_absent() -> None:
     n = 600
     X = pd.DataFrame(
         {
-            "frequency": rng.poisson(2, n).astype(float),
+            "repeat_periods": rng.poisson(2, n).astype(float),
             "recency": rng.uniform(0, 200, n),
             "T": rng.uniform(200, 400, n),
             "monetary_value": rng.gamma(2, 20, n),
@@ -132,7 +133,7 @@ def test_baseline_reads_the_btyd_summary_when_rfm_columns_are_absent() -> None:
     # Lapsed = long gap between last purchase and now.
     y = (rng.random(n) < 1 / (1 + np.exp(-(X["T"] - X["recency"] - 200) / 40))).astype(int)
     model = RFMLogisticBaseline(calibration=None).fit(X, y)
-    assert model.columns_ == ("frequency", "recency", "T", "monetary_value")
+    assert model.columns_ == ("repeat_periods", "recency", "T", "monetary_value")
     assert roc_auc(y, model.predict_proba(X)[:, 1]) > 0.7
 
 

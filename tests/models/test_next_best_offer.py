@@ -11,7 +11,8 @@ import pytest
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import contact_blocks, contacts_from_decisions, empty_log
 from kizuna.models.next_best_offer import decide, decide_one
-from kizuna.models.offers import NO_OFFER, load_offers
+from kizuna.models.offer_loading import load_offers
+from kizuna.models.offers import NO_OFFER
 
 NOW = pd.Timestamp("2025-03-01")
 
@@ -35,7 +36,7 @@ def customers() -> pd.DataFrame:
         "customer_id": ["a", "b", "c"],
         "segment": ["At risk", "Champions", "Lost"],
         "churn_probability": [0.8, 0.1, 0.5],
-        "predicted_ltv": [100.0, 200.0, 5.0],
+        "predicted_value": [100.0, 200.0, 5.0],
         "days_since_last_purchase": [100.0, 10.0, 400.0],
         "monetary_mean": [40.0, 50.0, 5.0],
     })  # fmt: skip
@@ -254,12 +255,12 @@ def test_decide_one_matches_the_batch_and_is_json_ready() -> None:
 def test_bad_customer_inputs_fail_loudly() -> None:
     with pytest.raises(KizunaInputError, match="churn_probability"):
         decide(customers().assign(churn_probability=[0.5, 1.2, 0.1]), CAT)
-    with pytest.raises(KizunaInputError, match="predicted_ltv"):
-        decide(customers().drop(columns="predicted_ltv"), CAT)
+    with pytest.raises(KizunaInputError, match="predicted_value"):
+        decide(customers().drop(columns="predicted_value"), CAT)
     with pytest.raises(KizunaInputError, match="appear once"):
         decide(pd.concat([customers(), customers()]), CAT)
     with pytest.raises(KizunaInputError, match="missing"):
-        decide(customers().assign(predicted_ltv=[1.0, np.nan, 2.0]), CAT)
+        decide(customers().assign(predicted_value=[1.0, np.nan, 2.0]), CAT)
 
 
 def test_customer_id_may_be_the_index() -> None:
@@ -275,7 +276,7 @@ def test_caps_and_cooldowns_hold_over_a_season_of_daily_runs() -> None:
         "customer_id": [f"c{i:03d}" for i in range(n)],
         "segment": rng.choice(["At risk", "Champions", "Lost"], n),
         "churn_probability": rng.uniform(0.2, 0.95, n),
-        "predicted_ltv": rng.gamma(2.0, 80.0, n),
+        "predicted_value": rng.gamma(2.0, 80.0, n),
         "days_since_last_purchase": rng.uniform(0, 400, n),
     })  # fmt: skip
     raw = {
@@ -337,7 +338,7 @@ def test_a_million_customers_in_one_batch() -> None:
     cust = pd.DataFrame({
         "customer_id": pd.array([f"C{i:08d}" for i in range(n)], dtype="str"),
         "segment": rng.choice(["At risk", "Champions", "Lost"], n),
-        "churn_probability": rng.random(n), "predicted_ltv": rng.gamma(2, 50, n),
+        "churn_probability": rng.random(n), "predicted_value": rng.gamma(2, 50, n),
         "days_since_last_purchase": rng.uniform(0, 500, n), "monetary_mean": rng.gamma(6, 8, n),
     })  # fmt: skip
     cands = pd.DataFrame(

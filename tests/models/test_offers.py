@@ -9,13 +9,8 @@ import pytest
 import yaml
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.offers import (
-    CSV_COLUMNS,
-    NO_OFFER,
-    OfferCatalogue,
-    load_offers,
-    offers_to_rows,
-)
+from kizuna.models.offer_loading import CSV_COLUMNS, load_offers, offers_to_rows
+from kizuna.models.offers import NO_OFFER, OfferCatalogue
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 

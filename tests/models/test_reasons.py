@@ -8,13 +8,12 @@ import pandas as pd
 import pytest
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.reason_phrases import Phrase, phrase_table
 from kizuna.models.reasons import (
-    Phrase,
     describe,
     format_number,
     humanise,
     lightgbm_contributions,
-    phrase_table,
     reference_points,
     top_reasons,
 )

@@ -15,7 +15,6 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.models.recommenders import (
     COMPONENTS,
     ALSRecommender,
-    BM25Weights,
     BPRRecommender,
     ColdStartRecommender,
     EASERecommender,
@@ -151,16 +150,6 @@ def test_personal_popularity_by_hand() -> None:
 @pytest.fixture(scope="module")
 def synthetic() -> dict[str, Any]:
     return make_category_data(seed=3)
-
-
-def test_bm25_weights_equal_implicit_and_reuse_fitted_statistics(synthetic) -> None:
-    X = synthetic["train"]
-    weights = BM25Weights(k1=100.0, b=0.8)
-    ours = weights.fit_transform(X)
-    theirs = bm25_weight(X, K1=100.0, B=0.8).tocsr()
-    np.testing.assert_allclose(ours.toarray(), theirs.toarray(), rtol=1e-5, atol=1e-6)
-    # The same rows weighed later use the fitted idf and average length.
-    np.testing.assert_allclose(weights.transform(X[:7]).toarray(), ours[:7].toarray(), rtol=1e-6)
 
 
 def test_item_knn_matches_implicit_bm25_recommender(synthetic) -> None:

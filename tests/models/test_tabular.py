@@ -7,13 +7,9 @@ import pandas as pd
 import pytest
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.tabular import (
-    TabularPreprocessor,
-    check_binary_labels,
-    check_target,
-    fit_booster,
-    normalise_text,
-)
+from kizuna.models.column_kinds import normalise_text
+from kizuna.models.preprocessing import TabularPreprocessor
+from kizuna.models.tabular import check_binary_labels, check_target, fit_booster
 
 
 def _mixed() -> pd.DataFrame:

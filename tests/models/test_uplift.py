@@ -24,7 +24,7 @@ from kizuna.features.control_groups import hash_units
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.churn import ChurnClassifier
 from kizuna.models.next_best_offer import decide
-from kizuna.models.offers import load_offers
+from kizuna.models.offer_loading import load_offers
 from kizuna.models.uplift import TLearner, XLearner, fit_uplift_by_offer, uplift_frame
 from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
 from kizuna.simulators.synthetic import ShopConfig, generate_shop
@@ -98,7 +98,7 @@ def test_uplift_targeting_beats_churn_targeting_at_equal_budget(split, learners)
     churn = churn_model.predict_proba(test_X)[:, 1]
     scores = test_X.reset_index().assign(
         churn_probability=churn,
-        predicted_ltv=test_X["monetary_mean"].to_numpy(),  # value of a kept customer: a basket
+        predicted_value=test_X["monetary_mean"].to_numpy(),  # value of a kept customer: a basket
         days_since_last_purchase=test_X["recency_days"].to_numpy(),
     )
     catalogue = load_offers(

@@ -167,6 +167,26 @@ def test_churn_scores_match_the_model_and_flag_unknown_ids(served):
         assert 1 <= len(r.reasons) <= 2 and all(x.contribution > 0 for x in r.reasons)
 
 
+def test_churn_score_reasons_equal_the_models_own_with_custom_phrases(served, monkeypatch):
+    """One reasons method: the service's reasons are the model's predict_with_reasons ones."""
+    st = served.state
+    bundle = served.models.churn
+    phrases = {".*": ["custom high {name} ({value})", "custom low {name} ({value})"]}
+    monkeypatch.setattr(bundle.model, "reason_phrases", phrases)
+    ids = [str(c) for c in st.frames["churn"].index[:6]]
+    # top_reasons=7 is asked by no other test, so no reason cached with the default phrases.
+    out = scoring.churn_scores(
+        served, api.ChurnRequest(customer_ids=ids, top_reasons=7), max_batch=10, bands=BANDS
+    )
+    proba, expected = bundle.model.predict_with_reasons(
+        st.frames["churn"].loc[ids, bundle.feature_columns], top_n=7
+    )
+    got = [[r.model_dump() for r in res.reasons] for res in out.results]
+    assert got == expected
+    assert any(got) and all(r["phrase"].startswith("custom ") for row in got for r in row)
+    np.testing.assert_array_equal([r.churn_probability for r in out.results], proba)
+
+
 def test_batches_outside_the_limits_are_422(served):
     for ids in ([], ["a"] * 11):
         with pytest.raises(ServingError) as err:

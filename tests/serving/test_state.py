@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight, tfidf_weight
 
 from kizuna.features import schema as s
-from kizuna.features.segments import rfm_scores
+from kizuna.features.rfm_scoring import rfm_scores
 from kizuna.serving import schemas as api
 from kizuna.serving import scoring
 from kizuna.serving.state import (
@@ -60,7 +60,9 @@ def test_row_weigher_matches_implicit_on_the_population():
 def test_population_score_matches_rfm_scores():
     values = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0])
     frame = pd.DataFrame({"rec": -values, s.FREQUENCY: values, "m": values})
-    expected = rfm_scores(frame, recency_col="rec", t_col=None, monetary_col="m")[s.F_SCORE]
+    expected = rfm_scores(
+        frame, recency_col="rec", t_col=None, frequency_col=s.FREQUENCY, monetary_col="m"
+    )[s.F_SCORE]
     assert _population_score(np.sort(values), values).tolist() == expected.tolist()
 
 

@@ -9,7 +9,7 @@ from scipy import stats
 
 from kizuna.features.control_groups import hash_units
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.offers import load_offers
+from kizuna.models.offer_loading import load_offers
 from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
 from kizuna.simulators.synthetic import ShopConfig, generate_shop
 from kizuna.training.campaign_eval import evaluate_campaign, learn_uplift, treated_flags

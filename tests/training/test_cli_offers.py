@@ -47,7 +47,7 @@ def customer_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
         "frequency": rng.integers(1, 8, n).astype(float),
         "monetary_mean": rng.gamma(6, 8, n),
         "churn_probability": rng.uniform(0.05, 0.95, n),
-        "predicted_ltv": rng.gamma(2, 60, n),
+        "predicted_value": rng.gamma(2, 60, n),
     })  # fmt: skip
 
 

@@ -1,0 +1,132 @@
+"""Column conversions behind :class:`models.preprocessing.TabularPreprocessor`.
+
+Text normalisation (blanks to NA, ``17850.0`` spelled as ``17850``), LightGBM-safe
+names, and each column kind's values as float64 (numbers written as text,
+booleans, dates as days since 1970-01-01, durations as days).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kizuna.features.errors import KizunaInputError
+
+# LightGBM refuses these in feature names (they break its JSON model dump).
+_UNSAFE_NAME = re.compile(r'[\s\[\]{}",:]')
+_EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def normalise_text(values: pd.Series) -> pd.Series:
+    """Strip text, turn blanks into NA, and spell whole-number floats as integers.
+
+    ``17850.0`` and ``"17850"`` must name the same category, since an integer
+    code column with gaps is read by pandas as float.
+
+    Parameters
+    ----------
+    values
+        Shape (n,), any dtype.
+
+    Returns
+    -------
+    pandas.Series
+        Shape (n,), pandas ``string`` dtype with NA for missing and blank cells.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    if pd.api.types.is_float_dtype(values.dtype):
+        arr = values.to_numpy(dtype=float, na_value=np.nan)
+        whole = np.isfinite(arr) & (np.floor(arr) == arr)
+        text = values.astype("string")
+        text[whole] = pd.Series(arr[whole].astype(np.int64), index=values.index[whole]).astype(
+            "string"
+        )
+        return text.mask(~np.isfinite(arr))
+    if values.dtype == object:
+        # Mixed object columns (numbers among strings): floats must follow the rule above.
+        values = values.map(_spell_whole_float, na_action="ignore")
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _spell_whole_float(value: Any) -> Any:
+    if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return value
+
+
+def is_text_like(dtype: Any) -> bool:
+    return (
+        dtype == np.dtype(object)
+        or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def safe_names(columns: Sequence[str]) -> list[str]:
+    """LightGBM-safe, unique names: ``"Monthly charges ($)"`` -> ``"Monthly_charges_($)"``."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for col in columns:
+        name = _UNSAFE_NAME.sub("_", str(col)) or "feature"
+        candidate, k = name, 2
+        while candidate in seen:
+            candidate, k = f"{name}__{k}", k + 1
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def to_float(values: pd.Series, col: str, kind: str) -> np.ndarray:
+    """Shape (n,) float64 for numeric, numeric_text, bool and days columns."""
+    dtype = values.dtype
+    if kind == "duration":
+        if not pd.api.types.is_timedelta64_dtype(dtype):
+            text = normalise_text(values)
+            values = pd.to_timedelta(text, errors="coerce")
+            bad = text.notna() & values.isna()
+            if bad.any():
+                raise KizunaInputError(
+                    "expected durations as at training", column=col, values=text[bad].unique()
+                )
+        ns = values.astype("timedelta64[ns]").to_numpy()
+        return np.where(np.isnat(ns), np.nan, ns.astype(np.int64) / _NS_PER_DAY)
+    if kind == "days":
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        elif not pd.api.types.is_datetime64_any_dtype(dtype):
+            text = normalise_text(values)
+            values = pd.to_datetime(text, errors="coerce")
+            bad = text.notna() & values.isna()
+            if bad.any():
+                raise KizunaInputError(
+                    "expected dates as at training", column=col, values=text[bad].unique()
+                )
+        ns = values.astype("datetime64[ns]").to_numpy()
+        days = (ns - _EPOCH).astype("timedelta64[ns]").astype(np.int64) / _NS_PER_DAY
+        return np.where(np.isnat(ns), np.nan, days)
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    # Text at this point: numbers written as text, or booleans sent as text/objects.
+    text = normalise_text(values)
+    if kind == "bool":
+        lowered = text.str.lower()
+        mapped = lowered.map({"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0})
+        bad = text.notna() & mapped.isna()
+        parsed = mapped
+    else:
+        parsed = pd.to_numeric(text, errors="coerce")
+        bad = text.notna() & parsed.isna()
+    if bad.any():
+        raise KizunaInputError(
+            f"expected {'true/false' if kind == 'bool' else 'numbers'} as at training",
+            column=col,
+            values=values[bad.to_numpy()].unique(),
+        )
+    return parsed.astype("float64").to_numpy(dtype=float, na_value=np.nan)
