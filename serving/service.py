@@ -58,7 +58,7 @@ from kizuna.serving.schemas import (
     StatusResponse,
 )
 from kizuna.serving.state import Live, ReloadOutcome
-from kizuna.serving.store_guard import GuardedStore, StoreUnavailable
+from kizuna.serving.store_guard import STORE_ERRORS, GuardedStore, StoreUnavailable, cause_of
 from kizuna.training.cli_offers import read_offers
 from kizuna.training.contact_log_store import append_contacts, read_contact_log
 from kizuna.training.event_store import EventStore, check_events
@@ -168,7 +168,10 @@ class KizunaService:
             return _field_error("body.channel", f"unknown channel; known: {known}")
         now = pd.Timestamp.now()
         window = pd.Timedelta(days=offers.log_window_days(catalogue))
-        contacts = read_contact_log(self.settings.contact_log, since=now - window)
+        try:
+            contacts = read_contact_log(self.settings.contact_log, since=now - window)
+        except STORE_ERRORS as exc:
+            return _error(503, f"contact log unavailable: {cause_of(exc)}")
         contacts = contacts[contacts["customer_id"].astype(str) == request.customer_id]
         answer = self._answer(
             offers.next_best_offer,
@@ -188,7 +191,10 @@ class KizunaService:
                 channel=request.channel,
                 campaign_id=request.campaign_id,
             )
-            await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
+            try:
+                await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
+            except STORE_ERRORS as exc:
+                return _error(503, f"contact log unavailable: {cause_of(exc)}")
             response.recorded = len(sent) > 0
         return response
 

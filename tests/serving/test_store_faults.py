@@ -125,11 +125,13 @@ def test_the_service_reports_store_faults_and_recovers(model_set, tmp_path):
         {
             "KIZUNA_MODEL_SOURCE": str(tmp_path / "models"),
             "KIZUNA_EVENT_STORE": str(path),
-            "KIZUNA_CONTACT_LOG": str(tmp_path / "contacts.sqlite"),
+            "KIZUNA_CONTACT_LOG": str(blocker / "contacts.sqlite"),
         },
         tmp_path / "server.log",
         probe="/livez",
     )
+    tx = model_set.transactions
+    known = [str(c) for c in tx.loc[tx["quantity"] > 0, "customer_id"].value_counts().index[:60]]
     event = {
         "customer_id": "FAULT-1",
         "order_id": "F1",
@@ -151,6 +153,12 @@ def test_the_service_reports_store_faults_and_recovers(model_set, tmp_path):
             error = refused.json()["error"]
             assert error.startswith("event store unavailable: ") and str(blocker) in error
             assert c.post("/recommend", json={"customer_id": "FAULT-1"}).status_code == 200
+            for cid in known:  # the first customer who gets an offer is to be recorded
+                offer = c.post("/next_best_offer", json={"customer_id": cid, "record": True})
+                if offer.json().get("decisions", [{}])[0].get("offer_id") != "no_offer":
+                    break
+            assert offer.status_code == 503, offer.text
+            assert offer.json()["error"].startswith("contact log unavailable: ")
 
             blocker.unlink()  # the fault clears
             time.sleep(1.1)
