@@ -15,7 +15,7 @@ aiohttp load generator:
 
 Every scenario runs ``--runs`` times; tables show the median of the runs.
 Models: ``--models registry`` (the champions at MLFLOW_TRACKING_URI; mlflow
-serves ``models:/kizuna-churn@champion``) or a folder written by
+serves ``models:/kizuna-<experiment>-churn@champion``) or a folder written by
 ``save_champions`` (mlflow serves a pyfunc saved from its churn bundle);
 without ``--models`` a synthetic shop's model set is built first.
 
@@ -297,7 +297,10 @@ def main() -> None:
     }
     k_port, m_port = free_port(), free_port()
     if source == "registry":
-        model_uri = "models:/kizuna-churn@champion"
+        from kizuna.serving.model_store import registered_name, resolve_experiment
+
+        experiment = resolve_experiment(os.environ.get("KIZUNA_EXPERIMENT"))
+        model_uri = f"models:/{registered_name(experiment, 'churn')}@champion"
     else:
         model_uri = pyfunc_for_churn(Path(source), work / "churn-pyfunc", features.iloc[:5])
     kizuna = start(

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
+from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
 from kizuna.models.bgnbd import BetaGeoModel
 from kizuna.models.gamma_gamma import GammaGammaModel
 
@@ -67,3 +68,46 @@ def btyd_features(
         out[EXPECTED_SPEND] = spend
         out[EXPECTED_VALUE] = out[EXPECTED_PURCHASES] * spend
     return out
+
+
+# Columns of the feature frame that are not model inputs: text duplicates of scores.
+NON_FEATURES = (s.RFM_SCORE,)
+
+
+def btyd_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """The feature frame's ``btyd_*`` columns under the BTYD models' names, shape (n, 4)."""
+    return frame[btyd_columns()].set_axis(
+        [s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1
+    )
+
+
+def with_btyd_outputs(
+    frame: pd.DataFrame,
+    bgnbd: BetaGeoModel | None,
+    gamma_gamma: GammaGammaModel | None,
+    *,
+    horizon_days: int,
+    btyd_unit: str = "W",
+) -> pd.DataFrame:
+    """Model inputs from a feature frame: BTYD outputs joined on, non-features dropped.
+
+    Training (each snapshot) and serving (the live state) both call this, so
+    the churn and LTV models see the same columns in both places.
+
+    Parameters
+    ----------
+    frame
+        ``features.pipeline.customer_features`` output, shape (n, p).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, p'): ``frame`` without :data:`NON_FEATURES`, plus
+        :data:`BTYD_OUTPUTS` when ``bgnbd`` is given.
+    """
+    if bgnbd is not None:
+        horizon = horizon_days / TIME_SCALERS[btyd_unit]
+        frame = frame.join(
+            btyd_features(btyd_summary(frame), bgnbd, horizon, gamma_gamma=gamma_gamma)
+        )
+    return frame.drop(columns=[c for c in NON_FEATURES if c in frame.columns])

@@ -2,7 +2,7 @@
 
 The contact log is a frame with one row per contact made: who, which offer,
 when (and optionally the channel and campaign). Appending to a durable log is
-I/O and lives in :mod:`training.contact_log_store`.
+I/O and lives in :mod:`serving.contact_store`.
 
 Rules, per customer, at decision time ``now`` (contacts after ``now`` are ignored,
 so a back-test at an earlier ``now`` sees only the past):

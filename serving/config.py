@@ -1,10 +1,14 @@
 """Service settings, read from environment variables when the service starts.
 
+Without ``KIZUNA_MODEL_SOURCE`` the service reads the registry when
+``MLFLOW_TRACKING_URI`` is set, else a ``bento_models`` folder baked into a
+Bento, else the registry in ``$KIZUNA_DATA_DIR``.
+
 =============================  =============================================  ==============
 variable                       meaning                                        default
 =============================  =============================================  ==============
-``KIZUNA_MODEL_SOURCE``        ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  ``registry``
-                               or a folder written by ``save_champions``
+``KIZUNA_MODEL_SOURCE``        ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  see above
+                               or a model folder (``kizuna export``)
 ``KIZUNA_MODEL_ALIAS``         registry alias to serve                        ``champion``
 ``KIZUNA_API_KEY``             if set, every endpoint but the health probes   unset
                                needs it (``X-API-Key`` or ``Authorization:
@@ -22,6 +26,9 @@ variable                       meaning                                        de
                                keep-alive (connection closed after)
 ``KIZUNA_RELOAD_POLL_SECONDS`` check the registry for new champions this      0 (off)
                                often
+``KIZUNA_EXPERIMENT``          the experiment whose champions the registry    the only one
+                               source serves
+``KIZUNA_MAX_EVENT_VALUE``     largest quantity or unit price of an event     1,000,000
 ``KIZUNA_RISK_BANDS``          churn probability cut points low|medium|high   ``0.3,0.6``
 =============================  =============================================  ==============
 
@@ -42,6 +49,9 @@ from kizuna.features.errors import KizunaInputError
 
 REGISTRY = "registry"
 ENV_PREFIX = "KIZUNA_"
+#: A model folder baked into a Bento (``kizuna export --out bento_models``), found from the
+#: working directory the Bento's service starts in.
+BUNDLED_MODELS = "bento_models"
 
 # Fixed limits of the request schemas (they appear in the OpenAPI document).
 MAX_K = 100
@@ -55,7 +65,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    model_source: str = REGISTRY
+    model_source: str = ""  # empty: see the module docstring
     model_alias: str = "champion"
     api_key: str | None = None
     public_docs: bool = False
@@ -72,6 +82,10 @@ class Settings(BaseSettings):
     # Offer catalogue for /next_best_offer; default: the champions' experiment's `offers:`.
     offers: Path | None = None
     contact_log: Path | None = None
+    experiment: str | None = None
+    max_event_value: float = Field(1_000_000.0, gt=0, allow_inf_nan=False)
+    # Read without the KIZUNA_ prefix: it decides the default model source.
+    mlflow_tracking_uri: str | None = Field(None, validation_alias="MLFLOW_TRACKING_URI")
 
     @property
     def from_registry(self) -> bool:
@@ -84,7 +98,7 @@ class Settings(BaseSettings):
             return cls.model_fields[info.field_name].default
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("api_key", "offers", "event_store", "contact_log", mode="before")
+    @field_validator("api_key", "offers", "event_store", "contact_log", "experiment", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -111,7 +125,13 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _default_paths(self) -> Settings:
+    def _defaults(self) -> Settings:
+        if not self.model_source:
+            bundled = Path(BUNDLED_MODELS)
+            if not self.mlflow_tracking_uri and (bundled / "versions.json").exists():
+                self.model_source = str(bundled.resolve())
+            else:
+                self.model_source = REGISTRY
         # Nothing is created here: a folder that does not exist is reported by the
         # loader or the store, so a service started too early still answers its probes.
         if self.event_store is None:
@@ -132,12 +152,15 @@ class Settings(BaseSettings):
         try:
             if environ is None:
                 return cls()
-            given = {
+            given: dict[str, str] = {
                 name[len(ENV_PREFIX) :].lower(): value
                 for name, value in environ.items()
                 if name.startswith(ENV_PREFIX)
                 and name[len(ENV_PREFIX) :].lower() in cls.model_fields
             }
+            given.pop("mlflow_tracking_uri", None)
+            if "MLFLOW_TRACKING_URI" in environ:
+                given["MLFLOW_TRACKING_URI"] = environ["MLFLOW_TRACKING_URI"]
             # model_validate reads only `given`, never the process environment.
             return cls.model_validate(given)
         except ValidationError as exc:

@@ -1,6 +1,6 @@
 """kizuna's BentoML service: recommendations, churn, value and profiles over HTTP.
 
-Start it with ``kizuna serve`` or ``bentoml serve serving.service:KizunaService``
+Start it with ``kizuna serve`` or ``bentoml serve kizuna.serving.service:KizunaService``
 (settings: :mod:`serving.config`). The endpoints are thin: they take the
 current snapshot (:class:`serving.state.Live`) and call a pure function in
 :mod:`serving.scoring`. Models load in the background at start-up; ``/readyz``
@@ -36,7 +36,11 @@ from kizuna.models.contact_log import contacts_from_decisions
 from kizuna.serving import offers, scoring
 from kizuna.serving.config import Settings
 from kizuna.serving.connections import use_header_timeout
+from kizuna.serving.contact_store import append_contacts, read_contact_log
+from kizuna.serving.event_store import EventStore, check_events
+from kizuna.serving.live import Live, ReloadOutcome
 from kizuna.serving.middleware import KizunaGuards, bounded_metric_labels
+from kizuna.serving.offer_file import read_offers
 from kizuna.serving.openapi import DocumentedErrors
 from kizuna.serving.probes import Probes
 from kizuna.serving.schemas import (
@@ -57,11 +61,7 @@ from kizuna.serving.schemas import (
     SimilarItemsResponse,
     StatusResponse,
 )
-from kizuna.serving.state import Live, ReloadOutcome
 from kizuna.serving.store_guard import STORE_ERRORS, GuardedStore, StoreUnavailable, cause_of
-from kizuna.training.cli_offers import read_offers
-from kizuna.training.contact_log_store import append_contacts, read_contact_log
-from kizuna.training.event_store import EventStore, check_events
 
 # A child of bentoml's logger, so its records go through the server's log configuration.
 logger = logging.getLogger("bentoml.kizuna")
@@ -102,7 +102,12 @@ class KizunaService:
         # worker that dies before it answers /livez.
         path = settings.event_store
         self.store = GuardedStore(lambda: EventStore(path), path)
-        self.live = Live(settings.model_source, alias=settings.model_alias, store=self.store)
+        self.live = Live(
+            settings.model_source,
+            alias=settings.model_alias,
+            store=self.store,
+            experiment=settings.experiment,
+        )
         self._batch_limiter: anyio.CapacityLimiter | None = None
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
         if settings.reload_poll_seconds > 0:
@@ -115,8 +120,9 @@ class KizunaService:
         """(ready, why not, degraded model kinds -> cause), for ``/readyz``."""
         ready, reason, degraded = self.live.readiness()
         fault = self.store.check()
-        if ready and fault is not None:
-            return False, f"event store unavailable: {fault}", degraded
+        if fault is not None:
+            reasons = [f"event store unavailable: {fault}", *([reason] if reason else [])]
+            return False, "; ".join(reasons), degraded
         return ready, reason, degraded
 
     # -- endpoints -------------------------------------------------------------------
@@ -219,7 +225,10 @@ class KizunaService:
                 f"{len(request.events):,} (KIZUNA_MAX_EVENTS); split the batch",
             )
         try:
-            lines = check_events(pd.DataFrame([e.model_dump() for e in request.events]))
+            lines = check_events(
+                pd.DataFrame([e.model_dump() for e in request.events]),
+                max_value=self.settings.max_event_value,
+            )
         except KizunaInputError as exc:
             return _error(422, str(exc))
         # The fsync and the feature updates run off the event loop.
@@ -294,8 +303,7 @@ class KizunaService:
         """Call ``fn(served, request)`` on the current snapshot; refusals become JSON errors."""
         served = self.live.current()
         if served is None:
-            detail = f": {self.live.last_error}" if self.live.last_error else ""
-            return _error(503, f"models are not loaded yet{detail}")
+            return _error(503, self.live.not_ready_reason() or "models are not loaded yet")
         try:
             return fn(served, request, **kwargs)
         except scoring.ServingError as exc:

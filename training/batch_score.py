@@ -22,6 +22,7 @@ from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
 
 DEFAULT_TABLE = "customer_scores"
 REC_SEP = "|"
+REASON_SEP = "; "
 
 #: Output columns and their types: every chunk is cast to these, so file
 #: schemas and SQL column types never depend on what one chunk happens to hold.
@@ -34,6 +35,7 @@ COLUMNS: dict[str, str] = {
     "monetary_total": "float64",
     "churn_probability": "float64",
     "risk_band": "string",
+    "churn_reasons": "string",
     "predicted_value": "float64",
     "p_alive": "float64",
     "expected_orders": "float64",
@@ -50,6 +52,7 @@ def score_chunks(
     chunk_size: int = 20_000,
     bands: tuple[float, float] = (0.3, 0.6),
     in_stock_only: bool = True,
+    reasons: int = 0,
 ) -> Iterator[pd.DataFrame]:
     """Score every customer with a purchase history, ``chunk_size`` at a time.
 
@@ -59,6 +62,9 @@ def score_chunks(
         A :class:`serving.state.Served` snapshot.
     k
         Recommendations per customer (new items only: purchased ones excluded).
+    reasons
+        Churn reasons per customer (0 = none): the phrases of the model's own
+        ``reasons_matrix``, as ``/churn_score`` gives them, joined by ``"; "``.
 
     Yields
     ------
@@ -68,8 +74,8 @@ def score_chunks(
     """
     from kizuna.serving.scoring import risk_band
 
-    if chunk_size < 1 or k < 1:
-        raise KizunaInputError("chunk_size and k must be positive")
+    if chunk_size < 1 or k < 1 or reasons < 0:
+        raise KizunaInputError("chunk_size and k must be positive, reasons not negative")
     st = served.state
     models = served.models
     versions = ",".join(f"{kind}={v}" for kind, v in served.versions.items() if v is not None)
@@ -94,6 +100,8 @@ def score_chunks(
             )
             out["churn_probability"] = proba
             out["risk_band"] = [None if np.isnan(p) else risk_band(p, bands) for p in proba]
+            if reasons:
+                out["churn_reasons"] = _reason_texts(st, models.churn, chunk, reasons)
         if models.ltv is not None:
             frame = st.frames["ltv"]
             out["predicted_value"] = _predict(frame, chunk, models.ltv, lambda m, X: m.predict(X))
@@ -121,6 +129,20 @@ def _predict(
     if known.any():
         X = frame.iloc[pos[known]][bundle.feature_columns]
         out[known] = predict(bundle.model, X)
+    return out
+
+
+def _reason_texts(st: Any, bundle: Any, ids: pd.Index, top_n: int) -> list[str | None]:
+    """The churn reasons of ``ids`` as text, shape (n,); None for customers not scored."""
+    from kizuna.serving.scoring import reasons_for_rows
+
+    pos = st.frames["churn"].index.get_indexer(ids)
+    out: list[str | None] = [None] * len(ids)
+    known = np.flatnonzero(pos >= 0)
+    if known.size:
+        rows = reasons_for_rows(st, "churn", bundle, pos[known], top_n)
+        for j, row in zip(known, rows, strict=True):
+            out[j] = REASON_SEP.join(r["phrase"] for r in row)
     return out
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.training import cli_data, cli_offers, cli_serve, cli_train
+from kizuna.training import cli_data, cli_offers, cli_serve, cli_snapshot, cli_train
 from kizuna.training.progress import err_console
 
 app = typer.Typer(
@@ -59,6 +59,9 @@ app.command("train")(cli_train.train)
 app.command("promote")(cli_train.promote)
 app.command("demo")(cli_train.demo)
 app.command("serve")(cli_serve.serve)
+app.command("snapshot")(cli_snapshot.snapshot)
+app.command("export")(cli_snapshot.export)
+app.add_typer(cli_snapshot.events_app, name="events")
 app.add_typer(score_app, name="score", help="CRM batch export; `kizuna score offers` for offers.")
 app.command("evaluate-campaign")(cli_offers.evaluate_campaign)
 

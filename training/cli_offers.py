@@ -28,8 +28,9 @@ from rich.table import Table
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.offer_loading import load_offers
-from kizuna.models.offers import OfferCatalogue
+from kizuna.models.offer_loading import load_offers  # noqa: F401
+from kizuna.models.offers import OfferCatalogue  # noqa: F401
+from kizuna.serving.offer_file import read_offers  # noqa: F401 - re-exported
 from kizuna.training.cli_common import JsonOpt, console, emit_json
 from kizuna.training.progress import err_console, step
 
@@ -48,22 +49,6 @@ MarginOpt = Annotated[
     float | None,
     typer.Option("--margin", help="Share of revenue kept as profit (overrides the catalogue)."),
 ]
-
-
-def read_offers(path: str | Path, *, margin: float | None = None) -> OfferCatalogue:
-    """Read an offer catalogue file: YAML (mapping with ``offers:``) or CSV (one row per offer)."""
-    from kizuna.training.config import read_yaml
-
-    path = Path(path)
-    if not path.exists():
-        raise KizunaInputError(f"no such offer catalogue: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        return load_offers(read_yaml(path), margin=margin)
-    if suffix == ".csv":
-        rows = pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records")
-        return load_offers(rows, margin=margin)
-    raise KizunaInputError(f"offer catalogue {path}: use .yaml, .yml or .csv")
 
 
 def resolve_offers(
@@ -187,7 +172,7 @@ def score_offers(
     from kizuna.models.contact_log import contacts_from_decisions
     from kizuna.models.next_best_offer import decide
     from kizuna.models.offers import NO_OFFER
-    from kizuna.training.contact_log_store import append_contacts, read_contact_log
+    from kizuna.serving.contact_store import append_contacts, read_contact_log
 
     catalogue, offers_path = resolve_offers(offers, config, margin=margin)
     if control_share > 0 and not campaign_id:

@@ -28,6 +28,13 @@ ModelsOpt = Annotated[
     ),
 ]
 AliasOpt = Annotated[str, typer.Option("--alias", help="Registry alias to serve.")]
+ExperimentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--experiment",
+        help="Experiment whose champions to serve from the registry (default: the only one).",
+    ),
+]
 EventStoreOpt = Annotated[
     Path | None,
     typer.Option(
@@ -39,6 +46,7 @@ EventStoreOpt = Annotated[
 def serve(
     models: ModelsOpt = "registry",
     alias: AliasOpt = "champion",
+    experiment: ExperimentOpt = None,
     host: Annotated[
         str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")
     ] = "127.0.0.1",
@@ -64,6 +72,13 @@ def serve(
     env = dict(os.environ)
     env["KIZUNA_MODEL_SOURCE"] = models if models == "registry" else str(Path(models).resolve())
     env["KIZUNA_MODEL_ALIAS"] = alias
+    if models == "registry":
+        from kizuna.serving.model_store import resolve_experiment
+
+        env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
+        os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
+        # Fail here, in one line, rather than in a server that never turns ready.
+        env["KIZUNA_EXPERIMENT"] = resolve_experiment(experiment)
     env["KIZUNA_RELOAD_POLL_SECONDS"] = str(reload_poll)
     # Absolute paths: the server resolves nothing against a working directory.
     settings = Settings.from_env()
@@ -161,20 +176,27 @@ def score(
     table: Annotated[str, typer.Option(help="SQL table name (replaced).")] = "customer_scores",
     models: ModelsOpt = "registry",
     alias: AliasOpt = "champion",
+    experiment: ExperimentOpt = None,
     k: Annotated[int, typer.Option(min=1, max=100, help="Recommendations per customer.")] = 10,
     chunk_size: Annotated[
         int, typer.Option(min=1, help="Customers scored and written at a time.")
     ] = 20_000,
     event_store: EventStoreOpt = None,
+    reasons: Annotated[
+        int,
+        typer.Option(
+            min=0, max=10, help="Churn reasons per customer (0 = none; costs TreeSHAP time)."
+        ),
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Write churn, LTV, segment and top-k recommendations of every customer (CRM export)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from kizuna.serving.config import Settings
+    from kizuna.serving.event_store import EventStore
     from kizuna.serving.state import load_served
     from kizuna.training.batch_score import check_target, score_chunks, write_chunks
-    from kizuna.training.event_store import EventStore
     from kizuna.training.tracking import data_dir
 
     settings = Settings.from_env()
@@ -185,9 +207,11 @@ def score(
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
     with step(f"loading models ({models}, {alias}) and customer state", quiet=as_json):
-        served = load_served(models, alias=alias, store=store, live=False)
+        served = load_served(models, alias=alias, store=store, live=False, experiment=experiment)
     n = served.state.n_customers
-    chunks = score_chunks(served, k=k, chunk_size=chunk_size, bands=settings.risk_bands)
+    chunks = score_chunks(
+        served, k=k, chunk_size=chunk_size, bands=settings.risk_bands, reasons=reasons
+    )
     if as_json:
         rows = write_chunks(chunks, target, table=table)
     else:
@@ -219,6 +243,6 @@ def score(
 
 
 def _tracking_uri() -> str:
-    from kizuna.training.tracking import tracking_uri
+    from kizuna.serving.model_store import tracking_uri
 
     return tracking_uri()

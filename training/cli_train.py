@@ -90,16 +90,27 @@ def _fmt(value: object) -> str:
 
 
 def promote(
-    model: Annotated[str, typer.Argument(help="recommender | churn | ltv, or a registered name.")],
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="recommender | churn | ltv | snapshot (with --experiment), or a registered name."
+        ),
+    ],
     version: Annotated[int, typer.Argument(help="Registry version to point the alias at.")],
     alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="Experiment name (default: the only one).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Move a registry alias (champion by default) to a version by hand."""
+    from kizuna.serving.model_store import REGISTERED_KINDS, resolve_experiment
     from kizuna.training import tracking
 
     tracking.setup_mlflow_uri()
-    name = tracking.REGISTERED_NAMES.get(model, model)
+    name = model
+    if model in REGISTERED_KINDS:
+        name = tracking.registered_name(resolve_experiment(experiment), model)
     moved = tracking.promote(name, version, alias)
     if as_json:
         emit_json(moved)

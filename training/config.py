@@ -10,10 +10,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.serving.offer_file import read_yaml  # noqa: F401 - re-exported
 
 
 class Frozen(BaseModel):
@@ -50,20 +50,6 @@ class DataConfig(Frozen):
             if getattr(self, key) is not None and not getattr(self, key).is_absolute()
         }
         return self.model_copy(update=updates)
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, failing with the file name on a bad file."""
-    path = Path(path)
-    if not path.exists():
-        raise KizunaInputError(f"no such file: {path}")
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise KizunaInputError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(loaded, dict):
-        raise KizunaInputError(f"{path} must hold a mapping at the top level")
-    return loaded
 
 
 def parse_model(model: type[Frozen], data: dict[str, Any], *, source: str) -> Any:

@@ -176,7 +176,7 @@ def event_store_path(data: DataConfig) -> Path:
     """
     import os
 
-    from kizuna.training.tracking import data_dir
+    from kizuna.serving.model_store import data_dir
 
     if data.events is not None:
         return Path(data.events)
@@ -191,24 +191,46 @@ def load_transactions(
     With ``with_events``, purchases that the service stored through
     ``/events`` (:func:`event_store_path`) are appended first, so the next
     training run includes them; they are validated and counted like any row.
+    See :func:`load_transactions_and_events` for the last sequence number read.
     """
-    from kizuna.training.event_store import SEQ, read_events
+    return load_transactions_and_events(data, as_of=as_of, quiet=quiet, with_events=with_events)[0]
+
+
+def load_transactions_and_events(
+    data: DataConfig, *, as_of: Any = None, quiet: bool = False, with_events: bool = True
+) -> tuple[ValidatedTransactions, int]:
+    """:func:`load_transactions`, plus the last event ``seq`` it includes (0 without events).
+
+    The store is read once, so a snapshot built from the result includes
+    exactly the lines up to that ``seq``; the service applies only later ones.
+    Ids of both sources are made text first, so an id read as a number in the
+    file (``17850.0``) and the same id stored as text (``"17850"``) stay one customer.
+    """
+    from kizuna.features.contract import ids_to_str
+    from kizuna.serving.event_store import SEQ, read_events
 
     if data.transactions is None:
         raise KizunaInputError("this command needs a transactions source (data.transactions)")
     with step(f"reading {data.transactions} ({data.format})", quiet=quiet):
         raw = read_transactions(data.transactions, format=data.format, column_map=data.column_map)
     events = read_events(event_store_path(data)) if with_events else None
+    last_seq = 0
     if events is not None and len(events):
+        last_seq = int(events[SEQ].max())
         with step(f"appending {len(events):,} stored purchase events", quiet=quiet):
+            frame = raw.frame.copy()
+            for col in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID):
+                if col in frame.columns:
+                    frame[col] = ids_to_str(frame[col])
             raw = RawTransactions(
-                pd.concat([raw.frame, events.drop(columns=[SEQ])], ignore_index=True),
+                pd.concat([frame, events.drop(columns=[SEQ])], ignore_index=True),
                 {k: v for k, v in raw.validate_kwargs.items() if k != "timestamp_format"},
             )
     with step(f"validating {len(raw.frame):,} rows", quiet=quiet):
-        return validate_transactions(
+        validated = validate_transactions(
             raw.frame, as_of=as_of, data_end=data.data_end, **raw.validate_kwargs
         )
+    return validated, last_seq
 
 
 def check_as_of_in_data(

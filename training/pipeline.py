@@ -17,7 +17,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.training import tracking
 from kizuna.training.artifacts import save_bundle
 from kizuna.training.config import ExperimentConfig
-from kizuna.training.data import load_tables, load_transactions
+from kizuna.training.data import load_tables, load_transactions_and_events
 from kizuna.training.progress import step
 from kizuna.training.snapshots import build_snapshot, snapshot_dates
 from kizuna.training.train_tabular import (
@@ -95,8 +95,9 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
     contractual = config.churn.enabled and config.churn.mode == "contractual"
     items, customers = load_tables(data, label_col=config.churn.label_col if contractual else None)
     report: dict[str, Any] = {}
+    last_seq = 0
     if data.transactions is not None:
-        validated = load_transactions(data, as_of=None, quiet=quiet)
+        validated, last_seq = load_transactions_and_events(data, as_of=None, quiet=quiet)
         tx, report = validated.kept, validated.report.to_dict()
         if tx.empty:
             raise KizunaInputError(f"no usable transactions in {data.transactions}")
@@ -137,7 +138,57 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
             _train_all(config, tx, items, customers, result, quiet=quiet)
         for kind, outcome in result.results.items():
             _log_result(kind, outcome, result, holdout_id=holdout_id, config=config)
+        if tx is not None:
+            with step("writing and registering the customer snapshot", quiet=quiet):
+                _log_snapshot(config, result, tx, items, customers, last_seq, fingerprint)
     return result
+
+
+def _log_snapshot(
+    config: ExperimentConfig,
+    result: ExperimentResult,
+    tx: pd.DataFrame,
+    items: pd.DataFrame | None,
+    customers: pd.DataFrame | None,
+    last_seq: int,
+    fingerprint: dict[str, Any],
+) -> None:
+    """The customer snapshot of this run's data, for the experiment's champions after it.
+
+    Registered, it is built for the current champions (this run's models where
+    they won, the earlier champions where they did not) and takes ``champion``;
+    unregistered, it is built for this run's models and only logged.
+    """
+    from kizuna.models.bundles import MODEL_KINDS, ChampionModels
+    from kizuna.training.snapshot_job import champion_models, log_snapshot
+
+    kinds = tuple(k for k in MODEL_KINDS if k in result.results)
+    register = config.tracking.register_models
+    if register:
+        fresh = {
+            k: (result.registry[k].version, result.results[k].bundle)
+            for k in kinds
+            if k in result.registry
+        }
+        models = champion_models(config.name, fresh=fresh, kinds=kinds)
+    else:
+        models = ChampionModels(
+            **{k: result.results[k].bundle if k in kinds else None for k in MODEL_KINDS},
+            kinds=kinds,
+        )
+    _, decision = log_snapshot(
+        models,
+        tx,
+        config=config,
+        items=items,
+        customers=customers,
+        last_event_seq=last_seq,
+        fingerprint=fingerprint,
+        run_id=result.run_id,
+        register=register,
+    )
+    if decision is not None:
+        result.registry["snapshot"] = decision
 
 
 def _train_all(
@@ -282,12 +333,16 @@ def _log_result(
     metric_value = outcome.metrics[outcome.primary_metric]
     decision = tracking.register_version(
         info.model_uri,
-        tracking.REGISTERED_NAMES[kind],
+        tracking.registered_name(config.name, kind),
         metric_name=outcome.primary_metric,
         metric_value=metric_value,
         holdout_id=f"{holdout_id}:{kind}:{_kind_key(kind, config)}",
         higher_is_better=outcome.higher_is_better,
-        tags={"run_id": result.run_id, "experiment": config.name},
+        tags={
+            "run_id": result.run_id,
+            "experiment": config.name,
+            "kinds": ",".join(k for k in ("recommender", "churn", "ltv") if k in result.results),
+        },
     )
     result.registry[kind] = decision
 

@@ -12,7 +12,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from kizuna.training.artifacts import load_bundle
+from kizuna.serving.model_store import load_bundle
 
 
 class BundleModel(mlflow.pyfunc.PythonModel):
@@ -53,3 +53,22 @@ class BundleModel(mlflow.pyfunc.PythonModel):
             names = bundle.item_ids.to_numpy()
             out[known] = [",".join(names[row[row >= 0]]) for row in items]
         return pd.DataFrame({"items": out})
+
+
+class SnapshotModel(mlflow.pyfunc.PythonModel):
+    """Pyfunc over a customer snapshot folder (artifact ``snapshot``).
+
+    It exists so the snapshot is a registered model with aliases like the
+    models it serves; ``predict`` returns the feature rows of the
+    ``customer_id`` column's customers (unknown ids get no row).
+    """
+
+    def load_context(self, context: Any) -> None:
+        self.folder = context.artifacts["snapshot"]
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> Any:
+        from pathlib import Path
+
+        features = pd.read_parquet(Path(self.folder) / "features.parquet")
+        ids = model_input["customer_id"].astype(str)
+        return features.loc[features.index.intersection(ids)].reset_index()

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.pipeline import TIME_SCALERS, btyd_columns, customer_features, customer_labels
+from kizuna.features.pipeline import customer_features, customer_labels
 from kizuna.models.bgnbd import BetaGeoModel
-from kizuna.models.btyd_features import btyd_features
+from kizuna.models.btyd_features import (  # noqa: F401 - re-exported
+    NON_FEATURES,
+    btyd_summary,
+    with_btyd_outputs,
+)
 from kizuna.models.gamma_gamma import GammaGammaModel
-
-# Columns of the feature frame that are not model inputs: text duplicates of scores.
-NON_FEATURES = (s.RFM_SCORE,)
 
 
 @dataclass(frozen=True)
@@ -85,34 +86,6 @@ def model_inputs(
         bgnbd, gamma_gamma = fit_btyd(btyd_summary(frame))
     X = with_btyd_outputs(frame, bgnbd, gamma_gamma, horizon_days=horizon_days, btyd_unit=btyd_unit)
     return X, bgnbd, gamma_gamma
-
-
-def btyd_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """The feature frame's ``btyd_*`` columns under the BTYD models' names."""
-    return frame[btyd_columns()].set_axis(
-        [s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1
-    )
-
-
-def with_btyd_outputs(
-    frame: pd.DataFrame,
-    bgnbd: BetaGeoModel | None,
-    gamma_gamma: GammaGammaModel | None,
-    *,
-    horizon_days: int,
-    btyd_unit: str = "W",
-) -> pd.DataFrame:
-    """Model inputs from a feature frame: BTYD outputs joined on, non-features dropped.
-
-    Training (each snapshot) and serving (the live state) both call this, so
-    the churn and LTV models see the same columns in both places.
-    """
-    if bgnbd is not None:
-        horizon = horizon_days / TIME_SCALERS[btyd_unit]
-        frame = frame.join(
-            btyd_features(btyd_summary(frame), bgnbd, horizon, gamma_gamma=gamma_gamma)
-        )
-    return frame.drop(columns=[c for c in NON_FEATURES if c in frame.columns])
 
 
 def fit_btyd(summary: pd.DataFrame) -> tuple[BetaGeoModel | None, GammaGammaModel | None]:

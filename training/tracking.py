@@ -1,6 +1,8 @@
-"""MLflow: the tracking store, run metadata, and champion/challenger aliases.
+"""MLflow: the tracking store, run metadata, and registry writes (champion/challenger aliases).
 
-This module is the only one in kizuna that talks to the MLflow registry.
+Registered names carry the experiment (``kizuna-<experiment>-<kind>``, see
+:func:`serving.model_store.registered_name`), so training one experiment never
+moves another's champion. Reading the registry lives in :mod:`serving.model_store`.
 """
 
 from __future__ import annotations
@@ -19,29 +21,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CHAMPION = "champion"
+from kizuna.serving.model_store import (  # noqa: F401 - re-exported
+    CHAMPION,
+    DATA_DIR_ENV,
+    alias_version,
+    data_dir,
+    registered_name,
+    registered_names,
+    tracking_uri,
+)
+
 CHALLENGER = "challenger"
-REGISTERED_NAMES = {
-    "recommender": "kizuna-recommender",
-    "churn": "kizuna-churn",
-    "ltv": "kizuna-ltv",
-}
-DATA_DIR_ENV = "KIZUNA_DATA_DIR"
-
-
-def data_dir() -> Path:
-    """The project data folder: ``$KIZUNA_DATA_DIR``, else ``./data``."""
-    return Path(os.environ.get(DATA_DIR_ENV, "data")).resolve()
-
-
-def tracking_uri() -> str:
-    """``$MLFLOW_TRACKING_URI``, else SQLite in the project data folder."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
-    folder = data_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'mlflow.db'}"
 
 
 def quiet_mlflow() -> None:
@@ -119,7 +109,7 @@ class AliasDecision:
     version: int
     alias: str
     reason: str
-    new_metric: float
+    new_metric: float | None  # None for a snapshot: it has no metric
     champion_metric: float | None = None
     champion_version: int | None = None
 
@@ -207,13 +197,7 @@ def register_version(
 
 def current_alias_version(name: str, alias: str) -> Any | None:
     """The model version that ``name@alias`` points to, or None."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return MlflowClient().get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+    return alias_version(name, alias)
 
 
 def promote(name: str, version: int, alias: str = CHAMPION) -> dict[str, Any]:
@@ -238,76 +222,31 @@ def promote(name: str, version: int, alias: str = CHAMPION) -> dict[str, Any]:
     }
 
 
-def load_champions(alias: str = CHAMPION) -> Any:
-    """The model set that ``<name>@alias`` points to, from the registry at the tracking URI.
+def register_snapshot(
+    model_uri: str, experiment: str, *, alias: str = CHAMPION, tags: dict[str, str] | None = None
+) -> AliasDecision:
+    """Register a customer snapshot as ``kizuna-<experiment>-snapshot`` and move ``alias``.
 
-    Each registered version's bundle is downloaded once and unpickled; the
-    experiment config comes from the run that produced the churn model (else
-    the first model found), so the service can read the same data. Only
-    champions of the experiment that registered the newest one are loaded.
-
-    Returns
-    -------
-    training.artifacts.ChampionModels
-        Kinds without a version under ``alias`` are None.
+    A snapshot is built for the current champion models, so it takes the
+    ``champion`` alias itself (no metric to compare).
     """
-    import tempfile
-
     import mlflow
+    from mlflow import MlflowClient
 
-    from kizuna.features.errors import KizunaInputError
-    from kizuna.training.artifacts import ChampionModels, load_bundle
-    from kizuna.training.config import ExperimentConfig
-
-    setup_mlflow_uri()
-    found_versions = {
-        kind: current_alias_version(name, alias) for kind, name in REGISTERED_NAMES.items()
-    }
-    # One service serves one dataset: keep the champions trained by the same
-    # experiment as the newest one, and say which others were left out.
-    newest = max(
-        (v for v in found_versions.values() if v is not None),
-        key=lambda v: int(v.creation_timestamp),
-        default=None,
+    name = registered_name(experiment, "snapshot")
+    client = MlflowClient()
+    before = current_alias_version(name, alias)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        version = mlflow.register_model(model_uri, name)
+    number = int(version.version)
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(name, str(number), key, str(value))
+    client.set_registered_model_alias(name, alias, str(number))
+    return AliasDecision(
+        name=name,
+        version=number,
+        alias=alias,
+        reason="built for the current champions",
+        new_metric=None,
+        champion_version=None if before is None else int(before.version),
     )
-    home = None if newest is None else newest.tags.get("experiment")
-    for kind, version in found_versions.items():
-        if version is not None and version.tags.get("experiment") != home:
-            logging.getLogger("kizuna").warning(
-                "%s@%s (v%s) was trained by experiment %r, not %r: not served",
-                REGISTERED_NAMES[kind],
-                alias,
-                version.version,
-                version.tags.get("experiment"),
-                home,
-            )
-            found_versions[kind] = None
-    bundles: dict[str, Any] = {}
-    versions: dict[str, int] = {}
-    runs: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for kind, name in REGISTERED_NAMES.items():
-            version = found_versions[kind]
-            if version is None:
-                bundles[kind] = None
-                continue
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version.version}", dst_path=f"{tmp}/{kind}"
-            )
-            found = sorted(Path(local).rglob("bundle.joblib"))
-            if not found:
-                raise KizunaInputError(f"{name} v{version.version} holds no kizuna bundle")
-            bundles[kind] = load_bundle(found[0])
-            versions[kind] = int(version.version)
-            runs[kind] = version.run_id
-        if not versions:
-            raise KizunaInputError(
-                f"no model has the alias @{alias} in the registry at {tracking_uri()}: "
-                "run `kizuna train <experiment.yaml>` first"
-            )
-        run_id = runs.get("churn") or next(iter(runs.values()))
-        config_path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path="config/experiment.json", dst_path=f"{tmp}/config"
-        )
-        experiment = ExperimentConfig.model_validate_json(Path(config_path).read_text())
-    return ChampionModels(**bundles, versions=versions, experiment=experiment)

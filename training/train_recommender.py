@@ -11,9 +11,9 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.interactions import build_interactions
+from kizuna.models.bundles import RecommenderBundle
 from kizuna.models.recommenders import HybridRecommender
 from kizuna.training import plots
-from kizuna.training.artifacts import RecommenderBundle
 from kizuna.training.config import RecommenderConfig
 from kizuna.training.metrics import ranking_metrics
 from kizuna.training.recommender_eval import (

@@ -18,12 +18,12 @@ import pandas as pd
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.btyd_features import EXPECTED_VALUE
+from kizuna.models.bundles import TabularBundle
 from kizuna.models.churn import ChurnClassifier
 from kizuna.models.churn_baseline import RFMLogisticBaseline
 from kizuna.models.ltv import LTVRegressor
 from kizuna.training import metrics_tabular as mt
 from kizuna.training import plots
-from kizuna.training.artifacts import TabularBundle
 from kizuna.training.config import ChurnConfig, LTVConfig, SearchConfig
 from kizuna.training.snapshots import Snapshot, stack
 

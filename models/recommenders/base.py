@@ -222,6 +222,39 @@ class Recommender(BaseEstimator):
         self.check_user_row(user_code, row)
         return False
 
+    def update_users(self, user_codes: np.ndarray, rows: sp.csr_matrix) -> int:
+        """:meth:`update_user` for several fitted users at once; return how many changed.
+
+        Parameters
+        ----------
+        user_codes
+            Fitted users' codes, shape (n,).
+        rows
+            Their raw-count history rows, ``csr_matrix`` of shape (n, n_items).
+
+        Factor models override this to solve all users in one batch.
+        """
+        codes, rows = self.check_user_rows(user_codes, rows)
+        return sum(bool(self.update_user(int(c), rows[j])) for j, c in enumerate(codes))
+
+    def check_user_rows(self, user_codes: Any, rows: Any) -> tuple[np.ndarray, sp.csr_matrix]:
+        """Codes (n,) and rows (n, n_items) CSR after checking they are fitted users'."""
+        self.check_is_fitted()
+        codes = np.asarray(user_codes, dtype=np.int64).ravel()
+        bad = (codes < 0) | (codes >= self.n_users_)
+        if bad.any():
+            raise KizunaInputError(
+                f"must be fitted users' codes in [0, {self.n_users_})",
+                column="user_codes", values=codes[bad][:5].tolist(),
+            )  # fmt: skip
+        checked = check_user_items(rows, name="rows")
+        if checked.shape != (codes.size, self.n_items_):
+            raise KizunaInputError(
+                f"must have shape ({codes.size}, {self.n_items_}), got {checked.shape}",
+                column="rows",
+            )
+        return codes, checked
+
     def check_user_row(self, user_code: int, row: Any) -> sp.csr_matrix:
         """``row`` as a (1, n_items) CSR after checking ``user_code`` is a fitted user's."""
         self.check_is_fitted()

@@ -372,6 +372,11 @@ class HybridRecommender(Recommender):
         rows = self.check_user_row(user_code, row)
         return self.als_ is not None and self.als_.update_user(user_code, rows)
 
+    def update_users(self, user_codes: np.ndarray, rows: sp.csr_matrix) -> int:
+        """Refresh several known users' ALS factors in one batch (in place); see :meth:`update_user`."""
+        codes, checked = self.check_user_rows(user_codes, rows)
+        return 0 if self.als_ is None else self.als_.update_users(codes, checked)
+
     def _weights(self, *, exclude_seen: bool = False) -> np.ndarray:
         """Blend weights in :data:`COMPONENTS` order, shape (len(COMPONENTS),)."""
         base = np.array(

@@ -114,6 +114,13 @@ class ALSRecommender(Recommender):
         self.user_factors_[int(user_code)] = self._user_factors(np.array([-1]), rows)[0]
         return True
 
+    def update_users(self, user_codes: np.ndarray, rows: sp.csr_matrix) -> int:
+        """Re-solve several known users' factors in one batch (in place); see :meth:`update_user`."""
+        codes, checked = self.check_user_rows(user_codes, rows)
+        if codes.size:
+            self.user_factors_[codes] = self._user_factors(np.full(codes.size, -1), checked)
+        return int(codes.size)
+
     def _user_factors(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         known = (user_codes >= 0) & (user_codes < self.user_factors_.shape[0])
         out = np.zeros((len(user_codes), self.user_factors_.shape[1]), dtype=np.float32)

@@ -429,3 +429,20 @@ def test_hybrid_leaves_ease_out_above_max_items(synthetic) -> None:
     parts = model.component_scores(np.arange(5), synthetic["train"][:5], exclude_seen=True)
     assert not parts[EASE].any()
     assert model.recommend(np.arange(5), synthetic["train"][:5], 5, exclude_seen=True)[0].min() >= 0
+
+
+def test_update_users_in_one_batch_equals_one_by_one(synthetic) -> None:
+    X = synthetic["train"]
+    one = ALSRecommender(factors=8, iterations=10, random_state=3).fit(X)
+    batch = ALSRecommender(factors=8, iterations=10, random_state=3).fit(X)
+    batch.user_factors_ = one.user_factors_.copy()
+    codes = np.array([3, 11, 40])
+    rows = sp.csr_matrix(X[[7, 8, 9]] + X[[10, 11, 12]])
+    for code, j in zip(codes, range(3), strict=True):
+        one.update_user(int(code), rows[j])
+    assert batch.update_users(codes, rows) == 3
+    np.testing.assert_allclose(batch.user_factors_, one.user_factors_, rtol=1e-5, atol=1e-6)
+    with pytest.raises(KizunaInputError, match="user_codes"):
+        batch.update_users(np.array([-1]), rows[[0]])
+    with pytest.raises(KizunaInputError, match="rows"):
+        batch.update_users(codes, rows[[0]])

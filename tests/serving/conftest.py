@@ -52,19 +52,16 @@ def build_model_set(
     from kizuna.features.interactions import build_interactions
     from kizuna.features.pipeline import customer_labels
     from kizuna.features.validate import validate_transactions
+    from kizuna.models.bundles import ChampionModels, RecommenderBundle, TabularBundle
     from kizuna.models.churn import ChurnClassifier
     from kizuna.models.ltv import LTVRegressor
     from kizuna.models.recommenders import HybridRecommender
     from kizuna.simulators.synthetic import ShopConfig, generate_shop
-    from kizuna.training.artifacts import (
-        ChampionModels,
-        RecommenderBundle,
-        TabularBundle,
-        save_champions,
-    )
+    from kizuna.training.artifacts import save_champions
     from kizuna.training.config import DataConfig, ExperimentConfig, SplitConfig
     from kizuna.training.data import load_tables
     from kizuna.training.shop_io import write_shop
+    from kizuna.training.snapshot_build import write_snapshot
     from kizuna.training.snapshots import model_inputs
 
     folder = Path(folder)
@@ -160,6 +157,15 @@ def build_model_set(
         experiment=experiment,
     )
     save_champions(champions, folder)
+    write_snapshot(
+        folder / "snapshot",
+        champions,
+        tx,
+        items=items,
+        customers=customers,
+        experiment=experiment.name,
+        offers=experiment.offers,
+    )
     return ModelSet(folder=folder, shop_dir=shop_dir, transactions=raw)
 
 
@@ -298,8 +304,8 @@ def client(server: Server):
 @pytest.fixture(scope="session")
 def served(model_set: ModelSet, tmp_path_factory: pytest.TempPathFactory):
     """The same model set loaded in-process, for the scoring unit tests."""
+    from kizuna.serving.event_store import EventStore
     from kizuna.serving.state import load_served
-    from kizuna.training.event_store import EventStore
 
     store = EventStore(tmp_path_factory.mktemp("inproc") / "events.sqlite")
     return load_served(str(model_set.folder), store=store)

@@ -68,3 +68,27 @@ def test_file_exports_read_back(served, tmp_path, name):
 def test_unknown_target_type_is_refused(served, tmp_path):
     with pytest.raises(KizunaInputError, match="cannot tell"):
         write_chunks(score_chunks(served), str(tmp_path / "scores.xlsx"))
+
+
+def test_reasons_are_identical_in_churn_score_the_crm_export_and_the_model(served, monkeypatch):
+    """One reasons method: /churn_score, the CRM export and predict_with_reasons agree."""
+    from kizuna.training.batch_score import REASON_SEP
+
+    st = served.state
+    bundle = served.models.churn
+    phrases = {".*": ["crm high {name} ({value})", "crm low {name} ({value})"]}
+    monkeypatch.setattr(bundle.model, "reason_phrases", phrases)
+    ids = [str(c) for c in st.frames["churn"].index[:8]]
+    # top_n=9 is asked by no other test, so no reason cached with the default phrases.
+    _, own = bundle.model.predict_with_reasons(
+        st.frames["churn"].loc[ids, bundle.feature_columns], top_n=9
+    )
+    online = scoring.churn_scores(
+        served, api.ChurnRequest(customer_ids=ids, top_reasons=9), max_batch=10, bands=(0.3, 0.6)
+    )
+    export = pd.concat(score_chunks(served, k=2, chunk_size=len(st.features), reasons=9))
+    export = export.set_index(s.CUSTOMER_ID).loc[ids, "churn_reasons"]
+    # The custom phrases are in use (a missing value keeps its own "is unknown" phrase).
+    assert any(r["phrase"].startswith("crm ") for row in own for r in row)
+    assert [[r.model_dump() for r in res.reasons] for res in online.results] == own
+    assert list(export) == [REASON_SEP.join(r["phrase"] for r in row) for row in own]

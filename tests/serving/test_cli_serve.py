@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.serving.event_store import EventStore, check_events
 from kizuna.training.cli import app
-from kizuna.training.event_store import EventStore, check_events
 
 
 def test_score_writes_every_customer_to_sqlite(model_set, tmp_path, monkeypatch):
@@ -185,3 +185,12 @@ def test_serve_stops_everything_it_started_on_a_signal(model_set, tmp_path, sig)
                 proc.kill()
             except psutil.NoSuchProcess:
                 pass
+
+
+def test_serve_without_a_registered_experiment_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))
+    with pytest.raises(KizunaInputError, match="no experiment is registered"):
+        CliRunner().invoke(app, ["serve"], catch_exceptions=False)
+    with pytest.raises(KizunaInputError, match="'nope' has no registered snapshot"):
+        CliRunner().invoke(app, ["serve", "--experiment", "nope"], catch_exceptions=False)

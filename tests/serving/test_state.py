@@ -9,17 +9,15 @@ import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight, tfidf_weight
 
 from kizuna.features import schema as s
-from kizuna.features.rfm_scoring import rfm_scores
 from kizuna.serving import schemas as api
 from kizuna.serving import scoring
+from kizuna.serving.event_store import EventStore, check_events
 from kizuna.serving.state import (
     Live,
-    RowWeigher,
-    _population_score,
+    fit_weigher,
     load_served,
     refresh_user_factors,
 )
-from kizuna.training.event_store import EventStore, check_events
 
 
 @pytest.fixture
@@ -44,7 +42,7 @@ def purchase(customer: str, item: str, when: pd.Timestamp, order: str = "NEW-1")
     return check_events(raw, now=when + pd.Timedelta(days=1))
 
 
-def test_row_weigher_matches_implicit_on_the_population():
+def test_served_weigher_matches_implicit_on_the_population():
     rng = np.random.default_rng(0)
     counts = sp.random(30, 12, density=0.3, format="csr", random_state=rng, dtype=np.float64)
     counts.data = np.ceil(counts.data * 4)
@@ -52,18 +50,23 @@ def test_row_weigher_matches_implicit_on_the_population():
         ("bm25", lambda X: bm25_weight(X, K1=100, B=0.8)),
         ("tfidf", tfidf_weight),
     ):
-        weigh = RowWeigher.fit(counts, {"weighting": weighting})
+        weigh = fit_weigher(counts, {"weighting": weighting})
         expected = sp.csr_matrix(reference(counts)).toarray()
-        np.testing.assert_allclose(weigh(counts[[4, 17]]).toarray(), expected[[4, 17]], rtol=1e-5)
+        got = weigh.transform(counts[[4, 17]]).toarray()
+        np.testing.assert_allclose(got, expected[[4, 17]], rtol=1e-5)
 
 
-def test_population_score_matches_rfm_scores():
-    values = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0])
-    frame = pd.DataFrame({"rec": -values, s.FREQUENCY: values, "m": values})
-    expected = rfm_scores(
-        frame, recency_col="rec", t_col=None, frequency_col=s.FREQUENCY, monetary_col="m"
-    )[s.F_SCORE]
-    assert _population_score(np.sort(values), values).tolist() == expected.tolist()
+def test_an_event_rescores_rfm_against_the_snapshot_population(live):
+    """Unchanged rows keep the scores customer_features gave; a changed row is scored
+    against the population's cut points learned when the snapshot was written."""
+    st = live.current().state
+    cid = str(st.features.index[5])
+    item = str(st.catalogue.item_ids[0])
+    live.ingest(purchase(cid, item, st.as_of + pd.Timedelta(hours=1)))
+    expected = st.rfm_scorer.score(st.features.loc[[cid]])
+    for col in (s.R_SCORE, s.F_SCORE, s.M_SCORE, s.RFM_SCORE):
+        assert st.features.loc[cid, col] == expected[col].iloc[0]
+    assert st.features.loc[cid, s.R_SCORE] == 5  # bought just now: the most recent quintile
 
 
 def test_a_purchase_updates_recency_history_and_exclusions(live):
@@ -130,7 +133,7 @@ def test_events_stored_by_another_process_are_folded_in(model_set, tmp_path):
 
 
 def test_events_stored_during_a_reload_reach_the_new_snapshot(live, monkeypatch, tmp_path):
-    import kizuna.serving.state as state_module
+    import kizuna.serving.live as state_module
 
     cid = str(live.served.state.features.index[7])
     item = str(live.served.state.catalogue.item_ids[2])
@@ -156,16 +159,36 @@ def test_a_failed_reload_keeps_the_old_snapshot(live, tmp_path):
     assert live.served is old and live.last_error == outcome.error
 
 
-def test_load_served_refuses_a_model_set_without_experiment(model_set, tmp_path):
+def test_load_served_refuses_a_model_set_without_snapshot(model_set, tmp_path):
     import shutil
 
     from kizuna.features.errors import KizunaInputError
 
     folder = tmp_path / "bare"
     shutil.copytree(model_set.folder, folder)
-    (folder / "experiment.json").unlink()
-    with pytest.raises(KizunaInputError, match="no experiment"):
+    shutil.rmtree(folder / "snapshot")
+    with pytest.raises(KizunaInputError, match="no customer snapshot"):
         load_served(str(folder))
+
+
+def test_the_service_state_never_reads_the_order_log(model_set, tmp_path):
+    """The models and the snapshot are all it needs: the raw data may be gone."""
+    import shutil
+
+    folder = tmp_path / "moved"
+    shutil.copytree(model_set.folder, folder)
+    shop = tmp_path / "shop-copy"
+    shutil.copytree(model_set.shop_dir, shop)
+    shutil.rmtree(model_set.shop_dir)
+    try:
+        served = load_served(str(folder), store=EventStore(tmp_path / "events.sqlite"))
+        assert served.state.n_customers > 0
+        cid = str(served.state.features.index[3])
+        item = str(served.state.catalogue.item_ids[1])
+        when = served.state.as_of + pd.Timedelta(hours=1)
+        assert served.state.apply_events(purchase(cid, item, when)) == [cid]
+    finally:
+        shutil.copytree(shop, model_set.shop_dir)
 
 
 def test_one_request_updates_several_customers_at_once(live):
@@ -207,7 +230,7 @@ def test_cached_reason_contributions_are_refreshed_by_events(live):
 
 
 def test_cached_rows_compute_each_row_once_and_stay_bounded(live, monkeypatch):
-    import kizuna.serving.state as state_module
+    import kizuna.serving.customer_state as state_module
 
     st = live.current().state
     calls = []
@@ -238,7 +261,7 @@ def test_upstream_changed_follows_the_folder_versions(live, model_set, tmp_path)
 
 
 def test_item_names_come_from_the_most_frequent_line_description():
-    from kizuna.serving.state import _line_names
+    from kizuna.serving.catalogue import item_names_from_lines as _line_names
 
     lines = pd.DataFrame(
         {
@@ -249,3 +272,25 @@ def test_item_names_come_from_the_most_frequent_line_description():
     names = _line_names(lines)
     assert names.to_dict() == {"A": "HEART HOLDER"}
     assert _line_names(lines.drop(columns="description")) is None
+
+
+def test_not_ready_with_a_reason_when_a_trained_kind_is_missing(model_set, tmp_path):
+    import shutil
+
+    folder = tmp_path / "partial"
+    shutil.copytree(model_set.folder, folder)
+    shutil.rmtree(folder / "ltv")  # kinds.json still says the experiment trained ltv
+    live = Live(str(folder), store=EventStore(tmp_path / "events.sqlite"))
+    assert live.load().reloaded
+    assert not live.ready
+    assert "ltv" in live.not_ready_reason()
+
+
+def test_booster_inputs_stored_in_the_snapshot_equal_the_ones_computed(model_set):
+    from kizuna.serving.model_inputs import input_matrix
+
+    served = load_served(str(model_set.folder))
+    st = served.state
+    assert (model_set.folder / "snapshot" / "inputs_churn.npy").exists()
+    for kind, bundle in st.bundles.items():
+        np.testing.assert_array_equal(st.matrices[kind], input_matrix(bundle, st.frames[kind]))

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from kizuna.serving.store_guard import GuardedStore, StoreUnavailable
-from kizuna.training.event_store import EventStore, check_events
+from kizuna.serving.event_store import EventStore, check_events
 
 
 def lines(order: str, n: int = 1) -> pd.DataFrame:
@@ -178,7 +178,9 @@ def test_the_service_reports_store_faults_and_recovers(model_set, tmp_path):
                     assert again.status_code == 503, again.text
                     assert "readonly" in again.json()["error"]
                     deadline = time.monotonic() + 60
-                    while "loading" in c.get("/readyz").text and time.monotonic() < deadline:
+                    while (
+                        "event store" not in c.get("/readyz").text and time.monotonic() < deadline
+                    ):
                         time.sleep(0.3)  # the models load meanwhile
                     assert "readonly" in c.get("/readyz").json()["reason"]
                     make_writable(path)

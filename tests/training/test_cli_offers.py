@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import empty_log
+from kizuna.serving.contact_store import append_contacts, read_contact_log
 from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
 from kizuna.training import cli_offers
-from kizuna.training.contact_log_store import append_contacts, read_contact_log
 
 OFFERS_YAML = """
 margin: 0.5

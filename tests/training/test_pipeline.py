@@ -135,7 +135,7 @@ def test_registered_champion_loads_and_predicts_like_the_trained_model(trained):
     import mlflow
 
     outcome = trained[0].results["churn"]
-    loaded = mlflow.pyfunc.load_model("models:/kizuna-churn@champion")
+    loaded = mlflow.pyfunc.load_model("models:/kizuna-tiny-churn@champion")
     example = outcome.input_example
     expected = outcome.bundle.model.predict_proba(example)[:, 1]
     got = loaded.predict(example)["churn_probability"].to_numpy()
@@ -143,8 +143,12 @@ def test_registered_champion_loads_and_predicts_like_the_trained_model(trained):
 
 
 def test_champions_load_back_from_the_registry_as_one_model_set(trained):
-    champions = tracking.load_champions()
-    assert champions.versions == {"recommender": 1, "churn": 1, "ltv": 1}
+    from kizuna.serving.live import load_models
+
+    champions = load_models("registry")
+    # The second run's models lost the tie, so its snapshot (v2) serves the v1 models.
+    assert champions.versions == {"recommender": 1, "churn": 1, "ltv": 1, "snapshot": 2}
+    assert champions.kinds == ("recommender", "churn", "ltv")
     assert champions.experiment.name == "tiny"
     bundle = champions.recommender
     assert bundle.history.shape == (len(bundle.user_ids), len(bundle.item_ids))
@@ -155,16 +159,16 @@ def test_champions_load_back_from_the_registry_as_one_model_set(trained):
 def test_promote_moves_the_alias_by_hand(trained):
     from kizuna.features.errors import KizunaInputError
 
-    moved = tracking.promote("kizuna-churn", 2)
+    moved = tracking.promote("kizuna-tiny-churn", 2)
     assert moved == {
-        "name": "kizuna-churn",
+        "name": "kizuna-tiny-churn",
         "alias": "champion",
         "version": 2,
         "previous_version": 1,
     }
-    assert int(tracking.current_alias_version("kizuna-churn", "champion").version) == 2
+    assert int(tracking.current_alias_version("kizuna-tiny-churn", "champion").version) == 2
     with pytest.raises(KizunaInputError, match="no version 99"):
-        tracking.promote("kizuna-churn", 99)
+        tracking.promote("kizuna-tiny-churn", 99)
 
 
 def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
@@ -196,3 +200,78 @@ def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
     assert churn.metrics["roc_auc"] > 0.7
     assert "logistic_numeric" in churn.baselines
     assert result.registry["churn"].alias == tracking.CHAMPION
+
+
+def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(trained, tmp_path):
+    from kizuna.serving.live import load_served
+    from kizuna.serving.model_store import fetch_from_registry, registry_experiments
+
+    first, second = trained
+    assert first.registry["snapshot"].name == "kizuna-tiny-snapshot"
+    assert second.registry["snapshot"].alias == tracking.CHAMPION
+    assert "tiny" in registry_experiments()
+    folder, name = fetch_from_registry("tiny", tmp_path / "export")
+    assert name == "tiny"
+    served = load_served(str(folder))
+    assert served.versions == {
+        kind: int(tracking.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
+        for kind in ("recommender", "churn", "ltv")
+    }
+    assert served.models.kinds == ("recommender", "churn", "ltv")
+    assert served.state.n_customers > 1_000 and not served.missing_kinds
+
+
+def test_training_another_experiment_never_moves_this_ones_champions(trained, shop_dir):
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.serving.model_store import registry_experiments, resolve_experiment
+
+    before = {
+        kind: int(tracking.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
+        for kind in ("recommender", "churn", "ltv", "snapshot")
+    }
+    path = shop_dir / "other.yaml"
+    path.write_text(EXPERIMENT.format(reco="false").replace("name: tiny", "name: other"))
+    other = run_experiment(load_experiment(path), quiet=True)
+    assert other.registry["churn"].name == "kizuna-other-churn"
+    assert other.registry["churn"].alias == tracking.CHAMPION  # its own, first champion
+    after = {
+        kind: int(tracking.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
+        for kind in before
+    }
+    assert after == before
+    assert {"other", "tiny"} <= set(registry_experiments())
+    with pytest.raises(KizunaInputError, match="several experiments are registered"):
+        resolve_experiment(None)
+    assert resolve_experiment("other") == "other"
+
+
+def test_kizuna_snapshot_rebuilds_for_the_champions_with_stored_events_once(trained, shop_dir):
+    from kizuna.serving.event_store import EventStore, check_events
+    from kizuna.serving.model_store import data_dir
+    from kizuna.training.snapshot_job import rebuild_snapshot
+
+    config = load_experiment(experiment(shop_dir, reco=True))
+    base = rebuild_snapshot(config, quiet=True)
+    store = EventStore(data_dir() / "events.sqlite")
+    customer = "C-NEW-1"
+    line = pd.DataFrame(
+        {
+            "customer_id": [customer, customer],
+            "order_id": ["S1", "S1"],
+            "item_id": ["I00001", "I00002"],
+            "timestamp": [pd.Timestamp(base["as_of"]) - pd.Timedelta(hours=1)] * 2,
+            "quantity": [1.0, 2.0],
+            "unit_price": [3.0, 4.0],
+        }
+    )
+    seq = int(store.append(check_events(line)).stored["seq"].max())
+    first = rebuild_snapshot(config, quiet=True)
+    assert first["last_event_seq"] == seq
+    assert first["lines"] == base["lines"] + 2 and first["customers"] == base["customers"] + 1
+    again = rebuild_snapshot(config, quiet=True)  # read once per rebuild, never appended twice
+    assert again["lines"] == first["lines"]
+    name = again["registered"].split(" v")[0]
+    assert name == "kizuna-tiny-snapshot"
+    champion = tracking.current_alias_version(name, "champion")
+    assert f"v{champion.version}" == again["registered"].split(" ")[-1]
+    assert champion.tags["last_event_seq"] == str(seq)

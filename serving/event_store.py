@@ -10,8 +10,10 @@ returns, the lines survive a crash of the process or the machine.
 An exact repeat of a stored line (same customer, order, item, timestamp,
 quantity and price) is ignored, so a client may retry a request safely.
 
-Training reads the store with :func:`read_events` and appends the lines to
-its transactions, so the next ``kizuna train`` includes them.
+Every line gets a sequence number (``seq``). A snapshot records the last
+``seq`` it includes; the service applies only later lines, and ``kizuna
+train`` / ``kizuna snapshot`` read the store through :func:`read_events`, so
+each line is counted exactly once.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.errors import KizunaInputError
-from kizuna.features.validate import DUPLICATE_ROW, REASON_TEXT, validate_transactions
+from kizuna.serving.event_checks import (  # noqa: F401 - re-exported
+    FUTURE_TOLERANCE,
+    MAX_VALUE,
+    check_bounds,
+    check_events,
+)
 
 SEQ = "seq"
 EVENT_COLUMNS = (
@@ -73,59 +79,6 @@ class AppendResult:
     request_id: str
     stored: pd.DataFrame
     duplicates: int
-
-
-def check_events(
-    raw: pd.DataFrame,
-    *,
-    max_future: pd.Timedelta = pd.Timedelta(days=1),
-    now: pd.Timestamp | None = None,
-) -> pd.DataFrame:
-    """Validate event lines as one unit: every line is kept, or the whole set is refused.
-
-    Parameters
-    ----------
-    raw
-        Shape (n, k): the transactions-contract columns (channel and category optional).
-    max_future
-        A timestamp later than ``now + max_future`` is refused (a wrong clock or unit).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Validated lines, shape (m, ...), as :func:`validate_transactions` keeps them;
-        m < n when lines repeat an earlier line of ``raw`` exactly (kept once).
-
-    Raises
-    ------
-    KizunaInputError
-        Naming each refused line (position in the request) and why.
-    """
-    if len(raw) == 0:
-        raise KizunaInputError("no event lines given")
-    checked = validate_transactions(raw)
-    # Exact repeats within the request follow training's duplicate_row rule: the
-    # first is kept, the repeats are skipped (and counted as duplicates), not refused.
-    refused = checked.set_aside[checked.set_aside[s.REASON] != DUPLICATE_ROW]
-    if len(refused):
-        problems = [
-            f"line {int(row)}: {REASON_TEXT.get(reason, reason)}"
-            for row, reason in zip(refused[s.ROW_ID], refused[s.REASON], strict=True)
-        ]
-        shown = "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
-        raise KizunaInputError(
-            f"{len(problems)} of {len(raw)} event lines refused, nothing was stored: {shown}"
-        )
-    kept = checked.kept
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else now
-    future = kept[s.TIMESTAMP] > now + max_future
-    if future.any():
-        rows = np.flatnonzero(future.to_numpy())[:10]
-        raise KizunaInputError(
-            f"event timestamps lie in the future (lines {', '.join(map(str, rows))}); "
-            "send UTC timestamps of purchases that happened; nothing was stored"
-        )
-    return kept
 
 
 class EventStore:
@@ -199,11 +152,35 @@ class EventStore:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
 
-    def read(self, after: int = 0) -> pd.DataFrame:
-        """Stored lines with ``seq > after``, in order: canonical raw columns plus ``seq``."""
+    def read(
+        self, after: int = 0, *, upto: int | None = None, customer: str | None = None
+    ) -> pd.DataFrame:
+        """Stored lines with ``after < seq <= upto`` (of one customer), in order.
+
+        Canonical raw columns plus ``seq``.
+        """
         with self._lock:
             self._data_version = self._version()
-            return self._read_locked(after=after)
+            return self._read_locked(after=after, upto=upto, customer=customer)
+
+    def count(self, after: int = 0, *, upto: int | None = None, customer: str | None = None) -> int:
+        """How many stored lines :meth:`read` would return."""
+        where, params = _where(after, upto, customer)
+        with self._lock:
+            return int(
+                self._conn.execute(f"SELECT COUNT(*) FROM events {where}", params).fetchone()[0]
+            )
+
+    def purge(self, upto: int) -> int:
+        """Delete every line with ``seq <= upto``; return how many were deleted.
+
+        Sequence numbers are never reused (AUTOINCREMENT), so a snapshot's
+        ``last_event_seq`` keeps its meaning after a purge.
+        """
+        with self._lock:
+            cur = self._conn.execute(f"DELETE FROM events WHERE {SEQ} <= ?", (int(upto),))
+            self._data_version = self._version()
+            return int(cur.rowcount)
 
     def last_seq(self) -> int:
         with self._lock:
@@ -219,14 +196,31 @@ class EventStore:
     def _version(self) -> int:
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
-    def _read_locked(self, *, after: int, request_id: str | None = None) -> pd.DataFrame:
-        query = f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events WHERE {SEQ} > ?"
-        params: list[Any] = [after]
+    def _read_locked(
+        self,
+        *,
+        after: int,
+        upto: int | None = None,
+        customer: str | None = None,
+        request_id: str | None = None,
+    ) -> pd.DataFrame:
+        where, params = _where(after, upto, customer)
         if request_id is not None:
-            query += " AND request_id = ?"
+            where += " AND request_id = ?"
             params.append(request_id)
-        rows = self._conn.execute(query + f" ORDER BY {SEQ}", params).fetchall()
-        return _to_frame(rows)
+        query = f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events {where} ORDER BY {SEQ}"
+        return _to_frame(self._conn.execute(query, params).fetchall())
+
+
+def _where(after: int, upto: int | None, customer: str | None) -> tuple[str, list[Any]]:
+    clause, params = f"WHERE {SEQ} > ?", [int(after)]
+    if upto is not None:
+        clause += f" AND {SEQ} <= ?"
+        params.append(int(upto))
+    if customer is not None:
+        clause += " AND customer_id = ?"
+        params.append(str(customer))
+    return clause, params
 
 
 def read_events(path: str | Path, *, after: int = 0) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pytest
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.training.event_store import EventStore, check_events, read_events
+from kizuna.serving.event_store import EventStore, check_events, read_events
 
 
 def lines(**overrides) -> pd.DataFrame:
@@ -90,7 +90,7 @@ def test_store_is_in_wal_mode_with_full_sync(tmp_path):
 
 
 def test_a_failing_insert_rolls_back_the_whole_request(tmp_path, monkeypatch):
-    import kizuna.training.event_store as events
+    import kizuna.serving.event_store as events
 
     store = EventStore(tmp_path / "ev.sqlite")
     valid = check_events(lines(), now=pd.Timestamp("2024-07-10"))
@@ -115,3 +115,69 @@ def test_changed_sees_other_connections_only(tmp_path):
 def test_read_events_without_a_file_is_empty(tmp_path):
     frame = read_events(tmp_path / "missing.sqlite")
     assert len(frame) == 0 and s.CUSTOMER_ID in frame.columns
+
+
+@pytest.mark.parametrize(
+    "column, values, reason",
+    [
+        (s.QUANTITY, [1.0, 1e308, 1.0], "line 1: quantity 1e+308 is not a finite number"),
+        (s.UNIT_PRICE, [5.0, 2.5, float("inf")], "line 2: unit_price inf is not a finite"),
+        (s.QUANTITY, [1.0, float("nan"), 1.0], "line 1: quantity"),
+        (s.CUSTOMER_ID, ["C1", 17850.0, "C2"], "line 1: customer_id must be text, got 17850.0"),
+    ],
+)
+def test_bounds_refuse_lines_that_could_poison_the_store(column, values, reason):
+    with pytest.raises(KizunaInputError, match="nothing was stored") as info:
+        check_events(lines(**{column: values}), now=pd.Timestamp("2024-07-10"))
+    assert reason in str(info.value)
+
+
+def test_the_value_ceiling_is_configurable():
+    raw = lines(**{s.QUANTITY: [1.0, 2.0, 500.0]})
+    assert len(check_events(raw, now=pd.Timestamp("2024-07-10"), max_value=1_000)) == 3
+    with pytest.raises(KizunaInputError, match="line 2: quantity 500.0"):
+        check_events(raw, now=pd.Timestamp("2024-07-10"), max_value=100)
+
+
+def test_a_timestamp_beyond_the_clock_tolerance_is_refused():
+    now = pd.Timestamp("2024-07-03 09:00")  # line 2 lies 30 minutes ahead
+    with pytest.raises(KizunaInputError, match="line 2: timestamp"):
+        check_events(lines(), now=now)
+    assert len(check_events(lines(), now=now, max_future=pd.Timedelta(hours=1))) == 3
+
+
+def test_read_count_and_purge_by_customer_and_seq(tmp_path):
+    store = EventStore(tmp_path / "events.sqlite")
+    store.append(check_events(lines(), now=pd.Timestamp("2024-07-10")))
+    assert store.count() == 3 and store.count(customer="C1") == 2
+    assert store.read(1, upto=2)["seq"].tolist() == [2]
+    assert store.read(customer="C2")[s.CUSTOMER_ID].tolist() == ["C2"]
+    assert store.purge(2) == 2
+    assert store.read()["seq"].tolist() == [3]
+    more = lines(**{s.ORDER_ID: ["O7", "O7", "O8"]})
+    stored = store.append(check_events(more, now=pd.Timestamp("2024-07-10"))).stored
+    assert stored["seq"].tolist() == [4, 5, 6]  # numbers are never reused after a purge
+
+
+def test_events_cli_counts_exports_and_purges_with_confirmation(tmp_path):
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    path = tmp_path / "events.sqlite"
+    EventStore(path).append(check_events(lines(), now=pd.Timestamp("2024-07-10")))
+    runner = CliRunner()
+    store = ["--event-store", str(path)]
+    out = runner.invoke(app, ["events", "count", "--customer", "C1", "--json", *store])
+    assert out.exit_code == 0, out.output
+    assert '"count": 2' in out.output
+    for suffix in ("csv", "parquet", "jsonl"):
+        target = tmp_path / f"ev.{suffix}"
+        out = runner.invoke(app, ["events", "export", "--out", str(target), "--after", "1", *store])
+        assert out.exit_code == 0, out.output
+        assert target.exists()
+    assert pd.read_parquet(tmp_path / "ev.parquet")["seq"].tolist() == [2, 3]
+    out = runner.invoke(app, ["events", "purge", "--upto", "2", *store], input="n\n")
+    assert out.exit_code == 1 and EventStore(path).count() == 3
+    out = runner.invoke(app, ["events", "purge", "--upto", "2", "--yes", *store])
+    assert out.exit_code == 0 and EventStore(path).count() == 1

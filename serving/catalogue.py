@@ -1,0 +1,202 @@
+"""The item side of the served state: ids, names, categories, stock and trending items.
+
+:func:`build_catalogue` runs when a snapshot is written (training side);
+the service reads the result back from the snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.bundles import RecommenderBundle
+
+TRENDING_DAYS = 30
+
+
+@dataclass
+class Catalogue:
+    """Items by code (the recommender's item map when there is one).
+
+    Attributes
+    ----------
+    item_ids
+        Code -> id, shape (n_items,).
+    names, categories
+        Object arrays, shape (n_items,); None where unknown.
+    in_stock
+        Bool, shape (n_items,); all True without stock information.
+    recent_buyers
+        Distinct buyers of each item in the ``TRENDING_DAYS`` before ``as_of``,
+        shape (n_items,): what the cold-start fallback ranks by.
+    """
+
+    item_ids: pd.Index
+    names: np.ndarray
+    categories: np.ndarray
+    in_stock: np.ndarray
+    recent_buyers: np.ndarray
+    has_stock: bool = False
+    _by_category: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_category = {}
+        cats = pd.Series(self.categories, dtype=object)
+        known = cats.notna().to_numpy()
+        for name in pd.unique(cats[known]):
+            self._by_category.setdefault(str(name).casefold(), np.zeros(len(cats), dtype=bool))
+            self._by_category[str(name).casefold()] |= (cats == name).to_numpy()
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def category_names(self) -> list[str]:
+        return sorted({str(c) for c in self.categories if c is not None})
+
+    def codes(self, ids: list[str]) -> np.ndarray:
+        """Code per item id, shape (n,); -1 for unknown ids."""
+        return self.item_ids.get_indexer(ids).astype(np.int64, copy=False)
+
+    def mask(
+        self,
+        *,
+        categories: list[str] | None = None,
+        in_stock_only: bool = False,
+        exclude_items: list[str] | None = None,
+    ) -> np.ndarray:
+        """Allowed items, bool shape (n_items,).
+
+        Raises
+        ------
+        KizunaInputError
+            For a category the catalogue does not know.
+        """
+        allowed = self.in_stock.copy() if in_stock_only else np.ones(self.n_items, dtype=bool)
+        if categories:
+            unknown = [c for c in categories if c.casefold() not in self._by_category]
+            if unknown:
+                known = (
+                    ", ".join(self.category_names[:30]) or "none: the catalogue has no categories"
+                )
+                raise KizunaInputError(f"unknown categories {unknown[:5]}; known: {known}")
+            chosen = np.zeros(self.n_items, dtype=bool)
+            for c in categories:
+                chosen |= self._by_category[c.casefold()]
+            allowed &= chosen
+        if exclude_items:
+            codes = self.codes(exclude_items)
+            allowed[codes[codes >= 0]] = False
+        return allowed
+
+
+def build_catalogue(
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    item_ids: pd.Index | None,
+    items: pd.DataFrame | None,
+    recommender: RecommenderBundle | None,
+    line_names: pd.Series | None = None,
+) -> Catalogue:
+    """Item map, names, categories, stock and trending items as of ``as_of``.
+
+    ``line_names`` (item id -> name, e.g. from an export's description
+    column) names the items the catalogue table does not.
+    """
+    purchases = transactions[~transactions[s.IS_RETURN].to_numpy()]
+    if item_ids is None:
+        seen = pd.Index(pd.unique(purchases[s.ITEM_ID].astype(str)))
+        if items is not None:
+            seen = seen.union(items.index.astype(str))
+        item_ids = seen.sort_values()
+    n = len(item_ids)
+    names = np.full(n, None, dtype=object)
+    categories = np.full(n, None, dtype=object)
+    in_stock = np.ones(n, dtype=bool)
+    has_stock = False
+    if recommender is not None and recommender.item_categories is not None:
+        cats = pd.Series(recommender.item_categories).to_numpy(dtype=object)
+        if len(cats) == n:
+            categories[:] = [None if pd.isna(c) else str(c) for c in cats]
+    if s.CATEGORY in purchases.columns:
+        # The most frequent category of each item's lines fills what the bundle lacks.
+        lines = purchases[[s.ITEM_ID, s.CATEGORY]].dropna()
+        if len(lines):
+            top = (
+                lines.groupby([s.ITEM_ID, s.CATEGORY], observed=True)
+                .size()
+                .rename("n")
+                .reset_index()
+                .sort_values(["n", s.CATEGORY], ascending=[False, True], kind="stable")
+                .drop_duplicates(s.ITEM_ID)
+            )
+            pos = item_ids.get_indexer(top[s.ITEM_ID].astype(str))
+            fill = pos >= 0
+            for p, c in zip(pos[fill], top[s.CATEGORY].to_numpy()[fill], strict=True):
+                if categories[p] is None:
+                    categories[p] = str(c)
+    if line_names is not None and len(line_names):
+        pos = item_ids.get_indexer(line_names.index.astype(str))
+        ok = pos >= 0
+        names[pos[ok]] = line_names.to_numpy(dtype=object)[ok]
+    if items is not None:
+        pos = item_ids.get_indexer(items.index.astype(str))
+        ok = pos >= 0
+        if s.NAME in items.columns:
+            names[pos[ok]] = [None if pd.isna(v) else str(v) for v in items[s.NAME].to_numpy()[ok]]
+        if s.CATEGORY in items.columns:
+            vals = items[s.CATEGORY].to_numpy(dtype=object)[ok]
+            for p, c in zip(pos[ok], vals, strict=True):
+                if not pd.isna(c):
+                    categories[p] = str(c)
+        if s.IN_STOCK in items.columns:
+            has_stock = True
+            stock = items[s.IN_STOCK].to_numpy(dtype=object)[ok]
+            in_stock[pos[ok]] = [bool(v) if not pd.isna(v) else True for v in stock]
+    return Catalogue(
+        item_ids=item_ids,
+        names=names,
+        categories=categories,
+        in_stock=in_stock,
+        recent_buyers=recent_buyers(purchases, as_of, item_ids),
+        has_stock=has_stock,
+    )
+
+
+def recent_buyers(purchases: pd.DataFrame, as_of: pd.Timestamp, item_ids: pd.Index) -> np.ndarray:
+    """Distinct buyers per item in the ``TRENDING_DAYS`` before ``as_of``, shape (n_items,)."""
+    n = len(item_ids)
+    codes = item_ids.get_indexer(purchases[s.ITEM_ID].astype(str))
+    known = codes >= 0
+    cust = pd.factorize(purchases[s.CUSTOMER_ID].to_numpy())[0]
+    pairs = pd.DataFrame({"i": codes[known], "c": cust[known]})
+    recent_rows = (purchases[s.TIMESTAMP] >= as_of - pd.Timedelta(days=TRENDING_DAYS)).to_numpy()
+    recent_pairs = pairs[recent_rows[known]].drop_duplicates()
+    return np.bincount(recent_pairs["i"], minlength=n).astype(float)
+
+
+def item_names_from_lines(transactions: pd.DataFrame) -> pd.Series | None:
+    """Most frequent ``description`` per item (Online Retail carries one per line)."""
+    if "description" not in transactions.columns:
+        return None
+    lines = transactions[[s.ITEM_ID, "description"]].dropna()
+    if lines.empty:
+        return None
+    top = (
+        lines.groupby([s.ITEM_ID, "description"], observed=True)
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values(["n", "description"], ascending=[False, True], kind="stable")
+        .drop_duplicates(s.ITEM_ID)
+    )
+    return pd.Series(
+        top["description"].astype(str).str.strip().to_numpy(dtype=object),
+        index=top[s.ITEM_ID].astype(str).to_numpy(),
+    )

@@ -1,0 +1,123 @@
+"""Checking purchase-event lines at the door: the training validator plus bounds.
+
+A request is one unit: every line is kept, or the whole request is refused
+with a message naming each bad line (its position in the request) and field.
+Exact repeats of an earlier line of the same request are not refused: as in
+training (``duplicate_row``), the first is kept and the repeats are skipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.validate import DUPLICATE_ROW, REASON_TEXT, validate_transactions
+
+#: How far in the future (beyond the server's clock) an event timestamp may lie.
+FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
+#: Largest absolute quantity or unit price an event line may carry (KIZUNA_MAX_EVENT_VALUE).
+MAX_VALUE = 1_000_000.0
+_ID_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)
+
+
+def _refuse(problems: list[str], n: int) -> None:
+    shown = "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
+    raise KizunaInputError(
+        f"{len(problems)} of {n} event lines refused, nothing was stored: {shown}"
+    )
+
+
+def check_bounds(raw: pd.DataFrame, *, max_value: float = MAX_VALUE) -> None:
+    """Refuse lines no real purchase has: non-text ids, non-finite or huge numbers.
+
+    Raises
+    ------
+    KizunaInputError
+        Naming each offending line (position in the request) and field.
+    """
+    problems = []
+    for col in _ID_COLUMNS:
+        if col not in raw.columns:
+            continue
+        for i, value in enumerate(raw[col].tolist()):
+            if value is not None and not isinstance(value, str) and not pd.isna(value):
+                problems.append(f"line {i}: {col} must be text, got {value!r}")
+    for col in (s.QUANTITY, s.UNIT_PRICE):
+        if col not in raw.columns:
+            continue
+        values = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = ~np.isfinite(values) | (np.abs(values) > max_value)
+        bad &= raw[col].notna().to_numpy()
+        given = raw[col].tolist()
+        for i in np.flatnonzero(bad):
+            problems.append(
+                f"line {int(i)}: {col} {given[i]!r} is not a finite number within ±{max_value:,.0f}"
+            )
+    if problems:
+        _refuse(problems, len(raw))
+
+
+def check_events(
+    raw: pd.DataFrame,
+    *,
+    max_future: pd.Timedelta = FUTURE_TOLERANCE,
+    now: pd.Timestamp | None = None,
+    max_value: float = MAX_VALUE,
+) -> pd.DataFrame:
+    """Validate event lines as one unit: every line is kept, or the whole set is refused.
+
+    The same validator as training (:func:`features.validate.validate_transactions`)
+    plus bounds (:func:`check_bounds`) and a clock check.
+
+    Parameters
+    ----------
+    raw
+        Shape (n, k): the transactions-contract columns (channel and category optional).
+    max_future
+        A timestamp later than ``now + max_future`` is refused (a wrong clock or unit).
+    max_value
+        Largest absolute quantity or unit price.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Validated lines, shape (m, ...), as :func:`validate_transactions` keeps them;
+        m < n when lines repeat an earlier line of ``raw`` exactly (kept once).
+
+    Raises
+    ------
+    KizunaInputError
+        Naming each refused line (position in the request) and why.
+    """
+    if len(raw) == 0:
+        raise KizunaInputError("no event lines given")
+    raw = raw.reset_index(drop=True)
+    check_bounds(raw, max_value=max_value)
+    checked = validate_transactions(raw)
+    # Exact repeats within the request follow training's duplicate_row rule: the
+    # first is kept, the repeats are skipped (and counted as duplicates), not refused.
+    refused = checked.set_aside[checked.set_aside[s.REASON] != DUPLICATE_ROW]
+    if len(refused):
+        _refuse(
+            [
+                f"line {int(row)}: {REASON_TEXT.get(reason, reason)}"
+                for row, reason in zip(refused[s.ROW_ID], refused[s.REASON], strict=True)
+            ],
+            len(raw),
+        )
+    kept = checked.kept
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else now
+    future = kept[s.TIMESTAMP] > now + max_future
+    if future.any():
+        rows = np.flatnonzero(future.to_numpy())[:10]
+        _refuse(
+            [
+                f"line {int(i)}: timestamp {kept[s.TIMESTAMP].iloc[i]} lies in the future "
+                "(send UTC timestamps of purchases that happened)"
+                for i in rows
+            ],
+            len(raw),
+        )
+    return kept

@@ -1,0 +1,274 @@
+"""Reading model sets: from a local folder or, read-only, from the MLflow registry.
+
+Training writes (:mod:`training.artifacts`, :mod:`training.tracking`); this
+module only reads, so the service never imports training code.
+
+Registered names carry the experiment: ``kizuna-<experiment>-recommender``,
+``-churn``, ``-ltv`` and ``-snapshot`` (the customer snapshot the service
+answers from). A folder holds ``<kind>/bundle.joblib`` per model,
+``versions.json``, ``experiment.json`` and ``snapshot/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.bundles import MODEL_KINDS, ChampionModels, ExperimentInfo
+
+BUNDLE_FILE = "bundle.joblib"
+EXPERIMENT_FILE = "experiment.json"
+VERSIONS_FILE = "versions.json"
+KINDS_FILE = "kinds.json"
+SNAPSHOT_DIR = "snapshot"
+SNAPSHOT_KIND = "snapshot"
+REGISTRY = "registry"
+CHAMPION = "champion"
+DATA_DIR_ENV = "KIZUNA_DATA_DIR"
+NAME_PREFIX = "kizuna-"
+#: Registered kinds: the three models and the customer snapshot.
+REGISTERED_KINDS = (*MODEL_KINDS, SNAPSHOT_KIND)
+
+logger = logging.getLogger("kizuna")
+
+
+def data_dir() -> Path:
+    """The project data folder: ``$KIZUNA_DATA_DIR``, else ``./data``."""
+    return Path(os.environ.get(DATA_DIR_ENV, "data")).resolve()
+
+
+def tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI``, else SQLite in the project data folder."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    folder = data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def registered_name(experiment: str, kind: str) -> str:
+    """``kizuna-<experiment>-<kind>``: one registry entry per experiment and kind."""
+    if kind not in REGISTERED_KINDS:
+        raise KizunaInputError(f"unknown model kind {kind!r}; expected one of {REGISTERED_KINDS}")
+    return f"{NAME_PREFIX}{experiment}-{kind}"
+
+
+def registered_names(experiment: str) -> dict[str, str]:
+    """Kind -> registered name for one experiment (models and snapshot)."""
+    return {kind: registered_name(experiment, kind) for kind in REGISTERED_KINDS}
+
+
+def load_bundle(path: Path) -> Any:
+    """Read a bundle file (or a folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / BUNDLE_FILE
+    return joblib.load(path)
+
+
+def read_experiment_info(path: Path, offers_dir: Path | None = None) -> ExperimentInfo | None:
+    """Name and offer catalogue from an ``experiment.json`` (the resolved config).
+
+    An offer catalogue shipped in ``offers_dir`` (the snapshot's copy) wins
+    over the path the config names, so a model set moved elsewhere still finds it.
+    """
+    if not path.exists():
+        return None
+    raw = json.loads(path.read_text())
+    offers = raw.get("offers")
+    if offers_dir is not None and offers_dir.is_dir():
+        shipped = sorted(p for p in offers_dir.iterdir() if p.is_file())
+        if shipped:
+            offers = str(shipped[0])
+    return ExperimentInfo(name=str(raw.get("name", "")), offers=offers)
+
+
+def load_champions_from_folder(folder: Path) -> ChampionModels:
+    """Read a model set written by :func:`training.artifacts.save_champions`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise KizunaInputError(f"model folder not found: {folder}")
+    versions = _read_json(folder / VERSIONS_FILE, {})
+    bundles: dict[str, Any] = {}
+    broken: dict[str, str] = {}
+    for kind in MODEL_KINDS:
+        path = folder / kind / BUNDLE_FILE
+        bundles[kind] = None
+        if not path.exists():
+            continue
+        try:
+            bundles[kind] = load_bundle(path)
+        except Exception as exc:  # noqa: BLE001 - one unreadable file must not hide the others
+            cause = str(exc) or "the file is truncated or corrupt"
+            broken[kind] = (
+                f"{kind} model version {versions.get(kind, '?')} ({path}) cannot be loaded: "
+                f"{cause} ({type(exc).__name__})"
+            )
+    if broken and all(bundles[k] is None for k in MODEL_KINDS):
+        raise KizunaInputError("; ".join(broken.values()))
+    present = [k for k, b in bundles.items() if b is not None or k in broken]
+    kinds = _read_json(folder / KINDS_FILE, present)
+    experiment = read_experiment_info(folder / EXPERIMENT_FILE, folder / SNAPSHOT_DIR / "offers")
+    return ChampionModels(
+        **bundles, versions=versions, experiment=experiment, kinds=tuple(kinds), broken=broken
+    )
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    return json.loads(path.read_text()) if path.exists() else default
+
+
+# --- the registry (read-only) ----------------------------------------------------------
+
+
+def _client() -> Any:
+    import mlflow
+    from mlflow import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    mlflow.set_tracking_uri(tracking_uri())
+    return MlflowClient()
+
+
+def alias_version(name: str, alias: str) -> Any | None:
+    """The model version that ``name@alias`` points to, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _client().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def registry_experiments() -> list[str]:
+    """Experiments with a registered snapshot, sorted."""
+    suffix = f"-{SNAPSHOT_KIND}"
+    names = [m.name for m in _client().search_registered_models()]
+    return sorted(
+        n[len(NAME_PREFIX) : -len(suffix)]
+        for n in names
+        if n.startswith(NAME_PREFIX) and n.endswith(suffix)
+    )
+
+
+def resolve_experiment(experiment: str | None) -> str:
+    """The experiment to serve: the one named, else the only one in the registry.
+
+    Raises
+    ------
+    KizunaInputError
+        When none is registered, or several are and none was named.
+    """
+    found = registry_experiments()
+    if experiment:
+        if experiment not in found:
+            listed = ", ".join(found) or "none"
+            raise KizunaInputError(
+                f"experiment {experiment!r} has no registered snapshot at {tracking_uri()}; "
+                f"registered: {listed}"
+            )
+        return experiment
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise KizunaInputError(
+            f"no experiment is registered at {tracking_uri()}: run "
+            "`kizuna train <experiment.yaml>` first"
+        )
+    raise KizunaInputError(
+        f"several experiments are registered ({', '.join(found)}): choose one with "
+        "--experiment NAME (KIZUNA_EXPERIMENT)"
+    )
+
+
+def registry_versions(experiment: str, alias: str = CHAMPION) -> dict[str, int]:
+    """Version per kind that ``<name>@alias`` names now, without loading anything."""
+    out = {}
+    for kind, name in registered_names(experiment).items():
+        version = alias_version(name, alias)
+        if version is not None:
+            out[kind] = int(version.version)
+    return out
+
+
+def download_version(name: str, version: int | str, dst: Path) -> Path:
+    """Download one registered version's artifacts into ``dst``; return the folder."""
+    import mlflow
+
+    _client()
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
+        )
+    )
+
+
+def fetch_from_registry(
+    experiment: str | None,
+    dst: Path,
+    *,
+    alias: str = CHAMPION,
+    with_snapshot: bool = True,
+) -> tuple[Path, str]:
+    """Copy an experiment's ``@alias`` models and snapshot into a folder model set.
+
+    The folder has the layout :func:`load_champions_from_folder` reads, so
+    the registry and a folder are loaded by one code path (and a folder can
+    be baked into a Bento).
+
+    Returns
+    -------
+    (folder, experiment name)
+    """
+    import shutil
+
+    name = resolve_experiment(experiment) if with_snapshot else str(experiment)
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    versions: dict[str, int] = {}
+    kinds: list[str] = []
+    run_id = None
+    for kind, reg in registered_names(name).items():
+        version = alias_version(reg, alias)
+        if version is None or (kind == SNAPSHOT_KIND and not with_snapshot):
+            continue
+        local = download_version(reg, version.version, dst / f".download-{kind}")
+        if kind == SNAPSHOT_KIND:
+            manifest = sorted(local.rglob("manifest.json"))
+            if not manifest:
+                raise KizunaInputError(f"{reg} v{version.version} holds no snapshot")
+            shutil.rmtree(dst / SNAPSHOT_DIR, ignore_errors=True)
+            shutil.copytree(manifest[0].parent, dst / SNAPSHOT_DIR)
+            kinds = [k for k in version.tags.get("kinds", "").split(",") if k]
+        else:
+            found = sorted(local.rglob(BUNDLE_FILE))
+            if not found:
+                raise KizunaInputError(f"{reg} v{version.version} holds no kizuna bundle")
+            (dst / kind).mkdir(exist_ok=True)
+            shutil.copyfile(found[0], dst / kind / BUNDLE_FILE)
+            run_id = run_id or version.run_id
+        versions[kind] = int(version.version)
+        shutil.rmtree(dst / f".download-{kind}", ignore_errors=True)
+    if with_snapshot and SNAPSHOT_KIND not in versions:
+        raise KizunaInputError(
+            f"{registered_name(name, SNAPSHOT_KIND)} has no @{alias}: run `kizuna train` "
+            "or `kizuna snapshot` for this experiment"
+        )
+    if run_id is not None:
+        import mlflow
+
+        config = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="config/experiment.json", dst_path=str(dst / ".config")
+        )
+        shutil.copyfile(config, dst / EXPERIMENT_FILE)
+        shutil.rmtree(dst / ".config", ignore_errors=True)
+    (dst / VERSIONS_FILE).write_text(json.dumps(versions, indent=2))
+    (dst / KINDS_FILE).write_text(json.dumps(kinds))
+    return dst, name

@@ -1,0 +1,175 @@
+"""``kizuna snapshot``, ``kizuna export`` and ``kizuna events``: the served data, by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.cli_common import JsonOpt, console, emit_json
+
+EventStoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--event-store", help="SQLite event store (default $KIZUNA_DATA_DIR/events.sqlite)."
+    ),
+]
+EXPORT_FORMATS = ("csv", "parquet", "jsonl")
+
+
+def snapshot(
+    experiment: Annotated[
+        Path, typer.Argument(help="Experiment YAML, e.g. experiments/demo.yaml.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Rebuild the customer snapshot from the experiment's current data and stored events.
+
+    No model is retrained: the snapshot is built for the experiment's current
+    champions and registered as kizuna-<experiment>-snapshot@champion.
+    """
+    from kizuna.training.config import load_experiment
+    from kizuna.training.snapshot_job import rebuild_snapshot
+
+    summary = rebuild_snapshot(load_experiment(experiment), quiet=as_json)
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(
+        f"snapshot of [bold]{summary['customers']:,}[/bold] customers, {summary['items']:,} items, "
+        f"{summary['lines']:,} lines as of {summary['as_of']} (events up to seq "
+        f"{summary['last_event_seq']}) → {summary['registered']}"
+    )
+
+
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write (replaced).")],
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="Experiment name (default: the only one).")
+    ] = None,
+    alias: Annotated[str, typer.Option("--alias", help="Registry alias to export.")] = "champion",
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy an experiment's champion models and snapshot out of the registry into a folder.
+
+    The folder is a model source for `kizuna serve --models DIR` and what a Bento bakes in.
+    """
+    import shutil
+
+    from kizuna.serving.model_store import fetch_from_registry, tracking_uri
+    from kizuna.training.tracking import setup_mlflow_uri
+
+    setup_mlflow_uri()
+    shutil.rmtree(out, ignore_errors=True)
+    folder, name = fetch_from_registry(experiment, out, alias=alias)
+    summary = {"experiment": name, "out": str(folder), "tracking_uri": tracking_uri()}
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(f"exported {name} (@{alias}) to {folder}")
+
+
+events_app = typer.Typer(
+    help="Stored purchase events: list, count, export, purge.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+CustomerOpt = Annotated[str | None, typer.Option("--customer", help="Only this customer.")]
+AfterOpt = Annotated[int, typer.Option("--after", min=0, help="Only lines with seq > AFTER.")]
+UptoOpt = Annotated[int | None, typer.Option("--upto", min=0, help="Only lines with seq <= UPTO.")]
+
+
+def _store(path: Path | None):  # noqa: ANN202 - EventStore, imported lazily
+    from kizuna.serving.config import Settings
+    from kizuna.serving.event_store import EventStore
+
+    path = path or Settings.from_env().event_store
+    if not Path(path).exists():
+        raise KizunaInputError(f"no event store at {path}")
+    return EventStore(path)
+
+
+@events_app.command("list")
+def events_list(
+    customer: CustomerOpt = None,
+    after: AfterOpt = 0,
+    upto: UptoOpt = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most lines shown.")] = 50,
+    event_store: EventStoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show stored lines (oldest first)."""
+    lines = _store(event_store).read(after, upto=upto, customer=customer).head(limit)
+    if as_json:
+        emit_json(lines.astype({"timestamp": str}).to_dict("records"))
+        return
+    console.print(lines.to_string(index=False) if len(lines) else "no stored lines")
+
+
+@events_app.command("count")
+def events_count(
+    customer: CustomerOpt = None,
+    after: AfterOpt = 0,
+    upto: UptoOpt = None,
+    event_store: EventStoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Count stored lines."""
+    store = _store(event_store)
+    n = store.count(after, upto=upto, customer=customer)
+    if as_json:
+        emit_json({"count": n, "last_seq": store.last_seq()})
+        return
+    console.print(f"{n:,} stored lines (last seq {store.last_seq()})")
+
+
+@events_app.command("export")
+def events_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    format: Annotated[
+        str, typer.Option("--format", help="csv, parquet or jsonl (default: from the suffix).")
+    ] = "",
+    customer: CustomerOpt = None,
+    after: AfterOpt = 0,
+    upto: UptoOpt = None,
+    event_store: EventStoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write stored lines (with their seq) to CSV, Parquet or JSON lines."""
+    kind = format or {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}.get(out.suffix, "")
+    if kind not in EXPORT_FORMATS:
+        raise KizunaInputError(f"--format must be one of {EXPORT_FORMATS}, or use one as suffix")
+    lines = _store(event_store).read(after, upto=upto, customer=customer)
+    if kind == "csv":
+        lines.to_csv(out, index=False)
+    elif kind == "parquet":
+        lines.to_parquet(out, index=False)
+    else:
+        lines.to_json(out, orient="records", lines=True, date_format="iso")
+    if as_json:
+        emit_json({"out": str(out), "rows": len(lines)})
+        return
+    console.print(f"wrote {len(lines):,} lines to {out}")
+
+
+@events_app.command("purge")
+def events_purge(
+    upto: Annotated[int, typer.Option("--upto", min=0, help="Delete lines with seq <= UPTO.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    event_store: EventStoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete stored lines up to a seq (after a snapshot includes them), with confirmation."""
+    store = _store(event_store)
+    n = store.count(0, upto=upto)
+    if not yes and not typer.confirm(f"delete {n:,} stored lines with seq <= {upto}?"):
+        raise typer.Exit(1)
+    deleted = store.purge(upto)
+    if as_json:
+        emit_json({"deleted": deleted})
+        return
+    console.print(f"deleted {deleted:,} lines")

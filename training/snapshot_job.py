@@ -1,0 +1,189 @@
+"""Logging and registering the customer snapshot: after ``kizuna train``, and ``kizuna snapshot``.
+
+The registered snapshot ``kizuna-<experiment>-snapshot@champion`` is always
+built for the current champion models of its experiment, from the
+experiment's data plus the stored events up to a recorded ``seq``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.bundles import MODEL_KINDS, ChampionModels
+from kizuna.serving import model_store
+from kizuna.training import tracking
+from kizuna.training.snapshot_build import write_snapshot
+
+KINDS_TAG = "kinds"
+
+
+def champion_models(
+    experiment: str,
+    *,
+    fresh: dict[str, Any] | None = None,
+    kinds: tuple[str, ...] = (),
+    alias: str = tracking.CHAMPION,
+) -> ChampionModels:
+    """The experiment's ``@alias`` models from the registry (read-only).
+
+    ``fresh`` maps kind -> (registered version, bundle) for versions already
+    in memory (the run that just registered them), which are not downloaded.
+    """
+    fresh = fresh or {}
+    bundles: dict[str, Any] = {}
+    versions: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in MODEL_KINDS:
+            name = tracking.registered_name(experiment, kind)
+            version = tracking.current_alias_version(name, alias)
+            if version is None:
+                bundles[kind] = None
+                continue
+            number = int(version.version)
+            if kind in fresh and fresh[kind][0] == number:
+                bundles[kind] = fresh[kind][1]
+            else:
+                local = model_store.download_version(name, number, Path(tmp) / kind)
+                found = sorted(local.rglob(model_store.BUNDLE_FILE))
+                if not found:
+                    raise KizunaInputError(f"{name} v{number} holds no kizuna bundle")
+                bundles[kind] = model_store.load_bundle(found[0])
+            versions[kind] = number
+    if not versions:
+        raise KizunaInputError(
+            f"experiment {experiment!r} has no @{alias} model at {tracking.tracking_uri()}: "
+            "run `kizuna train` first"
+        )
+    return ChampionModels(**bundles, versions=versions, kinds=kinds)
+
+
+def log_snapshot(
+    models: ChampionModels,
+    transactions: pd.DataFrame,
+    *,
+    config: Any,
+    items: pd.DataFrame | None,
+    customers: pd.DataFrame | None,
+    last_event_seq: int,
+    fingerprint: dict[str, Any],
+    run_id: str,
+    register: bool = True,
+) -> tuple[dict[str, Any], tracking.AliasDecision | None]:
+    """Write the snapshot, log it to the active run (``snapshot/``) and register it.
+
+    Returns
+    -------
+    (manifest, registry decision or None when not registered)
+    """
+    import mlflow
+
+    from kizuna.training.pipeline import _requirements
+    from kizuna.training.pyfunc import SnapshotModel
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "snapshot"
+        manifest = write_snapshot(
+            folder,
+            models,
+            transactions,
+            items=items,
+            customers=customers,
+            experiment=config.name,
+            last_event_seq=last_event_seq,
+            fingerprint=fingerprint,
+            offers=config.offers,
+            run_id=run_id,
+        )
+        info = mlflow.pyfunc.log_model(
+            name="snapshot",
+            python_model=SnapshotModel(),
+            artifacts={"snapshot": str(folder)},
+            pip_requirements=_requirements(),
+        )
+    if not register:
+        return manifest, None
+    tags = {
+        "experiment": config.name,
+        "run_id": run_id,
+        KINDS_TAG: ",".join(models.kinds),
+        "last_event_seq": str(last_event_seq),
+        "as_of": manifest["as_of"],
+        **{f"model_{k}": str(v) for k, v in models.versions.items()},
+    }
+    return manifest, tracking.register_snapshot(info.model_uri, config.name, tags=tags)
+
+
+def trained_kinds(experiment: str) -> tuple[str, ...]:
+    """The model kinds the experiment's current snapshot says it trained (empty if none)."""
+    version = tracking.current_alias_version(
+        tracking.registered_name(experiment, "snapshot"), tracking.CHAMPION
+    )
+    if version is None:
+        return ()
+    return tuple(k for k in version.tags.get(KINDS_TAG, "").split(",") if k)
+
+
+def rebuild_snapshot(config: Any, *, quiet: bool = False) -> dict[str, Any]:
+    """``kizuna snapshot``: a new snapshot of the experiment's data for its current champions.
+
+    Reads the data source and the stored events (once, up to a recorded
+    ``seq``), writes the snapshot, logs it in a run of its own and registers
+    it as ``kizuna-<experiment>-snapshot@champion``. Nothing is retrained.
+    """
+    import mlflow
+
+    from kizuna.training.data import load_tables, load_transactions_and_events
+    from kizuna.training.progress import step
+
+    data = config.data
+    validated, last_seq = load_transactions_and_events(data, quiet=quiet)
+    tx = validated.kept
+    if tx.empty:
+        raise KizunaInputError(f"no usable transactions in {data.transactions}")
+    contractual = config.churn.enabled and config.churn.mode == "contractual"
+    items, customers = load_tables(data, label_col=config.churn.label_col if contractual else None)
+    fingerprint = tracking.dataset_fingerprint(
+        tx,
+        source=f"{data.format}:{Path(data.transactions).name}",
+        as_of=tx["timestamp"].max().floor("D") + pd.Timedelta(days=1),
+    )
+    tracking.setup_mlflow(config.tracking.experiment_name or f"kizuna-{config.name}")
+    models = champion_models(config.name, kinds=_trained_kinds(config.name))
+    with mlflow.start_run(run_name=f"{config.name}-snapshot") as run:
+        mlflow.set_tags({**fingerprint, "kizuna_experiment": config.name, "kizuna_job": "snapshot"})
+        with step("writing and registering the customer snapshot", quiet=quiet):
+            manifest, decision = log_snapshot(
+                models,
+                tx,
+                config=config,
+                items=items,
+                customers=customers,
+                last_event_seq=last_seq,
+                fingerprint=fingerprint,
+                run_id=run.info.run_id,
+            )
+    return {
+        "experiment": config.name,
+        "run_id": run.info.run_id,
+        "registered": None if decision is None else f"{decision.name} v{decision.version}",
+        **{k: manifest[k] for k in ("as_of", "customers", "items", "lines", "last_event_seq")},
+        "model_versions": manifest["model_versions"],
+    }
+
+
+def _trained_kinds(experiment: str) -> tuple[str, ...]:
+    kinds = trained_kinds(experiment)
+    if kinds:
+        return kinds
+    for kind in MODEL_KINDS:  # the models' own tag, when no snapshot was registered yet
+        version = tracking.current_alias_version(
+            tracking.registered_name(experiment, kind), tracking.CHAMPION
+        )
+        if version is not None and version.tags.get(KINDS_TAG):
+            return tuple(k for k in version.tags[KINDS_TAG].split(",") if k)
+    return ()
