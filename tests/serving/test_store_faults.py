@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kizuna.serving.store_guard import GuardedStore, StoreUnavailable
 from kizuna.serving.event_store import EventStore, check_events
+from kizuna.serving.store_guard import GuardedStore, StoreUnavailable
 
 
 def lines(order: str, n: int = 1) -> pd.DataFrame:
