@@ -1,58 +1,14 @@
-"""Mapping a user's export onto the canonical tables, and coercing its types."""
+"""Coercing a user's columns to the contract's types (mapping them: :mod:`features.column_map`)."""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from kizuna.features.errors import KizunaInputError
-
-
-def apply_column_map(
-    df: pd.DataFrame, column_map: Mapping[str, str] | None, *, table: str = "transactions"
-) -> pd.DataFrame:
-    """Rename a user's columns to the canonical names.
-
-    Parameters
-    ----------
-    df
-        The user's table, shape (n_rows, n_columns).
-    column_map
-        ``{canonical_name: user_column}``, e.g. ``{"customer_id": "CustNo"}``.
-    table
-        Table name, used in error messages.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The same rows with the mapped columns renamed; other columns untouched.
-    """
-    if not column_map:
-        return df
-    missing = [src for src in column_map.values() if src not in df.columns]
-    if missing:
-        raise KizunaInputError(
-            f"the column map for {table} names columns that the input does not have; "
-            f"available columns are {list(map(str, df.columns))}",
-            column=missing[0],
-            values=missing,
-        )
-    clashes = [
-        dst
-        for dst, src in column_map.items()
-        if dst in df.columns and dst != src and dst not in column_map.values()
-    ]
-    if clashes:
-        raise KizunaInputError(
-            f"the {table} input already has a column named like a mapped target; "
-            "drop it or map it too",
-            column=clashes[0],
-            values=clashes,
-        )
-    return df.rename(columns={src: dst for dst, src in column_map.items()})
+from kizuna.features.timestamps import DEFAULT_RULE, TimestampRule, parse_timestamps
 
 
 def require_columns(df: pd.DataFrame, required: Iterable[str], *, table: str) -> None:
@@ -104,29 +60,22 @@ def to_number(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values.astype("string").str.strip(), errors="coerce").astype("float64")
 
 
-def to_timestamp(values: pd.Series, *, fmt: str | None = None) -> pd.Series:
+def to_timestamp(
+    values: pd.Series,
+    *,
+    fmt: str | None = None,
+    rule: TimestampRule | None = None,
+    column: str = "timestamp",
+) -> pd.Series:
     """Parse timestamps to naive UTC ``datetime64[ns]``; unparseable -> NaT.
 
-    Time-zone-aware input is converted to UTC and made naive, so that every
-    table compares on one clock.
+    ``rule`` (or the shorthand ``fmt``) says how the column is written; the
+    default is ISO 8601 text (see :mod:`features.timestamps`). Time-zone-aware
+    input is converted to UTC and made naive, so every table compares on one clock.
     """
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        out = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    elif pd.api.types.is_datetime64_any_dtype(values.dtype):
-        out = values
-    else:
-        text = values.astype("string").str.strip()
-        out = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
-        retry = out.isna() & text.notna() & (text != "")
-        if fmt is None and retry.any():
-            # Only the rows the fast ISO parser could not read pay for per-element parsing.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                out[retry] = pd.to_datetime(
-                    text[retry], format="mixed", errors="coerce", utc=True, dayfirst=False
-                )
-        out = out.dt.tz_localize(None)
-    return out.astype("datetime64[ns]")
+    if rule is None:
+        rule = TimestampRule(format=fmt) if fmt else DEFAULT_RULE
+    return parse_timestamps(values, rule, column=column)
 
 
 def check_coercible(

@@ -6,7 +6,7 @@ their names from here; no other module spells a column name. Every function
 that reads a table takes ``*_col=`` keyword arguments that default to these
 constants, so a caller with other names can pass them explicitly, and a
 user's export can be mapped onto them by config (see
-:func:`features.contract.apply_column_map`).
+:func:`features.column_map.apply_column_map`).
 
 One word, one quantity: ``frequency`` is the number of distinct orders (the
 F of RFM); the BTYD summary's count of repeat purchase periods is

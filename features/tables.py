@@ -14,6 +14,7 @@ from kizuna.features.contract import (
     to_timestamp,
 )
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.timestamps import TimestampRule
 
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
@@ -68,12 +69,15 @@ def validate_customers(
     *,
     customer_col: str = s.CUSTOMER_ID,
     label_col: str | None = None,
+    timestamp_rule: TimestampRule | None = None,
 ) -> pd.DataFrame:
     """Type and check the customers table.
 
     ``signup_date`` becomes a timestamp; ``preferred_categories`` stays text
     (categories separated by ``|``); ``label_col``, when given, must hold
-    0/1, true/false or yes/no and becomes 0/1. Attribute columns pass through.
+    0/1, true/false or yes/no and becomes 0/1. Attribute columns pass through
+    (see :func:`numbers_as_text` for numbers written as text). ``timestamp_rule``
+    says how ``signup_date`` is written (ISO text by default).
 
     Returns
     -------
@@ -85,7 +89,7 @@ def validate_customers(
     out[customer_col] = ids_to_str(out[customer_col])
     _require_unique_ids(out, customer_col, table="customers")
     if s.SIGNUP_DATE in out.columns:
-        parsed = to_timestamp(out[s.SIGNUP_DATE])
+        parsed = to_timestamp(out[s.SIGNUP_DATE], rule=timestamp_rule, column=s.SIGNUP_DATE)
         check_coercible(
             out[s.SIGNUP_DATE], parsed, column=s.SIGNUP_DATE, kind="dates", max_bad_share=0.0
         )
@@ -96,6 +100,22 @@ def validate_customers(
         require_columns(out, (label_col,), table="customers")
         out[label_col] = _to_bool(out[label_col], column=label_col, default=None).astype("int8")
     return out.set_index(customer_col)
+
+
+def numbers_as_text(values: pd.Series) -> bool:
+    """A text column whose every non-blank value is a number (``" 12.5"``, ``""``).
+
+    Values with a leading zero (``"01234"``) mark a code and keep the column text.
+    """
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+        return False
+    text = values.astype("string").str.strip()
+    present = text.notna() & (text != "")
+    if not present.any():
+        return False
+    if text[present].str.match(r"^0\d").any():  # "01234": a code (postcode, id), not a number
+        return False
+    return bool(pd.to_numeric(text[present], errors="coerce").notna().all())
 
 
 def _require_unique_ids(df: pd.DataFrame, col: str, *, table: str) -> None:

@@ -17,6 +17,7 @@ from kizuna.features.contract import (
     to_timestamp,
 )
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.timestamps import TimestampRule
 
 # Reasons, in the order they are checked: a row gets the first that applies.
 MISSING_CUSTOMER_ID = "missing_customer_id"
@@ -124,6 +125,7 @@ def validate_transactions(
     as_of: pd.Timestamp | str | None = None,
     data_end: pd.Timestamp | str | None = None,
     timestamp_format: str | None = None,
+    timestamp_rule: TimestampRule | None = None,
     max_bad_share: float = 0.5,
     allow_zero_price: bool = False,
     customer_col: str = s.CUSTOMER_ID,
@@ -150,6 +152,9 @@ def validate_transactions(
         Declared end of the export; rows after it are set aside.
     timestamp_format
         strptime format of the timestamp column, if it is text of one format.
+    timestamp_rule
+        How timestamps are written (ISO text by default; a format, day-first
+        text or Unix epochs); overrides ``timestamp_format``.
     max_bad_share
         A column whose unparseable share of present values exceeds this is
         rejected as a whole (a wrong mapping), rather than row by row.
@@ -170,7 +175,9 @@ def validate_transactions(
     customer = ids_to_str(raw[customer_col])
     order = ids_to_str(raw[order_col])
     item = ids_to_str(raw[item_col])
-    ts = to_timestamp(raw[timestamp_col], fmt=timestamp_format)
+    ts = to_timestamp(
+        raw[timestamp_col], fmt=timestamp_format, rule=timestamp_rule, column=timestamp_col
+    )
     qty = to_number(raw[quantity_col])
     price = to_number(raw[price_col])
     bad_ts = check_coercible(

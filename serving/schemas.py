@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from kizuna.features.timestamps import parse_timestamp_value
 from kizuna.serving.config import MAX_ID_LENGTH, MAX_K, MAX_LIST_ITEMS, MAX_TOP_REASONS
 
 #: Non-empty text (never a number: ``NaN``, ``1e309`` or ``12`` are refused), at most 200 chars.
@@ -191,11 +192,22 @@ class PurchaseEvent(Request):
     customer_id: Id
     order_id: Id
     item_id: Id
-    timestamp: datetime = Field(description="ISO 8601; with a zone it is converted to UTC.")
+    timestamp: datetime = Field(
+        description="ISO 8601 text, the same rule as training files; with a zone it is "
+        "converted to UTC. Numbers (Unix times) are refused rather than guessed."
+    )
     quantity: float = Field(allow_inf_nan=False)
     unit_price: float = Field(allow_inf_nan=False)
     channel: Id | None = None
     category: Id | None = None
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _one_rule(cls, value: Any) -> Any:
+        # The parser that reads training files reads events too: one rule for the column.
+        if isinstance(value, datetime):
+            return value
+        return parse_timestamp_value(value)
 
     @field_validator("timestamp")
     @classmethod

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.training import cli_data, cli_offers, cli_serve, cli_snapshot, cli_train
+from kizuna.training import cli_data, cli_init, cli_offers, cli_serve, cli_snapshot, cli_train
 from kizuna.training.progress import err_console
 
 app = typer.Typer(
@@ -52,6 +52,7 @@ score_app = typer.Typer(
 score_app.callback()(group_callback(cli_serve.score))
 score_app.command("offers")(cli_offers.score_offers)
 
+app.command("init")(cli_init.init)
 app.command("generate")(cli_data.generate)
 app.command("validate")(cli_data.validate)
 app.command("features")(cli_data.features)

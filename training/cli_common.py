@@ -15,7 +15,11 @@ from rich.table import Table
 console = Console(width=max(Console().width, 150))
 
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="canonical | online-retail | cdnow")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Machine-readable output on stdout; progress stays on stderr."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 ColumnMapOpt = Annotated[
     Path | None,
     typer.Option(

@@ -15,6 +15,7 @@ from kizuna.training.cli_common import (
     ColumnMapOpt,
     FormatOpt,
     JsonOpt,
+    QuietOpt,
     console,
     emit_json,
     print_reconciliation,
@@ -37,15 +38,16 @@ def generate(
     customers: Annotated[int, typer.Option(help="Number of customers.")] = 5_000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same shop.")] = 0,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Generate a seeded synthetic shop with known ground truth."""
     from kizuna.simulators.synthetic import ShopConfig, generate_shop
     from kizuna.training.shop_io import write_shop
 
     config = ShopConfig(n_customers=customers, seed=seed)
-    with step(f"generating a shop of {customers:,} customers (seed {seed})", quiet=as_json):
+    with step(f"generating a shop of {customers:,} customers (seed {seed})", quiet=quiet):
         shop = generate_shop(config)
-    with step(f"writing Parquet to {out}", quiet=as_json):
+    with step(f"writing Parquet to {out}", quiet=quiet):
         paths = write_shop(shop, out)
     summary = {
         "out": str(out),
@@ -79,12 +81,13 @@ def validate(
         Path | None, typer.Option("--set-aside-out", help="Write the set-aside rows (Parquet).")
     ] = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Validate a transactions file and account for every row."""
     from kizuna.training.data import load_transactions, resolve_source
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)
-    validated = load_transactions(data, as_of=as_of, quiet=as_json)
+    validated = load_transactions(data, as_of=as_of, quiet=quiet)
     report = validated.report.to_dict()
     if set_aside_out is not None:
         write_set_aside(validated.set_aside, set_aside_out)
@@ -114,6 +117,7 @@ def features(
         "data/features"
     ),
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Build point-in-time customer features (and labels) and write Parquet."""
     from kizuna.features.pipeline import customer_features, customer_labels
@@ -129,19 +133,19 @@ def features(
         raise KizunaInputError("--as-of is required: features use only events before it")
     as_of_ts = pd.Timestamp(as_of)
     window_end = as_of_ts if horizon is None else as_of_ts + pd.Timedelta(days=horizon)
-    validated = load_transactions(data, as_of=window_end, quiet=as_json)
+    validated = load_transactions(data, as_of=window_end, quiet=quiet)
     check_as_of_in_data(validated, as_of_ts, horizon_days=horizon)
     items, customers = load_tables(data)
-    with step(f"building features as of {as_of_ts}", quiet=as_json):
+    with step(f"building features as of {as_of_ts}", quiet=quiet):
         frame = customer_features(validated.kept, as_of_ts, customers=customers, items=items)
     labels = None
     if horizon is not None:
-        with step(f"building labels over {horizon} days", quiet=as_json):
+        with step(f"building labels over {horizon} days", quiet=quiet):
             labels = customer_labels(
                 validated.kept, as_of_ts, horizon_days=horizon, lookback_days=lookback
             )
     out.mkdir(parents=True, exist_ok=True)
-    with step(f"writing {out}", quiet=as_json):
+    with step(f"writing {out}", quiet=quiet):
         frame.to_parquet(out / "features.parquet")
         if labels is not None:
             labels.to_parquet(out / "labels.parquet")

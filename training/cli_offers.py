@@ -31,7 +31,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.models.offer_loading import load_offers  # noqa: F401
 from kizuna.models.offers import OfferCatalogue  # noqa: F401
 from kizuna.serving.offer_file import read_offers  # noqa: F401 - re-exported
-from kizuna.training.cli_common import JsonOpt, console, emit_json
+from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.progress import err_console, step
 
 #: The LTV column of score tables written before the column registry (now predicted_value).
@@ -166,6 +166,7 @@ def score_offers(
         "data/offers/decisions.parquet"
     ),
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Decide the next-best offer for every customer in a scores table."""
     from kizuna.features.control_groups import CONTROL, TREATED, in_control
@@ -182,7 +183,7 @@ def score_offers(
     if log_contacts and contact_log is None:
         raise KizunaInputError("--log-contacts needs --contact-log", column="contact_log")
     now_ts = pd.Timestamp(now) if now is not None else pd.Timestamp.now().floor("s")
-    with step(f"reading scores {scores}", quiet=as_json):
+    with step(f"reading scores {scores}", quiet=quiet):
         table = read_scores(scores)
         cands = None
         if candidates is not None:
@@ -191,7 +192,7 @@ def score_offers(
             cands = read_table(candidates, string_columns={s.CUSTOMER_ID, s.ITEM_ID})
         log = read_contact_log(contact_log) if contact_log is not None else None
         learned = _read_uplift(uplift) if uplift is not None else None
-    with step(f"deciding offers for {len(table):,} customers", quiet=as_json):
+    with step(f"deciding offers for {len(table):,} customers", quiet=quiet):
         decisions = decide(
             table,
             catalogue,
@@ -215,7 +216,7 @@ def score_offers(
     decisions["decided_at"] = now_ts
     decisions[s.CHANNEL] = pd.array([channel] * len(decisions), dtype="str")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with step(f"writing {out}", quiet=as_json):
+    with step(f"writing {out}", quiet=quiet):
         decisions.to_parquet(out, index=False)
     logged = 0
     if log_contacts:
@@ -273,6 +274,7 @@ def evaluate_campaign(
         Path | None, typer.Option("--models-out", help="Save the uplift models (.joblib).")
     ] = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Measure a campaign against its control group: uplift, revenue, incremental profit."""
     from kizuna.training.campaign_eval import evaluate_campaign as evaluate
@@ -283,14 +285,14 @@ def evaluate_campaign(
     if offers is not None or config is not None:
         catalogue, _ = resolve_offers(offers, config, margin=margin)
     frame = read_table(outcomes, string_columns={s.CUSTOMER_ID, "offer_id"})
-    with step(f"evaluating {len(frame):,} outcomes", quiet=as_json):
+    with step(f"evaluating {len(frame):,} outcomes", quiet=quiet):
         report = evaluate(frame, catalogue=catalogue, margin=margin, confidence=confidence)
     learned = None
     if features is not None:
         feats = read_table(features, string_columns={s.CUSTOMER_ID})
         if s.CUSTOMER_ID in feats.columns:
             feats = feats.set_index(s.CUSTOMER_ID)
-        with step(f"learning uplift ({learner}-learner) per offer", quiet=as_json):
+        with step(f"learning uplift ({learner}-learner) per offer", quiet=quiet):
             models, learned = learn_uplift(feats, frame, learner=learner)
         if models_out is not None:
             import joblib

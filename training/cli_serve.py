@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from kizuna.training.cli_common import JsonOpt, console, emit_json
+from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.progress import err_console, step
 
 SERVICE = "kizuna.serving.service:KizunaService"
@@ -56,6 +56,9 @@ def serve(
         float,
         typer.Option("--reload-poll", help="Check for new champions every N seconds (0 = off)."),
     ] = 0.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where the service listens as JSON on stdout.")
+    ] = False,
 ) -> None:
     """Start the BentoML service (recommendations, churn, LTV, profiles, events).
 
@@ -84,6 +87,19 @@ def serve(
     settings = Settings.from_env()
     env["KIZUNA_EVENT_STORE"] = str((event_store or settings.event_store).resolve())
     env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
+    if as_json:
+        base = f"http://{host}:{port}"
+        emit_json(
+            {
+                "url": base,
+                "models": models,
+                "alias": alias,
+                "docs": f"{base}/docs.json",
+                "ready": f"{base}/readyz",
+                "event_store": env["KIZUNA_EVENT_STORE"],
+            }
+        )
+        sys.stdout.flush()
     err_console.print(
         f"serving {models} ({alias}) on http://{host}:{port}  "
         f"[dim]API docs: http://{host}:{port}/ (OpenAPI: /docs.json), "
@@ -189,6 +205,7 @@ def score(
         ),
     ] = 0,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write churn, LTV, segment and top-k recommendations of every customer (CRM export)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -206,7 +223,7 @@ def score(
     store = EventStore(store_path) if Path(store_path).exists() else None
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
-    with step(f"loading models ({models}, {alias}) and customer state", quiet=as_json):
+    with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
         served = load_served(models, alias=alias, store=store, live=False, experiment=experiment)
     n = served.state.n_customers
     chunks = score_chunks(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.training.cli_common import JsonOpt, console, emit_json
+from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 
 EventStoreOpt = Annotated[
     Path | None,
@@ -24,6 +24,7 @@ def snapshot(
         Path, typer.Argument(help="Experiment YAML, e.g. experiments/demo.yaml.")
     ],
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Rebuild the customer snapshot from the experiment's current data and stored events.
 
@@ -33,7 +34,7 @@ def snapshot(
     from kizuna.training.config import load_experiment
     from kizuna.training.snapshot_job import rebuild_snapshot
 
-    summary = rebuild_snapshot(load_experiment(experiment), quiet=as_json)
+    summary = rebuild_snapshot(load_experiment(experiment), quiet=quiet)
     if as_json:
         emit_json(summary)
         return
@@ -51,6 +52,7 @@ def export(
     ] = None,
     alias: Annotated[str, typer.Option("--alias", help="Registry alias to export.")] = "champion",
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Copy an experiment's champion models and snapshot out of the registry into a folder.
 
@@ -101,6 +103,7 @@ def events_list(
     limit: Annotated[int, typer.Option(min=1, help="Most lines shown.")] = 50,
     event_store: EventStoreOpt = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Show stored lines (oldest first)."""
     lines = _store(event_store).read(after, upto=upto, customer=customer).head(limit)
@@ -117,6 +120,7 @@ def events_count(
     upto: UptoOpt = None,
     event_store: EventStoreOpt = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Count stored lines."""
     store = _store(event_store)
@@ -138,6 +142,7 @@ def events_export(
     upto: UptoOpt = None,
     event_store: EventStoreOpt = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write stored lines (with their seq) to CSV, Parquet or JSON lines."""
     kind = format or {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}.get(out.suffix, "")
@@ -162,6 +167,7 @@ def events_purge(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     event_store: EventStoreOpt = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Delete stored lines up to a seq (after a snapshot includes them), with confirmation."""
     store = _store(event_store)

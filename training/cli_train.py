@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from kizuna.training.cli_common import JsonOpt, console, emit_json
+from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 
 DEMO_EXPERIMENT = Path(__file__).resolve().parents[1] / "experiments" / "demo.yaml"
 METRIC_COLUMNS = {
@@ -40,13 +40,19 @@ def train(
         Path, typer.Argument(help="Experiment YAML, e.g. experiments/demo.yaml.")
     ],
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run an experiment: validate, build features, train, evaluate, log to MLflow, register."""
-    from kizuna.training.config import load_experiment
-    from kizuna.training.pipeline import run_experiment
+    from kizuna.training.progress import step
 
-    config = load_experiment(experiment)
-    result = run_experiment(config, quiet=as_json)
+    with step(f"loading {experiment} and the training libraries", quiet=quiet):
+        import mlflow  # noqa: F401 - a slow import, done under the progress line
+
+        from kizuna.training.config import load_experiment
+        from kizuna.training.pipeline import run_experiment
+
+        config = load_experiment(experiment)
+    result = run_experiment(config, quiet=quiet)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -102,6 +108,7 @@ def promote(
         str | None, typer.Option("--experiment", help="Experiment name (default: the only one).")
     ] = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Move a registry alias (champion by default) to a version by hand."""
     from kizuna.serving.model_store import REGISTERED_KINDS, resolve_experiment
@@ -122,6 +129,8 @@ def demo(
     experiment: Annotated[Path, typer.Option(help="Experiment to run.")] = DEMO_EXPERIMENT,
     customers: Annotated[int, typer.Option(help="Synthetic customers.")] = 5_000,
     seed: Annotated[int, typer.Option(help="Shop seed.")] = 0,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The main job: generate a synthetic shop, build its features, train and register models."""
     from kizuna.features.pipeline import customer_features, customer_labels
@@ -136,13 +145,16 @@ def demo(
 
     config = load_experiment(experiment)
     shop_dir = Path(config.data.transactions).parent
-    with step(f"generating a synthetic shop of {customers:,} customers into {shop_dir}"):
+    title = f"generating a synthetic shop of {customers:,} customers into {shop_dir}"
+    with step(title, quiet=quiet):
         write_shop(generate_shop(ShopConfig(n_customers=customers, seed=seed)), shop_dir)
-    validated = load_transactions(config.data)
-    print_reconciliation(validated.report.to_dict())
+    validated = load_transactions(config.data, quiet=quiet)
+    report = validated.report.to_dict()
+    if not as_json:
+        print_reconciliation(report)
     items, known = load_tables(config.data)
     as_of = pd.Timestamp(config.split.as_of)
-    with step(f"building customer features as of {as_of.date()}"):
+    with step(f"building customer features as of {as_of.date()}", quiet=quiet):
         frame = customer_features(validated.kept, as_of, customers=known, items=items)
         labels = customer_labels(
             validated.kept,
@@ -150,5 +162,13 @@ def demo(
             horizon_days=config.split.horizon_days,
             lookback_days=config.split.lookback_days,
         )
-    print_feature_summary(feature_summary(frame, labels))
-    print_comparison(run_experiment(config))
+    summary = feature_summary(frame, labels)
+    if not as_json:
+        print_feature_summary(summary)
+    result = run_experiment(config, quiet=quiet)
+    if as_json:
+        emit_json(
+            {"shop": str(shop_dir), "report": report, "features": summary, **result.to_dict()}
+        )
+        return
+    print_comparison(result)

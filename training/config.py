@@ -10,9 +10,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from kizuna.features.column_map import check_column_map
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.timestamps import TimestampRule
 from kizuna.serving.offer_file import read_yaml  # noqa: F401 - re-exported
 
 
@@ -20,23 +30,92 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+FileFormat = Literal["csv", "tsv", "parquet", "jsonl"]
+
+
+def check_read_settings(
+    file_format: str | None, delimiter: str | None, header: bool, columns: list[str] | None
+) -> None:
+    """Raise ``ValueError`` on settings that cannot read a file together."""
+    if not header and not columns:
+        raise ValueError("header: false needs `columns: [...]`, the file's column names")
+    if header and columns:
+        raise ValueError("`columns` names a headerless file's columns; add `header: false`")
+    if file_format == "parquet" and (delimiter or not header):
+        raise ValueError("delimiter and header apply to text files, not parquet")
+    if delimiter is not None and len(delimiter) != 1 and delimiter != r"\s+":
+        raise ValueError("delimiter is one character (e.g. ';' or '\\t')")
+
+
+class ReadSettings(Frozen):
+    """How to read the items or customers file when its name does not say (see DataConfig)."""
+
+    file_format: FileFormat | None = None
+    delimiter: str | None = None
+    header: bool = True
+    columns: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ReadSettings:
+        check_read_settings(self.file_format, self.delimiter, self.header, self.columns)
+        return self
+
+
 class DataConfig(Frozen):
     """Where the data is and how to read it.
 
-    ``column_map`` maps canonical names to the export's names, e.g.
-    ``{customer_id: CustNo, timestamp: OrderDate}``.
+    ``column_map`` builds each canonical column from a source column, a
+    constant or an expression, e.g. ``{customer_id: CustNo, quantity: 1,
+    order_id: "{CustNo}-{When}"}`` (see :mod:`features.column_map`);
+    ``items_column_map`` and ``customers_column_map`` do the same for the
+    other tables. ``file_format``, ``delimiter``, ``header`` and ``columns``
+    say how to read the transactions file when its name does not
+    (``items_reading`` and ``customers_reading`` hold the same for the other
+    files); the timestamp settings say how its dates are written (ISO 8601
+    text by default) and apply to ``signup_date`` too.
     """
 
     transactions: Path | None = None
     format: Literal["canonical", "online-retail", "cdnow"] = "canonical"
-    column_map: dict[str, str] = {}
+    column_map: dict[str, Any] = {}
     items: Path | None = None
-    items_column_map: dict[str, str] = {}
+    items_column_map: dict[str, Any] = {}
     customers: Path | None = None
-    customers_column_map: dict[str, str] = {}
+    customers_column_map: dict[str, Any] = {}
     data_end: date | None = None
     # The service's purchase-event store; default: events.sqlite in the data folder.
     events: Path | None = None
+    file_format: FileFormat | None = None
+    delimiter: str | None = None
+    header: bool = True
+    columns: list[str] | None = None
+    timestamp_format: str | None = None
+    dayfirst: bool | None = None
+    epoch: Literal["s", "ms"] | None = None
+    items_reading: ReadSettings | None = None
+    customers_reading: ReadSettings | None = None
+
+    @field_validator("column_map", "items_column_map", "customers_column_map")
+    @classmethod
+    def _check_map(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        table = {"column_map": "transactions", "items_column_map": "items"}.get(
+            info.field_name or "", "customers"
+        )
+        return check_column_map(value, table=table)
+
+    @model_validator(mode="after")
+    def _check_reading(self) -> DataConfig:
+        check_read_settings(self.file_format, self.delimiter, self.header, self.columns)
+        if sum(x is not None for x in (self.timestamp_format, self.epoch)) > 1 or (
+            self.dayfirst is not None and (self.timestamp_format or self.epoch)
+        ):
+            raise ValueError("give one of timestamp_format, dayfirst or epoch, not several")
+        return self
+
+    @property
+    def timestamp_rule(self) -> TimestampRule:
+        """How this source's timestamps are written."""
+        return TimestampRule(format=self.timestamp_format, dayfirst=self.dayfirst, epoch=self.epoch)
 
     def resolved(self, base: Path) -> DataConfig:
         """Return a copy with relative paths anchored at ``base``."""
@@ -58,26 +137,44 @@ def parse_model(model: type[Frozen], data: dict[str, Any], *, source: str) -> An
         return model.model_validate(data)
     except ValidationError as exc:
         lines = [
-            f"  {'.'.join(map(str, err['loc'])) or '(top level)'}: {err['msg']}"
+            f"  {'.'.join(map(str, err['loc'])) or '(top level)'}: "
+            + err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         ]
         raise KizunaInputError(f"{source} has invalid settings:\n" + "\n".join(lines)) from None
 
 
 class SplitConfig(Frozen):
-    """The time-based holdout.
+    """The holdout.
 
-    Features use events before ``as_of``; labels and recommendation ground
-    truth come from ``[as_of, as_of + horizon_days)``. Churn and LTV models
-    train on ``train_snapshots`` earlier snapshots, spaced ``horizon_days``
-    apart, and are calibrated on the snapshot just before the test one, so no
-    training label overlaps the holdout.
+    Time-based for transactions: features use events before ``as_of``;
+    labels and recommendation ground truth come from
+    ``[as_of, as_of + horizon_days)``. Churn and LTV models train on
+    ``train_snapshots`` earlier snapshots, spaced ``horizon_days`` apart, and
+    are calibrated on the snapshot just before the test one, so no training
+    label overlaps the holdout.
+
+    Contractual churn on a customers table alone needs no ``as_of``: its
+    customers are split into train, validation (``validation_share``) and
+    test (``test_share``), by ``signup_date`` (newest last) or at random
+    (seeded by ``seed``, else the experiment's seed, stratified by the label);
+    ``by: auto`` uses the signup date when every customer has one.
     """
 
-    as_of: date
-    horizon_days: int = 90
-    lookback_days: int = 365
-    train_snapshots: int = 3
+    as_of: date | None = None
+    horizon_days: int = Field(90, gt=0)
+    lookback_days: int = Field(365, gt=0)
+    train_snapshots: int = Field(3, gt=0)
+    test_share: float = Field(0.2, gt=0.0, lt=1.0)
+    validation_share: float = Field(0.2, gt=0.0, lt=1.0)
+    by: Literal["auto", "random", "signup_date"] = "auto"
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _check_shares(self) -> SplitConfig:
+        if self.test_share + self.validation_share >= 0.9:
+            raise ValueError("test_share + validation_share must leave at least 10% to train on")
+        return self
 
 
 class SearchConfig(Frozen):
@@ -160,7 +257,7 @@ class ExperimentConfig(Frozen):
     description: str = ""
     seed: int = 0
     data: DataConfig
-    split: SplitConfig
+    split: SplitConfig = SplitConfig()
     recommender: RecommenderConfig = RecommenderConfig()
     churn: ChurnConfig = ChurnConfig()
     ltv: LTVConfig = LTVConfig()
@@ -168,6 +265,15 @@ class ExperimentConfig(Frozen):
     tracking: TrackingConfig = TrackingConfig()
     uplift: UpliftConfig = UpliftConfig()
     offers: Path | None = None  # offer catalogue (YAML or CSV) for next-best offers
+
+    @model_validator(mode="after")
+    def _as_of_for_transactions(self) -> ExperimentConfig:
+        if self.data.transactions is not None and self.split.as_of is None:
+            raise ValueError(
+                "split.as_of is required with data.transactions: features use events before "
+                "it and labels the horizon after it (`kizuna init FILE` proposes one)"
+            )
+        return self
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:

@@ -1,4 +1,4 @@
-"""Reading sources at the edge: CSV, Parquet or a DataFrame, in a known format."""
+"""Reading sources at the edge: a file or a DataFrame, in a known format, mapped and validated."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from kizuna.features.adapters import (
     from_cdnow,
     from_online_retail,
 )
-from kizuna.features.contract import apply_column_map
+from kizuna.features.column_map import ID_COLUMNS, apply_column_map, source_columns
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.tables import validate_customers, validate_items
+from kizuna.features.timestamps import TimestampRule, parse_timestamps
 from kizuna.features.validate import ValidatedTransactions, validate_transactions
 from kizuna.training.config import DataConfig, parse_model, read_yaml
+from kizuna.training.files import ReadOptions, read_table, reading_options
 from kizuna.training.progress import step
 
 Format = Literal["canonical", "online-retail", "cdnow"]
@@ -46,62 +48,42 @@ class RawTransactions:
 
 
 def read_transactions(
-    source: Source, *, format: Format = "canonical", column_map: Mapping[str, str] | None = None
+    source: Source,
+    *,
+    format: Format = "canonical",
+    column_map: Mapping[str, Any] | None = None,
+    reading: ReadOptions | None = None,
 ) -> RawTransactions:
     """Read a transactions source and map it onto the canonical columns.
 
     Parameters
     ----------
     source
-        A ``.csv``/``.csv.gz``/``.txt``/``.parquet`` path, or a DataFrame.
+        A file (see :func:`read_table`) or a DataFrame.
     format
         ``canonical`` (optionally with ``column_map``), ``online-retail`` or
         ``cdnow`` (master file with header, or the sample file without one).
     column_map
-        ``{canonical_name: source_column}`` for ``canonical`` sources.
+        ``{canonical_name: source}`` for ``canonical`` sources (see
+        :mod:`features.column_map`).
+    reading
+        How to read the file when its name does not say.
     """
     if format == "canonical":
-        ids = None
-        if column_map is not None:
-            ids = {column_map.get(c, c) for c in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)}
-        frame = read_table(source, string_columns=ids or {s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID})
+        ids = source_columns(column_map, ID_COLUMNS)
+        frame = read_table(source, string_columns=ids, reading=reading)
         return RawTransactions(apply_column_map(frame, column_map))
     if column_map:
         raise KizunaInputError(f"a column_map applies to canonical sources, not to {format!r}")
     if format == "online-retail":
-        frame = read_table(source, string_columns={"InvoiceNo", "StockCode", "Description"})
+        frame = read_table(
+            source, string_columns={"InvoiceNo", "StockCode", "Description"}, reading=reading
+        )
         _check_format(frame, ONLINE_RETAIL_COLUMNS, format)
         return RawTransactions(from_online_retail(frame), {"timestamp_format": "%Y-%m-%d %H:%M:%S"})
     if format == "cdnow":
         return RawTransactions(from_cdnow(_read_cdnow(source)), {"allow_zero_price": True})
     raise KizunaInputError(f"unknown format {format!r}; expected one of {FORMATS}")
-
-
-def read_table(source: Source, *, string_columns: set[str] | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file, or pass a DataFrame through.
-
-    ``string_columns`` are read as text so that ids such as ``"00042"`` keep
-    their leading zeros.
-    """
-    if isinstance(source, pd.DataFrame):
-        return source
-    path = Path(source)
-    if not path.exists():
-        raise KizunaInputError(f"no such file: {path}")
-    name = path.name.lower()
-    if name.endswith(".parquet") or name.endswith(".pq"):
-        return pd.read_parquet(path)
-    if any(name.endswith(ext) for ext in (".csv", ".csv.gz", ".txt", ".tsv", ".csv.zip")):
-        sep = "\t" if ".tsv" in name else ","
-        header = pd.read_csv(path, sep=sep, nrows=0).columns
-        dtype = {c: "string" for c in header if string_columns and c in string_columns}
-        try:
-            return pd.read_csv(path, sep=sep, dtype=dtype, low_memory=False)
-        except (ValueError, pd.errors.ParserError) as exc:
-            raise KizunaInputError(f"cannot parse {path} as CSV: {exc}") from None
-    raise KizunaInputError(
-        f"cannot tell the file type of {path}; use .csv, .csv.gz, .txt or .parquet"
-    )
 
 
 def _read_cdnow(source: Source) -> pd.DataFrame:
@@ -212,24 +194,33 @@ def load_transactions_and_events(
     if data.transactions is None:
         raise KizunaInputError("this command needs a transactions source (data.transactions)")
     with step(f"reading {data.transactions} ({data.format})", quiet=quiet):
-        raw = read_transactions(data.transactions, format=data.format, column_map=data.column_map)
+        raw = read_transactions(
+            data.transactions,
+            format=data.format,
+            column_map=data.column_map,
+            reading=reading_options(data),
+        )
+    kwargs = dict(raw.validate_kwargs)
+    if data.format == "canonical":
+        kwargs["timestamp_rule"] = data.timestamp_rule
     events = read_events(event_store_path(data)) if with_events else None
     last_seq = 0
     if events is not None and len(events):
         last_seq = int(events[SEQ].max())
         with step(f"appending {len(events):,} stored purchase events", quiet=quiet):
+            # The file's own timestamp rule applies to the file's rows; stored events
+            # are ISO text. Parse both first, so one column of datetimes is validated.
             frame = raw.frame.copy()
             for col in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID):
                 if col in frame.columns:
                     frame[col] = ids_to_str(frame[col])
-            raw = RawTransactions(
-                pd.concat([frame, events.drop(columns=[SEQ])], ignore_index=True),
-                {k: v for k, v in raw.validate_kwargs.items() if k != "timestamp_format"},
-            )
+            frame[s.TIMESTAMP] = parse_timestamp_column(frame, rule=_rule_of(kwargs))
+            stored = events.drop(columns=[SEQ])
+            stored[s.TIMESTAMP] = parse_timestamps(stored[s.TIMESTAMP])
+            raw = RawTransactions(pd.concat([frame, stored], ignore_index=True), {})
+            kwargs = {k: v for k, v in kwargs.items() if k == "allow_zero_price"}
     with step(f"validating {len(raw.frame):,} rows", quiet=quiet):
-        validated = validate_transactions(
-            raw.frame, as_of=as_of, data_end=data.data_end, **raw.validate_kwargs
-        )
+        validated = validate_transactions(raw.frame, as_of=as_of, data_end=data.data_end, **kwargs)
     return validated, last_seq
 
 
@@ -272,6 +263,25 @@ def check_as_of_in_data(
         )
 
 
+def _rule_of(kwargs: dict[str, Any]) -> TimestampRule:
+    rule = kwargs.get("timestamp_rule")
+    if rule is None and kwargs.get("timestamp_format"):
+        rule = TimestampRule(format=kwargs["timestamp_format"])
+    return rule or TimestampRule()
+
+
+def parse_timestamp_column(frame: pd.DataFrame, *, rule: TimestampRule) -> pd.Series:
+    """The timestamp column parsed under ``rule``, failing as validation would on a wrong rule."""
+    from kizuna.features.contract import check_coercible, require_columns
+
+    require_columns(frame, (s.TIMESTAMP,), table="transactions")
+    parsed = parse_timestamps(frame[s.TIMESTAMP], rule, column=s.TIMESTAMP)
+    check_coercible(
+        frame[s.TIMESTAMP], parsed, column=s.TIMESTAMP, kind="timestamps", max_bad_share=0.5
+    )
+    return parsed
+
+
 def load_tables(
     data: DataConfig, *, label_col: str | None = None
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
@@ -282,15 +292,17 @@ def load_tables(
     """
     items = customers = None
     if data.items is not None:
-        frame = read_table(
-            data.items, string_columns={data.items_column_map.get(s.ITEM_ID, s.ITEM_ID)}
-        )
+        ids = source_columns(data.items_column_map, (s.ITEM_ID,))
+        reading = reading_options(data.items_reading) if data.items_reading else None
+        frame = read_table(data.items, string_columns=ids, reading=reading)
         items = validate_items(apply_column_map(frame, data.items_column_map, table="items"))
     if data.customers is not None:
-        key = data.customers_column_map.get(s.CUSTOMER_ID, s.CUSTOMER_ID)
-        frame = read_table(data.customers, string_columns={key})
+        ids = source_columns(data.customers_column_map, (s.CUSTOMER_ID,))
+        reading = reading_options(data.customers_reading) if data.customers_reading else None
+        frame = read_table(data.customers, string_columns=ids, reading=reading)
         customers = validate_customers(
             apply_column_map(frame, data.customers_column_map, table="customers"),
             label_col=label_col,
+            timestamp_rule=data.timestamp_rule,
         )
     return items, customers

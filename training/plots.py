@@ -1,24 +1,34 @@
-"""Evaluation plots, as matplotlib figures that the pipeline logs to MLflow as PNG."""
+"""Evaluation plots, as matplotlib figures that the pipeline logs to MLflow as PNG.
+
+Figures are drawn on an Agg canvas chosen here, figure by figure: nothing
+switches the process-wide backend, and no figure enters pyplot's registry
+(so none needs closing).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # no screen on servers and CI
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+def _subplots(ncols: int = 1, *, figsize: tuple[float, float]) -> tuple[Figure, Any]:
+    """A figure on its own Agg canvas, with ``ncols`` axes side by side."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols)
+    return fig, axes
 
 
 def roc_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     """ROC curves of several scorers on one holdout. Arrays have shape (n,)."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = _subplots(figsize=(5, 5))
     for name, score in scores.items():
         fpr, tpr, _ = roc_curve(y_true, score)
         ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y_true, score):.3f})")
@@ -35,7 +45,7 @@ def calibration_figure(
     """Reliability diagram: mean predicted against observed rate, by quantile bin."""
     from sklearn.calibration import calibration_curve
 
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = _subplots(figsize=(5, 5))
     for name, proba in probas.items():
         observed, predicted = calibration_curve(y_true, proba, n_bins=bins, strategy="quantile")
         ax.plot(predicted, observed, marker="o", label=name)
@@ -48,7 +58,7 @@ def calibration_figure(
 
 def gains_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     """Cumulative gains (capture rate by share targeted) and lift by decile."""
-    fig, (gain_ax, lift_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
+    fig, (gain_ax, lift_ax) = _subplots(2, figsize=(10, 4.5))
     y = np.asarray(y_true, dtype=float)
     share = np.arange(1, len(y) + 1) / len(y)
     for name, score in scores.items():
@@ -76,7 +86,7 @@ def decile_calibration_figure(tables: Mapping[str, pd.DataFrame]) -> Figure:
 
     Each table has columns ``decile``, ``mean_predicted``, ``mean_actual``.
     """
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = _subplots(figsize=(6, 4.5))
     for name, table in tables.items():
         line = ax.plot(
             table["decile"],
@@ -104,7 +114,7 @@ def decile_calibration_figure(tables: Mapping[str, pd.DataFrame]) -> Figure:
 
 def recall_at_k_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
     """Recall@k against k for each recommender: ``{name: (ks, recalls)}``."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = _subplots(figsize=(6, 4.5))
     for name, (ks, recalls) in curves.items():
         ax.plot(ks, recalls, marker=".", label=name)
     ax.set(xlabel="k", ylabel="recall@k", title="Recall@k")
@@ -120,7 +130,7 @@ def qini_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]])
     """
     from kizuna.training.metrics_uplift import qini_curve
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = _subplots(figsize=(6, 4.5))
     last = None
     for name, (y, t, score) in curves.items():
         k, gain = qini_curve(y, t, score)
@@ -133,3 +143,104 @@ def qini_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]])
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def precision_recall_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
+    """Precision against recall for each scorer, with the base rate. Arrays shape (n,)."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    fig, ax = _subplots(figsize=(5, 5))
+    for name, score in scores.items():
+        precision, recall, _ = precision_recall_curve(y_true, score)
+        ap = average_precision_score(y_true, score)
+        ax.plot(recall, precision, label=f"{name} (AP {ap:.3f})")
+    ax.axhline(float(np.mean(y_true)), ls=":", color="grey", label="base rate")
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def importance_figure(importance: pd.Series, *, title: str, top: int = 20) -> Figure:
+    """Horizontal bars of the ``top`` largest values of ``importance`` (index: feature names)."""
+    shown = importance.sort_values(ascending=True).tail(top)
+    fig, ax = _subplots(figsize=(6, 0.3 * len(shown) + 1.2))
+    ax.barh(np.arange(len(shown)), shown.to_numpy())
+    ax.set_yticks(np.arange(len(shown)), labels=[str(i) for i in shown.index], fontsize=8)
+    ax.set(title=title, xlabel=str(importance.name or "importance"))
+    fig.tight_layout()
+    return fig
+
+
+def shap_summary_figure(contrib: pd.DataFrame, values: pd.DataFrame, *, top: int = 15) -> Figure:
+    """SHAP summary (beeswarm-like): each dot a customer, x its feature's contribution.
+
+    Parameters
+    ----------
+    contrib
+        SHAP values, shape (n, n_features) (LightGBM ``pred_contrib`` without the bias).
+    values
+        The feature values, same shape and columns, for the colour (low blue, high red).
+    """
+    order = contrib.abs().mean().sort_values(ascending=False).index[:top][::-1]
+    fig, ax = _subplots(figsize=(7, 0.35 * len(order) + 1.5))
+    rng = np.random.default_rng(0)  # vertical jitter only, fixed so reruns draw the same plot
+    for row, col in enumerate(order):
+        x = contrib[col].to_numpy(dtype=float)
+        v = pd.to_numeric(values[col], errors="coerce").to_numpy(dtype=float)
+        finite = np.isfinite(v)
+        colour = np.full(len(v), 0.5)
+        if finite.any() and np.ptp(v[finite]) > 0:
+            lo, hi = np.nanpercentile(v[finite], [5, 95])
+            colour[finite] = np.clip((v[finite] - lo) / max(hi - lo, 1e-12), 0, 1)
+        y = row + rng.uniform(-0.3, 0.3, len(x))
+        ax.scatter(x, y, c=colour, cmap="coolwarm", s=6, alpha=0.6, vmin=0, vmax=1)
+    ax.axvline(0.0, color="grey", lw=0.8)
+    ax.set_yticks(np.arange(len(order)), labels=[str(c) for c in order], fontsize=8)
+    ax.set(xlabel="SHAP value (contribution to the raw score)", title="SHAP summary")
+    fig.tight_layout()
+    return fig
+
+
+def residual_figure(actual: np.ndarray, predicted: np.ndarray) -> Figure:
+    """LTV residuals: residual against prediction, and predicted against actual (log1p axes)."""
+    actual = np.asarray(actual, dtype=float)
+    predicted = np.asarray(predicted, dtype=float)
+    residual = actual - predicted
+    fig, (res_ax, fit_ax) = _subplots(2, figsize=(10, 4.5))
+    res_ax.scatter(predicted, residual, s=5, alpha=0.4)
+    res_ax.axhline(0.0, color="grey", ls=":")
+    res_ax.set(xlabel="predicted value", ylabel="actual - predicted", title="Residuals")
+    fit_ax.scatter(np.log1p(np.clip(actual, 0, None)), np.log1p(np.clip(predicted, 0, None)), s=5)
+    top = float(np.log1p(max(np.nanmax(np.clip(actual, 0, None)), 1.0)))
+    fit_ax.plot([0, top], [0, top], ls=":", color="grey")
+    fit_ax.set(xlabel="log1p(actual)", ylabel="log1p(predicted)", title="Predicted against actual")
+    fig.tight_layout()
+    return fig
+
+
+def model_figures(kind: str, model: Any, X: pd.DataFrame, *, max_rows: int = 2000) -> dict:
+    """Gain importance and SHAP summary of a boosted model on ``X`` (its test rows).
+
+    ``model`` exposes ``booster_`` (a LightGBM Booster) and ``preprocessor_``
+    (with ``transform_matrix`` and ``feature_names_``); other models give no
+    figures. SHAP values are LightGBM's own ``pred_contrib`` on at most
+    ``max_rows`` rows (the first ones, for a repeatable plot).
+    """
+    booster = getattr(model, "booster_", None)
+    pre = getattr(model, "preprocessor_", None)
+    if booster is None or pre is None or X.empty:
+        return {}
+    names = list(pre.feature_names_)
+    gain = pd.Series(
+        booster.feature_importance(importance_type="gain"), index=names, name="total gain"
+    )
+    rows = X.head(max_rows)
+    matrix = pre.transform_matrix(rows)
+    contrib = booster.predict(matrix, pred_contrib=True)[:, : len(names)]
+    contrib_frame = pd.DataFrame(contrib, columns=names, index=rows.index)
+    values = pd.DataFrame(matrix, columns=names, index=rows.index)
+    return {
+        f"{kind}_importance_gain.png": importance_figure(gain, title=f"{kind}: gain importance"),
+        f"{kind}_shap_summary.png": shap_summary_figure(contrib_frame, values),
+    }

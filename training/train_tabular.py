@@ -24,8 +24,9 @@ from kizuna.models.churn_baseline import RFMLogisticBaseline
 from kizuna.models.ltv import LTVRegressor
 from kizuna.training import metrics_tabular as mt
 from kizuna.training import plots
-from kizuna.training.config import ChurnConfig, LTVConfig, SearchConfig
+from kizuna.training.config import ChurnConfig, LTVConfig, SearchConfig, SplitConfig
 from kizuna.training.snapshots import Snapshot, stack
+from kizuna.training.splits import contractual_split
 
 LOWER_IS_BETTER = {"brier", "log_loss", "mae", "rmse"}
 
@@ -155,6 +156,8 @@ def train_churn(
         "churn_roc.png": plots.roc_figure(test.churn.to_numpy(), scores),
         "churn_calibration.png": plots.calibration_figure(test.churn.to_numpy(), scores),
         "churn_gains.png": plots.gains_figure(test.churn.to_numpy(), scores),
+        "churn_precision_recall.png": plots.precision_recall_figure(test.churn.to_numpy(), scores),
+        **plots.model_figures("churn", model, test.X),
     }
     return TabularResult(
         kind="churn",
@@ -218,7 +221,11 @@ def train_ltv(
         metrics=mt.regression_report(test.value, predicted),
         baselines=baselines,
         primary_metric=config.primary_metric,
-        figures={"ltv_decile_calibration.png": plots.decile_calibration_figure(tables)},
+        figures={
+            "ltv_decile_calibration.png": plots.decile_calibration_figure(tables),
+            "ltv_residuals.png": plots.residual_figure(test.value.to_numpy(), predicted),
+            **plots.model_figures("ltv", model, test.X),
+        },
         search=search,
         input_example=plain_example(test.X.head(5)),
         extra_metrics={"ltv_clipped_targets": float(getattr(model, "n_clipped_", 0))},
@@ -247,36 +254,32 @@ def _bundle(
 
 
 def train_contractual_churn(
-    customers: pd.DataFrame, config: ChurnConfig, *, seed: int, features: pd.DataFrame | None = None
+    customers: pd.DataFrame,
+    config: ChurnConfig,
+    *,
+    seed: int,
+    features: pd.DataFrame | None = None,
+    split: SplitConfig | None = None,
 ) -> TabularResult:
     """Churn from a customer table with a label column and any attribute columns.
 
-    The split is by ``signup_date`` when the table has one (oldest 60% train,
-    next 20% validation, newest 20% test: later customers are the future),
-    else a seeded stratified 60/20/20 split.
+    The customers are split into train, validation and test by ``split``
+    (:class:`training.config.SplitConfig`: shares, ``by`` and seed; default
+    20% validation and 20% test): by ``signup_date`` (oldest train, newest
+    test: later customers are the future) or at random, stratified by the label.
     """
-    from sklearn.model_selection import train_test_split
-
     from kizuna.features import schema as s
     from kizuna.features.labels import contractual_churn_labels
+    from kizuna.features.tables import numbers_as_text
 
+    split = split or SplitConfig()
     labels = contractual_churn_labels(customers, label_col=config.label_col)
     y = labels.set_index(s.CUSTOMER_ID)[s.CHURN]
     X = customers.drop(columns=[config.label_col, s.PREFERRED_CATEGORIES], errors="ignore")
     if features is not None:
         X = X.join(features, how="left")
     y = y.reindex(X.index).astype(int)
-    if s.SIGNUP_DATE in X.columns and X[s.SIGNUP_DATE].notna().all():
-        order = np.argsort(X[s.SIGNUP_DATE].to_numpy(), kind="stable")
-        n = len(order)
-        parts = np.split(order, [int(0.6 * n), int(0.8 * n)])
-        tr, va, te = (X.index[p] for p in parts)
-    else:
-        labels = y.to_numpy()
-        positions = np.arange(len(X))
-        tr, rest = train_test_split(positions, test_size=0.4, random_state=seed, stratify=labels)
-        va, te = train_test_split(rest, test_size=0.5, random_state=seed, stratify=labels[rest])
-        tr, va, te = (X.index[p] for p in (tr, va, te))
+    tr, va, te = (X.index[p] for p in contractual_split(X, y, split, seed=seed))
     empty = pd.Series(dtype=float)
     snap = lambda idx: Snapshot(pd.NaT, X.loc[idx], y.loc[idx], empty, None, None)  # noqa: E731
     with warnings.catch_warnings():
@@ -284,8 +287,11 @@ def train_contractual_churn(
         numeric = [
             c
             for c in X.columns
-            if pd.api.types.is_numeric_dtype(X[c].dtype)
-            and not pd.api.types.is_bool_dtype(X[c].dtype)
+            if (
+                pd.api.types.is_numeric_dtype(X[c].dtype)
+                and not pd.api.types.is_bool_dtype(X[c].dtype)
+            )
+            or numbers_as_text(X[c])  # an export's " 12.50" and blanks: numbers too
         ]
         if not numeric:
             raise KizunaInputError(

@@ -206,10 +206,25 @@ def test_invalid_events_write_nothing(client, raw):
         {**good, "timestamp": "2999-01-01T00:00:00"},
         {**good, "timestamp": "not a date"},
         {**good, "quantity": "NaN"},
+        {**good, "timestamp": 1719828000},  # epoch seconds: the files' rule refuses them too
+        {**good, "timestamp": "05/02/2024"},  # day/month order undecidable
     ):
         resp = raw.post("/events", json={"events": [good, bad_line]})
         assert 400 <= resp.status_code < 500, resp.text
     assert client.status()["details"]["event_seq"] == before
+
+
+def test_an_epoch_event_is_refused_naming_the_rule(raw):
+    line = {
+        "customer_id": MARKER,
+        "order_id": "X2",
+        "item_id": "I00001",
+        "timestamp": 1719828000,
+        "quantity": 1,
+        "unit_price": 2.0,
+    }
+    resp = raw.post("/events", json={"events": [line]})
+    assert 400 <= resp.status_code < 500 and "ISO 8601" in resp.text, resp.text
 
 
 def test_oversized_body_is_413(raw):

@@ -275,3 +275,19 @@ def test_kizuna_snapshot_rebuilds_for_the_champions_with_stored_events_once(trai
     champion = tracking.current_alias_version(name, "champion")
     assert f"v{champion.version}" == again["registered"].split(" ")[-1]
     assert champion.tags["last_event_seq"] == str(seq)
+
+
+def test_the_run_has_importance_shap_precision_recall_and_residual_plots(trained):
+    import mlflow
+
+    result, _ = trained
+    tracking.setup_mlflow_uri()  # another test may have pointed MLflow at its own store
+    plots = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "plots")}
+    for kind in ("churn", "ltv"):
+        assert f"plots/{kind}_importance_gain.png" in plots
+        assert f"plots/{kind}_shap_summary.png" in plots
+    assert {"plots/churn_precision_recall.png", "plots/ltv_residuals.png"} <= plots
+    version = mlflow.MlflowClient().get_model_version(
+        result.registry["churn"].name, result.registry["churn"].version
+    )
+    assert "roc_auc" in version.description and "tiny" in version.description

@@ -1,0 +1,82 @@
+"""One timestamp rule: ISO text by default, declared formats, epochs, day/month order."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.timestamps import TimestampRule, parse_timestamp_value, parse_timestamps
+
+
+def test_iso_text_with_and_without_zone_is_naive_utc():
+    out = parse_timestamps(pd.Series(["2024-05-02 10:00", "2024-05-02T12:00:00+02:00", None]))
+    assert out.tolist()[:2] == [pd.Timestamp("2024-05-02 10:00")] * 2
+    assert pd.isna(out.iloc[2])
+
+
+@pytest.mark.parametrize(
+    ("values", "unit"),
+    [([881250949, 891717742], "s"), (["881250949000", "891717742000"], "ms")],
+)
+def test_declared_epochs_read_as_utc(values, unit):
+    out = parse_timestamps(pd.Series(values), TimestampRule(epoch=unit))
+    assert out.tolist() == [
+        pd.Timestamp("1997-12-04 15:55:49"),
+        pd.Timestamp("1998-04-04 19:22:22"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "hint"),
+    [
+        ([881250949, 891717742], "epoch: s"),
+        (["1700000000000", "1700000001000"], "epoch: ms"),
+        (["19970101", "19970102"], '"%Y%m%d"'),
+    ],
+)
+def test_numbers_without_a_declared_rule_are_refused_with_the_setting(values, hint):
+    with pytest.raises(KizunaInputError, match="not ISO 8601") as err:
+        parse_timestamps(pd.Series(values), column="ts")
+    assert hint in str(err.value) and "ts" in str(err.value)
+    assert str(values[0]) in str(err.value)
+
+
+def test_day_first_is_read_from_the_data_when_it_shows():
+    out = parse_timestamps(pd.Series(["05/02/2024 10:00", "25/12/2024 08:30"]))
+    assert out.tolist() == [pd.Timestamp("2024-02-05 10:00"), pd.Timestamp("2024-12-25 08:30")]
+
+
+def test_month_first_is_read_from_the_data_when_it_shows():
+    out = parse_timestamps(pd.Series(["05/02/2024", "12/25/2024"]))
+    assert out.tolist() == [pd.Timestamp("2024-05-02"), pd.Timestamp("2024-12-25")]
+
+
+def test_ambiguous_day_month_fails_with_examples_and_the_setting():
+    with pytest.raises(KizunaInputError) as err:
+        parse_timestamps(pd.Series(["05/02/2024", "03/04/2024"]), column="OrderDate")
+    text = str(err.value)
+    assert "05/02/2024" in text and "dayfirst: true" in text and "OrderDate" in text
+
+
+def test_mixed_day_month_orders_fail():
+    with pytest.raises(KizunaInputError, match="both orders"):
+        parse_timestamps(pd.Series(["25/02/2024", "02/25/2024"]))
+
+
+def test_declared_dayfirst_settles_ambiguity_and_contradicting_data_fails():
+    out = parse_timestamps(pd.Series(["05/02/2024", "03/04/2024"]), TimestampRule(dayfirst=True))
+    assert out.tolist() == [pd.Timestamp("2024-02-05"), pd.Timestamp("2024-04-03")]
+    with pytest.raises(KizunaInputError, match="month above 12"):
+        parse_timestamps(pd.Series(["05/13/2024"]), TimestampRule(dayfirst=True))
+
+
+def test_explicit_format_and_unparseable_values():
+    out = parse_timestamps(pd.Series(["02.05.2024 10:00", "junk"]), TimestampRule("%d.%m.%Y %H:%M"))
+    assert out.iloc[0] == pd.Timestamp("2024-05-02 10:00") and pd.isna(out.iloc[1])
+
+
+def test_events_use_the_same_rule_and_refuse_a_bare_number():
+    assert parse_timestamp_value("2024-05-02T10:00:00Z") == pd.Timestamp("2024-05-02 10:00")
+    with pytest.raises(ValueError, match="epoch: s"):
+        parse_timestamp_value(881250949)

@@ -1,0 +1,144 @@
+"""``kizuna init``: sniffing exports and proposing a map that validates every row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from kizuna.training.cli import app
+from kizuna.training.config import load_experiment
+from kizuna.training.data import load_transactions
+from tests.training.byod_fixtures import (
+    shop_transactions,
+    write_dayfirst_export,
+    write_epoch_log,
+)
+
+
+@pytest.fixture(scope="module")
+def tx():
+    return shop_transactions(n_customers=150)
+
+
+def init(source: Path, out: Path) -> dict:
+    result = CliRunner().invoke(app, ["init", str(source), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_init_reads_a_headerless_epoch_log(tmp_path: Path, tx):
+    source = write_epoch_log(tx, tmp_path / "u.data")
+    payload = init(source, tmp_path / "exp" / "mine.yaml")
+    config = yaml.safe_load((tmp_path / "exp" / "mine.yaml").read_text())
+    data = config["data"]
+    assert data["file_format"] == "tsv" and data["header"] is False and data["epoch"] == "s"
+    assert data["column_map"] == {
+        "customer_id": "column_1",
+        "order_id": "{column_1}-{column_4}",
+        "item_id": "column_2",
+        "timestamp": "column_4",
+        "quantity": 1,
+        "unit_price": 1,
+    }
+    report = payload["report"]
+    assert report["balanced"] and report["input_rows"] == len(source.read_text().splitlines())
+    assert report["kept_rows"] == report["input_rows"]
+    as_of = config["split"]["as_of"]
+    assert str(as_of) < str(tx["timestamp"].max().date())  # a horizon of data after as_of
+
+
+def test_init_reads_day_first_dates_and_named_columns(tmp_path: Path, tx):
+    source = write_dayfirst_export(tx, tmp_path / "orders.csv")
+    payload = init(source, tmp_path / "mine.yaml")
+    data = yaml.safe_load((tmp_path / "mine.yaml").read_text())["data"]
+    assert data["dayfirst"] is True
+    assert data["column_map"] == {
+        "customer_id": "CustNo",
+        "order_id": "Invoice",
+        "item_id": "SKU",
+        "timestamp": "Date",
+        "quantity": "Qty",
+        "unit_price": "Price",
+    }
+    assert payload["report"]["kept_rows"] == len(tx)
+
+
+def test_init_on_the_demo_shop_validates_every_row(tmp_path: Path):
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training.shop_io import write_shop
+
+    paths = write_shop(generate_shop(ShopConfig(n_customers=150, seed=2)), tmp_path / "shop")
+    payload = init(paths["transactions"], tmp_path / "shop.yaml")
+    assert payload["report"]["balanced"]
+    assert payload["column_map"]["customer_id"] == "customer_id"
+    assert payload["column_map"]["timestamp"] == "timestamp"
+
+
+@pytest.mark.dataset
+def test_init_on_online_retail_accounts_for_every_row(tmp_path: Path, online_retail_path: Path):
+    payload = init(online_retail_path, tmp_path / "retail.yaml")
+    assert payload["column_map"] == {
+        "customer_id": "CustomerID",
+        "order_id": "InvoiceNo",
+        "item_id": "StockCode",
+        "timestamp": "InvoiceDate",
+        "quantity": "Quantity",
+        "unit_price": "UnitPrice",
+    }
+    report = payload["report"]
+    assert report["input_rows"] == 541_909 and report["balanced"]
+    assert report["set_aside"]["missing_customer_id"] == 135_080
+    config = load_experiment(tmp_path / "retail.yaml")
+    assert config.split.as_of is not None
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path, tx):
+    source = write_epoch_log(tx, tmp_path / "u.data")
+    (tmp_path / "mine.yaml").write_text("name: x\n")
+    result = CliRunner().invoke(app, ["init", str(source), "--out", str(tmp_path / "mine.yaml")])
+    assert result.exit_code != 0 and "--force" in str(result.exception)
+
+
+def test_the_epoch_log_without_init_fails_with_the_setting_to_add(tmp_path: Path, tx):
+    write_epoch_log(tx, tmp_path / "u.tsv")
+    (tmp_path / "x.yaml").write_text(
+        "name: x\ndata:\n  transactions: u.tsv\n  header: false\n  columns: [u, i, r, t]\n"
+        "  column_map: {customer_id: u, item_id: i, timestamp: t, order_id: t, quantity: 1,"
+        " unit_price: 1}\nsplit: {as_of: 1998-01-01}\n"
+    )
+    from kizuna.features.errors import KizunaInputError
+
+    with pytest.raises(KizunaInputError, match="epoch: s"):
+        load_transactions(load_experiment(tmp_path / "x.yaml").data, quiet=True)
+
+
+def test_init_with_undecidable_day_month_writes_the_file_and_names_the_setting(tmp_path: Path):
+    source = tmp_path / "orders.csv"
+    source.write_text(
+        "CustNo,Invoice,SKU,Date,Qty,Price\n"
+        + "".join(
+            f"C{i % 30},O{i},I{i % 40},{1 + i % 12:02d}/{1 + i % 11:02d}/2024,1,2.5\n"
+            for i in range(300)
+        )
+    )
+    out = tmp_path / "mine.yaml"
+    result = CliRunner().invoke(app, ["init", str(source), "--out", str(out)])
+    assert result.exit_code != 0 and "dayfirst: true" in str(result.exception)
+    text = out.read_text()
+    assert "CHECK: day and month cannot be told apart" in text and "\n  dayfirst:" not in text
+
+
+@pytest.mark.dataset
+def test_init_on_cdnow_aligns_columns_by_spaces_and_has_no_item(tmp_path: Path, cdnow_master_path):
+    payload = init(cdnow_master_path, tmp_path / "cdnow.yaml")
+    assert payload["column_map"]["item_id"] == {"value": "item"}
+    assert (
+        payload["column_map"]["timestamp"] == "date" and payload["timestamp"] == "format '%Y%m%d'"
+    )
+    assert payload["report"]["input_rows"] == 69_659 and payload["report"]["balanced"]
+    config = load_experiment(tmp_path / "cdnow.yaml")
+    assert not config.recommender.enabled

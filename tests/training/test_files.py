@@ -1,0 +1,80 @@
+"""Reading files: declared format, delimiter, headerless files, JSON lines, any extension."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.files import ReadOptions, read_table
+
+ROWS = "1\t10\t4\t881250949\n2\t20\t3\t891717742\n"
+
+
+def test_a_headerless_tab_file_with_an_odd_extension_keeps_its_first_row(tmp_path: Path):
+    path = tmp_path / "u.data"
+    path.write_text(ROWS)
+    frame = read_table(
+        path,
+        reading=ReadOptions("tsv", header=False, columns=("user", "item", "rating", "ts")),
+        string_columns={"user"},
+    )
+    assert len(frame) == 2 and list(frame.columns) == ["user", "item", "rating", "ts"]
+    assert frame["user"].tolist() == ["1", "2"] and frame["ts"].tolist() == [881250949, 891717742]
+
+
+def test_compression_is_read_from_the_content_not_the_name(tmp_path: Path):
+    path = tmp_path / "export.dat"
+    path.write_bytes(gzip.compress(b"a;b\n1;2\n"))
+    frame = read_table(path, reading=ReadOptions("csv", delimiter=";"))
+    assert frame.to_dict("records") == [{"a": 1, "b": 2}]
+
+
+def test_json_lines(tmp_path: Path):
+    path = tmp_path / "events.jsonl.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write('{"customer_id": "007", "x": 1}\n{"customer_id": "008", "x": 2}\n')
+    frame = read_table(path, string_columns={"customer_id"})
+    assert frame["customer_id"].tolist() == ["007", "008"]
+
+
+def test_tsv_extension_is_tab_separated(tmp_path: Path):
+    path = tmp_path / "export.tsv"
+    pd.DataFrame({"a": [1], "b": ["x,y"]}).to_csv(path, sep="\t", index=False)
+    assert read_table(path)["b"].tolist() == ["x,y"]
+
+
+def test_an_unknown_extension_names_the_formats_and_the_setting(tmp_path: Path):
+    path = tmp_path / "u.data"
+    path.write_text(ROWS)
+    with pytest.raises(KizunaInputError) as err:
+        read_table(path)
+    text = str(err.value)
+    assert ".tsv" in text and ".csv" in text and "file_format" in text and "header: false" in text
+
+
+def test_a_headerless_customers_file_reads_with_its_own_settings(tmp_path: Path):
+    from kizuna.training.config import DataConfig
+    from kizuna.training.data import load_tables
+
+    (tmp_path / "people.dat").write_text("007;2024-01-05;basic\n008;2024-02-01;pro\n")
+    data = DataConfig.model_validate(
+        {
+            "customers": str(tmp_path / "people.dat"),
+            "customers_reading": {
+                "file_format": "csv",
+                "delimiter": ";",
+                "header": False,
+                "columns": ["id", "joined", "plan"],
+            },
+            "customers_column_map": {"customer_id": "id", "signup_date": "joined"},
+        }
+    )
+    _, customers = load_tables(data)
+    assert customers.index.tolist() == ["007", "008"]  # the first line is a customer, zeros kept
+    assert customers["signup_date"].iloc[1] == pd.Timestamp("2024-02-01")
+    with pytest.raises(ValueError, match="header: false needs"):
+        DataConfig.model_validate({"customers_reading": {"header": False}})

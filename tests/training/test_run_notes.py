@@ -1,0 +1,33 @@
+"""A failed run says why, in a tag and an artifact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kizuna.training import run_notes, tracking
+from kizuna.training.config import load_experiment
+from kizuna.training.pipeline import run_experiment
+from tests.training.byod_fixtures import write_churn_table
+
+
+def test_a_failed_run_records_its_error(tmp_path: Path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv(tracking.DATA_DIR_ENV, str(tmp_path))
+    write_churn_table(tmp_path / "accounts.csv", n=300)
+    (tmp_path / "bad.yaml").write_text(
+        "name: bad\ndata: {customers: accounts.csv, customers_column_map: {customer_id: AccountId}}\n"
+        "recommender: {enabled: false}\nltv: {enabled: false}\n"
+        "churn: {mode: contractual, label_col: Cancelled, params: {num_leaves: -3}}\n"
+        "tracking: {experiment_name: kizuna-bad}\n"
+    )
+    with pytest.raises(Exception) as err:
+        run_experiment(load_experiment(tmp_path / "bad.yaml"), quiet=True)
+    run = mlflow.search_runs(experiment_names=["kizuna-bad"], output_format="list")[0]
+    assert run.info.status == "FAILED"
+    assert str(err.value)[:40] in run.data.tags[run_notes.ERROR_TAG]
+    text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{run_notes.ERROR_ARTIFACT}")
+    assert "Traceback" in text and str(err.value)[:40] in text

@@ -1,0 +1,152 @@
+"""Reading a table file: CSV, TSV, Parquet or JSON lines, compressed or not, any extension."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from kizuna.features.errors import KizunaInputError
+
+FileFormat = Literal["csv", "tsv", "parquet", "jsonl"]
+FILE_FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "jsonl")
+_SUFFIXES: dict[str, FileFormat] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+_COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zip", ".xz", ".zst")
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"PK\x03\x04", "zip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file whose name does not say (``data.file_format`` and friends).
+
+    Attributes
+    ----------
+    file_format
+        ``csv``, ``tsv``, ``parquet`` or ``jsonl``; None: from the extension.
+    delimiter
+        Field separator of a text file (``csv`` default ``,``; ``tsv`` ``\\t``).
+    header
+        False when the first line is data; ``columns`` then names the columns.
+    columns
+        Column names of a headerless file, in order.
+    """
+
+    file_format: FileFormat | None = None
+    delimiter: str | None = None
+    header: bool = True
+    columns: tuple[str, ...] | None = None
+
+
+def file_format_of(path: Path, options: ReadOptions | None = None) -> FileFormat:
+    """The declared format, else the one the extension names (after any compression suffix)."""
+    if options is not None and options.file_format is not None:
+        return options.file_format
+    name = path.name.lower()
+    for suffix in _COMPRESSION_SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    found = _SUFFIXES.get(Path(name).suffix)
+    if found is None:
+        known = ", ".join(sorted(_SUFFIXES))
+        raise KizunaInputError(
+            f"cannot tell the file type of {path}; name it with one of {known} (optionally "
+            f"compressed: {', '.join(_COMPRESSION_SUFFIXES)}), or declare it in the experiment's "
+            f"data section: `file_format: csv | tsv | parquet | jsonl` (with `delimiter`, and "
+            f"`header: false` plus `columns: [...]` for a file without a header line)"
+        )
+    return found
+
+
+def compression_of(path: Path) -> str | None:
+    """The compression a file's first bytes show (gzip, bz2, zip, xz, zstd), or None."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def read_table(
+    source: str | Path | pd.DataFrame,
+    *,
+    string_columns: set[str] | None = None,
+    reading: ReadOptions | None = None,
+) -> pd.DataFrame:
+    """Read a table file, or pass a DataFrame through.
+
+    ``string_columns`` are read as text so that ids such as ``"00042"`` keep
+    their leading zeros. Compression is recognised from the file's content.
+    """
+    if isinstance(source, pd.DataFrame):
+        return source
+    path = Path(source)
+    if not path.exists():
+        raise KizunaInputError(f"no such file: {path}")
+    options = reading or ReadOptions()
+    kind = file_format_of(path, options)
+    if kind == "parquet":
+        return pd.read_parquet(path)
+    compression = compression_of(path)
+    if kind == "jsonl":
+        try:
+            frame = pd.read_json(path, lines=True, compression=compression, dtype=False)
+        except ValueError as exc:
+            raise KizunaInputError(f"cannot parse {path} as JSON lines: {exc}") from None
+        for col in (string_columns or set()) & set(frame.columns):
+            frame[col] = frame[col].astype("string")
+        return frame
+    sep = options.delimiter or ("\t" if kind == "tsv" else ",")
+    names = list(options.columns) if options.columns else None
+    header = 0 if options.header else None
+    index_col = False if names else None
+    try:
+        columns = (
+            names if names else pd.read_csv(path, sep=sep, nrows=0, compression=compression).columns
+        )
+        dtype = {c: "string" for c in columns if string_columns and c in string_columns}
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            header=header,
+            names=names,
+            index_col=index_col,
+            dtype=dtype,
+            compression=compression,
+            low_memory=False,
+        )
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise KizunaInputError(f"cannot parse {path} as {kind} (sep {sep!r}): {exc}") from None
+    if names and frame.shape[1] != len(names):  # pragma: no cover - pandas pads or fails first
+        raise KizunaInputError(f"{path} has {frame.shape[1]} columns, `columns` names {len(names)}")
+    return frame
+
+
+def reading_options(data: object) -> ReadOptions:
+    """The read settings of a ``DataConfig`` (duck-typed to keep this module config-free)."""
+    columns = getattr(data, "columns", None)
+    return ReadOptions(
+        file_format=getattr(data, "file_format", None),
+        delimiter=getattr(data, "delimiter", None),
+        header=getattr(data, "header", True),
+        columns=tuple(columns) if columns else None,
+    )
