@@ -86,6 +86,10 @@ class TabularBundle:
         Time unit of the BTYD summary and the label horizon.
     mode
         ``non_contractual`` or ``contractual``.
+    next_order_prior_gaps
+        Weight of the population model against the customer's rhythm in the
+        expected next-order date (:func:`models.next_order.next_order`), chosen
+        on the validation snapshot.
     """
 
     model: Any
@@ -96,6 +100,7 @@ class TabularBundle:
     horizon_days: int = 90
     mode: str = "non_contractual"
     trained_until: pd.Timestamp | None = None
+    next_order_prior_gaps: float = 3.0
 
 
 @dataclass(frozen=True)

@@ -228,3 +228,38 @@ def _timestamps(values: pd.Series, column: str) -> np.ndarray:
             "contact times must be dates and times", column=column, values=values[bad].unique()
         )
     return parsed.astype("datetime64[ns]").to_numpy().astype(np.int64)
+
+
+def fatigue_summary(
+    log: pd.DataFrame | None,
+    customer_ids: Sequence[Any] | pd.Index,
+    catalogue: OfferCatalogue,
+    now: pd.Timestamp | str,
+) -> dict[str, Any]:
+    """How many customers the global contact cap (the catalogue's contact policy) holds back now.
+
+    Parameters
+    ----------
+    log, customer_ids, catalogue, now
+        As for :func:`contact_blocks`; the cap counts every contact, whatever
+        its offer and channel.
+
+    Returns
+    -------
+    dict
+        ``customers``, ``contacted_in_period`` (customers with at least one
+        contact in the policy period), ``contacts_in_period``, ``capped`` (customers
+        the policy blocks now: at ``max_contacts`` or within ``min_days_between``),
+        and the policy's ``max_contacts``, ``period_days`` and ``min_days_between``.
+    """
+    blocks = contact_blocks(log, customer_ids, catalogue, now)
+    policy = catalogue.contact_policy
+    return {
+        "customers": int(len(blocks.policy)),
+        "contacted_in_period": int((blocks.recent_contacts > 0).sum()),
+        "contacts_in_period": int(blocks.recent_contacts.sum()),
+        "capped": int(blocks.policy.sum()),
+        "max_contacts": policy.max_contacts,
+        "period_days": float(policy.period_days),
+        "min_days_between": float(policy.min_days_between),
+    }

@@ -30,6 +30,7 @@ variable                       meaning                                        de
                                source serves
 ``KIZUNA_MAX_EVENT_VALUE``     largest quantity or unit price of an event     1,000,000
 ``KIZUNA_RISK_BANDS``          churn probability cut points low|medium|high   ``0.3,0.6``
+``KIZUNA_REPORT``              the HTML page ``/report`` serves               ``$KIZUNA_DATA_DIR/report.html``
 =============================  =============================================  ==============
 
 Nothing here runs at import time: :meth:`Settings.from_env` is called by the
@@ -84,6 +85,8 @@ class Settings(BaseSettings):
     contact_log: Path | None = None
     experiment: str | None = None
     max_event_value: float = Field(1_000_000.0, gt=0, allow_inf_nan=False)
+    # The HTML page /report serves (written by `kizuna report --out`); default in data_dir.
+    report: Path | None = None
     # Read without the KIZUNA_ prefix: it decides the default model source.
     mlflow_tracking_uri: str | None = Field(None, validation_alias="MLFLOW_TRACKING_URI")
 
@@ -98,7 +101,9 @@ class Settings(BaseSettings):
             return cls.model_fields[info.field_name].default
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("api_key", "offers", "event_store", "contact_log", "experiment", mode="before")
+    @field_validator(
+        "api_key", "offers", "event_store", "contact_log", "experiment", "report", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -138,6 +143,8 @@ class Settings(BaseSettings):
             self.event_store = self.data_dir / "events.sqlite"
         if self.contact_log is None:
             self.contact_log = self.data_dir / "contacts.sqlite"
+        if self.report is None:
+            self.report = self.data_dir / "report.html"
         return self
 
     @classmethod

@@ -200,6 +200,10 @@ class CustomerState:
         """Every transaction line of one customer (snapshot and events)."""
         return self._lines([customer_id])
 
+    def customers_lines(self, customer_ids: list[str]) -> pd.DataFrame:
+        """Every transaction line of several customers (snapshot and events), one read."""
+        return self._lines(customer_ids)
+
     def _lines(self, customers: list[str]) -> pd.DataFrame:
         """Snapshot lines (one read of the mapped log) plus event lines of ``customers``."""
         base = self.log.lines(customers) if self.log is not None else None

@@ -11,7 +11,7 @@ shows them as ``maxItems`` (:mod:`serving.openapi`, from the settings at start).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -73,6 +73,9 @@ class RecommendResponse(Response):
         "(stated preferences, then trending items)."
     )
     model_versions: Versions
+    recommendation_id: str | None = Field(
+        None, description="Pass it back on /events lines to attribute purchases to this answer."
+    )
 
 
 class SimilarItemsRequest(Request):
@@ -93,6 +96,9 @@ class SimilarItemsResponse(Response):
     item_id: str
     items: list[SimilarItem]
     model_versions: Versions
+    recommendation_id: str | None = Field(
+        None, description="Pass it back on /events lines to attribute purchases to this answer."
+    )
 
 
 # --- churn and value -------------------------------------------------------------------
@@ -147,6 +153,11 @@ class LTVScore(Response):
     expected_orders: float | None = Field(
         None, description="Expected orders over the horizon (BG/NBD)."
     )
+    next_order_date: date | None = Field(None, description="Expected date of the next order.")
+    next_order_days: float | None = Field(None, description="Days from as_of to that date.")
+    p_order_30d: float | None = Field(None, description="P(at least one order in 30 days).")
+    p_order_60d: float | None = None
+    p_order_90d: float | None = None
 
 
 class LTVResponse(Response):
@@ -179,6 +190,11 @@ class CustomerProfile(Response):
     p_alive: float | None = None
     expected_orders: float | None = None
     horizon_days: int | None = None
+    next_order_date: date | None = Field(None, description="Expected date of the next order.")
+    next_order_days: float | None = Field(None, description="Days from as_of to that date.")
+    p_order_30d: float | None = Field(None, description="P(at least one order in 30 days).")
+    p_order_60d: float | None = None
+    p_order_90d: float | None = None
     stated_preferences: list[str] = Field(default_factory=list)
     model_versions: Versions
 
@@ -200,6 +216,9 @@ class PurchaseEvent(Request):
     unit_price: float = Field(allow_inf_nan=False)
     channel: Id | None = None
     category: Id | None = None
+    recommendation_id: Id | None = Field(
+        None, description="The recommendation_id of the answer that led to this purchase."
+    )
 
     @field_validator("timestamp", mode="before")
     @classmethod
@@ -298,3 +317,38 @@ class NextBestOfferResponse(Response):
     decisions: list[OfferDecision]
     recorded: bool = False
     model_versions: dict[str, int | str | None]
+    recommendation_id: str | None = Field(
+        None, description="Pass it back on /events lines to attribute purchases to this answer."
+    )
+
+
+# --- audiences -------------------------------------------------------------------------
+
+
+class AudienceRequest(Request):
+    """Customers most likely to buy an item (or any item of a category) within the horizon."""
+
+    item_id: Id | None = Field(None, description="The item; or give `category`.")
+    category: Id | None = Field(None, description="A category; or give `item_id`.")
+    n: int = Field(100, ge=1, le=10_000, description="Audience size, 1 to 10,000.")
+    horizon_days: int = Field(90, ge=1, le=365, description="Days ahead for P(order).")
+    exclude_days: int = Field(
+        30, ge=0, le=3650, description="Leave out customers who bought it in these last days."
+    )
+
+
+class AudienceMember(Response):
+    customer_id: str
+    score: float = Field(description="affinity × P(order within the horizon)")
+    affinity: float = Field(description="0-1: the item's place among this customer's items")
+    p_order: float
+    reasons: list[str] = []
+
+
+class AudienceResponse(Response):
+    item_id: str | None = None
+    category: str | None = None
+    horizon_days: int
+    customers: list[AudienceMember]
+    excluded_recent_buyers: int
+    model_versions: Versions

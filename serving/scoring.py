@@ -18,6 +18,7 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
+from kizuna.serving import next_order
 from kizuna.serving import schemas as api
 from kizuna.serving.state import Catalogue, CustomerState, Served
 
@@ -323,6 +324,12 @@ def ltv_scores(served: Served, req: api.LTVRequest, *, max_batch: int) -> api.LT
                 "p_alive": _number(alive[j]),
                 "expected_orders": _number(orders[j]),
             }
+        rows = next_order.positions_in(served, [req.customer_ids[i] for i in known])
+        found = rows >= 0
+        if found.any():
+            predicted = next_order.next_order_rows(served, rows[found])
+            for i, (_, row) in zip(known[found], predicted.iterrows(), strict=True):
+                results[i].update(next_order.as_fields(row))
     return api.LTVResponse.model_validate(
         {
             "results": results,
@@ -434,6 +441,7 @@ def customer_profile(
             expected_orders=ltv.results[0].expected_orders,
             horizon_days=ltv.horizon_days,
         )
+        out.update(ltv.results[0].model_dump(include=set(next_order.FIELDS)))
     return api.CustomerProfile(
         customer_id=cid,
         known=True,

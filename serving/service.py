@@ -34,6 +34,8 @@ from threadpoolctl import threadpool_limits
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import contacts_from_decisions
 from kizuna.serving import offers, scoring
+from kizuna.serving.attribution import RecommendationLog, new_id, store_path, version_label
+from kizuna.serving.audience import AudienceError, audience_response
 from kizuna.serving.config import Settings
 from kizuna.serving.connections import use_header_timeout
 from kizuna.serving.contact_store import append_contacts, read_contact_log
@@ -43,7 +45,10 @@ from kizuna.serving.middleware import KizunaGuards, bounded_metric_labels
 from kizuna.serving.offer_file import read_offers
 from kizuna.serving.openapi import DocumentedErrors
 from kizuna.serving.probes import Probes
+from kizuna.serving.report_app import ReportApp
 from kizuna.serving.schemas import (
+    AudienceRequest,
+    AudienceResponse,
     ChurnRequest,
     ChurnResponse,
     CustomerProfile,
@@ -108,6 +113,7 @@ class KizunaService:
             store=self.store,
             experiment=settings.experiment,
         )
+        self.recommendation_log = RecommendationLog(store_path(settings.contact_log))
         self._batch_limiter: anyio.CapacityLimiter | None = None
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
         if settings.reload_poll_seconds > 0:
@@ -129,12 +135,14 @@ class KizunaService:
     @bentoml.api
     async def recommend(self, request: RecommendRequest, /) -> RecommendResponse:
         """Top-k items for a customer, each with a score and a short reason."""
-        return self._answer(scoring.recommend, request)
+        answer = self._answer(scoring.recommend, request)
+        return self._log_shown("recommend", answer, customer_id=request.customer_id)
 
     @bentoml.api
     async def similar_items(self, request: SimilarItemsRequest, /) -> SimilarItemsResponse:
         """Items bought together with an item."""
-        return self._answer(scoring.similar_items, request)
+        answer = self._answer(scoring.similar_items, request)
+        return self._log_shown("similar_items", answer, anchor_item=request.item_id)
 
     @bentoml.api
     async def churn_score(self, request: ChurnRequest, /) -> ChurnResponse:
@@ -202,7 +210,15 @@ class KizunaService:
             except STORE_ERRORS as exc:
                 return _error(503, f"contact log unavailable: {cause_of(exc)}")
             response.recorded = len(sent) > 0
-        return response
+        return self._log_shown(
+            "next_best_offer",
+            response,
+            customer_id=request.customer_id,
+            offer_id=response.decisions[0].offer_id if response.decisions else None,
+            grp=response.group,
+            campaign_id=request.campaign_id,
+            channel=request.channel,
+        )
 
     def _catalogue(self, served: Any) -> Any:
         """The offer catalogue: KIZUNA_OFFERS, else the champions' experiment's, read once."""
@@ -225,8 +241,9 @@ class KizunaService:
                 f"{len(request.events):,} (KIZUNA_MAX_EVENTS); split the batch",
             )
         try:
+            given = pd.DataFrame([e.model_dump() for e in request.events])
             lines = check_events(
-                pd.DataFrame([e.model_dump() for e in request.events]),
+                given.drop(columns=["recommendation_id"]),
                 max_value=self.settings.max_event_value,
             )
         except KizunaInputError as exc:
@@ -236,6 +253,8 @@ class KizunaService:
             result, updated = await anyio.to_thread.run_sync(self.live.ingest, lines)
         except StoreUnavailable as exc:
             return _error(503, str(exc))
+        if given["recommendation_id"].notna().any():  # purchases that came from an answer
+            await anyio.to_thread.run_sync(self.recommendation_log.record_conversions, given)
         if logger.isEnabledFor(logging.DEBUG):  # ids only, and only at debug level
             logger.debug(
                 "stored %d event lines for customers %s",
@@ -251,6 +270,17 @@ class KizunaService:
             customers_updated=updated,
             model_versions=served.versions if served else {},
         )
+
+    @bentoml.api
+    async def audience(self, request: AudienceRequest, /) -> AudienceResponse:
+        """Customers most likely to buy an item or a category soon, with scores and reasons."""
+        served = self.live.current()
+        if served is None:
+            return self._answer(None, request)  # the 503 answer
+        try:
+            return await anyio.to_thread.run_sync(audience_response, served, request)
+        except AudienceError as exc:
+            return _error(exc.status, exc.message)
 
     @bentoml.api
     async def reload(self) -> ReloadResponse:
@@ -299,6 +329,29 @@ class KizunaService:
         )
 
     # -- plumbing --------------------------------------------------------------------
+    def _log_shown(self, placement: str, answer: Any, **fields: Any) -> Any:
+        """Give an answer its recommendation_id and log what it showed (off the event loop)."""
+        if isinstance(answer, JSONResponse):
+            return answer
+        answer.recommendation_id = new_id()
+        kinds = (
+            ("churn", "ltv", "recommender") if placement == "next_best_offer" else ("recommender",)
+        )
+        shown = (
+            [d.offer_id for d in answer.decisions]
+            if placement == "next_best_offer"
+            else [i.item_id for i in answer.items]
+        )
+        row = {
+            "recommendation_id": answer.recommendation_id,
+            "placement": placement,
+            "model_version": version_label(answer.model_versions, kinds),
+            "items": shown,
+            **fields,
+        }
+        self.recommendation_log.submit(row)  # queued: a background thread commits it
+        return answer
+
     def _answer(self, fn: Callable[..., Any], request: Any, **kwargs: Any) -> Any:
         """Call ``fn(served, request)`` on the current snapshot; refusals become JSON errors."""
         served = self.live.current()
@@ -346,5 +399,6 @@ class KizunaService:
 KizunaService.add_asgi_middleware(Probes)
 KizunaService.add_asgi_middleware(KizunaGuards)
 KizunaService.add_asgi_middleware(DocumentedErrors)
-bounded_metric_labels(f"/{name}" for name in KizunaService.apis)
+KizunaService.mount_asgi_app(ReportApp(), path="/report")  # KIZUNA_REPORT, read when asked
+bounded_metric_labels([*(f"/{name}" for name in KizunaService.apis), "/report"])
 use_header_timeout()

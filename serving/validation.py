@@ -37,6 +37,7 @@ REQUEST_MODELS: dict[str, type[BaseModel] | None] = {
     "/customer": api.CustomerRequest,
     "/next_best_offer": api.NextBestOfferRequest,
     "/events": api.EventsRequest,
+    "/audience": api.AudienceRequest,
     "/reload": None,
     "/status": None,
 }

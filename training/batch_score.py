@@ -19,6 +19,7 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
+from kizuna.serving import next_order
 
 DEFAULT_TABLE = "customer_scores"
 REC_SEP = "|"
@@ -39,6 +40,11 @@ COLUMNS: dict[str, str] = {
     "predicted_value": "float64",
     "p_alive": "float64",
     "expected_orders": "float64",
+    "next_order_date": "datetime64[us]",
+    "next_order_days": "float64",
+    "p_order_30d": "float64",
+    "p_order_60d": "float64",
+    "p_order_90d": "float64",
     "recommendations": "string",
     "model_versions": "string",
     "as_of": "datetime64[us]",
@@ -110,6 +116,13 @@ def score_chunks(
                 if col in frame.columns:
                     values = frame[col].to_numpy(dtype=float)
                     out[name] = np.where(pos >= 0, values[np.maximum(pos, 0)], np.nan)
+        rows = next_order.positions_in(served, list(chunk))
+        if (rows >= 0).any():
+            predicted = next_order.next_order_rows(served, rows[rows >= 0])
+            for col in next_order.FIELDS:
+                values = pd.Series(pd.NA, index=range(len(chunk)), dtype=object)
+                values[np.flatnonzero(rows >= 0)] = predicted[col].to_numpy(dtype=object)
+                out[col] = values.to_numpy()
         if models.recommender is not None:
             out["recommendations"] = _recommendations(st, chunk, lo, k, mask)
         out["model_versions"] = versions

@@ -11,7 +11,15 @@ from typing import Any
 import typer
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.training import cli_data, cli_init, cli_offers, cli_serve, cli_snapshot, cli_train
+from kizuna.training import (
+    cli_data,
+    cli_init,
+    cli_offers,
+    cli_report,
+    cli_serve,
+    cli_snapshot,
+    cli_train,
+)
 from kizuna.training.progress import err_console
 
 app = typer.Typer(
@@ -51,6 +59,7 @@ score_app = typer.Typer(
 )
 score_app.callback()(group_callback(cli_serve.score))
 score_app.command("offers")(cli_offers.score_offers)
+score_app.command("audience")(cli_report.score_audience)
 
 app.command("init")(cli_init.init)
 app.command("generate")(cli_data.generate)
@@ -65,6 +74,8 @@ app.command("export")(cli_snapshot.export)
 app.add_typer(cli_snapshot.events_app, name="events")
 app.add_typer(score_app, name="score", help="CRM batch export; `kizuna score offers` for offers.")
 app.command("evaluate-campaign")(cli_offers.evaluate_campaign)
+app.command("report")(cli_report.report)
+app.command("attribution")(cli_report.attribution)
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:

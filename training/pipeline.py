@@ -6,7 +6,7 @@ import hashlib
 import json
 import tempfile
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,10 @@ from threadpoolctl import threadpool_limits
 from kizuna.features.errors import KizunaInputError
 from kizuna.training import run_notes, tracking
 from kizuna.training.artifacts import save_bundle
+from kizuna.training.audience_eval import evaluate_audiences
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.data import load_tables, load_transactions_and_events
+from kizuna.training.next_order_eval import choose_prior_gaps, evaluate_next_order
 from kizuna.training.progress import step
 from kizuna.training.snapshots import build_snapshot, snapshot_dates
 from kizuna.training.train_tabular import (
@@ -36,6 +38,8 @@ class ExperimentResult:
     fingerprint: dict[str, Any]
     results: dict[str, Any] = field(default_factory=dict)
     registry: dict[str, tracking.AliasDecision] = field(default_factory=dict)
+    #: Next-order predictions on the holdout (``next_order_*`` metrics).
+    next_order: dict[str, float] = field(default_factory=dict)
 
     def comparison(self) -> pd.DataFrame:
         """One row per (model kind, model or baseline) with its metrics."""
@@ -74,6 +78,7 @@ class ExperimentResult:
                 for kind, r in self.results.items()
             },
             "registry": {kind: vars(d) for kind, d in self.registry.items()},
+            "next_order": {k: v for k, v in self.next_order.items() if "_bin" not in k},
         }
 
 
@@ -150,6 +155,8 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
             for kind, outcome in result.results.items():
                 with step(f"logging {kind} to MLflow and registering it", quiet=quiet):
                     _log_result(kind, outcome, result, holdout_id=holdout_id, config=config)
+            if result.next_order:
+                mlflow.log_metrics(result.next_order)
             if tx is not None:
                 with step("writing and registering the customer snapshot", quiet=quiet):
                     _log_snapshot(config, result, tx, items, customers, last_seq, fingerprint)
@@ -266,6 +273,32 @@ def _train_all(
             f"validation {val_date.date()} and test {test_date.date()}: move split.as_of later "
             "or reduce split.train_snapshots / split.horizon_days"
         )
+    unit = config.btyd.time_unit
+    with step("evaluating next-order predictions on the holdout", quiet=quiet):
+        # the blend weight is chosen on the validation snapshot, judged on the test one
+        prior_gaps = choose_prior_gaps(
+            tx, val.X, val.bgnbd, val.as_of, horizon_days=split.horizon_days, btyd_unit=unit
+        )
+        result.next_order = evaluate_next_order(
+            tx, test.X, test.bgnbd, test.as_of,
+            horizon_days=split.horizon_days, btyd_unit=unit, prior_gaps=prior_gaps,
+        )  # fmt: skip
+    recommender = result.results.get("recommender")
+    if recommender is not None and recommender.evaluation is not None:
+        with step("evaluating audiences on the holdout", quiet=quiet):
+            model, holdout = recommender.evaluation
+            recommender.extra_metrics.update(
+                evaluate_audiences(
+                    model,
+                    holdout,
+                    tx,
+                    test.X,
+                    test.bgnbd,
+                    horizon_days=split.horizon_days,
+                    btyd_unit=config.btyd.time_unit,
+                )  # fmt: skip
+            )
+            recommender.evaluation = None  # not needed after this: free the memory
     common = {
         "seed": config.seed,
         "btyd_unit": config.btyd.time_unit,
@@ -277,6 +310,10 @@ def _train_all(
     if "ltv" in tabular_kinds:
         with step("training LTV against BG/NBD + Gamma-Gamma", quiet=quiet):
             result.results["ltv"] = train_ltv(train, val, test, config.ltv, **common)
+    for kind in ("churn", "ltv"):  # the served next-order dates use the chosen blend
+        if kind in tabular_kinds and hasattr(result.results[kind].bundle, "next_order_prior_gaps"):
+            outcome = result.results[kind]
+            outcome.bundle = replace(outcome.bundle, next_order_prior_gaps=prior_gaps)
     if config.uplift.enabled:
         from kizuna.training.train_uplift import train_uplift
 

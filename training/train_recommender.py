@@ -49,6 +49,8 @@ class RecommenderResult:
     search: list[dict[str, Any]] = field(default_factory=list)
     input_example: pd.DataFrame | None = None
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    #: (served model fitted before as_of, the holdout): for the audience evaluation.
+    evaluation: tuple[Any, Any] | None = None
 
 
 def train_recommender(
@@ -133,6 +135,7 @@ def train_recommender(
             "recommender_items": float(holdout.n_items),
             **{f"hybrid_{k}": float(v) for k, v in config.params.items() if k in WEIGHT_NAMES},
         },
+        evaluation=(served, holdout),
     )
 
 

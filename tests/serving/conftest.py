@@ -283,6 +283,7 @@ def server(model_set: ModelSet, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "KIZUNA_MODEL_SOURCE": str(folder / "models"),
             "KIZUNA_EVENT_STORE": str(folder / "events.sqlite"),
             "KIZUNA_CONTACT_LOG": str(folder / "contacts.sqlite"),
+            "KIZUNA_REPORT": str(folder / "report.html"),
             "KIZUNA_API_KEY": API_KEY,
             "KIZUNA_MAX_BATCH": "2000",
             "KIZUNA_MAX_BODY_BYTES": "200000",

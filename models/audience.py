@@ -1,0 +1,106 @@
+"""Audiences: the customers most likely to buy an item (or a category) soon (pure).
+
+A customer's score for a target is their affinity for it times their chance of
+ordering at all within the horizon:
+
+    score = affinity × P(order within horizon)
+
+Affinity is the recommender's score for the target item rescaled within the
+customer's own scores over the whole catalogue (0 = their least likely item,
+1 = their most likely), so it compares across customers whatever the scale of
+the recommender's raw scores; a category takes its best item. Customers who
+bought the target recently are left out by the caller's ``excluded`` mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+AFFINITY = "affinity"
+P_ORDER = "p_order"
+SCORE = "score"
+RANK = "item_rank"
+
+
+def affinity(scores: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-customer affinity for the target items and the target's rank among their items.
+
+    Parameters
+    ----------
+    scores
+        Recommender scores, shape (n_customers, n_items); -inf / NaN = cannot score.
+    targets
+        Bool, shape (n_items,): the item, or the category's items.
+
+    Returns
+    -------
+    (affinity, rank)
+        Shape (n_customers,) each: affinity in [0, 1] (NaN if no finite score),
+        and the best target's 1-based rank among the customer's items.
+    """
+    s = np.where(np.isfinite(scores), scores, np.nan)
+    lo = np.nanmin(s, axis=1, keepdims=True)
+    hi = np.nanmax(s, axis=1, keepdims=True)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    scaled = (s - lo) / span
+    target_scaled = scaled[:, targets]
+    best = np.nanmax(np.where(np.isnan(target_scaled), -np.inf, target_scaled), axis=1)
+    best = np.where(np.isfinite(best), best, np.nan)
+    best_raw = np.nanmax(np.where(np.isnan(s[:, targets]), -np.inf, s[:, targets]), axis=1)
+    rank = 1 + np.sum(np.nan_to_num(s, nan=-np.inf) > best_raw[:, None], axis=1)
+    return best, rank
+
+
+def top_audience(
+    customer_ids: pd.Index,
+    affinity_: np.ndarray,
+    p_order: np.ndarray,
+    excluded: np.ndarray,
+    n: int,
+    *,
+    rank: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The ``n`` customers with the highest score (module docstring), best first.
+
+    Parameters
+    ----------
+    customer_ids
+        Shape (n_customers,).
+    affinity_, p_order
+        Shape (n_customers,); NaN affinity or P(order) never makes the audience.
+    excluded
+        Bool, shape (n_customers,): bought the target recently.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Up to ``n`` rows: ``customer_id``, ``score``, ``affinity``, ``p_order``
+        (and ``item_rank`` when given); ties by customer order.
+    """
+    score = affinity_ * p_order
+    eligible = np.isfinite(score) & ~np.asarray(excluded, bool)
+    idx = np.flatnonzero(eligible)
+    order = idx[np.argsort(-score[idx], kind="stable")[:n]]
+    out = pd.DataFrame(
+        {
+            "customer_id": np.asarray(customer_ids, dtype=object)[order].astype(str),
+            SCORE: score[order],
+            AFFINITY: affinity_[order],
+            P_ORDER: p_order[order],
+        }
+    )
+    if rank is not None:
+        out[RANK] = np.asarray(rank)[order]
+    return out
+
+
+def reasons(row: pd.Series, *, horizon_days: int, n_items: int, bought_before: bool) -> list[str]:
+    """Short reasons for one audience member, in a marketer's words."""
+    out = []
+    if RANK in row and pd.notna(row[RANK]):
+        out.append(f"ranks it #{int(row[RANK])} of {n_items:,} items for them")
+    if bought_before:
+        out.append("bought it before (not recently)")
+    out.append(f"{row[P_ORDER]:.0%} chance of an order in the next {horizon_days} days")
+    return out

@@ -1,0 +1,193 @@
+"""Audiences from the served models: who is most likely to buy an item or a category soon.
+
+The scoring rule is :mod:`models.audience`; this module gathers its inputs from a
+:class:`serving.state.Served` snapshot (recommender scores over the catalogue,
+P(order) from the BG/NBD of the loaded models, recent buyers from the history).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kizuna.features import schema as s
+from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
+from kizuna.models.audience import affinity, top_audience
+from kizuna.models.next_order import probability_of_order
+from kizuna.serving.next_order import bundle_with_bgnbd
+
+CHUNK = 2_000
+
+
+class AudienceError(Exception):
+    """A request that cannot be answered, with the HTTP status to use."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def target_mask(served: Any, *, item_id: str | None, category: str | None) -> np.ndarray:
+    """Bool over the catalogue's items: the item, or the category's items."""
+    cat = served.state.catalogue
+    if (item_id is None) == (category is None):
+        raise AudienceError(422, "give exactly one of item_id and category")
+    if item_id is not None:
+        code = int(cat.codes([item_id])[0])
+        if code < 0:
+            raise AudienceError(404, "unknown item_id: the served catalogue has no such item")
+        mask = np.zeros(cat.n_items, bool)
+        mask[code] = True
+        return mask
+    wanted = str(category).casefold()
+    mask = np.array([c is not None and str(c).casefold() == wanted for c in cat.categories])
+    if not mask.any():
+        raise AudienceError(404, "unknown category: no served item has it")
+    return mask
+
+
+def p_order_all(served: Any, horizon_days: int) -> np.ndarray:
+    """P(order within ``horizon_days``) for every customer of the state, shape (n_customers,)."""
+    st = served.state
+    kind, bundle = bundle_with_bgnbd(served)
+    out = np.full(st.n_customers, np.nan)
+    if bundle is None:
+        return out
+    frame = st.frames[kind]
+    pos = frame.index.get_indexer(st.features.index)
+    ok = pos >= 0
+    freq, rec, big_t, _ = btyd_columns()
+    part = frame.iloc[pos[ok]]
+    out[ok] = probability_of_order(
+        bundle.bgnbd,
+        horizon_days / TIME_SCALERS[bundle.btyd_unit],
+        part[freq],
+        part[rec],
+        part[big_t],
+    )
+    return out
+
+
+def recent_buyers(st: Any, customer_ids: list[str], targets: np.ndarray, days: float) -> np.ndarray:
+    """Bool, shape (len(customer_ids),): bought a target item in the ``days`` before as_of."""
+    if days <= 0 or not customer_ids:
+        return np.zeros(len(customer_ids), bool)
+    lines = st.customers_lines(customer_ids)
+    if len(lines) == 0:
+        return np.zeros(len(customer_ids), bool)
+    items = set(np.asarray(st.catalogue.item_ids, dtype=object)[targets].astype(str))
+    when = pd.to_datetime(lines[s.TIMESTAMP])
+    hit = (when >= st.as_of - pd.Timedelta(days=days)) & lines[s.ITEM_ID].astype(str).isin(items)
+    if s.QUANTITY in lines.columns:
+        hit &= lines[s.QUANTITY].astype(float) > 0
+    return np.isin(
+        np.asarray(customer_ids, dtype=object), lines.loc[hit, s.CUSTOMER_ID].astype(str).unique()
+    )
+
+
+def audience_frame(
+    served: Any,
+    *,
+    item_id: str | None = None,
+    category: str | None = None,
+    n: int = 100,
+    horizon_days: int = 90,
+    exclude_days: float = 30.0,
+) -> tuple[pd.DataFrame, int, np.ndarray]:
+    """The audience, best first, with the raw parts of its score.
+
+    Returns
+    -------
+    (audience, excluded, targets)
+        ``audience``: :func:`models.audience.top_audience` columns plus
+        ``bought_before``; ``excluded``: recent buyers skipped while filling it
+        (customers ranked above the last member who bought the target recently).
+    """
+    rec = served.models.recommender
+    if rec is None:
+        raise AudienceError(503, "no recommender model is loaded: audiences need one")
+    st = served.state
+    targets = target_mask(served, item_id=item_id, category=category)
+    n_cust = st.n_customers
+    aff = np.full(n_cust, np.nan)
+    rank = np.zeros(n_cust, np.int64)
+    codes = np.array([st.recommender_code(c) for c in st.features.index], dtype=np.int64)
+    for lo in range(0, n_cust, CHUNK):
+        pos = np.arange(lo, min(lo + CHUNK, n_cust))
+        scores = rec.model.score_items(codes[pos], st.history_rows(pos))
+        aff[pos], rank[pos] = affinity(scores, targets)
+    p_order = p_order_all(served, horizon_days)
+    excluded = _skip_recent_buyers(st, aff * p_order, targets, exclude_days, n)
+    out = top_audience(st.features.index, aff, p_order, excluded, n, rank=rank)
+    rows = st.positions(out[s.CUSTOMER_ID].tolist())
+    history = st.history_rows(rows) if len(rows) else None
+    out["bought_before"] = (
+        np.asarray(history[:, targets].sum(axis=1)).ravel() > 0 if history is not None else []
+    )
+    return out, int(excluded.sum()), targets
+
+
+def _skip_recent_buyers(
+    st: Any, score: np.ndarray, targets: np.ndarray, days: float, n: int
+) -> np.ndarray:
+    """Bool over customers: the recent buyers met while walking down the ranking to fill ``n``.
+
+    Only the customers the audience could reach are looked up (their lines are
+    read in blocks), not the whole history.
+    """
+    excluded = np.zeros(len(score), bool)
+    ids = np.asarray(st.features.index, dtype=object)
+    finite = np.flatnonzero(np.isfinite(score))
+    order = finite[np.argsort(-score[finite], kind="stable")]
+    kept, block = 0, max(2 * n, 256)
+    for lo in range(0, len(order), block):
+        idx = order[lo : lo + block]
+        flags = recent_buyers(st, [str(i) for i in ids[idx]], targets, days)
+        for i, flag in zip(idx, flags, strict=True):
+            if flag:
+                excluded[i] = True
+            else:
+                kept += 1
+                if kept == n:
+                    return excluded
+    return excluded
+
+
+def audience_response(served: Any, req: Any) -> Any:
+    """``/audience``: :func:`audience_frame` as an :class:`serving.schemas.AudienceResponse`."""
+    from kizuna.models.audience import reasons
+    from kizuna.serving import schemas as api
+
+    frame, excluded, _ = audience_frame(
+        served, item_id=req.item_id, category=req.category, n=req.n,
+        horizon_days=req.horizon_days, exclude_days=req.exclude_days,
+    )  # fmt: skip
+    n_items = served.state.catalogue.n_items
+    members = [
+        {
+            "customer_id": row["customer_id"],
+            "score": float(row["score"]),
+            "affinity": float(row["affinity"]),
+            "p_order": float(row["p_order"]),
+            "reasons": reasons(
+                row,
+                horizon_days=req.horizon_days,
+                n_items=n_items,
+                bought_before=bool(row["bought_before"]),
+            ),
+        }
+        for _, row in frame.iterrows()
+    ]
+    return api.AudienceResponse.model_validate(
+        {
+            "item_id": req.item_id,
+            "category": req.category,
+            "horizon_days": req.horizon_days,
+            "customers": members,
+            "excluded_recent_buyers": excluded,
+            "model_versions": served.versions,
+        }
+    )

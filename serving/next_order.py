@@ -1,0 +1,80 @@
+"""Next-order predictions for served customers: the BG/NBD of the loaded models on the live state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kizuna.features import schema as s
+from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
+from kizuna.models.next_order import (
+    DEFAULT_HORIZONS,
+    NEXT_ORDER_DATE,
+    NEXT_ORDER_DAYS,
+    P_ORDER,
+    next_order,
+)
+
+#: Response fields, in order.
+FIELDS = (NEXT_ORDER_DATE, NEXT_ORDER_DAYS, *(P_ORDER.format(h) for h in DEFAULT_HORIZONS))
+
+
+def bundle_with_bgnbd(served: Any) -> tuple[str, Any] | tuple[None, None]:
+    """The (kind, bundle) whose BG/NBD makes the predictions: LTV's, else churn's."""
+    for kind in ("ltv", "churn"):
+        bundle = getattr(served.models, kind, None)
+        if bundle is not None and getattr(bundle, "bgnbd", None) is not None:
+            return kind, bundle
+    return None, None
+
+
+def next_order_rows(served: Any, rows: np.ndarray) -> pd.DataFrame | None:
+    """Predictions for frame rows ``rows`` of the bundle's frame; None without a BG/NBD.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Shape (len(rows), len(FIELDS)), indexed by customer id.
+    """
+    kind, bundle = bundle_with_bgnbd(served)
+    if bundle is None:
+        return None
+    frame = served.state.frames[kind]
+    freq, rec, big_t, _ = btyd_columns()
+    part = frame.iloc[np.asarray(rows, dtype=np.int64)]
+    out = next_order(
+        bundle.bgnbd,
+        part,
+        served.state.as_of,
+        days_per_unit=TIME_SCALERS[bundle.btyd_unit],
+        frequency_col=freq,
+        recency_col=rec,
+        t_col=big_t,
+        gap_col=s.GAP_MEAN_DAYS,
+        recency_days_col=s.RECENCY_DAYS,
+        orders_col=s.FREQUENCY,
+        prior_gaps=getattr(bundle, "next_order_prior_gaps", 3.0),  # older bundles: the default
+    )
+    return out[list(FIELDS)]
+
+
+def positions_in(served: Any, kind_ids: list[str]) -> np.ndarray:
+    """Rows of ``kind_ids`` in the BG/NBD bundle's frame (-1 when absent)."""
+    kind, bundle = bundle_with_bgnbd(served)
+    if bundle is None:
+        return np.full(len(kind_ids), -1)
+    return served.state.frames[kind].index.get_indexer(kind_ids)
+
+
+def as_fields(row: pd.Series) -> dict[str, Any]:
+    """One prediction row as JSON-safe response fields."""
+    out: dict[str, Any] = {}
+    for name in FIELDS:
+        value = row[name]
+        if name == NEXT_ORDER_DATE:
+            out[name] = None if pd.isna(value) else pd.Timestamp(value).date()
+        else:
+            out[name] = None if pd.isna(value) else float(value)
+    return out

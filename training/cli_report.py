@@ -1,0 +1,206 @@
+"""``kizuna report``: the relationship report as one HTML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from kizuna.training.cli_common import JsonOpt, console, emit_json
+
+
+def report(
+    experiment: Annotated[
+        Path, typer.Argument(help="Experiment YAML whose data the report reads.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    since: Annotated[
+        str | None, typer.Option(help="Earlier date for segment moves (default: one horizon back).")
+    ] = None,
+    repeat_days: Annotated[
+        int | None, typer.Option(min=1, help="Repeat-purchase window (default: the horizon).")
+    ] = None,
+    models: Annotated[
+        str, typer.Option(help="`registry`, a model folder, or `none`.")
+    ] = "registry",
+    alias: Annotated[str, typer.Option(help="Registry alias of the models.")] = "champion",
+    campaign: Annotated[
+        Path | None, typer.Option(help="`evaluate-campaign --json` output or outcomes file.")
+    ] = None,
+    contact_log: Annotated[
+        Path | None, typer.Option(help="Contact log (default: KIZUNA_CONTACT_LOG).")
+    ] = None,
+    recommendation_log: Annotated[
+        Path | None, typer.Option(help="Recommendation log (default: KIZUNA_CONTACT_LOG's store).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the relationship report: KPIs, cohorts, segments, value at risk, model health,
+    campaigns, attribution and contact fatigue, in one self-contained HTML file."""
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.serving.config import Settings
+    from kizuna.training.config import load_experiment
+    from kizuna.training.report import ReportOptions, build_report
+
+    if campaign is not None and not campaign.is_file():  # fail before minutes of work
+        raise KizunaInputError(f"--campaign {campaign}: no such file")
+    settings = Settings.from_env()
+    config = load_experiment(experiment)
+    log = contact_log or settings.contact_log
+    options = ReportOptions(
+        since=pd.Timestamp(since) if since else None,
+        repeat_days=repeat_days,
+        models=None if models == "none" else models,
+        alias=alias,
+        campaign=campaign,
+        contact_log=log,
+        attribution_store=recommendation_log or log,
+    )
+    page, summary = build_report(config, options, quiet=as_json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    summary = {"out": str(out), "bytes": len(page.encode()), **summary}
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(
+        f"wrote [bold]{out}[/bold]: {len(summary['sections'])} sections, {len(summary['plots'])} plots"
+    )
+    for note in summary["notes"]:
+        console.print(f"  note: {note}", highlight=False)
+
+
+def attribution(
+    since: Annotated[str, typer.Option(help="Answers shown at or after this date (ISO).")],
+    window_days: Annotated[
+        float, typer.Option(min=0, help="Days after an answer a purchase counts.")
+    ] = 7.0,
+    contact_log: Annotated[
+        Path | None,
+        typer.Option(
+            help="Contact log whose store holds the recommendation log (default: KIZUNA_CONTACT_LOG)."
+        ),
+    ] = None,
+    event_store: Annotated[
+        Path | None,
+        typer.Option(help="Purchases for control-group comparisons (default: KIZUNA_EVENT_STORE)."),
+    ] = None,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Interval level.")] = 0.95,
+    as_json: JsonOpt = False,
+) -> None:
+    """Impressions, conversions, conversion rate and attributed revenue per placement, offer
+    and model version; incremental effect against control groups where they exist."""
+    from rich.table import Table
+
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.serving.config import Settings
+    from kizuna.training.attribution import attribution_report
+
+    settings = Settings.from_env()
+    try:
+        start = pd.Timestamp(since)
+    except ValueError:
+        raise KizunaInputError(f"--since must be a date, got {since!r}") from None
+    table = attribution_report(
+        contact_log or settings.contact_log,
+        since=start,
+        window_days=window_days,
+        events_path=event_store or settings.event_store,
+        confidence=confidence,
+    )
+    if as_json:
+        emit_json({"since": str(start), "window_days": window_days, "rows": _records(table)})
+        return
+    t = Table(title=f"Attribution since {start.date()} (purchases within {window_days:g} days)")
+    for col in table.columns:
+        t.add_column(
+            col, justify="left" if col in ("placement", "offer_id", "model_version") else "right"
+        )
+    for row in table.itertuples(index=False):
+        t.add_row(
+            *["" if pd.isna(v) else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+        )
+    console.print(t)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [
+        {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
+
+
+def score_audience(
+    item: Annotated[str | None, typer.Option(help="The item to find buyers for.")] = None,
+    category: Annotated[str | None, typer.Option(help="Or a category.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="A .csv or .parquet file.")] = Path(
+        "audience.csv"
+    ),
+    n: Annotated[int, typer.Option(min=1, help="Audience size.")] = 1000,
+    horizon_days: Annotated[
+        int, typer.Option(min=1, max=365, help="Days ahead for P(order).")
+    ] = 90,
+    exclude_days: Annotated[
+        int, typer.Option(min=0, help="Leave out who bought it in these last days.")
+    ] = 30,
+    models: Annotated[str, typer.Option(help="`registry` or a model folder.")] = "registry",
+    alias: Annotated[str, typer.Option(help="Registry alias.")] = "champion",
+    experiment: Annotated[
+        str | None, typer.Option(help="Registered experiment (default: the only one).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The customers most likely to buy an item or category soon, for the CRM."""
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.models.audience import reasons
+    from kizuna.serving.audience import AudienceError, audience_frame
+    from kizuna.serving.live import load_served
+    from kizuna.training.progress import step
+
+    if (item is None) == (category is None):
+        raise KizunaInputError("give exactly one of --item and --category")
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise KizunaInputError(f"--out must end in .csv or .parquet, got {out.name}")
+    with step(f"loading models ({models}, {alias}) and customer state", quiet=as_json):
+        # live: the state keeps the purchase lines, which say who bought the target recently
+        served = load_served(models, alias=alias, live=True, experiment=experiment)
+    try:
+        with step("scoring the audience", quiet=as_json):
+            frame, excluded, _ = audience_frame(
+                served, item_id=item, category=category, n=n,
+                horizon_days=horizon_days, exclude_days=exclude_days,
+            )  # fmt: skip
+    except AudienceError as exc:
+        raise KizunaInputError(exc.message) from None
+    n_items = served.state.catalogue.n_items
+    frame["reasons"] = [
+        "; ".join(
+            reasons(
+                r,
+                horizon_days=horizon_days,
+                n_items=n_items,
+                bought_before=bool(r["bought_before"]),
+            )
+        )
+        for _, r in frame.iterrows()
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False) if out.suffix.lower() == ".parquet" else frame.to_csv(
+        out, index=False
+    )
+    summary = {
+        "out": str(out),
+        "rows": len(frame),
+        "excluded_recent_buyers": excluded,
+        "model_versions": served.versions,
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(
+        f"wrote [bold]{len(frame):,}[/bold] customers to {out} ({excluded:,} recent buyers left out)"
+    )

@@ -1,0 +1,152 @@
+"""What the report reads besides the transactions: champions' runs in MLflow, customer
+scores from the champion models, campaign results, the contact log."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+
+# Metrics shown per model kind (the pipeline logs them unprefixed, baselines as
+# ``baseline_<name>_<metric>``).
+HEALTH_METRICS = {
+    "recommender": ("ndcg_at_10", "recall_at_10", "new_ndcg_at_10", "new_recall_at_10"),
+    "churn": ("roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile"),
+    "ltv": ("normalised_gini", "spearman", "mae", "rmse", "total_revenue_error"),
+}
+HEALTH_PLOTS = {
+    "recommender": ("recommender_recall_at_k.png",),
+    "churn": ("churn_calibration.png", "churn_gains.png"),
+    "ltv": ("ltv_decile_calibration.png",),
+}
+NEXT_ORDER_METRIC = re.compile(r"^next_order_")
+
+
+def model_health(
+    experiment: str, alias: str = "champion"
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Per champion: its version, metrics against baselines and plots from its run.
+
+    Returns
+    -------
+    (entries, next_order_metrics)
+        ``entries`` for :func:`training.report.sections.health_section`;
+        the ``next_order_*`` metrics of the newest champion run (may be empty).
+    """
+    from mlflow import MlflowClient
+
+    from kizuna.serving.model_store import registered_name
+    from kizuna.training import tracking
+
+    tracking.setup_mlflow_uri()
+    client = MlflowClient()
+    entries: list[dict[str, Any]] = []
+    next_order: dict[str, float] = {}
+    for kind in HEALTH_METRICS:
+        version = tracking.current_alias_version(registered_name(experiment, kind), alias)
+        if version is None or not version.run_id:
+            continue
+        run = client.get_run(version.run_id)
+        metrics = run.data.metrics
+        next_order = next_order or {k: v for k, v in metrics.items() if NEXT_ORDER_METRIC.match(k)}
+        entries.append(
+            {
+                "kind": kind,
+                "version": version.version,
+                "primary": version.tags.get("primary_metric", "?"),
+                "metrics": health_table(metrics, HEALTH_METRICS[kind]),
+                "plots": _plots(client, version.run_id, HEALTH_PLOTS[kind]),
+            }
+        )
+    return entries, next_order
+
+
+def health_table(metrics: dict[str, float], names: tuple[str, ...]) -> pd.DataFrame:
+    """Rows: kizuna and each baseline; columns: the metrics of ``names`` that were logged."""
+    present = [n for n in names if n in metrics]
+    rows = {"kizuna": {n: metrics[n] for n in present}}
+    for key, value in metrics.items():
+        for n in present:
+            if key.startswith("baseline_") and key.endswith("_" + n):
+                baseline = key[len("baseline_") : -len(n) - 1]
+                rows.setdefault(f"baseline: {baseline}", {})[n] = value
+    return pd.DataFrame.from_dict(rows, orient="index", columns=present).rename_axis("model")
+
+
+def _plots(client: Any, run_id: str, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            try:
+                path = client.download_artifacts(run_id, f"plots/{name}", tmp)
+            except Exception:  # noqa: BLE001 - an older run without this plot
+                continue
+            data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+            out.append(
+                (
+                    name.removesuffix(".png"),
+                    f'<img alt="{name}" src="data:image/png;base64,{data}">',
+                )
+            )
+    return out
+
+
+def customer_scores(
+    served: Any, *, top_reasons: int = 3, top: int = 20
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Churn and LTV of every customer from the loaded champions, and churn reasons for
+    the ``top`` customers by value at risk."""
+    import numpy as np
+
+    from kizuna.serving.scoring import reasons_for_rows
+    from kizuna.training.batch_score import score_chunks
+    from kizuna.training.report.sections import worth_keeping
+
+    scores = pd.concat(list(score_chunks(served, k=1, chunk_size=50_000)), ignore_index=True)
+    reasons: dict[str, list[str]] = {}
+    bundle = served.models.churn
+    if bundle is not None and "churn_probability" in scores and "predicted_value" in scores:
+        ids = worth_keeping(scores, top=top)[s.CUSTOMER_ID].tolist()
+        frame = served.state.frames["churn"]
+        rows = frame.index.get_indexer(ids)
+        ok = rows >= 0
+        found = reasons_for_rows(served.state, "churn", bundle, rows[ok], top_reasons)
+        for cid, rs in zip(np.asarray(ids)[ok], found, strict=True):
+            reasons[str(cid)] = [r["phrase"] if isinstance(r, dict) else r.phrase for r in rs]
+    return scores, reasons
+
+
+def read_campaign(path: Path) -> pd.DataFrame:
+    """Campaign results: ``kizuna evaluate-campaign --json`` output, or an outcomes file."""
+    if not path.is_file():
+        raise KizunaInputError(f"--campaign {path}: no such file")
+    if path.suffix.lower() == ".json":
+        payload = json.loads(path.read_text())
+        if "offers" not in payload:
+            raise KizunaInputError(
+                f"{path}: not `kizuna evaluate-campaign --json` output (no 'offers')"
+            )
+        frame = pd.DataFrame(payload["offers"])
+    else:
+        from kizuna.training.campaign_eval import evaluate_campaign
+        from kizuna.training.data import read_table
+
+        frame = evaluate_campaign(read_table(path, string_columns={s.CUSTOMER_ID, "offer_id"}))
+    keep = [
+        c
+        for c in (
+            "offer_id", "n_treated", "n_control", "retention_uplift", "retention_uplift_low",
+            "retention_uplift_high", "incremental_revenue", "incremental_profit",
+            "incremental_profit_low", "incremental_profit_high",
+        )
+        if c in frame.columns
+    ]  # fmt: skip
+    return frame[keep].set_index("offer_id")
