@@ -69,6 +69,7 @@ ERRORS = {
 }
 EXTRA_ERRORS = {
     "/similar_items": {"404": "Unknown item."},
+    "/audience": {"404": "Unknown item or category."},
     "/reload": {"409": "Another reload is running."},
 }
 BATCH_FIELDS = {"customer_ids": "max_batch", "events": "max_events"}
