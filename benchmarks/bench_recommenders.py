@@ -10,7 +10,7 @@ purchases before 2011-09-10 and scores the next 90 days (1,919 returning
 customers), then times the hybrid's fit + evaluation against BM25 item-kNN's
 (median of ``--repeats`` runs, ratio in the same run).
 
-``tune`` runs the pipeline's blend search (``training.train_recommender.tune_blend``)
+``tune`` runs the pipeline's blend search (``training.blend_tuning.tune_blend``)
 on three *earlier* splits (as_of 2011-04-13, 2011-05-13 and 2011-06-12, each
 with a 90-day truth window, the last one ending at the test as_of) and prints
 the weights each would choose and their gain over the best single model. The
@@ -32,6 +32,7 @@ import pandas as pd
 from kizuna.features.validate import validate_transactions
 from kizuna.models.recommenders import HybridRecommender, ItemKNNRecommender
 from kizuna.models.recommenders.hybrid import COMPONENTS
+from kizuna.training.blend_tuning import tune_blend
 from kizuna.training.config import RecommenderConfig
 from kizuna.training.data import read_transactions
 from kizuna.training.metrics import per_user_ranking_metrics
@@ -41,7 +42,6 @@ from kizuna.training.recommender_eval import (
     holdout_split,
     margins,
 )
-from kizuna.training.train_recommender import tune_blend
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,90 +19,18 @@ calibrating on a random split of the training snapshot cannot.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 from scipy.special import expit
 from sklearn.base import ClassifierMixin
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.calibration import Calibration, fit_calibrator
 from kizuna.models.preprocessing import as_frame
 from kizuna.models.tabular import BoostedTabularModel, check_binary_labels
-
-Calibration = Literal["auto", "isotonic", "sigmoid"] | None
-
-# Isotonic regression is step-wise and overfits small sets; sklearn's own advice
-# is to prefer the sigmoid below about a thousand calibration rows.
-_ISOTONIC_MIN_ROWS = 1000
-# Isotonic steps can reach exactly 0 or 1, which no finite sample supports and
-# which makes log loss infinite; keep probabilities off the bounds.
-_PROBA_EPS = 1e-4
-
-
-class ScoreCalibrator:
-    """Monotone map from raw scores (log-odds) to probabilities, fitted on held-out rows.
-
-    Parameters
-    ----------
-    method
-        ``"isotonic"``, ``"sigmoid"`` (Platt scaling) or ``"auto"`` (isotonic
-        from 1,000 rows with at least 50 of each class, sigmoid below).
-    """
-
-    def __init__(self, method: Literal["auto", "isotonic", "sigmoid"] = "auto") -> None:
-        if method not in ("auto", "isotonic", "sigmoid"):
-            raise KizunaInputError(
-                f"calibration must be 'auto', 'isotonic', 'sigmoid' or None, got {method!r}",
-                column="calibration",
-            )
-        self.method = method
-
-    def fit(self, score: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
-        """Fit on raw scores of shape (m,) and 0/1 labels of shape (m,)."""
-        score = np.asarray(score, dtype=float)
-        method = self.method
-        if method == "auto":
-            enough = len(y) >= _ISOTONIC_MIN_ROWS and min(y.sum(), len(y) - y.sum()) >= 50
-            method = "isotonic" if enough else "sigmoid"
-        if method == "isotonic":
-            self.model_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            self.model_.fit(score, y)
-        else:
-            # Unpenalised: Platt scaling has two parameters and needs no shrinkage.
-            self.model_ = LogisticRegression(C=np.inf).fit(score.reshape(-1, 1), y)
-        self.method_ = method
-        return self
-
-    def transform(self, score: np.ndarray) -> np.ndarray:
-        """Probabilities of shape (n,) for raw scores of shape (n,)."""
-        score = np.asarray(score, dtype=float)
-        if self.method_ == "isotonic":
-            proba = self.model_.predict(score)
-        else:
-            proba = self.model_.predict_proba(score.reshape(-1, 1))[:, 1]
-        return np.clip(proba, _PROBA_EPS, 1 - _PROBA_EPS)
-
-
-def calibrate(
-    calibration: Calibration, score_val: np.ndarray | None, y_val: np.ndarray | None
-) -> ScoreCalibrator | None:
-    if calibration is None:
-        return None
-    if score_val is None or y_val is None:
-        warnings.warn(
-            "no validation split given: probabilities are left uncalibrated "
-            "(pass X_val/y_val from a later snapshot, or calibration=None to silence this)",
-            UserWarning,
-            stacklevel=3,
-        )
-        ScoreCalibrator(calibration)  # still reject a misspelt method
-        return None
-    return ScoreCalibrator(calibration).fit(score_val, y_val)
 
 
 def proba_2col(p: np.ndarray) -> np.ndarray:
@@ -121,9 +49,10 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         Stop boosting when validation log loss has not improved for this many
         rounds (only with a validation split); ``None`` never stops early.
     calibration
-        ``"auto"`` (isotonic from 1,000 validation rows, sigmoid below),
-        ``"isotonic"``, ``"sigmoid"`` or ``None`` (LightGBM's own probabilities).
-        Fitted on the validation split; without one, a warning and none.
+        ``"auto"`` (the order-preserving method with the lowest cross-validated
+        log loss on the validation split), ``"isotonic"``, ``"sigmoid"``,
+        ``"none"`` or ``None`` (LightGBM's own probabilities); see
+        :mod:`models.calibration`. Without a validation split, a warning and none.
     drop, categorical, datetimes, max_categories
         Passed to :class:`models.tabular.TabularPreprocessor`.
     random_state
@@ -212,7 +141,7 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         params = self._lgb_params(objective="binary", metric="binary_logloss")
         _, Xv = self._fit_booster(X, y, X_val, y_val_arr, params)
         score_val = None if Xv is None else self._raw_score(Xv)
-        self.calibrator_ = calibrate(self.calibration, score_val, y_val_arr)
+        self.calibrator_ = fit_calibrator(self.calibration, score_val, y_val_arr)
         self.classes_ = np.array([0, 1])
         return self
 

@@ -18,7 +18,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.churn import Calibration, calibrate, proba_2col
+from kizuna.models.calibration import Calibration, fit_calibrator
+from kizuna.models.churn import proba_2col
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.reasons import reference_points, top_reasons
 from kizuna.models.tabular import check_binary_labels
@@ -118,7 +119,7 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
             X_val = as_frame(X_val)
             y_val_arr = check_binary_labels(y_val, n_rows=len(X_val), name="validation label")
             score_val = self._score(self.transform_matrix(X_val))
-        self.calibrator_ = calibrate(self.calibration, score_val, y_val_arr)
+        self.calibrator_ = fit_calibrator(self.calibration, score_val, y_val_arr)
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = pre.feature_names_in_
         self.n_features_in_ = pre.n_features_in_

@@ -49,6 +49,12 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         BG/NBD x Gamma-Gamma ``btyd_expected_value``). Boosting then starts
         from its log (floored at 1% of the mean target) and learns
         corrections, so the model begins where the prior model ends.
+    recalibrate_total
+        With a validation split, scale every prediction by one factor so that
+        the predicted total on the validation rows equals the actual total
+        (``total_scale_``). A model fit on older snapshots inherits their
+        spending level; the later validation snapshot corrects that drift
+        without changing the ranking.
 
     Attributes
     ----------
@@ -62,6 +68,8 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         values. Silent by design: the pipeline logs it.
     base_floor_ : float or None
         Floor under the base value before its log; None without ``base_value_col``.
+    total_scale_ : float
+        Factor applied to every prediction (1.0 without recalibration).
     """
 
     def __init__(
@@ -86,6 +94,7 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         num_threads: int = 1,
         reason_phrases: Mapping[str, Sequence[str]] | None = None,
         base_value_col: str | None = None,
+        recalibrate_total: bool = True,
     ) -> None:
         self.objective = objective
         self.tweedie_variance_power = tweedie_variance_power
@@ -106,6 +115,7 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         self.num_threads = num_threads
         self.reason_phrases = reason_phrases
         self.base_value_col = base_value_col
+        self.recalibrate_total = recalibrate_total
 
     def _objective_params(self) -> dict[str, Any]:
         if self.objective == "tweedie":
@@ -168,6 +178,12 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
             params,
             init_score=None if self.base_floor_ is None else self._base_margin,
         )
+        self.total_scale_ = 1.0
+        if self.recalibrate_total and X_val is not None:
+            predicted = float(self.predict_matrix(self.transform_matrix(X_val)).sum())
+            actual = float(np.sum(check_target(y_val, n_rows=len(X_val), name="validation target")))
+            if predicted > 0 and actual > 0:
+                self.total_scale_ = actual / predicted
         return self
 
     def _base_margin(self, M: np.ndarray) -> np.ndarray | float:
@@ -181,6 +197,9 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
     def predict_matrix(self, M: np.ndarray) -> np.ndarray:
         """Expected horizon revenue per row of :meth:`transform_matrix` output, shape (n,), >= 0."""
         check_is_fitted(self, "booster_")
+        return getattr(self, "total_scale_", 1.0) * self._unscaled_value(M)
+
+    def _unscaled_value(self, M: np.ndarray) -> np.ndarray:
         if getattr(self, "base_floor_", None) is not None:
             raw = self.booster_.predict(M, raw_score=True, num_threads=self.num_threads)
             return np.exp(np.asarray(raw, dtype=float) + self._base_margin(M))

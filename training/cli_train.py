@@ -75,6 +75,10 @@ def print_comparison(result) -> None:  # noqa: ANN001 - ExperimentResult, import
             label = f"[bold]{metric}[/bold] (primary)" if metric == primary else metric
             out.add_row(label, *(_fmt(v) for v in rows[metric]))
         console.print(out)
+    for kind, outcome in result.results.items():
+        selection = getattr(outcome, "selection", None)
+        if selection is not None:
+            console.print(f"[bold]{kind}[/bold] serves {selection.served}: {selection.reason}")
     for decision in result.registry.values():
         console.print(
             f"[bold]{decision.name}[/bold] v{decision.version} → "

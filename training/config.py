@@ -178,7 +178,7 @@ class SplitConfig(Frozen):
 
 
 class SearchConfig(Frozen):
-    """An optional grid: each combination runs as a nested MLflow run."""
+    """An optional grid; every combination and its validation score are logged as one table."""
 
     grid: dict[str, list[Any]] = {}
     max_runs: int = 12
@@ -204,6 +204,11 @@ class RecommenderConfig(Frozen):
     search: SearchConfig | None = None
     primary_metric: str = "ndcg_at_10"
     primary_mode: Literal["all", "new"] = "all"
+    # "time": fit before as_of, judge on the horizon after (validation one horizon earlier).
+    # "random_user": hold out holdout_fraction of each customer's distinct items at random
+    # (full ranking, training items excluded), as published benchmarks do.
+    protocol: Literal["time", "random_user"] = "time"
+    holdout_fraction: float = Field(0.2, gt=0, lt=1)
 
 
 class ChurnConfig(Frozen):
@@ -212,7 +217,7 @@ class ChurnConfig(Frozen):
     label_col: str = "churned"
     params: dict[str, Any] = {}
     search: SearchConfig | None = None
-    calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
     primary_metric: str = "roc_auc"
 
 

@@ -21,6 +21,8 @@ from kizuna.training.config import ExperimentConfig
 from kizuna.training.data import load_tables, load_transactions_and_events
 from kizuna.training.next_order_eval import choose_prior_gaps, evaluate_next_order
 from kizuna.training.progress import step
+from kizuna.training.search_log import log_search
+from kizuna.training.selection import best_rival
 from kizuna.training.snapshots import build_snapshot, snapshot_dates
 from kizuna.training.train_tabular import (
     train_churn,
@@ -45,10 +47,12 @@ class ExperimentResult:
         """One row per (model kind, model or baseline) with its metrics."""
         rows = []
         for kind, result in self.results.items():
+            selection = getattr(result, "selection", None)
+            served = selection is not None and selection.baseline_served
             rows.append(
                 {
                     "kind": kind,
-                    "model": "kizuna",
+                    "model": f"served: {selection.served}" if served else "kizuna",
                     "primary": result.primary_metric,
                     **result.metrics,
                 }
@@ -74,6 +78,9 @@ class ExperimentResult:
                     "primary_metric": r.primary_metric,
                     "metrics": r.metrics,
                     "baselines": r.baselines,
+                    "extra_metrics": r.extra_metrics,
+                    "served": getattr(getattr(r, "selection", None), "served", "kizuna"),
+                    "selection": getattr(getattr(r, "selection", None), "reason", ""),
                 }
                 for kind, r in self.results.items()
             },
@@ -235,16 +242,16 @@ def _train_all(
     if config.recommender.enabled:
         from kizuna.training.train_recommender import train_recommender
 
-        with step("training and evaluating recommenders", quiet=quiet):
-            result.results["recommender"] = train_recommender(
-                tx,
-                as_of,
-                split.horizon_days,
-                config.recommender,
-                seed=config.seed,
-                items=items,
-                customers=customers,
-            )
+        result.results["recommender"] = train_recommender(
+            tx,
+            as_of,
+            split.horizon_days,
+            config.recommender,
+            seed=config.seed,
+            items=items,
+            customers=customers,
+            progress=lambda title: step(title, quiet=quiet),
+        )
     tabular_kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
     if config.churn.mode == "contractual":
         tabular_kinds = [k for k in tabular_kinds if k != "churn"]
@@ -353,11 +360,13 @@ def _log_result(
     ):
         if model is not None and kind in ("churn", "ltv"):
             mlflow.log_metrics({f"{name}_{k}": float(v) for k, v in model.params_.items()})
-    for i, record in enumerate(outcome.search):
-        if len(outcome.search) > 1:
-            with mlflow.start_run(run_name=f"{kind}-search-{i}", nested=True):
-                mlflow.log_params({f"{kind}.{k}": v for k, v in record["params"].items()})
-                mlflow.log_metrics({f"val_{k}": float(v) for k, v in record["validation"].items()})
+    log_search(kind, outcome.search)
+    selection = getattr(outcome, "selection", None)
+    if selection is not None:
+        mlflow.set_tags({f"{kind}.served": selection.served, f"{kind}.selection": selection.reason})
+        mlflow.log_metrics(
+            {f"val_{kind}_{name}_{selection.metric}": v for name, v in selection.validation.items()}
+        )
 
     if kind == "uplift":  # no registry model: the offer decision loads it from the run
         with tempfile.TemporaryDirectory() as tmp:
@@ -392,8 +401,16 @@ def _log_result(
         tags={
             "run_id": result.run_id,
             "experiment": config.name,
+            "served_model": "kizuna" if selection is None else selection.served,
+            "selection": "" if selection is None else selection.reason,
             "kinds": ",".join(k for k in ("recommender", "churn", "ltv") if k in result.results),
         },
+        baseline=best_rival(
+            outcome.baselines,
+            metric=outcome.primary_metric,
+            served="kizuna" if selection is None else selection.served,
+            higher_is_better=outcome.higher_is_better,
+        ),
     )
     run_notes.describe_version(
         decision.name,

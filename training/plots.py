@@ -244,3 +244,19 @@ def model_figures(kind: str, model: Any, X: pd.DataFrame, *, max_rows: int = 200
         f"{kind}_importance_gain.png": importance_figure(gain, title=f"{kind}: gain importance"),
         f"{kind}_shap_summary.png": shap_summary_figure(contrib_frame, values),
     }
+
+
+def search_figure(table: pd.DataFrame, scores: list[str]) -> Figure:
+    """Validation score of every search combination, sorted, one line per score column.
+
+    ``table`` has one row per combination (see ``training.search_log.search_table``);
+    a combination has NaN in the score columns of other modes.
+    """
+    fig, ax = _subplots(figsize=(6, 4))
+    for column in scores:
+        values = np.sort(table[column].dropna().to_numpy(dtype=float))[::-1]
+        ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=column)
+    ax.set(xlabel="combination (best first)", ylabel="validation score", title="Search")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

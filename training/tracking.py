@@ -119,18 +119,35 @@ def decide_alias(
     *,
     champion_metric: float | None,
     higher_is_better: bool = True,
+    baseline: tuple[str, float] | None = None,
 ) -> tuple[str, str]:
-    """Champion if there is none or the new version is strictly better; else challenger.
+    """Champion if it beats its best baseline and the champion (if any); else challenger.
+
+    Parameters
+    ----------
+    baseline
+        ``(name, metric)`` of the strongest other candidate on the same
+        holdout. A version that does not strictly beat it is never promoted,
+        however the champion compares.
 
     Returns
     -------
     (alias, reason)
     """
-    if champion_metric is None or not np.isfinite(champion_metric):
-        return CHAMPION, "no comparable champion"
+
+    def beats(a: float, b: float) -> bool:
+        return a > b if higher_is_better else a < b
+
     if not np.isfinite(new_metric):
         return CHALLENGER, "new metric is not finite"
-    better = new_metric > champion_metric if higher_is_better else new_metric < champion_metric
+    if baseline is not None and np.isfinite(baseline[1]) and not beats(new_metric, baseline[1]):
+        return CHALLENGER, (
+            f"does not beat its baseline {baseline[0]} on the holdout "
+            f"({new_metric:.4f} vs {baseline[1]:.4f}): not promoted"
+        )
+    if champion_metric is None or not np.isfinite(champion_metric):
+        return CHAMPION, "no comparable champion"
+    better = beats(new_metric, champion_metric)
     if better:
         return CHAMPION, f"beats the champion ({new_metric:.4f} vs {champion_metric:.4f})"
     return CHALLENGER, f"does not beat the champion ({new_metric:.4f} vs {champion_metric:.4f})"
@@ -145,12 +162,15 @@ def register_version(
     holdout_id: str,
     higher_is_better: bool = True,
     tags: dict[str, str] | None = None,
+    baseline: tuple[str, float] | None = None,
 ) -> AliasDecision:
     """Register ``model_uri`` under ``name`` and give it ``champion`` or ``challenger``.
 
     The comparison is on the same holdout: a champion whose ``holdout_id``
     tag differs (other data, other as_of or horizon) has no comparable
     metric, so the new version takes the champion alias and the reason says so.
+    ``baseline`` (name, holdout metric) is the bar it must clear first (see
+    :func:`decide_alias`).
     """
     import mlflow
     from mlflow import MlflowClient
@@ -181,8 +201,14 @@ def register_version(
         else:
             reason_prefix = f"champion v{champion.version} was evaluated on another holdout; "
     alias, reason = decide_alias(
-        metric_value, champion_metric=champion_metric, higher_is_better=higher_is_better
+        metric_value,
+        champion_metric=champion_metric,
+        higher_is_better=higher_is_better,
+        baseline=baseline,
     )
+    if alias == CHALLENGER and baseline is not None and "baseline" in reason:
+        reason_prefix = ""
+    client.set_model_version_tag(name, str(number), "alias_reason", reason_prefix + reason)
     client.set_registered_model_alias(name, alias, str(number))
     return AliasDecision(
         name=name,

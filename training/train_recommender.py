@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,7 @@ from kizuna.features.interactions import build_interactions
 from kizuna.models.bundles import RecommenderBundle
 from kizuna.models.recommenders import HybridRecommender
 from kizuna.training import plots
+from kizuna.training.blend_tuning import TREND_DAYS, WEIGHT_NAMES, tune_blend
 from kizuna.training.config import RecommenderConfig
 from kizuna.training.metrics import ranking_metrics
 from kizuna.training.recommender_eval import (
@@ -23,8 +26,8 @@ from kizuna.training.recommender_eval import (
     evaluate_recommenders,
     holdout_split,
 )
+from kizuna.training.selection import TUNED, Selection, choose_served
 
-TREND_DAYS = 7
 RECALL_KS = (1, 2, 3, 5, 10, 20, 30, 50)
 # Served models read purchase histories in this weighting (distinct orders per item).
 INTERACTION_PARAMS: dict[str, Any] = {"weighting": "count"}
@@ -49,6 +52,7 @@ class RecommenderResult:
     search: list[dict[str, Any]] = field(default_factory=list)
     input_example: pd.DataFrame | None = None
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    selection: Selection | None = None
     #: (served model fitted before as_of, the holdout): for the audience evaluation.
     evaluation: tuple[Any, Any] | None = None
 
@@ -62,8 +66,11 @@ def train_recommender(
     seed: int,
     items: pd.DataFrame | None = None,
     customers: pd.DataFrame | None = None,
+    progress: Callable[[str], AbstractContextManager[Any]] | None = None,
 ) -> RecommenderResult:
     """Evaluate the configured model against the candidates, then refit it on everything.
+
+    ``progress(title)`` wraps each phase (e.g. :func:`training.progress.step`).
 
     Parameters
     ----------
@@ -89,42 +96,60 @@ def train_recommender(
             values=unknown,
         )
     search: list[dict[str, Any]] = []
+    phase = progress or (lambda title: nullcontext())
+    val_as_of = as_of - pd.Timedelta(days=horizon_days)
+    with phase("recommender: building the validation and holdout splits"):
+        holdout, validation = _splits(transactions, as_of, val_as_of, horizon_days, config, seed)
     if config.tune_weights:
-        weights, search = tune_blend(
-            transactions, as_of - pd.Timedelta(days=horizon_days), horizon_days, config, seed=seed
-        )
+        with phase("recommender: tuning the blend weights on the validation split"):
+            weights, search = tune_blend(
+                transactions, val_as_of, horizon_days, config, seed=seed, holdout=validation
+            )
         config = config.model_copy(update={"params": {**config.params, **weights}})
-    served = HybridRecommender(**{"random_state": seed, **config.params})
-    models = {DEFAULT_MODEL: served, **{c: available[c] for c in config.candidates}}
-    holdout = holdout_split(transactions, as_of, horizon_days, trend_days=TREND_DAYS)
+    primary = (
+        config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
+    )
+    n = len(config.candidates)
+    with phase(f"recommender: scoring the hybrid and {n} baselines on the validation split"):
+        selection = _select_on_validation(validation, config, primary, seed=seed)
+    models = {
+        DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params}),
+        **{c: default_models(random_state=seed)[c] for c in config.candidates},
+    }
     if len(holdout.user_codes) == 0:
         raise KizunaInputError(
             f"no customer bought both before {as_of.date()} and in the "
             f"{horizon_days} days after: move split.as_of"
         )
-    table = evaluate_recommenders(models, holdout, k=config.k)
+    with phase(f"recommender: scoring the hybrid and {n} baselines on the holdout"):
+        table = evaluate_recommenders(models, holdout, k=config.k)
     per_model = {name: _named(rows, config.k) for name, rows in table.groupby("model")}
-    primary = (
-        config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
-    )
     if primary not in per_model[DEFAULT_MODEL]:
         raise KizunaInputError(
             f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
             column="recommender.primary_metric",
             values=[primary],
         )
-    figure = plots.recall_at_k_figure(_recall_curves(models, holdout))
-    bundle = refit_for_serving(
-        transactions,
-        config,
-        seed=seed,
-        items=items,
-        purchase_rate_by_rank=_purchase_rate_by_rank(served, holdout, config.k),
-    )
+    served_name = DEFAULT_MODEL if selection.served == TUNED else selection.served
+    served = models[served_name]
+    with phase("recommender: recall curves and purchase rates by rank"):
+        figure = plots.recall_at_k_figure(_recall_curves(models, holdout))
+        rates = _purchase_rate_by_rank(served, holdout, config.k)
+    with phase(f"recommender: refitting the served model ({served_name}) on every purchase"):
+        bundle = refit_for_serving(
+            transactions,
+            config,
+            seed=seed,
+            items=items,
+            purchase_rate_by_rank=rates,
+            model_name=served_name,
+        )
     sample = bundle.user_ids[: min(5, len(bundle.user_ids))]
+    tuned = per_model.pop(DEFAULT_MODEL)
     return RecommenderResult(
         bundle=bundle,
-        metrics=per_model.pop(DEFAULT_MODEL),
+        metrics=tuned if served_name == DEFAULT_MODEL else dict(per_model[served_name]),
+        selection=selection,
         baselines=per_model,
         primary_metric=primary,
         figures={"recommender_recall_at_k.png": figure},
@@ -134,9 +159,62 @@ def train_recommender(
             "recommender_eval_customers": float(len(holdout.user_codes)),
             "recommender_items": float(holdout.n_items),
             **{f"hybrid_{k}": float(v) for k, v in config.params.items() if k in WEIGHT_NAMES},
+            **{f"hybrid_{k}": float(v) for k, v in tuned.items()},
         },
         evaluation=(served, holdout),
     )
+
+
+def _splits(
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp,
+    val_as_of: pd.Timestamp,
+    horizon_days: int,
+    config: RecommenderConfig,
+    seed: int,
+) -> tuple[Any, Any]:
+    """(holdout, validation) under the configured protocol."""
+    if config.protocol == "random_user":
+        from kizuna.training.random_holdout import random_user_split
+
+        end = transactions[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
+        everything = build_interactions(transactions, end)
+        frac = config.holdout_fraction
+        holdout = random_user_split(everything, fraction=frac, seed=seed)
+        validation = random_user_split(holdout.train, fraction=frac, seed=seed + 1)
+    else:
+        holdout = holdout_split(transactions, as_of, horizon_days, trend_days=TREND_DAYS)
+        validation = holdout_split(transactions, val_as_of, horizon_days, trend_days=TREND_DAYS)
+    return holdout, validation
+
+
+def _select_on_validation(
+    validation: Any, config: RecommenderConfig, primary: str, *, seed: int
+) -> Selection:
+    """Score the tuned hybrid and every candidate on the validation split; choose the served.
+
+    Candidates without a value for ``primary`` (personal popularity in the
+    ``new`` mode) take no part. No validation customers: the hybrid is served.
+    """
+    if len(validation.user_codes) == 0:
+        return Selection(TUNED, primary, {}, "no validation customers: the tuned model is served")
+    models = {
+        DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params}),
+        **{c: default_models(random_state=seed)[c] for c in config.candidates},
+    }
+    table = evaluate_recommenders(models, validation, k=config.k)
+    values = {
+        (TUNED if name == DEFAULT_MODEL else name): named[primary]
+        for name, rows in table.groupby("model")
+        if primary in (named := _named(rows, config.k))
+    }
+    if TUNED not in values:
+        raise KizunaInputError(
+            f"unknown primary metric; have {sorted(_named(table, config.k))}",
+            column="recommender.primary_metric",
+            values=[primary],
+        )
+    return choose_served(values, metric=primary)
 
 
 def refit_for_serving(
@@ -146,8 +224,12 @@ def refit_for_serving(
     seed: int,
     items: pd.DataFrame | None = None,
     purchase_rate_by_rank: np.ndarray | None = None,
+    model_name: str = DEFAULT_MODEL,
 ) -> RecommenderBundle:
-    """Fit the served model on every purchase, with the id maps and history it needs."""
+    """Fit the served model (the hybrid or the named baseline) on every purchase.
+
+    The bundle holds the id maps and history the model needs.
+    """
     purchases = transactions[~transactions[s.IS_RETURN]]
     end = purchases[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
     history = build_interactions(transactions, end, **INTERACTION_PARAMS)
@@ -159,7 +241,10 @@ def refit_for_serving(
         **INTERACTION_PARAMS,
     ).matrix
     categories = _categories(transactions, history.item_ids, items)
-    model = HybridRecommender(**{"random_state": seed, **config.params})
+    if model_name == DEFAULT_MODEL:
+        model = HybridRecommender(**{"random_state": seed, **config.params})
+    else:
+        model = default_models(random_state=seed)[model_name]
     model.fit(
         history.matrix,
         recent_items=recent,
@@ -236,156 +321,3 @@ def _recall_curves(
         ]
         curves[name] = (np.array(RECALL_KS), np.array(recalls))
     return curves
-
-
-# The blend weights tried on the validation split; each component on its own is in the grid.
-# Rankings do not change when every weight is scaled, so repurchase is on or off.
-# The first five weigh the blend for any item ("all" mode), the ``new_`` ones the blend
-# for new items only ("new" mode, where repurchase plays no part); each is tuned on its mode.
-DEFAULT_WEIGHT_GRID: dict[str, list[float]] = {
-    "repurchase_weight": [0.0, 1.0],
-    "item_knn_weight": [0.0, 0.25, 0.5, 1.0],
-    "als_weight": [0.0, 0.25, 0.5],
-    "trending_weight": [0.0, 0.2, 0.4],
-    "ease_weight": [0.0, 0.25, 0.5, 1.0],
-    "new_item_knn_weight": [0.0, 0.25, 0.5, 1.0],
-    "new_als_weight": [0.0, 0.25, 0.5],
-    "new_trending_weight": [0.0, 0.2, 0.4, 0.6],
-    "new_ease_weight": [0.0, 0.25, 0.5, 1.0],
-}
-TUNING_USERS = 1_500
-# Each user's blend is ranked among the union of every component's top TUNING_CANDIDATES
-# items: an item outside all of them practically never reaches a blend's top 10.
-TUNING_CANDIDATES = 100
-ALL_WEIGHT_NAMES = ("repurchase_weight", "item_knn_weight", "als_weight", "trending_weight",
-                    "ease_weight")  # fmt: skip
-NEW_WEIGHT_NAMES = ("new_item_knn_weight", "new_als_weight", "new_trending_weight",
-                    "new_ease_weight")  # fmt: skip
-WEIGHT_NAMES = ALL_WEIGHT_NAMES + NEW_WEIGHT_NAMES
-
-
-def tune_blend(
-    transactions: pd.DataFrame,
-    val_as_of: pd.Timestamp,
-    horizon_days: int,
-    config: RecommenderConfig,
-    *,
-    seed: int,
-) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """Choose the hybrid's blend weights on a validation split before the test one.
-
-    The components are fit and scored once (``unit_component_scores``); each
-    weight combination only re-blends them over each user's candidate items
-    (the union of every component's top ``TUNING_CANDIDATES``), so a grid of
-    a few hundred costs seconds. The ``all``-mode weights maximise NDCG@k in
-    the ``all`` mode, the ``new_`` weights NDCG@k in the ``new`` mode.
-
-    Returns
-    -------
-    (weights, records)
-        The chosen weights and one record per combination (``mode``,
-        ``params``, validation metrics).
-    """
-    grid = {**DEFAULT_WEIGHT_GRID, **(config.search.grid if config.search else {})}
-    holdout = holdout_split(transactions, val_as_of, horizon_days, trend_days=TREND_DAYS)
-    users = holdout.user_codes
-    if len(users) == 0:
-        return {}, []
-    if len(users) > TUNING_USERS:
-        users = np.sort(np.random.default_rng(seed).choice(users, TUNING_USERS, replace=False))
-    rows_kept = np.searchsorted(holdout.user_codes, users)
-    fixed = {k: v for k, v in config.params.items() if k not in WEIGHT_NAMES}
-    probe = HybridRecommender(**{"random_state": seed, **fixed, **dict.fromkeys(WEIGHT_NAMES, 1.0)})
-    probe.fit(
-        holdout.train.matrix, recent_items=holdout.recent, item_categories=holdout.item_categories
-    )
-    if probe.ease_ is None:  # too many items: the weight changes nothing
-        grid["ease_weight"] = grid["new_ease_weight"] = [0.0]
-    history = holdout.train.matrix[users]
-    unit = probe.unit_component_scores(users, history).astype(np.float32)
-    seen = history.toarray() > 0
-    # Popularity breaks ties, as in recommend().
-    rank = np.empty(probe.n_items_)
-    rank[probe.tiebreak_order_] = np.arange(probe.n_items_)
-    tiebreak = -1e-9 * rank / max(probe.n_items_, 1)
-    records: list[dict[str, Any]] = []
-    chosen: dict[str, float] = {}
-    for mode, names, blend_names in (
-        ("all", ALL_WEIGHT_NAMES, ALL_WEIGHT_NAMES),
-        ("new", NEW_WEIGHT_NAMES, ("repurchase_weight",) + NEW_WEIGHT_NAMES),
-    ):
-        exclude = seen if mode == "new" else None
-        cols, valid = _candidates(unit, TUNING_CANDIDATES, exclude, min_width=config.k)
-        parts = np.take_along_axis(unit, cols[None], axis=2)  # (n_components, n, m)
-        base = np.where(valid, tiebreak[cols], -np.inf)
-        truth = holdout.truth[mode][rows_kept]
-        # In the new mode repurchase is zero on every candidate: fixed at 0.
-        options = [grid[name] for name in names]
-        best_value = -np.inf
-        for values in _product(options):
-            if not any(values):
-                continue
-            weights = dict(zip(names, values, strict=True))
-            w = np.array([weights.get(n, 0.0) for n in blend_names], dtype=np.float32)
-            blend = base + np.tensordot(w, parts, axes=1)
-            kk = min(config.k, blend.shape[1])
-            top = np.argpartition(-blend, kk - 1, axis=1)[:, :kk]
-            order = np.argsort(-np.take_along_axis(blend, top, axis=1), axis=1, kind="stable")
-            top = np.take_along_axis(top, order, axis=1)
-            recs = np.where(np.take_along_axis(valid, top, axis=1),
-                            np.take_along_axis(cols, top, axis=1), -1)  # fmt: skip
-            value = ranking_metrics(recs, truth, k=kk)["ndcg"]
-            records.append(
-                {
-                    "mode": mode,
-                    "params": weights,
-                    "validation": {f"{mode}_ndcg_at_{config.k}": value},
-                }
-            )
-            if value > best_value:  # ties keep the earlier, smaller weights
-                best_value, chosen_mode = value, weights
-        if best_value > -np.inf:
-            chosen.update(chosen_mode)
-    return chosen, records
-
-
-def _candidates(
-    unit: np.ndarray, per_component: int, exclude: np.ndarray | None, *, min_width: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
-    """Union of each component's top items per user, padded.
-
-    Parameters
-    ----------
-    unit
-        Component scores, shape (n_components, n, n_items).
-    exclude
-        Boolean (n, n_items): items never to propose (seen items in the new mode).
-
-    Returns
-    -------
-    cols : (n, m) int64 item codes, candidates first (ascending codes)
-    valid : (n, m) bool, False on padding
-    """
-    n_components, n, n_items = unit.shape
-    chosen = np.zeros((n, n_items), dtype=bool)
-    kk = min(per_component, n_items)
-    rows = np.arange(n)[:, None]
-    for part in unit:
-        scores = part if exclude is None else np.where(exclude, -np.inf, part)
-        top = (
-            np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-            if kk < n_items
-            else np.broadcast_to(np.arange(n_items), (n, n_items))
-        )
-        chosen[rows, top] = True
-    if exclude is not None:
-        chosen &= ~exclude
-    m = min(max(int(chosen.sum(axis=1).max(initial=0)), min_width), n_items)
-    cols = np.argsort(~chosen, axis=1, kind="stable")[:, :m]
-    return cols, np.take_along_axis(chosen, cols, axis=1)
-
-
-def _product(lists: list[list[float]]) -> list[tuple[float, ...]]:
-    import itertools
-
-    return list(itertools.product(*lists))

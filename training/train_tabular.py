@@ -17,14 +17,17 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.baselines import AttributeLogisticBaseline, ColumnForecast
 from kizuna.models.btyd_features import EXPECTED_VALUE
 from kizuna.models.bundles import TabularBundle
 from kizuna.models.churn import ChurnClassifier
 from kizuna.models.churn_baseline import RFMLogisticBaseline
+from kizuna.models.intervals import BinnedQuantileInterval, coverage
 from kizuna.models.ltv import LTVRegressor
 from kizuna.training import metrics_tabular as mt
 from kizuna.training import plots
 from kizuna.training.config import ChurnConfig, LTVConfig, SearchConfig, SplitConfig
+from kizuna.training.selection import TUNED, Selection, choose_served
 from kizuna.training.snapshots import Snapshot, stack
 from kizuna.training.splits import contractual_split
 
@@ -35,9 +38,10 @@ LOWER_IS_BETTER = {"brier", "log_loss", "mae", "rmse"}
 class TabularResult:
     """What training one tabular model produced, ready to be logged.
 
-    ``metrics`` are the chosen model's on the test snapshot; ``baselines``
-    maps each baseline's name to its metrics on the same rows; ``search``
-    lists every candidate's parameters and validation metrics.
+    ``metrics`` are the served model's on the test snapshot (the tuned
+    model's, or a baseline's when it won on validation: see ``selection``);
+    ``baselines`` maps each baseline's name to its metrics on the same rows;
+    ``search`` lists every candidate's parameters and validation metrics.
     """
 
     kind: str
@@ -49,6 +53,7 @@ class TabularResult:
     search: list[dict[str, Any]] = field(default_factory=list)
     input_example: pd.DataFrame | None = None
     extra_metrics: dict[str, float] = field(default_factory=dict)
+    selection: Selection | None = None
 
     @property
     def higher_is_better(self) -> bool:
@@ -120,10 +125,13 @@ def train_churn(
     seed: int,
     btyd_unit: str,
     horizon_days: int,
-    baseline_columns: list[str] | None = None,
+    baseline: Any = None,
     baseline_name: str = "rfm_logistic",
 ) -> TabularResult:
-    """LightGBM churn model against logistic regression on RFM (or on ``baseline_columns``)."""
+    """LightGBM churn model against a logistic baseline; the better on validation is served.
+
+    ``baseline`` is an unfitted classifier (default: logistic regression on RFM).
+    """
     X, y, _ = stack(train)
     calibration = None if config.calibration == "none" else config.calibration
 
@@ -141,16 +149,26 @@ def train_churn(
     def fit(model: Any) -> Any:
         return model.fit(X, y, X_val=val.X, y_val=val.churn)
 
+    def report(target: pd.Series, model: Any, frame: pd.DataFrame) -> dict[str, float]:
+        return mt.classification_report(target, model.predict_proba(frame)[:, 1])
+
     model, search = _select(
         make,
         grid(config.search, seed),
         fit,
-        lambda m: mt.classification_report(val.churn, m.predict_proba(val.X)[:, 1]),
+        lambda m: report(val.churn, m, val.X),
         config.primary_metric,
     )
-    baseline = RFMLogisticBaseline(columns=baseline_columns).fit(X, y, X_val=val.X, y_val=val.churn)
+    base = RFMLogisticBaseline() if baseline is None else baseline
+    base.fit(X, y, X_val=val.X, y_val=val.churn)
+    selection = _choose(
+        {TUNED: model, baseline_name: base},
+        lambda m: report(val.churn, m, val.X),
+        config.primary_metric,
+    )
+    served = model if selection.served == TUNED else base
     p_model = model.predict_proba(test.X)[:, 1]
-    p_base = baseline.predict_proba(test.X)[:, 1]
+    p_base = base.predict_proba(test.X)[:, 1]
     scores = {"kizuna": p_model, baseline_name: p_base}
     figures = {
         "churn_roc.png": plots.roc_figure(test.churn.to_numpy(), scores),
@@ -159,10 +177,12 @@ def train_churn(
         "churn_precision_recall.png": plots.precision_recall_figure(test.churn.to_numpy(), scores),
         **plots.model_figures("churn", model, test.X),
     }
+    tuned_metrics = mt.classification_report(test.churn, p_model)
+    calibrator = getattr(model, "calibrator_", None)
     return TabularResult(
         kind="churn",
-        bundle=_bundle(model, X, val, test, btyd_unit=btyd_unit, horizon_days=horizon_days),
-        metrics=mt.classification_report(test.churn, p_model),
+        bundle=_bundle(served, X, val, test, btyd_unit=btyd_unit, horizon_days=horizon_days),
+        metrics=report(test.churn, served, test.X),
         baselines={baseline_name: mt.classification_report(test.churn, p_base)},
         primary_metric=config.primary_metric,
         figures=figures,
@@ -172,8 +192,22 @@ def train_churn(
             "churn_rate_test": float(test.churn.mean()),
             "churn_rows_train": float(len(X)),
             "churn_rows_test": float(len(test.X)),
+            **{f"lightgbm_{k}": v for k, v in tuned_metrics.items()},
+            **{
+                f"calibration_cv_log_loss_{k}": v
+                for k, v in getattr(calibrator, "cv_log_loss_", {}).items()
+            },
         },
+        selection=selection,
     )
+
+
+def _choose(
+    candidates: dict[str, Any], score: Callable[[Any], dict[str, float]], primary: str
+) -> Selection:
+    """Score each fitted candidate on validation and choose the served one."""
+    values = {name: float(score(model)[primary]) for name, model in candidates.items()}
+    return choose_served(values, metric=primary, higher_is_better=primary not in LOWER_IS_BETTER)
 
 
 def train_ltv(
@@ -186,7 +220,10 @@ def train_ltv(
     btyd_unit: str,
     horizon_days: int,
 ) -> TabularResult:
-    """LightGBM horizon-revenue model against BG/NBD + Gamma-Gamma."""
+    """LightGBM horizon-revenue model against BG/NBD + Gamma-Gamma and last period's revenue.
+
+    The better of the three on the validation snapshot is served.
+    """
     X, _, y = stack(train)
 
     def make(params: dict[str, Any]) -> LTVRegressor:
@@ -197,28 +234,34 @@ def train_ltv(
     def fit(model: Any) -> Any:
         return model.fit(X, y, X_val=val.X, y_val=val.value)
 
-    model, search = _select(
-        make,
-        grid(config.search, seed),
-        fit,
-        lambda m: mt.regression_report(val.value, m.predict(val.X)),
-        config.primary_metric,
-    )
+    def validate(m: Any) -> dict[str, float]:
+        return mt.regression_report(val.value, m.predict(val.X))
+
+    model, search = _select(make, grid(config.search, seed), fit, validate, config.primary_metric)
+    # The naive "same as the last horizon" forecast: the bar any model must clear.
+    columns = {"bgnbd_gamma_gamma": EXPECTED_VALUE, "last_period": f"revenue_{horizon_days}d"}
+    forecasts = {
+        name: ColumnForecast(column).fit(X)
+        for name, column in columns.items()
+        if column in X.columns and column in test.X.columns
+    }
+    selection = _choose({TUNED: model, **forecasts}, validate, config.primary_metric)
+    served = model if selection.served == TUNED else forecasts[selection.served]
     predicted = model.predict(test.X)
     baselines = {}
     tables = {"kizuna": mt.decile_calibration(test.value, predicted)}
-    if EXPECTED_VALUE in test.X.columns:
-        btyd = test.X[EXPECTED_VALUE].fillna(0.0).to_numpy()
-        baselines["bgnbd_gamma_gamma"] = mt.regression_report(test.value, btyd)
-        tables["bgnbd_gamma_gamma"] = mt.decile_calibration(test.value, btyd)
-    # The naive "same as the last horizon" forecast: the bar any model must clear.
-    recent = f"revenue_{horizon_days}d"
-    if recent in test.X.columns:
-        baselines["last_period"] = mt.regression_report(test.value, test.X[recent].to_numpy())
+    for name, forecast in forecasts.items():
+        values = forecast.predict(test.X)
+        baselines[name] = mt.regression_report(test.value, values)
+        if name == "bgnbd_gamma_gamma":
+            tables[name] = mt.decile_calibration(test.value, values)
+    tuned_metrics = mt.regression_report(test.value, predicted)
+    band = BinnedQuantileInterval(0.1, 0.9).fit(served.predict(val.X), val.value.to_numpy())
+    low, high = band.predict(served.predict(test.X))
     return TabularResult(
         kind="ltv",
-        bundle=_bundle(model, X, val, test, btyd_unit=btyd_unit, horizon_days=horizon_days),
-        metrics=mt.regression_report(test.value, predicted),
+        bundle=_bundle(served, X, val, test, btyd_unit=btyd_unit, horizon_days=horizon_days),
+        metrics=mt.regression_report(test.value, served.predict(test.X)),
         baselines=baselines,
         primary_metric=config.primary_metric,
         figures={
@@ -228,7 +271,14 @@ def train_ltv(
         },
         search=search,
         input_example=plain_example(test.X.head(5)),
-        extra_metrics={"ltv_clipped_targets": float(getattr(model, "n_clipped_", 0))},
+        extra_metrics={
+            "ltv_clipped_targets": float(getattr(model, "n_clipped_", 0)),
+            **{f"lightgbm_{k}": v for k, v in tuned_metrics.items()},
+            # P10-P90 band from validation residuals; coverage should be near 0.8.
+            "interval_p10_p90_coverage": coverage(low, high, test.value.to_numpy()),
+            "interval_p10_p90_mean_width": float(np.mean(high - low)),
+        },
+        selection=selection,
     )
 
 
@@ -270,7 +320,6 @@ def train_contractual_churn(
     """
     from kizuna.features import schema as s
     from kizuna.features.labels import contractual_churn_labels
-    from kizuna.features.tables import numbers_as_text
 
     split = split or SplitConfig()
     labels = contractual_churn_labels(customers, label_col=config.label_col)
@@ -282,22 +331,14 @@ def train_contractual_churn(
     tr, va, te = (X.index[p] for p in contractual_split(X, y, split, seed=seed))
     empty = pd.Series(dtype=float)
     snap = lambda idx: Snapshot(pd.NaT, X.loc[idx], y.loc[idx], empty, None, None)  # noqa: E731
+    drop = tuple(config.params.get("drop", ()))
+    baseline = AttributeLogisticBaseline(
+        drop=drop,
+        categorical=tuple(config.params.get("categorical", ())),
+        calibration=None if config.calibration == "none" else config.calibration,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        numeric = [
-            c
-            for c in X.columns
-            if (
-                pd.api.types.is_numeric_dtype(X[c].dtype)
-                and not pd.api.types.is_bool_dtype(X[c].dtype)
-            )
-            or numbers_as_text(X[c])  # an export's " 12.50" and blanks: numbers too
-        ]
-        if not numeric:
-            raise KizunaInputError(
-                "contractual churn needs at least one numeric attribute for its logistic baseline",
-                column=config.label_col,
-            )
         result = train_churn(
             [snap(tr)],
             snap(va),
@@ -306,8 +347,8 @@ def train_contractual_churn(
             seed=seed,
             btyd_unit="W",
             horizon_days=0,
-            baseline_columns=numeric,
-            baseline_name="logistic_numeric",
+            baseline=baseline,
+            baseline_name="logistic_all_attributes",
         )
     bundle = result.bundle
     result.bundle = TabularBundle(

@@ -30,7 +30,7 @@ collaborative weights when ``exclude_seen=True`` (``R`` is zero there anyway).
 Per-user max scaling makes the weights comparable across users with short and
 long histories. A component whose weight is 0 in both blends is not fitted.
 
-Defaults are the weights ``training.train_recommender.tune_blend`` chooses on
+Defaults are the weights ``training.blend_tuning.tune_blend`` chooses on
 Online Retail's validation split (as_of 2011-06-12, 90-day truth window, so
 strictly before the 2011-09-10 test holdout); EASE's regularisation (300) and
 neighbours (50) were chosen on the validation splits 2011-04-13, 2011-05-13

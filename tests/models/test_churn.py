@@ -10,7 +10,7 @@ import pytest
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.tables import validate_customers
-from kizuna.models.churn import ChurnClassifier, ScoreCalibrator
+from kizuna.models.churn import ChurnClassifier
 from kizuna.models.churn_baseline import RFMLogisticBaseline
 from kizuna.training.metrics_tabular import brier, roc_auc
 from tests.models.classifier_contract import ClassifierContract, make_churn_data
@@ -172,16 +172,6 @@ def test_no_validation_split_warns_and_leaves_probabilities_uncalibrated(drifted
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ChurnClassifier(**FAST, calibration=None).fit(X, y)
-
-
-def test_auto_calibration_picks_sigmoid_for_small_validation_sets() -> None:
-    rng = np.random.default_rng(0)
-    score = rng.normal(size=1200)
-    y = (rng.random(1200) < 1 / (1 + np.exp(-score))).astype(int)
-    assert ScoreCalibrator("auto").fit(score[:300], y[:300]).method_ == "sigmoid"
-    assert ScoreCalibrator("auto").fit(score, y).method_ == "isotonic"
-    with pytest.raises(KizunaInputError, match="calibration"):
-        ScoreCalibrator("platt")
 
 
 def test_validation_labels_must_come_with_validation_features(drifted: dict) -> None:

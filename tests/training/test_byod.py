@@ -118,7 +118,7 @@ def test_a_customers_only_churn_table_trains_with_a_configured_split(tmp_path: P
     result = json.loads(done.stdout)
     churn = result["models"]["churn"]
     assert churn["metrics"]["roc_auc"] > 0.7
-    assert "logistic_numeric" in churn["baselines"]
+    assert "logistic_all_attributes" in churn["baselines"]
     plots = {Path(p).name for p in run_artifacts(tmp_path, result["run_id"])}
     assert set(PLOTS["churn"]) <= plots
     quiet = kizuna("train", "churn.yaml", "--json", "--quiet", cwd=tmp_path)

@@ -118,6 +118,15 @@ def test_train_logs_metrics_baselines_params_and_registers_champions(trained):
     ):
         assert name in metrics, name
     assert "plots/recommender_recall_at_k.png" in artifacts
+    assert "plots/recommender_search.png" in artifacts
+    client = mlflow.MlflowClient()
+    searches = {a.path for a in client.list_artifacts(result.run_id, "search")}
+    assert "search/recommender_search.json" in searches
+    assert metrics["recommender_search_combinations"] > 100
+    # The search is a table in the training run, not one run per combination.
+    runs = client.search_runs([run.info.experiment_id])
+    assert len(runs) == 2  # the two trainings of the `trained` fixture
+    assert {"churn.served", "ltv.served", "recommender.served"} <= set(tags)
     # The churn model must beat its baseline on this shop, where behaviour carries signal.
     assert metrics["roc_auc"] > metrics["baseline_rfm_logistic_roc_auc"]
 
@@ -198,7 +207,7 @@ def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
     result = run_experiment(load_experiment(tmp_path / "telco.yaml"), quiet=True)
     churn = result.results["churn"]
     assert churn.metrics["roc_auc"] > 0.7
-    assert "logistic_numeric" in churn.baselines
+    assert "logistic_all_attributes" in churn.baselines
     assert result.registry["churn"].alias == tracking.CHAMPION
 
 

@@ -171,11 +171,11 @@ def test_online_retail_reference_table(online_retail_path) -> None:
     assert (found["margin"] > 0).all(), found
 
 
-# --- blend tuning (training.train_recommender.tune_blend) -------------------------------
+# --- blend tuning (training.blend_tuning.tune_blend) -------------------------------
 
 
 def test_candidates_are_the_union_of_each_components_top_items() -> None:
-    from kizuna.training.train_recommender import _candidates
+    from kizuna.training.blend_tuning import _candidates
 
     # Two components, two users, five items; top 2 of each component.
     unit = np.array([
@@ -222,12 +222,12 @@ def _synthetic_log(as_of: pd.Timestamp, days: int) -> pd.DataFrame:
 
 def test_tune_blend_picks_each_modes_best_and_matches_a_full_evaluation(monkeypatch) -> None:
     from kizuna.models.recommenders import HybridRecommender
-    from kizuna.training import train_recommender
+    from kizuna.training import blend_tuning
+    from kizuna.training.blend_tuning import DEFAULT_WEIGHT_GRID, WEIGHT_NAMES, tune_blend
     from kizuna.training.config import RecommenderConfig
-    from kizuna.training.train_recommender import DEFAULT_WEIGHT_GRID, WEIGHT_NAMES, tune_blend
 
     # Candidates: each component's top 12 of the 40 items, so the shortcut is exercised.
-    monkeypatch.setattr(train_recommender, "TUNING_CANDIDATES", 12)
+    monkeypatch.setattr(blend_tuning, "TUNING_CANDIDATES", 12)
 
     as_of = pd.Timestamp("2024-03-01")
     tx = _synthetic_log(as_of, 30)
