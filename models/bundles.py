@@ -121,7 +121,14 @@ class ChampionModels:
     versions: dict[str, int] = field(default_factory=dict)
     experiment: Any = None
     kinds: tuple[str, ...] = ()
+    #: Kinds whose file could not be loaded -> why (naming kind, version and file); their
+    #: endpoints answer 503 while the others serve (``/readyz`` reports them as degraded).
+    broken: dict[str, str] = field(default_factory=dict)
 
     def missing_kinds(self) -> list[str]:
-        """Kinds the experiment trained that this set lacks."""
-        return [k for k in self.kinds if k in MODEL_KINDS and getattr(self, k) is None]
+        """Kinds the experiment trained that this set lacks (broken ones excluded)."""
+        return [
+            k
+            for k in self.kinds
+            if k in MODEL_KINDS and getattr(self, k) is None and k not in self.broken
+        ]

@@ -154,6 +154,8 @@ class RecommendationLog:
                     break
             try:
                 self.record_shown(*batch)
+            except (sqlite3.Error, OSError) as exc:  # a store fault: one line, not a traceback
+                logger.warning("writing %d recommendation-log rows failed: %s", len(batch), exc)
             except Exception:  # noqa: BLE001 - the log must never stop the writer
                 logger.exception("writing %d recommendation-log rows failed", len(batch))
 

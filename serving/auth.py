@@ -6,6 +6,7 @@ so a refused request costs no JSON parsing and never reaches a model.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
@@ -19,6 +20,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Kubernetes-style probes stay open: an orchestrator has no key.
 HEALTH_PATHS = frozenset({"/livez", "/healthz", "/readyz"})
+#: The API documentation; open with an API key only when KIZUNA_PUBLIC_DOCS is true.
+DOCS_PATHS = frozenset({"/", "/docs.json", "/schema.json"})
 API_KEY_HEADER = "x-api-key"
 
 
@@ -75,17 +78,22 @@ class ApiKeyMiddleware:
         The wrapped ASGI app.
     api_key
         The expected key; ``None`` or empty turns the check off.
+    public_paths
+        Paths open without the key besides the health probes (e.g. :data:`DOCS_PATHS`).
     """
 
-    def __init__(self, app: ASGIApp, api_key: str | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, api_key: str | None = None, public_paths: Iterable[str] = ()
+    ) -> None:
         self.app = app
         self.api_key = api_key or None
+        self.open_paths = HEALTH_PATHS | frozenset(public_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             self.api_key is None
             or scope["type"] != "http"
-            or scope.get("path", "") in HEALTH_PATHS
+            or scope.get("path", "") in self.open_paths
             or key_matches(presented_key(scope.get("headers", [])), self.api_key)
         ):
             await self.app(scope, receive, send)
@@ -102,22 +110,30 @@ class ApiKeyMiddleware:
 
 
 class RequestLimitMiddleware:
-    """Refuse oversized bodies (413) and non-JSON bodies (415) on POST requests.
+    """Refuse oversized (413), non-JSON (415) and too slowly sent (408) POST bodies.
 
     The body is read here, up to ``max_body_bytes``, and replayed to the app,
-    so a client that sends no ``Content-Length`` (chunked) is bounded too.
+    so a client that sends no ``Content-Length`` (chunked) is bounded too. A
+    body not complete ``body_timeout`` seconds after its headers is answered
+    408 and the connection closed, so half-sent requests do not pile up.
+    Media types compare case-insensitively (``Application/JSON; charset=utf-8``).
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = 2_000_000) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int = 2_000_000, body_timeout: float = 10.0
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", []))
-        media_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
+        media_type = (
+            headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
+        )
         if media_type and media_type != b"application/json" and not media_type.endswith(b"+json"):
             await send_json(
                 send,
@@ -134,8 +150,19 @@ class RequestLimitMiddleware:
             return
         chunks: list[bytes] = []
         size = 0
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                await send_json(
+                    send,
+                    408,
+                    {"error": f"request body not received within {self.body_timeout:g} s"},
+                    headers=[(b"connection", b"close")],
+                )
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
@@ -163,34 +190,3 @@ class RequestLimitMiddleware:
             "error": f"request body too large: {size:,} bytes, the limit is "
             f"{self.max_body_bytes:,} (KIZUNA_MAX_BODY_BYTES); split the batch"
         }
-
-
-class Readiness:
-    """Where :class:`ReadinessMiddleware` asks why the service is not ready.
-
-    The service sets ``live`` (a :class:`serving.live.Live`) when it starts.
-    """
-
-    def __init__(self) -> None:
-        self.live: Any = None
-
-    def reason(self) -> str | None:
-        if self.live is None:
-            return "the service is starting"
-        return self.live.not_ready_reason()
-
-
-class ReadinessMiddleware:
-    """Answer ``/readyz`` with 503 and the reason in the body while not ready."""
-
-    def __init__(self, app: ASGIApp, readiness: Readiness) -> None:
-        self.app = app
-        self.readiness = readiness
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path", "") == "/readyz":
-            reason = self.readiness.reason()
-            if reason is not None:
-                await send_json(send, 503, {"ready": False, "reason": reason})
-                return
-        await self.app(scope, receive, send)

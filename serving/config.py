@@ -1,4 +1,4 @@
-"""Service settings, read once from environment variables.
+"""Service settings, read from environment variables when the service starts.
 
 Without ``KIZUNA_MODEL_SOURCE`` the service reads the registry when
 ``MLFLOW_TRACKING_URI`` is set, else a ``bento_models`` folder baked into a
@@ -7,35 +7,49 @@ Bento, else the registry in ``$KIZUNA_DATA_DIR``.
 =============================  =============================================  ==============
 variable                       meaning                                        default
 =============================  =============================================  ==============
-``KIZUNA_MODEL_SOURCE``        ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  see below
+``KIZUNA_MODEL_SOURCE``        ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  see above
                                or a model folder (``kizuna export``)
 ``KIZUNA_MODEL_ALIAS``         registry alias to serve                        ``champion``
 ``KIZUNA_API_KEY``             if set, every endpoint but the health probes   unset
                                needs it (``X-API-Key`` or ``Authorization:
                                Bearer``)
+``KIZUNA_PUBLIC_DOCS``         with an API key: ``/``, ``/docs.json`` stay    ``false``
+                               open
+``KIZUNA_CORS_ORIGINS``        comma-separated origins browsers may call      unset (no CORS)
+                               from (``*`` for any)
 ``KIZUNA_EVENT_STORE``         SQLite file of purchase events                 ``$KIZUNA_DATA_DIR/events.sqlite``
 ``KIZUNA_MAX_BODY_BYTES``      largest request body accepted (413 above)      2,000,000
 ``KIZUNA_MAX_BATCH``           most customer ids in one request (422 above)   10,000
 ``KIZUNA_MAX_EVENTS``          most event lines in one request (422 above)    1,000
+``KIZUNA_BODY_TIMEOUT``        seconds to send a request body (408 after)     10
+``KIZUNA_HEADER_TIMEOUT``      seconds to send request headers / idle         5
+                               keep-alive (connection closed after)
 ``KIZUNA_RELOAD_POLL_SECONDS`` check the registry for new champions this      0 (off)
                                often
 ``KIZUNA_EXPERIMENT``          the experiment whose champions the registry    the only one
                                source serves
 ``KIZUNA_MAX_EVENT_VALUE``     largest quantity or unit price of an event     1,000,000
 ``KIZUNA_RISK_BANDS``          churn probability cut points low|medium|high   ``0.3,0.6``
+``KIZUNA_REPORT``              the HTML page ``/report`` serves               ``$KIZUNA_DATA_DIR/report.html``
 =============================  =============================================  ==============
+
+Nothing here runs at import time: :meth:`Settings.from_env` is called by the
+service when it starts (and by the CLI).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kizuna.features.errors import KizunaInputError
 
 REGISTRY = "registry"
+ENV_PREFIX = "KIZUNA_"
 #: A model folder baked into a Bento (``kizuna export --out bento_models``), found from the
 #: working directory the Bento's service starts in.
 BUNDLED_MODELS = "bento_models"
@@ -44,117 +58,121 @@ BUNDLED_MODELS = "bento_models"
 MAX_K = 100
 MAX_ID_LENGTH = 200
 MAX_LIST_ITEMS = 1_000  # exclude_items, categories
+MAX_TOP_REASONS = 10
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the service reads from its environment."""
+class Settings(BaseSettings):
+    """Everything the service reads from its environment (``KIZUNA_<FIELD>``)."""
 
-    model_source: str = REGISTRY
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    model_source: str = ""  # empty: see the module docstring
     model_alias: str = "champion"
     api_key: str | None = None
-    event_store: Path = Path("data/events.sqlite")
-    max_body_bytes: int = 2_000_000
-    max_batch: int = 10_000
-    max_events: int = 1_000
-    reload_poll_seconds: float = 0.0
-    risk_bands: tuple[float, float] = (0.3, 0.6)
+    public_docs: bool = False
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    data_dir: Path = Path("data")
+    event_store: Path | None = None
+    max_body_bytes: int = Field(2_000_000, ge=1)
+    max_batch: int = Field(10_000, ge=1)
+    max_events: int = Field(1_000, ge=1)
+    body_timeout: float = Field(10.0, gt=0)
+    header_timeout: float = Field(5.0, gt=0)
+    reload_poll_seconds: float = Field(0.0, ge=0)
+    risk_bands: Annotated[tuple[float, float], NoDecode] = (0.3, 0.6)
     # Offer catalogue for /next_best_offer; default: the champions' experiment's `offers:`.
     offers: Path | None = None
-    contact_log: Path = Path("data/contacts.sqlite")
+    contact_log: Path | None = None
     experiment: str | None = None
-    max_event_value: float = 1_000_000.0
-    # The HTML page /report serves (written by `kizuna report --out`).
-    report: Path | None = Path("data/report.html")
+    max_event_value: float = Field(1_000_000.0, gt=0, allow_inf_nan=False)
+    # The HTML page /report serves (written by `kizuna report --out`); default in data_dir.
+    report: Path | None = None
+    # Read without the KIZUNA_ prefix: it decides the default model source.
+    mlflow_tracking_uri: str | None = Field(None, validation_alias="MLFLOW_TRACKING_URI")
 
     @property
     def from_registry(self) -> bool:
         return self.model_source == REGISTRY
 
+    @field_validator("model_source", "model_alias", mode="before")
+    @classmethod
+    def _stripped(cls, value: object, info) -> object:
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[info.field_name].default
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator(
+        "api_key", "offers", "event_store", "contact_log", "experiment", "report", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("risk_bands", mode="before")
+    @classmethod
+    def _bands(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                low, high = (float(x) for x in value.split(","))
+            except ValueError:
+                raise ValueError("must be two probabilities 'low,high', e.g. 0.3,0.6") from None
+            value = (low, high)
+        low, high = value  # type: ignore[misc]
+        if not 0 < low < high < 1:
+            raise ValueError("needs 0 < low < high < 1")
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if not self.model_source:
+            bundled = Path(BUNDLED_MODELS)
+            if not self.mlflow_tracking_uri and (bundled / "versions.json").exists():
+                self.model_source = str(bundled.resolve())
+            else:
+                self.model_source = REGISTRY
+        # Nothing is created here: a folder that does not exist is reported by the
+        # loader or the store, so a service started too early still answers its probes.
+        if self.event_store is None:
+            self.event_store = self.data_dir / "events.sqlite"
+        if self.contact_log is None:
+            self.contact_log = self.data_dir / "contacts.sqlite"
+        if self.report is None:
+            self.report = self.data_dir / "report.html"
+        return self
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings; a malformed value raises :class:`KizunaInputError` naming it."""
-        env = os.environ if environ is None else environ
-        data_dir = Path(env.get("KIZUNA_DATA_DIR", "data"))
-        # A folder that does not exist is reported by the loader, so that a
-        # service started too early still answers its health probes.
-        source = _model_source(env)
-        return cls(
-            model_source=source,
-            model_alias=env.get("KIZUNA_MODEL_ALIAS", "champion").strip() or "champion",
-            api_key=env.get("KIZUNA_API_KEY") or None,
-            event_store=Path(env.get("KIZUNA_EVENT_STORE") or data_dir / "events.sqlite"),
-            max_body_bytes=_positive_int(env, "KIZUNA_MAX_BODY_BYTES", cls.max_body_bytes),
-            max_batch=_positive_int(env, "KIZUNA_MAX_BATCH", cls.max_batch),
-            max_events=_positive_int(env, "KIZUNA_MAX_EVENTS", cls.max_events),
-            reload_poll_seconds=_non_negative_float(
-                env, "KIZUNA_RELOAD_POLL_SECONDS", cls.reload_poll_seconds
-            ),
-            risk_bands=_risk_bands(env.get("KIZUNA_RISK_BANDS")),
-            offers=Path(env["KIZUNA_OFFERS"]) if env.get("KIZUNA_OFFERS") else None,
-            contact_log=Path(env.get("KIZUNA_CONTACT_LOG") or data_dir / "contacts.sqlite"),
-            experiment=(env.get("KIZUNA_EXPERIMENT") or "").strip() or None,
-            max_event_value=_positive_float(env, "KIZUNA_MAX_EVENT_VALUE", cls.max_event_value),
-            report=Path(env.get("KIZUNA_REPORT") or data_dir / "report.html"),
-        )
+        """Read the settings (from ``environ`` only, if given).
 
-
-def _model_source(env: Mapping[str, str]) -> str:
-    """KIZUNA_MODEL_SOURCE; else the registry when MLFLOW_TRACKING_URI is set; else a
-    baked-in ``bento_models`` folder when there is one; else the registry."""
-    source = (env.get("KIZUNA_MODEL_SOURCE") or "").strip()
-    if source:
-        return source
-    bundled = Path(BUNDLED_MODELS)
-    if not env.get("MLFLOW_TRACKING_URI") and (bundled / "versions.json").exists():
-        return str(bundled.resolve())
-    return REGISTRY
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        raise KizunaInputError("must be a whole number", column=name, values=[raw]) from None
-    if value < 1:
-        raise KizunaInputError("must be at least 1", column=name, values=[raw])
-    return value
-
-
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    value = _non_negative_float(env, name, default)
-    if not 0 < value < float("inf"):
-        raise KizunaInputError("must be a positive finite number", column=name, values=[value])
-    return value
-
-
-def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise KizunaInputError("must be a number of seconds", column=name, values=[raw]) from None
-    if not value >= 0:
-        raise KizunaInputError("must not be negative", column=name, values=[raw])
-    return value
-
-
-def _risk_bands(raw: str | None) -> tuple[float, float]:
-    if raw is None or raw.strip() == "":
-        return Settings.risk_bands
-    try:
-        low, high = (float(x) for x in raw.split(","))
-    except ValueError:
-        raise KizunaInputError(
-            "must be two probabilities 'low,high', e.g. 0.3,0.6",
-            column="KIZUNA_RISK_BANDS",
-            values=[raw],
-        ) from None
-    if not 0 < low < high < 1:
-        raise KizunaInputError("needs 0 < low < high < 1", column="KIZUNA_RISK_BANDS", values=[raw])
-    return low, high
+        Raises
+        ------
+        KizunaInputError
+            Naming the variable whose value is malformed, with the value.
+        """
+        try:
+            if environ is None:
+                return cls()
+            given: dict[str, str] = {
+                name[len(ENV_PREFIX) :].lower(): value
+                for name, value in environ.items()
+                if name.startswith(ENV_PREFIX)
+                and name[len(ENV_PREFIX) :].lower() in cls.model_fields
+            }
+            given.pop("mlflow_tracking_uri", None)
+            if "MLFLOW_TRACKING_URI" in environ:
+                given["MLFLOW_TRACKING_URI"] = environ["MLFLOW_TRACKING_URI"]
+            # model_validate reads only `given`, never the process environment.
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            name = f"{ENV_PREFIX}{str(first['loc'][0]).upper()}" if first["loc"] else ENV_PREFIX
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raw = first.get("input")
+            raise KizunaInputError(message, column=name, values=[raw]) from None

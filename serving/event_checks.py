@@ -2,6 +2,8 @@
 
 A request is one unit: every line is kept, or the whole request is refused
 with a message naming each bad line (its position in the request) and field.
+Exact repeats of an earlier line of the same request are not refused: as in
+training (``duplicate_row``), the first is kept and the repeats are skipped.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.validate import REASON_TEXT, validate_transactions
+from kizuna.features.validate import DUPLICATE_ROW, REASON_TEXT, validate_transactions
 
 #: How far in the future (beyond the server's clock) an event timestamp may lie.
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
@@ -81,7 +83,8 @@ def check_events(
     Returns
     -------
     pandas.DataFrame
-        Validated lines, shape (n, ...), as :func:`validate_transactions` keeps them.
+        Validated lines, shape (m, ...), as :func:`validate_transactions` keeps them;
+        m < n when lines repeat an earlier line of ``raw`` exactly (kept once).
 
     Raises
     ------
@@ -93,13 +96,14 @@ def check_events(
     raw = raw.reset_index(drop=True)
     check_bounds(raw, max_value=max_value)
     checked = validate_transactions(raw)
-    if len(checked.set_aside):
+    # Exact repeats within the request follow training's duplicate_row rule: the
+    # first is kept, the repeats are skipped (and counted as duplicates), not refused.
+    refused = checked.set_aside[checked.set_aside[s.REASON] != DUPLICATE_ROW]
+    if len(refused):
         _refuse(
             [
                 f"line {int(row)}: {REASON_TEXT.get(reason, reason)}"
-                for row, reason in zip(
-                    checked.set_aside[s.ROW_ID], checked.set_aside[s.REASON], strict=True
-                )
+                for row, reason in zip(refused[s.ROW_ID], refused[s.REASON], strict=True)
             ],
             len(raw),
         )

@@ -127,11 +127,30 @@ class EventStore:
                 )
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                # SQLite already rolled back after e.g. "database or disk is full";
+                # a second ROLLBACK would replace that cause with "no transaction is active".
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
                 raise
             stored = self._read_locked(after=before, request_id=request_id)
             self._data_version = self._version()
         return AppendResult(request_id, stored, duplicates=len(rows) - len(stored))
+
+    def probe(self) -> None:
+        """Raise :class:`sqlite3.Error` if a write cannot happen now; write nothing.
+
+        Takes the write lock and allocates a page in a transaction that is then
+        rolled back, so a read-only file or a full store (``max_page_count``)
+        shows; a disk that fills only when pages are flushed shows on the next append.
+        """
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("CREATE TABLE IF NOT EXISTS write_probe (x BLOB)")
+                self._conn.execute("INSERT INTO write_probe VALUES (zeroblob(8192))")
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
 
     def read(
         self, after: int = 0, *, upto: int | None = None, customer: str | None = None

@@ -151,7 +151,7 @@ def apply_stored_events(served: Served, store: Any) -> int:
     """
     state = served.state
     fresh = store.read(after=state.last_event_seq)
-    if len(fresh) == 0:
+    if fresh is None or len(fresh) == 0:  # None: the store is unavailable (store_guard)
         return 0
     kept = validate_transactions(fresh.drop(columns=["seq"])).kept
     return len(state.apply_events(kept, last_seq=int(fresh["seq"].max())))
@@ -177,6 +177,7 @@ class ReloadOutcome:
     versions: dict[str, Any]
     previous_versions: dict[str, Any]
     error: str | None = None
+    busy: bool = False  # refused because another reload was running
 
 
 class Live:
@@ -208,6 +209,17 @@ class Live:
     @property
     def ready(self) -> bool:
         return self.served is not None and not self.served.missing_kinds
+
+    @property
+    def degraded(self) -> dict[str, str]:
+        """Model kinds of the served set that failed to load -> cause (their endpoints 503)."""
+        served = self.served
+        return dict(served.models.broken) if served is not None else {}
+
+    def readiness(self) -> tuple[bool, str | None, dict[str, str]]:
+        """(ready, why not, degraded kinds): what ``/readyz`` reports."""
+        reason = self.not_ready_reason()
+        return reason is None, reason, self.degraded
 
     def not_ready_reason(self) -> str | None:
         """Why the service is not ready, or None when it is."""
@@ -241,16 +253,28 @@ class Live:
         previous = self.served.versions if self.served is not None else {}
         if not self._reload_lock.acquire(blocking=False):
             return ReloadOutcome(
-                False, "a reload is already running; try again shortly", previous, previous
+                False,
+                "a reload is already running; try again shortly",
+                previous,
+                previous,
+                busy=True,
             )
         try:
+            kept = "kept serving the previous models" if self.served else "no models loaded"
             try:
                 new = load_served(
                     self.source, alias=self.alias, store=self.store, experiment=self.experiment
                 )
             except Exception as exc:  # noqa: BLE001 - any failure keeps the old models serving
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                kept = "kept serving the previous models" if self.served else "no models loaded"
+                return ReloadOutcome(
+                    False, f"reload failed; {kept}", previous, previous, error=self.last_error
+                )
+            broken = new.models.broken
+            if broken and self.served is not None:
+                # A partly broken set never replaces a working one; at start-up it
+                # serves what loaded (the broken kinds' endpoints answer 503).
+                self.last_error = "; ".join(broken.values())
                 return ReloadOutcome(
                     False, f"reload failed; {kept}", previous, previous, error=self.last_error
                 )
@@ -258,7 +282,7 @@ class Live:
                 self._catch_up(new)
                 self.served = new
             _settle_memory()
-            self.last_error = None
+            self.last_error = "; ".join(broken.values()) or None
             same = "versions unchanged" if new.versions == previous else "new versions"
             return ReloadOutcome(True, f"reloaded ({same})", new.versions, previous)
         finally:

@@ -95,14 +95,30 @@ def load_champions_from_folder(folder: Path) -> ChampionModels:
     folder = Path(folder)
     if not folder.is_dir():
         raise KizunaInputError(f"model folder not found: {folder}")
-    bundles = {
-        kind: load_bundle(folder / kind) if (folder / kind / BUNDLE_FILE).exists() else None
-        for kind in MODEL_KINDS
-    }
     versions = _read_json(folder / VERSIONS_FILE, {})
-    kinds = _read_json(folder / KINDS_FILE, [k for k, b in bundles.items() if b is not None])
+    bundles: dict[str, Any] = {}
+    broken: dict[str, str] = {}
+    for kind in MODEL_KINDS:
+        path = folder / kind / BUNDLE_FILE
+        bundles[kind] = None
+        if not path.exists():
+            continue
+        try:
+            bundles[kind] = load_bundle(path)
+        except Exception as exc:  # noqa: BLE001 - one unreadable file must not hide the others
+            cause = str(exc) or "the file is truncated or corrupt"
+            broken[kind] = (
+                f"{kind} model version {versions.get(kind, '?')} ({path}) cannot be loaded: "
+                f"{cause} ({type(exc).__name__})"
+            )
+    if broken and all(bundles[k] is None for k in MODEL_KINDS):
+        raise KizunaInputError("; ".join(broken.values()))
+    present = [k for k, b in bundles.items() if b is not None or k in broken]
+    kinds = _read_json(folder / KINDS_FILE, present)
     experiment = read_experiment_info(folder / EXPERIMENT_FILE, folder / SNAPSHOT_DIR / "offers")
-    return ChampionModels(**bundles, versions=versions, experiment=experiment, kinds=tuple(kinds))
+    return ChampionModels(
+        **bundles, versions=versions, experiment=experiment, kinds=tuple(kinds), broken=broken
+    )
 
 
 def _read_json(path: Path, default: Any) -> Any:

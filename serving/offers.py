@@ -99,6 +99,11 @@ def next_best_offer(
     ), raw
 
 
+def known_channels(catalogue: OfferCatalogue) -> list[str]:
+    """Every channel some offer of the catalogue names (empty: no offer restricts channels)."""
+    return sorted({c for offer in catalogue.offers for c in offer.eligibility.channels})
+
+
 def log_window_days(catalogue: OfferCatalogue) -> float:
     """How far back the contact log can matter: the longest cooldown or cap period."""
     policy = catalogue.contact_policy

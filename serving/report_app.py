@@ -17,12 +17,17 @@ from starlette.responses import HTMLResponse, JSONResponse
 class ReportApp:
     """Serve the HTML file at ``path`` (404 with a hint while there is none)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None = None) -> None:
+        # None: KIZUNA_REPORT (default $KIZUNA_DATA_DIR/report.html), read at the first request.
         self.path = path
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
+        if self.path is None:
+            from kizuna.serving.config import Settings
+
+            self.path = Settings.from_env().report
         if scope.get("method", "GET") not in ("GET", "HEAD"):
             response: Any = JSONResponse({"error": "use GET"}, status_code=405)
         elif self.path is None or not self.path.is_file():

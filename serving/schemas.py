@@ -1,10 +1,12 @@
 """Request and response models of the service, with their limits.
 
-Every model forbids unknown fields (a misspelt option is an error, not a
-silent default) and hides input values in validation errors, so a refused
-request never writes customer data to the log. Batch sizes are checked by
-the service against ``KIZUNA_MAX_BATCH`` / ``KIZUNA_MAX_EVENTS`` (422 with a
-message); the schema shows them as ``maxItems``.
+Request models are strict: no string is read as a number or a boolean, no
+number as an id, unknown fields are errors (a misspelt option is not a silent
+default), and validation errors hide input values, so a refused request never
+writes customer data to the log. Batch sizes are checked against
+``KIZUNA_MAX_BATCH`` / ``KIZUNA_MAX_EVENTS`` by
+:mod:`serving.validation` (422 with the field's path); the OpenAPI document
+shows them as ``maxItems`` (:mod:`serving.openapi`, from the settings at start).
 """
 
 from __future__ import annotations
@@ -15,18 +17,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from kizuna.features.timestamps import parse_timestamp_value
-from kizuna.serving.config import MAX_ID_LENGTH, MAX_K, MAX_LIST_ITEMS, Settings
+from kizuna.serving.config import MAX_ID_LENGTH, MAX_K, MAX_LIST_ITEMS, MAX_TOP_REASONS
 
-_LIMITS = Settings.from_env()
-
+#: Non-empty text (never a number: ``NaN``, ``1e309`` or ``12`` are refused), at most 200 chars.
 Id = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH)
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH),
 ]
 Versions = dict[str, int | str | None]
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, strict=True)
 
 
 class Response(BaseModel):
@@ -104,13 +106,15 @@ class SimilarItemsResponse(Response):
 
 class CustomerBatchRequest(Request):
     customer_ids: list[Id] = Field(
-        json_schema_extra={"minItems": 1, "maxItems": _LIMITS.max_batch},
-        description=f"1 to {_LIMITS.max_batch:,} customer ids (KIZUNA_MAX_BATCH).",
+        json_schema_extra={"minItems": 1},
+        description="1 to KIZUNA_MAX_BATCH customer ids (default 10,000).",
     )
 
 
 class ChurnRequest(CustomerBatchRequest):
-    top_reasons: int = Field(3, ge=0, le=10, description="Reasons per customer (0 = none).")
+    top_reasons: int = Field(
+        3, ge=0, le=MAX_TOP_REASONS, description="Reasons per customer (0 = none)."
+    )
 
 
 class Reason(Response):
@@ -236,15 +240,18 @@ class PurchaseEvent(Request):
 
 class EventsRequest(Request):
     events: list[PurchaseEvent] = Field(
-        json_schema_extra={"minItems": 1, "maxItems": _LIMITS.max_events},
-        description=f"1 to {_LIMITS.max_events:,} lines (KIZUNA_MAX_EVENTS).",
+        json_schema_extra={"minItems": 1},
+        description="1 to KIZUNA_MAX_EVENTS lines (default 1,000).",
     )
 
 
 class EventsResponse(Response):
     request_id: str
     stored: int = Field(description="Lines written to the event store.")
-    duplicates: int = Field(description="Lines already stored, skipped (safe retries).")
+    duplicates: int = Field(
+        description="Lines skipped as exact repeats: of a stored line (a safe retry) or of an "
+        "earlier line of the same request (stored once, as training's duplicate_row rule does)."
+    )
     customers_updated: int
     model_versions: Versions
 
@@ -270,6 +277,10 @@ class StatusResponse(Response):
     events_applied: int = 0
     loaded_at: datetime | None = None
     last_reload_error: str | None = None
+    degraded: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model kinds that failed to load (their endpoints answer 503) -> cause.",
+    )
     details: dict[str, Any] = Field(default_factory=dict)
 
 

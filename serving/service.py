@@ -36,17 +36,15 @@ from kizuna.models.contact_log import contacts_from_decisions
 from kizuna.serving import offers, scoring
 from kizuna.serving.attribution import RecommendationLog, new_id, store_path, version_label
 from kizuna.serving.audience import AudienceError, audience_response
-from kizuna.serving.auth import (
-    ApiKeyMiddleware,
-    Readiness,
-    ReadinessMiddleware,
-    RequestLimitMiddleware,
-)
 from kizuna.serving.config import Settings
+from kizuna.serving.connections import use_header_timeout
 from kizuna.serving.contact_store import append_contacts, read_contact_log
 from kizuna.serving.event_store import EventStore, check_events
 from kizuna.serving.live import Live, ReloadOutcome
+from kizuna.serving.middleware import KizunaGuards, bounded_metric_labels
 from kizuna.serving.offer_file import read_offers
+from kizuna.serving.openapi import DocumentedErrors
+from kizuna.serving.probes import Probes
 from kizuna.serving.report_app import ReportApp
 from kizuna.serving.schemas import (
     AudienceRequest,
@@ -68,18 +66,22 @@ from kizuna.serving.schemas import (
     SimilarItemsResponse,
     StatusResponse,
 )
+from kizuna.serving.store_guard import STORE_ERRORS, GuardedStore, StoreUnavailable, cause_of
 
 # A child of bentoml's logger, so its records go through the server's log configuration.
 logger = logging.getLogger("bentoml.kizuna")
-SETTINGS = Settings.from_env()
-#: What /readyz reports when not ready (the middleware reads the service's Live).
-READINESS = Readiness()
 #: Batches up to this many ids are scored on the event loop; larger ones in a thread.
 INLINE_BATCH = 100
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _field_error(loc: str, message: str) -> JSONResponse:
+    """422 in the shape of :mod:`serving.validation`'s answers, for a value the models refuse."""
+    detail = [{"loc": loc, "msg": message, "type": "value_error"}]
+    return JSONResponse({"error": f"1 invalid field: {loc}: {message}", "detail": detail}, 422)
 
 
 # BentoML's request timeout keeps a timer (and the request's context) alive for the
@@ -100,23 +102,34 @@ class KizunaService:
         # and stalls every request in flight for tens of milliseconds. Snapshots are
         # frozen out of the collector's sight after each load (serving.state).
         gc.set_threshold(50_000, 20, 100)
-        self.settings = SETTINGS
-        self.store = EventStore(SETTINGS.event_store)
+        self.settings = settings = Settings.from_env()
+        # Opened lazily: a bad path or a full disk is a 503 and a /readyz reason, not a
+        # worker that dies before it answers /livez.
+        path = settings.event_store
+        self.store = GuardedStore(lambda: EventStore(path), path)
         self.live = Live(
-            SETTINGS.model_source,
-            alias=SETTINGS.model_alias,
+            settings.model_source,
+            alias=settings.model_alias,
             store=self.store,
-            experiment=SETTINGS.experiment,
+            experiment=settings.experiment,
         )
-        READINESS.live = self.live
-        self.recommendation_log = RecommendationLog(store_path(SETTINGS.contact_log))
+        self.recommendation_log = RecommendationLog(store_path(settings.contact_log))
         self._batch_limiter: anyio.CapacityLimiter | None = None
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
-        if SETTINGS.reload_poll_seconds > 0:
+        if settings.reload_poll_seconds > 0:
             threading.Thread(target=self._poll, name="kizuna-poll", daemon=True).start()
 
     def __is_ready__(self) -> bool:
-        return self.live.ready
+        return self.readiness()[0]
+
+    def readiness(self) -> tuple[bool, str | None, dict[str, str]]:
+        """(ready, why not, degraded model kinds -> cause), for ``/readyz``."""
+        ready, reason, degraded = self.live.readiness()
+        fault = self.store.check()
+        if fault is not None:
+            reasons = [f"event store unavailable: {fault}", *([reason] if reason else [])]
+            return False, "; ".join(reasons), degraded
+        return ready, reason, degraded
 
     # -- endpoints -------------------------------------------------------------------
     @bentoml.api
@@ -163,9 +176,16 @@ class KizunaService:
             catalogue = self._catalogue(served)
         except KizunaInputError as exc:
             return _error(503, f"no offer catalogue: {exc}")
+        channels = offers.known_channels(catalogue)
+        if request.channel is not None and channels and request.channel not in channels:
+            known = ", ".join(channels)
+            return _field_error("body.channel", f"unknown channel; known: {known}")
         now = pd.Timestamp.now()
         window = pd.Timedelta(days=offers.log_window_days(catalogue))
-        contacts = read_contact_log(self.settings.contact_log, since=now - window)
+        try:
+            contacts = read_contact_log(self.settings.contact_log, since=now - window)
+        except STORE_ERRORS as exc:
+            return _error(503, f"contact log unavailable: {cause_of(exc)}")
         contacts = contacts[contacts["customer_id"].astype(str) == request.customer_id]
         answer = self._answer(
             offers.next_best_offer,
@@ -185,7 +205,10 @@ class KizunaService:
                 channel=request.channel,
                 campaign_id=request.campaign_id,
             )
-            await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
+            try:
+                await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
+            except STORE_ERRORS as exc:
+                return _error(503, f"contact log unavailable: {cause_of(exc)}")
             response.recorded = len(sent) > 0
         return self._log_shown(
             "next_best_offer",
@@ -226,7 +249,10 @@ class KizunaService:
         except KizunaInputError as exc:
             return _error(422, str(exc))
         # The fsync and the feature updates run off the event loop.
-        result, updated = await anyio.to_thread.run_sync(self.live.ingest, lines)
+        try:
+            result, updated = await anyio.to_thread.run_sync(self.live.ingest, lines)
+        except StoreUnavailable as exc:
+            return _error(503, str(exc))
         if given["recommendation_id"].notna().any():  # purchases that came from an answer
             await anyio.to_thread.run_sync(self.recommendation_log.record_conversions, given)
         if logger.isEnabledFor(logging.DEBUG):  # ids only, and only at debug level
@@ -239,7 +265,8 @@ class KizunaService:
         return EventsResponse(
             request_id=result.request_id,
             stored=len(result.stored),
-            duplicates=result.duplicates,
+            # repeats of stored lines + exact repeats within this request (kept once)
+            duplicates=result.duplicates + len(request.events) - len(lines),
             customers_updated=updated,
             model_versions=served.versions if served else {},
         )
@@ -257,16 +284,25 @@ class KizunaService:
 
     @bentoml.api
     async def reload(self) -> ReloadResponse:
-        """Load the models the aliases point to now and swap them in atomically."""
+        """Load the models the aliases point to now and swap them in atomically.
+
+        A failed reload answers 503 (409 while another reload runs) naming the
+        model kind, version and cause; the previous models keep serving.
+        """
         outcome = await anyio.to_thread.run_sync(self.live.load)
         self._log_outcome(outcome)
-        return ReloadResponse(
+        answer = ReloadResponse(
             reloaded=outcome.reloaded,
             message=outcome.message,
             model_versions=outcome.versions,
             previous_versions=outcome.previous_versions,
             error=outcome.error,
         )
+        if outcome.reloaded:
+            return answer
+        status = 409 if outcome.busy else 503
+        text = f"{outcome.message}: {outcome.error}" if outcome.error else outcome.message
+        return JSONResponse({"error": text, **answer.model_dump()}, status_code=status)
 
     @bentoml.api
     async def status(self) -> StatusResponse:
@@ -276,6 +312,7 @@ class KizunaService:
             "ready": served is not None,
             "model_source": self.settings.model_source,
             "last_reload_error": self.live.last_error,
+            "degraded": dict(self.live.degraded),
         }
         if served is None:
             return StatusResponse(model_versions={}, **base)
@@ -357,8 +394,11 @@ class KizunaService:
             logger.error("%s %s", outcome.message, outcome.error or "")
 
 
-# Outermost first: an unauthenticated request is refused before its body is read.
-KizunaService.add_asgi_middleware(ReadinessMiddleware, readiness=READINESS)
-KizunaService.add_asgi_middleware(ApiKeyMiddleware, api_key=SETTINGS.api_key)
-KizunaService.add_asgi_middleware(RequestLimitMiddleware, max_body_bytes=SETTINGS.max_body_bytes)
-KizunaService.mount_asgi_app(ReportApp(SETTINGS.report), path="/report")
+# Registered here, built (and settings read) when a worker builds its app. Outermost
+# first: probes, then CORS, the API key, limits, validation, then the OpenAPI document.
+KizunaService.add_asgi_middleware(Probes)
+KizunaService.add_asgi_middleware(KizunaGuards)
+KizunaService.add_asgi_middleware(DocumentedErrors)
+KizunaService.mount_asgi_app(ReportApp(), path="/report")  # KIZUNA_REPORT, read when asked
+bounded_metric_labels([*(f"/{name}" for name in KizunaService.apis), "/report"])
+use_header_timeout()

@@ -78,12 +78,47 @@ app.command("report")(cli_report.report)
 app.command("attribution")(cli_report.attribution)
 
 
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean the user's input (a file, a value) is at fault, not kizuna."""
+    import pandas as pd
+    import pydantic
+    import yaml
+
+    return (
+        KizunaInputError,
+        OSError,  # no such file, permission denied, is a directory, disk full
+        UnicodeError,  # a binary or compressed file read as text
+        EOFError,  # a truncated pickle or archive
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        yaml.YAMLError,
+        pydantic.ValidationError,
+    )
+
+
+def one_line(exc: BaseException) -> str:
+    """The error as one line; the type's name only when the message is empty or cryptic."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KizunaInputError):
+        return text
+    if isinstance(exc, OSError) and exc.filename is not None:
+        reason = exc.strerror or type(exc).__name__
+        return f"{reason}: {exc.filename}"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def main() -> None:
-    """Console-script entry point: input errors become one clear line, exit code 2."""
+    """Console-script entry point: user errors become one clear line, exit code 2.
+
+    Any exception of a :func:`user_error_types` type ends here, wherever it
+    was raised, so no user error prints a traceback.
+    """
     try:
         app()
-    except KizunaInputError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+    except user_error_types() as exc:
+        err_console.print(
+            f"[bold red]error:[/bold red] {one_line(exc)}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)
 
 

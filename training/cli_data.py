@@ -157,7 +157,12 @@ def features(
 ) -> None:
     """Build point-in-time customer features (and labels) and write Parquet."""
     from kizuna.features.pipeline import customer_features, customer_labels
-    from kizuna.training.data import load_tables, load_transactions, resolve_source
+    from kizuna.training.data import (
+        check_as_of_in_data,
+        load_tables,
+        load_transactions,
+        resolve_source,
+    )
     from kizuna.training.engines.settings import resolve_engine
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)
@@ -182,6 +187,7 @@ def features(
         return
     window_end = as_of_ts if horizon is None else as_of_ts + pd.Timedelta(days=horizon)
     validated = load_transactions(data, as_of=window_end, quiet=quiet)
+    check_as_of_in_data(validated, as_of_ts, horizon_days=horizon)
     items, customers = load_tables(data)
     with step(f"building features as of {as_of_ts}", quiet=quiet):
         frame = customer_features(validated.kept, as_of_ts, customers=customers, items=items)

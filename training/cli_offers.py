@@ -108,10 +108,17 @@ def read_scores(path: Path) -> pd.DataFrame:
 def _read_uplift(path: Path) -> Any:
     from kizuna.training.data import read_table
 
+    if not path.is_file():
+        raise KizunaInputError(f"--uplift: no such file: {path}")
     if path.suffix.lower() == ".joblib":
         import joblib
 
-        models = joblib.load(path)
+        try:
+            models = joblib.load(path)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
+            raise KizunaInputError(
+                f"--uplift: cannot load {path}: {exc or type(exc).__name__}"
+            ) from None
         if not isinstance(models, dict):
             raise KizunaInputError(f"{path} must hold a dict offer_id -> uplift model")
         return models

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +16,8 @@ from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.progress import err_console, step
 
 SERVICE = "kizuna.serving.service:KizunaService"
+#: Seconds the server gets to shut down cleanly after SIGTERM/SIGINT before it is killed.
+STOP_TIMEOUT = 6.0
 
 ModelsOpt = Annotated[
     str,
@@ -80,7 +84,8 @@ def serve(
         env["KIZUNA_EXPERIMENT"] = resolve_experiment(experiment)
     env["KIZUNA_RELOAD_POLL_SECONDS"] = str(reload_poll)
     # Absolute paths: the server resolves nothing against a working directory.
-    env["KIZUNA_EVENT_STORE"] = str((event_store or Settings.from_env().event_store).resolve())
+    settings = Settings.from_env()
+    env["KIZUNA_EVENT_STORE"] = str((event_store or settings.event_store).resolve())
     env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
     if as_json:
         base = f"http://{host}:{port}"
@@ -110,12 +115,68 @@ def serve(
         host,
         "--port",
         str(port),
+        # An idle keep-alive connection is closed after this many seconds.
+        "--timeout-keep-alive",
+        str(max(1, round(settings.header_timeout))),
     ]
+    raise typer.Exit(run_until_signalled(command, env=env))
+
+
+def run_until_signalled(
+    command: list[str], *, env: dict[str, str], stop_timeout: float = STOP_TIMEOUT
+) -> int:
+    """Run the server; on SIGTERM or SIGINT stop it and every process it started.
+
+    The server runs in a process group of its own, so a terminal's Ctrl-C
+    reaches it only through here, once. On a signal the group gets the same
+    signal, then ``stop_timeout`` seconds to exit, then SIGKILL, and so does
+    every descendant (BentoML puts its workers in sessions of their own), so
+    the port is free when this returns.
+
+    Returns
+    -------
+    int
+        The server's exit code; 0 after a stop requested by a signal.
+    """
+    import psutil
+
+    proc = subprocess.Popen(command, env=env, start_new_session=True)
+    stop_requested: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        stop_requested.append(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        code = subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+        while proc.poll() is None and not stop_requested:
+            time.sleep(0.1)
+        if not stop_requested:
+            return proc.returncode
+        try:
+            family = [*psutil.Process(proc.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            family = []
+        try:
+            os.killpg(proc.pid, stop_requested[0])
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + stop_timeout
+        try:
+            proc.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        _, alive = psutil.wait_procs(family, timeout=max(0.5, deadline - time.monotonic()))
+        for leftover in [*alive, *([proc] if proc.poll() is None else [])]:
+            try:
+                leftover.kill()
+            except (psutil.NoSuchProcess, ProcessLookupError):
+                pass
+        proc.wait()
+        psutil.wait_procs(alive, timeout=2)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def score(

@@ -92,14 +92,25 @@ def _read_cdnow(source: Source) -> pd.DataFrame:
     path = Path(source)
     if not path.exists():
         raise KizunaInputError(f"no such file: {path}")
-    first = path.read_text().lstrip().split("\n", 1)[0].split()
-    has_header = bool(first) and not first[0].isdigit()
-    names = (
-        None if has_header else (CDNOW_SAMPLE_COLUMNS if len(first) == 5 else CDNOW_MASTER_COLUMNS)
-    )
-    frame = pd.read_csv(
-        path, sep=r"\s+", header=0 if has_header else None, names=names, dtype="string"
-    )
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open  # read_csv infers the same
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            first = next((line for line in fh if line.strip()), "").split()
+        has_header = bool(first) and not first[0].isdigit()
+        names = (
+            None
+            if has_header
+            else (CDNOW_SAMPLE_COLUMNS if len(first) == 5 else CDNOW_MASTER_COLUMNS)
+        )
+        frame = pd.read_csv(
+            path, sep=r"\s+", header=0 if has_header else None, names=names, dtype="string"
+        )
+    except (UnicodeDecodeError, OSError, EOFError, pd.errors.ParserError) as exc:
+        raise KizunaInputError(
+            f"cannot read {path} as a CDNOW text file (plain or .gz): {exc}"
+        ) from None
     _check_format(frame, CDNOW_MASTER_COLUMNS, "cdnow")
     return frame
 
@@ -211,6 +222,45 @@ def load_transactions_and_events(
     with step(f"validating {len(raw.frame):,} rows", quiet=quiet):
         validated = validate_transactions(raw.frame, as_of=as_of, data_end=data.data_end, **kwargs)
     return validated, last_seq
+
+
+def check_as_of_in_data(
+    validated: ValidatedTransactions, as_of: pd.Timestamp, *, horizon_days: int | None = None
+) -> None:
+    """Refuse an ``as_of`` (or label window) that lies outside the data's time range.
+
+    The range is that of every valid purchase, including those the run set
+    aside for lying at or after ``as_of``. ``as_of`` must lie after the first
+    purchase and at most a day after the last; with ``horizon_days`` the
+    label window must end by then too.
+
+    Raises
+    ------
+    KizunaInputError
+        Naming the data's first and last purchase.
+    """
+    from kizuna.features.validate import AT_OR_AFTER_AS_OF
+
+    stamps = [validated.kept[s.TIMESTAMP]]
+    aside = validated.set_aside
+    if len(aside) and s.REASON in aside.columns and s.TIMESTAMP in aside.columns:
+        later = aside.loc[aside[s.REASON] == AT_OR_AFTER_AS_OF, s.TIMESTAMP]
+        stamps.append(pd.to_datetime(later.astype("string"), errors="coerce"))
+    every = pd.concat([pd.Series(x, dtype="datetime64[ns]") for x in stamps]).dropna()
+    if every.empty:
+        raise KizunaInputError("the data holds no valid purchases")
+    first, last = every.min(), every.max()
+    span = f"the data spans {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
+    end = last + pd.Timedelta(days=1)
+    if as_of <= first:
+        raise KizunaInputError(f"--as-of {as_of} is not after the first purchase: {span}")
+    if as_of > end:
+        raise KizunaInputError(f"--as-of {as_of} lies after the data: {span}")
+    if horizon_days is not None and as_of + pd.Timedelta(days=horizon_days) > end:
+        raise KizunaInputError(
+            f"labels over {horizon_days} days after --as-of {as_of} need data up to "
+            f"{as_of + pd.Timedelta(days=horizon_days)}: {span}"
+        )
 
 
 def _rule_of(kwargs: dict[str, Any]) -> TimestampRule:

@@ -124,3 +124,64 @@ def test_settings_from_env_read_and_check_values(tmp_path):
 def test_settings_name_the_bad_variable(name, value):
     with pytest.raises(KizunaInputError, match=name):
         Settings.from_env({name: value})
+
+
+def test_nothing_reads_the_settings_at_import():
+    """A malformed variable fails the service at start (naming it), never the import."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KIZUNA_MAX_BATCH": "many", "KIZUNA_RISK_BANDS": "x"}
+    code = "import kizuna.serving.service, kizuna.serving.schemas; print('imported')"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "imported" in done.stdout, done.stderr[-2000:]
+
+
+def test_settings_read_cors_origins_public_docs_and_timeouts():
+    settings = Settings.from_env(
+        {
+            "KIZUNA_CORS_ORIGINS": "https://a.example, https://b.example",
+            "KIZUNA_PUBLIC_DOCS": "true",
+            "KIZUNA_BODY_TIMEOUT": "2.5",
+        }
+    )
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.public_docs and settings.body_timeout == 2.5
+    assert Settings.from_env({}).cors_origins == () and not Settings.from_env({}).public_docs
+    with pytest.raises(KizunaInputError, match="KIZUNA_BODY_TIMEOUT"):
+        Settings.from_env({"KIZUNA_BODY_TIMEOUT": "0"})
+
+
+def guarded(**env: str) -> TestClient:
+    from kizuna.serving.middleware import KizunaGuards
+
+    async def docs(request: Request) -> JSONResponse:
+        return JSONResponse({"openapi": "3.0.3"})
+
+    async def status(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/docs.json", docs), Route("/status", status, methods=["POST"])])
+    app.add_middleware(KizunaGuards, settings=Settings.from_env(env))
+    return TestClient(app)
+
+
+@pytest.mark.parametrize("public, status", [("false", 401), ("true", 200)])
+def test_docs_are_public_with_a_key_only_when_set(public, status):
+    client = guarded(KIZUNA_API_KEY=KEY, KIZUNA_PUBLIC_DOCS=public)
+    assert client.get("/docs.json").status_code == status
+    assert client.post("/status", json={}).status_code == 401  # the API stays locked
+
+
+def test_cors_preflight_is_answered_before_the_key_check():
+    client = guarded(KIZUNA_API_KEY=KEY, KIZUNA_CORS_ORIGINS="https://shop.example")
+    headers = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+    resp = client.options("/status", headers=headers)
+    assert resp.status_code == 200
+    assert resp.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "x-api-key" in resp.headers["access-control-allow-headers"].lower()
+    no_cors = guarded(KIZUNA_API_KEY=KEY).options("/status", headers=headers)
+    assert "access-control-allow-origin" not in no_cors.headers

@@ -115,6 +115,78 @@ def test_bentoml_build_makes_a_bento(tmp_path):
     assert len(bentos) == 1
 
 
+@pytest.mark.integration
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_serve_stops_everything_it_started_on_a_signal(model_set, tmp_path, sig):
+    """A signal to the `kizuna serve` process frees the port within 10 s (no orphan worker)."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    import psutil
+
+    from tests.serving.conftest import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(tmp_path / "bentoml-home"),
+        "KIZUNA_CONTACT_LOG": str(tmp_path / "contacts.sqlite"),
+        "OMP_NUM_THREADS": "1",
+    }
+    cli = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kizuna.training.cli",
+            "serve",
+            "--models",
+            str(model_set.folder),
+            "--port",
+            str(port),
+            "--event-store",
+            str(tmp_path / "events.sqlite"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    family: list = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        family = psutil.Process(cli.pid).children(recursive=True)
+        assert family, "kizuna serve started no server"
+        cli.send_signal(getattr(signal, sig))
+        stopped = time.monotonic()
+        while True:
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                    break
+                except OSError:
+                    assert time.monotonic() - stopped < 10, "port still held 10 s after the signal"
+                    time.sleep(0.2)
+        assert cli.wait(timeout=10) == 0
+        _, alive = psutil.wait_procs(family, timeout=5)
+        assert not alive, f"left running: {alive}"
+    finally:  # never leave a server behind, whatever failed
+        for proc in [*family, psutil.Process(cli.pid)] if psutil.pid_exists(cli.pid) else family:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
 def test_serve_without_a_registered_experiment_is_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))

@@ -1,0 +1,167 @@
+"""Request bodies checked before BentoML sees them: 422 with each field's path.
+
+BentoML answers a body its request model refuses with 400, a message naming
+its internal wrapper class, and a full traceback in the log. This middleware
+validates the same strict models (:mod:`serving.schemas`) first, so a client
+error is answered here:
+
+- malformed JSON: 400, ``{"error": "malformed JSON: ..."}``;
+- any field error (wrong type, out of range, unknown field, too many items):
+  422, ``{"error": "...", "detail": [{"loc": "body.events[3].quantity",
+  "msg": ..., "type": ...}]}``;
+
+and logged as one INFO line naming the fields, never their values. A body
+that passes goes on to BentoML unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from kizuna.serving import schemas as api
+from kizuna.serving.auth import ASGIApp, Message, Receive, Scope, Send, send_json
+from kizuna.serving.config import Settings
+
+logger = logging.getLogger("bentoml.kizuna")
+
+#: The request model of each endpoint; None: the endpoint takes no fields.
+REQUEST_MODELS: dict[str, type[BaseModel] | None] = {
+    "/recommend": api.RecommendRequest,
+    "/similar_items": api.SimilarItemsRequest,
+    "/churn_score": api.ChurnRequest,
+    "/ltv": api.LTVRequest,
+    "/customer": api.CustomerRequest,
+    "/next_best_offer": api.NextBestOfferRequest,
+    "/events": api.EventsRequest,
+    "/audience": api.AudienceRequest,
+    "/reload": None,
+    "/status": None,
+}
+
+
+class _NoFields(BaseModel):
+    model_config = api.Request.model_config
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """``("events", 3, "quantity")`` -> ``"body.events[3].quantity"``."""
+    out = "body"
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Each error as its path, message and type; never the input value."""
+    return [
+        {"loc": field_path(tuple(e["loc"])), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def limit_errors(request: BaseModel, settings: Settings) -> list[dict[str, str]]:
+    """Batch sizes from the settings (not part of the models, which are fixed at import)."""
+    out = []
+    for field, limit, variable in (
+        ("customer_ids", settings.max_batch, "KIZUNA_MAX_BATCH"),
+        ("events", settings.max_events, "KIZUNA_MAX_EVENTS"),
+    ):
+        n = len(getattr(request, field, ()) or ())
+        if n > limit:
+            out.append(
+                {
+                    "loc": f"body.{field}",
+                    "msg": f"List should have at most {limit:,} items, not {n:,} ({variable}); "
+                    "split the batch",
+                    "type": "too_long",
+                }
+            )
+    return out
+
+
+def check_body(
+    path: str, body: bytes, settings: Settings, models: Mapping[str, type[BaseModel] | None]
+) -> tuple[int, dict[str, Any]] | None:
+    """None if ``body`` is a valid request for ``path``, else (status, JSON answer)."""
+    model = models[path] or _NoFields
+    try:
+        request = model.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return 400, {"error": f"malformed JSON: {errors[0]['msg']}"}
+        return 422, _answer(errors)
+    errors = limit_errors(request, settings)
+    return (422, _answer(errors)) if errors else None
+
+
+def _answer(errors: list[dict[str, str]]) -> dict[str, Any]:
+    shown = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors[:5])
+    more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+    noun = "field" if len(errors) == 1 else "fields"
+    return {"error": f"{len(errors)} invalid {noun}: {shown}{more}", "detail": errors}
+
+
+class RequestValidationMiddleware:
+    """Validate POST bodies of the service's endpoints against their strict models.
+
+    Parameters
+    ----------
+    app
+        The wrapped ASGI app.
+    settings
+        Batch limits; read from the environment when None.
+    models
+        Path -> request model; default :data:`REQUEST_MODELS`.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings | None = None,
+        models: Mapping[str, type[BaseModel] | None] | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings or Settings.from_env()
+        self.models = REQUEST_MODELS if models is None else models
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or scope.get("method") != "POST" or path not in self.models:
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        refused = check_body(path, body, self.settings, self.models)
+        if refused is not None:
+            status, answer = refused
+            fields = ", ".join(e["loc"] for e in answer.get("detail", [])[:10]) or "body"
+            logger.info("%d POST %s refused: %s", status, path, fields)
+            await send_json(send, status, answer)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                # An endpoint without fields gets `{}` whatever harmless body came.
+                return {
+                    "type": "http.request",
+                    "body": body if self.models[path] is not None else b"{}",
+                    "more_body": False,
+                }
+            return await receive()
+
+        await self.app(scope, replay, send)

@@ -1,0 +1,134 @@
+"""Every user error of the CLI is one line on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kizuna.training.cli import main
+
+TRANSACTIONS = pd.DataFrame(
+    {
+        "customer_id": ["a", "a", "b", "c"],
+        "order_id": ["1", "2", "3", "4"],
+        "item_id": ["x", "y", "x", "z"],
+        "timestamp": [
+            "2021-01-05 10:00",
+            "2021-03-01 12:00",
+            "2021-02-01 09:00",
+            "2021-06-30 18:00",
+        ],
+        "quantity": [1, 2, 1, 3],
+        "unit_price": [5.0, 2.5, 5.0, 1.0],
+    }
+)
+CDNOW_LINES = "00001 19970101 1 11.77\n00002 19970112 1 12.00\n00002 19970112 5 77.00\n"
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["kizuna", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()  # progress lines may come before the error
+    assert lines[-1].startswith("error:") and sum(x.startswith("error:") for x in lines) == 1, err
+    for needle in needles:
+        assert needle in err, err
+
+
+@pytest.fixture
+def tx_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "tx.csv"
+    TRANSACTIONS.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "as_of, words",
+    [
+        ("2030-01-01", ("after the data", "2021-01-05", "2021-06-30")),
+        ("1990-01-01", ("first purchase",)),
+    ],
+)
+def test_features_as_of_outside_the_data_names_its_range(
+    monkeypatch, capsys, tmp_path, tx_csv, as_of, words
+):
+    code, _, err = run_cli(
+        monkeypatch, capsys, "features", str(tx_csv), "--as-of", as_of, "--out", str(tmp_path / "f")
+    )
+    assert_one_line_error(code, err, *words)
+
+
+def test_features_label_window_past_the_data_is_refused(monkeypatch, capsys, tmp_path, tx_csv):
+    args = ["features", str(tx_csv), "--as-of", "2021-06-01", "--horizon", "90"]
+    code, _, err = run_cli(monkeypatch, capsys, *args, "--out", str(tmp_path / "f"))
+    assert_one_line_error(code, err, "labels over 90 days", "2021-06-30")
+
+
+def test_validate_reads_a_gzipped_cdnow_file(monkeypatch, capsys, tmp_path):
+    path = tmp_path / "CDNOW_master.txt.gz"
+    path.write_bytes(gzip.compress(CDNOW_LINES.encode()))
+    monkeypatch.setattr(
+        sys, "argv", ["kizuna", "validate", str(path), "--format", "cdnow", "--json"]
+    )
+    try:
+        main()
+    except SystemExit as exc:  # typer may exit 0 explicitly
+        assert exc.code in (0, None), capsys.readouterr().err
+    assert '"input_rows": 3' in capsys.readouterr().out
+
+
+def test_validate_a_binary_file_as_cdnow_is_one_line(monkeypatch, capsys, tmp_path):
+    path = tmp_path / "data.csv.gz"
+    TRANSACTIONS.to_csv(path, index=False)  # gzipped canonical CSV, read as CDNOW text
+    path2 = tmp_path / "noise.txt"
+    path2.write_bytes(bytes(range(256)) * 4)
+    for p in (path2,):
+        code, _, err = run_cli(monkeypatch, capsys, "validate", str(p), "--format", "cdnow")
+        assert_one_line_error(code, err, str(p))
+
+
+def test_score_offers_with_a_missing_uplift_file_is_one_line(monkeypatch, capsys, tmp_path):
+    scores = tmp_path / "scores.csv"
+    pd.DataFrame(
+        {"customer_id": ["a"], "churn_probability": [0.5], "predicted_ltv": [10.0]}
+    ).to_csv(scores, index=False)
+    offers = Path(__file__).resolve().parents[2] / "experiments" / "offers_demo.yaml"
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "score",
+        "offers",
+        str(scores),
+        "--offers",
+        str(offers),
+        "--uplift",
+        str(tmp_path / "missing.joblib"),
+        "--out",
+        str(tmp_path / "d.csv"),
+    )
+    assert_one_line_error(code, err, "missing.joblib")
+
+
+def test_an_unexpected_user_error_type_anywhere_is_one_line(monkeypatch, capsys, tmp_path):
+    """The entry point's guard: an OSError raised deep inside a command prints no traceback."""
+    from kizuna.training import cli_data
+
+    def boom(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "locked.csv"))
+
+    monkeypatch.setattr(cli_data, "print_reconciliation", boom)
+    tx = tmp_path / "tx.csv"
+    TRANSACTIONS.to_csv(tx, index=False)
+    code, _, err = run_cli(monkeypatch, capsys, "validate", str(tx))
+    assert_one_line_error(code, err, "Permission denied", "locked.csv")
