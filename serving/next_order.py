@@ -30,6 +30,44 @@ def bundle_with_bgnbd(served: Any) -> tuple[str, Any] | tuple[None, None]:
     return None, None
 
 
+def predict_next_order(
+    bgnbd: Any, frame: pd.DataFrame, as_of: pd.Timestamp, *, btyd_unit: str, prior_gaps: float
+) -> pd.DataFrame:
+    """Next-order predictions from a fitted BG/NBD for the rows of a model-input ``frame``.
+
+    The one place the feature frame's columns are wired to
+    :func:`kizuna.models.next_order.next_order`: the service, the Spark export
+    and the holdout evaluation all call it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (len(frame), n), indexed like ``frame``, with at least :data:`FIELDS`.
+    """
+    freq, rec, big_t, _ = btyd_columns()
+    return next_order(
+        bgnbd,
+        frame,
+        as_of,
+        days_per_unit=TIME_SCALERS[btyd_unit],
+        frequency_col=freq,
+        recency_col=rec,
+        t_col=big_t,
+        gap_col=s.GAP_MEAN_DAYS,
+        recency_days_col=s.RECENCY_DAYS,
+        orders_col=s.FREQUENCY,
+        prior_gaps=prior_gaps,
+    )
+
+
+def bundle_next_order(bundle: Any, frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """:func:`predict_next_order` with a bundle's BG/NBD, unit and fitted prior."""
+    prior = getattr(bundle, "next_order_prior_gaps", 3.0)  # older bundles: the default
+    return predict_next_order(
+        bundle.bgnbd, frame, as_of, btyd_unit=bundle.btyd_unit, prior_gaps=prior
+    )
+
+
 def next_order_rows(served: Any, rows: np.ndarray) -> pd.DataFrame | None:
     """Predictions for frame rows ``rows`` of the bundle's frame; None without a BG/NBD.
 
@@ -42,21 +80,8 @@ def next_order_rows(served: Any, rows: np.ndarray) -> pd.DataFrame | None:
     if bundle is None:
         return None
     frame = served.state.frames[kind]
-    freq, rec, big_t, _ = btyd_columns()
     part = frame.iloc[np.asarray(rows, dtype=np.int64)]
-    out = next_order(
-        bundle.bgnbd,
-        part,
-        served.state.as_of,
-        days_per_unit=TIME_SCALERS[bundle.btyd_unit],
-        frequency_col=freq,
-        recency_col=rec,
-        t_col=big_t,
-        gap_col=s.GAP_MEAN_DAYS,
-        recency_days_col=s.RECENCY_DAYS,
-        orders_col=s.FREQUENCY,
-        prior_gaps=getattr(bundle, "next_order_prior_gaps", 3.0),  # older bundles: the default
-    )
+    out = bundle_next_order(bundle, part, served.state.as_of)
     return out[list(FIELDS)]
 
 

@@ -20,15 +20,14 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.kpis import orders_before
-from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
 from kizuna.models.next_order import (
     BTYD_DAYS,
     DEFAULT_HORIZONS,
     NEXT_ORDER_DAYS,
     P_ORDER,
     RHYTHM_DAYS,
-    next_order,
 )
+from kizuna.serving.next_order import predict_next_order
 
 
 def days_to_next_order(
@@ -80,12 +79,7 @@ def choose_prior_gaps(
 def _predict(
     X: pd.DataFrame, bgnbd: Any, as_of: pd.Timestamp, btyd_unit: str, prior: float
 ) -> pd.DataFrame:
-    freq, rec, big_t, _ = btyd_columns()
-    return next_order(
-        bgnbd, X, as_of, days_per_unit=TIME_SCALERS[btyd_unit], frequency_col=freq,
-        recency_col=rec, t_col=big_t, gap_col=s.GAP_MEAN_DAYS, recency_days_col=s.RECENCY_DAYS,
-        orders_col=s.FREQUENCY, prior_gaps=prior,
-    )  # fmt: skip
+    return predict_next_order(bgnbd, X, as_of, btyd_unit=btyd_unit, prior_gaps=prior)
 
 
 def evaluate_next_order(

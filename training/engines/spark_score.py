@@ -141,9 +141,7 @@ def _model_scores(
     inputs = {kind: [f"{kind}__{c}" for c in b.feature_columns] for kind, b in bundles.items()}
     extra = [(P_ALIVE, "p_alive"), (EXPECTED_PURCHASES, "expected_orders")]
 
-    from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
-    from kizuna.models.next_order import next_order
-    from kizuna.serving.next_order import FIELDS
+    from kizuna.serving.next_order import FIELDS, bundle_next_order
 
     # Next-order predictions from the BG/NBD of LTV's bundle, else churn's (serving.next_order).
     btyd_kind = next((k for k in ("ltv", "churn") if getattr(bundles.get(k), "bgnbd", None)), None)
@@ -155,20 +153,7 @@ def _model_scores(
             for kind, bundle in shared.value.items():
                 mf = tabular_frame(feats, bundle)
                 if kind == btyd_kind:
-                    freq, rec, big_t, _ = btyd_columns()
-                    predicted = next_order(
-                        bundle.bgnbd,
-                        mf,
-                        as_of,
-                        days_per_unit=TIME_SCALERS[bundle.btyd_unit],
-                        frequency_col=freq,
-                        recency_col=rec,
-                        t_col=big_t,
-                        gap_col=s.GAP_MEAN_DAYS,
-                        recency_days_col=s.RECENCY_DAYS,
-                        orders_col=s.FREQUENCY,
-                        prior_gaps=getattr(bundle, "next_order_prior_gaps", 3.0),
-                    )
+                    predicted = bundle_next_order(bundle, mf, as_of)
                     for col in FIELDS:
                         out[col] = predicted[col].to_numpy()
                 for col in bundle.feature_columns:
