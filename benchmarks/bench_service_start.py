@@ -89,7 +89,7 @@ def measure(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> tu
     import httpx
     import psutil
 
-    from tests.serving.conftest import free_port
+    from tests.serving.conftest import free_port, stop_tree
 
     port = free_port()
     start = time.perf_counter()
@@ -124,15 +124,7 @@ def measure(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> tu
                 raise RuntimeError("not ready after an hour")
             time.sleep(0.1)
     finally:
-        procs = [*main.children(recursive=True), main]
-        for p in procs:
-            try:
-                p.terminate()
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(procs, timeout=30)
-        for p in alive:
-            p.kill()
+        stop_tree(proc.pid, timeout=30)
 
 
 def main() -> None:

@@ -76,20 +76,10 @@ def start(
 
 def stop(proc: subprocess.Popen) -> None:
     """Terminate a server and its workers (BentoML puts each worker in its own session)."""
-    import psutil
+    from tests.serving.conftest import stop_tree
 
-    if proc.poll() is not None:
-        return
-    main = psutil.Process(proc.pid)
-    procs = [*main.children(recursive=True), main]
-    for p in procs:
-        try:
-            p.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(procs, timeout=20)
-    for p in alive:
-        p.kill()
+    if proc.poll() is None:
+        stop_tree(proc.pid)
 
 
 def pyfunc_for_churn(folder: Path, out: Path, example: Any) -> str:

@@ -174,6 +174,30 @@ def model_set(tmp_path_factory: pytest.TempPathFactory) -> ModelSet:
     return build_model_set(tmp_path_factory.mktemp("serving") / "models")
 
 
+def stop_tree(pid: int, *, timeout: float = 20) -> None:
+    """Terminate a process and every descendant; kill what is left after ``timeout`` s.
+
+    BentoML starts each worker in a session of its own, so the workers are
+    found as the main process's descendants and signalled by pid.
+    """
+    import psutil
+
+    try:
+        main = psutil.Process(pid)
+        procs = [*main.children(recursive=True), main]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        proc.kill()
+    psutil.wait_procs(alive, timeout=10)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from tests.serving.conftest import ROOT, free_port
+from tests.serving.conftest import ROOT, free_port, stop_tree
 
 # About half a minute: run with the other integration tests (a clean clone needs no setup).
 pytestmark = pytest.mark.integration
@@ -90,16 +90,5 @@ def test_a_built_bento_serves_its_baked_models_from_anywhere(model_set, tmp_path
         assert httpx.post(url + "/events", json={"events": [line]}, timeout=30).status_code == 200
         assert (tmp_path / "data" / "events.sqlite").exists()  # outside the Bento
     finally:
-        import psutil
-
-        main = psutil.Process(proc.pid)
-        procs = [*main.children(recursive=True), main]
-        for p in procs:
-            try:
-                p.terminate()
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(procs, timeout=20)
-        for p in alive:
-            p.kill()
+        stop_tree(proc.pid)
         log.close()
