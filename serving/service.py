@@ -16,9 +16,7 @@ event writes (an fsync) and reloads go to threads, so the loop stays free.
 from __future__ import annotations
 
 import functools
-import gc
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +27,6 @@ import anyio.to_thread
 import bentoml
 import pandas as pd
 from starlette.responses import JSONResponse
-from threadpoolctl import threadpool_limits
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import contacts_from_decisions
@@ -37,15 +34,15 @@ from kizuna.serving import offers, scoring
 from kizuna.serving.attribution import RecommendationLog, new_id, store_path, version_label
 from kizuna.serving.audience import AudienceError, audience_response
 from kizuna.serving.config import Settings
-from kizuna.serving.connections import use_header_timeout
 from kizuna.serving.contact_store import append_contacts, read_contact_log
 from kizuna.serving.event_store import EventStore, check_events
 from kizuna.serving.live import Live, ReloadOutcome
-from kizuna.serving.middleware import KizunaGuards, bounded_metric_labels
+from kizuna.serving.middleware import KizunaGuards
 from kizuna.serving.offer_file import read_offers
 from kizuna.serving.openapi import DocumentedErrors
 from kizuna.serving.probes import Probes
 from kizuna.serving.report_app import ReportApp
+from kizuna.serving.runtime import patch_server, tune_worker
 from kizuna.serving.schemas import (
     AudienceRequest,
     AudienceResponse,
@@ -92,16 +89,7 @@ class KizunaService:
     """Champion models from the MLflow registry (or a folder), with live customer state."""
 
     def __init__(self) -> None:
-        # BLAS thread pools fight the request threads for 2 cores; one thread each.
-        threadpool_limits(1)
-        # A reload computes in a thread for seconds; a shorter GIL switch interval
-        # (default 5 ms) keeps the event loop answering meanwhile.
-        sys.setswitchinterval(0.001)
-        # Each request leaves objects alive for the request timeout (BentoML's timer);
-        # with the default thresholds a full collection walks them every few seconds
-        # and stalls every request in flight for tens of milliseconds. Snapshots are
-        # frozen out of the collector's sight after each load (serving.state).
-        gc.set_threshold(50_000, 20, 100)
+        tune_worker()
         self.settings = settings = Settings.from_env()
         # Opened lazily: a bad path or a full disk is a 503 and a /readyz reason, not a
         # worker that dies before it answers /livez.
@@ -400,5 +388,4 @@ KizunaService.add_asgi_middleware(Probes)
 KizunaService.add_asgi_middleware(KizunaGuards)
 KizunaService.add_asgi_middleware(DocumentedErrors)
 KizunaService.mount_asgi_app(ReportApp(), path="/report")  # KIZUNA_REPORT, read when asked
-bounded_metric_labels([*(f"/{name}" for name in KizunaService.apis), "/report"])
-use_header_timeout()
+patch_server([*(f"/{name}" for name in KizunaService.apis), "/report"])
