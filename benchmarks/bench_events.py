@@ -57,7 +57,8 @@ def main() -> None:
     import httpx
     from threadpoolctl import threadpool_limits
 
-    from kizuna.serving.event_store import EventStore, check_events
+    from kizuna.serving.event_checks import check_events
+    from kizuna.serving.event_store import EventStore
     from kizuna.serving.live import Live
     from tests.serving.conftest import build_model_set, start_server
 

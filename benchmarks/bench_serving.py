@@ -87,7 +87,7 @@ def pyfunc_for_churn(folder: Path, out: Path, example: Any) -> str:
     import mlflow
     from mlflow.models import infer_signature
 
-    from kizuna.training.artifacts import load_bundle
+    from kizuna.serving.model_store import load_bundle
     from kizuna.training.pyfunc import BundleModel
 
     wrapper = BundleModel("churn")
@@ -245,7 +245,7 @@ def main() -> None:
     threadpool_limits(1)
     from kizuna.serving import schemas as api
     from kizuna.serving import scoring
-    from kizuna.serving.state import load_served
+    from kizuna.serving.live import load_served
 
     work = Path(tempfile.mkdtemp(prefix="kizuna-bench-"))
     source = args.models
@@ -293,18 +293,10 @@ def main() -> None:
         model_uri = f"models:/{registered_name(experiment, 'churn')}@champion"
     else:
         model_uri = pyfunc_for_churn(Path(source), work / "churn-pyfunc", features.iloc[:5])
+    from tests.serving.conftest import serve_command
+
     kizuna = start(
-        [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            "kizuna.serving.service:KizunaService",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(k_port),
-        ],
+        serve_command(k_port),
         env,
         f"http://127.0.0.1:{k_port}/readyz",
         work / "kizuna.log",

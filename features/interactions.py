@@ -257,13 +257,34 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
             raise KizunaInputError(f"must be one of {list(WEIGHTINGS)}", column="weighting",
                                    values=[self.weighting])  # fmt: skip
         X = sp.csr_matrix(counts, dtype=np.float64)
-        n_users, self.n_items_ = X.shape
+        users_with = np.bincount(X.indices, minlength=X.shape[1])
+        lengths = np.asarray(X.sum(axis=1)).ravel()
+        average = float(lengths.mean()) if X.shape[0] else 1.0
+        return self.fit_statistics(X.shape[0], users_with, average)
+
+    def fit_statistics(
+        self, n_users: int, users_with_item: np.ndarray, average_length: float
+    ) -> InteractionWeigher:
+        """Learn from population sums instead of the matrix (e.g. added up over shards).
+
+        Parameters
+        ----------
+        n_users
+            Rows of the population's count matrix.
+        users_with_item
+            Shape (n_items,): users with a non-zero count of each item.
+        average_length
+            Mean row sum of the counts (e.g. the shards' total over ``n_users``).
+        """
+        if self.weighting not in WEIGHTINGS:
+            raise KizunaInputError(f"must be one of {list(WEIGHTINGS)}", column="weighting",
+                                   values=[self.weighting])  # fmt: skip
+        users_with_item = np.asarray(users_with_item)
+        self.n_items_ = len(users_with_item)
         self.idf_ = None
         if self.weighting in ("bm25", "tfidf"):
-            users_with = np.bincount(X.indices, minlength=self.n_items_)
-            self.idf_ = np.log(max(n_users, 1)) - np.log1p(users_with)
-        lengths = np.asarray(X.sum(axis=1)).ravel()
-        self.average_length_ = float(lengths.mean()) if n_users else 1.0
+            self.idf_ = np.log(max(n_users, 1)) - np.log1p(users_with_item)
+        self.average_length_ = float(average_length)
         return self
 
     def transform(self, rows: sp.spmatrix) -> sp.csr_matrix:

@@ -27,6 +27,10 @@ CONVERSIONS = "recommendation_conversions"
 SEP = "|"
 #: The background writer commits queued answers this often.
 FLUSH_SECONDS = 0.05
+#: Longest wait between two tries of a batch the store refused (a locked or full file).
+RETRY_SECONDS = 5.0
+#: Answers kept for a retry while the store refuses them; older ones are dropped past it.
+MAX_PENDING = 100_000
 logger = logging.getLogger("bentoml.kizuna")
 _SHOWN_COLUMNS = (
     "recommendation_id", "shown_at", "placement", "customer_id", "anchor_item", "offer_id",
@@ -80,11 +84,11 @@ class RecommendationLog:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.commit()
+            try:
+                _set_up(conn)
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
 
@@ -143,21 +147,32 @@ class RecommendationLog:
             self.record_shown(*batch)
 
     def _drain(self) -> None:
+        pending: list[dict[str, Any]] = []
+        wait = FLUSH_SECONDS
         while True:
-            first = self._queue.get()
-            time.sleep(FLUSH_SECONDS)  # let a burst gather into one transaction
-            batch = [first]
+            if not pending:
+                pending.append(self._queue.get())
+            time.sleep(wait)  # let a burst gather into one transaction
             while True:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    pending.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             try:
-                self.record_shown(*batch)
-            except (sqlite3.Error, OSError) as exc:  # a store fault: one line, not a traceback
-                logger.warning("writing %d recommendation-log rows failed: %s", len(batch), exc)
+                self.record_shown(*pending)
+            except (sqlite3.Error, OSError) as exc:  # a store fault: kept and tried again
+                if len(pending) > MAX_PENDING:
+                    logger.warning("recommendation log unavailable (%s): %d answers dropped",
+                                   exc, len(pending) - MAX_PENDING)  # fmt: skip
+                    pending = pending[-MAX_PENDING:]
+                else:
+                    logger.warning("writing %d recommendation-log rows failed (%s); retrying",
+                                   len(pending), exc)  # fmt: skip
+                wait = min(2 * wait, RETRY_SECONDS)
+                continue
             except Exception:  # noqa: BLE001 - the log must never stop the writer
-                logger.exception("writing %d recommendation-log rows failed", len(batch))
+                logger.exception("writing %d recommendation-log rows failed", len(pending))
+            pending, wait = [], FLUSH_SECONDS
 
     def record_conversions(self, lines: pd.DataFrame) -> int:
         """Purchase lines that carried a ``recommendation_id``; repeats are ignored. Returns rows added."""
@@ -183,3 +198,26 @@ class RecommendationLog:
             shown = pd.read_sql_query(f"SELECT * FROM {SHOWN}", conn)
             conversions = pd.read_sql_query(f"SELECT * FROM {CONVERSIONS}", conn)
         return shown, conversions
+
+
+def _set_up(conn: sqlite3.Connection, *, tries: int = 100) -> None:
+    """WAL mode and the tables, waiting out another connection that sets up the same file.
+
+    Switching a new file to WAL takes an exclusive lock that SQLite does not
+    wait for (no busy timeout), so two processes opening the log at once
+    (the service and ``kizuna attribution``) would see "database is locked".
+    """
+    for attempt in range(tries):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.commit()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            conn.rollback()
+            time.sleep(0.02)

@@ -1,7 +1,7 @@
 """Audiences from the served models: who is most likely to buy an item or a category soon.
 
 The scoring rule is :mod:`models.audience`; this module gathers its inputs from a
-:class:`serving.state.Served` snapshot (recommender scores over the catalogue,
+:class:`serving.live.Served` snapshot (recommender scores over the catalogue,
 P(order) from the BG/NBD of the loaded models, recent buyers from the history).
 """
 

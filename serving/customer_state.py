@@ -175,7 +175,7 @@ class CustomerState:
         Parameters
         ----------
         lines
-            Validated transactions (as :func:`serving.event_store.check_events`
+            Validated transactions (as :func:`serving.event_checks.check_events`
             returns), shape (n, k).
         last_seq
             Sequence number of the last line, remembered for catch-up.

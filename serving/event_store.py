@@ -30,12 +30,6 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.serving.event_checks import (  # noqa: F401 - re-exported
-    FUTURE_TOLERANCE,
-    MAX_VALUE,
-    check_bounds,
-    check_events,
-)
 
 SEQ = "seq"
 EVENT_COLUMNS = (

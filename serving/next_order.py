@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kizuna.features import schema as s
 from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
 from kizuna.models.next_order import (
     DEFAULT_HORIZONS,
@@ -53,9 +52,6 @@ def predict_next_order(
         frequency_col=freq,
         recency_col=rec,
         t_col=big_t,
-        gap_col=s.GAP_MEAN_DAYS,
-        recency_days_col=s.RECENCY_DAYS,
-        orders_col=s.FREQUENCY,
         prior_gaps=prior_gaps,
     )
 

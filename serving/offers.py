@@ -23,8 +23,8 @@ from kizuna.features.control_groups import in_control
 from kizuna.models.next_best_offer import decide_one
 from kizuna.models.offers import OfferCatalogue
 from kizuna.serving import schemas as api
+from kizuna.serving.live import Served
 from kizuna.serving.scoring import customer_profile, recommend
-from kizuna.serving.state import Served
 
 CANDIDATES = 10
 

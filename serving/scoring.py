@@ -1,6 +1,6 @@
 """Pure functions from the served models and customer state to responses.
 
-Nothing here knows about HTTP: each function takes a :class:`serving.state.Served`
+Nothing here knows about HTTP: each function takes a :class:`serving.live.Served`
 and a validated request model and returns a response model, or raises
 :class:`ServingError` with the status the service should answer with. So all
 the decisions (risk bands, reasons, filters, the cold-start fallback) are
@@ -20,7 +20,9 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
 from kizuna.serving import next_order
 from kizuna.serving import schemas as api
-from kizuna.serving.state import Catalogue, CustomerState, Served
+from kizuna.serving.catalogue import Catalogue
+from kizuna.serving.customer_state import CustomerState
+from kizuna.serving.live import Served
 
 BOUGHT_BEFORE = "bought before"
 SIMILAR_TO = "similar to {}"

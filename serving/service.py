@@ -2,7 +2,7 @@
 
 Start it with ``kizuna serve`` or ``bentoml serve kizuna.serving.service:KizunaService``
 (settings: :mod:`serving.config`). The endpoints are thin: they take the
-current snapshot (:class:`serving.state.Live`) and call a pure function in
+current snapshot (:class:`serving.live.Live`) and call a pure function in
 :mod:`serving.scoring`. Models load in the background at start-up; ``/readyz``
 turns green when they and the customer state are in memory, and until then
 the endpoints answer 503.
@@ -35,7 +35,8 @@ from kizuna.serving.attribution import RecommendationLog, new_id, store_path, ve
 from kizuna.serving.audience import AudienceError, audience_response
 from kizuna.serving.config import Settings
 from kizuna.serving.contact_store import append_contacts, read_contact_log
-from kizuna.serving.event_store import EventStore, check_events
+from kizuna.serving.event_checks import check_events
+from kizuna.serving.event_store import EventStore
 from kizuna.serving.live import Live, ReloadOutcome
 from kizuna.serving.middleware import KizunaGuards
 from kizuna.serving.offer_file import read_offers

@@ -13,10 +13,15 @@ from kizuna.features.interactions import InteractionWeigher
 WEIGHTING_KEYS = ("weighting", "bm25_k1", "bm25_b")
 
 
-def fit_weigher(counts: sp.csr_matrix, params: dict[str, Any]) -> InteractionWeigher:
-    """The weighting ``params`` name, fitted on the population's counts (n_users, n_items)."""
+def weigher_for(params: dict[str, Any]) -> InteractionWeigher:
+    """The (unfitted) weighting that a recommender's ``interaction_params`` name."""
     return InteractionWeigher(
         weighting=params.get("weighting", "count"),
         k1=float(params.get("bm25_k1", 100.0)),
         b=float(params.get("bm25_b", 0.8)),
-    ).fit(counts)
+    )
+
+
+def fit_weigher(counts: sp.csr_matrix, params: dict[str, Any]) -> InteractionWeigher:
+    """The weighting ``params`` name, fitted on the population's counts (n_users, n_items)."""
+    return weigher_for(params).fit(counts)

@@ -13,19 +13,15 @@ from typing import Any
 
 import joblib
 
-from kizuna.models.bundles import (  # noqa: F401 - re-exported for callers of the old path
+from kizuna.models.bundles import (
     MODEL_KINDS,
     ChampionModels,
-    RecommenderBundle,
-    TabularBundle,
 )
-from kizuna.serving.model_store import (  # noqa: F401 - re-exported
+from kizuna.serving.model_store import (
     BUNDLE_FILE,
     EXPERIMENT_FILE,
     KINDS_FILE,
     VERSIONS_FILE,
-    load_bundle,
-    load_champions_from_folder,
 )
 
 

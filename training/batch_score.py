@@ -1,6 +1,6 @@
 """CRM batch export: churn, value, segment and top-k recommendations for every customer.
 
-The served model set and customer state (:func:`serving.state.load_served`) are
+The served model set and customer state (:func:`serving.live.load_served`) are
 scored in chunks of customers, and each chunk is written before the next is
 made, so memory holds the state plus one chunk, whatever the customer count.
 Targets: a ``.csv`` / ``.parquet`` file, or a table behind a SQLAlchemy URL
@@ -65,7 +65,7 @@ def score_chunks(
     Parameters
     ----------
     served
-        A :class:`serving.state.Served` snapshot.
+        A :class:`serving.live.Served` snapshot.
     k
         Recommendations per customer (new items only: purchased ones excluded).
     reasons

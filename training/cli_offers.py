@@ -28,9 +28,8 @@ from rich.table import Table
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.offer_loading import load_offers  # noqa: F401
-from kizuna.models.offers import OfferCatalogue  # noqa: F401
-from kizuna.serving.offer_file import read_offers  # noqa: F401 - re-exported
+from kizuna.models.offers import OfferCatalogue
+from kizuna.serving.offer_file import read_offers
 from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.progress import err_console, step
 

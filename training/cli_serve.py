@@ -236,7 +236,7 @@ def score(
 
     from kizuna.serving.config import Settings
     from kizuna.serving.event_store import EventStore
-    from kizuna.serving.state import load_served
+    from kizuna.serving.live import load_served
     from kizuna.training.batch_score import check_target, score_chunks, write_chunks
     from kizuna.training.tracking import data_dir
 

@@ -23,7 +23,7 @@ from pydantic import (
 from kizuna.features.column_map import check_column_map
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.timestamps import TimestampRule
-from kizuna.serving.offer_file import read_yaml  # noqa: F401 - re-exported
+from kizuna.serving.offer_file import read_yaml
 
 
 class Frozen(BaseModel):

@@ -16,8 +16,7 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.pipeline import customer_features, customer_labels
 from kizuna.models.bgnbd import BetaGeoModel
-from kizuna.models.btyd_features import (  # noqa: F401 - re-exported
-    NON_FEATURES,
+from kizuna.models.btyd_features import (
     btyd_summary,
     with_btyd_outputs,
 )

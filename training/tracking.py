@@ -21,13 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kizuna.serving.model_store import (  # noqa: F401 - re-exported
+from kizuna.serving.model_store import (
     CHAMPION,
-    DATA_DIR_ENV,
     alias_version,
     data_dir,
     registered_name,
-    registered_names,
     tracking_uri,
 )
 

@@ -151,6 +151,21 @@ def test_weigher_weighs_new_rows_as_the_population(weighting):
     assert [k for k in vars(InteractionWeigher(weighting)) if k.endswith("_")] == []
 
 
+@pytest.mark.parametrize("weighting", ["bm25", "tfidf"])
+def test_weigher_from_shard_sums_equals_the_weigher_of_the_whole_matrix(weighting):
+    """Sums added up over row shards (the Spark export) give the same fitted weighting."""
+    X = sp.csr_matrix(_random_counts(seed=2))
+    shards = [X[:100], X[100:]]
+    n_users = sum(part.shape[0] for part in shards)
+    users_with = sum(np.bincount(part.indices, minlength=X.shape[1]) for part in shards)
+    total = sum(float(part.sum()) for part in shards)
+    whole = InteractionWeigher(weighting).fit(X)
+    summed = InteractionWeigher(weighting).fit_statistics(n_users, users_with, total / n_users)
+    np.testing.assert_array_equal(summed.idf_, whole.idf_)
+    assert summed.average_length_ == pytest.approx(whole.average_length_, rel=1e-12)
+    np.testing.assert_allclose(summed.transform(X).toarray(), whole.transform(X).toarray())
+
+
 def test_weigher_by_hand_and_input_errors():
     # COUNTS: 3 users, item x bought by 1 user, y by 2, z by 2; row sums 5, 1, 1.
     weigher = InteractionWeigher("tfidf").fit(sp.csr_matrix(COUNTS))

@@ -174,6 +174,14 @@ def model_set(tmp_path_factory: pytest.TempPathFactory) -> ModelSet:
     return build_model_set(tmp_path_factory.mktemp("serving") / "models")
 
 
+def serve_command(port: int) -> list[str]:
+    """``bentoml serve`` of the kizuna service on loopback at ``port``."""
+    from kizuna.training.cli_serve import SERVICE
+
+    return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", "127.0.0.1",
+            "--port", str(port)]  # fmt: skip
+
+
 def stop_tree(pid: int, *, timeout: float = 20) -> None:
     """Terminate a process and every descendant; kill what is left after ``timeout`` s.
 
@@ -223,17 +231,7 @@ class Server:
 
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bentoml",
-                    "serve",
-                    "kizuna.serving.service:KizunaService",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
+                serve_command(self.port),
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
@@ -330,7 +328,7 @@ def client(server: Server):
 def served(model_set: ModelSet, tmp_path_factory: pytest.TempPathFactory):
     """The same model set loaded in-process, for the scoring unit tests."""
     from kizuna.serving.event_store import EventStore
-    from kizuna.serving.state import load_served
+    from kizuna.serving.live import load_served
 
     store = EventStore(tmp_path_factory.mktemp("inproc") / "events.sqlite")
     return load_served(str(model_set.folder), store=store)

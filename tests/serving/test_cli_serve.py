@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.serving.event_store import EventStore, check_events
+from kizuna.serving.event_checks import check_events
+from kizuna.serving.event_store import EventStore
 from kizuna.training.cli import app
 
 

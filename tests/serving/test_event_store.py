@@ -9,7 +9,8 @@ import pytest
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.serving.event_store import EventStore, check_events, read_events
+from kizuna.serving.event_checks import check_events
+from kizuna.serving.event_store import EventStore, read_events
 
 
 def lines(**overrides) -> pd.DataFrame:

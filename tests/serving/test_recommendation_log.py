@@ -45,3 +45,30 @@ def test_submitted_answers_reach_the_file_and_conversions_count_once(tmp_path: P
     conversions = log.read()[1]
     assert conversions["revenue"].tolist() == [10.0]
     log.close()
+
+
+def test_a_batch_the_store_refuses_is_kept_and_written_later(tmp_path: Path, monkeypatch) -> None:
+    """A locked or full store delays answers; it does not lose them."""
+    import sqlite3
+
+    log = RecommendationLog(tmp_path / "c.sqlite")
+    original = log.record_shown
+    calls = []
+
+    def flaky(*rows):
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return original(*rows)
+
+    monkeypatch.setattr(log, "record_shown", flaky)
+    log.submit({"recommendation_id": "r1", "placement": "recommend", "model_version": "v",
+                "items": ["i1"]})  # fmt: skip
+    deadline = time.monotonic() + 5
+    shown = pd.DataFrame()
+    while time.monotonic() < deadline and len(shown) < 1:
+        time.sleep(0.05)
+        shown = RecommendationLog(tmp_path / "c.sqlite").read()[0]
+    assert calls[0] == 1 and len(calls) >= 2  # refused once, then tried again
+    assert shown["recommendation_id"].tolist() == ["r1"]
+    log.close()

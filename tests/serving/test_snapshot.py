@@ -11,7 +11,8 @@ from kizuna.features.interactions import build_interactions
 from kizuna.features.pipeline import customer_features
 from kizuna.features.validate import validate_transactions
 from kizuna.models.bundles import ChampionModels
-from kizuna.serving.event_store import EventStore, check_events
+from kizuna.serving.event_checks import check_events
+from kizuna.serving.event_store import EventStore
 from kizuna.serving.live import Live, apply_stored_events, load_served
 from kizuna.serving.snapshot import load_snapshot, read_manifest
 from kizuna.training.artifacts import save_champions

@@ -11,13 +11,11 @@ from implicit.nearest_neighbours import bm25_weight, tfidf_weight
 from kizuna.features import schema as s
 from kizuna.serving import schemas as api
 from kizuna.serving import scoring
-from kizuna.serving.event_store import EventStore, check_events
-from kizuna.serving.state import (
-    Live,
-    fit_weigher,
-    load_served,
-    refresh_user_factors,
-)
+from kizuna.serving.event_checks import check_events
+from kizuna.serving.event_store import EventStore
+from kizuna.serving.live import Live, load_served
+from kizuna.serving.model_inputs import refresh_user_factors
+from kizuna.serving.weighting import fit_weigher
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kizuna.serving.event_store import EventStore, check_events
+from kizuna.serving.event_checks import check_events
+from kizuna.serving.event_store import EventStore
 from kizuna.serving.store_guard import GuardedStore, StoreUnavailable
 
 

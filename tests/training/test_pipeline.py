@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kizuna.serving.model_store import DATA_DIR_ENV
 from kizuna.simulators.synthetic import ShopConfig, generate_shop
 from kizuna.training import tracking
 from kizuna.training.config import load_experiment
@@ -42,7 +43,7 @@ def shop_dir(tmp_path_factory) -> Path:
 @pytest.fixture()
 def store(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv(tracking.DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     return tmp_path
 
 
@@ -58,7 +59,7 @@ def trained(shop_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("store")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-        patch.setenv(tracking.DATA_DIR_ENV, str(folder))
+        patch.setenv(DATA_DIR_ENV, str(folder))
         config = load_experiment(experiment(shop_dir, reco=True))
         first = run_experiment(config, quiet=True)
         second = run_experiment(config, quiet=True)
@@ -255,7 +256,8 @@ def test_training_another_experiment_never_moves_this_ones_champions(trained, sh
 
 
 def test_kizuna_snapshot_rebuilds_for_the_champions_with_stored_events_once(trained, shop_dir):
-    from kizuna.serving.event_store import EventStore, check_events
+    from kizuna.serving.event_checks import check_events
+    from kizuna.serving.event_store import EventStore
     from kizuna.serving.model_store import data_dir
     from kizuna.training.snapshot_job import rebuild_snapshot
 

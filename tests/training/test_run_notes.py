@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kizuna.training import run_notes, tracking
+from kizuna.serving.model_store import DATA_DIR_ENV
+from kizuna.training import run_notes
 from kizuna.training.config import load_experiment
 from kizuna.training.pipeline import run_experiment
 from tests.training.byod_fixtures import write_churn_table
@@ -16,7 +17,7 @@ def test_a_failed_run_records_its_error(tmp_path: Path, monkeypatch):
     import mlflow
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv(tracking.DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     write_churn_table(tmp_path / "accounts.csv", n=300)
     (tmp_path / "bad.yaml").write_text(
         "name: bad\ndata: {customers: accounts.csv, customers_column_map: {customer_id: AccountId}}\n"

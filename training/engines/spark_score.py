@@ -1,14 +1,14 @@
 """The CRM export on Spark: churn, LTV, segment and top-k items for every customer.
 
 * Features: :mod:`training.engines.spark_features`, as of the day after the
-  last line (the service's clock, as :func:`serving.state.build_state`).
-* Model inputs per shard: :func:`serving.state.tabular_frame` (the BTYD
+  last line (the service's clock, as :func:`serving.snapshot.load_snapshot`).
+* Model inputs per shard: :func:`serving.model_inputs.tabular_frame` (the BTYD
   outputs of the bundle's fitted BG/NBD and Gamma-Gamma).
 * Churn and LTV: ``mlflow.pyfunc.spark_udf`` on the registered versions that
   the alias points to (``env_manager="local"``); a model folder runs the same
   pyfunc class (:class:`training.pyfunc.BundleModel`) in a pandas UDF.
 * Top-k: per shard, the shard's interaction rows weighed with the population's
-  statistics (:meth:`serving.state.RowWeigher.from_stats`), and the fitted
+  statistics (:meth:`features.interactions.InteractionWeigher.fit_statistics`), and the fitted
   recommender, broadcast, recommends.
 * Output: partitioned Parquet (a folder), or a JDBC table.
 """
@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
@@ -65,7 +64,7 @@ def score(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from kizuna.serving.state import load_models, prepare_models
+    from kizuna.serving.live import load_models, prepare_models
     from kizuna.training.data import load_tables
     from kizuna.training.engines import spark_engine
     from kizuna.training.engines.spark_features import customer_features
@@ -131,7 +130,7 @@ def _model_scores(
     from pyspark.sql import functions as F
 
     from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
-    from kizuna.serving.state import tabular_frame
+    from kizuna.serving.model_inputs import tabular_frame
     from kizuna.training.engines.spark_features import _categories, _from_spark_frame
 
     spark = frame.sparkSession
@@ -220,8 +219,8 @@ def _recommendations(
     """
     from pyspark.sql import functions as F
 
-    from kizuna.serving.state import build_catalogue
-    from kizuna.serving.weighting import WEIGHTING_KEYS, fit_weigher
+    from kizuna.serving.catalogue import build_catalogue
+    from kizuna.serving.weighting import WEIGHTING_KEYS, weigher_for
 
     spark = kept.sparkSession
     params = dict(bundle.interaction_params)
@@ -276,11 +275,9 @@ def _recommendations(
     n_users = sum(int(p["n_users"]) for p in parts)
     total = sum(float(p["total"]) for p in parts)
     item_users = np.sum([np.asarray(p["item_users"], dtype=np.int64) for p in parts], axis=0)
-    # The weigher fit_weigher fits on all customers' counts, from the shards' sums.
-    weigher = fit_weigher(sp.csr_matrix((0, len(item_ids))), params)
-    if weigher.idf_ is not None:
-        weigher.idf_ = np.log(max(n_users, 1)) - np.log1p(item_users)
-    weigher.average_length_ = total / n_users if n_users else 1.0
+    # The weigher of all customers' counts, fitted from the shards' sums.
+    average = total / n_users if n_users else 1.0
+    weigher = weigher_for(params).fit_statistics(n_users, item_users, average)
     mask = catalogue.in_stock.copy()
     names = item_ids.to_numpy(dtype=object)
 

@@ -12,7 +12,7 @@ from mlflow.models import infer_signature
 
 from kizuna.features import schema as s
 from kizuna.features.validate import validate_transactions
-from kizuna.serving.state import load_served
+from kizuna.serving.live import load_served
 from kizuna.training import tracking
 from kizuna.training.artifacts import save_bundle
 from kizuna.training.config import ExperimentConfig, SplitConfig

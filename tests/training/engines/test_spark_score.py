@@ -39,7 +39,7 @@ def shop_data(model_set: Any) -> Any:
 
 
 def pandas_export(source: str) -> pd.DataFrame:
-    from kizuna.serving.state import load_served
+    from kizuna.serving.live import load_served
     from kizuna.training.batch_score import score_chunks
 
     served = load_served(source, live=False)
