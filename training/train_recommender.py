@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.interactions import build_interactions
 from kizuna.models.bundles import RecommenderBundle
 from kizuna.models.recommenders import HybridRecommender
+from kizuna.models.recommenders.fit_cache import shared_fits
 from kizuna.training import plots
 from kizuna.training.blend_tuning import TREND_DAYS, WEIGHT_NAMES, tune_blend
 from kizuna.training.config import RecommenderConfig
@@ -100,29 +104,57 @@ def train_recommender(
     val_as_of = as_of - pd.Timedelta(days=horizon_days)
     with phase("recommender: building the validation and holdout splits"):
         holdout, validation = _splits(transactions, as_of, val_as_of, horizon_days, config, seed)
-    if config.tune_weights:
-        with phase("recommender: tuning the blend weights on the validation split"):
-            weights, search = tune_blend(
-                transactions, val_as_of, horizon_days, config, seed=seed, holdout=validation
-            )
-        config = config.model_copy(update={"params": {**config.params, **weights}})
-    primary = (
-        config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
-    )
-    n = len(config.candidates)
-    with phase(f"recommender: scoring the hybrid and {n} baselines on the validation split"):
-        selection = _select_on_validation(validation, config, primary, seed=seed)
-    models = {
-        DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params}),
-        **{c: default_models(random_state=seed)[c] for c in config.candidates},
-    }
     if len(holdout.user_codes) == 0:
         raise KizunaInputError(
             f"no customer bought both before {as_of.date()} and in the "
             f"{horizon_days} days after: move split.as_of"
         )
-    with phase(f"recommender: scoring the hybrid and {n} baselines on the holdout"):
-        table = evaluate_recommenders(models, holdout, k=config.k)
+    # Components are fitted once per split and shared (the tuning probe, the
+    # hybrid and the baseline of the same name); the baselines, which do not
+    # depend on the tuned weights, are fitted and scored on a second thread
+    # meanwhile. Every fit and score is single-threaded: results do not change.
+    rankings: dict[str, dict[str, np.ndarray]] = {}
+    models: dict[str, Any] = {DEFAULT_MODEL: None, **_baseline_models(config, seed)}
+    with shared_fits(), _second_thread() as background:
+        val_baselines = None
+        if len(validation.user_codes):
+            val_baselines = background(
+                evaluate_recommenders, _baseline_models(config, seed), validation, k=config.k
+            )
+        hold_baselines = background(
+            evaluate_recommenders,
+            {name: model for name, model in models.items() if model is not None},
+            holdout,
+            k=config.k,
+            depth=max(RECALL_KS),
+            recommendations=rankings,
+        )
+        if config.tune_weights:
+            with phase("recommender: tuning the blend weights on the validation split"):
+                weights, search = tune_blend(
+                    transactions, val_as_of, horizon_days, config, seed=seed, holdout=validation
+                )
+            config = config.model_copy(update={"params": {**config.params, **weights}})
+        primary = (
+            config.primary_metric
+            if config.primary_mode == "all"
+            else f"new_{config.primary_metric}"
+        )
+        n = len(config.candidates)
+        with phase(f"recommender: scoring the hybrid and {n} baselines on the validation split"):
+            selection = _select_on_validation(
+                validation, config, primary, seed=seed, baselines=val_baselines
+            )
+        models[DEFAULT_MODEL] = HybridRecommender(**{"random_state": seed, **config.params})
+        with phase(f"recommender: scoring the hybrid and {n} baselines on the holdout"):
+            table = evaluate_recommenders(
+                {DEFAULT_MODEL: models[DEFAULT_MODEL]},
+                holdout,
+                k=config.k,
+                depth=max(RECALL_KS),
+                recommendations=rankings,
+            )
+            table = pd.concat([table, hold_baselines.result()], ignore_index=True)
     per_model = {name: _named(rows, config.k) for name, rows in table.groupby("model")}
     if primary not in per_model[DEFAULT_MODEL]:
         raise KizunaInputError(
@@ -133,8 +165,8 @@ def train_recommender(
     served_name = DEFAULT_MODEL if selection.served == TUNED else selection.served
     served = models[served_name]
     with phase("recommender: recall curves and purchase rates by rank"):
-        figure = plots.recall_at_k_figure(_recall_curves(models, holdout))
-        rates = _purchase_rate_by_rank(served, holdout, config.k)
+        figure = plots.recall_at_k_figure(_recall_curves(models, rankings, holdout))
+        rates = _purchase_rate_by_rank(served, holdout, config.k, rankings.get(served_name))
     with phase(f"recommender: refitting the served model ({served_name}) on every purchase"):
         bundle = refit_for_serving(
             transactions,
@@ -189,20 +221,30 @@ def _splits(
 
 
 def _select_on_validation(
-    validation: Any, config: RecommenderConfig, primary: str, *, seed: int
+    validation: Any,
+    config: RecommenderConfig,
+    primary: str,
+    *,
+    seed: int,
+    baselines: Future[pd.DataFrame] | None = None,
 ) -> Selection:
     """Score the tuned hybrid and every candidate on the validation split; choose the served.
 
-    Candidates without a value for ``primary`` (personal popularity in the
-    ``new`` mode) take no part. No validation customers: the hybrid is served.
+    ``baselines`` are the candidates' evaluation rows when they are already
+    being computed (else they are computed here). Candidates without a value
+    for ``primary`` (personal popularity in the ``new`` mode) take no part. No
+    validation customers: the hybrid is served.
     """
     if len(validation.user_codes) == 0:
         return Selection(TUNED, primary, {}, "no validation customers: the tuned model is served")
-    models = {
-        DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params}),
-        **{c: default_models(random_state=seed)[c] for c in config.candidates},
-    }
-    table = evaluate_recommenders(models, validation, k=config.k)
+    hybrid = {DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params})}
+    table = evaluate_recommenders(hybrid, validation, k=config.k)
+    rows = (
+        evaluate_recommenders(_baseline_models(config, seed), validation, k=config.k)
+        if baselines is None
+        else baselines.result()
+    )
+    table = pd.concat([table, rows], ignore_index=True)
     values = {
         (TUNED if name == DEFAULT_MODEL else name): named[primary]
         for name, rows in table.groupby("model")
@@ -215,6 +257,27 @@ def _select_on_validation(
             values=[primary],
         )
     return choose_served(values, metric=primary)
+
+
+def _baseline_models(config: RecommenderConfig, seed: int) -> dict[str, Any]:
+    """Unfitted candidates, by name, in the configured order."""
+    available = default_models(random_state=seed)
+    return {name: available[name] for name in config.candidates}
+
+
+@contextmanager
+def _second_thread() -> Iterator[Callable[..., Future[Any]]]:
+    """``submit(fn, *args, **kwargs)`` runs a call on a second thread, in this context.
+
+    BLAS stays at one thread on both (set here, before either starts, so no
+    nested limit can restore more threads while the other computes).
+    """
+    with threadpool_limits(1, "blas"):
+        pool = ThreadPoolExecutor(1, thread_name_prefix="kizuna-recommender")
+        try:
+            yield lambda fn, *args, **kwargs: pool.submit(copy_context().run, fn, *args, **kwargs)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def refit_for_serving(
@@ -269,12 +332,21 @@ def _median_prices(purchases: pd.DataFrame, item_ids: pd.Index) -> np.ndarray:
     return prices.reindex(item_ids).to_numpy(dtype=float)
 
 
-def _purchase_rate_by_rank(model: Any, holdout: Any, k: int) -> np.ndarray:
-    """Share of holdout customers who bought the new item recommended at each rank, (k,)."""
+def _purchase_rate_by_rank(
+    model: Any, holdout: Any, k: int, rankings: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
+    """Share of holdout customers who bought the new item recommended at each rank, (k,).
+
+    ``rankings`` is the model's evaluation output (``{"new": codes}``, at
+    least ``k`` wide), when there is one.
+    """
     from kizuna.training.metrics import hit_matrix
 
-    users = holdout.user_codes
-    recs, _ = model.recommend(users, holdout.train.matrix[users], k, exclude_seen=True)
+    if rankings is not None and "new" in rankings:
+        recs = rankings["new"][:, :k]
+    else:
+        users = holdout.user_codes
+        recs, _ = model.recommend(users, holdout.train.matrix[users], k, exclude_seen=True)
     # Every evaluated customer counts, including those who bought nothing new: a miss.
     hits, _ = hit_matrix(recs, holdout.truth["new"], k)
     return hits.mean(axis=0)
@@ -305,14 +377,16 @@ def _named(rows: pd.DataFrame, k: int) -> dict[str, float]:
 
 
 def _recall_curves(
-    models: dict[str, Any], holdout: Any
+    models: dict[str, Any], rankings: dict[str, dict[str, np.ndarray]], holdout: Any
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Recall@k against k in the ``all`` mode, for each fitted model."""
-    users = holdout.user_codes
-    history = holdout.train.matrix[users]
+    """Recall@k against k in the ``all`` mode, for each model.
+
+    ``rankings`` holds each model's ``all``-mode evaluation output, at least
+    ``max(RECALL_KS)`` wide.
+    """
     curves = {}
-    for name, model in models.items():
-        recs, _ = model.recommend(users, history, max(RECALL_KS), exclude_seen=False)
+    for name in models:
+        recs = rankings[name]["all"]
         recalls = [
             ranking_metrics(recs[:, :k], holdout.truth["all"], k=k, n_items=holdout.n_items)[
                 "recall"
