@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import copy_context
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -111,11 +111,12 @@ def train_recommender(
         )
     # Components are fitted once per split and shared (the tuning probe, the
     # hybrid and the baseline of the same name); the baselines, which do not
-    # depend on the tuned weights, are fitted and scored on a second thread
-    # meanwhile. Every fit and score is single-threaded: results do not change.
+    # depend on the tuned weights, are fitted and scored on other threads
+    # meanwhile, and so is the served model's refit once it is chosen. Every fit
+    # and score is single-threaded: results do not change.
     rankings: dict[str, dict[str, np.ndarray]] = {}
     models: dict[str, Any] = {DEFAULT_MODEL: None, **_baseline_models(config, seed)}
-    with shared_fits(), _second_thread() as background:
+    with shared_fits(), _more_threads() as background:
         val_baselines = None
         if len(validation.user_codes):
             val_baselines = background(
@@ -145,6 +146,10 @@ def train_recommender(
             selection = _select_on_validation(
                 validation, config, primary, seed=seed, baselines=val_baselines
             )
+        served_name = DEFAULT_MODEL if selection.served == TUNED else selection.served
+        refit = background(
+            refit_for_serving, transactions, config, seed=seed, items=items, model_name=served_name
+        )
         models[DEFAULT_MODEL] = HybridRecommender(**{"random_state": seed, **config.params})
         with phase(f"recommender: scoring the hybrid and {n} baselines on the holdout"):
             table = evaluate_recommenders(
@@ -155,27 +160,19 @@ def train_recommender(
                 recommendations=rankings,
             )
             table = pd.concat([table, hold_baselines.result()], ignore_index=True)
-    per_model = {name: _named(rows, config.k) for name, rows in table.groupby("model")}
-    if primary not in per_model[DEFAULT_MODEL]:
-        raise KizunaInputError(
-            f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
-            column="recommender.primary_metric",
-            values=[primary],
-        )
-    served_name = DEFAULT_MODEL if selection.served == TUNED else selection.served
-    served = models[served_name]
-    with phase("recommender: recall curves and purchase rates by rank"):
-        figure = plots.recall_at_k_figure(_recall_curves(models, rankings, holdout))
-        rates = _purchase_rate_by_rank(served, holdout, config.k, rankings.get(served_name))
-    with phase(f"recommender: refitting the served model ({served_name}) on every purchase"):
-        bundle = refit_for_serving(
-            transactions,
-            config,
-            seed=seed,
-            items=items,
-            purchase_rate_by_rank=rates,
-            model_name=served_name,
-        )
+        per_model = {name: _named(rows, config.k) for name, rows in table.groupby("model")}
+        if primary not in per_model[DEFAULT_MODEL]:
+            raise KizunaInputError(
+                f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
+                column="recommender.primary_metric",
+                values=[primary],
+            )
+        served = models[served_name]
+        with phase("recommender: recall curves and purchase rates by rank"):
+            figure = plots.recall_at_k_figure(_recall_curves(models, rankings, holdout))
+            rates = _purchase_rate_by_rank(served, holdout, config.k, rankings.get(served_name))
+        with phase(f"recommender: refitting the served model ({served_name}) on every purchase"):
+            bundle = replace(refit.result(), purchase_rate_by_rank=rates)
     sample = bundle.user_ids[: min(5, len(bundle.user_ids))]
     tuned = per_model.pop(DEFAULT_MODEL)
     return RecommenderResult(
@@ -266,14 +263,14 @@ def _baseline_models(config: RecommenderConfig, seed: int) -> dict[str, Any]:
 
 
 @contextmanager
-def _second_thread() -> Iterator[Callable[..., Future[Any]]]:
-    """``submit(fn, *args, **kwargs)`` runs a call on a second thread, in this context.
+def _more_threads() -> Iterator[Callable[..., Future[Any]]]:
+    """``submit(fn, *args, **kwargs)`` runs a call on one of two more threads, in this context.
 
-    BLAS stays at one thread on both (set here, before either starts, so no
-    nested limit can restore more threads while the other computes).
+    BLAS stays at one thread on all of them (set here, before any starts, so no
+    nested limit can restore more threads while another computes).
     """
     with threadpool_limits(1, "blas"):
-        pool = ThreadPoolExecutor(1, thread_name_prefix="kizuna-recommender")
+        pool = ThreadPoolExecutor(2, thread_name_prefix="kizuna-recommender")
         try:
             yield lambda fn, *args, **kwargs: pool.submit(copy_context().run, fn, *args, **kwargs)
         finally:
