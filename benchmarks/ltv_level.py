@@ -16,7 +16,9 @@ in the lookback before each cutoff):
    and applied at ``as_of``;
 3. the LTV model's total-level factor (``LTVRegressor.total_scale_``) learned
    on each validation snapshot of the experiment's snapshot chain against the
-   factor that the next snapshot needed.
+   factor that the next snapshot needed, and the mean absolute error of the
+   LTV rescaled to the BG/NBD x Gamma-Gamma total against that of BG/NBD x
+   Gamma-Gamma (the shape of the forecast without its level).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("experiment", type=Path)
     parser.add_argument("--step-days", type=int, default=14)
     args = parser.parse_args(argv)
+    from kizuna.models.btyd_features import EXPECTED_VALUE
     from kizuna.models.ltv import LTVRegressor
     from kizuna.training.config import load_experiment
     from kizuna.training.data import load_tables, load_transactions_and_events
@@ -76,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             f"| {row.cutoff.date()}{mark} | {row.customers:,} | {row.actual:,.0f} "
             f"| {row.forecast:,.0f} | {_ratio(row.ratio)} |"
         )
+    earlier = levels[levels["cutoff"] < as_of]["ratio"].dropna()
+    out += ["", f"Earlier cutoffs ({len(earlier)}): actual / forecast from {earlier.min():.3f} "
+            f"to {earlier.max():.3f}, median {earlier.median():.3f}"]  # fmt: skip
     backtest = backtest_levels(levels, horizon_days=split.horizon_days)
     past = backtest[backtest["cutoff"] < as_of]
     holdout = backtest[backtest["cutoff"] == as_of]
@@ -90,18 +96,24 @@ def main(argv: list[str] | None = None) -> int:
     snaps = [build_snapshot(tx, d, **common) for d in [*train_dates, val_date, as_of]]
     snaps = [s for s in snaps if len(s.X)]
     out += ["", "LTV total-level factor: learned on validation, needed on the next snapshot", ""]
-    out += ["| validation | target | factor learned | factor needed | total error |",
-            "|---|---|---|---|---|"]  # fmt: skip
+    out += ["| validation | target | factor learned | factor needed | total error "
+            "| MAE at BG/NBD x GG's total: LTV / BG/NBD x GG |", "|---|---|---|---|---|---|"]  # fmt: skip
     for j in range(2, len(snaps)):
         X, _, y = stack(snaps[: j - 1])
         val, target = snaps[j - 1], snaps[j]
         params = {"random_state": config.seed, "n_jobs": 1, **config.ltv.params}
         model = LTVRegressor(**params).fit(X, y, X_val=val.X, y_val=val.value)
-        unscaled = float(model.predict(target.X).sum()) / model.total_scale_
+        predicted = model.predict(target.X)
+        unscaled = float(predicted.sum()) / model.total_scale_
         actual = float(target.value.sum())
+        # the shape alone: the LTV rescaled to the BTYD total, so the level does not count
+        btyd = target.X[EXPECTED_VALUE].to_numpy()
+        same_total = predicted * btyd.sum() / predicted.sum()
+        mae = [float(np.mean(np.abs(target.value.to_numpy() - p))) for p in (same_total, btyd)]
         out.append(
             f"| {val.as_of.date()} | {target.as_of.date()} | {model.total_scale_:.3f} "
-            f"| {actual / unscaled:.3f} | {_pct(model.total_scale_ * unscaled / actual - 1)} |"
+            f"| {actual / unscaled:.3f} | {_pct(model.total_scale_ * unscaled / actual - 1)} "
+            f"| {mae[0]:,.2f} / {mae[1]:,.2f} |"
         )
     sys.stdout.write("\n".join(out) + "\n")
     return 0
