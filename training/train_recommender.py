@@ -22,7 +22,7 @@ from kizuna.models.recommenders.fit_cache import shared_fits
 from kizuna.training import plots
 from kizuna.training.blend_tuning import TREND_DAYS, WEIGHT_NAMES, tune_blend
 from kizuna.training.config import RecommenderConfig
-from kizuna.training.metrics import ranking_metrics
+from kizuna.training.metrics import hit_matrix
 from kizuna.training.recommender_eval import (
     DEFAULT_MODEL,
     _item_categories,
@@ -337,8 +337,6 @@ def _purchase_rate_by_rank(
     ``rankings`` is the model's evaluation output (``{"new": codes}``, at
     least ``k`` wide), when there is one.
     """
-    from kizuna.training.metrics import hit_matrix
-
     if rankings is not None and "new" in rankings:
         recs = rankings["new"][:, :k]
     else:
@@ -383,11 +381,13 @@ def _recall_curves(
     """
     curves = {}
     for name in models:
-        recs = rankings[name]["all"]
+        # One hit matrix; recall@k of its first k columns is ranking_metrics()["recall"].
+        hits, n_relevant = hit_matrix(rankings[name]["all"], holdout.truth["all"], max(RECALL_KS))
+        counted = n_relevant > 0
         recalls = [
-            ranking_metrics(recs[:, :k], holdout.truth["all"], k=k, n_items=holdout.n_items)[
-                "recall"
-            ]
+            float((hits[:, :k].sum(axis=1) / np.maximum(n_relevant, 1))[counted].mean())
+            if counted.any()
+            else float("nan")
             for k in RECALL_KS
         ]
         curves[name] = (np.array(RECALL_KS), np.array(recalls))
