@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -289,7 +289,12 @@ def _select_on_validation(
             column="recommender.primary_metric",
             values=[primary],
         )
-    return choose_served(values, metric=primary)
+    selection = choose_served(values, metric=primary)
+    if tuned_name == RERANKED:
+        modes = ", ".join(reranker.model.rank_modes) or "no mode"
+        note = f"; two-stage model: LambdaRank orders {modes}, the tuned blend the rest"
+        selection = replace(selection, reason=selection.reason + note)
+    return selection
 
 
 def refit_for_serving(
