@@ -213,6 +213,8 @@ class RecommenderConfig(Frozen):
     # trained on the windows before the holdout; served when it wins on validation.
     rerank: bool = True
     rerank_params: dict[str, Any] = {}
+    # Training cutoffs of the re-ranker per horizon (over the two horizons before as_of).
+    rerank_cutoffs: int = Field(1, ge=1, le=6)
 
 
 class ChurnConfig(Frozen):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -109,7 +110,9 @@ def train_recommender(
     val_as_of = as_of - pd.Timedelta(days=horizon_days)
     with phase("recommender: building the validation and holdout splits"):
         holdout, validation = _splits(transactions, as_of, val_as_of, horizon_days, config, seed)
-    early = _early_split(transactions, val_as_of, horizon_days, config)
+    windows = _reranker_windows(transactions, validation, horizon_days, config)
+    early = next((w for w in windows if w.as_of == val_as_of - pd.Timedelta(days=horizon_days)),
+                 None)  # fmt: skip
     early_params = dict(config.params)
     if config.tune_weights:
         with phase("recommender: tuning the blend weights on the validation split"):
@@ -127,10 +130,10 @@ def train_recommender(
         config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
     )
     reranker = None
-    if early is not None:
+    if windows:
         with phase("recommender: training the LambdaRank re-ranker on the windows before as_of"):
             reranker = train_reranker(
-                transactions, early, validation, holdout, k=config.k, seed=seed,
+                transactions, windows, validation, holdout, k=config.k, seed=seed,
                 params={**config.rerank_params, "generator_params": config.params},
                 selection_params={**config.rerank_params, "generator_params": early_params},
             )  # fmt: skip
@@ -223,24 +226,29 @@ def _splits(
     return holdout, validation
 
 
-def _early_split(
-    transactions: pd.DataFrame,
-    val_as_of: pd.Timestamp,
-    horizon_days: int,
-    config: RecommenderConfig,
-) -> Any:
-    """The split one horizon before validation, for the re-ranker; None when not used.
+def _reranker_windows(
+    transactions: pd.DataFrame, validation: Any, horizon_days: int, config: RecommenderConfig
+) -> list[Any]:
+    """Training splits of the re-ranker, oldest first; empty when it is not trained.
 
-    None without ``rerank``, under the ``random_user`` protocol, or with no
-    customer who bought both before it and in its horizon.
+    ``config.rerank_cutoffs`` cutoffs per horizon, over the two horizons up
+    to the validation cutoff (which is the last). Empty without ``rerank``,
+    under the ``random_user`` protocol, or with no customer who bought both
+    before and after the earliest cutoff one horizon before validation.
     """
     if not config.rerank or config.protocol != "time":
-        return None
-    early_as_of = val_as_of - pd.Timedelta(days=horizon_days)
-    if not (transactions[s.TIMESTAMP] < early_as_of).any():
-        return None
-    early = holdout_split(transactions, early_as_of, horizon_days, trend_days=TREND_DAYS)
-    return early if len(early.user_codes) else None
+        return []
+    step = pd.Timedelta(days=horizon_days / config.rerank_cutoffs)
+    first = transactions[s.TIMESTAMP].min()
+    windows = [validation]
+    for j in range(1, 2 * config.rerank_cutoffs):
+        cutoff = validation.as_of - j * step
+        if cutoff <= first:
+            break
+        split = holdout_split(transactions, cutoff, horizon_days, trend_days=TREND_DAYS)
+        windows.insert(0, split)
+    early = validation.as_of - pd.Timedelta(days=horizon_days)
+    return windows if any(w.as_of <= early and len(w.user_codes) for w in windows) else []
 
 
 def _select_on_validation(
@@ -327,8 +335,9 @@ def refit_for_serving(
     categories = _categories(transactions, history.item_ids, items)
     cats = None if categories is None else categories.to_numpy()
     if model_name == RERANKED:
+        # A copy: the caller keeps the model fitted before as_of for holdout figures.
         model = fit_with_timing(
-            reranker, transactions, history.matrix, history.user_ids, history.item_ids, end,
+            copy.deepcopy(reranker), transactions, history.matrix, history.user_ids, history.item_ids, end,
             recent=recent, categories=cats,
         )  # fmt: skip
     else:

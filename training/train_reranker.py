@@ -45,7 +45,7 @@ class RerankerRun:
 
 def train_reranker(
     transactions: pd.DataFrame,
-    early: Any,
+    windows: list[Any],
     validation: Any,
     holdout: Any,
     *,
@@ -58,31 +58,39 @@ def train_reranker(
 
     Parameters
     ----------
-    early, validation, holdout
-        :class:`~training.recommender_eval.RecommenderHoldout` splits one
-        horizon apart (``early`` may be None: too little history, and the
-        re-ranker gets no validation score).
+    windows
+        Training :class:`~training.recommender_eval.RecommenderHoldout`
+        splits, oldest first, each cutoff at most ``as_of - horizon`` (so no
+        label reaches the holdout); ``validation`` is one of them. Those whose
+        labels end by the validation cutoff train the selection model.
+    validation, holdout
+        The splits at ``as_of - horizon`` and ``as_of``.
     params, selection_params
         :class:`RerankedRecommender` parameters of the holdout / served model
         and of the selection model (its ``generator_params`` blend weights
-        tuned on the ``early`` split, not on validation).
+        tuned one horizon before validation, not on validation).
     """
-    # The blend feature is the hybrid tuned on each window's own labels: early rows use the
-    # early-tuned weights, validation rows the validation-tuned ones.
+    horizon = pd.Timedelta(days=validation.horizon_days)
+    usable = [w for w in windows if len(w.user_codes)]
+    early = [w for w in usable if w.as_of + horizon <= validation.as_of]
+    # The blend feature is the hybrid tuned on the labels of its time: selection windows
+    # use the early-tuned weights, later ones the validation-tuned weights.
     model = RerankedRecommender(**{"random_state": seed, **selection_params})
     stacked: dict[str, list[Any]] = {m: [] for m in MODES}
     val_table = None
-    if early is not None and len(early.user_codes):
-        _fit_at(model, transactions, early)
-        _collect(model, early, stacked)
+    for window in early:
+        _fit_at(model, transactions, window)
+        _collect(model, window, stacked)
+    if early and all(sum(len(d[2]) for d in v) for v in stacked.values()):
+        model.fit_rankers(stacked)
         _fit_at(model, transactions, validation)
-        if all(len(d[0][2]) for d in stacked.values()) and len(validation.user_codes):
-            model.fit_rankers(stacked)
+        if len(validation.user_codes):
             val_table = score_split(model, validation, k=k)
-    else:
-        _fit_at(model, transactions, validation)
     model.set_params(**params)
-    _collect(model, validation, stacked)
+    for window in usable:
+        if window.as_of + horizon > validation.as_of:
+            _fit_at(model, transactions, window)
+            _collect(model, window, stacked)
     model.fit_rankers(stacked)
     _fit_at(model, transactions, holdout)
     return RerankerRun(val_table, model)

@@ -79,7 +79,9 @@ def cycle_run():
     tx = _cycle_shop()
     as_of = pd.Timestamp("2024-05-10")  # day 130
     splits = [holdout_split(tx, as_of - pd.Timedelta(days=7 * j), 7) for j in (2, 1, 0)]
-    run = train_reranker(tx, *splits, k=5, params=FAST, selection_params=FAST, seed=0)
+    run = train_reranker(
+        tx, splits[:2], splits[1], splits[2], k=5, params=FAST, selection_params=FAST, seed=0
+    )
     return tx, splits, run
 
 
@@ -153,7 +155,7 @@ def test_training_twice_gives_identical_rankings():
     splits = [holdout_split(tx, as_of - pd.Timedelta(days=7 * j), 7) for j in (2, 1, 0)]
     tables = [
         score_split(
-            train_reranker(tx, *splits, k=5, params=FAST, selection_params=FAST, seed=3).model,
+            train_reranker(tx, splits[:2], splits[1], splits[2], k=5, params=FAST, selection_params=FAST, seed=3).model,
             splits[-1], k=5,
         )
         for _ in range(2)
