@@ -198,3 +198,17 @@ def test_without_the_ranker_a_mode_falls_back_to_the_blend(cycle_run):
         a, _ = model.recommend(users, holdout.train.matrix[users], 5, exclude_seen=new)
         b, _ = hybrid.recommend(users, holdout.train.matrix[users], 5, exclude_seen=new)
         np.testing.assert_array_equal(a, b)
+
+
+def test_rank_modes_are_the_modes_where_the_ranker_wins_on_validation():
+    from kizuna.training.train_reranker import RERANKED, choose_rank_modes, with_modes
+
+    def table(model, all_, new):
+        return pd.DataFrame({"model": model, "mode": ["all", "new"], "metric": "ndcg",
+                             "value": [all_, new]})  # fmt: skip
+
+    ranked, blend = table(RERANKED, 0.40, 0.20), table("hybrid", 0.45, 0.10)
+    assert choose_rank_modes(ranked, blend) == ("new",)
+    both = with_modes(ranked, blend, ("new",)).set_index("mode")["value"]
+    assert both.to_dict() == {"new": 0.20, "all": 0.45}
+    assert choose_rank_modes(ranked, ranked.assign(model="hybrid")) == ()  # a tie keeps the blend
