@@ -126,6 +126,15 @@ def render(summary: dict[str, Any]) -> str:
     for kind in ("churn", "ltv"):
         if kind in models:
             parts.append(tabular_table(models, kind))
+    rec = models.get("recommender", {}).get("extra_metrics", {})
+    if "lambdarank_ndcg_at_10" in rec:
+        val = [rec.get(f"val_lambdarank_{m}ndcg_at_10") for m in ("", "new_")]
+        shown = "not scored" if None in val else f"{val[0]:.4f} / {val[1]:.4f}"
+        parts.append(
+            f"- LambdaRank ordering every mode (NDCG@10 `all` / `new`): validation {shown} "
+            f"(rankers trained on the cutoffs before it), holdout "
+            f"{rec['lambdarank_ndcg_at_10']:.4f} / {rec['lambdarank_new_ndcg_at_10']:.4f}"
+        )
     ltv = models.get("ltv", {}).get("extra_metrics", {})
     if "interval_p10_p90_coverage" in ltv:
         parts.append(

@@ -28,6 +28,7 @@ from kizuna.training.recommender_eval import (
     holdout_split,
 )
 from kizuna.training.selection import TUNED, Selection, choose_served
+from kizuna.models.recommenders.reranker import MODES
 from kizuna.training.train_reranker import (
     RERANKED,
     RerankerRun,
@@ -198,6 +199,7 @@ def train_recommender(
             "recommender_items": float(holdout.n_items),
             **{f"hybrid_{k}": float(v) for k, v in config.params.items() if k in WEIGHT_NAMES},
             **{f"hybrid_{k}": float(v) for k, v in hybrid.items()},
+            **_lambdarank_figures(reranker, holdout, config.k),
         },
         evaluation=(served, holdout),
     )
@@ -249,6 +251,26 @@ def _reranker_windows(
         windows.insert(0, split)
     early = validation.as_of - pd.Timedelta(days=horizon_days)
     return windows if any(w.as_of <= early and len(w.user_codes) for w in windows) else []
+
+
+def _lambdarank_figures(reranker: RerankerRun | None, holdout: Any, k: int) -> dict[str, float]:
+    """NDCG of the rankers alone (every mode ranked), on validation and holdout, for the record.
+
+    ``lambdarank_ndcg_at_10`` etc. on the holdout, ``val_lambdarank_...`` on
+    validation (the selection model): what the served two-stage model would
+    score had its ranker ordered every mode.
+    """
+    if reranker is None:
+        return {}
+    model = copy.deepcopy(reranker.model).set_params(rank_modes=MODES)
+    out = {}
+    for prefix, table in (("", score_split(model, holdout, k=k)), ("val_", reranker.validation)):
+        if table is None:
+            continue
+        for _, row in table[table["metric"] == "ndcg"].iterrows():
+            mode = "" if row["mode"] == "all" else "new_"
+            out[f"{prefix}lambdarank_{mode}ndcg_at_{k}"] = float(row["value"])
+    return out
 
 
 def _select_on_validation(
