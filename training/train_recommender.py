@@ -16,6 +16,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.features.interactions import build_interactions
 from kizuna.models.bundles import RecommenderBundle
 from kizuna.models.recommenders import HybridRecommender
+from kizuna.models.recommenders.reranker import MODES
 from kizuna.training import plots
 from kizuna.training.blend_tuning import TREND_DAYS, WEIGHT_NAMES, tune_blend
 from kizuna.training.config import RecommenderConfig
@@ -28,7 +29,6 @@ from kizuna.training.recommender_eval import (
     holdout_split,
 )
 from kizuna.training.selection import TUNED, Selection, choose_served
-from kizuna.models.recommenders.reranker import MODES
 from kizuna.training.train_reranker import (
     RERANKED,
     RerankerRun,
