@@ -23,18 +23,23 @@ FEATURES: tuple[str, ...] = (
     *(f"{g}_score" for g in GENERATORS),
     *(f"{g}_rank" for g in GENERATORS),
     "blend_score", "blend_rank",
-    "count", "count_share", "recent_count", "user_items", "user_orders",
-    "days_since_item", "days_since_first_item", "own_interval", "own_due_ratio",
+    "count", "count_share", "recent_count", "user_items", "user_order_rate",
+    "days_since_item", "first_item_share", "own_interval", "own_due_ratio",
     "item_interval", "item_due_ratio", "days_since_order", "user_gap",
-    "item_popularity", "item_trend", "trend_share", "item_age_days",
+    "item_popularity", "item_trend", "trend_lift", "item_age_share",
     "item_price", "price_ratio", "category_share",
 )  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
 class ItemContext:
-    """Per-item inputs, each shape (n_items,) float64 (``category``: int codes, -1 none)."""
+    """Per-item inputs, each shape (n_items,) float64 (``category``: int codes, -1 none).
 
+    ``history_days``: days since the first sale of any item (the length of the
+    history), which turns counts and ages into rates and shares.
+    """
+
+    history_days: float
     popularity: np.ndarray
     trend: np.ndarray
     age_days: np.ndarray
@@ -99,7 +104,8 @@ def candidate_features(
         first = np.where(seen, _gather(first_m, cols), np.nan)
         interval = own_interval(first, last, counts)
         out[:, :, f["days_since_item"]] = last
-        out[:, :, f["days_since_first_item"]] = first
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[:, :, f["first_item_share"]] = first / items.history_days
         out[:, :, f["own_interval"]] = interval
         out[:, :, f["item_interval"]] = items.interval[cols]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -108,13 +114,18 @@ def candidate_features(
             gap = (user[:, 1] - user[:, 0]) / (user[:, 2] - 1)
             out[:, :, f["price_ratio"]] = items.price[cols] / user[:, 3][:, None]
         out[:, :, f["days_since_order"]] = user[:, 0][:, None]
-        out[:, :, f["user_orders"]] = user[:, 2][:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = 30.0 * user[:, 2] / np.maximum(user[:, 1], 30.0)
+        out[:, :, f["user_order_rate"]] = rate[:, None]
         out[:, :, f["user_gap"]] = np.where(user[:, 2] >= 2, gap, np.nan)[:, None]
-    out[:, :, f["item_popularity"]] = items.popularity[cols]
-    out[:, :, f["item_trend"]] = items.trend[cols]
+    # Shares and rates, not counts: the history grows from one cutoff to the next.
+    total = max(float(items.popularity.sum()), 1.0)
+    out[:, :, f["item_popularity"]] = items.popularity[cols] / total
+    out[:, :, f["item_trend"]] = items.trend[cols] / max(float(items.trend.sum()), 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out[:, :, f["trend_share"]] = items.trend[cols] / items.popularity[cols]
-    out[:, :, f["item_age_days"]] = items.age_days[cols]
+        weekly = items.popularity[cols] * 7.0 / items.history_days
+        out[:, :, f["trend_lift"]] = items.trend[cols] / weekly
+        out[:, :, f["item_age_share"]] = items.age_days[cols] / items.history_days
     out[:, :, f["item_price"]] = items.price[cols]
     out[:, :, f["category_share"]] = _category_share(rows, cols, items.category, totals)
     return out

@@ -151,7 +151,9 @@ class RerankedRecommender(Recommender):
             if known.any():
                 _, inverse = np.unique(labels[known].astype(str), return_inverse=True)
                 codes[known] = inverse
+        age = nan if timing is None else timing.item_age_days
         self.items_ = ItemContext(
+            history_days=float(np.nanmax(age)) if np.isfinite(age).any() else np.nan,
             popularity=self.item_popularity_,
             trend=self.generators_.trend_,
             age_days=nan if timing is None else timing.item_age_days,
