@@ -321,8 +321,18 @@ def _select_on_validation(
         )
     selection = choose_served(values, metric=primary)
     if tuned_name == RERANKED:
-        modes = ", ".join(reranker.model.rank_modes) or "no mode"
-        note = f"; two-stage model: LambdaRank orders {modes}, the tuned blend the rest"
+        ranked = reranker.model.rank_modes
+        blended = [m for m in MODES if m not in ranked]
+        note = "; two-stage model: " + "; ".join(
+            part
+            for part in (
+                ranked and f"LambdaRank orders {' and '.join(ranked)}",
+                blended
+                and f"the tuned blend orders {' and '.join(blended)} "
+                "(LambdaRank did not beat it there on validation)",
+            )
+            if part
+        )
         selection = replace(selection, reason=selection.reason + note)
     return selection
 
