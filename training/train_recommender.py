@@ -66,6 +66,9 @@ class RecommenderResult:
     selection: Selection | None = None
     #: (served model fitted before as_of, the holdout): for the audience evaluation.
     evaluation: tuple[Any, Any] | None = None
+    #: kizuna's own models listed in ``baselines`` (the hybrid blend next to the two-stage
+    #: model): shown, but not the baselines the registry compares against.
+    own: tuple[str, ...] = ()
 
 
 def train_recommender(
@@ -202,6 +205,7 @@ def train_recommender(
             **_lambdarank_figures(reranker, holdout, config.k),
         },
         evaluation=(served, holdout),
+        own=tuple(name for name in (DEFAULT_MODEL, RERANKED) if name in per_model),
     )
 
 
