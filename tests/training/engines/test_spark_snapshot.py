@@ -1,0 +1,144 @@
+"""The customer snapshot built on Spark equals the pandas engine's, and the service loads it."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import scipy.sparse as sp
+
+from kizuna.features import schema as s
+from tests.training.engines.compare import assert_frames_match
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def model_set(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from tests.serving.conftest import build_model_set
+
+    return build_model_set(tmp_path_factory.mktemp("spark-snap") / "models")
+
+
+@pytest.fixture
+def no_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    store = tmp_path / "events.sqlite"
+    monkeypatch.setenv("KIZUNA_EVENT_STORE", str(store))
+    return store
+
+
+def shop_data(model_set: Any) -> Any:
+    from kizuna.training.config import DataConfig
+
+    shop = model_set.shop_dir
+    return DataConfig(
+        transactions=shop / "transactions.parquet",
+        items=shop / "items.parquet",
+        customers=shop / "customers.parquet",
+    )
+
+
+def build_both(spark: Any, model_set: Any, out: Path) -> tuple[Path, Path, Any]:
+    """The pandas engine's snapshot and the Spark engine's, of the same data and models."""
+    from kizuna.serving.live import load_models
+    from kizuna.training.data import load_tables, load_transactions_and_events
+    from kizuna.training.engines.spark_io import read_raw
+    from kizuna.training.engines.spark_snapshot import snapshot_parts
+    from kizuna.training.engines.spark_validate import validate
+    from kizuna.training.snapshot_build import write_snapshot, write_snapshot_parts
+
+    data = shop_data(model_set)
+    models = load_models(str(model_set.folder))
+    items, customers = load_tables(data)
+    validated, seq = load_transactions_and_events(data, quiet=True)
+    common = {"items": items, "customers": customers, "experiment": "x", "last_event_seq": seq}
+    write_snapshot(out / "pandas", models, validated.kept, **common)
+    raw = read_raw(spark, data)
+    assert raw.last_event_seq == seq
+    kept = validate(raw, shards=3).kept
+    parts = snapshot_parts(kept, models, items=items, customers=customers, partitions=3)
+    write_snapshot_parts(out / "spark", models, parts, **common)
+    return out / "pandas", out / "spark", models
+
+
+def assert_snapshots_equal(left: Path, right: Path) -> None:
+    """Every file of two snapshot folders holds the same content."""
+    from kizuna.serving import snapshot as fmt
+    from kizuna.serving.transaction_log import INDEX_FILE, LINES_FILE
+
+    manifests = [json.loads((d / fmt.MANIFEST_FILE).read_text()) for d in (left, right)]
+    for m in manifests:
+        m.pop("created_at")
+    assert manifests[0] == manifests[1]
+    assert sorted(p.name for p in left.iterdir()) == sorted(p.name for p in right.iterdir())
+    features = [pd.read_parquet(d / fmt.FEATURES_FILE) for d in (left, right)]
+    assert_frames_match(*features)
+    assert features[0].dtypes.astype(str).equals(features[1].dtypes.astype(str))
+    history = [sp.load_npz(d / fmt.HISTORY_FILE) for d in (left, right)]
+    assert history[0].dtype == history[1].dtype and (history[0] != history[1]).nnz == 0
+    for name in (fmt.CATALOGUE_FILE, fmt.CUSTOMERS_FILE, fmt.ITEMS_FILE, INDEX_FILE):
+        assert pq.read_table(left / name).equals(pq.read_table(right / name)), name
+    lines = [pa.ipc.open_file(pa.memory_map(str(d / LINES_FILE))).read_all() for d in (left, right)]
+    assert lines[0].schema.equals(lines[1].schema, check_metadata=True)
+    assert lines[0].equals(lines[1])
+    fitted = [pickle.loads((d / fmt.FITTED_FILE).read_bytes()) for d in (left, right)]
+    assert fitted[0]["preferences"] == fitted[1]["preferences"]
+    assert fitted[0]["interaction_params"] == fitted[1]["interaction_params"]
+    for key in ("weigher", "cold_start", "rfm_scorer"):
+        a, b = vars(fitted[0][key]), vars(fitted[1][key])
+        assert a.keys() == b.keys(), key
+        for attr in a:
+            np.testing.assert_equal(_plain(a[attr]), _plain(b[attr]), err_msg=f"{key}.{attr}")
+    for kind in ("churn", "ltv"):
+        stored = [np.load(d / fmt.INPUTS_FILE.format(kind=kind)) for d in (left, right)]
+        np.testing.assert_allclose(stored[1], stored[0], rtol=1e-9)
+
+
+def _plain(value: Any) -> Any:
+    if sp.issparse(value):
+        return value.toarray()
+    if isinstance(value, pd.Index | pd.Series):
+        return value.to_numpy()
+    return value
+
+
+def test_spark_snapshot_equals_the_pandas_snapshot_and_loads(spark, model_set, tmp_path, no_events):
+    from kizuna.serving.snapshot import load_snapshot
+
+    left, right, models = build_both(spark, model_set, tmp_path)
+    assert_snapshots_equal(left, right)
+    state = load_snapshot(right, models)
+    expected = load_snapshot(left, models)
+    assert state.n_customers == expected.n_customers > 0
+    some = list(expected.features.index[:5])
+    got, want = state.log.lines(some), expected.log.lines(some)
+    pd.testing.assert_frame_equal(got, want)
+    assert (state.history != expected.history).nnz == 0
+
+
+def test_lines_file_streams_partitions_in_customer_order(spark, model_set, tmp_path, no_events):
+    """Many small partitions and chunks: a customer's run continues across chunks."""
+    from kizuna.serving.transaction_log import TransactionLog, write_transaction_log
+    from kizuna.training.engines import spark_snapshot
+    from kizuna.training.engines.spark_io import read_raw
+    from kizuna.training.engines.spark_validate import validate
+
+    data = shop_data(model_set)
+    kept = validate(read_raw(spark, data), shards=2).kept
+    (tmp_path / "spark").mkdir()
+    (tmp_path / "pandas").mkdir()
+    n = spark_snapshot.write_lines(kept, tmp_path / "spark", partitions=5, chunk_rows=7)
+    from kizuna.features.validate import validate_transactions
+
+    tx = validate_transactions(pd.read_parquet(data.transactions)).kept
+    assert n == write_transaction_log(tx, tmp_path / "pandas") == len(tx)
+    logs = [TransactionLog(tmp_path / d) for d in ("pandas", "spark")]
+    ids = sorted(tx[s.CUSTOMER_ID].astype(str).unique())[::17]
+    pd.testing.assert_frame_equal(logs[1].lines(ids), logs[0].lines(ids))
