@@ -227,7 +227,8 @@ def read_frame(spark: Any, source: Any, *, string_columns: set[str], reading: An
     kind = file_format_of(path, options)
     if kind == "parquet":
         return spark.read.parquet(str(path))
-    if not _spark_reads(path, compression_of(path)):
+    # Spark's CSV reader takes one-character separators, not pandas' whitespace runs.
+    if options.delimiter == r"\s+" or not _spark_reads(path, compression_of(path)):
         frame = read_table(path, string_columns=string_columns, reading=options)
         return spark.createDataFrame(arrow_safe(frame))
     sample = read_table(
