@@ -69,13 +69,19 @@ def build_both(spark: Any, model_set: Any, out: Path) -> tuple[Path, Path, Any]:
 
 
 def assert_snapshots_equal(left: Path, right: Path) -> None:
-    """Every file of two snapshot folders holds the same content."""
+    """Every file of two snapshot folders holds the same content.
+
+    Only the manifest's creation time and run, and the engine's own content
+    hash of the data (each engine hashes in its own way) may differ.
+    """
     from kizuna.serving import snapshot as fmt
     from kizuna.serving.transaction_log import INDEX_FILE, LINES_FILE
 
     manifests = [json.loads((d / fmt.MANIFEST_FILE).read_text()) for d in (left, right)]
     for m in manifests:
         m.pop("created_at")
+        m.pop("run_id")
+        m["data_fingerprint"].pop("dataset_hash", None)
     assert manifests[0] == manifests[1]
     assert sorted(p.name for p in left.iterdir()) == sorted(p.name for p in right.iterdir())
     features = [pd.read_parquet(d / fmt.FEATURES_FILE) for d in (left, right)]
@@ -142,3 +148,49 @@ def test_lines_file_streams_partitions_in_customer_order(spark, model_set, tmp_p
     logs = [TransactionLog(tmp_path / d) for d in ("pandas", "spark")]
     ids = sorted(tx[s.CUSTOMER_ID].astype(str).unique())[::17]
     pd.testing.assert_frame_equal(logs[1].lines(ids), logs[0].lines(ids))
+
+
+@pytest.mark.integration
+def test_snapshot_command_on_spark_registers_the_same_snapshot(
+    spark, model_set, tmp_path, monkeypatch
+):
+    """``kizuna snapshot`` with ``engine: spark``, stored events included, against --engine pandas."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from kizuna.serving.model_store import download_version, registered_name
+    from kizuna.training.cli import app
+    from tests.training.engines.registry import EXPERIMENT, register_folder
+    from tests.training.engines.test_spark_reading import stored_events
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("KIZUNA_EVENT_STORE", str(tmp_path / "events.sqlite"))
+    data = shop_data(model_set)
+    register_folder(model_set.folder, data, tmp_path / "artifacts")
+    n_events = stored_events(tmp_path / "events.sqlite", pd.read_parquet(data.transactions))
+    experiment = {
+        "name": EXPERIMENT,
+        "data": {k: str(getattr(data, k)) for k in ("transactions", "items", "customers")},
+        "split": {"as_of": "2024-04-01"},
+        "engine": "spark",
+    }
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(experiment))
+    summaries = {}
+    for engine in ("pandas", None):  # None: the file's engine
+        args = ["snapshot", str(config), "--json"] + (["--engine", engine] if engine else [])
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        summaries[engine or "spark"] = json.loads(result.stdout[result.stdout.index("{") :])
+    left, right = summaries["pandas"], summaries["spark"]
+    assert right["engine"] == "spark" and right["last_event_seq"] == n_events
+    for key in ("as_of", "customers", "items", "lines", "last_event_seq", "model_versions"):
+        assert right[key] == left[key], key
+    name = registered_name(EXPERIMENT, "snapshot")
+    folders = []
+    for summary in (left, right):
+        version = summary["registered"].rsplit(" v", 1)[1]
+        local = download_version(name, version, tmp_path / f"snapshot-v{version}")
+        folders.append(next(local.rglob("manifest.json")).parent)
+    assert_snapshots_equal(*folders)
