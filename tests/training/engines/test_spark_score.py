@@ -111,3 +111,31 @@ def test_score_command_with_the_spark_engine(spark, model_set, tmp_path):
     assert summary["rows"] == len(written) == written[s.CUSTOMER_ID].nunique()
     assert written["recommendations"].str.split("|").map(len).eq(3).all()
     assert any(out.glob("segment=*"))  # partitioned by segment
+
+
+def test_score_command_on_spark_reads_the_data_the_models_record(spark, model_set, tmp_path):
+    """No -c: the data of the experiment that trained the model set (its experiment.json)."""
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    out = tmp_path / "crm"
+    args = ["score", "--engine", "spark", "--models", str(model_set.folder), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--k", str(K), "--json"])
+    assert result.exit_code == 0, result.output
+    got = pd.read_parquet(out).set_index(s.CUSTOMER_ID)
+    assert_exports_match(pandas_export(str(model_set.folder)), got)
+
+
+def test_score_command_on_spark_names_what_to_pass_without_a_recorded_experiment(
+    tmp_path, monkeypatch, capsys
+):
+    """Checked before Spark starts: no Java needed, one line, exit code 2."""
+    from kizuna.serving.model_store import EXPERIMENT_FILE
+    from tests.serving.conftest import build_model_set
+    from tests.training.test_cli_user_errors import assert_one_line_error, run_cli
+
+    folder = build_model_set(tmp_path / "models", n_customers=60, n_items=20).folder
+    (folder / EXPERIMENT_FILE).unlink()
+    args = ["score", "--engine", "spark", "--models", str(folder), "--out", str(tmp_path / "o")]
+    assert_one_line_error(*run_cli(monkeypatch, capsys, *args)[::2], "-c FILE", "experiment.json")
