@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from kizuna.features import schema as s
 from tests.training.engines.compare import assert_frames_match
+from tests.training.engines.test_spark_score import shop_data
 
 pytestmark = pytest.mark.spark
 
@@ -32,17 +33,6 @@ def no_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     store = tmp_path / "events.sqlite"
     monkeypatch.setenv("KIZUNA_EVENT_STORE", str(store))
     return store
-
-
-def shop_data(model_set: Any) -> Any:
-    from kizuna.training.config import DataConfig
-
-    shop = model_set.shop_dir
-    return DataConfig(
-        transactions=shop / "transactions.parquet",
-        items=shop / "items.parquet",
-        customers=shop / "customers.parquet",
-    )
 
 
 def build_both(spark: Any, model_set: Any, out: Path) -> tuple[Path, Path, Any]:
