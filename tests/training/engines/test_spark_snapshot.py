@@ -184,3 +184,58 @@ def test_snapshot_command_on_spark_registers_the_same_snapshot(
         local = download_version(name, version, tmp_path / f"snapshot-v{version}")
         folders.append(next(local.rglob("manifest.json")).parent)
     assert_snapshots_equal(*folders)
+
+
+@pytest.mark.integration
+def test_the_service_serves_the_spark_snapshot(spark, model_set, tmp_path, no_events):
+    """A real server on loopback answers from the Spark-built snapshot as from the pandas one."""
+    import shutil
+
+    import bentoml
+
+    from kizuna.serving.live import load_models
+    from kizuna.training.data import load_tables
+    from kizuna.training.engines.spark_io import read_raw
+    from kizuna.training.engines.spark_snapshot import snapshot_parts
+    from kizuna.training.engines.spark_validate import validate
+    from kizuna.training.snapshot_build import write_snapshot_parts
+    from tests.serving.conftest import API_KEY, start_server
+    from tests.training.engines.test_spark_score import pandas_export
+
+    folder = tmp_path / "models"
+    shutil.copytree(model_set.folder, folder)
+    original = json.loads((folder / "snapshot" / "manifest.json").read_text())
+    offers = next((folder / "snapshot" / "offers").iterdir())
+    shutil.copy(offers, tmp_path / offers.name)
+    data = shop_data(model_set)
+    models = load_models(str(folder))
+    items, customers = load_tables(data)
+    parts = snapshot_parts(validate(read_raw(spark, data)).kept, models, items=items,
+                           customers=customers)  # fmt: skip
+    write_snapshot_parts(
+        folder / "snapshot", models, parts, items=items, customers=customers,
+        experiment=original["experiment"], offers=tmp_path / offers.name,
+    )  # fmt: skip
+    expected = pandas_export(str(model_set.folder))  # the pandas engine's snapshot
+    ids = list(expected.index[:: max(1, len(expected) // 25)])
+    server = start_server(
+        {
+            "KIZUNA_MODEL_SOURCE": str(folder),
+            "KIZUNA_EVENT_STORE": str(tmp_path / "events.sqlite"),
+            "KIZUNA_CONTACT_LOG": str(tmp_path / "contacts.sqlite"),
+            "KIZUNA_API_KEY": API_KEY,
+        },
+        tmp_path / "server.log",
+    )
+    try:
+        with bentoml.SyncHTTPClient(server.url, token=API_KEY, timeout=60) as client:
+            churn = client.churn_score({"customer_ids": ids, "top_reasons": 0})["results"]
+            ltv = client.ltv({"customer_ids": ids})["results"]
+            profile = client.customer({"customer_id": ids[0]})
+    finally:
+        server.stop()
+    got = [r["churn_probability"] for r in churn]
+    np.testing.assert_allclose(got, expected.loc[ids, "churn_probability"], rtol=1e-9)
+    got = [r["predicted_value"] for r in ltv]
+    np.testing.assert_allclose(got, expected.loc[ids, "predicted_value"], rtol=1e-9)
+    assert profile["segment"] == expected.loc[ids[0], "segment"]
