@@ -338,12 +338,14 @@ def recorded_experiment(models: str, alias: str, experiment: str | None) -> Any:
     from kizuna.training.config import ExperimentConfig, parse_model
 
     path = model_folder(models, alias=alias, experiment=experiment) / model_store.EXPERIMENT_FILE
-    if not path.exists():
+    raw = json.loads(path.read_text()) if path.exists() else {}
+    if not (raw.get("data") or {}).get("transactions"):
         raise KizunaInputError(
             f"--engine spark scores the data of an experiment, and the model set {models!r} "
-            f"records none ({path.name}): give the experiment file with -c FILE"
+            f"records none ({path.name} names no data.transactions): give the experiment "
+            "file with -c FILE"
         )
-    return parse_model(ExperimentConfig, json.loads(path.read_text()), source=str(path))
+    return parse_model(ExperimentConfig, raw, source=str(path))
 
 
 def _tracking_uri() -> str:
