@@ -16,6 +16,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders.fit_cache import shared_fits
 from kizuna.training import run_notes, tracking
 from kizuna.training.artifacts import save_bundle
 from kizuna.training.audience_eval import evaluate_audiences
@@ -258,16 +259,19 @@ def _train_all(
         if config.recommender.enabled:
             from kizuna.training.train_recommender import train_recommender
 
-            result.results["recommender"] = train_recommender(
-                tx,
-                as_of,
-                split.horizon_days,
-                config.recommender,
-                seed=config.seed,
-                items=items,
-                customers=customers,
-                progress=lambda title: step(title, quiet=quiet),
-            )
+            # Components fitted on the same split by several models (tuning probe,
+            # hybrid, baselines, re-ranker generators) are fitted once and shared.
+            with shared_fits():
+                result.results["recommender"] = train_recommender(
+                    tx,
+                    as_of,
+                    split.horizon_days,
+                    config.recommender,
+                    seed=config.seed,
+                    items=items,
+                    customers=customers,
+                    progress=lambda title: step(title, quiet=quiet),
+                )
         if tabular is None:
             return
         on = {"churn": "churn" in tabular_kinds, "LTV": "ltv" in tabular_kinds,
@@ -443,7 +447,8 @@ def _log_result(
             "kinds": ",".join(k for k in ("recommender", "churn", "ltv") if k in result.results),
         },
         baseline=best_rival(
-            outcome.baselines,
+            # kizuna's own models (the hybrid blend inside the two-stage model) are no rivals
+            {k: v for k, v in outcome.baselines.items() if k not in getattr(outcome, "own", ())},
             metric=outcome.primary_metric,
             served="kizuna" if selection is None else selection.served,
             higher_is_better=outcome.higher_is_better,

@@ -65,8 +65,11 @@ class Recommender(BaseEstimator):
     """
 
     only_seen_items: ClassVar[bool] = False
-    #: What ``_fit`` reads: the key of a fit shared within :func:`shared_fits`.
-    fit_inputs: ClassVar[tuple[str, ...]] = ("user_items", "recent_items", "item_categories")
+    #: What ``_fit`` reads: the key of a fit shared within :func:`shared_fits`
+    #: (``None``: a model whose fit reads more, or keeps state across fits, is never shared).
+    fit_inputs: ClassVar[tuple[str, ...] | None] = (
+        "user_items", "recent_items", "item_categories",
+    )  # fmt: skip
 
     # --- public API ---------------------------------------------------------------
 
@@ -122,7 +125,7 @@ class Recommender(BaseEstimator):
             return {k: v for k, v in vars(self).items() if k.endswith("_") and k[0] != "_"}
 
         cache = active_cache()
-        if cache is None:
+        if cache is None or self.fit_inputs is None:
             fit()
         else:
             inputs = {"user_items": X, "recent_items": recent, "item_categories": categories}

@@ -157,7 +157,8 @@ def validate_shard(
     aside[s.ROW_ID] = positions[aside_pos]
     aside[s.REASON] = validated.set_aside[s.REASON].to_numpy()
     aside[KIND] = ASIDE
-    stats = pd.DataFrame(_parse_stats(canonical, kwargs.get("timestamp_format")))
+    rule = kwargs.get("timestamp_rule")
+    stats = pd.DataFrame(_parse_stats(canonical, kwargs.get("timestamp_format"), rule))
     stats[KIND] = STATS
     out = pd.concat([kept, aside, stats], ignore_index=True)
     out[SHARD] = shard_id
@@ -166,11 +167,13 @@ def validate_shard(
     return arrow_safe(out.reindex(columns=columns))
 
 
-def _parse_stats(canonical: pd.DataFrame, fmt: str | None) -> list[dict[str, Any]]:
+def _parse_stats(
+    canonical: pd.DataFrame, fmt: str | None, rule: Any = None
+) -> list[dict[str, Any]]:
     """Present and unparseable values per typed column, for the whole-column check."""
     out = []
     for col, parse in (
-        (s.TIMESTAMP, lambda v: to_timestamp(v, fmt=fmt)),
+        (s.TIMESTAMP, lambda v: to_timestamp(v, fmt=fmt, rule=rule)),
         (s.QUANTITY, to_number),
         (s.UNIT_PRICE, to_number),
     ):
