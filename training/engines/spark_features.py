@@ -26,7 +26,7 @@ from kizuna.features.pipeline import (
 )
 from kizuna.features.rfm_scoring import quintile_ranks
 from kizuna.training.engines.spark_session import arrow_safe
-from kizuna.training.engines.spark_stats import order_statistics
+from kizuna.training.engines.spark_stats import order_statistics_of
 from kizuna.training.engines.spark_validate import SHARD
 
 INPUT_PREFIX = "__in_"  # the values each RFM score ranks, for the population's cut points
@@ -70,7 +70,6 @@ def customer_features(
         returns them), broadcast to every shard.
     """
     from pyspark import StorageLevel
-    from pyspark.sql import functions as F
 
     spark = kept.sparkSession
     tables = spark.sparkContext.broadcast((customers, items))
@@ -92,15 +91,24 @@ def customer_features(
 
     probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
     out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.DISK_ONLY)
+    return scored_features(out, customers, horizon_days is not None)
+
+
+def scored_features(out: Any, customers: pd.DataFrame | None, labelled: bool) -> SparkFeatures:
+    """RFM scores from the population's cut points, then the features and labels frames.
+
+    ``out``: one row per customer with ``customer_id``, the base features, the
+    score inputs (``__in_*``), the labels if ``labelled`` and ``__shard``;
+    persisted, as it is read once per output.
+    """
+    from pyspark.sql import functions as F
+
     n = out.count()
     scorer = behaviour_rfm_scorer()
     # The population's cut points, as RFMScorer.fit computes them from all customers.
-    scorer.cuts_ = {
-        col[len(INPUT_PREFIX) :]: order_statistics(out, col, quintile_ranks(n), n)
-        if n
-        else np.full(len(quintile_ranks(1)), np.inf)
-        for col in SCORE_INPUTS
-    }
+    ranks = quintile_ranks(max(n, 1))
+    cuts = order_statistics_of(out, list(SCORE_INPUTS), ranks, n)
+    scorer.cuts_ = {col[len(INPUT_PREFIX) :]: cuts[col] for col in SCORE_INPUTS}
     scorer.n_customers_ = n
     feature_cols = [c for c in out.columns if c not in (*SCORE_INPUTS, *LABELS, SHARD)]
     categories = _categories(customers)
@@ -116,7 +124,7 @@ def customer_features(
     sharded = out.select(*feature_cols, SHARD).mapInPandas(score, scored_schema)
     frame = sharded.drop(SHARD)
     labels = None
-    if horizon_days is not None:
+    if labelled:
         labels = out.filter(F.col(s.CHURN).isNotNull()).select(
             s.CUSTOMER_ID, F.col(s.CHURN).cast("tinyint").alias(s.CHURN), s.FUTURE_VALUE
         )
