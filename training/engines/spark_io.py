@@ -46,6 +46,8 @@ class SparkRaw:
     #: ``customer_col`` is the customer id as it is (not built by an expression), so
     #: a row where it is blank is ``missing_customer_id`` before any shard sees it.
     direct_customer: bool = True
+    #: Input rows, when reading counted them (the row-position pass does).
+    n_rows: int | None = None
 
 
 def _identity(frame: pd.DataFrame) -> pd.DataFrame:
@@ -69,15 +71,13 @@ def read_raw(spark: Any, data: DataConfig) -> SparkRaw:
 
         # A whitespace-separated text file of a few MB: read once on the driver.
         frame = spark.createDataFrame(_read_cdnow(source).astype("string"))
-        return SparkRaw(with_row_ids(frame), "customer_id", from_cdnow, {"allow_zero_price": True})
+        frame, n = counted_row_ids(frame)
+        return SparkRaw(frame, "customer_id", from_cdnow, {"allow_zero_price": True}, n_rows=n)
     if data.format == "online-retail":
         frame = read_frame(spark, source, string_columns={"InvoiceNo", "StockCode", "Description"})
-        return SparkRaw(
-            with_row_ids(frame),
-            "CustomerID",
-            from_online_retail,
-            {"timestamp_format": "%Y-%m-%d %H:%M:%S"},
-        )
+        frame, n = counted_row_ids(frame)
+        options = {"timestamp_format": "%Y-%m-%d %H:%M:%S"}
+        return SparkRaw(frame, "CustomerID", from_online_retail, options, n_rows=n)
     column_map = dict(data.column_map) or None
     ids = source_columns(column_map, (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)) or {
         s.CUSTOMER_ID,
@@ -97,7 +97,8 @@ def read_raw(spark: Any, data: DataConfig) -> SparkRaw:
         adapter = partial(_without, key, adapter)
     spec = (column_map or {}).get(s.CUSTOMER_ID)
     direct = spec is None or parse_source(spec, target=s.CUSTOMER_ID).kind == "column"
-    return SparkRaw(with_row_ids(frame), key, adapter, direct_customer=direct)
+    frame, n = counted_row_ids(frame)
+    return SparkRaw(frame, key, adapter, direct_customer=direct, n_rows=n)
 
 
 def _without(column: str, adapter: Callable, frame: pd.DataFrame) -> pd.DataFrame:
@@ -150,7 +151,12 @@ def read_frame(spark: Any, source: Any, *, string_columns: set[str]) -> Any:
 
 
 def with_row_ids(frame: Any) -> Any:
-    """Add ``__row``: the row's position in the input, 0..n-1 in read order.
+    """Add ``__row``: the row's position in the input, 0..n-1 in read order."""
+    return counted_row_ids(frame)[0]
+
+
+def counted_row_ids(frame: Any) -> tuple[Any, int]:
+    """``frame`` with ``__row`` (see :func:`with_row_ids`), and its row count.
 
     ``monotonically_increasing_id`` is increasing but has gaps between
     partitions; one pass counts each partition's rows to close them.
@@ -170,6 +176,5 @@ def with_row_ids(frame: Any) -> Any:
     table = spark.createDataFrame(offsets or [(0, 0)], "__part long, __offset long")
     frame = frame.join(F.broadcast(table), on="__part", how="left")
     local = F.col("__mid") - F.shiftleft(F.col("__part"), 33)
-    return frame.withColumn(ROW, (F.col("__offset") + local).cast("long")).drop(
-        "__mid", "__part", "__offset"
-    )
+    frame = frame.withColumn(ROW, (F.col("__offset") + local).cast("long"))
+    return frame.drop("__mid", "__part", "__offset"), total

@@ -133,7 +133,7 @@ def validated_features(
             out[col] = out[col].astype("string")
         return _to_spark_frame(out.set_index(s.CUSTOMER_ID))
 
-    schema = _probe_schema(plan.sharded, run, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
+    schema = _probe_schema(plan.unshuffled, run, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
     out = plan.sharded.groupBy(SHARD).applyInPandas(run, schema)
     out = out.persist(StorageLevel.DISK_ONLY)
     small = out.filter(F.col(KIND).isin(COUNTS, STATS)).select(

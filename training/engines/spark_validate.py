@@ -72,6 +72,7 @@ class ShardPlan:
     """How the raw lines are sharded and what each shard's validation needs."""
 
     sharded: Any  # the raw frame with ``__shard``, one partition per shard
+    unshuffled: Any  # the same rows before the shuffle (for schema probes on a few rows)
     shards: int
     missing: Any  # Spark condition: the row has no customer id
     raw_cols: list[str]
@@ -86,8 +87,8 @@ def plan_shards(
 ) -> ShardPlan:
     """Shard the raw lines by customer; rows without a customer id spread by position.
 
-    ``n_rows`` (if known) sizes the shards; otherwise the input's partition
-    count does (each input partition is at most ``spark.sql.files.maxPartitionBytes``).
+    ``shards`` (0: one per :data:`ROWS_PER_SHARD` input rows, in whole rounds of
+    the cores) from ``n_rows``, else the count the reader made, else a count.
     """
     from pyspark.sql import functions as F
 
@@ -96,7 +97,7 @@ def plan_shards(
     cores = spark.sparkContext.defaultParallelism
     if shards <= 0:
         if n_rows is None:
-            n_rows = frame.count()
+            n_rows = raw.n_rows if raw.n_rows is not None else frame.count()
         shards = max(cores, -(-n_rows // ROWS_PER_SHARD))
         shards = -(-shards // cores) * cores  # whole rounds of the cores, no lone last shard
     customer = F.col(raw.customer_col)
@@ -112,9 +113,10 @@ def plan_shards(
     key = F.when(missing, F.pmod(F.col(ROW), F.lit(shards)).cast("int")).otherwise(
         shard_key(customer, shards)
     )
-    sharded = frame.withColumn(SHARD, key).repartition(shards, SHARD)
+    keyed = frame.withColumn(SHARD, key)
     return ShardPlan(
-        sharded=sharded,
+        sharded=keyed.repartition(shards, SHARD),
+        unshuffled=keyed,
         shards=shards,
         missing=missing,
         raw_cols=raw_cols,
