@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -173,11 +172,15 @@ def pandas_score(config: Path, models: Path, out: Path) -> dict:
     return {"rows": len(export)}
 
 
-def tree_rss(proc: psutil.Process) -> int:
+def tree_rss(proc: psutil.Process, cpu: dict[int, float]) -> int:
+    """RSS of ``proc`` and its descendants; records each one's CPU seconds in ``cpu``."""
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            with p.oneshot():
+                total += p.memory_info().rss
+                times = p.cpu_times()
+                cpu[p.pid] = times.user + times.system
         except psutil.Error:
             pass
     return total
@@ -201,16 +204,16 @@ def run(command: list[str], max_gb: float) -> dict:
     The process tree is killed if its memory passes ``max_gb`` (then ``ok`` is False).
     """
     started = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     watched = psutil.Process(proc.pid)
     peak = [0]
+    cpu_of: dict[int, float] = {}
     killed = [False]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], tree_rss(watched))
+            peak[0] = max(peak[0], tree_rss(watched, cpu_of))
             if peak[0] > max_gb * 1e9 and not killed[0]:
                 killed[0] = True
                 for p in [*watched.children(recursive=True), watched]:
@@ -224,9 +227,9 @@ def run(command: list[str], max_gb: float) -> dict:
     thread.start()
     stdout, _ = proc.communicate()
     wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # CPU time of the whole tree (reaped descendants count): robust to a shared machine.
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # CPU seconds of the whole tree, as last sampled per process (a process that ends
+    # between two samples loses at most 0.2 s): robust to a shared machine.
+    cpu = sum(cpu_of.values())
     done.set()
     thread.join()
     ok = proc.returncode == 0 and not killed[0]

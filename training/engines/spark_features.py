@@ -89,7 +89,7 @@ def customer_features(
         return out
 
     probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
-    out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.DISK_ONLY)
+    out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.MEMORY_AND_DISK)
     return scored_features(out, customers, horizon_days is not None)
 
 

@@ -135,7 +135,7 @@ def validated_features(
 
     schema = _probe_schema(plan.unshuffled, run, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
     out = plan.sharded.groupBy(SHARD).applyInPandas(run, schema)
-    out = out.persist(StorageLevel.DISK_ONLY)
+    out = out.persist(StorageLevel.MEMORY_AND_DISK)  # one row a customer: small
     small = out.filter(F.col(KIND).isin(COUNTS, STATS)).select(
         KIND, STAT_COLUMN, STAT_PRESENT, STAT_BAD
     )

@@ -95,7 +95,7 @@ def score(
     unit = next((b.btyd_unit for b in bundles.values()), "W")
     with step(f"features as of {as_of.date()} on Spark", quiet=quiet):
         feats = customer_features(kept, as_of, customers=customers, items=items, btyd_unit=unit)
-        frame = feats.sharded.persist(StorageLevel.DISK_ONLY)
+        frame = feats.sharded.persist(StorageLevel.MEMORY_AND_DISK)
     versions = {
         kind: models.versions.get(kind) if getattr(models, kind) is not None else None
         for kind in ("recommender", "churn", "ltv")
@@ -103,6 +103,9 @@ def score(
     scored = _model_scores(frame, models, bundles, source, customers, experiment, as_of)
     if models.recommender is not None:
         recs = _recommendations(kept, frame, models.recommender, items, as_of, k)
+        # Kept: the export's schema probe reads a few rows through the join, which
+        # would otherwise recommend for whole shards once more.
+        recs = recs.persist(StorageLevel.MEMORY_AND_DISK)
         scored = scored.join(recs, on=s.CUSTOMER_ID, how="left")
     export = _export(scored, versions, as_of, bands)
     with step(f"writing {out}", quiet=quiet):
