@@ -1,19 +1,30 @@
-"""Benchmark: ``kizuna features`` on the pandas engine against Spark ``local[2]``.
+"""Benchmark: ``kizuna features`` and ``kizuna score`` on the pandas engine against Spark ``local[2]``.
 
 For each size a synthetic shop (``simulators.synthetic.generate_shop``, about
 10 lines per customer) is generated once into ``--cache`` (under /tmp, never
-the repository) with its customers and items tables. Each run is a fresh
-``kizuna features -c shop.yaml --as-of 2024-10-01 --horizon 90 --engine E``
-subprocess: read, validate (every row accounted for), behaviour vector, BTYD
-summary, RFM scores and segments, churn and value labels, written as Parquet.
+the repository) with its customers and items tables; above 10M lines in chunks
+of independent customers appended to one Parquet file (the generator holds a
+whole shop in memory). Steps, each a fresh subprocess per run:
+
+* ``features``: ``kizuna features -c shop.yaml --as-of 2024-10-01 --horizon 90
+  --engine E``: read, validate (every row accounted for), behaviour vector,
+  BTYD summary, RFM scores and segments, churn and value labels, Parquet out.
+* ``score``: the CRM export of every customer of the shop (churn, LTV, BTYD
+  outputs, top-10 items) with a model set trained once on a 20,000-customer
+  shop of the same generator and catalogue. Spark: ``kizuna score --engine
+  spark``. pandas: validate, build the shop's snapshot (``write_snapshot``, as
+  ``kizuna snapshot`` does) and ``score_chunks``, since the pandas engine scores
+  a snapshot.
 
 Measured per run: wall time of the whole command (Spark: JVM start included),
 peak memory of the whole process tree (sum of the RSS of the command and all
 its descendants, JVM and Python workers included, sampled every 0.2 s with
-psutil), input rows per second per core (pandas: 1 core, as the pipeline is
-single-threaded but for one 2-thread step; Spark: the 2 cores of ``local[2]``).
-``pass``: the command succeeded and, where both engines ran at a size, the
-reconciliation, feature frame (1e-9 relative for floats) and labels agree.
+psutil), input rows per second per core (pandas: 1 core; Spark: the 2 cores of
+``local[2]``), and the CPU seconds of the whole tree (the last sample of each
+process), which a shared machine distorts less than wall time. ``pass``: the
+command succeeded and, where both engines ran, their outputs agree (features:
+reconciliation, feature frame within 1e-9, labels, set-aside rows; score: the
+export within 1e-9). A run whose tree passes ``--max-gb`` is killed (NO).
 
 Run::
 
