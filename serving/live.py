@@ -25,6 +25,7 @@ from kizuna.serving.customer_state import CustomerState
 from kizuna.serving.snapshot import load_snapshot
 
 CACHE_DIR = "registry-cache"
+CACHE_KEEP = 2  # copies kept per experiment and alias: the one being loaded and the one it replaces
 
 
 @dataclass
@@ -82,7 +83,34 @@ def model_folder(source: str, *, alias: str = "champion", experiment: str | None
     shutil.rmtree(partial, ignore_errors=True)
     model_store.fetch_from_registry(name, partial, alias=alias)
     partial.rename(folder)
+    prune_cache(folder.parent, f"{name}-{alias}-", keep=CACHE_KEEP)
     return folder
+
+
+def prune_cache(cache: Path, prefix: str, *, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest copies named ``prefix*`` in ``cache``.
+
+    Each registry version set gets its own copy, so without pruning every
+    promotion leaves a full model set and snapshot on disk. The copy being
+    replaced is kept: a service still reading it (or mapping its lines file)
+    is not disturbed, and a rollback to it needs no new download.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+    """
+    import shutil
+
+    copies = sorted(
+        (p for p in cache.glob(prefix + "*") if p.is_dir() and not p.name.endswith(".partial")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    removed = copies[keep:]
+    for old in removed:
+        shutil.rmtree(old, ignore_errors=True)
+    return removed
 
 
 def load_models(
