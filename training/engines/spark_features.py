@@ -72,25 +72,40 @@ def customer_features(
 
     spark = kept.sparkSession
     tables = spark.sparkContext.broadcast((customers, items))
-    kwargs = {"btyd_unit": btyd_unit}
 
     def base(shard: pd.DataFrame) -> pd.DataFrame:
         cust, itm = tables.value
-        tx = _typed(shard)
-        frame = customer_base_features(tx, as_of, customers=cust, items=itm, **kwargs)
-        frame = frame.join(rfm_score_inputs(frame).add_prefix(INPUT_PREFIX))
-        if horizon_days is not None:
-            labels = customer_labels(
-                tx, as_of, horizon_days=horizon_days, lookback_days=lookback_days
-            )
-            frame = frame.join(labels[list(LABELS)], how="left")
-        out = _to_spark_frame(frame)
+        out = shard_features(
+            _typed(shard), as_of, cust, itm, btyd_unit, horizon_days, lookback_days
+        )
         out[SHARD] = shard[SHARD].iloc[0] if len(shard) else 0
         return out
 
     probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
     out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.MEMORY_AND_DISK)
     return scored_features(out, customers, horizon_days is not None)
+
+
+def shard_features(
+    tx: pd.DataFrame,
+    as_of: pd.Timestamp,
+    customers: pd.DataFrame | None,
+    items: pd.DataFrame | None,
+    btyd_unit: str,
+    horizon_days: int | None,
+    lookback_days: int,
+) -> pd.DataFrame:
+    """One shard's customers: base features, score inputs (``__in_*``) and labels.
+
+    ``tx``: the shard's validated lines. Shape (customers in the shard, columns),
+    ``customer_id`` as a column, categoricals as text (Spark's layout).
+    """
+    frame = customer_base_features(tx, as_of, customers=customers, items=items, btyd_unit=btyd_unit)
+    frame = frame.join(rfm_score_inputs(frame).add_prefix(INPUT_PREFIX))
+    if horizon_days is not None:
+        labels = customer_labels(tx, as_of, horizon_days=horizon_days, lookback_days=lookback_days)
+        frame = frame.join(labels[list(LABELS)], how="left")
+    return _to_spark_frame(frame)
 
 
 def scored_features(out: Any, customers: pd.DataFrame | None, labelled: bool) -> SparkFeatures:

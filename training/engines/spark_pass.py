@@ -20,16 +20,14 @@ from typing import Any
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.pipeline import customer_base_features, customer_labels, rfm_score_inputs
 from kizuna.features.validate import Reconciliation
 from kizuna.training.engines.spark_features import (
-    INPUT_PREFIX,
-    LABELS,
     SCORE_INPUTS,
     SparkFeatures,
     _probe_schema,
     _to_spark_frame,
     scored_features,
+    shard_features,
 )
 from kizuna.training.engines.spark_io import SparkRaw
 from kizuna.training.engines.spark_validate import (
@@ -98,15 +96,9 @@ def validated_features(
         cust, itm = tables.value
         shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
         validated, aside, canonical = validate_lines(shard, adapter, raw_cols, kwargs)
-        tx = validated.kept
-        frame = customer_base_features(tx, as_of, customers=cust, items=itm, btyd_unit=btyd_unit)
-        frame = frame.join(rfm_score_inputs(frame).add_prefix(INPUT_PREFIX))
-        if horizon_days is not None:
-            labels = customer_labels(
-                tx, as_of, horizon_days=horizon_days, lookback_days=lookback_days
-            )
-            frame = frame.join(labels[list(LABELS)], how="left")
-        feats = _to_spark_frame(frame)
+        feats = shard_features(
+            validated.kept, as_of, cust, itm, btyd_unit, horizon_days, lookback_days
+        )
         feats[KIND] = FEATURES
         # Missing values in the other kinds of row must not turn counts into floats.
         nullable = {c: _nullable(t) for c, t in feats.dtypes.items() if _nullable(t)}
