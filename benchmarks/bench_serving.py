@@ -243,8 +243,8 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    from kizuna.serving import recommendations, scoring
     from kizuna.serving import schemas as api
-    from kizuna.serving import scoring
     from kizuna.serving.live import load_served
 
     work = Path(tempfile.mkdtemp(prefix="kizuna-bench-"))
@@ -391,7 +391,7 @@ def main() -> None:
     floors = {
         "recommender model call (1 customer, k=10)": floor(rec_model),
         "recommend, scoring function (no HTTP)": floor(
-            lambda i: scoring.recommend(
+            lambda i: recommendations.recommend(
                 served, api.RecommendRequest(customer_id=ids[order[i % len(ids)]])
             )
         ),

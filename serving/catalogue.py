@@ -95,8 +95,58 @@ class Catalogue:
         return allowed
 
 
+@dataclass(frozen=True)
+class LineStats:
+    """What the catalogue reads from the purchase lines, already aggregated.
+
+    The pandas engine computes it from a frame (:func:`line_stats`); the Spark
+    engine by aggregations, so both build the catalogue with one function.
+
+    Attributes
+    ----------
+    purchased
+        Distinct item ids with a purchase, text, shape (n,).
+    category_counts
+        ``item_id``, ``category``, ``n``: purchase lines per pair (None without categories).
+    recent
+        Distinct buyers per item id in the ``TRENDING_DAYS`` before ``as_of``.
+    """
+
+    purchased: pd.Index
+    category_counts: pd.DataFrame | None
+    recent: pd.Series
+
+
+def line_stats(transactions: pd.DataFrame, as_of: pd.Timestamp) -> LineStats:
+    """The catalogue's statistics of validated lines, shape (n, k)."""
+    purchases = transactions[~transactions[s.IS_RETURN].to_numpy()]
+    items = purchases[s.ITEM_ID].astype(str)
+    counts = None
+    if s.CATEGORY in purchases.columns:
+        lines = purchases[[s.ITEM_ID, s.CATEGORY]].dropna()
+        counts = (
+            lines.groupby([s.ITEM_ID, s.CATEGORY], observed=True).size().rename("n").reset_index()
+        )
+    recent_rows = (purchases[s.TIMESTAMP] >= as_of - pd.Timedelta(days=TRENDING_DAYS)).to_numpy()
+    pairs = pd.DataFrame(
+        {"i": items.to_numpy()[recent_rows], "c": purchases[s.CUSTOMER_ID].to_numpy()[recent_rows]}
+    ).drop_duplicates()
+    return LineStats(
+        purchased=pd.Index(pd.unique(items)),
+        category_counts=counts,
+        recent=pairs.groupby("i").size(),
+    )
+
+
+def most_frequent(counts: pd.DataFrame, key: str, value: str) -> pd.DataFrame:
+    """The most frequent ``value`` per ``key`` (ties: the smallest value), from pair counts ``n``."""
+    return counts.sort_values(["n", value], ascending=[False, True], kind="stable").drop_duplicates(
+        key
+    )
+
+
 def build_catalogue(
-    transactions: pd.DataFrame,
+    transactions: pd.DataFrame | LineStats,
     as_of: pd.Timestamp,
     *,
     item_ids: pd.Index | None,
@@ -106,12 +156,13 @@ def build_catalogue(
 ) -> Catalogue:
     """Item map, names, categories, stock and trending items as of ``as_of``.
 
+    ``transactions`` are validated lines, or their :class:`LineStats`.
     ``line_names`` (item id -> name, e.g. from an export's description
     column) names the items the catalogue table does not.
     """
-    purchases = transactions[~transactions[s.IS_RETURN].to_numpy()]
+    stats = transactions if isinstance(transactions, LineStats) else line_stats(transactions, as_of)
     if item_ids is None:
-        seen = pd.Index(pd.unique(purchases[s.ITEM_ID].astype(str)))
+        seen = pd.Index(stats.purchased.astype(str))
         if items is not None:
             seen = seen.union(items.index.astype(str))
         item_ids = seen.sort_values()
@@ -124,23 +175,14 @@ def build_catalogue(
         cats = pd.Series(recommender.item_categories).to_numpy(dtype=object)
         if len(cats) == n:
             categories[:] = [None if pd.isna(c) else str(c) for c in cats]
-    if s.CATEGORY in purchases.columns:
+    if stats.category_counts is not None and len(stats.category_counts):
         # The most frequent category of each item's lines fills what the bundle lacks.
-        lines = purchases[[s.ITEM_ID, s.CATEGORY]].dropna()
-        if len(lines):
-            top = (
-                lines.groupby([s.ITEM_ID, s.CATEGORY], observed=True)
-                .size()
-                .rename("n")
-                .reset_index()
-                .sort_values(["n", s.CATEGORY], ascending=[False, True], kind="stable")
-                .drop_duplicates(s.ITEM_ID)
-            )
-            pos = item_ids.get_indexer(top[s.ITEM_ID].astype(str))
-            fill = pos >= 0
-            for p, c in zip(pos[fill], top[s.CATEGORY].to_numpy()[fill], strict=True):
-                if categories[p] is None:
-                    categories[p] = str(c)
+        top = most_frequent(stats.category_counts, s.ITEM_ID, s.CATEGORY)
+        pos = item_ids.get_indexer(top[s.ITEM_ID].astype(str))
+        fill = pos >= 0
+        for p, c in zip(pos[fill], top[s.CATEGORY].to_numpy()[fill], strict=True):
+            if categories[p] is None:
+                categories[p] = str(c)
     if line_names is not None and len(line_names):
         pos = item_ids.get_indexer(line_names.index.astype(str))
         ok = pos >= 0
@@ -159,26 +201,15 @@ def build_catalogue(
             has_stock = True
             stock = items[s.IN_STOCK].to_numpy(dtype=object)[ok]
             in_stock[pos[ok]] = [bool(v) if not pd.isna(v) else True for v in stock]
+    recent = stats.recent.reindex(item_ids.astype(str)).fillna(0).to_numpy(dtype=float)
     return Catalogue(
         item_ids=item_ids,
         names=names,
         categories=categories,
         in_stock=in_stock,
-        recent_buyers=recent_buyers(purchases, as_of, item_ids),
+        recent_buyers=recent,
         has_stock=has_stock,
     )
-
-
-def recent_buyers(purchases: pd.DataFrame, as_of: pd.Timestamp, item_ids: pd.Index) -> np.ndarray:
-    """Distinct buyers per item in the ``TRENDING_DAYS`` before ``as_of``, shape (n_items,)."""
-    n = len(item_ids)
-    codes = item_ids.get_indexer(purchases[s.ITEM_ID].astype(str))
-    known = codes >= 0
-    cust = pd.factorize(purchases[s.CUSTOMER_ID].to_numpy())[0]
-    pairs = pd.DataFrame({"i": codes[known], "c": cust[known]})
-    recent_rows = (purchases[s.TIMESTAMP] >= as_of - pd.Timedelta(days=TRENDING_DAYS)).to_numpy()
-    recent_pairs = pairs[recent_rows[known]].drop_duplicates()
-    return np.bincount(recent_pairs["i"], minlength=n).astype(float)
 
 
 def item_names_from_lines(transactions: pd.DataFrame) -> pd.Series | None:
@@ -188,14 +219,15 @@ def item_names_from_lines(transactions: pd.DataFrame) -> pd.Series | None:
     lines = transactions[[s.ITEM_ID, "description"]].dropna()
     if lines.empty:
         return None
-    top = (
-        lines.groupby([s.ITEM_ID, "description"], observed=True)
-        .size()
-        .rename("n")
-        .reset_index()
-        .sort_values(["n", "description"], ascending=[False, True], kind="stable")
-        .drop_duplicates(s.ITEM_ID)
-    )
+    counts = lines.groupby([s.ITEM_ID, "description"], observed=True).size().rename("n")
+    return names_from_counts(counts.reset_index())
+
+
+def names_from_counts(counts: pd.DataFrame) -> pd.Series | None:
+    """Item names from ``item_id``, ``description``, ``n`` (lines per pair): the most frequent."""
+    if counts.empty:
+        return None
+    top = most_frequent(counts, s.ITEM_ID, "description")
     return pd.Series(
         top["description"].astype(str).str.strip().to_numpy(dtype=object),
         index=top[s.ITEM_ID].astype(str).to_numpy(),

@@ -24,7 +24,8 @@ from kizuna.models.next_best_offer import decide_one
 from kizuna.models.offers import OfferCatalogue
 from kizuna.serving import schemas as api
 from kizuna.serving.live import Served
-from kizuna.serving.scoring import customer_profile, recommend
+from kizuna.serving.recommendations import recommend
+from kizuna.serving.scoring import customer_profile
 
 CANDIDATES = 10
 

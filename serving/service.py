@@ -3,7 +3,7 @@
 Start it with ``kizuna serve`` or ``bentoml serve kizuna.serving.service:KizunaService``
 (settings: :mod:`serving.config`). The endpoints are thin: they take the
 current snapshot (:class:`serving.live.Live`) and call a pure function in
-:mod:`serving.scoring`. Models load in the background at start-up; ``/readyz``
+:mod:`serving.recommendations` or :mod:`serving.scoring`. Models load in the background at start-up; ``/readyz``
 turns green when they and the customer state are in memory, and until then
 the endpoints answer 503.
 
@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import contacts_from_decisions
-from kizuna.serving import offers, scoring
+from kizuna.serving import offers, recommendations, scoring
 from kizuna.serving.attribution import RecommendationLog, new_id, store_path, version_label
 from kizuna.serving.audience import AudienceError, audience_response
 from kizuna.serving.config import Settings
@@ -124,13 +124,13 @@ class KizunaService:
     @bentoml.api
     async def recommend(self, request: RecommendRequest, /) -> RecommendResponse:
         """Top-k items for a customer, each with a score and a short reason."""
-        answer = self._answer(scoring.recommend, request)
+        answer = self._answer(recommendations.recommend, request)
         return self._log_shown("recommend", answer, customer_id=request.customer_id)
 
     @bentoml.api
     async def similar_items(self, request: SimilarItemsRequest, /) -> SimilarItemsResponse:
         """Items bought together with an item."""
-        answer = self._answer(scoring.similar_items, request)
+        answer = self._answer(recommendations.similar_items, request)
         return self._log_shown("similar_items", answer, anchor_item=request.item_id)
 
     @bentoml.api

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -302,11 +302,13 @@ def _score_spark(
 
     if not out:
         raise KizunaInputError("--engine spark needs --out: a Parquet folder or a jdbc: URL")
-    if config is None:
-        raise KizunaInputError("--engine spark scores the data of an experiment: give -c FILE")
-    experiment_config = load_experiment(config)
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
+    if config is not None:
+        experiment_config = load_experiment(config)
+    else:
+        experiment_config = recorded_experiment(models, alias, experiment)
+        spark = spark or experiment_config.spark.model_dump()
     summary = score_spark(
         models,
         alias=alias,
@@ -324,6 +326,26 @@ def _score_spark(
         emit_json(summary)
         return
     console.print(f"wrote [bold]{summary['rows']:,}[/bold] customers to {out}")
+
+
+def recorded_experiment(models: str, alias: str, experiment: str | None) -> Any:
+    """The experiment that trained the model set (its ``experiment.json``), for its data."""
+    import json
+
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.serving import model_store
+    from kizuna.serving.live import model_folder
+    from kizuna.training.config import ExperimentConfig, parse_model
+
+    path = model_folder(models, alias=alias, experiment=experiment) / model_store.EXPERIMENT_FILE
+    raw = json.loads(path.read_text()) if path.exists() else {}
+    if not (raw.get("data") or {}).get("transactions"):
+        raise KizunaInputError(
+            f"--engine spark scores the data of an experiment, and the model set {models!r} "
+            f"records none ({path.name} names no data.transactions): give the experiment "
+            "file with -c FILE"
+        )
+    return parse_model(ExperimentConfig, raw, source=str(path))
 
 
 def _tracking_uri() -> str:

@@ -9,6 +9,7 @@ import typer
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
+from kizuna.training.cli_data import EngineOpt, SparkMasterOpt
 
 EventStoreOpt = Annotated[
     Path | None,
@@ -23,6 +24,8 @@ def snapshot(
     experiment: Annotated[
         Path, typer.Argument(help="Experiment YAML, e.g. experiments/demo.yaml.")
     ],
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -30,11 +33,16 @@ def snapshot(
 
     No model is retrained: the snapshot is built for the experiment's current
     champions and registered as kizuna-<experiment>-snapshot@champion.
+    With --engine spark the lines are read and the snapshot's parts computed on Spark.
     """
     from kizuna.training.config import load_experiment
+    from kizuna.training.engines.settings import resolve_engine
     from kizuna.training.snapshot_job import rebuild_snapshot
 
-    summary = rebuild_snapshot(load_experiment(experiment), quiet=quiet)
+    name, spark = resolve_engine(engine, experiment)
+    summary = rebuild_snapshot(
+        load_experiment(experiment), quiet=quiet, engine=name, spark=spark, master=spark_master
+    )
     if as_json:
         emit_json(summary)
         return

@@ -209,6 +209,12 @@ class RecommenderConfig(Frozen):
     # (full ranking, training items excluded), as published benchmarks do.
     protocol: Literal["time", "random_user"] = "time"
     holdout_fraction: float = Field(0.2, gt=0, lt=1)
+    # Two-stage model (time protocol only): candidate generators + a LambdaRank re-ranker,
+    # trained on the windows before the holdout; served when it wins on validation.
+    rerank: bool = True
+    rerank_params: dict[str, Any] = {}
+    # Training cutoffs of the re-ranker per horizon (over the two horizons before as_of).
+    rerank_cutoffs: int = Field(1, ge=1, le=6)
 
 
 class ChurnConfig(Frozen):

@@ -91,11 +91,13 @@ def read_table(
     *,
     string_columns: set[str] | None = None,
     reading: ReadOptions | None = None,
+    nrows: int | None = None,
 ) -> pd.DataFrame:
     """Read a table file, or pass a DataFrame through.
 
     ``string_columns`` are read as text so that ids such as ``"00042"`` keep
     their leading zeros. Compression is recognised from the file's content.
+    ``nrows`` reads only the first rows of a text file (to learn its types).
     """
     if isinstance(source, pd.DataFrame):
         return source
@@ -109,7 +111,9 @@ def read_table(
     compression = compression_of(path)
     if kind == "jsonl":
         try:
-            frame = pd.read_json(path, lines=True, compression=compression, dtype=False)
+            frame = pd.read_json(
+                path, lines=True, compression=compression, dtype=False, nrows=nrows
+            )
         except ValueError as exc:
             raise KizunaInputError(f"cannot parse {path} as JSON lines: {exc}") from None
         for col in (string_columns or set()) & set(frame.columns):
@@ -133,6 +137,7 @@ def read_table(
             dtype=dtype,
             compression=compression,
             low_memory=False,
+            nrows=nrows,
         )
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise KizunaInputError(f"cannot parse {path} as {kind} (sep {sep!r}): {exc}") from None

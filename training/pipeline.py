@@ -406,7 +406,8 @@ def _log_result(
             "kinds": ",".join(k for k in ("recommender", "churn", "ltv") if k in result.results),
         },
         baseline=best_rival(
-            outcome.baselines,
+            # kizuna's own models (the hybrid blend inside the two-stage model) are no rivals
+            {k: v for k, v in outcome.baselines.items() if k not in getattr(outcome, "own", ())},
             metric=outcome.primary_metric,
             served="kizuna" if selection is None else selection.served,
             higher_is_better=outcome.higher_is_better,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from kizuna.features.pipeline import behaviour_rfm_scorer, customer_features
 from kizuna.models.bundles import ChampionModels
 from kizuna.models.recommenders.cold_start import ColdStartRecommender
 from kizuna.serving import snapshot as fmt
-from kizuna.serving.catalogue import build_catalogue, item_names_from_lines
+from kizuna.serving.catalogue import Catalogue, build_catalogue, item_names_from_lines
 from kizuna.serving.model_inputs import input_matrix, model_frame
 from kizuna.serving.transaction_log import canonical, write_transaction_log
 from kizuna.serving.weighting import WEIGHTING_KEYS, fit_weigher
@@ -34,6 +36,33 @@ def snapshot_as_of(transactions: pd.DataFrame) -> pd.Timestamp:
     return transactions[s.TIMESTAMP].max().floor("D") + pd.Timedelta(days=1)
 
 
+@dataclass
+class SnapshotParts:
+    """What an engine computes from the lines for a snapshot; the rest is written alike.
+
+    Attributes
+    ----------
+    as_of
+        The instant the snapshot describes (:func:`snapshot_as_of`).
+    features
+        :func:`features.pipeline.customer_features` as of ``as_of``, indexed by
+        customer id (text, sorted), shape (n_customers, n_features).
+    catalogue
+        The item side (:func:`serving.catalogue.build_catalogue`).
+    counts
+        Purchase counts, CSR (n_customers, n_items), rows as ``features``.
+    write_lines
+        Writes the customer-sorted lines file and its index into a folder;
+        returns the line count (:func:`serving.transaction_log.write_transaction_log`).
+    """
+
+    as_of: pd.Timestamp
+    features: pd.DataFrame
+    catalogue: Catalogue
+    counts: sp.csr_matrix
+    write_lines: Callable[[Path], int]
+
+
 def write_snapshot(
     folder: Path,
     models: ChampionModels,
@@ -41,11 +70,7 @@ def write_snapshot(
     *,
     items: pd.DataFrame | None = None,
     customers: pd.DataFrame | None = None,
-    experiment: str = "",
-    last_event_seq: int = 0,
-    fingerprint: dict[str, Any] | None = None,
-    offers: str | Path | None = None,
-    run_id: str | None = None,
+    **manifest: Any,
 ) -> dict[str, Any]:
     """Build the snapshot of ``transactions`` for ``models`` and write it to ``folder``.
 
@@ -61,8 +86,9 @@ def write_snapshot(
         up to ``last_event_seq`` included, shape (n, k).
     items, customers
         Validated optional tables, indexed by id.
-    offers
-        The experiment's offer catalogue file, copied into ``offers/``.
+    **manifest
+        ``experiment``, ``last_event_seq``, ``fingerprint``, ``offers``,
+        ``run_id``: see :func:`write_snapshot_parts`.
 
     Returns
     -------
@@ -72,16 +98,12 @@ def write_snapshot(
     tx = canonical(transactions)
     if len(tx) == 0 or (~tx[s.IS_RETURN]).sum() == 0:
         raise KizunaInputError("the data source holds no purchases: nothing to serve")
-    folder = Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
     as_of = snapshot_as_of(tx)
-    bundles = [b for b in (models.churn, models.ltv) if b is not None]
-    unit = next((b.btyd_unit for b in bundles), "W")
-    features = customer_features(tx, as_of, customers=customers, items=items, btyd_unit=unit)
+    features = customer_features(
+        tx, as_of, customers=customers, items=items, btyd_unit=btyd_unit(models)
+    )
     features.index = features.index.astype(str)
     rec = models.recommender
-    params = dict(rec.interaction_params) if rec is not None else {}
     catalogue = build_catalogue(
         tx,
         as_of,
@@ -96,8 +118,60 @@ def write_snapshot(
         weighting="count",
         user_ids=features.index,
         item_ids=catalogue.item_ids,
-        **{k: v for k, v in params.items() if k not in WEIGHTING_KEYS},
+        **count_params(models),
     ).matrix
+    parts = SnapshotParts(
+        as_of, features, catalogue, counts, lambda f: write_transaction_log(tx, f)
+    )
+    return write_snapshot_parts(folder, models, parts, items=items, customers=customers, **manifest)
+
+
+def btyd_unit(models: ChampionModels) -> str:
+    """The BTYD time unit of the model set's tabular bundles (``W`` without one)."""
+    bundles = [b for b in (models.churn, models.ltv) if b is not None]
+    return next((b.btyd_unit for b in bundles), "W")
+
+
+def count_params(models: ChampionModels) -> dict[str, Any]:
+    """The recommender's interaction settings that shape the counts (not the weighting)."""
+    rec = models.recommender
+    params = dict(rec.interaction_params) if rec is not None else {}
+    return {k: v for k, v in params.items() if k not in WEIGHTING_KEYS}
+
+
+def write_snapshot_parts(
+    folder: Path,
+    models: ChampionModels,
+    parts: SnapshotParts,
+    *,
+    items: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
+    experiment: str = "",
+    last_event_seq: int = 0,
+    fingerprint: dict[str, Any] | None = None,
+    offers: str | Path | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Fit the served transformers on ``parts`` and write the snapshot folder.
+
+    Parameters
+    ----------
+    folder
+        Created (an existing folder is replaced).
+    offers
+        The experiment's offer catalogue file, copied into ``offers/``.
+
+    Returns
+    -------
+    dict
+        The manifest written.
+    """
+    folder = Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    features, catalogue, counts = parts.features, parts.catalogue, parts.counts
+    rec = models.recommender
+    params = dict(rec.interaction_params) if rec is not None else {}
     fitted = {
         "weigher": fit_weigher(counts, params),
         "cold_start": ColdStartRecommender().fit(
@@ -135,14 +209,14 @@ def write_snapshot(
         if matrix is not None:
             np.save(folder / fmt.INPUTS_FILE.format(kind=kind), matrix)
             input_matrices[kind] = version
-    n_lines = write_transaction_log(tx, folder)
+    n_lines = parts.write_lines(folder)
     if offers is not None and Path(offers).exists():
         (folder / fmt.OFFERS_DIR).mkdir()
         shutil.copyfile(offers, folder / fmt.OFFERS_DIR / Path(offers).name)
     manifest = {
         "format_version": fmt.FORMAT_VERSION,
         "experiment": experiment,
-        "as_of": str(as_of),
+        "as_of": str(parts.as_of),
         "data_fingerprint": fingerprint or {},
         "last_event_seq": int(last_event_seq),
         "customers": int(len(features)),

@@ -17,7 +17,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.models.bundles import MODEL_KINDS, ChampionModels
 from kizuna.serving import model_store
 from kizuna.training import tracking
-from kizuna.training.snapshot_build import write_snapshot
+from kizuna.training.snapshot_build import SnapshotParts, write_snapshot, write_snapshot_parts
 
 KINDS_TAG = "kinds"
 
@@ -64,7 +64,7 @@ def champion_models(
 
 def log_snapshot(
     models: ChampionModels,
-    transactions: pd.DataFrame,
+    transactions: pd.DataFrame | SnapshotParts,
     *,
     config: Any,
     items: pd.DataFrame | None,
@@ -75,6 +75,9 @@ def log_snapshot(
     register: bool = True,
 ) -> tuple[dict[str, Any], tracking.AliasDecision | None]:
     """Write the snapshot, log it to the active run (``snapshot/``) and register it.
+
+    ``transactions`` are validated lines, or the parts an engine computed
+    from them (:class:`training.snapshot_build.SnapshotParts`).
 
     Returns
     -------
@@ -87,7 +90,8 @@ def log_snapshot(
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "snapshot"
-        manifest = write_snapshot(
+        write = write_snapshot_parts if isinstance(transactions, SnapshotParts) else write_snapshot
+        manifest = write(
             folder,
             models,
             transactions,
@@ -128,38 +132,47 @@ def trained_kinds(experiment: str) -> tuple[str, ...]:
     return tuple(k for k in version.tags.get(KINDS_TAG, "").split(",") if k)
 
 
-def rebuild_snapshot(config: Any, *, quiet: bool = False) -> dict[str, Any]:
+def rebuild_snapshot(
+    config: Any,
+    *,
+    quiet: bool = False,
+    engine: str = "pandas",
+    spark: dict | None = None,
+    master: str | None = None,
+) -> dict[str, Any]:
     """``kizuna snapshot``: a new snapshot of the experiment's data for its current champions.
 
     Reads the data source and the stored events (once, up to a recorded
     ``seq``), writes the snapshot, logs it in a run of its own and registers
     it as ``kizuna-<experiment>-snapshot@champion``. Nothing is retrained.
+    With ``engine="spark"`` the lines are read, validated and turned into
+    the snapshot's parts on Spark (:mod:`training.engines.spark_snapshot`).
     """
     import mlflow
 
-    from kizuna.training.data import load_tables, load_transactions_and_events
+    from kizuna.training.data import load_tables
     from kizuna.training.progress import step
 
     data = config.data
-    validated, last_seq = load_transactions_and_events(data, quiet=quiet)
-    tx = validated.kept
-    if tx.empty:
-        raise KizunaInputError(f"no usable transactions in {data.transactions}")
     contractual = config.churn.enabled and config.churn.mode == "contractual"
     items, customers = load_tables(data, label_col=config.churn.label_col if contractual else None)
-    fingerprint = tracking.dataset_fingerprint(
-        tx,
-        source=f"{data.format}:{Path(data.transactions).name}",
-        as_of=tx["timestamp"].max().floor("D") + pd.Timedelta(days=1),
-    )
     tracking.setup_mlflow(config.tracking.experiment_name or f"kizuna-{config.name}")
     models = champion_models(config.name, kinds=_trained_kinds(config.name))
+    if engine == "spark":
+        from kizuna.training.engines.spark_snapshot import prepare
+
+        source, last_seq, fingerprint = prepare(
+            data, models, items=items, customers=customers, settings=spark, master=master,
+            quiet=quiet,
+        )  # fmt: skip
+    else:
+        source, last_seq, fingerprint = _pandas_source(data, quiet=quiet)
     with mlflow.start_run(run_name=f"{config.name}-snapshot") as run:
         mlflow.set_tags({**fingerprint, "kizuna_experiment": config.name, "kizuna_job": "snapshot"})
         with step("writing and registering the customer snapshot", quiet=quiet):
             manifest, decision = log_snapshot(
                 models,
-                tx,
+                source,
                 config=config,
                 items=items,
                 customers=customers,
@@ -169,11 +182,32 @@ def rebuild_snapshot(config: Any, *, quiet: bool = False) -> dict[str, Any]:
             )
     return {
         "experiment": config.name,
+        "engine": engine,
         "run_id": run.info.run_id,
         "registered": None if decision is None else f"{decision.name} v{decision.version}",
         **{k: manifest[k] for k in ("as_of", "customers", "items", "lines", "last_event_seq")},
         "model_versions": manifest["model_versions"],
     }
+
+
+def _pandas_source(data: Any, *, quiet: bool) -> tuple[pd.DataFrame, int, dict[str, Any]]:
+    """The validated lines (with stored events), the last event seq read, the fingerprint."""
+    from kizuna.training.data import load_transactions_and_events
+    from kizuna.training.snapshot_build import snapshot_as_of
+
+    validated, last_seq = load_transactions_and_events(data, quiet=quiet)
+    tx = validated.kept
+    if tx.empty:
+        raise KizunaInputError(f"no usable transactions in {data.transactions}")
+    fingerprint = tracking.dataset_fingerprint(
+        tx, source=source_name(data), as_of=snapshot_as_of(tx)
+    )
+    return tx, last_seq, fingerprint
+
+
+def source_name(data: Any) -> str:
+    """How a fingerprint names the data source: format and file name."""
+    return f"{data.format}:{Path(data.transactions).name}"
 
 
 def _trained_kinds(experiment: str) -> tuple[str, ...]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.features.interactions import build_interactions
 from kizuna.models.bundles import RecommenderBundle
 from kizuna.models.recommenders import HybridRecommender
+from kizuna.models.recommenders.reranker import MODES
 from kizuna.training import plots
 from kizuna.training.blend_tuning import TREND_DAYS, WEIGHT_NAMES, tune_blend
 from kizuna.training.config import RecommenderConfig
@@ -27,6 +29,15 @@ from kizuna.training.recommender_eval import (
     holdout_split,
 )
 from kizuna.training.selection import TUNED, Selection, choose_served
+from kizuna.training.train_reranker import (
+    RERANKED,
+    RerankerRun,
+    choose_rank_modes,
+    fit_with_timing,
+    score_split,
+    train_reranker,
+    with_modes,
+)
 
 RECALL_KS = (1, 2, 3, 5, 10, 20, 30, 50)
 # Served models read purchase histories in this weighting (distinct orders per item).
@@ -55,6 +66,9 @@ class RecommenderResult:
     selection: Selection | None = None
     #: (served model fitted before as_of, the holdout): for the audience evaluation.
     evaluation: tuple[Any, Any] | None = None
+    #: kizuna's own models listed in ``baselines`` (the hybrid blend next to the two-stage
+    #: model): shown, but not the baselines the registry compares against.
+    own: tuple[str, ...] = ()
 
 
 def train_recommender(
@@ -100,18 +114,38 @@ def train_recommender(
     val_as_of = as_of - pd.Timedelta(days=horizon_days)
     with phase("recommender: building the validation and holdout splits"):
         holdout, validation = _splits(transactions, as_of, val_as_of, horizon_days, config, seed)
+    windows = _reranker_windows(transactions, validation, horizon_days, config)
+    early = next((w for w in windows if w.as_of == val_as_of - pd.Timedelta(days=horizon_days)),
+                 None)  # fmt: skip
+    early_params = dict(config.params)
     if config.tune_weights:
         with phase("recommender: tuning the blend weights on the validation split"):
             weights, search = tune_blend(
                 transactions, val_as_of, horizon_days, config, seed=seed, holdout=validation
             )
+        if early is not None:
+            with phase("recommender: tuning the blend weights one horizon earlier (for selection)"):
+                early_weights, _ = tune_blend(
+                    transactions, early.as_of, horizon_days, config, seed=seed, holdout=early
+                )
+            early_params = {**config.params, **early_weights}
         config = config.model_copy(update={"params": {**config.params, **weights}})
     primary = (
         config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
     )
+    reranker = None
+    if windows:
+        with phase("recommender: training the LambdaRank re-ranker on the windows before as_of"):
+            reranker = train_reranker(
+                transactions, windows, validation, holdout, k=config.k, seed=seed,
+                params={**config.rerank_params, "generator_params": config.params},
+                selection_params={**config.rerank_params, "generator_params": early_params},
+            )  # fmt: skip
     n = len(config.candidates)
     with phase(f"recommender: scoring the hybrid and {n} baselines on the validation split"):
-        selection = _select_on_validation(validation, config, primary, seed=seed)
+        selection = _select_on_validation(
+            validation, config, primary, seed=seed, reranker=reranker, early_params=early_params
+        )
     models = {
         DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params}),
         **{c: default_models(random_state=seed)[c] for c in config.candidates},
@@ -123,6 +157,12 @@ def train_recommender(
         )
     with phase(f"recommender: scoring the hybrid and {n} baselines on the holdout"):
         table = evaluate_recommenders(models, holdout, k=config.k)
+    if reranker is not None:
+        table = pd.concat([table, score_split(reranker.model, holdout, k=config.k)])
+        models[RERANKED] = reranker.model
+    tuned_name = (
+        RERANKED if reranker is not None and reranker.validation is not None else DEFAULT_MODEL
+    )
     per_model = {name: _named(rows, config.k) for name, rows in table.groupby("model")}
     if primary not in per_model[DEFAULT_MODEL]:
         raise KizunaInputError(
@@ -130,7 +170,7 @@ def train_recommender(
             column="recommender.primary_metric",
             values=[primary],
         )
-    served_name = DEFAULT_MODEL if selection.served == TUNED else selection.served
+    served_name = tuned_name if selection.served == TUNED else selection.served
     served = models[served_name]
     with phase("recommender: recall curves and purchase rates by rank"):
         figure = plots.recall_at_k_figure(_recall_curves(models, holdout))
@@ -143,12 +183,14 @@ def train_recommender(
             items=items,
             purchase_rate_by_rank=rates,
             model_name=served_name,
+            reranker=None if reranker is None else reranker.model,
         )
     sample = bundle.user_ids[: min(5, len(bundle.user_ids))]
-    tuned = per_model.pop(DEFAULT_MODEL)
+    hybrid = per_model[DEFAULT_MODEL]
+    tuned = per_model.pop(tuned_name)
     return RecommenderResult(
         bundle=bundle,
-        metrics=tuned if served_name == DEFAULT_MODEL else dict(per_model[served_name]),
+        metrics=tuned if served_name == tuned_name else dict(per_model[served_name]),
         selection=selection,
         baselines=per_model,
         primary_metric=primary,
@@ -159,9 +201,11 @@ def train_recommender(
             "recommender_eval_customers": float(len(holdout.user_codes)),
             "recommender_items": float(holdout.n_items),
             **{f"hybrid_{k}": float(v) for k, v in config.params.items() if k in WEIGHT_NAMES},
-            **{f"hybrid_{k}": float(v) for k, v in tuned.items()},
+            **{f"hybrid_{k}": float(v) for k, v in hybrid.items()},
+            **_lambdarank_figures(reranker, holdout, config.k),
         },
         evaluation=(served, holdout),
+        own=tuple(name for name in (DEFAULT_MODEL, RERANKED) if name in per_model),
     )
 
 
@@ -188,23 +232,88 @@ def _splits(
     return holdout, validation
 
 
-def _select_on_validation(
-    validation: Any, config: RecommenderConfig, primary: str, *, seed: int
-) -> Selection:
-    """Score the tuned hybrid and every candidate on the validation split; choose the served.
+def _reranker_windows(
+    transactions: pd.DataFrame, validation: Any, horizon_days: int, config: RecommenderConfig
+) -> list[Any]:
+    """Training splits of the re-ranker, oldest first; empty when it is not trained.
 
-    Candidates without a value for ``primary`` (personal popularity in the
-    ``new`` mode) take no part. No validation customers: the hybrid is served.
+    ``config.rerank_cutoffs`` cutoffs per horizon, over the two horizons up
+    to the validation cutoff (which is the last). Empty without ``rerank``,
+    under the ``random_user`` protocol, or with no customer who bought both
+    before and after the earliest cutoff one horizon before validation.
+    """
+    if not config.rerank or config.protocol != "time":
+        return []
+    step = pd.Timedelta(days=horizon_days / config.rerank_cutoffs)
+    first = transactions[s.TIMESTAMP].min()
+    windows = [validation]
+    for j in range(1, 2 * config.rerank_cutoffs):
+        cutoff = validation.as_of - j * step
+        if cutoff <= first:
+            break
+        split = holdout_split(transactions, cutoff, horizon_days, trend_days=TREND_DAYS)
+        windows.insert(0, split)
+    early = validation.as_of - pd.Timedelta(days=horizon_days)
+    return windows if any(w.as_of <= early and len(w.user_codes) for w in windows) else []
+
+
+def _lambdarank_figures(reranker: RerankerRun | None, holdout: Any, k: int) -> dict[str, float]:
+    """NDCG of the rankers alone (every mode ranked), on validation and holdout, for the record.
+
+    ``lambdarank_ndcg_at_10`` etc. on the holdout, ``val_lambdarank_...`` on
+    validation (the selection model): what the served two-stage model would
+    score had its ranker ordered every mode.
+    """
+    if reranker is None:
+        return {}
+    model = copy.deepcopy(reranker.model).set_params(rank_modes=MODES)
+    out = {}
+    for prefix, table in (("", score_split(model, holdout, k=k)), ("val_", reranker.validation)):
+        if table is None:
+            continue
+        for _, row in table[table["metric"] == "ndcg"].iterrows():
+            mode = "" if row["mode"] == "all" else "new_"
+            out[f"{prefix}lambdarank_{mode}ndcg_at_{k}"] = float(row["value"])
+    return out
+
+
+def _select_on_validation(
+    validation: Any,
+    config: RecommenderConfig,
+    primary: str,
+    *,
+    seed: int,
+    reranker: RerankerRun | None = None,
+    early_params: dict[str, Any] | None = None,
+) -> Selection:
+    """Score the tuned model and every candidate on the validation split; choose the served.
+
+    With a re-ranker, it is the tuned model and the hybrid one more
+    candidate; both are judged as trained before the validation window
+    (the re-ranker's rankers on the early window, the hybrid's blend
+    weights tuned there, ``early_params``), so neither is scored on labels
+    it learned from. Candidates without a value for ``primary`` (personal
+    popularity in the ``new`` mode) take no part. No validation customers:
+    the tuned model is served.
     """
     if len(validation.user_codes) == 0:
         return Selection(TUNED, primary, {}, "no validation customers: the tuned model is served")
+    hybrid_params = config.params if reranker is None else (early_params or config.params)
     models = {
-        DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params}),
+        DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **hybrid_params}),
         **{c: default_models(random_state=seed)[c] for c in config.candidates},
     }
     table = evaluate_recommenders(models, validation, k=config.k)
+    tuned_name = DEFAULT_MODEL
+    if reranker is not None and reranker.validation is not None:
+        # The ranker orders only the modes where it beats the blend; the blend does the rest.
+        blend = table[table["model"] == DEFAULT_MODEL]
+        modes = choose_rank_modes(reranker.validation, blend)
+        reranker.model.set_params(rank_modes=modes)
+        table = pd.concat([table, with_modes(reranker.validation, blend, modes)])
+        tuned_name = RERANKED
     values = {
-        (TUNED if name == DEFAULT_MODEL else name): named[primary]
+        (TUNED if name == tuned_name else name): named[primary]
         for name, rows in table.groupby("model")
         if primary in (named := _named(rows, config.k))
     }
@@ -214,7 +323,22 @@ def _select_on_validation(
             column="recommender.primary_metric",
             values=[primary],
         )
-    return choose_served(values, metric=primary)
+    selection = choose_served(values, metric=primary)
+    if tuned_name == RERANKED:
+        ranked = reranker.model.rank_modes
+        blended = [m for m in MODES if m not in ranked]
+        note = "; two-stage model: " + "; ".join(
+            part
+            for part in (
+                ranked and f"LambdaRank orders {' and '.join(ranked)}",
+                blended
+                and f"the tuned blend orders {' and '.join(blended)} "
+                "(LambdaRank did not beat it there on validation)",
+            )
+            if part
+        )
+        selection = replace(selection, reason=selection.reason + note)
+    return selection
 
 
 def refit_for_serving(
@@ -225,10 +349,14 @@ def refit_for_serving(
     items: pd.DataFrame | None = None,
     purchase_rate_by_rank: np.ndarray | None = None,
     model_name: str = DEFAULT_MODEL,
+    reranker: Any = None,
 ) -> RecommenderBundle:
-    """Fit the served model (the hybrid or the named baseline) on every purchase.
+    """Fit the served model (the hybrid, the re-ranker or the named baseline) on every purchase.
 
-    The bundle holds the id maps and history the model needs.
+    ``reranker`` (needed when ``model_name`` is the re-ranked model) is the
+    :class:`~models.recommenders.reranker.RerankedRecommender` with trained
+    rankers: its generators are refit here, its rankers kept. The bundle
+    holds the id maps and history the model needs.
     """
     purchases = transactions[~transactions[s.IS_RETURN]]
     end = purchases[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
@@ -241,15 +369,19 @@ def refit_for_serving(
         **INTERACTION_PARAMS,
     ).matrix
     categories = _categories(transactions, history.item_ids, items)
-    if model_name == DEFAULT_MODEL:
-        model = HybridRecommender(**{"random_state": seed, **config.params})
+    cats = None if categories is None else categories.to_numpy()
+    if model_name == RERANKED:
+        # A copy: the caller keeps the model fitted before as_of for holdout figures.
+        model = fit_with_timing(
+            copy.deepcopy(reranker), transactions, history.matrix, history.user_ids, history.item_ids, end,
+            recent=recent, categories=cats,
+        )  # fmt: skip
     else:
-        model = default_models(random_state=seed)[model_name]
-    model.fit(
-        history.matrix,
-        recent_items=recent,
-        item_categories=None if categories is None else categories.to_numpy(),
-    )
+        if model_name == DEFAULT_MODEL:
+            model = HybridRecommender(**{"random_state": seed, **config.params})
+        else:
+            model = default_models(random_state=seed)[model_name]
+        model.fit(history.matrix, recent_items=recent, item_categories=cats)
     return RecommenderBundle(
         model=model,
         item_ids=history.item_ids,

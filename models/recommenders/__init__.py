@@ -1,7 +1,10 @@
 """Recommenders on integer user / item codes; see :mod:`models.recommenders.base`.
 
-``HybridRecommender`` is the default, served model. The others are the
-baselines it is measured against, and the cold-start fallback.
+``RerankedRecommender`` (candidate generators + LambdaRank, in
+``models.recommenders.reranker``) is the model ``kizuna train`` serves when it
+wins on validation; ``HybridRecommender`` is its blend of generators and the
+served model without it. The others are the baselines they are measured
+against, and the cold-start fallback.
 """
 
 from kizuna.models.recommenders.base import Recommender

@@ -309,10 +309,12 @@ class HybridRecommender(Recommender):
             b_component = np.full(b_items.shape, -1, dtype=np.int8)
             b_component[r, c] = best
             items[lo:hi], scores[lo:hi], component[lo:hi] = b_items, b_scores, b_component
-            anchor[lo:hi] = self._anchors(rows[lo:hi], b_items, b_component)
+            anchor[lo:hi] = self.anchor_items(rows[lo:hi], b_items, b_component)
         return Explained(items, scores, component, anchor)
 
-    def _anchors(self, rows: sp.csr_matrix, items: np.ndarray, component: np.ndarray) -> np.ndarray:
+    def anchor_items(
+        self, rows: sp.csr_matrix, items: np.ndarray, component: np.ndarray
+    ) -> np.ndarray:
         """The history item j contributing most to each item-kNN / EASE pick.
 
         item-kNN: argmax over the user's items j of count(j) x sim(j, item);

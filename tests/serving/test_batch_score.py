@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
+from kizuna.serving import recommendations, scoring
 from kizuna.serving import schemas as api
-from kizuna.serving import scoring
 from kizuna.training.batch_score import COLUMNS, REC_SEP, score_chunks, write_chunks
 
 
@@ -33,7 +33,7 @@ def test_scores_agree_with_the_online_endpoints(served):
         assert frame.loc[cid, "churn_probability"] == pytest.approx(c.churn_probability)
         assert frame.loc[cid, "risk_band"] == c.risk_band
         assert frame.loc[cid, "predicted_value"] == pytest.approx(v.predicted_value)
-        online = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=5))
+        online = recommendations.recommend(served, api.RecommendRequest(customer_id=cid, k=5))
         assert frame.loc[cid, "recommendations"].split(REC_SEP) == [i.item_id for i in online.items]
 
 

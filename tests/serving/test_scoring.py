@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from kizuna.features import schema as s
+from kizuna.serving import recommendations, scoring
 from kizuna.serving import schemas as api
-from kizuna.serving import scoring
 from kizuna.serving.scoring import ServingError, risk_band
 
 BANDS = (0.3, 0.6)
@@ -44,7 +44,7 @@ def test_risk_bands_split_at_the_cut_points():
 
 def test_recommend_gives_k_new_items_with_reasons(served):
     cid = heavy_buyer(served)
-    out = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=7))
+    out = recommendations.recommend(served, api.RecommendRequest(customer_id=cid, k=7))
     ids = [item.item_id for item in out.items]
     assert not out.fallback and len(ids) == 7 and len(set(ids)) == 7
     assert not set(ids) & purchased(served, cid)
@@ -55,7 +55,7 @@ def test_recommend_gives_k_new_items_with_reasons(served):
 
 def test_bought_before_items_come_back_when_allowed(served):
     cid = heavy_buyer(served)
-    out = scoring.recommend(
+    out = recommendations.recommend(
         served, api.RecommendRequest(customer_id=cid, k=5, exclude_purchased=False)
     )
     again = [i for i in out.items if i.reason == "bought before"]
@@ -67,7 +67,7 @@ def test_similar_to_reasons_name_an_item_the_customer_bought(served):
     named = []
     prefixes = ("similar to ", "often bought together with ")  # item-kNN and EASE picks
     for cid in st.features.index[:80]:
-        out = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=10))
+        out = recommendations.recommend(served, api.RecommendRequest(customer_id=cid, k=10))
         named += [(cid, i.reason) for i in out.items if i.reason.startswith(prefixes)]
     assert named, "no item-to-item reason in 80 customers"
     for cid, reason in named:
@@ -77,8 +77,12 @@ def test_similar_to_reasons_name_an_item_the_customer_bought(served):
 
 def test_filters_restrict_categories_and_exclude_items(served):
     cid = heavy_buyer(served)
-    first = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=3)).items[0].item_id
-    out = scoring.recommend(
+    first = (
+        recommendations.recommend(served, api.RecommendRequest(customer_id=cid, k=3))
+        .items[0]
+        .item_id
+    )
+    out = recommendations.recommend(
         served,
         api.RecommendRequest(
             customer_id=cid, k=5, categories=["Electronics"], exclude_items=[first]
@@ -91,16 +95,16 @@ def test_filters_restrict_categories_and_exclude_items(served):
 def test_in_stock_only_drops_out_of_stock_items(served, monkeypatch):
     cid = heavy_buyer(served)
     cat = served.state.catalogue
-    top = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=3)).items
-    loose_before = scoring.recommend(
+    top = recommendations.recommend(served, api.RecommendRequest(customer_id=cid, k=3)).items
+    loose_before = recommendations.recommend(
         served, api.RecommendRequest(customer_id=cid, k=3, in_stock_only=False)
     ).items
     stock = cat.in_stock.copy()
     stock[cat.codes([i.item_id for i in top])] = False
     monkeypatch.setattr(cat, "in_stock", stock)
-    kept = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=3))
+    kept = recommendations.recommend(served, api.RecommendRequest(customer_id=cid, k=3))
     assert not {i.item_id for i in top} & {i.item_id for i in kept.items}
-    loose = scoring.recommend(
+    loose = recommendations.recommend(
         served, api.RecommendRequest(customer_id=cid, k=3, in_stock_only=False)
     )
     assert [i.item_id for i in loose.items] == [i.item_id for i in loose_before]
@@ -108,14 +112,16 @@ def test_in_stock_only_drops_out_of_stock_items(served, monkeypatch):
 
 def test_unknown_category_is_a_422(served):
     with pytest.raises(ServingError) as err:
-        scoring.recommend(served, api.RecommendRequest(customer_id="x", categories=["nope"]))
+        recommendations.recommend(
+            served, api.RecommendRequest(customer_id="x", categories=["nope"])
+        )
     assert err.value.status == 422 and "nope" in err.value.message
 
 
 def test_a_narrow_filter_returns_fewer_items_not_an_error(served):
     cid = heavy_buyer(served)
     garden = int((served.state.catalogue.categories == "garden").sum())
-    out = scoring.recommend(
+    out = recommendations.recommend(
         served,
         api.RecommendRequest(customer_id=cid, k=50, categories=["garden"], exclude_purchased=False),
     )
@@ -123,7 +129,7 @@ def test_a_narrow_filter_returns_fewer_items_not_an_error(served):
 
 
 def test_unknown_customer_gets_trending_items_as_fallback(served):
-    out = scoring.recommend(served, api.RecommendRequest(customer_id="never-seen", k=5))
+    out = recommendations.recommend(served, api.RecommendRequest(customer_id="never-seen", k=5))
     assert out.fallback and len(out.items) == 5
     recent = served.state.catalogue.recent_buyers
     codes = served.state.catalogue.codes([i.item_id for i in out.items])
@@ -134,7 +140,7 @@ def test_unknown_customer_gets_trending_items_as_fallback(served):
 def test_cold_start_customer_gets_stated_categories_first(served):
     st = served.state
     cid, prefs = next((c, p) for c, p in st.preferences.items() if st.position(c) < 0)
-    out = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=3))
+    out = recommendations.recommend(served, api.RecommendRequest(customer_id=cid, k=3))
     assert out.fallback
     assert all(i.category in prefs for i in out.items)
     assert all(i.reason == f"popular in category {i.category}" for i in out.items)
@@ -142,10 +148,10 @@ def test_cold_start_customer_gets_stated_categories_first(served):
 
 def test_similar_items_excludes_the_item_and_unknown_is_404(served):
     item = str(served.state.catalogue.item_ids[0])
-    out = scoring.similar_items(served, api.SimilarItemsRequest(item_id=item, k=4))
+    out = recommendations.similar_items(served, api.SimilarItemsRequest(item_id=item, k=4))
     assert len(out.items) == 4 and item not in {i.item_id for i in out.items}
     with pytest.raises(ServingError) as err:
-        scoring.similar_items(served, api.SimilarItemsRequest(item_id="no-such-item"))
+        recommendations.similar_items(served, api.SimilarItemsRequest(item_id="no-such-item"))
     assert err.value.status == 404
 
 
@@ -235,10 +241,10 @@ def test_a_model_that_runs_out_of_items_is_topped_up_with_trending(served):
     )
     cid = heavy_buyer(served)
     bought = purchased(served, cid)
-    out = scoring.recommend(other, api.RecommendRequest(customer_id=cid, k=5))
+    out = recommendations.recommend(other, api.RecommendRequest(customer_id=cid, k=5))
     assert not out.fallback and len(out.items) == 5
     assert all(i.score == 0.0 for i in out.items) and not {i.item_id for i in out.items} & bought
-    again = scoring.recommend(
+    again = recommendations.recommend(
         other, api.RecommendRequest(customer_id=cid, k=3, exclude_purchased=False)
     )
     assert all(i.reason == "bought before" and i.item_id in bought for i in again.items)

@@ -9,8 +9,8 @@ import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight, tfidf_weight
 
 from kizuna.features import schema as s
+from kizuna.serving import recommendations, scoring
 from kizuna.serving import schemas as api
-from kizuna.serving import scoring
 from kizuna.serving.event_checks import check_events
 from kizuna.serving.event_store import EventStore
 from kizuna.serving.live import Live, load_served
@@ -72,7 +72,11 @@ def test_a_purchase_updates_recency_history_and_exclusions(live):
     st = served.state
     cid = str(st.features[s.FREQUENCY].idxmax())
     before = st.features.loc[cid].copy()
-    top = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=1)).items[0].item_id
+    top = (
+        recommendations.recommend(served, api.RecommendRequest(customer_id=cid, k=1))
+        .items[0]
+        .item_id
+    )
     live.ingest(purchase(cid, top, st.as_of + pd.Timedelta(hours=3)))
     after = st.features.loc[cid]
     assert after["recency_days"] < 1e-6 < before["recency_days"]
@@ -82,7 +86,7 @@ def test_a_purchase_updates_recency_history_and_exclusions(live):
     assert st.frames["churn"].loc[cid, "recency_days"] < 1e-6
     row = st.history_rows(np.array([st.position(cid)]))
     assert st.catalogue.codes([top])[0] in row.indices
-    again = scoring.recommend(served, api.RecommendRequest(customer_id=cid, k=5))
+    again = recommendations.recommend(served, api.RecommendRequest(customer_id=cid, k=5))
     assert top not in {i.item_id for i in again.items}
 
 
@@ -90,10 +94,10 @@ def test_a_new_customer_becomes_known_after_a_purchase(live):
     served = live.current()
     st = served.state
     item = str(st.catalogue.item_ids[0])
-    assert scoring.recommend(served, api.RecommendRequest(customer_id="NEWBIE")).fallback
+    assert recommendations.recommend(served, api.RecommendRequest(customer_id="NEWBIE")).fallback
     live.ingest(purchase("NEWBIE", item, st.as_of - pd.Timedelta(days=2)))
     assert st.position("NEWBIE") == st.n_customers - 1
-    out = scoring.recommend(served, api.RecommendRequest(customer_id="NEWBIE", k=3))
+    out = recommendations.recommend(served, api.RecommendRequest(customer_id="NEWBIE", k=3))
     assert not out.fallback and item not in {i.item_id for i in out.items}
     churn = scoring.churn_scores(
         served, api.ChurnRequest(customer_ids=["NEWBIE"]), max_batch=5, bands=(0.3, 0.6)

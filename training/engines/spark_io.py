@@ -46,45 +46,79 @@ class SparkRaw:
     #: ``customer_col`` is the customer id as it is (not built by an expression), so
     #: a row where it is blank is ``missing_customer_id`` before any shard sees it.
     direct_customer: bool = True
-    #: Input rows, when reading counted them (the row-position pass does).
-    n_rows: int | None = None
+    #: The last ``/events`` sequence number among the rows (0: none appended).
+    last_event_seq: int = 0
 
 
 def _identity(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def read_raw(spark: Any, data: DataConfig) -> SparkRaw:
-    """Read the transactions that ``data`` names, with input positions."""
+def read_raw(spark: Any, data: DataConfig, *, with_events: bool = True) -> SparkRaw:
+    """Read the transactions that ``data`` names, with input positions.
+
+    The experiment's reading settings (``file_format``, ``delimiter``,
+    ``header``, ``columns``, the column map and the timestamp rule) apply as
+    in the pandas engine (:func:`training.data.read_transactions`). With
+    ``with_events``, the lines the service stored through ``/events`` follow
+    the file's rows (:mod:`training.engines.spark_events`), as in
+    :func:`training.data.load_transactions_and_events`.
+    """
+    raw = _read_source(spark, data)
+    if not with_events:
+        return raw
+    from kizuna.training.engines.spark_events import with_stored_events
+
+    return with_stored_events(raw, data)
+
+
+def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
     from functools import partial
 
     from pyspark.sql import functions as F
 
     from kizuna.features.adapters import from_cdnow, from_online_retail
     from kizuna.features.column_map import apply_column_map, parse_source, source_columns
+    from kizuna.training.files import reading_options
 
     source = data.transactions
     if source is None:
         raise KizunaInputError("this command needs a transactions source (data.transactions)")
+    reading = reading_options(data)
     if data.format == "cdnow":
         from kizuna.training.data import _read_cdnow
 
         # A whitespace-separated text file of a few MB: read once on the driver.
         frame = spark.createDataFrame(_read_cdnow(source).astype("string"))
-        frame, n = counted_row_ids(frame)
-        return SparkRaw(frame, "customer_id", from_cdnow, {"allow_zero_price": True}, n_rows=n)
+        return SparkRaw(with_row_ids(frame), "customer_id", from_cdnow, {"allow_zero_price": True})
     if data.format == "online-retail":
-        frame = read_frame(spark, source, string_columns={"InvoiceNo", "StockCode", "Description"})
-        frame, n = counted_row_ids(frame)
-        options = {"timestamp_format": "%Y-%m-%d %H:%M:%S"}
-        return SparkRaw(frame, "CustomerID", from_online_retail, options, n_rows=n)
+        if data.column_map:
+            raise KizunaInputError(
+                "a column_map applies to canonical sources, not to 'online-retail'"
+            )
+        frame = read_frame(
+            spark,
+            source,
+            string_columns={"InvoiceNo", "StockCode", "Description"},
+            reading=reading,
+        )
+        from kizuna.features.adapters import ONLINE_RETAIL_COLUMNS
+        from kizuna.training.data import _check_format
+
+        _check_format(frame.limit(0).toPandas(), ONLINE_RETAIL_COLUMNS, data.format)
+        return SparkRaw(
+            with_row_ids(frame),
+            "CustomerID",
+            from_online_retail,
+            {"timestamp_format": "%Y-%m-%d %H:%M:%S"},
+        )
     column_map = dict(data.column_map) or None
     ids = source_columns(column_map, (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)) or {
         s.CUSTOMER_ID,
         s.ORDER_ID,
         s.ITEM_ID,
     }
-    frame = read_frame(spark, source, string_columns=ids)
+    frame = read_frame(spark, source, string_columns=ids, reading=reading)
     # The column map runs per shard, by the pandas engine's function; checked here once.
     apply_column_map(frame.limit(0).toPandas(), column_map)
     feeds = sorted(source_columns(column_map, (s.CUSTOMER_ID,))) or [s.CUSTOMER_ID]
@@ -97,21 +131,88 @@ def read_raw(spark: Any, data: DataConfig) -> SparkRaw:
         adapter = partial(_without, key, adapter)
     spec = (column_map or {}).get(s.CUSTOMER_ID)
     direct = spec is None or parse_source(spec, target=s.CUSTOMER_ID).kind == "column"
-    frame, n = counted_row_ids(frame)
-    return SparkRaw(frame, key, adapter, direct_customer=direct, n_rows=n)
+    rule = settled_rule(frame, data.timestamp_rule, _time_column(column_map))
+    return SparkRaw(
+        with_row_ids(frame), key, adapter, {"timestamp_rule": rule}, direct_customer=direct
+    )
+
+
+def _time_column(column_map: dict | None) -> str | None:
+    """The source column the timestamps come from as they are (None: built by an expression)."""
+    from kizuna.features.column_map import parse_source
+
+    spec = (column_map or {}).get(s.TIMESTAMP)
+    if spec is None:
+        return s.TIMESTAMP
+    source = parse_source(spec, target=s.TIMESTAMP)
+    return source.value if source.kind == "column" else None
+
+
+def settled_rule(frame: Any, rule: Any, column: str | None) -> Any:
+    """``rule`` with the day/month order that the whole column settles, for every shard.
+
+    The pandas engine lets the data decide the order of ``a/b/yyyy`` text
+    when the experiment does not say (:func:`features.timestamps.parse_timestamps`);
+    a shard sees only its customers, so the decision is taken here, over the
+    whole column, and each shard gets it declared. When the whole column does
+    not settle it, the pandas function refuses on the values that show why.
+    """
+    import dataclasses
+
+    from pyspark.sql import functions as F
+
+    from kizuna.features.timestamps import parse_timestamps
+
+    if rule.format or rule.epoch or rule.dayfirst is not None or column not in frame.columns:
+        return rule
+    if dict(frame.dtypes)[column] != "string":
+        return rule
+    pattern = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
+    text = F.col(column)
+    first = F.regexp_extract(text, pattern, 1)
+    second = F.regexp_extract(text, pattern, 2)
+    matched = frame.filter(first != "")
+    row = matched.agg(
+        F.max((first.cast("int") > 12).cast("int")).alias("first"),
+        F.max((second.cast("int") > 12).cast("int")).alias("second"),
+    ).collect()[0]
+    if row["first"] is None:  # no day/month text: nothing to settle
+        return rule
+    first_is_day, second_is_day = bool(row["first"]), bool(row["second"])
+    if first_is_day != second_is_day:
+        return dataclasses.replace(rule, dayfirst=first_is_day)
+    # Not settled: the values that show why, refused by the pandas engine's function.
+    shown = matched.limit(3).select(column).toPandas()[column]
+    for cond in (first.cast("int") > 12, second.cast("int") > 12):
+        shown = pd.concat([shown, matched.filter(cond).limit(1).select(column).toPandas()[column]])
+    parse_timestamps(shown.reset_index(drop=True), rule, column=column)
+    return rule
 
 
 def _without(column: str, adapter: Callable, frame: pd.DataFrame) -> pd.DataFrame:
     return adapter(frame.drop(columns=[column], errors="ignore"))
 
 
-def read_frame(spark: Any, source: Any, *, string_columns: set[str]) -> Any:
-    """A Parquet or CSV path, or a table name, as a Spark DataFrame.
+def _spark_reads(path: Path, compression: str | None) -> bool:
+    """Whether Spark's own reader reads the file: its codec comes from the name."""
+    name = path.name.lower()
+    if compression is None:
+        return not name.endswith((".gz", ".bz2", ".zip", ".xz", ".zst"))
+    return (compression, Path(name).suffix) in (("gzip", ".gz"), ("bz2", ".bz2"))
 
-    CSV columns get the types pandas would give them (read from the first
-    rows); ``string_columns`` stay text so ids keep their leading zeros.
+
+def read_frame(spark: Any, source: Any, *, string_columns: set[str], reading: Any = None) -> Any:
+    """A table file (as :func:`training.files.read_table` reads it), a folder, or a table name.
+
+    ``reading`` (:class:`training.files.ReadOptions`) says how to read a file
+    whose name does not say. CSV and JSON-lines columns get the types pandas
+    would give them (read from the first rows); ``string_columns`` stay text
+    so ids keep their leading zeros. A file compressed in a way Spark's
+    reader cannot tell from its name is read on the driver by the pandas
+    engine's reader.
     """
-    from pyspark.sql import functions as F
+    from kizuna.training.engines.spark_session import arrow_safe
+    from kizuna.training.files import ReadOptions, compression_of, file_format_of, read_table
 
     text = str(source)
     path = Path(text)
@@ -120,43 +221,56 @@ def read_frame(spark: Any, source: Any, *, string_columns: set[str]) -> Any:
         if "/" in text or name.endswith((".csv", ".gz", ".parquet", ".txt")):
             raise KizunaInputError(f"no such file: {path}")
         return spark.table(text)  # a catalogue table (Hive, Unity, ...)
-    if name.endswith((".parquet", ".pq")) or path.is_dir():
+    if path.is_dir():
         return spark.read.parquet(str(path))
-    if name.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-        sep = "\t" if ".tsv" in name else ","
-        sample = pd.read_csv(
-            path,
-            sep=sep,
-            nrows=TYPE_SAMPLE_ROWS,
-            dtype={c: "string" for c in string_columns},
-            low_memory=False,
-        )
-        # RFC 4180 quoting, as pandas reads it: a quote inside quotes is doubled.
-        frame = spark.read.csv(str(path), sep=sep, header=True, escape='"', inferSchema=False)
-        casts = []
-        for col in frame.columns:
-            dtype = sample[col].dtype if col in sample.columns else None
-            if col in string_columns or dtype is None:
-                casts.append(F.col(col))
-            elif pd.api.types.is_integer_dtype(dtype):
-                casts.append(F.col(col).cast("long").alias(col))
-            elif pd.api.types.is_float_dtype(dtype):
-                casts.append(F.col(col).cast("double").alias(col))
-            else:
-                casts.append(F.col(col))
-        return frame.select(*casts)
-    raise KizunaInputError(
-        f"cannot tell the file type of {path}; use .csv, .csv.gz, .txt, .parquet or a table name"
+    options = reading or ReadOptions()
+    kind = file_format_of(path, options)
+    if kind == "parquet":
+        return spark.read.parquet(str(path))
+    # Spark's CSV reader takes one-character separators, not pandas' whitespace runs.
+    if options.delimiter == r"\s+" or not _spark_reads(path, compression_of(path)):
+        frame = read_table(path, string_columns=string_columns, reading=options)
+        return spark.createDataFrame(arrow_safe(frame))
+    sample = read_table(
+        path, string_columns=string_columns, reading=options, nrows=TYPE_SAMPLE_ROWS
     )
+    if kind == "jsonl":
+        frame = spark.read.json(str(path))
+        order = [c for c in sample.columns if c in frame.columns]
+        frame = frame.select(*order, *[c for c in frame.columns if c not in order])
+    else:
+        sep = options.delimiter or ("\t" if kind == "tsv" else ",")
+        # RFC 4180 quoting, as pandas reads it: a quote inside quotes is doubled.
+        frame = spark.read.csv(
+            str(path), sep=sep, header=options.header, escape='"', inferSchema=False
+        )
+        if options.columns:
+            frame = frame.toDF(*options.columns)
+    return _as_sampled(frame, sample, string_columns)
+
+
+def _as_sampled(frame: Any, sample: pd.DataFrame, string_columns: set[str]) -> Any:
+    """``frame`` with each column cast to the type pandas gave it in ``sample``."""
+    from pyspark.sql import functions as F
+
+    casts = []
+    for col in frame.columns:
+        dtype = sample[col].dtype if col in sample.columns else None
+        if col in string_columns or dtype is None:
+            casts.append(F.col(col).cast("string").alias(col))
+        elif pd.api.types.is_bool_dtype(dtype):
+            casts.append(F.col(col).cast("boolean").alias(col))
+        elif pd.api.types.is_integer_dtype(dtype):
+            casts.append(F.col(col).cast("long").alias(col))
+        elif pd.api.types.is_float_dtype(dtype):
+            casts.append(F.col(col).cast("double").alias(col))
+        else:
+            casts.append(F.col(col))
+    return frame.select(*casts)
 
 
 def with_row_ids(frame: Any) -> Any:
-    """Add ``__row``: the row's position in the input, 0..n-1 in read order."""
-    return counted_row_ids(frame)[0]
-
-
-def counted_row_ids(frame: Any) -> tuple[Any, int]:
-    """``frame`` with ``__row`` (see :func:`with_row_ids`), and its row count.
+    """Add ``__row``: the row's position in the input, 0..n-1 in read order.
 
     ``monotonically_increasing_id`` is increasing but has gaps between
     partitions; one pass counts each partition's rows to close them.
@@ -176,5 +290,6 @@ def counted_row_ids(frame: Any) -> tuple[Any, int]:
     table = spark.createDataFrame(offsets or [(0, 0)], "__part long, __offset long")
     frame = frame.join(F.broadcast(table), on="__part", how="left")
     local = F.col("__mid") - F.shiftleft(F.col("__part"), 33)
-    frame = frame.withColumn(ROW, (F.col("__offset") + local).cast("long"))
-    return frame.drop("__mid", "__part", "__offset"), total
+    return frame.withColumn(ROW, (F.col("__offset") + local).cast("long")).drop(
+        "__mid", "__part", "__offset"
+    )

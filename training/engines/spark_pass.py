@@ -112,7 +112,8 @@ def validated_features(
             *({STAT_COLUMN: r, STAT_PRESENT: n} for r, n in report.set_aside.items()),
         ]
         counts = pd.DataFrame(counts).assign(**{STAT_BAD: 0, KIND: COUNTS})
-        stats = pd.DataFrame(parse_stats(canonical, kwargs.get("timestamp_format")))
+        rule = kwargs.get("timestamp_rule")
+        stats = pd.DataFrame(parse_stats(canonical, kwargs.get("timestamp_format"), rule))
         stats[KIND] = STATS
         out = pd.concat([feats, aside, counts, stats], ignore_index=True).astype(nullable)
         out[SHARD] = shard_id

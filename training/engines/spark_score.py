@@ -28,6 +28,7 @@ from kizuna.training.engines.spark_validate import SHARD
 STATS_SCHEMA = "n_users long, total double, item_users array<long>"
 #: Weightings whose fit needs the whole population's counts (idf, mean row length).
 POPULATION_WEIGHTINGS = ("bm25", "tfidf")
+KNOWN = "__in_customers_table_{kind}"
 
 
 def score(
@@ -67,6 +68,7 @@ def score(
     from pyspark.sql import functions as F
 
     from kizuna.serving.live import load_models, prepare_models
+    from kizuna.serving.model_inputs import model_frame
     from kizuna.training.data import load_tables
     from kizuna.training.engines import spark_engine
     from kizuna.training.engines.spark_features import customer_features
@@ -87,11 +89,9 @@ def score(
     as_of = pd.Timestamp(last).floor("D") + pd.Timedelta(days=1)
     items, customers = load_tables(data)
     bundles = {kind: b for kind in ("churn", "ltv") if (b := getattr(models, kind)) is not None}
-    for kind, bundle in bundles.items():
-        if bundle.mode == "contractual":
-            raise KizunaInputError(
-                f"the {kind} model is contractual: score it with --engine pandas"
-            )
+    for bundle in bundles.values():
+        if bundle.mode == "contractual":  # the customers table and its model columns, checked
+            model_frame(pd.DataFrame(), bundle, customers)
     unit = next((b.btyd_unit for b in bundles.values()), "W")
     with step(f"features as of {as_of.date()} on Spark", quiet=quiet):
         feats = customer_features(kept, as_of, customers=customers, items=items, btyd_unit=unit)
@@ -140,7 +140,7 @@ def _model_scores(
 
     spark = frame.sparkSession
     categories = _categories(customers)
-    shared = spark.sparkContext.broadcast(bundles)
+    shared = spark.sparkContext.broadcast((bundles, customers))
     base = [c for c in frame.columns if c != SHARD]
     inputs = {kind: [f"{kind}__{c}" for c in b.feature_columns] for kind, b in bundles.items()}
     extra = [(P_ALIVE, "p_alive"), (EXPECTED_PURCHASES, "expected_orders")]
@@ -154,8 +154,10 @@ def _model_scores(
         for batch in batches:
             feats = _from_spark_frame(batch[base], categories)
             out = batch[base].copy()
-            for kind, bundle in shared.value.items():
-                mf = tabular_frame(feats, bundle)
+            shared_bundles, table = shared.value
+            for kind, bundle in shared_bundles.items():
+                mf = contractual_rows(feats, bundle, table, out, kind)
+                mf = tabular_frame(feats, bundle) if mf is None else mf
                 if kind == btyd_kind:
                     predicted = bundle_next_order(bundle, mf, as_of)
                     for col in FIELDS:
@@ -176,7 +178,27 @@ def _model_scores(
         named = [F.col(c).alias(c.split("__", 1)[1]) for c in cols]
         target = "churn_probability" if kind == "churn" else "predicted_value"
         wide = wide.withColumn(target, udf(F.struct(*named)))
+        known = KNOWN.format(kind=kind)
+        if known in wide.columns:  # contractual: only customers of the customers table
+            wide = wide.withColumn(target, F.when(F.col(known), F.col(target))).drop(known)
     return wide.drop(*[c for cols in inputs.values() for c in cols])
+
+
+def contractual_rows(
+    feats: pd.DataFrame, bundle: Any, customers: pd.DataFrame | None, out: pd.DataFrame, kind: str
+) -> pd.DataFrame | None:
+    """A contractual model's rows of the customers table, aligned with ``feats``; else None.
+
+    Marks in ``out[KNOWN]`` which customers the table has (the others get no
+    score, as in :func:`training.batch_score.score_chunks`).
+    """
+    from kizuna.serving.model_inputs import model_frame
+
+    if bundle.mode != "contractual":
+        return None
+    table = model_frame(feats, bundle, customers)
+    out[KNOWN.format(kind=kind)] = feats.index.isin(table.index)
+    return table.reindex(feats.index)
 
 
 def _plain(values: pd.Series) -> Any:

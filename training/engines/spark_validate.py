@@ -97,7 +97,7 @@ def plan_shards(
     cores = spark.sparkContext.defaultParallelism
     if shards <= 0:
         if n_rows is None:
-            n_rows = raw.n_rows if raw.n_rows is not None else frame.count()
+            n_rows = getattr(raw, "n_rows", None) or frame.count()
         shards = max(cores, -(-n_rows // ROWS_PER_SHARD))
         shards = -(-shards // cores) * cores  # whole rounds of the cores, no lone last shard
     customer = F.col(raw.customer_col)
@@ -202,7 +202,8 @@ def validate_shard(
         kept[col] = kept[col].astype("string")
     kept[KIND] = KEPT
     aside[KIND] = ASIDE
-    stats = parse_stats(canonical, kwargs.get("timestamp_format"))
+    rule = kwargs.get("timestamp_rule")
+    stats = parse_stats(canonical, kwargs.get("timestamp_format"), rule)
     stats.append({STAT_COLUMN: INPUT, STAT_PRESENT: len(shard), STAT_BAD: 0})
     stats = pd.DataFrame(stats)
     stats[KIND] = STATS
@@ -213,11 +214,11 @@ def validate_shard(
     return arrow_safe(out.reindex(columns=columns))
 
 
-def parse_stats(canonical: pd.DataFrame, fmt: str | None) -> list[dict[str, Any]]:
+def parse_stats(canonical: pd.DataFrame, fmt: str | None, rule: Any = None) -> list[dict[str, Any]]:
     """Present and unparseable values per typed column, for the whole-column check."""
     out = []
     for col, parse in (
-        (s.TIMESTAMP, lambda v: to_timestamp(v, fmt=fmt)),
+        (s.TIMESTAMP, lambda v: to_timestamp(v, fmt=fmt, rule=rule)),
         (s.QUANTITY, to_number),
         (s.UNIT_PRICE, to_number),
     ):

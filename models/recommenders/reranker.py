@@ -1,0 +1,338 @@
+"""The two-stage recommender: candidate generators, then a LightGBM LambdaRank re-ranker.
+
+Stage one (:mod:`models.recommenders.candidates`): six generators (repurchase,
+BM25 item-kNN, ALS, trending, EASE, global popularity) each propose their top
+``candidates_per_generator`` items. Stage two: a LambdaRank model per mode
+(``all``: any item; ``new``: only items the customer never bought) orders the
+candidates from the features of :mod:`models.recommenders.rerank_features`.
+Items outside the candidates follow, in popularity order.
+
+Training is supervised, so it takes two calls: :meth:`fit` (the generators and
+the purchase timing, on a snapshot's history), :meth:`ranking_data` (features
+and labels of that snapshot's candidates against what the customers bought
+next), repeated for each training snapshot, then :meth:`fit_rankers`. A later
+:meth:`fit` refits the generators on newer history and keeps the rankers, so
+the same rankers serve a model refit on all data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
+
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.purchase_timing import PurchaseTiming
+from kizuna.models.recommenders.base import Recommender
+from kizuna.models.recommenders.candidates import (
+    GENERATORS,
+    REASON_COMPONENT,
+    blend_weights,
+    generator_params,
+    generator_scores,
+    union_candidates,
+)
+from kizuna.models.recommenders.hybrid import TRENDING, Explained, HybridRecommender
+from kizuna.models.recommenders.ranking import blocks
+from kizuna.models.recommenders.rerank_features import FEATURES, ItemContext, candidate_features
+from kizuna.models.recommenders.rerank_state import TimingState
+
+MODES = ("all", "new")
+# Items outside every generator's candidates score this far below any ranker score.
+_OUTSIDE = -1e6
+
+
+class RerankedRecommender(Recommender):
+    """Candidate generators + a LambdaRank re-ranker per mode; see the module docstring.
+
+    Parameters
+    ----------
+    generator_params
+        :class:`HybridRecommender` parameters of the generators (kNN, ALS,
+        EASE settings; blend weights are ignored).
+    rankers
+        Trained rankers as LightGBM model text (``{mode:
+        booster.model_to_string()}`` of another model's ``rankers_``), used
+        instead of training with :meth:`fit_rankers`.
+    candidates_per_generator
+        Items each generator proposes per user.
+    n_estimators, learning_rate, num_leaves, min_child_samples
+        LightGBM LambdaRank settings (``deterministic``, fixed threads and seed).
+    rank_modes
+        Modes (``"all"``, ``"new"``) whose ranker orders the candidates; in
+        the others the hybrid's blend of the generators (weights from
+        ``generator_params``) scores every item, as
+        :class:`HybridRecommender` does. Training chooses them on validation.
+    random_state, num_threads
+        Seed and threads of ALS and LightGBM.
+
+    Attributes
+    ----------
+    generators_
+        The fitted :class:`HybridRecommender` whose unit components are the generators.
+    rankers_
+        ``{"all": lightgbm.Booster, "new": ...}`` after :meth:`fit_rankers`.
+    timing_
+        :class:`~models.recommenders.rerank_state.TimingState` of the fitted
+        users, or None when ``fit`` got no timing.
+    """
+
+    def __init__(
+        self,
+        generator_params: dict[str, Any] | None = None,
+        rankers: dict[str, str] | None = None,
+        candidates_per_generator: int = 20,
+        n_estimators: int = 120,
+        learning_rate: float = 0.05,
+        num_leaves: int = 7,
+        min_child_samples: int = 200,
+        rank_modes: tuple[str, ...] = MODES,
+        random_state: int | None = 0,
+        num_threads: int = 1,
+    ) -> None:
+        self.generator_params = generator_params
+        self.rankers = rankers
+        self.rank_modes = rank_modes
+        self.candidates_per_generator = candidates_per_generator
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def fit(
+        self,
+        user_items: sp.csr_matrix,
+        *,
+        recent_items: sp.spmatrix | np.ndarray | None = None,
+        item_categories: np.ndarray | None = None,
+        timing: PurchaseTiming | None = None,
+    ) -> RerankedRecommender:
+        """Fit the generators (see :meth:`Recommender.fit`); learned rankers are kept.
+
+        ``timing`` is :func:`features.purchase_timing.purchase_timing` on the
+        same id maps and instant as ``user_items``; without it the timing
+        features are missing (NaN).
+        """
+        if timing is not None and timing.last_days.shape != user_items.shape:
+            raise KizunaInputError(
+                f"timing covers shape {timing.last_days.shape}, the matrix is {user_items.shape}",
+                column="timing",
+            )
+        self._timing_input = timing
+        try:
+            return super().fit(
+                user_items, recent_items=recent_items, item_categories=item_categories
+            )
+        finally:
+            del self._timing_input
+
+    def _fit(
+        self, user_items: sp.csr_matrix, recent: np.ndarray | None, categories: np.ndarray | None
+    ) -> None:
+        seed, threads = self.random_state, self.num_threads
+        if self.rankers is not None:
+            self.rankers_ = {m: lgb.Booster(model_str=s) for m, s in self.rankers.items()}
+        self.generators_ = HybridRecommender(
+            **generator_params(self.generator_params, seed, threads)
+        ).fit(user_items, recent_items=recent)
+        timing = self._timing_input
+        self.timing_ = None if timing is None else TimingState.from_timing(timing, user_items)
+        n_items = user_items.shape[1]
+        nan = np.full(n_items, np.nan)
+        codes = np.full(n_items, -1, dtype=np.int64)
+        if categories is not None:
+            labels = np.asarray(categories, dtype=object)
+            known = np.array([x is not None and x == x for x in labels])  # NaN / NA are missing
+            if known.any():
+                _, inverse = np.unique(labels[known].astype(str), return_inverse=True)
+                codes[known] = inverse
+        age = nan if timing is None else timing.item_age_days
+        self.items_ = ItemContext(
+            history_days=float(np.nanmax(age)) if np.isfinite(age).any() else np.nan,
+            popularity=self.item_popularity_,
+            trend=self.generators_.trend_,
+            age_days=nan if timing is None else timing.item_age_days,
+            interval=nan if timing is None else timing.item_interval,
+            price=nan if timing is None else timing.item_price,
+            category=codes,
+        )
+
+    # --- training the rankers -----------------------------------------------------------
+
+    def ranking_data(
+        self,
+        user_codes: np.ndarray,
+        user_items: sp.csr_matrix,
+        truth: sp.csr_matrix,
+        *,
+        exclude_seen: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features and labels of the users' candidates, for :meth:`fit_rankers`.
+
+        Parameters
+        ----------
+        user_codes, user_items
+            Users (n,) and their histories (n, n_items), as for :meth:`recommend`.
+        truth
+            What each user bought next, ``csr_matrix`` (n, >= n_items); columns
+            past ``n_items`` (items new since the fit) are ignored.
+        exclude_seen
+            Candidates for the ``new`` mode (never-bought items only).
+
+        Returns
+        -------
+        X : (rows, len(FEATURES)) float32; y : (rows,) int 0/1; groups : (users,) sizes
+            Users without a bought item among their candidates are left out.
+        """
+        codes, rows, _, _ = self._check_request(user_codes, user_items, 1, None)
+        truth = sp.csr_matrix(truth)[:, : self.n_items_]
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for lo, hi in blocks(len(codes), self.n_items_ * len(GENERATORS)):
+            cols, valid, X = self._candidates(codes[lo:hi], rows[lo:hi], exclude_seen)
+            y = np.take_along_axis(truth[lo:hi].toarray() > 0, cols, axis=1) & valid
+            keep = y.any(axis=1)
+            parts.append((X[keep][valid[keep]], y[keep][valid[keep]], valid[keep].sum(axis=1)))
+        X = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(FEATURES)))
+        y = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=bool)
+        groups = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+        return X.astype(np.float32), y.astype(np.int32), groups.astype(np.int64)
+
+    def fit_rankers(
+        self, data: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
+    ) -> RerankedRecommender:
+        """Train one LambdaRank model per mode on stacked :meth:`ranking_data` outputs.
+
+        ``data`` maps ``"all"`` and ``"new"`` to lists of ``(X, y, groups)``.
+        """
+        missing = [m for m in MODES if not data.get(m)]
+        if missing:
+            raise KizunaInputError("needs ranking data for every mode", column="data",
+                                   values=missing)  # fmt: skip
+        params = {
+            "objective": "lambdarank",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "lambdarank_truncation_level": 20,
+            "feature_fraction": 0.8,
+            "feature_fraction_seed": 0 if self.random_state is None else self.random_state,
+            "seed": 0 if self.random_state is None else self.random_state,
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": self.num_threads,
+            "verbosity": -1,
+        }
+        rankers = {}
+        for mode in MODES:
+            X = np.concatenate([d[0] for d in data[mode]])
+            y = np.concatenate([d[1] for d in data[mode]])
+            groups = np.concatenate([d[2] for d in data[mode]])
+            if groups.size == 0:
+                raise KizunaInputError(
+                    f"no customer bought any candidate item in the {mode!r} mode: "
+                    "nothing to learn a ranking from", column="data",
+                )  # fmt: skip
+            train = lgb.Dataset(X, y, group=groups, feature_name=list(FEATURES),
+                                params={"verbosity": -1})  # fmt: skip
+            rankers[mode] = lgb.train(params, train, num_boost_round=self.n_estimators)
+        self.rankers_ = rankers
+        return self
+
+    # --- scoring --------------------------------------------------------------------------
+
+    def _candidates(
+        self, codes: np.ndarray, rows: sp.csr_matrix, exclude_seen: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate codes (n, m), validity (n, m) and features (n, m, n_features)."""
+        scores = generator_scores(self.generators_, codes, rows)
+        exclude = rows.toarray() > 0 if exclude_seen else None
+        cols, valid = union_candidates(scores, self.candidates_per_generator, exclude)
+        timing = None if self.timing_ is None else self.timing_.rows(codes)
+        blend = blend_weights(self.generator_params, exclude_seen=exclude_seen)
+        return (
+            cols,
+            valid,
+            candidate_features(scores, blend, cols, valid, rows, timing, self.items_),
+        )
+
+    def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        return self._score_for(user_codes, user_items, exclude_seen=False)
+
+    def _score_for(
+        self, user_codes: np.ndarray, user_items: sp.csr_matrix, exclude_seen: bool
+    ) -> np.ndarray:
+        mode = "new" if exclude_seen else "all"
+        if mode not in self.rank_modes:
+            w = blend_weights(self.generator_params, exclude_seen=exclude_seen).astype(np.float64)
+            unit = self.generators_.unit_component_scores(user_codes, user_items, w > 0)
+            return (w[:, None, None] * unit).sum(axis=0)
+        if not hasattr(self, "rankers_"):
+            raise NotFittedError("the re-ranker has no rankers yet; call fit_rankers first")
+        cols, valid, X = self._candidates(user_codes, user_items, exclude_seen)
+        ranker = self.rankers_[mode]
+        n, m = cols.shape
+        pred = ranker.predict(X.reshape(n * m, -1), num_threads=1).reshape(n, m)
+        out = np.full((n, self.n_items_), _OUTSIDE)
+        r, c = np.nonzero(valid)
+        out[r, cols[r, c]] = pred[r, c]
+        return out
+
+    def _similar(self, item_codes: np.ndarray) -> np.ndarray:
+        # "Also bought": the generators' co-purchase blend, as in the hybrid.
+        return self.generators_._similar(item_codes)
+
+    def recommend_with_reasons(
+        self,
+        user_codes: np.ndarray,
+        user_items: sp.csr_matrix,
+        k: int = 10,
+        *,
+        exclude_seen: bool = False,
+        item_mask: np.ndarray | None = None,
+    ) -> Explained:
+        """:meth:`recommend`, with the generator that ranks each pick highest as its reason.
+
+        ``component`` indexes :data:`models.recommenders.hybrid.COMPONENTS`
+        (global popularity borrows ``trending``); an item no generator
+        proposed counts as ``trending``. Anchors as in the hybrid.
+        """
+        codes, rows, k, mask = self._check_request(user_codes, user_items, k, item_mask)
+        items, scores = self.recommend(
+            codes, rows, k, exclude_seen=exclude_seen, item_mask=item_mask
+        )
+        component = np.full(items.shape, -1, dtype=np.int8)
+        for lo, hi in blocks(len(codes), self.n_items_ * len(GENERATORS)):
+            gen = generator_scores(self.generators_, codes[lo:hi], rows[lo:hi])
+            picks = np.maximum(items[lo:hi], 0)
+            at = np.take_along_axis(gen, np.broadcast_to(picks, (len(gen), *picks.shape)), axis=2)
+            best = REASON_COMPONENT[at.argmax(axis=0)]
+            best[at.max(axis=0) <= 0] = TRENDING
+            component[lo:hi] = np.where(items[lo:hi] >= 0, best, -1)
+        anchor = self.generators_.anchor_items(rows, items, component)
+        return Explained(items, scores, component, anchor)
+
+    # --- live updates ---------------------------------------------------------------------
+
+    def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
+        """Refresh a known user's ALS factors and purchase timing from a new history row.
+
+        Items whose count went up were bought at the fit's instant (0 days ago).
+        """
+        rows = self.check_user_row(user_code, row)
+        changed = bool(self.generators_.update_user(user_code, rows))
+        if self.timing_ is not None:
+            changed = self.timing_.update(np.array([user_code]), rows) > 0 or changed
+        return changed
+
+    def update_users(self, user_codes: np.ndarray, rows: sp.csr_matrix) -> int:
+        """:meth:`update_user` for several known users at once; return how many changed."""
+        codes, checked = self.check_user_rows(user_codes, rows)
+        n = self.generators_.update_users(codes, checked)
+        if self.timing_ is not None:
+            n = max(n, self.timing_.update(codes, checked))
+        return int(n)

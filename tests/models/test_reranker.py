@@ -1,0 +1,214 @@
+"""The two-stage recommender: candidates, timing features, LambdaRank, fallback, determinism."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from kizuna.features.purchase_timing import purchase_timing
+from kizuna.features.validate import validate_transactions
+from kizuna.models.recommenders.candidates import GENERATORS, union_candidates
+from kizuna.models.recommenders.hybrid import COMPONENTS
+from kizuna.models.recommenders.reranker import RerankedRecommender
+from kizuna.training.recommender_eval import holdout_split
+from kizuna.training.train_reranker import fit_with_timing, score_split, train_reranker
+from tests.models.recommender_contract import RecommenderContract, make_category_data
+
+FAST = {"generator_params": {"als_factors": 8, "knn_neighbours": 20, "als_iterations": 5},
+        "n_estimators": 20, "min_child_samples": 20}  # fmt: skip
+
+
+def _pretrained() -> dict:
+    """Rankers trained on the contract's category data (labels: its "future" draw)."""
+    data = make_category_data()
+    model = RerankedRecommender(**FAST).fit(data["train"], item_categories=data["item_category"])
+    users = np.arange(data["train"].shape[0])
+    stacked = {
+        mode: [model.ranking_data(users, data["train"], data["future"], exclude_seen=new)]
+        for mode, new in (("all", False), ("new", True))
+    }
+    return {m: b.model_to_string() for m, b in model.fit_rankers(stacked).rankers_.items()}
+
+
+class TestRerankedContract(RecommenderContract):
+    min_category_share = 0.55
+    _rankers: dict | None = None
+
+    def make_model(self) -> RerankedRecommender:
+        if TestRerankedContract._rankers is None:
+            TestRerankedContract._rankers = _pretrained()
+        return RerankedRecommender(**FAST, rankers=TestRerankedContract._rankers)
+
+
+def _cycle_shop(days: int = 140, n_users: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Each user buys a "cycle" item every 7 days and bulk items heavily, then stops them.
+
+    User ``u``'s cycle item is ``c{u % 10}``, bought every 7 days from a
+    random start; their four "old favourites" ``f{...}`` were bought twice a
+    week during the first 60 days only, so they have the larger counts.
+    Ground truth after any cutoff: the cycle item comes back within 7 days.
+    """
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-01-01")
+    rows = []
+    for u in range(n_users):
+        offset = int(rng.integers(0, 7))
+        favourites = rng.choice(30, 4, replace=False)
+        for d in range(days):
+            items = []
+            if (d - offset) % 7 == 0:
+                items.append(f"c{u % 10}")
+            if d < 60 and d % 3 == 0:
+                items += [f"f{f}" for f in favourites]
+            if rng.random() < 0.05:
+                items.append(f"n{int(rng.integers(0, 40))}")
+            for item in items:
+                rows.append((f"u{u}", f"o{u}-{d}", item, start + pd.Timedelta(days=d, hours=10)))
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "item_id", "timestamp"])
+    frame["quantity"] = 1
+    frame["unit_price"] = 2.5
+    return validate_transactions(frame).kept
+
+
+@pytest.fixture(scope="module")
+def cycle_run():
+    tx = _cycle_shop()
+    as_of = pd.Timestamp("2024-05-10")  # day 130
+    splits = [holdout_split(tx, as_of - pd.Timedelta(days=7 * j), 7) for j in (2, 1, 0)]
+    run = train_reranker(
+        tx, splits[:2], splits[1], splits[2], k=5, params=FAST, selection_params=FAST, seed=0
+    )
+    return tx, splits, run
+
+
+def test_purchase_timing_counts_days_and_orders_by_hand():
+    tx = validate_transactions(
+        pd.DataFrame({
+            "customer_id": ["a", "a", "a", "a", "b"],
+            "order_id": ["1", "1", "2", "3", "4"],
+            "item_id": ["x", "y", "x", "x", "y"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-08",
+                                         "2024-01-15", "2024-01-20"]),
+            "quantity": [1, 1, 1, 1, 1],
+            "unit_price": [1.0, 3.0, 1.0, 2.0, 5.0],
+        })
+    ).kept  # fmt: skip
+    t = purchase_timing(tx, "2024-01-21", pd.Index(["a", "b"]), pd.Index(["x", "y"]))
+    np.testing.assert_allclose(t.last_days.toarray(), [[6, 20], [0, 1]])
+    np.testing.assert_allclose(t.first_days.toarray(), [[20, 20], [0, 1]])
+    np.testing.assert_allclose(t.user_orders, [3, 1])
+    np.testing.assert_allclose(t.user_last_days, [6, 1])
+    np.testing.assert_allclose(t.item_interval, [7, np.nan])  # a bought x every 7 days
+    np.testing.assert_allclose(t.item_age_days, [20, 20])
+    np.testing.assert_allclose(t.item_price, [1.0, 4.0])
+    np.testing.assert_allclose(t.recent_orders.toarray(), [[3, 1], [0, 1]])
+
+
+def test_union_candidates_takes_each_generators_top_and_skips_zeros():
+    scores = np.zeros((len(GENERATORS), 1, 6), dtype=np.float32)
+    scores[0, 0] = [0, 0, 0, 0, 0.5, 1.0]  # repurchase: items 4, 5
+    scores[1, 0] = [1.0, 0.9, 0.8, 0, 0, 0]  # item-kNN: top 2 = items 0, 1
+    cols, valid = union_candidates(scores, 2, None)
+    assert set(cols[0][valid[0]]) == {0, 1, 4, 5}
+    exclude = np.array([[False] * 5 + [True]])
+    cols, valid = union_candidates(scores, 2, exclude)
+    assert set(cols[0][valid[0]]) == {0, 1, 4}
+
+
+def test_a_due_repurchase_is_ranked_first(cycle_run):
+    """The cycle item, due now, beats the old favourites with larger counts."""
+    tx, splits, run = cycle_run
+    holdout = splits[-1]
+    users = holdout.user_codes
+    recs, _ = run.model.recommend(users, holdout.train.matrix[users], 5)
+    cycle = holdout.train.item_ids.get_indexer([f"c{u % 10}" for u in range(120)])
+    ids = holdout.train.user_ids[users]
+    expected = cycle[[int(i[1:]) for i in ids]]
+    assert (recs[:, 0] == expected).mean() > 0.95
+    # Buy-again by counts alone would pick an old favourite first.
+    counts = holdout.train.matrix[users].toarray()
+    assert (counts.argmax(axis=1) == expected).mean() < 0.05
+    scores = score_split(run.model, holdout, k=5)
+    assert (
+        scores.query("mode == 'all' and metric == 'ndcg'")["value"].iloc[0] > 0.8
+    )  # noise items in the truth
+
+
+def test_reasons_come_from_the_top_generator(cycle_run):
+    _, splits, run = cycle_run
+    holdout = splits[-1]
+    users = holdout.user_codes[:10]
+    out = run.model.recommend_with_reasons(users, holdout.train.matrix[users], 5)
+    plain, _ = run.model.recommend(users, holdout.train.matrix[users], 5)
+    np.testing.assert_array_equal(out.item_codes, plain)
+    assert np.all(out.component[:, 0] == COMPONENTS.index("repurchase"))
+    assert np.all((out.component >= 0) == (out.item_codes >= 0))
+
+
+def test_training_twice_gives_identical_rankings():
+    tx = _cycle_shop(days=100, n_users=60, seed=1)
+    as_of = pd.Timestamp("2024-04-05")
+    splits = [holdout_split(tx, as_of - pd.Timedelta(days=7 * j), 7) for j in (2, 1, 0)]
+    tables = [
+        score_split(
+            train_reranker(tx, splits[:2], splits[1], splits[2], k=5, params=FAST, selection_params=FAST, seed=3).model,
+            splits[-1], k=5,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_live_purchase_updates_the_timing_and_survives_pickle(cycle_run):
+    """A purchase through update_user marks the item as bought just now."""
+    tx, splits, run = cycle_run
+    holdout = splits[-1]
+    model = pickle.loads(pickle.dumps(run.model))
+    fit_with_timing(
+        model, tx, holdout.train.matrix, holdout.train.user_ids, holdout.train.item_ids,
+        holdout.as_of, recent=holdout.recent, categories=None,
+    )  # fmt: skip
+    u = int(holdout.user_codes[0])
+    row = holdout.train.matrix[[u]].copy()
+    before = model.score_items(np.array([u]), row)
+    item = int(np.argmax(before[0]))  # the due cycle item
+    row[0, item] += 1
+    assert model.update_user(u, sp.csr_matrix(row))
+    assert model.timing_.update(np.array([u]), sp.csr_matrix(row)) == 0  # nothing new now
+    assert np.isfinite(model.score_items(np.array([u]), row)).all()
+    last, _, _, user = model.timing_.rows(np.array([u]))
+    assert last[0, item] == 0 and user[0, 0] == 0
+
+
+def test_without_the_ranker_a_mode_falls_back_to_the_blend(cycle_run):
+    from kizuna.models.recommenders import HybridRecommender
+
+    _, splits, run = cycle_run
+    holdout = splits[-1]
+    users = holdout.user_codes
+    model = pickle.loads(pickle.dumps(run.model)).set_params(rank_modes=())
+    hybrid = HybridRecommender(**FAST["generator_params"]).fit(
+        holdout.train.matrix, recent_items=holdout.recent
+    )
+    for new in (False, True):
+        a, _ = model.recommend(users, holdout.train.matrix[users], 5, exclude_seen=new)
+        b, _ = hybrid.recommend(users, holdout.train.matrix[users], 5, exclude_seen=new)
+        np.testing.assert_array_equal(a, b)
+
+
+def test_rank_modes_are_the_modes_where_the_ranker_wins_on_validation():
+    from kizuna.training.train_reranker import RERANKED, choose_rank_modes, with_modes
+
+    def table(model, all_, new):
+        return pd.DataFrame({"model": model, "mode": ["all", "new"], "metric": "ndcg",
+                             "value": [all_, new]})  # fmt: skip
+
+    ranked, blend = table(RERANKED, 0.40, 0.20), table("hybrid", 0.45, 0.10)
+    assert choose_rank_modes(ranked, blend) == ("new",)
+    both = with_modes(ranked, blend, ("new",)).set_index("mode")["value"]
+    assert both.to_dict() == {"new": 0.20, "all": 0.45}
+    assert choose_rank_modes(ranked, ranked.assign(model="hybrid")) == ()  # a tie keeps the blend

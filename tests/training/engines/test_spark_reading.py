@@ -1,0 +1,187 @@
+"""The experiment's reading settings and the stored ``/events`` apply on Spark as in pandas.
+
+A "bring your own data" export (another delimiter, a column map, day/month
+dates, no header, JSON lines, an unnamed compression) gives the same
+reconciliation, features and labels on both engines; so do purchases the
+service stored after the data was exported.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from kizuna.features import schema as s
+from kizuna.training.cli import app
+from tests.training.engines.compare import assert_outputs_match
+
+pytestmark = pytest.mark.spark
+AS_OF = "2024-04-01"
+RENAMED = {
+    s.CUSTOMER_ID: "Kunde",
+    s.ORDER_ID: "Beleg",
+    s.ITEM_ID: "Artikel",
+    s.TIMESTAMP: "Datum",
+    s.QUANTITY: "Menge",
+    s.UNIT_PRICE: "Preis",
+}
+
+
+@pytest.fixture(scope="module")
+def shop_lines(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training.shop_io import write_shop
+
+    folder = tmp_path_factory.mktemp("spark-byod")
+    shop = generate_shop(
+        ShopConfig(n_customers=300, n_items=50, seed=11, start="2023-01-01", end="2024-07-01")
+    )
+    paths = write_shop(shop, folder)
+    return folder, pd.read_parquet(paths["transactions"])
+
+
+def export(tx: pd.DataFrame, folder: Path, kind: str) -> dict[str, Any]:
+    """Write the shop's lines as a user's export; return the experiment's ``data:``."""
+    frame = tx[list(RENAMED)].rename(columns=RENAMED)
+    column_map = {k: v for k, v in RENAMED.items()}
+    if kind == "semicolon-dayfirst":
+        # Day/month dates that the data settles (days above 12 occur), not declared.
+        frame["Datum"] = tx[s.TIMESTAMP].dt.strftime("%d/%m/%Y %H:%M:%S")
+        path = folder / "export.dat"
+        frame.to_csv(path, sep=";", index=False)
+        return {"file_format": "csv", "delimiter": ";", "column_map": column_map} | _path(path)
+    if kind == "headerless-gzip":
+        frame["Datum"] = tx[s.TIMESTAMP].dt.strftime("%d.%m.%Y %H:%M:%S")
+        path = folder / "export.txt"  # gzip content, a name that does not say so
+        with gzip.open(path, "wt") as fh:
+            frame.to_csv(fh, sep="\t", index=False, header=False)
+        return {
+            "file_format": "tsv",
+            "header": False,
+            "columns": list(frame.columns),
+            "timestamp_format": "%d.%m.%Y %H:%M:%S",
+            "column_map": column_map,
+        } | _path(path)
+    if kind == "jsonl-epoch":
+        frame["Datum"] = (tx[s.TIMESTAMP] - pd.Timestamp(0)) // pd.Timedelta(seconds=1)
+        path = folder / "export.jsonl"
+        frame.to_json(path, orient="records", lines=True)
+        return {"epoch": "s", "column_map": column_map} | _path(path)
+    raise AssertionError(kind)
+
+
+def _path(path: Path) -> dict[str, str]:
+    return {"transactions": str(path)}
+
+
+def run_features(config: Path, out: Path, engine: str) -> None:
+    args = ["features", "-c", str(config), "--as-of", AS_OF, "--horizon", "60"]
+    result = CliRunner().invoke(app, [*args, "--engine", engine, "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+
+
+def write_experiment(folder: Path, data: dict[str, Any]) -> Path:
+    config = folder / "experiment.yaml"
+    config.write_text(yaml.safe_dump({"name": "byod", "data": data, "split": {"as_of": AS_OF}}))
+    return config
+
+
+@pytest.mark.parametrize("kind", ["semicolon-dayfirst", "headerless-gzip", "jsonl-epoch"])
+def test_reading_settings_apply_on_spark(spark, shop_lines, tmp_path, monkeypatch, kind):
+    monkeypatch.setenv("KIZUNA_EVENT_STORE", str(tmp_path / "no-events.sqlite"))
+    _, tx = shop_lines
+    config = write_experiment(tmp_path, export(tx, tmp_path, kind))
+    run_features(config, tmp_path / "pandas", "pandas")
+    run_features(config, tmp_path / "spark", "spark")
+    left = assert_outputs_match(tmp_path / "pandas", tmp_path / "spark")
+    assert left["report"]["kept_rows"] > 0.9 * len(tx)
+
+
+def test_the_spark_reader_gives_the_pandas_frame(spark, shop_lines, tmp_path):
+    """The raw frame itself: same columns, order, types' values, for a semicolon export."""
+    from kizuna.training.config import DataConfig
+    from kizuna.training.data import read_transactions
+    from kizuna.training.engines.spark_io import ROW, read_raw
+    from kizuna.training.files import reading_options
+
+    _, tx = shop_lines
+    data = DataConfig(**export(tx, tmp_path, "semicolon-dayfirst"))
+    expected = read_transactions(
+        data.transactions, column_map=data.column_map, reading=reading_options(data)
+    ).frame
+    raw = read_raw(spark, data, with_events=False)
+    got = raw.adapter(raw.frame.orderBy(ROW).drop(ROW).toPandas())
+    assert raw.validate_kwargs["timestamp_rule"].dayfirst is True  # settled by the whole column
+    assert list(got.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(got.astype("string"), expected.astype("string"))
+
+
+def test_undecidable_day_month_order_is_refused_on_spark(spark, tmp_path):
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.training.config import DataConfig
+    from kizuna.training.engines.spark_io import read_raw
+
+    path = tmp_path / "both.csv"
+    pd.DataFrame(
+        {
+            s.CUSTOMER_ID: ["a", "b"],
+            s.ORDER_ID: ["1", "2"],
+            s.ITEM_ID: ["x", "y"],
+            s.TIMESTAMP: ["13/02/2024", "02/13/2024"],
+            s.QUANTITY: [1, 1],
+            s.UNIT_PRICE: [2.0, 3.0],
+        }
+    ).to_csv(path, index=False)
+    with pytest.raises(KizunaInputError, match="dayfirst"):
+        read_raw(spark, DataConfig(transactions=path), with_events=False)
+
+
+def stored_events(store: Path, tx: pd.DataFrame) -> int:
+    """Purchases the service stored: an existing customer's, a new customer's, a repeat."""
+    from kizuna.serving.event_store import EventStore
+
+    known = tx.iloc[5]
+    lines = pd.DataFrame(
+        {
+            s.CUSTOMER_ID: [str(known[s.CUSTOMER_ID]), "NEW-1", "NEW-1", "NEW-2"],
+            s.ORDER_ID: ["e1", "e2", "e2", "e3"],
+            s.ITEM_ID: [str(known[s.ITEM_ID]), str(tx.iloc[9][s.ITEM_ID]), "I-x", "I-y"],
+            s.TIMESTAMP: pd.to_datetime(
+                ["2024-03-20 10:00:00.250", "2024-03-21 11:00", "2024-03-21 11:00", "2024-05-02"],
+                format="ISO8601",
+            ),
+            s.QUANTITY: [2.0, 1.0, 3.0, 1.0],
+            s.UNIT_PRICE: [9.5, 4.0, 1.25, 8.0],
+            s.CHANNEL: ["app", None, "web", "web"],
+            s.CATEGORY: [None, "toys", None, "books"],
+        }
+    )
+    store_ = EventStore(store)
+    store_.append(lines)
+    store_.close()
+    return len(lines)
+
+
+def test_stored_events_are_appended_on_spark(spark, shop_lines, tmp_path, monkeypatch):
+    from kizuna.training.config import DataConfig
+    from kizuna.training.engines.spark_io import read_raw
+
+    folder, tx = shop_lines
+    store = tmp_path / "events.sqlite"
+    n = stored_events(store, tx)
+    monkeypatch.setenv("KIZUNA_EVENT_STORE", str(store))
+    data = {"transactions": str(folder / "transactions.parquet")}
+    config = write_experiment(tmp_path, data)
+    run_features(config, tmp_path / "pandas", "pandas")
+    run_features(config, tmp_path / "spark", "spark")
+    left = assert_outputs_match(tmp_path / "pandas", tmp_path / "spark")
+    assert left["report"]["input_rows"] == len(tx) + n
+    assert "NEW-1" in left["features"].index
+    raw = read_raw(spark, DataConfig(**data))
+    assert raw.last_event_seq == n

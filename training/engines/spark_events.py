@@ -1,0 +1,128 @@
+"""Stored ``/events`` lines on Spark: appended after the file's rows, as the pandas engine does.
+
+The service stores purchases in a SQLite file (:mod:`serving.event_store`);
+it is small, so the driver reads it (:func:`serving.event_store.read_events`)
+and Spark gets it as a DataFrame. As in
+:func:`training.data.load_transactions_and_events`, the file's timestamps are
+parsed under its rule and the stored ones as ISO text, ids are made text,
+and the events take the input positions after the file's rows. A customer's
+lines must meet in one shard, so both sources are sharded on the canonical
+customer id (the file's computed by its format adapter, batch by batch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from kizuna.features import schema as s
+from kizuna.training.config import DataConfig
+from kizuna.training.engines.spark_io import ROW, SparkRaw
+
+KEY = "__event_key"  # the canonical customer id, text: the shard key of both sources
+PREFIX = "__ev__"
+ID_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)
+
+
+def with_stored_events(raw: SparkRaw, data: DataConfig) -> SparkRaw:
+    """``raw`` with the event store's lines appended (``raw`` itself when there are none)."""
+    from kizuna.serving.event_store import EVENT_COLUMNS, SEQ, read_events
+    from kizuna.training.data import event_store_path
+
+    events = read_events(event_store_path(data))
+    if events.empty:
+        return raw
+    frame = raw.frame
+    spark = frame.sparkSession
+    source_cols = [c for c in frame.columns if c != ROW]
+    types = {f.name: f.dataType.simpleString() for f in frame.schema.fields}
+    event_cols = [PREFIX + c for c in EVENT_COLUMNS]
+    event_types = {PREFIX + c: "string" for c in EVENT_COLUMNS}
+    event_types.update({PREFIX + s.QUANTITY: "double", PREFIX + s.UNIT_PRICE: "double"})
+    schema = ", ".join(
+        [f"`{c}` {types[c]}" for c in frame.columns]
+        + [f"`{KEY}` string"]
+        + [f"`{c}` {event_types[c]}" for c in event_cols]
+    )
+    adapter = raw.adapter
+
+    def keyed(batches: Any) -> Any:
+        from kizuna.features.contract import ids_to_str
+
+        for batch in batches:
+            canonical = adapter(batch[source_cols].reset_index(drop=True))
+            out = batch.reset_index(drop=True)
+            out[KEY] = _key(ids_to_str(canonical[s.CUSTOMER_ID]))
+            for col in event_cols:
+                out[col] = None
+            yield _arrow_safe(out)
+
+    n_rows = frame.count()
+    stored = events.drop(columns=[SEQ]).reset_index(drop=True)
+    stored[s.TIMESTAMP] = stored[s.TIMESTAMP].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    rows = stored.add_prefix(PREFIX)
+    rows[ROW] = range(n_rows, n_rows + len(stored))
+    rows[KEY] = _key(stored[s.CUSTOMER_ID])
+    for col in source_cols:
+        rows[col] = None
+    rows = rows[[*frame.columns, KEY, *event_cols]]
+    appended = frame.mapInPandas(keyed, schema).unionByName(
+        spark.createDataFrame(_arrow_safe(rows), schema)
+    )
+    kwargs = {k: v for k, v in raw.validate_kwargs.items() if k == "allow_zero_price"}
+    rule = _rule(raw.validate_kwargs)
+    return SparkRaw(
+        frame=appended,
+        customer_col=KEY,
+        adapter=_EventAdapter(adapter, source_cols, rule),
+        validate_kwargs=kwargs,
+        direct_customer=False,  # the validator names a missing id, as in pandas
+        last_event_seq=int(events[SEQ].max()),
+    )
+
+
+class _EventAdapter:
+    """Format adapter of a shard that holds file rows and stored events (picklable)."""
+
+    def __init__(self, inner: Any, source_cols: list[str], rule: Any) -> None:
+        self.inner, self.source_cols, self.rule = inner, source_cols, rule
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        from kizuna.features.contract import ids_to_str
+        from kizuna.features.timestamps import parse_timestamps
+        from kizuna.training.data import parse_timestamp_column
+
+        is_event = frame[PREFIX + s.CUSTOMER_ID].notna().to_numpy()
+        files = self.inner(frame.loc[~is_event, self.source_cols].reset_index(drop=True))
+        for col in ID_COLUMNS:
+            if col in files.columns:
+                files[col] = ids_to_str(files[col])
+        if len(files):
+            files[s.TIMESTAMP] = parse_timestamp_column(files, rule=self.rule)
+        else:
+            files[s.TIMESTAMP] = pd.Series(dtype="datetime64[ns]")
+        files.index = frame.index[~is_event]
+        cols = [c for c in frame.columns if c.startswith(PREFIX)]
+        stored = frame.loc[is_event, cols].rename(columns=lambda c: c[len(PREFIX) :])
+        stored[s.TIMESTAMP] = parse_timestamps(stored[s.TIMESTAMP])
+        for col in (*ID_COLUMNS, s.CHANNEL, s.CATEGORY):
+            stored[col] = stored[col].astype("string")
+        out = pd.concat([files, stored])
+        return out.loc[frame.index].reset_index(drop=True)
+
+
+def _key(ids: pd.Series) -> pd.Series:
+    return ids.astype("string").str.strip()
+
+
+def _rule(kwargs: dict[str, Any]) -> Any:
+    from kizuna.training.data import _rule_of
+
+    return _rule_of(kwargs)
+
+
+def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    from kizuna.training.engines.spark_session import arrow_safe
+
+    return arrow_safe(frame)

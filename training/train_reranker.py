@@ -1,0 +1,163 @@
+"""Train and judge the two-stage (re-ranked) recommender on the time split.
+
+Three cutoffs, one horizon apart: ``early`` (validation minus a horizon),
+``validation`` and the holdout ``as_of``. Each cutoff's features are built as
+of it and its labels come from the horizon after it, so:
+
+* **selection** (is the re-ranker served?): rankers trained on the ``early``
+  cutoff alone (labels end at the validation cutoff) are scored on the
+  validation split, like every baseline. Scoring rankers trained on the
+  validation window's own labels there would be optimistic.
+* **holdout and serving**: rankers trained on ``early`` and ``validation``
+  stacked (labels end at ``as_of``: no holdout data), the generators refit on
+  the holdout's history and scored once on its horizon; for serving, the
+  generators refit on every purchase, rankers kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from kizuna.features.purchase_timing import purchase_timing
+from kizuna.models.recommenders.reranker import MODES, RerankedRecommender
+from kizuna.training.metrics import ranking_metrics
+
+RERANKED = "reranked"
+
+
+@dataclass
+class RerankerRun:
+    """The selection model's validation scores, and the model fitted at ``as_of``.
+
+    ``validation`` is a long table like
+    :func:`training.recommender_eval.evaluate_recommenders` (``model`` =
+    :data:`RERANKED`), None with too little history; ``model`` has the
+    stacked rankers and generators fit before ``as_of`` (score it on the
+    holdout with :func:`score_split`).
+    """
+
+    validation: pd.DataFrame | None
+    model: RerankedRecommender
+
+
+def train_reranker(
+    transactions: pd.DataFrame,
+    windows: list[Any],
+    validation: Any,
+    holdout: Any,
+    *,
+    k: int,
+    params: dict[str, Any],
+    selection_params: dict[str, Any],
+    seed: int,
+) -> RerankerRun:
+    """Fit the rankers as the module docstring says; score validation and holdout.
+
+    Parameters
+    ----------
+    windows
+        Training :class:`~training.recommender_eval.RecommenderHoldout`
+        splits, oldest first, each cutoff at most ``as_of - horizon`` (so no
+        label reaches the holdout); ``validation`` is one of them. Those whose
+        labels end by the validation cutoff train the selection model.
+    validation, holdout
+        The splits at ``as_of - horizon`` and ``as_of``.
+    params, selection_params
+        :class:`RerankedRecommender` parameters of the holdout / served model
+        and of the selection model (its ``generator_params`` blend weights
+        tuned one horizon before validation, not on validation).
+    """
+    horizon = pd.Timedelta(days=validation.horizon_days)
+    usable = [w for w in windows if len(w.user_codes)]
+    early = [w for w in usable if w.as_of + horizon <= validation.as_of]
+    # The blend feature is the hybrid tuned on the labels of its time: selection windows
+    # use the early-tuned weights, later ones the validation-tuned weights.
+    model = RerankedRecommender(**{"random_state": seed, **selection_params})
+    stacked: dict[str, list[Any]] = {m: [] for m in MODES}
+    val_table = None
+    for window in early:
+        _fit_at(model, transactions, window)
+        _collect(model, window, stacked)
+    if early and all(sum(len(d[2]) for d in v) for v in stacked.values()):
+        model.fit_rankers(stacked)
+        _fit_at(model, transactions, validation)
+        if len(validation.user_codes):
+            val_table = score_split(model, validation, k=k)
+    model.set_params(**params)
+    for window in usable:
+        if window.as_of + horizon > validation.as_of:
+            _fit_at(model, transactions, window)
+            _collect(model, window, stacked)
+    model.fit_rankers(stacked)
+    _fit_at(model, transactions, holdout)
+    return RerankerRun(val_table, model)
+
+
+def choose_rank_modes(reranked: pd.DataFrame, hybrid: pd.DataFrame) -> tuple[str, ...]:
+    """Modes where the ranker beats the blend on validation NDCG (long tables of each)."""
+
+    def ndcg(table: pd.DataFrame, mode: str) -> float:
+        rows = table[(table["metric"] == "ndcg") & (table["mode"] == mode)]
+        return float(rows["value"].iloc[0]) if len(rows) else float("nan")
+
+    return tuple(m for m in MODES if ndcg(reranked, m) > ndcg(hybrid, m))
+
+
+def with_modes(
+    reranked: pd.DataFrame, hybrid: pd.DataFrame, modes: tuple[str, ...]
+) -> pd.DataFrame:
+    """The two-stage model's table: the ranker's rows in ``modes``, the blend's in the others."""
+    blend = hybrid[~hybrid["mode"].isin(modes)].assign(model=RERANKED)
+    return pd.concat([reranked[reranked["mode"].isin(modes)], blend], ignore_index=True)
+
+
+def fit_with_timing(
+    model: RerankedRecommender,
+    transactions: pd.DataFrame,
+    matrix: Any,
+    user_ids: pd.Index,
+    item_ids: pd.Index,
+    as_of: pd.Timestamp,
+    *,
+    recent: Any,
+    categories: Any,
+) -> RerankedRecommender:
+    """Fit ``model``'s generators on ``matrix`` with the purchase timing as of ``as_of``."""
+    timing = purchase_timing(transactions, as_of, user_ids, item_ids)
+    return model.fit(matrix, recent_items=recent, item_categories=categories, timing=timing)
+
+
+def score_split(model: RerankedRecommender, split: Any, *, k: int) -> pd.DataFrame:
+    """NDCG etc. in both modes on a split's evaluated users (the model is fitted on it)."""
+    users = split.user_codes
+    history = split.train.matrix[users]
+    rows = []
+    for mode in MODES:
+        recs, _ = model.recommend(users, history, k, exclude_seen=(mode == "new"))
+        values = ranking_metrics(
+            recs, split.truth[mode], k=k, n_items=split.n_items, item_popularity=split.item_share
+        )
+        rows.extend(
+            {"model": RERANKED, "mode": mode, "metric": metric, "value": float(value)}
+            for metric, value in values.items()
+        )
+    return pd.DataFrame(rows, columns=["model", "mode", "metric", "value"])
+
+
+def _fit_at(model: RerankedRecommender, transactions: pd.DataFrame, split: Any) -> None:
+    fit_with_timing(
+        model, transactions, split.train.matrix, split.train.user_ids, split.train.item_ids,
+        split.as_of, recent=split.recent, categories=split.item_categories,
+    )  # fmt: skip
+
+
+def _collect(model: RerankedRecommender, split: Any, stacked: dict[str, list[Any]]) -> None:
+    users = split.user_codes
+    history = split.train.matrix[users]
+    for mode in MODES:
+        stacked[mode].append(
+            model.ranking_data(users, history, split.truth[mode], exclude_seen=(mode == "new"))
+        )
