@@ -1,19 +1,30 @@
-"""Benchmark: ``kizuna features`` on the pandas engine against Spark ``local[2]``.
+"""Benchmark: ``kizuna features`` and ``kizuna score`` on the pandas engine against Spark ``local[2]``.
 
 For each size a synthetic shop (``simulators.synthetic.generate_shop``, about
 10 lines per customer) is generated once into ``--cache`` (under /tmp, never
-the repository) with its customers and items tables. Each run is a fresh
-``kizuna features -c shop.yaml --as-of 2024-10-01 --horizon 90 --engine E``
-subprocess: read, validate (every row accounted for), behaviour vector, BTYD
-summary, RFM scores and segments, churn and value labels, written as Parquet.
+the repository) with its customers and items tables; above 10M lines in chunks
+of independent customers appended to one Parquet file (the generator holds a
+whole shop in memory). Steps, each a fresh subprocess per run:
+
+* ``features``: ``kizuna features -c shop.yaml --as-of 2024-10-01 --horizon 90
+  --engine E``: read, validate (every row accounted for), behaviour vector,
+  BTYD summary, RFM scores and segments, churn and value labels, Parquet out.
+* ``score``: the CRM export of every customer of the shop (churn, LTV, BTYD
+  outputs, top-10 items) with a model set trained once on a 20,000-customer
+  shop of the same generator and catalogue. Spark: ``kizuna score --engine
+  spark``. pandas: validate, build the shop's snapshot (``write_snapshot``, as
+  ``kizuna snapshot`` does) and ``score_chunks``, since the pandas engine scores
+  a snapshot.
 
 Measured per run: wall time of the whole command (Spark: JVM start included),
 peak memory of the whole process tree (sum of the RSS of the command and all
 its descendants, JVM and Python workers included, sampled every 0.2 s with
-psutil), input rows per second per core (pandas: 1 core, as the pipeline is
-single-threaded but for one 2-thread step; Spark: the 2 cores of ``local[2]``).
-``pass``: the command succeeded and, where both engines ran at a size, the
-reconciliation, feature frame (1e-9 relative for floats) and labels agree.
+psutil), input rows per second per core (pandas: 1 core; Spark: the 2 cores of
+``local[2]``), and the CPU seconds of the whole tree (the last sample of each
+process), which a shared machine distorts less than wall time. ``pass``: the
+command succeeded and, where both engines ran, their outputs agree (features:
+reconciliation, feature frame within 1e-9, labels, set-aside rows; score: the
+export within 1e-9). A run whose tree passes ``--max-gb`` is killed (NO).
 
 Run::
 
@@ -25,12 +36,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -38,79 +51,222 @@ ROOT = Path(__file__).resolve().parents[1]
 KIZUNA = str(Path(sys.executable).parent / "kizuna")
 AS_OF = "2024-10-01"
 CORES = {"pandas": 1, "spark": 2}
+K = 10
+
+
+CHUNK_ROWS = 10_000_000  # the generator holds a whole shop in memory: ~2.6 GB per 10M lines
+SPARK_CONF = "{spark.driver.memory: 8g, spark.ui.enabled: 'false'}"
 
 
 def ensure_shop(n_rows: int, cache: Path) -> Path:
-    """Generate (once) a shop of about ``n_rows`` lines; return its experiment file."""
+    """Generate (once) a shop of about ``n_rows`` lines; return its experiment file.
+
+    Above :data:`CHUNK_ROWS` the shop is generated in chunks of independent
+    customers (seeds 1, 2, ...; ids prefixed by the chunk number, one catalogue),
+    appended to one Parquet file, so that memory stays that of one chunk.
+    """
     folder = cache / f"shop_{n_rows}"
     config = folder / "shop.yaml"
-    if config.exists():
-        return config
-    from kizuna.simulators.synthetic import ShopConfig, config_for_transactions, generate_shop
-    from kizuna.training.shop_io import write_shop
-
-    started = time.perf_counter()
-    base = ShopConfig(rate_alpha=9.0, n_items=max(1_000, n_rows // 100), seed=1)
-    shop = generate_shop(config_for_transactions(n_rows, base))
-    paths = write_shop(shop, folder)
-    lines = len(shop.transactions)
-    del shop
+    paths = {t: folder / f"{t}.parquet" for t in ("transactions", "customers", "items")}
+    if not paths["transactions"].exists():
+        started = time.perf_counter()
+        lines = write_chunked_shop(n_rows, folder)
+        print(f"generated {lines:,} lines in {time.perf_counter() - started:.0f} s -> {folder}",
+              file=sys.stderr)  # fmt: skip
     config.write_text(
         "name: bench-engines\n"
         f"data: {{transactions: {paths['transactions']}, customers: {paths['customers']}, "
         f"items: {paths['items']}}}\n"
         f"split: {{as_of: {AS_OF}}}\n"
-        "spark: {master: 'local[2]', conf: {spark.driver.memory: 12g, spark.ui.enabled: 'false'}}\n"
+        f"spark: {{master: 'local[2]', conf: {SPARK_CONF}}}\n"
     )
-    print(f"generated {lines:,} lines in {time.perf_counter() - started:.0f} s -> {folder}",
-          file=sys.stderr)  # fmt: skip
     return config
 
 
-def tree_rss(proc: psutil.Process) -> int:
+def shop_config(n_rows: int, seed: int = 1) -> Any:
+    """The generator's settings for about ``n_rows`` lines (one catalogue per size)."""
+    from kizuna.simulators.synthetic import ShopConfig, config_for_transactions
+
+    base = ShopConfig(rate_alpha=9.0, n_items=max(1_000, n_rows // 100), seed=seed)
+    return config_for_transactions(n_rows, base)
+
+
+def write_chunked_shop(n_rows: int, folder: Path) -> int:
+    """Write transactions, customers and items of about ``n_rows`` lines; return the lines."""
+    import dataclasses
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kizuna.simulators.synthetic import generate_shop
+
+    folder.mkdir(parents=True, exist_ok=True)
+    chunks = max(1, -(-n_rows // CHUNK_ROWS))
+    whole = shop_config(n_rows)
+    writers: dict[str, Any] = {}
+    lines = 0
+    for i in range(chunks):
+        cfg = dataclasses.replace(
+            whole,
+            n_customers=whole.n_customers // chunks,
+            n_cold_start_customers=whole.n_cold_start_customers // chunks,
+            seed=whole.seed + i,
+        )
+        shop = generate_shop(cfg)
+        tables = {"transactions": shop.transactions, "customers": shop.customers}
+        if i == 0:
+            pq.write_table(pa.Table.from_pandas(shop.items, preserve_index=False),
+                           folder / "items.parquet")  # fmt: skip
+        for name, frame in tables.items():
+            if chunks > 1:
+                frame = frame.assign(customer_id=f"{i:03d}" + frame["customer_id"])
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if name not in writers:
+                writers[name] = pq.ParquetWriter(folder / f"{name}.parquet", table.schema)
+            writers[name].write_table(table.cast(writers[name].schema))
+        lines += len(shop.transactions)
+        del shop, tables, frame, table
+    for writer in writers.values():
+        writer.close()
+    return lines
+
+
+def ensure_models(n_rows: int, cache: Path) -> Path:
+    """A model set (recommender, churn, LTV) trained once on a small shop of the same
+    generator and catalogue (20,000 customers), to score the big one with."""
+    import dataclasses
+
+    sys.path.insert(0, str(ROOT))
+    from kizuna.simulators.synthetic import generate_shop
+    from kizuna.training.shop_io import write_shop
+    from tests.serving.conftest import build_model_set
+
+    folder = cache / f"models_{n_rows}"
+    if (folder / "snapshot").exists():
+        return folder
+    cfg = dataclasses.replace(shop_config(n_rows), n_customers=20_000, n_cold_start_customers=0)
+    write_shop(generate_shop(cfg), cache / f"models_{n_rows}-shop")
+    build_model_set(folder, shop_dir=cache / f"models_{n_rows}-shop")
+    return folder
+
+
+def pandas_score(config: Path, models: Path, out: Path) -> dict:
+    """The pandas engine's export of the shop of ``config``: validate, snapshot, score.
+
+    The pandas engine scores a model folder's snapshot, so the snapshot of the
+    big shop is built first (features as of the day after the last line, the
+    BTYD outputs, the recommender's rows), as ``kizuna snapshot`` does.
+    """
+    import shutil
+
+    import pandas as pd
+
+    from kizuna.serving.live import load_models, load_served
+    from kizuna.training.batch_score import score_chunks
+    from kizuna.training.config import load_experiment
+    from kizuna.training.data import load_tables, load_transactions
+    from kizuna.training.snapshot_build import write_snapshot
+
+    data = load_experiment(config).data
+    work = out.parent / f"{out.name}-models"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(models, work, ignore=shutil.ignore_patterns("snapshot"))
+    kept = load_transactions(data, quiet=True, with_events=False).kept
+    items, customers = load_tables(data)
+    champions = load_models(str(work))
+    write_snapshot(work / "snapshot", champions, kept, items=items, customers=customers)
+    del kept
+    served = load_served(str(work), live=False)
+    export = pd.concat(score_chunks(served, k=K))
+    export.to_parquet(out)
+    shutil.rmtree(work)
+    return {"rows": len(export)}
+
+
+def tree_rss(proc: psutil.Process, cpu: dict[int, float]) -> int:
+    """RSS of ``proc`` and its descendants; records each one's CPU seconds in ``cpu``."""
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            with p.oneshot():
+                total += p.memory_info().rss
+                times = p.cpu_times()
+                cpu[p.pid] = times.user + times.system
         except psutil.Error:
             pass
     return total
 
 
-def run(engine: str, config: Path, out: Path) -> dict:
-    """One ``kizuna features`` run; wall time, peak tree RSS, the JSON it printed."""
-    command = [KIZUNA, "features", "-c", str(config), "--as-of", AS_OF, "--horizon", "90",
-               "--out", str(out), "--engine", engine, "--json"]  # fmt: skip
+def features_command(engine: str, config: Path, out: Path) -> list[str]:
+    return [KIZUNA, "features", "-c", str(config), "--as-of", AS_OF, "--horizon", "90",
+            "--out", str(out), "--engine", engine, "--json"]  # fmt: skip
+
+
+def score_command(engine: str, config: Path, models: Path, out: Path) -> list[str]:
+    if engine == "pandas":
+        return [sys.executable, __file__, "--pandas-score", str(config), str(models), str(out)]
+    return [KIZUNA, "score", "--models", str(models), "-c", str(config), "--engine", "spark",
+            "--k", str(K), "--out", str(out), "--json"]  # fmt: skip
+
+
+def run(command: list[str], max_gb: float) -> dict:
+    """One command; wall time, peak tree RSS, the JSON it printed.
+
+    The process tree is killed if its memory passes ``max_gb`` (then ``ok`` is False).
+    """
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     watched = psutil.Process(proc.pid)
     peak = [0]
+    cpu_of: dict[int, float] = {}
+    killed = [False]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], tree_rss(watched))
+            peak[0] = max(peak[0], tree_rss(watched, cpu_of))
+            if peak[0] > max_gb * 1e9 and not killed[0]:
+                killed[0] = True
+                for p in [*watched.children(recursive=True), watched]:
+                    try:
+                        p.kill()
+                    except psutil.Error:
+                        pass
             time.sleep(0.2)
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     stdout, _ = proc.communicate()
     wall = time.perf_counter() - started
+    # CPU seconds of the whole tree, as last sampled per process (a process that ends
+    # between two samples loses at most 0.2 s): robust to a shared machine.
+    cpu = sum(cpu_of.values())
     done.set()
     thread.join()
-    ok = proc.returncode == 0
+    ok = proc.returncode == 0 and not killed[0]
     result = json.loads(stdout[stdout.index("{") :]) if ok else {}
-    return {"ok": ok, "wall": wall, "peak": peak[0], "result": result}
+    return {"ok": ok, "wall": wall, "cpu": cpu, "peak": peak[0], "result": result,
+            "killed": killed[0]}  # fmt: skip
 
 
-def agree(pandas_out: Path, spark_out: Path) -> bool:
+def agree(step: str, pandas_out: Path, spark_out: Path) -> bool:
+    """Both engines wrote the same results (features: everything ``kizuna features``
+    writes; score: the export, 1e-9 relative for floats)."""
+    import pandas as pd
+
     sys.path.insert(0, str(ROOT))
-    from tests.training.engines.compare import assert_outputs_match
+    from tests.training.engines.compare import assert_frames_match, assert_outputs_match
 
     try:
-        assert_outputs_match(pandas_out, spark_out)
+        if step == "features":
+            assert_outputs_match(pandas_out, spark_out)
+        else:
+            expected = pd.read_parquet(pandas_out).set_index("customer_id")
+            got = pd.read_parquet(spark_out).set_index("customer_id")[expected.columns]
+            got["segment"] = got["segment"].astype("string")
+            assert_frames_match(expected, got)
     except AssertionError as exc:
-        print(f"engines disagree: {exc}", file=sys.stderr)
+        print(f"engines disagree on {step}: {str(exc)[:2000]}", file=sys.stderr)
         return False
     return True
 
@@ -120,34 +276,53 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--runs", type=int, default=None, help="default: 3 at <=1M, else 1")
     parser.add_argument("--engines", nargs="+", default=["pandas", "spark"])
+    parser.add_argument("--steps", nargs="+", default=["features", "score"])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/kizuna-bench-engines"))
+    parser.add_argument(
+        "--max-gb",
+        type=float,
+        default=20.0,
+        help="kill a run whose process tree passes this (NO in the table)",
+    )
+    parser.add_argument("--pandas-score", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pandas_score:
+        print(json.dumps(pandas_score(*args.pandas_score)))
+        return
 
-    header = (f"{'lines':>12} {'customers':>10} {'engine':>7} {'runs':>4} {'wall s':>8} "
-              f"{'peak GB':>8} {'rows/s/core':>12} {'pass':>5}")  # fmt: skip
+    import pyarrow.parquet as pq
+
+    header = (f"{'lines':>12} {'step':>8} {'engine':>7} {'runs':>4} {'wall s':>8} "
+              f"{'peak GB':>8} {'rows/s/core':>12} {'cpu s':>8} {'rows/cpu-s':>11} {'pass':>5}")  # fmt: skip
     rows = []
     for size in args.sizes:
         config = ensure_shop(size, args.cache)
+        lines = pq.ParquetFile(
+            args.cache / f"shop_{size}" / "transactions.parquet"
+        ).metadata.num_rows
+        models = ensure_models(size, args.cache) if "score" in args.steps else None
         runs = args.runs or (3 if size <= 1_000_000 else 1)
-        outcome = {}
-        for engine in args.engines:
-            out = args.cache / f"out_{size}_{engine}"
-            results = [run(engine, config, out) for _ in range(runs)]
-            outcome[engine] = (out, results)
-        both = all(e in outcome and all(r["ok"] for r in outcome[e][1]) for e in CORES)
-        same = agree(outcome["pandas"][0], outcome["spark"][0]) if both else None
-        for engine, (_, results) in outcome.items():
-            good = [r for r in results if r["ok"]]
-            wall = statistics.median(r["wall"] for r in good) if good else float("nan")
-            peak = max(r["peak"] for r in results) / 1e9
-            first = good[0]["result"] if good else {}
-            lines = first.get("report", {}).get("input_rows", 0)
-            passed = bool(good) and len(good) == len(results) and same is not False
-            rows.append(f"{lines:>12,} {first.get('customers', 0):>10,} {engine:>7} "
-                        f"{len(results):>4} {wall:>8.1f} {peak:>8.2f} "
-                        f"{lines / wall / CORES[engine] if good else 0:>12,.0f} "
-                        f"{'yes' if passed else 'NO':>5}")  # fmt: skip
-            print(rows[-1], file=sys.stderr)
+        for step in args.steps:
+            outcome = {}
+            for engine in args.engines:
+                out = args.cache / f"{step}_{size}_{engine}"
+                command = (features_command(engine, config, out) if step == "features"
+                           else score_command(engine, config, models, out))  # fmt: skip
+                outcome[engine] = (out, [run(command, args.max_gb) for _ in range(runs)])
+            both = all(e in outcome and all(r["ok"] for r in outcome[e][1]) for e in CORES)
+            same = agree(step, outcome["pandas"][0], outcome["spark"][0]) if both else None
+            for engine, (_, results) in outcome.items():
+                good = [r for r in results if r["ok"]]
+                wall = statistics.median(r["wall"] for r in good) if good else float("nan")
+                cpu = statistics.median(r["cpu"] for r in good) if good else float("nan")
+                peak = max(r["peak"] for r in results) / 1e9
+                passed = bool(good) and len(good) == len(results) and same is not False
+                note = " (killed)" if any(r["killed"] for r in results) else ""
+                rows.append(f"{lines:>12,} {step:>8} {engine:>7} {len(results):>4} {wall:>8.1f} "
+                            f"{peak:>8.2f} {lines / wall / CORES[engine] if good else 0:>12,.0f} "
+                            f"{cpu:>8.1f} {lines / cpu if good else 0:>11,.0f} "
+                            f"{'yes' if passed else 'NO':>5}{note}")  # fmt: skip
+                print(rows[-1], f"(load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
     print(header)
     print("\n".join(rows))
 

@@ -77,27 +77,35 @@ def features(
 
     from kizuna.features import schema as s
     from kizuna.training.data import load_tables
-    from kizuna.training.engines.spark_features import customer_features
+    from kizuna.training.engines.spark_io import read_raw
+    from kizuna.training.engines.spark_pass import validated_features
+    from kizuna.training.engines.spark_session import spark_session
 
-    window_end = as_of if horizon is None else as_of + pd.Timedelta(days=horizon)
-    validated = validate(data, as_of=window_end, settings=settings, master=master, quiet=quiet)
+    settings = settings or {}
+    with step("starting Spark", quiet=quiet):
+        spark = spark_session(settings, master=master)
+    with step(f"reading {data.transactions} ({data.format}) with Spark", quiet=quiet):
+        raw = read_raw(spark, data)
     items, customers = load_tables(data)
-    with step(f"building features as of {as_of} on Spark", quiet=quiet):
-        result = customer_features(
-            validated.kept,
+    with step(f"validating and building features as of {as_of} by customer shard", quiet=quiet):
+        done = validated_features(
+            raw,
             as_of,
+            data_end=data.data_end,
             customers=customers,
             items=items,
             horizon_days=horizon,
             lookback_days=lookback,
+            shards=int(settings.get("shards") or 0),
         )
+    result = done.features
     out.mkdir(parents=True, exist_ok=True)
     with step(f"writing {out}", quiet=quiet):
         result.frame.write.mode("overwrite").parquet(str(out / "features.parquet"))
         if result.labels is not None:
             result.labels.write.mode("overwrite").parquet(str(out / "labels.parquet"))
-        write_set_aside(validated.set_aside, out / "set_aside.parquet")
-        report = validated.report.to_dict()
+        write_set_aside(done.set_aside, out / "set_aside.parquet")
+        report = done.report.to_dict()
         (out / "reconciliation.json").write_text(json.dumps(report, indent=2))
     spark = result.frame.sparkSession
     written = spark.read.parquet(str(out / "features.parquet"))

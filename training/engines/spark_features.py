@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
@@ -26,7 +25,7 @@ from kizuna.features.pipeline import (
 )
 from kizuna.features.rfm_scoring import quintile_ranks
 from kizuna.training.engines.spark_session import arrow_safe
-from kizuna.training.engines.spark_stats import order_statistics
+from kizuna.training.engines.spark_stats import order_statistics_of
 from kizuna.training.engines.spark_validate import SHARD
 
 INPUT_PREFIX = "__in_"  # the values each RFM score ranks, for the population's cut points
@@ -70,37 +69,60 @@ def customer_features(
         returns them), broadcast to every shard.
     """
     from pyspark import StorageLevel
-    from pyspark.sql import functions as F
 
     spark = kept.sparkSession
     tables = spark.sparkContext.broadcast((customers, items))
-    kwargs = {"btyd_unit": btyd_unit}
 
     def base(shard: pd.DataFrame) -> pd.DataFrame:
         cust, itm = tables.value
-        tx = _typed(shard)
-        frame = customer_base_features(tx, as_of, customers=cust, items=itm, **kwargs)
-        frame = frame.join(rfm_score_inputs(frame).add_prefix(INPUT_PREFIX))
-        if horizon_days is not None:
-            labels = customer_labels(
-                tx, as_of, horizon_days=horizon_days, lookback_days=lookback_days
-            )
-            frame = frame.join(labels[list(LABELS)], how="left")
-        out = _to_spark_frame(frame)
+        out = shard_features(
+            _typed(shard), as_of, cust, itm, btyd_unit, horizon_days, lookback_days
+        )
         out[SHARD] = shard[SHARD].iloc[0] if len(shard) else 0
         return out
 
     probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
-    out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.DISK_ONLY)
+    out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.MEMORY_AND_DISK)
+    return scored_features(out, customers, horizon_days is not None)
+
+
+def shard_features(
+    tx: pd.DataFrame,
+    as_of: pd.Timestamp,
+    customers: pd.DataFrame | None,
+    items: pd.DataFrame | None,
+    btyd_unit: str,
+    horizon_days: int | None,
+    lookback_days: int,
+) -> pd.DataFrame:
+    """One shard's customers: base features, score inputs (``__in_*``) and labels.
+
+    ``tx``: the shard's validated lines. Shape (customers in the shard, columns),
+    ``customer_id`` as a column, categoricals as text (Spark's layout).
+    """
+    frame = customer_base_features(tx, as_of, customers=customers, items=items, btyd_unit=btyd_unit)
+    frame = frame.join(rfm_score_inputs(frame).add_prefix(INPUT_PREFIX))
+    if horizon_days is not None:
+        labels = customer_labels(tx, as_of, horizon_days=horizon_days, lookback_days=lookback_days)
+        frame = frame.join(labels[list(LABELS)], how="left")
+    return _to_spark_frame(frame)
+
+
+def scored_features(out: Any, customers: pd.DataFrame | None, labelled: bool) -> SparkFeatures:
+    """RFM scores from the population's cut points, then the features and labels frames.
+
+    ``out``: one row per customer with ``customer_id``, the base features, the
+    score inputs (``__in_*``), the labels if ``labelled`` and ``__shard``;
+    persisted, as it is read once per output.
+    """
+    from pyspark.sql import functions as F
+
     n = out.count()
     scorer = behaviour_rfm_scorer()
     # The population's cut points, as RFMScorer.fit computes them from all customers.
-    scorer.cuts_ = {
-        col[len(INPUT_PREFIX) :]: order_statistics(out, col, quintile_ranks(n), n)
-        if n
-        else np.full(len(quintile_ranks(1)), np.inf)
-        for col in SCORE_INPUTS
-    }
+    ranks = quintile_ranks(max(n, 1))
+    cuts = order_statistics_of(out, list(SCORE_INPUTS), ranks, n)
+    scorer.cuts_ = {col[len(INPUT_PREFIX) :]: cuts[col] for col in SCORE_INPUTS}
     scorer.n_customers_ = n
     feature_cols = [c for c in out.columns if c not in (*SCORE_INPUTS, *LABELS, SHARD)]
     categories = _categories(customers)
@@ -116,7 +138,7 @@ def customer_features(
     sharded = out.select(*feature_cols, SHARD).mapInPandas(score, scored_schema)
     frame = sharded.drop(SHARD)
     labels = None
-    if horizon_days is not None:
+    if labelled:
         labels = out.filter(F.col(s.CHURN).isNotNull()).select(
             s.CUSTOMER_ID, F.col(s.CHURN).cast("tinyint").alias(s.CHURN), s.FUTURE_VALUE
         )

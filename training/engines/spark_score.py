@@ -26,6 +26,8 @@ from kizuna.training.engines.spark_session import arrow_safe
 from kizuna.training.engines.spark_validate import SHARD
 
 STATS_SCHEMA = "n_users long, total double, item_users array<long>"
+#: Weightings whose fit needs the whole population's counts (idf, mean row length).
+POPULATION_WEIGHTINGS = ("bm25", "tfidf")
 KNOWN = "__in_customers_table_{kind}"
 
 
@@ -80,7 +82,7 @@ def score(
         models = load_models(source, alias=alias, experiment=experiment)
         prepare_models(models)
     validated = spark_engine.validate(data, settings=settings, master=master, quiet=quiet)
-    kept = validated.kept.persist(StorageLevel.DISK_ONLY)
+    kept = validated.kept  # read from the validation's persisted output, still by shard
     last = kept.filter(~F.col(s.IS_RETURN)).agg(F.max(s.TIMESTAMP)).collect()[0][0]
     if last is None:
         raise KizunaInputError("the data source holds no purchases: nothing to score")
@@ -93,7 +95,7 @@ def score(
     unit = next((b.btyd_unit for b in bundles.values()), "W")
     with step(f"features as of {as_of.date()} on Spark", quiet=quiet):
         feats = customer_features(kept, as_of, customers=customers, items=items, btyd_unit=unit)
-        frame = feats.sharded.persist(StorageLevel.DISK_ONLY)
+        frame = feats.sharded.persist(StorageLevel.MEMORY_AND_DISK)
     versions = {
         kind: models.versions.get(kind) if getattr(models, kind) is not None else None
         for kind in ("recommender", "churn", "ltv")
@@ -101,6 +103,9 @@ def score(
     scored = _model_scores(frame, models, bundles, source, customers, experiment, as_of)
     if models.recommender is not None:
         recs = _recommendations(kept, frame, models.recommender, items, as_of, k)
+        # Kept: the export's schema probe reads a few rows through the join, which
+        # would otherwise recommend for whole shards once more.
+        recs = recs.persist(StorageLevel.MEMORY_AND_DISK)
         scored = scored.join(recs, on=s.CUSTOMER_ID, how="left")
     export = _export(scored, versions, as_of, bands)
     with step(f"writing {out}", quiet=quiet):
@@ -236,8 +241,9 @@ def _recommendations(
 ) -> Any:
     """``customer_id``, ``recommendations``: top-k new items per customer, by shard.
 
-    Pass 1 sums each shard's interaction statistics into the population's row
-    weigher; pass 2 weighs each shard's rows with it and recommends.
+    For a weighting fitted on the population (bm25, tfidf), pass 1 sums each
+    shard's interaction statistics into the population's row weigher; then each
+    shard's rows are weighed with it and recommended from.
     """
     from pyspark.sql import functions as F
 
@@ -293,13 +299,17 @@ def _recommendations(
 
     ids = frame.select(s.CUSTOMER_ID, SHARD)
     grouped = kept.groupBy(SHARD).cogroup(ids.groupBy(SHARD))
-    parts = grouped.applyInPandas(stats, STATS_SCHEMA).collect()
-    n_users = sum(int(p["n_users"]) for p in parts)
-    total = sum(float(p["total"]) for p in parts)
-    item_users = np.sum([np.asarray(p["item_users"], dtype=np.int64) for p in parts], axis=0)
-    # The weigher of all customers' counts, fitted from the shards' sums.
-    average = total / n_users if n_users else 1.0
-    weigher = weigher_for(params).fit_statistics(n_users, item_users, average)
+    weigher = weigher_for(params)
+    if weigher.weighting in POPULATION_WEIGHTINGS:
+        # The weigher of all customers' counts, fitted from the shards' sums: a pass more.
+        parts = grouped.applyInPandas(stats, STATS_SCHEMA).collect()
+        n_users = sum(int(p["n_users"]) for p in parts)
+        total = sum(float(p["total"]) for p in parts)
+        item_users = np.sum([np.asarray(p["item_users"], dtype=np.int64) for p in parts], axis=0)
+        average = total / n_users if n_users else 1.0
+        weigher.fit_statistics(n_users, item_users, average)
+    else:  # count and log weigh each row by itself: no population statistics to gather
+        weigher.fit_statistics(0, np.zeros(len(item_ids), dtype=np.int64), 1.0)
     mask = catalogue.in_stock.copy()
     names = item_ids.to_numpy(dtype=object)
 

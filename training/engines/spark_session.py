@@ -24,6 +24,8 @@ REQUIRED_CONF = {
 DEFAULT_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.adaptive.enabled": "true",
+    # Workers forked with kizuna already imported (training.engines.spark_daemon).
+    "spark.python.daemon.module": "kizuna.training.engines.spark_daemon",
 }
 
 

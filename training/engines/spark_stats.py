@@ -7,8 +7,24 @@ from typing import Any
 import numpy as np
 
 APPROX_ERROR = 1e-3
-#: Up to this many rows the column is collected and sorted on the driver (8 MB a million).
-DRIVER_ROWS = 2_000_000
+#: Up to this many rows the columns are collected and sorted on the driver (8 MB a
+#: million rows a column: 0.5 GB for the three score inputs of 20M customers).
+DRIVER_ROWS = 20_000_000
+
+
+def order_statistics_of(frame: Any, cols: list[str], ranks: np.ndarray, n: int) -> dict:
+    """:func:`order_statistics` of several columns: column -> values, shape (len(ranks),).
+
+    Up to :data:`DRIVER_ROWS` rows, one job collects all the columns; with no
+    rows every value is +inf (nothing ranks above it).
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    if n == 0:
+        return {col: np.full(ranks.size, np.inf) for col in cols}
+    if n <= DRIVER_ROWS:
+        values = frame.select(*cols).toPandas()
+        return {col: np.sort(values[col].to_numpy(dtype=np.float64))[ranks] for col in cols}
+    return {col: order_statistics(frame, col, ranks, n) for col in cols}
 
 
 def order_statistics(frame: Any, col: str, ranks: np.ndarray, n: int) -> np.ndarray:

@@ -31,6 +31,8 @@ RAW_PREFIX = "raw__"
 STAT_COLUMN, STAT_PRESENT, STAT_BAD = "__stat_column", "__stat_present", "__stat_bad"
 MAX_BAD_SHARE = 0.5  # as validate_transactions
 ROWS_PER_SHARD = 500_000
+#: Count keys besides the set-aside reasons: kept rows, and rows a shard received.
+PURCHASES, RETURNS, INPUT = "__kept_purchases", "__kept_returns", "__input"
 KEPT_TYPES = {
     s.CUSTOMER_ID: "string",
     s.ORDER_ID: "string",
@@ -65,6 +67,66 @@ def shard_key(col: Any, shards: int) -> Any:
     return F.pmod(F.xxhash64(F.trim(col.cast("string"))), F.lit(shards)).cast("int")
 
 
+@dataclass
+class ShardPlan:
+    """How the raw lines are sharded and what each shard's validation needs."""
+
+    sharded: Any  # the raw frame with ``__shard``, one partition per shard
+    unshuffled: Any  # the same rows before the shuffle (for schema probes on a few rows)
+    shards: int
+    missing: Any  # Spark condition: the row has no customer id
+    raw_cols: list[str]
+    extras: list[str]  # non-canonical columns kept rows carry along
+    aside_cols: list[str]  # set-aside rows' columns, as the validator saw them
+    kwargs: dict[str, Any]  # for validate_transactions
+    adapter: Any
+
+
+def plan_shards(
+    raw: SparkRaw, *, as_of: Any, data_end: Any, shards: int, n_rows: int | None = None
+) -> ShardPlan:
+    """Shard the raw lines by customer; rows without a customer id spread by position.
+
+    ``shards`` (0: one per :data:`ROWS_PER_SHARD` input rows, in whole rounds of
+    the cores) from ``n_rows``, else the count the reader made, else a count.
+    """
+    from pyspark.sql import functions as F
+
+    frame = raw.frame
+    spark = frame.sparkSession
+    cores = spark.sparkContext.defaultParallelism
+    if shards <= 0:
+        if n_rows is None:
+            n_rows = getattr(raw, "n_rows", None) or frame.count()
+        shards = max(cores, -(-n_rows // ROWS_PER_SHARD))
+        shards = -(-shards // cores) * cores  # whole rounds of the cores, no lone last shard
+    customer = F.col(raw.customer_col)
+    missing = customer.isNull() | (F.trim(customer.cast("string")) == "")
+    if not raw.direct_customer:
+        missing = F.lit(False)  # the id is built per shard; the validator decides
+    raw_cols = [c for c in frame.columns if c != ROW]
+    sample = raw.adapter(frame.limit(0).toPandas()[raw_cols])
+    extras = [c for c in sample.columns if c not in KEPT_TYPES and c != s.IS_RETURN]
+    kwargs = dict(raw.validate_kwargs, as_of=as_of, data_end=data_end, max_bad_share=1.0)
+    # A row without a customer id is set aside for that reason, the first one checked,
+    # in whichever shard it lands: spreading them by position keeps shards even.
+    key = F.when(missing, F.pmod(F.col(ROW), F.lit(shards)).cast("int")).otherwise(
+        shard_key(customer, shards)
+    )
+    keyed = frame.withColumn(SHARD, key)
+    return ShardPlan(
+        sharded=keyed.repartition(shards, SHARD),
+        unshuffled=keyed,
+        shards=shards,
+        missing=missing,
+        raw_cols=raw_cols,
+        extras=extras,
+        aside_cols=list(map(str, sample.columns)),
+        kwargs=kwargs,
+        adapter=raw.adapter,
+    )
+
+
 def validate(
     raw: SparkRaw,
     *,
@@ -76,20 +138,8 @@ def validate(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    frame = raw.frame
-    spark = frame.sparkSession
-    n_rows = frame.count()
-    if shards <= 0:
-        shards = max(spark.sparkContext.defaultParallelism, -(-n_rows // ROWS_PER_SHARD))
-    customer = F.col(raw.customer_col)
-    # Rows without a customer id get that reason, the first one checked, without a shuffle.
-    missing = customer.isNull() | (F.trim(customer.cast("string")) == "")
-    if not raw.direct_customer:
-        missing = F.lit(False)  # the id is built per shard; the validator decides
-    raw_cols = [c for c in frame.columns if c != ROW]
-    sample = raw.adapter(frame.limit(0).toPandas()[raw_cols])
-    extras = [c for c in sample.columns if c not in KEPT_TYPES and c != s.IS_RETURN]
-    aside_cols = list(map(str, sample.columns))  # set-aside rows as the validator saw them
+    plan = plan_shards(raw, as_of=as_of, data_end=data_end, shards=shards)
+    extras, aside_cols = plan.extras, plan.aside_cols
     schema = ", ".join(
         [f"`{c}` {t}" for c, t in KEPT_TYPES.items()]
         + [f"`{c}` string" for c in extras]
@@ -97,38 +147,44 @@ def validate(
         + [f"`{s.REASON}` string", f"`{KIND}` int", f"`{SHARD}` int"]
         + [f"`{STAT_COLUMN}` string", f"`{STAT_PRESENT}` long", f"`{STAT_BAD}` long"]
     )
-    kwargs = dict(raw.validate_kwargs, as_of=as_of, data_end=data_end, max_bad_share=1.0)
-    adapter = raw.adapter
+    adapter, raw_cols, kwargs = plan.adapter, plan.raw_cols, plan.kwargs
 
     def run(shard: pd.DataFrame) -> pd.DataFrame:
         return validate_shard(shard, adapter, raw_cols, extras, kwargs)
 
-    def no_customer_rows(batches: Any) -> Any:
-        for batch in batches:
-            rows = adapter(batch[raw_cols].reset_index(drop=True))
-            out = rows.astype("string").add_prefix(RAW_PREFIX)
-            out[s.ROW_ID] = batch[ROW].to_numpy()
-            out[s.REASON] = "missing_customer_id"
-            yield arrow_safe(out)
-
-    sharded = frame.filter(~missing).withColumn(SHARD, shard_key(customer, shards))
-    # One partition per shard: the groupBy below then needs no second exchange.
-    sharded = sharded.repartition(shards, SHARD)
-    out = sharded.groupBy(SHARD).applyInPandas(run, schema)
+    out = plan.sharded.groupBy(SHARD).applyInPandas(run, schema)
     out = out.persist(StorageLevel.DISK_ONLY)
-    _check_columns(out)
-    aside_schema = ", ".join(
-        [f"`{RAW_PREFIX}{c}` string" for c in aside_cols]
-        + [f"`{s.ROW_ID}` long", f"`{s.REASON}` string"]
-    )
-    no_customer = frame.filter(missing).mapInPandas(no_customer_rows, aside_schema)
+    n_rows = _check_columns(out)
     kept = out.filter(F.col(KIND) == KEPT).select(*KEPT_TYPES, *extras, SHARD)
-    aside = out.filter(F.col(KIND) == ASIDE).select(
+    set_aside = out.filter(F.col(KIND) == ASIDE).select(
         *[RAW_PREFIX + c for c in aside_cols], s.ROW_ID, s.REASON
     )
-    set_aside = aside.unionByName(no_customer)
-    report = _reconcile(out, n_rows, no_customer.count(), as_of, data_end)
-    return SparkValidated(kept=kept, set_aside=set_aside, report=report, shards=shards)
+    report = _reconcile(out, n_rows, as_of, data_end)
+    return SparkValidated(kept=kept, set_aside=set_aside, report=report, shards=plan.shards)
+
+
+def validate_lines(
+    shard: pd.DataFrame, adapter: Any, raw_cols: list[str], kwargs: dict[str, Any]
+) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+    """One shard's raw lines through the adapter and the validator, as pandas runs them.
+
+    Returns the :class:`features.validate.ValidatedTransactions` (row ids are
+    input positions), the set-aside rows in the Spark layout (text columns
+    prefixed ``raw__``, ``row_id``, ``reason``) and the canonical frame.
+    """
+    # Input order, so that the first of a set of duplicates is the one kept, as in pandas.
+    shard = shard.sort_values(ROW, kind="stable")
+    raw = shard[raw_cols].reset_index(drop=True)
+    positions = shard[ROW].to_numpy(dtype=np.int64)
+    canonical = adapter(raw)
+    validated = validate_transactions(canonical, **kwargs)
+    validated.kept[s.ROW_ID] = positions[validated.kept[s.ROW_ID].to_numpy()]
+    aside = validated.set_aside
+    aside_pos = aside[s.ROW_ID].to_numpy()
+    rows = aside.drop(columns=[s.ROW_ID, s.REASON]).astype("string").add_prefix(RAW_PREFIX)
+    rows[s.ROW_ID] = positions[aside_pos]
+    rows[s.REASON] = aside[s.REASON].to_numpy()
+    return validated, rows, canonical
 
 
 def validate_shard(
@@ -140,25 +196,16 @@ def validate_shard(
 ) -> pd.DataFrame:
     """One shard: adapter and validation, as the pandas engine runs them on the whole table."""
     shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
-    # Input order, so that the first of a set of duplicates is the one kept, as in pandas.
-    shard = shard.sort_values(ROW, kind="stable")
-    raw = shard[raw_cols].reset_index(drop=True)
-    positions = shard[ROW].to_numpy(dtype=np.int64)
-    canonical = adapter(raw)
-    validated = validate_transactions(canonical, **kwargs)
+    validated, aside, canonical = validate_lines(shard, adapter, raw_cols, kwargs)
     kept = validated.kept
-    kept[s.ROW_ID] = positions[kept[s.ROW_ID].to_numpy()]
     for col in extras:
         kept[col] = kept[col].astype("string")
     kept[KIND] = KEPT
-    aside = validated.set_aside
-    aside_pos = aside[s.ROW_ID].to_numpy()
-    aside = aside.drop(columns=[s.ROW_ID, s.REASON]).astype("string").add_prefix(RAW_PREFIX)
-    aside[s.ROW_ID] = positions[aside_pos]
-    aside[s.REASON] = validated.set_aside[s.REASON].to_numpy()
     aside[KIND] = ASIDE
     rule = kwargs.get("timestamp_rule")
-    stats = pd.DataFrame(_parse_stats(canonical, kwargs.get("timestamp_format"), rule))
+    stats = parse_stats(canonical, kwargs.get("timestamp_format"), rule)
+    stats.append({STAT_COLUMN: INPUT, STAT_PRESENT: len(shard), STAT_BAD: 0})
+    stats = pd.DataFrame(stats)
     stats[KIND] = STATS
     out = pd.concat([kept, aside, stats], ignore_index=True)
     out[SHARD] = shard_id
@@ -167,9 +214,7 @@ def validate_shard(
     return arrow_safe(out.reindex(columns=columns))
 
 
-def _parse_stats(
-    canonical: pd.DataFrame, fmt: str | None, rule: Any = None
-) -> list[dict[str, Any]]:
+def parse_stats(canonical: pd.DataFrame, fmt: str | None, rule: Any = None) -> list[dict[str, Any]]:
     """Present and unparseable values per typed column, for the whole-column check."""
     out = []
     for col, parse in (
@@ -186,8 +231,11 @@ def _parse_stats(
     return out
 
 
-def _check_columns(out: Any) -> None:
-    """Fail as the pandas engine does when a column as a whole does not parse."""
+def _check_columns(out: Any) -> int:
+    """Fail as the pandas engine does when a column as a whole does not parse.
+
+    Returns the number of rows the shards received.
+    """
     from pyspark.sql import functions as F
 
     rows = (
@@ -196,36 +244,51 @@ def _check_columns(out: Any) -> None:
         .agg(F.sum(STAT_PRESENT).alias("present"), F.sum(STAT_BAD).alias("bad"))
         .collect()
     )
-    for row in rows:
-        if row["present"] and row["bad"] > MAX_BAD_SHARE * row["present"]:
-            kind = "timestamps" if row[STAT_COLUMN] == s.TIMESTAMP else "numbers"
+    totals = {row[STAT_COLUMN]: (row["present"], row["bad"]) for row in rows}
+    check_parse_totals({c: v for c, v in totals.items() if c != INPUT})
+    return totals[INPUT][0] if INPUT in totals else 0
+
+
+def check_parse_totals(totals: dict[str, tuple[int, int]]) -> None:
+    """Fail as the pandas engine does when a column as a whole does not parse.
+
+    ``totals``: column -> (present values, unparseable values) over all shards.
+    """
+    for col, (present, bad) in totals.items():
+        if present and bad > MAX_BAD_SHARE * present:
+            kind = "timestamps" if col == s.TIMESTAMP else "numbers"
             raise KizunaInputError(
-                f"cannot be read as {kind}: {row['bad']:,} of {row['present']:,} values fail",
-                column=row[STAT_COLUMN],
+                f"cannot be read as {kind}: {bad:,} of {present:,} values fail", column=col
             )
 
 
-def _reconcile(
-    out: Any, n_rows: int, no_customer: int, as_of: Any, data_end: Any
-) -> Reconciliation:
+def _reconcile(out: Any, n_rows: int, as_of: Any, data_end: Any) -> Reconciliation:
     from pyspark.sql import functions as F
 
-    counts = {
-        (row[KIND], row[s.REASON], row[s.IS_RETURN]): row["n"]
-        for row in out.filter(F.col(KIND) != STATS)
+    counts = {}
+    for row in (
+        out.filter(F.col(KIND) != STATS)
         .groupBy(KIND, s.REASON, s.IS_RETURN)
         .agg(F.count(F.lit(1)).alias("n"))
         .collect()
-    }
-    aside = {reason: 0 for reason in REASONS}
-    aside["missing_customer_id"] += no_customer
-    for (kind, reason, _), n in counts.items():
-        if kind == ASIDE:
-            aside[reason] += n
-    returns = sum(n for (kind, _, ret), n in counts.items() if kind == KEPT and ret)
-    purchases = sum(n for (kind, _, ret), n in counts.items() if kind == KEPT and not ret)
+    ):
+        if row[KIND] == ASIDE:
+            key = row[s.REASON]
+        else:
+            key = RETURNS if row[s.IS_RETURN] else PURCHASES
+        counts[key] = counts.get(key, 0) + row["n"]
+    counts[INPUT] = n_rows
+    return reconciliation(counts, as_of, data_end)
+
+
+def reconciliation(counts: dict[str, int], as_of: Any, data_end: Any) -> Reconciliation:
+    """The report from the row counts of all shards: set-aside reason (or
+    :data:`PURCHASES`, :data:`RETURNS` for kept rows, :data:`INPUT` for the
+    rows the shards received) -> rows. Fails if they do not add up."""
+    aside = {reason: counts.get(reason, 0) for reason in REASONS}
+    returns, purchases = counts.get(RETURNS, 0), counts.get(PURCHASES, 0)
     report = Reconciliation(
-        input_rows=n_rows,
+        input_rows=counts.get(INPUT, 0),
         kept_rows=returns + purchases,
         kept_purchases=purchases,
         kept_returns=returns,

@@ -1,0 +1,159 @@
+"""Validation and features in one pass per shard: the raw lines cross to Python once.
+
+``kizuna features --engine spark`` needs the kept lines only to build each
+customer's features, so each shard validates its raw lines
+(:func:`training.engines.spark_validate.validate_lines`, the pandas
+validator) and builds the features of the kept ones
+(:func:`features.pipeline.customer_base_features`, ``customer_labels``) in the
+same pandas call. What leaves the shard is small: one row per customer, the
+set-aside rows, and a few count rows (rows received, kept purchases and
+returns, set aside by reason, the whole-column parse statistics), from which
+the driver builds the reconciliation. One shuffle (the raw lines by shard),
+one persisted result (per customer, reused by the cut points and the writes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from kizuna.features import schema as s
+from kizuna.features.validate import Reconciliation
+from kizuna.training.engines.spark_features import (
+    SCORE_INPUTS,
+    SparkFeatures,
+    _probe_schema,
+    _to_spark_frame,
+    scored_features,
+    shard_features,
+)
+from kizuna.training.engines.spark_io import SparkRaw
+from kizuna.training.engines.spark_validate import (
+    ASIDE,
+    INPUT,
+    KIND,
+    PURCHASES,
+    RAW_PREFIX,
+    RETURNS,
+    SHARD,
+    STAT_BAD,
+    STAT_COLUMN,
+    STAT_PRESENT,
+    STATS,
+    check_parse_totals,
+    parse_stats,
+    plan_shards,
+    reconciliation,
+    validate_lines,
+)
+
+FEATURES, COUNTS = 3, 4  # further kinds of output row: a customer, a count
+
+
+@dataclass
+class SparkOnePass:
+    """The outcome of :func:`validated_features`."""
+
+    features: SparkFeatures
+    set_aside: Any  # Spark frame: raw columns as text (``raw__`` prefix), row_id, reason
+    report: Reconciliation
+    shards: int
+
+
+def validated_features(
+    raw: SparkRaw,
+    as_of: pd.Timestamp,
+    *,
+    data_end: Any = None,
+    customers: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    btyd_unit: str = "W",
+    horizon_days: int | None = None,
+    lookback_days: int = 365,
+    shards: int = 0,
+    n_rows: int | None = None,
+) -> SparkOnePass:
+    """Validate every line and build every customer's features (and labels) on Spark.
+
+    Same results as :func:`training.engines.spark_validate.validate` followed by
+    :func:`training.engines.spark_features.customer_features`, in one pass.
+    Lines at or after ``as_of + horizon_days`` (or ``as_of``) are set aside, as
+    the pandas engine does.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    window_end = as_of if horizon_days is None else as_of + pd.Timedelta(days=horizon_days)
+    plan = plan_shards(raw, as_of=window_end, data_end=data_end, shards=shards, n_rows=n_rows)
+    spark = raw.frame.sparkSession
+    tables = spark.sparkContext.broadcast((customers, items))
+    adapter, raw_cols, kwargs = plan.adapter, plan.raw_cols, plan.kwargs
+    aside_cols = [RAW_PREFIX + c for c in plan.aside_cols]
+
+    def run(shard: pd.DataFrame) -> pd.DataFrame:
+        cust, itm = tables.value
+        shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
+        validated, aside, canonical = validate_lines(shard, adapter, raw_cols, kwargs)
+        feats = shard_features(
+            validated.kept, as_of, cust, itm, btyd_unit, horizon_days, lookback_days
+        )
+        feats[KIND] = FEATURES
+        # Missing values in the other kinds of row must not turn counts into floats.
+        nullable = {c: _nullable(t) for c, t in feats.dtypes.items() if _nullable(t)}
+        aside = aside.reindex(columns=[*aside_cols, s.ROW_ID, s.REASON])
+        aside[KIND] = ASIDE
+        report = validated.report
+        counts = [
+            {STAT_COLUMN: INPUT, STAT_PRESENT: len(shard)},
+            {STAT_COLUMN: PURCHASES, STAT_PRESENT: report.kept_purchases},
+            {STAT_COLUMN: RETURNS, STAT_PRESENT: report.kept_returns},
+            *({STAT_COLUMN: r, STAT_PRESENT: n} for r, n in report.set_aside.items()),
+        ]
+        counts = pd.DataFrame(counts).assign(**{STAT_BAD: 0, KIND: COUNTS})
+        rule = kwargs.get("timestamp_rule")
+        stats = pd.DataFrame(parse_stats(canonical, kwargs.get("timestamp_format"), rule))
+        stats[KIND] = STATS
+        out = pd.concat([feats, aside, counts, stats], ignore_index=True).astype(nullable)
+        out[SHARD] = shard_id
+        for col in (s.ROW_ID, STAT_PRESENT, STAT_BAD):
+            out[col] = out[col].astype("Int64")
+        for col in (KIND, SHARD):
+            out[col] = out[col].astype("int32")
+        out[STAT_COLUMN] = out[STAT_COLUMN].astype("string")
+        for col in (*aside_cols, s.REASON):
+            out[col] = out[col].astype("string")
+        return _to_spark_frame(out.set_index(s.CUSTOMER_ID))
+
+    schema = _probe_schema(plan.unshuffled, run, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
+    out = plan.sharded.groupBy(SHARD).applyInPandas(run, schema)
+    out = out.persist(StorageLevel.MEMORY_AND_DISK)  # one row a customer: small
+    small = out.filter(F.col(KIND).isin(COUNTS, STATS)).select(
+        KIND, STAT_COLUMN, STAT_PRESENT, STAT_BAD
+    )
+    counts: dict[str, int] = {}
+    parse: dict[str, tuple[int, int]] = {}
+    for row in small.collect():  # a few rows per shard; this job runs the pass
+        col, present, bad = row[STAT_COLUMN], int(row[STAT_PRESENT]), int(row[STAT_BAD])
+        if row[KIND] == COUNTS:
+            counts[col] = counts.get(col, 0) + present
+        else:
+            old = parse.get(col, (0, 0))
+            parse[col] = (old[0] + present, old[1] + bad)
+    check_parse_totals(parse)
+    report = reconciliation(counts, window_end, data_end)
+    customer_rows = out.filter(F.col(KIND) == FEATURES).drop(KIND, *aside_cols, s.ROW_ID)
+    customer_rows = customer_rows.drop(s.REASON, STAT_COLUMN, STAT_PRESENT, STAT_BAD)
+    features = scored_features(customer_rows, customers, horizon_days is not None)
+    set_aside = out.filter(F.col(KIND) == ASIDE).select(*aside_cols, s.ROW_ID, s.REASON)
+    return SparkOnePass(features=features, set_aside=set_aside, report=report, shards=plan.shards)
+
+
+def _nullable(dtype: Any) -> str | None:
+    """The nullable pandas dtype that keeps an integer or boolean column's Spark type."""
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "Int64" if dtype.itemsize == 8 else f"Int{dtype.itemsize * 8}"
+    return None
