@@ -170,7 +170,7 @@ def holdout_split(
 
     categories = None
     if category_col in transactions.columns:
-        categories = _item_categories(
+        categories = item_categories(
             transactions.loc[ts < start], train.item_ids, item_col, category_col
         )
     n_users = train.matrix.shape[0]
@@ -321,7 +321,7 @@ def _binary(m: sp.spmatrix) -> sp.csr_matrix:
     return out
 
 
-def _item_categories(
+def item_categories(
     transactions: pd.DataFrame, item_ids: pd.Index, item_col: str, category_col: str
 ) -> np.ndarray:
     """The most frequent category of each item (ties: the lower label; missing -> NA)."""

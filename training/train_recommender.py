@@ -20,29 +20,23 @@ from kizuna.models.recommenders.reranker import MODES
 from kizuna.training import plots
 from kizuna.training.blend_tuning import TREND_DAYS, WEIGHT_NAMES, tune_blend
 from kizuna.training.config import RecommenderConfig
-from kizuna.training.metrics import ranking_metrics
 from kizuna.training.recommender_eval import (
     DEFAULT_MODEL,
-    _item_categories,
     default_models,
     evaluate_recommenders,
     holdout_split,
 )
+from kizuna.training.recommender_figures import named_metrics, purchase_rate_by_rank, recall_curves
+from kizuna.training.recommender_refit import refit_for_serving
 from kizuna.training.selection import TUNED, Selection, choose_served
 from kizuna.training.train_reranker import (
     RERANKED,
     RerankerRun,
     choose_rank_modes,
-    fit_with_timing,
     score_split,
     train_reranker,
     with_modes,
 )
-
-RECALL_KS = (1, 2, 3, 5, 10, 20, 30, 50)
-# Served models read purchase histories in this weighting (distinct orders per item).
-INTERACTION_PARAMS: dict[str, Any] = {"weighting": "count"}
-REPORTED = ("precision", "recall", "ndcg", "map", "coverage", "mean_popularity")
 
 
 @dataclass
@@ -163,7 +157,7 @@ def train_recommender(
     tuned_name = (
         RERANKED if reranker is not None and reranker.validation is not None else DEFAULT_MODEL
     )
-    per_model = {name: _named(rows, config.k) for name, rows in table.groupby("model")}
+    per_model = {name: named_metrics(rows, config.k) for name, rows in table.groupby("model")}
     if primary not in per_model[DEFAULT_MODEL]:
         raise KizunaInputError(
             f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
@@ -173,8 +167,8 @@ def train_recommender(
     served_name = tuned_name if selection.served == TUNED else selection.served
     served = models[served_name]
     with phase("recommender: recall curves and purchase rates by rank"):
-        figure = plots.recall_at_k_figure(_recall_curves(models, holdout))
-        rates = _purchase_rate_by_rank(served, holdout, config.k)
+        figure = plots.recall_at_k_figure(recall_curves(models, holdout))
+        rates = purchase_rate_by_rank(served, holdout, config.k)
     with phase(f"recommender: refitting the served model ({served_name}) on every purchase"):
         bundle = refit_for_serving(
             transactions,
@@ -315,11 +309,11 @@ def _select_on_validation(
     values = {
         (TUNED if name == tuned_name else name): named[primary]
         for name, rows in table.groupby("model")
-        if primary in (named := _named(rows, config.k))
+        if primary in (named := named_metrics(rows, config.k))
     }
     if TUNED not in values:
         raise KizunaInputError(
-            f"unknown primary metric; have {sorted(_named(table, config.k))}",
+            f"unknown primary metric; have {sorted(named_metrics(table, config.k))}",
             column="recommender.primary_metric",
             values=[primary],
         )
@@ -339,117 +333,3 @@ def _select_on_validation(
         )
         selection = replace(selection, reason=selection.reason + note)
     return selection
-
-
-def refit_for_serving(
-    transactions: pd.DataFrame,
-    config: RecommenderConfig,
-    *,
-    seed: int,
-    items: pd.DataFrame | None = None,
-    purchase_rate_by_rank: np.ndarray | None = None,
-    model_name: str = DEFAULT_MODEL,
-    reranker: Any = None,
-) -> RecommenderBundle:
-    """Fit the served model (the hybrid, the re-ranker or the named baseline) on every purchase.
-
-    ``reranker`` (needed when ``model_name`` is the re-ranked model) is the
-    :class:`~models.recommenders.reranker.RerankedRecommender` with trained
-    rankers: its generators are refit here, its rankers kept. The bundle
-    holds the id maps and history the model needs.
-    """
-    purchases = transactions[~transactions[s.IS_RETURN]]
-    end = purchases[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
-    history = build_interactions(transactions, end, **INTERACTION_PARAMS)
-    recent = build_interactions(
-        transactions[transactions[s.TIMESTAMP] >= end - pd.Timedelta(days=TREND_DAYS)],
-        end,
-        user_ids=history.user_ids,
-        item_ids=history.item_ids,
-        **INTERACTION_PARAMS,
-    ).matrix
-    categories = _categories(transactions, history.item_ids, items)
-    cats = None if categories is None else categories.to_numpy()
-    if model_name == RERANKED:
-        # A copy: the caller keeps the model fitted before as_of for holdout figures.
-        model = fit_with_timing(
-            copy.deepcopy(reranker), transactions, history.matrix, history.user_ids, history.item_ids, end,
-            recent=recent, categories=cats,
-        )  # fmt: skip
-    else:
-        if model_name == DEFAULT_MODEL:
-            model = HybridRecommender(**{"random_state": seed, **config.params})
-        else:
-            model = default_models(random_state=seed)[model_name]
-        model.fit(history.matrix, recent_items=recent, item_categories=cats)
-    return RecommenderBundle(
-        model=model,
-        item_ids=history.item_ids,
-        user_ids=history.user_ids,
-        interaction_params=dict(INTERACTION_PARAMS),
-        item_categories=categories,
-        history=history.matrix,
-        trained_until=end,
-        item_prices=_median_prices(purchases, history.item_ids),
-        purchase_rate_by_rank=purchase_rate_by_rank,
-    )
-
-
-def _median_prices(purchases: pd.DataFrame, item_ids: pd.Index) -> np.ndarray:
-    """Median unit price per item code, shape (n_items,)."""
-    prices = purchases.groupby(s.ITEM_ID, observed=True)[s.UNIT_PRICE].median()
-    return prices.reindex(item_ids).to_numpy(dtype=float)
-
-
-def _purchase_rate_by_rank(model: Any, holdout: Any, k: int) -> np.ndarray:
-    """Share of holdout customers who bought the new item recommended at each rank, (k,)."""
-    from kizuna.training.metrics import hit_matrix
-
-    users = holdout.user_codes
-    recs, _ = model.recommend(users, holdout.train.matrix[users], k, exclude_seen=True)
-    # Every evaluated customer counts, including those who bought nothing new: a miss.
-    hits, _ = hit_matrix(recs, holdout.truth["new"], k)
-    return hits.mean(axis=0)
-
-
-def _categories(
-    transactions: pd.DataFrame, item_ids: pd.Index, items: pd.DataFrame | None
-) -> pd.Series | None:
-    """Category per item code: the catalogue's, else the most frequent in transactions."""
-    if items is not None and s.CATEGORY in items.columns:
-        return items[s.CATEGORY].reindex(item_ids).astype("string").reset_index(drop=True)
-    if s.CATEGORY in transactions.columns:
-        values = _item_categories(transactions, item_ids, s.ITEM_ID, s.CATEGORY)
-        return pd.Series(values, dtype="string")
-    return None
-
-
-def _named(rows: pd.DataFrame, k: int) -> dict[str, float]:
-    """Long evaluation rows -> ``{"ndcg_at_10": ..., "new_ndcg_at_10": ...}``."""
-    out: dict[str, float] = {}
-    for _, row in rows.iterrows():
-        metric = row["metric"]
-        if metric not in REPORTED:
-            continue
-        name = f"{metric}_at_{k}" if metric in ("precision", "recall", "ndcg", "map") else metric
-        out[name if row["mode"] == "all" else f"new_{name}"] = float(row["value"])
-    return out
-
-
-def _recall_curves(
-    models: dict[str, Any], holdout: Any
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Recall@k against k in the ``all`` mode, for each fitted model."""
-    users = holdout.user_codes
-    history = holdout.train.matrix[users]
-    curves = {}
-    for name, model in models.items():
-        recs, _ = model.recommend(users, history, max(RECALL_KS), exclude_seen=False)
-        recalls = [
-            ranking_metrics(recs[:, :k], holdout.truth["all"], k=k, n_items=holdout.n_items)[
-                "recall"
-            ]
-            for k in RECALL_KS
-        ]
-        curves[name] = (np.array(RECALL_KS), np.array(recalls))
-    return curves

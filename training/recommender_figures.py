@@ -1,0 +1,51 @@
+"""Figures of the evaluated recommenders: named metrics, recall curves, purchase rate by rank."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kizuna.training.metrics import hit_matrix, ranking_metrics
+
+RECALL_KS = (1, 2, 3, 5, 10, 20, 30, 50)
+REPORTED = ("precision", "recall", "ndcg", "map", "coverage", "mean_popularity")
+
+
+def purchase_rate_by_rank(model: Any, holdout: Any, k: int) -> np.ndarray:
+    """Share of holdout customers who bought the new item recommended at each rank, (k,)."""
+    users = holdout.user_codes
+    recs, _ = model.recommend(users, holdout.train.matrix[users], k, exclude_seen=True)
+    # Every evaluated customer counts, including those who bought nothing new: a miss.
+    hits, _ = hit_matrix(recs, holdout.truth["new"], k)
+    return hits.mean(axis=0)
+
+
+def named_metrics(rows: pd.DataFrame, k: int) -> dict[str, float]:
+    """Long evaluation rows -> ``{"ndcg_at_10": ..., "new_ndcg_at_10": ...}``."""
+    out: dict[str, float] = {}
+    for _, row in rows.iterrows():
+        metric = row["metric"]
+        if metric not in REPORTED:
+            continue
+        name = f"{metric}_at_{k}" if metric in ("precision", "recall", "ndcg", "map") else metric
+        out[name if row["mode"] == "all" else f"new_{name}"] = float(row["value"])
+    return out
+
+
+def recall_curves(models: dict[str, Any], holdout: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Recall@k against k in the ``all`` mode, for each fitted model."""
+    users = holdout.user_codes
+    history = holdout.train.matrix[users]
+    curves = {}
+    for name, model in models.items():
+        recs, _ = model.recommend(users, history, max(RECALL_KS), exclude_seen=False)
+        recalls = [
+            ranking_metrics(recs[:, :k], holdout.truth["all"], k=k, n_items=holdout.n_items)[
+                "recall"
+            ]
+            for k in RECALL_KS
+        ]
+        curves[name] = (np.array(RECALL_KS), np.array(recalls))
+    return curves
