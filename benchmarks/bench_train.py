@@ -57,7 +57,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--budget", type=float, default=30.0, help="seconds")
     args = parser.parse_args()
-    # CPU seconds do not grow when other processes share the machine; wall seconds do.
+    # CPU seconds do not grow much when other processes share the machine; wall seconds do.
+    load_before = os.getloadavg()
     print(
         "| experiment | runs | median wall s | min s | max s | median CPU s | budget s | within |"
     )
@@ -72,6 +73,11 @@ def main() -> None:
             f"{max(times):.1f} | {cpu:.1f} | {args.budget:.0f} | "
             f"{'yes' if median <= args.budget else 'NO'} |"
         )
+    load_after = os.getloadavg()
+    print(
+        f"\nload average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
+        f"after: {', '.join(f'{x:.2f}' for x in load_after)} ({os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -40,16 +40,26 @@ def affinity(scores: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.nd
         and the best target's 1-based rank among the customer's items.
     """
     s = np.where(np.isfinite(scores), scores, np.nan)
-    lo = np.nanmin(s, axis=1, keepdims=True)
-    hi = np.nanmax(s, axis=1, keepdims=True)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    scaled = (s - lo) / span
+    scaled = scaled_scores(s)
     target_scaled = scaled[:, targets]
     best = np.nanmax(np.where(np.isnan(target_scaled), -np.inf, target_scaled), axis=1)
     best = np.where(np.isfinite(best), best, np.nan)
     best_raw = np.nanmax(np.where(np.isnan(s[:, targets]), -np.inf, s[:, targets]), axis=1)
     rank = 1 + np.sum(np.nan_to_num(s, nan=-np.inf) > best_raw[:, None], axis=1)
     return best, rank
+
+
+def scaled_scores(scores: np.ndarray) -> np.ndarray:
+    """Each customer's scores rescaled to [0, 1] over their own items, shape (n, n_items).
+
+    Non-finite scores become NaN; a row without a finite score is all NaN.
+    Column ``i`` is the affinity for the single item ``i`` (:func:`affinity`).
+    """
+    s = np.where(np.isfinite(scores), scores, np.nan)
+    lo = np.nanmin(s, axis=1, keepdims=True)
+    hi = np.nanmax(s, axis=1, keepdims=True)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    return (s - lo) / span
 
 
 def top_audience(

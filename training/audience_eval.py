@@ -18,7 +18,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
-from kizuna.models.audience import affinity, top_audience
+from kizuna.models.audience import scaled_scores, top_audience
 from kizuna.models.next_order import probability_of_order
 
 CHUNK = 1_000
@@ -80,11 +80,8 @@ def evaluate_audiences(
     aff = np.full((len(targets), len(users)), np.nan)
     for lo in range(0, len(users), CHUNK):
         sl = slice(lo, lo + CHUNK)
-        scores = model.score_items(users[sl], history[sl])
-        for t, item in enumerate(targets):
-            mask = np.zeros(holdout.n_items, bool)
-            mask[item] = True
-            aff[t, sl] = affinity(scores, mask)[0]
+        # The affinity for one item is its column of the rescaled scores.
+        aff[:, sl] = scaled_scores(model.score_items(users[sl], history[sl]))[:, targets].T
     precision: dict[str, list[float]] = {
         "kizuna": [],
         "affinity": [],

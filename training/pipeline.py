@@ -6,6 +6,8 @@ import hashlib
 import json
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders.fit_cache import shared_fits
 from kizuna.training import run_notes, tracking
 from kizuna.training.artifacts import save_bundle
 from kizuna.training.audience_eval import evaluate_audiences
@@ -23,7 +26,7 @@ from kizuna.training.next_order_eval import choose_prior_gaps, evaluate_next_ord
 from kizuna.training.progress import step
 from kizuna.training.search_log import log_search
 from kizuna.training.selection import best_rival
-from kizuna.training.snapshots import build_snapshot, snapshot_dates
+from kizuna.training.snapshots import Snapshot, build_snapshot, snapshot_dates
 from kizuna.training.train_tabular import (
     train_churn,
     train_contractual_churn,
@@ -239,57 +242,48 @@ def _train_all(
     if tx is None:
         return
     as_of = pd.Timestamp(split.as_of)
-    if config.recommender.enabled:
-        from kizuna.training.train_recommender import train_recommender
-
-        result.results["recommender"] = train_recommender(
-            tx,
-            as_of,
-            split.horizon_days,
-            config.recommender,
-            seed=config.seed,
-            items=items,
-            customers=customers,
-            progress=lambda title: step(title, quiet=quiet),
-        )
     tabular_kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
     if config.churn.mode == "contractual":
         tabular_kinds = [k for k in tabular_kinds if k != "churn"]
-    if not tabular_kinds and not config.uplift.enabled:
-        return
-    train_dates, val_date, test_date = snapshot_dates(
-        as_of, split.horizon_days, split.train_snapshots
-    )
-    with step(f"building {len(train_dates) + 2} feature/label snapshots", quiet=quiet):
-        snaps = [
-            build_snapshot(
-                tx,
-                date,
-                horizon_days=split.horizon_days,
-                lookback_days=split.lookback_days,
-                btyd_unit=config.btyd.time_unit,
-                customers=customers,
-                items=items,
+    # Churn, LTV and uplift share nothing with the recommender but the data:
+    # they train on a second thread meanwhile (each model on its own fixed
+    # threads, so the results do not change), and the main thread shows the
+    # recommender's steps.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="kizuna-tabular")
+    try:
+        tabular = None
+        if tabular_kinds or config.uplift.enabled:
+            tabular = pool.submit(
+                copy_context().run, _train_tabular, config, tx, items, customers, tabular_kinds
             )
-            for date in [*train_dates, val_date, test_date]
-        ]
-    train, val, test = [s for s in snaps[:-2] if len(s.X)], snaps[-2], snaps[-1]
-    if not train or val.X.empty or test.X.empty:
-        raise KizunaInputError(
-            f"not enough history for snapshots {[str(d.date()) for d in train_dates]}, "
-            f"validation {val_date.date()} and test {test_date.date()}: move split.as_of later "
-            "or reduce split.train_snapshots / split.horizon_days"
-        )
-    unit = config.btyd.time_unit
-    with step("evaluating next-order predictions on the holdout", quiet=quiet):
-        # the blend weight is chosen on the validation snapshot, judged on the test one
-        prior_gaps = choose_prior_gaps(
-            tx, val.X, val.bgnbd, val.as_of, horizon_days=split.horizon_days, btyd_unit=unit
-        )
-        result.next_order = evaluate_next_order(
-            tx, test.X, test.bgnbd, test.as_of,
-            horizon_days=split.horizon_days, btyd_unit=unit, prior_gaps=prior_gaps,
-        )  # fmt: skip
+        if config.recommender.enabled:
+            from kizuna.training.train_recommender import train_recommender
+
+            # Components fitted on the same split by several models (tuning probe,
+            # hybrid, baselines, re-ranker generators) are fitted once and shared.
+            with shared_fits():
+                result.results["recommender"] = train_recommender(
+                    tx,
+                    as_of,
+                    split.horizon_days,
+                    config.recommender,
+                    seed=config.seed,
+                    items=items,
+                    customers=customers,
+                    progress=lambda title: step(title, quiet=quiet),
+                )
+        if tabular is None:
+            return
+        on = {"churn": "churn" in tabular_kinds, "LTV": "ltv" in tabular_kinds,
+              "uplift": config.uplift.enabled}  # fmt: skip
+        names = ", ".join(name for name, wanted in on.items() if wanted)
+        with step(
+            f"feature snapshots and {names} (trained alongside the recommender)", quiet=quiet
+        ):
+            test, results, next_order = tabular.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    result.next_order = next_order
     recommender = result.results.get("recommender")
     if recommender is not None and recommender.evaluation is not None:
         with step("evaluating audiences on the holdout", quiet=quiet):
@@ -306,32 +300,79 @@ def _train_all(
                 )  # fmt: skip
             )
             recommender.evaluation = None  # not needed after this: free the memory
+    result.results.update(results)
+
+
+def _train_tabular(
+    config: ExperimentConfig,
+    tx: pd.DataFrame,
+    items: pd.DataFrame | None,
+    customers: pd.DataFrame | None,
+    tabular_kinds: list[str],
+) -> tuple[Snapshot, dict[str, Any], dict[str, float]]:
+    """Snapshots, next-order evaluation, churn, LTV and uplift.
+
+    Returns
+    -------
+    (test snapshot, results by kind, next-order metrics)
+    """
+    split = config.split
+    train_dates, val_date, test_date = snapshot_dates(
+        pd.Timestamp(split.as_of), split.horizon_days, split.train_snapshots
+    )
+    snaps = [
+        build_snapshot(
+            tx,
+            date,
+            horizon_days=split.horizon_days,
+            lookback_days=split.lookback_days,
+            btyd_unit=config.btyd.time_unit,
+            customers=customers,
+            items=items,
+        )
+        for date in [*train_dates, val_date, test_date]
+    ]
+    train, val, test = [s for s in snaps[:-2] if len(s.X)], snaps[-2], snaps[-1]
+    if not train or val.X.empty or test.X.empty:
+        raise KizunaInputError(
+            f"not enough history for snapshots {[str(d.date()) for d in train_dates]}, "
+            f"validation {val_date.date()} and test {test_date.date()}: move split.as_of later "
+            "or reduce split.train_snapshots / split.horizon_days"
+        )
+    unit = config.btyd.time_unit
+    # the blend weight is chosen on the validation snapshot, judged on the test one
+    prior_gaps = choose_prior_gaps(
+        tx, val.X, val.bgnbd, val.as_of, horizon_days=split.horizon_days, btyd_unit=unit
+    )
+    next_order = evaluate_next_order(
+        tx, test.X, test.bgnbd, test.as_of,
+        horizon_days=split.horizon_days, btyd_unit=unit, prior_gaps=prior_gaps,
+    )  # fmt: skip
     common = {
         "seed": config.seed,
         "btyd_unit": config.btyd.time_unit,
         "horizon_days": split.horizon_days,
     }
+    results: dict[str, Any] = {}
     if "churn" in tabular_kinds:
-        with step("training churn against its baseline", quiet=quiet):
-            result.results["churn"] = train_churn(train, val, test, config.churn, **common)
+        results["churn"] = train_churn(train, val, test, config.churn, **common)
     if "ltv" in tabular_kinds:
-        with step("training LTV against BG/NBD + Gamma-Gamma", quiet=quiet):
-            result.results["ltv"] = train_ltv(train, val, test, config.ltv, **common)
+        results["ltv"] = train_ltv(train, val, test, config.ltv, **common)
     for kind in ("churn", "ltv"):  # the served next-order dates use the chosen blend
-        if kind in tabular_kinds and hasattr(result.results[kind].bundle, "next_order_prior_gaps"):
-            outcome = result.results[kind]
+        if kind in tabular_kinds and hasattr(results[kind].bundle, "next_order_prior_gaps"):
+            outcome = results[kind]
             outcome.bundle = replace(outcome.bundle, next_order_prior_gaps=prior_gaps)
     if config.uplift.enabled:
         from kizuna.training.train_uplift import train_uplift
 
-        churn = result.results.get("churn")
-        with step("learning offer uplift from the campaign", quiet=quiet):
-            result.results["uplift"] = train_uplift(
-                test.X,
-                config.uplift,
-                seed=config.seed,
-                churn_model=None if churn is None else churn.bundle.model,
-            )
+        churn = results.get("churn")
+        results["uplift"] = train_uplift(
+            test.X,
+            config.uplift,
+            seed=config.seed,
+            churn_model=None if churn is None else churn.bundle.model,
+        )
+    return test, results, next_order
 
 
 def _log_result(

@@ -195,10 +195,16 @@ def evaluate_recommenders(
     *,
     k: int = 10,
     modes: Iterable[str] = MODES,
+    depth: int | None = None,
+    recommendations: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
     """Fit each model on the holdout's training data and score it in each mode.
 
-    Models are fitted in place (inspect them afterwards if needed).
+    Models are fitted in place (inspect them afterwards if needed). With
+    ``depth`` (> ``k``), each model recommends that many items and the
+    metrics read the first ``k``; ``recommendations`` (a dict) then receives
+    ``{model: {mode: item codes (n_eval, depth)}}``, e.g. for recall curves
+    without recommending again.
 
     Returns
     -------
@@ -225,8 +231,12 @@ def evaluate_recommenders(
             if mode == "new" and model.only_seen_items:
                 continue
             t0 = time.perf_counter()
-            recs, _ = model.recommend(users, history, k, exclude_seen=(mode == "new"))
+            recs, _ = model.recommend(
+                users, history, max(k, depth or k), exclude_seen=(mode == "new")
+            )
             rec_seconds = time.perf_counter() - t0
+            if recommendations is not None:
+                recommendations.setdefault(name, {})[mode] = recs
             values = ranking_metrics(
                 recs, holdout.truth[mode], k=k, n_items=holdout.n_items,
                 item_popularity=holdout.item_share,

@@ -149,8 +149,17 @@ def train_churn(
     def fit(model: Any) -> Any:
         return model.fit(X, y, X_val=val.X, y_val=val.churn)
 
+    scored: dict[tuple[int, int], tuple[Any, np.ndarray]] = {}
+
+    def proba(model: Any, frame: pd.DataFrame) -> np.ndarray:
+        """P(churn) of ``frame`` (n,), computed once per model and frame (both kept alive)."""
+        key = (id(model), id(frame))
+        if key not in scored:
+            scored[key] = (model, model.predict_proba(frame)[:, 1])
+        return scored[key][1]
+
     def report(target: pd.Series, model: Any, frame: pd.DataFrame) -> dict[str, float]:
-        return mt.classification_report(target, model.predict_proba(frame)[:, 1])
+        return mt.classification_report(target, proba(model, frame))
 
     model, search = _select(
         make,
@@ -167,8 +176,8 @@ def train_churn(
         config.primary_metric,
     )
     served = model if selection.served == TUNED else base
-    p_model = model.predict_proba(test.X)[:, 1]
-    p_base = base.predict_proba(test.X)[:, 1]
+    p_model = proba(model, test.X)
+    p_base = proba(base, test.X)
     scores = {"kizuna": p_model, baseline_name: p_base}
     figures = {
         "churn_roc.png": plots.roc_figure(test.churn.to_numpy(), scores),

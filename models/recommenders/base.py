@@ -42,6 +42,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders.fit_cache import active_cache, digest
 from kizuna.models.recommenders.ranking import (
     PAD_ITEM,
     blocks,
@@ -64,6 +65,11 @@ class Recommender(BaseEstimator):
     """
 
     only_seen_items: ClassVar[bool] = False
+    #: What ``_fit`` reads: the key of a fit shared within :func:`shared_fits`
+    #: (``None``: a model whose fit reads more, or keeps state across fits, is never shared).
+    fit_inputs: ClassVar[tuple[str, ...] | None] = (
+        "user_items", "recent_items", "item_categories",
+    )  # fmt: skip
 
     # --- public API ---------------------------------------------------------------
 
@@ -109,11 +115,27 @@ class Recommender(BaseEstimator):
                     f"needs one category per item, shape ({X.shape[1]},), got {categories.shape}",
                     column="item_categories",
                 )
-        # Set before _fit, which may use them; n_items_ (the fitted flag) last.
-        self.item_popularity_ = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
-        self.tiebreak_order_ = np.argsort(-self.item_popularity_, kind="stable")
-        self._fit(X, recent, categories)
-        self.n_users_, self.n_items_ = X.shape
+
+        def fit() -> dict[str, Any]:
+            # Set before _fit, which may use them; n_items_ (the fitted flag) last.
+            self.item_popularity_ = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
+            self.tiebreak_order_ = np.argsort(-self.item_popularity_, kind="stable")
+            self._fit(X, recent, categories)
+            self.n_users_, self.n_items_ = X.shape
+            return {k: v for k, v in vars(self).items() if k.endswith("_") and k[0] != "_"}
+
+        cache = active_cache()
+        if cache is None or self.fit_inputs is None:
+            fit()
+        else:
+            inputs = {"user_items": X, "recent_items": recent, "item_categories": categories}
+            key = (
+                type(self).__module__,
+                type(self).__qualname__,
+                repr(sorted(self.get_params(deep=False).items())),
+                *(digest(inputs[name]) for name in self.fit_inputs),
+            )
+            vars(self).update(cache.learned(key, fit))
         return self
 
     def recommend(

@@ -22,6 +22,8 @@ better than the full matrix did.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
@@ -54,6 +56,8 @@ class EASERecommender(Recommender):
         ``csr_matrix`` (n_items, n_items) float64: ``B`` with zero diagonal,
         row ``i`` = what buying item ``i`` says about every other item.
     """
+
+    fit_inputs: ClassVar[tuple[str, ...]] = ("user_items",)
 
     def __init__(
         self,

@@ -51,7 +51,7 @@ buy-again), ``new`` 0.123 (+13.2% over BM25 item-kNN).
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -134,6 +134,8 @@ class HybridRecommender(Recommender):
     trend_scaled_, repurchase_boost_
         ``T`` and the repurchase multiplier per item, shape (n_items,).
     """
+
+    fit_inputs: ClassVar[tuple[str, ...]] = ("user_items", "recent_items")
 
     def __init__(
         self,

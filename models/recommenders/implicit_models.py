@@ -13,7 +13,7 @@ count matrix.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,6 +52,8 @@ class ALSRecommender(Recommender):
     user_factors_, item_factors_
         Shapes (n_users, factors) and (n_items, factors), float32.
     """
+
+    fit_inputs: ClassVar[tuple[str, ...]] = ("user_items",)
 
     def __init__(
         self,
@@ -163,6 +165,8 @@ class BPRRecommender(Recommender):
         holds implicit's item bias (user side fixed at 1).
     """
 
+    fit_inputs: ClassVar[tuple[str, ...]] = ("user_items",)
+
     def __init__(
         self,
         factors: int = 64,
@@ -230,6 +234,8 @@ class ItemKNNRecommender(Recommender):
         ``csr_matrix`` (n_items, n_items): row ``i`` holds item ``i``'s
         ``neighbours`` most similar items (including itself).
     """
+
+    fit_inputs: ClassVar[tuple[str, ...]] = ("user_items",)
 
     def __init__(
         self,

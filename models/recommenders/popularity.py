@@ -31,6 +31,8 @@ class PopularityRecommender(Recommender):
         The ranking score of each item, shape (n_items,).
     """
 
+    fit_inputs: ClassVar[tuple[str, ...]] = ("user_items", "recent_items")
+
     def __init__(
         self, count: Literal["purchases", "customers"] = "purchases", trending: bool = False
     ) -> None:
@@ -67,6 +69,8 @@ class PersonalPopularityRecommender(Recommender):
     to ``recommend``); items the user never bought are never recommended, so
     a user with an empty history, or ``exclude_seen=True``, gets only padding.
     """
+
+    fit_inputs: ClassVar[tuple[str, ...]] = ("user_items",)
 
     only_seen_items: ClassVar[bool] = True
 

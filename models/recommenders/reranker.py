@@ -17,7 +17,7 @@ the same rankers serve a model refit on all data.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
@@ -79,6 +79,9 @@ class RerankedRecommender(Recommender):
         :class:`~models.recommenders.rerank_state.TimingState` of the fitted
         users, or None when ``fit`` got no timing.
     """
+
+    # Its fit reads ``timing`` and keeps the learned rankers: never shared (its generators are).
+    fit_inputs: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(
         self,
