@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
@@ -17,15 +14,12 @@ from threadpoolctl import threadpool_limits
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.recommenders.fit_cache import shared_fits
-from kizuna.training import run_notes, tracking
-from kizuna.training.artifacts import save_bundle
+from kizuna.training import run_logging, run_notes, tracking
 from kizuna.training.audience_eval import evaluate_audiences
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.data import load_tables, load_transactions_and_events
 from kizuna.training.next_order_eval import choose_prior_gaps, evaluate_next_order
 from kizuna.training.progress import step
-from kizuna.training.search_log import log_search
-from kizuna.training.selection import best_rival
 from kizuna.training.snapshots import Snapshot, build_snapshot, snapshot_dates
 from kizuna.training.train_tabular import (
     train_churn,
@@ -140,7 +134,7 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
             f"{split.by}:val={split.validation_share}:test={split.test_share}"
             f":seed={config.seed if split.seed is None else split.seed}"
         )
-    holdout_id = _holdout_id(fingerprint, split.horizon_days)
+    holdout_id = run_logging.holdout_key(fingerprint, split.horizon_days)
 
     experiment_name = config.tracking.experiment_name or f"kizuna-{config.name}"
     with step(f"opening the MLflow store ({tracking.tracking_uri()})", quiet=quiet):
@@ -154,7 +148,7 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
                 "kizuna_experiment": config.name,
             }
         )
-        mlflow.log_params(_flatten(config.model_dump(mode="json")))
+        mlflow.log_params(run_logging.flatten_params(config.model_dump(mode="json")))
         mlflow.log_dict(config.model_dump(mode="json"), "config/experiment.json")
         mlflow.log_dict(report, "data/reconciliation.json")
         result = ExperimentResult(config.name, run.info.run_id, fingerprint)
@@ -164,62 +158,19 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
                 _train_all(config, tx, items, customers, result, quiet=quiet)
             for kind, outcome in result.results.items():
                 with step(f"logging {kind} to MLflow and registering it", quiet=quiet):
-                    _log_result(kind, outcome, result, holdout_id=holdout_id, config=config)
+                    run_logging.log_result(
+                        kind, outcome, result, holdout_id=holdout_id, config=config
+                    )
             if result.next_order:
                 mlflow.log_metrics(result.next_order)
             if tx is not None:
                 with step("writing and registering the customer snapshot", quiet=quiet):
-                    _log_snapshot(config, result, tx, items, customers, last_seq, fingerprint)
+                    run_logging.log_snapshot_for_run(
+                        config, result, tx, items, customers, last_seq, fingerprint
+                    )
         with step("closing the MLflow run", quiet=quiet):
             mlflow.end_run()
     return result
-
-
-def _log_snapshot(
-    config: ExperimentConfig,
-    result: ExperimentResult,
-    tx: pd.DataFrame,
-    items: pd.DataFrame | None,
-    customers: pd.DataFrame | None,
-    last_seq: int,
-    fingerprint: dict[str, Any],
-) -> None:
-    """The customer snapshot of this run's data, for the experiment's champions after it.
-
-    Registered, it is built for the current champions (this run's models where
-    they won, the earlier champions where they did not) and takes ``champion``;
-    unregistered, it is built for this run's models and only logged.
-    """
-    from kizuna.models.bundles import MODEL_KINDS, ChampionModels
-    from kizuna.training.snapshot_job import champion_models, log_snapshot
-
-    kinds = tuple(k for k in MODEL_KINDS if k in result.results)
-    register = config.tracking.register_models
-    if register:
-        fresh = {
-            k: (result.registry[k].version, result.results[k].bundle)
-            for k in kinds
-            if k in result.registry
-        }
-        models = champion_models(config.name, fresh=fresh, kinds=kinds)
-    else:
-        models = ChampionModels(
-            **{k: result.results[k].bundle if k in kinds else None for k in MODEL_KINDS},
-            kinds=kinds,
-        )
-    _, decision = log_snapshot(
-        models,
-        tx,
-        config=config,
-        items=items,
-        customers=customers,
-        last_event_seq=last_seq,
-        fingerprint=fingerprint,
-        run_id=result.run_id,
-        register=register,
-    )
-    if decision is not None:
-        result.registry["snapshot"] = decision
 
 
 def _train_all(
@@ -373,147 +324,3 @@ def _train_tabular(
             churn_model=None if churn is None else churn.bundle.model,
         )
     return test, results, next_order
-
-
-def _log_result(
-    kind: str,
-    outcome: Any,
-    result: ExperimentResult,
-    *,
-    holdout_id: str,
-    config: ExperimentConfig,
-) -> None:
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from kizuna.training.pyfunc import BundleModel
-
-    mlflow.log_metrics({k: float(v) for k, v in outcome.metrics.items()})
-    for name, metrics in outcome.baselines.items():
-        mlflow.log_metrics({f"baseline_{name}_{k}": float(v) for k, v in metrics.items()})
-    mlflow.log_metrics({k: float(v) for k, v in outcome.extra_metrics.items()})
-    for filename, figure in outcome.figures.items():
-        mlflow.log_figure(figure, f"plots/{filename}")
-    bundle = outcome.bundle
-    for name, model in (
-        ("bgnbd", getattr(bundle, "bgnbd", None)),
-        ("gg", getattr(bundle, "gamma_gamma", None)),
-    ):
-        if model is not None and kind in ("churn", "ltv"):
-            mlflow.log_metrics({f"{name}_{k}": float(v) for k, v in model.params_.items()})
-    log_search(kind, outcome.search)
-    selection = getattr(outcome, "selection", None)
-    if selection is not None:
-        mlflow.set_tags({f"{kind}.served": selection.served, f"{kind}.selection": selection.reason})
-        mlflow.log_metrics(
-            {f"val_{kind}_{name}_{selection.metric}": v for name, v in selection.validation.items()}
-        )
-
-    if kind == "uplift":  # no registry model: the offer decision loads it from the run
-        with tempfile.TemporaryDirectory() as tmp:
-            mlflow.log_artifact(str(save_bundle(bundle, Path(tmp) / kind)), "uplift")
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = save_bundle(bundle, Path(tmp) / kind)
-        example = outcome.input_example
-        output = BundleModel(kind)
-        output.bundle = bundle
-        signature = (
-            infer_signature(example, output.predict(None, example)) if example is not None else None
-        )
-        info = mlflow.pyfunc.log_model(
-            name=kind,
-            python_model=BundleModel(kind),
-            artifacts={"bundle": str(path)},
-            signature=signature,
-            input_example=example,
-            pip_requirements=_requirements(),
-        )
-    if not config.tracking.register_models:
-        return
-    metric_value = outcome.metrics[outcome.primary_metric]
-    decision = tracking.register_version(
-        info.model_uri,
-        tracking.registered_name(config.name, kind),
-        metric_name=outcome.primary_metric,
-        metric_value=metric_value,
-        holdout_id=f"{holdout_id}:{kind}:{_kind_key(kind, config)}",
-        higher_is_better=outcome.higher_is_better,
-        tags={
-            "run_id": result.run_id,
-            "experiment": config.name,
-            "served_model": "kizuna" if selection is None else selection.served,
-            "selection": "" if selection is None else selection.reason,
-            "kinds": ",".join(k for k in ("recommender", "churn", "ltv") if k in result.results),
-        },
-        baseline=best_rival(
-            # kizuna's own models (the hybrid blend inside the two-stage model) are no rivals
-            {k: v for k, v in outcome.baselines.items() if k not in getattr(outcome, "own", ())},
-            metric=outcome.primary_metric,
-            served="kizuna" if selection is None else selection.served,
-            higher_is_better=outcome.higher_is_better,
-        ),
-    )
-    run_notes.describe_version(
-        decision.name,
-        decision.version,
-        run_notes.version_description(kind, outcome, result.fingerprint, config, decision),
-    )
-    result.registry[kind] = decision
-
-
-def _requirements() -> list[str]:
-    """kizuna's runtime dependencies at their installed versions.
-
-    Given explicitly because MLflow's inference imports the model in a
-    subprocess, which costs several seconds per model.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = [
-        "numpy",
-        "scipy",
-        "pandas",
-        "pyarrow",
-        "scikit-learn",
-        "lightgbm",
-        "implicit",
-        "threadpoolctl",
-        "joblib",
-        "mlflow",
-        "pydantic",
-        "pyyaml",
-    ]
-    pins = []
-    for name in names:
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
-    return pins
-
-
-def _kind_key(kind: str, config: ExperimentConfig) -> str:
-    """What else must match for two versions' metrics to be comparable."""
-    if kind == "recommender":
-        return f"k={config.recommender.k}:{config.recommender.primary_mode}"
-    if kind == "churn":
-        return f"{config.churn.mode}:lookback={config.split.lookback_days}"
-    return f"lookback={config.split.lookback_days}"
-
-
-def _holdout_id(fingerprint: dict[str, Any], horizon_days: int) -> str:
-    key = json.dumps({**fingerprint, "horizon_days": horizon_days}, sort_keys=True)
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested config -> ``{"churn.params.num_leaves": "7", ...}`` (MLflow params are flat)."""
-    flat: dict[str, str] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, name + "."))
-        else:
-            flat[name] = str(value)[:500]
-    return flat

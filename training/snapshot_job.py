@@ -85,8 +85,8 @@ def log_snapshot(
     """
     import mlflow
 
-    from kizuna.training.pipeline import _requirements
     from kizuna.training.pyfunc import SnapshotModel
+    from kizuna.training.run_logging import pip_requirements
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "snapshot"
@@ -107,7 +107,7 @@ def log_snapshot(
             name="snapshot",
             python_model=SnapshotModel(),
             artifacts={"snapshot": str(folder)},
-            pip_requirements=_requirements(),
+            pip_requirements=pip_requirements(),
         )
     if not register:
         return manifest, None

@@ -1,0 +1,217 @@
+"""What ``kizuna train`` writes to MLflow after training: metrics, models, versions, snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from kizuna.training import run_notes, tracking
+from kizuna.training.artifacts import save_bundle
+from kizuna.training.config import ExperimentConfig
+from kizuna.training.search_log import log_search
+from kizuna.training.selection import best_rival
+
+if TYPE_CHECKING:
+    from kizuna.training.pipeline import ExperimentResult
+
+
+def log_snapshot_for_run(
+    config: ExperimentConfig,
+    result: ExperimentResult,
+    tx: pd.DataFrame,
+    items: pd.DataFrame | None,
+    customers: pd.DataFrame | None,
+    last_seq: int,
+    fingerprint: dict[str, Any],
+) -> None:
+    """The customer snapshot of this run's data, for the experiment's champions after it.
+
+    Registered, it is built for the current champions (this run's models where
+    they won, the earlier champions where they did not) and takes ``champion``;
+    unregistered, it is built for this run's models and only logged.
+    """
+    from kizuna.models.bundles import MODEL_KINDS, ChampionModels
+    from kizuna.training.snapshot_job import champion_models, log_snapshot
+
+    kinds = tuple(k for k in MODEL_KINDS if k in result.results)
+    register = config.tracking.register_models
+    if register:
+        fresh = {
+            k: (result.registry[k].version, result.results[k].bundle)
+            for k in kinds
+            if k in result.registry
+        }
+        models = champion_models(config.name, fresh=fresh, kinds=kinds)
+    else:
+        models = ChampionModels(
+            **{k: result.results[k].bundle if k in kinds else None for k in MODEL_KINDS},
+            kinds=kinds,
+        )
+    _, decision = log_snapshot(
+        models,
+        tx,
+        config=config,
+        items=items,
+        customers=customers,
+        last_event_seq=last_seq,
+        fingerprint=fingerprint,
+        run_id=result.run_id,
+        register=register,
+    )
+    if decision is not None:
+        result.registry["snapshot"] = decision
+
+
+def log_result(
+    kind: str,
+    outcome: Any,
+    result: ExperimentResult,
+    *,
+    holdout_id: str,
+    config: ExperimentConfig,
+) -> None:
+    """Log one model kind's metrics, plots, search and selection; log and register its model.
+
+    The version is promoted only if it beats its best baseline on the holdout's
+    primary metric (:func:`training.tracking.register_version`); uplift is logged as
+    an artifact of the run, not registered.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from kizuna.training.pyfunc import BundleModel
+
+    mlflow.log_metrics({k: float(v) for k, v in outcome.metrics.items()})
+    for name, metrics in outcome.baselines.items():
+        mlflow.log_metrics({f"baseline_{name}_{k}": float(v) for k, v in metrics.items()})
+    mlflow.log_metrics({k: float(v) for k, v in outcome.extra_metrics.items()})
+    for filename, figure in outcome.figures.items():
+        mlflow.log_figure(figure, f"plots/{filename}")
+    bundle = outcome.bundle
+    for name, model in (
+        ("bgnbd", getattr(bundle, "bgnbd", None)),
+        ("gg", getattr(bundle, "gamma_gamma", None)),
+    ):
+        if model is not None and kind in ("churn", "ltv"):
+            mlflow.log_metrics({f"{name}_{k}": float(v) for k, v in model.params_.items()})
+    log_search(kind, outcome.search)
+    selection = getattr(outcome, "selection", None)
+    if selection is not None:
+        mlflow.set_tags({f"{kind}.served": selection.served, f"{kind}.selection": selection.reason})
+        mlflow.log_metrics(
+            {f"val_{kind}_{name}_{selection.metric}": v for name, v in selection.validation.items()}
+        )
+
+    if kind == "uplift":  # no registry model: the offer decision loads it from the run
+        with tempfile.TemporaryDirectory() as tmp:
+            mlflow.log_artifact(str(save_bundle(bundle, Path(tmp) / kind)), "uplift")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_bundle(bundle, Path(tmp) / kind)
+        example = outcome.input_example
+        output = BundleModel(kind)
+        output.bundle = bundle
+        signature = (
+            infer_signature(example, output.predict(None, example)) if example is not None else None
+        )
+        info = mlflow.pyfunc.log_model(
+            name=kind,
+            python_model=BundleModel(kind),
+            artifacts={"bundle": str(path)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements(),
+        )
+    if not config.tracking.register_models:
+        return
+    metric_value = outcome.metrics[outcome.primary_metric]
+    decision = tracking.register_version(
+        info.model_uri,
+        tracking.registered_name(config.name, kind),
+        metric_name=outcome.primary_metric,
+        metric_value=metric_value,
+        holdout_id=f"{holdout_id}:{kind}:{kind_key(kind, config)}",
+        higher_is_better=outcome.higher_is_better,
+        tags={
+            "run_id": result.run_id,
+            "experiment": config.name,
+            "served_model": "kizuna" if selection is None else selection.served,
+            "selection": "" if selection is None else selection.reason,
+            "kinds": ",".join(k for k in ("recommender", "churn", "ltv") if k in result.results),
+        },
+        baseline=best_rival(
+            # kizuna's own models (the hybrid blend inside the two-stage model) are no rivals
+            {k: v for k, v in outcome.baselines.items() if k not in getattr(outcome, "own", ())},
+            metric=outcome.primary_metric,
+            served="kizuna" if selection is None else selection.served,
+            higher_is_better=outcome.higher_is_better,
+        ),
+    )
+    run_notes.describe_version(
+        decision.name,
+        decision.version,
+        run_notes.version_description(kind, outcome, result.fingerprint, config, decision),
+    )
+    result.registry[kind] = decision
+
+
+def pip_requirements() -> list[str]:
+    """kizuna's runtime dependencies at their installed versions.
+
+    Given explicitly because MLflow's inference imports the model in a
+    subprocess, which costs several seconds per model.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = [
+        "numpy",
+        "scipy",
+        "pandas",
+        "pyarrow",
+        "scikit-learn",
+        "lightgbm",
+        "implicit",
+        "threadpoolctl",
+        "joblib",
+        "mlflow",
+        "pydantic",
+        "pyyaml",
+    ]
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pins
+
+
+def kind_key(kind: str, config: ExperimentConfig) -> str:
+    """What else must match for two versions' metrics to be comparable."""
+    if kind == "recommender":
+        return f"k={config.recommender.k}:{config.recommender.primary_mode}"
+    if kind == "churn":
+        return f"{config.churn.mode}:lookback={config.split.lookback_days}"
+    return f"lookback={config.split.lookback_days}"
+
+
+def holdout_key(fingerprint: dict[str, Any], horizon_days: int) -> str:
+    key = json.dumps({**fingerprint, "horizon_days": horizon_days}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def flatten_params(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config -> ``{"churn.params.num_leaves": "7", ...}`` (MLflow params are flat)."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten_params(value, name + "."))
+        else:
+            flat[name] = str(value)[:500]
+    return flat
