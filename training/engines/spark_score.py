@@ -201,10 +201,15 @@ def contractual_rows(
     return table.reindex(feats.index)
 
 
-def _plain(values: pd.Series) -> Any:
-    """Model input column as Spark can carry it: categoricals as text."""
+def _plain(values: pd.Series) -> np.ndarray:
+    """Model input column as Spark can carry it, by position: categoricals as text.
+
+    An array, not a Series: ``values`` is indexed by customer id and the
+    batch it goes into by row number, so a Series would be aligned by label
+    into all-missing values (every category read as unknown by the model).
+    """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.astype("string")
+        return values.astype("string").to_numpy(dtype=object, na_value=None)
     return values.to_numpy()
 
 
