@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -35,40 +35,43 @@ def step(title: str, *, quiet: bool = False) -> Iterator[None]:
         yield
         return
     start = time.perf_counter()
-    done = threading.Event()
     if err_console.is_terminal:
         with err_console.status(f"{title}…", spinner="dots") as status:
 
-            def tick() -> None:
-                while not done.wait(REFRESH_S):
-                    status.update(f"{title}… [dim]{time.perf_counter() - start:.0f} s[/dim]")
+            def refresh() -> None:
+                status.update(f"{title}… [dim]{time.perf_counter() - start:.0f} s[/dim]")
 
-            thread = threading.Thread(target=tick, name="kizuna-progress", daemon=True)
-            thread.start()
-            try:
+            with _every(REFRESH_S, "kizuna-progress", refresh):
                 yield
-            finally:
-                done.set()
-                thread.join()
     else:
         err_console.print(f"… {title}", highlight=False, soft_wrap=True)
 
         def beat() -> None:
-            while not done.wait(HEARTBEAT_S):
-                elapsed = time.perf_counter() - start
-                err_console.print(
-                    f"… still {title} ({elapsed:.0f} s)", highlight=False, soft_wrap=True
-                )
+            elapsed = time.perf_counter() - start
+            err_console.print(f"… still {title} ({elapsed:.0f} s)", highlight=False, soft_wrap=True)
 
-        thread = threading.Thread(target=beat, name="kizuna-heartbeat", daemon=True)
-        thread.start()
-        try:
+        with _every(HEARTBEAT_S, "kizuna-heartbeat", beat):
             yield
-        finally:
-            done.set()
-            thread.join()
     err_console.print(
         f"[green]✓[/green] {title} [dim]({time.perf_counter() - start:.1f} s)[/dim]",
         highlight=False,
         soft_wrap=True,
     )
+
+
+@contextmanager
+def _every(seconds: float, name: str, action: Callable[[], None]) -> Iterator[None]:
+    """Run ``action`` every ``seconds`` on a background thread while the block runs."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(seconds):
+            action()
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
