@@ -55,7 +55,8 @@ K = 10
 
 
 CHUNK_ROWS = 10_000_000  # the generator holds a whole shop in memory: ~2.6 GB per 10M lines
-SPARK_CONF = "{spark.driver.memory: 8g, spark.ui.enabled: 'false'}"
+# The JVM's heap is kizuna's local-mode default (spark_session.local_driver_memory).
+SPARK_CONF = "{spark.ui.enabled: 'false'}"
 
 
 def ensure_shop(n_rows: int, cache: Path) -> Path:
@@ -183,18 +184,34 @@ def pandas_score(config: Path, models: Path, out: Path) -> dict:
     return {"rows": len(export)}
 
 
-def tree_rss(proc: psutil.Process, cpu: dict[int, float]) -> int:
-    """RSS of ``proc`` and its descendants; records each one's CPU seconds in ``cpu``."""
+def tree_rss(
+    proc: psutil.Process, cpu: dict[int, float], kinds: dict[str, int] | None = None
+) -> int:
+    """RSS of ``proc`` and its descendants; records each one's CPU seconds in ``cpu``
+    and, in ``kinds``, the largest RSS seen per kind of process (:func:`kind_of`)."""
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
             with p.oneshot():
-                total += p.memory_info().rss
+                rss = p.memory_info().rss
+                total += rss
                 times = p.cpu_times()
                 cpu[p.pid] = times.user + times.system
+                if kinds is not None:
+                    kind = kind_of(p, proc)
+                    kinds[kind] = max(kinds.get(kind, 0), rss)
         except psutil.Error:
             pass
     return total
+
+
+def kind_of(p: psutil.Process, root: psutil.Process) -> str:
+    """``driver`` (the command), ``jvm``, ``python worker`` (Spark's daemon and its forks)."""
+    if p.pid == root.pid:
+        return "driver"
+    if p.name().startswith("java"):
+        return "jvm"
+    return "python worker" if "daemon" in " ".join(p.cmdline()) else "other"
 
 
 def features_command(engine: str, config: Path, out: Path) -> list[str]:
@@ -219,12 +236,13 @@ def run(command: list[str], max_gb: float) -> dict:
     watched = psutil.Process(proc.pid)
     peak = [0]
     cpu_of: dict[int, float] = {}
+    kinds: dict[str, int] = {}
     killed = [False]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], tree_rss(watched, cpu_of))
+            peak[0] = max(peak[0], tree_rss(watched, cpu_of, kinds))
             if peak[0] > max_gb * 1e9 and not killed[0]:
                 killed[0] = True
                 for p in [*watched.children(recursive=True), watched]:
@@ -244,6 +262,8 @@ def run(command: list[str], max_gb: float) -> dict:
     done.set()
     thread.join()
     ok = proc.returncode == 0 and not killed[0]
+    largest = ", ".join(f"{k} {v / 1e9:.2f}" for k, v in sorted(kinds.items()))
+    print(f"largest process RSS, GB: {largest}", file=sys.stderr)
     result = json.loads(stdout[stdout.index("{") :]) if ok else {}
     return {"ok": ok, "wall": wall, "cpu": cpu, "peak": peak[0], "result": result,
             "killed": killed[0]}  # fmt: skip
