@@ -137,8 +137,12 @@ def validated_features(
 
     floats = (*SCORE_INPUTS, s.FUTURE_VALUE)
     if customers is None:
-        schema = _probe_schema(plan.unshuffled, run, floats=floats)
-        out = plan.sharded.groupBy(SHARD).applyInPandas(run, schema)
+
+        def alone(lines: pd.DataFrame) -> pd.DataFrame:
+            return run(lines)  # one parameter: Spark passes the group key to two
+
+        schema = _probe_schema(plan.unshuffled, alone, floats=floats)
+        out = plan.sharded.groupBy(SHARD).applyInPandas(alone, schema)
     else:
         table = sharded_customers(customers, plan.shards)
         sample = customers.frame.limit(2_000).toPandas()  # not ``table``: that would shuffle
