@@ -19,7 +19,8 @@ whole shop in memory). Steps, each a fresh subprocess per run:
 Measured per run: wall time of the whole command (Spark: JVM start included),
 peak memory of the whole process tree (sum of the RSS of the command and all
 its descendants, JVM and Python workers included, sampled every 0.2 s with
-psutil), input rows per second per core (pandas: 1 core; Spark: the 2 cores of
+psutil; a child the JVM is starting, which shares the JVM's pages until it
+execs, is left out: :func:`holds_memory`), input rows per second per core (pandas: 1 core; Spark: the 2 cores of
 ``local[2]``), and the CPU seconds of the whole tree (the last sample of each
 process), which a shared machine distorts less than wall time. ``pass``: the
 command succeeded and, where both engines ran, their outputs agree (features:
@@ -192,6 +193,8 @@ def tree_rss(
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
+            if not holds_memory(p, proc):
+                continue
             with p.oneshot():
                 rss = p.memory_info().rss
                 total += rss
@@ -203,6 +206,22 @@ def tree_rss(
         except psutil.Error:
             pass
     return total
+
+
+def holds_memory(p: psutil.Process, root: psutil.Process) -> bool:
+    """Whether ``p`` counts towards the tree's memory: the command, the JVM, Python workers.
+
+    A process the JVM is starting (Hadoop's shell commands while writing files, Spark's
+    Python daemon) shares the JVM's pages until it execs, so its RSS is the JVM's own and
+    counting it would add the JVM twice: such a child (named ``java`` under the JVM, or
+    anything but Python, read either side of its exec) is left out.
+    """
+    if p.pid == root.pid:
+        return True
+    name = p.name()
+    if name.startswith("java"):
+        return not p.parent().name().startswith("java")
+    return name.startswith("python")
 
 
 def kind_of(p: psutil.Process, root: psutil.Process) -> str:
