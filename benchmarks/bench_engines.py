@@ -211,10 +211,10 @@ def tree_rss(
 def holds_memory(p: psutil.Process, root: psutil.Process) -> bool:
     """Whether ``p`` counts towards the tree's memory: the command, the JVM, Python workers.
 
-    A process the JVM is starting (Hadoop's shell commands while writing files, Spark's
-    Python daemon) shares the JVM's pages until it execs, so its RSS is the JVM's own and
-    counting it would add the JVM twice: such a child (named ``java`` under the JVM, or
-    anything but Python, read either side of its exec) is left out.
+    A process the JVM is starting shares the JVM's pages until it execs, so its RSS is the
+    JVM's own and counting it would add the JVM twice. Such a child carries the name of the
+    JVM thread that forked it (``Executor task l``) or ``java``: anything but the JVM itself
+    and Python processes is left out.
     """
     if p.pid == root.pid:
         return True
