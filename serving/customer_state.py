@@ -89,6 +89,8 @@ class CustomerState:
     cold_start: Any = None
     rfm_scorer: RFMScorer | None = None
     live: bool = True
+    #: Data derived from the state and kept with it, by name (e.g. ``serving.audience_scores``).
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._events: pd.DataFrame | None = None  # event lines applied since the snapshot

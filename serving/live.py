@@ -271,10 +271,14 @@ class Live:
     def current(self) -> Served | None:
         """The snapshot to answer from, after folding in events other processes stored."""
         served = self.served
-        if served is not None and self.store is not None and self.store.changed():
+        if served is not None and self.needs_catch_up():
             with self._apply_lock:
                 self._catch_up(served)
         return served
+
+    def needs_catch_up(self) -> bool:
+        """Whether the store holds lines the served snapshot may lack (a cheap check)."""
+        return self.store is not None and self.store.changed()
 
     def load(self) -> ReloadOutcome:
         """Read a new snapshot and swap it in; on failure keep serving the old one."""
