@@ -131,13 +131,19 @@ class KizunaService:
     @bentoml.api
     async def churn_score(self, request: ChurnRequest, /) -> ChurnResponse:
         """Calibrated churn probability, risk band and top reasons per customer."""
-        bands = self.settings.risk_bands
-        return await self._answer_batch(scoring.churn_scores, request, bands=bands)
+        return await self._answer_batch(
+            scoring.churn_scores,
+            request,
+            max_batch=self.settings.max_batch,
+            bands=self.settings.risk_bands,
+        )
 
     @bentoml.api
     async def ltv(self, request: LTVRequest, /) -> LTVResponse:
         """Predicted value over the horizon, P(alive) and expected orders per customer."""
-        return await self._answer_batch(scoring.ltv_scores, request)
+        return await self._answer_batch(
+            scoring.ltv_scores, request, max_batch=self.settings.max_batch
+        )
 
     @bentoml.api
     async def customer(self, request: CustomerRequest, /) -> CustomerProfile:
