@@ -14,6 +14,9 @@ bought the target recently are left out by the caller's ``excluded`` mask.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -135,8 +138,10 @@ def top_audience(
     return out
 
 
-def reasons(row: pd.Series, *, horizon_days: int, n_items: int, bought_before: bool) -> list[str]:
-    """Short reasons for one audience member, in a marketer's words."""
+def reasons(
+    row: Mapping[str, Any], *, horizon_days: int, n_items: int, bought_before: bool
+) -> list[str]:
+    """Short reasons for one audience member (a row of :func:`top_audience`), in a marketer's words."""
     out = []
     if RANK in row and pd.notna(row[RANK]):
         out.append(f"ranks it #{int(row[RANK])} of {n_items:,} items for them")

@@ -49,8 +49,11 @@ def target_mask(served: Any, *, item_id: str | None, category: str | None) -> np
         mask = np.zeros(cat.n_items, bool)
         mask[code] = True
         return mask
-    wanted = str(category).casefold()
-    mask = np.array([c is not None and str(c).casefold() == wanted for c in cat.categories])
+    if "casefold_categories" not in served.state.extras:
+        served.state.extras["casefold_categories"] = np.array(
+            [None if c is None else str(c).casefold() for c in cat.categories], dtype=object
+        )
+    mask = served.state.extras["casefold_categories"] == str(category).casefold()
     if not mask.any():
         raise AudienceError(404, "unknown category: no served item has it")
     return mask
@@ -82,7 +85,7 @@ def recent_buyers(st: Any, customer_ids: list[str], targets: np.ndarray, days: f
     """Bool, shape (len(customer_ids),): bought a target item in the ``days`` before as_of."""
     if days <= 0 or not customer_ids:
         return np.zeros(len(customer_ids), bool)
-    lines = st.customers_lines(customer_ids)
+    lines = st.customers_lines(customer_ids, [s.CUSTOMER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY])
     if len(lines) == 0:
         return np.zeros(len(customer_ids), bool)
     items = set(np.asarray(st.catalogue.item_ids, dtype=object)[targets].astype(str))
@@ -196,7 +199,7 @@ def audience_response(served: Any, req: Any) -> Any:
                 bought_before=bool(row["bought_before"]),
             ),
         }
-        for _, row in frame.iterrows()
+        for row in frame.to_dict("records")  # plain dicts: a Series per row costs far more
     ]
     return api.AudienceResponse.model_validate(
         {

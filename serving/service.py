@@ -30,7 +30,6 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import bentoml
-import pandas as pd
 from starlette.responses import JSONResponse
 
 from kizuna.features.errors import KizunaInputError
@@ -39,7 +38,7 @@ from kizuna.serving.answers import answer, current, error, log_shown, not_ready
 from kizuna.serving.attribution import RecommendationLog, store_path
 from kizuna.serving.audience import AudienceError, audience_response
 from kizuna.serving.config import Settings
-from kizuna.serving.event_checks import check_events
+from kizuna.serving.event_checks import check_event_request
 from kizuna.serving.event_store import EventStore
 from kizuna.serving.live import Live, ReloadOutcome
 from kizuna.serving.middleware import KizunaGuards
@@ -179,7 +178,8 @@ class KizunaService:
             )
         # The checks, the fsync and the feature updates run off the event loop.
         try:
-            given, lines = await anyio.to_thread.run_sync(self._checked_events, request)
+            check = functools.partial(check_event_request, max_value=self.settings.max_event_value)
+            given, lines = await anyio.to_thread.run_sync(check, request.events)
         except KizunaInputError as exc:
             return error(422, str(exc))
         try:
@@ -276,14 +276,6 @@ class KizunaService:
             self._batch_limiter = anyio.CapacityLimiter(1)
         call = functools.partial(answer, served, self.live, fn, request, **kwargs)
         return await anyio.to_thread.run_sync(call, limiter=self._batch_limiter)
-
-    def _checked_events(self, request: EventsRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(the lines as given, the lines checked by the files' rules); raises on a bad line."""
-        given = pd.DataFrame([e.model_dump() for e in request.events])
-        lines = check_events(
-            given.drop(columns=["recommendation_id"]), max_value=self.settings.max_event_value
-        )
-        return given, lines
 
     def _load(self) -> None:
         self._log_outcome(self.live.load())
