@@ -24,7 +24,7 @@ from kizuna.models.audience import (
     top_audience,
 )
 from kizuna.models.next_order import probability_of_order
-from kizuna.serving.audience_scores import CHUNK, AudienceScores, score_rows
+from kizuna.serving.audience_scores import CHUNK, kept_scores, score_rows
 from kizuna.serving.next_order import bundle_with_bgnbd
 
 
@@ -122,10 +122,10 @@ def audience_frame(
         raise AudienceError(503, "no recommender model is loaded: audiences need one")
     st = served.state
     targets = target_mask(served, item_id=item_id, category=category)
-    if AudienceScores.fits(st):
-        cache = st.extras.setdefault("audience_scores", AudienceScores(rec.model))
-        aff, best = cache.affinity(st, targets)
-        ranks = cache.ranks
+    kept = kept_scores(served)
+    if kept is not None:
+        aff, best = kept.affinity(st, targets)
+        ranks = kept.ranks
     else:
         aff, best = np.full(st.n_customers, np.nan), np.full(st.n_customers, -np.inf)
         for lo in range(0, st.n_customers, CHUNK):

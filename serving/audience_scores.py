@@ -1,10 +1,11 @@
 """The recommender's scores of every customer over the catalogue, kept for ``/audience``.
 
 An audience needs each customer's score for the target items and their
-lowest and highest score over the whole catalogue, which no request changes:
-scoring the catalogue for every customer on each request cost seconds on a
-shop of a few thousand customers. :class:`AudienceScores` scores it once per
-snapshot (on the first audience request) and keeps the matrix, item-major so
+lowest and highest score over the whole catalogue, which no request changes;
+scoring the catalogue for every customer was most of each request's time, and
+grows with customers x items. :class:`AudienceScores` scores it once per
+snapshot (:func:`kept_scores`: at load, by the service, or on the first audience
+request) and keeps the matrix, item-major so
 that one item's column is contiguous. Customers whose history changed through
 events since are rescored on the next request, and new customers are added,
 so answers are the same as scoring afresh.
@@ -15,6 +16,7 @@ request, as before.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -26,6 +28,8 @@ from kizuna.models.audience import (
     score_ranges,
     target_rank,
 )
+
+logger = logging.getLogger("bentoml.kizuna")
 
 #: Largest score matrix kept (float64 customers x items); larger shops score per request.
 MAX_CACHE_BYTES = 512 * 2**20
@@ -97,6 +101,7 @@ class AudienceScores:
             return target_rank(self.scores[np.asarray(positions, dtype=np.int64)], best)
 
     def _sync(self, st: Any) -> None:
+        """Score what ``st`` changed since the last call (everything the first time)."""
         overrides, n = st.overrides, st.n_customers
         if self._synced is None:
             self._store(np.arange(n), score_rows(st, self.model, np.arange(n)), n)
@@ -118,3 +123,24 @@ class AudienceScores:
             self.scores, self.lo, self.hi = grown, lo, hi
         self.scores[rows] = scores
         self.lo[rows], self.hi[rows] = score_ranges(scores)
+
+
+def kept_scores(served: Any) -> AudienceScores | None:
+    """The snapshot's kept scores (made empty on first use); None if they would not fit."""
+    st, rec = served.state, served.models.recommender
+    if rec is None or not AudienceScores.fits(st):
+        return None
+    return st.extras.setdefault("audience_scores", AudienceScores(rec.model))
+
+
+def warm(served: Any) -> None:
+    """Score every customer of a freshly loaded snapshot now, so no request waits for it.
+
+    Run in a background thread after a load; a failure is logged, never raised.
+    """
+    try:
+        kept = kept_scores(served)
+        if kept is not None:
+            kept.affinity(served.state, np.zeros(served.state.catalogue.n_items, bool))
+    except Exception:  # noqa: BLE001 - the first /audience request scores it again, or says why
+        logger.exception("scoring the snapshot's audiences in advance failed")

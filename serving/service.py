@@ -37,6 +37,7 @@ from kizuna.serving import recommendations, scoring
 from kizuna.serving.answers import answer, current, error, log_shown, not_ready
 from kizuna.serving.attribution import RecommendationLog, store_path
 from kizuna.serving.audience import AudienceError, audience_response
+from kizuna.serving.audience_scores import warm as warm_audiences
 from kizuna.serving.config import Settings
 from kizuna.serving.event_checks import check_event_request
 from kizuna.serving.event_store import EventStore
@@ -223,7 +224,7 @@ class KizunaService:
         model kind, version and cause; the previous models keep serving.
         """
         outcome = await anyio.to_thread.run_sync(self.live.load)
-        self._log_outcome(outcome)
+        self._loaded(outcome)
         answer = ReloadResponse(
             reloaded=outcome.reloaded,
             message=outcome.message,
@@ -278,23 +279,26 @@ class KizunaService:
         return await anyio.to_thread.run_sync(call, limiter=self._batch_limiter)
 
     def _load(self) -> None:
-        self._log_outcome(self.live.load())
+        self._loaded(self.live.load())
 
     def _poll(self) -> None:
         while True:
             time.sleep(self.settings.reload_poll_seconds)
             try:
                 if self.live.upstream_changed():
-                    self._log_outcome(self.live.load())
+                    self._loaded(self.live.load())
             except Exception:  # noqa: BLE001 - polling must never stop the service
                 logger.exception("checking for new champion versions failed")
 
-    @staticmethod
-    def _log_outcome(outcome: ReloadOutcome) -> None:
-        if outcome.reloaded:
-            logger.info("%s: %s", outcome.message, outcome.versions)
-        else:
+    def _loaded(self, outcome: ReloadOutcome) -> None:
+        """Log a load; after a new snapshot, score its audiences in the background."""
+        if not outcome.reloaded:
             logger.error("%s %s", outcome.message, outcome.error or "")
+            return
+        logger.info("%s: %s", outcome.message, outcome.versions)
+        served = self.live.served
+        if served is not None:
+            threading.Thread(target=warm_audiences, args=(served,), daemon=True).start()
 
 
 # Registered here, built (and settings read) when a worker builds its app. Outermost
