@@ -103,3 +103,22 @@ def test_kept_scores_answer_like_scoring_afresh_after_events(live, monkeypatch) 
     # the member's rescored row now ranks the bought item as bought before
     again = audience_frame(served, **asks[1])[0].set_index("customer_id")
     assert member not in again.index or bool(again.loc[member, "bought_before"])
+
+
+def test_warming_scores_every_customer_and_never_raises(live, monkeypatch) -> None:
+    from kizuna.serving import audience_scores
+
+    served = live.current()
+    audience_scores.warm(served)
+    kept = served.state.extras["audience_scores"]
+    assert len(kept.lo) == served.state.n_customers and kept.scores.shape[1] > 0
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no scores today")
+
+    other = live.current()
+    other.state.extras.clear()
+    monkeypatch.setattr(audience_scores, "score_rows", broken)
+    audience_scores.warm(other)  # logged, not raised
+    assert "audience_scores" in other.state.extras  # made, still empty: a request scores it
+    assert len(other.state.extras["audience_scores"].lo) == 0
