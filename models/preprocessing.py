@@ -249,7 +249,9 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             kind = self.dtypes_[col]
             if kind == "category":
                 # Unseen categories get code -1 (NaN): the set is fixed at fit.
-                values = category_codes(normalise_text(X[col]), self.categories_[col])
+                values = category_codes(
+                    normalise_text(X[col]), self.categories_[col], self.category_codes_[col]
+                )
             elif kind == "empty":
                 values = self._empty(X[col], col)
             else:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.column_kinds import category_codes, normalise_text
+from kizuna.models.column_kinds import ARROW_MIN_VALUES, category_codes, normalise_text
 from kizuna.models.preprocessing import TabularPreprocessor
 from kizuna.models.tabular import check_binary_labels, check_target, fit_booster
 
@@ -93,6 +93,12 @@ def test_category_codes_by_hand_for_every_text_dtype(dtype: object) -> None:
     assert codes.dtype == np.int64
     assert codes.tolist() == [2, -1, -1, 1, -1, 0, 2]
     assert category_codes(normalise_text(values), []).tolist() == [-1] * 7
+    # a long column goes through Arrow: the same codes
+    long = pd.concat([values] * 200, ignore_index=True)
+    assert len(long) >= ARROW_MIN_VALUES
+    assert (
+        category_codes(normalise_text(long), ["17850", "a", "b"]).tolist() == codes.tolist() * 200
+    )
 
 
 def test_category_codes_equal_a_lookup_per_cell() -> None:
