@@ -69,9 +69,9 @@ def plain_example(frame: pd.DataFrame | None) -> pd.DataFrame | None:
 
 # LightGBM threads per model. One: churn and LTV train side by side and alongside the
 # recommender, and OpenMP's spin-waiting makes 2 threads per model far slower than 1 on a
-# busy machine (7x the CPU on the 2-core machine under load). Column-wise histograms with
-# ``deterministic`` give the same trees on 1 thread as on 2 (checked on Online Retail and
-# the demo shop; bagging would differ, it is off by default).
+# busy machine (7x the CPU on the shared 2-core machine). Column-wise histograms with
+# ``deterministic`` grow the same trees on 1 thread as on 2 (Online Retail's churn and LTV
+# metrics and search records compared equal); bagging would differ, it is off by default.
 LIGHTGBM_THREADS = 1
 
 
