@@ -228,12 +228,41 @@ class HybridRecommender(Recommender):
     # --- scoring ----------------------------------------------------------------------
 
     def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        return self.component_scores(user_codes, user_items).sum(axis=0)
+        return self._blend(user_codes, user_items, exclude_seen=False)
 
     def _score_for(
         self, user_codes: np.ndarray, user_items: sp.csr_matrix, exclude_seen: bool
     ) -> np.ndarray:
-        return self.component_scores(user_codes, user_items, exclude_seen=exclude_seen).sum(axis=0)
+        return self._blend(user_codes, user_items, exclude_seen=exclude_seen)
+
+    def _blend(
+        self, user_codes: np.ndarray, user_items: sp.csr_matrix, *, exclude_seen: bool
+    ) -> np.ndarray:
+        """``component_scores(...).sum(axis=0)``, shape (n, n_items) float64, made in place.
+
+        The same sums in the same order (component by component, as the
+        sum over the first axis adds them), without the (components, n,
+        n_items) array: the sparse components (repurchase, item-kNN) are
+        added on their non-zero cells only, since adding their zeros changes
+        nothing.
+        """
+        self.check_is_fitted()
+        w = self._weights(exclude_seen=exclude_seen)
+        total = np.zeros(user_items.shape)
+        if w[REPURCHASE] > 0:
+            own = sp.csr_matrix(user_items.multiply(self.repurchase_boost_[None, :]))
+            _add_scaled(total, own, w[REPURCHASE])
+        if w[ITEM_KNN] > 0 and self.item_knn_ is not None:
+            _add_scaled(total, self.item_knn_.sparse_scores(user_items), w[ITEM_KNN])
+        if w[ALS] > 0 and self.als_ is not None:
+            part = per_user_max_scale(self.als_._score(user_codes, user_items))
+            total += w[ALS] * part.astype(np.float64, copy=False)
+        if w[TRENDING] > 0:
+            total += w[TRENDING] * self.trend_scaled_.astype(np.float64)[None, :]
+        if w[EASE] > 0 and self.ease_ is not None:
+            part = per_user_max_scale(self.ease_._score(user_codes, user_items))
+            total += w[EASE] * part.astype(np.float64, copy=False)
+        return total
 
     def component_scores(
         self, user_codes: np.ndarray, user_items: sp.csr_matrix, *, exclude_seen: bool = False
@@ -401,3 +430,20 @@ class HybridRecommender(Recommender):
             raise KizunaInputError("blend weights must not all be zero", column="weights",
                                    values=base)  # fmt: skip
         return new if exclude_seen else base
+
+
+def _add_scaled(total: np.ndarray, part: sp.csr_matrix, weight: float) -> None:
+    """``total += weight * per_user_max_scale(part.toarray())`` on ``part``'s stored cells only.
+
+    Cells ``part`` does not store are 0 in the dense scaling too and add
+    nothing; the stored ones get the same clip, row maximum and division.
+    """
+    part = sp.csr_matrix(part, dtype=np.float64)
+    part.sum_duplicates()
+    values = np.maximum(part.data, 0.0)
+    rows = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
+    top = np.zeros(part.shape[0])
+    np.maximum.at(top, rows, values)
+    keep = top[rows] > 0
+    r, c = rows[keep], part.indices[keep]
+    total[r, c] += weight * (values[keep] / top[r])

@@ -272,8 +272,14 @@ class ItemKNNRecommender(Recommender):
         self.similarity_.eliminate_zeros()
 
     def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        # implicit's NearestNeighboursScorer, batched: row . similarity.
-        return (sp.csr_matrix(user_items, dtype=np.float64) @ self.similarity_).toarray()
+        return self.sparse_scores(user_items).toarray()
+
+    def sparse_scores(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
+        """Scores as ``csr_matrix`` (n, n_items) float64: zero off the neighbours of the rows' items.
+
+        implicit's NearestNeighboursScorer, batched: row . similarity.
+        """
+        return sp.csr_matrix(sp.csr_matrix(user_items, dtype=np.float64) @ self.similarity_)
 
     def _similar(self, item_codes: np.ndarray) -> np.ndarray:
         return self.similarity_[item_codes].toarray()
