@@ -34,6 +34,7 @@ Output conventions (all models):
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import numpy as np
@@ -259,6 +260,47 @@ class Recommender(BaseEstimator):
         codes, rows = self.check_user_rows(user_codes, rows)
         return sum(bool(self.update_user(int(c), rows[j])) for j, c in enumerate(codes))
 
+    def user_state(self, user_codes: Any) -> dict[str, Any]:
+        """What the model keeps of the fitted users ``user_codes``, for :meth:`for_users`.
+
+        Parameters
+        ----------
+        user_codes
+            Fitted users' codes, shape (n,) int in ``[0, n_users_)``.
+
+        Returns
+        -------
+        dict
+            ``n_users`` (n) and the rows of each per-user array for these
+            users, in this order. A model that keeps nothing per user (it
+            reads the history row on every call) returns ``n_users`` only.
+        """
+        self.check_is_fitted()
+        codes = check_codes(user_codes, "user_codes")
+        bad = (codes < 0) | (codes >= self.n_users_)
+        if bad.any():
+            raise KizunaInputError(
+                f"must be fitted users' codes in [0, {self.n_users_})",
+                column="user_codes", values=codes[bad][:5].tolist(),
+            )  # fmt: skip
+        return {"n_users": int(codes.size), **self._user_state(codes)}
+
+    def for_users(self, state: dict[str, Any] | None) -> Recommender:
+        """A copy of the model whose fitted users are those of ``state``.
+
+        User ``j`` of ``state`` (from :meth:`user_state`) is code ``j`` of the
+        copy and scores as their code did in this model. With None the copy
+        has no fitted users: everyone is scored from their row, as an unseen
+        user. Item-side state is shared with this model, not copied; so a
+        worker can hold the item side once and each batch's users alone.
+        """
+        self.check_is_fitted()
+        state = {"n_users": 0} if state is None else state
+        out = copy.copy(self)
+        out.n_users_ = int(state["n_users"])
+        out._set_user_state(state)
+        return out
+
     def check_user_rows(self, user_codes: Any, rows: Any) -> tuple[np.ndarray, sp.csr_matrix]:
         """Codes (n,) and rows (n, n_items) CSR after checking they are fitted users'."""
         self.check_is_fitted()
@@ -305,6 +347,13 @@ class Recommender(BaseEstimator):
         self, user_items: sp.csr_matrix, recent: np.ndarray | None, categories: np.ndarray | None
     ) -> None:
         raise NotImplementedError
+
+    def _user_state(self, codes: np.ndarray) -> dict[str, Any]:
+        """Per-user arrays' rows of ``codes`` (checked); models with per-user state override."""
+        return {}
+
+    def _set_user_state(self, state: dict[str, Any]) -> None:
+        """Install ``state`` (from :meth:`_user_state`, or ``{"n_users": 0}``) on a copy."""
 
     def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         raise NotImplementedError

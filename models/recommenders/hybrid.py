@@ -51,7 +51,7 @@ buy-again), ``new`` 0.123 (+13.2% over BM25 item-kNN).
 from __future__ import annotations
 
 import warnings
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -409,6 +409,14 @@ class HybridRecommender(Recommender):
         """Refresh several known users' ALS factors in one batch (in place); see :meth:`update_user`."""
         codes, checked = self.check_user_rows(user_codes, rows)
         return 0 if self.als_ is None else self.als_.update_users(codes, checked)
+
+    def _user_state(self, codes: np.ndarray) -> dict[str, Any]:
+        # ALS is the only component that keeps anything per user.
+        return {} if self.als_ is None else {"als": self.als_.user_state(codes)}
+
+    def _set_user_state(self, state: dict[str, Any]) -> None:
+        if self.als_ is not None:
+            self.als_ = self.als_.for_users(state.get("als"))
 
     def _weights(self, *, exclude_seen: bool = False) -> np.ndarray:
         """Blend weights in :data:`COMPONENTS` order, shape (len(COMPONENTS),)."""
