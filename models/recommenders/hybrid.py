@@ -283,22 +283,28 @@ class HybridRecommender(Recommender):
         user_codes: np.ndarray,
         user_items: sp.csr_matrix,
         which: np.ndarray | None = None,
+        *,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Each component scaled to [0, 1] before weighting, shape (len(COMPONENTS), n, n_items).
 
         Components not fitted, or not selected by the boolean ``which``
         (shape (len(COMPONENTS),)), are zero. For weight tuning: any blend is
-        a weighted sum of these.
+        a weighted sum of these. ``out``: a zero-filled array of that shape
+        to write into, of any float type (the values are made in float64 and
+        cast once).
         """
         self.check_is_fitted()
         n, n_items = user_items.shape
         which = np.ones(len(COMPONENTS), dtype=bool) if which is None else np.asarray(which)
-        out = np.zeros((len(COMPONENTS), n, n_items))
+        out = np.zeros((len(COMPONENTS), n, n_items)) if out is None else out
         if which[REPURCHASE]:
-            own = user_items.multiply(self.repurchase_boost_[None, :]).toarray()
-            out[REPURCHASE] = per_user_max_scale(own)
+            own = sp.csr_matrix(user_items.multiply(self.repurchase_boost_[None, :]))
+            r, c, v = _scaled_cells(own)
+            out[REPURCHASE, r, c] = v
         if which[ITEM_KNN] and self.item_knn_ is not None:
-            out[ITEM_KNN] = per_user_max_scale(self.item_knn_._score(user_codes, user_items))
+            r, c, v = _scaled_cells(self.item_knn_.sparse_scores(user_items))
+            out[ITEM_KNN, r, c] = v
         if which[ALS] and self.als_ is not None:
             out[ALS] = per_user_max_scale(self.als_._score(user_codes, user_items))
         if which[TRENDING]:
@@ -443,8 +449,17 @@ class HybridRecommender(Recommender):
 def _add_scaled(total: np.ndarray, part: sp.csr_matrix, weight: float) -> None:
     """``total += weight * per_user_max_scale(part.toarray())`` on ``part``'s stored cells only.
 
-    Cells ``part`` does not store are 0 in the dense scaling too and add
-    nothing; the stored ones get the same clip, row maximum and division.
+    Cells ``part`` does not store are 0 in the dense scaling too and add nothing.
+    """
+    r, c, v = _scaled_cells(part)
+    total[r, c] += weight * v
+
+
+def _scaled_cells(part: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns and values (float64) of ``per_user_max_scale(part.toarray())``'s non-zeros.
+
+    The same clip at 0, row maximum and division as the dense scaling, on
+    the stored cells alone (the others are 0 there too).
     """
     part = sp.csr_matrix(part, dtype=np.float64)
     part.sum_duplicates()
@@ -453,5 +468,5 @@ def _add_scaled(total: np.ndarray, part: sp.csr_matrix, weight: float) -> None:
     top = np.zeros(part.shape[0])
     np.maximum.at(top, rows, values)
     keep = top[rows] > 0
-    r, c = rows[keep], part.indices[keep]
-    total[r, c] += weight * (values[keep] / top[r])
+    r = rows[keep]
+    return r, part.indices[keep], values[keep] / top[r]
