@@ -275,14 +275,7 @@ class Recommender(BaseEstimator):
             users, in this order. A model that keeps nothing per user (it
             reads the history row on every call) returns ``n_users`` only.
         """
-        self.check_is_fitted()
-        codes = check_codes(user_codes, "user_codes")
-        bad = (codes < 0) | (codes >= self.n_users_)
-        if bad.any():
-            raise KizunaInputError(
-                f"must be fitted users' codes in [0, {self.n_users_})",
-                column="user_codes", values=codes[bad][:5].tolist(),
-            )  # fmt: skip
+        codes = self._fitted_codes(user_codes)
         return {"n_users": int(codes.size), **self._user_state(codes)}
 
     def for_users(self, state: dict[str, Any] | None) -> Recommender:
@@ -303,6 +296,17 @@ class Recommender(BaseEstimator):
 
     def check_user_rows(self, user_codes: Any, rows: Any) -> tuple[np.ndarray, sp.csr_matrix]:
         """Codes (n,) and rows (n, n_items) CSR after checking they are fitted users'."""
+        codes = self._fitted_codes(user_codes)
+        checked = check_user_items(rows, name="rows")
+        if checked.shape != (codes.size, self.n_items_):
+            raise KizunaInputError(
+                f"must have shape ({codes.size}, {self.n_items_}), got {checked.shape}",
+                column="rows",
+            )
+        return codes, checked
+
+    def _fitted_codes(self, user_codes: Any) -> np.ndarray:
+        """Codes (n,) int64 after checking they are fitted users'."""
         self.check_is_fitted()
         codes = np.asarray(user_codes, dtype=np.int64).ravel()
         bad = (codes < 0) | (codes >= self.n_users_)
@@ -311,13 +315,7 @@ class Recommender(BaseEstimator):
                 f"must be fitted users' codes in [0, {self.n_users_})",
                 column="user_codes", values=codes[bad][:5].tolist(),
             )  # fmt: skip
-        checked = check_user_items(rows, name="rows")
-        if checked.shape != (codes.size, self.n_items_):
-            raise KizunaInputError(
-                f"must have shape ({codes.size}, {self.n_items_}), got {checked.shape}",
-                column="rows",
-            )
-        return codes, checked
+        return codes
 
     def check_user_row(self, user_code: int, row: Any) -> sp.csr_matrix:
         """``row`` as a (1, n_items) CSR after checking ``user_code`` is a fitted user's."""
