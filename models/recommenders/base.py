@@ -241,6 +241,13 @@ class Recommender(UserUpdates, BaseEstimator):
     ) -> None:
         raise NotImplementedError
 
+    def _user_state(self, codes: np.ndarray) -> dict[str, Any]:
+        """Per-user arrays' rows of ``codes`` (checked); models with per-user state override."""
+        return {}
+
+    def _set_user_state(self, state: dict[str, Any]) -> None:
+        """Install ``state`` (from :meth:`_user_state`, or ``{"n_users": 0}``) on a copy."""
+
     def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         raise NotImplementedError
 

@@ -324,6 +324,19 @@ class RerankedRecommender(Recommender):
         anchor = self.generators_.anchor_items(rows, items, component)
         return Explained(items, scores, component, anchor)
 
+    # --- per-user state -------------------------------------------------------------------
+
+    def _user_state(self, codes: np.ndarray) -> dict[str, Any]:
+        timing = None if self.timing_ is None else self.timing_.subset(codes)
+        return {"generators": self.generators_.user_state(codes), "timing": timing}
+
+    def _set_user_state(self, state: dict[str, Any]) -> None:
+        self.generators_ = self.generators_.for_users(state.get("generators"))
+        if self.timing_ is not None:
+            timing = state.get("timing")
+            empty = np.zeros(0, dtype=np.int64)
+            self.timing_ = timing if timing is not None else self.timing_.subset(empty)
+
     # --- live updates ---------------------------------------------------------------------
 
     def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
