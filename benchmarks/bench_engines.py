@@ -191,7 +191,11 @@ def tree_rss(
     """RSS of ``proc`` and its descendants; records each one's CPU seconds in ``cpu``
     and, in ``kinds``, the largest RSS seen per kind of process (:func:`kind_of`)."""
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    try:
+        children = proc.children(recursive=True)
+    except psutil.Error:  # a child ended while the tree was walked: sample again next time
+        return 0
+    for p in [proc, *children]:
         try:
             if not holds_memory(p, proc):
                 continue
