@@ -60,6 +60,8 @@ def with_id_key(raw: SparkRaw) -> SparkRaw:
     Returns a :class:`SparkRaw` with ``id_key`` set; its ``customer_col``
     cleaned by ``ids_to_str`` is the customer id the validator will see.
     """
+    from pyspark.sql.types import StringType, StructField, StructType
+
     if raw.id_key:
         return raw
     if raw.direct_customer:
@@ -74,8 +76,6 @@ def with_id_key(raw: SparkRaw) -> SparkRaw:
             canonical = adapter(batch[source_cols].reset_index(drop=True))
             out = batch.assign(**{ID_KEY: clean_ids(canonical[s.CUSTOMER_ID]).to_numpy()})
             yield arrow_safe(out)
-
-    from pyspark.sql.types import StringType, StructField, StructType
 
     schema = StructType([*frame.schema.fields, StructField(ID_KEY, StringType())])
     return _keyed(raw, frame.mapInPandas(keyed, schema))
