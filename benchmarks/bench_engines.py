@@ -19,7 +19,8 @@ whole shop in memory). Steps, each a fresh subprocess per run:
 Measured per run: wall time of the whole command (Spark: JVM start included),
 peak memory of the whole process tree (sum of the RSS of the command and all
 its descendants, JVM and Python workers included, sampled every 0.2 s with
-psutil), input rows per second per core (pandas: 1 core; Spark: the 2 cores of
+psutil; a child the JVM is starting, which shares the JVM's pages until it
+execs, is left out: :func:`holds_memory`), input rows per second per core (pandas: 1 core; Spark: the 2 cores of
 ``local[2]``), and the CPU seconds of the whole tree (the last sample of each
 process), which a shared machine distorts less than wall time. ``pass``: the
 command succeeded and, where both engines ran, their outputs agree (features:
@@ -55,7 +56,8 @@ K = 10
 
 
 CHUNK_ROWS = 10_000_000  # the generator holds a whole shop in memory: ~2.6 GB per 10M lines
-SPARK_CONF = "{spark.driver.memory: 8g, spark.ui.enabled: 'false'}"
+# The JVM's heap is kizuna's local-mode default (spark_session.local_driver_memory).
+SPARK_CONF = "{spark.ui.enabled: 'false'}"
 
 
 def ensure_shop(n_rows: int, cache: Path) -> Path:
@@ -183,8 +185,11 @@ def pandas_score(config: Path, models: Path, out: Path) -> dict:
     return {"rows": len(export)}
 
 
-def tree_rss(proc: psutil.Process, cpu: dict[int, float]) -> int:
-    """RSS of ``proc`` and its descendants; records each one's CPU seconds in ``cpu``."""
+def tree_rss(
+    proc: psutil.Process, cpu: dict[int, float], kinds: dict[str, int] | None = None
+) -> int:
+    """RSS of ``proc`` and its descendants; records each one's CPU seconds in ``cpu``
+    and, in ``kinds``, the largest RSS seen per kind of process (:func:`kind_of`)."""
     total = 0
     try:
         children = proc.children(recursive=True)
@@ -192,13 +197,44 @@ def tree_rss(proc: psutil.Process, cpu: dict[int, float]) -> int:
         return 0
     for p in [proc, *children]:
         try:
+            if not holds_memory(p, proc):
+                continue
             with p.oneshot():
-                total += p.memory_info().rss
+                rss = p.memory_info().rss
+                total += rss
                 times = p.cpu_times()
                 cpu[p.pid] = times.user + times.system
+                if kinds is not None:
+                    kind = kind_of(p, proc)
+                    kinds[kind] = max(kinds.get(kind, 0), rss)
         except psutil.Error:
             pass
     return total
+
+
+def holds_memory(p: psutil.Process, root: psutil.Process) -> bool:
+    """Whether ``p`` counts towards the tree's memory: the command, the JVM, Python workers.
+
+    A process the JVM is starting shares the JVM's pages until it execs, so its RSS is the
+    JVM's own and counting it would add the JVM twice. Such a child carries the name of the
+    JVM thread that forked it (``Executor task l``) or ``java``: anything but the JVM itself
+    and Python processes is left out.
+    """
+    if p.pid == root.pid:
+        return True
+    name = p.name()
+    if name.startswith("java"):
+        return not p.parent().name().startswith("java")
+    return name.startswith("python")
+
+
+def kind_of(p: psutil.Process, root: psutil.Process) -> str:
+    """``driver`` (the command), ``jvm``, ``python worker`` (Spark's daemon and its forks)."""
+    if p.pid == root.pid:
+        return "driver"
+    if p.name().startswith("java"):
+        return "jvm"
+    return "python worker" if "daemon" in " ".join(p.cmdline()) else "other"
 
 
 def features_command(engine: str, config: Path, out: Path) -> list[str]:
@@ -223,12 +259,13 @@ def run(command: list[str], max_gb: float) -> dict:
     watched = psutil.Process(proc.pid)
     peak = [0]
     cpu_of: dict[int, float] = {}
+    kinds: dict[str, int] = {}
     killed = [False]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], tree_rss(watched, cpu_of))
+            peak[0] = max(peak[0], tree_rss(watched, cpu_of, kinds))
             if peak[0] > max_gb * 1e9 and not killed[0]:
                 killed[0] = True
                 for p in [*watched.children(recursive=True), watched]:
@@ -248,6 +285,8 @@ def run(command: list[str], max_gb: float) -> dict:
     done.set()
     thread.join()
     ok = proc.returncode == 0 and not killed[0]
+    largest = ", ".join(f"{k} {v / 1e9:.2f}" for k, v in sorted(kinds.items()))
+    print(f"largest process RSS, GB: {largest}", file=sys.stderr)
     result = json.loads(stdout[stdout.index("{") :]) if ok else {}
     return {"ok": ok, "wall": wall, "cpu": cpu, "peak": peak[0], "result": result,
             "killed": killed[0]}  # fmt: skip

@@ -112,15 +112,29 @@ def main() -> None:
     """Console-script entry point: user errors become one clear line, exit code 2.
 
     Any exception of a :func:`user_error_types` type ends here, wherever it
-    was raised, so no user error prints a traceback.
+    was raised, so no user error prints a traceback; so does a
+    :class:`KizunaInputError` raised inside a Spark shard
+    (:func:`training.engines.spark_errors.input_error_from_spark`).
     """
     try:
         app()
     except user_error_types() as exc:
-        err_console.print(
-            f"[bold red]error:[/bold red] {one_line(exc)}", highlight=False, soft_wrap=True
-        )
-        sys.exit(2)
+        _user_error(exc)
+    except Exception as exc:
+        from kizuna.training.engines.spark_errors import input_error_from_spark
+
+        # A user error raised inside a Spark shard comes back as Spark's error.
+        found = input_error_from_spark(exc)
+        if found is None:
+            raise
+        _user_error(found)
+
+
+def _user_error(exc: BaseException) -> None:
+    err_console.print(
+        f"[bold red]error:[/bold red] {one_line(exc)}", highlight=False, soft_wrap=True
+    )
+    sys.exit(2)
 
 
 if __name__ == "__main__":

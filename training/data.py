@@ -290,12 +290,7 @@ def load_tables(
     ``label_col`` names a contractual churn label in the customers table,
     which is then checked and turned into 0/1.
     """
-    items = customers = None
-    if data.items is not None:
-        ids = source_columns(data.items_column_map, (s.ITEM_ID,))
-        reading = reading_options(data.items_reading) if data.items_reading else None
-        frame = read_table(data.items, string_columns=ids, reading=reading)
-        items = validate_items(apply_column_map(frame, data.items_column_map, table="items"))
+    customers = None
     if data.customers is not None:
         ids = source_columns(data.customers_column_map, (s.CUSTOMER_ID,))
         reading = reading_options(data.customers_reading) if data.customers_reading else None
@@ -305,4 +300,14 @@ def load_tables(
             label_col=label_col,
             timestamp_rule=data.timestamp_rule,
         )
-    return items, customers
+    return load_items(data), customers
+
+
+def load_items(data: DataConfig) -> pd.DataFrame | None:
+    """Read and validate the optional items table (None without one)."""
+    if data.items is None:
+        return None
+    ids = source_columns(data.items_column_map, (s.ITEM_ID,))
+    reading = reading_options(data.items_reading) if data.items_reading else None
+    frame = read_table(data.items, string_columns=ids, reading=reading)
+    return validate_items(apply_column_map(frame, data.items_column_map, table="items"))

@@ -76,17 +76,18 @@ def features(
     from pyspark.sql import functions as F
 
     from kizuna.features import schema as s
-    from kizuna.training.data import load_tables
+    from kizuna.training.data import load_items
+    from kizuna.training.engines.spark_customers import read_customers
     from kizuna.training.engines.spark_io import read_raw
     from kizuna.training.engines.spark_pass import validated_features
-    from kizuna.training.engines.spark_session import spark_session
+    from kizuna.training.engines.spark_session import input_bytes, spark_session
 
     settings = settings or {}
     with step("starting Spark", quiet=quiet):
-        spark = spark_session(settings, master=master)
+        spark = spark_session(settings, master=master, input_bytes=input_bytes(data.transactions))
     with step(f"reading {data.transactions} ({data.format}) with Spark", quiet=quiet):
         raw = read_raw(spark, data)
-    items, customers = load_tables(data)
+    items, customers = load_items(data), read_customers(spark, data)
     with step(f"validating and building features as of {as_of} by customer shard", quiet=quiet):
         done = validated_features(
             raw,

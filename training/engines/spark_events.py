@@ -78,6 +78,7 @@ def with_stored_events(raw: SparkRaw, data: DataConfig) -> SparkRaw:
         adapter=_EventAdapter(adapter, source_cols, rule),
         validate_kwargs=kwargs,
         direct_customer=False,  # the validator names a missing id, as in pandas
+        id_key=True,
         last_event_seq=int(events[SEQ].max()),
     )
 

@@ -83,7 +83,7 @@ def customer_features(
 
     probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
     out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.MEMORY_AND_DISK)
-    return scored_features(out, customers, horizon_days is not None)
+    return scored_features(out, _categories(customers), horizon_days is not None)
 
 
 def shard_features(
@@ -108,12 +108,15 @@ def shard_features(
     return _to_spark_frame(frame)
 
 
-def scored_features(out: Any, customers: pd.DataFrame | None, labelled: bool) -> SparkFeatures:
+def scored_features(
+    out: Any, categories: dict[str, pd.CategoricalDtype], labelled: bool
+) -> SparkFeatures:
     """RFM scores from the population's cut points, then the features and labels frames.
 
     ``out``: one row per customer with ``customer_id``, the base features, the
     score inputs (``__in_*``), the labels if ``labelled`` and ``__shard``;
-    persisted, as it is read once per output.
+    persisted, as it is read once per output. ``categories``: the customers
+    table's text attributes, as :func:`_categories` gives them.
     """
     from pyspark.sql import functions as F
 
@@ -125,7 +128,6 @@ def scored_features(out: Any, customers: pd.DataFrame | None, labelled: bool) ->
     scorer.cuts_ = {col[len(INPUT_PREFIX) :]: cuts[col] for col in SCORE_INPUTS}
     scorer.n_customers_ = n
     feature_cols = [c for c in out.columns if c not in (*SCORE_INPUTS, *LABELS, SHARD)]
-    categories = _categories(customers)
 
     def score(batches: Any) -> Any:
         for batch in batches:

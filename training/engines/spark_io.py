@@ -46,6 +46,9 @@ class SparkRaw:
     #: ``customer_col`` is the customer id as it is (not built by an expression), so
     #: a row where it is blank is ``missing_customer_id`` before any shard sees it.
     direct_customer: bool = True
+    #: ``customer_col`` cleaned by :func:`features.contract.ids_to_str` is the customer
+    #: id (:mod:`training.engines.spark_keys`), so the customers table can shard on it too.
+    id_key: bool = False
     #: The last ``/events`` sequence number among the rows (0: none appended).
     last_event_seq: int = 0
 

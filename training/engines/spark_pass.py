@@ -21,6 +21,10 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.validate import Reconciliation
+from kizuna.training.engines.spark_customers import (
+    SparkCustomers,
+    sharded_customers,
+)
 from kizuna.training.engines.spark_features import (
     SCORE_INPUTS,
     SparkFeatures,
@@ -30,6 +34,7 @@ from kizuna.training.engines.spark_features import (
     shard_features,
 )
 from kizuna.training.engines.spark_io import SparkRaw
+from kizuna.training.engines.spark_keys import with_id_key
 from kizuna.training.engines.spark_validate import (
     ASIDE,
     INPUT,
@@ -67,7 +72,7 @@ def validated_features(
     as_of: pd.Timestamp,
     *,
     data_end: Any = None,
-    customers: pd.DataFrame | None = None,
+    customers: SparkCustomers | None = None,
     items: pd.DataFrame | None = None,
     btyd_unit: str = "W",
     horizon_days: int | None = None,
@@ -80,24 +85,28 @@ def validated_features(
     Same results as :func:`training.engines.spark_validate.validate` followed by
     :func:`training.engines.spark_features.customer_features`, in one pass.
     Lines at or after ``as_of + horizon_days`` (or ``as_of``) are set aside, as
-    the pandas engine does.
+    the pandas engine does. Each shard gets only its own rows of ``customers``
+    (cogrouped by the cleaned customer id); ``items``, small, goes to every shard.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     window_end = as_of if horizon_days is None else as_of + pd.Timedelta(days=horizon_days)
+    if customers is not None:
+        raw = with_id_key(raw)
     plan = plan_shards(raw, as_of=window_end, data_end=data_end, shards=shards, n_rows=n_rows)
     spark = raw.frame.sparkSession
-    tables = spark.sparkContext.broadcast((customers, items))
+    tables = spark.sparkContext.broadcast(items)
     adapter, raw_cols, kwargs = plan.adapter, plan.raw_cols, plan.kwargs
     aside_cols = [RAW_PREFIX + c for c in plan.aside_cols]
+    customers_of = None if customers is None else customers.shard_validator()
 
-    def run(shard: pd.DataFrame) -> pd.DataFrame:
-        cust, itm = tables.value
+    def run(shard: pd.DataFrame, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+        cust = None if rows is None else customers_of(rows)
         shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
         validated, aside, canonical = validate_lines(shard, adapter, raw_cols, kwargs)
         feats = shard_features(
-            validated.kept, as_of, cust, itm, btyd_unit, horizon_days, lookback_days
+            validated.kept, as_of, cust, tables.value, btyd_unit, horizon_days, lookback_days
         )
         feats[KIND] = FEATURES
         # Missing values in the other kinds of row must not turn counts into floats.
@@ -126,8 +135,25 @@ def validated_features(
             out[col] = out[col].astype("string")
         return _to_spark_frame(out.set_index(s.CUSTOMER_ID))
 
-    schema = _probe_schema(plan.unshuffled, run, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
-    out = plan.sharded.groupBy(SHARD).applyInPandas(run, schema)
+    floats = (*SCORE_INPUTS, s.FUTURE_VALUE)
+    if customers is None:
+
+        def alone(lines: pd.DataFrame) -> pd.DataFrame:
+            return run(lines)  # one parameter: Spark passes the group key to two
+
+        schema = _probe_schema(plan.unshuffled, alone, floats=floats)
+        out = plan.sharded.groupBy(SHARD).applyInPandas(alone, schema)
+    else:
+        table = sharded_customers(customers, plan.shards)
+        sample = customers.frame.limit(2_000).toPandas()  # not ``table``: that would shuffle
+        schema = _probe_schema(plan.unshuffled, lambda lines: run(lines, sample), floats=floats)
+
+        def cogrouped(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+            # A shard of customers without lines has nothing to report.
+            return run(lines, rows) if len(lines) else pd.DataFrame()
+
+        grouped = plan.sharded.groupBy(SHARD).cogroup(table.groupBy(SHARD))
+        out = grouped.applyInPandas(cogrouped, schema)
     out = out.persist(StorageLevel.MEMORY_AND_DISK)  # one row a customer: small
     small = out.filter(F.col(KIND).isin(COUNTS, STATS)).select(
         KIND, STAT_COLUMN, STAT_PRESENT, STAT_BAD
@@ -145,7 +171,8 @@ def validated_features(
     report = reconciliation(counts, window_end, data_end)
     customer_rows = out.filter(F.col(KIND) == FEATURES).drop(KIND, *aside_cols, s.ROW_ID)
     customer_rows = customer_rows.drop(s.REASON, STAT_COLUMN, STAT_PRESENT, STAT_BAD)
-    features = scored_features(customer_rows, customers, horizon_days is not None)
+    categories = {} if customers is None else customers.categories
+    features = scored_features(customer_rows, categories, horizon_days is not None)
     set_aside = out.filter(F.col(KIND) == ASIDE).select(*aside_cols, s.ROW_ID, s.REASON)
     return SparkOnePass(features=features, set_aside=set_aside, report=report, shards=plan.shards)
 

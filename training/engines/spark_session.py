@@ -29,6 +29,48 @@ DEFAULT_CONF = {
 }
 
 
+#: Heap of the local-mode JVM, which is both driver and executor: a base, plus one
+#: share per task slot. Spark spills shuffles and cached results to disk, so the
+#: heap a run needs grows with the tasks in flight (each sorts and streams one
+#: shard), not with the whole input; an input a few times smaller than this needs less.
+LOCAL_HEAP_BASE_MB = 1024
+LOCAL_HEAP_PER_CORE_MB = 1024
+LOCAL_HEAP_PER_INPUT_BYTE = 4  # heap bytes per byte of input file, below the cap
+
+
+def local_driver_memory(master: str, input_bytes: int | None) -> str | None:
+    """``spark.driver.memory`` for ``master`` in local mode (None for a cluster).
+
+    ``LOCAL_HEAP_BASE_MB`` plus ``LOCAL_HEAP_PER_CORE_MB`` per core of
+    ``local[N]``, or :data:`LOCAL_HEAP_PER_INPUT_BYTE` times ``input_bytes`` (the
+    transactions' size on disk) when that is less, never below the base.
+    """
+    import re
+
+    found = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master.strip())
+    if found is None:
+        return None
+    cores = found.group(1) or "1"
+    n = (os.cpu_count() or 1) if cores == "*" else int(cores)
+    cap = LOCAL_HEAP_BASE_MB + LOCAL_HEAP_PER_CORE_MB * n
+    if input_bytes is not None:
+        need = LOCAL_HEAP_PER_INPUT_BYTE * input_bytes // 2**20
+        cap = max(LOCAL_HEAP_BASE_MB, min(cap, need))
+    return f"{cap}m"
+
+
+def input_bytes(path: Any) -> int | None:
+    """Size on disk of a file or folder (None for a table name or a missing path)."""
+    from pathlib import Path
+
+    source = Path(str(path))
+    if source.is_file():
+        return source.stat().st_size
+    if source.is_dir():
+        return sum(f.stat().st_size for f in source.rglob("*") if f.is_file())
+    return None
+
+
 def require_pyspark() -> Any:
     """Import pyspark, or fail with one line saying how to get it and Java."""
     try:
@@ -42,13 +84,16 @@ def require_pyspark() -> Any:
     return pyspark
 
 
-def spark_session(settings: dict | None = None, *, master: str | None = None) -> Any:
+def spark_session(
+    settings: dict | None = None, *, master: str | None = None, input_bytes: int | None = None
+) -> Any:
     """The session to run on.
 
     An active session (kizuna called from a notebook or job) is used as it is,
     unless ``master`` asks for another; otherwise one is built from ``master``,
     else ``settings["master"]``, else ``local[*]``, with ``settings["conf"]``
-    (any ``spark.*`` keys) on top of kizuna's defaults.
+    (any ``spark.*`` keys) on top of kizuna's defaults. In local mode the
+    JVM's heap defaults to :func:`local_driver_memory` of ``input_bytes``.
 
     Parameters
     ----------
@@ -69,10 +114,13 @@ def spark_session(settings: dict | None = None, *, master: str | None = None) ->
     # Python workers run the interpreter that runs kizuna, with kizuna installed.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName("kizuna").master(
-        master or settings.get("master") or DEFAULT_MASTER
-    )
-    for key, value in {**DEFAULT_CONF, **(settings.get("conf") or {}), **REQUIRED_CONF}.items():
+    master = master or settings.get("master") or DEFAULT_MASTER
+    builder = SparkSession.builder.appName("kizuna").master(master)
+    defaults = dict(DEFAULT_CONF)
+    memory = local_driver_memory(master, input_bytes)
+    if memory is not None:
+        defaults["spark.driver.memory"] = memory
+    for key, value in {**defaults, **(settings.get("conf") or {}), **REQUIRED_CONF}.items():
         builder = builder.config(key, str(value))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

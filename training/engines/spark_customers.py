@@ -1,0 +1,118 @@
+"""The customers table on Spark, sharded like the lines: each shard gets only its own rows.
+
+The table is read by Spark (never whole on the driver), its column map
+applied per batch, and each row keyed by its cleaned id
+(:func:`features.contract.ids_to_str`, as the validator cleans the lines'
+ids, see :mod:`training.engines.spark_keys`). Sharded by that key it is
+cogrouped with the lines, and each shard validates its rows with
+:func:`features.tables.validate_customers`, the pandas engine's validator:
+equal ids hash to one shard, so duplicates are still found. What needs the
+whole table is taken once on Spark: the day/month order of text signup dates
+and the categories of text attributes.
+
+Usable by any shard function that needs the customers next to the lines
+(features, scoring): :func:`read_customers`, then :func:`sharded_customers`
+cogrouped with the lines, and :meth:`SparkCustomers.shard_validator` inside the shard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from kizuna.features import schema as s
+from kizuna.training.config import DataConfig
+from kizuna.training.engines.spark_keys import ID_KEY, clean_ids, id_text
+from kizuna.training.engines.spark_validate import SHARD, shard_key
+
+
+@dataclass
+class SparkCustomers:
+    """The customers table on Spark (column map applied, values as read) and what
+    needs all of it: ``categories`` of text attributes (as
+    :func:`features.customer_attributes.join_customer_attributes` takes them from
+    the whole table) and the settled ``timestamp_rule`` of ``signup_date``."""
+
+    frame: Any  # Spark frame, with ID_KEY: the cleaned id as text
+    categories: dict[str, pd.CategoricalDtype]
+    timestamp_rule: Any
+    label_col: str | None = None
+
+    def shard_validator(self) -> Any:
+        """:func:`customers_of_shard` with this table's settings; picklable, for shards."""
+        from functools import partial
+
+        return partial(
+            customers_of_shard, timestamp_rule=self.timestamp_rule, label_col=self.label_col
+        )
+
+
+def read_customers(
+    spark: Any, data: DataConfig, *, label_col: str | None = None
+) -> SparkCustomers | None:
+    """The customers table ``data`` names, on Spark (None without one)."""
+    from kizuna.features.column_map import apply_column_map, source_columns
+    from kizuna.features.customer_attributes import NOT_ATTRIBUTES
+    from kizuna.training.engines.spark_features import _probe_schema
+    from kizuna.training.engines.spark_io import read_frame, settled_rule
+    from kizuna.training.engines.spark_session import arrow_safe
+    from kizuna.training.files import reading_options
+
+    if data.customers is None:
+        return None
+    ids = source_columns(data.customers_column_map, (s.CUSTOMER_ID,)) or {s.CUSTOMER_ID}
+    reading = reading_options(data.customers_reading) if data.customers_reading else None
+    frame = read_frame(spark, data.customers, string_columns=ids, reading=reading)
+    column_map = dict(data.customers_column_map) or None
+    # Checked once here, as the pandas engine would, before any shard runs.
+    apply_column_map(frame.limit(0).toPandas(), column_map, table="customers")
+    if column_map:
+
+        def mapped(batches: Any) -> Any:
+            for batch in batches:
+                out = apply_column_map(batch, column_map, table="customers")
+                out[ID_KEY] = clean_ids(out[s.CUSTOMER_ID]).to_numpy()
+                yield arrow_safe(out)
+
+        frame = frame.mapInPandas(mapped, _probe_schema(frame, None, mapped))
+    else:
+        from kizuna.features.contract import require_columns
+
+        require_columns(frame.limit(0).toPandas(), (s.CUSTOMER_ID,), table="customers")
+        frame = frame.withColumn(ID_KEY, id_text(frame, s.CUSTOMER_ID))
+    rule = settled_rule(frame, data.timestamp_rule, s.SIGNUP_DATE)
+    skip = {s.CUSTOMER_ID, s.SIGNUP_DATE, ID_KEY, *NOT_ATTRIBUTES}
+    text = [c for c, kind in frame.dtypes if kind == "string" and c not in skip]
+    return SparkCustomers(frame, _categories(frame, text), rule, label_col)
+
+
+def sharded_customers(customers: SparkCustomers, shards: int) -> Any:
+    """The table with ``__shard`` (the shard of its cleaned id), one partition per shard,
+    partitioned as :func:`training.engines.spark_validate.plan_shards` partitions the lines."""
+    from pyspark.sql import functions as F
+
+    keyed = customers.frame.withColumn(SHARD, shard_key(F.col(ID_KEY), shards)).drop(ID_KEY)
+    return keyed.repartition(shards, SHARD)
+
+
+def customers_of_shard(
+    rows: pd.DataFrame, *, timestamp_rule: Any, label_col: str | None = None
+) -> pd.DataFrame:
+    """One shard's customers rows validated as :func:`training.data.load_tables` does
+    (bound by :meth:`SparkCustomers.shard_validator`)."""
+    from kizuna.features.tables import validate_customers
+
+    table = rows.drop(columns=[SHARD, ID_KEY], errors="ignore").reset_index(drop=True)
+    return validate_customers(table, label_col=label_col, timestamp_rule=timestamp_rule)
+
+
+def _categories(frame: Any, columns: list[str]) -> dict[str, pd.CategoricalDtype]:
+    """The categories pandas gives each text column of the whole table (sorted values)."""
+    from pyspark.sql import functions as F
+
+    if not columns:
+        return {}
+    row = frame.agg(*[F.collect_set(c).alias(c) for c in columns]).collect()[0]
+    return {c: pd.CategoricalDtype(sorted(row[c])) for c in columns}
