@@ -93,8 +93,11 @@ def validated_features(
     aside_cols = [RAW_PREFIX + c for c in plan.aside_cols]
 
     def run(shard: pd.DataFrame) -> pd.DataFrame:
+        from pyspark import TaskContext
+
         cust, itm = tables.value
-        shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
+        task = TaskContext.get()  # None on the driver (schema probe)
+        shard_id = task.partitionId() if task is not None else 0
         validated, aside, canonical = validate_lines(shard, adapter, raw_cols, kwargs)
         feats = shard_features(
             validated.kept, as_of, cust, itm, btyd_unit, horizon_days, lookback_days
@@ -126,8 +129,15 @@ def validated_features(
             out[col] = out[col].astype("string")
         return _to_spark_frame(out.set_index(s.CUSTOMER_ID))
 
+    def run_partition(batches: Any) -> Any:
+        # A partition is a shard: all of it at once, as the validator needs every
+        # line of a customer (no group-by, so no sort of the lines by shard first).
+        frames = list(batches)
+        if frames:
+            yield run(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+
     schema = _probe_schema(plan.unshuffled, run, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
-    out = plan.sharded.groupBy(SHARD).applyInPandas(run, schema)
+    out = plan.by_customer.mapInPandas(run_partition, schema)
     out = out.persist(StorageLevel.MEMORY_AND_DISK)  # one row a customer: small
     small = out.filter(F.col(KIND).isin(COUNTS, STATS)).select(
         KIND, STAT_COLUMN, STAT_PRESENT, STAT_BAD
