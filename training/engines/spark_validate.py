@@ -58,6 +58,7 @@ class SparkValidated:
     set_aside: Any
     report: Reconciliation
     shards: int
+    last_event_seq: int = 0  # the last stored ``/events`` line among the rows (0: none)
 
 
 def shard_key(col: Any, shards: int) -> Any:
@@ -167,7 +168,13 @@ def validate(
         *[RAW_PREFIX + c for c in aside_cols], s.ROW_ID, s.REASON
     )
     report = _reconcile(out, n_rows, as_of, data_end)
-    return SparkValidated(kept=kept, set_aside=set_aside, report=report, shards=plan.shards)
+    return SparkValidated(
+        kept=kept,
+        set_aside=set_aside,
+        report=report,
+        shards=plan.shards,
+        last_event_seq=raw.last_event_seq,
+    )
 
 
 def validate_lines(
