@@ -186,7 +186,11 @@ def pandas_score(config: Path, models: Path, out: Path) -> dict:
 def tree_rss(proc: psutil.Process, cpu: dict[int, float]) -> int:
     """RSS of ``proc`` and its descendants; records each one's CPU seconds in ``cpu``."""
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    try:
+        children = proc.children(recursive=True)
+    except psutil.Error:  # a child ended while the tree was walked: sample again next time
+        return 0
+    for p in [proc, *children]:
         try:
             with p.oneshot():
                 total += p.memory_info().rss

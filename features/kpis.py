@@ -170,9 +170,12 @@ def _cohort_tables(transactions: pd.DataFrame, as_of: Any) -> tuple[pd.DataFrame
     if orders.empty:
         empty = pd.DataFrame(index=pd.PeriodIndex([], freq="M", name="cohort"))
         return empty, empty.copy()
-    month = orders[s.TIMESTAMP].dt.to_period("M")
+    when = orders[s.TIMESTAMP]
+    month = when.dt.to_period("M")
     cohort = month.groupby(orders[s.CUSTOMER_ID]).transform("min")
-    offset = (month - cohort).map(lambda d: d.n).astype(int)
+    # Months since the cohort's month, as whole numbers (one subtraction, not one per order).
+    month_no = when.dt.year.astype(np.int64) * 12 + when.dt.month.astype(np.int64)
+    offset = month_no - month_no.groupby(orders[s.CUSTOMER_ID]).transform("min")
     last = (end - pd.Timedelta(1, "ns")).to_period("M")
     cohorts = pd.period_range(cohort.min(), last, name="cohort")
     offsets = list(range(len(cohorts)))

@@ -14,6 +14,9 @@ bought the target recently are left out by the caller's ``excluded`` mask.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -39,14 +42,45 @@ def affinity(scores: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.nd
         Shape (n_customers,) each: affinity in [0, 1] (NaN if no finite score),
         and the best target's 1-based rank among the customer's items.
     """
+    lo, hi = score_ranges(scores)
+    best = best_target_score(scores[:, targets])
+    return scaled_affinity(best, lo, hi), target_rank(scores, best)
+
+
+def score_ranges(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's lowest and highest finite score, shape (n,) each; NaN without one."""
     s = np.where(np.isfinite(scores), scores, np.nan)
-    scaled = scaled_scores(s)
-    target_scaled = scaled[:, targets]
-    best = np.nanmax(np.where(np.isnan(target_scaled), -np.inf, target_scaled), axis=1)
-    best = np.where(np.isfinite(best), best, np.nan)
-    best_raw = np.nanmax(np.where(np.isnan(s[:, targets]), -np.inf, s[:, targets]), axis=1)
-    rank = 1 + np.sum(np.nan_to_num(s, nan=-np.inf) > best_raw[:, None], axis=1)
-    return best, rank
+    # fmin/fmax skip NaN without nanmin's warning on a row that is all NaN.
+    return np.fmin.reduce(s, axis=1), np.fmax.reduce(s, axis=1)
+
+
+def best_target_score(target_scores: np.ndarray) -> np.ndarray:
+    """The best finite raw score among the targets, shape (n,); -inf without one.
+
+    ``target_scores`` has shape (n_customers, n_targets).
+    """
+    finite = np.where(np.isfinite(target_scores), target_scores, -np.inf)
+    return finite.max(axis=1, initial=-np.inf)
+
+
+def scaled_affinity(best: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``best`` rescaled to [0, 1] within [lo, hi] (:func:`scaled_scores`); NaN if not finite.
+
+    The rescaling is increasing, so the best target's scaled score is the
+    scaled best score: this equals the best column of :func:`scaled_scores`.
+    """
+    span = np.where(hi > lo, hi - lo, 1.0)
+    with np.errstate(invalid="ignore"):
+        out = (best - lo) / span
+    return np.where(np.isfinite(best), out, np.nan)
+
+
+def target_rank(scores: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """1-based rank of the best target among each customer's items, shape (n,) int64.
+
+    ``scores`` has shape (n, n_items), ``best`` shape (n,) from :func:`best_target_score`.
+    """
+    return 1 + np.sum(np.nan_to_num(scores, nan=-np.inf) > best[:, None], axis=1)
 
 
 def scaled_scores(scores: np.ndarray) -> np.ndarray:
@@ -56,10 +90,9 @@ def scaled_scores(scores: np.ndarray) -> np.ndarray:
     Column ``i`` is the affinity for the single item ``i`` (:func:`affinity`).
     """
     s = np.where(np.isfinite(scores), scores, np.nan)
-    lo = np.nanmin(s, axis=1, keepdims=True)
-    hi = np.nanmax(s, axis=1, keepdims=True)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    return (s - lo) / span
+    lo, hi = score_ranges(s)
+    span = np.where(hi > lo, hi - lo, 1.0)[:, None]
+    return (s - lo[:, None]) / span
 
 
 def top_audience(
@@ -105,8 +138,10 @@ def top_audience(
     return out
 
 
-def reasons(row: pd.Series, *, horizon_days: int, n_items: int, bought_before: bool) -> list[str]:
-    """Short reasons for one audience member, in a marketer's words."""
+def reasons(
+    row: Mapping[str, Any], *, horizon_days: int, n_items: int, bought_before: bool
+) -> list[str]:
+    """Short reasons for one audience member (a row of :func:`top_audience`), in a marketer's words."""
     out = []
     if RANK in row and pd.notna(row[RANK]):
         out.append(f"ranks it #{int(row[RANK])} of {n_items:,} items for them")

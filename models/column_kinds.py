@@ -8,11 +8,13 @@ booleans, dates as days since 1970-01-01, durations as days).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kizuna.features.errors import KizunaInputError
 
@@ -59,6 +61,40 @@ def _spell_whole_float(value: Any) -> Any:
     if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
         return str(int(value))
     return value
+
+
+#: From this many values on, one Arrow lookup beats a dict lookup per cell: its set-up costs
+#: about 0.15 ms, a dict lookup about 0.3 µs a cell (measured crossover: 600-2,000 values).
+ARROW_MIN_VALUES = 1024
+
+
+def category_codes(
+    text: pd.Series, categories: Sequence[str], lookup: Mapping[str, int] | None = None
+) -> np.ndarray:
+    """Position of each value in ``categories``, shape (n,) int64; -1 for missing and unseen.
+
+    Long columns take one Arrow hash lookup instead of a Python dict lookup
+    per cell; short ones (a serving request) the dict, which costs less there.
+
+    Parameters
+    ----------
+    text
+        Shape (n,), as :func:`normalise_text` returns it (``string`` dtype, NA for missing).
+    categories
+        The known categories, unique.
+    lookup
+        ``{category: position}`` of ``categories``, if the caller keeps one.
+    """
+    if len(categories) == 0:
+        return np.full(len(text), -1, dtype=np.int64)
+    if len(text) < ARROW_MIN_VALUES:
+        if lookup is None:
+            lookup = {c: i for i, c in enumerate(categories)}
+        cells = text.to_numpy(dtype=object, na_value=None)
+        return np.fromiter((lookup.get(v, -1) for v in cells), dtype=np.int64, count=len(cells))
+    values = pa.array(text.astype("string").array, type=pa.large_string())
+    found = pc.index_in(values, value_set=pa.array(list(categories), type=pa.large_string()))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def is_text_like(dtype: Any) -> bool:

@@ -31,7 +31,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.column_kinds import is_text_like, normalise_text, safe_names, to_float
+from kizuna.models.column_kinds import (
+    category_codes,
+    is_text_like,
+    normalise_text,
+    safe_names,
+    to_float,
+)
 
 ColumnKind = Literal["numeric", "numeric_text", "bool", "category", "days", "duration", "empty"]
 
@@ -243,10 +249,8 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             kind = self.dtypes_[col]
             if kind == "category":
                 # Unseen categories get code -1 (NaN): the set is fixed at fit.
-                lookup = self.category_codes_[col]
-                text = normalise_text(X[col]).to_numpy(dtype=object, na_value=None)
-                values = np.fromiter(
-                    (lookup.get(v, -1) for v in text), dtype=np.int64, count=len(text)
+                values = category_codes(
+                    normalise_text(X[col]), self.categories_[col], self.category_codes_[col]
                 )
             elif kind == "empty":
                 values = self._empty(X[col], col)

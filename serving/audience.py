@@ -1,8 +1,9 @@
 """Audiences from the served models: who is most likely to buy an item or a category soon.
 
 The scoring rule is :mod:`models.audience`; this module gathers its inputs from a
-:class:`serving.live.Served` snapshot (recommender scores over the catalogue,
-P(order) from the BG/NBD of the loaded models, recent buyers from the history).
+:class:`serving.live.Served` snapshot (recommender scores over the catalogue, kept
+once per snapshot by :mod:`serving.audience_scores`; P(order) from the BG/NBD of the
+loaded models; recent buyers from the history).
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
-from kizuna.models.audience import affinity, top_audience
+from kizuna.models.audience import (
+    RANK,
+    best_target_score,
+    scaled_affinity,
+    score_ranges,
+    target_rank,
+    top_audience,
+)
 from kizuna.models.next_order import probability_of_order
+from kizuna.serving.audience_scores import CHUNK, kept_scores, score_rows
 from kizuna.serving.next_order import bundle_with_bgnbd
-
-CHUNK = 2_000
 
 
 class AudienceError(Exception):
@@ -42,8 +49,11 @@ def target_mask(served: Any, *, item_id: str | None, category: str | None) -> np
         mask = np.zeros(cat.n_items, bool)
         mask[code] = True
         return mask
-    wanted = str(category).casefold()
-    mask = np.array([c is not None and str(c).casefold() == wanted for c in cat.categories])
+    if "casefold_categories" not in served.state.extras:
+        served.state.extras["casefold_categories"] = np.array(
+            [None if c is None else str(c).casefold() for c in cat.categories], dtype=object
+        )
+    mask = served.state.extras["casefold_categories"] == str(category).casefold()
     if not mask.any():
         raise AudienceError(404, "unknown category: no served item has it")
     return mask
@@ -75,7 +85,7 @@ def recent_buyers(st: Any, customer_ids: list[str], targets: np.ndarray, days: f
     """Bool, shape (len(customer_ids),): bought a target item in the ``days`` before as_of."""
     if days <= 0 or not customer_ids:
         return np.zeros(len(customer_ids), bool)
-    lines = st.customers_lines(customer_ids)
+    lines = st.customers_lines(customer_ids, [s.CUSTOMER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY])
     if len(lines) == 0:
         return np.zeros(len(customer_ids), bool)
     items = set(np.asarray(st.catalogue.item_ids, dtype=object)[targets].astype(str))
@@ -103,26 +113,36 @@ def audience_frame(
     -------
     (audience, excluded, targets)
         ``audience``: :func:`models.audience.top_audience` columns plus
-        ``bought_before``; ``excluded``: recent buyers skipped while filling it
-        (customers ranked above the last member who bought the target recently).
+        ``item_rank`` and ``bought_before``; ``excluded``: recent buyers skipped
+        while filling it (customers ranked above the last member who bought
+        the target recently).
     """
     rec = served.models.recommender
     if rec is None:
         raise AudienceError(503, "no recommender model is loaded: audiences need one")
     st = served.state
     targets = target_mask(served, item_id=item_id, category=category)
-    n_cust = st.n_customers
-    aff = np.full(n_cust, np.nan)
-    rank = np.zeros(n_cust, np.int64)
-    codes = np.array([st.recommender_code(c) for c in st.features.index], dtype=np.int64)
-    for lo in range(0, n_cust, CHUNK):
-        pos = np.arange(lo, min(lo + CHUNK, n_cust))
-        scores = rec.model.score_items(codes[pos], st.history_rows(pos))
-        aff[pos], rank[pos] = affinity(scores, targets)
+    kept = kept_scores(served)
+    if kept is not None:
+        aff, best = kept.affinity(st, targets)
+        ranks = kept.ranks
+    else:
+        aff, best = np.full(st.n_customers, np.nan), np.full(st.n_customers, -np.inf)
+        for lo in range(0, st.n_customers, CHUNK):
+            pos = np.arange(lo, min(lo + CHUNK, st.n_customers))
+            scores = score_rows(st, rec.model, pos)
+            best[pos] = best_target_score(scores[:, targets])
+            lo_, hi_ = score_ranges(scores)
+            aff[pos] = scaled_affinity(best[pos], lo_, hi_)
+
+        def ranks(rows: np.ndarray, best_rows: np.ndarray) -> np.ndarray:
+            return target_rank(score_rows(st, rec.model, rows), best_rows)
+
     p_order = p_order_all(served, horizon_days)
     excluded = _skip_recent_buyers(st, aff * p_order, targets, exclude_days, n)
-    out = top_audience(st.features.index, aff, p_order, excluded, n, rank=rank)
+    out = top_audience(st.features.index, aff, p_order, excluded, n)
     rows = st.positions(out[s.CUSTOMER_ID].tolist())
+    out[RANK] = ranks(rows, best[rows]) if len(rows) else np.zeros(0, np.int64)
     history = st.history_rows(rows) if len(rows) else None
     out["bought_before"] = (
         np.asarray(history[:, targets].sum(axis=1)).ravel() > 0 if history is not None else []
@@ -179,7 +199,7 @@ def audience_response(served: Any, req: Any) -> Any:
                 bought_before=bool(row["bought_before"]),
             ),
         }
-        for _, row in frame.iterrows()
+        for row in frame.to_dict("records")  # plain dicts: a Series per row costs far more
     ]
     return api.AudienceResponse.model_validate(
         {

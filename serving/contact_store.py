@@ -57,6 +57,8 @@ def append_contacts(path: str | Path, contacts: pd.DataFrame) -> int:
                 "offer_id TEXT NOT NULL, contacted_at TEXT NOT NULL, channel TEXT, "
                 "campaign_id TEXT)"
             )
+            # /next_best_offer reads one customer's contacts per request.
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_customer ON {TABLE} (customer_id)")
             conn.executemany(
                 f"INSERT INTO {TABLE} ({', '.join(LOG_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
                 rows.itertuples(index=False, name=None),
@@ -67,7 +69,12 @@ def append_contacts(path: str | Path, contacts: pd.DataFrame) -> int:
     return len(rows)
 
 
-def read_contact_log(path: str | Path, *, since: pd.Timestamp | str | None = None) -> pd.DataFrame:
+def read_contact_log(
+    path: str | Path,
+    *,
+    since: pd.Timestamp | str | None = None,
+    customer: str | None = None,
+) -> pd.DataFrame:
     """Read the log (an empty log if the file does not exist yet).
 
     Parameters
@@ -75,6 +82,8 @@ def read_contact_log(path: str | Path, *, since: pd.Timestamp | str | None = Non
     since
         Keep only contacts at or after this time (older ones cannot block
         anything shorter than ``now - since``).
+    customer
+        Keep only this customer's contacts (an SQLite log reads only theirs).
     """
     path = Path(path)
     if not path.exists():
@@ -86,7 +95,8 @@ def read_contact_log(path: str | Path, *, since: pd.Timestamp | str | None = Non
             ).fetchone()
             if not exists:
                 return empty_log()
-            frame = pd.read_sql_query(f"SELECT * FROM {TABLE}", conn)
+            where, params = ("WHERE customer_id = ?", (customer,)) if customer else ("", ())
+            frame = pd.read_sql_query(f"SELECT * FROM {TABLE} {where}", conn, params=params)
     else:
         try:
             frame = pd.read_csv(
@@ -109,6 +119,9 @@ def read_contact_log(path: str | Path, *, since: pd.Timestamp | str | None = Non
     for col in (s.CUSTOMER_ID, "offer_id", s.CHANNEL, "campaign_id"):
         if col in frame.columns:
             frame[col] = frame[col].astype("str")
+    keep = pd.Series(True, index=frame.index)
+    if customer is not None:
+        keep &= frame[s.CUSTOMER_ID] == customer
     if since is not None:
-        frame = frame.loc[frame[s.CONTACTED_AT] >= pd.Timestamp(since)].reset_index(drop=True)
-    return frame
+        keep &= frame[s.CONTACTED_AT] >= pd.Timestamp(since)
+    return frame.loc[keep].reset_index(drop=True)

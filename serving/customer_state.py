@@ -89,6 +89,8 @@ class CustomerState:
     cold_start: Any = None
     rfm_scorer: RFMScorer | None = None
     live: bool = True
+    #: Data derived from the state and kept with it, by name (e.g. ``serving.audience_scores``).
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._events: pd.DataFrame | None = None  # event lines applied since the snapshot
@@ -200,16 +202,24 @@ class CustomerState:
         """Every transaction line of one customer (snapshot and events)."""
         return self._lines([customer_id])
 
-    def customers_lines(self, customer_ids: list[str]) -> pd.DataFrame:
-        """Every transaction line of several customers (snapshot and events), one read."""
-        return self._lines(customer_ids)
+    def customers_lines(
+        self, customer_ids: list[str], columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Every transaction line of several customers (snapshot and events), one read.
 
-    def _lines(self, customers: list[str]) -> pd.DataFrame:
+        ``columns``: only these (those the lines have), which reads less.
+        """
+        return self._lines(customer_ids, columns)
+
+    def _lines(self, customers: list[str], columns: list[str] | None = None) -> pd.DataFrame:
         """Snapshot lines (one read of the mapped log) plus event lines of ``customers``."""
-        base = self.log.lines(customers) if self.log is not None else None
+        base = self.log.lines(customers, columns) if self.log is not None else None
         parts = [base] if base is not None else []
         if self._events is not None:
-            parts.append(self._events[self._events[s.CUSTOMER_ID].isin(customers).to_numpy()])
+            events = self._events[self._events[s.CUSTOMER_ID].isin(customers).to_numpy()]
+            if columns is not None:
+                events = events[[c for c in columns if c in events.columns]]
+            parts.append(events)
         parts = [p for p in parts if len(p)]
         if not parts:
             return base if base is not None else pd.DataFrame(columns=[s.CUSTOMER_ID])

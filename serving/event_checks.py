@@ -8,6 +8,8 @@ training (``duplicate_row``), the first is kept and the repeats are skipped.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -121,3 +123,23 @@ def check_events(
             len(raw),
         )
     return kept
+
+
+def check_event_request(
+    events: list[Any], *, max_value: float = MAX_VALUE
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The lines of an ``/events`` request, as given and as checked by :func:`check_events`.
+
+    Parameters
+    ----------
+    events
+        The request's :class:`serving.schemas.PurchaseEvent` lines.
+
+    Returns
+    -------
+    (given, lines)
+        ``given``: every field of every line (``recommendation_id`` too), shape
+        (n, k); ``lines``: the checked lines without repeats, for the store.
+    """
+    given = pd.DataFrame([e.model_dump() for e in events])
+    return given, check_events(given.drop(columns=["recommendation_id"]), max_value=max_value)

@@ -183,9 +183,19 @@ class EventStore:
             )
 
     def changed(self) -> bool:
-        """Whether another connection wrote since this one last looked (a cheap check)."""
-        with self._lock:
+        """Whether another connection wrote since this one last looked (a cheap check).
+
+        Never waits: the service asks on its event loop. While this connection
+        is busy (an append and its fsync, or a read) the answer is False; an
+        append is followed by a read of every new line anyway, and after
+        anything else a later check sees the change.
+        """
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
             return self._version() != self._data_version
+        finally:
+            self._lock.release()
 
     def _version(self) -> int:
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])

@@ -1,4 +1,4 @@
-"""The one module that tunes the serving process: thread pools, GIL, GC and two server patches.
+"""The one module that tunes the serving process: thread pools, GIL, GC and server patches.
 
 Everything process-wide that the service changes is here, applied from two
 calls: :func:`patch_server` when the service module is imported by BentoML
@@ -10,18 +10,29 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
 from kizuna.serving.connections import use_header_timeout
 from kizuna.serving.middleware import bounded_metric_labels
+from kizuna.serving.validation import use_validated_requests
 
 
-def patch_server(api_paths: Iterable[str]) -> None:
-    """Bounded metric labels for unknown paths, and a header timeout in uvicorn (idempotent)."""
-    bounded_metric_labels(api_paths)
+def patch_server(apis: Mapping[str, Any], extra_paths: Iterable[str] = ()) -> None:
+    """Bounded metric labels, a header timeout in uvicorn, bodies parsed once (idempotent).
+
+    Parameters
+    ----------
+    apis
+        Endpoint name -> BentoML API method (``KizunaService.apis``).
+    extra_paths
+        Other paths the service answers (mounted apps), for the metric labels.
+    """
+    bounded_metric_labels([*(f"/{name}" for name in apis), *extra_paths])
     use_header_timeout()
+    use_validated_requests(apis)
 
 
 def tune_worker() -> None:

@@ -7,33 +7,26 @@ writes customer data to the log. Batch sizes are checked against
 ``KIZUNA_MAX_BATCH`` / ``KIZUNA_MAX_EVENTS`` by
 :mod:`serving.validation` (422 with the field's path); the OpenAPI document
 shows them as ``maxItems`` (:mod:`serving.openapi`, from the settings at start).
+The offer and audience models are in :mod:`serving.schemas_marketing` (importable
+from here too); the shared base classes in :mod:`serving.schema_base`.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from kizuna.features.timestamps import parse_timestamp_value
-from kizuna.serving.config import MAX_ID_LENGTH, MAX_K, MAX_LIST_ITEMS, MAX_TOP_REASONS
-
-#: Non-empty text (never a number: ``NaN``, ``1e309`` or ``12`` are refused), at most 200 chars.
-Id = Annotated[
-    str,
-    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH),
-]
-Versions = dict[str, int | str | None]
-
-
-class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, strict=True)
-
-
-class Response(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+from kizuna.serving.config import MAX_K, MAX_LIST_ITEMS, MAX_TOP_REASONS
+from kizuna.serving.schema_base import Id, Request, Response, Versions
+from kizuna.serving.schemas_marketing import AudienceMember as AudienceMember  # re-exported
+from kizuna.serving.schemas_marketing import AudienceRequest as AudienceRequest
+from kizuna.serving.schemas_marketing import AudienceResponse as AudienceResponse
+from kizuna.serving.schemas_marketing import NextBestOfferRequest as NextBestOfferRequest
+from kizuna.serving.schemas_marketing import NextBestOfferResponse as NextBestOfferResponse
+from kizuna.serving.schemas_marketing import OfferDecision as OfferDecision
 
 # --- recommendations -----------------------------------------------------------------
 
@@ -282,73 +275,3 @@ class StatusResponse(Response):
         description="Model kinds that failed to load (their endpoints answer 503) -> cause.",
     )
     details: dict[str, Any] = Field(default_factory=dict)
-
-
-class NextBestOfferRequest(Request):
-    """The best offer (or none) for one customer, from the experiment's offer catalogue."""
-
-    customer_id: Id
-    k: int = Field(1, ge=1, le=10, description="Offers to return, best first, 1 to 10.")
-    channel: Id | None = Field(None, description="Channel asking, e.g. email, web, app.")
-    campaign_id: Id | None = Field(None, description="With control_share: the control split.")
-    control_share: float = Field(
-        0.0, ge=0.0, lt=1.0, description="Share of customers held out as a control group."
-    )
-    record: bool = Field(False, description="Log the top offer as a contact (caps, cooldowns).")
-
-
-class OfferDecision(Response):
-    rank: int
-    offer_id: str
-    offer_type: str | None = None
-    expected_value: float
-    expected_benefit: float | None = None
-    expected_cost: float | None = None
-    retention_uplift: float | None = None
-    uplift_source: str | None = None
-    items: list[str] = []
-    reasons: list[str] = []
-
-
-class NextBestOfferResponse(Response):
-    customer_id: str
-    known: bool
-    group: Literal["treated", "control"] = "treated"
-    decisions: list[OfferDecision]
-    recorded: bool = False
-    model_versions: dict[str, int | str | None]
-    recommendation_id: str | None = Field(
-        None, description="Pass it back on /events lines to attribute purchases to this answer."
-    )
-
-
-# --- audiences -------------------------------------------------------------------------
-
-
-class AudienceRequest(Request):
-    """Customers most likely to buy an item (or any item of a category) within the horizon."""
-
-    item_id: Id | None = Field(None, description="The item; or give `category`.")
-    category: Id | None = Field(None, description="A category; or give `item_id`.")
-    n: int = Field(100, ge=1, le=10_000, description="Audience size, 1 to 10,000.")
-    horizon_days: int = Field(90, ge=1, le=365, description="Days ahead for P(order).")
-    exclude_days: int = Field(
-        30, ge=0, le=3650, description="Leave out customers who bought it in these last days."
-    )
-
-
-class AudienceMember(Response):
-    customer_id: str
-    score: float = Field(description="affinity × P(order within the horizon)")
-    affinity: float = Field(description="0-1: the item's place among this customer's items")
-    p_order: float
-    reasons: list[str] = []
-
-
-class AudienceResponse(Response):
-    item_id: str | None = None
-    category: str | None = None
-    horizon_days: int
-    customers: list[AudienceMember]
-    excluded_recent_buyers: int
-    model_versions: Versions

@@ -3,14 +3,19 @@
 Start it with ``kizuna serve`` or ``bentoml serve kizuna.serving.service:KizunaService``
 (settings: :mod:`serving.config`). The endpoints are thin: they take the
 current snapshot (:class:`serving.live.Live`) and call a pure function in
-:mod:`serving.recommendations` or :mod:`serving.scoring`. Models load in the background at start-up; ``/readyz``
-turns green when they and the customer state are in memory, and until then
-the endpoints answer 503.
+:mod:`serving.recommendations`, :mod:`serving.scoring`, :mod:`serving.audience`
+or :class:`serving.offer_answers.OfferDesk`; :mod:`serving.answers` turns
+refusals into JSON errors. Models load in the background at start-up;
+``/readyz`` turns green when they and the customer state are in memory, and
+until then the endpoints answer 503. Each body is parsed and validated once,
+by :mod:`serving.validation`, which hands the request model to the endpoint.
 
 The endpoints are ``async`` and score small requests on the event loop
 itself: a one-customer answer takes about a millisecond, and handing it to a
 worker thread cost several more (a GIL hand-off per request). Large batches,
-event writes (an fsync) and reloads go to threads, so the loop stays free.
+audiences, event checks and writes (an fsync), contact-log reads and writes,
+catch-up on other processes' events and reloads go to threads, so the loop
+stays free.
 """
 
 from __future__ import annotations
@@ -25,21 +30,20 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import bentoml
-import pandas as pd
 from starlette.responses import JSONResponse
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.contact_log import contacts_from_decisions
-from kizuna.serving import offers, recommendations, scoring
-from kizuna.serving.attribution import RecommendationLog, new_id, store_path, version_label
+from kizuna.serving import recommendations, scoring
+from kizuna.serving.answers import answer, current, error, log_shown, not_ready
+from kizuna.serving.attribution import RecommendationLog, store_path
 from kizuna.serving.audience import AudienceError, audience_response
+from kizuna.serving.audience_scores import warm as warm_audiences
 from kizuna.serving.config import Settings
-from kizuna.serving.contact_store import append_contacts, read_contact_log
-from kizuna.serving.event_checks import check_events
+from kizuna.serving.event_checks import check_event_request
 from kizuna.serving.event_store import EventStore
 from kizuna.serving.live import Live, ReloadOutcome
 from kizuna.serving.middleware import KizunaGuards
-from kizuna.serving.offer_file import read_offers
+from kizuna.serving.offer_answers import OfferDesk
 from kizuna.serving.openapi import DocumentedErrors
 from kizuna.serving.probes import Probes
 from kizuna.serving.report_app import ReportApp
@@ -64,22 +68,12 @@ from kizuna.serving.schemas import (
     SimilarItemsResponse,
     StatusResponse,
 )
-from kizuna.serving.store_guard import STORE_ERRORS, GuardedStore, StoreUnavailable, cause_of
+from kizuna.serving.store_guard import GuardedStore, StoreUnavailable
 
 # A child of bentoml's logger, so its records go through the server's log configuration.
 logger = logging.getLogger("bentoml.kizuna")
 #: Batches up to this many ids are scored on the event loop; larger ones in a thread.
 INLINE_BATCH = 100
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def _field_error(loc: str, message: str) -> JSONResponse:
-    """422 in the shape of :mod:`serving.validation`'s answers, for a value the models refuse."""
-    detail = [{"loc": loc, "msg": message, "type": "value_error"}]
-    return JSONResponse({"error": f"1 invalid field: {loc}: {message}", "detail": detail}, 422)
 
 
 # BentoML's request timeout keeps a timer (and the request's context) alive for the
@@ -103,6 +97,7 @@ class KizunaService:
             experiment=settings.experiment,
         )
         self.recommendation_log = RecommendationLog(store_path(settings.contact_log))
+        self.offers = OfferDesk(settings)
         self._batch_limiter: anyio.CapacityLimiter | None = None
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
         if settings.reload_poll_seconds > 0:
@@ -124,14 +119,14 @@ class KizunaService:
     @bentoml.api
     async def recommend(self, request: RecommendRequest, /) -> RecommendResponse:
         """Top-k items for a customer, each with a score and a short reason."""
-        answer = self._answer(recommendations.recommend, request)
-        return self._log_shown("recommend", answer, customer_id=request.customer_id)
+        out = await self._answer(recommendations.recommend, request)
+        return log_shown(self.recommendation_log, "recommend", out, customer_id=request.customer_id)
 
     @bentoml.api
     async def similar_items(self, request: SimilarItemsRequest, /) -> SimilarItemsResponse:
         """Items bought together with an item."""
-        answer = self._answer(recommendations.similar_items, request)
-        return self._log_shown("similar_items", answer, anchor_item=request.item_id)
+        out = await self._answer(recommendations.similar_items, request)
+        return log_shown(self.recommendation_log, "similar_items", out, anchor_item=request.item_id)
 
     @bentoml.api
     async def churn_score(self, request: ChurnRequest, /) -> ChurnResponse:
@@ -153,95 +148,45 @@ class KizunaService:
     @bentoml.api
     async def customer(self, request: CustomerRequest, /) -> CustomerProfile:
         """A customer's RFM values, scores, segment and every model score."""
-        return self._answer(scoring.customer_profile, request, bands=self.settings.risk_bands)
+        bands = self.settings.risk_bands
+        return await self._answer(scoring.customer_profile, request, bands=bands)
 
     @bentoml.api
     async def next_best_offer(self, request: NextBestOfferRequest, /) -> NextBestOfferResponse:
         """The offer worth most for this customer now (or none), with its expected value."""
-        served = self.live.current()
-        if served is None:
-            return self._answer(None, request)  # the 503 answer
-        try:
-            catalogue = self._catalogue(served)
-        except KizunaInputError as exc:
-            return _error(503, f"no offer catalogue: {exc}")
-        channels = offers.known_channels(catalogue)
-        if request.channel is not None and channels and request.channel not in channels:
-            known = ", ".join(channels)
-            return _field_error("body.channel", f"unknown channel; known: {known}")
-        now = pd.Timestamp.now()
-        window = pd.Timedelta(days=offers.log_window_days(catalogue))
-        try:
-            contacts = read_contact_log(self.settings.contact_log, since=now - window)
-        except STORE_ERRORS as exc:
-            return _error(503, f"contact log unavailable: {cause_of(exc)}")
-        contacts = contacts[contacts["customer_id"].astype(str) == request.customer_id]
-        answer = self._answer(
-            offers.next_best_offer,
-            request,
-            catalogue=catalogue,
-            contacts=contacts,
-            now=now,
-            bands=self.settings.risk_bands,
-        )
-        if not isinstance(answer, tuple):
-            return answer
-        response, raw = answer
-        if request.record and raw:
-            sent = contacts_from_decisions(
-                pd.DataFrame(raw).assign(customer_id=request.customer_id),
-                now,
-                channel=request.channel,
-                campaign_id=request.campaign_id,
-            )
-            try:
-                await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
-            except STORE_ERRORS as exc:
-                return _error(503, f"contact log unavailable: {cause_of(exc)}")
-            response.recorded = len(sent) > 0
-        return self._log_shown(
+        out = await self.offers.decide(await current(self.live), self.live, request)
+        if isinstance(out, JSONResponse):
+            return out
+        return log_shown(
+            self.recommendation_log,
             "next_best_offer",
-            response,
+            out,
             customer_id=request.customer_id,
-            offer_id=response.decisions[0].offer_id if response.decisions else None,
-            grp=response.group,
+            offer_id=out.decisions[0].offer_id if out.decisions else None,
+            grp=out.group,
             campaign_id=request.campaign_id,
             channel=request.channel,
         )
-
-    def _catalogue(self, served: Any) -> Any:
-        """The offer catalogue: KIZUNA_OFFERS, else the champions' experiment's, read once."""
-        path = self.settings.offers
-        if path is None and served.models.experiment is not None:
-            path = served.models.experiment.offers
-        if path is None:
-            raise KizunaInputError("set KIZUNA_OFFERS or `offers:` in the experiment")
-        if getattr(self, "_catalogue_cache", (None, None))[0] != path:
-            self._catalogue_cache = (path, read_offers(path))
-        return self._catalogue_cache[1]
 
     @bentoml.api
     async def events(self, request: EventsRequest, /) -> EventsResponse:
         """Store new purchase lines durably; they take effect at once."""
         if not 1 <= len(request.events) <= self.settings.max_events:
-            return _error(
+            return error(
                 422,
                 f"events must hold 1 to {self.settings.max_events:,} lines, got "
                 f"{len(request.events):,} (KIZUNA_MAX_EVENTS); split the batch",
             )
+        # The checks, the fsync and the feature updates run off the event loop.
         try:
-            given = pd.DataFrame([e.model_dump() for e in request.events])
-            lines = check_events(
-                given.drop(columns=["recommendation_id"]),
-                max_value=self.settings.max_event_value,
-            )
+            check = functools.partial(check_event_request, max_value=self.settings.max_event_value)
+            given, lines = await anyio.to_thread.run_sync(check, request.events)
         except KizunaInputError as exc:
-            return _error(422, str(exc))
-        # The fsync and the feature updates run off the event loop.
+            return error(422, str(exc))
         try:
             result, updated = await anyio.to_thread.run_sync(self.live.ingest, lines)
         except StoreUnavailable as exc:
-            return _error(503, str(exc))
+            return error(503, str(exc))
         if given["recommendation_id"].notna().any():  # purchases that came from an answer
             await anyio.to_thread.run_sync(self.recommendation_log.record_conversions, given)
         if logger.isEnabledFor(logging.DEBUG):  # ids only, and only at debug level
@@ -263,13 +208,13 @@ class KizunaService:
     @bentoml.api
     async def audience(self, request: AudienceRequest, /) -> AudienceResponse:
         """Customers most likely to buy an item or a category soon, with scores and reasons."""
-        served = self.live.current()
+        served = await current(self.live)
         if served is None:
-            return self._answer(None, request)  # the 503 answer
+            return not_ready(self.live)
         try:
             return await anyio.to_thread.run_sync(audience_response, served, request)
         except AudienceError as exc:
-            return _error(exc.status, exc.message)
+            return error(exc.status, exc.message)
 
     @bentoml.api
     async def reload(self) -> ReloadResponse:
@@ -279,7 +224,7 @@ class KizunaService:
         model kind, version and cause; the previous models keep serving.
         """
         outcome = await anyio.to_thread.run_sync(self.live.load)
-        self._log_outcome(outcome)
+        self._loaded(outcome)
         answer = ReloadResponse(
             reloaded=outcome.reloaded,
             message=outcome.message,
@@ -318,69 +263,42 @@ class KizunaService:
         )
 
     # -- plumbing --------------------------------------------------------------------
-    def _log_shown(self, placement: str, answer: Any, **fields: Any) -> Any:
-        """Give an answer its recommendation_id and log what it showed (off the event loop)."""
-        if isinstance(answer, JSONResponse):
-            return answer
-        answer.recommendation_id = new_id()
-        kinds = (
-            ("churn", "ltv", "recommender") if placement == "next_best_offer" else ("recommender",)
-        )
-        shown = (
-            [d.offer_id for d in answer.decisions]
-            if placement == "next_best_offer"
-            else [i.item_id for i in answer.items]
-        )
-        row = {
-            "recommendation_id": answer.recommendation_id,
-            "placement": placement,
-            "model_version": version_label(answer.model_versions, kinds),
-            "items": shown,
-            **fields,
-        }
-        self.recommendation_log.submit(row)  # queued: a background thread commits it
-        return answer
-
-    def _answer(self, fn: Callable[..., Any], request: Any, **kwargs: Any) -> Any:
-        """Call ``fn(served, request)`` on the current snapshot; refusals become JSON errors."""
-        served = self.live.current()
-        if served is None:
-            return _error(503, self.live.not_ready_reason() or "models are not loaded yet")
-        try:
-            return fn(served, request, **kwargs)
-        except scoring.ServingError as exc:
-            return _error(exc.status, exc.message)
-        except KizunaInputError as exc:
-            return _error(422, str(exc))
+    async def _answer(self, fn: Callable[..., Any], request: Any, **kwargs: Any) -> Any:
+        """``fn(served, request)`` on the current snapshot, on the event loop."""
+        return answer(await current(self.live), self.live, fn, request, **kwargs)
 
     async def _answer_batch(self, fn: Callable[..., Any], request: Any, **kwargs: Any) -> Any:
+        """As :meth:`_answer`; more than ``INLINE_BATCH`` ids are scored in a thread."""
+        served = await current(self.live)
         if len(request.customer_ids) <= INLINE_BATCH:
-            return self._answer(fn, request, **kwargs)
+            return answer(served, self.live, fn, request, **kwargs)
         # One batch thread: concurrent batches queue instead of fighting over the GIL.
         if self._batch_limiter is None:
             self._batch_limiter = anyio.CapacityLimiter(1)
-        return await anyio.to_thread.run_sync(
-            functools.partial(self._answer, fn, request, **kwargs), limiter=self._batch_limiter
-        )
+        call = functools.partial(answer, served, self.live, fn, request, **kwargs)
+        return await anyio.to_thread.run_sync(call, limiter=self._batch_limiter)
 
     def _load(self) -> None:
-        self._log_outcome(self.live.load())
+        self._loaded(self.live.load())
 
     def _poll(self) -> None:
         while True:
             time.sleep(self.settings.reload_poll_seconds)
             try:
                 if self.live.upstream_changed():
-                    self._log_outcome(self.live.load())
+                    self._loaded(self.live.load())
             except Exception:  # noqa: BLE001 - polling must never stop the service
                 logger.exception("checking for new champion versions failed")
 
-    @staticmethod
-    def _log_outcome(outcome: ReloadOutcome) -> None:
-        if outcome.reloaded:
-            logger.info("%s: %s", outcome.message, outcome.versions)
-        else:
+    def _loaded(self, outcome: ReloadOutcome) -> None:
+        """Log a load; after a new snapshot, score its audiences in the background."""
+        if not outcome.reloaded:
             logger.error("%s %s", outcome.message, outcome.error or "")
+            return
+        logger.info("%s: %s", outcome.message, outcome.versions)
+        served = self.live.served
+        if served is not None:
+            threading.Thread(target=warm_audiences, args=(served,), daemon=True).start()
 
 
 # Registered here, built (and settings read) when a worker builds its app. Outermost
@@ -389,4 +307,4 @@ KizunaService.add_asgi_middleware(Probes)
 KizunaService.add_asgi_middleware(KizunaGuards)
 KizunaService.add_asgi_middleware(DocumentedErrors)
 KizunaService.mount_asgi_app(ReportApp(), path="/report")  # KIZUNA_REPORT, read when asked
-patch_server([*(f"/{name}" for name in KizunaService.apis), "/report"])
+patch_server(KizunaService.apis, ["/report"])

@@ -91,15 +91,21 @@ class TransactionLog:
     def n_lines(self) -> int:
         return self._table.num_rows
 
-    def lines(self, customer_ids: list[str]) -> pd.DataFrame:
-        """Every stored line of ``customer_ids`` (unknown ids have none), shape (n, k)."""
+    def lines(self, customer_ids: list[str], columns: list[str] | None = None) -> pd.DataFrame:
+        """Every stored line of ``customer_ids`` (unknown ids have none), shape (n, k).
+
+        ``columns`` reads only those (the ones the log has), in that order.
+        """
         pos = self._index.get_indexer(customer_ids)
         pos = pos[pos >= 0]
         starts, lengths = self._starts[pos], self._stops[pos] - self._starts[pos]
         # Row numbers of every run [start, stop), without a Python loop.
         offsets = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
         rows = np.arange(int(lengths.sum()), dtype=np.int64) + offsets
-        frame = self._table.take(pa.array(rows, pa.int64())).to_pandas()
+        table = self._table
+        if columns is not None:
+            table = table.select([c for c in columns if c in table.column_names])
+        frame = table.take(pa.array(rows, pa.int64())).to_pandas()
         for col in _TEXT:
             if col in frame.columns:
                 frame[col] = frame[col].astype("string")

@@ -11,7 +11,10 @@ error is answered here:
   "msg": ..., "type": ...}]}``;
 
 and logged as one INFO line naming the fields, never their values. A body
-that passes goes on to BentoML unchanged.
+that passes goes on to BentoML unchanged, and the validated request model
+travels with it in the ASGI scope (:data:`VALIDATED`):
+:func:`use_validated_requests` makes each endpoint take that object instead of
+parsing and validating the body a second time.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from kizuna.serving.auth import ASGIApp, Message, Receive, Scope, Send, send_jso
 from kizuna.serving.config import Settings
 
 logger = logging.getLogger("bentoml.kizuna")
+
+#: ASGI scope key of the request model validated here, read by the endpoint's input spec.
+VALIDATED = "kizuna.validated_request"
 
 #: The request model of each endpoint; None: the endpoint takes no fields.
 REQUEST_MODELS: dict[str, type[BaseModel] | None] = {
@@ -87,16 +93,54 @@ def check_body(
     path: str, body: bytes, settings: Settings, models: Mapping[str, type[BaseModel] | None]
 ) -> tuple[int, dict[str, Any]] | None:
     """None if ``body`` is a valid request for ``path``, else (status, JSON answer)."""
+    return parse_body(path, body, settings, models)[1]
+
+
+def parse_body(
+    path: str, body: bytes, settings: Settings, models: Mapping[str, type[BaseModel] | None]
+) -> tuple[BaseModel | None, tuple[int, dict[str, Any]] | None]:
+    """(the request model, None) for a valid body, else (None, (status, JSON answer))."""
     model = models[path] or _NoFields
     try:
         request = model.model_validate_json(body or b"{}")
     except ValidationError as exc:
         errors = field_errors(exc)
         if any(e["type"] == "json_invalid" for e in errors):
-            return 400, {"error": f"malformed JSON: {errors[0]['msg']}"}
-        return 422, _answer(errors)
+            return None, (400, {"error": f"malformed JSON: {errors[0]['msg']}"})
+        return None, (422, _answer(errors))
     errors = limit_errors(request, settings)
-    return (422, _answer(errors)) if errors else None
+    return (None, (422, _answer(errors))) if errors else (request, None)
+
+
+def use_validated_requests(apis: Mapping[str, Any]) -> None:
+    """Let each endpoint take the request model validated here instead of parsing the body again.
+
+    BentoML parses every body into its endpoint's input spec (a subclass of
+    the endpoint's request model) with ``from_http_request``. For each
+    endpoint that takes one request model, that class method now returns the
+    object :class:`RequestValidationMiddleware` stored in the scope, when it
+    is an instance of the same model, and parses as before otherwise.
+    Idempotent.
+
+    Parameters
+    ----------
+    apis
+        Endpoint name -> BentoML API method (``KizunaService.apis``).
+    """
+    for method in apis.values():
+        spec = method.input_spec
+        if not getattr(spec, "__root_input__", False) or getattr(spec, "kizuna_validated", False):
+            continue
+        parse = spec.from_http_request
+
+        async def from_http_request(cls: Any, request: Any, serde: Any, _parse: Any = parse) -> Any:
+            validated = request.scope.get(VALIDATED)
+            if validated is not None and issubclass(cls, type(validated)):
+                return validated
+            return await _parse(request, serde)
+
+        spec.from_http_request = classmethod(from_http_request)
+        spec.kizuna_validated = True
 
 
 def _answer(errors: list[dict[str, str]]) -> dict[str, Any]:
@@ -143,13 +187,15 @@ class RequestValidationMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        refused = check_body(path, body, self.settings, self.models)
+        request, refused = parse_body(path, body, self.settings, self.models)
         if refused is not None:
             status, answer = refused
             fields = ", ".join(e["loc"] for e in answer.get("detail", [])[:10]) or "body"
             logger.info("%d POST %s refused: %s", status, path, fields)
             await send_json(send, status, answer)
             return
+        if self.models[path] is not None:
+            scope[VALIDATED] = request  # the endpoint takes it: no second parse
         replayed = False
 
         async def replay() -> Message:

@@ -16,6 +16,7 @@ from kizuna.training import (
     cli_init,
     cli_offers,
     cli_report,
+    cli_score,
     cli_serve,
     cli_snapshot,
     cli_train,
@@ -57,7 +58,7 @@ def group_callback(command: Callable[..., Any]) -> Callable[..., Any]:
 score_app = typer.Typer(
     invoke_without_command=True, add_completion=False, pretty_exceptions_enable=False
 )
-score_app.callback()(group_callback(cli_serve.score))
+score_app.callback()(group_callback(cli_score.score))
 score_app.command("offers")(cli_offers.score_offers)
 score_app.command("audience")(cli_report.score_audience)
 

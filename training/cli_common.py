@@ -27,6 +27,29 @@ ColumnMapOpt = Annotated[
     ),
 ]
 
+ModelsOpt = Annotated[
+    str,
+    typer.Option(
+        "--models",
+        "-m",
+        help="'registry' (the MLflow registry at MLFLOW_TRACKING_URI) or a model folder.",
+    ),
+]
+AliasOpt = Annotated[str, typer.Option("--alias", help="Registry alias to serve.")]
+ExperimentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--experiment",
+        help="Experiment whose champions to serve from the registry (default: the only one).",
+    ),
+]
+EventStoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--event-store", help="SQLite event store (default $KIZUNA_DATA_DIR/events.sqlite)."
+    ),
+]
+
 
 def emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")

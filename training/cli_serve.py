@@ -1,4 +1,7 @@
-"""Serving commands: ``kizuna serve`` (the BentoML service) and ``kizuna score`` (CRM export)."""
+"""``kizuna serve``: the BentoML service in a child process that stops cleanly on a signal.
+
+The CRM export, ``kizuna score``, is in :mod:`training.cli_score`.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +11,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
-from kizuna.training.progress import err_console, step
+from kizuna.training.cli_common import AliasOpt, EventStoreOpt, ExperimentOpt, ModelsOpt, emit_json
+from kizuna.training.progress import err_console
 
 SERVICE = "kizuna.serving.service:KizunaService"
 #: Seconds the server gets to shut down cleanly after SIGTERM/SIGINT before it is killed.
 STOP_TIMEOUT = 6.0
-
-ModelsOpt = Annotated[
-    str,
-    typer.Option(
-        "--models",
-        "-m",
-        help="'registry' (the MLflow registry at MLFLOW_TRACKING_URI) or a model folder.",
-    ),
-]
-AliasOpt = Annotated[str, typer.Option("--alias", help="Registry alias to serve.")]
-ExperimentOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--experiment",
-        help="Experiment whose champions to serve from the registry (default: the only one).",
-    ),
-]
-EventStoreOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--event-store", help="SQLite event store (default $KIZUNA_DATA_DIR/events.sqlite)."
-    ),
-]
 
 
 def serve(
@@ -177,175 +157,6 @@ def run_until_signalled(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def score(
-    out: Annotated[
-        str,
-        typer.Option(
-            "--out",
-            "-o",
-            help="A .csv/.csv.gz/.parquet file, or a SQLAlchemy URL "
-            "(sqlite:///crm.sqlite, postgresql://user@host/db).",
-        ),
-    ] = "",
-    table: Annotated[str, typer.Option(help="SQL table name (replaced).")] = "customer_scores",
-    models: ModelsOpt = "registry",
-    alias: AliasOpt = "champion",
-    experiment: ExperimentOpt = None,
-    k: Annotated[int, typer.Option(min=1, max=100, help="Recommendations per customer.")] = 10,
-    chunk_size: Annotated[
-        int, typer.Option(min=1, help="Customers scored and written at a time.")
-    ] = 20_000,
-    event_store: EventStoreOpt = None,
-    engine: Annotated[
-        str | None,
-        typer.Option(
-            "--engine",
-            help="pandas (default), or spark: scores the data of --config on Spark; --out is "
-            "then a Parquet folder (partitioned by segment) or a jdbc: URL; churn and LTV run "
-            "through mlflow.pyfunc.spark_udf.",
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", "-c", help="Experiment YAML: the data, engine and spark settings."
-        ),
-    ] = None,
-    spark_master: Annotated[
-        str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
-    ] = None,
-    reasons: Annotated[
-        int,
-        typer.Option(
-            min=0, max=10, help="Churn reasons per customer (0 = none; costs TreeSHAP time)."
-        ),
-    ] = 0,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
-) -> None:
-    """Write churn, LTV, segment and top-k recommendations of every customer (CRM export)."""
-    from kizuna.training.engines.settings import resolve_engine
-
-    engine, spark = resolve_engine(engine, config)
-    if engine == "spark":
-        _score_spark(out, table, models, alias, k, config, spark, spark_master, experiment, as_json)
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from kizuna.serving.config import Settings
-    from kizuna.serving.event_store import EventStore
-    from kizuna.serving.live import load_served
-    from kizuna.training.batch_score import check_target, score_chunks, write_chunks
-    from kizuna.training.tracking import data_dir
-
-    settings = Settings.from_env()
-    target = out or f"sqlite:///{data_dir() / 'crm.sqlite'}"
-    check_target(target)
-    store_path = event_store or settings.event_store
-    store = EventStore(store_path) if Path(store_path).exists() else None
-    if models == "registry":
-        os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
-    with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
-        served = load_served(models, alias=alias, store=store, live=False, experiment=experiment)
-    n = served.state.n_customers
-    chunks = score_chunks(
-        served, k=k, chunk_size=chunk_size, bands=settings.risk_bands, reasons=reasons
-    )
-    if as_json:
-        rows = write_chunks(chunks, target, table=table)
-    else:
-        columns = (
-            *Progress.get_default_columns()[:1],
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=err_console) as progress:
-            task = progress.add_task("scoring customers", total=n)
-            rows = write_chunks(
-                chunks, target, table=table, on_chunk=lambda m: progress.advance(task, m)
-            )
-    summary = {
-        "out": target,
-        "table": table if "://" in target else None,
-        "rows": rows,
-        "model_versions": served.versions,
-        "as_of": str(served.state.as_of),
-    }
-    if as_json:
-        emit_json(summary)
-        return
-    console.print(
-        f"wrote [bold]{rows:,}[/bold] customers to {target}"
-        + (f" (table {table})" if "://" in target else "")
-    )
-
-
-def _score_spark(
-    out: str,
-    table: str,
-    models: str,
-    alias: str,
-    k: int,
-    config: Path | None,
-    spark: dict,
-    spark_master: str | None,
-    experiment: str | None,
-    as_json: bool,
-) -> None:
-    from kizuna.features.errors import KizunaInputError
-    from kizuna.serving.config import Settings
-    from kizuna.training.config import load_experiment
-    from kizuna.training.engines.spark_score import score as score_spark
-
-    if not out:
-        raise KizunaInputError("--engine spark needs --out: a Parquet folder or a jdbc: URL")
-    if models == "registry":
-        os.environ.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
-    if config is not None:
-        experiment_config = load_experiment(config)
-    else:
-        experiment_config = recorded_experiment(models, alias, experiment)
-        spark = spark or experiment_config.spark.model_dump()
-    summary = score_spark(
-        models,
-        alias=alias,
-        out=out,
-        k=k,
-        bands=Settings.from_env().risk_bands,
-        data=experiment_config.data,
-        settings=spark,
-        master=spark_master,
-        experiment=experiment or (experiment_config.name if models == "registry" else None),
-        jdbc_table=table,
-        quiet=as_json,
-    )
-    if as_json:
-        emit_json(summary)
-        return
-    console.print(f"wrote [bold]{summary['rows']:,}[/bold] customers to {out}")
-
-
-def recorded_experiment(models: str, alias: str, experiment: str | None) -> Any:
-    """The experiment that trained the model set (its ``experiment.json``), for its data."""
-    import json
-
-    from kizuna.features.errors import KizunaInputError
-    from kizuna.serving import model_store
-    from kizuna.serving.live import model_folder
-    from kizuna.training.config import ExperimentConfig, parse_model
-
-    path = model_folder(models, alias=alias, experiment=experiment) / model_store.EXPERIMENT_FILE
-    raw = json.loads(path.read_text()) if path.exists() else {}
-    if not (raw.get("data") or {}).get("transactions"):
-        raise KizunaInputError(
-            f"--engine spark scores the data of an experiment, and the model set {models!r} "
-            f"records none ({path.name} names no data.transactions): give the experiment "
-            "file with -c FILE"
-        )
-    return parse_model(ExperimentConfig, raw, source=str(path))
 
 
 def _tracking_uri() -> str:

@@ -8,15 +8,9 @@ from typing import Annotated
 import typer
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
+from kizuna.training.cli_common import EventStoreOpt, JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.cli_data import EngineOpt, SparkMasterOpt
 
-EventStoreOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--event-store", help="SQLite event store (default $KIZUNA_DATA_DIR/events.sqlite)."
-    ),
-]
 EXPORT_FORMATS = ("csv", "parquet", "jsonl")
 
 

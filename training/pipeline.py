@@ -21,11 +21,8 @@ from kizuna.training.data import load_tables, load_transactions_and_events
 from kizuna.training.next_order_eval import choose_prior_gaps, evaluate_next_order
 from kizuna.training.progress import step
 from kizuna.training.snapshots import Snapshot, build_snapshot, snapshot_dates
-from kizuna.training.train_tabular import (
-    train_churn,
-    train_contractual_churn,
-    train_ltv,
-)
+from kizuna.training.train_contractual import train_contractual_churn
+from kizuna.training.train_tabular import train_churn, train_ltv
 
 
 @dataclass
@@ -137,9 +134,28 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
     holdout_id = run_logging.holdout_key(fingerprint, split.horizon_days)
 
     experiment_name = config.tracking.experiment_name or f"kizuna-{config.name}"
-    with step(f"opening the MLflow store ({tracking.tracking_uri()})", quiet=quiet):
-        tracking.setup_mlflow(experiment_name)
+    result = ExperimentResult(config.name, "", fingerprint)
+    # A fresh store runs its schema migrations (seconds): a thread opens it while the
+    # models train; the run starts after training (a failure is still recorded in it).
+    tracking.quiet_mlflow()  # here: the warning filters below are restored after training
+    opener = ThreadPoolExecutor(1, thread_name_prefix="kizuna-mlflow")
+    try:
+        store = opener.submit(copy_context().run, tracking.setup_mlflow, experiment_name)
+        failure: Exception | None = None
+        try:
+            with threadpool_limits(1, "blas"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                _train_all(config, tx, items, customers, result, quiet=quiet)
+        except Exception as exc:  # noqa: BLE001 - recorded in the run below, then raised
+            failure = exc
+        with step(f"opening the MLflow store ({tracking.tracking_uri()})", quiet=quiet):
+            if failure is not None and store.exception() is not None:
+                raise failure  # no run to record it in
+            store.result()
+    finally:
+        opener.shutdown(wait=True)
     with mlflow.start_run(run_name=config.name) as run:
+        result.run_id = run.info.run_id
         mlflow.set_tags(
             {
                 **fingerprint,
@@ -151,11 +167,9 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
         mlflow.log_params(run_logging.flatten_params(config.model_dump(mode="json")))
         mlflow.log_dict(config.model_dump(mode="json"), "config/experiment.json")
         mlflow.log_dict(report, "data/reconciliation.json")
-        result = ExperimentResult(config.name, run.info.run_id, fingerprint)
         with run_notes.record_failure():
-            with threadpool_limits(1, "blas"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                _train_all(config, tx, items, customers, result, quiet=quiet)
+            if failure is not None:
+                raise failure
             for kind, outcome in result.results.items():
                 with step(f"logging {kind} to MLflow and registering it", quiet=quiet):
                     run_logging.log_result(
@@ -305,10 +319,15 @@ def _train_tabular(
         "horizon_days": split.horizon_days,
     }
     results: dict[str, Any] = {}
-    if "churn" in tabular_kinds:
-        results["churn"] = train_churn(train, val, test, config.churn, **common)
-    if "ltv" in tabular_kinds:
-        results["ltv"] = train_ltv(train, val, test, config.ltv, **common)
+    # LTV trains on a thread of its own beside churn (each LightGBM model on one thread).
+    with ThreadPoolExecutor(1, thread_name_prefix="kizuna-ltv") as pool:
+        ltv = None
+        if "ltv" in tabular_kinds:
+            ltv = pool.submit(copy_context().run, train_ltv, train, val, test, config.ltv, **common)
+        if "churn" in tabular_kinds:
+            results["churn"] = train_churn(train, val, test, config.churn, **common)
+        if ltv is not None:
+            results["ltv"] = ltv.result()
     for kind in ("churn", "ltv"):  # the served next-order dates use the chosen blend
         if kind in tabular_kinds and hasattr(results[kind].bundle, "next_order_prior_gaps"):
             outcome = results[kind]

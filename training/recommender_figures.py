@@ -13,10 +13,18 @@ RECALL_KS = (1, 2, 3, 5, 10, 20, 30, 50)
 REPORTED = ("precision", "recall", "ndcg", "map", "coverage", "mean_popularity")
 
 
-def purchase_rate_by_rank(model: Any, holdout: Any, k: int) -> np.ndarray:
-    """Share of holdout customers who bought the new item recommended at each rank, (k,)."""
-    users = holdout.user_codes
-    recs, _ = model.recommend(users, holdout.train.matrix[users], k, exclude_seen=True)
+def purchase_rate_by_rank(
+    model: Any, holdout: Any, k: int, recs: np.ndarray | None = None
+) -> np.ndarray:
+    """Share of holdout customers who bought the new item recommended at each rank, (k,).
+
+    ``recs`` is the model's ``new``-mode ranking of the holdout customers
+    (n_eval, >= k) when the evaluation already made it, else it is made here.
+    """
+    if recs is None:
+        users = holdout.user_codes
+        recs, _ = model.recommend(users, holdout.train.matrix[users], k, exclude_seen=True)
+    recs = recs[:, :k]
     # Every evaluated customer counts, including those who bought nothing new: a miss.
     hits, _ = hit_matrix(recs, holdout.truth["new"], k)
     return hits.mean(axis=0)
@@ -34,13 +42,23 @@ def named_metrics(rows: pd.DataFrame, k: int) -> dict[str, float]:
     return out
 
 
-def recall_curves(models: dict[str, Any], holdout: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Recall@k against k in the ``all`` mode, for each fitted model."""
+def recall_curves(
+    models: dict[str, Any], holdout: Any, rankings: dict[str, np.ndarray] | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Recall@k against k in the ``all`` mode, for each fitted model.
+
+    ``rankings`` maps a model's name to its ``all``-mode ranking of the
+    holdout customers, (n_eval, >= max(RECALL_KS)), when the evaluation
+    already made it (top-k lists are prefixes of longer ones: the same values).
+    """
     users = holdout.user_codes
     history = holdout.train.matrix[users]
+    rankings = rankings or {}
     curves = {}
     for name, model in models.items():
-        recs, _ = model.recommend(users, history, max(RECALL_KS), exclude_seen=False)
+        recs = rankings.get(name)
+        if recs is None:
+            recs, _ = model.recommend(users, history, max(RECALL_KS), exclude_seen=False)
         recalls = [
             ranking_metrics(recs[:, :k], holdout.truth["all"], k=k, n_items=holdout.n_items)[
                 "recall"

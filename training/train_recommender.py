@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import copy_context
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
@@ -26,7 +29,12 @@ from kizuna.training.recommender_eval import (
     evaluate_recommenders,
     holdout_split,
 )
-from kizuna.training.recommender_figures import named_metrics, purchase_rate_by_rank, recall_curves
+from kizuna.training.recommender_figures import (
+    RECALL_KS,
+    named_metrics,
+    purchase_rate_by_rank,
+    recall_curves,
+)
 from kizuna.training.recommender_refit import refit_for_serving
 from kizuna.training.selection import TUNED, Selection, choose_served
 from kizuna.training.train_reranker import (
@@ -108,77 +116,114 @@ def train_recommender(
     val_as_of = as_of - pd.Timedelta(days=horizon_days)
     with phase("recommender: building the validation and holdout splits"):
         holdout, validation = _splits(transactions, as_of, val_as_of, horizon_days, config, seed)
-    windows = _reranker_windows(transactions, validation, horizon_days, config)
-    early = next((w for w in windows if w.as_of == val_as_of - pd.Timedelta(days=horizon_days)),
-                 None)  # fmt: skip
-    early_params = dict(config.params)
-    if config.tune_weights:
-        with phase("recommender: tuning the blend weights on the validation split"):
-            weights, search = tune_blend(
-                transactions, val_as_of, horizon_days, config, seed=seed, holdout=validation
-            )
-        if early is not None:
-            with phase("recommender: tuning the blend weights one horizon earlier (for selection)"):
-                early_weights, _ = tune_blend(
-                    transactions, early.as_of, horizon_days, config, seed=seed, holdout=early
-                )
-            early_params = {**config.params, **early_weights}
-        config = config.model_copy(update={"params": {**config.params, **weights}})
-    primary = (
-        config.primary_metric if config.primary_mode == "all" else f"new_{config.primary_metric}"
-    )
-    reranker = None
-    if windows:
-        with phase("recommender: training the LambdaRank re-ranker on the windows before as_of"):
-            reranker = train_reranker(
-                transactions, windows, validation, holdout, k=config.k, seed=seed,
-                params={**config.rerank_params, "generator_params": config.params},
-                selection_params={**config.rerank_params, "generator_params": early_params},
-            )  # fmt: skip
-    n = len(config.candidates)
-    with phase(f"recommender: scoring the hybrid and {n} baselines on the validation split"):
-        selection = _select_on_validation(
-            validation, config, primary, seed=seed, reranker=reranker, early_params=early_params
-        )
-    models = {
-        DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params}),
-        **{c: default_models(random_state=seed)[c] for c in config.candidates},
-    }
     if len(holdout.user_codes) == 0:
         raise KizunaInputError(
             f"no customer bought both before {as_of.date()} and in the "
             f"{horizon_days} days after: move split.as_of"
         )
-    with phase(f"recommender: scoring the hybrid and {n} baselines on the holdout"):
-        table = evaluate_recommenders(models, holdout, k=config.k)
-    if reranker is not None:
-        table = pd.concat([table, score_split(reranker.model, holdout, k=config.k)])
-        models[RERANKED] = reranker.model
-    tuned_name = (
-        RERANKED if reranker is not None and reranker.validation is not None else DEFAULT_MODEL
-    )
-    per_model = {name: named_metrics(rows, config.k) for name, rows in table.groupby("model")}
-    if primary not in per_model[DEFAULT_MODEL]:
-        raise KizunaInputError(
-            f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
-            column="recommender.primary_metric",
-            values=[primary],
+    windows = _reranker_windows(transactions, validation, horizon_days, config)
+    early = next((w for w in windows if w.as_of == val_as_of - pd.Timedelta(days=horizon_days)),
+                 None)  # fmt: skip
+    early_params = dict(config.params)
+    depth = max(config.k, *RECALL_KS)  # the holdout rankings also feed the recall curves
+    with _worker() as background:
+        # The blend tuned one horizon earlier and the baselines do not depend on the
+        # validation-tuned weights: a worker thread fits and scores them meanwhile (every
+        # fit and score on fixed threads, fits shared through the cache: the same results).
+        early_tuning = None
+        if config.tune_weights and early is not None:
+            early_tuning = background(
+                tune_blend, transactions, early.as_of, horizon_days, config, seed=seed,
+                holdout=early,
+            )  # fmt: skip
+        val_baselines = None
+        if len(validation.user_codes):
+            val_baselines = background(
+                evaluate_recommenders, _baselines(config, seed), validation, k=config.k
+            )
+        baselines, baseline_rankings = _baselines(config, seed), {}
+        hold_baselines = background(
+            evaluate_recommenders, baselines, holdout, k=config.k, depth=depth,
+            recommendations=baseline_rankings,
+        )  # fmt: skip
+        if config.tune_weights:
+            with phase("recommender: tuning the blend weights on the validation split"):
+                weights, search = tune_blend(
+                    transactions, val_as_of, horizon_days, config, seed=seed, holdout=validation
+                )
+            if early_tuning is not None:
+                with phase(
+                    "recommender: tuning the blend weights one horizon earlier (for selection)"
+                ):
+                    early_weights, _ = early_tuning.result()
+                early_params = {**config.params, **early_weights}
+            config = config.model_copy(update={"params": {**config.params, **weights}})
+        primary = (
+            config.primary_metric
+            if config.primary_mode == "all"
+            else f"new_{config.primary_metric}"
         )
-    served_name = tuned_name if selection.served == TUNED else selection.served
-    served = models[served_name]
-    with phase("recommender: recall curves and purchase rates by rank"):
-        figure = plots.recall_at_k_figure(recall_curves(models, holdout))
-        rates = purchase_rate_by_rank(served, holdout, config.k)
-    with phase(f"recommender: refitting the served model ({served_name}) on every purchase"):
-        bundle = refit_for_serving(
-            transactions,
-            config,
-            seed=seed,
-            items=items,
-            purchase_rate_by_rank=rates,
+        reranker = None
+        if windows:
+            with phase(
+                "recommender: training the LambdaRank re-ranker on the windows before as_of"
+            ):
+                reranker = train_reranker(
+                    transactions, windows, validation, holdout, k=config.k, seed=seed,
+                    params={**config.rerank_params, "generator_params": config.params},
+                    selection_params={**config.rerank_params, "generator_params": early_params},
+                )  # fmt: skip
+        n = len(config.candidates)
+        with phase(f"recommender: scoring the hybrid and {n} baselines on the validation split"):
+            selection = _select_on_validation(
+                validation, config, primary, seed=seed, reranker=reranker,
+                early_params=early_params, baselines=val_baselines,
+            )  # fmt: skip
+        tuned_name = (
+            RERANKED if reranker is not None and reranker.validation is not None else DEFAULT_MODEL
+        )
+        served_name = tuned_name if selection.served == TUNED else selection.served
+        # The serving refit needs only the choice: it runs on the worker during the holdout.
+        serving = background(
+            refit_for_serving, transactions, config, seed=seed, items=items,
             model_name=served_name,
-            reranker=None if reranker is None else reranker.model,
-        )
+            reranker=None if reranker is None else copy.deepcopy(reranker.model),
+        )  # fmt: skip
+        models: dict[str, Any] = {
+            DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **config.params})
+        }
+        rankings: dict[str, dict[str, np.ndarray]] = {}
+        with phase(f"recommender: scoring the hybrid and {n} baselines on the holdout"):
+            table = evaluate_recommenders(
+                models, holdout, k=config.k, depth=depth, recommendations=rankings
+            )
+            table = pd.concat([table, hold_baselines.result()])
+            models.update(baselines)
+            rankings.update(baseline_rankings)
+            if reranker is not None:
+                rankings[RERANKED] = {}
+                table = pd.concat([table, score_split(
+                    reranker.model, holdout, k=config.k, depth=depth,
+                    recommendations=rankings[RERANKED],
+                )])  # fmt: skip
+                models[RERANKED] = reranker.model
+        per_model = {name: named_metrics(rows, config.k) for name, rows in table.groupby("model")}
+        if primary not in per_model[DEFAULT_MODEL]:
+            raise KizunaInputError(
+                f"unknown primary metric; have {sorted(per_model[DEFAULT_MODEL])}",
+                column="recommender.primary_metric",
+                values=[primary],
+            )
+        served = models[served_name]
+        with phase("recommender: recall curves and purchase rates by rank"):
+            ranked_all = {name: r["all"] for name, r in rankings.items() if "all" in r}
+            figure = plots.recall_at_k_figure(recall_curves(models, holdout, ranked_all))
+            rates = purchase_rate_by_rank(
+                served, holdout, config.k, rankings.get(served_name, {}).get("new")
+            )
+        lambdarank = _lambdarank_figures(reranker, holdout, config.k, table)
+        with phase(f"recommender: refitting the served model ({served_name}) on every purchase"):
+            bundle = replace(serving.result(), purchase_rate_by_rank=rates)
     sample = bundle.user_ids[: min(5, len(bundle.user_ids))]
     hybrid = per_model[DEFAULT_MODEL]
     tuned = per_model.pop(tuned_name)
@@ -196,7 +241,7 @@ def train_recommender(
             "recommender_items": float(holdout.n_items),
             **{f"hybrid_{k}": float(v) for k, v in config.params.items() if k in WEIGHT_NAMES},
             **{f"hybrid_{k}": float(v) for k, v in hybrid.items()},
-            **_lambdarank_figures(reranker, holdout, config.k),
+            **lambdarank,
         },
         evaluation=(served, holdout),
         own=tuple(name for name in (DEFAULT_MODEL, RERANKED) if name in per_model),
@@ -251,23 +296,35 @@ def _reranker_windows(
     return windows if any(w.as_of <= early and len(w.user_codes) for w in windows) else []
 
 
-def _lambdarank_figures(reranker: RerankerRun | None, holdout: Any, k: int) -> dict[str, float]:
+def _lambdarank_figures(
+    reranker: RerankerRun | None, holdout: Any, k: int, table: pd.DataFrame
+) -> dict[str, float]:
     """NDCG of the rankers alone (every mode ranked), on validation and holdout, for the record.
 
     ``lambdarank_ndcg_at_10`` etc. on the holdout, ``val_lambdarank_...`` on
     validation (the selection model): what the served two-stage model would
-    score had its ranker ordered every mode.
+    score had its ranker ordered every mode. ``table`` is the holdout
+    evaluation: the modes its ranker orders are read from it, not scored again.
     """
     if reranker is None:
         return {}
-    model = copy.deepcopy(reranker.model).set_params(rank_modes=MODES)
+    model = reranker.model
+    ranked = table[(table["model"] == RERANKED) & table["mode"].isin(model.rank_modes)]
+    missing = tuple(m for m in MODES if m not in model.rank_modes)
+    if missing:
+        # A shallow copy: it differs only in rank_modes and reads the fitted parts.
+        everyone = copy.copy(model).set_params(rank_modes=MODES)
+        ranked = pd.concat([ranked, score_split(everyone, holdout, k=k, modes=missing)])
     out = {}
-    for prefix, table in (("", score_split(model, holdout, k=k)), ("val_", reranker.validation)):
-        if table is None:
+    for prefix, scores in (("", ranked), ("val_", reranker.validation)):
+        if scores is None:
             continue
-        for _, row in table[table["metric"] == "ndcg"].iterrows():
-            mode = "" if row["mode"] == "all" else "new_"
-            out[f"{prefix}lambdarank_{mode}ndcg_at_{k}"] = float(row["value"])
+        for mode in MODES:
+            rows = scores[(scores["metric"] == "ndcg") & (scores["mode"] == mode)]
+            for value in rows["value"]:
+                out[f"{prefix}lambdarank_{'' if mode == 'all' else 'new_'}ndcg_at_{k}"] = float(
+                    value
+                )
     return out
 
 
@@ -279,6 +336,7 @@ def _select_on_validation(
     seed: int,
     reranker: RerankerRun | None = None,
     early_params: dict[str, Any] | None = None,
+    baselines: Future[pd.DataFrame] | None = None,
 ) -> Selection:
     """Score the tuned model and every candidate on the validation split; choose the served.
 
@@ -288,16 +346,18 @@ def _select_on_validation(
     weights tuned there, ``early_params``), so neither is scored on labels
     it learned from. Candidates without a value for ``primary`` (personal
     popularity in the ``new`` mode) take no part. No validation customers:
-    the tuned model is served.
+    the tuned model is served. ``baselines``: the candidates' rows when a
+    worker is already computing them.
     """
     if len(validation.user_codes) == 0:
         return Selection(TUNED, primary, {}, "no validation customers: the tuned model is served")
     hybrid_params = config.params if reranker is None else (early_params or config.params)
-    models = {
-        DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **hybrid_params}),
-        **{c: default_models(random_state=seed)[c] for c in config.candidates},
-    }
-    table = evaluate_recommenders(models, validation, k=config.k)
+    hybrid = {DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **hybrid_params})}
+    table = pd.concat([
+        evaluate_recommenders(hybrid, validation, k=config.k),
+        evaluate_recommenders(_baselines(config, seed), validation, k=config.k)
+        if baselines is None else baselines.result(),
+    ])  # fmt: skip
     tuned_name = DEFAULT_MODEL
     if reranker is not None and reranker.validation is not None:
         # The ranker orders only the modes where it beats the blend; the blend does the rest.
@@ -333,3 +393,25 @@ def _select_on_validation(
         )
         selection = replace(selection, reason=selection.reason + note)
     return selection
+
+
+def _baselines(config: RecommenderConfig, seed: int) -> dict[str, Any]:
+    """The configured candidates, unfitted, by name, in the configured order."""
+    available = default_models(random_state=seed)
+    return {name: available[name] for name in config.candidates}
+
+
+@contextmanager
+def _worker() -> Iterator[Callable[..., Future[Any]]]:
+    """``submit(fn, *args, **kwargs)``: run a call on one worker thread, in this context.
+
+    The context (the fit cache) goes with each call; BLAS is pinned to one
+    thread for the block, before the worker starts, so neither thread's
+    results depend on the other.
+    """
+    with threadpool_limits(1, "blas"):
+        pool = ThreadPoolExecutor(1, thread_name_prefix="kizuna-recommender")
+        try:
+            yield lambda fn, *a, **kw: pool.submit(copy_context().run, fn, *a, **kw)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -130,13 +130,28 @@ def fit_with_timing(
     return model.fit(matrix, recent_items=recent, item_categories=categories, timing=timing)
 
 
-def score_split(model: RerankedRecommender, split: Any, *, k: int) -> pd.DataFrame:
-    """NDCG etc. in both modes on a split's evaluated users (the model is fitted on it)."""
+def score_split(
+    model: RerankedRecommender,
+    split: Any,
+    *,
+    k: int,
+    modes: tuple[str, ...] = MODES,
+    depth: int | None = None,
+    recommendations: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """NDCG etc. in ``modes`` on a split's evaluated users (the model is fitted on it).
+
+    With ``depth`` (> ``k``) the model ranks that many items and the metrics
+    read the first ``k``; ``recommendations`` then receives ``{mode: item
+    codes (n_eval, depth)}`` (as in ``evaluate_recommenders``).
+    """
     users = split.user_codes
     history = split.train.matrix[users]
     rows = []
-    for mode in MODES:
-        recs, _ = model.recommend(users, history, k, exclude_seen=(mode == "new"))
+    for mode in modes:
+        recs, _ = model.recommend(users, history, max(k, depth or k), exclude_seen=(mode == "new"))
+        if recommendations is not None:
+            recommendations[mode] = recs
         values = ranking_metrics(
             recs, split.truth[mode], k=k, n_items=split.n_items, item_popularity=split.item_share
         )

@@ -7,8 +7,6 @@ calibration use it too), then score the test snapshot once.
 
 from __future__ import annotations
 
-import itertools
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kizuna.features.errors import KizunaInputError
-from kizuna.models.baselines import AttributeLogisticBaseline, ColumnForecast
+from kizuna.models.baselines import ColumnForecast
 from kizuna.models.btyd_features import EXPECTED_VALUE
 from kizuna.models.bundles import TabularBundle
 from kizuna.models.churn import ChurnClassifier
@@ -26,12 +23,10 @@ from kizuna.models.intervals import BinnedQuantileInterval, coverage
 from kizuna.models.ltv import LTVRegressor
 from kizuna.training import metrics_tabular as mt
 from kizuna.training import plots
-from kizuna.training.config import ChurnConfig, LTVConfig, SearchConfig, SplitConfig
+from kizuna.training.config import ChurnConfig, LTVConfig
 from kizuna.training.selection import TUNED, Selection, choose_served
 from kizuna.training.snapshots import Snapshot, stack
-from kizuna.training.splits import contractual_split
-
-LOWER_IS_BETTER = {"brier", "log_loss", "mae", "rmse"}
+from kizuna.training.tabular_search import LOWER_IS_BETTER, grid, select_best
 
 
 @dataclass
@@ -72,48 +67,12 @@ def plain_example(frame: pd.DataFrame | None) -> pd.DataFrame | None:
     return frame
 
 
-def _threads(n_rows: int) -> int:
-    """LightGBM threads: OpenMP's spin-waiting makes 2 threads far slower than 1 on
-    small data or a busy machine, so use 2 only where the data pays for them."""
-    return 2 if n_rows >= 200_000 else 1
-
-
-def grid(search: SearchConfig | None, seed: int) -> list[dict[str, Any]]:
-    """Parameter combinations to try (the defaults alone without a search)."""
-    if search is None or not search.grid:
-        return [{}]
-    keys = sorted(search.grid)
-    combos = [
-        dict(zip(keys, values, strict=True))
-        for values in itertools.product(*(search.grid[k] for k in keys))
-    ]
-    if len(combos) > search.max_runs:
-        rng = np.random.default_rng(seed)
-        combos = [
-            combos[i] for i in sorted(rng.choice(len(combos), search.max_runs, replace=False))
-        ]
-    return combos
-
-
-def _select(
-    make: Callable[[dict[str, Any]], Any],
-    combos: list[dict[str, Any]],
-    fit: Callable[[Any], Any],
-    score: Callable[[Any], dict[str, float]],
-    primary: str,
-) -> tuple[Any, list[dict[str, Any]]]:
-    """Fit each combination, score it on validation, keep the best by ``primary``."""
-    sign = -1.0 if primary in LOWER_IS_BETTER else 1.0
-    best, best_value, records = None, -np.inf, []
-    for params in combos:
-        model = fit(make(params))
-        val = score(model)
-        if primary not in val:
-            raise KizunaInputError(f"unknown primary metric {primary!r}; have {sorted(val)}")
-        records.append({"params": params, "validation": val})
-        if sign * val[primary] > best_value:
-            best, best_value = model, sign * val[primary]
-    return best, records
+# LightGBM threads per model. One: churn and LTV train side by side and alongside the
+# recommender, and OpenMP's spin-waiting makes 2 threads per model far slower than 1 on a
+# busy machine (7x the CPU on the shared 2-core machine). Column-wise histograms with
+# ``deterministic`` grow the same trees on 1 thread as on 2 (Online Retail's churn and LTV
+# metrics and search records compared equal); bagging would differ, it is off by default.
+LIGHTGBM_THREADS = 1
 
 
 def train_churn(
@@ -139,7 +98,7 @@ def train_churn(
         return ChurnClassifier(
             **{
                 "random_state": seed,
-                "n_jobs": _threads(len(X)),
+                "n_jobs": LIGHTGBM_THREADS,
                 "calibration": calibration,
                 **config.params,
                 **params,
@@ -161,7 +120,7 @@ def train_churn(
     def report(target: pd.Series, model: Any, frame: pd.DataFrame) -> dict[str, float]:
         return mt.classification_report(target, proba(model, frame))
 
-    model, search = _select(
+    model, search = select_best(
         make,
         grid(config.search, seed),
         fit,
@@ -237,7 +196,7 @@ def train_ltv(
 
     def make(params: dict[str, Any]) -> LTVRegressor:
         return LTVRegressor(
-            **{"random_state": seed, "n_jobs": _threads(len(X)), **config.params, **params}
+            **{"random_state": seed, "n_jobs": LIGHTGBM_THREADS, **config.params, **params}
         )
 
     def fit(model: Any) -> Any:
@@ -246,7 +205,9 @@ def train_ltv(
     def validate(m: Any) -> dict[str, float]:
         return mt.regression_report(val.value, m.predict(val.X))
 
-    model, search = _select(make, grid(config.search, seed), fit, validate, config.primary_metric)
+    model, search = select_best(
+        make, grid(config.search, seed), fit, validate, config.primary_metric
+    )
     # The naive "same as the last horizon" forecast: the bar any model must clear.
     columns = {"bgnbd_gamma_gamma": EXPECTED_VALUE, "last_period": f"revenue_{horizon_days}d"}
     forecasts = {
@@ -310,57 +271,3 @@ def _bundle(
         horizon_days=horizon_days,
         trained_until=val.as_of,
     )
-
-
-def train_contractual_churn(
-    customers: pd.DataFrame,
-    config: ChurnConfig,
-    *,
-    seed: int,
-    features: pd.DataFrame | None = None,
-    split: SplitConfig | None = None,
-) -> TabularResult:
-    """Churn from a customer table with a label column and any attribute columns.
-
-    The customers are split into train, validation and test by ``split``
-    (:class:`training.config.SplitConfig`: shares, ``by`` and seed; default
-    20% validation and 20% test): by ``signup_date`` (oldest train, newest
-    test: later customers are the future) or at random, stratified by the label.
-    """
-    from kizuna.features import schema as s
-    from kizuna.features.labels import contractual_churn_labels
-
-    split = split or SplitConfig()
-    labels = contractual_churn_labels(customers, label_col=config.label_col)
-    y = labels.set_index(s.CUSTOMER_ID)[s.CHURN]
-    X = customers.drop(columns=[config.label_col, s.PREFERRED_CATEGORIES], errors="ignore")
-    if features is not None:
-        X = X.join(features, how="left")
-    y = y.reindex(X.index).astype(int)
-    tr, va, te = (X.index[p] for p in contractual_split(X, y, split, seed=seed))
-    empty = pd.Series(dtype=float)
-    snap = lambda idx: Snapshot(pd.NaT, X.loc[idx], y.loc[idx], empty, None, None)  # noqa: E731
-    drop = tuple(config.params.get("drop", ()))
-    baseline = AttributeLogisticBaseline(
-        drop=drop,
-        categorical=tuple(config.params.get("categorical", ())),
-        calibration=None if config.calibration == "none" else config.calibration,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        result = train_churn(
-            [snap(tr)],
-            snap(va),
-            snap(te),
-            config,
-            seed=seed,
-            btyd_unit="W",
-            horizon_days=0,
-            baseline=baseline,
-            baseline_name="logistic_all_attributes",
-        )
-    bundle = result.bundle
-    result.bundle = TabularBundle(
-        model=bundle.model, feature_columns=bundle.feature_columns, mode="contractual"
-    )
-    return result

@@ -48,9 +48,8 @@ def generator_scores(
     generators: HybridRecommender, user_codes: np.ndarray, rows: sp.csr_matrix
 ) -> np.ndarray:
     """Each generator's scores, shape (len(GENERATORS), n, n_items) float32, in [0, 1]."""
-    unit = generators.unit_component_scores(user_codes, rows)
-    out = np.empty((len(GENERATORS), *unit.shape[1:]), dtype=np.float32)
-    out[:POPULARITY] = unit
+    out = np.zeros((len(GENERATORS), *rows.shape), dtype=np.float32)
+    generators.unit_component_scores(user_codes, rows, out=out[:POPULARITY])
     pop = generators.item_popularity_
     out[POPULARITY] = (pop / pop.max() if pop.max() > 0 else pop)[None, :]
     return out

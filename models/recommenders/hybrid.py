@@ -51,7 +51,7 @@ buy-again), ``new`` 0.123 (+13.2% over BM25 item-kNN).
 from __future__ import annotations
 
 import warnings
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -228,12 +228,41 @@ class HybridRecommender(Recommender):
     # --- scoring ----------------------------------------------------------------------
 
     def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        return self.component_scores(user_codes, user_items).sum(axis=0)
+        return self._blend(user_codes, user_items, exclude_seen=False)
 
     def _score_for(
         self, user_codes: np.ndarray, user_items: sp.csr_matrix, exclude_seen: bool
     ) -> np.ndarray:
-        return self.component_scores(user_codes, user_items, exclude_seen=exclude_seen).sum(axis=0)
+        return self._blend(user_codes, user_items, exclude_seen=exclude_seen)
+
+    def _blend(
+        self, user_codes: np.ndarray, user_items: sp.csr_matrix, *, exclude_seen: bool
+    ) -> np.ndarray:
+        """``component_scores(...).sum(axis=0)``, shape (n, n_items) float64, made in place.
+
+        The same sums in the same order (component by component, as the
+        sum over the first axis adds them), without the (components, n,
+        n_items) array: the sparse components (repurchase, item-kNN) are
+        added on their non-zero cells only, since adding their zeros changes
+        nothing.
+        """
+        self.check_is_fitted()
+        w = self._weights(exclude_seen=exclude_seen)
+        total = np.zeros(user_items.shape)
+        if w[REPURCHASE] > 0:
+            own = sp.csr_matrix(user_items.multiply(self.repurchase_boost_[None, :]))
+            _add_scaled(total, own, w[REPURCHASE])
+        if w[ITEM_KNN] > 0 and self.item_knn_ is not None:
+            _add_scaled(total, self.item_knn_.sparse_scores(user_items), w[ITEM_KNN])
+        if w[ALS] > 0 and self.als_ is not None:
+            part = per_user_max_scale(self.als_._score(user_codes, user_items))
+            total += w[ALS] * part.astype(np.float64, copy=False)
+        if w[TRENDING] > 0:
+            total += w[TRENDING] * self.trend_scaled_.astype(np.float64)[None, :]
+        if w[EASE] > 0 and self.ease_ is not None:
+            part = per_user_max_scale(self.ease_._score(user_codes, user_items))
+            total += w[EASE] * part.astype(np.float64, copy=False)
+        return total
 
     def component_scores(
         self, user_codes: np.ndarray, user_items: sp.csr_matrix, *, exclude_seen: bool = False
@@ -254,22 +283,28 @@ class HybridRecommender(Recommender):
         user_codes: np.ndarray,
         user_items: sp.csr_matrix,
         which: np.ndarray | None = None,
+        *,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Each component scaled to [0, 1] before weighting, shape (len(COMPONENTS), n, n_items).
 
         Components not fitted, or not selected by the boolean ``which``
         (shape (len(COMPONENTS),)), are zero. For weight tuning: any blend is
-        a weighted sum of these.
+        a weighted sum of these. ``out``: a zero-filled array of that shape
+        to write into, of any float type (the values are made in float64 and
+        cast once).
         """
         self.check_is_fitted()
         n, n_items = user_items.shape
         which = np.ones(len(COMPONENTS), dtype=bool) if which is None else np.asarray(which)
-        out = np.zeros((len(COMPONENTS), n, n_items))
+        out = np.zeros((len(COMPONENTS), n, n_items)) if out is None else out
         if which[REPURCHASE]:
-            own = user_items.multiply(self.repurchase_boost_[None, :]).toarray()
-            out[REPURCHASE] = per_user_max_scale(own)
+            own = sp.csr_matrix(user_items.multiply(self.repurchase_boost_[None, :]))
+            r, c, v = _scaled_cells(own)
+            out[REPURCHASE, r, c] = v
         if which[ITEM_KNN] and self.item_knn_ is not None:
-            out[ITEM_KNN] = per_user_max_scale(self.item_knn_._score(user_codes, user_items))
+            r, c, v = _scaled_cells(self.item_knn_.sparse_scores(user_items))
+            out[ITEM_KNN, r, c] = v
         if which[ALS] and self.als_ is not None:
             out[ALS] = per_user_max_scale(self.als_._score(user_codes, user_items))
         if which[TRENDING]:
@@ -381,6 +416,14 @@ class HybridRecommender(Recommender):
         codes, checked = self.check_user_rows(user_codes, rows)
         return 0 if self.als_ is None else self.als_.update_users(codes, checked)
 
+    def _user_state(self, codes: np.ndarray) -> dict[str, Any]:
+        # ALS is the only component that keeps anything per user.
+        return {} if self.als_ is None else {"als": self.als_.user_state(codes)}
+
+    def _set_user_state(self, state: dict[str, Any]) -> None:
+        if self.als_ is not None:
+            self.als_ = self.als_.for_users(state.get("als"))
+
     def _weights(self, *, exclude_seen: bool = False) -> np.ndarray:
         """Blend weights in :data:`COMPONENTS` order, shape (len(COMPONENTS),)."""
         base = np.array(
@@ -401,3 +444,29 @@ class HybridRecommender(Recommender):
             raise KizunaInputError("blend weights must not all be zero", column="weights",
                                    values=base)  # fmt: skip
         return new if exclude_seen else base
+
+
+def _add_scaled(total: np.ndarray, part: sp.csr_matrix, weight: float) -> None:
+    """``total += weight * per_user_max_scale(part.toarray())`` on ``part``'s stored cells only.
+
+    Cells ``part`` does not store are 0 in the dense scaling too and add nothing.
+    """
+    r, c, v = _scaled_cells(part)
+    total[r, c] += weight * v
+
+
+def _scaled_cells(part: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns and values (float64) of ``per_user_max_scale(part.toarray())``'s non-zeros.
+
+    The same clip at 0, row maximum and division as the dense scaling, on
+    the stored cells alone (the others are 0 there too).
+    """
+    part = sp.csr_matrix(part, dtype=np.float64)
+    part.sum_duplicates()
+    values = np.maximum(part.data, 0.0)
+    rows = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
+    top = np.zeros(part.shape[0])
+    np.maximum.at(top, rows, values)
+    keep = top[rows] > 0
+    r = rows[keep]
+    return r, part.indices[keep], values[keep] / top[r]

@@ -13,7 +13,8 @@ count matrix.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import copy
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -123,6 +124,15 @@ class ALSRecommender(Recommender):
             self.user_factors_[codes] = self._user_factors(np.full(codes.size, -1), checked)
         return int(codes.size)
 
+    def _user_state(self, codes: np.ndarray) -> dict[str, Any]:
+        return {"user_factors": self.user_factors_[codes]}
+
+    def _set_user_state(self, state: dict[str, Any]) -> None:
+        factors = _factor_rows(state, self.user_factors_)
+        self.model_ = copy.copy(self.model_)  # implicit's model: item factors shared
+        self.model_.user_factors = factors
+        self.user_factors_ = factors
+
     def _user_factors(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         known = (user_codes >= 0) & (user_codes < self.user_factors_.shape[0])
         out = np.zeros((len(user_codes), self.user_factors_.shape[1]), dtype=np.float32)
@@ -205,12 +215,18 @@ class BPRRecommender(Recommender):
 
     def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         known = (user_codes >= 0) & (user_codes < self.user_factors_.shape[0])
-        rows = self.user_factors_[np.where(known, user_codes, 0)]
-        factors = np.where(known[:, None], rows, self.mean_user_factor_)
+        factors = np.repeat(self.mean_user_factor_[None, :], len(user_codes), axis=0)
+        factors[known] = self.user_factors_[user_codes[known]]
         return factors.astype(np.float64) @ self.item_factors_.T.astype(np.float64)
 
     def _similar(self, item_codes: np.ndarray) -> np.ndarray:
         return _cosine(self.item_factors_[:, :-1], item_codes)
+
+    def _user_state(self, codes: np.ndarray) -> dict[str, Any]:
+        return {"user_factors": self.user_factors_[codes]}
+
+    def _set_user_state(self, state: dict[str, Any]) -> None:
+        self.user_factors_ = _factor_rows(state, self.user_factors_)
 
 
 class ItemKNNRecommender(Recommender):
@@ -272,11 +288,23 @@ class ItemKNNRecommender(Recommender):
         self.similarity_.eliminate_zeros()
 
     def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        # implicit's NearestNeighboursScorer, batched: row . similarity.
-        return (sp.csr_matrix(user_items, dtype=np.float64) @ self.similarity_).toarray()
+        return self.sparse_scores(user_items).toarray()
+
+    def sparse_scores(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
+        """Scores as ``csr_matrix`` (n, n_items) float64: zero off the neighbours of the rows' items.
+
+        implicit's NearestNeighboursScorer, batched: row . similarity.
+        """
+        return sp.csr_matrix(sp.csr_matrix(user_items, dtype=np.float64) @ self.similarity_)
 
     def _similar(self, item_codes: np.ndarray) -> np.ndarray:
         return self.similarity_[item_codes].toarray()
+
+
+def _factor_rows(state: dict[str, Any], like: np.ndarray) -> np.ndarray:
+    """``state``'s user factors; none (0 rows, same width and type) without them."""
+    rows = state.get("user_factors")
+    return np.zeros((0, like.shape[1]), dtype=like.dtype) if rows is None else rows
 
 
 def _cosine(factors: np.ndarray, item_codes: np.ndarray) -> np.ndarray:

@@ -77,6 +77,22 @@ class TimingState:
             mats = [m.tocsr() for m in mats]
         return mats[0], mats[1], mats[2], user
 
+    def subset(self, codes: np.ndarray) -> TimingState:
+        """The state of the fitted users ``codes`` (n,) alone: user ``j`` is ``codes[j]``.
+
+        Purchases recorded by :meth:`update` are part of it.
+        """
+        codes = np.asarray(codes, dtype=np.int64)
+        last, first, recent, user = self.rows(codes)
+        counts = self.counts[codes]
+        hit = [j for j, c in enumerate(codes) if int(c) in self.updated]
+        if hit:
+            counts = counts.tolil()
+            for j in hit:
+                counts[j] = self.updated[int(codes[j])][3]
+            counts = counts.tocsr()
+        return TimingState(last, first, recent, user.copy(), sp.csr_matrix(counts))
+
     def update(self, codes: np.ndarray, rows: sp.csr_matrix) -> int:
         """Record new purchases of fitted users (codes (n,), count rows (n, n_items)).
 

@@ -17,6 +17,7 @@ the same rankers serve a model refit on all data.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import lightgbm as lgb
@@ -230,8 +231,8 @@ class RerankedRecommender(Recommender):
             "num_threads": self.num_threads,
             "verbosity": -1,
         }
-        rankers = {}
-        for mode in MODES:
+
+        def fit_mode(mode: str) -> lgb.Booster:
             X = np.concatenate([d[0] for d in data[mode]])
             y = np.concatenate([d[1] for d in data[mode]])
             groups = np.concatenate([d[2] for d in data[mode]])
@@ -242,8 +243,12 @@ class RerankedRecommender(Recommender):
                 )  # fmt: skip
             train = lgb.Dataset(X, y, group=groups, feature_name=list(FEATURES),
                                 params={"verbosity": -1})  # fmt: skip
-            rankers[mode] = lgb.train(params, train, num_boost_round=self.n_estimators)
-        self.rankers_ = rankers
+            return lgb.train(params, train, num_boost_round=self.n_estimators)
+
+        # One thread per mode: each ranker is trained on its own fixed threads, so in parallel
+        # they come out as they would one after the other.
+        with ThreadPoolExecutor(len(MODES), thread_name_prefix="kizuna-ranker") as pool:
+            self.rankers_ = dict(zip(MODES, pool.map(fit_mode, MODES), strict=True))
         return self
 
     # --- scoring --------------------------------------------------------------------------
@@ -318,6 +323,19 @@ class RerankedRecommender(Recommender):
             component[lo:hi] = np.where(items[lo:hi] >= 0, best, -1)
         anchor = self.generators_.anchor_items(rows, items, component)
         return Explained(items, scores, component, anchor)
+
+    # --- per-user state -------------------------------------------------------------------
+
+    def _user_state(self, codes: np.ndarray) -> dict[str, Any]:
+        timing = None if self.timing_ is None else self.timing_.subset(codes)
+        return {"generators": self.generators_.user_state(codes), "timing": timing}
+
+    def _set_user_state(self, state: dict[str, Any]) -> None:
+        self.generators_ = self.generators_.for_users(state.get("generators"))
+        if self.timing_ is not None:
+            timing = state.get("timing")
+            empty = np.zeros(0, dtype=np.int64)
+            self.timing_ = timing if timing is not None else self.timing_.subset(empty)
 
     # --- live updates ---------------------------------------------------------------------
 

@@ -75,6 +75,24 @@ def test_cohort_retention_and_revenue_by_hand(shop: pd.DataFrame) -> None:
     np.testing.assert_allclose(revenue.loc["2024-02"].to_numpy(), [80.0, 100.0, np.nan])
 
 
+def test_cohort_offsets_count_months_across_a_year_end() -> None:
+    # D: first order Nov 2023, again Jan 2024 (offset 2) and Dec 2024 (offset 13).
+    lines = _lines(
+        [
+            ("D", "o1", "2023-11-30T23:00:00", 10.0, False),
+            ("D", "o2", "2024-01-01", 5.0, False),
+            ("D", "o3", "2024-12-31", 1.0, False),
+        ]
+    )
+    revenue = kpis.cohort_revenue(lines, "2025-01-01")
+    retention = kpis.cohort_retention(lines, "2025-01-01")
+    assert [str(c) for c in revenue.index][0] == "2023-11"
+    row = revenue.loc["2023-11"].to_numpy()
+    assert row[[0, 1, 2, 12, 13]].tolist() == [10.0, 10.0, 15.0, 15.0, 16.0]
+    active = retention.loc["2023-11"].to_numpy()
+    assert np.flatnonzero(active > 0).tolist() == [0, 2, 13]
+
+
 def test_a_partial_month_is_not_observed(shop: pd.DataFrame) -> None:
     # As of Mar 15 March is partial: the January cohort is seen up to February only.
     retention = kpis.cohort_retention(shop, "2024-03-15")

@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kizuna.models.audience import affinity, reasons, top_audience
+from kizuna.models.audience import (
+    affinity,
+    best_target_score,
+    reasons,
+    scaled_affinity,
+    scaled_scores,
+    score_ranges,
+    target_rank,
+    top_audience,
+)
 
 
 def test_affinity_rescales_within_each_customer() -> None:
@@ -39,3 +48,24 @@ def test_reasons_read_like_a_marketer_wrote_them() -> None:
         "bought it before (not recently)",
         "42% chance of an order in the next 90 days",
     ]
+
+
+def test_affinity_parts_equal_the_best_scaled_column_exactly() -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.normal(size=(40, 12))
+    scores[rng.random(scores.shape) < 0.2] = -np.inf
+    scores[3] = np.nan  # a customer nobody can score
+    scores[4] = 2.5  # every item equal: affinity 0
+    targets = np.zeros(12, bool)
+    targets[[1, 5, 7]] = True
+    aff, rank = affinity(scores, targets)
+    scaled = scaled_scores(scores)[:, targets]
+    expected = np.where(np.isnan(scaled), -np.inf, scaled).max(axis=1)
+    expected = np.where(np.isfinite(expected), expected, np.nan)
+    np.testing.assert_array_equal(aff, expected)  # bit for bit, not approximately
+    assert np.isnan(aff[3]) and aff[4] == 0.0
+    lo, hi = score_ranges(scores)
+    assert np.isnan(lo[3]) and lo[4] == hi[4] == 2.5
+    best = best_target_score(scores[:, targets])
+    np.testing.assert_array_equal(scaled_affinity(best, lo, hi), aff)
+    np.testing.assert_array_equal(target_rank(scores, best), rank)

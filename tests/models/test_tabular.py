@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.column_kinds import normalise_text
+from kizuna.models.column_kinds import ARROW_MIN_VALUES, category_codes, normalise_text
 from kizuna.models.preprocessing import TabularPreprocessor
 from kizuna.models.tabular import check_binary_labels, check_target, fit_booster
 
@@ -83,6 +83,43 @@ def test_unseen_categories_become_missing_and_integer_codes_match(
     assert pd.isna(out["c"].iloc[0]) and out["c"].iloc[1] == "a"
     assert out["zip"].iloc[0] == "17850" and pd.isna(out["zip"].iloc[1])
     assert list(out["c"].cat.categories) == ["a", "b"]
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[python]", "string[pyarrow]", object, "category"])
+def test_category_codes_by_hand_for_every_text_dtype(dtype: object) -> None:
+    # blanks and missing cells are NA, text is stripped, unseen values get -1
+    values = pd.Series(["b", None, "zz", " a ", "", "17850", "b"], dtype=dtype)
+    codes = category_codes(normalise_text(values), ["17850", "a", "b"])
+    assert codes.dtype == np.int64
+    assert codes.tolist() == [2, -1, -1, 1, -1, 0, 2]
+    assert category_codes(normalise_text(values), []).tolist() == [-1] * 7
+    # a long column goes through Arrow: the same codes
+    long = pd.concat([values] * 200, ignore_index=True)
+    assert len(long) >= ARROW_MIN_VALUES
+    assert (
+        category_codes(normalise_text(long), ["17850", "a", "b"]).tolist() == codes.tolist() * 200
+    )
+
+
+def test_category_codes_equal_a_lookup_per_cell() -> None:
+    rng = np.random.default_rng(3)
+    cats = sorted(f"c{i}" for i in range(50))
+    values = pd.Series(rng.choice([*cats, "unseen", " c7", "", "\u00e9"], 5_000), dtype="str")
+    values[rng.random(5_000) < 0.1] = None
+    text = normalise_text(values)
+    lookup = {c: i for i, c in enumerate(cats)}
+    expected = [lookup.get(v, -1) for v in text.to_numpy(dtype=object, na_value=None)]
+    assert category_codes(text, cats).tolist() == expected
+
+
+def test_matrix_codes_of_unseen_and_missing_categories(fitted: TabularPreprocessor) -> None:
+    request = pd.concat([_mixed()] * 2, ignore_index=True).head(5)
+    request["c"] = pd.Series(["b", None, "zzz", " a ", ""], dtype="str")
+    request["s"] = pd.array(["y", pd.NA, "x", "w", "x"], dtype="string")
+    M = fitted.transform_matrix(request)
+    col = list(fitted.feature_names_in_)
+    np.testing.assert_array_equal(M[:, col.index("c")], [1.0, np.nan, np.nan, 0.0, np.nan])
+    np.testing.assert_array_equal(M[:, col.index("s")], [1.0, np.nan, 0.0, np.nan, 0.0])
 
 
 def test_serving_json_text_is_parsed_like_training(fitted: TabularPreprocessor) -> None:

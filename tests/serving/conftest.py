@@ -291,6 +291,8 @@ def start_server(env_overrides: dict[str, str], log: Path, *, probe: str = "/rea
 
 
 API_KEY = "test-key-0123456789abcdef"
+AUTH = {"X-API-Key": API_KEY}
+MARKER = "Z\u00fcrich-\u6771\u4eac-SECRET-4711"  # must never reach the log
 
 
 @pytest.fixture(scope="session")
@@ -316,12 +318,58 @@ def server(model_set: ModelSet, tmp_path_factory: pytest.TempPathFactory) -> Ite
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def raw(server: Server):
+    """httpx on the session server, with the API key: for status codes and raw bodies."""
+    import httpx
+
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def known(model_set: ModelSet) -> list[str]:
+    """The 20 customers with the most orders."""
+    purchases = model_set.transactions[model_set.transactions["quantity"] > 0]
+    counts = purchases.groupby("customer_id")["order_id"].nunique().sort_values(ascending=False)
+    return [str(c) for c in counts.index[:20]]
+
+
 @pytest.fixture(scope="session")
 def client(server: Server):
     import bentoml
 
     with bentoml.SyncHTTPClient(server.url, token=API_KEY, timeout=30) as c:
         yield c
+
+
+@pytest.fixture
+def live(model_set: ModelSet, tmp_path: Path):
+    """A freshly loaded snapshot (the test may change it) with its own event store."""
+    from kizuna.serving.event_store import EventStore
+    from kizuna.serving.live import Live
+
+    live = Live(str(model_set.folder), store=EventStore(tmp_path / "events.sqlite"))
+    assert live.load().reloaded
+    return live
+
+
+def purchase(customer: str, item: str, when: pd.Timestamp, order: str = "NEW-1") -> pd.DataFrame:
+    """One validated purchase line (2 units at 4.50), as ``/events`` would store it."""
+    from kizuna.features import schema as s
+    from kizuna.serving.event_checks import check_events
+
+    raw = pd.DataFrame(
+        {
+            s.CUSTOMER_ID: [customer],
+            s.ORDER_ID: [order],
+            s.ITEM_ID: [item],
+            s.TIMESTAMP: [when],
+            s.QUANTITY: [2.0],
+            s.UNIT_PRICE: [4.5],
+        }
+    )
+    return check_events(raw, now=when + pd.Timedelta(days=1))
 
 
 @pytest.fixture(scope="session")

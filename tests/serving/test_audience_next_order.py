@@ -10,6 +10,7 @@ from kizuna.serving import schemas as api
 from kizuna.serving.audience import AudienceError, audience_frame, audience_response
 from kizuna.serving.next_order import FIELDS, next_order_rows
 from kizuna.serving.scoring import customer_profile, ltv_scores
+from tests.serving.conftest import purchase
 
 
 def test_next_order_rows_are_ordered_probabilities_and_future_dates(served) -> None:
@@ -71,3 +72,53 @@ def test_crm_export_has_the_next_order_columns(served) -> None:
         assert col in chunk.columns
     assert chunk["p_order_90d"].between(0, 1).all()
     assert pd.api.types.is_datetime64_any_dtype(chunk["next_order_date"])
+
+
+def test_kept_scores_answer_like_scoring_afresh_after_events(live, monkeypatch) -> None:
+    from kizuna.serving import audience_scores
+
+    served = live.current()
+    st = served.state
+    category = str(pd.Series(st.catalogue.categories).dropna().iloc[0])
+    item = str(st.catalogue.item_ids[3])
+    asks = ({"category": category, "n": 40}, {"item_id": item, "n": 25, "exclude_days": 0})
+
+    def fresh(**ask) -> pd.DataFrame:
+        with monkeypatch.context() as m:
+            m.setattr(audience_scores, "MAX_CACHE_BYTES", 0)  # score every customer again
+            return audience_frame(served, **ask)[0]
+
+    for ask in asks:
+        pd.testing.assert_frame_equal(audience_frame(served, **ask)[0], fresh(**ask))
+    assert "audience_scores" in st.extras
+    # an audience member buys the item, and a customer the snapshot lacks appears
+    member = audience_frame(served, **asks[1])[0]["customer_id"].iloc[0]
+    when = st.as_of - pd.Timedelta(days=1)
+    live.ingest(purchase(member, item, when, order="AUD-1"))
+    live.ingest(purchase("NEW-AUDIENCE", item, when, order="AUD-2"))
+    for ask in asks:
+        kept = audience_frame(served, **ask)[0]
+        pd.testing.assert_frame_equal(kept, fresh(**ask))
+    assert len(st.extras["audience_scores"].lo) == st.n_customers
+    # the member's rescored row now ranks the bought item as bought before
+    again = audience_frame(served, **asks[1])[0].set_index("customer_id")
+    assert member not in again.index or bool(again.loc[member, "bought_before"])
+
+
+def test_warming_scores_every_customer_and_never_raises(live, monkeypatch) -> None:
+    from kizuna.serving import audience_scores
+
+    served = live.current()
+    audience_scores.warm(served)
+    kept = served.state.extras["audience_scores"]
+    assert len(kept.lo) == served.state.n_customers and kept.scores.shape[1] > 0
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no scores today")
+
+    other = live.current()
+    other.state.extras.clear()
+    monkeypatch.setattr(audience_scores, "score_rows", broken)
+    audience_scores.warm(other)  # logged, not raised
+    assert "audience_scores" in other.state.extras  # made, still empty: a request scores it
+    assert len(other.state.extras["audience_scores"].lo) == 0

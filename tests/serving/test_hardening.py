@@ -17,20 +17,13 @@ import uuid
 import httpx
 import pytest
 
-from tests.serving.conftest import API_KEY, start_server
+from tests.serving.conftest import AUTH, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
-AUTH = {"X-API-Key": API_KEY}
 ORIGIN = "https://shop.example"
 TIMEOUT = 2  # KIZUNA_BODY_TIMEOUT / KIZUNA_HEADER_TIMEOUT of the second server
 MARKER = "SECRET-BODY-\u6771\u4eac-0815"
-
-
-@pytest.fixture(scope="module")
-def raw(server):
-    with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import API_KEY
+from tests.serving.conftest import AUTH
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-AUTH = {"X-API-Key": API_KEY}
 
 
 @pytest.fixture(scope="module")

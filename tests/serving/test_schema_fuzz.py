@@ -21,11 +21,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.serving.conftest import API_KEY, start_server
+from tests.serving.conftest import API_KEY, AUTH, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
-AUTH = {"X-API-Key": API_KEY}
 EXAMPLES = 12  # per operation; 12 operations, about 30 s in all on a shared 2-core machine
 
 

@@ -11,33 +11,11 @@ from implicit.nearest_neighbours import bm25_weight, tfidf_weight
 from kizuna.features import schema as s
 from kizuna.serving import recommendations, scoring
 from kizuna.serving import schemas as api
-from kizuna.serving.event_checks import check_events
 from kizuna.serving.event_store import EventStore
 from kizuna.serving.live import Live, load_served
 from kizuna.serving.model_inputs import refresh_user_factors
 from kizuna.serving.weighting import fit_weigher
-
-
-@pytest.fixture
-def live(model_set, tmp_path):
-    """A freshly loaded snapshot (tests here change it) with its own event store."""
-    live = Live(str(model_set.folder), store=EventStore(tmp_path / "events.sqlite"))
-    assert live.load().reloaded
-    return live
-
-
-def purchase(customer: str, item: str, when: pd.Timestamp, order: str = "NEW-1") -> pd.DataFrame:
-    raw = pd.DataFrame(
-        {
-            s.CUSTOMER_ID: [customer],
-            s.ORDER_ID: [order],
-            s.ITEM_ID: [item],
-            s.TIMESTAMP: [when],
-            s.QUANTITY: [2.0],
-            s.UNIT_PRICE: [4.5],
-        }
-    )
-    return check_events(raw, now=when + pd.Timedelta(days=1))
+from tests.serving.conftest import purchase
 
 
 def test_served_weigher_matches_implicit_on_the_population():

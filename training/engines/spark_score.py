@@ -7,9 +7,8 @@
 * Churn and LTV: ``mlflow.pyfunc.spark_udf`` on the registered versions that
   the alias points to (``env_manager="local"``); a model folder runs the same
   pyfunc class (:class:`training.pyfunc.BundleModel`) in a pandas UDF.
-* Top-k: per shard, the shard's interaction rows weighed with the population's
-  statistics (:meth:`features.interactions.InteractionWeigher.fit_statistics`), and the fitted
-  recommender, broadcast, recommends.
+* Top-k: :mod:`training.engines.spark_recs` (item side broadcast, each
+  shard's users' model state sent to that shard alone).
 * Output: partitioned Parquet (a folder), or a JDBC table.
 """
 
@@ -25,9 +24,6 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.training.engines.spark_session import arrow_safe
 from kizuna.training.engines.spark_validate import SHARD
 
-STATS_SCHEMA = "n_users long, total double, item_users array<long>"
-#: Weightings whose fit needs the whole population's counts (idf, mean row length).
-POPULATION_WEIGHTINGS = ("bm25", "tfidf")
 KNOWN = "__in_customers_table_{kind}"
 
 
@@ -72,6 +68,7 @@ def score(
     from kizuna.training.data import load_tables
     from kizuna.training.engines import spark_engine
     from kizuna.training.engines.spark_features import customer_features
+    from kizuna.training.engines.spark_recs import recommendations
     from kizuna.training.progress import step
 
     if data is None or data.transactions is None:
@@ -95,14 +92,18 @@ def score(
     unit = next((b.btyd_unit for b in bundles.values()), "W")
     with step(f"features as of {as_of.date()} on Spark", quiet=quiet):
         feats = customer_features(kept, as_of, customers=customers, items=items, btyd_unit=unit)
-        frame = feats.sharded.persist(StorageLevel.MEMORY_AND_DISK)
+        # One task per core, not one per shuffle partition: most of the 200 are
+        # empty, yet each would start a Python worker for the features' last step
+        # (0.1-0.7 s apiece, measured at 1M lines).
+        cores = kept.sparkSession.sparkContext.defaultParallelism
+        frame = feats.sharded.coalesce(cores).persist(StorageLevel.MEMORY_AND_DISK)
     versions = {
         kind: models.versions.get(kind) if getattr(models, kind) is not None else None
         for kind in ("recommender", "churn", "ltv")
     }
     scored = _model_scores(frame, models, bundles, source, customers, experiment, as_of)
     if models.recommender is not None:
-        recs = _recommendations(kept, frame, models.recommender, items, as_of, k)
+        recs = recommendations(kept, frame, models.recommender, items, as_of, k)
         # Kept: the export's schema probe reads a few rows through the join, which
         # would otherwise recommend for whole shards once more.
         recs = recs.persist(StorageLevel.MEMORY_AND_DISK)
@@ -140,7 +141,9 @@ def _model_scores(
 
     spark = frame.sparkSession
     categories = _categories(customers)
-    shared = spark.sparkContext.broadcast((bundles, customers))
+    # Only a contractual model reads the customers table in the shards.
+    contractual = any(b.mode == "contractual" for b in bundles.values())
+    shared = spark.sparkContext.broadcast((bundles, customers if contractual else None))
     base = [c for c in frame.columns if c != SHARD]
     inputs = {kind: [f"{kind}__{c}" for c in b.feature_columns] for kind, b in bundles.items()}
     extra = [(P_ALIVE, "p_alive"), (EXPECTED_PURCHASES, "expected_orders")]
@@ -239,98 +242,6 @@ def _predictor(
         return pd.Series(out.iloc[:, 0].to_numpy(dtype=float))
 
     return predict
-
-
-def _recommendations(
-    kept: Any, frame: Any, bundle: Any, items: pd.DataFrame | None, as_of: pd.Timestamp, k: int
-) -> Any:
-    """``customer_id``, ``recommendations``: top-k new items per customer, by shard.
-
-    For a weighting fitted on the population (bm25, tfidf), pass 1 sums each
-    shard's interaction statistics into the population's row weigher; then each
-    shard's rows are weighed with it and recommended from.
-    """
-    from pyspark.sql import functions as F
-
-    from kizuna.serving.catalogue import build_catalogue
-    from kizuna.serving.weighting import WEIGHTING_KEYS, weigher_for
-
-    spark = kept.sparkSession
-    params = dict(bundle.interaction_params)
-    count_params = {k_: v for k_, v in params.items() if k_ not in WEIGHTING_KEYS}
-    empty = pd.DataFrame(
-        {
-            s.CUSTOMER_ID: pd.Series(dtype="string"),
-            s.ITEM_ID: pd.Series(dtype="string"),
-            s.TIMESTAMP: pd.Series(dtype="datetime64[ns]"),
-            s.IS_RETURN: pd.Series(dtype=bool),
-        }
-    )
-    # Only the item map and stock matter for the export; no line is needed for them.
-    catalogue = build_catalogue(
-        empty, as_of, item_ids=bundle.item_ids, items=items, recommender=bundle
-    )
-    item_ids = catalogue.item_ids
-    shared = spark.sparkContext.broadcast(bundle)
-    cols = [c for c in kept.columns]
-
-    def counts_of(tx: pd.DataFrame, users: pd.Index) -> Any:
-        from kizuna.features.interactions import build_interactions
-        from kizuna.training.engines.spark_features import _typed
-
-        return build_interactions(
-            _typed(tx[cols]),
-            as_of,
-            weighting="count",
-            user_ids=users,
-            item_ids=item_ids,
-            **count_params,
-        ).matrix
-
-    def users_of(feats: pd.DataFrame) -> pd.Index:
-        return pd.Index(feats[s.CUSTOMER_ID].astype(str).sort_values().to_numpy())
-
-    def stats(tx: pd.DataFrame, feats: pd.DataFrame) -> pd.DataFrame:
-        users = users_of(feats)
-        counts = counts_of(tx, users)
-        item_users = np.bincount(counts.indices, minlength=len(item_ids)).astype(np.int64)
-        return pd.DataFrame(
-            {
-                "n_users": [len(users)],
-                "total": [float(counts.sum(dtype=np.float64))],
-                "item_users": [item_users],
-            }
-        )
-
-    ids = frame.select(s.CUSTOMER_ID, SHARD)
-    grouped = kept.groupBy(SHARD).cogroup(ids.groupBy(SHARD))
-    weigher = weigher_for(params)
-    if weigher.weighting in POPULATION_WEIGHTINGS:
-        # The weigher of all customers' counts, fitted from the shards' sums: a pass more.
-        parts = grouped.applyInPandas(stats, STATS_SCHEMA).collect()
-        n_users = sum(int(p["n_users"]) for p in parts)
-        total = sum(float(p["total"]) for p in parts)
-        item_users = np.sum([np.asarray(p["item_users"], dtype=np.int64) for p in parts], axis=0)
-        average = total / n_users if n_users else 1.0
-        weigher.fit_statistics(n_users, item_users, average)
-    else:  # count and log weigh each row by itself: no population statistics to gather
-        weigher.fit_statistics(0, np.zeros(len(item_ids), dtype=np.int64), 1.0)
-    mask = catalogue.in_stock.copy()
-    names = item_ids.to_numpy(dtype=object)
-
-    def recommend(tx: pd.DataFrame, feats: pd.DataFrame) -> pd.DataFrame:
-        from kizuna.training.batch_score import REC_SEP
-
-        users = users_of(feats)
-        rec = shared.value
-        history = weigher.transform(counts_of(tx, users))
-        codes = rec.user_ids.get_indexer(users).astype(np.int64)
-        top, _ = rec.model.recommend(codes, history, k, exclude_seen=True, item_mask=mask)
-        lists = [REC_SEP.join(names[row[row >= 0]]) for row in top]
-        return pd.DataFrame({s.CUSTOMER_ID: users.astype(object), "recommendations": lists})
-
-    schema = f"{s.CUSTOMER_ID} string, recommendations string"
-    return grouped.applyInPandas(recommend, schema).select(s.CUSTOMER_ID, F.col("recommendations"))
 
 
 def _export(scored: Any, versions: dict, as_of: pd.Timestamp, bands: tuple[float, float]) -> Any:

@@ -152,7 +152,7 @@ def test_contractual_churn_scores_the_same(spark, model_set, tmp_path):
     from kizuna.training.config import ChurnConfig, DataConfig
     from kizuna.training.data import load_tables
     from kizuna.training.snapshot_build import write_snapshot
-    from kizuna.training.train_tabular import train_contractual_churn
+    from kizuna.training.train_contractual import train_contractual_churn
 
     shop = model_set.shop_dir
     table = pd.read_parquet(shop / "customers.parquet").iloc[:-40]  # 40 customers unknown

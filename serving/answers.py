@@ -1,0 +1,88 @@
+"""How the service's endpoints answer: JSON errors, the current snapshot, the shown-items log.
+
+The endpoints in :mod:`serving.service` stay a few lines each by calling these:
+
+- :func:`error` and :func:`field_error`: a refusal as JSON, in the shape of
+  :mod:`serving.validation`'s answers;
+- :func:`current`: the snapshot to answer from, after folding in events other
+  processes stored (in a worker thread, so the event loop never waits on the
+  event store);
+- :func:`answer`: call a pure scoring function on a snapshot and turn its
+  refusals (:class:`serving.scoring.ServingError`, :class:`KizunaInputError`)
+  into 4xx/503 answers;
+- :func:`log_shown`: give an answer its ``recommendation_id`` and queue what it showed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio.to_thread
+from starlette.responses import JSONResponse
+
+from kizuna.features.errors import KizunaInputError
+from kizuna.serving.attribution import RecommendationLog, new_id, version_label
+from kizuna.serving.live import Live, Served
+from kizuna.serving.scoring import ServingError
+
+
+def error(status: int, message: str) -> JSONResponse:
+    """``{"error": message}`` with ``status``."""
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def field_error(loc: str, message: str) -> JSONResponse:
+    """422 in the shape of :mod:`serving.validation`'s answers, for a value the models refuse."""
+    detail = [{"loc": loc, "msg": message, "type": "value_error"}]
+    return JSONResponse({"error": f"1 invalid field: {loc}: {message}", "detail": detail}, 422)
+
+
+def not_ready(live: Live) -> JSONResponse:
+    """503 naming why no snapshot can answer yet."""
+    return error(503, live.not_ready_reason() or "models are not loaded yet")
+
+
+async def current(live: Live) -> Served | None:
+    """The snapshot to answer from, with events other processes stored folded in.
+
+    The check is one cheap look at the store; the catch-up itself (a read of
+    the store and the changed customers' features) runs in a worker thread.
+    """
+    if live.served is not None and live.needs_catch_up():
+        await anyio.to_thread.run_sync(live.catch_up)
+    return live.served
+
+
+def answer(
+    served: Served | None, live: Live, fn: Callable[..., Any], request: Any, **kw: Any
+) -> Any:
+    """``fn(served, request, **kw)``; refusals become JSON errors, no snapshot a 503."""
+    if served is None:
+        return not_ready(live)
+    try:
+        return fn(served, request, **kw)
+    except ServingError as exc:
+        return error(exc.status, exc.message)
+    except KizunaInputError as exc:
+        return error(422, str(exc))
+
+
+def log_shown(log: RecommendationLog, placement: str, answer: Any, **fields: Any) -> Any:
+    """Give an answer its recommendation_id and queue what it showed (a thread commits it)."""
+    if isinstance(answer, JSONResponse):
+        return answer
+    answer.recommendation_id = new_id()
+    offers = placement == "next_best_offer"
+    kinds = ("churn", "ltv", "recommender") if offers else ("recommender",)
+    shown = [d.offer_id for d in answer.decisions] if offers else [i.item_id for i in answer.items]
+    log.submit(
+        {
+            "recommendation_id": answer.recommendation_id,
+            "placement": placement,
+            "model_version": version_label(answer.model_versions, kinds),
+            "items": shown,
+            **fields,
+        }
+    )
+    return answer

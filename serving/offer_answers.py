@@ -1,0 +1,112 @@
+"""``/next_best_offer`` end to end: the offer catalogue, the contact log and the decision.
+
+The decision itself is :func:`serving.offers.next_best_offer` (pure, on a
+snapshot); :class:`OfferDesk` gathers its inputs and records what was sent.
+The file and SQLite reads and writes run in worker threads, so the event loop
+never waits on a disk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+import pandas as pd
+from starlette.responses import JSONResponse
+
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.contact_log import contacts_from_decisions
+from kizuna.serving import offers
+from kizuna.serving.answers import answer, error, field_error, not_ready
+from kizuna.serving.config import Settings
+from kizuna.serving.contact_store import append_contacts, read_contact_log
+from kizuna.serving.live import Live, Served
+from kizuna.serving.offer_file import read_offers
+from kizuna.serving.schemas import NextBestOfferRequest, NextBestOfferResponse
+from kizuna.serving.store_guard import STORE_ERRORS, cause_of
+
+
+class OfferDesk:
+    """The inputs of offer decisions: the catalogue (read once per path) and the contact log.
+
+    Parameters
+    ----------
+    settings
+        ``offers`` (the catalogue, else the champions' experiment's),
+        ``contact_log`` and ``risk_bands``.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._catalogue: tuple[Any, Any] = (None, None)  # (path, catalogue)
+
+    def catalogue_path(self, served: Served) -> Any:
+        """KIZUNA_OFFERS, else the ``offers:`` of the champions' experiment."""
+        path = self.settings.offers
+        if path is None and served.models.experiment is not None:
+            path = served.models.experiment.offers
+        if path is None:
+            raise KizunaInputError("set KIZUNA_OFFERS or `offers:` in the experiment")
+        return path
+
+    def catalogue(self, served: Served) -> Any:
+        """The offer catalogue, read from its file the first time (blocking: call in a thread)."""
+        path = self.catalogue_path(served)
+        if self._catalogue[0] != path:
+            self._catalogue = (path, read_offers(path))
+        return self._catalogue[1]
+
+    async def decide(
+        self, served: Served | None, live: Live, request: NextBestOfferRequest
+    ) -> NextBestOfferResponse | JSONResponse:
+        """The answer to ``request``, its contact recorded when asked (before logging it)."""
+        if served is None:
+            return not_ready(live)
+        try:
+            catalogue = await self._catalogue_for(served)
+        except KizunaInputError as exc:
+            return error(503, f"no offer catalogue: {exc}")
+        channels = offers.known_channels(catalogue)
+        if request.channel is not None and channels and request.channel not in channels:
+            return field_error("body.channel", f"unknown channel; known: {', '.join(channels)}")
+        now = pd.Timestamp.now()
+        since = now - pd.Timedelta(days=offers.log_window_days(catalogue))
+        try:
+            contacts = await anyio.to_thread.run_sync(self._contacts, request.customer_id, since)
+        except STORE_ERRORS as exc:
+            return error(503, f"contact log unavailable: {cause_of(exc)}")
+        decided = answer(
+            served,
+            live,
+            offers.next_best_offer,
+            request,
+            catalogue=catalogue,
+            contacts=contacts,
+            now=now,
+            bands=self.settings.risk_bands,
+        )
+        if not isinstance(decided, tuple):
+            return decided
+        response, raw = decided
+        if request.record and raw:
+            sent = contacts_from_decisions(
+                pd.DataFrame(raw).assign(customer_id=request.customer_id),
+                now,
+                channel=request.channel,
+                campaign_id=request.campaign_id,
+            )
+            try:
+                await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
+            except STORE_ERRORS as exc:
+                return error(503, f"contact log unavailable: {cause_of(exc)}")
+            response.recorded = len(sent) > 0
+        return response
+
+    async def _catalogue_for(self, served: Served) -> Any:
+        path, catalogue = self._catalogue
+        if path is not None and path == self.catalogue_path(served):
+            return catalogue  # read already: no thread hop
+        return await anyio.to_thread.run_sync(self.catalogue, served)
+
+    def _contacts(self, customer_id: str, since: pd.Timestamp) -> pd.DataFrame:
+        return read_contact_log(self.settings.contact_log, since=since, customer=customer_id)

@@ -1,0 +1,53 @@
+"""Hyperparameter combinations of a tabular model, and the best of them on validation."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from kizuna.features.errors import KizunaInputError
+from kizuna.training.config import SearchConfig
+
+# Metrics where a lower value is better; every other metric is higher-is-better.
+LOWER_IS_BETTER = {"brier", "log_loss", "mae", "rmse"}
+
+
+def grid(search: SearchConfig | None, seed: int) -> list[dict[str, Any]]:
+    """Parameter combinations to try (the defaults alone without a search)."""
+    if search is None or not search.grid:
+        return [{}]
+    keys = sorted(search.grid)
+    combos = [
+        dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(search.grid[k] for k in keys))
+    ]
+    if len(combos) > search.max_runs:
+        rng = np.random.default_rng(seed)
+        combos = [
+            combos[i] for i in sorted(rng.choice(len(combos), search.max_runs, replace=False))
+        ]
+    return combos
+
+
+def select_best(
+    make: Callable[[dict[str, Any]], Any],
+    combos: list[dict[str, Any]],
+    fit: Callable[[Any], Any],
+    score: Callable[[Any], dict[str, float]],
+    primary: str,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Fit each combination, score it on validation, keep the best by ``primary``."""
+    sign = -1.0 if primary in LOWER_IS_BETTER else 1.0
+    best, best_value, records = None, -np.inf, []
+    for params in combos:
+        model = fit(make(params))
+        val = score(model)
+        if primary not in val:
+            raise KizunaInputError(f"unknown primary metric {primary!r}; have {sorted(val)}")
+        records.append({"params": params, "validation": val})
+        if sign * val[primary] > best_value:
+            best, best_value = model, sign * val[primary]
+    return best, records
