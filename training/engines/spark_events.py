@@ -58,7 +58,7 @@ def with_stored_events(raw: SparkRaw, data: DataConfig) -> SparkRaw:
                 out[col] = None
             yield _arrow_safe(out)
 
-    n_rows = frame.count()
+    n_rows = raw.n_rows if raw.n_rows is not None else frame.count()
     stored = events.drop(columns=[SEQ]).reset_index(drop=True)
     stored[s.TIMESTAMP] = stored[s.TIMESTAMP].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
     rows = stored.add_prefix(PREFIX)
@@ -80,6 +80,7 @@ def with_stored_events(raw: SparkRaw, data: DataConfig) -> SparkRaw:
         direct_customer=False,  # the validator names a missing id, as in pandas
         id_key=True,
         last_event_seq=int(events[SEQ].max()),
+        n_rows=n_rows + len(stored),
     )
 
 

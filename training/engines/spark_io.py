@@ -51,6 +51,8 @@ class SparkRaw:
     id_key: bool = False
     #: The last ``/events`` sequence number among the rows (0: none appended).
     last_event_seq: int = 0
+    #: Rows in ``frame`` (None: not counted yet).
+    n_rows: int | None = None
 
 
 def _identity(frame: pd.DataFrame) -> pd.DataFrame:
@@ -92,8 +94,8 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
         from kizuna.training.data import _read_cdnow
 
         # A whitespace-separated text file of a few MB: read once on the driver.
-        frame = spark.createDataFrame(_read_cdnow(source).astype("string"))
-        return SparkRaw(with_row_ids(frame), "customer_id", from_cdnow, {"allow_zero_price": True})
+        frame, n_rows = with_row_ids(spark.createDataFrame(_read_cdnow(source).astype("string")))
+        return SparkRaw(frame, "customer_id", from_cdnow, {"allow_zero_price": True}, n_rows=n_rows)
     if data.format == "online-retail":
         if data.column_map:
             raise KizunaInputError(
@@ -109,11 +111,13 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
         from kizuna.training.data import _check_format
 
         _check_format(frame.limit(0).toPandas(), ONLINE_RETAIL_COLUMNS, data.format)
+        frame, n_rows = with_row_ids(frame)
         return SparkRaw(
-            with_row_ids(frame),
+            frame,
             "CustomerID",
             from_online_retail,
             {"timestamp_format": "%Y-%m-%d %H:%M:%S"},
+            n_rows=n_rows,
         )
     column_map = dict(data.column_map) or None
     ids = source_columns(column_map, (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)) or {
@@ -135,8 +139,9 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
     spec = (column_map or {}).get(s.CUSTOMER_ID)
     direct = spec is None or parse_source(spec, target=s.CUSTOMER_ID).kind == "column"
     rule = settled_rule(frame, data.timestamp_rule, _time_column(column_map))
+    frame, n_rows = with_row_ids(frame)
     return SparkRaw(
-        with_row_ids(frame), key, adapter, {"timestamp_rule": rule}, direct_customer=direct
+        frame, key, adapter, {"timestamp_rule": rule}, direct_customer=direct, n_rows=n_rows
     )
 
 
@@ -272,27 +277,27 @@ def _as_sampled(frame: Any, sample: pd.DataFrame, string_columns: set[str]) -> A
     return frame.select(*casts)
 
 
-def with_row_ids(frame: Any) -> Any:
-    """Add ``__row``: the row's position in the input, 0..n-1 in read order.
+def with_row_ids(frame: Any) -> tuple[Any, int]:
+    """Add ``__row``: the row's position in the input, 0..n-1 in read order; and n.
 
     ``monotonically_increasing_id`` is increasing but has gaps between
-    partitions; one pass counts each partition's rows to close them.
+    partitions; one pass counts each partition's rows to close them. The
+    offsets go in as a literal map (no join, no table to ship to the workers).
     """
     from pyspark.sql import functions as F
 
     frame = frame.withColumn("__mid", F.monotonically_increasing_id())
-    frame = frame.withColumn("__part", F.shiftright(F.col("__mid"), 33))
+    part = F.shiftright(F.col("__mid"), 33)
     counts = sorted(
-        (row["__part"], row["count"]) for row in frame.groupBy("__part").count().collect()
+        (row["__part"], row["count"])
+        for row in frame.groupBy(part.alias("__part")).count().collect()
     )
     offsets, total = [], 0
-    for part, count in counts:
-        offsets.append((int(part), total))
+    for index, count in counts:
+        offsets += [F.lit(int(index)), F.lit(total)]
         total += count
-    spark = frame.sparkSession
-    table = spark.createDataFrame(offsets or [(0, 0)], "__part long, __offset long")
-    frame = frame.join(F.broadcast(table), on="__part", how="left")
-    local = F.col("__mid") - F.shiftleft(F.col("__part"), 33)
-    return frame.withColumn(ROW, (F.col("__offset") + local).cast("long")).drop(
-        "__mid", "__part", "__offset"
-    )
+    if not offsets:
+        return frame.withColumn(ROW, F.col("__mid")).drop("__mid"), 0
+    local = F.col("__mid") - F.shiftleft(part, 33)
+    row = (F.create_map(*offsets)[part] + local).cast("long")
+    return frame.withColumn(ROW, row).drop("__mid"), total

@@ -102,8 +102,14 @@ def validated_features(
     customers_of = None if customers is None else customers.shard_validator()
 
     def run(shard: pd.DataFrame, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+        from pyspark import TaskContext
+
         cust = None if rows is None else customers_of(rows)
-        shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
+        if SHARD in shard.columns:
+            shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
+        else:  # a partition of ``plan.by_customer`` is one shard
+            task = TaskContext.get()  # None on the driver (schema probe)
+            shard_id = task.partitionId() if task is not None else 0
         validated, aside, canonical = validate_lines(shard, adapter, raw_cols, kwargs)
         feats = shard_features(
             validated.kept, as_of, cust, tables.value, btyd_unit, horizon_days, lookback_days
@@ -138,12 +144,17 @@ def validated_features(
     floats = (*SCORE_INPUTS, s.FUTURE_VALUE)
     if customers is None:
 
-        def alone(lines: pd.DataFrame) -> pd.DataFrame:
-            return run(lines)  # one parameter: Spark passes the group key to two
+        def run_partition(batches: Any) -> Any:
+            # A partition is a shard: all of it at once, as the validator needs every
+            # line of a customer (no group-by, so no sort of the lines by shard first).
+            frames = list(batches)
+            if frames:
+                yield run(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
 
-        schema = _probe_schema(plan.unshuffled, alone, floats=floats)
-        out = plan.sharded.groupBy(SHARD).applyInPandas(alone, schema)
+        schema = _probe_schema(plan.unshuffled, run, floats=floats)
+        out = plan.by_customer.mapInPandas(run_partition, schema)
     else:
+        # The customers table's rows meet their lines by the shard of the cleaned id.
         table = sharded_customers(customers, plan.shards)
         sample = customers.frame.limit(2_000).toPandas()  # not ``table``: that would shuffle
         schema = _probe_schema(plan.unshuffled, lambda lines: run(lines, sample), floats=floats)

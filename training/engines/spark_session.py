@@ -26,6 +26,9 @@ DEFAULT_CONF = {
     "spark.sql.adaptive.enabled": "true",
     # Workers forked with kizuna already imported (training.engines.spark_daemon).
     "spark.python.daemon.module": "kizuna.training.engines.spark_daemon",
+    # The throughput collector: less CPU per GB collected than G1 (local mode: the
+    # executor runs in the driver's JVM).
+    "spark.driver.extraJavaOptions": "-XX:+UseParallelGC",
 }
 
 

@@ -58,6 +58,7 @@ class SparkValidated:
     set_aside: Any
     report: Reconciliation
     shards: int
+    last_event_seq: int = 0  # the last stored ``/events`` line among the rows (0: none)
 
 
 def shard_key(col: Any, shards: int) -> Any:
@@ -73,6 +74,9 @@ class ShardPlan:
 
     sharded: Any  # the raw frame with ``__shard``, one partition per shard
     unshuffled: Any  # the same rows before the shuffle (for schema probes on a few rows)
+    #: The raw rows hash-partitioned by customer (no ``__shard``): every line of a
+    #: customer in one of ``shards`` partitions of near-equal size, one shard each.
+    by_customer: Any
     shards: int
     missing: Any  # Spark condition: the row has no customer id
     raw_cols: list[str]
@@ -114,9 +118,13 @@ def plan_shards(
         shard_key(customer, shards)
     )
     keyed = frame.withColumn(SHARD, key)
+    # Hashing the shard numbers again would leave some partitions empty and others
+    # with several shards; hashing the ids themselves spreads customers evenly.
+    spread = F.when(missing, F.col(ROW).cast("string")).otherwise(F.trim(customer.cast("string")))
     return ShardPlan(
         sharded=keyed.repartition(shards, SHARD),
         unshuffled=keyed,
+        by_customer=frame.repartition(shards, spread),
         shards=shards,
         missing=missing,
         raw_cols=raw_cols,
@@ -160,7 +168,13 @@ def validate(
         *[RAW_PREFIX + c for c in aside_cols], s.ROW_ID, s.REASON
     )
     report = _reconcile(out, n_rows, as_of, data_end)
-    return SparkValidated(kept=kept, set_aside=set_aside, report=report, shards=plan.shards)
+    return SparkValidated(
+        kept=kept,
+        set_aside=set_aside,
+        report=report,
+        shards=plan.shards,
+        last_event_seq=raw.last_event_seq,
+    )
 
 
 def validate_lines(

@@ -122,7 +122,7 @@ def test_spark_snapshot_equals_the_pandas_snapshot_and_loads(spark, model_set, t
 def test_lines_file_streams_partitions_in_customer_order(spark, model_set, tmp_path, no_events):
     """Many small partitions and chunks: a customer's run continues across chunks."""
     from kizuna.serving.transaction_log import TransactionLog, write_transaction_log
-    from kizuna.training.engines import spark_snapshot
+    from kizuna.training.engines import spark_lines
     from kizuna.training.engines.spark_io import read_raw
     from kizuna.training.engines.spark_validate import validate
 
@@ -130,7 +130,7 @@ def test_lines_file_streams_partitions_in_customer_order(spark, model_set, tmp_p
     kept = validate(read_raw(spark, data), shards=2).kept
     (tmp_path / "spark").mkdir()
     (tmp_path / "pandas").mkdir()
-    n = spark_snapshot.write_lines(kept, tmp_path / "spark", partitions=5, chunk_rows=7)
+    n = spark_lines.write_lines(kept, tmp_path / "spark", partitions=5, chunk_rows=7)
     from kizuna.features.validate import validate_transactions
 
     tx = validate_transactions(pd.read_parquet(data.transactions)).kept
