@@ -1,6 +1,6 @@
 """Customer features and labels on Spark, through the same pure functions as pandas.
 
-Validated lines are sharded by customer; each shard runs
+Validated lines are partitioned by customer, a partition per shard; each shard runs
 :func:`features.pipeline.customer_base_features` (behaviour vector, BTYD
 summary) and :func:`features.pipeline.customer_labels` in pandas. The quintile
 scores need the whole population: their cut points are exact order statistics
@@ -26,11 +26,12 @@ from kizuna.features.pipeline import (
 from kizuna.features.rfm_scoring import quintile_ranks
 from kizuna.training.engines.spark_session import arrow_safe
 from kizuna.training.engines.spark_stats import order_statistics_of
-from kizuna.training.engines.spark_validate import SHARD
+from kizuna.training.engines.spark_validate import SHARD, whole_partition
 
 INPUT_PREFIX = "__in_"  # the values each RFM score ranks, for the population's cut points
 SCORE_INPUTS = tuple(INPUT_PREFIX + c for c in (s.R_SCORE, s.F_SCORE, s.M_SCORE))
 LABELS = (s.CHURN, s.FUTURE_VALUE)
+SCORES = "__scores"  # the RFM scores and segment of a customer, as one struct column
 
 
 @dataclass
@@ -61,9 +62,10 @@ def customer_features(
     Parameters
     ----------
     kept
-        Spark DataFrame of validated lines with ``__shard`` (from
-        :func:`training.engines.spark_validate.validate`): every line of a
-        customer in one shard.
+        Spark DataFrame of validated lines with ``__shard``, partitioned as
+        :func:`training.engines.spark_validate.validate` leaves them: each
+        partition one shard, every line of a customer in one partition (run per
+        partition: no shuffle, no sort by shard).
     customers, items
         Validated optional tables (pandas, as :func:`training.data.load_tables`
         returns them), broadcast to every shard.
@@ -81,8 +83,13 @@ def customer_features(
         out[SHARD] = shard[SHARD].iloc[0] if len(shard) else 0
         return out
 
+    def run(batches: Any) -> Any:
+        shard = whole_partition(batches)
+        if shard is not None:
+            yield base(shard)
+
     probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
-    out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.MEMORY_AND_DISK)
+    out = kept.mapInPandas(run, probe).persist(StorageLevel.MEMORY_AND_DISK)
     return scored_features(out, _categories(customers), horizon_days is not None)
 
 
@@ -129,15 +136,20 @@ def scored_features(
     scorer.n_customers_ = n
     feature_cols = [c for c in out.columns if c not in (*SCORE_INPUTS, *LABELS, SHARD)]
 
-    def score(batches: Any) -> Any:
-        for batch in batches:
-            frame = _from_spark_frame(batch[feature_cols], categories)
-            scored = _to_spark_frame(with_rfm_scores(frame, scorer))
-            scored[SHARD] = batch[SHARD].to_numpy()
-            yield scored
+    # Only the score inputs cross to Python and only the scores come back (a scalar
+    # pandas UDF): the other feature columns stay in the JVM, on their way to Parquet.
+    inputs = [scorer.recency_col, scorer.frequency_col, scorer.monetary_col]
 
-    scored_schema = _probe_schema(out.select(*feature_cols, SHARD), None, score)
-    sharded = out.select(*feature_cols, SHARD).mapInPandas(score, scored_schema)
+    def scores(recency: pd.Series, frequency: pd.Series, monetary: pd.Series) -> pd.DataFrame:
+        frame = pd.DataFrame(dict(zip(inputs, (recency, frequency, monetary), strict=True)))
+        return _plain_columns(with_rfm_scores(frame, scorer).drop(columns=inputs))
+
+    schema = _probe_schema(out.select(*inputs), lambda rows: scores(*(rows[c] for c in inputs)))
+    udf = F.pandas_udf(scores, schema)  # type: ignore[call-overload]
+    names = [f.name for f in schema.fields]
+    sharded = out.select(*feature_cols, udf(*inputs).alias(SCORES), SHARD).select(
+        *feature_cols, *(F.col(SCORES)[c].alias(c) for c in names), SHARD
+    )
     frame = sharded.drop(SHARD)
     labels = None
     if labelled:
@@ -169,7 +181,11 @@ def _typed(shard: pd.DataFrame) -> pd.DataFrame:
 def _to_spark_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Index to a column; categoricals to text (Spark has no categorical type)."""
     out = frame.reset_index()
-    out = out.rename(columns={out.columns[0]: s.CUSTOMER_ID})
+    return _plain_columns(out.rename(columns={out.columns[0]: s.CUSTOMER_ID}))
+
+
+def _plain_columns(out: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals and Python objects as text, in the layout pyspark's Arrow writer takes."""
     for col in out.columns:
         if isinstance(out[col].dtype, pd.CategoricalDtype) or out[col].dtype == object:
             out[col] = out[col].astype("string")
