@@ -280,6 +280,10 @@ class KizunaService:
 
     def _load(self) -> None:
         self._loaded(self.live.load())
+        try:  # a CSV contact log into memory now, not on the first /next_best_offer
+            self.offers.contacts.warm()
+        except Exception as exc:  # noqa: BLE001 - the first offer request reads it, or says why
+            logger.warning("reading the contact log %s failed: %s", self.settings.contact_log, exc)
 
     def _poll(self) -> None:
         while True:
