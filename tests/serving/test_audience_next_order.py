@@ -10,7 +10,7 @@ from kizuna.serving import schemas as api
 from kizuna.serving.audience import AudienceError, audience_frame, audience_response
 from kizuna.serving.next_order import FIELDS, next_order_rows
 from kizuna.serving.scoring import customer_profile, ltv_scores
-from tests.serving.conftest import purchase
+from tests.serving.model_set import purchase
 
 
 def test_next_order_rows_are_ordered_probabilities_and_future_dates(served) -> None:

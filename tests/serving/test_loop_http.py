@@ -16,7 +16,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import AUTH
+from tests.serving.loopback import AUTH
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
