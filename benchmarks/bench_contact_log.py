@@ -63,6 +63,8 @@ def write_logs(work: Path, known: list[str], rows: int, customers: int) -> dict[
 def time_desk(served, live, log: Path, ids: list[str], *, before: bool) -> dict[str, float]:
     """Median wall and CPU ms of one decision per id; ``before``: the whole log read each time."""
     import anyio
+    import pandas as pd
+    import psutil
 
     from kizuna.serving.config import Settings
     from kizuna.serving.contact_store import read_contact_log
@@ -73,12 +75,16 @@ def time_desk(served, live, log: Path, ids: list[str], *, before: bool) -> dict[
     desk = OfferDesk(
         Settings.from_env({"KIZUNA_CONTACT_LOG": str(log), "KIZUNA_OFFERS": str(offers)})
     )
+    rss = psutil.Process().memory_info().rss
+    start = time.perf_counter()
     if before:  # the service's read before the index, as it was
         desk.contacts.read = lambda cid, since: read_contact_log(log, since=since, customer=cid)
-    start = time.perf_counter()
-    desk.contacts.warm()
+    else:
+        desk.contacts.warm()
     load = time.perf_counter() - start
-    walls, cpus = [], []
+    grown = psutil.Process().memory_info().rss - rss
+    walls, cpus, reads = [], [], []
+    since = pd.Timestamp.now() - pd.Timedelta(days=365)
     for cid in ids:
         request = NextBestOfferRequest(customer_id=cid, channel="email", k=3)
         wall, cpu = time.perf_counter(), time.process_time()
@@ -86,10 +92,15 @@ def time_desk(served, live, log: Path, ids: list[str], *, before: bool) -> dict[
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
         assert out.decisions, out
+        wall = time.perf_counter()
+        desk.contacts.read(cid, since)
+        reads.append(time.perf_counter() - wall)
     return {
         "load_s": load,
+        "rss_mb": grown / 2**20,
         "median_ms": 1e3 * statistics.median(walls),
         "cpu_ms": 1e3 * statistics.median(cpus),
+        "read_ms": 1e3 * statistics.median(reads),
     }
 
 
@@ -173,12 +184,13 @@ def main() -> None:
     print(f"\n/next_best_offer in process (no HTTP), contact log of {n_log:,} rows, "
           f"{args.requests} customers per run, median of {args.runs} runs; "
           f"load average {os.getloadavg()[0]:.1f} ({sys.executable})")  # fmt: skip
-    print("| log | code | one-off load (s) | median ms / request | CPU ms / request | vs before |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| log | code | one-off load (s) | its RSS (MB) | median ms / request "
+          "| CPU ms / request | contact read alone (ms) | request vs before |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for kind, label, med in rows:
-        load = f"{med['load_s']:.2f}" if med["load_s"] > 0.001 else "—"
+        load = f"{med['load_s']:.2f} | {med['rss_mb']:,.0f}" if med["load_s"] > 0.001 else "— | —"
         print(f"| {kind} | {label} | {load} | {med['median_ms']:,.1f} | {med['cpu_ms']:,.1f} "
-              f"| {peer / med['median_ms']:,.0f}x |")  # fmt: skip
+              f"| {med['read_ms']:,.2f} | {peer / med['median_ms']:,.0f}x |")  # fmt: skip
     if args.http:
         print(f"\nover loopback ({sys.executable}), median of {args.runs} runs")
         print("| log | server ready (s) | first request (ms) | median ms / request |")

@@ -37,6 +37,7 @@ from kizuna.serving import recommendations, scoring
 from kizuna.serving.answers import answer, current, error, log_shown, not_ready
 from kizuna.serving.attribution import RecommendationLog, store_path
 from kizuna.serving.audience import AudienceError, audience_response
+from kizuna.serving.audience_scores import audience_status
 from kizuna.serving.audience_scores import warm as warm_audiences
 from kizuna.serving.config import Settings
 from kizuna.serving.event_checks import check_event_request
@@ -211,10 +212,17 @@ class KizunaService:
         served = await current(self.live)
         if served is None:
             return not_ready(self.live)
+        call = functools.partial(
+            audience_response,
+            served,
+            request,
+            max_kept_bytes=self.settings.audience_cache_bytes,
+            wait=self.settings.audience_wait_seconds,
+        )
         try:
-            return await anyio.to_thread.run_sync(audience_response, served, request)
+            return await anyio.to_thread.run_sync(call)
         except AudienceError as exc:
-            return error(exc.status, exc.message)
+            return error(exc.status, exc.message, retry_after=exc.retry_after)
 
     @bentoml.api
     async def reload(self) -> ReloadResponse:
@@ -258,7 +266,10 @@ class KizunaService:
             items=st.catalogue.n_items,
             events_applied=st.events_applied,
             loaded_at=served.loaded_at.to_pydatetime(),
-            details={"event_seq": st.last_event_seq},
+            details={
+                "event_seq": st.last_event_seq,
+                "audience_scores": audience_status(served, self.settings.audience_cache_bytes),
+            },
             **base,
         )
 
@@ -301,8 +312,8 @@ class KizunaService:
             return
         logger.info("%s: %s", outcome.message, outcome.versions)
         served = self.live.served
-        if served is not None:
-            threading.Thread(target=warm_audiences, args=(served,), daemon=True).start()
+        if served is not None:  # in a thread of its own; /status shows how far it is
+            warm_audiences(served, self.settings.audience_cache_bytes)
 
 
 # Registered here, built (and settings read) when a worker builds its app. Outermost
