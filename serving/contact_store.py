@@ -3,11 +3,16 @@
 Two formats, chosen by the file's suffix:
 
 - ``.csv``: one line per contact, header written with the first rows; simple
-  to inspect and to ship to a CRM, but a crash mid-write can leave a torn last
-  line (which :func:`read_contact_log` reports).
+  to inspect and to ship to a CRM. Each append is one write under an exclusive
+  ``flock``, then an fsync (:func:`append_csv`), so concurrent writers never
+  interleave lines; a crash mid-write can still leave a torn last line (which
+  :func:`read_contact_log` reports).
 - ``.db`` / ``.sqlite`` / ``.sqlite3``: an SQLite table ``contacts``, appended in one
   transaction, so a run's contacts are either all in or all out; use it when
   several jobs write.
+
+The service reads either through :class:`serving.contact_index.ContactLog`, one
+customer's contacts per request.
 
 Columns: ``customer_id``, ``offer_id``, ``contacted_at`` (ISO timestamp),
 ``channel``, ``campaign_id`` (see :mod:`models.contact_log`).
