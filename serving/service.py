@@ -101,6 +101,7 @@ class KizunaService:
         self.offers = OfferDesk(settings)
         self._batch_limiter: anyio.CapacityLimiter | None = None
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
+        threading.Thread(target=self._warm_contacts, name="kizuna-contacts", daemon=True).start()
         if settings.reload_poll_seconds > 0:
             threading.Thread(target=self._poll, name="kizuna-poll", daemon=True).start()
 
@@ -291,6 +292,8 @@ class KizunaService:
 
     def _load(self) -> None:
         self._loaded(self.live.load())
+
+    def _warm_contacts(self) -> None:
         try:  # a CSV contact log into memory now, not on the first /next_best_offer
             self.offers.contacts.warm()
         except Exception as exc:  # noqa: BLE001 - the first offer request reads it, or says why
