@@ -66,9 +66,9 @@ class _Vocabulary:
         return mapping[local]
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Object array of the values (NaN for -1)."""
-        table = np.array([*self.values, np.nan], dtype=object)
-        return table[codes]
+        """Object array of the values (NaN for -1); O(len(codes)), whatever the vocabulary's size."""
+        values = self.values
+        return np.array([values[c] if c >= 0 else np.nan for c in codes.tolist()], dtype=object)
 
 
 class CsvContactIndex:

@@ -100,6 +100,7 @@ class KizunaService:
         self.recommendation_log = RecommendationLog(store_path(settings.contact_log))
         self.offers = OfferDesk(settings)
         self._batch_limiter: anyio.CapacityLimiter | None = None
+        self._contacts_read = threading.Event()
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
         threading.Thread(target=self._warm_contacts, name="kizuna-contacts", daemon=True).start()
         if settings.reload_poll_seconds > 0:
@@ -114,6 +115,9 @@ class KizunaService:
         fault = self.store.check()
         if fault is not None:
             reasons = [f"event store unavailable: {fault}", *([reason] if reason else [])]
+            return False, "; ".join(reasons), degraded
+        if not self._contacts_read.is_set():  # a large CSV log takes a few seconds
+            reasons = [*([reason] if reason else []), "reading the contact log into memory"]
             return False, "; ".join(reasons), degraded
         return ready, reason, degraded
 
@@ -294,10 +298,13 @@ class KizunaService:
         self._loaded(self.live.load())
 
     def _warm_contacts(self) -> None:
-        try:  # a CSV contact log into memory now, not on the first /next_best_offer
+        """A CSV contact log into memory before /readyz turns green, not on the first offer."""
+        try:
             self.offers.contacts.warm()
         except Exception as exc:  # noqa: BLE001 - the first offer request reads it, or says why
             logger.warning("reading the contact log %s failed: %s", self.settings.contact_log, exc)
+        finally:
+            self._contacts_read.set()
 
     def _poll(self) -> None:
         while True:
