@@ -137,6 +137,28 @@ def time_http(folder: Path, log: Path, ids: list[str], work: Path) -> dict[str, 
     }
 
 
+def index_memory(log: Path) -> str:
+    """What a CSV log's index keeps in memory, and its peak while reading (tracemalloc)."""
+    import gc
+    import tracemalloc
+
+    from kizuna.serving.contact_index import CsvContactIndex
+
+    tracemalloc.start()
+    try:
+        index = CsvContactIndex(log)
+        index.refresh()
+        gc.collect()
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return (
+        f"CSV index of {index.n_contacts:,} contacts of {index.n_customers:,} customers: "
+        f"{kept / 2**20:,.0f} MiB kept, {peak / 2**20:,.0f} MiB at the peak while reading "
+        "(tracemalloc)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -178,6 +200,7 @@ def main() -> None:
     ids = known[: args.requests]
     if not args.http_only:
         in_process(served, live, logs, ids, n_log, args)
+        print(index_memory(logs["csv"]))
     if args.http or args.http_only:
         print(f"\n/next_best_offer over loopback, contact log of {n_log:,} rows, "
               f"{args.requests} customers per run, median of {args.runs} runs (a fresh server "

@@ -14,10 +14,11 @@ The service fills the matrix in a background thread after each load
 ``KIZUNA_AUDIENCE_WAIT_SECONDS`` for it, then gets :class:`ScoresPending`: a 503
 with ``Retry-After`` (an estimate from the progress so far), never a silent
 wait of unknown length; ``/status`` shows the progress
-(:func:`audience_status`). A caller that gives no wait (``kizuna score
-audience``) scores it in its own thread. A snapshot whose matrix would exceed
+(:func:`audience_status`). A caller that gives no wait scores it (or waits
+for it) in its own thread. A snapshot whose matrix would exceed
 ``KIZUNA_AUDIENCE_CACHE_BYTES`` is scored in blocks on every request, as
-before, with nothing kept.
+before, with nothing kept; so is a one-off audience (``kizuna score audience``
+keeps nothing).
 """
 
 from __future__ import annotations

@@ -102,6 +102,11 @@ class CsvContactIndex:
         """Rows indexed so far."""
         return self._n
 
+    @property
+    def n_customers(self) -> int:
+        """Customers with a contact indexed so far."""
+        return len(self._last)
+
     # -- reading ---------------------------------------------------------------------------
     def refresh(self) -> None:
         """Index what the file gained since the last read (all of it the first time)."""

@@ -63,7 +63,7 @@ def test_a_customers_contacts_in_file_order_since_a_time(tmp_path: Path) -> None
     ]  # fmt: skip
     assert index.contacts("B")["channel"].isna().all()
     assert len(index.contacts("nobody")) == 0
-    assert index.n_contacts == 5
+    assert index.n_contacts == 5 and index.n_customers == 3
     same_as_reading_the_file(index, path, "ABCZ")
 
 
