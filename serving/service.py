@@ -6,8 +6,8 @@ current snapshot (:class:`serving.live.Live`) and call a pure function in
 :mod:`serving.recommendations`, :mod:`serving.scoring`, :mod:`serving.audience`
 or :class:`serving.offer_answers.OfferDesk`; :mod:`serving.answers` turns
 refusals into JSON errors. Models load in the background at start-up;
-``/readyz`` turns green when they and the customer state are in memory, and
-until then the endpoints answer 503. Each body is parsed and validated once,
+``/readyz`` turns green when they and the customer state (and a CSV contact
+log) are in memory; until the models are, the endpoints answer 503. Each body is parsed and validated once,
 by :mod:`serving.validation`, which hands the request model to the endpoint.
 
 The endpoints are ``async`` and score small requests on the event loop
