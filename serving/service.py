@@ -7,8 +7,9 @@ current snapshot (:class:`serving.live.Live`) and call a pure function in
 or :class:`serving.offer_answers.OfferDesk`; :mod:`serving.answers` turns
 refusals into JSON errors. Models load in the background at start-up;
 ``/readyz`` turns green when they and the customer state (and a CSV contact
-log) are in memory; until the models are, the endpoints answer 503. Each body is parsed and validated once,
-by :mod:`serving.validation`, which hands the request model to the endpoint.
+log) are in memory; until the models are, the endpoints answer 503. Each body
+is parsed and validated once, by :mod:`serving.validation`, which hands the
+request model to the endpoint.
 
 The endpoints are ``async`` and score small requests on the event loop
 itself: a one-customer answer takes about a millisecond, and handing it to a
