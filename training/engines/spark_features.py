@@ -1,6 +1,6 @@
 """Customer features and labels on Spark, through the same pure functions as pandas.
 
-Validated lines are partitioned by customer, a partition per shard; each shard runs
+Validated lines are sharded by customer; each shard runs
 :func:`features.pipeline.customer_base_features` (behaviour vector, BTYD
 summary) and :func:`features.pipeline.customer_labels` in pandas. The quintile
 scores need the whole population: their cut points are exact order statistics
@@ -26,7 +26,7 @@ from kizuna.features.pipeline import (
 from kizuna.features.rfm_scoring import quintile_ranks
 from kizuna.training.engines.spark_session import arrow_safe
 from kizuna.training.engines.spark_stats import order_statistics_of
-from kizuna.training.engines.spark_validate import SHARD, whole_partition
+from kizuna.training.engines.spark_validate import SHARD
 
 INPUT_PREFIX = "__in_"  # the values each RFM score ranks, for the population's cut points
 SCORE_INPUTS = tuple(INPUT_PREFIX + c for c in (s.R_SCORE, s.F_SCORE, s.M_SCORE))
@@ -62,10 +62,9 @@ def customer_features(
     Parameters
     ----------
     kept
-        Spark DataFrame of validated lines with ``__shard``, partitioned as
-        :func:`training.engines.spark_validate.validate` leaves them: each
-        partition one shard, every line of a customer in one partition (run per
-        partition: no shuffle, no sort by shard).
+        Spark DataFrame of validated lines with ``__shard`` (from
+        :func:`training.engines.spark_validate.validate`, partitioned by it: no
+        shuffle here): every line of a customer in one shard.
     customers, items
         Validated optional tables (pandas, as :func:`training.data.load_tables`
         returns them), broadcast to every shard.
@@ -83,14 +82,9 @@ def customer_features(
         out[SHARD] = shard[SHARD].iloc[0] if len(shard) else 0
         return out
 
-    def run(batches: Any) -> Any:
-        shard = whole_partition(batches)
-        if shard is not None:
-            yield base(shard)
-
     probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
-    out = kept.mapInPandas(run, probe).persist(StorageLevel.MEMORY_AND_DISK)
-    return scored_features(out, _categories(customers), horizon_days is not None)
+    out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.MEMORY_AND_DISK)
+    return scored_features(out, horizon_days is not None)
 
 
 def shard_features(
@@ -115,15 +109,12 @@ def shard_features(
     return _to_spark_frame(frame)
 
 
-def scored_features(
-    out: Any, categories: dict[str, pd.CategoricalDtype], labelled: bool
-) -> SparkFeatures:
+def scored_features(out: Any, labelled: bool) -> SparkFeatures:
     """RFM scores from the population's cut points, then the features and labels frames.
 
     ``out``: one row per customer with ``customer_id``, the base features, the
     score inputs (``__in_*``), the labels if ``labelled`` and ``__shard``;
-    persisted, as it is read once per output. ``categories``: the customers
-    table's text attributes, as :func:`_categories` gives them.
+    persisted, as it is read once per output.
     """
     from pyspark.sql import functions as F
 

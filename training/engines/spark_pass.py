@@ -175,8 +175,7 @@ def validated_features(
     report = reconciliation(counts, window_end, data_end)
     customer_rows = out.filter(F.col(KIND) == FEATURES).drop(KIND, *aside_cols, s.ROW_ID)
     customer_rows = customer_rows.drop(s.REASON, STAT_COLUMN, STAT_PRESENT, STAT_BAD)
-    categories = {} if customers is None else customers.categories
-    features = scored_features(customer_rows, categories, horizon_days is not None)
+    features = scored_features(customer_rows, horizon_days is not None)
     set_aside = out.filter(F.col(KIND) == ASIDE).select(*aside_cols, s.ROW_ID, s.REASON)
     return SparkOnePass(features=features, set_aside=set_aside, report=report, shards=plan.shards)
 

@@ -197,9 +197,8 @@ def validate(
 ) -> SparkValidated:
     """Validate every row on Spark; the same reasons and counts as the pandas engine.
 
-    ``kept`` keeps the partitioning by customer: each of its partitions is one
-    shard (its ``__shard``), which :func:`training.engines.spark_features.customer_features`
-    relies on.
+    ``kept`` is hash-partitioned by ``__shard`` (:func:`even_shard_numbers`: one
+    shard a partition), so grouping or cogrouping it by shard needs no shuffle.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -215,12 +214,13 @@ def validate(
     )
     adapter, raw_cols, kwargs = plan.adapter, plan.raw_cols, plan.kwargs
 
-    def run(batches: Any) -> Any:
-        shard = whole_partition(batches)
-        if shard is not None:
-            yield validate_shard(shard, adapter, raw_cols, extras, kwargs, shard_of_partition())
+    def run(shard: pd.DataFrame) -> pd.DataFrame:
+        shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
+        return validate_shard(shard, adapter, raw_cols, extras, kwargs, shard_id)
 
-    out = plan.by_customer.mapInPandas(run, schema)
+    # By shard, not per partition: ``kept`` then stays partitioned by ``__shard`` as
+    # Spark knows it, so the features and the cogroups by shard after it need no shuffle.
+    out = plan.sharded.groupBy(SHARD).applyInPandas(run, schema)
     out = out.persist(StorageLevel.DISK_ONLY)
     n_rows = _check_columns(out)
     kept = out.filter(F.col(KIND) == KEPT).select(*KEPT_TYPES, *extras, SHARD)
