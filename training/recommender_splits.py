@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
@@ -59,3 +61,20 @@ def reranker_windows(
         windows.insert(0, split)
     early = validation.as_of - pd.Timedelta(days=horizon_days)
     return windows if any(w.as_of <= early and len(w.user_codes) for w in windows) else []
+
+
+def hashed_sample(split: Any, max_users: int | None) -> Any:
+    """The split with its evaluated customers cut to a fixed sample of at most ``max_users``.
+
+    The sample is the customers whose id hashes lowest (``pandas.util.hash_array``
+    of the id as text, a fixed key): the same customers in every split and run,
+    whatever the seed. The split is returned unchanged when it has no more than
+    ``max_users`` customers (or ``max_users`` is None), so small shops keep every one.
+    """
+    n = len(split.user_codes)
+    if max_users is None or n <= max_users:
+        return split
+    ids = np.asarray(split.train.user_ids[split.user_codes].astype(str), dtype=object)
+    keep = np.sort(np.argsort(pd.util.hash_array(ids), kind="stable")[:max_users])
+    truth = {mode: matrix[keep] for mode, matrix in split.truth.items()}
+    return replace(split, user_codes=split.user_codes[keep], truth=truth)

@@ -34,7 +34,11 @@ from kizuna.training.recommender_selection import (
     lambdarank_figures,
     select_on_validation,
 )
-from kizuna.training.recommender_splits import reranker_windows, time_or_random_splits
+from kizuna.training.recommender_splits import (
+    hashed_sample,
+    reranker_windows,
+    time_or_random_splits,
+)
 from kizuna.training.selection import TUNED, Selection
 from kizuna.training.train_reranker import RERANKED, score_split, train_reranker
 
@@ -110,6 +114,9 @@ def train_recommender(
         holdout, validation = time_or_random_splits(
             transactions, as_of, val_as_of, horizon_days, config, seed
         )
+        # Tuning, selection and the re-ranker's last window read at most this many
+        # validation customers (a fixed hashed sample); the holdout is scored in full.
+        validation = hashed_sample(validation, config.validation_max_users)
     if len(holdout.user_codes) == 0:
         raise KizunaInputError(
             f"no customer bought both before {as_of.date()} and in the "
@@ -164,6 +171,7 @@ def train_recommender(
             ):
                 reranker = train_reranker(
                     transactions, windows, validation, holdout, k=config.k, seed=seed,
+                    max_users=config.rerank_max_users,
                     params={**config.rerank_params, "generator_params": config.params},
                     selection_params={**config.rerank_params, "generator_params": early_params},
                 )  # fmt: skip
