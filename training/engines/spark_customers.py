@@ -90,7 +90,7 @@ def read_customers(
 
 def sharded_customers(customers: SparkCustomers, shards: int) -> Any:
     """The table with ``__shard`` (the shard of its cleaned id), one partition per shard,
-    partitioned as :func:`training.engines.spark_validate.plan_shards` partitions the lines."""
+    as :attr:`training.engines.spark_validate.ShardPlan.sharded` partitions the lines."""
     from pyspark.sql import functions as F
 
     keyed = customers.frame.withColumn(SHARD, shard_key(F.col(ID_KEY), shards)).drop(ID_KEY)

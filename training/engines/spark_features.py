@@ -31,6 +31,7 @@ from kizuna.training.engines.spark_validate import SHARD
 INPUT_PREFIX = "__in_"  # the values each RFM score ranks, for the population's cut points
 SCORE_INPUTS = tuple(INPUT_PREFIX + c for c in (s.R_SCORE, s.F_SCORE, s.M_SCORE))
 LABELS = (s.CHURN, s.FUTURE_VALUE)
+SCORES = "__scores"  # the RFM scores and segment of a customer, as one struct column
 
 
 @dataclass
@@ -62,8 +63,8 @@ def customer_features(
     ----------
     kept
         Spark DataFrame of validated lines with ``__shard`` (from
-        :func:`training.engines.spark_validate.validate`): every line of a
-        customer in one shard.
+        :func:`training.engines.spark_validate.validate`, partitioned by it: no
+        shuffle here): every line of a customer in one shard.
     customers, items
         Validated optional tables (pandas, as :func:`training.data.load_tables`
         returns them), broadcast to every shard.
@@ -83,7 +84,7 @@ def customer_features(
 
     probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
     out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.MEMORY_AND_DISK)
-    return scored_features(out, _categories(customers), horizon_days is not None)
+    return scored_features(out, horizon_days is not None)
 
 
 def shard_features(
@@ -108,15 +109,12 @@ def shard_features(
     return _to_spark_frame(frame)
 
 
-def scored_features(
-    out: Any, categories: dict[str, pd.CategoricalDtype], labelled: bool
-) -> SparkFeatures:
+def scored_features(out: Any, labelled: bool) -> SparkFeatures:
     """RFM scores from the population's cut points, then the features and labels frames.
 
     ``out``: one row per customer with ``customer_id``, the base features, the
     score inputs (``__in_*``), the labels if ``labelled`` and ``__shard``;
-    persisted, as it is read once per output. ``categories``: the customers
-    table's text attributes, as :func:`_categories` gives them.
+    persisted, as it is read once per output.
     """
     from pyspark.sql import functions as F
 
@@ -129,15 +127,20 @@ def scored_features(
     scorer.n_customers_ = n
     feature_cols = [c for c in out.columns if c not in (*SCORE_INPUTS, *LABELS, SHARD)]
 
-    def score(batches: Any) -> Any:
-        for batch in batches:
-            frame = _from_spark_frame(batch[feature_cols], categories)
-            scored = _to_spark_frame(with_rfm_scores(frame, scorer))
-            scored[SHARD] = batch[SHARD].to_numpy()
-            yield scored
+    # Only the score inputs cross to Python and only the scores come back (a scalar
+    # pandas UDF): the other feature columns stay in the JVM, on their way to Parquet.
+    inputs = [scorer.recency_col, scorer.frequency_col, scorer.monetary_col]
 
-    scored_schema = _probe_schema(out.select(*feature_cols, SHARD), None, score)
-    sharded = out.select(*feature_cols, SHARD).mapInPandas(score, scored_schema)
+    def scores(recency: pd.Series, frequency: pd.Series, monetary: pd.Series) -> pd.DataFrame:
+        frame = pd.DataFrame(dict(zip(inputs, (recency, frequency, monetary), strict=True)))
+        return _plain_columns(with_rfm_scores(frame, scorer).drop(columns=inputs))
+
+    schema = _probe_schema(out.select(*inputs), lambda rows: scores(*(rows[c] for c in inputs)))
+    udf = F.pandas_udf(scores, schema)  # type: ignore[call-overload]
+    names = [f.name for f in schema.fields]
+    sharded = out.select(*feature_cols, udf(*inputs).alias(SCORES), SHARD).select(
+        *feature_cols, *(F.col(SCORES)[c].alias(c) for c in names), SHARD
+    )
     frame = sharded.drop(SHARD)
     labels = None
     if labelled:
@@ -169,7 +172,11 @@ def _typed(shard: pd.DataFrame) -> pd.DataFrame:
 def _to_spark_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Index to a column; categoricals to text (Spark has no categorical type)."""
     out = frame.reset_index()
-    out = out.rename(columns={out.columns[0]: s.CUSTOMER_ID})
+    return _plain_columns(out.rename(columns={out.columns[0]: s.CUSTOMER_ID}))
+
+
+def _plain_columns(out: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals and Python objects as text, in the layout pyspark's Arrow writer takes."""
     for col in out.columns:
         if isinstance(out[col].dtype, pd.CategoricalDtype) or out[col].dtype == object:
             out[col] = out[col].astype("string")

@@ -8,8 +8,9 @@ validator) and builds the features of the kept ones
 same pandas call. What leaves the shard is small: one row per customer, the
 set-aside rows, and a few count rows (rows received, kept purchases and
 returns, set aside by reason, the whole-column parse statistics), from which
-the driver builds the reconciliation. One shuffle (the raw lines by shard),
-one persisted result (per customer, reused by the cut points and the writes).
+the driver builds the reconciliation. One shuffle (the raw lines, and the
+customers table's rows, by cleaned customer id: a partition is a shard), one
+persisted result (per customer, reused by the cut points and the writes).
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.validate import Reconciliation
-from kizuna.training.engines.spark_customers import (
-    SparkCustomers,
-    sharded_customers,
-)
+from kizuna.training.engines.spark_customers import SparkCustomers, sharded_customers
 from kizuna.training.engines.spark_features import (
     SCORE_INPUTS,
     SparkFeatures,
@@ -34,7 +32,6 @@ from kizuna.training.engines.spark_features import (
     shard_features,
 )
 from kizuna.training.engines.spark_io import SparkRaw
-from kizuna.training.engines.spark_keys import with_id_key
 from kizuna.training.engines.spark_validate import (
     ASIDE,
     INPUT,
@@ -51,7 +48,9 @@ from kizuna.training.engines.spark_validate import (
     parse_stats,
     plan_shards,
     reconciliation,
+    shard_of_partition,
     validate_lines,
+    whole_partition,
 )
 
 FEATURES, COUNTS = 3, 4  # further kinds of output row: a customer, a count
@@ -86,30 +85,22 @@ def validated_features(
     :func:`training.engines.spark_features.customer_features`, in one pass.
     Lines at or after ``as_of + horizon_days`` (or ``as_of``) are set aside, as
     the pandas engine does. Each shard gets only its own rows of ``customers``
-    (cogrouped by the cleaned customer id); ``items``, small, goes to every shard.
+    (cogrouped by the shard of the cleaned customer id); ``items``, small, goes
+    to every shard.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     window_end = as_of if horizon_days is None else as_of + pd.Timedelta(days=horizon_days)
-    if customers is not None:
-        raw = with_id_key(raw)
     plan = plan_shards(raw, as_of=window_end, data_end=data_end, shards=shards, n_rows=n_rows)
-    spark = raw.frame.sparkSession
+    spark = plan.lines.sparkSession
     tables = spark.sparkContext.broadcast(items)
     adapter, raw_cols, kwargs = plan.adapter, plan.raw_cols, plan.kwargs
     aside_cols = [RAW_PREFIX + c for c in plan.aside_cols]
     customers_of = None if customers is None else customers.shard_validator()
 
     def run(shard: pd.DataFrame, rows: pd.DataFrame | None = None) -> pd.DataFrame:
-        from pyspark import TaskContext
-
         cust = None if rows is None else customers_of(rows)
-        if SHARD in shard.columns:
-            shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
-        else:  # a partition of ``plan.by_customer`` is one shard
-            task = TaskContext.get()  # None on the driver (schema probe)
-            shard_id = task.partitionId() if task is not None else 0
         validated, aside, canonical = validate_lines(shard, adapter, raw_cols, kwargs)
         feats = shard_features(
             validated.kept, as_of, cust, tables.value, btyd_unit, horizon_days, lookback_days
@@ -131,7 +122,7 @@ def validated_features(
         stats = pd.DataFrame(parse_stats(canonical, kwargs.get("timestamp_format"), rule))
         stats[KIND] = STATS
         out = pd.concat([feats, aside, counts, stats], ignore_index=True).astype(nullable)
-        out[SHARD] = shard_id
+        out[SHARD] = shard_of_partition()
         for col in (s.ROW_ID, STAT_PRESENT, STAT_BAD):
             out[col] = out[col].astype("Int64")
         for col in (KIND, SHARD):
@@ -147,17 +138,19 @@ def validated_features(
         def run_partition(batches: Any) -> Any:
             # A partition is a shard: all of it at once, as the validator needs every
             # line of a customer (no group-by, so no sort of the lines by shard first).
-            frames = list(batches)
-            if frames:
-                yield run(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+            shard = whole_partition(batches)
+            if shard is not None:
+                yield run(shard)
 
-        schema = _probe_schema(plan.unshuffled, run, floats=floats)
+        schema = _probe_schema(plan.lines, run, floats=floats)
         out = plan.by_customer.mapInPandas(run_partition, schema)
     else:
-        # The customers table's rows meet their lines by the shard of the cleaned id.
+        # The customers table's rows meet their lines by the shard of the cleaned id;
+        # both sides are partitioned one shard per partition, so the cogroup needs no
+        # further shuffle.
         table = sharded_customers(customers, plan.shards)
         sample = customers.frame.limit(2_000).toPandas()  # not ``table``: that would shuffle
-        schema = _probe_schema(plan.unshuffled, lambda lines: run(lines, sample), floats=floats)
+        schema = _probe_schema(plan.lines, lambda lines: run(lines, sample), floats=floats)
 
         def cogrouped(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
             # A shard of customers without lines has nothing to report.
@@ -182,8 +175,7 @@ def validated_features(
     report = reconciliation(counts, window_end, data_end)
     customer_rows = out.filter(F.col(KIND) == FEATURES).drop(KIND, *aside_cols, s.ROW_ID)
     customer_rows = customer_rows.drop(s.REASON, STAT_COLUMN, STAT_PRESENT, STAT_BAD)
-    categories = {} if customers is None else customers.categories
-    features = scored_features(customer_rows, categories, horizon_days is not None)
+    features = scored_features(customer_rows, horizon_days is not None)
     set_aside = out.filter(F.col(KIND) == ASIDE).select(*aside_cols, s.ROW_ID, s.REASON)
     return SparkOnePass(features=features, set_aside=set_aside, report=report, shards=plan.shards)
 

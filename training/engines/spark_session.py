@@ -26,10 +26,17 @@ DEFAULT_CONF = {
     "spark.sql.adaptive.enabled": "true",
     # Workers forked with kizuna already imported (training.engines.spark_daemon).
     "spark.python.daemon.module": "kizuna.training.engines.spark_daemon",
-    # The throughput collector: less CPU per GB collected than G1 (local mode: the
-    # executor runs in the driver's JVM).
-    "spark.driver.extraJavaOptions": "-XX:+UseParallelGC",
 }
+#: Tuning of the one JVM of local mode, which is driver and executor (and shares the
+#: machine with the Python workers); a cluster keeps its own settings. Measured on
+#: ``kizuna features`` of 10M lines on ``local[2]`` (BENCHMARKS.md, branch sparkratio2):
+#: the JIT compiler threads took ~22 of ~105 CPU-seconds; compiling only methods four
+#: times hotter than the default thresholds (``CompileThresholdScaling=4``) cut them to
+#: ~15 without slowing the tasks (stopping at C1, ``TieredStopAtLevel=1``, made the
+#: tasks 2x slower at 10M). A serial collector: GC work needs no coordination of
+#: threads on a couple of cores (it replaces ParallelGC, itself chosen over G1 for
+#: less CPU per GB collected).
+LOCAL_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:CompileThresholdScaling=4"
 
 
 #: Heap of the local-mode JVM, which is both driver and executor: a base, plus one
@@ -41,6 +48,27 @@ LOCAL_HEAP_PER_CORE_MB = 1024
 LOCAL_HEAP_PER_INPUT_BYTE = 4  # heap bytes per byte of input file, below the cap
 
 
+def local_conf(master: str, input_bytes: int | None) -> dict[str, str]:
+    """kizuna's defaults for a local-mode ``master`` (none for a cluster): the heap
+    (:func:`local_driver_memory`) and :data:`LOCAL_JAVA_OPTIONS`."""
+    memory = local_driver_memory(master, input_bytes)
+    if memory is None:
+        return {}
+    return {"spark.driver.memory": memory, "spark.driver.extraJavaOptions": LOCAL_JAVA_OPTIONS}
+
+
+def local_cores(master: str) -> int | None:
+    """Task slots of a local-mode ``master`` (``local``, ``local[N]``, ``local[*]``,
+    ``local[N, retries]``); None for a cluster."""
+    import re
+
+    found = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master.strip())
+    if found is None:
+        return None
+    cores = found.group(1) or "1"
+    return (os.cpu_count() or 1) if cores == "*" else int(cores)
+
+
 def local_driver_memory(master: str, input_bytes: int | None) -> str | None:
     """``spark.driver.memory`` for ``master`` in local mode (None for a cluster).
 
@@ -48,13 +76,9 @@ def local_driver_memory(master: str, input_bytes: int | None) -> str | None:
     ``local[N]``, or :data:`LOCAL_HEAP_PER_INPUT_BYTE` times ``input_bytes`` (the
     transactions' size on disk) when that is less, never below the base.
     """
-    import re
-
-    found = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master.strip())
-    if found is None:
+    n = local_cores(master)
+    if n is None:
         return None
-    cores = found.group(1) or "1"
-    n = (os.cpu_count() or 1) if cores == "*" else int(cores)
     cap = LOCAL_HEAP_BASE_MB + LOCAL_HEAP_PER_CORE_MB * n
     if input_bytes is not None:
         need = LOCAL_HEAP_PER_INPUT_BYTE * input_bytes // 2**20
@@ -96,7 +120,8 @@ def spark_session(
     unless ``master`` asks for another; otherwise one is built from ``master``,
     else ``settings["master"]``, else ``local[*]``, with ``settings["conf"]``
     (any ``spark.*`` keys) on top of kizuna's defaults. In local mode the
-    JVM's heap defaults to :func:`local_driver_memory` of ``input_bytes``.
+    JVM's heap defaults to :func:`local_driver_memory` of ``input_bytes`` and its
+    options to :data:`LOCAL_JAVA_OPTIONS` (:func:`local_conf`).
 
     Parameters
     ----------
@@ -119,10 +144,7 @@ def spark_session(
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     master = master or settings.get("master") or DEFAULT_MASTER
     builder = SparkSession.builder.appName("kizuna").master(master)
-    defaults = dict(DEFAULT_CONF)
-    memory = local_driver_memory(master, input_bytes)
-    if memory is not None:
-        defaults["spark.driver.memory"] = memory
+    defaults = {**DEFAULT_CONF, **local_conf(master, input_bytes)}
     for key, value in {**defaults, **(settings.get("conf") or {}), **REQUIRED_CONF}.items():
         builder = builder.config(key, str(value))
     session = builder.getOrCreate()

@@ -1,12 +1,14 @@
 """Validation on Spark: every row kept or set aside with a reason, by the pandas validator.
 
-Rows are sharded by a hash of their raw customer id, so that every line of a
-customer, and every exact duplicate of a line, lands in one shard; each shard
-runs the format adapter and :func:`features.validate.validate_transactions` in
-pandas, exactly as the pandas engine runs them on the whole table. Rows without
-a customer id (the first reason checked) are set aside without a shuffle. The
-global steps are Spark aggregations: the reconciliation totals and the check
-that a column as a whole parses.
+Rows are hash-partitioned on their cleaned customer id
+(:mod:`training.engines.spark_keys`), so that every line of a customer, and
+every exact duplicate of a line, lands in one partition, and each partition is
+one shard: it runs the format adapter and
+:func:`features.validate.validate_transactions` in pandas, exactly as the
+pandas engine runs them on the whole table. Rows without a customer id (the
+first reason checked) spread over the shards by input position. The global
+steps are Spark aggregations: the reconciliation totals and the check that a
+column as a whole parses.
 """
 
 from __future__ import annotations
@@ -62,23 +64,60 @@ class SparkValidated:
 
 
 def shard_key(col: Any, shards: int) -> Any:
-    """Shard of a raw customer id: equal after trimming, equal shard."""
+    """Shard of a cleaned customer id (:mod:`training.engines.spark_keys`): equal id, equal
+    shard. The shard numbers are :func:`even_shard_numbers`: partitioned on them, each
+    of ``shards`` partitions holds one shard."""
     from pyspark.sql import functions as F
 
-    return F.pmod(F.xxhash64(F.trim(col.cast("string"))), F.lit(shards)).cast("int")
+    numbers = F.array(*(F.lit(v) for v in even_shard_numbers(shards)))
+    return F.element_at(numbers, F.pmod(F.xxhash64(col), F.lit(shards)).cast("int") + 1)
+
+
+def even_shard_numbers(shards: int) -> list[int]:
+    """For each partition ``p`` of ``shards``, a number that Spark's hash partitioning
+    (``repartition(shards, col)``, :func:`spark_int_hash`) sends to ``p``.
+
+    Numbering shards 0..n-1 would put several shards in some partitions and leave
+    others empty (the hash of the numbers is not a permutation).
+    """
+    found: dict[int, int] = {}
+    value = 0
+    while len(found) < shards:
+        found.setdefault(spark_int_hash(value) % shards, value)
+        value += 1
+    return [found[p] for p in range(shards)]
+
+
+def spark_int_hash(value: int, seed: int = 42) -> int:
+    """Spark's ``hash()`` of an int column (Murmur3 x86 32-bit, seed 42), as a signed int."""
+
+    def rotl(x: int, r: int) -> int:
+        return ((x << r) | (x >> (32 - r))) & 0xFFFFFFFF
+
+    k1 = rotl((value & 0xFFFFFFFF) * 0xCC9E2D51 & 0xFFFFFFFF, 15) * 0x1B873593 & 0xFFFFFFFF
+    h1 = (rotl(seed ^ k1, 13) * 5 + 0xE6546B64) & 0xFFFFFFFF
+    h1 ^= 4  # the input's length in bytes
+    h1 = (h1 ^ (h1 >> 16)) * 0x85EBCA6B & 0xFFFFFFFF
+    h1 = (h1 ^ (h1 >> 13)) * 0xC2B2AE35 & 0xFFFFFFFF
+    h1 ^= h1 >> 16
+    return h1 - (1 << 32) if h1 >= 1 << 31 else h1
 
 
 @dataclass
 class ShardPlan:
     """How the raw lines are sharded and what each shard's validation needs."""
 
-    sharded: Any  # the raw frame with ``__shard``, one partition per shard
-    unshuffled: Any  # the same rows before the shuffle (for schema probes on a few rows)
-    #: The raw rows hash-partitioned by customer (no ``__shard``): every line of a
-    #: customer in one of ``shards`` partitions of near-equal size, one shard each.
+    lines: Any  # the raw lines (with the cleaned id where it needs Python), not shuffled
+    #: Spark column: the partition key of a line, its cleaned customer id (lines
+    #: without one: their input position, so that they spread evenly).
+    spread: Any
+    #: ``lines`` hash-partitioned on ``spread``: every line of a customer in one of
+    #: ``shards`` partitions of near-equal size; a partition is a shard.
     by_customer: Any
+    #: ``lines`` with ``__shard`` (:func:`shard_key` of ``spread``), one partition per
+    #: shard: for a cogroup by shard with a table partitioned the same way.
+    sharded: Any
     shards: int
-    missing: Any  # Spark condition: the row has no customer id
     raw_cols: list[str]
     extras: list[str]  # non-canonical columns kept rows carry along
     aside_cols: list[str]  # set-aside rows' columns, as the validator saw them
@@ -89,13 +128,16 @@ class ShardPlan:
 def plan_shards(
     raw: SparkRaw, *, as_of: Any, data_end: Any, shards: int, n_rows: int | None = None
 ) -> ShardPlan:
-    """Shard the raw lines by customer; rows without a customer id spread by position.
+    """Shard the raw lines by cleaned customer id; rows without one spread by position.
 
     ``shards`` (0: one per :data:`ROWS_PER_SHARD` input rows, in whole rounds of
     the cores) from ``n_rows``, else the count the reader made, else a count.
     """
     from pyspark.sql import functions as F
 
+    from kizuna.training.engines.spark_keys import customer_key
+
+    raw, key = customer_key(raw)
     frame = raw.frame
     spark = frame.sparkSession
     cores = spark.sparkContext.defaultParallelism
@@ -104,35 +146,46 @@ def plan_shards(
             n_rows = getattr(raw, "n_rows", None) or frame.count()
         shards = max(cores, -(-n_rows // ROWS_PER_SHARD))
         shards = -(-shards // cores) * cores  # whole rounds of the cores, no lone last shard
-    customer = F.col(raw.customer_col)
-    missing = customer.isNull() | (F.trim(customer.cast("string")) == "")
-    if not raw.direct_customer:
-        missing = F.lit(False)  # the id is built per shard; the validator decides
     raw_cols = [c for c in frame.columns if c != ROW]
     sample = raw.adapter(frame.limit(0).toPandas()[raw_cols])
     extras = [c for c in sample.columns if c not in KEPT_TYPES and c != s.IS_RETURN]
     kwargs = dict(raw.validate_kwargs, as_of=as_of, data_end=data_end, max_bad_share=1.0)
     # A row without a customer id is set aside for that reason, the first one checked,
     # in whichever shard it lands: spreading them by position keeps shards even.
-    key = F.when(missing, F.pmod(F.col(ROW), F.lit(shards)).cast("int")).otherwise(
-        shard_key(customer, shards)
-    )
-    keyed = frame.withColumn(SHARD, key)
-    # Hashing the shard numbers again would leave some partitions empty and others
-    # with several shards; hashing the ids themselves spreads customers evenly.
-    spread = F.when(missing, F.col(ROW).cast("string")).otherwise(F.trim(customer.cast("string")))
+    # Partitioning on the ids themselves, not on a shard number computed from them,
+    # makes each partition one shard of near-equal size (hashing shard numbers
+    # again would leave some partitions empty and others with several shards).
+    spread = F.when(key.isNull(), F.col(ROW).cast("string")).otherwise(key)
     return ShardPlan(
-        sharded=keyed.repartition(shards, SHARD),
-        unshuffled=keyed,
+        lines=frame,
+        spread=spread,
         by_customer=frame.repartition(shards, spread),
+        sharded=frame.withColumn(SHARD, shard_key(spread, shards)).repartition(shards, SHARD),
         shards=shards,
-        missing=missing,
         raw_cols=raw_cols,
         extras=extras,
         aside_cols=list(map(str, sample.columns)),
         kwargs=kwargs,
         adapter=raw.adapter,
     )
+
+
+def shard_of_partition() -> int:
+    """The shard a partition of :attr:`ShardPlan.by_customer` holds: its partition id
+    (0 on the driver, where schema probes run a shard function on a few rows)."""
+    from pyspark import TaskContext
+
+    task = TaskContext.get()
+    return task.partitionId() if task is not None else 0
+
+
+def whole_partition(batches: Any) -> pd.DataFrame | None:
+    """All the Arrow batches of one partition as one frame (None when it is empty):
+    the validator needs every line of a customer at once."""
+    frames = list(batches)
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def validate(
@@ -142,7 +195,11 @@ def validate(
     data_end: Any = None,
     shards: int = 0,
 ) -> SparkValidated:
-    """Validate every row on Spark; the same reasons and counts as the pandas engine."""
+    """Validate every row on Spark; the same reasons and counts as the pandas engine.
+
+    ``kept`` is hash-partitioned by ``__shard`` (:func:`even_shard_numbers`: one
+    shard a partition), so grouping or cogrouping it by shard needs no shuffle.
+    """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -158,8 +215,11 @@ def validate(
     adapter, raw_cols, kwargs = plan.adapter, plan.raw_cols, plan.kwargs
 
     def run(shard: pd.DataFrame) -> pd.DataFrame:
-        return validate_shard(shard, adapter, raw_cols, extras, kwargs)
+        shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
+        return validate_shard(shard, adapter, raw_cols, extras, kwargs, shard_id)
 
+    # By shard, not per partition: ``kept`` then stays partitioned by ``__shard`` as
+    # Spark knows it, so the features and the cogroups by shard after it need no shuffle.
     out = plan.sharded.groupBy(SHARD).applyInPandas(run, schema)
     out = out.persist(StorageLevel.DISK_ONLY)
     n_rows = _check_columns(out)
@@ -207,9 +267,9 @@ def validate_shard(
     raw_cols: list[str],
     extras: list[str],
     kwargs: dict[str, Any],
+    shard_id: int,
 ) -> pd.DataFrame:
     """One shard: adapter and validation, as the pandas engine runs them on the whole table."""
-    shard_id = int(shard[SHARD].iloc[0]) if len(shard) else 0
     validated, aside, canonical = validate_lines(shard, adapter, raw_cols, kwargs)
     kept = validated.kept
     for col in extras:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from kizuna.training.engines.spark_session import input_bytes, local_driver_memory
+from kizuna.training.engines.spark_session import (
+    LOCAL_JAVA_OPTIONS,
+    input_bytes,
+    local_conf,
+    local_driver_memory,
+)
 
 GB = 2**30
 
@@ -22,6 +27,16 @@ def test_a_small_input_gets_less_but_never_below_the_base():
 def test_a_cluster_master_is_left_to_its_own_settings():
     for master in ("yarn", "spark://host:7077", "k8s://https://api:6443"):
         assert local_driver_memory(master, None) is None
+
+
+def test_jvm_tuning_is_for_local_mode_only():
+    conf = local_conf("local[2]", None)
+    assert conf == {
+        "spark.driver.memory": "3072m",
+        "spark.driver.extraJavaOptions": LOCAL_JAVA_OPTIONS,
+    }
+    for master in ("yarn", "spark://host:7077", "k8s://https://api:6443"):
+        assert local_conf(master, None) == {}
 
 
 def test_input_bytes_of_a_file_a_folder_and_a_table_name(tmp_path):
