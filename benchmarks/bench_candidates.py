@@ -89,9 +89,7 @@ def main() -> None:
             out = call()
             return out, (time.process_time() - started) * 1e3 / len(chosen)
 
-    (exact, _), exact_ms = timed(
-        lambda: model.recommend(chosen, rows, K, exclude_seen=True)
-    )
+    (exact, _), exact_ms = timed(lambda: model.recommend(chosen, rows, K, exclude_seen=True))
     print("| pool size | candidates per customer (shared pool) | top-10 overlap | "
           "NDCG@10 | CPU ms / customer |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|")

@@ -330,8 +330,12 @@ def main() -> None:
         default=20.0,
         help="kill a run whose process tree passes this (NO in the table)",
     )
-    parser.add_argument("--candidate-pool", type=int, default=None,
-                        help="score: the hybrid's candidate pool (default: exact top-k)")
+    parser.add_argument(
+        "--candidate-pool",
+        type=int,
+        default=None,
+        help="score: the hybrid's candidate pool (default: exact top-k)",
+    )
     parser.add_argument("--pandas-score", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pandas_score:

@@ -113,9 +113,7 @@ def recommendations(
             model = model.for_users(state)
             codes = pd.Index(fitted).get_indexer(users).astype(np.int64)
         history = row_weigher.transform(counts_of(tx, users))
-        top, _ = pooled_recommend(
-            model, pool, codes, history, k, exclude_seen=True, item_mask=mask
-        )
+        top, _ = pooled_recommend(model, pool, codes, history, k, exclude_seen=True, item_mask=mask)
         lists = [REC_SEP.join(names[row[row >= 0]]) for row in top]
         return pd.DataFrame({s.CUSTOMER_ID: users.astype(object), "recommendations": lists})
 
