@@ -27,9 +27,10 @@ from kizuna.serving.live import Live, Served
 from kizuna.serving.scoring import ServingError
 
 
-def error(status: int, message: str) -> JSONResponse:
-    """``{"error": message}`` with ``status``."""
-    return JSONResponse({"error": message}, status_code=status)
+def error(status: int, message: str, *, retry_after: int | None = None) -> JSONResponse:
+    """``{"error": message}`` with ``status`` (and a ``Retry-After`` header in seconds)."""
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def field_error(loc: str, message: str) -> JSONResponse:

@@ -24,17 +24,18 @@ from kizuna.models.audience import (
     top_audience,
 )
 from kizuna.models.next_order import probability_of_order
-from kizuna.serving.audience_scores import CHUNK, kept_scores, score_rows
+from kizuna.serving.audience_scores import CHUNK, ScoresPending, kept_scores, score_rows
 from kizuna.serving.next_order import bundle_with_bgnbd
 
 
 class AudienceError(Exception):
-    """A request that cannot be answered, with the HTTP status to use."""
+    """A request that cannot be answered, with the HTTP status to use (and when to retry)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
 
 def target_mask(served: Any, *, item_id: str | None, category: str | None) -> np.ndarray:
@@ -106,8 +107,20 @@ def audience_frame(
     n: int = 100,
     horizon_days: int = 90,
     exclude_days: float = 30.0,
+    max_kept_bytes: int = 0,
+    wait: float | None = None,
 ) -> tuple[pd.DataFrame, int, np.ndarray]:
     """The audience, best first, with the raw parts of its score.
+
+    Parameters
+    ----------
+    max_kept_bytes
+        Keep the recommender's scores of every customer with the snapshot
+        (:mod:`serving.audience_scores`) when they fit in this many bytes;
+        0: score in blocks, keep nothing (a one-off audience).
+    wait
+        Longest wait in seconds for kept scores still being computed, then an
+        :class:`AudienceError` 503 with ``retry_after``; None: compute them here.
 
     Returns
     -------
@@ -122,9 +135,12 @@ def audience_frame(
         raise AudienceError(503, "no recommender model is loaded: audiences need one")
     st = served.state
     targets = target_mask(served, item_id=item_id, category=category)
-    kept = kept_scores(served)
+    kept = kept_scores(served, max_kept_bytes)
     if kept is not None:
-        aff, best = kept.affinity(st, targets)
+        try:
+            aff, best = kept.affinity(st, targets, wait=wait)
+        except ScoresPending as exc:
+            raise AudienceError(503, exc.message, retry_after=exc.retry_after) from None
         ranks = kept.ranks
     else:
         aff, best = np.full(st.n_customers, np.nan), np.full(st.n_customers, -np.inf)
@@ -176,7 +192,9 @@ def _skip_recent_buyers(
     return excluded
 
 
-def audience_response(served: Any, req: Any) -> Any:
+def audience_response(
+    served: Any, req: Any, *, max_kept_bytes: int = 0, wait: float | None = None
+) -> Any:
     """``/audience``: :func:`audience_frame` as an :class:`serving.schemas.AudienceResponse`."""
     from kizuna.models.audience import reasons
     from kizuna.serving import schemas as api
@@ -184,6 +202,7 @@ def audience_response(served: Any, req: Any) -> Any:
     frame, excluded, _ = audience_frame(
         served, item_id=req.item_id, category=req.category, n=req.n,
         horizon_days=req.horizon_days, exclude_days=req.exclude_days,
+        max_kept_bytes=max_kept_bytes, wait=wait,
     )  # fmt: skip
     n_items = served.state.catalogue.n_items
     members = [

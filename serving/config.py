@@ -4,34 +4,40 @@ Without ``KIZUNA_MODEL_SOURCE`` the service reads the registry when
 ``MLFLOW_TRACKING_URI`` is set, else a ``bento_models`` folder baked into a
 Bento, else the registry in ``$KIZUNA_DATA_DIR``.
 
-=============================  =============================================  ==============
-variable                       meaning                                        default
-=============================  =============================================  ==============
-``KIZUNA_MODEL_SOURCE``        ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  see above
-                               or a model folder (``kizuna export``)
-``KIZUNA_MODEL_ALIAS``         registry alias to serve                        ``champion``
-``KIZUNA_API_KEY``             if set, every endpoint but the health probes   unset
-                               needs it (``X-API-Key`` or ``Authorization:
-                               Bearer``)
-``KIZUNA_PUBLIC_DOCS``         with an API key: ``/``, ``/docs.json`` stay    ``false``
-                               open
-``KIZUNA_CORS_ORIGINS``        comma-separated origins browsers may call      unset (no CORS)
-                               from (``*`` for any)
-``KIZUNA_EVENT_STORE``         SQLite file of purchase events                 ``$KIZUNA_DATA_DIR/events.sqlite``
-``KIZUNA_MAX_BODY_BYTES``      largest request body accepted (413 above)      2,000,000
-``KIZUNA_MAX_BATCH``           most customer ids in one request (422 above)   10,000
-``KIZUNA_MAX_EVENTS``          most event lines in one request (422 above)    1,000
-``KIZUNA_BODY_TIMEOUT``        seconds to send a request body (408 after)     10
-``KIZUNA_HEADER_TIMEOUT``      seconds to send request headers / idle         5
-                               keep-alive (connection closed after)
-``KIZUNA_RELOAD_POLL_SECONDS`` check the registry for new champions this      0 (off)
-                               often
-``KIZUNA_EXPERIMENT``          the experiment whose champions the registry    the only one
-                               source serves
-``KIZUNA_MAX_EVENT_VALUE``     largest quantity or unit price of an event     1,000,000
-``KIZUNA_RISK_BANDS``          churn probability cut points low|medium|high   ``0.3,0.6``
-``KIZUNA_REPORT``              the HTML page ``/report`` serves               ``$KIZUNA_DATA_DIR/report.html``
-=============================  =============================================  ==============
+===================================  =============================================  ==============
+variable                             meaning                                        default
+===================================  =============================================  ==============
+``KIZUNA_MODEL_SOURCE``              ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  see above
+                                     or a model folder (``kizuna export``)
+``KIZUNA_MODEL_ALIAS``               registry alias to serve                        ``champion``
+``KIZUNA_API_KEY``                   if set, every endpoint but the health probes   unset
+                                     needs it (``X-API-Key`` or ``Authorization:
+                                     Bearer``)
+``KIZUNA_PUBLIC_DOCS``               with an API key: ``/``, ``/docs.json`` stay    ``false``
+                                     open
+``KIZUNA_CORS_ORIGINS``              comma-separated origins browsers may call      unset (no CORS)
+                                     from (``*`` for any)
+``KIZUNA_EVENT_STORE``               SQLite file of purchase events                 ``$KIZUNA_DATA_DIR/events.sqlite``
+``KIZUNA_MAX_BODY_BYTES``            largest request body accepted (413 above)      2,000,000
+``KIZUNA_MAX_BATCH``                 most customer ids in one request (422 above)   10,000
+``KIZUNA_MAX_EVENTS``                most event lines in one request (422 above)    1,000
+``KIZUNA_BODY_TIMEOUT``              seconds to send a request body (408 after)     10
+``KIZUNA_HEADER_TIMEOUT``            seconds to send request headers / idle         5
+                                     keep-alive (connection closed after)
+``KIZUNA_RELOAD_POLL_SECONDS``       check the registry for new champions this      0 (off)
+                                     often
+``KIZUNA_EXPERIMENT``                the experiment whose champions the registry    the only one
+                                     source serves
+``KIZUNA_MAX_EVENT_VALUE``           largest quantity or unit price of an event     1,000,000
+``KIZUNA_RISK_BANDS``                churn probability cut points low|medium|high   ``0.3,0.6``
+``KIZUNA_REPORT``                    the HTML page ``/report`` serves               ``$KIZUNA_DATA_DIR/report.html``
+``KIZUNA_AUDIENCE_CACHE_BYTES``      largest score matrix (customers x items x 8)   536,870,912
+                                     kept for ``/audience``; a larger one (or 0):   (512 MiB)
+                                     scored on each request
+``KIZUNA_AUDIENCE_WAIT_SECONDS``     longest wait of an ``/audience`` request for   5
+                                     the scores computed after a load; then 503
+                                     with ``Retry-After``
+===================================  =============================================  ==============
 
 Nothing here runs at import time: :meth:`Settings.from_env` is called by the
 service when it starts (and by the CLI).
@@ -87,6 +93,9 @@ class Settings(BaseSettings):
     max_event_value: float = Field(1_000_000.0, gt=0, allow_inf_nan=False)
     # The HTML page /report serves (written by `kizuna report --out`); default in data_dir.
     report: Path | None = None
+    # /audience: the kept scores' cap, and how long a request waits for them after a load.
+    audience_cache_bytes: int = Field(512 * 2**20, ge=0)
+    audience_wait_seconds: float = Field(5.0, ge=0, allow_inf_nan=False)
     # Read without the KIZUNA_ prefix: it decides the default model source.
     mlflow_tracking_uri: str | None = Field(None, validation_alias="MLFLOW_TRACKING_URI")
 

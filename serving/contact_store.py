@@ -3,11 +3,16 @@
 Two formats, chosen by the file's suffix:
 
 - ``.csv``: one line per contact, header written with the first rows; simple
-  to inspect and to ship to a CRM, but a crash mid-write can leave a torn last
-  line (which :func:`read_contact_log` reports).
+  to inspect and to ship to a CRM. Each append is one write under an exclusive
+  ``flock``, then an fsync (:func:`append_csv`), so concurrent writers never
+  interleave lines; a crash mid-write can still leave a torn last line (which
+  :func:`read_contact_log` reports).
 - ``.db`` / ``.sqlite`` / ``.sqlite3``: an SQLite table ``contacts``, appended in one
   transaction, so a run's contacts are either all in or all out; use it when
   several jobs write.
+
+The service reads either through :class:`serving.contact_index.ContactLog`, one
+customer's contacts per request.
 
 Columns: ``customer_id``, ``offer_id``, ``contacted_at`` (ISO timestamp),
 ``channel``, ``campaign_id`` (see :mod:`models.contact_log`).
@@ -15,8 +20,11 @@ Columns: ``customer_id``, ``offer_id``, ``contacted_at`` (ISO timestamp),
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,7 +36,8 @@ TABLE = "contacts"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
-def _is_sqlite(path: Path) -> bool:
+def is_sqlite(path: Path) -> bool:
+    """Whether ``path`` names an SQLite log (by its suffix); neither SQLite nor CSV is an error."""
     if path.suffix.lower() in SQLITE_SUFFIXES:
         return True
     if path.suffix.lower() == ".csv":
@@ -41,16 +50,11 @@ def _is_sqlite(path: Path) -> bool:
 def append_contacts(path: str | Path, contacts: pd.DataFrame) -> int:
     """Append contact rows to the log at ``path`` (created if missing); return rows written."""
     path = Path(path)
-    missing = [c for c in LOG_COLUMNS if c not in contacts.columns]
-    if missing:
-        raise KizunaInputError(f"contacts need columns {list(LOG_COLUMNS)}", column=missing[0])
-    rows = contacts.loc[:, list(LOG_COLUMNS)].copy()
+    rows = log_rows(contacts)
     if len(rows) == 0:
         return 0
-    rows[s.CONTACTED_AT] = pd.to_datetime(rows[s.CONTACTED_AT]).dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
-    rows = rows.astype(object).where(rows.notna(), None)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if _is_sqlite(path):
+    if is_sqlite(path):
         with sqlite3.connect(path) as conn:  # one transaction: all rows or none
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (customer_id TEXT NOT NULL, "
@@ -64,9 +68,48 @@ def append_contacts(path: str | Path, contacts: pd.DataFrame) -> int:
                 rows.itertuples(index=False, name=None),
             )
         return len(rows)
-    new = not path.exists() or path.stat().st_size == 0
-    rows.to_csv(path, mode="a", header=new, index=False)
+    append_csv(path, rows)
     return len(rows)
+
+
+def append_csv(path: Path, rows: pd.DataFrame) -> tuple[int, int]:
+    """Append ``rows`` to a CSV log in one write, under an exclusive file lock, then fsync.
+
+    The lock (``flock``) keeps concurrent writers, threads or processes, from
+    interleaving lines or both writing the header; a file that does not end in a
+    newline (edited by hand) gets one first, so no line is glued to another.
+
+    Returns
+    -------
+    (start, end)
+        Byte offsets of the file before and after the write.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        start = os.fstat(fd).st_size
+        lead = b""
+        if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
+            lead = b"\n"
+        text = rows.to_csv(header=start == 0, index=False, lineterminator="\n")
+        data = lead + text.encode()
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+        if start == 0:
+            _fsync_folder(path.parent)  # the new file's directory entry
+        return start, start + len(data)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_contact_log(
@@ -88,7 +131,7 @@ def read_contact_log(
     path = Path(path)
     if not path.exists():
         return empty_log()
-    if _is_sqlite(path):
+    if is_sqlite(path):
         with sqlite3.connect(path) as conn:
             exists = conn.execute(
                 "SELECT name FROM sqlite_master WHERE type='table' AND name=?", (TABLE,)
@@ -98,13 +141,39 @@ def read_contact_log(
             where, params = ("WHERE customer_id = ?", (customer,)) if customer else ("", ())
             frame = pd.read_sql_query(f"SELECT * FROM {TABLE} {where}", conn, params=params)
     else:
-        try:
-            frame = pd.read_csv(
-                path,
-                dtype={s.CUSTOMER_ID: str, "offer_id": str, s.CHANNEL: str, "campaign_id": str},
-            )
-        except pd.errors.ParserError as exc:
-            raise KizunaInputError(f"contact log {path} is not valid CSV: {exc}") from None
+        frame = parse_csv(path, path)
+    frame = checked_log(frame, path)
+    keep = pd.Series(True, index=frame.index)
+    if customer is not None:
+        keep &= frame[s.CUSTOMER_ID] == customer
+    if since is not None:
+        keep &= frame[s.CONTACTED_AT] >= pd.Timestamp(since)
+    return frame.loc[keep].reset_index(drop=True)
+
+
+def log_rows(contacts: pd.DataFrame) -> pd.DataFrame:
+    """``contacts`` as the log stores them: its columns in order, times as ISO text, None for NA."""
+    missing = [c for c in LOG_COLUMNS if c not in contacts.columns]
+    if missing:
+        raise KizunaInputError(f"contacts need columns {list(LOG_COLUMNS)}", column=missing[0])
+    rows = contacts.loc[:, list(LOG_COLUMNS)].copy()
+    rows[s.CONTACTED_AT] = pd.to_datetime(rows[s.CONTACTED_AT]).dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return rows.astype(object).where(rows.notna(), None)
+
+
+def parse_csv(source: Any, path: Path) -> pd.DataFrame:
+    """Read CSV log lines from ``source`` (a path or a binary buffer), ids as text."""
+    try:
+        return pd.read_csv(
+            source,
+            dtype={s.CUSTOMER_ID: str, "offer_id": str, s.CHANNEL: str, "campaign_id": str},
+        )
+    except pd.errors.ParserError as exc:
+        raise KizunaInputError(f"contact log {path} is not valid CSV: {exc}") from None
+
+
+def checked_log(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The read log with its columns checked, times parsed (ISO 8601) and ids as text."""
     missing = [c for c in LOG_COLUMNS[:3] if c not in frame.columns]
     if missing:
         raise KizunaInputError(f"contact log {path} lacks columns", column=missing[0])
@@ -119,9 +188,4 @@ def read_contact_log(
     for col in (s.CUSTOMER_ID, "offer_id", s.CHANNEL, "campaign_id"):
         if col in frame.columns:
             frame[col] = frame[col].astype("str")
-    keep = pd.Series(True, index=frame.index)
-    if customer is not None:
-        keep &= frame[s.CUSTOMER_ID] == customer
-    if since is not None:
-        keep &= frame[s.CONTACTED_AT] >= pd.Timestamp(since)
-    return frame.loc[keep].reset_index(drop=True)
+    return frame

@@ -3,7 +3,8 @@
 The decision itself is :func:`serving.offers.next_best_offer` (pure, on a
 snapshot); :class:`OfferDesk` gathers its inputs and records what was sent.
 The file and SQLite reads and writes run in worker threads, so the event loop
-never waits on a disk.
+never waits on a disk; a read costs O(the customer's contacts), not O(log)
+(:class:`serving.contact_index.ContactLog`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from kizuna.models.contact_log import contacts_from_decisions
 from kizuna.serving import offers
 from kizuna.serving.answers import answer, error, field_error, not_ready
 from kizuna.serving.config import Settings
-from kizuna.serving.contact_store import append_contacts, read_contact_log
+from kizuna.serving.contact_index import ContactLog
 from kizuna.serving.live import Live, Served
 from kizuna.serving.offer_file import read_offers
 from kizuna.serving.schemas import NextBestOfferRequest, NextBestOfferResponse
@@ -38,6 +39,7 @@ class OfferDesk:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.contacts = ContactLog(settings.contact_log)
         self._catalogue: tuple[Any, Any] = (None, None)  # (path, catalogue)
 
     def catalogue_path(self, served: Served) -> Any:
@@ -72,7 +74,9 @@ class OfferDesk:
         now = pd.Timestamp.now()
         since = now - pd.Timedelta(days=offers.log_window_days(catalogue))
         try:
-            contacts = await anyio.to_thread.run_sync(self._contacts, request.customer_id, since)
+            contacts = await anyio.to_thread.run_sync(
+                self.contacts.read, request.customer_id, since
+            )
         except STORE_ERRORS as exc:
             return error(503, f"contact log unavailable: {cause_of(exc)}")
         decided = answer(
@@ -96,7 +100,7 @@ class OfferDesk:
                 campaign_id=request.campaign_id,
             )
             try:
-                await anyio.to_thread.run_sync(append_contacts, self.settings.contact_log, sent)
+                await anyio.to_thread.run_sync(self.contacts.append, sent)
             except STORE_ERRORS as exc:
                 return error(503, f"contact log unavailable: {cause_of(exc)}")
             response.recorded = len(sent) > 0
@@ -107,6 +111,3 @@ class OfferDesk:
         if path is not None and path == self.catalogue_path(served):
             return catalogue  # read already: no thread hop
         return await anyio.to_thread.run_sync(self.catalogue, served)
-
-    def _contacts(self, customer_id: str, since: pd.Timestamp) -> pd.DataFrame:
-        return read_contact_log(self.settings.contact_log, since=since, customer=customer_id)

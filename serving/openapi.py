@@ -69,7 +69,12 @@ ERRORS = {
 }
 EXTRA_ERRORS = {
     "/similar_items": {"404": "Unknown item."},
-    "/audience": {"404": "Unknown item or category."},
+    "/audience": {
+        "404": "Unknown item or category.",
+        "503": "Not ready (as for every endpoint), or the audience scores computed after a "
+        "load are not done within KIZUNA_AUDIENCE_WAIT_SECONDS: ask again after the "
+        "Retry-After header's seconds (progress in /status).",
+    },
     "/reload": {"409": "Another reload is running."},
 }
 BATCH_FIELDS = {"customer_ids": "max_batch", "events": "max_events"}
@@ -137,6 +142,13 @@ def _operation(path: str, operation: dict[str, Any], settings: Settings) -> None
         }
     ok = responses.get("200", {}).get("content", {}).get("application/json", {})
     _naive_datetimes(ok.get("schema", {}))
+    if path == "/audience":  # a 503 while the kept scores are computed says when to ask again
+        responses["503"]["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before asking again.",
+                "schema": {"type": "integer"},
+            }
+        }
     if path == "/reload":  # a failed reload also carries the reload answer's fields
         responses["503"]["content"]["application/json"]["schema"] = {"type": "object"}
 

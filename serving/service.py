@@ -6,9 +6,10 @@ current snapshot (:class:`serving.live.Live`) and call a pure function in
 :mod:`serving.recommendations`, :mod:`serving.scoring`, :mod:`serving.audience`
 or :class:`serving.offer_answers.OfferDesk`; :mod:`serving.answers` turns
 refusals into JSON errors. Models load in the background at start-up;
-``/readyz`` turns green when they and the customer state are in memory, and
-until then the endpoints answer 503. Each body is parsed and validated once,
-by :mod:`serving.validation`, which hands the request model to the endpoint.
+``/readyz`` turns green when they and the customer state (and a CSV contact
+log) are in memory; until the models are, the endpoints answer 503. Each body
+is parsed and validated once, by :mod:`serving.validation`, which hands the
+request model to the endpoint.
 
 The endpoints are ``async`` and score small requests on the event loop
 itself: a one-customer answer takes about a millisecond, and handing it to a
@@ -37,6 +38,7 @@ from kizuna.serving import recommendations, scoring
 from kizuna.serving.answers import answer, current, error, log_shown, not_ready
 from kizuna.serving.attribution import RecommendationLog, store_path
 from kizuna.serving.audience import AudienceError, audience_response
+from kizuna.serving.audience_scores import audience_status
 from kizuna.serving.audience_scores import warm as warm_audiences
 from kizuna.serving.config import Settings
 from kizuna.serving.event_checks import check_event_request
@@ -99,7 +101,9 @@ class KizunaService:
         self.recommendation_log = RecommendationLog(store_path(settings.contact_log))
         self.offers = OfferDesk(settings)
         self._batch_limiter: anyio.CapacityLimiter | None = None
+        self._contacts_read = threading.Event()
         threading.Thread(target=self._load, name="kizuna-load", daemon=True).start()
+        threading.Thread(target=self._warm_contacts, name="kizuna-contacts", daemon=True).start()
         if settings.reload_poll_seconds > 0:
             threading.Thread(target=self._poll, name="kizuna-poll", daemon=True).start()
 
@@ -112,6 +116,9 @@ class KizunaService:
         fault = self.store.check()
         if fault is not None:
             reasons = [f"event store unavailable: {fault}", *([reason] if reason else [])]
+            return False, "; ".join(reasons), degraded
+        if not self._contacts_read.is_set():  # a large CSV log takes a few seconds
+            reasons = [*([reason] if reason else []), "reading the contact log into memory"]
             return False, "; ".join(reasons), degraded
         return ready, reason, degraded
 
@@ -211,10 +218,17 @@ class KizunaService:
         served = await current(self.live)
         if served is None:
             return not_ready(self.live)
+        call = functools.partial(
+            audience_response,
+            served,
+            request,
+            max_kept_bytes=self.settings.audience_cache_bytes,
+            wait=self.settings.audience_wait_seconds,
+        )
         try:
-            return await anyio.to_thread.run_sync(audience_response, served, request)
+            return await anyio.to_thread.run_sync(call)
         except AudienceError as exc:
-            return error(exc.status, exc.message)
+            return error(exc.status, exc.message, retry_after=exc.retry_after)
 
     @bentoml.api
     async def reload(self) -> ReloadResponse:
@@ -258,7 +272,10 @@ class KizunaService:
             items=st.catalogue.n_items,
             events_applied=st.events_applied,
             loaded_at=served.loaded_at.to_pydatetime(),
-            details={"event_seq": st.last_event_seq},
+            details={
+                "event_seq": st.last_event_seq,
+                "audience_scores": audience_status(served, self.settings.audience_cache_bytes),
+            },
             **base,
         )
 
@@ -281,6 +298,15 @@ class KizunaService:
     def _load(self) -> None:
         self._loaded(self.live.load())
 
+    def _warm_contacts(self) -> None:
+        """A CSV contact log into memory before /readyz turns green, not on the first offer."""
+        try:
+            self.offers.contacts.warm()
+        except Exception as exc:  # noqa: BLE001 - the first offer request reads it, or says why
+            logger.warning("reading the contact log %s failed: %s", self.settings.contact_log, exc)
+        finally:
+            self._contacts_read.set()
+
     def _poll(self) -> None:
         while True:
             time.sleep(self.settings.reload_poll_seconds)
@@ -297,8 +323,8 @@ class KizunaService:
             return
         logger.info("%s: %s", outcome.message, outcome.versions)
         served = self.live.served
-        if served is not None:
-            threading.Thread(target=warm_audiences, args=(served,), daemon=True).start()
+        if served is not None:  # in a thread of its own; /status shows how far it is
+            warm_audiences(served, self.settings.audience_cache_bytes)
 
 
 # Registered here, built (and settings read) when a worker builds its app. Outermost

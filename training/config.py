@@ -215,6 +215,12 @@ class RecommenderConfig(Frozen):
     rerank_params: dict[str, Any] = {}
     # Training cutoffs of the re-ranker per horizon (over the two horizons before as_of).
     rerank_cutoffs: int = Field(1, ge=1, le=6)
+    # Large shops: the re-ranker learns from a fixed hashed sample of at most this many
+    # customers per training window (None: everyone); smaller windows are used whole.
+    rerank_max_users: int | None = Field(20_000, ge=1)
+    # Large shops: the served model is chosen on a fixed hashed sample of at most this
+    # many validation customers (None: everyone); the holdout is always scored in full.
+    validation_max_users: int | None = Field(20_000, ge=1)
 
 
 class ChurnConfig(Frozen):

@@ -170,11 +170,18 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
         with run_notes.record_failure():
             if failure is not None:
                 raise failure
+            # Models first: MLflow copies every metric already in the run to each logged model.
+            model_ids = {}
             for kind, outcome in result.results.items():
-                with step(f"logging {kind} to MLflow and registering it", quiet=quiet):
-                    run_logging.log_result(
+                with step(
+                    f"logging {kind} to MLflow: the model and its registered version", quiet=quiet
+                ):
+                    model_ids[kind] = run_logging.log_and_register(
                         kind, outcome, result, holdout_id=holdout_id, config=config
                     )
+            for kind, outcome in result.results.items():
+                with step(f"logging {kind} to MLflow: metrics and plots", quiet=quiet):
+                    run_logging.log_outcome(kind, outcome, model_id=model_ids[kind])
             if result.next_order:
                 mlflow.log_metrics(result.next_order)
             if tx is not None:

@@ -67,29 +67,21 @@ def log_snapshot_for_run(
         result.registry["snapshot"] = decision
 
 
-def log_result(
-    kind: str,
-    outcome: Any,
-    result: ExperimentResult,
-    *,
-    holdout_id: str,
-    config: ExperimentConfig,
-) -> None:
-    """Log one model kind's metrics, plots, search and selection; log and register its model.
+def log_outcome(kind: str, outcome: Any, *, model_id: str | None = None) -> None:
+    """Log one model kind's metrics, plots, search and selection to the active run.
 
-    The version is promoted only if it beats its best baseline on the holdout's
-    primary metric (:func:`training.tracking.register_version`); uplift is logged as
-    an artifact of the run, not registered.
+    ``model_id`` (from :func:`log_and_register`) links the kind's own metrics
+    to its logged model as well.
     """
     import mlflow
-    from mlflow.models import infer_signature
 
-    from kizuna.training.pyfunc import BundleModel
+    def metrics(values: dict[str, Any]) -> None:
+        mlflow.log_metrics({k: float(v) for k, v in values.items()}, model_id=model_id)
 
-    mlflow.log_metrics({k: float(v) for k, v in outcome.metrics.items()})
-    for name, metrics in outcome.baselines.items():
-        mlflow.log_metrics({f"baseline_{name}_{k}": float(v) for k, v in metrics.items()})
-    mlflow.log_metrics({k: float(v) for k, v in outcome.extra_metrics.items()})
+    metrics(outcome.metrics)
+    for name, values in outcome.baselines.items():
+        metrics({f"baseline_{name}_{k}": v for k, v in values.items()})
+    metrics(outcome.extra_metrics)
     for filename, figure in outcome.figures.items():
         mlflow.log_figure(figure, f"plots/{filename}")
     bundle = outcome.bundle
@@ -98,19 +90,43 @@ def log_result(
         ("gg", getattr(bundle, "gamma_gamma", None)),
     ):
         if model is not None and kind in ("churn", "ltv"):
-            mlflow.log_metrics({f"{name}_{k}": float(v) for k, v in model.params_.items()})
+            metrics({f"{name}_{k}": v for k, v in model.params_.items()})
     log_search(kind, outcome.search)
     selection = getattr(outcome, "selection", None)
     if selection is not None:
         mlflow.set_tags({f"{kind}.served": selection.served, f"{kind}.selection": selection.reason})
-        mlflow.log_metrics(
+        metrics(
             {f"val_{kind}_{name}_{selection.metric}": v for name, v in selection.validation.items()}
         )
 
+
+def log_and_register(
+    kind: str,
+    outcome: Any,
+    result: ExperimentResult,
+    *,
+    holdout_id: str,
+    config: ExperimentConfig,
+) -> str | None:
+    """Log one model kind's model and register a version; the logged model's id.
+
+    The version is promoted only if it beats its best baseline on the holdout's
+    primary metric (:func:`training.tracking.register_version`); uplift is logged as
+    an artifact of the run, not registered (None). Call it before
+    :func:`log_outcome`: MLflow's ``log_model`` copies every metric already in
+    the run to the logged model, one query per metric.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from kizuna.training.pyfunc import BundleModel
+
+    bundle = outcome.bundle
+    selection = getattr(outcome, "selection", None)
     if kind == "uplift":  # no registry model: the offer decision loads it from the run
         with tempfile.TemporaryDirectory() as tmp:
             mlflow.log_artifact(str(save_bundle(bundle, Path(tmp) / kind)), "uplift")
-        return
+        return None
     with tempfile.TemporaryDirectory() as tmp:
         path = save_bundle(bundle, Path(tmp) / kind)
         example = outcome.input_example
@@ -128,7 +144,7 @@ def log_result(
             pip_requirements=pip_requirements(),
         )
     if not config.tracking.register_models:
-        return
+        return info.model_id
     metric_value = outcome.metrics[outcome.primary_metric]
     decision = tracking.register_version(
         info.model_uri,
@@ -158,6 +174,7 @@ def log_result(
         run_notes.version_description(kind, outcome, result.fingerprint, config, decision),
     )
     result.registry[kind] = decision
+    return info.model_id
 
 
 def pip_requirements() -> list[str]:

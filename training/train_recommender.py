@@ -16,19 +16,12 @@ from threadpoolctl import threadpool_limits
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.interactions import build_interactions
 from kizuna.models.bundles import RecommenderBundle
 from kizuna.models.recommenders import HybridRecommender
-from kizuna.models.recommenders.reranker import MODES
 from kizuna.training import plots
-from kizuna.training.blend_tuning import TREND_DAYS, WEIGHT_NAMES, tune_blend
+from kizuna.training.blend_tuning import WEIGHT_NAMES, tune_blend
 from kizuna.training.config import RecommenderConfig
-from kizuna.training.recommender_eval import (
-    DEFAULT_MODEL,
-    default_models,
-    evaluate_recommenders,
-    holdout_split,
-)
+from kizuna.training.recommender_eval import DEFAULT_MODEL, default_models, evaluate_recommenders
 from kizuna.training.recommender_figures import (
     RECALL_KS,
     named_metrics,
@@ -36,15 +29,18 @@ from kizuna.training.recommender_figures import (
     recall_curves,
 )
 from kizuna.training.recommender_refit import refit_for_serving
-from kizuna.training.selection import TUNED, Selection, choose_served
-from kizuna.training.train_reranker import (
-    RERANKED,
-    RerankerRun,
-    choose_rank_modes,
-    score_split,
-    train_reranker,
-    with_modes,
+from kizuna.training.recommender_selection import (
+    configured_baselines,
+    lambdarank_figures,
+    select_on_validation,
 )
+from kizuna.training.recommender_splits import (
+    hashed_sample,
+    reranker_windows,
+    time_or_random_splits,
+)
+from kizuna.training.selection import TUNED, Selection
+from kizuna.training.train_reranker import RERANKED, score_split, train_reranker
 
 
 @dataclass
@@ -115,13 +111,18 @@ def train_recommender(
     phase = progress or (lambda title: nullcontext())
     val_as_of = as_of - pd.Timedelta(days=horizon_days)
     with phase("recommender: building the validation and holdout splits"):
-        holdout, validation = _splits(transactions, as_of, val_as_of, horizon_days, config, seed)
+        holdout, validation = time_or_random_splits(
+            transactions, as_of, val_as_of, horizon_days, config, seed
+        )
+        # Tuning, selection and the re-ranker's last window read at most this many
+        # validation customers (a fixed hashed sample); the holdout is scored in full.
+        validation = hashed_sample(validation, config.validation_max_users)
     if len(holdout.user_codes) == 0:
         raise KizunaInputError(
             f"no customer bought both before {as_of.date()} and in the "
             f"{horizon_days} days after: move split.as_of"
         )
-    windows = _reranker_windows(transactions, validation, horizon_days, config)
+    windows = reranker_windows(transactions, validation, horizon_days, config)
     early = next((w for w in windows if w.as_of == val_as_of - pd.Timedelta(days=horizon_days)),
                  None)  # fmt: skip
     early_params = dict(config.params)
@@ -139,9 +140,9 @@ def train_recommender(
         val_baselines = None
         if len(validation.user_codes):
             val_baselines = background(
-                evaluate_recommenders, _baselines(config, seed), validation, k=config.k
+                evaluate_recommenders, configured_baselines(config, seed), validation, k=config.k
             )
-        baselines, baseline_rankings = _baselines(config, seed), {}
+        baselines, baseline_rankings = configured_baselines(config, seed), {}
         hold_baselines = background(
             evaluate_recommenders, baselines, holdout, k=config.k, depth=depth,
             recommendations=baseline_rankings,
@@ -170,12 +171,13 @@ def train_recommender(
             ):
                 reranker = train_reranker(
                     transactions, windows, validation, holdout, k=config.k, seed=seed,
+                    max_users=config.rerank_max_users,
                     params={**config.rerank_params, "generator_params": config.params},
                     selection_params={**config.rerank_params, "generator_params": early_params},
                 )  # fmt: skip
         n = len(config.candidates)
         with phase(f"recommender: scoring the hybrid and {n} baselines on the validation split"):
-            selection = _select_on_validation(
+            selection = select_on_validation(
                 validation, config, primary, seed=seed, reranker=reranker,
                 early_params=early_params, baselines=val_baselines,
             )  # fmt: skip
@@ -221,7 +223,7 @@ def train_recommender(
             rates = purchase_rate_by_rank(
                 served, holdout, config.k, rankings.get(served_name, {}).get("new")
             )
-        lambdarank = _lambdarank_figures(reranker, holdout, config.k, table)
+        lambdarank = lambdarank_figures(reranker, holdout, config.k, table)
         with phase(f"recommender: refitting the served model ({served_name}) on every purchase"):
             bundle = replace(serving.result(), purchase_rate_by_rank=rates)
     sample = bundle.user_ids[: min(5, len(bundle.user_ids))]
@@ -246,159 +248,6 @@ def train_recommender(
         evaluation=(served, holdout),
         own=tuple(name for name in (DEFAULT_MODEL, RERANKED) if name in per_model),
     )
-
-
-def _splits(
-    transactions: pd.DataFrame,
-    as_of: pd.Timestamp,
-    val_as_of: pd.Timestamp,
-    horizon_days: int,
-    config: RecommenderConfig,
-    seed: int,
-) -> tuple[Any, Any]:
-    """(holdout, validation) under the configured protocol."""
-    if config.protocol == "random_user":
-        from kizuna.training.random_holdout import random_user_split
-
-        end = transactions[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
-        everything = build_interactions(transactions, end)
-        frac = config.holdout_fraction
-        holdout = random_user_split(everything, fraction=frac, seed=seed)
-        validation = random_user_split(holdout.train, fraction=frac, seed=seed + 1)
-    else:
-        holdout = holdout_split(transactions, as_of, horizon_days, trend_days=TREND_DAYS)
-        validation = holdout_split(transactions, val_as_of, horizon_days, trend_days=TREND_DAYS)
-    return holdout, validation
-
-
-def _reranker_windows(
-    transactions: pd.DataFrame, validation: Any, horizon_days: int, config: RecommenderConfig
-) -> list[Any]:
-    """Training splits of the re-ranker, oldest first; empty when it is not trained.
-
-    ``config.rerank_cutoffs`` cutoffs per horizon, over the two horizons up
-    to the validation cutoff (which is the last). Empty without ``rerank``,
-    under the ``random_user`` protocol, or with no customer who bought both
-    before and after the earliest cutoff one horizon before validation.
-    """
-    if not config.rerank or config.protocol != "time":
-        return []
-    step = pd.Timedelta(days=horizon_days / config.rerank_cutoffs)
-    first = transactions[s.TIMESTAMP].min()
-    windows = [validation]
-    for j in range(1, 2 * config.rerank_cutoffs):
-        cutoff = validation.as_of - j * step
-        if cutoff <= first:
-            break
-        split = holdout_split(transactions, cutoff, horizon_days, trend_days=TREND_DAYS)
-        windows.insert(0, split)
-    early = validation.as_of - pd.Timedelta(days=horizon_days)
-    return windows if any(w.as_of <= early and len(w.user_codes) for w in windows) else []
-
-
-def _lambdarank_figures(
-    reranker: RerankerRun | None, holdout: Any, k: int, table: pd.DataFrame
-) -> dict[str, float]:
-    """NDCG of the rankers alone (every mode ranked), on validation and holdout, for the record.
-
-    ``lambdarank_ndcg_at_10`` etc. on the holdout, ``val_lambdarank_...`` on
-    validation (the selection model): what the served two-stage model would
-    score had its ranker ordered every mode. ``table`` is the holdout
-    evaluation: the modes its ranker orders are read from it, not scored again.
-    """
-    if reranker is None:
-        return {}
-    model = reranker.model
-    ranked = table[(table["model"] == RERANKED) & table["mode"].isin(model.rank_modes)]
-    missing = tuple(m for m in MODES if m not in model.rank_modes)
-    if missing:
-        # A shallow copy: it differs only in rank_modes and reads the fitted parts.
-        everyone = copy.copy(model).set_params(rank_modes=MODES)
-        ranked = pd.concat([ranked, score_split(everyone, holdout, k=k, modes=missing)])
-    out = {}
-    for prefix, scores in (("", ranked), ("val_", reranker.validation)):
-        if scores is None:
-            continue
-        for mode in MODES:
-            rows = scores[(scores["metric"] == "ndcg") & (scores["mode"] == mode)]
-            for value in rows["value"]:
-                out[f"{prefix}lambdarank_{'' if mode == 'all' else 'new_'}ndcg_at_{k}"] = float(
-                    value
-                )
-    return out
-
-
-def _select_on_validation(
-    validation: Any,
-    config: RecommenderConfig,
-    primary: str,
-    *,
-    seed: int,
-    reranker: RerankerRun | None = None,
-    early_params: dict[str, Any] | None = None,
-    baselines: Future[pd.DataFrame] | None = None,
-) -> Selection:
-    """Score the tuned model and every candidate on the validation split; choose the served.
-
-    With a re-ranker, it is the tuned model and the hybrid one more
-    candidate; both are judged as trained before the validation window
-    (the re-ranker's rankers on the early window, the hybrid's blend
-    weights tuned there, ``early_params``), so neither is scored on labels
-    it learned from. Candidates without a value for ``primary`` (personal
-    popularity in the ``new`` mode) take no part. No validation customers:
-    the tuned model is served. ``baselines``: the candidates' rows when a
-    worker is already computing them.
-    """
-    if len(validation.user_codes) == 0:
-        return Selection(TUNED, primary, {}, "no validation customers: the tuned model is served")
-    hybrid_params = config.params if reranker is None else (early_params or config.params)
-    hybrid = {DEFAULT_MODEL: HybridRecommender(**{"random_state": seed, **hybrid_params})}
-    table = pd.concat([
-        evaluate_recommenders(hybrid, validation, k=config.k),
-        evaluate_recommenders(_baselines(config, seed), validation, k=config.k)
-        if baselines is None else baselines.result(),
-    ])  # fmt: skip
-    tuned_name = DEFAULT_MODEL
-    if reranker is not None and reranker.validation is not None:
-        # The ranker orders only the modes where it beats the blend; the blend does the rest.
-        blend = table[table["model"] == DEFAULT_MODEL]
-        modes = choose_rank_modes(reranker.validation, blend)
-        reranker.model.set_params(rank_modes=modes)
-        table = pd.concat([table, with_modes(reranker.validation, blend, modes)])
-        tuned_name = RERANKED
-    values = {
-        (TUNED if name == tuned_name else name): named[primary]
-        for name, rows in table.groupby("model")
-        if primary in (named := named_metrics(rows, config.k))
-    }
-    if TUNED not in values:
-        raise KizunaInputError(
-            f"unknown primary metric; have {sorted(named_metrics(table, config.k))}",
-            column="recommender.primary_metric",
-            values=[primary],
-        )
-    selection = choose_served(values, metric=primary)
-    if tuned_name == RERANKED:
-        ranked = reranker.model.rank_modes
-        blended = [m for m in MODES if m not in ranked]
-        note = "; two-stage model: " + "; ".join(
-            part
-            for part in (
-                ranked and f"LambdaRank orders {' and '.join(ranked)}",
-                blended
-                and f"the tuned blend orders {' and '.join(blended)} "
-                "(LambdaRank did not beat it there on validation)",
-            )
-            if part
-        )
-        selection = replace(selection, reason=selection.reason + note)
-    return selection
-
-
-def _baselines(config: RecommenderConfig, seed: int) -> dict[str, Any]:
-    """The configured candidates, unfitted, by name, in the configured order."""
-    available = default_models(random_state=seed)
-    return {name: available[name] for name in config.candidates}
 
 
 @contextmanager

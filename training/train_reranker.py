@@ -16,6 +16,7 @@ of it and its labels come from the horizon after it, so:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ import pandas as pd
 from kizuna.features.purchase_timing import purchase_timing
 from kizuna.models.recommenders.reranker import MODES, RerankedRecommender
 from kizuna.training.metrics import ranking_metrics
+from kizuna.training.recommender_splits import hashed_sample
 
 RERANKED = "reranked"
 
@@ -53,6 +55,7 @@ def train_reranker(
     params: dict[str, Any],
     selection_params: dict[str, Any],
     seed: int,
+    max_users: int | None = None,
 ) -> RerankerRun:
     """Fit the rankers as the module docstring says; score validation and holdout.
 
@@ -69,29 +72,40 @@ def train_reranker(
         :class:`RerankedRecommender` parameters of the holdout / served model
         and of the selection model (its ``generator_params`` blend weights
         tuned one horizon before validation, not on validation).
+    max_users
+        The rankers learn from at most this many customers per window (a fixed
+        hashed sample, :func:`training.recommender_splits.hashed_sample`); None: all.
     """
     horizon = pd.Timedelta(days=validation.horizon_days)
     usable = [w for w in windows if len(w.user_codes)]
     early = [w for w in usable if w.as_of + horizon <= validation.as_of]
     # The blend feature is the hybrid tuned on the labels of its time: selection windows
     # use the early-tuned weights, later ones the validation-tuned weights.
-    model = RerankedRecommender(**{"random_state": seed, **selection_params})
+    selection = RerankedRecommender(**{"random_state": seed, **selection_params})
     stacked: dict[str, list[Any]] = {m: [] for m in MODES}
-    val_table = None
     for window in early:
-        _fit_at(model, transactions, window)
-        _collect(model, window, stacked)
-    if early and all(sum(len(d[2]) for d in v) for v in stacked.values()):
-        model.fit_rankers(stacked)
-        _fit_at(model, transactions, validation)
-        if len(validation.user_codes):
-            val_table = score_split(model, validation, k=k)
-    model.set_params(**params)
-    for window in usable:
-        if window.as_of + horizon > validation.as_of:
-            _fit_at(model, transactions, window)
-            _collect(model, window, stacked)
-    model.fit_rankers(stacked)
+        _fit_at(selection, transactions, window)
+        _collect(selection, hashed_sample(window, max_users), stacked)
+    model = RerankedRecommender(**{"random_state": seed, **selection_params}).set_params(**params)
+    later = {m: list(parts) for m, parts in stacked.items()}
+    selects = bool(early) and all(sum(len(d[2]) for d in v) for v in stacked.values())
+    val_table = None
+    # Each LightGBM fit runs on its own fixed threads while this thread fits the generators
+    # and scores: the rankers come out as they would one after the other.
+    with ThreadPoolExecutor(1, thread_name_prefix="kizuna-rankers") as pool:
+        rankers = pool.submit(selection.fit_rankers, stacked) if selects else None
+        for window in usable:
+            if window.as_of + horizon > validation.as_of:
+                _fit_at(model, transactions, window)
+                _collect(model, hashed_sample(window, max_users), later)
+        if rankers is not None:
+            rankers.result()
+        final = pool.submit(model.fit_rankers, later)
+        if selects:
+            _fit_at(selection, transactions, validation)
+            if len(validation.user_codes):
+                val_table = score_split(selection, validation, k=k)
+        final.result()
     _fit_at(model, transactions, holdout)
     return RerankerRun(val_table, model)
 

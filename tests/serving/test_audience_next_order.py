@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 
 from kizuna.serving import schemas as api
+from kizuna.serving.answers import error
 from kizuna.serving.audience import AudienceError, audience_frame, audience_response
 from kizuna.serving.next_order import FIELDS, next_order_rows
 from kizuna.serving.scoring import customer_profile, ltv_scores
-from tests.serving.conftest import purchase
+from tests.serving.model_set import purchase
 
 
 def test_next_order_rows_are_ordered_probabilities_and_future_dates(served) -> None:
@@ -74,44 +75,64 @@ def test_crm_export_has_the_next_order_columns(served) -> None:
     assert pd.api.types.is_datetime64_any_dtype(chunk["next_order_date"])
 
 
-def test_kept_scores_answer_like_scoring_afresh_after_events(live, monkeypatch) -> None:
-    from kizuna.serving import audience_scores
+KEEP = 2**30  # the kept-scores cap these tests use: the test shop always fits
 
+
+def test_kept_scores_answer_like_scoring_afresh_after_events(live) -> None:
     served = live.current()
     st = served.state
     category = str(pd.Series(st.catalogue.categories).dropna().iloc[0])
     item = str(st.catalogue.item_ids[3])
     asks = ({"category": category, "n": 40}, {"item_id": item, "n": 25, "exclude_days": 0})
 
+    def kept(**ask) -> pd.DataFrame:
+        return audience_frame(served, **ask, max_kept_bytes=KEEP)[0]
+
     def fresh(**ask) -> pd.DataFrame:
-        with monkeypatch.context() as m:
-            m.setattr(audience_scores, "MAX_CACHE_BYTES", 0)  # score every customer again
-            return audience_frame(served, **ask)[0]
+        return audience_frame(served, **ask)[0]  # no cap: every customer scored again
 
     for ask in asks:
-        pd.testing.assert_frame_equal(audience_frame(served, **ask)[0], fresh(**ask))
+        pd.testing.assert_frame_equal(kept(**ask), fresh(**ask))
     assert "audience_scores" in st.extras
     # an audience member buys the item, and a customer the snapshot lacks appears
-    member = audience_frame(served, **asks[1])[0]["customer_id"].iloc[0]
+    member = kept(**asks[1])["customer_id"].iloc[0]
     when = st.as_of - pd.Timedelta(days=1)
     live.ingest(purchase(member, item, when, order="AUD-1"))
     live.ingest(purchase("NEW-AUDIENCE", item, when, order="AUD-2"))
     for ask in asks:
-        kept = audience_frame(served, **ask)[0]
-        pd.testing.assert_frame_equal(kept, fresh(**ask))
+        pd.testing.assert_frame_equal(kept(**ask), fresh(**ask))
     assert len(st.extras["audience_scores"].lo) == st.n_customers
     # the member's rescored row now ranks the bought item as bought before
-    again = audience_frame(served, **asks[1])[0].set_index("customer_id")
+    again = kept(**asks[1]).set_index("customer_id")
     assert member not in again.index or bool(again.loc[member, "bought_before"])
+
+
+def test_the_cap_decides_whether_scores_are_kept(live) -> None:
+    from kizuna.serving.audience_scores import AudienceScores, audience_status
+
+    served = live.current()
+    st = served.state
+    matrix = st.n_customers * st.catalogue.n_items * 8  # bytes of the kept matrix
+    assert AudienceScores.fits(st, matrix) and not AudienceScores.fits(st, matrix - 1)
+    item = str(st.catalogue.item_ids[0])
+    below = audience_frame(served, item_id=item, max_kept_bytes=matrix - 1)[0]
+    assert "audience_scores" not in st.extras
+    assert audience_status(served, matrix - 1) == {"state": "per request", "max_bytes": matrix - 1}
+    at = audience_frame(served, item_id=item, max_kept_bytes=matrix)[0]
+    assert "audience_scores" in st.extras
+    pd.testing.assert_frame_equal(below, at)
+    assert audience_status(served, matrix)["state"] == "ready"
 
 
 def test_warming_scores_every_customer_and_never_raises(live, monkeypatch) -> None:
     from kizuna.serving import audience_scores
 
     served = live.current()
-    audience_scores.warm(served)
+    audience_scores.warm(served, KEEP).join()
     kept = served.state.extras["audience_scores"]
     assert len(kept.lo) == served.state.n_customers and kept.scores.shape[1] > 0
+    assert audience_scores.warm(served, KEEP) is None  # done: nothing to start
+    assert audience_scores.warm(served, 0) is None  # over the cap: nothing kept
 
     def broken(*args, **kwargs):
         raise RuntimeError("no scores today")
@@ -119,6 +140,77 @@ def test_warming_scores_every_customer_and_never_raises(live, monkeypatch) -> No
     other = live.current()
     other.state.extras.clear()
     monkeypatch.setattr(audience_scores, "score_rows", broken)
-    audience_scores.warm(other)  # logged, not raised
-    assert "audience_scores" in other.state.extras  # made, still empty: a request scores it
-    assert len(other.state.extras["audience_scores"].lo) == 0
+    audience_scores.warm(other, KEEP).join()  # logged, not raised
+    kept = other.state.extras["audience_scores"]
+    assert len(kept.lo) == 0 and kept.error == "RuntimeError: no scores today"
+    status = audience_scores.audience_status(other, KEEP)
+    assert status == {"state": "failed", "error": "RuntimeError: no scores today"}
+
+
+def test_a_request_waits_a_bounded_time_then_is_told_when_to_retry(live, monkeypatch) -> None:
+    """Before the background scores are done: 503 with Retry-After, not an open-ended wait."""
+    import threading
+
+    from kizuna.serving import audience_scores
+
+    served = live.current()
+    st = served.state
+    item = str(st.catalogue.item_ids[0])
+    expected = audience_frame(served, item_id=item)[0]  # scored afresh, nothing kept
+    gate, real = threading.Event(), audience_scores.score_rows
+    blocks: list[int] = []
+
+    def slow(state, model, positions):
+        if len(positions) > 1:  # the background fill's blocks wait for the gate
+            blocks.append(len(positions))
+            assert gate.wait(30)
+        return real(state, model, positions)
+
+    monkeypatch.setattr(audience_scores, "score_rows", slow)
+    filler = audience_scores.warm(served, KEEP)
+    assert audience_scores.audience_status(served, KEEP) == {
+        "state": "scoring", "customers": st.n_customers, "scored": 0,
+    }  # fmt: skip
+    with pytest.raises(AudienceError) as err:
+        audience_frame(served, item_id=item, max_kept_bytes=KEEP, wait=0.2)
+    assert err.value.status == 503
+    assert 1 <= err.value.retry_after <= 60
+    refusal = error(503, err.value.message, retry_after=err.value.retry_after)  # the service's
+    assert refusal.headers["retry-after"] == str(err.value.retry_after)
+    assert err.value.message.startswith(
+        f"audience scores are being computed (0 of {st.n_customers:,} customers)"
+    )
+    answers: list = []  # without a wait (the CLI), a caller waits for the scores instead
+    ask = api.AudienceRequest(item_id=item)
+    patient = threading.Thread(
+        target=lambda: answers.append(audience_response(served, ask, max_kept_bytes=KEEP))
+    )
+    patient.start()
+    gate.set()
+    filler.join(30)
+    patient.join(30)
+    assert len(answers[0].customers) > 0
+    assert blocks == [st.n_customers]  # one fill, shared (the test shop is one block)
+    got = audience_frame(served, item_id=item, max_kept_bytes=KEEP, wait=0.2)[0]
+    pd.testing.assert_frame_equal(got, expected)
+    assert audience_scores.audience_status(served, KEEP)["state"] == "ready"
+
+
+def test_a_failed_fill_is_reported_then_started_again(live, monkeypatch) -> None:
+    from kizuna.serving import audience_scores
+
+    served = live.current()
+    item = str(served.state.catalogue.item_ids[0])
+    real = audience_scores.score_rows
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no scores today")
+
+    monkeypatch.setattr(audience_scores, "score_rows", broken)
+    with pytest.raises(AudienceError) as err:
+        audience_frame(served, item_id=item, max_kept_bytes=KEEP, wait=5)
+    assert err.value.status == 503 and err.value.retry_after == 60
+    assert "failed (RuntimeError: no scores today); computing them again" in err.value.message
+    monkeypatch.setattr(audience_scores, "score_rows", real)
+    got = audience_frame(served, item_id=item, max_kept_bytes=KEEP, wait=5)[0]
+    pd.testing.assert_frame_equal(got, audience_frame(served, item_id=item)[0])

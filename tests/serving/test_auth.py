@@ -119,6 +119,10 @@ def test_settings_from_env_read_and_check_values(tmp_path):
         ("KIZUNA_MAX_BATCH", "many"),
         ("KIZUNA_RISK_BANDS", "0.7,0.2"),
         ("KIZUNA_RELOAD_POLL_SECONDS", "-1"),
+        ("KIZUNA_AUDIENCE_CACHE_BYTES", "-1"),
+        ("KIZUNA_AUDIENCE_CACHE_BYTES", "512MB"),
+        ("KIZUNA_AUDIENCE_WAIT_SECONDS", "-0.5"),
+        ("KIZUNA_AUDIENCE_WAIT_SECONDS", "inf"),
     ],
 )
 def test_settings_name_the_bad_variable(name, value):
@@ -153,6 +157,15 @@ def test_settings_read_cors_origins_public_docs_and_timeouts():
     assert Settings.from_env({}).cors_origins == () and not Settings.from_env({}).public_docs
     with pytest.raises(KizunaInputError, match="KIZUNA_BODY_TIMEOUT"):
         Settings.from_env({"KIZUNA_BODY_TIMEOUT": "0"})
+
+
+def test_settings_read_the_audience_cap_and_wait():
+    default = Settings.from_env({})
+    assert default.audience_cache_bytes == 512 * 2**20 and default.audience_wait_seconds == 5.0
+    settings = Settings.from_env(
+        {"KIZUNA_AUDIENCE_CACHE_BYTES": "1048576", "KIZUNA_AUDIENCE_WAIT_SECONDS": "0"}
+    )
+    assert settings.audience_cache_bytes == 2**20 and settings.audience_wait_seconds == 0.0
 
 
 def guarded(**env: str) -> TestClient:

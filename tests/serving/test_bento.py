@@ -11,7 +11,8 @@ import time
 import httpx
 import pytest
 
-from tests.serving.conftest import ROOT, free_port, stop_tree
+from tests.serving.loopback import free_port, stop_tree
+from tests.serving.model_set import ROOT
 
 # About half a minute: run with the other integration tests (a clean clone needs no setup).
 pytestmark = pytest.mark.integration

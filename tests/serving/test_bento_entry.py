@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.serving.conftest import ROOT
+from tests.serving.model_set import ROOT
 
 SOURCES = ("features", "models", "serving", "training", "simulators")
 

@@ -130,7 +130,7 @@ def test_serve_stops_everything_it_started_on_a_signal(model_set, tmp_path, sig)
     import httpx
     import psutil
 
-    from tests.serving.conftest import free_port
+    from tests.serving.loopback import free_port
 
     port = free_port()
     env = {

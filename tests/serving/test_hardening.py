@@ -17,7 +17,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.serving.conftest import AUTH, start_server
+from tests.serving.loopback import AUTH, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

@@ -11,7 +11,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import MARKER
+from tests.serving.loopback import MARKER
 
 # BentoML's client triggers deprecation warnings inside pathspec and pydantic; not ours.
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Depre
 @pytest.fixture(scope="module")
 def own_server(model_set, tmp_path_factory):
     """A server of its own (this module restarts it), with the raw order log moved away."""
-    from tests.serving.conftest import start_server
+    from tests.serving.loopback import start_server
 
     folder = tmp_path_factory.mktemp("once")
     shutil.copytree(model_set.folder, folder / "models")

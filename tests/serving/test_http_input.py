@@ -9,7 +9,7 @@ import httpx
 import pytest
 from bentoml.exceptions import BentoMLException
 
-from tests.serving.conftest import MARKER
+from tests.serving.loopback import MARKER
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

@@ -11,7 +11,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import AUTH
+from tests.serving.loopback import AUTH
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -111,7 +111,7 @@ def test_hot_reload_under_traffic_fails_no_request(server, raw, known):
 
 @pytest.mark.slow
 def test_readyz_stays_red_while_nothing_can_load(tmp_path):
-    from tests.serving.conftest import start_server
+    from tests.serving.loopback import start_server
 
     srv = start_server(
         {

@@ -16,7 +16,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import AUTH
+from tests.serving.loopback import AUTH
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -87,6 +87,18 @@ def test_audience_for_an_item(http, model_set) -> None:
     assert body["excluded_recent_buyers"] == recent["customer_id"].nunique()
     assert http.post("/audience", json={"category": "no-such-category"}).status_code == 404
     assert http.post("/audience", json={"item_id": item, "category": "x"}).status_code == 422
+    # the scores kept for audiences are done, and /status says so
+    status = http.post("/status").json()
+    kept = status["details"]["audience_scores"]
+    assert kept == {"state": "ready", "customers": status["customers"], "scored": kept["scored"]}
+    assert kept["scored"] == status["customers"]
+    # a 503 while they are computed says when to ask again, and the OpenAPI document says so
+    spec = http.get("/docs.json").json()
+    pending = spec["paths"]["/audience"]["post"]["responses"]["503"]
+    assert (
+        "Retry-After" in pending["headers"]
+        and "KIZUNA_AUDIENCE_WAIT_SECONDS" in pending["description"]
+    )
 
 
 def test_next_order_fields_in_ltv_and_customer(http, regular) -> None:

@@ -21,7 +21,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.serving.conftest import API_KEY, AUTH, start_server
+from tests.serving.loopback import API_KEY, AUTH, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

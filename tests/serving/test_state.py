@@ -15,7 +15,7 @@ from kizuna.serving.event_store import EventStore
 from kizuna.serving.live import Live, load_served
 from kizuna.serving.model_inputs import refresh_user_factors
 from kizuna.serving.weighting import fit_weigher
-from tests.serving.conftest import purchase
+from tests.serving.model_set import purchase
 
 
 def test_served_weigher_matches_implicit_on_the_population():

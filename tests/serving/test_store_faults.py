@@ -116,7 +116,7 @@ def test_the_service_reports_store_faults_and_recovers(model_set, tmp_path):
 
     import httpx
 
-    from tests.serving.conftest import start_server
+    from tests.serving.loopback import start_server
 
     shutil.copytree(model_set.folder, tmp_path / "models")
     blocker = tmp_path / "store"

@@ -1,0 +1,137 @@
+"""A real ``bentoml serve`` of the kizuna service on loopback, for HTTP tests and benchmarks.
+
+:func:`start_server` starts it in a subprocess on a free loopback port and
+returns once it is ready; :class:`Server` stops (or crashes) and restarts it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.serving.model_set import ROOT
+
+API_KEY = "test-key-0123456789abcdef"
+AUTH = {"X-API-Key": API_KEY}
+MARKER = "Z\u00fcrich-\u6771\u4eac-SECRET-4711"  # must never reach the log
+
+
+def serve_command(port: int) -> list[str]:
+    """``bentoml serve`` of the kizuna service on loopback at ``port``."""
+    from kizuna.training.cli_serve import SERVICE
+
+    return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", "127.0.0.1",
+            "--port", str(port)]  # fmt: skip
+
+
+def stop_tree(pid: int, *, timeout: float = 20) -> None:
+    """Terminate a process and every descendant; kill what is left after ``timeout`` s.
+
+    BentoML starts each worker in a session of its own, so the workers are
+    found as the main process's descendants and signalled by pid.
+    """
+    import psutil
+
+    try:
+        main = psutil.Process(pid)
+        procs = [*main.children(recursive=True), main]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        proc.kill()
+    psutil.wait_procs(alive, timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A ``bentoml serve`` subprocess on loopback; ``restart`` keeps its port and settings."""
+
+    port: int
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 120, probe: str = "/readyz") -> Server:
+        """Start and wait until ``probe`` answers 200."""
+        import httpx
+
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                serve_command(self.port),
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(f"{self.url}{probe}", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"server not ready after {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self, *, crash: bool = False) -> None:
+        """Stop the server and its workers (SIGKILL with ``crash``: no clean shutdown).
+
+        BentoML starts each worker in a session of its own, so the workers are
+        found as the main process's descendants and signalled by pid.
+        """
+        import psutil
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        main = psutil.Process(self.process.pid)
+        procs = [*main.children(recursive=True), main]
+        for proc in procs if crash else [main]:
+            try:
+                proc.kill() if crash else proc.terminate()
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(procs, timeout=20)
+        for proc in alive:
+            proc.kill()
+        psutil.wait_procs(alive, timeout=10)
+
+    def restart(self, *, crash: bool = False) -> Server:
+        self.stop(crash=crash)
+        return self.start()
+
+
+def start_server(env_overrides: dict[str, str], log: Path, *, probe: str = "/readyz") -> Server:
+    """``bentoml serve`` on a free loopback port; returns once ``probe`` is green."""
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(log.parent / "bentoml-home"),
+        "OMP_NUM_THREADS": "1",
+        **env_overrides,
+    }
+    return Server(free_port(), env, log).start(probe=probe)
