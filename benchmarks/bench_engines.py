@@ -60,7 +60,7 @@ CHUNK_ROWS = 10_000_000  # the generator holds a whole shop in memory: ~2.6 GB p
 SPARK_CONF = "{spark.ui.enabled: 'false'}"
 
 
-def ensure_shop(n_rows: int, cache: Path) -> Path:
+def ensure_shop(n_rows: int, cache: Path, candidate_pool: int | None = None) -> Path:
     """Generate (once) a shop of about ``n_rows`` lines; return its experiment file.
 
     Above :data:`CHUNK_ROWS` the shop is generated in chunks of independent
@@ -81,6 +81,7 @@ def ensure_shop(n_rows: int, cache: Path) -> Path:
         f"items: {paths['items']}}}\n"
         f"split: {{as_of: {AS_OF}}}\n"
         f"spark: {{master: 'local[2]', conf: {SPARK_CONF}}}\n"
+        + (f"scoring: {{candidate_pool: {candidate_pool}}}\n" if candidate_pool else "")
     )
     return config
 
@@ -169,7 +170,8 @@ def pandas_score(config: Path, models: Path, out: Path) -> dict:
     from kizuna.training.data import load_tables, load_transactions
     from kizuna.training.snapshot_build import write_snapshot
 
-    data = load_experiment(config).data
+    experiment = load_experiment(config)
+    data = experiment.data
     work = out.parent / f"{out.name}-models"
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(models, work, ignore=shutil.ignore_patterns("snapshot"))
@@ -179,7 +181,8 @@ def pandas_score(config: Path, models: Path, out: Path) -> dict:
     write_snapshot(work / "snapshot", champions, kept, items=items, customers=customers)
     del kept
     served = load_served(str(work), live=False)
-    export = pd.concat(score_chunks(served, k=K))
+    pool = experiment.scoring.candidate_pool
+    export = pd.concat(score_chunks(served, k=K, candidate_pool=pool))
     export.to_parquet(out)
     shutil.rmtree(work)
     return {"rows": len(export)}
@@ -327,6 +330,12 @@ def main() -> None:
         default=20.0,
         help="kill a run whose process tree passes this (NO in the table)",
     )
+    parser.add_argument(
+        "--candidate-pool",
+        type=int,
+        default=None,
+        help="score: the hybrid's candidate pool (default: exact top-k)",
+    )
     parser.add_argument("--pandas-score", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pandas_score:
@@ -339,7 +348,7 @@ def main() -> None:
               f"{'peak GB':>8} {'rows/s/core':>12} {'cpu s':>8} {'rows/cpu-s':>11} {'pass':>5}")  # fmt: skip
     rows = []
     for size in args.sizes:
-        config = ensure_shop(size, args.cache)
+        config = ensure_shop(size, args.cache, args.candidate_pool)
         lines = pq.ParquetFile(
             args.cache / f"shop_{size}" / "transactions.parquet"
         ).metadata.num_rows

@@ -59,6 +59,7 @@ def score_chunks(
     bands: tuple[float, float] = (0.3, 0.6),
     in_stock_only: bool = True,
     reasons: int = 0,
+    candidate_pool: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Score every customer with a purchase history, ``chunk_size`` at a time.
 
@@ -71,6 +72,10 @@ def score_chunks(
     reasons
         Churn reasons per customer (0 = none): the phrases of the model's own
         ``reasons_matrix``, as ``/churn_score`` gives them, joined by ``"; "``.
+    candidate_pool
+        ``None``: exact top-k; else the size of the hybrid's candidate pool
+        (``scoring.candidate_pool`` of the experiment file; see
+        :class:`models.recommenders.pooled.CandidatePool`).
 
     Yields
     ------
@@ -86,6 +91,11 @@ def score_chunks(
     models = served.models
     versions = ",".join(f"{kind}={v}" for kind, v in served.versions.items() if v is not None)
     mask = st.catalogue.in_stock.copy() if in_stock_only else None
+    pool = None
+    if candidate_pool is not None and models.recommender is not None:
+        from kizuna.models.recommenders.pooled import CandidatePool
+
+        pool = CandidatePool(candidate_pool).fit(models.recommender.model)
     ids = st.features.index
     for lo in range(0, len(ids), chunk_size):
         chunk = ids[lo : lo + chunk_size]
@@ -124,7 +134,7 @@ def score_chunks(
                 values[np.flatnonzero(rows >= 0)] = predicted[col].to_numpy(dtype=object)
                 out[col] = values.to_numpy()
         if models.recommender is not None:
-            out["recommendations"] = _recommendations(st, chunk, lo, k, mask)
+            out["recommendations"] = _recommendations(st, chunk, lo, k, mask, pool)
         out["model_versions"] = versions
         out["as_of"] = st.as_of
         yield conform(out)
@@ -160,12 +170,15 @@ def _reason_texts(st: Any, bundle: Any, ids: pd.Index, top_n: int) -> list[str |
 
 
 def _recommendations(
-    st: Any, chunk: pd.Index, lo: int, k: int, mask: np.ndarray | None
+    st: Any, chunk: pd.Index, lo: int, k: int, mask: np.ndarray | None, pool: Any = None
 ) -> list[str]:
+    from kizuna.models.recommenders.pooled import pooled_recommend
+
     positions = np.arange(lo, lo + len(chunk))
     rows = st.history_rows(positions)
     codes = np.array([st.recommender_code(c) for c in chunk], dtype=np.int64)
-    items, _ = st.recommender.model.recommend(codes, rows, k, exclude_seen=True, item_mask=mask)
+    model = st.recommender.model
+    items, _ = pooled_recommend(model, pool, codes, rows, k, exclude_seen=True, item_mask=mask)
     names = st.catalogue.item_ids.to_numpy(dtype=object)
     return [REC_SEP.join(names[row[row >= 0]]) for row in items]
 

@@ -56,7 +56,7 @@ def score(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", "-c", help="Experiment YAML: the data, engine and spark settings."
+            "--config", "-c", help="Experiment YAML: the data, engine, spark and scoring settings."
         ),
     ] = None,
     spark_master: Annotated[
@@ -97,9 +97,15 @@ def score(
     with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
         served = load_served(models, alias=alias, store=store, live=False, experiment=experiment)
     n = served.state.n_customers
+    pool = None
+    if config is not None:
+        from kizuna.training.config import load_experiment
+
+        pool = load_experiment(config).scoring.candidate_pool
     chunks = score_chunks(
-        served, k=k, chunk_size=chunk_size, bands=settings.risk_bands, reasons=reasons
-    )
+        served, k=k, chunk_size=chunk_size, bands=settings.risk_bands, reasons=reasons,
+        candidate_pool=pool,
+    )  # fmt: skip
     if as_json:
         rows = write_chunks(chunks, target, table=table)
     else:
@@ -169,6 +175,7 @@ def _score_spark(
         experiment=experiment or (experiment_config.name if models == "registry" else None),
         jdbc_table=table,
         quiet=as_json,
+        candidate_pool=experiment_config.scoring.candidate_pool,
     )
     if as_json:
         emit_json(summary)

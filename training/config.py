@@ -281,6 +281,20 @@ class SparkConfig(Frozen):
     shards: int = 0
 
 
+class ScoringConfig(Frozen):
+    """Settings of the batch export (``kizuna score``), both engines.
+
+    ``candidate_pool``: ``None`` (default) ranks every item exactly; a number
+    ``N`` blends the hybrid only over each customer's candidates (the ``N``
+    trending and ``N`` most popular items, the customer's own items and their
+    item-kNN neighbours: :class:`models.recommenders.pooled.CandidatePool`),
+    so the cost per customer does not grow with the catalogue (BENCHMARKS.md
+    measures what it changes).
+    """
+
+    candidate_pool: int | None = Field(None, gt=0)
+
+
 class ExperimentConfig(Frozen):
     """One experiment file: data, split, models and tracking."""
 
@@ -299,6 +313,7 @@ class ExperimentConfig(Frozen):
     # Engine of the per-customer data work (validate, features, score); training is pandas.
     engine: Literal["pandas", "spark"] = "pandas"
     spark: SparkConfig = SparkConfig()
+    scoring: ScoringConfig = ScoringConfig()
 
     @model_validator(mode="after")
     def _as_of_for_transactions(self) -> ExperimentConfig:

@@ -38,7 +38,13 @@ CODE = "__code"
 
 
 def recommendations(
-    kept: Any, frame: Any, bundle: Any, items: pd.DataFrame | None, as_of: pd.Timestamp, k: int
+    kept: Any,
+    frame: Any,
+    bundle: Any,
+    items: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    k: int,
+    candidate_pool: int | None = None,
 ) -> Any:
     """``customer_id``, ``recommendations``: top-k new items per customer, by shard.
 
@@ -50,6 +56,9 @@ def recommendations(
         One row per scored customer: ``customer_id`` and ``SHARD``.
     bundle
         The served :class:`models.bundles.RecommenderBundle`.
+    candidate_pool
+        ``None``: exact top-k; else the hybrid's candidate pool size, as
+        :func:`training.batch_score.score_chunks` takes it (the same call).
     """
     from pyspark.sql import functions as F
 
@@ -81,15 +90,21 @@ def recommendations(
         _fit_population(weigher, kept, ids, counts_of, len(item_ids))
     else:  # count and log weigh each row by itself: no population statistics to gather
         weigher.fit_statistics(0, np.zeros(len(item_ids), dtype=np.int64), 1.0)
+    pool = None
+    if candidate_pool is not None:
+        from kizuna.models.recommenders.pooled import CandidatePool
+
+        pool = CandidatePool(candidate_pool).fit(bundle.model)
     shared = spark.sparkContext.broadcast(
-        (bundle.model.for_users(None), weigher, catalogue.in_stock.copy())
+        (bundle.model.for_users(None), weigher, catalogue.in_stock.copy(), pool)
     )
     names = item_ids.to_numpy(dtype=object)
 
     def recommend(tx: pd.DataFrame, side: pd.DataFrame) -> pd.DataFrame:
+        from kizuna.models.recommenders.pooled import pooled_recommend
         from kizuna.training.batch_score import REC_SEP
 
-        model, row_weigher, mask = shared.value
+        model, row_weigher, mask, pool = shared.value
         users = _users_of(side)
         codes = np.full(len(users), -1, dtype=np.int64)
         pieces = side[STATE].dropna()
@@ -98,7 +113,7 @@ def recommendations(
             model = model.for_users(state)
             codes = pd.Index(fitted).get_indexer(users).astype(np.int64)
         history = row_weigher.transform(counts_of(tx, users))
-        top, _ = model.recommend(codes, history, k, exclude_seen=True, item_mask=mask)
+        top, _ = pooled_recommend(model, pool, codes, history, k, exclude_seen=True, item_mask=mask)
         lists = [REC_SEP.join(names[row[row >= 0]]) for row in top]
         return pd.DataFrame({s.CUSTOMER_ID: users.astype(object), "recommendations": lists})
 

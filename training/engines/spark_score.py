@@ -40,6 +40,7 @@ def score(
     experiment: str | None = None,
     jdbc_table: str = "customer_scores",
     quiet: bool = False,
+    candidate_pool: int | None = None,
 ) -> dict:
     """Score every customer with the served model set on Spark and write the export.
 
@@ -54,6 +55,9 @@ def score(
         that training wrote from the same data instead).
     out
         A folder for partitioned Parquet, or a ``jdbc:`` URL (table ``jdbc_table``).
+    candidate_pool
+        ``scoring.candidate_pool`` of the experiment file: ``None`` for exact
+        top-k (see :func:`training.batch_score.score_chunks`).
 
     Returns
     -------
@@ -103,7 +107,7 @@ def score(
     }
     scored = _model_scores(frame, models, bundles, source, customers, experiment, as_of)
     if models.recommender is not None:
-        recs = recommendations(kept, frame, models.recommender, items, as_of, k)
+        recs = recommendations(kept, frame, models.recommender, items, as_of, k, candidate_pool)
         # Kept: the export's schema probe reads a few rows through the join, which
         # would otherwise recommend for whole shards once more.
         recs = recs.persist(StorageLevel.MEMORY_AND_DISK)

@@ -38,18 +38,26 @@ def shop_data(model_set: Any) -> Any:
     )
 
 
-def pandas_export(source: str) -> pd.DataFrame:
+def pandas_export(source: str, candidate_pool: int | None = None) -> pd.DataFrame:
     from kizuna.serving.live import load_served
     from kizuna.training.batch_score import score_chunks
 
     served = load_served(source, live=False)
-    return pd.concat(score_chunks(served, k=K)).set_index(s.CUSTOMER_ID)
+    chunks = score_chunks(served, k=K, candidate_pool=candidate_pool)
+    return pd.concat(chunks).set_index(s.CUSTOMER_ID)
 
 
-def spark_export(source: str, out: Path, data: Any, experiment: str | None = None) -> pd.DataFrame:
+def spark_export(
+    source: str,
+    out: Path,
+    data: Any,
+    experiment: str | None = None,
+    candidate_pool: int | None = None,
+) -> pd.DataFrame:
     from kizuna.training.engines.spark_score import score
 
-    summary = score(source, out=str(out), k=K, data=data, experiment=experiment, quiet=True)
+    summary = score(source, out=str(out), k=K, data=data, experiment=experiment, quiet=True,
+                    candidate_pool=candidate_pool)  # fmt: skip
     frame = pd.read_parquet(out).set_index(s.CUSTOMER_ID)
     assert summary["rows"] == len(frame)
     return frame
@@ -68,6 +76,14 @@ def test_folder_models_score_the_same(spark, model_set, tmp_path):
     folder = str(model_set.folder)
     expected = pandas_export(folder)
     assert_exports_match(expected, spark_export(folder, tmp_path / "crm", shop_data(model_set)))
+
+
+def test_a_candidate_pool_scores_the_same_on_both_engines(spark, model_set, tmp_path):
+    """``scoring.candidate_pool``: one call on both engines, so the same lists."""
+    folder = str(model_set.folder)
+    expected = pandas_export(folder, candidate_pool=3)
+    got = spark_export(folder, tmp_path / "crm", shop_data(model_set), candidate_pool=3)
+    assert_exports_match(expected, got)
 
 
 @pytest.mark.integration

@@ -1,0 +1,288 @@
+"""Bounded-cost top-k for the hybrid: the exact blend, over a candidate pool per user.
+
+Exact top-k of :class:`~models.recommenders.hybrid.HybridRecommender` scores
+every item for every user (ALS and trending are dense), so its cost per
+customer grows with the catalogue. :class:`CandidatePool` blends the same
+components, with the same weights, only on each user's candidates:
+
+* the ``size`` items that sell most now (the trend) and the ``size`` most
+  popular items of all time (one pool shared by every user);
+* the user's own items (repurchase) and their item-kNN neighbours (the
+  non-zero cells of the kNN scores), and the non-zero EASE cells when EASE
+  is fitted (EASE is only fitted on catalogues of at most ``ease_max_items``).
+
+What changes against the exact blend: ALS is divided by the user's largest
+ALS score *among the candidates* (the exact blend divides by the largest over
+the catalogue), and items outside the candidates are never proposed. The
+repurchase, kNN, trending and EASE parts are scaled exactly as in the blend.
+When the pool covers the catalogue (``size >= n_items``) every item is a
+candidate and the answer is the exact one (same items, same scores).
+
+Cost per customer: ``2 * size`` ALS dot products plus the user's kNN cells,
+whatever the catalogue's size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+from kizuna.features.errors import KizunaInputError
+from kizuna.models.recommenders.hybrid import HybridRecommender, _scaled_cells
+from kizuna.models.recommenders.hybrid_reasons import ALS, EASE, ITEM_KNN, REPURCHASE, TRENDING
+from kizuna.models.recommenders.ranking import (
+    PAD_ITEM,
+    check_codes,
+    check_k,
+    check_user_items,
+    per_user_max_scale,
+)
+
+# Users blended at a time: the block holds about users x (2 * size) cells.
+_BLOCK_CELLS = 4_000_000
+
+
+class CandidatePool(BaseEstimator):
+    """Top-k of a fitted hybrid over each user's candidates (see the module docstring).
+
+    Parameters
+    ----------
+    size
+        Items taken from the trend and from all-time popularity each (the
+        shared pool holds at most ``2 * size`` items).
+
+    Attributes
+    ----------
+    items_
+        The shared pool's item codes, ascending, shape (m,) int64.
+    n_items_
+        The fitted model's catalogue size.
+    """
+
+    def __init__(self, size: int = 1_000) -> None:
+        self.size = size
+
+    def fit(self, model: HybridRecommender) -> CandidatePool:
+        """Take the shared pool from a fitted hybrid; return self."""
+        if not isinstance(model, HybridRecommender):
+            raise KizunaInputError(
+                f"a candidate pool blends the hybrid recommender, not {type(model).__name__}",
+                column="model",
+            )
+        if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)):
+            raise KizunaInputError("must be a positive integer", column="size", values=[self.size])
+        if self.size < 1:
+            raise KizunaInputError("must be a positive integer", column="size", values=[self.size])
+        model.check_is_fitted()
+        trending = np.argsort(-model.trend_, kind="stable")[: self.size]
+        popular = model.tiebreak_order_[: self.size]
+        self.items_ = np.unique(np.concatenate([trending, popular])).astype(np.int64)
+        self.n_items_ = int(model.n_items_)
+        return self
+
+    def recommend(
+        self,
+        model: HybridRecommender,
+        user_codes: np.ndarray,
+        user_items: sp.csr_matrix,
+        k: int = 10,
+        *,
+        exclude_seen: bool = False,
+        item_mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`Recommender.recommend` over the candidates; same arguments and outputs.
+
+        ``model`` is the hybrid the pool was fitted on (or a copy of it for
+        other users: :meth:`~models.recommenders.base.Recommender.for_users`).
+        """
+        if not hasattr(self, "items_"):
+            self.fit(model)
+        if model.n_items_ != self.n_items_:
+            raise KizunaInputError(
+                f"the pool was fitted on {self.n_items_} items, the model has {model.n_items_}",
+                column="model",
+            )
+        codes = check_codes(user_codes, "user_codes")
+        rows = check_user_items(user_items, name="user_items")
+        k = check_k(k)
+        if rows.shape != (len(codes), model.n_items_):
+            raise KizunaInputError(
+                f"needs shape ({len(codes)}, {model.n_items_}), got {rows.shape}",
+                column="user_items",
+            )
+        if item_mask is not None:
+            item_mask = np.asarray(item_mask)
+            if item_mask.dtype != bool or item_mask.shape != (model.n_items_,):
+                raise KizunaInputError(
+                    f"must be a boolean array of shape ({model.n_items_},)", column="item_mask"
+                )
+        out_items = np.full((len(codes), k), PAD_ITEM, dtype=np.int64)
+        out_scores = np.full((len(codes), k), -np.inf)
+        step = max(1, _BLOCK_CELLS // max(self.items_.size, 1))
+        rank = np.empty(model.n_items_, dtype=np.int64)
+        rank[model.tiebreak_order_] = np.arange(model.n_items_)
+        # The pool's most popular items: each row's bound for the top-k sort.
+        sample = self.items_[np.argsort(rank[self.items_])][: max(8 * k, 256)]
+        for lo in range(0, len(codes), step):
+            hi = min(lo + step, len(codes))
+            r, c, v = self.blend_cells(model, codes[lo:hi], rows[lo:hi], exclude_seen)
+            if item_mask is not None:
+                v[~item_mask[c]] = -np.inf
+            out_items[lo:hi], out_scores[lo:hi] = _top_cells(
+                r, c, v, hi - lo, k, rank, sample, model.n_items_
+            )
+        return out_items, out_scores
+
+    def blend_cells(
+        self, model: HybridRecommender, codes: np.ndarray, rows: sp.csr_matrix, exclude_seen: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows, items and blended scores of every candidate cell, sorted by row then item.
+
+        Seen items are ``-inf`` when ``exclude_seen``. Shapes (cells,).
+        """
+        n, n_items = rows.shape
+        w = model._weights(exclude_seen=exclude_seen)
+        own = sp.csr_matrix(rows.multiply(model.repurchase_boost_[None, :]))
+        knn = None
+        if w[ITEM_KNN] > 0 and model.item_knn_ is not None:
+            knn = model.item_knn_.sparse_scores(rows)
+        ease = None
+        if w[EASE] > 0 and model.ease_ is not None:
+            ease = per_user_max_scale(model.ease_._score(codes, rows))
+        # Candidate pattern: the shared pool, own items, kNN and EASE cells.
+        pool = sp.csr_matrix(
+            (np.ones(n * self.items_.size, dtype=bool), np.tile(self.items_, n),
+             np.arange(n + 1) * self.items_.size),
+            shape=(n, n_items),
+        )  # fmt: skip
+        pattern = pool.astype(np.int8) + _pattern(own)
+        if knn is not None:
+            pattern = pattern + _pattern(knn)
+        if ease is not None:
+            pattern = pattern + _pattern(sp.csr_matrix(ease))
+        pattern = sp.csr_matrix(pattern)
+        pattern.sort_indices()
+        r = np.repeat(np.arange(n), np.diff(pattern.indptr))
+        c = pattern.indices.astype(np.int64)
+        keys = r.astype(np.int64) * n_items + c
+        total = np.zeros(keys.size)
+
+        def add(cells: tuple[np.ndarray, np.ndarray, np.ndarray], weight: float) -> None:
+            rr, cc, vv = cells
+            total[np.searchsorted(keys, rr.astype(np.int64) * n_items + cc)] += weight * vv
+
+        if w[REPURCHASE] > 0:
+            add(_scaled_cells(own), w[REPURCHASE])
+        if knn is not None:
+            add(_scaled_cells(knn), w[ITEM_KNN])
+        if w[ALS] > 0 and model.als_ is not None:
+            total += w[ALS] * _als_cells(model, codes, rows, r, c, self.items_)
+        if w[TRENDING] > 0:
+            total += w[TRENDING] * model.trend_scaled_.astype(np.float64)[c]
+        if ease is not None:
+            total += w[EASE] * ease[r, c]
+        if exclude_seen:
+            sr = np.repeat(np.arange(n), np.diff(rows.indptr))[rows.data != 0]
+            sc = rows.indices[rows.data != 0]
+            total[np.searchsorted(keys, sr.astype(np.int64) * n_items + sc)] = -np.inf
+        return r, c, total
+
+
+def _pattern(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    out = sp.csr_matrix(matrix, copy=True)
+    out.data = np.ones(out.data.size, dtype=np.int8)
+    return out
+
+
+def _als_cells(
+    model: HybridRecommender,
+    codes: np.ndarray,
+    rows: sp.csr_matrix,
+    r: np.ndarray,
+    c: np.ndarray,
+    pool: np.ndarray,
+) -> np.ndarray:
+    """ALS scores of the cells, clipped at 0 and divided by each row's best cell, shape (cells,).
+
+    The pool's cells come from one matrix product (as the exact blend's), the
+    user's other cells one dot product each.
+    """
+    factors = model.als_._user_factors(codes, rows).astype(np.float64)
+    items = np.asarray(model.als_.item_factors_, dtype=np.float64)
+    dense = factors @ items[pool].T  # (n, m)
+    where = np.searchsorted(pool, c)
+    in_pool = (where < pool.size) & (pool[np.minimum(where, pool.size - 1)] == c)
+    out = np.empty(c.size)
+    out[in_pool] = dense[r[in_pool], where[in_pool]]
+    rest = ~in_pool
+    out[rest] = np.einsum("ij,ij->i", factors[r[rest]], items[c[rest]])
+    out = np.maximum(out, 0.0)
+    # Every row holds the pool's cells, and the cells are sorted by row.
+    starts = np.searchsorted(r, np.arange(factors.shape[0]))
+    scale = np.maximum.reduceat(out, starts)[r] if out.size else out
+    np.divide(out, scale, out=out, where=scale > 0)
+    return out
+
+
+def _top_cells(
+    r: np.ndarray,
+    c: np.ndarray,
+    v: np.ndarray,
+    n: int,
+    k: int,
+    rank: np.ndarray,
+    sample: np.ndarray,
+    n_items: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``k`` cells of each of ``n`` rows, score then ``rank`` of the item; -1 / -inf pads.
+
+    Cells sorted by row then item. ``sample``: pool items every row holds;
+    the ``k``-th best of a row's sample cells bounds its top k from below,
+    so only the cells at or above it are sorted (as :func:`ranking.top_k`).
+    """
+    items = np.full((n, k), PAD_ITEM, dtype=np.int64)
+    scores = np.full((n, k), -np.inf)
+    v = np.where(np.isnan(v), -np.inf, v)
+    if sample.size >= k:
+        keys = r.astype(np.int64) * n_items + c
+        want = (np.arange(n, dtype=np.int64)[:, None] * n_items + sample[None, :]).ravel()
+        part = v[np.searchsorted(keys, want)].reshape(n, sample.size)
+        bound = np.partition(part, sample.size - k, axis=1)[:, sample.size - k]
+        keep = v >= bound[r]
+        r, c, v = r[keep], c[keep], v[keep]
+    ok = ~np.isneginf(v)
+    r, c, v = r[ok], c[ok], v[ok]
+    order = np.lexsort((rank[c], -v, r))
+    r, c, v = r[order], c[order], v[order]
+    starts = np.searchsorted(r, np.arange(n))
+    pos = np.arange(r.size) - starts[r]
+    keep = pos < k
+    items[r[keep], pos[keep]] = c[keep]
+    scores[r[keep], pos[keep]] = v[keep]
+    return items, scores
+
+
+def pooled_recommend(
+    model: Any,
+    pool: CandidatePool | None,
+    user_codes: np.ndarray,
+    user_items: sp.csr_matrix,
+    k: int,
+    *,
+    exclude_seen: bool,
+    item_mask: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``model.recommend`` (exact) without a pool, else ``pool.recommend(model, ...)``.
+
+    The one call the batch export makes on both engines.
+    """
+    if pool is None:
+        return model.recommend(
+            user_codes, user_items, k, exclude_seen=exclude_seen, item_mask=item_mask
+        )
+    return pool.recommend(
+        model, user_codes, user_items, k, exclude_seen=exclude_seen, item_mask=item_mask
+    )
