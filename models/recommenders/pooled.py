@@ -72,10 +72,9 @@ class CandidatePool(BaseEstimator):
                 f"a candidate pool blends the hybrid recommender, not {type(model).__name__}",
                 column="model",
             )
-        if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)):
-            raise KizunaInputError("must be a positive integer", column="size", values=[self.size])
-        if self.size < 1:
-            raise KizunaInputError("must be a positive integer", column="size", values=[self.size])
+        size = self.size
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise KizunaInputError("must be a positive integer", column="size", values=[size])
         model.check_is_fitted()
         trending = np.argsort(-model.trend_, kind="stable")[: self.size]
         popular = model.tiebreak_order_[: self.size]
