@@ -7,13 +7,16 @@ known customers, one at a time:
 
 - in process (the endpoint's work without HTTP: :class:`serving.offer_answers.OfferDesk`),
   ``before``: the log read on every request with ``read_contact_log`` (what
-  the service did before the CSV index), and ``after``: the service's
+  the service did before the CSV index, and for SQLite before the kept
+  connection), and ``after``: the service's
   :class:`serving.contact_index.ContactLog` (the CSV read once, then only
-  appended lines; SQLite through its index). ``load`` is the one-off read of
+  appended lines; SQLite through its index, on a kept connection). ``load`` is the one-off read of
   the CSV into memory (at start, in the background).
 - with ``--http``: also over loopback against ``bentoml serve`` started with
   this interpreter (run the script with another checkout's interpreter to
-  measure that checkout's service on the same files).
+  measure that checkout's service on the same files). The two logs take turns
+  (a fresh server each run), and the server's CPU per request is measured too:
+  on a shared machine it moves less than wall time.
 
 Each run asks ``--requests`` customers; the table shows the median over
 ``--runs`` runs of each run's median, and the CPU seconds per request.
@@ -104,7 +107,23 @@ def time_desk(served, live, log: Path, ids: list[str], *, before: bool) -> dict[
     }
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a server process and its workers so far."""
+    import psutil
+
+    main = psutil.Process(pid)
+    total = 0.0
+    for proc in [main, *main.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def time_http(folder: Path, log: Path, ids: list[str], work: Path) -> dict[str, float]:
+    """One fresh server on ``log``: time to ready, first request, median wall and server CPU."""
     import httpx
 
     from tests.serving.loopback import start_server
@@ -123,18 +142,48 @@ def time_http(folder: Path, log: Path, ids: list[str], work: Path) -> dict[str, 
     walls = []
     try:
         with httpx.Client(base_url=server.url, timeout=300) as client:
-            for cid in [ids[0], *ids]:  # the first one may still wait for the log
+            for i, cid in enumerate([ids[0], *ids]):  # the first one may still wait for the log
+                if i == 1:
+                    cpu = server_cpu(server.process.pid)
                 body = {"customer_id": cid, "channel": "email", "k": 3}
                 wall = time.perf_counter()
                 client.post("/next_best_offer", json=body).raise_for_status()
                 walls.append(time.perf_counter() - wall)
+            cpu = server_cpu(server.process.pid) - cpu
     finally:
         server.stop()
     return {
         "ready_s": ready,
         "first_ms": 1e3 * walls[0],
         "median_ms": 1e3 * statistics.median(walls[1:]),
+        # all of the server's CPU while the requests ran (its background threads too)
+        "server_cpu_ms": 1e3 * cpu / len(ids),
     }
+
+
+def over_loopback(folder: Path, logs: dict[str, Path], ids: list[str], work: Path, runs: int):
+    """Print the loopback table; the two logs take turns (csv, sqlite, csv, ...) so drift in
+    the machine's load reaches both alike."""
+    results: dict[str, list[dict[str, float]]] = {"csv": [], "sqlite": []}
+    for run in range(runs):
+        kinds = ("csv", "sqlite") if run % 2 == 0 else ("sqlite", "csv")
+        for kind in kinds:
+            results[kind].append(time_http(folder, logs[kind], ids, work))
+            print(kind, results[kind][-1], file=sys.stderr)
+    print("| log | server ready (s) | first request (ms) | median ms / request "
+          "| server CPU ms / request |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|")
+    for kind, done in results.items():
+        med = {k: statistics.median(r[k] for r in done) for k in done[0]}
+        print(f"| {kind} | {med['ready_s']:.1f} | {med['first_ms']:,.1f} "
+              f"| {med['median_ms']:,.1f} | {med['server_cpu_ms']:,.1f} |")  # fmt: skip
+    ratios = [s["median_ms"] / c["median_ms"] for c, s in zip(results["csv"], results["sqlite"])]
+    cpu_ratios = [
+        s["server_cpu_ms"] / c["server_cpu_ms"] for c, s in zip(results["csv"], results["sqlite"])
+    ]
+    print(f"\nsqlite / csv per run (median ms): {', '.join(f'{r:.2f}' for r in ratios)}; "
+          f"median {statistics.median(ratios):.2f}; server CPU: "
+          f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}, median {statistics.median(cpu_ratios):.2f}")  # fmt: skip
 
 
 def index_memory(log: Path) -> str:
@@ -205,21 +254,19 @@ def main() -> None:
         print(f"\n/next_best_offer over loopback, contact log of {n_log:,} rows, "
               f"{args.requests} customers per run, median of {args.runs} runs (a fresh server "
               f"each); load average {os.getloadavg()[0]:.1f} ({sys.executable})")  # fmt: skip
-        print("| log | server ready (s) | first request (ms) | median ms / request |")
-        print("|---|---:|---:|---:|")
-        for kind in ("csv", "sqlite"):
-            runs = [time_http(folder, logs[kind], ids, work) for _ in range(args.runs)]
-            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            print(f"| {kind} | {med['ready_s']:.1f} | {med['first_ms']:,.1f} "
-                  f"| {med['median_ms']:,.1f} |")  # fmt: skip
+        over_loopback(folder, logs, ids, work, args.runs)
 
 
 def in_process(served, live, logs: dict, ids: list[str], n_log: int, args) -> None:
     rows = []
-    for kind, before in (("csv", True), ("csv", False), ("sqlite", False)):
+    labels = {
+        ("csv", True): "before: whole log read per request",
+        ("sqlite", True): "before: read_contact_log per request (a new connection)",
+    }
+    for kind, before in (("csv", True), ("csv", False), ("sqlite", True), ("sqlite", False)):
         runs = [time_desk(served, live, logs[kind], ids, before=before) for _ in range(args.runs)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        label = "before: whole log read per request" if before else "after: ContactLog"
+        label = labels.get((kind, before), "after: ContactLog")
         rows.append((kind, label, med))
         print(kind, label, med, file=sys.stderr)
     peer = rows[0][2]["median_ms"]
