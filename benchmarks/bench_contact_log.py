@@ -16,7 +16,10 @@ known customers, one at a time:
   this interpreter (run the script with another checkout's interpreter to
   measure that checkout's service on the same files). The two logs take turns
   (a fresh server each run), and the server's CPU per request is measured too:
-  on a shared machine it moves less than wall time.
+  on a shared machine it moves less than wall time (``contact_log_http.py``).
+
+``--reads-only``: just one customer's contacts read three ways, interleaved
+(the CSV index, SQLite with a connection per read, SQLite on a kept connection).
 
 Each run asks ``--requests`` customers; the table shows the median over
 ``--runs`` runs of each run's median, and the CPU seconds per request.
@@ -35,6 +38,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from contact_log_http import over_loopback  # noqa: E402
 
 
 def write_logs(work: Path, known: list[str], rows: int, customers: int) -> dict[str, Path]:
@@ -107,85 +112,6 @@ def time_desk(served, live, log: Path, ids: list[str], *, before: bool) -> dict[
     }
 
 
-def server_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a server process and its workers so far."""
-    import psutil
-
-    main = psutil.Process(pid)
-    total = 0.0
-    for proc in [main, *main.children(recursive=True)]:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
-def time_http(folder: Path, log: Path, ids: list[str], work: Path) -> dict[str, float]:
-    """One fresh server on ``log``: time to ready, first request, median wall and server CPU."""
-    import httpx
-
-    from tests.serving.loopback import start_server
-
-    run = Path(tempfile.mkdtemp(prefix="http-", dir=work))
-    start = time.perf_counter()
-    server = start_server(
-        {
-            "KIZUNA_MODEL_SOURCE": str(folder),
-            "KIZUNA_EVENT_STORE": str(run / "events.sqlite"),
-            "KIZUNA_CONTACT_LOG": str(log),
-        },
-        run / "server.log",
-    )
-    ready = time.perf_counter() - start
-    walls = []
-    try:
-        with httpx.Client(base_url=server.url, timeout=300) as client:
-            for i, cid in enumerate([ids[0], *ids]):  # the first one may still wait for the log
-                if i == 1:
-                    cpu = server_cpu(server.process.pid)
-                body = {"customer_id": cid, "channel": "email", "k": 3}
-                wall = time.perf_counter()
-                client.post("/next_best_offer", json=body).raise_for_status()
-                walls.append(time.perf_counter() - wall)
-            cpu = server_cpu(server.process.pid) - cpu
-    finally:
-        server.stop()
-    return {
-        "ready_s": ready,
-        "first_ms": 1e3 * walls[0],
-        "median_ms": 1e3 * statistics.median(walls[1:]),
-        # all of the server's CPU while the requests ran (its background threads too)
-        "server_cpu_ms": 1e3 * cpu / len(ids),
-    }
-
-
-def over_loopback(folder: Path, logs: dict[str, Path], ids: list[str], work: Path, runs: int):
-    """Print the loopback table; the two logs take turns (csv, sqlite, csv, ...) so drift in
-    the machine's load reaches both alike."""
-    results: dict[str, list[dict[str, float]]] = {"csv": [], "sqlite": []}
-    for run in range(runs):
-        kinds = ("csv", "sqlite") if run % 2 == 0 else ("sqlite", "csv")
-        for kind in kinds:
-            results[kind].append(time_http(folder, logs[kind], ids, work))
-            print(kind, results[kind][-1], file=sys.stderr)
-    print("| log | server ready (s) | first request (ms) | median ms / request "
-          "| server CPU ms / request |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|")
-    for kind, done in results.items():
-        med = {k: statistics.median(r[k] for r in done) for k in done[0]}
-        print(f"| {kind} | {med['ready_s']:.1f} | {med['first_ms']:,.1f} "
-              f"| {med['median_ms']:,.1f} | {med['server_cpu_ms']:,.1f} |")  # fmt: skip
-    ratios = [s["median_ms"] / c["median_ms"] for c, s in zip(results["csv"], results["sqlite"])]
-    cpu_ratios = [
-        s["server_cpu_ms"] / c["server_cpu_ms"] for c, s in zip(results["csv"], results["sqlite"])
-    ]
-    print(f"\nsqlite / csv per run (median ms): {', '.join(f'{r:.2f}' for r in ratios)}; "
-          f"median {statistics.median(ratios):.2f}; server CPU: "
-          f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}, median {statistics.median(cpu_ratios):.2f}")  # fmt: skip
-
-
 def index_memory(log: Path) -> str:
     """What a CSV log's index keeps in memory, and its peak while reading (tracemalloc)."""
     import gc
@@ -208,6 +134,49 @@ def index_memory(log: Path) -> str:
     )
 
 
+def read_paths(logs: dict[str, Path], customers: int = 300, rounds: int = 3) -> None:
+    """One customer's contacts read three ways, interleaved per customer (drift reaches all
+    alike): the CSV index, SQLite with a connection per read (``read_contact_log``, what the
+    service did before) and SQLite on the service's kept connection. Wall and CPU ms per read."""
+    import sqlite3
+
+    import pandas as pd
+
+    from kizuna.serving.contact_index import ContactLog
+    from kizuna.serving.contact_store import read_contact_log
+
+    with sqlite3.connect(logs["sqlite"]) as conn:
+        rows = conn.execute("SELECT customer_id FROM contacts LIMIT ?", (200 * customers,))
+        ids = [r[0] for r in rows][::200]
+    since = pd.Timestamp.now() - pd.Timedelta(days=365)
+    csv, kept = ContactLog(logs["csv"]), ContactLog(logs["sqlite"])
+    csv.warm()
+    ways = {
+        "csv: ContactLog (index in memory)": lambda c: csv.read(c, since),
+        "sqlite: read_contact_log (a connection per read)": lambda c: read_contact_log(
+            logs["sqlite"], since=since, customer=c
+        ),
+        "sqlite: ContactLog (kept connection)": lambda c: kept.read(c, since),
+    }
+    walls: dict[str, list[float]] = {k: [] for k in ways}
+    cpus: dict[str, list[float]] = {k: [] for k in ways}
+    load = os.getloadavg()[0]
+    for _ in range(rounds):
+        for cid in ids:
+            for name, read in ways.items():
+                wall, cpu = time.perf_counter(), time.process_time()
+                read(cid)
+                walls[name].append(time.perf_counter() - wall)
+                cpus[name].append(time.process_time() - cpu)
+    print(f"\nOne customer's contacts, {len(ids)} customers x {rounds} rounds, the three reads "
+          f"interleaved; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
+    print("| read | median wall ms | median CPU ms |")
+    print("|---|---:|---:|")
+    for name in ways:
+        print(f"| {name} | {1e3 * statistics.median(walls[name]):.2f} "
+              f"| {1e3 * statistics.median(cpus[name]):.2f} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -217,6 +186,9 @@ def main() -> None:
     parser.add_argument("--http", action="store_true", help="also time the endpoint over loopback")
     parser.add_argument(
         "--http-only", action="store_true", help="only over loopback (any checkout's interpreter)"
+    )
+    parser.add_argument(
+        "--reads-only", action="store_true", help="only the three contact reads, interleaved"
     )
     parser.add_argument("--work", type=Path, help="reuse a folder made by an earlier run")
     args = parser.parse_args()
@@ -247,9 +219,13 @@ def main() -> None:
         logs = write_logs(work, known, args.rows, args.log_customers)
     n_log = len(pd.read_csv(logs["csv"], usecols=["customer_id"]))
     ids = known[: args.requests]
+    if args.reads_only:
+        read_paths(logs)
+        return
     if not args.http_only:
         in_process(served, live, logs, ids, n_log, args)
         print(index_memory(logs["csv"]))
+        read_paths(logs)
     if args.http or args.http_only:
         print(f"\n/next_best_offer over loopback, contact log of {n_log:,} rows, "
               f"{args.requests} customers per run, median of {args.runs} runs (a fresh server "
