@@ -15,35 +15,9 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.serving import contact_index
 from kizuna.serving.contact_index import ContactLog, CsvContactIndex
 from kizuna.serving.contact_store import append_contacts, read_contact_log
+from tests.serving.contact_data import LOG, contacts, same_as_reading_the_file
 
 T0 = pd.Timestamp("2025-03-01 09:00")
-
-
-def contacts(*rows: tuple[str, str, str, str | None, str | None]) -> pd.DataFrame:
-    """Contact rows (customer, offer, time, channel, campaign)."""
-    frame = pd.DataFrame(
-        rows, columns=["customer_id", "offer_id", "contacted_at", "channel", "campaign_id"]
-    )
-    frame["contacted_at"] = pd.to_datetime(frame["contacted_at"], format="ISO8601")
-    return frame
-
-
-LOG = contacts(
-    ("A", "winback", "2025-03-01 09:00", "email", None),
-    ("B", "cross_sell", "2025-03-02 10:30", None, "spring"),
-    ("A", "cross_sell", "2025-03-05 12:00", "app", "spring"),
-    ("C", "winback", "2025-03-06 08:00", "email", None),
-    ("A", "upsell", "2025-03-09 18:15", "email", "spring"),
-)
-
-
-def same_as_reading_the_file(index: CsvContactIndex, path: Path, customers: str) -> None:
-    for customer in customers:
-        for since in (None, "2025-03-05 12:00", "2025-03-05 12:00:00.000001", "2030-01-01"):
-            pd.testing.assert_frame_equal(
-                index.contacts(customer, since=since),
-                read_contact_log(path, since=since, customer=customer),
-            )
 
 
 def test_a_customers_contacts_in_file_order_since_a_time(tmp_path: Path) -> None:

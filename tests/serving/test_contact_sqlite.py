@@ -12,18 +12,7 @@ from kizuna.serving.attribution import RecommendationLog, new_id
 from kizuna.serving.contact_index import ContactLog
 from kizuna.serving.contact_sqlite import SqliteContactReader
 from kizuna.serving.contact_store import append_contacts, read_contact_log
-from tests.serving.test_contact_index import LOG, contacts
-
-SINCES = (None, "2025-03-05 12:00", "2025-03-05 12:00:00.000001", "2030-01-01")
-
-
-def same_as_reading_the_file(reader: SqliteContactReader, path: Path, customers: str) -> None:
-    for customer in customers:
-        for since in SINCES:
-            pd.testing.assert_frame_equal(
-                reader.contacts(customer, since=since),
-                read_contact_log(path, since=since, customer=customer),
-            )
+from tests.serving.contact_data import LOG, contacts, same_as_reading_the_file
 
 
 def test_a_customers_contacts_in_table_order_since_a_time(tmp_path: Path) -> None:
