@@ -12,12 +12,13 @@ import pytest
 
 from kizuna.features import schema as s
 from kizuna.features.rfm import rfm_summary
-from tests.features.rfm_checks import COLUMNS, assert_same_summary
+from tests.features.rfm_checks import COLUMNS, assert_same_summary, cdnow_rfm
 
 REFERENCE = Path(__file__).resolve().parent / "reference" / "cdnow_rfm_reference.json"
 REFERENCE_CASES = ("calibration_days", "calibration_weeks", "full_days", "full_weeks")
 # The reference file keeps lifetimes' names; lifetimes calls repeat periods "frequency".
 LIFETIMES_NAMES = dict(zip(COLUMNS, ("frequency", "recency", "T", "monetary_value"), strict=True))
+KIZUNA_NAMES = {theirs: ours for ours, theirs in LIFETIMES_NAMES.items()}
 
 
 def digest(summary: pd.DataFrame) -> str:
@@ -37,14 +38,8 @@ def _read_cdnow(path: Path) -> pd.DataFrame:
 
 
 def _summarise_raw(raw: pd.DataFrame, case: dict) -> pd.DataFrame:
-    return rfm_summary(
-        raw,
-        case["as_of"],
-        time_unit=case["time_unit"],
-        time_scaler=case["time_scaler"],
-        customer_col="customer_id",
-        timestamp_col="date",
-        monetary_col="dollar_value",
+    return cdnow_rfm(
+        raw, case["as_of"], time_unit=case["time_unit"], time_scaler=case["time_scaler"]
     )
 
 
@@ -129,24 +124,20 @@ def test_cdnow_equals_pymc_marketing_directly(
     raw = _read_cdnow(cdnow_master_path)
     # 1997-09-30 is a Tuesday: pymc-marketing would keep that whole week, through
     # Sunday Oct 5, so it gets only the rows before as_of (a no-op for whole days).
-    expected = clv.rfm_summary(
-        raw[raw["date"] < as_of],
-        "customer_id",
-        "date",
-        monetary_value_col="dollar_value",
-        observation_period_end=end,
-        time_unit=time_unit,
-        time_scaler=time_scaler,
-    ).set_index("customer_id")[COLUMNS]
-    got = rfm_summary(
-        raw,
-        as_of,
-        time_unit=time_unit,
-        time_scaler=time_scaler,
-        customer_col="customer_id",
-        timestamp_col="date",
-        monetary_col="dollar_value",
+    expected = (
+        clv.rfm_summary(
+            raw[raw["date"] < as_of],
+            "customer_id",
+            "date",
+            monetary_value_col="dollar_value",
+            observation_period_end=end,
+            time_unit=time_unit,
+            time_scaler=time_scaler,
+        )
+        .set_index("customer_id")
+        .rename(columns=KIZUNA_NAMES)[COLUMNS]
     )
+    got = cdnow_rfm(raw, as_of, time_unit=time_unit, time_scaler=time_scaler)
     assert_same_summary(got, expected)
 
 
@@ -168,14 +159,18 @@ def test_sub_day_timestamps_equal_pymc_marketing(time_unit):
     # pymc-marketing keeps the whole observation period, so it gets only the rows
     # before as_of, and the last instant before as_of as its end.
     before = df[df["ts"] < as_of]
-    expected = clv.rfm_summary(
-        before,
-        "customer_id",
-        "ts",
-        monetary_value_col="value",
-        observation_period_end=as_of - pd.Timedelta(1, "ns"),
-        time_unit=time_unit,
-    ).set_index("customer_id")[COLUMNS]
+    expected = (
+        clv.rfm_summary(
+            before,
+            "customer_id",
+            "ts",
+            monetary_value_col="value",
+            observation_period_end=as_of - pd.Timedelta(1, "ns"),
+            time_unit=time_unit,
+        )
+        .set_index("customer_id")
+        .rename(columns=KIZUNA_NAMES)[COLUMNS]
+    )
     got = rfm_summary(
         df,
         as_of,
@@ -200,15 +195,8 @@ def test_cdnow_equals_lifetimes_directly(cdnow_master_path):
         observation_period_end="1997-09-30",
         freq="D",
         freq_multiplier=7,
-    )[COLUMNS]
-    got = rfm_summary(
-        raw,
-        "1997-10-01",
-        time_scaler=7,
-        customer_col="customer_id",
-        timestamp_col="date",
-        monetary_col="dollar_value",
-    )
+    ).rename(columns=KIZUNA_NAMES)[COLUMNS]
+    got = cdnow_rfm(raw, "1997-10-01", time_scaler=7)
     assert_same_summary(got, expected)
     # Only the 4 customers with a day of three or more purchases differ at all.
     assert (got[s.MONETARY_VALUE] != expected[s.MONETARY_VALUE]).sum() <= 4

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kizuna.features.rfm import rfm_summary
 from kizuna.models.btyd import BetaGeoModel, GammaGammaModel
 from tests.conftest import CDNOW_MASTER, CDNOW_SAMPLE, require_dataset
+from tests.features.rfm_checks import cdnow_rfm
 from tests.models.btyd_data import FHL_PARAMS
 
 # -- CDNOW helpers ------------------------------------------------------------------
@@ -29,15 +29,8 @@ def read_cdnow(path: Path) -> pd.DataFrame:
 
 
 def cdnow_summary(path: Path, as_of: str, time_unit: str, time_scaler: float) -> pd.DataFrame:
-    return rfm_summary(
-        read_cdnow(require_dataset(path)),
-        as_of,
-        time_unit=time_unit,
-        time_scaler=time_scaler,
-        customer_col="customer_id",
-        timestamp_col="date",
-        monetary_col="dollar_value",
-        return_col=None,
+    return cdnow_rfm(
+        read_cdnow(require_dataset(path)), as_of, time_unit=time_unit, time_scaler=time_scaler
     )
 
 
