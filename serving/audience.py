@@ -8,10 +8,8 @@ loaded models; recent buyers from the history).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-import anyio.to_thread
 import numpy as np
 import pandas as pd
 
@@ -26,10 +24,7 @@ from kizuna.models.audience import (
     top_audience,
 )
 from kizuna.models.next_order import probability_of_order
-from kizuna.serving.answers import current, error, not_ready
 from kizuna.serving.audience_scores import CHUNK, ScoresPending, kept_scores, score_rows
-from kizuna.serving.config import Settings
-from kizuna.serving.live import Live
 from kizuna.serving.next_order import bundle_with_bgnbd
 
 
@@ -235,21 +230,3 @@ def audience_response(
             "model_versions": served.versions,
         }
     )
-
-
-async def answer_audience(live: Live, request: Any, settings: Settings) -> Any:
-    """``/audience`` on the current snapshot, in a worker thread; refusals as JSON errors."""
-    served = await current(live)
-    if served is None:
-        return not_ready(live)
-    call = functools.partial(
-        audience_response,
-        served,
-        request,
-        max_kept_bytes=settings.audience_cache_bytes,
-        wait=settings.audience_wait_seconds,
-    )
-    try:
-        return await anyio.to_thread.run_sync(call)
-    except AudienceError as exc:
-        return error(exc.status, exc.message, retry_after=exc.retry_after)

@@ -32,9 +32,8 @@ import anyio.to_thread
 import bentoml
 
 from kizuna.serving import recommendations, scoring
-from kizuna.serving.answers import answer, current, log_shown
+from kizuna.serving.answers import answer, answer_audience, current, log_shown
 from kizuna.serving.attribution import RecommendationLog, store_path
-from kizuna.serving.audience import answer_audience
 from kizuna.serving.background import Background
 from kizuna.serving.config import Settings
 from kizuna.serving.event_intake import store_events
