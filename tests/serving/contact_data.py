@@ -36,3 +36,18 @@ def same_as_reading_the_file(reader: Any, path: Path, customers: str) -> None:
                 reader.contacts(customer, since=since),
                 read_contact_log(path, since=since, customer=customer),
             )
+
+
+def check_small_log(reader: Any, path: Path) -> None:
+    """What any reader of :data:`LOG` must give: A's contacts in order, ``since`` inclusive,
+    missing values kept, nothing for an unknown customer, the same rows as reading the file."""
+    got = reader.contacts("A")
+    assert got["offer_id"].tolist() == ["winback", "cross_sell", "upsell"]
+    assert got["campaign_id"].isna().tolist() == [True, False, False]
+    # `since` keeps contacts at or after it: the one at 12:00 itself is kept
+    assert reader.contacts("A", since="2025-03-05 12:00")["offer_id"].tolist() == [
+        "cross_sell", "upsell"
+    ]  # fmt: skip
+    assert reader.contacts("B")["channel"].isna().all()
+    assert len(reader.contacts("nobody")) == 0
+    same_as_reading_the_file(reader, path, "ABCZ")

@@ -12,22 +12,13 @@ from kizuna.serving.attribution import RecommendationLog, new_id
 from kizuna.serving.contact_index import ContactLog
 from kizuna.serving.contact_sqlite import SqliteContactReader
 from kizuna.serving.contact_store import append_contacts, read_contact_log
-from tests.serving.contact_data import LOG, contacts, same_as_reading_the_file
+from tests.serving.contact_data import LOG, check_small_log, contacts, same_as_reading_the_file
 
 
 def test_a_customers_contacts_in_table_order_since_a_time(tmp_path: Path) -> None:
     path = tmp_path / "contacts.sqlite"
     append_contacts(path, LOG)
-    reader = SqliteContactReader(path)
-    got = reader.contacts("A")
-    assert got["offer_id"].tolist() == ["winback", "cross_sell", "upsell"]
-    assert got["campaign_id"].isna().tolist() == [True, False, False]
-    assert reader.contacts("A", since="2025-03-05 12:00")["offer_id"].tolist() == [
-        "cross_sell", "upsell"
-    ]  # fmt: skip
-    assert reader.contacts("B")["channel"].isna().all()
-    assert len(reader.contacts("nobody")) == 0
-    same_as_reading_the_file(reader, path, "ABCZ")
+    check_small_log(SqliteContactReader(path), path)
 
 
 def test_a_missing_file_or_table_is_an_empty_log(tmp_path: Path) -> None:
