@@ -52,6 +52,8 @@ __all__ = [
 
 
 class TrackingConfig(Frozen):
+    """MLflow: the experiment name (default ``kizuna-<name>``) and whether to register models."""
+
     experiment_name: str | None = None
     register_models: bool = True
 

@@ -52,6 +52,8 @@ class SearchConfig(Frozen):
 
 
 class RecommenderConfig(Frozen):
+    """The recommender: its model and candidates, the protocol, the re-ranker and blend tuning."""
+
     enabled: bool = True
     model: str = "hybrid"
     params: dict[str, Any] = {}
@@ -91,6 +93,8 @@ class RecommenderConfig(Frozen):
 
 
 class ChurnConfig(Frozen):
+    """The churn model: non-contractual (no purchase in the horizon) or contractual (a label)."""
+
     enabled: bool = True
     mode: Literal["non_contractual", "contractual"] = "non_contractual"
     label_col: str = "churned"
@@ -101,6 +105,8 @@ class ChurnConfig(Frozen):
 
 
 class LTVConfig(Frozen):
+    """The lifetime-value model: horizon revenue per customer."""
+
     enabled: bool = True
     params: dict[str, Any] = {}
     search: SearchConfig | None = None
