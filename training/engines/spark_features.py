@@ -25,8 +25,8 @@ from kizuna.features.pipeline import (
 )
 from kizuna.features.rfm_scoring import quintile_ranks
 from kizuna.training.engines.spark_session import arrow_safe
+from kizuna.training.engines.spark_shards import SHARD
 from kizuna.training.engines.spark_stats import order_statistics_of
-from kizuna.training.engines.spark_validate import SHARD
 
 INPUT_PREFIX = "__in_"  # the values each RFM score ranks, for the population's cut points
 SCORE_INPUTS = tuple(INPUT_PREFIX + c for c in (s.R_SCORE, s.F_SCORE, s.M_SCORE))

@@ -32,6 +32,7 @@ from kizuna.training.engines.spark_features import (
     shard_features,
 )
 from kizuna.training.engines.spark_io import SparkRaw
+from kizuna.training.engines.spark_shards import SHARD, shard_of_partition, whole_partition
 from kizuna.training.engines.spark_validate import (
     ASIDE,
     INPUT,
@@ -39,7 +40,6 @@ from kizuna.training.engines.spark_validate import (
     PURCHASES,
     RAW_PREFIX,
     RETURNS,
-    SHARD,
     STAT_BAD,
     STAT_COLUMN,
     STAT_PRESENT,
@@ -48,9 +48,7 @@ from kizuna.training.engines.spark_validate import (
     parse_stats,
     plan_shards,
     reconciliation,
-    shard_of_partition,
     validate_lines,
-    whole_partition,
 )
 
 FEATURES, COUNTS = 3, 4  # further kinds of output row: a customer, a count
