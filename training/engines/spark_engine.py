@@ -168,7 +168,7 @@ def _write_features(done: Any, out: Path, pool: Any) -> dict:
         "customers": int(counts["customers"]),
         "feature_columns": result.frame.columns[1:],
     }
-    summary["segments"] = {name: int(counts[name]) for name in SEGMENTS if counts[name]}
+    summary["segments"] = {name: int(counts[name] or 0) for name in SEGMENTS}  # as pandas
     if result.labels is not None:
         row = labelled.get
         summary["labelled_customers"] = int(row["n"])
