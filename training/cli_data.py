@@ -156,7 +156,6 @@ def features(
     quiet: QuietOpt = False,
 ) -> None:
     """Build point-in-time customer features (and labels) and write Parquet."""
-    from kizuna.features.pipeline import customer_features, customer_labels
     from kizuna.training.data import (
         check_as_of_in_data,
         load_tables,
@@ -185,6 +184,9 @@ def features(
         )
         _report_features(out, as_of_ts, report, summary, as_json)
         return
+    # Imported here, not above: the Spark engine imports it while its JVM starts.
+    from kizuna.features.pipeline import customer_features, customer_labels
+
     window_end = as_of_ts if horizon is None else as_of_ts + pd.Timedelta(days=horizon)
     validated = load_transactions(data, as_of=window_end, quiet=quiet)
     check_as_of_in_data(validated, as_of_ts, horizon_days=horizon)

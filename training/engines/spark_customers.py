@@ -25,7 +25,7 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.training.config import DataConfig
 from kizuna.training.engines.spark_keys import ID_KEY, clean_ids, id_text
-from kizuna.training.engines.spark_validate import SHARD, shard_key
+from kizuna.training.engines.spark_shards import SHARD, shard_key
 
 
 @dataclass

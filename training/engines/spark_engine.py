@@ -66,6 +66,11 @@ def features(
 
     Writes ``features.parquet``, ``labels.parquet``, ``set_aside.parquet``
     (Parquet folders) and ``reconciliation.json``, as the pandas engine.
+    Steps that do not need each other's results overlap, so that the task
+    slots are not left idle while the driver waits: the driver's own imports
+    and the items table load while the JVM starts; the customers table is read
+    while the transactions are; the three outputs are written as concurrent
+    jobs, and the summary is observed while they are written.
 
     Returns
     -------
@@ -73,55 +78,100 @@ def features(
         The reconciliation, None (the frame stays on Spark) and a summary
         (customers, feature columns, segment counts, label totals).
     """
-    from pyspark.sql import functions as F
+    from concurrent.futures import ThreadPoolExecutor
 
-    from kizuna.features import schema as s
+    from kizuna.training.engines.spark_session import input_bytes, spark_session
+
+    settings = settings or {}
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kizuna-spark") as pool:
+        prepared = pool.submit(_prepare_features, data)
+        with step("starting Spark", quiet=quiet):
+            spark = spark_session(
+                settings, master=master, input_bytes=input_bytes(data.transactions)
+            )
+        items, steps = prepared.result()
+        with step(f"reading {data.transactions} ({data.format}) with Spark", quiet=quiet):
+            customers = pool.submit(steps.read_customers, spark, data)
+            raw = steps.read_raw(spark, data)
+            customers = customers.result()
+        with step(f"validating and building features as of {as_of} by customer shard", quiet=quiet):
+            done = steps.validated_features(
+                raw,
+                as_of,
+                data_end=data.data_end,
+                customers=customers,
+                items=items,
+                horizon_days=horizon,
+                lookback_days=lookback,
+                shards=int(settings.get("shards") or 0),
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        with step(f"writing {out}", quiet=quiet):
+            summary = _write_features(done, out, pool)
+    return done.report.to_dict(), None, summary
+
+
+def _prepare_features(data: DataConfig) -> tuple[pd.DataFrame | None, Any]:
+    """The items table and the modules of the features pass (run while the JVM starts)."""
+    from types import SimpleNamespace
+
     from kizuna.training.data import load_items
     from kizuna.training.engines.spark_customers import read_customers
     from kizuna.training.engines.spark_io import read_raw
     from kizuna.training.engines.spark_pass import validated_features
-    from kizuna.training.engines.spark_session import input_bytes, spark_session
 
-    settings = settings or {}
-    with step("starting Spark", quiet=quiet):
-        spark = spark_session(settings, master=master, input_bytes=input_bytes(data.transactions))
-    with step(f"reading {data.transactions} ({data.format}) with Spark", quiet=quiet):
-        raw = read_raw(spark, data)
-    items, customers = load_items(data), read_customers(spark, data)
-    with step(f"validating and building features as of {as_of} by customer shard", quiet=quiet):
-        done = validated_features(
-            raw,
-            as_of,
-            data_end=data.data_end,
-            customers=customers,
-            items=items,
-            horizon_days=horizon,
-            lookback_days=lookback,
-            shards=int(settings.get("shards") or 0),
-        )
+    steps = SimpleNamespace(
+        read_customers=read_customers, read_raw=read_raw, validated_features=validated_features
+    )
+    return load_items(data), steps
+
+
+def _write_features(done: Any, out: Path, pool: Any) -> dict:
+    """Write the features, labels, set-aside rows and reconciliation; return the summary.
+
+    The writes are concurrent jobs: the small ones fill the task slots the
+    features' last tasks leave free. The summary's counts and totals are
+    observed as the rows are written (no second read of the output).
+    """
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from kizuna.features import schema as s
+    from kizuna.features.segments import SEGMENTS
+
     result = done.features
-    out.mkdir(parents=True, exist_ok=True)
-    with step(f"writing {out}", quiet=quiet):
-        result.frame.write.mode("overwrite").parquet(str(out / "features.parquet"))
-        if result.labels is not None:
-            result.labels.write.mode("overwrite").parquet(str(out / "labels.parquet"))
-        write_set_aside(done.set_aside, out / "set_aside.parquet")
-        report = done.report.to_dict()
-        (out / "reconciliation.json").write_text(json.dumps(report, indent=2))
-    spark = result.frame.sparkSession
-    written = spark.read.parquet(str(out / "features.parquet"))
-    summary: dict = {"customers": written.count(), "feature_columns": written.columns[1:]}
-    summary["segments"] = {
-        row[s.SEGMENT]: row["count"] for row in written.groupBy(s.SEGMENT).count().collect()
-    }
+    seen = Observation("kizuna-features")
+    segment = F.col(s.SEGMENT)
+    frame = result.frame.observe(
+        seen,
+        F.count(F.lit(1)).alias("customers"),
+        *(F.sum((segment == name).cast("long")).alias(name) for name in SEGMENTS),
+    )
+    writes = [pool.submit(frame.write.mode("overwrite").parquet, str(out / "features.parquet"))]
+    labelled = Observation("kizuna-labels")
     if result.labels is not None:
-        labels = spark.read.parquet(str(out / "labels.parquet"))
-        row = labels.agg(
+        labels = result.labels.observe(
+            labelled,
             F.count(F.lit(1)).alias("n"),
             F.avg(s.CHURN).alias("rate"),
             F.sum(s.FUTURE_VALUE).alias("value"),
-        ).collect()[0]
+        )
+        writes.append(
+            pool.submit(labels.write.mode("overwrite").parquet, str(out / "labels.parquet"))
+        )
+    write_set_aside(done.set_aside, out / "set_aside.parquet")
+    for job in writes:
+        job.result()
+    (out / "reconciliation.json").write_text(json.dumps(done.report.to_dict(), indent=2))
+    counts = seen.get
+    summary: dict = {
+        "customers": int(counts["customers"]),
+        "feature_columns": result.frame.columns[1:],
+    }
+    summary["segments"] = {name: int(counts[name] or 0) for name in SEGMENTS}  # as pandas
+    if result.labels is not None:
+        row = labelled.get
         summary["labelled_customers"] = int(row["n"])
         summary["churn_rate"] = float(row["rate"] or 0.0)
         summary["future_value_total"] = float(row["value"] or 0.0)
-    return report, None, summary
+    return summary

@@ -25,8 +25,8 @@ from kizuna.features.pipeline import (
 )
 from kizuna.features.rfm_scoring import quintile_ranks
 from kizuna.training.engines.spark_session import arrow_safe
+from kizuna.training.engines.spark_shards import SHARD
 from kizuna.training.engines.spark_stats import order_statistics_of
-from kizuna.training.engines.spark_validate import SHARD
 
 INPUT_PREFIX = "__in_"  # the values each RFM score ranks, for the population's cut points
 SCORE_INPUTS = tuple(INPUT_PREFIX + c for c in (s.R_SCORE, s.F_SCORE, s.M_SCORE))
@@ -109,16 +109,21 @@ def shard_features(
     return _to_spark_frame(frame)
 
 
-def scored_features(out: Any, labelled: bool) -> SparkFeatures:
+def scored_features(
+    out: Any, labelled: bool, *, n: int | None = None, sample: pd.DataFrame | None = None
+) -> SparkFeatures:
     """RFM scores from the population's cut points, then the features and labels frames.
 
     ``out``: one row per customer with ``customer_id``, the base features, the
     score inputs (``__in_*``), the labels if ``labelled`` and ``__shard``;
-    persisted, as it is read once per output.
+    persisted, as it is read once per output. ``n``: its row count, when the
+    caller knows it (else counted). ``sample``: a few customers' features made
+    on the driver, to type the scores with (else a sample is read from ``out``).
     """
     from pyspark.sql import functions as F
 
-    n = out.count()
+    if n is None:
+        n = out.count()
     scorer = behaviour_rfm_scorer()
     # The population's cut points, as RFMScorer.fit computes them from all customers.
     ranks = quintile_ranks(max(n, 1))
@@ -135,7 +140,16 @@ def scored_features(out: Any, labelled: bool) -> SparkFeatures:
         frame = pd.DataFrame(dict(zip(inputs, (recency, frequency, monetary), strict=True)))
         return _plain_columns(with_rfm_scores(frame, scorer).drop(columns=inputs))
 
-    schema = _probe_schema(out.select(*inputs), lambda rows: scores(*(rows[c] for c in inputs)))
+    def probe(rows: pd.DataFrame) -> pd.DataFrame:
+        return scores(*(rows[c] for c in inputs))
+
+    if sample is not None and len(sample := sample[inputs].dropna()):
+        # As the UDF gets them from Spark: doubles, and longs without missing values.
+        kinds = dict(out.select(*inputs).dtypes)
+        types = {c: "float64" if kinds[c] in ("double", "float") else "int64" for c in inputs}
+        schema = _schema_of(probe(sample.astype(types).reset_index(drop=True)))
+    else:
+        schema = _probe_schema(out.select(*inputs), probe)
     udf = F.pandas_udf(scores, schema)  # type: ignore[call-overload]
     names = [f.name for f in schema.fields]
     sharded = out.select(*feature_cols, udf(*inputs).alias(SCORES), SHARD).select(
@@ -217,14 +231,22 @@ def _probe_schema(
 
     ``floats`` are float columns whose sample may happen to hold only whole numbers.
     """
+    return _schema_of(_probe_output(frame, grouped, mapped), floats=floats)
+
+
+def _probe_output(frame: Any, grouped: Any, mapped: Any = None) -> pd.DataFrame:
+    """A shard function's output on a few rows of ``frame``, run on the driver."""
+    sample = frame.limit(2_000).toPandas()
+    if grouped is not None:
+        return grouped(sample)
+    return next(iter(mapped(iter([sample]))))
+
+
+def _schema_of(out: pd.DataFrame, *, floats: tuple[str, ...] = ()) -> Any:
+    """The Spark schema of a shard function's output ``out`` (see :func:`_probe_schema`)."""
     import pyarrow as pa
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    sample = frame.limit(2_000).toPandas()
-    if grouped is not None:
-        out = grouped(sample)
-    else:
-        out = next(iter(mapped(iter([sample]))))
     schema = pa.Schema.from_pandas(out, preserve_index=False)
     fields = []
     for f in schema:

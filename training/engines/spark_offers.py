@@ -15,7 +15,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.training.engines.spark_session import arrow_safe
-from kizuna.training.engines.spark_validate import SHARD, shard_key
+from kizuna.training.engines.spark_shards import SHARD, shard_key
 
 
 def decide_offers(

@@ -26,12 +26,14 @@ from kizuna.training.engines.spark_customers import SparkCustomers, sharded_cust
 from kizuna.training.engines.spark_features import (
     SCORE_INPUTS,
     SparkFeatures,
-    _probe_schema,
+    _probe_output,
+    _schema_of,
     _to_spark_frame,
     scored_features,
     shard_features,
 )
 from kizuna.training.engines.spark_io import SparkRaw
+from kizuna.training.engines.spark_shards import SHARD, shard_of_partition, whole_partition
 from kizuna.training.engines.spark_validate import (
     ASIDE,
     INPUT,
@@ -39,7 +41,6 @@ from kizuna.training.engines.spark_validate import (
     PURCHASES,
     RAW_PREFIX,
     RETURNS,
-    SHARD,
     STAT_BAD,
     STAT_COLUMN,
     STAT_PRESENT,
@@ -48,12 +49,11 @@ from kizuna.training.engines.spark_validate import (
     parse_stats,
     plan_shards,
     reconciliation,
-    shard_of_partition,
     validate_lines,
-    whole_partition,
 )
 
 FEATURES, COUNTS = 3, 4  # further kinds of output row: a customer, a count
+CUSTOMERS = "__customers"  # count key: the feature rows a shard made
 
 
 @dataclass
@@ -115,6 +115,7 @@ def validated_features(
             {STAT_COLUMN: INPUT, STAT_PRESENT: len(shard)},
             {STAT_COLUMN: PURCHASES, STAT_PRESENT: report.kept_purchases},
             {STAT_COLUMN: RETURNS, STAT_PRESENT: report.kept_returns},
+            {STAT_COLUMN: CUSTOMERS, STAT_PRESENT: len(feats)},
             *({STAT_COLUMN: r, STAT_PRESENT: n} for r, n in report.set_aside.items()),
         ]
         counts = pd.DataFrame(counts).assign(**{STAT_BAD: 0, KIND: COUNTS})
@@ -142,22 +143,22 @@ def validated_features(
             if shard is not None:
                 yield run(shard)
 
-        schema = _probe_schema(plan.lines, run, floats=floats)
-        out = plan.by_customer.mapInPandas(run_partition, schema)
+        probe = _probe_output(plan.lines, run)
+        out = plan.by_customer.mapInPandas(run_partition, _schema_of(probe, floats=floats))
     else:
         # The customers table's rows meet their lines by the shard of the cleaned id;
         # both sides are partitioned one shard per partition, so the cogroup needs no
         # further shuffle.
         table = sharded_customers(customers, plan.shards)
         sample = customers.frame.limit(2_000).toPandas()  # not ``table``: that would shuffle
-        schema = _probe_schema(plan.lines, lambda lines: run(lines, sample), floats=floats)
+        probe = _probe_output(plan.lines, lambda lines: run(lines, sample))
 
         def cogrouped(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
             # A shard of customers without lines has nothing to report.
             return run(lines, rows) if len(lines) else pd.DataFrame()
 
         grouped = plan.sharded.groupBy(SHARD).cogroup(table.groupBy(SHARD))
-        out = grouped.applyInPandas(cogrouped, schema)
+        out = grouped.applyInPandas(cogrouped, _schema_of(probe, floats=floats))
     out = out.persist(StorageLevel.MEMORY_AND_DISK)  # one row a customer: small
     small = out.filter(F.col(KIND).isin(COUNTS, STATS)).select(
         KIND, STAT_COLUMN, STAT_PRESENT, STAT_BAD
@@ -172,10 +173,15 @@ def validated_features(
             old = parse.get(col, (0, 0))
             parse[col] = (old[0] + present, old[1] + bad)
     check_parse_totals(parse)
+    n_customers = counts.pop(CUSTOMERS, 0)
     report = reconciliation(counts, window_end, data_end)
     customer_rows = out.filter(F.col(KIND) == FEATURES).drop(KIND, *aside_cols, s.ROW_ID)
     customer_rows = customer_rows.drop(s.REASON, STAT_COLUMN, STAT_PRESENT, STAT_BAD)
-    features = scored_features(customer_rows, horizon_days is not None)
+    # The count and the sample of customers the scores need are at hand: no further job.
+    sample = probe[probe[KIND] == FEATURES]
+    features = scored_features(
+        customer_rows, horizon_days is not None, n=n_customers, sample=sample
+    )
     set_aside = out.filter(F.col(KIND) == ASIDE).select(*aside_cols, s.ROW_ID, s.REASON)
     return SparkOnePass(features=features, set_aside=set_aside, report=report, shards=plan.shards)
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.training.engines.spark_validate import SHARD
+from kizuna.training.engines.spark_shards import SHARD
 
 STATS_SCHEMA = "n_users long, total double, item_users array<long>"
 #: Weightings whose fit needs the whole population's counts (idf, mean row length).

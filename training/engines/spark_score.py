@@ -22,7 +22,7 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.training.engines.spark_session import arrow_safe
-from kizuna.training.engines.spark_validate import SHARD
+from kizuna.training.engines.spark_shards import SHARD
 
 KNOWN = "__in_customers_table_{kind}"
 

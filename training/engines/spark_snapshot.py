@@ -23,7 +23,7 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.bundles import ChampionModels
 from kizuna.training.engines.spark_lines import write_lines
-from kizuna.training.engines.spark_validate import SHARD
+from kizuna.training.engines.spark_shards import SHARD
 from kizuna.training.snapshot_build import SnapshotParts, btyd_unit, count_params
 
 COUNTS_SCHEMA = "users array<string>, indptr binary, indices binary, data binary, dtype string"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from kizuna.training.engines.spark_validate import even_shard_numbers, spark_int_hash
+from kizuna.training.engines.spark_shards import even_shard_numbers, spark_int_hash
 
 pytestmark = pytest.mark.spark
 

@@ -55,17 +55,26 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def run_features(args: list[str]) -> None:
+def run_features(args: list[str]) -> dict:
+    import json
+
     result = CliRunner().invoke(app, ["features", *args, "--json"])
     assert result.exit_code == 0, result.output
+    return json.loads(result.stdout[result.stdout.index("{") :])
 
 
 def test_features_match_the_pandas_engine(spark, shop, tmp_path):
     config = str(shop / "experiment.yaml")
     common = ["-c", config, "--as-of", AS_OF, "--horizon", "90"]
-    run_features([*common, "--engine", "pandas", "--out", str(tmp_path / "pandas")])
-    run_features([*common, "--out", str(tmp_path / "spark")])  # engine: spark in the file
+    expected = run_features([*common, "--engine", "pandas", "--out", str(tmp_path / "pandas")])
+    got = run_features([*common, "--out", str(tmp_path / "spark")])  # engine: spark in the file
     left = assert_outputs_match(tmp_path / "pandas", tmp_path / "spark")
+    # The summary, observed on Spark while the outputs are written, is the pandas engine's.
+    for key in ("customers", "feature_columns", "segments", "labelled_customers"):
+        assert got[key] == expected[key], key
+    assert sum(got["segments"].values()) == got["customers"] > 0
+    for key in ("churn_rate", "future_value_total"):
+        assert got[key] == pytest.approx(expected[key], rel=1e-9), key
     report = left["report"]
     for reason in ("missing_customer_id", "zero_quantity", "non_positive_price", "duplicate_row"):
         assert report["set_aside"][reason] > 0, reason
