@@ -364,7 +364,7 @@ class RerankedRecommender(Recommender):
 
     def _similar(self, item_codes: np.ndarray) -> np.ndarray:
         # "Also bought": the generators' co-purchase blend, as in the hybrid.
-        return self.generators_._similar(item_codes)
+        return self.generators_.item_similarity(item_codes)
 
     def recommend_with_reasons(
         self,
