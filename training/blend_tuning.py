@@ -15,7 +15,7 @@ import pandas as pd
 from kizuna.models.recommenders import HybridRecommender
 from kizuna.training.config import RecommenderConfig
 from kizuna.training.metrics import ndcg_at_k
-from kizuna.training.recommender_eval import holdout_split
+from kizuna.training.recommender_holdout import holdout_split
 
 # Days of sales that count as "now" for the trending component (and the repurchase boost).
 TREND_DAYS = 7
