@@ -18,6 +18,7 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.bundles import RecommenderBundle
 from kizuna.models.recommenders import HybridRecommender
+from kizuna.models.recommenders.reranker import MODES
 from kizuna.training import plots
 from kizuna.training.blend_tuning import WEIGHT_NAMES, tune_blend
 from kizuna.training.config import RecommenderConfig
@@ -40,7 +41,7 @@ from kizuna.training.recommender_splits import (
     time_or_random_splits,
 )
 from kizuna.training.selection import TUNED, Selection
-from kizuna.training.train_reranker import RERANKED, score_split, train_reranker
+from kizuna.training.train_reranker import RERANKED, score_split, train_reranker, with_modes
 
 
 @dataclass
@@ -203,10 +204,8 @@ def train_recommender(
             models.update(baselines)
             rankings.update(baseline_rankings)
             if reranker is not None:
-                rankings[RERANKED] = {}
-                table = pd.concat([table, score_split(
-                    reranker.model, holdout, k=config.k, depth=depth,
-                    recommendations=rankings[RERANKED],
+                table = pd.concat([table, _reranked_on_holdout(
+                    reranker.model, holdout, table, rankings, k=config.k, depth=depth
                 )])  # fmt: skip
                 models[RERANKED] = reranker.model
         per_model = {name: named_metrics(rows, config.k) for name, rows in table.groupby("model")}
@@ -248,6 +247,31 @@ def train_recommender(
         evaluation=(served, holdout),
         own=tuple(name for name in (DEFAULT_MODEL, RERANKED) if name in per_model),
     )
+
+
+def _reranked_on_holdout(
+    model: Any,
+    holdout: Any,
+    table: pd.DataFrame,
+    rankings: dict[str, dict[str, np.ndarray]],
+    *,
+    k: int,
+    depth: int,
+) -> pd.DataFrame:
+    """The two-stage model's holdout rows; its rankings go into ``rankings[RERANKED]``.
+
+    In the modes its rankers do not order, the model is the hybrid's blend
+    with the same weights on the same fit: the hybrid's rows and rankings
+    (already in ``table`` and ``rankings``) are taken, not scored again.
+    """
+    ranked = tuple(m for m in MODES if m in model.rank_modes)
+    rankings[RERANKED] = {m: r for m, r in rankings[DEFAULT_MODEL].items() if m not in ranked}
+    rows = score_split(
+        model, holdout, k=k, depth=depth, modes=ranked, recommendations=rankings[RERANKED]
+    )
+    both = with_modes(rows, table[table["model"] == DEFAULT_MODEL], ranked)
+    order = both["mode"].map({m: i for i, m in enumerate(MODES)})
+    return both.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 @contextmanager
