@@ -140,23 +140,34 @@ def top_k_columns(blend: np.ndarray, k: int, *, hint: np.ndarray | None = None) 
     the answer is unique except among ``-inf`` padding. ``hint``: any ``k``
     distinct columns per row (e.g. the previous combination's answer): the
     smallest of their values bounds each row's top ``k`` from below, so only
-    the few cells at or above it are sorted, not the whole row partitioned.
-    The grid changes one weight at a time, so the bound is tight.
+    the few cells at or above it (packed into a narrow matrix) are
+    partitioned, not the whole row. The grid changes one weight at a time,
+    so the bound is tight.
     """
-    n = blend.shape[0]
     if hint is None:
-        top = np.argpartition(-blend, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(blend, top, axis=1), axis=1, kind="stable")
-        return np.take_along_axis(top, order, axis=1)
+        return _top_k(blend, k)
+    n = blend.shape[0]
     bound = np.take_along_axis(blend, hint, axis=1).min(axis=1)
+    loose = np.isneginf(bound)  # padding in the hint: those rows are partitioned whole
+    bound[loose] = np.inf
     r, c = np.nonzero(blend >= bound[:, None])  # at least the hint's k cells per row
-    order = np.lexsort((-blend[r, c], r))
-    r, c = r[order], c[order]
-    pos = np.arange(r.size) - np.searchsorted(r, np.arange(n))[r]
-    keep = pos < k
-    top = np.empty((n, k), dtype=np.intp)
-    top[r[keep], pos[keep]] = c[keep]
+    counts = np.bincount(r, minlength=n)
+    pos = np.arange(r.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    width = max(int(counts.max(initial=0)), k)
+    packed = np.full((n, width), -np.inf)
+    packed[r, pos] = blend[r, c]
+    where = np.zeros((n, width), dtype=np.intp)
+    where[r, pos] = c
+    top = np.take_along_axis(where, _top_k(packed, k), axis=1)
+    if loose.any():
+        top[loose] = _top_k(blend[loose], k)
     return top
+
+
+def _top_k(values: np.ndarray, k: int) -> np.ndarray:
+    top = np.argpartition(-values, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(values, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
 
 
 def _candidates(
