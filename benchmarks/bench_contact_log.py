@@ -7,13 +7,19 @@ known customers, one at a time:
 
 - in process (the endpoint's work without HTTP: :class:`serving.offer_answers.OfferDesk`),
   ``before``: the log read on every request with ``read_contact_log`` (what
-  the service did before the CSV index), and ``after``: the service's
+  the service did before the CSV index, and for SQLite before the kept
+  connection), and ``after``: the service's
   :class:`serving.contact_index.ContactLog` (the CSV read once, then only
-  appended lines; SQLite through its index). ``load`` is the one-off read of
+  appended lines; SQLite through its index, on a kept connection). ``load`` is the one-off read of
   the CSV into memory (at start, in the background).
 - with ``--http``: also over loopback against ``bentoml serve`` started with
   this interpreter (run the script with another checkout's interpreter to
-  measure that checkout's service on the same files).
+  measure that checkout's service on the same files). The two logs take turns
+  (a fresh server each run), and the server's CPU per request is measured too:
+  on a shared machine it moves less than wall time (``contact_log_http.py``).
+
+``--reads-only``: just one customer's contacts read three ways, interleaved
+(the CSV index, SQLite with a connection per read, SQLite on a kept connection).
 
 Each run asks ``--requests`` customers; the table shows the median over
 ``--runs`` runs of each run's median, and the CPU seconds per request.
@@ -32,6 +38,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from contact_log_http import over_loopback  # noqa: E402
 
 
 def write_logs(work: Path, known: list[str], rows: int, customers: int) -> dict[str, Path]:
@@ -104,39 +112,6 @@ def time_desk(served, live, log: Path, ids: list[str], *, before: bool) -> dict[
     }
 
 
-def time_http(folder: Path, log: Path, ids: list[str], work: Path) -> dict[str, float]:
-    import httpx
-
-    from tests.serving.loopback import start_server
-
-    run = Path(tempfile.mkdtemp(prefix="http-", dir=work))
-    start = time.perf_counter()
-    server = start_server(
-        {
-            "KIZUNA_MODEL_SOURCE": str(folder),
-            "KIZUNA_EVENT_STORE": str(run / "events.sqlite"),
-            "KIZUNA_CONTACT_LOG": str(log),
-        },
-        run / "server.log",
-    )
-    ready = time.perf_counter() - start
-    walls = []
-    try:
-        with httpx.Client(base_url=server.url, timeout=300) as client:
-            for cid in [ids[0], *ids]:  # the first one may still wait for the log
-                body = {"customer_id": cid, "channel": "email", "k": 3}
-                wall = time.perf_counter()
-                client.post("/next_best_offer", json=body).raise_for_status()
-                walls.append(time.perf_counter() - wall)
-    finally:
-        server.stop()
-    return {
-        "ready_s": ready,
-        "first_ms": 1e3 * walls[0],
-        "median_ms": 1e3 * statistics.median(walls[1:]),
-    }
-
-
 def index_memory(log: Path) -> str:
     """What a CSV log's index keeps in memory, and its peak while reading (tracemalloc)."""
     import gc
@@ -159,6 +134,49 @@ def index_memory(log: Path) -> str:
     )
 
 
+def read_paths(logs: dict[str, Path], customers: int = 300, rounds: int = 3) -> None:
+    """One customer's contacts read three ways, interleaved per customer (drift reaches all
+    alike): the CSV index, SQLite with a connection per read (``read_contact_log``, what the
+    service did before) and SQLite on the service's kept connection. Wall and CPU ms per read."""
+    import sqlite3
+
+    import pandas as pd
+
+    from kizuna.serving.contact_index import ContactLog
+    from kizuna.serving.contact_store import read_contact_log
+
+    with sqlite3.connect(logs["sqlite"]) as conn:
+        rows = conn.execute("SELECT customer_id FROM contacts LIMIT ?", (200 * customers,))
+        ids = [r[0] for r in rows][::200]
+    since = pd.Timestamp.now() - pd.Timedelta(days=365)
+    csv, kept = ContactLog(logs["csv"]), ContactLog(logs["sqlite"])
+    csv.warm()
+    ways = {
+        "csv: ContactLog (index in memory)": lambda c: csv.read(c, since),
+        "sqlite: read_contact_log (a connection per read)": lambda c: read_contact_log(
+            logs["sqlite"], since=since, customer=c
+        ),
+        "sqlite: ContactLog (kept connection)": lambda c: kept.read(c, since),
+    }
+    walls: dict[str, list[float]] = {k: [] for k in ways}
+    cpus: dict[str, list[float]] = {k: [] for k in ways}
+    load = os.getloadavg()[0]
+    for _ in range(rounds):
+        for cid in ids:
+            for name, read in ways.items():
+                wall, cpu = time.perf_counter(), time.process_time()
+                read(cid)
+                walls[name].append(time.perf_counter() - wall)
+                cpus[name].append(time.process_time() - cpu)
+    print(f"\nOne customer's contacts, {len(ids)} customers x {rounds} rounds, the three reads "
+          f"interleaved; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
+    print("| read | median wall ms | median CPU ms |")
+    print("|---|---:|---:|")
+    for name in ways:
+        print(f"| {name} | {1e3 * statistics.median(walls[name]):.2f} "
+              f"| {1e3 * statistics.median(cpus[name]):.2f} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -168,6 +186,9 @@ def main() -> None:
     parser.add_argument("--http", action="store_true", help="also time the endpoint over loopback")
     parser.add_argument(
         "--http-only", action="store_true", help="only over loopback (any checkout's interpreter)"
+    )
+    parser.add_argument(
+        "--reads-only", action="store_true", help="only the three contact reads, interleaved"
     )
     parser.add_argument("--work", type=Path, help="reuse a folder made by an earlier run")
     args = parser.parse_args()
@@ -198,28 +219,30 @@ def main() -> None:
         logs = write_logs(work, known, args.rows, args.log_customers)
     n_log = len(pd.read_csv(logs["csv"], usecols=["customer_id"]))
     ids = known[: args.requests]
+    if args.reads_only:
+        read_paths(logs)
+        return
     if not args.http_only:
         in_process(served, live, logs, ids, n_log, args)
         print(index_memory(logs["csv"]))
+        read_paths(logs)
     if args.http or args.http_only:
         print(f"\n/next_best_offer over loopback, contact log of {n_log:,} rows, "
               f"{args.requests} customers per run, median of {args.runs} runs (a fresh server "
               f"each); load average {os.getloadavg()[0]:.1f} ({sys.executable})")  # fmt: skip
-        print("| log | server ready (s) | first request (ms) | median ms / request |")
-        print("|---|---:|---:|---:|")
-        for kind in ("csv", "sqlite"):
-            runs = [time_http(folder, logs[kind], ids, work) for _ in range(args.runs)]
-            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            print(f"| {kind} | {med['ready_s']:.1f} | {med['first_ms']:,.1f} "
-                  f"| {med['median_ms']:,.1f} |")  # fmt: skip
+        over_loopback(folder, logs, ids, work, args.runs)
 
 
 def in_process(served, live, logs: dict, ids: list[str], n_log: int, args) -> None:
     rows = []
-    for kind, before in (("csv", True), ("csv", False), ("sqlite", False)):
+    labels = {
+        ("csv", True): "before: whole log read per request",
+        ("sqlite", True): "before: read_contact_log per request (a new connection)",
+    }
+    for kind, before in (("csv", True), ("csv", False), ("sqlite", True), ("sqlite", False)):
         runs = [time_desk(served, live, logs[kind], ids, before=before) for _ in range(args.runs)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        label = "before: whole log read per request" if before else "after: ContactLog"
+        label = labels.get((kind, before), "after: ContactLog")
         rows.append((kind, label, med))
         print(kind, label, med, file=sys.stderr)
     peer = rows[0][2]["median_ms"]

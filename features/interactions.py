@@ -4,20 +4,18 @@ An interaction is a purchase before ``as_of`` (returns excluded). The raw
 strength of a (user, item) pair is the number of *distinct orders* that contain
 the item: a second line of the same item in one order, or a large quantity,
 does not count again, so one bulk order does not outweigh repeated buying,
-which is the signal of preference.
+which is the signal of preference. The weighting of the counts (BM25, TF-IDF, log)
+is :class:`features.interaction_weights.InteractionWeigher`, re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features import schema as s
 from kizuna.features.columnar import (
@@ -32,9 +30,15 @@ from kizuna.features.columnar import (
     timestamps_ns,
 )
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.interaction_weights import WEIGHTINGS, InteractionWeigher, Weighting
 
-Weighting = Literal["count", "log", "bm25", "tfidf"]
-WEIGHTINGS: tuple[str, ...] = ("count", "log", "bm25", "tfidf")
+__all__ = [
+    "WEIGHTINGS",
+    "InteractionWeigher",
+    "Interactions",
+    "Weighting",
+    "build_interactions",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,98 +221,6 @@ def _sum_to_csr(
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(row, minlength=n_rows), out=indptr[1:])
     return sp.csr_matrix((data, col, indptr), shape=(n_rows, n_cols))
-
-
-class InteractionWeigher(TransformerMixin, BaseEstimator):
-    """Count, log, BM25 or TF-IDF weighting of user x item counts, reusable on new rows.
-
-    Users are the documents and items the terms, as in implicit's
-    ``bm25_weight`` / ``tfidf_weight``: ``fit(counts).transform(counts)``
-    equals them on the full matrix, and ``transform(rows)`` weighs any rows
-    (a customer's refreshed history, users unseen at fit) with the fitted
-    population statistics, as if they were rows of that matrix.
-
-    Parameters
-    ----------
-    weighting
-        ``"count"`` (as is), ``"log"`` (``log1p``), ``"bm25"`` or ``"tfidf"``.
-    k1, b
-        BM25 saturation and length normalisation (implicit's defaults).
-
-    Attributes
-    ----------
-    idf_ : numpy.ndarray or None
-        Shape (n_items,): ``log(n_users) - log1p(users with the item)``; None
-        for ``count`` and ``log`` (BM25's idf is negative for an item nearly
-        every user bought, as in implicit).
-    average_length_ : float
-        Mean row sum of the fitted counts (BM25's length normaliser).
-    n_items_ : int
-    """
-
-    def __init__(self, weighting: Weighting = "count", k1: float = 100.0, b: float = 0.8) -> None:
-        self.weighting = weighting
-        self.k1 = k1
-        self.b = b
-
-    def fit(self, counts: sp.spmatrix, y: object = None) -> InteractionWeigher:
-        """Learn item idf and the mean row length from ``counts`` (n_users, n_items)."""
-        if self.weighting not in WEIGHTINGS:
-            raise KizunaInputError(f"must be one of {list(WEIGHTINGS)}", column="weighting",
-                                   values=[self.weighting])  # fmt: skip
-        X = sp.csr_matrix(counts, dtype=np.float64)
-        users_with = np.bincount(X.indices, minlength=X.shape[1])
-        lengths = np.asarray(X.sum(axis=1)).ravel()
-        average = float(lengths.mean()) if X.shape[0] else 1.0
-        return self.fit_statistics(X.shape[0], users_with, average)
-
-    def fit_statistics(
-        self, n_users: int, users_with_item: np.ndarray, average_length: float
-    ) -> InteractionWeigher:
-        """Learn from population sums instead of the matrix (e.g. added up over shards).
-
-        Parameters
-        ----------
-        n_users
-            Rows of the population's count matrix.
-        users_with_item
-            Shape (n_items,): users with a non-zero count of each item.
-        average_length
-            Mean row sum of the counts (e.g. the shards' total over ``n_users``).
-        """
-        if self.weighting not in WEIGHTINGS:
-            raise KizunaInputError(f"must be one of {list(WEIGHTINGS)}", column="weighting",
-                                   values=[self.weighting])  # fmt: skip
-        users_with_item = np.asarray(users_with_item)
-        self.n_items_ = len(users_with_item)
-        self.idf_ = None
-        if self.weighting in ("bm25", "tfidf"):
-            self.idf_ = np.log(max(n_users, 1)) - np.log1p(users_with_item)
-        self.average_length_ = float(average_length)
-        return self
-
-    def transform(self, rows: sp.spmatrix) -> sp.csr_matrix:
-        """Weighted ``rows`` (n, n_items), canonical float32 CSR of the same pattern."""
-        check_is_fitted(self, "n_items_")
-        X = sp.csr_matrix(rows, dtype=np.float64, copy=True)
-        if X.shape[1] != self.n_items_:
-            raise KizunaInputError(
-                f"rows have {X.shape[1]} items; the weigher was fitted on {self.n_items_}",
-                column="rows",
-            )
-        if self.weighting == "log":
-            X.data = np.log1p(X.data)
-        elif self.weighting == "tfidf":
-            X.data = np.sqrt(X.data) * self.idf_[X.indices]
-        elif self.weighting == "bm25":
-            lengths = np.asarray(X.sum(axis=1)).ravel()
-            norm = (1.0 - self.b) + self.b * lengths / max(self.average_length_, 1e-12)
-            row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-            X.data = X.data * (self.k1 + 1.0) / (self.k1 * norm[row_of] + X.data)
-            X.data *= self.idf_[X.indices]
-        out = sp.csr_matrix(X, dtype=np.float32)
-        out.sort_indices()
-        return out
 
 
 def _encode(

@@ -10,11 +10,13 @@ The endpoints in :mod:`serving.service` stay a few lines each by calling these:
 - :func:`answer`: call a pure scoring function on a snapshot and turn its
   refusals (:class:`serving.scoring.ServingError`, :class:`KizunaInputError`)
   into 4xx/503 answers;
-- :func:`log_shown`: give an answer its ``recommendation_id`` and queue what it showed.
+- :func:`log_shown`: give an answer its ``recommendation_id`` and queue what it showed;
+- :func:`answer_audience`: ``/audience`` in a worker thread.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +25,7 @@ from starlette.responses import JSONResponse
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.serving.attribution import RecommendationLog, new_id, version_label
+from kizuna.serving.config import Settings
 from kizuna.serving.live import Live, Served
 from kizuna.serving.scoring import ServingError
 
@@ -87,3 +90,24 @@ def log_shown(log: RecommendationLog, placement: str, answer: Any, **fields: Any
         }
     )
     return answer
+
+
+async def answer_audience(live: Live, request: Any, settings: Settings) -> Any:
+    """``/audience`` on the current snapshot, in a worker thread; refusals as JSON errors."""
+    # Imported here: the audience code stays out of modules that only need the helpers above.
+    from kizuna.serving.audience import AudienceError, audience_response
+
+    served = await current(live)
+    if served is None:
+        return not_ready(live)
+    call = functools.partial(
+        audience_response,
+        served,
+        request,
+        max_kept_bytes=settings.audience_cache_bytes,
+        wait=settings.audience_wait_seconds,
+    )
+    try:
+        return await anyio.to_thread.run_sync(call)
+    except AudienceError as exc:
+        return error(exc.status, exc.message, retry_after=exc.retry_after)

@@ -31,6 +31,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.models.contact_log import LOG_COLUMNS, empty_log
+from kizuna.serving.contact_sqlite import SqliteContactReader
 from kizuna.serving.contact_store import (
     append_contacts,
     append_csv,
@@ -38,7 +39,6 @@ from kizuna.serving.contact_store import (
     is_sqlite,
     log_rows,
     parse_csv,
-    read_contact_log,
 )
 
 #: The text columns kept as codes into a vocabulary (the customer id is the key).
@@ -235,37 +235,38 @@ class CsvContactIndex:
 class ContactLog:
     """The service's contact log at ``path``: reads one customer's contacts, appends new ones.
 
-    An SQLite log is read through its index on ``customer_id``; a CSV log through a
-    :class:`CsvContactIndex`. Either way a read costs O(that customer's contacts).
+    An SQLite log is read through its index on ``customer_id`` with a kept
+    connection (:class:`serving.contact_sqlite.SqliteContactReader`); a CSV log
+    through a :class:`CsvContactIndex`. Either way a read costs O(that customer's contacts).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._index: CsvContactIndex | None = None
-        self._lock = threading.Lock()  # one index, whichever request comes first
+        self._index: CsvContactIndex | SqliteContactReader | None = None
+        self._lock = threading.Lock()  # one reader, whichever request comes first
 
-    def _csv(self) -> CsvContactIndex | None:
-        if is_sqlite(self.path):
-            return None
+    def _reader(self) -> CsvContactIndex | SqliteContactReader:
         with self._lock:
             if self._index is None:
-                self._index = CsvContactIndex(self.path)
+                sqlite = is_sqlite(self.path)
+                self._index = (
+                    SqliteContactReader(self.path) if sqlite else CsvContactIndex(self.path)
+                )
         return self._index
 
     def read(self, customer: str, since: pd.Timestamp | str | None = None) -> pd.DataFrame:
         """``customer``'s contacts at or after ``since`` (as :func:`read_contact_log`)."""
-        index = self._csv()
-        if index is None:
-            return read_contact_log(self.path, since=since, customer=customer)
-        return index.contacts(customer, since=since)
+        return self._reader().contacts(customer, since=since)
 
     def append(self, contacts: pd.DataFrame) -> int:
         """Write ``contacts`` durably (as :func:`append_contacts`); rows written."""
-        index = self._csv()
-        return append_contacts(self.path, contacts) if index is None else index.append(contacts)
+        reader = self._reader()
+        if isinstance(reader, CsvContactIndex):
+            return reader.append(contacts)
+        return append_contacts(self.path, contacts)
 
     def warm(self) -> None:
         """Read a CSV log into memory now, so no request waits for it (nothing for SQLite)."""
-        index = self._csv()
-        if index is not None:
-            index.refresh()
+        reader = self._reader()
+        if isinstance(reader, CsvContactIndex):
+            reader.refresh()

@@ -22,7 +22,8 @@ import scipy.sparse as sp
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.interactions import InteractionWeigher, build_interactions
+from kizuna.features.interaction_weights import InteractionWeigher
+from kizuna.features.interactions import build_interactions
 from kizuna.features.pipeline import behaviour_rfm_scorer, customer_features
 from kizuna.features.rfm_scoring import RFMScorer
 from kizuna.features.segments import rfm_segments

@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import contacts_from_decisions
 from kizuna.serving import offers
-from kizuna.serving.answers import answer, error, field_error, not_ready
+from kizuna.serving.answers import answer, error, field_error, log_shown, not_ready
+from kizuna.serving.attribution import RecommendationLog
 from kizuna.serving.config import Settings
 from kizuna.serving.contact_index import ContactLog
 from kizuna.serving.live import Live, Served
@@ -111,3 +112,21 @@ class OfferDesk:
         if path is not None and path == self.catalogue_path(served):
             return catalogue  # read already: no thread hop
         return await anyio.to_thread.run_sync(self.catalogue, served)
+
+
+def log_offer(
+    log: RecommendationLog, request: NextBestOfferRequest, out: NextBestOfferResponse | JSONResponse
+) -> NextBestOfferResponse | JSONResponse:
+    """Give an offer answer its recommendation_id and queue what it showed (errors pass through)."""
+    if isinstance(out, JSONResponse):
+        return out
+    return log_shown(
+        log,
+        "next_best_offer",
+        out,
+        customer_id=request.customer_id,
+        offer_id=out.decisions[0].offer_id if out.decisions else None,
+        grp=out.group,
+        campaign_id=request.campaign_id,
+        channel=request.channel,
+    )

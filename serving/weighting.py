@@ -1,4 +1,4 @@
-"""The served interaction weighting: :class:`features.interactions.InteractionWeigher`
+"""The served interaction weighting: :class:`features.interaction_weights.InteractionWeigher`
 set up from a recommender's ``interaction_params``."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 import scipy.sparse as sp
 
-from kizuna.features.interactions import InteractionWeigher
+from kizuna.features.interaction_weights import InteractionWeigher
 
 #: Keys of ``interaction_params`` that configure the weighting, not the counting.
 WEIGHTING_KEYS = ("weighting", "bm25_k1", "bm25_b")

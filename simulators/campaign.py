@@ -49,6 +49,10 @@ The story (one offer, e.g. a win-back coupon, sent at ``as_of``; outcome window
 Churn risk and uplift differ on purpose: lost causes have the highest churn
 risk and no uplift, so targeting by churn alone spends on them, while uplift
 targeting finds the lapsing repeat customers.
+
+The settings and column names are in :mod:`simulators.campaign_config`, step 1
+(who is in it, their baseline and spend) in :mod:`simulators.campaign_inputs`;
+both are re-exported here.
 """
 
 from __future__ import annotations
@@ -61,87 +65,54 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.control_groups import in_control
 from kizuna.features.errors import KizunaInputError
-from kizuna.simulators.synthetic import (
-    DROPOUT_TIME,
-    PURCHASE_RATE,
-    SPEND_SCALE,
-    Shop,
+from kizuna.simulators.campaign_config import (
+    ALIVE_AT_AS_OF,
+    ARCHETYPE,
+    ARCHETYPES,
+    BASKET,
+    EXPECTED_BASKET,
+    LIKELY_ARCHETYPE,
+    LOST_CAUSE,
+    OUTCOME_COLUMNS,
+    P_CONTROL,
+    P_TREATED,
+    PERSUADABLE,
+    SLEEPING_DOG,
+    SURE_THING,
+    TRUE_PROFIT_UPLIFT,
+    TRUE_REVENUE_UPLIFT,
+    TRUE_UPLIFT,
+    Y_CONTROL,
+    Y_TREATED,
+    CampaignConfig,
 )
+from kizuna.simulators.campaign_inputs import DEFAULT_SPEND_SHAPE, from_frame, from_shop
+from kizuna.simulators.synthetic import Shop
 
-# Outcomes columns (the campaign-outcomes file format).
-OUTCOME_COLUMNS: tuple[str, ...] = (
-    s.CUSTOMER_ID,
-    s.CAMPAIGN_ID,
-    s.OFFER_ID,
-    s.TREATED,
-    s.OUTCOME,
-    s.REVENUE,
-)
-
-# Truth columns.
-ARCHETYPE = "archetype"
-LIKELY_ARCHETYPE = "likely_archetype"
-P_CONTROL = "p_control"
-P_TREATED = "p_treated"
-TRUE_UPLIFT = "true_uplift"
-EXPECTED_BASKET = "expected_basket"
-TRUE_REVENUE_UPLIFT = "true_revenue_uplift"
-TRUE_PROFIT_UPLIFT = "true_profit_uplift"
-Y_CONTROL = "y_control"
-Y_TREATED = "y_treated"
-BASKET = "basket"
-ALIVE_AT_AS_OF = "alive_at_as_of"
-
-SURE_THING = "sure_thing"
-PERSUADABLE = "persuadable"
-SLEEPING_DOG = "sleeping_dog"
-LOST_CAUSE = "lost_cause"
-ARCHETYPES: tuple[str, ...] = (PERSUADABLE, SURE_THING, LOST_CAUSE, SLEEPING_DOG)
-
-_DEFAULT_SPEND_SHAPE = 6.0  # basket shape when simulating from a plain frame
-
-
-@dataclass(frozen=True)
-class CampaignConfig:
-    """Everything that shapes a simulated campaign (see the module docstring)."""
-
-    campaign_id: str = "synthetic-winback"
-    offer_id: str = "winback_15"
-    horizon_days: float = 90.0
-    control_share: float = 0.5
-    persuade_max: float = 0.5
-    persuade_peak_days: float = 120.0
-    persuade_width: float = 0.6  # standard deviation of the bump, in log days
-    persuade_orders_scale: float = 2.0
-    annoy_max: float = 0.6
-    annoy_days: float = 60.0
-    annoy_orders_scale: float = 1.5
-    noise_sigma: float = 0.3
-    margin: float = 0.35
-    discount_share: float = 0.15
-    fixed_cost: float = 0.5
-
-    def __post_init__(self) -> None:
-        def bad(name: str, rule: str) -> KizunaInputError:
-            return KizunaInputError(rule, column=name, values=[getattr(self, name)])
-
-        for name in (
-            "horizon_days",
-            "persuade_peak_days",
-            "persuade_width",
-            "persuade_orders_scale",
-            "annoy_days",
-            "annoy_orders_scale",
-        ):
-            if not getattr(self, name) > 0:
-                raise bad(name, "must be positive")
-        for name in ("control_share", "persuade_max", "annoy_max", "margin", "discount_share"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise bad(name, "must be in [0, 1]")
-        if self.noise_sigma < 0 or self.fixed_cost < 0:
-            raise bad(
-                "noise_sigma" if self.noise_sigma < 0 else "fixed_cost", "must not be negative"
-            )
+__all__ = [
+    "ALIVE_AT_AS_OF",
+    "ARCHETYPE",
+    "ARCHETYPES",
+    "BASKET",
+    "EXPECTED_BASKET",
+    "LIKELY_ARCHETYPE",
+    "LOST_CAUSE",
+    "OUTCOME_COLUMNS",
+    "PERSUADABLE",
+    "P_CONTROL",
+    "P_TREATED",
+    "SLEEPING_DOG",
+    "SURE_THING",
+    "TRUE_PROFIT_UPLIFT",
+    "TRUE_REVENUE_UPLIFT",
+    "TRUE_UPLIFT",
+    "Y_CONTROL",
+    "Y_TREATED",
+    "CampaignConfig",
+    "SimulatedCampaign",
+    "simulate_campaign",
+    "true_profit_uplift",
+]
 
 
 @dataclass(frozen=True)
@@ -205,10 +176,10 @@ def simulate_campaign(
     """
     cfg = CampaignConfig() if config is None else config
     if isinstance(source, Shop):
-        features, p0, expected_basket, spend_shape, alive = _from_shop(source, cfg, as_of)
+        features, p0, expected_basket, spend_shape, alive = from_shop(source, cfg, as_of)
     elif isinstance(source, pd.DataFrame):
-        features, p0, expected_basket = _from_frame(source)
-        spend_shape, alive = _DEFAULT_SPEND_SHAPE, None
+        features, p0, expected_basket = from_frame(source)
+        spend_shape, alive = DEFAULT_SPEND_SHAPE, None
     else:
         raise KizunaInputError(f"expected a Shop or a customer frame, got {type(source).__name__}")
     n = len(features)
@@ -280,75 +251,3 @@ def true_profit_uplift(
     p0, p1 = np.asarray(p_control, float), np.asarray(p_treated, float)
     basket = np.asarray(expected_basket, float)
     return (margin * (p1 - p0) - discount_share * p1) * basket - fixed_cost
-
-
-def _from_shop(
-    shop: Shop, cfg: CampaignConfig, as_of: pd.Timestamp | str | None
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, float, np.ndarray]:
-    from kizuna.features.pipeline import customer_features
-    from kizuna.features.validate import validate_transactions
-
-    end = shop.config.end_ts
-    as_of_ts = end if as_of is None else pd.Timestamp(as_of)
-    if as_of_ts > end:
-        raise KizunaInputError(
-            f"as_of must not be after the shop's end ({end})", column="as_of", values=[as_of]
-        )
-    kept = validate_transactions(shop.transactions).kept
-    features = customer_features(kept, as_of_ts)
-    features.index = features.index.astype("str")
-    truth = shop.truth.set_index(s.CUSTOMER_ID)
-    truth.index = truth.index.astype("str")
-    truth = truth.loc[features.index]
-    dropout = truth[DROPOUT_TIME]
-    alive = (dropout.isna() | (dropout >= as_of_ts)).to_numpy()
-    rate = truth[PURCHASE_RATE].to_numpy(dtype=float)
-    p0 = alive * (1.0 - np.exp(-rate * cfg.horizon_days / 7.0))
-    spend_shape = shop.config.spend_p
-    # Gamma(spend_p, rate nu) has mean spend_p / nu: the shop's true mean order value.
-    expected = spend_shape / truth[SPEND_SCALE].to_numpy(dtype=float)
-    return features, p0, expected, spend_shape, alive
-
-
-def _from_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    table = frame.set_index(s.CUSTOMER_ID) if s.CUSTOMER_ID in frame.columns else frame
-    table = table.copy()
-    table.index = table.index.astype("str")
-    if table.index.has_duplicates:
-        raise KizunaInputError(
-            "each customer must appear once",
-            column=s.CUSTOMER_ID,
-            values=table.index[table.index.duplicated()],
-        )
-    for col in (s.RECENCY_DAYS, s.FREQUENCY, s.MONETARY_MEAN):
-        if col not in table.columns:
-            raise KizunaInputError(
-                f"a customer frame needs {[s.RECENCY_DAYS, s.FREQUENCY, s.MONETARY_MEAN]}",
-                column=col,
-            )
-        values = pd.to_numeric(table[col], errors="coerce")
-        bad = values.isna() | (values < 0) | ~np.isfinite(values)
-        if bad.any():
-            raise KizunaInputError(
-                "expected non-negative numbers", column=col, values=table[col][bad].unique()
-            )
-        table[col] = values.astype(float)
-    if (table[s.FREQUENCY] < 1).any():
-        raise KizunaInputError(
-            "frequency counts orders and must be at least 1",
-            column=s.FREQUENCY,
-            values=table[s.FREQUENCY][table[s.FREQUENCY] < 1],
-        )
-    if P_CONTROL in table.columns:
-        p0 = pd.to_numeric(table[P_CONTROL], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(p0).any() or ((p0 < 0) | (p0 > 1)).any():
-            raise KizunaInputError(
-                "must be probabilities in [0, 1]",
-                column=P_CONTROL,
-                values=table[P_CONTROL][~((p0 >= 0) & (p0 <= 1))],
-            )
-    else:
-        p0 = 0.85 * np.exp(-table[s.RECENCY_DAYS].to_numpy(dtype=float) / 150.0)
-    expected = np.maximum(table[s.MONETARY_MEAN].to_numpy(dtype=float), 1e-9)
-    # The baseline is truth, not a feature: a model must not see it.
-    return table.drop(columns=[P_CONTROL], errors="ignore"), p0, expected

@@ -12,6 +12,7 @@ import typer
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.training import (
+    cli_campaign,
     cli_data,
     cli_init,
     cli_offers,
@@ -74,7 +75,7 @@ app.command("snapshot")(cli_snapshot.snapshot)
 app.command("export")(cli_snapshot.export)
 app.add_typer(cli_snapshot.events_app, name="events")
 app.add_typer(score_app, name="score", help="CRM batch export; `kizuna score offers` for offers.")
-app.command("evaluate-campaign")(cli_offers.evaluate_campaign)
+app.command("evaluate-campaign")(cli_campaign.evaluate_campaign)
 app.command("report")(cli_report.report)
 app.command("attribution")(cli_report.attribution)
 

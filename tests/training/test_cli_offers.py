@@ -15,7 +15,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.models.contact_log import empty_log
 from kizuna.serving.contact_store import append_contacts, read_contact_log
 from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
-from kizuna.training import cli_offers
+from kizuna.training import cli_campaign, cli_offers
 
 OFFERS_YAML = """
 margin: 0.5
@@ -34,7 +34,7 @@ offers:
 
 app = typer.Typer()
 app.command("score-offers")(cli_offers.score_offers)
-app.command("evaluate-campaign")(cli_offers.evaluate_campaign)
+app.command("evaluate-campaign")(cli_campaign.evaluate_campaign)
 runner = CliRunner()
 
 

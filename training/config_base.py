@@ -1,0 +1,28 @@
+"""The base of every experiment-settings model, and one readable error for invalid settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from kizuna.features.errors import KizunaInputError
+
+
+class Frozen(BaseModel):
+    """Immutable settings; an unknown key is an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def parse_model(model: type[Frozen], data: dict[str, Any], *, source: str) -> Any:
+    """Build ``model`` from ``data``, turning pydantic's errors into one readable message."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(map(str, err['loc'])) or '(top level)'}: "
+            + err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
+        ]
+        raise KizunaInputError(f"{source} has invalid settings:\n" + "\n".join(lines)) from None

@@ -1,0 +1,135 @@
+"""The model sections of an experiment: the split, the search grid and each model's settings."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from kizuna.training.config_base import Frozen
+
+
+class SplitConfig(Frozen):
+    """The holdout.
+
+    Time-based for transactions: features use events before ``as_of``;
+    labels and recommendation ground truth come from
+    ``[as_of, as_of + horizon_days)``. Churn and LTV models train on
+    ``train_snapshots`` earlier snapshots, spaced ``horizon_days`` apart, and
+    are calibrated on the snapshot just before the test one, so no training
+    label overlaps the holdout.
+
+    Contractual churn on a customers table alone needs no ``as_of``: its
+    customers are split into train, validation (``validation_share``) and
+    test (``test_share``), by ``signup_date`` (newest last) or at random
+    (seeded by ``seed``, else the experiment's seed, stratified by the label);
+    ``by: auto`` uses the signup date when every customer has one.
+    """
+
+    as_of: date | None = None
+    horizon_days: int = Field(90, gt=0)
+    lookback_days: int = Field(365, gt=0)
+    train_snapshots: int = Field(3, gt=0)
+    test_share: float = Field(0.2, gt=0.0, lt=1.0)
+    validation_share: float = Field(0.2, gt=0.0, lt=1.0)
+    by: Literal["auto", "random", "signup_date"] = "auto"
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _check_shares(self) -> SplitConfig:
+        if self.test_share + self.validation_share >= 0.9:
+            raise ValueError("test_share + validation_share must leave at least 10% to train on")
+        return self
+
+
+class SearchConfig(Frozen):
+    """An optional grid; every combination and its validation score are logged as one table."""
+
+    grid: dict[str, list[Any]] = {}
+    max_runs: int = 12
+
+
+class RecommenderConfig(Frozen):
+    """The recommender: its model and candidates, the protocol, the re-ranker and blend tuning."""
+
+    enabled: bool = True
+    model: str = "hybrid"
+    params: dict[str, Any] = {}
+    candidates: list[str] = [
+        "global_popularity",
+        "trending_popularity",
+        "personal_popularity",
+        "als",
+        "bpr",
+        "item_knn_cosine",
+        "item_knn_bm25",
+    ]
+    k: int = 10
+    # Choose the hybrid's blend weights on the validation split (as_of - horizon);
+    # search.grid overrides the weight grid, params fix the other settings.
+    tune_weights: bool = True
+    search: SearchConfig | None = None
+    primary_metric: str = "ndcg_at_10"
+    primary_mode: Literal["all", "new"] = "all"
+    # "time": fit before as_of, judge on the horizon after (validation one horizon earlier).
+    # "random_user": hold out holdout_fraction of each customer's distinct items at random
+    # (full ranking, training items excluded), as published benchmarks do.
+    protocol: Literal["time", "random_user"] = "time"
+    holdout_fraction: float = Field(0.2, gt=0, lt=1)
+    # Two-stage model (time protocol only): candidate generators + a LambdaRank re-ranker,
+    # trained on the windows before the holdout; served when it wins on validation.
+    rerank: bool = True
+    rerank_params: dict[str, Any] = {}
+    # Training cutoffs of the re-ranker per horizon (over the two horizons before as_of).
+    rerank_cutoffs: int = Field(1, ge=1, le=6)
+    # Large shops: the re-ranker learns from a fixed hashed sample of at most this many
+    # customers per training window (None: everyone); smaller windows are used whole.
+    rerank_max_users: int | None = Field(20_000, ge=1)
+    # Large shops: the served model is chosen on a fixed hashed sample of at most this
+    # many validation customers (None: everyone); the holdout is always scored in full.
+    validation_max_users: int | None = Field(20_000, ge=1)
+
+
+class ChurnConfig(Frozen):
+    """The churn model: non-contractual (no purchase in the horizon) or contractual (a label)."""
+
+    enabled: bool = True
+    mode: Literal["non_contractual", "contractual"] = "non_contractual"
+    label_col: str = "churned"
+    params: dict[str, Any] = {}
+    search: SearchConfig | None = None
+    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
+    primary_metric: str = "roc_auc"
+
+
+class LTVConfig(Frozen):
+    """The lifetime-value model: horizon revenue per customer."""
+
+    enabled: bool = True
+    params: dict[str, Any] = {}
+    search: SearchConfig | None = None
+    primary_metric: str = "normalised_gini"
+
+
+class BTYDConfig(Frozen):
+    """Buy-till-you-die settings: the time unit of BG/NBD and Gamma-Gamma."""
+
+    enabled: bool = True
+    time_unit: Literal["D", "W"] = "W"
+    discount_rate: float = 0.01  # per time unit
+
+
+class UpliftConfig(Frozen):
+    """Learned uplift of offers, from a campaign with a control group.
+
+    ``outcomes`` is a file with customer_id, offer_id, treated, outcome and
+    revenue (see ``kizuna evaluate-campaign``); ``simulate`` instead runs the
+    synthetic campaign on the holdout customers (demo data only).
+    """
+
+    enabled: bool = False
+    outcomes: Path | None = None
+    simulate: bool = False
+    learner: Literal["x", "t"] = "x"
