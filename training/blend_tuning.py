@@ -15,7 +15,7 @@ import pandas as pd
 from kizuna.models.recommenders import HybridRecommender
 from kizuna.training.config import RecommenderConfig
 from kizuna.training.metrics import ndcg_at_k
-from kizuna.training.recommender_eval import holdout_split
+from kizuna.training.recommender_holdout import holdout_split
 
 # Days of sales that count as "now" for the trending component (and the repurchase boost).
 TREND_DAYS = 7
@@ -107,6 +107,7 @@ def tune_blend(
         # In the new mode repurchase is zero on every candidate: fixed at 0.
         options = [grid[name] for name in names]
         best_value = -np.inf
+        top = None
         for values in _product(options):
             if not any(values):
                 continue
@@ -114,9 +115,7 @@ def tune_blend(
             w = np.array([weights.get(n, 0.0) for n in blend_names], dtype=np.float32)
             blend = base + np.tensordot(w, parts, axes=1)
             kk = min(config.k, blend.shape[1])
-            top = np.argpartition(-blend, kk - 1, axis=1)[:, :kk]
-            order = np.argsort(-np.take_along_axis(blend, top, axis=1), axis=1, kind="stable")
-            top = np.take_along_axis(top, order, axis=1)
+            top = top_k_columns(blend, kk, hint=top)
             recs = np.where(np.take_along_axis(valid, top, axis=1),
                             np.take_along_axis(cols, top, axis=1), -1)  # fmt: skip
             value = ndcg_at_k(recs, truth, kk)  # ranking_metrics()["ndcg"], alone
@@ -132,6 +131,43 @@ def tune_blend(
         if best_value > -np.inf:
             chosen.update(chosen_mode)
     return chosen, records
+
+
+def top_k_columns(blend: np.ndarray, k: int, *, hint: np.ndarray | None = None) -> np.ndarray:
+    """Columns of each row's ``k`` largest values, largest first, shape (n, k).
+
+    Valid cells hold distinct values (the tie-break term makes them so), so
+    the answer is unique except among ``-inf`` padding. ``hint``: any ``k``
+    distinct columns per row (e.g. the previous combination's answer): the
+    smallest of their values bounds each row's top ``k`` from below, so only
+    the few cells at or above it (packed into a narrow matrix) are
+    partitioned, not the whole row. The grid changes one weight at a time,
+    so the bound is tight.
+    """
+    if hint is None:
+        return _top_k(blend, k)
+    n = blend.shape[0]
+    bound = np.take_along_axis(blend, hint, axis=1).min(axis=1)
+    loose = np.isneginf(bound)  # padding in the hint: those rows are partitioned whole
+    bound[loose] = np.inf
+    r, c = np.nonzero(blend >= bound[:, None])  # at least the hint's k cells per row
+    counts = np.bincount(r, minlength=n)
+    pos = np.arange(r.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    width = max(int(counts.max(initial=0)), k)
+    packed = np.full((n, width), -np.inf)
+    packed[r, pos] = blend[r, c]
+    where = np.zeros((n, width), dtype=np.intp)
+    where[r, pos] = c
+    top = np.take_along_axis(where, _top_k(packed, k), axis=1)
+    if loose.any():
+        top[loose] = _top_k(blend[loose], k)
+    return top
+
+
+def _top_k(values: np.ndarray, k: int) -> np.ndarray:
+    top = np.argpartition(-values, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(values, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
 
 
 def _candidates(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,69 +17,10 @@ from kizuna.training import run_logging, run_notes, tracking
 from kizuna.training.audience_eval import evaluate_audiences
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.data import load_tables, load_transactions_and_events
-from kizuna.training.next_order_eval import choose_prior_gaps, evaluate_next_order
+from kizuna.training.experiment_result import ExperimentResult
 from kizuna.training.progress import step
-from kizuna.training.snapshots import Snapshot, build_snapshot, snapshot_dates
+from kizuna.training.tabular_stage import train_tabular_stage
 from kizuna.training.train_contractual import train_contractual_churn
-from kizuna.training.train_tabular import train_churn, train_ltv
-
-
-@dataclass
-class ExperimentResult:
-    """What one ``kizuna train`` run did: metrics per model and registry decisions."""
-
-    name: str
-    run_id: str
-    fingerprint: dict[str, Any]
-    results: dict[str, Any] = field(default_factory=dict)
-    registry: dict[str, tracking.AliasDecision] = field(default_factory=dict)
-    #: Next-order predictions on the holdout (``next_order_*`` metrics).
-    next_order: dict[str, float] = field(default_factory=dict)
-
-    def comparison(self) -> pd.DataFrame:
-        """One row per (model kind, model or baseline) with its metrics."""
-        rows = []
-        for kind, result in self.results.items():
-            selection = getattr(result, "selection", None)
-            served = selection is not None and selection.baseline_served
-            rows.append(
-                {
-                    "kind": kind,
-                    "model": f"served: {selection.served}" if served else "kizuna",
-                    "primary": result.primary_metric,
-                    **result.metrics,
-                }
-            )
-            for name, metrics in result.baselines.items():
-                rows.append(
-                    {
-                        "kind": kind,
-                        "model": f"baseline: {name}",
-                        "primary": result.primary_metric,
-                        **metrics,
-                    }
-                )
-        return pd.DataFrame(rows)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "experiment": self.name,
-            "run_id": self.run_id,
-            "fingerprint": self.fingerprint,
-            "models": {
-                kind: {
-                    "primary_metric": r.primary_metric,
-                    "metrics": r.metrics,
-                    "baselines": r.baselines,
-                    "extra_metrics": r.extra_metrics,
-                    "served": getattr(getattr(r, "selection", None), "served", "kizuna"),
-                    "selection": getattr(getattr(r, "selection", None), "reason", ""),
-                }
-                for kind, r in self.results.items()
-            },
-            "registry": {kind: vars(d) for kind, d in self.registry.items()},
-            "next_order": {k: v for k, v in self.next_order.items() if "_bin" not in k},
-        }
 
 
 def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> ExperimentResult:
@@ -226,7 +166,7 @@ def _train_all(
         tabular = None
         if tabular_kinds or config.uplift.enabled:
             tabular = pool.submit(
-                copy_context().run, _train_tabular, config, tx, items, customers, tabular_kinds
+                copy_context().run, train_tabular_stage, config, tx, items, customers, tabular_kinds
             )
         if config.recommender.enabled:
             from kizuna.training.train_recommender import train_recommender
@@ -273,80 +213,3 @@ def _train_all(
             )
             recommender.evaluation = None  # not needed after this: free the memory
     result.results.update(results)
-
-
-def _train_tabular(
-    config: ExperimentConfig,
-    tx: pd.DataFrame,
-    items: pd.DataFrame | None,
-    customers: pd.DataFrame | None,
-    tabular_kinds: list[str],
-) -> tuple[Snapshot, dict[str, Any], dict[str, float]]:
-    """Snapshots, next-order evaluation, churn, LTV and uplift.
-
-    Returns
-    -------
-    (test snapshot, results by kind, next-order metrics)
-    """
-    split = config.split
-    train_dates, val_date, test_date = snapshot_dates(
-        pd.Timestamp(split.as_of), split.horizon_days, split.train_snapshots
-    )
-    snaps = [
-        build_snapshot(
-            tx,
-            date,
-            horizon_days=split.horizon_days,
-            lookback_days=split.lookback_days,
-            btyd_unit=config.btyd.time_unit,
-            customers=customers,
-            items=items,
-        )
-        for date in [*train_dates, val_date, test_date]
-    ]
-    train, val, test = [s for s in snaps[:-2] if len(s.X)], snaps[-2], snaps[-1]
-    if not train or val.X.empty or test.X.empty:
-        raise KizunaInputError(
-            f"not enough history for snapshots {[str(d.date()) for d in train_dates]}, "
-            f"validation {val_date.date()} and test {test_date.date()}: move split.as_of later "
-            "or reduce split.train_snapshots / split.horizon_days"
-        )
-    unit = config.btyd.time_unit
-    # the blend weight is chosen on the validation snapshot, judged on the test one
-    prior_gaps = choose_prior_gaps(
-        tx, val.X, val.bgnbd, val.as_of, horizon_days=split.horizon_days, btyd_unit=unit
-    )
-    next_order = evaluate_next_order(
-        tx, test.X, test.bgnbd, test.as_of,
-        horizon_days=split.horizon_days, btyd_unit=unit, prior_gaps=prior_gaps,
-    )  # fmt: skip
-    common = {
-        "seed": config.seed,
-        "btyd_unit": config.btyd.time_unit,
-        "horizon_days": split.horizon_days,
-    }
-    results: dict[str, Any] = {}
-    # LTV trains on a thread of its own beside churn (each LightGBM model on one thread).
-    with ThreadPoolExecutor(1, thread_name_prefix="kizuna-ltv") as pool:
-        ltv = None
-        if "ltv" in tabular_kinds:
-            ltv = pool.submit(copy_context().run, train_ltv, train, val, test, config.ltv, **common)
-        if "churn" in tabular_kinds:
-            results["churn"] = train_churn(train, val, test, config.churn, **common)
-        if ltv is not None:
-            results["ltv"] = ltv.result()
-    for kind in ("churn", "ltv"):  # the served next-order dates use the chosen blend
-        if kind in tabular_kinds and hasattr(results[kind].bundle, "next_order_prior_gaps"):
-            outcome = results[kind]
-            outcome.bundle = replace(outcome.bundle, next_order_prior_gaps=prior_gaps)
-    if config.uplift.enabled:
-        from kizuna.training.train_uplift import train_uplift
-
-        churn = results.get("churn")
-        results["uplift"] = train_uplift(
-            test.X,
-            config.uplift,
-            seed=config.seed,
-            churn_model=None if churn is None else churn.bundle.model,
-        )
-    return test, results, next_order

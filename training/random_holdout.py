@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.interactions import Interactions
-from kizuna.training.recommender_eval import RecommenderHoldout
+from kizuna.training.recommender_holdout import RecommenderHoldout
 
 
 def random_user_split(

@@ -14,7 +14,8 @@ from kizuna.models.bundles import RecommenderBundle
 from kizuna.models.recommenders import HybridRecommender
 from kizuna.training.blend_tuning import TREND_DAYS
 from kizuna.training.config import RecommenderConfig
-from kizuna.training.recommender_eval import DEFAULT_MODEL, default_models, item_categories
+from kizuna.training.recommender_eval import DEFAULT_MODEL, default_models
+from kizuna.training.recommender_holdout import item_categories
 from kizuna.training.train_reranker import RERANKED, fit_with_timing
 
 # Served models read purchase histories in this weighting (distinct orders per item).

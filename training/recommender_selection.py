@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
@@ -24,7 +23,6 @@ from kizuna.training.train_reranker import (
     RERANKED,
     RerankerRun,
     choose_rank_modes,
-    score_split,
     with_modes,
 )
 
@@ -97,26 +95,20 @@ def select_on_validation(
 
 
 def lambdarank_figures(
-    reranker: RerankerRun | None, holdout: Any, k: int, table: pd.DataFrame
+    reranker: RerankerRun | None, alone: pd.DataFrame | None, k: int
 ) -> dict[str, float]:
     """NDCG of the rankers alone (every mode ranked), on validation and holdout, for the record.
 
     ``lambdarank_ndcg_at_10`` etc. on the holdout, ``val_lambdarank_...`` on
     validation (the selection model): what the served two-stage model would
-    score had its ranker ordered every mode. ``table`` is the holdout
-    evaluation: the modes its ranker orders are read from it, not scored again.
+    score had its ranker ordered every mode. ``alone``: the holdout rows of
+    the rankers alone in every mode (``score_split`` of the model with every
+    mode ranked).
     """
     if reranker is None:
         return {}
-    model = reranker.model
-    ranked = table[(table["model"] == RERANKED) & table["mode"].isin(model.rank_modes)]
-    missing = tuple(m for m in MODES if m not in model.rank_modes)
-    if missing:
-        # A shallow copy: it differs only in rank_modes and reads the fitted parts.
-        everyone = copy.copy(model).set_params(rank_modes=MODES)
-        ranked = pd.concat([ranked, score_split(everyone, holdout, k=k, modes=missing)])
     out = {}
-    for prefix, scores in (("", ranked), ("val_", reranker.validation)):
+    for prefix, scores in (("", alone), ("val_", reranker.validation)):
         if scores is None:
             continue
         for mode in MODES:

@@ -12,7 +12,7 @@ from kizuna.features import schema as s
 from kizuna.features.interactions import build_interactions
 from kizuna.training.blend_tuning import TREND_DAYS
 from kizuna.training.config import RecommenderConfig
-from kizuna.training.recommender_eval import holdout_split
+from kizuna.training.recommender_holdout import holdout_split
 
 
 def time_or_random_splits(

@@ -17,7 +17,7 @@ from kizuna.training.search_log import log_search
 from kizuna.training.selection import best_rival
 
 if TYPE_CHECKING:
-    from kizuna.training.pipeline import ExperimentResult
+    from kizuna.training.experiment_result import ExperimentResult
 
 
 def log_snapshot_for_run(

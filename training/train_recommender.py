@@ -18,6 +18,7 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.bundles import RecommenderBundle
 from kizuna.models.recommenders import HybridRecommender
+from kizuna.models.recommenders.reranker import MODES
 from kizuna.training import plots
 from kizuna.training.blend_tuning import WEIGHT_NAMES, tune_blend
 from kizuna.training.config import RecommenderConfig
@@ -40,7 +41,7 @@ from kizuna.training.recommender_splits import (
     time_or_random_splits,
 )
 from kizuna.training.selection import TUNED, Selection
-from kizuna.training.train_reranker import RERANKED, score_split, train_reranker
+from kizuna.training.train_reranker import RERANKED, score_split, train_reranker, with_modes
 
 
 @dataclass
@@ -202,12 +203,12 @@ def train_recommender(
             table = pd.concat([table, hold_baselines.result()])
             models.update(baselines)
             rankings.update(baseline_rankings)
+            alone = None
             if reranker is not None:
-                rankings[RERANKED] = {}
-                table = pd.concat([table, score_split(
-                    reranker.model, holdout, k=config.k, depth=depth,
-                    recommendations=rankings[RERANKED],
-                )])  # fmt: skip
+                served_rows, alone = _reranked_on_holdout(
+                    reranker.model, holdout, table, rankings, k=config.k, depth=depth
+                )
+                table = pd.concat([table, served_rows])
                 models[RERANKED] = reranker.model
         per_model = {name: named_metrics(rows, config.k) for name, rows in table.groupby("model")}
         if primary not in per_model[DEFAULT_MODEL]:
@@ -223,7 +224,7 @@ def train_recommender(
             rates = purchase_rate_by_rank(
                 served, holdout, config.k, rankings.get(served_name, {}).get("new")
             )
-        lambdarank = lambdarank_figures(reranker, holdout, config.k, table)
+        lambdarank = lambdarank_figures(reranker, alone, config.k)
         with phase(f"recommender: refitting the served model ({served_name}) on every purchase"):
             bundle = replace(serving.result(), purchase_rate_by_rank=rates)
     sample = bundle.user_ids[: min(5, len(bundle.user_ids))]
@@ -248,6 +249,39 @@ def train_recommender(
         evaluation=(served, holdout),
         own=tuple(name for name in (DEFAULT_MODEL, RERANKED) if name in per_model),
     )
+
+
+def _reranked_on_holdout(
+    model: Any,
+    holdout: Any,
+    table: pd.DataFrame,
+    rankings: dict[str, dict[str, np.ndarray]],
+    *,
+    k: int,
+    depth: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two-stage model's holdout rows, and its rankers' alone in every mode.
+
+    The rankers score every mode in one pass (the generators score each
+    customer once); in the modes they order, that is the served model. In
+    the others the served model is the hybrid's blend with the same weights
+    on the same fit: the hybrid's rows and rankings (already in ``table``
+    and ``rankings``) are taken, not scored again. The served model's
+    rankings go into ``rankings[RERANKED]``.
+    """
+    ranked = tuple(m for m in MODES if m in model.rank_modes)
+    # A shallow copy: it differs only in rank_modes and reads the fitted parts.
+    everyone = copy.copy(model).set_params(rank_modes=MODES)
+    alone_rankings: dict[str, np.ndarray] = {}
+    alone = score_split(everyone, holdout, k=k, depth=depth, recommendations=alone_rankings)
+    rankings[RERANKED] = {
+        m: (alone_rankings if m in ranked else rankings[DEFAULT_MODEL])[m]
+        for m in MODES
+        if m in ranked or m in rankings[DEFAULT_MODEL]
+    }
+    both = with_modes(alone, table[table["model"] == DEFAULT_MODEL], ranked)
+    order = both["mode"].map({m: i for i, m in enumerate(MODES)})
+    return both.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True), alone
 
 
 @contextmanager

@@ -90,19 +90,20 @@ def train_reranker(
     later = {m: list(parts) for m, parts in stacked.items()}
     selects = bool(early) and all(sum(len(d[2]) for d in v) for v in stacked.values())
     val_table = None
+    reuse: dict[int, Any] = {}  # the validation window's purchase timing, made once for both
     # Each LightGBM fit runs on its own fixed threads while this thread fits the generators
     # and scores: the rankers come out as they would one after the other.
     with ThreadPoolExecutor(1, thread_name_prefix="kizuna-rankers") as pool:
         rankers = pool.submit(selection.fit_rankers, stacked) if selects else None
         for window in usable:
             if window.as_of + horizon > validation.as_of:
-                _fit_at(model, transactions, window)
+                _fit_at(model, transactions, window, reuse if window is validation else None)
                 _collect(model, hashed_sample(window, max_users), later)
         if rankers is not None:
             rankers.result()
         final = pool.submit(model.fit_rankers, later)
         if selects:
-            _fit_at(selection, transactions, validation)
+            _fit_at(selection, transactions, validation, reuse)
             if len(validation.user_codes):
                 val_table = score_split(selection, validation, k=k)
         final.result()
@@ -138,9 +139,18 @@ def fit_with_timing(
     *,
     recent: Any,
     categories: Any,
+    memo: dict[int, Any] | None = None,
 ) -> RerankedRecommender:
-    """Fit ``model``'s generators on ``matrix`` with the purchase timing as of ``as_of``."""
-    timing = purchase_timing(transactions, as_of, user_ids, item_ids)
+    """Fit ``model``'s generators on ``matrix`` with the purchase timing as of ``as_of``.
+
+    ``memo``: the timing is kept there (under ``id(matrix)``) and read back by
+    a later call on the same matrix.
+    """
+    timing = None if memo is None else memo.get(id(matrix))
+    if timing is None:
+        timing = purchase_timing(transactions, as_of, user_ids, item_ids)
+        if memo is not None:
+            memo[id(matrix)] = timing
     return model.fit(matrix, recent_items=recent, item_categories=categories, timing=timing)
 
 
@@ -161,9 +171,10 @@ def score_split(
     """
     users = split.user_codes
     history = split.train.matrix[users]
+    ranked = model.recommend_by_mode(users, history, max(k, depth or k), modes=modes)
     rows = []
     for mode in modes:
-        recs, _ = model.recommend(users, history, max(k, depth or k), exclude_seen=(mode == "new"))
+        recs, _ = ranked[mode]
         if recommendations is not None:
             recommendations[mode] = recs
         values = ranking_metrics(
@@ -176,17 +187,21 @@ def score_split(
     return pd.DataFrame(rows, columns=["model", "mode", "metric", "value"])
 
 
-def _fit_at(model: RerankedRecommender, transactions: pd.DataFrame, split: Any) -> None:
+def _fit_at(
+    model: RerankedRecommender,
+    transactions: pd.DataFrame,
+    split: Any,
+    memo: dict[int, Any] | None = None,
+) -> None:
     fit_with_timing(
         model, transactions, split.train.matrix, split.train.user_ids, split.train.item_ids,
-        split.as_of, recent=split.recent, categories=split.item_categories,
+        split.as_of, recent=split.recent, categories=split.item_categories, memo=memo,
     )  # fmt: skip
 
 
 def _collect(model: RerankedRecommender, split: Any, stacked: dict[str, list[Any]]) -> None:
     users = split.user_codes
     history = split.train.matrix[users]
+    data = model.ranking_data_by_mode(users, history, {m: split.truth[m] for m in MODES})
     for mode in MODES:
-        stacked[mode].append(
-            model.ranking_data(users, history, split.truth[mode], exclude_seen=(mode == "new"))
-        )
+        stacked[mode].append(data[mode])

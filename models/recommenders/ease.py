@@ -97,6 +97,14 @@ class EASERecommender(Recommender):
     def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         return (_binary(user_items) @ self.weights_).toarray()
 
+    def raw_scores(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        """Scores of every item, shape (n, n_items): unmasked and unscaled.
+
+        For blending inside a composite model (the hybrid, the candidate pool):
+        ``user_codes`` and ``user_items`` as for :meth:`recommend`, not checked again.
+        """
+        return self._score(user_codes, user_items)
+
     def _similar(self, item_codes: np.ndarray) -> np.ndarray:
         return self.weights_[item_codes].toarray()
 

@@ -55,7 +55,6 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from kizuna.features.errors import KizunaInputError
 from kizuna.models.recommenders.base import Recommender
 from kizuna.models.recommenders.ease import EASERecommender
 from kizuna.models.recommenders.hybrid_reasons import (
@@ -70,8 +69,8 @@ from kizuna.models.recommenders.hybrid_reasons import (
     Explained,
     HybridReasons,
 )
+from kizuna.models.recommenders.hybrid_scoring import HybridScoring
 from kizuna.models.recommenders.implicit_models import ALSRecommender, ItemKNNRecommender
-from kizuna.models.recommenders.ranking import per_user_max_scale
 
 __all__ = [
     "ALS",
@@ -87,7 +86,7 @@ __all__ = [
 ]
 
 
-class HybridRecommender(HybridReasons, Recommender):
+class HybridRecommender(HybridScoring, HybridReasons, Recommender):
     """Repurchase + item-kNN + ALS + trending + EASE, blended with per-user scaling.
 
     Parameters
@@ -170,7 +169,13 @@ class HybridRecommender(HybridReasons, Recommender):
     def _fit(
         self, user_items: sp.csr_matrix, recent: np.ndarray | None, categories: np.ndarray | None
     ) -> None:
-        used = np.maximum(self._weights(exclude_seen=False), self._weights(exclude_seen=True)) > 0
+        used = (
+            np.maximum(
+                self.component_weights(exclude_seen=False),
+                self.component_weights(exclude_seen=True),
+            )
+            > 0
+        )
         self.trend_ = self.item_popularity_ if recent is None else recent
         self.item_knn_ = None
         if used[ITEM_KNN]:
@@ -209,104 +214,6 @@ class HybridRecommender(HybridReasons, Recommender):
         self.trend_scaled_ = self.trend_ / top if top > 0 else np.zeros_like(self.trend_)
         self.repurchase_boost_ = (1.0 + self.trend_) ** float(self.repurchase_trend_power)
 
-    # --- scoring ----------------------------------------------------------------------
-
-    def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        return self._blend(user_codes, user_items, exclude_seen=False)
-
-    def _score_for(
-        self, user_codes: np.ndarray, user_items: sp.csr_matrix, exclude_seen: bool
-    ) -> np.ndarray:
-        return self._blend(user_codes, user_items, exclude_seen=exclude_seen)
-
-    def _blend(
-        self, user_codes: np.ndarray, user_items: sp.csr_matrix, *, exclude_seen: bool
-    ) -> np.ndarray:
-        """``component_scores(...).sum(axis=0)``, shape (n, n_items) float64, made in place.
-
-        The same sums in the same order (component by component, as the
-        sum over the first axis adds them), without the (components, n,
-        n_items) array: the sparse components (repurchase, item-kNN) are
-        added on their non-zero cells only, since adding their zeros changes
-        nothing.
-        """
-        self.check_is_fitted()
-        w = self._weights(exclude_seen=exclude_seen)
-        total = np.zeros(user_items.shape)
-        if w[REPURCHASE] > 0:
-            own = sp.csr_matrix(user_items.multiply(self.repurchase_boost_[None, :]))
-            _add_scaled(total, own, w[REPURCHASE])
-        if w[ITEM_KNN] > 0 and self.item_knn_ is not None:
-            _add_scaled(total, self.item_knn_.sparse_scores(user_items), w[ITEM_KNN])
-        if w[ALS] > 0 and self.als_ is not None:
-            part = per_user_max_scale(self.als_._score(user_codes, user_items))
-            total += w[ALS] * part.astype(np.float64, copy=False)
-        if w[TRENDING] > 0:
-            total += w[TRENDING] * self.trend_scaled_.astype(np.float64)[None, :]
-        if w[EASE] > 0 and self.ease_ is not None:
-            part = per_user_max_scale(self.ease_._score(user_codes, user_items))
-            total += w[EASE] * part.astype(np.float64, copy=False)
-        return total
-
-    def component_scores(
-        self, user_codes: np.ndarray, user_items: sp.csr_matrix, *, exclude_seen: bool = False
-    ) -> np.ndarray:
-        """Weighted contribution of each component, shape (len(COMPONENTS), n, n_items).
-
-        Their sum over the first axis is the hybrid score (of the blend for
-        new items only when ``exclude_seen``; seen items are not masked
-        here). Unvalidated and dense: for diagnostics and weight tuning on
-        small batches.
-        """
-        self.check_is_fitted()
-        w = self._weights(exclude_seen=exclude_seen)
-        return w[:, None, None] * self.unit_component_scores(user_codes, user_items, w > 0)
-
-    def unit_component_scores(
-        self,
-        user_codes: np.ndarray,
-        user_items: sp.csr_matrix,
-        which: np.ndarray | None = None,
-        *,
-        out: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Each component scaled to [0, 1] before weighting, shape (len(COMPONENTS), n, n_items).
-
-        Components not fitted, or not selected by the boolean ``which``
-        (shape (len(COMPONENTS),)), are zero. For weight tuning: any blend is
-        a weighted sum of these. ``out``: a zero-filled array of that shape
-        to write into, of any float type (the values are made in float64 and
-        cast once).
-        """
-        self.check_is_fitted()
-        n, n_items = user_items.shape
-        which = np.ones(len(COMPONENTS), dtype=bool) if which is None else np.asarray(which)
-        out = np.zeros((len(COMPONENTS), n, n_items)) if out is None else out
-        if which[REPURCHASE]:
-            own = sp.csr_matrix(user_items.multiply(self.repurchase_boost_[None, :]))
-            r, c, v = _scaled_cells(own)
-            out[REPURCHASE, r, c] = v
-        if which[ITEM_KNN] and self.item_knn_ is not None:
-            r, c, v = _scaled_cells(self.item_knn_.sparse_scores(user_items))
-            out[ITEM_KNN, r, c] = v
-        if which[ALS] and self.als_ is not None:
-            out[ALS] = per_user_max_scale(self.als_._score(user_codes, user_items))
-        if which[TRENDING]:
-            out[TRENDING] = self.trend_scaled_[None, :]
-        if which[EASE] and self.ease_ is not None:
-            out[EASE] = per_user_max_scale(self.ease_._score(user_codes, user_items))
-        return out
-
-    def _similar(self, item_codes: np.ndarray) -> np.ndarray:
-        # "Also bought" is about other items: the new-items blend.
-        w = self._weights(exclude_seen=True)
-        out = np.zeros((len(item_codes), self.trend_.size))
-        for which, model in ((ITEM_KNN, self.item_knn_), (ALS, self.als_), (EASE, self.ease_)):
-            if model is not None and w[which] > 0:
-                out += w[which] * per_user_max_scale(model._similar(item_codes))
-        # Popularity only orders what co-purchases leave tied (the base tie-break).
-        return out
-
     def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
         """Refresh a known user's ALS factors from a new history row (in place).
 
@@ -328,50 +235,3 @@ class HybridRecommender(HybridReasons, Recommender):
     def _set_user_state(self, state: dict[str, Any]) -> None:
         if self.als_ is not None:
             self.als_ = self.als_.for_users(state.get("als"))
-
-    def _weights(self, *, exclude_seen: bool = False) -> np.ndarray:
-        """Blend weights in :data:`COMPONENTS` order, shape (len(COMPONENTS),)."""
-        base = np.array(
-            [self.repurchase_weight, self.item_knn_weight, self.als_weight,
-             self.trending_weight, self.ease_weight],
-            dtype=np.float64,
-        )  # fmt: skip
-        new = np.array(
-            [self.repurchase_weight, self.new_item_knn_weight, self.new_als_weight,
-             self.new_trending_weight, self.new_ease_weight],
-            dtype=np.float64,
-        )  # fmt: skip
-        for name, w in (("weights", base), ("new-item weights", new)):
-            if not np.all(np.isfinite(w)) or np.any(w < 0):
-                raise KizunaInputError(f"{name} must be finite and non-negative",
-                                       column="weights", values=w)  # fmt: skip
-        if not np.any(base > 0):
-            raise KizunaInputError("blend weights must not all be zero", column="weights",
-                                   values=base)  # fmt: skip
-        return new if exclude_seen else base
-
-
-def _add_scaled(total: np.ndarray, part: sp.csr_matrix, weight: float) -> None:
-    """``total += weight * per_user_max_scale(part.toarray())`` on ``part``'s stored cells only.
-
-    Cells ``part`` does not store are 0 in the dense scaling too and add nothing.
-    """
-    r, c, v = _scaled_cells(part)
-    total[r, c] += weight * v
-
-
-def _scaled_cells(part: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows, columns and values (float64) of ``per_user_max_scale(part.toarray())``'s non-zeros.
-
-    The same clip at 0, row maximum and division as the dense scaling, on
-    the stored cells alone (the others are 0 there too).
-    """
-    part = sp.csr_matrix(part, dtype=np.float64)
-    part.sum_duplicates()
-    values = np.maximum(part.data, 0.0)
-    rows = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
-    top = np.zeros(part.shape[0])
-    np.maximum.at(top, rows, values)
-    keep = top[rows] > 0
-    r = rows[keep]
-    return r, part.indices[keep], values[keep] / top[r]

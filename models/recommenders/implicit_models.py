@@ -104,7 +104,7 @@ class ALSRecommender(Recommender):
         self.item_factors_ = self.model_.item_factors
 
     def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        factors = self._user_factors(user_codes, user_items)
+        factors = self.user_factors(user_codes, user_items)
         return factors.astype(np.float64) @ self.item_factors_.T.astype(np.float64)
 
     def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
@@ -114,14 +114,14 @@ class ALSRecommender(Recommender):
         See :meth:`Recommender.update_user`.
         """
         rows = self.check_user_row(user_code, row)
-        self.user_factors_[int(user_code)] = self._user_factors(np.array([-1]), rows)[0]
+        self.user_factors_[int(user_code)] = self.user_factors(np.array([-1]), rows)[0]
         return True
 
     def update_users(self, user_codes: np.ndarray, rows: sp.csr_matrix) -> int:
         """Re-solve several known users' factors in one batch (in place); see :meth:`update_user`."""
         codes, checked = self.check_user_rows(user_codes, rows)
         if codes.size:
-            self.user_factors_[codes] = self._user_factors(np.full(codes.size, -1), checked)
+            self.user_factors_[codes] = self.user_factors(np.full(codes.size, -1), checked)
         return int(codes.size)
 
     def _user_state(self, codes: np.ndarray) -> dict[str, Any]:
@@ -133,7 +133,21 @@ class ALSRecommender(Recommender):
         self.model_.user_factors = factors
         self.user_factors_ = factors
 
-    def _user_factors(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+    def raw_scores(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        """Scores of every item, shape (n, n_items) float64: unmasked and unscaled.
+
+        For blending inside a composite model (the hybrid, the candidate pool):
+        ``user_codes`` and ``user_items`` as for :meth:`recommend`, not checked again.
+        """
+        return self._score(user_codes, user_items)
+
+    def user_factors(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        """Latent factors of the users, shape (n, factors) float32.
+
+        Known users' fitted factors; a user unseen at fit time (code ``-1``) is
+        solved from their row of ``user_items`` against the fixed item factors.
+        Inputs as for :meth:`recommend`, not checked again.
+        """
         known = (user_codes >= 0) & (user_codes < self.user_factors_.shape[0])
         out = np.zeros((len(user_codes), self.user_factors_.shape[1]), dtype=np.float32)
         out[known] = self.user_factors_[user_codes[known]]

@@ -31,8 +31,9 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.recommenders.hybrid import HybridRecommender, _scaled_cells
+from kizuna.models.recommenders.hybrid import HybridRecommender
 from kizuna.models.recommenders.hybrid_reasons import ALS, EASE, ITEM_KNN, REPURCHASE, TRENDING
+from kizuna.models.recommenders.hybrid_scoring import scaled_cells
 from kizuna.models.recommenders.ranking import (
     PAD_ITEM,
     check_codes,
@@ -143,14 +144,14 @@ class CandidatePool(BaseEstimator):
         Seen items are ``-inf`` when ``exclude_seen``. Shapes (cells,).
         """
         n, n_items = rows.shape
-        w = model._weights(exclude_seen=exclude_seen)
+        w = model.component_weights(exclude_seen=exclude_seen)
         own = sp.csr_matrix(rows.multiply(model.repurchase_boost_[None, :]))
         knn = None
         if w[ITEM_KNN] > 0 and model.item_knn_ is not None:
             knn = model.item_knn_.sparse_scores(rows)
         ease = None
         if w[EASE] > 0 and model.ease_ is not None:
-            ease = per_user_max_scale(model.ease_._score(codes, rows))
+            ease = per_user_max_scale(model.ease_.raw_scores(codes, rows))
         # Candidate pattern: the shared pool, own items, kNN and EASE cells.
         pool = sp.csr_matrix(
             (np.ones(n * self.items_.size, dtype=bool), np.tile(self.items_, n),
@@ -174,9 +175,9 @@ class CandidatePool(BaseEstimator):
             total[np.searchsorted(keys, rr.astype(np.int64) * n_items + cc)] += weight * vv
 
         if w[REPURCHASE] > 0:
-            add(_scaled_cells(own), w[REPURCHASE])
+            add(scaled_cells(own), w[REPURCHASE])
         if knn is not None:
-            add(_scaled_cells(knn), w[ITEM_KNN])
+            add(scaled_cells(knn), w[ITEM_KNN])
         if w[ALS] > 0 and model.als_ is not None:
             total += w[ALS] * _als_cells(model, codes, rows, r, c, self.items_)
         if w[TRENDING] > 0:
@@ -209,7 +210,7 @@ def _als_cells(
     The pool's cells come from one matrix product (as the exact blend's), the
     user's other cells one dot product each.
     """
-    factors = model.als_._user_factors(codes, rows).astype(np.float64)
+    factors = model.als_.user_factors(codes, rows).astype(np.float64)
     items = np.asarray(model.als_.item_factors_, dtype=np.float64)
     dense = factors @ items[pool].T  # (n, m)
     where = np.searchsorted(pool, c)

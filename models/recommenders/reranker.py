@@ -17,13 +17,11 @@ the same rankers serve a model refit on all data.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
 import scipy.sparse as sp
-from sklearn.exceptions import NotFittedError
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.purchase_timing import PurchaseTiming
@@ -31,22 +29,18 @@ from kizuna.models.recommenders.base import Recommender
 from kizuna.models.recommenders.candidates import (
     GENERATORS,
     REASON_COMPONENT,
-    blend_weights,
     generator_params,
     generator_scores,
-    union_candidates,
 )
 from kizuna.models.recommenders.hybrid import TRENDING, Explained, HybridRecommender
 from kizuna.models.recommenders.ranking import blocks
-from kizuna.models.recommenders.rerank_features import FEATURES, ItemContext, candidate_features
+from kizuna.models.recommenders.rerank_features import ItemContext
+from kizuna.models.recommenders.rerank_scoring import RerankScoring
 from kizuna.models.recommenders.rerank_state import TimingState
-
-MODES = ("all", "new")
-# Items outside every generator's candidates score this far below any ranker score.
-_OUTSIDE = -1e6
+from kizuna.models.recommenders.rerank_training import MODES, RankerTraining
 
 
-class RerankedRecommender(Recommender):
+class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
     """Candidate generators + a LambdaRank re-ranker per mode; see the module docstring.
 
     Parameters
@@ -166,133 +160,11 @@ class RerankedRecommender(Recommender):
             category=codes,
         )
 
-    # --- training the rankers -----------------------------------------------------------
-
-    def ranking_data(
-        self,
-        user_codes: np.ndarray,
-        user_items: sp.csr_matrix,
-        truth: sp.csr_matrix,
-        *,
-        exclude_seen: bool,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Features and labels of the users' candidates, for :meth:`fit_rankers`.
-
-        Parameters
-        ----------
-        user_codes, user_items
-            Users (n,) and their histories (n, n_items), as for :meth:`recommend`.
-        truth
-            What each user bought next, ``csr_matrix`` (n, >= n_items); columns
-            past ``n_items`` (items new since the fit) are ignored.
-        exclude_seen
-            Candidates for the ``new`` mode (never-bought items only).
-
-        Returns
-        -------
-        X : (rows, len(FEATURES)) float32; y : (rows,) int 0/1; groups : (users,) sizes
-            Users without a bought item among their candidates are left out.
-        """
-        codes, rows, _, _ = self._check_request(user_codes, user_items, 1, None)
-        truth = sp.csr_matrix(truth)[:, : self.n_items_]
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for lo, hi in blocks(len(codes), self.n_items_ * len(GENERATORS)):
-            cols, valid, X = self._candidates(codes[lo:hi], rows[lo:hi], exclude_seen)
-            y = np.take_along_axis(truth[lo:hi].toarray() > 0, cols, axis=1) & valid
-            keep = y.any(axis=1)
-            parts.append((X[keep][valid[keep]], y[keep][valid[keep]], valid[keep].sum(axis=1)))
-        X = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(FEATURES)))
-        y = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=bool)
-        groups = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
-        return X.astype(np.float32), y.astype(np.int32), groups.astype(np.int64)
-
-    def fit_rankers(
-        self, data: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
-    ) -> RerankedRecommender:
-        """Train one LambdaRank model per mode on stacked :meth:`ranking_data` outputs.
-
-        ``data`` maps ``"all"`` and ``"new"`` to lists of ``(X, y, groups)``.
-        """
-        missing = [m for m in MODES if not data.get(m)]
-        if missing:
-            raise KizunaInputError("needs ranking data for every mode", column="data",
-                                   values=missing)  # fmt: skip
-        params = {
-            "objective": "lambdarank",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_child_samples,
-            "lambdarank_truncation_level": 20,
-            "feature_fraction": 0.8,
-            "feature_fraction_seed": 0 if self.random_state is None else self.random_state,
-            "seed": 0 if self.random_state is None else self.random_state,
-            "deterministic": True,
-            "force_row_wise": True,
-            "num_threads": self.num_threads,
-            "verbosity": -1,
-        }
-
-        def fit_mode(mode: str) -> lgb.Booster:
-            X = np.concatenate([d[0] for d in data[mode]])
-            y = np.concatenate([d[1] for d in data[mode]])
-            groups = np.concatenate([d[2] for d in data[mode]])
-            if groups.size == 0:
-                raise KizunaInputError(
-                    f"no customer bought any candidate item in the {mode!r} mode: "
-                    "nothing to learn a ranking from", column="data",
-                )  # fmt: skip
-            train = lgb.Dataset(X, y, group=groups, feature_name=list(FEATURES),
-                                params={"verbosity": -1})  # fmt: skip
-            return lgb.train(params, train, num_boost_round=self.n_estimators)
-
-        # One thread per mode: each ranker is trained on its own fixed threads, so in parallel
-        # they come out as they would one after the other.
-        with ThreadPoolExecutor(len(MODES), thread_name_prefix="kizuna-ranker") as pool:
-            self.rankers_ = dict(zip(MODES, pool.map(fit_mode, MODES), strict=True))
-        return self
-
-    # --- scoring --------------------------------------------------------------------------
-
-    def _candidates(
-        self, codes: np.ndarray, rows: sp.csr_matrix, exclude_seen: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Candidate codes (n, m), validity (n, m) and features (n, m, n_features)."""
-        scores = generator_scores(self.generators_, codes, rows)
-        exclude = rows.toarray() > 0 if exclude_seen else None
-        cols, valid = union_candidates(scores, self.candidates_per_generator, exclude)
-        timing = None if self.timing_ is None else self.timing_.rows(codes)
-        blend = blend_weights(self.generator_params, exclude_seen=exclude_seen)
-        return (
-            cols,
-            valid,
-            candidate_features(scores, blend, cols, valid, rows, timing, self.items_),
-        )
-
-    def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        return self._score_for(user_codes, user_items, exclude_seen=False)
-
-    def _score_for(
-        self, user_codes: np.ndarray, user_items: sp.csr_matrix, exclude_seen: bool
-    ) -> np.ndarray:
-        mode = "new" if exclude_seen else "all"
-        if mode not in self.rank_modes:
-            w = blend_weights(self.generator_params, exclude_seen=exclude_seen).astype(np.float64)
-            unit = self.generators_.unit_component_scores(user_codes, user_items, w > 0)
-            return (w[:, None, None] * unit).sum(axis=0)
-        if not hasattr(self, "rankers_"):
-            raise NotFittedError("the re-ranker has no rankers yet; call fit_rankers first")
-        cols, valid, X = self._candidates(user_codes, user_items, exclude_seen)
-        ranker = self.rankers_[mode]
-        n, m = cols.shape
-        pred = ranker.predict(X.reshape(n * m, -1), num_threads=1).reshape(n, m)
-        out = np.full((n, self.n_items_), _OUTSIDE)
-        r, c = np.nonzero(valid)
-        out[r, cols[r, c]] = pred[r, c]
-        return out
+    # --- scoring (candidates and rankers: RerankScoring) ---------------------------------
 
     def _similar(self, item_codes: np.ndarray) -> np.ndarray:
         # "Also bought": the generators' co-purchase blend, as in the hybrid.
-        return self.generators_._similar(item_codes)
+        return self.generators_.item_similarity(item_codes)
 
     def recommend_with_reasons(
         self,

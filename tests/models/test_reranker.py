@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from kizuna.features.errors import KizunaInputError
 from kizuna.features.purchase_timing import purchase_timing
 from kizuna.features.validate import validate_transactions
 from kizuna.models.recommenders.candidates import GENERATORS, union_candidates
@@ -198,6 +199,29 @@ def test_without_the_ranker_a_mode_falls_back_to_the_blend(cycle_run):
         a, _ = model.recommend(users, holdout.train.matrix[users], 5, exclude_seen=new)
         b, _ = hybrid.recommend(users, holdout.train.matrix[users], 5, exclude_seen=new)
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("rank_modes", [("all", "new"), ("new",), ()])
+def test_by_mode_calls_equal_one_call_per_mode(cycle_run, rank_modes):
+    # One generator scoring per block serves every mode: the same lists and data.
+    _, splits, run = cycle_run
+    split = splits[-1]
+    users, history = split.user_codes, split.train.matrix[split.user_codes]
+    model = pickle.loads(pickle.dumps(run.model)).set_params(rank_modes=rank_modes)
+    both = model.recommend_by_mode(users, history, 7)
+    assert set(both) == {"all", "new"}
+    for mode in ("all", "new"):
+        items, scores = model.recommend(users, history, 7, exclude_seen=mode == "new")
+        np.testing.assert_array_equal(both[mode][0], items)
+        np.testing.assert_array_equal(both[mode][1], scores)
+    data = model.ranking_data_by_mode(users, history, split.truth)
+    for mode in ("all", "new"):
+        alone = model.ranking_data(users, history, split.truth[mode], exclude_seen=mode == "new")
+        assert len(alone[2]) > 0
+        for got, want in zip(data[mode], alone, strict=True):
+            np.testing.assert_array_equal(got, want)
+    with pytest.raises(KizunaInputError, match="modes"):
+        model.recommend_by_mode(users, history, 7, modes=("sometimes",))
 
 
 def test_rank_modes_are_the_modes_where_the_ranker_wins_on_validation():
