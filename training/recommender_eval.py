@@ -1,23 +1,8 @@
 """Time-split evaluation of recommenders: fit before ``as_of``, score the next ``horizon``.
 
-The holdout (:mod:`training.recommender_holdout`; conventions of ``features.labels``):
-
-* training interactions: purchases with ``timestamp < as_of``
-  (``features.interactions.build_interactions``, distinct orders per
-  user x item);
-* "what sells now" for trending components: the same counts over
-  ``[as_of - trend_days, as_of)``;
-* ground truth: for each customer with a purchase before ``as_of`` *and* one
-  in ``[as_of, as_of + horizon_days)``, the distinct items bought in that
-  window. Items first sold in the window get codes past the training
-  catalogue: they count in the size of the truth but no model can hit them.
-
-Two modes:
-
-* ``all``: repeat purchases count; recommendations may include seen items.
-* ``new``: items the customer bought before ``as_of`` are removed from both the
-  truth and the recommendations; customers left with an empty truth drop out.
-  Models that can only recommend seen items (``only_seen_items``) are skipped.
+The holdout, its ``all`` and ``new`` modes and its ground truth are defined in
+:mod:`training.recommender_holdout`. In ``new`` mode, models that can only
+recommend seen items (``only_seen_items``) are skipped.
 """
 
 from __future__ import annotations
