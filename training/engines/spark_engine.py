@@ -81,14 +81,16 @@ def features(
     from concurrent.futures import ThreadPoolExecutor
 
     from kizuna.training.engines.spark_session import input_bytes, spark_session
+    from kizuna.training.engines.spark_warm import warm_python_workers
 
     settings = settings or {}
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kizuna-spark") as pool:
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="kizuna-spark") as pool:
         prepared = pool.submit(_prepare_features, data)
         with step("starting Spark", quiet=quiet):
             spark = spark_session(
                 settings, master=master, input_bytes=input_bytes(data.transactions)
             )
+        warm_python_workers(spark, pool)
         items, steps = prepared.result()
         with step(f"reading {data.transactions} ({data.format}) with Spark", quiet=quiet):
             customers = pool.submit(steps.read_customers, spark, data)
