@@ -39,7 +39,14 @@ def main() -> None:
         }
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kizuna.training.cli", "train", str(args.experiment), "--json"],
+            [
+                sys.executable,
+                "-m",
+                "kizuna.training.launch",
+                "train",
+                str(args.experiment),
+                "--json",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

@@ -113,6 +113,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment", type=Path)
     args = parser.parse_args()
+    from kizuna.training.launch import pin_cpu_kernels
+
+    pin_cpu_kernels()  # as `kizuna train` does (NumPy is not imported yet)
     from kizuna.training.config import load_experiment
     from kizuna.training.pipeline import run_experiment
 

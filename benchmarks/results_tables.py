@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiments", nargs="+", type=Path)
     args = parser.parse_args(argv)
+    from kizuna.training.launch import pin_cpu_kernels
+
+    if not pin_cpu_kernels():  # the same kernels as `kizuna train`, so the same figures
+        sys.exit("results_tables.py must pin the CPU kernels before NumPy is imported")
     from kizuna.training.config import load_experiment
     from kizuna.training.pipeline import run_experiment
     from kizuna.training.results_tables import render

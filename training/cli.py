@@ -136,7 +136,3 @@ def _user_error(exc: BaseException) -> None:
         f"[bold red]error:[/bold red] {one_line(exc)}", highlight=False, soft_wrap=True
     )
     sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

@@ -143,7 +143,7 @@ def test_serve_stops_everything_it_started_on_a_signal(model_set, tmp_path, sig)
         [
             sys.executable,
             "-m",
-            "kizuna.training.cli",
+            "kizuna.training.launch",
             "serve",
             "--models",
             str(model_set.folder),

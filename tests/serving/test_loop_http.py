@@ -51,7 +51,7 @@ def test_recommend_purchase_attribution_end_to_end(http, server, regular) -> Non
            "KIZUNA_EVENT_STORE": server.env["KIZUNA_EVENT_STORE"]}  # fmt: skip
     since = (pd.Timestamp.now() - pd.Timedelta(hours=1)).isoformat()
     done = subprocess.run(
-        [sys.executable, "-m", "kizuna.training.cli", "attribution", "--since", since, "--json"],
+        [sys.executable, "-m", "kizuna.training.launch", "attribution", "--since", since, "--json"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

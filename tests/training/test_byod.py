@@ -41,7 +41,7 @@ def kizuna(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPro
         "COLUMNS": "200",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "kizuna.training.cli", *args],
+        [sys.executable, "-m", "kizuna.training.launch", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
