@@ -14,7 +14,7 @@ import pandas as pd
 
 from kizuna.models.recommenders import HybridRecommender
 from kizuna.training.config import RecommenderConfig
-from kizuna.training.metrics import ndcg_at_k
+from kizuna.training.metrics import ndcg_scorer
 from kizuna.training.recommender_holdout import holdout_split
 
 # Days of sales that count as "now" for the trending component (and the repurchase boost).
@@ -103,7 +103,7 @@ def tune_blend(
         cols, valid = _candidates(unit, TUNING_CANDIDATES, exclude, min_width=config.k)
         parts = np.take_along_axis(unit, cols[None], axis=2)  # (n_components, n, m)
         base = np.where(valid, tiebreak[cols], -np.inf)
-        truth = holdout.truth[mode][rows_kept]
+        ndcg = ndcg_scorer(holdout.truth[mode][rows_kept], len(users))  # truth indexed once
         # In the new mode repurchase is zero on every candidate: fixed at 0.
         options = [grid[name] for name in names]
         best_value = -np.inf
@@ -118,7 +118,7 @@ def tune_blend(
             top = top_k_columns(blend, kk, hint=top)
             recs = np.where(np.take_along_axis(valid, top, axis=1),
                             np.take_along_axis(cols, top, axis=1), -1)  # fmt: skip
-            value = ndcg_at_k(recs, truth, kk)  # ranking_metrics()["ndcg"], alone
+            value = ndcg(recs, kk)  # ranking_metrics()["ndcg"], alone
             records.append(
                 {
                     "mode": mode,

@@ -17,19 +17,17 @@ until they move to a section here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.training.ranking_truth import Truth, TruthIndex
 
 # =====================================================================================
 # Ranking metrics (recommenders)
 # =====================================================================================
-
-Truth = Sequence[np.ndarray] | sp.spmatrix
 
 RANKING_METRICS: tuple[str, ...] = (
     "precision", "recall", "ndcg", "map", "coverage", "mean_popularity", "n_users",
@@ -58,18 +56,8 @@ def hit_matrix(
     recs = _check_recommended(recommended)
     n, width = recs.shape
     k = width if k is None else _check_cutoff(k, width)
-    recs = recs[:, :k]
-    rows, codes = _truth_pairs(truth, n)
-    n_relevant = np.bincount(rows, minlength=n).astype(np.int64)
-    span = int(max(codes.max(initial=-1), recs.max(initial=-1))) + 1
-    truth_keys = rows * span + codes  # unique and sorted by construction
-    rec_keys = np.arange(n, dtype=np.int64)[:, None] * span + recs
-    pos = np.searchsorted(truth_keys, rec_keys)
-    pos = np.minimum(pos, max(truth_keys.size - 1, 0))
-    hits = (recs >= 0) & (truth_keys.size > 0)
-    if truth_keys.size:
-        hits &= truth_keys[pos] == rec_keys
-    return hits, n_relevant
+    index = TruthIndex(truth, n)
+    return index.hits(recs[:, :k]), index.n_relevant
 
 
 def precision_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
@@ -92,6 +80,27 @@ def ndcg_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
     """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(_ndcg_rows(hits, n_rel), n_rel)
+
+
+def ndcg_scorer(truth: Truth, n: int) -> Callable[[Any, int | None], float]:
+    """:func:`ndcg_at_k` against one fixed ``truth`` of ``n`` users, indexed once.
+
+    For a grid that ranks the same users many times (the blend-weight tuning):
+    ``score(recommended, k)`` equals ``ndcg_at_k(recommended, truth, k)``.
+    """
+    index = TruthIndex(truth, n)
+
+    def score(recommended: Any, k: int | None = None) -> float:
+        recs = _check_recommended(recommended)
+        if recs.shape[0] != n:
+            raise KizunaInputError(
+                f"has {recs.shape[0]} rows but the truth has {n} users", column="recommended"
+            )
+        k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
+        hits = index.hits(recs[:, :k])
+        return _mean(_ndcg_rows(hits, index.n_relevant), index.n_relevant)
+
+    return score
 
 
 def map_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
@@ -237,40 +246,3 @@ def _check_cutoff(k: Any, width: int) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= width:
         raise KizunaInputError(f"must be an integer in [1, {width}]", column="k", values=[k])
     return int(k)
-
-
-def _truth_pairs(truth: Truth, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (row, code) pairs of the truth, sorted by row then code."""
-    if sp.issparse(truth):
-        m = sp.csr_matrix(truth)
-        if m.shape[0] != n:
-            raise KizunaInputError(
-                f"has {m.shape[0]} rows but there are {n} recommendation rows", column="truth"
-            )
-        m = m.copy()
-        m.sum_duplicates()
-        m.eliminate_zeros()
-        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(m.indptr))
-        return rows, m.indices.astype(np.int64)
-    if isinstance(truth, np.ndarray) and truth.dtype != object and truth.ndim == 2:
-        raise KizunaInputError(
-            "pass a list of arrays (one per user) or a sparse matrix, not a 2-D array",
-            column="truth",
-        )
-    if len(truth) != n:
-        raise KizunaInputError(
-            f"has {len(truth)} users but there are {n} recommendation rows", column="truth"
-        )
-    arrays = [np.asarray(t).ravel() for t in truth]
-    sizes = np.array([a.size for a in arrays], dtype=np.int64)
-    codes = np.concatenate(arrays) if arrays else np.array([], dtype=np.int64)
-    if codes.size and not np.issubdtype(codes.dtype, np.integer):
-        raise KizunaInputError("must hold integer item codes", column="truth", values=codes[:5])
-    codes = codes.astype(np.int64, copy=False)
-    if codes.size and codes.min() < 0:
-        raise KizunaInputError("item codes must be >= 0", column="truth",
-                               values=codes[codes < 0])  # fmt: skip
-    rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
-    span = int(codes.max(initial=0)) + 1
-    keys = np.unique(rows * span + codes)
-    return keys // span, keys % span

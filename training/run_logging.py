@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from kizuna.training import run_notes, tracking
+from kizuna.training import plots, run_notes, tracking
 from kizuna.training.artifacts import save_bundle
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.search_log import log_search
@@ -82,8 +82,11 @@ def log_outcome(kind: str, outcome: Any, *, model_id: str | None = None) -> None
     for name, values in outcome.baselines.items():
         metrics({f"baseline_{name}_{k}": v for k, v in values.items()})
     metrics(outcome.extra_metrics)
-    for filename, figure in outcome.figures.items():
-        mlflow.log_figure(figure, f"plots/{filename}")
+    if outcome.figures:
+        with tempfile.TemporaryDirectory() as tmp:  # one artifact upload for every plot
+            for filename, png in plots.to_png(outcome.figures).items():
+                (Path(tmp) / filename).write_bytes(png)
+            mlflow.log_artifacts(tmp, "plots")
     bundle = outcome.bundle
     for name, model in (
         ("bgnbd", getattr(bundle, "bgnbd", None)),

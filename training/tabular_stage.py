@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.training import plots
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.next_order_eval import choose_prior_gaps, evaluate_next_order
 from kizuna.training.snapshots import Snapshot, build_snapshot, snapshot_dates
@@ -94,4 +95,6 @@ def train_tabular_stage(
             seed=config.seed,
             churn_model=None if churn is None else churn.bundle.model,
         )
+    for outcome in results.values():  # drawn on this thread, while the recommender trains
+        outcome.figures = plots.to_png(outcome.figures)
     return test, results, next_order

@@ -13,6 +13,7 @@ from kizuna.training.metrics import (
     map_at_k,
     mean_popularity,
     ndcg_at_k,
+    ndcg_scorer,
     per_user_ranking_metrics,
     precision_at_k,
     ranking_metrics,
@@ -107,3 +108,24 @@ def test_bad_inputs_are_input_errors() -> None:
         ndcg_at_k(np.array([1.0, 2.0]), TRUTH)
     with pytest.raises(KizunaInputError, match="item_popularity"):
         mean_popularity(RECS, np.ones(3))
+
+
+def test_the_scorer_of_a_fixed_truth_gives_ndcg_at_k_to_the_last_bit() -> None:
+    score = ndcg_scorer(TRUTH, 3)
+    assert score(RECS) == ndcg_at_k(RECS, TRUTH)
+    # User 0 at k=2: a hit at rank 2 over an ideal of two hits; user 1: none.
+    expected = (1 / LOG2_3) / (1 + 1 / LOG2_3) / 2
+    assert score(RECS, 2) == ndcg_at_k(RECS, TRUTH, 2) == pytest.approx(expected)
+    rng = np.random.default_rng(0)
+    truth = sp.random(50, 40, density=0.05, format="csr", random_state=1)  # codes up to 39
+    score = ndcg_scorer(truth, 50)
+    for _ in range(20):  # many rankings of the same users, as in a tuning grid
+        recs = np.argsort(rng.random((50, 30)), axis=1)[:, :10]  # codes below 30 only
+        recs[rng.random((50, 10)) < 0.1] = -1  # some padding
+        assert score(recs, 10) == ndcg_at_k(recs, truth, 10)
+    assert np.isnan(ndcg_scorer([np.array([], dtype=np.int64)], 1)(np.array([[1]])))
+
+
+def test_the_scorer_refuses_rankings_of_other_users() -> None:
+    with pytest.raises(KizunaInputError, match="3 users"):
+        ndcg_scorer(TRUTH, 3)(RECS[:2])
