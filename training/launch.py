@@ -22,6 +22,7 @@ differ between machines.
 
 from __future__ import annotations
 
+import atexit
 import os
 import platform
 import sys
@@ -92,11 +93,43 @@ def pin_cpu_kernels(environ: MutableMapping[str, str] | None = None) -> bool:
 
 
 def main() -> None:
-    """The ``kizuna`` console script: pin the CPU kernels, then run the command line."""
+    """The ``kizuna`` console script: pin the CPU kernels, then run the command line.
+
+    MLflow's telemetry is off (it would reach the network, and flush at exit),
+    unless the user set ``MLFLOW_DISABLE_TELEMETRY`` themselves. When the command
+    is done and every exit handler has run (logging flushed, MLflow's queues
+    drained, Spark stopped), the process ends without tearing its interpreter
+    down: that frees every model, frame and module one by one, 1.7 s after a
+    ``kizuna train``, to no one's benefit.
+    """
     pin_cpu_kernels()
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    status = [1]  # an exception that escapes: the interpreter prints it, then exits with 1
+    atexit.register(_end_process, status)  # registered first, so it runs last
     from kizuna.training.cli import main as cli_main
 
-    cli_main()
+    try:
+        cli_main()
+        status[0] = 0
+    except SystemExit as exc:
+        status[0] = exit_status(exc.code)
+        raise
+    except KeyboardInterrupt:
+        status[0] = 130
+        raise
+
+
+def exit_status(code: object) -> int:
+    """The process's exit status for ``SystemExit(code)``, as Python computes it."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
+
+
+def _end_process(status: list[int]) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status[0])
 
 
 if __name__ == "__main__":  # python -m kizuna.training.launch, as the console script

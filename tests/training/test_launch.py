@@ -13,6 +13,7 @@ from kizuna.training.launch import (
     PINNED_KERNELS,
     cpu_flags,
     cpu_kernel_env,
+    exit_status,
     pin_cpu_kernels,
 )
 
@@ -81,3 +82,27 @@ def test_a_fresh_process_runs_numpy_and_both_openblas_copies_on_the_pinned_kerne
     assert seen["blas"] == ["Haswell"]  # numpy's and scipy's OpenBLAS alike
     # NumPy dispatches to no AVX-512 loop (its names: X86_V4, AVX512_*).
     assert not [loop for loop in seen["loops"] if "512" in loop or loop == "X86_V4"]
+
+
+def test_exit_status_follows_python_rules():
+    assert exit_status(None) == 0
+    assert exit_status(2) == 2
+    assert exit_status("error: bad file") == 1  # sys.exit("...") prints and exits with 1
+
+
+def run_kizuna(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kizuna.training.launch", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_command_ends_with_its_status_and_all_its_output(tmp_path: Path):
+    done = run_kizuna("--help")
+    assert done.returncode == 0
+    assert "relationship-marketing" in done.stdout  # piped output is flushed before the end
+    missing = run_kizuna("train", str(tmp_path / "missing.yaml"))
+    assert missing.returncode == 2
+    assert "error:" in missing.stderr and "Traceback" not in missing.stderr
