@@ -106,8 +106,10 @@ def train_reranker(
             _fit_at(selection, transactions, validation, reuse)
             if len(validation.user_codes):
                 val_table = score_split(selection, validation, k=k)
+        # The holdout's generators need no ranker: they fit while the last rankers train
+        # (fit_rankers sets only ``rankers_``; the fit leaves it alone).
+        _fit_at(model, transactions, holdout)
         final.result()
-    _fit_at(model, transactions, holdout)
     return RerankerRun(val_table, model)
 
 
