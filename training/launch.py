@@ -1,4 +1,10 @@
-"""What every ``kizuna`` process starts with: the same CPU kernels on every x86-64 machine.
+"""What every ``kizuna`` process starts with, and how it ends: the one place for process-wide setup.
+
+:func:`main` (the console script) pins the CPU kernels (below), turns MLflow's
+usage telemetry off (no network at run time) and ends the process once its
+exit handlers have run.
+
+The same CPU kernels on every x86-64 machine:
 
 NumPy chooses its SIMD loops (AVX-512 or AVX2), OpenBLAS its kernels (SkylakeX,
 Haswell, ...) and Arrow its SIMD level from the CPU when they load, and the
@@ -23,6 +29,7 @@ differ between machines.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import platform
 import sys
@@ -127,8 +134,9 @@ def exit_status(code: object) -> int:
 
 
 def _end_process(status: list[int]) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe has nothing to flush
+            stream.flush()
     os._exit(status[0])
 
 
