@@ -25,6 +25,8 @@ from kizuna.features.schema import T as T_COL
 from kizuna.models.btyd_base import (
     BTYDModel,
     aggregate_rows,
+)
+from kizuna.models.btyd_inputs import (
     require_columns,
     validate_rfm,
     validate_time,

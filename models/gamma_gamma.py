@@ -24,6 +24,8 @@ from kizuna.models.bgnbd import BetaGeoModel, _conditional_expected_purchases
 from kizuna.models.btyd_base import (
     BTYDModel,
     aggregate_rows,
+)
+from kizuna.models.btyd_inputs import (
     as_float_array,
     check_frequency,
     check_number,

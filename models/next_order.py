@@ -29,7 +29,11 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.models.bgnbd import BetaGeoModel
-from kizuna.models.btyd_base import as_float_array, validate_rfm, validate_time
+from kizuna.models.btyd_inputs import (
+    as_float_array,
+    validate_rfm,
+    validate_time,
+)
 
 P_ORDER = "p_order_{}d"
 NEXT_ORDER_DAYS = "next_order_days"
