@@ -35,7 +35,7 @@ RANKING_METRICS: tuple[str, ...] = (
 
 
 def hit_matrix(
-    recommended: Any, truth: Truth, k: int | None = None
+    recommended: Any, truth: Truth | TruthIndex, k: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which recommendations are relevant, and how many relevant items each user has.
 
@@ -44,7 +44,8 @@ def hit_matrix(
     recommended
         Item codes, shape (n, width) int, best first; negative = padding.
     truth
-        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes); or
+        a :class:`TruthIndex` of n users, built once for many rankings.
     k
         Cut-off (default ``width``); at most ``width``.
 
@@ -56,7 +57,11 @@ def hit_matrix(
     recs = _check_recommended(recommended)
     n, width = recs.shape
     k = width if k is None else _check_cutoff(k, width)
-    index = TruthIndex(truth, n)
+    index = truth if isinstance(truth, TruthIndex) else TruthIndex(truth, n)
+    if index.n != n:
+        raise KizunaInputError(
+            f"has {n} rows but the truth has {index.n} users", column="recommended"
+        )
     return index.hits(recs[:, :k]), index.n_relevant
 
 
@@ -72,7 +77,7 @@ def recall_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
     return _mean(hits.sum(axis=1) / np.maximum(n_rel, 1), n_rel)
 
 
-def ndcg_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
+def ndcg_at_k(recommended: Any, truth: Truth | TruthIndex, k: int | None = None) -> float:
     """Mean NDCG@k with binary relevance.
 
     DCG = sum over ranks r = 1..k of hit_r / log2(r + 1); the ideal DCG puts
@@ -89,18 +94,7 @@ def ndcg_scorer(truth: Truth, n: int) -> Callable[[Any, int | None], float]:
     ``score(recommended, k)`` equals ``ndcg_at_k(recommended, truth, k)``.
     """
     index = TruthIndex(truth, n)
-
-    def score(recommended: Any, k: int | None = None) -> float:
-        recs = _check_recommended(recommended)
-        if recs.shape[0] != n:
-            raise KizunaInputError(
-                f"has {recs.shape[0]} rows but the truth has {n} users", column="recommended"
-            )
-        k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
-        hits = index.hits(recs[:, :k])
-        return _mean(_ndcg_rows(hits, index.n_relevant), index.n_relevant)
-
-    return score
+    return lambda recommended, k=None: ndcg_at_k(recommended, index, k)
 
 
 def map_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
