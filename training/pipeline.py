@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import copy_context
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,13 @@ from threadpoolctl import threadpool_limits
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.recommenders.fit_cache import shared_fits
-from kizuna.training import run_logging, run_notes, tracking
+from kizuna.training import run_logging, tracking
 from kizuna.training.audience_eval import evaluate_audiences
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.data import load_tables, load_transactions_and_events
 from kizuna.training.experiment_result import ExperimentResult
 from kizuna.training.progress import step
+from kizuna.training.run_writer import RunWriter
 from kizuna.training.tabular_stage import train_tabular_stage
 from kizuna.training.train_contractual import train_contractual_churn
 
@@ -33,7 +34,6 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
     quiet
         No progress output (for ``--json`` and tests).
     """
-    import mlflow
 
     split = config.split
     as_of = None if split.as_of is None else pd.Timestamp(split.as_of)
@@ -75,62 +75,52 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
 
     experiment_name = config.tracking.experiment_name or f"kizuna-{config.name}"
     result = ExperimentResult(config.name, "", fingerprint)
-    # A fresh store runs its schema migrations (seconds): a thread opens it while the
-    # models train; the run starts after training (a failure is still recorded in it).
     tracking.quiet_mlflow()  # here: the warning filters below are restored after training
-    opener = ThreadPoolExecutor(1, thread_name_prefix="kizuna-mlflow")
+    # A fresh store runs its schema migrations (seconds): the writer's thread opens it and
+    # starts the run while the models train, and logs each model as soon as it is trained.
+    writer = RunWriter(experiment_name, config.name)
     try:
-        store = opener.submit(copy_context().run, tracking.setup_mlflow, experiment_name)
-        failure: Exception | None = None
+        writer.describe_run(
+            tags={
+                **fingerprint,
+                "holdout_id": holdout_id,
+                "kizuna_experiment": config.name,
+            },
+            params=run_logging.flatten_params(config.model_dump(mode="json")),
+            files={
+                "config/experiment.json": config.model_dump(mode="json"),
+                "data/reconciliation.json": report,
+            },
+        )
         try:
             with threadpool_limits(1, "blas"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                _train_all(config, tx, items, customers, result, quiet=quiet)
-        except Exception as exc:  # noqa: BLE001 - recorded in the run below, then raised
-            failure = exc
-        with step(f"opening the MLflow store ({tracking.tracking_uri()})", quiet=quiet):
-            if failure is not None and store.exception() is not None:
-                raise failure  # no run to record it in
-            store.result()
-    finally:
-        opener.shutdown(wait=True)
-    with mlflow.start_run(run_name=config.name) as run:
-        result.run_id = run.info.run_id
-        mlflow.set_tags(
-            {
-                **fingerprint,
-                "git_commit": tracking.git_commit(),
-                "holdout_id": holdout_id,
-                "kizuna_experiment": config.name,
-            }
-        )
-        mlflow.log_params(run_logging.flatten_params(config.model_dump(mode="json")))
-        mlflow.log_dict(config.model_dump(mode="json"), "config/experiment.json")
-        mlflow.log_dict(report, "data/reconciliation.json")
-        with run_notes.record_failure():
-            if failure is not None:
-                raise failure
-            # Models first: MLflow copies every metric already in the run to each logged model.
-            model_ids = {}
-            for kind, outcome in result.results.items():
-                with step(
-                    f"logging {kind} to MLflow: the model and its registered version", quiet=quiet
-                ):
-                    model_ids[kind] = run_logging.log_and_register(
-                        kind, outcome, result, holdout_id=holdout_id, config=config
-                    )
-            for kind, outcome in result.results.items():
-                with step(f"logging {kind} to MLflow: metrics and plots", quiet=quiet):
-                    run_logging.log_outcome(kind, outcome, model_id=model_ids[kind])
+                _train_all(config, tx, items, customers, result, writer, quiet=quiet)
+            with step(f"opening the MLflow store ({tracking.tracking_uri()})", quiet=quiet):
+                result.run_id = writer.run_id()
+            writer.log_models({k: v for k, v in result.results.items() if k not in writer.logged})
+            writer.log_outcomes(
+                {k: v for k, v in result.results.items() if k not in writer.described}
+            )
             if result.next_order:
-                mlflow.log_metrics(result.next_order)
+                writer.log_metrics(result.next_order)
+            with step("logging the models, metrics and plots to MLflow", quiet=quiet):
+                writer.wait()
+            with step("registering the model versions", quiet=quiet):
+                writer.register(result, holdout_id=holdout_id, config=config)
             if tx is not None:
                 with step("writing and registering the customer snapshot", quiet=quiet):
-                    run_logging.log_snapshot_for_run(
-                        config, result, tx, items, customers, last_seq, fingerprint
-                    )
+                    writer.call(
+                        run_logging.log_snapshot_for_run,
+                        config, result, tx, items, customers, last_seq, fingerprint,
+                    )  # fmt: skip
+        except Exception as exc:
+            writer.fail(exc)
+            raise
         with step("closing the MLflow run", quiet=quiet):
-            mlflow.end_run()
+            writer.finish()
+    finally:
+        writer.close()
     return result
 
 
@@ -140,6 +130,7 @@ def _train_all(
     items: pd.DataFrame | None,
     customers: pd.DataFrame | None,
     result: ExperimentResult,
+    writer: RunWriter,
     *,
     quiet: bool,
 ) -> None:
@@ -168,6 +159,7 @@ def _train_all(
             tabular = pool.submit(
                 copy_context().run, train_tabular_stage, config, tx, items, customers, tabular_kinds
             )
+            tabular.add_done_callback(lambda done: _log_tabular(done, writer))
         if config.recommender.enabled:
             from kizuna.training.train_recommender import train_recommender
 
@@ -184,13 +176,16 @@ def _train_all(
                     customers=customers,
                     progress=lambda title: step(title, quiet=quiet),
                 )
+            # Its model is logged while the audiences are evaluated; its metrics after.
+            writer.log_models({"recommender": result.results["recommender"]})
         if tabular is None:
             return
         on = {"churn": "churn" in tabular_kinds, "LTV": "ltv" in tabular_kinds,
               "uplift": config.uplift.enabled}  # fmt: skip
         names = ", ".join(name for name, wanted in on.items() if wanted)
         with step(
-            f"feature snapshots and {names} (trained alongside the recommender)", quiet=quiet
+            f"feature snapshots and {names} (trained and logged alongside the recommender)",
+            quiet=quiet,
         ):
             test, results, next_order = tabular.result()
     finally:
@@ -213,3 +208,12 @@ def _train_all(
             )
             recommender.evaluation = None  # not needed after this: free the memory
     result.results.update(results)
+
+
+def _log_tabular(done: Future[Any], writer: RunWriter) -> None:
+    """Queue the tabular models' logging as soon as they are trained (on success)."""
+    if done.cancelled() or done.exception() is not None:
+        return  # the main thread raises it
+    _, results, _ = done.result()
+    writer.log_models(results)
+    writer.log_outcomes(results)

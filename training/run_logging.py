@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,8 +71,8 @@ def log_snapshot_for_run(
 def log_outcome(kind: str, outcome: Any, *, model_id: str | None = None) -> None:
     """Log one model kind's metrics, plots, search and selection to the active run.
 
-    ``model_id`` (from :func:`log_and_register`) links the kind's own metrics
-    to its logged model as well.
+    ``model_id`` (from :func:`log_model`) links the kind's own metrics (and
+    its search's) to its logged model as well.
     """
     import mlflow
 
@@ -94,7 +95,7 @@ def log_outcome(kind: str, outcome: Any, *, model_id: str | None = None) -> None
     ):
         if model is not None and kind in ("churn", "ltv"):
             metrics({f"{name}_{k}": v for k, v in model.params_.items()})
-    log_search(kind, outcome.search)
+    log_search(kind, outcome.search, model_id=model_id)
     selection = getattr(outcome, "selection", None)
     if selection is not None:
         mlflow.set_tags({f"{kind}.served": selection.served, f"{kind}.selection": selection.reason})
@@ -103,21 +104,21 @@ def log_outcome(kind: str, outcome: Any, *, model_id: str | None = None) -> None
         )
 
 
-def log_and_register(
-    kind: str,
-    outcome: Any,
-    result: ExperimentResult,
-    *,
-    holdout_id: str,
-    config: ExperimentConfig,
-) -> str | None:
-    """Log one model kind's model and register a version; the logged model's id.
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model kind logged to the run: its logged model's id and URI (None: not in the registry)."""
 
-    The version is promoted only if it beats its best baseline on the holdout's
-    primary metric (:func:`training.tracking.register_version`); uplift is logged as
-    an artifact of the run, not registered (None). Call it before
-    :func:`log_outcome`: MLflow's ``log_model`` copies every metric already in
-    the run to the logged model, one query per metric.
+    model_id: str
+    model_uri: str | None
+
+
+def log_model(kind: str, outcome: Any) -> LoggedModel | None:
+    """Log one model kind's model to the active run (not registered: :func:`register`).
+
+    Uplift is logged as an artifact of the run, not as a model (None): the
+    offer decision loads it from the run. Call it before :func:`log_outcome`
+    for any kind: MLflow's ``log_model`` reads every metric already in the
+    run back, one query per metric.
     """
     import mlflow
     from mlflow.models import infer_signature
@@ -125,8 +126,7 @@ def log_and_register(
     from kizuna.training.pyfunc import BundleModel
 
     bundle = outcome.bundle
-    selection = getattr(outcome, "selection", None)
-    if kind == "uplift":  # no registry model: the offer decision loads it from the run
+    if kind == "uplift":
         with tempfile.TemporaryDirectory() as tmp:
             mlflow.log_artifact(str(save_bundle(bundle, Path(tmp) / kind)), "uplift")
         return None
@@ -146,11 +146,28 @@ def log_and_register(
             input_example=example,
             pip_requirements=pip_requirements(),
         )
-    if not config.tracking.register_models:
-        return info.model_id
+    return LoggedModel(model_id=info.model_id, model_uri=info.model_uri)
+
+
+def register(
+    kind: str,
+    outcome: Any,
+    logged: LoggedModel,
+    result: ExperimentResult,
+    *,
+    holdout_id: str,
+    config: ExperimentConfig,
+) -> None:
+    """Register a logged model as a version and give it ``champion`` or ``challenger``.
+
+    The version is promoted only if it beats its best baseline on the holdout's
+    primary metric (:func:`training.tracking.register_version`); the decision
+    goes into ``result.registry``.
+    """
+    selection = getattr(outcome, "selection", None)
     metric_value = outcome.metrics[outcome.primary_metric]
     decision = tracking.register_version(
-        info.model_uri,
+        logged.model_uri,
         tracking.registered_name(config.name, kind),
         metric_name=outcome.primary_metric,
         metric_value=metric_value,
@@ -177,7 +194,6 @@ def log_and_register(
         run_notes.version_description(kind, outcome, result.fingerprint, config, decision),
     )
     result.registry[kind] = decision
-    return info.model_id
 
 
 def pip_requirements() -> list[str]:

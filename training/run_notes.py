@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 ERROR_TAG = "kizuna.error"
@@ -12,25 +10,17 @@ ERROR_ARTIFACT = "error.txt"
 _TAG_LIMIT = 5000  # MLflow tag values are capped; the artifact holds the whole text
 
 
-@contextmanager
-def record_failure() -> Iterator[None]:
-    """Inside an active run: on an exception, tag the run with its message and log the traceback.
+def note_failure(exc: BaseException) -> None:
+    """Tag the active run with the error's message and log its traceback (never raises)."""
+    import mlflow
 
-    The exception propagates unchanged (MLflow then ends the run as FAILED).
-    """
+    message = f"{type(exc).__name__}: {exc}"
+    text = message + "\n\n" + "".join(traceback.format_exception(exc))
     try:
-        yield
-    except BaseException as exc:
-        import mlflow
-
-        message = f"{type(exc).__name__}: {exc}"
-        text = message + "\n\n" + "".join(traceback.format_exception(exc))
-        try:
-            mlflow.set_tag(ERROR_TAG, message[:_TAG_LIMIT])
-            mlflow.log_text(text, ERROR_ARTIFACT)
-        except Exception:  # noqa: BLE001 - never hide the original error behind a logging one
-            pass
-        raise
+        mlflow.set_tag(ERROR_TAG, message[:_TAG_LIMIT])
+        mlflow.log_text(text, ERROR_ARTIFACT)
+    except Exception:  # noqa: BLE001 - never hide the original error behind a logging one
+        pass
 
 
 def describe_version(name: str, version: int, description: str) -> None:

@@ -43,10 +43,13 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
 
 
-def log_search(kind: str, records: list[dict[str, Any]]) -> pd.DataFrame | None:
+def log_search(
+    kind: str, records: list[dict[str, Any]], *, model_id: str | None = None
+) -> pd.DataFrame | None:
     """Log a search of ``kind`` into the active run: table, plot and count.
 
     Nothing is logged for a search of one combination (no choice was made).
+    ``model_id``: the logged model the count of combinations belongs to.
 
     Returns
     -------
@@ -62,7 +65,7 @@ def log_search(kind: str, records: list[dict[str, Any]]) -> pd.DataFrame | None:
     table = search_table(records)
     mlflow.log_table(table, artifact_file=f"search/{kind}_search.json")
     mlflow.log_text(table.to_csv(index=False), f"search/{kind}_search.csv")
-    mlflow.log_metric(f"{kind}_search_combinations", float(len(table)))
+    mlflow.log_metric(f"{kind}_search_combinations", float(len(table)), model_id=model_id)
     scores = [c for c in table.columns if c.startswith("val_")]
     mlflow.log_figure(plots.search_figure(table, scores), f"plots/{kind}_search.png")
     return table

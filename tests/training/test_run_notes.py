@@ -32,3 +32,44 @@ def test_a_failed_run_records_its_error(tmp_path: Path, monkeypatch):
     assert str(err.value)[:40] in run.data.tags[run_notes.ERROR_TAG]
     text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{run_notes.ERROR_ARTIFACT}")
     assert "Traceback" in text and str(err.value)[:40] in text
+
+
+def test_a_run_that_fails_after_churn_and_ltv_were_logged_registers_nothing(
+    tmp_path: Path, monkeypatch
+):
+    import threading
+
+    import mlflow
+
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training import pipeline
+    from kizuna.training.shop_io import write_shop
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    write_shop(generate_shop(ShopConfig(n_customers=800, seed=2)), tmp_path / "shop")
+    (tmp_path / "shop.yaml").write_text(
+        "name: half\ndata: {transactions: shop/transactions.parquet}\n"
+        "split: {as_of: 2024-10-01, horizon_days: 90, train_snapshots: 1}\n"
+        "churn: {params: {n_estimators: 50}}\nltv: {params: {n_estimators: 50}}\n"
+        "tracking: {experiment_name: kizuna-half}\n"
+    )
+    queued = threading.Event()
+    log_tabular = pipeline._log_tabular
+
+    def logged_then_flag(done, writer):
+        log_tabular(done, writer)
+        queued.set()
+
+    def failing_recommender(*args, **kwargs):
+        assert queued.wait(120)  # churn and LTV trained and their logging queued
+        raise RuntimeError("the recommender broke")
+
+    monkeypatch.setattr(pipeline, "_log_tabular", logged_then_flag)
+    monkeypatch.setattr("kizuna.training.train_recommender.train_recommender", failing_recommender)
+    with pytest.raises(RuntimeError, match="the recommender broke"):
+        run_experiment(load_experiment(tmp_path / "shop.yaml"), quiet=True)
+    run = mlflow.search_runs(experiment_names=["kizuna-half"], output_format="list")[0]
+    assert run.info.status == "FAILED"
+    assert run.data.tags[run_notes.ERROR_TAG] == "RuntimeError: the recommender broke"
+    assert mlflow.MlflowClient().search_registered_models() == []
