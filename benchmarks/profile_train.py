@@ -28,7 +28,7 @@ PHASES = (
     "fit_mode", "_collect", "_fit_at", "score_split", "evaluate_recommenders",
     "select_on_validation", "refit_for_serving", "recall_curves", "purchase_rate_by_rank",
     "build_snapshot", "choose_prior_gaps", "evaluate_next_order", "train_churn", "train_ltv",
-    "train_uplift", "setup_mlflow", "evaluate_audiences", "log_model", "register", "log_outcome",
+    "train_uplift", "setup_mlflow", "_open_and_start", "evaluate_audiences", "log_model", "register", "log_outcome",
     "log_snapshot_for_run",
 )  # fmt: skip
 _TICKS = os.sysconf("SC_CLK_TCK")

@@ -123,7 +123,9 @@ def ease_weights(
     """
     X = _binary(user_items)
     n = X.shape[1]
-    gram = np.asarray((X.T @ X).toarray(), dtype=np.float64)
+    # The Gram matrix is symmetric: its transpose is the same matrix in Fortran order,
+    # which LAPACK factors and inverts in place (no n x n copy).
+    gram = np.asarray((X.T @ X).toarray(), dtype=np.float64).T
     gram[np.diag_indices(n)] += regularization
     with threadpool_limits(num_threads, "blas"):
         # Cholesky + inverse from the factor: half the work of a general inverse.
@@ -131,20 +133,40 @@ def ease_weights(
         inverse, info = sla.lapack.dpotri(factor, lower=0, overwrite_c=1)
     if info != 0:  # pragma: no cover - the Gram matrix plus a positive ridge is positive definite
         raise KizunaInputError("the item Gram matrix could not be inverted", column="user_items")
-    # dpotri fills the upper triangle only.
-    inverse = np.triu(inverse) + np.triu(inverse, 1).T
-    weights = inverse / -np.diag(inverse)[None, :]
-    weights[np.diag_indices(n)] = 0.0
-    if neighbours is not None and neighbours < n - 1:
-        keep = np.argpartition(-np.abs(weights), neighbours - 1, axis=0)[:neighbours]
-        cols = np.broadcast_to(np.arange(n), keep.shape)
-        values = weights[keep, cols]
-        out = sp.csr_matrix((values.ravel(), (keep.ravel(), cols.ravel())), shape=(n, n))
+    mirror_upper(inverse)  # dpotri fills the upper triangle only
+    # P is symmetric, so row j of its transpose (C order) is column j of P, and B's column j
+    # is that row over -P_jj: each column's scaling and selection reads contiguous memory.
+    columns = inverse.T
+    columns /= -np.diag(columns).copy()[:, None]
+    columns[np.diag_indices(n)] = 0.0
+    if neighbours is None or neighbours >= n - 1:
+        out = sp.csr_matrix(columns.T)
     else:
-        out = sp.csr_matrix(weights)
+        magnitude = np.abs(columns)
+        np.negative(magnitude, out=magnitude)
+        keep = np.argpartition(magnitude, neighbours - 1, axis=1)[:, :neighbours]
+        del magnitude
+        target = np.broadcast_to(np.arange(n)[:, None], keep.shape)
+        values = columns[target, keep]
+        out = sp.csr_matrix((values.ravel(), (keep.ravel(), target.ravel())), shape=(n, n))
     out.eliminate_zeros()
     out.sort_indices()
     return out
+
+
+def mirror_upper(square: np.ndarray, block: int = 256) -> None:
+    """Copy the upper triangle of ``square`` (n, n) onto its lower triangle, in place.
+
+    The same values as ``np.triu(a) + np.triu(a, 1).T`` (but for the sign of a
+    zero), block by block, without the three n x n temporaries.
+    """
+    n = square.shape[0]
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        square[start:stop, :start] = square[:start, start:stop].T
+        diagonal = square[start:stop, start:stop]
+        lower = np.tril_indices(stop - start, -1)
+        diagonal[lower] = diagonal.T[lower]
 
 
 def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:

@@ -251,6 +251,34 @@ def test_ease_keeps_the_largest_weights_per_item(synthetic) -> None:
         assert np.abs(full[dropped, j]).max() <= np.abs(full[kept, j]).min()
 
 
+def test_mirror_upper_copies_the_upper_triangle_across_blocks() -> None:
+    from kizuna.models.recommenders.ease import mirror_upper
+
+    rng = np.random.default_rng(3)
+    for n, block in ((7, 3), (10, 10), (11, 4), (1, 2)):
+        a = rng.normal(size=(n, n))
+        expected = np.triu(a) + np.triu(a, 1).T
+        mirror_upper(a, block=block)
+        np.testing.assert_array_equal(a, expected)
+
+
+def test_ease_over_more_items_than_one_block_is_the_closed_form() -> None:
+    # 300 items: the in-place mirror runs over two blocks of 256.
+    X = sp.random(400, 300, density=0.04, random_state=5, format="csr")
+    binary = (X.toarray() > 0).astype(np.float64)
+    P = np.linalg.inv(binary.T @ binary + 20.0 * np.eye(300))
+    expected = -P / np.diag(P)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    full = EASERecommender(regularization=20.0, neighbours=None).fit(X).weights_.toarray()
+    np.testing.assert_allclose(full, expected, rtol=1e-9, atol=1e-12)
+    pruned = EASERecommender(regularization=20.0, neighbours=5).fit(X).weights_.toarray()
+    for j in (0, 255, 256, 299):
+        kept = np.flatnonzero(pruned[:, j])
+        assert len(kept) == 5 and j not in kept
+        np.testing.assert_array_equal(pruned[kept, j], full[kept, j])
+        assert np.abs(np.delete(full[:, j], kept)).max() <= np.abs(full[kept, j]).min()
+
+
 def test_ease_refuses_a_catalogue_above_max_items() -> None:
     with pytest.raises(KizunaInputError, match="max_items"):
         EASERecommender(max_items=1).fit(EASE_X)
