@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,6 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
     quiet
         No progress output (for ``--json`` and tests).
     """
-
     split = config.split
     as_of = None if split.as_of is None else pd.Timestamp(split.as_of)
     data = config.data
@@ -157,9 +156,9 @@ def _train_all(
         tabular = None
         if tabular_kinds or config.uplift.enabled:
             tabular = pool.submit(
-                copy_context().run, train_tabular_stage, config, tx, items, customers, tabular_kinds
-            )
-            tabular.add_done_callback(lambda done: _log_tabular(done, writer))
+                copy_context().run, _tabular_then_log, writer,
+                config, tx, items, customers, tabular_kinds,
+            )  # fmt: skip
         if config.recommender.enabled:
             from kizuna.training.train_recommender import train_recommender
 
@@ -210,10 +209,13 @@ def _train_all(
     result.results.update(results)
 
 
-def _log_tabular(done: Future[Any], writer: RunWriter) -> None:
-    """Queue the tabular models' logging as soon as they are trained (on success)."""
-    if done.cancelled() or done.exception() is not None:
-        return  # the main thread raises it
-    _, results, _ = done.result()
+def _tabular_then_log(writer: RunWriter, *args: Any) -> Any:
+    """:func:`train_tabular_stage`, then its models' logging queued at once."""
+    test, results, next_order = train_tabular_stage(*args)
+    _log_tabular(results, writer)
+    return test, results, next_order
+
+
+def _log_tabular(results: dict[str, Any], writer: RunWriter) -> None:
     writer.log_models(results)
     writer.log_outcomes(results)

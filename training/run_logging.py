@@ -106,19 +106,20 @@ def log_outcome(kind: str, outcome: Any, *, model_id: str | None = None) -> None
 
 @dataclass(frozen=True)
 class LoggedModel:
-    """A model kind logged to the run: its logged model's id and URI (None: not in the registry)."""
+    """A model kind logged to the run: its logged model's id and URI."""
 
     model_id: str
-    model_uri: str | None
+    model_uri: str
 
 
 def log_model(kind: str, outcome: Any) -> LoggedModel | None:
     """Log one model kind's model to the active run (not registered: :func:`register`).
 
     Uplift is logged as an artifact of the run, not as a model (None): the
-    offer decision loads it from the run. Call it before :func:`log_outcome`
-    for any kind: MLflow's ``log_model`` reads every metric already in the
-    run back, one query per metric.
+    offer decision loads it from the run. MLflow's ``log_model`` reads back
+    every metric already in the run (one query each) and copies to the new
+    model those tied to no model: log a kind's model before its metrics, and
+    give them its ``model_id`` (:func:`log_outcome` does).
     """
     import mlflow
     from mlflow.models import infer_signature

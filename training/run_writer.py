@@ -99,18 +99,21 @@ class RunWriter:
 
     def fail(self, exc: BaseException) -> None:
         """Record ``exc`` in the run and end it as FAILED, if the run started; waits."""
-        for job in self._queued:  # nothing more is logged for a failed run
-            job.cancel()
+        self._cancel_queued()  # nothing more is logged for a failed run
         if self._started():
             self.call(_end_failed, exc)
+
+    def _cancel_queued(self) -> None:
+        for job in self._queued:
+            if job is not self._run:  # the run itself is opened, to be ended
+                job.cancel()
 
     def _started(self) -> bool:
         return not self._run.cancelled() and self._run.exception() is None
 
     def close(self) -> None:
         """Stop the thread; a run still open (an interrupt) ends as KILLED."""
-        for job in self._queued:
-            job.cancel()
+        self._cancel_queued()
         try:
             if self._started():
                 self.call(_end_if_active, "KILLED")

@@ -57,8 +57,8 @@ def test_a_run_that_fails_after_churn_and_ltv_were_logged_registers_nothing(
     queued = threading.Event()
     log_tabular = pipeline._log_tabular
 
-    def logged_then_flag(done, writer):
-        log_tabular(done, writer)
+    def logged_then_flag(results, writer):
+        log_tabular(results, writer)
         queued.set()
 
     def failing_recommender(*args, **kwargs):

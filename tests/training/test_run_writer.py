@@ -55,7 +55,9 @@ def test_a_failure_is_recorded_and_ends_the_run_failed(store):
 
     run = mlflow.get_run(run_id)
     assert run.info.status == "FAILED"
-    assert run.data.tags[run_notes.ERROR_TAG] == "ValueError: churn.params.num_leaves must be positive"
+    assert (
+        run.data.tags[run_notes.ERROR_TAG] == "ValueError: churn.params.num_leaves must be positive"
+    )
 
 
 def test_a_run_left_open_by_an_interrupt_ends_killed(store):
