@@ -8,7 +8,10 @@ reads each thread's own CPU time (``/proc/self/task/<tid>/stat``) every
 into a throwaway MLflow store, BLAS pinned as in ``bench_train.py``::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/profile_train.py \\
-        experiments/online_retail.yaml
+        experiments/online_retail.yaml [--timeline]
+
+``--timeline`` adds a table of each second: every busy thread's CPU seconds and the phase
+it was seen in most, and their sum (2.00 = both cores busy).
 """
 
 from __future__ import annotations
@@ -108,10 +111,36 @@ class Sampler(threading.Thread):
                     out[phase] += spent * n / seen.total()
         return out
 
+    def timeline(self, start: float) -> list[str]:
+        """Lines of a table: each second, each busy thread's CPU and its most sampled phase."""
+        phases = collections.defaultdict(lambda: collections.defaultdict(collections.Counter))
+        for t, tid, phase in self.phases:
+            phases[tid][int(t - start)][phase] += 1
+        cpu: dict[int, dict[int, float]] = collections.defaultdict(dict)
+        for (t0, before), (_, after) in zip(self.cpu, self.cpu[1:], strict=False):
+            for tid, spent in after.items():
+                second = int(t0 - start)
+                cpu[tid][second] = cpu[tid].get(second, 0.0) + spent - before.get(tid, spent)
+        tids = sorted(tid for tid, seconds in cpu.items() if sum(seconds.values()) > 0.5)
+        end = max((s for seconds in cpu.values() for s in seconds), default=-1) + 1
+        lines = ["| s | " + " | ".join(f"thread {i}" for i in range(len(tids))) + " | all |",
+                 "|---:|" + "---|" * len(tids) + "---:|"]  # fmt: skip
+        for second in range(end):
+            cells = []
+            for tid in tids:
+                top = phases[tid][second].most_common(1)
+                cells.append(f"{cpu[tid].get(second, 0.0):.2f} {top[0][0] if top else ''}")
+            busy = sum(cpu[tid].get(second, 0.0) for tid in tids)
+            lines.append(f"| {second} | " + " | ".join(cells) + f" | {busy:.2f} |")
+        return lines
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment", type=Path)
+    parser.add_argument(
+        "--timeline", action="store_true", help="also each second's CPU per thread, and its phase"
+    )
     args = parser.parse_args()
     from kizuna.training.launch import pin_cpu_kernels
 
@@ -139,6 +168,8 @@ def main() -> None:
     for phase, seconds in phases.most_common():
         if seconds >= 0.05:
             print(f"| {phase} | {seconds:.1f} | {seconds / total:.1%} |")
+    if args.timeline:
+        print("\n" + "\n".join(sampler.timeline(start)))
 
 
 if __name__ == "__main__":
