@@ -78,6 +78,7 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
     # A fresh store runs its schema migrations (seconds): the writer's thread opens it and
     # starts the run while the models train, and logs each model as soon as it is trained.
     writer = RunWriter(experiment_name, config.name)
+    settings = config.model_dump(mode="json")
     try:
         writer.describe_run(
             tags={
@@ -85,9 +86,9 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
                 "holdout_id": holdout_id,
                 "kizuna_experiment": config.name,
             },
-            params=run_logging.flatten_params(config.model_dump(mode="json")),
+            params=run_logging.flatten_params(settings),
             files={
-                "config/experiment.json": config.model_dump(mode="json"),
+                "config/experiment.json": settings,
                 "data/reconciliation.json": report,
             },
         )
