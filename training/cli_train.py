@@ -44,15 +44,21 @@ def train(
 ) -> None:
     """Run an experiment: validate, build features, train, evaluate, log to MLflow, register."""
     from kizuna.training.progress import step
+    from kizuna.training.tabular_process import TabularProcess
 
-    with step(f"loading {experiment} and the training libraries", quiet=quiet):
-        import mlflow  # noqa: F401 - a slow import, done under the progress line
+    # Started first: its imports run on the other core while this process makes its own.
+    tabular = TabularProcess().start()
+    try:
+        with step(f"loading {experiment} and the training libraries", quiet=quiet):
+            import mlflow  # noqa: F401 - a slow import, done under the progress line
 
-        from kizuna.training.config import load_experiment
-        from kizuna.training.pipeline import run_experiment
+            from kizuna.training.config import load_experiment
+            from kizuna.training.pipeline import run_experiment
 
-        config = load_experiment(experiment)
-    result = run_experiment(config, quiet=quiet)
+            config = load_experiment(experiment)
+        result = run_experiment(config, quiet=quiet, tabular=tabular)
+    finally:
+        tabular.stop()
     if as_json:
         emit_json(result.to_dict())
         return

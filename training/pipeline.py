@@ -20,11 +20,13 @@ from kizuna.training.data import load_tables, load_transactions_and_events
 from kizuna.training.experiment_result import ExperimentResult
 from kizuna.training.progress import step
 from kizuna.training.run_writer import RunWriter
-from kizuna.training.tabular_stage import train_tabular_stage
+from kizuna.training.tabular_process import TabularProcess
 from kizuna.training.train_contractual import train_contractual_churn
 
 
-def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> ExperimentResult:
+def run_experiment(
+    config: ExperimentConfig, *, quiet: bool = False, tabular: TabularProcess | None = None
+) -> ExperimentResult:
     """Run one experiment end to end and return its results.
 
     Parameters
@@ -33,7 +35,38 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
         A loaded experiment (see :func:`training.config.load_experiment`).
     quiet
         No progress output (for ``--json`` and tests).
+    tabular
+        A started :class:`~training.tabular_process.TabularProcess` for churn,
+        LTV and uplift (``kizuna train`` starts it before its own imports, so
+        the child's overlap them); None: one is started here if the experiment
+        needs it. Stopped when the experiment ends, used or not.
     """
+    if tabular is not None and not uses_tabular_stage(config):
+        tabular.stop()
+        tabular = None
+    if tabular is None and uses_tabular_stage(config):
+        tabular = TabularProcess().start()
+    try:
+        return _run(config, quiet, tabular)
+    finally:
+        if tabular is not None:  # still running only when the training failed
+            tabular.stop()
+
+
+def uses_tabular_stage(config: ExperimentConfig) -> bool:
+    """Whether the experiment trains churn, LTV or uplift from its transactions."""
+    return config.data.transactions is not None and bool(
+        tabular_kinds(config) or config.uplift.enabled
+    )
+
+
+def tabular_kinds(config: ExperimentConfig) -> list[str]:
+    """The kinds the tabular stage trains: LTV, and churn unless it is contractual."""
+    kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
+    return [k for k in kinds if not (k == "churn" and config.churn.mode == "contractual")]
+
+
+def _run(config: ExperimentConfig, quiet: bool, tabular: TabularProcess | None) -> ExperimentResult:
     split = config.split
     as_of = None if split.as_of is None else pd.Timestamp(split.as_of)
     data = config.data
@@ -95,7 +128,7 @@ def run_experiment(config: ExperimentConfig, *, quiet: bool = False) -> Experime
         try:
             with threadpool_limits(1, "blas"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                _train_all(config, tx, items, customers, result, writer, quiet=quiet)
+                _train_all(config, tx, items, customers, result, writer, tabular, quiet=quiet)
             with step(f"opening the MLflow store ({tracking.tracking_uri()})", quiet=quiet):
                 result.run_id = writer.run_id()
             writer.log_models({k: v for k, v in result.results.items() if k not in writer.logged})
@@ -131,6 +164,7 @@ def _train_all(
     customers: pd.DataFrame | None,
     result: ExperimentResult,
     writer: RunWriter,
+    child: TabularProcess | None,
     *,
     quiet: bool,
 ) -> None:
@@ -145,20 +179,18 @@ def _train_all(
     if tx is None:
         return
     as_of = pd.Timestamp(split.as_of)
-    tabular_kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
-    if config.churn.mode == "contractual":
-        tabular_kinds = [k for k in tabular_kinds if k != "churn"]
+    kinds = tabular_kinds(config)
     # Churn, LTV and uplift share nothing with the recommender but the data:
-    # they train on a second thread meanwhile (each model on its own fixed
-    # threads, so the results do not change), and the main thread shows the
-    # recommender's steps.
+    # they train in a child process meanwhile (each model on its own fixed
+    # threads, so the results do not change), a thread here waits for them and
+    # queues their logging, and the main thread shows the recommender's steps.
     pool = ThreadPoolExecutor(1, thread_name_prefix="kizuna-tabular")
     try:
         tabular = None
-        if tabular_kinds or config.uplift.enabled:
+        if child is not None:
             tabular = pool.submit(
-                copy_context().run, _tabular_then_log, writer,
-                config, tx, items, customers, tabular_kinds,
+                copy_context().run, _tabular_then_log, writer, child,
+                config, tx, items, customers, kinds,
             )  # fmt: skip
         if config.recommender.enabled:
             from kizuna.training.train_recommender import train_recommender
@@ -180,7 +212,7 @@ def _train_all(
             writer.log_models({"recommender": result.results["recommender"]})
         if tabular is None:
             return
-        on = {"churn": "churn" in tabular_kinds, "LTV": "ltv" in tabular_kinds,
+        on = {"churn": "churn" in kinds, "LTV": "ltv" in kinds,
               "uplift": config.uplift.enabled}  # fmt: skip
         names = ", ".join(name for name, wanted in on.items() if wanted)
         with step(
@@ -189,6 +221,8 @@ def _train_all(
         ):
             test, results, next_order = tabular.result()
     finally:
+        if child is not None:  # still running only when the training failed: end it
+            child.stop()  # (the waiting thread then gets the child's end, not a result)
         pool.shutdown(wait=True, cancel_futures=True)
     result.next_order = next_order
     recommender = result.results.get("recommender")
@@ -210,9 +244,9 @@ def _train_all(
     result.results.update(results)
 
 
-def _tabular_then_log(writer: RunWriter, *args: Any) -> Any:
-    """:func:`train_tabular_stage`, then its models' logging queued at once."""
-    test, results, next_order = train_tabular_stage(*args)
+def _tabular_then_log(writer: RunWriter, child: TabularProcess, *args: Any) -> Any:
+    """:func:`training.tabular_stage.train_tabular_stage` in ``child``, then its models' logging queued at once."""
+    test, results, next_order = child.train(*args)
     _log_tabular(results, writer)
     return test, results, next_order
 

@@ -1,0 +1,142 @@
+"""The tabular stage (snapshots, churn, LTV, uplift) in a process of its own, beside the recommender.
+
+Why a process and not a thread: the tabular stage (pandas feature snapshots,
+BTYD fits, LightGBM, figures) and the recommender's NumPy-heavy steps take
+turns on one GIL when they are threads of one process, so neither gets a whole
+core. In a child process they run side by side; on Online Retail ``kizuna
+train`` took 2 s less (BENCHMARKS.md, "Training time"), with the same results.
+
+Why ``spawn`` and not ``fork``: a forked child of a process that has run
+OpenMP on several threads (LightGBM, ``implicit``) can hang in its first
+parallel region (LightGBM's FAQ), and a library caller's process may have. A
+spawned child starts clean, on every platform; it inherits the environment, so
+the CPU-kernel pins of :mod:`training.launch` hold in it and the results are
+the ones a thread gives.
+
+The child starts with nothing to do: the inputs go down its pipe from the
+caller's (background) thread, so the thread that starts it never waits for the
+child's imports.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import signal
+import traceback
+import warnings
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+class TabularProcess:
+    """A child process that runs :func:`training.tabular_stage.train_tabular_stage` once.
+
+    :meth:`start` spawns it; :meth:`train` sends the inputs and waits for the
+    result (or the child's error, raised here); :meth:`stop` ends it early.
+    """
+
+    def __init__(self) -> None:
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.conn: Connection | None = None
+
+    def start(self) -> TabularProcess:
+        """Spawn the child (it imports kizuna, then waits for its inputs)."""
+        context = multiprocessing.get_context("spawn")
+        self.conn, child_end = context.Pipe()
+        self.process = context.Process(
+            target=serve, args=(child_end,), name="kizuna-tabular", daemon=True
+        )
+        self.process.start()
+        child_end.close()  # the child holds its own copy: its exit closes the pipe
+        return self
+
+    def train(self, *args: Any) -> Any:
+        """``train_tabular_stage(*args)`` in the child; its result, or its error raised here.
+
+        Raises
+        ------
+        Exception
+            The child's own error (a :class:`KizunaInputError` stays one, so
+            the CLI reports it as a user error), its traceback as a note; a
+            ``RuntimeError`` when the child died without an answer.
+        """
+        if self.conn is None or self.process is None:
+            raise RuntimeError("TabularProcess.train before start")
+        try:
+            self.conn.send(args)
+            status, value = self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join()
+            raise RuntimeError(
+                "the process training churn, LTV and uplift ended without a result "
+                f"(exit code {self.process.exitcode}; a negative code is the signal that "
+                "ended it, e.g. -9 when the system ran out of memory)"
+            ) from None
+        finally:
+            self.conn.close()
+        self.process.join()
+        if status == "error":
+            raise value
+        return value
+
+    def stop(self) -> None:
+        """End the child if it is still running (unused, or the training failed or was interrupted).
+
+        A thread waiting in :meth:`train` then gets a ``RuntimeError``.
+        """
+        if self.process is not None and self.process.is_alive():
+            self.process.terminate()
+        if self.process is not None:
+            self.process.join()
+
+
+def serve(conn: Connection) -> None:
+    """The child's main: import, receive the inputs, train, send the answer.
+
+    The answer is ``("ok", result)`` or ``("error", exception)``. The imports
+    come first, while the parent is still loading its data.
+    """
+    # Ctrl-C reaches the whole process group: the parent handles it and stops this process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    failed: BaseException | None = None
+    try:
+        from threadpoolctl import threadpool_limits
+
+        from kizuna.training.tabular_stage import train_tabular_stage
+    except Exception as exc:  # noqa: BLE001 - reported once the parent asks
+        failed = exc
+    try:
+        args = conn.recv()
+    except EOFError:  # the parent ended, or did not need this process
+        return
+    try:
+        if failed is not None:
+            raise failed
+        # As the parent trains: BLAS on one thread, its UserWarnings silenced.
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            answer: tuple[str, Any] = ("ok", train_tabular_stage(*args))
+    except Exception as exc:  # noqa: BLE001 - every error goes back to the parent
+        answer = ("error", portable_error(exc))
+    try:
+        conn.send(answer)
+    except Exception as exc:  # noqa: BLE001 - a result that does not pickle
+        conn.send(("error", portable_error(exc)))
+    finally:
+        conn.close()
+
+
+def portable_error(exc: BaseException) -> BaseException:
+    """``exc`` with its traceback as a note if it survives pickling, else a ``RuntimeError`` of it.
+
+    A traceback does not cross processes; the note keeps where the error was
+    raised for a developer, while the message (what the CLI prints) is unchanged.
+    """
+    where = "".join(traceback.format_exception(exc))
+    try:
+        copy = pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any exception type may fail to rebuild
+        return RuntimeError(f"{type(exc).__name__} in the tabular process:\n{where}")
+    copy.add_note(f"raised in the tabular process:\n{where}")
+    return copy
