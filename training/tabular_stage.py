@@ -1,7 +1,8 @@
 """The tabular stage of ``kizuna train``: feature snapshots, next-order dates, churn, LTV, uplift.
 
 It shares nothing with the recommender but the data, so the pipeline runs it
-on a thread beside the recommender (each model on its own fixed threads).
+in a child process beside the recommender (:mod:`training.tabular_process`;
+each model on its own fixed threads, so the results are those of one process).
 """
 
 from __future__ import annotations
