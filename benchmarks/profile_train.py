@@ -12,6 +12,9 @@ into a throwaway MLflow store, BLAS pinned as in ``bench_train.py``::
 
 ``--timeline`` adds a table of each second: every busy thread's CPU seconds and the phase
 it was seen in most, and their sum (2.00 = both cores busy).
+
+Churn, LTV and uplift train in a child process (``training/tabular_process.py``): their CPU
+is not in these tables, which cover this process's threads only.
 """
 
 from __future__ import annotations
