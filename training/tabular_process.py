@@ -4,25 +4,31 @@ Why a process and not a thread: the tabular stage (pandas feature snapshots,
 BTYD fits, LightGBM, figures) and the recommender's NumPy-heavy steps take
 turns on one GIL when they are threads of one process, so neither gets a whole
 core. In a child process they run side by side; on Online Retail ``kizuna
-train`` took 2 s less (BENCHMARKS.md, "Training time"), with the same results.
+train`` took 6% less time (BENCHMARKS.md, "Training time"), with the same results.
 
-Why ``spawn`` and not ``fork``: a forked child of a process that has run
-OpenMP on several threads (LightGBM, ``implicit``) can hang in its first
-parallel region (LightGBM's FAQ), and a library caller's process may have. A
-spawned child starts clean, on every platform; it inherits the environment, so
-the CPU-kernel pins of :mod:`training.launch` hold in it and the results are
-the ones a thread gives.
+Why a fresh interpreter (``python -m kizuna.training.tabular_process``) and not
+a fork: a forked child of a process that has run OpenMP on several threads
+(LightGBM, ``implicit``) can hang in its first parallel region (LightGBM's
+FAQ), and a library caller's process may have. Nor multiprocessing's
+``spawn``: its child re-runs the caller's main script, which breaks a script
+that trains at module level. The child inherits the environment, so the
+CPU-kernel pins of :mod:`training.launch` hold in it and the results are the
+ones a thread gives; the two talk over a socket pair, in pickles
+(:class:`multiprocessing.connection.Connection`).
 
-The child starts with nothing to do: the inputs go down its pipe from the
-caller's (background) thread, so the thread that starts it never waits for the
-child's imports.
+The child starts with nothing to do: it imports, then waits for its inputs,
+which the caller's background thread sends; so the thread that starts it never
+waits for the child's imports.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import traceback
 import warnings
 from multiprocessing.connection import Connection
@@ -32,23 +38,32 @@ from typing import Any
 class TabularProcess:
     """A child process that runs :func:`training.tabular_stage.train_tabular_stage` once.
 
-    :meth:`start` spawns it; :meth:`train` sends the inputs and waits for the
+    :meth:`start` starts it; :meth:`train` sends the inputs and waits for the
     result (or the child's error, raised here); :meth:`stop` ends it early.
+
+    Attributes
+    ----------
+    process
+        The child (``subprocess.Popen``), once started.
     """
 
     def __init__(self) -> None:
-        self.process: multiprocessing.process.BaseProcess | None = None
+        self.process: subprocess.Popen | None = None
         self.conn: Connection | None = None
 
     def start(self) -> TabularProcess:
-        """Spawn the child (it imports kizuna, then waits for its inputs)."""
-        context = multiprocessing.get_context("spawn")
-        self.conn, child_end = context.Pipe()
-        self.process = context.Process(
-            target=serve, args=(child_end,), name="kizuna-tabular", daemon=True
+        """Start the child (it imports kizuna, then waits for its inputs)."""
+        ours, theirs = socket.socketpair()
+        # The child imports kizuna from where this process does, installed or not.
+        path = os.pathsep.join(p for p in sys.path if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": path},
         )
-        self.process.start()
-        child_end.close()  # the child holds its own copy: its exit closes the pipe
+        theirs.close()  # the child holds its own copy: its exit closes the pair
+        self.conn = Connection(ours.detach())
         return self
 
     def train(self, *args: Any) -> Any:
@@ -59,7 +74,7 @@ class TabularProcess:
         Exception
             The child's own error (a :class:`KizunaInputError` stays one, so
             the CLI reports it as a user error), its traceback as a note; a
-            ``RuntimeError`` when the child died without an answer.
+            ``RuntimeError`` when the child ended without an answer.
         """
         if self.conn is None or self.process is None:
             raise RuntimeError("TabularProcess.train before start")
@@ -67,15 +82,15 @@ class TabularProcess:
             self.conn.send(args)
             status, value = self.conn.recv()
         except (EOFError, OSError):
-            self.process.join()
+            code = self.process.wait()
             raise RuntimeError(
                 "the process training churn, LTV and uplift ended without a result "
-                f"(exit code {self.process.exitcode}; a negative code is the signal that "
-                "ended it, e.g. -9 when the system ran out of memory)"
+                f"(exit code {code}; a negative code is the signal that ended it, "
+                "e.g. -9 when the system ran out of memory)"
             ) from None
         finally:
             self.conn.close()
-        self.process.join()
+        self.process.wait()
         if status == "error":
             raise value
         return value
@@ -85,10 +100,10 @@ class TabularProcess:
 
         A thread waiting in :meth:`train` then gets a ``RuntimeError``.
         """
-        if self.process is not None and self.process.is_alive():
-            self.process.terminate()
         if self.process is not None:
-            self.process.join()
+            if self.process.poll() is None:
+                self.process.terminate()
+            self.process.wait()
 
 
 def serve(conn: Connection) -> None:
@@ -140,3 +155,12 @@ def portable_error(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__} in the tabular process:\n{where}")
     copy.add_note(f"raised in the tabular process:\n{where}")
     return copy
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m kizuna.training.tabular_process FD``: serve on the socket ``FD``."""
+    serve(Connection(int((sys.argv[1:] if argv is None else argv)[0])))
+
+
+if __name__ == "__main__":
+    main()

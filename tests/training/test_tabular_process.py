@@ -60,7 +60,7 @@ def test_a_child_that_dies_is_reported_with_its_exit_code(shop):
     config, tx = shop
     child = TabularProcess().start()
     child.process.kill()
-    child.process.join()
+    child.process.wait()
     with pytest.raises(RuntimeError, match="ended without a result .exit code -9"):
         child.train(config, tx, None, None, ["churn"])
 
@@ -68,7 +68,7 @@ def test_a_child_that_dies_is_reported_with_its_exit_code(shop):
 def test_an_unused_child_is_stopped():
     child = TabularProcess().start()
     child.stop()
-    assert not child.process.is_alive() and child.process.exitcode is not None
+    assert child.process.poll() is not None
     child.stop()  # twice is harmless
 
 
@@ -92,3 +92,24 @@ def test_which_experiments_need_the_stage():
     assert tabular_kinds(ExperimentConfig.model_validate(contractual)) == []
     no_log = {"name": "x", "data": {"customers": "c.csv"}, "churn": {"mode": "contractual"}}
     assert not uses_tabular_stage(ExperimentConfig.model_validate(no_log))
+
+
+def test_a_script_that_trains_at_module_level_works(tmp_path):
+    """The child does not re-run the caller's main script (as multiprocessing's spawn would)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "train_here.py"
+    script.write_text(
+        "from kizuna.training.tabular_process import TabularProcess\n"
+        "child = TabularProcess().start()\n"
+        "try:\n"
+        "    child.train(None)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "TypeError"  # the stage's own error for a bad call, once
