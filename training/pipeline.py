@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.recommenders.fit_cache import shared_fits
@@ -20,7 +18,7 @@ from kizuna.training.data import load_tables, load_transactions_and_events
 from kizuna.training.experiment_result import ExperimentResult
 from kizuna.training.progress import step
 from kizuna.training.run_writer import RunWriter
-from kizuna.training.tabular_process import TabularProcess
+from kizuna.training.tabular_process import TabularProcess, training_limits
 from kizuna.training.train_contractual import train_contractual_churn
 
 
@@ -41,10 +39,11 @@ def run_experiment(
         the child's overlap them); None: one is started here if the experiment
         needs it. Stopped when the experiment ends, used or not.
     """
-    if tabular is not None and not uses_tabular_stage(config):
+    needed = uses_tabular_stage(config)
+    if tabular is not None and not needed:
         tabular.stop()
         tabular = None
-    if tabular is None and uses_tabular_stage(config):
+    if tabular is None and needed:
         tabular = TabularProcess().start()
     try:
         return _run(config, quiet, tabular)
@@ -126,8 +125,7 @@ def _run(config: ExperimentConfig, quiet: bool, tabular: TabularProcess | None) 
             },
         )
         try:
-            with threadpool_limits(1, "blas"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
+            with training_limits():
                 _train_all(config, tx, items, customers, result, writer, tabular, quiet=quiet)
             with step(f"opening the MLflow store ({tracking.tracking_uri()})", quiet=quiet):
                 result.run_id = writer.run_id()

@@ -31,8 +31,24 @@ import subprocess
 import sys
 import traceback
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
+
+
+@contextmanager
+def training_limits() -> Iterator[None]:
+    """How every model of a training is fitted: BLAS on one thread, UserWarnings silenced.
+
+    The pipeline trains under it, and so does the tabular child, so the child's
+    results are the ones this process would give.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
 
 
 class TabularProcess:
@@ -116,8 +132,6 @@ def serve(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     failed: BaseException | None = None
     try:
-        from threadpoolctl import threadpool_limits
-
         from kizuna.training.tabular_stage import train_tabular_stage
     except Exception as exc:  # noqa: BLE001 - reported once the parent asks
         failed = exc
@@ -128,9 +142,7 @@ def serve(conn: Connection) -> None:
     try:
         if failed is not None:
             raise failed
-        # As the parent trains: BLAS on one thread, its UserWarnings silenced.
-        with threadpool_limits(1, "blas"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
+        with training_limits():
             answer: tuple[str, Any] = ("ok", train_tabular_stage(*args))
     except Exception as exc:  # noqa: BLE001 - every error goes back to the parent
         answer = ("error", portable_error(exc))
