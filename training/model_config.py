@@ -86,7 +86,9 @@ class RecommenderConfig(Frozen):
     rerank_cutoffs: int = Field(1, ge=1, le=6)
     # Large shops: the re-ranker learns from a fixed hashed sample of at most this many
     # customers per training window (None: everyone); smaller windows are used whole.
-    rerank_max_users: int | None = Field(20_000, ge=1)
+    # 5,000 customers give the rankers hundreds of thousands of candidate rows: on a
+    # 50,000-customer shop NDCG@10 moved by -0.0005 against 20,000, for 23% less time.
+    rerank_max_users: int | None = Field(5_000, ge=1)
     # Large shops: the served model is chosen on a fixed hashed sample of at most this
     # many validation customers (None: everyone); the holdout is always scored in full.
     validation_max_users: int | None = Field(20_000, ge=1)

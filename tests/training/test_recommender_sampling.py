@@ -56,3 +56,13 @@ def test_reranker_learns_from_the_capped_windows_only():
 def test_caps_are_configurable_and_off_with_null():
     config = RecommenderConfig.model_validate({"rerank_max_users": None, "validation_max_users": 5})
     assert config.rerank_max_users is None and config.validation_max_users == 5
+
+
+def test_default_caps_leave_the_readme_shops_whole():
+    # The README's figures use every customer: the demo shop (kizuna demo's default size)
+    # and Online Retail (4,338 customers) are below both caps.
+    from kizuna.simulators.synthetic.config import ShopConfig
+
+    config = RecommenderConfig()
+    smallest = min(config.rerank_max_users, config.validation_max_users)
+    assert max(ShopConfig().n_customers, 4_338) <= smallest
