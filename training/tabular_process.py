@@ -18,7 +18,8 @@ ones a thread gives; the two talk over a socket pair, in pickles
 
 The child starts with nothing to do: it imports, then waits for its inputs,
 which the caller's background thread sends; so the thread that starts it never
-waits for the child's imports.
+waits for the child's imports. Where the socket cannot be handed down
+(``pass_fds`` is POSIX-only), the stage trains in the calling thread instead.
 """
 
 from __future__ import annotations
@@ -57,18 +58,31 @@ class TabularProcess:
     :meth:`start` starts it; :meth:`train` sends the inputs and waits for the
     result (or the child's error, raised here); :meth:`stop` ends it early.
 
+    Parameters
+    ----------
+    in_process
+        Train in the calling thread instead, with the same limits (no child).
+        None: only where the child cannot be started this way (not POSIX:
+        the socket is handed down with ``pass_fds``).
+
     Attributes
     ----------
     process
-        The child (``subprocess.Popen``), once started.
+        The child (``subprocess.Popen``), once started; None in process.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, in_process: bool | None = None) -> None:
+        self.in_process = in_process
         self.process: subprocess.Popen | None = None
         self.conn: Connection | None = None
+        self._local = False
 
     def start(self) -> TabularProcess:
         """Start the child (it imports kizuna, then waits for its inputs)."""
+        in_process = os.name != "posix" if self.in_process is None else self.in_process
+        if in_process:
+            self._local = True
+            return self
         ours, theirs = socket.socketpair()
         # The child imports kizuna from where this process does, installed or not.
         path = os.pathsep.join(p for p in sys.path if p)
@@ -92,6 +106,11 @@ class TabularProcess:
             the CLI reports it as a user error), its traceback as a note; a
             ``RuntimeError`` when the child ended without an answer.
         """
+        if self._local:
+            from kizuna.training.tabular_stage import train_tabular_stage
+
+            with training_limits():
+                return train_tabular_stage(*args)
         if self.conn is None or self.process is None:
             raise RuntimeError("TabularProcess.train before start")
         try:

@@ -32,11 +32,15 @@ def shop() -> tuple[ExperimentConfig, pd.DataFrame]:
     return config, tx
 
 
-def test_the_child_gives_the_results_of_this_process(shop):
+@pytest.mark.parametrize("in_process", [False, True], ids=["child", "in process"])
+def test_the_child_gives_the_results_of_this_process(shop, in_process):
     config, tx = shop
     args = (config, tx, None, None, tabular_kinds(config))
     here = train_tabular_stage(*args)
-    there = TabularProcess().start().train(*args)
+    stage = TabularProcess(in_process=in_process).start()
+    assert (stage.process is None) == in_process  # the fallback where pass_fds is missing
+    there = stage.train(*args)
+    stage.stop()
     pd.testing.assert_frame_equal(there[0].X, here[0].X)
     assert set(there[1]) == set(here[1]) == {"churn", "ltv"}
     for kind in ("churn", "ltv"):
