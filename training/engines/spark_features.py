@@ -5,7 +5,8 @@ Validated lines are sharded by customer; each shard runs
 summary) and :func:`features.pipeline.customer_labels` in pandas. The quintile
 scores need the whole population: their cut points are exact order statistics
 over all customers (:func:`training.engines.spark_stats.order_statistics`), and
-each shard is then scored by :func:`features.pipeline.with_rfm_scores` with them.
+every customer is then scored with them by Spark expressions that copy
+:func:`features.pipeline.with_rfm_scores` (:func:`rfm_score_columns`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from kizuna.features.pipeline import (
     customer_base_features,
     customer_labels,
     rfm_score_inputs,
-    with_rfm_scores,
 )
 from kizuna.features.rfm_scoring import quintile_ranks
 from kizuna.training.engines.spark_session import arrow_safe
@@ -109,16 +109,13 @@ def shard_features(
     return _to_spark_frame(frame)
 
 
-def scored_features(
-    out: Any, labelled: bool, *, n: int | None = None, sample: pd.DataFrame | None = None
-) -> SparkFeatures:
+def scored_features(out: Any, labelled: bool, *, n: int | None = None) -> SparkFeatures:
     """RFM scores from the population's cut points, then the features and labels frames.
 
     ``out``: one row per customer with ``customer_id``, the base features, the
     score inputs (``__in_*``), the labels if ``labelled`` and ``__shard``;
     persisted, as it is read once per output. ``n``: its row count, when the
-    caller knows it (else counted). ``sample``: a few customers' features made
-    on the driver, to type the scores with (else a sample is read from ``out``).
+    caller knows it (else counted).
     """
     from pyspark.sql import functions as F
 
@@ -132,29 +129,9 @@ def scored_features(
     scorer.n_customers_ = n
     feature_cols = [c for c in out.columns if c not in (*SCORE_INPUTS, *LABELS, SHARD)]
 
-    # Only the score inputs cross to Python and only the scores come back (a scalar
-    # pandas UDF): the other feature columns stay in the JVM, on their way to Parquet.
-    inputs = [scorer.recency_col, scorer.frequency_col, scorer.monetary_col]
-
-    def scores(recency: pd.Series, frequency: pd.Series, monetary: pd.Series) -> pd.DataFrame:
-        frame = pd.DataFrame(dict(zip(inputs, (recency, frequency, monetary), strict=True)))
-        return _plain_columns(with_rfm_scores(frame, scorer).drop(columns=inputs))
-
-    def probe(rows: pd.DataFrame) -> pd.DataFrame:
-        return scores(*(rows[c] for c in inputs))
-
-    if sample is not None and len(sample := sample[inputs].dropna()):
-        # As the UDF gets them from Spark: doubles, and longs without missing values.
-        kinds = dict(out.select(*inputs).dtypes)
-        types = {c: "float64" if kinds[c] in ("double", "float") else "int64" for c in inputs}
-        schema = _schema_of(probe(sample.astype(types).reset_index(drop=True)))
-    else:
-        schema = _probe_schema(out.select(*inputs), probe)
-    udf = F.pandas_udf(scores, schema)  # type: ignore[call-overload]
-    names = [f.name for f in schema.fields]
-    sharded = out.select(*feature_cols, udf(*inputs).alias(SCORES), SHARD).select(
-        *feature_cols, *(F.col(SCORES)[c].alias(c) for c in names), SHARD
-    )
+    # Spark expressions, not a Python UDF: a UDF would queue every row's other
+    # feature columns in the JVM while its inputs make the round trip to Python.
+    sharded = out.select(*feature_cols, *rfm_score_columns(scorer), SHARD)
     frame = sharded.drop(SHARD)
     labels = None
     if labelled:
@@ -162,6 +139,41 @@ def scored_features(
             s.CUSTOMER_ID, F.col(s.CHURN).cast("tinyint").alias(s.CHURN), s.FUTURE_VALUE
         )
     return SparkFeatures(frame=frame, labels=labels, scorer=scorer, sharded=sharded)
+
+
+def rfm_score_columns(scorer: Any) -> list[Any]:
+    """:func:`features.pipeline.with_rfm_scores` of a fitted scorer as Spark columns.
+
+    ``r_score``, ``f_score``, ``m_score`` (long), ``rfm_score`` and ``segment``
+    (text), in that order. A score is one more than the number of the scorer's
+    cut points its input exceeds (``RFMScorer.score``); the segment is the
+    cell of :func:`features.segments.segment_grid_codes` at (r, fm).
+    """
+    from pyspark.sql import functions as F
+
+    from kizuna.features.rfm_scoring import N_SCORES
+    from kizuna.features.segments import SEGMENTS, segment_grid_codes
+
+    inputs = {
+        s.R_SCORE: -F.col(scorer.recency_col).cast("double"),  # as rfm_score_inputs
+        s.F_SCORE: F.col(scorer.frequency_col).cast("double"),
+        s.M_SCORE: F.col(scorer.monetary_col).cast("double"),
+    }
+    scores = {}
+    for name, value in inputs.items():
+        above = [(value > F.lit(float(cut))).cast("long") for cut in scorer.cuts_[name]]
+        scores[name] = sum(above, F.lit(1).cast("long"))
+    r, f, m = scores[s.R_SCORE], scores[s.F_SCORE], scores[s.M_SCORE]
+    fm = F.floor((f + m + 1) / 2).cast("long")  # fm_scores, on whole numbers
+    names = [SEGMENTS[code] for code in segment_grid_codes().ravel()]
+    segment = F.element_at(F.array(*map(F.lit, names)), ((r - 1) * N_SCORES + fm).cast("int"))
+    return [
+        r.alias(s.R_SCORE),
+        f.alias(s.F_SCORE),
+        m.alias(s.M_SCORE),
+        F.concat(r.cast("string"), f.cast("string"), m.cast("string")).alias(s.RFM_SCORE),
+        segment.alias(s.SEGMENT),
+    ]
 
 
 def to_pandas_features(frame: Any, customers: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -177,11 +177,8 @@ def validated_features(
     report = reconciliation(counts, window_end, data_end)
     customer_rows = out.filter(F.col(KIND) == FEATURES).drop(KIND, *aside_cols, s.ROW_ID)
     customer_rows = customer_rows.drop(s.REASON, STAT_COLUMN, STAT_PRESENT, STAT_BAD)
-    # The count and the sample of customers the scores need are at hand: no further job.
-    sample = probe[probe[KIND] == FEATURES]
-    features = scored_features(
-        customer_rows, horizon_days is not None, n=n_customers, sample=sample
-    )
+    # The count the scores need is at hand: no further job.
+    features = scored_features(customer_rows, horizon_days is not None, n=n_customers)
     set_aside = out.filter(F.col(KIND) == ASIDE).select(*aside_cols, s.ROW_ID, s.REASON)
     return SparkOnePass(features=features, set_aside=set_aside, report=report, shards=plan.shards)
 
