@@ -182,6 +182,30 @@ def agree(step: str, pandas_out: Path, spark_out: Path) -> bool:
     return True
 
 
+def per_core_ratios(lines: int, pandas_runs: list[dict], spark_runs: list[dict]) -> str:
+    """How many times below the pandas engine Spark is per core, by wall and CPU time.
+
+    Pair by pair (run i of each engine, run one after the other, so a drift in
+    the machine's speed falls on both): the median and range of the pairs'
+    ratios; and the ratio of the two engines' medians. By wall time each
+    engine is charged its cores (1 and 2), by CPU time the CPU seconds its
+    process tree used.
+    """
+    pairs = list(zip(pandas_runs, spark_runs, strict=False))
+    charge = CORES["spark"] / CORES["pandas"]
+    wall = sorted(charge * b["wall"] / a["wall"] for a, b in pairs)
+    cpu = sorted(b["cpu"] / a["cpu"] for a, b in pairs)
+    of_medians = (
+        charge
+        * statistics.median(r["wall"] for r in spark_runs)
+        / statistics.median(r["wall"] for r in pandas_runs)
+    )
+    return (f"{lines:>12,}: per core Spark is {statistics.median(wall):.2f}x below pandas "
+            f"by wall time (pairs {wall[0]:.2f}-{wall[-1]:.2f}; ratio of the medians "
+            f"{of_medians:.2f}x), {statistics.median(cpu):.2f}x by CPU time "
+            f"(pairs {cpu[0]:.2f}-{cpu[-1]:.2f})")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -211,7 +235,7 @@ def main() -> None:
 
     header = (f"{'lines':>12} {'step':>8} {'engine':>7} {'runs':>4} {'wall s':>8} "
               f"{'peak GB':>8} {'rows/s/core':>12} {'cpu s':>8} {'rows/cpu-s':>11} {'pass':>5}")  # fmt: skip
-    rows = []
+    rows, ratios = [], []
     for size in args.sizes:
         config = ensure_shop(size, args.cache, args.candidate_pool)
         lines = pq.ParquetFile(
@@ -221,11 +245,17 @@ def main() -> None:
         runs = args.runs or (3 if size <= 1_000_000 else 1)
         for step in args.steps:
             outcome = {}
-            for engine in args.engines:
-                out = args.cache / f"{step}_{size}_{engine}"
-                command = (features_command(engine, config, out) if step == "features"
-                           else score_command(engine, config, models, out))  # fmt: skip
-                outcome[engine] = (out, [run(command, args.max_gb) for _ in range(runs)])
+            # Runs alternate between the engines, so that a drift in the machine's speed
+            # falls on both alike rather than on whichever engine ran last.
+            for index in range(runs):
+                for engine in args.engines:
+                    out = args.cache / f"{step}_{size}_{engine}"
+                    command = (features_command(engine, config, out) if step == "features"
+                               else score_command(engine, config, models, out))  # fmt: skip
+                    result = run(command, args.max_gb)
+                    outcome.setdefault(engine, (out, []))[1].append(result)
+                    print(f"run {index + 1} {engine}: {result['wall']:.1f} s, "
+                          f"{result['cpu']:.1f} CPU-s", file=sys.stderr)  # fmt: skip
             both = all(e in outcome and all(r["ok"] for r in outcome[e][1]) for e in CORES)
             same = agree(step, outcome["pandas"][0], outcome["spark"][0]) if both else None
             for engine, (_, results) in outcome.items():
@@ -240,8 +270,11 @@ def main() -> None:
                             f"{cpu:>8.1f} {lines / cpu if good else 0:>11,.0f} "
                             f"{'yes' if passed else 'NO':>5}{note}")  # fmt: skip
                 print(rows[-1], f"(load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
+            if both:
+                ratios.append(per_core_ratios(lines, outcome["pandas"][1], outcome["spark"][1]))
+                print(ratios[-1], file=sys.stderr)
     print(header)
-    print("\n".join(rows))
+    print("\n".join([*rows, *ratios]))
 
 
 if __name__ == "__main__":
