@@ -26,6 +26,9 @@ process), which a shared machine distorts less than wall time. ``pass``: the
 command succeeded and, where both engines ran, their outputs agree (features:
 reconciliation, feature frame within 1e-9, labels, set-aside rows; score: the
 export within 1e-9). A run whose tree passes ``--max-gb`` is killed (NO).
+The runs alternate between the engines (run 1 of each, then run 2, ...), and
+the per-core ratio is given pair by pair (median and range) beside the ratio
+of the two engines' medians.
 
 Run::
 
