@@ -31,7 +31,6 @@ from kizuna.training.engines.spark_stats import order_statistics_of
 INPUT_PREFIX = "__in_"  # the values each RFM score ranks, for the population's cut points
 SCORE_INPUTS = tuple(INPUT_PREFIX + c for c in (s.R_SCORE, s.F_SCORE, s.M_SCORE))
 LABELS = (s.CHURN, s.FUTURE_VALUE)
-SCORES = "__scores"  # the RFM scores and segment of a customer, as one struct column
 
 
 @dataclass
