@@ -48,7 +48,6 @@ def spark() -> Iterator[Any]:
     os.environ["PYSPARK_PYTHON"] = sys.executable
     from kizuna.training.engines.spark_session import spark_session
 
-    # No class-data archive: a test run writes nothing under the home folder.
-    session = spark_session({"master": "local[2]", "conf": TEST_CONF, "class_archive": False})
+    session = spark_session({"master": "local[2]", "conf": TEST_CONF})
     yield session
     session.stop()
