@@ -49,7 +49,7 @@ def test_eleven_customers_by_hand(spark):
 
 def test_every_grid_cell_and_ties_equal_the_pandas_scorer(spark):
     """Integer-valued columns with many ties (every value a cut point somewhere), whole
-    days with -0.0, and every (r, f, m) cell: the same scores, text and segments."""
+    days with -0.0, and most (r, f, m) cells: the same scores, text and segments."""
     rng = np.random.default_rng(3)
     n = 3_000
     frame = pd.DataFrame(
