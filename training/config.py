@@ -65,11 +65,15 @@ class SparkConfig(Frozen):
     called as a library); ``conf`` holds any ``spark.*`` keys, e.g.
     ``{spark.executor.memory: 8g}``; ``shards`` is the number of customer-hash
     shards (0: one per ~500k input rows, at least the default parallelism).
+    ``class_archive``: in local mode, keep a class-data archive of Spark's JVM
+    (``training.engines.spark_classes``) in the default cache folder (true),
+    in the given folder, or not at all (false).
     """
 
     master: str | None = None
     conf: dict[str, str] = {}
     shards: int = 0
+    class_archive: bool | Path = True
 
 
 class ScoringConfig(Frozen):

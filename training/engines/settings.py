@@ -33,4 +33,4 @@ def resolve_engine(engine: str | None, config: Path | None) -> tuple[str, dict]:
     if name not in ENGINES:
         raise KizunaInputError(f"unknown engine {name!r}; expected one of {ENGINES}")
     spark = parse_model(SparkConfig, raw.get("spark") or {}, source=f"{config} (spark)")
-    return name, spark.model_dump()
+    return name, spark.model_dump(mode="json")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -48,13 +49,23 @@ LOCAL_HEAP_PER_CORE_MB = 1024
 LOCAL_HEAP_PER_INPUT_BYTE = 4  # heap bytes per byte of input file, below the cap
 
 
-def local_conf(master: str, input_bytes: int | None) -> dict[str, str]:
+def local_conf(
+    master: str, input_bytes: int | None, class_archive: bool | str | Path = False
+) -> dict[str, str]:
     """kizuna's defaults for a local-mode ``master`` (none for a cluster): the heap
-    (:func:`local_driver_memory`) and :data:`LOCAL_JAVA_OPTIONS`."""
+    (:func:`local_driver_memory`) and :data:`LOCAL_JAVA_OPTIONS`, with the
+    class-data archive's options (:mod:`training.engines.spark_classes`) unless
+    ``class_archive`` is False (True: in its default folder; a path: there)."""
     memory = local_driver_memory(master, input_bytes)
     if memory is None:
         return {}
-    return {"spark.driver.memory": memory, "spark.driver.extraJavaOptions": LOCAL_JAVA_OPTIONS}
+    options = LOCAL_JAVA_OPTIONS
+    if class_archive is not False:
+        from kizuna.training.engines.spark_classes import archive_options, default_folder
+
+        folder = default_folder() if class_archive is True else Path(class_archive)
+        options = f"{options} {archive_options(folder)}".strip()
+    return {"spark.driver.memory": memory, "spark.driver.extraJavaOptions": options}
 
 
 def local_cores(master: str) -> int | None:
@@ -144,7 +155,8 @@ def spark_session(
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     master = master or settings.get("master") or DEFAULT_MASTER
     builder = SparkSession.builder.appName("kizuna").master(master)
-    defaults = {**DEFAULT_CONF, **local_conf(master, input_bytes)}
+    archive = settings.get("class_archive", True)
+    defaults = {**DEFAULT_CONF, **local_conf(master, input_bytes, archive)}
     for key, value in {**defaults, **(settings.get("conf") or {}), **REQUIRED_CONF}.items():
         builder = builder.config(key, str(value))
     session = builder.getOrCreate()

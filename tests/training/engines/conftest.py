@@ -48,6 +48,7 @@ def spark() -> Iterator[Any]:
     os.environ["PYSPARK_PYTHON"] = sys.executable
     from kizuna.training.engines.spark_session import spark_session
 
-    session = spark_session({"master": "local[2]", "conf": TEST_CONF})
+    # No class-data archive: a test run writes nothing under the home folder.
+    session = spark_session({"master": "local[2]", "conf": TEST_CONF, "class_archive": False})
     yield session
     session.stop()
