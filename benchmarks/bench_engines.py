@@ -28,7 +28,10 @@ reconciliation, feature frame within 1e-9, labels, set-aside rows; score: the
 export within 1e-9). A run whose tree passes ``--max-gb`` is killed (NO).
 The runs alternate between the engines (run 1 of each, then run 2, ...), and
 the per-core ratio is given pair by pair (median and range) beside the ratio
-of the two engines' medians.
+of the two engines' medians. Spark's JVM maps the class-data archive of
+``training.engines.spark_classes`` (the line before the table says whether one
+existed; if not, the first Spark run makes it when its JVM exits, after the run
+is timed); ``--no-class-archive`` turns it off.
 
 Run::
 
@@ -209,6 +212,17 @@ def per_core_ratios(lines: int, pandas_runs: list[dict], spark_runs: list[dict])
             f"(pairs {cpu[0]:.2f}-{cpu[-1]:.2f})")  # fmt: skip
 
 
+def class_archive_state(wanted: bool) -> str:
+    """Whether the Spark runs map a class-data archive, or the first one makes it."""
+    if not wanted:
+        return "class-data archive: off"
+    from kizuna.training.engines.spark_classes import archive_options, default_folder
+
+    if archive_options(default_folder()).startswith("-XX:SharedArchiveFile="):
+        return "class-data archive: mapped (made by an earlier run)"
+    return "class-data archive: none yet; the first Spark run makes it when its JVM exits"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -228,6 +242,11 @@ def main() -> None:
         default=None,
         help="score: the hybrid's candidate pool (default: exact top-k)",
     )
+    parser.add_argument(
+        "--no-class-archive",
+        action="store_true",
+        help="Spark: no class-data archive (spark.class_archive: false)",
+    )
     parser.add_argument("--pandas-score", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pandas_score:
@@ -239,8 +258,10 @@ def main() -> None:
     header = (f"{'lines':>12} {'step':>8} {'engine':>7} {'runs':>4} {'wall s':>8} "
               f"{'peak GB':>8} {'rows/s/core':>12} {'cpu s':>8} {'rows/cpu-s':>11} {'pass':>5}")  # fmt: skip
     rows, ratios = [], []
+    if "spark" in args.engines:
+        print(class_archive_state(not args.no_class_archive), file=sys.stderr)
     for size in args.sizes:
-        config = ensure_shop(size, args.cache, args.candidate_pool)
+        config = ensure_shop(size, args.cache, args.candidate_pool, not args.no_class_archive)
         lines = pq.ParquetFile(
             args.cache / f"shop_{size}" / "transactions.parquet"
         ).metadata.num_rows

@@ -20,12 +20,16 @@ CHUNK_ROWS = 10_000_000  # the generator holds a whole shop in memory: ~2.6 GB p
 SPARK_CONF = "{spark.ui.enabled: 'false'}"
 
 
-def ensure_shop(n_rows: int, cache: Path, candidate_pool: int | None = None) -> Path:
+def ensure_shop(
+    n_rows: int, cache: Path, candidate_pool: int | None = None, class_archive: bool = True
+) -> Path:
     """Generate (once) a shop of about ``n_rows`` lines; return its experiment file.
 
     Above :data:`CHUNK_ROWS` the shop is generated in chunks of independent
     customers (seeds 1, 2, ...; ids prefixed by the chunk number, one catalogue),
     appended to one Parquet file, so that memory stays that of one chunk.
+    ``class_archive``: Spark's ``spark.class_archive`` (False: the JVM loads its
+    classes from the jars on every run).
     """
     folder = cache / f"shop_{n_rows}"
     config = folder / "shop.yaml"
@@ -40,7 +44,9 @@ def ensure_shop(n_rows: int, cache: Path, candidate_pool: int | None = None) -> 
         f"data: {{transactions: {paths['transactions']}, customers: {paths['customers']}, "
         f"items: {paths['items']}}}\n"
         f"split: {{as_of: {AS_OF}}}\n"
-        f"spark: {{master: 'local[2]', conf: {SPARK_CONF}}}\n"
+        f"spark: {{master: 'local[2]', conf: {SPARK_CONF}"
+        + ("" if class_archive else ", class_archive: false")
+        + "}\n"
         + (f"scoring: {{candidate_pool: {candidate_pool}}}\n" if candidate_pool else "")
     )
     return config

@@ -30,6 +30,8 @@ from pathlib import Path
 ARCHIVE_MAGIC = bytes.fromhex("a8ab0bf0")
 #: A dump younger than this may still be being written.
 SETTLE_SECONDS = 5.0
+#: An archive of another Java or pyspark unused this long is deleted (each is ~200 MB).
+STALE_SECONDS = 30 * 86400
 #: CDS's own messages (an archive made by another build is skipped with a warning).
 QUIET = "-Xlog:disable -Xlog:all=error:stderr"
 
@@ -77,6 +79,8 @@ def archive_options(folder: Path) -> str:
     if not final.is_file():
         _promote_a_dump(java, folder, key, final)
     if final.is_file():
+        _mark_used(final)
+        _delete_stale(folder, keep=key)
         return f"-XX:SharedArchiveFile={final} {QUIET}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -101,6 +105,31 @@ def _promote_a_dump(java: Path, folder: Path, key: str, final: Path) -> None:
             part.unlink()
         except OSError:
             continue  # another run moved or deleted it
+
+
+def _mark_used(archive: Path) -> None:
+    """Set the archive's modification time to now: its last use, for :func:`_delete_stale`."""
+    try:
+        os.utime(archive)
+    except OSError:
+        pass  # a read-only cache folder: the archive is still usable
+
+
+def _delete_stale(folder: Path, keep: str) -> None:
+    """Delete archives and dumps of other keys not used for :data:`STALE_SECONDS`.
+
+    Another venv on the same machine keeps its own archive in use (its runs
+    refresh the time), so only those of uninstalled Javas and pysparks go.
+    """
+    now = time.time()
+    for path in folder.glob("spark-*"):
+        if path.name.startswith(f"spark-{keep}."):
+            continue
+        try:
+            if now - path.stat().st_mtime > STALE_SECONDS:
+                path.unlink()
+        except OSError:
+            continue  # another run deleted it, or the folder is read-only
 
 
 def _starts_on(java: Path, archive: Path) -> bool:

@@ -100,3 +100,20 @@ def test_local_conf_adds_the_archive_unless_told_not_to(java, tmp_path):
     off = local_conf("local[2]", None, False)["spark.driver.extraJavaOptions"]
     assert off == LOCAL_JAVA_OPTIONS
     assert local_conf("spark://cluster:7077", None, tmp_path) == {}  # a cluster's own settings
+
+
+def test_mapping_marks_the_archive_used_and_deletes_other_keys_unused_for_long(
+    java, small_archive, tmp_path
+):
+    key = key_now(java)
+    final = tmp_path / f"spark-{key}.jsa"
+    final.write_bytes(small_archive.read_bytes())
+    long_ago = final.stat().st_mtime - 2 * spark_classes.STALE_SECONDS
+    os.utime(final, (long_ago, long_ago))
+    stale = dump(tmp_path, "0" * 16, b"old", age=2 * spark_classes.STALE_SECONDS)
+    stale_archive = stale.with_name(f"spark-{'0' * 16}.jsa")
+    stale.rename(stale_archive)
+    in_use = dump(tmp_path, "1" * 16, b"another venv's", age=60.0)
+    assert archive_options(tmp_path).startswith(f"-XX:SharedArchiveFile={final}")
+    assert final.stat().st_mtime > long_ago + spark_classes.STALE_SECONDS  # used just now
+    assert not stale_archive.exists() and in_use.exists()
