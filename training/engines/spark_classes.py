@@ -116,17 +116,21 @@ def _mark_used(archive: Path) -> None:
 
 
 def _delete_stale(folder: Path, keep: str) -> None:
-    """Delete archives and dumps of other keys not used for :data:`STALE_SECONDS`.
+    """Delete archives and dumps of other keys not used for :data:`STALE_SECONDS`,
+    and this key's finished dumps, which its archive in place makes useless.
 
     Another venv on the same machine keeps its own archive in use (its runs
-    refresh the time), so only those of uninstalled Javas and pysparks go.
+    refresh the time), so only those of uninstalled Javas and pysparks go. A
+    dump of this key is left by a run that started while another JVM was still
+    dumping (both dump; one is promoted).
     """
     now = time.time()
     for path in folder.glob("spark-*"):
-        if path.name.startswith(f"spark-{keep}."):
+        own = path.name.startswith(f"spark-{keep}.")
+        if own and path.suffix != ".part":
             continue
         try:
-            if now - path.stat().st_mtime > STALE_SECONDS:
+            if now - path.stat().st_mtime > (SETTLE_SECONDS if own else STALE_SECONDS):
                 path.unlink()
         except OSError:
             continue  # another run deleted it, or the folder is read-only

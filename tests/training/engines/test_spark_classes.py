@@ -102,7 +102,7 @@ def test_local_conf_adds_the_archive_unless_told_not_to(java, tmp_path):
     assert local_conf("spark://cluster:7077", None, tmp_path) == {}  # a cluster's own settings
 
 
-def test_mapping_marks_the_archive_used_and_deletes_other_keys_unused_for_long(
+def test_mapping_marks_the_archive_used_and_deletes_dumps_it_makes_useless(
     java, small_archive, tmp_path
 ):
     key = key_now(java)
@@ -114,6 +114,9 @@ def test_mapping_marks_the_archive_used_and_deletes_other_keys_unused_for_long(
     stale_archive = stale.with_name(f"spark-{'0' * 16}.jsa")
     stale.rename(stale_archive)
     in_use = dump(tmp_path, "1" * 16, b"another venv's", age=60.0)
+    second = dump(tmp_path, key, small_archive.read_bytes(), "second")  # a useless twin
+    writing = dump(tmp_path, key, small_archive.read_bytes(), "writing", age=0.0)
     assert archive_options(tmp_path).startswith(f"-XX:SharedArchiveFile={final}")
     assert final.stat().st_mtime > long_ago + spark_classes.STALE_SECONDS  # used just now
     assert not stale_archive.exists() and in_use.exists()
+    assert not second.exists() and writing.exists()
