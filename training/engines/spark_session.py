@@ -46,52 +46,26 @@ LOCAL_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:CompileThresholdScaling=4"
 #: shard), not with the whole input; an input a few times smaller than this needs less.
 LOCAL_HEAP_BASE_MB = 1024
 LOCAL_HEAP_PER_CORE_MB = 1024
-#: The heap is committed at the start (``-Xms``, :func:`local_conf`): a heap that starts
-#: small grows only through full collections, each of which stops both task slots.
-#: Measured on 10M lines (BENCHMARKS.md, eleventh session): 1 GB growing from the JVM's
-#: default start, 129 pauses, 3.9 s; 2 GB from the start, 36 pauses, 1.6-1.8 s.
-LOCAL_HEAP_PER_INPUT_BYTE = 12  # heap bytes per byte of input file, below the cap
+LOCAL_HEAP_PER_INPUT_BYTE = 4  # heap bytes per byte of input file, below the cap
 
 
 def local_conf(
-    master: str,
-    input_bytes: int | None,
-    class_archive: bool | str | Path = False,
-    *,
-    memory: str | None = None,
+    master: str, input_bytes: int | None, class_archive: bool | str | Path = False
 ) -> dict[str, str]:
     """kizuna's defaults for a local-mode ``master`` (none for a cluster): the heap
-    (:func:`local_driver_memory`, or ``memory``: the user's ``spark.driver.memory``),
-    committed from the start (``-Xms``), :data:`LOCAL_JAVA_OPTIONS`, and the
+    (:func:`local_driver_memory`) and :data:`LOCAL_JAVA_OPTIONS`, with the
     class-data archive's options (:mod:`training.engines.spark_classes`) unless
     ``class_archive`` is False (True: in its default folder; a path: there)."""
-    default = local_driver_memory(master, input_bytes)
-    if default is None:
+    memory = local_driver_memory(master, input_bytes)
+    if memory is None:
         return {}
-    memory = memory or default
     options = LOCAL_JAVA_OPTIONS
-    initial = jvm_size(memory)
-    if initial is not None:  # else Spark itself reports the setting
-        options = f"{options} -Xms{initial}"
     if class_archive is not False:
         from kizuna.training.engines.spark_classes import archive_options, default_folder
 
         folder = default_folder() if class_archive is True else Path(class_archive)
         options = f"{options} {archive_options(folder)}".strip()
     return {"spark.driver.memory": memory, "spark.driver.extraJavaOptions": options}
-
-
-def jvm_size(memory: str) -> str | None:
-    """A Spark memory setting (``2g``, ``2gb``, ``1536m``, ``1536``: MiB) as a JVM size
-    (``2048m``); None if it is not one."""
-    import re
-
-    units = {"k": 2**-10, "m": 1, "g": 2**10, "t": 2**20}
-    found = re.fullmatch(r"(\d+)\s*([kmgt]?)b?", memory.strip().lower())
-    if found is None:
-        return None
-    mib = int(found.group(1)) * units[found.group(2) or "m"]
-    return f"{max(int(mib), 1)}m"
 
 
 def local_cores(master: str) -> int | None:
@@ -157,8 +131,8 @@ def spark_session(
     unless ``master`` asks for another; otherwise one is built from ``master``,
     else ``settings["master"]``, else ``local[*]``, with ``settings["conf"]``
     (any ``spark.*`` keys) on top of kizuna's defaults. In local mode the
-    JVM's heap defaults to :func:`local_driver_memory` of ``input_bytes``, committed
-    from the start, and its options to :data:`LOCAL_JAVA_OPTIONS` (:func:`local_conf`).
+    JVM's heap defaults to :func:`local_driver_memory` of ``input_bytes`` and its
+    options to :data:`LOCAL_JAVA_OPTIONS` (:func:`local_conf`).
 
     Parameters
     ----------
@@ -182,10 +156,8 @@ def spark_session(
     master = master or settings.get("master") or DEFAULT_MASTER
     builder = SparkSession.builder.appName("kizuna").master(master)
     archive = settings.get("class_archive", True)
-    conf = settings.get("conf") or {}
-    memory = conf.get("spark.driver.memory")
-    defaults = {**DEFAULT_CONF, **local_conf(master, input_bytes, archive, memory=memory)}
-    for key, value in {**defaults, **conf, **REQUIRED_CONF}.items():
+    defaults = {**DEFAULT_CONF, **local_conf(master, input_bytes, archive)}
+    for key, value in {**defaults, **(settings.get("conf") or {}), **REQUIRED_CONF}.items():
         builder = builder.config(key, str(value))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

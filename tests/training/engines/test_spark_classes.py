@@ -96,10 +96,9 @@ def test_the_key_follows_the_jars(tmp_path):
 
 def test_local_conf_adds_the_archive_unless_told_not_to(java, tmp_path):
     options = local_conf("local[2]", None, tmp_path)["spark.driver.extraJavaOptions"]
-    heap = f"{LOCAL_JAVA_OPTIONS} -Xms3072m"
-    assert options.startswith(f"{heap} -XX:ArchiveClassesAtExit={tmp_path}")
+    assert options.startswith(LOCAL_JAVA_OPTIONS + " -XX:ArchiveClassesAtExit=" + str(tmp_path))
     off = local_conf("local[2]", None, False)["spark.driver.extraJavaOptions"]
-    assert off == heap
+    assert off == LOCAL_JAVA_OPTIONS
     assert local_conf("spark://cluster:7077", None, tmp_path) == {}  # a cluster's own settings
 
 
