@@ -4,9 +4,9 @@ Spark's JVM loads and verifies thousands of classes from pyspark's jars, at its
 start and through a run. The first local-mode run dumps the classes it loaded
 into an archive when its JVM exits (``-XX:ArchiveClassesAtExit``); later runs
 map that archive (``-XX:SharedArchiveFile``) instead of loading the classes
-again. Measured on ``kizuna features`` of 10M lines (BENCHMARKS.md, tenth
-session): Spark started in 3.1-4.1 s instead of 5.0-5.8 s, and the run took
-about 7 s less.
+again. Measured on ``kizuna features`` of 10M lines (BENCHMARKS.md, eleventh
+session): Spark started 1.6-2.5 s sooner and read its input 0.2-2.3 s sooner,
+and a run took about 8% fewer CPU-seconds.
 
 An archive belongs to one Java and one set of pyspark jars: its name carries a
 digest of both, so another Java or pyspark makes its own. Each JVM dumps into a
