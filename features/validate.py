@@ -56,7 +56,7 @@ REASON_TEXT: dict[str, str] = {
     NON_POSITIVE_PRICE: "unit price is zero or negative",
     ZERO_QUANTITY: "quantity is zero",
     AFTER_DATA_END: "timestamp after the end of the data",
-    AT_OR_AFTER_AS_OF: "timestamp at or after the run's as_of",
+    AT_OR_AFTER_AS_OF: "timestamp at or after the run's cut-off (as_of, or the label window's end)",
     DUPLICATE_ROW: "exact duplicate of an earlier line",
 }
 
@@ -97,6 +97,23 @@ class Reconciliation:
             "as_of": self.as_of,
             "data_end": self.data_end,
         }
+
+
+def with_label_window(
+    report: dict[str, Any], as_of: Any, horizon_days: int | None
+) -> dict[str, Any]:
+    """A features run's reconciliation: its own ``as_of``, and the labels' window end.
+
+    Such a run validates up to the end of the label window (``as_of +
+    horizon``), so the validator's cut-off is that end: reported as
+    ``label_window_end``, with ``as_of`` the features' own.
+    """
+    if horizon_days is None:
+        return report
+    out = dict(report)
+    out["label_window_end"] = out["as_of"]
+    out["as_of"] = pd.Timestamp(as_of).isoformat()
+    return out
 
 
 @dataclass(frozen=True)

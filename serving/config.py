@@ -17,7 +17,9 @@ variable                             meaning                                    
                                      open
 ``KIZUNA_CORS_ORIGINS``              comma-separated origins browsers may call      unset (no CORS)
                                      from (``*`` for any)
-``KIZUNA_EVENT_STORE``               SQLite file of purchase events                 ``$KIZUNA_DATA_DIR/events.sqlite``
+``KIZUNA_EVENT_STORE``               SQLite file of purchase events                 ``$KIZUNA_DATA_DIR/events/<experiment>.sqlite``
+``KIZUNA_CONTACT_LOG``               contact log (SQLite, or CSV) of offers and     ``$KIZUNA_DATA_DIR/contacts/<experiment>.sqlite``
+                                     recommendations shown
 ``KIZUNA_MAX_BODY_BYTES``            largest request body accepted (413 above)      2,000,000
 ``KIZUNA_MAX_BATCH``                 most customer ids in one request (422 above)   10,000
 ``KIZUNA_MAX_EVENTS``                most event lines in one request (422 above)    1,000
@@ -26,8 +28,9 @@ variable                             meaning                                    
                                      keep-alive (connection closed after)
 ``KIZUNA_RELOAD_POLL_SECONDS``       check the registry for new champions this      0 (off)
                                      often
-``KIZUNA_EXPERIMENT``                the experiment whose champions the registry    the only one
-                                     source serves
+``KIZUNA_EXPERIMENT``                the served experiment (its champions, event    the folder's, else
+                                     store and contact log); needed at start by a   the registry's
+                                     service whose models do not exist yet          only one
 ``KIZUNA_MAX_EVENT_VALUE``           largest quantity or unit price of an event     1,000,000
 ``KIZUNA_RISK_BANDS``                churn probability cut points low|medium|high   ``0.3,0.6``
 ``KIZUNA_REPORT``                    the HTML page ``/report`` serves               ``$KIZUNA_DATA_DIR/report.html``
@@ -65,6 +68,29 @@ MAX_K = 100
 MAX_ID_LENGTH = 200
 MAX_LIST_ITEMS = 1_000  # exclude_items, categories
 MAX_TOP_REASONS = 10
+
+#: Folders of the data folder holding one SQLite store per experiment: purchase events
+#: and the contact log belong to the shop an experiment trains on, not to every experiment.
+EVENTS_DIR = "events"
+CONTACTS_DIR = "contacts"
+#: The shared stores of kizuna before they were kept per experiment; no longer read.
+LEGACY_STORES = ("events.sqlite", "contacts.sqlite")
+
+
+def experiment_store(data_dir: Path, folder: str, experiment: str) -> Path:
+    """``data_dir/<folder>/<experiment>.sqlite``: a store that belongs to one experiment.
+
+    Raises
+    ------
+    KizunaInputError
+        If the experiment's name cannot be a file name.
+    """
+    if not experiment.strip() or experiment.startswith(".") or any(c in experiment for c in "/\\"):
+        raise KizunaInputError(
+            f"experiment name {experiment!r} cannot name a store file: use letters, digits, "
+            "'-', '_' or '.', not starting with '.'"
+        )
+    return data_dir / folder / f"{experiment}.sqlite"
 
 
 class Settings(BaseSettings):
@@ -148,13 +174,25 @@ class Settings(BaseSettings):
                 self.model_source = REGISTRY
         # Nothing is created here: a folder that does not exist is reported by the
         # loader or the store, so a service started too early still answers its probes.
-        if self.event_store is None:
-            self.event_store = self.data_dir / "events.sqlite"
-        if self.contact_log is None:
-            self.contact_log = self.data_dir / "contacts.sqlite"
         if self.report is None:
             self.report = self.data_dir / "report.html"
         return self
+
+    def for_experiment(self, experiment: str) -> Settings:
+        """These settings with the experiment's own event store and contact log where unset.
+
+        ``KIZUNA_EVENT_STORE`` / ``KIZUNA_CONTACT_LOG`` win; else
+        ``$KIZUNA_DATA_DIR/events/<experiment>.sqlite`` and ``contacts/<experiment>.sqlite``.
+        """
+        return self.model_copy(
+            update={
+                "experiment": self.experiment or experiment,
+                "event_store": self.event_store
+                or experiment_store(self.data_dir, EVENTS_DIR, experiment),
+                "contact_log": self.contact_log
+                or experiment_store(self.data_dir, CONTACTS_DIR, experiment),
+            }
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -158,13 +158,24 @@ class Live:
 
     @property
     def ready(self) -> bool:
-        return self.served is not None and not self.served.missing_kinds
+        return self.not_ready_reason() is None
 
     @property
     def degraded(self) -> dict[str, str]:
-        """Model kinds of the served set that failed to load -> cause (their endpoints 503)."""
+        """Model kinds of the served set that failed to load or have no version at the alias
+        -> cause (their endpoints 503; the other kinds serve)."""
         served = self.served
-        return dict(served.models.broken) if served is not None else {}
+        if served is None:
+            return {}
+        missing = {kind: self._missing_cause(kind) for kind in served.missing_kinds}
+        return {**served.models.broken, **missing}
+
+    def _missing_cause(self, kind: str) -> str:
+        return (
+            f"the experiment trained a {kind} model but no version of it is @{self.alias} "
+            f"(one that did not beat its baseline stays @challenger; `kizuna promote {kind} "
+            "VERSION` serves it anyway)"
+        )
 
     def readiness(self) -> tuple[bool, str | None, dict[str, str]]:
         """(ready, why not, degraded kinds): what ``/readyz`` reports."""
@@ -176,11 +187,14 @@ class Live:
         if self.served is None:
             detail = f": {self.last_error}" if self.last_error else ""
             return f"models are not loaded yet{detail}"
-        missing = self.served.missing_kinds
-        if missing:
+        models = self.served.models
+        trained = [k for k in models.kinds if k in MODEL_KINDS]
+        if trained and all(
+            k in self.degraded for k in trained
+        ):  # nothing to answer with; one usable kind serves
             return (
-                f"the experiment trained {', '.join(self.served.models.kinds)} but no "
-                f"{', '.join(missing)} model is available (@{self.alias})"
+                f"the experiment trained {', '.join(models.kinds)} but no model of it is "
+                f"available (@{self.alias})"
             )
         return None
 

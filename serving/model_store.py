@@ -188,6 +188,39 @@ def resolve_experiment(experiment: str | None) -> str:
     )
 
 
+def served_experiment(source: str, experiment: str | None) -> str:
+    """The experiment a service of ``source`` (``registry`` or a folder) serves.
+
+    The one named; else the folder's ``experiment.json``; else, for the
+    registry, a Bento's bundled folder's, then the registry's only one.
+    Resolved once at start: the event store and contact log are the experiment's.
+
+    Raises
+    ------
+    KizunaInputError
+        When none can be told apart (see :func:`resolve_experiment`).
+    """
+    if experiment:
+        return experiment
+    from kizuna.serving.config import BUNDLED_MODELS
+
+    folder = Path(BUNDLED_MODELS) if source == REGISTRY else Path(source)
+    if source != REGISTRY and not folder.is_dir():
+        raise KizunaInputError(
+            f"model folder not found: {folder} (to start before it exists, name its "
+            "experiment: KIZUNA_EXPERIMENT)"
+        )
+    info = read_experiment_info(folder / EXPERIMENT_FILE)
+    if info is not None and info.name:
+        return info.name
+    if source != REGISTRY:
+        raise KizunaInputError(
+            f"the model folder {source} names no experiment ({EXPERIMENT_FILE}): set "
+            "KIZUNA_EXPERIMENT, or both KIZUNA_EVENT_STORE and KIZUNA_CONTACT_LOG"
+        )
+    return resolve_experiment(None)
+
+
 def registry_versions(experiment: str, alias: str = CHAMPION) -> dict[str, int]:
     """Version per kind that ``<name>@alias`` names now, without loading anything."""
     out = {}

@@ -40,6 +40,7 @@ from kizuna.serving.event_intake import store_events
 from kizuna.serving.event_store import EventStore
 from kizuna.serving.live import Live
 from kizuna.serving.middleware import KizunaGuards
+from kizuna.serving.model_store import served_experiment
 from kizuna.serving.offer_answers import OfferDesk, log_offer
 from kizuna.serving.openapi import DocumentedErrors
 from kizuna.serving.probes import Probes
@@ -81,7 +82,13 @@ class KizunaService:
 
     def __init__(self) -> None:
         tune_worker()
-        self.settings = settings = Settings.from_env()
+        settings = Settings.from_env()
+        if settings.event_store is None or settings.contact_log is None:
+            # The stores are the served experiment's, known before anything is stored:
+            # `kizuna serve` names it; a model folder or a Bento's bundle holds it.
+            experiment = served_experiment(settings.model_source, settings.experiment)
+            settings = settings.for_experiment(experiment)
+        self.settings = settings
         # Opened lazily: a bad path or a full disk is a 503 and a /readyz reason, not a
         # worker that dies before it answers /livez.
         path = settings.event_store
@@ -171,7 +178,7 @@ class KizunaService:
     @bentoml.api
     async def status(self) -> StatusResponse:
         """What is loaded: versions, data as-of, sizes, the last reload error."""
-        return status_response(self.live, self.settings)
+        return status_response(self.live, self.settings, self.readiness())
 
     # -- plumbing --------------------------------------------------------------------
     async def _answer(self, fn: Callable[..., Any], request: Any, **kwargs: Any) -> Any:

@@ -10,14 +10,20 @@ from kizuna.serving.live import Live, ReloadOutcome
 from kizuna.serving.schemas import ReloadResponse, StatusResponse
 
 
-def status_response(live: Live, settings: Settings) -> StatusResponse:
-    """Versions, data as-of, sizes, the last reload error and how far the audiences are scored."""
+def status_response(
+    live: Live, settings: Settings, readiness: tuple[bool, str | None, dict[str, str]]
+) -> StatusResponse:
+    """Versions, data as-of, sizes, the last reload error and how far the audiences are scored.
+
+    ``readiness`` is what ``/readyz`` reports (ready, why not, degraded kinds): both agree.
+    """
     served = live.served
+    ready, _, degraded = readiness
     base = {
-        "ready": served is not None,
+        "ready": ready,
         "model_source": settings.model_source,
         "last_reload_error": live.last_error,
-        "degraded": dict(live.degraded),
+        "degraded": dict(degraded),
     }
     if served is None:
         return StatusResponse(model_versions={}, **base)

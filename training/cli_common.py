@@ -46,7 +46,9 @@ ExperimentOpt = Annotated[
 EventStoreOpt = Annotated[
     Path | None,
     typer.Option(
-        "--event-store", help="SQLite event store (default $KIZUNA_DATA_DIR/events.sqlite)."
+        "--event-store",
+        help="SQLite event store (default: the experiment's, "
+        "$KIZUNA_DATA_DIR/events/<experiment>.sqlite).",
     ),
 ]
 

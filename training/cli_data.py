@@ -102,22 +102,35 @@ def validate(
     quiet: QuietOpt = False,
 ) -> None:
     """Validate a transactions file and account for every row."""
-    from kizuna.training.data import load_transactions, resolve_source
+    from kizuna.training.data import (
+        check_as_of_in_data,
+        config_experiment,
+        load_transactions,
+        resolve_source,
+    )
     from kizuna.training.engines.settings import resolve_engine
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)
+    experiment = config_experiment(config)
     engine, spark = resolve_engine(engine, config)
     if engine == "spark":
         from kizuna.training.engines import spark_engine
 
         validated = spark_engine.validate(
-            data, as_of=as_of, settings=spark, master=spark_master, quiet=quiet
+            data,
+            as_of=as_of,
+            settings=spark,
+            master=spark_master,
+            quiet=quiet,
+            experiment=experiment,
         )
         if set_aside_out is not None:
             spark_engine.write_set_aside(validated.set_aside, set_aside_out)
         _report_validation(data, validated.report.to_dict(), as_json)
         return
-    validated = load_transactions(data, as_of=as_of, quiet=quiet)
+    validated = load_transactions(data, as_of=as_of, quiet=quiet, experiment=experiment)
+    if as_of is not None:
+        check_as_of_in_data(validated, pd.Timestamp(as_of))
     report = validated.report.to_dict()
     if set_aside_out is not None:
         write_set_aside(validated.set_aside, set_aside_out)
@@ -158,6 +171,7 @@ def features(
     """Build point-in-time customer features (and labels) and write Parquet."""
     from kizuna.training.data import (
         check_as_of_in_data,
+        config_experiment,
         load_tables,
         load_transactions,
         resolve_source,
@@ -165,6 +179,7 @@ def features(
     from kizuna.training.engines.settings import resolve_engine
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)
+    experiment = config_experiment(config)
     if as_of is None:
         raise KizunaInputError("--as-of is required: features use only events before it")
     as_of_ts = pd.Timestamp(as_of)
@@ -181,14 +196,16 @@ def features(
             settings=spark,
             master=spark_master,
             quiet=quiet,
+            experiment=experiment,
         )
         _report_features(out, as_of_ts, report, summary, as_json)
         return
     # Imported here, not above: the Spark engine imports it while its JVM starts.
     from kizuna.features.pipeline import customer_features, customer_labels
+    from kizuna.features.validate import with_label_window
 
     window_end = as_of_ts if horizon is None else as_of_ts + pd.Timedelta(days=horizon)
-    validated = load_transactions(data, as_of=window_end, quiet=quiet)
+    validated = load_transactions(data, as_of=window_end, quiet=quiet, experiment=experiment)
     check_as_of_in_data(validated, as_of_ts, horizon_days=horizon)
     items, customers = load_tables(data)
     with step(f"building features as of {as_of_ts}", quiet=quiet):
@@ -205,7 +222,7 @@ def features(
         if labels is not None:
             labels.to_parquet(out / "labels.parquet")
         write_set_aside(validated.set_aside, out / "set_aside.parquet")
-        report = validated.report.to_dict()
+        report = with_label_window(validated.report.to_dict(), as_of_ts, horizon)
         (out / "reconciliation.json").write_text(pd.Series(report).to_json(indent=2))
     _report_features(out, as_of_ts, report, feature_summary(frame, labels), as_json)
 

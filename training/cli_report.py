@@ -32,7 +32,8 @@ def report(
         Path | None, typer.Option(help="`evaluate-campaign --json` output or outcomes file.")
     ] = None,
     contact_log: Annotated[
-        Path | None, typer.Option(help="Contact log (default: KIZUNA_CONTACT_LOG).")
+        Path | None,
+        typer.Option(help="Contact log (default: KIZUNA_CONTACT_LOG, else the experiment's)."),
     ] = None,
     recommendation_log: Annotated[
         Path | None, typer.Option(help="Recommendation log (default: KIZUNA_CONTACT_LOG's store).")
@@ -48,9 +49,8 @@ def report(
 
     if campaign is not None and not campaign.is_file():  # fail before minutes of work
         raise KizunaInputError(f"--campaign {campaign}: no such file")
-    settings = Settings.from_env()
     config = load_experiment(experiment)
-    log = contact_log or settings.contact_log
+    log = contact_log or Settings.from_env().for_experiment(config.name).contact_log
     options = ReportOptions(
         since=pd.Timestamp(since) if since else None,
         repeat_days=repeat_days,
@@ -82,14 +82,25 @@ def attribution(
     contact_log: Annotated[
         Path | None,
         typer.Option(
-            help="Contact log whose store holds the recommendation log (default: KIZUNA_CONTACT_LOG)."
+            help="Contact log whose store holds the recommendation log "
+            "(default: KIZUNA_CONTACT_LOG, else the experiment's)."
         ),
     ] = None,
     event_store: Annotated[
         Path | None,
-        typer.Option(help="Purchases for control-group comparisons (default: KIZUNA_EVENT_STORE)."),
+        typer.Option(
+            help="Purchases for control-group comparisons "
+            "(default: KIZUNA_EVENT_STORE, else the experiment's)."
+        ),
     ] = None,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Interval level.")] = 0.95,
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--experiment",
+            help="Experiment whose logs to read (default: the only one registered).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Impressions, conversions, conversion rate and attributed revenue per placement, offer
@@ -100,11 +111,17 @@ def attribution(
     from kizuna.serving.config import Settings
     from kizuna.training.attribution import attribution_report
 
-    settings = Settings.from_env()
     try:
         start = pd.Timestamp(since)
     except ValueError:
         raise KizunaInputError(f"--since must be a date, got {since!r}") from None
+    settings = Settings.from_env()
+    if (contact_log or settings.contact_log) is None or (
+        event_store or settings.event_store
+    ) is None:
+        from kizuna.serving.model_store import resolve_experiment
+
+        settings = settings.for_experiment(resolve_experiment(experiment))
     table = attribution_report(
         contact_log or settings.contact_log,
         since=start,

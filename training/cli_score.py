@@ -83,17 +83,19 @@ def score(
     from kizuna.serving.config import Settings
     from kizuna.serving.event_store import EventStore
     from kizuna.serving.live import load_served
-    from kizuna.serving.model_store import tracking_uri
+    from kizuna.serving.model_store import served_experiment, tracking_uri
     from kizuna.training.batch_score import check_target, score_chunks, write_chunks
     from kizuna.training.tracking import data_dir
 
     settings = Settings.from_env()
     target = out or f"sqlite:///{data_dir() / 'crm.sqlite'}"
     check_target(target)
-    store_path = event_store or settings.event_store
-    store = EventStore(store_path) if Path(store_path).exists() else None
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
+    source = models if models == "registry" else str(Path(models).resolve())
+    experiment = served_experiment(source, experiment)
+    store_path = event_store or settings.for_experiment(experiment).event_store
+    store = EventStore(store_path) if Path(store_path).exists() else None
     with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
         served = load_served(models, alias=alias, store=store, live=False, experiment=experiment)
     n = served.state.n_customers

@@ -62,10 +62,15 @@ def serve(
         os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
         # Fail here, in one line, rather than in a server that never turns ready.
         env["KIZUNA_EXPERIMENT"] = resolve_experiment(experiment)
+    else:
+        from kizuna.serving.model_store import served_experiment
+
+        env["KIZUNA_EXPERIMENT"] = served_experiment(env["KIZUNA_MODEL_SOURCE"], experiment)
     env["KIZUNA_RELOAD_POLL_SECONDS"] = str(reload_poll)
     # Absolute paths: the server resolves nothing against a working directory.
-    settings = Settings.from_env()
+    settings = Settings.from_env().for_experiment(env["KIZUNA_EXPERIMENT"])
     env["KIZUNA_EVENT_STORE"] = str((event_store or settings.event_store).resolve())
+    env["KIZUNA_CONTACT_LOG"] = str(Path(settings.contact_log).resolve())
     env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
     if as_json:
         base = f"http://{host}:{port}"

@@ -87,11 +87,22 @@ AfterOpt = Annotated[int, typer.Option("--after", min=0, help="Only lines with s
 UptoOpt = Annotated[int | None, typer.Option("--upto", min=0, help="Only lines with seq <= UPTO.")]
 
 
-def _store(path: Path | None):  # noqa: ANN202 - EventStore, imported lazily
+StoreExperimentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--experiment",
+        help="Experiment whose event store to read (default: the only one registered).",
+    ),
+]
+
+
+def _store(path: Path | None, experiment: str | None):  # noqa: ANN202 - EventStore, lazily
     from kizuna.serving.config import Settings
     from kizuna.serving.event_store import EventStore
+    from kizuna.serving.model_store import resolve_experiment
 
-    path = path or Settings.from_env().event_store
+    if path is None:
+        path = Settings.from_env().for_experiment(resolve_experiment(experiment)).event_store
     if not Path(path).exists():
         raise KizunaInputError(f"no event store at {path}")
     return EventStore(path)
@@ -104,11 +115,12 @@ def events_list(
     upto: UptoOpt = None,
     limit: Annotated[int, typer.Option(min=1, help="Most lines shown.")] = 50,
     event_store: EventStoreOpt = None,
+    experiment: StoreExperimentOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Show stored lines (oldest first)."""
-    lines = _store(event_store).read(after, upto=upto, customer=customer).head(limit)
+    lines = _store(event_store, experiment).read(after, upto=upto, customer=customer).head(limit)
     if as_json:
         emit_json(lines.astype({"timestamp": str}).to_dict("records"))
         return
@@ -121,11 +133,12 @@ def events_count(
     after: AfterOpt = 0,
     upto: UptoOpt = None,
     event_store: EventStoreOpt = None,
+    experiment: StoreExperimentOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Count stored lines."""
-    store = _store(event_store)
+    store = _store(event_store, experiment)
     n = store.count(after, upto=upto, customer=customer)
     if as_json:
         emit_json({"count": n, "last_seq": store.last_seq()})
@@ -143,6 +156,7 @@ def events_export(
     after: AfterOpt = 0,
     upto: UptoOpt = None,
     event_store: EventStoreOpt = None,
+    experiment: StoreExperimentOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -150,7 +164,7 @@ def events_export(
     kind = format or {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}.get(out.suffix, "")
     if kind not in EXPORT_FORMATS:
         raise KizunaInputError(f"--format must be one of {EXPORT_FORMATS}, or use one as suffix")
-    lines = _store(event_store).read(after, upto=upto, customer=customer)
+    lines = _store(event_store, experiment).read(after, upto=upto, customer=customer)
     if kind == "csv":
         lines.to_csv(out, index=False)
     elif kind == "parquet":
@@ -168,11 +182,12 @@ def events_purge(
     upto: Annotated[int, typer.Option("--upto", min=0, help="Delete lines with seq <= UPTO.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     event_store: EventStoreOpt = None,
+    experiment: StoreExperimentOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Delete stored lines up to a seq (after a snapshot includes them), with confirmation."""
-    store = _store(event_store)
+    store = _store(event_store, experiment)
     n = store.count(0, upto=upto)
     if not yes and not typer.confirm(f"delete {n:,} stored lines with seq <= {upto}?"):
         raise typer.Exit(1)

@@ -85,11 +85,18 @@ def print_comparison(result) -> None:  # noqa: ANN001 - ExperimentResult, import
         selection = getattr(outcome, "selection", None)
         if selection is not None:
             console.print(f"[bold]{kind}[/bold] serves {selection.served}: {selection.reason}")
-    for decision in result.registry.values():
+    for kind, decision in result.registry.items():
         console.print(
             f"[bold]{decision.name}[/bold] v{decision.version} → "
             f"[cyan]@{decision.alias}[/cyan]: {decision.reason}"
         )
+        if decision.alias != "champion" and kind != "snapshot":
+            console.print(
+                f"  the service serves the {kind} @champion, if any (else its endpoints answer "
+                f"503); to serve this one: kizuna promote {kind} {decision.version} "
+                f"--experiment {result.name}",
+                highlight=False,
+            )
     console.print(f"MLflow run {result.run_id} (tracking store: {_store()})")
 
 
@@ -132,7 +139,10 @@ def promote(
     if as_json:
         emit_json(moved)
         return
-    console.print(f"{name}@{alias}: v{moved['previous_version']} → v{moved['version']}")
+    before = moved["previous_version"]
+    console.print(
+        f"{name}@{alias}: {'none' if before is None else f'v{before}'} → v{moved['version']}"
+    )
 
 
 def demo(
@@ -158,7 +168,7 @@ def demo(
     title = f"generating a synthetic shop of {customers:,} customers into {shop_dir}"
     with step(title, quiet=quiet):
         write_shop(generate_shop(ShopConfig(n_customers=customers, seed=seed)), shop_dir)
-    validated = load_transactions(config.data, quiet=quiet)
+    validated = load_transactions(config.data, quiet=quiet, experiment=config.name)
     report = validated.report.to_dict()
     if not as_json:
         print_reconciliation(report)

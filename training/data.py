@@ -125,6 +125,14 @@ def _check_format(frame: pd.DataFrame, expected: tuple[str, ...], format: str) -
         )
 
 
+def config_experiment(config: Path | None) -> str | None:
+    """The ``name`` of an experiment file (None without one): whose stored events to read."""
+    if config is None:
+        return None
+    name = read_yaml(config).get("name")
+    return str(name) if name else None
+
+
 def resolve_source(
     source: Path | None,
     *,
@@ -139,6 +147,10 @@ def resolve_source(
         raw = read_yaml(config)
         if "data" not in raw:
             raise KizunaInputError(f"{config} has no `data:` section")
+        if set(raw) - {"data"}:  # a whole experiment: every setting checked, typos named
+            from kizuna.training.config import load_experiment
+
+            return load_experiment(config).data
         data = parse_model(DataConfig, raw["data"], source=f"{config} (data)")
         return data.resolved(Path(config).resolve().parent)
     if source is None:
@@ -151,35 +163,34 @@ def resolve_source(
     )
 
 
-def event_store_path(data: DataConfig) -> Path:
-    """Where the service appends purchase events, as the service resolves it.
-
-    ``data.events``, else ``$KIZUNA_EVENT_STORE``, else ``events.sqlite`` in the data folder.
-    """
-    import os
-
-    from kizuna.serving.model_store import data_dir
-
-    if data.events is not None:
-        return Path(data.events)
-    return Path(os.environ.get("KIZUNA_EVENT_STORE") or data_dir() / "events.sqlite")
-
-
 def load_transactions(
-    data: DataConfig, *, as_of: Any = None, quiet: bool = False, with_events: bool = True
+    data: DataConfig,
+    *,
+    as_of: Any = None,
+    quiet: bool = False,
+    with_events: bool = True,
+    experiment: str | None = None,
 ) -> ValidatedTransactions:
     """Read and validate the transactions that ``data`` names, showing progress.
 
-    With ``with_events``, purchases that the service stored through
-    ``/events`` (:func:`event_store_path`) are appended first, so the next
-    training run includes them; they are validated and counted like any row.
-    See :func:`load_transactions_and_events` for the last sequence number read.
+    With ``with_events``, purchases that the service of ``experiment``
+    stored through ``/events`` (:func:`event_store_path`) are appended first,
+    so the next training run includes them; they are validated and counted
+    like any row. See :func:`load_transactions_and_events` for the last
+    sequence number read.
     """
-    return load_transactions_and_events(data, as_of=as_of, quiet=quiet, with_events=with_events)[0]
+    return load_transactions_and_events(
+        data, as_of=as_of, quiet=quiet, with_events=with_events, experiment=experiment
+    )[0]
 
 
 def load_transactions_and_events(
-    data: DataConfig, *, as_of: Any = None, quiet: bool = False, with_events: bool = True
+    data: DataConfig,
+    *,
+    as_of: Any = None,
+    quiet: bool = False,
+    with_events: bool = True,
+    experiment: str | None = None,
 ) -> tuple[ValidatedTransactions, int]:
     """:func:`load_transactions`, plus the last event ``seq`` it includes (0 without events).
 
@@ -188,8 +199,9 @@ def load_transactions_and_events(
     Ids of both sources are made text first, so an id read as a number in the
     file (``17850.0``) and the same id stored as text (``"17850"``) stay one customer.
     """
-    from kizuna.features.contract import ids_to_str
+    from kizuna.features.contract import ids_to_str, require_columns
     from kizuna.serving.event_store import SEQ, read_events
+    from kizuna.training.stored_events import event_store_path
 
     if data.transactions is None:
         raise KizunaInputError("this command needs a transactions source (data.transactions)")
@@ -203,9 +215,13 @@ def load_transactions_and_events(
     kwargs = dict(raw.validate_kwargs)
     if data.format == "canonical":
         kwargs["timestamp_rule"] = data.timestamp_rule
-    events = read_events(event_store_path(data)) if with_events else None
+    store = event_store_path(data, experiment, quiet=quiet) if with_events else None
+    events = read_events(store) if store is not None else None
     last_seq = 0
     if events is not None and len(events):
+        # A file without a required column fails as it would alone, before stored
+        # events (which have every column) could fill it with missing values.
+        require_columns(raw.frame, s.TRANSACTION_REQUIRED, table="transactions")
         last_seq = int(events[SEQ].max())
         with step(f"appending {len(events):,} stored purchase events", quiet=quiet):
             # The file's own timestamp rule applies to the file's rows; stored events

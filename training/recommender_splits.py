@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
 from kizuna.features.interactions import build_interactions
 from kizuna.training.blend_tuning import TREND_DAYS
 from kizuna.training.config import RecommenderConfig
@@ -33,6 +34,15 @@ def time_or_random_splits(
         holdout = random_user_split(everything, fraction=frac, seed=seed)
         validation = random_user_split(holdout.train, fraction=frac, seed=seed + 1)
     else:
+        first = transactions[s.TIMESTAMP].min()
+        if not first < val_as_of:  # else holdout_split would name val_as_of, not the user's as_of
+            raise KizunaInputError(
+                f"the recommender is chosen on a validation split one horizon before "
+                f"split.as_of {as_of:%Y-%m-%d} ({val_as_of:%Y-%m-%d}), and no purchase precedes "
+                f"it: the data starts {first:%Y-%m-%d}; choose a split.as_of after "
+                f"{first + pd.Timedelta(days=horizon_days):%Y-%m-%d}",
+                column="split.as_of",
+            )
         holdout = holdout_split(transactions, as_of, horizon_days, trend_days=TREND_DAYS)
         validation = holdout_split(transactions, val_as_of, horizon_days, trend_days=TREND_DAYS)
     return holdout, validation

@@ -163,10 +163,10 @@ def rebuild_snapshot(
 
         source, last_seq, fingerprint = prepare(
             data, models, items=items, customers=customers, settings=spark, master=master,
-            quiet=quiet,
+            quiet=quiet, experiment=config.name,
         )  # fmt: skip
     else:
-        source, last_seq, fingerprint = _pandas_source(data, quiet=quiet)
+        source, last_seq, fingerprint = _pandas_source(data, config.name, quiet=quiet)
     with mlflow.start_run(run_name=f"{config.name}-snapshot") as run:
         mlflow.set_tags({**fingerprint, "kizuna_experiment": config.name, "kizuna_job": "snapshot"})
         with step("writing and registering the customer snapshot", quiet=quiet):
@@ -190,12 +190,15 @@ def rebuild_snapshot(
     }
 
 
-def _pandas_source(data: Any, *, quiet: bool) -> tuple[pd.DataFrame, int, dict[str, Any]]:
-    """The validated lines (with stored events), the last event seq read, the fingerprint."""
+def _pandas_source(
+    data: Any, experiment: str, *, quiet: bool
+) -> tuple[pd.DataFrame, int, dict[str, Any]]:
+    """The validated lines (with the experiment's stored events), the last event seq read,
+    the fingerprint."""
     from kizuna.training.data import load_transactions_and_events
     from kizuna.training.snapshot_build import snapshot_as_of
 
-    validated, last_seq = load_transactions_and_events(data, quiet=quiet)
+    validated, last_seq = load_transactions_and_events(data, quiet=quiet, experiment=experiment)
     tx = validated.kept
     if tx.empty:
         raise KizunaInputError(f"no usable transactions in {data.transactions}")

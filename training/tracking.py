@@ -233,6 +233,15 @@ def promote(name: str, version: int, alias: str = CHAMPION) -> dict[str, Any]:
 
     client = MlflowClient()
     try:
+        client.get_registered_model(name)
+    except MlflowException:
+        from kizuna.serving.model_store import REGISTERED_KINDS
+
+        raise KizunaInputError(
+            f"no registered model {name!r}: give one of {', '.join(REGISTERED_KINDS)} "
+            "(with --experiment), or a registered name such as kizuna-<experiment>-ltv"
+        ) from None
+    try:
         client.get_model_version(name, str(version))
     except MlflowException:
         raise KizunaInputError(f"model {name!r} has no version {version}") from None

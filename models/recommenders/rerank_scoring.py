@@ -22,8 +22,8 @@ from kizuna.models.recommenders.ranking import PAD_ITEM, blocks, top_k
 from kizuna.models.recommenders.rerank_features import candidate_features
 from kizuna.models.recommenders.rerank_training import MODES
 
-# Items outside every generator's candidates score this far below any ranker score.
-_OUTSIDE = -1e6
+#: How far below a customer's lowest candidate the items outside the candidates score.
+OUTSIDE_MARGIN = 1.0
 
 
 class RerankScoring:
@@ -75,7 +75,12 @@ class RerankScoring:
         ranker = self.rankers_[mode]
         n, m = cols.shape
         pred = ranker.predict(X.reshape(n * m, -1), num_threads=1).reshape(n, m)
-        out = np.full((n, self.n_items_), _OUTSIDE)
+        # Items outside the candidates score just below the row's lowest candidate: last in
+        # every ranking, while the candidates keep the whole range when scores are rescaled
+        # per customer (an audience's affinity); a far floor would squash them to 1.
+        lowest = np.where(valid, pred, np.inf).min(axis=1, initial=np.inf)
+        floor = np.where(np.isfinite(lowest), lowest - OUTSIDE_MARGIN, 0.0)
+        out = np.repeat(floor[:, None], self.n_items_, axis=1)
         r, c = np.nonzero(valid)
         out[r, cols[r, c]] = pred[r, c]
         return out

@@ -139,6 +139,27 @@ def test_a_due_repurchase_is_ranked_first(cycle_run):
     )  # noise items in the truth
 
 
+def test_items_outside_the_candidates_score_just_below_them(cycle_run):
+    """So an audience's per-customer rescaling spreads the candidates over (0, 1]."""
+    from kizuna.models.audience import scaled_scores
+    from kizuna.models.recommenders.rerank_scoring import OUTSIDE_MARGIN
+
+    _, splits, run = cycle_run
+    holdout = splits[-1]
+    users = holdout.user_codes[:20]
+    assert "all" in run.model.rank_modes  # score_items ranks the "all" mode
+    scores = run.model.score_items(users, holdout.train.matrix[users])
+    floor = scores.min(axis=1)
+    above = scores > floor[:, None]
+    assert above.any(axis=1).all() and (~above).any(axis=1).all()  # candidates and the rest
+    lowest = np.where(above, scores, np.inf).min(axis=1)
+    np.testing.assert_allclose(lowest - floor, OUTSIDE_MARGIN)
+    scaled = scaled_scores(scores)
+    candidate = np.where(above, scaled, np.nan)
+    assert np.nanmax(candidate, axis=1) == pytest.approx(1.0)
+    assert np.nanmedian(candidate) < 0.99  # not squashed against a far floor
+
+
 def test_reasons_come_from_the_top_generator(cycle_run):
     _, splits, run = cycle_run
     holdout = splits[-1]

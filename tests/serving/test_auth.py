@@ -108,8 +108,25 @@ def test_settings_from_env_read_and_check_values(tmp_path):
     settings = Settings.from_env(env)
     assert settings.model_source == str(tmp_path) and not settings.from_registry
     assert settings.max_batch == 5 and settings.risk_bands == (0.2, 0.7)
-    assert settings.event_store == tmp_path / "events.sqlite"
+    assert settings.event_store is None  # the experiment's, known once it is resolved
+    scoped = settings.for_experiment("shop")
+    assert scoped.event_store == tmp_path / "events" / "shop.sqlite"
+    assert scoped.contact_log == tmp_path / "contacts" / "shop.sqlite"
+    assert scoped.experiment == "shop"
     assert Settings.from_env({}).from_registry and Settings.from_env({}).api_key is None
+
+
+def test_an_explicit_store_wins_over_the_experiments_own(tmp_path):
+    env = {"KIZUNA_EVENT_STORE": str(tmp_path / "e.sqlite"), "KIZUNA_DATA_DIR": str(tmp_path)}
+    scoped = Settings.from_env(env).for_experiment("shop")
+    assert scoped.event_store == tmp_path / "e.sqlite"
+    assert scoped.contact_log == tmp_path / "contacts" / "shop.sqlite"
+
+
+@pytest.mark.parametrize("name", ["", "../up", "a/b", ".hidden"])
+def test_a_name_that_cannot_be_a_file_is_refused(tmp_path, name):
+    with pytest.raises(KizunaInputError, match="cannot name a store file"):
+        Settings.from_env({"KIZUNA_DATA_DIR": str(tmp_path)}).for_experiment(name)
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,8 @@ def test_a_built_bento_serves_its_baked_models_from_anywhere(model_set, tmp_path
             "unit_price": 2.0,
         }
         assert httpx.post(url + "/events", json={"events": [line]}, timeout=30).status_code == 200
-        assert (tmp_path / "data" / "events.sqlite").exists()  # outside the Bento
+        # outside the Bento, in the store of the experiment it was built for
+        assert (tmp_path / "data" / "events" / "serving-test.sqlite").exists()
     finally:
         stop_tree(proc.pid)
         log.close()

@@ -161,6 +161,7 @@ def test_readyz_gives_the_reason(tmp_path):
         {
             "KIZUNA_MODEL_SOURCE": str(tmp_path / "no-models-here"),
             "KIZUNA_EVENT_STORE": str(tmp_path / "events.sqlite"),
+            "KIZUNA_EXPERIMENT": "not-trained-yet",  # whose contact log: known before models
         },
         tmp_path / "server.log",
         probe="/livez",

@@ -254,7 +254,7 @@ def test_item_names_come_from_the_most_frequent_line_description():
     assert _line_names(lines.drop(columns="description")) is None
 
 
-def test_not_ready_with_a_reason_when_a_trained_kind_is_missing(model_set, tmp_path):
+def test_a_trained_kind_without_a_champion_degrades_only_itself(model_set, tmp_path):
     import shutil
 
     folder = tmp_path / "partial"
@@ -262,8 +262,14 @@ def test_not_ready_with_a_reason_when_a_trained_kind_is_missing(model_set, tmp_p
     shutil.rmtree(folder / "ltv")  # kinds.json still says the experiment trained ltv
     live = Live(str(folder), store=EventStore(tmp_path / "events.sqlite"))
     assert live.load().reloaded
-    assert not live.ready
-    assert "ltv" in live.not_ready_reason()
+    ready, reason, degraded = live.readiness()
+    assert ready and live.ready and reason is None
+    assert list(degraded) == ["ltv"] and "kizuna promote ltv" in degraded["ltv"]
+    for kind in ("recommender", "churn"):  # none left: nothing to answer with
+        shutil.rmtree(folder / kind)
+    assert live.load().reloaded
+    assert not live.ready and "no model of it is available" in live.not_ready_reason()
+    assert set(live.degraded) == {"recommender", "churn", "ltv"}
 
 
 def test_booster_inputs_stored_in_the_snapshot_equal_the_ones_computed(model_set):

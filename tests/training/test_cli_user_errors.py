@@ -69,6 +69,36 @@ def test_features_as_of_outside_the_data_names_its_range(
     assert_one_line_error(code, err, *words)
 
 
+@pytest.mark.parametrize(
+    "as_of, words",
+    [
+        ("2030-01-01", ("after the data", "2021-01-05", "2021-06-30")),
+        ("1990-01-01", ("first purchase",)),
+    ],
+)
+def test_validate_as_of_outside_the_data_names_its_range(monkeypatch, capsys, tx_csv, as_of, words):
+    code, _, err = run_cli(monkeypatch, capsys, "validate", str(tx_csv), "--as-of", as_of)
+    assert_one_line_error(code, err, *words)
+
+
+def test_features_report_their_as_of_and_the_label_windows_end(
+    monkeypatch, capsys, tmp_path, tx_csv
+):
+    import json
+
+    out = tmp_path / "f"
+    args = ["features", str(tx_csv), "--as-of", "2021-03-01", "--horizon", "90", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", ["kizuna", *args, "--quiet"])
+    try:
+        main()
+    except SystemExit as exc:
+        assert exc.code in (0, None), capsys.readouterr().err
+    report = json.loads((out / "reconciliation.json").read_text())
+    assert report["as_of"].startswith("2021-03-01")
+    assert report["label_window_end"].startswith("2021-05-30")
+    assert report["set_aside"] == {"at_or_after_as_of": 1}  # the 2021-06-30 line, after the window
+
+
 def test_features_label_window_past_the_data_is_refused(monkeypatch, capsys, tmp_path, tx_csv):
     args = ["features", str(tx_csv), "--as-of", "2021-06-01", "--horizon", "90"]
     code, _, err = run_cli(monkeypatch, capsys, *args, "--out", str(tmp_path / "f"))

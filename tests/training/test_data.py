@@ -81,3 +81,11 @@ def test_a_misspelled_setting_is_named(tmp_path: Path):
     config.write_text("data:\n  transactions: x.csv\n  fromat: cdnow\n")
     with pytest.raises(KizunaInputError, match="fromat"):
         resolve_source(None, config=config)
+
+
+def test_a_misspelled_experiment_setting_is_named_too(tmp_path: Path):
+    EXPORT.to_csv(tmp_path / "orders.csv", index=False)
+    config = tmp_path / "e.yaml"
+    config.write_text("name: e\ndata:\n  transactions: orders.csv\nsplt: {as_of: 2024-01-02}\n")
+    with pytest.raises(KizunaInputError, match="splt"):
+        resolve_source(None, config=config)

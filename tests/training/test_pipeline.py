@@ -179,6 +179,8 @@ def test_promote_moves_the_alias_by_hand(trained):
     assert int(tracking.current_alias_version("kizuna-tiny-churn", "champion").version) == 2
     with pytest.raises(KizunaInputError, match="no version 99"):
         tracking.promote("kizuna-tiny-churn", 99)
+    with pytest.raises(KizunaInputError, match="no registered model 'foo': give one of"):
+        tracking.promote("foo", 1)
 
 
 def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
@@ -263,7 +265,7 @@ def test_kizuna_snapshot_rebuilds_for_the_champions_with_stored_events_once(trai
 
     config = load_experiment(experiment(shop_dir, reco=True))
     base = rebuild_snapshot(config, quiet=True)
-    store = EventStore(data_dir() / "events.sqlite")
+    store = EventStore(data_dir() / "events" / "tiny.sqlite")
     customer = "C-NEW-1"
     line = pd.DataFrame(
         {
@@ -276,6 +278,9 @@ def test_kizuna_snapshot_rebuilds_for_the_champions_with_stored_events_once(trai
         }
     )
     seq = int(store.append(check_events(line)).stored["seq"].max())
+    # Another experiment's service and an older kizuna's shared store: neither is this shop's.
+    for other in (data_dir() / "events" / "other.sqlite", data_dir() / "events.sqlite"):
+        EventStore(other).append(check_events(line.assign(customer_id="C-OTHER")))
     first = rebuild_snapshot(config, quiet=True)
     assert first["last_event_seq"] == seq
     assert first["lines"] == base["lines"] + 2 and first["customers"] == base["customers"] + 1
@@ -302,3 +307,23 @@ def test_the_run_has_importance_shap_precision_recall_and_residual_plots(trained
         result.registry["churn"].name, result.registry["churn"].version
     )
     assert "roc_auc" in version.description and "tiny" in version.description
+
+
+@pytest.mark.parametrize(
+    "as_of, message",
+    [
+        ("2024-12-15", "labels over 90 days after --as-of 2024-12-15 00:00:00 need data up to"),
+        ("2030-01-01", "lies after the data: the data spans"),
+    ],
+)
+def test_an_as_of_whose_holdout_runs_past_the_data_fails_before_training(
+    shop_dir, store, as_of, message
+):
+    from kizuna.features.errors import KizunaInputError
+
+    config = load_experiment(experiment(shop_dir))
+    config = config.model_copy(
+        update={"split": config.split.model_copy(update={"as_of": pd.Timestamp(as_of)})}
+    )
+    with pytest.raises(KizunaInputError, match=message):
+        run_experiment(config, quiet=True)

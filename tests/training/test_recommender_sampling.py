@@ -66,3 +66,17 @@ def test_default_caps_leave_the_readme_shops_whole():
     config = RecommenderConfig()
     smallest = min(config.rerank_max_users, config.validation_max_users)
     assert max(ShopConfig().n_customers, 4_338) <= smallest
+
+
+def test_a_validation_cutoff_before_the_data_names_the_users_as_of():
+    import pytest
+
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.training.recommender_splits import time_or_random_splits
+
+    tx = _cycle_shop()
+    first = tx["timestamp"].min()
+    as_of = first + pd.Timedelta(days=5)
+    with pytest.raises(KizunaInputError, match=f"split.as_of {as_of:%Y-%m-%d}") as caught:
+        time_or_random_splits(tx, as_of, as_of - pd.Timedelta(days=7), 7, RecommenderConfig(), 0)
+    assert f"the data starts {first:%Y-%m-%d}" in str(caught.value)

@@ -92,6 +92,8 @@ def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path: Path) ->
             "--json",
             "--contact-log",
             str(tmp_path / "c.sqlite"),
+            "--event-store",
+            str(tmp_path / "e.sqlite"),
         ],
     )
     assert empty.exit_code == 0 and json.loads(empty.stdout)["rows"] == []

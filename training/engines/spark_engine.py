@@ -24,8 +24,10 @@ def validate(
     settings: dict | None = None,
     master: str | None = None,
     quiet: bool = False,
+    experiment: str | None = None,
 ) -> Any:
-    """Read and validate ``data`` on Spark; a :class:`SparkValidated`."""
+    """Read and validate ``data`` on Spark (with ``experiment``'s stored events); a
+    :class:`SparkValidated`."""
     from kizuna.training.engines.spark_io import read_raw
     from kizuna.training.engines.spark_session import spark_session
     from kizuna.training.engines.spark_validate import validate as validate_spark
@@ -34,7 +36,7 @@ def validate(
     with step("starting Spark", quiet=quiet):
         spark = spark_session(settings, master=master)
     with step(f"reading {data.transactions} ({data.format}) with Spark", quiet=quiet):
-        raw = read_raw(spark, data)
+        raw = read_raw(spark, data, experiment=experiment)
     with step("validating by customer shard", quiet=quiet):
         return validate_spark(
             raw, as_of=as_of, data_end=data.data_end, shards=int(settings.get("shards") or 0)
@@ -61,6 +63,7 @@ def features(
     settings: dict | None = None,
     master: str | None = None,
     quiet: bool = False,
+    experiment: str | None = None,
 ) -> tuple[dict, pd.DataFrame | None, dict]:
     """Validate, build features (and labels) on Spark and write them under ``out``.
 
@@ -80,6 +83,7 @@ def features(
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from kizuna.features.validate import with_label_window
     from kizuna.training.engines.spark_session import input_bytes, spark_session
     from kizuna.training.engines.spark_warm import warm_python_workers
 
@@ -94,7 +98,7 @@ def features(
         items, steps = prepared.result()
         with step(f"reading {data.transactions} ({data.format}) with Spark", quiet=quiet):
             customers = pool.submit(steps.read_customers, spark, data)
-            raw = steps.read_raw(spark, data)
+            raw = steps.read_raw(spark, data, experiment=experiment)
             customers = customers.result()
         with step(f"validating and building features as of {as_of} by customer shard", quiet=quiet):
             done = steps.validated_features(
@@ -108,9 +112,10 @@ def features(
                 shards=int(settings.get("shards") or 0),
             )
         out.mkdir(parents=True, exist_ok=True)
+        report = with_label_window(done.report.to_dict(), as_of, horizon)
         with step(f"writing {out}", quiet=quiet):
-            summary = _write_features(done, out, pool)
-    return done.report.to_dict(), None, summary
+            summary = _write_features(done, report, out, pool)
+    return report, None, summary
 
 
 def _prepare_features(data: DataConfig) -> tuple[pd.DataFrame | None, Any]:
@@ -128,7 +133,7 @@ def _prepare_features(data: DataConfig) -> tuple[pd.DataFrame | None, Any]:
     return load_items(data), steps
 
 
-def _write_features(done: Any, out: Path, pool: Any) -> dict:
+def _write_features(done: Any, report: dict, out: Path, pool: Any) -> dict:
     """Write the features, labels, set-aside rows and reconciliation; return the summary.
 
     The writes are concurrent jobs: the small ones fill the task slots the
@@ -164,7 +169,7 @@ def _write_features(done: Any, out: Path, pool: Any) -> dict:
     write_set_aside(done.set_aside, out / "set_aside.parquet")
     for job in writes:
         job.result()
-    (out / "reconciliation.json").write_text(json.dumps(done.report.to_dict(), indent=2))
+    (out / "reconciliation.json").write_text(json.dumps(report, indent=2))
     counts = seen.get
     summary: dict = {
         "customers": int(counts["customers"]),

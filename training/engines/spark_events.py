@@ -25,13 +25,17 @@ PREFIX = "__ev__"
 ID_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)
 
 
-def with_stored_events(raw: SparkRaw, data: DataConfig) -> SparkRaw:
-    """``raw`` with the event store's lines appended (``raw`` itself when there are none)."""
-    from kizuna.serving.event_store import EVENT_COLUMNS, SEQ, read_events
-    from kizuna.training.data import event_store_path
+def with_stored_events(raw: SparkRaw, data: DataConfig, experiment: str | None) -> SparkRaw:
+    """``raw`` with ``experiment``'s stored events appended (``raw`` itself when there are none).
 
-    events = read_events(event_store_path(data))
-    if events.empty:
+    See :func:`training.stored_events.event_store_path`.
+    """
+    from kizuna.serving.event_store import EVENT_COLUMNS, SEQ, read_events
+    from kizuna.training.stored_events import event_store_path
+
+    store = event_store_path(data, experiment)
+    events = read_events(store) if store is not None else None
+    if events is None or events.empty:
         return raw
     frame = raw.frame
     spark = frame.sparkSession
@@ -91,12 +95,14 @@ class _EventAdapter:
         self.inner, self.source_cols, self.rule = inner, source_cols, rule
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
-        from kizuna.features.contract import ids_to_str
+        from kizuna.features.contract import ids_to_str, require_columns
         from kizuna.features.timestamps import parse_timestamps
         from kizuna.training.data import parse_timestamp_column
 
         is_event = frame[PREFIX + s.CUSTOMER_ID].notna().to_numpy()
         files = self.inner(frame.loc[~is_event, self.source_cols].reset_index(drop=True))
+        # As in pandas: the file's missing column fails, not filled by the events' values.
+        require_columns(files, s.TRANSACTION_REQUIRED, table="transactions")
         for col in ID_COLUMNS:
             if col in files.columns:
                 files[col] = ids_to_str(files[col])

@@ -59,13 +59,15 @@ def _identity(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def read_raw(spark: Any, data: DataConfig, *, with_events: bool = True) -> SparkRaw:
+def read_raw(
+    spark: Any, data: DataConfig, *, with_events: bool = True, experiment: str | None = None
+) -> SparkRaw:
     """Read the transactions that ``data`` names, with input positions.
 
     The experiment's reading settings (``file_format``, ``delimiter``,
     ``header``, ``columns``, the column map and the timestamp rule) apply as
     in the pandas engine (:func:`training.data.read_transactions`). With
-    ``with_events``, the lines the service stored through ``/events`` follow
+    ``with_events``, the lines the service of ``experiment`` stored through ``/events`` follow
     the file's rows (:mod:`training.engines.spark_events`), as in
     :func:`training.data.load_transactions_and_events`.
     """
@@ -74,7 +76,7 @@ def read_raw(spark: Any, data: DataConfig, *, with_events: bool = True) -> Spark
         return raw
     from kizuna.training.engines.spark_events import with_stored_events
 
-    return with_stored_events(raw, data)
+    return with_stored_events(raw, data, experiment)
 
 
 def _read_source(spark: Any, data: DataConfig) -> SparkRaw:

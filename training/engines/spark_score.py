@@ -82,7 +82,10 @@ def score(
     with step(f"loading models ({source}, {alias})", quiet=quiet):
         models = load_models(source, alias=alias, experiment=experiment)
         prepare_models(models)
-    validated = spark_engine.validate(data, settings=settings, master=master, quiet=quiet)
+    name = models.experiment.name if models.experiment is not None else experiment
+    validated = spark_engine.validate(
+        data, settings=settings, master=master, quiet=quiet, experiment=name or None
+    )
     kept = validated.kept  # read from the validation's persisted output, still by shard
     last = kept.filter(~F.col(s.IS_RETURN)).agg(F.max(s.TIMESTAMP)).collect()[0][0]
     if last is None:

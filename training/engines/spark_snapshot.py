@@ -242,8 +242,10 @@ def prepare(
     settings: dict | None = None,
     master: str | None = None,
     quiet: bool = False,
+    experiment: str | None = None,
 ) -> tuple[SnapshotParts, int, dict[str, Any]]:
-    """Read, validate and compute a snapshot's parts on Spark.
+    """Read, validate (with ``experiment``'s stored events) and compute a snapshot's parts on
+    Spark.
 
     Returns
     -------
@@ -255,7 +257,7 @@ def prepare(
     from kizuna.training.progress import step
     from kizuna.training.snapshot_job import source_name
 
-    validated = validate(data, settings=settings, master=master, quiet=quiet)
+    validated = validate(data, settings=settings, master=master, quiet=quiet, experiment=experiment)
     with step("features, counts and catalogue of the snapshot on Spark", quiet=quiet):
         parts = snapshot_parts(
             validated.kept, models, items=items, customers=customers, partitions=validated.shards

@@ -56,7 +56,7 @@ def build_report(
     from kizuna.training.data import load_tables, load_transactions
 
     horizon = config.split.horizon_days
-    validated = load_transactions(config.data, quiet=quiet)
+    validated = load_transactions(config.data, quiet=quiet, experiment=config.name)
     tx = validated.kept
     items, customers = load_tables(config.data)
     as_of = (pd.Timestamp(tx["timestamp"].max()) + pd.Timedelta(days=1)).normalize()
@@ -163,10 +163,11 @@ def _attribution_section(
     table = None
     if path is not None and path.exists():
         from kizuna.training.attribution import attribution_report
-        from kizuna.training.data import event_store_path
+        from kizuna.training.stored_events import event_store_path
 
         # the stored purchases give the control groups' outcomes
-        table = attribution_report(path, since=since, events_path=event_store_path(config.data))
+        events = event_store_path(config.data, config.name)
+        table = attribution_report(path, since=since, events_path=events)
     return sec.table_section(
         "attribution",
         "What recommendations led to purchases",

@@ -183,5 +183,5 @@ def test_stored_events_are_appended_on_spark(spark, shop_lines, tmp_path, monkey
     left = assert_outputs_match(tmp_path / "pandas", tmp_path / "spark")
     assert left["report"]["input_rows"] == len(tx) + n
     assert "NEW-1" in left["features"].index
-    raw = read_raw(spark, DataConfig(**data))
+    raw = read_raw(spark, DataConfig(**data), experiment="any")
     assert raw.last_event_seq == n

@@ -47,10 +47,10 @@ def build_both(spark: Any, model_set: Any, out: Path) -> tuple[Path, Path, Any]:
     data = shop_data(model_set)
     models = load_models(str(model_set.folder))
     items, customers = load_tables(data)
-    validated, seq = load_transactions_and_events(data, quiet=True)
+    validated, seq = load_transactions_and_events(data, quiet=True, experiment="x")
     common = {"items": items, "customers": customers, "experiment": "x", "last_event_seq": seq}
     write_snapshot(out / "pandas", models, validated.kept, **common)
-    raw = read_raw(spark, data)
+    raw = read_raw(spark, data, experiment="x")
     assert raw.last_event_seq == seq
     kept = validate(raw, shards=3).kept
     parts = snapshot_parts(kept, models, items=items, customers=customers, partitions=3)

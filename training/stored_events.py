@@ -1,0 +1,53 @@
+"""Which event store a command reads: the service's store of the same experiment.
+
+The service of an experiment appends ``/events`` purchases to that
+experiment's own store (:meth:`serving.config.Settings.for_experiment`);
+training, snapshots and reports of the experiment read the same file, and a
+transactions file read outside any experiment reads none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kizuna.training.config import DataConfig
+from kizuna.training.progress import err_console
+
+
+def event_store_path(
+    data: DataConfig, experiment: str | None, *, quiet: bool = False
+) -> Path | None:
+    """Where the service of ``experiment`` appends purchase events, as the service resolves it.
+
+    ``data.events``, else ``$KIZUNA_EVENT_STORE``, else the experiment's own
+    store in the data folder (``events/<experiment>.sqlite``); None for a file
+    read outside an experiment, whose rows are taken as they are. Unless
+    ``quiet``, says so when only a store of an older kizuna (one file shared
+    by every experiment, no longer read) is there.
+    """
+    from kizuna.serving.config import Settings
+
+    if data.events is not None:
+        return Path(data.events)
+    if experiment is None:
+        return None
+    settings = Settings.from_env()
+    store = settings.for_experiment(experiment).event_store
+    note = legacy_store_note(settings.data_dir, store)
+    if note and not quiet:
+        err_console.print(f"note: {note}", highlight=False)
+    return store
+
+
+def legacy_store_note(data_dir: Path, store: Path) -> str | None:
+    """A line for a user whose events sit in the shared store of an older kizuna, else None."""
+    from kizuna.serving.config import LEGACY_STORES
+
+    legacy = Path(data_dir) / LEGACY_STORES[0]
+    if Path(store).exists() or not legacy.exists():
+        return None
+    return (
+        f"{legacy} is the event store of an older kizuna, shared by every experiment, and is "
+        f"no longer read: events are kept per experiment, here in {store}. Move the file there "
+        "if its events belong to this experiment's shop"
+    )
