@@ -8,7 +8,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from kizuna.training.cli_common import JsonOpt, console, emit_json
+from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 
 
 def report(
@@ -39,6 +39,7 @@ def report(
         Path | None, typer.Option(help="Recommendation log (default: KIZUNA_CONTACT_LOG's store).")
     ] = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write the relationship report: KPIs, cohorts, segments, value at risk, model health,
     campaigns, attribution and contact fatigue, in one self-contained HTML file."""
@@ -60,7 +61,7 @@ def report(
         contact_log=log,
         attribution_store=recommendation_log or log,
     )
-    page, summary = build_report(config, options, quiet=as_json)
+    page, summary = build_report(config, options, quiet=quiet)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     summary = {"out": str(out), "bytes": len(page.encode()), **summary}
@@ -102,6 +103,7 @@ def attribution(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Impressions, conversions, conversion rate and attributed revenue per placement, offer
     and model version; incremental effect against control groups where they exist."""
@@ -170,6 +172,7 @@ def score_audience(
         str | None, typer.Option(help="Registered experiment (default: the only one).")
     ] = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The customers most likely to buy an item or category soon, for the CRM."""
     from kizuna.features.errors import KizunaInputError
@@ -182,11 +185,11 @@ def score_audience(
         raise KizunaInputError("give exactly one of --item and --category")
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise KizunaInputError(f"--out must end in .csv or .parquet, got {out.name}")
-    with step(f"loading models ({models}, {alias}) and customer state", quiet=as_json):
+    with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
         # live: the state keeps the purchase lines, which say who bought the target recently
         served = load_served(models, alias=alias, live=True, experiment=experiment)
     try:
-        with step("scoring the audience", quiet=as_json):
+        with step("scoring the audience", quiet=quiet):
             frame, excluded, _ = audience_frame(
                 served, item_id=item, category=category, n=n,
                 horizon_days=horizon_days, exclude_days=exclude_days,

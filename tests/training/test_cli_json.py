@@ -46,3 +46,11 @@ def _commands() -> list[list[str]]:
 def test_every_command_takes_json(command: list[str]):
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "--json" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command", [c for c in _commands() if c != ["serve"]], ids=" ".join
+)  # serve's progress is the server's log
+def test_every_command_takes_quiet(command: list[str]):
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and "--quiet" in result.stdout and "-q" in result.stdout
