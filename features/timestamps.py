@@ -47,7 +47,9 @@ class TimestampRule:
             return f"Unix epoch {'seconds' if self.epoch == 's' else 'milliseconds'}"
         if self.format:
             return f"format {self.format!r}"
-        return "ISO 8601 text" + ("" if self.dayfirst is None else f" (dayfirst={self.dayfirst})")
+        if self.dayfirst is None:
+            return "ISO 8601 text"
+        return "day first (31/12/2024)" if self.dayfirst else "month first (12/31/2024)"
 
 
 DEFAULT_RULE = TimestampRule()

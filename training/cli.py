@@ -103,6 +103,10 @@ def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if isinstance(exc, KizunaInputError):
         return text
+    if isinstance(exc, UnicodeDecodeError):
+        from kizuna.training.files import not_text
+
+        return not_text(exc)
     if isinstance(exc, OSError) and exc.filename is not None:
         reason = exc.strerror or type(exc).__name__
         return f"{reason}: {exc.filename}"

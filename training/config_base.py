@@ -20,9 +20,15 @@ def parse_model(model: type[Frozen], data: dict[str, Any], *, source: str) -> An
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        lines = [
-            f"  {'.'.join(map(str, err['loc'])) or '(top level)'}: "
+        problems = [
+            f"{'.'.join(map(str, err['loc'])) or '(top level)'}: "
             + err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         ]
-        raise KizunaInputError(f"{source} has invalid settings:\n" + "\n".join(lines)) from None
+        # One line (the CLI prints errors on one), the problems numbered when there are several.
+        listed = (
+            problems[0]
+            if len(problems) == 1
+            else "; ".join(f"({i}) {p}" for i, p in enumerate(problems, 1))
+        )
+        raise KizunaInputError(f"{source} has invalid settings: {listed}") from None

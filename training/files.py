@@ -59,6 +59,13 @@ def file_format_of(path: Path, options: ReadOptions | None = None) -> FileFormat
     """The declared format, else the one the extension names (after any compression suffix)."""
     if options is not None and options.file_format is not None:
         return options.file_format
+    if path.is_dir():  # a Parquet dataset, as Spark writes one
+        if next(path.rglob("*.parquet"), None) is not None:
+            return "parquet"
+        raise KizunaInputError(
+            f"{path} is a folder with no .parquet file in it: give a file (CSV, TSV, JSON lines "
+            "or Parquet) or a folder of Parquet files"
+        )
     name = path.name.lower()
     for suffix in _COMPRESSION_SUFFIXES:
         if name.endswith(suffix):
@@ -154,4 +161,15 @@ def reading_options(data: object) -> ReadOptions:
         delimiter=getattr(data, "delimiter", None),
         header=getattr(data, "header", True),
         columns=tuple(columns) if columns else None,
+    )
+
+
+def not_text(exc: UnicodeDecodeError, path: object | None = None) -> str:
+    """One line for a file that is not UTF-8 text, naming the first bad byte (and the file)."""
+    where = f"{path} is" if path is not None else "the input is"
+    bad = exc.object[exc.start : exc.start + 1]
+    byte = f"byte {bad[0]:#04x}" if bad else "a byte"
+    return (
+        f"{where} not UTF-8 text (a binary or compressed file, or another encoding): {byte} at "
+        f"position {exc.start}; save it as UTF-8 CSV, or as Parquet"
     )

@@ -20,7 +20,7 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.timestamps import TimestampRule, epoch_unit, parse_timestamps
-from kizuna.training.files import ReadOptions, compression_of, read_table
+from kizuna.training.files import ReadOptions, compression_of, not_text, read_table
 
 SAMPLE_ROWS = 20_000
 _DELIMITERS = ",\t;|"
@@ -70,7 +70,10 @@ def sniff(path: Path) -> Proposal:
     if not path.exists():
         raise KizunaInputError(f"no such file: {path}")
     reading = _reading(path)
-    sample = _sample(path, reading)
+    try:
+        sample = _sample(path, reading)
+    except UnicodeDecodeError as exc:
+        raise KizunaInputError(not_text(exc, path)) from None
     if reading.file_format != "parquet" and reading.header and _looks_headerless(sample):
         names = [f"column_{i + 1}" for i in range(sample.shape[1])]
         reading = ReadOptions(reading.file_format, reading.delimiter, False, tuple(names))

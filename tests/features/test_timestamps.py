@@ -80,3 +80,10 @@ def test_events_use_the_same_rule_and_refuse_a_bare_number():
     assert parse_timestamp_value("2024-05-02T10:00:00Z") == pd.Timestamp("2024-05-02 10:00")
     with pytest.raises(ValueError, match="epoch: s"):
         parse_timestamp_value(881250949)
+
+
+def test_rules_describe_themselves_in_the_users_words():
+    assert TimestampRule().describe() == "ISO 8601 text"
+    assert TimestampRule(dayfirst=True).describe() == "day first (31/12/2024)"
+    assert TimestampRule(dayfirst=False).describe() == "month first (12/31/2024)"
+    assert TimestampRule(epoch="s").describe() == "Unix epoch seconds"

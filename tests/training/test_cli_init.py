@@ -65,6 +65,18 @@ def test_init_reads_day_first_dates_and_named_columns(tmp_path: Path, tx):
         "unit_price": "Price",
     }
     assert payload["report"]["kept_rows"] == len(tx)
+    assert payload["timestamp"] == "day first (31/12/2024)"
+
+
+def test_init_on_a_file_that_is_not_text_names_it_in_one_line(tmp_path: Path):
+    from kizuna.features.errors import KizunaInputError
+
+    source = tmp_path / "orders.csv"
+    source.write_bytes(b"customer,order\n" + bytes(range(128, 256)) * 8)
+    result = CliRunner().invoke(app, ["init", str(source), "--out", str(tmp_path / "m.yaml")])
+    assert isinstance(result.exception, KizunaInputError)
+    assert str(result.exception).startswith(f"{source} is not UTF-8 text")
+    assert "byte 0x80" in str(result.exception)
 
 
 def test_init_on_the_demo_shop_validates_every_row(tmp_path: Path):

@@ -89,3 +89,25 @@ def test_a_misspelled_experiment_setting_is_named_too(tmp_path: Path):
     config.write_text("name: e\ndata:\n  transactions: orders.csv\nsplt: {as_of: 2024-01-02}\n")
     with pytest.raises(KizunaInputError, match="splt"):
         resolve_source(None, config=config)
+
+
+def test_a_folder_is_read_as_parquet_or_named(tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(KizunaInputError, match="is a folder with no .parquet file"):
+        read_transactions(tmp_path / "empty", column_map=MAPPING)
+    folder = tmp_path / "tx.parquet"
+    folder.mkdir()
+    EXPORT.iloc[:1].to_parquet(folder / "part-0.parquet")
+    EXPORT.iloc[1:].to_parquet(folder / "part-1.parquet")
+    raw = read_transactions(folder, column_map=MAPPING)
+    assert raw.frame[s.CUSTOMER_ID].tolist() == ["007", "008"]
+
+
+def test_several_bad_settings_are_numbered_on_one_line(tmp_path: Path):
+    config = tmp_path / "e.yaml"
+    config.write_text("data:\n  transactions: x.csv\n  fromat: cdnow\n  header: maybe\n")
+    with pytest.raises(KizunaInputError) as caught:
+        resolve_source(None, config=config)
+    text = str(caught.value)
+    assert "\n" not in text and "(1) " in text and "(2) " in text
+    assert "fromat" in text and "header" in text
