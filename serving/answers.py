@@ -67,6 +67,8 @@ def answer(
     try:
         return fn(served, request, **kw)
     except ServingError as exc:
+        if exc.loc is not None:
+            return field_error(exc.loc, exc.message)
         return error(exc.status, exc.message)
     except KizunaInputError as exc:
         return error(422, str(exc))

@@ -15,7 +15,7 @@ import anyio.to_thread
 from starlette.responses import JSONResponse
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.serving.answers import error
+from kizuna.serving.answers import error, field_error
 from kizuna.serving.attribution import RecommendationLog
 from kizuna.serving.config import Settings
 from kizuna.serving.event_checks import check_event_request
@@ -38,10 +38,10 @@ async def store_events(
         the event store is unavailable.
     """
     if not 1 <= len(request.events) <= settings.max_events:
-        return error(
-            422,
-            f"events must hold 1 to {settings.max_events:,} lines, got "
-            f"{len(request.events):,} (KIZUNA_MAX_EVENTS); split the batch",
+        return field_error(
+            "body.events",
+            f"must hold 1 to {settings.max_events:,} lines, got {len(request.events):,} "
+            "(KIZUNA_MAX_EVENTS); split the batch",
         )
     try:
         check = functools.partial(check_event_request, max_value=settings.max_event_value)

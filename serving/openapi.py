@@ -106,8 +106,21 @@ def document(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
             if isinstance(operation, dict) and "requestBody" in operation:
                 _operation(path, operation, settings)
     spec["paths"].get("/readyz", {}).get("get", {})["responses"] = {
-        "200": {"description": "Ready (``degraded`` names model kinds that failed to load)."},
+        "200": {
+            "description": "Ready (``degraded`` names model kinds that failed to load or "
+            "have no version at the served alias)."
+        },
         "503": {"description": "Not ready; ``reason`` says why."},
+    }
+    # The report is a mounted page, not a BentoML API: BentoML leaves it out.
+    spec["paths"]["/report/"] = {
+        "get": {
+            "summary": "The latest relationship report (``kizuna report --out``), as HTML.",
+            "responses": {
+                "200": {"description": "The page.", "content": {"text/html": {}}},
+                "404": {"description": "No report written yet; ``error`` says where to."},
+            },
+        }
     }
     return _to_openapi30(spec)
 

@@ -26,10 +26,12 @@ from kizuna.serving.live import Served
 class ServingError(Exception):
     """A request the service refuses, with the HTTP status to answer."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, loc: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        #: The request field at fault (``body.customer_ids``): a 422 then names it in ``detail``.
+        self.loc = loc
 
 
 # --- shared helpers --------------------------------------------------------------------
@@ -66,8 +68,8 @@ def check_batch(ids: list[str], limit: int) -> None:
     if not 1 <= len(ids) <= limit:
         raise ServingError(
             422,
-            f"customer_ids must hold 1 to {limit:,} ids, got {len(ids):,} "
-            "(KIZUNA_MAX_BATCH); split the batch",
+            f"must hold 1 to {limit:,} ids, got {len(ids):,} (KIZUNA_MAX_BATCH); split the batch",
+            loc="body.customer_ids",
         )
 
 

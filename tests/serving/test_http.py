@@ -90,6 +90,8 @@ def test_status_and_openapi(client, raw):
         "/reload",
     ):
         assert "post" in spec["paths"][path]
+    assert "text/html" in spec["paths"]["/report/"]["get"]["responses"]["200"]["content"]
+    assert raw.get("/report/").status_code in (200, 404)  # the page, or where to write it
 
 
 def test_events_take_effect_at_once(client, known):

@@ -70,6 +70,21 @@ def test_bad_input_is_a_clear_4xx(raw, path, body, status, case):
     assert resp.json()["error"]
 
 
+@pytest.mark.parametrize(
+    "path, body, loc",
+    [
+        ("/churn_score", {"customer_ids": []}, "body.customer_ids"),
+        ("/ltv", {"customer_ids": []}, "body.customer_ids"),
+        ("/events", {"events": []}, "body.events"),
+    ],
+)
+def test_an_empty_batch_names_its_field_like_any_invalid_field(raw, path, body, loc):
+    resp = raw.post(path, json=body)
+    assert resp.status_code == 422, resp.text
+    detail = resp.json()["detail"]
+    assert [d["loc"] for d in detail] == [loc] and "must hold 1 to" in detail[0]["msg"]
+
+
 def test_invalid_events_write_nothing(client, raw):
     before = client.status()["details"]["event_seq"]
     good = {
