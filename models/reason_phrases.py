@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.pipeline import BTYD_PREFIX
 
 
 @dataclass(frozen=True)
@@ -209,8 +210,14 @@ def phrase_table(extra: Mapping[str, Sequence[str]] | None = None) -> tuple[Phra
 
 
 def match_phrase(feature: str, phrases: Sequence[Phrase]) -> tuple[Phrase, dict[str, str]]:
+    """The first phrase whose pattern matches ``feature`` (or, for the buy-till-you-die
+    summary's ``btyd_*`` columns, the name without the prefix), else :data:`GENERIC`."""
+    names = [feature]
+    if feature.startswith(BTYD_PREFIX):
+        names.append(feature[len(BTYD_PREFIX) :])
     for phrase in phrases:
-        m = re.fullmatch(phrase.pattern, feature)
-        if m:
-            return phrase, {k: v for k, v in m.groupdict().items() if v is not None}
+        for name in names:
+            m = re.fullmatch(phrase.pattern, name)
+            if m:
+                return phrase, {k: v for k, v in m.groupdict().items() if v is not None}
     return GENERIC, {}

@@ -41,6 +41,8 @@ REF = (60.0, 80.0)  # (median, mean)
         ),
         ("recency", 10.0, (100.0, 90.0), "Stopped buying soon after the first order"),
         ("T", 900.0, (300.0, 320.0), "Long-standing customer"),
+        ("btyd_T", 58.86, (30.0, 35.0), "Long-standing customer"),  # the BTYD summary's T
+        ("btyd_recency", 10.0, (100.0, 90.0), "Stopped buying soon after the first order"),
         ("revenue_trend", -1.0, (-1.0, -0.4), "Spending is falling"),  # tie -> mean
         ("order_trend", 0.5, (0.0, 0.0), "Ordering more often lately"),
         ("frequency", 1.0, (2.0, 3.1), "Few orders (1)"),

@@ -195,3 +195,26 @@ def test_report_renders_in_headless_chromium(report_page, tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_the_customers_worth_keeping_are_keyed_by_customer() -> None:
+    import pandas as pd
+
+    from kizuna.training.report.html import render
+    from kizuna.training.report.sections import value_section
+
+    scores = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "segment": ["champions", "at_risk", "at_risk"],
+            "predicted_value": [100.0, 50.0, 10.0],
+            "churn_probability": [0.1, 0.8, 0.5],
+        }
+    )
+    page = render([value_section(scores, {"b": ["Long time since last purchase"]})],
+                  title="t", subtitle="s")  # fmt: skip
+    head = "<caption>Most worth keeping</caption><thead><tr><th>customer_id</th><th>segment</th>"
+    assert head in page
+    # b (50 x 0.8 = 40) before a (10) and c (5), each row led by its id, its reason at the end
+    rows = re.findall(r"<tr><td>(\w)</td>", page.split(head)[1])
+    assert rows == ["b", "a", "c"] and "Long time since last purchase" in page

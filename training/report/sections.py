@@ -140,7 +140,8 @@ def value_section(
     if "churn_probability" in scores.columns:
         keep = worth_keeping(scores, top=top)
         keep["reasons"] = ["; ".join(reasons.get(c, [])) for c in keep["customer_id"]]
-        section.tables.append(("Most worth keeping", _rounded(keep)))
+        # Rows keyed by customer: the page's first column is the index.
+        section.tables.append(("Most worth keeping", _rounded(keep).set_index("customer_id")))
     return section
 
 
