@@ -102,12 +102,8 @@ def validate(
     quiet: QuietOpt = False,
 ) -> None:
     """Validate a transactions file and account for every row."""
-    from kizuna.training.data import (
-        check_as_of_in_data,
-        config_experiment,
-        load_transactions,
-        resolve_source,
-    )
+    from kizuna.training.data import config_experiment, load_transactions, resolve_source
+    from kizuna.training.data_span import check_as_of_in_data, check_as_of_in_span
     from kizuna.training.engines.settings import resolve_engine
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)
@@ -124,6 +120,8 @@ def validate(
             quiet=quiet,
             experiment=experiment,
         )
+        if as_of is not None:
+            check_as_of_in_span(validated.span, pd.Timestamp(as_of))
         if set_aside_out is not None:
             spark_engine.write_set_aside(validated.set_aside, set_aside_out)
         _report_validation(data, validated.report.to_dict(), as_json)
@@ -170,12 +168,12 @@ def features(
 ) -> None:
     """Build point-in-time customer features (and labels) and write Parquet."""
     from kizuna.training.data import (
-        check_as_of_in_data,
         config_experiment,
         load_tables,
         load_transactions,
         resolve_source,
     )
+    from kizuna.training.data_span import check_as_of_in_data
     from kizuna.training.engines.settings import resolve_engine
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)

@@ -22,7 +22,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.features.tables import validate_customers, validate_items
 from kizuna.features.timestamps import TimestampRule, parse_timestamps
 from kizuna.features.validate import ValidatedTransactions, validate_transactions
-from kizuna.training.config import DataConfig, parse_model, read_yaml
+from kizuna.training.config import DataConfig, ExperimentConfig, parse_model, read_yaml
 from kizuna.training.files import ReadOptions, read_table, reading_options
 from kizuna.training.progress import step
 
@@ -147,10 +147,12 @@ def resolve_source(
         raw = read_yaml(config)
         if "data" not in raw:
             raise KizunaInputError(f"{config} has no `data:` section")
-        if set(raw) - {"data"}:  # a whole experiment: every setting checked, typos named
-            from kizuna.training.config import load_experiment
-
-            return load_experiment(config).data
+        unknown = sorted(set(raw) - set(ExperimentConfig.model_fields))
+        if unknown:  # a typo in a section this command does not read is still a typo
+            raise KizunaInputError(
+                f"{config} has unknown setting(s) {unknown}; an experiment's settings are "
+                f"{sorted(ExperimentConfig.model_fields)}"
+            )
         data = parse_model(DataConfig, raw["data"], source=f"{config} (data)")
         return data.resolved(Path(config).resolve().parent)
     if source is None:
@@ -238,45 +240,6 @@ def load_transactions_and_events(
     with step(f"validating {len(raw.frame):,} rows", quiet=quiet):
         validated = validate_transactions(raw.frame, as_of=as_of, data_end=data.data_end, **kwargs)
     return validated, last_seq
-
-
-def check_as_of_in_data(
-    validated: ValidatedTransactions, as_of: pd.Timestamp, *, horizon_days: int | None = None
-) -> None:
-    """Refuse an ``as_of`` (or label window) that lies outside the data's time range.
-
-    The range is that of every valid purchase, including those the run set
-    aside for lying at or after ``as_of``. ``as_of`` must lie after the first
-    purchase and at most a day after the last; with ``horizon_days`` the
-    label window must end by then too.
-
-    Raises
-    ------
-    KizunaInputError
-        Naming the data's first and last purchase.
-    """
-    from kizuna.features.validate import AT_OR_AFTER_AS_OF
-
-    stamps = [validated.kept[s.TIMESTAMP]]
-    aside = validated.set_aside
-    if len(aside) and s.REASON in aside.columns and s.TIMESTAMP in aside.columns:
-        later = aside.loc[aside[s.REASON] == AT_OR_AFTER_AS_OF, s.TIMESTAMP]
-        stamps.append(pd.to_datetime(later.astype("string"), errors="coerce"))
-    every = pd.concat([pd.Series(x, dtype="datetime64[ns]") for x in stamps]).dropna()
-    if every.empty:
-        raise KizunaInputError("the data holds no valid purchases")
-    first, last = every.min(), every.max()
-    span = f"the data spans {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
-    end = last + pd.Timedelta(days=1)
-    if as_of <= first:
-        raise KizunaInputError(f"--as-of {as_of} is not after the first purchase: {span}")
-    if as_of > end:
-        raise KizunaInputError(f"--as-of {as_of} lies after the data: {span}")
-    if horizon_days is not None and as_of + pd.Timedelta(days=horizon_days) > end:
-        raise KizunaInputError(
-            f"labels over {horizon_days} days after --as-of {as_of} need data up to "
-            f"{as_of + pd.Timedelta(days=horizon_days)}: {span}"
-        )
 
 
 def _rule_of(kwargs: dict[str, Any]) -> TimestampRule:

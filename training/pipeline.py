@@ -14,7 +14,8 @@ from kizuna.models.recommenders.fit_cache import shared_fits
 from kizuna.training import run_logging, tracking
 from kizuna.training.audience_eval import evaluate_audiences
 from kizuna.training.config import ExperimentConfig
-from kizuna.training.data import check_as_of_in_data, load_tables, load_transactions_and_events
+from kizuna.training.data import load_tables, load_transactions_and_events
+from kizuna.training.data_span import check_as_of_in_data
 from kizuna.training.experiment_result import ExperimentResult
 from kizuna.training.progress import step
 from kizuna.training.run_writer import RunWriter
@@ -86,7 +87,9 @@ def _run(config: ExperimentConfig, quiet: bool, tabular: TabularProcess | None) 
         if tx.empty:
             raise KizunaInputError(f"no usable transactions in {data.transactions}")
         if as_of is not None:  # the holdout's labels need the whole horizon after it
-            check_as_of_in_data(validated, as_of, horizon_days=split.horizon_days)
+            check_as_of_in_data(
+                validated, as_of, horizon_days=split.horizon_days, setting="split.as_of"
+            )
         fingerprint = tracking.dataset_fingerprint(
             tx, source=f"{data.format}:{Path(data.transactions).name}", as_of=as_of
         )

@@ -312,7 +312,7 @@ def test_the_run_has_importance_shap_precision_recall_and_residual_plots(trained
 @pytest.mark.parametrize(
     "as_of, message",
     [
-        ("2024-12-15", "labels over 90 days after --as-of 2024-12-15 00:00:00 need data up to"),
+        ("2024-12-15", "labels over 90 days after split.as_of 2024-12-15 00:00:00 need data"),
         ("2030-01-01", "lies after the data: the data spans"),
     ],
 )

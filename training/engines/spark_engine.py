@@ -84,6 +84,7 @@ def features(
     from concurrent.futures import ThreadPoolExecutor
 
     from kizuna.features.validate import with_label_window
+    from kizuna.training.data_span import check_as_of_in_span
     from kizuna.training.engines.spark_session import input_bytes, spark_session
     from kizuna.training.engines.spark_warm import warm_python_workers
 
@@ -111,6 +112,7 @@ def features(
                 lookback_days=lookback,
                 shards=int(settings.get("shards") or 0),
             )
+        check_as_of_in_span(done.span, as_of, horizon_days=horizon)  # as the pandas engine
         out.mkdir(parents=True, exist_ok=True)
         report = with_label_window(done.report.to_dict(), as_of, horizon)
         with step(f"writing {out}", quiet=quiet):

@@ -22,6 +22,20 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.validate import Reconciliation
+from kizuna.training.data_span import purchase_span
+from kizuna.training.engines.spark_counts import (
+    FIRST_NS,
+    INPUT,
+    LAST_NS,
+    PURCHASES,
+    RETURNS,
+    STAT_BAD,
+    STAT_COLUMN,
+    STAT_PRESENT,
+    check_parse_totals,
+    parse_stats,
+    reconciliation,
+)
 from kizuna.training.engines.spark_customers import SparkCustomers, sharded_customers
 from kizuna.training.engines.spark_features import (
     SCORE_INPUTS,
@@ -36,19 +50,10 @@ from kizuna.training.engines.spark_io import SparkRaw
 from kizuna.training.engines.spark_shards import SHARD, shard_of_partition, whole_partition
 from kizuna.training.engines.spark_validate import (
     ASIDE,
-    INPUT,
     KIND,
-    PURCHASES,
     RAW_PREFIX,
-    RETURNS,
-    STAT_BAD,
-    STAT_COLUMN,
-    STAT_PRESENT,
     STATS,
-    check_parse_totals,
-    parse_stats,
     plan_shards,
-    reconciliation,
     validate_lines,
 )
 
@@ -64,6 +69,8 @@ class SparkOnePass:
     set_aside: Any  # Spark frame: raw columns as text (``raw__`` prefix), row_id, reason
     report: Reconciliation
     shards: int
+    #: First and last valid purchase (:func:`training.data_span.purchase_span`); None if none.
+    span: tuple[pd.Timestamp, pd.Timestamp] | None = None
 
 
 def validated_features(
@@ -118,6 +125,10 @@ def validated_features(
             {STAT_COLUMN: CUSTOMERS, STAT_PRESENT: len(feats)},
             *({STAT_COLUMN: r, STAT_PRESENT: n} for r, n in report.set_aside.items()),
         ]
+        span = purchase_span(validated)
+        if span is not None:
+            counts += [{STAT_COLUMN: FIRST_NS, STAT_PRESENT: span[0].value},
+                       {STAT_COLUMN: LAST_NS, STAT_PRESENT: span[1].value}]  # fmt: skip
         counts = pd.DataFrame(counts).assign(**{STAT_BAD: 0, KIND: COUNTS})
         rule = kwargs.get("timestamp_rule")
         stats = pd.DataFrame(parse_stats(canonical, kwargs.get("timestamp_format"), rule))
@@ -167,20 +178,27 @@ def validated_features(
     parse: dict[str, tuple[int, int]] = {}
     for row in small.collect():  # a few rows per shard; this job runs the pass
         col, present, bad = row[STAT_COLUMN], int(row[STAT_PRESENT]), int(row[STAT_BAD])
-        if row[KIND] == COUNTS:
+        if row[KIND] == COUNTS and col in (FIRST_NS, LAST_NS):
+            pick = min if col == FIRST_NS else max
+            counts[col] = pick(counts.get(col, present), present)
+        elif row[KIND] == COUNTS:
             counts[col] = counts.get(col, 0) + present
         else:
             old = parse.get(col, (0, 0))
             parse[col] = (old[0] + present, old[1] + bad)
     check_parse_totals(parse)
     n_customers = counts.pop(CUSTOMERS, 0)
+    first, last = counts.pop(FIRST_NS, None), counts.pop(LAST_NS, None)
+    span = None if first is None else (pd.Timestamp(first), pd.Timestamp(last))
     report = reconciliation(counts, window_end, data_end)
     customer_rows = out.filter(F.col(KIND) == FEATURES).drop(KIND, *aside_cols, s.ROW_ID)
     customer_rows = customer_rows.drop(s.REASON, STAT_COLUMN, STAT_PRESENT, STAT_BAD)
     # The count the scores need is at hand: no further job.
     features = scored_features(customer_rows, horizon_days is not None, n=n_customers)
     set_aside = out.filter(F.col(KIND) == ASIDE).select(*aside_cols, s.ROW_ID, s.REASON)
-    return SparkOnePass(features=features, set_aside=set_aside, report=report, shards=plan.shards)
+    return SparkOnePass(
+        features=features, set_aside=set_aside, report=report, shards=plan.shards, span=span
+    )
 
 
 def _nullable(dtype: Any) -> str | None:

@@ -20,9 +20,21 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.contract import check_coercible, to_number, to_timestamp
-from kizuna.features.errors import KizunaInputError
-from kizuna.features.validate import REASONS, Reconciliation, validate_transactions
+from kizuna.features.validate import Reconciliation, validate_transactions
+from kizuna.training.data_span import purchase_span
+from kizuna.training.engines.spark_counts import (
+    FIRST_NS,
+    INPUT,
+    LAST_NS,
+    PURCHASES,
+    RETURNS,
+    STAT_BAD,
+    STAT_COLUMN,
+    STAT_PRESENT,
+    check_parse_totals,
+    parse_stats,
+    reconciliation,
+)
 from kizuna.training.engines.spark_io import ROW, SparkRaw
 from kizuna.training.engines.spark_session import arrow_safe
 from kizuna.training.engines.spark_shards import SHARD, shard_key
@@ -30,11 +42,7 @@ from kizuna.training.engines.spark_shards import SHARD, shard_key
 KIND = "__kind"  # 0 kept, 1 set aside, 2 parse statistics of one column
 KEPT, ASIDE, STATS = 0, 1, 2
 RAW_PREFIX = "raw__"
-STAT_COLUMN, STAT_PRESENT, STAT_BAD = "__stat_column", "__stat_present", "__stat_bad"
-MAX_BAD_SHARE = 0.5  # as validate_transactions
 ROWS_PER_SHARD = 500_000
-#: Count keys besides the set-aside reasons: kept rows, and rows a shard received.
-PURCHASES, RETURNS, INPUT = "__kept_purchases", "__kept_returns", "__input"
 KEPT_TYPES = {
     s.CUSTOMER_ID: "string",
     s.ORDER_ID: "string",
@@ -61,6 +69,8 @@ class SparkValidated:
     report: Reconciliation
     shards: int
     last_event_seq: int = 0  # the last stored ``/events`` line among the rows (0: none)
+    #: First and last valid purchase (:func:`training.data_span.purchase_span`); None if none.
+    span: tuple[pd.Timestamp, pd.Timestamp] | None = None
 
 
 @dataclass
@@ -164,7 +174,7 @@ def validate(
     # Spark knows it, so the features and the cogroups by shard after it need no shuffle.
     out = plan.sharded.groupBy(SHARD).applyInPandas(run, schema)
     out = out.persist(StorageLevel.DISK_ONLY)
-    n_rows = _check_columns(out)
+    n_rows, span = _check_columns(out)
     kept = out.filter(F.col(KIND) == KEPT).select(*KEPT_TYPES, *extras, SHARD)
     set_aside = out.filter(F.col(KIND) == ASIDE).select(
         *[RAW_PREFIX + c for c in aside_cols], s.ROW_ID, s.REASON
@@ -176,6 +186,7 @@ def validate(
         report=report,
         shards=plan.shards,
         last_event_seq=raw.last_event_seq,
+        span=span,
     )
 
 
@@ -221,6 +232,10 @@ def validate_shard(
     rule = kwargs.get("timestamp_rule")
     stats = parse_stats(canonical, kwargs.get("timestamp_format"), rule)
     stats.append({STAT_COLUMN: INPUT, STAT_PRESENT: len(shard), STAT_BAD: 0})
+    span = purchase_span(validated)
+    if span is not None:
+        stats += [{STAT_COLUMN: FIRST_NS, STAT_PRESENT: span[0].value, STAT_BAD: 0},
+                  {STAT_COLUMN: LAST_NS, STAT_PRESENT: span[1].value, STAT_BAD: 0}]  # fmt: skip
     stats = pd.DataFrame(stats)
     stats[KIND] = STATS
     out = pd.concat([kept, aside, stats], ignore_index=True)
@@ -230,52 +245,31 @@ def validate_shard(
     return arrow_safe(out.reindex(columns=columns))
 
 
-def parse_stats(canonical: pd.DataFrame, fmt: str | None, rule: Any = None) -> list[dict[str, Any]]:
-    """Present and unparseable values per typed column, for the whole-column check."""
-    out = []
-    for col, parse in (
-        (s.TIMESTAMP, lambda v: to_timestamp(v, fmt=fmt, rule=rule)),
-        (s.QUANTITY, to_number),
-        (s.UNIT_PRICE, to_number),
-    ):
-        values = canonical[col]
-        bad = check_coercible(values, parse(values), column=col, kind="", max_bad_share=1.0)
-        present = values.notna()
-        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-            present &= values.astype("string").str.strip().fillna("") != ""
-        out.append({STAT_COLUMN: col, STAT_PRESENT: int(present.sum()), STAT_BAD: int(bad.sum())})
-    return out
-
-
-def _check_columns(out: Any) -> int:
+def _check_columns(out: Any) -> tuple[int, tuple[pd.Timestamp, pd.Timestamp] | None]:
     """Fail as the pandas engine does when a column as a whole does not parse.
 
-    Returns the number of rows the shards received.
+    Returns the number of rows the shards received, and the span of the valid purchases.
     """
     from pyspark.sql import functions as F
 
     rows = (
         out.filter(F.col(KIND) == STATS)
         .groupBy(STAT_COLUMN)
-        .agg(F.sum(STAT_PRESENT).alias("present"), F.sum(STAT_BAD).alias("bad"))
+        .agg(
+            F.sum(STAT_PRESENT).alias("present"),
+            F.sum(STAT_BAD).alias("bad"),
+            F.min(STAT_PRESENT).alias("lo"),
+            F.max(STAT_PRESENT).alias("hi"),
+        )
         .collect()
     )
     totals = {row[STAT_COLUMN]: (row["present"], row["bad"]) for row in rows}
-    check_parse_totals({c: v for c, v in totals.items() if c != INPUT})
-    return totals[INPUT][0] if INPUT in totals else 0
-
-
-def check_parse_totals(totals: dict[str, tuple[int, int]]) -> None:
-    """Fail as the pandas engine does when a column as a whole does not parse.
-
-    ``totals``: column -> (present values, unparseable values) over all shards.
-    """
-    for col, (present, bad) in totals.items():
-        if present and bad > MAX_BAD_SHARE * present:
-            kind = "timestamps" if col == s.TIMESTAMP else "numbers"
-            raise KizunaInputError(
-                f"cannot be read as {kind}: {bad:,} of {present:,} values fail", column=col
-            )
+    ends = {row[STAT_COLUMN]: (row["lo"], row["hi"]) for row in rows}
+    span = None
+    if FIRST_NS in ends:
+        span = (pd.Timestamp(ends[FIRST_NS][0]), pd.Timestamp(ends[LAST_NS][1]))
+    check_parse_totals({c: v for c, v in totals.items() if c not in (INPUT, FIRST_NS, LAST_NS)})
+    return (totals[INPUT][0] if INPUT in totals else 0), span
 
 
 def _reconcile(out: Any, n_rows: int, as_of: Any, data_end: Any) -> Reconciliation:
@@ -295,23 +289,3 @@ def _reconcile(out: Any, n_rows: int, as_of: Any, data_end: Any) -> Reconciliati
         counts[key] = counts.get(key, 0) + row["n"]
     counts[INPUT] = n_rows
     return reconciliation(counts, as_of, data_end)
-
-
-def reconciliation(counts: dict[str, int], as_of: Any, data_end: Any) -> Reconciliation:
-    """The report from the row counts of all shards: set-aside reason (or
-    :data:`PURCHASES`, :data:`RETURNS` for kept rows, :data:`INPUT` for the
-    rows the shards received) -> rows. Fails if they do not add up."""
-    aside = {reason: counts.get(reason, 0) for reason in REASONS}
-    returns, purchases = counts.get(RETURNS, 0), counts.get(PURCHASES, 0)
-    report = Reconciliation(
-        input_rows=counts.get(INPUT, 0),
-        kept_rows=returns + purchases,
-        kept_purchases=purchases,
-        kept_returns=returns,
-        set_aside={r: n for r, n in aside.items() if n},
-        as_of=None if as_of is None else pd.Timestamp(as_of).isoformat(),
-        data_end=None if data_end is None else pd.Timestamp(data_end).isoformat(),
-    )
-    if not report.balanced:
-        raise AssertionError(f"row accounting does not balance: {report.to_dict()}")
-    return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kizuna.training.engines.spark_validate import INPUT, PURCHASES, RETURNS, reconciliation
+from kizuna.training.engines.spark_counts import INPUT, PURCHASES, RETURNS, reconciliation
 
 
 def test_counts_from_the_shards_make_the_pandas_report():

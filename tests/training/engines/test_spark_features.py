@@ -83,6 +83,27 @@ def test_features_match_the_pandas_engine(spark, shop, tmp_path):
     assert report["set_aside"]["duplicate_row"] >= len(np.arange(10, 400, 37))
 
 
+@pytest.mark.parametrize(
+    "as_of, horizon, words",
+    [("2030-01-01", "90", "lies after the data"), (AS_OF, "3650", "labels over 3650 days")],
+)
+def test_both_engines_refuse_an_as_of_outside_the_data_alike(
+    spark, shop, tmp_path, as_of, horizon, words
+):
+    from kizuna.features.errors import KizunaInputError
+
+    config = str(shop / "experiment.yaml")
+    errors = []
+    for engine in ("pandas", "spark"):
+        out = tmp_path / engine
+        args = ["features", "-c", config, "--as-of", as_of, "--horizon", horizon]
+        result = CliRunner().invoke(app, [*args, "--engine", engine, "--out", str(out)])
+        assert isinstance(result.exception, KizunaInputError), result.output
+        assert not out.exists()  # refused before anything is written
+        errors.append(str(result.exception))
+    assert errors[0] == errors[1] and words in errors[0] and "the data spans" in errors[0]
+
+
 def test_validate_cli_prints_the_same_reconciliation(spark, shop):
     import json
 
@@ -96,6 +117,11 @@ def test_validate_cli_prints_the_same_reconciliation(spark, shop):
         reports[engine] = json.loads(result.stdout[result.stdout.index("{") :])["report"]
     assert reports["spark"] == reports["pandas"]
     assert reports["spark"]["set_aside"]["at_or_after_as_of"] > 0
+    errors = []
+    for engine in ("pandas", "spark"):  # an as_of after the data: the same one line
+        args = ["validate", "-c", config, "--as-of", "2030-01-01", "--engine", engine]
+        errors.append(str(CliRunner().invoke(app, args).exception))
+    assert errors[0] == errors[1] and "lies after the data: the data spans" in errors[0]
 
 
 @pytest.mark.dataset

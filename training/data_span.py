@@ -1,0 +1,80 @@
+"""Whether an ``as_of`` (and its label window) lies within the data: one rule, both engines.
+
+The span is that of every valid purchase, including those a run set aside
+for lying at or after its cut-off. ``as_of`` must lie after the first
+purchase and at most a day after the last; with a horizon the label window
+must end by then too. The Spark engine computes each shard's span
+(:func:`purchase_span`) and takes the extremes.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from kizuna.features import schema as s
+from kizuna.features.errors import KizunaInputError
+from kizuna.features.validate import AT_OR_AFTER_AS_OF, ValidatedTransactions
+
+Span = tuple[pd.Timestamp, pd.Timestamp]
+
+
+def purchase_span(validated: ValidatedTransactions) -> Span | None:
+    """(first, last) timestamp of every valid purchase, set-aside later ones included; None
+    without any."""
+    kept = validated.kept[s.TIMESTAMP]  # each set's extremes: no copy of the lines
+    ends = [(kept.min(), kept.max())] if len(kept) else []
+    aside = validated.set_aside
+    if len(aside) and s.REASON in aside.columns and s.TIMESTAMP in aside.columns:
+        later = aside.loc[aside[s.REASON] == AT_OR_AFTER_AS_OF, s.TIMESTAMP]
+        if not pd.api.types.is_datetime64_any_dtype(later):  # set aside as read: text
+            later = pd.to_datetime(later.astype("string"), errors="coerce")
+        later = later.dropna()
+        if len(later):
+            ends.append((later.min(), later.max()))
+    ends = [(a, b) for a, b in ends if pd.notna(a)]
+    if not ends:
+        return None
+    return pd.Timestamp(min(a for a, _ in ends)), pd.Timestamp(max(b for _, b in ends))
+
+
+def check_as_of_in_data(
+    validated: ValidatedTransactions,
+    as_of: pd.Timestamp,
+    *,
+    horizon_days: int | None = None,
+    setting: str = "--as-of",
+) -> None:
+    """Refuse an ``as_of`` (or label window) outside the data (see the module docstring).
+
+    ``setting`` names where the user set it (``--as-of``, ``split.as_of``).
+
+    Raises
+    ------
+    KizunaInputError
+        Naming the data's first and last purchase.
+    """
+    check_as_of_in_span(purchase_span(validated), as_of, horizon_days=horizon_days, setting=setting)
+
+
+def check_as_of_in_span(
+    span: Span | None,
+    as_of: pd.Timestamp,
+    *,
+    horizon_days: int | None = None,
+    setting: str = "--as-of",
+) -> None:
+    """:func:`check_as_of_in_data` on a span already computed (e.g. over Spark's shards)."""
+    if span is None:
+        raise KizunaInputError("the data holds no valid purchases")
+    first, last = span
+    text = f"the data spans {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
+    end = last + pd.Timedelta(days=1)
+    if as_of <= first:
+        raise KizunaInputError(f"{setting} {as_of} is not after the first purchase: {text}")
+    if as_of > end:
+        raise KizunaInputError(f"{setting} {as_of} lies after the data: {text}")
+    if horizon_days is not None and as_of + pd.Timedelta(days=horizon_days) > end:
+        raise KizunaInputError(
+            f"labels over {horizon_days} days after {setting} {as_of} need data up to "
+            f"{as_of + pd.Timedelta(days=horizon_days)}: {text}"
+        )
