@@ -15,7 +15,8 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.contract import check_coercible, to_number, to_timestamp
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.validate import REASONS, Reconciliation
+from kizuna.features.validate import REASONS, Reconciliation, ValidatedTransactions
+from kizuna.training.data_span import Span, purchase_span
 
 STAT_COLUMN, STAT_PRESENT, STAT_BAD = "__stat_column", "__stat_present", "__stat_bad"
 MAX_BAD_SHARE = 0.5  # as validate_transactions
@@ -23,6 +24,22 @@ MAX_BAD_SHARE = 0.5  # as validate_transactions
 PURCHASES, RETURNS, INPUT = "__kept_purchases", "__kept_returns", "__input"
 #: Keys of a shard's first and last valid purchase (ns): the extremes are taken, not the sum.
 FIRST_NS, LAST_NS = "__first_purchase_ns", "__last_purchase_ns"
+
+
+def span_rows(validated: ValidatedTransactions) -> list[dict[str, Any]]:
+    """A shard's first and last valid purchase as two count rows (none without purchases)."""
+    span = purchase_span(validated)
+    if span is None:
+        return []
+    return [
+        {STAT_COLUMN: key, STAT_PRESENT: stamp.value, STAT_BAD: 0}
+        for key, stamp in zip((FIRST_NS, LAST_NS), span, strict=True)
+    ]
+
+
+def span_of(first_ns: int | None, last_ns: int | None) -> Span | None:
+    """The data's span from the least :data:`FIRST_NS` and the greatest :data:`LAST_NS`."""
+    return None if first_ns is None else (pd.Timestamp(first_ns), pd.Timestamp(last_ns))
 
 
 def parse_stats(canonical: pd.DataFrame, fmt: str | None, rule: Any = None) -> list[dict[str, Any]]:

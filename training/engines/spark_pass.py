@@ -22,7 +22,6 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.validate import Reconciliation
-from kizuna.training.data_span import purchase_span
 from kizuna.training.engines.spark_counts import (
     FIRST_NS,
     INPUT,
@@ -35,6 +34,8 @@ from kizuna.training.engines.spark_counts import (
     check_parse_totals,
     parse_stats,
     reconciliation,
+    span_of,
+    span_rows,
 )
 from kizuna.training.engines.spark_customers import SparkCustomers, sharded_customers
 from kizuna.training.engines.spark_features import (
@@ -125,11 +126,9 @@ def validated_features(
             {STAT_COLUMN: CUSTOMERS, STAT_PRESENT: len(feats)},
             *({STAT_COLUMN: r, STAT_PRESENT: n} for r, n in report.set_aside.items()),
         ]
-        span = purchase_span(validated)
-        if span is not None:
-            counts += [{STAT_COLUMN: FIRST_NS, STAT_PRESENT: span[0].value},
-                       {STAT_COLUMN: LAST_NS, STAT_PRESENT: span[1].value}]  # fmt: skip
-        counts = pd.DataFrame(counts).assign(**{STAT_BAD: 0, KIND: COUNTS})
+        counts = pd.DataFrame([*counts, *span_rows(validated)]).assign(
+            **{STAT_BAD: 0, KIND: COUNTS}
+        )
         rule = kwargs.get("timestamp_rule")
         stats = pd.DataFrame(parse_stats(canonical, kwargs.get("timestamp_format"), rule))
         stats[KIND] = STATS
@@ -188,8 +187,7 @@ def validated_features(
             parse[col] = (old[0] + present, old[1] + bad)
     check_parse_totals(parse)
     n_customers = counts.pop(CUSTOMERS, 0)
-    first, last = counts.pop(FIRST_NS, None), counts.pop(LAST_NS, None)
-    span = None if first is None else (pd.Timestamp(first), pd.Timestamp(last))
+    span = span_of(counts.pop(FIRST_NS, None), counts.pop(LAST_NS, None))
     report = reconciliation(counts, window_end, data_end)
     customer_rows = out.filter(F.col(KIND) == FEATURES).drop(KIND, *aside_cols, s.ROW_ID)
     customer_rows = customer_rows.drop(s.REASON, STAT_COLUMN, STAT_PRESENT, STAT_BAD)

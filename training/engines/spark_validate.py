@@ -21,7 +21,6 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.validate import Reconciliation, validate_transactions
-from kizuna.training.data_span import purchase_span
 from kizuna.training.engines.spark_counts import (
     FIRST_NS,
     INPUT,
@@ -34,6 +33,8 @@ from kizuna.training.engines.spark_counts import (
     check_parse_totals,
     parse_stats,
     reconciliation,
+    span_of,
+    span_rows,
 )
 from kizuna.training.engines.spark_io import ROW, SparkRaw
 from kizuna.training.engines.spark_session import arrow_safe
@@ -232,10 +233,7 @@ def validate_shard(
     rule = kwargs.get("timestamp_rule")
     stats = parse_stats(canonical, kwargs.get("timestamp_format"), rule)
     stats.append({STAT_COLUMN: INPUT, STAT_PRESENT: len(shard), STAT_BAD: 0})
-    span = purchase_span(validated)
-    if span is not None:
-        stats += [{STAT_COLUMN: FIRST_NS, STAT_PRESENT: span[0].value, STAT_BAD: 0},
-                  {STAT_COLUMN: LAST_NS, STAT_PRESENT: span[1].value, STAT_BAD: 0}]  # fmt: skip
+    stats += span_rows(validated)
     stats = pd.DataFrame(stats)
     stats[KIND] = STATS
     out = pd.concat([kept, aside, stats], ignore_index=True)
@@ -265,9 +263,7 @@ def _check_columns(out: Any) -> tuple[int, tuple[pd.Timestamp, pd.Timestamp] | N
     )
     totals = {row[STAT_COLUMN]: (row["present"], row["bad"]) for row in rows}
     ends = {row[STAT_COLUMN]: (row["lo"], row["hi"]) for row in rows}
-    span = None
-    if FIRST_NS in ends:
-        span = (pd.Timestamp(ends[FIRST_NS][0]), pd.Timestamp(ends[LAST_NS][1]))
+    span = span_of(ends.get(FIRST_NS, (None,))[0], ends.get(LAST_NS, (None, None))[1])
     check_parse_totals({c: v for c, v in totals.items() if c not in (INPUT, FIRST_NS, LAST_NS)})
     return (totals[INPUT][0] if INPUT in totals else 0), span
 
