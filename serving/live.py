@@ -189,9 +189,9 @@ class Live:
             return f"models are not loaded yet{detail}"
         models = self.served.models
         trained = [k for k in models.kinds if k in MODEL_KINDS]
-        if trained and all(
-            k in self.degraded for k in trained
-        ):  # nothing to answer with; one usable kind serves
+        degraded = self.degraded
+        # Not ready only with nothing to answer with: one usable kind serves.
+        if trained and all(k in degraded for k in trained):
             return (
                 f"the experiment trained {', '.join(models.kinds)} but no model of it is "
                 f"available (@{self.alias})"
