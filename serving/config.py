@@ -222,4 +222,4 @@ class Settings(BaseSettings):
             name = f"{ENV_PREFIX}{str(first['loc'][0]).upper()}" if first["loc"] else ENV_PREFIX
             message = str(first["msg"]).removeprefix("Value error, ")
             raw = first.get("input")
-            raise KizunaInputError(message, column=name, values=[raw]) from None
+            raise KizunaInputError(f"environment variable {name}={raw!r}: {message}") from None

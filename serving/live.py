@@ -171,10 +171,11 @@ class Live:
         return {**served.models.broken, **missing}
 
     def _missing_cause(self, kind: str) -> str:
+        named = f" --experiment {self.experiment}" if self.experiment else ""
         return (
             f"the experiment trained a {kind} model but no version of it is @{self.alias} "
             f"(one that did not beat its baseline stays @challenger; `kizuna promote {kind} "
-            "VERSION` serves it anyway)"
+            f"VERSION{named}` serves it anyway)"
         )
 
     def readiness(self) -> tuple[bool, str | None, dict[str, str]]:

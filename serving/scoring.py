@@ -56,6 +56,15 @@ def json_number(value: Any) -> float | None:
 def require_model(served: Served, kind: str) -> Any:
     bundle = getattr(served.models, kind)
     if bundle is None:
+        if kind in served.models.broken:
+            raise ServingError(503, served.models.broken[kind])
+        if kind in served.missing_kinds:
+            raise ServingError(
+                503,
+                f"no {kind} model is served: the experiment trained one but no version of it "
+                "is at the served alias (one that did not beat its baseline stays @challenger; "
+                f"`kizuna promote {kind} VERSION` serves it)",
+            )
         raise ServingError(
             503,
             f"no {kind} model is loaded: the model set has none "

@@ -33,7 +33,7 @@ EngineOpt = Annotated[
     str | None,
     typer.Option(
         "--engine",
-        help="pandas (default) or spark (pip install 'kizuna[spark]'; Java 17+). "
+        help="pandas (default) or spark (pip install 'kizuna\\[spark]'; Java 17+). "
         "Default: the experiment's `engine:`, else pandas.",
     ),
 ]

@@ -58,7 +58,10 @@ def init(
     for target, note in proposal.notes.items():
         console.print(f"  [yellow]check[/yellow] {target}: {note}")
     print_reconciliation(report)
-    console.print(f"next: [bold]kizuna train {out}[/bold], then [bold]kizuna serve[/bold]")
+    console.print(
+        f"next: [bold]kizuna train {out}[/bold], then "
+        f"[bold]kizuna serve --experiment {config.name}[/bold]"
+    )
 
 
 def experiment_yaml(proposal: Any, *, out: Path, name: str) -> str:

@@ -95,6 +95,10 @@ def score(
     source = models if models == "registry" else str(Path(models).resolve())
     experiment = served_experiment(source, experiment)
     store_path = event_store or settings.for_experiment(experiment).event_store
+    if event_store is None:
+        from kizuna.training.stored_events import warn_legacy_store
+
+        warn_legacy_store(settings.data_dir, store_path)
     store = EventStore(store_path) if Path(store_path).exists() else None
     with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
         served = load_served(models, alias=alias, store=store, live=False, experiment=experiment)
@@ -117,7 +121,7 @@ def score(
             MofNCompleteColumn(),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=err_console) as progress:
+        with Progress(*columns, console=err_console, disable=quiet) as progress:
             task = progress.add_task("scoring customers", total=n)
             rows = write_chunks(
                 chunks, target, table=table, on_chunk=lambda m: progress.advance(task, m)

@@ -102,7 +102,11 @@ def _store(path: Path | None, experiment: str | None):  # noqa: ANN202 - EventSt
     from kizuna.serving.model_store import resolve_experiment
 
     if path is None:
-        path = Settings.from_env().for_experiment(resolve_experiment(experiment)).event_store
+        from kizuna.training.stored_events import warn_legacy_store
+
+        settings = Settings.from_env()
+        path = settings.for_experiment(resolve_experiment(experiment)).event_store
+        warn_legacy_store(settings.data_dir, path)
     if not Path(path).exists():
         raise KizunaInputError(f"no event store at {path}")
     return EventStore(path)

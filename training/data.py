@@ -217,7 +217,7 @@ def load_transactions_and_events(
     kwargs = dict(raw.validate_kwargs)
     if data.format == "canonical":
         kwargs["timestamp_rule"] = data.timestamp_rule
-    store = event_store_path(data, experiment, quiet=quiet) if with_events else None
+    store = event_store_path(data, experiment) if with_events else None
     events = read_events(store) if store is not None else None
     last_seq = 0
     if events is not None and len(events):

@@ -14,16 +14,14 @@ from kizuna.training.config import DataConfig
 from kizuna.training.progress import err_console
 
 
-def event_store_path(
-    data: DataConfig, experiment: str | None, *, quiet: bool = False
-) -> Path | None:
+def event_store_path(data: DataConfig, experiment: str | None) -> Path | None:
     """Where the service of ``experiment`` appends purchase events, as the service resolves it.
 
     ``data.events``, else ``$KIZUNA_EVENT_STORE``, else the experiment's own
     store in the data folder (``events/<experiment>.sqlite``); None for a file
-    read outside an experiment, whose rows are taken as they are. Unless
-    ``quiet``, says so when only a store of an older kizuna (one file shared
-    by every experiment, no longer read) is there.
+    read outside an experiment, whose rows are taken as they are. Warns when
+    only a store of an older kizuna (one file shared by every experiment, no
+    longer read) is there (:func:`warn_legacy_store`).
     """
     from kizuna.serving.config import Settings
 
@@ -33,10 +31,16 @@ def event_store_path(
         return None
     settings = Settings.from_env()
     store = settings.for_experiment(experiment).event_store
-    note = legacy_store_note(settings.data_dir, store)
-    if note and not quiet:
-        err_console.print(f"note: {note}", highlight=False)
+    warn_legacy_store(settings.data_dir, store)
     return store
+
+
+def warn_legacy_store(data_dir: Path, store: Path) -> None:
+    """Say on stderr (even with ``--quiet``: a warning, not progress) that an older kizuna's
+    shared store is no longer read, when only that one is there."""
+    note = legacy_store_note(data_dir, store)
+    if note:
+        err_console.print(f"warning: {note}", highlight=False, soft_wrap=True)
 
 
 def legacy_store_note(data_dir: Path, store: Path) -> str | None:

@@ -143,7 +143,7 @@ def test_a_name_that_cannot_be_a_file_is_refused(tmp_path, name):
     ],
 )
 def test_settings_name_the_bad_variable(name, value):
-    with pytest.raises(KizunaInputError, match=name):
+    with pytest.raises(KizunaInputError, match=f"environment variable {name}={value!r}: "):
         Settings.from_env({name: value})
 
 

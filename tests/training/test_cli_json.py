@@ -54,3 +54,8 @@ def test_every_command_takes_json(command: list[str]):
 def test_every_command_takes_quiet(command: list[str]):
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "--quiet" in result.stdout and "-q" in result.stdout
+
+
+def test_the_spark_extra_is_named_in_the_engine_help():
+    result = CliRunner().invoke(app, ["features", "--help"])
+    assert "'kizuna[spark]'" in result.stdout  # not eaten as Rich markup

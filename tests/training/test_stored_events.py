@@ -97,3 +97,10 @@ def test_an_older_shared_store_gets_one_line_saying_where_events_go_now(tmp_path
     assert note is not None and "no longer read" in note and str(store) in note
     EventStore(store).append(_event("S"))
     assert legacy_store_note(data_dir, store) is None  # the experiment's own store exists
+
+
+def test_the_old_store_warning_shows_even_with_quiet(tmp_path, data_dir, capsys):
+    EventStore(data_dir / "events.sqlite").append(_event("LEGACY"))
+    load_transactions(_data(tmp_path), quiet=True, experiment="shop")
+    err = capsys.readouterr().err
+    assert "warning:" in err and "no longer read" in err
