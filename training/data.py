@@ -176,7 +176,7 @@ def load_transactions(
     """Read and validate the transactions that ``data`` names, showing progress.
 
     With ``with_events``, purchases that the service of ``experiment``
-    stored through ``/events`` (:func:`event_store_path`) are appended first,
+    stored through ``/events`` (:func:`training.stored_events.event_store_path`) are appended first,
     so the next training run includes them; they are validated and counted
     like any row. See :func:`load_transactions_and_events` for the last
     sequence number read.
