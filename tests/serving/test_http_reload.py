@@ -117,6 +117,7 @@ def test_readyz_stays_red_while_nothing_can_load(tmp_path):
         {
             "KIZUNA_MODEL_SOURCE": str(tmp_path / "no-models"),
             "KIZUNA_EVENT_STORE": str(tmp_path / "events.sqlite"),
+            "KIZUNA_EXPERIMENT": "not-trained-yet",  # whose contact log: known before models
         },
         tmp_path / "server.log",
         probe="/livez",
