@@ -51,7 +51,12 @@ def report(
     if campaign is not None and not campaign.is_file():  # fail before minutes of work
         raise KizunaInputError(f"--campaign {campaign}: no such file")
     config = load_experiment(experiment)
-    log = contact_log or Settings.from_env().for_experiment(config.name).contact_log
+    settings = Settings.from_env()
+    log = contact_log or settings.for_experiment(config.name).contact_log
+    if contact_log is None and settings.contact_log is None:
+        from kizuna.training.stored_events import warn_legacy_store
+
+        warn_legacy_store(settings.data_dir, log, kind="contact log")
     options = ReportOptions(
         since=pd.Timestamp(since) if since else None,
         repeat_days=repeat_days,

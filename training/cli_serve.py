@@ -70,10 +70,12 @@ def serve(
     # Absolute paths: the server resolves nothing against a working directory.
     settings = Settings.from_env().for_experiment(env["KIZUNA_EXPERIMENT"])
     env["KIZUNA_EVENT_STORE"] = str((event_store or settings.event_store).resolve())
-    if event_store is None and not os.environ.get("KIZUNA_EVENT_STORE"):
-        from kizuna.training.stored_events import warn_legacy_store
+    from kizuna.training.stored_events import warn_legacy_store
 
+    if event_store is None and not os.environ.get("KIZUNA_EVENT_STORE"):
         warn_legacy_store(settings.data_dir, settings.event_store)
+    if not os.environ.get("KIZUNA_CONTACT_LOG"):  # caps and cooldowns would forget contacts
+        warn_legacy_store(settings.data_dir, settings.contact_log, kind="contact log")
     env["KIZUNA_CONTACT_LOG"] = str(Path(settings.contact_log).resolve())
     env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
     if as_json:

@@ -35,23 +35,26 @@ def event_store_path(data: DataConfig, experiment: str | None) -> Path | None:
     return store
 
 
-def warn_legacy_store(data_dir: Path, store: Path) -> None:
+def warn_legacy_store(data_dir: Path, store: Path, *, kind: str = "event store") -> None:
     """Say on stderr (even with ``--quiet``: a warning, not progress) that an older kizuna's
-    shared store is no longer read, when only that one is there."""
-    note = legacy_store_note(data_dir, store)
+    shared store of this ``kind`` (``event store`` or ``contact log``) is no longer read,
+    when only that one is there."""
+    note = legacy_store_note(data_dir, store, kind=kind)
     if note:
         err_console.print(f"warning: {note}", highlight=False, soft_wrap=True)
 
 
-def legacy_store_note(data_dir: Path, store: Path) -> str | None:
-    """A line for a user whose events sit in the shared store of an older kizuna, else None."""
+def legacy_store_note(data_dir: Path, store: Path, *, kind: str = "event store") -> str | None:
+    """A line for a user whose events (or contacts) sit in the shared store of an older
+    kizuna, else None."""
     from kizuna.serving.config import LEGACY_STORES
 
-    legacy = Path(data_dir) / LEGACY_STORES[0]
+    name = LEGACY_STORES[0] if kind == "event store" else LEGACY_STORES[1]
+    legacy = Path(data_dir) / name
     if Path(store).exists() or not legacy.exists():
         return None
     return (
-        f"{legacy} is the event store of an older kizuna, shared by every experiment, and is "
-        f"no longer read: events are kept per experiment, here in {store}. Move the file there "
-        "if its events belong to this experiment's shop"
+        f"{legacy} is the {kind} of an older kizuna, shared by every experiment, and is "
+        f"no longer read: it is kept per experiment, here in {store}. Move the file there "
+        "if it belongs to this experiment's shop"
     )

@@ -104,3 +104,14 @@ def test_the_old_store_warning_shows_even_with_quiet(tmp_path, data_dir, capsys)
     load_transactions(_data(tmp_path), quiet=True, experiment="shop")
     err = capsys.readouterr().err
     assert "warning:" in err and "no longer read" in err
+
+
+def test_an_older_shared_contact_log_gets_its_own_line(tmp_path, data_dir):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "contacts.sqlite").write_bytes(b"")
+    store = data_dir / "contacts" / "shop.sqlite"
+    note = legacy_store_note(data_dir, store, kind="contact log")
+    assert note is not None and note.startswith(
+        f"{data_dir / 'contacts.sqlite'} is the contact log"
+    )
+    assert legacy_store_note(data_dir, data_dir / "events" / "shop.sqlite") is None
