@@ -105,8 +105,10 @@ def _store(path: Path | None, experiment: str | None):  # noqa: ANN202 - EventSt
         from kizuna.training.stored_events import warn_legacy_store
 
         settings = Settings.from_env()
-        path = settings.for_experiment(resolve_experiment(experiment)).event_store
-        warn_legacy_store(settings.data_dir, path)
+        path = settings.event_store  # KIZUNA_EVENT_STORE names it: no experiment needed
+        if path is None:
+            path = settings.for_experiment(resolve_experiment(experiment)).event_store
+            warn_legacy_store(settings.data_dir, path)
     if not Path(path).exists():
         raise KizunaInputError(f"no event store at {path}")
     return EventStore(path)

@@ -182,3 +182,17 @@ def test_events_cli_counts_exports_and_purges_with_confirmation(tmp_path):
     assert out.exit_code == 1 and EventStore(path).count() == 3
     out = runner.invoke(app, ["events", "purge", "--upto", "2", "--yes", *store])
     assert out.exit_code == 0 and EventStore(path).count() == 1
+
+
+def test_events_cli_reads_the_store_the_environment_names_without_a_registry(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    path = tmp_path / "events.sqlite"
+    EventStore(path).append(check_events(lines(), now=pd.Timestamp("2024-07-10")))
+    monkeypatch.setenv("KIZUNA_EVENT_STORE", str(path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
+    out = CliRunner().invoke(app, ["events", "count", "--json"])  # nothing trained yet
+    assert out.exit_code == 0, out.output
+    assert '"count": 3' in out.output
