@@ -263,7 +263,7 @@ def _check_columns(out: Any) -> tuple[int, tuple[pd.Timestamp, pd.Timestamp] | N
     )
     totals = {row[STAT_COLUMN]: (row["present"], row["bad"]) for row in rows}
     ends = {row[STAT_COLUMN]: (row["lo"], row["hi"]) for row in rows}
-    span = span_of(ends.get(FIRST_NS, (None,))[0], ends.get(LAST_NS, (None, None))[1])
+    span = span_of(ends[FIRST_NS][0], ends[LAST_NS][1]) if FIRST_NS in ends else None
     check_parse_totals({c: v for c, v in totals.items() if c not in (INPUT, FIRST_NS, LAST_NS)})
     return (totals[INPUT][0] if INPUT in totals else 0), span
 
