@@ -62,6 +62,16 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+_KEY = ("customer_id", "order_id", "item_id", "timestamp", "quantity", "unit_price")
+_INSERT = (
+    "INSERT OR IGNORE INTO events (request_id, received_at, customer_id, order_id, item_id, "
+    "timestamp, quantity, unit_price, channel, category) "
+    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM events WHERE "
+    + " AND ".join(f"{c} = ?" for c in _KEY)
+    + ")"
+)
+
+
 @dataclass(frozen=True)
 class AppendResult:
     """What :meth:`EventStore.append` did.
@@ -113,12 +123,9 @@ class EventStore:
             cur.execute("BEGIN IMMEDIATE")
             try:
                 before = cur.execute(f"SELECT COALESCE(MAX({SEQ}), 0) FROM events").fetchone()[0]
-                cur.executemany(
-                    "INSERT OR IGNORE INTO events (request_id, received_at, customer_id, "
-                    "order_id, item_id, timestamp, quantity, unit_price, channel, category) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(request_id, received, *row) for row in rows],
-                )
+                # The NOT EXISTS guard keeps a retried line from taking a sequence
+                # number: SQLite allocates one before OR IGNORE drops the row.
+                cur.executemany(_INSERT, [(request_id, received, *row, *row[:6]) for row in rows])
                 cur.execute("COMMIT")
             except BaseException:
                 # SQLite already rolled back after e.g. "database or disk is full";
@@ -177,10 +184,16 @@ class EventStore:
             return int(cur.rowcount)
 
     def last_seq(self) -> int:
+        """The highest ``seq`` ever given (0 before the first line), also after a purge.
+
+        SQLite keeps it for an AUTOINCREMENT key in ``sqlite_sequence``; the
+        next stored line gets the number after it.
+        """
         with self._lock:
-            return int(
-                self._conn.execute(f"SELECT COALESCE(MAX({SEQ}), 0) FROM events").fetchone()[0]
-            )
+            row = self._conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
+            ).fetchone()
+            return 0 if row is None else int(row[0])
 
     def changed(self) -> bool:
         """Whether another connection wrote since this one last looked (a cheap check).

@@ -10,6 +10,7 @@ import typer
 from kizuna.features.errors import KizunaInputError
 from kizuna.training.cli_common import EventStoreOpt, JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.cli_data import EngineOpt, SparkMasterOpt
+from kizuna.training.progress import err_console
 
 EXPORT_FORMATS = ("csv", "parquet", "jsonl")
 
@@ -96,7 +97,7 @@ StoreExperimentOpt = Annotated[
 ]
 
 
-def _store(path: Path | None, experiment: str | None):  # noqa: ANN202 - EventStore, lazily
+def _store(path: Path | None, experiment: str | None, quiet: bool):  # noqa: ANN202 - EventStore
     from kizuna.serving.config import Settings
     from kizuna.serving.event_store import EventStore
     from kizuna.serving.model_store import resolve_experiment
@@ -110,7 +111,10 @@ def _store(path: Path | None, experiment: str | None):  # noqa: ANN202 - EventSt
             path = settings.for_experiment(resolve_experiment(experiment)).event_store
             warn_legacy_store(settings.data_dir, path)
     if not Path(path).exists():
-        raise KizunaInputError(f"no event store at {path}")
+        # Nothing was ever posted to this experiment: an empty store, not an error.
+        if not quiet:
+            err_console.print(f"no event store at {path} yet: nothing stored", highlight=False)
+        return EventStore(":memory:")
     return EventStore(path)
 
 
@@ -126,7 +130,9 @@ def events_list(
     quiet: QuietOpt = False,
 ) -> None:
     """Show stored lines (oldest first)."""
-    lines = _store(event_store, experiment).read(after, upto=upto, customer=customer).head(limit)
+    lines = (
+        _store(event_store, experiment, quiet).read(after, upto=upto, customer=customer).head(limit)
+    )
     if as_json:
         emit_json(lines.astype({"timestamp": str}).to_dict("records"))
         return
@@ -144,7 +150,7 @@ def events_count(
     quiet: QuietOpt = False,
 ) -> None:
     """Count stored lines."""
-    store = _store(event_store, experiment)
+    store = _store(event_store, experiment, quiet)
     n = store.count(after, upto=upto, customer=customer)
     if as_json:
         emit_json({"count": n, "last_seq": store.last_seq()})
@@ -170,7 +176,7 @@ def events_export(
     kind = format or {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}.get(out.suffix, "")
     if kind not in EXPORT_FORMATS:
         raise KizunaInputError(f"--format must be one of {EXPORT_FORMATS}, or use one as suffix")
-    lines = _store(event_store, experiment).read(after, upto=upto, customer=customer)
+    lines = _store(event_store, experiment, quiet).read(after, upto=upto, customer=customer)
     if kind == "csv":
         lines.to_csv(out, index=False)
     elif kind == "parquet":
@@ -193,7 +199,7 @@ def events_purge(
     quiet: QuietOpt = False,
 ) -> None:
     """Delete stored lines up to a seq (after a snapshot includes them), with confirmation."""
-    store = _store(event_store, experiment)
+    store = _store(event_store, experiment, quiet)
     n = store.count(0, upto=upto)
     if not yes and not typer.confirm(f"delete {n:,} stored lines with seq <= {upto}?"):
         raise typer.Exit(1)

@@ -71,6 +71,9 @@ def test_a_retried_request_stores_nothing_twice(tmp_path):
     again = store.append(valid)
     assert len(again.stored) == 0 and again.duplicates == 3
     assert store.last_seq() == 3
+    more = lines(**{s.ORDER_ID: ["O7", "O7", "O8"]})
+    stored = store.append(check_events(more, now=pd.Timestamp("2024-07-10"))).stored
+    assert stored["seq"].tolist() == [4, 5, 6]  # a retry takes no sequence numbers
 
 
 def test_lines_survive_closing_and_reopening(tmp_path):
@@ -196,3 +199,28 @@ def test_events_cli_reads_the_store_the_environment_names_without_a_registry(tmp
     out = CliRunner().invoke(app, ["events", "count", "--json"])  # nothing trained yet
     assert out.exit_code == 0, out.output
     assert '"count": 3' in out.output
+
+
+def test_last_seq_is_kept_after_a_purge(tmp_path):
+    store = EventStore(tmp_path / "events.sqlite")
+    store.append(check_events(lines(), now=pd.Timestamp("2024-07-10")))
+    store.purge(3)
+    assert store.count() == 0 and store.last_seq() == 3
+    more = lines(**{s.ORDER_ID: ["O7", "O7", "O8"]})
+    stored = store.append(check_events(more, now=pd.Timestamp("2024-07-10"))).stored
+    assert stored["seq"].tolist() == [4, 5, 6] and store.last_seq() == 6
+
+
+def test_events_cli_on_an_experiment_with_no_store_yet_counts_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    store = ["--event-store", str(tmp_path / "never-posted.sqlite")]
+    out = CliRunner().invoke(app, ["events", "count", "--json", *store])
+    assert out.exit_code == 0, out.output
+    assert '"count": 0' in out.output and '"last_seq": 0' in out.output
+    assert "nothing stored" in out.output
+    out = CliRunner().invoke(app, ["events", "list", "-q", *store])
+    assert out.exit_code == 0 and out.output.strip() == "no stored lines"
+    assert not (tmp_path / "never-posted.sqlite").exists()  # reading creates no file
