@@ -11,7 +11,9 @@ fills ``info`` with its own boilerplate. :func:`document` rewrites it:
 - ``info`` with kizuna's title, description and package version;
 - request bodies ``required``; batch limits (``maxItems``) from the settings;
 - the error answers every endpoint may give (400, 401, 408, 413, 415, 422,
-  503; 404 and 409 where they occur), with their JSON shape.
+  503; 404 and 409 where they occur), with their JSON shape;
+- with an API key set, its two ways in (``securitySchemes``), required on
+  every path but the health probes (and the docs when they are public).
 
 :class:`DocumentedErrors` serves the rewritten document in place of BentoML's.
 """
@@ -22,7 +24,15 @@ import json
 from importlib import metadata
 from typing import Any
 
-from kizuna.serving.auth import ASGIApp, Message, Receive, Scope, Send
+from kizuna.serving.auth import (
+    DOCS_PATHS,
+    HEALTH_PATHS,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 from kizuna.serving.config import Settings
 
 OPENAPI_VERSION = "3.0.3"
@@ -122,7 +132,28 @@ def document(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
             },
         }
     }
+    if settings.api_key:
+        _security(spec, public_docs=settings.public_docs)
     return _to_openapi30(spec)
+
+
+#: How a client presents the key (``serving.auth.presented_key`` reads both).
+SECURITY_SCHEMES = {
+    "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "Bearer": {"type": "http", "scheme": "bearer"},
+}
+
+
+def _security(spec: dict[str, Any], *, public_docs: bool) -> None:
+    """Declare the API key (either header) on every path but those open without it."""
+    spec["components"]["securitySchemes"] = SECURITY_SCHEMES
+    spec["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    open_paths = HEALTH_PATHS | (DOCS_PATHS if public_docs else frozenset())
+    for path, item in spec.get("paths", {}).items():
+        if path in open_paths:
+            for operation in item.values():
+                if isinstance(operation, dict):
+                    operation["security"] = []
 
 
 def _description() -> str:
