@@ -105,10 +105,13 @@ def validate(
     from kizuna.training.data import config_experiment, load_transactions, resolve_source
     from kizuna.training.data_span import check_as_of_in_data, check_as_of_in_span
     from kizuna.training.engines.settings import resolve_engine
+    from kizuna.training.stored_events import stored_events_summary
 
     data = resolve_source(source, format=format, column_map=column_map, config=config)
     experiment = config_experiment(config)
     engine, spark = resolve_engine(engine, config)
+    # Read just before the validation's own read of the store, for the report.
+    events = stored_events_summary(data, experiment)
     if engine == "spark":
         from kizuna.training.engines import spark_engine
 
@@ -124,7 +127,7 @@ def validate(
             check_as_of_in_span(validated.span, pd.Timestamp(as_of))
         if set_aside_out is not None:
             spark_engine.write_set_aside(validated.set_aside, set_aside_out)
-        _report_validation(data, validated.report.to_dict(), as_json)
+        _report_validation(data, validated.report.to_dict(), events, as_json)
         return
     validated = load_transactions(data, as_of=as_of, quiet=quiet, experiment=experiment)
     if as_of is not None:
@@ -132,14 +135,27 @@ def validate(
     report = validated.report.to_dict()
     if set_aside_out is not None:
         write_set_aside(validated.set_aside, set_aside_out)
-    _report_validation(data, report, as_json)
+    _report_validation(data, report, events, as_json)
 
 
-def _report_validation(data: object, report: dict, as_json: bool) -> None:
+def _report_validation(data: object, report: dict, events: dict | None, as_json: bool) -> None:
     if as_json:
-        emit_json({"source": str(data.transactions), "format": data.format, "report": report})
+        emit_json(
+            {
+                "source": str(data.transactions),
+                "format": data.format,
+                "stored_events": events,
+                "report": report,
+            }
+        )
         return
     print_reconciliation(report)
+    if events is not None and events["lines"]:
+        console.print(
+            f"input includes {events['lines']:,} stored purchase events from {events['store']} "
+            f"(up to seq {events['last_seq']})",
+            highlight=False,
+        )
 
 
 def features(

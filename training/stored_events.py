@@ -9,6 +9,7 @@ transactions file read outside any experiment reads none.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kizuna.training.config import DataConfig
 from kizuna.training.progress import err_console
@@ -25,14 +26,40 @@ def event_store_path(data: DataConfig, experiment: str | None) -> Path | None:
     """
     from kizuna.serving.config import Settings
 
+    store = _store_path(data, experiment)
+    if store is not None and data.events is None:
+        warn_legacy_store(Settings.from_env().data_dir, store)
+    return store
+
+
+def _store_path(data: DataConfig, experiment: str | None) -> Path | None:
+    from kizuna.serving.config import Settings
+
     if data.events is not None:
         return Path(data.events)
     if experiment is None:
         return None
-    settings = Settings.from_env()
-    store = settings.for_experiment(experiment).event_store
-    warn_legacy_store(settings.data_dir, store)
-    return store
+    return Settings.from_env().for_experiment(experiment).event_store
+
+
+def stored_events_summary(data: DataConfig, experiment: str | None) -> dict[str, Any] | None:
+    """Which stored events a read of ``data`` for ``experiment`` appends, for a report.
+
+    Returns
+    -------
+    dict or None
+        ``store`` (the file), ``lines`` (how many it holds, all appended) and
+        ``last_seq`` (the highest ``seq`` among them, 0 without any); None when
+        no store applies (a file read outside an experiment).
+    """
+    from kizuna.serving.event_store import SEQ, read_events
+
+    store = _store_path(data, experiment)
+    if store is None:
+        return None
+    events = read_events(store)
+    last = int(events[SEQ].max()) if len(events) else 0
+    return {"store": str(store), "lines": len(events), "last_seq": last}
 
 
 def warn_legacy_store(data_dir: Path, store: Path, *, kind: str = "event store") -> None:

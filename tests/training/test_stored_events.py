@@ -115,3 +115,26 @@ def test_an_older_shared_contact_log_gets_its_own_line(tmp_path, data_dir):
         f"{data_dir / 'contacts.sqlite'} is the contact log"
     )
     assert legacy_store_note(data_dir, data_dir / "events" / "shop.sqlite") is None
+
+
+def test_validate_reports_the_stored_events_it_counted(tmp_path, data_dir):
+    import json
+
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    EventStore(data_dir / "events" / "shop.sqlite").append(_event("S"))
+    orders = _data(tmp_path).transactions
+    config = tmp_path / "shop.yaml"
+    config.write_text(f"name: shop\ndata:\n  transactions: {orders}\n")
+    out = CliRunner().invoke(app, ["validate", "--config", str(config), "--json", "-q"])
+    assert out.exit_code == 0, out.output
+    answer = json.loads(out.stdout)
+    store = str(data_dir / "events" / "shop.sqlite")
+    assert answer["stored_events"] == {"store": store, "lines": 1, "last_seq": 1}
+    assert answer["report"]["input_rows"] == 3  # the file's two rows and the stored line
+    out = CliRunner().invoke(app, ["validate", "--config", str(config)])
+    assert "input includes 1 stored purchase events" in " ".join(out.output.split())
+    alone = CliRunner().invoke(app, ["validate", str(orders), "--json", "-q"])
+    assert json.loads(alone.stdout)["stored_events"] is None
