@@ -129,11 +129,16 @@ class ValidatedTransactions:
         The input rows not kept, as given, with ``row_id`` and ``reason``.
     report
         The counts, which add up to the input row count.
+    span
+        First and last timestamp of every valid purchase, those set aside for
+        lying at or after ``as_of`` included (None without any): where the
+        data lies, read under the column's own timestamp rule.
     """
 
     kept: pd.DataFrame
     set_aside: pd.DataFrame
     report: Reconciliation
+    span: tuple[pd.Timestamp, pd.Timestamp] | None = None
 
 
 def validate_transactions(
@@ -275,7 +280,12 @@ def validate_transactions(
     )
     if not report.balanced:  # pragma: no cover - an invariant, guarded for safety
         raise AssertionError(f"row accounting does not balance: {report.to_dict()}")
-    return ValidatedTransactions(kept=kept, set_aside=set_aside, report=report)
+    valid = keep.copy()
+    if as_of_ts is not None:  # only the cut-off set them aside: still the data's purchases
+        valid |= reason_code == [name for name, _ in checks].index(AT_OR_AFTER_AS_OF)
+    stamps = ts[valid]
+    span = (pd.Timestamp(stamps.min()), pd.Timestamp(stamps.max())) if len(stamps) else None
+    return ValidatedTransactions(kept=kept, set_aside=set_aside, report=report, span=span)
 
 
 def _duplicated(raw: pd.DataFrame) -> np.ndarray:

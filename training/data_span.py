@@ -11,30 +11,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.validate import AT_OR_AFTER_AS_OF, ValidatedTransactions
+from kizuna.features.validate import ValidatedTransactions
 
 Span = tuple[pd.Timestamp, pd.Timestamp]
 
 
 def purchase_span(validated: ValidatedTransactions) -> Span | None:
     """(first, last) timestamp of every valid purchase, set-aside later ones included; None
-    without any."""
-    kept = validated.kept[s.TIMESTAMP]  # each set's extremes: no copy of the lines
-    ends = [(kept.min(), kept.max())] if len(kept) else []
-    aside = validated.set_aside
-    if len(aside) and s.REASON in aside.columns and s.TIMESTAMP in aside.columns:
-        later = aside.loc[aside[s.REASON] == AT_OR_AFTER_AS_OF, s.TIMESTAMP]
-        if not pd.api.types.is_datetime64_any_dtype(later):  # set aside as read: text
-            later = pd.to_datetime(later.astype("string"), errors="coerce")
-        later = later.dropna()
-        if len(later):
-            ends.append((later.min(), later.max()))
-    ends = [(a, b) for a, b in ends if pd.notna(a)]
-    if not ends:
-        return None
-    return pd.Timestamp(min(a for a, _ in ends)), pd.Timestamp(max(b for _, b in ends))
+    without any (:attr:`features.validate.ValidatedTransactions.span`: the validator read
+    them under the file's timestamp rule; the set-aside rows keep the text as written)."""
+    return validated.span
 
 
 def check_as_of_in_data(

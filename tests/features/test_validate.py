@@ -193,3 +193,28 @@ def test_report_serialises_to_plain_json_types():
     report = v.validate_transactions(raw_rows()).report.to_dict()
     again = json.loads(json.dumps(report))
     assert again["input_rows"] == 13 and again["balanced"] is True
+
+
+def test_the_span_reads_set_aside_later_rows_under_the_files_rule():
+    from kizuna.features.timestamps import TimestampRule
+
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "A", "B"],
+            "order_id": ["1", "2", "3", "4"],
+            "item_id": ["x", "y", "y", "x"],
+            # day first: 13 Jan, 5 Feb, 3 Apr, and one line with no price
+            "timestamp": ["13/01/2024", "05/02/2024", "03/04/2024", "09/05/2024"],
+            "quantity": [1, 1, 1, 1],
+            "unit_price": [2.0, 3.0, 3.0, None],
+        }
+    )
+    result = v.validate_transactions(
+        raw, as_of="2024-03-20", timestamp_rule=TimestampRule(dayfirst=True)
+    )
+    assert result.report.set_aside == {v.AT_OR_AFTER_AS_OF: 1, v.UNPARSEABLE_PRICE: 1}
+    # 3 April, read day first (text re-read without the rule gave 4 March); not 9 May:
+    # a line without a price is no purchase
+    assert result.span == (pd.Timestamp("2024-01-13"), pd.Timestamp("2024-04-03"))
+    alone = v.validate_transactions(raw.iloc[3:], timestamp_rule=TimestampRule(dayfirst=True))
+    assert alone.span is None

@@ -38,6 +38,8 @@ DEFAULT_CONF = {
 #: threads on a couple of cores (it replaces ParallelGC, itself chosen over G1 for
 #: less CPU per GB collected).
 LOCAL_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:CompileThresholdScaling=4"
+#: Spark's default logging, less the start-up lines nobody can act on in local mode.
+LOCAL_LOG_CONFIG = Path(__file__).with_name("log4j2-local.properties")
 
 
 #: Heap of the local-mode JVM, which is both driver and executor: a base, plus one
@@ -53,13 +55,13 @@ def local_conf(
     master: str, input_bytes: int | None, class_archive: bool | str | Path = False
 ) -> dict[str, str]:
     """kizuna's defaults for a local-mode ``master`` (none for a cluster): the heap
-    (:func:`local_driver_memory`) and :data:`LOCAL_JAVA_OPTIONS`, with the
+    (:func:`local_driver_memory`), :data:`LOCAL_JAVA_OPTIONS` and :data:`LOCAL_LOG_CONFIG`, with the
     class-data archive's options (:mod:`training.engines.spark_classes`) unless
     ``class_archive`` is False (True: in its default folder; a path: there)."""
     memory = local_driver_memory(master, input_bytes)
     if memory is None:
         return {}
-    options = LOCAL_JAVA_OPTIONS
+    options = f"{LOCAL_JAVA_OPTIONS} -Dlog4j2.configurationFile={LOCAL_LOG_CONFIG.as_uri()}"
     if class_archive is not False:
         from kizuna.training.engines.spark_classes import archive_options, default_folder
 
@@ -111,6 +113,13 @@ def input_bytes(path: Any) -> int | None:
 
 def require_pyspark() -> Any:
     """Import pyspark, or fail with one line saying how to get it and Java."""
+    import warnings
+
+    # pyspark 4 warns on every pandas conversion that it "does not yet fully support
+    # pandas >= 3.0.0"; kizuna's Spark tests compare both engines under pandas 3.
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     try:
         import pyspark
     except ImportError:
