@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -128,28 +129,58 @@ def read_table(
         return frame
     sep = options.delimiter or ("\t" if kind == "tsv" else ",")
     names = list(options.columns) if options.columns else None
-    header = 0 if options.header else None
-    index_col = False if names else None
     try:
         columns = (
             names if names else pd.read_csv(path, sep=sep, nrows=0, compression=compression).columns
         )
         dtype = {c: "string" for c in columns if string_columns and c in string_columns}
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            header=header,
-            names=names,
-            index_col=index_col,
-            dtype=dtype,
-            compression=compression,
-            low_memory=False,
-            nrows=nrows,
+        frame = read_delimited(
+            path, sep=sep, header=options.header, names=names, dtype=dtype, nrows=nrows
         )
+    except KizunaInputError:
+        raise
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise KizunaInputError(f"cannot parse {path} as {kind} (sep {sep!r}): {exc}") from None
     if names and frame.shape[1] != len(names):  # pragma: no cover - pandas pads or fails first
         raise KizunaInputError(f"{path} has {frame.shape[1]} columns, `columns` names {len(names)}")
+    return frame
+
+
+def read_delimited(
+    path: Path,
+    *,
+    sep: str,
+    header: bool = True,
+    names: list[str] | None = None,
+    dtype: Any = None,
+    nrows: int | None = None,
+) -> pd.DataFrame:
+    """``pd.read_csv`` of a delimited text file, never taking a column as the index.
+
+    Exports often end data lines, but not the header, with the delimiter; by
+    default pandas then takes the first column as the index and shifts every
+    name one column to the left. Here the empty last field is dropped, and a
+    line whose extra field holds a value fails (pandas would drop the value).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            header=0 if header else None,
+            names=names,
+            index_col=False,
+            dtype=dtype,
+            compression=compression_of(path),
+            low_memory=False,
+            nrows=nrows,
+        )
+    if any("does not match length of data" in str(w.message) for w in caught):
+        raise KizunaInputError(
+            f"{path}: some data lines have more fields than the {frame.shape[1]} "
+            "columns named, with values in them: an unquoted delimiter inside a value, "
+            "or a header missing a name"
+        )
     return frame
 
 

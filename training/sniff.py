@@ -20,7 +20,7 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.timestamps import TimestampRule, epoch_unit, parse_timestamps
-from kizuna.training.files import ReadOptions, compression_of, not_text, read_table
+from kizuna.training.files import ReadOptions, compression_of, not_text, read_delimited, read_table
 
 SAMPLE_ROWS = 20_000
 _DELIMITERS = ",\t;|"
@@ -150,15 +150,13 @@ def _sample(path: Path, reading: ReadOptions) -> pd.DataFrame:
     if reading.file_format == "jsonl":
         return read_table(path, reading=reading).head(SAMPLE_ROWS).astype("string")
     sep = reading.delimiter or ("\t" if reading.file_format == "tsv" else ",")
-    return pd.read_csv(
+    return read_delimited(
         path,
         sep=sep,
-        header=0 if reading.header else None,
+        header=reading.header,
         names=list(reading.columns) if reading.columns else None,
-        index_col=False if reading.columns else None,
         nrows=SAMPLE_ROWS,
         dtype="string",
-        compression=compression_of(path),
     )
 
 
@@ -205,7 +203,7 @@ def _time_name(name: str) -> bool:
 
 def _date_rule(text: pd.Series) -> TimestampRule | None:
     """ISO text, or day/month text with the order the values show (None: not dates)."""
-    iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    iso = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)  # mixed offsets
     if iso.notna().mean() > 0.95 and not text.str.fullmatch(r"\d+").all():
         return TimestampRule()
     parts = text.str.extract(_DAY_MONTH).dropna()

@@ -218,3 +218,22 @@ def test_the_span_reads_set_aside_later_rows_under_the_files_rule():
     assert result.span == (pd.Timestamp("2024-01-13"), pd.Timestamp("2024-04-03"))
     alone = v.validate_transactions(raw.iloc[3:], timestamp_rule=TimestampRule(dayfirst=True))
     assert alone.span is None
+
+
+def test_the_span_of_time_zone_aware_lines_is_naive_utc_like_the_kept_lines():
+    from kizuna.training.data_span import check_as_of_in_data
+
+    stamps = ["2024-01-13T10:00:00+00:00", "2024-02-05T10:00:00-05:00", "2024-04-03T10:00:00+09:00"]
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "A"],
+            "order_id": ["1", "2", "3"],
+            "item_id": ["x", "y", "y"],
+            "timestamp": stamps,
+            "quantity": [1, 1, 1],
+            "unit_price": [2.0, 3.0, 3.0],
+        }
+    )
+    result = v.validate_transactions(raw, as_of="2024-03-01")
+    assert result.span == (pd.Timestamp("2024-01-13 10:00"), pd.Timestamp("2024-04-03 01:00"))
+    check_as_of_in_data(result, pd.Timestamp("2024-03-01"))  # compared, not a TypeError

@@ -154,3 +154,17 @@ def test_init_on_cdnow_aligns_columns_by_spaces_and_has_no_item(tmp_path: Path, 
     assert payload["report"]["input_rows"] == 69_659 and payload["report"]["balanced"]
     config = load_experiment(tmp_path / "cdnow.yaml")
     assert not config.recommender.enabled
+
+
+def test_init_reads_local_times_across_a_daylight_saving_change(tmp_path: Path, tx):
+    local = tx[["customer_id", "order_id", "item_id", "quantity", "unit_price"]].copy()
+    stamps = tx["timestamp"].dt.tz_localize("UTC").dt.tz_convert("Europe/London")
+    local["ordered_at"] = stamps.map(lambda t: t.isoformat())  # +00:00 in winter, +01:00 in summer
+    assert local["ordered_at"].str.endswith("+00:00").any()
+    assert local["ordered_at"].str.endswith("+01:00").any()
+    source = tmp_path / "orders.csv"
+    local.to_csv(source, index=False)
+    payload = init(source, tmp_path / "mine.yaml")
+    data = yaml.safe_load((tmp_path / "mine.yaml").read_text())["data"]
+    assert data["column_map"]["timestamp"] == "ordered_at"
+    assert payload["report"]["kept_rows"] == len(tx)

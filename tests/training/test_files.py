@@ -78,3 +78,28 @@ def test_a_headerless_customers_file_reads_with_its_own_settings(tmp_path: Path)
     assert customers["signup_date"].iloc[1] == pd.Timestamp("2024-02-01")
     with pytest.raises(ValueError, match="header: false needs"):
         DataConfig.model_validate({"customers_reading": {"header": False}})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id,order,price\n536637,1,3.75,\n536638,2,1.25,\n",  # every data line ends with ","
+        "id,order,price\n536637,1,3.75,\n536638,2,1.25\n",  # only some do
+    ],
+)
+def test_a_trailing_delimiter_on_data_lines_shifts_no_column(tmp_path: Path, text: str):
+    path = tmp_path / "orders.csv"
+    path.write_text(text)
+    frame = read_table(path, string_columns={"id"})
+    assert frame.to_dict("records") == [
+        {"id": "536637", "order": 1, "price": 3.75},
+        {"id": "536638", "order": 2, "price": 1.25},
+    ]
+
+
+def test_a_value_past_the_last_named_column_fails_instead_of_being_dropped(tmp_path: Path):
+    path = tmp_path / "orders.csv"
+    path.write_text("id,description,price\n1,red,3.75,\n2,blue, green,1.25\n")
+    with pytest.raises(KizunaInputError, match="more fields than the 3 columns named") as err:
+        read_table(path)
+    assert str(err.value).startswith(f"{path}: ")
