@@ -26,7 +26,7 @@ def ids_to_str(values: pd.Series) -> pd.Series:
     """Turn an id column into strings, with missing and blank ids as NA.
 
     Float ids such as ``17850.0`` (an integer id column with gaps read by
-    pandas) become ``"17850"``.
+    pandas), also when written as text, become ``"17850"``.
 
     Parameters
     ----------
@@ -50,7 +50,15 @@ def ids_to_str(values: pd.Series) -> pd.Series:
         out[frac] = values[frac].astype("string")
         return out
     out = values.astype("string").str.strip()
-    return out.mask(out == "")
+    out = out.mask(out == "")
+    if out.str.contains(".", regex=False).any():
+        # The same float ids written as text by an export (or a JSON writer): value by
+        # value, so that a line alone (an /events line, a Spark shard) reads the same.
+        out = out.str.replace(_WHOLE_FLOAT, r"\1", regex=True)
+    return out
+
+
+_WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"
 
 
 def to_number(values: pd.Series) -> pd.Series:

@@ -150,6 +150,23 @@ def test_float_customer_ids_lose_their_decimal_point():
     assert result.report.set_aside == {v.MISSING_CUSTOMER_ID: 1}
 
 
+def test_float_ids_written_as_text_are_the_same_customer():
+    raw = pd.DataFrame(
+        {
+            # the same id as a float export writes it, padded, and as an integer
+            "customer_id": ["17850.0", " 17850.0 ", "17850", "A.0"],
+            "order_id": ["1", "2", "3", "4"],
+            "item_id": ["85123.0", "85123", "x", "y"],
+            "timestamp": ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"],
+            "quantity": [1, 1, 1, 1],
+            "unit_price": [1.0, 1.0, 1.0, 1.0],
+        }
+    )
+    kept = v.validate_transactions(raw).kept
+    assert kept[s.CUSTOMER_ID].tolist() == ["17850", "17850", "17850", "A.0"]
+    assert kept[s.ITEM_ID].tolist() == ["85123", "85123", "x", "y"]
+
+
 def test_missing_required_column_names_it():
     raw = raw_rows().drop(columns=["unit_price"])
     with pytest.raises(KizunaInputError, match="unit_price"):
