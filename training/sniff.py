@@ -136,7 +136,9 @@ def _head_text(path: Path, compression: str | None, n_bytes: int = 65_536) -> st
 
     opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(compression or "", open)
     if compression in ("zip", "zstd"):
-        frame = pd.read_csv(path, nrows=50, header=None, dtype=str, sep="\x1f", compression=None)
+        frame = pd.read_csv(
+            path, nrows=50, header=None, dtype=str, sep="\x1f", compression=compression
+        )
         return "\n".join(frame[0].astype(str))
     with opener(path, "rb") as fh:
         data = fh.read(n_bytes)
@@ -194,6 +196,15 @@ def _guess(values: pd.Series) -> ColumnGuess:
     if rule is not None:
         return ColumnGuess(name, "time", distinct, examples, rule)
     return ColumnGuess(name, "text", distinct, examples)
+
+
+def _total_name(name: str) -> bool:
+    """A money column named like a total (amount, value, revenue, ...), not a unit price."""
+    key = re.sub(r"[^a-z]", "", name.lower())
+    unit = any(h in key for h in ("price", "unit", "each", "per"))
+    return not unit and any(
+        h in key for h in ("total", "dollar", "amount", "value", "revenue", "spend", "sales", "sum")
+    )
 
 
 def _time_name(name: str) -> bool:
@@ -278,6 +289,11 @@ def _roles(guesses: list[ColumnGuess], *, n_rows: int) -> tuple[dict[str, Any], 
     if s.UNIT_PRICE not in out:
         out[s.UNIT_PRICE] = 1
         notes[s.UNIT_PRICE] = "no price: every unit is worth 1 (value models count purchases)"
+    elif _total_name(out[s.UNIT_PRICE]) and isinstance(out[s.QUANTITY], str):
+        notes[s.UNIT_PRICE] = (
+            f"{out[s.UNIT_PRICE]} may be the line's total, not a unit price: if so, set "
+            "`quantity: 1`, or revenue counts it once per unit"
+        )
     order = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY, s.UNIT_PRICE)
     return {k: out[k] for k in order}, notes
 
@@ -295,5 +311,12 @@ def describe(proposal: Proposal) -> str:
     buf = io.StringIO()
     for g in proposal.columns:
         rule = f", {g.rule.describe()}" if g.rule is not None else ""
-        buf.write(f"#   {g.name}: {g.kind}{rule}, e.g. {', '.join(g.examples)}\n")
+        examples = ", ".join(_one_line(str(e)) for e in g.examples)
+        buf.write(f"#   {_one_line(g.name)}: {g.kind}{rule}, e.g. {examples}\n")
     return buf.getvalue()
+
+
+def _one_line(text: str, limit: int = 60) -> str:
+    """``text`` fit for a YAML comment: a value's line breaks would end the comment."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -168,3 +168,34 @@ def test_init_reads_local_times_across_a_daylight_saving_change(tmp_path: Path, 
     data = yaml.safe_load((tmp_path / "mine.yaml").read_text())["data"]
     assert data["column_map"]["timestamp"] == "ordered_at"
     assert payload["report"]["kept_rows"] == len(tx)
+
+
+def _named_export(tx):
+    return tx[["customer_id", "order_id", "item_id", "timestamp", "quantity", "unit_price"]].copy()
+
+
+@pytest.mark.parametrize("compression", ["zip", "zstd"])
+def test_init_reads_a_compressed_export(tmp_path: Path, tx, compression):
+    source = tmp_path / f"orders.csv.{'zip' if compression == 'zip' else 'zst'}"
+    _named_export(tx).to_csv(source, index=False, compression=compression)
+    payload = init(source, tmp_path / "mine.yaml")
+    assert payload["report"]["kept_rows"] == len(tx)
+
+
+def test_a_value_with_a_line_break_stays_inside_its_yaml_comment(tmp_path: Path, tx):
+    export = _named_export(tx)
+    export["note"] = "gift\nwrapped"
+    source = tmp_path / "orders.csv"
+    export.to_csv(source, index=False)
+    init(source, tmp_path / "mine.yaml")
+    assert load_experiment(tmp_path / "mine.yaml").name == "orders"  # the YAML parses
+    assert "#   note: text, e.g. gift wrapped" in (tmp_path / "mine.yaml").read_text()
+
+
+def test_a_price_named_like_a_line_total_is_marked_check(tmp_path: Path, tx):
+    export = _named_export(tx).rename(columns={"unit_price": "dollar_value"})
+    source = tmp_path / "orders.csv"
+    export.to_csv(source, index=False)
+    init(source, tmp_path / "mine.yaml")
+    line = next(x for x in (tmp_path / "mine.yaml").read_text().splitlines() if "unit_price:" in x)
+    assert '"dollar_value"' in line and "CHECK" in line and "`quantity: 1`" in line
