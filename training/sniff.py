@@ -19,32 +19,18 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.timestamps import TimestampRule, epoch_unit, parse_timestamps
+from kizuna.features.timestamps import TimestampRule, parse_timestamps
 from kizuna.training.files import ReadOptions, compression_of, not_text, read_delimited, read_table
+from kizuna.training.sniff_columns import (
+    DAY_MONTH,
+    ISO_DATE,
+    ColumnGuess,
+    guess_column,
+    propose_map,
+)
 
 SAMPLE_ROWS = 20_000
 _DELIMITERS = ",\t;|"
-# Name hints per role, matched against lower-cased names without separators.
-_HINTS: dict[str, tuple[str, ...]] = {
-    s.CUSTOMER_ID: ("customer", "cust", "user", "client", "member", "buyer", "account", "shopper"),
-    s.ORDER_ID: ("invoice", "order", "transaction", "receipt", "basket", "txn", "ticket", "sale"),
-    s.ITEM_ID: ("item", "product", "sku", "stock", "article", "movie", "isbn", "asin", "track"),
-    s.TIMESTAMP: ("timestamp", "datetime", "date", "time", "when", "ts", "created", "purchased"),
-    s.QUANTITY: ("quantity", "qty", "units", "count", "numberof", "amountof", "pieces"),
-    s.UNIT_PRICE: ("unitprice", "price", "dollar", "amount", "value", "revenue", "cost", "spend"),
-}
-_DAY_MONTH = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
-
-
-@dataclass
-class ColumnGuess:
-    """What one column looks like: ``kind`` is id, number, integer, time or text."""
-
-    name: str
-    kind: str
-    distinct: int
-    examples: list[str]
-    rule: TimestampRule | None = None
 
 
 @dataclass
@@ -78,8 +64,8 @@ def sniff(path: Path) -> Proposal:
         names = [f"column_{i + 1}" for i in range(sample.shape[1])]
         reading = ReadOptions(reading.file_format, reading.delimiter, False, tuple(names))
         sample = _sample(path, reading)
-    guesses = [_guess(sample[c]) for c in sample.columns]
-    column_map, notes = _roles(guesses, n_rows=len(sample))
+    guesses = [guess_column(sample[c]) for c in sample.columns]
+    column_map, notes = propose_map(guesses, n_rows=len(sample))
     time_col = column_map[s.TIMESTAMP]
     guess = next(g for g in guesses if g.name == time_col)
     rule = guess.rule or TimestampRule()
@@ -163,139 +149,12 @@ def _sample(path: Path, reading: ReadOptions) -> pd.DataFrame:
 
 
 def _looks_headerless(sample: pd.DataFrame) -> bool:
-    """The 'header' is data when a name is a number, or most names parse like the values below."""
+    """The 'header' is data when a name is a number or a date."""
     names = [str(c).strip() for c in sample.columns]
-    return any(re.fullmatch(r"[+-]?\d+(\.\d+)?", n) for n in names)
-
-
-def _guess(values: pd.Series) -> ColumnGuess:
-    text = values.astype("string").str.strip()
-    present = text[text.notna() & (text != "")]
-    distinct = int(present.nunique())
-    examples = present.drop_duplicates().head(3).tolist()
-    name = str(values.name)
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return ColumnGuess(name, "time", distinct, examples, TimestampRule())
-    if present.empty:
-        return ColumnGuess(name, "text", 0, [])
-    numbers = pd.to_numeric(present, errors="coerce")
-    if numbers.notna().mean() > 0.99:
-        whole = bool((numbers.dropna() % 1 == 0).all())
-        first = present.iloc[0].lstrip("+-").split(".")[0]
-        if whole and len(first) == 8 and first[:2] in ("19", "20"):
-            rule = TimestampRule(format="%Y%m%d")
-            if parse_timestamps(present.head(200), rule).notna().all():
-                return ColumnGuess(name, "time", distinct, examples, rule)
-        unit = epoch_unit(numbers.to_numpy(dtype=float)) if whole else None
-        if unit is not None and distinct > 1 and _time_name(name):
-            return ColumnGuess(name, "time", distinct, examples, TimestampRule(epoch=unit))
-        if unit is not None and numbers.min() > 1e8:
-            return ColumnGuess(name, "time", distinct, examples, TimestampRule(epoch=unit))
-        return ColumnGuess(name, "integer" if whole else "number", distinct, examples)
-    rule = _date_rule(present.head(2000))
-    if rule is not None:
-        return ColumnGuess(name, "time", distinct, examples, rule)
-    return ColumnGuess(name, "text", distinct, examples)
-
-
-def _total_name(name: str) -> bool:
-    """A money column named like a total (amount, value, revenue, ...), not a unit price."""
-    key = re.sub(r"[^a-z]", "", name.lower())
-    unit = any(h in key for h in ("price", "unit", "each", "per"))
-    return not unit and any(
-        h in key for h in ("total", "dollar", "amount", "value", "revenue", "spend", "sales", "sum")
+    return any(
+        re.fullmatch(r"[+-]?\d+(\.\d+)?", n) or DAY_MONTH.match(n) or ISO_DATE.match(n)
+        for n in names
     )
-
-
-def _time_name(name: str) -> bool:
-    key = re.sub(r"[^a-z]", "", name.lower())
-    return any(h in key for h in _HINTS[s.TIMESTAMP])
-
-
-def _date_rule(text: pd.Series) -> TimestampRule | None:
-    """ISO text, or day/month text with the order the values show (None: not dates)."""
-    iso = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)  # mixed offsets
-    if iso.notna().mean() > 0.95 and not text.str.fullmatch(r"\d+").all():
-        return TimestampRule()
-    parts = text.str.extract(_DAY_MONTH).dropna()
-    if len(parts) < 0.95 * len(text):
-        return None
-    first, second = parts[0].astype(int), parts[1].astype(int)
-    if (first > 12).any() and not (second > 12).any():
-        return TimestampRule(dayfirst=True)
-    if (second > 12).any() and not (first > 12).any():
-        return TimestampRule(dayfirst=False)
-    return TimestampRule(dayfirst=None)  # undecidable: validation will say which setting to add
-
-
-def _roles(guesses: list[ColumnGuess], *, n_rows: int) -> tuple[dict[str, Any], dict[str, str]]:
-    """Assign each canonical role a column by name hints, then by type; fill gaps with constants."""
-    notes: dict[str, str] = {}
-    taken: set[str] = set()
-    out: dict[str, Any] = {}
-
-    def score(role: str, g: ColumnGuess) -> int:
-        key = re.sub(r"[^a-z]", "", g.name.lower())
-        hits = [h for h in _HINTS[role] if h in key]
-        if not hits:
-            return 0
-        fits = {
-            s.TIMESTAMP: g.kind == "time",
-            s.QUANTITY: g.kind in ("integer", "number"),
-            s.UNIT_PRICE: g.kind in ("integer", "number"),
-        }.get(role, g.kind in ("integer", "text", "number"))
-        return (2 if fits else 0) + (1 if key.endswith(("id", "no", "code")) else 0) + len(hits)
-
-    for role in (s.TIMESTAMP, s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.QUANTITY, s.UNIT_PRICE):
-        ranked = sorted(
-            (g for g in guesses if g.name not in taken and score(role, g) >= 2),
-            key=lambda g: -score(role, g),
-        )
-        if ranked:
-            out[role] = ranked[0].name
-            taken.add(ranked[0].name)
-    if s.TIMESTAMP not in out:
-        times = [g for g in guesses if g.kind == "time" and g.name not in taken]
-        if not times:
-            raise KizunaInputError(
-                "found no column of dates or Unix times; kizuna needs when each purchase happened"
-            )
-        out[s.TIMESTAMP] = times[0].name
-        taken.add(times[0].name)
-    # Unnamed ids: the many-valued integer or text columns, in file order.
-    for role in (s.CUSTOMER_ID, s.ITEM_ID):
-        if role in out:
-            continue
-        ids = [
-            g
-            for g in guesses
-            if g.name not in taken and g.kind in ("integer", "text") and g.distinct > 20
-        ]
-        if not ids and role == s.ITEM_ID:
-            out[role] = {"value": "item"}  # a purchase log without products (CDNOW)
-            notes[role] = "no item column: every line is one item 'item'; no recommender"
-            continue
-        if not ids:
-            raise KizunaInputError(f"found no column that could be the {role}")
-        out[role] = ids[0].name
-        taken.add(ids[0].name)
-        notes[role] = f"{ids[0].name} chosen by position and type"
-    if s.ORDER_ID not in out:
-        out[s.ORDER_ID] = f"{{{out[s.CUSTOMER_ID]}}}-{{{out[s.TIMESTAMP]}}}"
-        notes[s.ORDER_ID] = "no order id: one order per customer and timestamp"
-    if s.QUANTITY not in out:
-        out[s.QUANTITY] = 1
-        notes[s.QUANTITY] = "no quantity: every line counts as one unit"
-    if s.UNIT_PRICE not in out:
-        out[s.UNIT_PRICE] = 1
-        notes[s.UNIT_PRICE] = "no price: every unit is worth 1 (value models count purchases)"
-    elif _total_name(out[s.UNIT_PRICE]) and isinstance(out[s.QUANTITY], str):
-        notes[s.UNIT_PRICE] = (
-            f"{out[s.UNIT_PRICE]} may be the line's total, not a unit price: if so, set "
-            "`quantity: 1`, or revenue counts it once per unit"
-        )
-    order = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY, s.UNIT_PRICE)
-    return {k: out[k] for k in order}, notes
 
 
 def _split(start: pd.Timestamp, end: pd.Timestamp) -> tuple[int, int]:

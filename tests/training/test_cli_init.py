@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -199,3 +200,51 @@ def test_a_price_named_like_a_line_total_is_marked_check(tmp_path: Path, tx):
     init(source, tmp_path / "mine.yaml")
     line = next(x for x in (tmp_path / "mine.yaml").read_text().splitlines() if "unit_price:" in x)
     assert '"dollar_value"' in line and "CHECK" in line and "`quantity: 1`" in line
+
+
+def _yaml_line(path: Path, key: str) -> str:
+    return next(x for x in path.read_text().splitlines() if x.strip().startswith(f"{key}:"))
+
+
+def test_a_quantity_with_a_few_unreadable_cells_is_still_the_quantity(tmp_path: Path, tx):
+    export = _named_export(tx).astype({"quantity": "string"})
+    bad = len(export) // 30  # thousands separators in 3% of the lines
+    export.loc[: bad - 1, "quantity"] = "1,200"
+    source = tmp_path / "orders.csv"
+    export.to_csv(source, index=False)
+    payload = init(source, tmp_path / "mine.yaml")
+    line = _yaml_line(tmp_path / "mine.yaml", "quantity")
+    assert '"quantity"' in line and "CHECK" in line and "'1,200'" in line
+    assert payload["report"]["set_aside"] == {"unparseable_quantity": bad}
+
+
+def test_a_written_date_wins_over_large_whole_numbers_when_no_name_says_time(tmp_path: Path, tx):
+    export = pd.DataFrame(
+        {
+            "Kundennummer": "41000" + tx["customer_id"].str.extract(r"(\d+)")[0].str.zfill(5),
+            "Bestellnummer": tx["order_id"],
+            "Artikel": tx["item_id"],
+            "Bestelldatum": tx["timestamp"].dt.strftime("%Y-%m-%d %H:%M"),
+            "Menge": tx["quantity"],
+            "Preis": tx["unit_price"],
+        }
+    )
+    source = tmp_path / "bestellungen.csv"
+    export.to_csv(source, index=False)
+    init(source, tmp_path / "mine.yaml")
+    line = _yaml_line(tmp_path / "mine.yaml", "timestamp")
+    assert '"Bestelldatum"' in line and "CHECK" in line
+
+
+def test_a_headerless_file_whose_first_line_holds_a_date_keeps_that_line(tmp_path: Path, tx):
+    log = pd.DataFrame(
+        {
+            "u": "user_" + tx["customer_id"],
+            "i": "sku_" + tx["item_id"],
+            "d": tx["timestamp"].dt.strftime("%Y-%m-%d"),
+        }
+    ).drop_duplicates()
+    source = tmp_path / "log.csv"
+    log.to_csv(source, index=False, header=False)
+    payload = init(source, tmp_path / "mine.yaml")
+    assert payload["report"]["input_rows"] == len(log)
