@@ -125,18 +125,31 @@ def _refuse_numbers(values: pd.Series, text: pd.Series, column: str) -> None:
         return
     examples = ", ".join(present.head(3).tolist())
     first = present.iloc[0].split(".")[0].lstrip("+-")
+    numbers = pd.to_numeric(sample, errors="coerce").to_numpy(dtype=float)
+    unit = epoch_unit(numbers)
     if len(first) == 8 and first[:2] in ("19", "20"):
-        hint = 'timestamp_format: "%Y%m%d"'
-    elif len(first) >= 12:
-        hint = "epoch: ms"
+        hint = 'probably `timestamp_format: "%Y%m%d"`'
+    elif unit is not None:
+        hint = f"probably `epoch: {unit}`"
+    elif np.nanmin(numbers) >= EXCEL_DAYS[0] and np.nanmax(numbers) <= EXCEL_DAYS[1]:
+        raise KizunaInputError(
+            f"holds numbers (e.g. {examples}) that look like Excel's serial dates (days "
+            "since 1899-12-30), which kizuna does not read: format the column as dates "
+            "in Excel (e.g. yyyy-mm-dd hh:mm) before saving the CSV",
+            column=column,
+        )
     else:
-        hint = "epoch: s"
+        hint = "no Unix unit puts them between 1990 and 2100; check the column map"
     raise KizunaInputError(
         f"holds numbers (e.g. {examples}), not ISO 8601 dates; declare how they are written "
-        f"in the experiment's data section, probably `{hint}` "
+        f"in the experiment's data section, {hint} "
         "(settings: epoch: s | ms, timestamp_format: <strftime>, dayfirst: true | false)",
         column=column,
     )
+
+
+#: Excel's serial day numbers of 1954-2119 (and their fractions of a day).
+EXCEL_DAYS = (20_000, 80_000)
 
 
 def _day_first(text: pd.Series, declared: bool | None, column: str) -> bool:

@@ -42,6 +42,18 @@ def test_numbers_without_a_declared_rule_are_refused_with_the_setting(values, hi
     assert str(values[0]) in str(err.value)
 
 
+@pytest.mark.parametrize("values", [[40514.48264, 40515.1], ["40514", "40600"]])
+def test_excel_serial_dates_are_named_not_taken_for_unix_seconds(values):
+    with pytest.raises(KizunaInputError, match="Excel's serial dates") as err:
+        parse_timestamps(pd.Series(values), column="InvoiceDate")
+    assert "epoch" not in str(err.value) and "InvoiceDate" in str(err.value)
+
+
+def test_numbers_that_no_unit_fits_get_no_unit():
+    with pytest.raises(KizunaInputError, match="no Unix unit puts them between 1990 and 2100"):
+        parse_timestamps(pd.Series([3.75, 1.25]), column="ts")
+
+
 def test_day_first_is_read_from_the_data_when_it_shows():
     out = parse_timestamps(pd.Series(["05/02/2024 10:00", "25/12/2024 08:30"]))
     assert out.tolist() == [pd.Timestamp("2024-02-05 10:00"), pd.Timestamp("2024-12-25 08:30")]
