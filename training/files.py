@@ -85,13 +85,35 @@ def file_format_of(path: Path, options: ReadOptions | None = None) -> FileFormat
 
 
 def compression_of(path: Path) -> str | None:
-    """The compression a file's first bytes show (gzip, bz2, zip, xz, zstd), or None."""
+    """The compression a file's first bytes show (gzip, bz2, zip, xz, zstd), or None.
+
+    Raises
+    ------
+    KizunaInputError
+        For a spreadsheet (an Excel or OpenDocument workbook is a zip file too).
+    """
     with path.open("rb") as fh:
         head = fh.read(8)
+    if head.startswith(b"\xd0\xcf\x11\xe0") or (head.startswith(b"PK\x03\x04") and _workbook(path)):
+        raise KizunaInputError(
+            f"{path} is a spreadsheet workbook (Excel or OpenDocument), which kizuna does "
+            "not read: save the sheet of order lines as CSV UTF-8 (or export Parquet)"
+        )
     for magic, name in _MAGIC:
         if head.startswith(magic):
             return name
     return None
+
+
+def _workbook(path: Path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except zipfile.BadZipFile:
+        return False
+    return "xl/workbook.xml" in names or "content.xml" in names and "mimetype" in names
 
 
 def read_table(
@@ -122,6 +144,10 @@ def read_table(
             frame = pd.read_json(
                 path, lines=True, compression=compression, dtype=False, nrows=nrows
             )
+            if len(frame) == 1 and all(isinstance(v, dict) for v in frame.iloc[0]):
+                # One JSON array of records, not one record per line.
+                frame = pd.read_json(path, compression=compression, dtype=False)
+                frame = frame.head(nrows) if nrows is not None else frame
         except ValueError as exc:
             raise KizunaInputError(f"cannot parse {path} as JSON lines: {exc}") from None
         for col in (string_columns or set()) & set(frame.columns):

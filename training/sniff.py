@@ -20,7 +20,14 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.timestamps import TimestampRule, parse_timestamps
-from kizuna.training.files import ReadOptions, compression_of, not_text, read_delimited, read_table
+from kizuna.training.files import (
+    ReadOptions,
+    compression_of,
+    file_format_of,
+    not_text,
+    read_delimited,
+    read_table,
+)
 from kizuna.training.sniff_columns import (
     DAY_MONTH,
     ISO_DATE,
@@ -55,7 +62,8 @@ def sniff(path: Path) -> Proposal:
     path = Path(path)
     if not path.exists():
         raise KizunaInputError(f"no such file: {path}")
-    reading = _reading(path)
+    # A folder is read as a Parquet dataset (or named for what it lacks).
+    reading = ReadOptions(file_format_of(path)) if path.is_dir() else _reading(path)
     try:
         sample = _sample(path, reading)
     except UnicodeDecodeError as exc:
@@ -64,6 +72,8 @@ def sniff(path: Path) -> Proposal:
         names = [f"column_{i + 1}" for i in range(sample.shape[1])]
         reading = ReadOptions(reading.file_format, reading.delimiter, False, tuple(names))
         sample = _sample(path, reading)
+    if sample.empty:
+        raise KizunaInputError(f"{path} has no data rows, only column names")
     guesses = [guess_column(sample[c]) for c in sample.columns]
     column_map, notes = propose_map(guesses, n_rows=len(sample))
     time_col = column_map[s.TIMESTAMP]

@@ -10,6 +10,7 @@ import pytest
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.training.files import ReadOptions, read_table
+from kizuna.training.sniff import sniff
 
 ROWS = "1\t10\t4\t881250949\n2\t20\t3\t891717742\n"
 
@@ -103,3 +104,44 @@ def test_a_value_past_the_last_named_column_fails_instead_of_being_dropped(tmp_p
     with pytest.raises(KizunaInputError, match="more fields than the 3 columns named") as err:
         read_table(path)
     assert str(err.value).startswith(f"{path}: ")
+
+
+def test_a_json_array_of_records_reads_like_json_lines(tmp_path: Path):
+    path = tmp_path / "orders.json"
+    path.write_text('[{"id": "001", "price": 3.75}, {"id": "002", "price": 1.25}]')
+    frame = read_table(path, string_columns={"id"})
+    assert frame.to_dict("records") == [{"id": "001", "price": 3.75}, {"id": "002", "price": 1.25}]
+
+
+def test_a_spreadsheet_is_named_with_what_to_do(tmp_path: Path):
+    import zipfile
+
+    path = tmp_path / "orders.xlsx"
+    with zipfile.ZipFile(path, "w") as book:  # the parts that make a zip an Excel workbook
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/workbook.xml", "<workbook/>")
+    for reader in (lambda: read_table(path, reading=ReadOptions("csv")), lambda: sniff(path)):
+        with pytest.raises(KizunaInputError, match="spreadsheet workbook") as err:
+            reader()
+        assert "save the sheet of order lines as CSV UTF-8" in str(err.value)
+
+
+def test_init_names_a_header_only_file_and_reads_a_parquet_folder(tmp_path: Path):
+    path = tmp_path / "orders.csv"
+    path.write_text("customer,order,item,date,qty,price\n")
+    with pytest.raises(KizunaInputError, match="no data rows, only column names"):
+        sniff(path)
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    pd.DataFrame(
+        {
+            "customer": [f"C{i % 30}" for i in range(90)],
+            "order": [f"O{i}" for i in range(90)],
+            "item": [f"I{i % 25}" for i in range(90)],
+            "date": pd.date_range("2024-01-01", periods=90, freq="D"),
+            "qty": 1,
+            "price": 2.5,
+        }
+    ).to_parquet(folder / "part-0.parquet")
+    proposal = sniff(folder)
+    assert proposal.column_map["timestamp"] == "date" and proposal.reading.file_format == "parquet"
