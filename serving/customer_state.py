@@ -4,7 +4,8 @@
 inputs, the purchase histories and the catalogue. :meth:`CustomerState.apply_events`
 folds new purchase lines in: it reads the customer's snapshot lines from the
 memory-mapped transaction log, adds their event lines, and recomputes their
-rows with the batch pipeline's own :func:`features.pipeline.customer_features`.
+rows with the batch pipeline's own :func:`features.pipeline.customer_base_features` (scored with
+the snapshot's RFM cut points).
 
 The service's clock is the state's ``as_of``: a purchase stamped at or after it
 counts as made just before it (recency 0), so every customer is scored at the
@@ -24,9 +25,12 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.interaction_weights import InteractionWeigher
 from kizuna.features.interactions import build_interactions
-from kizuna.features.pipeline import behaviour_rfm_scorer, customer_features
+from kizuna.features.pipeline import (
+    behaviour_rfm_scorer,
+    customer_base_features,
+    with_rfm_scores,
+)
 from kizuna.features.rfm_scoring import RFMScorer
-from kizuna.features.segments import rfm_segments
 from kizuna.models.bundles import RecommenderBundle, TabularBundle
 from kizuna.serving.catalogue import Catalogue
 from kizuna.serving.model_inputs import (
@@ -190,10 +194,13 @@ class CustomerState:
                 self.last_event_seq = max(self.last_event_seq, last_seq)
             return []
         lines = _clip_to(canonical(lines), self.as_of)
-        self._events = (
-            lines if self._events is None else pd.concat([self._events, lines], ignore_index=True)
-        )
-        updated = self._refresh([str(c) for c in pd.unique(lines[s.CUSTOMER_ID])])
+        before = self._events
+        self._events = lines if before is None else pd.concat([before, lines], ignore_index=True)
+        try:
+            updated = self._refresh([str(c) for c in pd.unique(lines[s.CUSTOMER_ID])])
+        except BaseException:
+            self._events = before  # not applied: a retry must not count the lines twice
+            raise
         self.events_applied += len(lines)
         if last_seq is not None:
             self.last_event_seq = max(self.last_event_seq, last_seq)
@@ -230,16 +237,15 @@ class CustomerState:
         """Recompute every derived row of ``customers`` from all their lines, in one pass."""
         rows = self._lines(customers)
         unit = next((b.btyd_unit for b in self.bundles.values()), "W")
-        feats = customer_features(
+        feats = customer_base_features(
             rows, self.as_of, customers=self.customers, items=self.items, btyd_unit=unit
         )
         # Customers with returns only have nothing to score yet.
         feats = feats.loc[[c for c in customers if c in feats.index]]
         if feats.empty:
             return []
-        scores = self.rfm_scorer.score(feats)
-        feats = feats.assign(**{c: scores[c] for c in scores.columns})
-        feats[s.SEGMENT] = rfm_segments(scores)
+        # The snapshot population's quintile cut points, never ones of these few rows.
+        feats = with_rfm_scores(feats, self.rfm_scorer)
         ids = [str(c) for c in feats.index]
         behavioural = {k: b for k, b in self.bundles.items() if b.mode != "contractual"}
         inputs = {kind: tabular_frame(feats, bundle) for kind, bundle in behavioural.items()}

@@ -87,6 +87,19 @@ def test_a_new_customer_becomes_known_after_a_purchase(live):
     assert profile.frequency == 1 and profile.recency_days == pytest.approx(2.0)
 
 
+def test_a_return_alone_of_an_unknown_customer_is_applied_once_and_scores_nothing(live):
+    st = live.current().state
+    item = str(st.catalogue.item_ids[0])
+    back = purchase("RETURNS-ONLY", item, st.as_of - pd.Timedelta(days=3), order="R1")
+    back[s.QUANTITY] = -2.0
+    result, updated = live.ingest(back)  # raised "cannot learn quintiles" before
+    assert len(result.stored) == 1 and updated == 0 and st.position("RETURNS-ONLY") < 0
+    live.ingest(purchase("RETURNS-ONLY", item, st.as_of - pd.Timedelta(days=1), order="R2"))
+    lines = st.customer_rows("RETURNS-ONLY")
+    assert sorted(lines[s.QUANTITY].tolist()) == [-2.0, 2.0]  # the return counted once
+    assert st.position("RETURNS-ONLY") >= 0
+
+
 def test_refresh_user_factors_resolves_a_known_customer(live):
     st = live.current().state
     model = st.recommender.model
