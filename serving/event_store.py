@@ -195,6 +195,34 @@ class EventStore:
             ).fetchone()
             return 0 if row is None else int(row[0])
 
+    def number_after(self, seq: int) -> int | None:
+        """Make the next stored line's ``seq`` greater than ``seq``; return the old last one.
+
+        A snapshot built from another store (a Bento or an exported model folder
+        started on a new data folder, a moved file) includes events up to its
+        ``last_event_seq``; a store numbering below it would give new lines numbers
+        the service takes as already applied. Returns None when nothing changed.
+        """
+        with self._lock:
+            last = self._conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
+            ).fetchone()
+            old = 0 if last is None else int(last[0])
+            if old >= seq:
+                return None
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
+                self._conn.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", (int(seq),)
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            return old
+
     def changed(self) -> bool:
         """Whether another connection wrote since this one last looked (a cheap check).
 

@@ -10,6 +10,7 @@ not include (``seq > manifest.last_event_seq``), each exactly once.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from kizuna.serving.model_sources import model_folder as model_folder
 from kizuna.serving.model_sources import prune_cache as prune_cache
 from kizuna.serving.model_sources import source_versions
 from kizuna.serving.snapshot import load_snapshot
+
+logger = logging.getLogger("bentoml.kizuna")
 
 
 @dataclass
@@ -100,11 +103,34 @@ def apply_stored_events(served: Served, store: Any) -> int:
     Returns the number of customers updated.
     """
     state = served.state
+    _number_after_snapshot(store, state.last_event_seq)
     fresh = store.read(after=state.last_event_seq)
     if fresh is None or len(fresh) == 0:  # None: the store is unavailable (store_guard)
         return 0
     kept = validate_transactions(fresh.drop(columns=["seq"])).kept
     return len(state.apply_events(kept, last_seq=int(fresh["seq"].max())))
+
+
+def _number_after_snapshot(store: Any, last_event_seq: int) -> None:
+    """New lines of a store that numbers below the snapshot must still count as new."""
+    from kizuna.serving.store_guard import StoreUnavailable
+
+    try:
+        if store.last_seq() >= last_event_seq:
+            return
+        old = store.number_after(last_event_seq)
+    except StoreUnavailable:  # named by /readyz; checked again at the next catch-up
+        return
+    if old is not None:
+        logger.warning(
+            "event store %s numbers its lines up to %d, below the snapshot's last included "
+            "event (%d): it is not the store the snapshot was built from; new lines are "
+            "numbered from %d so that they are applied",
+            getattr(store, "path", "?"),
+            old,
+            last_event_seq,
+            last_event_seq + 1,
+        )
 
 
 def _settle_memory() -> None:

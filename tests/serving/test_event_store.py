@@ -224,3 +224,11 @@ def test_events_cli_on_an_experiment_with_no_store_yet_counts_nothing(tmp_path):
     out = CliRunner().invoke(app, ["events", "list", "-q", *store])
     assert out.exit_code == 0 and out.output.strip() == "no stored lines"
     assert not (tmp_path / "never-posted.sqlite").exists()  # reading creates no file
+
+
+def test_number_after_raises_the_next_seq_only_upwards(tmp_path):
+    store = EventStore(tmp_path / "events.sqlite")
+    assert store.number_after(81) == 0  # was empty
+    assert store.number_after(10) is None  # never lowered
+    stored = store.append(check_events(lines(), now=pd.Timestamp("2024-07-10"))).stored
+    assert stored["seq"].tolist() == [82, 83, 84] and store.last_seq() == 84

@@ -125,6 +125,19 @@ def test_events_stored_by_another_process_are_folded_in(model_set, tmp_path):
     assert st.features.loc[cid, "recency_days"] < 1e-6 and st.last_event_seq == 1
 
 
+def test_a_store_numbering_below_the_snapshot_numbers_new_lines_after_it(model_set, tmp_path):
+    """A snapshot built from another store (a Bento started on a new data folder)."""
+    live = Live(str(model_set.folder), store=EventStore(tmp_path / "fresh.sqlite"))
+    live.load()
+    st = live.served.state
+    st.last_event_seq = 81  # as a snapshot that included the other store's lines 1-81
+    live.catch_up()  # what loading such a snapshot does first
+    cid = str(st.features.index[4])
+    result, updated = live.ingest(purchase(cid, str(st.catalogue.item_ids[1]), st.as_of))
+    assert result.stored["seq"].tolist() == [82] and updated == 1  # applied, not skipped
+    assert st.last_event_seq == 82
+
+
 def test_events_stored_during_a_reload_reach_the_new_snapshot(live, monkeypatch, tmp_path):
     import kizuna.serving.live as state_module
 
