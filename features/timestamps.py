@@ -218,3 +218,9 @@ def epoch_unit(values: np.ndarray) -> Literal["s", "ms"] | None:
         if 631_152_000 * scale <= lo and hi <= 4_102_444_800 * scale:
             return unit
     return None
+
+
+def utc_now() -> pd.Timestamp:
+    """The current instant as naive UTC: the clock of every stored time (events are
+    converted to it), whatever the machine's time zone."""
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)

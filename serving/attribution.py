@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from kizuna.features.timestamps import utc_now
+
 SHOWN = "recommendations"
 CONVERSIONS = "recommendation_conversions"
 SEP = "|"
@@ -103,7 +105,7 @@ class RecommendationLog:
         """Answers, in one transaction: ``recommendation_id``, ``placement``, ``model_version``,
         ``items`` (ids) and optionally ``customer_id``, ``anchor_item``, ``offer_id``, ``grp``,
         ``campaign_id``, ``channel``, ``shown_at`` (default now)."""
-        now = pd.Timestamp.now().isoformat()
+        now = utc_now().isoformat()
         values = [
             [
                 SEP.join(str(i) for i in row.get("items", [])) if c == "items"
@@ -126,7 +128,7 @@ class RecommendationLog:
         answer is in the log at most that long after it was given (lost only if
         the process dies in between).
         """
-        self._queue.put({"shown_at": pd.Timestamp.now().isoformat(), **row})
+        self._queue.put({"shown_at": utc_now().isoformat(), **row})
         if self._writer is None:
             with self._lock:
                 if self._writer is None:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.timestamps import utc_now
 from kizuna.features.validate import DUPLICATE_ROW, REASON_TEXT, validate_transactions
 
 #: How far in the future (beyond the server's clock) an event timestamp may lie.
@@ -110,7 +111,7 @@ def check_events(
             len(raw),
         )
     kept = checked.kept
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else now
+    now = utc_now() if now is None else now
     future = kept[s.TIMESTAMP] > now + max_future
     if future.any():
         rows = np.flatnonzero(future.to_numpy())[:10]

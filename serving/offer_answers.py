@@ -16,6 +16,7 @@ import pandas as pd
 from starlette.responses import JSONResponse
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.timestamps import utc_now
 from kizuna.models.contact_log import contacts_from_decisions
 from kizuna.serving import offers
 from kizuna.serving.answers import answer, error, field_error, log_shown, not_ready
@@ -72,7 +73,7 @@ class OfferDesk:
         channels = offers.known_channels(catalogue)
         if request.channel is not None and channels and request.channel not in channels:
             return field_error("body.channel", f"unknown channel; known: {', '.join(channels)}")
-        now = pd.Timestamp.now()
+        now = utc_now()
         since = now - pd.Timedelta(days=offers.log_window_days(catalogue))
         try:
             contacts = await anyio.to_thread.run_sync(

@@ -182,7 +182,7 @@ def events_export(
     elif kind == "parquet":
         lines.to_parquet(out, index=False)
     else:
-        lines.to_json(out, orient="records", lines=True, date_format="iso")
+        lines.to_json(out, orient="records", lines=True, date_format="iso", date_unit="us")
     if as_json:
         emit_json({"out": str(out), "rows": len(lines)})
         return

@@ -99,3 +99,20 @@ def test_rules_describe_themselves_in_the_users_words():
     assert TimestampRule(dayfirst=True).describe() == "day first (31/12/2024)"
     assert TimestampRule(dayfirst=False).describe() == "month first (12/31/2024)"
     assert TimestampRule(epoch="s").describe() == "Unix epoch seconds"
+
+
+def test_utc_now_ignores_the_machines_time_zone(monkeypatch):
+    import time
+    from datetime import UTC, datetime
+
+    from kizuna.features.timestamps import utc_now
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert pd.Timestamp.now() - utc_now() > pd.Timedelta(hours=8)  # the local clock is ahead
+        gap = utc_now() - pd.Timestamp(datetime.now(UTC)).tz_localize(None)
+        assert abs(gap) < pd.Timedelta(seconds=5)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -232,3 +232,20 @@ def test_number_after_raises_the_next_seq_only_upwards(tmp_path):
     assert store.number_after(10) is None  # never lowered
     stored = store.append(check_events(lines(), now=pd.Timestamp("2024-07-10"))).stored
     assert stored["seq"].tolist() == [82, 83, 84] and store.last_seq() == 84
+
+
+def test_a_json_lines_export_keeps_microseconds(tmp_path):
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    path = tmp_path / "events.sqlite"
+    precise = lines(**{s.TIMESTAMP: pd.to_datetime(["2024-07-02 10:00:00.123456"] * 3)})
+    precise[s.ORDER_ID] = ["O1", "O2", "O3"]
+    EventStore(path).append(check_events(precise, now=pd.Timestamp("2024-07-10")))
+    out = CliRunner().invoke(
+        app, ["events", "export", "--out", str(tmp_path / "ev.jsonl"), "--event-store", str(path)]
+    )
+    assert out.exit_code == 0, out.output
+    text = (tmp_path / "ev.jsonl").read_text()
+    assert '"2024-07-02T10:00:00.123456"' in text  # posted back, it is a repeat: not counted again

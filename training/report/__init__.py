@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from kizuna.features.timestamps import utc_now
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.progress import step
 from kizuna.training.report import sections as sec
@@ -190,7 +191,7 @@ def _fatigue_section(
 
         catalogue = read_offers(config.offers)
         # Contacts are logged at the wall-clock time they were made: the cap applies now.
-        now = pd.Timestamp.now()
+        now = utc_now()
         policy = catalogue.contact_policy
         window = pd.Timedelta(days=max(policy.period_days, policy.min_days_between))
         log = read_contact_log(log_path, since=now - window)
