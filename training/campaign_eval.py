@@ -88,7 +88,8 @@ def evaluate_campaign(
         customer), ``revenue_uplift`` (+ ``_low``, ``_high``),
         ``incremental_revenue`` (+ ``_low``, ``_high``; uplift x n_treated),
         ``cost_fixed``, ``cost_discount`` (totals), ``incremental_profit``
-        (+ ``_low``, ``_high``) and ``profit_per_treated``.
+        (+ ``_low``, ``_high``) and ``profit_per_treated``; the profit columns are
+        NaN when neither ``catalogue``, ``costs`` nor ``margin`` is given.
     """
     if not 0 < confidence < 1:
         raise KizunaInputError(
@@ -117,4 +118,16 @@ def evaluate_campaign(
             "cost_discount": float((discount * revenue)[t].sum()),
             **profit_uplift(profit[t], profit[c], confidence),
         })  # fmt: skip
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if catalogue is None and costs is None and margin is None:
+        out[list(PROFIT_COLUMNS)] = np.nan  # nothing says what the offers cost
+    return out
+
+
+#: Unknown (NaN) without a catalogue, costs or a margin: revenue is not profit.
+PROFIT_COLUMNS = (
+    "incremental_profit",
+    "incremental_profit_low",
+    "incremental_profit_high",
+    "profit_per_treated",
+)

@@ -19,7 +19,7 @@ from rich.table import Table
 from kizuna.features import schema as s
 from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.offer_inputs import ConfigOpt, MarginOpt, OffersOpt, resolve_offers
-from kizuna.training.progress import step
+from kizuna.training.progress import err_console, step
 
 
 def evaluate_campaign(
@@ -52,6 +52,12 @@ def evaluate_campaign(
     catalogue = None
     if offers is not None or config is not None:
         catalogue, _ = resolve_offers(offers, config, margin=margin)
+    else:
+        err_console.print(
+            "warning: no offer catalogue (--offers, or --config with `offers:`): costs and "
+            "margin are unknown, so incremental profit is not computed",
+            highlight=False,
+        )
     frame = read_table(outcomes, string_columns={s.CUSTOMER_ID, "offer_id"})
     with step(f"evaluating {len(frame):,} outcomes", quiet=quiet):
         report = evaluate(frame, catalogue=catalogue, margin=margin, confidence=confidence)
@@ -117,7 +123,8 @@ def _print_report(report: pd.DataFrame, confidence: float) -> None:
             f"{r['retention_uplift_high']:+.2%}]",
             f"{r['revenue_uplift']:+,.2f} [{r['revenue_uplift_low']:+,.2f}, "
             f"{r['revenue_uplift_high']:+,.2f}]",
-            f"{r['incremental_profit']:+,.2f} [{r['incremental_profit_low']:+,.2f}, "
+            "unknown (no catalogue)" if r["incremental_profit"] != r["incremental_profit"]
+            else f"{r['incremental_profit']:+,.2f} [{r['incremental_profit_low']:+,.2f}, "
             f"{r['incremental_profit_high']:+,.2f}]",
         )  # fmt: skip
     console.print(t)

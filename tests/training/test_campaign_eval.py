@@ -12,7 +12,12 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.models.offer_loading import load_offers
 from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
 from kizuna.simulators.synthetic import ShopConfig, generate_shop
-from kizuna.training.campaign_eval import evaluate_campaign, learn_uplift, treated_flags
+from kizuna.training.campaign_eval import (
+    PROFIT_COLUMNS,
+    evaluate_campaign,
+    learn_uplift,
+    treated_flags,
+)
 from kizuna.training.metrics_uplift import qini_coefficient
 
 Z95 = 1.959963984540054
@@ -93,8 +98,10 @@ def test_pooled_row_over_offers() -> None:
 def test_costs_mapping_and_margin_without_a_catalogue() -> None:
     row = evaluate_campaign(tiny(), costs={"A": (1.0, 0.1)}, margin=0.5).iloc[0]
     assert row["incremental_profit"] == pytest.approx(15.0)
-    free = evaluate_campaign(tiny()).iloc[0]  # no costs, margin 1: profit = revenue uplift
+    free = evaluate_campaign(tiny(), margin=1.0).iloc[0]  # said to cost nothing: profit = revenue
     assert free["incremental_profit"] == pytest.approx(free["incremental_revenue"])
+    unknown = evaluate_campaign(tiny()).iloc[0]  # nothing said about costs: profit unknown
+    assert unknown[list(PROFIT_COLUMNS)].isna().all() and unknown["incremental_revenue"] > 0
 
 
 def test_treated_flags_accept_the_usual_spellings() -> None:
@@ -155,3 +162,14 @@ def test_learn_uplift_measures_on_a_holdout(campaign) -> None:
     assert m["qini"] > 0.5 * true
     scores = models[campaign.config.offer_id].predict_uplift(campaign.features)
     assert np.corrcoef(scores, campaign.truth["true_uplift"])[0, 1] > 0.4
+
+
+def test_the_report_evaluates_an_outcomes_file_with_the_experiments_catalogue(tmp_path) -> None:
+    from kizuna.training.report.sources import read_campaign
+
+    path = tmp_path / "outcomes.csv"
+    tiny().to_csv(path, index=False)
+    priced = read_campaign(path, CATALOGUE)
+    expected = evaluate_campaign(tiny(), catalogue=CATALOGUE).set_index("offer_id")
+    assert priced["incremental_profit"].tolist() == expected["incremental_profit"].tolist()
+    assert read_campaign(path)["incremental_profit"].isna().all()  # not the revenue

@@ -88,7 +88,7 @@ def build_report(
                 health, next_order_metrics = model_health(config.name, options.alias)
         sections.append(sec.health_section(health))
         sections.append(sec.next_order_section(*_next_order_tables(next_order_metrics)))
-    sections.append(_campaign_section(options.campaign))
+    sections.append(_campaign_section(options.campaign, config))
     sections.append(_attribution_section(options.attribution_store, since, config))
     sections.append(_fatigue_section(config, options.contact_log, now.index))
     for note in notes:
@@ -144,10 +144,15 @@ def _next_order_tables(
     return table, calibration
 
 
-def _campaign_section(path: Path | None) -> sec.Section:
+def _campaign_section(path: Path | None, config: ExperimentConfig) -> sec.Section:
     from kizuna.training.report.sources import read_campaign
 
-    table = read_campaign(path) if path is not None else None
+    catalogue = None
+    if path is not None and config.offers is not None:
+        from kizuna.serving.offer_file import read_offers
+
+        catalogue = read_offers(config.offers)  # the costs and margin of an outcomes file
+    table = read_campaign(path, catalogue) if path is not None else None
     return sec.table_section(
         "campaigns",
         "Campaign results against control groups",

@@ -124,8 +124,9 @@ def customer_scores(
     return scores, reasons
 
 
-def read_campaign(path: Path) -> pd.DataFrame:
-    """Campaign results: ``kizuna evaluate-campaign --json`` output, or an outcomes file."""
+def read_campaign(path: Path, catalogue: Any = None) -> pd.DataFrame:
+    """Campaign results: ``kizuna evaluate-campaign --json`` output, or an outcomes file
+    (evaluated with ``catalogue``'s costs and margin; profit unknown without one)."""
     if not path.is_file():
         raise KizunaInputError(f"--campaign {path}: no such file")
     if path.suffix.lower() == ".json":
@@ -139,7 +140,8 @@ def read_campaign(path: Path) -> pd.DataFrame:
         from kizuna.training.campaign_eval import evaluate_campaign
         from kizuna.training.data import read_table
 
-        frame = evaluate_campaign(read_table(path, string_columns={s.CUSTOMER_ID, "offer_id"}))
+        outcomes = read_table(path, string_columns={s.CUSTOMER_ID, "offer_id"})
+        frame = evaluate_campaign(outcomes, catalogue=catalogue)
     keep = [
         c
         for c in (
