@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.recommenders.fit_cache import shared_fits
 from kizuna.training import run_logging, tracking
@@ -93,6 +94,12 @@ def _run(config: ExperimentConfig, quiet: bool, tabular: TabularProcess | None) 
         fingerprint = tracking.dataset_fingerprint(
             tx, source=f"{data.format}:{Path(data.transactions).name}", as_of=as_of
         )
+        if as_of is not None:  # what the time-split evaluations read: lines before its end
+            end = as_of + pd.Timedelta(days=split.horizon_days)
+            window = tx[(tx[s.TIMESTAMP] < end).to_numpy()]
+            fingerprint["holdout_hash"] = tracking.dataset_fingerprint(
+                window, source="", as_of=as_of
+            )["dataset_hash"]
     else:
         if customers is None or config.churn.mode != "contractual":
             raise KizunaInputError(

@@ -172,7 +172,7 @@ def register(
         tracking.registered_name(config.name, kind),
         metric_name=outcome.primary_metric,
         metric_value=metric_value,
-        holdout_id=f"{holdout_id}:{kind}:{kind_key(kind, config)}",
+        holdout_id=f"{holdout_id}:{kind}:{kind_key(kind, config, result.fingerprint)}",
         higher_is_better=outcome.higher_is_better,
         tags={
             "run_id": result.run_id,
@@ -228,17 +228,28 @@ def pip_requirements() -> list[str]:
     return pins
 
 
-def kind_key(kind: str, config: ExperimentConfig) -> str:
+def kind_key(kind: str, config: ExperimentConfig, fingerprint: dict[str, Any]) -> str:
     """What else must match for two versions' metrics to be comparable."""
     if kind == "recommender":
-        return f"k={config.recommender.k}:{config.recommender.primary_mode}"
+        rec = config.recommender
+        key = f"k={rec.k}:{rec.primary_mode}"
+        if rec.protocol == "random_user":  # items held out of all the data, not a window
+            fraction = rec.holdout_fraction
+            key += f":random_user:fraction={fraction}:data={fingerprint.get('dataset_hash')}"
+        return key
     if kind == "churn":
         return f"{config.churn.mode}:lookback={config.split.lookback_days}"
     return f"lookback={config.split.lookback_days}"
 
 
 def holdout_key(fingerprint: dict[str, Any], horizon_days: int) -> str:
-    key = json.dumps({**fingerprint, "horizon_days": horizon_days}, sort_keys=True)
+    """Which holdout a version was judged on: with a ``holdout_hash`` (the lines before the
+    holdout window's end), lines stored after that window do not change it."""
+    parts = dict(fingerprint)
+    if "holdout_hash" in parts:
+        parts.pop("dataset_hash", None)
+        parts.pop("dataset_rows", None)
+    key = json.dumps({**parts, "horizon_days": horizon_days}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

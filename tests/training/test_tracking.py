@@ -38,3 +38,39 @@ def test_fingerprint_changes_with_any_value_and_records_rows_and_as_of():
         != first["dataset_hash"]
     )
     assert dataset_fingerprint(frame, source="s", as_of="2024-01-01") == first
+
+
+def test_the_holdout_key_ignores_lines_after_the_holdout_window():
+    from kizuna.training.run_logging import holdout_key
+
+    base = {"dataset_source": "csv:o.csv", "as_of": "2024-06-01", "holdout_hash": "abc"}
+    later = holdout_key({**base, "dataset_hash": "1", "dataset_rows": 10}, 90)
+    more = holdout_key({**base, "dataset_hash": "2", "dataset_rows": 11}, 90)  # events after it
+    assert later == more
+    assert holdout_key({**base, "holdout_hash": "abd", "dataset_hash": "1"}, 90) != later
+    assert holdout_key({**base, "dataset_hash": "1"}, 60) != later
+    # without a window (contractual churn on a customers table) every row counts
+    assert holdout_key({"dataset_hash": "1"}, 90) != holdout_key({"dataset_hash": "2"}, 90)
+
+
+def test_recommenders_judged_under_other_protocols_are_not_compared():
+    from kizuna.training.config import ExperimentConfig
+    from kizuna.training.run_logging import kind_key
+
+    def config(**recommender):
+        return ExperimentConfig.model_validate(
+            {
+                "name": "x",
+                "data": {"transactions": "o.csv"},
+                "split": {"as_of": "2024-06-01"},
+                "recommender": recommender,
+            }
+        )
+
+    data = {"dataset_hash": "h1"}
+    time = kind_key("recommender", config(), data)
+    random = kind_key("recommender", config(protocol="random_user"), data)
+    assert time != random
+    assert random != kind_key("recommender", config(protocol="random_user"), {"dataset_hash": "h2"})
+    other = config(protocol="random_user", holdout_fraction=0.3)
+    assert random != kind_key("recommender", other, data)
