@@ -85,9 +85,11 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     import pandas as pd
     import pydantic
     import yaml
+    from lightgbm.basic import LightGBMError
 
     return (
         KizunaInputError,
+        LightGBMError,  # a model setting out of its range (experiment file: params)
         OSError,  # no such file, permission denied, is a directory, disk full
         UnicodeError,  # a binary or compressed file read as text
         EOFError,  # a truncated pickle or archive
@@ -107,6 +109,8 @@ def one_line(exc: BaseException) -> str:
         from kizuna.training.files import not_text
 
         return not_text(exc)
+    if type(exc).__name__ == "LightGBMError":  # "Check failed: (num_leaves) > (1) at /src/..."
+        return f"LightGBM refused a model setting (params): {text.split(' at /')[0]}"
     if isinstance(exc, OSError) and exc.filename is not None:
         reason = exc.strerror or type(exc).__name__
         return f"{reason}: {exc.filename}"

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from kizuna.features.errors import KizunaInputError
 from kizuna.serving.offer_file import read_yaml
 from kizuna.training.config_base import Frozen, parse_model
 from kizuna.training.data_config import DataConfig, FileFormat, ReadSettings, check_read_settings
@@ -130,10 +131,13 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
         return p if p is None or p.is_absolute() else (base / p).resolve()
 
     uplift = config.uplift.model_copy(update={"outcomes": anchor(config.uplift.outcomes)})
+    offers = anchor(config.offers)
+    if offers is not None and not offers.is_file():  # else the snapshot silently has no offers
+        raise KizunaInputError(f"{path}: offers: no such file: {offers}")
     return config.model_copy(
         update={
             "data": config.data.resolved(base),
-            "offers": anchor(config.offers),
+            "offers": offers,
             "uplift": uplift,
         }
     )

@@ -6,9 +6,28 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kizuna.training.config_base import Frozen
+
+#: Settings that take a list of column names; one name alone is read as a list of one.
+LIST_PARAMS = ("drop", "categorical")
+
+
+def one_name_is_a_list(params: dict[str, Any]) -> dict[str, Any]:
+    """``drop: region`` means the column, not the letters r, e, g, i, o, n."""
+    return {k: [v] if k in LIST_PARAMS and isinstance(v, str) else v for k, v in params.items()}
+
+
+def check_keys(params: dict[str, Any], estimator: type, setting: str) -> None:
+    """Refuse keys that ``estimator`` does not take, naming the setting and the valid keys."""
+    valid = set(estimator().get_params(deep=False))
+    unknown = sorted(set(params) - valid)
+    if unknown:
+        raise ValueError(
+            f"{setting}: {estimator.__name__} has no setting {', '.join(unknown)}; "
+            f"its settings are {', '.join(sorted(valid))}"
+        )
 
 
 class SplitConfig(Frozen):
@@ -66,7 +85,7 @@ class RecommenderConfig(Frozen):
         "item_knn_cosine",
         "item_knn_bm25",
     ]
-    k: int = 10
+    k: int = Field(10, ge=1)
     # Choose the hybrid's blend weights on the validation split (as_of - horizon);
     # search.grid overrides the weight grid, params fix the other settings.
     tune_weights: bool = True
@@ -93,6 +112,17 @@ class RecommenderConfig(Frozen):
     # many validation customers (None: everyone); the holdout is always scored in full.
     validation_max_users: int | None = Field(20_000, ge=1)
 
+    @model_validator(mode="after")
+    def _check_params(self) -> RecommenderConfig:
+        from kizuna.models.recommenders.hybrid import HybridRecommender
+        from kizuna.models.recommenders.reranker import RerankedRecommender
+
+        check_keys(self.params, HybridRecommender, "params")
+        check_keys(self.rerank_params, RerankedRecommender, "rerank_params")
+        if self.search is not None:
+            check_keys(self.search.grid, HybridRecommender, "search.grid")
+        return self
+
 
 class ChurnConfig(Frozen):
     """The churn model: non-contractual (no purchase in the horizon) or contractual (a label)."""
@@ -105,6 +135,20 @@ class ChurnConfig(Frozen):
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
     primary_metric: str = "roc_auc"
 
+    @field_validator("params")
+    @classmethod
+    def _lists(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return one_name_is_a_list(params)
+
+    @model_validator(mode="after")
+    def _check_params(self) -> ChurnConfig:
+        from kizuna.models.churn import ChurnClassifier
+
+        check_keys(self.params, ChurnClassifier, "params")
+        if self.search is not None:
+            check_keys(self.search.grid, ChurnClassifier, "search.grid")
+        return self
+
 
 class LTVConfig(Frozen):
     """The lifetime-value model: horizon revenue per customer."""
@@ -113,6 +157,20 @@ class LTVConfig(Frozen):
     params: dict[str, Any] = {}
     search: SearchConfig | None = None
     primary_metric: str = "normalised_gini"
+
+    @field_validator("params")
+    @classmethod
+    def _lists(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return one_name_is_a_list(params)
+
+    @model_validator(mode="after")
+    def _check_params(self) -> LTVConfig:
+        from kizuna.models.ltv import LTVRegressor
+
+        check_keys(self.params, LTVRegressor, "params")
+        if self.search is not None:
+            check_keys(self.search.grid, LTVRegressor, "search.grid")
+        return self
 
 
 class BTYDConfig(Frozen):

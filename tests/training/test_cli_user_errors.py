@@ -162,3 +162,17 @@ def test_an_unexpected_user_error_type_anywhere_is_one_line(monkeypatch, capsys,
     TRANSACTIONS.to_csv(tx, index=False)
     code, _, err = run_cli(monkeypatch, capsys, "validate", str(tx))
     assert_one_line_error(code, err, "Permission denied", "locked.csv")
+
+
+def test_a_model_setting_lightgbm_refuses_is_one_line():
+    import lightgbm
+    import numpy as np
+
+    from kizuna.training.cli import one_line, user_error_types
+
+    X, y = np.random.default_rng(0).random((40, 3)), np.arange(40) % 2
+    with pytest.raises(user_error_types()) as caught:
+        lightgbm.LGBMClassifier(num_leaves=-1, verbose=-1).fit(X, y)
+    assert one_line(caught.value) == (
+        "LightGBM refused a model setting (params): Check failed: (num_leaves) > (1)"
+    )

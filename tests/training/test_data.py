@@ -111,3 +111,37 @@ def test_several_bad_settings_are_numbered_on_one_line(tmp_path: Path):
     text = str(caught.value)
     assert "\n" not in text and "(1) " in text and "(2) " in text
     assert "fromat" in text and "header" in text
+
+
+@pytest.mark.parametrize(
+    ("section", "words"),
+    [
+        ("recommender: {params: {factors: 64}}", "HybridRecommender has no setting factors"),
+        ("recommender: {rerank_params: {bogus: 1}}", "RerankedRecommender has no setting bogus"),
+        ("churn: {params: {bogus: 1}}", "churn: params: ChurnClassifier has no setting bogus"),
+        ("churn: {search: {grid: {bogus: [1, 2]}}}", "search.grid: ChurnClassifier has no"),
+        ("ltv: {params: {bogus: 1}}", "ltv: params: LTVRegressor has no setting bogus"),
+        ("recommender: {k: 0}", "recommender.k: Input should be greater than or equal to 1"),
+        ("offers: nope.yaml", "offers: no such file"),
+    ],
+)
+def test_a_bad_model_setting_is_named_when_the_experiment_loads(tmp_path: Path, section, words):
+    from kizuna.training.config import load_experiment
+
+    config = tmp_path / "e.yaml"
+    config.write_text(
+        f"name: e\ndata: {{transactions: x.csv}}\nsplit: {{as_of: 2024-01-02}}\n{section}\n"
+    )
+    with pytest.raises(KizunaInputError, match=words.replace(".", r"\.")):
+        load_experiment(config)
+
+
+def test_one_column_to_drop_is_a_list_of_one(tmp_path: Path):
+    from kizuna.training.config import load_experiment
+
+    config = tmp_path / "e.yaml"
+    config.write_text(
+        "name: e\ndata: {transactions: x.csv}\nsplit: {as_of: 2024-01-02}\n"
+        "churn: {params: {drop: region}}\n"
+    )
+    assert load_experiment(config).churn.params["drop"] == ["region"]
