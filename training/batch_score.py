@@ -287,6 +287,9 @@ def _write_sql(
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise KizunaInputError(f"cannot use the SQL target {url!r}: {exc}") from None
+    database = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)  # as the file outputs do
     total = 0
     try:
         # One transaction: readers see the old table or the new one, never half.
@@ -306,6 +309,8 @@ def _write_sql(
                     on_chunk(len(chunk))
             if first:
                 conform(pd.DataFrame()).to_sql(table, conn, if_exists="replace", index=False)
+    except sa.exc.OperationalError as exc:  # cannot open or write the database
+        raise KizunaInputError(f"cannot write to {url}: {exc.orig}") from None
     finally:
         engine.dispose()
     return total

@@ -123,7 +123,7 @@ def decile_calibration_figure(tables: Mapping[str, pd.DataFrame]) -> Figure:
             label=f"{name}: actual",
         )
     ax.set(
-        xlabel="predicted decile (1 = lowest)",
+        xlabel="predicted decile (1 = highest)",
         ylabel="mean horizon revenue",
         title="LTV decile calibration",
     )

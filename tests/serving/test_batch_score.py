@@ -55,6 +55,18 @@ def test_sqlite_export_reads_back(served, tmp_path):
     engine.dispose()
 
 
+def test_a_sqlite_file_in_a_new_folder_is_created_and_an_unwritable_one_is_one_line(
+    served, tmp_path
+):
+    url = f"sqlite:///{tmp_path / 'new' / 'folder' / 'crm.sqlite'}"
+    rows = write_chunks(score_chunks(served, k=3, chunk_size=500), url, table="scores")
+    assert rows == served.state.n_customers
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises((KizunaInputError, OSError)):
+        write_chunks(score_chunks(served, k=3, chunk_size=500), f"sqlite:///{blocker}/x.sqlite")
+
+
 @pytest.mark.parametrize("name", ["scores.csv", "scores.csv.gz", "scores.parquet"])
 def test_file_exports_read_back(served, tmp_path, name):
     path = tmp_path / name
