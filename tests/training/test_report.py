@@ -218,3 +218,20 @@ def test_the_customers_worth_keeping_are_keyed_by_customer() -> None:
     # b (50 x 0.8 = 40) before a (10) and c (5), each row led by its id, its reason at the end
     rows = re.findall(r"<tr><td>(\w)</td>", page.split(head)[1])
     assert rows == ["b", "a", "c"] and "Long time since last purchase" in page
+
+
+def test_the_health_table_reads_each_baselines_mode_once() -> None:
+    from kizuna.training.report.sources import HEALTH_METRICS, health_table
+
+    metrics = {
+        "ndcg_at_10": 0.5,
+        "new_ndcg_at_10": 0.3,
+        "baseline_als_ndcg_at_10": 0.4,
+        "baseline_als_new_ndcg_at_10": 0.2,  # als in the `new` mode: not a baseline "als_new"
+        "baseline_item_knn_bm25_new_ndcg_at_10": 0.25,
+    }
+    table = health_table(metrics, HEALTH_METRICS["recommender"])
+    assert list(table.index) == ["kizuna", "baseline: als", "baseline: item_knn_bm25"]
+    assert table.loc["baseline: als", "ndcg_at_10"] == 0.4
+    assert table.loc["baseline: als", "new_ndcg_at_10"] == 0.2
+    assert table.loc["baseline: item_knn_bm25", "new_ndcg_at_10"] == 0.25

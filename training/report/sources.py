@@ -74,10 +74,11 @@ def health_table(metrics: dict[str, float], names: tuple[str, ...]) -> pd.DataFr
     present = [n for n in names if n in metrics]
     rows = {"kizuna": {n: metrics[n] for n in present}}
     for key, value in metrics.items():
-        for n in present:
-            if key.startswith("baseline_") and key.endswith("_" + n):
-                baseline = key[len("baseline_") : -len(n) - 1]
-                rows.setdefault(f"baseline: {baseline}", {})[n] = value
+        rest = key.removeprefix("baseline_")
+        ends = [n for n in present if rest != key and rest.endswith("_" + n)]
+        if ends:  # the longest: `baseline_als_new_ndcg_at_10` is als's new_ndcg_at_10
+            n = max(ends, key=len)
+            rows.setdefault(f"baseline: {rest[: -len(n) - 1]}", {})[n] = value
     return pd.DataFrame.from_dict(rows, orient="index", columns=present).rename_axis("model")
 
 
