@@ -87,8 +87,19 @@ def score_offers(
     from kizuna.models.next_best_offer import decide
     from kizuna.models.offers import NO_OFFER
     from kizuna.serving.contact_store import append_contacts, read_contact_log
+    from kizuna.serving.offers import known_channels
 
     catalogue, offers_path = resolve_offers(offers, config, margin=margin)
+    if not 0 <= control_share < 1:  # as the service: 1 would hold everyone out
+        raise KizunaInputError(
+            "--control-share must be in [0, 1)", column="control_share", values=[control_share]
+        )
+    channels = known_channels(catalogue)
+    if channel is not None and channels and channel not in channels:
+        raise KizunaInputError(
+            f"--channel {channel!r}: no offer of {offers_path} names it; known: "
+            f"{', '.join(channels)}"
+        )
     if control_share > 0 and not campaign_id:
         raise KizunaInputError(
             "a control group needs --campaign-id (the hash uses it)", column="campaign_id"
@@ -105,6 +116,7 @@ def score_offers(
             cands = read_table(candidates, string_columns={s.CUSTOMER_ID, s.ITEM_ID})
         log = read_contact_log(contact_log) if contact_log is not None else None
         learned = read_uplift(uplift) if uplift is not None else None
+    _warn_unmatched_segments(catalogue, table)
     with step(f"deciding offers for {len(table):,} customers", quiet=quiet):
         decisions = decide(
             table,
@@ -165,3 +177,21 @@ def score_offers(
         f"control group: {summary['control']:,}; contacts logged: {logged:,}; "
         f"decisions written to {out}"
     )
+
+
+def _warn_unmatched_segments(catalogue: object, table: pd.DataFrame) -> None:
+    """An offer whose segments no customer is in can never be made: say so (a typo?)."""
+    from kizuna.training.progress import err_console
+
+    if s.SEGMENT not in table.columns:
+        return
+    present = set(table[s.SEGMENT].dropna().astype(str))
+    for offer in catalogue.offers:
+        wanted = set(offer.eligibility.segments)
+        if wanted and not wanted & present:
+            err_console.print(
+                f"warning: offer {offer.offer_id!r} is for segments {sorted(wanted)}, and no "
+                f"customer is in any of them (segments here: {sorted(present)})",
+                highlight=False,
+                soft_wrap=True,
+            )

@@ -204,3 +204,29 @@ def test_contact_log_store_round_trip(tmp_path: Path, name: str) -> None:
     assert len(read_contact_log(path, since="2025-01-02")) == 1
     with pytest.raises(KizunaInputError, match=".csv"):
         append_contacts(tmp_path / "log.txt", rows)
+
+
+def test_score_offers_refuses_what_the_service_refuses_and_warns_of_unreachable_offers(
+    files,
+) -> None:
+    offers = files["dir"] / "typo.yaml"
+    offers.write_text(
+        "offers:\n  - offer_id: vip\n    type: cross_sell\n"
+        "    eligibility: {channels: [email], segments: [Champion]}\n"
+    )
+    scores = files["dir"] / "with_segments.parquet"
+    customer_frame().assign(segment="Champions").to_parquet(scores)
+    base = ["score-offers", str(scores), "--offers", str(offers), "--campaign-id", "c"]
+    for extra, words in (
+        (["--channel", "pigeon"], "known: email"),
+        (["--control-share", "-0.2"], "must be in \\[0, 1\\)"),
+        (["--control-share", "1.0"], "must be in \\[0, 1\\)"),
+    ):
+        with pytest.raises(KizunaInputError, match=words):
+            runner.invoke(app, [*base, *extra], catch_exceptions=False)
+    out = files["dir"] / "d.parquet"
+    result = runner.invoke(app, [*base, "--channel", "email", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "offer 'vip' is for segments ['Champion'], and no customer is in any" in " ".join(
+        result.output.split()
+    )
