@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -193,13 +194,34 @@ def events_export(
 def events_purge(
     upto: Annotated[int, typer.Option("--upto", min=0, help="Delete lines with seq <= UPTO.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also purge lines no snapshot includes yet.")
+    ] = False,
     event_store: EventStoreOpt = None,
     experiment: StoreExperimentOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Delete stored lines up to a seq (after a snapshot includes them), with confirmation."""
+    """Delete stored lines up to a seq (after a snapshot includes them), with confirmation.
+
+    Lines after the champion snapshot's last included seq are in no snapshot yet:
+    purging them loses purchases, so that needs --force.
+    """
     store = _store(event_store, experiment, quiet)
+    included = _snapshot_seq(event_store, experiment)
+    if included is not None and upto > included and store.count(included, upto=upto):
+        if not force:
+            raise KizunaInputError(
+                f"lines after seq {included} are in no snapshot yet (the champion snapshot "
+                f"includes events up to seq {included}): purging them loses those purchases. "
+                f"Run `kizuna snapshot` first, purge --upto {included}, or pass --force"
+            )
+    elif included is None and not quiet:
+        err_console.print(
+            "no champion snapshot known to check which lines it includes "
+            "(name the experiment with --experiment)",
+            highlight=False,
+        )
     n = store.count(0, upto=upto)
     if not yes and not typer.confirm(f"delete {n:,} stored lines with seq <= {upto}?"):
         raise typer.Exit(1)
@@ -208,3 +230,18 @@ def events_purge(
         emit_json({"deleted": deleted})
         return
     console.print(f"deleted {deleted:,} lines")
+
+
+def _snapshot_seq(path: Path | None, experiment: str | None) -> int | None:
+    """The last event seq the experiment's champion snapshot includes (None: none found)."""
+    from kizuna.serving.model_store import registered_name, resolve_experiment
+    from kizuna.training import tracking
+
+    if (path is not None or os.environ.get("KIZUNA_EVENT_STORE")) and experiment is None:
+        return None  # a store named by its path: whose snapshot is not known
+    tracking.setup_mlflow_uri()
+    name = resolve_experiment(experiment)
+    version = tracking.current_alias_version(registered_name(name, "snapshot"), "champion")
+    if version is None or "last_event_seq" not in version.tags:
+        return None
+    return int(version.tags["last_event_seq"])

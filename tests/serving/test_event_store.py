@@ -249,3 +249,30 @@ def test_a_json_lines_export_keeps_microseconds(tmp_path):
     assert out.exit_code == 0, out.output
     text = (tmp_path / "ev.jsonl").read_text()
     assert '"2024-07-02T10:00:00.123456"' in text  # posted back, it is a repeat: not counted again
+
+
+def test_purge_keeps_lines_no_snapshot_includes_unless_forced(tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("KIZUNA_EVENT_STORE", raising=False)
+    client = MlflowClient()
+    client.create_registered_model("kizuna-shop-snapshot")
+    version = client.create_model_version(
+        "kizuna-shop-snapshot", str(tmp_path), tags={"last_event_seq": "2"}
+    )
+    client.set_registered_model_alias("kizuna-shop-snapshot", "champion", version.version)
+    path = tmp_path / "data" / "events" / "shop.sqlite"
+    EventStore(path).append(check_events(lines(), now=pd.Timestamp("2024-07-10")))  # seq 1-3
+    runner = CliRunner()
+    out = runner.invoke(app, ["events", "purge", "--upto", "3", "--yes"])
+    assert out.exit_code != 0 and "in no snapshot yet" in " ".join(str(out.exception).split())
+    assert EventStore(path).count() == 3
+    out = runner.invoke(app, ["events", "purge", "--upto", "2", "--yes"])  # what it includes
+    assert out.exit_code == 0 and EventStore(path).count() == 1
+    out = runner.invoke(app, ["events", "purge", "--upto", "3", "--yes", "--force"])
+    assert out.exit_code == 0 and EventStore(path).count() == 0
