@@ -46,6 +46,15 @@ def checked_outcomes(
             values=frame[revenue_col][bad].unique(),
         )
     frame[revenue_col] = r.astype(float)
+    if s.CUSTOMER_ID in frame.columns:  # one outcome per customer and offer
+        repeated = frame.duplicated([s.CUSTOMER_ID, offer_col], keep="first")
+        if repeated.any():
+            raise KizunaInputError(
+                f"{int(repeated.sum())} rows repeat a customer's outcome for the same offer, "
+                "which would count that customer twice; keep one row per customer and offer",
+                column=s.CUSTOMER_ID,
+                values=frame.loc[repeated, s.CUSTOMER_ID].unique(),
+            )
     return frame
 
 

@@ -173,3 +173,10 @@ def test_the_report_evaluates_an_outcomes_file_with_the_experiments_catalogue(tm
     expected = evaluate_campaign(tiny(), catalogue=CATALOGUE).set_index("offer_id")
     assert priced["incremental_profit"].tolist() == expected["incremental_profit"].tolist()
     assert read_campaign(path)["incremental_profit"].isna().all()  # not the revenue
+
+
+def test_a_repeated_outcome_row_is_refused_not_counted_twice() -> None:
+    outcomes = pd.concat([tiny(), tiny().iloc[[0, 5]]], ignore_index=True)
+    with pytest.raises(KizunaInputError, match="2 rows repeat a customer's outcome") as err:
+        evaluate_campaign(outcomes, catalogue=CATALOGUE)
+    assert "c0" in str(err.value) and "c5" in str(err.value)
