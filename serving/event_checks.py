@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
+from kizuna.features import validate as v
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.timestamps import utc_now
 from kizuna.features.validate import DUPLICATE_ROW, REASON_TEXT, validate_transactions
@@ -25,11 +26,35 @@ MAX_VALUE = 1_000_000.0
 _ID_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)
 
 
-def _refuse(problems: list[str], n: int) -> None:
-    shown = "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
-    raise KizunaInputError(
-        f"{len(problems)} of {n} event lines refused, nothing was stored: {shown}"
-    )
+#: The field each validation reason is about, for the 422 answer's paths.
+REASON_FIELDS = {
+    v.MISSING_CUSTOMER_ID: s.CUSTOMER_ID,
+    v.MISSING_ORDER_ID: s.ORDER_ID,
+    v.MISSING_ITEM_ID: s.ITEM_ID,
+    v.UNPARSEABLE_TIMESTAMP: s.TIMESTAMP,
+    v.UNPARSEABLE_QUANTITY: s.QUANTITY,
+    v.ZERO_QUANTITY: s.QUANTITY,
+    v.UNPARSEABLE_PRICE: s.UNIT_PRICE,
+    v.NON_POSITIVE_PRICE: s.UNIT_PRICE,
+}
+
+
+class EventLinesRefused(KizunaInputError):
+    """A request refused as a whole; ``detail`` has one entry per refused line and field
+    (``loc`` ``body.events[3].quantity``, ``msg``, ``type``), as every 422 answer does."""
+
+    def __init__(self, problems: list[tuple[int, str, str]], n: int) -> None:
+        texts = [f"line {i}: {text}" for i, _, text in problems]
+        shown = "; ".join(texts[:10]) + ("; ..." if len(texts) > 10 else "")
+        super().__init__(f"{len(problems)} of {n} event lines refused, nothing was stored: {shown}")
+        self.detail = [
+            {"loc": f"body.events[{i}].{field}", "msg": text, "type": "value_error"}
+            for i, field, text in problems
+        ]
+
+
+def _refuse(problems: list[tuple[int, str, str]], n: int) -> None:
+    raise EventLinesRefused(problems, n)
 
 
 def check_bounds(raw: pd.DataFrame, *, max_value: float = MAX_VALUE) -> None:
@@ -46,7 +71,7 @@ def check_bounds(raw: pd.DataFrame, *, max_value: float = MAX_VALUE) -> None:
             continue
         for i, value in enumerate(raw[col].tolist()):
             if value is not None and not isinstance(value, str) and not pd.isna(value):
-                problems.append(f"line {i}: {col} must be text, got {value!r}")
+                problems.append((i, col, f"{col} must be text, got {value!r}"))
     for col in (s.QUANTITY, s.UNIT_PRICE):
         if col not in raw.columns:
             continue
@@ -56,7 +81,7 @@ def check_bounds(raw: pd.DataFrame, *, max_value: float = MAX_VALUE) -> None:
         given = raw[col].tolist()
         for i in np.flatnonzero(bad):
             problems.append(
-                f"line {int(i)}: {col} {given[i]!r} is not a finite number within ±{max_value:,.0f}"
+                (int(i), col, f"{col} {given[i]!r} is not a finite number within ±{max_value:,.0f}")
             )
     if problems:
         _refuse(problems, len(raw))
@@ -105,7 +130,7 @@ def check_events(
     if len(refused):
         _refuse(
             [
-                f"line {int(row)}: {REASON_TEXT.get(reason, reason)}"
+                (int(row), REASON_FIELDS.get(reason, s.TIMESTAMP), REASON_TEXT.get(reason, reason))
                 for row, reason in zip(refused[s.ROW_ID], refused[s.REASON], strict=True)
             ],
             len(raw),
@@ -117,8 +142,12 @@ def check_events(
         rows = np.flatnonzero(future.to_numpy())[:10]
         _refuse(
             [
-                f"line {int(i)}: timestamp {kept[s.TIMESTAMP].iloc[i]} lies in the future "
-                "(send UTC timestamps of purchases that happened)"
+                (
+                    int(kept[s.ROW_ID].iloc[i]),
+                    s.TIMESTAMP,
+                    f"timestamp {kept[s.TIMESTAMP].iloc[i]} lies in the future "
+                    "(send UTC timestamps of purchases that happened)",
+                )
                 for i in rows
             ],
             len(raw),

@@ -18,7 +18,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.serving.answers import error, field_error
 from kizuna.serving.attribution import RecommendationLog
 from kizuna.serving.config import Settings
-from kizuna.serving.event_checks import check_event_request
+from kizuna.serving.event_checks import EventLinesRefused, check_event_request
 from kizuna.serving.live import Live
 from kizuna.serving.schemas import EventsRequest, EventsResponse
 from kizuna.serving.store_guard import StoreUnavailable
@@ -46,6 +46,8 @@ async def store_events(
     try:
         check = functools.partial(check_event_request, max_value=settings.max_event_value)
         given, lines = await anyio.to_thread.run_sync(check, request.events)
+    except EventLinesRefused as exc:  # each refused line's field path, as every 422
+        return JSONResponse({"error": str(exc), "detail": exc.detail}, 422)
     except KizunaInputError as exc:
         return error(422, str(exc))
     try:

@@ -276,3 +276,16 @@ def test_purge_keeps_lines_no_snapshot_includes_unless_forced(tmp_path, monkeypa
     assert out.exit_code == 0 and EventStore(path).count() == 1
     out = runner.invoke(app, ["events", "purge", "--upto", "3", "--yes", "--force"])
     assert out.exit_code == 0 and EventStore(path).count() == 0
+
+
+def test_a_refused_request_names_each_lines_field_path():
+    from kizuna.serving.event_checks import EventLinesRefused
+
+    bad = lines(**{s.QUANTITY: [1.0, 0.0, 1.0], s.UNIT_PRICE: [2.0, 2.0, -1.0]})
+    with pytest.raises(EventLinesRefused) as caught:
+        check_events(bad, now=pd.Timestamp("2024-07-10"))
+    assert [d["loc"] for d in caught.value.detail] == [
+        "body.events[1].quantity",
+        "body.events[2].unit_price",
+    ]
+    assert "line 1: quantity is zero" in str(caught.value)

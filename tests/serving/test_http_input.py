@@ -95,17 +95,19 @@ def test_invalid_events_write_nothing(client, raw):
         "quantity": 1,
         "unit_price": 2.0,
     }
-    for bad_line in (
-        {**good, "unit_price": 0},
-        {**good, "quantity": 0},
-        {**good, "timestamp": "2999-01-01T00:00:00"},
-        {**good, "timestamp": "not a date"},
-        {**good, "quantity": "NaN"},
-        {**good, "timestamp": 1719828000},  # epoch seconds: the files' rule refuses them too
-        {**good, "timestamp": "05/02/2024"},  # day/month order undecidable
+    for bad_line, field in (
+        ({**good, "unit_price": 0}, "unit_price"),
+        ({**good, "quantity": 0}, "quantity"),
+        ({**good, "timestamp": "2999-01-01T00:00:00"}, "timestamp"),
+        ({**good, "timestamp": "not a date"}, "timestamp"),
+        ({**good, "quantity": "NaN"}, "quantity"),
+        ({**good, "timestamp": 1719828000}, "timestamp"),  # epoch seconds: refused as in files
+        ({**good, "timestamp": "05/02/2024"}, "timestamp"),  # day/month order undecidable
     ):
         resp = raw.post("/events", json={"events": [good, bad_line]})
         assert 400 <= resp.status_code < 500, resp.text
+        if resp.status_code == 422 and "nothing was stored" in resp.text:  # the validator's
+            assert [d["loc"] for d in resp.json()["detail"]] == [f"body.events[1].{field}"]
     assert client.status()["details"]["event_seq"] == before
 
 
