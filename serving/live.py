@@ -246,6 +246,7 @@ class Live:
     def load(self) -> ReloadOutcome:
         """Read a new snapshot and swap it in; on failure keep serving the old one."""
         previous = self.served.versions if self.served is not None else {}
+        old_set = dict(self.served.models.versions) if self.served is not None else None
         if not self._reload_lock.acquire(blocking=False):
             return ReloadOutcome(
                 False,
@@ -278,8 +279,12 @@ class Live:
                 self.served = new
             _settle_memory()
             self.last_error = "; ".join(broken.values()) or None
-            same = "versions unchanged" if new.versions == previous else "new versions"
-            return ReloadOutcome(True, f"reloaded ({same})", new.versions, previous)
+            if old_set is None:
+                text = "loaded"
+            else:  # the snapshot's version too: `kizuna snapshot` moves only it
+                same = dict(new.models.versions) == old_set
+                text = f"reloaded ({'versions unchanged' if same else 'new versions'})"
+            return ReloadOutcome(True, text, new.versions, previous)
         finally:
             self._reload_lock.release()
 

@@ -314,3 +314,11 @@ def test_booster_inputs_stored_in_the_snapshot_equal_the_ones_computed(model_set
     assert (model_set.folder / "snapshot" / "inputs_churn.npy").exists()
     for kind, bundle in st.bundles.items():
         np.testing.assert_array_equal(st.matrices[kind], input_matrix(bundle, st.frames[kind]))
+
+
+def test_the_reload_message_counts_the_snapshots_version(model_set):
+    live = Live(str(model_set.folder))
+    assert live.load().message == "loaded"
+    assert live.load().message == "reloaded (versions unchanged)"
+    live.served.models.versions["snapshot"] = -1  # as before a `kizuna snapshot`
+    assert live.load().message == "reloaded (new versions)"
