@@ -10,6 +10,8 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.behaviour import behaviour_vector
+from kizuna.features.columnar import as_of_timestamp
+from kizuna.features.errors import KizunaInputError
 from kizuna.features.labels import churn_labels, future_value
 from kizuna.features.rfm import rfm_summary
 from kizuna.features.rfm_scoring import RFMScorer
@@ -58,6 +60,17 @@ def customer_features(
     frame = customer_base_features(
         transactions, as_of, customers=customers, items=items, btyd_unit=btyd_unit
     )
+    if frame.empty:  # no population to learn the RFM quintiles from
+        stamps = transactions[s.TIMESTAMP]
+        data = (
+            f"the transactions span {stamps.min()} to {stamps.max()}"
+            if len(stamps)
+            else "no transactions"
+        )
+        raise KizunaInputError(
+            f"no customer has a purchase before as_of {pd.Timestamp(as_of)}: {data}",
+            column="as_of",
+        )
     return with_rfm_scores(frame)
 
 
@@ -75,7 +88,7 @@ def customer_base_features(
     the customers (a shard) gives the same rows. Same arguments as
     :func:`customer_features`; shape (n_customers, n_features - 5).
     """
-    as_of = pd.Timestamp(as_of)
+    as_of = as_of_timestamp(as_of)
     behaviour = behaviour_vector(transactions, as_of, customers=customers, items=items)
     purchases = transactions[~transactions[s.IS_RETURN]]
     summary = rfm_summary(

@@ -78,7 +78,7 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
     ) -> AttributeLogisticBaseline:
         """Fit on ``X`` (n, p) and 0/1 labels ``y`` (n,); calibrate on ``X_val``/``y_val``."""
         X = as_frame(X)
-        y = check_binary_labels(y, n_rows=len(X))
+        y = check_binary_labels(y, n_rows=len(X), index=getattr(X, "index", None))
         if (X_val is None) != (y_val is None):
             raise KizunaInputError("give both X_val and y_val, or neither", column="X_val")
         pre = TabularPreprocessor(
@@ -108,7 +108,12 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
         score_val = y_val_arr = None
         if X_val is not None:
             X_val = as_frame(X_val)
-            y_val_arr = check_binary_labels(y_val, n_rows=len(X_val), name="validation label")
+            y_val_arr = check_binary_labels(
+                y_val,
+                n_rows=len(X_val),
+                name="validation label",
+                index=getattr(X_val, "index", None),
+            )
             score_val = self.decision_function(X_val)
         self.calibrator_ = fit_calibrator(self.calibration, score_val, y_val_arr)
         self.classes_ = np.array([0, 1])

@@ -131,13 +131,18 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         ``X_val`` must come from a later snapshot than ``X`` (see module docstring).
         """
         X = as_frame(X)
-        y = check_binary_labels(y, n_rows=len(X))
+        y = check_binary_labels(y, n_rows=len(X), index=getattr(X, "index", None))
         if (X_val is None) != (y_val is None):
             raise KizunaInputError("give both X_val and y_val, or neither", column="X_val")
         y_val_arr = None
         if X_val is not None:
             X_val = as_frame(X_val)
-            y_val_arr = check_binary_labels(y_val, n_rows=len(X_val), name="validation label")
+            y_val_arr = check_binary_labels(
+                y_val,
+                n_rows=len(X_val),
+                name="validation label",
+                index=getattr(X_val, "index", None),
+            )
         params = self._lgb_params(objective="binary", metric="binary_logloss")
         _, Xv = self._fit_booster(X, y, X_val, y_val_arr, params)
         score_val = None if Xv is None else self._raw_score(Xv)

@@ -86,7 +86,7 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None) -> RFMLogisticBaseline:
         """Fit on ``X`` (n, p) and labels ``y`` (n,); calibrate on the later ``X_val``/``y_val``."""
         X = as_frame(X)
-        y = check_binary_labels(y, n_rows=len(X))
+        y = check_binary_labels(y, n_rows=len(X), index=getattr(X, "index", None))
         if (X_val is None) != (y_val is None):
             raise KizunaInputError("give both X_val and y_val, or neither", column="X_val")
         self.columns_ = self._pick_columns(X)
@@ -117,7 +117,12 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
         score_val = y_val_arr = None
         if X_val is not None:
             X_val = as_frame(X_val)
-            y_val_arr = check_binary_labels(y_val, n_rows=len(X_val), name="validation label")
+            y_val_arr = check_binary_labels(
+                y_val,
+                n_rows=len(X_val),
+                name="validation label",
+                index=getattr(X_val, "index", None),
+            )
             score_val = self._score(self.transform_matrix(X_val))
         self.calibrator_ = fit_calibrator(self.calibration, score_val, y_val_arr)
         self.classes_ = np.array([0, 1])

@@ -148,7 +148,9 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         """
         params = self._lgb_params(**self._objective_params())
         X = as_frame(X)
-        y_arr, self.n_clipped_ = self._clip_target(check_target(y, n_rows=len(X)))
+        y_arr, self.n_clipped_ = self._clip_target(
+            check_target(y, n_rows=len(X), index=getattr(X, "index", None))
+        )
         self.base_floor_ = None
         if self.base_value_col is not None:
             if self.objective not in _NON_NEGATIVE:

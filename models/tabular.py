@@ -21,7 +21,22 @@ from kizuna.models.reason_phrases import phrase_table
 from kizuna.models.reasons import lightgbm_contributions, reference_points, top_reasons
 
 
-def check_binary_labels(y: Any, *, n_rows: int, name: str = "label") -> np.ndarray:
+def check_same_order(y: Any, index: pd.Index | None, name: str) -> None:
+    """Refuse labels indexed by the features' ids in another order: rows pair by position
+    (scikit-learn's rule), so such labels would silently belong to other customers."""
+    if index is None or not isinstance(y, pd.Series) or isinstance(y.index, pd.RangeIndex):
+        return
+    if len(y) == len(index) and not y.index.equals(index) and y.index.isin(index).all():
+        raise KizunaInputError(
+            f"{name} is indexed by the features' ids in another order, and rows pair by "
+            "position: pass it as y.loc[X.index]",
+            column=name,
+        )
+
+
+def check_binary_labels(
+    y: Any, *, n_rows: int, name: str = "label", index: pd.Index | None = None
+) -> np.ndarray:
     """Labels as an int array of 0/1, failing loudly on anything else.
 
     Parameters
@@ -36,7 +51,10 @@ def check_binary_labels(y: Any, *, n_rows: int, name: str = "label") -> np.ndarr
     numpy.ndarray
         Shape (n,), int8 of 0 and 1.
     """
+    check_same_order(y, index, name)
     series = pd.Series(np.asarray(y).ravel() if not isinstance(y, pd.Series) else y.to_numpy())
+    if n_rows == 0:
+        raise KizunaInputError("cannot fit on an empty feature table")
     if len(series) != n_rows:
         raise KizunaInputError(
             f"{name} has {len(series)} values but the feature table has {n_rows} rows",
@@ -60,8 +78,11 @@ def check_binary_labels(y: Any, *, n_rows: int, name: str = "label") -> np.ndarr
     return out
 
 
-def check_target(y: Any, *, n_rows: int, name: str = "target") -> np.ndarray:
+def check_target(
+    y: Any, *, n_rows: int, name: str = "target", index: pd.Index | None = None
+) -> np.ndarray:
     """A regression target as a finite float array of shape (n,)."""
+    check_same_order(y, index, name)
     arr = pd.to_numeric(pd.Series(np.asarray(y).ravel()), errors="coerce").to_numpy(float)
     if len(arr) != n_rows:
         raise KizunaInputError(

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from kizuna.features.interactions import InteractionWeigher
 from kizuna.models.recommenders.base import Recommender
-from kizuna.models.recommenders.item_knn import ItemKNNRecommender, check_choice
+from kizuna.models.recommenders.item_knn import ItemKNNRecommender, check_at_least, check_choice
 
 __all__ = ["ALSRecommender", "BPRRecommender", "ItemKNNRecommender"]
 
@@ -78,6 +78,8 @@ class ALSRecommender(Recommender):
         self, user_items: sp.csr_matrix, recent: np.ndarray | None, categories: np.ndarray | None
     ) -> None:
         check_choice(self.weighting, ("bm25", "none"), "weighting")
+        _check_factorisation(self)
+        check_at_least(self.alpha, 0, "alpha", above=True)
         self.weights_ = (
             InteractionWeigher("bm25", k1=self.bm25_k1, b=self.bm25_b).fit(user_items)
             if self.weighting == "bm25"
@@ -206,6 +208,8 @@ class BPRRecommender(Recommender):
     def _fit(
         self, user_items: sp.csr_matrix, recent: np.ndarray | None, categories: np.ndarray | None
     ) -> None:
+        _check_factorisation(self)
+        check_at_least(self.learning_rate, 0, "learning_rate", above=True)
         binary = user_items.copy()
         binary.data = (binary.data > 0).astype(np.float32)
         binary.eliminate_zeros()
@@ -251,3 +255,10 @@ def _cosine(factors: np.ndarray, item_codes: np.ndarray) -> np.ndarray:
     norms[norms == 0] = 1.0
     unit = f / norms[:, None]
     return unit[item_codes] @ unit.T
+
+
+def _check_factorisation(model: ALSRecommender | BPRRecommender) -> None:
+    """The settings implicit would turn into a numpy or C error, named instead."""
+    for name in ("factors", "iterations"):
+        check_at_least(getattr(model, name), 1, name)
+    check_at_least(model.regularization, 0, "regularization")

@@ -90,6 +90,15 @@ class ItemKNNRecommender(Recommender):
         return self.similarity_[item_codes].toarray()
 
 
+def check_at_least(value: object, low: float, name: str, *, above: bool = False) -> None:
+    """Raise a :class:`KizunaInputError` naming ``name`` unless ``value`` is a number at
+    least ``low`` (greater than it with ``above``)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or (value <= low if above else value < low):
+        bound = f"greater than {low}" if above else f"at least {low}"
+        raise KizunaInputError(f"must be a number {bound}", column=name, values=[value])
+
+
 def check_choice(value: object, allowed: tuple[str, ...], name: str) -> None:
     """Raise a :class:`KizunaInputError` naming ``name`` unless ``value`` is in ``allowed``."""
     if value not in allowed:

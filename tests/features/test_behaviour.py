@@ -312,3 +312,26 @@ def test_recency_ratio_counts_a_usual_gap_under_a_day_as_one_day():
     row = behaviour_vector(tx, pd.Timestamp("2024-01-31 10:00")).loc["a"]
     assert row["gap_mean_days"] == pytest.approx(1 / 24)
     assert row["recency_ratio"] == pytest.approx(10.0)
+
+
+def test_customer_features_name_a_bad_or_early_as_of():
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.features.pipeline import customer_features
+    from kizuna.features.validate import validate_transactions
+
+    tx = validate_transactions(
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "b"],
+                "order_id": ["1", "2"],
+                "item_id": ["x", "y"],
+                "timestamp": ["2024-01-01", "2024-02-01"],
+                "quantity": [1, 1],
+                "unit_price": [1.0, 2.0],
+            }
+        )
+    ).kept
+    with pytest.raises(KizunaInputError, match="as_of.*must be a timestamp"):
+        customer_features(tx, "yesterday")
+    with pytest.raises(KizunaInputError, match="transactions span 2024-01-01 00:00:00 to 2024-02"):
+        customer_features(tx, "2023-01-01")

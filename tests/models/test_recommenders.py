@@ -301,3 +301,18 @@ def test_update_users_in_one_batch_equals_one_by_one(synthetic) -> None:
         batch.update_users(np.array([-1]), rows[[0]])
     with pytest.raises(KizunaInputError, match="rows"):
         batch.update_users(codes, rows[[0]])
+
+
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        (lambda: ALSRecommender(factors=-3), "'factors': must be a number at least 1"),
+        (lambda: ALSRecommender(iterations=0), "'iterations': must be a number at least 1"),
+        (lambda: ALSRecommender(alpha=0.0), "'alpha': must be a number greater than 0"),
+        (lambda: BPRRecommender(learning_rate=-1.0), "'learning_rate': must be a number greater"),
+        (lambda: BPRRecommender(regularization=-0.1), "'regularization': must be a number at"),
+    ],
+)
+def test_factorisation_settings_out_of_range_are_named_in_fit(synthetic, model, words) -> None:
+    with pytest.raises(KizunaInputError, match=words):
+        model().fit(synthetic["train"])

@@ -272,3 +272,19 @@ def test_matrix_and_frame_give_the_same_booster_predictions() -> None:
         booster.predict(matrix, pred_contrib=True),
         booster.predict(pre.transform(request), pred_contrib=True),
     )
+
+
+@pytest.mark.parametrize("estimator", ["churn", "ltv"])
+def test_labels_in_another_order_or_an_empty_table_are_refused(estimator):
+    from kizuna.models.churn import ChurnClassifier
+    from kizuna.models.ltv import LTVRegressor
+
+    X = pd.DataFrame({"a": np.arange(40.0)}, index=[f"c{i}" for i in range(40)])
+    y = pd.Series(np.arange(40) % 2, index=X.index, dtype=float)
+    model = (
+        ChurnClassifier(n_estimators=5) if estimator == "churn" else LTVRegressor(n_estimators=5)
+    )
+    with pytest.raises(KizunaInputError, match="in another order"):
+        model.fit(X, y.sample(frac=1, random_state=0))
+    with pytest.raises(KizunaInputError, match="empty feature table"):
+        model.fit(X.iloc[:0], y.iloc[:0])
