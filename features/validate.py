@@ -157,6 +157,7 @@ def validate_transactions(
     quantity_col: str = s.QUANTITY,
     price_col: str = s.UNIT_PRICE,
     return_col: str = s.IS_RETURN,
+    stored_rows: np.ndarray | None = None,
 ) -> ValidatedTransactions:
     """Type, check and account for every row of a transactions table.
 
@@ -183,6 +184,12 @@ def validate_transactions(
     allow_zero_price
         Keep zero-priced lines (free or promotional purchases, as in CDNOW);
         negative prices are still set aside.
+    stored_rows
+        Shape (n_rows,) bool: rows appended from the event store after the
+        file's. Such a row is also a ``duplicate_row`` when it repeats an earlier
+        line on the event key (customer, order, item, timestamp, quantity, unit
+        price, as typed): the same purchase posted live and then exported again,
+        where the export's other columns would make it look new.
 
     Returns
     -------
@@ -229,7 +236,11 @@ def validate_transactions(
         checks.append((AFTER_DATA_END, (ts > end_ts).to_numpy()))
     if as_of_ts is not None:
         checks.append((AT_OR_AFTER_AS_OF, (ts >= as_of_ts).to_numpy()))
-    checks.append((DUPLICATE_ROW, _duplicated(raw)))
+    repeated = _duplicated(raw)
+    if stored_rows is not None and stored_rows.any():
+        key = pd.DataFrame({"c": customer, "o": order, "i": item, "t": ts, "q": qty, "p": price})
+        repeated = repeated | (key.duplicated(keep="first").to_numpy() & stored_rows)
+    checks.append((DUPLICATE_ROW, repeated))
 
     reason_code = np.full(n, -1, dtype=np.int8)
     for code, (_, mask) in enumerate(checks):

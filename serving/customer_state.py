@@ -39,7 +39,13 @@ from kizuna.serving.model_inputs import (
     set_rows,
     tabular_frame,
 )
-from kizuna.serving.transaction_log import TransactionLog, canonical
+from kizuna.serving.transaction_log import (
+    EVENT_KEY,
+    TransactionLog,
+    canonical,
+    clip_to,
+    without_repeats,
+)
 from kizuna.serving.weighting import WEIGHTING_KEYS
 
 REASON_CACHE_ROWS = 200_000
@@ -193,7 +199,12 @@ class CustomerState:
             if last_seq is not None:
                 self.last_event_seq = max(self.last_event_seq, last_seq)
             return []
-        lines = _clip_to(canonical(lines), self.as_of)
+        lines = self._new_purchases(canonical(lines))
+        if len(lines) == 0:  # every line repeats one the state has: counted once, as in batch
+            if last_seq is not None:
+                self.last_event_seq = max(self.last_event_seq, last_seq)
+            return []
+        lines = clip_to(lines, self.as_of)
         before = self._events
         self._events = lines if before is None else pd.concat([before, lines], ignore_index=True)
         try:
@@ -205,6 +216,13 @@ class CustomerState:
         if last_seq is not None:
             self.last_event_seq = max(self.last_event_seq, last_seq)
         return updated
+
+    def _new_purchases(self, lines: pd.DataFrame) -> pd.DataFrame:
+        """``lines`` less those repeating one of the customer's lines on the event key
+        (the batch validator's ``stored_rows`` rule: a purchase posted live that the
+        snapshot's order log already has)."""
+        customers = [str(c) for c in pd.unique(lines[s.CUSTOMER_ID])]
+        return without_repeats(lines, self._lines(customers, list(EVENT_KEY)))
 
     def customer_rows(self, customer_id: str) -> pd.DataFrame:
         """Every transaction line of one customer (snapshot and events)."""
@@ -296,12 +314,3 @@ class CustomerState:
             **params,
         ).matrix
         return self.weigher.transform(counts)
-
-
-def _clip_to(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    late = lines[s.TIMESTAMP] >= as_of
-    if not late.any():
-        return lines
-    out = lines.copy()
-    out.loc[late, s.TIMESTAMP] = as_of - pd.Timedelta(microseconds=1)
-    return out

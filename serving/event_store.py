@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
+from kizuna.serving.transaction_log import EVENT_KEY
 
 SEQ = "seq"
 EVENT_COLUMNS = (
@@ -62,7 +63,7 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-_KEY = ("customer_id", "order_id", "item_id", "timestamp", "quantity", "unit_price")
+_KEY = EVENT_KEY  # the UNIQUE constraint's columns
 _INSERT = (
     "INSERT OR IGNORE INTO events (request_id, received_at, customer_id, order_id, item_id, "
     "timestamp, quantity, unit_price, channel, category) "

@@ -112,3 +112,34 @@ class TransactionLog:
             if col in frame.columns:
                 frame[col] = frame[col].astype("string")
         return frame
+
+
+#: What makes two purchase lines the same purchase (the event store's key).
+EVENT_KEY = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY, s.UNIT_PRICE)
+_KEY_TYPES = {
+    s.CUSTOMER_ID: "string",
+    s.ORDER_ID: "string",
+    s.ITEM_ID: "string",
+    s.TIMESTAMP: "datetime64[ns]",
+    s.QUANTITY: "float64",
+    s.UNIT_PRICE: "float64",
+}
+
+
+def without_repeats(lines: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
+    """``lines`` less those repeating a ``known`` line on :data:`EVENT_KEY` (as typed)."""
+    if len(known) == 0 or not set(EVENT_KEY) <= set(known.columns):
+        return lines
+    keys = pd.MultiIndex.from_frame(known[list(EVENT_KEY)].astype(_KEY_TYPES))
+    given = pd.MultiIndex.from_frame(lines[list(EVENT_KEY)].astype(_KEY_TYPES))
+    return lines[~given.isin(keys)]
+
+
+def clip_to(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Lines stamped at or after ``as_of`` count as made just before it (the state's clock)."""
+    late = lines[s.TIMESTAMP] >= as_of
+    if not late.any():
+        return lines
+    out = lines.copy()
+    out.loc[late, s.TIMESTAMP] = as_of - pd.Timedelta(microseconds=1)
+    return out

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
@@ -237,6 +238,7 @@ def load_transactions_and_events(
             stored[s.TIMESTAMP] = parse_timestamps(stored[s.TIMESTAMP])
             raw = RawTransactions(pd.concat([frame, stored], ignore_index=True), {})
             kwargs = {k: v for k, v in kwargs.items() if k == "allow_zero_price"}
+            kwargs["stored_rows"] = np.arange(len(raw.frame)) >= len(frame)
     with step(f"validating {len(raw.frame):,} rows", quiet=quiet):
         validated = validate_transactions(raw.frame, as_of=as_of, data_end=data.data_end, **kwargs)
     return validated, last_seq

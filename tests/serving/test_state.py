@@ -322,3 +322,18 @@ def test_the_reload_message_counts_the_snapshots_version(model_set):
     assert live.load().message == "reloaded (versions unchanged)"
     live.served.models.versions["snapshot"] = -1  # as before a `kizuna snapshot`
     assert live.load().message == "reloaded (new versions)"
+
+
+def test_an_event_repeating_a_line_of_the_order_log_is_not_counted_again(live):
+    from kizuna.serving.event_checks import check_events
+
+    st = live.current().state
+    cid = str(st.features[s.FREQUENCY].idxmax())
+    before = st.features.loc[cid, "monetary_total"]
+    line = st.customer_rows(cid).iloc[[0]]
+    cols = [s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY, s.UNIT_PRICE]
+    again = check_events(line[cols].reset_index(drop=True), now=st.as_of)
+    result, updated = live.ingest(again)  # stored (the store has never seen it), not applied
+    assert len(result.stored) == 1 and updated == 0
+    assert st.features.loc[cid, "monetary_total"] == before
+    assert st.last_event_seq == int(result.stored["seq"].max())

@@ -138,3 +138,16 @@ def test_validate_reports_the_stored_events_it_counted(tmp_path, data_dir):
     assert "input includes 1 stored purchase events" in " ".join(out.output.split())
     alone = CliRunner().invoke(app, ["validate", str(orders), "--json", "-q"])
     assert json.loads(alone.stdout)["stored_events"] is None
+
+
+def test_a_stored_event_the_export_also_has_is_counted_once(tmp_path, data_dir):
+    export = FILE.assign(description=["red mug", "blue mug"])  # columns events do not have
+    posted = export.iloc[[1]][["customer_id", "order_id", "item_id", "quantity", "unit_price"]]
+    posted = posted.assign(timestamp=pd.to_datetime(["2024-01-02"]), quantity=2.0)
+    EventStore(data_dir / "events" / "shop.sqlite").append(
+        check_events(posted.reset_index(drop=True), now=pd.Timestamp("2024-02-01"))
+    )
+    EventStore(data_dir / "events" / "shop.sqlite").append(_event("S"))  # a new purchase
+    shop = load_transactions(_data(tmp_path, export), quiet=True, experiment="shop")
+    assert shop.report.to_dict()["set_aside"] == {"duplicate_row": 1}
+    assert sorted(shop.kept[s.CUSTOMER_ID]) == ["A", "B", "S"]

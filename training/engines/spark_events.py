@@ -23,6 +23,8 @@ from kizuna.training.engines.spark_io import ROW, SparkRaw
 KEY = "__event_key"  # the canonical customer id, text: the shard key of both sources
 PREFIX = "__ev__"
 ID_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)
+#: Validation option: input positions from here on are stored events (``stored_rows``).
+STORED_FROM = "stored_from"
 
 
 def with_stored_events(raw: SparkRaw, data: DataConfig, experiment: str | None) -> SparkRaw:
@@ -75,6 +77,7 @@ def with_stored_events(raw: SparkRaw, data: DataConfig, experiment: str | None) 
         spark.createDataFrame(_arrow_safe(rows), schema)
     )
     kwargs = {k: v for k, v in raw.validate_kwargs.items() if k == "allow_zero_price"}
+    kwargs[STORED_FROM] = n_rows  # input positions of the stored events: see validate_lines
     rule = _rule(raw.validate_kwargs)
     return SparkRaw(
         frame=appended,

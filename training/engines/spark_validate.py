@@ -36,6 +36,7 @@ from kizuna.training.engines.spark_counts import (
     span_of,
     span_rows,
 )
+from kizuna.training.engines.spark_events import STORED_FROM
 from kizuna.training.engines.spark_io import ROW, SparkRaw
 from kizuna.training.engines.spark_session import arrow_safe
 from kizuna.training.engines.spark_shards import SHARD, shard_key
@@ -205,6 +206,10 @@ def validate_lines(
     raw = shard[raw_cols].reset_index(drop=True)
     positions = shard[ROW].to_numpy(dtype=np.int64)
     canonical = adapter(raw)
+    kwargs = dict(kwargs)
+    stored_from = kwargs.pop(STORED_FROM, None)
+    if stored_from is not None:  # the events appended after the file's rows
+        kwargs["stored_rows"] = positions >= stored_from
     validated = validate_transactions(canonical, **kwargs)
     validated.kept[s.ROW_ID] = positions[validated.kept[s.ROW_ID].to_numpy()]
     aside = validated.set_aside

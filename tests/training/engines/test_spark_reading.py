@@ -143,10 +143,11 @@ def test_undecidable_day_month_order_is_refused_on_spark(spark, tmp_path):
 
 
 def stored_events(store: Path, tx: pd.DataFrame) -> int:
-    """Purchases the service stored: an existing customer's, a new customer's, a repeat."""
+    """Purchases the service stored: an existing customer's, a new customer's, a repeat, and
+    one the order log also has (the last: set aside as a duplicate by both engines)."""
     from kizuna.serving.event_store import EventStore
 
-    known = tx.iloc[5]
+    known, logged = tx.iloc[5], tx.iloc[7]
     lines = pd.DataFrame(
         {
             s.CUSTOMER_ID: [str(known[s.CUSTOMER_ID]), "NEW-1", "NEW-1", "NEW-2"],
@@ -162,6 +163,9 @@ def stored_events(store: Path, tx: pd.DataFrame) -> int:
             s.CATEGORY: [None, "toys", None, "books"],
         }
     )
+    again = {c: [logged[c]] for c in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.QUANTITY)}
+    again.update({s.TIMESTAMP: [logged[s.TIMESTAMP]], s.UNIT_PRICE: [logged[s.UNIT_PRICE]]})
+    lines = pd.concat([lines, pd.DataFrame(again)], ignore_index=True)
     store_ = EventStore(store)
     store_.append(lines)
     store_.close()
@@ -182,6 +186,9 @@ def test_stored_events_are_appended_on_spark(spark, shop_lines, tmp_path, monkey
     run_features(config, tmp_path / "spark", "spark")
     left = assert_outputs_match(tmp_path / "pandas", tmp_path / "spark")
     assert left["report"]["input_rows"] == len(tx) + n
+    aside = left["set_aside"]
+    last = aside[aside["row_id"].astype(int) == len(tx) + n - 1]  # the event the log has
+    assert last["reason"].tolist() == ["duplicate_row"]
     assert "NEW-1" in left["features"].index
     raw = read_raw(spark, DataConfig(**data), experiment="any")
     assert raw.last_event_seq == n
