@@ -92,6 +92,15 @@ def score(
     check_target(target)
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
+    experiment_config = None
+    if config is not None:
+        from kizuna.training.config import load_experiment
+        from kizuna.training.contractual_score import is_contractual_only
+
+        experiment_config = load_experiment(config)
+        if is_contractual_only(experiment_config):
+            _score_contractual(experiment_config, target, table, alias, chunk_size, as_json, quiet)
+            return
     source = models if models == "registry" else str(Path(models).resolve())
     experiment = served_experiment(source, experiment)
     store_path = event_store or settings.for_experiment(experiment).event_store
@@ -103,11 +112,7 @@ def score(
     with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
         served = load_served(models, alias=alias, store=store, live=False, experiment=experiment)
     n = served.state.n_customers
-    pool = None
-    if config is not None:
-        from kizuna.training.config import load_experiment
-
-        pool = load_experiment(config).scoring.candidate_pool
+    pool = None if experiment_config is None else experiment_config.scoring.candidate_pool
     chunks = score_chunks(
         served, k=k, chunk_size=chunk_size, bands=settings.risk_bands, reasons=reasons,
         candidate_pool=pool,
@@ -140,6 +145,33 @@ def score(
         f"wrote [bold]{rows:,}[/bold] customers to {target}"
         + (f" (table {table})" if "://" in target else "")
     )
+
+
+def _score_contractual(
+    config: Any, target: str, table: str, alias: str, chunk_size: int, as_json: bool, quiet: bool
+) -> None:
+    from kizuna.serving.config import Settings
+    from kizuna.training.batch_score import write_chunks
+    from kizuna.training.contractual_score import contractual_chunks
+    from kizuna.training.tracking import setup_mlflow_uri
+
+    setup_mlflow_uri()
+    with step(f"scoring the customers table of {config.name} (contractual churn)", quiet=quiet):
+        chunks, _, versions = contractual_chunks(
+            config, alias=alias, bands=Settings.from_env().risk_bands, chunk_size=chunk_size
+        )
+        rows = write_chunks(chunks, target, table=table)
+    summary = {
+        "out": target,
+        "table": table if "://" in target else None,
+        "rows": rows,
+        "model_versions": versions,
+        "as_of": None,
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(f"wrote [bold]{rows:,}[/bold] customers to {target}")
 
 
 def _score_spark(

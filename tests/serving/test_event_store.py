@@ -257,10 +257,11 @@ def test_purge_keeps_lines_no_snapshot_includes_unless_forced(tmp_path, monkeypa
 
     from kizuna.training.cli import app
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("KIZUNA_EVENT_STORE", raising=False)
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # not another test's store
     client.create_registered_model("kizuna-shop-snapshot")
     version = client.create_model_version(
         "kizuna-shop-snapshot", str(tmp_path), tags={"last_event_seq": "2"}

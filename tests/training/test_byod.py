@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -123,6 +124,14 @@ def test_a_customers_only_churn_table_trains_with_a_configured_split(tmp_path: P
     assert set(PLOTS["churn"]) <= plots
     quiet = kizuna("train", "churn.yaml", "--json", "--quiet", cwd=tmp_path)
     assert quiet.stderr.strip() == "" and json.loads(quiet.stdout)["models"]["churn"]
+    # No purchases, so no snapshot: the champion scores the customers table itself.
+    alias = result["registry"]["churn"]["alias"]
+    args = ("score", "--config", "churn.yaml", "--out", "crm.csv", "--alias", alias, "--json")
+    scored = json.loads(kizuna(*args, cwd=tmp_path).stdout)
+    crm = pd.read_csv(tmp_path / "crm.csv")
+    assert scored["rows"] == len(crm) == 1_500 and crm["customer_id"].is_unique
+    assert crm["churn_probability"].between(0, 1).all()
+    assert set(crm["risk_band"]) <= {"low", "medium", "high"} and crm["segment"].isna().all()
 
 
 @pytest.mark.integration
