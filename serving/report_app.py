@@ -33,8 +33,8 @@ class ReportApp:
         elif self.path is None or not self.path.is_file():
             response = JSONResponse(
                 {
-                    "error": "no report yet: run `kizuna report EXPERIMENT --out` to the file "
-                    "KIZUNA_REPORT names (default data/report.html)"
+                    "error": f"no report yet: run `kizuna report EXPERIMENT --out {self.path}` "
+                    "(the file KIZUNA_REPORT names, default $KIZUNA_DATA_DIR/report.html)"
                 },
                 status_code=404,
             )

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from kizuna.features import schema as s
+from kizuna.models.offers import NO_OFFER
 
 KEYS = ["placement", "campaign_id", "offer_id", "model_version"]
 COLUMNS = [
@@ -84,7 +85,8 @@ def attribute(
         for campaign, group in shown[shown["campaign_id"] != "-"].groupby("campaign_id"):
             effects[campaign] = _incremental(group, confidence)
     rows = []
-    treated_rows = shown[shown["grp"] != "control"]
+    # A `no_offer` answer showed nothing: no impression (it still counts in the effect above).
+    treated_rows = shown[(shown["grp"] != "control") & (shown["offer_id"] != NO_OFFER)]
     for key, group in treated_rows.groupby(KEYS, sort=True, dropna=False):
         row = dict(zip(KEYS, key, strict=True))
         row.update(

@@ -75,9 +75,12 @@ def score_offers(
         bool, typer.Option("--log-contacts", help="Append the contacts made to --contact-log.")
     ] = False,
     margin: MarginOpt = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Decisions file (Parquet).")] = Path(
-        "data/offers/decisions.parquet"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Decisions file (Parquet; default $KIZUNA_DATA_DIR/offers/)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -89,6 +92,10 @@ def score_offers(
     from kizuna.serving.contact_store import append_contacts, read_contact_log
     from kizuna.serving.offers import known_channels
 
+    if out is None:
+        from kizuna.training.tracking import data_dir
+
+        out = data_dir() / "offers" / "decisions.parquet"
     catalogue, offers_path = resolve_offers(offers, config, margin=margin)
     if not 0 <= control_share < 1:  # as the service: 1 would hold everyone out
         raise KizunaInputError(

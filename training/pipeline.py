@@ -11,6 +11,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.timestamps import utc_now
 from kizuna.models.recommenders.fit_cache import shared_fits
 from kizuna.training import run_logging, tracking
 from kizuna.training.audience_eval import evaluate_audiences
@@ -123,7 +124,9 @@ def _run(config: ExperimentConfig, quiet: bool, tabular: TabularProcess | None) 
     tracking.quiet_mlflow()  # here: the warning filters below are restored after training
     # A fresh store runs its schema migrations (seconds): the writer's thread opens it and
     # starts the run while the models train, and logs each model as soon as it is trained.
-    writer = RunWriter(experiment_name, config.name)
+    # Runs told apart by name in the MLflow UI: the experiment, its as_of and when it ran.
+    run_name = f"{config.name} as_of {split.as_of} {utc_now():%Y-%m-%d %H:%M:%S}"
+    writer = RunWriter(experiment_name, run_name)
     settings = config.model_dump(mode="json")
     try:
         writer.describe_run(

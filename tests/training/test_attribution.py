@@ -78,3 +78,11 @@ def test_incremental_effect_against_the_control_group() -> None:
     se = np.sqrt(0 / 2 + 0.25 / 2)
     assert winback["incremental_low"] == pytest.approx(0.5 - 1.959964 * se, abs=1e-5)
     assert winback["incremental_high"] == pytest.approx(0.5 + 1.959964 * se, abs=1e-5)
+
+
+def test_a_treated_no_offer_answer_is_no_impression() -> None:
+    shown = _shown()
+    extra = shown.iloc[[3]].assign(recommendation_id="o5", customer_id="h", offer_id="no_offer")
+    out = attribute(pd.concat([shown, extra]), pd.DataFrame(), since="2024-01-01", window_days=7)
+    offers = out[out["placement"] == "next_best_offer"]
+    assert offers["offer_id"].tolist() == ["winback"] and offers["impressions"].tolist() == [2]
