@@ -87,6 +87,10 @@ def experiment_yaml(proposal: Any, *, out: Path, name: str) -> str:
         lines.append(f"  file_format: {reading.file_format}   # csv | tsv | parquet | jsonl")
     if reading.delimiter is not None:
         lines.append(f"  delimiter: {json.dumps(reading.delimiter)}")
+    if reading.encoding != "utf-8":
+        lines.append(
+            f"  encoding: {reading.encoding}   # CHECK: not UTF-8; {reading.encoding} is a guess"
+        )
     if not reading.header:
         lines.append("  header: false     # the first line is data; the names below are ours")
         lines.append(f"  columns: {json.dumps(list(reading.columns))}")

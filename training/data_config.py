@@ -19,6 +19,20 @@ from kizuna.training.config_base import Frozen
 FileFormat = Literal["csv", "tsv", "parquet", "jsonl"]
 
 
+def check_encoding(encoding: str | None) -> None:
+    """Refuse an encoding name Python does not know."""
+    if encoding is None:
+        return
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(
+            f"encoding {encoding!r} is not a known text encoding (e.g. utf-8, cp1252, latin-1)"
+        ) from None
+
+
 def check_read_settings(
     file_format: str | None, delimiter: str | None, header: bool, columns: list[str] | None
 ) -> None:
@@ -40,9 +54,11 @@ class ReadSettings(Frozen):
     delimiter: str | None = None
     header: bool = True
     columns: list[str] | None = None
+    encoding: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ReadSettings:
+        check_encoding(self.encoding)
         check_read_settings(self.file_format, self.delimiter, self.header, self.columns)
         return self
 
@@ -75,6 +91,7 @@ class DataConfig(Frozen):
     delimiter: str | None = None
     header: bool = True
     columns: list[str] | None = None
+    encoding: str | None = None  # of a text file: utf-8 unless said (cp1252, latin-1, ...)
     timestamp_format: str | None = None
     dayfirst: bool | None = None
     epoch: Literal["s", "ms"] | None = None
@@ -92,6 +109,7 @@ class DataConfig(Frozen):
     @model_validator(mode="after")
     def _check_reading(self) -> DataConfig:
         check_read_settings(self.file_format, self.delimiter, self.header, self.columns)
+        check_encoding(self.encoding)
         if sum(x is not None for x in (self.timestamp_format, self.epoch)) > 1 or (
             self.dayfirst is not None and (self.timestamp_format or self.epoch)
         ):

@@ -48,12 +48,15 @@ class ReadOptions:
         False when the first line is data; ``columns`` then names the columns.
     columns
         Column names of a headerless file, in order.
+    encoding
+        Text encoding of a CSV, TSV or JSON lines file (``cp1252``, ``latin-1``, ...).
     """
 
     file_format: FileFormat | None = None
     delimiter: str | None = None
     header: bool = True
     columns: tuple[str, ...] | None = None
+    encoding: str = "utf-8"
 
 
 def file_format_of(path: Path, options: ReadOptions | None = None) -> FileFormat:
@@ -141,12 +144,13 @@ def read_table(
     compression = compression_of(path)
     if kind == "jsonl":
         try:
+            enc = options.encoding
             frame = pd.read_json(
-                path, lines=True, compression=compression, dtype=False, nrows=nrows
+                path, lines=True, compression=compression, dtype=False, nrows=nrows, encoding=enc
             )
             if len(frame) == 1 and all(isinstance(v, dict) for v in frame.iloc[0]):
                 # One JSON array of records, not one record per line.
-                frame = pd.read_json(path, compression=compression, dtype=False)
+                frame = pd.read_json(path, compression=compression, dtype=False, encoding=enc)
                 frame = frame.head(nrows) if nrows is not None else frame
         except ValueError as exc:
             raise KizunaInputError(f"cannot parse {path} as JSON lines: {exc}") from None
@@ -157,11 +161,21 @@ def read_table(
     names = list(options.columns) if options.columns else None
     try:
         columns = (
-            names if names else pd.read_csv(path, sep=sep, nrows=0, compression=compression).columns
+            names
+            if names
+            else pd.read_csv(
+                path, sep=sep, nrows=0, compression=compression, encoding=options.encoding
+            ).columns
         )
         dtype = {c: "string" for c in columns if string_columns and c in string_columns}
         frame = read_delimited(
-            path, sep=sep, header=options.header, names=names, dtype=dtype, nrows=nrows
+            path,
+            sep=sep,
+            header=options.header,
+            names=names,
+            dtype=dtype,
+            nrows=nrows,
+            encoding=options.encoding,
         )
     except KizunaInputError:
         raise
@@ -180,6 +194,7 @@ def read_delimited(
     names: list[str] | None = None,
     dtype: Any = None,
     nrows: int | None = None,
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """``pd.read_csv`` of a delimited text file, never taking a column as the index.
 
@@ -200,6 +215,7 @@ def read_delimited(
             compression=compression_of(path),
             low_memory=False,
             nrows=nrows,
+            encoding=encoding,
         )
     if any("does not match length of data" in str(w.message) for w in caught):
         raise KizunaInputError(
@@ -218,6 +234,7 @@ def reading_options(data: object) -> ReadOptions:
         delimiter=getattr(data, "delimiter", None),
         header=getattr(data, "header", True),
         columns=tuple(columns) if columns else None,
+        encoding=getattr(data, "encoding", None) or "utf-8",
     )
 
 
@@ -228,5 +245,6 @@ def not_text(exc: UnicodeDecodeError, path: object | None = None) -> str:
     byte = f"byte {bad[0]:#04x}" if bad else "a byte"
     return (
         f"{where} not UTF-8 text (a binary or compressed file, or another encoding): {byte} at "
-        f"position {exc.start}; save it as UTF-8 CSV, or as Parquet"
+        f"position {exc.start}; declare its encoding in the experiment's data section "
+        "(e.g. `encoding: cp1252`, Excel's on Windows), or save it as UTF-8 CSV or Parquet"
     )

@@ -8,6 +8,7 @@ split that ``kizuna init`` writes into an experiment file.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from dataclasses import dataclass, field
@@ -67,10 +68,14 @@ def sniff(path: Path) -> Proposal:
     try:
         sample = _sample(path, reading)
     except UnicodeDecodeError as exc:
-        raise KizunaInputError(not_text(exc, path)) from None
+        if reading.file_format == "parquet" or not _legacy_text(path):
+            raise KizunaInputError(not_text(exc, path)) from None
+        # Text, but not UTF-8: most often Excel's Windows encoding (a guess, marked CHECK).
+        reading = dataclasses.replace(reading, encoding=LEGACY_ENCODING)
+        sample = _sample(path, reading)
     if reading.file_format != "parquet" and reading.header and _looks_headerless(sample):
         names = [f"column_{i + 1}" for i in range(sample.shape[1])]
-        reading = ReadOptions(reading.file_format, reading.delimiter, False, tuple(names))
+        reading = dataclasses.replace(reading, header=False, columns=tuple(names))
         sample = _sample(path, reading)
     if sample.empty:
         raise KizunaInputError(f"{path} has no data rows, only column names")
@@ -79,7 +84,13 @@ def sniff(path: Path) -> Proposal:
     time_col = column_map[s.TIMESTAMP]
     guess = next(g for g in guesses if g.name == time_col)
     rule = guess.rule or TimestampRule()
-    times = read_table(path, reading=reading, string_columns={time_col})[time_col]
+    try:
+        times = read_table(path, reading=reading, string_columns={time_col})[time_col]
+    except UnicodeDecodeError as exc:  # a byte past the sample's rows
+        if reading.encoding != "utf-8" or not _legacy_text(path):
+            raise KizunaInputError(not_text(exc, path)) from None
+        reading = dataclasses.replace(reading, encoding=LEGACY_ENCODING)
+        times = read_table(path, reading=reading, string_columns={time_col})[time_col]
     try:
         parsed = parse_timestamps(times, rule, column=time_col).dropna()
     except KizunaInputError:
@@ -97,6 +108,27 @@ def sniff(path: Path) -> Proposal:
     return Proposal(
         path, reading, guesses, column_map, rule, start, end, as_of, horizon, n_train, notes
     )
+
+
+#: The encoding proposed for text that is not UTF-8: Excel's on Windows, which also
+#: reads Latin-1 text for every letter Western European exports use.
+LEGACY_ENCODING = "cp1252"
+
+
+def _legacy_text(path: Path) -> bool:
+    """Whether the file's start reads as :data:`LEGACY_ENCODING` text (no NUL bytes: not binary)."""
+    compression = compression_of(path)
+    if compression is not None:
+        return False  # the compressed case names the problem as before
+    with path.open("rb") as fh:
+        head = fh.read(65_536)
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode(LEGACY_ENCODING)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _reading(path: Path) -> ReadOptions:
@@ -155,6 +187,7 @@ def _sample(path: Path, reading: ReadOptions) -> pd.DataFrame:
         names=list(reading.columns) if reading.columns else None,
         nrows=SAMPLE_ROWS,
         dtype="string",
+        encoding=reading.encoding,
     )
 
 

@@ -248,3 +248,16 @@ def test_a_headerless_file_whose_first_line_holds_a_date_keeps_that_line(tmp_pat
     log.to_csv(source, index=False, header=False)
     payload = init(source, tmp_path / "mine.yaml")
     assert payload["report"]["input_rows"] == len(log)
+
+
+def test_init_reads_a_windows_encoded_export_and_marks_the_guess(tmp_path: Path, tx):
+    export = _named_export(tx)
+    export["description"] = ["Crème brûlée set" if i % 7 == 0 else "mug" for i in range(len(tx))]
+    source = tmp_path / "orders.csv"
+    source.write_bytes(export.to_csv(index=False).encode("cp1252"))
+    payload = init(source, tmp_path / "mine.yaml")
+    assert payload["report"]["kept_rows"] == len(tx)
+    line = _yaml_line(tmp_path / "mine.yaml", "encoding")
+    assert "cp1252" in line and "CHECK" in line
+    data = load_transactions(load_experiment(tmp_path / "mine.yaml").data, quiet=True)
+    assert "Crème brûlée set" in set(data.kept["description"])

@@ -145,3 +145,10 @@ def test_one_column_to_drop_is_a_list_of_one(tmp_path: Path):
         "churn: {params: {drop: region}}\n"
     )
     assert load_experiment(config).churn.params["drop"] == ["region"]
+
+
+def test_an_unknown_encoding_is_named(tmp_path: Path):
+    config = tmp_path / "e.yaml"
+    config.write_text("data:\n  transactions: x.csv\n  encoding: klingon\n")
+    with pytest.raises(KizunaInputError, match="encoding 'klingon' is not a known text encoding"):
+        resolve_source(None, config=config)

@@ -237,22 +237,35 @@ def read_frame(spark: Any, source: Any, *, string_columns: set[str], reading: An
     kind = file_format_of(path, options)
     if kind == "parquet":
         return spark.read.parquet(str(path))
-    # Spark's CSV reader takes one-character separators, not pandas' whitespace runs.
-    if options.delimiter == r"\s+" or not _spark_reads(path, compression_of(path)):
+    # Spark's CSV reader takes one-character separators, not pandas' whitespace runs,
+    # and (Spark 4) only a few charsets: other files are read by pandas on the driver.
+    from kizuna.training.engines.spark_session import spark_charset
+
+    charset = spark_charset(options.encoding)
+    if (
+        options.delimiter == r"\s+"
+        or charset is None
+        or not _spark_reads(path, compression_of(path))
+    ):
         frame = read_table(path, string_columns=string_columns, reading=options)
         return spark.createDataFrame(arrow_safe(frame))
     sample = read_table(
         path, string_columns=string_columns, reading=options, nrows=TYPE_SAMPLE_ROWS
     )
     if kind == "jsonl":
-        frame = spark.read.json(str(path))
+        frame = spark.read.json(str(path), encoding=charset)
         order = [c for c in sample.columns if c in frame.columns]
         frame = frame.select(*order, *[c for c in frame.columns if c not in order])
     else:
         sep = options.delimiter or ("\t" if kind == "tsv" else ",")
         # RFC 4180 quoting, as pandas reads it: a quote inside quotes is doubled.
         frame = spark.read.csv(
-            str(path), sep=sep, header=options.header, escape='"', inferSchema=False
+            str(path),
+            sep=sep,
+            header=options.header,
+            escape='"',
+            inferSchema=False,
+            encoding=charset,
         )
         if options.columns:
             frame = frame.toDF(*options.columns)

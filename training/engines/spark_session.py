@@ -185,3 +185,22 @@ def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
             values = out[col].astype(object)
             out[col] = values.where(out[col].notna(), None)
     return out
+
+
+#: Python's name of an encoding -> the charset Spark 4's readers accept for it.
+_SPARK_CHARSETS = {
+    "utf-8": "utf-8",
+    "iso8859-1": "iso-8859-1",
+    "ascii": "us-ascii",
+    "utf-16": "utf-16",
+    "utf-16-be": "utf-16be",
+    "utf-16-le": "utf-16le",
+    "utf-32": "utf-32",
+}
+
+
+def spark_charset(encoding: str) -> str | None:
+    """The charset Spark reads ``encoding`` text with, or None when it cannot (cp1252)."""
+    import codecs
+
+    return _SPARK_CHARSETS.get(codecs.lookup(encoding).name)
