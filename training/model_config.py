@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -124,53 +124,51 @@ class RecommenderConfig(Frozen):
         return self
 
 
-class ChurnConfig(Frozen):
+class _EstimatorSettings(Frozen):
+    """``params`` and ``search`` of a churn or LTV model, checked against its estimator."""
+
+    #: (module, class) of the estimator whose settings ``params`` and the grid hold.
+    _estimator: ClassVar[tuple[str, str]]
+
+    params: dict[str, Any] = {}
+    search: SearchConfig | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _lists(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return one_name_is_a_list(params)
+
+    @model_validator(mode="after")
+    def _check_params(self) -> _EstimatorSettings:
+        from importlib import import_module
+
+        module, name = self._estimator
+        estimator = getattr(import_module(module), name)
+        check_keys(self.params, estimator, "params")
+        if self.search is not None:
+            check_keys(self.search.grid, estimator, "search.grid")
+        return self
+
+
+class ChurnConfig(_EstimatorSettings):
     """The churn model: non-contractual (no purchase in the horizon) or contractual (a label)."""
+
+    _estimator = ("kizuna.models.churn", "ChurnClassifier")
 
     enabled: bool = True
     mode: Literal["non_contractual", "contractual"] = "non_contractual"
     label_col: str = "churned"
-    params: dict[str, Any] = {}
-    search: SearchConfig | None = None
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
     primary_metric: str = "roc_auc"
 
-    @field_validator("params")
-    @classmethod
-    def _lists(cls, params: dict[str, Any]) -> dict[str, Any]:
-        return one_name_is_a_list(params)
 
-    @model_validator(mode="after")
-    def _check_params(self) -> ChurnConfig:
-        from kizuna.models.churn import ChurnClassifier
-
-        check_keys(self.params, ChurnClassifier, "params")
-        if self.search is not None:
-            check_keys(self.search.grid, ChurnClassifier, "search.grid")
-        return self
-
-
-class LTVConfig(Frozen):
+class LTVConfig(_EstimatorSettings):
     """The lifetime-value model: horizon revenue per customer."""
 
+    _estimator = ("kizuna.models.ltv", "LTVRegressor")
+
     enabled: bool = True
-    params: dict[str, Any] = {}
-    search: SearchConfig | None = None
     primary_metric: str = "normalised_gini"
-
-    @field_validator("params")
-    @classmethod
-    def _lists(cls, params: dict[str, Any]) -> dict[str, Any]:
-        return one_name_is_a_list(params)
-
-    @model_validator(mode="after")
-    def _check_params(self) -> LTVConfig:
-        from kizuna.models.ltv import LTVRegressor
-
-        check_keys(self.params, LTVRegressor, "params")
-        if self.search is not None:
-            check_keys(self.search.grid, LTVRegressor, "search.grid")
-        return self
 
 
 class BTYDConfig(Frozen):
