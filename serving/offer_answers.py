@@ -73,6 +73,8 @@ class OfferDesk:
         channels = offers.known_channels(catalogue)
         if request.channel is not None and channels and request.channel not in channels:
             return field_error("body.channel", f"unknown channel; known: {', '.join(channels)}")
+        if request.control_share > 0 and not request.campaign_id:  # the split hashes it
+            return field_error("body.campaign_id", "required with control_share above 0")
         now = utc_now()
         since = now - pd.Timedelta(days=offers.log_window_days(catalogue))
         try:

@@ -155,3 +155,9 @@ def test_next_best_offer_holds_out_a_control_group_and_unknown_customers(client,
     assert out["group"] == "control" and out["decisions"][0]["offer_id"] == "no_offer"
     unknown = client.next_best_offer({"customer_id": "nobody-at-all"})
     assert unknown["known"] is False and unknown["decisions"][0]["offer_id"] == "no_offer"
+
+
+def test_a_control_share_without_a_campaign_is_refused_naming_the_field(raw, known):
+    resp = raw.post("/next_best_offer", json={"customer_id": known[0], "control_share": 0.2})
+    assert resp.status_code == 422, resp.text
+    assert [d["loc"] for d in resp.json()["detail"]] == ["body.campaign_id"]
