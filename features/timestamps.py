@@ -80,25 +80,33 @@ def parse_timestamps(
         Numbers without ``epoch``, or day/month text that the data cannot settle.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+        return _ns(values.dt.tz_convert("UTC").dt.tz_localize(None))
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values.astype("datetime64[ns]")
+        return _ns(values)
     if rule.epoch is not None:
         number = pd.to_numeric(values.astype("string").str.strip(), errors="coerce")
         out = pd.to_datetime(number.astype("float64"), unit=rule.epoch, errors="coerce")
-        return pd.Series(out, index=values.index).astype("datetime64[ns]")
+        return _ns(pd.Series(out, index=values.index))
     text = values.astype("string").str.strip()
     text = text.mask(text == "")
     if rule.format is not None:
         out = pd.to_datetime(text, format=rule.format, errors="coerce", utc=True)
-        return out.dt.tz_localize(None).astype("datetime64[ns]")
+        return _ns(out.dt.tz_localize(None))
     _refuse_numbers(values, text, column)
     out = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
     retry = out.isna() & text.notna()
     if retry.any():
         dayfirst = _day_first(text[retry], rule.dayfirst, column)
         out[retry] = _parse_other(text[retry], dayfirst)
-    return out.dt.tz_localize(None).astype("datetime64[ns]")
+    return _ns(out.dt.tz_localize(None))
+
+
+def _ns(stamps: pd.Series) -> pd.Series:
+    """``datetime64[ns]``; an instant outside its range (before 1677 or after 2262, e.g. a
+    placeholder 9999-12-31) is unreadable: NaT, set aside, not an overflow error."""
+    if stamps.dtype != "datetime64[ns]":
+        stamps = stamps.where((stamps >= pd.Timestamp.min) & (stamps <= pd.Timestamp.max))
+    return stamps.astype("datetime64[ns]")
 
 
 def parse_timestamp_value(value: Any, rule: TimestampRule = DEFAULT_RULE) -> datetime:

@@ -116,3 +116,10 @@ def test_utc_now_ignores_the_machines_time_zone(monkeypatch):
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_instants_outside_the_nanosecond_range_are_unreadable_not_an_overflow():
+    text = pd.Series(["2024-01-01T00:00:00", "9999-12-31T00:00:00", "0001-01-01"])
+    assert parse_timestamps(text).isna().tolist() == [False, True, True]
+    stored = pd.Series(pd.to_datetime(["2024-01-01", "9999-12-31"]).astype("datetime64[us]"))
+    assert parse_timestamps(stored).isna().tolist() == [False, True]  # a Parquet column
