@@ -61,13 +61,18 @@ def local_conf(
     memory = local_driver_memory(master, input_bytes)
     if memory is None:
         return {}
-    options = f"{LOCAL_JAVA_OPTIONS} -Dlog4j2.configurationFile={LOCAL_LOG_CONFIG.as_uri()}"
+    options = local_java_options()
     if class_archive is not False:
         from kizuna.training.engines.spark_classes import archive_options, default_folder
 
         folder = default_folder() if class_archive is True else Path(class_archive)
         options = f"{options} {archive_options(folder)}".strip()
     return {"spark.driver.memory": memory, "spark.driver.extraJavaOptions": options}
+
+
+def local_java_options() -> str:
+    """:data:`LOCAL_JAVA_OPTIONS` and the logging of :data:`LOCAL_LOG_CONFIG`."""
+    return f"{LOCAL_JAVA_OPTIONS} -Dlog4j2.configurationFile={LOCAL_LOG_CONFIG.as_uri()}"
 
 
 def local_cores(master: str) -> int | None:

@@ -10,7 +10,7 @@ import pytest
 
 from kizuna.training.engines import spark_classes
 from kizuna.training.engines.spark_classes import ARCHIVE_MAGIC, archive_key, archive_options
-from kizuna.training.engines.spark_session import LOCAL_JAVA_OPTIONS, local_conf
+from kizuna.training.engines.spark_session import local_conf, local_java_options
 from tests.training.engines.conftest import java_major
 
 pytestmark = pytest.mark.spark
@@ -96,9 +96,9 @@ def test_the_key_follows_the_jars(tmp_path):
 
 def test_local_conf_adds_the_archive_unless_told_not_to(java, tmp_path):
     options = local_conf("local[2]", None, tmp_path)["spark.driver.extraJavaOptions"]
-    assert options.startswith(LOCAL_JAVA_OPTIONS + " -XX:ArchiveClassesAtExit=" + str(tmp_path))
+    assert options.startswith(local_java_options() + " -XX:ArchiveClassesAtExit=" + str(tmp_path))
     off = local_conf("local[2]", None, False)["spark.driver.extraJavaOptions"]
-    assert off == LOCAL_JAVA_OPTIONS
+    assert off == local_java_options()
     assert local_conf("spark://cluster:7077", None, tmp_path) == {}  # a cluster's own settings
 
 

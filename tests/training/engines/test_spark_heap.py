@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from kizuna.training.engines.spark_session import (
-    LOCAL_JAVA_OPTIONS,
     LOCAL_LOG_CONFIG,
     input_bytes,
     local_conf,
     local_driver_memory,
+    local_java_options,
 )
 
 GB = 2**30
@@ -34,8 +34,7 @@ def test_jvm_tuning_is_for_local_mode_only():
     conf = local_conf("local[2]", None)
     assert conf == {
         "spark.driver.memory": "3072m",
-        "spark.driver.extraJavaOptions": f"{LOCAL_JAVA_OPTIONS} "
-        f"-Dlog4j2.configurationFile={LOCAL_LOG_CONFIG.as_uri()}",
+        "spark.driver.extraJavaOptions": local_java_options(),
     }
     assert LOCAL_LOG_CONFIG.is_file()
     for master in ("yarn", "spark://host:7077", "k8s://https://api:6443"):
