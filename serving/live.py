@@ -18,7 +18,6 @@ from typing import Any
 
 import pandas as pd
 
-from kizuna.features.validate import validate_transactions
 from kizuna.models.bundles import MODEL_KINDS, ChampionModels
 from kizuna.serving import model_store
 from kizuna.serving.customer_state import CustomerState
@@ -27,6 +26,7 @@ from kizuna.serving.model_sources import model_folder as model_folder
 from kizuna.serving.model_sources import prune_cache as prune_cache
 from kizuna.serving.model_sources import source_versions
 from kizuna.serving.snapshot import load_snapshot
+from kizuna.serving.stored_apply import apply_stored_events as apply_stored_events
 
 logger = logging.getLogger("bentoml.kizuna")
 
@@ -97,40 +97,15 @@ def load_served(
     return served
 
 
-def apply_stored_events(served: Served, store: Any) -> int:
-    """Apply the stored lines the state has not seen (``seq > last_event_seq``) once.
-
-    Returns the number of customers updated.
-    """
-    state = served.state
-    _number_after_snapshot(store, state.last_event_seq)
-    fresh = store.read(after=state.last_event_seq)
-    if fresh is None or len(fresh) == 0:  # None: the store is unavailable (store_guard)
-        return 0
-    kept = validate_transactions(fresh.drop(columns=["seq"])).kept
-    return len(state.apply_events(kept, last_seq=int(fresh["seq"].max())))
-
-
-def _number_after_snapshot(store: Any, last_event_seq: int) -> None:
-    """New lines of a store that numbers below the snapshot must still count as new."""
-    from kizuna.serving.store_guard import StoreUnavailable
-
-    try:
-        if store.last_seq() >= last_event_seq:
-            return
-        old = store.number_after(last_event_seq)
-    except StoreUnavailable:  # named by /readyz; checked again at the next catch-up
-        return
-    if old is not None:
-        logger.warning(
-            "event store %s numbers its lines up to %d, below the snapshot's last included "
-            "event (%d): it is not the store the snapshot was built from; new lines are "
-            "numbered from %d so that they are applied",
-            getattr(store, "path", "?"),
-            old,
-            last_event_seq,
-            last_event_seq + 1,
-        )
+def _moves(old: dict[str, Any], new: Served) -> str:
+    """What a reload changed, the snapshot's version too (``kizuna snapshot`` moves only it)."""
+    now = dict(new.models.versions)
+    moved = [
+        f"{k} v{old.get(k)} → v{now.get(k)}"
+        for k in sorted({*old, *now})
+        if old.get(k) != now.get(k)
+    ]
+    return ", ".join(moved) if moved else "versions unchanged"
 
 
 def _settle_memory() -> None:
@@ -279,11 +254,7 @@ class Live:
                 self.served = new
             _settle_memory()
             self.last_error = "; ".join(broken.values()) or None
-            if old_set is None:
-                text = "loaded"
-            else:  # the snapshot's version too: `kizuna snapshot` moves only it
-                same = dict(new.models.versions) == old_set
-                text = f"reloaded ({'versions unchanged' if same else 'new versions'})"
+            text = "loaded" if old_set is None else f"reloaded ({_moves(old_set, new)})"
             return ReloadOutcome(True, text, new.versions, previous)
         finally:
             self._reload_lock.release()

@@ -88,8 +88,9 @@ def evaluate_campaign(
         customer), ``revenue_uplift`` (+ ``_low``, ``_high``),
         ``incremental_revenue`` (+ ``_low``, ``_high``; uplift x n_treated),
         ``cost_fixed``, ``cost_discount`` (totals), ``incremental_profit``
-        (+ ``_low``, ``_high``) and ``profit_per_treated``; the profit columns are
-        NaN when neither ``catalogue``, ``costs`` nor ``margin`` is given.
+        (+ ``_low``, ``_high``) and ``profit_per_treated``. Without ``catalogue`` or
+        ``costs`` the costs are NaN (unknown), and so is the profit unless ``margin``
+        is given (then it is the margin on the revenue, costs left out).
     """
     if not 0 < confidence < 1:
         raise KizunaInputError(
@@ -119,8 +120,10 @@ def evaluate_campaign(
             **profit_uplift(profit[t], profit[c], confidence),
         })  # fmt: skip
     out = pd.DataFrame(rows)
-    if catalogue is None and costs is None and margin is None:
-        out[list(PROFIT_COLUMNS)] = np.nan  # nothing says what the offers cost
+    if catalogue is None and costs is None:  # nothing says what the offers cost
+        out[["cost_fixed", "cost_discount"]] = np.nan
+        if margin is None:
+            out[list(PROFIT_COLUMNS)] = np.nan
     return out
 
 

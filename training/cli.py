@@ -109,6 +109,10 @@ def one_line(exc: BaseException) -> str:
         from kizuna.training.files import not_text
 
         return not_text(exc)
+    if type(exc).__name__ == "ParserError":  # pandas' C parser: a ragged line
+        from kizuna.training.files import ragged_line
+
+        return ragged_line(text, "the file") or f"{type(exc).__name__}: {text}"
     if type(exc).__name__ == "LightGBMError":  # "Check failed: (num_leaves) > (1) at /src/..."
         return f"LightGBM refused a model setting (params): {text.split(' at /')[0]}"
     if isinstance(exc, OSError) and exc.filename is not None:

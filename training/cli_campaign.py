@@ -53,9 +53,14 @@ def evaluate_campaign(
     if offers is not None or config is not None:
         catalogue, _ = resolve_offers(offers, config, margin=margin)
     else:
+        left_out = (
+            "incremental profit is the margin on the revenue, the offers' costs left out"
+            if margin is not None
+            else "incremental profit is not computed"
+        )
         err_console.print(
-            "warning: no offer catalogue (--offers, or --config with `offers:`): costs and "
-            "margin are unknown, so incremental profit is not computed",
+            "warning: no offer catalogue (--offers, or --config with `offers:`): the offers' "
+            f"costs are unknown, so {left_out}",
             highlight=False,
         )
     frame = read_table(outcomes, string_columns={s.CUSTOMER_ID, "offer_id"})

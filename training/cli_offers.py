@@ -187,18 +187,18 @@ def score_offers(
 
 
 def _warn_unmatched_segments(catalogue: object, table: pd.DataFrame) -> None:
-    """An offer whose segments no customer is in can never be made: say so (a typo?)."""
+    """Name each segment of an offer that no customer is in (a typo, or empty today)."""
     from kizuna.training.progress import err_console
 
     if s.SEGMENT not in table.columns:
         return
     present = set(table[s.SEGMENT].dropna().astype(str))
     for offer in catalogue.offers:
-        wanted = set(offer.eligibility.segments)
-        if wanted and not wanted & present:
+        missing = sorted(set(offer.eligibility.segments) - present)
+        if missing:  # a typo, or a segment empty today
             err_console.print(
-                f"warning: offer {offer.offer_id!r} is for segments {sorted(wanted)}, and no "
-                f"customer is in any of them (segments here: {sorted(present)})",
+                f"warning: offer {offer.offer_id!r} names segments no customer is in: "
+                f"{missing} (segments here: {sorted(present)})",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -75,6 +75,17 @@ def score(
     from kizuna.training.engines.settings import resolve_engine
 
     engine, spark = resolve_engine(engine, config)
+    if config is not None:
+        from kizuna.training.config import load_experiment
+        from kizuna.training.contractual_score import is_contractual_only
+
+        experiment_config = load_experiment(config)
+        if is_contractual_only(experiment_config):  # one table, scored on the driver
+            from kizuna.training.tracking import data_dir
+
+            target = out or f"sqlite:///{data_dir() / 'crm.sqlite'}"
+            _score_contractual(experiment_config, target, table, alias, chunk_size, as_json, quiet)
+            return
     if engine == "spark":
         _score_spark(out, table, models, alias, k, config, spark, spark_master, experiment, as_json)
         return
@@ -95,12 +106,8 @@ def score(
     experiment_config = None
     if config is not None:
         from kizuna.training.config import load_experiment
-        from kizuna.training.contractual_score import is_contractual_only
 
         experiment_config = load_experiment(config)
-        if is_contractual_only(experiment_config):
-            _score_contractual(experiment_config, target, table, alias, chunk_size, as_json, quiet)
-            return
     source = models if models == "registry" else str(Path(models).resolve())
     experiment = served_experiment(source, experiment)
     store_path = event_store or settings.for_experiment(experiment).event_store

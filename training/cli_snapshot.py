@@ -202,10 +202,11 @@ def events_purge(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Delete stored lines up to a seq (after a snapshot includes them), with confirmation.
+    """Delete stored lines up to a seq, with confirmation: once the order export has them.
 
-    Lines after the champion snapshot's last included seq are in no snapshot yet:
-    purging them loses purchases, so that needs --force.
+    Every snapshot and training reads the export plus the stored lines, so a purged
+    line that the export lacks is gone from the next one. Lines after the champion
+    snapshot's last included seq are in no snapshot yet: purging them needs --force.
     """
     store = _store(event_store, experiment, quiet)
     included = _snapshot_seq(event_store, experiment)

@@ -104,8 +104,29 @@ def compression_of(path: Path) -> str | None:
         )
     for magic, name in _MAGIC:
         if head.startswith(magic):
+            if name == "zip":
+                _one_file_zip(path)
             return name
     return None
+
+
+def _one_file_zip(path: Path) -> None:
+    """Refuse a zip of several files (pandas reads a zip holding one), saying how to fix it."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    except zipfile.BadZipFile:
+        return
+    if len(names) <= 1:
+        return
+    mac = [n for n in names if n.startswith("__MACOSX/")]
+    hint = f" (`zip -d {path.name} '__MACOSX/*'` removes what a Mac's Finder added)" if mac else ""
+    raise KizunaInputError(
+        f"{path} is a zip of {len(names)} files ({', '.join(names[:4])}); kizuna reads a zip "
+        f"holding one file: unzip it and give the CSV{hint}"
+    )
 
 
 def _workbook(path: Path) -> bool:
@@ -180,6 +201,9 @@ def read_table(
     except KizunaInputError:
         raise
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        ragged = ragged_line(str(exc), str(path))
+        if ragged is not None:
+            raise KizunaInputError(ragged) from None
         raise KizunaInputError(f"cannot parse {path} as {kind} (sep {sep!r}): {exc}") from None
     if names and frame.shape[1] != len(names):  # pragma: no cover - pandas pads or fails first
         raise KizunaInputError(f"{path} has {frame.shape[1]} columns, `columns` names {len(names)}")
@@ -224,6 +248,20 @@ def read_delimited(
             "or a header missing a name"
         )
     return frame
+
+
+def ragged_line(message: str, where: str) -> str | None:
+    """pandas' "Expected 3 fields in line 7, saw 4" in the user's terms (None: not that)."""
+    import re
+
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if found is None:
+        return None
+    want, line, saw = found.groups()
+    return (
+        f"line {line} of {where} has {saw} fields where the lines before it have {want}: an "
+        "unquoted delimiter inside a value, or a wrong delimiter setting"
+    )
 
 
 def reading_options(data: object) -> ReadOptions:

@@ -117,12 +117,8 @@ LEGACY_ENCODING = "cp1252"
 
 def _legacy_text(path: Path) -> bool:
     """Whether the file's start reads as :data:`LEGACY_ENCODING` text (no NUL bytes: not binary)."""
-    compression = compression_of(path)
-    if compression is not None:
-        return False  # the compressed case names the problem as before
-    with path.open("rb") as fh:
-        head = fh.read(65_536)
-    if b"\x00" in head:
+    head = _head_bytes(path, compression_of(path))
+    if head is None or b"\x00" in head:
         return False
     try:
         head.decode(LEGACY_ENCODING)
@@ -139,7 +135,7 @@ def _reading(path: Path) -> ReadOptions:
         return ReadOptions(file_format="parquet")
     raw = _head_text(path, compression)
     first = raw.lstrip()[:1]
-    if first == "{":
+    if first in ("{", "["):  # JSON lines, or one array of records (read_table reads both)
         return ReadOptions(file_format="jsonl")
     lines = [line for line in raw.splitlines() if line.strip()][:50]
     if not lines:
@@ -157,19 +153,26 @@ def _reading(path: Path) -> ReadOptions:
     return ReadOptions(file_format=kind, delimiter=None if delimiter in ",\t" else delimiter)
 
 
-def _head_text(path: Path, compression: str | None, n_bytes: int = 65_536) -> str:
+def _head_bytes(path: Path, compression: str | None, n_bytes: int = 65_536) -> bytes | None:
+    """The first bytes of the (decompressed) file; None for zip and zstd."""
     import bz2
     import gzip
     import lzma
 
     opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(compression or "", open)
     if compression in ("zip", "zstd"):
+        return None
+    with opener(path, "rb") as fh:
+        return fh.read(n_bytes)
+
+
+def _head_text(path: Path, compression: str | None, n_bytes: int = 65_536) -> str:
+    data = _head_bytes(path, compression, n_bytes)
+    if data is None:
         frame = pd.read_csv(
             path, nrows=50, header=None, dtype=str, sep="\x1f", compression=compression
         )
         return "\n".join(frame[0].astype(str))
-    with opener(path, "rb") as fh:
-        data = fh.read(n_bytes)
     text = data.decode("utf-8", errors="replace")
     return text.rsplit("\n", 1)[0] if "\n" in text else text
 

@@ -143,7 +143,8 @@ def propose_map(
         times = [g for g in guesses if g.kind == "time" and g.name not in taken]
         if not times:
             raise KizunaInputError(
-                "found no column of dates or Unix times; kizuna needs when each purchase happened"
+                "found no column of dates or Unix times; kizuna needs when each purchase "
+                f"happened{_excel_hint(guesses)}"
             )
         # Written dates before large whole numbers, which may be ids rather than Unix times.
         chosen = min(times, key=lambda g: g.rule is not None and g.rule.epoch is not None)
@@ -191,3 +192,17 @@ def propose_map(
             )
     order = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY, s.UNIT_PRICE)
     return {k: out[k] for k in order}, notes
+
+
+def _excel_hint(guesses: list[ColumnGuess]) -> str:
+    """A clause naming a time-named column of Excel serial day numbers, if there is one."""
+    from kizuna.features.timestamps import EXCEL_DAYS
+
+    for g in guesses:
+        numbers = pd.to_numeric(pd.Series(g.examples, dtype="string"), errors="coerce")
+        if _time_name(g.name) and len(numbers) and numbers.between(*EXCEL_DAYS).all():
+            return (
+                f"; {g.name} holds numbers like {g.examples[0]}, Excel's serial dates: format "
+                "the column as dates in Excel (e.g. yyyy-mm-dd hh:mm) before saving the CSV"
+            )
+    return ""

@@ -320,8 +320,9 @@ def test_the_reload_message_counts_the_snapshots_version(model_set):
     live = Live(str(model_set.folder))
     assert live.load().message == "loaded"
     assert live.load().message == "reloaded (versions unchanged)"
+    current = live.served.models.versions.get("snapshot")
     live.served.models.versions["snapshot"] = -1  # as before a `kizuna snapshot`
-    assert live.load().message == "reloaded (new versions)"
+    assert live.load().message == f"reloaded (snapshot v-1 → v{current})"
 
 
 def test_an_event_repeating_a_line_of_the_order_log_is_not_counted_again(live):

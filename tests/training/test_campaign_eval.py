@@ -98,8 +98,9 @@ def test_pooled_row_over_offers() -> None:
 def test_costs_mapping_and_margin_without_a_catalogue() -> None:
     row = evaluate_campaign(tiny(), costs={"A": (1.0, 0.1)}, margin=0.5).iloc[0]
     assert row["incremental_profit"] == pytest.approx(15.0)
-    free = evaluate_campaign(tiny(), margin=1.0).iloc[0]  # said to cost nothing: profit = revenue
+    free = evaluate_campaign(tiny(), margin=1.0).iloc[0]  # the margin alone, costs left out
     assert free["incremental_profit"] == pytest.approx(free["incremental_revenue"])
+    assert np.isnan(free["cost_fixed"]) and np.isnan(free["cost_discount"])  # unknown, not 0
     unknown = evaluate_campaign(tiny()).iloc[0]  # nothing said about costs: profit unknown
     assert unknown[list(PROFIT_COLUMNS)].isna().all() and unknown["incremental_revenue"] > 0
 

@@ -212,7 +212,7 @@ def test_score_offers_refuses_what_the_service_refuses_and_warns_of_unreachable_
     offers = files["dir"] / "typo.yaml"
     offers.write_text(
         "offers:\n  - offer_id: vip\n    type: cross_sell\n"
-        "    eligibility: {channels: [email], segments: [Champion]}\n"
+        "    eligibility: {channels: [email], segments: [Champion, Champions]}\n"
     )
     scores = files["dir"] / "with_segments.parquet"
     customer_frame().assign(segment="Champions").to_parquet(scores)
@@ -227,6 +227,6 @@ def test_score_offers_refuses_what_the_service_refuses_and_warns_of_unreachable_
     out = files["dir"] / "d.parquet"
     result = runner.invoke(app, [*base, "--channel", "email", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "offer 'vip' is for segments ['Champion'], and no customer is in any" in " ".join(
+    assert "offer 'vip' names segments no customer is in: ['Champion']" in " ".join(
         result.output.split()
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -145,3 +146,46 @@ def test_init_names_a_header_only_file_and_reads_a_parquet_folder(tmp_path: Path
     ).to_parquet(folder / "part-0.parquet")
     proposal = sniff(folder)
     assert proposal.column_map["timestamp"] == "date" and proposal.reading.file_format == "parquet"
+
+
+def test_a_ragged_line_is_named_with_its_field_counts(tmp_path: Path):
+    path = tmp_path / "orders.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5,6,7\n8,9,10\n")
+    with pytest.raises(KizunaInputError) as err:
+        read_table(path)
+    assert str(err.value).startswith(f"line 3 of {path} has 4 fields where the lines before it")
+
+
+def test_a_zip_of_several_files_is_named_with_the_fix(tmp_path: Path):
+    import zipfile
+
+    path = tmp_path / "orders.zip"
+    with zipfile.ZipFile(path, "w") as archive:  # as a Mac's Finder makes it
+        archive.writestr("orders.csv", "a,b\n1,2\n")
+        archive.writestr("__MACOSX/._orders.csv", "x")
+    for reader in (lambda: read_table(path, reading=ReadOptions("csv")), lambda: sniff(path)):
+        with pytest.raises(KizunaInputError, match="a zip of 2 files") as err:
+            reader()
+        assert "zip -d orders.zip '__MACOSX/*'" in str(err.value)
+
+
+def test_init_reads_a_json_array_and_a_compressed_windows_encoded_export(tmp_path: Path):
+    rows = [
+        {"customer": f"C{i % 9}", "order": f"O{i}", "item": f"I{i % 6}", "qty": 1, "price": 2.5,
+         "date": f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", "note": "Crème"}
+        for i in range(120)
+    ]  # fmt: skip
+    path = tmp_path / "orders.json"
+    path.write_text(json.dumps(rows))
+    assert sniff(path).column_map["timestamp"] == "date"
+    packed = tmp_path / "orders.csv.gz"
+    pd.DataFrame(rows).to_csv(packed, index=False, encoding="cp1252", compression="gzip")
+    assert sniff(packed).reading.encoding == "cp1252"
+
+
+def test_init_names_a_column_of_excel_serial_dates(tmp_path: Path):
+    path = tmp_path / "orders.csv"
+    lines = [f"C{i % 7},O{i},I{i % 5},{40510 + i % 10}.48,1,2.5" for i in range(40)]
+    path.write_text("customer,order,item,InvoiceDate,qty,price\n" + "\n".join(lines) + "\n")
+    with pytest.raises(KizunaInputError, match="InvoiceDate holds numbers like .*Excel's serial"):
+        sniff(path)
