@@ -154,6 +154,7 @@ def resolve_source(
                 f"{config} has unknown setting(s) {unknown}; an experiment's settings are "
                 f"{sorted(ExperimentConfig.model_fields)}"
             )
+        _check_sections(raw, config)
         data = parse_model(DataConfig, raw["data"], source=f"{config} (data)")
         return data.resolved(Path(config).resolve().parent)
     if source is None:
@@ -164,6 +165,28 @@ def resolve_source(
         {"transactions": source, "format": format, "column_map": mapping},
         source="the command line",
     )
+
+
+def _check_sections(raw: dict[str, Any], config: Path) -> None:
+    """The experiment's other sections, each checked as `kizuna train` will (before training:
+    the README's loop is to rerun `kizuna validate --config` until the file is right)."""
+    from pydantic import BaseModel
+
+    for name, info in ExperimentConfig.model_fields.items():
+        kind = info.annotation
+        if (
+            name in raw
+            and name != "data"
+            and isinstance(kind, type)
+            and issubclass(kind, BaseModel)
+        ):
+            parse_model(kind, raw[name] or {}, source=f"{config} ({name})")
+    offers = raw.get("offers")
+    if offers is not None:
+        path = Path(str(offers))
+        path = path if path.is_absolute() else Path(config).resolve().parent / path
+        if not path.is_file():
+            raise KizunaInputError(f"{config}: offers: no such file: {path}")
 
 
 def load_transactions(

@@ -152,3 +152,14 @@ def test_an_unknown_encoding_is_named(tmp_path: Path):
     config.write_text("data:\n  transactions: x.csv\n  encoding: klingon\n")
     with pytest.raises(KizunaInputError, match="encoding 'klingon' is not a known text encoding"):
         resolve_source(None, config=config)
+
+
+def test_validate_checks_the_experiments_model_settings_too(tmp_path: Path):
+    EXPORT.to_csv(tmp_path / "orders.csv", index=False)
+    config = tmp_path / "e.yaml"
+    config.write_text("name: e\ndata:\n  transactions: orders.csv\nchurn: {params: {bogus: 1}}\n")
+    with pytest.raises(KizunaInputError, match="ChurnClassifier has no setting bogus"):
+        resolve_source(None, config=config)
+    config.write_text("name: e\ndata:\n  transactions: orders.csv\noffers: nope.yaml\n")
+    with pytest.raises(KizunaInputError, match="offers: no such file"):
+        resolve_source(None, config=config)
