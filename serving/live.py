@@ -10,7 +10,6 @@ not include (``seq > manifest.last_event_seq``), each exactly once.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,6 @@ from kizuna.serving.model_sources import prune_cache as prune_cache
 from kizuna.serving.model_sources import source_versions
 from kizuna.serving.snapshot import load_snapshot
 from kizuna.serving.stored_apply import apply_stored_events as apply_stored_events
-
-logger = logging.getLogger("bentoml.kizuna")
 
 
 @dataclass
