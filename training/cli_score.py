@@ -75,6 +75,7 @@ def score(
     from kizuna.training.engines.settings import resolve_engine
 
     engine, spark = resolve_engine(engine, config)
+    experiment_config = None
     if config is not None:
         from kizuna.training.config import load_experiment
         from kizuna.training.contractual_score import is_contractual_only
@@ -103,11 +104,6 @@ def score(
     check_target(target)
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
-    experiment_config = None
-    if config is not None:
-        from kizuna.training.config import load_experiment
-
-        experiment_config = load_experiment(config)
     source = models if models == "registry" else str(Path(models).resolve())
     experiment = served_experiment(source, experiment)
     store_path = event_store or settings.for_experiment(experiment).event_store
