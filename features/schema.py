@@ -35,6 +35,9 @@ REASON = "reason"  # why a row was set aside
 
 TRANSACTION_REQUIRED = (CUSTOMER_ID, ORDER_ID, ITEM_ID, TIMESTAMP, QUANTITY, UNIT_PRICE)
 TRANSACTION_OPTIONAL = (CHANNEL, CATEGORY)
+#: What makes two lines the same purchase: the event store's key, the duplicate rule of
+#: stored events (``validate_transactions(stored_rows=)``) and of the service's events.
+PURCHASE_KEY = TRANSACTION_REQUIRED
 
 # --- items (optional) ----------------------------------------------------------
 NAME = "name"

@@ -238,7 +238,8 @@ def validate_transactions(
         checks.append((AT_OR_AFTER_AS_OF, (ts >= as_of_ts).to_numpy()))
     repeated = _duplicated(raw)
     if stored_rows is not None and stored_rows.any():
-        key = pd.DataFrame({"c": customer, "o": order, "i": item, "t": ts, "q": qty, "p": price})
+        typed = (customer, order, item, ts, qty, price)  # as typed, in PURCHASE_KEY's order
+        key = pd.DataFrame(dict(zip(s.PURCHASE_KEY, typed, strict=True)))
         repeated = repeated | (key.duplicated(keep="first").to_numpy() & stored_rows)
     checks.append((DUPLICATE_ROW, repeated))
 

@@ -40,7 +40,6 @@ from kizuna.serving.model_inputs import (
     tabular_frame,
 )
 from kizuna.serving.transaction_log import (
-    EVENT_KEY,
     TransactionLog,
     canonical,
     clip_to,
@@ -199,16 +198,24 @@ class CustomerState:
             if last_seq is not None:
                 self.last_event_seq = max(self.last_event_seq, last_seq)
             return []
-        lines = self._new_purchases(canonical(lines))
-        if len(lines) == 0:  # every line repeats one the state has: counted once, as in batch
+        lines = canonical(lines)
+        known = self._lines([str(c) for c in pd.unique(lines[s.CUSTOMER_ID])])
+        # A line repeating one the state has is counted once, as the batch validator's
+        # stored_rows rule does (a purchase posted live that the order log already has).
+        lines = without_repeats(lines, known)
+        if len(lines) == 0:
             if last_seq is not None:
                 self.last_event_seq = max(self.last_event_seq, last_seq)
             return []
         lines = clip_to(lines, self.as_of)
+        changed = [str(c) for c in pd.unique(lines[s.CUSTOMER_ID])]
+        rows = pd.concat(
+            [known[known[s.CUSTOMER_ID].isin(changed).to_numpy()], lines], ignore_index=True
+        )
         before = self._events
         self._events = lines if before is None else pd.concat([before, lines], ignore_index=True)
         try:
-            updated = self._refresh([str(c) for c in pd.unique(lines[s.CUSTOMER_ID])])
+            updated = self._refresh(changed, rows)
         except BaseException:
             self._events = before  # not applied: a retry must not count the lines twice
             raise
@@ -216,13 +223,6 @@ class CustomerState:
         if last_seq is not None:
             self.last_event_seq = max(self.last_event_seq, last_seq)
         return updated
-
-    def _new_purchases(self, lines: pd.DataFrame) -> pd.DataFrame:
-        """``lines`` less those repeating one of the customer's lines on the event key
-        (the batch validator's ``stored_rows`` rule: a purchase posted live that the
-        snapshot's order log already has)."""
-        customers = [str(c) for c in pd.unique(lines[s.CUSTOMER_ID])]
-        return without_repeats(lines, self._lines(customers, list(EVENT_KEY)))
 
     def customer_rows(self, customer_id: str) -> pd.DataFrame:
         """Every transaction line of one customer (snapshot and events)."""
@@ -251,9 +251,8 @@ class CustomerState:
             return base if base is not None else pd.DataFrame(columns=[s.CUSTOMER_ID])
         return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
-    def _refresh(self, customers: list[str]) -> list[str]:
-        """Recompute every derived row of ``customers`` from all their lines, in one pass."""
-        rows = self._lines(customers)
+    def _refresh(self, customers: list[str], rows: pd.DataFrame) -> list[str]:
+        """Recompute every derived row of ``customers`` from ``rows``, all their lines."""
         unit = next((b.btyd_unit for b in self.bundles.values()), "W")
         feats = customer_base_features(
             rows, self.as_of, customers=self.customers, items=self.items, btyd_unit=unit

@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.serving.transaction_log import EVENT_KEY
 
 SEQ = "seq"
 EVENT_COLUMNS = (
@@ -63,12 +62,11 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-_KEY = EVENT_KEY  # the UNIQUE constraint's columns
 _INSERT = (
     "INSERT OR IGNORE INTO events (request_id, received_at, customer_id, order_id, item_id, "
     "timestamp, quantity, unit_price, channel, category) "
     "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM events WHERE "
-    + " AND ".join(f"{c} = ?" for c in _KEY)
+    + " AND ".join(f"{c} = ?" for c in s.PURCHASE_KEY)  # the UNIQUE constraint's columns
     + ")"
 )
 
@@ -191,10 +189,7 @@ class EventStore:
         next stored line gets the number after it.
         """
         with self._lock:
-            row = self._conn.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
-            ).fetchone()
-            return 0 if row is None else int(row[0])
+            return self._high_water()
 
     def number_after(self, seq: int) -> int | None:
         """Make the next stored line's ``seq`` greater than ``seq``; return the old last one.
@@ -205,10 +200,7 @@ class EventStore:
         the service takes as already applied. Returns None when nothing changed.
         """
         with self._lock:
-            last = self._conn.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
-            ).fetchone()
-            old = 0 if last is None else int(last[0])
+            old = self._high_water()
             if old >= seq:
                 return None
             self._conn.execute("BEGIN IMMEDIATE")
@@ -238,6 +230,10 @@ class EventStore:
             return self._version() != self._data_version
         finally:
             self._lock.release()
+
+    def _high_water(self) -> int:
+        row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return 0 if row is None else int(row[0])
 
     def _version(self) -> int:
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
@@ -279,20 +275,28 @@ def read_events(path: str | Path, *, after: int = 0) -> pd.DataFrame:
         ``order_id``, ``item_id``, ``timestamp``, ``quantity``, ``unit_price``,
         ``channel``, ``category``), ready for ``validate_transactions``.
     """
+    query = f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events WHERE {SEQ} > ? ORDER BY {SEQ}"
+    return _to_frame(_read_only(path, query, (after,)))
+
+
+def count_events(path: str | Path) -> tuple[int, int]:
+    """(lines, highest ``seq`` among them) of an event store file, (0, 0) without one;
+    what :func:`read_events` would return, counted without reading it."""
+    rows = _read_only(path, f"SELECT COUNT(*), COALESCE(MAX({SEQ}), 0) FROM events", ())
+    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+
+
+def _read_only(path: str | Path, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     path = Path(path)
     if not path.exists():
-        return _to_frame([])
+        return []
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = conn.execute(
-            f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events WHERE {SEQ} > ? ORDER BY {SEQ}",
-            (after,),
-        ).fetchall()
+        return conn.execute(query, params).fetchall()
     except sqlite3.OperationalError:  # a file without the table: nothing stored yet
-        rows = []
+        return []
     finally:
         conn.close()
-    return _to_frame(rows)
 
 
 def _to_rows(lines: pd.DataFrame) -> list[tuple[Any, ...]]:

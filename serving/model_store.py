@@ -243,6 +243,14 @@ def download_version(name: str, version: int | str, dst: Path) -> Path:
     )
 
 
+def download_bundle(name: str, version: int | str, dst: Path) -> Path:
+    """Download one registered model version into ``dst``; return its bundle file."""
+    found = sorted(download_version(name, version, dst).rglob(BUNDLE_FILE))
+    if not found:
+        raise KizunaInputError(f"{name} v{version} holds no kizuna bundle")
+    return found[0]
+
+
 def fetch_from_registry(
     experiment: str | None,
     dst: Path,
@@ -272,8 +280,8 @@ def fetch_from_registry(
         version = alias_version(reg, alias)
         if version is None or (kind == SNAPSHOT_KIND and not with_snapshot):
             continue
-        local = download_version(reg, version.version, dst / f".download-{kind}")
         if kind == SNAPSHOT_KIND:
+            local = download_version(reg, version.version, dst / f".download-{kind}")
             manifest = sorted(local.rglob("manifest.json"))
             if not manifest:
                 raise KizunaInputError(f"{reg} v{version.version} holds no snapshot")
@@ -281,11 +289,9 @@ def fetch_from_registry(
             shutil.copytree(manifest[0].parent, dst / SNAPSHOT_DIR)
             kinds = [k for k in version.tags.get("kinds", "").split(",") if k]
         else:
-            found = sorted(local.rglob(BUNDLE_FILE))
-            if not found:
-                raise KizunaInputError(f"{reg} v{version.version} holds no kizuna bundle")
+            bundle = download_bundle(reg, version.version, dst / f".download-{kind}")
             (dst / kind).mkdir(exist_ok=True)
-            shutil.copyfile(found[0], dst / kind / BUNDLE_FILE)
+            shutil.copyfile(bundle, dst / kind / BUNDLE_FILE)
             run_id = run_id or version.run_id
         versions[kind] = int(version.version)
         shutil.rmtree(dst / f".download-{kind}", ignore_errors=True)

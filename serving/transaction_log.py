@@ -114,8 +114,6 @@ class TransactionLog:
         return frame
 
 
-#: What makes two purchase lines the same purchase (the event store's key).
-EVENT_KEY = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY, s.UNIT_PRICE)
 _KEY_TYPES = {
     s.CUSTOMER_ID: "string",
     s.ORDER_ID: "string",
@@ -127,11 +125,12 @@ _KEY_TYPES = {
 
 
 def without_repeats(lines: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
-    """``lines`` less those repeating a ``known`` line on :data:`EVENT_KEY` (as typed)."""
-    if len(known) == 0 or not set(EVENT_KEY) <= set(known.columns):
+    """``lines`` less those repeating a ``known`` line on ``PURCHASE_KEY`` (as typed)."""
+    key = list(s.PURCHASE_KEY)
+    if len(known) == 0 or not set(key) <= set(known.columns):
         return lines
-    keys = pd.MultiIndex.from_frame(known[list(EVENT_KEY)].astype(_KEY_TYPES))
-    given = pd.MultiIndex.from_frame(lines[list(EVENT_KEY)].astype(_KEY_TYPES))
+    keys = pd.MultiIndex.from_frame(known[key].astype(_KEY_TYPES))
+    given = pd.MultiIndex.from_frame(lines[key].astype(_KEY_TYPES))
     return lines[~given.isin(keys)]
 
 

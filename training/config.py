@@ -121,6 +121,18 @@ class ExperimentConfig(Frozen):
         return self
 
 
+def offers_file(offers: str | Path | None, experiment: str | Path) -> Path | None:
+    """The ``offers:`` catalogue, relative to the experiment file; a missing one fails
+    (else the snapshot would silently have no offers)."""
+    if offers is None:
+        return None
+    found = Path(offers)
+    found = found if found.is_absolute() else (Path(experiment).resolve().parent / found).resolve()
+    if not found.is_file():
+        raise KizunaInputError(f"{experiment}: offers: no such file: {found}")
+    return found
+
+
 def load_experiment(path: str | Path) -> ExperimentConfig:
     """Read an experiment YAML into a frozen, validated config with resolved paths."""
     path = Path(path)
@@ -131,9 +143,7 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
         return p if p is None or p.is_absolute() else (base / p).resolve()
 
     uplift = config.uplift.model_copy(update={"outcomes": anchor(config.uplift.outcomes)})
-    offers = anchor(config.offers)
-    if offers is not None and not offers.is_file():  # else the snapshot silently has no offers
-        raise KizunaInputError(f"{path}: offers: no such file: {offers}")
+    offers = offers_file(config.offers, path)
     return config.model_copy(
         update={
             "data": config.data.resolved(base),

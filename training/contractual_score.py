@@ -45,9 +45,8 @@ def contractual_chunks(
         churn version that scored them.
     """
     from kizuna.serving.model_store import (
-        BUNDLE_FILE,
         alias_version,
-        download_version,
+        download_bundle,
         load_bundle,
         registered_name,
     )
@@ -61,11 +60,7 @@ def contractual_chunks(
         hint = ": run `kizuna train` on the experiment first" if alias == "champion" else ""
         raise KizunaInputError(f"{name} has no version at @{alias}{hint}")
     with tempfile.TemporaryDirectory() as tmp:
-        local = download_version(name, version.version, Path(tmp))
-        found = sorted(local.rglob(BUNDLE_FILE))
-        if not found:
-            raise KizunaInputError(f"{name} v{version.version} holds no model bundle")
-        bundle = load_bundle(found[0])
+        bundle = load_bundle(download_bundle(name, version.version, Path(tmp)))
     if bundle.mode != "contractual":
         raise KizunaInputError(f"{name} v{version.version} is not a contractual churn model")
     _, customers = load_tables(config.data)

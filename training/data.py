@@ -23,7 +23,13 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.features.tables import validate_customers, validate_items
 from kizuna.features.timestamps import TimestampRule, parse_timestamps
 from kizuna.features.validate import ValidatedTransactions, validate_transactions
-from kizuna.training.config import DataConfig, ExperimentConfig, parse_model, read_yaml
+from kizuna.training.config import (
+    DataConfig,
+    ExperimentConfig,
+    offers_file,
+    parse_model,
+    read_yaml,
+)
 from kizuna.training.files import ReadOptions, read_table, reading_options
 from kizuna.training.progress import step
 
@@ -181,12 +187,7 @@ def _check_sections(raw: dict[str, Any], config: Path) -> None:
             and issubclass(kind, BaseModel)
         ):
             parse_model(kind, raw[name] or {}, source=f"{config} ({name})")
-    offers = raw.get("offers")
-    if offers is not None:
-        path = Path(str(offers))
-        path = path if path.is_absolute() else Path(config).resolve().parent / path
-        if not path.is_file():
-            raise KizunaInputError(f"{config}: offers: no such file: {path}")
+    offers_file(raw.get("offers"), config)
 
 
 def load_transactions(

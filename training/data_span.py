@@ -3,8 +3,9 @@
 The span is that of every valid purchase, including those a run set aside
 for lying at or after its cut-off. ``as_of`` must lie after the first
 purchase and at most a day after the last; with a horizon the label window
-must end by then too. The Spark engine computes each shard's span
-(:func:`purchase_span`) and takes the extremes.
+must end by then too. The validator gives the span
+(:attr:`features.validate.ValidatedTransactions.span`, read under the file's timestamp
+rule); the Spark engine takes the extremes of its shards' spans.
 """
 
 from __future__ import annotations
@@ -15,13 +16,6 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.features.validate import ValidatedTransactions
 
 Span = tuple[pd.Timestamp, pd.Timestamp]
-
-
-def purchase_span(validated: ValidatedTransactions) -> Span | None:
-    """(first, last) timestamp of every valid purchase, set-aside later ones included; None
-    without any (:attr:`features.validate.ValidatedTransactions.span`: the validator read
-    them under the file's timestamp rule; the set-aside rows keep the text as written)."""
-    return validated.span
 
 
 def check_as_of_in_data(
@@ -40,7 +34,7 @@ def check_as_of_in_data(
     KizunaInputError
         Naming the data's first and last purchase.
     """
-    check_as_of_in_span(purchase_span(validated), as_of, horizon_days=horizon_days, setting=setting)
+    check_as_of_in_span(validated.span, as_of, horizon_days=horizon_days, setting=setting)
 
 
 def check_as_of_in_span(

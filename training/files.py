@@ -97,21 +97,25 @@ def compression_of(path: Path) -> str | None:
     """
     with path.open("rb") as fh:
         head = fh.read(8)
-    if head.startswith(b"\xd0\xcf\x11\xe0") or (head.startswith(b"PK\x03\x04") and _workbook(path)):
-        raise KizunaInputError(
-            f"{path} is a spreadsheet workbook (Excel or OpenDocument), which kizuna does "
-            "not read: save the sheet of order lines as CSV UTF-8 (or export Parquet)"
-        )
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # an old Excel (OLE) workbook
+        raise KizunaInputError(_WORKBOOK.format(path=path))
     for magic, name in _MAGIC:
         if head.startswith(magic):
             if name == "zip":
-                _one_file_zip(path)
+                _check_zip(path)
             return name
     return None
 
 
-def _one_file_zip(path: Path) -> None:
-    """Refuse a zip of several files (pandas reads a zip holding one), saying how to fix it."""
+_WORKBOOK = (
+    "{path} is a spreadsheet workbook (Excel or OpenDocument), which kizuna does not read: "
+    "save the sheet of order lines as CSV UTF-8 (or export Parquet)"
+)
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse a workbook (a zip too) and a zip of several files (pandas reads a zip
+    holding one), saying how to fix each."""
     import zipfile
 
     try:
@@ -119,6 +123,8 @@ def _one_file_zip(path: Path) -> None:
             names = [n for n in archive.namelist() if not n.endswith("/")]
     except zipfile.BadZipFile:
         return
+    if "xl/workbook.xml" in names or {"content.xml", "mimetype"} <= set(names):
+        raise KizunaInputError(_WORKBOOK.format(path=path))
     if len(names) <= 1:
         return
     mac = [n for n in names if n.startswith("__MACOSX/")]
@@ -127,17 +133,6 @@ def _one_file_zip(path: Path) -> None:
         f"{path} is a zip of {len(names)} files ({', '.join(names[:4])}); kizuna reads a zip "
         f"holding one file: unzip it and give the CSV{hint}"
     )
-
-
-def _workbook(path: Path) -> bool:
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-    except zipfile.BadZipFile:
-        return False
-    return "xl/workbook.xml" in names or "content.xml" in names and "mimetype" in names
 
 
 def read_table(

@@ -39,7 +39,7 @@ def resolve_offers(
     offers: Path | None, config: Path | None, *, margin: float | None = None
 ) -> tuple[OfferCatalogue, Path]:
     """The catalogue from ``--offers``, or the experiment's ``offers:`` key (relative to it)."""
-    from kizuna.training.config import read_yaml
+    from kizuna.training.config import offers_file, read_yaml
 
     if offers is None and config is None:
         raise KizunaInputError(
@@ -50,9 +50,7 @@ def resolve_offers(
         raw = read_yaml(config)
         if "offers" not in raw:
             raise KizunaInputError(f"{config} has no `offers:` entry naming a catalogue")
-        offers = Path(raw["offers"])
-        if not offers.is_absolute():
-            offers = (Path(config).resolve().parent / offers).resolve()
+        offers = offers_file(raw["offers"], config)
     return read_offers(offers, margin=margin), offers
 
 

@@ -65,14 +65,7 @@ def sniff(path: Path) -> Proposal:
         raise KizunaInputError(f"no such file: {path}")
     # A folder is read as a Parquet dataset (or named for what it lacks).
     reading = ReadOptions(file_format_of(path)) if path.is_dir() else _reading(path)
-    try:
-        sample = _sample(path, reading)
-    except UnicodeDecodeError as exc:
-        if reading.file_format == "parquet" or not _legacy_text(path):
-            raise KizunaInputError(not_text(exc, path)) from None
-        # Text, but not UTF-8: most often Excel's Windows encoding (a guess, marked CHECK).
-        reading = dataclasses.replace(reading, encoding=LEGACY_ENCODING)
-        sample = _sample(path, reading)
+    sample, reading = _read_text(path, reading, lambda r: _sample(path, r))
     if reading.file_format != "parquet" and reading.header and _looks_headerless(sample):
         names = [f"column_{i + 1}" for i in range(sample.shape[1])]
         reading = dataclasses.replace(reading, header=False, columns=tuple(names))
@@ -84,13 +77,10 @@ def sniff(path: Path) -> Proposal:
     time_col = column_map[s.TIMESTAMP]
     guess = next(g for g in guesses if g.name == time_col)
     rule = guess.rule or TimestampRule()
-    try:
-        times = read_table(path, reading=reading, string_columns={time_col})[time_col]
-    except UnicodeDecodeError as exc:  # a byte past the sample's rows
-        if reading.encoding != "utf-8" or not _legacy_text(path):
-            raise KizunaInputError(not_text(exc, path)) from None
-        reading = dataclasses.replace(reading, encoding=LEGACY_ENCODING)
-        times = read_table(path, reading=reading, string_columns={time_col})[time_col]
+    # The whole column: a byte past the sample's rows may show the file is not UTF-8.
+    times, reading = _read_text(
+        path, reading, lambda r: read_table(path, reading=r, string_columns={time_col})[time_col]
+    )
     try:
         parsed = parse_timestamps(times, rule, column=time_col).dropna()
     except KizunaInputError:
@@ -113,6 +103,22 @@ def sniff(path: Path) -> Proposal:
 #: The encoding proposed for text that is not UTF-8: Excel's on Windows, which also
 #: reads Latin-1 text for every letter Western European exports use.
 LEGACY_ENCODING = "cp1252"
+
+
+def _read_text(path: Path, reading: ReadOptions, read: Any) -> tuple[Any, ReadOptions]:
+    """``read(reading)`` and the settings it took: a file that is not UTF-8 text is read
+    again as :data:`LEGACY_ENCODING` (Excel's on Windows: a guess, marked CHECK)."""
+    try:
+        return read(reading), reading
+    except UnicodeDecodeError as exc:
+        if (
+            reading.file_format == "parquet"
+            or reading.encoding != "utf-8"
+            or not _legacy_text(path)
+        ):
+            raise KizunaInputError(not_text(exc, path)) from None
+        legacy = dataclasses.replace(reading, encoding=LEGACY_ENCODING)
+        return read(legacy), legacy
 
 
 def _legacy_text(path: Path) -> bool:

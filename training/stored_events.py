@@ -52,14 +52,13 @@ def stored_events_summary(data: DataConfig, experiment: str | None) -> dict[str,
         ``last_seq`` (the highest ``seq`` among them, 0 without any); None when
         no store applies (a file read outside an experiment).
     """
-    from kizuna.serving.event_store import SEQ, read_events
+    from kizuna.serving.event_store import count_events
 
     store = _store_path(data, experiment)
     if store is None:
         return None
-    events = read_events(store)
-    last = int(events[SEQ].max()) if len(events) else 0
-    return {"store": str(store), "lines": len(events), "last_seq": last}
+    lines, last = count_events(store)
+    return {"store": str(store), "lines": lines, "last_seq": last}
 
 
 def warn_legacy_store(data_dir: Path, store: Path, *, kind: str = "event store") -> None:

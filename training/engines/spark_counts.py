@@ -16,7 +16,7 @@ from kizuna.features import schema as s
 from kizuna.features.contract import check_coercible, to_number, to_timestamp
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.validate import REASONS, Reconciliation, ValidatedTransactions
-from kizuna.training.data_span import Span, purchase_span
+from kizuna.training.data_span import Span
 
 STAT_COLUMN, STAT_PRESENT, STAT_BAD = "__stat_column", "__stat_present", "__stat_bad"
 MAX_BAD_SHARE = 0.5  # as validate_transactions
@@ -28,7 +28,7 @@ FIRST_NS, LAST_NS = "__first_purchase_ns", "__last_purchase_ns"
 
 def span_rows(validated: ValidatedTransactions) -> list[dict[str, Any]]:
     """A shard's first and last valid purchase as two count rows (none without purchases)."""
-    span = purchase_span(validated)
+    span = validated.span
     if span is None:
         return []
     return [

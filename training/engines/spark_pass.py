@@ -70,7 +70,7 @@ class SparkOnePass:
     set_aside: Any  # Spark frame: raw columns as text (``raw__`` prefix), row_id, reason
     report: Reconciliation
     shards: int
-    #: First and last valid purchase (:func:`training.data_span.purchase_span`); None if none.
+    #: First and last valid purchase (``ValidatedTransactions.span``); None if none.
     span: tuple[pd.Timestamp, pd.Timestamp] | None = None
 
 

@@ -71,7 +71,7 @@ class SparkValidated:
     report: Reconciliation
     shards: int
     last_event_seq: int = 0  # the last stored ``/events`` line among the rows (0: none)
-    #: First and last valid purchase (:func:`training.data_span.purchase_span`); None if none.
+    #: First and last valid purchase (``ValidatedTransactions.span``); None if none.
     span: tuple[pd.Timestamp, pd.Timestamp] | None = None
 
 
