@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.numbers import style_hint
 from kizuna.features.timestamps import DEFAULT_RULE, TimestampRule, parse_timestamps
 
 
@@ -61,13 +62,6 @@ def ids_to_str(values: pd.Series) -> pd.Series:
 _WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"
 
 
-def to_number(values: pd.Series) -> pd.Series:
-    """Parse numbers; what does not parse becomes NaN. Shape (n,) float64."""
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        return values.astype("float64")
-    return pd.to_numeric(values.astype("string").str.strip(), errors="coerce").astype("float64")
-
-
 def to_timestamp(
     values: pd.Series,
     *,
@@ -106,8 +100,9 @@ def check_coercible(
     bad = present & parsed.isna()
     n_present = int(present.sum())
     if n_present and bad.sum() > max_bad_share * n_present:
+        hint = style_hint(original[bad].head(1000)) if kind == "numbers" else ""
         raise KizunaInputError(
-            f"cannot be read as {kind}: {int(bad.sum()):,} of {n_present:,} values fail",
+            f"cannot be read as {kind}: {int(bad.sum()):,} of {n_present:,} values fail{hint}",
             column=column,
             values=original[bad].unique()[:5],
         )

@@ -10,17 +10,19 @@ from kizuna.features.contract import (
     check_coercible,
     ids_to_str,
     require_columns,
-    to_number,
     to_timestamp,
 )
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.numbers import DEFAULT_NUMBERS, NumberRule, all_numbers, parse_numbers
 from kizuna.features.timestamps import TimestampRule
 
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
 
-def validate_items(raw: pd.DataFrame, *, item_col: str = s.ITEM_ID) -> pd.DataFrame:
+def validate_items(
+    raw: pd.DataFrame, *, item_col: str = s.ITEM_ID, number_rule: NumberRule | None = None
+) -> pd.DataFrame:
     """Type and check the item catalogue.
 
     Parameters
@@ -29,6 +31,8 @@ def validate_items(raw: pd.DataFrame, *, item_col: str = s.ITEM_ID) -> pd.DataFr
         Shape (n_items, n_columns) with at least ``item_id``; optional
         ``name``, ``category``, ``price``, ``margin`` (share of price, 0..1),
         ``in_stock`` (bool or yes/no text).
+    number_rule
+        How ``price`` and ``margin`` are written when they are text.
 
     Returns
     -------
@@ -44,7 +48,7 @@ def validate_items(raw: pd.DataFrame, *, item_col: str = s.ITEM_ID) -> pd.DataFr
             out[col] = ids_to_str(out[col])
     for col in (s.PRICE, s.MARGIN):
         if col in out.columns:
-            parsed = to_number(out[col])
+            parsed = parse_numbers(out[col], number_rule or DEFAULT_NUMBERS)
             check_coercible(out[col], parsed, column=col, kind="numbers", max_bad_share=0.0)
             out[col] = parsed
     if s.PRICE in out.columns and (out[s.PRICE] < 0).any():
@@ -70,14 +74,19 @@ def validate_customers(
     customer_col: str = s.CUSTOMER_ID,
     label_col: str | None = None,
     timestamp_rule: TimestampRule | None = None,
+    number_rule: NumberRule | None = None,
+    number_columns: list[str] | None = None,
 ) -> pd.DataFrame:
     """Type and check the customers table.
 
     ``signup_date`` becomes a timestamp; ``preferred_categories`` stays text
     (categories separated by ``|``); ``label_col``, when given, must hold
-    0/1, true/false or yes/no and becomes 0/1. Attribute columns pass through
-    (see :func:`numbers_as_text` for numbers written as text). ``timestamp_rule``
-    says how ``signup_date`` is written (ISO text by default).
+    0/1, true/false or yes/no and becomes 0/1. Attribute columns pass through;
+    under a declared ``number_rule`` (a decimal comma, grouped digits) a text
+    column whose every value is a number under it becomes numbers, as the
+    models read ``12.5`` written as text (``number_columns`` names those
+    columns when a part of the table is validated: the whole table decides).
+    ``timestamp_rule`` says how ``signup_date`` is written (ISO text by default).
 
     Returns
     -------
@@ -99,23 +108,14 @@ def validate_customers(
     if label_col is not None:
         require_columns(out, (label_col,), table="customers")
         out[label_col] = _to_bool(out[label_col], column=label_col, default=None).astype("int8")
+    if number_rule is not None and not number_rule.is_default:
+        if number_columns is None:
+            fixed = [customer_col, s.SIGNUP_DATE, s.PREFERRED_CATEGORIES, label_col]
+            others = out.columns.difference([c for c in fixed if c], sort=False)
+            number_columns = [c for c in others if all_numbers(out[c], number_rule)]
+        for col in number_columns:
+            out[col] = parse_numbers(out[col], number_rule)
     return out.set_index(customer_col)
-
-
-def numbers_as_text(values: pd.Series) -> bool:
-    """A text column whose every non-blank value is a number (``" 12.5"``, ``""``).
-
-    Values with a leading zero (``"01234"``) mark a code and keep the column text.
-    """
-    if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
-        return False
-    text = values.astype("string").str.strip()
-    present = text.notna() & (text != "")
-    if not present.any():
-        return False
-    if text[present].str.match(r"^0\d").any():  # "01234": a code (postcode, id), not a number
-        return False
-    return bool(pd.to_numeric(text[present], errors="coerce").notna().all())
 
 
 def _require_unique_ids(df: pd.DataFrame, col: str, *, table: str) -> None:

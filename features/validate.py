@@ -13,10 +13,10 @@ from kizuna.features.contract import (
     check_coercible,
     ids_to_str,
     require_columns,
-    to_number,
     to_timestamp,
 )
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.numbers import DEFAULT_NUMBERS, NumberRule, parse_numbers
 from kizuna.features.timestamps import TimestampRule
 
 # Reasons, in the order they are checked: a row gets the first that applies.
@@ -148,6 +148,7 @@ def validate_transactions(
     data_end: pd.Timestamp | str | None = None,
     timestamp_format: str | None = None,
     timestamp_rule: TimestampRule | None = None,
+    number_rule: NumberRule | None = None,
     max_bad_share: float = 0.5,
     allow_zero_price: bool = False,
     customer_col: str = s.CUSTOMER_ID,
@@ -178,6 +179,9 @@ def validate_transactions(
     timestamp_rule
         How timestamps are written (ISO text by default; a format, day-first
         text or Unix epochs); overrides ``timestamp_format``.
+    number_rule
+        How quantities and prices written as text are written (``1234.5`` by
+        default; ``1.234,5`` with a decimal comma: :mod:`features.numbers`).
     max_bad_share
         A column whose unparseable share of present values exceeds this is
         rejected as a whole (a wrong mapping), rather than row by row.
@@ -207,8 +211,8 @@ def validate_transactions(
     ts = to_timestamp(
         raw[timestamp_col], fmt=timestamp_format, rule=timestamp_rule, column=timestamp_col
     )
-    qty = to_number(raw[quantity_col])
-    price = to_number(raw[price_col])
+    qty = parse_numbers(raw[quantity_col], number_rule or DEFAULT_NUMBERS)
+    price = parse_numbers(raw[price_col], number_rule or DEFAULT_NUMBERS)
     bad_ts = check_coercible(
         raw[timestamp_col], ts, column=timestamp_col, kind="timestamps", max_bad_share=max_bad_share
     )

@@ -101,6 +101,12 @@ def experiment_yaml(proposal: Any, *, out: Path, name: str) -> str:
         lines.append(f"  timestamp_format: {json.dumps(rule.format)}")
     elif rule.dayfirst is not None:
         lines.append(f"  dayfirst: {str(rule.dayfirst).lower()}  # seen in the data")
+    numbers = proposal.numbers
+    if numbers is not None:
+        check = f"CHECK: {proposal.numbers_note}" if proposal.numbers_note else "seen in the data"
+        lines.append(f"  decimal: {json.dumps(numbers.decimal)}   # {check}")
+        if numbers.thousands is not None:
+            lines.append(f"  thousands: {json.dumps(numbers.thousands)}")
     lines.append("  # The columns found (kind, how dates are written, examples):")
     lines.extend("  " + line for line in describe(proposal).rstrip("\n").split("\n"))
     lines.append("  # canonical name: your column, a constant, or an expression like '{a}-{b}'")

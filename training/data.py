@@ -18,10 +18,11 @@ from kizuna.features.adapters import (
     from_cdnow,
     from_online_retail,
 )
-from kizuna.features.column_map import ID_COLUMNS, apply_column_map, source_columns
+from kizuna.features.column_map import ID_COLUMNS, apply_column_map
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.numbers import NumberRule
 from kizuna.features.tables import validate_customers, validate_items
-from kizuna.features.timestamps import TimestampRule, parse_timestamps
+from kizuna.features.timestamps import parse_timestamps
 from kizuna.features.validate import ValidatedTransactions, validate_transactions
 from kizuna.training.config import (
     DataConfig,
@@ -32,6 +33,13 @@ from kizuna.training.config import (
 )
 from kizuna.training.files import ReadOptions, read_table, reading_options
 from kizuna.training.progress import step
+from kizuna.training.typed_columns import (
+    ITEM_NUMBERS,
+    TRANSACTION_NUMBERS,
+    customer_text_columns,
+    text_sources,
+    typed_file_rows,
+)
 
 Format = Literal["canonical", "online-retail", "cdnow"]
 FORMATS: tuple[str, ...] = ("canonical", "online-retail", "cdnow")
@@ -60,6 +68,7 @@ def read_transactions(
     format: Format = "canonical",
     column_map: Mapping[str, Any] | None = None,
     reading: ReadOptions | None = None,
+    number_rule: NumberRule | None = None,
 ) -> RawTransactions:
     """Read a transactions source and map it onto the canonical columns.
 
@@ -75,10 +84,13 @@ def read_transactions(
         :mod:`features.column_map`).
     reading
         How to read the file when its name does not say.
+    number_rule
+        How quantities and prices are written, for ``canonical`` sources:
+        under a declared rule they are read as text, for the validator to read.
     """
     if format == "canonical":
-        ids = source_columns(column_map, ID_COLUMNS)
-        frame = read_table(source, string_columns=ids, reading=reading)
+        texts = text_sources(column_map, ID_COLUMNS, number_rule, TRANSACTION_NUMBERS)
+        frame = read_table(source, string_columns=texts, reading=reading)
         return RawTransactions(apply_column_map(frame, column_map))
     if column_map:
         raise KizunaInputError(f"a column_map applies to canonical sources, not to {format!r}")
@@ -226,7 +238,7 @@ def load_transactions_and_events(
     Ids of both sources are made text first, so an id read as a number in the
     file (``17850.0``) and the same id stored as text (``"17850"``) stay one customer.
     """
-    from kizuna.features.contract import ids_to_str, require_columns
+    from kizuna.features.contract import require_columns
     from kizuna.serving.event_store import SEQ, read_events
     from kizuna.training.stored_events import event_store_path
 
@@ -238,10 +250,12 @@ def load_transactions_and_events(
             format=data.format,
             column_map=data.column_map,
             reading=reading_options(data),
+            number_rule=data.number_rule,
         )
     kwargs = dict(raw.validate_kwargs)
     if data.format == "canonical":
         kwargs["timestamp_rule"] = data.timestamp_rule
+        kwargs["number_rule"] = data.number_rule
     store = event_store_path(data, experiment) if with_events else None
     events = read_events(store) if store is not None else None
     last_seq = 0
@@ -251,13 +265,7 @@ def load_transactions_and_events(
         require_columns(raw.frame, s.TRANSACTION_REQUIRED, table="transactions")
         last_seq = int(events[SEQ].max())
         with step(f"appending {len(events):,} stored purchase events", quiet=quiet):
-            # The file's own timestamp rule applies to the file's rows; stored events
-            # are ISO text. Parse both first, so one column of datetimes is validated.
-            frame = raw.frame.copy()
-            for col in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID):
-                if col in frame.columns:
-                    frame[col] = ids_to_str(frame[col])
-            frame[s.TIMESTAMP] = parse_timestamp_column(frame, rule=_rule_of(kwargs))
+            frame = typed_file_rows(raw.frame, kwargs)
             stored = events.drop(columns=[SEQ])
             stored[s.TIMESTAMP] = parse_timestamps(stored[s.TIMESTAMP])
             raw = RawTransactions(pd.concat([frame, stored], ignore_index=True), {})
@@ -266,25 +274,6 @@ def load_transactions_and_events(
     with step(f"validating {len(raw.frame):,} rows", quiet=quiet):
         validated = validate_transactions(raw.frame, as_of=as_of, data_end=data.data_end, **kwargs)
     return validated, last_seq
-
-
-def _rule_of(kwargs: dict[str, Any]) -> TimestampRule:
-    rule = kwargs.get("timestamp_rule")
-    if rule is None and kwargs.get("timestamp_format"):
-        rule = TimestampRule(format=kwargs["timestamp_format"])
-    return rule or TimestampRule()
-
-
-def parse_timestamp_column(frame: pd.DataFrame, *, rule: TimestampRule) -> pd.Series:
-    """The timestamp column parsed under ``rule``, failing as validation would on a wrong rule."""
-    from kizuna.features.contract import check_coercible, require_columns
-
-    require_columns(frame, (s.TIMESTAMP,), table="transactions")
-    parsed = parse_timestamps(frame[s.TIMESTAMP], rule, column=s.TIMESTAMP)
-    check_coercible(
-        frame[s.TIMESTAMP], parsed, column=s.TIMESTAMP, kind="timestamps", max_bad_share=0.5
-    )
-    return parsed
 
 
 def load_tables(
@@ -297,13 +286,14 @@ def load_tables(
     """
     customers = None
     if data.customers is not None:
-        ids = source_columns(data.customers_column_map, (s.CUSTOMER_ID,))
         reading = reading_options(data.customers_reading) if data.customers_reading else None
-        frame = read_table(data.customers, string_columns=ids, reading=reading)
+        texts = customer_text_columns(data, reading)
+        frame = read_table(data.customers, string_columns=texts, reading=reading)
         customers = validate_customers(
             apply_column_map(frame, data.customers_column_map, table="customers"),
             label_col=label_col,
             timestamp_rule=data.timestamp_rule,
+            number_rule=data.number_rule,
         )
     return load_items(data), customers
 
@@ -312,7 +302,10 @@ def load_items(data: DataConfig) -> pd.DataFrame | None:
     """Read and validate the optional items table (None without one)."""
     if data.items is None:
         return None
-    ids = source_columns(data.items_column_map, (s.ITEM_ID,))
+    texts = text_sources(data.items_column_map, (s.ITEM_ID,), data.number_rule, ITEM_NUMBERS)
     reading = reading_options(data.items_reading) if data.items_reading else None
-    frame = read_table(data.items, string_columns=ids, reading=reading)
-    return validate_items(apply_column_map(frame, data.items_column_map, table="items"))
+    frame = read_table(data.items, string_columns=texts, reading=reading)
+    return validate_items(
+        apply_column_map(frame, data.items_column_map, table="items"),
+        number_rule=data.number_rule,
+    )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import ValidationInfo, field_validator, model_validator
 
 from kizuna.features.column_map import check_column_map
+from kizuna.features.numbers import Decimal, NumberRule, Thousands
 from kizuna.features.timestamps import TimestampRule
 from kizuna.training.config_base import Frozen
 
@@ -74,7 +75,9 @@ class DataConfig(Frozen):
     say how to read the transactions file when its name does not
     (``items_reading`` and ``customers_reading`` hold the same for the other
     files); the timestamp settings say how its dates are written (ISO 8601
-    text by default) and apply to ``signup_date`` too.
+    text by default) and apply to ``signup_date`` too; ``decimal`` and
+    ``thousands`` say how numbers are written (``1234.5`` by default; e.g.
+    ``decimal: ","`` and ``thousands: "."`` for ``1.234,5``), in every file.
     """
 
     transactions: Path | None = None
@@ -95,6 +98,8 @@ class DataConfig(Frozen):
     timestamp_format: str | None = None
     dayfirst: bool | None = None
     epoch: Literal["s", "ms"] | None = None
+    decimal: Decimal = "."
+    thousands: Thousands | None = None
     items_reading: ReadSettings | None = None
     customers_reading: ReadSettings | None = None
 
@@ -114,12 +119,21 @@ class DataConfig(Frozen):
             self.dayfirst is not None and (self.timestamp_format or self.epoch)
         ):
             raise ValueError("give one of timestamp_format, dayfirst or epoch, not several")
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise ValueError(
+                f"decimal and thousands are both {self.decimal!r}: give two separators"
+            )
         return self
 
     @property
     def timestamp_rule(self) -> TimestampRule:
         """How this source's timestamps are written."""
         return TimestampRule(format=self.timestamp_format, dayfirst=self.dayfirst, epoch=self.epoch)
+
+    @property
+    def number_rule(self) -> NumberRule:
+        """How this source's numbers are written when they are text."""
+        return NumberRule(decimal=self.decimal, thousands=self.thousands)
 
     def resolved(self, base: Path) -> DataConfig:
         """Return a copy with relative paths anchored at ``base``."""

@@ -20,6 +20,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.numbers import NumberRule, parse_numbers
 from kizuna.features.timestamps import TimestampRule, parse_timestamps
 from kizuna.training.files import (
     ReadOptions,
@@ -34,6 +35,7 @@ from kizuna.training.sniff_columns import (
     ISO_DATE,
     ColumnGuess,
     guess_column,
+    number_rule_of,
     propose_map,
 )
 
@@ -56,6 +58,9 @@ class Proposal:
     horizon_days: int
     train_snapshots: int
     notes: dict[str, str] = field(default_factory=dict)  # canonical column -> what to check
+    #: How numbers are written when pandas would not read them (``1.234,5``); None: it does.
+    numbers: NumberRule | None = None
+    numbers_note: str | None = None
 
 
 def sniff(path: Path) -> Proposal:
@@ -95,8 +100,25 @@ def sniff(path: Path) -> Proposal:
     start, end = parsed.min(), parsed.max()
     horizon, n_train = _split(start, end)
     as_of = (end - pd.Timedelta(days=horizon)).normalize() + pd.Timedelta(days=1)
+    number_cols = [c for c in (column_map[s.QUANTITY], column_map[s.UNIT_PRICE]) if c in sample]
+    numbers, numbers_note = number_rule_of([g for g in guesses if g.name in number_cols])
+    for col in number_cols if numbers is not None else ():
+        if parse_numbers(sample[col].dropna(), numbers).isna().mean() > 0.01:
+            numbers_note = f"{col} does not read as {numbers.describe()}: one style per file"
     return Proposal(
-        path, reading, guesses, column_map, rule, start, end, as_of, horizon, n_train, notes
+        path,
+        reading,
+        guesses,
+        column_map,
+        rule,
+        start,
+        end,
+        as_of,
+        horizon,
+        n_train,
+        notes,
+        numbers,
+        numbers_note,
     )
 
 

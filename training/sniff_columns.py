@@ -15,16 +15,36 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.numbers import NUMBER_STYLES, NumberRule, parse_numbers
 from kizuna.features.timestamps import TimestampRule, epoch_unit, parse_timestamps
 
 # Name hints per role, matched against lower-cased names without separators.
 _HINTS: dict[str, tuple[str, ...]] = {
-    s.CUSTOMER_ID: ("customer", "cust", "user", "client", "member", "buyer", "account", "shopper"),
-    s.ORDER_ID: ("invoice", "order", "transaction", "receipt", "basket", "txn", "ticket", "sale"),
-    s.ITEM_ID: ("item", "product", "sku", "stock", "article", "movie", "isbn", "asin", "track"),
-    s.TIMESTAMP: ("timestamp", "datetime", "date", "time", "when", "ts", "created", "purchased"),
-    s.QUANTITY: ("quantity", "qty", "units", "count", "numberof", "amountof", "pieces"),
-    s.UNIT_PRICE: ("unitprice", "price", "dollar", "amount", "value", "revenue", "cost", "spend"),
+    s.CUSTOMER_ID: (
+        *("customer", "cust", "user", "client", "member", "buyer", "account", "shopper"),
+        *("kunde", "klant", "cliente"),  # de, nl, es/it/pt ("client": fr)
+    ),
+    s.ORDER_ID: (
+        *("invoice", "order", "transaction", "receipt", "basket", "txn", "ticket", "sale"),
+        *("rechnung", "bestell", "auftrag", "beleg", "commande", "facture", "pedido"),
+        *("factura", "fattura", "ordine", "bon"),
+    ),
+    s.ITEM_ID: (
+        *("item", "product", "sku", "stock", "article", "movie", "isbn", "asin", "track"),
+        *("artikel", "produkt", "produit", "producto", "articulo", "prodotto", "produto"),
+    ),
+    s.TIMESTAMP: (
+        *("timestamp", "datetime", "date", "time", "when", "ts", "created", "purchased"),
+        *("datum", "zeit", "fecha", "heure"),
+    ),
+    s.QUANTITY: (
+        *("quantity", "qty", "units", "count", "numberof", "amountof", "pieces"),
+        *("menge", "anzahl", "quantit", "cantidad", "aantal", "stck", "qte"),
+    ),
+    s.UNIT_PRICE: (
+        *("unitprice", "price", "dollar", "amount", "value", "revenue", "cost", "spend"),
+        *("preis", "prix", "precio", "prijs", "prezzo", "preco", "betrag", "montant", "importe"),
+    ),
 }
 ISO_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 #: Share of numbers that makes a named text column a quantity or price with bad cells.
@@ -44,6 +64,8 @@ class ColumnGuess:
     #: Share of the present values that read as numbers, and a few of those that do not.
     numeric_share: float = 0.0
     not_numbers: list[str] = field(default_factory=list)
+    #: For text numbers in another locale's style (``1.234,5``): the rules that read them all.
+    number_rules: list[NumberRule] = field(default_factory=list)
 
 
 def guess_column(values: pd.Series) -> ColumnGuess:
@@ -74,8 +96,36 @@ def guess_column(values: pd.Series) -> ColumnGuess:
     rule = _date_rule(present.head(2000))
     if rule is not None:
         return ColumnGuess(name, "time", distinct, examples, rule)
+    styles = [r for r in NUMBER_STYLES if parse_numbers(present, r).notna().mean() > 0.99]
+    if styles:
+        values = parse_numbers(present, styles[0]).dropna()
+        kind = "integer" if bool((values % 1 == 0).all()) else "number"
+        return ColumnGuess(name, kind, distinct, examples, numeric_share=1.0, number_rules=styles)
     bad = present[numbers.isna()].drop_duplicates().head(3).tolist()
     return ColumnGuess(name, "text", distinct, examples, numeric_share=share, not_numbers=bad)
+
+
+def number_rule_of(guesses: list[ColumnGuess]) -> tuple[NumberRule | None, str | None]:
+    """The file's way of writing numbers, from the columns read as numbers only under
+    another style (None: pandas reads them), and a note when the data cannot settle it.
+
+    ``1,234`` alone fits a decimal comma and a thousands comma: the first style that
+    fits every such column is proposed, marked for checking.
+    """
+    styled = [g for g in guesses if g.number_rules]
+    if not styled:
+        return None, None
+    common = [r for r in styled[0].number_rules if all(r in g.number_rules for g in styled)]
+    if not common:
+        names = ", ".join(g.name for g in styled)
+        return None, f"{names} write numbers in different styles; set decimal and thousands"
+    rule, note = common[0], None
+    if len({r.decimal for r in common}) > 1:
+        # Groups of three digits after every comma: more often thousands than decimals.
+        rule = next(r for r in common if r.decimal == ".")
+        example = next(e for g in styled for e in g.examples)
+        note = f"{example!r} could be read either way: is {rule.decimal!r} the decimal mark?"
+    return rule, note
 
 
 def _total_name(name: str) -> bool:

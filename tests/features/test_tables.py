@@ -70,8 +70,8 @@ def test_blank_labels_are_errors_not_guesses():
 def test_numbers_written_as_text_with_blanks_are_recognised_but_codes_are_not():
     import pandas as pd
 
-    from kizuna.features.tables import numbers_as_text
+    from kizuna.features.numbers import all_numbers
 
-    assert numbers_as_text(pd.Series(["12.5", " ", "7"]))
-    assert not numbers_as_text(pd.Series(["01234", "98765", ""]))  # a postcode: a code
-    assert not numbers_as_text(pd.Series(["x", "1"])) and not numbers_as_text(pd.Series([1.0]))
+    assert all_numbers(pd.Series(["12.5", " ", "7"]))
+    assert not all_numbers(pd.Series(["01234", "98765", ""]))  # a postcode: a code
+    assert not all_numbers(pd.Series(["x", "1"])) and not all_numbers(pd.Series([1.0]))

@@ -206,15 +206,30 @@ def _yaml_line(path: Path, key: str) -> str:
     return next(x for x in path.read_text().splitlines() if x.strip().startswith(f"{key}:"))
 
 
+def test_a_quantity_with_thousands_commas_in_a_few_cells_is_read_with_the_setting(
+    tmp_path: Path, tx
+):
+    export = _named_export(tx).astype({"quantity": "string"})
+    some = len(export) // 30  # thousands separators in 3% of the lines
+    export.loc[: some - 1, "quantity"] = "1,200"
+    source = tmp_path / "orders.csv"
+    export.to_csv(source, index=False)
+    payload = init(source, tmp_path / "mine.yaml")
+    data = yaml.safe_load((tmp_path / "mine.yaml").read_text())["data"]
+    # "1.0" elsewhere in the column settles it: the comma groups thousands.
+    assert (data["decimal"], data["thousands"]) == (".", ",")
+    assert payload["report"]["kept_rows"] == len(export)
+
+
 def test_a_quantity_with_a_few_unreadable_cells_is_still_the_quantity(tmp_path: Path, tx):
     export = _named_export(tx).astype({"quantity": "string"})
-    bad = len(export) // 30  # thousands separators in 3% of the lines
-    export.loc[: bad - 1, "quantity"] = "1,200"
+    bad = len(export) // 30
+    export.loc[: bad - 1, "quantity"] = "3 pcs"
     source = tmp_path / "orders.csv"
     export.to_csv(source, index=False)
     payload = init(source, tmp_path / "mine.yaml")
     line = _yaml_line(tmp_path / "mine.yaml", "quantity")
-    assert '"quantity"' in line and "CHECK" in line and "'1,200'" in line
+    assert '"quantity"' in line and "CHECK" in line and "'3 pcs'" in line
     assert payload["report"]["set_aside"] == {"unparseable_quantity": bad}
 
 
@@ -224,7 +239,7 @@ def test_a_written_date_wins_over_large_whole_numbers_when_no_name_says_time(tmp
             "Kundennummer": "41000" + tx["customer_id"].str.extract(r"(\d+)")[0].str.zfill(5),
             "Bestellnummer": tx["order_id"],
             "Artikel": tx["item_id"],
-            "Bestelldatum": tx["timestamp"].dt.strftime("%Y-%m-%d %H:%M"),
+            "Buchung": tx["timestamp"].dt.strftime("%Y-%m-%d %H:%M"),
             "Menge": tx["quantity"],
             "Preis": tx["unit_price"],
         }
@@ -233,7 +248,7 @@ def test_a_written_date_wins_over_large_whole_numbers_when_no_name_says_time(tmp
     export.to_csv(source, index=False)
     init(source, tmp_path / "mine.yaml")
     line = _yaml_line(tmp_path / "mine.yaml", "timestamp")
-    assert '"Bestelldatum"' in line and "CHECK" in line
+    assert '"Buchung"' in line and "CHECK" in line
 
 
 def test_a_headerless_file_whose_first_line_holds_a_date_keeps_that_line(tmp_path: Path, tx):

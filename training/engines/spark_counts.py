@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.contract import check_coercible, to_number, to_timestamp
+from kizuna.features.contract import check_coercible, to_timestamp
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.numbers import DEFAULT_NUMBERS, parse_numbers
 from kizuna.features.validate import REASONS, Reconciliation, ValidatedTransactions
 from kizuna.training.data_span import Span
 
@@ -42,13 +43,18 @@ def span_of(first_ns: int | None, last_ns: int | None) -> Span | None:
     return None if first_ns is None else (pd.Timestamp(first_ns), pd.Timestamp(last_ns))
 
 
-def parse_stats(canonical: pd.DataFrame, fmt: str | None, rule: Any = None) -> list[dict[str, Any]]:
-    """Present and unparseable values per typed column, for the whole-column check."""
+def parse_stats(canonical: pd.DataFrame, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    """Present and unparseable values per typed column, for the whole-column check.
+
+    ``kwargs``: the shard's validation options (its timestamp and number rules).
+    """
+    fmt, rule = kwargs.get("timestamp_format"), kwargs.get("timestamp_rule")
+    numbers = kwargs.get("number_rule") or DEFAULT_NUMBERS
     out = []
     for col, parse in (
         (s.TIMESTAMP, lambda v: to_timestamp(v, fmt=fmt, rule=rule)),
-        (s.QUANTITY, to_number),
-        (s.UNIT_PRICE, to_number),
+        (s.QUANTITY, lambda v: parse_numbers(v, numbers)),
+        (s.UNIT_PRICE, lambda v: parse_numbers(v, numbers)),
     ):
         values = canonical[col]
         bad = check_coercible(values, parse(values), column=col, kind="", max_bad_share=1.0)

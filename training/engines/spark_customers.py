@@ -39,13 +39,20 @@ class SparkCustomers:
     categories: dict[str, pd.CategoricalDtype]
     timestamp_rule: Any
     label_col: str | None = None
+    number_rule: Any = None
+    #: Text columns whose every value is a number under ``number_rule`` (a declared one).
+    number_columns: list[str] | None = None
 
     def shard_validator(self) -> Any:
         """:func:`customers_of_shard` with this table's settings; picklable, for shards."""
         from functools import partial
 
         return partial(
-            customers_of_shard, timestamp_rule=self.timestamp_rule, label_col=self.label_col
+            customers_of_shard,
+            timestamp_rule=self.timestamp_rule,
+            label_col=self.label_col,
+            number_rule=self.number_rule,
+            number_columns=self.number_columns,
         )
 
 
@@ -53,18 +60,19 @@ def read_customers(
     spark: Any, data: DataConfig, *, label_col: str | None = None
 ) -> SparkCustomers | None:
     """The customers table ``data`` names, on Spark (None without one)."""
-    from kizuna.features.column_map import apply_column_map, source_columns
+    from kizuna.features.column_map import apply_column_map
     from kizuna.features.customer_attributes import NOT_ATTRIBUTES
     from kizuna.training.engines.spark_features import _probe_schema
     from kizuna.training.engines.spark_io import read_frame, settled_rule
     from kizuna.training.engines.spark_session import arrow_safe
     from kizuna.training.files import reading_options
+    from kizuna.training.typed_columns import customer_text_columns
 
     if data.customers is None:
         return None
-    ids = source_columns(data.customers_column_map, (s.CUSTOMER_ID,)) or {s.CUSTOMER_ID}
     reading = reading_options(data.customers_reading) if data.customers_reading else None
-    frame = read_frame(spark, data.customers, string_columns=ids, reading=reading)
+    texts = customer_text_columns(data, reading)
+    frame = read_frame(spark, data.customers, string_columns=texts, reading=reading)
     column_map = dict(data.customers_column_map) or None
     # Checked once here, as the pandas engine would, before any shard runs.
     apply_column_map(frame.limit(0).toPandas(), column_map, table="customers")
@@ -85,7 +93,16 @@ def read_customers(
     rule = settled_rule(frame, data.timestamp_rule, s.SIGNUP_DATE)
     skip = {s.CUSTOMER_ID, s.SIGNUP_DATE, ID_KEY, *NOT_ATTRIBUTES}
     text = [c for c, kind in frame.dtypes if kind == "string" and c not in skip]
-    return SparkCustomers(frame, _categories(frame, text), rule, label_col)
+    numbers = _number_columns(frame, [c for c in text if c != label_col], data.number_rule)
+    text = [c for c in text if c not in (numbers or ())]
+    return SparkCustomers(
+        frame,
+        _categories(frame, text),
+        rule,
+        label_col,
+        number_rule=data.number_rule,
+        number_columns=numbers,
+    )
 
 
 def sharded_customers(customers: SparkCustomers, shards: int) -> Any:
@@ -98,14 +115,46 @@ def sharded_customers(customers: SparkCustomers, shards: int) -> Any:
 
 
 def customers_of_shard(
-    rows: pd.DataFrame, *, timestamp_rule: Any, label_col: str | None = None
+    rows: pd.DataFrame,
+    *,
+    timestamp_rule: Any,
+    label_col: str | None = None,
+    number_rule: Any = None,
+    number_columns: list[str] | None = None,
 ) -> pd.DataFrame:
     """One shard's customers rows validated as :func:`training.data.load_tables` does
     (bound by :meth:`SparkCustomers.shard_validator`)."""
     from kizuna.features.tables import validate_customers
 
     table = rows.drop(columns=[SHARD, ID_KEY], errors="ignore").reset_index(drop=True)
-    return validate_customers(table, label_col=label_col, timestamp_rule=timestamp_rule)
+    return validate_customers(
+        table,
+        label_col=label_col,
+        timestamp_rule=timestamp_rule,
+        number_rule=number_rule,
+        number_columns=number_columns,
+    )
+
+
+def _number_columns(frame: Any, columns: list[str], rule: Any) -> list[str] | None:
+    """The text columns whose every value is a number under a declared ``rule``, over
+    the whole table, as :func:`features.numbers.all_numbers` decides on pandas
+    (None under the default rule: the models read such columns themselves)."""
+    from pyspark.sql import functions as F
+
+    if rule is None or rule.is_default:
+        return None
+    if not columns:
+        return []
+    aggs = []
+    for c in columns:
+        value = F.regexp_replace(F.col(c), r"^\s+|\s+$", "")
+        present = value.isNotNull() & (value != "")
+        number = value.rlike(rule.regex()) & ~value.rlike("^[+-]?0[0-9]")
+        aggs.append(F.max(present.cast("int")).alias(f"p{len(aggs)}"))
+        aggs.append(F.min(F.when(present, number.cast("int"))).alias(f"n{len(aggs)}"))
+    row = frame.agg(*aggs).collect()[0]
+    return [c for i, c in enumerate(columns) if row[2 * i] == 1 and row[2 * i + 1] == 1]
 
 
 def _categories(frame: Any, columns: list[str]) -> dict[str, pd.CategoricalDtype]:

@@ -78,11 +78,10 @@ def with_stored_events(raw: SparkRaw, data: DataConfig, experiment: str | None) 
     )
     kwargs = {k: v for k, v in raw.validate_kwargs.items() if k == "allow_zero_price"}
     kwargs[STORED_FROM] = n_rows  # input positions of the stored events: see validate_lines
-    rule = _rule(raw.validate_kwargs)
     return SparkRaw(
         frame=appended,
         customer_col=KEY,
-        adapter=_EventAdapter(adapter, source_cols, rule),
+        adapter=_EventAdapter(adapter, source_cols, dict(raw.validate_kwargs)),
         validate_kwargs=kwargs,
         direct_customer=False,  # the validator names a missing id, as in pandas
         id_key=True,
@@ -94,25 +93,19 @@ def with_stored_events(raw: SparkRaw, data: DataConfig, experiment: str | None) 
 class _EventAdapter:
     """Format adapter of a shard that holds file rows and stored events (picklable)."""
 
-    def __init__(self, inner: Any, source_cols: list[str], rule: Any) -> None:
-        self.inner, self.source_cols, self.rule = inner, source_cols, rule
+    def __init__(self, inner: Any, source_cols: list[str], kwargs: dict[str, Any]) -> None:
+        self.inner, self.source_cols, self.kwargs = inner, source_cols, kwargs
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
-        from kizuna.features.contract import ids_to_str, require_columns
+        from kizuna.features.contract import require_columns
         from kizuna.features.timestamps import parse_timestamps
-        from kizuna.training.data import parse_timestamp_column
+        from kizuna.training.typed_columns import typed_file_rows
 
         is_event = frame[PREFIX + s.CUSTOMER_ID].notna().to_numpy()
         files = self.inner(frame.loc[~is_event, self.source_cols].reset_index(drop=True))
         # As in pandas: the file's missing column fails, not filled by the events' values.
         require_columns(files, s.TRANSACTION_REQUIRED, table="transactions")
-        for col in ID_COLUMNS:
-            if col in files.columns:
-                files[col] = ids_to_str(files[col])
-        if len(files):
-            files[s.TIMESTAMP] = parse_timestamp_column(files, rule=self.rule)
-        else:
-            files[s.TIMESTAMP] = pd.Series(dtype="datetime64[ns]")
+        files = typed_file_rows(files, self.kwargs)
         files.index = frame.index[~is_event]
         cols = [c for c in frame.columns if c.startswith(PREFIX)]
         stored = frame.loc[is_event, cols].rename(columns=lambda c: c[len(PREFIX) :])
@@ -125,12 +118,6 @@ class _EventAdapter:
 
 def _key(ids: pd.Series) -> pd.Series:
     return ids.astype("string").str.strip()
-
-
-def _rule(kwargs: dict[str, Any]) -> Any:
-    from kizuna.training.data import _rule_of
-
-    return _rule_of(kwargs)
 
 
 def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:

@@ -85,8 +85,14 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
     from pyspark.sql import functions as F
 
     from kizuna.features.adapters import from_cdnow, from_online_retail
-    from kizuna.features.column_map import apply_column_map, parse_source, source_columns
+    from kizuna.features.column_map import (
+        ID_COLUMNS,
+        apply_column_map,
+        parse_source,
+        source_columns,
+    )
     from kizuna.training.files import reading_options
+    from kizuna.training.typed_columns import TRANSACTION_NUMBERS, text_sources
 
     source = data.transactions
     if source is None:
@@ -122,12 +128,8 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
             n_rows=n_rows,
         )
     column_map = dict(data.column_map) or None
-    ids = source_columns(column_map, (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)) or {
-        s.CUSTOMER_ID,
-        s.ORDER_ID,
-        s.ITEM_ID,
-    }
-    frame = read_frame(spark, source, string_columns=ids, reading=reading)
+    texts = text_sources(column_map, ID_COLUMNS, data.number_rule, TRANSACTION_NUMBERS)
+    frame = read_frame(spark, source, string_columns=texts, reading=reading)
     # The column map runs per shard, by the pandas engine's function; checked here once.
     apply_column_map(frame.limit(0).toPandas(), column_map)
     feeds = sorted(source_columns(column_map, (s.CUSTOMER_ID,))) or [s.CUSTOMER_ID]
@@ -142,9 +144,8 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
     direct = spec is None or parse_source(spec, target=s.CUSTOMER_ID).kind == "column"
     rule = settled_rule(frame, data.timestamp_rule, _time_column(column_map))
     frame, n_rows = with_row_ids(frame)
-    return SparkRaw(
-        frame, key, adapter, {"timestamp_rule": rule}, direct_customer=direct, n_rows=n_rows
-    )
+    kwargs = {"timestamp_rule": rule, "number_rule": data.number_rule}
+    return SparkRaw(frame, key, adapter, kwargs, direct_customer=direct, n_rows=n_rows)
 
 
 def _time_column(column_map: dict | None) -> str | None:

@@ -129,8 +129,7 @@ def validated_features(
         counts = pd.DataFrame([*counts, *span_rows(validated)]).assign(
             **{STAT_BAD: 0, KIND: COUNTS}
         )
-        rule = kwargs.get("timestamp_rule")
-        stats = pd.DataFrame(parse_stats(canonical, kwargs.get("timestamp_format"), rule))
+        stats = pd.DataFrame(parse_stats(canonical, kwargs))
         stats[KIND] = STATS
         out = pd.concat([feats, aside, counts, stats], ignore_index=True).astype(nullable)
         out[SHARD] = shard_of_partition()

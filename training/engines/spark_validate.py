@@ -235,8 +235,7 @@ def validate_shard(
         kept[col] = kept[col].astype("string")
     kept[KIND] = KEPT
     aside[KIND] = ASIDE
-    rule = kwargs.get("timestamp_rule")
-    stats = parse_stats(canonical, kwargs.get("timestamp_format"), rule)
+    stats = parse_stats(canonical, kwargs)
     stats.append({STAT_COLUMN: INPUT, STAT_PRESENT: len(shard), STAT_BAD: 0})
     stats += span_rows(validated)
     stats = pd.DataFrame(stats)

@@ -12,6 +12,7 @@ import gzip
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -76,12 +77,27 @@ def export(tx: pd.DataFrame, folder: Path, kind: str) -> dict[str, Any]:
         path = folder / "export.csv"
         path.write_bytes(frame.to_csv(index=False).encode("cp1252"))
         return {"encoding": "cp1252", "column_map": column_map} | _path(path)
+    if kind == "decimal-comma":
+        # A German export: 1.234,50 (prices past a thousand have a grouping dot).
+        frame["Datum"] = tx[s.TIMESTAMP].dt.strftime("%Y-%m-%d %H:%M:%S")
+        price = (tx[s.UNIT_PRICE] + np.where(np.arange(len(tx)) % 5 == 0, 1000, 0)).round(2)
+        frame["Preis"] = price.map(german)
+        frame["Menge"] = tx[s.QUANTITY].astype(int)
+        path = folder / "umsatz.csv"
+        frame.to_csv(path, sep=";", index=False)
+        numbers = {"decimal": ",", "thousands": "."}
+        return {"delimiter": ";", "column_map": column_map} | numbers | _path(path)
     if kind == "jsonl-epoch":
         frame["Datum"] = (tx[s.TIMESTAMP] - pd.Timestamp(0)) // pd.Timedelta(seconds=1)
         path = folder / "export.jsonl"
         frame.to_json(path, orient="records", lines=True)
         return {"epoch": "s", "column_map": column_map} | _path(path)
     raise AssertionError(kind)
+
+
+def german(value: float) -> str:
+    """``1234.5`` as ``1.234,50``."""
+    return f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
 
 
 def _path(path: Path) -> dict[str, str]:
@@ -100,7 +116,10 @@ def write_experiment(folder: Path, data: dict[str, Any]) -> Path:
     return config
 
 
-@pytest.mark.parametrize("kind", ["semicolon-dayfirst", "headerless-gzip", "jsonl-epoch", "cp1252"])
+KINDS = ["semicolon-dayfirst", "headerless-gzip", "jsonl-epoch", "cp1252", "decimal-comma"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_reading_settings_apply_on_spark(spark, shop_lines, tmp_path, monkeypatch, kind):
     monkeypatch.setenv("KIZUNA_EVENT_STORE", str(tmp_path / "no-events.sqlite"))
     _, tx = shop_lines
@@ -202,3 +221,32 @@ def test_stored_events_are_appended_on_spark(spark, shop_lines, tmp_path, monkey
     assert "NEW-1" in left["features"].index
     raw = read_raw(spark, DataConfig(**data), experiment="any")
     assert raw.last_event_seq == n
+
+
+def test_a_decimal_comma_export_with_customers_and_events_matches(
+    spark, shop_lines, tmp_path, monkeypatch
+):
+    """Customers' attributes under the rule (decided over the whole table, not per shard),
+    and stored events' JSON numbers beside the file's text, as on pandas."""
+    _, tx = shop_lines
+    data = export(tx, tmp_path, "decimal-comma")
+    ids = tx[s.CUSTOMER_ID].astype(str).drop_duplicates().sort_values()
+    credit = [german(1000.5 + i) if i % 3 else str(i) for i in range(len(ids))]
+    customers = pd.DataFrame({"Kunde": ids, "credit": credit, "zip": "0" + ids.str[-4:]})
+    customers.to_csv(tmp_path / "kunden.csv", sep=";", index=False)
+    data |= {
+        "customers": str(tmp_path / "kunden.csv"),
+        "customers_reading": {"delimiter": ";"},
+        "customers_column_map": {s.CUSTOMER_ID: "Kunde"},
+    }
+    store = tmp_path / "events.sqlite"
+    stored_events(store, tx)
+    monkeypatch.setenv("KIZUNA_EVENT_STORE", str(store))
+    config = write_experiment(tmp_path, data)
+    run_features(config, tmp_path / "pandas", "pandas")
+    run_features(config, tmp_path / "spark", "spark")
+    left = assert_outputs_match(tmp_path / "pandas", tmp_path / "spark")
+    feats = left["features"]
+    assert pd.api.types.is_float_dtype(feats["credit"]) and feats["credit"].max() > 1000
+    assert not pd.api.types.is_numeric_dtype(feats["zip"])  # codes with a leading zero
+    assert "NEW-1" in feats.index  # a stored event's customer
