@@ -12,7 +12,7 @@ The long forms ``{column: X}`` and ``{expr: "..."}`` say the same explicitly.
 
 from __future__ import annotations
 
-import string
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -68,9 +68,45 @@ def parse_source(spec: Any, *, target: str) -> Source:
     return Source("column", spec)
 
 
+def template_parts(template: str) -> list[tuple[str, str | None]]:
+    """``"{a}-{b:c}"`` as ``[("", "a"), ("-", "b:c")]``: literal text, then a column name.
+
+    A name is everything between the braces, ``:`` and ``!`` included (column
+    names have them; Python's format mini-language would cut them off);
+    ``{{`` and ``}}`` are literal braces.
+
+    Raises
+    ------
+    ValueError
+        On a brace that opens or closes nothing.
+    """
+    parts: list[tuple[str, str | None]] = []
+    literal, pos = "", 0
+    for m in _TOKEN.finditer(template):
+        between = template[pos : m.start()]
+        if "{" in between or "}" in between:
+            raise ValueError(f"unmatched brace in {template!r}")
+        literal += between
+        if m.group(0) in ("{{", "}}"):
+            literal += m.group(0)[0]
+        else:
+            parts.append((literal, m.group(1)))
+            literal = ""
+        pos = m.end()
+    rest = template[pos:]
+    if "{" in rest or "}" in rest:
+        raise ValueError(f"unmatched brace in {template!r}")
+    if literal or rest:
+        parts.append((literal + rest, None))
+    return parts
+
+
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
 def _expr(template: str, target: str) -> Source:
     try:
-        refs = tuple(f for _, f, _, _ in string.Formatter().parse(template) if f is not None)
+        refs = tuple(f for _, f in template_parts(template) if f is not None)
     except ValueError as exc:
         raise ValueError(f"{target}: cannot read the expression {template!r}: {exc}") from None
     if not refs or any(not r for r in refs):
@@ -179,9 +215,8 @@ def _build(df: pd.DataFrame, src: Source) -> pd.Series:
     if src.kind == "value":
         return pd.Series([src.value] * len(df), index=df.index)
     texts = {ref: ids_to_str(df[ref]).fillna("") for ref in src.refs}
-    parts = list(string.Formatter().parse(src.value))
     out = pd.Series("", index=df.index, dtype="string")
-    for literal, field, _, _ in parts:
+    for literal, field in template_parts(src.value):
         out = out + literal
         if field is not None:
             out = out + texts[field]

@@ -69,6 +69,8 @@ def answer(
     except ServingError as exc:
         if exc.loc is not None:
             return field_error(exc.loc, exc.message)
+        if exc.kind is not None:  # the cause /readyz gives, with the command that fixes it
+            return error(exc.status, f"{exc.message}: {live.degraded.get(exc.kind, '')}")
         return error(exc.status, exc.message)
     except KizunaInputError as exc:
         return error(422, str(exc))

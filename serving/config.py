@@ -7,8 +7,12 @@ Bento, else the registry in ``$KIZUNA_DATA_DIR``.
 ===================================  =============================================  ==============
 variable                             meaning                                        default
 ===================================  =============================================  ==============
-``KIZUNA_MODEL_SOURCE``              ``registry`` (MLflow at ``MLFLOW_TRACKING_URI``)  see above
-                                     or a model folder (``kizuna export``)
+``KIZUNA_DATA_DIR``                  the folder of every store not set below        ``data``
+                                     (registry, events, contacts, report, offers)
+``MLFLOW_TRACKING_URI``              the MLflow tracking store and registry         ``sqlite:///$KIZUNA_DATA_DIR/mlflow.db``
+``KIZUNA_MODEL_SOURCE``              ``registry`` (MLflow at                        see above
+                                     ``MLFLOW_TRACKING_URI``) or a model folder
+                                     (``kizuna export``)
 ``KIZUNA_MODEL_ALIAS``               registry alias to serve                        ``champion``
 ``KIZUNA_API_KEY``                   if set, every endpoint but the health probes   unset
                                      needs it (``X-API-Key`` or ``Authorization:

@@ -26,12 +26,16 @@ from kizuna.serving.live import Served
 class ServingError(Exception):
     """A request the service refuses, with the HTTP status to answer."""
 
-    def __init__(self, status: int, message: str, *, loc: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, loc: str | None = None, kind: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         #: The request field at fault (``body.customer_ids``): a 422 then names it in ``detail``.
         self.loc = loc
+        #: The model kind a 503 lacks: the service words its cause as ``/readyz`` does.
+        self.kind = kind
 
 
 # --- shared helpers --------------------------------------------------------------------
@@ -59,12 +63,7 @@ def require_model(served: Served, kind: str) -> Any:
         if kind in served.models.broken:
             raise ServingError(503, served.models.broken[kind])
         if kind in served.missing_kinds:
-            raise ServingError(
-                503,
-                f"no {kind} model is served: the experiment trained one but no version of it "
-                "is at the served alias (one that did not beat its baseline stays @challenger; "
-                f"`kizuna promote {kind} VERSION` serves it)",
-            )
+            raise ServingError(503, f"no {kind} model is served", kind=kind)
         raise ServingError(
             503,
             f"no {kind} model is loaded: the model set has none "

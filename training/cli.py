@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.training import (
@@ -145,6 +146,6 @@ def main() -> None:
 
 def _user_error(exc: BaseException) -> None:
     err_console.print(
-        f"[bold red]error:[/bold red] {one_line(exc)}", highlight=False, soft_wrap=True
+        f"[bold red]error:[/bold red] {escape(one_line(exc))}", highlight=False, soft_wrap=True
     )
     sys.exit(2)

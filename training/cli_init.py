@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json, print_reconciliation
@@ -54,12 +55,14 @@ def init(
     if as_json:
         emit_json(payload)
         return
-    console.print(f"wrote [bold]{out}[/bold]: read your file with {proposal.rule.describe()}")
+    console.print(
+        f"wrote [bold]{escape(str(out))}[/bold]: read your file with {proposal.rule.describe()}"
+    )
     for target, note in proposal.notes.items():
-        console.print(f"  [yellow]check[/yellow] {target}: {note}")
+        console.print(f"  [yellow]check[/yellow] {target}: {escape(note)}")
     print_reconciliation(report)
     console.print(
-        f"next: [bold]kizuna train {out}[/bold], then "
+        f"next: [bold]kizuna train {escape(str(out))}[/bold], then "
         f"[bold]kizuna serve --experiment {config.name}[/bold]"
     )
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 
 from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 
@@ -15,9 +16,15 @@ def report(
     experiment: Annotated[
         Path, typer.Argument(help="Experiment YAML whose data the report reads.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
-        "report.html"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="HTML file to write (default: KIZUNA_REPORT, the page the service's /report "
+            "serves: report.html in the data folder).",
+        ),
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="Earlier date for segment moves (default: one horizon back).")
     ] = None,
@@ -52,6 +59,7 @@ def report(
         raise KizunaInputError(f"--campaign {campaign}: no such file")
     config = load_experiment(experiment)
     settings = Settings.from_env()
+    out = out if out is not None else Path(settings.report)
     log = contact_log or settings.for_experiment(config.name).contact_log
     if contact_log is None and settings.contact_log is None:
         from kizuna.training.stored_events import warn_legacy_store
@@ -74,10 +82,10 @@ def report(
         emit_json(summary)
         return
     console.print(
-        f"wrote [bold]{out}[/bold]: {len(summary['sections'])} sections, {len(summary['plots'])} plots"
+        f"wrote [bold]{escape(str(out))}[/bold]: {len(summary['sections'])} sections, {len(summary['plots'])} plots"
     )
     for note in summary["notes"]:
-        console.print(f"  note: {note}", highlight=False)
+        console.print(f"  note: {escape(note)}", highlight=False)
 
 
 def attribution(

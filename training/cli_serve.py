@@ -110,11 +110,16 @@ def serve(
         "--timeout-keep-alive",
         str(max(1, round(settings.header_timeout))),
     ]
-    raise typer.Exit(run_until_signalled(command, env=env))
+    # With --json, stdout holds the JSON object alone; the server logs go to stderr.
+    raise typer.Exit(run_until_signalled(command, env=env, logs_to_stderr=as_json))
 
 
 def run_until_signalled(
-    command: list[str], *, env: dict[str, str], stop_timeout: float = STOP_TIMEOUT
+    command: list[str],
+    *,
+    env: dict[str, str],
+    stop_timeout: float = STOP_TIMEOUT,
+    logs_to_stderr: bool = False,
 ) -> int:
     """Run the server; on SIGTERM or SIGINT stop it and every process it started.
 
@@ -122,7 +127,8 @@ def run_until_signalled(
     reaches it only through here, once. On a signal the group gets the same
     signal, then ``stop_timeout`` seconds to exit, then SIGKILL, and so does
     every descendant (BentoML puts its workers in sessions of their own), so
-    the port is free when this returns.
+    the port is free when this returns. ``logs_to_stderr`` sends the server's
+    standard output (BentoML logs there) to this process's standard error.
 
     Returns
     -------
@@ -131,7 +137,8 @@ def run_until_signalled(
     """
     import psutil
 
-    proc = subprocess.Popen(command, env=env, start_new_session=True)
+    stdout = sys.__stderr__.fileno() if logs_to_stderr and sys.__stderr__ else None
+    proc = subprocess.Popen(command, env=env, start_new_session=True, stdout=stdout)
     stop_requested: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:

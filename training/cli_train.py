@@ -7,6 +7,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
@@ -84,11 +85,13 @@ def print_comparison(result) -> None:  # noqa: ANN001 - ExperimentResult, import
     for kind, outcome in result.results.items():
         selection = getattr(outcome, "selection", None)
         if selection is not None:
-            console.print(f"[bold]{kind}[/bold] serves {selection.served}: {selection.reason}")
+            console.print(
+                f"[bold]{kind}[/bold] serves {selection.served}: {escape(selection.reason)}"
+            )
     for kind, decision in result.registry.items():
         console.print(
             f"[bold]{decision.name}[/bold] v{decision.version} → "
-            f"[cyan]@{decision.alias}[/cyan]: {decision.reason}"
+            f"[cyan]@{decision.alias}[/cyan]: {escape(decision.reason)}"
         )
         if decision.alias != "champion" and kind != "snapshot":
             console.print(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+from pandas._libs.parsers import STR_NA_VALUES  # pandas' own "missing" words (NA, NULL, ...)
 
 from kizuna.features.errors import KizunaInputError
 
@@ -176,22 +177,17 @@ def read_table(
     sep = options.delimiter or ("\t" if kind == "tsv" else ",")
     names = list(options.columns) if options.columns else None
     try:
-        columns = (
-            names
-            if names
-            else pd.read_csv(
-                path, sep=sep, nrows=0, compression=compression, encoding=options.encoding
-            ).columns
-        )
-        dtype = {c: "string" for c in columns if string_columns and c in string_columns}
+        columns = names if names else header_names(path, sep=sep, encoding=options.encoding)
+        text = [c for c in columns if string_columns and c in string_columns]
         frame = read_delimited(
             path,
             sep=sep,
             header=options.header,
             names=names,
-            dtype=dtype,
+            dtype=dict.fromkeys(text, "string"),
             nrows=nrows,
             encoding=options.encoding,
+            na_values=_missing_words(columns, text) if text else None,
         )
     except KizunaInputError:
         raise
@@ -214,6 +210,7 @@ def read_delimited(
     dtype: Any = None,
     nrows: int | None = None,
     encoding: str = "utf-8",
+    na_values: dict[Any, list[str]] | None = None,
 ) -> pd.DataFrame:
     """``pd.read_csv`` of a delimited text file, never taking a column as the index.
 
@@ -221,6 +218,8 @@ def read_delimited(
     default pandas then takes the first column as the index and shifts every
     name one column to the left. Here the empty last field is dropped, and a
     line whose extra field holds a value fails (pandas would drop the value).
+    ``na_values``: the text read as missing per column; a column it does not name
+    keeps every value, a blank field as ``""``. None: pandas' defaults everywhere.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
@@ -235,6 +234,8 @@ def read_delimited(
             low_memory=False,
             nrows=nrows,
             encoding=encoding,
+            keep_default_na=na_values is None,
+            na_values=na_values,
         )
     if any("does not match length of data" in str(w.message) for w in caught):
         raise KizunaInputError(
@@ -243,6 +244,48 @@ def read_delimited(
             "or a header missing a name"
         )
     return frame
+
+
+def _missing_words(columns: list[str], text: list[str]) -> dict[Any, list[str]]:
+    """pandas' words for a missing value (``NA``, ``NULL``, ...) per column, but for the
+    ``text`` (id) columns: there ``NA`` is an id, as Spark reads it, and only a blank
+    is missing. Blank fields past the named columns (a trailing delimiter) stay
+    missing, by position, so that they are not taken for values."""
+    words = list(STR_NA_VALUES)
+    out: dict[Any, list[str]] = {c: words for c in columns if c not in text}
+    out.update({i: [""] for i in range(len(columns), len(columns) + 16)})
+    return out
+
+
+def header_names(path: Path, *, sep: str, encoding: str = "utf-8") -> list[str]:
+    """The names on a delimited file's first line, failing on a name given twice.
+
+    pandas would rename the second ``Qty`` to ``Qty.1`` and Spark to ``Qty4``: a
+    column map would then name a column that one engine has and the other not.
+    """
+    first = pd.read_csv(
+        path,
+        sep=sep,
+        header=None,
+        nrows=1,
+        dtype="string",
+        keep_default_na=False,
+        compression=compression_of(path),
+        encoding=encoding,
+    )
+    names = [str(v) for v in first.iloc[0]] if len(first) else []
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names, start=1):
+        if name.strip():  # blank names (trailing delimiters) are pandas' "Unnamed: n"
+            seen.setdefault(name, []).append(i)
+    twice = {n: where for n, where in seen.items() if len(where) > 1}
+    if twice:
+        listed = "; ".join(f"{n!r} (columns {', '.join(map(str, w))})" for n, w in twice.items())
+        raise KizunaInputError(
+            f"{path}: the header gives a name to more than one column: {listed}. "
+            "Rename them in the file, or read it with header: false and columns: [...]"
+        )
+    return names
 
 
 def ragged_line(message: str, where: str) -> str | None:

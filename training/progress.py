@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 
 err_console = Console(stderr=True)
 HEARTBEAT_S = 15.0
@@ -35,6 +36,7 @@ def step(title: str, *, quiet: bool = False) -> Iterator[None]:
         yield
         return
     start = time.perf_counter()
+    title = escape(title)  # paths and values, not markup
     if err_console.is_terminal:
         with err_console.status(f"{title}…", spinner="dots") as status:
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from kizuna.training.config import DataConfig
 from kizuna.training.progress import err_console
 
@@ -67,7 +69,7 @@ def warn_legacy_store(data_dir: Path, store: Path, *, kind: str = "event store")
     when only that one is there."""
     note = legacy_store_note(data_dir, store, kind=kind)
     if note:
-        err_console.print(f"warning: {note}", highlight=False, soft_wrap=True)
+        err_console.print(f"warning: {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def legacy_store_note(data_dir: Path, store: Path, *, kind: str = "event store") -> str | None:

@@ -74,3 +74,11 @@ def test_items_and_customers_maps_know_their_own_columns(table, key):
 def test_a_bad_long_form_entry_is_refused():
     with pytest.raises(ValueError, match="long-form"):
         check_column_map({"quantity": {"const": 1}}, table="transactions")
+
+
+def test_an_expression_names_columns_with_colons_and_bangs_and_keeps_escaped_braces():
+    df = pd.DataFrame({"Cust:No": ["7"], "Time!": ["t1"], "qty": [1]})
+    out = apply_column_map(df, {"order_id": "{Cust:No}-{Time!}{{x}}"})
+    assert out["order_id"].tolist() == ["7-t1{x}"]
+    with pytest.raises(ValueError, match="unmatched brace"):
+        apply_column_map(df, {"order_id": "{Cust:No}}"})

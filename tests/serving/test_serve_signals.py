@@ -90,3 +90,19 @@ def test_a_signal_ends_the_server_its_group_and_workers_in_other_sessions(
             except psutil.NoSuchProcess:
                 pass
         runner.wait(timeout=10)
+
+
+def test_with_json_the_servers_logs_go_to_stderr_and_stdout_stays_json():
+    """``kizuna serve --json``: stdout holds the JSON object only (BentoML logs to stdout)."""
+    runner = (
+        "import os, sys\n"
+        "from kizuna.training.cli_serve import run_until_signalled\n"
+        'print(\'{"url": "x"}\', flush=True)\n'
+        "command = [sys.executable, '-c', 'print(\"INFO server log\")']\n"
+        "sys.exit(run_until_signalled(command, env=dict(os.environ), logs_to_stderr=True))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", runner], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout) == {"url": "x"}
+    assert "INFO server log" in done.stderr

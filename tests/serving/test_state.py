@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -291,14 +293,18 @@ def test_a_trained_kind_without_a_champion_degrades_only_itself(model_set, tmp_p
     ready, reason, degraded = live.readiness()
     assert ready and live.ready and reason is None
     assert list(degraded) == ["ltv"] and "kizuna promote ltv" in degraded["ltv"]
-    from kizuna.serving.scoring import ServingError, require_model
+    from kizuna.serving.answers import answer
+    from kizuna.serving.scoring import require_model
 
-    with pytest.raises(ServingError, match="no version of it is at the served alias") as caught:
-        require_model(live.served, "ltv")  # the endpoint says the same, not "train one"
-    assert caught.value.status == 503 and "kizuna promote ltv" in caught.value.message
     named = Live(str(folder), store=EventStore(tmp_path / "events.sqlite"), experiment="shop")
     assert named.load().reloaded
     assert "`kizuna promote ltv VERSION --experiment shop`" in named.degraded["ltv"]
+    # The endpoint says what /readyz says (not "train one"), with the experiment named.
+    refused = answer(named.served, named, lambda served, _: require_model(served, "ltv"), None)
+    assert refused.status_code == 503
+    body = json.loads(refused.body)
+    assert "no version of it is @champion" in body["error"]
+    assert "`kizuna promote ltv VERSION --experiment shop`" in body["error"]
     for kind in ("recommender", "churn"):  # none left: nothing to answer with
         shutil.rmtree(folder / kind)
     assert live.load().reloaded

@@ -176,3 +176,13 @@ def test_a_model_setting_lightgbm_refuses_is_one_line():
     assert one_line(caught.value) == (
         "LightGBM refused a model setting (params): Check failed: (num_leaves) > (1)"
     )
+
+
+def test_an_error_shows_values_in_square_brackets_as_they_are(monkeypatch, capsys, tmp_path):
+    """Console markup must not eat a user's ``[red]soon``: the line shows the data."""
+    path = tmp_path / "[shop] orders.csv"
+    TRANSACTIONS.assign(timestamp=["[red]soon", "[bold]later", "x", "2021-01-01"]).to_csv(
+        path, index=False
+    )
+    code, _, err = run_cli(monkeypatch, capsys, "validate", str(path))
+    assert_one_line_error(code, err, "'[red]soon'", "'[bold]later'", "[shop] orders.csv")

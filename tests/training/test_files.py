@@ -189,3 +189,23 @@ def test_init_names_a_column_of_excel_serial_dates(tmp_path: Path):
     path.write_text("customer,order,item,InvoiceDate,qty,price\n" + "\n".join(lines) + "\n")
     with pytest.raises(KizunaInputError, match="InvoiceDate holds numbers like .*Excel's serial"):
         sniff(path)
+
+
+def test_missing_words_are_ids_in_id_columns_and_missing_elsewhere(tmp_path: Path):
+    """``NA`` is a customer (as Spark reads it); a blank id is missing; ``NULL`` price is missing."""
+    path = tmp_path / "t.csv"
+    path.write_text("customer_id,item_id,unit_price\nNA,NULL,NULL\n,i,2\nnan,N/A,1\n")
+    frame = read_table(path, string_columns={"customer_id", "item_id"})
+    assert frame["customer_id"].tolist()[::2] == ["NA", "nan"]
+    assert frame["customer_id"].iloc[1] == ""  # blank: the validator's missing id
+    assert frame["item_id"].tolist() == ["NULL", "i", "N/A"]
+    assert pd.isna(frame["unit_price"].iloc[0]) and frame["unit_price"].iloc[1] == 2
+
+
+def test_a_name_given_to_two_columns_is_refused_with_their_positions(tmp_path: Path):
+    path = tmp_path / "t.csv"
+    path.write_text("customer_id,Qty,item_id,Qty\na,1,i,2\n")
+    with pytest.raises(KizunaInputError, match=r"'Qty' \(columns 2, 4\)"):
+        read_table(path)
+    path.write_text("a,b,,\n1,2,,\n")  # blank names from trailing delimiters are not names
+    assert list(read_table(path).columns[:2]) == ["a", "b"]

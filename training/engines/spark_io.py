@@ -274,7 +274,15 @@ def read_frame(spark: Any, source: Any, *, string_columns: set[str], reading: An
 
 
 def _as_sampled(frame: Any, sample: pd.DataFrame, string_columns: set[str]) -> Any:
-    """``frame`` with each column cast to the type pandas gave it in ``sample``."""
+    """``frame`` with each column cast to the type pandas gave it in ``sample``.
+
+    A value past the sample that is not of its column's type (``NULL``, ``abc``
+    in a number column) becomes missing, as pandas' reading and the validator
+    make it, instead of failing the job (Spark 4's casts are strict). A
+    fraction past a sample of whole numbers is missing too, where pandas,
+    reading the whole column, would keep it: the sample is
+    :data:`TYPE_SAMPLE_ROWS` lines.
+    """
     from pyspark.sql import functions as F
 
     casts = []
@@ -283,11 +291,11 @@ def _as_sampled(frame: Any, sample: pd.DataFrame, string_columns: set[str]) -> A
         if col in string_columns or dtype is None:
             casts.append(F.col(col).cast("string").alias(col))
         elif pd.api.types.is_bool_dtype(dtype):
-            casts.append(F.col(col).cast("boolean").alias(col))
+            casts.append(F.col(col).try_cast("boolean").alias(col))
         elif pd.api.types.is_integer_dtype(dtype):
-            casts.append(F.col(col).cast("long").alias(col))
+            casts.append(F.col(col).try_cast("long").alias(col))
         elif pd.api.types.is_float_dtype(dtype):
-            casts.append(F.col(col).cast("double").alias(col))
+            casts.append(F.col(col).try_cast("double").alias(col))
         else:
             casts.append(F.col(col))
     return frame.select(*casts)

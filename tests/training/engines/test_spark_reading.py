@@ -9,6 +9,7 @@ service stored after the data was exported.
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +251,22 @@ def test_a_decimal_comma_export_with_customers_and_events_matches(
     assert pd.api.types.is_float_dtype(feats["credit"]) and feats["credit"].max() > 1000
     assert not pd.api.types.is_numeric_dtype(feats["zip"])  # codes with a leading zero
     assert "NEW-1" in feats.index  # a stored event's customer
+
+
+def test_missing_words_as_ids_are_kept_on_both_engines(spark, tmp_path, monkeypatch):
+    """``NA``, ``NULL``, ``nan`` are ids as Spark reads them; the pandas engine agrees."""
+    monkeypatch.setenv("KIZUNA_EVENT_STORE", str(tmp_path / "no-events.sqlite"))
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "customer_id,order_id,item_id,timestamp,quantity,unit_price\n"
+        "NA,o1,NULL,2024-01-01,1,2.5\nb,o2,i,2024-01-02,1,NULL\n,o3,N/A,2024-01-03,1,1\n"
+    )
+    reports = {}
+    for engine in ("pandas", "spark"):
+        args = ["validate", str(path), "--engine", engine, "--json"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        reports[engine] = json.loads(result.stdout)["report"]
+    assert reports["pandas"] == reports["spark"]
+    assert reports["pandas"]["kept_rows"] == 1  # NA's line; b's price and a blank id are missing
+    assert reports["pandas"]["set_aside"] == {"missing_customer_id": 1, "unparseable_price": 1}
