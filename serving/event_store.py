@@ -18,6 +18,7 @@ each line is counted exactly once.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import uuid
@@ -103,6 +104,7 @@ class EventStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(_SCHEMA)
         self._data_version = self._version()
+        self._file_id = _file_id(self.path)
 
     def close(self) -> None:
         with self._lock:
@@ -118,6 +120,7 @@ class EventStore:
         received = datetime.now(UTC).strftime(_TS_FORMAT)
         rows = _to_rows(lines)
         with self._lock:
+            self._check_file()
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
@@ -144,6 +147,7 @@ class EventStore:
         shows; a disk that fills only when pages are flushed shows on the next append.
         """
         with self._lock:
+            self._check_file()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.execute("CREATE TABLE IF NOT EXISTS write_probe (x BLOB)")
@@ -231,6 +235,20 @@ class EventStore:
         finally:
             self._lock.release()
 
+    def _check_file(self) -> None:
+        """Refuse to write once the file was deleted or replaced under the open connection.
+
+        The connection would go on writing into the deleted file: lines answered
+        as stored, gone at the next start. Reopening a new file would number lines
+        from 1 again, below what the service has applied. Either way lines would be
+        lost, so writes fail (503) until the file is restored or the service restarts.
+        """
+        if _file_id(self.path) != self._file_id:
+            raise sqlite3.OperationalError(
+                f"the event store file {self.path} was deleted or replaced while the service "
+                "ran: restore it, or restart the service to start a new one"
+            )
+
     def _high_water(self) -> int:
         row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         return 0 if row is None else int(row[0])
@@ -252,6 +270,15 @@ class EventStore:
             params.append(request_id)
         query = f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events {where} ORDER BY {SEQ}"
         return _to_frame(self._conn.execute(query, params).fetchall())
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file, None when it does not exist."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _where(after: int, upto: int | None, customer: str | None) -> tuple[str, list[Any]]:

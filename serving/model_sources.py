@@ -33,7 +33,9 @@ def model_folder(source: str, *, alias: str = "champion", experiment: str | None
         return folder
     import hashlib
     import json
+    import os
     import shutil
+    import uuid
 
     name = model_store.resolve_experiment(experiment)
     versions = model_store.registry_versions(name, alias)
@@ -41,12 +43,23 @@ def model_folder(source: str, *, alias: str = "champion", experiment: str | None
         json.dumps([model_store.tracking_uri(), versions], sort_keys=True).encode()
     ).hexdigest()[:12]
     folder = model_store.data_dir() / CACHE_DIR / f"{name}-{alias}-{key}"
-    if (folder / model_store.VERSIONS_FILE).exists():
-        return folder
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model_store.fetch_from_registry(name, partial, alias=alias)
-    partial.rename(folder)
+    complete = not any(folder.glob(f"*/{model_store.UNAVAILABLE_FILE}"))
+    if (folder / model_store.VERSIONS_FILE).exists() and complete:
+        return folder  # a copy with an unavailable kind is fetched again: it may be back
+    # A download folder of this process's own: services sharing the data folder may
+    # fetch the same version set at once (a reload of each after one `kizuna snapshot`).
+    partial = folder.with_name(f"{folder.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
+    try:
+        model_store.fetch_from_registry(name, partial, alias=alias)
+        if not complete:
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            partial.rename(folder)
+        except OSError:
+            if not (folder / model_store.VERSIONS_FILE).exists():
+                raise  # not another process's finished copy of the same set
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     prune_cache(folder.parent, f"{name}-{alias}-", keep=CACHE_KEEP)
     return folder
 

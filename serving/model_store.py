@@ -25,6 +25,8 @@ from kizuna.models.bundles import MODEL_KINDS, ChampionModels, ExperimentInfo
 BUNDLE_FILE = "bundle.joblib"
 EXPERIMENT_FILE = "experiment.json"
 VERSIONS_FILE = "versions.json"
+#: In a kind's folder of a model set, instead of its bundle: why the registry could not give it.
+UNAVAILABLE_FILE = "unavailable.txt"
 KINDS_FILE = "kinds.json"
 SNAPSHOT_DIR = "snapshot"
 SNAPSHOT_KIND = "snapshot"
@@ -101,6 +103,9 @@ def load_champions_from_folder(folder: Path) -> ChampionModels:
     for kind in MODEL_KINDS:
         path = folder / kind / BUNDLE_FILE
         bundles[kind] = None
+        if (folder / kind / UNAVAILABLE_FILE).exists():
+            broken[kind] = (folder / kind / UNAVAILABLE_FILE).read_text().strip()
+            continue
         if not path.exists():
             continue
         try:
@@ -289,10 +294,19 @@ def fetch_from_registry(
             shutil.copytree(manifest[0].parent, dst / SNAPSHOT_DIR)
             kinds = [k for k in version.tags.get("kinds", "").split(",") if k]
         else:
-            bundle = download_bundle(reg, version.version, dst / f".download-{kind}")
             (dst / kind).mkdir(exist_ok=True)
-            shutil.copyfile(bundle, dst / kind / BUNDLE_FILE)
-            run_id = run_id or version.run_id
+            try:
+                bundle = download_bundle(reg, version.version, dst / f".download-{kind}")
+            except Exception as exc:  # noqa: BLE001 - one kind's loss must not stop the others
+                # The kind is served as broken (its endpoints 503, the others answer).
+                cause = " ".join(str(exc).split()) or type(exc).__name__
+                (dst / kind / UNAVAILABLE_FILE).write_text(
+                    f"{kind} model {reg} v{version.version} cannot be read from the registry: "
+                    f"{cause}\n"
+                )
+            else:
+                shutil.copyfile(bundle, dst / kind / BUNDLE_FILE)
+                run_id = run_id or version.run_id
         versions[kind] = int(version.version)
         shutil.rmtree(dst / f".download-{kind}", ignore_errors=True)
     if with_snapshot and SNAPSHOT_KIND not in versions:

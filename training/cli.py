@@ -83,13 +83,19 @@ app.command("attribution")(cli_report.attribution)
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Exceptions that mean the user's input (a file, a value) is at fault, not kizuna."""
+    import sqlite3
+
     import pandas as pd
     import pydantic
+    import sqlalchemy.exc
     import yaml
     from lightgbm.basic import LightGBMError
 
     return (
         KizunaInputError,
+        # A store file that is corrupt, read-only or locked (MLflow's, through SQLAlchemy).
+        sqlite3.DatabaseError,
+        sqlalchemy.exc.DatabaseError,
         LightGBMError,  # a model setting out of its range (experiment file: params)
         OSError,  # no such file, permission denied, is a directory, disk full
         UnicodeError,  # a binary or compressed file read as text
@@ -106,6 +112,14 @@ def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if isinstance(exc, KizunaInputError):
         return text
+    cause = getattr(exc, "orig", None)  # SQLAlchemy's wrapper: the database's own words
+    if type(exc).__module__.startswith("sqlalchemy") and cause is not None:
+        from kizuna.serving.model_store import tracking_uri
+
+        return (
+            f"the MLflow tracking store {tracking_uri()} cannot be used: {cause} (restore it from "
+            "a backup, or point MLFLOW_TRACKING_URI or KIZUNA_DATA_DIR at another)"
+        )
     if isinstance(exc, UnicodeDecodeError):
         from kizuna.training.files import not_text
 

@@ -5,6 +5,7 @@ The CRM export, ``kizuna score``, is in :mod:`training.cli_score`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,6 +53,7 @@ def serve(
         raise KizunaInputError(
             f"--models must be 'registry' or a model folder; {models} is neither"
         )
+    check_port_free(host, port)
     env = dict(os.environ)
     env["KIZUNA_MODEL_SOURCE"] = models if models == "registry" else str(Path(models).resolve())
     env["KIZUNA_MODEL_ALIAS"] = alias
@@ -114,6 +116,41 @@ def serve(
     raise typer.Exit(run_until_signalled(command, env=env, logs_to_stderr=as_json))
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail in one line when ``host:port`` cannot be listened on (another server has it).
+
+    The server would find out only after starting its workers, in a long traceback.
+    """
+    import socket
+
+    from kizuna.features.errors import KizunaInputError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise KizunaInputError(f"--host {host}: not an address of this machine ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise KizunaInputError(
+                f"cannot listen on {host}:{port}: {exc.strerror} (another server has the "
+                "port?): stop it, or choose another with --port"
+            ) from None
+
+
+def _die_with_parent() -> None:
+    """In the server process (Linux): SIGTERM when `kizuna serve` dies, even by SIGKILL,
+    so the server and, through its own shutdown, its workers do not outlive it."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def run_until_signalled(
     command: list[str],
     *,
@@ -138,7 +175,14 @@ def run_until_signalled(
     import psutil
 
     stdout = sys.__stderr__.fileno() if logs_to_stderr and sys.__stderr__ else None
-    proc = subprocess.Popen(command, env=env, start_new_session=True, stdout=stdout)
+    linux = sys.platform.startswith("linux")
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        start_new_session=True,
+        stdout=stdout,
+        preexec_fn=_die_with_parent if linux else None,  # noqa: PLW1509 - prctl only
+    )
     stop_requested: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:

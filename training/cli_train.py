@@ -63,10 +63,10 @@ def train(
     if as_json:
         emit_json(result.to_dict())
         return
-    print_comparison(result)
+    print_comparison(result, experiment)
 
 
-def print_comparison(result) -> None:  # noqa: ANN001 - ExperimentResult, imported lazily
+def print_comparison(result, experiment: Path | None = None) -> None:  # noqa: ANN001 - ExperimentResult, imported lazily
     """One table per model kind (metrics as rows, models as columns), then the registry moves."""
     table = result.comparison()
     for kind, rows in table.groupby("kind", sort=False):
@@ -94,11 +94,13 @@ def print_comparison(result) -> None:  # noqa: ANN001 - ExperimentResult, import
             f"[cyan]@{decision.alias}[/cyan]: {escape(decision.reason)}"
         )
         if decision.alias != "champion" and kind != "snapshot":
+            rebuild = f" && kizuna snapshot {experiment}" if experiment is not None else ""
             console.print(
                 f"  the service serves the {kind} @champion, if any (else its endpoints answer "
                 f"503); to serve this one: kizuna promote {kind} {decision.version} "
-                f"--experiment {result.name}",
+                f"--experiment {result.name}{rebuild}",
                 highlight=False,
+                soft_wrap=True,  # one line in a log: the command is copied whole
             )
     console.print(f"MLflow run {result.run_id} (tracking store: {_store()})")
 
@@ -146,6 +148,14 @@ def promote(
     console.print(
         f"{name}@{alias}: {'none' if before is None else f'v{before}'} → v{moved['version']}"
     )
+    if model in ("recommender", "churn", "ltv") and before != moved["version"]:
+        # The snapshot holds inputs computed for the models it was built with.
+        console.print(
+            f"next: kizuna snapshot EXPERIMENT.yaml builds the customer snapshot for the new "
+            f"@{alias}; until then a service reloading or starting on it refuses the set",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def demo(
@@ -194,4 +204,4 @@ def demo(
             {"shop": str(shop_dir), "report": report, "features": summary, **result.to_dict()}
         )
         return
-    print_comparison(result)
+    print_comparison(result, experiment)

@@ -32,6 +32,7 @@ import atexit
 import contextlib
 import os
 import platform
+import signal
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -113,6 +114,9 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     status = [1]  # an exception that escapes: the interpreter prints it, then exits with 1
     atexit.register(_end_process, status)  # registered first, so it runs last
+    # SIGTERM (a scheduler, `kill`) ends a command the way Ctrl-C does: the training
+    # child stopped, the MLflow run marked killed; exit status 143, no traceback.
+    signal.signal(signal.SIGTERM, _terminated)
     from kizuna.training.cli import main as cli_main
 
     try:
@@ -120,10 +124,25 @@ def main() -> None:
         status[0] = 0
     except SystemExit as exc:
         status[0] = exit_status(exc.code)
+        if status[0] == 130 and _TERMINATED:  # the command line reports any interrupt as 130
+            status[0] = 143
         raise
     except KeyboardInterrupt:
-        status[0] = 130
-        raise
+        status[0] = 143 if _TERMINATED else 130
+        sys.exit(status[0])  # the interrupted work has cleaned up; no traceback to show
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, as Ctrl-C's KeyboardInterrupt is."""
+
+
+_TERMINATED: list[int] = []
+
+
+def _terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    _TERMINATED.append(signum)
+    raise Terminated()
 
 
 def exit_status(code: object) -> int:

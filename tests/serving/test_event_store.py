@@ -290,3 +290,19 @@ def test_a_refused_request_names_each_lines_field_path():
         "body.events[2].unit_price",
     ]
     assert "line 1: quantity is zero" in str(caught.value)
+
+
+def test_a_store_deleted_under_the_service_refuses_writes_instead_of_losing_them(tmp_path):
+    """The open connection would write into the deleted file: answered stored, gone later."""
+    import os
+
+    path = tmp_path / "events.sqlite"
+    store = EventStore(path)
+    store.append(check_events(lines(), now=pd.Timestamp("2024-07-10")))
+    for name in os.listdir(tmp_path):
+        os.remove(tmp_path / name)
+    with pytest.raises(sqlite3.OperationalError, match="deleted or replaced"):
+        store.append(check_events(lines(), now=pd.Timestamp("2024-07-10")))
+    with pytest.raises(sqlite3.OperationalError, match="deleted or replaced"):
+        store.probe()  # /readyz says so too
+    store.close()

@@ -9,6 +9,7 @@ The real server is covered by ``test_cli_serve.py::test_serve_stops_everything_i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -106,3 +107,40 @@ def test_with_json_the_servers_logs_go_to_stderr_and_stdout_stays_json():
     )
     assert json.loads(done.stdout) == {"url": "x"}
     assert "INFO server log" in done.stderr
+
+
+def test_the_server_ends_when_kizuna_serve_is_killed_outright(tmp_path: Path):
+    """SIGKILL cannot be forwarded: the server learns of its parent's death from the kernel."""
+    pids = tmp_path / "pids.json"
+    flag = tmp_path / "stubborn-ready"
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, SERVER, str(pids), str(flag)])
+    try:
+        deadline = time.monotonic() + 60
+        while not pids.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server = json.loads(pids.read_text())["server"]
+        runner.kill()
+        runner.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while not gone(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gone(server)
+    finally:
+        for pid in json.loads(pids.read_text()).values() if pids.exists() else ():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                psutil.Process(pid).kill()
+
+
+def test_a_port_in_use_is_one_line_before_anything_starts():
+    import socket
+
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.training.cli_serve import check_port_free
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(KizunaInputError, match=f"cannot listen on 127.0.0.1:{port}"):
+            check_port_free("127.0.0.1", port)
+    check_port_free("127.0.0.1", port)  # free again

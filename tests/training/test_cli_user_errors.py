@@ -186,3 +186,11 @@ def test_an_error_shows_values_in_square_brackets_as_they_are(monkeypatch, capsy
     )
     code, _, err = run_cli(monkeypatch, capsys, "validate", str(path))
     assert_one_line_error(code, err, "'[red]soon'", "'[bold]later'", "[shop] orders.csv")
+
+
+def test_a_corrupt_mlflow_store_is_one_line_naming_it(monkeypatch, capsys, tmp_path):
+    (tmp_path / "mlflow.db").write_bytes(b"\x00garbage" * 512)
+    monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    code, _, err = run_cli(monkeypatch, capsys, "events", "count")
+    assert_one_line_error(code, err, "mlflow.db cannot be used: file is not a database")

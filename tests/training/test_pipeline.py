@@ -181,6 +181,14 @@ def test_promote_moves_the_alias_by_hand(trained):
         tracking.promote("kizuna-tiny-churn", 99)
     with pytest.raises(KizunaInputError, match="no registered model 'foo': give one of"):
         tracking.promote("foo", 1)
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    back = CliRunner().invoke(app, ["promote", "churn", "1", "--experiment", "tiny"])
+    assert back.exit_code == 0, back.output
+    assert "kizuna-tiny-churn@champion: v2 → v1" in back.output
+    assert "next: kizuna snapshot EXPERIMENT.yaml" in back.output  # the snapshot is per champion
 
 
 def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
