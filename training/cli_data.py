@@ -114,7 +114,10 @@ def validate(
     events = stored_events_summary(data, experiment)
     if engine == "spark":
         from kizuna.training.engines import spark_engine
+        from kizuna.training.engines.spark_outputs import check_spark_target
 
+        if set_aside_out is not None:  # before Spark starts, not after the work
+            check_spark_target(str(set_aside_out), option="--set-aside-out", jdbc=False)
         validated = spark_engine.validate(
             data,
             as_of=as_of,
@@ -169,7 +172,7 @@ def features(
     config: ConfigOpt = None,
     horizon: Annotated[
         int | None,
-        typer.Option(help="Also build labels over [as_of, as_of + horizon days)."),
+        typer.Option(min=1, help="Also build labels over [as_of, as_of + horizon days)."),
     ] = None,
     lookback: Annotated[
         int, typer.Option(help="Churn population: bought in the last N days before as_of.")

@@ -22,6 +22,7 @@ from kizuna.training.cli_common import (
     console,
     emit_json,
 )
+from kizuna.training.cli_data import SparkMasterOpt
 from kizuna.training.progress import err_console, step
 
 
@@ -59,9 +60,7 @@ def score(
             "--config", "-c", help="Experiment YAML: the data, engine, spark and scoring settings."
         ),
     ] = None,
-    spark_master: Annotated[
-        str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
-    ] = None,
+    spark_master: SparkMasterOpt = None,
     reasons: Annotated[
         int,
         typer.Option(
@@ -88,7 +87,16 @@ def score(
             _score_contractual(experiment_config, target, table, alias, chunk_size, as_json, quiet)
             return
     if engine == "spark":
-        _score_spark(out, table, models, alias, k, config, spark, spark_master, experiment, as_json)
+        if reasons:
+            from kizuna.features.errors import KizunaInputError
+
+            raise KizunaInputError(
+                "--reasons is computed by the pandas engine only (TreeSHAP per customer): "
+                "drop --engine spark, or --reasons"
+            )
+        _score_spark(
+            out, table, models, alias, k, config, spark, spark_master, experiment, as_json, quiet
+        )
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -188,15 +196,18 @@ def _score_spark(
     spark_master: str | None,
     experiment: str | None,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     from kizuna.features.errors import KizunaInputError
     from kizuna.serving.config import Settings
     from kizuna.serving.model_store import tracking_uri
     from kizuna.training.config import load_experiment
+    from kizuna.training.engines.spark_outputs import check_spark_target
     from kizuna.training.engines.spark_score import score as score_spark
 
     if not out:
         raise KizunaInputError("--engine spark needs --out: a Parquet folder or a jdbc: URL")
+    check_spark_target(out)
     if models == "registry":
         os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
     if config is not None:
@@ -215,7 +226,7 @@ def _score_spark(
         master=spark_master,
         experiment=experiment or (experiment_config.name if models == "registry" else None),
         jdbc_table=table,
-        quiet=as_json,
+        quiet=as_json or quiet,
         candidate_pool=experiment_config.scoring.candidate_pool,
     )
     if as_json:

@@ -11,9 +11,9 @@ sections, so ``from kizuna.training.config import DataConfig`` keeps working.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.serving.offer_file import read_yaml
@@ -75,6 +75,18 @@ class SparkConfig(Frozen):
     conf: dict[str, str] = {}
     shards: int = 0
     class_archive: bool | Path = True
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _conf_as_text(cls, value: Any) -> Any:
+        """``spark.executor.cores: 4`` and ``...enabled: true`` as Spark reads them: text."""
+        if not isinstance(value, dict):
+            return value
+        text = {True: "true", False: "false"}
+        return {
+            k: text[v] if isinstance(v, bool) else str(v) if isinstance(v, int | float) else v
+            for k, v in value.items()
+        }
 
 
 class ScoringConfig(Frozen):

@@ -173,9 +173,26 @@ def spark_session(
     defaults = {**DEFAULT_CONF, **local_conf(master, input_bytes, archive)}
     for key, value in {**defaults, **(settings.get("conf") or {}), **REQUIRED_CONF}.items():
         builder = builder.config(key, str(value))
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # noqa: BLE001 - the JVM's refusal, in the user's terms
+        conf = settings.get("conf") or {}
+        raise KizunaInputError(
+            f"Spark did not start (master {master}"
+            + (f", spark.conf {conf}" if conf else "")
+            + f"): {_first_cause(exc)}"
+        ) from None
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _first_cause(exc: BaseException) -> str:
+    """The line of a Spark or Java error that says what is wrong (not its stack)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for line in lines:
+        if line.startswith("[") or "Exception:" in line:
+            return line[:400]
+    return lines[0][:400] if lines else type(exc).__name__
 
 
 def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
