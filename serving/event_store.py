@@ -85,6 +85,11 @@ class AppendResult:
     duplicates: int
 
 
+#: How long a write waits for another writer's lock; and a readiness probe.
+BUSY_SECONDS = 30
+PROBE_BUSY_MS = 1000
+
+
 class EventStore:
     """Append-only purchase lines in a SQLite file (created on first use).
 
@@ -98,12 +103,16 @@ class EventStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(
-            self.path, check_same_thread=False, timeout=30, isolation_level=None
+            self.path, check_same_thread=False, timeout=BUSY_SECONDS, isolation_level=None
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute(_SCHEMA)
-        self._data_version = self._version()
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute(_SCHEMA)
+            self._data_version = self._version()
+        except BaseException:
+            self._conn.close()  # a store that cannot open (read-only, locked) leaks no files
+            raise
         self._file_id = _file_id(self.path)
 
     def close(self) -> None:
@@ -148,13 +157,16 @@ class EventStore:
         """
         with self._lock:
             self._check_file()
-            self._conn.execute("BEGIN IMMEDIATE")
+            # A probe answers /readyz: it waits a second for a lock, not a writer's 30.
+            self._conn.execute(f"PRAGMA busy_timeout = {PROBE_BUSY_MS}")
             try:
+                self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.execute("CREATE TABLE IF NOT EXISTS write_probe (x BLOB)")
                 self._conn.execute("INSERT INTO write_probe VALUES (zeroblob(8192))")
             finally:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
+                self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
 
     def read(
         self, after: int = 0, *, upto: int | None = None, customer: str | None = None

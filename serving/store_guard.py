@@ -133,11 +133,17 @@ class GuardedStore:
         try:
             result = getattr(store, name)(*args, **kwargs)
         except STORE_ERRORS as exc:
-            self._failed(exc)
-            raise StoreUnavailable(self.fault or "unknown") from None
-        if self.fault is not None:
-            logger.warning("event store %s works again", self.path)
-            self.fault = None
+            with self._lock:
+                if self._store is store:  # the first to fail on this connection
+                    self._failed(exc)
+                # Else an earlier failure closed it under this call: report that cause,
+                # not "Cannot operate on a closed database".
+                fault = self.fault or cause_of(exc)
+            raise StoreUnavailable(fault) from None
+        with self._lock:
+            if self.fault is not None and self._store is store:
+                logger.warning("event store %s works again", self.path)
+                self.fault = None
         return result
 
     def _opened(self) -> Any:
@@ -160,10 +166,16 @@ class GuardedStore:
         self.fault = cause
         self._next_try = time.monotonic() + self._retry_seconds
         # Drop the connection: after the fault clears a fresh one may write again (a
-        # file opened read-only stays read-only on its old connection).
+        # file opened read-only stays read-only on its old connection). It is closed on
+        # a thread of its own: a request may hold it, waiting for SQLite's lock, and
+        # neither this guard's lock nor a readiness check may wait with it.
         store, self._store = self._store, None
         if store is not None:
-            try:
-                store.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
-                pass
+            threading.Thread(target=_close_quietly, args=(store,), daemon=True).start()
+
+
+def _close_quietly(store: Any) -> None:
+    try:
+        store.close()
+    except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+        pass

@@ -196,3 +196,65 @@ def test_the_service_reports_store_faults_and_recovers(model_set, tmp_path):
     finally:
         srv.stop()
         make_writable(path) if path.exists() else None
+
+
+def test_a_store_that_cannot_open_leaks_no_file_descriptors(tmp_path, monkeypatch):
+    import psutil
+
+    from kizuna.serving import event_store
+
+    monkeypatch.setattr(event_store, "_SCHEMA", "CREATE TABLE broken (")  # fails after connect
+    guard = GuardedStore(lambda: EventStore(tmp_path / "ev.sqlite"), tmp_path, retry_seconds=0)
+    before = psutil.Process().num_fds()
+    for _ in range(5):
+        with pytest.raises(StoreUnavailable):
+            guard.append(None)
+    assert psutil.Process().num_fds() == before
+
+
+class _Stuck:
+    """A store whose first call fails on a lock while a second call waits on the same
+    connection; closing it takes long (as closing under SQLite's busy wait does)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.first = threading.Event()
+        self.closed = threading.Event()
+
+    def append(self, lines):
+        import sqlite3
+
+        if lines == "first":
+            self.first.set()
+            raise sqlite3.OperationalError("database is locked")
+        self.closed.wait(5)  # queued behind the first, then finds the connection closed
+        raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+
+    def close(self):
+        time.sleep(2)
+        self.closed.set()
+
+
+def test_a_call_queued_on_a_failed_connection_reports_the_first_cause_and_nobody_waits():
+    import threading
+
+    stuck = _Stuck()
+    guard = GuardedStore(lambda: stuck, "ev.sqlite", retry_seconds=60)
+    errors: list[str] = []
+
+    def second() -> None:
+        try:
+            guard.append("second")
+        except StoreUnavailable as exc:
+            errors.append(exc.cause)
+
+    waiting = threading.Thread(target=second)
+    waiting.start()
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="database is locked"):
+        guard.append("first")
+    assert time.monotonic() - started < 1  # the slow close runs on a thread of its own
+    assert guard.check() == "database is locked"  # /readyz does not wait on the close either
+    waiting.join(10)
+    assert errors == ["database is locked"]
