@@ -8,6 +8,7 @@ training (``duplicate_row``), the first is kept and the repeats are skipped.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,9 @@ class EventLinesRefused(KizunaInputError):
         ]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _refuse(problems: list[tuple[int, str, str]], n: int) -> None:
     raise EventLinesRefused(problems, n)
 
@@ -72,6 +76,9 @@ def check_bounds(raw: pd.DataFrame, *, max_value: float = MAX_VALUE) -> None:
         for i, value in enumerate(raw[col].tolist()):
             if value is not None and not isinstance(value, str) and not pd.isna(value):
                 problems.append((i, col, f"{col} must be text, got {value!r}"))
+            elif isinstance(value, str) and _CONTROL.search(value):
+                # A NUL or other control character: stored as is, it breaks CSV exports.
+                problems.append((i, col, f"{col} {value!r} holds a control character"))
     for col in (s.QUANTITY, s.UNIT_PRICE):
         if col not in raw.columns:
             continue

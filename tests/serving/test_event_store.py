@@ -128,6 +128,7 @@ def test_read_events_without_a_file_is_empty(tmp_path):
         (s.UNIT_PRICE, [5.0, 2.5, float("inf")], "line 2: unit_price inf is not a finite"),
         (s.QUANTITY, [1.0, float("nan"), 1.0], "line 1: quantity"),
         (s.CUSTOMER_ID, ["C1", 17850.0, "C2"], "line 1: customer_id must be text, got 17850.0"),
+        (s.ITEM_ID, ["I1", "I\x002", "I1"], "line 1: item_id 'I\\x002' holds a control character"),
     ],
 )
 def test_bounds_refuse_lines_that_could_poison_the_store(column, values, reason):

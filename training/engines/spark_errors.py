@@ -31,5 +31,22 @@ def input_error_from_spark(exc: BaseException) -> KizunaInputError | None:
             if at >= 0:
                 message = text[at + len(MARKER) :].splitlines()[0].strip()
                 return KizunaInputError(message)
+            for condition, words in UNREADABLE_INPUT.items():
+                if f"[{condition}" in text:
+                    return KizunaInputError(f"{words}: {_condition_line(text, condition)}")
         current = current.__cause__ or current.__context__
     return None
+
+
+#: Spark's error conditions that mean the input cannot be read as it is, in the user's words.
+UNREADABLE_INPUT = {
+    "FAILED_READ_FILE": "Spark cannot read the input",
+    "PATH_NOT_FOUND": "no such input",
+    "UNABLE_TO_INFER_SCHEMA": "Spark cannot read the input",
+}
+
+
+def _condition_line(text: str, condition: str) -> str:
+    """The line of Spark's message that states ``condition`` (its first, not the stack)."""
+    line = next(ln for ln in text.splitlines() if f"[{condition}" in ln)
+    return " ".join(line[line.index(f"[{condition}") :].split())[:500]

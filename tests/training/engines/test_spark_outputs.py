@@ -74,3 +74,29 @@ def test_a_spark_that_does_not_start_is_one_line_naming_the_settings(tmp_path):
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: Spark did not start") and "spark.driver.memory" in last
+
+
+@pytest.mark.spark
+def test_a_parquet_folder_whose_parts_disagree_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    base = {"order_id": ["o1"], "item_id": ["i"], "timestamp": [pd.Timestamp("2024-01-01")]}
+    base |= {"quantity": [1.0], "unit_price": [2.0]}
+    pd.DataFrame({"customer_id": [1], **base}).to_parquet(folder / "part-0.parquet")
+    pd.DataFrame({"customer_id": ["a"], **base}).to_parquet(folder / "part-1.parquet")
+    done = subprocess.run(
+        [sys.executable, "-m", "kizuna.training.launch", "validate", str(folder)]
+        + ["--engine", "spark"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: Spark cannot read the input: [FAILED_READ_FILE")
+    assert "customer_id" in last and "Traceback" not in done.stderr
