@@ -25,7 +25,8 @@ Generated from the code by `python -m kizuna.training.reference > docs/reference
 
 def render() -> str:
     """The whole page (Markdown)."""
-    return "\n".join([HEADER, commands_section(), experiment_section(), environment_section()])
+    sections = [commands_section(), experiment_section(), endpoints_section()]
+    return "\n".join([HEADER, *sections, environment_section()])
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -133,6 +134,7 @@ def _is_union(annotation: Any) -> bool:
 def _type_name(annotation: Any) -> str:
     text = str(annotation) if not isinstance(annotation, type) else annotation.__name__
     text = re.sub(r"\b(typing|pathlib|datetime|kizuna(\.\w+)*)\.", "", text)
+    text = re.sub(r"Annotated\[(\w+), .*?\)\]", r"\1", text)  # constraints: in the note
     return text.replace("NoneType", "None")
 
 
@@ -155,6 +157,50 @@ def _field_comments(model: type[BaseModel]) -> dict[str, str]:
             out[match.group(1)] = trailing or " ".join(above)
         above = []
     return out
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+def endpoints_section() -> str:
+    """Every endpoint of the service (JSON over POST) and its request fields."""
+    from kizuna.serving.service import KizunaService
+
+    out = ["## Endpoints of the service", ""]
+    out += ["JSON over POST; `/docs.json` has the full OpenAPI document, answers included.", ""]
+    for api in sorted(KizunaService.apis.values(), key=lambda a: a.route):
+        out += [f"### `POST {api.route}`", "", _first_paragraph(api.func.__doc__ or ""), ""]
+        fields = api.input_spec.model_fields
+        if not fields:
+            continue
+        out += ["| field | type | default | what it is |", "|---|---|---|---|"]
+        for name, field in fields.items():
+            bounds = " ".join(_bound(m) for m in field.metadata if _bound(m))
+            default = (
+                "required"
+                if field.is_required()
+                else _value(field.get_default(call_default_factory=True))
+            )
+            note = " ".join(x for x in (field.description or "", bounds) if x)
+            out.append(
+                f"| `{name}` | {_cell(_type_name(field.annotation))} | {default} | {_cell(note)} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+def _bound(meta: Any) -> str:
+    for attr, sign in (
+        ("ge", "≥"),
+        ("gt", ">"),
+        ("le", "≤"),
+        ("lt", "<"),
+        ("max_length", "at most"),
+    ):
+        value = getattr(meta, attr, None)
+        if value is not None:
+            return f"({sign} {value})"
+    return ""
 
 
 # --- environment ------------------------------------------------------------------------------

@@ -24,5 +24,8 @@ def test_the_reference_lists_every_command_key_and_variable():
         "| `churn.params` |",
         "| `KIZUNA_RISK_BANDS` |",
         "| `KIZUNA_DATA_DIR` |",
+        "### `POST /similar_items`",
+        "| `in_stock_only` |",
+        "| `top_reasons` |",
     ):
         assert needle in page, needle
