@@ -71,6 +71,8 @@ class NumberRule:
 
 
 DEFAULT_NUMBERS = NumberRule()
+#: A value that starts with a zero and another digit: a code, not a number (also a Java regex).
+LEADING_ZERO = "^[+-]?0[0-9]"
 #: Ways of writing numbers that pandas does not read, most common first.
 NUMBER_STYLES = tuple(
     NumberRule(d, t) for d, t in ((",", "."), (".", ","), (",", " "), (".", " "), (",", "'"))
@@ -135,6 +137,6 @@ def all_numbers(values: pd.Series, rule: NumberRule = DEFAULT_NUMBERS) -> bool:
     present = text.notna() & (text != "")
     if not present.any():
         return False
-    if text[present].str.match(r"^[+-]?0\d").any():  # "01234": a code (postcode, id)
+    if text[present].str.match(LEADING_ZERO).any():  # "01234": a code (postcode, id)
         return False
     return bool(parse_numbers(text[present], rule).notna().all())

@@ -14,7 +14,7 @@ from kizuna.features.column_map import ID_COLUMNS, source_columns
 from kizuna.features.numbers import DEFAULT_NUMBERS, NumberRule, parse_numbers
 from kizuna.features.timestamps import TimestampRule, parse_timestamps
 from kizuna.training.data_config import DataConfig
-from kizuna.training.files import ReadOptions, read_table
+from kizuna.training.files import ReadOptions, file_format_of, read_table
 
 TRANSACTION_NUMBERS = (s.QUANTITY, s.UNIT_PRICE)
 ITEM_NUMBERS = (s.PRICE, s.MARGIN)
@@ -82,8 +82,6 @@ def parse_timestamp_column(frame: pd.DataFrame, *, rule: TimestampRule) -> pd.Se
 def customer_text_columns(data: DataConfig, reading: ReadOptions | None) -> set[str]:
     """The customers file's columns to read as text: the id's, and under a declared
     number rule every column (the validator reads numbers among them)."""
-    from kizuna.training.files import file_format_of
-
     ids = source_columns(data.customers_column_map, (s.CUSTOMER_ID,))
     if data.customers is None or data.number_rule.is_default:
         return ids

@@ -142,6 +142,8 @@ def _number_columns(frame: Any, columns: list[str], rule: Any) -> list[str] | No
     (None under the default rule: the models read such columns themselves)."""
     from pyspark.sql import functions as F
 
+    from kizuna.features.numbers import LEADING_ZERO
+
     if rule is None or rule.is_default:
         return None
     if not columns:
@@ -150,7 +152,7 @@ def _number_columns(frame: Any, columns: list[str], rule: Any) -> list[str] | No
     for c in columns:
         value = F.regexp_replace(F.col(c), r"^\s+|\s+$", "")
         present = value.isNotNull() & (value != "")
-        number = value.rlike(rule.regex()) & ~value.rlike("^[+-]?0[0-9]")
+        number = value.rlike(rule.regex()) & ~value.rlike(LEADING_ZERO)
         aggs.append(F.max(present.cast("int")).alias(f"p{len(aggs)}"))
         aggs.append(F.min(F.when(present, number.cast("int"))).alias(f"n{len(aggs)}"))
     row = frame.agg(*aggs).collect()[0]
