@@ -11,11 +11,13 @@ import inspect
 import re
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+PROJECT = Path(__file__).resolve().parents[1]
 HEADER = """# kizuna reference
 
 Generated from the code by `python -m kizuna.training.reference > docs/reference.md`
@@ -269,6 +271,8 @@ def _value(value: Any) -> str:
         return f"`{str(value).lower()}`"
     if isinstance(value, BaseModel):
         return "see below"
+    if isinstance(value, Path) and value.is_absolute() and value.is_relative_to(PROJECT):
+        value = value.relative_to(PROJECT)  # a default inside the project, wherever it is
     return f"`{_cell(value)}`"
 
 
