@@ -98,6 +98,7 @@ def serve(
         f"[dim]API docs: http://{host}:{port}/ (OpenAPI: /docs.json), "
         f"ready: /readyz[/dim]"
     )
+    env["BENTOML_HOME"] = str(server_home(env.get("BENTOML_HOME"), port))
     command = [
         sys.executable,
         "-m",
@@ -114,6 +115,15 @@ def serve(
     ]
     # With --json, stdout holds the JSON object alone; the server logs go to stderr.
     raise typer.Exit(run_until_signalled(command, env=env, logs_to_stderr=as_json))
+
+
+def server_home(home: str | None, port: int) -> Path:
+    """A BentoML home of this server's own, under the user's (``$BENTOML_HOME`` or
+    ``~/bentoml``): BentoML keeps its Prometheus counters in a folder of its home
+    and wipes it when a server starts, so two services on one host would reset and
+    mix each other's ``/metrics``."""
+    base = Path(home).expanduser() if home else Path.home() / "bentoml"
+    return base / "kizuna-servers" / f"port-{port}"
 
 
 def check_port_free(host: str, port: int) -> None:

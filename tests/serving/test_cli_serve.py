@@ -195,3 +195,59 @@ def test_serve_without_a_registered_experiment_is_one_clear_line(tmp_path, monke
         CliRunner().invoke(app, ["serve"], catch_exceptions=False)
     with pytest.raises(KizunaInputError, match="'nope' has no registered snapshot"):
         CliRunner().invoke(app, ["serve", "--experiment", "nope"], catch_exceptions=False)
+
+
+@pytest.mark.integration
+def test_two_services_on_one_host_keep_their_own_metrics(model_set, tmp_path):
+    """BentoML wipes and shares one Prometheus folder per home: kizuna serve gives each its own."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    import psutil
+
+    from tests.serving.loopback import free_port
+
+    env = {**os.environ, "BENTOML_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
+    servers, ports = [], [free_port(), free_port()]
+
+    def start(port: int, name: str) -> subprocess.Popen:
+        command = [sys.executable, "-m", "kizuna.training.launch", "serve", "--models"]
+        command += [str(model_set.folder), "--port", str(port)]
+        command += ["--event-store", str(tmp_path / f"{name}.sqlite")]
+        extra = {"KIZUNA_CONTACT_LOG": str(tmp_path / f"{name}-contacts.sqlite")}
+        proc = subprocess.Popen(command, env={**env, **extra}, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"server on {port} not ready")
+
+    def status_calls(port: int) -> float:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("bentoml_service_request_total") and 'endpoint="/status"' in line
+        )
+
+    try:
+        servers.append(start(ports[0], "a"))
+        for _ in range(5):
+            assert httpx.post(f"http://127.0.0.1:{ports[0]}/status", timeout=10).status_code == 200
+        servers.append(start(ports[1], "b"))  # before: wiped and shared a's counters
+        assert status_calls(ports[0]) == 5
+        assert status_calls(ports[1]) == 0
+    finally:
+        for proc in servers:
+            family = psutil.Process(proc.pid).children(recursive=True)
+            proc.terminate()
+            proc.wait(timeout=30)
+            psutil.wait_procs(family, timeout=10)
