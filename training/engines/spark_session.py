@@ -6,6 +6,7 @@ inside functions, so that the pandas engine never needs Java.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -158,6 +159,7 @@ def spark_session(
     require_pyspark()
     from pyspark.sql import SparkSession
 
+    quiet_py4j_resends()
     settings = settings or {}
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
@@ -193,6 +195,25 @@ def _first_cause(exc: BaseException) -> str:
         if line.startswith("[") or "Exception:" in line:
             return line[:400]
     return lines[0][:400] if lines else type(exc).__name__
+
+
+_PY4J_RESEND = ("Exception while sending command", "KeyboardInterrupt while sending command")
+
+
+class _Py4jResend(logging.Filter):
+    """Drops py4j's "... while sending command" records: py4j logs them through the root
+    logger (which prints them, traceback and all, on Ctrl-C) and then raises the same
+    error to the caller, which reports it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_PY4J_RESEND)
+
+
+def quiet_py4j_resends() -> None:
+    """Install :class:`_Py4jResend` on the root logger, once per process."""
+    root = logging.getLogger()
+    if not any(isinstance(f, _Py4jResend) for f in root.filters):
+        root.addFilter(_Py4jResend())
 
 
 def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
