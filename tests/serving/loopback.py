@@ -53,6 +53,23 @@ def stop_tree(pid: int, *, timeout: float = 20) -> None:
     psutil.wait_procs(alive, timeout=10)
 
 
+def wait_until_ready(url: str, process: subprocess.Popen, *, timeout: float = 120) -> None:
+    """Return once ``url`` answers 200; raise if ``process`` exits or ``timeout`` passes."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server not ready after {timeout} s")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -74,7 +91,6 @@ class Server:
 
     def start(self, *, timeout: float = 120, probe: str = "/readyz") -> Server:
         """Start and wait until ``probe`` answers 200."""
-        import httpx
 
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -84,20 +100,13 @@ class Server:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"{self.url}{probe}", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"server not ready after {timeout} s:\n{self.log.read_text()[-3000:]}")
+        try:
+            wait_until_ready(self.url + probe, self.process, timeout=timeout)
+        except RuntimeError as exc:
+            if self.process.poll() is None:
+                self.stop()
+            raise RuntimeError(f"{exc}:\n{self.log.read_text()[-3000:]}") from None
+        return self
 
     def stop(self, *, crash: bool = False) -> None:
         """Stop the server and its workers (SIGKILL with ``crash``: no clean shutdown).

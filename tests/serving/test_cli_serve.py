@@ -203,12 +203,11 @@ def test_two_services_on_one_host_keep_their_own_metrics(model_set, tmp_path):
     import os
     import subprocess
     import sys
-    import time
 
     import httpx
     import psutil
 
-    from tests.serving.loopback import free_port
+    from tests.serving.loopback import free_port, wait_until_ready
 
     env = {**os.environ, "BENTOML_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
     servers, ports = [], [free_port(), free_port()]
@@ -220,15 +219,9 @@ def test_two_services_on_one_host_keep_their_own_metrics(model_set, tmp_path):
         extra = {"KIZUNA_CONTACT_LOG": str(tmp_path / f"{name}-contacts.sqlite")}
         proc = subprocess.Popen(command, env={**env, **extra}, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)  # fmt: skip
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    return proc
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"server on {port} not ready")
+        servers.append(proc)
+        wait_until_ready(f"http://127.0.0.1:{port}/readyz", proc)
+        return proc
 
     def status_calls(port: int) -> float:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
@@ -239,10 +232,10 @@ def test_two_services_on_one_host_keep_their_own_metrics(model_set, tmp_path):
         )
 
     try:
-        servers.append(start(ports[0], "a"))
+        start(ports[0], "a")
         for _ in range(5):
             assert httpx.post(f"http://127.0.0.1:{ports[0]}/status", timeout=10).status_code == 200
-        servers.append(start(ports[1], "b"))  # before: wiped and shared a's counters
+        start(ports[1], "b")  # before: wiped and shared a's counters
         assert status_calls(ports[0]) == 5
         assert status_calls(ports[1]) == 0
     finally:
