@@ -70,7 +70,6 @@ class NumberRule:
         return f"^[+-]?(?:{digits}(?:{d}[0-9]*)?|{d}[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 
-DEFAULT_NUMBERS = NumberRule()
 #: A value that starts with a zero and another digit: a code, not a number (also a Java regex).
 LEADING_ZERO = "^[+-]?0[0-9]"
 #: Ways of writing numbers that pandas does not read, most common first.
@@ -79,7 +78,7 @@ NUMBER_STYLES = tuple(
 ) + (NumberRule(".", "'"), NumberRule(",", "\u00a0"), NumberRule(",", "\u202f"))
 
 
-def parse_numbers(values: pd.Series, rule: NumberRule = DEFAULT_NUMBERS) -> pd.Series:
+def parse_numbers(values: pd.Series, rule: NumberRule | None = None) -> pd.Series:
     """Parse a column to float64 under ``rule``; what does not parse becomes NaN.
 
     Parameters
@@ -87,7 +86,7 @@ def parse_numbers(values: pd.Series, rule: NumberRule = DEFAULT_NUMBERS) -> pd.S
     values
         Shape (n,): numbers (taken as they are) or text.
     rule
-        How text numbers are written.
+        How text numbers are written; None: the default (``1234.5``).
 
     Returns
     -------
@@ -97,7 +96,7 @@ def parse_numbers(values: pd.Series, rule: NumberRule = DEFAULT_NUMBERS) -> pd.S
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.astype("float64")
     text = values.astype("string").str.strip()
-    if rule.is_default:
+    if rule is None or rule.is_default:
         return pd.to_numeric(text, errors="coerce").astype("float64")
     text = text.where(text.str.fullmatch(rule.pattern()).fillna(False).astype(bool))
     if rule.thousands is not None:
@@ -126,7 +125,7 @@ def style_hint(values: pd.Series) -> str:
     return ""
 
 
-def all_numbers(values: pd.Series, rule: NumberRule = DEFAULT_NUMBERS) -> bool:
+def all_numbers(values: pd.Series, rule: NumberRule | None = None) -> bool:
     """A text column whose every non-blank value is a number under ``rule``.
 
     Values with a leading zero (``"01234"``) mark a code and keep the column text.

@@ -13,7 +13,7 @@ from kizuna.features.contract import (
     to_timestamp,
 )
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.numbers import DEFAULT_NUMBERS, NumberRule, all_numbers, parse_numbers
+from kizuna.features.numbers import NumberRule, all_numbers, parse_numbers
 from kizuna.features.timestamps import TimestampRule
 
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -48,7 +48,7 @@ def validate_items(
             out[col] = ids_to_str(out[col])
     for col in (s.PRICE, s.MARGIN):
         if col in out.columns:
-            parsed = parse_numbers(out[col], number_rule or DEFAULT_NUMBERS)
+            parsed = parse_numbers(out[col], number_rule)
             check_coercible(out[col], parsed, column=col, kind="numbers", max_bad_share=0.0)
             out[col] = parsed
     if s.PRICE in out.columns and (out[s.PRICE] < 0).any():

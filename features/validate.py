@@ -16,7 +16,7 @@ from kizuna.features.contract import (
     to_timestamp,
 )
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.numbers import DEFAULT_NUMBERS, NumberRule, parse_numbers
+from kizuna.features.numbers import NumberRule, parse_numbers
 from kizuna.features.timestamps import TimestampRule
 
 # Reasons, in the order they are checked: a row gets the first that applies.
@@ -211,8 +211,8 @@ def validate_transactions(
     ts = to_timestamp(
         raw[timestamp_col], fmt=timestamp_format, rule=timestamp_rule, column=timestamp_col
     )
-    qty = parse_numbers(raw[quantity_col], number_rule or DEFAULT_NUMBERS)
-    price = parse_numbers(raw[price_col], number_rule or DEFAULT_NUMBERS)
+    qty = parse_numbers(raw[quantity_col], number_rule)
+    price = parse_numbers(raw[price_col], number_rule)
     bad_ts = check_coercible(
         raw[timestamp_col], ts, column=timestamp_col, kind="timestamps", max_bad_share=max_bad_share
     )

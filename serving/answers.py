@@ -69,8 +69,9 @@ def answer(
     except ServingError as exc:
         if exc.loc is not None:
             return field_error(exc.loc, exc.message)
-        if exc.kind is not None:  # the cause /readyz gives, with the command that fixes it
-            return error(exc.status, f"{exc.message}: {live.degraded.get(exc.kind, '')}")
+        cause = live.degraded.get(exc.kind) if exc.kind is not None else None
+        if cause:  # the cause /readyz gives, with the command that fixes it
+            return error(exc.status, f"{exc.message}: {cause}")
         return error(exc.status, exc.message)
     except KizunaInputError as exc:
         return error(422, str(exc))

@@ -132,17 +132,13 @@ def main() -> None:
         sys.exit(status[0])  # the interrupted work has cleaned up; no traceback to show
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the main thread is, as Ctrl-C's KeyboardInterrupt is."""
-
-
 _TERMINATED: list[int] = []
 
 
 def _terminated(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
     _TERMINATED.append(signum)
-    raise Terminated()
+    raise KeyboardInterrupt  # where the main thread is, as Ctrl-C's: the same clean-up
 
 
 def exit_status(code: object) -> int:

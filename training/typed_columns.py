@@ -11,7 +11,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.column_map import ID_COLUMNS, source_columns
-from kizuna.features.numbers import DEFAULT_NUMBERS, NumberRule, parse_numbers
+from kizuna.features.numbers import NumberRule, parse_numbers
 from kizuna.features.timestamps import TimestampRule, parse_timestamps
 from kizuna.training.data_config import DataConfig
 from kizuna.training.files import ReadOptions, file_format_of, read_table
@@ -59,7 +59,7 @@ def typed_file_rows(frame: pd.DataFrame, kwargs: dict[str, Any]) -> pd.DataFrame
         out[s.TIMESTAMP] = pd.Series(dtype="datetime64[ns]")
         return out
     out[s.TIMESTAMP] = parse_timestamp_column(out, rule=_rule_of(kwargs))
-    rule = kwargs.get("number_rule") or DEFAULT_NUMBERS
+    rule = kwargs.get("number_rule")
     for col in TRANSACTION_NUMBERS:
         parsed = parse_numbers(out[col], rule)
         check_coercible(out[col], parsed, column=col, kind="numbers", max_bad_share=0.5)

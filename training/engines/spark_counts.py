@@ -15,7 +15,7 @@ import pandas as pd
 from kizuna.features import schema as s
 from kizuna.features.contract import check_coercible, to_timestamp
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.numbers import DEFAULT_NUMBERS, parse_numbers
+from kizuna.features.numbers import parse_numbers
 from kizuna.features.validate import REASONS, Reconciliation, ValidatedTransactions
 from kizuna.training.data_span import Span
 
@@ -49,7 +49,7 @@ def parse_stats(canonical: pd.DataFrame, kwargs: dict[str, Any]) -> list[dict[st
     ``kwargs``: the shard's validation options (its timestamp and number rules).
     """
     fmt, rule = kwargs.get("timestamp_format"), kwargs.get("timestamp_rule")
-    numbers = kwargs.get("number_rule") or DEFAULT_NUMBERS
+    numbers = kwargs.get("number_rule")
     out = []
     for col, parse in (
         (s.TIMESTAMP, lambda v: to_timestamp(v, fmt=fmt, rule=rule)),
