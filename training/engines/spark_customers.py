@@ -72,7 +72,9 @@ def read_customers(
         return None
     reading = reading_options(data.customers_reading) if data.customers_reading else None
     texts = customer_text_columns(data, reading)
-    frame = read_frame(spark, data.customers, string_columns=texts, reading=reading)
+    frame, _ = read_frame(
+        spark, data.customers, string_columns=texts, reading=reading, settle_integers=True
+    )
     column_map = dict(data.customers_column_map) or None
     # Checked once here, as the pandas engine would, before any shard runs.
     apply_column_map(frame.limit(0).toPandas(), column_map, table="customers")

@@ -109,17 +109,18 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
             raise KizunaInputError(
                 "a column_map applies to canonical sources, not to 'online-retail'"
             )
-        frame = read_frame(
+        frame, pending = read_frame(
             spark,
             source,
             string_columns={"InvoiceNo", "StockCode", "Description"},
             reading=reading,
+            float_columns={"Quantity", "UnitPrice"},
         )
         from kizuna.features.adapters import ONLINE_RETAIL_COLUMNS
         from kizuna.training.data import _check_format
 
         _check_format(frame.limit(0).toPandas(), ONLINE_RETAIL_COLUMNS, data.format)
-        frame, n_rows = with_row_ids(frame)
+        frame, n_rows = with_row_ids(frame, settle=pending)
         return SparkRaw(
             frame,
             "CustomerID",
@@ -129,7 +130,10 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
         )
     column_map = dict(data.column_map) or None
     texts = text_sources(column_map, ID_COLUMNS, data.number_rule, TRANSACTION_NUMBERS)
-    frame = read_frame(spark, source, string_columns=texts, reading=reading)
+    numbers = source_columns(column_map, TRANSACTION_NUMBERS)
+    frame, pending = read_frame(
+        spark, source, string_columns=texts, reading=reading, float_columns=numbers
+    )
     # The column map runs per shard, by the pandas engine's function; checked here once.
     apply_column_map(frame.limit(0).toPandas(), column_map)
     feeds = sorted(source_columns(column_map, (s.CUSTOMER_ID,))) or [s.CUSTOMER_ID]
@@ -143,7 +147,7 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
     spec = (column_map or {}).get(s.CUSTOMER_ID)
     direct = spec is None or parse_source(spec, target=s.CUSTOMER_ID).kind == "column"
     rule = settled_rule(frame, data.timestamp_rule, _time_column(column_map))
-    frame, n_rows = with_row_ids(frame)
+    frame, n_rows = with_row_ids(frame, settle=pending)
     kwargs = {"timestamp_rule": rule, "number_rule": data.number_rule}
     return SparkRaw(frame, key, adapter, kwargs, direct_customer=direct, n_rows=n_rows)
 
@@ -212,15 +216,30 @@ def _spark_reads(path: Path, compression: str | None) -> bool:
     return (compression, Path(name).suffix) in (("gzip", ".gz"), ("bz2", ".bz2"))
 
 
-def read_frame(spark: Any, source: Any, *, string_columns: set[str], reading: Any = None) -> Any:
+def read_frame(
+    spark: Any,
+    source: Any,
+    *,
+    string_columns: set[str],
+    reading: Any = None,
+    float_columns: set[str] | frozenset[str] = frozenset(),
+    settle_integers: bool = False,
+) -> tuple[Any, list[str]]:
     """A table file (as :func:`training.files.read_table` reads it), a folder, or a table name.
 
     ``reading`` (:class:`training.files.ReadOptions`) says how to read a file
     whose name does not say. CSV and JSON-lines columns get the types pandas
     would give them (read from the first rows); ``string_columns`` stay text
-    so ids keep their leading zeros. A file compressed in a way Spark's
-    reader cannot tell from its name is read on the driver by the pandas
-    engine's reader.
+    so ids keep their leading zeros; ``float_columns`` and ``settle_integers``
+    keep a fraction past the type sample (:func:`training.engines.spark_types.as_sampled`).
+    A file compressed in a way Spark's reader cannot tell from its name is
+    read on the driver by the pandas engine's reader.
+
+    Returns
+    -------
+    tuple
+        The frame, and the ``float_columns`` of whole numbers in the sample,
+        left as text for :func:`with_row_ids` to settle in its pass.
     """
     from kizuna.training.engines.spark_session import arrow_safe
     from kizuna.training.files import ReadOptions, compression_of, file_format_of, read_table
@@ -231,13 +250,13 @@ def read_frame(spark: Any, source: Any, *, string_columns: set[str], reading: An
     if not path.exists():
         if "/" in text or name.endswith((".csv", ".gz", ".parquet", ".txt")):
             raise KizunaInputError(f"no such file: {path}")
-        return spark.table(text)  # a catalogue table (Hive, Unity, ...)
+        return spark.table(text), []  # a catalogue table (Hive, Unity, ...)
     if path.is_dir():
-        return spark.read.parquet(str(path))
+        return spark.read.parquet(str(path)), []
     options = reading or ReadOptions()
     kind = file_format_of(path, options)
     if kind == "parquet":
-        return spark.read.parquet(str(path))
+        return spark.read.parquet(str(path)), []
     # Spark's CSV reader takes one-character separators, not pandas' whitespace runs,
     # and (Spark 4) only a few charsets: other files are read by pandas on the driver.
     from kizuna.training.engines.spark_session import spark_charset
@@ -249,7 +268,7 @@ def read_frame(spark: Any, source: Any, *, string_columns: set[str], reading: An
         or not _spark_reads(path, compression_of(path))
     ):
         frame = read_table(path, string_columns=string_columns, reading=options)
-        return spark.createDataFrame(arrow_safe(frame))
+        return spark.createDataFrame(arrow_safe(frame)), []
     sample = read_table(
         path, string_columns=string_columns, reading=options, nrows=TYPE_SAMPLE_ROWS
     )
@@ -270,52 +289,39 @@ def read_frame(spark: Any, source: Any, *, string_columns: set[str], reading: An
         )
         if options.columns:
             frame = frame.toDF(*options.columns)
-    return _as_sampled(frame, sample, string_columns)
+    from kizuna.training.engines.spark_types import as_sampled
+
+    return as_sampled(
+        frame,
+        sample,
+        string_columns,
+        float_columns=float_columns,
+        settle_integers=settle_integers,
+    )
 
 
-def _as_sampled(frame: Any, sample: pd.DataFrame, string_columns: set[str]) -> Any:
-    """``frame`` with each column cast to the type pandas gave it in ``sample``.
-
-    A value past the sample that is not of its column's type (``NULL``, ``abc``
-    in a number column) becomes missing, as pandas' reading and the validator
-    make it, instead of failing the job (Spark 4's casts are strict). A
-    fraction past a sample of whole numbers is missing too, where pandas,
-    reading the whole column, would keep it: the sample is
-    :data:`TYPE_SAMPLE_ROWS` lines.
-    """
-    from pyspark.sql import functions as F
-
-    casts = []
-    for col in frame.columns:
-        dtype = sample[col].dtype if col in sample.columns else None
-        if col in string_columns or dtype is None:
-            casts.append(F.col(col).cast("string").alias(col))
-        elif pd.api.types.is_bool_dtype(dtype):
-            casts.append(F.col(col).try_cast("boolean").alias(col))
-        elif pd.api.types.is_integer_dtype(dtype):
-            casts.append(F.col(col).try_cast("long").alias(col))
-        elif pd.api.types.is_float_dtype(dtype):
-            casts.append(F.col(col).try_cast("double").alias(col))
-        else:
-            casts.append(F.col(col))
-    return frame.select(*casts)
-
-
-def with_row_ids(frame: Any) -> tuple[Any, int]:
+def with_row_ids(frame: Any, *, settle: list[str] | None = None) -> tuple[Any, int]:
     """Add ``__row``: the row's position in the input, 0..n-1 in read order; and n.
 
     ``monotonically_increasing_id`` is increasing but has gaps between
     partitions; one pass counts each partition's rows to close them. The
     offsets go in as a literal map (no join, no table to ship to the workers).
+    The same pass types the ``settle`` text columns as pandas would type them
+    over the whole file (:func:`training.engines.spark_types.settled_casts`).
     """
     from pyspark.sql import functions as F
 
+    from kizuna.training.engines.spark_types import not_whole, settled_casts
+
+    settle = settle or []
     frame = frame.withColumn("__mid", F.monotonically_increasing_id())
     part = F.shiftright(F.col("__mid"), 33)
-    counts = sorted(
-        (row["__part"], row["count"])
-        for row in frame.groupBy(part.alias("__part")).count().collect()
-    )
+    rows = frame.groupBy(part.alias("__part")).agg(F.count("*").alias("count"), *not_whole(settle))
+    rows = rows.collect()
+    if settle:
+        flags = [max((r[f"__whole_{c}"] or 0) for r in rows) if rows else 0 for c in settle]
+        frame = frame.withColumns(settled_casts(settle, flags))
+    counts = sorted((row["__part"], row["count"]) for row in rows)
     offsets, total = [], 0
     for index, count in counts:
         offsets += [F.lit(int(index)), F.lit(total)]
