@@ -3,14 +3,19 @@
 The decision itself is :func:`serving.offers.next_best_offer` (pure, on a
 snapshot); :class:`OfferDesk` gathers its inputs and records what was sent.
 The file and SQLite reads and writes run in worker threads, so the event loop
-never waits on a disk; a read costs O(the customer's contacts), not O(log)
+never waits on a disk; a recorded decision reads the customer's contacts and
+appends its own under one lock, so caps hold when calls come at once (within
+this process: a second service or a batch run writing the same log at the same
+instant is not serialised with it); a read costs O(the customer's contacts), not O(log)
 (:class:`serving.contact_index.ContactLog`).
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import pandas as pd
 from starlette.responses import JSONResponse
@@ -28,6 +33,9 @@ from kizuna.serving.offer_file import read_offers
 from kizuna.serving.schemas import NextBestOfferRequest, NextBestOfferResponse
 from kizuna.serving.store_guard import STORE_ERRORS, cause_of
 
+#: Locks that serialise recorded decisions of the customers hashed to each.
+LOCK_STRIPES = 64
+
 
 class OfferDesk:
     """The inputs of offer decisions: the catalogue (read once per path) and the contact log.
@@ -43,6 +51,15 @@ class OfferDesk:
         self.settings = settings
         self.contacts = ContactLog(settings.contact_log)
         self._catalogue: tuple[Any, Any] = (None, None)  # (path, catalogue)
+        self._stripes: list[anyio.Lock] = []
+
+    def _recording(self, customer_id: str) -> anyio.Lock:
+        """The lock a recorded decision for ``customer_id`` holds from reading its contacts
+        to appending the new one, so two calls at once cannot both pass a cap. Striped:
+        memory stays fixed, and customers who share a stripe only wait their turn."""
+        if not self._stripes:  # made on the event loop, on first use
+            self._stripes = [anyio.Lock() for _ in range(LOCK_STRIPES)]
+        return self._stripes[zlib.crc32(customer_id.encode()) % LOCK_STRIPES]
 
     def catalogue_path(self, served: Served) -> Any:
         """KIZUNA_OFFERS, else the ``offers:`` of the champions' experiment."""
@@ -75,6 +92,14 @@ class OfferDesk:
             return field_error("body.channel", f"unknown channel; known: {', '.join(channels)}")
         if request.control_share > 0 and not request.campaign_id:  # the split hashes it
             return field_error("body.campaign_id", "required with control_share above 0")
+        if not request.record:
+            return await self._decided(served, live, request, catalogue)
+        async with self._recording(request.customer_id):
+            return await self._decided(served, live, request, catalogue)
+
+    async def _decided(
+        self, served: Served, live: Live, request: NextBestOfferRequest, catalogue: Any
+    ) -> NextBestOfferResponse | JSONResponse:
         now = utc_now()
         since = now - pd.Timedelta(days=offers.log_window_days(catalogue))
         try:

@@ -142,3 +142,26 @@ def test_global_contact_cap_holds_across_channels(http, model_set) -> None:
     assert second["decisions"][0]["offer_id"] == "no_offer"
     assert any("contact policy" in r for r in second["decisions"][0]["reasons"])
     assert second["recorded"] is False
+
+
+def test_calls_at_once_cannot_pass_the_contact_cap_together(http, model_set) -> None:
+    # Eight recorded calls for one customer at the same instant: the week between two
+    # contacts lets exactly one of them through (before, several were recorded).
+    from concurrent.futures import ThreadPoolExecutor
+
+    purchases = model_set.transactions[model_set.transactions["quantity"] > 0]
+    ids = purchases["customer_id"].astype(str).unique()
+    for cid in ids[len(ids) // 2 : len(ids) // 2 + 60]:
+        probe = http.post("/next_best_offer", json={"customer_id": cid, "channel": "email"})
+        if probe.json()["decisions"][0]["offer_id"] != "no_offer":
+            break
+    else:
+        pytest.skip("no customer of the test shop is eligible for an offer")
+
+    def record(channel: str) -> dict:
+        body = {"customer_id": cid, "channel": channel, "record": True}
+        return http.post("/next_best_offer", json=body).json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(record, ["email", "app"] * 4))
+    assert sum(a["recorded"] for a in answers) == 1
