@@ -50,7 +50,13 @@ def score_offers(
         ),
     ] = None,
     contact_log: Annotated[
-        Path | None, typer.Option("--contact-log", help="Contact log (.csv or .db/.sqlite).")
+        Path | None,
+        typer.Option(
+            "--contact-log",
+            help="Contact log (.csv or .db/.sqlite); default: the service's, "
+            "KIZUNA_CONTACT_LOG, else $KIZUNA_DATA_DIR/contacts/<experiment>.sqlite "
+            "of the --config experiment.",
+        ),
     ] = None,
     uplift: Annotated[
         Path | None,
@@ -111,8 +117,12 @@ def score_offers(
         raise KizunaInputError(
             "a control group needs --campaign-id (the hash uses it)", column="campaign_id"
         )
+    contact_log = contact_log or _service_contact_log(config)
     if log_contacts and contact_log is None:
-        raise KizunaInputError("--log-contacts needs --contact-log", column="contact_log")
+        raise KizunaInputError(
+            "--log-contacts needs --contact-log (or --config, for the service's log)",
+            column="contact_log",
+        )
     now_ts = pd.Timestamp(now) if now is not None else utc_now().floor("s")
     with step(f"reading scores {scores}", quiet=quiet):
         table = read_scores(scores)
@@ -169,6 +179,7 @@ def score_offers(
         "offers": {str(k_): int(v) for k_, v in first[s.OFFER_ID].value_counts().items()},
         "expected_value_sent": float(sent["expected_value"].sum()),
         "contacts_logged": logged,
+        "contact_log": None if contact_log is None else str(contact_log),
     }
     if as_json:
         emit_json(summary)
@@ -184,6 +195,23 @@ def score_offers(
         f"control group: {summary['control']:,}; contacts logged: {logged:,}; "
         f"decisions written to {out}"
     )
+    seen = "none (caps and cooldowns see no past contacts)" if log is None else contact_log
+    console.print(f"contact log: {seen}")
+
+
+def _service_contact_log(config: Path | None) -> Path | None:
+    """The log the service writes: KIZUNA_CONTACT_LOG, else the experiment's own (None:
+    neither set nor an experiment given), so batch and service caps count the same contacts."""
+    from kizuna.serving.config import Settings
+    from kizuna.training.config import read_yaml
+
+    settings = Settings.from_env()
+    if settings.contact_log is not None:
+        return Path(settings.contact_log)
+    name = read_yaml(config).get("name") if config is not None else None
+    if not isinstance(name, str) or not name:
+        return None
+    return Path(settings.for_experiment(name).contact_log)
 
 
 def _warn_unmatched_segments(catalogue: object, table: pd.DataFrame) -> None:

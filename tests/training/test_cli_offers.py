@@ -114,6 +114,26 @@ def test_score_offers_reads_the_catalogue_named_by_an_experiment(files) -> None:
     assert summary["offers_file"].endswith("offers.yaml")
 
 
+def test_score_offers_uses_the_services_contact_log_by_default(files, monkeypatch) -> None:
+    # Without --contact-log, the batch reads and writes the log the service of the
+    # --config experiment uses, so caps and cooldowns count the same contacts.
+    monkeypatch.delenv("KIZUNA_CONTACT_LOG", raising=False)
+    monkeypatch.setenv("KIZUNA_DATA_DIR", str(files["dir"] / "data"))
+    experiment = files["dir"] / "exp.yaml"
+    experiment.write_text("name: x\noffers: offers.yaml\n")
+    out = files["dir"] / "d.parquet"
+    common = [str(files["scores"]), "--config", str(experiment), "--out", str(out)]
+    first = run("score-offers", *common, "--now", "2025-01-01", "--log-contacts")
+    service_log = files["dir"] / "data" / "contacts" / "x.sqlite"
+    assert first["contact_log"] == str(service_log) and first["contacts_logged"] > 0
+    sent = pd.read_parquet(out)
+    got_wb = sent.loc[sent["offer_id"] == "wb", "customer_id"]
+    later = run("score-offers", *common, "--now", "2025-01-11")  # nothing logged this time
+    assert later["contact_log"] == str(service_log)
+    again = pd.read_parquet(out).set_index("customer_id")["offer_id"]
+    assert len(got_wb) > 0 and (again.loc[got_wb] != "wb").all()  # still in its cooldown
+
+
 def test_score_offers_errors(files) -> None:
     with pytest.raises(KizunaInputError, match="--offers"):
         runner.invoke(app, ["score-offers", str(files["scores"])], catch_exceptions=False)
