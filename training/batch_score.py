@@ -1,4 +1,4 @@
-"""CRM batch export: churn, value, segment and top-k recommendations for every customer.
+"""CRM batch export: churn, value, segment and top-k items of every customer who has bought.
 
 The served model set and customer state (:func:`serving.live.load_served`) are
 scored in chunks of customers, and each chunk is written before the next is

@@ -104,3 +104,14 @@ def test_reasons_are_identical_in_churn_score_the_crm_export_and_the_model(serve
     assert any(r["phrase"].startswith("crm ") for row in own for r in row)
     assert [[r.model_dump() for r in res.reasons] for res in online.results] == own
     assert list(export) == [REASON_SEP.join(r["phrase"] for r in row) for row in own]
+
+
+def test_the_readme_documents_every_export_column() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme.split("| column | meaning |", 1)[1].split("\n\n", 1)[0]
+    cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    documented = {name for cell in cells for name in re.findall(r"`([a-z_0-9]+)`", cell)}
+    assert documented == set(COLUMNS)
