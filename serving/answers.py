@@ -115,4 +115,6 @@ async def answer_audience(live: Live, request: Any, settings: Settings) -> Any:
     try:
         return await anyio.to_thread.run_sync(call)
     except AudienceError as exc:
+        if exc.loc is not None:
+            return field_error(exc.loc, exc.message)
         return error(exc.status, exc.message, retry_after=exc.retry_after)

@@ -31,18 +31,26 @@ from kizuna.serving.next_order import bundle_with_bgnbd
 class AudienceError(Exception):
     """A request that cannot be answered, with the HTTP status to use (and when to retry)."""
 
-    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        loc: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.retry_after = retry_after
+        self.loc = loc  # the request field refused (a 422 names it)
 
 
 def target_mask(served: Any, *, item_id: str | None, category: str | None) -> np.ndarray:
     """Bool over the catalogue's items: the item, or the category's items."""
     cat = served.state.catalogue
     if (item_id is None) == (category is None):
-        raise AudienceError(422, "give exactly one of item_id and category")
+        raise AudienceError(422, "give exactly one of item_id and category", loc="body")
     if item_id is not None:
         code = int(cat.codes([item_id])[0])
         if code < 0:
@@ -56,7 +64,7 @@ def target_mask(served: Any, *, item_id: str | None, category: str | None) -> np
         )
     mask = served.state.extras["casefold_categories"] == str(category).casefold()
     if not mask.any():
-        raise AudienceError(404, "unknown category: no served item has it")
+        raise AudienceError(422, "unknown category: no served item has it", loc="body.category")
     return mask
 
 

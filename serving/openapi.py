@@ -80,7 +80,7 @@ ERRORS = {
 EXTRA_ERRORS = {
     "/similar_items": {"404": "Unknown item."},
     "/audience": {
-        "404": "Unknown item or category.",
+        "404": "Unknown item (an unknown category is a 422).",
         "503": "Not ready (as for every endpoint), or the audience scores computed after a "
         "load are not done within KIZUNA_AUDIENCE_WAIT_SECONDS: ask again after the "
         "Retry-After header's seconds (progress in /status).",

@@ -62,7 +62,10 @@ def test_audience_refuses_unknown_targets(served) -> None:
     assert err.value.status == 404
     with pytest.raises(AudienceError) as err:
         audience_frame(served, item_id="x", category="y")
-    assert err.value.status == 422
+    assert err.value.status == 422 and err.value.loc == "body"
+    with pytest.raises(AudienceError) as err:
+        audience_frame(served, category="no-such-category")
+    assert err.value.status == 422 and err.value.loc == "body.category"
 
 
 def test_crm_export_has_the_next_order_columns(served) -> None:

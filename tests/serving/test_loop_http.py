@@ -85,8 +85,12 @@ def test_audience_for_an_item(http, model_set) -> None:
     ]
     assert not {p["customer_id"] for p in people} & set(recent["customer_id"].astype(str))
     assert body["excluded_recent_buyers"] == recent["customer_id"].nunique()
-    assert http.post("/audience", json={"category": "no-such-category"}).status_code == 404
-    assert http.post("/audience", json={"item_id": item, "category": "x"}).status_code == 422
+    # refused fields are named, as every 422 names them (README: unknown category is a 422)
+    unknown = http.post("/audience", json={"category": "no-such-category"})
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == "body.category"
+    both = http.post("/audience", json={"item_id": item, "category": "x"})
+    assert both.status_code == 422 and both.json()["detail"][0]["loc"] == "body"
     # the scores kept for audiences are done, and /status says so
     status = http.post("/status").json()
     kept = status["details"]["audience_scores"]
