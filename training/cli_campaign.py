@@ -95,11 +95,19 @@ def evaluate_campaign(
                 str(r["offer_id"]),
                 f"{r['n_train']:,}",
                 f"{r['n_holdout']:,}",
-                f"{r['qini']:.3f}",
-                f"{r['auuc']:.4f}",
-                f"{r['uplift_at_30']:+.3f}",
+                *(
+                    _shown(r[c], f)
+                    for c, f in (("qini", ".3f"), ("auuc", ".4f"), ("uplift_at_30", "+.3f"))
+                ),
             )
         console.print(t)
+        for r in learned.to_dict("records"):
+            if r["skipped"]:
+                console.print(f"offer {r['offer_id']} not learned: {r['skipped']}", highlight=False)
+
+
+def _shown(value: float, spec: str) -> str:
+    return "—" if value != value else format(value, spec)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

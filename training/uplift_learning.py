@@ -71,6 +71,9 @@ def learn_uplift(
         treated_col=treated_col,
         outcome_col=outcome_col,
     )
+    small, skipped = _too_small(frame[~held], offer_col, treated_col)
+    keep = ~frame[offer_col].astype("str").isin(small).to_numpy()
+    frame, held = frame[keep], np.asarray(held)[keep]
     trial = fit_uplift_by_offer(features, frame[~held], base, **kw)
     table = features.set_index(customer_col) if customer_col in features.columns else features
     table = table.set_axis(table.index.astype("str"), axis=0)
@@ -87,7 +90,39 @@ def learn_uplift(
             "n_holdout": int(len(test)),
             "qini": qini_coefficient(y, t, score) if ok else np.nan,
             "auuc": auuc(y, t, score) if ok else np.nan,
-            "uplift_at_30": uplift_at_k(y, t, score, 0.3) if ok else np.nan,
+            "uplift_at_30": uplift_at_k(y, t, score, 0.3) if ok else np.nan, "skipped": None,
         })  # fmt: skip
     models = fit_uplift_by_offer(features, frame, base, **kw)
-    return models, pd.DataFrame(rows)
+    return models, pd.DataFrame([*rows, *skipped]).sort_values(s.OFFER_ID, ignore_index=True)
+
+
+def _too_small(
+    train: pd.DataFrame, offer_col: str, treated_col: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The offers of ``train`` too small to learn from, and a result row for each.
+
+    An offer needs :data:`models.uplift_base.MIN_GROUP_ROWS` treated and as many
+    control customers outside the holdout; one small offer does not stop the
+    others from being learned. None learnable is an error naming each offer's counts.
+    """
+    from kizuna.models.uplift_base import MIN_GROUP_ROWS
+
+    offers = train[offer_col].astype("str")
+    treated = train.groupby(offers)[treated_col].agg(["sum", "count"])
+    small = treated[
+        (treated["sum"] < MIN_GROUP_ROWS) | (treated["count"] - treated["sum"] < MIN_GROUP_ROWS)
+    ]
+    counts = {
+        str(o): f"{int(r['sum'])} treated and {int(r['count'] - r['sum'])} control"
+        for o, r in small.iterrows()
+    }
+    need = f"uplift needs at least {MIN_GROUP_ROWS} of each outside the holdout"
+    if len(small) == len(treated):
+        shown = "; ".join(f"{o}: {c}" for o, c in counts.items())
+        raise KizunaInputError(f"no offer can be learned ({need}): {shown}", column=treated_col)
+    skipped = [
+        {s.OFFER_ID: o, "n_train": int(treated.loc[o, "count"]), "n_holdout": 0,
+         "qini": np.nan, "auuc": np.nan, "uplift_at_30": np.nan, "skipped": f"{c}; {need}"}
+        for o, c in counts.items()
+    ]  # fmt: skip
+    return list(counts), skipped

@@ -165,6 +165,25 @@ def test_learn_uplift_measures_on_a_holdout(campaign) -> None:
     assert np.corrcoef(scores, campaign.truth["true_uplift"])[0, 1] > 0.4
 
 
+def test_a_small_offer_is_skipped_not_blocking_the_others(campaign) -> None:
+    # A second offer with 13 treated customers: too few to learn from. The first offer's
+    # model is learned as alone; the small one gets a row saying why it was not.
+    outcomes = campaign.outcomes
+    small = outcomes.head(40).assign(offer_id="tiny")
+    small["treated"] = [1] * 13 + [0] * 27
+    models, metrics = learn_uplift(
+        campaign.features, pd.concat([outcomes, small], ignore_index=True), learner="t"
+    )
+    alone, alone_metrics = learn_uplift(campaign.features, outcomes, learner="t")
+    assert list(models) == list(alone) == [campaign.config.offer_id]
+    row = metrics.set_index("offer_id").loc["tiny"]
+    assert np.isnan(row["qini"]) and "treated" in row["skipped"] and "at least 20" in row["skipped"]
+    kept = metrics.set_index("offer_id").loc[campaign.config.offer_id]
+    assert kept["qini"] == alone_metrics.iloc[0]["qini"] and pd.isna(kept["skipped"])
+    with pytest.raises(KizunaInputError, match="no offer can be learned.*tiny: "):
+        learn_uplift(campaign.features, small, learner="t")
+
+
 def test_the_report_evaluates_an_outcomes_file_with_the_experiments_catalogue(tmp_path) -> None:
     from kizuna.training.report.sources import read_campaign
 
