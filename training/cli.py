@@ -77,6 +77,7 @@ app.command("export")(cli_snapshot.export)
 app.add_typer(cli_snapshot.events_app, name="events")
 app.add_typer(score_app, name="score", help="CRM batch export; `kizuna score offers` for offers.")
 app.command("evaluate-campaign")(cli_campaign.evaluate_campaign)
+app.command("campaign-outcomes")(cli_campaign.campaign_outcomes)
 app.command("report")(cli_report.report)
 app.command("attribution")(cli_report.attribution)
 

@@ -141,3 +141,65 @@ def _print_report(report: pd.DataFrame, confidence: float) -> None:
             f"{r['incremental_profit_high']:+,.2f}]",
         )  # fmt: skip
     console.print(t)
+
+
+def campaign_outcomes(
+    decisions: Annotated[
+        Path, typer.Argument(help="Decisions (.parquet) that `kizuna score offers` wrote.")
+    ],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Experiment YAML: the order log to measure.")
+    ],
+    days: Annotated[int, typer.Option(min=1, help="Days after each decision that count.")] = 30,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Outcomes file (.csv or .parquet).")
+    ] = Path("outcomes.csv"),
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Measure a sent campaign: who bought in the window after its decisions, treated and control.
+
+    The order log (with the purchases the service stored) must reach the end of
+    the window. The outcomes it writes are what `kizuna evaluate-campaign` reads.
+    """
+    from kizuna.training.config import load_experiment
+    from kizuna.training.data import load_transactions_and_events, read_table
+    from kizuna.training.measured_outcomes import outcomes_of_decisions
+
+    experiment = load_experiment(config)
+    table = read_table(decisions, string_columns={s.CUSTOMER_ID, s.OFFER_ID})
+    validated, _ = load_transactions_and_events(
+        experiment.data, quiet=quiet, experiment=experiment.name
+    )
+    kept = validated.kept
+    data_end = experiment.data.data_end or kept[s.TIMESTAMP].max()
+    with step(f"measuring {len(table):,} decisions over {days} days", quiet=quiet):
+        frame = outcomes_of_decisions(table, kept, days=days, data_end=pd.Timestamp(data_end))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    treated = frame[frame[s.TREATED] == 1]
+    control = frame[frame[s.TREATED] == 0]
+    summary = {
+        "out": str(out),
+        "days": days,
+        "treated": len(treated),
+        "control": len(control),
+        "treated_bought": float(treated[s.OUTCOME].mean()) if len(treated) else None,
+        "control_bought": float(control[s.OUTCOME].mean()) if len(control) else None,
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    rate = {
+        k: "—" if summary[k] is None else f"{summary[k]:.1%}"
+        for k in ("treated_bought", "control_bought")
+    }
+    console.print(
+        f"{len(treated):,} treated ({rate['treated_bought']} bought) and {len(control):,} "
+        f"control ({rate['control_bought']} bought) within {days} days; written to {out}. "
+        f"Next: kizuna evaluate-campaign {out} --config {config}",
+        highlight=False,
+    )
