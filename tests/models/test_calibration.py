@@ -77,3 +77,16 @@ def test_binned_interval_covers_its_nominal_share_on_fresh_data():
     low, high = band.predict(predicted)
     assert np.all(low <= high)
     assert abs(coverage(low, high, actual) - 0.8) < 0.02
+
+
+def test_binned_interval_with_predictions_tied_at_an_edge():
+    # 30 of 100 predictions tie at 0 (a shop where many are forecast nothing): the first
+    # decile's edge is 0 itself, so the bin below it is empty and borrows the nearest band.
+    from kizuna.models.intervals import BinnedQuantileInterval
+
+    predicted = np.array([0.0] * 30 + list(range(1, 71)), dtype=float)
+    actual = np.arange(100, dtype=float)
+    band = BinnedQuantileInterval(0.1, 0.9).fit(predicted, actual)
+    low, high = band.predict(np.array([-1.0, 0.0]))
+    # both fall in the first bins: the zeros' band, quantiles of 0..29
+    np.testing.assert_allclose([*low, *high], [2.9, 2.9, 26.1, 26.1])
