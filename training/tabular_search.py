@@ -48,6 +48,9 @@ def select_best(
         if primary not in val:
             raise KizunaInputError(f"unknown primary metric {primary!r}; have {sorted(val)}")
         records.append({"params": params, "validation": val})
-        if sign * val[primary] > best_value:
-            best, best_value = model, sign * val[primary]
+        # An undefined score (a constant target: NaN Gini) ranks below any number; a
+        # search where every score is undefined keeps its first combination.
+        value = sign * val[primary] if np.isfinite(val[primary]) else -np.inf
+        if best is None or value > best_value:
+            best, best_value = model, value
     return best, records
