@@ -99,7 +99,7 @@ def tune_blend(
         ("all", ALL_WEIGHT_NAMES, ALL_WEIGHT_NAMES),
         ("new", NEW_WEIGHT_NAMES, ("repurchase_weight",) + NEW_WEIGHT_NAMES),
     ):
-        exclude = seen if mode == "new" else None
+        exclude = seen if holdout.excludes_seen(mode) else None
         cols, valid = _candidates(unit, TUNING_CANDIDATES, exclude, min_width=config.k)
         parts = np.take_along_axis(unit, cols[None], axis=2)  # (n_components, n, m)
         base = np.where(valid, tiebreak[cols], -np.inf)

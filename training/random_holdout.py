@@ -77,4 +77,5 @@ def random_user_split(
         as_of=history.as_of,
         horizon_days=0.0,
         trend_days=float(trend_days),
+        excludes_training=True,
     )

@@ -86,7 +86,7 @@ def evaluate_recommenders(
                 continue
             t0 = time.perf_counter()
             recs, _ = model.recommend(
-                users, history, max(k, depth or k), exclude_seen=(mode == "new")
+                users, history, max(k, depth or k), exclude_seen=holdout.excludes_seen(mode)
             )
             rec_seconds = time.perf_counter() - t0
             if recommendations is not None:

@@ -63,6 +63,10 @@ class RecommenderHoldout:
     item_share
         Share of training customers who bought each item, shape (n_items,):
         the popularity in ``mean_popularity``.
+    excludes_training
+        The truth holds no training item by construction (the ``random_user``
+        protocol): the ``all`` mode is then judged, like ``new``, on rankings
+        with the customer's training items excluded, as published benchmarks do.
     """
 
     train: Interactions
@@ -75,10 +79,15 @@ class RecommenderHoldout:
     as_of: pd.Timestamp
     horizon_days: float
     trend_days: float
+    excludes_training: bool = False
 
     @property
     def n_items(self) -> int:
         return self.train.matrix.shape[1]
+
+    def excludes_seen(self, mode: str) -> bool:
+        """Whether rankings judged in ``mode`` leave out the customer's training items."""
+        return mode == "new" or self.excludes_training
 
 
 def holdout_split(

@@ -173,7 +173,13 @@ def score_split(
     """
     users = split.user_codes
     history = split.train.matrix[users]
-    ranked = model.recommend_by_mode(users, history, max(k, depth or k), modes=modes)
+    ranked = model.recommend_by_mode(
+        users,
+        history,
+        max(k, depth or k),
+        modes=modes,
+        exclude_all=split.excludes_training,
+    )
     rows = []
     for mode in modes:
         recs, _ = ranked[mode]

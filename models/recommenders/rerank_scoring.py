@@ -92,8 +92,12 @@ class RerankScoring:
         k: int = 10,
         *,
         modes: tuple[str, ...] = MODES,
+        exclude_all: bool = False,
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """:meth:`recommend` in several modes (``"new"``: ``exclude_seen``), by mode.
+
+        ``exclude_all`` leaves seen items out of the ``"all"`` mode too (a
+        protocol whose truth holds none of them).
 
         The generators score each block of users once for every ranked mode:
         the same lists as one :meth:`recommend` call per mode, for less work.
@@ -115,7 +119,7 @@ class RerankScoring:
             c, r = codes[lo:hi], rows[lo:hi]
             scores = generator_scores(self.generators_, c, r) if ranked else None
             for mode in modes:
-                exclude = mode == "new"
+                exclude = mode == "new" or exclude_all
                 made = self._score_for(c, r, exclude, scores=scores)
                 masked = self._masked_scores(c, r, exclude, None, scores=made)
                 items, values = out[mode]

@@ -157,3 +157,23 @@ def test_random_user_protocol_holds_out_items_and_serves_the_best_on_validation(
     if served != TUNED:
         assert result.metrics == result.baselines[served]
         assert type(result.bundle.model).__name__ != "HybridRecommender"
+
+
+def test_random_user_judges_the_all_mode_without_training_items():
+    # Under the protocol the truth holds no training item, so both modes rank with the
+    # customer's training items left out and score alike (before, `all` ranked them in
+    # and understated every model).
+    from kizuna.features.interactions import build_interactions
+    from kizuna.features.validate import validate_transactions
+    from kizuna.models.recommenders.item_knn import ItemKNNRecommender
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training.random_holdout import random_user_split
+    from kizuna.training.recommender_eval import evaluate_recommenders
+
+    shop = generate_shop(ShopConfig(n_customers=400, seed=5))
+    tx = validate_transactions(shop.transactions).kept
+    history = build_interactions(tx, tx["timestamp"].max() + pd.Timedelta(seconds=1))
+    split = random_user_split(history, fraction=0.3, seed=0)
+    table = evaluate_recommenders({"knn": ItemKNNRecommender()}, split, k=10)
+    ndcg = table[table["metric"] == "ndcg"].set_index("mode")["value"]
+    assert ndcg["all"] == ndcg["new"] > 0
