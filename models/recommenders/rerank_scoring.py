@@ -65,12 +65,12 @@ class RerankScoring:
         scores: np.ndarray | None = None,
     ) -> np.ndarray:
         mode = "new" if exclude_seen else "all"
-        if mode not in self.rank_modes:
+        if mode in self.rank_modes and not hasattr(self, "rankers_"):
+            raise NotFittedError("the re-ranker has no rankers yet; call fit_rankers first")
+        if mode not in self.rank_modes or mode not in self.rankers_:  # no ranker: the blend
             w = blend_weights(self.generator_params, exclude_seen=exclude_seen).astype(np.float64)
             unit = self.generators_.unit_component_scores(user_codes, user_items, w > 0)
             return (w[:, None, None] * unit).sum(axis=0)
-        if not hasattr(self, "rankers_"):
-            raise NotFittedError("the re-ranker has no rankers yet; call fit_rankers first")
         cols, valid, X = self._candidates(user_codes, user_items, exclude_seen, scores=scores)
         ranker = self.rankers_[mode]
         n, m = cols.shape

@@ -89,7 +89,9 @@ class RankerTraining:
     def fit_rankers(self, data: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]) -> Self:
         """Train one LambdaRank model per mode on stacked :meth:`ranking_data` outputs.
 
-        ``data`` maps ``"all"`` and ``"new"`` to lists of ``(X, y, groups)``.
+        ``data`` maps ``"all"`` and ``"new"`` to lists of ``(X, y, groups)``. A
+        mode where no customer bought any candidate (a shop of one item, or where
+        nobody buys anything new) gets no ranker: the blend orders it.
         """
         missing = [m for m in MODES if not data.get(m)]
         if missing:
@@ -110,15 +112,12 @@ class RankerTraining:
             "verbosity": -1,
         }
 
-        def fit_mode(mode: str) -> lgb.Booster:
+        def fit_mode(mode: str) -> lgb.Booster | None:
             X = np.concatenate([d[0] for d in data[mode]])
             y = np.concatenate([d[1] for d in data[mode]])
             groups = np.concatenate([d[2] for d in data[mode]])
-            if groups.size == 0:
-                raise KizunaInputError(
-                    f"no customer bought any candidate item in the {mode!r} mode: "
-                    "nothing to learn a ranking from", column="data",
-                )  # fmt: skip
+            if groups.size == 0:  # nobody bought a candidate (one item, nothing new): no ranker
+                return None
             train = lgb.Dataset(X, y, group=groups, feature_name=list(FEATURES),
                                 params={"verbosity": -1})  # fmt: skip
             return lgb.train(params, train, num_boost_round=self.n_estimators)
@@ -126,7 +125,8 @@ class RankerTraining:
         # One thread per mode: each ranker is trained on its own fixed threads, so in parallel
         # they come out as they would one after the other.
         with ThreadPoolExecutor(len(MODES), thread_name_prefix="kizuna-ranker") as pool:
-            self.rankers_ = dict(zip(MODES, pool.map(fit_mode, MODES), strict=True))
+            fitted = dict(zip(MODES, pool.map(fit_mode, MODES), strict=True))
+        self.rankers_ = {m: b for m, b in fitted.items() if b is not None}
         return self
 
 

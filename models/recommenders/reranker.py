@@ -69,7 +69,8 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
     generators_
         The fitted :class:`HybridRecommender` whose unit components are the generators.
     rankers_
-        ``{"all": lightgbm.Booster, "new": ...}`` after :meth:`fit_rankers`.
+        ``{"all": lightgbm.Booster, "new": ...}`` after :meth:`fit_rankers` (a mode
+        without ranking data has none: the blend orders it).
     timing_
         :class:`~models.recommenders.rerank_state.TimingState` of the fitted
         users, or None when ``fit`` got no timing.

@@ -222,6 +222,28 @@ def test_without_the_ranker_a_mode_falls_back_to_the_blend(cycle_run):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_mode_without_ranking_data_gets_no_ranker_and_is_blended(cycle_run):
+    # Nobody bought a candidate in the new mode (a one-item shop, say): that mode has no
+    # ranker and the blend orders it, while the other mode is ranked (before: an error
+    # that ended the whole training).
+    _, splits, run = cycle_run
+    holdout = splits[-1]
+    users = holdout.user_codes
+    history = holdout.train.matrix[users]
+    model = pickle.loads(pickle.dumps(run.model))
+    data = model.ranking_data_by_mode(users, history, {m: holdout.truth[m] for m in ("all", "new")})
+    nothing = tuple(np.zeros((0,) + a.shape[1:], a.dtype) for a in data["new"])
+    model.fit_rankers({"all": [data["all"]], "new": [nothing]})
+    assert list(model.rankers_) == ["all"]
+    blended = pickle.loads(pickle.dumps(model)).set_params(rank_modes=("all",))
+    for rank_modes in (("all", "new"), ("all",)):
+        a, _ = model.set_params(rank_modes=rank_modes).recommend(
+            users, history, 5, exclude_seen=True
+        )
+        b, _ = blended.recommend(users, history, 5, exclude_seen=True)
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("rank_modes", [("all", "new"), ("new",), ()])
 def test_by_mode_calls_equal_one_call_per_mode(cycle_run, rank_modes):
     # One generator scoring per block serves every mode: the same lists and data.
