@@ -122,7 +122,15 @@ def _conditional_expected_purchases(
     z = t / (alpha + T + t)
     tail = one_minus_z ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
     numerator = c / (a - 1.0) * (1.0 - tail)
-    return numerator * expit(-_log_mixture_ratio(params, x, t_x, T))
+    alive = expit(-_log_mixture_ratio(params, x, t_x, T))
+    out = numerator * alive
+    # Dropout only removes purchases: the value lies in [0, the no-dropout Gamma-Poisson
+    # expectation]. Outside it (NaN included) the series has failed, as it does when the
+    # fit finds next to no dropout (a -> 0, r and alpha huge); there the no-dropout
+    # value is the limit the exact one tends to.
+    upper = alive * (r + x) / (alpha + T) * t
+    ok = np.isfinite(out) & (out >= 0) & (out <= upper * (1 + 1e-9))
+    return np.where(ok, out, upper)
 
 
 class BetaGeoModel(BTYDModel):
