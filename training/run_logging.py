@@ -41,6 +41,20 @@ def log_snapshot_for_run(
 
     kinds = tuple(k for k in MODEL_KINDS if k in result.results)
     register = config.tracking.register_models
+    if register and not any(
+        tracking.current_alias_version(tracking.registered_name(config.name, k), tracking.CHAMPION)
+        for k in MODEL_KINDS
+    ):
+        from kizuna.training.progress import err_console
+
+        err_console.print(
+            f"warning: no customer snapshot: no model of {config.name!r} is @champion (this "
+            "run's versions did not beat their baselines on the holdout; see the registry "
+            "lines), so the service has nothing to serve until one is promoted "
+            "(`kizuna promote`, then `kizuna snapshot`)",
+            highlight=False,
+        )
+        return
     if register:
         fresh = {
             k: (result.registry[k].version, result.results[k].bundle)

@@ -73,3 +73,19 @@ def test_a_run_that_fails_after_churn_and_ltv_were_logged_registers_nothing(
     assert run.info.status == "FAILED"
     assert run.data.tags[run_notes.ERROR_TAG] == "RuntimeError: the recommender broke"
     assert mlflow.MlflowClient().search_registered_models() == []
+
+
+def test_no_snapshot_when_no_model_is_champion(monkeypatch, capsys) -> None:
+    # Every version of a first training lost to its baseline on the holdout: the run ends
+    # with a warning and no snapshot (before: "has no @champion model: run `kizuna train`
+    # first", right after that training).
+    from types import SimpleNamespace
+
+    from kizuna.training import run_logging, tracking
+
+    monkeypatch.setattr(tracking, "current_alias_version", lambda name, alias: None)
+    config = SimpleNamespace(name="shop", tracking=SimpleNamespace(register_models=True))
+    result = SimpleNamespace(results={"ltv": object()}, registry={})
+    run_logging.log_snapshot_for_run(config, result, None, None, None, 0, {})
+    assert "snapshot" not in result.registry
+    assert "no customer snapshot" in capsys.readouterr().err
