@@ -247,6 +247,11 @@ def promote(name: str, version: int, alias: str = CHAMPION) -> dict[str, Any]:
         raise KizunaInputError(f"model {name!r} has no version {version}") from None
     before = current_alias_version(name, alias)
     client.set_registered_model_alias(name, alias, str(version))
+    # The training's reason (say "does not beat the champion") no longer holds: say who moved it.
+    was = "" if before is None else f", in place of v{before.version}"
+    client.set_model_version_tag(
+        name, str(version), "alias_reason", f"{alias}: promoted by hand (kizuna promote{was})"
+    )
     return {
         "name": name,
         "alias": alias,

@@ -176,7 +176,13 @@ def test_promote_moves_the_alias_by_hand(trained):
         "version": 2,
         "previous_version": 1,
     }
-    assert int(tracking.current_alias_version("kizuna-tiny-churn", "champion").version) == 2
+    version = tracking.current_alias_version("kizuna-tiny-churn", "champion")
+    assert int(version.version) == 2
+    # the training's reason is replaced: it no longer says why the version was not promoted
+    assert (
+        version.tags["alias_reason"]
+        == "champion: promoted by hand (kizuna promote, in place of v1)"
+    )
     with pytest.raises(KizunaInputError, match="no version 99"):
         tracking.promote("kizuna-tiny-churn", 99)
     with pytest.raises(KizunaInputError, match="no registered model 'foo': give one of"):
