@@ -235,3 +235,12 @@ def test_the_health_table_reads_each_baselines_mode_once() -> None:
     assert table.loc["baseline: als", "ndcg_at_10"] == 0.4
     assert table.loc["baseline: als", "new_ndcg_at_10"] == 0.2
     assert table.loc["baseline: item_knn_bm25", "new_ndcg_at_10"] == 0.25
+
+
+def test_report_cells_show_counts_without_decimals() -> None:
+    from kizuna.training.report.html import _cell
+
+    # KPI tables hold counts beside rates and money in one column of floats
+    assert [_cell(3733.0), _cell(0.7308), _cell(1234.5), _cell(12)] == [
+        "3,733", "0.7308", "1,234.50", "12"
+    ]  # fmt: skip

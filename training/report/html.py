@@ -92,6 +92,8 @@ def _cell(value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, float):
+        if value.is_integer() and abs(value) >= 1:  # a count (customers, orders) read as float
+            return f"{value:,.0f}"
         return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
