@@ -85,6 +85,10 @@ EXTRA_ERRORS = {
         "load are not done within KIZUNA_AUDIENCE_WAIT_SECONDS: ask again after the "
         "Retry-After header's seconds (progress in /status).",
     },
+    "/next_best_offer": {
+        "503": "Not ready (as for every endpoint), no offer catalogue (KIZUNA_OFFERS or the "
+        "experiment's `offers:`), or the contact log unavailable (the cause is named).",
+    },
     "/reload": {"409": "Another reload is running."},
 }
 BATCH_FIELDS = {"customer_ids": "max_batch", "events": "max_events"}

@@ -48,3 +48,11 @@ def test_a_key_is_declared_on_every_path_but_the_open_ones(public_docs):
     assert paths["/readyz"]["get"]["security"] == []
     assert "security" not in paths["/recommend"]["post"]  # the document-wide rule
     assert ("security" in paths["/docs.json"]["get"]) is public_docs
+
+
+def test_the_offer_endpoint_documents_its_own_503_causes():
+    spec = bento_like_spec()
+    spec["paths"]["/next_best_offer"] = spec["paths"]["/recommend"]
+    text = document(spec, Settings())["paths"]["/next_best_offer"]["post"]["responses"]["503"]
+    assert "contact log unavailable" in text["description"]
+    assert "offer catalogue" in text["description"]
