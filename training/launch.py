@@ -104,7 +104,9 @@ def main() -> None:
     """The ``kizuna`` console script: pin the CPU kernels, then run the command line.
 
     MLflow's telemetry is off (it would reach the network, and flush at exit),
-    unless the user set ``MLFLOW_DISABLE_TELEMETRY`` themselves. When the command
+    unless the user set ``MLFLOW_DISABLE_TELEMETRY`` themselves, and so are its
+    download progress bars (``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``: in a log
+    they are a line per update), for this command and the servers it starts. When the command
     is done and every exit handler has run (logging flushed, MLflow's queues
     drained, Spark stopped), the process ends without tearing its interpreter
     down: that frees every model, frame and module one by one, 1.7 s after a
@@ -112,6 +114,7 @@ def main() -> None:
     """
     pin_cpu_kernels()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     status = [1]  # an exception that escapes: the interpreter prints it, then exits with 1
     atexit.register(_end_process, status)  # registered first, so it runs last
     # SIGTERM (a scheduler, `kill`) ends a command the way Ctrl-C does: the training

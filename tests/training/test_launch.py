@@ -106,3 +106,17 @@ def test_the_command_ends_with_its_status_and_all_its_output(tmp_path: Path):
     missing = run_kizuna("train", str(tmp_path / "missing.yaml"))
     assert missing.returncode == 2
     assert "error:" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_the_command_turns_mlflow_progress_bars_off_for_itself_and_its_servers():
+    import os
+
+    code = (
+        "import os, kizuna.training.cli as c;"
+        "c.main = lambda: print(os.environ['MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR']);"
+        "from kizuna.training.launch import main; main()"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "false"
