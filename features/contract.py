@@ -55,11 +55,13 @@ def ids_to_str(values: pd.Series) -> pd.Series:
     if out.str.contains(".", regex=False).any():
         # The same float ids written as text by an export (or a JSON writer): value by
         # value, so that a line alone (an /events line, a Spark shard) reads the same.
-        out = out.str.replace(_WHOLE_FLOAT, r"\1", regex=True)
+        out = out.str.replace(WHOLE_FLOAT, r"\1", regex=True)
     return out
 
 
-_WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"
+#: A whole number written as a float (``17850.0``): the id is its integer part. Also
+#: a Java regex (ASCII digits there), for the Spark engine's shard keys.
+WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"
 
 
 def to_timestamp(

@@ -73,7 +73,7 @@ def read_customers(
     reading = reading_options(data.customers_reading) if data.customers_reading else None
     texts = customer_text_columns(data, reading)
     frame, _ = read_frame(
-        spark, data.customers, string_columns=texts, reading=reading, settle_integers=True
+        spark, data.customers, string_columns=texts, reading=reading, settle_now=True
     )
     column_map = dict(data.customers_column_map) or None
     # Checked once here, as the pandas engine would, before any shard runs.

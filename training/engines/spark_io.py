@@ -114,7 +114,6 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
             source,
             string_columns={"InvoiceNo", "StockCode", "Description"},
             reading=reading,
-            float_columns={"Quantity", "UnitPrice"},
         )
         from kizuna.features.adapters import ONLINE_RETAIL_COLUMNS
         from kizuna.training.data import _check_format
@@ -130,10 +129,7 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
         )
     column_map = dict(data.column_map) or None
     texts = text_sources(column_map, ID_COLUMNS, data.number_rule, TRANSACTION_NUMBERS)
-    numbers = source_columns(column_map, TRANSACTION_NUMBERS)
-    frame, pending = read_frame(
-        spark, source, string_columns=texts, reading=reading, float_columns=numbers
-    )
+    frame, pending = read_frame(spark, source, string_columns=texts, reading=reading)
     # The column map runs per shard, by the pandas engine's function; checked here once.
     apply_column_map(frame.limit(0).toPandas(), column_map)
     feeds = sorted(source_columns(column_map, (s.CUSTOMER_ID,))) or [s.CUSTOMER_ID]
@@ -222,24 +218,23 @@ def read_frame(
     *,
     string_columns: set[str],
     reading: Any = None,
-    float_columns: set[str] | frozenset[str] = frozenset(),
-    settle_integers: bool = False,
-) -> tuple[Any, list[str]]:
+    settle_now: bool = False,
+) -> tuple[Any, dict[str, str]]:
     """A table file (as :func:`training.files.read_table` reads it), a folder, or a table name.
 
     ``reading`` (:class:`training.files.ReadOptions`) says how to read a file
     whose name does not say. CSV and JSON-lines columns get the types pandas
     would give them (read from the first rows); ``string_columns`` stay text
-    so ids keep their leading zeros; ``float_columns`` and ``settle_integers``
-    keep a fraction past the type sample (:func:`training.engines.spark_types.as_sampled`).
-    A file compressed in a way Spark's reader cannot tell from its name is
-    read on the driver by the pandas engine's reader.
+    so ids keep their leading zeros. The number columns are typed over the
+    whole file, as pandas types them (:mod:`training.engines.spark_types`):
+    with ``settle_now`` here, else by :func:`with_row_ids` in its pass. A file
+    compressed in a way Spark's reader cannot tell from its name is read on
+    the driver by the pandas engine's reader.
 
     Returns
     -------
     tuple
-        The frame, and the ``float_columns`` of whole numbers in the sample,
-        left as text for :func:`with_row_ids` to settle in its pass.
+        The frame, and ``{column: kind}`` of the number columns still text, to settle.
     """
     from kizuna.training.engines.spark_session import arrow_safe
     from kizuna.training.files import ReadOptions, compression_of, file_format_of, read_table
@@ -250,13 +245,13 @@ def read_frame(
     if not path.exists():
         if "/" in text or name.endswith((".csv", ".gz", ".parquet", ".txt")):
             raise KizunaInputError(f"no such file: {path}")
-        return spark.table(text), []  # a catalogue table (Hive, Unity, ...)
+        return spark.table(text), {}  # a catalogue table (Hive, Unity, ...)
     if path.is_dir():
-        return spark.read.parquet(str(path)), []
+        return spark.read.parquet(str(path)), {}
     options = reading or ReadOptions()
     kind = file_format_of(path, options)
     if kind == "parquet":
-        return spark.read.parquet(str(path)), []
+        return spark.read.parquet(str(path)), {}
     # Spark's CSV reader takes one-character separators, not pandas' whitespace runs,
     # and (Spark 4) only a few charsets: other files are read by pandas on the driver.
     from kizuna.training.engines.spark_session import spark_charset
@@ -268,7 +263,7 @@ def read_frame(
         or not _spark_reads(path, compression_of(path))
     ):
         frame = read_table(path, string_columns=string_columns, reading=options)
-        return spark.createDataFrame(arrow_safe(frame)), []
+        return spark.createDataFrame(arrow_safe(frame)), {}
     sample = read_table(
         path, string_columns=string_columns, reading=options, nrows=TYPE_SAMPLE_ROWS
     )
@@ -292,35 +287,30 @@ def read_frame(
     from kizuna.training.engines.spark_types import as_sampled
 
     return as_sampled(
-        frame,
-        sample,
-        string_columns,
-        float_columns=float_columns,
-        settle_integers=settle_integers,
+        frame, sample, string_columns, missing_words=kind != "jsonl", settle_now=settle_now
     )
 
 
-def with_row_ids(frame: Any, *, settle: list[str] | None = None) -> tuple[Any, int]:
+def with_row_ids(frame: Any, *, settle: dict[str, str] | None = None) -> tuple[Any, int]:
     """Add ``__row``: the row's position in the input, 0..n-1 in read order; and n.
 
     ``monotonically_increasing_id`` is increasing but has gaps between
     partitions; one pass counts each partition's rows to close them. The
     offsets go in as a literal map (no join, no table to ship to the workers).
     The same pass types the ``settle`` text columns as pandas would type them
-    over the whole file (:func:`training.engines.spark_types.settled_casts`).
+    over the whole file (:mod:`training.engines.spark_types`).
     """
     from pyspark.sql import functions as F
 
-    from kizuna.training.engines.spark_types import not_whole, settled_casts
+    from kizuna.training.engines.spark_types import settled_columns, type_flags
 
-    settle = settle or []
+    settle = settle or {}
     frame = frame.withColumn("__mid", F.monotonically_increasing_id())
     part = F.shiftright(F.col("__mid"), 33)
-    rows = frame.groupBy(part.alias("__part")).agg(F.count("*").alias("count"), *not_whole(settle))
+    rows = frame.groupBy(part.alias("__part")).agg(F.count("*").alias("count"), *type_flags(settle))
     rows = rows.collect()
     if settle:
-        flags = [max((r[f"__whole_{c}"] or 0) for r in rows) if rows else 0 for c in settle]
-        frame = frame.withColumns(settled_casts(settle, flags))
+        frame = frame.select(*settled_columns(frame, settle, rows))
     counts = sorted((row["__part"], row["count"]) for row in rows)
     offsets, total = [], 0
     for index, count in counts:

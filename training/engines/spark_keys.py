@@ -50,12 +50,18 @@ def cleaned_text(col: Any) -> Any:
     """Spark column: ``col`` as text, stripped as ``ids_to_str`` strips it; blank as null."""
     from pyspark.sql import functions as F
 
+    from kizuna.features.contract import WHOLE_FLOAT
+
     text = col.cast("string")
     # Most ids start and end with a printable character: they are taken as they are,
     # without trimming every row of the set of whitespace (3x the CPU at 10M lines).
     first, last = F.ascii(text), F.ascii(F.substring(text, -1, 1))
     plain = first.between(33, 0x84) & last.between(33, 0x84)
-    return F.when(plain, text).otherwise(F.nullif(F.btrim(text, F.lit(WHITESPACE)), F.lit("")))
+    out = F.when(plain, text).otherwise(F.nullif(F.btrim(text, F.lit(WHITESPACE)), F.lit("")))
+    # A whole float written as text (17850.0) is the customer 17850, as ids_to_str reads
+    # it; only ids with a dot pay for the pattern.
+    whole = F.regexp_replace(out, WHOLE_FLOAT, "$1")
+    return F.when(F.instr(out, ".") > 0, whole).otherwise(out)
 
 
 def id_text(frame: Any, column: str) -> Any:

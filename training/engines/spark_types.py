@@ -1,10 +1,12 @@
 """The types of a text table's columns on Spark, as pandas would give them.
 
 Spark's CSV reader gives text; pandas reads the whole column to choose a type.
-A sample of the first rows (as many as pandas reads before it settles a type
-for most files) gives each column's kind, and the casts here keep what pandas
-would keep past the sample: a ``2.5`` after 100,000 whole numbers is kept, not
-set aside, in the columns whose values are read as numbers.
+The first rows (a sample read by pandas) say which columns are numbers, but
+pandas would change its mind over the rest of the file: a ``2.5`` after
+whole numbers makes the column float, a ``web`` makes it text, a blank makes
+whole numbers float. So the number columns stay text here, and one aggregation
+over the whole table (:func:`type_flags`, folded into a pass the caller makes
+anyway) settles each as long, double or text (:func:`settled_casts`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from pandas._libs.parsers import STR_NA_VALUES
+
+#: Sampled kinds of the columns to settle.
+WHOLE, FLOAT = "whole", "float"
 
 
 def as_sampled(
@@ -19,73 +25,91 @@ def as_sampled(
     sample: pd.DataFrame,
     string_columns: set[str],
     *,
-    float_columns: set[str] | frozenset[str] = frozenset(),
-    settle_integers: bool = False,
-) -> tuple[Any, list[str]]:
-    """``frame`` with each column cast to the type pandas gave it in ``sample``.
-
-    A value past the sample that is not of its column's type (``NULL``, ``abc``
-    in a number column) becomes missing, as pandas' reading and the validator
-    make it, instead of failing the job (Spark 4's casts are strict).
+    missing_words: bool = False,
+    settle_now: bool = False,
+) -> tuple[Any, dict[str, str]]:
+    """``frame`` with its columns as pandas would type them, the number columns left to settle.
 
     Parameters
     ----------
     frame
-        Spark DataFrame of text columns, as the CSV reader gives them.
+        Spark DataFrame of text columns, as the CSV or JSON reader gives them.
     sample
         The first rows as pandas reads them; their dtypes are the columns' kinds.
     string_columns
-        Columns kept as text (ids: leading zeros stay).
-    float_columns
-        Columns whose values are parsed as float64 downstream (quantities,
-        prices): one of whole numbers in the sample stays text here, for the
-        caller to settle in a pass it makes anyway (:func:`settled_casts`).
-    settle_integers
-        Decide every other whole-number column over the whole table, with one
-        aggregation: long when every value is a whole number (as pandas gives
-        int64), else double (a fraction, ``5.0``, ``1e3`` or a blank past the
-        sample, as pandas gives float64). For small tables (customers).
+        Columns kept as text (ids: leading zeros stay; only a blank is missing).
+    missing_words
+        pandas' words for a missing value (``NA``, ``NULL``, ``nan``, ...) are
+        missing in the other columns, as pandas' CSV reader makes them.
+    settle_now
+        Settle the number columns here, with an aggregation of their own (for
+        small tables: customers); else the caller settles them in its pass.
 
     Returns
     -------
     tuple
-        The frame, and the ``float_columns`` left as text to settle.
+        The frame, and ``{column: kind}`` of the columns still text to settle
+        (empty after ``settle_now``).
     """
     from pyspark.sql import functions as F
 
-    integers, pending = [], []
-    casts = {}
+    casts, pending = {}, {}
+    words = sorted(w for w in STR_NA_VALUES if w)
     for col in frame.columns:
         dtype = sample[col].dtype if col in sample.columns else None
+        value = F.col(col)
         if col in string_columns or dtype is None:
-            casts[col] = F.col(col).cast("string")
-        elif pd.api.types.is_bool_dtype(dtype):
-            casts[col] = F.col(col).try_cast("boolean")
+            casts[col] = value.cast("string")
+            continue
+        if missing_words:
+            value = F.when(value.cast("string").isin(words), F.lit(None)).otherwise(value)
+        if pd.api.types.is_bool_dtype(dtype):
+            casts[col] = value.try_cast("boolean")
         elif pd.api.types.is_integer_dtype(dtype):
-            casts[col] = F.col(col) if col in float_columns else F.col(col).try_cast("long")
-            (pending if col in float_columns else integers).append(col)
-        elif pd.api.types.is_numeric_dtype(dtype):
-            casts[col] = F.col(col).try_cast("double")
+            casts[col], pending[col] = value.cast("string"), WHOLE
+        elif pd.api.types.is_float_dtype(dtype):  # an all-blank sample too: text may follow
+            casts[col], pending[col] = value.cast("string"), FLOAT
         else:
-            casts[col] = F.col(col)
-    if settle_integers and integers:
-        row = frame.agg(*not_whole(integers)).collect()[0]
-        casts.update(settled_casts(integers, [row[f"__whole_{c}"] for c in integers]))
-    return frame.select(*[casts[col].alias(col) for col in frame.columns]), pending
+            casts[col] = value
+    frame = frame.select(*[casts[col].alias(col) for col in frame.columns])
+    if settle_now and pending:
+        row = frame.agg(*type_flags(pending)).collect()[0]
+        return frame.select(*settled_columns(frame, pending, [row])), {}
+    return frame, pending
 
 
-def not_whole(columns: list[str]) -> list[Any]:
-    """Aggregations, one per text column, named ``__whole_<column>``: 1 when a value
-    is not a whole number or is blank (pandas would read the column as float64)."""
+def type_flags(pending: dict[str, str]) -> list[Any]:
+    """Aggregations that say how pandas would type each pending column over the whole table:
+    ``__text_<c>`` (a value that is no number), ``__frac_<c>`` (a value that is no
+    whole number, or a blank), each 0 or 1."""
     from pyspark.sql import functions as F
 
-    return [
-        F.max(F.col(c).try_cast("long").isNull().cast("int")).alias(f"__whole_{c}") for c in columns
-    ]
+    out = []
+    for c in pending:
+        col = F.col(c)
+        out.append(
+            F.max((col.isNotNull() & col.try_cast("double").isNull()).cast("int")).alias(
+                f"__text_{c}"
+            )
+        )
+        out.append(F.max(col.try_cast("long").isNull().cast("int")).alias(f"__frac_{c}"))
+    return out
 
 
-def settled_casts(columns: list[str], flags: list[Any]) -> dict[str, Any]:
-    """Each text column cast to double where its :func:`not_whole` flag is 1, else to long."""
+def settled_columns(frame: Any, pending: dict[str, str], rows: list[Any]) -> list[Any]:
+    """``frame``'s columns with each pending one cast as the :func:`type_flags` of ``rows``
+    (one row per part of the table, combined) say: text, double or long."""
     from pyspark.sql import functions as F
 
-    return {c: F.col(c).try_cast("double" if f == 1 else "long") for c, f in zip(columns, flags)}
+    def flag(name: str) -> bool:
+        return any((r[name] or 0) == 1 for r in rows)
+
+    out = []
+    for c in frame.columns:
+        if c not in pending or flag(f"__text_{c}"):
+            out.append(F.col(c))  # a word among the numbers: pandas keeps the column as text
+        elif pending[c] == FLOAT or flag(f"__frac_{c}"):
+            out.append(F.col(c).try_cast("double").alias(c))
+        else:
+            out.append(F.col(c).try_cast("long").alias(c))
+    return out

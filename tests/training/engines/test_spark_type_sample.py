@@ -2,9 +2,11 @@
 
 pandas reads a whole column before choosing its type; Spark's reader takes
 the type of the first rows (``spark_io.TYPE_SAMPLE_ROWS``, made small here).
-A ``2.5`` after whole-number quantities is a quantity on both engines, and a
+A ``2.5`` after whole-number quantities is a quantity on both engines, a
 customers column typed as whole numbers in the first rows becomes numbers with
-a fraction when a later row has one.
+a fraction when a later row has one, and a column blank (or numbers) in the
+first rows keeps the text that follows. Ids written ``17850.0`` are the
+customer ``17850``, and pandas' missing words are missing, on both engines.
 """
 
 from __future__ import annotations
@@ -74,3 +76,43 @@ def test_a_customers_column_with_a_late_fraction_is_numbers_on_both(spark, small
     assert pd.api.types.is_float_dtype(feats["score"])
     assert feats.loc[["c0", "c3"], "score"].tolist() == [10.0, 40.0]
     assert feats.loc[["c0", "c3"], "age"].tolist() == [20, 23]
+
+
+def run_both(tmp_path: Path, text: str, buyer: str = "c0") -> dict:
+    # a purchase in the label window, and a later line: the window has data
+    extra = "," * (text.splitlines()[0].count(",") - 5)
+    path = tmp_path / "t.csv"
+    later = f"{buyer},oc,i1,2024-01-20,1,2.5{extra}\nz,oz,i1,2024-01-30,1,1{extra}\n"
+    path.write_text(text + later)
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump({"name": "late", "data": {"transactions": str(path)}}))
+    for engine in ("pandas", "spark"):
+        args = ["features", "-c", str(config), "--as-of", "2024-01-15", "--horizon", "10"]
+        args += ["--engine", engine, "--out", str(tmp_path / engine), "--json"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    return assert_outputs_match(tmp_path / "pandas", tmp_path / "spark")
+
+
+def test_text_after_a_blank_or_numeric_sample_is_kept(spark, small_sample, tmp_path):
+    header = HEADER.strip() + ",category,channel\n"
+    rows = [f"c{i % 4},o{i},i{i % 3},2024-01-{1 + i % 12:02d},1,3," for i in range(8)]
+    rows = [r + ("," if i < 6 else "home,web") for i, r in enumerate(rows)]
+    rows = [r if i >= 6 else r[:-1] + ",7" for i, r in enumerate(rows)]  # channel 7 at first
+    feats = run_both(tmp_path, header + "\n".join(rows) + "\n")["features"]
+    # c2 and c3 bought a "home" item after the blank sample: one category each
+    assert feats.loc[["c2", "c3"], "distinct_categories"].tolist() == [1, 1]
+
+
+def test_float_written_ids_and_missing_words_read_alike(spark, small_sample, tmp_path):
+    header = HEADER.strip() + ",category\n"
+    rows = [
+        "17850,o1,i1,2024-01-02,1,3,NA",
+        "17850.0,o2,i2,2024-01-05,1,4,toys",
+        "17851,o3,i1,2024-01-06,1,5,null",
+        "17851.00,o4,i1,2024-01-08,2,5,toys",
+    ]
+    feats = run_both(tmp_path, header + "\n".join(rows) + "\n", buyer="17850")["features"]
+    assert feats.index.tolist() == ["17850", "17851"]  # one customer each, not two
+    assert feats["frequency"].tolist() == [2, 2]
+    assert feats["distinct_categories"].tolist() == [1, 1]  # NA and null are missing
