@@ -274,15 +274,21 @@ def header_names(path: Path, *, sep: str, encoding: str = "utf-8") -> list[str]:
         encoding=encoding,
     )
     names = [str(v) for v in first.iloc[0]] if len(first) else []
+    # Spark (spark.sql.caseSensitive is off by default) takes Category and category for
+    # one name, so a name given twice is one that differs only by case, too.
     seen: dict[str, list[int]] = {}
     for i, name in enumerate(names, start=1):
         if name.strip():  # blank names (trailing delimiters) are pandas' "Unnamed: n"
-            seen.setdefault(name, []).append(i)
-    twice = {n: where for n, where in seen.items() if len(where) > 1}
+            seen.setdefault(name.casefold(), []).append(i)
+    twice = {names[w[0] - 1]: w for w in seen.values() if len(w) > 1}
     if twice:
-        listed = "; ".join(f"{n!r} (columns {', '.join(map(str, w))})" for n, w in twice.items())
+        listed = "; ".join(
+            f"{' / '.join(dict.fromkeys(repr(names[i - 1]) for i in w))} "
+            f"(columns {', '.join(map(str, w))})"
+            for w in twice.values()
+        )
         raise KizunaInputError(
-            f"{path}: the header gives a name to more than one column: {listed}. "
+            f"{path}: the header gives a name to more than one column (case aside): {listed}. "
             "Rename them in the file, or read it with header: false and columns: [...]"
         )
     return names

@@ -209,3 +209,7 @@ def test_a_name_given_to_two_columns_is_refused_with_their_positions(tmp_path: P
         read_table(path)
     path.write_text("a,b,,\n1,2,,\n")  # blank names from trailing delimiters are not names
     assert list(read_table(path).columns[:2]) == ["a", "b"]
+    # Spark takes names that differ only by case for one: refused on both engines alike
+    path.write_text("customer_id,category,item_id,Category\na,x,i,y\n")
+    with pytest.raises(KizunaInputError, match=r"'category' / 'Category' \(columns 2, 4\)"):
+        read_table(path)

@@ -231,14 +231,12 @@ def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 #: Python's name of an encoding -> the charset Spark 4's readers accept for it.
+# Not UTF-16 or UTF-32: Spark's line reader splits them on the byte of a newline, so a
+# file read one extra line, with a replacement character at its end. Read on the driver.
 _SPARK_CHARSETS = {
     "utf-8": "utf-8",
     "iso8859-1": "iso-8859-1",
     "ascii": "us-ascii",
-    "utf-16": "utf-16",
-    "utf-16-be": "utf-16be",
-    "utf-16-le": "utf-16le",
-    "utf-32": "utf-32",
 }
 
 

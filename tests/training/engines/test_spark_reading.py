@@ -78,6 +78,12 @@ def export(tx: pd.DataFrame, folder: Path, kind: str) -> dict[str, Any]:
         path = folder / "export.csv"
         path.write_bytes(frame.to_csv(index=False).encode("cp1252"))
         return {"encoding": "cp1252", "column_map": column_map} | _path(path)
+    if kind == "utf-16":
+        # Spark's line reader would split it on a newline's byte: read on the driver
+        frame["Datum"] = tx[s.TIMESTAMP].dt.strftime("%Y-%m-%d %H:%M:%S")
+        path = folder / "export.csv"
+        path.write_bytes(frame.to_csv(index=False).encode("utf-16"))
+        return {"encoding": "utf-16", "column_map": column_map} | _path(path)
     if kind == "decimal-comma":
         # A German export: 1.234,50 (prices past a thousand have a grouping dot).
         frame["Datum"] = tx[s.TIMESTAMP].dt.strftime("%Y-%m-%d %H:%M:%S")
@@ -117,7 +123,9 @@ def write_experiment(folder: Path, data: dict[str, Any]) -> Path:
     return config
 
 
-KINDS = ["semicolon-dayfirst", "headerless-gzip", "jsonl-epoch", "cp1252", "decimal-comma"]
+KINDS = [
+    "semicolon-dayfirst", "headerless-gzip", "jsonl-epoch", "cp1252", "utf-16", "decimal-comma"
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", KINDS)
