@@ -63,8 +63,9 @@ def read_customers(
     from kizuna.features.column_map import apply_column_map
     from kizuna.features.customer_attributes import NOT_ATTRIBUTES
     from kizuna.training.engines.spark_features import _probe_schema
-    from kizuna.training.engines.spark_io import read_frame, settled_rule
+    from kizuna.training.engines.spark_io import read_frame
     from kizuna.training.engines.spark_session import arrow_safe
+    from kizuna.training.engines.spark_types import settled_rule
     from kizuna.training.files import reading_options
     from kizuna.training.typed_columns import customer_text_columns
 

@@ -43,6 +43,9 @@ UNREADABLE_INPUT = {
     "FAILED_READ_FILE": "Spark cannot read the input",
     "PATH_NOT_FOUND": "no such input",
     "UNABLE_TO_INFER_SCHEMA": "Spark cannot read the input",
+    "PARQUET_TYPE_ILLEGAL": "Spark cannot read a column type of the Parquet input (nanosecond "
+    "timestamps, as pandas before 3.0 writes them, are one: write them in microseconds, "
+    "df.to_parquet(path, coerce_timestamps='us'), or use --engine pandas)",
 }
 
 

@@ -130,8 +130,12 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
     column_map = dict(data.column_map) or None
     texts = text_sources(column_map, ID_COLUMNS, data.number_rule, TRANSACTION_NUMBERS)
     frame, pending = read_frame(spark, source, string_columns=texts, reading=reading)
-    # The column map runs per shard, by the pandas engine's function; checked here once.
-    apply_column_map(frame.limit(0).toPandas(), column_map)
+    # The column map runs per shard, by the pandas engine's function; checked here once,
+    # with the columns the validator needs (a header in capitals named none of them).
+    from kizuna.features.contract import require_columns
+
+    empty = apply_column_map(frame.limit(0).toPandas(), column_map)
+    require_columns(empty, s.TRANSACTION_REQUIRED, table="transactions")
     feeds = sorted(source_columns(column_map, (s.CUSTOMER_ID,))) or [s.CUSTOMER_ID]
     key = feeds[0]
     if len(feeds) > 1:  # a customer id built from several columns: shard on all of them
@@ -142,6 +146,8 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
         adapter = partial(_without, key, adapter)
     spec = (column_map or {}).get(s.CUSTOMER_ID)
     direct = spec is None or parse_source(spec, target=s.CUSTOMER_ID).kind == "column"
+    from kizuna.training.engines.spark_types import settled_rule
+
     rule = settled_rule(frame, data.timestamp_rule, _time_column(column_map))
     frame, n_rows = with_row_ids(frame, settle=pending)
     kwargs = {"timestamp_rule": rule, "number_rule": data.number_rule}
@@ -157,47 +163,6 @@ def _time_column(column_map: dict | None) -> str | None:
         return s.TIMESTAMP
     source = parse_source(spec, target=s.TIMESTAMP)
     return source.value if source.kind == "column" else None
-
-
-def settled_rule(frame: Any, rule: Any, column: str | None) -> Any:
-    """``rule`` with the day/month order that the whole column settles, for every shard.
-
-    The pandas engine lets the data decide the order of ``a/b/yyyy`` text
-    when the experiment does not say (:func:`features.timestamps.parse_timestamps`);
-    a shard sees only its customers, so the decision is taken here, over the
-    whole column, and each shard gets it declared. When the whole column does
-    not settle it, the pandas function refuses on the values that show why.
-    """
-    import dataclasses
-
-    from pyspark.sql import functions as F
-
-    from kizuna.features.timestamps import parse_timestamps
-
-    if rule.format or rule.epoch or rule.dayfirst is not None or column not in frame.columns:
-        return rule
-    if dict(frame.dtypes)[column] != "string":
-        return rule
-    pattern = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
-    text = F.col(column)
-    first = F.regexp_extract(text, pattern, 1)
-    second = F.regexp_extract(text, pattern, 2)
-    matched = frame.filter(first != "")
-    row = matched.agg(
-        F.max((first.cast("int") > 12).cast("int")).alias("first"),
-        F.max((second.cast("int") > 12).cast("int")).alias("second"),
-    ).collect()[0]
-    if row["first"] is None:  # no day/month text: nothing to settle
-        return rule
-    first_is_day, second_is_day = bool(row["first"]), bool(row["second"])
-    if first_is_day != second_is_day:
-        return dataclasses.replace(rule, dayfirst=first_is_day)
-    # Not settled: the values that show why, refused by the pandas engine's function.
-    shown = matched.limit(3).select(column).toPandas()[column]
-    for cond in (first.cast("int") > 12, second.cast("int") > 12):
-        shown = pd.concat([shown, matched.filter(cond).limit(1).select(column).toPandas()[column]])
-    parse_timestamps(shown.reset_index(drop=True), rule, column=column)
-    return rule
 
 
 def _without(column: str, adapter: Callable, frame: pd.DataFrame) -> pd.DataFrame:
@@ -246,10 +211,10 @@ def read_frame(
         if "/" in text or name.endswith((".csv", ".gz", ".parquet", ".txt")):
             raise KizunaInputError(f"no such file: {path}")
         return spark.table(text), {}  # a catalogue table (Hive, Unity, ...)
+    options = reading or ReadOptions()
+    kind = file_format_of(path, options)  # a folder without Parquet files: refused as on pandas
     if path.is_dir():
         return spark.read.parquet(str(path)), {}
-    options = reading or ReadOptions()
-    kind = file_format_of(path, options)
     if kind == "parquet":
         return spark.read.parquet(str(path)), {}
     # Spark's CSV reader takes one-character separators, not pandas' whitespace runs,
@@ -267,13 +232,19 @@ def read_frame(
     sample = read_table(
         path, string_columns=string_columns, reading=options, nrows=TYPE_SAMPLE_ROWS
     )
+    from kizuna.training.engines.spark_types import as_sampled
+
     if kind == "jsonl":
         frame = spark.read.json(str(path), encoding=charset)
         order = [c for c in sample.columns if c in frame.columns]
         frame = frame.select(*order, *[c for c in frame.columns if c not in order])
     else:
         sep = options.delimiter or ("\t" if kind == "tsv" else ",")
-        # RFC 4180 quoting, as pandas reads it: a quote inside quotes is doubled.
+        from kizuna.training.engines.spark_types import has_line_breaks
+
+        # RFC 4180 quoting, as pandas reads it: a quote inside quotes is doubled. A line
+        # break inside quotes (seen in the sample) needs the whole-file reader, which
+        # cannot split a file between tasks: only then.
         frame = spark.read.csv(
             str(path),
             sep=sep,
@@ -281,11 +252,10 @@ def read_frame(
             escape='"',
             inferSchema=False,
             encoding=charset,
+            multiLine=has_line_breaks(sample),
         )
         if options.columns:
             frame = frame.toDF(*options.columns)
-    from kizuna.training.engines.spark_types import as_sampled
-
     return as_sampled(
         frame, sample, string_columns, missing_words=kind != "jsonl", settle_now=settle_now
     )

@@ -6,7 +6,10 @@ pandas would change its mind over the rest of the file: a ``2.5`` after
 whole numbers makes the column float, a ``web`` makes it text, a blank makes
 whole numbers float. So the number columns stay text here, and one aggregation
 over the whole table (:func:`type_flags`, folded into a pass the caller makes
-anyway) settles each as long, double or text (:func:`settled_casts`).
+anyway) settles each as long, double or text (:func:`settled_columns`). The
+same holds for the day/month order of ``a/b/yyyy`` timestamps
+(:func:`settled_rule`); and the sample says when quoted fields span lines
+(:func:`has_line_breaks`).
 """
 
 from __future__ import annotations
@@ -113,3 +116,54 @@ def settled_columns(frame: Any, pending: dict[str, str], rows: list[Any]) -> lis
         else:
             out.append(F.col(c).try_cast("long").alias(c))
     return out
+
+
+def settled_rule(frame: Any, rule: Any, column: str | None) -> Any:
+    """``rule`` with the day/month order that the whole column settles, for every shard.
+
+    The pandas engine lets the data decide the order of ``a/b/yyyy`` text
+    when the experiment does not say (:func:`features.timestamps.parse_timestamps`);
+    a shard sees only its customers, so the decision is taken here, over the
+    whole column, and each shard gets it declared. When the whole column does
+    not settle it, the pandas function refuses on the values that show why.
+    """
+    import dataclasses
+
+    from pyspark.sql import functions as F
+
+    from kizuna.features.timestamps import parse_timestamps
+
+    if rule.format or rule.epoch or rule.dayfirst is not None or column not in frame.columns:
+        return rule
+    if dict(frame.dtypes)[column] != "string":
+        return rule
+    pattern = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
+    text = F.col(column)
+    first = F.regexp_extract(text, pattern, 1)
+    second = F.regexp_extract(text, pattern, 2)
+    matched = frame.filter(first != "")
+    row = matched.agg(
+        F.max((first.cast("int") > 12).cast("int")).alias("first"),
+        F.max((second.cast("int") > 12).cast("int")).alias("second"),
+    ).collect()[0]
+    if row["first"] is None:  # no day/month text: nothing to settle
+        return rule
+    first_is_day, second_is_day = bool(row["first"]), bool(row["second"])
+    if first_is_day != second_is_day:
+        return dataclasses.replace(rule, dayfirst=first_is_day)
+    # Not settled: the values that show why, refused by the pandas engine's function.
+    shown = matched.limit(3).select(column).toPandas()[column]
+    for cond in (first.cast("int") > 12, second.cast("int") > 12):
+        shown = pd.concat([shown, matched.filter(cond).limit(1).select(column).toPandas()[column]])
+    parse_timestamps(shown.reset_index(drop=True), rule, column=column)
+    return rule
+
+
+def has_line_breaks(sample: pd.DataFrame) -> bool:
+    """Whether a text value of ``sample`` holds a line break (a quoted field over two lines)."""
+    for col in sample.columns:
+        values = sample[col]
+        if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+            if values.astype("string").str.contains("[\r\n]", regex=True).fillna(False).any():
+                return True
+    return False

@@ -19,8 +19,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from kizuna.features.errors import KizunaInputError
 from kizuna.training.cli import app
 from kizuna.training.engines import spark_io
+from kizuna.training.engines.spark_errors import input_error_from_spark
 from tests.training.engines.compare import assert_outputs_match
 
 pytestmark = pytest.mark.spark
@@ -116,3 +118,47 @@ def test_float_written_ids_and_missing_words_read_alike(spark, small_sample, tmp
     assert feats.index.tolist() == ["17850", "17851"]  # one customer each, not two
     assert feats["frequency"].tolist() == [2, 2]
     assert feats["distinct_categories"].tolist() == [1, 1]  # NA and null are missing
+
+
+def test_a_header_without_the_required_names_is_one_line_on_both(spark, small_sample, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER.upper() + "c0,o0,i0,2024-01-01,1,3\n")
+    errors = {}
+    for engine in ("pandas", "spark"):
+        result = CliRunner().invoke(app, ["validate", str(path), "--engine", engine])
+        # a user error (one line from the CLI), not a KeyError deep in the Spark engine
+        assert isinstance(result.exception, KizunaInputError), result.output
+        errors[engine] = str(result.exception)
+    assert errors["spark"] == errors["pandas"]
+    assert "lacks required column" in errors["spark"]
+
+
+def test_parquet_with_nanosecond_timestamps_is_one_line_on_spark(spark, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    when = pa.array([pd.Timestamp("2024-01-01 10:00:00.000000001")], pa.timestamp("ns"))
+    table = pa.table({"customer_id": ["c"], "order_id": ["o"], "item_id": ["i"],
+                      "timestamp": when, "quantity": [1], "unit_price": [2.0]})  # fmt: skip
+    pq.write_table(table, tmp_path / "t.parquet", version="2.6")
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "t.parquet"), "--engine", "spark"])
+    found = input_error_from_spark(result.exception)  # as the CLI's main tells it: one line
+    assert found is not None and "coerce_timestamps='us'" in str(found)
+
+
+def test_a_folder_of_csv_files_is_refused_alike(spark, tmp_path):
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "a.csv").write_text(HEADER + "c0,o0,i0,2024-01-01,1,3\n")
+    errors = {}
+    for engine in ("pandas", "spark"):
+        result = CliRunner().invoke(app, ["validate", str(tmp_path / "parts"), "--engine", engine])
+        assert isinstance(result.exception, KizunaInputError), result.output
+        errors[engine] = str(result.exception)
+    assert errors["spark"] == errors["pandas"] and "no .parquet file" in errors["spark"]
+
+
+def test_a_quoted_line_break_is_one_field_on_both(spark, small_sample, tmp_path):
+    header = HEADER.strip() + ",category\n"
+    rows = [f'c{i % 4},o{i},i{i % 3},2024-01-{1 + i:02d},1,3,"home\ngarden"' for i in range(8)]
+    report = run_both(tmp_path, header + "\n".join(rows) + "\n")["report"]
+    assert report["input_rows"] == 10 and report["set_aside"] == {}  # 8 lines and run_both's 2
