@@ -97,8 +97,15 @@ def parse_timestamps(
     retry = out.isna() & text.notna()
     if retry.any():
         dayfirst = _day_first(text[retry], rule.dayfirst, column)
-        out[retry] = _parse_other(text[retry], dayfirst)
+        out[retry] = _in_ns_range(_parse_other(text[retry], dayfirst))
     return _ns(out.dt.tz_localize(None))
+
+
+def _in_ns_range(stamps: pd.Series) -> pd.Series:
+    """UTC ``stamps`` with those outside ``datetime64[ns]``'s range (a year 2300) as NaT, so
+    that they can join a nanosecond column (one value with nanoseconds makes it one)."""
+    low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    return stamps.where((stamps >= low) & (stamps <= high))
 
 
 def _ns(stamps: pd.Series) -> pd.Series:
@@ -210,8 +217,10 @@ def _parse_other(text: pd.Series, dayfirst: bool) -> pd.Series:
     if rest.any():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            out[rest] = pd.to_datetime(
-                text[rest], format="mixed", errors="coerce", utc=True, dayfirst=dayfirst
+            out[rest] = _in_ns_range(
+                pd.to_datetime(
+                    text[rest], format="mixed", errors="coerce", utc=True, dayfirst=dayfirst
+                )
             )
     return out
 

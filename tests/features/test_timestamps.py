@@ -123,3 +123,9 @@ def test_instants_outside_the_nanosecond_range_are_unreadable_not_an_overflow():
     assert parse_timestamps(text).isna().tolist() == [False, True, True]
     stored = pd.Series(pd.to_datetime(["2024-01-01", "9999-12-31"]).astype("datetime64[us]"))
     assert parse_timestamps(stored).isna().tolist() == [False, True]  # a Parquet column
+    # beside a value with nanoseconds (which makes the column nanosecond), a year-2300
+    # value, read by the non-ISO path, is NaT too (it was an OutOfBoundsDatetime)
+    mixed = pd.Series(["2300-01-01 00:00:00", "2024-09-30T23:59:59.123456789", "31/12/2300"])
+    got = parse_timestamps(mixed, TimestampRule(dayfirst=True))
+    assert got.isna().tolist() == [True, False, True]
+    assert got.iloc[1] == pd.Timestamp("2024-09-30 23:59:59.123456789")
