@@ -217,9 +217,12 @@ def quiet_py4j_resends() -> None:
 
 
 def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with text columns as Python objects, which pyspark's Arrow writer takes.
+    """``frame`` with text columns as Python objects, which pyspark's Arrow writer takes,
+    and timestamps with nanoseconds cut to microseconds, which Spark keeps.
 
-    pyspark 4 cannot convert pandas 3's Arrow-backed string columns directly.
+    pyspark 4 cannot convert pandas 3's Arrow-backed string columns directly,
+    and Arrow refuses to drop a timestamp's nanoseconds (``...59.123456789``
+    in an export) on its own.
     """
     out = frame.copy(deep=False)
     for col in out.columns:
@@ -227,6 +230,11 @@ def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(dtype, pd.StringDtype) or isinstance(dtype, pd.CategoricalDtype):
             values = out[col].astype(object)
             out[col] = values.where(out[col].notna(), None)
+        elif pd.api.types.is_datetime64_any_dtype(dtype) and out[col].dt.unit == "ns":
+            stamps = out[col]
+            ticks = stamps.array.asi8[stamps.notna().to_numpy()]
+            if (ticks % 1000 != 0).any():
+                out[col] = stamps.dt.floor("us")
     return out
 
 
