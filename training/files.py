@@ -246,12 +246,16 @@ def read_delimited(
     return frame
 
 
+#: pandas' words for a missing value (``NA``, ``NULL``, ``nan``, ..., and the blank).
+MISSING_WORDS: tuple[str, ...] = tuple(sorted(STR_NA_VALUES))
+
+
 def _missing_words(columns: list[str], text: list[str]) -> dict[Any, list[str]]:
     """pandas' words for a missing value (``NA``, ``NULL``, ...) per column, but for the
     ``text`` (id) columns: there ``NA`` is an id, as Spark reads it, and only a blank
     is missing. Blank fields past the named columns (a trailing delimiter) stay
     missing, by position, so that they are not taken for values."""
-    words = list(STR_NA_VALUES)
+    words = list(MISSING_WORDS)
     out: dict[Any, list[str]] = {c: words for c in columns if c not in text}
     out.update({i: [""] for i in range(len(columns), len(columns) + 16)})
     return out

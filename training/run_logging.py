@@ -37,31 +37,29 @@ def log_snapshot_for_run(
     unregistered, it is built for this run's models and only logged.
     """
     from kizuna.models.bundles import MODEL_KINDS, ChampionModels
-    from kizuna.training.snapshot_job import champion_models, log_snapshot
+    from kizuna.training.snapshot_job import NoChampionError, champion_models, log_snapshot
 
     kinds = tuple(k for k in MODEL_KINDS if k in result.results)
     register = config.tracking.register_models
-    if register and not any(
-        tracking.current_alias_version(tracking.registered_name(config.name, k), tracking.CHAMPION)
-        for k in MODEL_KINDS
-    ):
-        from kizuna.training.progress import err_console
-
-        err_console.print(
-            f"warning: no customer snapshot: no model of {config.name!r} is @champion (this "
-            "run's versions did not beat their baselines on the holdout; see the registry "
-            "lines), so the service has nothing to serve until one is promoted "
-            "(`kizuna promote`, then `kizuna snapshot`)",
-            highlight=False,
-        )
-        return
     if register:
         fresh = {
             k: (result.registry[k].version, result.results[k].bundle)
             for k in kinds
             if k in result.registry
         }
-        models = champion_models(config.name, fresh=fresh, kinds=kinds)
+        try:
+            models = champion_models(config.name, fresh=fresh, kinds=kinds)
+        except NoChampionError:
+            from kizuna.training.progress import err_console
+
+            err_console.print(
+                f"warning: no customer snapshot: no model of {config.name!r} is @champion "
+                "(this run's versions did not beat their baselines on the holdout; see the "
+                "registry lines), so the service has nothing to serve until one is promoted "
+                "(`kizuna promote`, then `kizuna snapshot`)",
+                highlight=False,
+            )
+            return
     else:
         models = ChampionModels(
             **{k: result.results[k].bundle if k in kinds else None for k in MODEL_KINDS},

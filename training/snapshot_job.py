@@ -22,6 +22,10 @@ from kizuna.training.snapshot_build import SnapshotParts, write_snapshot, write_
 KINDS_TAG = "kinds"
 
 
+class NoChampionError(KizunaInputError):
+    """The experiment has no model under the alias asked for."""
+
+
 def champion_models(
     experiment: str,
     *,
@@ -55,7 +59,7 @@ def champion_models(
                 bundles[kind] = model_store.load_bundle(found[0])
             versions[kind] = number
     if not versions:
-        raise KizunaInputError(
+        raise NoChampionError(
             f"experiment {experiment!r} has no @{alias} model at {tracking.tracking_uri()}: "
             "run `kizuna train` first"
         )

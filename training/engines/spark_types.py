@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from pandas._libs.parsers import STR_NA_VALUES
+
+from kizuna.training.files import MISSING_WORDS
 
 #: Sampled kinds of the columns to settle.
 WHOLE, FLOAT = "whole", "float"
@@ -57,7 +58,7 @@ def as_sampled(
     from pyspark.sql import functions as F
 
     casts, pending = {}, {}
-    words = sorted(w for w in STR_NA_VALUES if w)
+    words = [w for w in MISSING_WORDS if w]  # a blank is null in Spark's reader already
     for col in frame.columns:
         dtype = sample[col].dtype if col in sample.columns else None
         value = F.col(col)

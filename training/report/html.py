@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from kizuna.training.report.sections import Section
+from kizuna.training.report.sections import Section, number_text
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}
@@ -91,10 +91,8 @@ def _numeric(value: object) -> bool:
 def _cell(value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) >= 1:  # a count (customers, orders) read as float
-            return f"{value:,.0f}"
-        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+    if isinstance(value, float):  # a whole one is a count (customers, orders) read as float
+        return number_text(value, value.is_integer() and abs(value) >= 1)
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)

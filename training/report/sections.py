@@ -218,11 +218,13 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             whole = bool(out[col].dropna().map(float.is_integer).all())
-            out[col] = [_number(v, whole) for v in out[col]]
+            out[col] = [number_text(v, whole) for v in out[col]]
     return out
 
 
-def _number(v: float, whole: bool) -> str:
+def number_text(v: float, whole: bool) -> str:
+    """A table cell's number: no decimals when ``whole`` (counts), else 4 significant
+    digits below 1 and 2 decimals above; '' when missing."""
     if pd.isna(v):
         return ""
     if whole:
