@@ -75,7 +75,7 @@ def recommend(served: Served, req: api.RecommendRequest) -> api.RecommendRespons
         # short history): top up with trending items, scored 0 as fill-ins.
         allowed = mask.copy()
         allowed[[code for code, _, _ in picks]] = False
-        if req.exclude_purchased:
+        if rec.model.drops_seen(req.exclude_purchased):  # as the model's own picks
             allowed[st.history_rows(np.array([pos])).indices] = False
         picks += [
             (code, 0.0, reason)

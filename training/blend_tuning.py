@@ -45,6 +45,8 @@ ALL_WEIGHT_NAMES = ("repurchase_weight", "item_knn_weight", "als_weight", "trend
 NEW_WEIGHT_NAMES = ("new_item_knn_weight", "new_als_weight", "new_trending_weight",
                     "new_ease_weight")  # fmt: skip
 WEIGHT_NAMES = ALL_WEIGHT_NAMES + NEW_WEIGHT_NAMES
+#: Everything :func:`tune_blend` chooses: the weights, and whether the all mode keeps seen items.
+TUNED_NAMES = WEIGHT_NAMES + ("seen_in_all",)
 
 
 def tune_blend(
@@ -55,7 +57,7 @@ def tune_blend(
     *,
     seed: int,
     holdout: Any = None,
-) -> tuple[dict[str, float], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Choose the hybrid's blend weights on a validation split before the test one.
 
     The components are fit and scored once (``unit_component_scores``); each
@@ -63,11 +65,13 @@ def tune_blend(
     (the union of every component's top ``TUNING_CANDIDATES``), so a grid of
     a few hundred costs seconds. The ``all``-mode weights maximise NDCG@k in
     the ``all`` mode, the ``new_`` weights NDCG@k in the ``new`` mode.
+    ``seen_in_all`` is False when the ``all`` mode ranks better without the
+    customer's own items (a shop where nobody buys an item twice).
 
     Returns
     -------
     (weights, records)
-        The chosen weights and one record per combination (``mode``,
+        The chosen weights and ``seen_in_all``, and one record per combination (``mode``,
         ``params``, validation metrics).
     """
     grid = {**DEFAULT_WEIGHT_GRID, **(config.search.grid if config.search else {})}
@@ -94,24 +98,29 @@ def tune_blend(
     rank[probe.tiebreak_order_] = np.arange(probe.n_items_)
     tiebreak = -1e-9 * rank / max(probe.n_items_, 1)
     records: list[dict[str, Any]] = []
-    chosen: dict[str, float] = {}
-    for mode, names, blend_names in (
-        ("all", ALL_WEIGHT_NAMES, ALL_WEIGHT_NAMES),
-        ("new", NEW_WEIGHT_NAMES, ("repurchase_weight",) + NEW_WEIGHT_NAMES),
-    ):
-        exclude = seen if holdout.excludes_seen(mode) else None
+    chosen: dict[str, Any] = {}
+    # The all mode is tuned twice: with the customer's own items (buy again) and without
+    # them (shops where nobody buys an item twice); a variant wins only by scoring higher.
+    seen_options = (
+        [True] if holdout.excludes_seen("all") else grid.get("seen_in_all", [True, False])
+    )
+    variants = [("all", ALL_WEIGHT_NAMES, ALL_WEIGHT_NAMES, keep) for keep in seen_options]
+    variants.append(("new", NEW_WEIGHT_NAMES, ("repurchase_weight",) + NEW_WEIGHT_NAMES, None))
+    best: dict[str, tuple[float, dict[str, Any]]] = {}
+    for mode, names, blend_names, seen_in_all in variants:
+        exclude = seen if holdout.excludes_seen(mode) or seen_in_all is False else None
         cols, valid = _candidates(unit, TUNING_CANDIDATES, exclude, min_width=config.k)
         parts = np.take_along_axis(unit, cols[None], axis=2)  # (n_components, n, m)
         base = np.where(valid, tiebreak[cols], -np.inf)
         ndcg = ndcg_scorer(holdout.truth[mode][rows_kept], len(users))  # truth indexed once
-        # In the new mode repurchase is zero on every candidate: fixed at 0.
-        options = [grid[name] for name in names]
-        best_value = -np.inf
+        # In the new mode, or without seen items, repurchase is zero on every candidate.
+        options = [[0.0] if n == "repurchase_weight" and exclude is not None else grid[n]
+                   for n in names]  # fmt: skip
         top = None
         for values in _product(options):
             if not any(values):
                 continue
-            weights = dict(zip(names, values, strict=True))
+            weights: dict[str, Any] = dict(zip(names, values, strict=True))
             w = np.array([weights.get(n, 0.0) for n in blend_names], dtype=np.float32)
             blend = base + np.tensordot(w, parts, axes=1)
             kk = min(config.k, blend.shape[1])
@@ -119,17 +128,16 @@ def tune_blend(
             recs = np.where(np.take_along_axis(valid, top, axis=1),
                             np.take_along_axis(cols, top, axis=1), -1)  # fmt: skip
             value = ndcg(recs, kk)  # ranking_metrics()["ndcg"], alone
+            if seen_in_all is not None:
+                weights["seen_in_all"] = bool(seen_in_all)
             records.append(
-                {
-                    "mode": mode,
-                    "params": weights,
-                    "validation": {f"{mode}_ndcg_at_{config.k}": value},
-                }
-            )
-            if value > best_value:  # ties keep the earlier, smaller weights
-                best_value, chosen_mode = value, weights
-        if best_value > -np.inf:
-            chosen.update(chosen_mode)
+                {"mode": mode, "params": weights,
+                 "validation": {f"{mode}_ndcg_at_{config.k}": value}}
+            )  # fmt: skip
+            if value > best.get(mode, (-np.inf, {}))[0]:  # ties keep the earlier, smaller weights
+                best[mode] = (value, weights)
+    for _, weights in best.values():
+        chosen.update(weights)
     return chosen, records
 
 

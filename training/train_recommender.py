@@ -20,7 +20,7 @@ from kizuna.models.bundles import RecommenderBundle
 from kizuna.models.recommenders import HybridRecommender
 from kizuna.models.recommenders.reranker import MODES
 from kizuna.training import plots
-from kizuna.training.blend_tuning import WEIGHT_NAMES, tune_blend
+from kizuna.training.blend_tuning import TUNED_NAMES, tune_blend
 from kizuna.training.config import RecommenderConfig
 from kizuna.training.recommender_eval import DEFAULT_MODEL, default_models, evaluate_recommenders
 from kizuna.training.recommender_figures import (
@@ -242,7 +242,7 @@ def train_recommender(
         extra_metrics={
             "recommender_eval_customers": float(len(holdout.user_codes)),
             "recommender_items": float(holdout.n_items),
-            **{f"hybrid_{k}": float(v) for k, v in config.params.items() if k in WEIGHT_NAMES},
+            **{f"hybrid_{k}": float(v) for k, v in config.params.items() if k in TUNED_NAMES},
             **{f"hybrid_{k}": float(v) for k, v in hybrid.items()},
             **lambdarank,
         },

@@ -227,6 +227,15 @@ class Recommender(UserUpdates, BaseEstimator):
         codes, rows, _, _ = self._check_request(user_codes, user_items, 1, None)
         return np.array(self._score(codes, rows), dtype=np.float64)
 
+    def drops_seen(self, exclude_seen: bool) -> bool:
+        """Whether a request with this ``exclude_seen`` leaves the user's own items out.
+
+        ``exclude_seen`` itself, unless the model has learned that nobody buys
+        an item twice (the hybrid's ``seen_in_all``): every recommendation
+        path (``recommend``, the pooled export, reasons) masks by this.
+        """
+        return bool(exclude_seen)
+
     def check_is_fitted(self) -> None:
         """Raise :class:`sklearn.exceptions.NotFittedError` before ``fit``."""
         if not hasattr(self, "n_items_"):
@@ -273,7 +282,7 @@ class Recommender(UserUpdates, BaseEstimator):
         """Scores (computed, or a copy of those given) with excluded cells at ``-inf``."""
         source = self._score_for(codes, rows, exclude_seen) if scores is None else scores
         scores = np.array(source, dtype=np.float64)
-        if exclude_seen:
+        if self.drops_seen(exclude_seen):
             seen_rows = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
             seen = rows.data != 0
             scores[seen_rows[seen], rows.indices[seen]] = -np.inf

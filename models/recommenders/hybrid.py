@@ -27,6 +27,11 @@ signals; the second is pure discovery, where co-purchase structure and what
 sells now carry more weight. So the ``new_*`` weights replace the
 collaborative weights when ``exclude_seen=True`` (``R`` is zero there anyway).
 
+On a shop where nobody buys an item twice, the ``all`` blend would spend its
+slots on the customer's own items; ``seen_in_all=False`` (chosen on validation
+by ``tune_blend`` when it ranks better there) leaves them out of the ``all``
+mode too, whose weights are then tuned on new items.
+
 Per-user max scaling makes the weights comparable across users with short and
 long histories. A component whose weight is 0 in both blends is not fitted.
 
@@ -96,6 +101,9 @@ class HybridRecommender(HybridScoring, HybridReasons, Recommender):
     new_item_knn_weight, new_als_weight, new_trending_weight, new_ease_weight
         Blend weights (non-negative) when only new items are asked for
         (``exclude_seen=True``), and for :meth:`similar_items`.
+    seen_in_all
+        False: recommending any item leaves the customer's own items out too
+        (for shops without repeat purchases); see :meth:`drops_seen`.
     repurchase_trend_power
         Exponent of ``(1 + recent sales)`` multiplying the user's own counts.
     knn_neighbours, knn_bm25_k1, knn_bm25_b
@@ -131,6 +139,7 @@ class HybridRecommender(HybridScoring, HybridReasons, Recommender):
         new_als_weight: float = 0.25,
         new_trending_weight: float = 0.6,
         new_ease_weight: float = 1.0,
+        seen_in_all: bool = True,
         repurchase_trend_power: float = 0.5,
         knn_neighbours: int = 100,
         knn_bm25_k1: float = 1.2,
@@ -153,6 +162,7 @@ class HybridRecommender(HybridScoring, HybridReasons, Recommender):
         self.new_als_weight = new_als_weight
         self.new_trending_weight = new_trending_weight
         self.new_ease_weight = new_ease_weight
+        self.seen_in_all = seen_in_all
         self.repurchase_trend_power = repurchase_trend_power
         self.knn_neighbours = knn_neighbours
         self.knn_bm25_k1 = knn_bm25_k1
@@ -213,6 +223,10 @@ class HybridRecommender(HybridScoring, HybridReasons, Recommender):
         top = self.trend_.max()
         self.trend_scaled_ = self.trend_ / top if top > 0 else np.zeros_like(self.trend_)
         self.repurchase_boost_ = (1.0 + self.trend_) ** float(self.repurchase_trend_power)
+
+    def drops_seen(self, exclude_seen: bool) -> bool:
+        """``exclude_seen``, or always when ``seen_in_all`` is False."""
+        return bool(exclude_seen) or not self.seen_in_all
 
     def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
         """Refresh a known user's ALS factors from a new history row (in place).

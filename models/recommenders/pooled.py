@@ -141,7 +141,7 @@ class CandidatePool(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows, items and blended scores of every candidate cell, sorted by row then item.
 
-        Seen items are ``-inf`` when ``exclude_seen``. Shapes (cells,).
+        Seen items are ``-inf`` when ``model.drops_seen(exclude_seen)``. Shapes (cells,).
         """
         n, n_items = rows.shape
         w = model.component_weights(exclude_seen=exclude_seen)
@@ -184,7 +184,7 @@ class CandidatePool(BaseEstimator):
             total += w[TRENDING] * model.trend_scaled_.astype(np.float64)[c]
         if ease is not None:
             total += w[EASE] * ease[r, c]
-        if exclude_seen:
+        if model.drops_seen(exclude_seen):
             sr = np.repeat(np.arange(n), np.diff(rows.indptr))[rows.data != 0]
             sc = rows.indices[rows.data != 0]
             total[np.searchsorted(keys, sr.astype(np.int64) * n_items + sc)] = -np.inf

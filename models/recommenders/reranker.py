@@ -163,6 +163,14 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
 
     # --- scoring (candidates and rankers: RerankScoring) ---------------------------------
 
+    def drops_seen(self, exclude_seen: bool) -> bool:
+        """``exclude_seen``; in a mode the generators' blend orders (no ranker), as the hybrid."""
+        mode = "new" if exclude_seen else "all"
+        if mode in self.rank_modes and mode in getattr(self, "rankers_", {}):
+            return bool(exclude_seen)  # the ranker learned what repeats are worth
+        # As blend_weights reads the blend: from generator_params.
+        return HybridRecommender(**(self.generator_params or {})).drops_seen(exclude_seen)
+
     def _similar(self, item_codes: np.ndarray) -> np.ndarray:
         # "Also bought": the generators' co-purchase blend, as in the hybrid.
         return self.generators_.item_similarity(item_codes)

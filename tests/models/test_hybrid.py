@@ -33,6 +33,31 @@ def hybrid(synthetic) -> HybridRecommender:
     )
 
 
+def test_seen_in_all_false_leaves_own_items_out_of_the_all_mode(synthetic, hybrid) -> None:
+    # A shop where nobody buys an item twice: the all mode keeps its own weights but
+    # drops the customer's items, in recommend and in the reasons alike.
+    users = np.arange(60)
+    rows = synthetic["train"][users]
+    model = HybridRecommender(**{**hybrid.get_params(), "seen_in_all": False}).fit(
+        synthetic["train"], recent_items=synthetic["train"][-50:]
+    )
+    items, scores = model.recommend(users, rows, 10)
+    blend = hybrid.score_items(users, rows)  # the same all-mode weights
+    for u in users:
+        own = set(rows[u].indices)
+        assert own and not own & set(items[u])
+        allowed = np.flatnonzero(~np.isin(np.arange(blend.shape[1]), list(own)))
+        expected = allowed[np.argsort(-blend[u, allowed], kind="stable")][:10]
+        np.testing.assert_allclose(scores[u], blend[u, expected])
+    explained = model.recommend_with_reasons(users, rows, 10)
+    np.testing.assert_array_equal(explained.item_codes, items)
+    # The new mode is the new mode either way.
+    a, _ = model.recommend(users, rows, 10, exclude_seen=True)
+    b, _ = hybrid.recommend(users, rows, 10, exclude_seen=True)
+    np.testing.assert_array_equal(a, b)
+    assert model.drops_seen(False) and not hybrid.drops_seen(False) and hybrid.drops_seen(True)
+
+
 def test_hybrid_new_mode_does_not_depend_on_the_repurchase_weight(synthetic, hybrid) -> None:
     users = np.arange(80)
     rows = synthetic["train"][users]

@@ -64,11 +64,12 @@ def synthetic():
 
 @pytest.mark.parametrize("ease_weight", [0.0, 0.5])
 @pytest.mark.parametrize("exclude_seen", [False, True])
-def test_a_pool_covering_the_catalogue_is_exact(synthetic, ease_weight, exclude_seen):
+@pytest.mark.parametrize("seen_in_all", [True, False])
+def test_a_pool_covering_the_catalogue_is_exact(synthetic, ease_weight, exclude_seen, seen_in_all):
     X = synthetic["train"]
-    model = HybridRecommender(als_factors=8, knn_neighbours=20, ease_weight=ease_weight).fit(
-        X, recent_items=X[-50:]
-    )
+    model = HybridRecommender(
+        als_factors=8, knn_neighbours=20, ease_weight=ease_weight, seen_in_all=seen_in_all
+    ).fit(X, recent_items=X[-50:])
     codes = np.r_[np.arange(30), np.full(10, -1)]  # fitted users and unseen ones
     rows = X[np.arange(40)]
     mask = np.ones(X.shape[1], dtype=bool)

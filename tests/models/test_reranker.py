@@ -222,6 +222,31 @@ def test_without_the_ranker_a_mode_falls_back_to_the_blend(cycle_run):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_blended_mode_follows_the_generators_seen_in_all(cycle_run):
+    # Without an all-mode ranker the blend orders that mode, and a blend tuned to leave
+    # seen items out (seen_in_all=False) leaves them out there too; a ranker decides alone.
+    from kizuna.models.recommenders import HybridRecommender
+
+    _, splits, run = cycle_run
+    holdout = splits[-1]
+    users = holdout.user_codes
+    history = holdout.train.matrix[users]
+    params = {**FAST["generator_params"], "seen_in_all": False}
+    hybrid = HybridRecommender(**params).fit(holdout.train.matrix, recent_items=holdout.recent)
+    model = pickle.loads(pickle.dumps(run.model))
+    model.set_params(rank_modes=(), generator_params=params)
+    a, _ = model.recommend(users, history, 5)
+    b, _ = hybrid.recommend(users, history, 5)
+    np.testing.assert_array_equal(a, b)
+    assert model.drops_seen(False)
+    ranked = pickle.loads(pickle.dumps(run.model))
+    before, _ = ranked.recommend(users, history, 5)
+    ranked.set_params(generator_params=params)
+    after, _ = ranked.recommend(users, history, 5)
+    np.testing.assert_array_equal(after, before)
+    assert not ranked.drops_seen(False)
+
+
 def test_a_mode_without_ranking_data_gets_no_ranker_and_is_blended(cycle_run):
     # Nobody bought a candidate in the new mode (a one-item shop, say): that mode has no
     # ranker and the blend orders it, while the other mode is ranked (before: an error

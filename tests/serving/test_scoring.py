@@ -248,3 +248,26 @@ def test_a_model_that_runs_out_of_items_is_topped_up_with_trending(served):
         other, api.RecommendRequest(customer_id=cid, k=3, exclude_purchased=False)
     )
     assert all(i.reason == "bought before" and i.item_id in bought for i in again.items)
+
+
+def test_the_top_up_leaves_out_what_the_model_leaves_out(served):
+    # A model that learned nobody buys an item twice (the hybrid's seen_in_all=False)
+    # drops bought items even when they are allowed: so does the trending top-up.
+    from dataclasses import replace
+
+    from kizuna.models.recommenders import PersonalPopularityRecommender
+
+    class NoRepeats(PersonalPopularityRecommender):
+        def drops_seen(self, exclude_seen: bool) -> bool:
+            return True
+
+    rec = served.models.recommender
+    model = NoRepeats().fit(rec.history)
+    other = replace(served, models=replace(served.models, recommender=replace(rec, model=model)))
+    cid = heavy_buyer(served)
+    bought = purchased(served, cid)
+    out = recommendations.recommend(
+        other, api.RecommendRequest(customer_id=cid, k=20, exclude_purchased=False)
+    )
+    assert not out.fallback and len(out.items) == 20
+    assert not {i.item_id for i in out.items} & bought

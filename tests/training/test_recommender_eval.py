@@ -194,6 +194,37 @@ def test_candidates_are_the_union_of_each_components_top_items() -> None:
     np.testing.assert_array_equal(cols[0][valid[0]], [0, 2, 4])
 
 
+def test_tune_blend_leaves_seen_items_out_where_nobody_buys_twice() -> None:
+    # The same shop with every repeat purchase removed from the window: the all mode's
+    # truth holds only new items, so the all blend is tuned without the customer's own.
+    from kizuna.models.recommenders import HybridRecommender
+    from kizuna.training.blend_tuning import tune_blend
+    from kizuna.training.config import RecommenderConfig
+
+    as_of = pd.Timestamp("2024-03-01")
+    tx = _synthetic_log(as_of, 30)
+    before = tx[tx[s.TIMESTAMP] < as_of]
+    bought = set(zip(before[s.CUSTOMER_ID], before[s.ITEM_ID], strict=True))
+    repeat = [(c, i) in bought for c, i in zip(tx[s.CUSTOMER_ID], tx[s.ITEM_ID], strict=True)]
+    no_repeats = tx[~((tx[s.TIMESTAMP] >= as_of).to_numpy() & np.array(repeat))]
+    params = {"als_factors": 8, "knn_neighbours": 20}
+    config = RecommenderConfig(params=params)
+    weights, records = tune_blend(no_repeats, as_of, 30, config, seed=0)
+    assert weights["seen_in_all"] is False and weights["repurchase_weight"] == 0.0
+    kept = [r for r in records if r["mode"] == "all" and r["params"]["seen_in_all"]]
+    dropped = [r for r in records if r["mode"] == "all" and not r["params"]["seen_in_all"]]
+    best_kept = max(r["validation"]["all_ndcg_at_10"] for r in kept)
+    best_dropped = max(r["validation"]["all_ndcg_at_10"] for r in dropped)
+    assert best_dropped > best_kept
+    # recommend() in the all mode gives the tuned figure: the choice holds at serving.
+    holdout = holdout_split(no_repeats, as_of, 30, trend_days=7)
+    res = evaluate_recommenders({"hybrid": HybridRecommender(**params, **weights)}, holdout)
+    ndcg = res[res.metric == "ndcg"].set_index("mode")["value"]
+    assert ndcg["all"] == pytest.approx(best_dropped, abs=1e-9)
+    # With repeats the buy-again blend wins and keeps the customer's items.
+    assert tune_blend(tx, as_of, 30, config, seed=0)[0]["seen_in_all"] is True
+
+
 def _synthetic_log(as_of: pd.Timestamp, days: int) -> pd.DataFrame:
     """Purchases of make_category_data: ``train`` before as_of, ``future`` in the window."""
     from tests.models.recommender_contract import make_category_data
@@ -223,7 +254,12 @@ def _synthetic_log(as_of: pd.Timestamp, days: int) -> pd.DataFrame:
 def test_tune_blend_picks_each_modes_best_and_matches_a_full_evaluation(monkeypatch) -> None:
     from kizuna.models.recommenders import HybridRecommender
     from kizuna.training import blend_tuning
-    from kizuna.training.blend_tuning import DEFAULT_WEIGHT_GRID, WEIGHT_NAMES, tune_blend
+    from kizuna.training.blend_tuning import (
+        DEFAULT_WEIGHT_GRID,
+        TUNED_NAMES,
+        WEIGHT_NAMES,
+        tune_blend,
+    )
     from kizuna.training.config import RecommenderConfig
 
     # Candidates: each component's top 12 of the 40 items, so the shortcut is exercised.
@@ -233,7 +269,7 @@ def test_tune_blend_picks_each_modes_best_and_matches_a_full_evaluation(monkeypa
     tx = _synthetic_log(as_of, 30)
     params = {"als_factors": 8, "knn_neighbours": 20}
     weights, records = tune_blend(tx, as_of, 30, RecommenderConfig(params=params), seed=0)
-    assert set(weights) == set(WEIGHT_NAMES)
+    assert set(weights) == set(TUNED_NAMES)
     assert all(weights[name] in DEFAULT_WEIGHT_GRID[name] for name in WEIGHT_NAMES)
     for mode in ("all", "new"):
         values = [r["validation"][f"{mode}_ndcg_at_10"] for r in records if r["mode"] == mode]
