@@ -98,24 +98,33 @@ def tune_blend(
     rank[probe.tiebreak_order_] = np.arange(probe.n_items_)
     tiebreak = -1e-9 * rank / max(probe.n_items_, 1)
     records: list[dict[str, Any]] = []
-    chosen: dict[str, Any] = {}
-    # The all mode is tuned twice: with the customer's own items (buy again) and without
-    # them (shops where nobody buys an item twice); a variant wins only by scoring higher.
-    seen_options = (
-        [True] if holdout.excludes_seen("all") else grid.get("seen_in_all", [True, False])
-    )
-    variants = [("all", ALL_WEIGHT_NAMES, ALL_WEIGHT_NAMES, keep) for keep in seen_options]
-    variants.append(("new", NEW_WEIGHT_NAMES, ("repurchase_weight",) + NEW_WEIGHT_NAMES, None))
+    # The all mode may also leave the customer's own items out (shops where nobody buys an
+    # item twice): the new mode's lists, judged against the all mode's truth. They win
+    # only by scoring higher than every blend that keeps them.
+    keep_options = grid.get("seen_in_all", [True, False])
+    protocol_drops = holdout.excludes_seen("all")
+    all_truth = ndcg_scorer(holdout.truth["all"][rows_kept], len(users))
     best: dict[str, tuple[float, dict[str, Any]]] = {}
-    for mode, names, blend_names, seen_in_all in variants:
-        exclude = seen if holdout.excludes_seen(mode) or seen_in_all is False else None
+
+    def record(mode: str, weights: dict[str, Any], value: float) -> None:
+        records.append({"mode": mode, "params": weights,
+                        "validation": {f"{mode}_ndcg_at_{config.k}": value}})  # fmt: skip
+        if value > best.get(mode, (-np.inf, {}))[0]:  # ties keep the earlier, smaller weights
+            best[mode] = (value, weights)
+
+    for mode, names, blend_names in (
+        ("all", ALL_WEIGHT_NAMES, ALL_WEIGHT_NAMES),
+        ("new", NEW_WEIGHT_NAMES, ("repurchase_weight",) + NEW_WEIGHT_NAMES),
+    ):
+        if mode == "all" and not (protocol_drops or True in keep_options):
+            continue
+        exclude = seen if holdout.excludes_seen(mode) else None
         cols, valid = _candidates(unit, TUNING_CANDIDATES, exclude, min_width=config.k)
         parts = np.take_along_axis(unit, cols[None], axis=2)  # (n_components, n, m)
         base = np.where(valid, tiebreak[cols], -np.inf)
         ndcg = ndcg_scorer(holdout.truth[mode][rows_kept], len(users))  # truth indexed once
-        # In the new mode, or without seen items, repurchase is zero on every candidate.
-        options = [[0.0] if n == "repurchase_weight" and exclude is not None else grid[n]
-                   for n in names]  # fmt: skip
+        # In the new mode repurchase is zero on every candidate: fixed at 0.
+        options = [grid[name] for name in names]
         top = None
         for values in _product(options):
             if not any(values):
@@ -127,15 +136,15 @@ def tune_blend(
             top = top_k_columns(blend, kk, hint=top)
             recs = np.where(np.take_along_axis(valid, top, axis=1),
                             np.take_along_axis(cols, top, axis=1), -1)  # fmt: skip
-            value = ndcg(recs, kk)  # ranking_metrics()["ndcg"], alone
-            if seen_in_all is not None:
-                weights["seen_in_all"] = bool(seen_in_all)
-            records.append(
-                {"mode": mode, "params": weights,
-                 "validation": {f"{mode}_ndcg_at_{config.k}": value}}
-            )  # fmt: skip
-            if value > best.get(mode, (-np.inf, {}))[0]:  # ties keep the earlier, smaller weights
-                best[mode] = (value, weights)
+            if mode == "all":
+                record(mode, {**weights, "seen_in_all": True}, ndcg(recs, kk))
+                continue
+            record(mode, weights, ndcg(recs, kk))  # ranking_metrics()["ndcg"], alone
+            if False in keep_options and not protocol_drops:
+                as_all = {name.removeprefix("new_"): v for name, v in weights.items()}
+                record("all", {"repurchase_weight": 0.0, **as_all, "seen_in_all": False},
+                       all_truth(recs, kk))  # fmt: skip
+    chosen: dict[str, Any] = {}
     for _, weights in best.values():
         chosen.update(weights)
     return chosen, records
