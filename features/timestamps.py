@@ -237,6 +237,16 @@ def epoch_unit(values: np.ndarray) -> Literal["s", "ms"] | None:
     return None
 
 
+def naive_utc(value: Any) -> pd.Timestamp | None:
+    """An instant a user gave (``--as-of``, ``--now``, ``--since``: text or datetime) as naive
+    UTC, the clock of every stored time; an aware value (``...+09:00``, ``Z``) is converted.
+    None stays None."""
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+
+
 def utc_now() -> pd.Timestamp:
     """The current instant as naive UTC: the clock of every stored time (events are
     converted to it), whatever the machine's time zone."""

@@ -237,7 +237,11 @@ def validate_transactions(
         (ZERO_QUANTITY, (qty == 0).to_numpy()),
     ]
     if end_ts is not None:
-        checks.append((AFTER_DATA_END, (ts > end_ts).to_numpy()))
+        # The export's end: lines posted live (stored events) are not the export's.
+        after_end = (ts > end_ts).to_numpy().copy()
+        if stored_rows is not None:
+            after_end &= ~stored_rows
+        checks.append((AFTER_DATA_END, after_end))
     if as_of_ts is not None:
         checks.append((AT_OR_AFTER_AS_OF, (ts >= as_of_ts).to_numpy()))
     repeated = _duplicated(raw)

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.timestamps import naive_utc
 from kizuna.training.cli_common import (
     ColumnMapOpt,
     FormatOpt,
@@ -107,6 +108,7 @@ def validate(
     from kizuna.training.engines.settings import resolve_engine
     from kizuna.training.stored_events import stored_events_summary
 
+    as_of = naive_utc(as_of)
     data = resolve_source(source, format=format, column_map=column_map, config=config)
     experiment = config_experiment(config)
     engine, spark = resolve_engine(engine, config)
@@ -127,14 +129,14 @@ def validate(
             experiment=experiment,
         )
         if as_of is not None:
-            check_as_of_in_span(validated.span, pd.Timestamp(as_of))
+            check_as_of_in_span(validated.span, as_of)
         if set_aside_out is not None:
             spark_engine.write_set_aside(validated.set_aside, set_aside_out)
         _report_validation(data, validated.report.to_dict(), events, as_json)
         return
     validated = load_transactions(data, as_of=as_of, quiet=quiet, experiment=experiment)
     if as_of is not None:
-        check_as_of_in_data(validated, pd.Timestamp(as_of))
+        check_as_of_in_data(validated, as_of)
     report = validated.report.to_dict()
     if set_aside_out is not None:
         write_set_aside(validated.set_aside, set_aside_out)
@@ -199,7 +201,7 @@ def features(
     experiment = config_experiment(config)
     if as_of is None:
         raise KizunaInputError("--as-of is required: features use only events before it")
-    as_of_ts = pd.Timestamp(as_of)
+    as_of_ts = naive_utc(as_of)
     engine, spark = resolve_engine(engine, config)
     if engine == "spark":
         from kizuna.training.engines import spark_engine

@@ -25,7 +25,7 @@ from rich.table import Table
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.timestamps import utc_now
+from kizuna.features.timestamps import naive_utc, utc_now
 from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.offer_inputs import (
     ConfigOpt,
@@ -123,7 +123,7 @@ def score_offers(
             "--log-contacts needs --contact-log (or --config, for the service's log)",
             column="contact_log",
         )
-    now_ts = pd.Timestamp(now) if now is not None else utc_now().floor("s")
+    now_ts = naive_utc(now) if now is not None else utc_now().floor("s")
     with step(f"reading scores {scores}", quiet=quiet):
         table = read_scores(scores)
         cands = None

@@ -9,7 +9,8 @@ import pandas as pd
 import typer
 from rich.markup import escape
 
-from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
+from kizuna.features.timestamps import naive_utc
+from kizuna.training.cli_common import EventStoreOpt, JsonOpt, QuietOpt, console, emit_json
 
 
 def report(
@@ -66,7 +67,7 @@ def report(
 
         warn_legacy_store(settings.data_dir, log, kind="contact log")
     options = ReportOptions(
-        since=pd.Timestamp(since) if since else None,
+        since=naive_utc(since) if since else None,
         repeat_days=repeat_days,
         models=None if models == "none" else models,
         alias=alias,
@@ -127,7 +128,7 @@ def attribution(
     from kizuna.training.attribution import attribution_report
 
     try:
-        start = pd.Timestamp(since)
+        start = naive_utc(since)
     except ValueError:
         raise KizunaInputError(f"--since must be a date, got {since!r}") from None
     settings = Settings.from_env()
@@ -184,6 +185,7 @@ def score_audience(
     experiment: Annotated[
         str | None, typer.Option(help="Registered experiment (default: the only one).")
     ] = None,
+    event_store: EventStoreOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -192,15 +194,21 @@ def score_audience(
     from kizuna.models.audience import reasons
     from kizuna.serving.audience import AudienceError, audience_frame
     from kizuna.serving.live import load_served
+    from kizuna.serving.model_store import served_experiment
     from kizuna.training.progress import step
+    from kizuna.training.stored_events import served_event_store
 
     if (item is None) == (category is None):
         raise KizunaInputError("give exactly one of --item and --category")
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise KizunaInputError(f"--out must end in .csv or .parquet, got {out.name}")
     with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
-        # live: the state keeps the purchase lines, which say who bought the target recently
-        served = load_served(models, alias=alias, live=True, experiment=experiment)
+        # live: the state keeps the purchase lines, which say who bought the target recently;
+        # the stored events too, as /audience applies them
+        source = models if models == "registry" else str(Path(models).resolve())
+        experiment = served_experiment(source, experiment)
+        store = served_event_store(experiment, event_store)
+        served = load_served(models, alias=alias, store=store, live=True, experiment=experiment)
     try:
         with step("scoring the audience", quiet=quiet):
             frame, excluded, _ = audience_frame(

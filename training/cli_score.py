@@ -101,10 +101,10 @@ def score(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from kizuna.serving.config import Settings
-    from kizuna.serving.event_store import EventStore
     from kizuna.serving.live import load_served
     from kizuna.serving.model_store import served_experiment, tracking_uri
     from kizuna.training.batch_score import check_target, score_chunks, write_chunks
+    from kizuna.training.stored_events import served_event_store
     from kizuna.training.tracking import data_dir
 
     settings = Settings.from_env()
@@ -114,14 +114,10 @@ def score(
         os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
     source = models if models == "registry" else str(Path(models).resolve())
     experiment = served_experiment(source, experiment)
-    store_path = event_store or settings.for_experiment(experiment).event_store
-    if event_store is None:
-        from kizuna.training.stored_events import warn_legacy_store
-
-        warn_legacy_store(settings.data_dir, store_path)
-    store = EventStore(store_path) if Path(store_path).exists() else None
+    store = served_event_store(experiment, event_store)
     with step(f"loading models ({models}, {alias}) and customer state", quiet=quiet):
         served = load_served(models, alias=alias, store=store, live=False, experiment=experiment)
+    _warn_missing_kinds(served, alias, experiment)
     n = served.state.n_customers
     pool = None if experiment_config is None else experiment_config.scoring.candidate_pool
     chunks = score_chunks(
@@ -253,3 +249,21 @@ def recorded_experiment(models: str, alias: str, experiment: str | None) -> Any:
             "file with -c FILE"
         )
     return parse_model(ExperimentConfig, raw, source=str(path))
+
+
+def _warn_missing_kinds(served: Any, alias: str, experiment: str) -> None:
+    """A warning per model kind the export leaves empty (trained, but nothing at the alias,
+    or failed to load), as the service's ``degraded`` names them: a nightly job exits 0."""
+    from rich.markup import escape
+
+    from kizuna.training.progress import err_console
+
+    causes = dict(served.models.broken)
+    for kind in served.missing_kinds:
+        causes[kind] = (
+            f"no {kind} version is @{alias} (one that did not beat its baseline stays "
+            f"@challenger; `kizuna promote {kind} VERSION --experiment {experiment}` serves it)"
+        )
+    for kind, cause in causes.items():
+        line = f"warning: the {kind} columns are left empty: {cause}"
+        err_console.print(escape(line), highlight=False, soft_wrap=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -224,6 +225,12 @@ def events_purge(
             highlight=False,
         )
     n = store.count(0, upto=upto)
+    if not yes and not _can_ask(as_json):
+        # No one to answer, and a prompt on stdout would break the JSON.
+        raise KizunaInputError(
+            f"purging deletes {n:,} stored lines with seq <= {upto}: confirm with --yes "
+            "(a job without a terminal cannot be asked)"
+        )
     if not yes and not typer.confirm(f"delete {n:,} stored lines with seq <= {upto}?"):
         raise typer.Exit(1)
     deleted = store.purge(upto)
@@ -231,6 +238,11 @@ def events_purge(
         emit_json({"deleted": deleted})
         return
     console.print(f"deleted {deleted:,} lines")
+
+
+def _can_ask(as_json: bool) -> bool:
+    """Whether a confirmation prompt has someone to answer it (a terminal, not --json)."""
+    return not as_json and sys.stdin.isatty()
 
 
 def _snapshot_seq(path: Path | None, experiment: str | None) -> int | None:

@@ -136,6 +136,18 @@ def _check_zip(path: Path) -> None:
     )
 
 
+def read_parquet_file(path: Path) -> pd.DataFrame:
+    """``pd.read_parquet``, with a damaged or truncated file named in one line."""
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path)
+    except pa.ArrowException as exc:
+        raise KizunaInputError(
+            f"{path} is not a readable Parquet file ({exc}); was it cut short while written?"
+        ) from None
+
+
 def read_table(
     source: str | Path | pd.DataFrame,
     *,
@@ -157,7 +169,7 @@ def read_table(
     options = reading or ReadOptions()
     kind = file_format_of(path, options)
     if kind == "parquet":
-        return pd.read_parquet(path)
+        return read_parquet_file(path)
     compression = compression_of(path)
     if kind == "jsonl":
         try:

@@ -28,6 +28,7 @@ from kizuna.training.files import (
     file_format_of,
     not_text,
     read_delimited,
+    read_parquet_file,
     read_table,
 )
 from kizuna.training.sniff_columns import (
@@ -207,7 +208,7 @@ def _head_text(path: Path, compression: str | None, n_bytes: int = 65_536) -> st
 
 def _sample(path: Path, reading: ReadOptions) -> pd.DataFrame:
     if reading.file_format == "parquet":
-        return pd.read_parquet(path).head(SAMPLE_ROWS)
+        return read_parquet_file(path).head(SAMPLE_ROWS)
     if reading.file_format == "jsonl":
         return read_table(path, reading=reading).head(SAMPLE_ROWS).astype("string")
     sep = reading.delimiter or ("\t" if reading.file_format == "tsv" else ",")

@@ -44,6 +44,23 @@ def _store_path(data: DataConfig, experiment: str | None) -> Path | None:
     return Settings.from_env().for_experiment(experiment).event_store
 
 
+def served_event_store(experiment: str, event_store: Path | None = None) -> Any:
+    """The service's event store of ``experiment`` (or ``event_store``), opened; None when absent.
+
+    What a command that loads the served models applies on top of their
+    snapshot (``serving.live.load_served(store=...)``), so its customers are
+    the service's: ``kizuna score``, ``kizuna score audience``, ``kizuna report``.
+    """
+    from kizuna.serving.config import Settings
+    from kizuna.serving.event_store import EventStore
+
+    settings = Settings.from_env()
+    path = event_store or settings.for_experiment(experiment).event_store
+    if event_store is None:
+        warn_legacy_store(settings.data_dir, path)
+    return EventStore(path) if Path(path).exists() else None
+
+
 def stored_events_summary(data: DataConfig, experiment: str | None) -> dict[str, Any] | None:
     """Which stored events a read of ``data`` for ``experiment`` appends, for a report.
 

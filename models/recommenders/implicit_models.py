@@ -24,7 +24,12 @@ from threadpoolctl import threadpool_limits
 
 from kizuna.features.interactions import InteractionWeigher
 from kizuna.models.recommenders.base import Recommender
-from kizuna.models.recommenders.item_knn import ItemKNNRecommender, check_at_least, check_choice
+from kizuna.models.recommenders.item_knn import (
+    ItemKNNRecommender,
+    check_at_least,
+    check_choice,
+    check_count,
+)
 
 __all__ = ["ALSRecommender", "BPRRecommender", "ItemKNNRecommender"]
 
@@ -260,5 +265,5 @@ def _cosine(factors: np.ndarray, item_codes: np.ndarray) -> np.ndarray:
 def _check_factorisation(model: ALSRecommender | BPRRecommender) -> None:
     """The settings implicit would turn into a numpy or C error, named instead."""
     for name in ("factors", "iterations"):
-        check_at_least(getattr(model, name), 1, name)
+        check_count(getattr(model, name), name)
     check_at_least(model.regularization, 0, "regularization")

@@ -60,6 +60,9 @@ class ItemKNNRecommender(Recommender):
         self, user_items: sp.csr_matrix, recent: np.ndarray | None, categories: np.ndarray | None
     ) -> None:
         check_choice(self.similarity, ("bm25", "cosine", "tfidf"), "similarity")
+        check_count(self.neighbours, "neighbours")
+        check_at_least(self.bm25_k1, 0, "bm25_k1")
+        check_at_least(self.bm25_b, 0, "bm25_b")
         # The same item-side weightings as implicit's CosineRecommender,
         # TFIDFRecommender and BM25Recommender, made CSR here because
         # all_pairs_knn warns on (and converts) anything else.
@@ -97,6 +100,14 @@ def check_at_least(value: object, low: float, name: str, *, above: bool = False)
     if not ok or (value <= low if above else value < low):
         bound = f"greater than {low}" if above else f"at least {low}"
         raise KizunaInputError(f"must be a number {bound}", column=name, values=[value])
+
+
+def check_count(value: object, name: str) -> None:
+    """Raise a :class:`KizunaInputError` naming ``name`` unless ``value`` is an integer of at
+    least 1 (``implicit`` crashes the process on ``K=0``)."""
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not ok or value < 1:
+        raise KizunaInputError("must be a whole number of at least 1", column=name, values=[value])
 
 
 def check_choice(value: object, allowed: tuple[str, ...], name: str) -> None:

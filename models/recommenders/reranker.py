@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from kizuna.features.errors import KizunaInputError
@@ -146,7 +147,7 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
         codes = np.full(n_items, -1, dtype=np.int64)
         if categories is not None:
             labels = np.asarray(categories, dtype=object)
-            known = np.array([x is not None and x == x for x in labels])  # NaN / NA are missing
+            known = ~pd.isna(labels)  # None, NaN and pd.NA (an item the catalogue lacks)
             if known.any():
                 _, inverse = np.unique(labels[known].astype(str), return_inverse=True)
                 codes[known] = inverse

@@ -101,6 +101,12 @@ def test_as_of_is_exclusive_and_data_end_inclusive():
     assert by_as_of.kept_rows == 1 and by_as_of.set_aside == {v.AT_OR_AFTER_AS_OF: 2}
     by_end = v.validate_transactions(raw, data_end="2024-01-02").report
     assert by_end.kept_rows == 2 and by_end.set_aside == {v.AFTER_DATA_END: 1}
+    # A line posted live after the export's end is not the export's: kept (it was lost
+    # at every snapshot while counted as included).
+    live = v.validate_transactions(
+        raw, data_end="2024-01-02", stored_rows=np.array([False, False, True])
+    ).report
+    assert live.kept_rows == 3 and live.set_aside == {}
 
 
 def test_adapter_flag_marks_cancellations_as_returns():

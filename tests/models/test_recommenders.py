@@ -306,8 +306,14 @@ def test_update_users_in_one_batch_equals_one_by_one(synthetic) -> None:
 @pytest.mark.parametrize(
     ("model", "words"),
     [
-        (lambda: ALSRecommender(factors=-3), "'factors': must be a number at least 1"),
-        (lambda: ALSRecommender(iterations=0), "'iterations': must be a number at least 1"),
+        (lambda: ALSRecommender(factors=-3), "'factors': must be a whole number of at least 1"),
+        (lambda: ALSRecommender(factors=2.5), "'factors': must be a whole number"),
+        (lambda: ALSRecommender(iterations=0), "'iterations': must be a whole number of at le"),
+        # implicit ended the whole process on K=0 (a segmentation fault), K=-3 an OverflowError
+        (lambda: ItemKNNRecommender(neighbours=0), "'neighbours': must be a whole number"),
+        (lambda: ItemKNNRecommender(neighbours=-3), "'neighbours': must be a whole number"),
+        (lambda: HybridRecommender(knn_neighbours=0), "'neighbours': must be a whole number"),
+        (lambda: ItemKNNRecommender(bm25_b=-1.0), "'bm25_b': must be a number at least 0"),
         (lambda: ALSRecommender(alpha=0.0), "'alpha': must be a number greater than 0"),
         (lambda: BPRRecommender(learning_rate=-1.0), "'learning_rate': must be a number greater"),
         (lambda: BPRRecommender(regularization=-0.1), "'regularization': must be a number at"),

@@ -304,3 +304,16 @@ def test_rank_modes_are_the_modes_where_the_ranker_wins_on_validation():
     both = with_modes(ranked, blend, ("new",)).set_index("mode")["value"]
     assert both.to_dict() == {"new": 0.20, "all": 0.45}
     assert choose_rank_modes(ranked, ranked.assign(model="hybrid")) == ()  # a tie keeps the blend
+
+
+def test_items_without_a_category_are_fitted_as_unknown():
+    # An item posted live that the items table lacks has category pd.NA (the catalogue
+    # reindexed over every item): it is "no category", not an error that ends training.
+    data = make_category_data()
+    labels = pd.Series(data["item_category"], dtype="string")
+    labels.iloc[[0, 3]] = pd.NA
+    model = RerankedRecommender(**FAST).fit(data["train"], item_categories=labels)
+    codes = model.items_.category
+    assert codes[0] == codes[3] == -1 and (np.delete(codes, [0, 3]) >= 0).all()
+    expected = pd.factorize(labels.dropna().astype(str), sort=True)[0]
+    np.testing.assert_array_equal(np.delete(codes, [0, 3]), expected)

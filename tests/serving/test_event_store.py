@@ -164,9 +164,10 @@ def test_read_count_and_purge_by_customer_and_seq(tmp_path):
     assert stored["seq"].tolist() == [4, 5, 6]  # numbers are never reused after a purge
 
 
-def test_events_cli_counts_exports_and_purges_with_confirmation(tmp_path):
+def test_events_cli_counts_exports_and_purges_with_confirmation(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
+    from kizuna.training import cli_snapshot
     from kizuna.training.cli import app
 
     path = tmp_path / "events.sqlite"
@@ -182,6 +183,12 @@ def test_events_cli_counts_exports_and_purges_with_confirmation(tmp_path):
         assert out.exit_code == 0, out.output
         assert target.exists()
     assert pd.read_parquet(tmp_path / "ev.parquet")["seq"].tolist() == [2, 3]
+    # A job without a terminal (or with --json) is not prompted: it is told to pass --yes.
+    for extra in ([], ["--json"]):
+        out = runner.invoke(app, ["events", "purge", "--upto", "2", *store, *extra])
+        assert isinstance(out.exception, KizunaInputError) and "--yes" in str(out.exception)
+        assert "delete" not in out.stdout and EventStore(path).count() == 3
+    monkeypatch.setattr(cli_snapshot, "_can_ask", lambda as_json: True)  # at a terminal
     out = runner.invoke(app, ["events", "purge", "--upto", "2", *store], input="n\n")
     assert out.exit_code == 1 and EventStore(path).count() == 3
     out = runner.invoke(app, ["events", "purge", "--upto", "2", "--yes", *store])

@@ -194,3 +194,49 @@ def test_a_corrupt_mlflow_store_is_one_line_naming_it(monkeypatch, capsys, tmp_p
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     code, _, err = run_cli(monkeypatch, capsys, "events", "count")
     assert_one_line_error(code, err, "mlflow.db cannot be used: file is not a database")
+
+
+@pytest.mark.parametrize("given", ["2021-03-01T09:00:00+09:00", "2021-03-01T00:00:00Z"])
+def test_an_as_of_with_a_time_zone_is_read_as_utc(monkeypatch, capsys, tmp_path, tx_csv, given):
+    # Airflow's {{ ts }} carries an offset: the same instant in UTC, not a traceback.
+    import json
+
+    out = tmp_path / "f"
+    args = ["features", str(tx_csv), "--as-of", given, "--out", str(out), "--quiet"]
+    monkeypatch.setattr(sys, "argv", ["kizuna", *args])
+    try:
+        main()
+    except SystemExit as exc:
+        assert exc.code in (0, None), capsys.readouterr().err
+    report = json.loads((out / "reconciliation.json").read_text())
+    assert report["as_of"] == "2021-03-01T00:00:00"
+    capsys.readouterr()
+    code, out_text, err = run_cli(monkeypatch, capsys, "validate", str(tx_csv), "--as-of", given,
+                                  "--json")  # fmt: skip
+    assert code in (0, None), err
+    assert json.loads(out_text)["report"]["set_aside"] == {"at_or_after_as_of": 2}
+
+
+def test_a_damaged_parquet_file_is_one_line_naming_it(monkeypatch, capsys, tmp_path):
+    bad = tmp_path / "cut.parquet"
+    TRANSACTIONS.to_parquet(bad)
+    bad.write_bytes(bad.read_bytes()[:-20])  # a write cut short: no footer
+    code, _, err = run_cli(monkeypatch, capsys, "validate", str(bad))
+    assert_one_line_error(code, err, "cut.parquet", "not a readable Parquet file")
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("split:\n  as_of: 2021-13-01\n", ("'2021-13-01' is not a date", "line 3")),
+        ("name: a\nsplit: {as_of: 2021-03-01}\nsplit: {horizon_days: 30}\n",
+         ("'split' is given twice", "line 4")),
+    ],
+)  # fmt: skip
+def test_an_impossible_date_or_a_repeated_key_in_the_experiment_is_refused(
+    monkeypatch, capsys, tmp_path, tx_csv, text, words
+):
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"data: {{transactions: {tx_csv}}}\n{text}")
+    code, _, err = run_cli(monkeypatch, capsys, "validate", "--config", str(config))
+    assert_one_line_error(code, err, "exp.yaml", *words)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +44,39 @@ def shop_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
-def store(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
-    return tmp_path
+def store(tmp_path, monkeypatch) -> Iterator[Path]:
+    """A fresh store for one test; MLflow's process-wide URI is given back afterwards."""
+    with _mlflow_uri_restored(f"sqlite:///{tmp_path / 'mlflow.db'}"):
+        monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+        yield tmp_path
+
+
+@pytest.fixture()
+def own_store(trained, tmp_path, monkeypatch) -> Iterator[Path]:
+    """A copy of ``trained``'s store, for a test that changes it: the others keep the original
+    whatever the order they run in."""
+    import shutil
+
+    shared = Path(os.environ["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///"))
+    shutil.copy(shared, tmp_path / "mlflow.db")  # its artifacts stay where they are
+    with _mlflow_uri_restored(f"sqlite:///{tmp_path / 'mlflow.db'}"):
+        monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+        yield tmp_path
+
+
+@contextmanager
+def _mlflow_uri_restored(uri: str) -> Iterator[None]:
+    # kizuna points MLflow at the store with mlflow.set_tracking_uri (which also sets the
+    # environment variable), a process-wide setting that outlives a fixture's monkeypatch:
+    # point it at ``uri``, then put back what was there before.
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)
 
 
 def experiment(folder: Path, *, reco: bool = False) -> Path:
@@ -57,8 +89,10 @@ def experiment(folder: Path, *, reco: bool = False) -> Path:
 def trained(shop_dir, tmp_path_factory):
     """The same experiment run twice into one fresh store: (first, second)."""
     folder = tmp_path_factory.mktemp("store")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    with (
+        _mlflow_uri_restored(f"sqlite:///{folder / 'mlflow.db'}"),
+        pytest.MonkeyPatch.context() as patch,
+    ):
         patch.setenv(DATA_DIR_ENV, str(folder))
         config = load_experiment(experiment(shop_dir, reco=True))
         first = run_experiment(config, quiet=True)
@@ -166,7 +200,7 @@ def test_champions_load_back_from_the_registry_as_one_model_set(trained):
     assert np.all(np.diff(bundle.purchase_rate_by_rank) <= 0.05)  # roughly falling with rank
 
 
-def test_promote_moves_the_alias_by_hand(trained):
+def test_promote_moves_the_alias_by_hand(trained, own_store):
     from kizuna.features.errors import KizunaInputError
 
     moved = tracking.promote("kizuna-tiny-churn", 2)
@@ -228,7 +262,9 @@ def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
     assert result.registry["churn"].alias == tracking.CHAMPION
 
 
-def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(trained, tmp_path):
+def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(
+    trained, own_store, tmp_path
+):
     from kizuna.serving.live import load_served
     from kizuna.serving.model_store import fetch_from_registry, registry_experiments
 
@@ -247,7 +283,7 @@ def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(t
     assert served.state.n_customers > 1_000 and not served.missing_kinds
 
 
-def test_training_another_experiment_never_moves_this_ones_champions(trained, shop_dir):
+def test_training_another_experiment_never_moves_this_ones_champions(trained, own_store, shop_dir):
     from kizuna.features.errors import KizunaInputError
     from kizuna.serving.model_store import registry_experiments, resolve_experiment
 
@@ -271,7 +307,9 @@ def test_training_another_experiment_never_moves_this_ones_champions(trained, sh
     assert resolve_experiment("other") == "other"
 
 
-def test_kizuna_snapshot_rebuilds_for_the_champions_with_stored_events_once(trained, shop_dir):
+def test_kizuna_snapshot_rebuilds_for_the_champions_with_stored_events_once(
+    trained, own_store, shop_dir
+):
     from kizuna.serving.event_checks import check_events
     from kizuna.serving.event_store import EventStore
     from kizuna.serving.model_store import data_dir

@@ -64,6 +64,9 @@ def score(
     dict
         ``rows``, ``out``, ``model_versions``, ``as_of``.
     """
+    from kizuna.training.engines.spark_session import require_pyspark
+
+    require_pyspark()  # one line saying how to get it, before the first pyspark import
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 

@@ -77,7 +77,7 @@ def build_report(
     next_order_metrics: dict[str, float] = {}
     notes: list[str] = []
     if options.models is not None:
-        scores, reasons, served_note = _scores(options, config.name, quiet=quiet)
+        scores, reasons, served_note = _scores(options, config, quiet=quiet)
         if served_note:
             notes.append(served_note)
         sections.append(sec.value_section(scores, reasons))
@@ -110,17 +110,23 @@ def build_report(
 
 
 def _scores(
-    options: ReportOptions, experiment: str, *, quiet: bool
+    options: ReportOptions, config: ExperimentConfig, *, quiet: bool
 ) -> tuple[pd.DataFrame | None, dict[str, list[str]], str | None]:
     from kizuna.features.errors import KizunaInputError
+    from kizuna.serving.event_store import EventStore
     from kizuna.serving.live import load_served
     from kizuna.training.report.sources import customer_scores
+    from kizuna.training.stored_events import event_store_path
 
+    # The same stored events as the KPIs read: the customers as the service sees them.
+    path = event_store_path(config.data, config.name)
+    store = EventStore(path) if path is not None and path.exists() else None
     try:
         with step(f"loading the {options.alias} models and scoring customers", quiet=quiet):
             served = load_served(
-                options.models, alias=options.alias, live=False, experiment=experiment
-            )
+                options.models, alias=options.alias, live=False, experiment=config.name,
+                store=store,
+            )  # fmt: skip
             scores, reasons = customer_scores(served)
     except KizunaInputError as exc:
         return None, {}, f"model sections left out: {exc}"
