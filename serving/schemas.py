@@ -20,6 +20,7 @@ from pydantic import Field, field_validator
 
 from kizuna.features.timestamps import parse_timestamp_value
 from kizuna.serving.config import MAX_K, MAX_LIST_ITEMS, MAX_TOP_REASONS
+from kizuna.serving.event_timestamps import for_events, settle_timestamps
 from kizuna.serving.schema_base import Id, Request, Response, Versions
 from kizuna.serving.schemas_marketing import AudienceMember as AudienceMember  # re-exported
 from kizuna.serving.schemas_marketing import AudienceRequest as AudienceRequest
@@ -219,7 +220,10 @@ class PurchaseEvent(Request):
         # The parser that reads training files reads events too: one rule for the column.
         if isinstance(value, datetime):
             return value
-        return parse_timestamp_value(value)
+        try:
+            return parse_timestamp_value(value)
+        except ValueError as exc:
+            raise ValueError(for_events(str(exc))) from None
 
     @field_validator("timestamp")
     @classmethod
@@ -236,6 +240,11 @@ class EventsRequest(Request):
         json_schema_extra={"minItems": 1},
         description="1 to KIZUNA_MAX_EVENTS lines (default 1,000).",
     )
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _one_column(cls, value: Any) -> Any:
+        return settle_timestamps(value)
 
 
 class EventsResponse(Response):
