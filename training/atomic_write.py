@@ -63,6 +63,20 @@ def replacing(target: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def replacing_all(*targets: str | os.PathLike[str]) -> Iterator[list[Path]]:
+    """:func:`replacing` for several outputs: none is replaced unless all are written.
+
+    Yields
+    ------
+    list of Path
+        One temporary per target, in order; all are renamed over their targets
+        once the block succeeds, all removed if it fails.
+    """
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(replacing(target)) for target in targets]
+
+
 def _swap(temp: Path, final: Path) -> None:
     """Move the finished ``temp`` into place: a file at once, a folder by two renames."""
     if not (temp.is_dir() and final.is_dir()):

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.training.atomic_write import replacing_all
 from kizuna.training.cli_common import (
     ColumnMapOpt,
     FormatOpt,
@@ -28,6 +29,14 @@ from kizuna.training.cli_data import (
     write_set_aside,
 )
 from kizuna.training.progress import step
+
+#: What ``kizuna features --out DIR`` writes (labels only with ``--horizon``).
+FILES = {
+    "features": "features.parquet",
+    "labels": "labels.parquet",
+    "set_aside": "set_aside.parquet",
+    "reconciliation": "reconciliation.json",
+}
 
 
 def features(
@@ -102,14 +111,16 @@ def features(
             labels = customer_labels(
                 validated.kept, as_of_ts, horizon_days=horizon, lookback_days=lookback
             )
-    out.mkdir(parents=True, exist_ok=True)
-    with step(f"writing {out}", quiet=quiet):
-        frame.to_parquet(out / "features.parquet")
+    report = with_label_window(validated.report.to_dict(), as_of_ts, horizon)
+    names = ["features", "set_aside", "reconciliation", *(["labels"] if labels is not None else [])]
+    # Each file beside its old self until all are written: a failure replaces none.
+    with step(f"writing {out}", quiet=quiet), replacing_all(*(out / FILES[n] for n in names)) as to:
+        temp = dict(zip(names, to, strict=True))
+        frame.to_parquet(temp["features"])
+        write_set_aside(validated.set_aside, temp["set_aside"])
+        temp["reconciliation"].write_text(pd.Series(report).to_json(indent=2))
         if labels is not None:
-            labels.to_parquet(out / "labels.parquet")
-        write_set_aside(validated.set_aside, out / "set_aside.parquet")
-        report = with_label_window(validated.report.to_dict(), as_of_ts, horizon)
-        (out / "reconciliation.json").write_text(pd.Series(report).to_json(indent=2))
+            labels.to_parquet(temp["labels"])
     _report_features(out, as_of_ts, report, feature_summary(frame, labels), as_json)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,37 @@ from kizuna.training.atomic_write import replacing
 from kizuna.training.batch_score import conform, write_chunks
 
 NAMES = ["crm.csv", "crm.csv.gz", "crm.parquet"]
+
+
+def disk_full_on(monkeypatch: pytest.MonkeyPatch, nth: int = 1) -> list[Path]:
+    """From the ``nth`` file write on (``to_parquet``, ``to_csv``, ``Path.write_text``), the
+    disk fills: a few bytes reach the file, then ``OSError(ENOSPC)``. Returns the paths."""
+    seen: list[Path] = []
+
+    def full(path: object) -> None:
+        seen.append(Path(path))
+        if len(seen) >= nth:
+            Path(path).write_bytes(b"half a fi")
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    def frame_writer(original):
+        def write(self, path=None, *args, **kwargs):
+            if isinstance(path, str | Path):
+                full(path)
+            return original(self, path, *args, **kwargs)
+
+        return write
+
+    original_text = Path.write_text
+
+    def write_text(self: Path, *args, **kwargs) -> int:
+        full(self)
+        return original_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", frame_writer(pd.DataFrame.to_parquet))
+    monkeypatch.setattr(pd.DataFrame, "to_csv", frame_writer(pd.DataFrame.to_csv))
+    monkeypatch.setattr(Path, "write_text", write_text)
+    return seen
 
 
 def chunk(ids: list[str]) -> pd.DataFrame:
