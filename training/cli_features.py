@@ -28,7 +28,7 @@ from kizuna.training.cli_data import (
     SparkMasterOpt,
     write_set_aside,
 )
-from kizuna.training.progress import step
+from kizuna.training.progress import err_console, step
 
 #: What ``kizuna features --out DIR`` writes (labels only with ``--horizon``).
 FILES = {
@@ -50,7 +50,11 @@ def features(
     config: ConfigOpt = None,
     horizon: Annotated[
         int | None,
-        typer.Option(min=1, help="Also build labels over [as_of, as_of + horizon days)."),
+        typer.Option(
+            min=1,
+            help="Also build labels over [as_of, as_of + horizon days) (without it, an "
+            "earlier run's labels.parquet in --out is removed).",
+        ),
     ] = None,
     lookback: Annotated[
         int, typer.Option(help="Churn population: bought in the last N days before as_of.")
@@ -93,6 +97,8 @@ def features(
             quiet=quiet,
             experiment=experiment,
         )
+        if horizon is None:
+            drop_stale_labels(out, quiet=quiet)
         _report_features(out, as_of_ts, report, summary, as_json)
         return
     # Imported here, not above: the Spark engine imports it while its JVM starts.
@@ -121,6 +127,8 @@ def features(
         temp["reconciliation"].write_text(pd.Series(report).to_json(indent=2))
         if labels is not None:
             labels.to_parquet(temp["labels"])
+    if labels is None:
+        drop_stale_labels(out, quiet=quiet)
     _report_features(out, as_of_ts, report, feature_summary(frame, labels), as_json)
 
 
@@ -132,6 +140,21 @@ def _report_features(
         return
     print_reconciliation(report)
     print_feature_summary(summary)
+
+
+def drop_stale_labels(out: Path, *, quiet: bool) -> None:
+    """Remove an earlier run's labels from ``out``: they are not this run's (no --horizon)."""
+    import shutil
+
+    stale = out / FILES["labels"]
+    if not stale.exists():
+        return
+    shutil.rmtree(stale) if stale.is_dir() else stale.unlink()  # the Spark engine's: a folder
+    if not quiet:
+        err_console.print(
+            f"removed {stale} of an earlier run: without --horizon there are no labels",
+            highlight=False,
+        )
 
 
 def feature_summary(frame: pd.DataFrame, labels: pd.DataFrame | None) -> dict:

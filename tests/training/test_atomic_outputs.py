@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,6 +31,21 @@ def features(monkeypatch, capsys, tx_csv: Path, out: Path, *extra: str) -> tuple
         *extra,
     )  # fmt: skip
     return code, err
+
+
+def test_features_without_a_horizon_remove_the_labels_of_an_earlier_run(
+    monkeypatch, capsys, tmp_path, tx_csv
+) -> None:
+    out = tmp_path / "f"
+    assert features(monkeypatch, capsys, tx_csv, out, "--horizon", "90")[0] == 0
+    assert (out / "labels.parquet").exists()
+    code, err = features(monkeypatch, capsys, tx_csv, out)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "features.parquet", "reconciliation.json", "set_aside.parquet"
+    ]  # fmt: skip
+    assert "removed" in err and "labels.parquet" in err
+    assert "label_window_end" not in json.loads((out / "reconciliation.json").read_text())
 
 
 @pytest.mark.parametrize("nth", [1, 2, 3])
