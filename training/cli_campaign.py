@@ -146,7 +146,7 @@ def _print_report(report: pd.DataFrame, confidence: float) -> None:
 
 def campaign_outcomes(
     decisions: Annotated[
-        Path, typer.Argument(help="Decisions (.parquet) that `kizuna score offers` wrote.")
+        Path, typer.Argument(help="Decisions (.parquet or .csv) that `kizuna score offers` wrote.")
     ],
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Experiment YAML: the order log to measure.")
