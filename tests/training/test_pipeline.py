@@ -245,6 +245,17 @@ def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(t
     }
     assert served.models.kinds == ("recommender", "churn", "ltv")
     assert served.state.n_customers > 1_000 and not served.missing_kinds
+    # `kizuna export` twice into one folder: the second replaces the first, whole.
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    out = tmp_path / "cli-export"
+    for _ in range(2):
+        done = CliRunner().invoke(app, ["export", "--experiment", "tiny", "--out", str(out)])
+        assert done.exit_code == 0, done.output
+    assert load_served(str(out)).versions == served.versions
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli-export", "export"]
 
 
 def test_training_another_experiment_never_moves_this_ones_champions(trained, shop_dir):
