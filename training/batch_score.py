@@ -20,6 +20,7 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
 from kizuna.serving import next_order
+from kizuna.training.atomic_write import replacing
 
 DEFAULT_TABLE = "customer_scores"
 REC_SEP = "|"
@@ -230,20 +231,26 @@ def write_chunks(
     check_target(target)
     if is_sql_url(target):
         return _write_sql(chunks, target, table, on_chunk)
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.name.lower().endswith(".parquet"):
-        return _write_parquet(chunks, path, on_chunk)
-    return _write_csv(chunks, path, on_chunk)
+    name = Path(target).name.lower()
+    # Written beside the target and renamed over it when complete: a failure or
+    # a kill part-way leaves last night's file as it was, not a truncated one.
+    with replacing(target) as temp:
+        if name.endswith(".parquet"):
+            return _write_parquet(chunks, temp, on_chunk)
+        return _write_csv(chunks, temp, on_chunk, gz=name.endswith(".gz"))
 
 
 def _write_csv(
-    chunks: Iterator[pd.DataFrame], path: Path, on_chunk: Callable[[int], None] | None
+    chunks: Iterator[pd.DataFrame],
+    path: Path,
+    on_chunk: Callable[[int], None] | None,
+    *,
+    gz: bool,
 ) -> int:
     import gzip
 
     total = 0
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    opener = gzip.open if gz else open
     with opener(path, "wt", newline="", encoding="utf-8") as handle:
         for i, chunk in enumerate(chunks):
             chunk.to_csv(handle, index=False, header=i == 0)

@@ -15,6 +15,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.training import (
     cli_campaign,
     cli_data,
+    cli_features,
     cli_init,
     cli_offers,
     cli_report,
@@ -67,7 +68,7 @@ score_app.command("audience")(cli_report.score_audience)
 app.command("init")(cli_init.init)
 app.command("generate")(cli_data.generate)
 app.command("validate")(cli_data.validate)
-app.command("features")(cli_data.features)
+app.command("features")(cli_features.features)
 app.command("train")(cli_train.train)
 app.command("promote")(cli_train.promote)
 app.command("demo")(cli_train.demo)

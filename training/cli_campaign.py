@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from kizuna.features import schema as s
+from kizuna.training.atomic_write import replacing
 from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.offer_inputs import ConfigOpt, MarginOpt, OffersOpt, resolve_offers
 from kizuna.training.progress import err_console, step
@@ -145,7 +146,7 @@ def _print_report(report: pd.DataFrame, confidence: float) -> None:
 
 def campaign_outcomes(
     decisions: Annotated[
-        Path, typer.Argument(help="Decisions (.parquet) that `kizuna score offers` wrote.")
+        Path, typer.Argument(help="Decisions (.parquet or .csv) that `kizuna score offers` wrote.")
     ],
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Experiment YAML: the order log to measure.")
@@ -175,11 +176,11 @@ def campaign_outcomes(
     data_end = experiment.data.data_end or kept[s.TIMESTAMP].max()
     with step(f"measuring {len(table):,} decisions over {days} days", quiet=quiet):
         frame = outcomes_of_decisions(table, kept, days=days, data_end=pd.Timestamp(data_end))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_csv(out, index=False)
+    with replacing(out) as temp:  # complete, or the earlier outcomes as they were
+        if out.suffix.lower() == ".parquet":
+            frame.to_parquet(temp, index=False)
+        else:
+            frame.to_csv(temp, index=False)
     treated = frame[frame[s.TREATED] == 1]
     control = frame[frame[s.TREATED] == 0]
     summary = {

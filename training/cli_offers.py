@@ -8,7 +8,7 @@ absent), and optionally ``segment`` and ``monetary_mean`` (the basket a
 discount applies to), plus any feature columns learned uplift models need. A
 ``kizuna features`` frame joined with the churn and LTV scores is exactly that
 (the readers: :mod:`training.offer_inputs`). It writes the decisions, with the
-control-group assignment, to Parquet (the decision log), and can append the
+control-group assignment, to Parquet or CSV (the decision log), and can append the
 contacts it makes to the contact log. ``kizuna evaluate-campaign`` is
 :mod:`training.cli_campaign`.
 """
@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.table import Table
@@ -36,6 +37,9 @@ from kizuna.training.offer_inputs import (
     resolve_offers,
 )
 from kizuna.training.progress import step
+
+#: What ``kizuna score offers --out`` writes (``kizuna campaign-outcomes`` reads each).
+DECISION_SUFFIXES = (".parquet", ".csv", ".csv.gz")
 
 
 def score_offers(
@@ -84,7 +88,10 @@ def score_offers(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Decisions file (Parquet; default $KIZUNA_DATA_DIR/offers/)."
+            "--out",
+            "-o",
+            help="Decisions file: .parquet, .csv or .csv.gz "
+            "(default $KIZUNA_DATA_DIR/offers/decisions.parquet).",
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -102,6 +109,7 @@ def score_offers(
         from kizuna.training.tracking import data_dir
 
         out = data_dir() / "offers" / "decisions.parquet"
+    check_decisions_out(out)  # before minutes of work
     catalogue, offers_path = resolve_offers(offers, config, margin=margin)
     if not 0 <= control_share < 1:  # as the service: 1 would hold everyone out
         raise KizunaInputError(
@@ -157,9 +165,8 @@ def score_offers(
     decisions["campaign_id"] = pd.array([campaign_id] * len(decisions), dtype="str")
     decisions["decided_at"] = now_ts
     decisions[s.CHANNEL] = pd.array([channel] * len(decisions), dtype="str")
-    out.parent.mkdir(parents=True, exist_ok=True)
     with step(f"writing {out}", quiet=quiet):
-        decisions.to_parquet(out, index=False)
+        write_decisions(decisions, out)
     logged = 0
     if log_contacts:
         contacts = contacts_from_decisions(
@@ -197,6 +204,42 @@ def score_offers(
     )
     seen = "none (caps and cooldowns see no past contacts)" if log is None else contact_log
     console.print(f"contact log: {seen}")
+
+
+def check_decisions_out(out: Path) -> None:
+    """Refuse a decisions file whose name says neither Parquet nor CSV."""
+    if not out.name.lower().endswith(DECISION_SUFFIXES):
+        raise KizunaInputError(
+            f"--out {out}: decisions are written as {', '.join(DECISION_SUFFIXES)}; "
+            "name the file with one of these"
+        )
+
+
+def write_decisions(decisions: pd.DataFrame, out: Path) -> None:
+    """Write the decisions as the name says: Parquet, or CSV (gzipped for ``.csv.gz``).
+
+    In CSV the lists are text, as in the CRM export: ``items`` joined by
+    ``|``, ``reasons`` by ``; ``. The file replaces ``out`` only once complete.
+    """
+    from kizuna.training.atomic_write import replacing
+    from kizuna.training.batch_score import REASON_SEP, REC_SEP
+
+    name = out.name.lower()
+    with replacing(out) as temp:
+        if name.endswith(".parquet"):
+            decisions.to_parquet(temp, index=False)
+            return
+        text = decisions.copy()
+        for col, sep in ((s.ITEMS, REC_SEP), (s.REASONS, REASON_SEP)):
+            if col in text.columns:
+                text[col] = [_joined(v, sep) for v in text[col].tolist()]
+        text.to_csv(temp, index=False, compression="gzip" if name.endswith(".gz") else None)
+
+
+def _joined(value: object, sep: str) -> object:
+    if isinstance(value, list | tuple | np.ndarray):
+        return sep.join(map(str, value))
+    return value
 
 
 def _service_contact_log(config: Path | None) -> Path | None:

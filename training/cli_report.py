@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from kizuna.features.timestamps import naive_utc
+from kizuna.training.atomic_write import replacing
 from kizuna.training.cli_common import EventStoreOpt, JsonOpt, QuietOpt, console, emit_json
 
 
@@ -76,8 +77,8 @@ def report(
         attribution_store=recommendation_log or log,
     )
     page, summary = build_report(config, options, quiet=quiet)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    with replacing(out) as temp:  # the page the service serves: never half of it
+        temp.write_text(page, encoding="utf-8")
     summary = {"out": str(out), "bytes": len(page.encode()), **summary}
     if as_json:
         emit_json(summary)
@@ -229,10 +230,11 @@ def score_audience(
         )
         for _, r in frame.iterrows()
     ]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False) if out.suffix.lower() == ".parquet" else frame.to_csv(
-        out, index=False
-    )
+    with replacing(out) as temp:
+        if out.suffix.lower() == ".parquet":
+            frame.to_parquet(temp, index=False)
+        else:
+            frame.to_csv(temp, index=False)
     summary = {
         "out": str(out),
         "rows": len(frame),

@@ -51,7 +51,15 @@ def snapshot(
 
 
 def export(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write (replaced).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder to write: new, empty or an earlier export (replaced once the new "
+            "one is complete).",
+        ),
+    ],
     experiment: Annotated[
         str | None, typer.Option("--experiment", help="Experiment name (default: the only one).")
     ] = None,
@@ -62,20 +70,53 @@ def export(
     """Copy an experiment's champion models and snapshot out of the registry into a folder.
 
     The folder is a model source for `kizuna serve --models DIR` and what a Bento bakes in.
+    It is fetched into a hidden folder beside --out and swapped in once complete: a failed
+    export (an unknown experiment, a registry error) leaves an earlier one as it was.
     """
-    import shutil
-
     from kizuna.serving.model_store import fetch_from_registry, tracking_uri
+    from kizuna.training.atomic_write import replacing
     from kizuna.training.tracking import setup_mlflow_uri
 
+    check_export_target(out)
     setup_mlflow_uri()
-    shutil.rmtree(out, ignore_errors=True)
-    folder, name = fetch_from_registry(experiment, out, alias=alias)
-    summary = {"experiment": name, "out": str(folder), "tracking_uri": tracking_uri()}
+    summary = {"experiment": experiment, "out": str(out), "tracking_uri": tracking_uri()}
+    with replacing(out) as temp:
+        _, summary["experiment"] = fetch_from_registry(experiment, temp, alias=alias)
     if as_json:
         emit_json(summary)
         return
-    console.print(f"exported {name} (@{alias}) to {folder}")
+    console.print(f"exported {summary['experiment']} (@{alias}) to {out}")
+
+
+def check_export_target(out: Path) -> None:
+    """Refuse an ``--out`` that export would replace wrongly: a file, or another folder.
+
+    As the Spark outputs (:func:`training.engines.spark_outputs.check_spark_target`),
+    a folder is replaced only if it is new, empty, or holds only what an export
+    (or a training's model folder) writes, ``versions.json`` among it.
+
+    Raises
+    ------
+    KizunaInputError
+        ``out`` is a file, or a folder holding other files or no ``versions.json``.
+    """
+    from kizuna.serving import model_store as m
+
+    if out.exists() and not out.is_dir():
+        raise KizunaInputError(f"--out {out} is a file: export writes a folder there")
+    entries = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    if not entries:
+        return
+    known = {m.VERSIONS_FILE, m.KINDS_FILE, m.EXPERIMENT_FILE, m.SNAPSHOT_DIR, *m.REGISTERED_KINDS}
+    others = sorted(entries - known)
+    if others or m.VERSIONS_FILE not in entries:
+        held = (
+            f"holds files no export made (e.g. {others[:3]})" if others else "has no versions.json"
+        )
+        raise KizunaInputError(
+            f"--out {out} is not an earlier kizuna export: it {held}. Export replaces the "
+            "whole folder; name a new or empty one"
+        )
 
 
 events_app = typer.Typer(

@@ -169,7 +169,7 @@ def demo(
     from kizuna.features.pipeline import customer_features, customer_labels
     from kizuna.simulators.synthetic import ShopConfig, generate_shop
     from kizuna.training.cli_common import print_reconciliation
-    from kizuna.training.cli_data import feature_summary, print_feature_summary
+    from kizuna.training.cli_features import feature_summary, print_feature_summary
     from kizuna.training.config import load_experiment
     from kizuna.training.data import load_tables, load_transactions
     from kizuna.training.pipeline import run_experiment

@@ -250,3 +250,75 @@ def test_score_offers_refuses_what_the_service_refuses_and_warns_of_unreachable_
     assert "offer 'vip' names segments no customer is in: ['Champion']" in " ".join(
         result.output.split()
     )
+
+
+def test_decisions_written_as_csv_are_read_by_campaign_outcomes_as_the_parquet_ones(
+    files, monkeypatch
+) -> None:
+    from kizuna.training.cli import app as kizuna
+
+    monkeypatch.setenv("KIZUNA_EVENT_STORE", str(files["dir"] / "no-events.sqlite"))
+    ids = customer_frame()["customer_id"]
+    orders = pd.DataFrame({
+        "customer_id": [*ids[:40], *ids[:20], "z"], "order_id": [f"o{i}" for i in range(61)],
+        "item_id": "i", "quantity": 1, "unit_price": 5.0,
+        "timestamp": ["2024-12-01"] * 40 + ["2025-01-05"] * 20 + ["2025-03-01"],
+    })  # fmt: skip
+    orders.to_csv(files["dir"] / "orders.csv", index=False)
+    experiment = files["dir"] / "shop.yaml"
+    experiment.write_text(
+        "name: shop\nsplit: {as_of: 2024-12-15}\ndata: {transactions: orders.csv}\n"
+    )
+    measured = {}
+    for name in ("d.parquet", "d.csv", "d.csv.gz"):
+        out = files["dir"] / name
+        run(
+            "score-offers", str(files["scores"]), "--offers", str(files["offers"]), "--out",
+            str(out), "--now", "2025-01-01", "-k", "2", "--campaign-id", "c", "--control-share",
+            "0.3",
+        )  # fmt: skip
+        done = runner.invoke(
+            kizuna,
+            ["campaign-outcomes", str(out), "-c", str(experiment), "--out",
+             str(files["dir"] / f"{name}.outcomes.csv"), "--json"],
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+        measured[name] = pd.read_csv(files["dir"] / f"{name}.outcomes.csv")
+    text = pd.read_csv(files["dir"] / "d.csv")
+    assert text["reasons"].str.contains("; ").any()  # lists as text, not Python reprs
+    assert not text["reasons"].str.startswith("[").any()
+    assert len(measured["d.parquet"]) > 100 and measured["d.parquet"]["outcome"].sum() > 0
+    pd.testing.assert_frame_equal(measured["d.csv"], measured["d.parquet"])
+    pd.testing.assert_frame_equal(measured["d.csv.gz"], measured["d.parquet"])
+
+
+def test_decisions_refuse_a_name_that_says_neither_parquet_nor_csv(files) -> None:
+    out = files["dir"] / "d.json"
+    with pytest.raises(KizunaInputError, match=r"--out .*d\.json: decisions are written as"):
+        runner.invoke(
+            app,
+            [
+                "score-offers",
+                str(files["scores"]),
+                "--offers",
+                str(files["offers"]),
+                "-o",
+                str(out),
+            ],
+            catch_exceptions=False,
+        )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["d.parquet", "d.csv"])
+def test_decisions_that_fill_the_disk_leave_the_earlier_file(files, monkeypatch, name) -> None:
+    from tests.training.test_atomic_write import disk_full_on
+
+    out = files["dir"] / name
+    args = ["score-offers", str(files["scores"]), "--offers", str(files["offers"]), "-o", str(out)]
+    run(*args, "--now", "2025-01-01")
+    before = sorted(files["dir"].iterdir()), out.read_bytes()
+    disk_full_on(monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        runner.invoke(app, [*args, "--now", "2025-02-01"], catch_exceptions=False)
+    assert (sorted(files["dir"].iterdir()), out.read_bytes()) == before

@@ -52,16 +52,17 @@ def store(tmp_path, monkeypatch) -> Iterator[Path]:
 
 
 @pytest.fixture()
-def own_store(trained, tmp_path, monkeypatch) -> Iterator[Path]:
-    """A copy of ``trained``'s store, for a test that changes it: the others keep the original
-    whatever the order they run in."""
+def own_store(trained, tmp_path_factory, monkeypatch) -> Iterator[Path]:
+    """A copy of ``trained``'s store (a folder of its own), for a test that changes it: the
+    others keep the original whatever the order they run in."""
     import shutil
 
+    folder = tmp_path_factory.mktemp("own-store")
     shared = Path(os.environ["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///"))
-    shutil.copy(shared, tmp_path / "mlflow.db")  # its artifacts stay where they are
-    with _mlflow_uri_restored(f"sqlite:///{tmp_path / 'mlflow.db'}"):
-        monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
-        yield tmp_path
+    shutil.copy(shared, folder / "mlflow.db")  # its artifacts stay where they are
+    with _mlflow_uri_restored(f"sqlite:///{folder / 'mlflow.db'}"):
+        monkeypatch.setenv(DATA_DIR_ENV, str(folder))
+        yield folder
 
 
 @contextmanager
@@ -281,6 +282,17 @@ def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(
     }
     assert served.models.kinds == ("recommender", "churn", "ltv")
     assert served.state.n_customers > 1_000 and not served.missing_kinds
+    # `kizuna export` twice into one folder: the second replaces the first, whole.
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    out = tmp_path / "cli-export"
+    for _ in range(2):
+        done = CliRunner().invoke(app, ["export", "--experiment", "tiny", "--out", str(out)])
+        assert done.exit_code == 0, done.output
+    assert load_served(str(out)).versions == served.versions
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli-export", "export"]
 
 
 def test_training_another_experiment_never_moves_this_ones_champions(trained, own_store, shop_dir):
