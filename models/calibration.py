@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 from scipy.special import expit
+from sklearn.base import BaseEstimator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -40,11 +41,20 @@ _TIE_BREAK = 1e-4
 _FOLDS = 5
 
 
+def check_method(method: object) -> None:
+    """Raise a :class:`KizunaInputError` unless ``method`` is a calibration method."""
+    if method not in ("auto", *METHODS):
+        raise KizunaInputError(
+            f"calibration must be 'auto', 'isotonic', 'sigmoid', 'none' or None, got {method!r}",
+            column="calibration",
+        )
+
+
 def _squeeze(p: np.ndarray) -> np.ndarray:
     return _EPS + (1.0 - 2.0 * _EPS) * p
 
 
-class ScoreCalibrator:
+class ScoreCalibrator(BaseEstimator):
     """Strictly increasing map from raw scores (log-odds) to probabilities.
 
     Parameters
@@ -61,15 +71,11 @@ class ScoreCalibrator:
     """
 
     def __init__(self, method: Method = "auto") -> None:
-        if method not in ("auto", *METHODS):
-            raise KizunaInputError(
-                f"calibration must be 'auto', 'isotonic', 'sigmoid', 'none' or None, got {method!r}",
-                column="calibration",
-            )
         self.method = method
 
     def fit(self, score: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
         """Fit on raw scores of shape (m,) and 0/1 labels of shape (m,)."""
+        check_method(self.method)
         score = np.asarray(score, dtype=float)
         y = np.asarray(y, dtype=int)
         method = self.method
@@ -133,6 +139,7 @@ def fit_calibrator(
     """
     if calibration is None:
         return None
+    check_method(calibration)  # a misspelt method, with or without validation rows
     if score_val is None or y_val is None:
         warnings.warn(
             "no validation split given: probabilities are left uncalibrated "
@@ -140,6 +147,5 @@ def fit_calibrator(
             UserWarning,
             stacklevel=3,
         )
-        ScoreCalibrator(calibration)  # still reject a misspelt method
         return None
     return ScoreCalibrator(calibration).fit(score_val, y_val)

@@ -170,7 +170,9 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         if X_val is not None:
             X_val = as_frame(X_val)
             y_val_arr, _ = self._clip_target(
-                check_target(y_val, n_rows=len(X_val), name="validation target")
+                check_target(
+                    y_val, n_rows=len(X_val), name="validation target", index=X_val.index
+                )  # fmt: skip
             )
         self._fit_booster(
             X,

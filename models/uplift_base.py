@@ -89,7 +89,10 @@ class UpliftLearner(BaseEstimator):
     def fit(self, X: Any, treatment: Any, y: Any) -> UpliftLearner:
         """Fit on features ``X`` (n, p), 0/1 ``treatment`` (n,) and outcome ``y`` (n,)."""
         X = as_frame(X)
-        t = check_binary_labels(treatment, n_rows=len(X), name="treatment").astype(bool)
+        rows_index = getattr(X, "index", None)
+        t = check_binary_labels(
+            treatment, n_rows=len(X), name="treatment", index=rows_index
+        ).astype(bool)
         for group, rows in (("treated", t), ("control", ~t)):
             if rows.sum() < MIN_GROUP_ROWS:
                 raise KizunaInputError(
@@ -98,9 +101,9 @@ class UpliftLearner(BaseEstimator):
                 )  # fmt: skip
         self.outcome_ = self._outcome_kind(y, len(X))
         yv = (
-            check_binary_labels(y, n_rows=len(X), name="outcome").astype(float)
+            check_binary_labels(y, n_rows=len(X), name="outcome", index=rows_index).astype(float)
             if self.outcome_ == "binary"
-            else check_target(y, n_rows=len(X), name="outcome")
+            else check_target(y, n_rows=len(X), name="outcome", index=rows_index)
         )
         if self.n_estimators < 1:
             raise KizunaInputError("n_estimators must be at least 1", column="n_estimators")

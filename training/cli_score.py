@@ -33,7 +33,8 @@ def score(
             "--out",
             "-o",
             help="A .csv/.csv.gz/.parquet file, or a SQLAlchemy URL "
-            "(sqlite:///crm.sqlite, postgresql://user@host/db).",
+            "(sqlite:///crm.sqlite, postgresql://user@host/db); default: "
+            "sqlite:///$KIZUNA_DATA_DIR/crm.sqlite.",
         ),
     ] = "",
     table: Annotated[str, typer.Option(help="SQL table name (replaced).")] = "customer_scores",

@@ -88,7 +88,7 @@ class DataConfig(Frozen):
     customers: Path | None = None
     customers_column_map: dict[str, Any] = {}
     data_end: date | None = None
-    # The service's purchase-event store; default: events.sqlite in the data folder.
+    # The service's purchase-event store; default: events/<experiment>.sqlite in the data folder.
     events: Path | None = None
     file_format: FileFormat | None = None
     delimiter: str | None = None

@@ -150,6 +150,14 @@ class _EstimatorSettings(Frozen):
         return self
 
 
+# The keys of training.metrics_tabular's classification_report and regression_report (a test
+# keeps them equal), so a misspelt primary metric is refused when the file loads.
+ChurnMetric = Literal[
+    "roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile", "capture_rate_top_decile"
+]
+LTVMetric = Literal["mae", "rmse", "spearman", "normalised_gini", "total_revenue_error"]
+
+
 class ChurnConfig(_EstimatorSettings):
     """The churn model: non-contractual (no purchase in the horizon) or contractual (a label)."""
 
@@ -159,7 +167,7 @@ class ChurnConfig(_EstimatorSettings):
     mode: Literal["non_contractual", "contractual"] = "non_contractual"
     label_col: str = "churned"
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
-    primary_metric: str = "roc_auc"
+    primary_metric: ChurnMetric = "roc_auc"
 
 
 class LTVConfig(_EstimatorSettings):
@@ -168,7 +176,7 @@ class LTVConfig(_EstimatorSettings):
     _estimator = ("kizuna.models.ltv", "LTVRegressor")
 
     enabled: bool = True
-    primary_metric: str = "normalised_gini"
+    primary_metric: LTVMetric = "normalised_gini"
 
 
 class BTYDConfig(Frozen):

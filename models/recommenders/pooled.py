@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.recommenders.hybrid import HybridRecommender
@@ -99,7 +100,7 @@ class CandidatePool(BaseEstimator):
         other users: :meth:`~models.recommenders.base.Recommender.for_users`).
         """
         if not hasattr(self, "items_"):
-            self.fit(model)
+            raise NotFittedError("this CandidatePool is not fitted yet; call fit(model) first")
         if model.n_items_ != self.n_items_:
             raise KizunaInputError(
                 f"the pool was fitted on {self.n_items_} items, the model has {model.n_items_}",

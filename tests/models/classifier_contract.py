@@ -165,6 +165,14 @@ class _Contract:
         with pytest.raises(KizunaInputError, match="rows"):
             self.make_estimator().fit(data["X"], data["y"][:-1])
 
+    def test_validation_labels_in_another_row_order_are_refused(self, data: dict[str, Any]) -> None:
+        # Labels indexed by customer but sorted differently from X_val would pair each
+        # customer with another's label (LTV took them silently).
+        X_val = data["X_val"].set_axis([f"C{i}" for i in range(len(data["X_val"]))])
+        reordered = pd.Series(np.asarray(data["y_val"]), index=X_val.index).iloc[::-1]
+        with pytest.raises(KizunaInputError, match="order"):
+            self.make_estimator().fit(data["X"], data["y"], X_val=X_val, y_val=reordered)
+
     def test_reasons_are_ranked_phrases(self, fitted: Any, data: dict[str, Any]) -> None:
         X = data["X_test"].head(50)
         score, reasons = fitted.predict_with_reasons(X, top_n=2)

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.calibration import ScoreCalibrator
+from kizuna.models.calibration import ScoreCalibrator, fit_calibrator
 
 
 def _scores(n: int, *, seed: int, shift: float = 0.0, slope: float = 1.0):
@@ -58,9 +58,16 @@ def test_a_decreasing_sigmoid_fit_falls_back_to_the_raw_probability():
     assert ScoreCalibrator("sigmoid").fit(score, y).method_ == "none"
 
 
-def test_unknown_method_is_rejected():
+def test_unknown_method_is_rejected_in_fit_and_the_calibrator_clones():
+    from sklearn.base import clone
+
+    # scikit-learn's rules: __init__ stores, fit validates; clone and get_params work
+    calibrator = ScoreCalibrator("platt")
+    assert clone(calibrator).get_params() == {"method": "platt"}
     with pytest.raises(KizunaInputError, match="calibration"):
-        ScoreCalibrator("platt")
+        calibrator.fit(np.array([0.0, 1.0]), np.array([0, 1]))
+    with pytest.raises(KizunaInputError, match="calibration"):
+        fit_calibrator("platt", None, None)  # no validation rows: still a misspelt method
 
 
 def test_binned_interval_covers_its_nominal_share_on_fresh_data():

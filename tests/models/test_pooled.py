@@ -38,22 +38,31 @@ def test_hand_worked_blend_over_the_candidates(tiny):
     top-k would rank it fourth.
     """
     row = sp.csr_matrix(np.array([[0, 1.0, 0, 0]]))
-    items, scores = CandidatePool(1).recommend(tiny, np.array([-1]), row, 4)
+    items, scores = CandidatePool(1).fit(tiny).recommend(tiny, np.array([-1]), row, 4)
     assert items.tolist() == [[1, 3, 0, -1]]
     np.testing.assert_allclose(scores[0, :3], [1.0, 0.2, 0.0])
     assert np.isneginf(scores[0, 3])
     exact, _ = tiny.recommend(np.array([-1]), row, 4)
     assert exact.tolist() == [[1, 3, 0, 2]]
     # New items only: the new blend's trending weight 0.6 on item 3; item 1 excluded.
-    items, scores = CandidatePool(1).recommend(tiny, np.array([-1]), row, 3, exclude_seen=True)
+    items, scores = (
+        CandidatePool(1).fit(tiny).recommend(tiny, np.array([-1]), row, 3, exclude_seen=True)
+    )
     assert items.tolist() == [[3, 0, -1]]
     np.testing.assert_allclose(scores[0, :2], [0.6, 0.0])
+
+
+def test_an_unfitted_pool_is_refused_not_fitted_on_the_fly(tiny):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="fit"):
+        CandidatePool(1).recommend(tiny, np.array([-1]), X[[0]], 3)
 
 
 def test_item_mask_applies_to_candidates(tiny):
     row = sp.csr_matrix(np.array([[0, 1.0, 0, 0]]))
     mask = np.array([True, True, True, False])
-    items, _ = CandidatePool(1).recommend(tiny, np.array([-1]), row, 3, item_mask=mask)
+    items, _ = CandidatePool(1).fit(tiny).recommend(tiny, np.array([-1]), row, 3, item_mask=mask)
     assert items.tolist() == [[1, 0, -1]]
 
 

@@ -174,6 +174,14 @@ def test_bad_inputs_fail_loudly() -> None:
         TLearner(outcome="binary").fit(X, np.arange(100) % 2, np.arange(100.0))
     with pytest.raises(KizunaInputError, match="propensity"):
         XLearner(propensity=1.0).fit(X, np.arange(100) % 2, y)
+    # treatment and outcome indexed by the customers in another order pair by position:
+    # each customer would get another's group and outcome
+    ids = X.set_axis([f"C{i}" for i in range(100)])
+    t = pd.Series(np.arange(100) % 2, index=ids.index)
+    with pytest.raises(KizunaInputError, match="treatment.*order"):
+        TLearner().fit(ids, t.iloc[::-1], y)
+    with pytest.raises(KizunaInputError, match="outcome.*order"):
+        TLearner().fit(ids, t, pd.Series(y, index=ids.index).iloc[::-1])
 
 
 def test_fit_per_offer_and_the_uplift_frame() -> None:

@@ -6,6 +6,7 @@ import gzip
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -240,3 +241,27 @@ def test_an_impossible_date_or_a_repeated_key_in_the_experiment_is_refused(
     config.write_text(f"data: {{transactions: {tx_csv}}}\n{text}")
     code, _, err = run_cli(monkeypatch, capsys, "validate", "--config", str(config))
     assert_one_line_error(code, err, "exp.yaml", *words)
+
+
+def test_a_misspelt_primary_metric_is_refused_when_the_file_loads(
+    monkeypatch, capsys, tmp_path, tx_csv
+):
+    # It was refused only mid-training, after the recommender had trained.
+    config = tmp_path / "exp.yaml"
+    config.write_text(
+        f"data: {{transactions: {tx_csv}}}\nsplit: {{as_of: 2021-03-01}}\n"
+        "churn: {primary_metric: roc_aucc}\n"
+    )
+    code, _, err = run_cli(monkeypatch, capsys, "validate", "--config", str(config))
+    assert_one_line_error(code, err, "(churn)", "primary_metric", "roc_auc")
+
+
+def test_the_primary_metric_choices_are_the_reports_keys():
+    import typing
+
+    from kizuna.training.metrics_tabular import classification_report, regression_report
+    from kizuna.training.model_config import ChurnMetric, LTVMetric
+
+    y, p = np.array([0, 1, 0, 1, 1]), np.array([0.2, 0.7, 0.4, 0.6, 0.9])
+    assert set(typing.get_args(ChurnMetric)) == set(classification_report(y, p))
+    assert set(typing.get_args(LTVMetric)) == set(regression_report(y * 3.0, p * 3))
