@@ -263,3 +263,18 @@ def fatigue_summary(
         "period_days": float(policy.period_days),
         "min_days_between": float(policy.min_days_between),
     }
+
+
+def own_contacts(log: pd.DataFrame | None, campaign_id: str | None, at: pd.Timestamp) -> np.ndarray:
+    """Bool over ``log``'s rows: contacts a run of this same decision logged already.
+
+    A rerun of ``kizuna score offers`` with the same ``campaign_id`` and
+    decision time (a scheduler's retry) finds its first run's contacts in the
+    log; they are not past contacts of this decision, so caps and cooldowns
+    leave them out and they are not logged twice. Shape (len(log),).
+    """
+    if log is None or not campaign_id or s.CAMPAIGN_ID not in log.columns:
+        return np.zeros(0 if log is None else len(log), dtype=bool)
+    when = pd.to_datetime(log[s.CONTACTED_AT]).to_numpy()
+    same = (log[s.CAMPAIGN_ID].astype("str") == campaign_id).to_numpy()
+    return same & (when == pd.Timestamp(at).as_unit("us").to_datetime64())

@@ -99,7 +99,7 @@ def score_offers(
 ) -> None:
     """Decide the next-best offer for every customer in a scores table."""
     from kizuna.features.control_groups import CONTROL, TREATED, in_control
-    from kizuna.models.contact_log import contacts_from_decisions
+    from kizuna.models.contact_log import contacts_from_decisions, own_contacts
     from kizuna.models.next_best_offer import decide
     from kizuna.models.offers import NO_OFFER
     from kizuna.serving.contact_store import append_contacts, read_contact_log
@@ -141,6 +141,11 @@ def score_offers(
             cands = read_table(candidates, string_columns={s.CUSTOMER_ID, s.ITEM_ID})
         log = read_contact_log(contact_log) if contact_log is not None else None
         learned = read_uplift(uplift) if uplift is not None else None
+    rerun = own_contacts(log, campaign_id, now_ts)
+    already: set[str] = set()
+    if rerun.any():  # a retry of the same decision: its first run's contacts are not history
+        already = set(log.loc[rerun, s.CUSTOMER_ID].astype("str"))
+        log = log.loc[~rerun]
     _warn_unmatched_segments(catalogue, table)
     with step(f"deciding offers for {len(table):,} customers", quiet=quiet):
         decisions = decide(
@@ -172,6 +177,8 @@ def score_offers(
         contacts = contacts_from_decisions(
             decisions, now_ts, channel=channel, campaign_id=campaign_id
         )
+        # logged by the first run of this decision: not twice
+        contacts = contacts[~contacts[s.CUSTOMER_ID].isin(already)]
         logged = append_contacts(contact_log, contacts)
     first = decisions[decisions[s.RANK] == 1]
     sent = first[(first[s.OFFER_ID] != NO_OFFER) & (first[s.GROUP] == TREATED)]
@@ -186,6 +193,7 @@ def score_offers(
         "offers": {str(k_): int(v) for k_, v in first[s.OFFER_ID].value_counts().items()},
         "expected_value_sent": float(sent["expected_value"].sum()),
         "contacts_logged": logged,
+        "contacts_logged_by_an_earlier_run": len(already),
         "contact_log": None if contact_log is None else str(contact_log),
     }
     if as_json:

@@ -97,6 +97,28 @@ def test_score_offers_writes_decisions_and_logs_contacts(files) -> None:
     assert len(got_wb) > 0 and (again.loc[got_wb] != "wb").all()
 
 
+def test_a_retry_of_the_same_decision_gives_the_same_decisions_and_logs_nothing_twice(
+    files,
+) -> None:
+    # A scheduler reruns the job (the CRM upload failed): same campaign, same --now. Its
+    # first run's contacts are not history of this decision: before, caps and cooldowns
+    # counted them and the retry sent almost nothing.
+    out, log = files["dir"] / "d.parquet", files["dir"] / "log.sqlite"
+    common = [str(files["scores"]), "--offers", str(files["offers"]), "--contact-log", str(log),
+              "--log-contacts", "--campaign-id", "c1", "--now", "2025-01-01", "--out", str(out)]  # fmt: skip
+    first = run("score-offers", *common)
+    decided = pd.read_parquet(out)
+    retry = run("score-offers", *common)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), decided)
+    assert first["contacts_logged"] > 0 and retry["contacts_logged"] == 0
+    assert retry["contacts_logged_by_an_earlier_run"] == first["contacts_logged"]
+    assert len(read_contact_log(log)) == first["contacts_logged"]
+    # A later decision of the same campaign counts them: they were sent.
+    later = run("score-offers", *common[:-4], "--now", "2025-01-02", "--out", str(out))
+    assert later["contacts_logged_by_an_earlier_run"] == 0
+    assert later["no_offer"] > first["no_offer"]
+
+
 def test_score_offers_reads_the_catalogue_named_by_an_experiment(files) -> None:
     experiment = files["dir"] / "exp.yaml"
     experiment.write_text("name: x\noffers: offers.yaml\n")
