@@ -97,6 +97,21 @@ def experiment_store(data_dir: Path, folder: str, experiment: str) -> Path:
     return data_dir / folder / f"{experiment}.sqlite"
 
 
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """One line per ``KIZUNA_*`` variable that no setting reads (a typo is ignored silently
+    otherwise: ``KIZUNA_DATADIR`` leaves the data folder at ``./data``), with the nearest name."""
+    import difflib
+
+    known = [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
+    lines = []
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            lines.append(f"{name} is not a kizuna setting and is ignored{hint}")
+    return lines
+
+
 class Settings(BaseSettings):
     """Everything the service reads from its environment (``KIZUNA_<FIELD>``)."""
 

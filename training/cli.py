@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import typing
 from collections.abc import Callable
@@ -146,6 +147,10 @@ def main() -> None:
     :class:`KizunaInputError` raised inside a Spark shard
     (:func:`training.engines.spark_errors.input_error_from_spark`).
     """
+    from kizuna.serving.config import unknown_settings
+
+    for line in unknown_settings(os.environ):
+        err_console.print(f"warning: {escape(line)}", highlight=False, soft_wrap=True)
     try:
         app()
     except user_error_types() as exc:

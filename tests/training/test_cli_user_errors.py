@@ -265,3 +265,17 @@ def test_the_primary_metric_choices_are_the_reports_keys():
     y, p = np.array([0, 1, 0, 1, 1]), np.array([0.2, 0.7, 0.4, 0.6, 0.9])
     assert set(typing.get_args(ChurnMetric)) == set(classification_report(y, p))
     assert set(typing.get_args(LTVMetric)) == set(regression_report(y * 3.0, p * 3))
+
+
+def test_a_misspelt_kizuna_variable_is_named_with_the_nearest_setting(monkeypatch, capsys, tx_csv):
+    # KIZUNA_DATADIR was ignored in silence: the stores then resolved against ./data.
+    monkeypatch.setenv("KIZUNA_DATADIR", "/srv/kizuna")
+    code, _, err = run_cli(monkeypatch, capsys, "validate", str(tx_csv), "--json")
+    assert code in (0, None), err
+    assert (
+        "warning: KIZUNA_DATADIR is not a kizuna setting and is ignored (did you mean "
+        "KIZUNA_DATA_DIR?)" in " ".join(err.split())
+    )
+    from kizuna.serving.config import unknown_settings
+
+    assert unknown_settings({"KIZUNA_DATA_DIR": "x", "KIZUNA_API_KEY": "k", "OTHER": "1"}) == []
