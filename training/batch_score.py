@@ -94,9 +94,7 @@ def score_chunks(
     mask = st.catalogue.in_stock.copy() if in_stock_only else None
     pool = None
     if candidate_pool is not None and models.recommender is not None:
-        from kizuna.models.recommenders.pooled import CandidatePool
-
-        pool = CandidatePool(candidate_pool).fit(models.recommender.model)
+        pool = served_pool(models.recommender.model, candidate_pool)
     ids = st.features.index
     for lo in range(0, len(ids), chunk_size):
         chunk = ids[lo : lo + chunk_size]
@@ -321,3 +319,20 @@ def _write_sql(
     finally:
         engine.dispose()
     return total
+
+
+def served_pool(model: Any, size: int) -> Any:
+    """``scoring.candidate_pool`` for the served recommender (both engines), or None with a
+    warning when it is not the hybrid: exact top-k, not a failure of the nightly export."""
+    from kizuna.models.recommenders.pooled import pool_for
+    from kizuna.training.progress import err_console
+
+    pool = pool_for(model, size)
+    if pool is None:
+        err_console.print(
+            f"warning: scoring.candidate_pool applies to the hybrid recommender; the served one "
+            f"is {type(model).__name__}, so every item is ranked exactly",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return pool

@@ -97,7 +97,8 @@ class ScoringConfig(Frozen):
     trending and ``N`` most popular items, the customer's own items and their
     item-kNN neighbours: :class:`models.recommenders.pooled.CandidatePool`),
     so the cost per customer does not grow with the catalogue (BENCHMARKS.md
-    measures what it changes).
+    measures what it changes). It applies to a served hybrid; another served
+    recommender (the two-stage model) ranks exactly, with a warning.
     """
 
     candidate_pool: int | None = Field(None, gt=0)

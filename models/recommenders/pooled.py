@@ -266,6 +266,15 @@ def _top_cells(
     return items, scores
 
 
+def pool_for(model: Any, size: int | None) -> CandidatePool | None:
+    """A pool of ``size`` fitted on ``model``; None without a size, or for a recommender that
+    is not the hybrid (the two-stage model, a baseline), which then ranks exactly: the
+    served kind is chosen at training, after the experiment file set the pool."""
+    if size is None or not isinstance(model, HybridRecommender):
+        return None
+    return CandidatePool(size).fit(model)
+
+
 def pooled_recommend(
     model: Any,
     pool: CandidatePool | None,

@@ -192,3 +192,28 @@ def test_score_on_spark_without_pyspark_is_one_line(model_set, tmp_path, monkeyp
     done = CliRunner().invoke(app, args)
     assert isinstance(done.exception, KizunaInputError), done.output
     assert "pip install 'kizuna[spark]'" in str(done.exception)
+
+
+def test_a_candidate_pool_for_a_served_model_that_is_not_the_hybrid_ranks_exactly(
+    served, monkeypatch
+):
+    # scoring.candidate_pool is set in the experiment file before training chooses what
+    # to serve; a served two-stage model failed every nightly export with it.
+    import io
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from kizuna.models.recommenders import ItemKNNRecommender
+    from kizuna.training import progress
+
+    rec = served.models.recommender
+    knn = ItemKNNRecommender().fit(rec.history)
+    other = replace(served, models=replace(served.models, recommender=replace(rec, model=knn)))
+    sink = io.StringIO()
+    monkeypatch.setattr(progress, "err_console", Console(file=sink, width=400))
+    pooled = pd.concat(score_chunks(other, k=5, chunk_size=100, candidate_pool=50))
+    exact = pd.concat(score_chunks(other, k=5, chunk_size=100))
+    pd.testing.assert_frame_equal(pooled, exact)
+    assert "scoring.candidate_pool applies to the hybrid recommender" in sink.getvalue()
+    assert "ItemKNNRecommender" in sink.getvalue()

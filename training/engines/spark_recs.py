@@ -92,9 +92,9 @@ def recommendations(
         weigher.fit_statistics(0, np.zeros(len(item_ids), dtype=np.int64), 1.0)
     pool = None
     if candidate_pool is not None:
-        from kizuna.models.recommenders.pooled import CandidatePool
+        from kizuna.training.batch_score import served_pool
 
-        pool = CandidatePool(candidate_pool).fit(bundle.model)
+        pool = served_pool(bundle.model, candidate_pool)
     shared = spark.sparkContext.broadcast(
         (bundle.model.for_users(None), weigher, catalogue.in_stock.copy(), pool)
     )
