@@ -15,6 +15,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
+from kizuna.features.recent_buyers import recent_item_lines
 from kizuna.models.audience import (
     RANK,
     best_target_score,
@@ -91,17 +92,15 @@ def p_order_all(served: Any, horizon_days: int) -> np.ndarray:
 
 
 def recent_buyers(st: Any, customer_ids: list[str], targets: np.ndarray, days: float) -> np.ndarray:
-    """Bool, shape (len(customer_ids),): bought a target item in the ``days`` before as_of."""
+    """Bool, shape (len(customer_ids),): bought or returned a target item in the ``days`` before
+    as_of (:func:`features.recent_buyers.recent_item_lines`)."""
     if days <= 0 or not customer_ids:
         return np.zeros(len(customer_ids), bool)
     lines = st.customers_lines(customer_ids, [s.CUSTOMER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY])
     if len(lines) == 0:
         return np.zeros(len(customer_ids), bool)
     items = set(np.asarray(st.catalogue.item_ids, dtype=object)[targets].astype(str))
-    when = pd.to_datetime(lines[s.TIMESTAMP])
-    hit = (when >= st.as_of - pd.Timedelta(days=days)) & lines[s.ITEM_ID].astype(str).isin(items)
-    if s.QUANTITY in lines.columns:
-        hit &= lines[s.QUANTITY].astype(float) > 0
+    hit = recent_item_lines(lines, st.as_of, days) & lines[s.ITEM_ID].astype(str).isin(items)
     return np.isin(
         np.asarray(customer_ids, dtype=object), lines.loc[hit, s.CUSTOMER_ID].astype(str).unique()
     )

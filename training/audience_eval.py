@@ -19,6 +19,7 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
+from kizuna.features.recent_buyers import recent_item_lines
 from kizuna.models.audience import scaled_scores, top_audience
 from kizuna.models.next_order import probability_of_order
 
@@ -121,8 +122,7 @@ def _recent_buyers(
     tx: pd.DataFrame, as_of: pd.Timestamp, days: float, population: pd.Index, items: pd.Index
 ) -> np.ndarray:
     """Bool (n_population, n_items): bought the item in the ``days`` before ``as_of``."""
-    t = pd.to_datetime(tx[s.TIMESTAMP])
-    window = tx[(t >= as_of - pd.Timedelta(days=days)) & (t < as_of)]
+    window = tx[recent_item_lines(tx, as_of, days)]
     out = np.zeros((len(population), len(items)), bool)
     rows = population.get_indexer(window[s.CUSTOMER_ID].astype(str))
     cols = items.get_indexer(window[s.ITEM_ID].astype(str))

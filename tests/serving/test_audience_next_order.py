@@ -43,10 +43,8 @@ def test_audience_for_a_category_leaves_out_recent_buyers(served, model_set) -> 
     items = set(np.asarray(st.catalogue.item_ids, dtype=object)[targets].astype(str))
     tx = model_set.transactions
     when = pd.to_datetime(tx["timestamp"])
-    recent = tx[
-        (when >= st.as_of - pd.Timedelta(days=45))
-        & tx["item_id"].astype(str).isin(items)
-        & (tx["quantity"] > 0)
+    recent = tx[  # bought or returned it lately: the rule of training's audience evaluation
+        (when >= st.as_of - pd.Timedelta(days=45)) & tx["item_id"].astype(str).isin(items)
     ]
     recent_ids = set(recent["customer_id"].astype(str))
     # the recent buyers met while filling the audience are skipped and counted
