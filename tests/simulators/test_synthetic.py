@@ -6,7 +6,6 @@ Its truth to its own ground truth: ``test_synthetic_truth.py``.
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pandas as pd
@@ -155,14 +154,12 @@ def test_reading_a_folder_without_a_shop_fails_loudly(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_a_million_transactions_in_seconds() -> None:
+def test_a_million_transactions_keep_the_ground_truth() -> None:
+    # Its speed is benchmarks/bench_generate.py's (BENCHMARKS.md), not a timed test.
     config = ShopConfig(n_customers=84_000, n_cold_start_customers=800, seed=11)
-    started = time.perf_counter()
     shop = generate_shop(config)
-    elapsed = time.perf_counter() - started
     tx = shop.transactions
     assert len(tx) == pytest.approx(1_000_000, rel=0.05)
-    assert elapsed < 30, f"{elapsed:.1f} s for {len(tx):,} lines"
     truth = buyers(shop)
     stop = truth[DROPOUT_TIME].fillna(config.end_ts)
     alive_weeks = (stop - truth[FIRST_PURCHASE]).dt.total_seconds() / WEEK_SECONDS
