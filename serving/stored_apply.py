@@ -24,7 +24,10 @@ def apply_stored_events(served: Any, store: Any) -> int:
     state = served.state
     _number_after_snapshot(store, state.last_event_seq)
     fresh = store.read(after=state.last_event_seq)
-    if fresh is None or len(fresh) == 0:  # None: the store is unavailable (store_guard)
+    if fresh is None:  # the store is unavailable (store_guard)
+        return 0
+    _warn_of_purged_lines(store, fresh, state.last_event_seq)
+    if len(fresh) == 0:
         return 0
     kept = validate_transactions(fresh.drop(columns=["seq"])).kept
     return len(state.apply_events(kept, last_seq=int(fresh["seq"].max())))
@@ -49,4 +52,30 @@ def _number_after_snapshot(store: Any, last_event_seq: int) -> None:
             old,
             last_event_seq,
             last_event_seq + 1,
+        )
+
+
+def _warn_of_purged_lines(store: Any, fresh: Any, last_event_seq: int) -> None:
+    """Say when lines after the snapshot were purged: they are in neither the snapshot nor the
+    store (``kizuna events purge``, then an older snapshot promoted), so those purchases are
+    missing until a snapshot is built from an export that has them.
+
+    Numbers are never reused and a rolled-back write takes none, so the store's lines after
+    the snapshot start at ``last_event_seq + 1`` unless some were deleted.
+    """
+    from kizuna.serving.store_guard import StoreUnavailable
+
+    try:
+        first = int(fresh["seq"].min()) if len(fresh) else store.last_seq() + 1
+    except StoreUnavailable:
+        return
+    if first > last_event_seq + 1:
+        logger.warning(
+            "event store %s no longer holds lines %d to %d, which the snapshot (up to %d) does "
+            "not include: they were purged, and those purchases are missing until `kizuna "
+            "snapshot` rebuilds from an export that has them",
+            getattr(store, "path", "?"),
+            last_event_seq + 1,
+            first - 1,
+            last_event_seq,
         )

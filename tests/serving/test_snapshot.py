@@ -100,6 +100,27 @@ def test_events_before_the_snapshot_seq_are_not_applied_again(tmp_path):
     assert len(base) == 4
 
 
+def test_lines_purged_after_the_snapshot_are_named_in_the_log(tmp_path, caplog):
+    # `kizuna events purge`, then an older snapshot promoted: lines 2-3 are in neither.
+    store = EventStore(tmp_path / "events.sqlite")
+    for i, day in enumerate(("2024-01-15", "2024-01-16", "2024-01-17", "2024-01-18")):
+        store.append(event("C2", f"E{i}", day))  # seq 1..4
+    included = validate_transactions(
+        pd.concat([LINES, store.read(after=0).drop(columns="seq").iloc[:1]], ignore_index=True)
+    ).kept
+    folder = model_folder(tmp_path, included, last_event_seq=1)
+    store.purge(3)
+    with caplog.at_level("WARNING", logger="bentoml.kizuna"):
+        served = load_served(str(folder), store=store)
+    assert served.state.events_applied == 1  # seq 4
+    (line,) = [r.getMessage() for r in caplog.records if "purged" in r.getMessage()]
+    assert "no longer holds lines 2 to 3" in line and "(up to 1)" in line
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bentoml.kizuna"):
+        load_served(str(model_folder(tmp_path / "b", included, last_event_seq=3)), store=store)
+    assert not [r for r in caplog.records if "purged" in r.getMessage()]  # nothing missing
+
+
 def test_a_new_customer_from_events_joins_and_keeps_its_id(tmp_path):
     folder = model_folder(tmp_path, validate_transactions(LINES).kept)
     store = EventStore(tmp_path / "events.sqlite")
