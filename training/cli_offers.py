@@ -90,8 +90,8 @@ def score_offers(
         typer.Option(
             "--out",
             "-o",
-            help="Decisions file: .parquet, .csv or .csv.gz "
-            "(default $KIZUNA_DATA_DIR/offers/decisions.parquet).",
+            help="Decisions file: .parquet, .csv or .csv.gz (default "
+            "$KIZUNA_DATA_DIR/offers/decisions-<campaign>-<now>.parquet, one per decision).",
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -105,10 +105,9 @@ def score_offers(
     from kizuna.serving.contact_store import append_contacts, read_contact_log
     from kizuna.serving.offers import known_channels
 
-    if out is None:
-        from kizuna.training.tracking import data_dir
-
-        out = data_dir() / "offers" / "decisions.parquet"
+    now_ts = naive_utc(now) if now is not None else utc_now().floor("s")
+    if out is None:  # one file per decision: campaign-outcomes reads it after the window
+        out = default_decisions_path(campaign_id, now_ts)
     check_decisions_out(out)  # before minutes of work
     catalogue, offers_path = resolve_offers(offers, config, margin=margin)
     if not 0 <= control_share < 1:  # as the service: 1 would hold everyone out
@@ -131,7 +130,6 @@ def score_offers(
             "--log-contacts needs --contact-log (or --config, for the service's log)",
             column="contact_log",
         )
-    now_ts = naive_utc(now) if now is not None else utc_now().floor("s")
     with step(f"reading scores {scores}", quiet=quiet):
         table = read_scores(scores)
         cands = None
@@ -281,3 +279,15 @@ def _warn_unmatched_segments(catalogue: object, table: pd.DataFrame) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+
+
+def default_decisions_path(campaign_id: str | None, now: pd.Timestamp) -> Path:
+    """``$KIZUNA_DATA_DIR/offers/decisions-<campaign>-<now>.parquet``: one file per decision,
+    kept for ``kizuna campaign-outcomes`` (one name for every night was overwritten before the
+    window ended); a retry of the same decision writes the same file."""
+    import re
+
+    from kizuna.training.tracking import data_dir
+
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", campaign_id) if campaign_id else "batch"
+    return data_dir() / "offers" / f"decisions-{name}-{now:%Y%m%dT%H%M%S}.parquet"

@@ -119,6 +119,21 @@ def test_a_retry_of_the_same_decision_gives_the_same_decisions_and_logs_nothing_
     assert later["no_offer"] > first["no_offer"]
 
 
+def test_each_decision_keeps_its_own_default_file(files, monkeypatch) -> None:
+    # One default name for every night was overwritten before campaign-outcomes could read it.
+    monkeypatch.setenv("KIZUNA_DATA_DIR", str(files["dir"] / "data"))
+    common = [str(files["scores"]), "--offers", str(files["offers"]), "--campaign-id", "spring/1"]
+    first = run("score-offers", *common, "--now", "2025-01-01T08:00:00")
+    second = run("score-offers", *common, "--now", "2025-01-02T08:00:00")
+    folder = files["dir"] / "data" / "offers"
+    assert first["out"] == str(folder / "decisions-spring_1-20250101T080000.parquet")
+    assert second["out"] == str(folder / "decisions-spring_1-20250102T080000.parquet")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "decisions-spring_1-20250101T080000.parquet",
+        "decisions-spring_1-20250102T080000.parquet",
+    ]
+
+
 def test_score_offers_reads_the_catalogue_named_by_an_experiment(files) -> None:
     experiment = files["dir"] / "exp.yaml"
     experiment.write_text("name: x\noffers: offers.yaml\n")
