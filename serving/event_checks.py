@@ -47,7 +47,8 @@ class EventLinesRefused(KizunaInputError):
     def __init__(self, problems: list[tuple[int, str, str]], n: int) -> None:
         texts = [f"line {i}: {text}" for i, _, text in problems]
         shown = "; ".join(texts[:10]) + ("; ..." if len(texts) > 10 else "")
-        super().__init__(f"{len(problems)} of {n} event lines refused, nothing was stored: {shown}")
+        lines = len({i for i, _, _ in problems})
+        super().__init__(f"{lines} of {n} event lines refused, nothing was stored: {shown}")
         self.detail = [
             {"loc": f"body.events[{i}].{field}", "msg": text, "type": "value_error"}
             for i, field, text in problems
@@ -61,14 +62,11 @@ def _refuse(problems: list[tuple[int, str, str]], n: int) -> None:
     raise EventLinesRefused(problems, n)
 
 
-def check_bounds(raw: pd.DataFrame, *, max_value: float = MAX_VALUE) -> None:
-    """Refuse lines no real purchase has: non-text ids, non-finite or huge numbers.
-
-    Raises
-    ------
-    KizunaInputError
-        Naming each offending line (position in the request) and field.
-    """
+def bound_problems(
+    raw: pd.DataFrame, *, max_value: float = MAX_VALUE
+) -> list[tuple[int, str, str]]:
+    """Lines no real purchase has (non-text ids, non-finite or huge numbers): one
+    ``(line, field, why)`` per problem, by position in the request."""
     problems = []
     for col in _ID_COLUMNS:
         if col not in raw.columns:
@@ -90,8 +88,7 @@ def check_bounds(raw: pd.DataFrame, *, max_value: float = MAX_VALUE) -> None:
             problems.append(
                 (int(i), col, f"{col} {given[i]!r} is not a finite number within ±{max_value:,.0f}")
             )
-    if problems:
-        _refuse(problems, len(raw))
+    return problems
 
 
 def check_events(
@@ -104,7 +101,8 @@ def check_events(
     """Validate event lines as one unit: every line is kept, or the whole set is refused.
 
     The same validator as training (:func:`features.validate.validate_transactions`)
-    plus bounds (:func:`check_bounds`) and a clock check.
+    plus bounds (:func:`bound_problems`) and a clock check; a refusal names every
+    refused line of every check at once, so a client fixes its batch in one round.
 
     Parameters
     ----------
@@ -129,36 +127,32 @@ def check_events(
     if len(raw) == 0:
         raise KizunaInputError("no event lines given")
     raw = raw.reset_index(drop=True)
-    check_bounds(raw, max_value=max_value)
+    problems = bound_problems(raw, max_value=max_value)
+    named = {line for line, _, _ in problems}
     checked = validate_transactions(raw)
     # Exact repeats within the request follow training's duplicate_row rule: the
     # first is kept, the repeats are skipped (and counted as duplicates), not refused.
     refused = checked.set_aside[checked.set_aside[s.REASON] != DUPLICATE_ROW]
-    if len(refused):
-        _refuse(
-            [
-                (int(row), REASON_FIELDS.get(reason, s.TIMESTAMP), REASON_TEXT.get(reason, reason))
-                for row, reason in zip(refused[s.ROW_ID], refused[s.REASON], strict=True)
-            ],
-            len(raw),
-        )
+    problems += [
+        (int(row), REASON_FIELDS.get(reason, s.TIMESTAMP), REASON_TEXT.get(reason, reason))
+        for row, reason in zip(refused[s.ROW_ID], refused[s.REASON], strict=True)
+        if int(row) not in named  # one cause per line: the bound it broke
+    ]
     kept = checked.kept
     now = utc_now() if now is None else now
-    future = kept[s.TIMESTAMP] > now + max_future
-    if future.any():
-        rows = np.flatnonzero(future.to_numpy())[:10]
-        _refuse(
-            [
-                (
-                    int(kept[s.ROW_ID].iloc[i]),
-                    s.TIMESTAMP,
-                    f"timestamp {kept[s.TIMESTAMP].iloc[i]} lies in the future "
-                    "(send UTC timestamps of purchases that happened)",
-                )
-                for i in rows
-            ],
-            len(raw),
+    future = (kept[s.TIMESTAMP] > now + max_future).to_numpy()
+    problems += [
+        (
+            int(kept[s.ROW_ID].iloc[i]),
+            s.TIMESTAMP,
+            f"timestamp {kept[s.TIMESTAMP].iloc[i]} lies in the future "
+            "(send UTC timestamps of purchases that happened)",
         )
+        for i in np.flatnonzero(future)
+        if int(kept[s.ROW_ID].iloc[i]) not in named
+    ]
+    if problems:
+        _refuse(sorted(problems), len(raw))
     return kept
 
 

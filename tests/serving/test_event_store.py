@@ -314,3 +314,21 @@ def test_a_store_deleted_under_the_service_refuses_writes_instead_of_losing_them
     with pytest.raises(sqlite3.OperationalError, match="deleted or replaced"):
         store.probe()  # /readyz says so too
     store.close()
+
+
+def test_a_refusal_names_the_bad_lines_of_every_check_at_once():
+    # A bound (line 0), the validator (line 1) and the clock (line 2): one 422 names all
+    # three, where the client needed three rounds before.
+    from kizuna.serving.event_checks import EventLinesRefused
+
+    stamps = pd.to_datetime(["2024-07-02 10:00", "2024-07-02 10:00", "2031-01-01 00:00"])
+    bad = lines(**{s.UNIT_PRICE: [2e7, 2.5, 5.0], s.QUANTITY: [1.0, 0.0, -1.0],
+                   s.TIMESTAMP: stamps})  # fmt: skip
+    with pytest.raises(EventLinesRefused) as caught:
+        check_events(bad, now=pd.Timestamp("2024-07-10"))
+    assert [d["loc"] for d in caught.value.detail] == [
+        "body.events[0].unit_price",
+        "body.events[1].quantity",
+        "body.events[2].timestamp",
+    ]
+    assert str(caught.value).startswith("3 of 3 event lines refused")
