@@ -163,7 +163,8 @@ def run_parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
 def order_codes(code: np.ndarray, cust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes of distinct (customer, order id) pairs, shape (n,), and each order's customer.
 
-    ``code`` are order-id codes. Order ids are normally unique to a customer;
+    ``code`` are order-id codes, every value in ``[0, code.max()]`` used (as
+    ``factorize`` makes them). Order ids are normally unique to a customer;
     when one is shared, the pair is re-keyed so two customers never share an order.
     """
     owner = np.empty(int(code.max()) + 1 if code.size else 0, dtype=np.int64)

@@ -30,6 +30,7 @@ from kizuna.features.columnar import (
     require_transaction_columns,
     timestamps_ns,
 )
+from kizuna.features.contract import ids_to_str
 from kizuna.features.customer_attributes import keyed_table
 from kizuna.features.errors import KizunaInputError
 
@@ -252,4 +253,7 @@ def _customer_index(customers: Any, customer_col: str) -> pd.Index:
         if index.hasnans or not index.is_unique:
             raise KizunaInputError("customer ids must be unique and present", column=customer_col,
                                    values=index[index.duplicated()].unique())  # fmt: skip
+    if index.inferred_type not in ("string", "empty"):
+        # Validated ids are text (ids_to_str): 12 must find "12", not nobody (all zeros).
+        index = pd.Index(ids_to_str(pd.Series(index, dtype=object)), name=index.name)
     return index

@@ -106,8 +106,10 @@ def purchase_timing(
     price = numeric_values(rows[s.UNIT_PRICE], column=s.UNIT_PRICE)
     n_users, n_items = len(user_ids), len(item_ids)
     known = (u >= 0) & (i >= 0)
-    o, _ = factorize_ids(rows[s.ORDER_ID].array, column=s.ORDER_ID)
-    u, i, o, ts, price = u[known], i[known], o[known], ts[known], price[known]
+    # Orders numbered over the kept rows only: order_codes needs codes without gaps (a gap
+    # left an order with no customer, read from uninitialised memory).
+    o, _ = factorize_ids(rows[s.ORDER_ID].array[known], column=s.ORDER_ID)
+    u, i, ts, price = u[known], i[known], ts[known], price[known]
     days = (as_of_ts.value - ts) / DAY_NS
     basket, basket_user = order_codes(o, u)
     # One time per order (its earliest line), so an order's lines count once.

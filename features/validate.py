@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
+from kizuna.features.columnar import as_of_timestamp
 from kizuna.features.contract import (
     check_coercible,
     ids_to_str,
@@ -224,8 +225,8 @@ def validate_transactions(
     )
     del bad_ts  # missing and unparseable timestamps share one reason
 
-    as_of_ts = None if as_of is None else pd.Timestamp(as_of)
-    end_ts = None if data_end is None else pd.Timestamp(data_end)
+    as_of_ts = None if as_of is None else as_of_timestamp(as_of)
+    end_ts = None if data_end is None else as_of_timestamp(data_end, name="data_end")
     checks: list[tuple[str, np.ndarray]] = [
         (MISSING_CUSTOMER_ID, customer.isna().to_numpy()),
         (MISSING_ORDER_ID, order.isna().to_numpy()),

@@ -52,6 +52,11 @@ def as_frame(X: Any) -> pd.DataFrame:
     return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
 
 
+def _positional(names: list[Any]) -> bool:
+    """Whether ``names`` are the ``x0, x1, ...`` that :func:`as_frame` gives an array."""
+    return names == [f"x{i}" for i in range(len(names))]
+
+
 class TabularPreprocessor(TransformerMixin, BaseEstimator):
     """Make a LightGBM-ready frame from any feature table.
 
@@ -239,6 +244,14 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
     def _encode(self, X: pd.DataFrame) -> Iterator[tuple[str, str, np.ndarray]]:
         """Yield (input column, output name, values): float64 or category codes (-1 = NaN)."""
         check_is_fitted(self, "dtypes_")
+        fitted, given = list(self.feature_names_in_), list(X.columns)
+        if _positional(fitted) and _positional(given) and len(given) != len(fitted):
+            # Arrays have no names: their columns match by position, so the width must too.
+            raise KizunaInputError(
+                f"X has {len(given)} columns but the model was fitted on {len(fitted)} "
+                "(array columns are matched by position)",
+                column="X",
+            )
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
         if missing:
             raise KizunaInputError(

@@ -62,6 +62,14 @@ def test_future_value_is_net_revenue_in_the_window():
     assert future_value(tiny_transactions(), AS_OF, 10)["c"] == 0.0
 
 
+def test_future_value_for_customers_given_as_numbers_finds_their_text_ids():
+    # Validated ids are text: customers=[12] found nobody and gave 0 in silence.
+    tx = make_tx([("12", "o1", "x", AS_OF + DAY, 1, 7, "books"),
+                  ("3", "o2", "x", AS_OF + DAY, 1, 4, "books")])  # fmt: skip
+    fv = future_value(tx, AS_OF, 30, customers=[12, 3.0, 5])
+    assert fv.to_dict() == {"12": 7.0, "3": 4.0, "5": 0.0}
+
+
 def test_future_value_for_given_customers_keeps_their_order():
     fv = future_value(tiny_transactions(), AS_OF, 30, customers=["d", "a", "zz"])
     # d bought x for 10 at +5; a nothing; zz is unknown.

@@ -260,3 +260,12 @@ def test_the_span_of_time_zone_aware_lines_is_naive_utc_like_the_kept_lines():
     result = v.validate_transactions(raw, as_of="2024-03-01")
     assert result.span == (pd.Timestamp("2024-01-13 10:00"), pd.Timestamp("2024-04-03 01:00"))
     check_as_of_in_data(result, pd.Timestamp("2024-03-01"))  # compared, not a TypeError
+
+
+@pytest.mark.parametrize("as_of", ["yesterday", pd.Timestamp("2024-01-02 09:00", tz="Asia/Tokyo")])
+def test_an_unreadable_or_zoned_as_of_is_named(as_of):
+    # pandas' own TypeError / DateParseError before; every feature function names it so.
+    raw = pd.DataFrame({"customer_id": ["a"], "order_id": ["1"], "item_id": ["x"],
+                        "timestamp": ["2024-01-01"], "quantity": [1], "unit_price": [1.0]})  # fmt: skip
+    with pytest.raises(KizunaInputError, match="as_of"):
+        v.validate_transactions(raw, as_of=as_of)

@@ -109,6 +109,25 @@ def test_purchase_timing_counts_days_and_orders_by_hand():
     np.testing.assert_allclose(t.recent_orders.toarray(), [[3, 1], [0, 1]])
 
 
+def test_purchase_timing_leaves_out_ids_outside_the_maps():
+    # A training map reused on later data: rows of other customers or items are left out,
+    # as documented (an IndexError on garbage order codes, or silently wrong, before).
+    rows = {
+        "customer_id": ["a", "z", "a", "b", "z", "a"],
+        "order_id": ["1", "9", "2", "4", "8", "3"],
+        "item_id": ["x", "x", "x", "y", "y", "q"],
+        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-08", "2024-01-20",
+                                     "2024-01-09", "2024-01-16"]),
+        "quantity": [1] * 6,
+        "unit_price": [1.0] * 6,
+    }  # fmt: skip
+    tx = validate_transactions(pd.DataFrame(rows)).kept
+    t = purchase_timing(tx, "2024-01-21", pd.Index(["a", "b"]), pd.Index(["x", "y"]))
+    np.testing.assert_allclose(t.user_orders, [2, 1])  # a's order 3 holds only item q
+    np.testing.assert_allclose(t.user_last_days, [13, 1])
+    np.testing.assert_allclose(t.last_days.toarray(), [[13, 0], [0, 1]])
+
+
 def test_union_candidates_takes_each_generators_top_and_skips_zeros():
     scores = np.zeros((len(GENERATORS), 1, 6), dtype=np.float32)
     scores[0, 0] = [0, 0, 0, 0, 0.5, 1.0]  # repurchase: items 4, 5

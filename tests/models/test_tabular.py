@@ -288,3 +288,23 @@ def test_labels_in_another_order_or_an_empty_table_are_refused(estimator):
         model.fit(X, y.sample(frac=1, random_state=0))
     with pytest.raises(KizunaInputError, match="empty feature table"):
         model.fit(X.iloc[:0], y.iloc[:0])
+
+
+def test_an_array_of_another_width_is_refused_not_matched_by_position() -> None:
+    # A model fitted on an array took 5 columns (or shifted ones) at predict and matched
+    # them by position: silently wrong numbers. Named columns may still come in any number.
+    from kizuna.models.churn import ChurnClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = ChurnClassifier(n_estimators=20, calibration=None).fit(X, y)
+    assert model.predict_proba(X).shape == (300, 2)
+    for wider in (np.c_[X, X[:, 0]], X[:, :3]):
+        with pytest.raises(KizunaInputError, match="columns but the model was fitted on 4"):
+            model.predict_proba(wider)
+    named = pd.DataFrame(X, columns=list("abcd"))
+    fitted = ChurnClassifier(n_estimators=20, calibration=None).fit(named, y)
+    np.testing.assert_array_equal(
+        fitted.predict_proba(named.assign(extra=1.0)), fitted.predict_proba(named)
+    )
