@@ -131,16 +131,21 @@ class RequestLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", []))
-        media_type = (
-            headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
-        )
-        if media_type and media_type != b"application/json" and not media_type.endswith(b"+json"):
+        # A body without a Content-Type is refused too: a browser sends such a POST
+        # cross-site without a preflight (a Blob body, sendBeacon), which CORS does not stop.
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        bodyless = headers.get(b"content-length", b"0").strip() == b"0" and (
+            b"transfer-encoding" not in headers
+        )  # /status, /reload: nothing to read as anything
+        if not (media_type == b"application/json" or media_type.endswith(b"+json")) and not (
+            bodyless and not media_type
+        ):
             await send_json(
                 send,
                 415,
                 {
                     "error": f"send JSON with Content-Type: application/json, "
-                    f"not {media_type.decode('latin-1')[:80]!r}"
+                    f"not {media_type.decode('latin-1')[:80] or 'no Content-Type'!r}"
                 },
             )
             return

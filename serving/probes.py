@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from kizuna.serving.auth import ASGIApp, Receive, Scope, Send, send_json
+from kizuna.serving.redact import hide_passwords
 
 
 def _service() -> Any:
@@ -41,9 +42,11 @@ class Probes:
             service = _service()
             if service is not None and hasattr(service, "readiness"):
                 ready, reason, degraded = service.readiness()
+                # An open probe: a store URL's password never shows (the reason may name one).
+                degraded = {k: hide_passwords(v) for k, v in degraded.items()}
                 payload: dict[str, Any] = {"ready": ready, "degraded": degraded}
                 if reason:
-                    payload["reason"] = reason
+                    payload["reason"] = hide_passwords(reason)
                 await send_json(send, 200 if ready else 503, payload)
                 return
         await self.app(scope, receive, send)

@@ -191,6 +191,9 @@ class RequestValidationMiddleware:
         if refused is not None:
             status, answer = refused
             fields = ", ".join(e["loc"] for e in answer.get("detail", [])[:10]) or "body"
+            # Field names come from the client: escaped, so a name holding a line break cannot
+            # write a line of its own into the log.
+            fields = fields.encode("unicode_escape").decode("ascii")[:500]
             logger.info("%d POST %s refused: %s", status, path, fields)
             await send_json(send, status, answer)
             return

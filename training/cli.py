@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.serving.redact import hide_passwords
 from kizuna.training import (
     cli_campaign,
     cli_data,
@@ -167,6 +168,8 @@ def main() -> None:
 
 def _user_error(exc: BaseException) -> None:
     err_console.print(
-        f"[bold red]error:[/bold red] {escape(one_line(exc))}", highlight=False, soft_wrap=True
+        f"[bold red]error:[/bold red] {escape(hide_passwords(one_line(exc)))}",
+        highlight=False,
+        soft_wrap=True,
     )
     sys.exit(2)

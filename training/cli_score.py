@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from kizuna.serving.redact import hide_passwords
 from kizuna.training.cli_common import (
     AliasOpt,
     EventStoreOpt,
@@ -140,7 +141,7 @@ def score(
                 chunks, target, table=table, on_chunk=lambda m: progress.advance(task, m)
             )
     summary = {
-        "out": target,
+        "out": hide_passwords(target),
         "table": table if "://" in target else None,
         "rows": rows,
         "model_versions": served.versions,
@@ -150,7 +151,7 @@ def score(
         emit_json(summary)
         return
     console.print(
-        f"wrote [bold]{rows:,}[/bold] customers to {target}"
+        f"wrote [bold]{rows:,}[/bold] customers to {hide_passwords(target)}"
         + (f" (table {table})" if "://" in target else "")
     )
 
@@ -170,7 +171,7 @@ def _score_contractual(
         )
         rows = write_chunks(chunks, target, table=table)
     summary = {
-        "out": target,
+        "out": hide_passwords(target),
         "table": table if "://" in target else None,
         "rows": rows,
         "model_versions": versions,
@@ -179,7 +180,7 @@ def _score_contractual(
     if as_json:
         emit_json(summary)
         return
-    console.print(f"wrote [bold]{rows:,}[/bold] customers to {target}")
+    console.print(f"wrote [bold]{rows:,}[/bold] customers to {hide_passwords(target)}")
 
 
 def _score_spark(

@@ -98,6 +98,13 @@ def serve(
         f"[dim]API docs: http://{host}:{port}/ (OpenAPI: /docs.json), "
         f"ready: /readyz[/dim]"
     )
+    if not (settings.api_key or "").strip():
+        err_console.print(
+            "warning: no KIZUNA_API_KEY: every endpoint answers anyone who reaches this port, "
+            "a web page in a browser on this machine too (DNS rebinding); set one outside a test",
+            highlight=False,
+            soft_wrap=True,
+        )
     env["BENTOML_HOME"] = str(server_home(env.get("BENTOML_HOME"), port))
     command = [
         sys.executable,

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.serving.redact import hide_passwords
 from kizuna.training.cli_common import EventStoreOpt, JsonOpt, QuietOpt, console, emit_json
 from kizuna.training.cli_data import EngineOpt, SparkMasterOpt
 from kizuna.training.progress import err_console
@@ -79,7 +80,8 @@ def export(
 
     check_export_target(out)
     setup_mlflow_uri()
-    summary = {"experiment": experiment, "out": str(out), "tracking_uri": tracking_uri()}
+    uri = hide_passwords(tracking_uri())
+    summary = {"experiment": experiment, "out": str(out), "tracking_uri": uri}
     with replacing(out) as temp:
         _, summary["experiment"] = fetch_from_registry(experiment, temp, alias=alias)
     if as_json:

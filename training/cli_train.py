@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from kizuna.serving.redact import hide_passwords
 from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
 
 DEMO_EXPERIMENT = Path(__file__).resolve().parents[1] / "experiments" / "demo.yaml"
@@ -102,7 +103,7 @@ def print_comparison(result, experiment: Path | None = None) -> None:  # noqa: A
                 highlight=False,
                 soft_wrap=True,  # one line in a log: the command is copied whole
             )
-    console.print(f"MLflow run {result.run_id} (tracking store: {_store()})")
+    console.print(f"MLflow run {result.run_id} (tracking store: {hide_passwords(_store())})")
 
 
 def _store() -> str:

@@ -13,6 +13,7 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.timestamps import utc_now
 from kizuna.models.recommenders.fit_cache import shared_fits
+from kizuna.serving.redact import hide_passwords
 from kizuna.training import run_logging, tracking
 from kizuna.training.audience_eval import evaluate_audiences
 from kizuna.training.config import ExperimentConfig
@@ -144,7 +145,8 @@ def _run(config: ExperimentConfig, quiet: bool, tabular: TabularProcess | None) 
         try:
             with training_limits():
                 _train_all(config, tx, items, customers, result, writer, tabular, quiet=quiet)
-            with step(f"opening the MLflow store ({tracking.tracking_uri()})", quiet=quiet):
+            store = hide_passwords(tracking.tracking_uri())
+            with step(f"opening the MLflow store ({store})", quiet=quiet):
                 result.run_id = writer.run_id()
             writer.log_models({k: v for k, v in result.results.items() if k not in writer.logged})
             writer.log_outcomes(

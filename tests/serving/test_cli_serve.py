@@ -72,6 +72,27 @@ def test_serve_refuses_a_missing_model_folder(tmp_path):
     assert "model folder" in str(result.exception)
 
 
+@pytest.mark.parametrize("key", [None, "s3cret"])
+def test_serve_without_an_api_key_says_who_can_reach_it(model_set, tmp_path, monkeypatch, key):
+    import io
+
+    from rich.console import Console
+
+    from kizuna.training import cli_serve
+
+    sink = io.StringIO()
+    monkeypatch.setattr(cli_serve, "err_console", Console(file=sink, width=400))
+    monkeypatch.setattr(cli_serve, "run_until_signalled", lambda *a, **k: 0)  # no server
+    monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("KIZUNA_API_KEY", raising=False)
+    if key:
+        monkeypatch.setenv("KIZUNA_API_KEY", key)
+    result = CliRunner().invoke(app, ["serve", "--models", str(model_set.folder)])
+    assert result.exit_code == 0, result.output
+    warned = "warning: no KIZUNA_API_KEY: every endpoint answers anyone" in sink.getvalue()
+    assert warned == (key is None)
+
+
 def test_score_refuses_an_unknown_output_type(model_set, tmp_path, monkeypatch):
     monkeypatch.setenv("KIZUNA_EVENT_STORE", str(tmp_path / "none.sqlite"))
     result = CliRunner().invoke(

@@ -131,6 +131,14 @@ def test_oversized_body_is_413(raw):
 
 def test_non_json_is_415_and_get_is_405(raw):
     assert raw.post("/recommend", data={"customer_id": "C1"}).status_code == 415
+    # No Content-Type at all (a cross-site Blob or sendBeacon POST, sent without a
+    # preflight): refused, not read as JSON; nothing is stored.
+    line = {"customer_id": MARKER, "order_id": "CSRF", "item_id": "I00001",
+            "timestamp": "2024-07-01T10:00:00", "quantity": 1, "unit_price": 2.0}  # fmt: skip
+    bare = raw.build_request("POST", "/events", content=json.dumps({"events": [line]}))
+    assert "content-type" not in bare.headers
+    refused = raw.send(bare)
+    assert refused.status_code == 415 and "no Content-Type" in refused.text
     assert raw.get("/recommend").status_code == 405
 
 
@@ -156,3 +164,13 @@ def test_customer_data_stays_out_of_the_log(server, raw):
     raw.post("/events", json={"events": [{"customer_id": MARKER}]})
     time.sleep(0.5)
     assert MARKER not in server.log.read_text(encoding="utf-8", errors="replace")
+
+
+def test_a_field_name_cannot_write_a_line_of_its_own_into_the_log(server, raw):
+    forged = "2026-12-03 21:00:00 INFO 200 POST /admin granted to attacker"
+    resp = raw.post("/recommend", json={"customer_id": "C1", f"x\n{forged}": 1})
+    assert resp.status_code == 422
+    time.sleep(0.5)
+    lines = server.log.read_text(encoding="utf-8", errors="replace").splitlines()
+    assert not any(line.startswith(forged) for line in lines)
+    assert any("refused" in line and "\\n" + forged in line for line in lines)

@@ -279,3 +279,24 @@ def test_a_misspelt_kizuna_variable_is_named_with_the_nearest_setting(monkeypatc
     from kizuna.serving.config import unknown_settings
 
     assert unknown_settings({"KIZUNA_DATA_DIR": "x", "KIZUNA_API_KEY": "k", "OTHER": "1"}) == []
+
+
+def test_a_password_in_a_store_url_never_shows():
+    from kizuna.serving.redact import hide_passwords
+
+    assert (
+        hide_passwords("cannot write to postgresql://crm:Hunter2@db:5432/x; sqlite:///a.db")
+        == "cannot write to postgresql://crm:***@db:5432/x; sqlite:///a.db"
+    )
+    assert hide_passwords("mysql+pymysql://u:p%40ss@h/db") == "mysql+pymysql://u:***@h/db"
+    assert hide_passwords("no url, a:b@c and user@host") == "no url, a:b@c and user@host"
+
+
+def test_an_error_naming_a_store_url_hides_its_password(capsys):
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.training.cli import _user_error
+
+    with pytest.raises(SystemExit):
+        _user_error(KizunaInputError("cannot write to postgresql://crm:Hunter2Secret@db/x"))
+    err = capsys.readouterr().err
+    assert "Hunter2Secret" not in err and "postgresql://crm:***@db/x" in err
