@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("api_key")
+    @classmethod
+    def _strip_key(cls, value: str | None) -> str | None:
+        # The presented key is stripped: a key set with a stray space could never match.
+        return None if value is None else value.strip()
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:

@@ -55,6 +55,13 @@ def test_key_matches_only_the_exact_key():
     assert not key_matches(None, KEY)
 
 
+def test_a_key_set_with_a_stray_space_still_matches():
+    from kizuna.serving.config import Settings
+
+    key = Settings.from_env({"KIZUNA_API_KEY": f" {KEY}\n"}).api_key
+    assert key == KEY and key_matches(presented_key([(b"X-API-Key", KEY.encode())]), key)
+
+
 def test_requests_without_the_key_get_401():
     client = app_with()
     assert client.post("/echo", json={}).status_code == 401
@@ -89,6 +96,9 @@ def test_non_json_bodies_get_415():
     client = app_with(api_key=None)
     resp = client.post("/echo", data={"a": "b"})
     assert resp.status_code == 415 and "application/json" in resp.json()["error"]
+    # a body with no Content-Type: 415 too; a POST with no body (/status) needs none
+    assert client.post("/echo", content=b"{}").status_code == 415
+    assert client.post("/echo").status_code != 415
     assert (
         client.post(
             "/echo", content=b"{}", headers={"content-type": "application/problem+json"}
