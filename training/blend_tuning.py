@@ -14,7 +14,8 @@ import pandas as pd
 
 from kizuna.models.recommenders import HybridRecommender
 from kizuna.training.config import RecommenderConfig
-from kizuna.training.metrics import ndcg_scorer
+from kizuna.training.metrics import ndcg_of_hits
+from kizuna.training.ranking_truth import TruthIndex
 from kizuna.training.recommender_holdout import holdout_split
 
 # Days of sales that count as "now" for the trending component (and the repurchase boost).
@@ -103,7 +104,7 @@ def tune_blend(
     # only by scoring higher than every blend that keeps them.
     keep_options = grid.get("seen_in_all", [True, False])
     protocol_drops = holdout.excludes_seen("all")
-    all_truth = ndcg_scorer(holdout.truth["all"][rows_kept], len(users))
+    all_truth = TruthIndex(holdout.truth["all"][rows_kept], len(users))
     best: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def record(mode: str, weights: dict[str, Any], value: float) -> None:
@@ -122,7 +123,10 @@ def tune_blend(
         cols, valid = _candidates(unit, TUNING_CANDIDATES, exclude, min_width=config.k)
         parts = np.take_along_axis(unit, cols[None], axis=2)  # (n_components, n, m)
         base = np.where(valid, tiebreak[cols], -np.inf)
-        ndcg = ndcg_scorer(holdout.truth[mode][rows_kept], len(users))  # truth indexed once
+        # Whether each candidate is relevant, looked up once: a ranking's hits are then a gather.
+        truth = TruthIndex(holdout.truth[mode][rows_kept], len(users))
+        relevant = truth.hits(cols) & valid
+        as_all_relevant = all_truth.hits(cols) & valid if mode == "new" else None
         # In the new mode repurchase is zero on every candidate: fixed at 0.
         options = [grid[name] for name in names]
         top = None
@@ -134,16 +138,17 @@ def tune_blend(
             blend = base + np.tensordot(w, parts, axes=1)
             kk = min(config.k, blend.shape[1])
             top = top_k_columns(blend, kk, hint=top)
-            recs = np.where(np.take_along_axis(valid, top, axis=1),
-                            np.take_along_axis(cols, top, axis=1), -1)  # fmt: skip
+            # ranking_metrics()["ndcg"] of the top kk, alone
+            value = ndcg_of_hits(np.take_along_axis(relevant, top, axis=1), truth.n_relevant)
             if mode == "all":
-                record(mode, {**weights, "seen_in_all": True}, ndcg(recs, kk))
+                record(mode, {**weights, "seen_in_all": True}, value)
                 continue
-            record(mode, weights, ndcg(recs, kk))  # ranking_metrics()["ndcg"], alone
+            record(mode, weights, value)
             if False in keep_options and not protocol_drops:
                 as_all = {name.removeprefix("new_"): v for name, v in weights.items()}
+                hits = np.take_along_axis(as_all_relevant, top, axis=1)
                 record("all", {"repurchase_weight": 0.0, **as_all, "seen_in_all": False},
-                       all_truth(recs, kk))  # fmt: skip
+                       ndcg_of_hits(hits, all_truth.n_relevant))  # fmt: skip
     chosen: dict[str, Any] = {}
     for _, weights in best.values():
         chosen.update(weights)
@@ -163,19 +168,22 @@ def top_k_columns(blend: np.ndarray, k: int, *, hint: np.ndarray | None = None) 
     """
     if hint is None:
         return _top_k(blend, k)
-    n = blend.shape[0]
-    bound = np.take_along_axis(blend, hint, axis=1).min(axis=1)
+    n, m = blend.shape
+    rows = np.arange(n)[:, None]
+    bound = blend[rows, hint].min(axis=1)
     loose = np.isneginf(bound)  # padding in the hint: those rows are partitioned whole
     bound[loose] = np.inf
-    r, c = np.nonzero(blend >= bound[:, None])  # at least the hint's k cells per row
+    # Flat positions (one 1-D scan) of at least the hint's k cells per row, row by row.
+    flat = np.flatnonzero(blend >= bound[:, None])
+    r = flat // m
     counts = np.bincount(r, minlength=n)
-    pos = np.arange(r.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    pos = np.arange(flat.size) - (np.cumsum(counts) - counts)[r]
     width = max(int(counts.max(initial=0)), k)
     packed = np.full((n, width), -np.inf)
-    packed[r, pos] = blend[r, c]
+    packed[r, pos] = blend.ravel()[flat]
     where = np.zeros((n, width), dtype=np.intp)
-    where[r, pos] = c
-    top = np.take_along_axis(where, _top_k(packed, k), axis=1)
+    where[r, pos] = flat - r * m
+    top = where[rows, _top_k(packed, k)]
     if loose.any():
         top[loose] = _top_k(blend[loose], k)
     return top

@@ -17,7 +17,6 @@ until they move to a section here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -87,14 +86,21 @@ def ndcg_at_k(recommended: Any, truth: Truth | TruthIndex, k: int | None = None)
     return _mean(_ndcg_rows(hits, n_rel), n_rel)
 
 
-def ndcg_scorer(truth: Truth, n: int) -> Callable[[Any, int | None], float]:
-    """:func:`ndcg_at_k` against one fixed ``truth`` of ``n`` users, indexed once.
+def ndcg_of_hits(hits: np.ndarray, n_relevant: np.ndarray) -> float:
+    """Mean NDCG over users from their hit matrix, as :func:`ndcg_at_k` computes it.
 
-    For a grid that ranks the same users many times (the blend-weight tuning):
-    ``score(recommended, k)`` equals ``ndcg_at_k(recommended, truth, k)``.
+    For a grid that ranks the same candidates many times (the blend-weight
+    tuning): their relevance is looked up once (:meth:`TruthIndex.hits` of the
+    candidates), and each ranking's hits are a gather of it.
+
+    Parameters
+    ----------
+    hits
+        Shape (n, k) bool: whether each user's item at rank r is relevant.
+    n_relevant
+        Shape (n,) int: distinct relevant items per user (users with none are left out).
     """
-    index = TruthIndex(truth, n)
-    return lambda recommended, k=None: ndcg_at_k(recommended, index, k)
+    return _mean(_ndcg_rows(hits, n_relevant), n_relevant)
 
 
 def map_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:

@@ -22,7 +22,7 @@ class TruthIndex:
     """One ground truth, indexed once, against which many rankings of its users are looked up.
 
     A tuning grid ranks the same users hundreds of times; :func:`training.metrics.hit_matrix`
-    builds this index per call, :func:`training.metrics.ndcg_scorer` once.
+    builds this index per call; the blend-weight tuning once (see :func:`training.metrics.ndcg_of_hits`).
 
     Parameters
     ----------

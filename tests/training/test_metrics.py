@@ -13,12 +13,13 @@ from kizuna.training.metrics import (
     map_at_k,
     mean_popularity,
     ndcg_at_k,
-    ndcg_scorer,
+    ndcg_of_hits,
     per_user_ranking_metrics,
     precision_at_k,
     ranking_metrics,
     recall_at_k,
 )
+from kizuna.training.ranking_truth import TruthIndex
 
 LOG2_3 = np.log2(3.0)
 LOG2_4 = 2.0
@@ -110,22 +111,29 @@ def test_bad_inputs_are_input_errors() -> None:
         mean_popularity(RECS, np.ones(3))
 
 
-def test_the_scorer_of_a_fixed_truth_gives_ndcg_at_k_to_the_last_bit() -> None:
-    score = ndcg_scorer(TRUTH, 3)
-    assert score(RECS) == ndcg_at_k(RECS, TRUTH)
+def test_ndcg_of_hits_gives_ndcg_at_k_to_the_last_bit() -> None:
+    index = TruthIndex(TRUTH, 3)
+    assert ndcg_of_hits(index.hits(RECS), index.n_relevant) == ndcg_at_k(RECS, TRUTH)
     # User 0 at k=2: a hit at rank 2 over an ideal of two hits; user 1: none.
     expected = (1 / LOG2_3) / (1 + 1 / LOG2_3) / 2
-    assert score(RECS, 2) == ndcg_at_k(RECS, TRUTH, 2) == pytest.approx(expected)
+    hits = index.hits(RECS[:, :2])
+    assert ndcg_of_hits(hits, index.n_relevant) == ndcg_at_k(RECS, TRUTH, 2)
+    assert ndcg_of_hits(hits, index.n_relevant) == pytest.approx(expected)
+    # As the tuning grid uses it: candidates looked up once, each ranking a gather.
     rng = np.random.default_rng(0)
     truth = sp.random(50, 40, density=0.05, format="csr", random_state=1)  # codes up to 39
-    score = ndcg_scorer(truth, 50)
-    for _ in range(20):  # many rankings of the same users, as in a tuning grid
-        recs = np.argsort(rng.random((50, 30)), axis=1)[:, :10]  # codes below 30 only
-        recs[rng.random((50, 10)) < 0.1] = -1  # some padding
-        assert score(recs, 10) == ndcg_at_k(recs, truth, 10)
-    assert np.isnan(ndcg_scorer([np.array([], dtype=np.int64)], 1)(np.array([[1]])))
+    index = TruthIndex(truth, 50)
+    candidates = np.argsort(rng.random((50, 40)), axis=1)[:, :30]
+    relevant = index.hits(candidates)
+    for _ in range(20):  # many rankings of the same candidates
+        top = np.argsort(rng.random((50, 30)), axis=1)[:, :10]
+        recs = np.take_along_axis(candidates, top, axis=1)
+        hits = np.take_along_axis(relevant, top, axis=1)
+        assert ndcg_of_hits(hits, index.n_relevant) == ndcg_at_k(recs, truth, 10)
+    empty = TruthIndex([np.array([], dtype=np.int64)], 1)
+    assert np.isnan(ndcg_of_hits(empty.hits(np.array([[1]])), empty.n_relevant))
 
 
-def test_the_scorer_refuses_rankings_of_other_users() -> None:
+def test_an_index_refuses_rankings_of_other_users() -> None:
     with pytest.raises(KizunaInputError, match="3 users"):
-        ndcg_scorer(TRUTH, 3)(RECS[:2])
+        ndcg_at_k(RECS[:2], TruthIndex(TRUTH, 3))
