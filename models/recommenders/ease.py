@@ -12,8 +12,10 @@ Column ``j`` of ``B`` is the ridge regression of item ``j`` on all the other
 items, so a user's score of item ``j`` is ``sum over bought items i of B_ij``.
 Weights may be negative (an item that "replaces" another).
 
-The solve is a dense (n_items x n_items) Cholesky factorisation: about a
-second for 4,000 items, but cubic in the catalogue, so ``max_items`` refuses
+The solve is a dense (n_items x n_items) Cholesky factorisation in single
+precision (weights within ~1e-5 relative of the double-precision ones): about
+0.4 s for Online Retail's 3,438 items on one core, but cubic in the catalogue
+(and 4 n_items^2 bytes), so ``max_items`` refuses
 larger catalogues (:class:`HybridRecommender` then leaves the component out).
 Only each item's ``neighbours`` largest weights (by magnitude) are kept, in a
 sparse matrix: the model stays small and, on Online Retail, ranks new items
@@ -124,13 +126,15 @@ def ease_weights(
     X = _binary(user_items)
     n = X.shape[1]
     # The Gram matrix is symmetric: its transpose is the same matrix in Fortran order,
-    # which LAPACK factors and inverts in place (no n x n copy).
-    gram = np.asarray((X.T @ X).toarray(), dtype=np.float64).T
+    # which LAPACK factors and inverts in place (no n x n copy). Single precision: half
+    # the time and memory of the cubic solve; the co-purchase counts are exact in it, and
+    # only each column's largest weights are kept.
+    gram = np.asarray((X.T @ X).toarray(), dtype=np.float32).T
     gram[np.diag_indices(n)] += regularization
     with threadpool_limits(num_threads, "blas"):
         # Cholesky + inverse from the factor: half the work of a general inverse.
         factor, _ = sla.cho_factor(gram, lower=False, overwrite_a=True, check_finite=False)
-        inverse, info = sla.lapack.dpotri(factor, lower=0, overwrite_c=1)
+        inverse, info = sla.lapack.spotri(factor, lower=0, overwrite_c=1)
     if info != 0:  # pragma: no cover - the Gram matrix plus a positive ridge is positive definite
         raise KizunaInputError("the item Gram matrix could not be inverted", column="user_items")
     mirror_upper(inverse)  # dpotri fills the upper triangle only
@@ -140,14 +144,14 @@ def ease_weights(
     columns /= -np.diag(columns).copy()[:, None]
     columns[np.diag_indices(n)] = 0.0
     if neighbours is None or neighbours >= n - 1:
-        out = sp.csr_matrix(columns.T)
+        out = sp.csr_matrix(columns.T, dtype=np.float64)
     else:
         magnitude = np.abs(columns)
         np.negative(magnitude, out=magnitude)
         keep = np.argpartition(magnitude, neighbours - 1, axis=1)[:, :neighbours]
         del magnitude
         target = np.broadcast_to(np.arange(n)[:, None], keep.shape)
-        values = columns[target, keep]
+        values = columns[target, keep].astype(np.float64)
         out = sp.csr_matrix((values.ravel(), (keep.ravel(), target.ravel())), shape=(n, n))
     out.eliminate_zeros()
     out.sort_indices()
