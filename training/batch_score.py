@@ -21,6 +21,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
 from kizuna.serving import next_order
 from kizuna.training.atomic_write import replacing
+from kizuna.training.csv_safety import neutralise_formulas
 
 DEFAULT_TABLE = "customer_scores"
 REC_SEP = "|"
@@ -251,7 +252,7 @@ def _write_csv(
     opener = gzip.open if gz else open
     with opener(path, "wt", newline="", encoding="utf-8") as handle:
         for i, chunk in enumerate(chunks):
-            chunk.to_csv(handle, index=False, header=i == 0)
+            neutralise_formulas(chunk).to_csv(handle, index=False, header=i == 0)
             total += len(chunk)
             if on_chunk:
                 on_chunk(len(chunk))
