@@ -21,6 +21,12 @@ variable                             meaning                                    
                                      open
 ``KIZUNA_CORS_ORIGINS``              comma-separated origins browsers may call      unset (no CORS)
                                      from (``*`` for any)
+``KIZUNA_ALLOWED_HOSTS``             comma-separated names the ``Host`` header may  without an API key:
+                                     carry (``*`` any, ``*.example.com`` any under  ``localhost``,
+                                     it); the probes and ``/metrics`` answer any;   ``127.0.0.1``,
+                                     others 400 (no DNS rebinding)                  ``::1`` and the
+                                                                                    service's address;
+                                                                                    with one: any
 ``KIZUNA_EVENT_STORE``               SQLite file of purchase events                 ``$KIZUNA_DATA_DIR/events/<experiment>.sqlite``
 ``KIZUNA_CONTACT_LOG``               contact log (SQLite, or CSV) of offers and     ``$KIZUNA_DATA_DIR/contacts/<experiment>.sqlite``
                                      recommendations shown
@@ -122,6 +128,8 @@ class Settings(BaseSettings):
     api_key: str | None = None
     public_docs: bool = False
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # None: the default of serving.hosts (loopback and the service's address without a key).
+    allowed_hosts: Annotated[tuple[str, ...] | None, NoDecode] = None
     data_dir: Path = Path("data")
     event_store: Path | None = None
     max_body_bytes: int = Field(2_000_000, ge=1)
@@ -174,6 +182,34 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(o.strip() for o in value.split(",") if o.strip())
         return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            value = value.split(",")
+        if value is None:
+            return None
+        hosts = []
+        for entry in value:  # type: ignore[attr-defined]
+            host = str(entry).strip().lower().rstrip(".")
+            if host.startswith("[") and host.endswith("]"):
+                host = host[1:-1]
+            if not host:
+                continue
+            if (
+                host.count(":") == 1
+                or "/" in host
+                or (host.startswith("*") and host != "*" and not host.startswith("*."))
+            ):
+                raise ValueError(
+                    f"{str(entry).strip()!r} is not a host name: give names or addresses without "
+                    "scheme or port, '*.example.com' for a domain, '*' for any"
+                )
+            hosts.append(host)
+        return tuple(hosts) or None
 
     @field_validator("risk_bands", mode="before")
     @classmethod

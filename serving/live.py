@@ -25,6 +25,7 @@ from kizuna.serving.model_sources import model_folder as model_folder
 from kizuna.serving.model_sources import prune_cache as prune_cache
 from kizuna.serving.model_sources import source_versions
 from kizuna.serving.snapshot import load_snapshot
+from kizuna.serving.sql_driver import missing_driver
 from kizuna.serving.stored_apply import apply_stored_events as apply_stored_events
 
 
@@ -234,7 +235,8 @@ class Live:
                     self.source, alias=self.alias, store=self.store, experiment=self.experiment
                 )
             except Exception as exc:  # noqa: BLE001 - any failure keeps the old models serving
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                missing = missing_driver(exc)  # a postgresql:// registry without psycopg
+                self.last_error = str(missing) if missing else f"{type(exc).__name__}: {exc}"
                 return ReloadOutcome(
                     False, f"reload failed; {kept}", previous, previous, error=self.last_error
                 )

@@ -4,10 +4,14 @@
 instantiates it when a worker builds its ASGI app (at start, not at import),
 and it reads :class:`serving.config.Settings` then. Outermost first:
 
+0. the Host header (``KIZUNA_ALLOWED_HOSTS``, :mod:`serving.hosts`): 400 for a name the
+   service is not known by (DNS rebinding), before anything else;
 1. CORS (``KIZUNA_CORS_ORIGINS``): a browser preflight is answered before any key check;
 2. the API key (401), with the docs open when ``KIZUNA_PUBLIC_DOCS`` is true;
 3. body size (413), media type (415) and body read timeout (408);
-4. strict request models (:mod:`serving.validation`: 400 malformed JSON, 422 per field).
+4. strict request models (:mod:`serving.validation`: 400 malformed JSON, 422 per field);
+5. ``/report`` redirected to ``./report/`` with a relative ``Location``
+   (:class:`serving.report_app.ReportRedirect`).
 
 :func:`bounded_metric_labels` keeps Prometheus' ``endpoint`` label to the
 service's own routes: every other path is counted as ``/{unknown}``.
@@ -28,6 +32,8 @@ from kizuna.serving.auth import (
     Send,
 )
 from kizuna.serving.config import Settings
+from kizuna.serving.hosts import HostGuard, allowed_hosts
+from kizuna.serving.report_app import ReportRedirect
 from kizuna.serving.validation import RequestValidationMiddleware
 
 UNKNOWN_PATH = "/{unknown}"
@@ -35,7 +41,7 @@ SYSTEM_PATHS = frozenset({*HEALTH_PATHS, *DOCS_PATHS, "/metrics"})
 
 
 class KizunaGuards:
-    """CORS, API key, body limits and strict validation around the service's app.
+    """Host, CORS, API key, body limits and strict validation around the service's app.
 
     Parameters
     ----------
@@ -47,7 +53,7 @@ class KizunaGuards:
 
     def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
         settings = settings or Settings.from_env()
-        inner: ASGIApp = RequestValidationMiddleware(app, settings)
+        inner: ASGIApp = RequestValidationMiddleware(ReportRedirect(app), settings)
         inner = RequestLimitMiddleware(
             inner, max_body_bytes=settings.max_body_bytes, body_timeout=settings.body_timeout
         )
@@ -66,6 +72,9 @@ class KizunaGuards:
                 allow_headers=["content-type", "x-api-key", "authorization"],
                 max_age=600,
             )
+        hosts = allowed_hosts(settings)
+        if hosts is not None:
+            inner = HostGuard(inner, hosts, local_address=settings.allowed_hosts is None)
         self.app = inner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

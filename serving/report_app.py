@@ -2,6 +2,7 @@
 
 A tiny ASGI app mounted on the service (behind the same API-key middleware).
 The file is read per request, off the event loop, so a new report shows at once.
+``GET /report`` is redirected to ``/report/`` by :class:`ReportRedirect`.
 """
 
 from __future__ import annotations
@@ -42,3 +43,31 @@ class ReportApp:
             text = await anyio.to_thread.run_sync(self.path.read_text, "utf-8")
             response = HTMLResponse(text)
         await response(scope, receive, send)
+
+
+class ReportRedirect:
+    """Redirect ``/report`` to ``./report/`` (307, query string kept), relative.
+
+    Starlette's own redirect builds an absolute ``Location`` from the ``Host``
+    header, so a forged Host would send the browser elsewhere, and a proxy that
+    serves the service under a path prefix would lose the prefix; a relative one
+    does neither.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/report":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"")
+        location = b"./report/" + (b"?" + query if query else b"")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 307,
+                "headers": [(b"location", location), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})

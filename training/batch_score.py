@@ -20,7 +20,9 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
 from kizuna.serving import next_order
+from kizuna.serving.sql_driver import missing_driver
 from kizuna.training.atomic_write import replacing
+from kizuna.training.csv_safety import neutralise_formulas
 
 DEFAULT_TABLE = "customer_scores"
 REC_SEP = "|"
@@ -251,7 +253,7 @@ def _write_csv(
     opener = gzip.open if gz else open
     with opener(path, "wt", newline="", encoding="utf-8") as handle:
         for i, chunk in enumerate(chunks):
-            chunk.to_csv(handle, index=False, header=i == 0)
+            neutralise_formulas(chunk).to_csv(handle, index=False, header=i == 0)
             total += len(chunk)
             if on_chunk:
                 on_chunk(len(chunk))
@@ -291,7 +293,8 @@ def _write_sql(
     try:
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise KizunaInputError(f"cannot use the SQL target {url!r}: {exc}") from None
+        missing = missing_driver(exc, url)  # "pip install 'kizuna[postgres]'"
+        raise missing or KizunaInputError(f"cannot use the SQL target {url!r}: {exc}") from None
     database = engine.url.database
     if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)  # as the file outputs do

@@ -157,10 +157,14 @@ def main() -> None:
     except user_error_types() as exc:
         _user_error(exc)
     except Exception as exc:
+        from kizuna.serving.sql_driver import missing_driver
         from kizuna.training.engines.spark_errors import input_error_from_spark
 
+        # A store URL whose driver is missing fails wherever SQLAlchemy opens it (in MLflow).
+        tracking = os.environ.get("MLFLOW_TRACKING_URI", "")
+        found = missing_driver(exc, tracking if tracking.startswith("postgres") else None)
         # A user error raised inside a Spark shard comes back as Spark's error.
-        found = input_error_from_spark(exc)
+        found = found or input_error_from_spark(exc)
         if found is None:
             raise
         _user_error(found)

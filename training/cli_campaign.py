@@ -19,6 +19,7 @@ from rich.table import Table
 from kizuna.features import schema as s
 from kizuna.training.atomic_write import replacing
 from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json
+from kizuna.training.csv_safety import neutralise_formulas, restored_from
 from kizuna.training.offer_inputs import ConfigOpt, MarginOpt, OffersOpt, resolve_offers
 from kizuna.training.progress import err_console, step
 
@@ -65,11 +66,12 @@ def evaluate_campaign(
             highlight=False,
         )
     frame = read_table(outcomes, string_columns={s.CUSTOMER_ID, "offer_id"})
+    frame = restored_from(frame, outcomes)  # as campaign-outcomes wrote it
     with step(f"evaluating {len(frame):,} outcomes", quiet=quiet):
         report = evaluate(frame, catalogue=catalogue, margin=margin, confidence=confidence)
     learned = None
     if features is not None:
-        feats = read_table(features, string_columns={s.CUSTOMER_ID})
+        feats = restored_from(read_table(features, string_columns={s.CUSTOMER_ID}), features)
         if s.CUSTOMER_ID in feats.columns:
             feats = feats.set_index(s.CUSTOMER_ID)
         with step(f"learning uplift ({learner}-learner) per offer", quiet=quiet):
@@ -169,6 +171,7 @@ def campaign_outcomes(
 
     experiment = load_experiment(config)
     table = read_table(decisions, string_columns={s.CUSTOMER_ID, s.OFFER_ID})
+    table = restored_from(table, decisions)  # as `kizuna score offers` wrote it
     validated, _ = load_transactions_and_events(
         experiment.data, quiet=quiet, experiment=experiment.name
     )
@@ -180,7 +183,7 @@ def campaign_outcomes(
         if out.suffix.lower() == ".parquet":
             frame.to_parquet(temp, index=False)
         else:
-            frame.to_csv(temp, index=False)
+            neutralise_formulas(frame).to_csv(temp, index=False)
     treated = frame[frame[s.TREATED] == 1]
     control = frame[frame[s.TREATED] == 0]
     summary = {

@@ -229,6 +229,7 @@ def write_decisions(decisions: pd.DataFrame, out: Path) -> None:
     """
     from kizuna.training.atomic_write import replacing
     from kizuna.training.batch_score import REASON_SEP, REC_SEP
+    from kizuna.training.csv_safety import neutralise_formulas
 
     name = out.name.lower()
     with replacing(out) as temp:
@@ -239,7 +240,11 @@ def write_decisions(decisions: pd.DataFrame, out: Path) -> None:
         for col, sep in ((s.ITEMS, REC_SEP), (s.REASONS, REASON_SEP)):
             if col in text.columns:
                 text[col] = [_joined(v, sep) for v in text[col].tolist()]
-        text.to_csv(temp, index=False, compression="gzip" if name.endswith(".gz") else None)
+        # Text a customer or an offer supplied is no formula in a spreadsheet; `kizuna
+        # campaign-outcomes` takes the quotes off again (training.csv_safety).
+        neutralise_formulas(text).to_csv(
+            temp, index=False, compression="gzip" if name.endswith(".gz") else None
+        )
 
 
 def _joined(value: object, sep: str) -> object:

@@ -12,6 +12,7 @@ from rich.markup import escape
 from kizuna.features.timestamps import naive_utc
 from kizuna.training.atomic_write import replacing
 from kizuna.training.cli_common import EventStoreOpt, JsonOpt, QuietOpt, console, emit_json
+from kizuna.training.csv_safety import neutralise_formulas
 
 
 def report(
@@ -234,7 +235,7 @@ def score_audience(
         if out.suffix.lower() == ".parquet":
             frame.to_parquet(temp, index=False)
         else:
-            frame.to_csv(temp, index=False)
+            neutralise_formulas(frame).to_csv(temp, index=False)
     summary = {
         "out": str(out),
         "rows": len(frame),

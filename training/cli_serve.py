@@ -99,9 +99,19 @@ def serve(
         f"ready: /readyz[/dim]"
     )
     if not (settings.api_key or "").strip():
+        from kizuna.serving.hosts import allowed_hosts
+
+        hosts = allowed_hosts(settings)
+        named = (
+            "whatever Host it names: a web page on this machine too (DNS rebinding)"
+            if hosts is None
+            else f"and names it {', '.join(hosts)}"
+            f"{' or its address' if settings.allowed_hosts is None else ''} in the Host header "
+            "(KIZUNA_ALLOWED_HOSTS)"
+        )
         err_console.print(
-            "warning: no KIZUNA_API_KEY: every endpoint answers anyone who reaches this port, "
-            "a web page in a browser on this machine too (DNS rebinding); set one outside a test",
+            f"warning: no KIZUNA_API_KEY: every endpoint answers anyone who reaches this port "
+            f"{named}; set a key outside a test",
             highlight=False,
             soft_wrap=True,
         )

@@ -56,9 +56,11 @@ def resolve_offers(
 
 def read_scores(path: Path) -> pd.DataFrame:
     """Customer scores with ``customer_id`` as a column and days since the last purchase."""
+    from kizuna.training.csv_safety import restored_from
     from kizuna.training.data import read_table
 
-    frame = read_table(path, string_columns={s.CUSTOMER_ID})
+    # A CSV CRM export (`kizuna score --out crm.csv`) has its formula quotes taken off.
+    frame = restored_from(read_table(path, string_columns={s.CUSTOMER_ID}), Path(path))
     if s.CUSTOMER_ID not in frame.columns:
         if frame.index.name == s.CUSTOMER_ID:
             frame = frame.reset_index()

@@ -37,9 +37,11 @@ class UpliftResult:
 def campaign_outcomes(config: UpliftConfig, features: pd.DataFrame, *, seed: int) -> pd.DataFrame:
     """The outcomes to learn from: the configured file, or a simulated campaign."""
     if config.outcomes is not None:
+        from kizuna.training.csv_safety import restored_from
         from kizuna.training.data import read_table
 
-        return read_table(config.outcomes, string_columns={"customer_id", "offer_id"})
+        outcomes = read_table(config.outcomes, string_columns={"customer_id", "offer_id"})
+        return restored_from(outcomes, config.outcomes)  # as campaign-outcomes wrote it
     if config.simulate:
         from kizuna.simulators.campaign import simulate_campaign
 

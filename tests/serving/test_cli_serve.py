@@ -91,6 +91,8 @@ def test_serve_without_an_api_key_says_who_can_reach_it(model_set, tmp_path, mon
     assert result.exit_code == 0, result.output
     warned = "warning: no KIZUNA_API_KEY: every endpoint answers anyone" in sink.getvalue()
     assert warned == (key is None)
+    # Without a key only loopback names and the address are answered (serving.hosts).
+    assert ("names it localhost, 127.0.0.1, ::1 or its address" in sink.getvalue()) == (key is None)
 
 
 def test_score_refuses_an_unknown_output_type(model_set, tmp_path, monkeypatch):

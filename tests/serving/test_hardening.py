@@ -213,7 +213,7 @@ def _closed_within(port: int, payload: bytes, seconds: float) -> tuple[bool, byt
 
 def test_a_half_sent_body_is_closed_within_the_timeout(degraded):
     head = (
-        b"POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /recommend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Content-Length: 100\r\n\r\n"
     )
     started = time.monotonic()

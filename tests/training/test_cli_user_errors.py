@@ -300,3 +300,72 @@ def test_an_error_naming_a_store_url_hides_its_password(capsys):
         _user_error(KizunaInputError("cannot write to postgresql://crm:Hunter2Secret@db/x"))
     err = capsys.readouterr().err
     assert "Hunter2Secret" not in err and "postgresql://crm:***@db/x" in err
+
+
+@pytest.fixture
+def no_postgres_driver(monkeypatch):
+    """The psycopg drivers not installed: an import of either fails as it would then."""
+    for module in ("psycopg", "psycopg2"):
+        monkeypatch.setitem(sys.modules, module, None)  # `import psycopg` raises ImportError
+
+
+def test_a_postgres_tracking_store_without_its_driver_is_one_line(
+    monkeypatch, capsys, tmp_path, no_postgres_driver
+):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://kizuna:Hunter2Secret@127.0.0.1:1/db")
+    monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))
+    from tests.serving.loopback import free_port
+
+    code, _, err = run_cli(monkeypatch, capsys, "serve", "--port", str(free_port()))
+    assert_one_line_error(
+        code,
+        err,
+        "postgresql://kizuna:***@127.0.0.1:1/db needs the PostgreSQL driver psycopg",
+        "pip install 'kizuna[postgres]'",
+    )
+    assert "Hunter2Secret" not in err
+
+
+def test_a_postgres_crm_target_without_its_driver_names_the_extra(no_postgres_driver):
+    from kizuna.features.errors import KizunaInputError
+    from kizuna.training.batch_score import write_chunks
+
+    chunk = pd.DataFrame({"customer_id": ["a"]})
+    url = "postgresql://crm:Hunter2Secret@127.0.0.1:1/crm"
+    with pytest.raises(KizunaInputError) as info:
+        write_chunks(iter([chunk]), url)
+    assert str(info.value) == (
+        "postgresql://crm:***@127.0.0.1:1/crm needs the PostgreSQL driver psycopg, which is "
+        "not installed: pip install 'kizuna[postgres]'"
+    )
+
+
+def test_only_a_missing_postgres_driver_is_turned_into_the_hint():
+    from kizuna.serving.sql_driver import missing_driver
+
+    assert (
+        missing_driver(ModuleNotFoundError("No module named 'lightgbm'", name="lightgbm")) is None
+    )
+    assert missing_driver(ValueError("psycopg")) is None
+    wrapped = RuntimeError("engine failed")
+    wrapped.__cause__ = ModuleNotFoundError("No module named 'psycopg2'", name="psycopg2")
+    message = str(missing_driver(wrapped))
+    assert message.startswith("a postgresql:// store URL needs the PostgreSQL driver psycopg2")
+    assert "postgresql+psycopg://" in message
+
+
+def test_a_service_on_a_postgres_registry_without_its_driver_says_what_to_install(
+    monkeypatch, tmp_path, no_postgres_driver
+):
+    # What /readyz and /status show as the reason (the worker logs no traceback for it).
+    from kizuna.serving.event_store import EventStore
+    from kizuna.serving.live import Live
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://kizuna@127.0.0.1:1/db")
+    live = Live("registry", store=EventStore(tmp_path / "events.sqlite"), experiment="shop")
+    outcome = live.load()
+    assert not outcome.reloaded
+    assert live.last_error == (
+        "a postgresql:// store URL needs the PostgreSQL driver psycopg, which is not installed: "
+        "pip install 'kizuna[postgres]'"
+    )

@@ -139,9 +139,11 @@ def read_campaign(path: Path, catalogue: Any = None) -> pd.DataFrame:
         frame = pd.DataFrame(payload["offers"])
     else:
         from kizuna.training.campaign_eval import evaluate_campaign
+        from kizuna.training.csv_safety import restored_from
         from kizuna.training.data import read_table
 
         outcomes = read_table(path, string_columns={s.CUSTOMER_ID, "offer_id"})
+        outcomes = restored_from(outcomes, path)  # as campaign-outcomes wrote it
         frame = evaluate_campaign(outcomes, catalogue=catalogue)
     keep = [
         c
