@@ -115,8 +115,13 @@ def features(
     labels = None
     if horizon is not None:
         with step(f"building labels over {horizon} days", quiet=quiet):
+            # kept stops at the window's end: the log's own end is the validator's span
             labels = customer_labels(
-                validated.kept, as_of_ts, horizon_days=horizon, lookback_days=lookback
+                validated.kept,
+                as_of_ts,
+                horizon_days=horizon,
+                lookback_days=lookback,
+                data_end=validated.span[1] if validated.span else None,
             )
     report = with_label_window(validated.report.to_dict(), as_of_ts, horizon)
     names = ["features", "set_aside", "reconciliation", *(["labels"] if labels is not None else [])]
