@@ -80,3 +80,31 @@ def test_missing_and_impossible_dates_are_refused():
         as_of_timestamp("2024-02-30")
     with pytest.raises(KizunaInputError, match=r"'as_of'.*NoneType"):
         as_of_timestamp(None)
+
+
+def _builders():
+    from kizuna.features.behaviour import behaviour_vector
+    from kizuna.features.interactions import build_interactions
+    from kizuna.features.labels import churn_labels, future_value
+    from kizuna.features.pipeline import customer_features
+    from kizuna.features.rfm import rfm_summary
+
+    return {
+        "behaviour_vector": lambda tx, a: behaviour_vector(tx, a),
+        "build_interactions": lambda tx, a: build_interactions(tx, a),
+        "churn_labels": lambda tx, a: churn_labels(tx, a, 30),
+        "future_value": lambda tx, a: future_value(tx, a, 30),
+        "customer_features": lambda tx, a: customer_features(tx, a),
+        "rfm_summary": lambda tx, a: rfm_summary(tx, a),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_builders()))
+def test_every_feature_builder_refuses_a_number_for_as_of(name):
+    from tests.features.test_behaviour import AS_OF, tiny_transactions
+
+    build = _builders()[name]
+    tx = tiny_transactions()
+    assert build(tx, AS_OF).shape[0] > 0  # the Timestamp works
+    with pytest.raises(KizunaInputError, match=r"'as_of'.*not int"):
+        build(tx, AS_OF.value)  # the same instant as pd.Timestamp read the integer
