@@ -58,7 +58,7 @@ def read_scores(path: Path) -> pd.DataFrame:
     """Customer scores with ``customer_id`` as a column and days since the last purchase."""
     from kizuna.training.data import read_table
 
-    frame = read_table(path, string_columns={s.CUSTOMER_ID})
+    frame = read_table(path, string_columns=set(s.TEXT_COLUMNS))
     if s.CUSTOMER_ID not in frame.columns:
         if frame.index.name == s.CUSTOMER_ID:
             frame = frame.reset_index()
