@@ -37,13 +37,7 @@ def as_of_timestamp(as_of: Any, *, name: str = "as_of") -> pd.Timestamp:
     for anything else, for NaT and for a time zone.
     """
     if isinstance(as_of, str):
-        if not _ISO_TEXT.fullmatch(as_of.strip()):
-            raise KizunaInputError(
-                "must be an ISO 8601 date or time, YYYY-MM-DD[THH:MM[:SS]] (other text, "
-                "such as 01/02/2024, reads differently in different countries)",
-                column=name, values=[as_of],
-            )  # fmt: skip
-        as_of = as_of.strip()
+        as_of = iso_text_timestamp(as_of, name=name)
     elif not isinstance(as_of, (datetime.date, np.datetime64)):
         # pd.Timestamp would take a number as nanoseconds since 1970 (and a bool as 0 or 1)
         raise KizunaInputError(
@@ -65,6 +59,26 @@ def as_of_timestamp(as_of: Any, *, name: str = "as_of") -> pd.Timestamp:
             column=name, values=[as_of],
         )  # fmt: skip
     return ts.as_unit("ns")
+
+
+def iso_text_timestamp(text: str, *, name: str | None = "as_of") -> pd.Timestamp:
+    """ISO 8601 text, ``YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM]``, as a ``pd.Timestamp``.
+
+    A zone is kept (the caller refuses or converts it). Other text, such as
+    ``01/02/2024`` (read differently in different countries) or ``20240131``,
+    raises a :class:`KizunaInputError` naming ``name`` (if given) and the text.
+    """
+    stripped = text.strip()
+    if not _ISO_TEXT.fullmatch(stripped):
+        raise KizunaInputError(
+            "must be an ISO 8601 date or time, YYYY-MM-DD[THH:MM[:SS]] (other text, "
+            "such as 01/02/2024, reads differently in different countries)",
+            column=name, values=[text],
+        )  # fmt: skip
+    try:
+        return pd.Timestamp(stripped)
+    except ValueError as exc:
+        raise KizunaInputError(f"must be a timestamp ({exc})", column=name, values=[text]) from None
 
 
 # ISO 8601 text: a date, optionally a time (T or a space), fractions and an offset (which
