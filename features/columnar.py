@@ -7,7 +7,9 @@ integer codes (pyarrow-backed, run-collapsed), and order keys; each raises a
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,7 +29,22 @@ _DENSE_CELLS = 20_000_000
 
 
 def as_of_timestamp(as_of: Any, *, name: str = "as_of") -> pd.Timestamp:
-    """``as_of`` as a naive nanosecond ``pd.Timestamp``; raise on NaT or time zones."""
+    """``as_of`` as a naive nanosecond ``pd.Timestamp``.
+
+    Accepts a ``datetime`` (``pd.Timestamp`` is one), a ``date``, a
+    ``numpy.datetime64`` or ISO 8601 text starting ``YYYY-MM-DD``. Raises a
+    :class:`KizunaInputError` (a ``ValueError``) naming ``name`` and the value
+    for anything else, for NaT and for a time zone.
+    """
+    if isinstance(as_of, str):
+        as_of = iso_text_timestamp(as_of, name=name)
+    elif not isinstance(as_of, (datetime.date, np.datetime64)):
+        # pd.Timestamp would take a number as nanoseconds since 1970 (and a bool as 0 or 1)
+        raise KizunaInputError(
+            f"must be a datetime, date or ISO 8601 text such as '2024-01-31', not "
+            f"{type(as_of).__name__}",
+            column=name, values=[as_of],
+        )  # fmt: skip
     try:
         ts = pd.Timestamp(as_of)
     except (ValueError, TypeError) as exc:
@@ -42,6 +59,34 @@ def as_of_timestamp(as_of: Any, *, name: str = "as_of") -> pd.Timestamp:
             column=name, values=[as_of],
         )  # fmt: skip
     return ts.as_unit("ns")
+
+
+def iso_text_timestamp(text: str, *, name: str | None = "as_of") -> pd.Timestamp:
+    """ISO 8601 text, ``YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM]``, as a ``pd.Timestamp``.
+
+    A zone is kept (the caller refuses or converts it). Other text, such as
+    ``01/02/2024`` (read differently in different countries) or ``20240131``,
+    raises a :class:`KizunaInputError` naming ``name`` (if given) and the text.
+    """
+    stripped = text.strip()
+    if not _ISO_TEXT.fullmatch(stripped):
+        raise KizunaInputError(
+            "must be an ISO 8601 date or time, YYYY-MM-DD[THH:MM[:SS]] (other text, "
+            "such as 01/02/2024, reads differently in different countries)",
+            column=name, values=[text],
+        )  # fmt: skip
+    try:
+        return pd.Timestamp(stripped)
+    except ValueError as exc:
+        raise KizunaInputError(f"must be a timestamp ({exc})", column=name, values=[text]) from None
+
+
+# ISO 8601 text: a date, optionally a time (T or a space), fractions and an offset (which
+# as_of_timestamp then refuses by name, as for a zoned datetime).
+_ISO_TEXT = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
 
 
 def require_transaction_columns(df: Any, required: Sequence[str]) -> None:

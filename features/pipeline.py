@@ -6,6 +6,8 @@ from events strictly before ``as_of`` (the parts each guard that themselves).
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 
 from kizuna.features import schema as s
@@ -151,8 +153,17 @@ def customer_labels(
     *,
     horizon_days: int,
     lookback_days: int = 365,
+    data_end: pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
     """Churn and future value over ``[as_of, as_of + horizon)`` for the active population.
+
+    Parameters
+    ----------
+    data_end
+        The last purchase of the whole log. ``None``: the last timestamp in
+        ``transactions``. Give it when ``transactions`` were cut at the label
+        window's end or are one shard of the log, whose own last line says
+        nothing about where the data ends.
 
     Returns
     -------
@@ -160,8 +171,42 @@ def customer_labels(
         Indexed by customer id: ``churn`` (1 = no purchase in the window) and
         ``future_value`` (net revenue in the window), for customers with a
         purchase in the ``lookback_days`` before ``as_of``.
+
+    Warns
+    -----
+    UserWarning
+        When the label window ends more than a day after ``data_end`` (the
+        rule of ``kizuna features --horizon``, which refuses such a window):
+        nobody can be seen buying after the data ends, so everyone active then
+        looks churned and future values are too low.
     """
     churn = churn_labels(transactions, as_of, horizon_days, lookback_days)
+    _warn_if_window_passes_data(transactions, as_of, horizon_days, data_end)
     churn = churn.set_index(s.CUSTOMER_ID)[[s.CHURN]]
     value = future_value(transactions, as_of, horizon_days, customers=churn.index)
     return churn.join(value)
+
+
+def _warn_if_window_passes_data(
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    horizon_days: float,
+    data_end: pd.Timestamp | str | None,
+) -> None:
+    if data_end is None:
+        if transactions.empty:
+            return
+        last = pd.Timestamp(transactions[s.TIMESTAMP].max())
+    else:
+        last = as_of_timestamp(data_end, name="data_end")
+    window_end = as_of_timestamp(as_of) + pd.Timedelta(days=horizon_days)
+    # A day's grace: an export dated by day ends at the start of its last day's date.
+    if window_end > last + pd.Timedelta(days=1):
+        warnings.warn(
+            f"the label window [as_of {as_of_timestamp(as_of)}, +{horizon_days} days) ends "
+            f"{window_end}, after the data ends ({last}): no purchase can be seen "
+            "after it, so customers look churned and future values low; choose an earlier "
+            "as_of or a shorter horizon_days",
+            UserWarning,
+            stacklevel=3,
+        )

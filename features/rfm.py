@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
+from kizuna.features.columnar import as_of_timestamp
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.periods import TIME_UNITS, first_tick_at_or_after, period_numbers, time_ticks
 from kizuna.features.rfm_kernels import SUMMARY_COLUMNS, summarise
@@ -108,7 +109,7 @@ def rfm_summary(
         time_scaler,
         [customer_col, timestamp_col] + ([monetary_col] if monetary_col else []),
     )
-    cutoff = _as_of(as_of)
+    cutoff = as_of_timestamp(as_of)
     ticks, tick_unit = time_ticks(transactions[timestamp_col], timestamp_col)
     limit = first_tick_at_or_after(cutoff, tick_unit)
     used = ticks < limit
@@ -180,22 +181,6 @@ def _check_arguments(
             f"{list(map(str, transactions.columns))}",
             column=missing[0],
         )
-
-
-def _as_of(as_of: pd.Timestamp | str) -> pd.Timestamp:
-    try:
-        cutoff = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as err:
-        raise KizunaInputError("as_of is not a timestamp", column="as_of", values=[as_of]) from err
-    if cutoff is pd.NaT:
-        raise KizunaInputError("as_of is missing (NaT)", column="as_of")
-    if cutoff.tzinfo is not None:
-        raise KizunaInputError(
-            "as_of must be tz-naive like the transactions' timestamps",
-            column="as_of",
-            values=[as_of],
-        )
-    return cutoff
 
 
 def _numeric(values: pd.Series, column: str) -> np.ndarray:

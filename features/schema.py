@@ -92,6 +92,9 @@ F_SCORE = "f_score"
 M_SCORE = "m_score"
 RFM_SCORE = "rfm_score"
 SEGMENT = "segment"
+# Columns of kizuna's own tables (features, the CRM export) that hold text which can look
+# like a number: readers keep them text, or "00042" loses its zeros and "545" becomes 545.
+TEXT_COLUMNS = frozenset({CUSTOMER_ID, RFM_SCORE})
 
 # --- labels --------------------------------------------------------------------
 AS_OF = "as_of"

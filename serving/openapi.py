@@ -34,6 +34,7 @@ from kizuna.serving.auth import (
     Send,
 )
 from kizuna.serving.config import Settings
+from kizuna.serving.version import package_version
 
 OPENAPI_VERSION = "3.0.3"
 DOC_PATHS = frozenset({"/docs.json"})
@@ -92,13 +93,6 @@ EXTRA_ERRORS = {
     "/reload": {"409": "Another reload is running."},
 }
 BATCH_FIELDS = {"customer_ids": "max_batch", "events": "max_events"}
-
-
-def package_version() -> str:
-    try:
-        return metadata.version("kizuna")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def document(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:

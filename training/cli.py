@@ -7,7 +7,7 @@ import os
 import sys
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -34,6 +34,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from kizuna.serving.version import package_version
+
+        typer.echo(f"kizuna {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print kizuna's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """kizuna: relationship-marketing ML from a raw order log."""
 
 
 def group_callback(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -71,7 +71,7 @@ def evaluate_campaign(
         report = evaluate(frame, catalogue=catalogue, margin=margin, confidence=confidence)
     learned = None
     if features is not None:
-        feats = restored_from(read_table(features, string_columns={s.CUSTOMER_ID}), features)
+        feats = restored_from(read_table(features, string_columns=set(s.TEXT_COLUMNS)), features)
         if s.CUSTOMER_ID in feats.columns:
             feats = feats.set_index(s.CUSTOMER_ID)
         with step(f"learning uplift ({learner}-learner) per offer", quiet=quiet):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,3 +75,15 @@ def print_reconciliation(report: dict[str, Any]) -> None:
         "kept + set aside", f"{report['kept_rows'] + report['set_aside_rows']:,} {status}"
     )
     console.print(table)
+
+
+def iso_instant(text: str) -> datetime:
+    """The parser of ``--as-of`` and ``--now``: ISO 8601 text only.
+
+    Typer alone reads a number as Unix seconds (``--as-of 20240115`` was
+    1970-08-23). A zone is kept for :func:`features.timestamps.naive_utc`
+    to convert; Typer reports the error as a usage error naming the option.
+    """
+    from kizuna.features.columnar import iso_text_timestamp
+
+    return iso_text_timestamp(text, name=None).to_pydatetime()  # Typer names the option

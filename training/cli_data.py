@@ -18,6 +18,7 @@ from kizuna.training.cli_common import (
     QuietOpt,
     console,
     emit_json,
+    iso_instant,
     print_reconciliation,
 )
 from kizuna.training.progress import step
@@ -91,7 +92,10 @@ def validate(
     column_map: ColumnMapOpt = None,
     config: ConfigOpt = None,
     as_of: Annotated[
-        datetime | None, typer.Option("--as-of", help="Set aside rows at or after this instant.")
+        datetime | None,
+        typer.Option(
+            "--as-of", parser=iso_instant, help="Set aside rows at or after this instant."
+        ),
     ] = None,
     set_aside_out: Annotated[
         Path | None, typer.Option("--set-aside-out", help="Write the set-aside rows (Parquet).")

@@ -20,6 +20,7 @@ from kizuna.training.cli_common import (
     QuietOpt,
     console,
     emit_json,
+    iso_instant,
     print_reconciliation,
 )
 from kizuna.training.cli_data import (
@@ -44,7 +45,11 @@ def features(
     source: SourceArg = None,
     as_of: Annotated[
         datetime | None,
-        typer.Option("--as-of", help="Features use only events strictly before this instant."),
+        typer.Option(
+            "--as-of",
+            parser=iso_instant,
+            help="Features use only events strictly before this instant.",
+        ),
     ] = None,
     format: FormatOpt = "canonical",
     column_map: ColumnMapOpt = None,
@@ -115,8 +120,13 @@ def features(
     labels = None
     if horizon is not None:
         with step(f"building labels over {horizon} days", quiet=quiet):
+            # kept stops at the window's end: the log's own end is the validator's span
             labels = customer_labels(
-                validated.kept, as_of_ts, horizon_days=horizon, lookback_days=lookback
+                validated.kept,
+                as_of_ts,
+                horizon_days=horizon,
+                lookback_days=lookback,
+                data_end=validated.span[1] if validated.span else None,
             )
     report = with_label_window(validated.report.to_dict(), as_of_ts, horizon)
     names = ["features", "set_aside", "reconciliation", *(["labels"] if labels is not None else [])]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from kizuna.features.errors import KizunaInputError
 
@@ -13,6 +14,18 @@ class Frozen(BaseModel):
     """Immutable settings; an unknown key is an error."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _date_not_a_number(value: Any) -> Any:
+    # pydantic would read a number as Unix seconds (`as_of: 0` is 1970-01-01), and a date
+    # written as a number (20240131) is not one.
+    if isinstance(value, (bool, int, float)):
+        raise ValueError(f"must be a date such as 2024-01-31, not the number {value!r}")
+    return value
+
+
+#: A date setting (``split.as_of``, ``data.data_end``): a date or ISO text, never a number.
+IsoDate = Annotated[date, BeforeValidator(_date_not_a_number)]
 
 
 def parse_model(model: type[Frozen], data: dict[str, Any], *, source: str) -> Any:

@@ -6,7 +6,6 @@ Relative paths are anchored at the experiment file's folder by
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +14,7 @@ from pydantic import ValidationInfo, field_validator, model_validator
 from kizuna.features.column_map import check_column_map
 from kizuna.features.numbers import Decimal, NumberRule, Thousands
 from kizuna.features.timestamps import TimestampRule
-from kizuna.training.config_base import Frozen
+from kizuna.training.config_base import Frozen, IsoDate
 
 FileFormat = Literal["csv", "tsv", "parquet", "jsonl"]
 
@@ -87,7 +86,7 @@ class DataConfig(Frozen):
     items_column_map: dict[str, Any] = {}
     customers: Path | None = None
     customers_column_map: dict[str, Any] = {}
-    data_end: date | None = None
+    data_end: IsoDate | None = None
     # The service's purchase-event store; default: events/<experiment>.sqlite in the data folder.
     events: Path | None = None
     file_format: FileFormat | None = None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from kizuna.training.config_base import Frozen
+from kizuna.training.config_base import Frozen, IsoDate
 
 #: Settings that take a list of column names; one name alone is read as a list of one.
 LIST_PARAMS = ("drop", "categorical")
@@ -47,7 +46,7 @@ class SplitConfig(Frozen):
     ``by: auto`` uses the signup date when every customer has one.
     """
 
-    as_of: date | None = None
+    as_of: IsoDate | None = None
     horizon_days: int = Field(90, gt=0)
     lookback_days: int = Field(365, gt=0)
     train_snapshots: int = Field(3, gt=0)

@@ -60,7 +60,7 @@ def read_scores(path: Path) -> pd.DataFrame:
     from kizuna.training.data import read_table
 
     # A CSV CRM export (`kizuna score --out crm.csv`) has its formula quotes taken off.
-    frame = restored_from(read_table(path, string_columns={s.CUSTOMER_ID}), Path(path))
+    frame = restored_from(read_table(path, string_columns=set(s.TEXT_COLUMNS)), Path(path))
     if s.CUSTOMER_ID not in frame.columns:
         if frame.index.name == s.CUSTOMER_ID:
             frame = frame.reset_index()

@@ -57,8 +57,9 @@ def _walk(command: Any, path: list[str]) -> list[tuple[list[str], Any]]:
         return [(path, command)]
     ctx = command.context_class(command)
     found: list[tuple[list[str], Any]] = []
-    if command.callback is not None and path != ["kizuna"]:
-        found.append((path, command))  # a group that also runs (`kizuna score`)
+    if command.callback is not None:
+        # a group that also runs (`kizuna score`), or the root's own options (`--version`)
+        found.append((path, command))
     for name in command.list_commands(ctx):
         sub = command.get_command(ctx, name)
         if sub is not None and not sub.hidden:

@@ -331,7 +331,7 @@ def test_customer_features_name_a_bad_or_early_as_of():
             }
         )
     ).kept
-    with pytest.raises(KizunaInputError, match="as_of.*must be a timestamp"):
+    with pytest.raises(KizunaInputError, match="as_of.*must be an ISO 8601 date"):
         customer_features(tx, "yesterday")
     with pytest.raises(KizunaInputError, match="transactions span 2024-01-01 00:00:00 to 2024-02"):
         customer_features(tx, "2023-01-01")

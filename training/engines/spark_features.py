@@ -103,7 +103,12 @@ def shard_features(
     frame = customer_base_features(tx, as_of, customers=customers, items=items, btyd_unit=btyd_unit)
     frame = frame.join(rfm_score_inputs(frame).add_prefix(INPUT_PREFIX))
     if horizon_days is not None:
-        labels = customer_labels(tx, as_of, horizon_days=horizon_days, lookback_days=lookback_days)
+        # The driver checked the window against the whole log (spark_engine); a shard's
+        # last line is not where the log ends.
+        window_end = as_of + pd.Timedelta(days=horizon_days)
+        labels = customer_labels(
+            tx, as_of, horizon_days=horizon_days, lookback_days=lookback_days, data_end=window_end
+        )
         frame = frame.join(labels[list(LABELS)], how="left")
     return _to_spark_frame(frame)
 

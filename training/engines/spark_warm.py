@@ -70,5 +70,5 @@ def warm_shard() -> int:
     kept = validate_transactions(raw, data_end=stamps.max(), max_bad_share=1.0).kept
     frame = customer_base_features(kept, as_of)
     rfm_score_inputs(frame)
-    customer_labels(kept, as_of, horizon_days=90, lookback_days=365)
+    customer_labels(kept, as_of, horizon_days=30, lookback_days=365)
     return len(frame)
