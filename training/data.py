@@ -21,9 +21,10 @@ from kizuna.features.adapters import (
 from kizuna.features.column_map import ID_COLUMNS, apply_column_map
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.numbers import NumberRule
+from kizuna.features.reconciliation import ValidatedTransactions
 from kizuna.features.tables import validate_customers, validate_items
 from kizuna.features.timestamps import parse_timestamps
-from kizuna.features.validate import ValidatedTransactions, validate_transactions
+from kizuna.features.validate import validate_transactions
 from kizuna.training.config import (
     DataConfig,
     ExperimentConfig,

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.validate import Reconciliation
+from kizuna.features.reconciliation import Reconciliation
 from kizuna.training.engines.spark_counts import (
     FIRST_NS,
     INPUT,
