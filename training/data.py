@@ -240,7 +240,7 @@ def load_transactions_and_events(
     file (``17850.0``) and the same id stored as text (``"17850"``) stay one customer.
     """
     from kizuna.features.contract import require_columns
-    from kizuna.serving.event_store import SEQ, read_events
+    from kizuna.serving.event_rows import SEQ, read_events
     from kizuna.training.stored_events import event_store_path
 
     if data.transactions is None:
