@@ -32,7 +32,8 @@ from kizuna.training.config import (
     parse_model,
     read_yaml,
 )
-from kizuna.training.files import ReadOptions, read_table, reading_options
+from kizuna.training.file_kinds import ReadOptions, reading_options
+from kizuna.training.files import read_table
 from kizuna.training.progress import step
 from kizuna.training.typed_columns import (
     ITEM_NUMBERS,

@@ -66,7 +66,7 @@ def read_customers(
     from kizuna.training.engines.spark_io import read_frame
     from kizuna.training.engines.spark_session import arrow_safe
     from kizuna.training.engines.spark_types import settled_rule
-    from kizuna.training.files import reading_options
+    from kizuna.training.file_kinds import reading_options
     from kizuna.training.typed_columns import customer_text_columns
 
     if data.customers is None:

@@ -91,7 +91,7 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
         parse_source,
         source_columns,
     )
-    from kizuna.training.files import reading_options
+    from kizuna.training.file_kinds import reading_options
     from kizuna.training.typed_columns import TRANSACTION_NUMBERS, text_sources
 
     source = data.transactions
@@ -187,7 +187,7 @@ def read_frame(
 ) -> tuple[Any, dict[str, str]]:
     """A table file (as :func:`training.files.read_table` reads it), a folder, or a table name.
 
-    ``reading`` (:class:`training.files.ReadOptions`) says how to read a file
+    ``reading`` (:class:`training.file_kinds.ReadOptions`) says how to read a file
     whose name does not say. CSV and JSON-lines columns get the types pandas
     would give them (read from the first rows); ``string_columns`` stay text
     so ids keep their leading zeros. The number columns are typed over the
@@ -202,7 +202,8 @@ def read_frame(
         The frame, and ``{column: kind}`` of the number columns still text, to settle.
     """
     from kizuna.training.engines.spark_session import arrow_safe
-    from kizuna.training.files import ReadOptions, compression_of, file_format_of, read_table
+    from kizuna.training.file_kinds import ReadOptions, compression_of, file_format_of
+    from kizuna.training.files import read_table
 
     text = str(source)
     path = Path(text)
