@@ -228,7 +228,7 @@ def write_decisions(decisions: pd.DataFrame, out: Path) -> None:
     ``|``, ``reasons`` by ``; ``. The file replaces ``out`` only once complete.
     """
     from kizuna.training.atomic_write import replacing
-    from kizuna.training.batch_score import REASON_SEP, REC_SEP
+    from kizuna.training.export_schema import REASON_SEP, REC_SEP
 
     name = out.name.lower()
     with replacing(out) as temp:

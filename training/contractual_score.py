@@ -3,7 +3,7 @@
 Such an experiment (``churn.mode: contractual``, a customers table and no
 transactions) has no purchase history, so no customer snapshot and no service:
 its churn champion scores the customers table directly, as it was trained on it.
-The export has the schema of every CRM export (:data:`training.batch_score.COLUMNS`):
+The export has the schema of every CRM export (:data:`training.export_schema.COLUMNS`):
 the purchase-based columns are empty.
 """
 
@@ -51,8 +51,8 @@ def contractual_chunks(
         registered_name,
     )
     from kizuna.serving.scoring import risk_band
-    from kizuna.training.batch_score import conform
     from kizuna.training.data import load_tables
+    from kizuna.training.export_schema import conform
 
     name = registered_name(config.name, "churn")
     version = alias_version(name, alias)

@@ -102,7 +102,7 @@ def recommendations(
 
     def recommend(tx: pd.DataFrame, side: pd.DataFrame) -> pd.DataFrame:
         from kizuna.models.recommenders.pooled import pooled_recommend
-        from kizuna.training.batch_score import REC_SEP
+        from kizuna.training.export_schema import REC_SEP
 
         model, row_weigher, mask, pool = shared.value
         users = _users_of(side)

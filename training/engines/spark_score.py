@@ -255,10 +255,10 @@ def _predictor(
 
 
 def _export(scored: Any, versions: dict, as_of: pd.Timestamp, bands: tuple[float, float]) -> Any:
-    """The export rows in :data:`training.batch_score.COLUMNS`, by the same ``conform``."""
+    """The export rows in :data:`training.export_schema.COLUMNS`, by the same ``conform``."""
     from kizuna.serving.scoring import risk_band
-    from kizuna.training.batch_score import COLUMNS, conform
     from kizuna.training.engines.spark_features import _probe_schema
+    from kizuna.training.export_schema import COLUMNS, conform
 
     text = ",".join(f"{kind}={v}" for kind, v in versions.items() if v is not None)
     keep = [c for c in COLUMNS if c in scored.columns]
