@@ -104,7 +104,8 @@ def score(
 
     from kizuna.serving.config import Settings
     from kizuna.serving.live import load_served
-    from kizuna.serving.model_store import served_experiment, tracking_uri
+    from kizuna.serving.model_registry import served_experiment
+    from kizuna.serving.model_store import tracking_uri
     from kizuna.training.batch_score import score_chunks
     from kizuna.training.export_writers import check_target, write_chunks
     from kizuna.training.stored_events import served_event_store

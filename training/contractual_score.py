@@ -44,12 +44,8 @@ def contractual_chunks(
         Chunks of at most ``chunk_size`` rows in the CRM export's columns; the
         churn version that scored them.
     """
-    from kizuna.serving.model_store import (
-        alias_version,
-        download_bundle,
-        load_bundle,
-        registered_name,
-    )
+    from kizuna.serving.model_registry import alias_version, download_bundle
+    from kizuna.serving.model_store import load_bundle, registered_name
     from kizuna.serving.scoring import risk_band
     from kizuna.training.data import load_tables
     from kizuna.training.export_schema import conform

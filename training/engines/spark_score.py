@@ -230,12 +230,12 @@ def _predictor(
     spark: Any, kind: str, models: Any, bundle: Any, source: str, experiment: str | None
 ) -> Any:
     """A Spark UDF of the model: the registered pyfunc, or the folder's bundle in it."""
-    from kizuna.serving import model_store
+    from kizuna.serving import model_registry, model_store
 
     if source == model_store.REGISTRY:
         import mlflow.pyfunc
 
-        name = model_store.registered_name(model_store.resolve_experiment(experiment), kind)
+        name = model_store.registered_name(model_registry.resolve_experiment(experiment), kind)
         uri = f"models:/{name}/{models.versions[kind]}"
         return mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
     from pyspark.sql.functions import pandas_udf
