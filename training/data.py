@@ -12,8 +12,6 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.adapters import (
-    CDNOW_MASTER_COLUMNS,
-    CDNOW_SAMPLE_COLUMNS,
     ONLINE_RETAIL_COLUMNS,
     from_cdnow,
     from_online_retail,
@@ -35,6 +33,7 @@ from kizuna.training.config import (
 from kizuna.training.file_kinds import ReadOptions, reading_options
 from kizuna.training.files import read_table
 from kizuna.training.progress import step
+from kizuna.training.source_formats import check_format_columns, read_cdnow
 from kizuna.training.typed_columns import (
     ITEM_NUMBERS,
     TRANSACTION_NUMBERS,
@@ -100,50 +99,11 @@ def read_transactions(
         frame = read_table(
             source, string_columns={"InvoiceNo", "StockCode", "Description"}, reading=reading
         )
-        _check_format(frame, ONLINE_RETAIL_COLUMNS, format)
+        check_format_columns(frame, ONLINE_RETAIL_COLUMNS, format)
         return RawTransactions(from_online_retail(frame), {"timestamp_format": "%Y-%m-%d %H:%M:%S"})
     if format == "cdnow":
-        return RawTransactions(from_cdnow(_read_cdnow(source)), {"allow_zero_price": True})
+        return RawTransactions(from_cdnow(read_cdnow(source)), {"allow_zero_price": True})
     raise KizunaInputError(f"unknown format {format!r}; expected one of {FORMATS}")
-
-
-def _read_cdnow(source: Source) -> pd.DataFrame:
-    if isinstance(source, pd.DataFrame):
-        return source
-    path = Path(source)
-    if not path.exists():
-        raise KizunaInputError(f"no such file: {path}")
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open  # read_csv infers the same
-    try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            first = next((line for line in fh if line.strip()), "").split()
-        has_header = bool(first) and not first[0].isdigit()
-        names = (
-            None
-            if has_header
-            else (CDNOW_SAMPLE_COLUMNS if len(first) == 5 else CDNOW_MASTER_COLUMNS)
-        )
-        frame = pd.read_csv(
-            path, sep=r"\s+", header=0 if has_header else None, names=names, dtype="string"
-        )
-    except (UnicodeDecodeError, OSError, EOFError, pd.errors.ParserError) as exc:
-        raise KizunaInputError(
-            f"cannot read {path} as a CDNOW text file (plain or .gz): {exc}"
-        ) from None
-    _check_format(frame, CDNOW_MASTER_COLUMNS, "cdnow")
-    return frame
-
-
-def _check_format(frame: pd.DataFrame, expected: tuple[str, ...], format: str) -> None:
-    missing = [c for c in expected if c not in frame.columns]
-    if missing:
-        raise KizunaInputError(
-            f"this does not look like the {format!r} format: it lacks {missing}, "
-            f"and has {list(map(str, frame.columns))}",
-            column=missing[0],
-        )
 
 
 def config_experiment(config: Path | None) -> str | None:

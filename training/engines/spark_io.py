@@ -99,10 +99,10 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
         raise KizunaInputError("this command needs a transactions source (data.transactions)")
     reading = reading_options(data)
     if data.format == "cdnow":
-        from kizuna.training.data import _read_cdnow
+        from kizuna.training.source_formats import read_cdnow
 
         # A whitespace-separated text file of a few MB: read once on the driver.
-        frame, n_rows = with_row_ids(spark.createDataFrame(_read_cdnow(source).astype("string")))
+        frame, n_rows = with_row_ids(spark.createDataFrame(read_cdnow(source).astype("string")))
         return SparkRaw(frame, "customer_id", from_cdnow, {"allow_zero_price": True}, n_rows=n_rows)
     if data.format == "online-retail":
         if data.column_map:
@@ -116,9 +116,9 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
             reading=reading,
         )
         from kizuna.features.adapters import ONLINE_RETAIL_COLUMNS
-        from kizuna.training.data import _check_format
+        from kizuna.training.source_formats import check_format_columns
 
-        _check_format(frame.limit(0).toPandas(), ONLINE_RETAIL_COLUMNS, data.format)
+        check_format_columns(frame.limit(0).toPandas(), ONLINE_RETAIL_COLUMNS, data.format)
         frame, n_rows = with_row_ids(frame, settle=pending)
         return SparkRaw(
             frame,
