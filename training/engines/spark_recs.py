@@ -77,10 +77,10 @@ def recommendations(
 
     def counts_of(tx: pd.DataFrame, users: pd.Index) -> Any:
         from kizuna.features.interactions import build_interactions
-        from kizuna.training.engines.spark_features import _typed
+        from kizuna.training.engines.spark_frames import typed_lines
 
         return build_interactions(
-            _typed(tx[cols]), as_of, weighting="count", user_ids=users, item_ids=item_ids,
+            typed_lines(tx[cols]), as_of, weighting="count", user_ids=users, item_ids=item_ids,
             **count_params,
         ).matrix  # fmt: skip
 
