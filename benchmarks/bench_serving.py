@@ -79,7 +79,8 @@ def start_servers(source: str, work: Path, example: Any) -> tuple[Any, Any, str,
     }
     k_port, m_port = free_port(), free_port()
     if source == "registry":
-        from kizuna.serving.model_store import registered_name, resolve_experiment
+        from kizuna.serving.model_registry import resolve_experiment
+        from kizuna.serving.model_store import registered_name
 
         experiment = resolve_experiment(os.environ.get("KIZUNA_EXPERIMENT"))
         model_uri = f"models:/{registered_name(experiment, 'churn')}@champion"

@@ -106,7 +106,7 @@ def _log_mixture_ratio(
     return np.where(x > 0, log_ratio, -np.inf)
 
 
-def _conditional_expected_purchases(
+def conditional_expectation(
     params: np.ndarray, t: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
 ) -> np.ndarray:
     """FHL eq. (10), broadcast over all arguments.
@@ -115,6 +115,20 @@ def _conditional_expected_purchases(
     with Euler's transformation as ``(1-z)^(a-1) * 2F1(a+b-1-r, a-1; a+b+x-1; z)``
     (z = t/(alpha+T+t)): the same value, but the series no longer has
     parameters growing with x, so heavy buyers do not overflow it.
+
+    Parameters
+    ----------
+    params
+        ``(r, alpha, a, b)``, as :meth:`BetaGeoModel.param_array` gives them.
+    t
+        Length of the future window, in the unit the model was fit in.
+    x, t_x, T
+        Repeat purchases, time of the last one and age of each customer.
+
+    Returns
+    -------
+    ndarray
+        Expected purchases in the window, broadcast shape of the arguments.
     """
     r, alpha, a, b = params
     c = a + b + x - 1.0
@@ -213,10 +227,10 @@ class BetaGeoModel(BTYDModel):
         -------
         ndarray, shape of ``t``
         """
-        params = self._param_array()
+        params = self.param_array()
         time = validate_time(t)
         zero = np.zeros_like(time)
-        return _conditional_expected_purchases(params, time, zero, zero, zero)
+        return conditional_expectation(params, time, zero, zero, zero)
 
     def conditional_expected_purchases(
         self, t: Any, frequency: Any, recency: Any, T: Any
@@ -235,9 +249,9 @@ class BetaGeoModel(BTYDModel):
         -------
         ndarray, shape (n_customers,) (or the broadcast shape of ``t``)
         """
-        params = self._param_array()
+        params = self.param_array()
         x, t_x, big_t = validate_rfm(frequency, recency, T)
-        return _conditional_expected_purchases(params, validate_time(t), x, t_x, big_t)
+        return conditional_expectation(params, validate_time(t), x, t_x, big_t)
 
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(still alive at T | history), FHL eq. (13); exactly 1 when frequency == 0.
@@ -251,6 +265,6 @@ class BetaGeoModel(BTYDModel):
         -------
         ndarray, shape (n_customers,), values in (0, 1]
         """
-        params = self._param_array()
+        params = self.param_array()
         x, t_x, big_t = validate_rfm(frequency, recency, T)
         return expit(-_log_mixture_ratio(params, x, t_x, big_t))

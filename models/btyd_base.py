@@ -86,7 +86,18 @@ class BTYDModel(BaseEstimator, ABC):
                 f"This {type(self).__name__} instance is not fitted yet; call fit() first."
             )
 
-    def _param_array(self) -> np.ndarray:
+    def param_array(self) -> np.ndarray:
+        """The fitted parameters as an array, in :attr:`param_names` order.
+
+        Returns
+        -------
+        ndarray, shape (n_params,)
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        """
         self.check_is_fitted()
         return np.array([self.params_[name] for name in self.param_names], dtype=float)
 

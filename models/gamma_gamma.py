@@ -20,7 +20,7 @@ from scipy.special import gammaln, psi
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.schema import MONETARY_VALUE, REPEAT_PERIODS
-from kizuna.models.bgnbd import BetaGeoModel, _conditional_expected_purchases
+from kizuna.models.bgnbd import BetaGeoModel, conditional_expectation
 from kizuna.models.btyd_base import (
     BTYDModel,
     aggregate_rows,
@@ -195,7 +195,7 @@ class GammaGammaModel(BTYDModel):
         ndarray, shape (n_customers,), in the money unit of ``monetary_value``
         """
         self.check_is_fitted()
-        p, q, v = self._param_array()
+        p, q, v = self.param_array()
         if q <= 1.0:
             raise KizunaInputError(
                 "fitted q <= 1: the population mean spend p*v/(q-1) is infinite",
@@ -296,8 +296,8 @@ def customer_lifetime_value(
 
     steps = np.arange(int(horizon_periods) + 1, dtype=float)
     # (n_customers, K + 1) cumulative expectations, differenced per period
-    cumulative = _conditional_expected_purchases(
-        bgnbd._param_array(),
+    cumulative = conditional_expectation(
+        bgnbd.param_array(),
         steps[None, :] * period_length,
         x[:, None],
         t_x[:, None],

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kizuna.features import reconciliation as r
 from kizuna.features import schema as s
-from kizuna.features import validate as v
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.reconciliation import DUPLICATE_ROW, REASON_TEXT
 from kizuna.features.timestamps import utc_now
-from kizuna.features.validate import DUPLICATE_ROW, REASON_TEXT, validate_transactions
+from kizuna.features.validate import validate_transactions
 
 #: How far in the future (beyond the server's clock) an event timestamp may lie.
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
@@ -29,14 +30,14 @@ _ID_COLUMNS = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID)
 
 #: The field each validation reason is about, for the 422 answer's paths.
 REASON_FIELDS = {
-    v.MISSING_CUSTOMER_ID: s.CUSTOMER_ID,
-    v.MISSING_ORDER_ID: s.ORDER_ID,
-    v.MISSING_ITEM_ID: s.ITEM_ID,
-    v.UNPARSEABLE_TIMESTAMP: s.TIMESTAMP,
-    v.UNPARSEABLE_QUANTITY: s.QUANTITY,
-    v.ZERO_QUANTITY: s.QUANTITY,
-    v.UNPARSEABLE_PRICE: s.UNIT_PRICE,
-    v.NON_POSITIVE_PRICE: s.UNIT_PRICE,
+    r.MISSING_CUSTOMER_ID: s.CUSTOMER_ID,
+    r.MISSING_ORDER_ID: s.ORDER_ID,
+    r.MISSING_ITEM_ID: s.ITEM_ID,
+    r.UNPARSEABLE_TIMESTAMP: s.TIMESTAMP,
+    r.UNPARSEABLE_QUANTITY: s.QUANTITY,
+    r.ZERO_QUANTITY: s.QUANTITY,
+    r.UNPARSEABLE_PRICE: s.UNIT_PRICE,
+    r.NON_POSITIVE_PRICE: s.UNIT_PRICE,
 }
 
 

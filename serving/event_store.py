@@ -12,7 +12,8 @@ quantity and price) is ignored, so a client may retry a request safely.
 
 Every line gets a sequence number (``seq``). A snapshot records the last
 ``seq`` it includes; the service applies only later lines, and ``kizuna
-train`` / ``kizuna snapshot`` read the store through :func:`read_events`, so
+train`` / ``kizuna snapshot`` read the store through
+:func:`serving.event_rows.read_events`, so
 each line is counted exactly once.
 """
 
@@ -25,25 +26,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-
-SEQ = "seq"
-EVENT_COLUMNS = (
-    s.CUSTOMER_ID,
-    s.ORDER_ID,
-    s.ITEM_ID,
-    s.TIMESTAMP,
-    s.QUANTITY,
-    s.UNIT_PRICE,
-    s.CHANNEL,
-    s.CATEGORY,
+from kizuna.serving.event_rows import (
+    EVENT_COLUMNS,
+    SEQ,
+    TS_FORMAT,
+    to_frame,
+    to_rows,
+    where_clause,
 )
-_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -126,8 +120,8 @@ class EventStore:
         with their sequence numbers.
         """
         request_id = uuid.uuid4().hex
-        received = datetime.now(UTC).strftime(_TS_FORMAT)
-        rows = _to_rows(lines)
+        received = datetime.now(UTC).strftime(TS_FORMAT)
+        rows = to_rows(lines)
         with self._lock:
             self._check_file()
             cur = self._conn.cursor()
@@ -181,7 +175,7 @@ class EventStore:
 
     def count(self, after: int = 0, *, upto: int | None = None, customer: str | None = None) -> int:
         """How many stored lines :meth:`read` would return."""
-        where, params = _where(after, upto, customer)
+        where, params = where_clause(after, upto, customer)
         with self._lock:
             return int(
                 self._conn.execute(f"SELECT COUNT(*) FROM events {where}", params).fetchone()[0]
@@ -276,12 +270,12 @@ class EventStore:
         customer: str | None = None,
         request_id: str | None = None,
     ) -> pd.DataFrame:
-        where, params = _where(after, upto, customer)
+        where, params = where_clause(after, upto, customer)
         if request_id is not None:
             where += " AND request_id = ?"
             params.append(request_id)
         query = f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events {where} ORDER BY {SEQ}"
-        return _to_frame(self._conn.execute(query, params).fetchall())
+        return to_frame(self._conn.execute(query, params).fetchall())
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -291,77 +285,3 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return stat.st_dev, stat.st_ino
-
-
-def _where(after: int, upto: int | None, customer: str | None) -> tuple[str, list[Any]]:
-    clause, params = f"WHERE {SEQ} > ?", [int(after)]
-    if upto is not None:
-        clause += f" AND {SEQ} <= ?"
-        params.append(int(upto))
-    if customer is not None:
-        clause += " AND customer_id = ?"
-        params.append(str(customer))
-    return clause, params
-
-
-def read_events(path: str | Path, *, after: int = 0) -> pd.DataFrame:
-    """All stored lines of an event store file, for training (empty if there is no file).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``seq`` and the transactions contract (``customer_id``,
-        ``order_id``, ``item_id``, ``timestamp``, ``quantity``, ``unit_price``,
-        ``channel``, ``category``), ready for ``validate_transactions``.
-    """
-    query = f"SELECT {SEQ}, {', '.join(EVENT_COLUMNS)} FROM events WHERE {SEQ} > ? ORDER BY {SEQ}"
-    return _to_frame(_read_only(path, query, (after,)))
-
-
-def count_events(path: str | Path) -> tuple[int, int]:
-    """(lines, highest ``seq`` among them) of an event store file, (0, 0) without one;
-    what :func:`read_events` would return, counted without reading it."""
-    rows = _read_only(path, f"SELECT COUNT(*), COALESCE(MAX({SEQ}), 0) FROM events", ())
-    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
-
-
-def _read_only(path: str | Path, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    path = Path(path)
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return conn.execute(query, params).fetchall()
-    except sqlite3.OperationalError:  # a file without the table: nothing stored yet
-        return []
-    finally:
-        conn.close()
-
-
-def _to_rows(lines: pd.DataFrame) -> list[tuple[Any, ...]]:
-    ts = pd.to_datetime(lines[s.TIMESTAMP]).dt.strftime(_TS_FORMAT)
-    cols = [
-        lines[s.CUSTOMER_ID].astype(str),
-        lines[s.ORDER_ID].astype(str),
-        lines[s.ITEM_ID].astype(str),
-        ts,
-        lines[s.QUANTITY].astype(float),
-        lines[s.UNIT_PRICE].astype(float),
-    ]
-    for optional in (s.CHANNEL, s.CATEGORY):
-        if optional in lines.columns:
-            cols.append(lines[optional].astype(object).where(lines[optional].notna(), None))
-        else:
-            cols.append(pd.Series([None] * len(lines), index=lines.index, dtype=object))
-    return list(zip(*(c.tolist() for c in cols), strict=True))
-
-
-def _to_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=[SEQ, *EVENT_COLUMNS])
-    frame[SEQ] = frame[SEQ].astype(np.int64)
-    for col in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.CHANNEL, s.CATEGORY):
-        frame[col] = frame[col].astype("string")
-    frame[s.TIMESTAMP] = pd.to_datetime(frame[s.TIMESTAMP], format=_TS_FORMAT)
-    for col in (s.QUANTITY, s.UNIT_PRICE):
-        frame[col] = frame[col].astype(float)
-    return frame

@@ -14,7 +14,7 @@ from typing import Any
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.bundles import ChampionModels
-from kizuna.serving import model_store
+from kizuna.serving import model_registry, model_store
 
 CACHE_DIR = "registry-cache"
 CACHE_KEEP = 2  # copies kept per experiment and alias: the one being loaded and the one it replaces
@@ -37,8 +37,8 @@ def model_folder(source: str, *, alias: str = "champion", experiment: str | None
     import shutil
     import uuid
 
-    name = model_store.resolve_experiment(experiment)
-    versions = model_store.registry_versions(name, alias)
+    name = model_registry.resolve_experiment(experiment)
+    versions = model_registry.registry_versions(name, alias)
     key = hashlib.sha256(
         json.dumps([model_store.tracking_uri(), versions], sort_keys=True).encode()
     ).hexdigest()[:12]
@@ -50,7 +50,7 @@ def model_folder(source: str, *, alias: str = "champion", experiment: str | None
     # fetch the same version set at once (a reload of each after one `kizuna snapshot`).
     partial = folder.with_name(f"{folder.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
     try:
-        model_store.fetch_from_registry(name, partial, alias=alias)
+        model_registry.fetch_from_registry(name, partial, alias=alias)
         if not complete:
             shutil.rmtree(folder, ignore_errors=True)
         try:
@@ -104,7 +104,9 @@ def source_versions(
 ) -> dict[str, Any]:
     """Version per kind (models and snapshot) that ``source`` offers now, loading nothing."""
     if source == model_store.REGISTRY:
-        return model_store.registry_versions(model_store.resolve_experiment(experiment), alias)
+        return model_registry.registry_versions(
+            model_registry.resolve_experiment(experiment), alias
+        )
     import json
 
     path = Path(source) / model_store.VERSIONS_FILE

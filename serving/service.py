@@ -40,7 +40,7 @@ from kizuna.serving.event_intake import store_events
 from kizuna.serving.event_store import EventStore
 from kizuna.serving.live import Live
 from kizuna.serving.middleware import KizunaGuards
-from kizuna.serving.model_store import served_experiment
+from kizuna.serving.model_registry import served_experiment
 from kizuna.serving.offer_answers import OfferDesk, log_offer
 from kizuna.serving.openapi import DocumentedErrors
 from kizuna.serving.probes import Probes

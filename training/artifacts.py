@@ -17,12 +17,7 @@ from kizuna.models.bundles import (
     MODEL_KINDS,
     ChampionModels,
 )
-from kizuna.serving.model_store import (
-    BUNDLE_FILE,
-    EXPERIMENT_FILE,
-    KINDS_FILE,
-    VERSIONS_FILE,
-)
+from kizuna.serving.model_store import BUNDLE_FILE, EXPERIMENT_FILE, KINDS_FILE, VERSIONS_FILE
 
 
 def save_bundle(bundle: Any, folder: Path) -> Path:

@@ -154,7 +154,7 @@ def attribution_report(
     shown, conversions = RecommendationLog(store_path(log_path)).read()
     purchases = None
     if events_path is not None and Path(events_path).exists():
-        from kizuna.serving.event_store import read_events
+        from kizuna.serving.event_rows import read_events
 
         events = read_events(Path(events_path))
         if events is not None and len(events):

@@ -60,7 +60,7 @@ def emit_json(payload: dict[str, Any]) -> None:
 
 def print_reconciliation(report: dict[str, Any]) -> None:
     """Print where every input row went."""
-    from kizuna.features.validate import REASON_TEXT
+    from kizuna.features.reconciliation import REASON_TEXT
 
     table = Table(title="Row reconciliation", show_footer=False)
     table.add_column("rows")

@@ -109,7 +109,7 @@ def features(
         return
     # Imported here, not above: the Spark engine imports it while its JVM starts.
     from kizuna.features.pipeline import customer_features, customer_labels
-    from kizuna.features.validate import with_label_window
+    from kizuna.features.reconciliation import with_label_window
 
     window_end = as_of_ts if horizon is None else as_of_ts + pd.Timedelta(days=horizon)
     validated = load_transactions(data, as_of=window_end, quiet=quiet, experiment=experiment)

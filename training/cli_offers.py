@@ -231,8 +231,8 @@ def write_decisions(decisions: pd.DataFrame, out: Path) -> None:
     ``|``, ``reasons`` by ``; ``. The file replaces ``out`` only once complete.
     """
     from kizuna.training.atomic_write import replacing
-    from kizuna.training.batch_score import REASON_SEP, REC_SEP
     from kizuna.training.csv_safety import neutralise_formulas
+    from kizuna.training.export_schema import REASON_SEP, REC_SEP
 
     name = out.name.lower()
     with replacing(out) as temp:

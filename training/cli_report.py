@@ -137,7 +137,7 @@ def attribution(
     if (contact_log or settings.contact_log) is None or (
         event_store or settings.event_store
     ) is None:
-        from kizuna.serving.model_store import resolve_experiment
+        from kizuna.serving.model_registry import resolve_experiment
 
         settings = settings.for_experiment(resolve_experiment(experiment))
     table = attribution_report(
@@ -196,7 +196,7 @@ def score_audience(
     from kizuna.models.audience import reasons
     from kizuna.serving.audience import AudienceError, audience_frame
     from kizuna.serving.live import load_served
-    from kizuna.serving.model_store import served_experiment
+    from kizuna.serving.model_registry import served_experiment
     from kizuna.training.progress import step
     from kizuna.training.stored_events import served_event_store
 

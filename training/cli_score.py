@@ -104,8 +104,10 @@ def score(
 
     from kizuna.serving.config import Settings
     from kizuna.serving.live import load_served
-    from kizuna.serving.model_store import served_experiment, tracking_uri
-    from kizuna.training.batch_score import check_target, score_chunks, write_chunks
+    from kizuna.serving.model_registry import served_experiment
+    from kizuna.serving.model_store import tracking_uri
+    from kizuna.training.batch_score import score_chunks
+    from kizuna.training.export_writers import check_target, write_chunks
     from kizuna.training.stored_events import served_event_store
     from kizuna.training.tracking import data_dir
 
@@ -160,8 +162,8 @@ def _score_contractual(
     config: Any, target: str, table: str, alias: str, chunk_size: int, as_json: bool, quiet: bool
 ) -> None:
     from kizuna.serving.config import Settings
-    from kizuna.training.batch_score import write_chunks
     from kizuna.training.contractual_score import contractual_chunks
+    from kizuna.training.export_writers import write_chunks
     from kizuna.training.tracking import setup_mlflow_uri
 
     setup_mlflow_uri()

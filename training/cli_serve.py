@@ -58,14 +58,14 @@ def serve(
     env["KIZUNA_MODEL_SOURCE"] = models if models == "registry" else str(Path(models).resolve())
     env["KIZUNA_MODEL_ALIAS"] = alias
     if models == "registry":
-        from kizuna.serving.model_store import resolve_experiment
+        from kizuna.serving.model_registry import resolve_experiment
 
         env.setdefault("MLFLOW_TRACKING_URI", _tracking_uri())
         os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
         # Fail here, in one line, rather than in a server that never turns ready.
         env["KIZUNA_EXPERIMENT"] = resolve_experiment(experiment)
     else:
-        from kizuna.serving.model_store import served_experiment
+        from kizuna.serving.model_registry import served_experiment
 
         env["KIZUNA_EXPERIMENT"] = served_experiment(env["KIZUNA_MODEL_SOURCE"], experiment)
     env["KIZUNA_RELOAD_POLL_SECONDS"] = str(reload_poll)

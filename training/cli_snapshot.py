@@ -74,7 +74,8 @@ def export(
     It is fetched into a hidden folder beside --out and swapped in once complete: a failed
     export (an unknown experiment, a registry error) leaves an earlier one as it was.
     """
-    from kizuna.serving.model_store import fetch_from_registry, tracking_uri
+    from kizuna.serving.model_registry import fetch_from_registry
+    from kizuna.serving.model_store import tracking_uri
     from kizuna.training.atomic_write import replacing
     from kizuna.training.tracking import setup_mlflow_uri
 
@@ -145,7 +146,7 @@ StoreExperimentOpt = Annotated[
 def _store(path: Path | None, experiment: str | None, quiet: bool):  # noqa: ANN202 - EventStore
     from kizuna.serving.config import Settings
     from kizuna.serving.event_store import EventStore
-    from kizuna.serving.model_store import resolve_experiment
+    from kizuna.serving.model_registry import resolve_experiment
 
     if path is None:
         from kizuna.training.stored_events import warn_legacy_store
@@ -290,7 +291,8 @@ def _can_ask(as_json: bool) -> bool:
 
 def _snapshot_seq(path: Path | None, experiment: str | None) -> int | None:
     """The last event seq the experiment's champion snapshot includes (None: none found)."""
-    from kizuna.serving.model_store import registered_name, resolve_experiment
+    from kizuna.serving.model_registry import resolve_experiment
+    from kizuna.serving.model_store import registered_name
     from kizuna.training import tracking
 
     if (path is not None or os.environ.get("KIZUNA_EVENT_STORE")) and experiment is None:

@@ -134,7 +134,8 @@ def promote(
     quiet: QuietOpt = False,
 ) -> None:
     """Move a registry alias (champion by default) to a version by hand."""
-    from kizuna.serving.model_store import REGISTERED_KINDS, resolve_experiment
+    from kizuna.serving.model_registry import resolve_experiment
+    from kizuna.serving.model_store import REGISTERED_KINDS
     from kizuna.training import tracking
 
     tracking.setup_mlflow_uri()

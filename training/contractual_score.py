@@ -3,7 +3,7 @@
 Such an experiment (``churn.mode: contractual``, a customers table and no
 transactions) has no purchase history, so no customer snapshot and no service:
 its churn champion scores the customers table directly, as it was trained on it.
-The export has the schema of every CRM export (:data:`training.batch_score.COLUMNS`):
+The export has the schema of every CRM export (:data:`training.export_schema.COLUMNS`):
 the purchase-based columns are empty.
 """
 
@@ -44,15 +44,11 @@ def contractual_chunks(
         Chunks of at most ``chunk_size`` rows in the CRM export's columns; the
         churn version that scored them.
     """
-    from kizuna.serving.model_store import (
-        alias_version,
-        download_bundle,
-        load_bundle,
-        registered_name,
-    )
+    from kizuna.serving.model_registry import alias_version, download_bundle
+    from kizuna.serving.model_store import load_bundle, registered_name
     from kizuna.serving.scoring import risk_band
-    from kizuna.training.batch_score import conform
     from kizuna.training.data import load_tables
+    from kizuna.training.export_schema import conform
 
     name = registered_name(config.name, "churn")
     version = alias_version(name, alias)

@@ -12,8 +12,6 @@ import pandas as pd
 
 from kizuna.features import schema as s
 from kizuna.features.adapters import (
-    CDNOW_MASTER_COLUMNS,
-    CDNOW_SAMPLE_COLUMNS,
     ONLINE_RETAIL_COLUMNS,
     from_cdnow,
     from_online_retail,
@@ -21,9 +19,10 @@ from kizuna.features.adapters import (
 from kizuna.features.column_map import ID_COLUMNS, apply_column_map
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.numbers import NumberRule
+from kizuna.features.reconciliation import ValidatedTransactions
 from kizuna.features.tables import validate_customers, validate_items
 from kizuna.features.timestamps import parse_timestamps
-from kizuna.features.validate import ValidatedTransactions, validate_transactions
+from kizuna.features.validate import validate_transactions
 from kizuna.training.config import (
     DataConfig,
     ExperimentConfig,
@@ -31,8 +30,10 @@ from kizuna.training.config import (
     parse_model,
     read_yaml,
 )
-from kizuna.training.files import ReadOptions, read_table, reading_options
+from kizuna.training.file_kinds import ReadOptions, reading_options
+from kizuna.training.files import read_table
 from kizuna.training.progress import step
+from kizuna.training.source_formats import check_format_columns, read_cdnow
 from kizuna.training.typed_columns import (
     ITEM_NUMBERS,
     TRANSACTION_NUMBERS,
@@ -98,50 +99,11 @@ def read_transactions(
         frame = read_table(
             source, string_columns={"InvoiceNo", "StockCode", "Description"}, reading=reading
         )
-        _check_format(frame, ONLINE_RETAIL_COLUMNS, format)
+        check_format_columns(frame, ONLINE_RETAIL_COLUMNS, format)
         return RawTransactions(from_online_retail(frame), {"timestamp_format": "%Y-%m-%d %H:%M:%S"})
     if format == "cdnow":
-        return RawTransactions(from_cdnow(_read_cdnow(source)), {"allow_zero_price": True})
+        return RawTransactions(from_cdnow(read_cdnow(source)), {"allow_zero_price": True})
     raise KizunaInputError(f"unknown format {format!r}; expected one of {FORMATS}")
-
-
-def _read_cdnow(source: Source) -> pd.DataFrame:
-    if isinstance(source, pd.DataFrame):
-        return source
-    path = Path(source)
-    if not path.exists():
-        raise KizunaInputError(f"no such file: {path}")
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open  # read_csv infers the same
-    try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            first = next((line for line in fh if line.strip()), "").split()
-        has_header = bool(first) and not first[0].isdigit()
-        names = (
-            None
-            if has_header
-            else (CDNOW_SAMPLE_COLUMNS if len(first) == 5 else CDNOW_MASTER_COLUMNS)
-        )
-        frame = pd.read_csv(
-            path, sep=r"\s+", header=0 if has_header else None, names=names, dtype="string"
-        )
-    except (UnicodeDecodeError, OSError, EOFError, pd.errors.ParserError) as exc:
-        raise KizunaInputError(
-            f"cannot read {path} as a CDNOW text file (plain or .gz): {exc}"
-        ) from None
-    _check_format(frame, CDNOW_MASTER_COLUMNS, "cdnow")
-    return frame
-
-
-def _check_format(frame: pd.DataFrame, expected: tuple[str, ...], format: str) -> None:
-    missing = [c for c in expected if c not in frame.columns]
-    if missing:
-        raise KizunaInputError(
-            f"this does not look like the {format!r} format: it lacks {missing}, "
-            f"and has {list(map(str, frame.columns))}",
-            column=missing[0],
-        )
 
 
 def config_experiment(config: Path | None) -> str | None:
@@ -239,7 +201,7 @@ def load_transactions_and_events(
     file (``17850.0``) and the same id stored as text (``"17850"``) stay one customer.
     """
     from kizuna.features.contract import require_columns
-    from kizuna.serving.event_store import SEQ, read_events
+    from kizuna.serving.event_rows import SEQ, read_events
     from kizuna.training.stored_events import event_store_path
 
     if data.transactions is None:

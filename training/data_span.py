@@ -4,7 +4,7 @@ The span is that of every valid purchase, including those a run set aside
 for lying at or after its cut-off. ``as_of`` must lie after the first
 purchase and at most a day after the last; with a horizon the label window
 must end by then too. The validator gives the span
-(:attr:`features.validate.ValidatedTransactions.span`, read under the file's timestamp
+(:attr:`features.reconciliation.ValidatedTransactions.span`, read under the file's timestamp
 rule); the Spark engine takes the extremes of its shards' spans.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.validate import ValidatedTransactions
+from kizuna.features.reconciliation import ValidatedTransactions
 
 Span = tuple[pd.Timestamp, pd.Timestamp]
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.bundles import MODEL_KINDS, ChampionModels
-from kizuna.serving import model_store
+from kizuna.serving import model_registry, model_store
 from kizuna.training import tracking
 from kizuna.training.snapshot_build import SnapshotParts, write_snapshot, write_snapshot_parts
 
@@ -52,7 +52,7 @@ def champion_models(
             if kind in fresh and fresh[kind][0] == number:
                 bundles[kind] = fresh[kind][1]
             else:
-                local = model_store.download_version(name, number, Path(tmp) / kind)
+                local = model_registry.download_version(name, number, Path(tmp) / kind)
                 found = sorted(local.rglob(model_store.BUNDLE_FILE))
                 if not found:
                     raise KizunaInputError(f"{name} v{number} holds no kizuna bundle")

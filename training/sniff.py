@@ -22,15 +22,8 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.numbers import NumberRule, parse_numbers
 from kizuna.features.timestamps import TimestampRule, parse_timestamps
-from kizuna.training.files import (
-    ReadOptions,
-    compression_of,
-    file_format_of,
-    not_text,
-    read_delimited,
-    read_parquet_file,
-    read_table,
-)
+from kizuna.training.file_kinds import ReadOptions, compression_of, file_format_of
+from kizuna.training.files import not_text, read_delimited, read_parquet_file, read_table
 from kizuna.training.sniff_columns import (
     DAY_MONTH,
     ISO_DATE,

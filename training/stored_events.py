@@ -71,7 +71,7 @@ def stored_events_summary(data: DataConfig, experiment: str | None) -> dict[str,
         ``last_seq`` (the highest ``seq`` among them, 0 without any); None when
         no store applies (a file read outside an experiment).
     """
-    from kizuna.serving.event_store import count_events
+    from kizuna.serving.event_rows import count_events
 
     store = _store_path(data, experiment)
     if store is None:

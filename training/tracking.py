@@ -21,13 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kizuna.serving.model_store import (
-    CHAMPION,
-    alias_version,
-    data_dir,
-    registered_name,
-    tracking_uri,
-)
+from kizuna.serving.model_registry import alias_version
+from kizuna.serving.model_store import CHAMPION, data_dir, registered_name, tracking_uri
 
 CHALLENGER = "challenger"
 

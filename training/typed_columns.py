@@ -14,7 +14,8 @@ from kizuna.features.column_map import ID_COLUMNS, source_columns
 from kizuna.features.numbers import NumberRule, parse_numbers
 from kizuna.features.timestamps import TimestampRule, parse_timestamps
 from kizuna.training.data_config import DataConfig
-from kizuna.training.files import ReadOptions, file_format_of, read_table
+from kizuna.training.file_kinds import ReadOptions, file_format_of
+from kizuna.training.files import read_table
 
 TRANSACTION_NUMBERS = (s.QUANTITY, s.UNIT_PRICE)
 ITEM_NUMBERS = (s.PRICE, s.MARGIN)

@@ -97,7 +97,7 @@ class EASERecommender(Recommender):
         self.weights_ = ease_weights(user_items, float(lam), self.neighbours, self.num_threads)
 
     def _score(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        return (_binary(user_items) @ self.weights_).toarray()
+        return (binarize(user_items) @ self.weights_).toarray()
 
     def raw_scores(self, user_codes: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         """Scores of every item, shape (n, n_items): unmasked and unscaled.
@@ -123,7 +123,7 @@ def ease_weights(
     -------
     csr_matrix, shape (n_items, n_items), float64, zero diagonal.
     """
-    X = _binary(user_items)
+    X = binarize(user_items)
     n = X.shape[1]
     # The Gram matrix is symmetric: its transpose is the same matrix in Fortran order,
     # which LAPACK factors and inverts in place (no n x n copy). Single precision: half
@@ -173,7 +173,19 @@ def mirror_upper(square: np.ndarray, block: int = 256) -> None:
         diagonal[lower] = diagonal.T[lower]
 
 
-def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
+def binarize(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """A purchase history as EASE sees it: 1 where a count is positive, else nothing.
+
+    Parameters
+    ----------
+    matrix
+        User-item weights, shape (n_users, n_items).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        A float64 copy holding ones at the positive entries (zeros dropped).
+    """
     out = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
     out.data = (out.data > 0).astype(np.float64)
     out.eliminate_zeros()

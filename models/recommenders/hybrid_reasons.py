@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from kizuna.models.recommenders.ease import _binary
+from kizuna.models.recommenders.ease import binarize
 from kizuna.models.recommenders.ranking import PAD_ITEM, blocks, top_k
 
 #: Component ids in :class:`Explained` ``component``, in this order (new ones are appended).
@@ -124,7 +124,7 @@ class HybridReasons:
             r, c = np.nonzero(component == which)
             if r.size == 0:
                 continue
-            history = rows[r] if which == ITEM_KNN else _binary(rows[r])
+            history = rows[r] if which == ITEM_KNN else binarize(rows[r])
             # Row p of `pairs` = the user's history weights times the link of
             # each history item j to the recommended item.
             to_target = self._links_to(which)[items[r, c]]

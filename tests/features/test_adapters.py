@@ -8,12 +8,8 @@ import pytest
 from kizuna.features import schema as s
 from kizuna.features.adapters import from_cdnow, from_online_retail
 from kizuna.features.errors import KizunaInputError
-from kizuna.features.validate import (
-    DUPLICATE_ROW,
-    MISSING_CUSTOMER_ID,
-    NON_POSITIVE_PRICE,
-    validate_transactions,
-)
+from kizuna.features.reconciliation import DUPLICATE_ROW, MISSING_CUSTOMER_ID, NON_POSITIVE_PRICE
+from kizuna.features.validate import validate_transactions
 from kizuna.training.data import read_transactions
 
 

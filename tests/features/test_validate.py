@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kizuna.features import reconciliation as r
 from kizuna.features import schema as s
 from kizuna.features import validate as v
 from kizuna.features.errors import KizunaInputError
@@ -60,20 +61,20 @@ def test_every_row_is_accounted_for_with_its_reason():
     assert report.kept_rows == 4  # rows 0, 1, 2 (return), 11
     assert report.kept_returns == 1 and report.kept_purchases == 3
     assert report.set_aside == {
-        v.MISSING_CUSTOMER_ID: 1,
-        v.MISSING_ORDER_ID: 1,
-        v.UNPARSEABLE_TIMESTAMP: 1,
-        v.UNPARSEABLE_QUANTITY: 1,
-        v.NON_POSITIVE_PRICE: 2,  # -2.0 and 0.0
-        v.ZERO_QUANTITY: 1,
-        v.AT_OR_AFTER_AS_OF: 1,
-        v.DUPLICATE_ROW: 1,
+        r.MISSING_CUSTOMER_ID: 1,
+        r.MISSING_ORDER_ID: 1,
+        r.UNPARSEABLE_TIMESTAMP: 1,
+        r.UNPARSEABLE_QUANTITY: 1,
+        r.NON_POSITIVE_PRICE: 2,  # -2.0 and 0.0
+        r.ZERO_QUANTITY: 1,
+        r.AT_OR_AFTER_AS_OF: 1,
+        r.DUPLICATE_ROW: 1,
     }
     assert report.balanced
     assert sorted(result.kept[s.ROW_ID]) == [0, 1, 2, 11]
     assert sorted(result.set_aside[s.ROW_ID]) == [3, 4, 5, 6, 7, 8, 9, 10, 12]
     reasons = dict(zip(result.set_aside[s.ROW_ID], result.set_aside[s.REASON], strict=True))
-    assert reasons[10] == v.DUPLICATE_ROW and reasons[8] == v.AT_OR_AFTER_AS_OF
+    assert reasons[10] == r.DUPLICATE_ROW and reasons[8] == r.AT_OR_AFTER_AS_OF
 
 
 def test_kept_rows_are_typed_with_revenue_and_return_flag():
@@ -98,9 +99,9 @@ def test_as_of_is_exclusive_and_data_end_inclusive():
         }
     )
     by_as_of = v.validate_transactions(raw, as_of="2024-01-02").report
-    assert by_as_of.kept_rows == 1 and by_as_of.set_aside == {v.AT_OR_AFTER_AS_OF: 2}
+    assert by_as_of.kept_rows == 1 and by_as_of.set_aside == {r.AT_OR_AFTER_AS_OF: 2}
     by_end = v.validate_transactions(raw, data_end="2024-01-02").report
-    assert by_end.kept_rows == 2 and by_end.set_aside == {v.AFTER_DATA_END: 1}
+    assert by_end.kept_rows == 2 and by_end.set_aside == {r.AFTER_DATA_END: 1}
     # A line posted live after the export's end is not the export's: kept (it was lost
     # at every snapshot while counted as included).
     live = v.validate_transactions(
@@ -137,7 +138,7 @@ def test_zero_prices_can_be_allowed_but_negative_never():
         }
     )
     report = v.validate_transactions(raw, allow_zero_price=True).report
-    assert report.kept_rows == 1 and report.set_aside == {v.NON_POSITIVE_PRICE: 1}
+    assert report.kept_rows == 1 and report.set_aside == {r.NON_POSITIVE_PRICE: 1}
 
 
 def test_float_customer_ids_lose_their_decimal_point():
@@ -153,7 +154,7 @@ def test_float_customer_ids_lose_their_decimal_point():
     )
     result = v.validate_transactions(raw)
     assert result.kept[s.CUSTOMER_ID].tolist() == ["17850"]
-    assert result.report.set_aside == {v.MISSING_CUSTOMER_ID: 1}
+    assert result.report.set_aside == {r.MISSING_CUSTOMER_ID: 1}
 
 
 def test_float_ids_written_as_text_are_the_same_customer():
@@ -235,7 +236,7 @@ def test_the_span_reads_set_aside_later_rows_under_the_files_rule():
     result = v.validate_transactions(
         raw, as_of="2024-03-20", timestamp_rule=TimestampRule(dayfirst=True)
     )
-    assert result.report.set_aside == {v.AT_OR_AFTER_AS_OF: 1, v.UNPARSEABLE_PRICE: 1}
+    assert result.report.set_aside == {r.AT_OR_AFTER_AS_OF: 1, r.UNPARSEABLE_PRICE: 1}
     # 3 April, read day first (text re-read without the rule gave 4 March); not 9 May:
     # a line without a price is no purchase
     assert result.span == (pd.Timestamp("2024-01-13"), pd.Timestamp("2024-04-03"))

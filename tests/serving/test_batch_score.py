@@ -11,7 +11,9 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.serving import recommendations, scoring
 from kizuna.serving import schemas as api
-from kizuna.training.batch_score import COLUMNS, REC_SEP, score_chunks, write_chunks
+from kizuna.training.batch_score import score_chunks
+from kizuna.training.export_schema import COLUMNS, REC_SEP
+from kizuna.training.export_writers import write_chunks
 
 
 def test_chunks_cover_every_customer_once(served):
@@ -84,7 +86,7 @@ def test_unknown_target_type_is_refused(served, tmp_path):
 
 def test_reasons_are_identical_in_churn_score_the_crm_export_and_the_model(served, monkeypatch):
     """One reasons method: /churn_score, the CRM export and predict_with_reasons agree."""
-    from kizuna.training.batch_score import REASON_SEP
+    from kizuna.training.export_schema import REASON_SEP
 
     st = served.state
     bundle = served.models.churn

@@ -10,7 +10,8 @@ import pytest
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.serving.event_checks import check_events
-from kizuna.serving.event_store import EventStore, read_events
+from kizuna.serving.event_rows import read_events
+from kizuna.serving.event_store import EventStore
 
 
 def lines(**overrides) -> pd.DataFrame:
@@ -98,9 +99,9 @@ def test_a_failing_insert_rolls_back_the_whole_request(tmp_path, monkeypatch):
 
     store = EventStore(tmp_path / "ev.sqlite")
     valid = check_events(lines(), now=pd.Timestamp("2024-07-10"))
-    rows = events._to_rows(valid)
+    rows = events.to_rows(valid)
     rows[2] = (object(), *rows[2][1:])  # cannot be bound: fails after two inserts
-    monkeypatch.setattr(events, "_to_rows", lambda _: rows)
+    monkeypatch.setattr(events, "to_rows", lambda _: rows)
     with pytest.raises(sqlite3.Error):
         store.append(valid)
     assert store.last_seq() == 0 and len(store.read()) == 0

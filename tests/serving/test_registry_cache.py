@@ -4,7 +4,7 @@ import os
 import threading
 import time
 
-from kizuna.serving import model_sources, model_store
+from kizuna.serving import model_registry, model_sources, model_store
 from kizuna.serving.live import prune_cache
 
 
@@ -42,8 +42,8 @@ def test_prune_with_fewer_copies_than_kept_removes_nothing(tmp_path):
 
 def test_two_services_fetching_the_same_versions_at_once_both_get_the_copy(tmp_path, monkeypatch):
     monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(model_store, "resolve_experiment", lambda experiment: "shop")
-    monkeypatch.setattr(model_store, "registry_versions", lambda name, alias: {"churn": 3})
+    monkeypatch.setattr(model_registry, "resolve_experiment", lambda experiment: "shop")
+    monkeypatch.setattr(model_registry, "registry_versions", lambda name, alias: {"churn": 3})
     started = threading.Barrier(2)
 
     def fetch(name, folder, *, alias):
@@ -52,7 +52,7 @@ def test_two_services_fetching_the_same_versions_at_once_both_get_the_copy(tmp_p
         time.sleep(0.2)
         (folder / model_store.VERSIONS_FILE).write_text('{"churn": 3}')
 
-    monkeypatch.setattr(model_store, "fetch_from_registry", fetch)
+    monkeypatch.setattr(model_registry, "fetch_from_registry", fetch)
     results, errors = [], []
 
     def service() -> None:

@@ -353,14 +353,14 @@ def test_a_kind_the_registry_cannot_give_is_degraded_not_the_whole_service(
     import shutil
     from types import SimpleNamespace
 
-    from kizuna.serving import model_store
+    from kizuna.serving import model_registry, model_store
 
     names = {kind: f"shop-{kind}" for kind in ("recommender", "churn", "ltv", "snapshot")}
     monkeypatch.setenv("KIZUNA_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(model_store, "resolve_experiment", lambda experiment: experiment)
-    monkeypatch.setattr(model_store, "registered_names", lambda name: names)
+    monkeypatch.setattr(model_registry, "resolve_experiment", lambda experiment: experiment)
+    monkeypatch.setattr(model_registry, "registered_names", lambda name: names)
     version = SimpleNamespace(version="1", run_id=None, tags={"kinds": "recommender,churn,ltv"})
-    monkeypatch.setattr(model_store, "alias_version", lambda reg, alias: version)
+    monkeypatch.setattr(model_registry, "alias_version", lambda reg, alias: version)
 
     def download_version(reg, number, dst):
         shutil.copytree(model_set.folder / "snapshot", dst / "snapshot")
@@ -371,9 +371,9 @@ def test_a_kind_the_registry_cannot_give_is_degraded_not_the_whole_service(
             raise OSError("No such file or directory: '/mlartifacts/models/m-1/artifacts'")
         return model_set.folder / reg.removeprefix("shop-") / model_store.BUNDLE_FILE
 
-    monkeypatch.setattr(model_store, "download_version", download_version)
-    monkeypatch.setattr(model_store, "download_bundle", download_bundle)
-    folder, _ = model_store.fetch_from_registry("shop", tmp_path / "set")
+    monkeypatch.setattr(model_registry, "download_version", download_version)
+    monkeypatch.setattr(model_registry, "download_bundle", download_bundle)
+    folder, _ = model_registry.fetch_from_registry("shop", tmp_path / "set")
     models = model_store.load_champions_from_folder(folder)
     assert models.churn is not None and models.recommender is not None and models.ltv is None
     assert "shop-ltv v1 cannot be read from the registry" in models.broken["ltv"]

@@ -96,11 +96,11 @@ def test_an_audience_that_fills_the_disk_keeps_the_earlier_file(
         state=SimpleNamespace(catalogue=SimpleNamespace(n_items=3)), versions={}
     )
     frame = pd.DataFrame({"customer_id": ["a", "b"], "bought_before": [False, True]})
-    from kizuna.serving import model_store
+    from kizuna.serving import model_registry
     from kizuna.training import stored_events
 
     monkeypatch.setattr(live, "load_served", lambda *a, **k: served)
-    monkeypatch.setattr(model_store, "served_experiment", lambda source, name: "x")
+    monkeypatch.setattr(model_registry, "served_experiment", lambda source, name: "x")
     monkeypatch.setattr(stored_events, "served_event_store", lambda *a, **k: None)
     monkeypatch.setattr(audience, "audience_frame", lambda *a, **k: (frame.copy(), 0, None))
     monkeypatch.setattr(model_audience, "reasons", lambda *a, **k: ["likely"])

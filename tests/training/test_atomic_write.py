@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from kizuna.training.atomic_write import replacing
-from kizuna.training.batch_score import conform, write_chunks
+from kizuna.training.export_schema import conform
+from kizuna.training.export_writers import write_chunks
 
 NAMES = ["crm.csv", "crm.csv.gz", "crm.parquet"]
 
@@ -121,7 +122,8 @@ SIGTERM_DURING_A_WRITE = """
 import os, signal, sys
 import pandas as pd
 import kizuna.training.cli as cli
-from kizuna.training.batch_score import conform, write_chunks
+from kizuna.training.export_writers import write_chunks
+from kizuna.training.export_schema import conform
 
 def chunks():
     yield conform(pd.DataFrame({"customer_id": ["new"]}))

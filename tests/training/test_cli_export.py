@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.serving import model_store
+from kizuna.serving import model_registry, model_store
 from tests.training.test_atomic_outputs import snapshot
 from tests.training.test_cli_user_errors import assert_one_line_error, run_cli
 
@@ -34,7 +34,7 @@ def fake_registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tag: str) -> 
         (dst / model_store.VERSIONS_FILE).write_text(json.dumps({"churn": 1, "snapshot": 1}))
         return dst, experiment
 
-    monkeypatch.setattr(model_store, "fetch_from_registry", fetch)
+    monkeypatch.setattr(model_registry, "fetch_from_registry", fetch)
 
 
 def export(monkeypatch, capsys, out: Path, experiment: str = "shop") -> tuple[int, str]:

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.training.files import ReadOptions, read_table
+from kizuna.training.file_kinds import ReadOptions
+from kizuna.training.files import read_table
 from kizuna.training.sniff import sniff
 
 ROWS = "1\t10\t4\t881250949\n2\t20\t3\t891717742\n"

@@ -267,7 +267,7 @@ def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(
     trained, own_store, tmp_path
 ):
     from kizuna.serving.live import load_served
-    from kizuna.serving.model_store import fetch_from_registry, registry_experiments
+    from kizuna.serving.model_registry import fetch_from_registry, registry_experiments
 
     first, second = trained
     assert first.registry["snapshot"].name == "kizuna-tiny-snapshot"
@@ -297,7 +297,7 @@ def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(
 
 def test_training_another_experiment_never_moves_this_ones_champions(trained, own_store, shop_dir):
     from kizuna.features.errors import KizunaInputError
-    from kizuna.serving.model_store import registry_experiments, resolve_experiment
+    from kizuna.serving.model_registry import registry_experiments, resolve_experiment
 
     before = {
         kind: int(tracking.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)

@@ -16,7 +16,7 @@ from kizuna.features import schema as s
 from kizuna.features.contract import check_coercible, to_timestamp
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.numbers import parse_numbers
-from kizuna.features.validate import REASONS, Reconciliation, ValidatedTransactions
+from kizuna.features.reconciliation import REASONS, Reconciliation, ValidatedTransactions
 from kizuna.training.data_span import Span
 
 STAT_COLUMN, STAT_PRESENT, STAT_BAD = "__stat_column", "__stat_present", "__stat_bad"

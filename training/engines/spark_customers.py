@@ -62,11 +62,11 @@ def read_customers(
     """The customers table ``data`` names, on Spark (None without one)."""
     from kizuna.features.column_map import apply_column_map
     from kizuna.features.customer_attributes import NOT_ATTRIBUTES
-    from kizuna.training.engines.spark_features import _probe_schema
+    from kizuna.training.engines.spark_frames import probe_schema
     from kizuna.training.engines.spark_io import read_frame
     from kizuna.training.engines.spark_session import arrow_safe
     from kizuna.training.engines.spark_types import settled_rule
-    from kizuna.training.files import reading_options
+    from kizuna.training.file_kinds import reading_options
     from kizuna.training.typed_columns import customer_text_columns
 
     if data.customers is None:
@@ -87,7 +87,7 @@ def read_customers(
                 out[ID_KEY] = clean_ids(out[s.CUSTOMER_ID]).to_numpy()
                 yield arrow_safe(out)
 
-        frame = frame.mapInPandas(mapped, _probe_schema(frame, None, mapped))
+        frame = frame.mapInPandas(mapped, probe_schema(frame, None, mapped))
     else:
         from kizuna.features.contract import require_columns
 

@@ -83,7 +83,7 @@ def features(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from kizuna.features.validate import with_label_window
+    from kizuna.features.reconciliation import with_label_window
     from kizuna.training.data_span import check_as_of_in_span
     from kizuna.training.engines.spark_session import input_bytes, spark_session
     from kizuna.training.engines.spark_warm import warm_python_workers

@@ -1,7 +1,7 @@
 """Stored ``/events`` lines on Spark: appended after the file's rows, as the pandas engine does.
 
 The service stores purchases in a SQLite file (:mod:`serving.event_store`);
-it is small, so the driver reads it (:func:`serving.event_store.read_events`)
+it is small, so the driver reads it (:func:`serving.event_rows.read_events`)
 and Spark gets it as a DataFrame. As in
 :func:`training.data.load_transactions_and_events`, the file's timestamps are
 parsed under its rule and the stored ones as ISO text, ids are made text,
@@ -32,7 +32,7 @@ def with_stored_events(raw: SparkRaw, data: DataConfig, experiment: str | None) 
 
     See :func:`training.stored_events.event_store_path`.
     """
-    from kizuna.serving.event_store import EVENT_COLUMNS, SEQ, read_events
+    from kizuna.serving.event_rows import EVENT_COLUMNS, SEQ, read_events
     from kizuna.training.stored_events import event_store_path
 
     store = event_store_path(data, experiment)

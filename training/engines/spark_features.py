@@ -24,7 +24,13 @@ from kizuna.features.pipeline import (
     rfm_score_inputs,
 )
 from kizuna.features.rfm_scoring import quintile_ranks
-from kizuna.training.engines.spark_session import arrow_safe
+from kizuna.training.engines.spark_frames import (
+    category_dtypes,
+    from_spark_frame,
+    probe_schema,
+    to_spark_frame,
+    typed_lines,
+)
 from kizuna.training.engines.spark_shards import SHARD
 from kizuna.training.engines.spark_stats import order_statistics_of
 
@@ -76,12 +82,12 @@ def customer_features(
     def base(shard: pd.DataFrame) -> pd.DataFrame:
         cust, itm = tables.value
         out = shard_features(
-            _typed(shard), as_of, cust, itm, btyd_unit, horizon_days, lookback_days
+            typed_lines(shard), as_of, cust, itm, btyd_unit, horizon_days, lookback_days
         )
         out[SHARD] = shard[SHARD].iloc[0] if len(shard) else 0
         return out
 
-    probe = _probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
+    probe = probe_schema(kept, base, floats=(*SCORE_INPUTS, s.FUTURE_VALUE))
     out = kept.groupBy(SHARD).applyInPandas(base, probe).persist(StorageLevel.MEMORY_AND_DISK)
     return scored_features(out, horizon_days is not None)
 
@@ -110,7 +116,7 @@ def shard_features(
             tx, as_of, horizon_days=horizon_days, lookback_days=lookback_days, data_end=window_end
         )
         frame = frame.join(labels[list(LABELS)], how="left")
-    return _to_spark_frame(frame)
+    return to_spark_frame(frame)
 
 
 def scored_features(out: Any, labelled: bool, *, n: int | None = None) -> SparkFeatures:
@@ -184,96 +190,7 @@ def to_pandas_features(frame: Any, customers: pd.DataFrame | None = None) -> pd.
     """A Spark feature frame as the pandas engine returns it: indexed by id, sorted."""
     from kizuna.features.segments import SEGMENTS
 
-    pdf = _from_spark_frame(frame.toPandas(), _categories(customers))
+    pdf = from_spark_frame(frame.toPandas(), category_dtypes(customers))
     if s.SEGMENT in pdf.columns:
         pdf[s.SEGMENT] = pd.Categorical(pdf[s.SEGMENT], categories=list(SEGMENTS))
     return pdf.sort_index()
-
-
-def _typed(shard: pd.DataFrame) -> pd.DataFrame:
-    tx = shard.drop(columns=[SHARD]).reset_index(drop=True)
-    tx[s.TIMESTAMP] = tx[s.TIMESTAMP].astype("datetime64[ns]")
-    tx[s.IS_RETURN] = tx[s.IS_RETURN].astype(bool)
-    for col in (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID):
-        tx[col] = tx[col].astype("string")
-    return tx
-
-
-def _to_spark_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Index to a column; categoricals to text (Spark has no categorical type)."""
-    out = frame.reset_index()
-    return _plain_columns(out.rename(columns={out.columns[0]: s.CUSTOMER_ID}))
-
-
-def _plain_columns(out: pd.DataFrame) -> pd.DataFrame:
-    """Categoricals and Python objects as text, in the layout pyspark's Arrow writer takes."""
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.CategoricalDtype) or out[col].dtype == object:
-            out[col] = out[col].astype("string")
-    return arrow_safe(out)
-
-
-def _from_spark_frame(
-    pdf: pd.DataFrame, categories: dict[str, pd.CategoricalDtype]
-) -> pd.DataFrame:
-    out = pdf.set_index(s.CUSTOMER_ID)
-    out.index = out.index.astype("string")
-    for col, dtype in categories.items():
-        if col in out.columns:
-            out[col] = out[col].astype(dtype)
-    return out
-
-
-def _categories(customers: pd.DataFrame | None) -> dict[str, pd.CategoricalDtype]:
-    """Category dtypes of text customer attributes, from the whole table (as behaviour does)."""
-    if customers is None:
-        return {}
-    out = {}
-    for col in customers.columns:
-        values = customers[col]
-        if (
-            isinstance(values.dtype, pd.CategoricalDtype)
-            or pd.api.types.is_string_dtype(values.dtype)
-            or values.dtype == object
-        ):
-            out[col] = values.astype("category").dtype
-    return out
-
-
-def _probe_schema(
-    frame: Any, grouped: Any, mapped: Any = None, *, floats: tuple[str, ...] = ()
-) -> Any:
-    """The output schema of a shard function, from running it on a few rows on the driver.
-
-    ``floats`` are float columns whose sample may happen to hold only whole numbers.
-    """
-    return _schema_of(_probe_output(frame, grouped, mapped), floats=floats)
-
-
-def _probe_output(frame: Any, grouped: Any, mapped: Any = None) -> pd.DataFrame:
-    """A shard function's output on a few rows of ``frame``, run on the driver."""
-    sample = frame.limit(2_000).toPandas()
-    if grouped is not None:
-        return grouped(sample)
-    return next(iter(mapped(iter([sample]))))
-
-
-def _schema_of(out: pd.DataFrame, *, floats: tuple[str, ...] = ()) -> Any:
-    """The Spark schema of a shard function's output ``out`` (see :func:`_probe_schema`)."""
-    import pyarrow as pa
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    schema = pa.Schema.from_pandas(out, preserve_index=False)
-    fields = []
-    for f in schema:
-        t = f.type
-        if f.name in floats:
-            t = pa.float64()
-        elif pa.types.is_timestamp(t):
-            t = pa.timestamp("us")
-        elif pa.types.is_large_string(t) or pa.types.is_string(t) or pa.types.is_null(t):
-            t = pa.string()
-        elif pa.types.is_list(t) or pa.types.is_large_list(t):
-            t = pa.list_(pa.string())  # item ids and reasons; empty lists type as null
-        fields.append(pa.field(f.name, t))
-    return from_arrow_schema(pa.schema(fields))

@@ -91,7 +91,7 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
         parse_source,
         source_columns,
     )
-    from kizuna.training.files import reading_options
+    from kizuna.training.file_kinds import reading_options
     from kizuna.training.typed_columns import TRANSACTION_NUMBERS, text_sources
 
     source = data.transactions
@@ -99,10 +99,10 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
         raise KizunaInputError("this command needs a transactions source (data.transactions)")
     reading = reading_options(data)
     if data.format == "cdnow":
-        from kizuna.training.data import _read_cdnow
+        from kizuna.training.source_formats import read_cdnow
 
         # A whitespace-separated text file of a few MB: read once on the driver.
-        frame, n_rows = with_row_ids(spark.createDataFrame(_read_cdnow(source).astype("string")))
+        frame, n_rows = with_row_ids(spark.createDataFrame(read_cdnow(source).astype("string")))
         return SparkRaw(frame, "customer_id", from_cdnow, {"allow_zero_price": True}, n_rows=n_rows)
     if data.format == "online-retail":
         if data.column_map:
@@ -116,9 +116,9 @@ def _read_source(spark: Any, data: DataConfig) -> SparkRaw:
             reading=reading,
         )
         from kizuna.features.adapters import ONLINE_RETAIL_COLUMNS
-        from kizuna.training.data import _check_format
+        from kizuna.training.source_formats import check_format_columns
 
-        _check_format(frame.limit(0).toPandas(), ONLINE_RETAIL_COLUMNS, data.format)
+        check_format_columns(frame.limit(0).toPandas(), ONLINE_RETAIL_COLUMNS, data.format)
         frame, n_rows = with_row_ids(frame, settle=pending)
         return SparkRaw(
             frame,
@@ -187,7 +187,7 @@ def read_frame(
 ) -> tuple[Any, dict[str, str]]:
     """A table file (as :func:`training.files.read_table` reads it), a folder, or a table name.
 
-    ``reading`` (:class:`training.files.ReadOptions`) says how to read a file
+    ``reading`` (:class:`training.file_kinds.ReadOptions`) says how to read a file
     whose name does not say. CSV and JSON-lines columns get the types pandas
     would give them (read from the first rows); ``string_columns`` stay text
     so ids keep their leading zeros. The number columns are typed over the
@@ -202,7 +202,8 @@ def read_frame(
         The frame, and ``{column: kind}`` of the number columns still text, to settle.
     """
     from kizuna.training.engines.spark_session import arrow_safe
-    from kizuna.training.files import ReadOptions, compression_of, file_format_of, read_table
+    from kizuna.training.file_kinds import ReadOptions, compression_of, file_format_of
+    from kizuna.training.files import read_table
 
     text = str(source)
     path = Path(text)

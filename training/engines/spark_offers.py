@@ -50,7 +50,7 @@ def decide_offers(
     from pyspark.sql import functions as F
 
     from kizuna.models.next_best_offer import decide
-    from kizuna.training.engines.spark_features import _probe_schema
+    from kizuna.training.engines.spark_frames import probe_schema
 
     spark = scores.sparkSession
     shards = shards or spark.sparkContext.defaultParallelism
@@ -75,5 +75,5 @@ def decide_offers(
         return arrow_safe(decisions)
 
     sharded = scores.withColumn(SHARD, shard_key(F.col(s.CUSTOMER_ID), shards))
-    schema = _probe_schema(sharded, run)
+    schema = probe_schema(sharded, run)
     return sharded.groupBy(SHARD).applyInPandas(run, schema)

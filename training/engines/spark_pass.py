@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.validate import Reconciliation
+from kizuna.features.reconciliation import Reconciliation
 from kizuna.training.engines.spark_counts import (
     FIRST_NS,
     INPUT,
@@ -41,12 +41,10 @@ from kizuna.training.engines.spark_customers import SparkCustomers, sharded_cust
 from kizuna.training.engines.spark_features import (
     SCORE_INPUTS,
     SparkFeatures,
-    _probe_output,
-    _schema_of,
-    _to_spark_frame,
     scored_features,
     shard_features,
 )
+from kizuna.training.engines.spark_frames import probe_output, schema_of, to_spark_frame
 from kizuna.training.engines.spark_io import SparkRaw
 from kizuna.training.engines.spark_shards import SHARD, shard_of_partition, whole_partition
 from kizuna.training.engines.spark_validate import (
@@ -140,7 +138,7 @@ def validated_features(
         out[STAT_COLUMN] = out[STAT_COLUMN].astype("string")
         for col in (*aside_cols, s.REASON):
             out[col] = out[col].astype("string")
-        return _to_spark_frame(out.set_index(s.CUSTOMER_ID))
+        return to_spark_frame(out.set_index(s.CUSTOMER_ID))
 
     floats = (*SCORE_INPUTS, s.FUTURE_VALUE)
     if customers is None:
@@ -152,22 +150,22 @@ def validated_features(
             if shard is not None:
                 yield run(shard)
 
-        probe = _probe_output(plan.lines, run)
-        out = plan.by_customer.mapInPandas(run_partition, _schema_of(probe, floats=floats))
+        probe = probe_output(plan.lines, run)
+        out = plan.by_customer.mapInPandas(run_partition, schema_of(probe, floats=floats))
     else:
         # The customers table's rows meet their lines by the shard of the cleaned id;
         # both sides are partitioned one shard per partition, so the cogroup needs no
         # further shuffle.
         table = sharded_customers(customers, plan.shards)
         sample = customers.frame.limit(2_000).toPandas()  # not ``table``: that would shuffle
-        probe = _probe_output(plan.lines, lambda lines: run(lines, sample))
+        probe = probe_output(plan.lines, lambda lines: run(lines, sample))
 
         def cogrouped(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
             # A shard of customers without lines has nothing to report.
             return run(lines, rows) if len(lines) else pd.DataFrame()
 
         grouped = plan.sharded.groupBy(SHARD).cogroup(table.groupBy(SHARD))
-        out = grouped.applyInPandas(cogrouped, _schema_of(probe, floats=floats))
+        out = grouped.applyInPandas(cogrouped, schema_of(probe, floats=floats))
     out = out.persist(StorageLevel.MEMORY_AND_DISK)  # one row a customer: small
     small = out.filter(F.col(KIND).isin(COUNTS, STATS)).select(
         KIND, STAT_COLUMN, STAT_PRESENT, STAT_BAD

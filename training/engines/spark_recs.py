@@ -77,10 +77,10 @@ def recommendations(
 
     def counts_of(tx: pd.DataFrame, users: pd.Index) -> Any:
         from kizuna.features.interactions import build_interactions
-        from kizuna.training.engines.spark_features import _typed
+        from kizuna.training.engines.spark_frames import typed_lines
 
         return build_interactions(
-            _typed(tx[cols]), as_of, weighting="count", user_ids=users, item_ids=item_ids,
+            typed_lines(tx[cols]), as_of, weighting="count", user_ids=users, item_ids=item_ids,
             **count_params,
         ).matrix  # fmt: skip
 
@@ -102,7 +102,7 @@ def recommendations(
 
     def recommend(tx: pd.DataFrame, side: pd.DataFrame) -> pd.DataFrame:
         from kizuna.models.recommenders.pooled import pooled_recommend
-        from kizuna.training.batch_score import REC_SEP
+        from kizuna.training.export_schema import REC_SEP
 
         model, row_weigher, mask, pool = shared.value
         users = _users_of(side)

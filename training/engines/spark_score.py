@@ -147,10 +147,10 @@ def _model_scores(
 
     from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
     from kizuna.serving.model_inputs import tabular_frame
-    from kizuna.training.engines.spark_features import _categories, _from_spark_frame
+    from kizuna.training.engines.spark_frames import category_dtypes, from_spark_frame
 
     spark = frame.sparkSession
-    categories = _categories(customers)
+    categories = category_dtypes(customers)
     # Only a contractual model reads the customers table in the shards.
     contractual = any(b.mode == "contractual" for b in bundles.values())
     shared = spark.sparkContext.broadcast((bundles, customers if contractual else None))
@@ -165,7 +165,7 @@ def _model_scores(
 
     def model_frames(batches: Any) -> Any:
         for batch in batches:
-            feats = _from_spark_frame(batch[base], categories)
+            feats = from_spark_frame(batch[base], categories)
             out = batch[base].copy()
             shared_bundles, table = shared.value
             for kind, bundle in shared_bundles.items():
@@ -182,9 +182,9 @@ def _model_scores(
                         out[name] = mf[col].to_numpy(float) if col in mf.columns else np.nan
             yield arrow_safe(out)
 
-    from kizuna.training.engines.spark_features import _probe_schema
+    from kizuna.training.engines.spark_frames import probe_schema
 
-    schema = _probe_schema(frame.select(*base), None, model_frames)
+    schema = probe_schema(frame.select(*base), None, model_frames)
     wide = frame.select(*base).mapInPandas(model_frames, schema)
     for kind, cols in inputs.items():
         udf = _predictor(spark, kind, models, bundles[kind], source, experiment)
@@ -230,12 +230,12 @@ def _predictor(
     spark: Any, kind: str, models: Any, bundle: Any, source: str, experiment: str | None
 ) -> Any:
     """A Spark UDF of the model: the registered pyfunc, or the folder's bundle in it."""
-    from kizuna.serving import model_store
+    from kizuna.serving import model_registry, model_store
 
     if source == model_store.REGISTRY:
         import mlflow.pyfunc
 
-        name = model_store.registered_name(model_store.resolve_experiment(experiment), kind)
+        name = model_store.registered_name(model_registry.resolve_experiment(experiment), kind)
         uri = f"models:/{name}/{models.versions[kind]}"
         return mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
     from pyspark.sql.functions import pandas_udf
@@ -255,10 +255,10 @@ def _predictor(
 
 
 def _export(scored: Any, versions: dict, as_of: pd.Timestamp, bands: tuple[float, float]) -> Any:
-    """The export rows in :data:`training.batch_score.COLUMNS`, by the same ``conform``."""
+    """The export rows in :data:`training.export_schema.COLUMNS`, by the same ``conform``."""
     from kizuna.serving.scoring import risk_band
-    from kizuna.training.batch_score import COLUMNS, conform
-    from kizuna.training.engines.spark_features import _probe_schema
+    from kizuna.training.engines.spark_frames import probe_schema
+    from kizuna.training.export_schema import COLUMNS, conform
 
     text = ",".join(f"{kind}={v}" for kind, v in versions.items() if v is not None)
     keep = [c for c in COLUMNS if c in scored.columns]
@@ -273,4 +273,4 @@ def _export(scored: Any, versions: dict, as_of: pd.Timestamp, bands: tuple[float
             out["as_of"] = as_of
             yield arrow_safe(conform(out))
 
-    return scored.select(*keep).mapInPandas(rows, _probe_schema(scored.select(*keep), None, rows))
+    return scored.select(*keep).mapInPandas(rows, probe_schema(scored.select(*keep), None, rows))

@@ -98,7 +98,7 @@ def _as_pandas_engine(
     from pyspark.sql import functions as F
 
     from kizuna.features.pipeline import customer_features
-    from kizuna.training.engines.spark_features import _typed
+    from kizuna.training.engines.spark_frames import typed_lines
 
     features.index = features.index.astype(str)
     if features.empty:
@@ -106,7 +106,7 @@ def _as_pandas_engine(
     first = features.index[0]
     lines = kept.filter(F.col(s.CUSTOMER_ID) == first).toPandas()
     probe = customer_features(
-        _typed(lines), as_of, customers=customers, items=items, btyd_unit=unit
+        typed_lines(lines), as_of, customers=customers, items=items, btyd_unit=unit
     )
     for col, dtype in probe.dtypes.items():
         if col in features.columns and not isinstance(dtype, pd.CategoricalDtype):
@@ -164,10 +164,10 @@ def shard_counts(
 ) -> sp.csr_matrix:
     """Purchase counts of one shard's customers ``users`` (rows in that order)."""
     from kizuna.features.interactions import build_interactions
-    from kizuna.training.engines.spark_features import _typed
+    from kizuna.training.engines.spark_frames import typed_lines
 
     return build_interactions(
-        _typed(tx), as_of, weighting="count", user_ids=users, item_ids=item_ids, **params
+        typed_lines(tx), as_of, weighting="count", user_ids=users, item_ids=item_ids, **params
     ).matrix
 
 

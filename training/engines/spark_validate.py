@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.validate import Reconciliation, validate_transactions
+from kizuna.features.reconciliation import Reconciliation
+from kizuna.features.validate import validate_transactions
 from kizuna.training.engines.spark_counts import (
     FIRST_NS,
     INPUT,
@@ -197,7 +198,7 @@ def validate_lines(
 ) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
     """One shard's raw lines through the adapter and the validator, as pandas runs them.
 
-    Returns the :class:`features.validate.ValidatedTransactions` (row ids are
+    Returns the :class:`features.reconciliation.ValidatedTransactions` (row ids are
     input positions), the set-aside rows in the Spark layout (text columns
     prefixed ``raw__``, ``row_id``, ``reason``) and the canonical frame.
     """

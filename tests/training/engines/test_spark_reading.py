@@ -146,7 +146,7 @@ def test_the_spark_reader_gives_the_pandas_frame(spark, shop_lines, tmp_path):
     from kizuna.training.config import DataConfig
     from kizuna.training.data import read_transactions
     from kizuna.training.engines.spark_io import ROW, read_raw
-    from kizuna.training.files import reading_options
+    from kizuna.training.file_kinds import reading_options
 
     _, tx = shop_lines
     data = DataConfig(**export(tx, tmp_path, "semicolon-dayfirst"))

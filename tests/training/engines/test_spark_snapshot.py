@@ -148,7 +148,8 @@ def test_snapshot_command_on_spark_registers_the_same_snapshot(
     import yaml
     from typer.testing import CliRunner
 
-    from kizuna.serving.model_store import download_version, registered_name
+    from kizuna.serving.model_registry import download_version
+    from kizuna.serving.model_store import registered_name
     from kizuna.training.cli import app
     from tests.training.engines.registry import EXPERIMENT, register_folder
     from tests.training.engines.test_spark_reading import stored_events
