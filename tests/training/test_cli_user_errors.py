@@ -328,7 +328,7 @@ def test_a_postgres_tracking_store_without_its_driver_is_one_line(
 
 def test_a_postgres_crm_target_without_its_driver_names_the_extra(no_postgres_driver):
     from kizuna.features.errors import KizunaInputError
-    from kizuna.training.batch_score import write_chunks
+    from kizuna.training.export_writers import write_chunks
 
     chunk = pd.DataFrame({"customer_id": ["a"]})
     url = "postgresql://crm:Hunter2Secret@127.0.0.1:1/crm"

@@ -65,7 +65,7 @@ def test_restored_from_leaves_parquet_values_as_they_are(tmp_path):
 
 
 def test_the_crm_export_csv_is_neutralised_and_read_back_exactly(tmp_path):
-    from kizuna.training.batch_score import write_chunks
+    from kizuna.training.export_writers import write_chunks
     from kizuna.training.offer_inputs import read_scores
 
     chunks = [

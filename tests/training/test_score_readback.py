@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from kizuna.features import schema as s
-from kizuna.training.batch_score import COLUMNS, conform, write_chunks
+from kizuna.training.export_schema import COLUMNS, conform
+from kizuna.training.export_writers import write_chunks
 from kizuna.training.offer_inputs import read_scores
 
 README = Path(__file__).resolve().parents[2] / "README.md"
