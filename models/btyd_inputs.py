@@ -128,9 +128,36 @@ def validate_rfm(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.n
 
 
 def check_number(
-    name: str, value: Any, *, minimum: float, strict: bool = False, integer: bool = False
+    name: str,
+    value: Any,
+    *,
+    minimum: float,
+    strict: bool = False,
+    integer: bool = False,
+    maximum: float | None = None,
 ) -> None:
-    """Raise unless ``value`` is a finite number >= ``minimum`` (> if ``strict``)."""
+    """Raise unless ``value`` is a finite number >= ``minimum`` (> if ``strict``).
+
+    Parameters
+    ----------
+    name
+        The argument or setting, named in the error.
+    value
+        What was given.
+    minimum
+        Lowest allowed value (excluded with ``strict``).
+    strict
+        Whether ``minimum`` itself is refused.
+    integer
+        Whether the value must be a whole number.
+    maximum
+        Highest allowed value (included), if any.
+
+    Raises
+    ------
+    KizunaInputError
+        Naming ``name`` and showing ``value``.
+    """
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -138,10 +165,15 @@ def check_number(
     ok = np.isfinite(number) and (number > minimum if strict else number >= minimum)
     if integer:
         ok = ok and number == int(number)
+    if maximum is not None:
+        ok = ok and number <= maximum
     if not ok:
         kind = "an integer" if integer else "a finite number"
+        upper = "" if maximum is None else f" and <= {maximum:g}"
         raise KizunaInputError(
-            f"must be {kind} {'>' if strict else '>='} {minimum:g}", column=name, values=[value]
+            f"must be {kind} {'>' if strict else '>='} {minimum:g}{upper}",
+            column=name,
+            values=[value],
         )
 
 

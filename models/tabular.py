@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.booster_settings import check_booster_settings
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.reason_phrases import phrase_table
 from kizuna.models.reasons import lightgbm_contributions, reference_points, top_reasons
@@ -202,8 +203,7 @@ class BoostedTabularModel(BaseEstimator):
         init_score: Any = None,
     ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """Fit preprocessing and booster; return the transformed train and validation frames."""
-        if self.n_estimators < 1:
-            raise KizunaInputError("n_estimators must be at least 1", column="n_estimators")
+        check_booster_settings(self)
         phrase_table(self.reason_phrases)  # a bad phrase table fails at fit, not at serving
         X = as_frame(X)
         pre = TabularPreprocessor(

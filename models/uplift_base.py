@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.booster_settings import check_booster_settings
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.tabular import check_binary_labels, check_target
 
@@ -88,6 +89,7 @@ class UpliftLearner(BaseEstimator):
     # -- contract --------------------------------------------------------------------
     def fit(self, X: Any, treatment: Any, y: Any) -> UpliftLearner:
         """Fit on features ``X`` (n, p), 0/1 ``treatment`` (n,) and outcome ``y`` (n,)."""
+        check_booster_settings(self)
         X = as_frame(X)
         rows_index = getattr(X, "index", None)
         t = check_binary_labels(
@@ -105,8 +107,6 @@ class UpliftLearner(BaseEstimator):
             if self.outcome_ == "binary"
             else check_target(y, n_rows=len(X), name="outcome", index=rows_index)
         )
-        if self.n_estimators < 1:
-            raise KizunaInputError("n_estimators must be at least 1", column="n_estimators")
         pre = TabularPreprocessor(drop=self.drop, categorical=self.categorical).fit(X)
         self.preprocessor_ = pre
         self.feature_names_in_ = pre.feature_names_in_
