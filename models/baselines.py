@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.linear_model import LogisticRegression
@@ -26,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.calibration import Calibration, fit_calibrator
+from kizuna.models.column_kinds import to_float
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.reasons import reference_points, top_reasons
 from kizuna.models.tabular import check_binary_labels
@@ -200,13 +200,32 @@ class ColumnForecast(RegressorMixin, BaseEstimator):
         self.column = column
 
     def fit(self, X: Any, y: Any = None, **_: Any) -> ColumnForecast:
-        """Check that ``X`` (n, p) holds the column; nothing is learned."""
+        """Check that ``X`` holds the column, as numbers; nothing is learned.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n_customers, n_features), with the forecast column.
+        y
+            Ignored: the forecast is the column itself.
+
+        Returns
+        -------
+        ColumnForecast
+            ``self``.
+
+        Raises
+        ------
+        KizunaInputError
+            Naming the column, when it is missing or holds values that are no numbers.
+        """
         X = as_frame(X)
         if self.column not in X.columns:
             raise KizunaInputError(
                 f"the forecast column is missing; have {list(map(str, X.columns))}",
                 column=self.column,
             )
+        to_float(X[self.column], self.column, "numeric")
         self.feature_names_in_ = np.array([self.column], dtype=object)
         self.n_features_in_ = 1
         return self
@@ -217,8 +236,8 @@ class ColumnForecast(RegressorMixin, BaseEstimator):
         X = as_frame(X)
         if self.column not in X.columns:
             raise KizunaInputError("the forecast column is missing", column=self.column)
-        values = pd.to_numeric(X[self.column], errors="coerce").to_numpy(dtype=float)
-        return np.nan_to_num(values, nan=0.0)
+        # Text that is no number is refused: coerced, it would be forecast as 0.
+        return np.nan_to_num(to_float(X[self.column], self.column, "numeric"), nan=0.0)
 
     def predict_with_reasons(
         self, X: Any, top_n: int = 3
