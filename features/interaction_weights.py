@@ -53,7 +53,15 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
         self.b = b
 
     def fit(self, counts: sp.spmatrix, y: object = None) -> InteractionWeigher:
-        """Learn item idf and the mean row length from ``counts`` (n_users, n_items)."""
+        """Learn item idf and the mean row length from ``counts`` (n_users, n_items).
+
+        Parameters
+        ----------
+        counts
+            Purchase counts, shape (n_users, n_items).
+        y
+            Ignored (scikit-learn's signature).
+        """
         self._check_weighting()
         X = sp.csr_matrix(counts, dtype=np.float64)
         users_with = np.bincount(X.indices, minlength=X.shape[1])
@@ -90,7 +98,13 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
                                    values=[self.weighting])  # fmt: skip
 
     def transform(self, rows: sp.spmatrix) -> sp.csr_matrix:
-        """Weighted ``rows`` (n, n_items), canonical float32 CSR of the same pattern."""
+        """Weighted ``rows`` (n, n_items), canonical float32 CSR of the same pattern.
+
+        Parameters
+        ----------
+        rows
+            Purchase counts, shape (n, n_items).
+        """
         check_is_fitted(self, "n_items_")
         X = sp.csr_matrix(rows, dtype=np.float64, copy=True)
         if X.shape[1] != self.n_items_:

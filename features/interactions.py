@@ -73,11 +73,23 @@ class Interactions:
         return self.matrix.shape
 
     def user_codes(self, ids: Iterable[str]) -> np.ndarray:
-        """Row of each user id, shape (n,) int64; -1 for ids not in the map."""
+        """Row of each user id, shape (n,) int64; -1 for ids not in the map.
+
+        Parameters
+        ----------
+        ids
+            User ids, shape (n,).
+        """
         return _codes(self.user_ids, ids)
 
     def item_codes(self, ids: Iterable[str]) -> np.ndarray:
-        """Column of each item id, shape (n,) int64; -1 for ids not in the map."""
+        """Column of each item id, shape (n,) int64; -1 for ids not in the map.
+
+        Parameters
+        ----------
+        ids
+            Item ids, shape (n,).
+        """
         return _codes(self.item_ids, ids)
 
 

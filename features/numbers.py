@@ -114,7 +114,13 @@ def parse_numbers(values: pd.Series, rule: NumberRule | None = None) -> pd.Serie
 
 
 def style_hint(values: pd.Series) -> str:
-    """The setting that reads ``values`` (text that failed as numbers), as a clause; '' if none."""
+    """The setting that reads ``values`` (text that failed as numbers), as a clause; '' if none.
+
+    Parameters
+    ----------
+    values
+        Text values that failed to read as numbers, shape (n,).
+    """
     text = values.astype("string").str.strip().dropna()
     for rule in NUMBER_STYLES:
         if len(text) and parse_numbers(text, rule).notna().all():
@@ -129,6 +135,13 @@ def all_numbers(values: pd.Series, rule: NumberRule | None = None) -> bool:
     """A text column whose every non-blank value is a number under ``rule``.
 
     Values with a leading zero (``"01234"``) mark a code and keep the column text.
+
+    Parameters
+    ----------
+    values
+        A text column, shape (n,).
+    rule
+        How numbers are written (decimal comma, grouping); the default rule if None.
     """
     if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
         return False

@@ -15,7 +15,13 @@ from kizuna.features.columnar import DAY_NS
 
 
 def days(ns: np.ndarray) -> np.ndarray:
-    """Nanosecond durations as (fractional) days, same shape."""
+    """Nanosecond durations as (fractional) days, same shape.
+
+    Parameters
+    ----------
+    ns
+        Durations in nanoseconds, any shape.
+    """
     return ns / DAY_NS
 
 
@@ -92,7 +98,19 @@ def gap_stats(
     last: np.ndarray,
     freq: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and population std of days between consecutive orders, NaN with < 2 orders."""
+    """Mean and population std of days between consecutive orders, NaN with < 2 orders.
+
+    Parameters
+    ----------
+    order_cust
+        Customer code of each order, shape (n_orders,).
+    order_ts
+        Timestamp of each order in nanoseconds, shape (n_orders,).
+    first, last
+        Each customer's first and last order timestamp in nanoseconds, shape (n_customers,).
+    freq
+        Each customer's number of orders, shape (n_customers,).
+    """
     n_gaps = np.maximum(freq - 1, 0)
     has_gap = n_gaps > 0
     safe = np.where(has_gap, n_gaps, 1)
@@ -117,7 +135,13 @@ def gap_stats(
 
 
 def trend_ratio(recent: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """(recent - prior) / (recent + prior) per customer, in [-1, 1]; 0 with neither."""
+    """(recent - prior) / (recent + prior) per customer, in [-1, 1]; 0 with neither.
+
+    Parameters
+    ----------
+    recent, prior
+        Per-customer amounts of the recent and the prior window, shape (n_customers,).
+    """
     both = recent + prior
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(both > 0, (recent - prior) / both, 0.0)

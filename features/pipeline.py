@@ -87,6 +87,17 @@ def customer_base_features(
     Each row depends on that customer's transactions only, so any partition of
     the customers (a shard) gives the same rows. Same arguments as
     :func:`customer_features`; shape (n_customers, n_features - 5).
+
+    Parameters
+    ----------
+    transactions
+        Validated transactions (``ValidatedTransactions.kept``), shape (n_rows, k).
+    as_of
+        Exclusive cutoff: only events strictly before it are used.
+    customers, items
+        Optional validated tables (indexed by id) for attributes and categories.
+    btyd_unit
+        ``"W"`` or ``"D"``: the unit of the BTYD summary.
     """
     as_of = as_of_timestamp(as_of)
     behaviour = behaviour_vector(transactions, as_of, customers=customers, items=items)
@@ -103,6 +114,13 @@ def with_rfm_scores(frame: pd.DataFrame, scorer: RFMScorer | None = None) -> pd.
     ``scorer``: a fitted :func:`behaviour_rfm_scorer` whose cut points come from
     the whole population, when ``frame`` is one shard of it; None fits one on
     ``frame`` itself.
+
+    Parameters
+    ----------
+    frame
+        Output of :func:`customer_base_features`, shape (n_customers, n_features - 5).
+    scorer
+        A fitted :func:`behaviour_rfm_scorer` or None (see above).
     """
     if scorer is None:
         scorer = behaviour_rfm_scorer().fit(frame)
@@ -118,6 +136,11 @@ def rfm_score_inputs(frame: pd.DataFrame) -> pd.DataFrame:
     Columns ``r_score``, ``f_score``, ``m_score`` (the keys of
     ``RFMScorer.cuts_``): minus days since the last purchase, orders, total
     spend. Their population cut points fit a scorer for every shard.
+
+    Parameters
+    ----------
+    frame
+        Output of :func:`customer_base_features`, shape (n_customers, n_features - 5).
     """
     scorer = behaviour_rfm_scorer()
     return pd.DataFrame(
@@ -153,6 +176,17 @@ def customer_labels(
     lookback_days: int = 365,
 ) -> pd.DataFrame:
     """Churn and future value over ``[as_of, as_of + horizon)`` for the active population.
+
+    Parameters
+    ----------
+    transactions
+        Validated transactions, shape (n_rows, k).
+    as_of
+        Start of the label window; the lookback ends just before it.
+    horizon_days
+        Length of the label window in days.
+    lookback_days
+        A customer counts as active with a purchase in this many days before ``as_of``.
 
     Returns
     -------

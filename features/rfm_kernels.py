@@ -82,6 +82,11 @@ def stable_sort(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Packing the row number into the low bits and sorting plain int64 values
     is about 2.5x faster than ``np.argsort``; used whenever the bits fit.
+
+    Parameters
+    ----------
+    key
+        Non-negative int64 keys, shape (n,).
     """
     n = len(key)
     row_bits = max(int(n - 1).bit_length(), 1)
@@ -134,6 +139,13 @@ def kahan_sums(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np
 
     Steps through the k-th term of every group at once, as pandas' groupby
     does row by row; the loop runs max(counts) times over shrinking slices.
+
+    Parameters
+    ----------
+    values
+        The values, grouped in contiguous runs, shape (n,).
+    starts, counts
+        Start and length of each group's run, shape (n_groups,).
     """
     order = np.argsort(-counts, kind="stable")
     starts, counts = starts[order], counts[order]

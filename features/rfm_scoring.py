@@ -119,7 +119,16 @@ class RFMScorer(BaseEstimator):
         return _rfm_inputs(frame, *cols)
 
     def fit(self, population: pd.DataFrame, y: object = None) -> RFMScorer:
-        """Learn the cut points from ``population`` (n_customers, k)."""
+        """Learn the cut points from ``population`` (n_customers, k).
+
+        Parameters
+        ----------
+        population
+            The values to rank, higher = better, shape (n_customers, k): one column
+            per score (``r_score``, ``f_score``, ``m_score``).
+        y
+            Ignored (scikit-learn's signature).
+        """
         r, f, m = self._inputs(population)
         if len(r) == 0:
             raise KizunaInputError("cannot learn quintiles from an empty population")
@@ -132,7 +141,13 @@ class RFMScorer(BaseEstimator):
         return self
 
     def score(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Scores of ``rows`` (n, k): ``r_score``, ``f_score``, ``m_score``, ``rfm_score``."""
+        """Scores of ``rows`` (n, k): ``r_score``, ``f_score``, ``m_score``, ``rfm_score``.
+
+        Parameters
+        ----------
+        rows
+            Values of the same columns as at fit, shape (n, k).
+        """
         check_is_fitted(self, "cuts_")
         r, f, m = self._inputs(rows)
         cuts = self.cuts_
@@ -150,6 +165,11 @@ def quintile_cuts(values: np.ndarray) -> np.ndarray:
     A value ``v`` scores ``1 + floor(5 * b / n)`` with ``b`` the population
     values strictly below it; ``b >= ceil(j n / 5)`` exactly when ``v``
     exceeds the sorted value at ``ceil(j n / 5) - 1``, j = 1..4.
+
+    Parameters
+    ----------
+    values
+        The population's values, shape (n,).
     """
     ordered = np.sort(np.asarray(values, dtype=np.float64))
     n = len(ordered)
@@ -163,6 +183,11 @@ def quintile_ranks(n: int) -> np.ndarray:
 
     ``ceil(j n / 5) - 1`` for j = 1..4; an engine that sorts a population
     elsewhere (Spark) reads its cut points at these ranks.
+
+    Parameters
+    ----------
+    n
+        Size of the population, >= 1.
     """
     return -(-np.arange(1, N_SCORES) * n // N_SCORES) - 1
 
@@ -208,7 +233,15 @@ def _score_frame(r: np.ndarray, f: np.ndarray, m: np.ndarray, index: pd.Index) -
 
 
 def finite_values(values: pd.Series, column: str) -> np.ndarray:
-    """``values`` (n,) as finite float64; an input error names the column otherwise."""
+    """``values`` (n,) as finite float64; an input error names the column otherwise.
+
+    Parameters
+    ----------
+    values
+        Numbers, shape (n,).
+    column
+        The column named in the error.
+    """
     if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         raise KizunaInputError(
             f"must be numeric, got {values.dtype}", column=column, values=values.head(3)

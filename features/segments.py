@@ -55,6 +55,11 @@ def fm_scores(f_score: np.ndarray, m_score: np.ndarray) -> np.ndarray:
     """Frequency-monetary score: mean of ``f_score`` and ``m_score``, halves rounded up.
 
     Shapes (n,) -> (n,), ints in 1..5.
+
+    Parameters
+    ----------
+    f_score, m_score
+        Frequency and monetary quintile scores, ints in 1..5, shape (n,).
     """
     return (np.asarray(f_score) + np.asarray(m_score) + 1) // 2
 

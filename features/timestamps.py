@@ -117,7 +117,15 @@ def _ns(stamps: pd.Series) -> pd.Series:
 
 
 def parse_timestamp_value(value: Any, rule: TimestampRule = DEFAULT_RULE) -> datetime:
-    """Parse one value under ``rule`` (the ``/events`` path); raises ``ValueError``."""
+    """Parse one value under ``rule`` (the ``/events`` path); raises ``ValueError``.
+
+    Parameters
+    ----------
+    value
+        A timestamp as text, number or datetime.
+    rule
+        How it is written.
+    """
     try:
         parsed = parse_timestamps(pd.Series([value], dtype=object), rule)
     except KizunaInputError as exc:
@@ -226,7 +234,13 @@ def _parse_other(text: pd.Series, dayfirst: bool) -> pd.Series:
 
 
 def epoch_unit(values: np.ndarray) -> Literal["s", "ms"] | None:
-    """The Unix unit that puts numbers between 1990 and 2100, if one does. Shape (n,)."""
+    """The Unix unit that puts numbers between 1990 and 2100, if one does. Shape (n,).
+
+    Parameters
+    ----------
+    values
+        Numbers, shape (n,).
+    """
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return None
@@ -240,7 +254,13 @@ def epoch_unit(values: np.ndarray) -> Literal["s", "ms"] | None:
 def naive_utc(value: Any) -> pd.Timestamp | None:
     """An instant a user gave (``--as-of``, ``--now``, ``--since``: text or datetime) as naive
     UTC, the clock of every stored time; an aware value (``...+09:00``, ``Z``) is converted.
-    None stays None."""
+    None stays None.
+
+    Parameters
+    ----------
+    value
+        Text, a datetime, or None.
+    """
     if value is None:
         return None
     ts = pd.Timestamp(value)

@@ -76,7 +76,17 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
     def fit(
         self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None
     ) -> AttributeLogisticBaseline:
-        """Fit on ``X`` (n, p) and 0/1 labels ``y`` (n,); calibrate on ``X_val``/``y_val``."""
+        """Fit on ``X`` (n, p) and 0/1 labels ``y`` (n,); calibrate on ``X_val``/``y_val``.
+
+        Parameters
+        ----------
+        X
+            Customer attributes, shape (n, p).
+        y
+            0/1 churn labels, shape (n,).
+        X_val, y_val
+            Shapes (m, p) and (m,), to calibrate on; both or neither.
+        """
         X = as_frame(X)
         y = check_binary_labels(y, n_rows=len(X), index=getattr(X, "index", None))
         if (X_val is None) != (y_val is None):
@@ -142,7 +152,13 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
         return np.hstack(parts), blocks
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Raw log-odds, shape (n,)."""
+        """Raw log-odds, shape (n,).
+
+        Parameters
+        ----------
+        X
+            Customer attributes, shape (n, p), with the columns seen at fit.
+        """
         check_is_fitted(self, "model_")
         design, _ = self._design(self.preprocessor_.transform_matrix(as_frame(X)))
         return self.model_.decision_function(design)
@@ -151,12 +167,24 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
         return expit(score) if self.calibrator_ is None else self.calibrator_.transform(score)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Churn probabilities, shape (n, 2): columns P(stay), P(churn)."""
+        """Churn probabilities, shape (n, 2): columns P(stay), P(churn).
+
+        Parameters
+        ----------
+        X
+            Customer attributes, shape (n, p), with the columns seen at fit.
+        """
         p = self._proba_from_score(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any) -> np.ndarray:
-        """0/1 at probability 0.5, shape (n,)."""
+        """0/1 at probability 0.5, shape (n,).
+
+        Parameters
+        ----------
+        X
+            Customer attributes, shape (n, p), with the columns seen at fit.
+        """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def predict_with_reasons(
@@ -166,6 +194,13 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
 
         An attribute's contribution is the coefficients times how far its
         design columns are from the average training row (log-odds).
+
+        Parameters
+        ----------
+        X
+            Customer attributes, shape (n, p), with the columns seen at fit.
+        top_n
+            Most reasons per row.
         """
         check_is_fitted(self, "model_")
         X = as_frame(X)
@@ -231,7 +266,13 @@ class ColumnForecast(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """The column, missing as 0, shape (n,)."""
+        """The column, missing as 0, shape (n,).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the forecast column.
+        """
         check_is_fitted(self, "feature_names_in_")
         X = as_frame(X)
         if self.column not in X.columns:
@@ -242,7 +283,15 @@ class ColumnForecast(RegressorMixin, BaseEstimator):
     def predict_with_reasons(
         self, X: Any, top_n: int = 3
     ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        """The forecast (n,) and, per row, the one column it comes from."""
+        """The forecast (n,) and, per row, the one column it comes from.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the forecast column.
+        top_n
+            Most reasons per row (there is one).
+        """
         value = self.predict(X)
         reasons = [
             [

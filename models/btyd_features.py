@@ -75,7 +75,13 @@ NON_FEATURES = (s.RFM_SCORE,)
 
 
 def btyd_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """The feature frame's ``btyd_*`` columns under the BTYD models' names, shape (n, 4)."""
+    """The feature frame's ``btyd_*`` columns under the BTYD models' names, shape (n, 4).
+
+    Parameters
+    ----------
+    frame
+        The feature frame, shape (n, k), with the ``btyd_*`` columns.
+    """
     return frame[btyd_columns()].set_axis(
         [s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1
     )

@@ -20,6 +20,13 @@ from kizuna.features.errors import KizunaInputError
 def as_float_array(values: Any, name: str) -> np.ndarray:
     """Return ``values`` as a finite 1-D float array, shape (n,).
 
+    Parameters
+    ----------
+    values
+        Array-like, shape (n,) (a scalar becomes shape (1,)).
+    name
+        The argument named in errors.
+
     Raises
     ------
     KizunaInputError
@@ -49,7 +56,15 @@ def as_float_array(values: Any, name: str) -> np.ndarray:
 
 
 def check_non_negative(array: np.ndarray, name: str) -> None:
-    """Raise if any value is negative, showing a few of them."""
+    """Raise if any value is negative, showing a few of them.
+
+    Parameters
+    ----------
+    array
+        Numbers, shape (n,).
+    name
+        The argument named in the error.
+    """
     negative = array < 0
     if negative.any():
         raise KizunaInputError(
@@ -58,7 +73,13 @@ def check_non_negative(array: np.ndarray, name: str) -> None:
 
 
 def check_same_length(**arrays: np.ndarray) -> None:
-    """Raise if the named arrays do not all have the same length."""
+    """Raise if the named arrays do not all have the same length.
+
+    Parameters
+    ----------
+    **arrays
+        Argument name -> array; the first name is the one the error names.
+    """
     lengths = {name: len(a) for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{name}={n}" for name, n in lengths.items())
@@ -69,7 +90,15 @@ def check_same_length(**arrays: np.ndarray) -> None:
 
 
 def check_frequency(frequency: np.ndarray, name: str = "frequency") -> None:
-    """Raise unless ``frequency`` holds non-negative whole numbers."""
+    """Raise unless ``frequency`` holds non-negative whole numbers.
+
+    Parameters
+    ----------
+    frequency
+        Repeat purchase counts, shape (n,).
+    name
+        The argument named in errors.
+    """
     check_non_negative(frequency, name)
     fractional = frequency != np.round(frequency)
     if fractional.any():
@@ -178,7 +207,15 @@ def check_number(
 
 
 def validate_time(t: Any, name: str = "t") -> np.ndarray:
-    """Validate a non-negative, finite time (scalar or array); return a float array."""
+    """Validate a non-negative, finite time (scalar or array); return a float array.
+
+    Parameters
+    ----------
+    t
+        A time or times, any shape.
+    name
+        The argument named in errors.
+    """
     try:
         array = np.asarray(t, dtype=float)
     except (TypeError, ValueError):
@@ -192,7 +229,15 @@ def validate_time(t: Any, name: str = "t") -> np.ndarray:
 
 
 def require_columns(frame: Any, columns: Sequence[str]) -> None:
-    """Raise unless ``frame`` is a DataFrame holding all ``columns``."""
+    """Raise unless ``frame`` is a DataFrame holding all ``columns``.
+
+    Parameters
+    ----------
+    frame
+        The RFM summary, shape (n_customers, k).
+    columns
+        The columns it must hold.
+    """
     if not isinstance(frame, pd.DataFrame):
         raise KizunaInputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]

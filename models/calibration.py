@@ -42,7 +42,13 @@ _FOLDS = 5
 
 
 def check_method(method: object) -> None:
-    """Raise a :class:`KizunaInputError` unless ``method`` is a calibration method."""
+    """Raise a :class:`KizunaInputError` unless ``method`` is a calibration method.
+
+    Parameters
+    ----------
+    method
+        The ``calibration`` setting.
+    """
     if method not in ("auto", *METHODS):
         raise KizunaInputError(
             f"calibration must be 'auto', 'isotonic', 'sigmoid', 'none' or None, got {method!r}",
@@ -74,7 +80,15 @@ class ScoreCalibrator(BaseEstimator):
         self.method = method
 
     def fit(self, score: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
-        """Fit on raw scores of shape (m,) and 0/1 labels of shape (m,)."""
+        """Fit on raw scores of shape (m,) and 0/1 labels of shape (m,).
+
+        Parameters
+        ----------
+        score
+            Raw scores, shape (m,).
+        y
+            0/1 labels, shape (m,).
+        """
         check_method(self.method)
         score = np.asarray(score, dtype=float)
         y = np.asarray(y, dtype=int)
@@ -103,7 +117,13 @@ class ScoreCalibrator(BaseEstimator):
         self.method_ = method
 
     def transform(self, score: np.ndarray) -> np.ndarray:
-        """Probabilities of shape (n,) for raw scores of shape (n,); same order as ``score``."""
+        """Probabilities of shape (n,) for raw scores of shape (n,); same order as ``score``.
+
+        Parameters
+        ----------
+        score
+            Raw scores, shape (n,).
+        """
         score = np.asarray(score, dtype=float)
         if self.method_ == "sigmoid":
             a, b = self.platt_
@@ -136,6 +156,15 @@ def fit_calibrator(
     """A calibrator fitted on validation scores (m,) and labels (m,), or None.
 
     ``calibration=None`` means none; without validation rows, a warning and none.
+
+    Parameters
+    ----------
+    calibration
+        The method (``"auto"``, ``"isotonic"``, ``"sigmoid"``, ``"none"``) or None.
+    score_val
+        Raw validation scores, shape (m,), or None.
+    y_val
+        0/1 validation labels, shape (m,), or None.
     """
     if calibration is None:
         return None

@@ -106,7 +106,13 @@ def is_text_like(dtype: Any) -> bool:
 
 
 def safe_names(columns: Sequence[str]) -> list[str]:
-    """LightGBM-safe, unique names: ``"Monthly charges ($)"`` -> ``"Monthly_charges_($)"``."""
+    """LightGBM-safe, unique names: ``"Monthly charges ($)"`` -> ``"Monthly_charges_($)"``.
+
+    Parameters
+    ----------
+    columns
+        Column names.
+    """
     out: list[str] = []
     seen: set[str] = set()
     for col in columns:
@@ -120,7 +126,18 @@ def safe_names(columns: Sequence[str]) -> list[str]:
 
 
 def to_float(values: pd.Series, col: str, kind: str) -> np.ndarray:
-    """Shape (n,) float64 for numeric, numeric_text, bool and days columns."""
+    """Shape (n,) float64 for numeric, numeric_text, bool and days columns.
+
+    Parameters
+    ----------
+    values
+        A column, shape (n,).
+    col
+        Its name, for errors.
+    kind
+        Its kind as learned at fit (``"numeric"``, ``"numeric_text"``, ``"bool"``, ``"days"``,
+        ``"duration"``).
+    """
     dtype = values.dtype
     if kind == "duration":
         if not pd.api.types.is_timedelta64_dtype(dtype):

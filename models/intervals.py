@@ -40,7 +40,15 @@ class BinnedQuantileInterval(BaseEstimator):
         self.n_bins = n_bins
 
     def fit(self, predicted: np.ndarray, actual: np.ndarray) -> BinnedQuantileInterval:
-        """Learn bands from held-out predictions (m,) and actual values (m,)."""
+        """Learn bands from held-out predictions (m,) and actual values (m,).
+
+        Parameters
+        ----------
+        predicted
+            Held-out predictions, shape (m,).
+        actual
+            The actual values of the same rows, shape (m,).
+        """
         predicted = np.asarray(predicted, dtype=float)
         actual = np.asarray(actual, dtype=float)
         if not 0 <= self.lower < self.upper <= 1:
@@ -64,13 +72,27 @@ class BinnedQuantileInterval(BaseEstimator):
         return self
 
     def predict(self, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds, each of shape (n,), for predictions (n,)."""
+        """Lower and upper bounds, each of shape (n,), for predictions (n,).
+
+        Parameters
+        ----------
+        predicted
+            Predictions, shape (n,).
+        """
         check_is_fitted(self, "edges_")
         bins = np.searchsorted(self.edges_, np.asarray(predicted, dtype=float), side="right")
         return self.low_[bins], self.high_[bins]
 
 
 def coverage(low: np.ndarray, high: np.ndarray, actual: np.ndarray) -> float:
-    """Share of rows whose actual value lies in ``[low, high]`` (all shape (n,))."""
+    """Share of rows whose actual value lies in ``[low, high]`` (all shape (n,)).
+
+    Parameters
+    ----------
+    low, high
+        Bounds, each shape (n,).
+    actual
+        Actual values, shape (n,).
+    """
     actual = np.asarray(actual, dtype=float)
     return float(np.mean((actual >= low) & (actual <= high)))

@@ -211,7 +211,15 @@ def phrase_table(extra: Mapping[str, Sequence[str]] | None = None) -> tuple[Phra
 
 def match_phrase(feature: str, phrases: Sequence[Phrase]) -> tuple[Phrase, dict[str, str]]:
     """The first phrase whose pattern matches ``feature`` (or, for the buy-till-you-die
-    summary's ``btyd_*`` columns, the name without the prefix), else :data:`GENERIC`."""
+    summary's ``btyd_*`` columns, the name without the prefix), else :data:`GENERIC`.
+
+    Parameters
+    ----------
+    feature
+        A feature column name.
+    phrases
+        The phrase table, in priority order.
+    """
     names = [feature]
     if feature.startswith(BTYD_PREFIX):
         names.append(feature[len(BTYD_PREFIX) :])

@@ -24,7 +24,17 @@ from kizuna.models.reasons import lightgbm_contributions, reference_points, top_
 
 def check_same_order(y: Any, index: pd.Index | None, name: str) -> None:
     """Refuse labels indexed by the features' ids in another order: rows pair by position
-    (scikit-learn's rule), so such labels would silently belong to other customers."""
+    (scikit-learn's rule), so such labels would silently belong to other customers.
+
+    Parameters
+    ----------
+    y
+        The labels, shape (n,).
+    index
+        The features' index, or None (then nothing is checked).
+    name
+        The labels' name in the error.
+    """
     if index is None or not isinstance(y, pd.Series) or isinstance(y.index, pd.RangeIndex):
         return
     if len(y) == len(index) and not y.index.equals(index) and y.index.isin(index).all():
@@ -46,6 +56,10 @@ def check_binary_labels(
         Shape (n,): bool, 0/1 numbers.
     n_rows
         Expected length (rows of the feature table).
+    name
+        The labels' name in errors.
+    index
+        The features' index, to refuse labels in another row order.
 
     Returns
     -------
@@ -82,7 +96,19 @@ def check_binary_labels(
 def check_target(
     y: Any, *, n_rows: int, name: str = "target", index: pd.Index | None = None
 ) -> np.ndarray:
-    """A regression target as a finite float array of shape (n,)."""
+    """A regression target as a finite float array of shape (n,).
+
+    Parameters
+    ----------
+    y
+        Shape (n,): numbers.
+    n_rows
+        Expected length (rows of the feature table).
+    name
+        The target's name in errors.
+    index
+        The features' index, to refuse a target in another row order.
+    """
     check_same_order(y, index, name)
     arr = pd.to_numeric(pd.Series(np.asarray(y).ravel()), errors="coerce").to_numpy(float)
     if len(arr) != n_rows:
@@ -246,12 +272,23 @@ class BoostedTabularModel(BaseEstimator):
 
         Serving keeps these rows per customer and calls :meth:`predict_matrix`
         and :meth:`reasons_matrix` on them, skipping the DataFrame conversion.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
         """
         check_is_fitted(self, "booster_")
         return self.preprocessor_.transform_matrix(as_frame(X))
 
     def predict_matrix(self, M: np.ndarray) -> np.ndarray:
-        """The model's score per row of a :meth:`transform_matrix` output, shape (n,)."""
+        """The model's score per row of a :meth:`transform_matrix` output, shape (n,).
+
+        Parameters
+        ----------
+        M
+            Output of :meth:`transform_matrix`, shape (n, p).
+        """
         raise NotImplementedError
 
     def reasons_matrix(self, M: np.ndarray, *, top_n: int = 3) -> list[list[dict[str, Any]]]:
@@ -261,6 +298,13 @@ class BoostedTabularModel(BaseEstimator):
         service and the CRM export all call it, so custom ``reason_phrases``
         read the same everywhere. Reasons are dicts ``{"feature", "phrase",
         "contribution", "value"}``, contribution in raw booster units, largest first.
+
+        Parameters
+        ----------
+        M
+            Output of :meth:`transform_matrix`, shape (n, p).
+        top_n
+            Most reasons per row.
         """
         check_is_fitted(self, "booster_")
         M = np.asarray(M, dtype=np.float64)
@@ -277,7 +321,15 @@ class BoostedTabularModel(BaseEstimator):
     def predict_with_reasons(
         self, X: Any, top_n: int = 3
     ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        """Score (n,) and, per row, up to ``top_n`` reasons it is high (see :meth:`reasons_matrix`)."""
+        """Score (n,) and, per row, up to ``top_n`` reasons it is high (see :meth:`reasons_matrix`).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
+        top_n
+            Most reasons per row.
+        """
         M = self.transform_matrix(X)
         return self.predict_matrix(M), self.reasons_matrix(M, top_n=top_n)
 
@@ -298,7 +350,13 @@ class BoostedTabularModel(BaseEstimator):
         return pd.DataFrame(cols)
 
     def feature_importance(self, importance_type: str = "gain") -> pd.Series:
-        """Importance per input column, shape (p,), descending."""
+        """Importance per input column, shape (p,), descending.
+
+        Parameters
+        ----------
+        importance_type
+            LightGBM's ``"gain"`` or ``"split"``.
+        """
         check_is_fitted(self, "booster_")
         values = self.booster_.feature_importance(importance_type=importance_type)
         return pd.Series(

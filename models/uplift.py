@@ -196,7 +196,17 @@ def uplift_frame(
     *,
     customer_col: str = s.CUSTOMER_ID,
 ) -> pd.DataFrame:
-    """Long frame ``customer_id, offer_id, uplift`` of every model on every customer."""
+    """Long frame ``customer_id, offer_id, uplift`` of every model on every customer.
+
+    Parameters
+    ----------
+    models
+        Offer id -> fitted uplift learner.
+    features
+        Shape (n_customers, p), indexed by customer id (or with a ``customer_col`` column).
+    customer_col
+        The customer id column.
+    """
     table = features.set_index(customer_col) if customer_col in features.columns else features
     parts = [
         pd.DataFrame(

@@ -88,7 +88,17 @@ class UpliftLearner(BaseEstimator):
 
     # -- contract --------------------------------------------------------------------
     def fit(self, X: Any, treatment: Any, y: Any) -> UpliftLearner:
-        """Fit on features ``X`` (n, p), 0/1 ``treatment`` (n,) and outcome ``y`` (n,)."""
+        """Fit on features ``X`` (n, p), 0/1 ``treatment`` (n,) and outcome ``y`` (n,).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p).
+        treatment
+            0/1 (or boolean): whether each customer was offered, shape (n,).
+        y
+            The outcome, shape (n,): 0/1 or a number (see ``outcome``).
+        """
         check_booster_settings(self)
         X = as_frame(X)
         rows_index = getattr(X, "index", None)
@@ -117,12 +127,24 @@ class UpliftLearner(BaseEstimator):
 
     def predict_uplift(self, X: Any) -> np.ndarray:
         """Estimated effect of treating, shape (n,): a change in probability (binary)
-        or in the outcome's units (continuous)."""
+        or in the outcome's units (continuous).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
+        """
         return self._uplift(self._matrix(X))
 
     def predict_outcomes(self, X: Any) -> np.ndarray:
         """Shape (n, 2): expected outcome without (column 0) and with (column 1) treatment,
-        from the first-stage models."""
+        from the first-stage models.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
+        """
         M = self._matrix(X)
         return np.column_stack(
             [self._predict(self.model_control_, M), self._predict(self.model_treated_, M)]

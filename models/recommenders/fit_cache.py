@@ -44,7 +44,15 @@ class FitCache:
         self.misses = 0
 
     def learned(self, key: tuple[Any, ...], fit: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """The learned attributes for ``key``: an earlier fit's, else ``fit()``'s."""
+        """The learned attributes for ``key``: an earlier fit's, else ``fit()``'s.
+
+        Parameters
+        ----------
+        key
+            What identifies the fit: the model's parameters and input digests.
+        fit
+            Fits and returns the learned attributes, called on a miss.
+        """
         with self._lock:
             future = self._fits.get(key)
             owner = future is None
@@ -87,7 +95,13 @@ def active_cache() -> FitCache | None:
 
 
 def digest(value: Any) -> str:
-    """A content hash of a sparse matrix, an array or ``None``."""
+    """A content hash of a sparse matrix, an array or ``None``.
+
+    Parameters
+    ----------
+    value
+        A sparse matrix, an array or None.
+    """
     h = hashlib.blake2b(digest_size=16)
     if value is None:
         h.update(b"none")

@@ -44,6 +44,13 @@ class UserUpdates:
         arguments; factor models re-solve the user's factors against the
         fixed item factors.
 
+        Parameters
+        ----------
+        user_code
+            The user's row in the fitted matrix, in ``[0, n_users_)``.
+        row
+            The user's new raw-count history, ``csr_matrix`` shape (1, n_items).
+
         Returns
         -------
         bool
@@ -93,6 +100,11 @@ class UserUpdates:
         has no fitted users: everyone is scored from their row, as an unseen
         user. Item-side state is shared with this model, not copied; so a
         worker can hold the item side once and each batch's users alone.
+
+        Parameters
+        ----------
+        state
+            What :meth:`user_state` returned for some users, or None.
         """
         self.check_is_fitted()
         state = {"n_users": 0} if state is None else state
@@ -102,7 +114,15 @@ class UserUpdates:
         return out
 
     def check_user_rows(self, user_codes: Any, rows: Any) -> tuple[np.ndarray, sp.csr_matrix]:
-        """Codes (n,) and rows (n, n_items) CSR after checking they are fitted users'."""
+        """Codes (n,) and rows (n, n_items) CSR after checking they are fitted users'.
+
+        Parameters
+        ----------
+        user_codes
+            Rows of the users in the fitted matrix, shape (n,) int.
+        rows
+            Their histories, shape (n, n_items).
+        """
         codes = self._fitted_codes(user_codes)
         checked = check_user_items(rows, name="rows")
         if checked.shape != (codes.size, self.n_items_):
@@ -125,7 +145,15 @@ class UserUpdates:
         return codes
 
     def check_user_row(self, user_code: int, row: Any) -> sp.csr_matrix:
-        """``row`` as a (1, n_items) CSR after checking ``user_code`` is a fitted user's."""
+        """``row`` as a (1, n_items) CSR after checking ``user_code`` is a fitted user's.
+
+        Parameters
+        ----------
+        user_code
+            The user's row in the fitted matrix.
+        row
+            The user's history, shape (1, n_items).
+        """
         self.check_is_fitted()
         if not 0 <= int(user_code) < self.n_users_:
             raise KizunaInputError(
