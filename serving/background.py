@@ -67,7 +67,13 @@ class Background:
         return ready, reason, degraded
 
     def loaded(self, outcome: ReloadOutcome) -> None:
-        """Log a load; after a new snapshot, score its audiences in the background."""
+        """Log a load; after a new snapshot, score its audiences in the background.
+
+        Parameters
+        ----------
+        outcome
+            What the (re)load did.
+        """
         if not outcome.reloaded:
             logger.error("%s %s", outcome.message, outcome.error or "")
             return

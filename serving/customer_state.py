@@ -116,7 +116,13 @@ class CustomerState:
         return len(self.features)
 
     def positions(self, customer_ids: list[str]) -> np.ndarray:
-        """Row of each customer, shape (n,) int64; -1 for customers without history."""
+        """Row of each customer, shape (n,) int64; -1 for customers without history.
+
+        Parameters
+        ----------
+        customer_ids
+            Customer ids, n of them.
+        """
         return self.features.index.get_indexer(customer_ids).astype(np.int64, copy=False)
 
     def position(self, customer_id: str) -> int:
@@ -127,7 +133,13 @@ class CustomerState:
         return int(pos) if isinstance(pos, int | np.integer) else -1
 
     def recommender_code(self, customer_id: str) -> int:
-        """The customer's row in the recommender's training matrix; -1 if it never saw them."""
+        """The customer's row in the recommender's training matrix; -1 if it never saw them.
+
+        Parameters
+        ----------
+        customer_id
+            The customer's id.
+        """
         if self.recommender is None:
             return -1
         try:
@@ -137,7 +149,13 @@ class CustomerState:
         return int(code) if isinstance(code, int | np.integer) else -1
 
     def history_rows(self, positions: np.ndarray) -> sp.csr_matrix:
-        """Interaction rows of customers at ``positions`` (>= 0), shape (n, n_items)."""
+        """Interaction rows of customers at ``positions`` (>= 0), shape (n, n_items).
+
+        Parameters
+        ----------
+        positions
+            Customer positions in the state, shape (n,), all >= 0.
+        """
         positions = np.asarray(positions, dtype=np.int64)
         overrides, patch = self.overrides, self.patch
         if not overrides:
@@ -162,6 +180,15 @@ class CustomerState:
         (``key``, row) is computed once, by ``compute(rows) -> list`` for the
         rows missing, and kept until then. At most ``REASON_CACHE_ROWS`` rows
         per key are kept (then the cache starts over).
+
+        Parameters
+        ----------
+        key
+            What is computed (e.g. the model kind and ``top_n``).
+        rows
+            Customer rows, shape (n,).
+        compute
+            ``compute(rows) -> list``, one result per row asked.
         """
         cache = self._row_cache.setdefault(key, {})
         wanted = [int(r) for r in rows]
@@ -225,7 +252,13 @@ class CustomerState:
         return updated
 
     def customer_rows(self, customer_id: str) -> pd.DataFrame:
-        """Every transaction line of one customer (snapshot and events)."""
+        """Every transaction line of one customer (snapshot and events).
+
+        Parameters
+        ----------
+        customer_id
+            The customer's id.
+        """
         return self._lines([customer_id])
 
     def customers_lines(
@@ -234,6 +267,13 @@ class CustomerState:
         """Every transaction line of several customers (snapshot and events), one read.
 
         ``columns``: only these (those the lines have), which reads less.
+
+        Parameters
+        ----------
+        customer_ids
+            Customer ids.
+        columns
+            Only these columns, or None for all.
         """
         return self._lines(customer_ids, columns)
 

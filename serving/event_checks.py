@@ -66,7 +66,15 @@ def bound_problems(
     raw: pd.DataFrame, *, max_value: float = MAX_VALUE
 ) -> list[tuple[int, str, str]]:
     """Lines no real purchase has (non-text ids, non-finite or huge numbers): one
-    ``(line, field, why)`` per problem, by position in the request."""
+    ``(line, field, why)`` per problem, by position in the request.
+
+    Parameters
+    ----------
+    raw
+        The request's lines as a frame, shape (n, k).
+    max_value
+        Largest quantity or price a line may have.
+    """
     problems = []
     for col in _ID_COLUMNS:
         if col not in raw.columns:

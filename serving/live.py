@@ -57,7 +57,13 @@ class Served:
 
 
 def prepare_models(models: ChampionModels) -> None:
-    """Serving settings on loaded estimators: one LightGBM thread per prediction."""
+    """Serving settings on loaded estimators: one LightGBM thread per prediction.
+
+    Parameters
+    ----------
+    models
+        The loaded models, changed in place.
+    """
     for kind in ("churn", "ltv"):
         bundle = getattr(models, kind)
         if bundle is not None and hasattr(bundle.model, "num_threads"):
@@ -258,6 +264,11 @@ class Live:
 
     def ingest(self, lines: pd.DataFrame) -> tuple[Any, int]:
         """Store validated event lines durably, then fold every new stored line in.
+
+        Parameters
+        ----------
+        lines
+            Validated event lines, shape (n, k).
 
         Returns
         -------

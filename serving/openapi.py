@@ -102,7 +102,15 @@ def package_version() -> str:
 
 
 def document(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The rewritten document (see the module docstring); ``spec`` is not changed."""
+    """The rewritten document (see the module docstring); ``spec`` is not changed.
+
+    Parameters
+    ----------
+    spec
+        The OpenAPI document BentoML generates.
+    settings
+        The service settings.
+    """
     spec = json.loads(json.dumps(spec).replace(_WRAPPER, ""))
     spec["openapi"] = OPENAPI_VERSION
     spec["info"] = {

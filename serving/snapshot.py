@@ -54,7 +54,13 @@ OFFERS_DIR = "offers"
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    """The snapshot's manifest, checked for a format this code reads."""
+    """The snapshot's manifest, checked for a format this code reads.
+
+    Parameters
+    ----------
+    folder
+        The snapshot folder.
+    """
     path = Path(folder) / MANIFEST_FILE
     if not path.exists():
         raise KizunaInputError(

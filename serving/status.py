@@ -16,6 +16,15 @@ def status_response(
     """Versions, data as-of, sizes, the last reload error and how far the audiences are scored.
 
     ``readiness`` is what ``/readyz`` reports (ready, why not, degraded kinds): both agree.
+
+    Parameters
+    ----------
+    live
+        The service's live state.
+    settings
+        The service settings.
+    readiness
+        What ``/readyz`` reports.
     """
     served = live.served
     ready, _, degraded = readiness
@@ -44,7 +53,13 @@ def status_response(
 
 
 def reload_response(outcome: ReloadOutcome) -> ReloadResponse | JSONResponse:
-    """200 with the new versions; 409 while another reload runs, else 503 naming the cause."""
+    """200 with the new versions; 409 while another reload runs, else 503 naming the cause.
+
+    Parameters
+    ----------
+    outcome
+        What the reload did.
+    """
     answer = ReloadResponse(
         reloaded=outcome.reloaded,
         message=outcome.message,
