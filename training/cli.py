@@ -41,6 +41,11 @@ def group_callback(command: Callable[..., Any]) -> Callable[..., Any]:
 
     ``kizuna score --out crm.csv`` runs the CRM export itself, while
     ``kizuna score offers ...`` runs the subcommand instead.
+
+    Parameters
+    ----------
+    command
+        The group's own command.
     """
     hints = typing.get_type_hints(command, include_extras=True)
     signature = inspect.signature(command)
@@ -112,7 +117,13 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
 
 def one_line(exc: BaseException) -> str:
-    """The error as one line; the type's name only when the message is empty or cryptic."""
+    """The error as one line; the type's name only when the message is empty or cryptic.
+
+    Parameters
+    ----------
+    exc
+        The error.
+    """
     text = " ".join(str(exc).split())
     if isinstance(exc, KizunaInputError):
         return text

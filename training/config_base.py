@@ -16,7 +16,17 @@ class Frozen(BaseModel):
 
 
 def parse_model(model: type[Frozen], data: dict[str, Any], *, source: str) -> Any:
-    """Build ``model`` from ``data``, turning pydantic's errors into one readable message."""
+    """Build ``model`` from ``data``, turning pydantic's errors into one readable message.
+
+    Parameters
+    ----------
+    model
+        The pydantic model.
+    data
+        The parsed YAML.
+    source
+        The file, named in the message.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -100,6 +100,19 @@ def forecast_ratio(
     window's ratio; ``mean_of_year``: the mean ratio of the finished windows;
     ``linear_trend``: a least-squares line through them, read at ``origin``.
     NaN when no window qualifies (or fewer than two for the trend).
+
+    Parameters
+    ----------
+    levels
+        One row per cutoff: ``cutoff`` and the window's actual/forecast ``ratio``.
+    origin
+        Start of the window forecast.
+    horizon_days
+        The window's length.
+    method
+        The rule (``bgnbd``, ``last_window``, ``mean_of_year``, ``linear_trend``).
+    window_days
+        How far back windows are used.
     """
     if method == "bgnbd":
         return 1.0
@@ -129,6 +142,15 @@ def backtest_levels(
     levels: pd.DataFrame, *, horizon_days: int, window_days: int = 365
 ) -> pd.DataFrame:
     """Each rule's total error at every cutoff, forecasting its ratio from earlier windows.
+
+    Parameters
+    ----------
+    levels
+        One row per cutoff: ``cutoff`` and the window's actual/forecast ``ratio``.
+    horizon_days
+        The window's length.
+    window_days
+        How far back windows are used.
 
     Returns
     -------

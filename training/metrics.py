@@ -66,13 +66,33 @@ def hit_matrix(
 
 
 def precision_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
-    """Mean over users of hits@k / k."""
+    """Mean over users of hits@k / k.
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
+    """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(hits.sum(axis=1) / hits.shape[1], n_rel)
 
 
 def recall_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
-    """Mean over users of hits@k / |truth| (not capped at k)."""
+    """Mean over users of hits@k / |truth| (not capped at k).
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
+    """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(hits.sum(axis=1) / np.maximum(n_rel, 1), n_rel)
 
@@ -82,6 +102,16 @@ def ndcg_at_k(recommended: Any, truth: Truth | TruthIndex, k: int | None = None)
 
     DCG = sum over ranks r = 1..k of hit_r / log2(r + 1); the ideal DCG puts
     ``min(k, |truth|)`` hits at the top.
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, sparse (n, n_codes), or a
+        :class:`TruthIndex` built once.
+    k
+        Cut-off (default ``width``); at most ``width``.
     """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(_ndcg_rows(hits, n_rel), n_rel)
@@ -92,19 +122,46 @@ def ndcg_scorer(truth: Truth, n: int) -> Callable[[Any, int | None], float]:
 
     For a grid that ranks the same users many times (the blend-weight tuning):
     ``score(recommended, k)`` equals ``ndcg_at_k(recommended, truth, k)``.
+
+    Parameters
+    ----------
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    n
+        Number of users.
     """
     index = TruthIndex(truth, n)
     return lambda recommended, k=None: ndcg_at_k(recommended, index, k)
 
 
 def map_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
-    """Mean average precision@k: sum of precision@r at each hit r, over min(k, |truth|)."""
+    """Mean average precision@k: sum of precision@r at each hit r, over min(k, |truth|).
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
+    """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(_ap_rows(hits, n_rel), n_rel)
 
 
 def catalogue_coverage(recommended: Any, n_items: int, k: int | None = None) -> float:
-    """Share of the catalogue's ``n_items`` that appear in anyone's top-k."""
+    """Share of the catalogue's ``n_items`` that appear in anyone's top-k.
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    n_items
+        Size of the catalogue.
+    k
+        Cut-off (default ``width``); at most ``width``.
+    """
     recs = _check_recommended(recommended)
     k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
     if not isinstance(n_items, (int, np.integer)) or n_items < 1:
@@ -146,6 +203,15 @@ def per_user_ranking_metrics(
 
     Users with an empty truth get NaN. For paired comparisons of two models
     (bootstrap over users) and per-segment breakdowns.
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
     """
     hits, n_rel = hit_matrix(recommended, truth, k)
     kk = hits.shape[1]
@@ -171,6 +237,19 @@ def ranking_metrics(
     item_popularity: Any = None,
 ) -> dict[str, float]:
     """Every ranking metric at once (one hit computation).
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
+    n_items
+        Size of the catalogue, for ``coverage``; or None.
+    item_popularity
+        Popularity per item code, shape (n_items,), for ``mean_popularity``; or None.
 
     Returns
     -------

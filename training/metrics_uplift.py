@@ -75,6 +75,15 @@ def qini_curve(y: Any, treatment: Any, score: Any) -> tuple[np.ndarray, np.ndarr
     """Qini curve: ``(n_targeted, qini)``, each shape (b + 1,), starting at (0, 0).
 
     ``qini`` is ``Y_T - Y_C * N_T / N_C`` among the top ``n_targeted`` (see module).
+
+    Parameters
+    ----------
+    y
+        Outcomes, shape (n,).
+    treatment
+        0/1: whether each customer was treated, shape (n,).
+    score
+        Uplift scores, higher = target first, shape (n,).
     """
     y, t, sc = _inputs(y, treatment, score)
     k, nt, nc, yt, yc = _cumulative(y, t, sc)
@@ -83,7 +92,17 @@ def qini_curve(y: Any, treatment: Any, score: Any) -> tuple[np.ndarray, np.ndarr
 
 
 def uplift_curve(y: Any, treatment: Any, score: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Uplift curve: ``(n_targeted, uplift)``, each (b + 1,): ``(Y_T/N_T - Y_C/N_C) * k``."""
+    """Uplift curve: ``(n_targeted, uplift)``, each (b + 1,): ``(Y_T/N_T - Y_C/N_C) * k``.
+
+    Parameters
+    ----------
+    y
+        Outcomes, shape (n,).
+    treatment
+        0/1: whether each customer was treated, shape (n,).
+    score
+        Uplift scores, higher = target first, shape (n,).
+    """
     y, t, sc = _inputs(y, treatment, score)
     k, nt, nc, yt, yc = _cumulative(y, t, sc)
     both = (nt > 0) & (nc > 0)
@@ -144,6 +163,17 @@ def uplift_at_k(y: Any, treatment: Any, score: Any, k: float = 0.3) -> float:
 
     The top is ``ceil(k * n)`` customers (ties broken by input order); NaN when
     it holds no treated or no control customer.
+
+    Parameters
+    ----------
+    y
+        Outcomes, shape (n,).
+    treatment
+        0/1: whether each customer was treated, shape (n,).
+    score
+        Uplift scores, higher = target first, shape (n,).
+    k
+        Share of customers targeted.
     """
     y, t, sc = _inputs(y, treatment, score)
     if not 0 < k <= 1:

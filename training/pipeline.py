@@ -57,14 +57,26 @@ def run_experiment(
 
 
 def uses_tabular_stage(config: ExperimentConfig) -> bool:
-    """Whether the experiment trains churn, LTV or uplift from its transactions."""
+    """Whether the experiment trains churn, LTV or uplift from its transactions.
+
+    Parameters
+    ----------
+    config
+        The experiment config.
+    """
     return config.data.transactions is not None and bool(
         tabular_kinds(config) or config.uplift.enabled
     )
 
 
 def tabular_kinds(config: ExperimentConfig) -> list[str]:
-    """The kinds the tabular stage trains: LTV, and churn unless it is contractual."""
+    """The kinds the tabular stage trains: LTV, and churn unless it is contractual.
+
+    Parameters
+    ----------
+    config
+        The experiment config.
+    """
     kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
     return [k for k in kinds if not (k == "churn" and config.churn.mode == "contractual")]
 

@@ -86,7 +86,13 @@ class RecommenderHoldout:
         return self.train.matrix.shape[1]
 
     def excludes_seen(self, mode: str) -> bool:
-        """Whether rankings judged in ``mode`` leave out the customer's training items."""
+        """Whether rankings judged in ``mode`` leave out the customer's training items.
+
+        Parameters
+        ----------
+        mode
+            ``"all"`` or ``"new"``.
+        """
         return mode == "new" or self.excludes_training
 
 
@@ -190,7 +196,17 @@ def _binary(m: sp.spmatrix) -> sp.csr_matrix:
 def item_categories(
     transactions: pd.DataFrame, item_ids: pd.Index, item_col: str, category_col: str
 ) -> np.ndarray:
-    """The most frequent category of each item (ties: the lower label; missing -> NA)."""
+    """The most frequent category of each item (ties: the lower label; missing -> NA).
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    item_ids
+        The item ids, shape (n_items,).
+    item_col, category_col
+        The item and category columns.
+    """
     pairs = transactions[[item_col, category_col]].dropna()
     counts = pairs.groupby([item_col, category_col], observed=True).size()
     if counts.empty:

@@ -80,7 +80,19 @@ def choose_served(
 def best_rival(
     holdout: dict[str, dict[str, float]], *, metric: str, served: str, higher_is_better: bool
 ) -> tuple[str, float] | None:
-    """The strongest candidate other than ``served`` on the holdout ``metric``, or None."""
+    """The strongest candidate other than ``served`` on the holdout ``metric``, or None.
+
+    Parameters
+    ----------
+    holdout
+        Candidate -> its holdout metrics.
+    metric
+        The metric compared.
+    served
+        The served candidate.
+    higher_is_better
+        The metric's direction.
+    """
     sign = 1.0 if higher_is_better else -1.0
     values = {
         name: float(m[metric])

@@ -99,6 +99,11 @@ class TabularProcess:
     def train(self, *args: Any) -> Any:
         """``train_tabular_stage(*args)`` in the child; its result, or its error raised here.
 
+        Parameters
+        ----------
+        *args
+            The arguments of ``train_tabular_stage``.
+
         Raises
         ------
         Exception
@@ -146,6 +151,11 @@ def serve(conn: Connection) -> None:
 
     The answer is ``("ok", result)`` or ``("error", exception)``. The imports
     come first, while the parent is still loading its data.
+
+    Parameters
+    ----------
+    conn
+        The connection to the parent.
     """
     # Ctrl-C reaches the whole process group: the parent handles it and stops this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -178,6 +188,11 @@ def portable_error(exc: BaseException) -> BaseException:
 
     A traceback does not cross processes; the note keeps where the error was
     raised for a developer, while the message (what the CLI prints) is unchanged.
+
+    Parameters
+    ----------
+    exc
+        The child's error.
     """
     where = "".join(traceback.format_exception(exc))
     try:
@@ -189,7 +204,13 @@ def portable_error(exc: BaseException) -> BaseException:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m kizuna.training.tabular_process FD``: serve on the socket ``FD``."""
+    """``python -m kizuna.training.tabular_process FD``: serve on the socket ``FD``.
+
+    Parameters
+    ----------
+    argv
+        The command line, or None for ``sys.argv``.
+    """
     serve(Connection(int((sys.argv[1:] if argv is None else argv)[0])))
 
 

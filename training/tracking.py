@@ -48,7 +48,13 @@ def setup_mlflow_uri() -> None:
 
 
 def setup_mlflow(experiment_name: str) -> str:
-    """Point MLflow at the store and experiment; return the experiment id."""
+    """Point MLflow at the store and experiment; return the experiment id.
+
+    Parameters
+    ----------
+    experiment_name
+        The MLflow experiment.
+    """
     import mlflow
 
     setup_mlflow_uri()
@@ -69,6 +75,15 @@ def dataset_fingerprint(frame: pd.DataFrame, *, source: str, as_of: Any) -> dict
 
     The hash covers every value in row order, so any change to the data
     gives a different fingerprint.
+
+    Parameters
+    ----------
+    frame
+        The validated table, shape (n, k).
+    source
+        How the source is named.
+    as_of
+        The cutoff of the read, or None.
     """
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     digest = hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
@@ -169,6 +184,23 @@ def register_version(
     metric, so the new version takes the champion alias and the reason says so.
     ``baseline`` (name, holdout metric) is the bar it must clear first (see
     :func:`decide_alias`).
+
+    Parameters
+    ----------
+    model_uri
+        The logged model.
+    name
+        The registered model name.
+    metric_name, metric_value
+        The holdout's primary metric and the model's value of it.
+    holdout_id
+        Which holdout the value was measured on.
+    higher_is_better
+        The metric's direction.
+    tags
+        Version tags, or None.
+    baseline
+        ``(name, holdout metric)`` of the best baseline, or None.
     """
     import mlflow
     from mlflow import MlflowClient
@@ -220,12 +252,30 @@ def register_version(
 
 
 def current_alias_version(name: str, alias: str) -> Any | None:
-    """The model version that ``name@alias`` points to, or None."""
+    """The model version that ``name@alias`` points to, or None.
+
+    Parameters
+    ----------
+    name
+        The registered model name.
+    alias
+        The alias.
+    """
     return alias_version(name, alias)
 
 
 def promote(name: str, version: int, alias: str = CHAMPION) -> dict[str, Any]:
-    """Point ``name@alias`` at ``version`` by hand; return what moved."""
+    """Point ``name@alias`` at ``version`` by hand; return what moved.
+
+    Parameters
+    ----------
+    name
+        The registered model name.
+    version
+        The version to point at.
+    alias
+        The alias to move.
+    """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -267,6 +317,17 @@ def register_snapshot(
 
     A snapshot is built for the current champion models, so it takes the
     ``champion`` alias itself (no metric to compare).
+
+    Parameters
+    ----------
+    model_uri
+        The logged snapshot.
+    experiment
+        The experiment's name.
+    alias
+        The alias to move.
+    tags
+        Version tags, or None.
     """
     import mlflow
     from mlflow import MlflowClient

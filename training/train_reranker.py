@@ -114,7 +114,13 @@ def train_reranker(
 
 
 def choose_rank_modes(reranked: pd.DataFrame, hybrid: pd.DataFrame) -> tuple[str, ...]:
-    """Modes where the ranker beats the blend on validation NDCG (long tables of each)."""
+    """Modes where the ranker beats the blend on validation NDCG (long tables of each).
+
+    Parameters
+    ----------
+    reranked, hybrid
+        Long validation tables (``model``, ``mode``, ``metric``, ``value``) of each.
+    """
 
     def ndcg(table: pd.DataFrame, mode: str) -> float:
         rows = table[(table["metric"] == "ndcg") & (table["mode"] == mode)]
@@ -126,7 +132,15 @@ def choose_rank_modes(reranked: pd.DataFrame, hybrid: pd.DataFrame) -> tuple[str
 def with_modes(
     reranked: pd.DataFrame, hybrid: pd.DataFrame, modes: tuple[str, ...]
 ) -> pd.DataFrame:
-    """The two-stage model's table: the ranker's rows in ``modes``, the blend's in the others."""
+    """The two-stage model's table: the ranker's rows in ``modes``, the blend's in the others.
+
+    Parameters
+    ----------
+    reranked, hybrid
+        Long tables of each.
+    modes
+        The modes the ranker serves.
+    """
     blend = hybrid[~hybrid["mode"].isin(modes)].assign(model=RERANKED)
     return pd.concat([reranked[reranked["mode"].isin(modes)], blend], ignore_index=True)
 
@@ -147,6 +161,25 @@ def fit_with_timing(
 
     ``memo``: the timing is kept there (under ``id(matrix)``) and read back by
     a later call on the same matrix.
+
+    Parameters
+    ----------
+    model
+        The two-stage model.
+    transactions
+        Validated lines, shape (n, k).
+    matrix
+        Purchase strengths, shape (n_users, n_items).
+    user_ids, item_ids
+        The matrix's row and column ids.
+    as_of
+        The instant of the matrix.
+    recent
+        Recent sales, for the trending generator.
+    categories
+        Category per item, shape (n_items,).
+    memo
+        Where the timing is kept between calls, or None.
     """
     timing = None if memo is None else memo.get(id(matrix))
     if timing is None:
@@ -170,6 +203,21 @@ def score_split(
     With ``depth`` (> ``k``) the model ranks that many items and the metrics
     read the first ``k``; ``recommendations`` then receives ``{mode: item
     codes (n_eval, depth)}`` (as in ``evaluate_recommenders``).
+
+    Parameters
+    ----------
+    model
+        The fitted two-stage model.
+    split
+        The split, with its evaluated users and truth.
+    k
+        The cut-off.
+    modes
+        The modes to score.
+    depth
+        Items ranked per user (> ``k``), or None.
+    recommendations
+        Receives the item codes per mode, or None.
     """
     users = split.user_codes
     history = split.train.matrix[users]

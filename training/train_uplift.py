@@ -35,7 +35,17 @@ class UpliftResult:
 
 
 def campaign_outcomes(config: UpliftConfig, features: pd.DataFrame, *, seed: int) -> pd.DataFrame:
-    """The outcomes to learn from: the configured file, or a simulated campaign."""
+    """The outcomes to learn from: the configured file, or a simulated campaign.
+
+    Parameters
+    ----------
+    config
+        The uplift config.
+    features
+        Customer features, shape (n, p).
+    seed
+        The experiment's seed.
+    """
     if config.outcomes is not None:
         from kizuna.training.data import read_table
 

@@ -52,7 +52,15 @@ def java_binary() -> Path | None:
 
 
 def archive_key(java: Path, jars: Path) -> str:
-    """A digest of the Java build and the jars on Spark's class path (names, sizes, times)."""
+    """A digest of the Java build and the jars on Spark's class path (names, sizes, times).
+
+    Parameters
+    ----------
+    java
+        The ``java`` executable.
+    jars
+        pyspark's jars folder.
+    """
     digest = hashlib.sha256()
     files = [java, *sorted((java.parent.parent / "lib" / "server").glob("libjvm.*"))]
     files += sorted(jars.glob("*.jar"))
@@ -67,6 +75,11 @@ def archive_options(folder: Path) -> str:
 
     Empty when there is no ``java`` or pyspark's jars cannot be found (Spark
     then reports the problem itself) or ``folder`` cannot be written.
+
+    Parameters
+    ----------
+    folder
+        Where the archive lives.
     """
     import pyspark
 

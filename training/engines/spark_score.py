@@ -204,6 +204,19 @@ def contractual_rows(
 
     Marks in ``out[KNOWN]`` which customers the table has (the others get no
     score, as in :func:`training.batch_score.score_chunks`).
+
+    Parameters
+    ----------
+    feats
+        The scored customers' features, shape (n, k).
+    bundle
+        The model bundle.
+    customers
+        The validated customers table, or None.
+    out
+        The output rows, shape (n, m); its ``KNOWN`` column is set.
+    kind
+        The model kind.
     """
     from kizuna.serving.model_inputs import model_frame
 

@@ -58,7 +58,17 @@ def local_conf(
     """kizuna's defaults for a local-mode ``master`` (none for a cluster): the heap
     (:func:`local_driver_memory`), :data:`LOCAL_JAVA_OPTIONS` and :data:`LOCAL_LOG_CONFIG`, with the
     class-data archive's options (:mod:`training.engines.spark_classes`) unless
-    ``class_archive`` is False (True: in its default folder; a path: there)."""
+    ``class_archive`` is False (True: in its default folder; a path: there).
+
+    Parameters
+    ----------
+    master
+        The Spark master.
+    input_bytes
+        The transactions' size on disk, or None.
+    class_archive
+        False, True (the default folder) or the archive's folder.
+    """
     memory = local_driver_memory(master, input_bytes)
     if memory is None:
         return {}
@@ -78,7 +88,13 @@ def local_java_options() -> str:
 
 def local_cores(master: str) -> int | None:
     """Task slots of a local-mode ``master`` (``local``, ``local[N]``, ``local[*]``,
-    ``local[N, retries]``); None for a cluster."""
+    ``local[N, retries]``); None for a cluster.
+
+    Parameters
+    ----------
+    master
+        The Spark master.
+    """
     import re
 
     found = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master.strip())
@@ -94,6 +110,13 @@ def local_driver_memory(master: str, input_bytes: int | None) -> str | None:
     ``LOCAL_HEAP_BASE_MB`` plus ``LOCAL_HEAP_PER_CORE_MB`` per core of
     ``local[N]``, or :data:`LOCAL_HEAP_PER_INPUT_BYTE` times ``input_bytes`` (the
     transactions' size on disk) when that is less, never below the base.
+
+    Parameters
+    ----------
+    master
+        The Spark master.
+    input_bytes
+        The transactions' size on disk, or None.
     """
     n = local_cores(master)
     if n is None:
@@ -106,7 +129,13 @@ def local_driver_memory(master: str, input_bytes: int | None) -> str | None:
 
 
 def input_bytes(path: Any) -> int | None:
-    """Size on disk of a file or folder (None for a table name or a missing path)."""
+    """Size on disk of a file or folder (None for a table name or a missing path).
+
+    Parameters
+    ----------
+    path
+        A file, a folder or a table name.
+    """
     from pathlib import Path
 
     source = Path(str(path))
@@ -223,6 +252,11 @@ def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     pyspark 4 cannot convert pandas 3's Arrow-backed string columns directly,
     and Arrow refuses to drop a timestamp's nanoseconds (``...59.123456789``
     in an export) on its own.
+
+    Parameters
+    ----------
+    frame
+        The frame to hand to Spark, shape (n, k).
     """
     out = frame.copy(deep=False)
     for col in out.columns:
@@ -249,7 +283,13 @@ _SPARK_CHARSETS = {
 
 
 def spark_charset(encoding: str) -> str | None:
-    """The charset Spark reads ``encoding`` text with, or None when it cannot (cp1252)."""
+    """The charset Spark reads ``encoding`` text with, or None when it cannot (cp1252).
+
+    Parameters
+    ----------
+    encoding
+        A Python codec name.
+    """
     import codecs
 
     return _SPARK_CHARSETS.get(codecs.lookup(encoding).name)

@@ -17,6 +17,17 @@ def order_statistics_of(frame: Any, cols: list[str], ranks: np.ndarray, n: int) 
 
     Up to :data:`DRIVER_ROWS` rows, one job collects all the columns; with no
     rows every value is +inf (nothing ranks above it).
+
+    Parameters
+    ----------
+    frame
+        A Spark DataFrame.
+    cols
+        Its columns.
+    ranks
+        0-based ranks, shape (r,).
+    n
+        The frame's row count.
     """
     ranks = np.asarray(ranks, dtype=np.int64)
     if n == 0:

@@ -25,6 +25,13 @@ def warm_python_workers(spark: Any, pool: ThreadPoolExecutor) -> Future:
 
     Returns the job's future; its result is the number of slots warmed (the
     caller need not wait for it: nothing depends on it but speed).
+
+    Parameters
+    ----------
+    spark
+        The Spark session.
+    pool
+        Where the job is started from.
     """
     slots = max(int(spark.sparkContext.defaultParallelism), 1)
 
