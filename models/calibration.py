@@ -30,8 +30,10 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.btyd_inputs import as_float_array, check_same_length
 
 Method = Literal["auto", "isotonic", "sigmoid", "none"]
 Calibration = Method | None
@@ -41,18 +43,20 @@ _TIE_BREAK = 1e-4
 _FOLDS = 5
 
 
-def check_method(method: object) -> None:
+def check_method(method: object, name: str = "calibration") -> None:
     """Raise a :class:`KizunaInputError` unless ``method`` is a calibration method.
 
     Parameters
     ----------
     method
         The ``calibration`` setting.
+    name
+        The setting named in the error (``method`` on :class:`ScoreCalibrator`).
     """
     if method not in ("auto", *METHODS):
         raise KizunaInputError(
-            f"calibration must be 'auto', 'isotonic', 'sigmoid', 'none' or None, got {method!r}",
-            column="calibration",
+            f"{name} must be 'auto', 'isotonic', 'sigmoid', 'none' or None, got {method!r}",
+            column=name,
         )
 
 
@@ -89,9 +93,14 @@ class ScoreCalibrator(BaseEstimator):
         y
             0/1 labels, shape (m,).
         """
-        check_method(self.method)
-        score = np.asarray(score, dtype=float)
-        y = np.asarray(y, dtype=int)
+        check_method(self.method, "method")
+        score = as_float_array(score, "score")
+        labels = np.asarray(y).ravel()
+        check_same_length(score=score, y=labels)
+        not_binary = ~np.isin(labels, [0, 1])
+        if not_binary.any():
+            raise KizunaInputError("must hold 0/1 labels", column="y", values=labels[not_binary])
+        y = labels.astype(int)
         method = self.method
         self.cv_log_loss_: dict[str, float] = {}
         if method == "auto":
@@ -124,6 +133,7 @@ class ScoreCalibrator(BaseEstimator):
         score
             Raw scores, shape (n,).
         """
+        check_is_fitted(self, "method_")
         score = np.asarray(score, dtype=float)
         if self.method_ == "sigmoid":
             a, b = self.platt_

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.btyd_inputs import as_float_array, check_number
 
 
 class BinnedQuantileInterval(BaseEstimator):
@@ -49,10 +50,11 @@ class BinnedQuantileInterval(BaseEstimator):
         actual
             The actual values of the same rows, shape (m,).
         """
-        predicted = np.asarray(predicted, dtype=float)
-        actual = np.asarray(actual, dtype=float)
-        if not 0 <= self.lower < self.upper <= 1:
-            raise KizunaInputError("need 0 <= lower < upper <= 1", column="lower")
+        check_number("lower", self.lower, minimum=0.0, maximum=1.0)
+        check_number("upper", self.upper, minimum=float(self.lower), strict=True, maximum=1.0)
+        check_number("n_bins", self.n_bins, minimum=1.0, integer=True)
+        predicted = as_float_array(predicted, "predicted")
+        actual = as_float_array(actual, "actual")
         if predicted.shape != actual.shape or len(predicted) < self.n_bins:
             raise KizunaInputError(
                 f"need matching arrays of at least {self.n_bins} rows", column="predicted"
