@@ -124,8 +124,8 @@ class RFMScorer(BaseEstimator):
         Parameters
         ----------
         population
-            The values to rank, higher = better, shape (n_customers, k): one column
-            per score (``r_score``, ``f_score``, ``m_score``).
+            One row per customer, shape (n_customers, k), with the ``frequency_col``,
+            ``recency_col``, ``t_col`` (unless None) and ``monetary_col`` columns.
         y
             Ignored (scikit-learn's signature).
         """
@@ -146,7 +146,7 @@ class RFMScorer(BaseEstimator):
         Parameters
         ----------
         rows
-            Values of the same columns as at fit, shape (n, k).
+            Customers to score, shape (n, k), with the same columns as at fit.
         """
         check_is_fitted(self, "cuts_")
         r, f, m = self._inputs(rows)
@@ -215,6 +215,11 @@ def _rfm_inputs(
     """Minus time since the last purchase, frequency and monetary value, shapes (n,)."""
     if not isinstance(summary, pd.DataFrame):
         raise KizunaInputError(f"summary must be a pandas DataFrame, got {type(summary).__name__}")
+    required = {"frequency_col": frequency_col, "recency_col": recency_col,
+                "monetary_col": monetary_col}  # fmt: skip
+    for setting, value in required.items():
+        if value is None:
+            raise KizunaInputError("names no column (only t_col may be None)", column=setting)
     names = [c for c in (frequency_col, recency_col, t_col, monetary_col) if c is not None]
     missing = [c for c in names if c not in summary.columns]
     if missing:
