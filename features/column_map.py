@@ -53,6 +53,11 @@ def parse_source(spec: Any, *, target: str) -> Source:
         The entry: a column name, ``{"value": ...}`` or ``{"expr": "..."}``.
     target
         The canonical column it fills, named in errors.
+
+    Returns
+    -------
+    Source
+        Where the target comes from: a column, a constant or a template.
     """
     if isinstance(spec, Mapping):
         if len(spec) != 1 or next(iter(spec)) not in ("column", "value", "expr"):
@@ -87,6 +92,11 @@ def template_parts(template: str) -> list[tuple[str, str | None]]:
     ----------
     template
         The ``expr`` template.
+
+    Returns
+    -------
+    list of (str, str or None)
+        Literal text before each column name; a last pair with None holds trailing text.
 
     Raises
     ------
@@ -137,6 +147,11 @@ def check_column_map(column_map: Mapping[str, Any], *, table: str) -> dict[str, 
     table
         The table the map is for (``transactions``, ``customers``...), named in errors.
 
+    Returns
+    -------
+    dict
+        ``column_map`` itself.
+
     Raises
     ------
     ValueError
@@ -172,6 +187,11 @@ def source_columns(column_map: Mapping[str, Any] | None, targets: Iterable[str])
         Canonical column -> entry, or None (no map: every target is its own source).
     targets
         The canonical columns of interest.
+
+    Returns
+    -------
+    set of str
+        Source column names.
     """
     out: set[str] = set()
     column_map = column_map or {}

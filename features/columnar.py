@@ -35,6 +35,11 @@ def as_of_timestamp(as_of: Any, *, name: str = "as_of") -> pd.Timestamp:
         The cutoff: a timestamp, datetime or parsable string.
     name
         The argument named in the error.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Naive, nanosecond resolution.
     """
     try:
         ts = pd.Timestamp(as_of)
@@ -83,6 +88,11 @@ def timestamps_ns(values: pd.Series, *, column: str) -> np.ndarray:
         Naive datetime64 values, shape (n,).
     column
         The column named in the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64 nanoseconds since the epoch.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype) or not pd.api.types.is_datetime64_dtype(
         values.dtype
@@ -107,6 +117,11 @@ def bool_values(values: pd.Series, *, column: str) -> np.ndarray:
         Booleans, shape (n,).
     column
         The column named in the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), bool.
     """
     if not pd.api.types.is_bool_dtype(values.dtype):
         raise KizunaInputError(f"must be boolean (got {values.dtype})", column=column,
@@ -125,6 +140,11 @@ def numeric_values(values: Any, *, column: str) -> np.ndarray:
         Numbers, shape (n,): a Series, an extension array or a NumPy array.
     column
         The column named in the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64.
     """
     if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         raise KizunaInputError(f"must be numeric (got {values.dtype})", column=column)
@@ -163,6 +183,13 @@ def factorize_ids(
         Whether missing ids get code -1 instead of raising.
     runs
         Whether equal neighbours are collapsed before hashing.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        Shape (n,), int64; -1 for missing ids.
+    uniques : pandas.Index
+        The distinct ids, shape (n_ids,).
     """
     if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
         # Plain values, so that ids sort by value and the index is not categorical.
@@ -195,6 +222,11 @@ def id_positions(values: Any, ids: pd.Index) -> np.ndarray:
         Ids to look up, shape (n,).
     ids
         The unique ids, shape (n_ids,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64; -1 for values not in ``ids``.
     """
     values = values.array if isinstance(values, (pd.Series, pd.Index)) else values
     if isinstance(getattr(values, "dtype", None), pd.StringDtype) and isinstance(
@@ -217,6 +249,11 @@ def run_parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
     ----------
     jobs
         Job name -> a function of no arguments.
+
+    Returns
+    -------
+    dict
+        Job name -> its result.
     """
     if THREADS <= 1 or len(jobs) <= 1:
         return {name: job() for name, job in jobs.items()}
@@ -238,6 +275,13 @@ def order_codes(code: np.ndarray, cust: np.ndarray) -> tuple[np.ndarray, np.ndar
         Order-id codes, shape (n,), int64.
     cust
         Customer codes of the same rows, shape (n,), int64.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        Shape (n,), int64: one code per (customer, order id) pair.
+    owner : numpy.ndarray
+        Shape (n_orders,), int64: the customer code of each order code.
     """
     owner = np.empty(int(code.max()) + 1 if code.size else 0, dtype=np.int64)
     owner[code] = cust
@@ -278,6 +322,16 @@ def distinct_per_row(
         Number of distinct row and column codes.
     top
         Whether to count the most frequent column code of each row.
+
+    Returns
+    -------
+    distinct : numpy.ndarray
+        Shape (n_rows,), int64: distinct column codes per row.
+    most : numpy.ndarray or None
+        Shape (n_rows,), int64: count of each row's most frequent column code; None
+        when ``top`` is False and the sorted path ran.
+    total : numpy.ndarray
+        Shape (n_rows,), int64: entries per row.
     """
     total = np.bincount(rows, minlength=n_rows)
     if n_rows * n_cols <= _DENSE_CELLS:

@@ -97,6 +97,11 @@ def to_timestamp(
         How the column is written; wins over ``fmt``.
     column
         The column named in errors.
+
+    Returns
+    -------
+    pandas.Series
+        Shape (n,), naive ``datetime64[ns]`` in UTC; NaT where unparseable.
     """
     if rule is None:
         rule = TimestampRule(format=fmt) if fmt else DEFAULT_RULE

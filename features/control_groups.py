@@ -72,6 +72,11 @@ def in_control(customer_ids: Iterable[Any], campaign_id: str, control_share: flo
         The campaign: each campaign draws its own control group.
     control_share
         Share of customers held out, in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), bool.
     """
     share = _check_share(control_share)
     return hash_units(customer_ids, campaign_id) < share

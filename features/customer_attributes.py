@@ -26,6 +26,11 @@ def keyed_table(df: pd.DataFrame, key: str, *, table: str) -> pd.DataFrame:
         The id column.
     table
         The table's name, for errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``key``, shape (n_rows, k - 1) (or k when the key was the index).
     """
     if not isinstance(df, pd.DataFrame):
         raise KizunaInputError(f"the {table} table must be a pandas DataFrame")
@@ -60,6 +65,13 @@ def categories_via_items(
         The distinct item ids of the purchase lines, shape (n_items,).
     item_code
         Each purchase line's position in ``item_ids``, shape (n_lines,).
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        Shape (n_lines,), category code of each line; -1 unknown.
+    categories : pandas.Index
+        The distinct categories, shape (n_categories,).
     """
     cat_code, cat_ids = factorize_ids(items[category_col].array, column=category_col,
                                       allow_missing=True)  # fmt: skip
@@ -93,6 +105,11 @@ def join_customer_attributes(
         Name of the customer id column.
     signup_col
         Name of the signup date column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``out`` with the attribute columns added, shape (n_customers, k + n_attributes).
     """
     table = keyed_table(customers, customer_col, table="customers")
     pos = id_positions(out.index, table.index)

@@ -61,6 +61,11 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
             Purchase counts, shape (n_users, n_items).
         y
             Ignored (scikit-learn's signature).
+
+        Returns
+        -------
+        InteractionWeigher
+            ``self``.
         """
         self._check_weighting()
         X = sp.csr_matrix(counts, dtype=np.float64)
@@ -83,6 +88,11 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
             Shape (n_items,): users with a non-zero count of each item.
         average_length
             Mean row sum of the counts (e.g. the shards' total over ``n_users``).
+
+        Returns
+        -------
+        InteractionWeigher
+            ``self``.
         """
         self._check_weighting()
         users_with_item = np.asarray(users_with_item)
@@ -114,6 +124,11 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
         ----------
         rows
             Purchase counts, shape (n, n_items).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Shape (n, n_items), float32.
         """
         check_is_fitted(self, "n_items_")
         X = sp.csr_matrix(rows, dtype=np.float64, copy=True)

@@ -79,6 +79,11 @@ class Interactions:
         ----------
         ids
             User ids, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int64.
         """
         return _codes(self.user_ids, ids)
 
@@ -89,6 +94,11 @@ class Interactions:
         ----------
         ids
             Item ids, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int64.
         """
         return _codes(self.item_ids, ids)
 

@@ -269,6 +269,11 @@ def segment_transitions(
     ----------
     before, now
         Segment per customer (index: customer id), at the earlier date and now.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_segments_before, n_segments_now): customer counts.
     """
     joined = pd.DataFrame({"now": now.astype(str)}).join(before.astype(str).rename("before"))
     joined["before"] = joined["before"].fillna(missing)

@@ -21,6 +21,11 @@ def days(ns: np.ndarray) -> np.ndarray:
     ----------
     ns
         Durations in nanoseconds, any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float days, the shape of ``ns``.
     """
     return ns / DAY_NS
 
@@ -46,6 +51,11 @@ def order_features(
     windows, trend_days
         Window lengths in days (``orders_{w}d``, ``revenue_{w}d``); the trend
         compares the last ``trend_days`` with the ``trend_days`` before them.
+
+    Returns
+    -------
+    dict of str -> numpy.ndarray
+        Feature name -> values, shape (n_cust,).
     """
     freq = np.bincount(order_cust, minlength=n_cust)
     f = np.where(freq > 0, freq, 1).astype(float)
@@ -110,6 +120,11 @@ def gap_stats(
         Each customer's first and last order timestamp in nanoseconds, shape (n_customers,).
     freq
         Each customer's number of orders, shape (n_customers,).
+
+    Returns
+    -------
+    mean, std : numpy.ndarray
+        Each shape (n_customers,), days; NaN with fewer than 2 orders.
     """
     n_gaps = np.maximum(freq - 1, 0)
     has_gap = n_gaps > 0
@@ -141,6 +156,11 @@ def trend_ratio(recent: np.ndarray, prior: np.ndarray) -> np.ndarray:
     ----------
     recent, prior
         Per-customer amounts of the recent and the prior window, shape (n_customers,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,), in [-1, 1].
     """
     both = recent + prior
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -27,6 +27,13 @@ def time_ticks(ts: pd.Series, column: str) -> tuple[np.ndarray, str]:
         Naive timestamps, shape (n,).
     column
         The column named in errors.
+
+    Returns
+    -------
+    ticks : numpy.ndarray
+        Shape (n,), int64.
+    unit : str
+        The tick unit (``"ns"``, ``"us"``...).
     """
     dtype = ts.dtype
     if isinstance(dtype, pd.DatetimeTZDtype) or getattr(dtype, "tz", None) is not None:
@@ -69,6 +76,10 @@ def first_tick_at_or_after(cutoff: pd.Timestamp, tick_unit: str) -> int:
         The ``as_of`` timestamp.
     tick_unit
         The unit of the ticks (from :func:`time_ticks`).
+
+    Returns
+    -------
+    int
     """
     exact = cutoff.to_datetime64()
     as_of_unit, _ = np.datetime_data(exact.dtype)
@@ -94,6 +105,11 @@ def period_numbers(ticks: np.ndarray, tick_unit: str, time_unit: str) -> np.ndar
         Their unit (from :func:`time_ticks`).
     time_unit
         The period, a key of ``TIME_UNITS`` (``"D"``, ``"W"``...); weeks start on Monday.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64.
     """
     step = int(
         np.timedelta64(1, TIME_UNITS[time_unit]).astype(f"timedelta64[{tick_unit}]").view(np.int64)

@@ -22,7 +22,12 @@ TIME_SCALERS = {"D": 1.0, "W": 7.0}
 
 
 def btyd_columns() -> list[str]:
-    """Names of the BTYD summary columns in the feature frame."""
+    """Names of the BTYD summary columns in the feature frame.
+
+    Returns
+    -------
+    list of str
+    """
     return [BTYD_PREFIX + c for c in (s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE)]
 
 
@@ -98,6 +103,11 @@ def customer_base_features(
         Optional validated tables (indexed by id) for attributes and categories.
     btyd_unit
         ``"W"`` or ``"D"``: the unit of the BTYD summary.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_customers, n_features - 5), indexed by customer id (sorted).
     """
     as_of = as_of_timestamp(as_of)
     behaviour = behaviour_vector(transactions, as_of, customers=customers, items=items)
@@ -121,6 +131,12 @@ def with_rfm_scores(frame: pd.DataFrame, scorer: RFMScorer | None = None) -> pd.
         Output of :func:`customer_base_features`, shape (n_customers, n_features - 5).
     scorer
         A fitted :func:`behaviour_rfm_scorer` or None (see above).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` with ``r_score``, ``f_score``, ``m_score``, ``rfm_score`` and
+        ``segment``, shape (n_customers, n_features).
     """
     if scorer is None:
         scorer = behaviour_rfm_scorer().fit(frame)
@@ -141,6 +157,11 @@ def rfm_score_inputs(frame: pd.DataFrame) -> pd.DataFrame:
     ----------
     frame
         Output of :func:`customer_base_features`, shape (n_customers, n_features - 5).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_customers, 3), indexed like ``frame``.
     """
     scorer = behaviour_rfm_scorer()
     return pd.DataFrame(
@@ -159,6 +180,11 @@ def behaviour_rfm_scorer() -> RFMScorer:
 
     Fit it on the population's feature frame once (at training) and score
     changed customers' rows with it later.
+
+    Returns
+    -------
+    RFMScorer
+        Unfitted.
     """
     return RFMScorer(
         recency_col=s.RECENCY_DAYS,

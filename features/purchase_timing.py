@@ -149,6 +149,11 @@ def own_interval(first: np.ndarray, last: np.ndarray, n_orders: np.ndarray) -> n
         shape (n,) (so ``first >= last``).
     n_orders
         Orders of the item by the customer, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), days; NaN below two orders.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(n_orders >= 2, (first - last) / (n_orders - 1), np.nan)

@@ -87,6 +87,13 @@ def stable_sort(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ----------
     key
         Non-negative int64 keys, shape (n,).
+
+    Returns
+    -------
+    order : numpy.ndarray
+        Shape (n,), int64: the stable argsort.
+    sorted_keys : numpy.ndarray
+        Shape (n,), int64: ``key[order]``.
     """
     n = len(key)
     row_bits = max(int(n - 1).bit_length(), 1)
@@ -146,6 +153,11 @@ def kahan_sums(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np
         The values, grouped in contiguous runs, shape (n,).
     starts, counts
         Start and length of each group's run, shape (n_groups,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_groups,), float64.
     """
     order = np.argsort(-counts, kind="stable")
     starts, counts = starts[order], counts[order]

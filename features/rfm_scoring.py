@@ -128,6 +128,11 @@ class RFMScorer(BaseEstimator):
             ``recency_col``, ``t_col`` (unless None) and ``monetary_col`` columns.
         y
             Ignored (scikit-learn's signature).
+
+        Returns
+        -------
+        RFMScorer
+            ``self``.
         """
         r, f, m = self._inputs(population)
         if len(r) == 0:
@@ -147,6 +152,12 @@ class RFMScorer(BaseEstimator):
         ----------
         rows
             Customers to score, shape (n, k), with the same columns as at fit.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Shape (n, 4), indexed like ``rows``: the three scores 1..5 and ``rfm_score``
+            (their digits as text).
         """
         check_is_fitted(self, "cuts_")
         r, f, m = self._inputs(rows)
@@ -170,6 +181,11 @@ def quintile_cuts(values: np.ndarray) -> np.ndarray:
     ----------
     values
         The population's values, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (4,), float64; +inf for an empty population.
     """
     ordered = np.sort(np.asarray(values, dtype=np.float64))
     n = len(ordered)
@@ -188,6 +204,11 @@ def quintile_ranks(n: int) -> np.ndarray:
     ----------
     n
         Size of the population, >= 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (4,), int64.
     """
     return -(-np.arange(1, N_SCORES) * n // N_SCORES) - 1
 
@@ -246,6 +267,11 @@ def finite_values(values: pd.Series, column: str) -> np.ndarray:
         Numbers, shape (n,).
     column
         The column named in the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64.
     """
     if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         raise KizunaInputError(

@@ -125,6 +125,11 @@ def parse_timestamp_value(value: Any, rule: TimestampRule = DEFAULT_RULE) -> dat
         A timestamp as text, number or datetime.
     rule
         How it is written.
+
+    Returns
+    -------
+    datetime.datetime
+        As the rule reads it (naive UTC for an aware value).
     """
     try:
         parsed = parse_timestamps(pd.Series([value], dtype=object), rule)
@@ -240,6 +245,10 @@ def epoch_unit(values: np.ndarray) -> Literal["s", "ms"] | None:
     ----------
     values
         Numbers, shape (n,).
+
+    Returns
+    -------
+    ``"s"``, ``"ms"`` or None
     """
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -260,6 +269,10 @@ def naive_utc(value: Any) -> pd.Timestamp | None:
     ----------
     value
         Text, a datetime, or None.
+
+    Returns
+    -------
+    pandas.Timestamp or None
     """
     if value is None:
         return None
@@ -269,5 +282,11 @@ def naive_utc(value: Any) -> pd.Timestamp | None:
 
 def utc_now() -> pd.Timestamp:
     """The current instant as naive UTC: the clock of every stored time (events are
-    converted to it), whatever the machine's time zone."""
+    converted to it), whatever the machine's time zone.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Naive, in UTC.
+    """
     return pd.Timestamp.now(tz="UTC").tz_localize(None)

@@ -54,6 +54,11 @@ def score_ranges(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ----------
     scores
         Raw scores, shape (n, n_items).
+
+    Returns
+    -------
+    lo, hi : numpy.ndarray
+        Each shape (n,); NaN for a customer without a finite score.
     """
     s = np.where(np.isfinite(scores), scores, np.nan)
     # fmin/fmax skip NaN without nanmin's warning on a row that is all NaN.
@@ -69,6 +74,11 @@ def best_target_score(target_scores: np.ndarray) -> np.ndarray:
     ----------
     target_scores
         Raw scores of the target items, shape (n_customers, n_targets).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,); -inf without a finite target score.
     """
     finite = np.where(np.isfinite(target_scores), target_scores, -np.inf)
     return finite.max(axis=1, initial=-np.inf)
@@ -86,6 +96,11 @@ def scaled_affinity(best: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndar
         Best target score per customer, shape (n,).
     lo, hi
         Each customer's lowest and highest finite score, shape (n,) (:func:`score_ranges`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), in [0, 1]; NaN where not finite.
     """
     span = np.where(hi > lo, hi - lo, 1.0)
     with np.errstate(invalid="ignore"):
@@ -104,6 +119,11 @@ def target_rank(scores: np.ndarray, best: np.ndarray) -> np.ndarray:
         Raw scores, shape (n, n_items).
     best
         Best target score per customer, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64, 1 = the customer's top item.
     """
     return 1 + np.sum(np.nan_to_num(scores, nan=-np.inf) > best[:, None], axis=1)
 
@@ -118,6 +138,11 @@ def scaled_scores(scores: np.ndarray) -> np.ndarray:
     ----------
     scores
         Raw scores, shape (n, n_items).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, n_items), in [0, 1]; NaN where a score is not finite.
     """
     s = np.where(np.isfinite(scores), scores, np.nan)
     lo, hi = score_ranges(s)
@@ -183,6 +208,11 @@ def reasons(
         Size of the catalogue the rank is among.
     bought_before
         Whether the customer bought a target item before.
+
+    Returns
+    -------
+    list of str
+        Sentences, most telling first.
     """
     out = []
     if RANK in row and pd.notna(row[RANK]):

@@ -86,6 +86,11 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
             0/1 churn labels, shape (n,).
         X_val, y_val
             Shapes (m, p) and (m,), to calibrate on; both or neither.
+
+        Returns
+        -------
+        AttributeLogisticBaseline
+            ``self``.
         """
         X = as_frame(X)
         y = check_binary_labels(y, n_rows=len(X), index=getattr(X, "index", None))
@@ -158,6 +163,11 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
         ----------
         X
             Customer attributes, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), log-odds of churn.
         """
         check_is_fitted(self, "model_")
         design, _ = self._design(self.preprocessor_.transform_matrix(as_frame(X)))
@@ -173,6 +183,11 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
         ----------
         X
             Customer attributes, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, 2): columns P(stay), P(churn).
         """
         p = self._proba_from_score(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
@@ -184,6 +199,11 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
         ----------
         X
             Customer attributes, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int 0/1.
         """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
@@ -201,6 +221,14 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
             Customer attributes, shape (n, p), with the columns seen at fit.
         top_n
             Most reasons per row.
+
+        Returns
+        -------
+        score : numpy.ndarray
+            Shape (n,): churn probability.
+        reasons : list of list of dict
+            Per row, up to ``top_n`` reasons ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
         """
         check_is_fitted(self, "model_")
         X = as_frame(X)
@@ -272,6 +300,11 @@ class ColumnForecast(RegressorMixin, BaseEstimator):
         ----------
         X
             Features, shape (n, p), with the forecast column.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), float64.
         """
         check_is_fitted(self, "feature_names_in_")
         X = as_frame(X)
@@ -291,6 +324,14 @@ class ColumnForecast(RegressorMixin, BaseEstimator):
             Features, shape (n, p), with the forecast column.
         top_n
             Most reasons per row (there is one).
+
+        Returns
+        -------
+        score : numpy.ndarray
+            Shape (n,): the forecast.
+        reasons : list of list of dict
+            Per row, the one reason (the column) ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
         """
         value = self.predict(X)
         reasons = [

@@ -196,6 +196,11 @@ class BetaGeoModel(BTYDModel):
             The RFM summary, one row per customer, shape (n_customers, k).
         frequency_col, recency_col, T_col
             Its repeat-purchase, recency and age columns.
+
+        Returns
+        -------
+        BetaGeoModel
+            ``self``.
         """
         require_columns(rfm, (frequency_col, recency_col, T_col))
         return self.fit(rfm[frequency_col], rfm[recency_col], rfm[T_col])

@@ -81,6 +81,11 @@ class BTYDModel(BaseEstimator, ABC):
         ----------
         *arrays
             Per-customer summaries, each shape (n_customers,).
+
+        Returns
+        -------
+        BTYDModel
+            ``self``.
         """
 
     # -- shared machinery ------------------------------------------------------

@@ -81,6 +81,11 @@ def btyd_summary(frame: pd.DataFrame) -> pd.DataFrame:
     ----------
     frame
         The feature frame, shape (n, k), with the ``btyd_*`` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, 4): ``repeat_periods``, ``recency``, ``T``, ``monetary_value``.
     """
     return frame[btyd_columns()].set_axis(
         [s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1

@@ -27,6 +27,11 @@ def as_float_array(values: Any, name: str) -> np.ndarray:
     name
         The argument named in errors.
 
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64, finite.
+
     Raises
     ------
     KizunaInputError
@@ -215,6 +220,11 @@ def validate_time(t: Any, name: str = "t") -> np.ndarray:
         A time or times, any shape.
     name
         The argument named in errors.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64, the shape of ``t``.
     """
     try:
         array = np.asarray(t, dtype=float)

@@ -92,6 +92,11 @@ class ScoreCalibrator(BaseEstimator):
             Raw scores, shape (m,).
         y
             0/1 labels, shape (m,).
+
+        Returns
+        -------
+        ScoreCalibrator
+            ``self``.
         """
         check_method(self.method, "method")
         score = as_float_array(score, "score")
@@ -132,6 +137,11 @@ class ScoreCalibrator(BaseEstimator):
         ----------
         score
             Raw scores, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), probabilities in (0, 1).
         """
         check_is_fitted(self, "method_")
         score = np.asarray(score, dtype=float)
@@ -175,6 +185,11 @@ def fit_calibrator(
         Raw validation scores, shape (m,), or None.
     y_val
         0/1 validation labels, shape (m,), or None.
+
+    Returns
+    -------
+    ScoreCalibrator or None
+        Fitted; None without calibration or without validation rows.
     """
     if calibration is None:
         return None

@@ -139,6 +139,11 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         X_val, y_val
             A later snapshot, shapes (m, p) and (m,), for early stopping and calibration;
             both or neither.
+
+        Returns
+        -------
+        ChurnClassifier
+            ``self``.
         """
         X = as_frame(X)
         y = check_binary_labels(y, n_rows=len(X), index=getattr(X, "index", None))
@@ -167,6 +172,11 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         ----------
         M
             Output of :meth:`transform_matrix`, shape (n, p).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), churn probabilities.
         """
         check_is_fitted(self, "booster_")
         score = self._raw_score(M)
@@ -179,6 +189,11 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         ----------
         X
             Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, 2): columns P(stay), P(churn).
         """
         return proba_2col(self.predict_matrix(self.transform_matrix(X)))
 
@@ -189,5 +204,10 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         ----------
         X
             Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int 0/1.
         """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -94,6 +94,11 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
             0/1 churn labels, shape (n,).
         X_val, y_val
             A later snapshot, shapes (m, p) and (m,), to calibrate on; both or neither.
+
+        Returns
+        -------
+        RFMLogisticBaseline
+            ``self``.
         """
         X = as_frame(X)
         y = check_binary_labels(y, n_rows=len(X), index=getattr(X, "index", None))
@@ -147,6 +152,11 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
         ----------
         X
             Features, shape (n, p), with the RFM columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, k), float64.
         """
         check_is_fitted(self, "model_")
         return self.preprocessor_.transform(as_frame(X)).to_numpy(dtype=float)
@@ -166,6 +176,11 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
         ----------
         M
             Output of :meth:`transform_matrix`, shape (n, k).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), churn probabilities.
         """
         check_is_fitted(self, "model_")
         score = self._score(M)
@@ -178,6 +193,11 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
         ----------
         X
             Features, shape (n, p), with the RFM columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, 2): columns P(stay), P(churn).
         """
         return proba_2col(self.predict_matrix(self.transform_matrix(X)))
 
@@ -188,6 +208,11 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
         ----------
         X
             Features, shape (n, p), with the RFM columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int 0/1.
         """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
@@ -203,6 +228,12 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
             Output of :meth:`transform_matrix`, shape (n, k).
         top_n
             Most reasons per row.
+
+        Returns
+        -------
+        list of list of dict
+            Per row, up to ``top_n`` reasons ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
         """
         check_is_fitted(self, "model_")
         M = np.asarray(M, dtype=float)
@@ -225,6 +256,14 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
             Features, shape (n, p), with the RFM columns.
         top_n
             Most reasons per row.
+
+        Returns
+        -------
+        score : numpy.ndarray
+            Shape (n,): churn probability.
+        reasons : list of list of dict
+            Per row, up to ``top_n`` reasons ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
         """
         M = self.transform_matrix(X)
         return self.predict_matrix(M), self.reasons_matrix(M, top_n=top_n)

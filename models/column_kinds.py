@@ -84,6 +84,11 @@ def category_codes(
         The known categories, unique.
     lookup
         ``{category: position}`` of ``categories``, if the caller keeps one.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64; -1 for missing and unseen values.
     """
     if len(categories) == 0:
         return np.full(len(text), -1, dtype=np.int64)
@@ -112,6 +117,11 @@ def safe_names(columns: Sequence[str]) -> list[str]:
     ----------
     columns
         Column names.
+
+    Returns
+    -------
+    list of str
+        One per column, in order, unique.
     """
     out: list[str] = []
     seen: set[str] = set()
@@ -137,6 +147,11 @@ def to_float(values: pd.Series, col: str, kind: str) -> np.ndarray:
     kind
         Its kind as learned at fit (``"numeric"``, ``"numeric_text"``, ``"bool"``, ``"days"``,
         ``"duration"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64; NaN where missing.
     """
     dtype = values.dtype
     if kind == "duration":

@@ -67,7 +67,13 @@ class ContactBlocks:
 
 
 def empty_log() -> pd.DataFrame:
-    """A contact log with no rows and the right dtypes."""
+    """A contact log with no rows and the right dtypes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (0, k), the log's columns.
+    """
     return pd.DataFrame({
         s.CUSTOMER_ID: pd.Series([], dtype="str"),
         s.OFFER_ID: pd.Series([], dtype="str"),
@@ -179,6 +185,11 @@ def contacts_from_decisions(
         ``group`` column from a control-group assignment).
     now
         Contact time written to the log.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Contact-log rows, shape (n_sent, k).
     """
     keep = (decisions["rank"] == 1) & (decisions[s.OFFER_ID] != NO_OFFER)
     if s.GROUP in decisions.columns:
@@ -207,6 +218,11 @@ def positions(keys: pd.Index, query: Any) -> np.ndarray:
         Unique keys, shape (n_keys,).
     query
         Values to look up, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(query),), int64; -1 when absent.
     """
     key_values = np.asarray(keys, dtype=object)
     q = (
@@ -288,6 +304,11 @@ def own_contacts(log: pd.DataFrame | None, campaign_id: str | None, at: pd.Times
         This decision's campaign, or None.
     at
         This decision's time.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(log),), bool.
     """
     if log is None or not campaign_id or s.CAMPAIGN_ID not in log.columns:
         return np.zeros(0 if log is None else len(log), dtype=bool)

@@ -178,6 +178,11 @@ class GammaGammaModel(BTYDModel):
             The RFM summary, shape (n_customers, k).
         frequency_col, monetary_col
             Its repeat-purchase and mean repeat spend columns.
+
+        Returns
+        -------
+        GammaGammaModel
+            ``self``.
         """
         require_columns(rfm, (frequency_col, monetary_col))
         repeat = rfm[frequency_col].to_numpy(dtype=float, na_value=np.nan) > 0
@@ -231,6 +236,11 @@ class GammaGammaModel(BTYDModel):
         ----------
         bgnbd, frequency, recency, T, monetary_value, horizon_periods, discount_rate, period_length
             As in :func:`customer_lifetime_value` (each array shape (n_customers,)).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_customers,), in the money unit of ``monetary_value``.
         """
         return customer_lifetime_value(
             bgnbd,

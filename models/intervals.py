@@ -49,6 +49,11 @@ class BinnedQuantileInterval(BaseEstimator):
             Held-out predictions, shape (m,).
         actual
             The actual values of the same rows, shape (m,).
+
+        Returns
+        -------
+        BinnedQuantileInterval
+            ``self``.
         """
         check_number("lower", self.lower, minimum=0.0, maximum=1.0)
         check_number("upper", self.upper, minimum=float(self.lower), strict=True, maximum=1.0)
@@ -80,6 +85,11 @@ class BinnedQuantileInterval(BaseEstimator):
         ----------
         predicted
             Predictions, shape (n,).
+
+        Returns
+        -------
+        low, high : numpy.ndarray
+            Each shape (n,).
         """
         check_is_fitted(self, "edges_")
         bins = np.searchsorted(self.edges_, np.asarray(predicted, dtype=float), side="right")
@@ -95,6 +105,11 @@ def coverage(low: np.ndarray, high: np.ndarray, actual: np.ndarray) -> float:
         Bounds, each shape (n,).
     actual
         Actual values, shape (n,).
+
+    Returns
+    -------
+    float
+        In [0, 1].
     """
     actual = np.asarray(actual, dtype=float)
     return float(np.mean((actual >= low) & (actual <= high)))

@@ -154,6 +154,11 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
             Horizon revenue, shape (n,).
         X_val, y_val
             A later snapshot, shapes (m, p) and (m,); both or neither.
+
+        Returns
+        -------
+        LTVRegressor
+            ``self``.
         """
         params = self._lgb_params(**self._objective_params())
         X = as_frame(X)
@@ -214,6 +219,11 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         ----------
         M
             Output of :meth:`transform_matrix`, shape (n, p).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), >= 0.
         """
         check_is_fitted(self, "booster_")
         return getattr(self, "total_scale_", 1.0) * self._unscaled_value(M)
@@ -233,5 +243,10 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         ----------
         X
             Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), >= 0.
         """
         return self.predict_matrix(self.transform_matrix(X))

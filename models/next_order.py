@@ -82,6 +82,11 @@ def median_wait_if_alive(bgnbd: BetaGeoModel, frequency: Any, T: Any) -> np.ndar
         A fitted BG/NBD model.
     frequency, T
         Repeat purchases and age of each customer, shape (n_customers,), in the fit's unit.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,), in the fit's time unit.
     """
     bgnbd.check_is_fitted()
     x = as_float_array(frequency, "frequency")
@@ -101,6 +106,11 @@ def rhythm_wait_days(gap_mean_days: Any, recency_days: Any) -> np.ndarray:
         Each customer's mean days between orders, shape (n_customers,); NaN with one order.
     recency_days
         Days since each customer's last order, shape (n_customers,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,), days >= 0; NaN with a single order.
     """
     gap = np.asarray(gap_mean_days, dtype=float)
     recency = np.asarray(recency_days, dtype=float)
@@ -116,6 +126,11 @@ def blend_weights(n_gaps: Any, prior_gaps: float) -> np.ndarray:
         Gaps between orders per customer, shape (n_customers,).
     prior_gaps
         How many gaps the BG/NBD answer weighs as.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,), in [0, 1).
     """
     n = np.maximum(np.asarray(n_gaps, dtype=float), 0.0)
     return n / (n + prior_gaps) if prior_gaps > 0 else (n > 0).astype(float)

@@ -171,6 +171,11 @@ def offers_to_rows(catalogue: OfferCatalogue) -> list[dict[str, Any]]:
     ----------
     catalogue
         The offers.
+
+    Returns
+    -------
+    list of dict
+        One flat row per offer.
     """
     rows = []
     for o in catalogue.offers:

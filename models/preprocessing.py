@@ -49,6 +49,11 @@ def as_frame(X: Any) -> pd.DataFrame:
     ----------
     X
         A DataFrame, or an array of shape (n, p).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, p).
     """
     if isinstance(X, pd.DataFrame):
         return X
@@ -120,6 +125,11 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             Features, shape (n_rows, n_columns): a DataFrame or an array.
         y
             Ignored (scikit-learn's signature).
+
+        Returns
+        -------
+        TabularPreprocessor
+            ``self``.
         """
         X = as_frame(X)
         if self.datetimes not in ("days", "drop"):
@@ -250,6 +260,11 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         ----------
         X
             Features, shape (n_rows, n_columns), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_rows, n_features), float64.
         """
         check_is_fitted(self, "dtypes_")
         X = as_frame(X)
@@ -314,5 +329,9 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         ----------
         name
             A column of the output (:meth:`get_feature_names_out`).
+
+        Returns
+        -------
+        str
         """
         return dict(zip(self.feature_names_, self.feature_names_in_, strict=True))[name]

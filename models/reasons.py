@@ -29,6 +29,10 @@ def humanise(name: str) -> str:
     ----------
     name
         A column name.
+
+    Returns
+    -------
+    str
     """
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name)).replace("_", " ").strip()
     words = [w if w.isupper() and len(w) > 1 else w.lower() for w in spaced.split()]
@@ -43,6 +47,10 @@ def format_number(value: float) -> str:
     ----------
     value
         The number to show.
+
+    Returns
+    -------
+    str
     """
     if float(value).is_integer() or abs(value) >= 100:
         return f"{value:,.0f}"
@@ -115,6 +123,11 @@ def describe(
         The customer's value: a number, a category (str) or missing.
     reference
         ``(median, mean)`` of the feature at training; ``None`` for categories.
+
+    Returns
+    -------
+    str
+        A phrase such as ``"Long time since last purchase (200 days)"``.
     """
     return _Speaker(feature, phrases, reference).say(value)
 
@@ -126,6 +139,11 @@ def reference_points(X: pd.DataFrame) -> dict[str, tuple[float, float]]:
     ----------
     X
         The training features, shape (n, p).
+
+    Returns
+    -------
+    dict of str -> (float, float)
+        Column -> ``(median, mean)``, p entries.
     """
     out: dict[str, tuple[float, float]] = {}
     for col in X.columns:
@@ -152,6 +170,11 @@ def lightgbm_contributions(
         Its input, shape (n, p).
     num_threads
         LightGBM threads.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, p), float64.
     """
     contrib = np.asarray(booster.predict(X, pred_contrib=True, num_threads=num_threads))
     return contrib[:, :-1]

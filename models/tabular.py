@@ -108,6 +108,11 @@ def check_target(
         The target's name in errors.
     index
         The features' index, to refuse a target in another row order.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64, finite.
     """
     check_same_order(y, index, name)
     arr = pd.to_numeric(pd.Series(np.asarray(y).ravel()), errors="coerce").to_numpy(float)
@@ -152,6 +157,11 @@ def fit_booster(
     init_score, val_init_score
         Shapes (n,) and (m,): raw scores boosting starts from (a prior model's
         margin); the booster then learns corrections to them.
+
+    Returns
+    -------
+    lightgbm.Booster
+        At its best iteration when early stopping ran.
     """
     train = lgb.Dataset(X, label=y, init_score=init_score, free_raw_data=True)
     valid_sets: list[lgb.Dataset] = []
@@ -277,6 +287,11 @@ class BoostedTabularModel(BaseEstimator):
         ----------
         X
             Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, p), float64.
         """
         check_is_fitted(self, "booster_")
         return self.preprocessor_.transform_matrix(as_frame(X))
@@ -288,6 +303,11 @@ class BoostedTabularModel(BaseEstimator):
         ----------
         M
             Output of :meth:`transform_matrix`, shape (n, p).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,).
         """
         raise NotImplementedError
 
@@ -305,6 +325,12 @@ class BoostedTabularModel(BaseEstimator):
             Output of :meth:`transform_matrix`, shape (n, p).
         top_n
             Most reasons per row.
+
+        Returns
+        -------
+        list of list of dict
+            Per row, up to ``top_n`` reasons ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
         """
         check_is_fitted(self, "booster_")
         M = np.asarray(M, dtype=np.float64)
@@ -329,6 +355,14 @@ class BoostedTabularModel(BaseEstimator):
             Features, shape (n, p), with the columns seen at fit.
         top_n
             Most reasons per row.
+
+        Returns
+        -------
+        score : numpy.ndarray
+            Shape (n,).
+        reasons : list of list of dict
+            Per row, up to ``top_n`` reasons ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
         """
         M = self.transform_matrix(X)
         return self.predict_matrix(M), self.reasons_matrix(M, top_n=top_n)
@@ -356,6 +390,11 @@ class BoostedTabularModel(BaseEstimator):
         ----------
         importance_type
             LightGBM's ``"gain"`` or ``"split"``.
+
+        Returns
+        -------
+        pandas.Series
+            Shape (p,), indexed by input column, descending.
         """
         check_is_fitted(self, "booster_")
         values = self.booster_.feature_importance(importance_type=importance_type)

@@ -206,6 +206,11 @@ def uplift_frame(
         Shape (n_customers, p), indexed by customer id (or with a ``customer_col`` column).
     customer_col
         The customer id column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_customers * n_models, 3): ``customer_col``, ``offer_id``, ``uplift``.
     """
     table = features.set_index(customer_col) if customer_col in features.columns else features
     parts = [

@@ -98,6 +98,11 @@ class UpliftLearner(BaseEstimator):
             0/1 (or boolean): whether each customer was offered, shape (n,).
         y
             The outcome, shape (n,): 0/1 or a number (see ``outcome``).
+
+        Returns
+        -------
+        UpliftLearner
+            ``self``.
         """
         check_booster_settings(self)
         X = as_frame(X)
@@ -133,6 +138,11 @@ class UpliftLearner(BaseEstimator):
         ----------
         X
             Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,).
         """
         return self._uplift(self._matrix(X))
 
@@ -144,6 +154,11 @@ class UpliftLearner(BaseEstimator):
         ----------
         X
             Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, 2): without, with treatment.
         """
         M = self._matrix(X)
         return np.column_stack(

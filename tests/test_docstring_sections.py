@@ -1,8 +1,10 @@
-"""Public functions that have a docstring and take parameters document them (NumPy style).
+"""Public functions with a docstring document their parameters and what they return (NumPy style).
 
 A public function is a module-level ``def`` or a method of a module-level class, neither
 name starting with ``_``; ``self``/``cls`` and parameters named ``_...`` do not count.
-Its docstring needs a ``Parameters`` section (title over a dashed line). Functions without
+Its docstring needs a ``Parameters`` section (title over a dashed line) when it takes
+parameters, and in :data:`RETURNS_ENFORCED` a ``Returns`` or ``Yields`` section when it is
+annotated to return something (properties excepted). Functions without
 a docstring are not checked here, nor HTTP endpoints (``@bentoml.api``) and CLI commands
 (``@app.command``): their docstring is the text clients read in the OpenAPI document or in
 ``--help``, and the request schema or the options document their parameters. Read with
@@ -21,6 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The packages held to the rule.
 ENFORCED = ("features", "models", "serving", "training")
 
+#: The packages whose public functions that return a value also need a ``Returns`` (or
+#: ``Yields``) section: the library surface. serving/ and training/ are next.
+RETURNS_ENFORCED = ("features", "models")
+
 #: Files being split by another change; they join when that lands.
 EXCLUDED = {
     "features/validate.py",
@@ -31,6 +37,7 @@ EXCLUDED = {
 }
 
 PARAMETERS = re.compile(r"^\s*Parameters\s*\n\s*-{3,}\s*$", re.MULTILINE)
+RETURNS = re.compile(r"^\s*(Returns|Yields)\s*\n\s*-{3,}\s*$", re.MULTILINE)
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -156,6 +163,73 @@ class _Private:
         "Public.method (line 19)",
         "Public.static (line 24)",
     ]
+
+
+def returns_a_value(fn: Function) -> bool:
+    """Whether ``fn`` is annotated to return something and is no property.
+
+    Properties are documented as attributes (numpydoc), without a ``Returns`` section.
+
+    Parameters
+    ----------
+    fn
+        A function definition.
+    """
+    if fn.returns is None or (isinstance(fn.returns, ast.Constant) and fn.returns.value is None):
+        return False
+    names = {ast.unparse(d) for d in fn.decorator_list}
+    return not names & {"property", "cached_property", "functools.cached_property"}
+
+
+def undocumented_returns(source: str) -> list[str]:
+    """Public functions of ``source`` with a docstring and a return value but no Returns section.
+
+    Parameters
+    ----------
+    source
+        A module's source.
+    """
+    found = []
+    for name, fn, _ in public_functions(ast.parse(source)):
+        doc = ast.get_docstring(fn)
+        if doc and not is_interface(fn) and returns_a_value(fn) and not RETURNS.search(doc):
+            found.append(f"{name} (line {fn.lineno})")
+    return found
+
+
+def test_the_returns_check_finds_what_it_should() -> None:
+    source = '''
+def documented(a) -> int:
+    """Do.
+
+    Returns
+    -------
+    int
+    """
+def bare() -> int:
+    """Count without saying what."""
+def nothing(a) -> None:
+    """Return nothing."""
+def unannotated(a):
+    """Not checked: no annotation."""
+class Public:
+    @property
+    def size(self) -> int:
+        """A property: documented as an attribute."""
+    def items(self) -> Iterator[int]:
+        """Undocumented yield."""
+'''
+    assert undocumented_returns(source) == ["bare (line 9)", "Public.items (line 19)"]
+
+
+def test_public_functions_document_what_they_return() -> None:
+    missing = []
+    for package in RETURNS_ENFORCED:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative not in EXCLUDED:
+                missing += [f"{relative}: {f}" for f in undocumented_returns(path.read_text())]
+    assert not missing, "no 'Returns' or 'Yields' section:\n" + "\n".join(missing)
 
 
 def test_registered_commands_are_found() -> None:

@@ -130,6 +130,11 @@ def eligibility(cust: CustomerArrays, catalogue: OfferCatalogue, channel: str | 
         The m offers.
     channel
         The channel asking, or None for any.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, m), bool.
     """
     n, m = len(cust.ids), len(catalogue.offers)
     codes, uniques = pd.factorize(cust.segment)
@@ -168,6 +173,11 @@ def learned_uplift(
         The customer ids, shape (n,).
     catalogue
         The m offers.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, m), float64; NaN where none is given.
     """
     n, m = len(ids), len(catalogue.offers)
     out = np.full((n, m), np.nan)
@@ -244,6 +254,11 @@ def product_values(
         The customer ids, shape (n,).
     catalogue
         The m offers.
+
+    Returns
+    -------
+    dict of int -> ProductValues
+        Product offer position -> its kept candidates.
     """
     n = len(ids)
     product_offers = [(j, o) for j, o in enumerate(catalogue.offers) if o.is_product]

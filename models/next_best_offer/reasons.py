@@ -42,6 +42,11 @@ def decision_reasons(
         Expected value per (customer, offer), ``-inf`` where not allowed, shape (n, m).
     channel
         The channel asking, or None.
+
+    Returns
+    -------
+    list of list of str
+        Per decision row (r of them), its sentences.
     """
     out: list[list[str]] = [[] for _ in range(row_cust.size)]
     margin = catalogue.margin

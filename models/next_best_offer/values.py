@@ -28,6 +28,12 @@ def offer_values(
         Learned retention uplift, shape (n, m), NaN where none.
     products
         Product offer position -> its candidates' values.
+
+    Returns
+    -------
+    benefit, cost, delta, source : numpy.ndarray
+        Each shape (n, m): expected benefit, cost, retention uplift (NaN for product
+        offers) and the uplift's source code.
     """
     n, m = len(cust.ids), len(catalogue.offers)
     benefit, cost = np.zeros((n, m)), np.zeros((n, m))
@@ -64,6 +70,11 @@ def value_at_stake(ltv: np.ndarray, churn: np.ndarray, basis: str) -> np.ndarray
         Churn probability per customer, shape (n,).
     basis
         ``"if_retained"`` or ``"expected"``: what the LTV means.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,).
     """
     if basis == "if_retained":
         return ltv

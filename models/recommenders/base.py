@@ -230,6 +230,11 @@ class Recommender(UserUpdates, BaseEstimator):
             Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
         user_items
             The users' histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, n_items), float64.
         """
         codes, rows, _, _ = self._check_request(user_codes, user_items, 1, None)
         return np.array(self._score(codes, rows), dtype=np.float64)
@@ -245,6 +250,10 @@ class Recommender(UserUpdates, BaseEstimator):
         ----------
         exclude_seen
             Whether the request asks for new items only.
+
+        Returns
+        -------
+        bool
         """
         return bool(exclude_seen)
 

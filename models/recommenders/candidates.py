@@ -31,6 +31,11 @@ def generator_params(params: dict | None, seed: int | None, num_threads: int) ->
         Random seed.
     num_threads
         Threads for fitting.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :class:`HybridRecommender`.
     """
     weights = {
         name: 1.0
@@ -52,6 +57,11 @@ def blend_weights(params: dict | None, *, exclude_seen: bool) -> np.ndarray:
         Hybrid parameters, or None for the defaults.
     exclude_seen
         Whether the mode recommends new items only (the ``new_*`` weights).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(COMPONENTS),), float32.
     """
     p = HybridRecommender(**(params or {})).get_params()
     prefix = "new_" if exclude_seen else ""
@@ -75,6 +85,11 @@ def generator_scores(
         Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
     rows
         The users' histories, ``csr_matrix`` shape (n, n_items).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(GENERATORS), n, n_items), float32, in [0, 1].
     """
     out = np.zeros((len(GENERATORS), *rows.shape), dtype=np.float32)
     generators.unit_component_scores(user_codes, rows, out=out[:POPULARITY])

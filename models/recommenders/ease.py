@@ -109,6 +109,11 @@ class EASERecommender(Recommender):
             Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
         user_items
             The users' histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, n_items).
         """
         return self._score(user_codes, user_items)
 

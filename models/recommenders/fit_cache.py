@@ -52,6 +52,11 @@ class FitCache:
             What identifies the fit: the model's parameters and input digests.
         fit
             Fits and returns the learned attributes, called on a miss.
+
+        Returns
+        -------
+        dict
+            Attribute name -> learned value.
         """
         with self._lock:
             future = self._fits.get(key)
@@ -76,7 +81,13 @@ class FitCache:
 
 @contextmanager
 def shared_fits() -> Iterator[FitCache]:
-    """Share fits inside the block (the enclosing block's cache when nested)."""
+    """Share fits inside the block (the enclosing block's cache when nested).
+
+    Yields
+    ------
+    FitCache
+        The cache the fits in the block share.
+    """
     active = _ACTIVE.get()
     if active is not None:
         yield active
@@ -90,7 +101,12 @@ def shared_fits() -> Iterator[FitCache]:
 
 
 def active_cache() -> FitCache | None:
-    """The cache of the enclosing :func:`shared_fits` block, if any."""
+    """The cache of the enclosing :func:`shared_fits` block, if any.
+
+    Returns
+    -------
+    FitCache or None
+    """
     return _ACTIVE.get()
 
 
@@ -101,6 +117,11 @@ def digest(value: Any) -> str:
     ----------
     value
         A sparse matrix, an array or None.
+
+    Returns
+    -------
+    str
+        A hex digest.
     """
     h = hashlib.blake2b(digest_size=16)
     if value is None:

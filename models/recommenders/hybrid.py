@@ -231,6 +231,10 @@ class HybridRecommender(HybridScoring, HybridReasons, Recommender):
         ----------
         exclude_seen
             Whether the request asks for new items only.
+
+        Returns
+        -------
+        bool
         """
         return bool(exclude_seen) or not self.seen_in_all
 
@@ -246,6 +250,11 @@ class HybridRecommender(HybridScoring, HybridReasons, Recommender):
             The user's row in the fitted matrix.
         row
             The user's new raw-count history, ``csr_matrix`` shape (1, n_items).
+
+        Returns
+        -------
+        bool
+            Whether anything kept per user changed.
         """
         rows = self.check_user_row(user_code, row)
         return self.als_ is not None and self.als_.update_user(user_code, rows)
@@ -259,6 +268,11 @@ class HybridRecommender(HybridScoring, HybridReasons, Recommender):
             Rows of the users in the fitted matrix, shape (n,) int.
         rows
             Their new raw-count histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        int
+            How many users changed.
         """
         codes, checked = self.check_user_rows(user_codes, rows)
         return 0 if self.als_ is None else self.als_.update_users(codes, checked)

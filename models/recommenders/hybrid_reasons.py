@@ -99,6 +99,12 @@ class HybridReasons:
             Recommend only items not in the user's row.
         item_mask
             Boolean, shape (n_items,): True = allowed.
+
+        Returns
+        -------
+        Explained
+            ``item_codes`` and ``scores`` as :meth:`recommend` gives them, with the
+            reason of each pick (see :class:`Explained`).
         """
         codes, rows, k, mask = self._check_request(user_codes, user_items, k, item_mask)
         n = len(codes)
@@ -138,6 +144,11 @@ class HybridReasons:
             The recommended items, shape (n, k) int (``-1`` pads).
         component
             The component that ranks each pick highest, shape (n, k).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, k), int64: the history item behind each pick; -1 where none.
         """
         out = np.full(items.shape, PAD_ITEM, dtype=np.int64)
         for which, model in ((ITEM_KNN, self.item_knn_), (EASE, self.ease_)):

@@ -82,6 +82,11 @@ class HybridScoring:
             The users' histories, ``csr_matrix`` shape (n, n_items).
         exclude_seen
             Use the weights of the blend for new items only.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (len(COMPONENTS), n, n_items).
         """
         self.check_is_fitted()
         w = self.component_weights(exclude_seen=exclude_seen)
@@ -113,6 +118,11 @@ class HybridScoring:
             Boolean, shape (len(COMPONENTS),): the components to compute; None for all.
         out
             Zero-filled array of shape (len(COMPONENTS), n, n_items) to write into, or None.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (len(COMPONENTS), n, n_items) (``out`` when given).
         """
         self.check_is_fitted()
         n, n_items = user_items.shape
@@ -147,6 +157,11 @@ class HybridScoring:
         ----------
         item_codes
             Column of each query item, shape (n,) int.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, n_items), float64.
         """
         # "Also bought" is about other items: the new-items blend.
         w = self.component_weights(exclude_seen=True)
@@ -166,6 +181,11 @@ class HybridScoring:
         ----------
         exclude_seen
             Whether to give the weights of the blend for new items only.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (len(COMPONENTS),).
         """
         base = np.array(
             [self.repurchase_weight, self.item_knn_weight, self.als_weight,
@@ -215,6 +235,11 @@ def scaled_cells(part: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarra
     ----------
     part
         One component's scores, ``csr_matrix`` shape (n, n_items).
+
+    Returns
+    -------
+    rows, cols, values : numpy.ndarray
+        Each shape (n_cells,).
     """
     part = sp.csr_matrix(part, dtype=np.float64)
     part.sum_duplicates()

@@ -122,6 +122,11 @@ class ALSRecommender(Recommender):
             The user's row in the fitted matrix.
         row
             The user's new raw-count history, ``csr_matrix`` shape (1, n_items).
+
+        Returns
+        -------
+        bool
+            Whether anything kept per user changed.
         """
         rows = self.check_user_row(user_code, row)
         self.user_factors_[int(user_code)] = self.user_factors(np.array([-1]), rows)[0]
@@ -136,6 +141,11 @@ class ALSRecommender(Recommender):
             Rows of the users in the fitted matrix, shape (n,) int.
         rows
             Their new raw-count histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        int
+            How many users changed.
         """
         codes, checked = self.check_user_rows(user_codes, rows)
         if codes.size:
@@ -163,6 +173,11 @@ class ALSRecommender(Recommender):
             Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
         user_items
             The users' histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, n_items), float64.
         """
         return self._score(user_codes, user_items)
 
@@ -179,6 +194,11 @@ class ALSRecommender(Recommender):
             Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
         user_items
             The users' histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, factors), float32.
         """
         known = (user_codes >= 0) & (user_codes < self.user_factors_.shape[0])
         out = np.zeros((len(user_codes), self.user_factors_.shape[1]), dtype=np.float32)

@@ -91,6 +91,11 @@ class ItemKNNRecommender(Recommender):
         ----------
         user_items
             The users' histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Shape (n, n_items), float64.
         """
         return sp.csr_matrix(sp.csr_matrix(user_items, dtype=np.float64) @ self.similarity_)
 

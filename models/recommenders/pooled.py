@@ -74,6 +74,11 @@ class CandidatePool(BaseEstimator):
         ----------
         model
             A fitted :class:`HybridRecommender`.
+
+        Returns
+        -------
+        CandidatePool
+            ``self``.
         """
         if not isinstance(model, HybridRecommender):
             raise KizunaInputError(
@@ -119,6 +124,13 @@ class CandidatePool(BaseEstimator):
             Recommend only items not in the user's row.
         item_mask
             Boolean, shape (n_items,): True = allowed.
+
+        Returns
+        -------
+        item_codes : numpy.ndarray
+            Shape (n, k), int64; ``-1`` pads.
+        scores : numpy.ndarray
+            Shape (n, k), float64, descending; ``-inf`` pads.
         """
         if not hasattr(self, "items_"):
             raise NotFittedError("this CandidatePool is not fitted yet; call fit(model) first")
@@ -175,6 +187,11 @@ class CandidatePool(BaseEstimator):
             The users' histories, ``csr_matrix`` shape (n, n_items).
         exclude_seen
             Whether the request asks for new items only.
+
+        Returns
+        -------
+        rows, items, scores : numpy.ndarray
+            Each shape (n_cells,).
         """
         n, n_items = rows.shape
         w = model.component_weights(exclude_seen=exclude_seen)
@@ -309,6 +326,10 @@ def pool_for(model: Any, size: int | None) -> CandidatePool | None:
         A fitted recommender.
     size
         Candidates per user, or None for no pool.
+
+    Returns
+    -------
+    CandidatePool or None
     """
     if size is None or not isinstance(model, HybridRecommender):
         return None
@@ -345,6 +366,13 @@ def pooled_recommend(
         Recommend only items not in the user's row.
     item_mask
         Boolean, shape (n_items,): True = allowed; or None.
+
+    Returns
+    -------
+    item_codes : numpy.ndarray
+        Shape (n, k), int64; ``-1`` pads.
+    scores : numpy.ndarray
+        Shape (n, k), float64, descending; ``-inf`` pads.
     """
     if pool is None:
         return model.recommend(

@@ -29,6 +29,11 @@ def check_user_items(matrix: Any, *, name: str) -> sp.csr_matrix:
         A sparse matrix, shape (n_users, n_items).
     name
         The argument named in errors.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape of ``matrix``, float32, canonical (sorted, no duplicates).
     """
     if not sp.issparse(matrix) or matrix.ndim != 2:
         raise KizunaInputError(
@@ -57,6 +62,11 @@ def item_vector(values: Any, n_items: int) -> np.ndarray:
         A sparse matrix with ``n_items`` columns (summed over rows), or a vector of shape (n_items,).
     n_items
         Number of items of the fitted matrix.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_items,), float64.
     """
     if sp.issparse(values):
         if values.ndim != 2 or values.shape[1] != n_items:
@@ -86,6 +96,11 @@ def check_codes(codes: Any, name: str) -> np.ndarray:
         Integer-valued codes, shape (n,).
     name
         The argument named in errors.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64.
     """
     arr = np.asarray(codes)
     if arr.ndim != 1 or not (arr.size == 0 or np.issubdtype(arr.dtype, np.integer)):
@@ -211,6 +226,11 @@ def per_user_max_scale(scores: np.ndarray) -> np.ndarray:
     ----------
     scores
         Scores, shape (n, n_items).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, n_items), in [0, 1].
     """
     out = np.maximum(scores, 0.0)
     top = out.max(axis=1, keepdims=True) if out.shape[1] else np.zeros((out.shape[0], 1))

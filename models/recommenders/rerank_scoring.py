@@ -114,6 +114,11 @@ class RerankScoring:
             The modes to give, from ``"all"`` and ``"new"``.
         exclude_all
             Whether the ``"all"`` mode leaves seen items out too.
+
+        Returns
+        -------
+        dict of str -> (numpy.ndarray, numpy.ndarray)
+            Mode -> ``(item_codes, scores)``, each shape (n, k), as :meth:`recommend`.
         """
         codes, rows, k, _ = self._check_request(user_codes, user_items, k, None)
         bad = [m for m in modes if m not in MODES]

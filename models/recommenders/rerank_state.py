@@ -66,6 +66,13 @@ class TimingState:
         ----------
         codes
             User codes, shape (n,) int.
+
+        Returns
+        -------
+        last_days, first_days, recent_orders : scipy.sparse.csr_matrix
+            Each shape (n, n_items).
+        user : numpy.ndarray
+            Shape (n, k): per-user timing columns; NaN for unknown codes.
         """
         n_users = self.last_days.shape[0]
         known = (codes >= 0) & (codes < n_users)
@@ -91,6 +98,11 @@ class TimingState:
         ----------
         codes
             Codes of fitted users, shape (n,) int.
+
+        Returns
+        -------
+        TimingState
+            Of n users.
         """
         codes = np.asarray(codes, dtype=np.int64)
         last, first, recent, user = self.rows(codes)
@@ -114,6 +126,11 @@ class TimingState:
             Codes of fitted users, shape (n,) int.
         rows
             Their new raw counts, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        int
+            Users whose count went up.
         """
         changed = 0
         for j, code in enumerate(np.asarray(codes, dtype=np.int64)):

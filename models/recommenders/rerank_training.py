@@ -74,6 +74,11 @@ class RankerTraining:
             The users' histories, ``csr_matrix`` shape (n, n_items).
         truths
             Mode -> what each user bought next, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        dict of str -> (X, y, groups)
+            Mode -> as :meth:`ranking_data` returns it.
         """
         codes, rows, _, _ = self._check_request(user_codes, user_items, 1, None)
         bad = [m for m in truths if m not in MODES]
@@ -106,6 +111,11 @@ class RankerTraining:
         ----------
         data
             Mode -> list of ``(X, y, groups)`` from :meth:`ranking_data`.
+
+        Returns
+        -------
+        Self
+            ``self``.
         """
         missing = [m for m in MODES if not data.get(m)]
         if missing:

@@ -128,6 +128,11 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
             Category label of each item, shape (n_items,).
         timing
             Purchase timing on the same id maps and instant, or None.
+
+        Returns
+        -------
+        RerankedRecommender
+            ``self``.
         """
         if timing is not None and timing.last_days.shape != user_items.shape:
             raise KizunaInputError(
@@ -182,6 +187,10 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
         ----------
         exclude_seen
             Whether the request asks for new items only.
+
+        Returns
+        -------
+        bool
         """
         mode = "new" if exclude_seen else "all"
         if mode in self.rank_modes and mode in getattr(self, "rankers_", {}):
@@ -220,6 +229,12 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
             Recommend only items not in the user's row.
         item_mask
             Boolean, shape (n_items,): True = allowed.
+
+        Returns
+        -------
+        Explained
+            ``item_codes`` and ``scores`` as :meth:`recommend` gives them, with the
+            reason of each pick (see :class:`Explained`).
         """
         codes, rows, k, mask = self._check_request(user_codes, user_items, k, item_mask)
         items, scores = self.recommend(
@@ -262,6 +277,11 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
             The user's row in the fitted matrix.
         row
             The user's new raw-count history, ``csr_matrix`` shape (1, n_items).
+
+        Returns
+        -------
+        bool
+            Whether anything kept per user changed.
         """
         rows = self.check_user_row(user_code, row)
         changed = bool(self.generators_.update_user(user_code, rows))
@@ -278,6 +298,11 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
             Rows of the users in the fitted matrix, shape (n,) int.
         rows
             Their new raw-count histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        int
+            How many users changed.
         """
         codes, checked = self.check_user_rows(user_codes, rows)
         n = self.generators_.update_users(codes, checked)

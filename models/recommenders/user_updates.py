@@ -70,6 +70,11 @@ class UserUpdates:
             Their raw-count history rows, ``csr_matrix`` of shape (n, n_items).
 
         Factor models override this to solve all users in one batch.
+
+        Returns
+        -------
+        int
+            How many users changed.
         """
         codes, rows = self.check_user_rows(user_codes, rows)
         return sum(bool(self.update_user(int(c), rows[j])) for j, c in enumerate(codes))
@@ -105,6 +110,11 @@ class UserUpdates:
         ----------
         state
             What :meth:`user_state` returned for some users, or None.
+
+        Returns
+        -------
+        Self
+            The copy.
         """
         self.check_is_fitted()
         state = {"n_users": 0} if state is None else state
@@ -122,6 +132,13 @@ class UserUpdates:
             Rows of the users in the fitted matrix, shape (n,) int.
         rows
             Their histories, shape (n, n_items).
+
+        Returns
+        -------
+        codes : numpy.ndarray
+            Shape (n,), int64.
+        rows : scipy.sparse.csr_matrix
+            Shape (n, n_items).
         """
         codes = self._fitted_codes(user_codes)
         checked = check_user_items(rows, name="rows")
@@ -153,6 +170,11 @@ class UserUpdates:
             The user's row in the fitted matrix.
         row
             The user's history, shape (1, n_items).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Shape (1, n_items).
         """
         self.check_is_fitted()
         if not 0 <= int(user_code) < self.n_users_:
