@@ -41,6 +41,10 @@ def error(status: int, message: str, *, retry_after: int | None = None) -> JSONR
         What went wrong, for the client.
     retry_after
         Seconds the client should wait, or None.
+
+    Returns
+    -------
+    starlette.responses.JSONResponse
     """
     headers = None if retry_after is None else {"Retry-After": str(retry_after)}
     return JSONResponse({"error": message}, status_code=status, headers=headers)
@@ -55,6 +59,11 @@ def field_error(loc: str, message: str) -> JSONResponse:
         The field path, e.g. ``body.customer_id``.
     message
         What is wrong with it.
+
+    Returns
+    -------
+    starlette.responses.JSONResponse
+        Status 422.
     """
     detail = [{"loc": loc, "msg": message, "type": "value_error"}]
     return JSONResponse({"error": f"1 invalid field: {loc}: {message}", "detail": detail}, 422)
@@ -67,6 +76,11 @@ def not_ready(live: Live) -> JSONResponse:
     ----------
     live
         The service's live state.
+
+    Returns
+    -------
+    starlette.responses.JSONResponse
+        Status 503.
     """
     return error(503, live.not_ready_reason() or "models are not loaded yet")
 
@@ -81,6 +95,11 @@ async def current(live: Live) -> Served | None:
     ----------
     live
         The service's live state.
+
+    Returns
+    -------
+    Served or None
+        None when no snapshot is loaded.
     """
     if live.served is not None and live.needs_catch_up():
         await anyio.to_thread.run_sync(live.catch_up)
@@ -104,6 +123,11 @@ def answer(
         The validated request.
     **kw
         Passed on to ``fn``.
+
+    Returns
+    -------
+    Any
+        ``fn``'s answer, or a JSON error response.
     """
     if served is None:
         return not_ready(live)
@@ -133,6 +157,11 @@ def log_shown(log: RecommendationLog, placement: str, answer: Any, **fields: Any
         The response.
     **fields
         More fields to log.
+
+    Returns
+    -------
+    Any
+        ``answer`` with its ``recommendation_id`` set.
     """
     if isinstance(answer, JSONResponse):
         return answer
@@ -163,6 +192,11 @@ async def answer_audience(live: Live, request: Any, settings: Settings) -> Any:
         The ``/audience`` request.
     settings
         The service settings.
+
+    Returns
+    -------
+    Any
+        The ``/audience`` response, or a JSON error response.
     """
     # Imported here: the audience code stays out of modules that only need the helpers above.
     from kizuna.serving.audience import AudienceError, audience_response

@@ -57,13 +57,22 @@ def store_path(contact_log: str | Path) -> Path:
     ----------
     contact_log
         The contact log's path.
+
+    Returns
+    -------
+    pathlib.Path
     """
     path = Path(contact_log)
     return path if path.suffix.lower() in SQLITE_SUFFIXES else path.with_suffix(".sqlite")
 
 
 def new_id() -> str:
-    """A fresh recommendation id (32 hex characters)."""
+    """A fresh recommendation id (32 hex characters).
+
+    Returns
+    -------
+    str
+    """
     return uuid.uuid4().hex
 
 
@@ -76,6 +85,10 @@ def version_label(versions: Mapping[str, Any], kinds: Iterable[str]) -> str:
         Model kind -> version.
     kinds
         The kinds behind the answer.
+
+    Returns
+    -------
+    str
     """
     parts = [f"{k}={versions[k]}" for k in kinds if versions.get(k) is not None]
     return ",".join(parts) or "none"
@@ -208,6 +221,11 @@ class RecommendationLog:
         ----------
         lines
             Purchase lines, shape (n, k), with a ``recommendation_id`` column.
+
+        Returns
+        -------
+        int
+            Rows added.
         """
         rows = lines.loc[lines["recommendation_id"].notna()]
         if rows.empty:
@@ -223,7 +241,13 @@ class RecommendationLog:
             return conn.total_changes - before
 
     def read(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(shown, conversions) as frames; empty frames when the file does not exist."""
+        """(shown, conversions) as frames; empty frames when the file does not exist.
+
+        Returns
+        -------
+        shown, conversions : pandas.DataFrame
+            One row per answer shown, one per converting purchase line.
+        """
         if not self.path.exists():
             return pd.DataFrame(), pd.DataFrame()
         with self._lock:

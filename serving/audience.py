@@ -58,6 +58,11 @@ def target_mask(served: Any, *, item_id: str | None, category: str | None) -> np
         The target item, or None.
     category
         The target category, or None.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_items,), bool.
     """
     cat = served.state.catalogue
     if (item_id is None) == (category is None):
@@ -88,6 +93,11 @@ def p_order_all(served: Any, horizon_days: int) -> np.ndarray:
         The loaded snapshot.
     horizon_days
         The horizon, in days.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,), in [0, 1].
     """
     st = served.state
     kind, bundle = bundle_with_bgnbd(served)
@@ -123,6 +133,11 @@ def recent_buyers(st: Any, customer_ids: list[str], targets: np.ndarray, days: f
         Target item codes, shape (n_targets,).
     days
         How far back a purchase counts as recent.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(customer_ids),), bool.
     """
     if days <= 0 or not customer_ids:
         return np.zeros(len(customer_ids), bool)
@@ -244,6 +259,10 @@ def audience_response(
         Memory budget of the kept scores (0: score per request).
     wait
         Seconds to wait for a background scoring, or None to score in the caller.
+
+    Returns
+    -------
+    serving.schemas.AudienceResponse
     """
     from kizuna.models.audience import reasons
     from kizuna.serving import schemas as api

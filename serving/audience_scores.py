@@ -64,6 +64,11 @@ def recommender_codes(st: Any, positions: np.ndarray) -> np.ndarray:
         The serving state (:class:`~serving.customer_state.CustomerState`).
     positions
         Customer positions in the state's frame, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64.
     """
     bundle = st.recommender
     if bundle is None:
@@ -83,6 +88,11 @@ def score_rows(st: Any, model: Any, positions: np.ndarray) -> np.ndarray:
         The fitted recommender.
     positions
         Customer positions in the state's frame, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, n_items), float64.
     """
     positions = np.asarray(positions, dtype=np.int64)
     out = np.empty((len(positions), st.catalogue.n_items))
@@ -135,6 +145,10 @@ class AudienceScores:
             The serving state.
         max_bytes
             The memory budget of the kept scores.
+
+        Returns
+        -------
+        bool
         """
         return st.n_customers * st.catalogue.n_items * 8 <= max_bytes
 
@@ -150,6 +164,11 @@ class AudienceScores:
         ----------
         st
             The serving state.
+
+        Returns
+        -------
+        threading.Thread or None
+            The fill's thread; None when the scores are complete.
         """
         with self._start_lock:  # two requests at once start one thread
             if self.filled:
@@ -195,6 +214,11 @@ class AudienceScores:
             The target item codes, shape (n_targets,).
         wait
             Seconds to wait for a background fill, or None to score in the caller.
+
+        Returns
+        -------
+        affinity, best : numpy.ndarray
+            Each shape (n_customers,).
         """
         if wait is not None and not self.filled:
             filler = self.fill_in_background(st)
@@ -208,7 +232,13 @@ class AudienceScores:
             return scaled_affinity(best, self.lo, self.hi), best
 
     def pending(self) -> ScoresPending:
-        """How far the first fill is, and when to ask again (from its pace so far)."""
+        """How far the first fill is, and when to ask again (from its pace so far).
+
+        Returns
+        -------
+        ScoresPending
+            The error to raise, with the progress and a retry time.
+        """
         if self.error is not None and not self.scoring:
             return ScoresPending(
                 f"audience scores failed ({self.error}); computing them again", RETRY_AFTER[1]
@@ -232,6 +262,11 @@ class AudienceScores:
             Customer positions, shape (n,).
         best
             Their best target score, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int64.
         """
         with self._lock:
             return target_rank(self.scores[np.asarray(positions, dtype=np.int64)], best)
@@ -282,6 +317,10 @@ def kept_scores(served: Any, max_bytes: int) -> AudienceScores | None:
         The loaded snapshot.
     max_bytes
         The memory budget of the kept scores.
+
+    Returns
+    -------
+    AudienceScores or None
     """
     st, rec = served.state, served.models.recommender
     if rec is None or not AudienceScores.fits(st, max_bytes):
@@ -300,6 +339,10 @@ def warm(served: Any, max_bytes: int) -> threading.Thread | None:
         The freshly loaded snapshot.
     max_bytes
         The memory budget of the kept scores.
+
+    Returns
+    -------
+    threading.Thread or None
     """
     kept = kept_scores(served, max_bytes)
     return None if kept is None else kept.fill_in_background(served.state)
@@ -315,6 +358,11 @@ def audience_status(served: Any, max_bytes: int) -> dict[str, Any]:
         The loaded snapshot.
     max_bytes
         The memory budget of the kept scores.
+
+    Returns
+    -------
+    dict
+        ``state`` and the counts of customers scored.
     """
     st = served.state
     if served.models.recommender is None:

@@ -32,6 +32,10 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
     ----------
     headers
         The request's raw headers.
+
+    Returns
+    -------
+    bytes or None
     """
     bearer = None
     for name, value in headers:
@@ -54,6 +58,10 @@ def key_matches(presented: bytes | None, expected: str) -> bool:
         The key the request carries, or None.
     expected
         The configured key.
+
+    Returns
+    -------
+    bool
     """
     if presented is None:
         # Compare anyway, so a missing key takes as long as a wrong one.

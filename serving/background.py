@@ -55,7 +55,16 @@ class Background:
             threading.Thread(target=self._poll, name="kizuna-poll", daemon=True).start()
 
     def readiness(self) -> tuple[bool, str | None, dict[str, str]]:
-        """(ready, why not, degraded model kinds -> cause), for ``/readyz``."""
+        """(ready, why not, degraded model kinds -> cause), for ``/readyz``.
+
+        Returns
+        -------
+        ready : bool
+        reason : str or None
+            Why not ready.
+        degraded : dict of str -> str
+            Model kind -> why it is not served.
+        """
         ready, reason, degraded = self.live.readiness()
         fault = self.store.check()
         if fault is not None:

@@ -66,6 +66,11 @@ class Catalogue:
         ----------
         ids
             Item ids, n of them.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int64.
         """
         return self.item_ids.get_indexer(ids).astype(np.int64, copy=False)
 
@@ -86,6 +91,11 @@ class Catalogue:
             Allow only items in stock.
         exclude_items
             Item ids never to allow.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_items,), bool.
 
         Raises
         ------
@@ -141,6 +151,10 @@ def line_stats(transactions: pd.DataFrame, as_of: pd.Timestamp) -> LineStats:
         Validated lines, shape (n, k).
     as_of
         The snapshot's instant.
+
+    Returns
+    -------
+    LineStats
     """
     purchases = transactions[~transactions[s.IS_RETURN].to_numpy()]
     items = purchases[s.ITEM_ID].astype(str)
@@ -170,6 +184,11 @@ def most_frequent(counts: pd.DataFrame, key: str, value: str) -> pd.DataFrame:
         Pair counts: columns ``key``, ``value`` and ``n``.
     key, value
         The column to group by and the column whose most frequent value is kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``key``: ``key`` and ``value``.
     """
     return counts.sort_values(["n", value], ascending=[False, True], kind="stable").drop_duplicates(
         key
@@ -205,6 +224,10 @@ def build_catalogue(
         The recommender bundle, or None.
     line_names
         Item id -> name, or None.
+
+    Returns
+    -------
+    Catalogue
     """
     stats = transactions if isinstance(transactions, LineStats) else line_stats(transactions, as_of)
     if item_ids is None:
@@ -265,6 +288,11 @@ def item_names_from_lines(transactions: pd.DataFrame) -> pd.Series | None:
     ----------
     transactions
         Validated lines, shape (n, k).
+
+    Returns
+    -------
+    pandas.Series or None
+        Item id -> name; None without a ``description`` column.
     """
     if "description" not in transactions.columns:
         return None
@@ -282,6 +310,11 @@ def names_from_counts(counts: pd.DataFrame) -> pd.Series | None:
     ----------
     counts
         Columns ``item_id``, ``description``, ``n``.
+
+    Returns
+    -------
+    pandas.Series or None
+        Item id -> name; None without counts.
     """
     if counts.empty:
         return None

@@ -93,6 +93,10 @@ def experiment_store(data_dir: Path, folder: str, experiment: str) -> Path:
     experiment
         The experiment's name.
 
+    Returns
+    -------
+    pathlib.Path
+
     Raises
     ------
     KizunaInputError
@@ -114,6 +118,11 @@ def unknown_settings(environ: Mapping[str, str]) -> list[str]:
     ----------
     environ
         The environment.
+
+    Returns
+    -------
+    list of str
+        One line per unknown variable.
     """
     import difflib
 
@@ -228,6 +237,10 @@ class Settings(BaseSettings):
         ----------
         experiment
             The experiment's name.
+
+        Returns
+        -------
+        Settings
         """
         return self.model_copy(
             update={
@@ -247,6 +260,10 @@ class Settings(BaseSettings):
         ----------
         environ
             Variables to read, or None for the process environment.
+
+        Returns
+        -------
+        Settings
 
         Raises
         ------

@@ -124,6 +124,11 @@ class CsvContactIndex:
             The customer's id.
         since
             Earliest contact time, or None for all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The customer's contact rows.
         """
         with self._lock:
             self._catch_up()
@@ -234,6 +239,11 @@ class CsvContactIndex:
         ----------
         contacts
             Contact rows, shape (n, k).
+
+        Returns
+        -------
+        int
+            Rows written.
         """
         rows = log_rows(contacts)
         if len(rows) == 0:
@@ -276,6 +286,11 @@ class ContactLog:
             The customer's id.
         since
             Earliest contact time, or None for all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The customer's contact rows.
         """
         return self._reader().contacts(customer, since=since)
 
@@ -286,6 +301,11 @@ class ContactLog:
         ----------
         contacts
             Contact rows, shape (n, k).
+
+        Returns
+        -------
+        int
+            Rows written.
         """
         reader = self._reader()
         if isinstance(reader, CsvContactIndex):

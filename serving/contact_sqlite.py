@@ -50,6 +50,11 @@ class SqliteContactReader:
             The customer's id.
         since
             Earliest contact time, or None for all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The customer's contact rows.
         """
         with self._lock:
             conn = self._connection()

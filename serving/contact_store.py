@@ -43,6 +43,10 @@ def is_sqlite(path: Path) -> bool:
     ----------
     path
         The contact log's path.
+
+    Returns
+    -------
+    bool
     """
     if path.suffix.lower() in SQLITE_SUFFIXES:
         return True
@@ -62,6 +66,11 @@ def append_contacts(path: str | Path, contacts: pd.DataFrame) -> int:
         The contact log (CSV or SQLite).
     contacts
         Contact rows, shape (n, k), with the log's columns.
+
+    Returns
+    -------
+    int
+        Rows written.
     """
     path = Path(path)
     rows = log_rows(contacts)
@@ -148,6 +157,11 @@ def read_contact_log(
         anything shorter than ``now - since``).
     customer
         Keep only this customer's contacts (an SQLite log reads only theirs).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The log's rows, shape (n, k).
     """
     path = Path(path)
     if not path.exists():
@@ -179,6 +193,11 @@ def log_rows(contacts: pd.DataFrame) -> pd.DataFrame:
     ----------
     contacts
         Contact rows, shape (n, k).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k), the log's columns.
     """
     missing = [c for c in LOG_COLUMNS if c not in contacts.columns]
     if missing:
@@ -197,6 +216,11 @@ def parse_csv(source: Any, path: Path) -> pd.DataFrame:
         A path or a binary buffer of CSV lines.
     path
         The log's path, named in errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The lines as read, shape (n, k).
     """
     try:
         return pd.read_csv(
@@ -216,6 +240,11 @@ def checked_log(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         The log as read, shape (n, k).
     path
         The log's path, named in errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k).
     """
     missing = [c for c in LOG_COLUMNS[:3] if c not in frame.columns]
     if missing:

@@ -122,6 +122,11 @@ class CustomerState:
         ----------
         customer_ids
             Customer ids, n of them.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int64.
         """
         return self.features.index.get_indexer(customer_ids).astype(np.int64, copy=False)
 
@@ -139,6 +144,10 @@ class CustomerState:
         ----------
         customer_id
             The customer's id.
+
+        Returns
+        -------
+        int
         """
         if self.recommender is None:
             return -1
@@ -155,6 +164,11 @@ class CustomerState:
         ----------
         positions
             Customer positions in the state, shape (n,), all >= 0.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Shape (n, n_items).
         """
         positions = np.asarray(positions, dtype=np.int64)
         overrides, patch = self.overrides, self.patch
@@ -189,6 +203,11 @@ class CustomerState:
             Customer rows, shape (n,).
         compute
             ``compute(rows) -> list``, one result per row asked.
+
+        Returns
+        -------
+        list
+            One result per row of ``rows``.
         """
         cache = self._row_cache.setdefault(key, {})
         wanted = [int(r) for r in rows]
@@ -200,7 +219,13 @@ class CustomerState:
         return [cache[r] for r in wanted]
 
     def buyers(self) -> sp.csc_matrix:
-        """Binary customers x items purchase matrix (column access), built on first use."""
+        """Binary customers x items purchase matrix (column access), built on first use.
+
+        Returns
+        -------
+        scipy.sparse.csc_matrix
+            Shape (n_customers, n_items), binary.
+        """
         if self._buyers is None:
             binary = self.history.copy()
             binary.data = np.ones_like(binary.data)
@@ -218,6 +243,11 @@ class CustomerState:
             returns), shape (n, k).
         last_seq
             Sequence number of the last line, remembered for catch-up.
+
+        Returns
+        -------
+        list of str
+            Ids of the customers updated.
         """
         if self.log is None:
             raise KizunaInputError("this state has no transaction log: it cannot take events")
@@ -258,6 +288,11 @@ class CustomerState:
         ----------
         customer_id
             The customer's id.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The customer's lines, shape (n, k).
         """
         return self._lines([customer_id])
 
@@ -274,6 +309,11 @@ class CustomerState:
             Customer ids.
         columns
             Only these columns, or None for all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The customers' lines, shape (n, k).
         """
         return self._lines(customer_ids, columns)
 

@@ -74,6 +74,11 @@ def bound_problems(
         The request's lines as a frame, shape (n, k).
     max_value
         Largest quantity or price a line may have.
+
+    Returns
+    -------
+    list of (int, str, str)
+        ``(line, field, why)`` per problem.
     """
     problems = []
     for col in _ID_COLUMNS:

@@ -28,6 +28,11 @@ def settle_timestamps(events: Any) -> Any:
     ----------
     events
         The request's ``events`` as parsed JSON.
+
+    Returns
+    -------
+    Any
+        ``events`` with the text timestamps read; anything else unchanged.
     """
     if not isinstance(events, list):
         return events
@@ -59,6 +64,10 @@ def for_events(message: str) -> str:
     ----------
     message
         The validator's message.
+
+    Returns
+    -------
+    str
     """
     reason = message.removeprefix("column 'timestamp': ").split("; declare")[0]
     return f"timestamp {reason}; send ISO 8601 text, e.g. 2024-01-13T10:00:00"

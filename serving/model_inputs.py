@@ -58,6 +58,11 @@ def input_matrix(bundle: TabularBundle, frame: pd.DataFrame) -> np.ndarray | Non
         The churn or LTV bundle.
     frame
         Model-input rows, shape (n, k).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Shape (n, p), float64; None for a model without a booster.
     """
     pre = getattr(bundle.model, "preprocessor_", None)
     if pre is None or not hasattr(bundle.model, "booster_"):
@@ -79,6 +84,11 @@ def refresh_user_factors(model: Any, user_code: int, row: sp.csr_matrix) -> bool
         The customer's row in its training matrix, or -1.
     row
         The customer's new history, ``csr_matrix`` shape (1, n_items).
+
+    Returns
+    -------
+    bool
+        Whether anything changed.
     """
     if user_code < 0:
         return False
@@ -151,6 +161,11 @@ def refresh_users_factors(model: Any, user_codes: np.ndarray, rows: sp.csr_matri
         The customers' rows in its training matrix, shape (n,).
     rows
         Their new histories, ``csr_matrix`` shape (n, n_items).
+
+    Returns
+    -------
+    int
+        How many customers changed.
     """
     codes = np.asarray(user_codes, dtype=np.int64)
     known = np.flatnonzero(codes >= 0)

@@ -34,6 +34,10 @@ def model_folder(source: str, *, alias: str = "champion", experiment: str | None
         The registry alias.
     experiment
         The experiment whose registered models are meant, or None.
+
+    Returns
+    -------
+    pathlib.Path
     """
     if source != model_store.REGISTRY:
         folder = Path(source)
@@ -121,6 +125,10 @@ def load_models(
         The registry alias.
     experiment
         The experiment whose registered models are meant, or None.
+
+    Returns
+    -------
+    ChampionModels
     """
     return model_store.load_champions_from_folder(
         model_folder(source, alias=alias, experiment=experiment)
@@ -140,6 +148,11 @@ def source_versions(
         The registry alias.
     experiment
         The experiment whose registered models are meant, or None.
+
+    Returns
+    -------
+    dict
+        Kind -> version.
     """
     if source == model_store.REGISTRY:
         return model_store.registry_versions(model_store.resolve_experiment(experiment), alias)

@@ -27,6 +27,11 @@ def bundle_with_bgnbd(served: Any) -> tuple[str, Any] | tuple[None, None]:
     ----------
     served
         The loaded snapshot.
+
+    Returns
+    -------
+    kind, bundle
+        Both None when no bundle has a BG/NBD.
     """
     for kind in ("ltv", "churn"):
         bundle = getattr(served.models, kind, None)
@@ -86,6 +91,11 @@ def bundle_next_order(bundle: Any, frame: pd.DataFrame, as_of: pd.Timestamp) -> 
         Model-input rows, shape (n, k).
     as_of
         The snapshot's instant.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`predict_next_order`.
     """
     prior = getattr(bundle, "next_order_prior_gaps", 3.0)  # older bundles: the default
     return predict_next_order(
@@ -126,6 +136,11 @@ def positions_in(served: Any, kind_ids: list[str]) -> np.ndarray:
         The loaded snapshot.
     kind_ids
         Customer ids.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(kind_ids),), int64.
     """
     kind, bundle = bundle_with_bgnbd(served)
     if bundle is None:
@@ -140,6 +155,11 @@ def as_fields(row: pd.Series) -> dict[str, Any]:
     ----------
     row
         One row of :func:`predict_next_order`.
+
+    Returns
+    -------
+    dict
+        Field name -> JSON-safe value.
     """
     out: dict[str, Any] = {}
     for name in FIELDS:

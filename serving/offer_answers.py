@@ -68,6 +68,11 @@ class OfferDesk:
         ----------
         served
             The loaded snapshot.
+
+        Returns
+        -------
+        str or pathlib.Path
+            Raises a KizunaInputError when neither is set.
         """
         path = self.settings.offers
         if path is None and served.models.experiment is not None:
@@ -83,6 +88,10 @@ class OfferDesk:
         ----------
         served
             The loaded snapshot.
+
+        Returns
+        -------
+        OfferCatalogue
         """
         path = self.catalogue_path(served)
         if self._catalogue[0] != path:
@@ -102,6 +111,10 @@ class OfferDesk:
             The service's live state.
         request
             The ``/next_best_offer`` request.
+
+        Returns
+        -------
+        NextBestOfferResponse or JSONResponse
         """
         if served is None:
             return not_ready(live)
@@ -177,6 +190,11 @@ def log_offer(
         The ``/next_best_offer`` request.
     out
         The answer, or an error response.
+
+    Returns
+    -------
+    NextBestOfferResponse or JSONResponse
+        ``out``, with its ``recommendation_id`` set when it is an answer.
     """
     if isinstance(out, JSONResponse):
         return out

@@ -51,6 +51,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     ----------
     path
         The file.
+
+    Returns
+    -------
+    dict
     """
     path = Path(path)
     if not path.exists():
@@ -73,6 +77,10 @@ def read_offers(path: str | Path, *, margin: float | None = None) -> OfferCatalo
         The catalogue file.
     margin
         The shop's margin, overriding the file's; or None.
+
+    Returns
+    -------
+    OfferCatalogue
     """
     path = Path(path)
     if not path.exists():

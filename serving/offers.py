@@ -55,6 +55,12 @@ def next_best_offer(
         The decision time.
     bands
         The risk band thresholds, low then high.
+
+    Returns
+    -------
+    response : NextBestOfferResponse
+    decisions : list of dict
+        The raw decision rows.
     """
     cid = req.customer_id
     if (
@@ -123,6 +129,10 @@ def known_channels(catalogue: OfferCatalogue) -> list[str]:
     ----------
     catalogue
         The offers.
+
+    Returns
+    -------
+    list of str
     """
     return sorted({c for offer in catalogue.offers for c in offer.eligibility.channels})
 
@@ -134,6 +144,11 @@ def log_window_days(catalogue: OfferCatalogue) -> float:
     ----------
     catalogue
         The offers.
+
+    Returns
+    -------
+    float
+        Days.
     """
     policy = catalogue.contact_policy
     days = [policy.period_days, policy.min_days_between]
@@ -153,6 +168,11 @@ def product_candidates(served: Served, customer_id: str, catalogue: OfferCatalog
         The customer's id.
     catalogue
         The offers.
+
+    Returns
+    -------
+    list of dict
+        One row per pick: ``customer_id``, ``item_id``, ``p_purchase``, values.
     """
     bundle = served.models.recommender
     if bundle is None or bundle.purchase_rate_by_rank is None or bundle.item_prices is None:

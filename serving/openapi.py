@@ -110,6 +110,11 @@ def document(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
         The OpenAPI document BentoML generates.
     settings
         The service settings.
+
+    Returns
+    -------
+    dict
+        A new document.
     """
     spec = json.loads(json.dumps(spec).replace(_WRAPPER, ""))
     spec["openapi"] = OPENAPI_VERSION

@@ -56,6 +56,10 @@ def recommend(served: Served, req: api.RecommendRequest) -> api.RecommendRespons
         The snapshot to answer from.
     req
         The ``/recommend`` request.
+
+    Returns
+    -------
+    RecommendResponse
     """
     st = served.state
     cat = st.catalogue
@@ -176,6 +180,10 @@ def similar_items(served: Served, req: api.SimilarItemsRequest) -> api.SimilarIt
         The snapshot to answer from.
     req
         The ``/similar_items`` request.
+
+    Returns
+    -------
+    SimilarItemsResponse
     """
     st = served.state
     cat = st.catalogue

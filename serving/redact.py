@@ -15,5 +15,9 @@ def hide_passwords(text: str) -> str:
     ----------
     text
         Any text, e.g. an error message.
+
+    Returns
+    -------
+    str
     """
     return _CREDENTIALS.sub(r"\1***@", text)

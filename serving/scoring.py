@@ -50,6 +50,11 @@ def risk_band(probability: float, bands: tuple[float, float]) -> str:
         A churn probability.
     bands
         The two thresholds, low then high.
+
+    Returns
+    -------
+    str
+        ``low``, ``medium`` or ``high``.
     """
     low, high = bands
     if probability >= high:
@@ -64,6 +69,10 @@ def json_number(value: Any) -> float | None:
     ----------
     value
         A number, or anything ``float`` reads.
+
+    Returns
+    -------
+    float or None
     """
     if value is None:
         return None
@@ -113,6 +122,10 @@ def churn_scores(
         Most ids per request.
     bands
         The risk band thresholds, low then high.
+
+    Returns
+    -------
+    ChurnResponse
     """
     check_batch(req.customer_ids, max_batch)
     bundle = require_model(served, "churn")
@@ -160,6 +173,10 @@ def ltv_scores(served: Served, req: api.LTVRequest, *, max_batch: int) -> api.LT
         The ``/ltv`` request.
     max_batch
         Most ids per request.
+
+    Returns
+    -------
+    LTVResponse
     """
     check_batch(req.customer_ids, max_batch)
     bundle = require_model(served, "ltv")
@@ -241,6 +258,11 @@ def predict_rows(st: CustomerState, kind: str, bundle: Any, rows: np.ndarray) ->
         The model bundle of that kind.
     rows
         Rows of the state's frame, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64.
     """
     model = bundle.model
     matrix = st.matrices.get(kind)
@@ -273,6 +295,11 @@ def reasons_for_rows(
         Rows of the state's frame, shape (n,).
     top_n
         Most reasons per row.
+
+    Returns
+    -------
+    list of list of dict
+        Per row, up to ``top_n`` reasons.
     """
     model = bundle.model
     matrix = st.matrices.get(kind)
@@ -299,6 +326,10 @@ def customer_profile(
         The ``/customer`` request.
     bands
         The risk band thresholds, low then high.
+
+    Returns
+    -------
+    CustomerProfile
     """
     st = served.state
     cid = req.customer_id

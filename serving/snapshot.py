@@ -60,6 +60,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     ----------
     folder
         The snapshot folder.
+
+    Returns
+    -------
+    dict
     """
     path = Path(folder) / MANIFEST_FILE
     if not path.exists():
@@ -108,6 +112,10 @@ def load_snapshot(folder: Path, models: ChampionModels, *, live: bool = True) ->
     live
         False (batch scoring) skips the booster matrices (scores then go
         through the models' public API), in less memory.
+
+    Returns
+    -------
+    CustomerState
     """
     folder = Path(folder)
     manifest = read_manifest(folder)

@@ -25,6 +25,10 @@ def status_response(
         The service settings.
     readiness
         What ``/readyz`` reports.
+
+    Returns
+    -------
+    StatusResponse
     """
     served = live.served
     ready, _, degraded = readiness
@@ -59,6 +63,10 @@ def reload_response(outcome: ReloadOutcome) -> ReloadResponse | JSONResponse:
     ----------
     outcome
         What the reload did.
+
+    Returns
+    -------
+    ReloadResponse or JSONResponse
     """
     answer = ReloadResponse(
         reloaded=outcome.reloaded,

@@ -47,6 +47,11 @@ def cause_of(exc: BaseException) -> str:
     ----------
     exc
         The error raised.
+
+    Returns
+    -------
+    str
+        The root cause's message (its type's name when it has none).
     """
     root = exc
     while root.__context__ is not None and isinstance(root.__context__, STORE_ERRORS):

@@ -27,6 +27,11 @@ def apply_stored_events(served: Any, store: Any) -> int:
         The loaded snapshot, updated in place.
     store
         The event store.
+
+    Returns
+    -------
+    int
+        Customers updated.
     """
     state = served.state
     _number_after_snapshot(store, state.last_event_seq)

@@ -42,6 +42,11 @@ def canonical(frame: pd.DataFrame) -> pd.DataFrame:
     ----------
     frame
         Transaction lines, shape (n, k).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k').
     """
     return frame[[c for c in TX_COLUMNS if c in frame.columns]]
 
@@ -55,6 +60,11 @@ def write_transaction_log(transactions: pd.DataFrame, folder: Path) -> int:
         Validated transactions, shape (n, k).
     folder
         The snapshot folder (``transactions.arrow`` and ``transactions_index.parquet``).
+
+    Returns
+    -------
+    int
+        Lines written.
     """
     tx = canonical(transactions)
     # Sorting the ids' ranks (integers) gives the order of sorting the ids themselves,
@@ -110,6 +120,11 @@ class TransactionLog:
             Customer ids.
         columns
             Only these columns, or None for all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Shape (n, k).
         """
         pos = self._index.get_indexer(customer_ids)
         pos = pos[pos >= 0]
@@ -146,6 +161,11 @@ def without_repeats(lines: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
         New lines, shape (n, k).
     known
         Lines already held, shape (m, k).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (m, k), m <= n.
     """
     key = list(s.PURCHASE_KEY)
     if len(known) == 0 or not set(key) <= set(known.columns):
@@ -164,6 +184,11 @@ def clip_to(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         Transaction lines, shape (n, k).
     as_of
         The state's clock.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k).
     """
     late = lines[s.TIMESTAMP] >= as_of
     if not late.any():

@@ -60,6 +60,10 @@ def field_path(loc: tuple[Any, ...]) -> str:
     ----------
     loc
         A pydantic error location.
+
+    Returns
+    -------
+    str
     """
     out = "body"
     for part in loc:
@@ -74,6 +78,11 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ----------
     exc
         The pydantic validation error.
+
+    Returns
+    -------
+    list of dict
+        ``loc``, ``msg``, ``type`` per error.
     """
     return [
         {"loc": field_path(tuple(e["loc"])), "msg": e["msg"], "type": e["type"]}
@@ -90,6 +99,11 @@ def limit_errors(request: BaseModel, settings: Settings) -> list[dict[str, str]]
         The validated request.
     settings
         The service settings.
+
+    Returns
+    -------
+    list of dict
+        As :func:`field_errors`.
     """
     out = []
     for field, limit, variable in (
@@ -124,6 +138,10 @@ def check_body(
         The service settings.
     models
         Endpoint path -> its request model (None: no body checked).
+
+    Returns
+    -------
+    (int, dict) or None
     """
     return parse_body(path, body, settings, models)[1]
 
@@ -143,6 +161,10 @@ def parse_body(
         The service settings.
     models
         Endpoint path -> its request model (None: no body checked).
+
+    Returns
+    -------
+    (BaseModel or None, (int, dict) or None)
     """
     model = models[path] or _NoFields
     try:

@@ -20,6 +20,11 @@ def weigher_for(params: dict[str, Any]) -> InteractionWeigher:
     ----------
     params
         The recommender's ``interaction_params``.
+
+    Returns
+    -------
+    InteractionWeigher
+        Unfitted.
     """
     return InteractionWeigher(
         weighting=params.get("weighting", "count"),
@@ -37,5 +42,10 @@ def fit_weigher(counts: sp.csr_matrix, params: dict[str, Any]) -> InteractionWei
         Purchase counts, ``csr_matrix`` shape (n_users, n_items).
     params
         The recommender's ``interaction_params``.
+
+    Returns
+    -------
+    InteractionWeigher
+        Fitted.
     """
     return weigher_for(params).fit(counts)
