@@ -34,6 +34,11 @@ def save_bundle(bundle: Any, folder: Path) -> Path:
         A model bundle.
     folder
         The folder to write into.
+
+    Returns
+    -------
+    pathlib.Path
+        The bundle file.
     """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / BUNDLE_FILE
@@ -55,6 +60,11 @@ def save_champions(champions: ChampionModels, folder: Path) -> Path:
         The model set.
     folder
         The folder to write into.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

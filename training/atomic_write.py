@@ -30,6 +30,11 @@ def temp_sibling(target: Path, kind: str = "tmp") -> Path:
         The file to be replaced.
     kind
         A word in the temporary's name.
+
+    Returns
+    -------
+    pathlib.Path
+        Not yet created.
     """
     return target.with_name(f".{kind}-{secrets.token_hex(4)}.{target.name}")
 

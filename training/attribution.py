@@ -54,6 +54,11 @@ def attribute(
         Only answers shown at or after it.
     purchases
         Every purchase line (``customer_id``, ``timestamp``), for the control-group comparison.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per placement x offer x model version.
     """
     if shown.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -162,6 +167,11 @@ def attribution_report(
         The event store, for the control-group comparison; or None.
     confidence
         The intervals' confidence.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`attribute`.
     """
     from kizuna.serving.attribution import RecommendationLog, store_path
 

@@ -49,6 +49,11 @@ def evaluate_audiences(
         :class:`training.recommender_eval.RecommenderHoldout`.
     X, bgnbd
         The test snapshot's inputs (the active population) and its BG/NBD.
+
+    Returns
+    -------
+    dict of str -> float
+        Metric name -> value.
     """
     if bgnbd is None or model is None:
         return {}

@@ -184,6 +184,11 @@ def top_k_columns(blend: np.ndarray, k: int, *, hint: np.ndarray | None = None) 
         How many columns per row.
     hint
         Any ``k`` distinct columns per row, shape (n, k), or None.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, k), int64.
     """
     if hint is None:
         return _top_k(blend, k)

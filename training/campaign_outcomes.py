@@ -23,6 +23,11 @@ def checked_outcomes(
         One row per customer and offer, shape (n, k).
     offer_col, treated_col, outcome_col, revenue_col
         Its columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k), a copy.
     """
     if not isinstance(outcomes, pd.DataFrame):
         raise KizunaInputError("outcomes must be a table", column=outcome_col)
@@ -75,6 +80,11 @@ def treated_flags(values: pd.Series, *, column: str = s.TREATED) -> np.ndarray:
         The treated column, shape (n,).
     column
         Its name, for errors.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), bool.
     """
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.to_numpy(dtype=bool)
@@ -117,6 +127,11 @@ def costs_per_row(
         The offer catalogue, or None.
     costs
         Offer id -> (fixed cost, discount share), used without a catalogue; or None.
+
+    Returns
+    -------
+    fixed, discount_share : numpy.ndarray
+        Each shape (n,).
     """
     table: dict[str, tuple[float, float]] = {}
     if catalogue is not None:

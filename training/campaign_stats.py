@@ -20,6 +20,11 @@ def retention_uplift(yt: np.ndarray, yc: np.ndarray, confidence: float) -> dict[
         0/1 outcomes of the treated and the control group.
     confidence
         The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    dict
+        The uplift, its interval bounds and p-value.
     """
     nt, nc = yt.size, yc.size
     pt = yt.mean() if nt else np.nan
@@ -45,6 +50,10 @@ def welch_interval(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[flo
         The two groups' values.
     confidence
         The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    difference, low, high : float
     """
     na, nb = a.size, b.size
     if na == 0 or nb == 0:
@@ -70,6 +79,11 @@ def revenue_uplift(rt: np.ndarray, rc: np.ndarray, confidence: float) -> dict[st
         Revenue per treated and per control customer.
     confidence
         The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    dict
+        Per customer and total, with intervals.
     """
     diff, low, high = welch_interval(rt, rc, confidence)
     nt = rt.size
@@ -91,6 +105,11 @@ def profit_uplift(pt: np.ndarray, pc: np.ndarray, confidence: float) -> dict[str
         Profit per treated and per control customer.
     confidence
         The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    dict
+        Per treated customer and total, with intervals.
     """
     per, low, high = welch_interval(pt, pc, confidence)
     nt = pt.size

@@ -46,6 +46,11 @@ def group_callback(command: Callable[..., Any]) -> Callable[..., Any]:
     ----------
     command
         The group's own command.
+
+    Returns
+    -------
+    callable
+        The group's callback.
     """
     hints = typing.get_type_hints(command, include_extras=True)
     signature = inspect.signature(command)
@@ -91,7 +96,12 @@ app.command("attribution")(cli_report.attribution)
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean the user's input (a file, a value) is at fault, not kizuna."""
+    """Exceptions that mean the user's input (a file, a value) is at fault, not kizuna.
+
+    Returns
+    -------
+    tuple of exception types
+    """
     import sqlite3
 
     import pandas as pd
@@ -123,6 +133,10 @@ def one_line(exc: BaseException) -> str:
     ----------
     exc
         The error.
+
+    Returns
+    -------
+    str
     """
     text = " ".join(str(exc).split())
     if isinstance(exc, KizunaInputError):

@@ -78,6 +78,10 @@ def experiment_yaml(proposal: Any, *, out: Path, name: str) -> str:
         Where the file goes (paths are made relative to it).
     name
         The experiment's name.
+
+    Returns
+    -------
+    str
     """
     from kizuna.training.sniff import describe
 

@@ -305,6 +305,10 @@ def default_decisions_path(campaign_id: str | None, now: pd.Timestamp) -> Path:
         The campaign, or None.
     now
         The decision time.
+
+    Returns
+    -------
+    pathlib.Path
     """
     import re
 

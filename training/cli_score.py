@@ -244,6 +244,10 @@ def recorded_experiment(models: str, alias: str, experiment: str | None) -> Any:
         The registry alias.
     experiment
         The experiment's name, or None.
+
+    Returns
+    -------
+    ExperimentConfig or None
     """
     import json
 

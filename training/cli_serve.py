@@ -136,6 +136,10 @@ def server_home(home: str | None, port: int) -> Path:
         The user's BentoML home, or None for the default.
     port
         The server's port.
+
+    Returns
+    -------
+    pathlib.Path
     """
     base = Path(home).expanduser() if home else Path.home() / "bentoml"
     return base / "kizuna-servers" / f"port-{port}"

@@ -144,6 +144,10 @@ def offers_file(offers: str | Path | None, experiment: str | Path) -> Path | Non
         The ``offers:`` setting, or None.
     experiment
         The experiment file.
+
+    Returns
+    -------
+    pathlib.Path or None
     """
     if offers is None:
         return None
@@ -161,6 +165,10 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
     ----------
     path
         The experiment file.
+
+    Returns
+    -------
+    ExperimentConfig
     """
     path = Path(path)
     config = parse_model(ExperimentConfig, read_yaml(path), source=str(path))

@@ -26,6 +26,11 @@ def parse_model(model: type[Frozen], data: dict[str, Any], *, source: str) -> An
         The parsed YAML.
     source
         The file, named in the message.
+
+    Returns
+    -------
+    pydantic.BaseModel
+        An instance of ``model``.
     """
     try:
         return model.model_validate(data)

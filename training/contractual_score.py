@@ -27,6 +27,10 @@ def is_contractual_only(config: Any) -> bool:
     ----------
     config
         The experiment config.
+
+    Returns
+    -------
+    bool
     """
     return (
         config.data.transactions is None

@@ -87,6 +87,10 @@ def read_transactions(
     number_rule
         How quantities and prices are written, for ``canonical`` sources:
         under a declared rule they are read as text, for the validator to read.
+
+    Returns
+    -------
+    RawTransactions
     """
     if format == "canonical":
         texts = text_sources(column_map, ID_COLUMNS, number_rule, TRANSACTION_NUMBERS)
@@ -151,6 +155,10 @@ def config_experiment(config: Path | None) -> str | None:
     ----------
     config
         The experiment file, or None.
+
+    Returns
+    -------
+    str or None
     """
     if config is None:
         return None
@@ -177,6 +185,10 @@ def resolve_source(
         A column map file, or None.
     config
         The experiment file, or None.
+
+    Returns
+    -------
+    DataConfig
     """
     if config is not None:
         if source is not None:
@@ -248,6 +260,10 @@ def load_transactions(
         Whether to append the service's stored events.
     experiment
         The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    ValidatedTransactions
     """
     return load_transactions_and_events(
         data, as_of=as_of, quiet=quiet, with_events=with_events, experiment=experiment
@@ -281,6 +297,12 @@ def load_transactions_and_events(
         Whether to append the service's stored events.
     experiment
         The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    validated : ValidatedTransactions
+    last_seq : int
+        The last stored event included (0 without events).
     """
     from kizuna.features.contract import require_columns
     from kizuna.serving.event_store import SEQ, read_events
@@ -334,6 +356,11 @@ def load_tables(
         The experiment's ``data:`` section (or the CLI's source).
     label_col
         The contractual churn label column, or None.
+
+    Returns
+    -------
+    items, customers : pandas.DataFrame or None
+        Indexed by id; None where the experiment names no such table.
     """
     customers = None
     if data.customers is not None:
@@ -356,6 +383,10 @@ def load_items(data: DataConfig) -> pd.DataFrame | None:
     ----------
     data
         The experiment's ``data:`` section (or the CLI's source).
+
+    Returns
+    -------
+    pandas.DataFrame or None
     """
     if data.items is None:
         return None

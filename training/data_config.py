@@ -145,12 +145,22 @@ class DataConfig(Frozen):
 
     @property
     def timestamp_rule(self) -> TimestampRule:
-        """How this source's timestamps are written."""
+        """How this source's timestamps are written.
+
+        Returns
+        -------
+        TimestampRule
+        """
         return TimestampRule(format=self.timestamp_format, dayfirst=self.dayfirst, epoch=self.epoch)
 
     @property
     def number_rule(self) -> NumberRule:
-        """How this source's numbers are written when they are text."""
+        """How this source's numbers are written when they are text.
+
+        Returns
+        -------
+        NumberRule
+        """
         return NumberRule(decimal=self.decimal, thousands=self.thousands)
 
     def resolved(self, base: Path) -> DataConfig:
@@ -160,6 +170,10 @@ class DataConfig(Frozen):
         ----------
         base
             The experiment file's folder.
+
+        Returns
+        -------
+        DataConfig
         """
 
         def anchor(p: Path | None) -> Path | None:

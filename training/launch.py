@@ -79,6 +79,10 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     ----------
     cpuinfo
         Linux's CPU description.
+
+    Returns
+    -------
+    set of str
     """
     try:
         text = cpuinfo.read_text()
@@ -162,6 +166,10 @@ def exit_status(code: object) -> int:
     ----------
     code
         The ``SystemExit`` code.
+
+    Returns
+    -------
+    int
     """
     if code is None:
         return 0

@@ -113,6 +113,10 @@ def forecast_ratio(
         The rule (``bgnbd``, ``last_window``, ``mean_of_year``, ``linear_trend``).
     window_days
         How far back windows are used.
+
+    Returns
+    -------
+    float
     """
     if method == "bgnbd":
         return 1.0

@@ -76,6 +76,10 @@ def precision_at_k(recommended: Any, truth: Truth, k: int | None = None) -> floa
         Relevant codes per user: list of n arrays, or sparse (n, n_codes).
     k
         Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
     """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(hits.sum(axis=1) / hits.shape[1], n_rel)
@@ -92,6 +96,10 @@ def recall_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
         Relevant codes per user: list of n arrays, or sparse (n, n_codes).
     k
         Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
     """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(hits.sum(axis=1) / np.maximum(n_rel, 1), n_rel)
@@ -112,6 +120,10 @@ def ndcg_at_k(recommended: Any, truth: Truth | TruthIndex, k: int | None = None)
         :class:`TruthIndex` built once.
     k
         Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
     """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(_ndcg_rows(hits, n_rel), n_rel)
@@ -129,6 +141,11 @@ def ndcg_scorer(truth: Truth, n: int) -> Callable[[Any, int | None], float]:
         Relevant codes per user: list of n arrays, or sparse (n, n_codes).
     n
         Number of users.
+
+    Returns
+    -------
+    callable
+        ``score(recommended, k) -> float``.
     """
     index = TruthIndex(truth, n)
     return lambda recommended, k=None: ndcg_at_k(recommended, index, k)
@@ -145,6 +162,10 @@ def map_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
         Relevant codes per user: list of n arrays, or sparse (n, n_codes).
     k
         Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
     """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(_ap_rows(hits, n_rel), n_rel)
@@ -161,6 +182,10 @@ def catalogue_coverage(recommended: Any, n_items: int, k: int | None = None) -> 
         Size of the catalogue.
     k
         Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
     """
     recs = _check_recommended(recommended)
     k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
@@ -180,6 +205,10 @@ def mean_popularity(recommended: Any, item_popularity: Any, k: int | None = None
         Shape (n, width); padding is skipped.
     item_popularity
         Shape (n_items,), indexed by item code.
+
+    Returns
+    -------
+    float
     """
     recs = _check_recommended(recommended)
     k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
@@ -212,6 +241,11 @@ def per_user_ranking_metrics(
         Relevant codes per user: list of n arrays, or sparse (n, n_codes).
     k
         Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    dict of str -> numpy.ndarray
+        ``precision``, ``recall``, ``ndcg``, ``ap``, each shape (n,).
     """
     hits, n_rel = hit_matrix(recommended, truth, k)
     kk = hits.shape[1]

@@ -80,6 +80,10 @@ def roc_auc(y_true: Any, y_score: Any) -> float:
         0/1 outcomes (1 = churned), shape (n,).
     y_score
         Scores, higher = more likely 1, shape (n,).
+
+    Returns
+    -------
+    float
     """
     t, s = _binary(y_true, y_score)
     return float(roc_auc_score(t, s))
@@ -94,6 +98,10 @@ def pr_auc(y_true: Any, y_score: Any) -> float:
         0/1 outcomes (1 = churned), shape (n,).
     y_score
         Scores, higher = more likely 1, shape (n,).
+
+    Returns
+    -------
+    float
     """
     t, s = _binary(y_true, y_score)
     return float(average_precision_score(t, s))
@@ -108,6 +116,10 @@ def brier(y_true: Any, y_prob: Any) -> float:
         0/1 outcomes (1 = churned), shape (n,).
     y_prob
         Predicted probabilities of 1, shape (n,).
+
+    Returns
+    -------
+    float
     """
     t, p = _binary(y_true, y_prob, need_both=False)
     _probabilities(p)
@@ -123,6 +135,10 @@ def log_loss(y_true: Any, y_prob: Any) -> float:
         0/1 outcomes (1 = churned), shape (n,).
     y_prob
         Predicted probabilities of 1, shape (n,).
+
+    Returns
+    -------
+    float
     """
     t, p = _binary(y_true, y_prob, need_both=False)
     _probabilities(p)
@@ -156,6 +172,10 @@ def lift_top_decile(y_true: Any, y_score: Any, *, fraction: float = 0.1) -> floa
         Scores, higher = more likely 1, shape (n,).
     fraction
         Share of rows in the top group.
+
+    Returns
+    -------
+    float
     """
     t, s = _binary(y_true, y_score)
     top = _top_order(s)[: _top_k(len(t), fraction)]
@@ -173,6 +193,10 @@ def capture_rate_top_decile(y_true: Any, y_score: Any, *, fraction: float = 0.1)
         Scores, higher = more likely 1, shape (n,).
     fraction
         Share of rows in the top group.
+
+    Returns
+    -------
+    float
     """
     t, s = _binary(y_true, y_score)
     top = _top_order(s)[: _top_k(len(t), fraction)]
@@ -188,6 +212,10 @@ def classification_report(y_true: Any, y_prob: Any) -> dict[str, float]:
         0/1 outcomes (1 = churned), shape (n,).
     y_prob
         Predicted probabilities of 1, shape (n,).
+
+    Returns
+    -------
+    dict of str -> float
     """
     return {
         "roc_auc": roc_auc(y_true, y_prob),
@@ -211,6 +239,10 @@ def mae(y_true: Any, y_pred: Any) -> float:
         Actual values, shape (n,).
     y_pred
         Predicted values, shape (n,).
+
+    Returns
+    -------
+    float
     """
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     return float(mean_absolute_error(t, p))
@@ -225,6 +257,10 @@ def rmse(y_true: Any, y_pred: Any) -> float:
         Actual values, shape (n,).
     y_pred
         Predicted values, shape (n,).
+
+    Returns
+    -------
+    float
     """
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     return float(root_mean_squared_error(t, p))
@@ -239,6 +275,10 @@ def spearman(y_true: Any, y_pred: Any) -> float:
         Actual values, shape (n,).
     y_pred
         Predicted values, shape (n,).
+
+    Returns
+    -------
+    float
     """
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     if len(t) < 2 or t.min() == t.max() or p.min() == p.max():
@@ -276,6 +316,10 @@ def normalised_gini(y_true: Any, y_pred: Any) -> float:
         Actual values, shape (n,).
     y_pred
         Predicted values, shape (n,).
+
+    Returns
+    -------
+    float
     """
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     if t.sum() == 0:
@@ -329,6 +373,10 @@ def total_revenue_error(y_true: Any, y_pred: Any) -> float:
         Actual values, shape (n,).
     y_pred
         Predicted values, shape (n,).
+
+    Returns
+    -------
+    float
     """
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     total = t.sum()
@@ -348,6 +396,10 @@ def regression_report(y_true: Any, y_pred: Any) -> dict[str, float]:
         Actual values, shape (n,).
     y_pred
         Predicted values, shape (n,).
+
+    Returns
+    -------
+    dict of str -> float
     """
     return {
         "mae": mae(y_true, y_pred),

@@ -84,6 +84,11 @@ def qini_curve(y: Any, treatment: Any, score: Any) -> tuple[np.ndarray, np.ndarr
         0/1: whether each customer was treated, shape (n,).
     score
         Uplift scores, higher = target first, shape (n,).
+
+    Returns
+    -------
+    n_targeted, qini : numpy.ndarray
+        Each shape (b + 1,).
     """
     y, t, sc = _inputs(y, treatment, score)
     k, nt, nc, yt, yc = _cumulative(y, t, sc)
@@ -102,6 +107,11 @@ def uplift_curve(y: Any, treatment: Any, score: Any) -> tuple[np.ndarray, np.nda
         0/1: whether each customer was treated, shape (n,).
     score
         Uplift scores, higher = target first, shape (n,).
+
+    Returns
+    -------
+    n_targeted, uplift : numpy.ndarray
+        Each shape (b + 1,).
     """
     y, t, sc = _inputs(y, treatment, score)
     k, nt, nc, yt, yc = _cumulative(y, t, sc)
@@ -135,6 +145,10 @@ def qini_coefficient(y: Any, treatment: Any, score: Any, *, normalize: bool = Tr
     normalize
         Divide by the same area of the perfect ordering (1 = perfect, 0 =
         random). Unnormalised, it is in outcome per customer.
+
+    Returns
+    -------
+    float
     """
     y, t, sc = _inputs(y, treatment, score)
     if normalize:
@@ -150,6 +164,10 @@ def auuc(y: Any, treatment: Any, score: Any, *, normalize: bool = False) -> floa
     ----------
     normalize
         Report ``(area - random) / (perfect - random)`` instead of the raw area.
+
+    Returns
+    -------
+    float
     """
     y, t, sc = _inputs(y, treatment, score)
     if normalize:
@@ -174,6 +192,10 @@ def uplift_at_k(y: Any, treatment: Any, score: Any, k: float = 0.3) -> float:
         Uplift scores, higher = target first, shape (n,).
     k
         Share of customers targeted.
+
+    Returns
+    -------
+    float
     """
     y, t, sc = _inputs(y, treatment, score)
     if not 0 < k <= 1:

@@ -21,6 +21,11 @@ def one_name_is_a_list(params: dict[str, Any]) -> dict[str, Any]:
     ----------
     params
         A model's ``params:`` mapping.
+
+    Returns
+    -------
+    dict
+        ``params`` with such names as one-item lists.
     """
     return {k: [v] if k in LIST_PARAMS and isinstance(v, str) else v for k, v in params.items()}
 

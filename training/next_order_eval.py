@@ -43,6 +43,11 @@ def days_to_next_order(
         The instant waited from.
     customer_ids
         The customers, shape (n,).
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by ``customer_ids``, days; NaN without a later order.
     """
     end = pd.Timestamp(transactions[s.TIMESTAMP].max()) + pd.Timedelta(days=1)
     orders = orders_before(transactions, end)
@@ -87,6 +92,10 @@ def choose_prior_gaps(
         ``"W"`` or ``"D"``.
     grid
         The candidate weights.
+
+    Returns
+    -------
+    float
     """
     if bgnbd is None or X.empty:
         return 3.0
@@ -129,6 +138,10 @@ def evaluate_next_order(
         gap and recency columns).
     bgnbd
         The BG/NBD fit on that snapshot.
+
+    Returns
+    -------
+    dict of str -> float
     """
     if bgnbd is None or X.empty:
         return {}

@@ -48,6 +48,12 @@ def resolve_offers(
         The experiment file, or None.
     margin
         The shop's margin, overriding the file's; or None.
+
+    Returns
+    -------
+    catalogue : OfferCatalogue
+    path : pathlib.Path
+        The file it was read from.
     """
     from kizuna.training.config import offers_file, read_yaml
 
@@ -71,6 +77,11 @@ def read_scores(path: Path) -> pd.DataFrame:
     ----------
     path
         The scores file (``kizuna score`` output).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer.
     """
     from kizuna.training.data import read_table
 
@@ -110,6 +121,11 @@ def read_uplift(path: Path) -> Any:
     ----------
     path
         The ``--uplift`` file.
+
+    Returns
+    -------
+    pandas.DataFrame or dict
+        The table, or offer id -> uplift model.
     """
     from kizuna.training.data import read_table
 

@@ -42,6 +42,10 @@ def run_experiment(
         LTV and uplift (``kizuna train`` starts it before its own imports, so
         the child's overlap them); None: one is started here if the experiment
         needs it. Stopped when the experiment ends, used or not.
+
+    Returns
+    -------
+    ExperimentResult
     """
     needed = uses_tabular_stage(config)
     if tabular is not None and not needed:
@@ -63,6 +67,10 @@ def uses_tabular_stage(config: ExperimentConfig) -> bool:
     ----------
     config
         The experiment config.
+
+    Returns
+    -------
+    bool
     """
     return config.data.transactions is not None and bool(
         tabular_kinds(config) or config.uplift.enabled
@@ -76,6 +84,10 @@ def tabular_kinds(config: ExperimentConfig) -> list[str]:
     ----------
     config
         The experiment config.
+
+    Returns
+    -------
+    list of str
     """
     kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
     return [k for k in kinds if not (k == "churn" and config.churn.mode == "contractual")]

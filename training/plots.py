@@ -27,6 +27,10 @@ def to_png(figures: Mapping[str, Figure | bytes]) -> dict[str, bytes]:
     ----------
     figures
         File name -> a figure, or PNG bytes already drawn.
+
+    Returns
+    -------
+    dict of str -> bytes
     """
     import io
 
@@ -58,6 +62,10 @@ def roc_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
         0/1 outcomes, shape (n,).
     scores
         Scorer name -> scores, shape (n,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -85,6 +93,10 @@ def calibration_figure(
         Model name -> predicted probabilities, shape (n,).
     bins
         Number of quantile bins.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     from sklearn.calibration import calibration_curve
 
@@ -108,6 +120,10 @@ def gains_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure
         0/1 outcomes, shape (n,).
     scores
         Scorer name -> scores, shape (n,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig, (gain_ax, lift_ax) = _subplots(2, figsize=(10, 4.5))
     y = np.asarray(y_true, dtype=float)
@@ -141,6 +157,10 @@ def decile_calibration_figure(tables: Mapping[str, pd.DataFrame]) -> Figure:
     ----------
     tables
         Model name -> its decile table (``training.metrics_tabular.decile_calibration``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig, ax = _subplots(figsize=(6, 4.5))
     for name, table in tables.items():
@@ -175,6 +195,10 @@ def recall_at_k_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> F
     ----------
     curves
         Recommender name -> ``(ks, recalls)``, each shape (n_k,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig, ax = _subplots(figsize=(6, 4.5))
     for name, (ks, recalls) in curves.items():
@@ -194,6 +218,10 @@ def qini_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]])
     ----------
     curves
         Scorer name -> ``(outcome, treated, score)``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     from kizuna.training.metrics_uplift import qini_curve
 
@@ -221,6 +249,10 @@ def precision_recall_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]
         0/1 outcomes, shape (n,).
     scores
         Scorer name -> scores, shape (n,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
@@ -247,6 +279,10 @@ def importance_figure(importance: pd.Series, *, title: str, top: int = 20) -> Fi
         The figure's title.
     top
         How many features to show.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     shown = importance.sort_values(ascending=True).tail(top)
     fig, ax = _subplots(figsize=(6, 0.3 * len(shown) + 1.2))
@@ -266,6 +302,10 @@ def shap_summary_figure(contrib: pd.DataFrame, values: pd.DataFrame, *, top: int
         SHAP values, shape (n, n_features) (LightGBM ``pred_contrib`` without the bias).
     values
         The feature values, same shape and columns, for the colour (low blue, high red).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     order = contrib.abs().mean().sort_values(ascending=False).index[:top][::-1]
     fig, ax = _subplots(figsize=(7, 0.35 * len(order) + 1.5))
@@ -296,6 +336,10 @@ def residual_figure(actual: np.ndarray, predicted: np.ndarray) -> Figure:
         Actual values, shape (n,).
     predicted
         Predicted values, shape (n,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     actual = np.asarray(actual, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
@@ -330,6 +374,11 @@ def model_figures(kind: str, model: Any, X: pd.DataFrame, *, max_rows: int = 200
         Its test features, shape (n, p).
     max_rows
         Most rows the SHAP summary reads.
+
+    Returns
+    -------
+    dict of str -> matplotlib.figure.Figure
+        File name -> figure; empty for a model without a booster.
     """
     booster = getattr(model, "booster_", None)
     pre = getattr(model, "preprocessor_", None)
@@ -362,6 +411,10 @@ def search_figure(table: pd.DataFrame, scores: list[str]) -> Figure:
         One row per search combination.
     scores
         The score columns to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig, ax = _subplots(figsize=(6, 4))
     for column in scores:

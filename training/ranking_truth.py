@@ -47,6 +47,11 @@ class TruthIndex:
         ----------
         recs
             Item codes, shape (n, k) int64; negative = padding.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, k), bool.
         """
         # A code at or above span (or padding) is in no user's truth.
         known = (recs >= 0) & (recs < self.span)
@@ -66,6 +71,11 @@ def truth_pairs(truth: Truth, n: int) -> tuple[np.ndarray, np.ndarray]:
         Relevant codes per user: list of n arrays, or sparse (n, n_codes).
     n
         Number of users.
+
+    Returns
+    -------
+    rows, codes : numpy.ndarray
+        Each shape (n_pairs,), int64.
     """
     if sp.issparse(truth):
         m = sp.csr_matrix(truth)

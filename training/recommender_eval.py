@@ -147,6 +147,11 @@ def evaluate_holdout(
         Window of the recent sales.
     modes
         The modes to score.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`evaluate_recommenders`.
     """
     holdout = holdout_split(transactions, as_of, horizon_days, trend_days=trend_days)
     return evaluate_recommenders(models, holdout, k=k, modes=modes)
@@ -164,6 +169,11 @@ def default_models(random_state: int = 0, num_threads: int = 1) -> dict[str, Rec
         Seed of the models.
     num_threads
         Threads of the models.
+
+    Returns
+    -------
+    dict of str -> Recommender
+        Unfitted.
     """
     return {
         "global_popularity": PopularityRecommender(),

@@ -31,6 +31,11 @@ def purchase_rate_by_rank(
         Number of ranks.
     recs
         The ``new``-mode ranking, shape (n_eval, >= k), or None.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (k,), in [0, 1].
     """
     if recs is None:
         users = holdout.user_codes
@@ -50,6 +55,10 @@ def named_metrics(rows: pd.DataFrame, k: int) -> dict[str, float]:
         Long evaluation rows (``mode``, ``metric``, ``value``).
     k
         The cut-off, in the names.
+
+    Returns
+    -------
+    dict of str -> float
     """
     out: dict[str, float] = {}
     for _, row in rows.iterrows():
@@ -78,6 +87,11 @@ def recall_curves(
         The holdout split.
     rankings
         Name -> its ``all``-mode ranking, shape (n_eval, >= max(RECALL_KS)); or None.
+
+    Returns
+    -------
+    dict of str -> (numpy.ndarray, numpy.ndarray)
+        Model -> ``(ks, recalls)``.
     """
     users = holdout.user_codes
     history = holdout.train.matrix[users]

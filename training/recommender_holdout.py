@@ -92,6 +92,10 @@ class RecommenderHoldout:
         ----------
         mode
             ``"all"`` or ``"new"``.
+
+        Returns
+        -------
+        bool
         """
         return mode == "new" or self.excludes_training
 
@@ -206,6 +210,11 @@ def item_categories(
         The item ids, shape (n_items,).
     item_col, category_col
         The item and category columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_items,), object; NA where unknown.
     """
     pairs = transactions[[item_col, category_col]].dropna()
     counts = pairs.groupby([item_col, category_col], observed=True).size()

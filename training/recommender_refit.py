@@ -55,6 +55,10 @@ def refit_for_serving(
         The served model's name.
     reranker
         The trained re-ranker, or None.
+
+    Returns
+    -------
+    RecommenderBundle
     """
     purchases = transactions[~transactions[s.IS_RETURN]]
     end = purchases[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
@@ -102,6 +106,11 @@ def median_prices(purchases: pd.DataFrame, item_ids: pd.Index) -> np.ndarray:
         Purchase lines, shape (n, k).
     item_ids
         The item ids, shape (n_items,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_items,), float64; NaN without a price.
     """
     prices = purchases.groupby(s.ITEM_ID, observed=True)[s.UNIT_PRICE].median()
     return prices.reindex(item_ids).to_numpy(dtype=float)
@@ -120,6 +129,11 @@ def catalogue_categories(
         The item ids, shape (n_items,).
     items
         The validated items table, or None.
+
+    Returns
+    -------
+    pandas.Series or None
+        Shape (n_items,); None without categories.
     """
     if items is not None and s.CATEGORY in items.columns:
         return items[s.CATEGORY].reindex(item_ids).astype("string").reset_index(drop=True)

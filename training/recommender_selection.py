@@ -64,6 +64,10 @@ def select_on_validation(
         The hybrid's weights tuned on the early window, or None.
     baselines
         The candidates' rows being computed, or None.
+
+    Returns
+    -------
+    Selection
     """
     if len(validation.user_codes) == 0:
         return Selection(TUNED, primary, {}, "no validation customers: the tuned model is served")
@@ -130,6 +134,10 @@ def lambdarank_figures(
         Holdout rows of the rankers alone, or None.
     k
         The cut-off.
+
+    Returns
+    -------
+    dict of str -> float
     """
     if reranker is None:
         return {}
@@ -155,6 +163,11 @@ def configured_baselines(config: RecommenderConfig, seed: int) -> dict[str, Any]
         The recommender config.
     seed
         The experiment's seed.
+
+    Returns
+    -------
+    dict
+        Name -> unfitted recommender.
     """
     available = default_models(random_state=seed)
     return {name: available[name] for name in config.candidates}

@@ -40,6 +40,11 @@ def time_or_random_splits(
         The recommender config.
     seed
         The experiment's seed.
+
+    Returns
+    -------
+    holdout, validation
+        The two splits.
     """
     if config.protocol == "random_user":
         from kizuna.training.random_holdout import random_user_split
@@ -84,6 +89,11 @@ def reranker_windows(
         The truth window.
     config
         The recommender config.
+
+    Returns
+    -------
+    list
+        The splits.
     """
     if not config.rerank or config.protocol != "time":
         return []
@@ -114,6 +124,11 @@ def hashed_sample(split: Any, max_users: int | None) -> Any:
         The split.
     max_users
         Most evaluated customers, or None.
+
+    Returns
+    -------
+    split
+        Of the same type.
     """
     n = len(split.user_codes)
     if max_users is None or n <= max_users:

@@ -57,6 +57,10 @@ def recommender_table(models: dict[str, Any], k: int = 10) -> str:
         The recommender's part of the result.
     k
         The cut-off.
+
+    Returns
+    -------
+    str
     """
     rec = models["recommender"]
     served = rec.get("served", "kizuna")
@@ -112,6 +116,10 @@ def tabular_table(models: dict[str, Any], kind: str) -> str:
         The result's models.
     kind
         ``churn`` or ``ltv``.
+
+    Returns
+    -------
+    str
     """
     result = models[kind]
     served = result.get("served", "kizuna")
@@ -138,6 +146,10 @@ def render(summary: dict[str, Any]) -> str:
     ----------
     summary
         ``ExperimentResult.to_dict()``.
+
+    Returns
+    -------
+    str
     """
     models = summary["models"]
     parts = [

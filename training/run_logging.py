@@ -163,6 +163,10 @@ def log_model(kind: str, outcome: Any) -> LoggedModel | None:
         The model kind.
     outcome
         Its training outcome.
+
+    Returns
+    -------
+    LoggedModel or None
     """
     import mlflow
     from mlflow.models import infer_signature
@@ -260,6 +264,10 @@ def pip_requirements() -> list[str]:
 
     Given explicitly because MLflow's inference imports the model in a
     subprocess, which costs several seconds per model.
+
+    Returns
+    -------
+    list of str
     """
     from importlib.metadata import PackageNotFoundError, version
 
@@ -297,6 +305,10 @@ def kind_key(kind: str, config: ExperimentConfig, fingerprint: dict[str, Any]) -
         The experiment config.
     fingerprint
         The run's data fingerprint.
+
+    Returns
+    -------
+    str
     """
     if kind == "recommender":
         rec = config.recommender
@@ -320,6 +332,10 @@ def holdout_key(fingerprint: dict[str, Any], horizon_days: int) -> str:
         The run's data fingerprint.
     horizon_days
         The holdout window's length.
+
+    Returns
+    -------
+    str
     """
     parts = dict(fingerprint)
     if "holdout_hash" in parts:
@@ -338,6 +354,10 @@ def flatten_params(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
         A nested config mapping.
     prefix
         Prefix of every key (for the recursion).
+
+    Returns
+    -------
+    dict of str -> str
     """
     flat: dict[str, str] = {}
     for key, value in tree.items():

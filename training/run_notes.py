@@ -66,6 +66,10 @@ def version_description(
         The experiment config.
     decision
         The alias decision.
+
+    Returns
+    -------
+    str
     """
     primary = outcome.primary_metric
     value = outcome.metrics.get(primary)

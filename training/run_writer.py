@@ -57,7 +57,12 @@ class RunWriter:
         self._submit(_describe, self._run, tags, params, files)
 
     def run_id(self) -> str:
-        """The run's id; waits for the store to open (raises its error if it did not)."""
+        """The run's id; waits for the store to open (raises its error if it did not).
+
+        Returns
+        -------
+        str
+        """
         return self._run.result()
 
     def log_models(self, outcomes: dict[str, Any]) -> None:
@@ -134,6 +139,11 @@ class RunWriter:
             The function to run.
         *args, **kwargs
             Passed to ``fn``.
+
+        Returns
+        -------
+        Any
+            ``fn``'s value.
         """
         return self._submit(fn, *args, **kwargs).result()
 

@@ -52,6 +52,10 @@ def choose_served(
     validation
         ``{candidate: value}``; must hold :data:`TUNED`. Non-finite values
         never win.
+
+    Returns
+    -------
+    Selection
     """
     sign = 1.0 if higher_is_better else -1.0
     tuned = validation[TUNED]
@@ -92,6 +96,11 @@ def best_rival(
         The served candidate.
     higher_is_better
         The metric's direction.
+
+    Returns
+    -------
+    (str, float) or None
+        The rival's name and metric value.
     """
     sign = 1.0 if higher_is_better else -1.0
     values = {

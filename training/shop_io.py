@@ -62,6 +62,10 @@ def read_shop(out_dir: str | Path) -> Shop:
     out_dir
         The folder :func:`write_shop` wrote.
 
+    Returns
+    -------
+    Shop
+
     Raises
     ------
     KizunaInputError

@@ -38,6 +38,10 @@ def snapshot_as_of(transactions: pd.DataFrame) -> pd.Timestamp:
     ----------
     transactions
         Validated lines, shape (n, k).
+
+    Returns
+    -------
+    pandas.Timestamp
     """
     return transactions[s.TIMESTAMP].max().floor("D") + pd.Timedelta(days=1)
 
@@ -139,6 +143,10 @@ def btyd_unit(models: ChampionModels) -> str:
     ----------
     models
         The model set.
+
+    Returns
+    -------
+    str
     """
     bundles = [b for b in (models.churn, models.ltv) if b is not None]
     return next((b.btyd_unit for b in bundles), "W")
@@ -151,6 +159,11 @@ def count_params(models: ChampionModels) -> dict[str, Any]:
     ----------
     models
         The model set.
+
+    Returns
+    -------
+    dict
+        Setting name -> value.
     """
     rec = models.recommender
     params = dict(rec.interaction_params) if rec is not None else {}
@@ -257,6 +270,10 @@ def preferences(customers: pd.DataFrame | None) -> dict[str, list[str]]:
     ----------
     customers
         The validated customers table, or None.
+
+    Returns
+    -------
+    dict of str -> list of str
     """
     if customers is None or s.PREFERRED_CATEGORIES not in customers.columns:
         return {}

@@ -48,6 +48,10 @@ def champion_models(
         The kinds to load (empty: all).
     alias
         The alias to load.
+
+    Returns
+    -------
+    ChampionModels
     """
     fresh = fresh or {}
     bundles: dict[str, Any] = {}
@@ -163,6 +167,10 @@ def trained_kinds(experiment: str) -> tuple[str, ...]:
     ----------
     experiment
         The experiment's name.
+
+    Returns
+    -------
+    tuple of str
     """
     version = tracking.current_alias_version(
         tracking.registered_name(experiment, "snapshot"), tracking.CHAMPION
@@ -200,6 +208,12 @@ def rebuild_snapshot(
         Spark settings, or None.
     master
         The Spark master, or None.
+
+    Returns
+    -------
+    dict
+        The experiment, engine, run id, registered version and the snapshot's sizes and
+        model versions, for the CLI.
     """
     import mlflow
 
@@ -268,6 +282,10 @@ def source_name(data: Any) -> str:
     ----------
     data
         The experiment's ``data:`` section (or the CLI's source).
+
+    Returns
+    -------
+    str
     """
     return f"{data.format}:{Path(data.transactions).name}"
 

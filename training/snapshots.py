@@ -61,6 +61,12 @@ def snapshot_dates(
         The label window, also the spacing of the snapshots.
     n_train
         Number of training snapshots.
+
+    Returns
+    -------
+    train : list of pandas.Timestamp
+        Oldest first.
+    val, test : pandas.Timestamp
     """
     step = pd.Timedelta(days=horizon_days)
     train = [as_of - (i + 2) * step for i in range(n_train)][::-1]
@@ -120,6 +126,11 @@ def fit_btyd(summary: pd.DataFrame) -> tuple[BetaGeoModel | None, GammaGammaMode
     summary
         The BTYD summary (``repeat_periods``, ``recency``, ``T``, ``monetary_value``),
         shape (n_customers, 4).
+
+    Returns
+    -------
+    bgnbd, gamma_gamma : model or None
+        None where the data cannot fit one.
     """
     import warnings
 
@@ -163,6 +174,10 @@ def build_snapshot(
         ``"W"`` or ``"D"``.
     items, customers
         The validated items and customers tables, or None.
+
+    Returns
+    -------
+    Snapshot
     """
     X, bgnbd, gamma_gamma = model_inputs(
         transactions,
@@ -193,6 +208,13 @@ def stack(snapshots: list[Snapshot]) -> tuple[pd.DataFrame, pd.Series, pd.Series
     ----------
     snapshots
         The training snapshots.
+
+    Returns
+    -------
+    X : pandas.DataFrame
+        Shape (n_rows, n_features), indexed by customer id (repeated).
+    churn, value : pandas.Series
+        Shape (n_rows,).
     """
     X = pd.concat([snap.X for snap in snapshots])
     churn = pd.concat([snap.churn for snap in snapshots])

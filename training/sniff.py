@@ -71,6 +71,10 @@ def sniff(path: Path) -> Proposal:
     ----------
     path
         The transactions file.
+
+    Returns
+    -------
+    Proposal
     """
     path = Path(path)
     if not path.exists():
@@ -253,6 +257,10 @@ def describe(proposal: Proposal) -> str:
     ----------
     proposal
         What :func:`sniff` proposed.
+
+    Returns
+    -------
+    str
     """
     buf = io.StringIO()
     for g in proposal.columns:

@@ -116,6 +116,11 @@ def number_rule_of(guesses: list[ColumnGuess]) -> tuple[NumberRule | None, str |
     ----------
     guesses
         One guess per column.
+
+    Returns
+    -------
+    rule : NumberRule or None
+    note : str or None
     """
     styled = [g for g in guesses if g.number_rules]
     if not styled:
@@ -174,6 +179,13 @@ def propose_map(
         One guess per column.
     n_rows
         Rows sampled.
+
+    Returns
+    -------
+    column_map : dict
+        Canonical column -> entry.
+    notes : dict of str -> str
+        Canonical column -> how it was chosen.
     """
     notes: dict[str, str] = {}
     taken: set[str] = set()

@@ -24,6 +24,11 @@ def contractual_split(
         Shares, ``by`` and seed.
     seed
         The experiment's seed (when ``split`` has none).
+
+    Returns
+    -------
+    train, validation, test : numpy.ndarray
+        Positions, each shape (n_*,).
     """
     from sklearn.model_selection import train_test_split
 

@@ -32,6 +32,10 @@ def event_store_path(data: DataConfig, experiment: str | None) -> Path | None:
         The experiment's ``data:`` section (or the CLI's source).
     experiment
         The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    pathlib.Path or None
     """
     from kizuna.serving.config import Settings
 
@@ -64,6 +68,10 @@ def served_event_store(experiment: str, event_store: Path | None = None) -> Any:
         The experiment's name.
     event_store
         The store's path, or None for the experiment's own.
+
+    Returns
+    -------
+    EventStore or None
     """
     from kizuna.serving.config import Settings
     from kizuna.serving.event_store import EventStore
@@ -132,6 +140,10 @@ def legacy_store_note(data_dir: Path, store: Path, *, kind: str = "event store")
         The store this run reads.
     kind
         ``event store`` or ``contact log``.
+
+    Returns
+    -------
+    str or None
     """
     from kizuna.serving.config import LEGACY_STORES
 

@@ -44,6 +44,11 @@ def training_limits() -> Iterator[None]:
 
     The pipeline trains under it, and so does the tabular child, so the child's
     results are the ones this process would give.
+
+    Yields
+    ------
+    None
+        The block runs inside.
     """
     from threadpoolctl import threadpool_limits
 
@@ -78,7 +83,12 @@ class TabularProcess:
         self._local = False
 
     def start(self) -> TabularProcess:
-        """Start the child (it imports kizuna, then waits for its inputs)."""
+        """Start the child (it imports kizuna, then waits for its inputs).
+
+        Returns
+        -------
+        TabularProcess
+        """
         in_process = os.name != "posix" if self.in_process is None else self.in_process
         if in_process:
             self._local = True
@@ -103,6 +113,11 @@ class TabularProcess:
         ----------
         *args
             The arguments of ``train_tabular_stage``.
+
+        Returns
+        -------
+        Any
+            ``train_tabular_stage``'s result.
 
         Raises
         ------
@@ -193,6 +208,10 @@ def portable_error(exc: BaseException) -> BaseException:
     ----------
     exc
         The child's error.
+
+    Returns
+    -------
+    BaseException
     """
     where = "".join(traceback.format_exception(exc))
     try:

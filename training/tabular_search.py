@@ -24,6 +24,10 @@ def grid(search: SearchConfig | None, seed: int) -> list[dict[str, Any]]:
         The search config, or None.
     seed
         The experiment's seed.
+
+    Returns
+    -------
+    list of dict
     """
     if search is None or not search.grid:
         return [{}]
@@ -61,6 +65,13 @@ def select_best(
         A fitted model -> its validation metrics.
     primary
         The metric chosen on.
+
+    Returns
+    -------
+    model
+        The best fitted model.
+    records : list of dict
+        One per combination: parameters and validation metrics.
     """
     sign = -1.0 if primary in LOWER_IS_BETTER else 1.0
     best, best_value, records = None, -np.inf, []

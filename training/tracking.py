@@ -54,6 +54,10 @@ def setup_mlflow(experiment_name: str) -> str:
     ----------
     experiment_name
         The MLflow experiment.
+
+    Returns
+    -------
+    str
     """
     import mlflow
 
@@ -84,6 +88,11 @@ def dataset_fingerprint(frame: pd.DataFrame, *, source: str, as_of: Any) -> dict
         How the source is named.
     as_of
         The cutoff of the read, or None.
+
+    Returns
+    -------
+    dict
+        ``dataset_source``, ``dataset_rows``, ``dataset_hash``, ``as_of``.
     """
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     digest = hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
@@ -96,7 +105,12 @@ def dataset_fingerprint(frame: pd.DataFrame, *, source: str, as_of: Any) -> dict
 
 
 def git_commit() -> str:
-    """The checked-out commit, with ``-dirty`` for uncommitted changes, or ``unknown``."""
+    """The checked-out commit, with ``-dirty`` for uncommitted changes, or ``unknown``.
+
+    Returns
+    -------
+    str
+    """
     root = Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(
@@ -201,6 +215,10 @@ def register_version(
         Version tags, or None.
     baseline
         ``(name, holdout metric)`` of the best baseline, or None.
+
+    Returns
+    -------
+    AliasDecision
     """
     import mlflow
     from mlflow import MlflowClient
@@ -260,6 +278,10 @@ def current_alias_version(name: str, alias: str) -> Any | None:
         The registered model name.
     alias
         The alias.
+
+    Returns
+    -------
+    mlflow.entities.model_registry.ModelVersion or None
     """
     return alias_version(name, alias)
 
@@ -275,6 +297,11 @@ def promote(name: str, version: int, alias: str = CHAMPION) -> dict[str, Any]:
         The version to point at.
     alias
         The alias to move.
+
+    Returns
+    -------
+    dict
+        ``name``, ``alias``, ``version`` and ``previous_version`` (None if none).
     """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -328,6 +355,10 @@ def register_snapshot(
         The alias to move.
     tags
         Version tags, or None.
+
+    Returns
+    -------
+    AliasDecision
     """
     import mlflow
     from mlflow import MlflowClient

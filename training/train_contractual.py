@@ -43,6 +43,10 @@ def train_contractual_churn(
         Extra features per customer, or None.
     split
         The split config, or None for the default.
+
+    Returns
+    -------
+    TabularResult
     """
     split = split or SplitConfig()
     labels = contractual_churn_labels(customers, label_col=config.label_col)

@@ -93,6 +93,10 @@ def train_recommender(
         The time split: fit before ``as_of``, ground truth in the horizon after.
     config
         Which model is served (``model``, ``params``) and which are baselines.
+
+    Returns
+    -------
+    RecommenderResult
     """
     if config.model != DEFAULT_MODEL:
         raise KizunaInputError(

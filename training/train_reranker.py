@@ -75,6 +75,10 @@ def train_reranker(
     max_users
         The rankers learn from at most this many customers per window (a fixed
         hashed sample, :func:`training.recommender_splits.hashed_sample`); None: all.
+
+    Returns
+    -------
+    RerankerRun
     """
     horizon = pd.Timedelta(days=validation.horizon_days)
     usable = [w for w in windows if len(w.user_codes)]
@@ -120,6 +124,10 @@ def choose_rank_modes(reranked: pd.DataFrame, hybrid: pd.DataFrame) -> tuple[str
     ----------
     reranked, hybrid
         Long validation tables (``model``, ``mode``, ``metric``, ``value``) of each.
+
+    Returns
+    -------
+    tuple of str
     """
 
     def ndcg(table: pd.DataFrame, mode: str) -> float:
@@ -140,6 +148,11 @@ def with_modes(
         Long tables of each.
     modes
         The modes the ranker serves.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long rows.
     """
     blend = hybrid[~hybrid["mode"].isin(modes)].assign(model=RERANKED)
     return pd.concat([reranked[reranked["mode"].isin(modes)], blend], ignore_index=True)
@@ -180,6 +193,10 @@ def fit_with_timing(
         Category per item, shape (n_items,).
     memo
         Where the timing is kept between calls, or None.
+
+    Returns
+    -------
+    RerankedRecommender
     """
     timing = None if memo is None else memo.get(id(matrix))
     if timing is None:
@@ -218,6 +235,11 @@ def score_split(
         Items ranked per user (> ``k``), or None.
     recommendations
         Receives the item codes per mode, or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long rows ``mode``, ``metric``, ``value``.
     """
     users = split.user_codes
     history = split.train.matrix[users]

@@ -62,6 +62,10 @@ def plain_example(frame: pd.DataFrame | None) -> pd.DataFrame | None:
     ----------
     frame
         Some input rows, or None.
+
+    Returns
+    -------
+    pandas.DataFrame or None
     """
     if frame is None:
         return None
@@ -115,6 +119,10 @@ def train_churn(
         An unfitted classifier, or None for the RFM logistic one.
     baseline_name
         Its report name.
+
+    Returns
+    -------
+    TabularResult
     """
     X, y, _ = stack(train)
     calibration = None if config.calibration == "none" else config.calibration
@@ -231,6 +239,10 @@ def train_ltv(
         ``"W"`` or ``"D"``.
     horizon_days
         The label window.
+
+    Returns
+    -------
+    TabularResult
     """
     X, _, y = stack(train)
 

@@ -45,6 +45,11 @@ def campaign_outcomes(config: UpliftConfig, features: pd.DataFrame, *, seed: int
         Customer features, shape (n, p).
     seed
         The experiment's seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer and offer.
     """
     if config.outcomes is not None:
         from kizuna.training.data import read_table
@@ -75,6 +80,10 @@ def train_uplift(
         Customer features at the campaign's send time, indexed by customer id.
     churn_model
         A fitted churn classifier, whose ranking is the baseline policy.
+
+    Returns
+    -------
+    UpliftResult
     """
     outcomes = campaign_outcomes(config, features, seed=seed)
     holdout: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}

@@ -40,6 +40,10 @@ def text_sources(
         The declared number rule, or None.
     numbers
         Canonical number columns.
+
+    Returns
+    -------
+    set of str
     """
     if number_rule is not None and not number_rule.is_default:
         ids = (*ids, *numbers)
@@ -67,6 +71,11 @@ def typed_file_rows(frame: pd.DataFrame, kwargs: dict[str, Any]) -> pd.DataFrame
         The file's canonical rows, shape (n, k).
     kwargs
         The validation options (timestamp and number rules).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k).
     """
     from kizuna.features.contract import check_coercible, ids_to_str
 
@@ -95,6 +104,11 @@ def parse_timestamp_column(frame: pd.DataFrame, *, rule: TimestampRule) -> pd.Se
         Canonical rows, shape (n, k).
     rule
         How the timestamps are written.
+
+    Returns
+    -------
+    pandas.Series
+        Shape (n,), datetime64.
     """
     from kizuna.features.contract import check_coercible, require_columns
 
@@ -116,6 +130,10 @@ def customer_text_columns(data: DataConfig, reading: ReadOptions | None) -> set[
         The experiment's ``data:`` section.
     reading
         The customers file's reading options, or None.
+
+    Returns
+    -------
+    set of str
     """
     ids = source_columns(data.customers_column_map, (s.CUSTOMER_ID,))
     if data.customers is None or data.number_rule.is_default:

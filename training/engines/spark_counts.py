@@ -34,6 +34,11 @@ def span_rows(validated: ValidatedTransactions) -> list[dict[str, Any]]:
     ----------
     validated
         One shard's validation result.
+
+    Returns
+    -------
+    list of dict
+        Zero or two count rows.
     """
     span = validated.span
     if span is None:
@@ -51,6 +56,10 @@ def span_of(first_ns: int | None, last_ns: int | None) -> Span | None:
     ----------
     first_ns, last_ns
         The least first and greatest last purchase time in nanoseconds, or None.
+
+    Returns
+    -------
+    Span or None
     """
     return None if first_ns is None else (pd.Timestamp(first_ns), pd.Timestamp(last_ns))
 
@@ -66,6 +75,11 @@ def parse_stats(canonical: pd.DataFrame, kwargs: dict[str, Any]) -> list[dict[st
         The shard's canonical rows, shape (n, k).
     kwargs
         The validation options (timestamp and number rules).
+
+    Returns
+    -------
+    list of dict
+        One count row per typed column.
     """
     fmt, rule = kwargs.get("timestamp_format"), kwargs.get("timestamp_rule")
     numbers = kwargs.get("number_rule")
@@ -115,6 +129,10 @@ def reconciliation(counts: dict[str, int], as_of: Any, data_end: Any) -> Reconci
         The read's cutoff, or None.
     data_end
         The data's end, or None.
+
+    Returns
+    -------
+    Reconciliation
     """
     aside = {reason: counts.get(reason, 0) for reason in REASONS}
     returns, purchases = counts.get(RETURNS, 0), counts.get(PURCHASES, 0)

@@ -44,7 +44,13 @@ class SparkCustomers:
     number_columns: list[str] | None = None
 
     def shard_validator(self) -> Any:
-        """:func:`customers_of_shard` with this table's settings; picklable, for shards."""
+        """:func:`customers_of_shard` with this table's settings; picklable, for shards.
+
+        Returns
+        -------
+        callable
+            Raw rows -> validated customers rows.
+        """
         from functools import partial
 
         return partial(
@@ -69,6 +75,10 @@ def read_customers(
         The experiment's ``data:`` section.
     label_col
         The contractual churn label column, or None.
+
+    Returns
+    -------
+    SparkCustomers or None
     """
     from kizuna.features.column_map import apply_column_map
     from kizuna.features.customer_attributes import NOT_ATTRIBUTES
@@ -128,6 +138,10 @@ def sharded_customers(customers: SparkCustomers, shards: int) -> Any:
         The customers table on Spark.
     shards
         Number of shards.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
     """
     from pyspark.sql import functions as F
 
@@ -158,6 +172,11 @@ def customers_of_shard(
         The declared number rule, or None.
     number_columns
         Columns to read as numbers, or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The shard's validated customers, shape (n, k).
     """
     from kizuna.features.tables import validate_customers
 

@@ -43,6 +43,10 @@ def validate(
         Whether to hide progress.
     experiment
         The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    SparkValidated
     """
     from kizuna.training.engines.spark_io import read_raw
     from kizuna.training.engines.spark_session import spark_session

@@ -25,6 +25,10 @@ def input_error_from_spark(exc: BaseException) -> KizunaInputError | None:
     ----------
     exc
         The error Spark raised.
+
+    Returns
+    -------
+    KizunaInputError or None
     """
     seen: set[int] = set()
     current: BaseException | None = exc

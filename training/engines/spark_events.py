@@ -40,6 +40,10 @@ def with_stored_events(raw: SparkRaw, data: DataConfig, experiment: str | None) 
         The experiment's ``data:`` section.
     experiment
         The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    SparkRaw
     """
     from kizuna.serving.event_store import EVENT_COLUMNS, SEQ, read_events
     from kizuna.training.stored_events import event_store_path

@@ -67,6 +67,10 @@ def customer_features(
     customers, items
         Validated optional tables (pandas, as :func:`training.data.load_tables`
         returns them), broadcast to every shard.
+
+    Returns
+    -------
+    SparkFeatures
     """
     from pyspark import StorageLevel
 
@@ -114,6 +118,11 @@ def shard_features(
         The label window, or None for no labels.
     lookback_days
         Activity window of the labelled population.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (customers in the shard, columns).
     """
     frame = customer_base_features(tx, as_of, customers=customers, items=items, btyd_unit=btyd_unit)
     frame = frame.join(rfm_score_inputs(frame).add_prefix(INPUT_PREFIX))
@@ -139,6 +148,10 @@ def scored_features(out: Any, labelled: bool, *, n: int | None = None) -> SparkF
         Whether it holds labels.
     n
         Its row count, or None.
+
+    Returns
+    -------
+    SparkFeatures
     """
     from pyspark.sql import functions as F
 
@@ -176,6 +189,10 @@ def rfm_score_columns(scorer: Any) -> list[Any]:
     ----------
     scorer
         A fitted RFM scorer.
+
+    Returns
+    -------
+    list of pyspark.sql.Column
     """
     from pyspark.sql import functions as F
 
@@ -213,6 +230,11 @@ def to_pandas_features(frame: Any, customers: pd.DataFrame | None = None) -> pd.
         A Spark feature frame.
     customers
         The validated customers table (its categories), or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_customers, n_features), indexed by customer id (sorted).
     """
     from kizuna.features.segments import SEGMENTS
 

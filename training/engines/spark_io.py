@@ -81,6 +81,10 @@ def read_raw(
         Whether to append the service's stored events.
     experiment
         The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    SparkRaw
     """
     raw = _read_source(spark, data)
     if not with_events:
@@ -300,6 +304,13 @@ def with_row_ids(frame: Any, *, settle: dict[str, str] | None = None) -> tuple[A
         A Spark DataFrame.
     settle
         Text columns to type -> their kind, or None.
+
+    Returns
+    -------
+    frame : pyspark.sql.DataFrame
+        With ``__row``.
+    n : int
+        Its row count.
     """
     from pyspark.sql import functions as F
 

@@ -45,6 +45,11 @@ def clean_ids(values: pd.Series) -> pd.Series:
     ----------
     values
         Ids, shape (n,).
+
+    Returns
+    -------
+    pandas.Series
+        Shape (n,), text (None when missing).
     """
     from kizuna.features.contract import ids_to_str
 
@@ -59,6 +64,10 @@ def cleaned_text(col: Any) -> Any:
     ----------
     col
         A Spark column.
+
+    Returns
+    -------
+    pyspark.sql.Column
     """
     from pyspark.sql import functions as F
 
@@ -85,6 +94,10 @@ def id_text(frame: Any, column: str) -> Any:
         A Spark DataFrame.
     column
         Its id column.
+
+    Returns
+    -------
+    pyspark.sql.Column
     """
     from pyspark.sql import functions as F
 
@@ -108,6 +121,11 @@ def customer_key(raw: SparkRaw) -> tuple[SparkRaw, Any]:
     ----------
     raw
         The raw lines read on Spark, with their reading options.
+
+    Returns
+    -------
+    raw : SparkRaw
+    key : pyspark.sql.Column
     """
     from pyspark.sql import functions as F
 
@@ -129,6 +147,10 @@ def with_id_key(raw: SparkRaw) -> SparkRaw:
     ----------
     raw
         The raw lines read on Spark, with their reading options.
+
+    Returns
+    -------
+    SparkRaw
     """
     from pyspark.sql.types import StringType, StructField, StructType
 

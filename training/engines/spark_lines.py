@@ -39,6 +39,10 @@ def write_lines(kept: Any, folder: Path, partitions: int, *, chunk_rows: int = C
         Number of range partitions.
     chunk_rows
         Rows per Arrow chunk.
+
+    Returns
+    -------
+    int
     """
     import pyarrow as pa
     import pyarrow.parquet as pq

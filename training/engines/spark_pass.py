@@ -118,6 +118,10 @@ def validated_features(
         Number of shards (0: from the size).
     n_rows
         The input's row count, if known.
+
+    Returns
+    -------
+    SparkOnePass
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F

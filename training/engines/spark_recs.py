@@ -59,6 +59,11 @@ def recommendations(
     candidate_pool
         ``None``: exact top-k; else the hybrid's candidate pool size, as
         :func:`training.batch_score.score_chunks` takes it (the same call).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id``, ``recommendations``.
     """
     from pyspark.sql import functions as F
 

@@ -217,6 +217,10 @@ def contractual_rows(
         The output rows, shape (n, m); its ``KNOWN`` column is set.
     kind
         The model kind.
+
+    Returns
+    -------
+    pandas.DataFrame or None
     """
     from kizuna.serving.model_inputs import model_frame
 

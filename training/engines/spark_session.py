@@ -68,6 +68,11 @@ def local_conf(
         The transactions' size on disk, or None.
     class_archive
         False, True (the default folder) or the archive's folder.
+
+    Returns
+    -------
+    dict of str -> str
+        Spark configuration keys and values.
     """
     memory = local_driver_memory(master, input_bytes)
     if memory is None:
@@ -82,7 +87,12 @@ def local_conf(
 
 
 def local_java_options() -> str:
-    """:data:`LOCAL_JAVA_OPTIONS` and the logging of :data:`LOCAL_LOG_CONFIG`."""
+    """:data:`LOCAL_JAVA_OPTIONS` and the logging of :data:`LOCAL_LOG_CONFIG`.
+
+    Returns
+    -------
+    str
+    """
     return f"{LOCAL_JAVA_OPTIONS} -Dlog4j2.configurationFile={LOCAL_LOG_CONFIG.as_uri()}"
 
 
@@ -94,6 +104,10 @@ def local_cores(master: str) -> int | None:
     ----------
     master
         The Spark master.
+
+    Returns
+    -------
+    int or None
     """
     import re
 
@@ -117,6 +131,10 @@ def local_driver_memory(master: str, input_bytes: int | None) -> str | None:
         The Spark master.
     input_bytes
         The transactions' size on disk, or None.
+
+    Returns
+    -------
+    str or None
     """
     n = local_cores(master)
     if n is None:
@@ -135,6 +153,10 @@ def input_bytes(path: Any) -> int | None:
     ----------
     path
         A file, a folder or a table name.
+
+    Returns
+    -------
+    int or None
     """
     from pathlib import Path
 
@@ -147,7 +169,13 @@ def input_bytes(path: Any) -> int | None:
 
 
 def require_pyspark() -> Any:
-    """Import pyspark, or fail with one line saying how to get it and Java."""
+    """Import pyspark, or fail with one line saying how to get it and Java.
+
+    Returns
+    -------
+    module
+        ``pyspark``.
+    """
     import warnings
 
     # pyspark 4 warns on every pandas conversion that it "does not yet fully support
@@ -184,6 +212,10 @@ def spark_session(
         The experiment's ``spark:`` mapping (:class:`training.config.SparkConfig`).
     master
         ``--spark-master`` from the command line.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
     """
     require_pyspark()
     from pyspark.sql import SparkSession
@@ -257,6 +289,11 @@ def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     ----------
     frame
         The frame to hand to Spark, shape (n, k).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape of ``frame``.
     """
     out = frame.copy(deep=False)
     for col in out.columns:
@@ -289,6 +326,10 @@ def spark_charset(encoding: str) -> str | None:
     ----------
     encoding
         A Python codec name.
+
+    Returns
+    -------
+    str or None
     """
     import codecs
 

@@ -26,6 +26,10 @@ def shard_key(col: Any, shards: int) -> Any:
         A cleaned customer id column.
     shards
         Number of shards.
+
+    Returns
+    -------
+    pyspark.sql.Column
     """
     from pyspark.sql import functions as F
 
@@ -44,6 +48,10 @@ def even_shard_numbers(shards: int) -> list[int]:
     ----------
     shards
         Number of shards (and partitions).
+
+    Returns
+    -------
+    list of int
     """
     found: dict[int, int] = {}
     value = 0
@@ -62,6 +70,10 @@ def spark_int_hash(value: int, seed: int = 42) -> int:
         The int.
     seed
         The hash seed.
+
+    Returns
+    -------
+    int
     """
 
     def rotl(x: int, r: int) -> int:
@@ -78,7 +90,12 @@ def spark_int_hash(value: int, seed: int = 42) -> int:
 
 def shard_of_partition() -> int:
     """The shard a partition of :attr:`ShardPlan.by_customer` holds: its partition id
-    (0 on the driver, where schema probes run a shard function on a few rows)."""
+    (0 on the driver, where schema probes run a shard function on a few rows).
+
+    Returns
+    -------
+    int
+    """
     from pyspark import TaskContext
 
     task = TaskContext.get()
@@ -93,6 +110,10 @@ def whole_partition(batches: Any) -> pd.DataFrame | None:
     ----------
     batches
         The partition's Arrow record batches.
+
+    Returns
+    -------
+    pandas.DataFrame or None
     """
     frames = list(batches)
     if not frames:

@@ -48,6 +48,10 @@ def snapshot_parts(
         The served model set (item map, interaction settings, BTYD unit).
     partitions
         Range partitions of the lines file (0: the shard count's worth).
+
+    Returns
+    -------
+    SnapshotParts
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -125,6 +129,10 @@ def line_stats(kept: Any, as_of: pd.Timestamp) -> Any:
         The validated lines, a Spark DataFrame.
     as_of
         The snapshot's instant.
+
+    Returns
+    -------
+    LineStats
     """
     from pyspark.sql import functions as F
 
@@ -162,6 +170,10 @@ def line_names(kept: Any) -> pd.Series | None:
     ----------
     kept
         The validated lines, a Spark DataFrame.
+
+    Returns
+    -------
+    pandas.Series or None
     """
     from pyspark.sql import functions as F
 
@@ -190,6 +202,11 @@ def shard_counts(
         The recommender's item ids (columns).
     params
         The recommender's ``interaction_params``.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape (len(users), len(item_ids)).
     """
     from kizuna.features.interactions import build_interactions
     from kizuna.training.engines.spark_features import _typed
@@ -223,6 +240,11 @@ def purchase_counts(
         The recommender's item ids (columns).
     models
         The champion models (the recommender's interaction settings).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape (n_customers, n_items).
     """
     params = count_params(models)
     cols = list(kept.columns)
@@ -271,6 +293,11 @@ def fingerprint(kept: Any, *, source: str, as_of: pd.Timestamp) -> dict[str, Any
         How the source is named.
     as_of
         The cutoff of the read, or None.
+
+    Returns
+    -------
+    dict
+        ``dataset_source``, ``dataset_rows``, ``dataset_hash``, ``as_of``.
     """
     from pyspark.sql import functions as F
 

@@ -28,6 +28,11 @@ def order_statistics_of(frame: Any, cols: list[str], ranks: np.ndarray, n: int) 
         0-based ranks, shape (r,).
     n
         The frame's row count.
+
+    Returns
+    -------
+    dict
+        Column -> values, shape (len(ranks),).
     """
     ranks = np.asarray(ranks, dtype=np.int64)
     if n == 0:
@@ -54,6 +59,11 @@ def order_statistics(frame: Any, col: str, ranks: np.ndarray, n: int) -> np.ndar
         Ranks in ``[0, n)``, shape (k,).
     n
         Row count of ``frame``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(ranks),).
     """
     from pyspark.sql import functions as F
 

@@ -91,6 +91,10 @@ def type_flags(pending: dict[str, str]) -> list[Any]:
     ----------
     pending
         Column -> its pandas type still to settle.
+
+    Returns
+    -------
+    list of pyspark.sql.Column
     """
     from pyspark.sql import functions as F
 
@@ -118,6 +122,10 @@ def settled_columns(frame: Any, pending: dict[str, str], rows: list[Any]) -> lis
         Column -> its pandas type still to settle.
     rows
         The :func:`type_flags` rows of each part.
+
+    Returns
+    -------
+    list of pyspark.sql.Column
     """
     from pyspark.sql import functions as F
 
@@ -152,6 +160,10 @@ def settled_rule(frame: Any, rule: Any, column: str | None) -> Any:
         The timestamp rule.
     column
         The timestamp column, or None.
+
+    Returns
+    -------
+    TimestampRule
     """
     import dataclasses
 
@@ -192,6 +204,10 @@ def has_line_breaks(sample: pd.DataFrame) -> bool:
     ----------
     sample
         Some rows of the file.
+
+    Returns
+    -------
+    bool
     """
     for col in sample.columns:
         values = sample[col]

@@ -117,6 +117,10 @@ def plan_shards(
         Number of shards (0: from the size).
     n_rows
         The input's row count, if known.
+
+    Returns
+    -------
+    ShardPlan
     """
     from pyspark.sql import functions as F
 
@@ -177,6 +181,10 @@ def validate(
         The data's end, or None.
     shards
         Number of shards (0: from the size).
+
+    Returns
+    -------
+    SparkValidated
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -235,6 +243,14 @@ def validate_lines(
         The raw columns, in order.
     kwargs
         The validation options (timestamp and number rules).
+
+    Returns
+    -------
+    validated : ValidatedTransactions
+    set_aside : pandas.DataFrame
+        In the Spark layout.
+    canonical : pandas.DataFrame
+        The canonical frame.
     """
     # Input order, so that the first of a set of duplicates is the one kept, as in pandas.
     shard = shard.sort_values(ROW, kind="stable")
@@ -279,6 +295,11 @@ def validate_shard(
         The validation options (timestamp and number rules).
     shard_id
         The shard's number.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The shard's kept and set-aside rows with their counts, in the Spark layout.
     """
     validated, aside, canonical = validate_lines(shard, adapter, raw_cols, kwargs)
     kept = validated.kept

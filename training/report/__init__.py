@@ -62,6 +62,11 @@ def build_report(
         What the report shows.
     quiet
         Whether to hide progress.
+
+    Returns
+    -------
+    html : str
+    summary : dict
     """
     from kizuna.features.pipeline import customer_features
     from kizuna.training.data import load_tables, load_transactions

@@ -21,6 +21,10 @@ def to_svg(fig: Figure) -> str:
     ----------
     fig
         The figure.
+
+    Returns
+    -------
+    str
     """
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
@@ -40,6 +44,10 @@ def kpi_figure(monthly: pd.DataFrame) -> Figure:
     ----------
     monthly
         One row per month, the KPI columns.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig = _figure(11, 6)
     panels = [
@@ -78,6 +86,10 @@ def heatmap_figure(table: pd.DataFrame, *, title: str, fmt: str, cmap: str = "Bl
         Format of the cell labels, e.g. ``"{:.0%}"``.
     cmap
         Matplotlib colour map.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     n_rows, n_cols = table.shape
     fig = _figure(min(2 + 0.45 * n_cols, 13), min(1.5 + 0.3 * n_rows, 12))
@@ -107,6 +119,10 @@ def cumulative_revenue_figure(table: pd.DataFrame, max_lines: int = 12) -> Figur
         Shape (n_cohorts, n_offsets), from ``kpis.cohort_revenue``.
     max_lines
         Most cohorts drawn (the latest).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig = _figure(8, 4.5)
     ax = fig.subplots()
@@ -131,6 +147,10 @@ def segment_figure(summary: pd.DataFrame) -> Figure:
     ----------
     summary
         One row per segment, with customer and revenue shares.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig = _figure(10, 4)
     left, right = fig.subplots(1, 2, sharey=True)
@@ -157,6 +177,10 @@ def box_figure(groups: Mapping[str, np.ndarray], *, title: str, ylabel: str) -> 
         The figure's title.
     ylabel
         The value axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig = _figure(10, 4)
     ax = fig.subplots()
@@ -178,6 +202,10 @@ def calibration_table_figure(table: pd.DataFrame, *, title: str) -> Figure:
         One row per bin.
     title
         The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig = _figure(4.5, 4.5)
     ax = fig.subplots()

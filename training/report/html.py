@@ -37,6 +37,10 @@ def render(sections: Sequence[Section], *, title: str, subtitle: str) -> str:
         The page's title.
     subtitle
         The line under it.
+
+    Returns
+    -------
+    str
     """
     nav = " ".join(f'<a href="#section-{s.key}">{html.escape(s.title)}</a>' for s in sections)
     body = "\n".join(_section(s) for s in sections)

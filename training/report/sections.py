@@ -122,6 +122,10 @@ def value_section(
         Customer id -> churn reasons, for the top customers.
     top
         How many customers the table lists.
+
+    Returns
+    -------
+    Section
     """
     section = Section(
         "value",
@@ -164,6 +168,11 @@ def worth_keeping(scores: pd.DataFrame, *, top: int) -> pd.DataFrame:
         ``predicted_value`` and ``churn_probability`` per customer.
     top
         How many customers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (<= top, k).
     """
     at_risk = scores["predicted_value"] * scores["churn_probability"]
     frame = scores.assign(value_at_risk=at_risk).dropna(subset=["value_at_risk"])
@@ -179,6 +188,10 @@ def health_section(health: list[dict[str, Any]]) -> Section:
     ----------
     health
         One entry per champion, from ``training.report.sources.model_health``.
+
+    Returns
+    -------
+    Section
     """
     section = Section(
         "models",
@@ -241,6 +254,10 @@ def table_section(
         The table, or None.
     missing
         What to say without a table.
+
+    Returns
+    -------
+    Section
     """
     section = Section(key, title, intro)
     if table is None or table.empty:
@@ -270,6 +287,10 @@ def number_text(v: float, whole: bool) -> str:
         The number, or NaN.
     whole
         Whether the column counts things.
+
+    Returns
+    -------
+    str
     """
     if pd.isna(v):
         return ""

@@ -85,6 +85,11 @@ def health_table(metrics: dict[str, float], names: tuple[str, ...]) -> pd.DataFr
         A run's logged metrics.
     names
         The metrics to show.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (1 + n_baselines, n_metrics).
     """
     present = [n for n in names if n in metrics]
     rows = {"kizuna": {n: metrics[n] for n in present}}
@@ -129,6 +134,13 @@ def customer_scores(
         Most reasons per customer.
     top
         How many customers get reasons.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        One row per customer.
+    reasons : dict of str -> list of str
+        Customer id -> churn reasons, for the top customers.
     """
     import numpy as np
 
@@ -160,6 +172,11 @@ def read_campaign(path: Path, catalogue: Any = None) -> pd.DataFrame:
         The campaign file.
     catalogue
         The offer catalogue, or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per offer (and group).
     """
     if not path.is_file():
         raise KizunaInputError(f"--campaign {path}: no such file")
