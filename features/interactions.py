@@ -143,6 +143,8 @@ def build_interactions(
         before ``as_of`` are used, sorted.
     bm25_k1, bm25_b
         BM25 parameters (implicit's defaults).
+    customer_col, item_col, order_col, timestamp_col, is_return_col
+        Column names (the canonical ones by default).
 
     Returns
     -------

@@ -269,6 +269,8 @@ def segment_transitions(
     ----------
     before, now
         Segment per customer (index: customer id), at the earlier date and now.
+    missing
+        Label of the row for customers without a segment before.
 
     Returns
     -------

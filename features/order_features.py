@@ -51,6 +51,8 @@ def order_features(
     windows, trend_days
         Window lengths in days (``orders_{w}d``, ``revenue_{w}d``); the trend
         compares the last ``trend_days`` with the ``trend_days`` before them.
+    n_cust
+        Number of customers.
 
     Returns
     -------

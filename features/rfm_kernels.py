@@ -34,6 +34,10 @@ def summarise(
         Period number of the observation period.
     value
         Shape (n_rows,) float64, or None for no ``monetary_value``.
+    n_customers
+        Number of customer codes.
+    time_scaler
+        Periods per unit of recency and T (e.g. 7 for days to weeks).
 
     Returns
     -------

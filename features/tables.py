@@ -33,6 +33,8 @@ def validate_items(
         ``in_stock`` (bool or yes/no text).
     number_rule
         How ``price`` and ``margin`` are written when they are text.
+    item_col
+        The item id column.
 
     Returns
     -------

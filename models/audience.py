@@ -169,6 +169,10 @@ def top_audience(
         Shape (n_customers,); NaN affinity or P(order) never makes the audience.
     excluded
         Bool, shape (n_customers,): bought the target recently.
+    n
+        Most customers returned.
+    rank
+        Rank of the best target among each customer's items, shape (n_customers,); or None.
 
     Returns
     -------

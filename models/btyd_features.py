@@ -44,6 +44,8 @@ def btyd_features(
         Horizon in the summary's time unit (e.g. 90 days = 12.86 weeks).
     gamma_gamma
         A fitted Gamma-Gamma model; without it the value columns are omitted.
+    frequency_col, recency_col, t_col, monetary_col
+        The summary's columns (the canonical ones by default).
 
     Returns
     -------
@@ -109,6 +111,13 @@ def with_btyd_outputs(
     ----------
     frame
         ``features.pipeline.customer_features`` output, shape (n, p).
+    bgnbd, gamma_gamma
+        The fitted BTYD models; without ``bgnbd`` no BTYD output is added, without
+        ``gamma_gamma`` no value column.
+    horizon_days
+        Prediction horizon, in days.
+    btyd_unit
+        The summary's time unit, ``"W"`` or ``"D"``.
 
     Returns
     -------

@@ -107,6 +107,8 @@ def contact_blocks(
         Offers (m of them) with their caps, and the contact policy.
     now
         Decision time (naive timestamp).
+    customer_col, offer_col, time_col
+        The log's columns (the canonical ones by default).
 
     Returns
     -------
@@ -185,6 +187,10 @@ def contacts_from_decisions(
         ``group`` column from a control-group assignment).
     now
         Contact time written to the log.
+    channel
+        The channel written to the log, or None.
+    campaign_id
+        The campaign written to the log, or None.
 
     Returns
     -------

@@ -169,6 +169,8 @@ def next_order(
         Days for the ``p_order_{h}d`` columns.
     prior_gaps
         How many observed gaps count as much as the population model.
+    frequency_col, recency_col, t_col, gap_col, recency_days_col, orders_col
+        The summary's columns (the canonical ones by default).
 
     Returns
     -------

@@ -123,6 +123,8 @@ def describe(
         The customer's value: a number, a category (str) or missing.
     reference
         ``(median, mean)`` of the feature at training; ``None`` for categories.
+    phrases
+        The phrase table, in priority order (default: the built-in ``PHRASES``).
 
     Returns
     -------
@@ -206,6 +208,8 @@ def top_reasons(
     sign
         ``+1``: reasons the score is high (contributions > 0); ``-1``: reasons
         it is low (contributions < 0).
+    phrases
+        The phrase table, in priority order (default: the built-in ``PHRASES``).
 
     Returns
     -------

@@ -157,6 +157,11 @@ def fit_booster(
     init_score, val_init_score
         Shapes (n,) and (m,): raw scores boosting starts from (a prior model's
         margin); the booster then learns corrections to them.
+    num_boost_round
+        Most boosting rounds.
+    early_stopping_rounds
+        Rounds without improvement on the validation data that stop boosting; None: no
+        early stopping.
 
     Returns
     -------

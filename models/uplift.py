@@ -162,6 +162,10 @@ def fit_uplift_by_offer(
     outcomes
         One row per customer and offer: ``customer_col``, ``offer_col``,
         ``treated_col`` (0/1) and ``outcome_col``.
+    learner
+        An unfitted uplift learner, cloned per offer.
+    customer_col, offer_col, treated_col, outcome_col
+        The columns of ``outcomes`` (and of ``features`` for the id).
 
     Returns
     -------

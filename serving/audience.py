@@ -173,6 +173,16 @@ def audience_frame(
     wait
         Longest wait in seconds for kept scores still being computed, then an
         :class:`AudienceError` 503 with ``retry_after``; None: compute them here.
+    served
+        The snapshot to answer from.
+    item_id, category
+        The target: one item, or every item of a category.
+    n
+        Most customers returned.
+    horizon_days
+        Horizon of the order probability.
+    exclude_days
+        Customers who bought a target item this many days before are left out.
 
     Returns
     -------

@@ -157,6 +157,8 @@ def read_contact_log(
         anything shorter than ``now - since``).
     customer
         Keep only this customer's contacts (an SQLite log reads only theirs).
+    path
+        The contact log (CSV or SQLite).
 
     Returns
     -------

@@ -125,6 +125,8 @@ def check_events(
         A timestamp later than ``now + max_future`` is refused (a wrong clock or unit).
     max_value
         Largest absolute quantity or unit price.
+    now
+        The clock lines may not be later than (plus ``max_future``); None: the current time.
 
     Returns
     -------
@@ -178,6 +180,8 @@ def check_event_request(
     ----------
     events
         The request's :class:`serving.schemas.PurchaseEvent` lines.
+    max_value
+        Largest quantity or price a line may have.
 
     Returns
     -------

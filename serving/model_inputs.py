@@ -26,6 +26,8 @@ def tabular_frame(features: pd.DataFrame, bundle: TabularBundle) -> pd.DataFrame
     ----------
     features
         ``customer_features`` output, shape (n, p).
+    bundle
+        The churn or LTV bundle (its BTYD models, unit and feature columns).
 
     Returns
     -------

@@ -2,8 +2,8 @@
 
 A public function is a module-level ``def`` or a method of a module-level class, neither
 name starting with ``_``; ``self``/``cls`` and parameters named ``_...`` do not count.
-Its docstring needs a ``Parameters`` section (title over a dashed line) when it takes
-parameters, and in :data:`RETURNS_ENFORCED` a ``Returns`` or ``Yields`` section when it is
+Its docstring needs a ``Parameters`` section (title over a dashed line) listing every
+parameter when it takes any, and in :data:`RETURNS_ENFORCED` a ``Returns`` or ``Yields`` section when it is
 annotated to return something (properties excepted). Functions without
 a docstring are not checked here, nor HTTP endpoints (``@bentoml.api``) and CLI commands
 (``@app.command``): their docstring is the text clients read in the OpenAPI document or in
@@ -37,6 +37,8 @@ EXCLUDED = {
 }
 
 PARAMETERS = re.compile(r"^\s*Parameters\s*\n\s*-{3,}\s*$", re.MULTILINE)
+#: The body of a Parameters section: up to the next section title or the end.
+PARAMETERS_BODY = re.compile(r"^Parameters\s*\n-{3,}\s*\n(.*?)(?=^\S[^\n]*\n-{3,}|\Z)", re.M | re.S)
 RETURNS = re.compile(r"^\s*(Returns|Yields)\s*\n\s*-{3,}\s*$", re.MULTILINE)
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
@@ -102,6 +104,24 @@ def public_functions(tree: ast.Module) -> Iterator[tuple[str, Function, bool]]:
                     yield f"{node.name}.{sub.name}", sub, True
 
 
+def documented_names(doc: str) -> set[str]:
+    """The parameter names a docstring's Parameters section lists (``x, y : type`` lines).
+
+    Parameters
+    ----------
+    doc
+        A cleaned docstring.
+    """
+    match = PARAMETERS_BODY.search(doc)
+    if match is None:
+        return set()
+    names = set()
+    for line in match.group(1).splitlines():
+        if line and not line[0].isspace():
+            names |= {part.strip().lstrip("*") for part in line.split(":")[0].split(",")}
+    return names
+
+
 def undocumented_parameters(source: str, commands: set[str] = frozenset()) -> list[str]:
     """Public functions of ``source`` with a docstring, parameters, and no Parameters section.
 
@@ -120,6 +140,10 @@ def undocumented_parameters(source: str, commands: set[str] = frozenset()) -> li
             continue
         if not PARAMETERS.search(doc):
             found.append(f"{name} (line {fn.lineno})")
+            continue
+        missing = [p for p in parameter_names(fn, method=method) if p not in documented_names(doc)]
+        if missing:
+            found.append(f"{name} (line {fn.lineno}): {', '.join(missing)} not listed")
     return found
 
 
@@ -135,6 +159,16 @@ def documented(a):
     """
 def bare(a):
     """Do without saying how."""
+def partial(a, b, *, c, **options):
+    """Do.
+
+    Parameters
+    ----------
+    a, b : int
+        Two numbers.
+    **options
+        Passed on.
+    """
 def no_docstring(a):
     pass
 def no_params():
@@ -160,8 +194,9 @@ class _Private:
 '''
     assert undocumented_parameters(source) == [
         "bare (line 10)",
-        "Public.method (line 19)",
-        "Public.static (line 24)",
+        "partial (line 12): c not listed",
+        "Public.method (line 29)",
+        "Public.static (line 34)",
     ]
 
 

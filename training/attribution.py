@@ -54,6 +54,10 @@ def attribute(
         Only answers shown at or after it.
     purchases
         Every purchase line (``customer_id``, ``timestamp``), for the control-group comparison.
+    window_days
+        Days after an answer in which a purchase counts.
+    confidence
+        The intervals' confidence.
 
     Returns
     -------

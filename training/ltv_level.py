@@ -45,6 +45,16 @@ def rolling_levels(
     cutoffs
         Snapshot instants; a cutoff whose BTYD models cannot be fit (too little
         history) is left out.
+    transactions
+        Validated lines, shape (n, k).
+    horizon_days
+        The window after each cutoff.
+    lookback_days
+        Activity window of the population.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    items, customers
+        The validated items and customers tables, or None.
 
     Returns
     -------

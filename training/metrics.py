@@ -205,6 +205,8 @@ def mean_popularity(recommended: Any, item_popularity: Any, k: int | None = None
         Shape (n, width); padding is skipped.
     item_popularity
         Shape (n_items,), indexed by item code.
+    k
+        Cut-off (default ``width``); at most ``width``.
 
     Returns
     -------

@@ -142,6 +142,12 @@ def qini_coefficient(y: Any, treatment: Any, score: Any, *, normalize: bool = Tr
 
     Parameters
     ----------
+    y
+        Outcomes, shape (n,).
+    treatment
+        0/1: whether each customer was treated, shape (n,).
+    score
+        Uplift scores, higher = target first, shape (n,).
     normalize
         Divide by the same area of the perfect ordering (1 = perfect, 0 =
         random). Unnormalised, it is in outcome per customer.
@@ -162,6 +168,12 @@ def auuc(y: Any, treatment: Any, score: Any, *, normalize: bool = False) -> floa
 
     Parameters
     ----------
+    y
+        Outcomes, shape (n,).
+    treatment
+        0/1: whether each customer was treated, shape (n,).
+    score
+        Uplift scores, higher = target first, shape (n,).
     normalize
         Report ``(area - random) / (perfect - random)`` instead of the raw area.
 

@@ -138,6 +138,18 @@ def evaluate_next_order(
         gap and recency columns).
     bgnbd
         The BG/NBD fit on that snapshot.
+    transactions
+        Validated lines, shape (n, k).
+    as_of
+        The holdout's start.
+    horizon_days
+        The holdout window, in days.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    prior_gaps
+        The blend weight of the BG/NBD answer, in gaps.
+    bins
+        Number of bins of the calibration table.
 
     Returns
     -------

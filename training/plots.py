@@ -302,6 +302,8 @@ def shap_summary_figure(contrib: pd.DataFrame, values: pd.DataFrame, *, top: int
         SHAP values, shape (n, n_features) (LightGBM ``pred_contrib`` without the bias).
     values
         The feature values, same shape and columns, for the colour (low blue, high red).
+    top
+        How many features to show.
 
     Returns
     -------

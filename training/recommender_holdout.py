@@ -126,6 +126,8 @@ def holdout_split(
         Length of the truth window ``[as_of, as_of + horizon_days)``.
     trend_days
         Length of the recent-sales window ``[as_of - trend_days, as_of)``.
+    customer_col, item_col, order_col, timestamp_col, is_return_col, category_col
+        Column names (the canonical ones by default).
 
     Returns
     -------

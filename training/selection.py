@@ -52,6 +52,10 @@ def choose_served(
     validation
         ``{candidate: value}``; must hold :data:`TUNED`. Non-finite values
         never win.
+    metric
+        The metric compared.
+    higher_is_better
+        The metric's direction.
 
     Returns
     -------

@@ -191,6 +191,20 @@ def write_snapshot_parts(
         Created (an existing folder is replaced).
     offers
         The experiment's offer catalogue file, copied into ``offers/``.
+    models
+        The model set the snapshot is for.
+    parts
+        The engine-computed parts.
+    items, customers
+        The validated items and customers tables, or None.
+    experiment
+        The experiment's name.
+    last_event_seq
+        The last stored event line included.
+    fingerprint
+        The data fingerprint, or None.
+    run_id
+        The run that logged it, or None.
 
     Returns
     -------

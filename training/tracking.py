@@ -156,6 +156,12 @@ def decide_alias(
         ``(name, metric)`` of the strongest other candidate on the same
         holdout. A version that does not strictly beat it is never promoted,
         however the champion compares.
+    new_metric
+        The new version's holdout metric.
+    champion_metric
+        The champion's, on the same holdout; None without a comparable champion.
+    higher_is_better
+        The metric's direction.
 
     Returns
     -------

@@ -75,6 +75,12 @@ def train_reranker(
     max_users
         The rankers learn from at most this many customers per window (a fixed
         hashed sample, :func:`training.recommender_splits.hashed_sample`); None: all.
+    transactions
+        Validated lines, shape (n, k).
+    k
+        The cut-off.
+    seed
+        The experiment's seed.
 
     Returns
     -------

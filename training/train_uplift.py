@@ -80,6 +80,10 @@ def train_uplift(
         Customer features at the campaign's send time, indexed by customer id.
     churn_model
         A fitted churn classifier, whose ranking is the baseline policy.
+    config
+        The uplift config.
+    seed
+        The experiment's seed.
 
     Returns
     -------

@@ -115,6 +115,8 @@ def union_candidates(
         Boolean (n, n_items): items never to propose (seen items in the new mode).
     min_width
         At least this many columns (e.g. ``k``), padding included.
+    per_generator
+        Items taken from each generator per user.
 
     Returns
     -------

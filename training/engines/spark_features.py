@@ -67,6 +67,14 @@ def customer_features(
     customers, items
         Validated optional tables (pandas, as :func:`training.data.load_tables`
         returns them), broadcast to every shard.
+    as_of
+        The snapshot's instant.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    horizon_days
+        The label window, or None for no labels.
+    lookback_days
+        Activity window of the labelled population.
 
     Returns
     -------

@@ -58,6 +58,18 @@ def score(
     candidate_pool
         ``scoring.candidate_pool`` of the experiment file: ``None`` for exact
         top-k (see :func:`training.batch_score.score_chunks`).
+    k
+        Items per customer in the recommendations.
+    bands
+        The risk band thresholds, low then high.
+    settings
+        Spark settings, or None.
+    master
+        The Spark master, or None.
+    jdbc_table
+        The table written to for a JDBC ``out``.
+    quiet
+        Whether to hide progress.
 
     Returns
     -------

@@ -212,6 +212,8 @@ def spark_session(
         The experiment's ``spark:`` mapping (:class:`training.config.SparkConfig`).
     master
         ``--spark-master`` from the command line.
+    input_bytes
+        The transactions' size on disk, for the local heap; or None.
 
     Returns
     -------

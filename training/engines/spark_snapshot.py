@@ -48,6 +48,8 @@ def snapshot_parts(
         The served model set (item map, interaction settings, BTYD unit).
     partitions
         Range partitions of the lines file (0: the shard count's worth).
+    items, customers
+        The validated items and customers tables, or None.
 
     Returns
     -------

@@ -59,6 +59,8 @@ def order_statistics(frame: Any, col: str, ranks: np.ndarray, n: int) -> np.ndar
         Ranks in ``[0, n)``, shape (k,).
     n
         Row count of ``frame``.
+    col
+        The column ranked.
 
     Returns
     -------
