@@ -59,7 +59,13 @@ def emit_json(payload: dict[str, Any]) -> None:
 
 
 def print_reconciliation(report: dict[str, Any]) -> None:
-    """Print where every input row went."""
+    """Print where every input row went.
+
+    Parameters
+    ----------
+    report
+        The reconciliation, as ``--json`` writes it.
+    """
     from kizuna.features.reconciliation import REASON_TEXT
 
     table = Table(title="Row reconciliation", show_footer=False)
