@@ -79,6 +79,18 @@ def iso_text_timestamp(text: str, *, name: str | None = "as_of") -> pd.Timestamp
     A zone is kept (the caller refuses or converts it). Other text, such as
     ``01/02/2024`` (read differently in different countries) or ``20240131``,
     raises a :class:`KizunaInputError` naming ``name`` (if given) and the text.
+
+    Parameters
+    ----------
+    text
+        The text to read.
+    name
+        The column or option named in the error; None: none.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Zoned if the text gives an offset.
     """
     stripped = text.strip()
     if not _ISO_TEXT.fullmatch(stripped):
