@@ -92,6 +92,8 @@ def behaviour_vector(
         Trailing window lengths in days for ``orders_<w>d`` / ``revenue_<w>d``.
     trend_days
         Length of the two adjacent periods compared by the trend features.
+    customer_col, order_col, item_col, timestamp_col, quantity_col, revenue_col, is_return_col, category_col, signup_col
+        Column names (the canonical ones by default).
 
     Returns
     -------

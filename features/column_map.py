@@ -45,7 +45,20 @@ class Source:
 
 
 def parse_source(spec: Any, *, target: str) -> Source:
-    """Read one map entry; raises ``ValueError`` naming the target on a bad entry."""
+    """Read one map entry; raises ``ValueError`` naming the target on a bad entry.
+
+    Parameters
+    ----------
+    spec
+        The entry: a column name, ``{"value": ...}`` or ``{"expr": "..."}``.
+    target
+        The canonical column it fills, named in errors.
+
+    Returns
+    -------
+    Source
+        Where the target comes from: a column, a constant or a template.
+    """
     if isinstance(spec, Mapping):
         if len(spec) != 1 or next(iter(spec)) not in ("column", "value", "expr"):
             raise ValueError(
@@ -74,6 +87,16 @@ def template_parts(template: str) -> list[tuple[str, str | None]]:
     A name is everything between the braces, ``:`` and ``!`` included (column
     names have them; Python's format mini-language would cut them off);
     ``{{`` and ``}}`` are literal braces.
+
+    Parameters
+    ----------
+    template
+        The ``expr`` template.
+
+    Returns
+    -------
+    list of (str, str or None)
+        Literal text before each column name; a last pair with None holds trailing text.
 
     Raises
     ------
@@ -117,6 +140,18 @@ def _expr(template: str, target: str) -> Source:
 def check_column_map(column_map: Mapping[str, Any], *, table: str) -> dict[str, Any]:
     """Check a map's keys and entries when the config loads; return it unchanged.
 
+    Parameters
+    ----------
+    column_map
+        Canonical column -> entry (see :func:`parse_source`).
+    table
+        The table the map is for (``transactions``, ``customers``...), named in errors.
+
+    Returns
+    -------
+    dict
+        ``column_map`` itself.
+
     Raises
     ------
     ValueError
@@ -144,7 +179,20 @@ def check_column_map(column_map: Mapping[str, Any], *, table: str) -> dict[str, 
 
 
 def source_columns(column_map: Mapping[str, Any] | None, targets: Iterable[str]) -> set[str]:
-    """The source columns that feed ``targets`` (to read them as text, for instance)."""
+    """The source columns that feed ``targets`` (to read them as text, for instance).
+
+    Parameters
+    ----------
+    column_map
+        Canonical column -> entry, or None (no map: every target is its own source).
+    targets
+        The canonical columns of interest.
+
+    Returns
+    -------
+    set of str
+        Source column names.
+    """
     out: set[str] = set()
     column_map = column_map or {}
     for target in targets:

@@ -35,6 +35,18 @@ def as_of_timestamp(as_of: Any, *, name: str = "as_of") -> pd.Timestamp:
     ``numpy.datetime64`` or ISO 8601 text starting ``YYYY-MM-DD``. Raises a
     :class:`KizunaInputError` (a ``ValueError``) naming ``name`` and the value
     for anything else, for NaT and for a time zone.
+
+    Parameters
+    ----------
+    as_of
+        The cutoff.
+    name
+        The argument named in the error.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Naive, nanosecond resolution.
     """
     if isinstance(as_of, str):
         as_of = iso_text_timestamp(as_of, name=name)
@@ -67,6 +79,18 @@ def iso_text_timestamp(text: str, *, name: str | None = "as_of") -> pd.Timestamp
     A zone is kept (the caller refuses or converts it). Other text, such as
     ``01/02/2024`` (read differently in different countries) or ``20240131``,
     raises a :class:`KizunaInputError` naming ``name`` (if given) and the text.
+
+    Parameters
+    ----------
+    text
+        The text to read.
+    name
+        The column or option named in the error; None: none.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Zoned if the text gives an offset.
     """
     stripped = text.strip()
     if not _ISO_TEXT.fullmatch(stripped):
@@ -90,7 +114,15 @@ _ISO_TEXT = re.compile(
 
 
 def require_transaction_columns(df: Any, required: Sequence[str]) -> None:
-    """Raise naming the required columns a transactions frame lacks."""
+    """Raise naming the required columns a transactions frame lacks.
+
+    Parameters
+    ----------
+    df
+        The transactions frame, shape (n_rows, k).
+    required
+        The columns it must hold.
+    """
     if not isinstance(df, pd.DataFrame):
         raise KizunaInputError(f"transactions must be a pandas DataFrame, got {type(df).__name__}")
     missing = [col for col in required if col not in df.columns]
@@ -104,7 +136,20 @@ def require_transaction_columns(df: Any, required: Sequence[str]) -> None:
 
 
 def timestamps_ns(values: pd.Series, *, column: str) -> np.ndarray:
-    """Naive datetimes as int64 nanoseconds, shape (n,); raise on other types or NaT."""
+    """Naive datetimes as int64 nanoseconds, shape (n,); raise on other types or NaT.
+
+    Parameters
+    ----------
+    values
+        Naive datetime64 values, shape (n,).
+    column
+        The column named in the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64 nanoseconds since the epoch.
+    """
     if isinstance(values.dtype, pd.DatetimeTZDtype) or not pd.api.types.is_datetime64_dtype(
         values.dtype
     ):
@@ -120,7 +165,20 @@ def timestamps_ns(values: pd.Series, *, column: str) -> np.ndarray:
 
 
 def bool_values(values: pd.Series, *, column: str) -> np.ndarray:
-    """A boolean column as a numpy bool array; raise on missing or non-boolean values."""
+    """A boolean column as a numpy bool array; raise on missing or non-boolean values.
+
+    Parameters
+    ----------
+    values
+        Booleans, shape (n,).
+    column
+        The column named in the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), bool.
+    """
     if not pd.api.types.is_bool_dtype(values.dtype):
         raise KizunaInputError(f"must be boolean (got {values.dtype})", column=column,
                                values=values.head(3))  # fmt: skip
@@ -130,7 +188,20 @@ def bool_values(values: pd.Series, *, column: str) -> np.ndarray:
 
 
 def numeric_values(values: Any, *, column: str) -> np.ndarray:
-    """A numeric column (Series or extension array) as float64, shape (n,)."""
+    """A numeric column (Series or extension array) as float64, shape (n,).
+
+    Parameters
+    ----------
+    values
+        Numbers, shape (n,): a Series, an extension array or a NumPy array.
+    column
+        The column named in the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64.
+    """
     if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         raise KizunaInputError(f"must be numeric (got {values.dtype})", column=column)
     out = values.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -155,6 +226,26 @@ def factorize_ids(
     each run is hashed: a customer id repeats on every line of an order, so
     this halves the hashing on a typical order log, and costs one comparison
     pass when it does not help.
+
+    Parameters
+    ----------
+    values
+        Ids, shape (n,).
+    column
+        The column named in the error.
+    sort
+        Whether the distinct ids (and so the codes) are sorted.
+    allow_missing
+        Whether missing ids get code -1 instead of raising.
+    runs
+        Whether equal neighbours are collapsed before hashing.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        Shape (n,), int64; -1 for missing ids.
+    uniques : pandas.Index
+        The distinct ids, shape (n_ids,).
     """
     if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
         # Plain values, so that ids sort by value and the index is not categorical.
@@ -180,6 +271,18 @@ def id_positions(values: Any, ids: pd.Index) -> np.ndarray:
 
     String ids go through pyarrow's hash lookup, several times faster than
     ``Index.get_indexer`` on millions of strings.
+
+    Parameters
+    ----------
+    values
+        Ids to look up, shape (n,).
+    ids
+        The unique ids, shape (n_ids,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64; -1 for values not in ``ids``.
     """
     values = values.array if isinstance(values, (pd.Series, pd.Index)) else values
     if isinstance(getattr(values, "dtype", None), pd.StringDtype) and isinstance(
@@ -197,6 +300,16 @@ def run_parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
     """Run independent jobs on up to ``THREADS`` threads; results by job name.
 
     Worth it for pyarrow and NumPy kernels, which release the GIL.
+
+    Parameters
+    ----------
+    jobs
+        Job name -> a function of no arguments.
+
+    Returns
+    -------
+    dict
+        Job name -> its result.
     """
     if THREADS <= 1 or len(jobs) <= 1:
         return {name: job() for name, job in jobs.items()}
@@ -211,6 +324,20 @@ def order_codes(code: np.ndarray, cust: np.ndarray) -> tuple[np.ndarray, np.ndar
     ``code`` are order-id codes, every value in ``[0, code.max()]`` used (as
     ``factorize`` makes them). Order ids are normally unique to a customer;
     when one is shared, the pair is re-keyed so two customers never share an order.
+
+    Parameters
+    ----------
+    code
+        Order-id codes, shape (n,), int64.
+    cust
+        Customer codes of the same rows, shape (n,), int64.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        Shape (n,), int64: one code per (customer, order id) pair.
+    owner : numpy.ndarray
+        Shape (n_orders,), int64: the customer code of each order code.
     """
     owner = np.empty(int(code.max()) + 1 if code.size else 0, dtype=np.int64)
     owner[code] = cust
@@ -242,6 +369,25 @@ def distinct_per_row(
     A dense count table when it is small (few categories); otherwise one sort of
     the int64 keys ``row * n_cols + col`` (faster than building a sparse count
     matrix). ``top=False`` skips the most-frequent count in the sorted path.
+
+    Parameters
+    ----------
+    rows, cols
+        Row and column codes of each entry, each shape (n,), int64.
+    n_rows, n_cols
+        Number of distinct row and column codes.
+    top
+        Whether to count the most frequent column code of each row.
+
+    Returns
+    -------
+    distinct : numpy.ndarray
+        Shape (n_rows,), int64: distinct column codes per row.
+    most : numpy.ndarray or None
+        Shape (n_rows,), int64: count of each row's most frequent column code; None
+        when ``top`` is False and the sorted path ran.
+    total : numpy.ndarray
+        Shape (n_rows,), int64: entries per row.
     """
     total = np.bincount(rows, minlength=n_rows)
     if n_rows * n_cols <= _DENSE_CELLS:

@@ -13,7 +13,17 @@ from kizuna.features.timestamps import DEFAULT_RULE, TimestampRule, parse_timest
 
 
 def require_columns(df: pd.DataFrame, required: Iterable[str], *, table: str) -> None:
-    """Raise naming every required column that ``df`` lacks."""
+    """Raise naming every required column that ``df`` lacks.
+
+    Parameters
+    ----------
+    df
+        The table, shape (n_rows, k).
+    required
+        The columns it must hold.
+    table
+        The table's name (``transactions``, ``customers``...), named in the error.
+    """
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise KizunaInputError(
@@ -76,6 +86,22 @@ def to_timestamp(
     ``rule`` (or the shorthand ``fmt``) says how the column is written; the
     default is ISO 8601 text (see :mod:`features.timestamps`). Time-zone-aware
     input is converted to UTC and made naive, so every table compares on one clock.
+
+    Parameters
+    ----------
+    values
+        The raw column, shape (n,).
+    fmt
+        A ``strftime`` format, shorthand for ``TimestampRule(format=fmt)``.
+    rule
+        How the column is written; wins over ``fmt``.
+    column
+        The column named in errors.
+
+    Returns
+    -------
+    pandas.Series
+        Shape (n,), naive ``datetime64[ns]`` in UTC; NaT where unparseable.
     """
     if rule is None:
         rule = TimestampRule(format=fmt) if fmt else DEFAULT_RULE
@@ -90,6 +116,19 @@ def check_coercible(
     A few bad cells are set aside row by row; a column where more than
     ``max_bad_share`` of the present values fail to parse is a wrong mapping
     or a wrong format, and is reported as such.
+
+    Parameters
+    ----------
+    original
+        The raw column, shape (n,).
+    parsed
+        The same column after parsing, missing where parsing failed, shape (n,).
+    column
+        The column named in the error.
+    kind
+        What the values should be (``"numbers"``, ``"timestamps"``...), as a noun.
+    max_bad_share
+        Largest share of present values allowed to fail before the column as a whole fails.
 
     Returns
     -------

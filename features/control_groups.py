@@ -62,7 +62,22 @@ def hash_units(customer_ids: Iterable[Any], campaign_id: str) -> np.ndarray:
 
 
 def in_control(customer_ids: Iterable[Any], campaign_id: str, control_share: float) -> np.ndarray:
-    """Shape (n,) bool: True for customers held out of ``campaign_id``."""
+    """Shape (n,) bool: True for customers held out of ``campaign_id``.
+
+    Parameters
+    ----------
+    customer_ids
+        Customer ids, shape (n,).
+    campaign_id
+        The campaign: each campaign draws its own control group.
+    control_share
+        Share of customers held out, in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), bool.
+    """
     share = _check_share(control_share)
     return hash_units(customer_ids, campaign_id) < share
 
@@ -75,6 +90,17 @@ def assign_groups(
     customer_col: str = s.CUSTOMER_ID,
 ) -> pd.DataFrame:
     """The assignment as a frame, ready to log.
+
+    Parameters
+    ----------
+    customer_ids
+        Customer ids, shape (n,).
+    campaign_id
+        The campaign: each campaign draws its own control group.
+    control_share
+        Share of customers held out, in [0, 1].
+    customer_col
+        Name of the id column of the result.
 
     Returns
     -------

@@ -16,7 +16,22 @@ NOT_ATTRIBUTES = (s.PREFERRED_CATEGORIES, s.CHURN_LABEL)
 
 
 def keyed_table(df: pd.DataFrame, key: str, *, table: str) -> pd.DataFrame:
-    """``df`` indexed by its ``key`` ids (a column or already the index); ids unique."""
+    """``df`` indexed by its ``key`` ids (a column or already the index); ids unique.
+
+    Parameters
+    ----------
+    df
+        The table, shape (n_rows, k), with ``key`` as a column or as its index.
+    key
+        The id column.
+    table
+        The table's name, for errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``key``, shape (n_rows, k - 1) (or k when the key was the index).
+    """
     if not isinstance(df, pd.DataFrame):
         raise KizunaInputError(f"the {table} table must be a pandas DataFrame")
     if key in df.columns:
@@ -38,7 +53,26 @@ def keyed_table(df: pd.DataFrame, key: str, *, table: str) -> pd.DataFrame:
 def categories_via_items(
     items: pd.DataFrame, category_col: str, item_ids: pd.Index, item_code: np.ndarray
 ) -> tuple[np.ndarray, pd.Index]:
-    """Category code of each purchase line (-1 unknown) from the item catalogue."""
+    """Category code of each purchase line (-1 unknown) from the item catalogue.
+
+    Parameters
+    ----------
+    items
+        The item catalogue, indexed by item id.
+    category_col
+        Its category column.
+    item_ids
+        The distinct item ids of the purchase lines, shape (n_items,).
+    item_code
+        Each purchase line's position in ``item_ids``, shape (n_lines,).
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        Shape (n_lines,), category code of each line; -1 unknown.
+    categories : pandas.Index
+        The distinct categories, shape (n_categories,).
+    """
     cat_code, cat_ids = factorize_ids(items[category_col].array, column=category_col,
                                       allow_missing=True)  # fmt: skip
     pos = id_positions(item_ids, items.index)
@@ -58,6 +92,24 @@ def join_customer_attributes(
     Numeric and boolean attributes become float, text ones ``category`` (with
     the whole table's categories, so every snapshot shares them); dates other
     than the signup and :data:`NOT_ATTRIBUTES` are skipped.
+
+    Parameters
+    ----------
+    out
+        Features so far, indexed by customer id, shape (n_customers, k).
+    customers
+        The validated customers table, indexed by customer id.
+    as_of
+        The cutoff the signup tenure is measured to.
+    customer_col
+        Name of the customer id column.
+    signup_col
+        Name of the signup date column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``out`` with the attribute columns added, shape (n_customers, k + n_attributes).
     """
     table = keyed_table(customers, customer_col, table="customers")
     pos = id_positions(out.index, table.index)

@@ -53,9 +53,23 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
         self.b = b
 
     def fit(self, counts: sp.spmatrix, y: object = None) -> InteractionWeigher:
-        """Learn item idf and the mean row length from ``counts`` (n_users, n_items)."""
+        """Learn item idf and the mean row length from ``counts`` (n_users, n_items).
+
+        Parameters
+        ----------
+        counts
+            Purchase counts, shape (n_users, n_items).
+        y
+            Ignored (scikit-learn's signature).
+
+        Returns
+        -------
+        InteractionWeigher
+            ``self``.
+        """
         self._check_weighting()
         X = sp.csr_matrix(counts, dtype=np.float64)
+        _check_counts(X, "counts")
         users_with = np.bincount(X.indices, minlength=X.shape[1])
         lengths = np.asarray(X.sum(axis=1)).ravel()
         average = float(lengths.mean()) if X.shape[0] else 1.0
@@ -74,6 +88,11 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
             Shape (n_items,): users with a non-zero count of each item.
         average_length
             Mean row sum of the counts (e.g. the shards' total over ``n_users``).
+
+        Returns
+        -------
+        InteractionWeigher
+            ``self``.
         """
         self._check_weighting()
         users_with_item = np.asarray(users_with_item)
@@ -88,11 +107,32 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
         if self.weighting not in WEIGHTINGS:
             raise KizunaInputError(f"must be one of {list(WEIGHTINGS)}", column="weighting",
                                    values=[self.weighting])  # fmt: skip
+        # BM25 with k1 < 0 or b outside [0, 1] flips or blows up weights instead of failing.
+        for name, value, low, high in (("k1", self.k1, 0.0, np.inf), ("b", self.b, 0.0, 1.0)):
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = np.nan
+            if not low <= number <= high:
+                raise KizunaInputError(f"must be a number in [{low}, {high}]", column=name,
+                                       values=[value])  # fmt: skip
 
     def transform(self, rows: sp.spmatrix) -> sp.csr_matrix:
-        """Weighted ``rows`` (n, n_items), canonical float32 CSR of the same pattern."""
+        """Weighted ``rows`` (n, n_items), canonical float32 CSR of the same pattern.
+
+        Parameters
+        ----------
+        rows
+            Purchase counts, shape (n, n_items).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Shape (n, n_items), float32.
+        """
         check_is_fitted(self, "n_items_")
         X = sp.csr_matrix(rows, dtype=np.float64, copy=True)
+        _check_counts(X, "rows")
         if X.shape[1] != self.n_items_:
             raise KizunaInputError(
                 f"rows have {X.shape[1]} items; the weigher was fitted on {self.n_items_}",
@@ -111,3 +151,14 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
         out = sp.csr_matrix(X, dtype=np.float32)
         out.sort_indices()
         return out
+
+
+def _check_counts(X: sp.csr_matrix, name: str) -> None:
+    """Refuse NaN, infinite or negative counts, which the weightings turn into NaN silently."""
+    bad = ~np.isfinite(X.data) | (X.data < 0)
+    if bad.any():
+        raise KizunaInputError(
+            f"must hold finite, non-negative counts; {int(bad.sum())} cells do not",
+            column=name,
+            values=X.data[bad],
+        )

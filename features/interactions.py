@@ -73,11 +73,33 @@ class Interactions:
         return self.matrix.shape
 
     def user_codes(self, ids: Iterable[str]) -> np.ndarray:
-        """Row of each user id, shape (n,) int64; -1 for ids not in the map."""
+        """Row of each user id, shape (n,) int64; -1 for ids not in the map.
+
+        Parameters
+        ----------
+        ids
+            User ids, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int64.
+        """
         return _codes(self.user_ids, ids)
 
     def item_codes(self, ids: Iterable[str]) -> np.ndarray:
-        """Column of each item id, shape (n,) int64; -1 for ids not in the map."""
+        """Column of each item id, shape (n,) int64; -1 for ids not in the map.
+
+        Parameters
+        ----------
+        ids
+            Item ids, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int64.
+        """
         return _codes(self.item_ids, ids)
 
 
@@ -121,6 +143,8 @@ def build_interactions(
         before ``as_of`` are used, sorted.
     bm25_k1, bm25_b
         BM25 parameters (implicit's defaults).
+    customer_col, item_col, order_col, timestamp_col, is_return_col
+        Column names (the canonical ones by default).
 
     Returns
     -------

@@ -76,6 +76,17 @@ def monthly_kpis(
 ) -> pd.DataFrame:
     """The KPIs of the module docstring, one row per calendar month before ``as_of``.
 
+    Parameters
+    ----------
+    transactions
+        Validated transactions, shape (n_rows, k).
+    as_of
+        Exclusive cutoff: only orders before it count.
+    repeat_days
+        Window after a first order in which a repeat order counts.
+    churn_days
+        Length of the activity and churn windows around each month's first day.
+
     Returns
     -------
     pandas.DataFrame
@@ -141,6 +152,13 @@ def _churn_rate(orders: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, da
 def cohort_retention(transactions: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     """Share of each acquisition cohort ordering in each month since its first order.
 
+    Parameters
+    ----------
+    transactions
+        Validated transactions, shape (n_rows, k).
+    as_of
+        Exclusive cutoff: only orders before it count.
+
     Returns
     -------
     pandas.DataFrame
@@ -154,6 +172,13 @@ def cohort_retention(transactions: pd.DataFrame, as_of: Any) -> pd.DataFrame:
 
 def cohort_revenue(transactions: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     """Cumulative revenue per cohort customer, by months since the first order.
+
+    Parameters
+    ----------
+    transactions
+        Validated transactions, shape (n_rows, k).
+    as_of
+        Exclusive cutoff: only orders before it count.
 
     Returns
     -------
@@ -244,6 +269,13 @@ def segment_transitions(
     ----------
     before, now
         Segment per customer (index: customer id), at the earlier date and now.
+    missing
+        Label of the row for customers without a segment before.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_segments_before, n_segments_now): customer counts.
     """
     joined = pd.DataFrame({"now": now.astype(str)}).join(before.astype(str).rename("before"))
     joined["before"] = joined["before"].fillna(missing)

@@ -58,6 +58,8 @@ def churn_labels(
     lookback_days
         The population is every customer with a purchase in ``[as_of -
         lookback_days, as_of)``; ``None`` means any purchase before ``as_of``.
+    customer_col, timestamp_col, is_return_col
+        Column names (the canonical ones by default).
 
     Returns
     -------
@@ -99,6 +101,10 @@ def contractual_churn_labels(
     customers
         Customers table with ids (column or index ``customer_col``) and
         ``label_col`` holding booleans or the numbers 0 / 1, no missing values.
+    label_col
+        The label column.
+    customer_col
+        The customer id column (or the index's name).
 
     Returns
     -------
@@ -144,10 +150,18 @@ def future_value(
 
     Parameters
     ----------
+    transactions
+        Validated transactions, shape (n_rows, n_columns).
+    as_of
+        Start of the window.
+    horizon_days
+        Length of the window, in days.
     customers
         Whose value to report: ids (list, array, Index, Series) or a table with
         ids in ``customer_col`` or its index. Default: every customer with a
         purchase before ``as_of`` (the population of ``behaviour_vector``).
+    customer_col, timestamp_col, revenue_col, is_return_col
+        Column names (the canonical ones by default).
 
     Returns
     -------
@@ -196,6 +210,8 @@ def stack_snapshots(
         by customer id (``behaviour_vector``, ``future_value``) or a frame with
         ``customer_col`` and ``as_of`` columns (``churn_labels``); bind other
         arguments with ``functools.partial`` or a lambda.
+    customer_col
+        The customer id column of the result.
 
     Returns
     -------

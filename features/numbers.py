@@ -54,13 +54,23 @@ class NumberRule:
         return f"numbers written like {example}"
 
     def pattern(self) -> re.Pattern[str]:
-        """The shape of one number under this rule (sign, digits, fraction, exponent)."""
+        """The shape of one number under this rule (sign, digits, fraction, exponent).
+
+        Returns
+        -------
+        re.Pattern
+            Matches one whole number.
+        """
         return re.compile(self.regex())
 
     def regex(self) -> str:
         """:meth:`pattern` as text, also valid as a Java regex (Spark's ``rlike``).
 
         ASCII digits only, as Java's ``\\d``: Python's would take other scripts' digits.
+
+        Returns
+        -------
+        str
         """
         d = re.escape(self.decimal)
         digits = "[0-9]+"
@@ -114,7 +124,18 @@ def parse_numbers(values: pd.Series, rule: NumberRule | None = None) -> pd.Serie
 
 
 def style_hint(values: pd.Series) -> str:
-    """The setting that reads ``values`` (text that failed as numbers), as a clause; '' if none."""
+    """The setting that reads ``values`` (text that failed as numbers), as a clause; '' if none.
+
+    Parameters
+    ----------
+    values
+        Text values that failed to read as numbers, shape (n,).
+
+    Returns
+    -------
+    str
+        A clause naming the setting, or ``''``.
+    """
     text = values.astype("string").str.strip().dropna()
     for rule in NUMBER_STYLES:
         if len(text) and parse_numbers(text, rule).notna().all():
@@ -129,6 +150,17 @@ def all_numbers(values: pd.Series, rule: NumberRule | None = None) -> bool:
     """A text column whose every non-blank value is a number under ``rule``.
 
     Values with a leading zero (``"01234"``) mark a code and keep the column text.
+
+    Parameters
+    ----------
+    values
+        A text column, shape (n,).
+    rule
+        How numbers are written (decimal comma, grouping); the default rule if None.
+
+    Returns
+    -------
+    bool
     """
     if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
         return False

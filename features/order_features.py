@@ -15,7 +15,18 @@ from kizuna.features.columnar import DAY_NS
 
 
 def days(ns: np.ndarray) -> np.ndarray:
-    """Nanosecond durations as (fractional) days, same shape."""
+    """Nanosecond durations as (fractional) days, same shape.
+
+    Parameters
+    ----------
+    ns
+        Durations in nanoseconds, any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float days, the shape of ``ns``.
+    """
     return ns / DAY_NS
 
 
@@ -40,6 +51,13 @@ def order_features(
     windows, trend_days
         Window lengths in days (``orders_{w}d``, ``revenue_{w}d``); the trend
         compares the last ``trend_days`` with the ``trend_days`` before them.
+    n_cust
+        Number of customers.
+
+    Returns
+    -------
+    dict of str -> numpy.ndarray
+        Feature name -> values, shape (n_cust,).
     """
     freq = np.bincount(order_cust, minlength=n_cust)
     f = np.where(freq > 0, freq, 1).astype(float)
@@ -92,7 +110,24 @@ def gap_stats(
     last: np.ndarray,
     freq: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and population std of days between consecutive orders, NaN with < 2 orders."""
+    """Mean and population std of days between consecutive orders, NaN with < 2 orders.
+
+    Parameters
+    ----------
+    order_cust
+        Customer code of each order, shape (n_orders,).
+    order_ts
+        Timestamp of each order in nanoseconds, shape (n_orders,).
+    first, last
+        Each customer's first and last order timestamp in nanoseconds, shape (n_customers,).
+    freq
+        Each customer's number of orders, shape (n_customers,).
+
+    Returns
+    -------
+    mean, std : numpy.ndarray
+        Each shape (n_customers,), days; NaN with fewer than 2 orders.
+    """
     n_gaps = np.maximum(freq - 1, 0)
     has_gap = n_gaps > 0
     safe = np.where(has_gap, n_gaps, 1)
@@ -117,7 +152,18 @@ def gap_stats(
 
 
 def trend_ratio(recent: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """(recent - prior) / (recent + prior) per customer, in [-1, 1]; 0 with neither."""
+    """(recent - prior) / (recent + prior) per customer, in [-1, 1]; 0 with neither.
+
+    Parameters
+    ----------
+    recent, prior
+        Per-customer amounts of the recent and the prior window, shape (n_customers,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,), in [-1, 1].
+    """
     both = recent + prior
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(both > 0, (recent - prior) / both, 0.0)

@@ -19,7 +19,22 @@ _FIRST_MONDAY_DAYS = 4
 
 
 def time_ticks(ts: pd.Series, column: str) -> tuple[np.ndarray, str]:
-    """Timestamps as int64 ticks since the epoch, and the tick unit."""
+    """Timestamps as int64 ticks since the epoch, and the tick unit.
+
+    Parameters
+    ----------
+    ts
+        Naive timestamps, shape (n,).
+    column
+        The column named in errors.
+
+    Returns
+    -------
+    ticks : numpy.ndarray
+        Shape (n,), int64.
+    unit : str
+        The tick unit (``"ns"``, ``"us"``...).
+    """
     dtype = ts.dtype
     if isinstance(dtype, pd.DatetimeTZDtype) or getattr(dtype, "tz", None) is not None:
         raise KizunaInputError(
@@ -53,7 +68,19 @@ def time_ticks(ts: pd.Series, column: str) -> tuple[np.ndarray, str]:
 
 
 def first_tick_at_or_after(cutoff: pd.Timestamp, tick_unit: str) -> int:
-    """``as_of`` in ticks, rounded up: a row is before ``as_of`` iff its tick is below it."""
+    """``as_of`` in ticks, rounded up: a row is before ``as_of`` iff its tick is below it.
+
+    Parameters
+    ----------
+    cutoff
+        The ``as_of`` timestamp.
+    tick_unit
+        The unit of the ticks (from :func:`time_ticks`).
+
+    Returns
+    -------
+    int
+    """
     exact = cutoff.to_datetime64()
     as_of_unit, _ = np.datetime_data(exact.dtype)
     # Exact integer arithmetic, as as_of may be finer than the ticks or out of their range.
@@ -68,7 +95,22 @@ def _ns_per(unit: str) -> int:
 
 
 def period_numbers(ticks: np.ndarray, tick_unit: str, time_unit: str) -> np.ndarray:
-    """Integer period numbers; consecutive periods differ by 1."""
+    """Integer period numbers; consecutive periods differ by 1.
+
+    Parameters
+    ----------
+    ticks
+        Timestamps as ticks since the epoch, shape (n,).
+    tick_unit
+        Their unit (from :func:`time_ticks`).
+    time_unit
+        The period, a key of ``TIME_UNITS`` (``"D"``, ``"W"``...); weeks start on Monday.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64.
+    """
     step = int(
         np.timedelta64(1, TIME_UNITS[time_unit]).astype(f"timedelta64[{tick_unit}]").view(np.int64)
     )

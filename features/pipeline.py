@@ -24,7 +24,12 @@ TIME_SCALERS = {"D": 1.0, "W": 7.0}
 
 
 def btyd_columns() -> list[str]:
-    """Names of the BTYD summary columns in the feature frame."""
+    """Names of the BTYD summary columns in the feature frame.
+
+    Returns
+    -------
+    list of str
+    """
     return [BTYD_PREFIX + c for c in (s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE)]
 
 
@@ -89,6 +94,22 @@ def customer_base_features(
     Each row depends on that customer's transactions only, so any partition of
     the customers (a shard) gives the same rows. Same arguments as
     :func:`customer_features`; shape (n_customers, n_features - 5).
+
+    Parameters
+    ----------
+    transactions
+        Validated transactions (``ValidatedTransactions.kept``), shape (n_rows, k).
+    as_of
+        Exclusive cutoff: only events strictly before it are used.
+    customers, items
+        Optional validated tables (indexed by id) for attributes and categories.
+    btyd_unit
+        ``"W"`` or ``"D"``: the unit of the BTYD summary.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_customers, n_features - 5), indexed by customer id (sorted).
     """
     as_of = as_of_timestamp(as_of)
     behaviour = behaviour_vector(transactions, as_of, customers=customers, items=items)
@@ -105,6 +126,19 @@ def with_rfm_scores(frame: pd.DataFrame, scorer: RFMScorer | None = None) -> pd.
     ``scorer``: a fitted :func:`behaviour_rfm_scorer` whose cut points come from
     the whole population, when ``frame`` is one shard of it; None fits one on
     ``frame`` itself.
+
+    Parameters
+    ----------
+    frame
+        Output of :func:`customer_base_features`, shape (n_customers, n_features - 5).
+    scorer
+        A fitted :func:`behaviour_rfm_scorer` or None (see above).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` with ``r_score``, ``f_score``, ``m_score``, ``rfm_score`` and
+        ``segment``, shape (n_customers, n_features).
     """
     if scorer is None:
         scorer = behaviour_rfm_scorer().fit(frame)
@@ -120,6 +154,16 @@ def rfm_score_inputs(frame: pd.DataFrame) -> pd.DataFrame:
     Columns ``r_score``, ``f_score``, ``m_score`` (the keys of
     ``RFMScorer.cuts_``): minus days since the last purchase, orders, total
     spend. Their population cut points fit a scorer for every shard.
+
+    Parameters
+    ----------
+    frame
+        Output of :func:`customer_base_features`, shape (n_customers, n_features - 5).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_customers, 3), indexed like ``frame``.
     """
     scorer = behaviour_rfm_scorer()
     return pd.DataFrame(
@@ -138,6 +182,11 @@ def behaviour_rfm_scorer() -> RFMScorer:
 
     Fit it on the population's feature frame once (at training) and score
     changed customers' rows with it later.
+
+    Returns
+    -------
+    RFMScorer
+        Unfitted.
     """
     return RFMScorer(
         recency_col=s.RECENCY_DAYS,
@@ -159,6 +208,14 @@ def customer_labels(
 
     Parameters
     ----------
+    transactions
+        Validated transactions, shape (n_rows, k).
+    as_of
+        Start of the label window; the lookback ends just before it.
+    horizon_days
+        Length of the label window in days.
+    lookback_days
+        A customer counts as active with a purchase in this many days before ``as_of``.
     data_end
         The last purchase of the whole log. ``None``: the last timestamp in
         ``transactions``. Give it when ``transactions`` were cut at the label

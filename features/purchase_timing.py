@@ -140,7 +140,21 @@ def purchase_timing(
 
 
 def own_interval(first: np.ndarray, last: np.ndarray, n_orders: np.ndarray) -> np.ndarray:
-    """Mean days between a customer's orders of an item: (first - last) / (n - 1); NaN below 2."""
+    """Mean days between a customer's orders of an item: (first - last) / (n - 1); NaN below 2.
+
+    Parameters
+    ----------
+    first, last
+        Days before ``as_of`` of the first and the last order of each (customer, item),
+        shape (n,) (so ``first >= last``).
+    n_orders
+        Orders of the item by the customer, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), days; NaN below two orders.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(n_orders >= 2, (first - last) / (n_orders - 1), np.nan)
 

@@ -25,6 +25,11 @@ def recent_item_lines(lines: pd.DataFrame, as_of: pd.Timestamp, days: float) -> 
         The end of the window (exclusive).
     days
         The window's length; 0 or less selects nothing.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(lines),), bool.
     """
     if days <= 0 or len(lines) == 0:
         return np.zeros(len(lines), dtype=bool)

@@ -34,6 +34,10 @@ def summarise(
         Period number of the observation period.
     value
         Shape (n_rows,) float64, or None for no ``monetary_value``.
+    n_customers
+        Number of customer codes.
+    time_scaler
+        Periods per unit of recency and T (e.g. 7 for days to weeks).
 
     Returns
     -------
@@ -82,6 +86,18 @@ def stable_sort(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Packing the row number into the low bits and sorting plain int64 values
     is about 2.5x faster than ``np.argsort``; used whenever the bits fit.
+
+    Parameters
+    ----------
+    key
+        Non-negative int64 keys, shape (n,).
+
+    Returns
+    -------
+    order : numpy.ndarray
+        Shape (n,), int64: the stable argsort.
+    sorted_keys : numpy.ndarray
+        Shape (n,), int64: ``key[order]``.
     """
     n = len(key)
     row_bits = max(int(n - 1).bit_length(), 1)
@@ -134,6 +150,18 @@ def kahan_sums(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np
 
     Steps through the k-th term of every group at once, as pandas' groupby
     does row by row; the loop runs max(counts) times over shrinking slices.
+
+    Parameters
+    ----------
+    values
+        The values, grouped in contiguous runs, shape (n,).
+    starts, counts
+        Start and length of each group's run, shape (n_groups,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_groups,), float64.
     """
     order = np.argsort(-counts, kind="stable")
     starts, counts = starts[order], counts[order]

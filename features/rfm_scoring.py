@@ -119,7 +119,21 @@ class RFMScorer(BaseEstimator):
         return _rfm_inputs(frame, *cols)
 
     def fit(self, population: pd.DataFrame, y: object = None) -> RFMScorer:
-        """Learn the cut points from ``population`` (n_customers, k)."""
+        """Learn the cut points from ``population`` (n_customers, k).
+
+        Parameters
+        ----------
+        population
+            One row per customer, shape (n_customers, k), with the ``frequency_col``,
+            ``recency_col``, ``t_col`` (unless None) and ``monetary_col`` columns.
+        y
+            Ignored (scikit-learn's signature).
+
+        Returns
+        -------
+        RFMScorer
+            ``self``.
+        """
         r, f, m = self._inputs(population)
         if len(r) == 0:
             raise KizunaInputError("cannot learn quintiles from an empty population")
@@ -132,7 +146,19 @@ class RFMScorer(BaseEstimator):
         return self
 
     def score(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Scores of ``rows`` (n, k): ``r_score``, ``f_score``, ``m_score``, ``rfm_score``."""
+        """Scores of ``rows`` (n, k): ``r_score``, ``f_score``, ``m_score``, ``rfm_score``.
+
+        Parameters
+        ----------
+        rows
+            Customers to score, shape (n, k), with the same columns as at fit.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Shape (n, 4), indexed like ``rows``: the three scores 1..5 and ``rfm_score``
+            (their digits as text).
+        """
         check_is_fitted(self, "cuts_")
         r, f, m = self._inputs(rows)
         cuts = self.cuts_
@@ -150,6 +176,16 @@ def quintile_cuts(values: np.ndarray) -> np.ndarray:
     A value ``v`` scores ``1 + floor(5 * b / n)`` with ``b`` the population
     values strictly below it; ``b >= ceil(j n / 5)`` exactly when ``v``
     exceeds the sorted value at ``ceil(j n / 5) - 1``, j = 1..4.
+
+    Parameters
+    ----------
+    values
+        The population's values, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (4,), float64; +inf for an empty population.
     """
     ordered = np.sort(np.asarray(values, dtype=np.float64))
     n = len(ordered)
@@ -163,6 +199,16 @@ def quintile_ranks(n: int) -> np.ndarray:
 
     ``ceil(j n / 5) - 1`` for j = 1..4; an engine that sorts a population
     elsewhere (Spark) reads its cut points at these ranks.
+
+    Parameters
+    ----------
+    n
+        Size of the population, >= 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (4,), int64.
     """
     return -(-np.arange(1, N_SCORES) * n // N_SCORES) - 1
 
@@ -190,6 +236,11 @@ def _rfm_inputs(
     """Minus time since the last purchase, frequency and monetary value, shapes (n,)."""
     if not isinstance(summary, pd.DataFrame):
         raise KizunaInputError(f"summary must be a pandas DataFrame, got {type(summary).__name__}")
+    required = {"frequency_col": frequency_col, "recency_col": recency_col,
+                "monetary_col": monetary_col}  # fmt: skip
+    for setting, value in required.items():
+        if value is None:
+            raise KizunaInputError("names no column (only t_col may be None)", column=setting)
     names = [c for c in (frequency_col, recency_col, t_col, monetary_col) if c is not None]
     missing = [c for c in names if c not in summary.columns]
     if missing:
@@ -208,7 +259,20 @@ def _score_frame(r: np.ndarray, f: np.ndarray, m: np.ndarray, index: pd.Index) -
 
 
 def finite_values(values: pd.Series, column: str) -> np.ndarray:
-    """``values`` (n,) as finite float64; an input error names the column otherwise."""
+    """``values`` (n,) as finite float64; an input error names the column otherwise.
+
+    Parameters
+    ----------
+    values
+        Numbers, shape (n,).
+    column
+        The column named in the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64.
+    """
     if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         raise KizunaInputError(
             f"must be numeric, got {values.dtype}", column=column, values=values.head(3)

@@ -55,6 +55,16 @@ def fm_scores(f_score: np.ndarray, m_score: np.ndarray) -> np.ndarray:
     """Frequency-monetary score: mean of ``f_score`` and ``m_score``, halves rounded up.
 
     Shapes (n,) -> (n,), ints in 1..5.
+
+    Parameters
+    ----------
+    f_score, m_score
+        Frequency and monetary quintile scores, ints in 1..5, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), ints in 1..5.
     """
     return (np.asarray(f_score) + np.asarray(m_score) + 1) // 2
 
@@ -107,6 +117,11 @@ def segment_grid_codes() -> np.ndarray:
 
     Row ``r - 1``, column ``fm - 1``; -1 marks a cell no rule covers (there
     is none, which the tests check).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (5, 5), int8: rows r_score - 1, columns fm_score - 1.
     """
     grid = np.full((N_SCORES, N_SCORES), -1, dtype=np.int8)
     for code, rule in enumerate(SEGMENT_RULES):

@@ -33,6 +33,8 @@ def validate_items(
         ``in_stock`` (bool or yes/no text).
     number_rule
         How ``price`` and ``margin`` are written when they are text.
+    item_col
+        The item id column.
 
     Returns
     -------
@@ -87,6 +89,21 @@ def validate_customers(
     models read ``12.5`` written as text (``number_columns`` names those
     columns when a part of the table is validated: the whole table decides).
     ``timestamp_rule`` says how ``signup_date`` is written (ISO text by default).
+
+    Parameters
+    ----------
+    raw
+        The customers table as read, shape (n_customers, n_columns).
+    customer_col
+        The customer id column.
+    label_col
+        The contractual churn label column, if any.
+    timestamp_rule
+        How ``signup_date`` is written.
+    number_rule
+        How numbers written as text are written.
+    number_columns
+        Columns to read as numbers under ``number_rule`` (None: decide on this table).
 
     Returns
     -------

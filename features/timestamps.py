@@ -117,7 +117,20 @@ def _ns(stamps: pd.Series) -> pd.Series:
 
 
 def parse_timestamp_value(value: Any, rule: TimestampRule = DEFAULT_RULE) -> datetime:
-    """Parse one value under ``rule`` (the ``/events`` path); raises ``ValueError``."""
+    """Parse one value under ``rule`` (the ``/events`` path); raises ``ValueError``.
+
+    Parameters
+    ----------
+    value
+        A timestamp as text, number or datetime.
+    rule
+        How it is written.
+
+    Returns
+    -------
+    datetime.datetime
+        As the rule reads it (naive UTC for an aware value).
+    """
     try:
         parsed = parse_timestamps(pd.Series([value], dtype=object), rule)
     except KizunaInputError as exc:
@@ -226,7 +239,17 @@ def _parse_other(text: pd.Series, dayfirst: bool) -> pd.Series:
 
 
 def epoch_unit(values: np.ndarray) -> Literal["s", "ms"] | None:
-    """The Unix unit that puts numbers between 1990 and 2100, if one does. Shape (n,)."""
+    """The Unix unit that puts numbers between 1990 and 2100, if one does. Shape (n,).
+
+    Parameters
+    ----------
+    values
+        Numbers, shape (n,).
+
+    Returns
+    -------
+    ``"s"``, ``"ms"`` or None
+    """
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return None
@@ -240,7 +263,17 @@ def epoch_unit(values: np.ndarray) -> Literal["s", "ms"] | None:
 def naive_utc(value: Any) -> pd.Timestamp | None:
     """An instant a user gave (``--as-of``, ``--now``, ``--since``: text or datetime) as naive
     UTC, the clock of every stored time; an aware value (``...+09:00``, ``Z``) is converted.
-    None stays None."""
+    None stays None.
+
+    Parameters
+    ----------
+    value
+        Text, a datetime, or None.
+
+    Returns
+    -------
+    pandas.Timestamp or None
+    """
     if value is None:
         return None
     ts = pd.Timestamp(value)
@@ -249,5 +282,11 @@ def naive_utc(value: Any) -> pd.Timestamp | None:
 
 def utc_now() -> pd.Timestamp:
     """The current instant as naive UTC: the clock of every stored time (events are
-    converted to it), whatever the machine's time zone."""
+    converted to it), whatever the machine's time zone.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Naive, in UTC.
+    """
     return pd.Timestamp.now(tz="UTC").tz_localize(None)

@@ -87,6 +87,10 @@ def validate_transactions(
     allow_zero_price
         Keep zero-priced lines (free or promotional purchases, as in CDNOW);
         negative prices are still set aside.
+    customer_col, order_col, item_col, timestamp_col, quantity_col, price_col
+        The required columns' names in ``raw``; the canonical ones by default.
+    return_col
+        An optional bool column flagging returns; ignored when absent.
     stored_rows
         Shape (n_rows,) bool: rows appended from the event store after the
         file's. Such a row is also a ``duplicate_row`` when it repeats an earlier

@@ -48,7 +48,18 @@ def affinity(scores: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def score_ranges(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each customer's lowest and highest finite score, shape (n,) each; NaN without one."""
+    """Each customer's lowest and highest finite score, shape (n,) each; NaN without one.
+
+    Parameters
+    ----------
+    scores
+        Raw scores, shape (n, n_items).
+
+    Returns
+    -------
+    lo, hi : numpy.ndarray
+        Each shape (n,); NaN for a customer without a finite score.
+    """
     s = np.where(np.isfinite(scores), scores, np.nan)
     # fmin/fmax skip NaN without nanmin's warning on a row that is all NaN.
     return np.fmin.reduce(s, axis=1), np.fmax.reduce(s, axis=1)
@@ -58,6 +69,16 @@ def best_target_score(target_scores: np.ndarray) -> np.ndarray:
     """The best finite raw score among the targets, shape (n,); -inf without one.
 
     ``target_scores`` has shape (n_customers, n_targets).
+
+    Parameters
+    ----------
+    target_scores
+        Raw scores of the target items, shape (n_customers, n_targets).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,); -inf without a finite target score.
     """
     finite = np.where(np.isfinite(target_scores), target_scores, -np.inf)
     return finite.max(axis=1, initial=-np.inf)
@@ -68,6 +89,18 @@ def scaled_affinity(best: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndar
 
     The rescaling is increasing, so the best target's scaled score is the
     scaled best score: this equals the best column of :func:`scaled_scores`.
+
+    Parameters
+    ----------
+    best
+        Best target score per customer, shape (n,).
+    lo, hi
+        Each customer's lowest and highest finite score, shape (n,) (:func:`score_ranges`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), in [0, 1]; NaN where not finite.
     """
     span = np.where(hi > lo, hi - lo, 1.0)
     with np.errstate(invalid="ignore"):
@@ -79,6 +112,18 @@ def target_rank(scores: np.ndarray, best: np.ndarray) -> np.ndarray:
     """1-based rank of the best target among each customer's items, shape (n,) int64.
 
     ``scores`` has shape (n, n_items), ``best`` shape (n,) from :func:`best_target_score`.
+
+    Parameters
+    ----------
+    scores
+        Raw scores, shape (n, n_items).
+    best
+        Best target score per customer, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64, 1 = the customer's top item.
     """
     return 1 + np.sum(np.nan_to_num(scores, nan=-np.inf) > best[:, None], axis=1)
 
@@ -88,6 +133,16 @@ def scaled_scores(scores: np.ndarray) -> np.ndarray:
 
     Non-finite scores become NaN; a row without a finite score is all NaN.
     Column ``i`` is the affinity for the single item ``i`` (:func:`affinity`).
+
+    Parameters
+    ----------
+    scores
+        Raw scores, shape (n, n_items).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, n_items), in [0, 1]; NaN where a score is not finite.
     """
     s = np.where(np.isfinite(scores), scores, np.nan)
     lo, hi = score_ranges(s)
@@ -114,6 +169,10 @@ def top_audience(
         Shape (n_customers,); NaN affinity or P(order) never makes the audience.
     excluded
         Bool, shape (n_customers,): bought the target recently.
+    n
+        Most customers returned.
+    rank
+        Rank of the best target among each customer's items, shape (n_customers,); or None.
 
     Returns
     -------
@@ -141,7 +200,24 @@ def top_audience(
 def reasons(
     row: Mapping[str, Any], *, horizon_days: int, n_items: int, bought_before: bool
 ) -> list[str]:
-    """Short reasons for one audience member (a row of :func:`top_audience`), in a marketer's words."""
+    """Short reasons for one audience member (a row of :func:`top_audience`), in a marketer's words.
+
+    Parameters
+    ----------
+    row
+        One row of :func:`top_audience`.
+    horizon_days
+        The horizon the order probability is over.
+    n_items
+        Size of the catalogue the rank is among.
+    bought_before
+        Whether the customer bought a target item before.
+
+    Returns
+    -------
+    list of str
+        Sentences, most telling first.
+    """
     out = []
     if RANK in row and pd.notna(row[RANK]):
         out.append(f"ranks it #{int(row[RANK])} of {n_items:,} items for them")

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.linear_model import LogisticRegression
@@ -26,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.calibration import Calibration, fit_calibrator
+from kizuna.models.column_kinds import to_float
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.reasons import reference_points, top_reasons
 from kizuna.models.tabular import check_binary_labels
@@ -76,7 +76,22 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
     def fit(
         self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None
     ) -> AttributeLogisticBaseline:
-        """Fit on ``X`` (n, p) and 0/1 labels ``y`` (n,); calibrate on ``X_val``/``y_val``."""
+        """Fit on ``X`` (n, p) and 0/1 labels ``y`` (n,); calibrate on ``X_val``/``y_val``.
+
+        Parameters
+        ----------
+        X
+            Customer attributes, shape (n, p).
+        y
+            0/1 churn labels, shape (n,).
+        X_val, y_val
+            Shapes (m, p) and (m,), to calibrate on; both or neither.
+
+        Returns
+        -------
+        AttributeLogisticBaseline
+            ``self``.
+        """
         X = as_frame(X)
         y = check_binary_labels(y, n_rows=len(X), index=getattr(X, "index", None))
         if (X_val is None) != (y_val is None):
@@ -142,7 +157,18 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
         return np.hstack(parts), blocks
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Raw log-odds, shape (n,)."""
+        """Raw log-odds, shape (n,).
+
+        Parameters
+        ----------
+        X
+            Customer attributes, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), log-odds of churn.
+        """
         check_is_fitted(self, "model_")
         design, _ = self._design(self.preprocessor_.transform_matrix(as_frame(X)))
         return self.model_.decision_function(design)
@@ -151,12 +177,34 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
         return expit(score) if self.calibrator_ is None else self.calibrator_.transform(score)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Churn probabilities, shape (n, 2): columns P(stay), P(churn)."""
+        """Churn probabilities, shape (n, 2): columns P(stay), P(churn).
+
+        Parameters
+        ----------
+        X
+            Customer attributes, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, 2): columns P(stay), P(churn).
+        """
         p = self._proba_from_score(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any) -> np.ndarray:
-        """0/1 at probability 0.5, shape (n,)."""
+        """0/1 at probability 0.5, shape (n,).
+
+        Parameters
+        ----------
+        X
+            Customer attributes, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int 0/1.
+        """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def predict_with_reasons(
@@ -166,6 +214,21 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
 
         An attribute's contribution is the coefficients times how far its
         design columns are from the average training row (log-odds).
+
+        Parameters
+        ----------
+        X
+            Customer attributes, shape (n, p), with the columns seen at fit.
+        top_n
+            Most reasons per row.
+
+        Returns
+        -------
+        score : numpy.ndarray
+            Shape (n,): churn probability.
+        reasons : list of list of dict
+            Per row, up to ``top_n`` reasons ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
         """
         check_is_fitted(self, "model_")
         X = as_frame(X)
@@ -200,30 +263,76 @@ class ColumnForecast(RegressorMixin, BaseEstimator):
         self.column = column
 
     def fit(self, X: Any, y: Any = None, **_: Any) -> ColumnForecast:
-        """Check that ``X`` (n, p) holds the column; nothing is learned."""
+        """Check that ``X`` holds the column, as numbers; nothing is learned.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n_customers, n_features), with the forecast column.
+        y
+            Ignored: the forecast is the column itself.
+
+        Returns
+        -------
+        ColumnForecast
+            ``self``.
+
+        Raises
+        ------
+        KizunaInputError
+            Naming the column, when it is missing or holds values that are no numbers.
+        """
         X = as_frame(X)
         if self.column not in X.columns:
             raise KizunaInputError(
                 f"the forecast column is missing; have {list(map(str, X.columns))}",
                 column=self.column,
             )
+        to_float(X[self.column], self.column, "numeric")
         self.feature_names_in_ = np.array([self.column], dtype=object)
         self.n_features_in_ = 1
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """The column, missing as 0, shape (n,)."""
+        """The column, missing as 0, shape (n,).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the forecast column.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), float64.
+        """
         check_is_fitted(self, "feature_names_in_")
         X = as_frame(X)
         if self.column not in X.columns:
             raise KizunaInputError("the forecast column is missing", column=self.column)
-        values = pd.to_numeric(X[self.column], errors="coerce").to_numpy(dtype=float)
-        return np.nan_to_num(values, nan=0.0)
+        # Text that is no number is refused: coerced, it would be forecast as 0.
+        return np.nan_to_num(to_float(X[self.column], self.column, "numeric"), nan=0.0)
 
     def predict_with_reasons(
         self, X: Any, top_n: int = 3
     ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        """The forecast (n,) and, per row, the one column it comes from."""
+        """The forecast (n,) and, per row, the one column it comes from.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the forecast column.
+        top_n
+            Most reasons per row (there is one).
+
+        Returns
+        -------
+        score : numpy.ndarray
+            Shape (n,): the forecast.
+        reasons : list of list of dict
+            Per row, the one reason (the column) ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
+        """
         value = self.predict(X)
         reasons = [
             [

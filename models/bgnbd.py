@@ -202,7 +202,20 @@ class BetaGeoModel(BTYDModel):
         recency_col: str = RECENCY,
         T_col: str = T_COL,
     ) -> BetaGeoModel:
-        """Fit on an RFM summary frame (one row per customer)."""
+        """Fit on an RFM summary frame (one row per customer).
+
+        Parameters
+        ----------
+        rfm
+            The RFM summary, one row per customer, shape (n_customers, k).
+        frequency_col, recency_col, T_col
+            Its repeat-purchase, recency and age columns.
+
+        Returns
+        -------
+        BetaGeoModel
+            ``self``.
+        """
         require_columns(rfm, (frequency_col, recency_col, T_col))
         return self.fit(rfm[frequency_col], rfm[recency_col], rfm[T_col])
 

@@ -75,7 +75,18 @@ class BTYDModel(BaseEstimator, ABC):
 
     @abstractmethod
     def fit(self, *arrays: Any) -> BTYDModel:
-        """Estimate the parameters from per-customer summary arrays."""
+        """Estimate the parameters from per-customer summary arrays.
+
+        Parameters
+        ----------
+        *arrays
+            Per-customer summaries, each shape (n_customers,).
+
+        Returns
+        -------
+        BTYDModel
+            ``self``.
+        """
 
     # -- shared machinery ------------------------------------------------------
 
@@ -158,6 +169,11 @@ def aggregate_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     Summary data repeat a lot (CDNOW master: 23,570 customers but a few
     thousand distinct (frequency, recency, T)), and the likelihood only
     depends on the pattern, so fitting on the patterns is exact and fast.
+
+    Parameters
+    ----------
+    *columns
+        Per-customer values, each shape (n_customers,).
 
     Returns
     -------

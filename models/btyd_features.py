@@ -44,6 +44,8 @@ def btyd_features(
         Horizon in the summary's time unit (e.g. 90 days = 12.86 weeks).
     gamma_gamma
         A fitted Gamma-Gamma model; without it the value columns are omitted.
+    frequency_col, recency_col, t_col, monetary_col
+        The summary's columns (the canonical ones by default).
 
     Returns
     -------
@@ -75,7 +77,18 @@ NON_FEATURES = (s.RFM_SCORE,)
 
 
 def btyd_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """The feature frame's ``btyd_*`` columns under the BTYD models' names, shape (n, 4)."""
+    """The feature frame's ``btyd_*`` columns under the BTYD models' names, shape (n, 4).
+
+    Parameters
+    ----------
+    frame
+        The feature frame, shape (n, k), with the ``btyd_*`` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, 4): ``repeat_periods``, ``recency``, ``T``, ``monetary_value``.
+    """
     return frame[btyd_columns()].set_axis(
         [s.REPEAT_PERIODS, s.RECENCY, s.T, s.MONETARY_VALUE], axis=1
     )
@@ -98,6 +111,13 @@ def with_btyd_outputs(
     ----------
     frame
         ``features.pipeline.customer_features`` output, shape (n, p).
+    bgnbd, gamma_gamma
+        The fitted BTYD models; without ``bgnbd`` no BTYD output is added, without
+        ``gamma_gamma`` no value column.
+    horizon_days
+        Prediction horizon, in days.
+    btyd_unit
+        The summary's time unit, ``"W"`` or ``"D"``.
 
     Returns
     -------

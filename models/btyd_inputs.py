@@ -20,6 +20,18 @@ from kizuna.features.errors import KizunaInputError
 def as_float_array(values: Any, name: str) -> np.ndarray:
     """Return ``values`` as a finite 1-D float array, shape (n,).
 
+    Parameters
+    ----------
+    values
+        Array-like, shape (n,) (a scalar becomes shape (1,)).
+    name
+        The argument named in errors.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64, finite.
+
     Raises
     ------
     KizunaInputError
@@ -49,7 +61,15 @@ def as_float_array(values: Any, name: str) -> np.ndarray:
 
 
 def check_non_negative(array: np.ndarray, name: str) -> None:
-    """Raise if any value is negative, showing a few of them."""
+    """Raise if any value is negative, showing a few of them.
+
+    Parameters
+    ----------
+    array
+        Numbers, shape (n,).
+    name
+        The argument named in the error.
+    """
     negative = array < 0
     if negative.any():
         raise KizunaInputError(
@@ -58,7 +78,13 @@ def check_non_negative(array: np.ndarray, name: str) -> None:
 
 
 def check_same_length(**arrays: np.ndarray) -> None:
-    """Raise if the named arrays do not all have the same length."""
+    """Raise if the named arrays do not all have the same length.
+
+    Parameters
+    ----------
+    **arrays
+        Argument name -> array; the first name is the one the error names.
+    """
     lengths = {name: len(a) for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{name}={n}" for name, n in lengths.items())
@@ -69,7 +95,15 @@ def check_same_length(**arrays: np.ndarray) -> None:
 
 
 def check_frequency(frequency: np.ndarray, name: str = "frequency") -> None:
-    """Raise unless ``frequency`` holds non-negative whole numbers."""
+    """Raise unless ``frequency`` holds non-negative whole numbers.
+
+    Parameters
+    ----------
+    frequency
+        Repeat purchase counts, shape (n,).
+    name
+        The argument named in errors.
+    """
     check_non_negative(frequency, name)
     fractional = frequency != np.round(frequency)
     if fractional.any():
@@ -128,9 +162,36 @@ def validate_rfm(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.n
 
 
 def check_number(
-    name: str, value: Any, *, minimum: float, strict: bool = False, integer: bool = False
+    name: str,
+    value: Any,
+    *,
+    minimum: float,
+    strict: bool = False,
+    integer: bool = False,
+    maximum: float | None = None,
 ) -> None:
-    """Raise unless ``value`` is a finite number >= ``minimum`` (> if ``strict``)."""
+    """Raise unless ``value`` is a finite number >= ``minimum`` (> if ``strict``).
+
+    Parameters
+    ----------
+    name
+        The argument or setting, named in the error.
+    value
+        What was given.
+    minimum
+        Lowest allowed value (excluded with ``strict``).
+    strict
+        Whether ``minimum`` itself is refused.
+    integer
+        Whether the value must be a whole number.
+    maximum
+        Highest allowed value (included), if any.
+
+    Raises
+    ------
+    KizunaInputError
+        Naming ``name`` and showing ``value``.
+    """
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -138,15 +199,33 @@ def check_number(
     ok = np.isfinite(number) and (number > minimum if strict else number >= minimum)
     if integer:
         ok = ok and number == int(number)
+    if maximum is not None:
+        ok = ok and number <= maximum
     if not ok:
         kind = "an integer" if integer else "a finite number"
+        upper = "" if maximum is None else f" and <= {maximum:g}"
         raise KizunaInputError(
-            f"must be {kind} {'>' if strict else '>='} {minimum:g}", column=name, values=[value]
+            f"must be {kind} {'>' if strict else '>='} {minimum:g}{upper}",
+            column=name,
+            values=[value],
         )
 
 
 def validate_time(t: Any, name: str = "t") -> np.ndarray:
-    """Validate a non-negative, finite time (scalar or array); return a float array."""
+    """Validate a non-negative, finite time (scalar or array); return a float array.
+
+    Parameters
+    ----------
+    t
+        A time or times, any shape.
+    name
+        The argument named in errors.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64, the shape of ``t``.
+    """
     try:
         array = np.asarray(t, dtype=float)
     except (TypeError, ValueError):
@@ -160,7 +239,15 @@ def validate_time(t: Any, name: str = "t") -> np.ndarray:
 
 
 def require_columns(frame: Any, columns: Sequence[str]) -> None:
-    """Raise unless ``frame`` is a DataFrame holding all ``columns``."""
+    """Raise unless ``frame`` is a DataFrame holding all ``columns``.
+
+    Parameters
+    ----------
+    frame
+        The RFM summary, shape (n_customers, k).
+    columns
+        The columns it must hold.
+    """
     if not isinstance(frame, pd.DataFrame):
         raise KizunaInputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]

@@ -126,7 +126,12 @@ class ChampionModels:
     broken: dict[str, str] = field(default_factory=dict)
 
     def missing_kinds(self) -> list[str]:
-        """Kinds the experiment trained that this set lacks (broken ones excluded)."""
+        """Kinds the experiment trained that this set lacks (broken ones excluded).
+
+        Returns
+        -------
+        list of str
+        """
         return [
             k
             for k in self.kinds

@@ -30,8 +30,10 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.btyd_inputs import as_float_array, check_same_length
 
 Method = Literal["auto", "isotonic", "sigmoid", "none"]
 Calibration = Method | None
@@ -41,12 +43,20 @@ _TIE_BREAK = 1e-4
 _FOLDS = 5
 
 
-def check_method(method: object) -> None:
-    """Raise a :class:`KizunaInputError` unless ``method`` is a calibration method."""
+def check_method(method: object, name: str = "calibration") -> None:
+    """Raise a :class:`KizunaInputError` unless ``method`` is a calibration method.
+
+    Parameters
+    ----------
+    method
+        The ``calibration`` setting.
+    name
+        The setting named in the error (``method`` on :class:`ScoreCalibrator`).
+    """
     if method not in ("auto", *METHODS):
         raise KizunaInputError(
-            f"calibration must be 'auto', 'isotonic', 'sigmoid', 'none' or None, got {method!r}",
-            column="calibration",
+            f"{name} must be 'auto', 'isotonic', 'sigmoid', 'none' or None, got {method!r}",
+            column=name,
         )
 
 
@@ -74,10 +84,28 @@ class ScoreCalibrator(BaseEstimator):
         self.method = method
 
     def fit(self, score: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
-        """Fit on raw scores of shape (m,) and 0/1 labels of shape (m,)."""
-        check_method(self.method)
-        score = np.asarray(score, dtype=float)
-        y = np.asarray(y, dtype=int)
+        """Fit on raw scores of shape (m,) and 0/1 labels of shape (m,).
+
+        Parameters
+        ----------
+        score
+            Raw scores, shape (m,).
+        y
+            0/1 labels, shape (m,).
+
+        Returns
+        -------
+        ScoreCalibrator
+            ``self``.
+        """
+        check_method(self.method, "method")
+        score = as_float_array(score, "score")
+        labels = np.asarray(y).ravel()
+        check_same_length(score=score, y=labels)
+        not_binary = ~np.isin(labels, [0, 1])
+        if not_binary.any():
+            raise KizunaInputError("must hold 0/1 labels", column="y", values=labels[not_binary])
+        y = labels.astype(int)
         method = self.method
         self.cv_log_loss_: dict[str, float] = {}
         if method == "auto":
@@ -103,7 +131,19 @@ class ScoreCalibrator(BaseEstimator):
         self.method_ = method
 
     def transform(self, score: np.ndarray) -> np.ndarray:
-        """Probabilities of shape (n,) for raw scores of shape (n,); same order as ``score``."""
+        """Probabilities of shape (n,) for raw scores of shape (n,); same order as ``score``.
+
+        Parameters
+        ----------
+        score
+            Raw scores, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), probabilities in (0, 1).
+        """
+        check_is_fitted(self, "method_")
         score = np.asarray(score, dtype=float)
         if self.method_ == "sigmoid":
             a, b = self.platt_
@@ -136,6 +176,20 @@ def fit_calibrator(
     """A calibrator fitted on validation scores (m,) and labels (m,), or None.
 
     ``calibration=None`` means none; without validation rows, a warning and none.
+
+    Parameters
+    ----------
+    calibration
+        The method (``"auto"``, ``"isotonic"``, ``"sigmoid"``, ``"none"``) or None.
+    score_val
+        Raw validation scores, shape (m,), or None.
+    y_val
+        0/1 validation labels, shape (m,), or None.
+
+    Returns
+    -------
+    ScoreCalibrator or None
+        Fitted; None without calibration or without validation rows.
     """
     if calibration is None:
         return None

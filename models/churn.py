@@ -129,6 +129,21 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         """Fit on ``X`` (n, p) and 0/1 labels ``y`` (n,); calibrate on ``X_val``, ``y_val``.
 
         ``X_val`` must come from a later snapshot than ``X`` (see module docstring).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p).
+        y
+            0/1 churn labels, shape (n,).
+        X_val, y_val
+            A later snapshot, shapes (m, p) and (m,), for early stopping and calibration;
+            both or neither.
+
+        Returns
+        -------
+        ChurnClassifier
+            ``self``.
         """
         X = as_frame(X)
         y = check_binary_labels(y, n_rows=len(X), index=getattr(X, "index", None))
@@ -151,15 +166,48 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         return self
 
     def predict_matrix(self, M: np.ndarray) -> np.ndarray:
-        """Calibrated churn probability per row of :meth:`transform_matrix` output, shape (n,)."""
+        """Calibrated churn probability per row of :meth:`transform_matrix` output, shape (n,).
+
+        Parameters
+        ----------
+        M
+            Output of :meth:`transform_matrix`, shape (n, p).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), churn probabilities.
+        """
         check_is_fitted(self, "booster_")
         score = self._raw_score(M)
         return expit(score) if self.calibrator_ is None else self.calibrator_.transform(score)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Calibrated churn probabilities, shape (n, 2): columns P(stay), P(churn)."""
+        """Calibrated churn probabilities, shape (n, 2): columns P(stay), P(churn).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, 2): columns P(stay), P(churn).
+        """
         return proba_2col(self.predict_matrix(self.transform_matrix(X)))
 
     def predict(self, X: Any) -> np.ndarray:
-        """0/1 at probability 0.5, shape (n,). Campaigns rank by probability instead."""
+        """0/1 at probability 0.5, shape (n,). Campaigns rank by probability instead.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int 0/1.
+        """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

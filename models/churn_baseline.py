@@ -84,7 +84,22 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
         )
 
     def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None) -> RFMLogisticBaseline:
-        """Fit on ``X`` (n, p) and labels ``y`` (n,); calibrate on the later ``X_val``/``y_val``."""
+        """Fit on ``X`` (n, p) and labels ``y`` (n,); calibrate on the later ``X_val``/``y_val``.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the RFM columns.
+        y
+            0/1 churn labels, shape (n,).
+        X_val, y_val
+            A later snapshot, shapes (m, p) and (m,), to calibrate on; both or neither.
+
+        Returns
+        -------
+        RFMLogisticBaseline
+            ``self``.
+        """
         X = as_frame(X)
         y = check_binary_labels(y, n_rows=len(X), index=getattr(X, "index", None))
         if (X_val is None) != (y_val is None):
@@ -131,7 +146,18 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
         return self
 
     def transform_matrix(self, X: Any) -> np.ndarray:
-        """The RFM columns of ``X`` (n, p) as floats, shape (n, k), before any scaling."""
+        """The RFM columns of ``X`` (n, p) as floats, shape (n, k), before any scaling.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the RFM columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, k), float64.
+        """
         check_is_fitted(self, "model_")
         return self.preprocessor_.transform(as_frame(X)).to_numpy(dtype=float)
 
@@ -144,17 +170,50 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
         return self.model_.decision_function(self._standardised(M))
 
     def predict_matrix(self, M: np.ndarray) -> np.ndarray:
-        """Churn probability per row of :meth:`transform_matrix` output, shape (n,)."""
+        """Churn probability per row of :meth:`transform_matrix` output, shape (n,).
+
+        Parameters
+        ----------
+        M
+            Output of :meth:`transform_matrix`, shape (n, k).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), churn probabilities.
+        """
         check_is_fitted(self, "model_")
         score = self._score(M)
         return expit(score) if self.calibrator_ is None else self.calibrator_.transform(score)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Churn probabilities, shape (n, 2): columns P(stay), P(churn)."""
+        """Churn probabilities, shape (n, 2): columns P(stay), P(churn).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the RFM columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, 2): columns P(stay), P(churn).
+        """
         return proba_2col(self.predict_matrix(self.transform_matrix(X)))
 
     def predict(self, X: Any) -> np.ndarray:
-        """0/1 at probability 0.5, shape (n,)."""
+        """0/1 at probability 0.5, shape (n,).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the RFM columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int 0/1.
+        """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def reasons_matrix(self, M: np.ndarray, *, top_n: int = 3) -> list[list[dict[str, Any]]]:
@@ -162,6 +221,19 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
 
         A feature's contribution is coefficient x standardised log value: how
         far it moves the log-odds from those of an average customer.
+
+        Parameters
+        ----------
+        M
+            Output of :meth:`transform_matrix`, shape (n, k).
+        top_n
+            Most reasons per row.
+
+        Returns
+        -------
+        list of list of dict
+            Per row, up to ``top_n`` reasons ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
         """
         check_is_fitted(self, "model_")
         M = np.asarray(M, dtype=float)
@@ -176,6 +248,22 @@ class RFMLogisticBaseline(ClassifierMixin, BaseEstimator):
     def predict_with_reasons(
         self, X: Any, top_n: int = 3
     ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        """Churn probability (n,) and up to ``top_n`` reasons per row (see :meth:`reasons_matrix`)."""
+        """Churn probability (n,) and up to ``top_n`` reasons per row (see :meth:`reasons_matrix`).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the RFM columns.
+        top_n
+            Most reasons per row.
+
+        Returns
+        -------
+        score : numpy.ndarray
+            Shape (n,): churn probability.
+        reasons : list of list of dict
+            Per row, up to ``top_n`` reasons ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
+        """
         M = self.transform_matrix(X)
         return self.predict_matrix(M), self.reasons_matrix(M, top_n=top_n)

@@ -84,6 +84,11 @@ def category_codes(
         The known categories, unique.
     lookup
         ``{category: position}`` of ``categories``, if the caller keeps one.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64; -1 for missing and unseen values.
     """
     if len(categories) == 0:
         return np.full(len(text), -1, dtype=np.int64)
@@ -106,7 +111,18 @@ def is_text_like(dtype: Any) -> bool:
 
 
 def safe_names(columns: Sequence[str]) -> list[str]:
-    """LightGBM-safe, unique names: ``"Monthly charges ($)"`` -> ``"Monthly_charges_($)"``."""
+    """LightGBM-safe, unique names: ``"Monthly charges ($)"`` -> ``"Monthly_charges_($)"``.
+
+    Parameters
+    ----------
+    columns
+        Column names.
+
+    Returns
+    -------
+    list of str
+        One per column, in order, unique.
+    """
     out: list[str] = []
     seen: set[str] = set()
     for col in columns:
@@ -120,7 +136,23 @@ def safe_names(columns: Sequence[str]) -> list[str]:
 
 
 def to_float(values: pd.Series, col: str, kind: str) -> np.ndarray:
-    """Shape (n,) float64 for numeric, numeric_text, bool and days columns."""
+    """Shape (n,) float64 for numeric, numeric_text, bool and days columns.
+
+    Parameters
+    ----------
+    values
+        A column, shape (n,).
+    col
+        Its name, for errors.
+    kind
+        Its kind as learned at fit (``"numeric"``, ``"numeric_text"``, ``"bool"``, ``"days"``,
+        ``"duration"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64; NaN where missing.
+    """
     dtype = values.dtype
     if kind == "duration":
         if not pd.api.types.is_timedelta64_dtype(dtype):

@@ -171,6 +171,18 @@ class GammaGammaModel(BTYDModel):
 
         One-time buyers carry no repeat-spend information, and summaries
         (e.g. ``features.rfm.rfm_summary``) keep them with monetary value 0.
+
+        Parameters
+        ----------
+        rfm
+            The RFM summary, shape (n_customers, k).
+        frequency_col, monetary_col
+            Its repeat-purchase and mean repeat spend columns.
+
+        Returns
+        -------
+        GammaGammaModel
+            ``self``.
         """
         require_columns(rfm, (frequency_col, monetary_col))
         repeat = rfm[frequency_col].to_numpy(dtype=float, na_value=np.nan) > 0
@@ -218,7 +230,18 @@ class GammaGammaModel(BTYDModel):
         *,
         period_length: float = 1.0,
     ) -> np.ndarray:
-        """Discounted CLV with this model's expected spend; see :func:`customer_lifetime_value`."""
+        """Discounted CLV with this model's expected spend; see :func:`customer_lifetime_value`.
+
+        Parameters
+        ----------
+        bgnbd, frequency, recency, T, monetary_value, horizon_periods, discount_rate, period_length
+            As in :func:`customer_lifetime_value` (each array shape (n_customers,)).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_customers,), in the money unit of ``monetary_value``.
+        """
         return customer_lifetime_value(
             bgnbd,
             frequency,

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.btyd_inputs import as_float_array, check_number
 
 
 class BinnedQuantileInterval(BaseEstimator):
@@ -40,11 +41,25 @@ class BinnedQuantileInterval(BaseEstimator):
         self.n_bins = n_bins
 
     def fit(self, predicted: np.ndarray, actual: np.ndarray) -> BinnedQuantileInterval:
-        """Learn bands from held-out predictions (m,) and actual values (m,)."""
-        predicted = np.asarray(predicted, dtype=float)
-        actual = np.asarray(actual, dtype=float)
-        if not 0 <= self.lower < self.upper <= 1:
-            raise KizunaInputError("need 0 <= lower < upper <= 1", column="lower")
+        """Learn bands from held-out predictions (m,) and actual values (m,).
+
+        Parameters
+        ----------
+        predicted
+            Held-out predictions, shape (m,).
+        actual
+            The actual values of the same rows, shape (m,).
+
+        Returns
+        -------
+        BinnedQuantileInterval
+            ``self``.
+        """
+        check_number("lower", self.lower, minimum=0.0, maximum=1.0)
+        check_number("upper", self.upper, minimum=float(self.lower), strict=True, maximum=1.0)
+        check_number("n_bins", self.n_bins, minimum=1.0, integer=True)
+        predicted = as_float_array(predicted, "predicted")
+        actual = as_float_array(actual, "actual")
         if predicted.shape != actual.shape or len(predicted) < self.n_bins:
             raise KizunaInputError(
                 f"need matching arrays of at least {self.n_bins} rows", column="predicted"
@@ -64,13 +79,37 @@ class BinnedQuantileInterval(BaseEstimator):
         return self
 
     def predict(self, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds, each of shape (n,), for predictions (n,)."""
+        """Lower and upper bounds, each of shape (n,), for predictions (n,).
+
+        Parameters
+        ----------
+        predicted
+            Predictions, shape (n,).
+
+        Returns
+        -------
+        low, high : numpy.ndarray
+            Each shape (n,).
+        """
         check_is_fitted(self, "edges_")
         bins = np.searchsorted(self.edges_, np.asarray(predicted, dtype=float), side="right")
         return self.low_[bins], self.high_[bins]
 
 
 def coverage(low: np.ndarray, high: np.ndarray, actual: np.ndarray) -> float:
-    """Share of rows whose actual value lies in ``[low, high]`` (all shape (n,))."""
+    """Share of rows whose actual value lies in ``[low, high]`` (all shape (n,)).
+
+    Parameters
+    ----------
+    low, high
+        Bounds, each shape (n,).
+    actual
+        Actual values, shape (n,).
+
+    Returns
+    -------
+    float
+        In [0, 1].
+    """
     actual = np.asarray(actual, dtype=float)
     return float(np.mean((actual >= low) & (actual <= high)))

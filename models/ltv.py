@@ -145,6 +145,20 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         """Fit on ``X`` (n, p) and horizon revenue ``y`` (n,).
 
         ``X_val``, ``y_val`` (a later snapshot) drive early stopping when given.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p).
+        y
+            Horizon revenue, shape (n,).
+        X_val, y_val
+            A later snapshot, shapes (m, p) and (m,); both or neither.
+
+        Returns
+        -------
+        LTVRegressor
+            ``self``.
         """
         params = self._lgb_params(**self._objective_params())
         X = as_frame(X)
@@ -199,7 +213,18 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         return np.log(np.maximum(base, self.base_floor_))
 
     def predict_matrix(self, M: np.ndarray) -> np.ndarray:
-        """Expected horizon revenue per row of :meth:`transform_matrix` output, shape (n,), >= 0."""
+        """Expected horizon revenue per row of :meth:`transform_matrix` output, shape (n,), >= 0.
+
+        Parameters
+        ----------
+        M
+            Output of :meth:`transform_matrix`, shape (n, p).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), >= 0.
+        """
         check_is_fitted(self, "booster_")
         return getattr(self, "total_scale_", 1.0) * self._unscaled_value(M)
 
@@ -212,5 +237,16 @@ class LTVRegressor(RegressorMixin, BoostedTabularModel):
         return np.maximum(pred, 0.0)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Expected horizon revenue, shape (n,), >= 0."""
+        """Expected horizon revenue, shape (n,), >= 0.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), >= 0.
+        """
         return self.predict_matrix(self.transform_matrix(X))

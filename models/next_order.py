@@ -75,6 +75,18 @@ def median_wait_if_alive(bgnbd: BetaGeoModel, frequency: Any, T: Any) -> np.ndar
     """Median time to the next order for a customer still alive, shape (n_customers,).
 
     In the fit's time unit; recency does not enter (given alive, only x and T do).
+
+    Parameters
+    ----------
+    bgnbd
+        A fitted BG/NBD model.
+    frequency, T
+        Repeat purchases and age of each customer, shape (n_customers,), in the fit's unit.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,), in the fit's time unit.
     """
     bgnbd.check_is_fitted()
     x = as_float_array(frequency, "frequency")
@@ -87,6 +99,18 @@ def rhythm_wait_days(gap_mean_days: Any, recency_days: Any) -> np.ndarray:
     """Days until the customer's usual gap since the last order is over (0 if overdue).
 
     NaN for customers with a single order (no gap yet).
+
+    Parameters
+    ----------
+    gap_mean_days
+        Each customer's mean days between orders, shape (n_customers,); NaN with one order.
+    recency_days
+        Days since each customer's last order, shape (n_customers,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,), days >= 0; NaN with a single order.
     """
     gap = np.asarray(gap_mean_days, dtype=float)
     recency = np.asarray(recency_days, dtype=float)
@@ -94,7 +118,20 @@ def rhythm_wait_days(gap_mean_days: Any, recency_days: Any) -> np.ndarray:
 
 
 def blend_weights(n_gaps: Any, prior_gaps: float) -> np.ndarray:
-    """Weight on the rhythm, ``n / (n + prior_gaps)``; 0 without a gap."""
+    """Weight on the rhythm, ``n / (n + prior_gaps)``; 0 without a gap.
+
+    Parameters
+    ----------
+    n_gaps
+        Gaps between orders per customer, shape (n_customers,).
+    prior_gaps
+        How many gaps the BG/NBD answer weighs as.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,), in [0, 1).
+    """
     n = np.maximum(np.asarray(n_gaps, dtype=float), 0.0)
     return n / (n + prior_gaps) if prior_gaps > 0 else (n > 0).astype(float)
 
@@ -132,6 +169,8 @@ def next_order(
         Days for the ``p_order_{h}d`` columns.
     prior_gaps
         How many observed gaps count as much as the population model.
+    frequency_col, recency_col, t_col, gap_col, recency_days_col, orders_col
+        The summary's columns (the canonical ones by default).
 
     Returns
     -------

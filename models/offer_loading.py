@@ -165,7 +165,18 @@ def _from_row(row: Mapping[str, Any], position: int) -> dict[str, Any]:
 
 
 def offers_to_rows(catalogue: OfferCatalogue) -> list[dict[str, Any]]:
-    """The flat CSV rows of a catalogue (inverse of the CSV path of :func:`load_offers`)."""
+    """The flat CSV rows of a catalogue (inverse of the CSV path of :func:`load_offers`).
+
+    Parameters
+    ----------
+    catalogue
+        The offers.
+
+    Returns
+    -------
+    list of dict
+        One flat row per offer.
+    """
     rows = []
     for o in catalogue.offers:
         e, c = o.eligibility, o.caps

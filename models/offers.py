@@ -74,7 +74,12 @@ class Range(_Frozen):
         return self
 
     def bounds(self) -> tuple[float, float]:
-        """``(low, high)`` with open bounds as -inf / +inf."""
+        """``(low, high)`` with open bounds as -inf / +inf.
+
+        Returns
+        -------
+        (float, float)
+        """
         return (
             -math.inf if self.min is None else float(self.min),
             math.inf if self.max is None else float(self.max),

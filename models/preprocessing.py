@@ -43,7 +43,18 @@ ColumnKind = Literal["numeric", "numeric_text", "bool", "category", "days", "dur
 
 
 def as_frame(X: Any) -> pd.DataFrame:
-    """Accept a DataFrame as is, or name an array's columns ``x0, x1, ...``."""
+    """Accept a DataFrame as is, or name an array's columns ``x0, x1, ...``.
+
+    Parameters
+    ----------
+    X
+        A DataFrame, or an array of shape (n, p).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, p).
+    """
     if isinstance(X, pd.DataFrame):
         return X
     arr = np.asarray(X)
@@ -106,7 +117,20 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
 
     # -- fit -----------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> TabularPreprocessor:
-        """Learn column kinds and categories from ``X`` of shape (n_rows, n_columns)."""
+        """Learn column kinds and categories from ``X`` of shape (n_rows, n_columns).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n_rows, n_columns): a DataFrame or an array.
+        y
+            Ignored (scikit-learn's signature).
+
+        Returns
+        -------
+        TabularPreprocessor
+            ``self``.
+        """
         X = as_frame(X)
         if self.datetimes not in ("days", "drop"):
             raise KizunaInputError(
@@ -231,6 +255,16 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         trained on :meth:`transform` output predicts identically on this matrix,
         without the per-call cost of converting a DataFrame (most of a
         single-row request's time).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n_rows, n_columns), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_rows, n_features), float64.
         """
         check_is_fitted(self, "dtypes_")
         X = as_frame(X)
@@ -289,5 +323,15 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         return np.asarray(self.feature_names_, dtype=object)
 
     def input_name(self, name: str) -> str:
-        """The input column behind output column ``name``."""
+        """The input column behind output column ``name``.
+
+        Parameters
+        ----------
+        name
+            A column of the output (:meth:`get_feature_names_out`).
+
+        Returns
+        -------
+        str
+        """
         return dict(zip(self.feature_names_, self.feature_names_in_, strict=True))[name]

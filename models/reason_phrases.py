@@ -189,6 +189,11 @@ def phrase_table(extra: Mapping[str, Sequence[str]] | None = None) -> tuple[Phra
         ``{pattern: [high, low]}`` or ``{pattern: [high, low, missing]}``, the
         shape an experiment file can hold, e.g.
         ``{"MonthlyCharges": ["High monthly bill ({value})", "Low monthly bill ({value})"]}``.
+
+    Returns
+    -------
+    tuple of Phrase
+        In the order they are tried.
     """
     if not extra:
         return PHRASES
@@ -211,7 +216,22 @@ def phrase_table(extra: Mapping[str, Sequence[str]] | None = None) -> tuple[Phra
 
 def match_phrase(feature: str, phrases: Sequence[Phrase]) -> tuple[Phrase, dict[str, str]]:
     """The first phrase whose pattern matches ``feature`` (or, for the buy-till-you-die
-    summary's ``btyd_*`` columns, the name without the prefix), else :data:`GENERIC`."""
+    summary's ``btyd_*`` columns, the name without the prefix), else :data:`GENERIC`.
+
+    Parameters
+    ----------
+    feature
+        A feature column name.
+    phrases
+        The phrase table, in priority order.
+
+    Returns
+    -------
+    phrase : Phrase
+        The matching phrase (:data:`GENERIC` when none does).
+    fields : dict of str -> str
+        The pattern's named groups, to fill the phrase's text.
+    """
     names = [feature]
     if feature.startswith(BTYD_PREFIX):
         names.append(feature[len(BTYD_PREFIX) :])

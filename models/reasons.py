@@ -23,7 +23,17 @@ from kizuna.models.reason_phrases import PHRASES, Phrase, match_phrase
 
 
 def humanise(name: str) -> str:
-    """``"monthly_charges"`` / ``"MonthlyCharges"`` -> ``"Monthly charges"``."""
+    """``"monthly_charges"`` / ``"MonthlyCharges"`` -> ``"Monthly charges"``.
+
+    Parameters
+    ----------
+    name
+        A column name.
+
+    Returns
+    -------
+    str
+    """
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name)).replace("_", " ").strip()
     words = [w if w.isupper() and len(w) > 1 else w.lower() for w in spaced.split()]
     text = " ".join(words) or str(name)
@@ -31,7 +41,17 @@ def humanise(name: str) -> str:
 
 
 def format_number(value: float) -> str:
-    """Whole numbers and large values without decimals, small ones with two."""
+    """Whole numbers and large values without decimals, small ones with two.
+
+    Parameters
+    ----------
+    value
+        The number to show.
+
+    Returns
+    -------
+    str
+    """
     if float(value).is_integer() or abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:,.2f}"
@@ -103,12 +123,30 @@ def describe(
         The customer's value: a number, a category (str) or missing.
     reference
         ``(median, mean)`` of the feature at training; ``None`` for categories.
+    phrases
+        The phrase table, in priority order (default: the built-in ``PHRASES``).
+
+    Returns
+    -------
+    str
+        A phrase such as ``"Long time since last purchase (200 days)"``.
     """
     return _Speaker(feature, phrases, reference).say(value)
 
 
 def reference_points(X: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """``(median, mean)`` per numeric column of a training frame, shape (n, p) -> p entries."""
+    """``(median, mean)`` per numeric column of a training frame, shape (n, p) -> p entries.
+
+    Parameters
+    ----------
+    X
+        The training features, shape (n, p).
+
+    Returns
+    -------
+    dict of str -> (float, float)
+        Column -> ``(median, mean)``, p entries.
+    """
     out: dict[str, tuple[float, float]] = {}
     for col in X.columns:
         if isinstance(X[col].dtype, pd.CategoricalDtype):
@@ -124,7 +162,22 @@ def reference_points(X: pd.DataFrame) -> dict[str, tuple[float, float]]:
 def lightgbm_contributions(
     booster: lgb.Booster, X: pd.DataFrame | np.ndarray, *, num_threads: int = 1
 ) -> np.ndarray:
-    """Per-row feature contributions in raw-score units, shape (n, p) (bias column removed)."""
+    """Per-row feature contributions in raw-score units, shape (n, p) (bias column removed).
+
+    Parameters
+    ----------
+    booster
+        The fitted booster.
+    X
+        Its input, shape (n, p).
+    num_threads
+        LightGBM threads.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, p), float64.
+    """
     contrib = np.asarray(booster.predict(X, pred_contrib=True, num_threads=num_threads))
     return contrib[:, :-1]
 
@@ -155,6 +208,8 @@ def top_reasons(
     sign
         ``+1``: reasons the score is high (contributions > 0); ``-1``: reasons
         it is low (contributions < 0).
+    phrases
+        The phrase table, in priority order (default: the built-in ``PHRASES``).
 
     Returns
     -------

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.booster_settings import check_booster_settings
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.reason_phrases import phrase_table
 from kizuna.models.reasons import lightgbm_contributions, reference_points, top_reasons
@@ -23,7 +24,17 @@ from kizuna.models.reasons import lightgbm_contributions, reference_points, top_
 
 def check_same_order(y: Any, index: pd.Index | None, name: str) -> None:
     """Refuse labels indexed by the features' ids in another order: rows pair by position
-    (scikit-learn's rule), so such labels would silently belong to other customers."""
+    (scikit-learn's rule), so such labels would silently belong to other customers.
+
+    Parameters
+    ----------
+    y
+        The labels, shape (n,).
+    index
+        The features' index, or None (then nothing is checked).
+    name
+        The labels' name in the error.
+    """
     if index is None or not isinstance(y, pd.Series) or isinstance(y.index, pd.RangeIndex):
         return
     if len(y) == len(index) and not y.index.equals(index) and y.index.isin(index).all():
@@ -45,6 +56,10 @@ def check_binary_labels(
         Shape (n,): bool, 0/1 numbers.
     n_rows
         Expected length (rows of the feature table).
+    name
+        The labels' name in errors.
+    index
+        The features' index, to refuse labels in another row order.
 
     Returns
     -------
@@ -81,7 +96,24 @@ def check_binary_labels(
 def check_target(
     y: Any, *, n_rows: int, name: str = "target", index: pd.Index | None = None
 ) -> np.ndarray:
-    """A regression target as a finite float array of shape (n,)."""
+    """A regression target as a finite float array of shape (n,).
+
+    Parameters
+    ----------
+    y
+        Shape (n,): numbers.
+    n_rows
+        Expected length (rows of the feature table).
+    name
+        The target's name in errors.
+    index
+        The features' index, to refuse a target in another row order.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64, finite.
+    """
     check_same_order(y, index, name)
     arr = pd.to_numeric(pd.Series(np.asarray(y).ravel()), errors="coerce").to_numpy(float)
     if len(arr) != n_rows:
@@ -125,6 +157,16 @@ def fit_booster(
     init_score, val_init_score
         Shapes (n,) and (m,): raw scores boosting starts from (a prior model's
         margin); the booster then learns corrections to them.
+    num_boost_round
+        Most boosting rounds.
+    early_stopping_rounds
+        Rounds without improvement on the validation data that stop boosting; None: no
+        early stopping.
+
+    Returns
+    -------
+    lightgbm.Booster
+        At its best iteration when early stopping ran.
     """
     train = lgb.Dataset(X, label=y, init_score=init_score, free_raw_data=True)
     valid_sets: list[lgb.Dataset] = []
@@ -202,8 +244,7 @@ class BoostedTabularModel(BaseEstimator):
         init_score: Any = None,
     ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """Fit preprocessing and booster; return the transformed train and validation frames."""
-        if self.n_estimators < 1:
-            raise KizunaInputError("n_estimators must be at least 1", column="n_estimators")
+        check_booster_settings(self)
         phrase_table(self.reason_phrases)  # a bad phrase table fails at fit, not at serving
         X = as_frame(X)
         pre = TabularPreprocessor(
@@ -246,12 +287,33 @@ class BoostedTabularModel(BaseEstimator):
 
         Serving keeps these rows per customer and calls :meth:`predict_matrix`
         and :meth:`reasons_matrix` on them, skipping the DataFrame conversion.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, p), float64.
         """
         check_is_fitted(self, "booster_")
         return self.preprocessor_.transform_matrix(as_frame(X))
 
     def predict_matrix(self, M: np.ndarray) -> np.ndarray:
-        """The model's score per row of a :meth:`transform_matrix` output, shape (n,)."""
+        """The model's score per row of a :meth:`transform_matrix` output, shape (n,).
+
+        Parameters
+        ----------
+        M
+            Output of :meth:`transform_matrix`, shape (n, p).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,).
+        """
         raise NotImplementedError
 
     def reasons_matrix(self, M: np.ndarray, *, top_n: int = 3) -> list[list[dict[str, Any]]]:
@@ -261,6 +323,19 @@ class BoostedTabularModel(BaseEstimator):
         service and the CRM export all call it, so custom ``reason_phrases``
         read the same everywhere. Reasons are dicts ``{"feature", "phrase",
         "contribution", "value"}``, contribution in raw booster units, largest first.
+
+        Parameters
+        ----------
+        M
+            Output of :meth:`transform_matrix`, shape (n, p).
+        top_n
+            Most reasons per row.
+
+        Returns
+        -------
+        list of list of dict
+            Per row, up to ``top_n`` reasons ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
         """
         check_is_fitted(self, "booster_")
         M = np.asarray(M, dtype=np.float64)
@@ -277,7 +352,23 @@ class BoostedTabularModel(BaseEstimator):
     def predict_with_reasons(
         self, X: Any, top_n: int = 3
     ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        """Score (n,) and, per row, up to ``top_n`` reasons it is high (see :meth:`reasons_matrix`)."""
+        """Score (n,) and, per row, up to ``top_n`` reasons it is high (see :meth:`reasons_matrix`).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
+        top_n
+            Most reasons per row.
+
+        Returns
+        -------
+        score : numpy.ndarray
+            Shape (n,).
+        reasons : list of list of dict
+            Per row, up to ``top_n`` reasons ``{"feature", "phrase", "contribution",
+            "value"}``, largest contribution first.
+        """
         M = self.transform_matrix(X)
         return self.predict_matrix(M), self.reasons_matrix(M, top_n=top_n)
 
@@ -298,7 +389,18 @@ class BoostedTabularModel(BaseEstimator):
         return pd.DataFrame(cols)
 
     def feature_importance(self, importance_type: str = "gain") -> pd.Series:
-        """Importance per input column, shape (p,), descending."""
+        """Importance per input column, shape (p,), descending.
+
+        Parameters
+        ----------
+        importance_type
+            LightGBM's ``"gain"`` or ``"split"``.
+
+        Returns
+        -------
+        pandas.Series
+            Shape (p,), indexed by input column, descending.
+        """
         check_is_fitted(self, "booster_")
         values = self.booster_.feature_importance(importance_type=importance_type)
         return pd.Series(

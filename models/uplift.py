@@ -162,6 +162,10 @@ def fit_uplift_by_offer(
     outcomes
         One row per customer and offer: ``customer_col``, ``offer_col``,
         ``treated_col`` (0/1) and ``outcome_col``.
+    learner
+        An unfitted uplift learner, cloned per offer.
+    customer_col, offer_col, treated_col, outcome_col
+        The columns of ``outcomes`` (and of ``features`` for the id).
 
     Returns
     -------
@@ -196,7 +200,22 @@ def uplift_frame(
     *,
     customer_col: str = s.CUSTOMER_ID,
 ) -> pd.DataFrame:
-    """Long frame ``customer_id, offer_id, uplift`` of every model on every customer."""
+    """Long frame ``customer_id, offer_id, uplift`` of every model on every customer.
+
+    Parameters
+    ----------
+    models
+        Offer id -> fitted uplift learner.
+    features
+        Shape (n_customers, p), indexed by customer id (or with a ``customer_col`` column).
+    customer_col
+        The customer id column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_customers * n_models, 3): ``customer_col``, ``offer_id``, ``uplift``.
+    """
     table = features.set_index(customer_col) if customer_col in features.columns else features
     parts = [
         pd.DataFrame(

@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.booster_settings import check_booster_settings
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.tabular import check_binary_labels, check_target
 
@@ -87,7 +88,23 @@ class UpliftLearner(BaseEstimator):
 
     # -- contract --------------------------------------------------------------------
     def fit(self, X: Any, treatment: Any, y: Any) -> UpliftLearner:
-        """Fit on features ``X`` (n, p), 0/1 ``treatment`` (n,) and outcome ``y`` (n,)."""
+        """Fit on features ``X`` (n, p), 0/1 ``treatment`` (n,) and outcome ``y`` (n,).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p).
+        treatment
+            0/1 (or boolean): whether each customer was offered, shape (n,).
+        y
+            The outcome, shape (n,): 0/1 or a number (see ``outcome``).
+
+        Returns
+        -------
+        UpliftLearner
+            ``self``.
+        """
+        check_booster_settings(self)
         X = as_frame(X)
         rows_index = getattr(X, "index", None)
         t = check_binary_labels(
@@ -105,8 +122,6 @@ class UpliftLearner(BaseEstimator):
             if self.outcome_ == "binary"
             else check_target(y, n_rows=len(X), name="outcome", index=rows_index)
         )
-        if self.n_estimators < 1:
-            raise KizunaInputError("n_estimators must be at least 1", column="n_estimators")
         pre = TabularPreprocessor(drop=self.drop, categorical=self.categorical).fit(X)
         self.preprocessor_ = pre
         self.feature_names_in_ = pre.feature_names_in_
@@ -117,12 +132,34 @@ class UpliftLearner(BaseEstimator):
 
     def predict_uplift(self, X: Any) -> np.ndarray:
         """Estimated effect of treating, shape (n,): a change in probability (binary)
-        or in the outcome's units (continuous)."""
+        or in the outcome's units (continuous).
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,).
+        """
         return self._uplift(self._matrix(X))
 
     def predict_outcomes(self, X: Any) -> np.ndarray:
         """Shape (n, 2): expected outcome without (column 0) and with (column 1) treatment,
-        from the first-stage models."""
+        from the first-stage models.
+
+        Parameters
+        ----------
+        X
+            Features, shape (n, p), with the columns seen at fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, 2): without, with treatment.
+        """
         M = self._matrix(X)
         return np.column_stack(
             [self._predict(self.model_control_, M), self._predict(self.model_treated_, M)]

@@ -31,19 +31,57 @@ from kizuna.serving.scoring import ServingError
 
 
 def error(status: int, message: str, *, retry_after: int | None = None) -> JSONResponse:
-    """``{"error": message}`` with ``status`` (and a ``Retry-After`` header in seconds)."""
+    """``{"error": message}`` with ``status`` (and a ``Retry-After`` header in seconds).
+
+    Parameters
+    ----------
+    status
+        The HTTP status.
+    message
+        What went wrong, for the client.
+    retry_after
+        Seconds the client should wait, or None.
+
+    Returns
+    -------
+    starlette.responses.JSONResponse
+    """
     headers = None if retry_after is None else {"Retry-After": str(retry_after)}
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def field_error(loc: str, message: str) -> JSONResponse:
-    """422 in the shape of :mod:`serving.validation`'s answers, for a value the models refuse."""
+    """422 in the shape of :mod:`serving.validation`'s answers, for a value the models refuse.
+
+    Parameters
+    ----------
+    loc
+        The field path, e.g. ``body.customer_id``.
+    message
+        What is wrong with it.
+
+    Returns
+    -------
+    starlette.responses.JSONResponse
+        Status 422.
+    """
     detail = [{"loc": loc, "msg": message, "type": "value_error"}]
     return JSONResponse({"error": f"1 invalid field: {loc}: {message}", "detail": detail}, 422)
 
 
 def not_ready(live: Live) -> JSONResponse:
-    """503 naming why no snapshot can answer yet."""
+    """503 naming why no snapshot can answer yet.
+
+    Parameters
+    ----------
+    live
+        The service's live state.
+
+    Returns
+    -------
+    starlette.responses.JSONResponse
+        Status 503.
+    """
     return error(503, live.not_ready_reason() or "models are not loaded yet")
 
 
@@ -52,6 +90,16 @@ async def current(live: Live) -> Served | None:
 
     The check is one cheap look at the store; the catch-up itself (a read of
     the store and the changed customers' features) runs in a worker thread.
+
+    Parameters
+    ----------
+    live
+        The service's live state.
+
+    Returns
+    -------
+    Served or None
+        None when no snapshot is loaded.
     """
     if live.served is not None and live.needs_catch_up():
         await anyio.to_thread.run_sync(live.catch_up)
@@ -61,7 +109,26 @@ async def current(live: Live) -> Served | None:
 def answer(
     served: Served | None, live: Live, fn: Callable[..., Any], request: Any, **kw: Any
 ) -> Any:
-    """``fn(served, request, **kw)``; refusals become JSON errors, no snapshot a 503."""
+    """``fn(served, request, **kw)``; refusals become JSON errors, no snapshot a 503.
+
+    Parameters
+    ----------
+    served
+        The snapshot to answer from, or None.
+    live
+        The service's live state.
+    fn
+        The answering function.
+    request
+        The validated request.
+    **kw
+        Passed on to ``fn``.
+
+    Returns
+    -------
+    Any
+        ``fn``'s answer, or a JSON error response.
+    """
     if served is None:
         return not_ready(live)
     try:
@@ -78,7 +145,24 @@ def answer(
 
 
 def log_shown(log: RecommendationLog, placement: str, answer: Any, **fields: Any) -> Any:
-    """Give an answer its recommendation_id and queue what it showed (a thread commits it)."""
+    """Give an answer its recommendation_id and queue what it showed (a thread commits it).
+
+    Parameters
+    ----------
+    log
+        The recommendation log.
+    placement
+        Where the answer is shown (the endpoint).
+    answer
+        The response.
+    **fields
+        More fields to log.
+
+    Returns
+    -------
+    Any
+        ``answer`` with its ``recommendation_id`` set.
+    """
     if isinstance(answer, JSONResponse):
         return answer
     answer.recommendation_id = new_id()
@@ -98,7 +182,22 @@ def log_shown(log: RecommendationLog, placement: str, answer: Any, **fields: Any
 
 
 async def answer_audience(live: Live, request: Any, settings: Settings) -> Any:
-    """``/audience`` on the current snapshot, in a worker thread; refusals as JSON errors."""
+    """``/audience`` on the current snapshot, in a worker thread; refusals as JSON errors.
+
+    Parameters
+    ----------
+    live
+        The service's live state.
+    request
+        The ``/audience`` request.
+    settings
+        The service settings.
+
+    Returns
+    -------
+    Any
+        The ``/audience`` response, or a JSON error response.
+    """
     # Imported here: the audience code stays out of modules that only need the helpers above.
     from kizuna.serving.audience import AudienceError, audience_response
 

@@ -51,18 +51,45 @@ _SCHEMA = (
 
 
 def store_path(contact_log: str | Path) -> Path:
-    """The SQLite file that holds the recommendation log, given the contact log's path."""
+    """The SQLite file that holds the recommendation log, given the contact log's path.
+
+    Parameters
+    ----------
+    contact_log
+        The contact log's path.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     path = Path(contact_log)
     return path if path.suffix.lower() in SQLITE_SUFFIXES else path.with_suffix(".sqlite")
 
 
 def new_id() -> str:
-    """A fresh recommendation id (32 hex characters)."""
+    """A fresh recommendation id (32 hex characters).
+
+    Returns
+    -------
+    str
+    """
     return uuid.uuid4().hex
 
 
 def version_label(versions: Mapping[str, Any], kinds: Iterable[str]) -> str:
-    """``"recommender=3"`` or ``"churn=2,ltv=4"``: the versions behind an answer."""
+    """``"recommender=3"`` or ``"churn=2,ltv=4"``: the versions behind an answer.
+
+    Parameters
+    ----------
+    versions
+        Model kind -> version.
+    kinds
+        The kinds behind the answer.
+
+    Returns
+    -------
+    str
+    """
     parts = [f"{k}={versions[k]}" for k in kinds if versions.get(k) is not None]
     return ",".join(parts) or "none"
 
@@ -104,7 +131,13 @@ class RecommendationLog:
     def record_shown(self, *rows: Mapping[str, Any]) -> None:
         """Answers, in one transaction: ``recommendation_id``, ``placement``, ``model_version``,
         ``items`` (ids) and optionally ``customer_id``, ``anchor_item``, ``offer_id``, ``grp``,
-        ``campaign_id``, ``channel``, ``shown_at`` (default now)."""
+        ``campaign_id``, ``channel``, ``shown_at`` (default now).
+
+        Parameters
+        ----------
+        *rows
+            One mapping per answer, with the fields above.
+        """
         now = utc_now().isoformat()
         values = [
             [
@@ -127,6 +160,11 @@ class RecommendationLog:
         The writer thread commits what is queued every ``FLUSH_SECONDS``; an
         answer is in the log at most that long after it was given (lost only if
         the process dies in between).
+
+        Parameters
+        ----------
+        row
+            One answer, as for :meth:`record_shown`.
         """
         self._queue.put({"shown_at": utc_now().isoformat(), **row})
         if self._writer is None:
@@ -177,7 +215,18 @@ class RecommendationLog:
             pending, wait = [], FLUSH_SECONDS
 
     def record_conversions(self, lines: pd.DataFrame) -> int:
-        """Purchase lines that carried a ``recommendation_id``; repeats are ignored. Returns rows added."""
+        """Purchase lines that carried a ``recommendation_id``; repeats are ignored. Returns rows added.
+
+        Parameters
+        ----------
+        lines
+            Purchase lines, shape (n, k), with a ``recommendation_id`` column.
+
+        Returns
+        -------
+        int
+            Rows added.
+        """
         rows = lines.loc[lines["recommendation_id"].notna()]
         if rows.empty:
             return 0
@@ -192,7 +241,13 @@ class RecommendationLog:
             return conn.total_changes - before
 
     def read(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(shown, conversions) as frames; empty frames when the file does not exist."""
+        """(shown, conversions) as frames; empty frames when the file does not exist.
+
+        Returns
+        -------
+        shown, conversions : pandas.DataFrame
+            One row per answer shown, one per converting purchase line.
+        """
         if not self.path.exists():
             return pd.DataFrame(), pd.DataFrame()
         with self._lock:

@@ -48,7 +48,22 @@ class AudienceError(Exception):
 
 
 def target_mask(served: Any, *, item_id: str | None, category: str | None) -> np.ndarray:
-    """Bool over the catalogue's items: the item, or the category's items."""
+    """Bool over the catalogue's items: the item, or the category's items.
+
+    Parameters
+    ----------
+    served
+        The loaded snapshot.
+    item_id
+        The target item, or None.
+    category
+        The target category, or None.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_items,), bool.
+    """
     cat = served.state.catalogue
     if (item_id is None) == (category is None):
         raise AudienceError(422, "give exactly one of item_id and category", loc="body")
@@ -70,7 +85,20 @@ def target_mask(served: Any, *, item_id: str | None, category: str | None) -> np
 
 
 def p_order_all(served: Any, horizon_days: int) -> np.ndarray:
-    """P(order within ``horizon_days``) for every customer of the state, shape (n_customers,)."""
+    """P(order within ``horizon_days``) for every customer of the state, shape (n_customers,).
+
+    Parameters
+    ----------
+    served
+        The loaded snapshot.
+    horizon_days
+        The horizon, in days.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_customers,), in [0, 1].
+    """
     st = served.state
     kind, bundle = bundle_with_bgnbd(served)
     out = np.full(st.n_customers, np.nan)
@@ -93,7 +121,24 @@ def p_order_all(served: Any, horizon_days: int) -> np.ndarray:
 
 def recent_buyers(st: Any, customer_ids: list[str], targets: np.ndarray, days: float) -> np.ndarray:
     """Bool, shape (len(customer_ids),): bought or returned a target item in the ``days`` before
-    as_of (:func:`features.recent_buyers.recent_item_lines`)."""
+    as_of (:func:`features.recent_buyers.recent_item_lines`).
+
+    Parameters
+    ----------
+    st
+        The serving state.
+    customer_ids
+        Customer ids.
+    targets
+        Target item codes, shape (n_targets,).
+    days
+        How far back a purchase counts as recent.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(customer_ids),), bool.
+    """
     if days <= 0 or not customer_ids:
         return np.zeros(len(customer_ids), bool)
     lines = st.customers_lines(customer_ids, [s.CUSTOMER_ID, s.ITEM_ID, s.TIMESTAMP, s.QUANTITY])
@@ -128,6 +173,16 @@ def audience_frame(
     wait
         Longest wait in seconds for kept scores still being computed, then an
         :class:`AudienceError` 503 with ``retry_after``; None: compute them here.
+    served
+        The snapshot to answer from.
+    item_id, category
+        The target: one item, or every item of a category.
+    n
+        Most customers returned.
+    horizon_days
+        Horizon of the order probability.
+    exclude_days
+        Customers who bought a target item this many days before are left out.
 
     Returns
     -------
@@ -202,7 +257,23 @@ def _skip_recent_buyers(
 def audience_response(
     served: Any, req: Any, *, max_kept_bytes: int = 0, wait: float | None = None
 ) -> Any:
-    """``/audience``: :func:`audience_frame` as an :class:`serving.schemas.AudienceResponse`."""
+    """``/audience``: :func:`audience_frame` as an :class:`serving.schemas.AudienceResponse`.
+
+    Parameters
+    ----------
+    served
+        The snapshot to answer from.
+    req
+        The ``/audience`` request.
+    max_kept_bytes
+        Memory budget of the kept scores (0: score per request).
+    wait
+        Seconds to wait for a background scoring, or None to score in the caller.
+
+    Returns
+    -------
+    serving.schemas.AudienceResponse
+    """
     from kizuna.models.audience import reasons
     from kizuna.serving import schemas as api
 

@@ -56,7 +56,20 @@ class ScoresPending(RuntimeError):
 
 
 def recommender_codes(st: Any, positions: np.ndarray) -> np.ndarray:
-    """The recommender's row of the customers at ``positions``, shape (n,) int64; -1 if unseen."""
+    """The recommender's row of the customers at ``positions``, shape (n,) int64; -1 if unseen.
+
+    Parameters
+    ----------
+    st
+        The serving state (:class:`~serving.customer_state.CustomerState`).
+    positions
+        Customer positions in the state's frame, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64.
+    """
     bundle = st.recommender
     if bundle is None:
         return np.full(len(positions), -1, dtype=np.int64)
@@ -65,7 +78,22 @@ def recommender_codes(st: Any, positions: np.ndarray) -> np.ndarray:
 
 
 def score_rows(st: Any, model: Any, positions: np.ndarray) -> np.ndarray:
-    """Scores of the customers at ``positions`` over the catalogue, shape (n, n_items) float64."""
+    """Scores of the customers at ``positions`` over the catalogue, shape (n, n_items) float64.
+
+    Parameters
+    ----------
+    st
+        The serving state.
+    model
+        The fitted recommender.
+    positions
+        Customer positions in the state's frame, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, n_items), float64.
+    """
     positions = np.asarray(positions, dtype=np.int64)
     out = np.empty((len(positions), st.catalogue.n_items))
     for lo in range(0, len(positions), CHUNK):
@@ -109,7 +137,19 @@ class AudienceScores:
 
     @staticmethod
     def fits(st: Any, max_bytes: int) -> bool:
-        """Whether the snapshot's score matrix (float64) fits in ``max_bytes``."""
+        """Whether the snapshot's score matrix (float64) fits in ``max_bytes``.
+
+        Parameters
+        ----------
+        st
+            The serving state.
+        max_bytes
+            The memory budget of the kept scores.
+
+        Returns
+        -------
+        bool
+        """
         return st.n_customers * st.catalogue.n_items * 8 <= max_bytes
 
     @property
@@ -118,7 +158,18 @@ class AudienceScores:
         return self._synced is not None
 
     def fill_in_background(self, st: Any) -> threading.Thread | None:
-        """Start scoring every customer in a thread, unless done or under way; that thread."""
+        """Start scoring every customer in a thread, unless done or under way; that thread.
+
+        Parameters
+        ----------
+        st
+            The serving state.
+
+        Returns
+        -------
+        threading.Thread or None
+            The fill's thread; None when the scores are complete.
+        """
         with self._start_lock:  # two requests at once start one thread
             if self.filled:
                 return None
@@ -154,6 +205,20 @@ class AudienceScores:
         fill is done: with ``wait=None`` the caller scores (or waits for) everything;
         with a ``wait`` in seconds, a fill runs in the background and, if it is not
         done within ``wait``, :class:`ScoresPending` is raised.
+
+        Parameters
+        ----------
+        st
+            The serving state.
+        targets
+            The target item codes, shape (n_targets,).
+        wait
+            Seconds to wait for a background fill, or None to score in the caller.
+
+        Returns
+        -------
+        affinity, best : numpy.ndarray
+            Each shape (n_customers,).
         """
         if wait is not None and not self.filled:
             filler = self.fill_in_background(st)
@@ -167,7 +232,13 @@ class AudienceScores:
             return scaled_affinity(best, self.lo, self.hi), best
 
     def pending(self) -> ScoresPending:
-        """How far the first fill is, and when to ask again (from its pace so far)."""
+        """How far the first fill is, and when to ask again (from its pace so far).
+
+        Returns
+        -------
+        ScoresPending
+            The error to raise, with the progress and a retry time.
+        """
         if self.error is not None and not self.scoring:
             return ScoresPending(
                 f"audience scores failed ({self.error}); computing them again", RETRY_AFTER[1]
@@ -183,7 +254,20 @@ class AudienceScores:
         )
 
     def ranks(self, positions: np.ndarray, best: np.ndarray) -> np.ndarray:
-        """:func:`models.audience.target_rank` of the customers at ``positions``, shape (n,)."""
+        """:func:`models.audience.target_rank` of the customers at ``positions``, shape (n,).
+
+        Parameters
+        ----------
+        positions
+            Customer positions, shape (n,).
+        best
+            Their best target score, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int64.
+        """
         with self._lock:
             return target_rank(self.scores[np.asarray(positions, dtype=np.int64)], best)
 
@@ -225,7 +309,19 @@ class AudienceScores:
 
 
 def kept_scores(served: Any, max_bytes: int) -> AudienceScores | None:
-    """The snapshot's kept scores (made empty on first use); None if over ``max_bytes``."""
+    """The snapshot's kept scores (made empty on first use); None if over ``max_bytes``.
+
+    Parameters
+    ----------
+    served
+        The loaded snapshot.
+    max_bytes
+        The memory budget of the kept scores.
+
+    Returns
+    -------
+    AudienceScores or None
+    """
     st, rec = served.state, served.models.recommender
     if rec is None or not AudienceScores.fits(st, max_bytes):
         return None
@@ -236,6 +332,17 @@ def warm(served: Any, max_bytes: int) -> threading.Thread | None:
     """Start scoring every customer of a freshly loaded snapshot, so no request waits for it.
 
     Returns the scoring thread (None when nothing is kept); a failure is logged, never raised.
+
+    Parameters
+    ----------
+    served
+        The freshly loaded snapshot.
+    max_bytes
+        The memory budget of the kept scores.
+
+    Returns
+    -------
+    threading.Thread or None
     """
     kept = kept_scores(served, max_bytes)
     return None if kept is None else kept.fill_in_background(served.state)
@@ -243,7 +350,20 @@ def warm(served: Any, max_bytes: int) -> threading.Thread | None:
 
 def audience_status(served: Any, max_bytes: int) -> dict[str, Any]:
     """For ``/status``: ``state`` (``ready``, ``scoring``, ``failed``, ``not started``,
-    ``per request`` when over ``max_bytes``, ``no recommender``) and the customers scored."""
+    ``per request`` when over ``max_bytes``, ``no recommender``) and the customers scored.
+
+    Parameters
+    ----------
+    served
+        The loaded snapshot.
+    max_bytes
+        The memory budget of the kept scores.
+
+    Returns
+    -------
+    dict
+        ``state`` and the counts of customers scored.
+    """
     st = served.state
     if served.models.recommender is None:
         return {"state": "no recommender"}

@@ -26,7 +26,17 @@ API_KEY_HEADER = "x-api-key"
 
 
 def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
-    """The key a request carries: ``X-API-Key``, else ``Authorization: Bearer <key>``."""
+    """The key a request carries: ``X-API-Key``, else ``Authorization: Bearer <key>``.
+
+    Parameters
+    ----------
+    headers
+        The request's raw headers.
+
+    Returns
+    -------
+    bytes or None
+    """
     bearer = None
     for name, value in headers:
         lowered = name.lower()
@@ -40,7 +50,19 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
 
 
 def key_matches(presented: bytes | None, expected: str) -> bool:
-    """Constant-time comparison (no early exit on the first differing byte)."""
+    """Constant-time comparison (no early exit on the first differing byte).
+
+    Parameters
+    ----------
+    presented
+        The key the request carries, or None.
+    expected
+        The configured key.
+
+    Returns
+    -------
+    bool
+    """
     if presented is None:
         # Compare anyway, so a missing key takes as long as a wrong one.
         hmac.compare_digest(b"\0" * len(expected.encode()), expected.encode())

@@ -55,7 +55,16 @@ class Background:
             threading.Thread(target=self._poll, name="kizuna-poll", daemon=True).start()
 
     def readiness(self) -> tuple[bool, str | None, dict[str, str]]:
-        """(ready, why not, degraded model kinds -> cause), for ``/readyz``."""
+        """(ready, why not, degraded model kinds -> cause), for ``/readyz``.
+
+        Returns
+        -------
+        ready : bool
+        reason : str or None
+            Why not ready.
+        degraded : dict of str -> str
+            Model kind -> why it is not served.
+        """
         ready, reason, degraded = self.live.readiness()
         fault = self.store.check()
         if fault is not None:
@@ -67,7 +76,13 @@ class Background:
         return ready, reason, degraded
 
     def loaded(self, outcome: ReloadOutcome) -> None:
-        """Log a load; after a new snapshot, score its audiences in the background."""
+        """Log a load; after a new snapshot, score its audiences in the background.
+
+        Parameters
+        ----------
+        outcome
+            What the (re)load did.
+        """
         if not outcome.reloaded:
             logger.error("%s %s", outcome.message, outcome.error or "")
             return

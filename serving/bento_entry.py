@@ -41,7 +41,13 @@ class BentoSourceFinder(importlib.abc.MetaPathFinder):
 
 
 def install(root: Path = SRC) -> None:
-    """Put the finder first on ``sys.meta_path`` (once)."""
+    """Put the finder first on ``sys.meta_path`` (once).
+
+    Parameters
+    ----------
+    root
+        The folder the ``kizuna`` packages are found in.
+    """
     if not any(isinstance(f, BentoSourceFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, BentoSourceFinder(root))
 

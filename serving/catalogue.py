@@ -60,7 +60,18 @@ class Catalogue:
         return sorted({str(c) for c in self.categories if c is not None})
 
     def codes(self, ids: list[str]) -> np.ndarray:
-        """Code per item id, shape (n,); -1 for unknown ids."""
+        """Code per item id, shape (n,); -1 for unknown ids.
+
+        Parameters
+        ----------
+        ids
+            Item ids, n of them.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int64.
+        """
         return self.item_ids.get_indexer(ids).astype(np.int64, copy=False)
 
     def mask(
@@ -71,6 +82,20 @@ class Catalogue:
         exclude_items: list[str] | None = None,
     ) -> np.ndarray:
         """Allowed items, bool shape (n_items,).
+
+        Parameters
+        ----------
+        categories
+            Allow only items of these categories; None for all.
+        in_stock_only
+            Allow only items in stock.
+        exclude_items
+            Item ids never to allow.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_items,), bool.
 
         Raises
         ------
@@ -118,7 +143,19 @@ class LineStats:
 
 
 def line_stats(transactions: pd.DataFrame, as_of: pd.Timestamp) -> LineStats:
-    """The catalogue's statistics of validated lines, shape (n, k)."""
+    """The catalogue's statistics of validated lines, shape (n, k).
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    as_of
+        The snapshot's instant.
+
+    Returns
+    -------
+    LineStats
+    """
     purchases = transactions[~transactions[s.IS_RETURN].to_numpy()]
     items = purchases[s.ITEM_ID].astype(str)
     counts = None
@@ -139,7 +176,20 @@ def line_stats(transactions: pd.DataFrame, as_of: pd.Timestamp) -> LineStats:
 
 
 def most_frequent(counts: pd.DataFrame, key: str, value: str) -> pd.DataFrame:
-    """The most frequent ``value`` per ``key`` (ties: the smallest value), from pair counts ``n``."""
+    """The most frequent ``value`` per ``key`` (ties: the smallest value), from pair counts ``n``.
+
+    Parameters
+    ----------
+    counts
+        Pair counts: columns ``key``, ``value`` and ``n``.
+    key, value
+        The column to group by and the column whose most frequent value is kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``key``: ``key`` and ``value``.
+    """
     return counts.sort_values(["n", value], ascending=[False, True], kind="stable").drop_duplicates(
         key
     )
@@ -159,6 +209,25 @@ def build_catalogue(
     ``transactions`` are validated lines, or their :class:`LineStats`.
     ``line_names`` (item id -> name, e.g. from an export's description
     column) names the items the catalogue table does not.
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k), or their :class:`LineStats`.
+    as_of
+        The snapshot's instant.
+    item_ids
+        The recommender's item ids (its columns), or None.
+    items
+        The validated items table, or None.
+    recommender
+        The recommender bundle, or None.
+    line_names
+        Item id -> name, or None.
+
+    Returns
+    -------
+    Catalogue
     """
     stats = transactions if isinstance(transactions, LineStats) else line_stats(transactions, as_of)
     if item_ids is None:
@@ -213,7 +282,18 @@ def build_catalogue(
 
 
 def item_names_from_lines(transactions: pd.DataFrame) -> pd.Series | None:
-    """Most frequent ``description`` per item (Online Retail carries one per line)."""
+    """Most frequent ``description`` per item (Online Retail carries one per line).
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+
+    Returns
+    -------
+    pandas.Series or None
+        Item id -> name; None without a ``description`` column.
+    """
     if "description" not in transactions.columns:
         return None
     lines = transactions[[s.ITEM_ID, "description"]].dropna()
@@ -224,7 +304,18 @@ def item_names_from_lines(transactions: pd.DataFrame) -> pd.Series | None:
 
 
 def names_from_counts(counts: pd.DataFrame) -> pd.Series | None:
-    """Item names from ``item_id``, ``description``, ``n`` (lines per pair): the most frequent."""
+    """Item names from ``item_id``, ``description``, ``n`` (lines per pair): the most frequent.
+
+    Parameters
+    ----------
+    counts
+        Columns ``item_id``, ``description``, ``n``.
+
+    Returns
+    -------
+    pandas.Series or None
+        Item id -> name; None without counts.
+    """
     if counts.empty:
         return None
     top = most_frequent(counts, s.ITEM_ID, "description")

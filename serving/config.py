@@ -90,6 +90,19 @@ LEGACY_STORES = ("events.sqlite", "contacts.sqlite")
 def experiment_store(data_dir: Path, folder: str, experiment: str) -> Path:
     """``data_dir/<folder>/<experiment>.sqlite``: a store that belongs to one experiment.
 
+    Parameters
+    ----------
+    data_dir
+        The data folder.
+    folder
+        The kind of store (``events``, ``contacts``).
+    experiment
+        The experiment's name.
+
+    Returns
+    -------
+    pathlib.Path
+
     Raises
     ------
     KizunaInputError
@@ -105,7 +118,18 @@ def experiment_store(data_dir: Path, folder: str, experiment: str) -> Path:
 
 def unknown_settings(environ: Mapping[str, str]) -> list[str]:
     """One line per ``KIZUNA_*`` variable that no setting reads (a typo is ignored silently
-    otherwise: ``KIZUNA_DATADIR`` leaves the data folder at ``./data``), with the nearest name."""
+    otherwise: ``KIZUNA_DATADIR`` leaves the data folder at ``./data``), with the nearest name.
+
+    Parameters
+    ----------
+    environ
+        The environment.
+
+    Returns
+    -------
+    list of str
+        One line per unknown variable.
+    """
     import difflib
 
     known = [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
@@ -244,6 +268,15 @@ class Settings(BaseSettings):
 
         ``KIZUNA_EVENT_STORE`` / ``KIZUNA_CONTACT_LOG`` win; else
         ``$KIZUNA_DATA_DIR/events/<experiment>.sqlite`` and ``contacts/<experiment>.sqlite``.
+
+        Parameters
+        ----------
+        experiment
+            The experiment's name.
+
+        Returns
+        -------
+        Settings
         """
         return self.model_copy(
             update={
@@ -258,6 +291,15 @@ class Settings(BaseSettings):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read the settings (from ``environ`` only, if given).
+
+        Parameters
+        ----------
+        environ
+            Variables to read, or None for the process environment.
+
+        Returns
+        -------
+        Settings
 
         Raises
         ------

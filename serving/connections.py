@@ -24,7 +24,13 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 @functools.cache
 def header_timeout() -> float:
-    """Seconds a client gets to send a request's headers (read once per process)."""
+    """Seconds a client gets to send a request's headers (read once per process).
+
+    Returns
+    -------
+    float
+        Seconds.
+    """
     from kizuna.serving.config import Settings
 
     return Settings.from_env().header_timeout

@@ -117,6 +117,18 @@ class CsvContactIndex:
         """``customer``'s contacts at or after ``since``, in file order.
 
         The same rows and types as ``read_contact_log(path, since=since, customer=customer)``.
+
+        Parameters
+        ----------
+        customer
+            The customer's id.
+        since
+            Earliest contact time, or None for all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The customer's contact rows.
         """
         with self._lock:
             self._catch_up()
@@ -221,7 +233,18 @@ class CsvContactIndex:
 
     # -- writing ---------------------------------------------------------------------------
     def append(self, contacts: pd.DataFrame) -> int:
-        """Append ``contacts`` to the file (locked, one write, fsync) and index them; rows written."""
+        """Append ``contacts`` to the file (locked, one write, fsync) and index them; rows written.
+
+        Parameters
+        ----------
+        contacts
+            Contact rows, shape (n, k).
+
+        Returns
+        -------
+        int
+            Rows written.
+        """
         rows = log_rows(contacts)
         if len(rows) == 0:
             return 0
@@ -255,11 +278,35 @@ class ContactLog:
         return self._index
 
     def read(self, customer: str, since: pd.Timestamp | str | None = None) -> pd.DataFrame:
-        """``customer``'s contacts at or after ``since`` (as :func:`read_contact_log`)."""
+        """``customer``'s contacts at or after ``since`` (as :func:`read_contact_log`).
+
+        Parameters
+        ----------
+        customer
+            The customer's id.
+        since
+            Earliest contact time, or None for all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The customer's contact rows.
+        """
         return self._reader().contacts(customer, since=since)
 
     def append(self, contacts: pd.DataFrame) -> int:
-        """Write ``contacts`` durably (as :func:`append_contacts`); rows written."""
+        """Write ``contacts`` durably (as :func:`append_contacts`); rows written.
+
+        Parameters
+        ----------
+        contacts
+            Contact rows, shape (n, k).
+
+        Returns
+        -------
+        int
+            Rows written.
+        """
         reader = self._reader()
         if isinstance(reader, CsvContactIndex):
             return reader.append(contacts)

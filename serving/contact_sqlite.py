@@ -43,6 +43,18 @@ class SqliteContactReader:
         """``customer``'s contacts at or after ``since``, in table order.
 
         The same rows and types as ``read_contact_log(path, since=since, customer=customer)``.
+
+        Parameters
+        ----------
+        customer
+            The customer's id.
+        since
+            Earliest contact time, or None for all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The customer's contact rows.
         """
         with self._lock:
             conn = self._connection()

@@ -37,7 +37,17 @@ SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def is_sqlite(path: Path) -> bool:
-    """Whether ``path`` names an SQLite log (by its suffix); neither SQLite nor CSV is an error."""
+    """Whether ``path`` names an SQLite log (by its suffix); neither SQLite nor CSV is an error.
+
+    Parameters
+    ----------
+    path
+        The contact log's path.
+
+    Returns
+    -------
+    bool
+    """
     if path.suffix.lower() in SQLITE_SUFFIXES:
         return True
     if path.suffix.lower() == ".csv":
@@ -48,7 +58,20 @@ def is_sqlite(path: Path) -> bool:
 
 
 def append_contacts(path: str | Path, contacts: pd.DataFrame) -> int:
-    """Append contact rows to the log at ``path`` (created if missing); return rows written."""
+    """Append contact rows to the log at ``path`` (created if missing); return rows written.
+
+    Parameters
+    ----------
+    path
+        The contact log (CSV or SQLite).
+    contacts
+        Contact rows, shape (n, k), with the log's columns.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
     path = Path(path)
     rows = log_rows(contacts)
     if len(rows) == 0:
@@ -78,6 +101,13 @@ def append_csv(path: Path, rows: pd.DataFrame) -> tuple[int, int]:
     The lock (``flock``) keeps concurrent writers, threads or processes, from
     interleaving lines or both writing the header; a file that does not end in a
     newline (edited by hand) gets one first, so no line is glued to another.
+
+    Parameters
+    ----------
+    path
+        The CSV log.
+    rows
+        Rows as :func:`log_rows` makes them, shape (n, k).
 
     Returns
     -------
@@ -127,6 +157,13 @@ def read_contact_log(
         anything shorter than ``now - since``).
     customer
         Keep only this customer's contacts (an SQLite log reads only theirs).
+    path
+        The contact log (CSV or SQLite).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The log's rows, shape (n, k).
     """
     path = Path(path)
     if not path.exists():
@@ -152,7 +189,18 @@ def read_contact_log(
 
 
 def log_rows(contacts: pd.DataFrame) -> pd.DataFrame:
-    """``contacts`` as the log stores them: its columns in order, times as ISO text, None for NA."""
+    """``contacts`` as the log stores them: its columns in order, times as ISO text, None for NA.
+
+    Parameters
+    ----------
+    contacts
+        Contact rows, shape (n, k).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k), the log's columns.
+    """
     missing = [c for c in LOG_COLUMNS if c not in contacts.columns]
     if missing:
         raise KizunaInputError(f"contacts need columns {list(LOG_COLUMNS)}", column=missing[0])
@@ -162,7 +210,20 @@ def log_rows(contacts: pd.DataFrame) -> pd.DataFrame:
 
 
 def parse_csv(source: Any, path: Path) -> pd.DataFrame:
-    """Read CSV log lines from ``source`` (a path or a binary buffer), ids as text."""
+    """Read CSV log lines from ``source`` (a path or a binary buffer), ids as text.
+
+    Parameters
+    ----------
+    source
+        A path or a binary buffer of CSV lines.
+    path
+        The log's path, named in errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The lines as read, shape (n, k).
+    """
     try:
         return pd.read_csv(
             source,
@@ -173,7 +234,20 @@ def parse_csv(source: Any, path: Path) -> pd.DataFrame:
 
 
 def checked_log(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """The read log with its columns checked, times parsed (ISO 8601) and ids as text."""
+    """The read log with its columns checked, times parsed (ISO 8601) and ids as text.
+
+    Parameters
+    ----------
+    frame
+        The log as read, shape (n, k).
+    path
+        The log's path, named in errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k).
+    """
     missing = [c for c in LOG_COLUMNS[:3] if c not in frame.columns]
     if missing:
         raise KizunaInputError(f"contact log {path} lacks columns", column=missing[0])

@@ -116,7 +116,18 @@ class CustomerState:
         return len(self.features)
 
     def positions(self, customer_ids: list[str]) -> np.ndarray:
-        """Row of each customer, shape (n,) int64; -1 for customers without history."""
+        """Row of each customer, shape (n,) int64; -1 for customers without history.
+
+        Parameters
+        ----------
+        customer_ids
+            Customer ids, n of them.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,), int64.
+        """
         return self.features.index.get_indexer(customer_ids).astype(np.int64, copy=False)
 
     def position(self, customer_id: str) -> int:
@@ -127,7 +138,17 @@ class CustomerState:
         return int(pos) if isinstance(pos, int | np.integer) else -1
 
     def recommender_code(self, customer_id: str) -> int:
-        """The customer's row in the recommender's training matrix; -1 if it never saw them."""
+        """The customer's row in the recommender's training matrix; -1 if it never saw them.
+
+        Parameters
+        ----------
+        customer_id
+            The customer's id.
+
+        Returns
+        -------
+        int
+        """
         if self.recommender is None:
             return -1
         try:
@@ -137,7 +158,18 @@ class CustomerState:
         return int(code) if isinstance(code, int | np.integer) else -1
 
     def history_rows(self, positions: np.ndarray) -> sp.csr_matrix:
-        """Interaction rows of customers at ``positions`` (>= 0), shape (n, n_items)."""
+        """Interaction rows of customers at ``positions`` (>= 0), shape (n, n_items).
+
+        Parameters
+        ----------
+        positions
+            Customer positions in the state, shape (n,), all >= 0.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Shape (n, n_items).
+        """
         positions = np.asarray(positions, dtype=np.int64)
         overrides, patch = self.overrides, self.patch
         if not overrides:
@@ -162,6 +194,20 @@ class CustomerState:
         (``key``, row) is computed once, by ``compute(rows) -> list`` for the
         rows missing, and kept until then. At most ``REASON_CACHE_ROWS`` rows
         per key are kept (then the cache starts over).
+
+        Parameters
+        ----------
+        key
+            What is computed (e.g. the model kind and ``top_n``).
+        rows
+            Customer rows, shape (n,).
+        compute
+            ``compute(rows) -> list``, one result per row asked.
+
+        Returns
+        -------
+        list
+            One result per row of ``rows``.
         """
         cache = self._row_cache.setdefault(key, {})
         wanted = [int(r) for r in rows]
@@ -173,7 +219,13 @@ class CustomerState:
         return [cache[r] for r in wanted]
 
     def buyers(self) -> sp.csc_matrix:
-        """Binary customers x items purchase matrix (column access), built on first use."""
+        """Binary customers x items purchase matrix (column access), built on first use.
+
+        Returns
+        -------
+        scipy.sparse.csc_matrix
+            Shape (n_customers, n_items), binary.
+        """
         if self._buyers is None:
             binary = self.history.copy()
             binary.data = np.ones_like(binary.data)
@@ -191,6 +243,11 @@ class CustomerState:
             returns), shape (n, k).
         last_seq
             Sequence number of the last line, remembered for catch-up.
+
+        Returns
+        -------
+        list of str
+            Ids of the customers updated.
         """
         if self.log is None:
             raise KizunaInputError("this state has no transaction log: it cannot take events")
@@ -225,7 +282,18 @@ class CustomerState:
         return updated
 
     def customer_rows(self, customer_id: str) -> pd.DataFrame:
-        """Every transaction line of one customer (snapshot and events)."""
+        """Every transaction line of one customer (snapshot and events).
+
+        Parameters
+        ----------
+        customer_id
+            The customer's id.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The customer's lines, shape (n, k).
+        """
         return self._lines([customer_id])
 
     def customers_lines(
@@ -234,6 +302,18 @@ class CustomerState:
         """Every transaction line of several customers (snapshot and events), one read.
 
         ``columns``: only these (those the lines have), which reads less.
+
+        Parameters
+        ----------
+        customer_ids
+            Customer ids.
+        columns
+            Only these columns, or None for all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The customers' lines, shape (n, k).
         """
         return self._lines(customer_ids, columns)
 

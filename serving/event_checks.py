@@ -67,7 +67,20 @@ def bound_problems(
     raw: pd.DataFrame, *, max_value: float = MAX_VALUE
 ) -> list[tuple[int, str, str]]:
     """Lines no real purchase has (non-text ids, non-finite or huge numbers): one
-    ``(line, field, why)`` per problem, by position in the request."""
+    ``(line, field, why)`` per problem, by position in the request.
+
+    Parameters
+    ----------
+    raw
+        The request's lines as a frame, shape (n, k).
+    max_value
+        Largest quantity or price a line may have.
+
+    Returns
+    -------
+    list of (int, str, str)
+        ``(line, field, why)`` per problem.
+    """
     problems = []
     for col in _ID_COLUMNS:
         if col not in raw.columns:
@@ -113,6 +126,8 @@ def check_events(
         A timestamp later than ``now + max_future`` is refused (a wrong clock or unit).
     max_value
         Largest absolute quantity or unit price.
+    now
+        The clock lines may not be later than (plus ``max_future``); None: the current time.
 
     Returns
     -------
@@ -166,6 +181,8 @@ def check_event_request(
     ----------
     events
         The request's :class:`serving.schemas.PurchaseEvent` lines.
+    max_value
+        Largest quantity or price a line may have.
 
     Returns
     -------

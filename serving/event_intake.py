@@ -31,6 +31,17 @@ async def store_events(
 ) -> EventsResponse | JSONResponse:
     """Store ``request.events`` (1 to ``settings.max_events`` lines) and apply them at once.
 
+    Parameters
+    ----------
+    request
+        The ``/events`` request.
+    live
+        The service's live state.
+    log
+        The recommendation log (lines with a ``recommendation_id`` are conversions).
+    settings
+        The service settings.
+
     Returns
     -------
     EventsResponse or JSONResponse

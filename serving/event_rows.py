@@ -61,6 +61,13 @@ def where_clause(after: int, upto: int | None, customer: str | None) -> tuple[st
 def read_events(path: str | Path, *, after: int = 0) -> pd.DataFrame:
     """All stored lines of an event store file, for training (empty if there is no file).
 
+    Parameters
+    ----------
+    path
+        The store file.
+    after
+        Only lines with a higher ``seq``.
+
     Returns
     -------
     pandas.DataFrame
@@ -73,8 +80,18 @@ def read_events(path: str | Path, *, after: int = 0) -> pd.DataFrame:
 
 
 def count_events(path: str | Path) -> tuple[int, int]:
-    """(lines, highest ``seq`` among them) of an event store file, (0, 0) without one;
-    what :func:`read_events` would return, counted without reading it."""
+    """What :func:`read_events` would return, counted without reading it.
+
+    Parameters
+    ----------
+    path
+        The store file.
+
+    Returns
+    -------
+    (lines, last_seq)
+        The number of lines and the highest ``seq`` among them; (0, 0) without a file.
+    """
     rows = _read_only(path, f"SELECT COUNT(*), COALESCE(MAX({SEQ}), 0) FROM events", ())
     return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
 

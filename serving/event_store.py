@@ -116,8 +116,15 @@ class EventStore:
     def append(self, lines: pd.DataFrame) -> AppendResult:
         """Store validated lines (see :func:`check_events`) in one transaction.
 
-        Returns the lines actually added (repeats of stored lines are skipped)
-        with their sequence numbers.
+        Parameters
+        ----------
+        lines
+            Canonical transactions, shape (n, n_columns).
+
+        Returns
+        -------
+        AppendResult
+            The lines actually added, with their ``seq`` (repeats of stored lines are skipped).
         """
         request_id = uuid.uuid4().hex
         received = datetime.now(UTC).strftime(TS_FORMAT)
@@ -167,14 +174,36 @@ class EventStore:
     ) -> pd.DataFrame:
         """Stored lines with ``after < seq <= upto`` (of one customer), in order.
 
-        Canonical raw columns plus ``seq``.
+        Parameters
+        ----------
+        after
+            Lines after this sequence number.
+        upto
+            Up to and including this one; None: no upper bound.
+        customer
+            Only this customer's lines; None: every customer's.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Canonical raw columns plus ``seq``, shape (n, n_columns + 1).
         """
         with self._lock:
             self._data_version = self._version()
             return self._read_locked(after=after, upto=upto, customer=customer)
 
     def count(self, after: int = 0, *, upto: int | None = None, customer: str | None = None) -> int:
-        """How many stored lines :meth:`read` would return."""
+        """How many stored lines :meth:`read` would return.
+
+        Parameters
+        ----------
+        after, upto, customer
+            As for :meth:`read`.
+
+        Returns
+        -------
+        int
+        """
         where, params = where_clause(after, upto, customer)
         with self._lock:
             return int(
@@ -182,10 +211,20 @@ class EventStore:
             )
 
     def purge(self, upto: int) -> int:
-        """Delete every line with ``seq <= upto``; return how many were deleted.
+        """Delete every line with ``seq <= upto``.
 
         Sequence numbers are never reused (AUTOINCREMENT), so a snapshot's
         ``last_event_seq`` keeps its meaning after a purge.
+
+        Parameters
+        ----------
+        upto
+            The last sequence number to delete.
+
+        Returns
+        -------
+        int
+            How many lines were deleted.
         """
         with self._lock:
             cur = self._conn.execute(f"DELETE FROM events WHERE {SEQ} <= ?", (int(upto),))
@@ -197,17 +236,31 @@ class EventStore:
 
         SQLite keeps it for an AUTOINCREMENT key in ``sqlite_sequence``; the
         next stored line gets the number after it.
+
+        Returns
+        -------
+        int
         """
         with self._lock:
             return self._high_water()
 
     def number_after(self, seq: int) -> int | None:
-        """Make the next stored line's ``seq`` greater than ``seq``; return the old last one.
+        """Make the next stored line's ``seq`` greater than ``seq``.
 
         A snapshot built from another store (a Bento or an exported model folder
         started on a new data folder, a moved file) includes events up to its
         ``last_event_seq``; a store numbering below it would give new lines numbers
-        the service takes as already applied. Returns None when nothing changed.
+        the service takes as already applied.
+
+        Parameters
+        ----------
+        seq
+            The last sequence number the store must not give again.
+
+        Returns
+        -------
+        int or None
+            The old last ``seq``; None when nothing changed (it was at least ``seq``).
         """
         with self._lock:
             old = self._high_water()
@@ -233,6 +286,10 @@ class EventStore:
         is busy (an append and its fsync, or a read) the answer is False; an
         append is followed by a read of every new line anyway, and after
         anything else a later check sees the change.
+
+        Returns
+        -------
+        bool
         """
         if not self._lock.acquire(blocking=False):
             return False

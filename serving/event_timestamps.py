@@ -23,6 +23,16 @@ def settle_timestamps(events: Any) -> Any:
     both orders in one request are refused. Lines the column rule cannot read
     stay text, for their own line's error. Anything not a list of objects is
     left to the schema.
+
+    Parameters
+    ----------
+    events
+        The request's ``events`` as parsed JSON.
+
+    Returns
+    -------
+    Any
+        ``events`` with the text timestamps read; anything else unchanged.
     """
     if not isinstance(events, list):
         return events
@@ -48,7 +58,17 @@ def settle_timestamps(events: Any) -> Any:
 
 def for_events(message: str) -> str:
     """A timestamp error of the file validator, with what an ``/events`` client can do:
-    an experiment setting means nothing to it."""
+    an experiment setting means nothing to it.
+
+    Parameters
+    ----------
+    message
+        The validator's message.
+
+    Returns
+    -------
+    str
+    """
     reason = message.removeprefix("column 'timestamp': ").split("; declare")[0]
     return f"timestamp {reason}; send ISO 8601 text, e.g. 2024-01-13T10:00:00"
 

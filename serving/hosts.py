@@ -37,6 +37,15 @@ def host_name(value: str) -> str:
     """The name of a Host header, lower case, without port, brackets or a final dot.
 
     ``"[::1]:3000"`` -> ``"::1"``, ``"LocalHost.:80"`` -> ``"localhost"``.
+
+    Parameters
+    ----------
+    value
+        The header's value.
+
+    Returns
+    -------
+    str
     """
     value = value.strip().lower()
     if value.startswith("["):  # an IPv6 address, perhaps with a port after "]"
@@ -47,14 +56,37 @@ def host_name(value: str) -> str:
 
 
 def allowed_hosts(settings: Settings) -> tuple[str, ...] | None:
-    """The names requests may carry in ``Host``; None: any (module docstring)."""
+    """The names requests may carry in ``Host`` (module docstring).
+
+    Parameters
+    ----------
+    settings
+        The service settings.
+
+    Returns
+    -------
+    tuple of str or None
+        Names and ``*.domain`` patterns; None: any host.
+    """
     if settings.allowed_hosts is not None:
         return None if "*" in settings.allowed_hosts else settings.allowed_hosts
     return None if settings.api_key else LOOPBACK_HOSTS
 
 
 def host_matches(name: str, patterns: Iterable[str]) -> bool:
-    """Whether ``name`` is one of ``patterns`` or under a ``*.domain`` one."""
+    """Whether ``name`` is one of ``patterns`` or under a ``*.domain`` one.
+
+    Parameters
+    ----------
+    name
+        A host name (:func:`host_name` form).
+    patterns
+        Names and ``*.domain`` patterns.
+
+    Returns
+    -------
+    bool
+    """
     for pattern in patterns:
         if pattern.startswith("*."):
             if name.endswith(pattern[1:]) and len(name) > len(pattern) - 1:

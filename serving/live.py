@@ -58,7 +58,13 @@ class Served:
 
 
 def prepare_models(models: ChampionModels) -> None:
-    """Serving settings on loaded estimators: one LightGBM thread per prediction."""
+    """Serving settings on loaded estimators: one LightGBM thread per prediction.
+
+    Parameters
+    ----------
+    models
+        The loaded models, changed in place.
+    """
     for kind in ("churn", "ltv"):
         bundle = getattr(models, kind)
         if bundle is not None and hasattr(bundle.model, "num_threads"):
@@ -84,6 +90,10 @@ def load_served(
         snapshot's ``last_event_seq`` are applied.
     live
         False for batch scoring: no booster matrices (less memory).
+
+    Returns
+    -------
+    Served
     """
     folder = model_folder(source, alias=alias, experiment=experiment)
     models = model_store.load_champions_from_folder(folder)
@@ -178,12 +188,26 @@ class Live:
         )
 
     def readiness(self) -> tuple[bool, str | None, dict[str, str]]:
-        """(ready, why not, degraded kinds): what ``/readyz`` reports."""
+        """(ready, why not, degraded kinds): what ``/readyz`` reports.
+
+        Returns
+        -------
+        ready : bool
+        reason : str or None
+            Why not ready.
+        degraded : dict of str -> str
+            Model kind -> why it is not served.
+        """
         reason = self.not_ready_reason()
         return reason is None, reason, self.degraded
 
     def not_ready_reason(self) -> str | None:
-        """Why the service is not ready, or None when it is."""
+        """Why the service is not ready, or None when it is.
+
+        Returns
+        -------
+        str or None
+        """
         if self.served is None:
             detail = f": {self.last_error}" if self.last_error else ""
             return f"models are not loaded yet{detail}"
@@ -199,13 +223,23 @@ class Live:
         return None
 
     def upstream_changed(self) -> bool:
-        """Whether the source now names other versions than the ones served (for polling)."""
+        """Whether the source now names other versions than the ones served (for polling).
+
+        Returns
+        -------
+        bool
+        """
         served = self.served
         serving = dict(served.models.versions) if served else {}
         return source_versions(self.source, self.alias, self.experiment) != serving
 
     def current(self) -> Served | None:
-        """The snapshot to answer from, after folding in events other processes stored."""
+        """The snapshot to answer from, after folding in events other processes stored.
+
+        Returns
+        -------
+        Served or None
+        """
         served = self.served
         if served is not None and self.needs_catch_up():
             with self._apply_lock:
@@ -213,11 +247,21 @@ class Live:
         return served
 
     def needs_catch_up(self) -> bool:
-        """Whether the store holds lines the served snapshot may lack (a cheap check)."""
+        """Whether the store holds lines the served snapshot may lack (a cheap check).
+
+        Returns
+        -------
+        bool
+        """
         return self.store is not None and self.store.changed()
 
     def load(self) -> ReloadOutcome:
-        """Read a new snapshot and swap it in; on failure keep serving the old one."""
+        """Read a new snapshot and swap it in; on failure keep serving the old one.
+
+        Returns
+        -------
+        ReloadOutcome
+        """
         previous = self.served.versions if self.served is not None else {}
         old_set = dict(self.served.models.versions) if self.served is not None else None
         if not self._reload_lock.acquire(blocking=False):
@@ -261,6 +305,11 @@ class Live:
     def ingest(self, lines: pd.DataFrame) -> tuple[Any, int]:
         """Store validated event lines durably, then fold every new stored line in.
 
+        Parameters
+        ----------
+        lines
+            Validated event lines, shape (n, k).
+
         Returns
         -------
         (AppendResult, number of customers updated)
@@ -269,7 +318,13 @@ class Live:
         return result, self.catch_up()
 
     def catch_up(self) -> int:
-        """Fold every stored line the served snapshot has not seen; return customers updated."""
+        """Fold every stored line the served snapshot has not seen; return customers updated.
+
+        Returns
+        -------
+        int
+            Customers updated.
+        """
         with self._apply_lock:
             return self._catch_up(self.served) if self.served is not None else 0
 

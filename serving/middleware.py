@@ -90,6 +90,11 @@ def bounded_metric_labels(api_paths: Iterable[str]) -> None:
     class is looked up when a worker builds its app; this replaces it with a
     subclass that maps the label first (the app still sees the real path).
     Idempotent.
+
+    Parameters
+    ----------
+    api_paths
+        The service's own paths.
     """
     from bentoml._internal.server.http import instruments
 

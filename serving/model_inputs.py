@@ -26,6 +26,8 @@ def tabular_frame(features: pd.DataFrame, bundle: TabularBundle) -> pd.DataFrame
     ----------
     features
         ``customer_features`` output, shape (n, p).
+    bundle
+        The churn or LTV bundle (its BTYD models, unit and feature columns).
 
     Returns
     -------
@@ -50,7 +52,20 @@ def tabular_frame(features: pd.DataFrame, bundle: TabularBundle) -> pd.DataFrame
 
 
 def input_matrix(bundle: TabularBundle, frame: pd.DataFrame) -> np.ndarray | None:
-    """The booster's input for ``frame``'s rows, shape (n, p) float64; None without one."""
+    """The booster's input for ``frame``'s rows, shape (n, p) float64; None without one.
+
+    Parameters
+    ----------
+    bundle
+        The churn or LTV bundle.
+    frame
+        Model-input rows, shape (n, k).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Shape (n, p), float64; None for a model without a booster.
+    """
     pre = getattr(bundle.model, "preprocessor_", None)
     if pre is None or not hasattr(bundle.model, "booster_"):
         return None
@@ -62,6 +77,20 @@ def refresh_user_factors(model: Any, user_code: int, row: sp.csr_matrix) -> bool
 
     ``user_code`` -1 (a customer the model never saw) needs nothing: models
     solve unseen users from their row on each call. Returns whether anything changed.
+
+    Parameters
+    ----------
+    model
+        The fitted recommender.
+    user_code
+        The customer's row in its training matrix, or -1.
+    row
+        The customer's new history, ``csr_matrix`` shape (1, n_items).
+
+    Returns
+    -------
+    bool
+        Whether anything changed.
     """
     if user_code < 0:
         return False
@@ -91,6 +120,15 @@ def set_rows(frame: pd.DataFrame, positions: np.ndarray, rows: pd.DataFrame) -> 
     Numeric columns of one dtype are written in one 2-D assignment (one
     pandas call per dtype, not per column: a per-column ``iloc`` costs
     milliseconds each); other columns one by one.
+
+    Parameters
+    ----------
+    frame
+        The frame to change, shape (n, k).
+    positions
+        Rows to overwrite, shape (m,).
+    rows
+        The new rows, shape (m, k), same columns.
     """
     if len(positions) == 0:
         return
@@ -116,6 +154,20 @@ def refresh_users_factors(model: Any, user_codes: np.ndarray, rows: sp.csr_matri
 
     ``user_codes`` has shape (n,) (-1 for customers the model never saw, who
     need nothing); ``rows`` shape (n, n_items).
+
+    Parameters
+    ----------
+    model
+        The fitted recommender.
+    user_codes
+        The customers' rows in its training matrix, shape (n,).
+    rows
+        Their new histories, ``csr_matrix`` shape (n, n_items).
+
+    Returns
+    -------
+    int
+        How many customers changed.
     """
     codes = np.asarray(user_codes, dtype=np.int64)
     known = np.flatnonzero(codes >= 0)

@@ -42,7 +42,20 @@ def _client() -> Any:
 
 
 def alias_version(name: str, alias: str) -> Any | None:
-    """The model version that ``name@alias`` points to, or None."""
+    """The model version that ``name@alias`` points to.
+
+    Parameters
+    ----------
+    name
+        A registered model name.
+    alias
+        Its alias, e.g. ``champion``.
+
+    Returns
+    -------
+    mlflow.entities.model_registry.ModelVersion or None
+        None when the alias or the model does not exist.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
@@ -52,7 +65,13 @@ def alias_version(name: str, alias: str) -> Any | None:
 
 
 def registry_experiments() -> list[str]:
-    """Experiments with a registered snapshot, sorted."""
+    """Experiments with a registered snapshot.
+
+    Returns
+    -------
+    list of str
+        Their names, sorted.
+    """
     suffix = f"-{SNAPSHOT_KIND}"
     names = [m.name for m in _client().search_registered_models()]
     return sorted(
@@ -64,6 +83,16 @@ def registry_experiments() -> list[str]:
 
 def resolve_experiment(experiment: str | None) -> str:
     """The experiment to serve: the one named, else the only one in the registry.
+
+    Parameters
+    ----------
+    experiment
+        The experiment named; None or empty: the registry's only one.
+
+    Returns
+    -------
+    str
+        The experiment's name.
 
     Raises
     ------
@@ -99,6 +128,18 @@ def served_experiment(source: str, experiment: str | None) -> str:
     registry, a Bento's bundled folder's, then the registry's only one.
     Resolved once at start: the event store and contact log are the experiment's.
 
+    Parameters
+    ----------
+    source
+        ``registry`` or a model folder.
+    experiment
+        The experiment named; None or empty: found as above.
+
+    Returns
+    -------
+    str
+        The experiment's name.
+
     Raises
     ------
     KizunaInputError
@@ -126,7 +167,20 @@ def served_experiment(source: str, experiment: str | None) -> str:
 
 
 def registry_versions(experiment: str, alias: str = CHAMPION) -> dict[str, int]:
-    """Version per kind that ``<name>@alias`` names now, without loading anything."""
+    """Version per kind that ``<name>@alias`` names now, without loading anything.
+
+    Parameters
+    ----------
+    experiment
+        The experiment.
+    alias
+        The alias to follow.
+
+    Returns
+    -------
+    dict of str to int
+        Kind -> version; kinds without the alias are absent.
+    """
     out = {}
     for kind, name in registered_names(experiment).items():
         version = alias_version(name, alias)
@@ -136,7 +190,22 @@ def registry_versions(experiment: str, alias: str = CHAMPION) -> dict[str, int]:
 
 
 def download_version(name: str, version: int | str, dst: Path) -> Path:
-    """Download one registered version's artifacts into ``dst``; return the folder."""
+    """Download one registered version's artifacts into ``dst``.
+
+    Parameters
+    ----------
+    name
+        The registered model name.
+    version
+        Its version.
+    dst
+        The folder to download into.
+
+    Returns
+    -------
+    pathlib.Path
+        The downloaded folder.
+    """
     import mlflow
 
     _client()
@@ -148,7 +217,27 @@ def download_version(name: str, version: int | str, dst: Path) -> Path:
 
 
 def download_bundle(name: str, version: int | str, dst: Path) -> Path:
-    """Download one registered model version into ``dst``; return its bundle file."""
+    """Download one registered model version into ``dst``.
+
+    Parameters
+    ----------
+    name
+        The registered model name.
+    version
+        Its version.
+    dst
+        The folder to download into.
+
+    Returns
+    -------
+    pathlib.Path
+        Its bundle file.
+
+    Raises
+    ------
+    KizunaInputError
+        When the version holds no bundle.
+    """
     found = sorted(download_version(name, version, dst).rglob(BUNDLE_FILE))
     if not found:
         raise KizunaInputError(f"{name} v{version} holds no kizuna bundle")
@@ -167,6 +256,17 @@ def fetch_from_registry(
     The folder has the layout :func:`load_champions_from_folder` reads, so
     the registry and a folder are loaded by one code path (and a folder can
     be baked into a Bento).
+
+    Parameters
+    ----------
+    experiment
+        The experiment; None: the registry's only one (see :func:`resolve_experiment`).
+    dst
+        The folder to fill (created if absent).
+    alias
+        The alias to follow.
+    with_snapshot
+        Also copy the snapshot (and resolve ``experiment``); False: models only.
 
     Returns
     -------

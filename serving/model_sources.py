@@ -25,6 +25,19 @@ def model_folder(source: str, *, alias: str = "champion", experiment: str | None
 
     For ``registry``, the versions ``@alias`` points to are copied into the
     cache once per set of versions (a restart reuses the copy).
+
+    Parameters
+    ----------
+    source
+        ``"registry"`` or a local folder.
+    alias
+        The registry alias.
+    experiment
+        The experiment whose registered models are meant, or None.
+
+    Returns
+    -------
+    pathlib.Path
     """
     if source != model_store.REGISTRY:
         folder = Path(source)
@@ -72,6 +85,15 @@ def prune_cache(cache: Path, prefix: str, *, keep: int) -> list[Path]:
     replaced is kept: a service still reading it (or mapping its lines file)
     is not disturbed, and a rollback to it needs no new download.
 
+    Parameters
+    ----------
+    cache
+        The cache folder.
+    prefix
+        The name prefix of one source's copies.
+    keep
+        How many of the newest copies to keep.
+
     Returns
     -------
     list of Path
@@ -93,7 +115,21 @@ def prune_cache(cache: Path, prefix: str, *, keep: int) -> list[Path]:
 def load_models(
     source: str, *, alias: str = "champion", experiment: str | None = None
 ) -> ChampionModels:
-    """The model set at ``source``: ``"registry"`` (MLflow aliases) or a local folder."""
+    """The model set at ``source``: ``"registry"`` (MLflow aliases) or a local folder.
+
+    Parameters
+    ----------
+    source
+        ``"registry"`` or a local folder.
+    alias
+        The registry alias.
+    experiment
+        The experiment whose registered models are meant, or None.
+
+    Returns
+    -------
+    ChampionModels
+    """
     return model_store.load_champions_from_folder(
         model_folder(source, alias=alias, experiment=experiment)
     )
@@ -102,7 +138,22 @@ def load_models(
 def source_versions(
     source: str, alias: str = "champion", experiment: str | None = None
 ) -> dict[str, Any]:
-    """Version per kind (models and snapshot) that ``source`` offers now, loading nothing."""
+    """Version per kind (models and snapshot) that ``source`` offers now, loading nothing.
+
+    Parameters
+    ----------
+    source
+        ``"registry"`` or a local folder.
+    alias
+        The registry alias.
+    experiment
+        The experiment whose registered models are meant, or None.
+
+    Returns
+    -------
+    dict
+        Kind -> version.
+    """
     if source == model_store.REGISTRY:
         return model_registry.registry_versions(
             model_registry.resolve_experiment(experiment), alias

@@ -42,12 +42,23 @@ logger = logging.getLogger("kizuna")
 
 
 def data_dir() -> Path:
-    """The project data folder: ``$KIZUNA_DATA_DIR``, else ``./data``."""
+    """The project data folder: ``$KIZUNA_DATA_DIR``, else ``./data``.
+
+    Returns
+    -------
+    pathlib.Path
+        Absolute.
+    """
     return Path(os.environ.get(DATA_DIR_ENV, "data")).resolve()
 
 
 def tracking_uri() -> str:
-    """``$MLFLOW_TRACKING_URI``, else SQLite in the project data folder."""
+    """``$MLFLOW_TRACKING_URI``, else SQLite in the project data folder.
+
+    Returns
+    -------
+    str
+    """
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
@@ -57,19 +68,57 @@ def tracking_uri() -> str:
 
 
 def registered_name(experiment: str, kind: str) -> str:
-    """``kizuna-<experiment>-<kind>``: one registry entry per experiment and kind."""
+    """``kizuna-<experiment>-<kind>``: one registry entry per experiment and kind.
+
+    Parameters
+    ----------
+    experiment
+        The experiment.
+    kind
+        One of :data:`REGISTERED_KINDS`.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    KizunaInputError
+        For another kind.
+    """
     if kind not in REGISTERED_KINDS:
         raise KizunaInputError(f"unknown model kind {kind!r}; expected one of {REGISTERED_KINDS}")
     return f"{NAME_PREFIX}{experiment}-{kind}"
 
 
 def registered_names(experiment: str) -> dict[str, str]:
-    """Kind -> registered name for one experiment (models and snapshot)."""
+    """Kind -> registered name for one experiment (models and snapshot).
+
+    Parameters
+    ----------
+    experiment
+        The experiment.
+
+    Returns
+    -------
+    dict of str to str
+    """
     return {kind: registered_name(experiment, kind) for kind in REGISTERED_KINDS}
 
 
 def load_bundle(path: Path) -> Any:
-    """Read a bundle file (or a folder holding one)."""
+    """Read a bundle file (or a folder holding one).
+
+    Parameters
+    ----------
+    path
+        The file, or its folder.
+
+    Returns
+    -------
+    object
+        The unpickled bundle.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / BUNDLE_FILE
@@ -81,6 +130,18 @@ def read_experiment_info(path: Path, offers_dir: Path | None = None) -> Experime
 
     An offer catalogue shipped in ``offers_dir`` (the snapshot's copy) wins
     over the path the config names, so a model set moved elsewhere still finds it.
+
+    Parameters
+    ----------
+    path
+        The ``experiment.json`` file.
+    offers_dir
+        A folder holding a shipped offer catalogue; None: none.
+
+    Returns
+    -------
+    ExperimentInfo or None
+        None when there is no file.
     """
     if not path.exists():
         return None
@@ -94,7 +155,24 @@ def read_experiment_info(path: Path, offers_dir: Path | None = None) -> Experime
 
 
 def load_champions_from_folder(folder: Path) -> ChampionModels:
-    """Read a model set written by :func:`training.artifacts.save_champions`."""
+    """Read a model set written by :func:`training.artifacts.save_champions`.
+
+    A bundle that cannot be loaded is recorded as broken while the others load.
+
+    Parameters
+    ----------
+    folder
+        The model folder.
+
+    Returns
+    -------
+    ChampionModels
+
+    Raises
+    ------
+    KizunaInputError
+        When the folder is missing, or no bundle loads and one is broken.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise KizunaInputError(f"model folder not found: {folder}")

@@ -21,7 +21,18 @@ FIELDS = (NEXT_ORDER_DATE, NEXT_ORDER_DAYS, *(P_ORDER.format(h) for h in DEFAULT
 
 
 def bundle_with_bgnbd(served: Any) -> tuple[str, Any] | tuple[None, None]:
-    """The (kind, bundle) whose BG/NBD makes the predictions: LTV's, else churn's."""
+    """The (kind, bundle) whose BG/NBD makes the predictions: LTV's, else churn's.
+
+    Parameters
+    ----------
+    served
+        The loaded snapshot.
+
+    Returns
+    -------
+    kind, bundle
+        Both None when no bundle has a BG/NBD.
+    """
     for kind in ("ltv", "churn"):
         bundle = getattr(served.models, kind, None)
         if bundle is not None and getattr(bundle, "bgnbd", None) is not None:
@@ -37,6 +48,19 @@ def predict_next_order(
     The one place the feature frame's columns are wired to
     :func:`kizuna.models.next_order.next_order`: the service, the Spark export
     and the holdout evaluation all call it.
+
+    Parameters
+    ----------
+    bgnbd
+        A fitted BG/NBD model.
+    frame
+        Model-input rows, shape (n, k), with the ``btyd_*`` columns.
+    as_of
+        The snapshot's instant.
+    btyd_unit
+        The unit of the BTYD summary, ``"W"`` or ``"D"``.
+    prior_gaps
+        How many gaps the BG/NBD answer weighs as against the customer's rhythm.
 
     Returns
     -------
@@ -57,7 +81,22 @@ def predict_next_order(
 
 
 def bundle_next_order(bundle: Any, frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """:func:`predict_next_order` with a bundle's BG/NBD, unit and fitted prior."""
+    """:func:`predict_next_order` with a bundle's BG/NBD, unit and fitted prior.
+
+    Parameters
+    ----------
+    bundle
+        A model bundle with a BG/NBD.
+    frame
+        Model-input rows, shape (n, k).
+    as_of
+        The snapshot's instant.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`predict_next_order`.
+    """
     prior = getattr(bundle, "next_order_prior_gaps", 3.0)  # older bundles: the default
     return predict_next_order(
         bundle.bgnbd, frame, as_of, btyd_unit=bundle.btyd_unit, prior_gaps=prior
@@ -66,6 +105,13 @@ def bundle_next_order(bundle: Any, frame: pd.DataFrame, as_of: pd.Timestamp) -> 
 
 def next_order_rows(served: Any, rows: np.ndarray) -> pd.DataFrame | None:
     """Predictions for frame rows ``rows`` of the bundle's frame; None without a BG/NBD.
+
+    Parameters
+    ----------
+    served
+        The loaded snapshot.
+    rows
+        Rows of the BG/NBD bundle's frame, shape (n,).
 
     Returns
     -------
@@ -82,7 +128,20 @@ def next_order_rows(served: Any, rows: np.ndarray) -> pd.DataFrame | None:
 
 
 def positions_in(served: Any, kind_ids: list[str]) -> np.ndarray:
-    """Rows of ``kind_ids`` in the BG/NBD bundle's frame (-1 when absent)."""
+    """Rows of ``kind_ids`` in the BG/NBD bundle's frame (-1 when absent).
+
+    Parameters
+    ----------
+    served
+        The loaded snapshot.
+    kind_ids
+        Customer ids.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(kind_ids),), int64.
+    """
     kind, bundle = bundle_with_bgnbd(served)
     if bundle is None:
         return np.full(len(kind_ids), -1)
@@ -90,7 +149,18 @@ def positions_in(served: Any, kind_ids: list[str]) -> np.ndarray:
 
 
 def as_fields(row: pd.Series) -> dict[str, Any]:
-    """One prediction row as JSON-safe response fields."""
+    """One prediction row as JSON-safe response fields.
+
+    Parameters
+    ----------
+    row
+        One row of :func:`predict_next_order`.
+
+    Returns
+    -------
+    dict
+        Field name -> JSON-safe value.
+    """
     out: dict[str, Any] = {}
     for name in FIELDS:
         value = row[name]

@@ -62,7 +62,18 @@ class OfferDesk:
         return self._stripes[zlib.crc32(customer_id.encode()) % LOCK_STRIPES]
 
     def catalogue_path(self, served: Served) -> Any:
-        """KIZUNA_OFFERS, else the ``offers:`` of the champions' experiment."""
+        """KIZUNA_OFFERS, else the ``offers:`` of the champions' experiment.
+
+        Parameters
+        ----------
+        served
+            The loaded snapshot.
+
+        Returns
+        -------
+        str or pathlib.Path
+            Raises a KizunaInputError when neither is set.
+        """
         path = self.settings.offers
         if path is None and served.models.experiment is not None:
             path = served.models.experiment.offers
@@ -71,7 +82,17 @@ class OfferDesk:
         return path
 
     def catalogue(self, served: Served) -> Any:
-        """The offer catalogue, read from its file the first time (blocking: call in a thread)."""
+        """The offer catalogue, read from its file the first time (blocking: call in a thread).
+
+        Parameters
+        ----------
+        served
+            The loaded snapshot.
+
+        Returns
+        -------
+        OfferCatalogue
+        """
         path = self.catalogue_path(served)
         if self._catalogue[0] != path:
             self._catalogue = (path, read_offers(path))
@@ -80,7 +101,21 @@ class OfferDesk:
     async def decide(
         self, served: Served | None, live: Live, request: NextBestOfferRequest
     ) -> NextBestOfferResponse | JSONResponse:
-        """The answer to ``request``, its contact recorded when asked (before logging it)."""
+        """The answer to ``request``, its contact recorded when asked (before logging it).
+
+        Parameters
+        ----------
+        served
+            The snapshot to answer from, or None.
+        live
+            The service's live state.
+        request
+            The ``/next_best_offer`` request.
+
+        Returns
+        -------
+        NextBestOfferResponse or JSONResponse
+        """
         if served is None:
             return not_ready(live)
         try:
@@ -145,7 +180,22 @@ class OfferDesk:
 def log_offer(
     log: RecommendationLog, request: NextBestOfferRequest, out: NextBestOfferResponse | JSONResponse
 ) -> NextBestOfferResponse | JSONResponse:
-    """Give an offer answer its recommendation_id and queue what it showed (errors pass through)."""
+    """Give an offer answer its recommendation_id and queue what it showed (errors pass through).
+
+    Parameters
+    ----------
+    log
+        The recommendation log.
+    request
+        The ``/next_best_offer`` request.
+    out
+        The answer, or an error response.
+
+    Returns
+    -------
+    NextBestOfferResponse or JSONResponse
+        ``out``, with its ``recommendation_id`` set when it is an answer.
+    """
     if isinstance(out, JSONResponse):
         return out
     return log_shown(

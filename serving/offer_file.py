@@ -45,7 +45,17 @@ _StrictLoader.add_constructor(
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, failing with the file name on a bad file."""
+    """Read a YAML mapping, failing with the file name on a bad file.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    dict
+    """
     path = Path(path)
     if not path.exists():
         raise KizunaInputError(f"no such file: {path}")
@@ -59,7 +69,19 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def read_offers(path: str | Path, *, margin: float | None = None) -> OfferCatalogue:
-    """Read an offer catalogue file: YAML (mapping with ``offers:``) or CSV (one row per offer)."""
+    """Read an offer catalogue file: YAML (mapping with ``offers:``) or CSV (one row per offer).
+
+    Parameters
+    ----------
+    path
+        The catalogue file.
+    margin
+        The shop's margin, overriding the file's; or None.
+
+    Returns
+    -------
+    OfferCatalogue
+    """
     path = Path(path)
     if not path.exists():
         raise KizunaInputError(f"no such offer catalogue: {path}")

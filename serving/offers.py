@@ -39,7 +39,29 @@ def next_best_offer(
     now: pd.Timestamp,
     bands: tuple[float, float],
 ) -> tuple[api.NextBestOfferResponse, list[dict[str, Any]]]:
-    """Decide for one customer; also return the raw decisions (for the contact log)."""
+    """Decide for one customer; also return the raw decisions (for the contact log).
+
+    Parameters
+    ----------
+    served
+        The snapshot to answer from.
+    req
+        The ``/next_best_offer`` request.
+    catalogue
+        The offers.
+    contacts
+        Past contacts from the contact log.
+    now
+        The decision time.
+    bands
+        The risk band thresholds, low then high.
+
+    Returns
+    -------
+    response : NextBestOfferResponse
+    decisions : list of dict
+        The raw decision rows.
+    """
     cid = req.customer_id
     if (
         req.campaign_id
@@ -101,12 +123,33 @@ def next_best_offer(
 
 
 def known_channels(catalogue: OfferCatalogue) -> list[str]:
-    """Every channel some offer of the catalogue names (empty: no offer restricts channels)."""
+    """Every channel some offer of the catalogue names (empty: no offer restricts channels).
+
+    Parameters
+    ----------
+    catalogue
+        The offers.
+
+    Returns
+    -------
+    list of str
+    """
     return sorted({c for offer in catalogue.offers for c in offer.eligibility.channels})
 
 
 def log_window_days(catalogue: OfferCatalogue) -> float:
-    """How far back the contact log can matter: the longest cooldown or cap period."""
+    """How far back the contact log can matter: the longest cooldown or cap period.
+
+    Parameters
+    ----------
+    catalogue
+        The offers.
+
+    Returns
+    -------
+    float
+        Days.
+    """
     policy = catalogue.contact_policy
     days = [policy.period_days, policy.min_days_between]
     for offer in catalogue.offers:
@@ -115,7 +158,22 @@ def log_window_days(catalogue: OfferCatalogue) -> float:
 
 
 def product_candidates(served: Served, customer_id: str, catalogue: OfferCatalogue) -> list[dict]:
-    """The recommender's new-item picks with P(purchase) and profit per purchase."""
+    """The recommender's new-item picks with P(purchase) and profit per purchase.
+
+    Parameters
+    ----------
+    served
+        The snapshot to answer from.
+    customer_id
+        The customer's id.
+    catalogue
+        The offers.
+
+    Returns
+    -------
+    list of dict
+        One row per pick: ``customer_id``, ``item_id``, ``p_purchase``, values.
+    """
     bundle = served.models.recommender
     if bundle is None or bundle.purchase_rate_by_rank is None or bundle.item_prices is None:
         return []

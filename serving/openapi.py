@@ -96,7 +96,20 @@ BATCH_FIELDS = {"customer_ids": "max_batch", "events": "max_events"}
 
 
 def document(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The rewritten document (see the module docstring); ``spec`` is not changed."""
+    """The rewritten document (see the module docstring); ``spec`` is not changed.
+
+    Parameters
+    ----------
+    spec
+        The OpenAPI document BentoML generates.
+    settings
+        The service settings.
+
+    Returns
+    -------
+    dict
+        A new document.
+    """
     spec = json.loads(json.dumps(spec).replace(_WRAPPER, ""))
     spec["openapi"] = OPENAPI_VERSION
     spec["info"] = {

@@ -48,7 +48,19 @@ def _item_label(cat: Catalogue, code: int) -> str:
 
 
 def recommend(served: Served, req: api.RecommendRequest) -> api.RecommendResponse:
-    """Top-k items for one customer; the cold-start fallback for customers without history."""
+    """Top-k items for one customer; the cold-start fallback for customers without history.
+
+    Parameters
+    ----------
+    served
+        The snapshot to answer from.
+    req
+        The ``/recommend`` request.
+
+    Returns
+    -------
+    RecommendResponse
+    """
     st = served.state
     cat = st.catalogue
     try:
@@ -160,7 +172,19 @@ def _cold_start(
 
 
 def similar_items(served: Served, req: api.SimilarItemsRequest) -> api.SimilarItemsResponse:
-    """Items bought together with one item ("customers who bought this also bought")."""
+    """Items bought together with one item ("customers who bought this also bought").
+
+    Parameters
+    ----------
+    served
+        The snapshot to answer from.
+    req
+        The ``/similar_items`` request.
+
+    Returns
+    -------
+    SimilarItemsResponse
+    """
     st = served.state
     cat = st.catalogue
     code = int(cat.codes([req.item_id])[0])

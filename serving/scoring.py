@@ -42,7 +42,20 @@ class ServingError(Exception):
 
 
 def risk_band(probability: float, bands: tuple[float, float]) -> str:
-    """``low`` below ``bands[0]``, ``high`` from ``bands[1]``, ``medium`` between."""
+    """``low`` below ``bands[0]``, ``high`` from ``bands[1]``, ``medium`` between.
+
+    Parameters
+    ----------
+    probability
+        A churn probability.
+    bands
+        The two thresholds, low then high.
+
+    Returns
+    -------
+    str
+        ``low``, ``medium`` or ``high``.
+    """
     low, high = bands
     if probability >= high:
         return "high"
@@ -50,7 +63,17 @@ def risk_band(probability: float, bands: tuple[float, float]) -> str:
 
 
 def json_number(value: Any) -> float | None:
-    """A JSON-safe float: NaN and infinities become None."""
+    """A JSON-safe float: NaN and infinities become None.
+
+    Parameters
+    ----------
+    value
+        A number, or anything ``float`` reads.
+
+    Returns
+    -------
+    float or None
+    """
     if value is None:
         return None
     value = float(value)
@@ -87,7 +110,23 @@ def check_batch(ids: list[str], limit: int) -> None:
 def churn_scores(
     served: Served, req: api.ChurnRequest, *, max_batch: int, bands: tuple[float, float]
 ) -> api.ChurnResponse:
-    """Calibrated churn probability, risk band and reasons per id; unknown ids flagged."""
+    """Calibrated churn probability, risk band and reasons per id; unknown ids flagged.
+
+    Parameters
+    ----------
+    served
+        The snapshot to answer from.
+    req
+        The ``/churn_score`` request.
+    max_batch
+        Most ids per request.
+    bands
+        The risk band thresholds, low then high.
+
+    Returns
+    -------
+    ChurnResponse
+    """
     check_batch(req.customer_ids, max_batch)
     bundle = require_model(served, "churn")
     st = served.state
@@ -124,7 +163,21 @@ def churn_scores(
 
 
 def ltv_scores(served: Served, req: api.LTVRequest, *, max_batch: int) -> api.LTVResponse:
-    """Predicted horizon value, P(alive) and expected orders per id; unknown ids flagged."""
+    """Predicted horizon value, P(alive) and expected orders per id; unknown ids flagged.
+
+    Parameters
+    ----------
+    served
+        The snapshot to answer from.
+    req
+        The ``/ltv`` request.
+    max_batch
+        Most ids per request.
+
+    Returns
+    -------
+    LTVResponse
+    """
     check_batch(req.customer_ids, max_batch)
     bundle = require_model(served, "ltv")
     st = served.state
@@ -194,6 +247,22 @@ def predict_rows(st: CustomerState, kind: str, bundle: Any, rows: np.ndarray) ->
     public ``predict_matrix`` (the DataFrame conversion is most of a one-row
     request's cost); otherwise through ``predict_proba`` / ``predict``.
     Both give the same numbers.
+
+    Parameters
+    ----------
+    st
+        The serving state.
+    kind
+        ``"churn"`` or ``"ltv"``.
+    bundle
+        The model bundle of that kind.
+    rows
+        Rows of the state's frame, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), float64.
     """
     model = bundle.model
     matrix = st.matrices.get(kind)
@@ -213,6 +282,24 @@ def reasons_for_rows(
     The model's own ``reasons_matrix`` phrases them (the same call as its
     ``predict_with_reasons``), cached per customer until their features
     change (see :meth:`CustomerState.cached_rows`).
+
+    Parameters
+    ----------
+    st
+        The serving state.
+    kind
+        ``"churn"`` or ``"ltv"``.
+    bundle
+        The model bundle of that kind.
+    rows
+        Rows of the state's frame, shape (n,).
+    top_n
+        Most reasons per row.
+
+    Returns
+    -------
+    list of list of dict
+        Per row, up to ``top_n`` reasons.
     """
     model = bundle.model
     matrix = st.matrices.get(kind)
@@ -229,7 +316,21 @@ def reasons_for_rows(
 def customer_profile(
     served: Served, req: api.CustomerRequest, *, bands: tuple[float, float]
 ) -> api.CustomerProfile:
-    """RFM values, scores, segment and every model score of one customer."""
+    """RFM values, scores, segment and every model score of one customer.
+
+    Parameters
+    ----------
+    served
+        The snapshot to answer from.
+    req
+        The ``/customer`` request.
+    bands
+        The risk band thresholds, low then high.
+
+    Returns
+    -------
+    CustomerProfile
+    """
     st = served.state
     cid = req.customer_id
     prefs = st.preferences.get(cid, [])

@@ -109,7 +109,16 @@ class KizunaService:
         return self.readiness()[0]
 
     def readiness(self) -> tuple[bool, str | None, dict[str, str]]:
-        """(ready, why not, degraded model kinds -> cause), for ``/readyz``."""
+        """(ready, why not, degraded model kinds -> cause), for ``/readyz``.
+
+        Returns
+        -------
+        ready : bool
+        reason : str or None
+            Why not ready.
+        degraded : dict of str -> str
+            Model kind -> why it is not served.
+        """
         return self.background.readiness()
 
     # -- endpoints -------------------------------------------------------------------

@@ -54,7 +54,17 @@ OFFERS_DIR = "offers"
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    """The snapshot's manifest, checked for a format this code reads."""
+    """The snapshot's manifest, checked for a format this code reads.
+
+    Parameters
+    ----------
+    folder
+        The snapshot folder.
+
+    Returns
+    -------
+    dict
+    """
     path = Path(folder) / MANIFEST_FILE
     if not path.exists():
         raise KizunaInputError(
@@ -102,6 +112,10 @@ def load_snapshot(folder: Path, models: ChampionModels, *, live: bool = True) ->
     live
         False (batch scoring) skips the booster matrices (scores then go
         through the models' public API), in less memory.
+
+    Returns
+    -------
+    CustomerState
     """
     folder = Path(folder)
     manifest = read_manifest(folder)

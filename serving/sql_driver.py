@@ -38,6 +38,11 @@ def missing_driver(exc: BaseException, url: str | None = None) -> KizunaInputErr
         The error raised while opening a store (an ``ImportError``, or one caused by one).
     url
         The store URL, when known (its password is hidden).
+
+    Returns
+    -------
+    KizunaInputError or None
+        The error to raise instead, saying what to install.
     """
     module = _missing_module(exc)
     if module not in POSTGRES_DRIVERS:

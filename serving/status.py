@@ -16,6 +16,19 @@ def status_response(
     """Versions, data as-of, sizes, the last reload error and how far the audiences are scored.
 
     ``readiness`` is what ``/readyz`` reports (ready, why not, degraded kinds): both agree.
+
+    Parameters
+    ----------
+    live
+        The service's live state.
+    settings
+        The service settings.
+    readiness
+        What ``/readyz`` reports.
+
+    Returns
+    -------
+    StatusResponse
     """
     served = live.served
     ready, _, degraded = readiness
@@ -44,7 +57,17 @@ def status_response(
 
 
 def reload_response(outcome: ReloadOutcome) -> ReloadResponse | JSONResponse:
-    """200 with the new versions; 409 while another reload runs, else 503 naming the cause."""
+    """200 with the new versions; 409 while another reload runs, else 503 naming the cause.
+
+    Parameters
+    ----------
+    outcome
+        What the reload did.
+
+    Returns
+    -------
+    ReloadResponse or JSONResponse
+    """
     answer = ReloadResponse(
         reloaded=outcome.reloaded,
         message=outcome.message,

@@ -41,7 +41,18 @@ class StoreUnavailable(RuntimeError):
 
 
 def cause_of(exc: BaseException) -> str:
-    """The first cause in the chain: the error that started it, not a failed cleanup."""
+    """The first cause in the chain: the error that started it, not a failed cleanup.
+
+    Parameters
+    ----------
+    exc
+        The error raised.
+
+    Returns
+    -------
+    str
+        The root cause's message (its type's name when it has none).
+    """
     root = exc
     while root.__context__ is not None and isinstance(root.__context__, STORE_ERRORS):
         root = root.__context__

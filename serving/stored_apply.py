@@ -20,6 +20,18 @@ def apply_stored_events(served: Any, store: Any) -> int:
     """Apply the stored lines the state has not seen (``seq > last_event_seq``) once.
 
     Returns the number of customers updated.
+
+    Parameters
+    ----------
+    served
+        The loaded snapshot, updated in place.
+    store
+        The event store.
+
+    Returns
+    -------
+    int
+        Customers updated.
     """
     state = served.state
     _number_after_snapshot(store, state.last_event_seq)

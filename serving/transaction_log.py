@@ -36,7 +36,18 @@ _TEXT = (s.CUSTOMER_ID, s.ORDER_ID, s.ITEM_ID, s.CHANNEL, s.CATEGORY)
 
 
 def canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """Only the columns features use, ids as text."""
+    """Only the columns features use, ids as text.
+
+    Parameters
+    ----------
+    frame
+        Transaction lines, shape (n, k).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k').
+    """
     return frame[[c for c in TX_COLUMNS if c in frame.columns]]
 
 
@@ -49,6 +60,11 @@ def write_transaction_log(transactions: pd.DataFrame, folder: Path) -> int:
         Validated transactions, shape (n, k).
     folder
         The snapshot folder (``transactions.arrow`` and ``transactions_index.parquet``).
+
+    Returns
+    -------
+    int
+        Lines written.
     """
     tx = canonical(transactions)
     # Sorting the ids' ranks (integers) gives the order of sorting the ids themselves,
@@ -97,6 +113,18 @@ class TransactionLog:
         """Every stored line of ``customer_ids`` (unknown ids have none), shape (n, k).
 
         ``columns`` reads only those (the ones the log has), in that order.
+
+        Parameters
+        ----------
+        customer_ids
+            Customer ids.
+        columns
+            Only these columns, or None for all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Shape (n, k).
         """
         pos = self._index.get_indexer(customer_ids)
         pos = pos[pos >= 0]
@@ -125,7 +153,20 @@ _KEY_TYPES = {
 
 
 def without_repeats(lines: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
-    """``lines`` less those repeating a ``known`` line on ``PURCHASE_KEY`` (as typed)."""
+    """``lines`` less those repeating a ``known`` line on ``PURCHASE_KEY`` (as typed).
+
+    Parameters
+    ----------
+    lines
+        New lines, shape (n, k).
+    known
+        Lines already held, shape (m, k).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (m, k), m <= n.
+    """
     key = list(s.PURCHASE_KEY)
     if len(known) == 0 or not set(key) <= set(known.columns):
         return lines
@@ -135,7 +176,20 @@ def without_repeats(lines: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
 
 
 def clip_to(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Lines stamped at or after ``as_of`` count as made just before it (the state's clock)."""
+    """Lines stamped at or after ``as_of`` count as made just before it (the state's clock).
+
+    Parameters
+    ----------
+    lines
+        Transaction lines, shape (n, k).
+    as_of
+        The state's clock.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k).
+    """
     late = lines[s.TIMESTAMP] >= as_of
     if not late.any():
         return lines

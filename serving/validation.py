@@ -54,7 +54,17 @@ class _NoFields(BaseModel):
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
-    """``("events", 3, "quantity")`` -> ``"body.events[3].quantity"``."""
+    """``("events", 3, "quantity")`` -> ``"body.events[3].quantity"``.
+
+    Parameters
+    ----------
+    loc
+        A pydantic error location.
+
+    Returns
+    -------
+    str
+    """
     out = "body"
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
@@ -62,7 +72,18 @@ def field_path(loc: tuple[Any, ...]) -> str:
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    """Each error as its path, message and type; never the input value."""
+    """Each error as its path, message and type; never the input value.
+
+    Parameters
+    ----------
+    exc
+        The pydantic validation error.
+
+    Returns
+    -------
+    list of dict
+        ``loc``, ``msg``, ``type`` per error.
+    """
     return [
         {"loc": field_path(tuple(e["loc"])), "msg": e["msg"], "type": e["type"]}
         for e in exc.errors(include_url=False, include_input=False, include_context=False)
@@ -70,7 +91,20 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
 
 
 def limit_errors(request: BaseModel, settings: Settings) -> list[dict[str, str]]:
-    """Batch sizes from the settings (not part of the models, which are fixed at import)."""
+    """Batch sizes from the settings (not part of the models, which are fixed at import).
+
+    Parameters
+    ----------
+    request
+        The validated request.
+    settings
+        The service settings.
+
+    Returns
+    -------
+    list of dict
+        As :func:`field_errors`.
+    """
     out = []
     for field, limit, variable in (
         ("customer_ids", settings.max_batch, "KIZUNA_MAX_BATCH"),
@@ -92,14 +126,46 @@ def limit_errors(request: BaseModel, settings: Settings) -> list[dict[str, str]]
 def check_body(
     path: str, body: bytes, settings: Settings, models: Mapping[str, type[BaseModel] | None]
 ) -> tuple[int, dict[str, Any]] | None:
-    """None if ``body`` is a valid request for ``path``, else (status, JSON answer)."""
+    """None if ``body`` is a valid request for ``path``, else (status, JSON answer).
+
+    Parameters
+    ----------
+    path
+        The endpoint's path.
+    body
+        The raw request body.
+    settings
+        The service settings.
+    models
+        Endpoint path -> its request model (None: no body checked).
+
+    Returns
+    -------
+    (int, dict) or None
+    """
     return parse_body(path, body, settings, models)[1]
 
 
 def parse_body(
     path: str, body: bytes, settings: Settings, models: Mapping[str, type[BaseModel] | None]
 ) -> tuple[BaseModel | None, tuple[int, dict[str, Any]] | None]:
-    """(the request model, None) for a valid body, else (None, (status, JSON answer))."""
+    """(the request model, None) for a valid body, else (None, (status, JSON answer)).
+
+    Parameters
+    ----------
+    path
+        The endpoint's path.
+    body
+        The raw request body.
+    settings
+        The service settings.
+    models
+        Endpoint path -> its request model (None: no body checked).
+
+    Returns
+    -------
+    (BaseModel or None, (int, dict) or None)
+    """
     model = models[path] or _NoFields
     try:
         request = model.model_validate_json(body or b"{}")

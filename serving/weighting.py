@@ -14,7 +14,18 @@ WEIGHTING_KEYS = ("weighting", "bm25_k1", "bm25_b")
 
 
 def weigher_for(params: dict[str, Any]) -> InteractionWeigher:
-    """The (unfitted) weighting that a recommender's ``interaction_params`` name."""
+    """The (unfitted) weighting that a recommender's ``interaction_params`` name.
+
+    Parameters
+    ----------
+    params
+        The recommender's ``interaction_params``.
+
+    Returns
+    -------
+    InteractionWeigher
+        Unfitted.
+    """
     return InteractionWeigher(
         weighting=params.get("weighting", "count"),
         k1=float(params.get("bm25_k1", 100.0)),
@@ -23,5 +34,18 @@ def weigher_for(params: dict[str, Any]) -> InteractionWeigher:
 
 
 def fit_weigher(counts: sp.csr_matrix, params: dict[str, Any]) -> InteractionWeigher:
-    """The weighting ``params`` name, fitted on the population's counts (n_users, n_items)."""
+    """The weighting ``params`` name, fitted on the population's counts (n_users, n_items).
+
+    Parameters
+    ----------
+    counts
+        Purchase counts, ``csr_matrix`` shape (n_users, n_items).
+    params
+        The recommender's ``interaction_params``.
+
+    Returns
+    -------
+    InteractionWeigher
+        Fitted.
+    """
     return weigher_for(params).fit(counts)

@@ -21,7 +21,20 @@ from kizuna.serving.model_store import BUNDLE_FILE, EXPERIMENT_FILE, KINDS_FILE,
 
 
 def save_bundle(bundle: Any, folder: Path) -> Path:
-    """Write a bundle into ``folder`` (created); return the file."""
+    """Write a bundle into ``folder`` (created); return the file.
+
+    Parameters
+    ----------
+    bundle
+        A model bundle.
+    folder
+        The folder to write into.
+
+    Returns
+    -------
+    pathlib.Path
+        The bundle file.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / BUNDLE_FILE
     joblib.dump(bundle, path, compress=3)
@@ -35,6 +48,18 @@ def save_champions(champions: ChampionModels, folder: Path) -> Path:
     ``kinds.json`` (the kinds the experiment trained) and ``experiment.json``
     (the resolved experiment config). The customer snapshot goes into
     ``snapshot/`` (:func:`training.snapshot_build.write_snapshot`).
+
+    Parameters
+    ----------
+    champions
+        The model set.
+    folder
+        The folder to write into.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

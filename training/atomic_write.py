@@ -22,7 +22,20 @@ from pathlib import Path
 
 
 def temp_sibling(target: Path, kind: str = "tmp") -> Path:
-    """A new hidden name beside ``target``, ending as it does: ``.<kind>-<random>.<name>``."""
+    """A new hidden name beside ``target``, ending as it does: ``.<kind>-<random>.<name>``.
+
+    Parameters
+    ----------
+    target
+        The file to be replaced.
+    kind
+        A word in the temporary's name.
+
+    Returns
+    -------
+    pathlib.Path
+        Not yet created.
+    """
     return target.with_name(f".{kind}-{secrets.token_hex(4)}.{target.name}")
 
 
@@ -66,6 +79,11 @@ def replacing(target: str | os.PathLike[str]) -> Iterator[Path]:
 @contextlib.contextmanager
 def replacing_all(*targets: str | os.PathLike[str]) -> Iterator[list[Path]]:
     """:func:`replacing` for several outputs: none is replaced unless all are written.
+
+    Parameters
+    ----------
+    *targets
+        The output paths.
 
     Yields
     ------

@@ -54,6 +54,15 @@ def attribute(
         Only answers shown at or after it.
     purchases
         Every purchase line (``customer_id``, ``timestamp``), for the control-group comparison.
+    window_days
+        Days after an answer in which a purchase counts.
+    confidence
+        The intervals' confidence.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per placement x offer x model version.
     """
     if shown.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -148,7 +157,26 @@ def attribution_report(
     events_path: str | Path | None = None,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """:func:`attribute` on the recommendation log next to ``log_path`` (the contact log)."""
+    """:func:`attribute` on the recommendation log next to ``log_path`` (the contact log).
+
+    Parameters
+    ----------
+    log_path
+        The contact log (the recommendation log is its sibling).
+    since
+        Only answers shown at or after it.
+    window_days
+        Days after an answer in which a purchase counts.
+    events_path
+        The event store, for the control-group comparison; or None.
+    confidence
+        The intervals' confidence.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`attribute`.
+    """
     from kizuna.serving.attribution import RecommendationLog, store_path
 
     shown, conversions = RecommendationLog(store_path(log_path)).read()

@@ -49,6 +49,23 @@ def evaluate_audiences(
         :class:`training.recommender_eval.RecommenderHoldout`.
     X, bgnbd
         The test snapshot's inputs (the active population) and its BG/NBD.
+    transactions
+        Validated lines, shape (n, k).
+    horizon_days
+        The holdout window, in days.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    n
+        Audience size.
+    n_targets
+        How many target items are evaluated.
+    exclude_days
+        Customers who bought the target this many days before are left out.
+
+    Returns
+    -------
+    dict of str -> float
+        Metric name -> value.
     """
     if bgnbd is None or model is None:
         return {}

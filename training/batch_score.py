@@ -43,6 +43,12 @@ def score_chunks(
         A :class:`serving.live.Served` snapshot.
     k
         Recommendations per customer (new items only: purchased ones excluded).
+    chunk_size
+        Customers per chunk.
+    bands
+        The churn risk thresholds, low then high (:func:`serving.scoring.risk_band`).
+    in_stock_only
+        Recommend only items the catalogue has in stock.
     reasons
         Churn reasons per customer (0 = none): the phrases of the model's own
         ``reasons_matrix``, as ``/churn_score`` gives them, joined by ``"; "``.
@@ -156,8 +162,23 @@ def _recommendations(
 
 
 def served_pool(model: Any, size: int) -> Any:
-    """``scoring.candidate_pool`` for the served recommender (both engines), or None with a
-    warning when it is not the hybrid: exact top-k, not a failure of the nightly export."""
+    """``scoring.candidate_pool`` for the served recommender (both engines).
+
+    A recommender other than the hybrid ranks exactly, with a warning: not a
+    failure of the nightly export.
+
+    Parameters
+    ----------
+    model
+        The served recommender.
+    size
+        Candidates per user.
+
+    Returns
+    -------
+    CandidatePool or None
+        None when ``model`` is not the hybrid.
+    """
     from kizuna.models.recommenders.pooled import pool_for
     from kizuna.training.progress import err_console
 

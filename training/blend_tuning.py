@@ -69,6 +69,21 @@ def tune_blend(
     ``seen_in_all`` is False when the ``all`` mode ranks better without the
     customer's own items (a shop where nobody buys an item twice).
 
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    val_as_of
+        The validation split's instant.
+    horizon_days
+        The truth window.
+    config
+        The recommender config (its search grid and ``k``).
+    seed
+        Seed of the components.
+    holdout
+        A validation split already built, or None.
+
     Returns
     -------
     (weights, records)
@@ -165,6 +180,20 @@ def top_k_columns(blend: np.ndarray, k: int, *, hint: np.ndarray | None = None) 
     the few cells at or above it (packed into a narrow matrix) are
     partitioned, not the whole row. The grid changes one weight at a time,
     so the bound is tight.
+
+    Parameters
+    ----------
+    blend
+        Blended scores, shape (n, width).
+    k
+        How many columns per row.
+    hint
+        Any ``k`` distinct columns per row, shape (n, k), or None.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, k), int64.
     """
     if hint is None:
         return _top_k(blend, k)

@@ -77,6 +77,8 @@ def evaluate_campaign(
         Share of revenue kept as profit; default the catalogue's, else 1.
     confidence
         Level of every interval.
+    offer_col, treated_col, outcome_col, revenue_col
+        Column names (the canonical ones by default).
 
     Returns
     -------

@@ -15,7 +15,20 @@ from kizuna.models.offers import OfferCatalogue
 def checked_outcomes(
     outcomes: pd.DataFrame, offer_col: str, treated_col: str, outcome_col: str, revenue_col: str
 ) -> pd.DataFrame:
-    """A copy of ``outcomes`` with offer ids as text, treated as bool, outcome 0/1, revenue float."""
+    """A copy of ``outcomes`` with offer ids as text, treated as bool, outcome 0/1, revenue float.
+
+    Parameters
+    ----------
+    outcomes
+        One row per customer and offer, shape (n, k).
+    offer_col, treated_col, outcome_col, revenue_col
+        Its columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k), a copy.
+    """
     if not isinstance(outcomes, pd.DataFrame):
         raise KizunaInputError("outcomes must be a table", column=outcome_col)
     for col in (offer_col, treated_col, outcome_col, revenue_col):
@@ -59,7 +72,20 @@ def checked_outcomes(
 
 
 def treated_flags(values: pd.Series, *, column: str = s.TREATED) -> np.ndarray:
-    """Shape (n,) bool from bool, 0/1, or the text treated/control (any case)."""
+    """Shape (n,) bool from bool, 0/1, or the text treated/control (any case).
+
+    Parameters
+    ----------
+    values
+        The treated column, shape (n,).
+    column
+        Its name, for errors.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), bool.
+    """
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.to_numpy(dtype=bool)
     text = values.astype("str").str.strip().str.lower()
@@ -91,7 +117,22 @@ def costs_per_row(
     catalogue: OfferCatalogue | None,
     costs: Mapping[str, tuple[float, float]] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shape (n,) fixed cost and discount share of each row's offer (0 for unlisted offers)."""
+    """Shape (n,) fixed cost and discount share of each row's offer (0 for unlisted offers).
+
+    Parameters
+    ----------
+    offers
+        Each row's offer id, shape (n,).
+    catalogue
+        The offer catalogue, or None.
+    costs
+        Offer id -> (fixed cost, discount share), used without a catalogue; or None.
+
+    Returns
+    -------
+    fixed, discount_share : numpy.ndarray
+        Each shape (n,).
+    """
     table: dict[str, tuple[float, float]] = {}
     if catalogue is not None:
         table = {o.offer_id: (o.cost.fixed, o.cost.discount_share) for o in catalogue.offers}

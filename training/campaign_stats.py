@@ -12,7 +12,20 @@ from scipy import stats
 
 
 def retention_uplift(yt: np.ndarray, yc: np.ndarray, confidence: float) -> dict[str, Any]:
-    """``p_T - p_C`` of 0/1 outcomes (shapes (n_T,), (n_C,)), its normal interval and p-value."""
+    """``p_T - p_C`` of 0/1 outcomes (shapes (n_T,), (n_C,)), its normal interval and p-value.
+
+    Parameters
+    ----------
+    yt, yc
+        0/1 outcomes of the treated and the control group.
+    confidence
+        The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    dict
+        The uplift, its interval bounds and p-value.
+    """
     nt, nc = yt.size, yc.size
     pt = yt.mean() if nt else np.nan
     pc = yc.mean() if nc else np.nan
@@ -29,7 +42,19 @@ def retention_uplift(yt: np.ndarray, yc: np.ndarray, confidence: float) -> dict[
 
 
 def welch_interval(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    """``mean(a) - mean(b)`` and its Welch t interval; NaN bounds when a group has < 2 rows."""
+    """``mean(a) - mean(b)`` and its Welch t interval; NaN bounds when a group has < 2 rows.
+
+    Parameters
+    ----------
+    a, b
+        The two groups' values.
+    confidence
+        The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    difference, low, high : float
+    """
     na, nb = a.size, b.size
     if na == 0 or nb == 0:
         return np.nan, np.nan, np.nan
@@ -46,7 +71,20 @@ def welch_interval(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[flo
 
 
 def revenue_uplift(rt: np.ndarray, rc: np.ndarray, confidence: float) -> dict[str, Any]:
-    """Revenue per customer, treated minus control (Welch), and times n_T: the campaign's."""
+    """Revenue per customer, treated minus control (Welch), and times n_T: the campaign's.
+
+    Parameters
+    ----------
+    rt, rc
+        Revenue per treated and per control customer.
+    confidence
+        The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    dict
+        Per customer and total, with intervals.
+    """
     diff, low, high = welch_interval(rt, rc, confidence)
     nt = rt.size
     return {
@@ -59,7 +97,20 @@ def revenue_uplift(rt: np.ndarray, rc: np.ndarray, confidence: float) -> dict[st
 
 
 def profit_uplift(pt: np.ndarray, pc: np.ndarray, confidence: float) -> dict[str, Any]:
-    """Incremental profit: per treated customer (Welch) and in total (times n_T)."""
+    """Incremental profit: per treated customer (Welch) and in total (times n_T).
+
+    Parameters
+    ----------
+    pt, pc
+        Profit per treated and per control customer.
+    confidence
+        The interval's confidence, e.g. 0.95.
+
+    Returns
+    -------
+    dict
+        Per treated customer and total, with intervals.
+    """
     per, low, high = welch_interval(pt, pc, confidence)
     nt = pt.size
     return {

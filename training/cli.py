@@ -64,6 +64,16 @@ def group_callback(command: Callable[..., Any]) -> Callable[..., Any]:
 
     ``kizuna score --out crm.csv`` runs the CRM export itself, while
     ``kizuna score offers ...`` runs the subcommand instead.
+
+    Parameters
+    ----------
+    command
+        The group's own command.
+
+    Returns
+    -------
+    callable
+        The group's callback.
     """
     hints = typing.get_type_hints(command, include_extras=True)
     signature = inspect.signature(command)
@@ -109,7 +119,12 @@ app.command("attribution")(cli_report.attribution)
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean the user's input (a file, a value) is at fault, not kizuna."""
+    """Exceptions that mean the user's input (a file, a value) is at fault, not kizuna.
+
+    Returns
+    -------
+    tuple of exception types
+    """
     import sqlite3
 
     import pandas as pd
@@ -135,7 +150,17 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
 
 def one_line(exc: BaseException) -> str:
-    """The error as one line; the type's name only when the message is empty or cryptic."""
+    """The error as one line; the type's name only when the message is empty or cryptic.
+
+    Parameters
+    ----------
+    exc
+        The error.
+
+    Returns
+    -------
+    str
+    """
     text = " ".join(str(exc).split())
     if isinstance(exc, KizunaInputError):
         return text

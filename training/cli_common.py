@@ -59,7 +59,13 @@ def emit_json(payload: dict[str, Any]) -> None:
 
 
 def print_reconciliation(report: dict[str, Any]) -> None:
-    """Print where every input row went."""
+    """Print where every input row went.
+
+    Parameters
+    ----------
+    report
+        The reconciliation, as ``--json`` writes it.
+    """
     from kizuna.features.reconciliation import REASON_TEXT
 
     table = Table(title="Row reconciliation", show_footer=False)
@@ -83,6 +89,15 @@ def iso_instant(text: str) -> datetime:
     Typer alone reads a number as Unix seconds (``--as-of 20240115`` was
     1970-08-23). A zone is kept for :func:`features.timestamps.naive_utc`
     to convert; Typer reports the error as a usage error naming the option.
+
+    Parameters
+    ----------
+    text
+        The option's value.
+
+    Returns
+    -------
+    datetime.datetime
     """
     from kizuna.features.columnar import iso_text_timestamp
 

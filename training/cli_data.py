@@ -167,6 +167,14 @@ def _report_validation(data: object, report: dict, events: dict | None, as_json:
 
 
 def write_set_aside(frame: pd.DataFrame, path: Path) -> None:
-    """Write set-aside rows as text columns, so mixed raw types always serialise."""
+    """Write set-aside rows as text columns, so mixed raw types always serialise.
+
+    Parameters
+    ----------
+    frame
+        The set-aside rows, shape (n, k).
+    path
+        The Parquet file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.astype("string").to_parquet(path)

@@ -154,7 +154,15 @@ def _report_features(
 
 
 def drop_stale_labels(out: Path, *, quiet: bool) -> None:
-    """Remove an earlier run's labels from ``out``: they are not this run's (no --horizon)."""
+    """Remove an earlier run's labels from ``out``: they are not this run's (no --horizon).
+
+    Parameters
+    ----------
+    out
+        The output folder.
+    quiet
+        Whether to say nothing.
+    """
     import shutil
 
     stale = out / FILES["labels"]

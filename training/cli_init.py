@@ -68,7 +68,21 @@ def init(
 
 
 def experiment_yaml(proposal: Any, *, out: Path, name: str) -> str:
-    """The experiment file for ``proposal`` (a :class:`training.sniff.Proposal`), commented."""
+    """The experiment file for ``proposal`` (a :class:`training.sniff.Proposal`), commented.
+
+    Parameters
+    ----------
+    proposal
+        What the sniffing proposes.
+    out
+        Where the file goes (paths are made relative to it).
+    name
+        The experiment's name.
+
+    Returns
+    -------
+    str
+    """
     from kizuna.training.sniff import describe
 
     source = Path(os.path.relpath(proposal.path.resolve(), out.resolve().parent))

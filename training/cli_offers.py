@@ -216,7 +216,13 @@ def score_offers(
 
 
 def check_decisions_out(out: Path) -> None:
-    """Refuse a decisions file whose name says neither Parquet nor CSV."""
+    """Refuse a decisions file whose name says neither Parquet nor CSV.
+
+    Parameters
+    ----------
+    out
+        The decisions file.
+    """
     if not out.name.lower().endswith(DECISION_SUFFIXES):
         raise KizunaInputError(
             f"--out {out}: decisions are written as {', '.join(DECISION_SUFFIXES)}; "
@@ -229,6 +235,13 @@ def write_decisions(decisions: pd.DataFrame, out: Path) -> None:
 
     In CSV the lists are text, as in the CRM export: ``items`` joined by
     ``|``, ``reasons`` by ``; ``. The file replaces ``out`` only once complete.
+
+    Parameters
+    ----------
+    decisions
+        The decisions, shape (n, k).
+    out
+        The file.
     """
     from kizuna.training.atomic_write import replacing
     from kizuna.training.csv_safety import neutralise_formulas
@@ -292,7 +305,19 @@ def _warn_unmatched_segments(catalogue: object, table: pd.DataFrame) -> None:
 def default_decisions_path(campaign_id: str | None, now: pd.Timestamp) -> Path:
     """``$KIZUNA_DATA_DIR/offers/decisions-<campaign>-<now>.parquet``: one file per decision,
     kept for ``kizuna campaign-outcomes`` (one name for every night was overwritten before the
-    window ended); a retry of the same decision writes the same file."""
+    window ended); a retry of the same decision writes the same file.
+
+    Parameters
+    ----------
+    campaign_id
+        The campaign, or None.
+    now
+        The decision time.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     import re
 
     from kizuna.training.tracking import data_dir

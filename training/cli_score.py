@@ -236,7 +236,21 @@ def _score_spark(
 
 
 def recorded_experiment(models: str, alias: str, experiment: str | None) -> Any:
-    """The experiment that trained the model set (its ``experiment.json``), for its data."""
+    """The experiment that trained the model set (its ``experiment.json``), for its data.
+
+    Parameters
+    ----------
+    models
+        ``registry`` or a model folder.
+    alias
+        The registry alias.
+    experiment
+        The experiment's name, or None.
+
+    Returns
+    -------
+    ExperimentConfig or None
+    """
     import json
 
     from kizuna.features.errors import KizunaInputError

@@ -138,7 +138,19 @@ def server_home(home: str | None, port: int) -> Path:
     """A BentoML home of this server's own, under the user's (``$BENTOML_HOME`` or
     ``~/bentoml``): BentoML keeps its Prometheus counters in a folder of its home
     and wipes it when a server starts, so two services on one host would reset and
-    mix each other's ``/metrics``."""
+    mix each other's ``/metrics``.
+
+    Parameters
+    ----------
+    home
+        The user's BentoML home, or None for the default.
+    port
+        The server's port.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     base = Path(home).expanduser() if home else Path.home() / "bentoml"
     return base / "kizuna-servers" / f"port-{port}"
 
@@ -147,6 +159,13 @@ def check_port_free(host: str, port: int) -> None:
     """Fail in one line when ``host:port`` cannot be listened on (another server has it).
 
     The server would find out only after starting its workers, in a long traceback.
+
+    Parameters
+    ----------
+    host
+        The interface.
+    port
+        The port.
     """
     import socket
 
@@ -193,6 +212,17 @@ def run_until_signalled(
     every descendant (BentoML puts its workers in sessions of their own), so
     the port is free when this returns. ``logs_to_stderr`` sends the server's
     standard output (BentoML logs there) to this process's standard error.
+
+    Parameters
+    ----------
+    command
+        The server's command line.
+    env
+        Its environment.
+    stop_timeout
+        Seconds between the signal and SIGKILL.
+    logs_to_stderr
+        Whether the server's output goes to standard error.
 
     Returns
     -------

@@ -98,6 +98,11 @@ def check_export_target(out: Path) -> None:
     a folder is replaced only if it is new, empty, or holds only what an export
     (or a training's model folder) writes, ``versions.json`` among it.
 
+    Parameters
+    ----------
+    out
+        The ``--out`` folder.
+
     Raises
     ------
     KizunaInputError

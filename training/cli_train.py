@@ -68,7 +68,15 @@ def train(
 
 
 def print_comparison(result, experiment: Path | None = None) -> None:  # noqa: ANN001 - ExperimentResult, imported lazily
-    """One table per model kind (metrics as rows, models as columns), then the registry moves."""
+    """One table per model kind (metrics as rows, models as columns), then the registry moves.
+
+    Parameters
+    ----------
+    result
+        The experiment's result.
+    experiment
+        The experiment file, or None.
+    """
     table = result.comparison()
     for kind, rows in table.groupby("kind", sort=False):
         metrics = [

@@ -136,7 +136,19 @@ class ExperimentConfig(Frozen):
 
 def offers_file(offers: str | Path | None, experiment: str | Path) -> Path | None:
     """The ``offers:`` catalogue, relative to the experiment file; a missing one fails
-    (else the snapshot would silently have no offers)."""
+    (else the snapshot would silently have no offers).
+
+    Parameters
+    ----------
+    offers
+        The ``offers:`` setting, or None.
+    experiment
+        The experiment file.
+
+    Returns
+    -------
+    pathlib.Path or None
+    """
     if offers is None:
         return None
     found = Path(offers)
@@ -147,7 +159,17 @@ def offers_file(offers: str | Path | None, experiment: str | Path) -> Path | Non
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
-    """Read an experiment YAML into a frozen, validated config with resolved paths."""
+    """Read an experiment YAML into a frozen, validated config with resolved paths.
+
+    Parameters
+    ----------
+    path
+        The experiment file.
+
+    Returns
+    -------
+    ExperimentConfig
+    """
     path = Path(path)
     config = parse_model(ExperimentConfig, read_yaml(path), source=str(path))
     base = path.resolve().parent

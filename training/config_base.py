@@ -29,7 +29,22 @@ IsoDate = Annotated[date, BeforeValidator(_date_not_a_number)]
 
 
 def parse_model(model: type[Frozen], data: dict[str, Any], *, source: str) -> Any:
-    """Build ``model`` from ``data``, turning pydantic's errors into one readable message."""
+    """Build ``model`` from ``data``, turning pydantic's errors into one readable message.
+
+    Parameters
+    ----------
+    model
+        The pydantic model.
+    data
+        The parsed YAML.
+    source
+        The file, named in the message.
+
+    Returns
+    -------
+    pydantic.BaseModel
+        An instance of ``model``.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:

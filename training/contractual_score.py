@@ -21,7 +21,17 @@ from kizuna.features.errors import KizunaInputError
 
 
 def is_contractual_only(config: Any) -> bool:
-    """Whether ``config`` (an ExperimentConfig) is contractual churn on a customers table alone."""
+    """Whether ``config`` (an ExperimentConfig) is contractual churn on a customers table alone.
+
+    Parameters
+    ----------
+    config
+        The experiment config.
+
+    Returns
+    -------
+    bool
+    """
     return (
         config.data.transactions is None
         and config.churn.enabled
@@ -37,6 +47,17 @@ def contractual_chunks(
     chunk_size: int = 20_000,
 ) -> tuple[Iterator[pd.DataFrame], int, dict[str, int]]:
     """Churn probability and risk band of every customer of the experiment's customers table.
+
+    Parameters
+    ----------
+    config
+        The experiment config.
+    alias
+        The registry alias of the churn model.
+    bands
+        The risk band thresholds, low then high.
+    chunk_size
+        Most rows per chunk.
 
     Returns
     -------

@@ -46,12 +46,33 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
     Only text cells (``str`` values of object, string or categorical columns)
     change; numbers, missing values and other columns are left as they are.
+
+    Parameters
+    ----------
+    frame
+        A table about to be written as text, shape (n_rows, n_columns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` itself when no cell changes.
     """
     return _map_text(frame, lambda v: QUOTE + v if _is_formula(v) else v)
 
 
 def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Undo :func:`neutralise_formulas`: drop the ``'`` it put before a formula-like cell."""
+    """Undo :func:`neutralise_formulas`: drop the ``'`` it put before a formula-like cell.
+
+    Parameters
+    ----------
+    frame
+        A table read back from text, shape (n_rows, n_columns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` itself when no cell changes.
+    """
     return _map_text(frame, lambda v: v[1:] if v.startswith(QUOTE) and _is_formula(v) else v)
 
 
@@ -76,6 +97,17 @@ def restored_from(frame: pd.DataFrame, source: Path) -> pd.DataFrame:
 
     kizuna neutralises only its text outputs, so a Parquet value that starts
     with a quote is the value itself.
+
+    Parameters
+    ----------
+    frame
+        The table read, shape (n_rows, n_columns).
+    source
+        The file or folder it was read from.
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     if source.is_dir() or source.name.lower().endswith(".parquet"):
         return frame

@@ -88,6 +88,10 @@ def read_transactions(
     number_rule
         How quantities and prices are written, for ``canonical`` sources:
         under a declared rule they are read as text, for the validator to read.
+
+    Returns
+    -------
+    RawTransactions
     """
     if format == "canonical":
         texts = text_sources(column_map, ID_COLUMNS, number_rule, TRANSACTION_NUMBERS)
@@ -107,7 +111,17 @@ def read_transactions(
 
 
 def config_experiment(config: Path | None) -> str | None:
-    """The ``name`` of an experiment file (None without one): whose stored events to read."""
+    """The ``name`` of an experiment file (None without one): whose stored events to read.
+
+    Parameters
+    ----------
+    config
+        The experiment file, or None.
+
+    Returns
+    -------
+    str or None
+    """
     if config is None:
         return None
     name = read_yaml(config).get("name")
@@ -121,7 +135,23 @@ def resolve_source(
     column_map: Path | None = None,
     config: Path | None = None,
 ) -> DataConfig:
-    """Turn CLI arguments (a file, or an experiment's ``data:`` section) into a DataConfig."""
+    """Turn CLI arguments (a file, or an experiment's ``data:`` section) into a DataConfig.
+
+    Parameters
+    ----------
+    source
+        A transactions file, or None to read the experiment's.
+    format
+        The file's format (``canonical``, ``online_retail``...).
+    column_map
+        A column map file, or None.
+    config
+        The experiment file, or None.
+
+    Returns
+    -------
+    DataConfig
+    """
     if config is not None:
         if source is not None:
             raise KizunaInputError("give either a source file or --config, not both")
@@ -179,6 +209,23 @@ def load_transactions(
     so the next training run includes them; they are validated and counted
     like any row. See :func:`load_transactions_and_events` for the last
     sequence number read.
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section (or the CLI's source).
+    as_of
+        Set aside rows at or after this instant; None keeps all.
+    quiet
+        Whether to hide progress.
+    with_events
+        Whether to append the service's stored events.
+    experiment
+        The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    ValidatedTransactions
     """
     return load_transactions_and_events(
         data, as_of=as_of, quiet=quiet, with_events=with_events, experiment=experiment
@@ -199,6 +246,25 @@ def load_transactions_and_events(
     exactly the lines up to that ``seq``; the service applies only later ones.
     Ids of both sources are made text first, so an id read as a number in the
     file (``17850.0``) and the same id stored as text (``"17850"``) stay one customer.
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section (or the CLI's source).
+    as_of
+        Set aside rows at or after this instant; None keeps all.
+    quiet
+        Whether to hide progress.
+    with_events
+        Whether to append the service's stored events.
+    experiment
+        The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    validated : ValidatedTransactions
+    last_seq : int
+        The last stored event included (0 without events).
     """
     from kizuna.features.contract import require_columns
     from kizuna.serving.event_rows import SEQ, read_events
@@ -245,6 +311,18 @@ def load_tables(
 
     ``label_col`` names a contractual churn label in the customers table,
     which is then checked and turned into 0/1.
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section (or the CLI's source).
+    label_col
+        The contractual churn label column, or None.
+
+    Returns
+    -------
+    items, customers : pandas.DataFrame or None
+        Indexed by id; None where the experiment names no such table.
     """
     customers = None
     if data.customers is not None:
@@ -261,7 +339,17 @@ def load_tables(
 
 
 def load_items(data: DataConfig) -> pd.DataFrame | None:
-    """Read and validate the optional items table (None without one)."""
+    """Read and validate the optional items table (None without one).
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section (or the CLI's source).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+    """
     if data.items is None:
         return None
     texts = text_sources(data.items_column_map, (s.ITEM_ID,), data.number_rule, ITEM_NUMBERS)

@@ -20,7 +20,13 @@ FileFormat = Literal["csv", "tsv", "parquet", "jsonl"]
 
 
 def check_encoding(encoding: str | None) -> None:
-    """Refuse an encoding name Python does not know."""
+    """Refuse an encoding name Python does not know.
+
+    Parameters
+    ----------
+    encoding
+        The encoding name, or None.
+    """
     if encoding is None:
         return
     import codecs
@@ -36,7 +42,19 @@ def check_encoding(encoding: str | None) -> None:
 def check_read_settings(
     file_format: str | None, delimiter: str | None, header: bool, columns: list[str] | None
 ) -> None:
-    """Raise ``ValueError`` on settings that cannot read a file together."""
+    """Raise ``ValueError`` on settings that cannot read a file together.
+
+    Parameters
+    ----------
+    file_format
+        The ``file_format`` setting, or None.
+    delimiter
+        The ``delimiter`` setting, or None.
+    header
+        The ``header`` setting.
+    columns
+        The ``columns`` setting, or None.
+    """
     if not header and not columns:
         raise ValueError("header: false needs `columns: [...]`, the file's column names")
     if header and columns:
@@ -126,16 +144,36 @@ class DataConfig(Frozen):
 
     @property
     def timestamp_rule(self) -> TimestampRule:
-        """How this source's timestamps are written."""
+        """How this source's timestamps are written.
+
+        Returns
+        -------
+        TimestampRule
+        """
         return TimestampRule(format=self.timestamp_format, dayfirst=self.dayfirst, epoch=self.epoch)
 
     @property
     def number_rule(self) -> NumberRule:
-        """How this source's numbers are written when they are text."""
+        """How this source's numbers are written when they are text.
+
+        Returns
+        -------
+        NumberRule
+        """
         return NumberRule(decimal=self.decimal, thousands=self.thousands)
 
     def resolved(self, base: Path) -> DataConfig:
-        """Return a copy with relative paths anchored at ``base``."""
+        """Return a copy with relative paths anchored at ``base``.
+
+        Parameters
+        ----------
+        base
+            The experiment file's folder.
+
+        Returns
+        -------
+        DataConfig
+        """
 
         def anchor(p: Path | None) -> Path | None:
             return None if p is None or p.is_absolute() else (base / p).resolve()

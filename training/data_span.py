@@ -29,6 +29,17 @@ def check_as_of_in_data(
 
     ``setting`` names where the user set it (``--as-of``, ``split.as_of``).
 
+    Parameters
+    ----------
+    validated
+        The validated transactions.
+    as_of
+        The instant to check.
+    horizon_days
+        The label window after it, or None.
+    setting
+        Where the user set it.
+
     Raises
     ------
     KizunaInputError
@@ -44,7 +55,19 @@ def check_as_of_in_span(
     horizon_days: int | None = None,
     setting: str = "--as-of",
 ) -> None:
-    """:func:`check_as_of_in_data` on a span already computed (e.g. over Spark's shards)."""
+    """:func:`check_as_of_in_data` on a span already computed (e.g. over Spark's shards).
+
+    Parameters
+    ----------
+    span
+        The data's first and last purchase, or None.
+    as_of
+        The instant to check.
+    horizon_days
+        The label window after it, or None.
+    setting
+        Where the user set it.
+    """
     if span is None:
         raise KizunaInputError("the data holds no valid purchases")
     first, last = span

@@ -23,7 +23,13 @@ class ExperimentResult:
     next_order: dict[str, float] = field(default_factory=dict)
 
     def comparison(self) -> pd.DataFrame:
-        """One row per (model kind, model or baseline) with its metrics."""
+        """One row per (model kind, model or baseline) with its metrics.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (kind, model), metric columns.
+        """
         rows = []
         for kind, result in self.results.items():
             selection = getattr(result, "selection", None)

@@ -22,7 +22,17 @@ DEFAULT_TABLE = "customer_scores"
 
 
 def is_sql_url(target: str) -> bool:
-    """Whether ``target`` is a SQLAlchemy URL (``sqlite:///crm.sqlite``), not a file path."""
+    """Whether ``target`` is a SQLAlchemy URL (``sqlite:///crm.sqlite``), not a file path.
+
+    Parameters
+    ----------
+    target
+        An output path or URL.
+
+    Returns
+    -------
+    bool
+    """
     return "://" in target
 
 
@@ -58,6 +68,8 @@ def write_chunks(
 
     Parameters
     ----------
+    chunks
+        Score frames with the same columns, shape (n_rows, n_columns) each.
     target
         A path ending in ``.csv`` / ``.csv.gz`` / ``.parquet``, or a SQLAlchemy URL.
     table

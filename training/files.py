@@ -17,7 +17,17 @@ from kizuna.training.file_kinds import ReadOptions, compression_of, file_format_
 
 
 def read_parquet_file(path: Path) -> pd.DataFrame:
-    """``pd.read_parquet``, with a damaged or truncated file named in one line."""
+    """``pd.read_parquet``, with a damaged or truncated file named in one line.
+
+    Parameters
+    ----------
+    path
+        The Parquet file or folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     import pyarrow as pa
 
     try:
@@ -37,9 +47,23 @@ def read_table(
 ) -> pd.DataFrame:
     """Read a table file, or pass a DataFrame through.
 
-    ``string_columns`` are read as text so that ids such as ``"00042"`` keep
-    their leading zeros. Compression is recognised from the file's content.
-    ``nrows`` reads only the first rows of a text file (to learn its types).
+    Compression is recognised from the file's content.
+
+    Parameters
+    ----------
+    source
+        A file path, or a frame (returned as it is).
+    string_columns
+        Columns read as text, so that ids such as ``"00042"`` keep their leading zeros.
+    reading
+        Format, delimiter, header, column names and encoding; None: the defaults.
+    nrows
+        Read only the first rows of a text file (to learn its types); None: all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_rows, n_columns).
     """
     if isinstance(source, pd.DataFrame):
         return source
@@ -110,8 +134,20 @@ def read_delimited(
     default pandas then takes the first column as the index and shifts every
     name one column to the left. Here the empty last field is dropped, and a
     line whose extra field holds a value fails (pandas would drop the value).
-    ``na_values``: the text read as missing per column; a column it does not name
-    keeps every value, a blank field as ``""``. None: pandas' defaults everywhere.
+
+    Parameters
+    ----------
+    path
+        The text file (compression recognised from its content).
+    sep, header, names, dtype, nrows, encoding
+        As for ``pd.read_csv`` (``header``: whether the first line names the columns).
+    na_values
+        The text read as missing per column; a column it does not name keeps every
+        value, a blank field as ``""``. None: pandas' defaults everywhere.
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
@@ -158,6 +194,19 @@ def header_names(path: Path, *, sep: str, encoding: str = "utf-8") -> list[str]:
 
     pandas would rename the second ``Qty`` to ``Qty.1`` and Spark to ``Qty4``: a
     column map would then name a column that one engine has and the other not.
+
+    Parameters
+    ----------
+    path
+        The delimited file.
+    sep
+        Its delimiter.
+    encoding
+        Its text encoding.
+
+    Returns
+    -------
+    list of str
     """
     first = pd.read_csv(
         path,
@@ -191,7 +240,20 @@ def header_names(path: Path, *, sep: str, encoding: str = "utf-8") -> list[str]:
 
 
 def ragged_line(message: str, where: str) -> str | None:
-    """pandas' "Expected 3 fields in line 7, saw 4" in the user's terms (None: not that)."""
+    """pandas' "Expected 3 fields in line 7, saw 4" in the user's terms.
+
+    Parameters
+    ----------
+    message
+        A pandas parser error's message.
+    where
+        The file, as named in the result.
+
+    Returns
+    -------
+    str or None
+        None when ``message`` is not about a ragged line.
+    """
     import re
 
     found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
@@ -205,7 +267,19 @@ def ragged_line(message: str, where: str) -> str | None:
 
 
 def not_text(exc: UnicodeDecodeError, path: object | None = None) -> str:
-    """One line for a file that is not UTF-8 text, naming the first bad byte (and the file)."""
+    """One line for a file that is not UTF-8 text, naming the first bad byte (and the file).
+
+    Parameters
+    ----------
+    exc
+        The decoding error.
+    path
+        The file; None: not named.
+
+    Returns
+    -------
+    str
+    """
     where = f"{path} is" if path is not None else "the input is"
     bad = exc.object[exc.start : exc.start + 1]
     byte = f"byte {bad[0]:#04x}" if bad else "a byte"

@@ -73,7 +73,17 @@ def cpu_kernel_env(machine: str, cpu_flags: set[str]) -> dict[str, str]:
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    """The CPU's feature flags as Linux reports them (empty where it does not)."""
+    """The CPU's feature flags as Linux reports them (empty where it does not).
+
+    Parameters
+    ----------
+    cpuinfo
+        Linux's CPU description.
+
+    Returns
+    -------
+    set of str
+    """
     try:
         text = cpuinfo.read_text()
     except OSError:
@@ -87,6 +97,11 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
 
 def pin_cpu_kernels(environ: MutableMapping[str, str] | None = None) -> bool:
     """Set :data:`PINNED_KERNELS` in ``environ`` (default ``os.environ``) where not already set.
+
+    Parameters
+    ----------
+    environ
+        The environment to set, or None for ``os.environ``.
 
     Returns
     -------
@@ -145,7 +160,17 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def exit_status(code: object) -> int:
-    """The process's exit status for ``SystemExit(code)``, as Python computes it."""
+    """The process's exit status for ``SystemExit(code)``, as Python computes it.
+
+    Parameters
+    ----------
+    code
+        The ``SystemExit`` code.
+
+    Returns
+    -------
+    int
+    """
     if code is None:
         return 0
     return code if isinstance(code, int) else 1

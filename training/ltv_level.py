@@ -45,6 +45,16 @@ def rolling_levels(
     cutoffs
         Snapshot instants; a cutoff whose BTYD models cannot be fit (too little
         history) is left out.
+    transactions
+        Validated lines, shape (n, k).
+    horizon_days
+        The window after each cutoff.
+    lookback_days
+        Activity window of the population.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    items, customers
+        The validated items and customers tables, or None.
 
     Returns
     -------
@@ -100,6 +110,23 @@ def forecast_ratio(
     window's ratio; ``mean_of_year``: the mean ratio of the finished windows;
     ``linear_trend``: a least-squares line through them, read at ``origin``.
     NaN when no window qualifies (or fewer than two for the trend).
+
+    Parameters
+    ----------
+    levels
+        One row per cutoff: ``cutoff`` and the window's actual/forecast ``ratio``.
+    origin
+        Start of the window forecast.
+    horizon_days
+        The window's length.
+    method
+        The rule (``bgnbd``, ``last_window``, ``mean_of_year``, ``linear_trend``).
+    window_days
+        How far back windows are used.
+
+    Returns
+    -------
+    float
     """
     if method == "bgnbd":
         return 1.0
@@ -129,6 +156,15 @@ def backtest_levels(
     levels: pd.DataFrame, *, horizon_days: int, window_days: int = 365
 ) -> pd.DataFrame:
     """Each rule's total error at every cutoff, forecasting its ratio from earlier windows.
+
+    Parameters
+    ----------
+    levels
+        One row per cutoff: ``cutoff`` and the window's actual/forecast ``ratio``.
+    horizon_days
+        The window's length.
+    window_days
+        How far back windows are used.
 
     Returns
     -------

@@ -65,13 +65,41 @@ def hit_matrix(
 
 
 def precision_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
-    """Mean over users of hits@k / k."""
+    """Mean over users of hits@k / k.
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
+    """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(hits.sum(axis=1) / hits.shape[1], n_rel)
 
 
 def recall_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
-    """Mean over users of hits@k / |truth| (not capped at k)."""
+    """Mean over users of hits@k / |truth| (not capped at k).
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
+    """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(hits.sum(axis=1) / np.maximum(n_rel, 1), n_rel)
 
@@ -81,6 +109,20 @@ def ndcg_at_k(recommended: Any, truth: Truth | TruthIndex, k: int | None = None)
 
     DCG = sum over ranks r = 1..k of hit_r / log2(r + 1); the ideal DCG puts
     ``min(k, |truth|)`` hits at the top.
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, sparse (n, n_codes), or a
+        :class:`TruthIndex` built once.
+    k
+        Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
     """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(_ndcg_rows(hits, n_rel), n_rel)
@@ -99,18 +141,51 @@ def ndcg_of_hits(hits: np.ndarray, n_relevant: np.ndarray) -> float:
         Shape (n, k) bool: whether each user's item at rank r is relevant.
     n_relevant
         Shape (n,) int: distinct relevant items per user (users with none are left out).
+
+    Returns
+    -------
+    float
+        NaN when no user has a relevant item.
     """
     return _mean(_ndcg_rows(hits, n_relevant), n_relevant)
 
 
 def map_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
-    """Mean average precision@k: sum of precision@r at each hit r, over min(k, |truth|)."""
+    """Mean average precision@k: sum of precision@r at each hit r, over min(k, |truth|).
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
+    """
     hits, n_rel = hit_matrix(recommended, truth, k)
     return _mean(_ap_rows(hits, n_rel), n_rel)
 
 
 def catalogue_coverage(recommended: Any, n_items: int, k: int | None = None) -> float:
-    """Share of the catalogue's ``n_items`` that appear in anyone's top-k."""
+    """Share of the catalogue's ``n_items`` that appear in anyone's top-k.
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    n_items
+        Size of the catalogue.
+    k
+        Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
+    """
     recs = _check_recommended(recommended)
     k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
     if not isinstance(n_items, (int, np.integer)) or n_items < 1:
@@ -129,6 +204,12 @@ def mean_popularity(recommended: Any, item_popularity: Any, k: int | None = None
         Shape (n, width); padding is skipped.
     item_popularity
         Shape (n_items,), indexed by item code.
+    k
+        Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    float
     """
     recs = _check_recommended(recommended)
     k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
@@ -152,6 +233,20 @@ def per_user_ranking_metrics(
 
     Users with an empty truth get NaN. For paired comparisons of two models
     (bootstrap over users) and per-segment breakdowns.
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
+
+    Returns
+    -------
+    dict of str -> numpy.ndarray
+        ``precision``, ``recall``, ``ndcg``, ``ap``, each shape (n,).
     """
     hits, n_rel = hit_matrix(recommended, truth, k)
     kk = hits.shape[1]
@@ -177,6 +272,19 @@ def ranking_metrics(
     item_popularity: Any = None,
 ) -> dict[str, float]:
     """Every ranking metric at once (one hit computation).
+
+    Parameters
+    ----------
+    recommended
+        Item codes, shape (n, width) int, best first; negative = padding.
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    k
+        Cut-off (default ``width``); at most ``width``.
+    n_items
+        Size of the catalogue, for ``coverage``; or None.
+    item_popularity
+        Popularity per item code, shape (n_items,), for ``mean_popularity``; or None.
 
     Returns
     -------

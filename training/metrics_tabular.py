@@ -72,26 +72,74 @@ def _probabilities(y_prob: np.ndarray) -> None:
 
 
 def roc_auc(y_true: Any, y_score: Any) -> float:
-    """Area under the ROC curve: chance a churner outranks a stayer (ties count half)."""
+    """Area under the ROC curve: chance a churner outranks a stayer (ties count half).
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes (1 = churned), shape (n,).
+    y_score
+        Scores, higher = more likely 1, shape (n,).
+
+    Returns
+    -------
+    float
+    """
     t, s = _binary(y_true, y_score)
     return float(roc_auc_score(t, s))
 
 
 def pr_auc(y_true: Any, y_score: Any) -> float:
-    """Area under the precision-recall curve, as average precision (no interpolation)."""
+    """Area under the precision-recall curve, as average precision (no interpolation).
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes (1 = churned), shape (n,).
+    y_score
+        Scores, higher = more likely 1, shape (n,).
+
+    Returns
+    -------
+    float
+    """
     t, s = _binary(y_true, y_score)
     return float(average_precision_score(t, s))
 
 
 def brier(y_true: Any, y_prob: Any) -> float:
-    """Mean squared difference between 0/1 outcome and predicted probability."""
+    """Mean squared difference between 0/1 outcome and predicted probability.
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes (1 = churned), shape (n,).
+    y_prob
+        Predicted probabilities of 1, shape (n,).
+
+    Returns
+    -------
+    float
+    """
     t, p = _binary(y_true, y_prob, need_both=False)
     _probabilities(p)
     return float(brier_score_loss(t, p, labels=[0, 1]))
 
 
 def log_loss(y_true: Any, y_prob: Any) -> float:
-    """Mean negative log-likelihood of the outcomes; probabilities clipped to [1e-15, 1 - 1e-15]."""
+    """Mean negative log-likelihood of the outcomes; probabilities clipped to [1e-15, 1 - 1e-15].
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes (1 = churned), shape (n,).
+    y_prob
+        Predicted probabilities of 1, shape (n,).
+
+    Returns
+    -------
+    float
+    """
     t, p = _binary(y_true, y_prob, need_both=False)
     _probabilities(p)
     p = np.clip(p, _LOG_LOSS_EPS, 1 - _LOG_LOSS_EPS)
@@ -115,6 +163,19 @@ def lift_top_decile(y_true: Any, y_score: Any, *, fraction: float = 0.1) -> floa
 
     The top group has ``ceil(n * fraction)`` rows; ties at the cut are broken by
     input order (stable sort on -score).
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes (1 = churned), shape (n,).
+    y_score
+        Scores, higher = more likely 1, shape (n,).
+    fraction
+        Share of rows in the top group.
+
+    Returns
+    -------
+    float
     """
     t, s = _binary(y_true, y_score)
     top = _top_order(s)[: _top_k(len(t), fraction)]
@@ -122,14 +183,40 @@ def lift_top_decile(y_true: Any, y_score: Any, *, fraction: float = 0.1) -> floa
 
 
 def capture_rate_top_decile(y_true: Any, y_score: Any, *, fraction: float = 0.1) -> float:
-    """Share of all churners found in the top-scored ``fraction`` (same cut as the lift)."""
+    """Share of all churners found in the top-scored ``fraction`` (same cut as the lift).
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes (1 = churned), shape (n,).
+    y_score
+        Scores, higher = more likely 1, shape (n,).
+    fraction
+        Share of rows in the top group.
+
+    Returns
+    -------
+    float
+    """
     t, s = _binary(y_true, y_score)
     top = _top_order(s)[: _top_k(len(t), fraction)]
     return float(t[top].sum() / t.sum())
 
 
 def classification_report(y_true: Any, y_prob: Any) -> dict[str, float]:
-    """All classification metrics in one dict (for logging), keyed by metric name."""
+    """All classification metrics in one dict (for logging), keyed by metric name.
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes (1 = churned), shape (n,).
+    y_prob
+        Predicted probabilities of 1, shape (n,).
+
+    Returns
+    -------
+    dict of str -> float
+    """
     return {
         "roc_auc": roc_auc(y_true, y_prob),
         "pr_auc": pr_auc(y_true, y_prob),
@@ -144,19 +231,55 @@ def classification_report(y_true: Any, y_prob: Any) -> dict[str, float]:
 
 
 def mae(y_true: Any, y_pred: Any) -> float:
-    """Mean absolute error."""
+    """Mean absolute error.
+
+    Parameters
+    ----------
+    y_true
+        Actual values, shape (n,).
+    y_pred
+        Predicted values, shape (n,).
+
+    Returns
+    -------
+    float
+    """
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     return float(mean_absolute_error(t, p))
 
 
 def rmse(y_true: Any, y_pred: Any) -> float:
-    """Root mean squared error."""
+    """Root mean squared error.
+
+    Parameters
+    ----------
+    y_true
+        Actual values, shape (n,).
+    y_pred
+        Predicted values, shape (n,).
+
+    Returns
+    -------
+    float
+    """
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     return float(root_mean_squared_error(t, p))
 
 
 def spearman(y_true: Any, y_pred: Any) -> float:
-    """Spearman rank correlation; NaN when either side is constant (no ranking to compare)."""
+    """Spearman rank correlation; NaN when either side is constant (no ranking to compare).
+
+    Parameters
+    ----------
+    y_true
+        Actual values, shape (n,).
+    y_pred
+        Predicted values, shape (n,).
+
+    Returns
+    -------
+    float
+    """
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     if len(t) < 2 or t.min() == t.max() or p.min() == p.max():
         return float("nan")
@@ -186,6 +309,17 @@ def normalised_gini(y_true: Any, y_pred: Any) -> float:
     1 = the prediction ranks customers exactly as their actual value does,
     0 = no better than random, negative = worse. NaN when the actual total is 0
     or every actual value is equal (nothing to rank).
+
+    Parameters
+    ----------
+    y_true
+        Actual values, shape (n,).
+    y_pred
+        Predicted values, shape (n,).
+
+    Returns
+    -------
+    float
     """
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     if t.sum() == 0:
@@ -202,6 +336,15 @@ def decile_calibration(y_true: Any, y_pred: Any, *, n_bins: int = 10) -> pd.Data
     Rows are sorted by prediction, highest first (stable on ties), and split
     into ``n_bins`` groups of equal size (sizes differ by at most one; empty
     groups, when there are fewer rows than bins, are left out).
+
+    Parameters
+    ----------
+    y_true
+        Actual values, shape (n,).
+    y_pred
+        Predicted values, shape (n,).
+    n_bins
+        Number of groups.
 
     Returns
     -------
@@ -222,7 +365,19 @@ def decile_calibration(y_true: Any, y_pred: Any, *, n_bins: int = 10) -> pd.Data
 
 
 def total_revenue_error(y_true: Any, y_pred: Any) -> float:
-    """Relative error of the total: (sum predicted - sum actual) / sum actual."""
+    """Relative error of the total: (sum predicted - sum actual) / sum actual.
+
+    Parameters
+    ----------
+    y_true
+        Actual values, shape (n,).
+    y_pred
+        Predicted values, shape (n,).
+
+    Returns
+    -------
+    float
+    """
     t, p = _pair(y_true, y_pred, pred_name="y_pred")
     total = t.sum()
     if total == 0:
@@ -233,7 +388,19 @@ def total_revenue_error(y_true: Any, y_pred: Any) -> float:
 
 
 def regression_report(y_true: Any, y_pred: Any) -> dict[str, float]:
-    """All scalar regression metrics in one dict (for logging), keyed by metric name."""
+    """All scalar regression metrics in one dict (for logging), keyed by metric name.
+
+    Parameters
+    ----------
+    y_true
+        Actual values, shape (n,).
+    y_pred
+        Predicted values, shape (n,).
+
+    Returns
+    -------
+    dict of str -> float
+    """
     return {
         "mae": mae(y_true, y_pred),
         "rmse": rmse(y_true, y_pred),

@@ -75,6 +75,20 @@ def qini_curve(y: Any, treatment: Any, score: Any) -> tuple[np.ndarray, np.ndarr
     """Qini curve: ``(n_targeted, qini)``, each shape (b + 1,), starting at (0, 0).
 
     ``qini`` is ``Y_T - Y_C * N_T / N_C`` among the top ``n_targeted`` (see module).
+
+    Parameters
+    ----------
+    y
+        Outcomes, shape (n,).
+    treatment
+        0/1: whether each customer was treated, shape (n,).
+    score
+        Uplift scores, higher = target first, shape (n,).
+
+    Returns
+    -------
+    n_targeted, qini : numpy.ndarray
+        Each shape (b + 1,).
     """
     y, t, sc = _inputs(y, treatment, score)
     k, nt, nc, yt, yc = _cumulative(y, t, sc)
@@ -83,7 +97,22 @@ def qini_curve(y: Any, treatment: Any, score: Any) -> tuple[np.ndarray, np.ndarr
 
 
 def uplift_curve(y: Any, treatment: Any, score: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Uplift curve: ``(n_targeted, uplift)``, each (b + 1,): ``(Y_T/N_T - Y_C/N_C) * k``."""
+    """Uplift curve: ``(n_targeted, uplift)``, each (b + 1,): ``(Y_T/N_T - Y_C/N_C) * k``.
+
+    Parameters
+    ----------
+    y
+        Outcomes, shape (n,).
+    treatment
+        0/1: whether each customer was treated, shape (n,).
+    score
+        Uplift scores, higher = target first, shape (n,).
+
+    Returns
+    -------
+    n_targeted, uplift : numpy.ndarray
+        Each shape (b + 1,).
+    """
     y, t, sc = _inputs(y, treatment, score)
     k, nt, nc, yt, yc = _cumulative(y, t, sc)
     both = (nt > 0) & (nc > 0)
@@ -113,9 +142,19 @@ def qini_coefficient(y: Any, treatment: Any, score: Any, *, normalize: bool = Tr
 
     Parameters
     ----------
+    y
+        Outcomes, shape (n,).
+    treatment
+        0/1: whether each customer was treated, shape (n,).
+    score
+        Uplift scores, higher = target first, shape (n,).
     normalize
         Divide by the same area of the perfect ordering (1 = perfect, 0 =
         random). Unnormalised, it is in outcome per customer.
+
+    Returns
+    -------
+    float
     """
     y, t, sc = _inputs(y, treatment, score)
     if normalize:
@@ -129,8 +168,18 @@ def auuc(y: Any, treatment: Any, score: Any, *, normalize: bool = False) -> floa
 
     Parameters
     ----------
+    y
+        Outcomes, shape (n,).
+    treatment
+        0/1: whether each customer was treated, shape (n,).
+    score
+        Uplift scores, higher = target first, shape (n,).
     normalize
         Report ``(area - random) / (perfect - random)`` instead of the raw area.
+
+    Returns
+    -------
+    float
     """
     y, t, sc = _inputs(y, treatment, score)
     if normalize:
@@ -144,6 +193,21 @@ def uplift_at_k(y: Any, treatment: Any, score: Any, k: float = 0.3) -> float:
 
     The top is ``ceil(k * n)`` customers (ties broken by input order); NaN when
     it holds no treated or no control customer.
+
+    Parameters
+    ----------
+    y
+        Outcomes, shape (n,).
+    treatment
+        0/1: whether each customer was treated, shape (n,).
+    score
+        Uplift scores, higher = target first, shape (n,).
+    k
+        Share of customers targeted.
+
+    Returns
+    -------
+    float
     """
     y, t, sc = _inputs(y, treatment, score)
     if not 0 < k <= 1:

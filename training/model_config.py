@@ -14,12 +14,33 @@ LIST_PARAMS = ("drop", "categorical")
 
 
 def one_name_is_a_list(params: dict[str, Any]) -> dict[str, Any]:
-    """``drop: region`` means the column, not the letters r, e, g, i, o, n."""
+    """``drop: region`` means the column, not the letters r, e, g, i, o, n.
+
+    Parameters
+    ----------
+    params
+        A model's ``params:`` mapping.
+
+    Returns
+    -------
+    dict
+        ``params`` with such names as one-item lists.
+    """
     return {k: [v] if k in LIST_PARAMS and isinstance(v, str) else v for k, v in params.items()}
 
 
 def check_keys(params: dict[str, Any], estimator: type, setting: str) -> None:
-    """Refuse keys that ``estimator`` does not take, naming the setting and the valid keys."""
+    """Refuse keys that ``estimator`` does not take, naming the setting and the valid keys.
+
+    Parameters
+    ----------
+    params
+        A model's ``params:`` mapping.
+    estimator
+        The estimator class.
+    setting
+        The setting's path in the experiment file.
+    """
     valid = set(estimator().get_params(deep=False))
     unknown = sorted(set(params) - valid)
     if unknown:

@@ -33,7 +33,22 @@ from kizuna.serving.next_order import predict_next_order
 def days_to_next_order(
     transactions: pd.DataFrame, as_of: pd.Timestamp, customer_ids: pd.Index
 ) -> pd.Series:
-    """Days from ``as_of`` to each customer's first order at or after it (NaN: none in the data)."""
+    """Days from ``as_of`` to each customer's first order at or after it (NaN: none in the data).
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    as_of
+        The instant waited from.
+    customer_ids
+        The customers, shape (n,).
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by ``customer_ids``, days; NaN without a later order.
+    """
     end = pd.Timestamp(transactions[s.TIMESTAMP].max()) + pd.Timedelta(days=1)
     orders = orders_before(transactions, end)
     later = orders[orders[s.TIMESTAMP] >= as_of]
@@ -60,6 +75,27 @@ def choose_prior_gaps(
 
     Only orders in ``[as_of, as_of + horizon_days)`` are read, so a validation
     ``as_of`` one horizon before the test one never sees the test window.
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    X
+        The validation snapshot's features, shape (n, p).
+    bgnbd
+        The fitted BG/NBD model.
+    as_of
+        The validation snapshot's instant.
+    horizon_days
+        The window read after it.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    grid
+        The candidate weights.
+
+    Returns
+    -------
+    float
     """
     if bgnbd is None or X.empty:
         return 3.0
@@ -102,6 +138,22 @@ def evaluate_next_order(
         gap and recency columns).
     bgnbd
         The BG/NBD fit on that snapshot.
+    transactions
+        Validated lines, shape (n, k).
+    as_of
+        The holdout's start.
+    horizon_days
+        The holdout window, in days.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    prior_gaps
+        The blend weight of the BG/NBD answer, in gaps.
+    bins
+        Number of bins of the calibration table.
+
+    Returns
+    -------
+    dict of str -> float
     """
     if bgnbd is None or X.empty:
         return {}

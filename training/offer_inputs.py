@@ -38,7 +38,23 @@ MarginOpt = Annotated[
 def resolve_offers(
     offers: Path | None, config: Path | None, *, margin: float | None = None
 ) -> tuple[OfferCatalogue, Path]:
-    """The catalogue from ``--offers``, or the experiment's ``offers:`` key (relative to it)."""
+    """The catalogue from ``--offers``, or the experiment's ``offers:`` key (relative to it).
+
+    Parameters
+    ----------
+    offers
+        The ``--offers`` file, or None.
+    config
+        The experiment file, or None.
+    margin
+        The shop's margin, overriding the file's; or None.
+
+    Returns
+    -------
+    catalogue : OfferCatalogue
+    path : pathlib.Path
+        The file it was read from.
+    """
     from kizuna.training.config import offers_file, read_yaml
 
     if offers is None and config is None:
@@ -55,7 +71,18 @@ def resolve_offers(
 
 
 def read_scores(path: Path) -> pd.DataFrame:
-    """Customer scores with ``customer_id`` as a column and days since the last purchase."""
+    """Customer scores with ``customer_id`` as a column and days since the last purchase.
+
+    Parameters
+    ----------
+    path
+        The scores file (``kizuna score`` output).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer.
+    """
     from kizuna.training.csv_safety import restored_from
     from kizuna.training.data import read_table
 
@@ -90,7 +117,18 @@ def read_scores(path: Path) -> pd.DataFrame:
 
 
 def read_uplift(path: Path) -> Any:
-    """``--uplift``: a table customer_id, offer_id, uplift, or a dict offer_id -> model (.joblib)."""
+    """``--uplift``: a table customer_id, offer_id, uplift, or a dict offer_id -> model (.joblib).
+
+    Parameters
+    ----------
+    path
+        The ``--uplift`` file.
+
+    Returns
+    -------
+    pandas.DataFrame or dict
+        The table, or offer id -> uplift model.
+    """
     from kizuna.training.data import read_table
 
     if not path.is_file():

@@ -42,6 +42,10 @@ def run_experiment(
         LTV and uplift (``kizuna train`` starts it before its own imports, so
         the child's overlap them); None: one is started here if the experiment
         needs it. Stopped when the experiment ends, used or not.
+
+    Returns
+    -------
+    ExperimentResult
     """
     needed = uses_tabular_stage(config)
     if tabular is not None and not needed:
@@ -57,14 +61,34 @@ def run_experiment(
 
 
 def uses_tabular_stage(config: ExperimentConfig) -> bool:
-    """Whether the experiment trains churn, LTV or uplift from its transactions."""
+    """Whether the experiment trains churn, LTV or uplift from its transactions.
+
+    Parameters
+    ----------
+    config
+        The experiment config.
+
+    Returns
+    -------
+    bool
+    """
     return config.data.transactions is not None and bool(
         tabular_kinds(config) or config.uplift.enabled
     )
 
 
 def tabular_kinds(config: ExperimentConfig) -> list[str]:
-    """The kinds the tabular stage trains: LTV, and churn unless it is contractual."""
+    """The kinds the tabular stage trains: LTV, and churn unless it is contractual.
+
+    Parameters
+    ----------
+    config
+        The experiment config.
+
+    Returns
+    -------
+    list of str
+    """
     kinds = [k for k in ("churn", "ltv") if getattr(config, k).enabled]
     return [k for k in kinds if not (k == "churn" and config.churn.mode == "contractual")]
 

@@ -22,6 +22,15 @@ def to_png(figures: Mapping[str, Figure | bytes]) -> dict[str, bytes]:
     Drawing costs 0.04-0.08 s a figure (a SHAP summary 0.25 s): a training
     thread draws its own figures when its models are done, so that logging,
     at the end, only writes files.
+
+    Parameters
+    ----------
+    figures
+        File name -> a figure, or PNG bytes already drawn.
+
+    Returns
+    -------
+    dict of str -> bytes
     """
     import io
 
@@ -45,7 +54,19 @@ def _subplots(ncols: int = 1, *, figsize: tuple[float, float]) -> tuple[Figure, 
 
 
 def roc_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
-    """ROC curves of several scorers on one holdout. Arrays have shape (n,)."""
+    """ROC curves of several scorers on one holdout. Arrays have shape (n,).
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes, shape (n,).
+    scores
+        Scorer name -> scores, shape (n,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     from sklearn.metrics import roc_auc_score, roc_curve
 
     fig, ax = _subplots(figsize=(5, 5))
@@ -62,7 +83,21 @@ def roc_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
 def calibration_figure(
     y_true: np.ndarray, probas: Mapping[str, np.ndarray], bins: int = 10
 ) -> Figure:
-    """Reliability diagram: mean predicted against observed rate, by quantile bin."""
+    """Reliability diagram: mean predicted against observed rate, by quantile bin.
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes, shape (n,).
+    probas
+        Model name -> predicted probabilities, shape (n,).
+    bins
+        Number of quantile bins.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     from sklearn.calibration import calibration_curve
 
     fig, ax = _subplots(figsize=(5, 5))
@@ -77,7 +112,19 @@ def calibration_figure(
 
 
 def gains_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
-    """Cumulative gains (capture rate by share targeted) and lift by decile."""
+    """Cumulative gains (capture rate by share targeted) and lift by decile.
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes, shape (n,).
+    scores
+        Scorer name -> scores, shape (n,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig, (gain_ax, lift_ax) = _subplots(2, figsize=(10, 4.5))
     y = np.asarray(y_true, dtype=float)
     share = np.arange(1, len(y) + 1) / len(y)
@@ -105,6 +152,15 @@ def decile_calibration_figure(tables: Mapping[str, pd.DataFrame]) -> Figure:
     """LTV: mean predicted and mean actual value by predicted decile.
 
     Each table has columns ``decile``, ``mean_predicted``, ``mean_actual``.
+
+    Parameters
+    ----------
+    tables
+        Model name -> its decile table (``training.metrics_tabular.decile_calibration``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig, ax = _subplots(figsize=(6, 4.5))
     for name, table in tables.items():
@@ -133,7 +189,17 @@ def decile_calibration_figure(tables: Mapping[str, pd.DataFrame]) -> Figure:
 
 
 def recall_at_k_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
-    """Recall@k against k for each recommender: ``{name: (ks, recalls)}``."""
+    """Recall@k against k for each recommender: ``{name: (ks, recalls)}``.
+
+    Parameters
+    ----------
+    curves
+        Recommender name -> ``(ks, recalls)``, each shape (n_k,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig, ax = _subplots(figsize=(6, 4.5))
     for name, (ks, recalls) in curves.items():
         ax.plot(ks, recalls, marker=".", label=name)
@@ -147,6 +213,15 @@ def qini_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]])
     """Qini curves (incremental responders by number targeted) per scorer.
 
     ``curves`` maps a name to ``(outcome, treated, score)``, each shape (n,).
+
+    Parameters
+    ----------
+    curves
+        Scorer name -> ``(outcome, treated, score)``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     from kizuna.training.metrics_uplift import qini_curve
 
@@ -166,7 +241,19 @@ def qini_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]])
 
 
 def precision_recall_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
-    """Precision against recall for each scorer, with the base rate. Arrays shape (n,)."""
+    """Precision against recall for each scorer, with the base rate. Arrays shape (n,).
+
+    Parameters
+    ----------
+    y_true
+        0/1 outcomes, shape (n,).
+    scores
+        Scorer name -> scores, shape (n,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
     fig, ax = _subplots(figsize=(5, 5))
@@ -182,7 +269,21 @@ def precision_recall_figure(y_true: np.ndarray, scores: Mapping[str, np.ndarray]
 
 
 def importance_figure(importance: pd.Series, *, title: str, top: int = 20) -> Figure:
-    """Horizontal bars of the ``top`` largest values of ``importance`` (index: feature names)."""
+    """Horizontal bars of the ``top`` largest values of ``importance`` (index: feature names).
+
+    Parameters
+    ----------
+    importance
+        Importance per feature, shape (p,).
+    title
+        The figure's title.
+    top
+        How many features to show.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     shown = importance.sort_values(ascending=True).tail(top)
     fig, ax = _subplots(figsize=(6, 0.3 * len(shown) + 1.2))
     ax.barh(np.arange(len(shown)), shown.to_numpy())
@@ -201,6 +302,12 @@ def shap_summary_figure(contrib: pd.DataFrame, values: pd.DataFrame, *, top: int
         SHAP values, shape (n, n_features) (LightGBM ``pred_contrib`` without the bias).
     values
         The feature values, same shape and columns, for the colour (low blue, high red).
+    top
+        How many features to show.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     order = contrib.abs().mean().sort_values(ascending=False).index[:top][::-1]
     fig, ax = _subplots(figsize=(7, 0.35 * len(order) + 1.5))
@@ -223,7 +330,19 @@ def shap_summary_figure(contrib: pd.DataFrame, values: pd.DataFrame, *, top: int
 
 
 def residual_figure(actual: np.ndarray, predicted: np.ndarray) -> Figure:
-    """LTV residuals: residual against prediction, and predicted against actual (log1p axes)."""
+    """LTV residuals: residual against prediction, and predicted against actual (log1p axes).
+
+    Parameters
+    ----------
+    actual
+        Actual values, shape (n,).
+    predicted
+        Predicted values, shape (n,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     actual = np.asarray(actual, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
     residual = actual - predicted
@@ -246,6 +365,22 @@ def model_figures(kind: str, model: Any, X: pd.DataFrame, *, max_rows: int = 200
     (with ``transform_matrix`` and ``feature_names_``); other models give no
     figures. SHAP values are LightGBM's own ``pred_contrib`` on at most
     ``max_rows`` rows (the first ones, for a repeatable plot).
+
+    Parameters
+    ----------
+    kind
+        The model kind (``churn``, ``ltv``), prefixing the file names.
+    model
+        The fitted model.
+    X
+        Its test features, shape (n, p).
+    max_rows
+        Most rows the SHAP summary reads.
+
+    Returns
+    -------
+    dict of str -> matplotlib.figure.Figure
+        File name -> figure; empty for a model without a booster.
     """
     booster = getattr(model, "booster_", None)
     pre = getattr(model, "preprocessor_", None)
@@ -271,6 +406,17 @@ def search_figure(table: pd.DataFrame, scores: list[str]) -> Figure:
 
     ``table`` has one row per combination (see ``training.search_log.search_table``);
     a combination has NaN in the score columns of other modes.
+
+    Parameters
+    ----------
+    table
+        One row per search combination.
+    scores
+        The score columns to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig, ax = _subplots(figsize=(6, 4))
     for column in scores:

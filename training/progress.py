@@ -31,6 +31,11 @@ def step(title: str, *, quiet: bool = False) -> Iterator[None]:
         What the step does, e.g. ``"validating 541,909 rows"``.
     quiet
         Print nothing (``--quiet``, tests and scripted use).
+
+    Yields
+    ------
+    None
+        The block runs inside.
     """
     if quiet:
         yield

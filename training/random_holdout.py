@@ -34,6 +34,8 @@ def random_user_split(
         at least one, never all).
     seed
         Seeds the choice.
+    trend_days
+        Window of the recent sales.
 
     Returns
     -------

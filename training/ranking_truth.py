@@ -41,7 +41,18 @@ class TruthIndex:
         self.keys = rows * self.span + codes  # unique and sorted by construction
 
     def hits(self, recs: np.ndarray) -> np.ndarray:
-        """Which of ``recs`` (int64, shape (n, k), negative = padding) are relevant: (n, k) bool."""
+        """Which of ``recs`` (int64, shape (n, k), negative = padding) are relevant: (n, k) bool.
+
+        Parameters
+        ----------
+        recs
+            Item codes, shape (n, k) int64; negative = padding.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, k), bool.
+        """
         # A code at or above span (or padding) is in no user's truth.
         known = (recs >= 0) & (recs < self.span)
         if not self.keys.size:
@@ -52,7 +63,20 @@ class TruthIndex:
 
 
 def truth_pairs(truth: Truth, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (row, code) pairs of the truth, sorted by row then code."""
+    """Distinct (row, code) pairs of the truth, sorted by row then code.
+
+    Parameters
+    ----------
+    truth
+        Relevant codes per user: list of n arrays, or sparse (n, n_codes).
+    n
+        Number of users.
+
+    Returns
+    -------
+    rows, codes : numpy.ndarray
+        Each shape (n_pairs,), int64.
+    """
     if sp.issparse(truth):
         m = sp.csr_matrix(truth)
         if m.shape[0] != n:

@@ -60,6 +60,21 @@ def evaluate_recommenders(
     ``{model: {mode: item codes (n_eval, depth)}}``, e.g. for recall curves
     without recommending again.
 
+    Parameters
+    ----------
+    models
+        Report name -> an unfitted recommender.
+    holdout
+        The holdout split.
+    k
+        The cut-off.
+    modes
+        The modes to score (``all``, ``new``).
+    depth
+        Items recommended per user (> ``k``), or None.
+    recommendations
+        Receives the item codes, or None.
+
     Returns
     -------
     pandas.DataFrame
@@ -114,7 +129,30 @@ def evaluate_holdout(
     trend_days: float = 7,
     modes: Iterable[str] = MODES,
 ) -> pd.DataFrame:
-    """:func:`holdout_split` then :func:`evaluate_recommenders` (canonical column names)."""
+    """:func:`holdout_split` then :func:`evaluate_recommenders` (canonical column names).
+
+    Parameters
+    ----------
+    models
+        Report name -> an unfitted recommender.
+    transactions
+        Validated lines, shape (n, k).
+    as_of
+        The split instant.
+    horizon_days
+        The truth window.
+    k
+        The cut-off.
+    trend_days
+        Window of the recent sales.
+    modes
+        The modes to score.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`evaluate_recommenders`.
+    """
     holdout = holdout_split(transactions, as_of, horizon_days, trend_days=trend_days)
     return evaluate_recommenders(models, holdout, k=k, modes=modes)
 
@@ -124,6 +162,18 @@ def default_models(random_state: int = 0, num_threads: int = 1) -> dict[str, Rec
 
     Baseline settings are the reference ones: ALS with 64 factors on BM25
     weights, BM25 item-kNN with 100 neighbours (implicit's BM25 defaults).
+
+    Parameters
+    ----------
+    random_state
+        Seed of the models.
+    num_threads
+        Threads of the models.
+
+    Returns
+    -------
+    dict of str -> Recommender
+        Unfitted.
     """
     return {
         "global_popularity": PopularityRecommender(),
@@ -145,6 +195,17 @@ def margins(
     baselines: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """How far ``model`` is above the best of ``baselines`` (default: every other model).
+
+    Parameters
+    ----------
+    results
+        Output of :func:`evaluate_recommenders`.
+    model
+        The model compared.
+    metric
+        The metric compared.
+    baselines
+        The models compared with, or None for every other.
 
     Returns
     -------

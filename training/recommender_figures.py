@@ -20,6 +20,22 @@ def purchase_rate_by_rank(
 
     ``recs`` is the model's ``new``-mode ranking of the holdout customers
     (n_eval, >= k) when the evaluation already made it, else it is made here.
+
+    Parameters
+    ----------
+    model
+        The fitted model.
+    holdout
+        The holdout split.
+    k
+        Number of ranks.
+    recs
+        The ``new``-mode ranking, shape (n_eval, >= k), or None.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (k,), in [0, 1].
     """
     if recs is None:
         users = holdout.user_codes
@@ -31,7 +47,19 @@ def purchase_rate_by_rank(
 
 
 def named_metrics(rows: pd.DataFrame, k: int) -> dict[str, float]:
-    """Long evaluation rows -> ``{"ndcg_at_10": ..., "new_ndcg_at_10": ...}``."""
+    """Long evaluation rows -> ``{"ndcg_at_10": ..., "new_ndcg_at_10": ...}``.
+
+    Parameters
+    ----------
+    rows
+        Long evaluation rows (``mode``, ``metric``, ``value``).
+    k
+        The cut-off, in the names.
+
+    Returns
+    -------
+    dict of str -> float
+    """
     out: dict[str, float] = {}
     for _, row in rows.iterrows():
         metric = row["metric"]
@@ -50,6 +78,20 @@ def recall_curves(
     ``rankings`` maps a model's name to its ``all``-mode ranking of the
     holdout customers, (n_eval, >= max(RECALL_KS)), when the evaluation
     already made it (top-k lists are prefixes of longer ones: the same values).
+
+    Parameters
+    ----------
+    models
+        Name -> fitted model.
+    holdout
+        The holdout split.
+    rankings
+        Name -> its ``all``-mode ranking, shape (n_eval, >= max(RECALL_KS)); or None.
+
+    Returns
+    -------
+    dict of str -> (numpy.ndarray, numpy.ndarray)
+        Model -> ``(ks, recalls)``.
     """
     users = holdout.user_codes
     history = holdout.train.matrix[users]

@@ -86,7 +86,17 @@ class RecommenderHoldout:
         return self.train.matrix.shape[1]
 
     def excludes_seen(self, mode: str) -> bool:
-        """Whether rankings judged in ``mode`` leave out the customer's training items."""
+        """Whether rankings judged in ``mode`` leave out the customer's training items.
+
+        Parameters
+        ----------
+        mode
+            ``"all"`` or ``"new"``.
+
+        Returns
+        -------
+        bool
+        """
         return mode == "new" or self.excludes_training
 
 
@@ -116,6 +126,8 @@ def holdout_split(
         Length of the truth window ``[as_of, as_of + horizon_days)``.
     trend_days
         Length of the recent-sales window ``[as_of - trend_days, as_of)``.
+    customer_col, item_col, order_col, timestamp_col, is_return_col, category_col
+        Column names (the canonical ones by default).
 
     Returns
     -------
@@ -190,7 +202,22 @@ def _binary(m: sp.spmatrix) -> sp.csr_matrix:
 def item_categories(
     transactions: pd.DataFrame, item_ids: pd.Index, item_col: str, category_col: str
 ) -> np.ndarray:
-    """The most frequent category of each item (ties: the lower label; missing -> NA)."""
+    """The most frequent category of each item (ties: the lower label; missing -> NA).
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    item_ids
+        The item ids, shape (n_items,).
+    item_col, category_col
+        The item and category columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_items,), object; NA where unknown.
+    """
     pairs = transactions[[item_col, category_col]].dropna()
     counts = pairs.groupby([item_col, category_col], observed=True).size()
     if counts.empty:

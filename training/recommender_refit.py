@@ -38,6 +38,27 @@ def refit_for_serving(
     :class:`~models.recommenders.reranker.RerankedRecommender` with trained
     rankers: its generators are refit here, its rankers kept. The bundle
     holds the id maps and history the model needs.
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    config
+        The recommender config.
+    seed
+        The experiment's seed.
+    items
+        The validated items table, or None.
+    purchase_rate_by_rank
+        Share bought per rank, shape (k,), or None.
+    model_name
+        The served model's name.
+    reranker
+        The trained re-ranker, or None.
+
+    Returns
+    -------
+    RecommenderBundle
     """
     purchases = transactions[~transactions[s.IS_RETURN]]
     end = purchases[s.TIMESTAMP].max() + pd.Timedelta(seconds=1)
@@ -77,7 +98,20 @@ def refit_for_serving(
 
 
 def median_prices(purchases: pd.DataFrame, item_ids: pd.Index) -> np.ndarray:
-    """Median unit price per item code, shape (n_items,)."""
+    """Median unit price per item code, shape (n_items,).
+
+    Parameters
+    ----------
+    purchases
+        Purchase lines, shape (n, k).
+    item_ids
+        The item ids, shape (n_items,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_items,), float64; NaN without a price.
+    """
     prices = purchases.groupby(s.ITEM_ID, observed=True)[s.UNIT_PRICE].median()
     return prices.reindex(item_ids).to_numpy(dtype=float)
 
@@ -85,7 +119,22 @@ def median_prices(purchases: pd.DataFrame, item_ids: pd.Index) -> np.ndarray:
 def catalogue_categories(
     transactions: pd.DataFrame, item_ids: pd.Index, items: pd.DataFrame | None
 ) -> pd.Series | None:
-    """Category per item code: the catalogue's, else the most frequent in transactions."""
+    """Category per item code: the catalogue's, else the most frequent in transactions.
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    item_ids
+        The item ids, shape (n_items,).
+    items
+        The validated items table, or None.
+
+    Returns
+    -------
+    pandas.Series or None
+        Shape (n_items,); None without categories.
+    """
     if items is not None and s.CATEGORY in items.columns:
         return items[s.CATEGORY].reindex(item_ids).astype("string").reset_index(drop=True)
     if s.CATEGORY in transactions.columns:

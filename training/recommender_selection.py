@@ -47,6 +47,27 @@ def select_on_validation(
     popularity in the ``new`` mode) take no part. No validation customers:
     the tuned model is served. ``baselines``: the candidates' rows when a
     worker is already computing them.
+
+    Parameters
+    ----------
+    validation
+        The validation split.
+    config
+        The recommender config.
+    primary
+        The primary metric.
+    seed
+        The experiment's seed.
+    reranker
+        The re-ranker's run, or None.
+    early_params
+        The hybrid's weights tuned on the early window, or None.
+    baselines
+        The candidates' rows being computed, or None.
+
+    Returns
+    -------
+    Selection
     """
     if len(validation.user_codes) == 0:
         return Selection(TUNED, primary, {}, "no validation customers: the tuned model is served")
@@ -104,6 +125,19 @@ def lambdarank_figures(
     score had its ranker ordered every mode. ``alone``: the holdout rows of
     the rankers alone in every mode (``score_split`` of the model with every
     mode ranked).
+
+    Parameters
+    ----------
+    reranker
+        The re-ranker's run, or None.
+    alone
+        Holdout rows of the rankers alone, or None.
+    k
+        The cut-off.
+
+    Returns
+    -------
+    dict of str -> float
     """
     if reranker is None:
         return {}
@@ -121,6 +155,19 @@ def lambdarank_figures(
 
 
 def configured_baselines(config: RecommenderConfig, seed: int) -> dict[str, Any]:
-    """The configured candidates, unfitted, by name, in the configured order."""
+    """The configured candidates, unfitted, by name, in the configured order.
+
+    Parameters
+    ----------
+    config
+        The recommender config.
+    seed
+        The experiment's seed.
+
+    Returns
+    -------
+    dict
+        Name -> unfitted recommender.
+    """
     available = default_models(random_state=seed)
     return {name: available[name] for name in config.candidates}

@@ -24,7 +24,28 @@ def time_or_random_splits(
     config: RecommenderConfig,
     seed: int,
 ) -> tuple[Any, Any]:
-    """(holdout, validation) under the configured protocol."""
+    """(holdout, validation) under the configured protocol.
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    as_of
+        The holdout's cutoff.
+    val_as_of
+        The validation cutoff.
+    horizon_days
+        The truth window.
+    config
+        The recommender config.
+    seed
+        The experiment's seed.
+
+    Returns
+    -------
+    holdout, validation
+        The two splits.
+    """
     if config.protocol == "random_user":
         from kizuna.training.random_holdout import random_user_split
 
@@ -57,6 +78,22 @@ def reranker_windows(
     to the validation cutoff (which is the last). Empty without ``rerank``,
     under the ``random_user`` protocol, or with no customer who bought both
     before and after the earliest cutoff one horizon before validation.
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    validation
+        The validation split.
+    horizon_days
+        The truth window.
+    config
+        The recommender config.
+
+    Returns
+    -------
+    list
+        The splits.
     """
     if not config.rerank or config.protocol != "time":
         return []
@@ -80,6 +117,18 @@ def hashed_sample(split: Any, max_users: int | None) -> Any:
     of the id as text, a fixed key): the same customers in every split and run,
     whatever the seed. The split is returned unchanged when it has no more than
     ``max_users`` customers (or ``max_users`` is None), so small shops keep every one.
+
+    Parameters
+    ----------
+    split
+        The split.
+    max_users
+        Most evaluated customers, or None.
+
+    Returns
+    -------
+    split
+        Of the same type.
     """
     n = len(split.user_codes)
     if max_users is None or n <= max_users:

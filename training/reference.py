@@ -26,7 +26,12 @@ Generated from the code by `python -m kizuna.training.reference > docs/reference
 
 
 def render() -> str:
-    """The whole page (Markdown)."""
+    """The whole page (Markdown).
+
+    Returns
+    -------
+    str
+    """
     sections = [commands_section(), experiment_section(), endpoints_section()]
     return "\n".join([HEADER, *sections, environment_section()])
 
@@ -35,7 +40,12 @@ def render() -> str:
 
 
 def commands_section() -> str:
-    """Every ``kizuna`` command and subcommand with its arguments and options."""
+    """Every ``kizuna`` command and subcommand with its arguments and options.
+
+    Returns
+    -------
+    str
+    """
     from typer.main import get_command
 
     from kizuna.training.cli import app
@@ -87,7 +97,12 @@ def _param_row(param: Any) -> str | None:
 
 
 def experiment_section() -> str:
-    """Every key of the experiment YAML: type, default, and the code's comment on it."""
+    """Every key of the experiment YAML: type, default, and the code's comment on it.
+
+    Returns
+    -------
+    str
+    """
     from kizuna.training.config import ExperimentConfig
 
     out = ["## The experiment file", ""]
@@ -166,7 +181,12 @@ def _field_comments(model: type[BaseModel]) -> dict[str, str]:
 
 
 def endpoints_section() -> str:
-    """Every endpoint of the service (JSON over POST) and its request fields."""
+    """Every endpoint of the service (JSON over POST) and its request fields.
+
+    Returns
+    -------
+    str
+    """
     from kizuna.serving.service import KizunaService
 
     out = ["## Endpoints of the service", ""]
@@ -210,7 +230,12 @@ def _bound(meta: Any) -> str:
 
 
 def environment_section() -> str:
-    """The service's environment variables: the table in :mod:`serving.config`."""
+    """The service's environment variables: the table in :mod:`serving.config`.
+
+    Returns
+    -------
+    str
+    """
     from kizuna.serving import config
 
     doc = config.__doc__ or ""

@@ -49,7 +49,19 @@ def _fmt(metric: str, value: float | None) -> str:
 
 
 def recommender_table(models: dict[str, Any], k: int = 10) -> str:
-    """NDCG@k per model and mode, the served model first, then the margin over the best."""
+    """NDCG@k per model and mode, the served model first, then the margin over the best.
+
+    Parameters
+    ----------
+    models
+        The recommender's part of the result.
+    k
+        The cut-off.
+
+    Returns
+    -------
+    str
+    """
     rec = models["recommender"]
     served = rec.get("served", "kizuna")
     key_all, key_new = f"ndcg_at_{k}", f"new_ndcg_at_{k}"
@@ -96,7 +108,19 @@ def _served_label(served: str, two_stage: bool = False) -> str:
 
 
 def tabular_table(models: dict[str, Any], kind: str) -> str:
-    """Metrics (rows) of the served model and each baseline (columns) on the holdout."""
+    """Metrics (rows) of the served model and each baseline (columns) on the holdout.
+
+    Parameters
+    ----------
+    models
+        The result's models.
+    kind
+        ``churn`` or ``ltv``.
+
+    Returns
+    -------
+    str
+    """
     result = models[kind]
     served = result.get("served", "kizuna")
     primary = result["primary_metric"]
@@ -116,7 +140,17 @@ def tabular_table(models: dict[str, Any], kind: str) -> str:
 
 
 def render(summary: dict[str, Any]) -> str:
-    """All tables of one experiment (``ExperimentResult.to_dict()``) as Markdown."""
+    """All tables of one experiment (``ExperimentResult.to_dict()``) as Markdown.
+
+    Parameters
+    ----------
+    summary
+        ``ExperimentResult.to_dict()``.
+
+    Returns
+    -------
+    str
+    """
     models = summary["models"]
     parts = [
         f"<!-- {summary['experiment']}: dataset_hash {summary['fingerprint']['dataset_hash']} -->"

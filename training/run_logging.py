@@ -35,6 +35,21 @@ def log_snapshot_for_run(
     Registered, it is built for the current champions (this run's models where
     they won, the earlier champions where they did not) and takes ``champion``;
     unregistered, it is built for this run's models and only logged.
+
+    Parameters
+    ----------
+    config
+        The experiment config.
+    result
+        The experiment's result.
+    tx
+        The run's validated transactions, shape (n, k).
+    items, customers
+        The validated items and customers tables, or None.
+    last_seq
+        The last stored event line the run read.
+    fingerprint
+        The run's data fingerprint.
     """
     from kizuna.models.bundles import MODEL_KINDS, ChampionModels
     from kizuna.training.snapshot_job import NoChampionError, champion_models, log_snapshot
@@ -85,6 +100,15 @@ def log_outcome(kind: str, outcome: Any, *, model_id: str | None = None) -> None
 
     ``model_id`` (from :func:`log_model`) links the kind's own metrics (and
     its search's) to its logged model as well.
+
+    Parameters
+    ----------
+    kind
+        The model kind.
+    outcome
+        Its training outcome.
+    model_id
+        The logged model's id, or None.
     """
     import mlflow
 
@@ -132,6 +156,17 @@ def log_model(kind: str, outcome: Any) -> LoggedModel | None:
     every metric already in the run (one query each) and copies to the new
     model those tied to no model: log a kind's model before its metrics, and
     give them its ``model_id`` (:func:`log_outcome` does).
+
+    Parameters
+    ----------
+    kind
+        The model kind.
+    outcome
+        Its training outcome.
+
+    Returns
+    -------
+    LoggedModel or None
     """
     import mlflow
     from mlflow.models import infer_signature
@@ -176,6 +211,21 @@ def register(
     The version is promoted only if it beats its best baseline on the holdout's
     primary metric (:func:`training.tracking.register_version`); the decision
     goes into ``result.registry``.
+
+    Parameters
+    ----------
+    kind
+        The model kind.
+    outcome
+        Its training outcome.
+    logged
+        The logged model.
+    result
+        The experiment's result; its ``registry`` records the decision.
+    holdout_id
+        Which holdout the version was judged on.
+    config
+        The experiment config.
     """
     selection = getattr(outcome, "selection", None)
     metric_value = outcome.metrics[outcome.primary_metric]
@@ -214,6 +264,10 @@ def pip_requirements() -> list[str]:
 
     Given explicitly because MLflow's inference imports the model in a
     subprocess, which costs several seconds per model.
+
+    Returns
+    -------
+    list of str
     """
     from importlib.metadata import PackageNotFoundError, version
 
@@ -241,7 +295,21 @@ def pip_requirements() -> list[str]:
 
 
 def kind_key(kind: str, config: ExperimentConfig, fingerprint: dict[str, Any]) -> str:
-    """What else must match for two versions' metrics to be comparable."""
+    """What else must match for two versions' metrics to be comparable.
+
+    Parameters
+    ----------
+    kind
+        The model kind.
+    config
+        The experiment config.
+    fingerprint
+        The run's data fingerprint.
+
+    Returns
+    -------
+    str
+    """
     if kind == "recommender":
         rec = config.recommender
         key = f"k={rec.k}:{rec.primary_mode}"
@@ -256,7 +324,19 @@ def kind_key(kind: str, config: ExperimentConfig, fingerprint: dict[str, Any]) -
 
 def holdout_key(fingerprint: dict[str, Any], horizon_days: int) -> str:
     """Which holdout a version was judged on: with a ``holdout_hash`` (the lines before the
-    holdout window's end), lines stored after that window do not change it."""
+    holdout window's end), lines stored after that window do not change it.
+
+    Parameters
+    ----------
+    fingerprint
+        The run's data fingerprint.
+    horizon_days
+        The holdout window's length.
+
+    Returns
+    -------
+    str
+    """
     parts = dict(fingerprint)
     if "holdout_hash" in parts:
         parts.pop("dataset_hash", None)
@@ -266,7 +346,19 @@ def holdout_key(fingerprint: dict[str, Any], horizon_days: int) -> str:
 
 
 def flatten_params(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested config -> ``{"churn.params.num_leaves": "7", ...}`` (MLflow params are flat)."""
+    """Nested config -> ``{"churn.params.num_leaves": "7", ...}`` (MLflow params are flat).
+
+    Parameters
+    ----------
+    tree
+        A nested config mapping.
+    prefix
+        Prefix of every key (for the recursion).
+
+    Returns
+    -------
+    dict of str -> str
+    """
     flat: dict[str, str] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"

@@ -11,7 +11,13 @@ _TAG_LIMIT = 5000  # MLflow tag values are capped; the artifact holds the whole 
 
 
 def note_failure(exc: BaseException) -> None:
-    """Tag the active run with the error's message and log its traceback (never raises)."""
+    """Tag the active run with the error's message and log its traceback (never raises).
+
+    Parameters
+    ----------
+    exc
+        The error.
+    """
     import mlflow
 
     message = f"{type(exc).__name__}: {exc}"
@@ -24,7 +30,17 @@ def note_failure(exc: BaseException) -> None:
 
 
 def describe_version(name: str, version: int, description: str) -> None:
-    """Set the description of a registered model version."""
+    """Set the description of a registered model version.
+
+    Parameters
+    ----------
+    name
+        The registered model name.
+    version
+        The version.
+    description
+        The text.
+    """
     from mlflow import MlflowClient
 
     MlflowClient().update_model_version(name, str(version), description=description)
@@ -37,6 +53,23 @@ def version_description(
 
     ``outcome`` has ``metrics``, ``baselines`` and ``primary_metric``; ``config``
     is the :class:`training.config.ExperimentConfig`; ``decision`` the alias decision.
+
+    Parameters
+    ----------
+    kind
+        The model kind.
+    outcome
+        Its training outcome.
+    fingerprint
+        The data fingerprint.
+    config
+        The experiment config.
+    decision
+        The alias decision.
+
+    Returns
+    -------
+    str
     """
     primary = outcome.primary_metric
     value = outcome.metrics.get(primary)

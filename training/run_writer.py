@@ -43,26 +43,59 @@ class RunWriter:
         return job
 
     def describe_run(self, *, tags: dict[str, Any], params: dict[str, str], files: dict) -> None:
-        """Log the run's tags (and ``git_commit``), parameters and JSON files (``{path: data}``)."""
+        """Log the run's tags (and ``git_commit``), parameters and JSON files (``{path: data}``).
+
+        Parameters
+        ----------
+        tags
+            Run tags.
+        params
+            Flat run parameters.
+        files
+            Artifact path -> JSON-serialisable data.
+        """
         self._submit(_describe, self._run, tags, params, files)
 
     def run_id(self) -> str:
-        """The run's id; waits for the store to open (raises its error if it did not)."""
+        """The run's id; waits for the store to open (raises its error if it did not).
+
+        Returns
+        -------
+        str
+        """
         return self._run.result()
 
     def log_models(self, outcomes: dict[str, Any]) -> None:
-        """Log these kinds' models (not registered yet: :meth:`register`)."""
+        """Log these kinds' models (not registered yet: :meth:`register`).
+
+        Parameters
+        ----------
+        outcomes
+            Model kind -> its training outcome.
+        """
         for kind, outcome in outcomes.items():
             self.logged[kind] = self._submit(run_logging.log_model, kind, outcome)
 
     def log_outcomes(self, outcomes: dict[str, Any]) -> None:
-        """Log these kinds' metrics, plots and searches, linked to their logged models."""
+        """Log these kinds' metrics, plots and searches, linked to their logged models.
+
+        Parameters
+        ----------
+        outcomes
+            Model kind -> its training outcome.
+        """
         for kind, outcome in outcomes.items():
             self._submit(_log_outcome, kind, outcome, self.logged[kind])
             self.described.add(kind)
 
     def log_metrics(self, values: dict[str, float]) -> None:
-        """Log run-level metrics."""
+        """Log run-level metrics.
+
+        Parameters
+        ----------
+        values
+            Metric name -> value.
+        """
         import mlflow
 
         self._submit(mlflow.log_metrics, values)
@@ -73,7 +106,17 @@ class RunWriter:
             job.result()
 
     def register(self, result: Any, *, holdout_id: str, config: Any) -> None:
-        """Register every logged model kind in ``result``, in its order; waits."""
+        """Register every logged model kind in ``result``, in its order; waits.
+
+        Parameters
+        ----------
+        result
+            The experiment's result.
+        holdout_id
+            Which holdout the versions were judged on.
+        config
+            The experiment config.
+        """
         if not config.tracking.register_models:
             return
 
@@ -88,7 +131,20 @@ class RunWriter:
         self._submit(register_all).result()
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn`` inside the run, on the writer's thread; waits and returns its value."""
+        """Run ``fn`` inside the run, on the writer's thread; waits and returns its value.
+
+        Parameters
+        ----------
+        fn
+            The function to run.
+        *args, **kwargs
+            Passed to ``fn``.
+
+        Returns
+        -------
+        Any
+            ``fn``'s value.
+        """
         return self._submit(fn, *args, **kwargs).result()
 
     def finish(self) -> None:
@@ -98,7 +154,13 @@ class RunWriter:
         self.call(mlflow.end_run)
 
     def fail(self, exc: BaseException) -> None:
-        """Record ``exc`` in the run and end it as FAILED, if the run started; waits."""
+        """Record ``exc`` in the run and end it as FAILED, if the run started; waits.
+
+        Parameters
+        ----------
+        exc
+            The error that ended the run.
+        """
         self._cancel_queued()  # nothing more is logged for a failed run
         if self._started():
             self.call(_end_failed, exc)

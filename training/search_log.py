@@ -51,6 +51,15 @@ def log_search(
     Nothing is logged for a search of one combination (no choice was made).
     ``model_id``: the logged model the count of combinations belongs to.
 
+    Parameters
+    ----------
+    kind
+        The model kind.
+    records
+        One record per combination.
+    model_id
+        The logged model's id, or None.
+
     Returns
     -------
     pandas.DataFrame or None

@@ -52,6 +52,14 @@ def choose_served(
     validation
         ``{candidate: value}``; must hold :data:`TUNED`. Non-finite values
         never win.
+    metric
+        The metric compared.
+    higher_is_better
+        The metric's direction.
+
+    Returns
+    -------
+    Selection
     """
     sign = 1.0 if higher_is_better else -1.0
     tuned = validation[TUNED]
@@ -80,7 +88,24 @@ def choose_served(
 def best_rival(
     holdout: dict[str, dict[str, float]], *, metric: str, served: str, higher_is_better: bool
 ) -> tuple[str, float] | None:
-    """The strongest candidate other than ``served`` on the holdout ``metric``, or None."""
+    """The strongest candidate other than ``served`` on the holdout ``metric``, or None.
+
+    Parameters
+    ----------
+    holdout
+        Candidate -> its holdout metrics.
+    metric
+        The metric compared.
+    served
+        The served candidate.
+    higher_is_better
+        The metric's direction.
+
+    Returns
+    -------
+    (str, float) or None
+        The rival's name and metric value.
+    """
     sign = 1.0 if higher_is_better else -1.0
     values = {
         name: float(m[metric])

@@ -57,6 +57,15 @@ def write_shop(shop: Shop, out_dir: str | Path) -> dict[str, Path]:
 def read_shop(out_dir: str | Path) -> Shop:
     """Read a shop written by :func:`write_shop`.
 
+    Parameters
+    ----------
+    out_dir
+        The folder :func:`write_shop` wrote.
+
+    Returns
+    -------
+    Shop
+
     Raises
     ------
     KizunaInputError

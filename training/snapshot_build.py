@@ -32,7 +32,17 @@ from kizuna.serving.weighting import WEIGHTING_KEYS, fit_weigher
 
 
 def snapshot_as_of(transactions: pd.DataFrame) -> pd.Timestamp:
-    """The day after the data's last line: the instant the snapshot describes."""
+    """The day after the data's last line: the instant the snapshot describes.
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+
+    Returns
+    -------
+    pandas.Timestamp
+    """
     return transactions[s.TIMESTAMP].max().floor("D") + pd.Timedelta(days=1)
 
 
@@ -127,13 +137,34 @@ def write_snapshot(
 
 
 def btyd_unit(models: ChampionModels) -> str:
-    """The BTYD time unit of the model set's tabular bundles (``W`` without one)."""
+    """The BTYD time unit of the model set's tabular bundles (``W`` without one).
+
+    Parameters
+    ----------
+    models
+        The model set.
+
+    Returns
+    -------
+    str
+    """
     bundles = [b for b in (models.churn, models.ltv) if b is not None]
     return next((b.btyd_unit for b in bundles), "W")
 
 
 def count_params(models: ChampionModels) -> dict[str, Any]:
-    """The recommender's interaction settings that shape the counts (not the weighting)."""
+    """The recommender's interaction settings that shape the counts (not the weighting).
+
+    Parameters
+    ----------
+    models
+        The model set.
+
+    Returns
+    -------
+    dict
+        Setting name -> value.
+    """
     rec = models.recommender
     params = dict(rec.interaction_params) if rec is not None else {}
     return {k: v for k, v in params.items() if k not in WEIGHTING_KEYS}
@@ -160,6 +191,20 @@ def write_snapshot_parts(
         Created (an existing folder is replaced).
     offers
         The experiment's offer catalogue file, copied into ``offers/``.
+    models
+        The model set the snapshot is for.
+    parts
+        The engine-computed parts.
+    items, customers
+        The validated items and customers tables, or None.
+    experiment
+        The experiment's name.
+    last_event_seq
+        The last stored event line included.
+    fingerprint
+        The data fingerprint, or None.
+    run_id
+        The run that logged it, or None.
 
     Returns
     -------
@@ -233,7 +278,17 @@ def write_snapshot_parts(
 
 
 def preferences(customers: pd.DataFrame | None) -> dict[str, list[str]]:
-    """Preferred categories per customer id, from the customers table's text column."""
+    """Preferred categories per customer id, from the customers table's text column.
+
+    Parameters
+    ----------
+    customers
+        The validated customers table, or None.
+
+    Returns
+    -------
+    dict of str -> list of str
+    """
     if customers is None or s.PREFERRED_CATEGORIES not in customers.columns:
         return {}
     prefs = customers[s.PREFERRED_CATEGORIES].dropna()

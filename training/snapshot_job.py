@@ -37,6 +37,21 @@ def champion_models(
 
     ``fresh`` maps kind -> (registered version, bundle) for versions already
     in memory (the run that just registered them), which are not downloaded.
+
+    Parameters
+    ----------
+    experiment
+        The experiment's name.
+    fresh
+        Kind -> (version, bundle) already in memory, or None.
+    kinds
+        The kinds to load (empty: all).
+    alias
+        The alias to load.
+
+    Returns
+    -------
+    ChampionModels
     """
     fresh = fresh or {}
     bundles: dict[str, Any] = {}
@@ -83,6 +98,25 @@ def log_snapshot(
     ``transactions`` are validated lines, or the parts an engine computed
     from them (:class:`training.snapshot_build.SnapshotParts`).
 
+    Parameters
+    ----------
+    models
+        The models the snapshot is for.
+    transactions
+        Validated lines, shape (n, k), or their parts.
+    config
+        The experiment config.
+    items, customers
+        The validated items and customers tables, or None.
+    last_event_seq
+        The last stored event line included.
+    fingerprint
+        The data fingerprint.
+    run_id
+        The active run.
+    register
+        Whether to register the snapshot.
+
     Returns
     -------
     (manifest, registry decision or None when not registered)
@@ -127,7 +161,17 @@ def log_snapshot(
 
 
 def trained_kinds(experiment: str) -> tuple[str, ...]:
-    """The model kinds the experiment's current snapshot says it trained (empty if none)."""
+    """The model kinds the experiment's current snapshot says it trained (empty if none).
+
+    Parameters
+    ----------
+    experiment
+        The experiment's name.
+
+    Returns
+    -------
+    tuple of str
+    """
     version = tracking.current_alias_version(
         tracking.registered_name(experiment, "snapshot"), tracking.CHAMPION
     )
@@ -151,6 +195,25 @@ def rebuild_snapshot(
     it as ``kizuna-<experiment>-snapshot@champion``. Nothing is retrained.
     With ``engine="spark"`` the lines are read, validated and turned into
     the snapshot's parts on Spark (:mod:`training.engines.spark_snapshot`).
+
+    Parameters
+    ----------
+    config
+        The experiment config.
+    quiet
+        Whether to hide progress.
+    engine
+        ``"pandas"`` or ``"spark"``.
+    spark
+        Spark settings, or None.
+    master
+        The Spark master, or None.
+
+    Returns
+    -------
+    dict
+        The experiment, engine, run id, registered version and the snapshot's sizes and
+        model versions, for the CLI.
     """
     import mlflow
 
@@ -213,7 +276,17 @@ def _pandas_source(
 
 
 def source_name(data: Any) -> str:
-    """How a fingerprint names the data source: format and file name."""
+    """How a fingerprint names the data source: format and file name.
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section (or the CLI's source).
+
+    Returns
+    -------
+    str
+    """
     return f"{data.format}:{Path(data.transactions).name}"
 
 

@@ -51,7 +51,23 @@ class Snapshot:
 def snapshot_dates(
     as_of: pd.Timestamp, horizon_days: int, n_train: int
 ) -> tuple[list[pd.Timestamp], pd.Timestamp, pd.Timestamp]:
-    """(training snapshots oldest first, validation snapshot, test snapshot)."""
+    """(training snapshots oldest first, validation snapshot, test snapshot).
+
+    Parameters
+    ----------
+    as_of
+        The test snapshot's instant.
+    horizon_days
+        The label window, also the spacing of the snapshots.
+    n_train
+        Number of training snapshots.
+
+    Returns
+    -------
+    train : list of pandas.Timestamp
+        Oldest first.
+    val, test : pandas.Timestamp
+    """
     step = pd.Timedelta(days=horizon_days)
     train = [as_of - (i + 2) * step for i in range(n_train)][::-1]
     return train, as_of - step, as_of
@@ -73,6 +89,21 @@ def model_inputs(
     BTYD models are fit on this snapshot's summaries unless given (serving
     passes the ones trained with the model, so scores match training).
 
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    as_of
+        The snapshot's instant.
+    horizon_days
+        The prediction horizon, for the BTYD outputs.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    items, customers
+        The validated items and customers tables, or None.
+    bgnbd, gamma_gamma
+        Fitted BTYD models to use, or None to fit them here.
+
     Returns
     -------
     (X, bgnbd, gamma_gamma)
@@ -88,7 +119,19 @@ def model_inputs(
 
 
 def fit_btyd(summary: pd.DataFrame) -> tuple[BetaGeoModel | None, GammaGammaModel | None]:
-    """Fit BG/NBD (and Gamma-Gamma on repeat buyers with positive spend), if the data allows."""
+    """Fit BG/NBD (and Gamma-Gamma on repeat buyers with positive spend), if the data allows.
+
+    Parameters
+    ----------
+    summary
+        The BTYD summary (``repeat_periods``, ``recency``, ``T``, ``monetary_value``),
+        shape (n_customers, 4).
+
+    Returns
+    -------
+    bgnbd, gamma_gamma : model or None
+        None where the data cannot fit one.
+    """
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -115,7 +158,27 @@ def build_snapshot(
     customers: pd.DataFrame | None = None,
     items: pd.DataFrame | None = None,
 ) -> Snapshot:
-    """Features (as of ``as_of``) and labels (``[as_of, as_of + horizon)``) of the active population."""
+    """Features (as of ``as_of``) and labels (``[as_of, as_of + horizon)``) of the active population.
+
+    Parameters
+    ----------
+    transactions
+        Validated lines, shape (n, k).
+    as_of
+        The snapshot's instant.
+    horizon_days
+        The label window.
+    lookback_days
+        Activity window that defines the population.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    items, customers
+        The validated items and customers tables, or None.
+
+    Returns
+    -------
+    Snapshot
+    """
     X, bgnbd, gamma_gamma = model_inputs(
         transactions,
         as_of,
@@ -139,7 +202,20 @@ def build_snapshot(
 
 
 def stack(snapshots: list[Snapshot]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Concatenate snapshots into one training set (index: customer id, repeated)."""
+    """Concatenate snapshots into one training set (index: customer id, repeated).
+
+    Parameters
+    ----------
+    snapshots
+        The training snapshots.
+
+    Returns
+    -------
+    X : pandas.DataFrame
+        Shape (n_rows, n_features), indexed by customer id (repeated).
+    churn, value : pandas.Series
+        Shape (n_rows,).
+    """
     X = pd.concat([snap.X for snap in snapshots])
     churn = pd.concat([snap.churn for snap in snapshots])
     value = pd.concat([snap.value for snap in snapshots])

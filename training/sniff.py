@@ -58,7 +58,17 @@ class Proposal:
 
 
 def sniff(path: Path) -> Proposal:
-    """Propose how to read ``path`` and map it onto the transactions contract."""
+    """Propose how to read ``path`` and map it onto the transactions contract.
+
+    Parameters
+    ----------
+    path
+        The transactions file.
+
+    Returns
+    -------
+    Proposal
+    """
     path = Path(path)
     if not path.exists():
         raise KizunaInputError(f"no such file: {path}")
@@ -234,7 +244,17 @@ def _split(start: pd.Timestamp, end: pd.Timestamp) -> tuple[int, int]:
 
 
 def describe(proposal: Proposal) -> str:
-    """One line per column: its kind and examples, for the YAML's comments."""
+    """One line per column: its kind and examples, for the YAML's comments.
+
+    Parameters
+    ----------
+    proposal
+        What :func:`sniff` proposed.
+
+    Returns
+    -------
+    str
+    """
     buf = io.StringIO()
     for g in proposal.columns:
         rule = f", {g.rule.describe()}" if g.rule is not None else ""

@@ -111,6 +111,16 @@ def number_rule_of(guesses: list[ColumnGuess]) -> tuple[NumberRule | None, str |
 
     ``1,234`` alone fits a decimal comma and a thousands comma: the first style that
     fits every such column is proposed, marked for checking.
+
+    Parameters
+    ----------
+    guesses
+        One guess per column.
+
+    Returns
+    -------
+    rule : NumberRule or None
+    note : str or None
     """
     styled = [g for g in guesses if g.number_rules]
     if not styled:
@@ -161,7 +171,22 @@ def _date_rule(text: pd.Series) -> TimestampRule | None:
 def propose_map(
     guesses: list[ColumnGuess], *, n_rows: int
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Assign each canonical role a column by name hints, then by type; fill gaps with constants."""
+    """Assign each canonical role a column by name hints, then by type; fill gaps with constants.
+
+    Parameters
+    ----------
+    guesses
+        One guess per column.
+    n_rows
+        Rows sampled.
+
+    Returns
+    -------
+    column_map : dict
+        Canonical column -> entry.
+    notes : dict of str -> str
+        Canonical column -> how it was chosen.
+    """
     notes: dict[str, str] = {}
     taken: set[str] = set()
     out: dict[str, Any] = {}

@@ -12,7 +12,24 @@ from kizuna.training.config import SplitConfig
 def contractual_split(
     X: pd.DataFrame, y: pd.Series, split: SplitConfig, *, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions of the train, validation and test customers, shape (n_*,) each."""
+    """Positions of the train, validation and test customers, shape (n_*,) each.
+
+    Parameters
+    ----------
+    X
+        Customer attributes, shape (n, p).
+    y
+        The labels, shape (n,).
+    split
+        Shares, ``by`` and seed.
+    seed
+        The experiment's seed (when ``split`` has none).
+
+    Returns
+    -------
+    train, validation, test : numpy.ndarray
+        Positions, each shape (n_*,).
+    """
     from sklearn.model_selection import train_test_split
 
     from kizuna.features import schema as s

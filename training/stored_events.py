@@ -25,6 +25,17 @@ def event_store_path(data: DataConfig, experiment: str | None) -> Path | None:
     read outside an experiment, whose rows are taken as they are. Warns when
     only a store of an older kizuna (one file shared by every experiment, no
     longer read) is there (:func:`warn_legacy_store`).
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section (or the CLI's source).
+    experiment
+        The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    pathlib.Path or None
     """
     from kizuna.serving.config import Settings
 
@@ -50,6 +61,17 @@ def served_event_store(experiment: str, event_store: Path | None = None) -> Any:
     What a command that loads the served models applies on top of their
     snapshot (``serving.live.load_served(store=...)``), so its customers are
     the service's: ``kizuna score``, ``kizuna score audience``, ``kizuna report``.
+
+    Parameters
+    ----------
+    experiment
+        The experiment's name.
+    event_store
+        The store's path, or None for the experiment's own.
+
+    Returns
+    -------
+    EventStore or None
     """
     from kizuna.serving.config import Settings
     from kizuna.serving.event_store import EventStore
@@ -63,6 +85,13 @@ def served_event_store(experiment: str, event_store: Path | None = None) -> Any:
 
 def stored_events_summary(data: DataConfig, experiment: str | None) -> dict[str, Any] | None:
     """Which stored events a read of ``data`` for ``experiment`` appends, for a report.
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section (or the CLI's source).
+    experiment
+        The experiment whose stored events are read, or None.
 
     Returns
     -------
@@ -83,7 +112,17 @@ def stored_events_summary(data: DataConfig, experiment: str | None) -> dict[str,
 def warn_legacy_store(data_dir: Path, store: Path, *, kind: str = "event store") -> None:
     """Say on stderr (even with ``--quiet``: a warning, not progress) that an older kizuna's
     shared store of this ``kind`` (``event store`` or ``contact log``) is no longer read,
-    when only that one is there."""
+    when only that one is there.
+
+    Parameters
+    ----------
+    data_dir
+        The data folder.
+    store
+        The store this run reads.
+    kind
+        ``event store`` or ``contact log``.
+    """
     note = legacy_store_note(data_dir, store, kind=kind)
     if note:
         err_console.print(f"warning: {escape(note)}", highlight=False, soft_wrap=True)
@@ -91,7 +130,21 @@ def warn_legacy_store(data_dir: Path, store: Path, *, kind: str = "event store")
 
 def legacy_store_note(data_dir: Path, store: Path, *, kind: str = "event store") -> str | None:
     """A line for a user whose events (or contacts) sit in the shared store of an older
-    kizuna, else None."""
+    kizuna, else None.
+
+    Parameters
+    ----------
+    data_dir
+        The data folder.
+    store
+        The store this run reads.
+    kind
+        ``event store`` or ``contact log``.
+
+    Returns
+    -------
+    str or None
+    """
     from kizuna.serving.config import LEGACY_STORES
 
     name = LEGACY_STORES[0] if kind == "event store" else LEGACY_STORES[1]

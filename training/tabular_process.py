@@ -44,6 +44,11 @@ def training_limits() -> Iterator[None]:
 
     The pipeline trains under it, and so does the tabular child, so the child's
     results are the ones this process would give.
+
+    Yields
+    ------
+    None
+        The block runs inside.
     """
     from threadpoolctl import threadpool_limits
 
@@ -78,7 +83,12 @@ class TabularProcess:
         self._local = False
 
     def start(self) -> TabularProcess:
-        """Start the child (it imports kizuna, then waits for its inputs)."""
+        """Start the child (it imports kizuna, then waits for its inputs).
+
+        Returns
+        -------
+        TabularProcess
+        """
         in_process = os.name != "posix" if self.in_process is None else self.in_process
         if in_process:
             self._local = True
@@ -98,6 +108,16 @@ class TabularProcess:
 
     def train(self, *args: Any) -> Any:
         """``train_tabular_stage(*args)`` in the child; its result, or its error raised here.
+
+        Parameters
+        ----------
+        *args
+            The arguments of ``train_tabular_stage``.
+
+        Returns
+        -------
+        Any
+            ``train_tabular_stage``'s result.
 
         Raises
         ------
@@ -146,6 +166,11 @@ def serve(conn: Connection) -> None:
 
     The answer is ``("ok", result)`` or ``("error", exception)``. The imports
     come first, while the parent is still loading its data.
+
+    Parameters
+    ----------
+    conn
+        The connection to the parent.
     """
     # Ctrl-C reaches the whole process group: the parent handles it and stops this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -178,6 +203,15 @@ def portable_error(exc: BaseException) -> BaseException:
 
     A traceback does not cross processes; the note keeps where the error was
     raised for a developer, while the message (what the CLI prints) is unchanged.
+
+    Parameters
+    ----------
+    exc
+        The child's error.
+
+    Returns
+    -------
+    BaseException
     """
     where = "".join(traceback.format_exception(exc))
     try:
@@ -189,7 +223,13 @@ def portable_error(exc: BaseException) -> BaseException:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m kizuna.training.tabular_process FD``: serve on the socket ``FD``."""
+    """``python -m kizuna.training.tabular_process FD``: serve on the socket ``FD``.
+
+    Parameters
+    ----------
+    argv
+        The command line, or None for ``sys.argv``.
+    """
     serve(Connection(int((sys.argv[1:] if argv is None else argv)[0])))
 
 

@@ -16,7 +16,19 @@ LOWER_IS_BETTER = {"brier", "log_loss", "mae", "rmse"}
 
 
 def grid(search: SearchConfig | None, seed: int) -> list[dict[str, Any]]:
-    """Parameter combinations to try (the defaults alone without a search)."""
+    """Parameter combinations to try (the defaults alone without a search).
+
+    Parameters
+    ----------
+    search
+        The search config, or None.
+    seed
+        The experiment's seed.
+
+    Returns
+    -------
+    list of dict
+    """
     if search is None or not search.grid:
         return [{}]
     keys = sorted(search.grid)
@@ -39,7 +51,28 @@ def select_best(
     score: Callable[[Any], dict[str, float]],
     primary: str,
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """Fit each combination, score it on validation, keep the best by ``primary``."""
+    """Fit each combination, score it on validation, keep the best by ``primary``.
+
+    Parameters
+    ----------
+    make
+        Parameters -> an unfitted model.
+    combos
+        The combinations.
+    fit
+        Fits a model, returns it.
+    score
+        A fitted model -> its validation metrics.
+    primary
+        The metric chosen on.
+
+    Returns
+    -------
+    model
+        The best fitted model.
+    records : list of dict
+        One per combination: parameters and validation metrics.
+    """
     sign = -1.0 if primary in LOWER_IS_BETTER else 1.0
     best, best_value, records = None, -np.inf, []
     for params in combos:

@@ -31,6 +31,17 @@ def train_tabular_stage(
 ) -> tuple[Snapshot, dict[str, Any], dict[str, float]]:
     """Snapshots, next-order evaluation, churn, LTV and uplift.
 
+    Parameters
+    ----------
+    config
+        The experiment config.
+    tx
+        Validated lines, shape (n, k).
+    items, customers
+        The validated items and customers tables, or None.
+    tabular_kinds
+        The kinds to train.
+
     Returns
     -------
     (test snapshot, results by kind, next-order metrics)

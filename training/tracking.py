@@ -43,7 +43,17 @@ def setup_mlflow_uri() -> None:
 
 
 def setup_mlflow(experiment_name: str) -> str:
-    """Point MLflow at the store and experiment; return the experiment id."""
+    """Point MLflow at the store and experiment; return the experiment id.
+
+    Parameters
+    ----------
+    experiment_name
+        The MLflow experiment.
+
+    Returns
+    -------
+    str
+    """
     import mlflow
 
     setup_mlflow_uri()
@@ -64,6 +74,20 @@ def dataset_fingerprint(frame: pd.DataFrame, *, source: str, as_of: Any) -> dict
 
     The hash covers every value in row order, so any change to the data
     gives a different fingerprint.
+
+    Parameters
+    ----------
+    frame
+        The validated table, shape (n, k).
+    source
+        How the source is named.
+    as_of
+        The cutoff of the read, or None.
+
+    Returns
+    -------
+    dict
+        ``dataset_source``, ``dataset_rows``, ``dataset_hash``, ``as_of``.
     """
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     digest = hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
@@ -76,7 +100,12 @@ def dataset_fingerprint(frame: pd.DataFrame, *, source: str, as_of: Any) -> dict
 
 
 def git_commit() -> str:
-    """The checked-out commit, with ``-dirty`` for uncommitted changes, or ``unknown``."""
+    """The checked-out commit, with ``-dirty`` for uncommitted changes, or ``unknown``.
+
+    Returns
+    -------
+    str
+    """
     root = Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(
@@ -122,6 +151,12 @@ def decide_alias(
         ``(name, metric)`` of the strongest other candidate on the same
         holdout. A version that does not strictly beat it is never promoted,
         however the champion compares.
+    new_metric
+        The new version's holdout metric.
+    champion_metric
+        The champion's, on the same holdout; None without a comparable champion.
+    higher_is_better
+        The metric's direction.
 
     Returns
     -------
@@ -164,6 +199,27 @@ def register_version(
     metric, so the new version takes the champion alias and the reason says so.
     ``baseline`` (name, holdout metric) is the bar it must clear first (see
     :func:`decide_alias`).
+
+    Parameters
+    ----------
+    model_uri
+        The logged model.
+    name
+        The registered model name.
+    metric_name, metric_value
+        The holdout's primary metric and the model's value of it.
+    holdout_id
+        Which holdout the value was measured on.
+    higher_is_better
+        The metric's direction.
+    tags
+        Version tags, or None.
+    baseline
+        ``(name, holdout metric)`` of the best baseline, or None.
+
+    Returns
+    -------
+    AliasDecision
     """
     import mlflow
     from mlflow import MlflowClient
@@ -215,12 +271,39 @@ def register_version(
 
 
 def current_alias_version(name: str, alias: str) -> Any | None:
-    """The model version that ``name@alias`` points to, or None."""
+    """The model version that ``name@alias`` points to, or None.
+
+    Parameters
+    ----------
+    name
+        The registered model name.
+    alias
+        The alias.
+
+    Returns
+    -------
+    mlflow.entities.model_registry.ModelVersion or None
+    """
     return alias_version(name, alias)
 
 
 def promote(name: str, version: int, alias: str = CHAMPION) -> dict[str, Any]:
-    """Point ``name@alias`` at ``version`` by hand; return what moved."""
+    """Point ``name@alias`` at ``version`` by hand; return what moved.
+
+    Parameters
+    ----------
+    name
+        The registered model name.
+    version
+        The version to point at.
+    alias
+        The alias to move.
+
+    Returns
+    -------
+    dict
+        ``name``, ``alias``, ``version`` and ``previous_version`` (None if none).
+    """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -262,6 +345,21 @@ def register_snapshot(
 
     A snapshot is built for the current champion models, so it takes the
     ``champion`` alias itself (no metric to compare).
+
+    Parameters
+    ----------
+    model_uri
+        The logged snapshot.
+    experiment
+        The experiment's name.
+    alias
+        The alias to move.
+    tags
+        Version tags, or None.
+
+    Returns
+    -------
+    AliasDecision
     """
     import mlflow
     from mlflow import MlflowClient

@@ -30,6 +30,23 @@ def train_contractual_churn(
     (:class:`training.config.SplitConfig`: shares, ``by`` and seed; default
     20% validation and 20% test): by ``signup_date`` (oldest train, newest
     test: later customers are the future) or at random, stratified by the label.
+
+    Parameters
+    ----------
+    customers
+        The validated customers table with its label column.
+    config
+        The churn config.
+    seed
+        The experiment's seed.
+    features
+        Extra features per customer, or None.
+    split
+        The split config, or None for the default.
+
+    Returns
+    -------
+    TabularResult
     """
     split = split or SplitConfig()
     labels = contractual_churn_labels(customers, label_col=config.label_col)

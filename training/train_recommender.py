@@ -93,6 +93,16 @@ def train_recommender(
         The time split: fit before ``as_of``, ground truth in the horizon after.
     config
         Which model is served (``model``, ``params``) and which are baselines.
+    seed
+        The experiment's seed.
+    items, customers
+        The validated items and customers tables, or None.
+    progress
+        ``progress(step_name)`` context manager showing each step, or None.
+
+    Returns
+    -------
+    RecommenderResult
     """
     if config.model != DEFAULT_MODEL:
         raise KizunaInputError(

@@ -75,6 +75,16 @@ def train_reranker(
     max_users
         The rankers learn from at most this many customers per window (a fixed
         hashed sample, :func:`training.recommender_splits.hashed_sample`); None: all.
+    transactions
+        Validated lines, shape (n, k).
+    k
+        The cut-off.
+    seed
+        The experiment's seed.
+
+    Returns
+    -------
+    RerankerRun
     """
     horizon = pd.Timedelta(days=validation.horizon_days)
     usable = [w for w in windows if len(w.user_codes)]
@@ -114,7 +124,17 @@ def train_reranker(
 
 
 def choose_rank_modes(reranked: pd.DataFrame, hybrid: pd.DataFrame) -> tuple[str, ...]:
-    """Modes where the ranker beats the blend on validation NDCG (long tables of each)."""
+    """Modes where the ranker beats the blend on validation NDCG (long tables of each).
+
+    Parameters
+    ----------
+    reranked, hybrid
+        Long validation tables (``model``, ``mode``, ``metric``, ``value``) of each.
+
+    Returns
+    -------
+    tuple of str
+    """
 
     def ndcg(table: pd.DataFrame, mode: str) -> float:
         rows = table[(table["metric"] == "ndcg") & (table["mode"] == mode)]
@@ -126,7 +146,20 @@ def choose_rank_modes(reranked: pd.DataFrame, hybrid: pd.DataFrame) -> tuple[str
 def with_modes(
     reranked: pd.DataFrame, hybrid: pd.DataFrame, modes: tuple[str, ...]
 ) -> pd.DataFrame:
-    """The two-stage model's table: the ranker's rows in ``modes``, the blend's in the others."""
+    """The two-stage model's table: the ranker's rows in ``modes``, the blend's in the others.
+
+    Parameters
+    ----------
+    reranked, hybrid
+        Long tables of each.
+    modes
+        The modes the ranker serves.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long rows.
+    """
     blend = hybrid[~hybrid["mode"].isin(modes)].assign(model=RERANKED)
     return pd.concat([reranked[reranked["mode"].isin(modes)], blend], ignore_index=True)
 
@@ -147,6 +180,29 @@ def fit_with_timing(
 
     ``memo``: the timing is kept there (under ``id(matrix)``) and read back by
     a later call on the same matrix.
+
+    Parameters
+    ----------
+    model
+        The two-stage model.
+    transactions
+        Validated lines, shape (n, k).
+    matrix
+        Purchase strengths, shape (n_users, n_items).
+    user_ids, item_ids
+        The matrix's row and column ids.
+    as_of
+        The instant of the matrix.
+    recent
+        Recent sales, for the trending generator.
+    categories
+        Category per item, shape (n_items,).
+    memo
+        Where the timing is kept between calls, or None.
+
+    Returns
+    -------
+    RerankedRecommender
     """
     timing = None if memo is None else memo.get(id(matrix))
     if timing is None:
@@ -170,6 +226,26 @@ def score_split(
     With ``depth`` (> ``k``) the model ranks that many items and the metrics
     read the first ``k``; ``recommendations`` then receives ``{mode: item
     codes (n_eval, depth)}`` (as in ``evaluate_recommenders``).
+
+    Parameters
+    ----------
+    model
+        The fitted two-stage model.
+    split
+        The split, with its evaluated users and truth.
+    k
+        The cut-off.
+    modes
+        The modes to score.
+    depth
+        Items ranked per user (> ``k``), or None.
+    recommendations
+        Receives the item codes per mode, or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long rows ``mode``, ``metric``, ``value``.
     """
     users = split.user_codes
     history = split.train.matrix[users]

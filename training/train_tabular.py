@@ -56,7 +56,17 @@ class TabularResult:
 
 
 def plain_example(frame: pd.DataFrame | None) -> pd.DataFrame | None:
-    """An input example MLflow can type: categoricals and pandas strings as plain text."""
+    """An input example MLflow can type: categoricals and pandas strings as plain text.
+
+    Parameters
+    ----------
+    frame
+        Some input rows, or None.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+    """
     if frame is None:
         return None
     frame = frame.reset_index(drop=True)
@@ -90,6 +100,29 @@ def train_churn(
     """LightGBM churn model against a logistic baseline; the better on validation is served.
 
     ``baseline`` is an unfitted classifier (default: logistic regression on RFM).
+
+    Parameters
+    ----------
+    train
+        The training snapshots.
+    val, test
+        The validation and test snapshots.
+    config
+        The churn config.
+    seed
+        The experiment's seed.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    horizon_days
+        The label window.
+    baseline
+        An unfitted classifier, or None for the RFM logistic one.
+    baseline_name
+        Its report name.
+
+    Returns
+    -------
+    TabularResult
     """
     X, y, _ = stack(train)
     calibration = None if config.calibration == "none" else config.calibration
@@ -191,6 +224,25 @@ def train_ltv(
     """LightGBM horizon-revenue model against BG/NBD + Gamma-Gamma and last period's revenue.
 
     The better of the three on the validation snapshot is served.
+
+    Parameters
+    ----------
+    train
+        The training snapshots.
+    val, test
+        The validation and test snapshots.
+    config
+        The LTV config.
+    seed
+        The experiment's seed.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    horizon_days
+        The label window.
+
+    Returns
+    -------
+    TabularResult
     """
     X, _, y = stack(train)
 

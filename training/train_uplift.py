@@ -35,7 +35,22 @@ class UpliftResult:
 
 
 def campaign_outcomes(config: UpliftConfig, features: pd.DataFrame, *, seed: int) -> pd.DataFrame:
-    """The outcomes to learn from: the configured file, or a simulated campaign."""
+    """The outcomes to learn from: the configured file, or a simulated campaign.
+
+    Parameters
+    ----------
+    config
+        The uplift config.
+    features
+        Customer features, shape (n, p).
+    seed
+        The experiment's seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer and offer.
+    """
     if config.outcomes is not None:
         from kizuna.training.csv_safety import restored_from
         from kizuna.training.data import read_table
@@ -67,6 +82,14 @@ def train_uplift(
         Customer features at the campaign's send time, indexed by customer id.
     churn_model
         A fitted churn classifier, whose ranking is the baseline policy.
+    config
+        The uplift config.
+    seed
+        The experiment's seed.
+
+    Returns
+    -------
+    UpliftResult
     """
     outcomes = campaign_outcomes(config, features, seed=seed)
     holdout: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}

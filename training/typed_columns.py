@@ -29,7 +29,23 @@ def text_sources(
 ) -> set[str]:
     """The source columns to read as text: those feeding ``ids`` (leading zeros
     stay), and those feeding ``numbers`` under a declared number rule (which
-    pandas' or Spark's reader would read under its own: ``1.234`` as 1.234)."""
+    pandas' or Spark's reader would read under its own: ``1.234`` as 1.234).
+
+    Parameters
+    ----------
+    column_map
+        The source's column map, or None.
+    ids
+        Canonical id columns.
+    number_rule
+        The declared number rule, or None.
+    numbers
+        Canonical number columns.
+
+    Returns
+    -------
+    set of str
+    """
     if number_rule is not None and not number_rule.is_default:
         ids = (*ids, *numbers)
     return source_columns(column_map, ids)
@@ -49,6 +65,18 @@ def typed_file_rows(frame: pd.DataFrame, kwargs: dict[str, Any]) -> pd.DataFrame
     events are ISO text and JSON numbers. Both are typed first, so one column of
     each is validated; ids become text, so ``17850.0`` and ``"17850"`` stay one
     customer. A column that fails as a whole fails as validation would.
+
+    Parameters
+    ----------
+    frame
+        The file's canonical rows, shape (n, k).
+    kwargs
+        The validation options (timestamp and number rules).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n, k).
     """
     from kizuna.features.contract import check_coercible, ids_to_str
 
@@ -69,7 +97,20 @@ def typed_file_rows(frame: pd.DataFrame, kwargs: dict[str, Any]) -> pd.DataFrame
 
 
 def parse_timestamp_column(frame: pd.DataFrame, *, rule: TimestampRule) -> pd.Series:
-    """The timestamp column parsed under ``rule``, failing as validation would on a wrong rule."""
+    """The timestamp column parsed under ``rule``, failing as validation would on a wrong rule.
+
+    Parameters
+    ----------
+    frame
+        Canonical rows, shape (n, k).
+    rule
+        How the timestamps are written.
+
+    Returns
+    -------
+    pandas.Series
+        Shape (n,), datetime64.
+    """
     from kizuna.features.contract import check_coercible, require_columns
 
     require_columns(frame, (s.TIMESTAMP,), table="transactions")
@@ -82,7 +123,19 @@ def parse_timestamp_column(frame: pd.DataFrame, *, rule: TimestampRule) -> pd.Se
 
 def customer_text_columns(data: DataConfig, reading: ReadOptions | None) -> set[str]:
     """The customers file's columns to read as text: the id's, and under a declared
-    number rule every column (the validator reads numbers among them)."""
+    number rule every column (the validator reads numbers among them).
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section.
+    reading
+        The customers file's reading options, or None.
+
+    Returns
+    -------
+    set of str
+    """
     ids = source_columns(data.customers_column_map, (s.CUSTOMER_ID,))
     if data.customers is None or data.number_rule.is_default:
         return ids

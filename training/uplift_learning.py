@@ -43,6 +43,12 @@ def learn_uplift(
     holdout
         If given, filled with ``offer_id -> (outcome, treated, score)`` on the
         held-out customers, for curves and plots.
+    holdout_share
+        Share of customers held out (when ``holdout`` is not given).
+    seed
+        Seed of the split and the learners.
+    customer_col, offer_col, treated_col, outcome_col
+        Column names (the canonical ones by default).
 
     Returns
     -------

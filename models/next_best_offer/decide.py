@@ -117,6 +117,8 @@ def decide(
         ``predict_uplift(customers)`` gives shape (n,), or ``offer_id -> number``.
     explain
         Build the human-readable ``reasons`` (set False to save time in bulk).
+    customer_col, segment_col, churn_col, ltv_col, days_col, basket_col
+        Column names of ``customers`` (the canonical ones by default).
 
     Returns
     -------
@@ -227,6 +229,10 @@ def decide_one(
     uplift
         As in :func:`decide`; a mapping ``offer_id -> number`` is this
         customer's learned uplift.
+    offers, now, channel, k
+        As in :func:`decide`.
+    **columns
+        Column names, as the ``*_col`` arguments of :func:`decide`.
 
     Returns
     -------

@@ -120,7 +120,22 @@ def customer_arrays(
 
 
 def eligibility(cust: CustomerArrays, catalogue: OfferCatalogue, channel: str | None) -> np.ndarray:
-    """Shape (n, m): the offer's rules admit the customer (caps not yet applied)."""
+    """Shape (n, m): the offer's rules admit the customer (caps not yet applied).
+
+    Parameters
+    ----------
+    cust
+        The customers' arrays, n customers.
+    catalogue
+        The m offers.
+    channel
+        The channel asking, or None for any.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, m), bool.
+    """
     n, m = len(cust.ids), len(catalogue.offers)
     codes, uniques = pd.factorize(cust.segment)
     out = np.ones((n, m), dtype=bool)
@@ -145,7 +160,25 @@ def eligibility(cust: CustomerArrays, catalogue: OfferCatalogue, channel: str | 
 def learned_uplift(
     uplift: UpliftInput, customers: pd.DataFrame, ids: pd.Index, catalogue: OfferCatalogue
 ) -> np.ndarray:
-    """Shape (n, m): learned uplift, NaN where none is given."""
+    """Shape (n, m): learned uplift, NaN where none is given.
+
+    Parameters
+    ----------
+    uplift
+        A frame ``customer_id, offer_id, uplift``, a mapping ``offer_id -> model or number``,
+        or None (see :func:`~models.next_best_offer.decide`).
+    customers
+        The customers frame the models read their features from, shape (n, k).
+    ids
+        The customer ids, shape (n,).
+    catalogue
+        The m offers.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, m), float64; NaN where none is given.
+    """
     n, m = len(ids), len(catalogue.offers)
     out = np.full((n, m), np.nan)
     if uplift is None:
@@ -210,7 +243,23 @@ def learned_uplift(
 def product_values(
     candidates: pd.DataFrame | None, ids: pd.Index, catalogue: OfferCatalogue
 ) -> dict[int, ProductValues]:
-    """Per product offer position: value of its top items for every customer."""
+    """Per product offer position: value of its top items for every customer.
+
+    Parameters
+    ----------
+    candidates
+        Product candidates (``customer_id``, ``item_id``, ``p_purchase``, values), shape (r, k),
+        or None.
+    ids
+        The customer ids, shape (n,).
+    catalogue
+        The m offers.
+
+    Returns
+    -------
+    dict of int -> ProductValues
+        Product offer position -> its kept candidates.
+    """
     n = len(ids)
     product_offers = [(j, o) for j, o in enumerate(catalogue.offers) if o.is_product]
     if not product_offers:

@@ -20,7 +20,34 @@ def decision_reasons(
     products: dict[int, ProductValues], eligible: np.ndarray, blocks: ContactBlocks,
     masked: np.ndarray, channel: str | None,
 ) -> list[list[str]]:  # fmt: skip
-    """Sentences per decision row, built per offer in bulk."""
+    """Sentences per decision row, built per offer in bulk.
+
+    Parameters
+    ----------
+    cust
+        The customers' arrays, n customers.
+    catalogue
+        The m offers.
+    row_cust, row_offer
+        Customer and offer position of each decision row, shape (r,); offer -1 for ``no_offer``.
+    benefit, cost, delta, source
+        Per (customer, offer), shape (n, m): from :func:`~models.next_best_offer.values.offer_values`.
+    products
+        Product offer position -> its candidates' values.
+    eligible
+        Shape (n, m): the offer's rules admit the customer.
+    blocks
+        What the contact log forbids now.
+    masked
+        Expected value per (customer, offer), ``-inf`` where not allowed, shape (n, m).
+    channel
+        The channel asking, or None.
+
+    Returns
+    -------
+    list of list of str
+        Per decision row (r of them), its sentences.
+    """
     out: list[list[str]] = [[] for _ in range(row_cust.size)]
     margin = catalogue.margin
     for j, offer in enumerate(catalogue.offers):

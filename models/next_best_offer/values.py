@@ -16,7 +16,25 @@ def offer_values(
     learned: np.ndarray,
     products: dict[int, ProductValues],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Benefit, cost, retention uplift (NaN for products) and source code, each (n, m)."""
+    """Benefit, cost, retention uplift (NaN for products) and source code, each (n, m).
+
+    Parameters
+    ----------
+    cust
+        The customers' arrays, n customers.
+    catalogue
+        The m offers.
+    learned
+        Learned retention uplift, shape (n, m), NaN where none.
+    products
+        Product offer position -> its candidates' values.
+
+    Returns
+    -------
+    benefit, cost, delta, source : numpy.ndarray
+        Each shape (n, m): expected benefit, cost, retention uplift (NaN for product
+        offers) and the uplift's source code.
+    """
     n, m = len(cust.ids), len(catalogue.offers)
     benefit, cost = np.zeros((n, m)), np.zeros((n, m))
     delta = np.full((n, m), np.nan)
@@ -42,7 +60,22 @@ def offer_values(
 
 def value_at_stake(ltv: np.ndarray, churn: np.ndarray, basis: str) -> np.ndarray:
     """Value of keeping each customer, shape (n,): LTV as is (``if_retained``), or
-    ``ltv / max(1 - churn, MIN_RETENTION)`` when LTV is an expectation (``expected``)."""
+    ``ltv / max(1 - churn, MIN_RETENTION)`` when LTV is an expectation (``expected``).
+
+    Parameters
+    ----------
+    ltv
+        Predicted value per customer, shape (n,).
+    churn
+        Churn probability per customer, shape (n,).
+    basis
+        ``"if_retained"`` or ``"expected"``: what the LTV means.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,).
+    """
     if basis == "if_retained":
         return ltv
     return ltv / np.maximum(1.0 - churn, MIN_RETENTION)

@@ -223,6 +223,18 @@ class Recommender(UserUpdates, BaseEstimator):
 
         Unmasked and unsorted: ``recommend`` is this plus masking and top-k.
         Meant for small batches (blending, diagnostics).
+
+        Parameters
+        ----------
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, n_items), float64.
         """
         codes, rows, _, _ = self._check_request(user_codes, user_items, 1, None)
         return np.array(self._score(codes, rows), dtype=np.float64)
@@ -233,6 +245,15 @@ class Recommender(UserUpdates, BaseEstimator):
         ``exclude_seen`` itself, unless the model has learned that nobody buys
         an item twice (the hybrid's ``seen_in_all``): every recommendation
         path (``recommend``, the pooled export, reasons) masks by this.
+
+        Parameters
+        ----------
+        exclude_seen
+            Whether the request asks for new items only.
+
+        Returns
+        -------
+        bool
         """
         return bool(exclude_seen)
 

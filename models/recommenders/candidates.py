@@ -21,7 +21,22 @@ REASON_COMPONENT = np.array([*range(len(COMPONENTS)), TRENDING], dtype=np.int8)
 
 
 def generator_params(params: dict | None, seed: int | None, num_threads: int) -> dict:
-    """Hybrid parameters with every component switched on (its weights are not used)."""
+    """Hybrid parameters with every component switched on (its weights are not used).
+
+    Parameters
+    ----------
+    params
+        Hybrid parameters, or None for the defaults.
+    seed
+        Random seed.
+    num_threads
+        Threads for fitting.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :class:`HybridRecommender`.
+    """
     weights = {
         name: 1.0
         for name in (
@@ -34,7 +49,20 @@ def generator_params(params: dict | None, seed: int | None, num_threads: int) ->
 
 
 def blend_weights(params: dict | None, *, exclude_seen: bool) -> np.ndarray:
-    """The hybrid's blend weights for a mode, in COMPONENTS order, shape (len(COMPONENTS),)."""
+    """The hybrid's blend weights for a mode, in COMPONENTS order, shape (len(COMPONENTS),).
+
+    Parameters
+    ----------
+    params
+        Hybrid parameters, or None for the defaults.
+    exclude_seen
+        Whether the mode recommends new items only (the ``new_*`` weights).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(COMPONENTS),), float32.
+    """
     p = HybridRecommender(**(params or {})).get_params()
     prefix = "new_" if exclude_seen else ""
     names = ["item_knn", "als", "trending", "ease"]
@@ -47,7 +75,22 @@ def blend_weights(params: dict | None, *, exclude_seen: bool) -> np.ndarray:
 def generator_scores(
     generators: HybridRecommender, user_codes: np.ndarray, rows: sp.csr_matrix
 ) -> np.ndarray:
-    """Each generator's scores, shape (len(GENERATORS), n, n_items) float32, in [0, 1]."""
+    """Each generator's scores, shape (len(GENERATORS), n, n_items) float32, in [0, 1].
+
+    Parameters
+    ----------
+    generators
+        The fitted generators (a hybrid with every component on).
+    user_codes
+        Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+    rows
+        The users' histories, ``csr_matrix`` shape (n, n_items).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(GENERATORS), n, n_items), float32, in [0, 1].
+    """
     out = np.zeros((len(GENERATORS), *rows.shape), dtype=np.float32)
     generators.unit_component_scores(user_codes, rows, out=out[:POPULARITY])
     pop = generators.item_popularity_
@@ -72,6 +115,8 @@ def union_candidates(
         Boolean (n, n_items): items never to propose (seen items in the new mode).
     min_width
         At least this many columns (e.g. ``k``), padding included.
+    per_generator
+        Items taken from each generator per user.
 
     Returns
     -------

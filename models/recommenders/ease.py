@@ -104,6 +104,18 @@ class EASERecommender(Recommender):
 
         For blending inside a composite model (the hybrid, the candidate pool):
         ``user_codes`` and ``user_items`` as for :meth:`recommend`, not checked again.
+
+        Parameters
+        ----------
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, n_items).
         """
         return self._score(user_codes, user_items)
 
@@ -118,6 +130,17 @@ def ease_weights(
     num_threads: int = 1,
 ) -> sp.csr_matrix:
     """EASE's ``B`` for a users x items matrix (binarised), pruned to ``neighbours`` per column.
+
+    Parameters
+    ----------
+    user_items
+        Purchases, ``csr_matrix`` shape (n_users, n_items); binarised.
+    regularization
+        The L2 weight added to the Gram matrix's diagonal.
+    neighbours
+        Largest weights kept per column; None keeps all.
+    num_threads
+        BLAS threads.
 
     Returns
     -------
@@ -163,6 +186,13 @@ def mirror_upper(square: np.ndarray, block: int = 256) -> None:
 
     The same values as ``np.triu(a) + np.triu(a, 1).T`` (but for the sign of a
     zero), block by block, without the three n x n temporaries.
+
+    Parameters
+    ----------
+    square
+        Square matrix, shape (n, n), changed in place.
+    block
+        Rows copied per step.
     """
     n = square.shape[0]
     for start in range(0, n, block):

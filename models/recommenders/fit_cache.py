@@ -44,7 +44,20 @@ class FitCache:
         self.misses = 0
 
     def learned(self, key: tuple[Any, ...], fit: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """The learned attributes for ``key``: an earlier fit's, else ``fit()``'s."""
+        """The learned attributes for ``key``: an earlier fit's, else ``fit()``'s.
+
+        Parameters
+        ----------
+        key
+            What identifies the fit: the model's parameters and input digests.
+        fit
+            Fits and returns the learned attributes, called on a miss.
+
+        Returns
+        -------
+        dict
+            Attribute name -> learned value.
+        """
         with self._lock:
             future = self._fits.get(key)
             owner = future is None
@@ -68,7 +81,13 @@ class FitCache:
 
 @contextmanager
 def shared_fits() -> Iterator[FitCache]:
-    """Share fits inside the block (the enclosing block's cache when nested)."""
+    """Share fits inside the block (the enclosing block's cache when nested).
+
+    Yields
+    ------
+    FitCache
+        The cache the fits in the block share.
+    """
     active = _ACTIVE.get()
     if active is not None:
         yield active
@@ -82,12 +101,28 @@ def shared_fits() -> Iterator[FitCache]:
 
 
 def active_cache() -> FitCache | None:
-    """The cache of the enclosing :func:`shared_fits` block, if any."""
+    """The cache of the enclosing :func:`shared_fits` block, if any.
+
+    Returns
+    -------
+    FitCache or None
+    """
     return _ACTIVE.get()
 
 
 def digest(value: Any) -> str:
-    """A content hash of a sparse matrix, an array or ``None``."""
+    """A content hash of a sparse matrix, an array or ``None``.
+
+    Parameters
+    ----------
+    value
+        A sparse matrix, an array or None.
+
+    Returns
+    -------
+    str
+        A hex digest.
+    """
     h = hashlib.blake2b(digest_size=16)
     if value is None:
         h.update(b"none")

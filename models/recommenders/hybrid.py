@@ -225,7 +225,17 @@ class HybridRecommender(HybridScoring, HybridReasons, Recommender):
         self.repurchase_boost_ = (1.0 + self.trend_) ** float(self.repurchase_trend_power)
 
     def drops_seen(self, exclude_seen: bool) -> bool:
-        """``exclude_seen``, or always when ``seen_in_all`` is False."""
+        """``exclude_seen``, or always when ``seen_in_all`` is False.
+
+        Parameters
+        ----------
+        exclude_seen
+            Whether the request asks for new items only.
+
+        Returns
+        -------
+        bool
+        """
         return bool(exclude_seen) or not self.seen_in_all
 
     def update_user(self, user_code: int, row: sp.csr_matrix) -> bool:
@@ -233,12 +243,37 @@ class HybridRecommender(HybridScoring, HybridReasons, Recommender):
 
         The other components read the history row on every call and need
         nothing. See :meth:`Recommender.update_user`.
+
+        Parameters
+        ----------
+        user_code
+            The user's row in the fitted matrix.
+        row
+            The user's new raw-count history, ``csr_matrix`` shape (1, n_items).
+
+        Returns
+        -------
+        bool
+            Whether anything kept per user changed.
         """
         rows = self.check_user_row(user_code, row)
         return self.als_ is not None and self.als_.update_user(user_code, rows)
 
     def update_users(self, user_codes: np.ndarray, rows: sp.csr_matrix) -> int:
-        """Refresh several known users' ALS factors in one batch (in place); see :meth:`update_user`."""
+        """Refresh several known users' ALS factors in one batch (in place); see :meth:`update_user`.
+
+        Parameters
+        ----------
+        user_codes
+            Rows of the users in the fitted matrix, shape (n,) int.
+        rows
+            Their new raw-count histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        int
+            How many users changed.
+        """
         codes, checked = self.check_user_rows(user_codes, rows)
         return 0 if self.als_ is None else self.als_.update_users(codes, checked)
 

@@ -86,6 +86,25 @@ class HybridReasons:
         Same parameters and the same ``item_codes`` / ``scores`` as
         :meth:`recommend`. See :class:`Explained`; :data:`REASONS` words each
         component for customers.
+
+        Parameters
+        ----------
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+        k
+            Number of items per user.
+        exclude_seen
+            Recommend only items not in the user's row.
+        item_mask
+            Boolean, shape (n_items,): True = allowed.
+
+        Returns
+        -------
+        Explained
+            ``item_codes`` and ``scores`` as :meth:`recommend` gives them, with the
+            reason of each pick (see :class:`Explained`).
         """
         codes, rows, k, mask = self._check_request(user_codes, user_items, k, item_mask)
         n = len(codes)
@@ -116,6 +135,20 @@ class HybridReasons:
         item-kNN: argmax over the user's items j of count(j) x sim(j, item);
         EASE: argmax of B(j, item) over the items j bought (EASE reads which
         items were bought, not how often).
+
+        Parameters
+        ----------
+        rows
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+        items
+            The recommended items, shape (n, k) int (``-1`` pads).
+        component
+            The component that ranks each pick highest, shape (n, k).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, k), int64: the history item behind each pick; -1 where none.
         """
         out = np.full(items.shape, PAD_ITEM, dtype=np.int64)
         for which, model in ((ITEM_KNN, self.item_knn_), (EASE, self.ease_)):

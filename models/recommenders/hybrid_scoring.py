@@ -73,6 +73,20 @@ class HybridScoring:
         new items only when ``exclude_seen``; seen items are not masked
         here). Unvalidated and dense: for diagnostics and weight tuning on
         small batches.
+
+        Parameters
+        ----------
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+        exclude_seen
+            Use the weights of the blend for new items only.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (len(COMPONENTS), n, n_items).
         """
         self.check_is_fitted()
         w = self.component_weights(exclude_seen=exclude_seen)
@@ -93,6 +107,22 @@ class HybridScoring:
         a weighted sum of these. ``out``: a zero-filled array of that shape
         to write into, of any float type (the values are made in float64 and
         cast once).
+
+        Parameters
+        ----------
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+        which
+            Boolean, shape (len(COMPONENTS),): the components to compute; None for all.
+        out
+            Zero-filled array of shape (len(COMPONENTS), n, n_items) to write into, or None.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (len(COMPONENTS), n, n_items) (``out`` when given).
         """
         self.check_is_fitted()
         n, n_items = user_items.shape
@@ -122,6 +152,16 @@ class HybridScoring:
         The new-items blend of the kNN, ALS and EASE similarities (each scaled
         to [0, 1] per row), as :meth:`similar_items` ranks them; unmasked,
         codes not checked again.
+
+        Parameters
+        ----------
+        item_codes
+            Column of each query item, shape (n,) int.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, n_items), float64.
         """
         # "Also bought" is about other items: the new-items blend.
         w = self.component_weights(exclude_seen=True)
@@ -136,6 +176,16 @@ class HybridScoring:
         """Blend weights in :data:`COMPONENTS` order, shape (len(COMPONENTS),).
 
         ``exclude_seen``: the ``new_*`` weights (the blend for new items only).
+
+        Parameters
+        ----------
+        exclude_seen
+            Whether to give the weights of the blend for new items only.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (len(COMPONENTS),).
         """
         base = np.array(
             [self.repurchase_weight, self.item_knn_weight, self.als_weight,
@@ -161,6 +211,15 @@ def add_scaled(total: np.ndarray, part: sp.csr_matrix, weight: float) -> None:
     """``total += weight * per_user_max_scale(part.toarray())`` on ``part``'s stored cells only.
 
     Cells ``part`` does not store are 0 in the dense scaling too and add nothing.
+
+    Parameters
+    ----------
+    total
+        Dense scores, shape (n, n_items) float64, updated in place.
+    part
+        One component's scores, ``csr_matrix`` shape (n, n_items).
+    weight
+        The component's blend weight.
     """
     r, c, v = scaled_cells(part)
     total[r, c] += weight * v
@@ -171,6 +230,16 @@ def scaled_cells(part: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
     The same clip at 0, row maximum and division as the dense scaling, on
     the stored cells alone (the others are 0 there too).
+
+    Parameters
+    ----------
+    part
+        One component's scores, ``csr_matrix`` shape (n, n_items).
+
+    Returns
+    -------
+    rows, cols, values : numpy.ndarray
+        Each shape (n_cells,).
     """
     part = sp.csr_matrix(part, dtype=np.float64)
     part.sum_duplicates()

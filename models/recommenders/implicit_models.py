@@ -115,13 +115,38 @@ class ALSRecommender(Recommender):
 
         As implicit's ``recalculate_user``, against the fixed item factors.
         See :meth:`Recommender.update_user`.
+
+        Parameters
+        ----------
+        user_code
+            The user's row in the fitted matrix.
+        row
+            The user's new raw-count history, ``csr_matrix`` shape (1, n_items).
+
+        Returns
+        -------
+        bool
+            Whether anything kept per user changed.
         """
         rows = self.check_user_row(user_code, row)
         self.user_factors_[int(user_code)] = self.user_factors(np.array([-1]), rows)[0]
         return True
 
     def update_users(self, user_codes: np.ndarray, rows: sp.csr_matrix) -> int:
-        """Re-solve several known users' factors in one batch (in place); see :meth:`update_user`."""
+        """Re-solve several known users' factors in one batch (in place); see :meth:`update_user`.
+
+        Parameters
+        ----------
+        user_codes
+            Rows of the users in the fitted matrix, shape (n,) int.
+        rows
+            Their new raw-count histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        int
+            How many users changed.
+        """
         codes, checked = self.check_user_rows(user_codes, rows)
         if codes.size:
             self.user_factors_[codes] = self.user_factors(np.full(codes.size, -1), checked)
@@ -141,6 +166,18 @@ class ALSRecommender(Recommender):
 
         For blending inside a composite model (the hybrid, the candidate pool):
         ``user_codes`` and ``user_items`` as for :meth:`recommend`, not checked again.
+
+        Parameters
+        ----------
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, n_items), float64.
         """
         return self._score(user_codes, user_items)
 
@@ -150,6 +187,18 @@ class ALSRecommender(Recommender):
         Known users' fitted factors; a user unseen at fit time (code ``-1``) is
         solved from their row of ``user_items`` against the fixed item factors.
         Inputs as for :meth:`recommend`, not checked again.
+
+        Parameters
+        ----------
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, factors), float32.
         """
         known = (user_codes >= 0) & (user_codes < self.user_factors_.shape[0])
         out = np.zeros((len(user_codes), self.user_factors_.shape[1]), dtype=np.float32)

@@ -86,6 +86,16 @@ class ItemKNNRecommender(Recommender):
         """Scores as ``csr_matrix`` (n, n_items) float64: zero off the neighbours of the rows' items.
 
         implicit's NearestNeighboursScorer, batched: row . similarity.
+
+        Parameters
+        ----------
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Shape (n, n_items), float64.
         """
         return sp.csr_matrix(sp.csr_matrix(user_items, dtype=np.float64) @ self.similarity_)
 
@@ -95,7 +105,19 @@ class ItemKNNRecommender(Recommender):
 
 def check_at_least(value: object, low: float, name: str, *, above: bool = False) -> None:
     """Raise a :class:`KizunaInputError` naming ``name`` unless ``value`` is a number at
-    least ``low`` (greater than it with ``above``)."""
+    least ``low`` (greater than it with ``above``).
+
+    Parameters
+    ----------
+    value
+        The setting's value.
+    low
+        The bound.
+    name
+        The setting named in the error.
+    above
+        Whether ``low`` itself is refused.
+    """
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if not ok or (value <= low if above else value < low):
         bound = f"greater than {low}" if above else f"at least {low}"
@@ -104,13 +126,31 @@ def check_at_least(value: object, low: float, name: str, *, above: bool = False)
 
 def check_count(value: object, name: str) -> None:
     """Raise a :class:`KizunaInputError` naming ``name`` unless ``value`` is an integer of at
-    least 1 (``implicit`` crashes the process on ``K=0``)."""
+    least 1 (``implicit`` crashes the process on ``K=0``).
+
+    Parameters
+    ----------
+    value
+        The setting's value.
+    name
+        The setting named in the error.
+    """
     ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
     if not ok or value < 1:
         raise KizunaInputError("must be a whole number of at least 1", column=name, values=[value])
 
 
 def check_choice(value: object, allowed: tuple[str, ...], name: str) -> None:
-    """Raise a :class:`KizunaInputError` naming ``name`` unless ``value`` is in ``allowed``."""
+    """Raise a :class:`KizunaInputError` naming ``name`` unless ``value`` is in ``allowed``.
+
+    Parameters
+    ----------
+    value
+        The setting's value.
+    allowed
+        The values it may take.
+    name
+        The setting named in the error.
+    """
     if value not in allowed:
         raise KizunaInputError(f"must be one of {list(allowed)}", column=name, values=[value])

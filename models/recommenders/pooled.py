@@ -68,7 +68,18 @@ class CandidatePool(BaseEstimator):
         self.size = size
 
     def fit(self, model: HybridRecommender) -> CandidatePool:
-        """Take the shared pool from a fitted hybrid; return self."""
+        """Take the shared pool from a fitted hybrid; return self.
+
+        Parameters
+        ----------
+        model
+            A fitted :class:`HybridRecommender`.
+
+        Returns
+        -------
+        CandidatePool
+            ``self``.
+        """
         if not isinstance(model, HybridRecommender):
             raise KizunaInputError(
                 f"a candidate pool blends the hybrid recommender, not {type(model).__name__}",
@@ -98,6 +109,28 @@ class CandidatePool(BaseEstimator):
 
         ``model`` is the hybrid the pool was fitted on (or a copy of it for
         other users: :meth:`~models.recommenders.base.Recommender.for_users`).
+
+        Parameters
+        ----------
+        model
+            The hybrid the pool was fitted on, or a copy of it for other users.
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+        k
+            Number of items per user.
+        exclude_seen
+            Recommend only items not in the user's row.
+        item_mask
+            Boolean, shape (n_items,): True = allowed.
+
+        Returns
+        -------
+        item_codes : numpy.ndarray
+            Shape (n, k), int64; ``-1`` pads.
+        scores : numpy.ndarray
+            Shape (n, k), float64, descending; ``-inf`` pads.
         """
         if not hasattr(self, "items_"):
             raise NotFittedError("this CandidatePool is not fitted yet; call fit(model) first")
@@ -143,6 +176,22 @@ class CandidatePool(BaseEstimator):
         """Rows, items and blended scores of every candidate cell, sorted by row then item.
 
         Seen items are ``-inf`` when ``model.drops_seen(exclude_seen)``. Shapes (cells,).
+
+        Parameters
+        ----------
+        model
+            The hybrid the pool was fitted on.
+        codes
+            User codes, shape (n,) int.
+        rows
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+        exclude_seen
+            Whether the request asks for new items only.
+
+        Returns
+        -------
+        rows, items, scores : numpy.ndarray
+            Each shape (n_cells,).
         """
         n, n_items = rows.shape
         w = model.component_weights(exclude_seen=exclude_seen)
@@ -269,7 +318,19 @@ def _top_cells(
 def pool_for(model: Any, size: int | None) -> CandidatePool | None:
     """A pool of ``size`` fitted on ``model``; None without a size, or for a recommender that
     is not the hybrid (the two-stage model, a baseline), which then ranks exactly: the
-    served kind is chosen at training, after the experiment file set the pool."""
+    served kind is chosen at training, after the experiment file set the pool.
+
+    Parameters
+    ----------
+    model
+        A fitted recommender.
+    size
+        Candidates per user, or None for no pool.
+
+    Returns
+    -------
+    CandidatePool or None
+    """
     if size is None or not isinstance(model, HybridRecommender):
         return None
     return CandidatePool(size).fit(model)
@@ -288,6 +349,30 @@ def pooled_recommend(
     """``model.recommend`` (exact) without a pool, else ``pool.recommend(model, ...)``.
 
     The one call the batch export makes on both engines.
+
+    Parameters
+    ----------
+    model
+        A fitted recommender.
+    pool
+        Its candidate pool (from :func:`pool_for`), or None.
+    user_codes
+        Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+    user_items
+        The users' histories, ``csr_matrix`` shape (n, n_items).
+    k
+        Number of items per user.
+    exclude_seen
+        Recommend only items not in the user's row.
+    item_mask
+        Boolean, shape (n_items,): True = allowed; or None.
+
+    Returns
+    -------
+    item_codes : numpy.ndarray
+        Shape (n, k), int64; ``-1`` pads.
+    scores : numpy.ndarray
+        Shape (n, k), float64, descending; ``-inf`` pads.
     """
     if pool is None:
         return model.recommend(

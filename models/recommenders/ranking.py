@@ -21,7 +21,20 @@ PAD_ITEM = -1
 
 
 def check_user_items(matrix: Any, *, name: str) -> sp.csr_matrix:
-    """A 2-D sparse matrix of finite, non-negative values, as canonical float32 CSR."""
+    """A 2-D sparse matrix of finite, non-negative values, as canonical float32 CSR.
+
+    Parameters
+    ----------
+    matrix
+        A sparse matrix, shape (n_users, n_items).
+    name
+        The argument named in errors.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape of ``matrix``, float32, canonical (sorted, no duplicates).
+    """
     if not sp.issparse(matrix) or matrix.ndim != 2:
         raise KizunaInputError(
             f"must be a 2-D scipy sparse matrix (users x items), got {type(matrix).__name__}",
@@ -41,7 +54,20 @@ def check_user_items(matrix: Any, *, name: str) -> sp.csr_matrix:
 
 
 def item_vector(values: Any, n_items: int) -> np.ndarray:
-    """Per-item totals, shape (n_items,) float64, from a sparse matrix or a vector."""
+    """Per-item totals, shape (n_items,) float64, from a sparse matrix or a vector.
+
+    Parameters
+    ----------
+    values
+        A sparse matrix with ``n_items`` columns (summed over rows), or a vector of shape (n_items,).
+    n_items
+        Number of items of the fitted matrix.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_items,), float64.
+    """
     if sp.issparse(values):
         if values.ndim != 2 or values.shape[1] != n_items:
             raise KizunaInputError(
@@ -62,7 +88,20 @@ def item_vector(values: Any, n_items: int) -> np.ndarray:
 
 
 def check_codes(codes: Any, name: str) -> np.ndarray:
-    """Integer codes, shape (n,) int64."""
+    """Integer codes, shape (n,) int64.
+
+    Parameters
+    ----------
+    codes
+        Integer-valued codes, shape (n,).
+    name
+        The argument named in errors.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), int64.
+    """
     arr = np.asarray(codes)
     if arr.ndim != 1 or not (arr.size == 0 or np.issubdtype(arr.dtype, np.integer)):
         raise KizunaInputError(
@@ -182,6 +221,16 @@ def per_user_max_scale(scores: np.ndarray) -> np.ndarray:
     """Clip at 0 and divide each row by its maximum, so a user's best item scores 1.
 
     Rows without a positive score become all zero. Shape (n, n_items) -> same.
+
+    Parameters
+    ----------
+    scores
+        Scores, shape (n, n_items).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, n_items), in [0, 1].
     """
     out = np.maximum(scores, 0.0)
     top = out.max(axis=1, keepdims=True) if out.shape[1] else np.zeros((out.shape[0], 1))

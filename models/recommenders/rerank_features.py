@@ -78,6 +78,11 @@ def candidate_features(
         None.
     items
         Per-item inputs.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, m, len(FEATURES)), float32.
     """
     n, m = cols.shape
     out = np.full((n, m, len(FEATURES)), np.nan, dtype=np.float32)

@@ -101,6 +101,24 @@ class RerankScoring:
 
         The generators score each block of users once for every ranked mode:
         the same lists as one :meth:`recommend` call per mode, for less work.
+
+        Parameters
+        ----------
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+        k
+            Number of items per user.
+        modes
+            The modes to give, from ``"all"`` and ``"new"``.
+        exclude_all
+            Whether the ``"all"`` mode leaves seen items out too.
+
+        Returns
+        -------
+        dict of str -> (numpy.ndarray, numpy.ndarray)
+            Mode -> ``(item_codes, scores)``, each shape (n, k), as :meth:`recommend`.
         """
         codes, rows, k, _ = self._check_request(user_codes, user_items, k, None)
         bad = [m for m in modes if m not in MODES]

@@ -61,6 +61,18 @@ class TimingState:
         """``(last_days, first_days, recent_orders, user)`` rows of ``codes`` (n,).
 
         Unknown codes (outside the fitted users) get empty rows and NaN.
+
+        Parameters
+        ----------
+        codes
+            User codes, shape (n,) int.
+
+        Returns
+        -------
+        last_days, first_days, recent_orders : scipy.sparse.csr_matrix
+            Each shape (n, n_items).
+        user : numpy.ndarray
+            Shape (n, k): per-user timing columns; NaN for unknown codes.
         """
         n_users = self.last_days.shape[0]
         known = (codes >= 0) & (codes < n_users)
@@ -81,6 +93,16 @@ class TimingState:
         """The state of the fitted users ``codes`` (n,) alone: user ``j`` is ``codes[j]``.
 
         Purchases recorded by :meth:`update` are part of it.
+
+        Parameters
+        ----------
+        codes
+            Codes of fitted users, shape (n,) int.
+
+        Returns
+        -------
+        TimingState
+            Of n users.
         """
         codes = np.asarray(codes, dtype=np.int64)
         last, first, recent, user = self.rows(codes)
@@ -97,6 +119,18 @@ class TimingState:
         """Record new purchases of fitted users (codes (n,), count rows (n, n_items)).
 
         Returns how many users had a count go up.
+
+        Parameters
+        ----------
+        codes
+            Codes of fitted users, shape (n,) int.
+        rows
+            Their new raw counts, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        int
+            Users whose count went up.
         """
         changed = 0
         for j, code in enumerate(np.asarray(codes, dtype=np.int64)):

@@ -65,6 +65,20 @@ class RankerTraining:
 
         The generators score each block of users once for every mode (the
         same scores, so the same data as one call per mode).
+
+        Parameters
+        ----------
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+        truths
+            Mode -> what each user bought next, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        dict of str -> (X, y, groups)
+            Mode -> as :meth:`ranking_data` returns it.
         """
         codes, rows, _, _ = self._check_request(user_codes, user_items, 1, None)
         bad = [m for m in truths if m not in MODES]
@@ -92,6 +106,16 @@ class RankerTraining:
         ``data`` maps ``"all"`` and ``"new"`` to lists of ``(X, y, groups)``. A
         mode where no customer bought any candidate (a shop of one item, or where
         nobody buys anything new) gets no ranker: the blend orders it.
+
+        Parameters
+        ----------
+        data
+            Mode -> list of ``(X, y, groups)`` from :meth:`ranking_data`.
+
+        Returns
+        -------
+        Self
+            ``self``.
         """
         missing = [m for m in MODES if not data.get(m)]
         if missing:

@@ -117,6 +117,22 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
         ``timing`` is :func:`features.purchase_timing.purchase_timing` on the
         same id maps and instant as ``user_items``; without it the timing
         features are missing (NaN).
+
+        Parameters
+        ----------
+        user_items
+            ``csr_matrix``, shape (n_users, n_items): purchase strengths.
+        recent_items
+            What sells now, shape (n_items,) or a matrix with ``n_items`` columns.
+        item_categories
+            Category label of each item, shape (n_items,).
+        timing
+            Purchase timing on the same id maps and instant, or None.
+
+        Returns
+        -------
+        RerankedRecommender
+            ``self``.
         """
         if timing is not None and timing.last_days.shape != user_items.shape:
             raise KizunaInputError(
@@ -165,7 +181,17 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
     # --- scoring (candidates and rankers: RerankScoring) ---------------------------------
 
     def drops_seen(self, exclude_seen: bool) -> bool:
-        """``exclude_seen``; in a mode the generators' blend orders (no ranker), as the hybrid."""
+        """``exclude_seen``; in a mode the generators' blend orders (no ranker), as the hybrid.
+
+        Parameters
+        ----------
+        exclude_seen
+            Whether the request asks for new items only.
+
+        Returns
+        -------
+        bool
+        """
         mode = "new" if exclude_seen else "all"
         if mode in self.rank_modes and mode in getattr(self, "rankers_", {}):
             return bool(exclude_seen)  # the ranker learned what repeats are worth
@@ -190,6 +216,25 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
         ``component`` indexes :data:`models.recommenders.hybrid.COMPONENTS`
         (global popularity borrows ``trending``); an item no generator
         proposed counts as ``trending``. Anchors as in the hybrid.
+
+        Parameters
+        ----------
+        user_codes
+            Row of each user in the fitted matrix, shape (n,) int; ``-1`` for unseen users.
+        user_items
+            The users' histories, ``csr_matrix`` shape (n, n_items).
+        k
+            Number of items per user.
+        exclude_seen
+            Recommend only items not in the user's row.
+        item_mask
+            Boolean, shape (n_items,): True = allowed.
+
+        Returns
+        -------
+        Explained
+            ``item_codes`` and ``scores`` as :meth:`recommend` gives them, with the
+            reason of each pick (see :class:`Explained`).
         """
         codes, rows, k, mask = self._check_request(user_codes, user_items, k, item_mask)
         items, scores = self.recommend(
@@ -225,6 +270,18 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
         """Refresh a known user's ALS factors and purchase timing from a new history row.
 
         Items whose count went up were bought at the fit's instant (0 days ago).
+
+        Parameters
+        ----------
+        user_code
+            The user's row in the fitted matrix.
+        row
+            The user's new raw-count history, ``csr_matrix`` shape (1, n_items).
+
+        Returns
+        -------
+        bool
+            Whether anything kept per user changed.
         """
         rows = self.check_user_row(user_code, row)
         changed = bool(self.generators_.update_user(user_code, rows))
@@ -233,7 +290,20 @@ class RerankedRecommender(RerankScoring, RankerTraining, Recommender):
         return changed
 
     def update_users(self, user_codes: np.ndarray, rows: sp.csr_matrix) -> int:
-        """:meth:`update_user` for several known users at once; return how many changed."""
+        """:meth:`update_user` for several known users at once; return how many changed.
+
+        Parameters
+        ----------
+        user_codes
+            Rows of the users in the fitted matrix, shape (n,) int.
+        rows
+            Their new raw-count histories, ``csr_matrix`` shape (n, n_items).
+
+        Returns
+        -------
+        int
+            How many users changed.
+        """
         codes, checked = self.check_user_rows(user_codes, rows)
         n = self.generators_.update_users(codes, checked)
         if self.timing_ is not None:

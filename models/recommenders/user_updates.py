@@ -44,6 +44,13 @@ class UserUpdates:
         arguments; factor models re-solve the user's factors against the
         fixed item factors.
 
+        Parameters
+        ----------
+        user_code
+            The user's row in the fitted matrix, in ``[0, n_users_)``.
+        row
+            The user's new raw-count history, ``csr_matrix`` shape (1, n_items).
+
         Returns
         -------
         bool
@@ -63,6 +70,11 @@ class UserUpdates:
             Their raw-count history rows, ``csr_matrix`` of shape (n, n_items).
 
         Factor models override this to solve all users in one batch.
+
+        Returns
+        -------
+        int
+            How many users changed.
         """
         codes, rows = self.check_user_rows(user_codes, rows)
         return sum(bool(self.update_user(int(c), rows[j])) for j, c in enumerate(codes))
@@ -93,6 +105,16 @@ class UserUpdates:
         has no fitted users: everyone is scored from their row, as an unseen
         user. Item-side state is shared with this model, not copied; so a
         worker can hold the item side once and each batch's users alone.
+
+        Parameters
+        ----------
+        state
+            What :meth:`user_state` returned for some users, or None.
+
+        Returns
+        -------
+        Self
+            The copy.
         """
         self.check_is_fitted()
         state = {"n_users": 0} if state is None else state
@@ -102,7 +124,22 @@ class UserUpdates:
         return out
 
     def check_user_rows(self, user_codes: Any, rows: Any) -> tuple[np.ndarray, sp.csr_matrix]:
-        """Codes (n,) and rows (n, n_items) CSR after checking they are fitted users'."""
+        """Codes (n,) and rows (n, n_items) CSR after checking they are fitted users'.
+
+        Parameters
+        ----------
+        user_codes
+            Rows of the users in the fitted matrix, shape (n,) int.
+        rows
+            Their histories, shape (n, n_items).
+
+        Returns
+        -------
+        codes : numpy.ndarray
+            Shape (n,), int64.
+        rows : scipy.sparse.csr_matrix
+            Shape (n, n_items).
+        """
         codes = self._fitted_codes(user_codes)
         checked = check_user_items(rows, name="rows")
         if checked.shape != (codes.size, self.n_items_):
@@ -125,7 +162,20 @@ class UserUpdates:
         return codes
 
     def check_user_row(self, user_code: int, row: Any) -> sp.csr_matrix:
-        """``row`` as a (1, n_items) CSR after checking ``user_code`` is a fitted user's."""
+        """``row`` as a (1, n_items) CSR after checking ``user_code`` is a fitted user's.
+
+        Parameters
+        ----------
+        user_code
+            The user's row in the fitted matrix.
+        row
+            The user's history, shape (1, n_items).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Shape (1, n_items).
+        """
         self.check_is_fitted()
         if not 0 <= int(user_code) < self.n_users_:
             raise KizunaInputError(

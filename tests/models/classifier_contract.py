@@ -85,6 +85,19 @@ def make_ltv_data(n: int, *, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.nd
     return X, y, (p_buy * mean).to_numpy()
 
 
+#: LightGBM settings the boosted models refuse at fit (LightGBM's own refusal is no
+#: ValueError, and names the C++ source rather than the setting).
+BAD_BOOSTER_SETTINGS: dict[str, Any] = {
+    "n_estimators": 0,
+    "learning_rate": -0.1,
+    "num_leaves": 1,
+    "min_child_samples": -3,
+    "colsample_bytree": 1.5,
+    "subsample": 0.0,
+    "random_state": None,
+}
+
+
 class _Contract:
     """What both families share. Subclasses set the data and the prediction call."""
 
@@ -136,6 +149,20 @@ class _Contract:
     def test_unfitted_predict_raises(self, data: dict[str, Any]) -> None:
         with pytest.raises(NotFittedError):
             self.output(self.make_estimator(), data["X_test"])
+
+    def bad_settings(self) -> dict[str, Any]:
+        """Parameter values ``fit`` must refuse, naming the parameter; none by default."""
+        params = self.make_estimator().get_params()
+        return {k: v for k, v in BAD_BOOSTER_SETTINGS.items() if k in params}
+
+    def test_bad_settings_are_refused_at_fit_by_name(self, data: dict[str, Any]) -> None:
+        bad = self.bad_settings()
+        if not bad:
+            pytest.skip("the model has no settings to refuse")
+        for name, value in bad.items():
+            est = self.make_estimator().set_params(**{name: value})  # __init__ does not check
+            with pytest.raises(KizunaInputError, match=name):
+                est.fit(data["X"], data["y"])
 
     def test_missing_column_is_named(self, fitted: Any, data: dict[str, Any]) -> None:
         used = list(fitted.feature_names_in_)

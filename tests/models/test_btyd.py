@@ -9,26 +9,50 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.models.btyd import BetaGeoModel, BTYDModel, GammaGammaModel, customer_lifetime_value
+from kizuna.models.btyd import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from kizuna.models.btyd_base import aggregate_rows
+from tests.models.btyd_contract import BTYDContract
 from tests.models.btyd_data import FHL_PARAMS, fitted
 
 # -- estimator contract -------------------------------------------------------------------
 
 
-def test_estimators_share_the_btyd_contract(simulated):
+class TestBetaGeoContract(BTYDContract):
+    fit_columns = ("frequency", "recency", "T")
+
+    def make_estimator(self) -> BetaGeoModel:
+        return BetaGeoModel()
+
+    def outputs(self, est: BetaGeoModel, data: dict) -> list[np.ndarray]:
+        arrays = self.fit_arrays(data)
+        return [
+            est.probability_alive(*arrays),
+            est.conditional_expected_purchases(4.0, *arrays),
+            est.expected_purchases(np.array([1.0, 10.0])),
+        ]
+
+
+class TestGammaGammaContract(BTYDContract):
+    fit_columns = ("frequency", "monetary_value")
+
+    def make_data(self) -> dict:
+        data = super().make_data()
+        repeat = data["frequency"] > 0  # the model is fitted on repeat customers only
+        return {k: np.asarray(v)[repeat] for k, v in data.items()}
+
+    def make_estimator(self) -> GammaGammaModel:
+        return GammaGammaModel()
+
+    def outputs(self, est: GammaGammaModel, data: dict) -> list[np.ndarray]:
+        return [est.conditional_expected_average_profit(*self.fit_arrays(data))]
+
+
+def test_btyd_models_are_unfitted_until_fit() -> None:
     for model in (BetaGeoModel(), GammaGammaModel()):
-        assert isinstance(model, BTYDModel)
         with pytest.raises(NotFittedError):
             model.check_is_fitted()
-    model = BetaGeoModel(penalizer_coef=0.0)
-    assert model.fit(simulated["frequency"], simulated["recency"], simulated["T"]) is model
-    assert set(model.params_) == {"r", "alpha", "a", "b"} and model.n_iter_ > 0
-    with pytest.raises(NotFittedError):
-        BetaGeoModel().probability_alive([1], [1.0], [2.0])
     configured = clone(BetaGeoModel(penalizer_coef=0.5, max_iter=50))
     assert configured.get_params() == {"penalizer_coef": 0.5, "tol": 1e-10, "max_iter": 50}
-    assert not hasattr(configured, "params_")
 
 
 def test_fit_is_deterministic_and_order_free(simulated):

@@ -8,6 +8,7 @@ from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.calibration import ScoreCalibrator, fit_calibrator
+from tests.models.estimator_contract import EstimatorContract
 
 
 def _scores(n: int, *, seed: int, shift: float = 0.0, slope: float = 1.0):
@@ -64,7 +65,7 @@ def test_unknown_method_is_rejected_in_fit_and_the_calibrator_clones():
     # scikit-learn's rules: __init__ stores, fit validates; clone and get_params work
     calibrator = ScoreCalibrator("platt")
     assert clone(calibrator).get_params() == {"method": "platt"}
-    with pytest.raises(KizunaInputError, match="calibration"):
+    with pytest.raises(KizunaInputError, match="'method'"):
         calibrator.fit(np.array([0.0, 1.0]), np.array([0, 1]))
     with pytest.raises(KizunaInputError, match="calibration"):
         fit_calibrator("platt", None, None)  # no validation rows: still a misspelt method
@@ -97,3 +98,32 @@ def test_binned_interval_with_predictions_tied_at_an_edge():
     low, high = band.predict(np.array([-1.0, 0.0]))
     # both fall in the first bins: the zeros' band, quantiles of 0..29
     np.testing.assert_allclose([*low, *high], [2.9, 2.9, 26.1, 26.1])
+
+
+class TestScoreCalibratorContract(EstimatorContract):
+    """The shared estimator rules (the churn models' calibration step)."""
+
+    def make_estimator(self) -> ScoreCalibrator:
+        return ScoreCalibrator("auto")
+
+    def make_data(self) -> dict:
+        score, y = _scores(400, seed=5)
+        return {"score": score, "y": y}
+
+    def fit(self, est: ScoreCalibrator, data: dict) -> ScoreCalibrator:
+        return est.fit(data["score"], data["y"])
+
+    def outputs(self, est: ScoreCalibrator, data: dict) -> list[np.ndarray]:
+        return [est.transform(data["score"])]
+
+    def bad_settings(self) -> dict:
+        return {"method": "platt"}
+
+    def bad_data(self, data: dict) -> list[tuple[dict, str]]:
+        nan, three = data["score"].copy(), data["y"].copy()
+        nan[3], three[:2] = np.nan, 2
+        return [
+            ({**data, "score": nan}, "score"),
+            ({**data, "y": three}, "'y'"),
+            ({**data, "y": data["y"][:-1]}, "same length"),
+        ]

@@ -10,6 +10,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.models.column_kinds import ARROW_MIN_VALUES, category_codes, normalise_text
 from kizuna.models.preprocessing import TabularPreprocessor
 from kizuna.models.tabular import check_binary_labels, check_target, fit_booster
+from tests.models.estimator_contract import EstimatorContract
 
 
 def _mixed() -> pd.DataFrame:
@@ -308,3 +309,40 @@ def test_an_array_of_another_width_is_refused_not_matched_by_position() -> None:
     np.testing.assert_array_equal(
         fitted.predict_proba(named.assign(extra=1.0)), fitted.predict_proba(named)
     )
+
+
+class TestTabularPreprocessorContract(EstimatorContract):
+    """The preprocessing every boosted model fits, under the shared estimator rules."""
+
+    def make_estimator(self) -> TabularPreprocessor:
+        return TabularPreprocessor(drop=("customer_id",), max_categories=2)
+
+    def make_data(self) -> dict:
+        X = pd.DataFrame(
+            {
+                "customer_id": ["a", "b", "c", "d"],
+                "spend": [1.0, np.nan, 3.0, 4.0],
+                "channel": ["web", "store", "web", "app"],
+            }
+        )
+        return {"X": X}
+
+    def fit(self, est: TabularPreprocessor, data: dict) -> TabularPreprocessor:
+        return est.fit(data["X"])
+
+    def outputs(self, est: TabularPreprocessor, data: dict) -> list[np.ndarray]:
+        return [est.transform_matrix(data["X"])]
+
+    def bad_settings(self) -> dict:
+        return {"datetimes": "weeks", "max_categories": 0}
+
+    def bad_data(self, data: dict) -> list[tuple[dict, str]]:
+        return [({"X": data["X"].head(0)}, "empty")]
+
+    def test_matrix_by_hand(self, fitted: TabularPreprocessor, data: dict) -> None:
+        # Two most frequent channels kept (web 2, then app/store tied: by name, app);
+        # store becomes missing; codes follow the sorted categories.
+        M = fitted.transform_matrix(data["X"])
+        assert list(fitted.feature_names_in_) == ["spend", "channel"]
+        np.testing.assert_array_equal(M[:, 0], [1.0, np.nan, 3.0, 4.0])
+        np.testing.assert_array_equal(M[:, 1], [1.0, np.nan, 1.0, 0.0])

@@ -29,8 +29,22 @@ from kizuna.models.uplift import TLearner, XLearner, fit_uplift_by_offer, uplift
 from kizuna.simulators.campaign import CampaignConfig, simulate_campaign
 from kizuna.simulators.synthetic import ShopConfig, generate_shop
 from kizuna.training.metrics_uplift import qini_coefficient
+from tests.models.uplift_contract import FAST_UPLIFT, UpliftContract
 
 BUDGET = 0.10  # share of test customers that may be contacted
+
+
+class TestTLearnerContract(UpliftContract):
+    def make_estimator(self) -> TLearner:
+        return TLearner(**FAST_UPLIFT)
+
+
+class TestXLearnerContract(UpliftContract):
+    def make_estimator(self) -> XLearner:
+        return XLearner(**FAST_UPLIFT)
+
+    def bad_settings(self) -> dict:
+        return {**super().bad_settings(), "propensity": 1.0}
 
 
 @pytest.fixture(scope="module")

@@ -37,13 +37,23 @@ QUIET = "-Xlog:disable -Xlog:all=error:stderr"
 
 
 def default_folder() -> Path:
-    """``$XDG_CACHE_HOME/kizuna/spark-classes``, else ``~/.cache/kizuna/spark-classes``."""
+    """``$XDG_CACHE_HOME/kizuna/spark-classes``, else ``~/.cache/kizuna/spark-classes``.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "kizuna" / "spark-classes"
 
 
 def java_binary() -> Path | None:
-    """The ``java`` Spark's launcher runs: ``$JAVA_HOME/bin/java``, else the one on PATH."""
+    """The ``java`` Spark's launcher runs: ``$JAVA_HOME/bin/java``, else the one on PATH.
+
+    Returns
+    -------
+    pathlib.Path or None
+    """
     home = os.environ.get("JAVA_HOME")
     found = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not found or not Path(found).is_file():
@@ -52,7 +62,19 @@ def java_binary() -> Path | None:
 
 
 def archive_key(java: Path, jars: Path) -> str:
-    """A digest of the Java build and the jars on Spark's class path (names, sizes, times)."""
+    """A digest of the Java build and the jars on Spark's class path (names, sizes, times).
+
+    Parameters
+    ----------
+    java
+        The ``java`` executable.
+    jars
+        pyspark's jars folder.
+
+    Returns
+    -------
+    str
+    """
     digest = hashlib.sha256()
     files = [java, *sorted((java.parent.parent / "lib" / "server").glob("libjvm.*"))]
     files += sorted(jars.glob("*.jar"))
@@ -67,6 +89,15 @@ def archive_options(folder: Path) -> str:
 
     Empty when there is no ``java`` or pyspark's jars cannot be found (Spark
     then reports the problem itself) or ``folder`` cannot be written.
+
+    Parameters
+    ----------
+    folder
+        Where the archive lives.
+
+    Returns
+    -------
+    str
     """
     import pyspark
 

@@ -28,7 +28,18 @@ FIRST_NS, LAST_NS = "__first_purchase_ns", "__last_purchase_ns"
 
 
 def span_rows(validated: ValidatedTransactions) -> list[dict[str, Any]]:
-    """A shard's first and last valid purchase as two count rows (none without purchases)."""
+    """A shard's first and last valid purchase as two count rows (none without purchases).
+
+    Parameters
+    ----------
+    validated
+        One shard's validation result.
+
+    Returns
+    -------
+    list of dict
+        Zero or two count rows.
+    """
     span = validated.span
     if span is None:
         return []
@@ -39,7 +50,17 @@ def span_rows(validated: ValidatedTransactions) -> list[dict[str, Any]]:
 
 
 def span_of(first_ns: int | None, last_ns: int | None) -> Span | None:
-    """The data's span from the least :data:`FIRST_NS` and the greatest :data:`LAST_NS`."""
+    """The data's span from the least :data:`FIRST_NS` and the greatest :data:`LAST_NS`.
+
+    Parameters
+    ----------
+    first_ns, last_ns
+        The least first and greatest last purchase time in nanoseconds, or None.
+
+    Returns
+    -------
+    Span or None
+    """
     return None if first_ns is None else (pd.Timestamp(first_ns), pd.Timestamp(last_ns))
 
 
@@ -47,6 +68,18 @@ def parse_stats(canonical: pd.DataFrame, kwargs: dict[str, Any]) -> list[dict[st
     """Present and unparseable values per typed column, for the whole-column check.
 
     ``kwargs``: the shard's validation options (its timestamp and number rules).
+
+    Parameters
+    ----------
+    canonical
+        The shard's canonical rows, shape (n, k).
+    kwargs
+        The validation options (timestamp and number rules).
+
+    Returns
+    -------
+    list of dict
+        One count row per typed column.
     """
     fmt, rule = kwargs.get("timestamp_format"), kwargs.get("timestamp_rule")
     numbers = kwargs.get("number_rule")
@@ -69,6 +102,11 @@ def check_parse_totals(totals: dict[str, tuple[int, int]]) -> None:
     """Fail as the pandas engine does when a column as a whole does not parse.
 
     ``totals``: column -> (present values, unparseable values) over all shards.
+
+    Parameters
+    ----------
+    totals
+        Column -> (present values, unparseable values).
     """
     for col, (present, bad) in totals.items():
         if present and bad > MAX_BAD_SHARE * present:
@@ -81,7 +119,21 @@ def check_parse_totals(totals: dict[str, tuple[int, int]]) -> None:
 def reconciliation(counts: dict[str, int], as_of: Any, data_end: Any) -> Reconciliation:
     """The report from the row counts of all shards: set-aside reason (or
     :data:`PURCHASES`, :data:`RETURNS` for kept rows, :data:`INPUT` for the
-    rows the shards received) -> rows. Fails if they do not add up."""
+    rows the shards received) -> rows. Fails if they do not add up.
+
+    Parameters
+    ----------
+    counts
+        Reason -> rows, summed over the shards.
+    as_of
+        The read's cutoff, or None.
+    data_end
+        The data's end, or None.
+
+    Returns
+    -------
+    Reconciliation
+    """
     aside = {reason: counts.get(reason, 0) for reason in REASONS}
     returns, purchases = counts.get(RETURNS, 0), counts.get(PURCHASES, 0)
     report = Reconciliation(

@@ -44,7 +44,13 @@ class SparkCustomers:
     number_columns: list[str] | None = None
 
     def shard_validator(self) -> Any:
-        """:func:`customers_of_shard` with this table's settings; picklable, for shards."""
+        """:func:`customers_of_shard` with this table's settings; picklable, for shards.
+
+        Returns
+        -------
+        callable
+            Raw rows -> validated customers rows.
+        """
         from functools import partial
 
         return partial(
@@ -59,7 +65,21 @@ class SparkCustomers:
 def read_customers(
     spark: Any, data: DataConfig, *, label_col: str | None = None
 ) -> SparkCustomers | None:
-    """The customers table ``data`` names, on Spark (None without one)."""
+    """The customers table ``data`` names, on Spark (None without one).
+
+    Parameters
+    ----------
+    spark
+        The Spark session.
+    data
+        The experiment's ``data:`` section.
+    label_col
+        The contractual churn label column, or None.
+
+    Returns
+    -------
+    SparkCustomers or None
+    """
     from kizuna.features.column_map import apply_column_map
     from kizuna.features.customer_attributes import NOT_ATTRIBUTES
     from kizuna.training.engines.spark_frames import probe_schema
@@ -110,7 +130,19 @@ def read_customers(
 
 def sharded_customers(customers: SparkCustomers, shards: int) -> Any:
     """The table with ``__shard`` (the shard of its cleaned id), one partition per shard,
-    as :attr:`training.engines.spark_validate.ShardPlan.sharded` partitions the lines."""
+    as :attr:`training.engines.spark_validate.ShardPlan.sharded` partitions the lines.
+
+    Parameters
+    ----------
+    customers
+        The customers table on Spark.
+    shards
+        Number of shards.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+    """
     from pyspark.sql import functions as F
 
     keyed = customers.frame.withColumn(SHARD, shard_key(F.col(ID_KEY), shards)).drop(ID_KEY)
@@ -126,7 +158,26 @@ def customers_of_shard(
     number_columns: list[str] | None = None,
 ) -> pd.DataFrame:
     """One shard's customers rows validated as :func:`training.data.load_tables` does
-    (bound by :meth:`SparkCustomers.shard_validator`)."""
+    (bound by :meth:`SparkCustomers.shard_validator`).
+
+    Parameters
+    ----------
+    rows
+        One shard's raw customers rows, shape (n, k).
+    timestamp_rule
+        How ``signup_date`` is written.
+    label_col
+        The contractual churn label column, or None.
+    number_rule
+        The declared number rule, or None.
+    number_columns
+        Columns to read as numbers, or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The shard's validated customers, shape (n, k).
+    """
     from kizuna.features.tables import validate_customers
 
     table = rows.drop(columns=[SHARD, ID_KEY], errors="ignore").reset_index(drop=True)

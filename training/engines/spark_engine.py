@@ -27,7 +27,27 @@ def validate(
     experiment: str | None = None,
 ) -> Any:
     """Read and validate ``data`` on Spark (with ``experiment``'s stored events); a
-    :class:`SparkValidated`."""
+    :class:`SparkValidated`.
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section.
+    as_of
+        Set aside rows at or after this instant; None keeps all.
+    settings
+        Spark settings from the experiment, or None.
+    master
+        The Spark master, or None.
+    quiet
+        Whether to hide progress.
+    experiment
+        The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    SparkValidated
+    """
     from kizuna.training.engines.spark_io import read_raw
     from kizuna.training.engines.spark_session import spark_session
     from kizuna.training.engines.spark_validate import validate as validate_spark
@@ -44,7 +64,15 @@ def validate(
 
 
 def write_set_aside(set_aside: Any, path: Path) -> None:
-    """The set-aside rows as a Parquet folder (text columns, ``row_id``, ``reason``)."""
+    """The set-aside rows as a Parquet folder (text columns, ``row_id``, ``reason``).
+
+    Parameters
+    ----------
+    set_aside
+        The set-aside rows on Spark.
+    path
+        The Parquet folder.
+    """
     from kizuna.training.engines.spark_validate import RAW_PREFIX
 
     renamed = set_aside.toDF(
@@ -74,6 +102,27 @@ def features(
     and the items table load while the JVM starts; the customers table is read
     while the transactions are; the three outputs are written as concurrent
     jobs, and the summary is observed while they are written.
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section.
+    as_of
+        The snapshot's instant.
+    horizon
+        The label window in days, or None for no labels.
+    lookback
+        Activity window of the labelled population.
+    out
+        The output folder.
+    settings
+        Spark settings from the experiment, or None.
+    master
+        The Spark master, or None.
+    quiet
+        Whether to hide progress.
+    experiment
+        The experiment whose stored events are read, or None.
 
     Returns
     -------

@@ -20,6 +20,15 @@ def input_error_from_spark(exc: BaseException) -> KizunaInputError | None:
 
     Returns a :class:`KizunaInputError` with the shard's message, or None when
     ``exc`` is not a Spark error or a shard failed for another reason.
+
+    Parameters
+    ----------
+    exc
+        The error Spark raised.
+
+    Returns
+    -------
+    KizunaInputError or None
     """
     seen: set[int] = set()
     current: BaseException | None = exc

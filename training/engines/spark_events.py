@@ -31,6 +31,19 @@ def with_stored_events(raw: SparkRaw, data: DataConfig, experiment: str | None) 
     """``raw`` with ``experiment``'s stored events appended (``raw`` itself when there are none).
 
     See :func:`training.stored_events.event_store_path`.
+
+    Parameters
+    ----------
+    raw
+        The raw lines read on Spark.
+    data
+        The experiment's ``data:`` section.
+    experiment
+        The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    SparkRaw
     """
     from kizuna.serving.event_rows import EVENT_COLUMNS, SEQ, read_events
     from kizuna.training.stored_events import event_store_path

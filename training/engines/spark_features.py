@@ -73,6 +73,18 @@ def customer_features(
     customers, items
         Validated optional tables (pandas, as :func:`training.data.load_tables`
         returns them), broadcast to every shard.
+    as_of
+        The snapshot's instant.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    horizon_days
+        The label window, or None for no labels.
+    lookback_days
+        Activity window of the labelled population.
+
+    Returns
+    -------
+    SparkFeatures
     """
     from pyspark import StorageLevel
 
@@ -105,6 +117,26 @@ def shard_features(
 
     ``tx``: the shard's validated lines. Shape (customers in the shard, columns),
     ``customer_id`` as a column, categoricals as text (Spark's layout).
+
+    Parameters
+    ----------
+    tx
+        The shard's validated lines, shape (n, k).
+    as_of
+        The snapshot's instant.
+    customers, items
+        The validated customers and items tables, or None.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    horizon_days
+        The label window, or None for no labels.
+    lookback_days
+        Activity window of the labelled population.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (customers in the shard, columns).
     """
     frame = customer_base_features(tx, as_of, customers=customers, items=items, btyd_unit=btyd_unit)
     frame = frame.join(rfm_score_inputs(frame).add_prefix(INPUT_PREFIX))
@@ -126,6 +158,19 @@ def scored_features(out: Any, labelled: bool, *, n: int | None = None) -> SparkF
     score inputs (``__in_*``), the labels if ``labelled`` and ``__shard``;
     persisted, as it is read once per output. ``n``: its row count, when the
     caller knows it (else counted).
+
+    Parameters
+    ----------
+    out
+        One row per customer (Spark DataFrame).
+    labelled
+        Whether it holds labels.
+    n
+        Its row count, or None.
+
+    Returns
+    -------
+    SparkFeatures
     """
     from pyspark.sql import functions as F
 
@@ -158,6 +203,15 @@ def rfm_score_columns(scorer: Any) -> list[Any]:
     (text), in that order. A score is one more than the number of the scorer's
     cut points its input exceeds (``RFMScorer.score``); the segment is the
     cell of :func:`features.segments.segment_grid_codes` at (r, fm).
+
+    Parameters
+    ----------
+    scorer
+        A fitted RFM scorer.
+
+    Returns
+    -------
+    list of pyspark.sql.Column
     """
     from pyspark.sql import functions as F
 
@@ -187,7 +241,20 @@ def rfm_score_columns(scorer: Any) -> list[Any]:
 
 
 def to_pandas_features(frame: Any, customers: pd.DataFrame | None = None) -> pd.DataFrame:
-    """A Spark feature frame as the pandas engine returns it: indexed by id, sorted."""
+    """A Spark feature frame as the pandas engine returns it: indexed by id, sorted.
+
+    Parameters
+    ----------
+    frame
+        A Spark feature frame.
+    customers
+        The validated customers table (its categories), or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (n_customers, n_features), indexed by customer id (sorted).
+    """
     from kizuna.features.segments import SEGMENTS
 
     pdf = from_spark_frame(frame.toPandas(), category_dtypes(customers))

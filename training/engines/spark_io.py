@@ -70,6 +70,21 @@ def read_raw(
     ``with_events``, the lines the service of ``experiment`` stored through ``/events`` follow
     the file's rows (:mod:`training.engines.spark_events`), as in
     :func:`training.data.load_transactions_and_events`.
+
+    Parameters
+    ----------
+    spark
+        The Spark session.
+    data
+        The experiment's ``data:`` section.
+    with_events
+        Whether to append the service's stored events.
+    experiment
+        The experiment whose stored events are read, or None.
+
+    Returns
+    -------
+    SparkRaw
     """
     raw = _read_source(spark, data)
     if not with_events:
@@ -196,6 +211,19 @@ def read_frame(
     compressed in a way Spark's reader cannot tell from its name is read on
     the driver by the pandas engine's reader.
 
+    Parameters
+    ----------
+    spark
+        The Spark session.
+    source
+        A file, a folder or a table name.
+    string_columns
+        Columns to keep as text.
+    reading
+        How to read a file whose name does not say, or None.
+    settle_now
+        Whether to type the number columns here.
+
     Returns
     -------
     tuple
@@ -270,6 +298,20 @@ def with_row_ids(frame: Any, *, settle: dict[str, str] | None = None) -> tuple[A
     offsets go in as a literal map (no join, no table to ship to the workers).
     The same pass types the ``settle`` text columns as pandas would type them
     over the whole file (:mod:`training.engines.spark_types`).
+
+    Parameters
+    ----------
+    frame
+        A Spark DataFrame.
+    settle
+        Text columns to type -> their kind, or None.
+
+    Returns
+    -------
+    frame : pyspark.sql.DataFrame
+        With ``__row``.
+    n : int
+        Its row count.
     """
     from pyspark.sql import functions as F
 

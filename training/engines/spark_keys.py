@@ -39,7 +39,18 @@ WHITESPACE = (
 
 
 def clean_ids(values: pd.Series) -> pd.Series:
-    """:func:`features.contract.ids_to_str` in the layout pyspark's Arrow writer takes."""
+    """:func:`features.contract.ids_to_str` in the layout pyspark's Arrow writer takes.
+
+    Parameters
+    ----------
+    values
+        Ids, shape (n,).
+
+    Returns
+    -------
+    pandas.Series
+        Shape (n,), text (None when missing).
+    """
     from kizuna.features.contract import ids_to_str
 
     out = ids_to_str(values)
@@ -47,7 +58,17 @@ def clean_ids(values: pd.Series) -> pd.Series:
 
 
 def cleaned_text(col: Any) -> Any:
-    """Spark column: ``col`` as text, stripped as ``ids_to_str`` strips it; blank as null."""
+    """Spark column: ``col`` as text, stripped as ``ids_to_str`` strips it; blank as null.
+
+    Parameters
+    ----------
+    col
+        A Spark column.
+
+    Returns
+    -------
+    pyspark.sql.Column
+    """
     from pyspark.sql import functions as F
 
     from kizuna.features.contract import WHOLE_FLOAT
@@ -65,7 +86,19 @@ def cleaned_text(col: Any) -> Any:
 
 
 def id_text(frame: Any, column: str) -> Any:
-    """Spark column: ``column`` of ``frame`` as the cleaned id (text; null when missing)."""
+    """Spark column: ``column`` of ``frame`` as the cleaned id (text; null when missing).
+
+    Parameters
+    ----------
+    frame
+        A Spark DataFrame.
+    column
+        Its id column.
+
+    Returns
+    -------
+    pyspark.sql.Column
+    """
     from pyspark.sql import functions as F
 
     if _text_already(frame, column):
@@ -83,6 +116,16 @@ def customer_key(raw: SparkRaw) -> tuple[SparkRaw, Any]:
 
     A text or integer id column is cleaned by a Spark expression, evaluated
     where the lines are partitioned (no extra column crosses the shuffle).
+
+    Parameters
+    ----------
+    raw
+        The raw lines read on Spark, with their reading options.
+
+    Returns
+    -------
+    raw : SparkRaw
+    key : pyspark.sql.Column
     """
     from pyspark.sql import functions as F
 
@@ -99,6 +142,15 @@ def with_id_key(raw: SparkRaw) -> SparkRaw:
 
     Returns a :class:`SparkRaw` with ``id_key`` set; its ``customer_col``
     is the customer id the validator will see (null when it has none).
+
+    Parameters
+    ----------
+    raw
+        The raw lines read on Spark, with their reading options.
+
+    Returns
+    -------
+    SparkRaw
     """
     from pyspark.sql.types import StringType, StructField, StructType
 

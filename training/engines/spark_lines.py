@@ -28,6 +28,21 @@ def write_lines(kept: Any, folder: Path, partitions: int, *, chunk_rows: int = C
     by customer and input position (the pandas engine's stable sort); each
     partition is encoded to Arrow chunks on its executor, and the driver pulls
     one partition at a time (``toLocalIterator``) and appends its chunks.
+
+    Parameters
+    ----------
+    kept
+        The validated lines on Spark.
+    folder
+        The snapshot folder.
+    partitions
+        Number of range partitions.
+    chunk_rows
+        Rows per Arrow chunk.
+
+    Returns
+    -------
+    int
     """
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -41,6 +41,8 @@ def decide_offers(
         ``days_since_last_purchase``, optionally ``monetary_mean``...).
     catalogue, now, channel, k, uplift, contact_log, product_candidates, explain
         As :func:`models.next_best_offer.decide`.
+    shards
+        Number of shards (0: from the size).
 
     Returns
     -------

@@ -93,6 +93,33 @@ def validated_features(
     the pandas engine does. Each shard gets only its own rows of ``customers``
     (cogrouped by the shard of the cleaned customer id); ``items``, small, goes
     to every shard.
+
+    Parameters
+    ----------
+    raw
+        The raw lines read on Spark.
+    as_of
+        The snapshot's instant.
+    data_end
+        The data's end, or None.
+    customers
+        The customers table on Spark, or None.
+    items
+        The validated items table, or None.
+    btyd_unit
+        ``"W"`` or ``"D"``.
+    horizon_days
+        The label window, or None for no labels.
+    lookback_days
+        Activity window of the labelled population.
+    shards
+        Number of shards (0: from the size).
+    n_rows
+        The input's row count, if known.
+
+    Returns
+    -------
+    SparkOnePass
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F

@@ -59,6 +59,17 @@ def recommendations(
     candidate_pool
         ``None``: exact top-k; else the hybrid's candidate pool size, as
         :func:`training.batch_score.score_chunks` takes it (the same call).
+    items
+        The validated items table, or None.
+    as_of
+        The snapshot's instant.
+    k
+        Items per customer.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id``, ``recommendations``.
     """
     from pyspark.sql import functions as F
 

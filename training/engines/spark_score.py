@@ -58,6 +58,18 @@ def score(
     candidate_pool
         ``scoring.candidate_pool`` of the experiment file: ``None`` for exact
         top-k (see :func:`training.batch_score.score_chunks`).
+    k
+        Items per customer in the recommendations.
+    bands
+        The risk band thresholds, low then high.
+    settings
+        Spark settings, or None.
+    master
+        The Spark master, or None.
+    jdbc_table
+        The table written to for a JDBC ``out``.
+    quiet
+        Whether to hide progress.
 
     Returns
     -------
@@ -204,6 +216,23 @@ def contractual_rows(
 
     Marks in ``out[KNOWN]`` which customers the table has (the others get no
     score, as in :func:`training.batch_score.score_chunks`).
+
+    Parameters
+    ----------
+    feats
+        The scored customers' features, shape (n, k).
+    bundle
+        The model bundle.
+    customers
+        The validated customers table, or None.
+    out
+        The output rows, shape (n, m); its ``KNOWN`` column is set.
+    kind
+        The model kind.
+
+    Returns
+    -------
+    pandas.DataFrame or None
     """
     from kizuna.serving.model_inputs import model_frame
 

@@ -58,7 +58,22 @@ def local_conf(
     """kizuna's defaults for a local-mode ``master`` (none for a cluster): the heap
     (:func:`local_driver_memory`), :data:`LOCAL_JAVA_OPTIONS` and :data:`LOCAL_LOG_CONFIG`, with the
     class-data archive's options (:mod:`training.engines.spark_classes`) unless
-    ``class_archive`` is False (True: in its default folder; a path: there)."""
+    ``class_archive`` is False (True: in its default folder; a path: there).
+
+    Parameters
+    ----------
+    master
+        The Spark master.
+    input_bytes
+        The transactions' size on disk, or None.
+    class_archive
+        False, True (the default folder) or the archive's folder.
+
+    Returns
+    -------
+    dict of str -> str
+        Spark configuration keys and values.
+    """
     memory = local_driver_memory(master, input_bytes)
     if memory is None:
         return {}
@@ -72,13 +87,28 @@ def local_conf(
 
 
 def local_java_options() -> str:
-    """:data:`LOCAL_JAVA_OPTIONS` and the logging of :data:`LOCAL_LOG_CONFIG`."""
+    """:data:`LOCAL_JAVA_OPTIONS` and the logging of :data:`LOCAL_LOG_CONFIG`.
+
+    Returns
+    -------
+    str
+    """
     return f"{LOCAL_JAVA_OPTIONS} -Dlog4j2.configurationFile={LOCAL_LOG_CONFIG.as_uri()}"
 
 
 def local_cores(master: str) -> int | None:
     """Task slots of a local-mode ``master`` (``local``, ``local[N]``, ``local[*]``,
-    ``local[N, retries]``); None for a cluster."""
+    ``local[N, retries]``); None for a cluster.
+
+    Parameters
+    ----------
+    master
+        The Spark master.
+
+    Returns
+    -------
+    int or None
+    """
     import re
 
     found = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master.strip())
@@ -94,6 +124,17 @@ def local_driver_memory(master: str, input_bytes: int | None) -> str | None:
     ``LOCAL_HEAP_BASE_MB`` plus ``LOCAL_HEAP_PER_CORE_MB`` per core of
     ``local[N]``, or :data:`LOCAL_HEAP_PER_INPUT_BYTE` times ``input_bytes`` (the
     transactions' size on disk) when that is less, never below the base.
+
+    Parameters
+    ----------
+    master
+        The Spark master.
+    input_bytes
+        The transactions' size on disk, or None.
+
+    Returns
+    -------
+    str or None
     """
     n = local_cores(master)
     if n is None:
@@ -106,7 +147,17 @@ def local_driver_memory(master: str, input_bytes: int | None) -> str | None:
 
 
 def input_bytes(path: Any) -> int | None:
-    """Size on disk of a file or folder (None for a table name or a missing path)."""
+    """Size on disk of a file or folder (None for a table name or a missing path).
+
+    Parameters
+    ----------
+    path
+        A file, a folder or a table name.
+
+    Returns
+    -------
+    int or None
+    """
     from pathlib import Path
 
     source = Path(str(path))
@@ -118,7 +169,13 @@ def input_bytes(path: Any) -> int | None:
 
 
 def require_pyspark() -> Any:
-    """Import pyspark, or fail with one line saying how to get it and Java."""
+    """Import pyspark, or fail with one line saying how to get it and Java.
+
+    Returns
+    -------
+    module
+        ``pyspark``.
+    """
     import warnings
 
     # pyspark 4 warns on every pandas conversion that it "does not yet fully support
@@ -155,6 +212,12 @@ def spark_session(
         The experiment's ``spark:`` mapping (:class:`training.config.SparkConfig`).
     master
         ``--spark-master`` from the command line.
+    input_bytes
+        The transactions' size on disk, for the local heap; or None.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
     """
     require_pyspark()
     from pyspark.sql import SparkSession
@@ -223,6 +286,16 @@ def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     pyspark 4 cannot convert pandas 3's Arrow-backed string columns directly,
     and Arrow refuses to drop a timestamp's nanoseconds (``...59.123456789``
     in an export) on its own.
+
+    Parameters
+    ----------
+    frame
+        The frame to hand to Spark, shape (n, k).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape of ``frame``.
     """
     out = frame.copy(deep=False)
     for col in out.columns:
@@ -249,7 +322,17 @@ _SPARK_CHARSETS = {
 
 
 def spark_charset(encoding: str) -> str | None:
-    """The charset Spark reads ``encoding`` text with, or None when it cannot (cp1252)."""
+    """The charset Spark reads ``encoding`` text with, or None when it cannot (cp1252).
+
+    Parameters
+    ----------
+    encoding
+        A Python codec name.
+
+    Returns
+    -------
+    str or None
+    """
     import codecs
 
     return _SPARK_CHARSETS.get(codecs.lookup(encoding).name)

@@ -18,7 +18,19 @@ SHARD = "__shard"
 def shard_key(col: Any, shards: int) -> Any:
     """Shard of a cleaned customer id (:mod:`training.engines.spark_keys`): equal id, equal
     shard. The shard numbers are :func:`even_shard_numbers`: partitioned on them, each
-    of ``shards`` partitions holds one shard."""
+    of ``shards`` partitions holds one shard.
+
+    Parameters
+    ----------
+    col
+        A cleaned customer id column.
+    shards
+        Number of shards.
+
+    Returns
+    -------
+    pyspark.sql.Column
+    """
     from pyspark.sql import functions as F
 
     numbers = F.array(*(F.lit(v) for v in even_shard_numbers(shards)))
@@ -31,6 +43,15 @@ def even_shard_numbers(shards: int) -> list[int]:
 
     Numbering shards 0..n-1 would put several shards in some partitions and leave
     others empty (the hash of the numbers is not a permutation).
+
+    Parameters
+    ----------
+    shards
+        Number of shards (and partitions).
+
+    Returns
+    -------
+    list of int
     """
     found: dict[int, int] = {}
     value = 0
@@ -41,7 +62,19 @@ def even_shard_numbers(shards: int) -> list[int]:
 
 
 def spark_int_hash(value: int, seed: int = 42) -> int:
-    """Spark's ``hash()`` of an int column (Murmur3 x86 32-bit, seed 42), as a signed int."""
+    """Spark's ``hash()`` of an int column (Murmur3 x86 32-bit, seed 42), as a signed int.
+
+    Parameters
+    ----------
+    value
+        The int.
+    seed
+        The hash seed.
+
+    Returns
+    -------
+    int
+    """
 
     def rotl(x: int, r: int) -> int:
         return ((x << r) | (x >> (32 - r))) & 0xFFFFFFFF
@@ -57,7 +90,12 @@ def spark_int_hash(value: int, seed: int = 42) -> int:
 
 def shard_of_partition() -> int:
     """The shard a partition of :attr:`ShardPlan.by_customer` holds: its partition id
-    (0 on the driver, where schema probes run a shard function on a few rows)."""
+    (0 on the driver, where schema probes run a shard function on a few rows).
+
+    Returns
+    -------
+    int
+    """
     from pyspark import TaskContext
 
     task = TaskContext.get()
@@ -66,7 +104,17 @@ def shard_of_partition() -> int:
 
 def whole_partition(batches: Any) -> pd.DataFrame | None:
     """All the Arrow batches of one partition as one frame (None when it is empty):
-    the validator needs every line of a customer at once."""
+    the validator needs every line of a customer at once.
+
+    Parameters
+    ----------
+    batches
+        The partition's Arrow record batches.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+    """
     frames = list(batches)
     if not frames:
         return None

@@ -48,6 +48,12 @@ def snapshot_parts(
         The served model set (item map, interaction settings, BTYD unit).
     partitions
         Range partitions of the lines file (0: the shard count's worth).
+    items, customers
+        The validated items and customers tables, or None.
+
+    Returns
+    -------
+    SnapshotParts
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -117,7 +123,19 @@ def _as_pandas_engine(
 
 
 def line_stats(kept: Any, as_of: pd.Timestamp) -> Any:
-    """:class:`serving.catalogue.LineStats` by Spark aggregations (small results)."""
+    """:class:`serving.catalogue.LineStats` by Spark aggregations (small results).
+
+    Parameters
+    ----------
+    kept
+        The validated lines, a Spark DataFrame.
+    as_of
+        The snapshot's instant.
+
+    Returns
+    -------
+    LineStats
+    """
     from pyspark.sql import functions as F
 
     from kizuna.serving.catalogue import TRENDING_DAYS, LineStats
@@ -148,7 +166,17 @@ def line_stats(kept: Any, as_of: pd.Timestamp) -> Any:
 
 
 def line_names(kept: Any) -> pd.Series | None:
-    """Item names from the lines' ``description`` (as :func:`item_names_from_lines`)."""
+    """Item names from the lines' ``description`` (as :func:`item_names_from_lines`).
+
+    Parameters
+    ----------
+    kept
+        The validated lines, a Spark DataFrame.
+
+    Returns
+    -------
+    pandas.Series or None
+    """
     from pyspark.sql import functions as F
 
     from kizuna.serving.catalogue import names_from_counts
@@ -162,7 +190,26 @@ def line_names(kept: Any) -> pd.Series | None:
 def shard_counts(
     tx: pd.DataFrame, users: pd.Index, as_of: pd.Timestamp, item_ids: pd.Index, params: dict
 ) -> sp.csr_matrix:
-    """Purchase counts of one shard's customers ``users`` (rows in that order)."""
+    """Purchase counts of one shard's customers ``users`` (rows in that order).
+
+    Parameters
+    ----------
+    tx
+        The shard's validated lines, shape (n, k).
+    users
+        The shard's customer ids, in row order.
+    as_of
+        The snapshot's instant.
+    item_ids
+        The recommender's item ids (columns).
+    params
+        The recommender's ``interaction_params``.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape (len(users), len(item_ids)).
+    """
     from kizuna.features.interactions import build_interactions
     from kizuna.training.engines.spark_frames import typed_lines
 
@@ -179,7 +226,28 @@ def purchase_counts(
     item_ids: pd.Index,
     models: ChampionModels,
 ) -> sp.csr_matrix:
-    """The (n_customers, n_items) count matrix, by shard, rows in the order of ``users``."""
+    """The (n_customers, n_items) count matrix, by shard, rows in the order of ``users``.
+
+    Parameters
+    ----------
+    kept
+        The validated lines, a Spark DataFrame.
+    sharded
+        The same lines partitioned by customer shard.
+    users
+        Customer ids, in row order.
+    as_of
+        The snapshot's instant.
+    item_ids
+        The recommender's item ids (columns).
+    models
+        The champion models (the recommender's interaction settings).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape (n_customers, n_items).
+    """
     params = count_params(models)
     cols = list(kept.columns)
 
@@ -218,6 +286,20 @@ def fingerprint(kept: Any, *, source: str, as_of: pd.Timestamp) -> dict[str, Any
 
     The hash is Spark's (xor of each line's xxhash64 with its input
     position), so it differs from the pandas engine's for the same data.
+
+    Parameters
+    ----------
+    kept
+        The validated lines, a Spark DataFrame.
+    source
+        How the source is named.
+    as_of
+        The cutoff of the read, or None.
+
+    Returns
+    -------
+    dict
+        ``dataset_source``, ``dataset_rows``, ``dataset_hash``, ``as_of``.
     """
     from pyspark.sql import functions as F
 
@@ -246,6 +328,23 @@ def prepare(
 ) -> tuple[SnapshotParts, int, dict[str, Any]]:
     """Read, validate (with ``experiment``'s stored events) and compute a snapshot's parts on
     Spark.
+
+    Parameters
+    ----------
+    data
+        The experiment's ``data:`` section (or the CLI's source).
+    models
+        The champion models.
+    items, customers
+        The validated items and customers tables, or None.
+    settings
+        Spark settings from the experiment, or None.
+    master
+        The Spark master, or None for the default.
+    quiet
+        Whether to hide progress.
+    experiment
+        The experiment whose stored events are read, or None.
 
     Returns
     -------

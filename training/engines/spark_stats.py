@@ -17,6 +17,22 @@ def order_statistics_of(frame: Any, cols: list[str], ranks: np.ndarray, n: int) 
 
     Up to :data:`DRIVER_ROWS` rows, one job collects all the columns; with no
     rows every value is +inf (nothing ranks above it).
+
+    Parameters
+    ----------
+    frame
+        A Spark DataFrame.
+    cols
+        Its columns.
+    ranks
+        0-based ranks, shape (r,).
+    n
+        The frame's row count.
+
+    Returns
+    -------
+    dict
+        Column -> values, shape (len(ranks),).
     """
     ranks = np.asarray(ranks, dtype=np.int64)
     if n == 0:
@@ -43,6 +59,13 @@ def order_statistics(frame: Any, col: str, ranks: np.ndarray, n: int) -> np.ndar
         Ranks in ``[0, n)``, shape (k,).
     n
         Row count of ``frame``.
+    col
+        The column ranked.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(ranks),).
     """
     from pyspark.sql import functions as F
 

@@ -85,7 +85,17 @@ def as_sampled(
 def type_flags(pending: dict[str, str]) -> list[Any]:
     """Aggregations that say how pandas would type each pending column over the whole table:
     ``__text_<c>`` (a value that is no number), ``__frac_<c>`` (a value that is no
-    whole number, or a blank), each 0 or 1."""
+    whole number, or a blank), each 0 or 1.
+
+    Parameters
+    ----------
+    pending
+        Column -> its pandas type still to settle.
+
+    Returns
+    -------
+    list of pyspark.sql.Column
+    """
     from pyspark.sql import functions as F
 
     out = []
@@ -102,7 +112,21 @@ def type_flags(pending: dict[str, str]) -> list[Any]:
 
 def settled_columns(frame: Any, pending: dict[str, str], rows: list[Any]) -> list[Any]:
     """``frame``'s columns with each pending one cast as the :func:`type_flags` of ``rows``
-    (one row per part of the table, combined) say: text, double or long."""
+    (one row per part of the table, combined) say: text, double or long.
+
+    Parameters
+    ----------
+    frame
+        A Spark DataFrame.
+    pending
+        Column -> its pandas type still to settle.
+    rows
+        The :func:`type_flags` rows of each part.
+
+    Returns
+    -------
+    list of pyspark.sql.Column
+    """
     from pyspark.sql import functions as F
 
     def flag(name: str) -> bool:
@@ -127,6 +151,19 @@ def settled_rule(frame: Any, rule: Any, column: str | None) -> Any:
     a shard sees only its customers, so the decision is taken here, over the
     whole column, and each shard gets it declared. When the whole column does
     not settle it, the pandas function refuses on the values that show why.
+
+    Parameters
+    ----------
+    frame
+        A Spark DataFrame.
+    rule
+        The timestamp rule.
+    column
+        The timestamp column, or None.
+
+    Returns
+    -------
+    TimestampRule
     """
     import dataclasses
 
@@ -161,7 +198,17 @@ def settled_rule(frame: Any, rule: Any, column: str | None) -> Any:
 
 
 def has_line_breaks(sample: pd.DataFrame) -> bool:
-    """Whether a text value of ``sample`` holds a line break (a quoted field over two lines)."""
+    """Whether a text value of ``sample`` holds a line break (a quoted field over two lines).
+
+    Parameters
+    ----------
+    sample
+        Some rows of the file.
+
+    Returns
+    -------
+    bool
+    """
     for col in sample.columns:
         values = sample[col]
         if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:

@@ -105,6 +105,23 @@ def plan_shards(
 
     ``shards`` (0: one per :data:`ROWS_PER_SHARD` input rows, in whole rounds of
     the cores) from ``n_rows``, else the count the reader made, else a count.
+
+    Parameters
+    ----------
+    raw
+        The raw lines read on Spark, with their reading options.
+    as_of
+        The read's cutoff, or None.
+    data_end
+        The data's end, or None.
+    shards
+        Number of shards (0: from the size).
+    n_rows
+        The input's row count, if known.
+
+    Returns
+    -------
+    ShardPlan
     """
     from pyspark.sql import functions as F
 
@@ -154,6 +171,21 @@ def validate(
 
     ``kept`` is hash-partitioned by ``__shard`` (:func:`~training.engines.spark_shards.even_shard_numbers`: one
     shard a partition), so grouping or cogrouping it by shard needs no shuffle.
+
+    Parameters
+    ----------
+    raw
+        The raw lines read on Spark, with their reading options.
+    as_of
+        Set aside rows at or after this instant; None keeps all.
+    data_end
+        The data's end, or None.
+    shards
+        Number of shards (0: from the size).
+
+    Returns
+    -------
+    SparkValidated
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -201,6 +233,25 @@ def validate_lines(
     Returns the :class:`features.reconciliation.ValidatedTransactions` (row ids are
     input positions), the set-aside rows in the Spark layout (text columns
     prefixed ``raw__``, ``row_id``, ``reason``) and the canonical frame.
+
+    Parameters
+    ----------
+    shard
+        One shard's raw lines, shape (n, k).
+    adapter
+        The source format's adapter.
+    raw_cols
+        The raw columns, in order.
+    kwargs
+        The validation options (timestamp and number rules).
+
+    Returns
+    -------
+    validated : ValidatedTransactions
+    set_aside : pandas.DataFrame
+        In the Spark layout.
+    canonical : pandas.DataFrame
+        The canonical frame.
     """
     # Input order, so that the first of a set of duplicates is the one kept, as in pandas.
     shard = shard.sort_values(ROW, kind="stable")
@@ -229,7 +280,28 @@ def validate_shard(
     kwargs: dict[str, Any],
     shard_id: int,
 ) -> pd.DataFrame:
-    """One shard: adapter and validation, as the pandas engine runs them on the whole table."""
+    """One shard: adapter and validation, as the pandas engine runs them on the whole table.
+
+    Parameters
+    ----------
+    shard
+        One shard's raw lines, shape (n, k).
+    adapter
+        The source format's adapter.
+    raw_cols
+        The raw columns, in order.
+    extras
+        Extra columns carried along.
+    kwargs
+        The validation options (timestamp and number rules).
+    shard_id
+        The shard's number.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The shard's kept and set-aside rows with their counts, in the Spark layout.
+    """
     validated, aside, canonical = validate_lines(shard, adapter, raw_cols, kwargs)
     kept = validated.kept
     for col in extras:

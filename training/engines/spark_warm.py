@@ -25,6 +25,18 @@ def warm_python_workers(spark: Any, pool: ThreadPoolExecutor) -> Future:
 
     Returns the job's future; its result is the number of slots warmed (the
     caller need not wait for it: nothing depends on it but speed).
+
+    Parameters
+    ----------
+    spark
+        The Spark session.
+    pool
+        Where the job is started from.
+
+    Returns
+    -------
+    concurrent.futures.Future
+        Its result is the number of slots warmed.
     """
     slots = max(int(spark.sparkContext.defaultParallelism), 1)
 
@@ -47,6 +59,11 @@ def warm_shard() -> int:
 
     Returns the number of customers with features (2), so that a test can see
     the whole path ran.
+
+    Returns
+    -------
+    int
+        1 (one slot warmed).
     """
     from kizuna.features.pipeline import (
         customer_base_features,

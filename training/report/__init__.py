@@ -52,7 +52,22 @@ class ReportOptions:
 def build_report(
     config: ExperimentConfig, options: ReportOptions, *, quiet: bool = False
 ) -> tuple[str, dict[str, Any]]:
-    """The page's HTML and a summary (sections, plots, notes) for the CLI."""
+    """The page's HTML and a summary (sections, plots, notes) for the CLI.
+
+    Parameters
+    ----------
+    config
+        The experiment config.
+    options
+        What the report shows.
+    quiet
+        Whether to hide progress.
+
+    Returns
+    -------
+    html : str
+    summary : dict
+    """
     from kizuna.features.pipeline import customer_features
     from kizuna.training.data import load_tables, load_transactions
 

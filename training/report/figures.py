@@ -15,7 +15,17 @@ _BLUE, _ORANGE = "#2f6690", "#d9822b"
 
 
 def to_svg(fig: Figure) -> str:
-    """The figure as an ``<svg>`` element (the XML prolog dropped, fonts as paths)."""
+    """The figure as an ``<svg>`` element (the XML prolog dropped, fonts as paths).
+
+    Parameters
+    ----------
+    fig
+        The figure.
+
+    Returns
+    -------
+    str
+    """
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     text = buffer.getvalue()
@@ -28,7 +38,17 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def kpi_figure(monthly: pd.DataFrame) -> Figure:
-    """Six small panels, one per KPI, month by month. ``monthly``: :func:`kpis.monthly_kpis`."""
+    """Six small panels, one per KPI, month by month. ``monthly``: :func:`kpis.monthly_kpis`.
+
+    Parameters
+    ----------
+    monthly
+        One row per month, the KPI columns.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig = _figure(11, 6)
     panels = [
         (kpis.ACTIVE, "active customers", "{:,.0f}"),
@@ -54,7 +74,23 @@ def kpi_figure(monthly: pd.DataFrame) -> Figure:
 
 
 def heatmap_figure(table: pd.DataFrame, *, title: str, fmt: str, cmap: str = "Blues") -> Figure:
-    """Cohort (rows) × months since first order (columns) heatmap; NaN cells left blank."""
+    """Cohort (rows) × months since first order (columns) heatmap; NaN cells left blank.
+
+    Parameters
+    ----------
+    table
+        Shape (n_cohorts, n_offsets).
+    title
+        The figure's title.
+    fmt
+        Format of the cell labels, e.g. ``"{:.0%}"``.
+    cmap
+        Matplotlib colour map.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     n_rows, n_cols = table.shape
     fig = _figure(min(2 + 0.45 * n_cols, 13), min(1.5 + 0.3 * n_rows, 12))
     ax = fig.subplots()
@@ -75,7 +111,19 @@ def heatmap_figure(table: pd.DataFrame, *, title: str, fmt: str, cmap: str = "Bl
 
 
 def cumulative_revenue_figure(table: pd.DataFrame, max_lines: int = 12) -> Figure:
-    """Cumulative revenue per customer by months since first order, one line per cohort."""
+    """Cumulative revenue per customer by months since first order, one line per cohort.
+
+    Parameters
+    ----------
+    table
+        Shape (n_cohorts, n_offsets), from ``kpis.cohort_revenue``.
+    max_lines
+        Most cohorts drawn (the latest).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig = _figure(8, 4.5)
     ax = fig.subplots()
     rows = table.iloc[-max_lines:]
@@ -93,7 +141,17 @@ def cumulative_revenue_figure(table: pd.DataFrame, max_lines: int = 12) -> Figur
 
 
 def segment_figure(summary: pd.DataFrame) -> Figure:
-    """Customers and revenue share per segment, side by side."""
+    """Customers and revenue share per segment, side by side.
+
+    Parameters
+    ----------
+    summary
+        One row per segment, with customer and revenue shares.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig = _figure(10, 4)
     left, right = fig.subplots(1, 2, sharey=True)
     names = summary.index.astype(str)
@@ -109,7 +167,21 @@ def segment_figure(summary: pd.DataFrame) -> Figure:
 
 
 def box_figure(groups: Mapping[str, np.ndarray], *, title: str, ylabel: str) -> Figure:
-    """One box per group (e.g. predicted LTV by segment); outliers not drawn."""
+    """One box per group (e.g. predicted LTV by segment); outliers not drawn.
+
+    Parameters
+    ----------
+    groups
+        Group name -> values, shape (n_group,).
+    title
+        The figure's title.
+    ylabel
+        The value axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig = _figure(10, 4)
     ax = fig.subplots()
     names = list(groups)
@@ -122,7 +194,19 @@ def box_figure(groups: Mapping[str, np.ndarray], *, title: str, ylabel: str) -> 
 
 
 def calibration_table_figure(table: pd.DataFrame, *, title: str) -> Figure:
-    """Predicted against observed rate by bin. ``table``: ``predicted``, ``observed`` columns."""
+    """Predicted against observed rate by bin. ``table``: ``predicted``, ``observed`` columns.
+
+    Parameters
+    ----------
+    table
+        One row per bin.
+    title
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig = _figure(4.5, 4.5)
     ax = fig.subplots()
     ax.plot(table["predicted"], table["observed"], marker="o", color=_BLUE)

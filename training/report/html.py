@@ -27,7 +27,21 @@ th,td{border-bottom:1px solid #e2e6ea;padding:3px 8px;text-align:right} th:first
 
 
 def render(sections: Sequence[Section], *, title: str, subtitle: str) -> str:
-    """The whole page as text."""
+    """The whole page as text.
+
+    Parameters
+    ----------
+    sections
+        The sections, in order.
+    title
+        The page's title.
+    subtitle
+        The line under it.
+
+    Returns
+    -------
+    str
+    """
     nav = " ".join(f'<a href="#section-{s.key}">{html.escape(s.title)}</a>' for s in sections)
     body = "\n".join(_section(s) for s in sections)
     n_plots = sum(len(s.plots) for s in sections)

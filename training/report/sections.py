@@ -112,7 +112,21 @@ def segment_section(
 def value_section(
     scores: pd.DataFrame | None, reasons: dict[str, list[str]], *, top: int = 20
 ) -> Section:
-    """LTV by segment and the customers most worth keeping (value × churn probability)."""
+    """LTV by segment and the customers most worth keeping (value × churn probability).
+
+    Parameters
+    ----------
+    scores
+        Churn, LTV and segment per customer, or None.
+    reasons
+        Customer id -> churn reasons, for the top customers.
+    top
+        How many customers the table lists.
+
+    Returns
+    -------
+    Section
+    """
     section = Section(
         "value",
         "Predicted value and who to keep",
@@ -146,7 +160,20 @@ def value_section(
 
 
 def worth_keeping(scores: pd.DataFrame, *, top: int) -> pd.DataFrame:
-    """The ``top`` customers by value at risk = predicted value × churn probability."""
+    """The ``top`` customers by value at risk = predicted value × churn probability.
+
+    Parameters
+    ----------
+    scores
+        ``predicted_value`` and ``churn_probability`` per customer.
+    top
+        How many customers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (<= top, k).
+    """
     at_risk = scores["predicted_value"] * scores["churn_probability"]
     frame = scores.assign(value_at_risk=at_risk).dropna(subset=["value_at_risk"])
     frame = frame.sort_values("value_at_risk", ascending=False, kind="stable").head(top)
@@ -155,7 +182,17 @@ def worth_keeping(scores: pd.DataFrame, *, top: int) -> pd.DataFrame:
 
 
 def health_section(health: list[dict[str, Any]]) -> Section:
-    """Each champion's holdout metrics against its baselines, and its evaluation plots."""
+    """Each champion's holdout metrics against its baselines, and its evaluation plots.
+
+    Parameters
+    ----------
+    health
+        One entry per champion, from ``training.report.sources.model_health``.
+
+    Returns
+    -------
+    Section
+    """
     section = Section(
         "models",
         "Model health",
@@ -203,7 +240,25 @@ def next_order_section(
 def table_section(
     key: str, title: str, intro: str, table: pd.DataFrame | None, *, missing: str
 ) -> Section:
-    """A section that is one table (campaigns, attribution, contact fatigue)."""
+    """A section that is one table (campaigns, attribution, contact fatigue).
+
+    Parameters
+    ----------
+    key
+        The section's anchor.
+    title
+        Its title.
+    intro
+        Its first paragraph.
+    table
+        The table, or None.
+    missing
+        What to say without a table.
+
+    Returns
+    -------
+    Section
+    """
     section = Section(key, title, intro)
     if table is None or table.empty:
         section.notes.append(missing)
@@ -224,7 +279,19 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
 
 def number_text(v: float, whole: bool) -> str:
     """A table cell's number: no decimals when ``whole`` (counts), else 4 significant
-    digits below 1 and 2 decimals above; '' when missing."""
+    digits below 1 and 2 decimals above; '' when missing.
+
+    Parameters
+    ----------
+    v
+        The number, or NaN.
+    whole
+        Whether the column counts things.
+
+    Returns
+    -------
+    str
+    """
     if pd.isna(v):
         return ""
     if whole:

@@ -35,6 +35,13 @@ def model_health(
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Per champion: its version, metrics against baselines and plots from its run.
 
+    Parameters
+    ----------
+    experiment
+        The experiment's name.
+    alias
+        The alias of the models described.
+
     Returns
     -------
     (entries, next_order_metrics)
@@ -70,7 +77,20 @@ def model_health(
 
 
 def health_table(metrics: dict[str, float], names: tuple[str, ...]) -> pd.DataFrame:
-    """Rows: kizuna and each baseline; columns: the metrics of ``names`` that were logged."""
+    """Rows: kizuna and each baseline; columns: the metrics of ``names`` that were logged.
+
+    Parameters
+    ----------
+    metrics
+        A run's logged metrics.
+    names
+        The metrics to show.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (1 + n_baselines, n_metrics).
+    """
     present = [n for n in names if n in metrics]
     rows = {"kizuna": {n: metrics[n] for n in present}}
     for key, value in metrics.items():
@@ -104,7 +124,24 @@ def customer_scores(
     served: Any, *, top_reasons: int = 3, top: int = 20
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Churn and LTV of every customer from the loaded champions, and churn reasons for
-    the ``top`` customers by value at risk."""
+    the ``top`` customers by value at risk.
+
+    Parameters
+    ----------
+    served
+        The loaded champions and snapshot.
+    top_reasons
+        Most reasons per customer.
+    top
+        How many customers get reasons.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        One row per customer.
+    reasons : dict of str -> list of str
+        Customer id -> churn reasons, for the top customers.
+    """
     import numpy as np
 
     from kizuna.serving.scoring import reasons_for_rows
@@ -127,7 +164,20 @@ def customer_scores(
 
 def read_campaign(path: Path, catalogue: Any = None) -> pd.DataFrame:
     """Campaign results: ``kizuna evaluate-campaign --json`` output, or an outcomes file
-    (evaluated with ``catalogue``'s costs and margin; profit unknown without one)."""
+    (evaluated with ``catalogue``'s costs and margin; profit unknown without one).
+
+    Parameters
+    ----------
+    path
+        The campaign file.
+    catalogue
+        The offer catalogue, or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per offer (and group).
+    """
     if not path.is_file():
         raise KizunaInputError(f"--campaign {path}: no such file")
     if path.suffix.lower() == ".json":
