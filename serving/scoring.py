@@ -19,8 +19,8 @@ from kizuna.features import schema as s
 from kizuna.models.btyd_features import EXPECTED_PURCHASES, P_ALIVE
 from kizuna.serving import next_order
 from kizuna.serving import schemas as api
-from kizuna.serving.customer_state import CustomerState
 from kizuna.serving.live import Served
+from kizuna.serving.row_scores import column_values, predict_rows, reasons_for_rows
 
 
 class ServingError(Exception):
@@ -189,8 +189,8 @@ def ltv_scores(served: Served, req: api.LTVRequest, *, max_batch: int) -> api.LT
     ]
     if known.size:
         value = predict_rows(st, "ltv", bundle, pos[known])
-        alive = _column(frame, P_ALIVE, pos[known])
-        orders = _column(frame, EXPECTED_PURCHASES, pos[known])
+        alive = column_values(frame, P_ALIVE, pos[known])
+        orders = column_values(frame, EXPECTED_PURCHASES, pos[known])
         for j, i in enumerate(known):
             results[i] = {
                 "customer_id": req.customer_ids[i],
@@ -224,93 +224,6 @@ def _positions(index: pd.Index, ids: list[str]) -> np.ndarray:
             return np.array([-1])
         return np.array([loc if isinstance(loc, int | np.integer) else -1])
     return index.get_indexer(ids)
-
-
-def _column(frame: Any, name: str, rows: np.ndarray) -> np.ndarray:
-    if name in frame.columns:
-        return _cells(frame, name, rows).astype(float)
-    return np.full(len(rows), np.nan)
-
-
-def _cells(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
-    """``frame[name]`` at positions ``rows``, without taking the (string) index along."""
-    column = frame[name]
-    if isinstance(column.dtype, np.dtype):
-        return column.to_numpy()[rows]  # a view of the column, then a small copy
-    return np.asarray(column.array[rows], dtype=object)
-
-
-def predict_rows(st: CustomerState, kind: str, bundle: Any, rows: np.ndarray) -> np.ndarray:
-    """Churn probability (``kind="churn"``) or horizon value (``"ltv"``) of frame rows.
-
-    With a precomputed input matrix the rows go straight to the model's
-    public ``predict_matrix`` (the DataFrame conversion is most of a one-row
-    request's cost); otherwise through ``predict_proba`` / ``predict``.
-    Both give the same numbers.
-
-    Parameters
-    ----------
-    st
-        The serving state.
-    kind
-        ``"churn"`` or ``"ltv"``.
-    bundle
-        The model bundle of that kind.
-    rows
-        Rows of the state's frame, shape (n,).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (n,), float64.
-    """
-    model = bundle.model
-    matrix = st.matrices.get(kind)
-    if matrix is not None:
-        return np.asarray(model.predict_matrix(matrix[rows]), dtype=float)
-    X = st.frames[kind].iloc[rows][bundle.feature_columns]
-    if kind == "churn":
-        return model.predict_proba(X)[:, 1]
-    return np.asarray(model.predict(X))
-
-
-def reasons_for_rows(
-    st: CustomerState, kind: str, bundle: Any, rows: np.ndarray, top_n: int
-) -> list[list[dict[str, Any]]]:
-    """Up to ``top_n`` reasons per row that push the score up, strongest first.
-
-    The model's own ``reasons_matrix`` phrases them (the same call as its
-    ``predict_with_reasons``), cached per customer until their features
-    change (see :meth:`CustomerState.cached_rows`).
-
-    Parameters
-    ----------
-    st
-        The serving state.
-    kind
-        ``"churn"`` or ``"ltv"``.
-    bundle
-        The model bundle of that kind.
-    rows
-        Rows of the state's frame, shape (n,).
-    top_n
-        Most reasons per row.
-
-    Returns
-    -------
-    list of list of dict
-        Per row, up to ``top_n`` reasons.
-    """
-    model = bundle.model
-    matrix = st.matrices.get(kind)
-    if matrix is None:
-        X = st.frames[kind].iloc[rows][bundle.feature_columns]
-        return model.predict_with_reasons(X, top_n=top_n)[1]
-
-    def compute(missing: np.ndarray) -> list[list[dict[str, Any]]]:
-        return model.reasons_matrix(matrix[missing], top_n=top_n)
-
-    return st.cached_rows(("reasons", kind, top_n), rows, compute)
 
 
 def customer_profile(

@@ -135,7 +135,7 @@ def _predict(
 
 def _reason_texts(st: Any, bundle: Any, ids: pd.Index, top_n: int) -> list[str | None]:
     """The churn reasons of ``ids`` as text, shape (n,); None for customers not scored."""
-    from kizuna.serving.scoring import reasons_for_rows
+    from kizuna.serving.row_scores import reasons_for_rows
 
     pos = st.frames["churn"].index.get_indexer(ids)
     out: list[str | None] = [None] * len(ids)

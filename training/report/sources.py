@@ -144,7 +144,7 @@ def customer_scores(
     """
     import numpy as np
 
-    from kizuna.serving.scoring import reasons_for_rows
+    from kizuna.serving.row_scores import reasons_for_rows
     from kizuna.training.batch_score import score_chunks
     from kizuna.training.report.sections import worth_keeping
 
