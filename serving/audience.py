@@ -25,7 +25,9 @@ from kizuna.models.audience import (
     top_audience,
 )
 from kizuna.models.next_order import probability_of_order
-from kizuna.serving.audience_scores import CHUNK, ScoresPending, kept_scores, score_rows
+from kizuna.serving.audience_cache import kept_scores
+from kizuna.serving.audience_scores import ScoresPending
+from kizuna.serving.catalogue_scores import CHUNK, score_rows
 from kizuna.serving.next_order import bundle_with_bgnbd
 
 

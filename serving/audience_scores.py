@@ -10,15 +10,15 @@ on the next request, and new customers are added, so answers are the same as
 scoring afresh.
 
 The service fills the matrix in a background thread after each load
-(:func:`warm`). A request that arrives before it is done waits at most
-``KIZUNA_AUDIENCE_WAIT_SECONDS`` for it, then gets :class:`ScoresPending`: a 503
-with ``Retry-After`` (an estimate from the progress so far), never a silent
-wait of unknown length; ``/status`` shows the progress
-(:func:`audience_status`). A caller that gives no wait scores it (or waits
-for it) in its own thread. A snapshot whose matrix would exceed
-``KIZUNA_AUDIENCE_CACHE_BYTES`` is scored in blocks on every request, as
-before, with nothing kept; so is a one-off audience (``kizuna score audience``
-keeps nothing).
+(:func:`serving.audience_cache.warm`). A request that arrives before it is
+done waits at most ``KIZUNA_AUDIENCE_WAIT_SECONDS`` for it, then gets
+:class:`ScoresPending`: a 503 with ``Retry-After`` (an estimate from the
+progress so far), never a silent wait of unknown length; ``/status`` shows the
+progress (:func:`serving.audience_cache.audience_status`). A caller that gives
+no wait scores it (or waits for it) in its own thread. A snapshot whose matrix
+would exceed ``KIZUNA_AUDIENCE_CACHE_BYTES`` is scored in blocks on every
+request, as before, with nothing kept; so is a one-off audience
+(``kizuna score audience`` keeps nothing).
 """
 
 from __future__ import annotations
@@ -37,11 +37,10 @@ from kizuna.models.audience import (
     score_ranges,
     target_rank,
 )
+from kizuna.serving.catalogue_scores import CHUNK, score_rows
 
 logger = logging.getLogger("bentoml.kizuna")
 
-#: Customers scored per block (bounds the memory of one scoring call).
-CHUNK = 2_000
 #: Bounds of the ``Retry-After`` a pending request is told (seconds).
 RETRY_AFTER = (1, 60)
 
@@ -53,55 +52,6 @@ class ScoresPending(RuntimeError):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
-
-
-def recommender_codes(st: Any, positions: np.ndarray) -> np.ndarray:
-    """The recommender's row of the customers at ``positions``, shape (n,) int64; -1 if unseen.
-
-    Parameters
-    ----------
-    st
-        The serving state (:class:`~serving.customer_state.CustomerState`).
-    positions
-        Customer positions in the state's frame, shape (n,).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (n,), int64.
-    """
-    bundle = st.recommender
-    if bundle is None:
-        return np.full(len(positions), -1, dtype=np.int64)
-    ids = st.features.index[np.asarray(positions, dtype=np.int64)]
-    return bundle.user_ids.get_indexer(ids).astype(np.int64, copy=False)
-
-
-def score_rows(st: Any, model: Any, positions: np.ndarray) -> np.ndarray:
-    """Scores of the customers at ``positions`` over the catalogue, shape (n, n_items) float64.
-
-    Parameters
-    ----------
-    st
-        The serving state.
-    model
-        The fitted recommender.
-    positions
-        Customer positions in the state's frame, shape (n,).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (n, n_items), float64.
-    """
-    positions = np.asarray(positions, dtype=np.int64)
-    out = np.empty((len(positions), st.catalogue.n_items))
-    for lo in range(0, len(positions), CHUNK):
-        pos = positions[lo : lo + CHUNK]
-        out[lo : lo + len(pos)] = model.score_items(
-            recommender_codes(st, pos), st.history_rows(pos)
-        )
-    return out
 
 
 class AudienceScores:
@@ -306,75 +256,3 @@ class AudienceScores:
             self.scores, self.lo, self.hi = grown, lo, hi
         self.scores[rows] = scores
         self.lo[rows], self.hi[rows] = score_ranges(scores)
-
-
-def kept_scores(served: Any, max_bytes: int) -> AudienceScores | None:
-    """The snapshot's kept scores (made empty on first use); None if over ``max_bytes``.
-
-    Parameters
-    ----------
-    served
-        The loaded snapshot.
-    max_bytes
-        The memory budget of the kept scores.
-
-    Returns
-    -------
-    AudienceScores or None
-    """
-    st, rec = served.state, served.models.recommender
-    if rec is None or not AudienceScores.fits(st, max_bytes):
-        return None
-    return st.extras.setdefault("audience_scores", AudienceScores(rec.model))
-
-
-def warm(served: Any, max_bytes: int) -> threading.Thread | None:
-    """Start scoring every customer of a freshly loaded snapshot, so no request waits for it.
-
-    Returns the scoring thread (None when nothing is kept); a failure is logged, never raised.
-
-    Parameters
-    ----------
-    served
-        The freshly loaded snapshot.
-    max_bytes
-        The memory budget of the kept scores.
-
-    Returns
-    -------
-    threading.Thread or None
-    """
-    kept = kept_scores(served, max_bytes)
-    return None if kept is None else kept.fill_in_background(served.state)
-
-
-def audience_status(served: Any, max_bytes: int) -> dict[str, Any]:
-    """For ``/status``: ``state`` (``ready``, ``scoring``, ``failed``, ``not started``,
-    ``per request`` when over ``max_bytes``, ``no recommender``) and the customers scored.
-
-    Parameters
-    ----------
-    served
-        The loaded snapshot.
-    max_bytes
-        The memory budget of the kept scores.
-
-    Returns
-    -------
-    dict
-        ``state`` and the counts of customers scored.
-    """
-    st = served.state
-    if served.models.recommender is None:
-        return {"state": "no recommender"}
-    if not AudienceScores.fits(st, max_bytes):
-        return {"state": "per request", "max_bytes": max_bytes}
-    kept = st.extras.get("audience_scores")
-    if kept is None:
-        return {"state": "not started", "customers": st.n_customers}
-    if kept.filled:
-        return {"state": "ready", "customers": st.n_customers, "scored": len(kept.lo)}
-    if not kept.scoring and kept.error is not None:
-        return {"state": "failed", "error": kept.error}
-    state = "scoring" if kept.scoring else "not started"
-    return {"state": state, "customers": kept.total or st.n_customers, "scored": kept.done}

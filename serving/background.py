@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 
-from kizuna.serving.audience_scores import warm as warm_audiences
+from kizuna.serving.audience_cache import warm as warm_audiences
 from kizuna.serving.config import Settings
 from kizuna.serving.live import Live, ReloadOutcome
 from kizuna.serving.offer_answers import OfferDesk

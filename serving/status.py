@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
-from kizuna.serving.audience_scores import audience_status
+from kizuna.serving.audience_cache import audience_status
 from kizuna.serving.config import Settings
 from kizuna.serving.live import Live, ReloadOutcome
 from kizuna.serving.schemas import ReloadResponse, StatusResponse

@@ -109,7 +109,8 @@ def test_kept_scores_answer_like_scoring_afresh_after_events(live) -> None:
 
 
 def test_the_cap_decides_whether_scores_are_kept(live) -> None:
-    from kizuna.serving.audience_scores import AudienceScores, audience_status
+    from kizuna.serving.audience_cache import audience_status
+    from kizuna.serving.audience_scores import AudienceScores
 
     served = live.current()
     st = served.state
@@ -126,14 +127,14 @@ def test_the_cap_decides_whether_scores_are_kept(live) -> None:
 
 
 def test_warming_scores_every_customer_and_never_raises(live, monkeypatch) -> None:
-    from kizuna.serving import audience_scores
+    from kizuna.serving import audience_cache, audience_scores
 
     served = live.current()
-    audience_scores.warm(served, KEEP).join()
+    audience_cache.warm(served, KEEP).join()
     kept = served.state.extras["audience_scores"]
     assert len(kept.lo) == served.state.n_customers and kept.scores.shape[1] > 0
-    assert audience_scores.warm(served, KEEP) is None  # done: nothing to start
-    assert audience_scores.warm(served, 0) is None  # over the cap: nothing kept
+    assert audience_cache.warm(served, KEEP) is None  # done: nothing to start
+    assert audience_cache.warm(served, 0) is None  # over the cap: nothing kept
 
     def broken(*args, **kwargs):
         raise RuntimeError("no scores today")
@@ -141,10 +142,10 @@ def test_warming_scores_every_customer_and_never_raises(live, monkeypatch) -> No
     other = live.current()
     other.state.extras.clear()
     monkeypatch.setattr(audience_scores, "score_rows", broken)
-    audience_scores.warm(other, KEEP).join()  # logged, not raised
+    audience_cache.warm(other, KEEP).join()  # logged, not raised
     kept = other.state.extras["audience_scores"]
     assert len(kept.lo) == 0 and kept.error == "RuntimeError: no scores today"
-    status = audience_scores.audience_status(other, KEEP)
+    status = audience_cache.audience_status(other, KEEP)
     assert status == {"state": "failed", "error": "RuntimeError: no scores today"}
 
 
@@ -152,7 +153,7 @@ def test_a_request_waits_a_bounded_time_then_is_told_when_to_retry(live, monkeyp
     """Before the background scores are done: 503 with Retry-After, not an open-ended wait."""
     import threading
 
-    from kizuna.serving import audience_scores
+    from kizuna.serving import audience_cache, audience_scores
 
     served = live.current()
     st = served.state
@@ -168,8 +169,8 @@ def test_a_request_waits_a_bounded_time_then_is_told_when_to_retry(live, monkeyp
         return real(state, model, positions)
 
     monkeypatch.setattr(audience_scores, "score_rows", slow)
-    filler = audience_scores.warm(served, KEEP)
-    assert audience_scores.audience_status(served, KEEP) == {
+    filler = audience_cache.warm(served, KEEP)
+    assert audience_cache.audience_status(served, KEEP) == {
         "state": "scoring", "customers": st.n_customers, "scored": 0,
     }  # fmt: skip
     with pytest.raises(AudienceError) as err:
@@ -194,7 +195,7 @@ def test_a_request_waits_a_bounded_time_then_is_told_when_to_retry(live, monkeyp
     assert blocks == [st.n_customers]  # one fill, shared (the test shop is one block)
     got = audience_frame(served, item_id=item, max_kept_bytes=KEEP, wait=0.2)[0]
     pd.testing.assert_frame_equal(got, expected)
-    assert audience_scores.audience_status(served, KEEP)["state"] == "ready"
+    assert audience_cache.audience_status(served, KEEP)["state"] == "ready"
 
 
 def test_a_failed_fill_is_reported_then_started_again(live, monkeypatch) -> None:
