@@ -38,6 +38,7 @@ from kizuna.serving.event_rows import (
     to_rows,
     where_clause,
 )
+from kizuna.serving.event_sequence import SequenceNumbers
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -84,7 +85,7 @@ BUSY_SECONDS = 30
 PROBE_BUSY_MS = 1000
 
 
-class EventStore:
+class EventStore(SequenceNumbers):
     """Append-only purchase lines in a SQLite file (created on first use).
 
     Thread-safe: one connection guarded by a lock (SQLite serialises writers
@@ -210,75 +211,6 @@ class EventStore:
                 self._conn.execute(f"SELECT COUNT(*) FROM events {where}", params).fetchone()[0]
             )
 
-    def purge(self, upto: int) -> int:
-        """Delete every line with ``seq <= upto``.
-
-        Sequence numbers are never reused (AUTOINCREMENT), so a snapshot's
-        ``last_event_seq`` keeps its meaning after a purge.
-
-        Parameters
-        ----------
-        upto
-            The last sequence number to delete.
-
-        Returns
-        -------
-        int
-            How many lines were deleted.
-        """
-        with self._lock:
-            cur = self._conn.execute(f"DELETE FROM events WHERE {SEQ} <= ?", (int(upto),))
-            self._data_version = self._version()
-            return int(cur.rowcount)
-
-    def last_seq(self) -> int:
-        """The highest ``seq`` ever given (0 before the first line), also after a purge.
-
-        SQLite keeps it for an AUTOINCREMENT key in ``sqlite_sequence``; the
-        next stored line gets the number after it.
-
-        Returns
-        -------
-        int
-        """
-        with self._lock:
-            return self._high_water()
-
-    def number_after(self, seq: int) -> int | None:
-        """Make the next stored line's ``seq`` greater than ``seq``.
-
-        A snapshot built from another store (a Bento or an exported model folder
-        started on a new data folder, a moved file) includes events up to its
-        ``last_event_seq``; a store numbering below it would give new lines numbers
-        the service takes as already applied.
-
-        Parameters
-        ----------
-        seq
-            The last sequence number the store must not give again.
-
-        Returns
-        -------
-        int or None
-            The old last ``seq``; None when nothing changed (it was at least ``seq``).
-        """
-        with self._lock:
-            old = self._high_water()
-            if old >= seq:
-                return None
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
-                self._conn.execute(
-                    "INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", (int(seq),)
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-            return old
-
     def changed(self) -> bool:
         """Whether another connection wrote since this one last looked (a cheap check).
 
@@ -311,10 +243,6 @@ class EventStore:
                 f"the event store file {self.path} was deleted or replaced while the service "
                 "ran: restore it, or restart the service to start a new one"
             )
-
-    def _high_water(self) -> int:
-        row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-        return 0 if row is None else int(row[0])
 
     def _version(self) -> int:
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
