@@ -2,7 +2,8 @@
 
 The per-customer parts run on customer shards through the pandas functions
 (features: :mod:`training.engines.spark_features`; purchase counts:
-:func:`features.interactions.build_interactions` per shard); the item side
+:func:`features.interactions.build_interactions` per shard, in
+:mod:`training.engines.spark_purchase_counts`); the item side
 (categories, names, trending items) is Spark aggregations fed to
 :func:`serving.catalogue.build_catalogue`; the served transformers are
 fitted on the driver by :func:`training.snapshot_build.write_snapshot_parts`,
@@ -17,16 +18,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.bundles import ChampionModels
 from kizuna.training.engines.spark_lines import write_lines
+from kizuna.training.engines.spark_purchase_counts import purchase_counts
 from kizuna.training.engines.spark_shards import SHARD
-from kizuna.training.snapshot_build import SnapshotParts, btyd_unit, count_params
-
-COUNTS_SCHEMA = "users array<string>, indptr binary, indices binary, data binary, dtype string"
+from kizuna.training.snapshot_build import SnapshotParts, btyd_unit
 
 
 def snapshot_parts(
@@ -185,100 +184,6 @@ def line_names(kept: Any) -> pd.Series | None:
         return None
     pairs = kept.filter(F.col("description").isNotNull()).groupBy(s.ITEM_ID, "description")
     return names_from_counts(pairs.count().withColumnRenamed("count", "n").toPandas())
-
-
-def shard_counts(
-    tx: pd.DataFrame, users: pd.Index, as_of: pd.Timestamp, item_ids: pd.Index, params: dict
-) -> sp.csr_matrix:
-    """Purchase counts of one shard's customers ``users`` (rows in that order).
-
-    Parameters
-    ----------
-    tx
-        The shard's validated lines, shape (n, k).
-    users
-        The shard's customer ids, in row order.
-    as_of
-        The snapshot's instant.
-    item_ids
-        The recommender's item ids (columns).
-    params
-        The recommender's ``interaction_params``.
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix
-        Shape (len(users), len(item_ids)).
-    """
-    from kizuna.features.interactions import build_interactions
-    from kizuna.training.engines.spark_frames import typed_lines
-
-    return build_interactions(
-        typed_lines(tx), as_of, weighting="count", user_ids=users, item_ids=item_ids, **params
-    ).matrix
-
-
-def purchase_counts(
-    kept: Any,
-    sharded: Any,
-    users: pd.Index,
-    as_of: pd.Timestamp,
-    item_ids: pd.Index,
-    models: ChampionModels,
-) -> sp.csr_matrix:
-    """The (n_customers, n_items) count matrix, by shard, rows in the order of ``users``.
-
-    Parameters
-    ----------
-    kept
-        The validated lines, a Spark DataFrame.
-    sharded
-        The same lines partitioned by customer shard.
-    users
-        Customer ids, in row order.
-    as_of
-        The snapshot's instant.
-    item_ids
-        The recommender's item ids (columns).
-    models
-        The champion models (the recommender's interaction settings).
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix
-        Shape (n_customers, n_items).
-    """
-    params = count_params(models)
-    cols = list(kept.columns)
-
-    def counts(tx: pd.DataFrame, feats: pd.DataFrame) -> pd.DataFrame:
-        ids = pd.Index(np.sort(feats[s.CUSTOMER_ID].astype(str).to_numpy(dtype=object)))
-        matrix = sp.csr_matrix(shard_counts(tx[cols], ids, as_of, item_ids, params))
-        return pd.DataFrame(
-            {
-                "users": [ids.to_numpy(dtype=object)],
-                "indptr": [matrix.indptr.astype(np.int64).tobytes()],
-                "indices": [matrix.indices.astype(np.int64).tobytes()],
-                "data": [matrix.data.tobytes()],
-                "dtype": [str(matrix.data.dtype)],
-            }
-        )
-
-    grouped = kept.groupBy(SHARD).cogroup(sharded.select(s.CUSTOMER_ID, SHARD).groupBy(SHARD))
-    blocks, ids = [], []
-    for row in grouped.applyInPandas(counts, COUNTS_SCHEMA).collect():
-        n = len(row["users"])
-        data = np.frombuffer(row["data"], dtype=row["dtype"])
-        indices = np.frombuffer(row["indices"], dtype=np.int64)
-        indptr = np.frombuffer(row["indptr"], dtype=np.int64)
-        blocks.append(sp.csr_matrix((data, indices, indptr), shape=(n, len(item_ids))))
-        ids.extend(row["users"])
-    order = pd.Index(ids).get_indexer(users)
-    if len(ids) != len(users) or (order < 0).any():
-        raise AssertionError("the shards' customers differ from the feature frame's")
-    if not blocks:
-        return sp.csr_matrix((0, len(item_ids)))
-    return sp.csr_matrix(sp.vstack(blocks, format="csr")[order])
 
 
 def fingerprint(kept: Any, *, source: str, as_of: pd.Timestamp) -> dict[str, Any]:
