@@ -73,7 +73,7 @@ def write_set_aside(set_aside: Any, path: Path) -> None:
     path
         The Parquet folder.
     """
-    from kizuna.training.engines.spark_validate import RAW_PREFIX
+    from kizuna.training.engines.spark_shard_validation import RAW_PREFIX
 
     renamed = set_aside.toDF(
         *[c[len(RAW_PREFIX) :] if c.startswith(RAW_PREFIX) else c for c in set_aside.columns]

@@ -2,7 +2,7 @@
 
 ``kizuna features --engine spark`` needs the kept lines only to build each
 customer's features, so each shard validates its raw lines
-(:func:`training.engines.spark_validate.validate_lines`, the pandas
+(:func:`training.engines.spark_shard_validation.validate_lines`, the pandas
 validator) and builds the features of the kept ones
 (:func:`features.pipeline.customer_base_features`, ``customer_labels``) in the
 same pandas call. What leaves the shard is small: one row per customer, the
@@ -46,15 +46,15 @@ from kizuna.training.engines.spark_features import (
 )
 from kizuna.training.engines.spark_frames import probe_output, schema_of, to_spark_frame
 from kizuna.training.engines.spark_io import SparkRaw
-from kizuna.training.engines.spark_shards import SHARD, shard_of_partition, whole_partition
-from kizuna.training.engines.spark_validate import (
+from kizuna.training.engines.spark_shard_validation import (
     ASIDE,
     KIND,
     RAW_PREFIX,
     STATS,
-    plan_shards,
     validate_lines,
 )
+from kizuna.training.engines.spark_shards import SHARD, shard_of_partition, whole_partition
+from kizuna.training.engines.spark_validate import plan_shards
 
 FEATURES, COUNTS = 3, 4  # further kinds of output row: a customer, a count
 CUSTOMERS = "__customers"  # count key: the feature rows a shard made
