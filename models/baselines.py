@@ -26,9 +26,9 @@ from sklearn.utils.validation import check_is_fitted
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.calibration import Calibration, fit_calibrator
 from kizuna.models.column_kinds import to_float
+from kizuna.models.label_checks import check_binary_labels
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.reasons import reference_points, top_reasons
-from kizuna.models.tabular import check_binary_labels
 
 
 class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
