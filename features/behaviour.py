@@ -26,13 +26,10 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
+from kizuna.features.as_of import as_of_timestamp
 from kizuna.features.columnar import (
-    as_of_timestamp,
     bool_values,
-    distinct_per_row,
-    factorize_ids,
     numeric_values,
-    order_codes,
     require_transaction_columns,
     run_parallel,
     timestamps_ns,
@@ -43,6 +40,7 @@ from kizuna.features.customer_attributes import (
     keyed_table,
 )
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.id_codes import distinct_per_row, factorize_ids, order_codes
 from kizuna.features.order_features import order_features
 
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 180, 365)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.columnar import factorize_ids, id_positions
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.id_codes import factorize_ids, id_positions
 
 # Customer-table columns that are not features: a free-text list and the label.
 NOT_ATTRIBUTES = (s.PREFERRED_CATEGORIES, s.CHURN_LABEL)

@@ -18,18 +18,16 @@ import pandas as pd
 import scipy.sparse as sp
 
 from kizuna.features import schema as s
+from kizuna.features.as_of import as_of_timestamp
 from kizuna.features.columnar import (
     DAY_NS,
-    as_of_timestamp,
     bool_values,
-    factorize_ids,
-    id_positions,
-    order_codes,
     require_transaction_columns,
     run_parallel,
     timestamps_ns,
 )
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.id_codes import factorize_ids, id_positions, order_codes
 from kizuna.features.interaction_weights import WEIGHTINGS, InteractionWeigher, Weighting
 
 __all__ = [

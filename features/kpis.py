@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.columnar import as_of_timestamp, require_transaction_columns
+from kizuna.features.as_of import as_of_timestamp
+from kizuna.features.columnar import require_transaction_columns
 
 ACTIVE = "active_customers"
 NEW = "new_customers"

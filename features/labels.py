@@ -20,12 +20,10 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
+from kizuna.features.as_of import as_of_timestamp
 from kizuna.features.columnar import (
     DAY_NS,
-    as_of_timestamp,
     bool_values,
-    factorize_ids,
-    id_positions,
     numeric_values,
     require_transaction_columns,
     timestamps_ns,
@@ -33,6 +31,7 @@ from kizuna.features.columnar import (
 from kizuna.features.contract import ids_to_str
 from kizuna.features.customer_attributes import keyed_table
 from kizuna.features.errors import KizunaInputError
+from kizuna.features.id_codes import factorize_ids, id_positions
 
 
 def churn_labels(

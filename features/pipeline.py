@@ -11,8 +11,8 @@ import warnings
 import pandas as pd
 
 from kizuna.features import schema as s
+from kizuna.features.as_of import as_of_timestamp
 from kizuna.features.behaviour import behaviour_vector
-from kizuna.features.columnar import as_of_timestamp
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.labels import churn_labels, future_value
 from kizuna.features.rfm import rfm_summary

@@ -16,16 +16,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from kizuna.features import schema as s
-from kizuna.features.columnar import (
-    DAY_NS,
-    as_of_timestamp,
-    bool_values,
-    factorize_ids,
-    id_positions,
-    numeric_values,
-    order_codes,
-    timestamps_ns,
-)
+from kizuna.features.as_of import as_of_timestamp
+from kizuna.features.columnar import DAY_NS, bool_values, numeric_values, timestamps_ns
+from kizuna.features.id_codes import factorize_ids, id_positions, order_codes
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.columnar import as_of_timestamp
+from kizuna.features.as_of import as_of_timestamp
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.periods import TIME_UNITS, first_tick_at_or_after, period_numbers, time_ticks
 from kizuna.features.rfm_kernels import SUMMARY_COLUMNS, summarise

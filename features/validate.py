@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.columnar import as_of_timestamp
+from kizuna.features.as_of import as_of_timestamp
 from kizuna.features.contract import (
     check_coercible,
     ids_to_str,

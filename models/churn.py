@@ -29,8 +29,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.calibration import Calibration, fit_calibrator
+from kizuna.models.label_checks import check_binary_labels
 from kizuna.models.preprocessing import as_frame
-from kizuna.models.tabular import BoostedTabularModel, check_binary_labels
+from kizuna.models.tabular import BoostedTabularModel
 
 
 def proba_2col(p: np.ndarray) -> np.ndarray:

@@ -20,9 +20,9 @@ from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.calibration import Calibration, fit_calibrator
 from kizuna.models.churn import proba_2col
+from kizuna.models.label_checks import check_binary_labels
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
 from kizuna.models.reasons import reference_points, top_reasons
-from kizuna.models.tabular import check_binary_labels
 
 #: Column sets the baseline looks for, in order: behaviour RFM, then the BTYD summary.
 RFM_COLUMN_SETS: tuple[tuple[str, ...], ...] = (

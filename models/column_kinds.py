@@ -1,15 +1,16 @@
 """Column conversions behind :class:`models.preprocessing.TabularPreprocessor`.
 
 Text normalisation (blanks to NA, ``17850.0`` spelled as ``17850``), LightGBM-safe
-names, and each column kind's values as float64 (numbers written as text,
-booleans, dates as days since 1970-01-01, durations as days).
+names, which kind a column is and which categories it keeps, and each column kind's
+values as float64 (numbers written as text, booleans, dates as days since 1970-01-01,
+durations as days).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,8 @@ from kizuna.features.errors import KizunaInputError
 _UNSAFE_NAME = re.compile(r'[\s\[\]{}",:]')
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")
 _NS_PER_DAY = 86_400 * 10**9
+
+ColumnKind = Literal["numeric", "numeric_text", "bool", "category", "days", "duration", "empty"]
 
 
 def normalise_text(values: pd.Series) -> pd.Series:
@@ -198,3 +201,90 @@ def to_float(values: pd.Series, col: str, kind: str) -> np.ndarray:
             values=values[bad.to_numpy()].unique(),
         )
     return parsed.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def column_kind(
+    values: pd.Series, *, forced: bool, datetimes: Literal["days", "drop"]
+) -> ColumnKind | None:
+    """The kind of one input column (see :mod:`models.preprocessing`), or None to drop it.
+
+    Parameters
+    ----------
+    values
+        The column, shape (n,).
+    forced
+        Whether configuration names it categorical.
+    datetimes
+        ``"days"`` keeps dates and durations as days; ``"drop"`` drops them.
+
+    Returns
+    -------
+    str or None
+        The column's kind; None for a date or duration when ``datetimes="drop"``.
+    """
+    dtype = values.dtype
+    if forced:
+        return "category"
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "days" if datetimes == "days" else None
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "duration" if datetimes == "days" else None
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numeric" if values.notna().any() else "empty"
+    if is_text_like(dtype):
+        text = normalise_text(values)
+        present = text.notna()
+        if not present.any():
+            return "empty"
+        # A text column that is all numbers (or all booleans) is data typed as text.
+        if values.dtype == object and values[values.notna()].map(type).eq(bool).all():
+            return "bool"
+        parsed = pd.to_numeric(text[present], errors="coerce")
+        return "numeric_text" if parsed.notna().all() else "category"
+    raise KizunaInputError(f"unsupported column type {dtype}", column=str(values.name))
+
+
+def learn_categories(text: pd.Series, max_categories: int | None) -> list[str]:
+    """The categories kept for a column: the most frequent (ties by name), sorted.
+
+    Parameters
+    ----------
+    text
+        The column's normalised text (:func:`normalise_text`), shape (n,).
+    max_categories
+        Most categories kept; None keeps all.
+
+    Returns
+    -------
+    list of str
+        Sorted; a category's position is its code.
+    """
+    counts = text.value_counts(dropna=True)
+    if counts.empty:
+        return []
+    order = pd.DataFrame({"cat": counts.index.astype(str), "n": counts.to_numpy()})
+    order = order.sort_values(["n", "cat"], ascending=[False, True], kind="stable")
+    if max_categories is not None:
+        order = order.head(max_categories)
+    return sorted(order["cat"].tolist())
+
+
+def check_finite(values: np.ndarray, col: str) -> None:
+    """Refuse infinite values in a numeric column, naming it.
+
+    Parameters
+    ----------
+    values
+        The column as float64, shape (n,).
+    col
+        The column named in the error.
+    """
+    bad = np.isinf(values)
+    if bad.any():
+        raise KizunaInputError(
+            "infinite values; use NaN for 'unknown'", column=col, values=values[bad]
+        )

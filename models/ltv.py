@@ -21,8 +21,9 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.models.label_checks import check_target
 from kizuna.models.preprocessing import as_frame
-from kizuna.models.tabular import BoostedTabularModel, check_target
+from kizuna.models.tabular import BoostedTabularModel
 
 Objective = Literal["tweedie", "poisson", "regression", "huber"]
 # Objectives whose likelihood is defined only for non-negative targets (log link).

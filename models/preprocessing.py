@@ -32,14 +32,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.column_kinds import (
+    ColumnKind,
     category_codes,
-    is_text_like,
+    check_finite,
+    column_kind,
+    learn_categories,
     normalise_text,
     safe_names,
     to_float,
 )
-
-ColumnKind = Literal["numeric", "numeric_text", "bool", "category", "days", "duration", "empty"]
 
 
 def as_frame(X: Any) -> pd.DataFrame:
@@ -159,19 +160,19 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         for col in X.columns:
             if col in set(self.drop):
                 continue
-            kind = self._kind(X[col], forced=col in forced)
+            kind = column_kind(X[col], forced=col in forced, datetimes=self.datetimes)
             if kind is None:
                 dropped.append(col)
                 continue
             if kind == "category":
-                cats = self._learn_categories(normalise_text(X[col]))
+                cats = learn_categories(normalise_text(X[col]), self.max_categories)
                 if not cats:
                     kind = "empty"
                 else:
                     categories[col] = cats
             dtypes[col] = kind
             if kind in ("numeric", "numeric_text", "days", "duration"):
-                self._check_finite(to_float(X[col], col, kind), col)
+                check_finite(to_float(X[col], col, kind), col)
         if not dtypes:
             raise KizunaInputError(
                 "no feature columns left after dropping", values=list(map(str, X.columns))
@@ -186,42 +187,6 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         self.dropped_ = dropped
         self.n_features_in_ = len(dtypes)
         return self
-
-    def _kind(self, values: pd.Series, *, forced: bool) -> ColumnKind | None:
-        dtype = values.dtype
-        if forced:
-            return "category"
-        if isinstance(dtype, pd.CategoricalDtype):
-            return "category"
-        if pd.api.types.is_bool_dtype(dtype):
-            return "bool"
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            return "days" if self.datetimes == "days" else None
-        if pd.api.types.is_timedelta64_dtype(dtype):
-            return "duration" if self.datetimes == "days" else None
-        if pd.api.types.is_numeric_dtype(dtype):
-            return "numeric" if values.notna().any() else "empty"
-        if is_text_like(dtype):
-            text = normalise_text(values)
-            present = text.notna()
-            if not present.any():
-                return "empty"
-            # A text column that is all numbers (or all booleans) is data typed as text.
-            if values.dtype == object and values[values.notna()].map(type).eq(bool).all():
-                return "bool"
-            parsed = pd.to_numeric(text[present], errors="coerce")
-            return "numeric_text" if parsed.notna().all() else "category"
-        raise KizunaInputError(f"unsupported column type {dtype}", column=str(values.name))
-
-    def _learn_categories(self, text: pd.Series) -> list[str]:
-        counts = text.value_counts(dropna=True)
-        if counts.empty:
-            return []
-        order = pd.DataFrame({"cat": counts.index.astype(str), "n": counts.to_numpy()})
-        order = order.sort_values(["n", "cat"], ascending=[False, True], kind="stable")
-        if self.max_categories is not None:
-            order = order.head(self.max_categories)
-        return sorted(order["cat"].tolist())
 
     # -- transform -----------------------------------------------------------
     def transform(self, X: Any) -> pd.DataFrame:
@@ -303,20 +268,12 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                 values = self._empty(X[col], col)
             else:
                 values = to_float(X[col], col, kind)
-                self._check_finite(values, col)
+                check_finite(values, col)
             yield col, name, values
 
     def _empty(self, values: pd.Series, col: str) -> np.ndarray:
         # The column held nothing at fit, so the model cannot use it; accept any content.
         return np.full(len(values), np.nan)
-
-    @staticmethod
-    def _check_finite(values: np.ndarray, col: str) -> None:
-        bad = np.isinf(values)
-        if bad.any():
-            raise KizunaInputError(
-                "infinite values; use NaN for 'unknown'", column=col, values=values[bad]
-            )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "dtypes_")

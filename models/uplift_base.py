@@ -21,8 +21,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.booster_settings import check_booster_settings
+from kizuna.models.label_checks import check_binary_labels, check_target
 from kizuna.models.preprocessing import TabularPreprocessor, as_frame
-from kizuna.models.tabular import check_binary_labels, check_target
 
 Outcome = Literal["auto", "binary", "continuous"]
 MIN_GROUP_ROWS = 20

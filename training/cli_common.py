@@ -99,6 +99,6 @@ def iso_instant(text: str) -> datetime:
     -------
     datetime.datetime
     """
-    from kizuna.features.columnar import iso_text_timestamp
+    from kizuna.features.as_of import iso_text_timestamp
 
     return iso_text_timestamp(text, name=None).to_pydatetime()  # Typer names the option

@@ -30,12 +30,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from kizuna.features import schema as s
-from kizuna.features.columnar import (
-    DAY_NS,
-    as_of_timestamp,
-    require_transaction_columns,
-    timestamps_ns,
-)
+from kizuna.features.as_of import as_of_timestamp
+from kizuna.features.columnar import DAY_NS, require_transaction_columns, timestamps_ns
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.interactions import Interactions, build_interactions
 

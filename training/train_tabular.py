@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kizuna.models.baselines import ColumnForecast
 from kizuna.models.btyd_features import EXPECTED_VALUE
 from kizuna.models.bundles import TabularBundle
 from kizuna.models.churn import ChurnClassifier
 from kizuna.models.churn_baseline import RFMLogisticBaseline
+from kizuna.models.column_forecast import ColumnForecast
 from kizuna.models.intervals import BinnedQuantileInterval, coverage
 from kizuna.models.ltv import LTVRegressor
 from kizuna.training import metrics_tabular as mt

@@ -19,7 +19,8 @@ When the pool covers the catalogue (``size >= n_items``) every item is a
 candidate and the answer is the exact one (same items, same scores).
 
 Cost per customer: ``2 * size`` ALS dot products plus the user's kNN cells,
-whatever the catalogue's size.
+whatever the catalogue's size. The cell kernels (blending the candidate cells, each
+user's top k) are in :mod:`models.recommenders.pool_cells`.
 """
 
 from __future__ import annotations
@@ -33,14 +34,12 @@ from sklearn.exceptions import NotFittedError
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.recommenders.hybrid import HybridRecommender
-from kizuna.models.recommenders.hybrid_reasons import ALS, EASE, ITEM_KNN, REPURCHASE, TRENDING
-from kizuna.models.recommenders.hybrid_scoring import scaled_cells
+from kizuna.models.recommenders.pool_cells import candidate_cells, top_cells
 from kizuna.models.recommenders.ranking import (
     PAD_ITEM,
     check_codes,
     check_k,
     check_user_items,
-    per_user_max_scale,
 )
 
 # Users blended at a time: the block holds about users x (2 * size) cells.
@@ -165,7 +164,7 @@ class CandidatePool(BaseEstimator):
             r, c, v = self.blend_cells(model, codes[lo:hi], rows[lo:hi], exclude_seen)
             if item_mask is not None:
                 v[~item_mask[c]] = -np.inf
-            out_items[lo:hi], out_scores[lo:hi] = _top_cells(
+            out_items[lo:hi], out_scores[lo:hi] = top_cells(
                 r, c, v, hi - lo, k, rank, sample, model.n_items_
             )
         return out_items, out_scores
@@ -193,126 +192,7 @@ class CandidatePool(BaseEstimator):
         rows, items, scores : numpy.ndarray
             Each shape (n_cells,).
         """
-        n, n_items = rows.shape
-        w = model.component_weights(exclude_seen=exclude_seen)
-        own = sp.csr_matrix(rows.multiply(model.repurchase_boost_[None, :]))
-        knn = None
-        if w[ITEM_KNN] > 0 and model.item_knn_ is not None:
-            knn = model.item_knn_.sparse_scores(rows)
-        ease = None
-        if w[EASE] > 0 and model.ease_ is not None:
-            ease = per_user_max_scale(model.ease_.raw_scores(codes, rows))
-        # Candidate pattern: the shared pool, own items, kNN and EASE cells.
-        pool = sp.csr_matrix(
-            (np.ones(n * self.items_.size, dtype=bool), np.tile(self.items_, n),
-             np.arange(n + 1) * self.items_.size),
-            shape=(n, n_items),
-        )  # fmt: skip
-        pattern = pool.astype(np.int8) + _pattern(own)
-        if knn is not None:
-            pattern = pattern + _pattern(knn)
-        if ease is not None:
-            pattern = pattern + _pattern(sp.csr_matrix(ease))
-        pattern = sp.csr_matrix(pattern)
-        pattern.sort_indices()
-        r = np.repeat(np.arange(n), np.diff(pattern.indptr))
-        c = pattern.indices.astype(np.int64)
-        keys = r.astype(np.int64) * n_items + c
-        total = np.zeros(keys.size)
-
-        def add(cells: tuple[np.ndarray, np.ndarray, np.ndarray], weight: float) -> None:
-            rr, cc, vv = cells
-            total[np.searchsorted(keys, rr.astype(np.int64) * n_items + cc)] += weight * vv
-
-        if w[REPURCHASE] > 0:
-            add(scaled_cells(own), w[REPURCHASE])
-        if knn is not None:
-            add(scaled_cells(knn), w[ITEM_KNN])
-        if w[ALS] > 0 and model.als_ is not None:
-            total += w[ALS] * _als_cells(model, codes, rows, r, c, self.items_)
-        if w[TRENDING] > 0:
-            total += w[TRENDING] * model.trend_scaled_.astype(np.float64)[c]
-        if ease is not None:
-            total += w[EASE] * ease[r, c]
-        if model.drops_seen(exclude_seen):
-            sr = np.repeat(np.arange(n), np.diff(rows.indptr))[rows.data != 0]
-            sc = rows.indices[rows.data != 0]
-            total[np.searchsorted(keys, sr.astype(np.int64) * n_items + sc)] = -np.inf
-        return r, c, total
-
-
-def _pattern(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    out = sp.csr_matrix(matrix, copy=True)
-    out.data = np.ones(out.data.size, dtype=np.int8)
-    return out
-
-
-def _als_cells(
-    model: HybridRecommender,
-    codes: np.ndarray,
-    rows: sp.csr_matrix,
-    r: np.ndarray,
-    c: np.ndarray,
-    pool: np.ndarray,
-) -> np.ndarray:
-    """ALS scores of the cells, clipped at 0 and divided by each row's best cell, shape (cells,).
-
-    The pool's cells come from one matrix product (as the exact blend's), the
-    user's other cells one dot product each.
-    """
-    factors = model.als_.user_factors(codes, rows).astype(np.float64)
-    items = np.asarray(model.als_.item_factors_, dtype=np.float64)
-    dense = factors @ items[pool].T  # (n, m)
-    where = np.searchsorted(pool, c)
-    in_pool = (where < pool.size) & (pool[np.minimum(where, pool.size - 1)] == c)
-    out = np.empty(c.size)
-    out[in_pool] = dense[r[in_pool], where[in_pool]]
-    rest = ~in_pool
-    out[rest] = np.einsum("ij,ij->i", factors[r[rest]], items[c[rest]])
-    out = np.maximum(out, 0.0)
-    # Every row holds the pool's cells, and the cells are sorted by row.
-    starts = np.searchsorted(r, np.arange(factors.shape[0]))
-    scale = np.maximum.reduceat(out, starts)[r] if out.size else out
-    np.divide(out, scale, out=out, where=scale > 0)
-    return out
-
-
-def _top_cells(
-    r: np.ndarray,
-    c: np.ndarray,
-    v: np.ndarray,
-    n: int,
-    k: int,
-    rank: np.ndarray,
-    sample: np.ndarray,
-    n_items: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Best ``k`` cells of each of ``n`` rows, score then ``rank`` of the item; -1 / -inf pads.
-
-    Cells sorted by row then item. ``sample``: pool items every row holds;
-    the ``k``-th best of a row's sample cells bounds its top k from below,
-    so only the cells at or above it are sorted (as :func:`ranking.top_k`).
-    """
-    items = np.full((n, k), PAD_ITEM, dtype=np.int64)
-    scores = np.full((n, k), -np.inf)
-    v = np.where(np.isnan(v), -np.inf, v)
-    if sample.size >= k:
-        keys = r.astype(np.int64) * n_items + c
-        want = (np.arange(n, dtype=np.int64)[:, None] * n_items + sample[None, :]).ravel()
-        part = v[np.searchsorted(keys, want)].reshape(n, sample.size)
-        bound = np.partition(part, sample.size - k, axis=1)[:, sample.size - k]
-        keep = v >= bound[r]
-        r, c, v = r[keep], c[keep], v[keep]
-    ok = ~np.isneginf(v)
-    r, c, v = r[ok], c[ok], v[ok]
-    order = np.lexsort((rank[c], -v, r))
-    r, c, v = r[order], c[order], v[order]
-    starts = np.searchsorted(r, np.arange(n))
-    pos = np.arange(r.size) - starts[r]
-    keep = pos < k
-    items[r[keep], pos[keep]] = c[keep]
-    scores[r[keep], pos[keep]] = v[keep]
-    return items, scores
+        return candidate_cells(model, self.items_, codes, rows, exclude_seen)
 
 
 def pool_for(model: Any, size: int | None) -> CandidatePool | None:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kizuna.features.columnar import as_of_timestamp
+from kizuna.features.as_of import as_of_timestamp
 from kizuna.features.errors import KizunaInputError
 
 

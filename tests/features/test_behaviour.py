@@ -266,14 +266,14 @@ def test_bad_as_of_raises():
 
 
 def test_sorted_and_dense_pair_counting_agree(monkeypatch, bv):
-    import kizuna.features.columnar as columnar
+    import kizuna.features.id_codes as id_codes
 
-    monkeypatch.setattr(columnar, "_DENSE_CELLS", 0)  # force the sort path everywhere
+    monkeypatch.setattr(id_codes, "_DENSE_CELLS", 0)  # force the sort path everywhere
     pd.testing.assert_frame_equal(behaviour_vector(tiny_transactions(), AS_OF), bv)
 
 
 def test_factorize_ids_with_runs_matches_plain_factorize():
-    from kizuna.features.columnar import factorize_ids
+    from kizuna.features.id_codes import factorize_ids
 
     rng = np.random.default_rng(0)
     ids = pd.array(np.repeat(rng.choice(list("pqrstu"), 200), rng.integers(1, 4, 200)),

@@ -8,8 +8,9 @@ import pytest
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.column_kinds import ARROW_MIN_VALUES, category_codes, normalise_text
+from kizuna.models.label_checks import check_binary_labels, check_target
 from kizuna.models.preprocessing import TabularPreprocessor
-from kizuna.models.tabular import check_binary_labels, check_target, fit_booster
+from kizuna.models.tabular import fit_booster
 from tests.models.estimator_contract import EstimatorContract
 
 

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kizuna.models.baselines import AttributeLogisticBaseline, ColumnForecast
+from kizuna.models.baselines import AttributeLogisticBaseline
 from kizuna.models.btyd_features import EXPECTED_VALUE
 from kizuna.models.churn import ChurnClassifier
 from kizuna.models.churn_baseline import RFMLogisticBaseline
+from kizuna.models.column_forecast import ColumnForecast
 from kizuna.training.config import ChurnConfig, LTVConfig
 from kizuna.training.selection import TUNED, best_rival, choose_served
 from kizuna.training.snapshots import Snapshot
