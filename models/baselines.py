@@ -41,7 +41,7 @@ class AttributeLogisticBaseline(ClassifierMixin, BaseEstimator):
     C
         Inverse L2 strength (on standardised numbers and 0/1 category flags).
     drop, categorical, max_categories
-        As in :class:`models.tabular.TabularPreprocessor` (``drop`` removes
+        As in :class:`models.preprocessing.TabularPreprocessor` (``drop`` removes
         the same columns as it does from the booster).
     calibration
         As in :class:`models.churn.ChurnClassifier`.

@@ -8,7 +8,7 @@ Both follow one contract (see tests/models/classifier_contract.py):
 
 ``X`` is any feature table: the behaviour vector of a non-contractual business
 (labels from purchase inactivity, see ``features``) or a contractual customer
-table with attribute columns of any type; :class:`models.tabular.TabularPreprocessor`
+table with attribute columns of any type; :class:`models.preprocessing.TabularPreprocessor`
 makes either LightGBM-ready, so no dataset needs code of its own.
 
 Calibration uses the validation split, which the pipeline takes from a
@@ -55,7 +55,7 @@ class ChurnClassifier(ClassifierMixin, BoostedTabularModel):
         ``"none"`` or ``None`` (LightGBM's own probabilities); see
         :mod:`models.calibration`. Without a validation split, a warning and none.
     drop, categorical, datetimes, max_categories
-        Passed to :class:`models.tabular.TabularPreprocessor`.
+        Passed to :class:`models.preprocessing.TabularPreprocessor`.
     random_state
         Seed of LightGBM (bagging, feature sampling).
     n_jobs

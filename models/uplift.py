@@ -19,7 +19,7 @@ turns ordinary supervised models into an effect estimate:
 Both follow one contract (:class:`~models.uplift_base.UpliftLearner`): ``fit(X, treatment, y)``,
 ``predict_uplift(X) -> (n,)``, ``predict_outcomes(X) -> (n, 2)`` (untreated,
 treated). ``y`` is 0/1 (retained, purchased: uplift is a change in probability)
-or a number (revenue). Features go through :class:`models.tabular.TabularPreprocessor`,
+or a number (revenue). Features go through :class:`models.preprocessing.TabularPreprocessor`,
 so any feature table works. Seeds fix the result; threads default to 1 (the
 models are small, and the machine is shared).
 """

@@ -42,7 +42,7 @@ class UpliftLearner(BaseEstimator):
         LightGBM settings of every component model. Defaults are deliberately
         regularised: an effect is a difference of noisy estimates.
     drop, categorical
-        Passed to :class:`~models.tabular.TabularPreprocessor`.
+        Passed to :class:`~models.preprocessing.TabularPreprocessor`.
     random_state
         Seed; component ``i`` uses ``random_state + i``.
     n_jobs
