@@ -11,8 +11,8 @@ Ranking metrics (recommenders)
     averages (their metrics are undefined); ``ranking_metrics`` reports how
     many users were averaged.
 
-Classification and regression metrics are in :mod:`training.metrics_tabular`
-until they move to a section here.
+Classification metrics are in :mod:`training.metrics_tabular`, regression metrics in
+:mod:`training.metrics_regression`.
 """
 
 from __future__ import annotations
