@@ -106,7 +106,8 @@ def validate(
     quiet: QuietOpt = False,
 ) -> None:
     """Validate a transactions file and account for every row."""
-    from kizuna.training.data import config_experiment, load_transactions, resolve_source
+    from kizuna.training.data import load_transactions
+    from kizuna.training.data_source import config_experiment, resolve_source
     from kizuna.training.data_span import check_as_of_in_data, check_as_of_in_span
     from kizuna.training.engines.settings import resolve_engine
     from kizuna.training.stored_events import stored_events_summary

@@ -74,12 +74,8 @@ def features(
     quiet: QuietOpt = False,
 ) -> None:
     """Build point-in-time customer features (and labels) and write Parquet."""
-    from kizuna.training.data import (
-        config_experiment,
-        load_tables,
-        load_transactions,
-        resolve_source,
-    )
+    from kizuna.training.data import load_tables, load_transactions
+    from kizuna.training.data_source import config_experiment, resolve_source
     from kizuna.training.data_span import check_as_of_in_data
     from kizuna.training.engines.settings import resolve_engine
 

@@ -298,13 +298,13 @@ def _snapshot_seq(path: Path | None, experiment: str | None) -> int | None:
     """The last event seq the experiment's champion snapshot includes (None: none found)."""
     from kizuna.serving.model_registry import resolve_experiment
     from kizuna.serving.model_store import registered_name
-    from kizuna.training import tracking
+    from kizuna.training import registration, tracking
 
     if (path is not None or os.environ.get("KIZUNA_EVENT_STORE")) and experiment is None:
         return None  # a store named by its path: whose snapshot is not known
     tracking.setup_mlflow_uri()
     name = resolve_experiment(experiment)
-    version = tracking.current_alias_version(registered_name(name, "snapshot"), "champion")
+    version = registration.current_alias_version(registered_name(name, "snapshot"), "champion")
     if version is None or "last_event_seq" not in version.tags:
         return None
     return int(version.tags["last_event_seq"])

@@ -144,13 +144,13 @@ def promote(
     """Move a registry alias (champion by default) to a version by hand."""
     from kizuna.serving.model_registry import resolve_experiment
     from kizuna.serving.model_store import REGISTERED_KINDS
-    from kizuna.training import tracking
+    from kizuna.training import registration, tracking
 
     tracking.setup_mlflow_uri()
     name = model
     if model in REGISTERED_KINDS:
-        name = tracking.registered_name(resolve_experiment(experiment), model)
-    moved = tracking.promote(name, version, alias)
+        name = registration.registered_name(resolve_experiment(experiment), model)
+    moved = registration.promote(name, version, alias)
     if as_json:
         emit_json(moved)
         return

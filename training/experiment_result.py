@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from kizuna.training import tracking
+from kizuna.training import registration
 
 
 @dataclass
@@ -18,7 +18,7 @@ class ExperimentResult:
     run_id: str
     fingerprint: dict[str, Any]
     results: dict[str, Any] = field(default_factory=dict)
-    registry: dict[str, tracking.AliasDecision] = field(default_factory=dict)
+    registry: dict[str, registration.AliasDecision] = field(default_factory=dict)
     #: Next-order predictions on the holdout (``next_order_*`` metrics).
     next_order: dict[str, float] = field(default_factory=dict)
 

@@ -11,8 +11,8 @@ Ranking metrics (recommenders)
     averages (their metrics are undefined); ``ranking_metrics`` reports how
     many users were averaged.
 
-Classification and regression metrics are in :mod:`training.metrics_tabular`
-until they move to a section here.
+Classification metrics are in :mod:`training.metrics_tabular`, regression metrics in
+:mod:`training.metrics_regression`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ from typing import Any
 import numpy as np
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.training.metrics_coverage import (
+    catalogue_coverage,
+    check_cutoff,
+    check_recommended,
+    mean_popularity,
+)
 from kizuna.training.ranking_truth import Truth, TruthIndex
 
 # =====================================================================================
@@ -53,9 +59,9 @@ def hit_matrix(
     hits : ndarray, shape (n, k) bool
     n_relevant : ndarray, shape (n,) int64 (distinct relevant codes)
     """
-    recs = _check_recommended(recommended)
+    recs = check_recommended(recommended)
     n, width = recs.shape
-    k = width if k is None else _check_cutoff(k, width)
+    k = width if k is None else check_cutoff(k, width)
     index = truth if isinstance(truth, TruthIndex) else TruthIndex(truth, n)
     if index.n != n:
         raise KizunaInputError(
@@ -170,62 +176,6 @@ def map_at_k(recommended: Any, truth: Truth, k: int | None = None) -> float:
     return _mean(_ap_rows(hits, n_rel), n_rel)
 
 
-def catalogue_coverage(recommended: Any, n_items: int, k: int | None = None) -> float:
-    """Share of the catalogue's ``n_items`` that appear in anyone's top-k.
-
-    Parameters
-    ----------
-    recommended
-        Item codes, shape (n, width) int, best first; negative = padding.
-    n_items
-        Size of the catalogue.
-    k
-        Cut-off (default ``width``); at most ``width``.
-
-    Returns
-    -------
-    float
-    """
-    recs = _check_recommended(recommended)
-    k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
-    if not isinstance(n_items, (int, np.integer)) or n_items < 1:
-        raise KizunaInputError("must be a positive integer", column="n_items", values=[n_items])
-    shown = recs[:, :k]
-    shown = shown[(shown >= 0) & (shown < n_items)]
-    return float(np.unique(shown).size / n_items)
-
-
-def mean_popularity(recommended: Any, item_popularity: Any, k: int | None = None) -> float:
-    """Mean ``item_popularity`` (e.g. share of customers who bought it) of recommended items.
-
-    Parameters
-    ----------
-    recommended
-        Shape (n, width); padding is skipped.
-    item_popularity
-        Shape (n_items,), indexed by item code.
-    k
-        Cut-off (default ``width``); at most ``width``.
-
-    Returns
-    -------
-    float
-    """
-    recs = _check_recommended(recommended)
-    k = recs.shape[1] if k is None else _check_cutoff(k, recs.shape[1])
-    pop = np.asarray(item_popularity, dtype=np.float64)
-    if pop.ndim != 1:
-        raise KizunaInputError("must be 1-D, one value per item", column="item_popularity")
-    shown = recs[:, :k]
-    shown = shown[shown >= 0]
-    if shown.size and shown.max() >= pop.size:
-        raise KizunaInputError(
-            f"has {pop.size} items but a recommended code is {int(shown.max())}",
-            column="item_popularity",
-        )
-    return float(pop[shown].mean()) if shown.size else float("nan")
-
-
 def per_user_ranking_metrics(
     recommended: Any, truth: Truth, k: int | None = None
 ) -> dict[str, np.ndarray]:
@@ -328,29 +278,3 @@ def _ap_rows(hits: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
 def _mean(per_user: np.ndarray, n_rel: np.ndarray) -> float:
     keep = n_rel > 0
     return float(per_user[keep].mean()) if keep.any() else float("nan")
-
-
-def _check_recommended(recommended: Any) -> np.ndarray:
-    recs = np.asarray(recommended)
-    if recs.ndim != 2 or not (recs.size == 0 or np.issubdtype(recs.dtype, np.integer)):
-        raise KizunaInputError(
-            f"must be a 2-D integer array (users x k), got {recs.dtype} {recs.shape}",
-            column="recommended",
-        )
-    recs = recs.astype(np.int64, copy=False)
-    if recs.shape[1] > 1:
-        ordered = np.sort(recs, axis=1)
-        dup = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
-        if dup.any():
-            rows = np.flatnonzero(dup.any(axis=1))
-            raise KizunaInputError(
-                f"{rows.size} rows recommend the same item twice (rows shown)",
-                column="recommended", values=rows,
-            )  # fmt: skip
-    return recs
-
-
-def _check_cutoff(k: Any, width: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= width:
-        raise KizunaInputError(f"must be an integer in [1, {width}]", column="k", values=[k])
-    return int(k)

@@ -170,8 +170,9 @@ class _EstimatorSettings(Frozen):
         return self
 
 
-# The keys of training.metrics_tabular's classification_report and regression_report (a test
-# keeps them equal), so a misspelt primary metric is refused when the file loads.
+# The keys of training.metrics_tabular.classification_report and
+# training.metrics_regression.regression_report (a test keeps them equal), so a misspelt
+# primary metric is refused when the file loads.
 ChurnMetric = Literal[
     "roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile", "capture_rate_top_decile"
 ]

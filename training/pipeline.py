@@ -14,7 +14,7 @@ from kizuna.features.errors import KizunaInputError
 from kizuna.features.timestamps import utc_now
 from kizuna.models.recommenders.fit_cache import shared_fits
 from kizuna.serving.redact import hide_passwords
-from kizuna.training import run_logging, tracking
+from kizuna.training import run_logging, run_metadata, tracking
 from kizuna.training.audience_eval import evaluate_audiences
 from kizuna.training.config import ExperimentConfig
 from kizuna.training.data import load_tables, load_transactions_and_events
@@ -142,7 +142,7 @@ def _run(config: ExperimentConfig, quiet: bool, tabular: TabularProcess | None) 
             f"{split.by}:val={split.validation_share}:test={split.test_share}"
             f":seed={config.seed if split.seed is None else split.seed}"
         )
-    holdout_id = run_logging.holdout_key(fingerprint, split.horizon_days)
+    holdout_id = run_metadata.holdout_key(fingerprint, split.horizon_days)
 
     experiment_name = config.tracking.experiment_name or f"kizuna-{config.name}"
     result = ExperimentResult(config.name, "", fingerprint)
@@ -160,7 +160,7 @@ def _run(config: ExperimentConfig, quiet: bool, tabular: TabularProcess | None) 
                 "holdout_id": holdout_id,
                 "kizuna_experiment": config.name,
             },
-            params=run_logging.flatten_params(settings),
+            params=run_metadata.flatten_params(settings),
             files={
                 "config/experiment.json": settings,
                 "data/reconciliation.json": report,

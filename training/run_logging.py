@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from kizuna.training import plots, run_notes, tracking
+from kizuna.training import plots, registration, run_notes
 from kizuna.training.artifacts import save_bundle
 from kizuna.training.config import ExperimentConfig
+from kizuna.training.run_metadata import kind_key, pip_requirements
 from kizuna.training.search_log import log_search
 from kizuna.training.selection import best_rival
 
@@ -209,7 +208,7 @@ def register(
     """Register a logged model as a version and give it ``champion`` or ``challenger``.
 
     The version is promoted only if it beats its best baseline on the holdout's
-    primary metric (:func:`training.tracking.register_version`); the decision
+    primary metric (:func:`training.registration.register_version`); the decision
     goes into ``result.registry``.
 
     Parameters
@@ -229,9 +228,9 @@ def register(
     """
     selection = getattr(outcome, "selection", None)
     metric_value = outcome.metrics[outcome.primary_metric]
-    decision = tracking.register_version(
+    decision = registration.register_version(
         logged.model_uri,
-        tracking.registered_name(config.name, kind),
+        registration.registered_name(config.name, kind),
         metric_name=outcome.primary_metric,
         metric_value=metric_value,
         holdout_id=f"{holdout_id}:{kind}:{kind_key(kind, config, result.fingerprint)}",
@@ -257,113 +256,3 @@ def register(
         run_notes.version_description(kind, outcome, result.fingerprint, config, decision),
     )
     result.registry[kind] = decision
-
-
-def pip_requirements() -> list[str]:
-    """kizuna's runtime dependencies at their installed versions.
-
-    Given explicitly because MLflow's inference imports the model in a
-    subprocess, which costs several seconds per model.
-
-    Returns
-    -------
-    list of str
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = [
-        "numpy",
-        "scipy",
-        "pandas",
-        "pyarrow",
-        "scikit-learn",
-        "lightgbm",
-        "implicit",
-        "threadpoolctl",
-        "joblib",
-        "mlflow",
-        "pydantic",
-        "pyyaml",
-    ]
-    pins = []
-    for name in names:
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
-    return pins
-
-
-def kind_key(kind: str, config: ExperimentConfig, fingerprint: dict[str, Any]) -> str:
-    """What else must match for two versions' metrics to be comparable.
-
-    Parameters
-    ----------
-    kind
-        The model kind.
-    config
-        The experiment config.
-    fingerprint
-        The run's data fingerprint.
-
-    Returns
-    -------
-    str
-    """
-    if kind == "recommender":
-        rec = config.recommender
-        key = f"k={rec.k}:{rec.primary_mode}"
-        if rec.protocol == "random_user":  # items held out of all the data, not a window
-            fraction = rec.holdout_fraction
-            key += f":random_user:fraction={fraction}:data={fingerprint.get('dataset_hash')}"
-        return key
-    if kind == "churn":
-        return f"{config.churn.mode}:lookback={config.split.lookback_days}"
-    return f"lookback={config.split.lookback_days}"
-
-
-def holdout_key(fingerprint: dict[str, Any], horizon_days: int) -> str:
-    """Which holdout a version was judged on: with a ``holdout_hash`` (the lines before the
-    holdout window's end), lines stored after that window do not change it.
-
-    Parameters
-    ----------
-    fingerprint
-        The run's data fingerprint.
-    horizon_days
-        The holdout window's length.
-
-    Returns
-    -------
-    str
-    """
-    parts = dict(fingerprint)
-    if "holdout_hash" in parts:
-        parts.pop("dataset_hash", None)
-        parts.pop("dataset_rows", None)
-    key = json.dumps({**parts, "horizon_days": horizon_days}, sort_keys=True)
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def flatten_params(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested config -> ``{"churn.params.num_leaves": "7", ...}`` (MLflow params are flat).
-
-    Parameters
-    ----------
-    tree
-        A nested config mapping.
-    prefix
-        Prefix of every key (for the recursion).
-
-    Returns
-    -------
-    dict of str -> str
-    """
-    flat: dict[str, str] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten_params(value, name + "."))
-        else:
-            flat[name] = str(value)[:500]
-    return flat

@@ -67,7 +67,7 @@ def log_search(
     """
     import mlflow
 
-    from kizuna.training import plots
+    from kizuna.training import plots_model
 
     if len(records) <= 1:
         return None
@@ -76,5 +76,5 @@ def log_search(
     mlflow.log_text(table.to_csv(index=False), f"search/{kind}_search.csv")
     mlflow.log_metric(f"{kind}_search_combinations", float(len(table)), model_id=model_id)
     scores = [c for c in table.columns if c.startswith("val_")]
-    mlflow.log_figure(plots.search_figure(table, scores), f"plots/{kind}_search.png")
+    mlflow.log_figure(plots_model.search_figure(table, scores), f"plots/{kind}_search.png")
     return table

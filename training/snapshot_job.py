@@ -16,7 +16,7 @@ import pandas as pd
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.bundles import MODEL_KINDS, ChampionModels
 from kizuna.serving import model_registry, model_store
-from kizuna.training import tracking
+from kizuna.training import registration, tracking
 from kizuna.training.snapshot_build import SnapshotParts, write_snapshot, write_snapshot_parts
 
 KINDS_TAG = "kinds"
@@ -31,7 +31,7 @@ def champion_models(
     *,
     fresh: dict[str, Any] | None = None,
     kinds: tuple[str, ...] = (),
-    alias: str = tracking.CHAMPION,
+    alias: str = registration.CHAMPION,
 ) -> ChampionModels:
     """The experiment's ``@alias`` models from the registry (read-only).
 
@@ -58,8 +58,8 @@ def champion_models(
     versions: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in MODEL_KINDS:
-            name = tracking.registered_name(experiment, kind)
-            version = tracking.current_alias_version(name, alias)
+            name = registration.registered_name(experiment, kind)
+            version = registration.current_alias_version(name, alias)
             if version is None:
                 bundles[kind] = None
                 continue
@@ -92,7 +92,7 @@ def log_snapshot(
     fingerprint: dict[str, Any],
     run_id: str,
     register: bool = True,
-) -> tuple[dict[str, Any], tracking.AliasDecision | None]:
+) -> tuple[dict[str, Any], registration.AliasDecision | None]:
     """Write the snapshot, log it to the active run (``snapshot/``) and register it.
 
     ``transactions`` are validated lines, or the parts an engine computed
@@ -124,7 +124,7 @@ def log_snapshot(
     import mlflow
 
     from kizuna.training.pyfunc import SnapshotModel
-    from kizuna.training.run_logging import pip_requirements
+    from kizuna.training.run_metadata import pip_requirements
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "snapshot"
@@ -157,7 +157,7 @@ def log_snapshot(
         "as_of": manifest["as_of"],
         **{f"model_{k}": str(v) for k, v in models.versions.items()},
     }
-    return manifest, tracking.register_snapshot(info.model_uri, config.name, tags=tags)
+    return manifest, registration.register_snapshot(info.model_uri, config.name, tags=tags)
 
 
 def trained_kinds(experiment: str) -> tuple[str, ...]:
@@ -172,8 +172,8 @@ def trained_kinds(experiment: str) -> tuple[str, ...]:
     -------
     tuple of str
     """
-    version = tracking.current_alias_version(
-        tracking.registered_name(experiment, "snapshot"), tracking.CHAMPION
+    version = registration.current_alias_version(
+        registration.registered_name(experiment, "snapshot"), registration.CHAMPION
     )
     if version is None:
         return ()
@@ -295,8 +295,8 @@ def _trained_kinds(experiment: str) -> tuple[str, ...]:
     if kinds:
         return kinds
     for kind in MODEL_KINDS:  # the models' own tag, when no snapshot was registered yet
-        version = tracking.current_alias_version(
-            tracking.registered_name(experiment, kind), tracking.CHAMPION
+        version = registration.current_alias_version(
+            registration.registered_name(experiment, kind), registration.CHAMPION
         )
         if version is not None and version.tags.get(KINDS_TAG):
             return tuple(k for k in version.tags[KINDS_TAG].split(",") if k)

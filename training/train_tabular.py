@@ -21,8 +21,9 @@ from kizuna.models.churn_baseline import RFMLogisticBaseline
 from kizuna.models.column_forecast import ColumnForecast
 from kizuna.models.intervals import BinnedQuantileInterval, coverage
 from kizuna.models.ltv import LTVRegressor
+from kizuna.training import metrics_regression as mr
 from kizuna.training import metrics_tabular as mt
-from kizuna.training import plots
+from kizuna.training import plots, plots_model
 from kizuna.training.config import ChurnConfig, LTVConfig
 from kizuna.training.selection import TUNED, Selection, choose_served
 from kizuna.training.snapshots import Snapshot, stack
@@ -176,7 +177,7 @@ def train_churn(
         "churn_calibration.png": plots.calibration_figure(test.churn.to_numpy(), scores),
         "churn_gains.png": plots.gains_figure(test.churn.to_numpy(), scores),
         "churn_precision_recall.png": plots.precision_recall_figure(test.churn.to_numpy(), scores),
-        **plots.model_figures("churn", model, test.X),
+        **plots_model.model_figures("churn", model, test.X),
     }
     tuned_metrics = mt.classification_report(test.churn, p_model)
     calibrator = getattr(model, "calibrator_", None)
@@ -255,7 +256,7 @@ def train_ltv(
         return model.fit(X, y, X_val=val.X, y_val=val.value)
 
     def validate(m: Any) -> dict[str, float]:
-        return mt.regression_report(val.value, m.predict(val.X))
+        return mr.regression_report(val.value, m.predict(val.X))
 
     model, search = select_best(
         make, grid(config.search, seed), fit, validate, config.primary_metric
@@ -271,25 +272,25 @@ def train_ltv(
     served = model if selection.served == TUNED else forecasts[selection.served]
     predicted = model.predict(test.X)
     baselines = {}
-    tables = {"kizuna": mt.decile_calibration(test.value, predicted)}
+    tables = {"kizuna": mr.decile_calibration(test.value, predicted)}
     for name, forecast in forecasts.items():
         values = forecast.predict(test.X)
-        baselines[name] = mt.regression_report(test.value, values)
+        baselines[name] = mr.regression_report(test.value, values)
         if name == "bgnbd_gamma_gamma":
-            tables[name] = mt.decile_calibration(test.value, values)
-    tuned_metrics = mt.regression_report(test.value, predicted)
+            tables[name] = mr.decile_calibration(test.value, values)
+    tuned_metrics = mr.regression_report(test.value, predicted)
     band = BinnedQuantileInterval(0.1, 0.9).fit(served.predict(val.X), val.value.to_numpy())
     low, high = band.predict(served.predict(test.X))
     return TabularResult(
         kind="ltv",
         bundle=_bundle(served, X, val, test, btyd_unit=btyd_unit, horizon_days=horizon_days),
-        metrics=mt.regression_report(test.value, served.predict(test.X)),
+        metrics=mr.regression_report(test.value, served.predict(test.X)),
         baselines=baselines,
         primary_metric=config.primary_metric,
         figures={
             "ltv_decile_calibration.png": plots.decile_calibration_figure(tables),
-            "ltv_residuals.png": plots.residual_figure(test.value.to_numpy(), predicted),
-            **plots.model_figures("ltv", model, test.X),
+            "ltv_residuals.png": plots_model.residual_figure(test.value.to_numpy(), predicted),
+            **plots_model.model_figures("ltv", model, test.X),
         },
         search=search,
         input_example=plain_example(test.X.head(5)),

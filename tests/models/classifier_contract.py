@@ -24,7 +24,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from kizuna.features.errors import KizunaInputError
-from kizuna.training.metrics_tabular import roc_auc, spearman
+from kizuna.training.metrics_regression import spearman
+from kizuna.training.metrics_tabular import roc_auc
 
 
 def make_churn_data(

@@ -8,7 +8,7 @@ import pytest
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.models.ltv import LTVRegressor
-from kizuna.training.metrics_tabular import normalised_gini, rmse, spearman, total_revenue_error
+from kizuna.training.metrics_regression import normalised_gini, rmse, spearman, total_revenue_error
 from tests.models.classifier_contract import RegressorContract, make_ltv_data
 
 FAST = {"n_estimators": 150, "learning_rate": 0.1, "num_leaves": 7, "n_jobs": 1}

@@ -259,7 +259,8 @@ def test_a_misspelt_primary_metric_is_refused_when_the_file_loads(
 def test_the_primary_metric_choices_are_the_reports_keys():
     import typing
 
-    from kizuna.training.metrics_tabular import classification_report, regression_report
+    from kizuna.training.metrics_regression import regression_report
+    from kizuna.training.metrics_tabular import classification_report
     from kizuna.training.model_config import ChurnMetric, LTVMetric
 
     y, p = np.array([0, 1, 0, 1, 1]), np.array([0.2, 0.7, 0.4, 0.6, 0.9])

@@ -10,7 +10,8 @@ import pytest
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.validate import validate_transactions
-from kizuna.training.data import read_transactions, resolve_source
+from kizuna.training.data import read_transactions
+from kizuna.training.data_source import resolve_source
 
 EXPORT = pd.DataFrame(
     {

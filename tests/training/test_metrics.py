@@ -8,10 +8,8 @@ import scipy.sparse as sp
 
 from kizuna.features.errors import KizunaInputError
 from kizuna.training.metrics import (
-    catalogue_coverage,
     hit_matrix,
     map_at_k,
-    mean_popularity,
     ndcg_at_k,
     ndcg_of_hits,
     per_user_ranking_metrics,
@@ -19,6 +17,7 @@ from kizuna.training.metrics import (
     ranking_metrics,
     recall_at_k,
 )
+from kizuna.training.metrics_coverage import catalogue_coverage, mean_popularity
 from kizuna.training.ranking_truth import TruthIndex
 
 LOG2_3 = np.log2(3.0)

@@ -9,21 +9,23 @@ import pandas as pd
 import pytest
 
 from kizuna.features.errors import KizunaInputError
+from kizuna.training.metrics_regression import (
+    decile_calibration,
+    mae,
+    normalised_gini,
+    regression_report,
+    rmse,
+    spearman,
+    total_revenue_error,
+)
 from kizuna.training.metrics_tabular import (
     brier,
     capture_rate_top_decile,
     classification_report,
-    decile_calibration,
     lift_top_decile,
     log_loss,
-    mae,
-    normalised_gini,
     pr_auc,
-    regression_report,
-    rmse,
     roc_auc,
-    spearman,
-    total_revenue_error,
 )
 
 # --- classification ---------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from kizuna.serving.model_store import DATA_DIR_ENV
 from kizuna.simulators.synthetic import ShopConfig, generate_shop
-from kizuna.training import tracking
+from kizuna.training import registration, tracking
 from kizuna.training.config import load_experiment
 from kizuna.training.pipeline import run_experiment
 from kizuna.training.shop_io import write_shop
@@ -139,9 +139,9 @@ def test_train_logs_metrics_baselines_params_and_registers_champions(trained):
         "plots/churn_gains.png",
         "plots/ltv_decile_calibration.png",
     } <= artifacts
-    assert result.registry["churn"].alias == tracking.CHAMPION
-    assert result.registry["ltv"].alias == tracking.CHAMPION
-    assert result.registry["recommender"].alias == tracking.CHAMPION
+    assert result.registry["churn"].alias == registration.CHAMPION
+    assert result.registry["ltv"].alias == registration.CHAMPION
+    assert result.registry["recommender"].alias == registration.CHAMPION
     for name in (
         "ndcg_at_10",
         "new_ndcg_at_10",
@@ -172,7 +172,7 @@ def test_same_config_and_seed_give_the_same_metrics_and_a_tie_stays_challenger(t
     for kind in ("recommender", "churn", "ltv"):
         assert first.results[kind].metrics == second.results[kind].metrics
         # Equal on the same holdout is not better: the champion keeps its alias.
-        assert second.registry[kind].alias == tracking.CHALLENGER
+        assert second.registry[kind].alias == registration.CHALLENGER
         assert second.registry[kind].champion_version == first.registry[kind].version
 
 
@@ -204,14 +204,14 @@ def test_champions_load_back_from_the_registry_as_one_model_set(trained):
 def test_promote_moves_the_alias_by_hand(trained, own_store):
     from kizuna.features.errors import KizunaInputError
 
-    moved = tracking.promote("kizuna-tiny-churn", 2)
+    moved = registration.promote("kizuna-tiny-churn", 2)
     assert moved == {
         "name": "kizuna-tiny-churn",
         "alias": "champion",
         "version": 2,
         "previous_version": 1,
     }
-    version = tracking.current_alias_version("kizuna-tiny-churn", "champion")
+    version = registration.current_alias_version("kizuna-tiny-churn", "champion")
     assert int(version.version) == 2
     # the training's reason is replaced: it no longer says why the version was not promoted
     assert (
@@ -219,9 +219,9 @@ def test_promote_moves_the_alias_by_hand(trained, own_store):
         == "champion: promoted by hand (kizuna promote, in place of v1)"
     )
     with pytest.raises(KizunaInputError, match="no version 99"):
-        tracking.promote("kizuna-tiny-churn", 99)
+        registration.promote("kizuna-tiny-churn", 99)
     with pytest.raises(KizunaInputError, match="no registered model 'foo': give one of"):
-        tracking.promote("foo", 1)
+        registration.promote("foo", 1)
     from typer.testing import CliRunner
 
     from kizuna.training.cli import app
@@ -260,7 +260,7 @@ def test_contractual_churn_trains_from_a_customer_table_alone(tmp_path, store):
     churn = result.results["churn"]
     assert churn.metrics["roc_auc"] > 0.7
     assert "logistic_all_attributes" in churn.baselines
-    assert result.registry["churn"].alias == tracking.CHAMPION
+    assert result.registry["churn"].alias == registration.CHAMPION
 
 
 def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(
@@ -271,13 +271,13 @@ def test_snapshot_is_registered_per_experiment_and_exports_to_a_serving_folder(
 
     first, second = trained
     assert first.registry["snapshot"].name == "kizuna-tiny-snapshot"
-    assert second.registry["snapshot"].alias == tracking.CHAMPION
+    assert second.registry["snapshot"].alias == registration.CHAMPION
     assert "tiny" in registry_experiments()
     folder, name = fetch_from_registry("tiny", tmp_path / "export")
     assert name == "tiny"
     served = load_served(str(folder))
     assert served.versions == {
-        kind: int(tracking.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
+        kind: int(registration.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
         for kind in ("recommender", "churn", "ltv")
     }
     assert served.models.kinds == ("recommender", "churn", "ltv")
@@ -300,16 +300,16 @@ def test_training_another_experiment_never_moves_this_ones_champions(trained, ow
     from kizuna.serving.model_registry import registry_experiments, resolve_experiment
 
     before = {
-        kind: int(tracking.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
+        kind: int(registration.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
         for kind in ("recommender", "churn", "ltv", "snapshot")
     }
     path = shop_dir / "other.yaml"
     path.write_text(EXPERIMENT.format(reco="false").replace("name: tiny", "name: other"))
     other = run_experiment(load_experiment(path), quiet=True)
     assert other.registry["churn"].name == "kizuna-other-churn"
-    assert other.registry["churn"].alias == tracking.CHAMPION  # its own, first champion
+    assert other.registry["churn"].alias == registration.CHAMPION  # its own, first champion
     after = {
-        kind: int(tracking.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
+        kind: int(registration.current_alias_version(f"kizuna-tiny-{kind}", "champion").version)
         for kind in before
     }
     assert after == before
@@ -352,7 +352,7 @@ def test_kizuna_snapshot_rebuilds_for_the_champions_with_stored_events_once(
     assert again["lines"] == first["lines"]
     name = again["registered"].split(" v")[0]
     assert name == "kizuna-tiny-snapshot"
-    champion = tracking.current_alias_version(name, "champion")
+    champion = registration.current_alias_version(name, "champion")
     assert f"v{champion.version}" == again["registered"].split(" ")[-1]
     assert champion.tags["last_event_seq"] == str(seq)
 

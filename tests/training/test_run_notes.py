@@ -81,9 +81,9 @@ def test_no_snapshot_when_no_model_is_champion(monkeypatch, capsys) -> None:
     # first", right after that training).
     from types import SimpleNamespace
 
-    from kizuna.training import run_logging, tracking
+    from kizuna.training import registration, run_logging
 
-    monkeypatch.setattr(tracking, "current_alias_version", lambda name, alias: None)
+    monkeypatch.setattr(registration, "current_alias_version", lambda name, alias: None)
     config = SimpleNamespace(name="shop", tracking=SimpleNamespace(register_models=True))
     result = SimpleNamespace(results={"ltv": object()}, registry={})
     run_logging.log_snapshot_for_run(config, result, None, None, None, 0, {})

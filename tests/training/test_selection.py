@@ -19,9 +19,9 @@ from kizuna.models.churn import ChurnClassifier
 from kizuna.models.churn_baseline import RFMLogisticBaseline
 from kizuna.models.column_forecast import ColumnForecast
 from kizuna.training.config import ChurnConfig, LTVConfig
+from kizuna.training.registration import CHALLENGER, CHAMPION, decide_alias
 from kizuna.training.selection import TUNED, best_rival, choose_served
 from kizuna.training.snapshots import Snapshot
-from kizuna.training.tracking import CHALLENGER, CHAMPION, decide_alias
 from kizuna.training.train_tabular import train_churn, train_ltv
 
 CRIPPLED = {"n_estimators": 1, "num_leaves": 2, "early_stopping_rounds": None}

@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-from kizuna.training.tracking import CHALLENGER, CHAMPION, dataset_fingerprint, decide_alias
+from kizuna.training.registration import CHALLENGER, CHAMPION, decide_alias
+from kizuna.training.tracking import dataset_fingerprint
 
 
 def test_no_champion_means_the_new_version_is_champion():
@@ -41,7 +42,7 @@ def test_fingerprint_changes_with_any_value_and_records_rows_and_as_of():
 
 
 def test_the_holdout_key_ignores_lines_after_the_holdout_window():
-    from kizuna.training.run_logging import holdout_key
+    from kizuna.training.run_metadata import holdout_key
 
     base = {"dataset_source": "csv:o.csv", "as_of": "2024-06-01", "holdout_hash": "abc"}
     later = holdout_key({**base, "dataset_hash": "1", "dataset_rows": 10}, 90)
@@ -55,7 +56,7 @@ def test_the_holdout_key_ignores_lines_after_the_holdout_window():
 
 def test_recommenders_judged_under_other_protocols_are_not_compared():
     from kizuna.training.config import ExperimentConfig
-    from kizuna.training.run_logging import kind_key
+    from kizuna.training.run_metadata import kind_key
 
     def config(**recommender):
         return ExperimentConfig.model_validate(

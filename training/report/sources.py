@@ -51,14 +51,14 @@ def model_health(
     from mlflow import MlflowClient
 
     from kizuna.serving.model_store import registered_name
-    from kizuna.training import tracking
+    from kizuna.training import registration, tracking
 
     tracking.setup_mlflow_uri()
     client = MlflowClient()
     entries: list[dict[str, Any]] = []
     next_order: dict[str, float] = {}
     for kind in HEALTH_METRICS:
-        version = tracking.current_alias_version(registered_name(experiment, kind), alias)
+        version = registration.current_alias_version(registered_name(experiment, kind), alias)
         if version is None or not version.run_id:
             continue
         run = client.get_run(version.run_id)

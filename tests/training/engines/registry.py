@@ -13,7 +13,7 @@ from mlflow.models import infer_signature
 from kizuna.features import schema as s
 from kizuna.features.validate import validate_transactions
 from kizuna.serving.live import load_served
-from kizuna.training import tracking
+from kizuna.training import registration, tracking
 from kizuna.training.artifacts import save_bundle
 from kizuna.training.config import ExperimentConfig, SplitConfig
 from kizuna.training.data import load_tables
@@ -50,9 +50,9 @@ def register_folder(folder: Path, data: object, artifacts: Path) -> None:
                     signature=infer_signature(example, model.predict(None, example)),
                     pip_requirements=[],
                 )
-            tracking.register_version(
+            registration.register_version(
                 info.model_uri,
-                tracking.registered_name(EXPERIMENT, kind),
+                registration.registered_name(EXPERIMENT, kind),
                 metric_name="m",
                 metric_value=1.0,
                 holdout_id="spark-test",
