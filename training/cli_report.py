@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,14 @@ from rich.markup import escape
 
 from kizuna.features.timestamps import naive_utc
 from kizuna.training.atomic_write import replacing
-from kizuna.training.cli_common import EventStoreOpt, JsonOpt, QuietOpt, console, emit_json
+from kizuna.training.cli_common import (
+    EventStoreOpt,
+    JsonOpt,
+    QuietOpt,
+    console,
+    emit_json,
+    iso_instant,
+)
 from kizuna.training.csv_safety import neutralise_formulas
 
 
@@ -29,7 +37,11 @@ def report(
         ),
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Earlier date for segment moves (default: one horizon back).")
+        datetime | None,
+        typer.Option(
+            parser=iso_instant,
+            help="Earlier date for segment moves, ISO (default: one horizon back).",
+        ),
     ] = None,
     repeat_days: Annotated[
         int | None, typer.Option(min=1, help="Repeat-purchase window (default: the horizon).")
@@ -92,7 +104,10 @@ def report(
 
 
 def attribution(
-    since: Annotated[str, typer.Option(help="Answers shown at or after this date (ISO).")],
+    since: Annotated[
+        datetime,
+        typer.Option(parser=iso_instant, help="Answers shown at or after this date (ISO)."),
+    ],
     window_days: Annotated[
         float, typer.Option(min=0, help="Days after an answer a purchase counts.")
     ] = 7.0,
@@ -125,14 +140,10 @@ def attribution(
     and model version; incremental effect against control groups where they exist."""
     from rich.table import Table
 
-    from kizuna.features.errors import KizunaInputError
     from kizuna.serving.config import Settings
     from kizuna.training.attribution import attribution_report
 
-    try:
-        start = naive_utc(since)
-    except ValueError:
-        raise KizunaInputError(f"--since must be a date, got {since!r}") from None
+    start = naive_utc(since)
     settings = Settings.from_env()
     if (contact_log or settings.contact_log) is None or (
         event_store or settings.event_store
