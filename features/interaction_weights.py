@@ -68,8 +68,7 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
             ``self``.
         """
         self._check_weighting()
-        X = sp.csr_matrix(counts, dtype=np.float64)
-        _check_counts(X, "counts")
+        X = _count_matrix(counts, "counts", copy=False)
         users_with = np.bincount(X.indices, minlength=X.shape[1])
         lengths = np.asarray(X.sum(axis=1)).ravel()
         average = float(lengths.mean()) if X.shape[0] else 1.0
@@ -131,8 +130,7 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
             Shape (n, n_items), float32.
         """
         check_is_fitted(self, "n_items_")
-        X = sp.csr_matrix(rows, dtype=np.float64, copy=True)
-        _check_counts(X, "rows")
+        X = _count_matrix(rows, "rows", copy=True)
         if X.shape[1] != self.n_items_:
             raise KizunaInputError(
                 f"rows have {X.shape[1]} items; the weigher was fitted on {self.n_items_}",
@@ -153,8 +151,18 @@ class InteractionWeigher(TransformerMixin, BaseEstimator):
         return out
 
 
-def _check_counts(X: sp.csr_matrix, name: str) -> None:
-    """Refuse NaN, infinite or negative counts, which the weightings turn into NaN silently."""
+def _count_matrix(counts: object, name: str, *, copy: bool) -> sp.csr_matrix:
+    """``counts`` as a float64 CSR matrix, refusing what is no 2-D numeric matrix and NaN,
+    infinite or negative counts (which the weightings turn into NaN silently)."""
+    try:
+        if not sp.issparse(counts) and np.ndim(counts) != 2:  # scipy reads None as 1 x 1
+            raise ValueError(f"{np.ndim(counts)} dimensions")
+        X = sp.csr_matrix(counts, dtype=np.float64, copy=copy)
+    except (TypeError, ValueError) as exc:
+        raise KizunaInputError(
+            f"must be a 2-D matrix of counts (users x items), not {type(counts).__name__}: {exc}",
+            column=name,
+        ) from None
     bad = ~np.isfinite(X.data) | (X.data < 0)
     if bad.any():
         raise KizunaInputError(
@@ -162,3 +170,4 @@ def _check_counts(X: sp.csr_matrix, name: str) -> None:
             column=name,
             values=X.data[bad],
         )
+    return X

@@ -38,7 +38,13 @@ class TestInteractionWeigherContract(EstimatorContract):
     def bad_data(self, data: dict) -> list[tuple[dict, str]]:
         negative, nan = data["counts"].copy(), data["counts"].copy()
         negative.data[0], nan.data[1] = -1.0, np.nan
-        return [({"counts": negative}, "counts"), ({"counts": nan}, "counts")]
+        return [
+            ({"counts": negative}, "counts"),
+            ({"counts": nan}, "counts"),
+            ({"counts": "abc"}, "counts"),  # scipy's own error named no argument
+            ({"counts": None}, "counts"),  # scipy read it as a 1 x 1 matrix
+            ({"counts": [1.0, 2.0]}, "counts"),  # one row of what? not a matrix
+        ]
 
     def test_log_weighting_by_hand(self) -> None:
         weighted = InteractionWeigher("log").fit(COUNTS).transform(COUNTS[[0]])
