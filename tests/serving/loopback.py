@@ -143,4 +143,13 @@ def start_server(env_overrides: dict[str, str], log: Path, *, probe: str = "/rea
         "OMP_NUM_THREADS": "1",
         **env_overrides,
     }
-    return Server(free_port(), env, log).start(probe=probe)
+    # free_port() hands the port back before bentoml binds it, and bentoml reserves its own
+    # control ports from the same ephemeral range: on a rare collision the server exits with
+    # "Address already in use" (CI saw it once), and a new port is tried.
+    for attempt in range(3):
+        try:
+            return Server(free_port(), env, log).start(probe=probe)
+        except RuntimeError as exc:
+            if "Address already in use" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
