@@ -160,7 +160,7 @@ def ease_weights(
         inverse, info = sla.lapack.spotri(factor, lower=0, overwrite_c=1)
     if info != 0:  # pragma: no cover - the Gram matrix plus a positive ridge is positive definite
         raise KizunaInputError("the item Gram matrix could not be inverted", column="user_items")
-    mirror_upper(inverse)  # dpotri fills the upper triangle only
+    mirror_upper(inverse)  # spotri fills the upper triangle only
     # P is symmetric, so row j of its transpose (C order) is column j of P, and B's column j
     # is that row over -P_jj: each column's scaling and selection reads contiguous memory.
     columns = inverse.T
