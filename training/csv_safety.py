@@ -26,9 +26,16 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
 
 
-def _is_formula(value: str) -> bool:
-    # Quotes already in front are skipped, so the prefix stays reversible.
-    return value.lstrip(QUOTE).startswith(FORMULA_STARTS)
+def _formula_cells(column: pd.Series) -> pd.Series:
+    """Where ``column`` holds text that a spreadsheet would run, bool (n,).
+
+    Quotes already in front are skipped, so the prefix stays reversible.
+    """
+    try:
+        starts = column.str.lstrip(QUOTE).str.startswith(FORMULA_STARTS, na=False)
+    except AttributeError:  # an object column holding no text at all
+        return pd.Series(False, index=column.index)
+    return starts.astype(bool)
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:
@@ -57,7 +64,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``frame`` itself when no cell changes.
     """
-    return _map_text(frame, lambda v: QUOTE + v if _is_formula(v) else v)
+    return _rewrite(frame, lambda text: QUOTE + text, quoted=False)
 
 
 def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -73,22 +80,30 @@ def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``frame`` itself when no cell changes.
     """
-    return _map_text(frame, lambda v: v[1:] if v.startswith(QUOTE) and _is_formula(v) else v)
+    return _rewrite(frame, lambda text: text.str[1:], quoted=True)
 
 
-def _map_text(frame: pd.DataFrame, change: Callable[[str], str]) -> pd.DataFrame:
+def _rewrite(
+    frame: pd.DataFrame, change: Callable[[pd.Series], pd.Series], *, quoted: bool
+) -> pd.DataFrame:
+    """``frame`` with ``change`` applied to its formula cells (those already quoted, with
+    ``quoted``), column by column and vectorised: the CRM export passes every cell here."""
     out = frame
     for col in _text_columns(frame):
-        dtype = frame[col].dtype
-        categorical = isinstance(dtype, pd.CategoricalDtype)
-        column = frame[col].astype(object) if categorical else frame[col]
-        changed = column.map(lambda v: change(v) if isinstance(v, str) else v)
-        if changed.equals(column):
+        column = frame[col]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            # A categorical column becomes text: its categories were the unquoted values.
+            column = column.astype(object)
+        cells = _formula_cells(column)
+        if quoted and cells.any():
+            cells &= column.str.startswith(QUOTE, na=False).astype(bool)
+        if not cells.any():
             continue
         if out is frame:
             out = frame.copy()
-        # A categorical column becomes text: its categories were the unquoted values.
-        out[col] = changed if categorical else changed.astype(dtype)
+        changed = column.copy()
+        changed[cells] = change(column[cells])
+        out[col] = changed
     return out
 
 

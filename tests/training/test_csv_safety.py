@@ -156,3 +156,9 @@ def test_campaign_files_round_trip_through_outcomes_and_evaluation(tmp_path, mon
     evaluated = CliRunner().invoke(app, ["evaluate-campaign", str(out), "--json"])
     assert evaluated.exit_code == 0, evaluated.output
     assert [o["offer_id"] for o in json.loads(evaluated.stdout)["offers"]] == ["-x", "all"]
+
+
+def test_an_object_column_without_text_is_left_alone():
+    frame = pd.DataFrame({"ids": pd.Series([-1, 2, None], dtype=object)})
+    assert neutralise_formulas(frame) is frame
+    assert restore_formulas(frame) is frame
