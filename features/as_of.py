@@ -92,6 +92,26 @@ def iso_text_timestamp(text: str, *, name: str | None = "as_of") -> pd.Timestamp
         raise KizunaInputError(f"must be a timestamp ({exc})", column=name, values=[text]) from None
 
 
+def data_covers(last_purchase: pd.Timestamp, instant: pd.Timestamp) -> bool:
+    """Whether a log whose last purchase is ``last_purchase`` still covers ``instant``.
+
+    A day's grace: an export dated by day ends at the start of its last day's
+    date, so the rest of that day counts as covered.
+
+    Parameters
+    ----------
+    last_purchase
+        The log's last purchase.
+    instant
+        An ``as_of`` or the end of a label window.
+
+    Returns
+    -------
+    bool
+    """
+    return instant <= last_purchase + pd.Timedelta(days=1)
+
+
 # ISO 8601 text: a date, optionally a time (T or a space), fractions and an offset (which
 # as_of_timestamp then refuses by name, as for a zoned datetime).
 _ISO_TEXT = re.compile(

@@ -11,7 +11,7 @@ import warnings
 import pandas as pd
 
 from kizuna.features import schema as s
-from kizuna.features.as_of import as_of_timestamp
+from kizuna.features.as_of import as_of_timestamp, data_covers
 from kizuna.features.behaviour import behaviour_vector
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.labels import churn_labels, future_value
@@ -257,8 +257,7 @@ def _warn_if_window_passes_data(
     else:
         last = as_of_timestamp(data_end, name="data_end")
     window_end = as_of_timestamp(as_of) + pd.Timedelta(days=horizon_days)
-    # A day's grace: an export dated by day ends at the start of its last day's date.
-    if window_end > last + pd.Timedelta(days=1):
+    if not data_covers(last, window_end):
         warnings.warn(
             f"the label window [as_of {as_of_timestamp(as_of)}, +{horizon_days} days) ends "
             f"{window_end}, after the data ends ({last}): no purchase can be seen "

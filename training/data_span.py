@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from kizuna.features.as_of import data_covers
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.reconciliation import ValidatedTransactions
 
@@ -72,12 +73,11 @@ def check_as_of_in_span(
         raise KizunaInputError("the data holds no valid purchases")
     first, last = span
     text = f"the data spans {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
-    end = last + pd.Timedelta(days=1)
     if as_of <= first:
         raise KizunaInputError(f"{setting} {as_of} is not after the first purchase: {text}")
-    if as_of > end:
+    if not data_covers(last, as_of):
         raise KizunaInputError(f"{setting} {as_of} lies after the data: {text}")
-    if horizon_days is not None and as_of + pd.Timedelta(days=horizon_days) > end:
+    if horizon_days is not None and not data_covers(last, as_of + pd.Timedelta(days=horizon_days)):
         raise KizunaInputError(
             f"labels over {horizon_days} days after {setting} {as_of} need data up to "
             f"{as_of + pd.Timedelta(days=horizon_days)}: {text}"
