@@ -17,20 +17,17 @@ if TYPE_CHECKING:
     from kizuna.features.interactions import Interactions, build_interactions
     from kizuna.features.labels import churn_labels, future_value
     from kizuna.features.pipeline import customer_features, customer_labels
+    from kizuna.features.reconciliation import Reconciliation, ValidatedTransactions
     from kizuna.features.rfm import rfm_summary
     from kizuna.features.tables import validate_customers, validate_items
-    from kizuna.features.validate import (
-        Reconciliation,
-        ValidatedTransactions,
-        validate_transactions,
-    )
+    from kizuna.features.validate import validate_transactions
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
     "KizunaInputError": "errors",
     "Interactions": "interactions",
-    "Reconciliation": "validate",
-    "ValidatedTransactions": "validate",
+    "Reconciliation": "reconciliation",
+    "ValidatedTransactions": "reconciliation",
     "behaviour_vector": "behaviour",
     "build_interactions": "interactions",
     "churn_labels": "labels",
