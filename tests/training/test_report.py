@@ -249,3 +249,36 @@ def test_report_cells_show_counts_without_decimals() -> None:
     assert [_cell(3733.0), _cell(0.7308), _cell(1234.5), _cell(12)] == [
         "3,733", "0.7308", "1,234.50", "12"
     ]  # fmt: skip
+
+
+def test_report_refuses_since_outside_the_data(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A --since after the last purchase compared the data with itself: an empty page, no word."""
+    import yaml
+
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training.shop_io import write_shop
+    from tests.training.test_cli_user_errors import assert_one_line_error, run_cli
+
+    shop = generate_shop(
+        ShopConfig(n_customers=60, n_items=20, seed=5, start="2023-06-01", end="2024-06-01")
+    )
+    write_shop(shop, tmp_path / "shop")
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(
+        yaml.safe_dump(
+            {
+                "name": "since-report",
+                "data": {"transactions": "shop/transactions.parquet", "format": "canonical"},
+                "split": {"as_of": "2024-03-01", "horizon_days": 60},
+            }
+        )
+    )
+    last = shop.transactions["timestamp"].max()
+    out = tmp_path / "report.html"
+    args = ["report", str(experiment), "--models", "none", "--out", str(out), "-q"]
+    for since in ("2025-01-01", "2023-01-01"):  # after the last purchase; before the first
+        code, _, err = run_cli(monkeypatch, capsys, *args, "--since", since)
+        assert_one_line_error(code, err, f"--since {since}", f"{last:%Y-%m-%d %H:%M}")
+        assert not out.exists()
+    code, _, err = run_cli(monkeypatch, capsys, *args, "--since", "2024-02-01")
+    assert code in (0, None) and out.exists(), err

@@ -70,12 +70,15 @@ def build_report(
     """
     from kizuna.features.pipeline import customer_features
     from kizuna.training.data import load_tables, load_transactions
+    from kizuna.training.data_span import check_as_of_in_data
 
     horizon = config.split.horizon_days
     validated = load_transactions(config.data, quiet=quiet, experiment=config.name)
     tx = validated.kept
     items, customers = load_tables(config.data)
     as_of = (pd.Timestamp(tx["timestamp"].max()) + pd.Timedelta(days=1)).normalize()
+    if options.since is not None:  # a date after the data would compare the data with itself
+        check_as_of_in_data(validated, options.since, setting="--since")
     since = options.since if options.since is not None else as_of - pd.Timedelta(days=horizon)
     with step(f"computing KPIs, cohorts and segments as of {as_of.date()}", quiet=quiet):
         sections = [
