@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,30 +46,40 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
     return build_report(config, ReportOptions(models=None), quiet=True)
 
 
-def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path: Path) -> None:
-    import json
-
+def small_shop_experiment(tmp_path: Path, name: str, *, n_customers: int) -> tuple[Path, Any]:
+    """A year of a synthetic shop (2023-06-01 to 2024-06-01) and an experiment file reading it."""
     import yaml
-    from typer.testing import CliRunner
 
     from kizuna.simulators.synthetic import ShopConfig, generate_shop
-    from kizuna.training.cli import app
     from kizuna.training.shop_io import write_shop
 
     shop = generate_shop(
-        ShopConfig(n_customers=150, n_items=20, seed=5, start="2023-06-01", end="2024-06-01")
+        ShopConfig(
+            n_customers=n_customers, n_items=20, seed=5, start="2023-06-01", end="2024-06-01"
+        )
     )
     write_shop(shop, tmp_path / "shop")
     experiment = tmp_path / "exp.yaml"
     experiment.write_text(
         yaml.safe_dump(
             {
-                "name": "cli-report",
+                "name": name,
                 "data": {"transactions": "shop/transactions.parquet", "format": "canonical"},
                 "split": {"as_of": "2024-03-01", "horizon_days": 60},
             }
         )
     )
+    return experiment, shop
+
+
+def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from kizuna.training.cli import app
+
+    experiment, _ = small_shop_experiment(tmp_path, "cli-report", n_customers=150)
     out = tmp_path / "out" / "report.html"
     runner = CliRunner()
     done = runner.invoke(
@@ -253,26 +264,9 @@ def test_report_cells_show_counts_without_decimals() -> None:
 
 def test_report_refuses_since_outside_the_data(tmp_path: Path, monkeypatch, capsys) -> None:
     """A --since after the last purchase compared the data with itself: an empty page, no word."""
-    import yaml
-
-    from kizuna.simulators.synthetic import ShopConfig, generate_shop
-    from kizuna.training.shop_io import write_shop
     from tests.training.test_cli_user_errors import assert_one_line_error, run_cli
 
-    shop = generate_shop(
-        ShopConfig(n_customers=60, n_items=20, seed=5, start="2023-06-01", end="2024-06-01")
-    )
-    write_shop(shop, tmp_path / "shop")
-    experiment = tmp_path / "exp.yaml"
-    experiment.write_text(
-        yaml.safe_dump(
-            {
-                "name": "since-report",
-                "data": {"transactions": "shop/transactions.parquet", "format": "canonical"},
-                "split": {"as_of": "2024-03-01", "horizon_days": 60},
-            }
-        )
-    )
+    experiment, shop = small_shop_experiment(tmp_path, "since-report", n_customers=60)
     last = shop.transactions["timestamp"].max()
     out = tmp_path / "report.html"
     args = ["report", str(experiment), "--models", "none", "--out", str(out), "-q"]
