@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kizuna.features import schema as s
+from kizuna.features.control_groups import CONTROL, assign_groups
 from kizuna.features.pipeline import TIME_SCALERS, btyd_columns
 from kizuna.features.recent_buyers import recent_item_lines
 from kizuna.models.audience import (
@@ -163,6 +164,8 @@ def audience_frame(
     exclude_days: float = 30.0,
     max_kept_bytes: int = 0,
     wait: float | None = None,
+    campaign_id: str | None = None,
+    control_share: float = 0.0,
 ) -> tuple[pd.DataFrame, int, np.ndarray]:
     """The audience, best first, with the raw parts of its score.
 
@@ -185,6 +188,10 @@ def audience_frame(
         Horizon of the order probability.
     exclude_days
         Customers who bought a target item this many days before are left out.
+    campaign_id, control_share
+        With a campaign: a ``group`` column, "control" for the members the
+        campaign holds out (:func:`features.control_groups.assign_groups`, the
+        split ``/next_best_offer`` makes), else "treated".
 
     Returns
     -------
@@ -194,6 +201,10 @@ def audience_frame(
         while filling it (customers ranked above the last member who bought
         the target recently).
     """
+    if not 0 <= control_share < 1:  # 1 would hold everyone out (the request model's bounds)
+        raise AudienceError(422, "must be in [0, 1)", loc="body.control_share")
+    if control_share > 0 and not campaign_id:  # the split hashes the campaign's id
+        raise AudienceError(422, "required with control_share above 0", loc="body.campaign_id")
     rec = served.models.recommender
     if rec is None:
         raise AudienceError(503, "no recommender model is loaded: audiences need one")
@@ -227,6 +238,9 @@ def audience_frame(
     out["bought_before"] = (
         np.asarray(history[:, targets].sum(axis=1)).ravel() > 0 if history is not None else []
     )
+    if campaign_id:
+        groups = assign_groups(out[s.CUSTOMER_ID], campaign_id, control_share)
+        out[s.GROUP] = groups[s.GROUP].to_numpy()
     return out, int(excluded.sum()), targets
 
 
@@ -283,6 +297,7 @@ def audience_response(
         served, item_id=req.item_id, category=req.category, n=req.n,
         horizon_days=req.horizon_days, exclude_days=req.exclude_days,
         max_kept_bytes=max_kept_bytes, wait=wait,
+        campaign_id=req.campaign_id, control_share=req.control_share,
     )  # fmt: skip
     n_items = served.state.catalogue.n_items
     members = [
@@ -291,6 +306,7 @@ def audience_response(
             "score": float(row["score"]),
             "affinity": float(row["affinity"]),
             "p_order": float(row["p_order"]),
+            **({"group": row[s.GROUP]} if s.GROUP in row else {}),
             "reasons": reasons(
                 row,
                 horizon_days=req.horizon_days,
@@ -307,6 +323,8 @@ def audience_response(
             "horizon_days": req.horizon_days,
             "customers": members,
             "excluded_recent_buyers": excluded,
+            "campaign_id": req.campaign_id,
+            "control": int((frame[s.GROUP] == CONTROL).sum()) if s.GROUP in frame else 0,
             "model_versions": served.versions,
         }
     )

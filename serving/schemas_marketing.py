@@ -64,6 +64,12 @@ class AudienceRequest(Request):
     exclude_days: int = Field(
         30, ge=0, le=3650, description="Leave out customers who bought it in these last days."
     )
+    campaign_id: Id | None = Field(
+        None, description="With control_share: the control split, as /next_best_offer's."
+    )
+    control_share: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Share of the audience flagged as the control group."
+    )
 
 
 class AudienceMember(Response):
@@ -71,6 +77,9 @@ class AudienceMember(Response):
     score: float = Field(description="affinity × P(order within the horizon)")
     affinity: float = Field(description="0-1: the item's place among this customer's items")
     p_order: float
+    group: Literal["treated", "control"] = Field(
+        "treated", description="control: held out of the campaign; do not contact."
+    )
     reasons: list[str] = []
 
 
@@ -80,4 +89,6 @@ class AudienceResponse(Response):
     horizon_days: int
     customers: list[AudienceMember]
     excluded_recent_buyers: int
+    campaign_id: str | None = None
+    control: int = Field(0, description="Members in the control group.")
     model_versions: Versions

@@ -10,6 +10,8 @@ import pandas as pd
 import typer
 from rich.markup import escape
 
+from kizuna.features import schema as s
+from kizuna.features.control_groups import CONTROL
 from kizuna.features.timestamps import naive_utc
 from kizuna.training.atomic_write import replacing
 from kizuna.training.cli_common import (
@@ -193,6 +195,14 @@ def score_audience(
     exclude_days: Annotated[
         int, typer.Option(min=0, help="Leave out who bought it in these last days.")
     ] = 30,
+    campaign_id: Annotated[
+        str | None,
+        typer.Option(help="With --control-share: the control split, as `score offers` makes it."),
+    ] = None,
+    control_share: Annotated[
+        float,
+        typer.Option(min=0.0, help="Share in [0, 1) flagged `control` in the `group` column."),
+    ] = 0.0,
     models: Annotated[str, typer.Option(help="`registry` or a model folder.")] = "registry",
     alias: Annotated[str, typer.Option(help="Registry alias.")] = "champion",
     experiment: Annotated[
@@ -227,9 +237,11 @@ def score_audience(
             frame, excluded, _ = audience_frame(
                 served, item_id=item, category=category, n=n,
                 horizon_days=horizon_days, exclude_days=exclude_days,
+                campaign_id=campaign_id, control_share=control_share,
             )  # fmt: skip
     except AudienceError as exc:
-        raise KizunaInputError(exc.message) from None
+        option = "" if exc.loc is None else "--" + exc.loc.split(".")[-1].replace("_", "-") + " "
+        raise KizunaInputError(option + exc.message) from None
     n_items = served.state.catalogue.n_items
     frame["reasons"] = [
         "; ".join(
@@ -251,6 +263,7 @@ def score_audience(
         "out": str(out),
         "rows": len(frame),
         "excluded_recent_buyers": excluded,
+        "control": int((frame[s.GROUP] == CONTROL).sum()) if s.GROUP in frame else 0,
         "model_versions": served.versions,
     }
     if as_json:

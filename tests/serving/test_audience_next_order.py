@@ -66,6 +66,31 @@ def test_audience_refuses_unknown_targets(served) -> None:
     assert err.value.status == 422 and err.value.loc == "body.category"
 
 
+def test_audience_flags_the_campaigns_control_group(served) -> None:
+    from kizuna.features.control_groups import in_control
+
+    item = str(served.state.catalogue.item_ids[0])
+    plain = audience_frame(served, item_id=item, n=40)[0]
+    assert "group" not in plain.columns  # no campaign, no split
+    half = audience_frame(served, item_id=item, n=40, campaign_id="spring", control_share=0.5)[0]
+    # the same members in the same order: the split flags them, it does not reorder or refill
+    pd.testing.assert_frame_equal(half.drop(columns="group"), plain)
+    held = half["group"] == "control"
+    # the one control-group rule: the split /next_best_offer makes for these customers
+    np.testing.assert_array_equal(held, in_control(half["customer_id"], "spring", 0.5))
+    assert 0 < held.sum() < 40
+    none = audience_frame(served, item_id=item, n=40, campaign_id="spring", control_share=0.0)[0]
+    assert (none["group"] == "treated").all()
+    answer = audience_response(
+        served, api.AudienceRequest(item_id=item, n=40, campaign_id="spring", control_share=0.5)
+    )
+    assert answer.campaign_id == "spring" and answer.control == int(held.sum())
+    assert [m.group for m in answer.customers] == half["group"].tolist()
+    with pytest.raises(AudienceError) as err:  # the split hashes the campaign's id
+        audience_frame(served, item_id=item, control_share=0.2)
+    assert err.value.status == 422 and err.value.loc == "body.campaign_id"
+
+
 def test_crm_export_has_the_next_order_columns(served) -> None:
     from kizuna.training.batch_score import score_chunks
 
@@ -216,3 +241,33 @@ def test_a_failed_fill_is_reported_then_started_again(live, monkeypatch) -> None
     monkeypatch.setattr(audience_scores, "score_rows", real)
     got = audience_frame(served, item_id=item, max_kept_bytes=KEEP, wait=5)[0]
     pd.testing.assert_frame_equal(got, audience_frame(served, item_id=item)[0])
+
+
+def test_score_audience_writes_the_group_column(served, monkeypatch, capsys, tmp_path) -> None:
+    import json
+
+    from kizuna.features.control_groups import in_control
+    from kizuna.serving import live, model_registry
+    from kizuna.training import stored_events
+    from tests.training.test_cli_user_errors import assert_one_line_error, run_cli
+
+    # the CLI's loading, pointed at the in-process model set; the audience itself is real
+    monkeypatch.setattr(live, "load_served", lambda *a, **k: served)
+    monkeypatch.setattr(model_registry, "served_experiment", lambda source, name: "x")
+    monkeypatch.setattr(stored_events, "served_event_store", lambda *a, **k: None)
+    item = str(served.state.catalogue.item_ids[0])
+    out = tmp_path / "audience.csv"
+    args = ["score", "audience", "--item", item, "--n", "25", "--models", str(tmp_path)]
+    args += ["--out", str(out), "--json"]
+    code, stdout, err = run_cli(monkeypatch, capsys, *args, "--campaign-id", "c9",
+                                "--control-share", "0.4")  # fmt: skip
+    assert code in (0, None), err
+    written = pd.read_csv(out, dtype={"customer_id": str})
+    held = in_control(written["customer_id"], "c9", 0.4)
+    assert written["group"].tolist() == np.where(held, "control", "treated").tolist()
+    assert json.loads(stdout)["control"] == int(held.sum())
+    code, _, err = run_cli(monkeypatch, capsys, *args, "--control-share", "0.4")
+    assert_one_line_error(code, err, "--campaign-id", "control_share")
+    code, _, err = run_cli(monkeypatch, capsys, *args, "--campaign-id", "c9",
+                           "--control-share", "1")  # fmt: skip
+    assert_one_line_error(code, err, "--control-share", "[0, 1)")

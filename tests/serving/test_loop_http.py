@@ -91,6 +91,14 @@ def test_audience_for_an_item(http, model_set) -> None:
     assert unknown.json()["detail"][0]["loc"] == "body.category"
     both = http.post("/audience", json={"item_id": item, "category": "x"})
     assert both.status_code == 422 and both.json()["detail"][0]["loc"] == "body"
+    split = http.post("/audience", json={"item_id": item, "n": 15, "control_share": 0.3})
+    assert split.status_code == 422
+    assert split.json()["detail"][0]["loc"] == "body.campaign_id"
+    split = http.post(
+        "/audience", json={"item_id": item, "n": 15, "campaign_id": "c1", "control_share": 0.3}
+    )
+    groups = [p["group"] for p in split.json()["customers"]]
+    assert split.status_code == 200 and split.json()["control"] == groups.count("control")
     # the scores kept for audiences are done, and /status says so
     status = http.post("/status").json()
     kept = status["details"]["audience_scores"]
