@@ -88,6 +88,7 @@ def report(
         campaign=campaign,
         contact_log=log,
         attribution_store=recommendation_log or log,
+        offers=settings.offers,
     )
     page, summary = build_report(config, options, quiet=quiet)
     with replacing(out) as temp:  # the page the service serves: never half of it

@@ -216,7 +216,7 @@ def test_the_customers_worth_keeping_are_keyed_by_customer() -> None:
             "churn_probability": [0.1, 0.8, 0.5],
         }
     )
-    page = render([value_section(scores, {"b": ["Long time since last purchase"]})],
+    page = render([value_section(scores, {"b": ["Long time since last purchase"]}, ltv_basis="if_retained")],
                   title="t", subtitle="s")  # fmt: skip
     head = "<caption>Most worth keeping</caption><thead><tr><th>customer_id</th><th>segment</th>"
     assert head in page
