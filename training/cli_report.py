@@ -18,7 +18,7 @@ from kizuna.training.cli_common import (
     QuietOpt,
     console,
     emit_json,
-    iso_instant,
+    instant_option,
 )
 from kizuna.training.csv_safety import neutralise_formulas
 
@@ -38,10 +38,7 @@ def report(
     ] = None,
     since: Annotated[
         datetime | None,
-        typer.Option(
-            parser=iso_instant,
-            help="Earlier date for segment moves, ISO (default: one horizon back).",
-        ),
+        instant_option(help="Earlier date for segment moves, ISO (default: one horizon back)."),
     ] = None,
     repeat_days: Annotated[
         int | None, typer.Option(min=1, help="Repeat-purchase window (default: the horizon).")
@@ -107,7 +104,7 @@ def report(
 def attribution(
     since: Annotated[
         datetime,
-        typer.Option(parser=iso_instant, help="Answers shown at or after this date (ISO)."),
+        instant_option(help="Answers shown at or after this date (ISO)."),
     ],
     window_days: Annotated[
         float, typer.Option(min=0, help="Days after an answer a purchase counts.")
