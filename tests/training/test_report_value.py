@@ -56,3 +56,52 @@ def test_the_basis_comes_from_the_offer_catalogue_else_its_default(tmp_path: Pat
     )
     assert ltv_basis(catalogue) == "expected"
     assert ltv_basis(None) == "if_retained"
+
+
+def _catalogue(path: Path, basis: str) -> Path:
+    path.write_text(
+        f"ltv_basis: {basis}\noffers:\n  - {{offer_id: wb, type: win_back, save_rate: 0.1}}\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("env_offers", "order"),
+    [(None, ["b", "a", "c"]), ("if_retained", ["a", "b", "c"])],
+)
+def test_the_report_weighs_by_the_catalogue_the_offer_engine_reads(
+    monkeypatch, tmp_path: Path, env_offers, order
+) -> None:
+    import re
+
+    import kizuna.training.report as report
+    from kizuna.simulators.synthetic import ShopConfig, generate_shop
+    from kizuna.training.config import DataConfig, ExperimentConfig, SplitConfig
+    from kizuna.training.shop_io import write_shop
+
+    write_shop(
+        generate_shop(
+            ShopConfig(n_customers=20, n_items=12, seed=1, start="2024-01-01", end="2024-03-01")
+        ),
+        tmp_path / "shop",
+    )
+    config = ExperimentConfig(
+        name="value-test",
+        data=DataConfig(transactions=tmp_path / "shop" / "transactions.parquet"),
+        split=SplitConfig(as_of="2024-02-01", horizon_days=14),
+        offers=_catalogue(tmp_path / "experiment_offers.yaml", "expected"),
+    )
+    seen = []
+
+    def scores(options, config, basis, *, quiet):  # the champions' scores, without models
+        seen.append(basis)
+        return SCORES, {}, None
+
+    monkeypatch.setattr(report, "_scores", scores)
+    # KIZUNA_OFFERS, when set, is the catalogue /next_best_offer reads first.
+    offers = _catalogue(tmp_path / "env.yaml", env_offers) if env_offers else None
+    options = report.ReportOptions(models="a-folder", offers=offers)
+    page, _ = report.build_report(config, options, quiet=True)
+    assert seen == [env_offers or "expected"]
+    table = page.split("<caption>Most worth keeping</caption>")[1]
+    assert re.findall(r"<tr><td>(\w)</td>", table)[:3] == order
