@@ -55,6 +55,8 @@ RETENTION_TYPES: tuple[str, ...] = tuple(t for t in OFFER_TYPES if t not in PROD
 
 #: Floor of ``1 - churn_probability`` when LTV is an expected value (``ltv_basis: expected``).
 MIN_RETENTION = 0.1
+#: What ``predicted_value`` means when no catalogue says: the value of the customer if kept.
+DEFAULT_LTV_BASIS = "if_retained"
 
 
 class _Frozen(BaseModel):
@@ -229,7 +231,7 @@ class OfferCatalogue(_Frozen):
     offers: tuple[Offer, ...] = Field(min_length=1)
     margin: float = Field(1.0, gt=0, le=1)
     contact_policy: ContactPolicy = ContactPolicy()
-    ltv_basis: Literal["if_retained", "expected"] = "if_retained"
+    ltv_basis: Literal["if_retained", "expected"] = DEFAULT_LTV_BASIS
 
     @model_validator(mode="after")
     def _unique_ids(self) -> OfferCatalogue:

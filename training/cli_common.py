@@ -83,22 +83,55 @@ def print_reconciliation(report: dict[str, Any]) -> None:
     console.print(table)
 
 
-def iso_instant(text: str) -> datetime:
-    """The parser of ``--as-of`` and ``--now``: ISO 8601 text only.
-
-    Typer alone reads a number as Unix seconds (``--as-of 20240115`` was
-    1970-08-23). A zone is kept for :func:`features.timestamps.naive_utc`
-    to convert; Typer reports the error as a usage error naming the option.
+def instant_option(*names: str, help: str) -> Any:
+    """The ``typer.Option`` of every date option (``--as-of``, ``--since``, ``--now``):
+    ISO 8601 text only, read by :func:`iso_instant`.
 
     Parameters
     ----------
-    text
-        The option's value.
+    *names
+        The option's names (default: from the parameter's name).
+    help
+        Its help text.
 
     Returns
     -------
-    datetime.datetime
+    typer.models.OptionInfo
+    """
+    # The text passes through the parser untouched and is read in the callback, which knows
+    # the option's name: a parser's error would be Typer's boxed usage error instead.
+    return typer.Option(*names, parser=str, callback=iso_instant, help=help)
+
+
+def iso_instant(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> Any:
+    """The callback of :func:`instant_option`: ISO 8601 text as a ``datetime``.
+
+    Typer alone reads a number as Unix seconds (``--as-of 20240115`` was
+    1970-08-23). A zone is kept for :func:`features.timestamps.naive_utc` to
+    convert. Other text raises a :class:`KizunaInputError` naming the option and
+    the value, which the CLI prints as its one-line ``error:`` (exit code 2) like
+    every other input error.
+
+    Parameters
+    ----------
+    ctx
+        The command's context.
+    param
+        The option.
+    value
+        Its text, or None when not given.
+
+    Returns
+    -------
+    datetime.datetime or None
     """
     from kizuna.features.as_of import iso_text_timestamp
+    from kizuna.features.errors import KizunaInputError
 
-    return iso_text_timestamp(text, name=None).to_pydatetime()  # Typer names the option
+    if value is None or ctx.resilient_parsing or isinstance(value, datetime):
+        return value
+    option = max(param.opts, key=len) if param.opts else str(param.name)
+    try:
+        return iso_text_timestamp(value, name=None).to_pydatetime()
+    except KizunaInputError as exc:
+        raise KizunaInputError(f"{option}: {exc}") from None  # exc quotes the value

@@ -18,7 +18,7 @@ from kizuna.training.cli_common import (
     QuietOpt,
     console,
     emit_json,
-    iso_instant,
+    instant_option,
     print_reconciliation,
 )
 from kizuna.training.progress import step
@@ -93,9 +93,7 @@ def validate(
     config: ConfigOpt = None,
     as_of: Annotated[
         datetime | None,
-        typer.Option(
-            "--as-of", parser=iso_instant, help="Set aside rows at or after this instant."
-        ),
+        instant_option("--as-of", help="Set aside rows at or after this instant."),
     ] = None,
     set_aside_out: Annotated[
         Path | None, typer.Option("--set-aside-out", help="Write the set-aside rows (Parquet).")

@@ -20,7 +20,7 @@ from kizuna.training.cli_common import (
     QuietOpt,
     console,
     emit_json,
-    iso_instant,
+    instant_option,
     print_reconciliation,
 )
 from kizuna.training.cli_data import (
@@ -45,11 +45,7 @@ def features(
     source: SourceArg = None,
     as_of: Annotated[
         datetime | None,
-        typer.Option(
-            "--as-of",
-            parser=iso_instant,
-            help="Features use only events strictly before this instant.",
-        ),
+        instant_option("--as-of", help="Features use only events strictly before this instant."),
     ] = None,
     format: FormatOpt = "canonical",
     column_map: ColumnMapOpt = None,

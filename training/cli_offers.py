@@ -27,7 +27,7 @@ from rich.table import Table
 from kizuna.features import schema as s
 from kizuna.features.errors import KizunaInputError
 from kizuna.features.timestamps import naive_utc, utc_now
-from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json, iso_instant
+from kizuna.training.cli_common import JsonOpt, QuietOpt, console, emit_json, instant_option
 from kizuna.training.offer_inputs import (
     ConfigOpt,
     MarginOpt,
@@ -71,9 +71,7 @@ def score_offers(
     ] = None,
     now: Annotated[
         datetime | None,
-        typer.Option(
-            parser=iso_instant, help="Decision time for cooldowns and caps (default: now)."
-        ),
+        instant_option(help="Decision time for cooldowns and caps (default: now)."),
     ] = None,
     channel: Annotated[str | None, typer.Option(help="Channel asking, e.g. email.")] = None,
     k: Annotated[int, typer.Option("--k", "-k", help="Offers per customer, best first.")] = 1,

@@ -20,7 +20,7 @@ from kizuna.training.cli_common import (
     QuietOpt,
     console,
     emit_json,
-    iso_instant,
+    instant_option,
 )
 from kizuna.training.csv_safety import neutralise_formulas
 
@@ -40,10 +40,7 @@ def report(
     ] = None,
     since: Annotated[
         datetime | None,
-        typer.Option(
-            parser=iso_instant,
-            help="Earlier date for segment moves, ISO (default: one horizon back).",
-        ),
+        instant_option(help="Earlier date for segment moves, ISO (default: one horizon back)."),
     ] = None,
     repeat_days: Annotated[
         int | None, typer.Option(min=1, help="Repeat-purchase window (default: the horizon).")
@@ -90,6 +87,7 @@ def report(
         campaign=campaign,
         contact_log=log,
         attribution_store=recommendation_log or log,
+        offers=settings.offers,
     )
     page, summary = build_report(config, options, quiet=quiet)
     with replacing(out) as temp:  # the page the service serves: never half of it
@@ -108,7 +106,7 @@ def report(
 def attribution(
     since: Annotated[
         datetime,
-        typer.Option(parser=iso_instant, help="Answers shown at or after this date (ISO)."),
+        instant_option(help="Answers shown at or after this date (ISO)."),
     ],
     window_days: Annotated[
         float, typer.Option(min=0, help="Days after an answer a purchase counts.")

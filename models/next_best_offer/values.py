@@ -81,6 +81,29 @@ def value_at_stake(ltv: np.ndarray, churn: np.ndarray, basis: str) -> np.ndarray
     return ltv / np.maximum(1.0 - churn, MIN_RETENTION)
 
 
+def value_at_risk(ltv: np.ndarray, churn: np.ndarray, basis: str) -> np.ndarray:
+    """Value lost if each customer churns, shape (n,): :func:`value_at_stake` x churn.
+
+    The report ranks "customers most worth keeping" by it, so that it weighs customers as
+    the offer engine does (an expected LTV times churn would count churn twice).
+
+    Parameters
+    ----------
+    ltv
+        Predicted value per customer, shape (n,).
+    churn
+        Churn probability per customer, shape (n,).
+    basis
+        ``"if_retained"`` or ``"expected"``: what the LTV means.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,); NaN where ``ltv`` or ``churn`` is.
+    """
+    return value_at_stake(ltv, churn, basis) * churn
+
+
 def decision_items(
     row_cust: np.ndarray, row_offer: np.ndarray, products: dict[int, ProductValues], *, n_rows: int
 ) -> list[list[str]]:

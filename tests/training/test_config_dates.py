@@ -32,17 +32,13 @@ def _orders(tmp_path):
 
 
 @pytest.mark.parametrize("value", ["20240115", "01/15/2024", "1.5"])
-def test_as_of_on_the_command_line_must_be_iso_text(tmp_path, value):
-    from typer.testing import CliRunner
-
-    from kizuna.training.cli import app
+def test_as_of_on_the_command_line_must_be_iso_text(monkeypatch, capsys, tmp_path, value):
+    from tests.training.test_cli_user_errors import assert_one_line_error, run_cli
 
     # Typer alone read 20240115 as Unix seconds: 1970-08-23 06:15:15
-    result = CliRunner().invoke(app, ["validate", str(_orders(tmp_path)), "--as-of", value, "-q"])
-    assert result.exit_code == 2
-    text = " ".join(result.output.replace("│", " ").split())
-    assert "Invalid value for '--as-of'" in text and "ISO 8601" in text and value in text
-    assert "Traceback" not in result.output
+    args = ["validate", str(_orders(tmp_path)), "--as-of", value, "-q"]
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert_one_line_error(code, err, "--as-of", "ISO 8601", value)
 
 
 @pytest.mark.parametrize(

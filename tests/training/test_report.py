@@ -89,16 +89,7 @@ def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path: Path) ->
     summary = json.loads(done.stdout)
     assert summary["out"] == str(out) and out.read_text().startswith("<!DOCTYPE html>")
     assert summary["plots"] == list(PLOTS)
-    # --since is ISO text, like --as-of: pd.Timestamp read 01/02/2024 month first without a word.
-    for value in ("not-a-date", "01/02/2024", "20240102"):
-        bad = runner.invoke(
-            app, ["attribution", "--since", value, "--contact-log", str(tmp_path / "c.sqlite")]
-        )
-        text = " ".join(bad.output.replace("│", " ").split())
-        assert bad.exit_code == 2 and "Invalid value for '--since'" in text and value in text
-        bad = runner.invoke(app, ["report", str(experiment), "--since", value, "--models", "none"])
-        text = " ".join(bad.output.replace("│", " ").split())
-        assert bad.exit_code == 2 and "Invalid value for '--since'" in text
+    # A bad --since (ISO text only, like --as-of): tests/training/test_cli_dates.py.
     empty = runner.invoke(
         app,
         [
@@ -227,7 +218,7 @@ def test_the_customers_worth_keeping_are_keyed_by_customer() -> None:
             "churn_probability": [0.1, 0.8, 0.5],
         }
     )
-    page = render([value_section(scores, {"b": ["Long time since last purchase"]})],
+    page = render([value_section(scores, {"b": ["Long time since last purchase"]}, ltv_basis="if_retained")],
                   title="t", subtitle="s")  # fmt: skip
     head = "<caption>Most worth keeping</caption><thead><tr><th>customer_id</th><th>segment</th>"
     assert head in page

@@ -38,6 +38,9 @@ class ReportOptions:
         ``kizuna evaluate-campaign --json`` output or an outcomes file.
     contact_log, attribution_store
         Paths of the contact log and the recommendation log (missing files are fine).
+    offers
+        KIZUNA_OFFERS, the catalogue ``/next_best_offer`` reads before the experiment's
+        ``offers:``; its ``ltv_basis`` says what the value at risk is.
     """
 
     since: pd.Timestamp | None = None
@@ -47,6 +50,7 @@ class ReportOptions:
     campaign: Path | None = None
     contact_log: Path | None = None
     attribution_store: Path | None = None
+    offers: Path | None = None
 
 
 def build_report(
@@ -95,10 +99,14 @@ def build_report(
     next_order_metrics: dict[str, float] = {}
     notes: list[str] = []
     if options.models is not None:
-        scores, reasons, served_note = _scores(options, config, quiet=quiet)
+        from kizuna.training.report.sources import ltv_basis
+
+        # The value at risk weighs customers as the offer engine does: its catalogue's basis.
+        basis = ltv_basis(options.offers or config.offers)
+        scores, reasons, served_note = _scores(options, config, basis, quiet=quiet)
         if served_note:
             notes.append(served_note)
-        sections.append(sec.value_section(scores, reasons))
+        sections.append(sec.value_section(scores, reasons, ltv_basis=basis))
         if options.models == "registry":
             from kizuna.training.report.sources import model_health
 
@@ -128,7 +136,7 @@ def build_report(
 
 
 def _scores(
-    options: ReportOptions, config: ExperimentConfig, *, quiet: bool
+    options: ReportOptions, config: ExperimentConfig, basis: str, *, quiet: bool
 ) -> tuple[pd.DataFrame | None, dict[str, list[str]], str | None]:
     from kizuna.features.errors import KizunaInputError
     from kizuna.serving.event_store import EventStore
@@ -145,7 +153,7 @@ def _scores(
                 options.models, alias=options.alias, live=False, experiment=config.name,
                 store=store,
             )  # fmt: skip
-            scores, reasons = customer_scores(served)
+            scores, reasons = customer_scores(served, ltv_basis=basis)
     except KizunaInputError as exc:
         return None, {}, f"model sections left out: {exc}"
     return scores, reasons, None

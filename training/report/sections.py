@@ -14,6 +14,7 @@ import pandas as pd
 
 from kizuna.features import kpis
 from kizuna.features import schema as s
+from kizuna.models.next_best_offer import value_at_risk
 from kizuna.training.report import figures as fg
 
 
@@ -110,9 +111,9 @@ def segment_section(
 
 
 def value_section(
-    scores: pd.DataFrame | None, reasons: dict[str, list[str]], *, top: int = 20
+    scores: pd.DataFrame | None, reasons: dict[str, list[str]], *, ltv_basis: str, top: int = 20
 ) -> Section:
-    """LTV by segment and the customers most worth keeping (value × churn probability).
+    """LTV by segment and the customers most worth keeping (value if retained × churn).
 
     Parameters
     ----------
@@ -120,6 +121,8 @@ def value_section(
         Churn, LTV and segment per customer, or None.
     reasons
         Customer id -> churn reasons, for the top customers.
+    ltv_basis
+        What ``predicted_value`` means (the offer catalogue's ``ltv_basis``).
     top
         How many customers the table lists.
 
@@ -131,7 +134,8 @@ def value_section(
         "value",
         "Predicted value and who to keep",
         "Predicted revenue over the horizon by segment (the champion LTV model), and the "
-        "customers with the most value at risk: predicted value × churn probability.",
+        "customers with the most value at risk: their value if retained × churn probability, "
+        "the value the next-best-offer engine weighs.",
     )
     if scores is None or "predicted_value" not in scores.columns:
         section.notes.append("No LTV champion is loaded: train one with `kizuna train`.")
@@ -141,26 +145,30 @@ def value_section(
         for seg, g in scores.groupby("segment", observed=True)
         if g["predicted_value"].notna().any()
     }
-    section.plots.append(
-        (
-            "ltv-by-segment",
-            fg.to_svg(
-                fg.box_figure(
-                    groups, title="Predicted value by segment", ylabel="predicted revenue"
-                )
-            ),
-        )
-    )
+    figure = fg.box_figure(groups, title="Predicted value by segment", ylabel="predicted revenue")
+    section.plots.append(("ltv-by-segment", fg.to_svg(figure)))
     if "churn_probability" in scores.columns:
-        keep = worth_keeping(scores, top=top)
+        keep = worth_keeping(scores, top=top, ltv_basis=ltv_basis)
         keep["reasons"] = ["; ".join(reasons.get(c, [])) for c in keep["customer_id"]]
         # Rows keyed by customer: the page's first column is the index.
         section.tables.append(("Most worth keeping", _rounded(keep).set_index("customer_id")))
+        section.notes.append(_BASIS_NOTES[ltv_basis])
     return section
 
 
-def worth_keeping(scores: pd.DataFrame, *, top: int) -> pd.DataFrame:
-    """The ``top`` customers by value at risk = predicted value × churn probability.
+# Why a marketer sees these numbers: the basis decides what "value if retained" is.
+_BASIS_NOTES = {
+    "if_retained": "Value if retained = predicted value (the offer catalogue's "
+    "ltv_basis: if_retained, the default without a catalogue).",
+    "expected": "Value if retained = predicted value / (1 − churn probability), 1 − churn "
+    "floored at 0.1: the predicted value already counts the churn risk (the offer "
+    "catalogue's ltv_basis: expected).",
+}
+
+
+def worth_keeping(scores: pd.DataFrame, *, top: int, ltv_basis: str) -> pd.DataFrame:
+    """The ``top`` customers by value at risk = value if retained × churn probability
+    (:func:`models.next_best_offer.value_at_risk`, as the offer engine values them).
 
     Parameters
     ----------
@@ -168,13 +176,19 @@ def worth_keeping(scores: pd.DataFrame, *, top: int) -> pd.DataFrame:
         ``predicted_value`` and ``churn_probability`` per customer.
     top
         How many customers.
+    ltv_basis
+        ``"if_retained"`` or ``"expected"``: what ``predicted_value`` means.
 
     Returns
     -------
     pandas.DataFrame
         Shape (<= top, k).
     """
-    at_risk = scores["predicted_value"] * scores["churn_probability"]
+    at_risk = value_at_risk(
+        scores["predicted_value"].to_numpy(dtype=float),
+        scores["churn_probability"].to_numpy(dtype=float),
+        ltv_basis,
+    )
     frame = scores.assign(value_at_risk=at_risk).dropna(subset=["value_at_risk"])
     frame = frame.sort_values("value_at_risk", ascending=False, kind="stable").head(top)
     cols = ["customer_id", "segment", "predicted_value", "churn_probability", "value_at_risk"]

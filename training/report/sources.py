@@ -121,7 +121,7 @@ def _plots(client: Any, run_id: str, names: tuple[str, ...]) -> list[tuple[str, 
 
 
 def customer_scores(
-    served: Any, *, top_reasons: int = 3, top: int = 20
+    served: Any, *, ltv_basis: str, top_reasons: int = 3, top: int = 20
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Churn and LTV of every customer from the loaded champions, and churn reasons for
     the ``top`` customers by value at risk.
@@ -130,6 +130,8 @@ def customer_scores(
     ----------
     served
         The loaded champions and snapshot.
+    ltv_basis
+        What ``predicted_value`` means (the offer catalogue's ``ltv_basis``).
     top_reasons
         Most reasons per customer.
     top
@@ -152,7 +154,7 @@ def customer_scores(
     reasons: dict[str, list[str]] = {}
     bundle = served.models.churn
     if bundle is not None and "churn_probability" in scores and "predicted_value" in scores:
-        ids = worth_keeping(scores, top=top)[s.CUSTOMER_ID].tolist()
+        ids = worth_keeping(scores, top=top, ltv_basis=ltv_basis)[s.CUSTOMER_ID].tolist()
         frame = served.state.frames["churn"]
         rows = frame.index.get_indexer(ids)
         ok = rows >= 0
@@ -160,6 +162,29 @@ def customer_scores(
         for cid, rs in zip(np.asarray(ids)[ok], found, strict=True):
             reasons[str(cid)] = [r["phrase"] if isinstance(r, dict) else r.phrase for r in rs]
     return scores, reasons
+
+
+def ltv_basis(offers: Path | None) -> str:
+    """What ``predicted_value`` means for the report: the ``ltv_basis`` of the catalogue the
+    offer engine reads, or the catalogue's default without one.
+
+    Parameters
+    ----------
+    offers
+        The offer catalogue file (KIZUNA_OFFERS, else the experiment's ``offers:``), or None.
+
+    Returns
+    -------
+    str
+        ``"if_retained"`` or ``"expected"``.
+    """
+    from kizuna.models.offers import DEFAULT_LTV_BASIS
+
+    if offers is None:
+        return DEFAULT_LTV_BASIS
+    from kizuna.serving.offer_file import read_offers
+
+    return read_offers(offers).ltv_basis
 
 
 def read_campaign(path: Path, catalogue: Any = None) -> pd.DataFrame:
