@@ -47,7 +47,7 @@ def test_the_value_section_says_which_value_it_weighs() -> None:
     assert table["value_at_risk"].tolist() == ["30", "25", "19"]
 
 
-def test_the_basis_comes_from_the_offer_catalogue_else_its_default(tmp_path: Path) -> None:
+def test_the_basis_comes_from_the_offer_catalogue_else_kizunas_ltv(tmp_path: Path) -> None:
     from kizuna.training.report.sources import ltv_basis
 
     catalogue = tmp_path / "offers.yaml"
@@ -55,7 +55,7 @@ def test_the_basis_comes_from_the_offer_catalogue_else_its_default(tmp_path: Pat
         "ltv_basis: expected\noffers:\n  - {offer_id: wb, type: win_back, save_rate: 0.1}\n"
     )
     assert ltv_basis(catalogue) == "expected"
-    assert ltv_basis(None) == "if_retained"
+    assert ltv_basis(None) == "expected"  # the champion LTV: an expected value
 
 
 def _catalogue(path: Path, basis: str) -> Path:

@@ -159,10 +159,10 @@ def value_section(
 # Why a marketer sees these numbers: the basis decides what "value if retained" is.
 _BASIS_NOTES = {
     "if_retained": "Value if retained = predicted value (the offer catalogue's "
-    "ltv_basis: if_retained, the default without a catalogue).",
+    "ltv_basis: if_retained).",
     "expected": "Value if retained = predicted value / (1 − churn probability), 1 − churn "
     "floored at 0.1: the predicted value already counts the churn risk (the offer "
-    "catalogue's ltv_basis: expected).",
+    "catalogue's ltv_basis: expected, or no catalogue: kizuna's LTV model predicts that).",
 }
 
 

@@ -166,7 +166,8 @@ def customer_scores(
 
 def ltv_basis(offers: Path | None) -> str:
     """What ``predicted_value`` means for the report: the ``ltv_basis`` of the catalogue the
-    offer engine reads, or the catalogue's default without one.
+    offer engine reads, or ``"expected"`` without one: the report's values come from
+    kizuna's LTV champion, which predicts an expected value (churn already in it).
 
     Parameters
     ----------
@@ -178,10 +179,8 @@ def ltv_basis(offers: Path | None) -> str:
     str
         ``"if_retained"`` or ``"expected"``.
     """
-    from kizuna.models.offers import DEFAULT_LTV_BASIS
-
     if offers is None:
-        return DEFAULT_LTV_BASIS
+        return "expected"
     from kizuna.serving.offer_file import read_offers
 
     return read_offers(offers).ltv_basis
