@@ -2,6 +2,8 @@
 
 :func:`start_server` starts it in a subprocess on a free loopback port and
 returns once it is ready; :class:`Server` stops (or crashes) and restarts it.
+:func:`start_on_free_port` does the same for any server command (``kizuna serve``,
+a built Bento), so every test that starts a server gets the port-collision retry.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,13 +79,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: What a server's log says when its port was taken (bentoml's bind, `kizuna serve`'s check).
+PORT_TAKEN = "Address already in use"
+
+
+class PortTaken(RuntimeError):
+    """The server could not bind its port: another process took it after :func:`free_port`."""
+
+
 @dataclass
 class Server:
-    """A ``bentoml serve`` subprocess on loopback; ``restart`` keeps its port and settings."""
+    """A server subprocess on loopback; ``restart`` keeps its port and settings.
+
+    ``command`` builds its command line for a port (``bentoml serve`` of the
+    kizuna service by default); it runs in ``cwd`` with its output in ``log``.
+    """
 
     port: int
     env: dict[str, str]
     log: Path
+    command: Callable[[int], list[str]] = serve_command
+    cwd: Path = ROOT
     process: subprocess.Popen | None = None
 
     @property
@@ -90,12 +107,17 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, timeout: float = 120, probe: str = "/readyz") -> Server:
-        """Start and wait until ``probe`` answers 200."""
+        """Start and wait until ``probe`` answers 200.
 
+        Raises :class:`PortTaken` when this start's log shows the port was taken,
+        a RuntimeError with the log's tail on any other failure.
+        """
         with self.log.open("ab") as out:
+            # Only this start's lines decide PortTaken: a restart appends to the same log.
+            begin = out.tell()
             self.process = subprocess.Popen(
-                serve_command(self.port),
-                cwd=ROOT,
+                self.command(self.port),
+                cwd=self.cwd,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -105,7 +127,10 @@ class Server:
         except RuntimeError as exc:
             if self.process.poll() is None:
                 self.stop()
-            raise RuntimeError(f"{exc}:\n{self.log.read_text()[-3000:]}") from None
+            text = self.log.read_bytes()
+            failure = PortTaken if PORT_TAKEN.encode() in text[begin:] else RuntimeError
+            tail = text[-3000:].decode(errors="replace")
+            raise failure(f"{exc}:\n{tail}") from None
         return self
 
     def stop(self, *, crash: bool = False) -> None:
@@ -135,21 +160,60 @@ class Server:
         return self.start()
 
 
+def start_on_free_port(
+    env: dict[str, str],
+    log: Path,
+    *,
+    command: Callable[[int], list[str]] = serve_command,
+    cwd: Path = ROOT,
+    probe: str = "/readyz",
+    timeout: float = 120,
+    attempts: int = 3,
+) -> Server:
+    """Start ``command(port)`` on a free loopback port; return once ``probe`` is green.
+
+    free_port() hands the port back before the server binds it, and bentoml reserves its
+    own control ports from the same ephemeral range: on a rare collision the server exits
+    with "Address already in use" (CI saw it once), and a new port is tried.
+
+    Parameters
+    ----------
+    env
+        The server's whole environment.
+    log
+        File the server's output is appended to (every attempt's).
+    command
+        The command line for a port; ``bentoml serve`` of the kizuna service by default.
+    cwd
+        Folder the server runs in.
+    probe
+        Path that answers 200 once the server is up.
+    timeout
+        Seconds each attempt may take to turn green.
+    attempts
+        Ports tried before a collision is raised as :class:`PortTaken`.
+
+    Returns
+    -------
+    Server
+        The running server; its ``port`` is the one that worked.
+    """
+    for attempt in range(attempts):
+        try:
+            return Server(free_port(), env, log, command, cwd).start(timeout=timeout, probe=probe)
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def start_server(env_overrides: dict[str, str], log: Path, *, probe: str = "/readyz") -> Server:
-    """``bentoml serve`` on a free loopback port; returns once ``probe`` is green."""
+    """``bentoml serve`` of the kizuna service on a free loopback port; returns once
+    ``probe`` is green (see :func:`start_on_free_port`)."""
     env = {
         **os.environ,
         "BENTOML_HOME": str(log.parent / "bentoml-home"),
         "OMP_NUM_THREADS": "1",
         **env_overrides,
     }
-    # free_port() hands the port back before bentoml binds it, and bentoml reserves its own
-    # control ports from the same ephemeral range: on a rare collision the server exits with
-    # "Address already in use" (CI saw it once), and a new port is tried.
-    for attempt in range(3):
-        try:
-            return Server(free_port(), env, log).start(probe=probe)
-        except RuntimeError as exc:
-            if "Address already in use" not in str(exc) or attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    return start_on_free_port(env, log, probe=probe)

@@ -6,12 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from tests.serving.loopback import free_port, stop_tree
+from tests.serving.loopback import start_on_free_port
 from tests.serving.model_set import ROOT
 
 # About half a minute: run with the other integration tests (a clean clone needs no setup).
@@ -53,28 +52,15 @@ def test_a_built_bento_serves_its_baked_models_from_anywhere(model_set, tmp_path
     shutil.rmtree(ctx)  # the Bento must not need its build context
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    port = free_port()
-    log = (tmp_path / "bento.log").open("wb")
-    proc = subprocess.Popen(
-        [*bentoml, "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
+    server = start_on_free_port(
+        env,
+        tmp_path / "bento.log",
+        command=lambda port: [*bentoml, "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
         cwd=elsewhere,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        timeout=240,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = server.url
     try:
-        deadline = time.monotonic() + 240
-        ready = False
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                ready = httpx.get(url + "/readyz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                pass
-            if ready:
-                break
-            time.sleep(0.5)
-        assert ready, (tmp_path / "bento.log").read_text()[-3000:]
         status = httpx.post(url + "/status", timeout=30).json()
         assert status["customers"] > 0 and status["model_versions"]["churn"] == 1
         cid = str(model_set.transactions["customer_id"].iloc[0])
@@ -92,5 +78,4 @@ def test_a_built_bento_serves_its_baked_models_from_anywhere(model_set, tmp_path
         # outside the Bento, in the store of the experiment it was built for
         assert (tmp_path / "data" / "events" / "serving-test.sqlite").exists()
     finally:
-        stop_tree(proc.pid)
-        log.close()
+        server.stop()

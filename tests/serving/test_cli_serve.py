@@ -146,48 +146,29 @@ def test_serve_stops_everything_it_started_on_a_signal(model_set, tmp_path, sig)
     import os
     import signal
     import socket
-    import subprocess
     import sys
     import time
 
-    import httpx
     import psutil
 
-    from tests.serving.loopback import free_port
+    from tests.serving.loopback import start_on_free_port
 
-    port = free_port()
     env = {
         **os.environ,
         "BENTOML_HOME": str(tmp_path / "bentoml-home"),
         "KIZUNA_CONTACT_LOG": str(tmp_path / "contacts.sqlite"),
         "OMP_NUM_THREADS": "1",
     }
-    cli = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kizuna.training.launch",
-            "serve",
-            "--models",
-            str(model_set.folder),
-            "--port",
-            str(port),
-            "--event-store",
-            str(tmp_path / "events.sqlite"),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+
+    def kizuna_serve(port: int) -> list[str]:
+        return [sys.executable, "-m", "kizuna.training.launch", "serve", "--models",
+                str(model_set.folder), "--port", str(port), "--event-store",
+                str(tmp_path / "events.sqlite")]  # fmt: skip
+
+    server = start_on_free_port(env, tmp_path / "serve.log", command=kizuna_serve, probe="/livez")
+    cli, port = server.process, server.port
     family: list = []
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
         family = psutil.Process(cli.pid).children(recursive=True)
         assert family, "kizuna serve started no server"
         cli.send_signal(getattr(signal, sig))
@@ -224,27 +205,25 @@ def test_serve_without_a_registered_experiment_is_one_clear_line(tmp_path, monke
 def test_two_services_on_one_host_keep_their_own_metrics(model_set, tmp_path):
     """BentoML wipes and shares one Prometheus folder per home: kizuna serve gives each its own."""
     import os
-    import subprocess
     import sys
 
     import httpx
-    import psutil
 
-    from tests.serving.loopback import free_port, wait_until_ready
+    from tests.serving.loopback import start_on_free_port
 
     env = {**os.environ, "BENTOML_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
-    servers, ports = [], [free_port(), free_port()]
+    servers = []
 
-    def start(port: int, name: str) -> subprocess.Popen:
-        command = [sys.executable, "-m", "kizuna.training.launch", "serve", "--models"]
-        command += [str(model_set.folder), "--port", str(port)]
-        command += ["--event-store", str(tmp_path / f"{name}.sqlite")]
+    def start(name: str) -> int:
+        def command(port: int) -> list[str]:
+            return [sys.executable, "-m", "kizuna.training.launch", "serve", "--models",
+                    str(model_set.folder), "--port", str(port), "--event-store",
+                    str(tmp_path / f"{name}.sqlite")]  # fmt: skip
+
         extra = {"KIZUNA_CONTACT_LOG": str(tmp_path / f"{name}-contacts.sqlite")}
-        proc = subprocess.Popen(command, env={**env, **extra}, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
-        servers.append(proc)
-        wait_until_ready(f"http://127.0.0.1:{port}/readyz", proc)
-        return proc
+        log = tmp_path / f"{name}.log"
+        servers.append(start_on_free_port({**env, **extra}, log, command=command))
+        return servers[-1].port
 
     def status_calls(port: int) -> float:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
@@ -255,15 +234,12 @@ def test_two_services_on_one_host_keep_their_own_metrics(model_set, tmp_path):
         )
 
     try:
-        start(ports[0], "a")
+        a = start("a")
         for _ in range(5):
-            assert httpx.post(f"http://127.0.0.1:{ports[0]}/status", timeout=10).status_code == 200
-        start(ports[1], "b")  # before: wiped and shared a's counters
-        assert status_calls(ports[0]) == 5
-        assert status_calls(ports[1]) == 0
+            assert httpx.post(f"http://127.0.0.1:{a}/status", timeout=10).status_code == 200
+        b = start("b")  # before: wiped and shared a's counters
+        assert status_calls(a) == 5
+        assert status_calls(b) == 0
     finally:
-        for proc in servers:
-            family = psutil.Process(proc.pid).children(recursive=True)
-            proc.terminate()
-            proc.wait(timeout=30)
-            psutil.wait_procs(family, timeout=10)
+        for server in servers:
+            server.stop()
