@@ -15,6 +15,7 @@ import pandas as pd
 from kizuna.features import kpis
 from kizuna.features import schema as s
 from kizuna.models.next_best_offer import value_at_risk
+from kizuna.models.offers import MIN_RETENTION
 from kizuna.training.report import figures as fg
 
 
@@ -161,7 +162,7 @@ _BASIS_NOTES = {
     "if_retained": "Value if retained = predicted value (the offer catalogue's "
     "ltv_basis: if_retained).",
     "expected": "Value if retained = predicted value / (1 − churn probability), 1 − churn "
-    "floored at 0.1: the predicted value already counts the churn risk (the offer "
+    f"floored at {MIN_RETENTION:g}: the predicted value already counts the churn risk (the offer "
     "catalogue's ltv_basis: expected, or no catalogue: kizuna's LTV model predicts that).",
 }
 
